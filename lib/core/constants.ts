@@ -1,0 +1,38 @@
+/**
+ * Every limit and default of follower-maze, in one place (SPEC sections 1-8).
+ * The core uses only the sequencing ones; the adapter, the CLI and the simulator
+ * import the rest from here so that a default is never written twice.
+ */
+
+/** Port the event source connects to (SPEC 1). */
+export const DEFAULT_EVENT_PORT = 9090;
+/** Port user clients connect to (SPEC 1). */
+export const DEFAULT_CLIENT_PORT = 9099;
+/** Loopback by default: the event port can message every user (SPEC 1). */
+export const DEFAULT_HOST = '127.0.0.1';
+
+/** Longest line accepted on either port, terminator included (SPEC 2). A valid event is < 50 bytes. */
+export const DEFAULT_MAX_LINE_LENGTH = 4 * 1024;
+/** Longest user-id line a client may send; an id has at most 16 digits. */
+export const DEFAULT_MAX_ID_LINE_LENGTH = 64;
+
+/** First sequence number of a fresh stream (SPEC 4). */
+export const DEFAULT_START_SEQUENCE = 1;
+/** Events that may wait for a missing number before it is declared lost (SPEC 4). */
+export const DEFAULT_REORDER_CAPACITY = 100_000;
+
+/** How long a new client has to send its id (SPEC 5). */
+export const DEFAULT_IDENTIFY_TIMEOUT_MS = 5_000;
+/** Bytes a client may have queued before the event source is paused (SPEC 6). */
+export const DEFAULT_CLIENT_BUFFER_LIMIT = 1024 * 1024;
+/** How long a client may stay over its buffer limit before it is dropped (SPEC 6). */
+export const DEFAULT_SLOW_CLIENT_TIMEOUT_MS = 10_000;
+/** Bounded wait for buffered output to flush on shutdown (SPEC 8). */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5_000;
+/** Stats line period in the CLI; 0 disables it. */
+export const DEFAULT_STATS_INTERVAL_MS = 0;
+
+/** Largest sequence number or user id (SPEC 3). */
+export const MAX_ID = Number.MAX_SAFE_INTEGER;
+/** How much of an offending line a report quotes. */
+export const MAX_QUOTED_LINE_LENGTH = 80;

@@ -1,0 +1,73 @@
+/**
+ * One shape for everything follower-maze reports (SPEC 9): a stable `ERR_…` code,
+ * a human message and the context it happened in. Problems caused by a peer are
+ * plain values (`Problem`); misuse of the API by the embedding program throws a
+ * `MazeError`, which carries the same kind of code.
+ */
+
+/** Every code follower-maze can report. The README documents each one. */
+export const ErrorCode = {
+  /** An event line without a parsable sequence number; discarded. */
+  EventBadSequence: 'ERR_EVENT_BAD_SEQUENCE',
+  /** An event line with a valid sequence number but an invalid body; applied as a no-op. */
+  EventBadBody: 'ERR_EVENT_BAD_BODY',
+  /** A sequence number that is already waiting in the reorder buffer; discarded. */
+  EventDuplicate: 'ERR_EVENT_DUPLICATE',
+  /** A sequence number that was already applied; discarded. */
+  EventStale: 'ERR_EVENT_STALE',
+  /** The reorder buffer filled up while a number was missing; the missing numbers were skipped. */
+  SequenceGap: 'ERR_SEQUENCE_GAP',
+  /** A line longer than the maximum; discarded up to its next LF. */
+  LineTooLong: 'ERR_LINE_TOO_LONG',
+  /** A client's first line is not a valid user id; the client is closed. */
+  ClientBadId: 'ERR_CLIENT_BAD_ID',
+  /** A client sent no id within the identify timeout; the client is closed. */
+  ClientIdTimeout: 'ERR_CLIENT_ID_TIMEOUT',
+  /** A client stayed over its output buffer limit past the slow-client timeout; it is closed. */
+  ClientSlow: 'ERR_CLIENT_SLOW',
+  /** A second event source connected while one was active; it is closed. */
+  EventSourceBusy: 'ERR_EVENT_SOURCE_BUSY',
+  /** A socket or stream failed (reset, write after close, …). */
+  StreamError: 'ERR_STREAM',
+  /** An option passed to the library or the CLI is invalid (thrown, not reported). */
+  InvalidOption: 'ERR_INVALID_OPTION',
+  /** The API was used in a state that does not allow it (thrown, not reported). */
+  InvalidState: 'ERR_INVALID_STATE',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Where a problem happened. Every field is optional: each layer adds what it knows. */
+export interface ProblemContext {
+  /** The sequence number involved, when there is one. */
+  readonly sequence?: number;
+  /** The offending line, quoted and shortened to `MAX_QUOTED_LINE_LENGTH`. */
+  readonly line?: string;
+  /** 1-based line number on its connection. */
+  readonly lineNumber?: number;
+  /** The connection, e.g. `event-source#1` or `client#42`. */
+  readonly connection?: string;
+  /** The user id of the client involved. */
+  readonly userId?: number;
+  /** First and last sequence numbers skipped over a gap. */
+  readonly missingFrom?: number;
+  readonly missingTo?: number;
+}
+
+/** A problem caused by input from a peer. Reported, never thrown. */
+export interface Problem {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly context: ProblemContext;
+}
+
+/** Thrown when the embedding program misuses the API (bad option, wrong state). */
+export class MazeError extends Error {
+  override readonly name = 'MazeError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

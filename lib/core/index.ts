@@ -1,0 +1,33 @@
+/** The pure core of follower-maze: no sockets, streams, timers or logging. */
+export * from './constants.js';
+export { ErrorCode, MazeError, type Problem, type ProblemContext } from './errors.js';
+export {
+  type BroadcastEvent,
+  EventType,
+  type FollowEvent,
+  type MazeEvent,
+  type PrivateMessageEvent,
+  type Sequence,
+  type StatusUpdateEvent,
+  type UnfollowEvent,
+  type UserId,
+} from './events.js';
+export { FollowGraph } from './follow-graph.js';
+export {
+  type CoreStats,
+  type Delivery,
+  MazeCore,
+  type MazeCoreOptions,
+  type PushResult,
+} from './maze-core.js';
+export {
+  type InvalidEventBody,
+  isEvent,
+  type MissingSequence,
+  type ParsedLine,
+  parseEvent,
+  quoteLine,
+  readId,
+} from './parser.js';
+export { type ConnectedUsers, recipientsOf } from './router.js';
+export { type Sequenced, Sequencer, type SequencerOptions } from './sequencer.js';

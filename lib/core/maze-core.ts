@@ -1,0 +1,176 @@
+/**
+ * The whole protocol as a state machine without I/O: lines in, deliveries and problems out.
+ * It ties the parser, the sequencer, the follow graph and the router together so that an
+ * adapter only frames bytes and writes what it is told.
+ *
+ * Invariants:
+ * - Events are applied strictly in sequence order; an invalid body consumes its number
+ *   as a no-op; a line without a sequence number, a duplicate or a stale number is
+ *   discarded (SPEC 4).
+ * - Recipients are computed when an event is applied, from the users connected at that
+ *   moment: a user connected before a `push()` gets every event that push applies.
+ * - Deliveries are returned in application order; events that notify nobody are left out.
+ */
+import { ErrorCode, MazeError, type Problem } from './errors.js';
+import { EventType, type MazeEvent, type UserId } from './events.js';
+import { FollowGraph } from './follow-graph.js';
+import { type InvalidEventBody, isEvent, type ParsedLine, parseEvent } from './parser.js';
+import { type ConnectedUsers, recipientsOf } from './router.js';
+import { Sequencer } from './sequencer.js';
+
+export interface MazeCoreOptions {
+  /** First sequence number of the stream. Default `DEFAULT_START_SEQUENCE`. */
+  readonly startSequence?: number;
+  /** Most events that may wait for a missing number. Default `DEFAULT_REORDER_CAPACITY`. */
+  readonly reorderCapacity?: number;
+}
+
+/** One applied event and the connected users it goes to. */
+export interface Delivery {
+  readonly event: MazeEvent;
+  readonly recipients: readonly UserId[];
+}
+
+/** What one pushed line caused. */
+export interface PushResult {
+  readonly deliveries: readonly Delivery[];
+  readonly problems: readonly Problem[];
+}
+
+/** Counters of the core (SPEC 9); the adapter adds connection and byte counters. */
+export interface CoreStats {
+  /** Lines pushed. */
+  readonly eventsReceived: number;
+  /** Valid events applied in order. */
+  readonly eventsApplied: number;
+  /** Numbers consumed by a line with an invalid body. */
+  readonly eventsNoop: number;
+  /** Lines discarded: no sequence number, duplicate or stale. */
+  readonly eventsDiscarded: number;
+  /** Numbers declared lost because the reorder buffer overflowed. */
+  readonly sequencesSkipped: number;
+  /** Events waiting in the reorder buffer. */
+  readonly pending: number;
+  /** The number the next applied event will carry. */
+  readonly nextSequence: number;
+  /** Distinct users with at least one connection. */
+  readonly usersConnected: number;
+  /** Follow edges in the graph. */
+  readonly followEdges: number;
+}
+
+/** A sequence slot: a valid event, or the report of an invalid body holding its number. */
+type Slot = MazeEvent | InvalidEventBody;
+
+const NO_DELIVERIES: readonly Delivery[] = Object.freeze([]);
+const NO_PROBLEMS: readonly Problem[] = Object.freeze([]);
+const NOTHING: PushResult = Object.freeze({ deliveries: NO_DELIVERIES, problems: NO_PROBLEMS });
+
+export class MazeCore {
+  readonly #sequencer: Sequencer<Slot>;
+  readonly #graph = new FollowGraph();
+  readonly #connections = new Map<UserId, number>();
+  #received = 0;
+  #applied = 0;
+  #noop = 0;
+  #discarded = 0;
+
+  constructor(options: MazeCoreOptions = {}) {
+    this.#sequencer = new Sequencer<Slot>({
+      startSequence: options.startSequence,
+      capacity: options.reorderCapacity,
+    });
+  }
+
+  /** The follow graph, for inspection. */
+  get graph(): FollowGraph {
+    return this.#graph;
+  }
+
+  /** Users with at least one connection. */
+  get connectedUsers(): ConnectedUsers {
+    return this.#connections;
+  }
+
+  /** Registers one more connection for `user`; it receives events applied from now on. */
+  connect(user: UserId): void {
+    this.#connections.set(user, (this.#connections.get(user) ?? 0) + 1);
+  }
+
+  /** Removes one connection of `user`. Throws `ERR_INVALID_STATE` if it has none. */
+  disconnect(user: UserId): void {
+    const count = this.#connections.get(user);
+    if (count === undefined) {
+      throw new MazeError(ErrorCode.InvalidState, `user ${user} has no connection to remove`);
+    }
+    if (count === 1) this.#connections.delete(user);
+    else this.#connections.set(user, count - 1);
+  }
+
+  /** Takes one event line (with or without its terminator) and applies what became ready. */
+  push(line: string): PushResult {
+    this.#received++;
+    const problems = this.#accept(parseEvent(line));
+    const deliveries = this.#applyReady();
+    if (problems === undefined && deliveries === NO_DELIVERIES) return NOTHING;
+    return { deliveries, problems: problems ?? NO_PROBLEMS };
+  }
+
+  /** Forgets the graph and the stream position (counters and connections stay). */
+  reset(): void {
+    this.#graph.clear();
+    this.#sequencer.reset();
+  }
+
+  stats(): CoreStats {
+    return {
+      eventsReceived: this.#received,
+      eventsApplied: this.#applied,
+      eventsNoop: this.#noop,
+      eventsDiscarded: this.#discarded,
+      sequencesSkipped: this.#sequencer.skipped,
+      pending: this.#sequencer.pending,
+      nextSequence: this.#sequencer.nextSequence,
+      usersConnected: this.#connections.size,
+      followEdges: this.#graph.edgeCount,
+    };
+  }
+
+  // Hands a parsed line to the sequencer; returns what to report, if anything.
+  #accept(parsed: ParsedLine): Problem[] | undefined {
+    if (!isEvent(parsed) && parsed.code === ErrorCode.EventBadSequence) {
+      this.#discarded++;
+      return [parsed];
+    }
+    const outcome = this.#sequencer.offer(parsed);
+    if (outcome !== undefined && outcome.code !== ErrorCode.SequenceGap) {
+      this.#discarded++;
+      return [outcome];
+    }
+    // Accepted: an invalid body still holds its number, and is still reported.
+    if (isEvent(parsed)) return outcome === undefined ? undefined : [outcome];
+    return outcome === undefined ? [parsed] : [parsed, outcome];
+  }
+
+  #applyReady(): readonly Delivery[] {
+    let deliveries: Delivery[] | undefined;
+    for (let slot = this.#sequencer.next(); slot !== undefined; slot = this.#sequencer.next()) {
+      if (!('type' in slot)) {
+        this.#noop++;
+        continue;
+      }
+      this.#applied++;
+      const recipients = this.#apply(slot);
+      if (recipients.length === 0) continue;
+      deliveries ??= [];
+      deliveries.push({ event: slot, recipients });
+    }
+    return deliveries ?? NO_DELIVERIES;
+  }
+
+  #apply(event: MazeEvent): readonly UserId[] {
+    if (event.type === EventType.Follow) this.#graph.follow(event.from, event.to);
+    else if (event.type === EventType.Unfollow) this.#graph.unfollow(event.from, event.to);
+    return recipientsOf(event, this.#graph, this.#connections);
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Event-line parser (SPEC 2-4): one line in, one `MazeEvent` or one `Problem` out.
+ *
+ * Invariants:
+ * - Pure and allocation-light: it scans character codes instead of splitting, because
+ *   it runs once per event on the hot path.
+ * - A line whose first field is not a sequence number in 1..MAX_SAFE_INTEGER yields
+ *   `ERR_EVENT_BAD_SEQUENCE` (discard it). A line with a valid sequence number but any
+ *   other defect yields `ERR_EVENT_BAD_BODY` with `context.sequence` set (a no-op that
+ *   still consumes its number).
+ * - `event.line` is the input unchanged when it ends with LF; a line given without its
+ *   terminator gets `\n` so that every notification is a whole line.
+ */
+import { MAX_ID, MAX_QUOTED_LINE_LENGTH } from './constants.js';
+import { ErrorCode, type Problem } from './errors.js';
+import { EventType, type MazeEvent } from './events.js';
+
+const LF = 10;
+const CR = 13;
+const PIPE = 124;
+const DIGIT_0 = 48;
+const DIGIT_9 = 57;
+const NOT_A_NUMBER = -1;
+
+/** A line with a valid sequence number and an invalid body: it still holds its number. */
+export interface InvalidEventBody extends Problem {
+  readonly code: typeof ErrorCode.EventBadBody;
+  readonly sequence: number;
+}
+
+/** A line without a parsable sequence number: discarded. */
+export interface MissingSequence extends Problem {
+  readonly code: typeof ErrorCode.EventBadSequence;
+}
+
+/** What one event line parses to: an event, or a problem to report. */
+export type ParsedLine = MazeEvent | InvalidEventBody | MissingSequence;
+
+/** Narrows a parse result to an event. */
+export function isEvent(parsed: ParsedLine): parsed is MazeEvent {
+  return 'type' in parsed;
+}
+
+/**
+ * Parses one event line, with or without its `\n` / `\r\n` terminator.
+ * Never throws: every defect comes back as a `Problem`.
+ */
+export function parseEvent(line: string): ParsedLine {
+  let end = line.length;
+  const terminated = end > 0 && line.charCodeAt(end - 1) === LF;
+  if (terminated) {
+    end--;
+    if (end > 0 && line.charCodeAt(end - 1) === CR) end--;
+  }
+
+  const sequence = readId(line, 0, end);
+  if (sequence === NOT_A_NUMBER) return badSequence(line);
+  const sequenceEnd = indexOfPipe(line, 0, end);
+  if (sequenceEnd === end) return badBody(line, sequence, 'no event type');
+
+  const typeAt = sequenceEnd + 1;
+  const typeEnd = indexOfPipe(line, typeAt, end);
+  if (typeEnd !== typeAt + 1) return badBody(line, sequence, 'the event type must be one letter');
+  const type = line[typeAt];
+  const payload = terminated ? line : `${line}\n`;
+
+  if (type === EventType.Broadcast) {
+    if (typeEnd !== end) return badBody(line, sequence, 'a broadcast has no user ids');
+    return makeEvent(sequence, type, 0, 0, payload);
+  }
+  if (
+    type !== EventType.Follow &&
+    type !== EventType.Unfollow &&
+    type !== EventType.PrivateMessage &&
+    type !== EventType.StatusUpdate
+  ) {
+    return badBody(line, sequence, `unknown event type '${type}'`);
+  }
+
+  if (typeEnd === end) return badBody(line, sequence, `a '${type}' event needs a from-user id`);
+  const fromAt = typeEnd + 1;
+  const from = readId(line, fromAt, end);
+  if (from === NOT_A_NUMBER) return badBody(line, sequence, 'the from-user id is not a valid id');
+  const fromEnd = indexOfPipe(line, fromAt, end);
+
+  if (type === EventType.StatusUpdate) {
+    if (fromEnd !== end) return badBody(line, sequence, 'a status update has exactly one user id');
+    return makeEvent(sequence, type, from, 0, payload);
+  }
+
+  if (fromEnd === end) return badBody(line, sequence, `a '${type}' event needs a to-user id`);
+  const toAt = fromEnd + 1;
+  const to = readId(line, toAt, end);
+  if (to === NOT_A_NUMBER) return badBody(line, sequence, 'the to-user id is not a valid id');
+  if (indexOfPipe(line, toAt, end) !== end) {
+    return badBody(line, sequence, `a '${type}' event has exactly two user ids`);
+  }
+  return makeEvent(sequence, type, from, to, payload);
+}
+
+/**
+ * Parses a decimal id in `1..MAX_SAFE_INTEGER` spanning `[start, end)`; the field ends at
+ * the first `|`. Returns `NOT_A_NUMBER` for an empty field, any non-digit, zero or overflow.
+ */
+export function readId(text: string, start: number, end: number): number {
+  let value = 0;
+  let at = start;
+  for (; at < end; at++) {
+    const code = text.charCodeAt(at);
+    if (code === PIPE) break;
+    if (code < DIGIT_0 || code > DIGIT_9) return NOT_A_NUMBER;
+    value = value * 10 + (code - DIGIT_0);
+    if (value > MAX_ID) return NOT_A_NUMBER;
+  }
+  return at === start || value === 0 ? NOT_A_NUMBER : value;
+}
+
+function indexOfPipe(text: string, start: number, end: number): number {
+  const at = text.indexOf('|', start);
+  return at === -1 || at > end ? end : at;
+}
+
+// One object shape for every type keeps the hot path monomorphic; absent ids are 0.
+function makeEvent(
+  sequence: number,
+  type: EventType,
+  from: number,
+  to: number,
+  line: string,
+): MazeEvent {
+  return { sequence, type, from, to, line } as MazeEvent;
+}
+
+/** Shortens a line for a report, without its terminator. */
+export function quoteLine(line: string): string {
+  const bare = line.replace(/\r?\n$/, '');
+  return bare.length > MAX_QUOTED_LINE_LENGTH ? `${bare.slice(0, MAX_QUOTED_LINE_LENGTH)}…` : bare;
+}
+
+function badSequence(line: string): MissingSequence {
+  return {
+    code: ErrorCode.EventBadSequence,
+    message: 'event line has no valid sequence number; discarded',
+    context: { line: quoteLine(line) },
+  };
+}
+
+function badBody(line: string, sequence: number, reason: string): InvalidEventBody {
+  return {
+    code: ErrorCode.EventBadBody,
+    sequence,
+    message: `event ${sequence} is invalid (${reason}); applied as a no-op`,
+    context: { sequence, line: quoteLine(line) },
+  };
+}

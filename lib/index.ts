@@ -1,0 +1,2 @@
+/** follower-maze: the package entry. */
+export * from './core/index.js';
