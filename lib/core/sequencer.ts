@@ -8,8 +8,11 @@
  * - At most `capacity` items wait, whatever the length of the stream. When one more
  *   arrives while `nextSequence` is missing, the gap up to the smallest waiting number is
  *   declared lost and reported, so the stream never stalls and never grows.
- * - The in-order case never touches the heap: an item carrying `nextSequence` sits in a
- *   single `head` slot. Only early items pay for the heap and the index.
+ * - Two places hold waiting items. Numbers in `[nextSequence, nextSequence + window)` sit
+ *   in a ring indexed by `sequence mod window`: the common, nearly-in-order case costs one
+ *   array store and one load. Numbers further ahead wait in a `tinyqueue` heap with an index.
+ *   A number is never in both. Every ring item stays inside the window because
+ *   `nextSequence` only grows and released items leave the ring.
  *
  * Usage contract: after each `offer()`, call `next()` until it returns `undefined`.
  */
@@ -17,6 +20,9 @@ import TinyQueue from 'tinyqueue';
 import { DEFAULT_REORDER_CAPACITY, DEFAULT_START_SEQUENCE, MAX_ID } from './constants.js';
 import { ErrorCode, MazeError, type Problem } from './errors.js';
 import type { Sequence } from './events.js';
+
+/** Largest ring: enough for shuffled batches of hundreds, small enough to scan on overflow. */
+const MAX_WINDOW = 1024;
 
 export interface SequencerOptions {
   /** First number released. Default `DEFAULT_START_SEQUENCE`. */
@@ -33,10 +39,12 @@ export interface Sequenced {
 export class Sequencer<T extends Sequenced> {
   readonly #startSequence: number;
   readonly #capacity: number;
+  readonly #ring: (T | undefined)[];
+  readonly #ringMask: number;
+  #ringCount = 0;
+  readonly #farAhead = new Map<Sequence, T>();
+  #farAheadOrder = new TinyQueue<Sequence>();
   #nextSequence: number;
-  #head: T | undefined;
-  readonly #waiting = new Map<Sequence, T>();
-  #order = new TinyQueue<Sequence>();
   #skipped = 0;
 
   constructor(options: SequencerOptions = {}) {
@@ -45,6 +53,9 @@ export class Sequencer<T extends Sequenced> {
       options.startSequence ?? DEFAULT_START_SEQUENCE,
     );
     this.#capacity = checkPositiveInteger('capacity', options.capacity ?? DEFAULT_REORDER_CAPACITY);
+    const window = Math.min(MAX_WINDOW, 2 ** Math.ceil(Math.log2(this.#capacity + 1)));
+    this.#ring = new Array<T | undefined>(window).fill(undefined);
+    this.#ringMask = window - 1;
     this.#nextSequence = this.#startSequence;
   }
 
@@ -55,7 +66,7 @@ export class Sequencer<T extends Sequenced> {
 
   /** Items accepted but not yet released. */
   get pending(): number {
-    return this.#waiting.size + (this.#head === undefined ? 0 : 1);
+    return this.#ringCount + this.#farAhead.size;
   }
 
   /** Numbers declared lost so far because the buffer overflowed. */
@@ -70,46 +81,58 @@ export class Sequencer<T extends Sequenced> {
   offer(item: T): Problem | undefined {
     const sequence = item.sequence;
     if (sequence < this.#nextSequence) return stale(sequence, this.#nextSequence);
-    if (sequence === this.#nextSequence) {
-      if (this.#head !== undefined) return duplicate(sequence);
-      this.#head = item;
-      return undefined;
+    if (this.#farAhead.size > 0 && this.#farAhead.has(sequence)) return duplicate(sequence);
+    if (sequence - this.#nextSequence <= this.#ringMask) {
+      // `&` keeps the low 32 bits of any safe integer, so it is `sequence mod window`.
+      const slot = sequence & this.#ringMask;
+      if (this.#ring[slot] !== undefined) return duplicate(sequence);
+      this.#ring[slot] = item;
+      this.#ringCount++;
+    } else {
+      this.#farAhead.set(sequence, item);
+      this.#farAheadOrder.push(sequence);
     }
-    if (this.#waiting.has(sequence)) return duplicate(sequence);
-    this.#waiting.set(sequence, item);
-    this.#order.push(sequence);
-    if (this.#head === undefined && this.#waiting.size > this.#capacity) return this.#skipGap();
+    if (
+      this.pending > this.#capacity &&
+      this.#ring[this.#nextSequence & this.#ringMask] === undefined
+    ) {
+      return this.#skipGap();
+    }
     return undefined;
   }
 
   /** Releases the item carrying `nextSequence`, or `undefined` while it is missing. */
   next(): T | undefined {
-    const item = this.#head;
-    if (item === undefined) return undefined;
+    const slot = this.#nextSequence & this.#ringMask;
+    let item = this.#ring[slot];
+    if (item !== undefined) {
+      this.#ring[slot] = undefined;
+      this.#ringCount--;
+    } else if (this.#farAheadOrder.peek() === this.#nextSequence) {
+      item = this.#takeFarAhead();
+    } else {
+      return undefined;
+    }
     this.#nextSequence++;
-    this.#head =
-      this.#order.length > 0 && this.#order.peek() === this.#nextSequence
-        ? this.#takeSmallestWaiting()
-        : undefined;
     return item;
   }
 
   /** Forgets everything: back to the start number with nothing pending. */
   reset(): void {
     this.#nextSequence = this.#startSequence;
-    this.#head = undefined;
-    this.#waiting.clear();
-    this.#order = new TinyQueue<Sequence>();
+    this.#ring.fill(undefined);
+    this.#ringCount = 0;
+    this.#farAhead.clear();
+    this.#farAheadOrder = new TinyQueue<Sequence>();
     this.#skipped = 0;
   }
 
   #skipGap(): Problem {
     const missingFrom = this.#nextSequence;
-    const smallest = this.#order.peek() as Sequence;
+    const smallest = this.#smallestPending();
     const missingTo = smallest - 1;
     this.#skipped += smallest - missingFrom;
     this.#nextSequence = smallest;
-    this.#head = this.#takeSmallestWaiting();
     const range = missingFrom === missingTo ? `${missingFrom}` : `${missingFrom}..${missingTo}`;
     return {
       code: ErrorCode.SequenceGap,
@@ -120,10 +143,22 @@ export class Sequencer<T extends Sequenced> {
     };
   }
 
-  #takeSmallestWaiting(): T {
-    const sequence = this.#order.pop() as Sequence;
-    const item = this.#waiting.get(sequence) as T;
-    this.#waiting.delete(sequence);
+  // Runs only on overflow, so a scan of the ring is fine. A far-ahead item can be smaller
+  // than a ring item (it arrived when the window was further back), so both are checked.
+  #smallestPending(): Sequence {
+    const smallestFarAhead = this.#farAheadOrder.peek() ?? Number.POSITIVE_INFINITY;
+    if (this.#ringCount > 0) {
+      for (let sequence = this.#nextSequence + 1; sequence < smallestFarAhead; sequence++) {
+        if (this.#ring[sequence & this.#ringMask] !== undefined) return sequence;
+      }
+    }
+    return smallestFarAhead;
+  }
+
+  #takeFarAhead(): T {
+    const sequence = this.#farAheadOrder.pop() as Sequence;
+    const item = this.#farAhead.get(sequence) as T;
+    this.#farAhead.delete(sequence);
     return item;
   }
 }
