@@ -1,0 +1,112 @@
+/**
+ * A deliberately naive reference model of the whole protocol (SPEC 3-4), written without
+ * any lib/core code so that tests compare two independent implementations.
+ *
+ * Simplifications, on purpose: every arrived event is kept in a plain Map (no capacity, so
+ * callers must use a reorder capacity the stream never fills), lines are parsed with split
+ * and regexes, and recipients are decided connection by connection.
+ */
+
+export type ModelOp =
+  | { kind: 'line'; line: string } // one event line as sent, terminator included
+  | { kind: 'connect'; connection: number; user: number } // a client connection identifies as `user`
+  | { kind: 'disconnect'; connection: number };
+
+export interface ModelOptions {
+  startSequence?: number;
+}
+
+const MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** A decimal id in 1..MAX_SAFE_INTEGER, or undefined. */
+function idOf(field: string | undefined): number | undefined {
+  if (field === undefined || !/^[0-9]+$/.test(field)) return undefined;
+  const value = BigInt(field);
+  return value >= 1n && value <= MAX_ID ? Number(value) : undefined;
+}
+
+function bodyOf(line: string): string {
+  return line.replace(/\r?\n$/, '');
+}
+
+type ModelEvent =
+  | { type: 'F' | 'U' | 'P'; from: number; to: number }
+  | { type: 'B' }
+  | { type: 'S'; from: number };
+
+/** The event a line describes, or undefined when its body is invalid. */
+function eventOf(line: string): ModelEvent | undefined {
+  const fields = bodyOf(line).split('|');
+  const type = fields[1];
+  if (type === 'B') return fields.length === 2 ? { type } : undefined;
+  if (type === 'S') {
+    const from = idOf(fields[2]);
+    return fields.length === 3 && from !== undefined ? { type, from } : undefined;
+  }
+  if (type === 'F' || type === 'U' || type === 'P') {
+    const from = idOf(fields[2]);
+    const to = idOf(fields[3]);
+    if (fields.length !== 4 || from === undefined || to === undefined) return undefined;
+    return { type, from, to };
+  }
+  return undefined;
+}
+
+/** Expected lines received by every connection that ever connected, in order. */
+export function expectedDeliveries(
+  ops: readonly ModelOp[],
+  options: ModelOptions = {},
+): Map<number, string[]> {
+  let nextSequence = options.startSequence ?? 1;
+  const arrived = new Map<number, string>();
+  const follows = new Set<string>();
+  const openConnections = new Map<number, number>(); // connection -> user
+  const received = new Map<number, string[]>();
+
+  const apply = (line: string): void => {
+    const event = eventOf(line);
+    if (event === undefined) return;
+    if (event.type === 'F') follows.add(`${event.from}>${event.to}`);
+    if (event.type === 'U') follows.delete(`${event.from}>${event.to}`);
+    const text = line.endsWith('\n') ? line : `${line}\n`;
+    for (const [connection, user] of openConnections) {
+      let notified: boolean;
+      switch (event.type) {
+        case 'F':
+        case 'P':
+          notified = user === event.to;
+          break;
+        case 'U':
+          notified = false;
+          break;
+        case 'B':
+          notified = true;
+          break;
+        case 'S':
+          notified = follows.has(`${user}>${event.from}`);
+          break;
+      }
+      if (notified) received.get(connection)?.push(text);
+    }
+  };
+
+  for (const op of ops) {
+    if (op.kind === 'connect') {
+      openConnections.set(op.connection, op.user);
+      if (!received.has(op.connection)) received.set(op.connection, []);
+    } else if (op.kind === 'disconnect') {
+      openConnections.delete(op.connection);
+    } else {
+      const sequence = idOf(bodyOf(op.line).split('|')[0]);
+      if (sequence === undefined || sequence < nextSequence || arrived.has(sequence)) continue;
+      arrived.set(sequence, op.line);
+      for (let line = arrived.get(nextSequence); line !== undefined; ) {
+        arrived.delete(nextSequence);
+        nextSequence++;
+        apply(line);
+        line = arrived.get(nextSequence);
+      }
+    }
+  }
+  return received;
+}
