@@ -1,2 +1,4 @@
 /** follower-maze: the package entry. */
+export * from './adapter/index.js';
 export * from './core/index.js';
+export * from './net/index.js';

@@ -29,6 +29,8 @@ export const ErrorCode = {
   EventSourceBusy: 'ERR_EVENT_SOURCE_BUSY',
   /** A socket or stream failed (reset, write after close, …). */
   StreamError: 'ERR_STREAM',
+  /** A port could not be bound (in use, not permitted, bad address); `listen()` rejects with it. */
+  ListenFailed: 'ERR_LISTEN',
   /** An option passed to the library or the CLI is invalid (thrown, not reported). */
   InvalidOption: 'ERR_INVALID_OPTION',
   /** The API was used in a state that does not allow it (thrown, not reported). */

@@ -1,0 +1,225 @@
+/**
+ * One user client on any duplex stream (SPEC 5-6): it identifies, then only receives.
+ *
+ * Invariants:
+ * - Life cycle: `identifying` -> `identified` -> `closed`, or `identifying` -> `closed`.
+ *   The host hears `identified` at most once and `closed` exactly once for an identified
+ *   client, so registration and removal always pair up.
+ * - The first non-empty line is the user id: decimal digits only, `1..MAX_SAFE_INTEGER`
+ *   (leading zeros allowed, like ids inside events). A bad id, an id line over
+ *   `maxIdLineLength`, or no id within `identifyTimeout` is reported and the client is
+ *   closed. Nothing the client sends is ever held beyond the id line limit.
+ * - Everything read after the id is discarded, and reading goes on so the peer never blocks.
+ * - Output is batched by the caller: `pending` collects notifications, `flush()` writes
+ *   them with a single `write()`. Bytes are written as latin1, i.e. exactly as read.
+ * - A peer's end of input (EOF) means the client leaves: what is buffered is flushed, then
+ *   the stream is closed. Stream errors are reported, never thrown.
+ */
+import type { Duplex } from 'node:stream';
+import { MAX_ID } from '../core/constants.js';
+import { ErrorCode, type Problem } from '../core/errors.js';
+import type { UserId } from '../core/events.js';
+import { quoteLine, readId } from '../core/parser.js';
+import { closeStream } from './close-stream.js';
+import { LineFramer, type LineSink } from './line-framer.js';
+
+/** What a client connection tells the maze. */
+export interface ClientHost {
+  /** The client sent a valid id; from now on it should receive notifications. */
+  clientIdentified(client: ClientConnection): void;
+  /** The client's output went back under its limit (`'drain'`). */
+  clientDrained(client: ClientConnection): void;
+  /** The client is gone (or is going); called once, for any client that was attached. */
+  clientClosed(client: ClientConnection): void;
+  report(problem: Problem): void;
+}
+
+export interface ClientConnectionOptions {
+  readonly maxIdLineLength: number;
+  readonly identifyTimeout: number;
+  readonly clientBufferLimit: number;
+  readonly shutdownTimeout: number;
+}
+
+export type ClientState = 'identifying' | 'identified' | 'closed';
+
+const CR = 13;
+const LF = 10;
+
+export class ClientConnection implements LineSink {
+  /** `client#N`, for reports and logs. */
+  readonly name: string;
+  readonly stream: Duplex;
+  /** The user id, once identified. */
+  userId: UserId | undefined;
+  /** Notifications queued during the current input chunk; written by `flush()`. */
+  pending = '';
+  /** Whether the client is counted as over its buffer limit (the source is held for it). */
+  overLimit = false;
+
+  readonly #host: ClientHost;
+  readonly #options: ClientConnectionOptions;
+  #state: ClientState = 'identifying';
+  #framer: LineFramer | undefined;
+  #identifyTimer: NodeJS.Timeout | undefined;
+
+  constructor(name: string, stream: Duplex, host: ClientHost, options: ClientConnectionOptions) {
+    this.name = name;
+    this.stream = stream;
+    this.#host = host;
+    this.#options = options;
+    this.#framer = new LineFramer(options.maxIdLineLength, this);
+  }
+
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /** Starts listening; called once by the maze right after construction. */
+  start(): void {
+    const stream = this.stream;
+    stream.on('data', (chunk: Buffer | string) => this.#onData(chunk));
+    stream.on('end', () => this.#onEnd());
+    stream.on('error', (error: Error) => this.#onError(error));
+    stream.on('close', () => this.#closed());
+    stream.on('drain', () => {
+      if (this.overLimit) this.#host.clientDrained(this);
+    });
+    this.#identifyTimer = setTimeout(
+      () => this.#onIdentifyTimeout(),
+      this.#options.identifyTimeout,
+    );
+    this.#identifyTimer.unref();
+  }
+
+  /** Writes what `pending` holds in one `write()`; returns the number of bytes handed over. */
+  flush(): number {
+    const output = this.pending;
+    this.pending = '';
+    const stream = this.stream;
+    if (this.#state !== 'identified' || stream.destroyed || stream.writableEnded) return 0;
+    stream.write(output, 'latin1');
+    return output.length;
+  }
+
+  /**
+   * Whether queued output is over the limit. Only true once the stream will emit `'drain'`
+   * (`writableNeedDrain`), so the host can always count on hearing `clientDrained`.
+   */
+  isOverLimit(): boolean {
+    const stream = this.stream;
+    return stream.writableNeedDrain && stream.writableLength > this.#options.clientBufferLimit;
+  }
+
+  /** Closes in two steps (flush, then destroy after the shutdown timeout). */
+  close(): Promise<void> {
+    this.#closed();
+    return closeStream(this.stream, this.#options.shutdownTimeout);
+  }
+
+  /** Drops the client at once, without flushing (a slow client, a broken stream). */
+  destroy(): void {
+    this.#closed();
+    this.stream.destroy();
+  }
+
+  onLine(line: string, lineNumber: number): void {
+    if (this.#state !== 'identifying') return;
+    const userId = parseUserId(line);
+    if (userId === undefined) {
+      this.#reject({
+        code: ErrorCode.ClientBadId,
+        message: `client sent an invalid user id '${quoteLine(line)}' (expected 1..${MAX_ID}); closed`,
+        context: { connection: this.name, lineNumber, line: quoteLine(line) },
+      });
+      return;
+    }
+    clearTimeout(this.#identifyTimer);
+    this.#identifyTimer = undefined;
+    this.#framer = undefined;
+    this.userId = userId;
+    this.#state = 'identified';
+    this.#host.clientIdentified(this);
+  }
+
+  onLineTooLong(lineNumber: number, head: string): void {
+    if (this.#state !== 'identifying') return;
+    this.#reject({
+      code: ErrorCode.ClientBadId,
+      message: `client id line is longer than ${this.#options.maxIdLineLength} bytes; closed`,
+      context: { connection: this.name, lineNumber, line: quoteLine(head) },
+    });
+  }
+
+  #onData(chunk: Buffer | string): void {
+    // After the id everything is discarded; reading goes on so the peer never blocks.
+    if (this.#framer === undefined) return;
+    this.#framer.push(typeof chunk === 'string' ? chunk : chunk.toString('latin1'));
+  }
+
+  #onIdentifyTimeout(): void {
+    this.#identifyTimer = undefined;
+    if (this.#state !== 'identifying') return;
+    this.#reject({
+      code: ErrorCode.ClientIdTimeout,
+      message: `client sent no user id within ${this.#options.identifyTimeout} ms; closed`,
+      context: { connection: this.name },
+    });
+  }
+
+  #onEnd(): void {
+    // The peer stopped sending: it is leaving. Flush what it is owed, then close.
+    if (this.#state === 'closed') return;
+    void this.close();
+  }
+
+  #onError(error: Error): void {
+    if (this.#state !== 'closed') {
+      const code = (error as NodeJS.ErrnoException).code;
+      this.#host.report({
+        code: ErrorCode.StreamError,
+        message: `client stream failed: ${error.message}${code === undefined ? '' : ` (${code})`}`,
+        context:
+          this.userId === undefined
+            ? { connection: this.name }
+            : { connection: this.name, userId: this.userId },
+      });
+    }
+    this.destroy();
+  }
+
+  #reject(problem: Problem): void {
+    this.#host.report(problem);
+    void this.close();
+  }
+
+  // Idempotent: the first of end/error/close/timeout/close() takes the client out.
+  #closed(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#framer = undefined;
+    if (this.#identifyTimer !== undefined) {
+      clearTimeout(this.#identifyTimer);
+      this.#identifyTimer = undefined;
+    }
+    this.pending = '';
+    this.#host.clientClosed(this);
+  }
+}
+
+/**
+ * Reads a client's id line (with its terminator) by the same rules as ids inside events
+ * (`readId`): decimal digits only, `1..MAX_SAFE_INTEGER`, leading zeros allowed.
+ * Returns `undefined` for anything else (signs, spaces, `|`, other bytes, zero, overflow).
+ */
+export function parseUserId(line: string): UserId | undefined {
+  let end = line.length;
+  if (end > 0 && line.charCodeAt(end - 1) === LF) {
+    end--;
+    if (end > 0 && line.charCodeAt(end - 1) === CR) end--;
+  }
+  const userId = readId(line, 0, end);
+  // readId stops at a '|' (a field separator in events); an id line has one field only.
+  if (userId < 1 || line.lastIndexOf('|', end - 1) !== -1) return undefined;
+  return userId;
+}

@@ -1,0 +1,139 @@
+/**
+ * The event source on any readable stream (SPEC 2, 7): frames its bytes into lines and
+ * hands each one to the maze, one input chunk at a time.
+ *
+ * Invariants:
+ * - Per input chunk: every complete line goes to `applyEventLine()` in order, then
+ *   `flushOutput()` runs once, so each client gets at most one write per chunk.
+ * - The source is *released* (`eventSourceEnded`) exactly once, as soon as its end or an
+ *   error is read, so a reconnecting source is accepted right away.
+ * - A final line without LF at a clean end of input is applied as a line (the core gives
+ *   its notification a `\n`, so clients always receive whole lines). After an error or an
+ *   abort it is dropped: a cut-off line may be truncated.
+ * - Lines over `maxLineLength` are reported and never held in memory.
+ */
+import type { Readable } from 'node:stream';
+import { ErrorCode, type Problem } from '../core/errors.js';
+import { quoteLine } from '../core/parser.js';
+import { closeStream } from './close-stream.js';
+import { LineFramer, type LineSink } from './line-framer.js';
+
+/** What the event source tells the maze. */
+export interface EventSourceHost {
+  /** One framed line, with its terminator (or none for a final unterminated line). */
+  applyEventLine(line: string, lineNumber: number, source: EventSourceConnection): void;
+  /** End of one input chunk: write what the chunk's lines produced. */
+  flushOutput(): void;
+  /** The source ended, failed or was closed; called once. */
+  eventSourceEnded(source: EventSourceConnection): void;
+  report(problem: Problem): void;
+}
+
+export class EventSourceConnection implements LineSink {
+  /** `event-source#N`, for reports and logs. */
+  readonly name: string;
+  readonly stream: Readable;
+  readonly #host: EventSourceHost;
+  readonly #framer: LineFramer;
+  readonly #maxLineLength: number;
+  readonly #shutdownTimeout: number;
+  #released = false;
+
+  constructor(
+    name: string,
+    stream: Readable,
+    host: EventSourceHost,
+    options: { readonly maxLineLength: number; readonly shutdownTimeout: number },
+  ) {
+    this.name = name;
+    this.stream = stream;
+    this.#host = host;
+    this.#maxLineLength = options.maxLineLength;
+    this.#shutdownTimeout = options.shutdownTimeout;
+    this.#framer = new LineFramer(options.maxLineLength, this);
+  }
+
+  /** Whether the source has ended, failed or been closed. */
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /** Lines read so far. */
+  get lineCount(): number {
+    return this.#framer.lineCount;
+  }
+
+  /** Starts reading; `paused` keeps it paused until `resume()` (backpressure in force). */
+  start(paused: boolean): void {
+    const stream = this.stream;
+    stream.on('data', (chunk: Buffer | string) => this.#onData(chunk));
+    stream.on('end', () => this.#onEnd());
+    stream.on('error', (error: Error) => this.#onError(error));
+    stream.on('close', () => this.#release());
+    if (paused) stream.pause();
+  }
+
+  pause(): void {
+    if (!this.#released) this.stream.pause();
+  }
+
+  resume(): void {
+    if (!this.#released) this.stream.resume();
+  }
+
+  /** Stops applying lines and closes the stream in two steps. */
+  close(): Promise<void> {
+    this.#release();
+    return closeStream(this.stream, this.#shutdownTimeout);
+  }
+
+  onLine(line: string, lineNumber: number): void {
+    this.#host.applyEventLine(line, lineNumber, this);
+  }
+
+  onLineTooLong(lineNumber: number, head: string): void {
+    this.#host.report({
+      code: ErrorCode.LineTooLong,
+      message: `event line is longer than ${this.#maxLineLength} bytes; discarded`,
+      context: { connection: this.name, lineNumber, line: quoteLine(head) },
+    });
+  }
+
+  #onData(chunk: Buffer | string): void {
+    if (this.#released) return;
+    this.#framer.push(typeof chunk === 'string' ? chunk : chunk.toString('latin1'));
+    this.#host.flushOutput();
+  }
+
+  #onEnd(): void {
+    if (this.#released) return;
+    const remainder = this.#framer.takeRemainder();
+    // A lone CR at the very end is half of a terminator, not a line.
+    if (remainder.length > 0 && remainder !== '\r') {
+      this.#host.applyEventLine(remainder, this.#framer.lineCount + 1, this);
+      this.#host.flushOutput();
+    }
+    this.#release();
+    // We never write to the source; end our side too so a socket closes completely.
+    void closeStream(this.stream, this.#shutdownTimeout);
+  }
+
+  #onError(error: Error): void {
+    if (!this.#released) {
+      const code = (error as NodeJS.ErrnoException).code;
+      this.#host.report({
+        code: ErrorCode.StreamError,
+        message: `event source stream failed: ${error.message}${code === undefined ? '' : ` (${code})`}`,
+        context: { connection: this.name, lineNumber: this.#framer.lineCount },
+      });
+    }
+    this.#release();
+    this.stream.destroy();
+  }
+
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#host.eventSourceEnded(this);
+  }
+}

@@ -1,0 +1,13 @@
+/** The stream adapter: a `MazeCore` driven by Node streams. */
+
+export { parseUserId } from './client-connection.js';
+export { closeStream } from './close-stream.js';
+export { LineFramer, type LineSink } from './line-framer.js';
+export {
+  type ClientInfo,
+  createMaze,
+  Maze,
+  type MazeEventMap,
+  type MazeStats,
+} from './maze.js';
+export { type MazeOptions, type ResolvedMazeOptions, resolveMazeOptions } from './options.js';

@@ -1,0 +1,104 @@
+/**
+ * Options of the stream adapter (SPEC 2, 5-8) and their validation.
+ * Every default comes from `lib/core/constants.ts`; a bad value throws `ERR_INVALID_OPTION`
+ * when the maze is created, never later.
+ */
+import {
+  DEFAULT_CLIENT_BUFFER_LIMIT,
+  DEFAULT_IDENTIFY_TIMEOUT_MS,
+  DEFAULT_MAX_ID_LINE_LENGTH,
+  DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_REORDER_CAPACITY,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
+  DEFAULT_START_SEQUENCE,
+  MAX_ID,
+} from '../core/constants.js';
+import { ErrorCode, MazeError } from '../core/errors.js';
+import type { MazeCoreOptions } from '../core/maze-core.js';
+
+/** Everything `createMaze()` can be tuned with. Durations are in milliseconds. */
+export interface MazeOptions extends MazeCoreOptions {
+  /** Longest line on either port, terminator included. Default `DEFAULT_MAX_LINE_LENGTH`. */
+  readonly maxLineLength?: number;
+  /** Longest user-id line a client may send. Default `DEFAULT_MAX_ID_LINE_LENGTH`. */
+  readonly maxIdLineLength?: number;
+  /** How long a new client has to send its id. Default `DEFAULT_IDENTIFY_TIMEOUT_MS`. */
+  readonly identifyTimeout?: number;
+  /**
+   * Bytes a client may have queued (`writableLength`) before the event source is paused.
+   * Default `DEFAULT_CLIENT_BUFFER_LIMIT`. A stream only signals `'drain'` above its
+   * `writableHighWaterMark`, so a limit below that mark acts as the mark.
+   */
+  readonly clientBufferLimit?: number;
+  /** How long a client may stay over its limit before it is dropped. Default `DEFAULT_SLOW_CLIENT_TIMEOUT_MS`. */
+  readonly slowClientTimeout?: number;
+  /** Bounded wait for buffered output to flush in `close()`. Default `DEFAULT_SHUTDOWN_TIMEOUT_MS`. */
+  readonly shutdownTimeout?: number;
+  /** Forget the follow graph and the stream position when the event source goes. Default `false`. */
+  readonly resetOnDisconnect?: boolean;
+}
+
+/** `MazeOptions` with every default filled in. */
+export type ResolvedMazeOptions = Required<MazeOptions>;
+
+/** Fills in defaults and validates; throws `MazeError(ERR_INVALID_OPTION)` on a bad value. */
+export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptions {
+  return {
+    startSequence: integer('startSequence', options.startSequence, DEFAULT_START_SEQUENCE, 1),
+    reorderCapacity: integer(
+      'reorderCapacity',
+      options.reorderCapacity,
+      DEFAULT_REORDER_CAPACITY,
+      1,
+    ),
+    // A valid event needs at least "1|B\n".
+    maxLineLength: integer('maxLineLength', options.maxLineLength, DEFAULT_MAX_LINE_LENGTH, 4),
+    maxIdLineLength: integer(
+      'maxIdLineLength',
+      options.maxIdLineLength,
+      DEFAULT_MAX_ID_LINE_LENGTH,
+      2,
+    ),
+    identifyTimeout: integer(
+      'identifyTimeout',
+      options.identifyTimeout,
+      DEFAULT_IDENTIFY_TIMEOUT_MS,
+      1,
+    ),
+    clientBufferLimit: integer(
+      'clientBufferLimit',
+      options.clientBufferLimit,
+      DEFAULT_CLIENT_BUFFER_LIMIT,
+      1,
+    ),
+    slowClientTimeout: integer(
+      'slowClientTimeout',
+      options.slowClientTimeout,
+      DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
+      1,
+    ),
+    shutdownTimeout: integer(
+      'shutdownTimeout',
+      options.shutdownTimeout,
+      DEFAULT_SHUTDOWN_TIMEOUT_MS,
+      0,
+    ),
+    resetOnDisconnect: options.resetOnDisconnect ?? false,
+  };
+}
+
+// Timers cannot wait longer than 2^31 - 1 ms; sizes and numbers are capped at MAX_ID.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function integer(name: string, value: number | undefined, fallback: number, min: number): number {
+  const resolved = value ?? fallback;
+  const max = /Timeout$/.test(name) ? MAX_TIMER_MS : MAX_ID;
+  if (!Number.isSafeInteger(resolved) || resolved < min || resolved > max) {
+    throw new MazeError(
+      ErrorCode.InvalidOption,
+      `${name} must be an integer from ${min} to ${max}, got ${String(value)}`,
+    );
+  }
+  return resolved;
+}

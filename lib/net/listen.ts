@@ -1,0 +1,163 @@
+/**
+ * The TCP front of follower-maze (SPEC 1, 8): two listening sockets feeding one `Maze`.
+ *
+ * Invariants:
+ * - Both ports bind to one host, `127.0.0.1` unless told otherwise; port 0 picks a free port
+ *   and the bound addresses are returned.
+ * - `listen()` either resolves with both ports bound or rejects with `ERR_LISTEN` and
+ *   leaves nothing open.
+ * - `close()` stops accepting first, then closes the maze (flush bounded by
+ *   `shutdownTimeout`), then waits for both servers to be fully closed.
+ */
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import createDebug from 'debug';
+import { createMaze, type Maze } from '../adapter/maze.js';
+import type { MazeOptions } from '../adapter/options.js';
+import { DEFAULT_CLIENT_PORT, DEFAULT_EVENT_PORT, DEFAULT_HOST } from '../core/constants.js';
+import { ErrorCode, MazeError } from '../core/errors.js';
+
+const log = createDebug('follower-maze:net');
+
+/** Where to listen, plus every maze option. */
+export interface ListenOptions extends MazeOptions {
+  /** Host to bind both ports to. Default `DEFAULT_HOST` (loopback). */
+  readonly host?: string;
+  /** Event source port; 0 picks a free one. Default `DEFAULT_EVENT_PORT`. */
+  readonly eventPort?: number;
+  /** Client port; 0 picks a free one. Default `DEFAULT_CLIENT_PORT`. */
+  readonly clientPort?: number;
+}
+
+/** A running server: the maze and where it listens. */
+export interface MazeServer {
+  readonly maze: Maze;
+  /** The bound event source address. */
+  readonly eventAddress: AddressInfo;
+  /** The bound client address. */
+  readonly clientAddress: AddressInfo;
+  /** Stops accepting, closes every connection (flushing, bounded), closes the ports. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Binds the event and client ports and serves them with a new maze. Rejects with
+ * `MazeError(ERR_LISTEN)` if a port cannot be bound, `ERR_INVALID_OPTION` on a bad option.
+ */
+export async function listen(options: ListenOptions = {}): Promise<MazeServer> {
+  const host = options.host ?? DEFAULT_HOST;
+  const eventPort = checkPort('eventPort', options.eventPort ?? DEFAULT_EVENT_PORT);
+  const clientPort = checkPort('clientPort', options.clientPort ?? DEFAULT_CLIENT_PORT);
+  const maze = createMaze(options);
+
+  const eventServer = createServer((socket) => acceptEventSource(maze, socket));
+  const clientServer = createServer({ noDelay: true }, (socket) => acceptClient(maze, socket));
+  for (const [server, role] of [
+    [eventServer, 'event'],
+    [clientServer, 'client'],
+  ] as const) {
+    // After binding, a server error is an accept failure (e.g. EMFILE); it must not crash.
+    server.on('error', (error: NodeJS.ErrnoException) => {
+      maze.emit('problem', {
+        code: ErrorCode.StreamError,
+        message: `${role} port failed: ${error.message}`,
+        context: { connection: `${role}-port` },
+      });
+    });
+  }
+
+  let eventAddress: AddressInfo;
+  let clientAddress: AddressInfo;
+  try {
+    eventAddress = await bind(eventServer, host, eventPort, 'event source');
+    clientAddress = await bind(clientServer, host, clientPort, 'client');
+  } catch (error) {
+    await Promise.all([closeServer(eventServer), closeServer(clientServer)]);
+    await maze.close();
+    throw error;
+  }
+  log(
+    'listening: events on %s:%d, clients on %s:%d',
+    eventAddress.address,
+    eventAddress.port,
+    clientAddress.address,
+    clientAddress.port,
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      log('closing');
+      // Stop accepting first; server.close() resolves once every connection is gone.
+      const serversClosed = Promise.all([closeServer(eventServer), closeServer(clientServer)]);
+      await maze.close();
+      await serversClosed;
+      log('closed');
+    })();
+    return closing;
+  };
+  return { maze, eventAddress, clientAddress, close };
+}
+
+function acceptEventSource(maze: Maze, socket: Socket): void {
+  if (maze.closed) {
+    socket.destroy();
+    return;
+  }
+  log('event source connected from %s:%d', socket.remoteAddress, socket.remotePort);
+  maze.attachEventSource(socket);
+}
+
+function acceptClient(maze: Maze, socket: Socket): void {
+  if (maze.closed) {
+    socket.destroy();
+    return;
+  }
+  socket.setNoDelay(true);
+  maze.attachClient(socket);
+}
+
+function bind(server: Server, host: string, port: number, role: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const reason =
+        error.code === 'EADDRINUSE'
+          ? 'address already in use'
+          : error.code === 'EACCES'
+            ? 'permission denied'
+            : error.message;
+      const failure = new MazeError(
+        ErrorCode.ListenFailed,
+        `cannot listen for ${role} connections on ${host}:${port}: ${reason}${
+          error.code === undefined ? '' : ` (${error.code})`
+        }`,
+      );
+      failure.cause = error;
+      reject(failure);
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+  });
+}
+
+function checkPort(name: string, port: number): number {
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new MazeError(
+      ErrorCode.InvalidOption,
+      `${name} must be an integer from 0 to 65535, got ${port}`,
+    );
+  }
+  return port;
+}
