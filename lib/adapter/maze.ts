@@ -24,6 +24,7 @@ import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import type { UserId } from '../core/events.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
 import { ClientConnection, type ClientHost } from './client-connection.js';
+import { closeStream } from './close-stream.js';
 import { EventSourceConnection, type EventSourceHost } from './event-source.js';
 import { type MazeOptions, type ResolvedMazeOptions, resolveMazeOptions } from './options.js';
 
@@ -166,7 +167,8 @@ export class Maze extends EventEmitter<MazeEventMap> {
         context: { connection: name },
       });
       stream.on('error', (error) => logSource('%s (refused): %s', name, error.message));
-      stream.destroy();
+      // Never read: closeStream() discards its input while ending and destroying it.
+      void closeStream(stream, this.options.shutdownTimeout);
       return name;
     }
     const source = new EventSourceConnection(name, stream, this.#sourceHost, this.options);

@@ -1,0 +1,117 @@
+/**
+ * Backpressure (SPEC 6): a client over its buffer limit pauses the event source until it
+ * drains, nobody misses anything, and a client stuck over its limit past the slow-client
+ * timeout is dropped while the others go on.
+ */
+
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { createMaze, type Maze } from '../lib/adapter/maze.js';
+import type { MazeOptions } from '../lib/adapter/options.js';
+import { ErrorCode, type Problem } from '../lib/core/errors.js';
+import {
+  attachMemoryClient,
+  attachMemorySource,
+  sleep,
+  waitForClientEvent,
+  waitUntil,
+} from './helpers/sockets.js';
+
+let mazes: Maze[] = [];
+
+function newMaze(options: MazeOptions = {}): { maze: Maze; problems: Problem[] } {
+  const maze = createMaze(options);
+  const problems: Problem[] = [];
+  maze.on('problem', (problem) => problems.push(problem));
+  mazes.push(maze);
+  return { maze, problems };
+}
+
+afterEach(async () => {
+  await Promise.all(mazes.map((maze) => maze.close()));
+  mazes = [];
+});
+
+const EVENTS = 100_000;
+const broadcasts = (count: number): string[] =>
+  Array.from({ length: count }, (_, i) => `${i + 1}|B\n`);
+
+describe('backpressure', () => {
+  it('pauses the source while a client is over its limit and loses nothing', async () => {
+    const { maze, problems } = newMaze({ clientBufferLimit: 32 * 1024 });
+    const slow = await attachMemoryClient(maze, '1\n', { read: false });
+    const fast = await attachMemoryClient(maze, '2\n');
+    const source = attachMemorySource(maze);
+    const lines = broadcasts(EVENTS);
+    // Many small chunks, as a socket would deliver them.
+    for (let at = 0; at < lines.length; at += 500) {
+      source.peer.write(lines.slice(at, at + 500).join(''));
+    }
+    await waitUntil(() => maze.stats().eventSourcePaused, 'the source to pause');
+    const heldAt = maze.stats().eventsReceived;
+    await sleep(30);
+    // Held: nothing more is read while the slow client is full.
+    expect(maze.stats().eventsReceived).toBe(heldAt);
+    expect(heldAt).toBeLessThan(EVENTS);
+    expect(maze.stats().clientsOverLimit).toBe(1);
+
+    slow.peer.resume();
+    const total = lines.join('');
+    await slow.received.waitForLength(total.length, 20_000);
+    await fast.received.waitForLength(total.length, 20_000);
+    expect(slow.received.text).toBe(total);
+    expect(fast.received.text).toBe(total);
+    const stats = maze.stats();
+    expect(stats.eventSourcePauses).toBeGreaterThanOrEqual(1);
+    expect(stats).toMatchObject({ eventSourcePaused: false, clientsOverLimit: 0 });
+    expect(problems).toEqual([]);
+  });
+
+  it('drops a client stuck over its limit past the slow-client timeout; the rest go on', async () => {
+    const { maze, problems } = newMaze({ clientBufferLimit: 32 * 1024, slowClientTimeout: 80 });
+    const stuck = await attachMemoryClient(maze, '1\n', { read: false });
+    const fast = await attachMemoryClient(maze, '2\n');
+    const closed = waitForClientEvent(maze, 'clientClosed', stuck.connection);
+    const source = attachMemorySource(maze);
+    const lines = broadcasts(EVENTS);
+    for (let at = 0; at < lines.length; at += 500) {
+      source.peer.write(lines.slice(at, at + 500).join(''));
+    }
+    await waitUntil(() => maze.stats().eventSourcePaused, 'the source to pause');
+    await closed;
+    expect(problems).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.ClientSlow,
+        context: { connection: stuck.connection, userId: 1 },
+      }),
+    ]);
+    const total = lines.join('');
+    await fast.received.waitForLength(total.length, 20_000);
+    expect(fast.received.text).toBe(total);
+    expect(maze.stats()).toMatchObject({
+      slowClientDisconnects: 1,
+      clientsConnected: 1,
+      eventSourcePaused: false,
+      eventsApplied: EVENTS,
+    });
+  });
+
+  it('starts a new source paused while a client is still over its limit', async () => {
+    const { maze } = newMaze({ clientBufferLimit: 32 * 1024 });
+    const slow = await attachMemoryClient(maze, '1\n', { read: false });
+    // A paused source cannot read its end, but it can be torn down.
+    const first = new PassThrough();
+    maze.attachEventSource(first);
+    first.write(broadcasts(20_000).join(''));
+    await waitUntil(() => maze.stats().eventsReceived === 20_000, 'the first batch');
+    expect(maze.stats().eventSourcePaused).toBe(true);
+    first.destroy();
+    await waitUntil(() => !maze.stats().eventSourceConnected, 'the first source to go');
+    const second = attachMemorySource(maze);
+    second.peer.write('20001|B\n');
+    await sleep(20);
+    expect(maze.stats().eventsReceived).toBe(20_000);
+    slow.peer.resume();
+    await waitUntil(() => maze.stats().eventsReceived === 20_001, 'the second source');
+  });
+});
