@@ -1,0 +1,380 @@
+/**
+ * The verification of one client connection, without sockets: the generator calls
+ * `expect()` for every notification the reference model says this client is owed, in
+ * sequence order; the socket layer hands every received chunk to `receive()`.
+ *
+ * Invariants:
+ * - The expected lines wait in a ring of (sequence number, line hash) pairs: nothing else
+ *   is kept per line, and the generator pauses while a ring is over its limit (see
+ *   `Ledger`), so memory is bounded however long the stream is.
+ * - Every received line is checked the moment its LF arrives: it must carry the sequence
+ *   number at the head of the ring and hash to the same FNV-1a value (so the same bytes,
+ *   terminator included). The first mismatch stops the stream with a failure that names
+ *   the line; nothing after it is judged.
+ * - The receive path is a byte loop over the chunk: no string is built for a good line.
+ * - Before it is registered (has received its first warm-up broadcast), a client expects
+ *   nothing; the first warm-up broadcast it receives registers it, and it is then owed
+ *   every later one (see `EventGenerator.warmupBroadcast`).
+ */
+import { MAX_QUOTED_BYTES } from './constants.js';
+import {
+  SimulationErrorCode as Code,
+  type SimulationErrorCode,
+  type SimulationFailure,
+  simulationFailure,
+} from './failures.js';
+import { FNV_OFFSET, FNV_PRIME, foldDigest, hashLine } from './hash.js';
+
+const LF = 10;
+const PIPE = 124;
+const DIGIT_0 = 48;
+
+// Where the parse of the current line's sequence number stands.
+const IN_DIGITS = 0;
+const SEQUENCE_READ = 1;
+const NO_SEQUENCE = 2;
+
+const INITIAL_RING_SIZE = 64;
+
+/**
+ * Counters shared by every client stream and the generator: how many expected lines are
+ * still owed (the generator's pacing), how many arrived, and a coarse clock.
+ */
+export class Ledger {
+  /** Expected lines not received yet, over all clients. */
+  pending = 0;
+  /** Clients whose ring reached `perClientLimit` and has not drained to half of it. */
+  clientsOverLimit = 0;
+  /** Lines received, over all clients. */
+  received = 0;
+  /** Clients that received a warm-up broadcast. */
+  registered = 0;
+  /** Milliseconds, refreshed by the socket layer; stamps when a client started waiting. */
+  clock = 0;
+
+  constructor(
+    readonly perClientLimit: number,
+    readonly totalLimit: number,
+  ) {}
+
+  /** The generator must stop: some client, or all together, owe too many lines. */
+  get mustPause(): boolean {
+    return this.clientsOverLimit > 0 || this.pending > this.totalLimit;
+  }
+
+  /** The generator may go on: every ring drained to half its limit, and the total too. */
+  get mayResume(): boolean {
+    return this.clientsOverLimit === 0 && this.pending <= this.totalLimit / 2;
+  }
+}
+
+/** What a client stream needs from the generator to judge warm-up lines and quote lines. */
+export interface StreamContext {
+  readonly ledger: Ledger;
+  /** Warm-up broadcasts sent so far: they carry the numbers 1..warmupSent. */
+  readonly warmupSent: number;
+  /** The line event `sequence` was sent as (terminator included), if still remembered. */
+  lineOf(sequence: number): string | undefined;
+}
+
+export class ClientStream {
+  /** Lines received (and accepted). */
+  lines = 0;
+  /** Lines this client was owed so far. */
+  expectedLines = 0;
+  /** Set once the client received a warm-up broadcast. */
+  registered = false;
+  /** The ledger clock when the client last received a line or became owed one. */
+  waitingSince = 0;
+  /** Why the stream stopped, once `receive()` returned false. */
+  failure: SimulationFailure | undefined;
+  /** Digest of the lines owed, in order. */
+  expectedDigest = FNV_OFFSET;
+  /** Digest of the lines received, in order. */
+  receivedDigest = FNV_OFFSET;
+
+  #sequences = new Float64Array(INITIAL_RING_SIZE);
+  #hashes = new Int32Array(INITIAL_RING_SIZE);
+  #mask = INITIAL_RING_SIZE - 1;
+  #head = 0;
+  #length = 0;
+  #overLimit = false;
+
+  // The line being received, carried across chunks.
+  #lineHash = FNV_OFFSET;
+  #lineSequence = 0;
+  #parse = IN_DIGITS;
+  #lastSequence = 0;
+  // Its first bytes, kept only to quote it if it turns out wrong.
+  readonly #partial = new Uint8Array(MAX_QUOTED_BYTES);
+  #partialLength = 0;
+
+  constructor(
+    /** 0-based index of the connection, as in `client#3`. */
+    readonly index: number,
+    readonly userId: number,
+    readonly context: StreamContext,
+  ) {}
+
+  /** `client#3 (user 517)` */
+  get name(): string {
+    return `client#${this.index} (user ${this.userId})`;
+  }
+
+  /** Expected lines not received yet. */
+  get pending(): number {
+    return this.#length;
+  }
+
+  /** The sequence number the client is waiting for, or 0. */
+  get nextExpected(): number {
+    return this.#length === 0 ? 0 : (this.#sequences[this.#head] as number);
+  }
+
+  /** The client is owed the line of event `sequence`, whose FNV-1a hash is `lineHash`. */
+  expect(sequence: number, lineHash: number): void {
+    let length = this.#length;
+    if (length > this.#mask) this.#grow();
+    const at = (this.#head + length) & this.#mask;
+    this.#sequences[at] = sequence;
+    this.#hashes[at] = lineHash;
+    this.#length = ++length;
+    this.expectedLines++;
+    this.expectedDigest = Math.imul(this.expectedDigest ^ lineHash, FNV_PRIME);
+    const ledger = this.context.ledger;
+    ledger.pending++;
+    if (length === 1) this.waitingSince = ledger.clock;
+    if (length === ledger.perClientLimit && !this.#overLimit) {
+      this.#overLimit = true;
+      ledger.clientsOverLimit++;
+    }
+  }
+
+  /**
+   * Checks `chunk[0 .. end-1]`. Returns false, with `failure` set, at the first line that is
+   * not exactly the expected one; the stream must not be fed after that.
+   */
+  receive(chunk: Uint8Array, end: number): boolean {
+    let sequences = this.#sequences;
+    let hashes = this.#hashes;
+    let mask = this.#mask;
+    let head = this.#head;
+    let length = this.#length;
+    let hash = this.#lineHash;
+    let sequence = this.#lineSequence;
+    let parse = this.#parse;
+    let digest = this.receivedDigest;
+    let lineStart = 0;
+    let lines = 0;
+    let matched = 0;
+
+    for (let i = 0; i < end; i++) {
+      const byte = chunk[i] as number;
+      hash = Math.imul(hash ^ byte, FNV_PRIME);
+      if (byte === LF) {
+        if (
+          parse === SEQUENCE_READ &&
+          length !== 0 &&
+          sequences[head] === sequence &&
+          hashes[head] === hash
+        ) {
+          head = (head + 1) & mask;
+          length--;
+          matched++;
+        } else {
+          this.#head = head;
+          this.#length = length;
+          const got = this.#quote(chunk, lineStart, i + 1, lines === 0);
+          if (!this.#unmatched(this.lines + lines + 1, got, sequence, hash, parse)) return false;
+          sequences = this.#sequences;
+          hashes = this.#hashes;
+          mask = this.#mask;
+          head = this.#head;
+          length = this.#length;
+        }
+        digest = Math.imul(digest ^ hash, FNV_PRIME);
+        this.#lastSequence = sequence;
+        lines++;
+        hash = FNV_OFFSET;
+        sequence = 0;
+        parse = IN_DIGITS;
+        lineStart = i + 1;
+      } else if (parse === IN_DIGITS) {
+        const digit = byte - DIGIT_0;
+        if (digit >= 0 && digit <= 9) sequence = sequence * 10 + digit;
+        else parse = byte === PIPE && sequence !== 0 ? SEQUENCE_READ : NO_SEQUENCE;
+      }
+    }
+
+    this.#head = head;
+    this.#length = length;
+    this.#lineHash = hash;
+    this.#lineSequence = sequence;
+    this.#parse = parse;
+    this.receivedDigest = digest;
+    this.lines += lines;
+    this.#keepPartial(chunk, lineStart, end, lines > 0);
+
+    const ledger = this.context.ledger;
+    ledger.pending -= matched;
+    ledger.received += lines;
+    if (lines > 0) this.waitingSince = ledger.clock;
+    if (this.#overLimit && length <= ledger.perClientLimit / 2) {
+      this.#overLimit = false;
+      ledger.clientsOverLimit--;
+    }
+    return true;
+  }
+
+  /** The failure for a client that waited too long for `nextExpected`. */
+  timedOut(waitedMs: number): SimulationFailure {
+    const expected = this.#describeExpected(this.nextExpected);
+    return this.#failure(
+      Code.Timeout,
+      `waited more than ${Math.round(waitedMs)} ms for line ${this.lines + 1}: expected ${expected}` +
+        ` (${this.lines} lines received, ${this.#length} still owed)`,
+      { lineNumber: this.lines + 1, expected },
+    );
+  }
+
+  // A line that is not the head of the ring: a registering warm-up broadcast, or a failure.
+  #unmatched(
+    lineNumber: number,
+    got: string,
+    sequence: number,
+    hash: number,
+    parse: number,
+  ): boolean {
+    const context = this.context;
+    if (parse !== SEQUENCE_READ) {
+      return this.#reject(Code.BadLine, `line ${lineNumber} has no sequence number: got ${got}`, {
+        lineNumber,
+        got,
+      });
+    }
+    if (!this.registered && this.#length === 0) {
+      const warmupLine = sequence <= context.warmupSent ? context.lineOf(sequence) : undefined;
+      if (warmupLine !== undefined && hashLine(warmupLine) === hash) {
+        this.#register(sequence, hash);
+        return true;
+      }
+      return this.#reject(
+        Code.Unexpected,
+        `line ${lineNumber}: expected a warm-up broadcast (1..${context.warmupSent}), got ${got}`,
+        { lineNumber, got, expected: `a warm-up broadcast 1..${context.warmupSent}` },
+      );
+    }
+    const gotEvent = `event ${sequence} ${got}`;
+    if (sequence <= this.#lastSequence) {
+      return this.#reject(
+        Code.OutOfOrder,
+        `line ${lineNumber}: got ${gotEvent} after event ${this.#lastSequence}: sequence numbers` +
+          ' must increase (a duplicate or a reordered notification)',
+        { lineNumber, got, expected: `a number above ${this.#lastSequence}` },
+      );
+    }
+    if (this.#length === 0) {
+      return this.#reject(
+        Code.Unexpected,
+        `line ${lineNumber}: got ${gotEvent}, which user ${this.userId} must not receive` +
+          ' (nothing more is owed to it so far)',
+        { lineNumber, got, expected: 'nothing' },
+      );
+    }
+    const nextExpected = this.nextExpected;
+    const expected = this.#describeExpected(nextExpected);
+    if (sequence === nextExpected) {
+      return this.#reject(
+        Code.Content,
+        `line ${lineNumber}: expected ${expected}, got different bytes ${got}`,
+        { lineNumber, got, expected },
+      );
+    }
+    if (sequence > nextExpected) {
+      return this.#reject(
+        Code.Missing,
+        `line ${lineNumber}: expected ${expected}, got ${gotEvent}: event ${nextExpected} is` +
+          ' missing or out of order',
+        { lineNumber, got, expected },
+      );
+    }
+    return this.#reject(
+      Code.Unexpected,
+      `line ${lineNumber}: expected ${expected}, got ${gotEvent}, which user ${this.userId}` +
+        ' must not receive',
+      { lineNumber, got, expected },
+    );
+  }
+
+  // The first warm-up broadcast received: the server registered the client before it, so
+  // the client is owed every later warm-up broadcast already sent.
+  #register(sequence: number, hash: number): void {
+    this.registered = true;
+    this.context.ledger.registered++;
+    this.expectedLines++;
+    this.expectedDigest = foldDigest(this.expectedDigest, hash);
+    for (let later = sequence + 1; later <= this.context.warmupSent; later++) {
+      this.expect(later, hashLine(this.context.lineOf(later) ?? ''));
+    }
+  }
+
+  #reject(
+    code: SimulationErrorCode,
+    message: string,
+    context: { lineNumber: number; got: string; expected?: string },
+  ): false {
+    this.failure = this.#failure(code, message, context);
+    return false;
+  }
+
+  #failure(
+    code: SimulationErrorCode,
+    message: string,
+    context: { lineNumber: number; got?: string; expected?: string },
+  ): SimulationFailure {
+    return simulationFailure(code, `${this.name}, ${message}`, {
+      connection: `client#${this.index}`,
+      userId: this.userId,
+      ...context,
+    });
+  }
+
+  #describeExpected(sequence: number): string {
+    const line = this.context.lineOf(sequence);
+    return line === undefined ? `event ${sequence}` : `event ${sequence} ${JSON.stringify(line)}`;
+  }
+
+  // The received line as JSON, from its bytes kept from earlier chunks plus this chunk.
+  #quote(chunk: Uint8Array, start: number, end: number, continued: boolean): string {
+    const earlier = continued ? this.#partialLength : 0;
+    const take = Math.min(end - start, MAX_QUOTED_BYTES - earlier);
+    let text = '';
+    for (let i = 0; i < earlier; i++) text += String.fromCharCode(this.#partial[i] as number);
+    for (let i = start; i < start + take; i++) text += String.fromCharCode(chunk[i] as number);
+    return JSON.stringify(text) + (take < end - start ? '…' : '');
+  }
+
+  // Keeps the first bytes of a line that continues in the next chunk.
+  #keepPartial(chunk: Uint8Array, lineStart: number, end: number, lineEnded: boolean): void {
+    if (lineEnded || lineStart !== 0) this.#partialLength = 0;
+    const take = Math.min(end - lineStart, MAX_QUOTED_BYTES - this.#partialLength);
+    if (take <= 0) return;
+    this.#partial.set(chunk.subarray(lineStart, lineStart + take), this.#partialLength);
+    this.#partialLength += take;
+  }
+
+  #grow(): void {
+    const size = this.#sequences.length * 2;
+    const sequences = new Float64Array(size);
+    const hashes = new Int32Array(size);
+    for (let i = 0; i < this.#length; i++) {
+      const from = (this.#head + i) & this.#mask;
+      sequences[i] = this.#sequences[from] as number;
+      hashes[i] = this.#hashes[from] as number;
+    }
+    this.#sequences = sequences;
+    this.#hashes = hashes;
+    this.#mask = size - 1;
+    this.#head = 0;
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * `follower-maze simulate`: the yargs command around `simulate()`. It only turns flags and
+ * environment variables into options, prints progress and the summary, and sets the exit
+ * code: 0 verified, 1 the server broke the protocol, 2 usage or connection error.
+ *
+ * Output: progress on stderr (one line redrawn in place on a TTY, plain periodic lines
+ * otherwise); the summary and `ALL NOTIFICATIONS RECEIVED` on stdout, or with `--json` a
+ * single JSON line on stdout and nothing else there.
+ */
+import type { Writable } from 'node:stream';
+import type { CommandModule, Options } from 'yargs';
+import { MazeError } from '../core/errors.js';
+import { resolveSimulateOptions, SIMULATE_OPTIONS } from './options.js';
+import { exitCodeOf, formatJson, formatProgress, formatSummary } from './result.js';
+import { runSimulation } from './simulate.js';
+
+/** Where the command writes and what it reads; `process` in the CLI, fakes in tests. */
+export interface SimulateCommandIo {
+  readonly stdout: Writable & { readonly isTTY?: boolean };
+  readonly stderr: Writable & { readonly isTTY?: boolean };
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+const USAGE_ERROR = 2;
+
+/**
+ * Runs the command with parsed flags (`args`, as yargs gives them) and returns its exit code.
+ */
+export async function runSimulateCommand(
+  args: Readonly<Record<string, unknown>>,
+  io: SimulateCommandIo,
+): Promise<number> {
+  const json = args.json === true;
+  const live = io.stderr.isTTY === true;
+  let options: ReturnType<typeof resolveSimulateOptions>;
+  try {
+    options = resolveSimulateOptions(pickOptions(args), io.env);
+  } catch (error) {
+    if (!(error instanceof MazeError)) throw error;
+    io.stderr.write(`follower-maze simulate: ${error.message}\n`);
+    return USAGE_ERROR;
+  }
+
+  if (!json) {
+    io.stdout.write(
+      `simulating ${options.totalEvents} events from ${options.numberOfUsers} users to` +
+        ` ${options.concurrencyLevel} clients at ${options.host}` +
+        ` (events :${options.eventListenerPort}, clients :${options.clientListenerPort}),` +
+        ` seed ${options.randomSeed}\n`,
+    );
+  }
+  let progressShown = false;
+  const result = await runSimulation({
+    ...options,
+    onProgress: (progress) => {
+      const line = formatProgress(progress);
+      io.stderr.write(live ? `\r${line}\x1b[K` : `${line}\n`);
+      progressShown = true;
+    },
+  });
+  if (live && progressShown) io.stderr.write('\n');
+
+  if (json) {
+    io.stdout.write(`${formatJson(result)}\n`);
+  } else {
+    for (const line of formatSummary(result)) {
+      (line.startsWith('FAILED') ? io.stderr : io.stdout).write(`${line}\n`);
+    }
+  }
+  return exitCodeOf(result);
+}
+
+// Only the simulator's own options, without yargs' extras (`_`, `$0`, kebab-case copies).
+function pickOptions(args: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const picked: Record<string, unknown> = {};
+  for (const name of Object.keys(SIMULATE_OPTIONS)) {
+    if (args[name] !== undefined) picked[name] = args[name];
+  }
+  return picked;
+}
+
+function yargsOptions(): Record<string, Options> {
+  const options: Record<string, Options> = {};
+  for (const [name, definition] of Object.entries(SIMULATE_OPTIONS)) {
+    const env = 'env' in definition ? ` [env: ${definition.env}]` : '';
+    options[name] = {
+      // Integers are parsed by `resolveSimulateOptions`, so `--timeout 1e3` is refused
+      // with exit code 2 instead of being coerced by yargs.
+      type: definition.type === 'boolean' ? 'boolean' : 'string',
+      describe: `${definition.description}${env}`,
+      defaultDescription: definition.defaultDescription,
+      ...(definition.type !== 'boolean' && { requiresArg: true }),
+    };
+  }
+  return options;
+}
+
+/** The `simulate` command, ready for `yargs().command(simulateCommand)`. */
+export const simulateCommand: CommandModule = {
+  command: 'simulate',
+  describe: 'Verify a running Follower Maze server: stream random events, check every notification',
+  builder: (yargs) => yargs.options(yargsOptions()),
+  handler: async (args) => {
+    process.exitCode = await runSimulateCommand(args, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      env: process.env,
+    });
+  },
+};

@@ -1,0 +1,42 @@
+/**
+ * Defaults and limits of the simulator (`follower-maze simulate`). The names of the options
+ * mirror the environment variables of the original verification program. Ports and host
+ * are the server's own (`lib/core/constants.ts`) so that both always agree.
+ */
+/** Events streamed after the warm-up (`totalEvents`). */
+export const DEFAULT_TOTAL_EVENTS = 10_000_000;
+/** Connected user clients (`concurrencyLevel`). */
+export const DEFAULT_CONCURRENCY_LEVEL = 100;
+/** Users events are drawn from, per connected client (`numberOfUsers` = level x this). */
+export const DEFAULT_USERS_PER_CLIENT = 10;
+/** Seed of every random choice (`randomSeed`). */
+export const DEFAULT_RANDOM_SEED = 666;
+/** Longest a client may wait for its next expected notification, in ms (`timeout`). */
+export const DEFAULT_SIMULATE_TIMEOUT_MS = 20_000;
+/** Largest batch of events shuffled together (`maxEventSourceBatchSize`). */
+export const DEFAULT_MAX_BATCH_SIZE = 100;
+/** Progress period in ms (`logInterval`); 0 disables progress. */
+export const DEFAULT_LOG_INTERVAL_MS = 1_000;
+/** Event type weights, in the `--event-mix` syntax. */
+export const DEFAULT_EVENT_MIX = 'F:30,U:10,B:5,P:25,S:30';
+/** How long clients keep listening after their last expected line, to catch extra lines. */
+export const DEFAULT_LINGER_MS = 250;
+
+/** Pause generating once one client has this many expected-but-unreceived lines... */
+export const MAX_PENDING_PER_CLIENT = 16_384;
+/** ...or all clients together have this many; resume at half of both. Bounds memory. */
+export const MAX_PENDING_TOTAL = 2_097_152;
+/** Generated event bytes gathered into one write to the event source. */
+export const EVENT_WRITE_SIZE = 64 * 1024;
+/** Receive buffer per client socket, reused for every read. */
+export const CLIENT_READ_BUFFER_SIZE = 64 * 1024;
+/** Most client connections opened at once (a listen backlog is often 511). */
+export const CONNECT_WAVE_SIZE = 128;
+/** Wait between warm-up broadcasts while some client has not received one yet, in ms. */
+export const WARMUP_INTERVAL_MS = 20;
+/** Recent events kept to quote an expected line in a failure message. */
+export const RECENT_EVENTS = 131_072;
+/** Bounded wait between `end()` and `destroy()` when closing, in ms. */
+export const CLOSE_TIMEOUT_MS = 1_000;
+/** Longest quoted line in a failure message, in bytes. */
+export const MAX_QUOTED_BYTES = 100;

@@ -1,0 +1,68 @@
+/**
+ * What a simulation can fail with. Every failure has a stable `ERR_SIM_…` code, a message
+ * that names the client, the line and what was expected versus what arrived, and the same
+ * facts as fields. Two kinds: `verification` (the server broke the protocol: exit code 1)
+ * and `connection` (the simulator could not reach the server: exit code 2).
+ */
+
+/** Every failure code of the simulator. The README documents each one. */
+export const SimulationErrorCode = {
+  /** A client received an event other than the one expected next: the expected one is missing or late. */
+  Missing: 'ERR_SIM_MISSING',
+  /** A client received a line it should never get (not for its user, or after everything it expected). */
+  Unexpected: 'ERR_SIM_UNEXPECTED',
+  /** A client received a sequence number not greater than the previous one (duplicate or reordered). */
+  OutOfOrder: 'ERR_SIM_OUT_OF_ORDER',
+  /** A client received the expected sequence number with different bytes. */
+  Content: 'ERR_SIM_CONTENT',
+  /** A client received a line without a parsable sequence number. */
+  BadLine: 'ERR_SIM_BAD_LINE',
+  /** A client waited longer than `timeout` ms for its next expected notification. */
+  Timeout: 'ERR_SIM_TIMEOUT',
+  /** A client received none of the warm-up broadcasts within `timeout` ms: never registered. */
+  NotRegistered: 'ERR_SIM_NOT_REGISTERED',
+  /** The server stopped reading the event source for longer than `timeout` ms. */
+  EventSourceStalled: 'ERR_SIM_EVENT_SOURCE_STALLED',
+  /** The server closed (or reset) a connection during the run. */
+  Closed: 'ERR_SIM_CLOSED',
+  /** A connection could not be opened (refused, unreachable, or not within `timeout` ms). */
+  Connect: 'ERR_SIM_CONNECT',
+} as const;
+
+export type SimulationErrorCode = (typeof SimulationErrorCode)[keyof typeof SimulationErrorCode];
+
+/** `verification`: the server misbehaved. `connection`: it could not be reached. */
+export type SimulationFailureKind = 'verification' | 'connection';
+
+/** Where a failure happened; each field is present when it applies. */
+export interface SimulationFailureContext {
+  /** The connection, e.g. `client#3` or `event-source`. */
+  readonly connection?: string;
+  /** The user id the client identified as. */
+  readonly userId?: number;
+  /** 1-based number of the line on that client connection. */
+  readonly lineNumber?: number;
+  /** The expected line (JSON-quoted when known) or a description of it. */
+  readonly expected?: string;
+  /** The line that arrived, JSON-quoted and shortened. */
+  readonly got?: string;
+}
+
+/** Why a simulation failed. */
+export interface SimulationFailure {
+  readonly code: SimulationErrorCode;
+  readonly kind: SimulationFailureKind;
+  readonly message: string;
+  readonly context: SimulationFailureContext;
+}
+
+/** Builds a failure; the kind follows from the code. */
+export function simulationFailure(
+  code: SimulationErrorCode,
+  message: string,
+  context: SimulationFailureContext = {},
+): SimulationFailure {
+  const kind: SimulationFailureKind =
+    code === SimulationErrorCode.Connect ? 'connection' : 'verification';
+  return { code, kind, message, context };
+}

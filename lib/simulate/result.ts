@@ -1,0 +1,88 @@
+/**
+ * What a simulation reports: progress while it runs, a summary at the end, and the exit
+ * code the CLI derives from it. Formatting lives here, pure, so the command only prints.
+ */
+import type { SimulationFailure } from './failures.js';
+
+/** The line printed when every client received exactly what it was owed. */
+export const SUCCESS_LINE = 'ALL NOTIFICATIONS RECEIVED';
+
+/** A snapshot while events stream, every `logInterval` ms. */
+export interface SimulationProgress {
+  /** Milliseconds since the first event was sent. */
+  readonly elapsedMs: number;
+  /** Events written to the server, warm-up broadcasts included. */
+  readonly eventsSent: number;
+  /** Events the run will send in all (`totalEvents` plus the warm-up). */
+  readonly eventsTotal: number;
+  /** Notification lines received and verified, over all clients. */
+  readonly notificationsReceived: number;
+  /** Notifications owed but not received yet. */
+  readonly notificationsPending: number;
+  /** Rates over the last interval. */
+  readonly eventsPerSecond: number;
+  readonly notificationsPerSecond: number;
+}
+
+/** The figures of a finished run, successful or not. */
+export interface SimulationSummary {
+  /** Events written, warm-up broadcasts included. */
+  readonly events: number;
+  /** Broadcasts sent before the stream until every client had received one. */
+  readonly warmupEvents: number;
+  /** Notification lines received and verified. */
+  readonly notifications: number;
+  /** Notification lines the reference model owed the clients. */
+  readonly expectedNotifications: number;
+  readonly clients: number;
+  readonly users: number;
+  readonly seed: number;
+  /** From the first event sent to the last notification received (or the failure). */
+  readonly seconds: number;
+  readonly eventsPerSecond: number;
+  readonly notificationsPerSecond: number;
+  /** Order-sensitive FNV-1a digest over every line every client received. */
+  readonly digest: string;
+}
+
+export type SimulationResult =
+  | (SimulationSummary & { readonly ok: true })
+  | (SimulationSummary & { readonly ok: false; readonly failure: SimulationFailure });
+
+/** 0 when verified, 1 when the server broke the protocol, 2 when it could not be reached. */
+export function exitCodeOf(result: SimulationResult): 0 | 1 | 2 {
+  if (result.ok) return 0;
+  return result.failure.kind === 'connection' ? 2 : 1;
+}
+
+/** One progress line, e.g. `sent 1200000/10000001 events (150000/s), received …`. */
+export function formatProgress(progress: SimulationProgress): string {
+  const percent =
+    progress.eventsTotal === 0 ? 100 : (100 * progress.eventsSent) / progress.eventsTotal;
+  return (
+    `${(progress.elapsedMs / 1000).toFixed(1)}s: sent ${progress.eventsSent}/${progress.eventsTotal}` +
+    ` events (${percent.toFixed(1)}%, ${Math.round(progress.eventsPerSecond)}/s),` +
+    ` received ${progress.notificationsReceived} notifications` +
+    ` (${Math.round(progress.notificationsPerSecond)}/s), ${progress.notificationsPending} pending`
+  );
+}
+
+/** The human summary: figures, then the success line or the failure. */
+export function formatSummary(result: SimulationResult): string[] {
+  const lines = [
+    `events: ${result.events} (${result.warmupEvents} warm-up) to ${result.clients} clients of` +
+      ` ${result.users} users, seed ${result.seed}`,
+    `notifications: ${result.notifications} of ${result.expectedNotifications} expected`,
+    `time: ${result.seconds.toFixed(3)} s, ${Math.round(result.eventsPerSecond)} events/s,` +
+      ` ${Math.round(result.notificationsPerSecond)} notifications/s`,
+  ];
+  if (result.ok) lines.push(`digest: ${result.digest}`, SUCCESS_LINE);
+  else lines.push(`FAILED ${result.failure.code}: ${result.failure.message}`);
+  return lines;
+}
+
+/** The one-line JSON summary of `--json`. */
+export function formatJson(result: SimulationResult): string {
+  const { ok, ...summary } = result;
+  return JSON.stringify({ ok, exitCode: exitCodeOf(result), ...summary });
+}

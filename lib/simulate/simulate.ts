@@ -1,0 +1,453 @@
+/**
+ * `simulate()`: runs the verification against a server over TCP. This is the only module of
+ * the simulator that touches sockets; the generator and the client streams are pure.
+ *
+ * The run, in order:
+ * 1. Connect `concurrencyLevel` clients (in waves) and send each its user id line.
+ * 2. Connect the event source.
+ * 3. Warm up: send broadcasts 1, 2, … (one every WARMUP_INTERVAL_MS) until every client has
+ *    received one. A client that receives a broadcast was registered before the server
+ *    applied it, so after the warm-up every client is known to be registered, whatever the
+ *    server's timing: no guessed sleep, no handshake outside the protocol. A client that
+ *    receives none within `timeout` ms fails the run (ERR_SIM_NOT_REGISTERED).
+ * 4. Stream `totalEvents` events in shuffled batches, gathered into large writes. The
+ *    generator pauses on the event socket's backpressure ('drain') and whenever the clients
+ *    owe too many lines (`Ledger`), which bounds memory and yields to the receive path.
+ * 5. Wait until every owed line arrived, then linger `linger` ms to catch extra lines.
+ *
+ * Invariants: the first failure wins and stops the run (fail fast); every wait is bounded
+ * by `timeout` (a client waiting for its next line, the event source blocked, a connect);
+ * every socket is closed before `simulate()` resolves: `end()`, then `destroy()` after a
+ * bounded wait.
+ */
+import { connect, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { ClientStream } from './client-stream.js';
+import {
+  CLIENT_READ_BUFFER_SIZE,
+  CLOSE_TIMEOUT_MS,
+  CONNECT_WAVE_SIZE,
+  EVENT_WRITE_SIZE,
+  MAX_PENDING_PER_CLIENT,
+  MAX_PENDING_TOTAL,
+  WARMUP_INTERVAL_MS,
+} from './constants.js';
+import {
+  SimulationErrorCode as Code,
+  type SimulationFailure,
+  simulationFailure,
+} from './failures.js';
+import { EventGenerator } from './generator.js';
+import { foldDigest, formatDigest } from './hash.js';
+import {
+  type ResolvedSimulateOptions,
+  resolveSimulateOptions,
+  type SimulateOptions,
+  terminatorBytes,
+} from './options.js';
+import type { SimulationProgress, SimulationResult } from './result.js';
+
+/** Read buffers of all clients together stay under this many bytes. */
+const READ_BUFFERS_BUDGET = 64 * 1024 * 1024;
+const MIN_READ_BUFFER = 4 * 1024;
+const MAX_TICK_MS = 100;
+const MIN_TICK_MS = 5;
+
+/**
+ * Runs one simulation against the server at `host:eventListenerPort/clientListenerPort`.
+ * Resolves with the result, `ok` or not; rejects only on invalid options (`MazeError`).
+ */
+export async function simulate(options: SimulateOptions = {}): Promise<SimulationResult> {
+  return runSimulation(resolveSimulateOptions(options as Readonly<Record<string, unknown>>));
+}
+
+/** `simulate()` with options already resolved (as the CLI does, environment included). */
+export function runSimulation(options: ResolvedSimulateOptions): Promise<SimulationResult> {
+  return new Simulation(options).run();
+}
+
+class Simulation {
+  readonly #options: ResolvedSimulateOptions;
+  readonly #generator: EventGenerator;
+  readonly #clientSockets: Socket[] = [];
+  #eventSource: Socket | undefined;
+  #failure: SimulationFailure | undefined;
+  #closing = false;
+
+  // The one thing the run is waiting for, and how to wake it.
+  #wake: (() => void) | undefined;
+  #ready: () => boolean = () => true;
+
+  #eventSourceBlocked = false;
+  #eventSourceBlockedSince = 0;
+  #eventsSent = 0;
+  #startedAt = 0;
+  #finishedAt = 0;
+  #ticker: NodeJS.Timeout | undefined;
+  #lastProgressAt = 0;
+  #lastProgressEvents = 0;
+  #lastProgressNotifications = 0;
+
+  constructor(options: ResolvedSimulateOptions) {
+    this.#options = options;
+    const perClientLimit = Math.min(
+      MAX_PENDING_PER_CLIENT,
+      Math.max(1024, Math.floor(MAX_PENDING_TOTAL / options.concurrencyLevel)),
+    );
+    this.#generator = new EventGenerator(options, {
+      perClientLimit,
+      totalLimit: MAX_PENDING_TOTAL,
+    });
+  }
+
+  async run(): Promise<SimulationResult> {
+    this.#tick();
+    const tickMs = Math.max(
+      MIN_TICK_MS,
+      Math.min(MAX_TICK_MS, Math.floor(this.#options.timeout / 4)),
+    );
+    this.#ticker = setInterval(() => this.#tick(), tickMs);
+    try {
+      await this.#connectClients();
+      if (this.#failure === undefined) await this.#connectEventSource();
+      if (this.#failure === undefined) {
+        this.#startedAt = performance.now();
+        this.#lastProgressAt = this.#startedAt;
+        await this.#warmUp();
+      }
+      if (this.#failure === undefined) await this.#stream();
+      if (this.#failure === undefined)
+        await this.#until(() => this.#generator.ledger.pending === 0);
+      if (this.#failure === undefined) this.#finishedAt = performance.now();
+      if (this.#failure === undefined) await this.#until(() => false, this.#options.linger);
+      if (this.#failure === undefined) this.#checkDigests();
+    } finally {
+      clearInterval(this.#ticker);
+      await this.#closeAll();
+    }
+    return this.#result();
+  }
+
+  async #connectClients(): Promise<void> {
+    const clients = this.#generator.clients;
+    const readSize = Math.max(
+      MIN_READ_BUFFER,
+      Math.min(CLIENT_READ_BUFFER_SIZE, Math.floor(READ_BUFFERS_BUDGET / clients.length)),
+    );
+    const idTerminator = terminatorBytes(this.#options.idTerminator);
+    for (
+      let wave = 0;
+      wave < clients.length && this.#failure === undefined;
+      wave += CONNECT_WAVE_SIZE
+    ) {
+      const connecting = clients.slice(wave, wave + CONNECT_WAVE_SIZE).map(async (client) => {
+        const socket = await this.#open(
+          `client#${client.index}`,
+          this.#options.clientListenerPort,
+          readSize,
+          client,
+        );
+        if (socket === undefined) return;
+        this.#clientSockets[client.index] = socket;
+        this.#watchClient(socket, client);
+        socket.write(`${client.userId}${idTerminator}`);
+      });
+      await Promise.all(connecting);
+    }
+  }
+
+  async #connectEventSource(): Promise<void> {
+    const socket = await this.#open('event-source', this.#options.eventListenerPort);
+    if (socket === undefined) return;
+    this.#eventSource = socket;
+    socket.on('drain', () => {
+      this.#eventSourceBlocked = false;
+      this.#poke();
+    });
+    socket.on('data', () => {}); // Anything the server says here is ignored.
+    this.#watchClosing(socket, 'event-source', () => 'the event source');
+  }
+
+  // Opens one connection; on failure records a connection failure and resolves undefined.
+  #open(
+    connection: string,
+    port: number,
+    readSize?: number,
+    client?: ClientStream,
+  ): Promise<Socket | undefined> {
+    const { host, timeout } = this.#options;
+    return new Promise((resolve) => {
+      const onread =
+        client === undefined || readSize === undefined
+          ? undefined
+          : {
+              buffer: Buffer.allocUnsafe(readSize),
+              callback: (bytes: number, buffer: Uint8Array): boolean => {
+                this.#onClientData(client, buffer, bytes);
+                return true;
+              },
+            };
+      const socket = connect({ host, port, noDelay: true, ...(onread && { onread }) });
+      const timer = setTimeout(
+        () => fail(new Error(`no connection within ${timeout} ms`)),
+        timeout,
+      );
+      const fail = (error: Error): void => {
+        clearTimeout(timer);
+        socket.destroy();
+        this.#fail(
+          simulationFailure(
+            Code.Connect,
+            `cannot connect ${connection} to ${host}:${port}: ${describeError(error)}`,
+            { connection },
+          ),
+        );
+        resolve(undefined);
+      };
+      socket.once('error', fail);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.off('error', fail);
+        resolve(socket);
+      });
+    });
+  }
+
+  #watchClient(socket: Socket, client: ClientStream): void {
+    this.#watchClosing(
+      socket,
+      `client#${client.index}`,
+      () => `${client.name} after ${client.lines} lines (${client.pending} still owed)`,
+    );
+  }
+
+  // Any close or error the simulator did not start is a failure of the server.
+  #watchClosing(socket: Socket, connection: string, describe: () => string): void {
+    socket.on('error', (error) => {
+      if (this.#closing) return;
+      this.#fail(
+        simulationFailure(Code.Closed, `${describe()}: connection error: ${describeError(error)}`, {
+          connection,
+        }),
+      );
+    });
+    socket.on('close', () => {
+      if (this.#closing) return;
+      this.#fail(simulationFailure(Code.Closed, `the server closed ${describe()}`, { connection }));
+    });
+  }
+
+  #onClientData(client: ClientStream, buffer: Uint8Array, bytes: number): void {
+    if (this.#failure !== undefined) return;
+    const ledger = this.#generator.ledger;
+    ledger.clock = performance.now();
+    if (!client.receive(buffer, bytes)) {
+      this.#fail(client.failure as SimulationFailure);
+      return;
+    }
+    if (this.#wake !== undefined) this.#poke();
+  }
+
+  async #warmUp(): Promise<void> {
+    const generator = this.#generator;
+    const { timeout } = this.#options;
+    const clients = generator.clients.length;
+    const deadline = performance.now() + timeout;
+    while (this.#failure === undefined && generator.ledger.registered < clients) {
+      if (performance.now() > deadline) {
+        const stranger = generator.clients.find((client) => !client.registered) as ClientStream;
+        this.#fail(
+          simulationFailure(
+            Code.NotRegistered,
+            `${stranger.name} received none of the ${generator.warmupSent} warm-up broadcasts` +
+              ` sent in ${timeout} ms: the server never registered it`,
+            { connection: `client#${stranger.index}`, userId: stranger.userId },
+          ),
+        );
+        return;
+      }
+      this.#writeEvents(generator.warmupBroadcast());
+      await this.#until(() => generator.ledger.registered === clients, WARMUP_INTERVAL_MS);
+    }
+  }
+
+  async #stream(): Promise<void> {
+    const generator = this.#generator;
+    const ledger = generator.ledger;
+    let chunk = '';
+    while (!generator.done && this.#failure === undefined) {
+      chunk += generator.nextBatch();
+      const pause = ledger.mustPause;
+      if (chunk.length < EVENT_WRITE_SIZE && !pause && !generator.done) continue;
+      this.#writeEvents(chunk);
+      chunk = '';
+      if (pause) await this.#until(() => ledger.mayResume);
+      if (this.#eventSourceBlocked) await this.#until(() => !this.#eventSourceBlocked);
+      else await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  #writeEvents(text: string): void {
+    const socket = this.#eventSource as Socket;
+    this.#eventsSent = this.#generator.nextSequence - 1;
+    this.#generator.ledger.clock = performance.now();
+    if (!socket.write(text, 'latin1') && !this.#eventSourceBlocked) {
+      this.#eventSourceBlocked = true;
+      this.#eventSourceBlockedSince = this.#generator.ledger.clock;
+    }
+  }
+
+  // Waits until `ready()` holds, the run fails, or `ms` elapse.
+  #until(ready: () => boolean, ms?: number): Promise<void> {
+    if (this.#failure !== undefined || ready()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(() => this.#wakeUp(), ms);
+      this.#ready = ready;
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  #poke(): void {
+    if (this.#wake !== undefined && (this.#failure !== undefined || this.#ready())) this.#wakeUp();
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #fail(failure: SimulationFailure): void {
+    if (this.#failure !== undefined) return;
+    this.#failure = failure;
+    this.#finishedAt = performance.now();
+    this.#wakeUp();
+  }
+
+  // Timeouts, progress and a fresh clock, every few ms.
+  #tick(): void {
+    const now = performance.now();
+    const ledger = this.#generator.ledger;
+    ledger.clock = now;
+    if (this.#failure !== undefined || this.#closing) return;
+    const { timeout, logInterval, onProgress } = this.#options;
+    for (const client of this.#generator.clients) {
+      if (client.pending > 0 && now - client.waitingSince > timeout) {
+        this.#fail(client.timedOut(now - client.waitingSince));
+        return;
+      }
+    }
+    if (this.#eventSourceBlocked && now - this.#eventSourceBlockedSince > timeout) {
+      this.#fail(
+        simulationFailure(
+          Code.EventSourceStalled,
+          `the server read no events for more than ${timeout} ms (event source blocked after` +
+            ` ${this.#eventsSent} events)`,
+          { connection: 'event-source' },
+        ),
+      );
+      return;
+    }
+    if (onProgress !== undefined && logInterval > 0 && this.#startedAt > 0) {
+      const interval = now - this.#lastProgressAt;
+      if (interval >= logInterval) this.#report(onProgress, now, interval);
+    }
+    this.#poke();
+  }
+
+  #report(onProgress: (progress: SimulationProgress) => void, now: number, interval: number): void {
+    const ledger = this.#generator.ledger;
+    onProgress({
+      elapsedMs: now - this.#startedAt,
+      eventsSent: this.#eventsSent,
+      eventsTotal: this.#options.totalEvents + this.#generator.warmupSent,
+      notificationsReceived: ledger.received,
+      notificationsPending: ledger.pending,
+      eventsPerSecond: ((this.#eventsSent - this.#lastProgressEvents) * 1000) / interval,
+      notificationsPerSecond:
+        ((ledger.received - this.#lastProgressNotifications) * 1000) / interval,
+    });
+    this.#lastProgressAt = now;
+    this.#lastProgressEvents = this.#eventsSent;
+    this.#lastProgressNotifications = ledger.received;
+  }
+
+  // Each line was already checked; this re-checks each whole stream's order-sensitive digest.
+  #checkDigests(): void {
+    for (const client of this.#generator.clients) {
+      if (
+        client.receivedDigest !== client.expectedDigest ||
+        client.lines !== client.expectedLines
+      ) {
+        this.#fail(
+          simulationFailure(
+            Code.Content,
+            `${client.name}: received ${client.lines} lines with digest` +
+              ` ${formatDigest(client.receivedDigest)}, owed ${client.expectedLines} with digest` +
+              ` ${formatDigest(client.expectedDigest)}`,
+            { connection: `client#${client.index}`, userId: client.userId },
+          ),
+        );
+        return;
+      }
+    }
+  }
+
+  async #closeAll(): Promise<void> {
+    this.#closing = true;
+    this.#wakeUp();
+    const sockets = [...this.#clientSockets, this.#eventSource].filter(
+      (socket): socket is Socket => socket !== undefined && !socket.destroyed,
+    );
+    const closed = sockets.map(
+      (socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())),
+    );
+    for (const socket of sockets) socket.end();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(closed),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    for (const socket of sockets) socket.destroy();
+  }
+
+  #result(): SimulationResult {
+    const generator = this.#generator;
+    const ledger = generator.ledger;
+    const seconds =
+      this.#startedAt === 0 ? 0 : Math.max(0, (this.#finishedAt - this.#startedAt) / 1000);
+    let digest = 0;
+    let expected = 0;
+    for (const client of generator.clients) {
+      digest = foldDigest(digest, client.receivedDigest);
+      expected += client.expectedLines;
+    }
+    const summary = {
+      events: this.#eventsSent,
+      warmupEvents: generator.warmupSent,
+      notifications: ledger.received,
+      expectedNotifications: expected,
+      clients: generator.clients.length,
+      users: this.#options.numberOfUsers,
+      seed: this.#options.randomSeed,
+      seconds,
+      eventsPerSecond: seconds > 0 ? this.#eventsSent / seconds : 0,
+      notificationsPerSecond: seconds > 0 ? ledger.received / seconds : 0,
+      digest: formatDigest(digest),
+    };
+    return this.#failure === undefined
+      ? { ok: true, ...summary }
+      : { ok: false, failure: this.#failure, ...summary };
+  }
+}
+
+function describeError(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === undefined ? error.message : `${code} (${error.message})`;
+}
