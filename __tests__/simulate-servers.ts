@@ -30,7 +30,9 @@ export type Fault =
   /** Clients are registered only after `ms` ms. */
   | { readonly kind: 'late-register'; readonly ms: number }
   /** The event source is never read. */
-  | { readonly kind: 'deaf' };
+  | { readonly kind: 'deaf' }
+  /** The event source is no longer read after `lines` event lines. */
+  | { readonly kind: 'stall'; readonly lines: number };
 
 export interface NaiveServer {
   readonly eventPort: number;
@@ -178,7 +180,14 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
       socket.pause();
       return;
     }
-    readLines(socket, onEventLine);
+    let lines = 0;
+    readLines(socket, (line) => {
+      if (fault?.kind === 'stall' && ++lines > fault.lines) {
+        socket.pause();
+        return;
+      }
+      onEventLine(line);
+    });
   });
 
   const clientServer = createServer((socket) => {

@@ -1,25 +1,175 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { exitCodeOf, type SimulationResult, simulate } from '../lib/simulate/index.js';
-import { type NaiveServer, startNaiveServer } from './simulate-servers.js';
+import { ErrorCode } from '../lib/core/errors.js';
+import { listen, type MazeServer } from '../lib/net/listen.js';
+import {
+  exitCodeOf,
+  type SimulateOptions,
+  SimulationErrorCode,
+  type SimulationProgress,
+  type SimulationResult,
+  simulate,
+} from '../lib/simulate/index.js';
+import { type NaiveServer, startNaiveServer, unusedPort } from './simulate-servers.js';
 
-let server: NaiveServer | undefined;
+let naive: NaiveServer | undefined;
+let real: MazeServer | undefined;
 afterEach(async () => {
-  await server?.close();
-  server = undefined;
+  await naive?.close();
+  await real?.close();
+  naive = undefined;
+  real = undefined;
 });
 
+const SMALL: SimulateOptions = {
+  totalEvents: 20_000,
+  concurrencyLevel: 20,
+  timeout: 5_000,
+  logInterval: 0,
+  linger: 50,
+};
+
+async function againstNaive(options: SimulateOptions = {}): Promise<SimulationResult> {
+  naive = await startNaiveServer();
+  return simulate({
+    eventListenerPort: naive.eventPort,
+    clientListenerPort: naive.clientPort,
+    ...SMALL,
+    ...options,
+  });
+}
+
+function expectSuccess(result: SimulationResult): void {
+  if (!result.ok) throw new Error(`expected success, got ${result.failure.message}`);
+  expect(exitCodeOf(result)).toBe(0);
+  expect(result.notifications).toBe(result.expectedNotifications);
+  expect(result.notifications).toBeGreaterThan(0);
+}
+
 describe('simulate against a correct naive server', () => {
-  it('passes with LF', async () => {
-    server = await startNaiveServer();
-    const result: SimulationResult = await simulate({
-      eventListenerPort: server.eventPort,
-      clientListenerPort: server.clientPort,
-      totalEvents: 20_000,
-      concurrencyLevel: 20,
+  it.each([
+    ['lf', 'lf'],
+    ['crlf', 'crlf'],
+    ['crlf', 'lf'],
+    ['lf', 'crlf'],
+  ] as const)('passes with %s events and %s ids', async (eventTerminator, idTerminator) => {
+    const result = await againstNaive({ eventTerminator, idTerminator });
+    expectSuccess(result);
+    expect(result.events).toBe(20_000 + result.warmupEvents);
+    expect(result.clients).toBe(20);
+    expect(result.users).toBe(200);
+    expect(naive?.notifications()).toBe(result.notifications);
+  });
+
+  it('is repeatable: the same seed owes the same notifications', async () => {
+    const first = await againstNaive({ randomSeed: 7 });
+    await naive?.close();
+    const second = await againstNaive({ randomSeed: 7 });
+    expectSuccess(first);
+    expectSuccess(second);
+    if (first.warmupEvents === second.warmupEvents) expect(first.digest).toBe(second.digest);
+    // Warm-up broadcasts go to every client; the rest is fixed by the seed.
+    expect(first.expectedNotifications - 20 * first.warmupEvents).toBe(
+      second.expectedNotifications - 20 * second.warmupEvents,
+    );
+  });
+
+  it('waits for a server that registers clients late (warm-up)', async () => {
+    naive = await startNaiveServer({ kind: 'late-register', ms: 150 });
+    const result = await simulate({
+      eventListenerPort: naive.eventPort,
+      clientListenerPort: naive.clientPort,
+      ...SMALL,
+      totalEvents: 2_000,
+    });
+    expectSuccess(result);
+    expect(result.warmupEvents).toBeGreaterThan(2);
+  });
+
+  it('reports progress every logInterval', async () => {
+    const progress: SimulationProgress[] = [];
+    const result = await againstNaive({
+      totalEvents: 50_000,
+      logInterval: 20,
+      onProgress: (snapshot) => progress.push(snapshot),
+    });
+    expectSuccess(result);
+    expect(progress.length).toBeGreaterThan(0);
+    const last = progress.at(-1) as SimulationProgress;
+    expect(last.eventsTotal).toBe(result.events);
+    expect(last.eventsSent).toBeLessThanOrEqual(result.events);
+    expect(last.notificationsReceived).toBeLessThanOrEqual(result.notifications);
+  });
+
+  it('sends nothing and succeeds with totalEvents 0 (after the warm-up)', async () => {
+    const result = await againstNaive({ totalEvents: 0 });
+    expectSuccess(result);
+    expect(result.events).toBe(result.warmupEvents);
+  });
+});
+
+describe('simulate: connection and usage errors', () => {
+  it('an unreachable server is a connection failure (exit code 2)', async () => {
+    const port = await unusedPort();
+    const result = await simulate({
+      eventListenerPort: port,
+      clientListenerPort: port,
+      ...SMALL,
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.failure).toMatchObject({ code: SimulationErrorCode.Connect, kind: 'connection' });
+    expect(result.failure.message).toMatch(
+      new RegExp(`^cannot connect client#\\d+ to 127\\.0\\.0\\.1:${port}: ECONNREFUSED`),
+    );
+    expect(exitCodeOf(result)).toBe(2);
+  });
+
+  it('an unreachable event port is a connection failure too', async () => {
+    naive = await startNaiveServer();
+    const result = await simulate({
+      eventListenerPort: await unusedPort(),
+      clientListenerPort: naive.clientPort,
+      ...SMALL,
+    });
+    expect(result.ok ? undefined : result.failure.message).toMatch(/^cannot connect event-source/);
+    expect(exitCodeOf(result)).toBe(2);
+  });
+
+  it('rejects invalid options with ERR_INVALID_OPTION', async () => {
+    await expect(simulate({ concurrencyLevel: 0 })).rejects.toMatchObject({
+      code: ErrorCode.InvalidOption,
+    });
+  });
+});
+
+describe('simulate against our server (lib/net listen)', () => {
+  it.each([
+    ['lf', 'lf'],
+    ['crlf', 'crlf'],
+  ] as const)('passes with %s events and %s ids', async (eventTerminator, idTerminator) => {
+    real = await listen({ eventPort: 0, clientPort: 0 });
+    const result = await simulate({
+      eventListenerPort: real.eventAddress.port,
+      clientListenerPort: real.clientAddress.port,
+      ...SMALL,
+      concurrencyLevel: 50,
+      eventTerminator,
+      idTerminator,
+    });
+    expectSuccess(result);
+    expect(real.maze.stats()).toMatchObject({ eventsApplied: result.events });
+  });
+
+  it('passes a run with the default clients and users', async () => {
+    real = await listen({ eventPort: 0, clientPort: 0 });
+    const result = await simulate({
+      eventListenerPort: real.eventAddress.port,
+      clientListenerPort: real.clientAddress.port,
+      totalEvents: 50_000,
       logInterval: 0,
     });
-    console.log(result);
-    expect(result.ok).toBe(true);
-    expect(exitCodeOf(result)).toBe(0);
+    expectSuccess(result);
+    expect(result.clients).toBe(100);
+    expect(result.users).toBe(1_000);
   });
 });

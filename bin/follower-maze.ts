@@ -9,6 +9,7 @@ import { hideBin } from 'yargs/helpers';
 import { EXIT_USAGE } from '../lib/cli/serve.js';
 import { serveCommand } from '../lib/cli/serve-command.js';
 import { ENV_PREFIX } from '../lib/cli/serve-options.js';
+import { simulateCommand } from '../lib/simulate/command.js';
 
 const packageJson = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
@@ -19,6 +20,7 @@ await yargs(hideBin(process.argv))
   .usage('$0 [command] [options]\n\nA Follower Maze server: one event source, many user clients.')
   .env(ENV_PREFIX)
   .command(serveCommand)
+  .command(simulateCommand)
   .strict()
   .version(packageJson.version)
   .help()

@@ -84,9 +84,9 @@ function yargsOptions(): Record<string, Options> {
   for (const [name, definition] of Object.entries(SIMULATE_OPTIONS)) {
     const env = 'env' in definition ? ` [env: ${definition.env}]` : '';
     options[name] = {
-      // Integers are parsed by `resolveSimulateOptions`, so `--timeout 1e3` is refused
-      // with exit code 2 instead of being coerced by yargs.
-      type: definition.type === 'boolean' ? 'boolean' : 'string',
+      // No yargs default: an absent flag must fall back to the environment variable.
+      // `resolveSimulateOptions` checks every value, so `--timeout abc` exits with 2.
+      type: definition.type === 'integer' ? 'number' : definition.type,
       describe: `${definition.description}${env}`,
       defaultDescription: definition.defaultDescription,
       ...(definition.type !== 'boolean' && { requiresArg: true }),
@@ -99,7 +99,19 @@ function yargsOptions(): Record<string, Options> {
 export const simulateCommand: CommandModule = {
   command: 'simulate',
   describe: 'Verify a running Follower Maze server: stream random events, check every notification',
-  builder: (yargs) => yargs.options(yargsOptions()),
+  builder: (yargs) =>
+    yargs
+      .options(yargsOptions())
+      .example('$0 simulate', 'verify the server on 127.0.0.1:9090/9099 with 10M events')
+      .example(
+        'totalEvents=200000 $0 simulate --eventTerminator crlf',
+        'a short run with CRLF events (the original variables work as they are)',
+      )
+      .epilog(
+        'Exit codes: 0 every notification verified, 1 the server broke the protocol, 2 usage' +
+          ' or connection error. Each original option is also read from the environment' +
+          ' variable of the same name; a flag wins.',
+      ),
   handler: async (args) => {
     process.exitCode = await runSimulateCommand(args, {
       stdout: process.stdout,

@@ -304,6 +304,6 @@ function invalid(name: keyof typeof SIMULATE_OPTIONS, expected: string, got: unk
     definition.env === undefined ? definition.flag : `${definition.flag} (or $${definition.env})`;
   return new MazeError(
     ErrorCode.InvalidOption,
-    `${source} must be ${expected}, got ${JSON.stringify(got)}`,
+    `${source} must be ${expected}, got ${typeof got === 'number' ? got : JSON.stringify(got)}`,
   );
 }

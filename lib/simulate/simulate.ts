@@ -405,6 +405,11 @@ class Simulation {
     const closed = sockets.map(
       (socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())),
     );
+    if (this.#failure !== undefined) {
+      // Fail fast: nothing more is worth reading or flushing.
+      for (const socket of sockets) socket.destroy();
+      return;
+    }
     for (const socket of sockets) socket.end();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([

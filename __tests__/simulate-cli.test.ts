@@ -1,0 +1,172 @@
+/**
+ * `follower-maze simulate` as a user runs it: the built binary (`npm run build` first; `npm test`
+ * does it in `pretest`), against in-test servers on 127.0.0.1.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { SUCCESS_LINE } from '../lib/simulate/index.js';
+import { type NaiveServer, startNaiveServer, unusedPort } from './simulate-servers.js';
+
+const BIN = new URL('../dist/bin/follower-maze.js', import.meta.url).pathname;
+const RUN_LIMIT_MS = 20_000;
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'simulate', ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`simulate did not exit within ${RUN_LIMIT_MS} ms: ${stderr}`));
+    }, RUN_LIMIT_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let server: NaiveServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+const SMALL = ['--totalEvents', '5000', '--concurrencyLevel', '10', '--logInterval', '0'];
+
+describe('follower-maze simulate (built binary)', () => {
+  it('is built', () => {
+    expect(existsSync(BIN)).toBe(true);
+  });
+
+  it('exits 0 and prints the summary and the success line against a correct server', async () => {
+    server = await startNaiveServer();
+    const result = await run([
+      '--eventListenerPort',
+      String(server.eventPort),
+      '--clientListenerPort',
+      String(server.clientPort),
+      ...SMALL,
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(
+      /^simulating 5000 events from 100 users to 10 clients at 127\.0\.0\.1/,
+    );
+    expect(result.stdout).toMatch(
+      /^events: \d+ \(\d+ warm-up\) to 10 clients of 100 users, seed 666$/m,
+    );
+    expect(result.stdout).toMatch(/^time: [\d.]+ s, \d+ events\/s, \d+ notifications\/s$/m);
+    expect(lines.at(-1)).toBe(SUCCESS_LINE);
+  });
+
+  it('reads the original environment variables, and kebab-case flags', async () => {
+    server = await startNaiveServer();
+    const result = await run(['--event-listener-port', String(server.eventPort), '--json'], {
+      clientListenerPort: String(server.clientPort),
+      totalEvents: '3000',
+      concurrencyLevel: '5',
+      randomSeed: '12',
+      logInterval: '0',
+    });
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout);
+    expect(summary).toMatchObject({ ok: true, exitCode: 0, clients: 5, users: 50, seed: 12 });
+    expect(summary.events).toBe(3000 + summary.warmupEvents);
+    expect(result.stdout.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it('prints periodic progress lines on a non-TTY stderr', async () => {
+    server = await startNaiveServer();
+    const result = await run([
+      '--eventListenerPort',
+      String(server.eventPort),
+      '--clientListenerPort',
+      String(server.clientPort),
+      '--totalEvents',
+      '60000',
+      '--concurrencyLevel',
+      '10',
+      '--logInterval',
+      '20',
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(
+      /^[\d.]+s: sent \d+\/\d+ events \([\d.]+%, \d+\/s\), received \d+ notifications \(\d+\/s\), \d+ pending$/m,
+    );
+    expect(result.stderr).not.toContain('\r');
+  });
+
+  it('exits 1 and names the problem when the server drops a notification', async () => {
+    server = await startNaiveServer({ kind: 'drop', at: 300 });
+    const result = await run([
+      '--eventListenerPort',
+      String(server.eventPort),
+      '--clientListenerPort',
+      String(server.clientPort),
+      ...SMALL,
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^FAILED ERR_SIM_MISSING: client#\d+ \(user \d+\), line \d+: expected event \d+/m,
+    );
+    expect(result.stdout).not.toContain(SUCCESS_LINE);
+  });
+
+  it('exits 1 with a JSON failure under --json', async () => {
+    server = await startNaiveServer({ kind: 'duplicate', at: 300 });
+    const result = await run([
+      '--eventListenerPort',
+      String(server.eventPort),
+      '--clientListenerPort',
+      String(server.clientPort),
+      ...SMALL,
+      '--json',
+    ]);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      ok: false,
+      exitCode: 1,
+      failure: { code: 'ERR_SIM_OUT_OF_ORDER', kind: 'verification' },
+    });
+  });
+
+  it('exits 2 when the server cannot be reached', async () => {
+    const port = String(await unusedPort());
+    const result = await run(['--eventListenerPort', port, '--clientListenerPort', port, ...SMALL]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^FAILED ERR_SIM_CONNECT: cannot connect client#\d+ to 127\.0\.0\.1:\d+: ECONNREFUSED/m,
+    );
+  });
+
+  it.each([
+    [['--timeout', 'soon'], {}, /--timeout \(or \$timeout\) must be an integer/],
+    [['--eventTerminator', 'cr'], {}, /--eventTerminator must be "lf" or "crlf"/],
+    [[], { totalEvents: '-5' }, /\$totalEvents\) must be an integer from 0/],
+    [['--no-such-option'], {}, /Unknown argument/],
+  ])('exits 2 on a usage error: %j %j', async (args, env, message) => {
+    const result = await run(args, env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stdout).toBe('');
+  });
+});

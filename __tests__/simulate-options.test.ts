@@ -1,0 +1,130 @@
+import { describe, expect, it } from '@jest/globals';
+import { ErrorCode, MazeError } from '../lib/core/errors.js';
+import {
+  DEFAULT_EVENT_MIX,
+  parseEventMix,
+  resolveSimulateOptions,
+  SIMULATE_OPTIONS,
+} from '../lib/simulate/index.js';
+
+/** The environment variables of the original verification program. */
+const ORIGINAL_VARIABLES = [
+  'eventListenerPort',
+  'clientListenerPort',
+  'totalEvents',
+  'concurrencyLevel',
+  'numberOfUsers',
+  'randomSeed',
+  'timeout',
+  'maxEventSourceBatchSize',
+  'logInterval',
+];
+
+describe('SIMULATE_OPTIONS', () => {
+  it('reads exactly the original variables from the environment, by their own names', () => {
+    const withEnv = Object.entries(SIMULATE_OPTIONS)
+      .filter(([, definition]) => 'env' in definition)
+      .map(([name, definition]) => [name, 'env' in definition ? definition.env : undefined]);
+    expect(withEnv).toEqual(ORIGINAL_VARIABLES.map((name) => [name, name]));
+  });
+
+  it('names each flag after its option', () => {
+    for (const [name, definition] of Object.entries(SIMULATE_OPTIONS)) {
+      expect(definition.flag).toBe(`--${name}`);
+      expect(definition.description.length).toBeGreaterThan(10);
+    }
+  });
+});
+
+describe('resolveSimulateOptions', () => {
+  it('has the original defaults', () => {
+    expect(resolveSimulateOptions()).toMatchObject({
+      host: '127.0.0.1',
+      eventListenerPort: 9090,
+      clientListenerPort: 9099,
+      totalEvents: 10_000_000,
+      concurrencyLevel: 100,
+      numberOfUsers: 1_000,
+      randomSeed: 666,
+      timeout: 20_000,
+      maxEventSourceBatchSize: 100,
+      logInterval: 1_000,
+      eventTerminator: 'lf',
+      idTerminator: 'lf',
+      eventWeights: [30, 10, 5, 25, 30],
+      linger: 250,
+    });
+  });
+
+  it('derives numberOfUsers from concurrencyLevel', () => {
+    expect(resolveSimulateOptions({ concurrencyLevel: 7 }).numberOfUsers).toBe(70);
+    expect(resolveSimulateOptions({}, { concurrencyLevel: '8' }).numberOfUsers).toBe(80);
+  });
+
+  it('takes a flag over the environment, and the environment over the default', () => {
+    const env = { totalEvents: '123', timeout: '456', randomSeed: ' 9 ', logInterval: '' };
+    expect(resolveSimulateOptions({ totalEvents: 5 }, env)).toMatchObject({
+      totalEvents: 5,
+      timeout: 456,
+      randomSeed: 9,
+      logInterval: 1_000,
+    });
+  });
+
+  it('reads no environment variable for the newer options', () => {
+    expect(resolveSimulateOptions({}, { host: 'example.org', linger: '1' })).toMatchObject({
+      host: '127.0.0.1',
+      linger: 250,
+    });
+  });
+
+  it.each([
+    [
+      { eventListenerPort: 0 },
+      '--eventListenerPort (or $eventListenerPort) must be an integer from 1 to 65535, got 0',
+    ],
+    [{ timeout: 1.5 }, '--timeout (or $timeout) must be an integer from 1 to 2147483647, got 1.5'],
+    [
+      { timeout: Number.NaN },
+      '--timeout (or $timeout) must be an integer from 1 to 2147483647, got NaN',
+    ],
+    [
+      { totalEvents: '1e3' },
+      '--totalEvents (or $totalEvents) must be an integer from 0 to 1000000000000000, got "1e3"',
+    ],
+    [
+      { concurrencyLevel: 20, numberOfUsers: 10 },
+      '--numberOfUsers (or $numberOfUsers) must be an integer from 20 to 4294967295, got 10',
+    ],
+    [{ eventTerminator: 'cr' }, '--eventTerminator must be "lf" or "crlf", got "cr"'],
+    [{ host: ' ' }, '--host must be a host name or address, got " "'],
+    [
+      { eventMix: 'F:1,X:2' },
+      '--eventMix must be distinct TYPE:WEIGHT pairs, TYPE one of F U B P S, got "F:1,X:2"',
+    ],
+  ])('refuses %j', (given, message) => {
+    expect(() => resolveSimulateOptions(given)).toThrow(
+      new MazeError(ErrorCode.InvalidOption, message),
+    );
+  });
+
+  it('refuses a bad value from the environment, naming the variable', () => {
+    expect(() => resolveSimulateOptions({}, { maxEventSourceBatchSize: 'lots' })).toThrow(
+      /\(or \$maxEventSourceBatchSize\) must be an integer/,
+    );
+  });
+});
+
+describe('parseEventMix', () => {
+  it('reads the default', () => {
+    expect(parseEventMix(DEFAULT_EVENT_MIX)).toEqual([30, 10, 5, 25, 30]);
+  });
+
+  it('gives a missing type no weight, in any order and with spaces', () => {
+    expect(parseEventMix(' S : 2 , B:1')).toEqual([0, 0, 1, 0, 2]);
+  });
+
+  it.each(['', 'F', 'F:', 'F:1,F:2', 'F:0,U:0', 'f:1', 'F:-1'])('refuses %j', (mix) => {
+    expect(() => parseEventMix(mix)).toThrow(MazeError);
+  });
+});
