@@ -2,3 +2,4 @@
 export * from './adapter/index.js';
 export * from './core/index.js';
 export * from './net/index.js';
+export * from './simulate/index.js';

@@ -1,6 +1,18 @@
 /** `follower-maze simulate`: a verifier for any Follower Maze server. */
 export { runSimulateCommand, type SimulateCommandIo, simulateCommand } from './command.js';
-export * from './constants.js';
+export {
+  DEFAULT_CONCURRENCY_LEVEL,
+  DEFAULT_EVENT_MIX,
+  DEFAULT_LINGER_MS,
+  DEFAULT_LOG_INTERVAL_MS,
+  DEFAULT_MAX_BATCH_SIZE,
+  DEFAULT_RANDOM_SEED,
+  DEFAULT_SIMULATE_TIMEOUT_MS,
+  DEFAULT_TOTAL_EVENTS,
+  DEFAULT_USERS_PER_CLIENT,
+  MAX_PENDING_PER_CLIENT,
+  MAX_PENDING_TOTAL,
+} from './constants.js';
 export {
   SimulationErrorCode,
   type SimulationFailure,
@@ -8,7 +20,6 @@ export {
   type SimulationFailureKind,
 } from './failures.js';
 export {
-  EVENT_TYPES,
   type LineTerminator,
   parseEventMix,
   type ResolvedSimulateOptions,
