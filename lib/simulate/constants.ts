@@ -22,9 +22,17 @@ export const DEFAULT_EVENT_MIX = 'F:30,U:10,B:5,P:25,S:30';
 /** How long clients keep listening after their last expected line, to catch extra lines. */
 export const DEFAULT_LINGER_MS = 250;
 
-/** Pause generating once one client has this many expected-but-unreceived lines... */
+/** Largest `maxEventSourceBatchSize`: a batch is generated whole before pacing can pause. */
+export const MAX_BATCH_SIZE = 10_000;
+
+/**
+ * Pause generating once one client owes this many lines (expected, not received yet)...
+ * With many clients the per-client limit shrinks to MAX_PENDING_TOTAL / concurrencyLevel,
+ * but not below MIN_PENDING_PER_CLIENT.
+ */
 export const MAX_PENDING_PER_CLIENT = 16_384;
-/** ...or all clients together have this many; resume at half of both. Bounds memory. */
+export const MIN_PENDING_PER_CLIENT = 256;
+/** ...or all clients together owe this many; resume at half of both. Bounds memory. */
 export const MAX_PENDING_TOTAL = 2_097_152;
 /** Generated event bytes gathered into one write to the event source. */
 export const EVENT_WRITE_SIZE = 64 * 1024;

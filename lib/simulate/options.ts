@@ -21,6 +21,7 @@ import {
   DEFAULT_SIMULATE_TIMEOUT_MS,
   DEFAULT_TOTAL_EVENTS,
   DEFAULT_USERS_PER_CLIENT,
+  MAX_BATCH_SIZE,
 } from './constants.js';
 import type { SimulationProgress } from './result.js';
 
@@ -266,7 +267,12 @@ export function resolveSimulateOptions(
     numberOfUsers,
     randomSeed: integer('randomSeed', DEFAULT_RANDOM_SEED, 0, Number.MAX_SAFE_INTEGER),
     timeout: integer('timeout', DEFAULT_SIMULATE_TIMEOUT_MS, 1, MAX_MS),
-    maxEventSourceBatchSize: integer('maxEventSourceBatchSize', DEFAULT_MAX_BATCH_SIZE, 1, 1e6),
+    maxEventSourceBatchSize: integer(
+      'maxEventSourceBatchSize',
+      DEFAULT_MAX_BATCH_SIZE,
+      1,
+      MAX_BATCH_SIZE,
+    ),
     logInterval: integer('logInterval', DEFAULT_LOG_INTERVAL_MS, 0, MAX_MS),
     eventTerminator: terminator('eventTerminator'),
     idTerminator: terminator('idTerminator'),

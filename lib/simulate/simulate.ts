@@ -30,6 +30,7 @@ import {
   EVENT_WRITE_SIZE,
   MAX_PENDING_PER_CLIENT,
   MAX_PENDING_TOTAL,
+  MIN_PENDING_PER_CLIENT,
   WARMUP_INTERVAL_MS,
 } from './constants.js';
 import {
@@ -92,7 +93,7 @@ class Simulation {
     this.#options = options;
     const perClientLimit = Math.min(
       MAX_PENDING_PER_CLIENT,
-      Math.max(1024, Math.floor(MAX_PENDING_TOTAL / options.concurrencyLevel)),
+      Math.max(MIN_PENDING_PER_CLIENT, Math.floor(MAX_PENDING_TOTAL / options.concurrencyLevel)),
     );
     this.#generator = new EventGenerator(options, {
       perClientLimit,

@@ -1,0 +1,140 @@
+/** `runSimulateCommand` in-process, with fake stdout/stderr: output formats and exit codes. */
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import {
+  exitCodeOf,
+  formatSummary,
+  runSimulateCommand,
+  type SimulationResult,
+  SUCCESS_LINE,
+} from '../lib/simulate/index.js';
+import { type NaiveServer, startNaiveServer } from './simulate-servers.js';
+
+class Capture extends Writable {
+  text = '';
+  constructor(readonly isTTY: boolean) {
+    super();
+  }
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString();
+    done();
+  }
+}
+
+function io(tty = false, env: Record<string, string> = {}) {
+  return { stdout: new Capture(tty), stderr: new Capture(tty), env };
+}
+
+let server: NaiveServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+async function portsOf(fault?: Parameters<typeof startNaiveServer>[0]) {
+  server = await startNaiveServer(fault);
+  return { eventListenerPort: server.eventPort, clientListenerPort: server.clientPort };
+}
+
+describe('runSimulateCommand', () => {
+  it('redraws one progress line on a TTY, then prints the summary', async () => {
+    const out = io(true);
+    const code = await runSimulateCommand(
+      { ...(await portsOf()), totalEvents: 60_000, concurrencyLevel: 10, logInterval: 10 },
+      out,
+    );
+    expect(code).toBe(0);
+    expect(out.stderr.text).toMatch(/^\r[\d.]+s: sent /);
+    expect(out.stderr.text).toContain('\u001b[K');
+    expect(out.stderr.text.endsWith('\n')).toBe(true);
+    expect(out.stderr.text.split('\n')).toHaveLength(2);
+    expect(out.stdout.text.trimEnd().split('\n').at(-1)).toBe(SUCCESS_LINE);
+  });
+
+  it('takes options from the environment', async () => {
+    const ports = await portsOf();
+    const out = io(false, {
+      eventListenerPort: String(ports.eventListenerPort),
+      clientListenerPort: String(ports.clientListenerPort),
+      totalEvents: '1000',
+      concurrencyLevel: '4',
+      logInterval: '0',
+    });
+    expect(await runSimulateCommand({ json: true }, out)).toBe(0);
+    expect(JSON.parse(out.stdout.text)).toMatchObject({ ok: true, clients: 4, users: 40 });
+    expect(out.stderr.text).toBe('');
+  });
+
+  it('prints the failure on stderr and returns 1', async () => {
+    const out = io();
+    const code = await runSimulateCommand(
+      {
+        ...(await portsOf({ kind: 'swap', at: 100 })),
+        totalEvents: 2_000,
+        concurrencyLevel: 5,
+        logInterval: 0,
+      },
+      out,
+    );
+    expect(code).toBe(1);
+    expect(out.stderr.text).toMatch(
+      /^FAILED ERR_SIM_MISSING: client#\d+ \(user \d+\), line \d+: expected event/,
+    );
+    expect(out.stdout.text).not.toContain(SUCCESS_LINE);
+  });
+
+  it('returns 2 on an invalid option, before connecting', async () => {
+    const out = io();
+    expect(await runSimulateCommand({ concurrencyLevel: 'many' }, out)).toBe(2);
+    expect(out.stderr.text).toBe(
+      'follower-maze simulate: --concurrencyLevel (or $concurrencyLevel) must be an integer from 1 to 100000, got "many"\n',
+    );
+    expect(out.stdout.text).toBe('');
+  });
+});
+
+describe('result formatting', () => {
+  const summary = {
+    events: 1_001,
+    warmupEvents: 1,
+    notifications: 5_000,
+    expectedNotifications: 5_000,
+    clients: 10,
+    users: 100,
+    seed: 666,
+    seconds: 0.5,
+    eventsPerSecond: 2_002,
+    notificationsPerSecond: 10_000,
+    digest: '0badf00d',
+  };
+
+  it('formats a success', () => {
+    const result: SimulationResult = { ok: true, ...summary };
+    expect(formatSummary(result)).toEqual([
+      'events: 1001 (1 warm-up) to 10 clients of 100 users, seed 666',
+      'notifications: 5000 of 5000 expected',
+      'time: 0.500 s, 2002 events/s, 10000 notifications/s',
+      'digest: 0badf00d',
+      SUCCESS_LINE,
+    ]);
+    expect(exitCodeOf(result)).toBe(0);
+  });
+
+  it('maps a connection failure to 2 and a verification failure to 1', () => {
+    const failure = { message: 'x', context: {} } as const;
+    expect(
+      exitCodeOf({
+        ok: false,
+        ...summary,
+        failure: { ...failure, code: 'ERR_SIM_CONNECT', kind: 'connection' },
+      }),
+    ).toBe(2);
+    expect(
+      exitCodeOf({
+        ok: false,
+        ...summary,
+        failure: { ...failure, code: 'ERR_SIM_TIMEOUT', kind: 'verification' },
+      }),
+    ).toBe(1);
+  });
+});
