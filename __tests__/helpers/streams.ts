@@ -146,6 +146,7 @@ export function badBodyLines(sequence: number): string[] {
     `${sequence}|P|a|2\n`,
     `${sequence}|P|1| 2\n`,
     `${sequence}|U|0|2\n`,
+    `${sequence}|F|0|1\n`,
     `${sequence}|F|1|9007199254740992\n`,
     `${sequence}|B\r\r\n`,
   ];
@@ -261,52 +262,79 @@ export function opStreamArbitrary(limits: {
   });
 }
 
-/** A short line over a few numbers and users: valid or not, it shrinks well. */
-export function eventLineArbitrary(maxSequence: number, users: number): fc.Arbitrary<string> {
-  const sequence = fc.integer({ min: 1, max: maxSequence });
+/** Renders a line for a sequence number chosen later. */
+type LineRenderer = (sequence: number) => string;
+
+function lineRendererArbitrary(users: number): fc.Arbitrary<LineRenderer> {
   const user = fc.integer({ min: 1, max: users });
   const terminator = fc.constantFrom<Terminator>('\n', '\r\n');
   const valid = fc
-    .tuple(sequence, fc.constantFrom<EventLetter>('F', 'U', 'B', 'P', 'S'), user, user, terminator)
-    .map(([seq, letter, from, to, end]) => {
-      if (letter === 'B') return `${seq}|B${end}`;
-      if (letter === 'S') return `${seq}|S|${from}${end}`;
-      return `${seq}|${letter}|${from}|${to}${end}`;
+    .tuple(fc.constantFrom<EventLetter>('F', 'U', 'B', 'P', 'S'), user, user, terminator)
+    .map(([letter, from, to, end]): LineRenderer => {
+      if (letter === 'B') return (sequence) => `${sequence}|B${end}`;
+      if (letter === 'S') return (sequence) => `${sequence}|S|${from}${end}`;
+      return (sequence) => `${sequence}|${letter}|${from}|${to}${end}`;
     });
-  const badBody = fc.tuple(sequence, fc.nat()).map(([seq, index]) => {
-    const lines = badBodyLines(seq);
-    return lines[index % lines.length] as string;
+  const badBody = fc.nat().map((index): LineRenderer => {
+    return (sequence) => {
+      const lines = badBodyLines(sequence);
+      return lines[index % lines.length] as string;
+    };
   });
+  const unnumbered = fc.constantFrom(...LINES_WITHOUT_SEQUENCE).map(
+    (line): LineRenderer =>
+      () =>
+        line,
+  );
   return fc.oneof(
-    { arbitrary: valid, weight: 8 },
+    { arbitrary: valid, weight: 12 },
     { arbitrary: badBody, weight: 1 },
-    { arbitrary: fc.constantFrom(...LINES_WITHOUT_SEQUENCE), weight: 1 },
+    { arbitrary: unnumbered, weight: 1 },
   );
 }
 
-/** What `smallOpStreamArbitrary` draws before connection ids are assigned. */
+/** What `smallOpStreamArbitrary` draws before numbers and connection ids are assigned. */
 type DraftOp =
-  | { kind: 'line'; line: string }
+  | {
+      kind: 'line';
+      render: LineRenderer;
+      /** Reuse the number of the line `reuseBack` lines earlier instead of a fresh one. */
+      reuseBack: number | undefined;
+      /** Move this op one place earlier, to reorder it. */
+      swapWithPrevious: boolean;
+    }
   | { kind: 'connect'; user: number }
   | { kind: 'disconnect'; openIndex: number };
 
 /**
  * Short op streams built entirely by fast-check, so a counterexample shrinks to a few ops.
- * Each connect opens a fresh connection id (1, 2, …; several may share a user); a disconnect
- * closes one of the open ones, and is dropped when none is open.
+ * Lines take fresh numbers from `startSequence` on, so the stream never stalls for long;
+ * on top of that some lines reuse a recent number (duplicate or stale), some move one place
+ * earlier (reordering), and invalid bodies and unnumbered lines are mixed in. Each connect
+ * opens a fresh connection id (1, 2, …; several may share a user); a disconnect closes an
+ * open one.
  */
 export function smallOpStreamArbitrary(limits: {
-  maxSequence: number;
   users: number;
   maxOps: number;
+  startSequence?: number;
 }): fc.Arbitrary<ModelOp[]> {
+  const line = fc
+    .tuple(
+      lineRendererArbitrary(limits.users),
+      fc.option(fc.integer({ min: 0, max: 3 }), { freq: 7, nil: undefined }),
+      fc.boolean().chain((maybe) => (maybe ? fc.boolean() : fc.constant(false))),
+    )
+    .map(
+      ([render, reuseBack, swapWithPrevious]): DraftOp => ({
+        kind: 'line',
+        render,
+        reuseBack,
+        swapWithPrevious,
+      }),
+    );
   const draft: fc.Arbitrary<DraftOp> = fc.oneof(
-    {
-      arbitrary: eventLineArbitrary(limits.maxSequence, limits.users).map(
-        (line): DraftOp => ({ kind: 'line', line }),
-      ),
-      weight: 6,
-    },
+    { arbitrary: line, weight: 6 },
     {
       arbitrary: fc
         .integer({ min: 1, max: limits.users })
@@ -318,16 +346,27 @@ export function smallOpStreamArbitrary(limits: {
       weight: 1,
     },
   );
-  return fc.array(draft, { maxLength: limits.maxOps }).map(assignConnections);
+  return fc
+    .array(draft, { maxLength: limits.maxOps, size: 'max' })
+    .map((drafts) => assemble(drafts, limits.startSequence ?? 1));
 }
 
-function assignConnections(drafts: readonly DraftOp[]): ModelOp[] {
+function assemble(drafts: readonly DraftOp[], startSequence: number): ModelOp[] {
   const open: number[] = [];
   let nextConnection = 1;
+  let nextFresh = startSequence;
   const ops: ModelOp[] = [];
   for (const draft of drafts) {
     if (draft.kind === 'line') {
-      ops.push(draft);
+      const reuse = draft.reuseBack !== undefined && nextFresh > startSequence;
+      const sequence = reuse
+        ? Math.max(startSequence, nextFresh - 1 - (draft.reuseBack as number))
+        : nextFresh++;
+      ops.push({ kind: 'line', line: draft.render(sequence) });
+      if (draft.swapWithPrevious && ops.length > 1) {
+        const last = ops.length - 1;
+        [ops[last - 1], ops[last]] = [ops[last] as ModelOp, ops[last - 1] as ModelOp];
+      }
     } else if (draft.kind === 'connect') {
       const connection = nextConnection++;
       open.push(connection);

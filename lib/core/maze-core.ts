@@ -74,6 +74,8 @@ export class MazeCore {
   #applied = 0;
   #noop = 0;
   #discarded = 0;
+  // The sequencer forgets its skipped count on reset; the stats counters must not.
+  #skippedBeforeReset = 0;
 
   constructor(options: MazeCoreOptions = {}) {
     this.#sequencer = new Sequencer<Slot>({
@@ -118,6 +120,7 @@ export class MazeCore {
 
   /** Forgets the graph and the stream position (counters and connections stay). */
   reset(): void {
+    this.#skippedBeforeReset += this.#sequencer.skipped;
     this.#graph.clear();
     this.#sequencer.reset();
   }
@@ -128,7 +131,7 @@ export class MazeCore {
       eventsApplied: this.#applied,
       eventsNoop: this.#noop,
       eventsDiscarded: this.#discarded,
-      sequencesSkipped: this.#sequencer.skipped,
+      sequencesSkipped: this.#skippedBeforeReset + this.#sequencer.skipped,
       pending: this.#sequencer.pending,
       nextSequence: this.#sequencer.nextSequence,
       usersConnected: this.#connections.size,

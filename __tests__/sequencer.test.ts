@@ -1,0 +1,216 @@
+import { describe, expect, it } from '@jest/globals';
+import { ErrorCode, MAX_ID, MazeError, Sequencer } from '../lib/core/index.js';
+
+interface Item {
+  sequence: number;
+  tag: string;
+}
+
+const item = (sequence: number, tag = `#${sequence}`): Item => ({ sequence, tag });
+
+/** Offers each item in turn, draining after each as the usage contract says. */
+function feed(sequencer: Sequencer<Item>, items: readonly Item[]) {
+  const released: Item[] = [];
+  const problems = [];
+  for (const offered of items) {
+    const problem = sequencer.offer(offered);
+    if (problem !== undefined) problems.push(problem);
+    for (let next = sequencer.next(); next !== undefined; next = sequencer.next()) {
+      released.push(next);
+    }
+  }
+  return { released, problems };
+}
+
+const numbers = (items: readonly Item[]) => items.map((released) => released.sequence);
+
+describe('Sequencer ordering', () => {
+  it('releases in-order items at once, starting at 1 by default', () => {
+    const sequencer = new Sequencer<Item>();
+    const { released, problems } = feed(sequencer, [item(1), item(2), item(3)]);
+    expect(numbers(released)).toEqual([1, 2, 3]);
+    expect(problems).toEqual([]);
+    expect(sequencer.nextSequence).toBe(4);
+    expect(sequencer.pending).toBe(0);
+  });
+
+  it('holds early items until the missing number arrives', () => {
+    const sequencer = new Sequencer<Item>();
+    expect(numbers(feed(sequencer, [item(3), item(2)]).released)).toEqual([]);
+    expect(sequencer.pending).toBe(2);
+    expect(sequencer.next()).toBeUndefined();
+    expect(numbers(feed(sequencer, [item(1)]).released)).toEqual([1, 2, 3]);
+    expect(sequencer.pending).toBe(0);
+  });
+
+  it('starts at the configured number', () => {
+    const sequencer = new Sequencer<Item>({ startSequence: 100 });
+    const { released, problems } = feed(sequencer, [item(101), item(99), item(100)]);
+    expect(numbers(released)).toEqual([100, 101]);
+    expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.EventStale]);
+  });
+
+  it('orders items far beyond the ring window as well as near ones', () => {
+    const sequencer = new Sequencer<Item>({ capacity: 10_000 });
+    const order = [5000, 3, 4999, 2, 1500, 1];
+    const { released } = feed(
+      sequencer,
+      order.map((sequence) => item(sequence)),
+    );
+    expect(numbers(released)).toEqual([1, 2, 3]);
+    // 4..5000 in reverse: 5000, 4999 and 1500 are already waiting, so they are duplicates.
+    const rest = Array.from({ length: 4997 }, (_, index) => item(index + 4));
+    const after = feed(sequencer, rest.reverse());
+    expect(numbers(after.released)).toEqual(Array.from({ length: 4997 }, (_, index) => index + 4));
+    expect(after.problems.map((problem) => problem.context.sequence)).toEqual([5000, 4999, 1500]);
+    expect(sequencer.pending).toBe(0);
+  });
+
+  it('handles numbers across 2^32 and up to MAX_SAFE_INTEGER', () => {
+    const around = new Sequencer<Item>({ startSequence: 2 ** 32 - 2 });
+    const crossing = [2 ** 32 + 1, 2 ** 32 - 1, 2 ** 32, 2 ** 32 - 2];
+    expect(
+      numbers(
+        feed(
+          around,
+          crossing.map((sequence) => item(sequence)),
+        ).released,
+      ),
+    ).toEqual([2 ** 32 - 2, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1]);
+
+    const top = new Sequencer<Item>({ startSequence: MAX_ID - 2 });
+    const last = feed(top, [item(MAX_ID), item(MAX_ID - 1), item(MAX_ID - 2)]);
+    expect(numbers(last.released)).toEqual([MAX_ID - 2, MAX_ID - 1, MAX_ID]);
+    expect(top.offer(item(MAX_ID))?.code).toBe(ErrorCode.EventStale);
+  });
+});
+
+describe('Sequencer discards', () => {
+  it('reports a duplicate of a waiting number and keeps the first arrival', () => {
+    const sequencer = new Sequencer<Item>();
+    const first = feed(sequencer, [item(2, 'first'), item(2, 'second')]);
+    expect(first.problems).toEqual([
+      expect.objectContaining({ code: ErrorCode.EventDuplicate, context: { sequence: 2 } }),
+    ]);
+    expect(feed(sequencer, [item(1)]).released.map((released) => released.tag)).toEqual([
+      '#1',
+      'first',
+    ]);
+  });
+
+  it('reports a duplicate of a far-ahead number, also once the window has reached it', () => {
+    const sequencer = new Sequencer<Item>({ capacity: 3 });
+    feed(sequencer, [item(9, 'first')]);
+    expect(sequencer.offer(item(9, 'second'))?.code).toBe(ErrorCode.EventDuplicate);
+    feed(sequencer, [item(1), item(2), item(3), item(4), item(5), item(6)]);
+    expect(sequencer.nextSequence).toBe(7);
+    expect(sequencer.offer(item(9, 'third'))?.code).toBe(ErrorCode.EventDuplicate);
+    const { released } = feed(sequencer, [item(7), item(8)]);
+    expect(released.map((released) => released.tag)).toEqual(['#7', '#8', 'first']);
+  });
+
+  it('reports a stale number (already released) and releases nothing for it', () => {
+    const sequencer = new Sequencer<Item>();
+    feed(sequencer, [item(1), item(2)]);
+    const { released, problems } = feed(sequencer, [item(1, 'late')]);
+    expect(released).toEqual([]);
+    expect(problems).toEqual([
+      expect.objectContaining({ code: ErrorCode.EventStale, context: { sequence: 1 } }),
+    ]);
+    expect(sequencer.pending).toBe(0);
+  });
+});
+
+describe('Sequencer overflow (gap skip)', () => {
+  it('skips a single missing number when one more item arrives than the capacity', () => {
+    const sequencer = new Sequencer<Item>({ capacity: 3 });
+    const { released, problems } = feed(sequencer, [item(2), item(3), item(4), item(5)]);
+    expect(problems).toEqual([
+      {
+        code: ErrorCode.SequenceGap,
+        message: expect.stringContaining('event 1;'),
+        context: { sequence: 2, missingFrom: 1, missingTo: 1 },
+      },
+    ]);
+    expect(numbers(released)).toEqual([2, 3, 4, 5]);
+    expect(sequencer.skipped).toBe(1);
+    expect(sequencer.nextSequence).toBe(6);
+  });
+
+  it('skips when every waiting item is near (no far-ahead item)', () => {
+    const sequencer = new Sequencer<Item>({ capacity: 2 });
+    const { released, problems } = feed(sequencer, [item(3), item(2), item(4)]);
+    expect(problems[0]?.context).toEqual({ sequence: 2, missingFrom: 1, missingTo: 1 });
+    expect(numbers(released)).toEqual([2, 3, 4]);
+  });
+
+  it('names a range of missing numbers and counts each of them', () => {
+    const sequencer = new Sequencer<Item>({ capacity: 2 });
+    const { released, problems } = feed(sequencer, [item(5), item(8), item(6)]);
+    expect(problems).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.SequenceGap,
+        message: expect.stringContaining('1..4'),
+        context: { sequence: 5, missingFrom: 1, missingTo: 4 },
+      }),
+    ]);
+    expect(numbers(released)).toEqual([5, 6]);
+    expect(sequencer.skipped).toBe(4);
+    expect(sequencer.pending).toBe(1);
+    expect(sequencer.offer(item(3))?.code).toBe(ErrorCode.EventStale);
+  });
+
+  it('resumes at a near item when far-ahead items are larger', () => {
+    const sequencer = new Sequencer<Item>({ capacity: 3 });
+    const { released, problems } = feed(sequencer, [item(3), item(20), item(30), item(25)]);
+    expect(problems[0]?.context).toEqual({ sequence: 3, missingFrom: 1, missingTo: 2 });
+    expect(numbers(released)).toEqual([3]);
+    expect(sequencer.pending).toBe(3);
+  });
+
+  it('resumes at a far-ahead item when it is smaller than every near item', () => {
+    const sequencer = new Sequencer<Item>({ capacity: 3 });
+    // 8 is far ahead when it arrives; by the time 9 and 10 come, the window has caught up.
+    feed(sequencer, [item(8), item(1), item(2), item(3), item(4), item(5), item(6)]);
+    const { released, problems } = feed(sequencer, [item(10), item(9), item(11)]);
+    expect(problems[0]?.context).toEqual({ sequence: 8, missingFrom: 7, missingTo: 7 });
+    expect(numbers(released)).toEqual([8, 9, 10, 11]);
+    expect(sequencer.skipped).toBe(1);
+  });
+
+  it('never keeps more than capacity items waiting after a drain', () => {
+    const sequencer = new Sequencer<Item>({ capacity: 5 });
+    for (let sequence = 2; sequence < 2000; sequence += 3) {
+      feed(sequencer, [item(sequence)]);
+      expect(sequencer.pending).toBeLessThanOrEqual(5);
+    }
+  });
+});
+
+describe('Sequencer reset and options', () => {
+  it('reset forgets pending items, the position and the skipped count', () => {
+    const sequencer = new Sequencer<Item>({ startSequence: 10, capacity: 1 });
+    feed(sequencer, [item(10), item(12), item(13)]);
+    expect(sequencer.skipped).toBe(1);
+    sequencer.reset();
+    expect(sequencer.nextSequence).toBe(10);
+    expect(sequencer.pending).toBe(0);
+    expect(sequencer.skipped).toBe(0);
+    expect(numbers(feed(sequencer, [item(11), item(10)]).released)).toEqual([10, 11]);
+  });
+
+  it.each([
+    ['startSequence', { startSequence: 0 }],
+    ['startSequence', { startSequence: -1 }],
+    ['startSequence', { startSequence: 1.5 }],
+    ['startSequence', { startSequence: Number.NaN }],
+    ['startSequence', { startSequence: MAX_ID + 1 }],
+    ['capacity', { capacity: 0 }],
+    ['capacity', { capacity: Number.POSITIVE_INFINITY }],
+  ])('rejects an invalid %s: %j', (name, options) => {
+    const construct = () => new Sequencer<Item>(options);
+    expect(construct).toThrow(MazeError);
+    expect(construct).toThrow(expect.objectContaining({ code: ErrorCode.InvalidOption }));
+    expect(construct).toThrow(name);
+  });
+});
