@@ -16,9 +16,9 @@
  * 5. Wait until every owed line arrived, then linger `linger` ms to catch extra lines.
  *
  * Invariants: the first failure wins and stops the run (fail fast); every wait is bounded
- * by `timeout` (a client waiting for its next line, the event source blocked, a connect);
- * every socket is closed before `simulate()` resolves: `end()`, then `destroy()` after a
- * bounded wait.
+ * by `timeout` (a connect, the warm-up, a client waiting for its next line, the event source
+ * blocked); every socket is closed before `simulate()` resolves: after a success `end()`,
+ * then `destroy()` after a bounded wait; after a failure `destroy()` at once.
  */
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -108,19 +108,22 @@ class Simulation {
       Math.min(MAX_TICK_MS, Math.floor(this.#options.timeout / 4)),
     );
     this.#ticker = setInterval(() => this.#tick(), tickMs);
-    try {
-      await this.#connectClients();
-      if (this.#failure === undefined) await this.#connectEventSource();
-      if (this.#failure === undefined) {
-        this.#startedAt = performance.now();
-        this.#lastProgressAt = this.#startedAt;
-        await this.#warmUp();
-      }
-      if (this.#failure === undefined) await this.#stream();
-      if (this.#failure === undefined)
+    const phases = [
+      () => this.#connectClients(),
+      () => this.#connectEventSource(),
+      () => this.#warmUp(),
+      () => this.#stream(),
+      async () => {
         await this.#until(() => this.#generator.ledger.pending === 0);
-      if (this.#failure === undefined) this.#finishedAt = performance.now();
-      if (this.#failure === undefined) await this.#until(() => false, this.#options.linger);
+        if (this.#failure === undefined) this.#finishedAt = performance.now();
+      },
+      () => this.#until(() => false, this.#options.linger),
+    ];
+    try {
+      for (const phase of phases) {
+        if (this.#failure !== undefined) break;
+        await phase();
+      }
       if (this.#failure === undefined) this.#checkDigests();
     } finally {
       clearInterval(this.#ticker);
@@ -250,6 +253,8 @@ class Simulation {
   }
 
   async #warmUp(): Promise<void> {
+    this.#startedAt = performance.now();
+    this.#lastProgressAt = this.#startedAt;
     const generator = this.#generator;
     const { timeout } = this.#options;
     const clients = generator.clients.length;
