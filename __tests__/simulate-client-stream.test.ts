@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { ClientStream, Ledger, type StreamContext } from '../lib/simulate/client-stream.js';
 import { SimulationErrorCode } from '../lib/simulate/failures.js';
 import { FNV_OFFSET, foldDigest, hashLine } from '../lib/simulate/hash.js';
+import { SeededRandom } from '../lib/simulate/random.js';
 
 /** A context whose events are the given lines, indexed by their sequence number. */
 function contextOf(lines: Record<number, string>, warmupSent = 0): StreamContext {
@@ -221,4 +222,69 @@ describe('ClientStream: pacing', () => {
     expect(client.lines).toBe(1_000);
     expect(client.pending).toBe(0);
   });
+});
+
+describe('ClientStream: random chunk boundaries', () => {
+  // Lines of every shape, numbered 1..count, cut into chunks of random sizes (1..40 bytes).
+  function streamOf(random: SeededRandom, count: number): string[] {
+    const lines: string[] = [];
+    for (let sequence = 1; sequence <= count; sequence++) {
+      const end = random.below(2) === 0 ? '\n' : '\r\n';
+      const shapes = [
+        `|B`,
+        `|S|${random.below(1e6)}`,
+        `|F|${random.below(99)}|${random.below(9e15)}`,
+      ];
+      lines.push(`${sequence}${shapes[random.below(3)]}${end}`);
+    }
+    return lines;
+  }
+
+  function feedRandomly(client: ClientStream, text: string, random: SeededRandom): boolean {
+    const all = bytes(text);
+    for (let at = 0; at < all.length; ) {
+      const size = 1 + random.below(40);
+      const chunk = all.slice(at, at + size);
+      at += size;
+      if (!client.receive(chunk, chunk.length)) return false;
+    }
+    return true;
+  }
+
+  function owedAll(lines: string[]): ClientStream {
+    const client = new ClientStream(0, 1, {
+      ledger: new Ledger(1e6, 1e9),
+      warmupSent: 0,
+      lineOf: (sequence) => lines[sequence - 1],
+    });
+    client.registered = true;
+    lines.forEach((line, i) => {
+      client.expect(i + 1, hashLine(line));
+    });
+    return client;
+  }
+
+  it.each([1, 2, 3, 4, 5])(
+    'seed %i: accepts the exact stream, fails at the exact changed line',
+    (seed) => {
+      const random = new SeededRandom(seed);
+      const lines = streamOf(random, 300);
+      const good = owedAll(lines);
+      expect(feedRandomly(good, lines.join(''), random)).toBe(true);
+      expect(good.lines).toBe(300);
+      expect(good.receivedDigest).toBe(good.expectedDigest);
+
+      const changed = random.below(300);
+      const original = lines[changed] as string;
+      const at = random.below(original.length);
+      const code = original.charCodeAt(at);
+      const bad = [...lines];
+      bad[changed] =
+        `${original.slice(0, at)}${String.fromCharCode(code === 0x7c ? 0x21 : code ^ 1)}${original.slice(at + 1)}`;
+      const client = owedAll(lines);
+      expect(feedRandomly(client, bad.join(''), random)).toBe(false);
+      // Flipping the bit of an LF ends no line there: the line then merges with the next.
+      expect(client.failure?.context.lineNumber).toBe(changed + 1);
+    },
+  );
 });

@@ -30,10 +30,10 @@ export const MAX_BATCH_SIZE = 10_000;
  * With many clients the per-client limit shrinks to MAX_PENDING_TOTAL / concurrencyLevel,
  * but not below MIN_PENDING_PER_CLIENT.
  */
-export const MAX_PENDING_PER_CLIENT = 16_384;
+export const MAX_PENDING_PER_CLIENT = 8_192;
 export const MIN_PENDING_PER_CLIENT = 256;
 /** ...or all clients together owe this many; resume at half of both. Bounds memory. */
-export const MAX_PENDING_TOTAL = 2_097_152;
+export const MAX_PENDING_TOTAL = 1_048_576;
 /** Generated event bytes gathered into one write to the event source. */
 export const EVENT_WRITE_SIZE = 64 * 1024;
 /** Receive buffer per client socket, reused for every read. */
