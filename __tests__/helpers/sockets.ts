@@ -175,7 +175,7 @@ export function attachMemorySource(maze: Maze): MemorySource {
 export interface TcpPeer {
   readonly socket: Socket;
   readonly received: Collector;
-  /** Ends the socket and waits until it is closed (destroys it after `ms`). */
+  /** Ends the socket and waits until it is closed; destroys it after `ms`. Never rejects. */
   close(ms?: number): Promise<void>;
 }
 
@@ -190,11 +190,10 @@ export async function connectTcp(port: number, ms: number = WAIT_MS): Promise<Tc
     close: async (closeMs = WAIT_MS) => {
       if (socket.destroyed) return;
       socket.end();
-      try {
-        await withTimeout(received.done, closeMs, 'the socket to close');
-      } finally {
-        socket.destroy();
-      }
+      // Read on (a paused peer never sees the end), then destroy whatever did not close in time.
+      socket.resume();
+      await withTimeout(received.done, closeMs, 'the socket to close').catch(() => undefined);
+      socket.destroy();
     },
   };
 }
