@@ -1,0 +1,234 @@
+/**
+ * The built binary (`dist/bin/follower-maze.js`; `npm test` builds first): serving end to end
+ * on free ports, logs, stats, graceful and forced shutdown, and the exit codes for a port in
+ * use and for invalid options. Every wait is bounded; every process and socket is closed.
+ */
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { SERVE_OPTIONS } from '../lib/cli/serve-options.js';
+import { connectTcp, type TcpPeer, waitUntil, withTimeout } from './helpers/sockets.js';
+
+const BINARY = new URL('../dist/bin/follower-maze.js', import.meta.url).pathname;
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
+
+interface RunningBinary {
+  readonly child: ChildProcess;
+  readonly stdout: string[];
+  readonly stderr: string[];
+  /** Settles with the exit code (or 128 + signal number). */
+  readonly exited: Promise<number>;
+  waitForLine(stream: 'stdout' | 'stderr', pattern: RegExp, ms?: number): Promise<string>;
+}
+
+const children: ChildProcess[] = [];
+let peers: TcpPeer[] = [];
+let blockers: Server[] = [];
+
+function run(args: string[], env: Record<string, string> = {}): RunningBinary {
+  const child = spawn(process.execPath, [BINARY, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const output = { stdout: [] as string[], stderr: [] as string[] };
+  for (const name of ['stdout', 'stderr'] as const) {
+    let partial = '';
+    child[name]?.setEncoding('utf8');
+    child[name]?.on('data', (text: string) => {
+      const parts = (partial + text).split('\n');
+      partial = parts.pop() ?? '';
+      output[name].push(...parts);
+    });
+  }
+  const exited = new Promise<number>((resolve) => {
+    child.once('exit', (code, signal) =>
+      resolve(code ?? (signal === 'SIGKILL' ? 137 : signal === 'SIGTERM' ? 143 : 130)),
+    );
+  });
+  return {
+    child,
+    ...output,
+    exited,
+    waitForLine: async (stream, pattern, ms = 10_000) => {
+      await waitUntil(
+        () => output[stream].some((line) => pattern.test(line)),
+        `a ${stream} line matching ${pattern}`,
+        ms,
+      );
+      return output[stream].find((line) => pattern.test(line)) as string;
+    },
+  };
+}
+
+/** Starts the server on free ports and reads them from the startup line. */
+async function serve(
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<RunningBinary & { eventPort: number; clientPort: number }> {
+  const binary = run(['--event-port', '0', '--client-port', '0', ...args], env);
+  const line = await binary.waitForLine('stdout', /listening/);
+  const match = /events on 127\.0\.0\.1:(\d+), clients on 127\.0\.0\.1:(\d+)/.exec(line);
+  if (match === null) throw new Error(`unexpected startup line: ${line}`);
+  return { ...binary, eventPort: Number(match[1]), clientPort: Number(match[2]) };
+}
+
+async function peer(port: number): Promise<TcpPeer> {
+  const connected = await connectTcp(port);
+  peers.push(connected);
+  return connected;
+}
+
+beforeAll(() => {
+  if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`npm run build\` first`);
+});
+
+afterEach(async () => {
+  await Promise.all(peers.map((connected) => connected.close(1_000)));
+  peers = [];
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  await Promise.all(
+    blockers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+  );
+  blockers = [];
+});
+
+describe('follower-maze (built binary)', () => {
+  it('serves events end to end and exits 0 on SIGTERM', async () => {
+    const server = await serve(['--stats-interval', '20']);
+    const follower = await peer(server.clientPort);
+    const followee = await peer(server.clientPort);
+    follower.socket.write('1\n');
+    followee.socket.write('2\r\n');
+    // Events go only to clients identified before them: wait for the stats to show both.
+    await server.waitForLine('stdout', / clientsConnected=2 /);
+    const source = await peer(server.eventPort);
+    source.socket.write('1|F|1|2\n2|S|2\r\n3|P|2|1\n4|B\n');
+    await followee.received.waitForLength('1|F|1|2\n4|B\n'.length);
+    await follower.received.waitForLength('2|S|2\r\n3|P|2|1\n4|B\n'.length);
+    expect(followee.received.text).toBe('1|F|1|2\n4|B\n');
+    expect(follower.received.text).toBe('2|S|2\r\n3|P|2|1\n4|B\n');
+
+    server.child.kill('SIGTERM');
+    expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+    await follower.received.waitForEnd();
+    expect(server.stderr).toEqual(
+      expect.arrayContaining([expect.stringMatching(/SIGTERM received/), 'follower-maze: stopped']),
+    );
+  });
+
+  it('logs each problem on one line and prints stats lines', async () => {
+    const server = await serve(['--stats-interval', '50']);
+    const source = await peer(server.eventPort);
+    source.socket.write('1|B\nnope\n2|X\n');
+    const problem = await server.waitForLine('stderr', /ERR_EVENT_BAD_BODY/);
+    expect(problem).toBe(
+      "problem ERR_EVENT_BAD_BODY [event-source#1 line 3 seq 2]: event 2 is invalid (unknown event type 'X'); applied as a no-op",
+    );
+    await server.waitForLine('stderr', /^problem ERR_EVENT_BAD_SEQUENCE \[event-source#1 line 2\]/);
+    const stats = await server.waitForLine('stdout', /^stats .*eventsReceived=3 /);
+    expect(stats).toMatch(/ eventsNoop=1 /);
+    expect(stats).toMatch(/ notificationsSent=0 /);
+    server.child.kill('SIGINT');
+    expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+  });
+
+  it('takes options from FOLLOWER_MAZE_* environment variables', async () => {
+    const server = await serve([], {
+      FOLLOWER_MAZE_STATS_INTERVAL: '50',
+      FOLLOWER_MAZE_START_SEQUENCE: '10',
+    });
+    await server.waitForLine('stdout', /^stats .* nextSequence=10 /);
+    server.child.kill('SIGTERM');
+    expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+  });
+
+  it('exits at once on a second signal while the shutdown waits for a stuck client', async () => {
+    const server = await serve([
+      '--stats-interval',
+      '20',
+      '--shutdown-timeout',
+      '60000',
+      '--client-buffer-limit',
+      '1000000000',
+      '--slow-client-timeout',
+      '60000',
+    ]);
+    const stuck = await peer(server.clientPort);
+    stuck.socket.write('1\n');
+    stuck.socket.pause();
+    await server.waitForLine('stdout', / clientsConnected=1 /);
+    const source = await peer(server.eventPort);
+    // ~10 MB of notifications for a client that never reads: they cannot all be flushed.
+    const star = Number.MAX_SAFE_INTEGER;
+    let text = `1|F|1|${star}\n`;
+    for (let i = 2; i <= 400_000; i++) text += `${i}|S|${star}\n`;
+    source.socket.end(text);
+    await server.waitForLine('stdout', / eventsApplied=400000 /);
+    server.child.kill('SIGTERM');
+    await server.waitForLine('stderr', /SIGTERM received, shutting down/);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(server.child.exitCode).toBeNull();
+    server.child.kill('SIGINT');
+    expect(await withTimeout(server.exited, 5_000, 'the server to exit')).toBe(130);
+    expect(server.stderr).toEqual(
+      expect.arrayContaining(['follower-maze: SIGINT again, exiting now']),
+    );
+  });
+
+  it('exits 1 with one clear line when a port is in use', async () => {
+    const blocker = createServer();
+    blockers.push(blocker);
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    const binary = run(['--event-port', String(port), '--client-port', '0']);
+    expect(await withTimeout(binary.exited, 10_000, 'the binary to exit')).toBe(1);
+    expect(binary.stderr.filter((line) => line !== '')).toEqual([
+      `follower-maze: cannot listen for event source connections on 127.0.0.1:${port}: address already in use (EADDRINUSE)`,
+    ]);
+  });
+
+  it.each([
+    [
+      ['--identify-timeout', 'abc'],
+      /--identify-timeout must be an integer from 1 to \d+ \(got not a number\)/,
+    ],
+    [['--client-port', '70000'], /--client-port must be an integer from 0 to 65535 \(got 70000\)/],
+    [['--max-line-length', '2'], /--max-line-length must be an integer from 4/],
+    [['--reorder-capacity', '1.5'], /--reorder-capacity must be an integer/],
+    [['--bogus-option'], /Unknown arguments?: bogus-option/],
+  ])('exits 2 with one line for invalid options %j', async (args, message) => {
+    const binary = run(args);
+    expect(await withTimeout(binary.exited, 10_000, 'the binary to exit')).toBe(2);
+    const lines = binary.stderr.filter((line) => line !== '');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+    expect(binary.stdout.filter((line) => line !== '')).toEqual([]);
+  });
+
+  it('exits 2 for an invalid option from the environment', async () => {
+    const binary = run([], { FOLLOWER_MAZE_SLOW_CLIENT_TIMEOUT: '0' });
+    expect(await withTimeout(binary.exited, 10_000, 'the binary to exit')).toBe(2);
+    expect(binary.stderr.join('\n')).toMatch(/--slow-client-timeout must be an integer from 1/);
+  });
+
+  it('prints its version and a help that lists every serve option', async () => {
+    const version = run(['--version']);
+    expect(await withTimeout(version.exited, 10_000, '--version')).toBe(0);
+    expect(version.stdout[0]).toBe(PACKAGE_VERSION);
+    const help = run(['--help']);
+    expect(await withTimeout(help.exited, 10_000, '--help')).toBe(0);
+    const text = help.stdout.join('\n');
+    for (const spec of SERVE_OPTIONS) expect(text).toContain(`--${spec.flag}`);
+    expect(text).toMatch(/Examples:/);
+    expect(text).toMatch(/FOLLOWER_MAZE_/);
+  });
+});
