@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createMaze } from '../lib/adapter/maze.js';
-import { formatProblem, formatStats, runServe } from '../lib/cli/serve.js';
+import { formatAddress, formatProblem, formatStats, runServe } from '../lib/cli/serve.js';
 import {
   SERVE_OPTIONS,
   type ServeArgs,
@@ -96,6 +96,13 @@ describe('log formats', () => {
     expect(formatProblem({ code: ErrorCode.StreamError, message: 'boom', context: {} })).toBe(
       'problem ERR_STREAM: boom',
     );
+  });
+
+  it('writes IPv6 hosts in brackets', () => {
+    expect(formatAddress({ address: '127.0.0.1', family: 'IPv4', port: 9090 })).toBe(
+      '127.0.0.1:9090',
+    );
+    expect(formatAddress({ address: '::1', family: 'IPv6', port: 9099 })).toBe('[::1]:9099');
   });
 
   it('prints every counter as key=value', () => {

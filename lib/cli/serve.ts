@@ -4,12 +4,14 @@
  * every `statsInterval` ms, and shut down gracefully on SIGINT/SIGTERM.
  *
  * Output contract (tests and scripts parse it):
- * - stdout: `follower-maze listening: events on HOST:PORT, clients on HOST:PORT`, then
+ * - stdout: `follower-maze listening: events on HOST:PORT, clients on HOST:PORT` (an IPv6
+ *   host in brackets), then
  *   `stats key=value …` lines.
  * - stderr: `problem ERR_… [context]: message`, and lifecycle lines.
  * - Exit codes: 0 after a graceful shutdown, 1 when a port cannot be bound, 2 for an invalid
  *   option, 128 + signal number when a second signal cuts the shutdown short.
  */
+import type { AddressInfo } from 'node:net';
 import createDebug from 'debug';
 import type { MazeStats } from '../adapter/maze.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
@@ -60,7 +62,7 @@ export async function runServe(
   const { maze, eventAddress, clientAddress } = server;
   maze.on('problem', (problem) => output.err(formatProblem(problem)));
   output.out(
-    `follower-maze listening: events on ${eventAddress.address}:${eventAddress.port}, clients on ${clientAddress.address}:${clientAddress.port}`,
+    `follower-maze listening: events on ${formatAddress(eventAddress)}, clients on ${formatAddress(clientAddress)}`,
   );
 
   let statsTimer: NodeJS.Timeout | undefined;
@@ -92,6 +94,12 @@ export async function runServe(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   return server;
+}
+
+/** `127.0.0.1:9090`, or `[::1]:9090` for IPv6. */
+export function formatAddress(address: AddressInfo): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${host}:${address.port}`;
 }
 
 /** `problem ERR_X [client#3 line 4 seq 17 user 5]: message` */
