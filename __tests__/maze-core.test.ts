@@ -238,7 +238,7 @@ describe('MazeCore: stats and reset', () => {
     });
   });
 
-  it('reset forgets the graph and the stream position but keeps connections and counters', () => {
+  it('reset forgets the graph and the stream position, keeps connections and counters, and counts what waited as discarded', () => {
     const core = coreWith([1], { startSequence: 5, reorderCapacity: 1 });
     core.push('5|F|1|2\n');
     core.push('7|B\n');
@@ -249,7 +249,7 @@ describe('MazeCore: stats and reset', () => {
       eventsReceived: 4,
       eventsApplied: 3,
       eventsNoop: 0,
-      eventsDiscarded: 0,
+      eventsDiscarded: 1,
       sequencesSkipped: 1,
       pending: 0,
       nextSequence: 5,

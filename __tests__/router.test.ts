@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import {
-  type ConnectedUsers,
+  ConnectedUsers,
   FollowGraph,
   isEvent,
   type MazeEvent,
@@ -22,12 +22,12 @@ describe('recipientsOf: the "who is notified" column of SPEC 3', () => {
   graph.follow(32, 32);
   graph.follow(1, 32);
   graph.follow(2, 32);
-  const everyone = new Set([1, 2, 9, 12, 32, 50, 56, 60]);
+  const everyone = ConnectedUsers.of([1, 2, 9, 12, 32, 50, 56, 60]);
 
   it.each([
     ['666|F|60|50\n', [50]],
     ['1|U|12|9\n', []],
-    ['542532|B\n', [...everyone]],
+    ['542532|B\n', [...everyone.list()]],
     ['43|P|32|56\n', [56]],
     ['634|S|32\n', [1, 2, 32]],
   ])('%j notifies %j', (line, expected) => {
@@ -35,15 +35,15 @@ describe('recipientsOf: the "who is notified" column of SPEC 3', () => {
   });
 
   it('skips users without a connection silently', () => {
-    const only9 = new Set([9]);
+    const only9 = ConnectedUsers.of([9]);
     expect(recipientsOf(event('1|F|60|50\n'), graph, only9)).toEqual([]);
     expect(recipientsOf(event('2|P|32|56\n'), graph, only9)).toEqual([]);
     expect(recipientsOf(event('3|S|32\n'), graph, only9)).toEqual([]);
-    expect(recipientsOf(event('4|B\n'), graph, new Set())).toEqual([]);
+    expect(recipientsOf(event('4|B\n'), graph, new ConnectedUsers())).toEqual([]);
   });
 
   it('notifies a self-following user of its own status update', () => {
-    expect(recipientsOf(event('5|S|32\n'), graph, new Set([32]))).toEqual([32]);
+    expect(recipientsOf(event('5|S|32\n'), graph, ConnectedUsers.of([32]))).toEqual([32]);
   });
 
   it('notifies nobody of the status of a user without followers', () => {
@@ -55,9 +55,11 @@ describe('recipientsOf: the "who is notified" column of SPEC 3', () => {
     for (let follower = 1; follower <= 1000; follower++) crowd.follow(follower, 9000);
     const status = event('7|S|9000\n');
     // Few connections, many followers.
-    expect(sorted(recipientsOf(status, crowd, new Set([5, 999, 2000])))).toEqual([5, 999]);
+    expect(sorted(recipientsOf(status, crowd, ConnectedUsers.of([5, 999, 2000])))).toEqual([
+      5, 999,
+    ]);
     // Many connections, few followers.
-    const many = new Set(Array.from({ length: 5000 }, (_, index) => index + 500));
+    const many = ConnectedUsers.of(Array.from({ length: 5000 }, (_, index) => index + 500));
     expect(recipientsOf(status, crowd, many)).toHaveLength(501);
     const fewFollowers = new FollowGraph();
     fewFollowers.follow(600, 9000);
@@ -65,11 +67,15 @@ describe('recipientsOf: the "who is notified" column of SPEC 3', () => {
     expect(recipientsOf(status, fewFollowers, many)).toEqual([600]);
   });
 
-  it('accepts a Map keyed by user as the connected users, listing each user once', () => {
-    const connections: ConnectedUsers = new Map([
-      [50, 3],
-      [1, 1],
-    ]);
+  it('finds connected followers in a dense (bitset) follower set, ids beyond it included', () => {
+    const dense = new FollowGraph();
+    for (let follower = 1; follower <= 64; follower++) dense.follow(follower, 7);
+    const connected = ConnectedUsers.of([3, 64, 65, 2 ** 40, Number.MAX_SAFE_INTEGER]);
+    expect(sorted(recipientsOf(event('12|S|7\n'), dense, connected))).toEqual([3, 64]);
+  });
+
+  it('lists a user with several connections once', () => {
+    const connections = ConnectedUsers.of([50, 1, 50, 50]);
     expect(sorted(recipientsOf(event('8|B\n'), graph, connections))).toEqual([1, 50]);
     expect(recipientsOf(event('9|F|1|50\n'), graph, connections)).toEqual([50]);
   });

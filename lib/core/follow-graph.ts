@@ -2,16 +2,17 @@
  * Who follows whom (SPEC 3). Following is a set: following twice then unfollowing once
  * leaves no edge. The graph is kept whether or not the users are connected.
  *
- * Invariant: only users with at least one follower have an entry, so memory is one
- * small-integer set entry per live edge (it holds millions of them) and unfollowing
- * everything gives all memory back.
+ * Invariant: only users with at least one follower have an entry, and each entry is a
+ * `FollowerSet` in its most compact form, so memory follows the live edges (it holds
+ * millions of them) and unfollowing everything gives it all back.
  */
 import type { UserId } from './events.js';
+import { FollowerSet, type Followers } from './follower-set.js';
 
-const NO_FOLLOWERS: ReadonlySet<UserId> = new Set();
+const NO_FOLLOWERS: Followers = new FollowerSet();
 
 export class FollowGraph {
-  readonly #followers = new Map<UserId, Set<UserId>>();
+  readonly #followers = new Map<UserId, FollowerSet>();
   #edgeCount = 0;
 
   /** Number of follow edges. */
@@ -23,12 +24,10 @@ export class FollowGraph {
   follow(follower: UserId, followee: UserId): void {
     let followers = this.#followers.get(followee);
     if (followers === undefined) {
-      followers = new Set();
+      followers = new FollowerSet();
       this.#followers.set(followee, followers);
     }
-    const before = followers.size;
-    followers.add(follower);
-    this.#edgeCount += followers.size - before;
+    if (followers.add(follower)) this.#edgeCount++;
   }
 
   /** `follower` no longer follows `followee`; a no-op when it did not. */
@@ -40,7 +39,7 @@ export class FollowGraph {
   }
 
   /** The current followers of `user` (a live view: do not hold it across updates). */
-  followersOf(user: UserId): ReadonlySet<UserId> {
+  followersOf(user: UserId): Followers {
     return this.#followers.get(user) ?? NO_FOLLOWERS;
   }
 

@@ -1,4 +1,6 @@
 /** The pure core of follower-maze: no sockets, streams, timers or logging. */
+
+export { ConnectedUsers } from './connected-users.js';
 export * from './constants.js';
 export { ErrorCode, MazeError, type Problem, type ProblemContext } from './errors.js';
 export {
@@ -13,6 +15,7 @@ export {
   type UserId,
 } from './events.js';
 export { FollowGraph } from './follow-graph.js';
+export { FollowerSet, type Followers, type UserLookup } from './follower-set.js';
 export {
   type CoreStats,
   type Delivery,
@@ -29,5 +32,5 @@ export {
   quoteLine,
   readId,
 } from './parser.js';
-export { type ConnectedUsers, recipientsOf } from './router.js';
+export { recipientsOf } from './router.js';
 export { type Sequenced, Sequencer, type SequencerOptions } from './sequencer.js';

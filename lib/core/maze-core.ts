@@ -11,11 +11,13 @@
  *   moment: a user connected before a `push()` gets every event that push applies.
  * - Deliveries are returned in application order; events that notify nobody are left out.
  */
-import { ErrorCode, MazeError, type Problem } from './errors.js';
+import { ConnectedUsers } from './connected-users.js';
+import { ErrorCode, type Problem } from './errors.js';
 import { EventType, type MazeEvent, type UserId } from './events.js';
 import { FollowGraph } from './follow-graph.js';
+import { ownCopy } from './own-copy.js';
 import { type InvalidEventBody, isEvent, type ParsedLine, parseEvent } from './parser.js';
-import { type ConnectedUsers, recipientsOf } from './router.js';
+import { recipientsOf } from './router.js';
 import { Sequencer } from './sequencer.js';
 
 export interface MazeCoreOptions {
@@ -45,7 +47,7 @@ export interface CoreStats {
   readonly eventsApplied: number;
   /** Numbers consumed by a line with an invalid body. */
   readonly eventsNoop: number;
-  /** Lines discarded: no sequence number, duplicate or stale. */
+  /** Lines discarded: no sequence number, duplicate, stale, or still waiting at `reset()`. */
   readonly eventsDiscarded: number;
   /** Numbers declared lost because the reorder buffer overflowed. */
   readonly sequencesSkipped: number;
@@ -69,7 +71,7 @@ const NOTHING: PushResult = Object.freeze({ deliveries: NO_DELIVERIES, problems:
 export class MazeCore {
   readonly #sequencer: Sequencer<Slot>;
   readonly #graph = new FollowGraph();
-  readonly #connections = new Map<UserId, number>();
+  readonly #connected = new ConnectedUsers();
   #received = 0;
   #applied = 0;
   #noop = 0;
@@ -91,22 +93,17 @@ export class MazeCore {
 
   /** Users with at least one connection. */
   get connectedUsers(): ConnectedUsers {
-    return this.#connections;
+    return this.#connected;
   }
 
   /** Registers one more connection for `user`; it receives events applied from now on. */
   connect(user: UserId): void {
-    this.#connections.set(user, (this.#connections.get(user) ?? 0) + 1);
+    this.#connected.connect(user);
   }
 
   /** Removes one connection of `user`. Throws `ERR_INVALID_STATE` if it has none. */
   disconnect(user: UserId): void {
-    const count = this.#connections.get(user);
-    if (count === undefined) {
-      throw new MazeError(ErrorCode.InvalidState, `user ${user} has no connection to remove`);
-    }
-    if (count === 1) this.#connections.delete(user);
-    else this.#connections.set(user, count - 1);
+    this.#connected.disconnect(user);
   }
 
   /** Takes one event line (with or without its terminator) and applies what became ready. */
@@ -118,8 +115,12 @@ export class MazeCore {
     return { deliveries, problems: problems ?? NO_PROBLEMS };
   }
 
-  /** Forgets the graph and the stream position (counters and connections stay). */
+  /**
+   * Forgets the graph and the stream position; connections and counters stay, and the
+   * events still waiting are counted as discarded.
+   */
   reset(): void {
+    this.#discarded += this.#sequencer.pending;
     this.#skippedBeforeReset += this.#sequencer.skipped;
     this.#graph.clear();
     this.#sequencer.reset();
@@ -134,7 +135,7 @@ export class MazeCore {
       sequencesSkipped: this.#skippedBeforeReset + this.#sequencer.skipped,
       pending: this.#sequencer.pending,
       nextSequence: this.#sequencer.nextSequence,
-      usersConnected: this.#connections.size,
+      usersConnected: this.#connected.size,
       followEdges: this.#graph.edgeCount,
     };
   }
@@ -145,7 +146,7 @@ export class MazeCore {
       this.#discarded++;
       return [parsed];
     }
-    const outcome = this.#sequencer.offer(parsed);
+    const outcome = this.#sequencer.offer(this.#keepable(parsed));
     if (outcome !== undefined && outcome.code !== ErrorCode.SequenceGap) {
       this.#discarded++;
       return [outcome];
@@ -153,6 +154,13 @@ export class MazeCore {
     // Accepted: an invalid body still holds its number, and is still reported.
     if (isEvent(parsed)) return outcome === undefined ? undefined : [outcome];
     return outcome === undefined ? [parsed] : [parsed, outcome];
+  }
+
+  // An event applied at once may keep the caller's line; one that has to wait gets its own
+  // copy, so the reorder buffer never pins the caller's input chunks (see own-copy.ts).
+  #keepable(slot: Slot): Slot {
+    if (slot.sequence === this.#sequencer.nextSequence || !isEvent(slot)) return slot;
+    return { ...slot, line: ownCopy(slot.line) };
   }
 
   #applyReady(): readonly Delivery[] {
@@ -174,6 +182,6 @@ export class MazeCore {
   #apply(event: MazeEvent): readonly UserId[] {
     if (event.type === EventType.Follow) this.#graph.follow(event.from, event.to);
     else if (event.type === EventType.Unfollow) this.#graph.unfollow(event.from, event.to);
-    return recipientsOf(event, this.#graph, this.#connections);
+    return recipientsOf(event, this.#graph, this.#connected);
   }
 }

@@ -14,6 +14,7 @@
 import { MAX_ID, MAX_QUOTED_LINE_LENGTH } from './constants.js';
 import { ErrorCode, type Problem } from './errors.js';
 import { EventType, type MazeEvent } from './events.js';
+import { ownCopy } from './own-copy.js';
 
 const LF = 10;
 const CR = 13;
@@ -131,10 +132,12 @@ function makeEvent(
   return { sequence, type, from, to, line } as MazeEvent;
 }
 
-/** Shortens a line for a report, without its terminator. */
+/** Shortens a line for a report, without its terminator; never a view into `line`. */
 export function quoteLine(line: string): string {
   const bare = line.replace(/\r?\n$/, '');
-  return bare.length > MAX_QUOTED_LINE_LENGTH ? `${bare.slice(0, MAX_QUOTED_LINE_LENGTH)}…` : bare;
+  return ownCopy(
+    bare.length > MAX_QUOTED_LINE_LENGTH ? `${bare.slice(0, MAX_QUOTED_LINE_LENGTH)}…` : bare,
+  );
 }
 
 function badSequence(line: string): MissingSequence {

@@ -1,0 +1,32 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConnectedUsers, ErrorCode } from '../lib/core/index.js';
+
+describe('ConnectedUsers', () => {
+  it('counts several connections per user and lists each user once', () => {
+    const connected = ConnectedUsers.of([5, 5, 9]);
+    expect(connected.size).toBe(2);
+    expect(connected.connectionsOf(5)).toBe(2);
+    expect([...connected.list()].sort()).toEqual([5, 9]);
+    connected.disconnect(5);
+    expect(connected.has(5)).toBe(true);
+    connected.disconnect(5);
+    expect(connected.has(5)).toBe(false);
+    expect(connected.list()).toEqual([9]);
+  });
+
+  it('replaces its list snapshot on a change instead of changing it', () => {
+    const connected = ConnectedUsers.of([1, 2]);
+    const before = connected.list();
+    expect(connected.list()).toBe(before);
+    connected.connect(3);
+    expect(before).toEqual([1, 2]);
+    expect(connected.list()).toEqual([1, 2, 3]);
+    expect(Object.isFrozen(connected.list())).toBe(true);
+  });
+
+  it('refuses to remove a connection that does not exist', () => {
+    expect(() => new ConnectedUsers().disconnect(4)).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidState }),
+    );
+  });
+});

@@ -1,0 +1,65 @@
+/**
+ * Which users have at least one client connection right now (SPEC 5: several connections
+ * may identify as the same user; each one counts).
+ *
+ * Invariant: `list()` returns a snapshot that is replaced, never changed, when a user comes
+ * or goes, so a broadcast can hand the same array to every caller without copying it, and
+ * an array held across a change stays a valid picture of the moment it was taken.
+ */
+import { ErrorCode, MazeError } from './errors.js';
+import type { UserId } from './events.js';
+import type { UserLookup } from './follower-set.js';
+
+/** The users that currently have at least one connection, with how many each. */
+export class ConnectedUsers implements UserLookup {
+  readonly #connections = new Map<UserId, number>();
+  #list: readonly UserId[] | undefined;
+
+  /** Builds a set of users with one connection each (handy in tests and tools). */
+  static of(users: Iterable<UserId>): ConnectedUsers {
+    const connected = new ConnectedUsers();
+    for (const user of users) connected.connect(user);
+    return connected;
+  }
+
+  /** Distinct connected users. */
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  has(user: UserId): boolean {
+    return this.#connections.has(user);
+  }
+
+  /** Connections of `user` (0 when none). */
+  connectionsOf(user: UserId): number {
+    return this.#connections.get(user) ?? 0;
+  }
+
+  /** The connected users, each once (a snapshot; see the invariant above). */
+  list(): readonly UserId[] {
+    this.#list ??= Object.freeze([...this.#connections.keys()]);
+    return this.#list;
+  }
+
+  /** Counts one more connection for `user`. */
+  connect(user: UserId): void {
+    const count = this.#connections.get(user) ?? 0;
+    this.#connections.set(user, count + 1);
+    if (count === 0) this.#list = undefined;
+  }
+
+  /** Counts one connection less for `user`. Throws `ERR_INVALID_STATE` if it has none. */
+  disconnect(user: UserId): void {
+    const count = this.#connections.get(user);
+    if (count === undefined) {
+      throw new MazeError(ErrorCode.InvalidState, `user ${user} has no connection to remove`);
+    }
+    if (count > 1) {
+      this.#connections.set(user, count - 1);
+      return;
+    }
+    this.#connections.delete(user);
+    this.#list = undefined;
+  }
+}
