@@ -265,7 +265,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
         for (let c = 0; c < clients.length; c++) {
           const client = clients[c];
           if (client.pending.length === 0) withOutput.push(client);
-          client.pending += payload;
+          client.pending.push(payload);
         }
         this.#notificationsSent += clients.length;
       }
