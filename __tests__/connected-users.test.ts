@@ -24,6 +24,16 @@ describe('ConnectedUsers', () => {
     expect(Object.isFrozen(connected.list())).toBe(true);
   });
 
+  it('knows users at both ends of the id range, before and after they leave', () => {
+    const big = Number.MAX_SAFE_INTEGER;
+    const connected = ConnectedUsers.of([1, 2 ** 24 - 1, 2 ** 24, big]);
+    for (const user of [1, 2 ** 24 - 1, 2 ** 24, big]) expect(connected.has(user)).toBe(true);
+    expect(connected.has(2)).toBe(false);
+    for (const user of [1, 2 ** 24 - 1, 2 ** 24, big]) connected.disconnect(user);
+    for (const user of [1, 2 ** 24 - 1, 2 ** 24, big]) expect(connected.has(user)).toBe(false);
+    expect(connected.bitset().every((word) => word === 0)).toBe(true);
+  });
+
   it('refuses to remove a connection that does not exist', () => {
     expect(() => new ConnectedUsers().disconnect(4)).toThrow(
       expect.objectContaining({ code: ErrorCode.InvalidState }),

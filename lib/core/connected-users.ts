@@ -2,18 +2,22 @@
  * Which users have at least one client connection right now (SPEC 5: several connections
  * may identify as the same user; each one counts).
  *
- * Invariant: `list()` returns a snapshot that is replaced, never changed, when a user comes
- * or goes, so a broadcast can hand the same array to every caller without copying it, and
- * an array held across a change stays a valid picture of the moment it was taken.
+ * Invariants:
+ * - `list()` returns a snapshot that is replaced, never changed, when a user comes or goes,
+ *   so a broadcast can hand the same array to every caller without copying it, and an array
+ *   held across a change stays a valid picture of the moment it was taken.
+ * - `bitset()` has the bit of every connected user with an id up to `MAX_DENSE_ID`, so
+ *   membership is one array load and a status update can AND it with a follower bitset.
  */
 import { ErrorCode, MazeError } from './errors.js';
 import type { UserId } from './events.js';
-import type { UserLookup } from './follower-set.js';
+import { hasBit, MAX_DENSE_ID, type UserLookup } from './follower-set.js';
 
 /** The users that currently have at least one connection, with how many each. */
 export class ConnectedUsers implements UserLookup {
   readonly #connections = new Map<UserId, number>();
   #list: readonly UserId[] | undefined;
+  #bits = new Uint32Array(0);
 
   /** Builds a set of users with one connection each (handy in tests and tools). */
   static of(users: Iterable<UserId>): ConnectedUsers {
@@ -28,7 +32,11 @@ export class ConnectedUsers implements UserLookup {
   }
 
   has(user: UserId): boolean {
-    return this.#connections.has(user);
+    return user <= MAX_DENSE_ID ? hasBit(this.#bits, user) : this.#connections.has(user);
+  }
+
+  bitset(): Uint32Array {
+    return this.#bits;
   }
 
   /** Connections of `user` (0 when none). */
@@ -46,7 +54,9 @@ export class ConnectedUsers implements UserLookup {
   connect(user: UserId): void {
     const count = this.#connections.get(user) ?? 0;
     this.#connections.set(user, count + 1);
-    if (count === 0) this.#list = undefined;
+    if (count !== 0) return;
+    this.#list = undefined;
+    if (user <= MAX_DENSE_ID) this.#setBit(user);
   }
 
   /** Counts one connection less for `user`. Throws `ERR_INVALID_STATE` if it has none. */
@@ -61,5 +71,18 @@ export class ConnectedUsers implements UserLookup {
     }
     this.#connections.delete(user);
     this.#list = undefined;
+    if (user <= MAX_DENSE_ID) {
+      this.#bits[user >>> 5] = (this.#bits[user >>> 5] as number) & ~(1 << (user & 31));
+    }
+  }
+
+  #setBit(user: UserId): void {
+    const at = user >>> 5;
+    if (at >= this.#bits.length) {
+      const grown = new Uint32Array(Math.max(at + 1, this.#bits.length * 2));
+      grown.set(this.#bits);
+      this.#bits = grown;
+    }
+    this.#bits[at] = (this.#bits[at] as number) | (1 << (user & 31));
   }
 }
