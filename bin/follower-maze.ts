@@ -9,7 +9,7 @@ import { hideBin } from 'yargs/helpers';
 import { EXIT_USAGE } from '../lib/cli/serve.js';
 import { serveCommand } from '../lib/cli/serve-command.js';
 import { ENV_PREFIX } from '../lib/cli/serve-options.js';
-import { simulateCommand } from '../lib/simulate/command.js';
+import { simulateCommand } from '../lib/cli/simulate-command.js';
 
 const packageJson = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),

@@ -1,14 +1,14 @@
 /**
- * `follower-maze simulate`: the yargs command around `simulate()`. It only turns flags and
- * environment variables into options, prints progress and the summary, and sets the exit
- * code: 0 verified, 1 the server broke the protocol, 2 usage or connection error.
+ * `follower-maze simulate` in process: turns parsed flags and environment variables into
+ * options, prints progress and the summary, and returns the exit code: 0 verified, 1 the
+ * server broke the protocol, 2 usage or connection error. The yargs command module around
+ * it is `lib/cli/simulate-command.ts`, so the public declarations never need yargs' types.
  *
  * Output: progress on stderr (one line redrawn in place on a TTY, plain periodic lines
  * otherwise); the summary and `ALL NOTIFICATIONS RECEIVED` on stdout, or with `--json` a
  * single JSON line on stdout and nothing else there.
  */
 import type { Writable } from 'node:stream';
-import type { CommandModule, Options } from 'yargs';
 import { MazeError } from '../core/errors.js';
 import { resolveSimulateOptions, SIMULATE_OPTIONS } from './options.js';
 import { exitCodeOf, formatJson, formatProgress, formatSummary } from './result.js';
@@ -78,45 +78,3 @@ function pickOptions(args: Readonly<Record<string, unknown>>): Record<string, un
   }
   return picked;
 }
-
-function yargsOptions(): Record<string, Options> {
-  const options: Record<string, Options> = {};
-  for (const [name, definition] of Object.entries(SIMULATE_OPTIONS)) {
-    const env = 'env' in definition ? ` [env: ${definition.env}]` : '';
-    options[name] = {
-      // No yargs default: an absent flag must fall back to the environment variable.
-      // `resolveSimulateOptions` checks every value, so `--timeout abc` exits with 2.
-      type: definition.type === 'integer' ? 'number' : definition.type,
-      describe: `${definition.description}${env}`,
-      defaultDescription: definition.defaultDescription,
-      ...(definition.type !== 'boolean' && { requiresArg: true }),
-    };
-  }
-  return options;
-}
-
-/** The `simulate` command, ready for `yargs().command(simulateCommand)`. */
-export const simulateCommand: CommandModule = {
-  command: 'simulate',
-  describe: 'Verify a running Follower Maze server: stream random events, check every notification',
-  builder: (yargs) =>
-    yargs
-      .options(yargsOptions())
-      .example('$0 simulate', 'verify the server on 127.0.0.1:9090/9099 with 10M events')
-      .example(
-        'totalEvents=200000 $0 simulate --eventTerminator crlf',
-        'a short run with CRLF events (the original variables work as they are)',
-      )
-      .epilog(
-        'Exit codes: 0 every notification verified, 1 the server broke the protocol, 2 usage' +
-          ' or connection error. Each original option is also read from the environment' +
-          ' variable of the same name; a flag wins.',
-      ),
-  handler: async (args) => {
-    process.exitCode = await runSimulateCommand(args, {
-      stdout: process.stdout,
-      stderr: process.stderr,
-      env: process.env,
-    });
-  },
-};

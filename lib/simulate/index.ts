@@ -1,5 +1,5 @@
 /** `follower-maze simulate`: a verifier for any Follower Maze server. */
-export { runSimulateCommand, type SimulateCommandIo, simulateCommand } from './command.js';
+export { runSimulateCommand, type SimulateCommandIo } from './command.js';
 export {
   DEFAULT_CONCURRENCY_LEVEL,
   DEFAULT_EVENT_MIX,

@@ -1,0 +1,50 @@
+/**
+ * The `simulate` command as a yargs command module, beside `serve-command.ts`: flags are
+ * derived from `SIMULATE_OPTIONS`, and the handler runs `runSimulateCommand()` on the process.
+ * Kept out of the package entry so that its declarations never need yargs' types.
+ */
+import type { CommandModule, Options } from 'yargs';
+import { runSimulateCommand } from '../simulate/command.js';
+import { SIMULATE_OPTIONS } from '../simulate/options.js';
+
+function yargsOptions(): Record<string, Options> {
+  const options: Record<string, Options> = {};
+  for (const [name, definition] of Object.entries(SIMULATE_OPTIONS)) {
+    const env = 'env' in definition ? ` [env: ${definition.env}]` : '';
+    options[name] = {
+      // No yargs default: an absent flag must fall back to the environment variable.
+      // `resolveSimulateOptions` checks every value, so `--timeout abc` exits with 2.
+      type: definition.type === 'integer' ? 'number' : definition.type,
+      describe: `${definition.description}${env}`,
+      defaultDescription: definition.defaultDescription,
+      ...(definition.type !== 'boolean' && { requiresArg: true }),
+    };
+  }
+  return options;
+}
+
+/** The `simulate` command, ready for `yargs().command(simulateCommand)`. */
+export const simulateCommand: CommandModule = {
+  command: 'simulate',
+  describe: 'Verify a running Follower Maze server: stream random events, check every notification',
+  builder: (yargs) =>
+    yargs
+      .options(yargsOptions())
+      .example('$0 simulate', 'verify the server on 127.0.0.1:9090/9099 with 10M events')
+      .example(
+        'totalEvents=200000 $0 simulate --eventTerminator crlf',
+        'a short run with CRLF events (the original variables work as they are)',
+      )
+      .epilog(
+        'Exit codes: 0 every notification verified, 1 the server broke the protocol, 2 usage' +
+          ' or connection error. Each original option is also read from the environment' +
+          ' variable of the same name; a flag wins.',
+      ),
+  handler: async (args) => {
+    process.exitCode = await runSimulateCommand(args, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      env: process.env,
+    });
+  },
+};
