@@ -1,0 +1,45 @@
+// A TypeScript consumer of the installed package: every public name it uses must resolve to
+// a declaration, with the types the README describes.
+import { duplexPair, PassThrough } from 'node:stream';
+import {
+  createMaze,
+  type Delivery,
+  type ErrorCode,
+  listen,
+  type Maze,
+  MazeCore,
+  type MazeOptions,
+  type MazeServer,
+  type MazeStats,
+  type Problem,
+  type SimulationResult,
+  simulate,
+} from 'follower-maze';
+
+const options: MazeOptions = { reorderCapacity: 1_000, identifyTimeout: 1_000 };
+const maze: Maze = createMaze(options);
+maze.on('problem', (problem: Problem) => {
+  const code: ErrorCode = problem.code;
+  console.log(code, problem.message, problem.context.connection);
+});
+const [serverSide] = duplexPair();
+maze.attachClient(serverSide);
+maze.attachEventSource(new PassThrough());
+const stats: MazeStats = maze.stats();
+const applied: number = stats.eventsApplied;
+
+const core = new MazeCore({ startSequence: 1 });
+core.connect(7);
+const deliveries: readonly Delivery[] = core.push('1|B\n').deliveries;
+const recipients: readonly number[] = deliveries[0]?.recipients ?? [];
+
+export async function run(): Promise<void> {
+  const server: MazeServer = await listen({ eventPort: 0, clientPort: 0 });
+  const result: SimulationResult = await simulate({
+    eventListenerPort: server.eventAddress.port,
+    clientListenerPort: server.clientAddress.port,
+    totalEvents: 10,
+  });
+  console.log(result.ok, applied, recipients);
+  await server.close();
+}
