@@ -1,0 +1,255 @@
+/**
+ * One bench run: start the BUILT server on free loopback ports, drive it with the built
+ * `follower-maze simulate --json`, measure both processes, stop the server with SIGTERM.
+ *
+ * Invariants: only 127.0.0.1; every wait is bounded; a run that fails throws, and its
+ * children are killed (`killChildren()` also serves the bench's own exit); the server must
+ * exit 0 after SIGTERM.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { watchServerUsage } from './server-usage.mjs';
+
+const HOST = '127.0.0.1';
+const STARTUP_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 10_000;
+/** Characters of a child's output quoted when it fails. */
+const LOG_TAIL_CHARS = 2_000;
+const LISTENING = /events on [^\s,]+:(\d+), clients on [^\s,]+:(\d+)/;
+const REPORT_USAGE = new URL('./report-usage.mjs', import.meta.url).href;
+
+/** @type {Set<import('node:child_process').ChildProcess>} */
+const children = new Set();
+
+/** Kills every child still running: on a failed run, and when the bench itself exits. */
+export function killChildren() {
+  for (const child of children) child.kill('SIGKILL');
+}
+
+/**
+ * Settings of one simulated load.
+ * @typedef {{ events: number, clients: number, users: number, maxBatch: number,
+ *   eventMix: string }} LoadSettings
+ */
+
+/**
+ * Where to write V8 CPU profiles of a run (`<dir>/<name>-server.cpuprofile`, `…-simulator…`).
+ * @typedef {{ dir: string, name: string }} CpuProfiles
+ */
+
+/**
+ * Runs one simulation against a fresh server and returns its figures (see `FIGURES`).
+ * @param {{ bin: string, load: LoadSettings, timeoutMs: number, cpuProfiles?: CpuProfiles }} options
+ */
+export async function runOnce({ bin, load, timeoutMs, cpuProfiles }) {
+  const server = startNode(
+    [
+      ...cpuProfileFlags(cpuProfiles, 'server'),
+      bin,
+      '--host',
+      HOST,
+      '--event-port',
+      '0',
+      '--client-port',
+      '0',
+    ],
+    ['ignore', 'pipe', 'pipe'],
+  );
+  const serverLog = tail(server.stderr);
+  /** @type {import('./server-usage.mjs').UsageWatch | undefined} */
+  let serverWatch;
+  try {
+    const ports = await withTimeout(listeningPorts(server), STARTUP_TIMEOUT_MS, 'server startup');
+    serverWatch = watchServerUsage(/** @type {number} */ (server.pid));
+    const simulation = await runSimulator(bin, ports, load, timeoutMs, cpuProfiles);
+    const serverUsage = await serverWatch.read();
+    await stopServer(server, serverLog);
+    return {
+      eventsPerSecond: simulation.summary.eventsPerSecond,
+      notificationsPerSecond: simulation.summary.notificationsPerSecond,
+      seconds: simulation.summary.seconds,
+      serverPeakRssMb: serverUsage.peakRssMb,
+      serverCpuSeconds: serverUsage.cpuSeconds,
+      simulatorCpuSeconds: simulation.usage.cpuSeconds,
+      // Over the streaming time, although the CPU time also counts the simulator's start-up
+      // and connecting: an upper bound, which is the safe side for "not the bottleneck".
+      simulatorCpuShare: simulation.usage.cpuSeconds / simulation.summary.seconds,
+      simulatorProcessSeconds: simulation.usage.wallSeconds,
+      simulatorPeakRssMb: simulation.usage.peakRssMb,
+      events: simulation.summary.events,
+      notifications: simulation.summary.notifications,
+      seed: simulation.summary.seed,
+      digest: simulation.summary.digest,
+    };
+  } catch (error) {
+    killChildren();
+    const log = serverLog();
+    throw log === '' ? error : new Error(`${messageOf(error)}\nserver log:\n${log}`);
+  } finally {
+    serverWatch?.stop();
+  }
+}
+
+/**
+ * @param {string} bin
+ * @param {{ eventPort: string, clientPort: string }} ports
+ * @param {LoadSettings} load
+ * @param {number} timeoutMs
+ * @param {CpuProfiles | undefined} cpuProfiles
+ */
+async function runSimulator(bin, ports, load, timeoutMs, cpuProfiles) {
+  const simulator = startNode(
+    [
+      ...cpuProfileFlags(cpuProfiles, 'simulator'),
+      '--import',
+      REPORT_USAGE,
+      bin,
+      'simulate',
+      '--json',
+      '--host',
+      HOST,
+      '--eventListenerPort',
+      ports.eventPort,
+      '--clientListenerPort',
+      ports.clientPort,
+      '--totalEvents',
+      String(load.events),
+      '--concurrencyLevel',
+      String(load.clients),
+      '--numberOfUsers',
+      String(load.users),
+      '--maxEventSourceBatchSize',
+      String(load.maxBatch),
+      '--eventMix',
+      load.eventMix,
+      '--logInterval',
+      '0',
+    ],
+    // fd 3 carries the usage report of report-usage.mjs.
+    ['ignore', 'pipe', 'pipe', 'pipe'],
+  );
+  const stdout = collect(simulator.stdout);
+  const stderr = tail(simulator.stderr);
+  const usageReport = collect(/** @type {import('node:stream').Readable} */ (simulator.stdio[3]));
+  const [code] = await withTimeout(once(simulator, 'close'), timeoutMs, 'the simulation');
+
+  const lastLine = stdout().trim().split('\n').at(-1) ?? '';
+  const summary = lastLine.startsWith('{') ? JSON.parse(lastLine) : undefined;
+  if (code !== 0 || summary?.ok !== true) {
+    const failure = summary?.failure ? `${summary.failure.code}: ${summary.failure.message}` : '';
+    throw new Error(`the simulator exited with ${code}: ${failure}\n${stderr()}`.trim());
+  }
+  return { summary, usage: JSON.parse(usageReport()) };
+}
+
+/**
+ * The ports in the server's startup line.
+ * @param {import('node:child_process').ChildProcess} server
+ * @returns {Promise<{ eventPort: string, clientPort: string }>}
+ */
+function listeningPorts(server) {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    let found = false;
+    const stdout = /** @type {import('node:stream').Readable} */ (server.stdout);
+    stdout.setEncoding('utf8');
+    // Keeps reading after the startup line, so that the pipe never fills.
+    stdout.on('data', (text) => {
+      if (found) return;
+      output += text;
+      const match = LISTENING.exec(output);
+      if (match === null) return;
+      found = true;
+      resolve({ eventPort: match[1], clientPort: match[2] });
+    });
+    server.once('error', reject);
+    server.once('exit', (code, signal) =>
+      reject(new Error(`the server exited before listening (${code ?? signal})`)),
+    );
+  });
+}
+
+/**
+ * @param {import('node:child_process').ChildProcess} server
+ * @param {() => string} serverLog
+ */
+async function stopServer(server, serverLog) {
+  const exited = once(server, 'exit');
+  server.kill('SIGTERM');
+  const [code, signal] = await withTimeout(exited, STOP_TIMEOUT_MS, 'server shutdown');
+  if (code !== 0) {
+    throw new Error(`the server exited with ${code ?? signal} after SIGTERM\n${serverLog()}`);
+  }
+}
+
+/**
+ * Node flags that write a CPU profile when the process exits (the server exits on SIGTERM).
+ * @param {CpuProfiles | undefined} cpuProfiles
+ * @param {'server' | 'simulator'} role
+ */
+function cpuProfileFlags(cpuProfiles, role) {
+  if (cpuProfiles === undefined) return [];
+  const name = `${cpuProfiles.name}-${role}.cpuprofile`;
+  return ['--cpu-prof', '--cpu-prof-dir', cpuProfiles.dir, '--cpu-prof-name', name];
+}
+
+/**
+ * @param {string[]} args
+ * @param {import('node:child_process').StdioOptions} stdio
+ */
+function startNode(args, stdio) {
+  const child = spawn(process.execPath, args, { stdio });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/**
+ * Rejects when `promise` takes longer than `ms`.
+ * @template T
+ * @param {Promise<T>} promise
+ * @param {number} ms
+ * @param {string} what
+ * @returns {Promise<T>}
+ */
+function withTimeout(promise, ms, what) {
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return /** @type {Promise<T>} */ (Promise.race([promise, timeout])).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
+/**
+ * Everything a stream says; read it once it ended.
+ * @param {import('node:stream').Readable | null} stream
+ */
+function collect(stream) {
+  let text = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk) => {
+    text += chunk;
+  });
+  return () => text;
+}
+
+/**
+ * The last LOG_TAIL_CHARS a stream said, to quote in an error.
+ * @param {import('node:stream').Readable | null} stream
+ */
+function tail(stream) {
+  let text = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk) => {
+    text = (text + chunk).slice(-LOG_TAIL_CHARS);
+  });
+  return () => text;
+}
+
+/** @param {unknown} error */
+function messageOf(error) {
+  return error instanceof Error ? error.message : String(error);
+}
