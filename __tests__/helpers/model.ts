@@ -110,3 +110,20 @@ export function expectedDeliveries(
   }
   return received;
 }
+
+/**
+ * The lines a server pushes for the bytes one event source sent (SPEC 2), for the model:
+ * split after each LF; a line longer than `maxLineLength` (terminator included) is dropped;
+ * an unterminated rest is a line if the source ended cleanly and it could still fit.
+ * Empty lines are kept: the model discards them like any line without a sequence number.
+ */
+export function framedLines(text: string, maxLineLength: number): string[] {
+  const lines: string[] = [];
+  let start = 0;
+  for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', start)) {
+    if (lf + 1 - start <= maxLineLength) lines.push(text.slice(start, lf + 1));
+    start = lf + 1;
+  }
+  if (start < text.length && text.length - start < maxLineLength) lines.push(text.slice(start));
+  return lines;
+}

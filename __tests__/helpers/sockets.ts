@@ -11,8 +11,12 @@
  */
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { type Duplex, duplexPair } from 'node:stream';
+import { type Duplex, duplexPair, type Writable } from 'node:stream';
+import { afterEach } from '@jest/globals';
 import type { ClientInfo, Maze } from '../../lib/adapter/maze.js';
+import type { Problem } from '../../lib/core/errors.js';
+import { type ListenOptions, listen, type MazeServer } from '../../lib/net/listen.js';
+import { firstDeliveryMismatch } from './compare.js';
 import type { ModelOp } from './model.js';
 
 /** Default bound for a single wait in tests. */
@@ -294,4 +298,191 @@ export function expectedText(expected: Map<number, string[]>): Map<number, strin
   const text = new Map<number, string>();
   for (const [connection, lines] of expected) text.set(connection, lines.join(''));
   return text;
+}
+
+/**
+ * Writes `chunks` in order, waiting for `'drain'` whenever the stream asks to; bounded by
+ * `ms`. Rejects at once if the stream closes first.
+ */
+export async function pump(
+  stream: Writable,
+  chunks: Iterable<string | Uint8Array>,
+  ms: number = WAIT_MS,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (const chunk of chunks) {
+    if (stream.destroyed) throw new Error('the stream closed while pumping into it');
+    if (stream.write(chunk, 'latin1')) continue;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`timed out after ${ms} ms pumping into a stream`);
+    await withTimeout(drainOrClose(stream), left, 'the stream to drain');
+  }
+}
+
+// Resolves on 'drain', rejects on 'close' or 'error'; removes its listeners either way.
+function drainOrClose(stream: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error): void => {
+      stream.off('drain', onDrain);
+      stream.off('close', onClose);
+      stream.off('error', settle);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onDrain = (): void => settle();
+    const onClose = (): void => settle(new Error('the stream closed while pumping into it'));
+    stream.on('drain', onDrain);
+    stream.on('close', onClose);
+    stream.on('error', settle);
+  });
+}
+
+/** A client of a `TcpMaze`: the test's socket and the maze's name for the connection. */
+export interface TcpClient extends TcpPeer {
+  /** `client#N`. */
+  readonly connection: string;
+}
+
+/**
+ * A `listen()` server on 127.0.0.1 (free ports) for hardening tests: it records every
+ * problem, keeps the server's end of each client connection (to look at its write queue),
+ * and `close()` closes every peer it opened and then the server, all bounded.
+ */
+export class TcpMaze {
+  readonly problems: Problem[] = [];
+  /** The maze's end of each open client connection, by connection name. */
+  readonly serverSockets = new Map<string, Socket>();
+  readonly #peers = new Set<TcpPeer>();
+
+  private constructor(readonly server: MazeServer) {
+    const maze = server.maze;
+    maze.on('problem', (problem) => this.problems.push(problem));
+    // listen() hands each accepted socket to attachClient(); keep it to inspect its queue.
+    const attachClient = maze.attachClient.bind(maze);
+    maze.attachClient = (stream) => {
+      const connection = attachClient(stream);
+      this.serverSockets.set(connection, stream as Socket);
+      // Forget closed ones, so a reused ephemeral port never matches a stale socket.
+      stream.once('close', () => this.serverSockets.delete(connection));
+      return connection;
+    };
+  }
+
+  static async start(options: ListenOptions = {}): Promise<TcpMaze> {
+    return new TcpMaze(
+      await listen({ ...options, host: '127.0.0.1', eventPort: 0, clientPort: 0 }),
+    );
+  }
+
+  get maze(): Maze {
+    return this.server.maze;
+  }
+
+  /** The codes of the problems reported so far, in order. */
+  codes(): string[] {
+    return this.problems.map((problem) => problem.code);
+  }
+
+  /** Connects an event source. */
+  async connectSource(): Promise<TcpPeer> {
+    return this.#track(await connectTcp(this.server.eventAddress.port));
+  }
+
+  /** Connects a client without identifying; resolves once the maze has attached it. */
+  async connectClient(): Promise<TcpClient> {
+    const peer = this.#track(await connectTcp(this.server.clientAddress.port));
+    const localPort = peer.socket.localPort;
+    let connection: string | undefined;
+    await waitUntil(() => {
+      for (const [name, socket] of this.serverSockets) {
+        if (socket.remotePort === localPort) connection = name;
+      }
+      return connection !== undefined;
+    }, `the maze to attach the client from port ${localPort}`);
+    return { ...peer, connection: connection as string };
+  }
+
+  /** Connects a client, sends `idLine` (e.g. `"7\n"`) and waits until it is identified. */
+  async identifiedClient(idLine: string): Promise<TcpClient> {
+    const client = await this.connectClient();
+    const identified = waitForClientEvent(this.maze, 'clientIdentified', client.connection);
+    client.socket.write(idLine, 'latin1');
+    await identified;
+    return client;
+  }
+
+  /** Closes every peer (bounded), then the server. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#peers].map((peer) => peer.close(1_000)));
+    this.#peers.clear();
+    await withTimeout(this.server.close(), 10_000, 'the server to close');
+  }
+
+  #track(peer: TcpPeer): TcpPeer {
+    this.#peers.add(peer);
+    return peer;
+  }
+}
+
+/**
+ * Waits until every client has received as many bytes as the model expects (each wait
+ * bounded by `ms`), then compares line by line. Returns `undefined` when every client got
+ * exactly its expected lines, else a one-line description of the first difference.
+ */
+export async function deliveryMismatch(
+  clients: ReadonlyMap<number, TcpPeer>,
+  expected: ReadonlyMap<number, readonly string[]>,
+  ms: number = WAIT_MS,
+): Promise<string | undefined> {
+  const deadline = Date.now() + ms;
+  const actual = new Map<number, string[]>();
+  for (const [connection, client] of clients) {
+    const want = (expected.get(connection) ?? []).join('').length;
+    await client.received
+      .waitForLength(want, Math.max(1, deadline - Date.now()))
+      .catch(() => undefined);
+    actual.set(connection, client.received.lines);
+  }
+  return firstDeliveryMismatch(actual, expected);
+}
+
+/**
+ * Registers an `afterEach` that closes every `TcpMaze` started through the returned
+ * function. Call it once at the top of a test file.
+ */
+export function useTcpMazes(): (options?: ListenOptions) => Promise<TcpMaze> {
+  let started: TcpMaze[] = [];
+  afterEach(async () => {
+    const closing = started;
+    started = [];
+    await Promise.all(closing.map((maze) => maze.close()));
+  });
+  return async (options = {}) => {
+    const maze = await TcpMaze.start(options);
+    started.push(maze);
+    return maze;
+  };
+}
+
+/**
+ * Connects and identifies one client per entry of `users`, one after the other, as model
+ * connections 1, 2, …; returns them with the matching `connect` ops for the model.
+ */
+export async function identifyUsers(
+  maze: TcpMaze,
+  users: readonly number[],
+): Promise<{ clients: Map<number, TcpClient>; ops: ModelOp[] }> {
+  const clients = new Map<number, TcpClient>();
+  const ops: ModelOp[] = [];
+  for (const [index, user] of users.entries()) {
+    const connection = index + 1;
+    clients.set(connection, await maze.identifiedClient(`${user}\n`));
+    ops.push({ kind: 'connect', connection, user });
+  }
+  return { clients, ops };
+}
+
+/** `ModelOp`s for a list of event lines. */
+export function lineOps(lines: readonly string[]): ModelOp[] {
+  return lines.map((line) => ({ kind: 'line', line }));
 }

@@ -378,3 +378,51 @@ function assemble(drafts: readonly DraftOp[], startSequence: number): ModelOp[] 
   }
   return ops;
 }
+
+/**
+ * Bytes a fuzzer draws from, weighted towards what the protocol cares about: digits, `|`,
+ * the event letters, CR and LF, plus NUL, 0xff and a few other bytes. A latin1 string:
+ * one character per byte.
+ */
+const FUZZ_ALPHABET =
+  '0123456789012345678901234567890123456789||||||||FUBPSFUBPS\n\n\n\n\r\r\r\u0000\u00ff\u00ff -+xe.\t\u0080\u00c3';
+
+/** `length` random bytes (as a latin1 string) drawn from `FUZZ_ALPHABET`, or any byte. */
+export function fuzzBytes(rng: Rng, length: number): string {
+  let text = '';
+  for (let i = 0; i < length; i++) {
+    text +=
+      rng() < 0.9
+        ? FUZZ_ALPHABET.charAt(Math.floor(rng() * FUZZ_ALPHABET.length))
+        : String.fromCharCode(randomInt(rng, 0, 255));
+  }
+  return text;
+}
+
+/**
+ * `line` with one to three random edits: a byte replaced, inserted or deleted, a stretch
+ * repeated, or the line cut short. The result may be valid, invalid, several lines or none.
+ */
+export function mutateLine(rng: Rng, line: string): string {
+  let text = line;
+  for (let edits = randomInt(rng, 1, 3); edits > 0; edits--) {
+    const at = randomInt(rng, 0, text.length);
+    switch (randomInt(rng, 0, 4)) {
+      case 0:
+        text = text.slice(0, at) + fuzzBytes(rng, 1) + text.slice(at + 1);
+        break;
+      case 1:
+        text = text.slice(0, at) + fuzzBytes(rng, randomInt(rng, 1, 4)) + text.slice(at);
+        break;
+      case 2:
+        text = text.slice(0, at) + text.slice(at + randomInt(rng, 1, 3));
+        break;
+      case 3:
+        text = text.slice(0, at) + text.slice(randomInt(rng, 0, at));
+        break;
+      default:
+        text = text.slice(0, at);
+    }
+  }
+  return text;
+}

@@ -1,0 +1,219 @@
+/**
+ * Hardening, hostile clients over real sockets (SPEC 2, 5): invalid ids, over-long id
+ * lines, connect-and-close storms, clients that never identify, and clients that keep
+ * sending after their id. Each is reported and closed (or ignored) without disturbing the
+ * well-behaved clients, and a new client can always still register and receive.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { ErrorCode } from '../lib/core/errors.js';
+import { MiB, retainedBytes } from './helpers/memory.js';
+import {
+  connectTcp,
+  pump,
+  sleep,
+  type TcpMaze,
+  type TcpPeer,
+  useTcpMazes,
+  waitForClientEvent,
+  waitUntil,
+  withTimeout,
+} from './helpers/sockets.js';
+import { mulberry32, randomInt } from './helpers/streams.js';
+
+const IDENTIFY_TIMEOUT = 200;
+const startMaze = useTcpMazes();
+
+/** A maze with a short identify timeout, one source, and one well-behaved client of user 1. */
+async function serving(options: { maxIdLineLength?: number } = {}) {
+  const maze = await startMaze({ identifyTimeout: IDENTIFY_TIMEOUT, ...options });
+  const good = await maze.identifiedClient('1\n');
+  const source = await maze.connectSource();
+  let nextSequence = 1;
+  let sent = '';
+  /** Broadcasts one event; user 1 must get every one of them. */
+  const broadcast = (): void => {
+    const line = `${nextSequence++}|B\n`;
+    sent += line;
+    source.socket.write(line);
+  };
+  /** User 1 got every broadcast, exactly; a brand-new client registers and receives. */
+  const expectStillServing = async (): Promise<void> => {
+    broadcast();
+    await good.received.waitForLength(sent.length);
+    expect(good.received.text).toBe(sent);
+    const late = await maze.identifiedClient('2\n');
+    const line = `${nextSequence}|P|1|2\n`;
+    source.socket.write(line);
+    nextSequence++;
+    await late.received.waitForLength(line.length);
+    expect(late.received.text).toBe(line);
+    expect(good.received.text).toBe(sent);
+  };
+  return { maze, good, broadcast, expectStillServing, sent: () => sent };
+}
+
+/** Waits until the server has closed `peer`'s connection. */
+function closedByServer(peer: TcpPeer, ms = 2_000): Promise<void> {
+  return peer.received.waitForEnd(ms);
+}
+
+function problemsOf(maze: TcpMaze, connection: string) {
+  return maze.problems.filter((problem) => problem.context.connection === connection);
+}
+
+describe('hostile clients over TCP', () => {
+  it.each([
+    ['abc\n', 'abc'],
+    ['-5\n', '-5'],
+    ['1e9\n', '1e9'],
+    ['0\n', '0'],
+    ['9007199254740992\n', '9007199254740992'],
+    ['1|2\n', '1|2'],
+    [' 7\r\n', ' 7'],
+    ['7\r\r\n', '7\r'],
+    ['\n\r\n\u00ff\u0000\n', '\u00ff\u0000'],
+  ])('rejects the id %j with ERR_CLIENT_BAD_ID and closes the client', async (idLine, quoted) => {
+    const { maze, broadcast, expectStillServing } = await serving();
+    const hostile = await maze.connectClient();
+    broadcast();
+    hostile.socket.write(idLine, 'latin1');
+    await closedByServer(hostile);
+    broadcast();
+    expect(hostile.received.text).toBe('');
+    expect(problemsOf(maze, hostile.connection)).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.ClientBadId,
+        context: expect.objectContaining({ connection: hostile.connection, line: quoted }),
+      }),
+    ]);
+    await expectStillServing();
+    expect(maze.maze.stats()).toMatchObject({ clientsRejected: 1, clientsIdentifying: 0 });
+  });
+
+  it('takes the first non-empty line as the id, after any number of empty lines', async () => {
+    const { maze, expectStillServing } = await serving();
+    const client = await maze.connectClient();
+    const identified = waitForClientEvent(maze.maze, 'clientIdentified', client.connection);
+    client.socket.write('\n\r\n\n');
+    await sleep(20);
+    client.socket.write('\r\n0003\r\n');
+    expect(await identified).toEqual({ connection: client.connection, userId: 3 });
+    await expectStillServing();
+    expect(maze.problems).toEqual([]);
+  });
+
+  it('rejects an over-long id line as soon as it passes the limit, even megabytes long', async () => {
+    const { maze, expectStillServing } = await serving({ maxIdLineLength: 64 });
+    const short = await maze.connectClient();
+    short.socket.write('1'.repeat(65));
+    await closedByServer(short);
+    expect(problemsOf(maze, short.connection)).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.ClientBadId,
+        message: expect.stringMatching(/longer than 64 bytes/),
+      }),
+    ]);
+
+    const huge = await maze.connectClient();
+    const piece = Buffer.alloc(256 * 1024, '7');
+    // The server stops reading and closes; the rest of the write may fail, which is fine.
+    void pump(
+      huge.socket,
+      Array.from({ length: 16 }, () => piece),
+      5_000,
+    ).catch(() => undefined);
+    await closedByServer(huge);
+    expect(problemsOf(maze, huge.connection).map((problem) => problem.code)).toEqual([
+      ErrorCode.ClientBadId,
+    ]);
+    await expectStillServing();
+  });
+
+  it('closes a client that never identifies after the identify timeout', async () => {
+    const { maze, broadcast, expectStillServing } = await serving();
+    const started = Date.now();
+    const silent = await maze.connectClient();
+    const blanks = await maze.connectClient();
+    const partial = await maze.connectClient();
+    blanks.socket.write('\n\r\n\n');
+    partial.socket.write('12');
+    broadcast();
+    await Promise.all([silent, blanks, partial].map((peer) => closedByServer(peer)));
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(IDENTIFY_TIMEOUT - 5);
+    expect(elapsed).toBeLessThan(IDENTIFY_TIMEOUT + 1_500);
+    for (const peer of [silent, blanks, partial]) {
+      expect(problemsOf(maze, peer.connection)).toEqual([
+        expect.objectContaining({
+          code: ErrorCode.ClientIdTimeout,
+          context: { connection: peer.connection },
+        }),
+      ]);
+      expect(peer.received.text).toBe('');
+    }
+    await expectStillServing();
+    expect(maze.maze.stats()).toMatchObject({ clientsRejected: 3, clientsIdentifying: 0 });
+  });
+
+  it('survives hundreds of connect-and-close cycles while serving', async () => {
+    const { maze, broadcast, expectStillServing } = await serving();
+    const rng = mulberry32(99);
+    const { port } = maze.server.clientAddress;
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(
+        Array.from({ length: 40 }, async () => {
+          const peer = await connectTcp(port);
+          switch (randomInt(rng, 0, 4)) {
+            case 0: // close at once
+              peer.socket.destroy();
+              break;
+            case 1: // reset at once
+              peer.socket.resetAndDestroy();
+              break;
+            case 2: // half an id, then leave
+              peer.socket.end('4');
+              break;
+            case 3: // identify, then reset
+              peer.socket.write('5\n');
+              await sleep(randomInt(rng, 0, 3));
+              peer.socket.resetAndDestroy();
+              break;
+            default: // identify, then leave cleanly
+              peer.socket.end('6\n');
+          }
+          await peer.close(1_000);
+        }),
+      );
+      broadcast();
+    }
+    await waitUntil(
+      () => maze.maze.stats().clientsIdentifying === 0 && maze.maze.stats().clientsConnected === 1,
+      'every cycled connection to be gone',
+    );
+    // Resets may be reported as stream errors; nothing else is wrong with these clients.
+    expect(maze.codes().filter((code) => code !== ErrorCode.StreamError)).toEqual([]);
+    await expectStillServing();
+    expect(maze.serverSockets.size).toBe(2);
+  });
+
+  it('reads and discards everything a client sends after its id, megabytes of it', async () => {
+    const { maze, broadcast, expectStillServing, sent } = await serving({ maxIdLineLength: 64 });
+    const chatty = await maze.identifiedClient('5\n');
+    const before = retainedBytes();
+    // Lines that look like ids and events, over-long lines and raw bytes: 32 MiB in all.
+    const noise = Buffer.from(`7\n1|B\n${'9'.repeat(200_000)}\n\u00ff\u0000\r\n`, 'latin1');
+    const pieces = Array.from({ length: Math.ceil((32 * MiB) / noise.length) }, () => noise);
+    const sending = pump(chatty.socket, pieces, 20_000);
+    for (let i = 0; i < 20; i++) {
+      broadcast();
+      await sleep(5);
+    }
+    // The server keeps reading: otherwise the pump would block on a full window.
+    await withTimeout(sending, 20_000, 'the 32 MiB to be sent');
+    expect(retainedBytes() - before).toBeLessThan(4 * MiB);
+    await expectStillServing();
+    // It is still user 5 and gets every broadcast, nothing else.
+    expect(chatty.received.text).toBe(sent());
+    expect(maze.problems).toEqual([]);
+  });
+});

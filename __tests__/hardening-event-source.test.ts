@@ -1,0 +1,148 @@
+/**
+ * Hardening, the event source lifecycle over real sockets (SPEC 7): a second concurrent
+ * source is refused and none of its lines is applied; a source that goes away mid-stream
+ * (cleanly or by a reset) and comes back resumes exactly where it left off, pending events
+ * included; `resetOnDisconnect` starts every source from scratch instead.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { ErrorCode } from '../lib/core/errors.js';
+import { expectedDeliveries } from './helpers/model.js';
+import {
+  deliveryMismatch,
+  identifyUsers,
+  lineOps,
+  pump,
+  randomChunker,
+  type TcpMaze,
+  useTcpMazes,
+  waitUntil,
+} from './helpers/sockets.js';
+import { generateEventLines, mulberry32, randomInt, shuffleInBatches } from './helpers/streams.js';
+
+const startMaze = useTcpMazes();
+
+/** Waits until no event source is attached, so the next one is accepted. */
+function released(maze: TcpMaze): Promise<void> {
+  return waitUntil(
+    () => !maze.maze.stats().eventSourceConnected,
+    'the event source to be released',
+  );
+}
+
+describe('event source lifecycle over TCP', () => {
+  it('refuses a second concurrent source without applying any of its lines; it may retry later', async () => {
+    const maze = await startMaze();
+    const { clients, ops } = await identifyUsers(maze, [1, 2]);
+    const first = await maze.connectSource();
+    first.socket.write('1|F|1|2\n');
+    await waitUntil(() => maze.maze.stats().eventsApplied === 1, 'event 1');
+
+    const intruder = await maze.connectSource();
+    // Exactly the numbers the first source is about to send, and a lot more.
+    const intruding = generateEventLines({ count: 20_000, users: 2, seed: 4, start: 2 }).join('');
+    intruder.socket.write(`2|B\n3|P|2|1\n${intruding}`);
+    await intruder.received.waitForEnd();
+    expect(maze.problems).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.EventSourceBusy,
+        context: { connection: 'event-source#2' },
+      }),
+    ]);
+
+    const lines = ['1|F|1|2\n', '2|S|2\n', '3|P|1|2\n', '4|B\n'];
+    first.socket.write(lines.slice(1).join(''));
+    const expected = expectedDeliveries([...ops, ...lineOps(lines)]);
+    expect(await deliveryMismatch(clients, expected)).toBeUndefined();
+    expect(maze.maze.stats()).toMatchObject({
+      eventsReceived: 4,
+      eventsApplied: 4,
+      eventSourcesAccepted: 1,
+      eventSourcesRefused: 1,
+    });
+
+    // Once the first has gone, the refused one may retry and is accepted.
+    await first.close();
+    await released(maze);
+    const retry = await maze.connectSource();
+    retry.socket.write('5|B\n');
+    const all = [...lines, '5|B\n'];
+    expect(
+      await deliveryMismatch(clients, expectedDeliveries([...ops, ...lineOps(all)])),
+    ).toBeUndefined();
+    expect(maze.maze.stats()).toMatchObject({ eventSourcesAccepted: 2, eventSourcesRefused: 1 });
+  });
+
+  it('resumes exactly where a source left off, across clean ends and resets, pending events included', async () => {
+    const maze = await startMaze();
+    const { clients, ops } = await identifyUsers(maze, [1, 2, 3, 4, 5, 6, 2]);
+    const rng = mulberry32(77);
+    // Shuffled in batches, so most cuts leave events waiting in the reorder buffer.
+    const lines = shuffleInBatches(
+      generateEventLines({ count: 12_000, users: 6, seed: 77 }),
+      40,
+      rng,
+    );
+    let sent = 0;
+    let cutsWithPending = 0;
+    for (let session = 0; sent < lines.length; session++) {
+      const segment = lines.slice(sent, sent + randomInt(rng, 200, 1_500));
+      sent += segment.length;
+      const source = await maze.connectSource();
+      await pump(source.socket, randomChunker(rng, 2_000)(segment.join('')));
+      await waitUntil(() => maze.maze.stats().eventsReceived === sent, `${sent} lines read`);
+      if (maze.maze.stats().pending > 0) cutsWithPending++;
+      if (session % 3 === 2) {
+        source.socket.resetAndDestroy();
+      } else {
+        source.socket.end();
+      }
+      await released(maze);
+    }
+    expect(cutsWithPending).toBeGreaterThan(3);
+    const expected = expectedDeliveries([...ops, ...lineOps(lines)]);
+    expect(await deliveryMismatch(clients, expected, 10_000)).toBeUndefined();
+    expect(maze.maze.stats()).toMatchObject({
+      eventsApplied: 12_000,
+      eventsDiscarded: 0,
+      pending: 0,
+      nextSequence: 12_001,
+    });
+    // A reset is a stream error (reported); a clean end is not a problem at all.
+    expect(maze.codes().every((code) => code === ErrorCode.StreamError)).toBe(true);
+    expect(maze.codes().length).toBeGreaterThan(0);
+  });
+
+  it('starts every source from scratch with resetOnDisconnect', async () => {
+    const maze = await startMaze({ resetOnDisconnect: true });
+    const { clients, ops } = await identifyUsers(maze, [1, 2]);
+    const sessions = [
+      // 1 follows 2; 4 and 5 wait for the missing 3 when the source leaves.
+      ['1|F|1|2\n', '2|S|2\n', '4|B\n', '5|P|2|1\n'],
+      // A fresh stream: numbers start at 1 again, 1 follows nobody, 4 and 5 are gone.
+      ['1|S|2\n', '2|B\n', '3|F|2|1\n', '4|S|1\n'],
+    ];
+    for (const [index, session] of sessions.entries()) {
+      const source = await maze.connectSource();
+      source.socket.write(session.join(''));
+      const received = 4 * (index + 1);
+      await waitUntil(() => maze.maze.stats().eventsReceived === received, `${received} lines`);
+      source.socket.end();
+      await released(maze);
+      expect(maze.maze.stats()).toMatchObject({ nextSequence: 1, pending: 0, followEdges: 0 });
+    }
+    // Each session on its own, as the model sees a fresh stream.
+    const first = expectedDeliveries([...ops, ...lineOps(sessions[0] ?? [])]);
+    const second = expectedDeliveries([...ops, ...lineOps(sessions[1] ?? [])]);
+    const expected = new Map(
+      [...first].map(([connection, lines]) => [
+        connection,
+        [...lines, ...(second.get(connection) ?? [])],
+      ]),
+    );
+    expect(expected.get(1)).toEqual(['2|S|2\n', '2|B\n', '3|F|2|1\n']);
+    expect(expected.get(2)).toEqual(['1|F|1|2\n', '2|B\n', '4|S|1\n']);
+    expect(await deliveryMismatch(clients, expected)).toBeUndefined();
+    expect(maze.maze.stats()).toMatchObject({ eventsReceived: 8, eventsDiscarded: 2 });
+    expect(maze.problems).toEqual([]);
+  });
+});

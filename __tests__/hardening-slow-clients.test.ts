@@ -1,0 +1,200 @@
+/**
+ * Hardening, slow clients over real sockets (SPEC 6): a client that stops reading pauses
+ * the event source once its buffer limit is reached, so nobody loses anything and the
+ * server's memory stays bounded; one stuck past the slow-client timeout is dropped with
+ * `ERR_CLIENT_SLOW` and everybody else goes on; a slow reader under the timeout loses nothing.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { ErrorCode } from '../lib/core/errors.js';
+import { MiB, retainedBytes } from './helpers/memory.js';
+import { expectedDeliveries, type ModelOp } from './helpers/model.js';
+import {
+  deliveryMismatch,
+  identifyUsers,
+  lineOps,
+  pump,
+  randomChunker,
+  sleep,
+  type TcpMaze,
+  useTcpMazes,
+  waitForClientEvent,
+  waitUntil,
+} from './helpers/sockets.js';
+import { generateEventLines, mulberry32 } from './helpers/streams.js';
+
+const startMaze = useTcpMazes();
+const BUFFER_LIMIT = 256 * 1024;
+
+/**
+ * About `megabytes` MiB of valid events for users 1..4, mostly broadcasts, each padded to
+ * ~1 KiB with leading zeros in its sequence number (still valid: ids may have them), so a
+ * few thousand events fill socket buffers quickly.
+ */
+function bulkyStream(megabytes: number, seed: number): string[] {
+  const count = megabytes * 1024;
+  return generateEventLines({
+    count,
+    users: 4,
+    seed,
+    mix: { F: 10, U: 5, B: 60, P: 10, S: 15 },
+  }).map((line) => '0'.repeat(1_000 - line.length) + line);
+}
+
+/** Cuts the stream into the random pieces a source writes (prepared before measuring memory). */
+function pieces(lines: readonly string[], seed: number): Buffer[] {
+  const text = lines.join('');
+  return randomChunker(
+    mulberry32(seed),
+    64 * 1024,
+  )(text).map((piece) => Buffer.from(piece, 'latin1'));
+}
+
+/**
+ * Connects a source and sends `chunks`, honouring backpressure. The returned promise is
+ * marked handled, so a test that fails before awaiting it leaves no unhandled rejection.
+ */
+function send(maze: TcpMaze, chunks: readonly Buffer[], ms: number): Promise<void> {
+  const sending = maze.connectSource().then((source) => pump(source.socket, chunks, ms));
+  sending.catch(() => undefined);
+  return sending;
+}
+
+describe('slow clients over TCP', () => {
+  it('pauses the source at the buffer limit of a stalled client; nothing lost, memory bounded', async () => {
+    const maze = await startMaze({ clientBufferLimit: BUFFER_LIMIT, slowClientTimeout: 20_000 });
+    const { clients, ops } = await identifyUsers(maze, [1, 2, 3, 4, 3]);
+    const stalled = clients.get(1);
+    if (stalled === undefined) throw new Error('no client 1');
+    stalled.socket.pause();
+    const lines = bulkyStream(24, 1);
+    const chunks = pieces(lines, 1);
+    const before = retainedBytes();
+    const sending = send(maze, chunks, 30_000);
+
+    await waitUntil(() => maze.maze.stats().eventSourcePaused, 'the source to pause', 10_000);
+    const heldAt = maze.maze.stats().eventsReceived;
+    await sleep(300);
+    const stats = maze.maze.stats();
+    // Held: not one more line read while the stalled client is over its limit.
+    expect(stats).toMatchObject({
+      eventsReceived: heldAt,
+      eventSourcePaused: true,
+      clientsOverLimit: 1,
+    });
+    expect(heldAt).toBeLessThan(lines.length);
+    // Its queue is its limit plus at most one input chunk's worth of output.
+    const queued = maze.serverSockets.get(stalled.connection)?.writableLength ?? -1;
+    expect(queued).toBeGreaterThan(BUFFER_LIMIT);
+    expect(queued).toBeLessThan(BUFFER_LIMIT + 128 * 1024);
+    // The readers are all caught up: nothing else is queued in the server.
+    for (const [connection, client] of clients) {
+      if (connection === 1) continue;
+      await waitUntil(
+        () => maze.serverSockets.get(client.connection)?.writableLength === 0,
+        `client ${connection} to be flushed`,
+      );
+    }
+    // And the rest of the 24 MiB waits in the source's socket, not in the server: what this
+    // process retains grew by what the test's readers collected and little more.
+    const collected = [...clients.values()].reduce(
+      (sum, client) => sum + client.received.text.length,
+      0,
+    );
+    expect(retainedBytes() - before - collected).toBeLessThan(4 * MiB);
+
+    stalled.socket.resume();
+    await sending;
+    const expected = expectedDeliveries([...ops, ...lineOps(lines)]);
+    expect(await deliveryMismatch(clients, expected, 20_000)).toBeUndefined();
+    expect(maze.problems).toEqual([]);
+    expect(maze.maze.stats()).toMatchObject({
+      eventsApplied: lines.length,
+      eventSourcePaused: false,
+      clientsOverLimit: 0,
+      slowClientDisconnects: 0,
+    });
+  });
+
+  it('drops a client stuck past the slow-client timeout; a late reader and the rest get everything', async () => {
+    const timeout = 500;
+    const maze = await startMaze({ clientBufferLimit: BUFFER_LIMIT, slowClientTimeout: timeout });
+    const { clients, ops } = await identifyUsers(maze, [1, 2, 3, 4, 2]);
+    const stuck = clients.get(1);
+    const late = clients.get(2);
+    if (stuck === undefined || late === undefined) throw new Error('no clients 1 and 2');
+    stuck.socket.pause();
+    late.socket.pause();
+    const dropped = waitForClientEvent(maze.maze, 'clientClosed', stuck.connection, 10_000);
+    const lines = bulkyStream(24, 2);
+    const sending = send(maze, pieces(lines, 2), 30_000);
+
+    await waitUntil(
+      () => maze.maze.stats().clientsOverLimit === 2,
+      'both to be over their limit',
+      10_000,
+    );
+    const pausedAt = Date.now();
+    // The late reader catches up well within the timeout: it is not dropped.
+    await sleep(timeout / 2);
+    late.socket.resume();
+    expect(await dropped).toEqual({ connection: stuck.connection, userId: 1 });
+    const stuckFor = Date.now() - pausedAt;
+    expect(stuckFor).toBeGreaterThanOrEqual(timeout - 50);
+    expect(stuckFor).toBeLessThan(timeout + 2_000);
+    await sending;
+
+    const expected = expectedDeliveries([...ops, ...lineOps(lines)]);
+    const others = new Map([...clients].filter(([connection]) => connection !== 1));
+    const othersExpected = new Map([...expected].filter(([connection]) => connection !== 1));
+    expect(await deliveryMismatch(others, othersExpected, 20_000)).toBeUndefined();
+    expect(maze.problems).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.ClientSlow,
+        context: { connection: stuck.connection, userId: 1 },
+      }),
+    ]);
+    expect(maze.maze.stats()).toMatchObject({
+      eventsApplied: lines.length,
+      slowClientDisconnects: 1,
+      clientsConnected: 4,
+      eventSourcePaused: false,
+    });
+    // What the stuck client got before it was dropped is a prefix of its share (the socket
+    // was destroyed, so its last line may be cut where the kernel stopped taking bytes).
+    stuck.socket.resume();
+    await stuck.received.waitForEnd();
+    const want = (expected.get(1) ?? []).join('');
+    expect(want.startsWith(stuck.received.text)).toBe(true);
+    expect(stuck.received.text.length).toBeLessThan(want.length);
+  });
+
+  it('a slow but reading client under the timeout loses nothing', async () => {
+    const maze = await startMaze({ clientBufferLimit: 64 * 1024, slowClientTimeout: 3_000 });
+    const { clients, ops } = await identifyUsers(maze, [1, 2, 3]);
+    const slow = clients.get(1);
+    if (slow === undefined) throw new Error('no client 1');
+    // Reads for 2 ms out of every 20.
+    let throttle: NodeJS.Timeout | undefined;
+    const readFor = (ms: number): void => {
+      slow.socket.resume();
+      throttle = setTimeout(() => {
+        slow.socket.pause();
+        throttle = setTimeout(() => readFor(2), 18);
+      }, ms);
+    };
+    readFor(2);
+    const lines = bulkyStream(12, 3);
+    try {
+      await send(maze, pieces(lines, 3), 30_000);
+      const expected = expectedDeliveries([...ops, ...lineOps(lines)] as ModelOp[]);
+      expect(await deliveryMismatch(clients, expected, 20_000)).toBeUndefined();
+    } finally {
+      clearTimeout(throttle);
+      slow.socket.resume();
+    }
+    const stats = maze.maze.stats();
+    expect(stats.eventSourcePauses).toBeGreaterThan(0);
+    expect(stats).toMatchObject({ slowClientDisconnects: 0, eventsApplied: lines.length });
+    expect(maze.problems).toEqual([]);
+  });
+});
