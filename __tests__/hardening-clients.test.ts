@@ -4,6 +4,7 @@
  * sending after their id. Each is reported and closed (or ignored) without disturbing the
  * well-behaved clients, and a new client can always still register and receive.
  */
+import type { Server, Socket } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
 import { ErrorCode } from '../lib/core/errors.js';
 import { MiB, retainedBytes } from './helpers/memory.js';
@@ -215,5 +216,22 @@ describe('hostile clients over TCP', () => {
     // It is still user 5 and gets every broadcast, nothing else.
     expect(chatty.received.text).toBe(sent());
     expect(maze.problems).toEqual([]);
+  });
+
+  it('reports and counts a listening port that fails after binding, and keeps serving', async () => {
+    const { maze, good, expectStillServing } = await serving();
+    // Each accepted socket knows its server; make that server fail as on EMFILE.
+    const accepted = maze.serverSockets.get(good.connection) as Socket & { server: Server };
+    const failure = Object.assign(new Error('accept failed'), { code: 'EMFILE' });
+    accepted.server.emit('error', failure);
+    expect(maze.problems).toEqual([
+      {
+        code: ErrorCode.StreamError,
+        message: 'client port failed: accept failed',
+        context: { connection: 'client-port' },
+      },
+    ]);
+    expect(maze.maze.stats().problems).toBe(1);
+    await expectStillServing();
   });
 });

@@ -193,6 +193,14 @@ export class Maze extends EventEmitter<MazeEventMap> {
     return name;
   }
 
+  /**
+   * Reports a problem found in front of the maze (e.g. by `listen()` when a listening port
+   * fails): it is counted in `stats().problems` and emitted as `'problem'`, like the maze's own.
+   */
+  report(problem: Problem): void {
+    this.#report(problem);
+  }
+
   /** A snapshot of the counters. */
   stats(): MazeStats {
     return {

@@ -56,8 +56,9 @@ export async function listen(options: ListenOptions = {}): Promise<MazeServer> {
     [clientServer, 'client'],
   ] as const) {
     // After binding, a server error is an accept failure (e.g. EMFILE); it must not crash.
+    // Reported through the maze so it is counted in its stats like every other problem.
     server.on('error', (error: NodeJS.ErrnoException) => {
-      maze.emit('problem', {
+      maze.report({
         code: ErrorCode.StreamError,
         message: `${role} port failed: ${error.message}`,
         context: { connection: `${role}-port` },
