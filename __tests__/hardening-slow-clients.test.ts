@@ -5,10 +5,13 @@
  * `ERR_CLIENT_SLOW` and everybody else goes on; a slow reader under the timeout loses nothing.
  */
 import { describe, expect, it } from '@jest/globals';
-import { ErrorCode } from '../lib/core/errors.js';
+import { createMaze } from '../lib/adapter/maze.js';
+import { ErrorCode, type Problem } from '../lib/core/errors.js';
 import { MiB, retainedBytes } from './helpers/memory.js';
 import { expectedDeliveries, type ModelOp } from './helpers/model.js';
 import {
+  attachMemoryClient,
+  attachMemorySource,
   deliveryMismatch,
   identifyUsers,
   lineOps,
@@ -196,5 +199,53 @@ describe('slow clients over TCP', () => {
     expect(stats.eventSourcePauses).toBeGreaterThan(0);
     expect(stats).toMatchObject({ slowClientDisconnects: 0, eventsApplied: lines.length });
     expect(maze.problems).toEqual([]);
+  });
+
+  it('keeps a client that reads its way back under its limit in time, though never empty', async () => {
+    // In memory, so the reader's pace is exact: 4 KB every 20 ms.
+    const maze = createMaze({
+      clientBufferLimit: 64 * 1024,
+      slowClientTimeout: 250,
+      shutdownTimeout: 100,
+    });
+    const problems: Problem[] = [];
+    maze.on('problem', (problem) => problems.push(problem));
+    try {
+      const slow = await attachMemoryClient(maze, '1\n', { read: false });
+      const source = attachMemorySource(maze);
+      // Chunks of 8 events (~5 KB for this client): each time it crosses its limit it is
+      // back under it after two reads (40 ms), but would need ~350 ms to empty its queue,
+      // longer than the timeout.
+      const lines = bulkyStream(1, 4).slice(0, 300);
+      for (let at = 0; at < lines.length; at += 8) {
+        source.peer.write(lines.slice(at, at + 8).join(''));
+      }
+      const reader = setInterval(
+        () => slow.peer.read(Math.min(4_000, slow.peer.readableLength)),
+        20,
+      );
+      try {
+        const expected = expectedDeliveries([
+          { kind: 'connect', connection: 1, user: 1 },
+          ...lineOps(lines),
+        ]);
+        const total = (expected.get(1) ?? []).join('');
+        await waitUntil(
+          () => slow.received.text.length >= total.length || problems.length > 0,
+          'every notification, or a problem',
+          10_000,
+        );
+        expect(problems).toEqual([]);
+        expect(slow.received.text === total).toBe(true);
+      } finally {
+        clearInterval(reader);
+      }
+      expect(problems).toEqual([]);
+      // It went over its limit again and again, and was never dropped.
+      expect(maze.stats().eventSourcePauses).toBeGreaterThan(1);
+      expect(maze.stats().slowClientDisconnects).toBe(0);
+    } finally {
+      await maze.close();
+    }
   });
 });

@@ -118,6 +118,18 @@ export class ClientConnection implements LineSink {
     return stream.writableNeedDrain && stream.writableLength > this.#options.clientBufferLimit;
   }
 
+  /**
+   * Whether queued output is above the limit right now, whether or not the stream has
+   * drained since it went over (a limit below the stream's mark counts as the mark).
+   */
+  isAboveLimit(): boolean {
+    const stream = this.stream;
+    return (
+      stream.writableLength >
+      Math.max(this.#options.clientBufferLimit, stream.writableHighWaterMark)
+    );
+  }
+
   /** Closes in two steps (flush, then destroy after the shutdown timeout). */
   close(): Promise<void> {
     this.#closed();

@@ -10,8 +10,10 @@
  *   `pending` text of every connection of each recipient, and then every connection with
  *   output gets exactly one `write()` (STYLE 7). No write per notification.
  * - Backpressure (SPEC 6): while any client is over its buffer limit, the event source is
- *   paused; it resumes when the last one drains. A client over its limit for longer than
- *   `slowClientTimeout` is dropped and reported; the others go on.
+ *   paused; it resumes when the last one drains. A client still over its limit
+ *   `slowClientTimeout` after it went over is dropped and reported; the others go on. One
+ *   that is back under its limit by then, just not drained, is kept and no longer holds
+ *   the source.
  * - A client registered with the core is exactly a client in `#clientsByUser`:
  *   `core.connect()` and `core.disconnect()` are called in pairs.
  * - Nothing here throws because of a peer: every problem is emitted as `'problem'` with
@@ -298,7 +300,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
 
   #clientOverLimit(client: ClientConnection): void {
     client.overLimit = true;
-    const timer = setTimeout(() => this.#dropSlowClient(client), this.options.slowClientTimeout);
+    const timer = setTimeout(() => this.#slowClientTimeout(client), this.options.slowClientTimeout);
     timer.unref();
     this.#overLimit.set(client, timer);
     logClient(
@@ -316,6 +318,19 @@ export class Maze extends EventEmitter<MazeEventMap> {
     clearTimeout(timer);
     this.#overLimit.delete(client);
     this.#updateSourceFlow();
+  }
+
+  // The timeout is about staying *over* the limit (SPEC 6). A client still over it is stuck
+  // and dropped. One that has read its way back under its limit, with its queue just not
+  // empty yet, is reading: the source is no longer held for it, and if it goes over its
+  // limit again, it gets a new timer.
+  #slowClientTimeout(client: ClientConnection): void {
+    if (client.isAboveLimit()) {
+      this.#dropSlowClient(client);
+      return;
+    }
+    logClient('%s back under its buffer limit, not drained yet', client.name);
+    this.#clientUnderLimit(client);
   }
 
   #dropSlowClient(client: ClientConnection): void {
