@@ -14,21 +14,12 @@ import {
   pump,
   randomChunker,
   sleep,
-  type TcpMaze,
   useTcpMazes,
   waitUntil,
 } from './helpers/sockets.js';
 import { generateEventLines, mulberry32, randomInt, shuffleInBatches } from './helpers/streams.js';
 
 const startMaze = useTcpMazes();
-
-/** Waits until no event source is attached, so the next one is accepted. */
-function released(maze: TcpMaze): Promise<void> {
-  return waitUntil(
-    () => !maze.maze.stats().eventSourceConnected,
-    'the event source to be released',
-  );
-}
 
 describe('event source lifecycle over TCP', () => {
   it('refuses a second concurrent source without applying any of its lines; it may retry later', async () => {
@@ -63,7 +54,7 @@ describe('event source lifecycle over TCP', () => {
 
     // Once the first has gone, the refused one may retry and is accepted.
     await first.close();
-    await released(maze);
+    await maze.sourceReleased();
     const retry = await maze.connectSource();
     retry.socket.write('5|B\n');
     const all = [...lines, '5|B\n'];
@@ -102,7 +93,7 @@ describe('event source lifecycle over TCP', () => {
       } else {
         source.socket.end();
       }
-      await released(maze);
+      await maze.sourceReleased();
     }
     expect(cutsWithPending).toBeGreaterThan(3);
     const expected = expectedDeliveries([...ops, ...lineOps(lines)]);
@@ -134,7 +125,7 @@ describe('event source lifecycle over TCP', () => {
       const received = 4 * (index + 1);
       await waitUntil(() => maze.maze.stats().eventsReceived === received, `${received} lines`);
       source.socket.end();
-      await released(maze);
+      await maze.sourceReleased();
       expect(maze.maze.stats()).toMatchObject({ nextSequence: 1, pending: 0, followEdges: 0 });
     }
     // Each session on its own, as the model sees a fresh stream.

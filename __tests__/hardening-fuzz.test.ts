@@ -5,7 +5,6 @@
  * alongside still receive exactly what the reference model computes from the same bytes
  * (the model frames each source's bytes by LF itself), and the server keeps serving.
  */
-import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ErrorCode } from '../lib/core/errors.js';
 import { expectedDeliveries, framedLines, type ModelOp } from './helpers/model.js';
@@ -15,9 +14,9 @@ import {
   identifyUsers,
   lineOps,
   sleep,
-  type TcpMaze,
   useTcpMazes,
   waitUntil,
+  writeInPieces,
 } from './helpers/sockets.js';
 import {
   fuzzBytes,
@@ -47,21 +46,6 @@ afterAll(() => {
   process.off('uncaughtException', onCrash);
   process.off('unhandledRejection', onCrash);
 });
-
-/** Writes `text` in random pieces of 1..maxPiece bytes, sometimes yielding in between. */
-async function writeInPieces(
-  socket: Socket,
-  text: string,
-  rng: Rng,
-  maxPiece: number,
-): Promise<void> {
-  for (let at = 0; at < text.length && !socket.destroyed; ) {
-    const size = randomInt(rng, 1, maxPiece);
-    socket.write(text.slice(at, at + size), 'latin1');
-    at += size;
-    if (rng() < 0.2) await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 /**
  * One client-port fuzz case: random bytes, a mutated id, or a valid id followed by junk;
@@ -104,11 +88,6 @@ async function fuzzClients(port: number, seed: number, count: number, parallel: 
       ),
     );
   }
-}
-
-/** Waits until no event source is attached, so the next one is accepted. */
-function released(maze: TcpMaze): Promise<void> {
-  return waitUntil(() => !maze.maze.stats().eventSourceConnected, 'the event source to go');
 }
 
 /**
@@ -186,7 +165,7 @@ describe('fuzzing both ports', () => {
       }
       await sending;
       source.socket.end();
-      await released(maze);
+      await maze.sourceReleased();
       model.push(...lineOps(framedLines(fuzz.text, maxLineLength)));
     }
     await clientFuzz;
@@ -246,7 +225,7 @@ describe('fuzzing both ports', () => {
       );
     }
     await clientFuzz;
-    await released(maze);
+    await maze.sourceReleased();
     expect(maze.maze.stats()).toMatchObject({ nextSequence: 1, pending: 0, followEdges: 0 });
 
     // Everything is fresh again: a clean source and clients get exactly the model's share.

@@ -171,6 +171,34 @@ describe('slow clients over TCP', () => {
     expect(stuck.received.text.length).toBeLessThan(want.length);
   });
 
+  it('releases the source at once when a stalled client goes away by itself', async () => {
+    const maze = await startMaze({ clientBufferLimit: BUFFER_LIMIT, slowClientTimeout: 20_000 });
+    const { clients, ops } = await identifyUsers(maze, [1, 2, 3]);
+    const stalled = clients.get(1);
+    if (stalled === undefined) throw new Error('no client 1');
+    stalled.socket.pause();
+    const lines = bulkyStream(16, 5);
+    const sending = send(maze, pieces(lines, 5), 10_000);
+    await waitUntil(() => maze.maze.stats().eventSourcePaused, 'the source to pause', 10_000);
+    const closed = waitForClientEvent(maze.maze, 'clientClosed', stalled.connection);
+    stalled.socket.destroy();
+    await closed;
+    // Long before the 20 s timeout: the rest goes through, exactly, with nothing reported.
+    await sending;
+    const expected = expectedDeliveries([...ops, ...lineOps(lines)]);
+    const others = new Map([...clients].filter(([connection]) => connection !== 1));
+    const othersExpected = new Map([...expected].filter(([connection]) => connection !== 1));
+    expect(await deliveryMismatch(others, othersExpected, 10_000)).toBeUndefined();
+    expect(maze.maze.stats()).toMatchObject({
+      eventsApplied: lines.length,
+      eventSourcePaused: false,
+      clientsOverLimit: 0,
+      slowClientDisconnects: 0,
+    });
+    // Closing with unread data resets the connection: at most that is reported.
+    expect(maze.problems.filter((problem) => problem.code !== ErrorCode.StreamError)).toEqual([]);
+  });
+
   it('a slow but reading client under the timeout loses nothing', async () => {
     const maze = await startMaze({ clientBufferLimit: 64 * 1024, slowClientTimeout: 3_000 });
     const { clients, ops } = await identifyUsers(maze, [1, 2, 3]);

@@ -337,6 +337,25 @@ function drainOrClose(stream: Writable): Promise<void> {
   });
 }
 
+/**
+ * Writes `text` (latin1) in random pieces of 1..maxPiece bytes, sometimes yielding to the
+ * event loop in between so the peer reads them apart. Stops early if the socket is destroyed;
+ * ignores backpressure, so keep `text` small.
+ */
+export async function writeInPieces(
+  socket: Socket,
+  text: string,
+  rng: () => number,
+  maxPiece: number,
+): Promise<void> {
+  for (let at = 0; at < text.length && !socket.destroyed; ) {
+    const size = 1 + Math.floor(rng() * maxPiece);
+    socket.write(text.slice(at, at + size), 'latin1');
+    at += size;
+    if (rng() < 0.2) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 /** A client of a `TcpMaze`: the test's socket and the maze's name for the connection. */
 export interface TcpClient extends TcpPeer {
   /** `client#N`. */
@@ -409,6 +428,15 @@ export class TcpMaze {
     client.socket.write(idLine, 'latin1');
     await identified;
     return client;
+  }
+
+  /** Waits until no event source is attached, so the next one is accepted (SPEC 7). */
+  sourceReleased(ms: number = WAIT_MS): Promise<void> {
+    return waitUntil(
+      () => !this.maze.stats().eventSourceConnected,
+      'the event source to be released',
+      ms,
+    );
   }
 
   /** Closes every peer (bounded), then the server. */
