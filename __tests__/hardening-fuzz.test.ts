@@ -33,7 +33,8 @@ const SEED = 20_240_605;
 const IDENTIFY_TIMEOUT = 100;
 const startMaze = useTcpMazes();
 
-// Anything thrown or rejected outside a test's own awaits fails the suite.
+// Anything thrown or rejected outside a test's own awaits fails the suite (jest also fails
+// a suite on an uncaught exception; these guards make the check explicit in each test).
 const crashes: unknown[] = [];
 const onCrash = (error: unknown): void => {
   crashes.push(error);
@@ -119,6 +120,10 @@ function fuzzSession(rng: Rng, next: number, items: number): { text: string; nex
     if (backfill.length > 0 && rng() < 0.3) text += `\n${backfill.shift()}`;
   }
   text += `\n${backfill.join('')}`;
+  // Sometimes the source ends (cleanly) in the middle of a line: that rest is a line too.
+  const ending = rng();
+  if (ending < 0.15) text += randomEventLine(rng, fresh++, 8).replace(/\r?\n$/, '');
+  else if (ending < 0.3) text += fuzzBytes(rng, randomInt(rng, 1, 20)).replace(/\n/g, '');
   return { text, next: fresh };
 }
 
