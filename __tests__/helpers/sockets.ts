@@ -6,6 +6,9 @@
  * `Chunker`), and before a client connects or disconnects it waits until the maze has pushed
  * every non-empty line written so far, so the model's ordering holds.
  *
+ * `TcpMaze` runs a real `listen()` server on 127.0.0.1 for the hardening tests: it records
+ * problems, keeps the server's end of each client socket, and closes everything it opened.
+ *
  * Every wait here is bounded: it rejects with a message naming what it waited for, so a
  * hanging test fails fast and says why. Everything a helper opens, its `close()` closes.
  */
