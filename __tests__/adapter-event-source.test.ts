@@ -93,16 +93,25 @@ describe('event source lifecycle', () => {
     expect(client.received.text).toBe('2|B\n');
   });
 
-  it('applies a final unterminated line at a clean end, as a whole line', async () => {
+  it('reports and discards a final unterminated fragment at a clean end', async () => {
     const { maze, problems } = newMaze();
     const client = await attachMemoryClient(maze, '1\n');
     const source = attachMemorySource(maze);
     source.peer.write('1|B\n2|P|9|');
     source.peer.write('1');
     await source.end();
+    await waitUntil(() => problems.length === 1, 'the fragment to be reported');
+    expect(problems).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.LineUnterminated,
+        context: { connection: 'event-source#1', lineNumber: 2, line: '2|P|9|1' },
+      }),
+    ]);
+    // The fragment consumed nothing: the whole line from the next source is applied.
+    const next = attachMemorySource(maze);
+    next.peer.write('2|P|9|1\n');
     await client.received.waitForLength(4 + 8);
     expect(client.received.text).toBe('1|B\n2|P|9|1\n');
-    expect(problems).toEqual([]);
   });
 
   it('drops a final unterminated line when the source fails', async () => {

@@ -114,7 +114,7 @@ export function expectedDeliveries(
 /**
  * The lines a server pushes for the bytes one event source sent (SPEC 2), for the model:
  * split after each LF; a line longer than `maxLineLength` (terminator included) is dropped;
- * an unterminated rest is a line if the source ended cleanly and it could still fit.
+ * an unterminated rest is never a line (the server reports and discards it).
  * Empty lines are kept: the model discards them like any line without a sequence number.
  */
 export function framedLines(text: string, maxLineLength: number): string[] {
@@ -124,6 +124,5 @@ export function framedLines(text: string, maxLineLength: number): string[] {
     if (lf + 1 - start <= maxLineLength) lines.push(text.slice(start, lf + 1));
     start = lf + 1;
   }
-  if (start < text.length && text.length - start < maxLineLength) lines.push(text.slice(start));
   return lines;
 }

@@ -7,9 +7,9 @@
  *   `flushOutput()` runs once, so each client gets at most one write per chunk.
  * - The source is *released* (`eventSourceEnded`) exactly once, as soon as its end or an
  *   error is read, so a reconnecting source is accepted right away.
- * - A final line without LF at a clean end of input is applied as a line (the core gives
- *   its notification a `\n`, so clients always receive whole lines). After an error or an
- *   abort it is dropped: a cut-off line may be truncated.
+ * - A final fragment without LF is reported and discarded, never applied: `12|F|60|5` may be
+ *   the cut-off start of `12|F|60|50`, and applying it would deliver a wrong event and make
+ *   the real line, resent by the next source, stale.
  * - Lines over `maxLineLength` are reported and never held in memory.
  */
 import type { Readable } from 'node:stream';
@@ -20,7 +20,7 @@ import { LineFramer, type LineSink } from './line-framer.js';
 
 /** What the event source tells the maze. */
 export interface EventSourceHost {
-  /** One framed line, with its terminator (or none for a final unterminated line). */
+  /** One framed line, with its terminator. */
   applyEventLine(line: string, lineNumber: number, source: EventSourceConnection): void;
   /** End of one input chunk: write what the chunk's lines produced. */
   flushOutput(): void;
@@ -110,8 +110,15 @@ export class EventSourceConnection implements LineSink {
     const remainder = this.#framer.takeRemainder();
     // A lone CR at the very end is half of a terminator, not a line.
     if (remainder.length > 0 && remainder !== '\r') {
-      this.#host.applyEventLine(remainder, this.#framer.lineCount + 1, this);
-      this.#host.flushOutput();
+      this.#host.report({
+        code: ErrorCode.LineUnterminated,
+        message: 'event source ended in the middle of a line; the fragment is discarded',
+        context: {
+          connection: this.name,
+          lineNumber: this.#framer.lineCount + 1,
+          line: quoteLine(remainder),
+        },
+      });
     }
     this.#release();
     // We never write to the source; end our side too so a socket closes completely.

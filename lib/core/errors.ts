@@ -19,6 +19,8 @@ export const ErrorCode = {
   SequenceGap: 'ERR_SEQUENCE_GAP',
   /** A line longer than the maximum; discarded up to its next LF. */
   LineTooLong: 'ERR_LINE_TOO_LONG',
+  /** An input ended in the middle of a line; the fragment is discarded, never applied. */
+  LineUnterminated: 'ERR_LINE_UNTERMINATED',
   /** A client's first line is not a valid user id; the client is closed. */
   ClientBadId: 'ERR_CLIENT_BAD_ID',
   /** A client sent no id within the identify timeout; the client is closed. */
