@@ -4,33 +4,19 @@
  */
 
 import { duplexPair } from 'node:stream';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { parseUserId } from '../lib/adapter/client-connection.js';
-import { createMaze, type Maze } from '../lib/adapter/maze.js';
-import type { MazeOptions } from '../lib/adapter/options.js';
-import { ErrorCode, type Problem } from '../lib/core/errors.js';
+import { ErrorCode } from '../lib/core/errors.js';
 import {
   attachMemoryClient,
   attachMemorySource,
   Collector,
+  useMemoryMazes,
   waitForClientEvent,
   waitUntil,
 } from './helpers/sockets.js';
 
-let mazes: Maze[] = [];
-
-function newMaze(options: MazeOptions = {}): { maze: Maze; problems: Problem[] } {
-  const maze = createMaze(options);
-  const problems: Problem[] = [];
-  maze.on('problem', (problem) => problems.push(problem));
-  mazes.push(maze);
-  return { maze, problems };
-}
-
-afterEach(async () => {
-  await Promise.all(mazes.map((maze) => maze.close()));
-  mazes = [];
-});
+const newMaze = useMemoryMazes();
 
 describe('parseUserId', () => {
   it.each([

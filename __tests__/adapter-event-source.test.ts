@@ -5,32 +5,19 @@
  */
 
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from '@jest/globals';
-import { createMaze, type Maze } from '../lib/adapter/maze.js';
-import type { MazeOptions } from '../lib/adapter/options.js';
-import { ErrorCode, MazeError, type Problem } from '../lib/core/errors.js';
+import { describe, expect, it } from '@jest/globals';
+import { createMaze } from '../lib/adapter/maze.js';
+import { ErrorCode, MazeError } from '../lib/core/errors.js';
 import {
   attachMemoryClient,
   attachMemorySource,
   sleep,
+  useMemoryMazes,
   waitUntil,
   withTimeout,
 } from './helpers/sockets.js';
 
-let mazes: Maze[] = [];
-
-function newMaze(options: MazeOptions = {}): { maze: Maze; problems: Problem[] } {
-  const maze = createMaze(options);
-  const problems: Problem[] = [];
-  maze.on('problem', (problem) => problems.push(problem));
-  mazes.push(maze);
-  return { maze, problems };
-}
-
-afterEach(async () => {
-  await Promise.all(mazes.map((maze) => maze.close()));
-  mazes = [];
-});
+const newMaze = useMemoryMazes();
 
 describe('event source lifecycle', () => {
   it('refuses a second source while one is active, without applying its lines', async () => {

@@ -16,7 +16,8 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { type Duplex, duplexPair, type Writable } from 'node:stream';
 import { afterEach } from '@jest/globals';
-import type { ClientInfo, Maze } from '../../lib/adapter/maze.js';
+import { type ClientInfo, createMaze, type Maze } from '../../lib/adapter/maze.js';
+import type { MazeOptions } from '../../lib/adapter/options.js';
 import type { Problem } from '../../lib/core/errors.js';
 import { type ListenOptions, listen, type MazeServer } from '../../lib/net/listen.js';
 import { firstDeliveryMismatch } from './compare.js';
@@ -481,6 +482,32 @@ export async function deliveryMismatch(
  * Registers an `afterEach` that closes every `TcpMaze` started through the returned
  * function. Call it once at the top of a test file.
  */
+/** A maze on in-memory streams with every problem it reports collected. */
+export interface MemoryMaze {
+  readonly maze: Maze;
+  readonly problems: Problem[];
+}
+
+/**
+ * Registers an `afterEach` that closes every maze made in the test, and returns the maker:
+ * a new maze (with `options`) whose reported problems are collected in order.
+ */
+export function useMemoryMazes(): (options?: MazeOptions) => MemoryMaze {
+  let made: Maze[] = [];
+  afterEach(async () => {
+    const closing = made;
+    made = [];
+    await Promise.all(closing.map((maze) => maze.close()));
+  });
+  return (options = {}) => {
+    const maze = createMaze(options);
+    const problems: Problem[] = [];
+    maze.on('problem', (problem) => problems.push(problem));
+    made.push(maze);
+    return { maze, problems };
+  };
+}
+
 export function useTcpMazes(): (options?: ListenOptions) => Promise<TcpMaze> {
   let started: TcpMaze[] = [];
   afterEach(async () => {
