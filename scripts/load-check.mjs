@@ -3,17 +3,19 @@
  * Quick load check of the BUILT server (run `npm run build` first):
  *
  *   node scripts/load-check.mjs [--events 1000000] [--users 1000] [--clients 100]
- *                               [--batch 100] [--seed 1]
+ *                               [--batch 100] [--seed 1] [--bin dist/bin/follower-maze.js]
  *
- * Starts `dist/bin/follower-maze.js` on free ports, connects `clients` clients (distinct
- * users drawn from 1..users), then sends `events` valid events shuffled in batches of up to
- * `batch` through one event source. A small independent model (follow sets, in sequence
+ * Starts the built server (`--bin`, default the package's `dist/bin/follower-maze.js`) on
+ * free ports, connects `clients` clients (distinct users drawn from 1..users), then sends
+ * `events` valid events shuffled in batches of up to `batch` through one event source. A small independent model (follow sets, in sequence
  * order) gives every client's expected byte count and hash; each client's stream is hashed
  * as it arrives and must match exactly. Prints seconds, events/s and notifications/s.
  */
-import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
+import { hashBytes, OwedNotifications } from './support/owed-notifications.mjs';
+import { mulberry32, randomInt } from './support/random.mjs';
+import { DEFAULT_SERVER_BIN, startServer } from './support/server-process.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '100' },
     batch: { type: 'string', default: '100' },
     seed: { type: 'string', default: '1' },
+    bin: { type: 'string', default: DEFAULT_SERVER_BIN },
   },
 });
 const EVENTS = Number(values.events);
@@ -31,78 +34,26 @@ const BATCH = Number(values.batch);
 const SEED = Number(values.seed);
 const TIMEOUT_MS = 300_000;
 
-function mulberry32(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rng = mulberry32(SEED);
-const randomInt = (min, max) => min + Math.floor(rng() * (max - min + 1));
-
-/** A 32-bit hash of a byte stream, fed in pieces. */
-function hashText(hash, text) {
-  let h = hash;
-  for (let i = 0; i < text.length; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
-  return h;
-}
-function hashBytes(hash, bytes) {
-  let h = hash;
-  for (let i = 0; i < bytes.length; i++) h = (Math.imul(h, 31) + bytes[i]) | 0;
-  return h;
-}
 
 // --- Generate events in sequence order and the model's expectations. -----------------------
 const connectedUsers = new Set();
-while (connectedUsers.size < CLIENTS) connectedUsers.add(randomInt(1, USERS));
-const expected = new Map([...connectedUsers].map((user) => [user, { bytes: 0, hash: 0 }]));
-const followers = new Map(); // followee -> Set(follower)
+while (connectedUsers.size < CLIENTS) connectedUsers.add(randomInt(rng, 1, USERS));
+const model = new OwedNotifications(connectedUsers);
+const expected = model.owed;
 const lines = new Array(EVENTS);
-let notifications = 0;
-const notify = (user, line) => {
-  const want = expected.get(user);
-  if (want === undefined) return;
-  want.bytes += line.length;
-  want.hash = hashText(want.hash, line);
-  notifications++;
-};
 for (let sequence = 1; sequence <= EVENTS; sequence++) {
   const roll = rng() * 100;
-  const from = randomInt(1, USERS);
-  const to = randomInt(1, USERS);
-  let line;
-  if (roll < 30) {
-    line = `${sequence}|F|${from}|${to}\n`;
-    let set = followers.get(to);
-    if (set === undefined) {
-      set = new Set();
-      followers.set(to, set);
-    }
-    set.add(from);
-    notify(to, line);
-  } else if (roll < 40) {
-    line = `${sequence}|U|${from}|${to}\n`;
-    followers.get(to)?.delete(from);
-  } else if (roll < 45) {
-    line = `${sequence}|B\n`;
-    for (const user of connectedUsers) notify(user, line);
-  } else if (roll < 70) {
-    line = `${sequence}|P|${from}|${to}\n`;
-    notify(to, line);
-  } else {
-    line = `${sequence}|S|${from}\n`;
-    for (const user of followers.get(from) ?? []) notify(user, line);
-  }
-  lines[sequence - 1] = line;
+  const from = randomInt(rng, 1, USERS);
+  const to = randomInt(rng, 1, USERS);
+  const type = roll < 30 ? 'F' : roll < 40 ? 'U' : roll < 45 ? 'B' : roll < 70 ? 'P' : 'S';
+  lines[sequence - 1] = model.apply(type, sequence, from, to);
 }
+const notifications = model.notifications;
 for (let at = 0; at < lines.length; ) {
-  const size = Math.min(randomInt(1, BATCH), lines.length - at);
+  const size = Math.min(randomInt(rng, 1, BATCH), lines.length - at);
   for (let i = size - 1; i > 0; i--) {
-    const j = randomInt(0, i);
+    const j = randomInt(rng, 0, i);
     const swap = lines[at + i];
     lines[at + i] = lines[at + j];
     lines[at + j] = swap;
@@ -112,19 +63,16 @@ for (let at = 0; at < lines.length; ) {
 const payload = Buffer.from(lines.join(''), 'latin1');
 
 // --- Start the built server. ---------------------------------------------------------------
-const server = spawn(
-  process.execPath,
-  [
-    new URL('../dist/bin/follower-maze.js', import.meta.url).pathname,
-    '--event-port',
-    '0',
-    '--client-port',
-    '0',
-    '--stats-interval',
-    '50',
-  ],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-);
+const {
+  child: server,
+  stdout,
+  ports,
+} = startServer({
+  bin: values.bin,
+  serverArgs: ['--stats-interval', '50'],
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+let finished = false;
 const watchdog = setTimeout(() => fail(`no result within ${TIMEOUT_MS} ms`), TIMEOUT_MS);
 function fail(message) {
   console.error(`load-check: FAILED: ${message}`);
@@ -134,28 +82,7 @@ function fail(message) {
 server.on('exit', (code) => {
   if (!finished) fail(`server exited early (${code})`);
 });
-let finished = false;
-let stdoutText = '';
-const stdoutListeners = [];
-server.stdout.setEncoding('utf8');
-server.stdout.on('data', (text) => {
-  stdoutText = (stdoutText + text).slice(-4096);
-  for (const listener of stdoutListeners) listener(stdoutText);
-});
-const waitForStdout = (pattern) =>
-  new Promise((resolve) => {
-    const listener = (text) => {
-      const match = pattern.exec(text);
-      if (match === null) return;
-      stdoutListeners.splice(stdoutListeners.indexOf(listener), 1);
-      resolve(match);
-    };
-    stdoutListeners.push(listener);
-    listener(stdoutText);
-  });
-const [, eventPort, clientPort] = await waitForStdout(
-  /events on [^:]+:(\d+), clients on [^:]+:(\d+)/,
-);
+const { eventPort, clientPort } = await ports;
 
 // --- Connect the clients and hash what they receive. ----------------------------------------
 let complete = 0;
@@ -165,7 +92,7 @@ const allComplete = new Promise((resolve) => {
 });
 const sockets = [];
 for (const [user, want] of expected) {
-  const socket = connect({ host: '127.0.0.1', port: Number(clientPort), noDelay: true });
+  const socket = connect({ host: '127.0.0.1', port: clientPort, noDelay: true });
   sockets.push(socket);
   let bytes = 0;
   let hash = 0;
@@ -188,11 +115,11 @@ for (const [user, want] of expected) {
   socket.write(`${user}\n`);
   check();
 }
-await waitForStdout(new RegExp(` clientsConnected=${CLIENTS} `));
+await stdout.waitFor(new RegExp(` clientsConnected=${CLIENTS} `));
 
 // --- Send the events, respecting the socket's backpressure. --------------------------------
 const started = process.hrtime.bigint();
-const source = connect({ host: '127.0.0.1', port: Number(eventPort) });
+const source = connect({ host: '127.0.0.1', port: eventPort });
 source.on('error', (error) => fail(`event source: ${error.message}`));
 await new Promise((resolve) => source.once('connect', resolve));
 const CHUNK = 64 * 1024;

@@ -20,10 +20,11 @@
  * stats line); the script prints the peak per quarter, the overall peak and the number of
  * stalls, and exits 1 if a client's stream is wrong.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
+import { hashBytes, OwedNotifications } from './support/owed-notifications.mjs';
+import { mulberry32, randomInt } from './support/random.mjs';
+import { DEFAULT_SERVER_BIN, procStatusKiB, startServer } from './support/server-process.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -33,10 +34,7 @@ const { values } = parseArgs({
     'slow-client-timeout': { type: 'string', default: '1000' },
     'sample-ms': { type: 'string', default: '200' },
     seed: { type: 'string', default: '1' },
-    bin: {
-      type: 'string',
-      default: new URL('../dist/bin/follower-maze.js', import.meta.url).pathname,
-    },
+    bin: { type: 'string', default: DEFAULT_SERVER_BIN },
   },
 });
 const EVENTS = Number(values.events);
@@ -47,89 +45,27 @@ const SLOW_CLIENT_TIMEOUT = Number(values['slow-client-timeout']);
 const SAMPLE_MS = Number(values['sample-ms']);
 const TIMEOUT_MS = 900_000;
 
-function mulberry32(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rng = mulberry32(Number(values.seed));
-const randomInt = (min, max) => min + Math.floor(rng() * (max - min + 1));
 
-/** A 32-bit hash of a byte stream, fed in pieces: the same over text and over bytes. */
-function hashText(hash, text) {
-  let h = hash;
-  for (let i = 0; i < text.length; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
-  return h;
-}
-function hashBytes(hash, bytes) {
-  let h = hash;
-  for (let i = 0; i < bytes.length; i++) h = (Math.imul(h, 31) + bytes[i]) | 0;
-  return h;
-}
-
-// --- The model: follow sets and what each normal client is owed. --------------------------
-const expected = new Map();
-for (let user = 1; user <= CLIENTS; user++) expected.set(user, { bytes: 0, hash: 0 });
-const followers = new Map(); // followee -> Set(follower)
-const notify = (user, line) => {
-  const want = expected.get(user);
-  if (want === undefined) return;
-  want.bytes += line.length;
-  want.hash = hashText(want.hash, line);
-};
-const follow = (from, to) => {
-  let set = followers.get(to);
-  if (set === undefined) {
-    set = new Set();
-    followers.set(to, set);
-  }
-  set.add(from);
-};
+// --- The model: what each normal client (users 1..clients) is owed. ------------------------
+const model = new OwedNotifications(Array.from({ length: CLIENTS }, (_, index) => index + 1));
+const expected = model.owed;
 
 let nextSequence = 1;
 /** The next event in sequence order, applied to the model. */
 function nextEvent() {
   const sequence = nextSequence++;
   // First the stalled user follows everybody, so it is owed every status update.
-  if (sequence <= USERS) {
-    const line = `${sequence}|F|${STALLED_USER}|${sequence}\n`;
-    follow(STALLED_USER, sequence);
-    notify(sequence, line);
-    return line;
-  }
+  if (sequence <= USERS) return model.apply('F', sequence, STALLED_USER, sequence);
   const roll = rng() * 100;
-  const from = randomInt(1, USERS);
-  const to = randomInt(1, USERS);
-  if (roll < 15) {
-    follow(from, to);
-    const line = `${sequence}|F|${from}|${to}\n`;
-    notify(to, line);
-    return line;
-  }
-  if (roll < 20) {
-    // The stalled user never unfollows, or it would stop being owed status updates.
-    const unfollower = from === STALLED_USER ? 1 : from;
-    followers.get(to)?.delete(unfollower);
-    return `${sequence}|U|${unfollower}|${to}\n`;
-  }
-  if (roll < 40) {
-    const line = `${sequence}|B\n`;
-    for (const user of expected.keys()) notify(user, line);
-    return line;
-  }
-  if (roll < 55) {
-    const line = `${sequence}|P|${from}|${to}\n`;
-    notify(to, line);
-    return line;
-  }
-  const line = `${sequence}|S|${from}\n`;
-  for (const user of followers.get(from) ?? []) notify(user, line);
-  return line;
+  const from = randomInt(rng, 1, USERS);
+  const to = randomInt(rng, 1, USERS);
+  if (roll < 15) return model.apply('F', sequence, from, to);
+  // The stalled user never unfollows, or it would stop being owed status updates.
+  if (roll < 20) return model.apply('U', sequence, from === STALLED_USER ? 1 : from, to);
+  if (roll < 40) return model.apply('B', sequence, from, to);
+  if (roll < 55) return model.apply('P', sequence, from, to);
+  return model.apply('S', sequence, from, to);
 }
 
 /** About 64 KiB of events, shuffled in batches of up to 100; `undefined` when all are out. */
@@ -137,10 +73,10 @@ function nextChunk() {
   let text = '';
   while (text.length < 64 * 1024 && nextSequence <= EVENTS) {
     const batch = [];
-    const size = Math.min(randomInt(1, 100), EVENTS - nextSequence + 1);
+    const size = Math.min(randomInt(rng, 1, 100), EVENTS - nextSequence + 1);
     for (let i = 0; i < size; i++) batch.push(nextEvent());
     for (let i = batch.length - 1; i > 0; i--) {
-      const j = randomInt(0, i);
+      const j = randomInt(rng, 0, i);
       [batch[i], batch[j]] = [batch[j], batch[i]];
     }
     text += batch.join('');
@@ -149,21 +85,21 @@ function nextChunk() {
 }
 
 // --- Start the built server. ---------------------------------------------------------------
-const server = spawn(
-  process.execPath,
-  [
-    values.bin,
-    '--event-port',
-    '0',
-    '--client-port',
-    '0',
+const {
+  child: server,
+  stdout,
+  ports,
+} = startServer({
+  bin: values.bin,
+  serverArgs: [
     '--slow-client-timeout',
     String(SLOW_CLIENT_TIMEOUT),
     '--stats-interval',
     String(SAMPLE_MS),
   ],
-  { stdio: ['ignore', 'pipe', 'pipe'] },
-);
+  keepChars: 8192,
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
 let finished = false;
 const watchdog = setTimeout(() => fail(`no result within ${TIMEOUT_MS} ms`), TIMEOUT_MS);
 function fail(message) {
@@ -174,21 +110,16 @@ function fail(message) {
 server.on('exit', (code) => {
   if (!finished) fail(`server exited early (${code})`);
 });
-let stdoutText = '';
 let lastStats = '';
 let progress = 0; // events the server has read so far, from its stats line
 let sourcePaused = false; // the server holds the source for the stalled client (stats line)
-const stdoutListeners = [];
-server.stdout.setEncoding('utf8');
-server.stdout.on('data', (text) => {
-  stdoutText = (stdoutText + text).slice(-8192);
-  const stats = stdoutText.match(/stats [^\n]*\n/g);
+server.stdout.on('data', () => {
+  const stats = stdout.text().match(/stats [^\n]*\n/g);
   if (stats !== null) {
     lastStats = stats[stats.length - 1];
     progress = Number(/ eventsReceived=(\d+) /.exec(lastStats)?.[1] ?? progress);
     sourcePaused = / eventSourcePaused=true /.test(lastStats);
   }
-  for (const listener of [...stdoutListeners]) listener(stdoutText);
 });
 let stalls = 0;
 const otherProblems = [];
@@ -199,7 +130,7 @@ const sockets = [];
 function connectStalled() {
   if (!streaming) return;
   stalledConnections++;
-  const socket = connect({ host: '127.0.0.1', port: Number(clientPort) });
+  const socket = connect({ host: '127.0.0.1', port: clientPort });
   socket.pause();
   socket.write(`${STALLED_USER}\n`);
   socket.on('error', () => undefined);
@@ -217,20 +148,7 @@ server.stderr.on('data', (text) => {
     } else if (line.startsWith('problem ')) otherProblems.push(line);
   }
 });
-const waitForStdout = (pattern) =>
-  new Promise((resolve) => {
-    const listener = (text) => {
-      const match = pattern.exec(text);
-      if (match === null) return;
-      stdoutListeners.splice(stdoutListeners.indexOf(listener), 1);
-      resolve(match);
-    };
-    stdoutListeners.push(listener);
-    listener(stdoutText);
-  });
-const [, eventPort, clientPort] = await waitForStdout(
-  /events on [^:]+:(\d+), clients on [^:]+:(\d+)/,
-);
+const { eventPort, clientPort } = await ports;
 
 // --- RSS sampling, by how far the server has read the stream. ------------------------------
 const peaks = [0, 0, 0, 0];
@@ -238,10 +156,7 @@ const samplesPerQuarter = [0, 0, 0, 0];
 let samples = 0;
 let peakWhilePaused = 0;
 let samplesWhilePaused = 0;
-function rssKiB() {
-  const status = readFileSync(`/proc/${server.pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-}
+const rssKiB = () => procStatusKiB(server.pid, 'VmRSS') ?? 0;
 const startRss = rssKiB();
 const sampler = setInterval(() => {
   const quarter = Math.min(3, Math.floor((progress / EVENTS) * 4));
@@ -258,7 +173,7 @@ const sampler = setInterval(() => {
 // --- Normal clients: hash everything they receive. -------------------------------------------
 const received = new Map();
 for (const user of expected.keys()) {
-  const socket = connect({ host: '127.0.0.1', port: Number(clientPort), noDelay: true });
+  const socket = connect({ host: '127.0.0.1', port: clientPort, noDelay: true });
   sockets.push(socket);
   const got = { bytes: 0, hash: 0 };
   received.set(user, got);
@@ -272,11 +187,11 @@ for (const user of expected.keys()) {
 
 // --- The stalled client: never reads; when it is dropped, the next one connects. ------------
 connectStalled();
-await waitForStdout(new RegExp(` clientsConnected=${CLIENTS + 1} `));
+await stdout.waitFor(new RegExp(` clientsConnected=${CLIENTS + 1} `));
 
 // --- Stream the events with backpressure. ----------------------------------------------------
 const started = Date.now();
-const source = connect({ host: '127.0.0.1', port: Number(eventPort) });
+const source = connect({ host: '127.0.0.1', port: eventPort });
 source.on('error', (error) => fail(`event source: ${error.message}`));
 await new Promise((resolve) => source.once('connect', resolve));
 for (let chunk = nextChunk(); chunk !== undefined; chunk = nextChunk()) {
@@ -313,7 +228,7 @@ const quarter = (index) =>
   samplesPerQuarter[index] === 0
     ? 'no sample'
     : `${mib(peaks[index])} (${samplesPerQuarter[index]} samples)`;
-const owed = [...expected.values()].reduce((sum, want) => sum + want.bytes, 0);
+const owed = model.totalBytes();
 console.log(
   `stalled-client-rss: ${EVENTS} events in ${seconds.toFixed(1)} s, ${CLIENTS} clients verified (${(owed / 1024 / 1024).toFixed(0)} MiB delivered), ` +
     `${stalls} stall(s) ended by the ${SLOW_CLIENT_TIMEOUT} ms slow-client timeout, ${stalledConnections} stalled connection(s), ${samples} RSS samples`,

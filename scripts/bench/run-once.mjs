@@ -8,6 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { startServer } from '../support/server-process.mjs';
 import { watchServerUsage } from './server-usage.mjs';
 
 const HOST = '127.0.0.1';
@@ -15,7 +16,6 @@ const STARTUP_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 10_000;
 /** Characters of a child's output quoted when it fails. */
 const LOG_TAIL_CHARS = 2_000;
-const LISTENING = /events on [^\s,]+:(\d+), clients on [^\s,]+:(\d+)/;
 const REPORT_USAGE = new URL('./report-usage.mjs', import.meta.url).href;
 
 /** @type {Set<import('node:child_process').ChildProcess>} */
@@ -42,24 +42,18 @@ export function killChildren() {
  * @param {{ bin: string, load: LoadSettings, timeoutMs: number, cpuProfiles?: CpuProfiles }} options
  */
 export async function runOnce({ bin, load, timeoutMs, cpuProfiles }) {
-  const server = startNode(
-    [
-      ...cpuProfileFlags(cpuProfiles, 'server'),
-      bin,
-      '--host',
-      HOST,
-      '--event-port',
-      '0',
-      '--client-port',
-      '0',
-    ],
-    ['ignore', 'pipe', 'pipe'],
-  );
+  const { child: server, ports: listening } = startServer({
+    bin,
+    nodeArgs: cpuProfileFlags(cpuProfiles, 'server'),
+    serverArgs: ['--host', HOST],
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  track(server);
   const serverLog = tail(server.stderr);
   /** @type {import('./server-usage.mjs').UsageWatch | undefined} */
   let serverWatch;
   try {
-    const ports = await withTimeout(listeningPorts(server), STARTUP_TIMEOUT_MS, 'server startup');
+    const ports = await withTimeout(listening, STARTUP_TIMEOUT_MS, 'server startup');
     serverWatch = watchServerUsage(/** @type {number} */ (server.pid));
     const simulation = await runSimulator(bin, ports, load, timeoutMs, cpuProfiles);
     const serverUsage = await serverWatch.read();
@@ -92,7 +86,7 @@ export async function runOnce({ bin, load, timeoutMs, cpuProfiles }) {
 
 /**
  * @param {string} bin
- * @param {{ eventPort: string, clientPort: string }} ports
+ * @param {{ eventPort: number, clientPort: number }} ports
  * @param {LoadSettings} load
  * @param {number} timeoutMs
  * @param {CpuProfiles | undefined} cpuProfiles
@@ -109,9 +103,9 @@ async function runSimulator(bin, ports, load, timeoutMs, cpuProfiles) {
       '--host',
       HOST,
       '--eventListenerPort',
-      ports.eventPort,
+      String(ports.eventPort),
       '--clientListenerPort',
-      ports.clientPort,
+      String(ports.clientPort),
       '--totalEvents',
       String(load.events),
       '--concurrencyLevel',
@@ -143,33 +137,6 @@ async function runSimulator(bin, ports, load, timeoutMs, cpuProfiles) {
 }
 
 /**
- * The ports in the server's startup line.
- * @param {import('node:child_process').ChildProcess} server
- * @returns {Promise<{ eventPort: string, clientPort: string }>}
- */
-function listeningPorts(server) {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    let found = false;
-    const stdout = /** @type {import('node:stream').Readable} */ (server.stdout);
-    stdout.setEncoding('utf8');
-    // Keeps reading after the startup line, so that the pipe never fills.
-    stdout.on('data', (text) => {
-      if (found) return;
-      output += text;
-      const match = LISTENING.exec(output);
-      if (match === null) return;
-      found = true;
-      resolve({ eventPort: match[1], clientPort: match[2] });
-    });
-    server.once('error', reject);
-    server.once('exit', (code, signal) =>
-      reject(new Error(`the server exited before listening (${code ?? signal})`)),
-    );
-  });
-}
-
-/**
  * @param {import('node:child_process').ChildProcess} server
  * @param {() => string} serverLog
  */
@@ -198,7 +165,14 @@ function cpuProfileFlags(cpuProfiles, role) {
  * @param {import('node:child_process').StdioOptions} stdio
  */
 function startNode(args, stdio) {
-  const child = spawn(process.execPath, args, { stdio });
+  return track(spawn(process.execPath, args, { stdio }));
+}
+
+/**
+ * Counts `child` among the children `killChildren()` kills until it exits.
+ * @param {import('node:child_process').ChildProcess} child
+ */
+function track(child) {
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;

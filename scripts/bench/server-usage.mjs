@@ -6,6 +6,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { procStatusKiB } from '../support/server-process.mjs';
 
 const run = promisify(execFile);
 const HAS_PROC = existsSync('/proc/self/status');
@@ -41,14 +42,13 @@ export function watchServerUsage(pid) {
 function watchWithProc(pid) {
   return {
     async read() {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const peakKb = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+      const peakKiB = procStatusKiB(pid, 'VmHWM');
       // The command name in field 2 may hold spaces and parentheses: count from the last ')'.
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
       return {
-        peakRssMb: peakKb === undefined ? null : Number(peakKb) / 1024,
+        peakRssMb: peakKiB === undefined ? null : peakKiB / 1024,
         cpuSeconds: ticks / CLOCK_TICKS,
       };
     },

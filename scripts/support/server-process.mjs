@@ -1,0 +1,116 @@
+/**
+ * The BUILT server as a child process, for the scripts that drive it over loopback
+ * (`load-check.mjs`, `stalled-client-rss.mjs`, the bench): where the build is, how to start
+ * it on free ports, the ports in its startup line, a rolling view of its stdout, and figures
+ * from `/proc/<pid>/status`.
+ *
+ * Invariants: the server is always started with `--event-port 0 --client-port 0` (the kernel
+ * picks free ports, read back from the startup line); its stdout is read all along, so the
+ * pipe never fills; nothing here kills the child: each script owns its server's lifetime.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The package's own build of the CLI. */
+export const DEFAULT_SERVER_BIN = fileURLToPath(
+  new URL('../../dist/bin/follower-maze.js', import.meta.url),
+);
+
+/** The startup line, `follower-maze listening: events on H:P, clients on H:P`: both ports. */
+export const LISTENING_LINE = /events on [^\s,]+:(\d+), clients on [^\s,]+:(\d+)/;
+
+/**
+ * A rolling view of a child's stdout.
+ * @typedef {{ text(): string,
+ *   waitFor(pattern: RegExp): Promise<RegExpExecArray> }} OutputWatch
+ */
+
+/**
+ * A started server: the child, its stdout (when piped), and the ports it listens on.
+ * @typedef {{ child: import('node:child_process').ChildProcess, stdout: OutputWatch,
+ *   ports: Promise<{ eventPort: number, clientPort: number }> }} ServerProcess
+ */
+
+/**
+ * Starts `node [nodeArgs] bin --event-port 0 --client-port 0 [serverArgs]`. stdout must be
+ * piped: it carries the startup line. `ports` rejects if the server fails to start or exits
+ * before printing it.
+ * @param {{ bin?: string, nodeArgs?: string[], serverArgs?: string[], keepChars?: number,
+ *   stdio: import('node:child_process').StdioOptions }} options
+ * @returns {ServerProcess}
+ */
+export function startServer({
+  bin = DEFAULT_SERVER_BIN,
+  nodeArgs = [],
+  serverArgs = [],
+  keepChars = 4096,
+  stdio,
+}) {
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, bin, '--event-port', '0', '--client-port', '0', ...serverArgs],
+    { stdio },
+  );
+  const stdout = watchOutput(
+    /** @type {import('node:stream').Readable} */ (child.stdout),
+    keepChars,
+  );
+  const ports = new Promise((resolve, reject) => {
+    const exitedEarly = (code, signal) =>
+      reject(new Error(`the server exited before listening (${code ?? signal})`));
+    child.once('error', reject);
+    child.once('exit', exitedEarly);
+    stdout.waitFor(LISTENING_LINE).then(([, eventPort, clientPort]) => {
+      child.off('error', reject);
+      child.off('exit', exitedEarly);
+      resolve({ eventPort: Number(eventPort), clientPort: Number(clientPort) });
+    });
+  });
+  return { child, stdout, ports };
+}
+
+/**
+ * Keeps the last `keepChars` characters of `stream` and resolves `waitFor(pattern)` with the
+ * first match of `pattern` in them, now or after a later chunk.
+ * @param {import('node:stream').Readable} stream
+ * @param {number} keepChars
+ * @returns {OutputWatch}
+ */
+export function watchOutput(stream, keepChars) {
+  let text = '';
+  /** @type {Set<() => void>} */
+  const waiting = new Set();
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => {
+    text = (text + chunk).slice(-keepChars);
+    for (const check of [...waiting]) check();
+  });
+  return {
+    text: () => text,
+    waitFor(pattern) {
+      return new Promise((resolve) => {
+        const check = () => {
+          const match = pattern.exec(text);
+          if (match === null) return;
+          waiting.delete(check);
+          resolve(match);
+        };
+        waiting.add(check);
+        check();
+      });
+    },
+  };
+}
+
+/**
+ * A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`, …) in KiB; `undefined` if absent.
+ * Linux only: throws where there is no such file.
+ * @param {number} pid
+ * @param {string} field
+ */
+export function procStatusKiB(pid, field) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const value = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
+  return value === undefined ? undefined : Number(value);
+}
