@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { LineFramer, type LineSink } from '../lib/adapter/line-framer.js';
+import { MAX_QUOTED_LINE_LENGTH } from '../lib/core/constants.js';
 
 interface Framed {
   lines: Array<[string, number]>;
@@ -124,6 +125,16 @@ describe('LineFramer', () => {
     const { tooLong, lines } = frame([`${'a'.repeat(20)}\n${'b'.repeat(30)}\n1|B\n`], max);
     expect(tooLong.map(([lineNumber]) => lineNumber)).toEqual([1, 2]);
     expect(lines).toEqual([['1|B\n', 3]]);
+  });
+
+  it('hands on the head of an over-long line, one character longer than a report quotes', () => {
+    const long = `${'a'.repeat(60)}${'b'.repeat(60)}\n`;
+    const quoted = long.slice(0, MAX_QUOTED_LINE_LENGTH + 1);
+    // Whole; cut where the start still fits (the head takes from both pieces); cut where it
+    // does not.
+    for (const at of [long.length, 10, 60, long.length - 1]) {
+      expect(frame([long.slice(0, at), long.slice(at)], 100).tooLong).toEqual([[1, quoted]]);
+    }
   });
 
   it('counts bytes, not characters (latin1 input)', () => {

@@ -14,13 +14,19 @@
  *   included, so they match what an editor shows for the same bytes.
  */
 
+import { MAX_QUOTED_LINE_LENGTH } from '../core/constants.js';
+
 const CR = 13;
+/** Characters of an over-long line handed to the sink: one more than a report quotes, so
+ * `quoteLine()` still marks the quote as cut. */
+const TOO_LONG_HEAD_LENGTH = MAX_QUOTED_LINE_LENGTH + 1;
 
 /** Receives what a `LineFramer` finds. Implemented by the connections, called once per line. */
 export interface LineSink {
   /** A complete, non-empty line with its terminator. */
   onLine(line: string, lineNumber: number): void;
-  /** A line passed `maxLineLength`; `head` is its first characters, for the report. */
+  /** A line passed `maxLineLength`; `head` is its first characters (at most
+   * `MAX_QUOTED_LINE_LENGTH + 1`), for the report. */
   onLineTooLong(lineNumber: number, head: string): void;
 }
 
@@ -69,7 +75,8 @@ export class LineFramer {
         const partial = this.#partial;
         this.#partial = '';
         if (partial.length + start > max) {
-          this.#sink.onLineTooLong(this.#lineCount, partial);
+          const head = partial + chunk.slice(0, Math.min(start, TOO_LONG_HEAD_LENGTH));
+          this.#sink.onLineTooLong(this.#lineCount, head.slice(0, TOO_LONG_HEAD_LENGTH));
         } else if (!isEmptyLine(partial, chunk, start)) {
           this.#sink.onLine(partial + chunk.slice(0, start), this.#lineCount);
         }
@@ -81,7 +88,7 @@ export class LineFramer {
       this.#lineCount++;
       const lineLength = end - start;
       if (lineLength > max) {
-        this.#sink.onLineTooLong(this.#lineCount, chunk.slice(start, start + 100));
+        this.#sink.onLineTooLong(this.#lineCount, chunk.slice(start, start + TOO_LONG_HEAD_LENGTH));
       } else if (lineLength > 2 || (lineLength === 2 && chunk.charCodeAt(start) !== CR)) {
         this.#sink.onLine(chunk.slice(start, end), this.#lineCount);
       }
@@ -107,7 +114,10 @@ export class LineFramer {
     if (this.#discarding) return;
     // Even an LF right after it would make the line longer than the maximum.
     if (this.#partial.length + text.length >= this.#maxLineLength) {
-      const head = (this.#partial + text.slice(0, 100)).slice(0, 100);
+      const head = (this.#partial + text.slice(0, TOO_LONG_HEAD_LENGTH)).slice(
+        0,
+        TOO_LONG_HEAD_LENGTH,
+      );
       this.#partial = '';
       this.#discarding = true;
       this.#sink.onLineTooLong(this.#lineCount + 1, head);
