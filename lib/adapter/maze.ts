@@ -6,8 +6,8 @@
  * Invariants:
  * - One event source at a time; a second one is reported and closed before any of its
  *   lines is read (SPEC 7).
- * - Per input chunk: all lines are pushed to the core, each delivery is appended to the
- *   `pending` text of every connection of each recipient, and then every connection with
+ * - Per input chunk: all lines are pushed to the core, each delivery is queued in the
+ *   `pending` list of every connection of each recipient, and then every connection with
  *   output gets exactly one `write()` (STYLE 7). No write per notification.
  * - Backpressure (SPEC 6): while any client is over its buffer limit, the event source is
  *   paused; it resumes when the last one drains. A client still over its limit

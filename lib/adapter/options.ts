@@ -13,6 +13,7 @@ import {
   DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
   DEFAULT_START_SEQUENCE,
   MAX_ID,
+  MAX_TIMER_MS,
 } from '../core/constants.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
 import type { MazeCoreOptions } from '../core/maze-core.js';
@@ -88,9 +89,7 @@ export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptio
   };
 }
 
-// Timers cannot wait longer than 2^31 - 1 ms; sizes and numbers are capped at MAX_ID.
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
+// Timers cannot wait longer than MAX_TIMER_MS; sizes and numbers are capped at MAX_ID.
 function integer(name: string, value: number | undefined, fallback: number, min: number): number {
   const resolved = value ?? fallback;
   const max = /Timeout$/.test(name) ? MAX_TIMER_MS : MAX_ID;

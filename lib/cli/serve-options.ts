@@ -18,13 +18,12 @@ import {
   DEFAULT_START_SEQUENCE,
   DEFAULT_STATS_INTERVAL_MS,
   MAX_ID,
+  MAX_TIMER_MS,
 } from '../core/constants.js';
 import type { ListenOptions } from '../net/listen.js';
 
 /** Environment prefix: `--event-port` is also `FOLLOWER_MAZE_EVENT_PORT`. */
 export const ENV_PREFIX = 'FOLLOWER_MAZE';
-
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** One CLI option: its flag, its key in the parsed arguments, and its limits. */
 export interface ServeOptionSpec {

@@ -34,5 +34,7 @@ export const DEFAULT_STATS_INTERVAL_MS = 0;
 
 /** Largest sequence number or user id (SPEC 3). */
 export const MAX_ID = Number.MAX_SAFE_INTEGER;
+/** Longest duration any `…Timeout`/`…Interval` option may have: what a Node timer can wait. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How much of an offending line a report quotes. */
 export const MAX_QUOTED_LINE_LENGTH = 80;
