@@ -8,13 +8,15 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { DEFAULT_SERVER_BIN, LISTENING_LINE, startServer } from './support/server-process.mjs';
 
-const BIN = fileURLToPath(new URL('../dist/bin/follower-maze.js', import.meta.url));
 const STARTUP_TIMEOUT_MS = 10_000;
-const LISTENING = /events on ([^\s,]+):(\d+), clients on ([^\s,]+):(\d+)/;
 
-const server = spawn(process.execPath, [BIN, '--event-port', '0', '--client-port', '0'], {
+const {
+  child: server,
+  stdout,
+  ports: listening,
+} = startServer({
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 // The server's log is shown only if the run fails, so the demo ends with the verdict.
@@ -28,38 +30,36 @@ const stopServer = () => {
 };
 process.on('exit', stopServer);
 
-const ports = await new Promise((resolve, reject) => {
-  const timer = setTimeout(
-    () => reject(new Error('the server did not start in time')),
-    STARTUP_TIMEOUT_MS,
-  );
-  let output = '';
-  server.stdout.setEncoding('utf8');
-  server.stdout.on('data', (text) => {
-    output += text;
-    const match = LISTENING.exec(output);
-    if (match === null) return;
-    clearTimeout(timer);
-    process.stdout.write(`demo: ${match[0]}\n`);
-    resolve({ eventPort: match[2], clientPort: match[4] });
+let startupTimer;
+const ports = await Promise.race([
+  listening,
+  new Promise((_, reject) => {
+    startupTimer = setTimeout(
+      () => reject(new Error('the server did not start in time')),
+      STARTUP_TIMEOUT_MS,
+    );
+  }),
+])
+  .then(async (bound) => {
+    clearTimeout(startupTimer);
+    const [startupLine] = await stdout.waitFor(LISTENING_LINE);
+    process.stdout.write(`demo: ${startupLine}\n`);
+    return bound;
+  })
+  .catch((error) => {
+    process.stderr.write(`demo: ${error.message}${serverLog === '' ? '' : `: ${serverLog}`}\n`);
+    process.exit(2);
   });
-  server.once('exit', (code) =>
-    reject(new Error(`the server exited early (code ${code}): ${serverLog}`)),
-  );
-}).catch((error) => {
-  process.stderr.write(`demo: ${error.message}\n`);
-  process.exit(2);
-});
 
 const simulator = spawn(
   process.execPath,
   [
-    BIN,
+    DEFAULT_SERVER_BIN,
     'simulate',
     '--eventListenerPort',
-    ports.eventPort,
+    String(ports.eventPort),
     '--clientListenerPort',
-    ports.clientPort,
+    String(ports.clientPort),
     ...process.argv.slice(2),
   ],
   // As an environment variable, so that a --totalEvents flag given to the demo wins.
