@@ -60,7 +60,7 @@ export interface MazeStats extends CoreStats {
   readonly eventSourcesAccepted: number;
   /** Event sources refused because one was already active. */
   readonly eventSourcesRefused: number;
-  /** Lines over the maximum length, on either port. */
+  /** Event lines over the maximum length. */
   readonly linesTooLong: number;
   /** Problems reported so far. */
   readonly problems: number;

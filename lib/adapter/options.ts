@@ -20,7 +20,7 @@ import type { MazeCoreOptions } from '../core/maze-core.js';
 
 /** Everything `createMaze()` can be tuned with. Durations are in milliseconds. */
 export interface MazeOptions extends MazeCoreOptions {
-  /** Longest line on either port, terminator included. Default `DEFAULT_MAX_LINE_LENGTH`. */
+  /** Longest event line, terminator included. Default `DEFAULT_MAX_LINE_LENGTH`. */
   readonly maxLineLength?: number;
   /** Longest user-id line a client may send. Default `DEFAULT_MAX_ID_LINE_LENGTH`. */
   readonly maxIdLineLength?: number;

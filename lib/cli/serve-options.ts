@@ -87,7 +87,7 @@ export const SERVE_OPTIONS: readonly ServeOptionSpec[] = [
     key: 'maxLineLength',
     type: 'number',
     default: DEFAULT_MAX_LINE_LENGTH,
-    describe: 'Longest line accepted on either port, terminator included, in bytes',
+    describe: 'Longest event line accepted, terminator included, in bytes (client id lines: 64)',
     min: 4,
     max: MAX_ID,
   },

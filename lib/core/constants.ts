@@ -11,7 +11,7 @@ export const DEFAULT_CLIENT_PORT = 9099;
 /** Loopback by default: the event port can message every user (SPEC 1). */
 export const DEFAULT_HOST = '127.0.0.1';
 
-/** Longest line accepted on either port, terminator included (SPEC 2). A valid event is < 50 bytes. */
+/** Longest event line accepted, terminator included (SPEC 2). A valid event is < 50 bytes. */
 export const DEFAULT_MAX_LINE_LENGTH = 4 * 1024;
 /** Longest user-id line a client may send; an id has at most 16 digits. */
 export const DEFAULT_MAX_ID_LINE_LENGTH = 64;
