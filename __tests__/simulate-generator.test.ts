@@ -10,10 +10,18 @@ function generator(options: SimulateOptions): EventGenerator {
   return new EventGenerator(resolveSimulateOptions(options as Record<string, unknown>), LIMITS);
 }
 
+/** The bytes generated since the last take, as text. */
+function takeText(events: EventGenerator): string {
+  return Buffer.from(events.takeOutput()).toString('latin1');
+}
+
 /** Every batch until done. */
 function batches(events: EventGenerator): string[] {
   const all: string[] = [];
-  while (!events.done) all.push(events.nextBatch());
+  while (!events.done) {
+    events.nextBatch();
+    all.push(takeText(events));
+  }
   return all;
 }
 
@@ -63,6 +71,7 @@ describe('EventGenerator: the stream', () => {
   it('sends exactly totalEvents, numbered on from the warm-up, in shuffled batches of 1..max', () => {
     const events = generator({ ...SMALL, maxEventSourceBatchSize: 20 });
     events.warmupBroadcast();
+    expect(takeText(events)).toBe('1|B\n');
     const all = batches(events);
     let next = 2;
     let shuffled = 0;
@@ -130,6 +139,7 @@ describe('EventGenerator: the reference model agrees with a naive one', () => {
     (seed) => {
       const events = generator({ ...SMALL, randomSeed: seed, eventTerminator: 'crlf' });
       events.warmupBroadcast();
+      expect(takeText(events)).toBe('1|B\r\n');
       for (const client of events.clients) client.registered = true;
       const lines = linesOf(batches(events).join('')).sort(
         (x, y) => Number(x.split('|')[0]) - Number(y.split('|')[0]),

@@ -138,18 +138,24 @@ export class ClientStream {
 
   /** The client is owed the line of event `sequence`, whose FNV-1a hash is `lineHash`. */
   expect(sequence: number, lineHash: number): void {
-    let length = this.#length;
+    const length = this.#length;
     if (length > this.#mask) this.#grow();
     const at = (this.#head + length) & this.#mask;
     this.#sequences[at] = sequence;
     this.#hashes[at] = lineHash;
-    this.#length = ++length;
+    this.#length = length + 1;
     this.expectedLines++;
     this.expectedDigest = Math.imul(this.expectedDigest ^ lineHash, PRIME);
     const ledger = this.context.ledger;
     ledger.pending++;
-    if (length === 1) this.waitingSince = ledger.clock;
-    if (length === ledger.perClientLimit && !this.#overLimit) {
+    // The rare cases out of line: the rest is what every notification pays.
+    if (length === 0 || length + 1 === ledger.perClientLimit) this.#owedMore(ledger);
+  }
+
+  // The ring just became non-empty, or reached the per-client limit.
+  #owedMore(ledger: Ledger): void {
+    if (this.#length === 1) this.waitingSince = ledger.clock;
+    if (this.#length === ledger.perClientLimit && !this.#overLimit) {
       this.#overLimit = true;
       ledger.clientsOverLimit++;
     }

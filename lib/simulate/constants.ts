@@ -36,7 +36,7 @@ export const MIN_PENDING_PER_CLIENT = 256;
 export const MAX_PENDING_TOTAL = 1_048_576;
 /** Generated event bytes gathered into one write to the event source. */
 export const EVENT_WRITE_SIZE = 64 * 1024;
-/** Receive buffer per client socket, reused for every read. */
+/** Receive buffer shared by the client sockets, reused for every read. */
 export const CLIENT_READ_BUFFER_SIZE = 64 * 1024;
 /** Most client connections opened at once (a listen backlog is often 511). */
 export const CONNECT_WAVE_SIZE = 128;

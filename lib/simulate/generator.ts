@@ -13,11 +13,16 @@
  *   connected clients that follow it (a bitset). Follows by users without a client change
  *   no notification and are not stored, so memory is bounded by users x clients bits.
  * - Batches have a random size in 1..maxEventSourceBatchSize and are written shuffled.
+ * - Lines are written as ASCII straight into bytes and hashed once for all the clients they
+ *   notify; nothing is allocated per event. The generator shares one core with the client
+ *   streams and the sockets, so its cost per event is part of what the simulator can
+ *   verify per second.
  */
 
 import { ClientStream, Ledger, type StreamContext } from './client-stream.js';
-import { RECENT_EVENTS } from './constants.js';
-import { hashLine } from './hash.js';
+import { EVENT_WRITE_SIZE, RECENT_EVENTS } from './constants.js';
+import { MAX_DECIMAL_DIGITS, writeDecimal } from './decimal.js';
+import { hashBytes } from './hash.js';
 import { type ResolvedSimulateOptions, terminatorBytes } from './options.js';
 import { SeededRandom } from './random.js';
 
@@ -27,6 +32,13 @@ const BROADCAST = 2;
 const PRIVATE_MESSAGE = 3;
 const STATUS_UPDATE = 4;
 const LETTERS = ['F', 'U', 'B', 'P', 'S'];
+const LETTER_CODES = LETTERS.map((letter) => letter.charCodeAt(0));
+const PIPE = 124;
+const CR = 13;
+const LF = 10;
+/** The longest event line: three numbers, three pipes, a letter and CRLF. */
+const MAX_LINE_BYTES = 3 * MAX_DECIMAL_DIGITS + 6;
+const NO_OUTPUT = new Uint8Array(0);
 
 /** Limits of the generator's pacing; defaults in `constants.ts`. */
 export interface GeneratorLimits {
@@ -47,6 +59,7 @@ export class EventGenerator implements StreamContext {
   readonly #numberOfUsers: number;
   readonly #maxBatch: number;
   readonly #terminator: string;
+  readonly #crlf: boolean;
   readonly #random: SeededRandom;
   // Cumulative weights of F, U, B, P, S.
   readonly #thresholds: number[];
@@ -55,7 +68,14 @@ export class EventGenerator implements StreamContext {
   // Per followed user, a bitset of the client indexes that follow it.
   readonly #followers = new Map<number, Int32Array>();
   readonly #bitsetWords: number;
-  readonly #batch: string[];
+  // The batch being generated: its lines in sequence order, line i at
+  // #lines[#lineStarts[i] .. #lineStarts[i + 1] - 1], and the order they are sent in.
+  readonly #lines: Uint8Array;
+  readonly #lineStarts: Int32Array;
+  readonly #order: number[];
+  // Event bytes generated and not taken yet: #output[0 .. #outputLength - 1].
+  #output = NO_OUTPUT;
+  #outputLength = 0;
   // The last RECENT_EVENTS events, to quote an expected line in a failure.
   readonly #recentType = new Uint8Array(RECENT_EVENTS);
   readonly #recentFrom = new Float64Array(RECENT_EVENTS);
@@ -68,6 +88,7 @@ export class EventGenerator implements StreamContext {
     this.#numberOfUsers = options.numberOfUsers;
     this.#maxBatch = options.maxEventSourceBatchSize;
     this.#terminator = terminatorBytes(options.eventTerminator);
+    this.#crlf = options.eventTerminator === 'crlf';
     this.#random = new SeededRandom(options.randomSeed);
     let sum = 0;
     this.#thresholds = options.eventWeights.map((weight) => (sum += weight));
@@ -78,7 +99,9 @@ export class EventGenerator implements StreamContext {
       return new ClientStream(index, user, this);
     });
     this.#bitsetWords = Math.ceil(users.length / 32);
-    this.#batch = new Array<string>(this.#maxBatch).fill('');
+    this.#lines = new Uint8Array(this.#maxBatch * MAX_LINE_BYTES);
+    this.#lineStarts = new Int32Array(this.#maxBatch + 1);
+    this.#order = new Array<number>(this.#maxBatch).fill(0);
   }
 
   /** Every event after the warm-up has been generated. */
@@ -91,31 +114,69 @@ export class EventGenerator implements StreamContext {
     return this.#nextSequence;
   }
 
-  /**
-   * The next warm-up broadcast. Clients registered so far are owed it; a client that is not
-   * registered yet registers by receiving any of them (`ClientStream`).
-   */
-  warmupBroadcast(): string {
-    const sequence = this.#nextSequence++;
-    const line = `${sequence}|B${this.#terminator}`;
-    this.#remember(sequence, BROADCAST, 0, 0);
-    this.warmupSent = sequence;
-    const hash = hashLine(line);
-    for (const client of this.clients) if (client.registered) client.expect(sequence, hash);
-    return line;
+  /** Bytes generated and not taken yet. */
+  get outputLength(): number {
+    return this.#outputLength;
   }
 
-  /** The next batch of events: applied to the model, then shuffled into one string. */
-  nextBatch(): string {
+  /**
+   * The bytes generated since the last call, to write to the event source. They are the
+   * caller's: the generator never writes to them again.
+   */
+  takeOutput(): Uint8Array {
+    const bytes = this.#output.subarray(0, this.#outputLength);
+    this.#output = NO_OUTPUT;
+    this.#outputLength = 0;
+    return bytes;
+  }
+
+  /**
+   * Generates the next warm-up broadcast. Clients registered so far are owed it; a client
+   * that is not registered yet registers by receiving any of them (`ClientStream`).
+   */
+  warmupBroadcast(): void {
+    this.#reserve(MAX_LINE_BYTES);
+    const output = this.#output;
+    const start = this.#outputLength;
+    const sequence = this.#nextSequence;
+    const end = this.#writeTerminator(output, this.#writeHead(output, start, BROADCAST));
+    this.#outputLength = end;
+    this.#remember(sequence, BROADCAST, 0, 0);
+    this.warmupSent = sequence;
+    const hash = hashBytes(output, start, end);
+    for (const client of this.clients) if (client.registered) client.expect(sequence, hash);
+  }
+
+  /** Generates the next batch of events: applied to the model, then output shuffled. */
+  nextBatch(): void {
     const random = this.#random;
     const size = Math.min(1 + random.below(this.#maxBatch), this.#totalEvents - this.generated);
-    const batch = this.#batch;
-    for (let i = 0; i < size; i++) batch[i] = this.#nextEvent();
+    const lines = this.#lines;
+    const starts = this.#lineStarts;
+    const order = this.#order;
+    let end = 0;
+    for (let i = 0; i < size; i++) {
+      starts[i] = end;
+      end = this.#nextEvent(end);
+      order[i] = i;
+    }
+    starts[size] = end;
     this.generated += size;
-    random.shuffle(batch, size);
-    let text = '';
-    for (let i = 0; i < size; i++) text += batch[i];
-    return text;
+    // The same draws as shuffling the lines themselves: a seed gives the stream it always did.
+    random.shuffle(order, size);
+
+    // The model applies the events in sequence order; the server gets them shuffled.
+    this.#reserve(end);
+    const output = this.#output;
+    let at = this.#outputLength;
+    for (let i = 0; i < size; i++) {
+      const line = order[i] as number;
+      const lineEnd = starts[line + 1] as number;
+      for (let from = starts[line] as number; from < lineEnd; from++) {
+        output[at++] = lines[from] as number;
+      }
+    }
+    this.#outputLength = at;
   }
 
   lineOf(sequence: number): string | undefined {
@@ -131,64 +192,119 @@ export class EventGenerator implements StreamContext {
     return `${head}|${from}|${to}${this.#terminator}`;
   }
 
-  #nextEvent(): string {
-    const random = this.#random;
-    const sequence = this.#nextSequence++;
-    const pick = random.below(this.#totalWeight);
+  // Generates one event and applies it to the model; its line goes to #lines[start..].
+  // Returns the end of the line. One method per type keeps each small enough for the
+  // compiler to inline what it calls.
+  #nextEvent(start: number): number {
+    const pick = this.#random.below(this.#totalWeight);
     const thresholds = this.#thresholds;
     let type = 0;
     while (pick >= (thresholds[type] as number)) type++;
-    const users = this.#numberOfUsers;
-    const clients = this.clients;
-
+    const sequence = this.#nextSequence;
+    const end = this.#writeHead(this.#lines, start, type);
     switch (type) {
-      case FOLLOW: {
-        const from = 1 + random.below(users);
-        const to = 1 + random.below(users);
-        const line = `${sequence}|F|${from}|${to}${this.#terminator}`;
-        this.#remember(sequence, type, from, to);
-        const follower = this.#clientOfUser.get(from);
-        if (follower !== undefined) this.#followersOf(to)[follower >>> 5] |= 1 << (follower & 31);
-        const recipient = this.#clientOfUser.get(to);
-        if (recipient !== undefined) clients[recipient]?.expect(sequence, hashLine(line));
-        return line;
-      }
-      case UNFOLLOW: {
-        const from = 1 + random.below(users);
-        const to = 1 + random.below(users);
-        this.#remember(sequence, type, from, to);
-        const follower = this.#clientOfUser.get(from);
-        const followers = this.#followers.get(to);
-        if (follower !== undefined && followers !== undefined) {
-          followers[follower >>> 5] &= ~(1 << (follower & 31));
-        }
-        return `${sequence}|U|${from}|${to}${this.#terminator}`;
-      }
-      case BROADCAST: {
-        const line = `${sequence}|B${this.#terminator}`;
-        this.#remember(sequence, type, 0, 0);
-        const hash = hashLine(line);
-        for (let i = 0; i < clients.length; i++) clients[i]?.expect(sequence, hash);
-        return line;
-      }
-      case PRIVATE_MESSAGE: {
-        const from = 1 + random.below(users);
-        const to = 1 + random.below(users);
-        const line = `${sequence}|P|${from}|${to}${this.#terminator}`;
-        this.#remember(sequence, type, from, to);
-        const recipient = this.#clientOfUser.get(to);
-        if (recipient !== undefined) clients[recipient]?.expect(sequence, hashLine(line));
-        return line;
-      }
-      default: {
-        const from = 1 + random.below(users);
-        const line = `${sequence}|S|${from}${this.#terminator}`;
-        this.#remember(sequence, STATUS_UPDATE, from, 0);
-        const followers = this.#followers.get(from);
-        if (followers !== undefined) this.#notifyFollowers(followers, sequence, hashLine(line));
-        return line;
-      }
+      case FOLLOW:
+        return this.#follow(sequence, start, end);
+      case UNFOLLOW:
+        return this.#unfollow(sequence, end);
+      case BROADCAST:
+        return this.#broadcast(sequence, start, end);
+      case PRIVATE_MESSAGE:
+        return this.#privateMessage(sequence, start, end);
+      default:
+        return this.#statusUpdate(sequence, start, end);
     }
+  }
+
+  // In each of these, `start` is where the line begins and `at` where its head ends.
+  #follow(sequence: number, start: number, at: number): number {
+    const random = this.#random;
+    const from = 1 + random.below(this.#numberOfUsers);
+    const to = 1 + random.below(this.#numberOfUsers);
+    const line = this.#lines;
+    const end = this.#writeTerminator(line, this.#writeUsers(line, at, from, to));
+    this.#remember(sequence, FOLLOW, from, to);
+    const follower = this.#clientOfUser.get(from);
+    if (follower !== undefined) this.#followersOf(to)[follower >>> 5] |= 1 << (follower & 31);
+    const recipient = this.#clientOfUser.get(to);
+    if (recipient !== undefined) {
+      this.clients[recipient]?.expect(sequence, hashBytes(line, start, end));
+    }
+    return end;
+  }
+
+  #unfollow(sequence: number, at: number): number {
+    const random = this.#random;
+    const from = 1 + random.below(this.#numberOfUsers);
+    const to = 1 + random.below(this.#numberOfUsers);
+    this.#remember(sequence, UNFOLLOW, from, to);
+    const follower = this.#clientOfUser.get(from);
+    const followers = this.#followers.get(to);
+    if (follower !== undefined && followers !== undefined) {
+      followers[follower >>> 5] &= ~(1 << (follower & 31));
+    }
+    const line = this.#lines;
+    return this.#writeTerminator(line, this.#writeUsers(line, at, from, to));
+  }
+
+  #broadcast(sequence: number, start: number, at: number): number {
+    const line = this.#lines;
+    const end = this.#writeTerminator(line, at);
+    this.#remember(sequence, BROADCAST, 0, 0);
+    const hash = hashBytes(line, start, end);
+    const clients = this.clients;
+    for (let i = 0; i < clients.length; i++) clients[i]?.expect(sequence, hash);
+    return end;
+  }
+
+  #privateMessage(sequence: number, start: number, at: number): number {
+    const random = this.#random;
+    const from = 1 + random.below(this.#numberOfUsers);
+    const to = 1 + random.below(this.#numberOfUsers);
+    const line = this.#lines;
+    const end = this.#writeTerminator(line, this.#writeUsers(line, at, from, to));
+    this.#remember(sequence, PRIVATE_MESSAGE, from, to);
+    const recipient = this.#clientOfUser.get(to);
+    if (recipient !== undefined) {
+      this.clients[recipient]?.expect(sequence, hashBytes(line, start, end));
+    }
+    return end;
+  }
+
+  #statusUpdate(sequence: number, start: number, at: number): number {
+    const from = 1 + this.#random.below(this.#numberOfUsers);
+    const line = this.#lines;
+    line[at] = PIPE;
+    const end = this.#writeTerminator(line, writeDecimal(line, at + 1, from));
+    this.#remember(sequence, STATUS_UPDATE, from, 0);
+    const followers = this.#followers.get(from);
+    if (followers !== undefined) {
+      this.#notifyFollowers(followers, sequence, hashBytes(line, start, end));
+    }
+    return end;
+  }
+
+  // Writes `123|F`, the head of the line of event #nextSequence, at `bytes[at..]`, and moves
+  // on to the next number.
+  #writeHead(bytes: Uint8Array, at: number, type: number): number {
+    let end = writeDecimal(bytes, at, this.#nextSequence++);
+    bytes[end++] = PIPE;
+    bytes[end++] = LETTER_CODES[type] as number;
+    return end;
+  }
+
+  // `|from|to`
+  #writeUsers(bytes: Uint8Array, at: number, from: number, to: number): number {
+    bytes[at] = PIPE;
+    const end = writeDecimal(bytes, at + 1, from);
+    bytes[end] = PIPE;
+    return writeDecimal(bytes, end + 1, to);
+  }
+
+  #writeTerminator(bytes: Uint8Array, at: number): number {
+    if (this.#crlf) bytes[at++] = CR;
+    bytes[at] = LF;
+    return at + 1;
   }
 
   #notifyFollowers(followers: Int32Array, sequence: number, hash: number): void {
@@ -210,6 +326,16 @@ export class EventGenerator implements StreamContext {
       this.#followers.set(user, followers);
     }
     return followers;
+  }
+
+  // Makes room for `bytes` more output bytes. A taken output is never written again, so
+  // the first batch after a take starts a new array.
+  #reserve(bytes: number): void {
+    const length = this.#outputLength;
+    if (this.#output.length - length >= bytes) return;
+    const output = new Uint8Array(length + bytes + EVENT_WRITE_SIZE);
+    output.set(this.#output.subarray(0, length));
+    this.#output = output;
   }
 
   #remember(sequence: number, type: number, from: number, to: number): void {

@@ -3,8 +3,8 @@
  * terminator included. A client stream folds its line hashes, in order, into a running
  * digest with the same step, so the digest depends on every byte and on their order.
  *
- * Invariant: `hashLine(text)` equals the byte loop of `ClientStream.receive` over the
- * latin1 bytes of `text` (event lines are ASCII, one byte per character).
+ * Invariant: `hashLine(text)` and `hashBytes` over the latin1 bytes of `text` (event lines
+ * are ASCII, one byte per character) equal the byte loop of `ClientStream.receive`.
  */
 
 /** FNV-1a 32-bit offset basis, as a signed 32-bit integer. */
@@ -16,6 +16,13 @@ export const FNV_PRIME = 0x01000193;
 export function hashLine(line: string): number {
   let hash = FNV_OFFSET;
   for (let i = 0; i < line.length; i++) hash = Math.imul(hash ^ line.charCodeAt(i), FNV_PRIME);
+  return hash;
+}
+
+/** The FNV-1a hash of the line in `bytes[start .. end-1]`. */
+export function hashBytes(bytes: Uint8Array, start: number, end: number): number {
+  let hash = FNV_OFFSET;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ (bytes[i] as number), FNV_PRIME);
   return hash;
 }
 
