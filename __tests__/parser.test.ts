@@ -112,10 +112,15 @@ describe('parseEvent: invalid bodies keep their number', () => {
 });
 
 describe('readId', () => {
-  it('reads a field up to the next pipe within [start, end)', () => {
-    expect(readId('12|34|56', 3, 8)).toBe(34);
+  it('reads exactly the range [start, end)', () => {
+    expect(readId('12|34|56', 3, 5)).toBe(34);
     expect(readId('12|34|56', 6, 8)).toBe(56);
     expect(readId('123456', 0, 3)).toBe(123);
+  });
+
+  it('rejects a range with a pipe in it: a field never spans two', () => {
+    expect(readId('12|34', 0, 5)).toBe(-1);
+    expect(readId('12|', 0, 3)).toBe(-1);
   });
 
   it('returns -1 for an empty, zero, overflowing or non-digit field', () => {

@@ -19,7 +19,7 @@ import type { Duplex } from 'node:stream';
 import { MAX_ID } from '../core/constants.js';
 import { ErrorCode, type Problem } from '../core/errors.js';
 import type { UserId } from '../core/events.js';
-import { quoteLine, readId } from '../core/parser.js';
+import { contentEnd, quoteLine, readId } from '../core/parser.js';
 import { closeStream } from './close-stream.js';
 import { LineFramer, type LineSink } from './line-framer.js';
 
@@ -42,9 +42,6 @@ export interface ClientConnectionOptions {
 }
 
 export type ClientState = 'identifying' | 'identified' | 'closed';
-
-const CR = 13;
-const LF = 10;
 
 export class ClientConnection implements LineSink {
   /** `client#N`, for reports and logs. */
@@ -232,13 +229,6 @@ export class ClientConnection implements LineSink {
  * Returns `undefined` for anything else (signs, spaces, `|`, other bytes, zero, overflow).
  */
 export function parseUserId(line: string): UserId | undefined {
-  let end = line.length;
-  if (end > 0 && line.charCodeAt(end - 1) === LF) {
-    end--;
-    if (end > 0 && line.charCodeAt(end - 1) === CR) end--;
-  }
-  const userId = readId(line, 0, end);
-  // readId stops at a '|' (a field separator in events); an id line has one field only.
-  if (userId < 1 || line.lastIndexOf('|', end - 1) !== -1) return undefined;
-  return userId;
+  const userId = readId(line, 0, contentEnd(line));
+  return userId > 0 ? userId : undefined;
 }

@@ -166,7 +166,7 @@ export class MazeCore {
   #applyReady(): readonly Delivery[] {
     let deliveries: Delivery[] | undefined;
     for (let slot = this.#sequencer.next(); slot !== undefined; slot = this.#sequencer.next()) {
-      if (!('type' in slot)) {
+      if (!isEvent(slot)) {
         this.#noop++;
         continue;
       }

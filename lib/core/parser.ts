@@ -18,7 +18,6 @@ import { ownCopy } from './own-copy.js';
 
 const LF = 10;
 const CR = 13;
-const PIPE = 124;
 const DIGIT_0 = 48;
 const DIGIT_9 = 57;
 const NOT_A_NUMBER = -1;
@@ -47,16 +46,12 @@ export function isEvent(parsed: ParsedLine): parsed is MazeEvent {
  * Never throws: every defect comes back as a `Problem`.
  */
 export function parseEvent(line: string): ParsedLine {
-  let end = line.length;
-  const terminated = end > 0 && line.charCodeAt(end - 1) === LF;
-  if (terminated) {
-    end--;
-    if (end > 0 && line.charCodeAt(end - 1) === CR) end--;
-  }
+  const end = contentEnd(line);
+  const terminated = end < line.length;
 
-  const sequence = readId(line, 0, end);
-  if (sequence === NOT_A_NUMBER) return badSequence(line);
   const sequenceEnd = indexOfPipe(line, 0, end);
+  const sequence = readId(line, 0, sequenceEnd);
+  if (sequence === NOT_A_NUMBER) return badSequence(line);
   if (sequenceEnd === end) return badBody(line, sequence, 'no event type');
 
   const typeAt = sequenceEnd + 1;
@@ -80,9 +75,9 @@ export function parseEvent(line: string): ParsedLine {
 
   if (typeEnd === end) return badBody(line, sequence, `a '${type}' event needs a from-user id`);
   const fromAt = typeEnd + 1;
-  const from = readId(line, fromAt, end);
-  if (from === NOT_A_NUMBER) return badBody(line, sequence, 'the from-user id is not a valid id');
   const fromEnd = indexOfPipe(line, fromAt, end);
+  const from = readId(line, fromAt, fromEnd);
+  if (from === NOT_A_NUMBER) return badBody(line, sequence, 'the from-user id is not a valid id');
 
   if (type === EventType.StatusUpdate) {
     if (fromEnd !== end) return badBody(line, sequence, 'a status update has exactly one user id');
@@ -91,31 +86,45 @@ export function parseEvent(line: string): ParsedLine {
 
   if (fromEnd === end) return badBody(line, sequence, `a '${type}' event needs a to-user id`);
   const toAt = fromEnd + 1;
-  const to = readId(line, toAt, end);
+  const toEnd = indexOfPipe(line, toAt, end);
+  const to = readId(line, toAt, toEnd);
   if (to === NOT_A_NUMBER) return badBody(line, sequence, 'the to-user id is not a valid id');
-  if (indexOfPipe(line, toAt, end) !== end) {
+  if (toEnd !== end) {
     return badBody(line, sequence, `a '${type}' event has exactly two user ids`);
   }
   return makeEvent(sequence, type, from, to, payload);
 }
 
 /**
- * Parses a decimal id in `1..MAX_SAFE_INTEGER` spanning `[start, end)`; the field ends at
- * the first `|`. Returns `NOT_A_NUMBER` for an empty field, any non-digit, zero or overflow.
+ * Where the content of `line` ends: before its `\n` or `\r\n` terminator, or at its length
+ * when it has none.
+ */
+export function contentEnd(line: string): number {
+  let end = line.length;
+  if (end > 0 && line.charCodeAt(end - 1) === LF) {
+    end--;
+    if (end > 0 && line.charCodeAt(end - 1) === CR) end--;
+  }
+  return end;
+}
+
+/**
+ * Parses `[start, end)` as a decimal id in `1..MAX_SAFE_INTEGER`. Returns `NOT_A_NUMBER`
+ * (-1) for an empty range, any non-digit (a `|` included), zero or overflow.
  */
 export function readId(text: string, start: number, end: number): number {
+  if (start === end) return NOT_A_NUMBER;
   let value = 0;
-  let at = start;
-  for (; at < end; at++) {
+  for (let at = start; at < end; at++) {
     const code = text.charCodeAt(at);
-    if (code === PIPE) break;
     if (code < DIGIT_0 || code > DIGIT_9) return NOT_A_NUMBER;
     value = value * 10 + (code - DIGIT_0);
     if (value > MAX_ID) return NOT_A_NUMBER;
   }
-  return at === start || value === 0 ? NOT_A_NUMBER : value;
+  return value === 0 ? NOT_A_NUMBER : value;
 }
 
+// The end of the field starting at `start`: its `|`, or `end` when it is the last field.
 function indexOfPipe(text: string, start: number, end: number): number {
   const at = text.indexOf('|', start);
   return at === -1 || at > end ? end : at;
