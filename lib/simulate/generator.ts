@@ -23,16 +23,16 @@ import { ClientStream, Ledger, type StreamContext } from './client-stream.js';
 import { EVENT_WRITE_SIZE, RECENT_EVENTS } from './constants.js';
 import { MAX_DECIMAL_DIGITS, writeDecimal } from './decimal.js';
 import { hashBytes } from './hash.js';
-import { type ResolvedSimulateOptions, terminatorBytes } from './options.js';
+import { EVENT_TYPES, type ResolvedSimulateOptions, terminatorBytes } from './options.js';
 import { SeededRandom } from './random.js';
 
+// Indexes into EVENT_TYPES (and the mix weights).
 const FOLLOW = 0;
 const UNFOLLOW = 1;
 const BROADCAST = 2;
 const PRIVATE_MESSAGE = 3;
 const STATUS_UPDATE = 4;
-const LETTERS = ['F', 'U', 'B', 'P', 'S'];
-const LETTER_CODES = LETTERS.map((letter) => letter.charCodeAt(0));
+const LETTER_CODES = EVENT_TYPES.map((letter) => letter.charCodeAt(0));
 const PIPE = 124;
 const CR = 13;
 const LF = 10;
@@ -184,7 +184,7 @@ export class EventGenerator implements StreamContext {
     if (this.#nextSequence - sequence > RECENT_EVENTS) return undefined;
     const at = sequence % RECENT_EVENTS;
     const type = this.#recentType[at] as number;
-    const head = `${sequence}|${LETTERS[type]}`;
+    const head = `${sequence}|${EVENT_TYPES[type]}`;
     const from = this.#recentFrom[at];
     const to = this.#recentTo[at];
     if (type === BROADCAST) return `${head}${this.#terminator}`;
