@@ -27,7 +27,7 @@ import { LineFramer, type LineSink } from './line-framer.js';
 export interface ClientHost {
   /** The client sent a valid id; from now on it should receive notifications. */
   clientIdentified(client: ClientConnection): void;
-  /** The client's output went back under its limit (`'drain'`). */
+  /** The client's stream emitted `'drain'`: its queue has emptied. */
   clientDrained(client: ClientConnection): void;
   /** The client is gone (or is going); called once, for any client that was attached. */
   clientClosed(client: ClientConnection): void;
@@ -55,8 +55,6 @@ export class ClientConnection implements LineSink {
    * and an allocation per piece before Node can copy it out.
    */
   readonly pending: string[] = [];
-  /** Whether the client is counted as over its buffer limit (the source is held for it). */
-  overLimit = false;
 
   readonly #host: ClientHost;
   readonly #options: ClientConnectionOptions;
@@ -83,9 +81,7 @@ export class ClientConnection implements LineSink {
     stream.on('end', () => this.#onEnd());
     stream.on('error', (error: Error) => this.#onError(error));
     stream.on('close', () => this.#closed());
-    stream.on('drain', () => {
-      if (this.overLimit) this.#host.clientDrained(this);
-    });
+    stream.on('drain', () => this.#host.clientDrained(this));
     this.#identifyTimer = setTimeout(
       () => this.#onIdentifyTimeout(),
       this.#options.identifyTimeout,
@@ -110,7 +106,7 @@ export class ClientConnection implements LineSink {
    * Whether queued output is over the limit. Only true once the stream will emit `'drain'`
    * (`writableNeedDrain`), so the host can always count on hearing `clientDrained`.
    */
-  isOverLimit(): boolean {
+  overLimitUntilDrain(): boolean {
     const stream = this.stream;
     return stream.writableNeedDrain && stream.writableLength > this.#options.clientBufferLimit;
   }
@@ -119,7 +115,7 @@ export class ClientConnection implements LineSink {
    * Whether queued output is above the limit right now, whether or not the stream has
    * drained since it went over (a limit below the stream's mark counts as the mark).
    */
-  isAboveLimit(): boolean {
+  stillOverLimit(): boolean {
     const stream = this.stream;
     return (
       stream.writableLength >

@@ -290,7 +290,11 @@ export class Maze extends EventEmitter<MazeEventMap> {
     for (let i = 0; i < withOutput.length; i++) {
       const client = withOutput[i];
       bytes += client.flush();
-      if (!client.overLimit && client.state === 'identified' && client.isOverLimit()) {
+      if (
+        !this.#overLimit.has(client) &&
+        client.state === 'identified' &&
+        client.overLimitUntilDrain()
+      ) {
         this.#clientOverLimit(client);
       }
     }
@@ -299,7 +303,6 @@ export class Maze extends EventEmitter<MazeEventMap> {
   }
 
   #clientOverLimit(client: ClientConnection): void {
-    client.overLimit = true;
     const timer = setTimeout(() => this.#slowClientTimeout(client), this.options.slowClientTimeout);
     timer.unref();
     this.#overLimit.set(client, timer);
@@ -311,9 +314,9 @@ export class Maze extends EventEmitter<MazeEventMap> {
     this.#updateSourceFlow();
   }
 
+  // Called on every 'drain' and on close; only a client held over its limit has a timer.
   #clientUnderLimit(client: ClientConnection): void {
     const timer = this.#overLimit.get(client);
-    client.overLimit = false;
     if (timer === undefined) return;
     clearTimeout(timer);
     this.#overLimit.delete(client);
@@ -325,7 +328,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
   // empty yet, is reading: the source is no longer held for it, and if it goes over its
   // limit again, it gets a new timer.
   #slowClientTimeout(client: ClientConnection): void {
-    if (client.isAboveLimit()) {
+    if (client.stillOverLimit()) {
       this.#dropSlowClient(client);
       return;
     }
@@ -335,7 +338,6 @@ export class Maze extends EventEmitter<MazeEventMap> {
 
   #dropSlowClient(client: ClientConnection): void {
     this.#overLimit.delete(client);
-    client.overLimit = false;
     this.#slowClientDisconnects++;
     this.#report({
       code: ErrorCode.ClientSlow,
@@ -374,7 +376,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
 
   #clientClosed(client: ClientConnection): void {
     if (!this.#clients.delete(client)) return;
-    if (client.overLimit) this.#clientUnderLimit(client);
+    this.#clientUnderLimit(client);
     const userId = client.userId;
     if (userId !== undefined) {
       const clients = this.#clientsByUser.get(userId);
