@@ -1,6 +1,6 @@
 /** `runSimulateCommand` in-process, with fake stdout/stderr: output formats and exit codes. */
 import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import {
   exitCodeOf,
   formatSummary,
@@ -8,7 +8,7 @@ import {
   type SimulationResult,
   SUCCESS_LINE,
 } from '../lib/simulate/index.js';
-import { type NaiveServer, startNaiveServer } from './simulate-servers.js';
+import { portsOf, useNaiveServers } from './simulate-servers.js';
 
 class Capture extends Writable {
   text = '';
@@ -25,22 +25,18 @@ function io(tty = false, env: Record<string, string> = {}) {
   return { stdout: new Capture(tty), stderr: new Capture(tty), env };
 }
 
-let server: NaiveServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
-
-async function portsOf(fault?: Parameters<typeof startNaiveServer>[0]) {
-  server = await startNaiveServer(fault);
-  return { eventListenerPort: server.eventPort, clientListenerPort: server.clientPort };
-}
+const startServer = useNaiveServers();
 
 describe('runSimulateCommand', () => {
   it('redraws one progress line on a TTY, then prints the summary', async () => {
     const out = io(true);
     const code = await runSimulateCommand(
-      { ...(await portsOf()), totalEvents: 60_000, concurrencyLevel: 10, logInterval: 10 },
+      {
+        ...portsOf(await startServer()),
+        totalEvents: 60_000,
+        concurrencyLevel: 10,
+        logInterval: 10,
+      },
       out,
     );
     expect(code).toBe(0);
@@ -52,7 +48,7 @@ describe('runSimulateCommand', () => {
   });
 
   it('takes options from the environment', async () => {
-    const ports = await portsOf();
+    const ports = portsOf(await startServer());
     const out = io(false, {
       eventListenerPort: String(ports.eventListenerPort),
       clientListenerPort: String(ports.clientListenerPort),
@@ -69,7 +65,7 @@ describe('runSimulateCommand', () => {
     const out = io();
     const code = await runSimulateCommand(
       {
-        ...(await portsOf({ kind: 'swap', at: 100 })),
+        ...portsOf(await startServer({ kind: 'swap', at: 100 })),
         totalEvents: 2_000,
         concurrencyLevel: 5,
         logInterval: 0,

@@ -2,7 +2,7 @@
  * The simulator must fail, precisely, against a server that misbehaves in any one way.
  * Each test runs a naive server with one injected fault (see simulate-servers.ts).
  */
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import {
   exitCodeOf,
   type SimulateOptions,
@@ -10,13 +10,9 @@ import {
   type SimulationFailure,
   simulate,
 } from '../lib/simulate/index.js';
-import { type Fault, type NaiveServer, startNaiveServer } from './simulate-servers.js';
+import { type Fault, portsOf, useNaiveServers } from './simulate-servers.js';
 
-let server: NaiveServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+const startServer = useNaiveServers();
 
 // Few users per client, so each client gets a dense stream of notifications.
 const OPTIONS: SimulateOptions = {
@@ -32,13 +28,7 @@ async function failureWith(
   fault: Fault,
   options: SimulateOptions = {},
 ): Promise<SimulationFailure> {
-  server = await startNaiveServer(fault);
-  const result = await simulate({
-    eventListenerPort: server.eventPort,
-    clientListenerPort: server.clientPort,
-    ...OPTIONS,
-    ...options,
-  });
+  const result = await simulate({ ...portsOf(await startServer(fault)), ...OPTIONS, ...options });
   if (result.ok) throw new Error(`the simulator passed a server with fault ${fault.kind}`);
   expect(exitCodeOf(result)).toBe(1);
   expect(result.failure.kind).toBe('verification');

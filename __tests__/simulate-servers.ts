@@ -6,6 +6,7 @@
  * Both listeners bind 127.0.0.1 on port 0; `close()` destroys every socket it accepted.
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { afterEach } from '@jest/globals';
 
 /** One misbehaviour, applied to the `at`-th notification the server sends (0-based, over all clients). */
 export type Fault =
@@ -220,6 +221,32 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
       await Promise.all([closeServer(eventServer), closeServer(clientServer)]);
     },
   };
+}
+
+/**
+ * Registers an `afterEach` that closes every server started through the returned function
+ * (`startNaiveServer`). Call it once at the top of a test file.
+ */
+export function useNaiveServers(): (fault?: Fault) => Promise<NaiveServer> {
+  let started: NaiveServer[] = [];
+  afterEach(async () => {
+    const closing = started;
+    started = [];
+    await Promise.all(closing.map((server) => server.close()));
+  });
+  return async (fault) => {
+    const server = await startNaiveServer(fault);
+    started.push(server);
+    return server;
+  };
+}
+
+/** The `simulate()` options that point at `server`. */
+export function portsOf(server: NaiveServer): {
+  eventListenerPort: number;
+  clientListenerPort: number;
+} {
+  return { eventListenerPort: server.eventPort, clientListenerPort: server.clientPort };
 }
 
 /** A port on 127.0.0.1 nobody listens on (bound, then released). */

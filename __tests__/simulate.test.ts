@@ -9,14 +9,12 @@ import {
   type SimulationResult,
   simulate,
 } from '../lib/simulate/index.js';
-import { type NaiveServer, startNaiveServer, unusedPort } from './simulate-servers.js';
+import { type Fault, portsOf, unusedPort, useNaiveServers } from './simulate-servers.js';
 
-let naive: NaiveServer | undefined;
+const startNaive = useNaiveServers();
 let real: MazeServer | undefined;
 afterEach(async () => {
-  await naive?.close();
   await real?.close();
-  naive = undefined;
   real = undefined;
 });
 
@@ -28,14 +26,11 @@ const SMALL: SimulateOptions = {
   linger: 50,
 };
 
-async function againstNaive(options: SimulateOptions = {}): Promise<SimulationResult> {
-  naive = await startNaiveServer();
-  return simulate({
-    eventListenerPort: naive.eventPort,
-    clientListenerPort: naive.clientPort,
-    ...SMALL,
-    ...options,
-  });
+async function againstNaive(
+  options: SimulateOptions = {},
+  fault?: Fault,
+): Promise<SimulationResult> {
+  return simulate({ ...portsOf(await startNaive(fault)), ...SMALL, ...options });
 }
 
 function expectSuccess(result: SimulationResult): void {
@@ -52,17 +47,17 @@ describe('simulate against a correct naive server', () => {
     ['crlf', 'lf'],
     ['lf', 'crlf'],
   ] as const)('passes with %s events and %s ids', async (eventTerminator, idTerminator) => {
-    const result = await againstNaive({ eventTerminator, idTerminator });
+    const naive = await startNaive();
+    const result = await simulate({ ...portsOf(naive), ...SMALL, eventTerminator, idTerminator });
     expectSuccess(result);
     expect(result.events).toBe(20_000 + result.warmupEvents);
     expect(result.clients).toBe(20);
     expect(result.users).toBe(200);
-    expect(naive?.notifications()).toBe(result.notifications);
+    expect(naive.notifications()).toBe(result.notifications);
   });
 
   it('is repeatable: the same seed, the same notifications', async () => {
     const first = await againstNaive({ randomSeed: 7 });
-    await naive?.close();
     const second = await againstNaive({ randomSeed: 7 });
     expectSuccess(first);
     expectSuccess(second);
@@ -76,13 +71,7 @@ describe('simulate against a correct naive server', () => {
   });
 
   it('waits for a server that registers clients late (warm-up)', async () => {
-    naive = await startNaiveServer({ kind: 'late-register', ms: 150 });
-    const result = await simulate({
-      eventListenerPort: naive.eventPort,
-      clientListenerPort: naive.clientPort,
-      ...SMALL,
-      totalEvents: 2_000,
-    });
+    const result = await againstNaive({ totalEvents: 2_000 }, { kind: 'late-register', ms: 150 });
     expectSuccess(result);
     expect(result.warmupEvents).toBeGreaterThan(2);
   });
@@ -127,7 +116,7 @@ describe('simulate: connection and usage errors', () => {
   });
 
   it('an unreachable event port is a connection failure too', async () => {
-    naive = await startNaiveServer();
+    const naive = await startNaive();
     const result = await simulate({
       eventListenerPort: await unusedPort(),
       clientListenerPort: naive.clientPort,
