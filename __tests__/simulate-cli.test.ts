@@ -4,9 +4,9 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { SUCCESS_LINE } from '../lib/simulate/index.js';
-import { type NaiveServer, startNaiveServer, unusedPort } from './simulate-servers.js';
+import { type NaiveServer, unusedPort, useNaiveServers } from './simulate-servers.js';
 
 const BIN = new URL('../dist/bin/follower-maze.js', import.meta.url).pathname;
 const RUN_LIMIT_MS = 20_000;
@@ -43,11 +43,18 @@ function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
   });
 }
 
-let server: NaiveServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
+/** Runs `simulate` with `args` against `server`'s two ports. */
+function runAgainst(server: NaiveServer, args: string[]): Promise<Run> {
+  return run([
+    '--eventListenerPort',
+    String(server.eventPort),
+    '--clientListenerPort',
+    String(server.clientPort),
+    ...args,
+  ]);
+}
+
+const startServer = useNaiveServers();
 
 const SMALL = ['--totalEvents', '5000', '--concurrencyLevel', '10', '--logInterval', '0'];
 
@@ -57,14 +64,7 @@ describe('follower-maze simulate (built binary)', () => {
   });
 
   it('exits 0 and prints the summary and the success line against a correct server', async () => {
-    server = await startNaiveServer();
-    const result = await run([
-      '--eventListenerPort',
-      String(server.eventPort),
-      '--clientListenerPort',
-      String(server.clientPort),
-      ...SMALL,
-    ]);
+    const result = await runAgainst(await startServer(), SMALL);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const lines = result.stdout.trimEnd().split('\n');
@@ -79,7 +79,7 @@ describe('follower-maze simulate (built binary)', () => {
   });
 
   it('reads the original environment variables, and kebab-case flags', async () => {
-    server = await startNaiveServer();
+    const server = await startServer();
     const result = await run(['--event-listener-port', String(server.eventPort), '--json'], {
       clientListenerPort: String(server.clientPort),
       totalEvents: '3000',
@@ -95,12 +95,7 @@ describe('follower-maze simulate (built binary)', () => {
   });
 
   it('prints periodic progress lines on a non-TTY stderr', async () => {
-    server = await startNaiveServer();
-    const result = await run([
-      '--eventListenerPort',
-      String(server.eventPort),
-      '--clientListenerPort',
-      String(server.clientPort),
+    const result = await runAgainst(await startServer(), [
       '--totalEvents',
       '60000',
       '--concurrencyLevel',
@@ -116,14 +111,7 @@ describe('follower-maze simulate (built binary)', () => {
   });
 
   it('exits 1 and names the problem when the server drops a notification', async () => {
-    server = await startNaiveServer({ kind: 'drop', at: 300 });
-    const result = await run([
-      '--eventListenerPort',
-      String(server.eventPort),
-      '--clientListenerPort',
-      String(server.clientPort),
-      ...SMALL,
-    ]);
+    const result = await runAgainst(await startServer({ kind: 'drop', at: 300 }), SMALL);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(
       /^FAILED ERR_SIM_MISSING: client#\d+ \(user \d+\), line \d+: expected event \d+/m,
@@ -132,15 +120,8 @@ describe('follower-maze simulate (built binary)', () => {
   });
 
   it('exits 1 with a JSON failure under --json', async () => {
-    server = await startNaiveServer({ kind: 'duplicate', at: 300 });
-    const result = await run([
-      '--eventListenerPort',
-      String(server.eventPort),
-      '--clientListenerPort',
-      String(server.clientPort),
-      ...SMALL,
-      '--json',
-    ]);
+    const server = await startServer({ kind: 'duplicate', at: 300 });
+    const result = await runAgainst(server, [...SMALL, '--json']);
     expect(result.code).toBe(1);
     expect(JSON.parse(result.stdout)).toMatchObject({
       ok: false,
