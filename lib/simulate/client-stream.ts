@@ -217,7 +217,7 @@ export class ClientStream {
         this.#length = length;
         this.#lastSequence = lastSequence;
         const lineNumber = this.lines + lines + 1;
-        const got = this.#quote(chunk, lineStart, i, lines === 0);
+        const got = this.#quote(chunk, lineStart, i);
         if (!this.#unmatched(lineNumber, got, sequence, hash, parse)) return false;
         sequences = this.#sequences;
         hashes = this.#hashes;
@@ -242,7 +242,7 @@ export class ClientStream {
     this.#parse = parse;
     this.receivedDigest = digest;
     this.lines += lines;
-    this.#keepPartial(chunk, lineStart, end, lines > 0);
+    this.#keepPartial(chunk, lineStart, end);
 
     const ledger = this.context.ledger;
     ledger.pending -= matched;
@@ -373,9 +373,10 @@ export class ClientStream {
     return line === undefined ? `event ${sequence}` : `event ${sequence} ${JSON.stringify(line)}`;
   }
 
-  // The received line as JSON, from its bytes kept from earlier chunks plus this chunk.
-  #quote(chunk: Uint8Array, start: number, end: number, continued: boolean): string {
-    const earlier = continued ? this.#partialLength : 0;
+  // The received line as JSON, from its bytes kept from earlier chunks plus this chunk. Only
+  // a line that starts the chunk can have begun in an earlier one.
+  #quote(chunk: Uint8Array, start: number, end: number): string {
+    const earlier = start === 0 ? this.#partialLength : 0;
     const take = Math.min(end - start, MAX_QUOTED_BYTES - earlier);
     let text = '';
     for (let i = 0; i < earlier; i++) text += String.fromCharCode(this.#partial[i] as number);
@@ -383,9 +384,10 @@ export class ClientStream {
     return JSON.stringify(text) + (take < end - start ? '…' : '');
   }
 
-  // Keeps the first bytes of a line that continues in the next chunk.
-  #keepPartial(chunk: Uint8Array, lineStart: number, end: number, lineEnded: boolean): void {
-    if (lineEnded || lineStart !== 0) this.#partialLength = 0;
+  // Keeps the first bytes of a line that continues in the next chunk. A line that starts
+  // after 0 is a new one (a line ended before it in this chunk).
+  #keepPartial(chunk: Uint8Array, lineStart: number, end: number): void {
+    if (lineStart !== 0) this.#partialLength = 0;
     const take = Math.min(end - lineStart, MAX_QUOTED_BYTES - this.#partialLength);
     if (take <= 0) return;
     this.#partial.set(chunk.subarray(lineStart, lineStart + take), this.#partialLength);
