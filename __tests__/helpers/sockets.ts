@@ -478,10 +478,6 @@ export async function deliveryMismatch(
   return firstDeliveryMismatch(actual, expected);
 }
 
-/**
- * Registers an `afterEach` that closes every `TcpMaze` started through the returned
- * function. Call it once at the top of a test file.
- */
 /** A maze on in-memory streams with every problem it reports collected. */
 export interface MemoryMaze {
   readonly maze: Maze;
@@ -508,6 +504,10 @@ export function useMemoryMazes(): (options?: MazeOptions) => MemoryMaze {
   };
 }
 
+/**
+ * Registers an `afterEach` that closes every `TcpMaze` started through the returned
+ * function. Call it once at the top of a test file.
+ */
 export function useTcpMazes(): (options?: ListenOptions) => Promise<TcpMaze> {
   let started: TcpMaze[] = [];
   afterEach(async () => {
