@@ -51,26 +51,13 @@ export async function listen(options: ListenOptions = {}): Promise<MazeServer> {
 
   const eventServer = createServer((socket) => acceptEventSource(maze, socket));
   const clientServer = createServer({ noDelay: true }, (socket) => acceptClient(maze, socket));
-  for (const [server, role] of [
-    [eventServer, 'event'],
-    [clientServer, 'client'],
-  ] as const) {
-    // After binding, a server error is an accept failure (e.g. EMFILE); it must not crash.
-    // Reported through the maze so it is counted in its stats like every other problem.
-    server.on('error', (error: NodeJS.ErrnoException) => {
-      maze.report({
-        code: ErrorCode.StreamError,
-        message: `${role} port failed: ${error.message}`,
-        context: { connection: `${role}-port` },
-      });
-    });
-  }
-
   let eventAddress: AddressInfo;
   let clientAddress: AddressInfo;
   try {
     eventAddress = await bind(eventServer, host, eventPort, 'event source');
+    reportAcceptFailures(eventServer, 'event', maze);
     clientAddress = await bind(clientServer, host, clientPort, 'client');
+    reportAcceptFailures(clientServer, 'client', maze);
   } catch (error) {
     await Promise.all([closeServer(eventServer), closeServer(clientServer)]);
     await maze.close();
@@ -113,7 +100,6 @@ function acceptClient(maze: Maze, socket: Socket): void {
     socket.destroy();
     return;
   }
-  socket.setNoDelay(true);
   maze.attachClient(socket);
 }
 
@@ -139,6 +125,19 @@ function bind(server: Server, host: string, port: number, role: string): Promise
     server.listen(port, host, () => {
       server.off('error', onError);
       resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+// Once bound, a server error is an accept failure (e.g. EMFILE): it must not crash the
+// process. It is reported through the maze so it is counted like every other problem.
+// Installed right after binding, so a bind failure is only the rejection of `listen()`.
+function reportAcceptFailures(server: Server, role: string, maze: Maze): void {
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    maze.report({
+      code: ErrorCode.StreamError,
+      message: `${role} port failed: ${error.message}`,
+      context: { connection: `${role}-port` },
     });
   });
 }
