@@ -7,12 +7,13 @@ import { describe, expect, it } from '@jest/globals';
 import { createMaze } from '../lib/adapter/maze.js';
 import type { MazeOptions } from '../lib/adapter/options.js';
 import type { Problem } from '../lib/core/errors.js';
-import { expectedDeliveries, type ModelOp } from './helpers/model.js';
+import { connectOp, disconnectOp, expectedDeliveries, type ModelOp } from './helpers/model.js';
 import {
   attachMemoryClient,
   attachMemorySource,
   type Chunker,
   expectedText,
+  lineOps,
   randomChunker,
   runOps,
   waitUntil,
@@ -46,16 +47,8 @@ async function check(
   return problems;
 }
 
-const connect = (connection: number, user: number): ModelOp => ({
-  kind: 'connect',
-  connection,
-  user,
-});
-const disconnect = (connection: number): ModelOp => ({ kind: 'disconnect', connection });
-const lines = (...texts: string[]): ModelOp[] => texts.map((line) => ({ kind: 'line', line }));
-
 // Out of order, LF and CRLF, an empty line, an invalid body, a follow graph with a status.
-const MIXED_LINES = lines(
+const MIXED_LINES = lineOps([
   '2|F|1|2\r\n',
   '1|F|3|2\n',
   '3|S|2\n',
@@ -69,8 +62,8 @@ const MIXED_LINES = lines(
   '9|S|2\r\n',
   '10|S|1\n',
   '11|B\r\n',
-);
-const FOUR_CLIENTS = [connect(1, 1), connect(2, 2), connect(3, 2), connect(4, 3)];
+]);
+const FOUR_CLIENTS = [connectOp(1, 1), connectOp(2, 2), connectOp(3, 2), connectOp(4, 3)];
 
 describe('Maze over in-memory streams', () => {
   it('delivers exactly what the model says, in one chunk', async () => {
@@ -96,23 +89,28 @@ describe('Maze over in-memory streams', () => {
   });
 
   it('gives every connection of a user every notification', async () => {
-    const ops = [connect(1, 7), connect(2, 7), connect(3, 7), ...lines('1|P|1|7\n', '2|B\n')];
+    const ops = [
+      connectOp(1, 7),
+      connectOp(2, 7),
+      connectOp(3, 7),
+      ...lineOps(['1|P|1|7\n', '2|B\n']),
+    ];
     await check(ops);
   });
 
   it('serves clients joining and leaving mid-stream', async () => {
     const ops: ModelOp[] = [
-      connect(1, 1),
-      ...lines('1|F|2|1\n', '2|B\n'),
-      connect(2, 2),
-      ...lines('4|S|1\n', '3|F|1|2\n'),
-      disconnect(1),
-      ...lines('5|S|2\n', '6|P|2|1\n', '7|B\n'),
-      connect(3, 1),
-      connect(4, 2),
-      ...lines('8|S|1\n', '9|S|2\r\n'),
-      disconnect(2),
-      ...lines('10|B\n'),
+      connectOp(1, 1),
+      ...lineOps(['1|F|2|1\n', '2|B\n']),
+      connectOp(2, 2),
+      ...lineOps(['4|S|1\n', '3|F|1|2\n']),
+      disconnectOp(1),
+      ...lineOps(['5|S|2\n', '6|P|2|1\n', '7|B\n']),
+      connectOp(3, 1),
+      connectOp(4, 2),
+      ...lineOps(['8|S|1\n', '9|S|2\r\n']),
+      disconnectOp(2),
+      ...lineOps(['10|B\n']),
     ];
     await check(ops);
   });
@@ -133,17 +131,17 @@ describe('Maze over in-memory streams', () => {
   });
 
   it('honours startSequence', async () => {
-    const ops = [connect(1, 1), ...lines('100|B\n', '99|B\n', '101|P|2|1\n')];
+    const ops = [connectOp(1, 1), ...lineOps(['100|B\n', '99|B\n', '101|P|2|1\n'])];
     await check(ops, wholeBlock, { startSequence: 100 });
   });
 
   it('counts notifications and bytes', async () => {
     const maze = createMaze();
     await runOps(maze, [
-      connect(1, 1),
-      connect(2, 1),
-      connect(3, 2),
-      ...lines('1|B\n', '2|P|2|1\n'),
+      connectOp(1, 1),
+      connectOp(2, 1),
+      connectOp(3, 2),
+      ...lineOps(['1|B\n', '2|P|2|1\n']),
     ]);
     const stats = maze.stats();
     expect(stats.notificationsSent).toBe(5);
@@ -166,7 +164,7 @@ describe('Maze over in-memory streams', () => {
 
   it('waits for lines of a slow chunked source without losing any', async () => {
     const maze = createMaze();
-    const ops = [connect(1, 1), ...lines(...Array.from({ length: 50 }, (_, i) => `${i + 1}|B\n`))];
+    const ops = [connectOp(1, 1), ...lineOps(Array.from({ length: 50 }, (_, i) => `${i + 1}|B\n`))];
     const { received } = await runOps(maze, ops, randomChunker(mulberry32(5), 3));
     await waitUntil(() => received.size === 1, 'results');
     expect(received.get(1)).toBe(Array.from({ length: 50 }, (_, i) => `${i + 1}|B\n`).join(''));

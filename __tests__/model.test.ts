@@ -1,6 +1,6 @@
 // The reference model is the oracle of the property tests, so it gets its own hand-checked cases.
 import { describe, expect, it } from '@jest/globals';
-import { expectedDeliveries, type ModelOp } from './helpers/model.js';
+import { connectOp, disconnectOp, expectedDeliveries, type ModelOp } from './helpers/model.js';
 import {
   badBodyLines,
   generateEventLines,
@@ -12,19 +12,13 @@ import {
 } from './helpers/streams.js';
 
 const line = (text: string): ModelOp => ({ kind: 'line', line: text });
-const connect = (connection: number, user: number): ModelOp => ({
-  kind: 'connect',
-  connection,
-  user,
-});
-const disconnect = (connection: number): ModelOp => ({ kind: 'disconnect', connection });
 
 describe('expectedDeliveries (reference model)', () => {
   it('notifies as the SPEC 3 table says, in sequence order', () => {
     const received = expectedDeliveries([
-      connect(1, 50),
-      connect(2, 60),
-      connect(3, 7),
+      connectOp(1, 50),
+      connectOp(2, 60),
+      connectOp(3, 7),
       line('2|S|50\n'),
       line('1|F|60|50\n'),
       line('3|P|7|50\r\n'),
@@ -39,7 +33,7 @@ describe('expectedDeliveries (reference model)', () => {
 
   it('lets the first arrival win, drops stale and unnumbered lines, no-ops bad bodies', () => {
     const received = expectedDeliveries([
-      connect(1, 9),
+      connectOp(1, 9),
       line('2|P|1|9\n'),
       line('2|B\n'),
       line('1|X\n'),
@@ -52,7 +46,7 @@ describe('expectedDeliveries (reference model)', () => {
 
   it('starts at the configured number and stops delivering after a disconnect', () => {
     const received = expectedDeliveries(
-      [connect(1, 5), line('1|B\n'), line('10|B\n'), disconnect(1), line('11|B\n')],
+      [connectOp(1, 5), line('1|B\n'), line('10|B\n'), disconnectOp(1), line('11|B\n')],
       { startSequence: 10 },
     );
     expect(received.get(1)).toEqual(['10|B\n']);

@@ -12,6 +12,16 @@ export type ModelOp =
   | { kind: 'connect'; connection: number; user: number } // a client connection identifies as `user`
   | { kind: 'disconnect'; connection: number };
 
+/** The op for client `connection` identifying as `user`. */
+export function connectOp(connection: number, user: number): ModelOp {
+  return { kind: 'connect', connection, user };
+}
+
+/** The op for client `connection` going away. */
+export function disconnectOp(connection: number): ModelOp {
+  return { kind: 'disconnect', connection };
+}
+
 export interface ModelOptions {
   startSequence?: number;
 }
