@@ -23,13 +23,14 @@ describe('parseUserId', () => {
     ['1\n', 1],
     ['42\r\n', 42],
     ['007\n', 7],
+    ['0\n', 0],
+    ['000\r\n', 0],
     ['9007199254740991\n', Number.MAX_SAFE_INTEGER],
   ])('accepts %j', (line, id) => {
     expect(parseUserId(line)).toBe(id);
   });
 
   it.each([
-    '0\n',
     '-1\n',
     '+1\n',
     ' 1\n',
@@ -119,7 +120,7 @@ describe('client connections', () => {
     source.peer.write('1|P|9|3\n2|B\n');
     await second.received.waitForLength(12);
     const closed = waitForClientEvent(maze, 'clientClosed', first.connection);
-    first.peer.end();
+    first.leave();
     expect(await closed).toEqual({ connection: first.connection, userId: 3 });
     expect(maze.stats()).toMatchObject({ clientsConnected: 2, usersConnected: 2 });
     source.peer.write('3|P|9|3\n');

@@ -67,12 +67,11 @@ describe('hostile clients over TCP', () => {
     ['abc\n', 'abc'],
     ['-5\n', '-5'],
     ['1e9\n', '1e9'],
-    ['0\n', '0'],
     ['9007199254740992\n', '9007199254740992'],
     ['1|2\n', '1|2'],
     [' 7\r\n', ' 7'],
-    ['7\r\r\n', '7\r'],
-    ['\n\r\n\u00ff\u0000\n', '\u00ff\u0000'],
+    ['7\r\r\n', '7\\x0d'],
+    ['\n\r\n\u00ff\u0000\n', '\\xff\\x00'],
   ])('rejects the id %j with ERR_CLIENT_BAD_ID and closes the client', async (idLine, quoted) => {
     const { maze, broadcast, expectStillServing } = await serving();
     const hostile = await maze.connectClient();
@@ -179,18 +178,22 @@ describe('hostile clients over TCP', () => {
               await sleep(randomInt(rng, 0, 3));
               peer.socket.resetAndDestroy();
               break;
-            default: // identify, then leave cleanly
-              peer.socket.end('6\n');
+            default: // identify, then close cleanly (writes find it gone: see below)
+              peer.socket.end('6\n', () => peer.socket.destroy());
           }
           await peer.close(1_000);
         }),
       );
       broadcast();
     }
-    await waitUntil(
-      () => maze.maze.stats().clientsIdentifying === 0 && maze.maze.stats().clientsConnected === 1,
-      'every cycled connection to be gone',
-    );
+    // A client that closed after its id looks half-closed until a write to it is refused.
+    const allGone = (): boolean =>
+      maze.maze.stats().clientsIdentifying === 0 && maze.maze.stats().clientsConnected === 1;
+    for (let round = 0; round < 100 && !allGone(); round++) {
+      broadcast();
+      await sleep(10);
+    }
+    await waitUntil(allGone, 'every cycled connection to be gone');
     // Resets may be reported as stream errors; nothing else is wrong with these clients.
     expect(maze.codes().filter((code) => code !== ErrorCode.StreamError)).toEqual([]);
     await expectStillServing();
@@ -233,5 +236,76 @@ describe('hostile clients over TCP', () => {
     ]);
     expect(maze.maze.stats().problems).toBe(1);
     await expectStillServing();
+  });
+});
+
+describe('half-closed clients over TCP (SPEC 5)', () => {
+  it('serves a client that ends its sending side after its id, as `printf 43 | nc` does', async () => {
+    const maze = await startMaze();
+    const client = await maze.connectClient();
+    const identified = waitForClientEvent(maze.maze, 'clientIdentified', client.connection);
+    client.socket.end('43\n');
+    await identified;
+    const source = await maze.connectSource();
+    source.socket.write('1|B\n2|P|7|43\n3|P|7|44\n');
+    await client.received.waitForLength(4 + 9);
+    expect(client.received.text).toBe('1|B\n2|P|7|43\n');
+    expect(maze.maze.stats()).toMatchObject({ clientsConnected: 1 });
+    expect(maze.problems).toEqual([]);
+  });
+
+  it('drops a half-closed client once its socket is gone, without reporting a failure', async () => {
+    const maze = await startMaze();
+    const client = await maze.connectClient();
+    const identified = waitForClientEvent(maze.maze, 'clientIdentified', client.connection);
+    client.socket.end('43\n');
+    await identified;
+    const closed = waitForClientEvent(maze.maze, 'clientClosed', client.connection);
+    client.socket.destroy();
+    const source = await maze.connectSource();
+    // Writes to the vanished peer are refused; that is how the server learns it left.
+    for (let sequence = 1; sequence <= 20 && maze.maze.stats().clientsConnected > 0; sequence++) {
+      source.socket.write(`${sequence}|B\n`);
+      await sleep(5);
+    }
+    expect(await closed).toEqual({ connection: client.connection, userId: 43 });
+    expect(maze.problems).toEqual([]);
+  });
+});
+
+describe('user id 0 (SPEC 3)', () => {
+  it('is a valid client id and a valid id in every event field', async () => {
+    const maze = await startMaze();
+    const zero = await maze.identifiedClient('0\n');
+    const one = await maze.identifiedClient('1\n');
+    const source = await maze.connectSource();
+    const lines = ['1|F|1|0\n', '2|P|1|0\n', '3|F|0|1\n', '4|S|0\n', '5|U|1|0\n', '6|S|0\n'];
+    source.socket.write(lines.join(''));
+    const toZero = '1|F|1|0\n2|P|1|0\n';
+    const toOne = '3|F|0|1\n4|S|0\n';
+    source.socket.write('7|B\n');
+    await zero.received.waitForLength(toZero.length + 4);
+    await one.received.waitForLength(toOne.length + 4);
+    expect(zero.received.text).toBe(`${toZero}7|B\n`);
+    expect(one.received.text).toBe(`${toOne}7|B\n`);
+    expect(maze.problems).toEqual([]);
+  });
+});
+
+describe('untrusted bytes in reports (log injection)', () => {
+  it('escapes control bytes of a bad id in the message and the quoted line', async () => {
+    const maze = await startMaze();
+    const hostile = await maze.connectClient();
+    const forged = 'x\u001b[2K\rproblem ERR_FAKE [event-source#1]: forged\n';
+    hostile.socket.write(forged, 'latin1');
+    await closedByServer(hostile);
+    const [problem] = problemsOf(maze, hostile.connection);
+    expect(problem?.code).toBe(ErrorCode.ClientBadId);
+    const reported = `${problem?.message} ${problem?.context.line}`;
+    const controls = [...reported].filter(
+      (char) => char < ' ' || (char >= '\u007f' && char <= '\u009f'),
+    );
+    expect(controls).toEqual([]);
+    expect(problem?.context.line).toBe('x\\x1b[2K\\x0dproblem ERR_FAKE [event-source#1]: forged');
   });
 });

@@ -87,8 +87,6 @@ describe('parseEvent: invalid bodies keep their number', () => {
   });
 
   it.each([
-    ['zero from-user', '3|F|0|2\n'],
-    ['zero to-user', '3|P|1|0\n'],
     ['overflowing to-user', `3|P|1|${TOO_BIG}\n`],
     ['overflowing status sender', `3|S|${TOO_BIG}\n`],
     ['whitespace before an id', '3|S| 1\n'],
@@ -123,10 +121,13 @@ describe('readId', () => {
     expect(readId('12|', 0, 3)).toBe(-1);
   });
 
-  it('returns -1 for an empty, zero, overflowing or non-digit field', () => {
+  it('reads zero: user id 0 is valid (SPEC 3)', () => {
+    expect(readId('0', 0, 1)).toBe(0);
+    expect(readId('000', 0, 3)).toBe(0);
+  });
+
+  it('returns -1 for an empty, overflowing or non-digit field', () => {
     expect(readId('|5', 0, 2)).toBe(-1);
-    expect(readId('0', 0, 1)).toBe(-1);
-    expect(readId('000', 0, 3)).toBe(-1);
     expect(readId(TOO_BIG, 0, TOO_BIG.length)).toBe(-1);
     expect(readId('1a', 0, 2)).toBe(-1);
   });
@@ -141,6 +142,20 @@ describe('quoteLine', () => {
   it('drops the terminator', () => {
     expect(quoteLine('1|B\r\n')).toBe('1|B');
     expect(quoteLine('1|B\n')).toBe('1|B');
+  });
+
+  it('escapes control bytes, non-ASCII bytes and backslashes, so a peer cannot forge log lines', () => {
+    expect(quoteLine('x\u001b[2K\rproblem ERR_FAKE: forged\n')).toBe(
+      'x\\x1b[2K\\x0dproblem ERR_FAKE: forged',
+    );
+    expect(quoteLine('\u0000\t\u007f\u009b\u00ff\\')).toBe('\\x00\\x09\\x7f\\x9b\\xff\\x5c');
+    expect(quoteLine('a\nb\n')).toBe('a\\x0ab');
+    expect(quoteLine('\u2028')).toBe('\\u2028');
+  });
+
+  it('shortens before escaping: the quote shows the first MAX_QUOTED_LINE_LENGTH bytes', () => {
+    const long = '\u001b'.repeat(MAX_QUOTED_LINE_LENGTH + 1);
+    expect(quoteLine(long)).toBe(`${'\\x1b'.repeat(MAX_QUOTED_LINE_LENGTH)}…`);
   });
 
   it('shortens a long line to MAX_QUOTED_LINE_LENGTH characters and an ellipsis', () => {

@@ -28,12 +28,15 @@ export interface ModelOptions {
 
 const MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
 
-/** A decimal id in 1..MAX_SAFE_INTEGER, or undefined. */
-function idOf(field: string | undefined): number | undefined {
+/** A decimal number in min..MAX_SAFE_INTEGER, or undefined (user ids start at 0, sequences at 1). */
+function numberOf(field: string | undefined, min: bigint): number | undefined {
   if (field === undefined || !/^[0-9]+$/.test(field)) return undefined;
   const value = BigInt(field);
-  return value >= 1n && value <= MAX_ID ? Number(value) : undefined;
+  return value >= min && value <= MAX_ID ? Number(value) : undefined;
 }
+
+const idOf = (field: string | undefined) => numberOf(field, 0n);
+const sequenceOf = (field: string | undefined) => numberOf(field, 1n);
 
 function bodyOf(line: string): string {
   return line.replace(/\r?\n$/, '');
@@ -107,7 +110,7 @@ export function expectedDeliveries(
     } else if (op.kind === 'disconnect') {
       openConnections.delete(op.connection);
     } else {
-      const sequence = idOf(bodyOf(op.line).split('|')[0]);
+      const sequence = sequenceOf(bodyOf(op.line).split('|')[0]);
       if (sequence === undefined || sequence < nextSequence || arrived.has(sequence)) continue;
       arrived.set(sequence, op.line);
       for (let line = arrived.get(nextSequence); line !== undefined; ) {

@@ -128,6 +128,11 @@ export interface MemoryClient {
   /** The test's end. */
   readonly peer: Duplex;
   readonly received: Collector;
+  /**
+   * Leaves as a socket that closes: both ends are destroyed (ending the peer is only a
+   * half-close, which keeps an identified client served; a pair does not pass a destroy on).
+   */
+  leave(): void;
 }
 
 /** Attaches an in-memory client and, unless `idLine` is `undefined`, sends it and waits for it to identify. */
@@ -146,7 +151,11 @@ export async function attachMemoryClient(
     peer.write(idLine);
     await identified;
   }
-  return { connection, peer, received };
+  const leave = (): void => {
+    ours.destroy();
+    peer.destroy();
+  };
+  return { connection, peer, received, leave };
 }
 
 /** An in-memory event source: the test writes to `peer`. */
@@ -282,7 +291,7 @@ export async function runOps(
       const client = clients.get(op.connection);
       if (client === undefined) throw new Error(`unknown connection ${op.connection}`);
       const closed = waitForClientEvent(maze, 'clientClosed', client.connection);
-      client.peer.end();
+      client.leave();
       await closed;
     }
   }

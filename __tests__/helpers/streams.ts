@@ -133,8 +133,7 @@ export function badBodyLines(sequence: number): string[] {
     `${sequence}|F|1|2|\n`,
     `${sequence}|P|a|2\n`,
     `${sequence}|P|1| 2\n`,
-    `${sequence}|U|0|2\n`,
-    `${sequence}|F|0|1\n`,
+    `${sequence}|U|-1|2\n`,
     `${sequence}|F|1|9007199254740992\n`,
     `${sequence}|B\r\r\n`,
   ];

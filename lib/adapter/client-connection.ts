@@ -5,15 +5,18 @@
  * - Life cycle: `identifying` -> `identified` -> `closed`, or `identifying` -> `closed`.
  *   The host hears `identified` at most once and `closed` exactly once for an identified
  *   client, so registration and removal always pair up.
- * - The first non-empty line is the user id: decimal digits only, `1..MAX_SAFE_INTEGER`
+ * - The first non-empty line is the user id: decimal digits only, `0..MAX_SAFE_INTEGER`
  *   (leading zeros allowed, like ids inside events). A bad id, an id line over
  *   `maxIdLineLength`, or no id within `identifyTimeout` is reported and the client is
  *   closed. Nothing the client sends is ever held beyond the id line limit.
  * - Everything read after the id is discarded, and reading goes on so the peer never blocks.
  * - Output is batched by the caller: `pending` collects notifications, `flush()` writes
  *   them with a single `write()`. Bytes are written as latin1, i.e. exactly as read.
- * - A peer's end of input (EOF) means the client leaves: what is buffered is flushed, then
- *   the stream is closed. Stream errors are reported, never thrown.
+ * - A peer's end of input (EOF) before its id means it leaves: the stream is closed. After
+ *   its id, EOF is only a half-close (`printf '43\n' | nc host 9099` sends one): clients
+ *   only read from then on, so the client is served until its stream closes or fails. The
+ *   stream must allow half-open use (`allowHalfOpen`, as `listen()` sets it). Stream errors
+ *   are reported, never thrown.
  */
 import type { Duplex } from 'node:stream';
 import { MAX_ID } from '../core/constants.js';
@@ -61,6 +64,7 @@ export class ClientConnection implements LineSink {
   #state: ClientState = 'identifying';
   #framer: LineFramer | undefined;
   #identifyTimer: NodeJS.Timeout | undefined;
+  #peerEnded = false;
 
   constructor(name: string, stream: Duplex, host: ClientHost, options: ClientConnectionOptions) {
     this.name = name;
@@ -141,7 +145,7 @@ export class ClientConnection implements LineSink {
     if (userId === undefined) {
       this.#reject({
         code: ErrorCode.ClientBadId,
-        message: `client sent an invalid user id '${quoteLine(line)}' (expected 1..${MAX_ID}); closed`,
+        message: `client sent an invalid user id '${quoteLine(line)}' (expected 0..${MAX_ID}); closed`,
         context: { connection: this.name, lineNumber, line: quoteLine(line) },
       });
       return;
@@ -180,13 +184,14 @@ export class ClientConnection implements LineSink {
   }
 
   #onEnd(): void {
-    // The peer stopped sending: it is leaving. Flush what it is owed, then close.
-    if (this.#state === 'closed') return;
-    void this.close();
+    this.#peerEnded = true;
+    // Before its id the peer is leaving; after it, it has only stopped sending (see header).
+    if (this.#state === 'identifying') void this.close();
   }
 
   #onError(error: Error): void {
-    if (this.#state !== 'closed') {
+    // A reset after the peer's own end is how a half-closed client is seen leaving.
+    if (this.#state !== 'closed' && !this.#peerEnded) {
       const code = (error as NodeJS.ErrnoException).code;
       this.#host.report({
         code: ErrorCode.StreamError,
@@ -221,10 +226,10 @@ export class ClientConnection implements LineSink {
 
 /**
  * Reads a client's id line (with its terminator) by the same rules as ids inside events
- * (`readId`): decimal digits only, `1..MAX_SAFE_INTEGER`, leading zeros allowed.
- * Returns `undefined` for anything else (signs, spaces, `|`, other bytes, zero, overflow).
+ * (`readId`): decimal digits only, `0..MAX_SAFE_INTEGER`, leading zeros allowed.
+ * Returns `undefined` for anything else (signs, spaces, `|`, other bytes, overflow).
  */
 export function parseUserId(line: string): UserId | undefined {
   const userId = readId(line, 0, contentEnd(line));
-  return userId > 0 ? userId : undefined;
+  return userId >= 0 ? userId : undefined;
 }

@@ -23,6 +23,11 @@ export const DEFAULT_REORDER_CAPACITY = 100_000;
 
 /** How long a new client has to send its id (SPEC 5). */
 export const DEFAULT_IDENTIFY_TIMEOUT_MS = 5_000;
+/**
+ * Idle time before TCP keepalive probes a client socket: a client that half-closed after its
+ * id and then vanished is otherwise only noticed when it is next written to (SPEC 5).
+ */
+export const CLIENT_KEEPALIVE_DELAY_MS = 30_000;
 /** Bytes a client may have queued before the event source is paused (SPEC 6). */
 export const DEFAULT_CLIENT_BUFFER_LIMIT = 1024 * 1024;
 /** How long a client may stay over its buffer limit before it is dropped (SPEC 6). */

@@ -51,7 +51,8 @@ export function parseEvent(line: string): ParsedLine {
 
   const sequenceEnd = indexOfPipe(line, 0, end);
   const sequence = readId(line, 0, sequenceEnd);
-  if (sequence === NOT_A_NUMBER) return badSequence(line);
+  // User ids start at 0, sequence numbers at 1 (SPEC 3).
+  if (sequence === NOT_A_NUMBER || sequence === 0) return badSequence(line);
   if (sequenceEnd === end) return badBody(line, sequence, 'no event type');
 
   const typeAt = sequenceEnd + 1;
@@ -109,8 +110,8 @@ export function contentEnd(line: string): number {
 }
 
 /**
- * Parses `[start, end)` as a decimal id in `1..MAX_SAFE_INTEGER`. Returns `NOT_A_NUMBER`
- * (-1) for an empty range, any non-digit (a `|` included), zero or overflow.
+ * Parses `[start, end)` as a decimal id in `0..MAX_SAFE_INTEGER`. Returns `NOT_A_NUMBER`
+ * (-1) for an empty range, any non-digit (a `|` included) or overflow.
  */
 export function readId(text: string, start: number, end: number): number {
   if (start === end) return NOT_A_NUMBER;
@@ -121,7 +122,7 @@ export function readId(text: string, start: number, end: number): number {
     value = value * 10 + (code - DIGIT_0);
     if (value > MAX_ID) return NOT_A_NUMBER;
   }
-  return value === 0 ? NOT_A_NUMBER : value;
+  return value;
 }
 
 // The end of the field starting at `start`: its `|`, or `end` when it is the last field.
@@ -141,12 +142,27 @@ function makeEvent(
   return { sequence, type, from, to, line } as MazeEvent;
 }
 
-/** Shortens a line for a report, without its terminator; never a view into `line`. */
+/** Bytes a quote shows as `\xNN`: controls (C0, DEL, C1), the rest of non-ASCII, and `\`. */
+const UNPRINTABLE = /[^\x20-\x5b\x5d-\x7e]/g;
+
+/**
+ * Shortens a line for a report, without its terminator, with every byte outside printable
+ * ASCII written as `\xNN` (and `\` as `\x5c`): the line comes from a peer, and a raw ESC or
+ * CR in a log lets it forge or erase log lines. Never a view into `line`.
+ */
 export function quoteLine(line: string): string {
   const bare = line.replace(/\r?\n$/, '');
-  return ownCopy(
-    bare.length > MAX_QUOTED_LINE_LENGTH ? `${bare.slice(0, MAX_QUOTED_LINE_LENGTH)}…` : bare,
-  );
+  const head = bare.length > MAX_QUOTED_LINE_LENGTH ? bare.slice(0, MAX_QUOTED_LINE_LENGTH) : bare;
+  const escaped = head.replace(UNPRINTABLE, escapeByte);
+  return ownCopy(head.length < bare.length ? `${escaped}…` : escaped);
+}
+
+// Input framed by the adapter is latin1 (one char per byte); a caller's own string may hold more.
+function escapeByte(char: string): string {
+  const code = char.charCodeAt(0);
+  return code <= 0xff
+    ? `\\x${code.toString(16).padStart(2, '0')}`
+    : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
 function badSequence(line: string): MissingSequence {

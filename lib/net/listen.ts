@@ -13,7 +13,12 @@ import { type AddressInfo, createServer, type Server, type Socket } from 'node:n
 import createDebug from 'debug';
 import { createMaze, type Maze } from '../adapter/maze.js';
 import type { MazeOptions } from '../adapter/options.js';
-import { DEFAULT_CLIENT_PORT, DEFAULT_EVENT_PORT, DEFAULT_HOST } from '../core/constants.js';
+import {
+  CLIENT_KEEPALIVE_DELAY_MS,
+  DEFAULT_CLIENT_PORT,
+  DEFAULT_EVENT_PORT,
+  DEFAULT_HOST,
+} from '../core/constants.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
 
 const log = createDebug('follower-maze:net');
@@ -50,7 +55,10 @@ export async function listen(options: ListenOptions = {}): Promise<MazeServer> {
   const maze = createMaze(options);
 
   const eventServer = createServer((socket) => acceptEventSource(maze, socket));
-  const clientServer = createServer({ noDelay: true }, (socket) => acceptClient(maze, socket));
+  // Half-open: a client that ends its sending side after its id is still served (SPEC 5).
+  const clientServer = createServer({ noDelay: true, allowHalfOpen: true }, (socket) =>
+    acceptClient(maze, socket),
+  );
   let eventAddress: AddressInfo;
   let clientAddress: AddressInfo;
   try {
@@ -100,6 +108,8 @@ function acceptClient(maze: Maze, socket: Socket): void {
     socket.destroy();
     return;
   }
+  // A half-closed client that then vanishes is only noticed by a write or by keepalive.
+  socket.setKeepAlive(true, CLIENT_KEEPALIVE_DELAY_MS);
   maze.attachClient(socket);
 }
 
