@@ -220,6 +220,7 @@ describe('options', () => {
       maxIdLineLength: 64,
       identifyTimeout: 5_000,
       clientBufferLimit: 1024 * 1024,
+      totalBufferLimit: 256 * 1024 * 1024,
       slowClientTimeout: 10_000,
       shutdownTimeout: 5_000,
       resetOnDisconnect: false,

@@ -32,6 +32,7 @@ describe('serve options', () => {
       'max-line-length',
       'identify-timeout',
       'client-buffer-limit',
+      'total-buffer-limit',
       'slow-client-timeout',
       'reorder-capacity',
       'start-sequence',

@@ -276,3 +276,75 @@ describe('slow clients over TCP', () => {
     }
   });
 });
+
+describe('the total output budget over TCP', () => {
+  const TOTAL = 1 * MiB;
+  const STALLED = [1, 2, 3, 4, 5, 6, 7, 8];
+
+  /** A maze whose total budget is far below the sum of its clients' own limits. */
+  async function stalledCrowd(slowClientTimeout: number) {
+    const maze = await startMaze({
+      clientBufferLimit: 4 * MiB,
+      totalBufferLimit: TOTAL,
+      slowClientTimeout,
+    });
+    const { clients, ops } = await identifyUsers(maze, [...STALLED, 9]);
+    for (const connection of STALLED) clients.get(connection)?.socket.pause();
+    const queuedInAll = (): number =>
+      [...clients.values()].reduce(
+        (sum, client) => sum + (maze.serverSockets.get(client.connection)?.writableLength ?? 0),
+        0,
+      );
+    return { maze, clients, ops, queuedInAll };
+  }
+
+  it('pauses the source when all queues together pass the budget, each under its own limit', async () => {
+    const { maze, clients, ops, queuedInAll } = await stalledCrowd(20_000);
+    const lines = bulkyStream(48, 3);
+    const sending = send(maze, pieces(lines, 3), 60_000);
+
+    await waitUntil(() => maze.maze.stats().eventSourcePaused, 'the source to pause', 20_000);
+    const heldAt = maze.maze.stats().eventsReceived;
+    await sleep(200);
+    expect(maze.maze.stats()).toMatchObject({
+      eventsReceived: heldAt,
+      clientsOverLimit: 0,
+      outputOverBudget: true,
+    });
+    expect(heldAt).toBeLessThan(lines.length);
+    // Over the budget by at most one input chunk's output per client.
+    expect(queuedInAll()).toBeGreaterThan(TOTAL);
+    expect(queuedInAll()).toBeLessThan(TOTAL + STALLED.length * 128 * 1024);
+
+    for (const connection of STALLED) clients.get(connection)?.socket.resume();
+    await sending;
+    const expected = expectedDeliveries([...ops, ...lineOps(lines)]);
+    expect(await deliveryMismatch(clients, expected, 30_000)).toBeUndefined();
+    expect(maze.problems).toEqual([]);
+    expect(maze.maze.stats()).toMatchObject({ outputOverBudget: false, slowClientDisconnects: 0 });
+  });
+
+  it('drops the largest queues first once over budget past the timeout; the reader gets everything', async () => {
+    const { maze, clients, ops } = await stalledCrowd(300);
+    const lines = bulkyStream(48, 4);
+    const sending = send(maze, pieces(lines, 4), 60_000);
+    await sending;
+    const reader = new Map([...clients].filter(([connection]) => connection === 9));
+    const expected = expectedDeliveries([...ops, ...lineOps(lines)]);
+    const readerExpected = new Map([...expected].filter(([connection]) => connection === 9));
+    expect(await deliveryMismatch(reader, readerExpected, 30_000)).toBeUndefined();
+
+    const drops = maze.problems.filter((problem) => problem.code === ErrorCode.ClientSlow);
+    expect(drops.length).toBeGreaterThan(0);
+    expect(maze.codes().every((code) => code === ErrorCode.ClientSlow)).toBe(true);
+    for (const drop of drops) {
+      expect(drop.message).toMatch(/largest queue .* total buffer limit/);
+      expect(STALLED).toContain(drop.context.userId);
+    }
+    expect(maze.maze.stats()).toMatchObject({
+      eventsApplied: lines.length,
+      slowClientDisconnects: drops.length,
+      outputOverBudget: false,
+    });
+  });
+});

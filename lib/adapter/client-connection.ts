@@ -10,7 +10,7 @@
  *   `maxIdLineLength`, or no id within `identifyTimeout` is reported and the client is
  *   closed. Nothing the client sends is ever held beyond the id line limit.
  * - Everything read after the id is discarded, and reading goes on so the peer never blocks.
- * - Output is batched by the caller: `pending` collects notifications, `flush()` writes
+ * - Output is batched by the caller: `enqueue()` collects notifications, `flush()` writes
  *   them with a single `write()`. Bytes are written as latin1, i.e. exactly as read.
  * - A peer's end of input (EOF) before its id means it leaves: the stream is closed. After
  *   its id, EOF is only a half-close (`printf '43\n' | nc host 9099` sends one): clients
@@ -24,6 +24,7 @@ import { ErrorCode, type Problem } from '../core/errors.js';
 import type { UserId } from '../core/events.js';
 import { contentEnd, quoteLine, readId } from '../core/parser.js';
 import { closeStream } from './close-stream.js';
+import type { FlowClient } from './flow-control.js';
 import { LineFramer, type LineSink } from './line-framer.js';
 
 /** What a client connection tells the maze. */
@@ -40,13 +41,12 @@ export interface ClientHost {
 export interface ClientConnectionOptions {
   readonly maxIdLineLength: number;
   readonly identifyTimeout: number;
-  readonly clientBufferLimit: number;
   readonly shutdownTimeout: number;
 }
 
 export type ClientState = 'identifying' | 'identified' | 'closed';
 
-export class ClientConnection implements LineSink {
+export class ClientConnection implements LineSink, FlowClient {
   /** `client#N`, for reports and logs. */
   readonly name: string;
   readonly stream: Duplex;
@@ -57,7 +57,7 @@ export class ClientConnection implements LineSink {
    * joined once, not `+=`: a rope of hundreds of small strings costs V8 a flattening copy
    * and an allocation per piece before Node can copy it out.
    */
-  readonly pending: string[] = [];
+  readonly #pending: string[] = [];
 
   readonly #host: ClientHost;
   readonly #options: ClientConnectionOptions;
@@ -93,38 +93,38 @@ export class ClientConnection implements LineSink {
     this.#identifyTimer.unref();
   }
 
-  /** Writes what `pending` holds in one `write()`; returns the number of bytes handed over. */
+  /**
+   * Queues one notification for the next `flush()`. Returns whether it is the first since
+   * the last flush, so the caller lists each client with output once.
+   */
+  enqueue(notification: string): boolean {
+    this.#pending.push(notification);
+    return this.#pending.length === 1;
+  }
+
+  /** Writes what is queued in one `write()`; returns the number of bytes handed over. */
   flush(): number {
     const stream = this.stream;
     if (this.#state !== 'identified' || stream.destroyed || stream.writableEnded) {
-      this.pending.length = 0;
+      this.#pending.length = 0;
       return 0;
     }
-    const output = this.pending.join('');
-    this.pending.length = 0;
+    const output = this.#pending.join('');
+    this.#pending.length = 0;
     stream.write(output, 'latin1');
     return output.length;
   }
 
-  /**
-   * Whether queued output is over the limit. Only true once the stream will emit `'drain'`
-   * (`writableNeedDrain`), so the host can always count on hearing `clientDrained`.
-   */
-  overLimitUntilDrain(): boolean {
-    const stream = this.stream;
-    return stream.writableNeedDrain && stream.writableLength > this.#options.clientBufferLimit;
+  queuedBytes(): number {
+    return this.stream.writableLength;
   }
 
-  /**
-   * Whether queued output is above the limit right now, whether or not the stream has
-   * drained since it went over (a limit below the stream's mark counts as the mark).
-   */
-  stillOverLimit(): boolean {
-    const stream = this.stream;
-    return (
-      stream.writableLength >
-      Math.max(this.#options.clientBufferLimit, stream.writableHighWaterMark)
-    );
+  awaitingDrain(): boolean {
+    return this.stream.writableNeedDrain;
+  }
+
+  get highWaterMark(): number {
+    return this.stream.writableHighWaterMark;
   }
 
   /** Closes in two steps (flush, then destroy after the shutdown timeout). */
@@ -219,7 +219,7 @@ export class ClientConnection implements LineSink {
       clearTimeout(this.#identifyTimer);
       this.#identifyTimer = undefined;
     }
-    this.pending.length = 0;
+    this.#pending.length = 0;
     this.#host.clientClosed(this);
   }
 }

@@ -6,14 +6,12 @@
  * Invariants:
  * - One event source at a time; a second one is reported and closed before any of its
  *   lines is read (SPEC 7).
- * - Per input chunk: all lines are pushed to the core, each delivery is queued in the
- *   `pending` list of every connection of each recipient, and then every connection with
- *   output gets exactly one `write()` (STYLE 7). No write per notification.
- * - Backpressure (SPEC 6): while any client is over its buffer limit, the event source is
- *   paused; it resumes when the last one drains. A client still over its limit
- *   `slowClientTimeout` after it went over is dropped and reported; the others go on. One
- *   that is back under its limit by then, just not drained, is kept and no longer holds
- *   the source.
+ * - Per input chunk: all lines are pushed to the core, each delivery is queued on every
+ *   connection of each recipient, and then every connection with output gets exactly one
+ *   `write()` (STYLE 7). No write per notification.
+ * - Backpressure (SPEC 6) is `FlowControl`'s: the event source is paused exactly while it
+ *   holds the source (a client over its own limit, or all clients over the total budget),
+ *   and the clients it gives up on are dropped and reported as `ERR_CLIENT_SLOW`.
  * - A client registered with the core is exactly a client in `#clientsByUser`:
  *   `core.connect()` and `core.disconnect()` are called in pairs.
  * - Nothing here throws because of a peer: every problem is emitted as `'problem'` with
@@ -28,6 +26,7 @@ import { type CoreStats, MazeCore } from '../core/maze-core.js';
 import { ClientConnection, type ClientHost } from './client-connection.js';
 import { closeStream } from './close-stream.js';
 import { EventSourceConnection, type EventSourceHost } from './event-source.js';
+import { FlowControl } from './flow-control.js';
 import { type MazeOptions, type ResolvedMazeOptions, resolveMazeOptions } from './options.js';
 
 const log = createDebug('follower-maze:maze');
@@ -50,6 +49,10 @@ export interface MazeStats extends CoreStats {
   readonly slowClientDisconnects: number;
   /** Clients over their buffer limit right now. */
   readonly clientsOverLimit: number;
+  /** Upper bound of the bytes queued for all clients (exact while over the total budget). */
+  readonly outputQueuedBytes: number;
+  /** Whether the output queued for all clients is over the total budget right now. */
+  readonly outputOverBudget: boolean;
   /** Whether the event source is paused by backpressure right now. */
   readonly eventSourcePaused: boolean;
   /** Times the event source was paused by backpressure. */
@@ -98,12 +101,10 @@ export class Maze extends EventEmitter<MazeEventMap> {
   readonly #clientsByUser = new Map<UserId, ClientConnection[]>();
   /** Every attached client not closed yet, identified or not. */
   readonly #clients = new Set<ClientConnection>();
-  /** Connections with `pending` output in the current chunk. */
+  /** Connections with queued output in the current chunk. */
   readonly #withOutput: ClientConnection[] = [];
-  /** Clients over their buffer limit, each with its slow-client timer. */
-  readonly #overLimit = new Map<ClientConnection, NodeJS.Timeout>();
+  readonly #flow: FlowControl<ClientConnection>;
   #source: EventSourceConnection | undefined;
-  #sourcePaused = false;
   #nextSourceNumber = 1;
   #nextClientNumber = 1;
   #closing: Promise<void> | undefined;
@@ -113,7 +114,6 @@ export class Maze extends EventEmitter<MazeEventMap> {
   #notificationsSent = 0;
   #bytesOut = 0;
   #slowClientDisconnects = 0;
-  #eventSourcePauses = 0;
   #eventSourcesAccepted = 0;
   #eventSourcesRefused = 0;
   #linesTooLong = 0;
@@ -129,9 +129,14 @@ export class Maze extends EventEmitter<MazeEventMap> {
       startSequence: this.options.startSequence,
       reorderCapacity: this.options.reorderCapacity,
     });
+    this.#flow = new FlowControl(this.options, {
+      pauseSource: () => this.#pauseSource(),
+      resumeSource: () => this.#resumeSource(),
+      dropSlowClient: (client, reason) => this.#dropSlowClient(client, reason),
+    });
     this.#clientHost = {
       clientIdentified: (client) => this.#clientIdentified(client),
-      clientDrained: (client) => this.#clientUnderLimit(client),
+      clientDrained: (client) => this.#flow.drained(client),
       clientClosed: (client) => this.#clientClosed(client),
       report: (problem) => this.#report(problem),
     };
@@ -177,7 +182,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
     this.#source = source;
     this.#eventSourcesAccepted++;
     logSource('%s attached', name);
-    source.start(this.#sourcePaused);
+    source.start(this.#flow.sourceHeld);
     return name;
   }
 
@@ -213,9 +218,11 @@ export class Maze extends EventEmitter<MazeEventMap> {
       notificationsSent: this.#notificationsSent,
       bytesOut: this.#bytesOut,
       slowClientDisconnects: this.#slowClientDisconnects,
-      clientsOverLimit: this.#overLimit.size,
-      eventSourcePaused: this.#sourcePaused,
-      eventSourcePauses: this.#eventSourcePauses,
+      clientsOverLimit: this.#flow.clientsOverLimit,
+      outputQueuedBytes: this.#flow.queuedBytes,
+      outputOverBudget: this.#flow.overBudget,
+      eventSourcePaused: this.#flow.sourceHeld,
+      eventSourcePauses: this.#flow.pauses,
       eventSourceConnected: this.#source !== undefined,
       eventSourcesAccepted: this.#eventSourcesAccepted,
       eventSourcesRefused: this.#eventSourcesRefused,
@@ -236,7 +243,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
 
   async #closeAll(): Promise<void> {
     log('closing: %d client(s), source %s', this.#clients.size, this.#source?.name ?? 'none');
-    for (const timer of this.#overLimit.values()) clearTimeout(timer);
+    this.#flow.close();
     const closing: Promise<void>[] = [];
     if (this.#source !== undefined) closing.push(this.#source.close());
     for (const client of [...this.#clients]) closing.push(client.close());
@@ -274,8 +281,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
         if (clients === undefined) continue;
         for (let c = 0; c < clients.length; c++) {
           const client = clients[c];
-          if (client.pending.length === 0) withOutput.push(client);
-          client.pending.push(payload);
+          if (client.enqueue(payload)) withOutput.push(client);
         }
         this.#notificationsSent += clients.length;
       }
@@ -289,78 +295,39 @@ export class Maze extends EventEmitter<MazeEventMap> {
     let bytes = 0;
     for (let i = 0; i < withOutput.length; i++) {
       const client = withOutput[i];
-      bytes += client.flush();
-      if (
-        !this.#overLimit.has(client) &&
-        client.state === 'identified' &&
-        client.overLimitUntilDrain()
-      ) {
-        this.#clientOverLimit(client);
-      }
+      const written = client.flush();
+      if (written === 0) continue;
+      bytes += written;
+      this.#flow.wrote(client);
     }
     withOutput.length = 0;
     this.#bytesOut += bytes;
+    this.#flow.wroteChunk();
   }
 
-  #clientOverLimit(client: ClientConnection): void {
-    const timer = setTimeout(() => this.#slowClientTimeout(client), this.options.slowClientTimeout);
-    timer.unref();
-    this.#overLimit.set(client, timer);
-    logClient(
-      '%s over its buffer limit (%d bytes queued)',
-      client.name,
-      client.stream.writableLength,
-    );
-    this.#updateSourceFlow();
-  }
-
-  // Called on every 'drain' and on close; only a client held over its limit has a timer.
-  #clientUnderLimit(client: ClientConnection): void {
-    const timer = this.#overLimit.get(client);
-    if (timer === undefined) return;
-    clearTimeout(timer);
-    this.#overLimit.delete(client);
-    this.#updateSourceFlow();
-  }
-
-  // The timeout is about staying *over* the limit (SPEC 6). A client still over it is stuck
-  // and dropped. One that has read its way back under its limit, with its queue just not
-  // empty yet, is reading: the source is no longer held for it, and if it goes over its
-  // limit again, it gets a new timer.
-  #slowClientTimeout(client: ClientConnection): void {
-    if (client.stillOverLimit()) {
-      this.#dropSlowClient(client);
-      return;
-    }
-    logClient('%s back under its buffer limit, not drained yet', client.name);
-    this.#clientUnderLimit(client);
-  }
-
-  #dropSlowClient(client: ClientConnection): void {
-    this.#overLimit.delete(client);
+  #dropSlowClient(client: ClientConnection, reason: string): void {
     this.#slowClientDisconnects++;
+    logClient('%s %s (%d bytes queued)', client.name, reason, client.queuedBytes());
     this.#report({
       code: ErrorCode.ClientSlow,
-      message: `client stayed over its ${this.options.clientBufferLimit}-byte buffer limit for ${this.options.slowClientTimeout} ms; disconnected`,
+      message: `client ${reason}; disconnected`,
       context: { connection: client.name, userId: client.userId },
     });
     client.destroy();
-    this.#updateSourceFlow();
   }
 
-  // Backpressure: the source reads only while no client is over its limit.
-  #updateSourceFlow(): void {
-    const shouldPause = this.#overLimit.size > 0;
-    if (shouldPause === this.#sourcePaused) return;
-    this.#sourcePaused = shouldPause;
-    if (shouldPause) {
-      this.#eventSourcePauses++;
-      logSource('paused: %d client(s) over their buffer limit', this.#overLimit.size);
-      this.#source?.pause();
-    } else {
-      logSource('resumed');
-      if (this.#closing === undefined) this.#source?.resume();
-    }
+  #pauseSource(): void {
+    logSource(
+      'paused: %d client(s) over their buffer limit, %d bytes queued in all',
+      this.#flow.clientsOverLimit,
+      this.#flow.queuedBytes,
+    );
+    this.#source?.pause();
+  }
+
+  #resumeSource(): void {
+    logSource('resumed');
+    if (this.#closing === undefined) this.#source?.resume();
   }
 
   #clientIdentified(client: ClientConnection): void {
@@ -376,7 +343,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
 
   #clientClosed(client: ClientConnection): void {
     if (!this.#clients.delete(client)) return;
-    this.#clientUnderLimit(client);
+    this.#flow.removed(client);
     const userId = client.userId;
     if (userId !== undefined) {
       const clients = this.#clientsByUser.get(userId);

@@ -12,6 +12,7 @@ import {
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
   DEFAULT_START_SEQUENCE,
+  DEFAULT_TOTAL_BUFFER_LIMIT,
   MAX_ID,
   MAX_TIMER_MS,
 } from '../core/constants.js';
@@ -32,7 +33,16 @@ export interface MazeOptions extends MazeCoreOptions {
    * `writableHighWaterMark`, so a limit below that mark acts as the mark.
    */
   readonly clientBufferLimit?: number;
-  /** How long a client may stay over its limit before it is dropped. Default `DEFAULT_SLOW_CLIENT_TIMEOUT_MS`. */
+  /**
+   * Bytes all clients together may have queued before the event source is paused; over it
+   * for `slowClientTimeout`, the clients with the largest queues are dropped. Default
+   * `DEFAULT_TOTAL_BUFFER_LIMIT`.
+   */
+  readonly totalBufferLimit?: number;
+  /**
+   * How long a client may stay over its limit, or all clients over the total, before
+   * clients are dropped. Default `DEFAULT_SLOW_CLIENT_TIMEOUT_MS`.
+   */
   readonly slowClientTimeout?: number;
   /** Bounded wait for buffered output to flush in `close()`. Default `DEFAULT_SHUTDOWN_TIMEOUT_MS`. */
   readonly shutdownTimeout?: number;
@@ -71,6 +81,12 @@ export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptio
       'clientBufferLimit',
       options.clientBufferLimit,
       DEFAULT_CLIENT_BUFFER_LIMIT,
+      1,
+    ),
+    totalBufferLimit: integer(
+      'totalBufferLimit',
+      options.totalBufferLimit,
+      DEFAULT_TOTAL_BUFFER_LIMIT,
       1,
     ),
     slowClientTimeout: integer(

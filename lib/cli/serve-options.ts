@@ -17,6 +17,7 @@ import {
   DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
   DEFAULT_START_SEQUENCE,
   DEFAULT_STATS_INTERVAL_MS,
+  DEFAULT_TOTAL_BUFFER_LIMIT,
   MAX_ID,
   MAX_TIMER_MS,
 } from '../core/constants.js';
@@ -47,6 +48,7 @@ export interface ServeArgs {
   readonly maxLineLength: number;
   readonly identifyTimeout: number;
   readonly clientBufferLimit: number;
+  readonly totalBufferLimit: number;
   readonly slowClientTimeout: number;
   readonly reorderCapacity: number;
   readonly startSequence: number;
@@ -110,11 +112,21 @@ export const SERVE_OPTIONS: readonly ServeOptionSpec[] = [
     max: MAX_ID,
   },
   {
+    flag: 'total-buffer-limit',
+    key: 'totalBufferLimit',
+    type: 'number',
+    default: DEFAULT_TOTAL_BUFFER_LIMIT,
+    describe: 'Bytes queued for all clients together before the event source is paused',
+    min: 1,
+    max: MAX_ID,
+  },
+  {
     flag: 'slow-client-timeout',
     key: 'slowClientTimeout',
     type: 'number',
     default: DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
-    describe: 'Milliseconds a client may stay over its buffer limit before it is dropped',
+    describe:
+      'Milliseconds a client may stay over its buffer limit (or all over the total) before clients are dropped',
     min: 1,
     max: MAX_TIMER_MS,
   },
@@ -205,6 +217,7 @@ export function toListenOptions(args: ServeArgs): ListenOptions {
     maxLineLength: args.maxLineLength,
     identifyTimeout: args.identifyTimeout,
     clientBufferLimit: args.clientBufferLimit,
+    totalBufferLimit: args.totalBufferLimit,
     slowClientTimeout: args.slowClientTimeout,
     reorderCapacity: args.reorderCapacity,
     startSequence: args.startSequence,

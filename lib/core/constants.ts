@@ -30,6 +30,13 @@ export const DEFAULT_IDENTIFY_TIMEOUT_MS = 5_000;
 export const CLIENT_KEEPALIVE_DELAY_MS = 30_000;
 /** Bytes a client may have queued before the event source is paused (SPEC 6). */
 export const DEFAULT_CLIENT_BUFFER_LIMIT = 1024 * 1024;
+/**
+ * Bytes all clients together may have queued before the event source is paused (SPEC 6).
+ * 256 MiB: room for 256 clients at their full 1 MiB limit at once, yet a server whose every
+ * client stalls stays within about half a GiB of RSS (queued strings plus V8's own), where
+ * thousands of idle readers under their own limits used to reach gigabytes.
+ */
+export const DEFAULT_TOTAL_BUFFER_LIMIT = 256 * 1024 * 1024;
 /** How long a client may stay over its buffer limit before it is dropped (SPEC 6). */
 export const DEFAULT_SLOW_CLIENT_TIMEOUT_MS = 10_000;
 /** Bounded wait for buffered output to flush on shutdown (SPEC 8). */
