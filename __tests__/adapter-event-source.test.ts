@@ -205,6 +205,7 @@ describe('options', () => {
     { slowClientTimeout: Number.NaN },
     { shutdownTimeout: 2 ** 31 },
     { reorderCapacity: 0 },
+    { reorderBytes: 0 },
     { startSequence: 0 },
   ])('rejects %j with ERR_INVALID_OPTION', (options) => {
     expect(() => createMaze(options)).toThrow(
@@ -216,6 +217,7 @@ describe('options', () => {
     expect(createMaze().options).toEqual({
       startSequence: 1,
       reorderCapacity: 100_000,
+      reorderBytes: 64 * 1024 * 1024,
       maxLineLength: 4096,
       maxIdLineLength: 64,
       identifyTimeout: 5_000,

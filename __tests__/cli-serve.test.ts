@@ -34,6 +34,7 @@ describe('serve options', () => {
       'client-buffer-limit',
       'slow-client-timeout',
       'reorder-capacity',
+      'reorder-bytes',
       'start-sequence',
       'reset-on-disconnect',
       'stats-interval',
@@ -77,6 +78,7 @@ describe('serve options', () => {
       { reorderCapacity: 2.5 },
       '--reorder-capacity must be an integer from 1 to 9007199254740991 (got 2.5)',
     ],
+    [{ reorderBytes: 0 }, '--reorder-bytes must be an integer from 1 to 9007199254740991 (got 0)'],
     [{ host: '' }, '--host must not be empty'],
     [{ startSequence: [1, 2] }, '--start-sequence is given more than once'],
   ])('rejects %j', (override, message) => {

@@ -128,6 +128,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
     this.#core = new MazeCore({
       startSequence: this.options.startSequence,
       reorderCapacity: this.options.reorderCapacity,
+      reorderBytes: this.options.reorderBytes,
     });
     this.#clientHost = {
       clientIdentified: (client) => this.#clientIdentified(client),

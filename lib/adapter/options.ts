@@ -8,6 +8,7 @@ import {
   DEFAULT_IDENTIFY_TIMEOUT_MS,
   DEFAULT_MAX_ID_LINE_LENGTH,
   DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_REORDER_BYTES,
   DEFAULT_REORDER_CAPACITY,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
@@ -53,6 +54,7 @@ export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptio
       DEFAULT_REORDER_CAPACITY,
       1,
     ),
+    reorderBytes: integer('reorderBytes', options.reorderBytes, DEFAULT_REORDER_BYTES, 1),
     // A valid event needs at least "1|B\n".
     maxLineLength: integer('maxLineLength', options.maxLineLength, DEFAULT_MAX_LINE_LENGTH, 4),
     maxIdLineLength: integer(

@@ -12,6 +12,7 @@ import {
   DEFAULT_HOST,
   DEFAULT_IDENTIFY_TIMEOUT_MS,
   DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_REORDER_BYTES,
   DEFAULT_REORDER_CAPACITY,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
@@ -49,6 +50,7 @@ export interface ServeArgs {
   readonly clientBufferLimit: number;
   readonly slowClientTimeout: number;
   readonly reorderCapacity: number;
+  readonly reorderBytes: number;
   readonly startSequence: number;
   readonly resetOnDisconnect: boolean;
   readonly statsInterval: number;
@@ -124,6 +126,15 @@ export const SERVE_OPTIONS: readonly ServeOptionSpec[] = [
     type: 'number',
     default: DEFAULT_REORDER_CAPACITY,
     describe: 'Events that may wait for a missing sequence number',
+    min: 1,
+    max: MAX_ID,
+  },
+  {
+    flag: 'reorder-bytes',
+    key: 'reorderBytes',
+    type: 'number',
+    default: DEFAULT_REORDER_BYTES,
+    describe: 'Bytes of event lines that may wait for a missing sequence number',
     min: 1,
     max: MAX_ID,
   },
@@ -207,6 +218,7 @@ export function toListenOptions(args: ServeArgs): ListenOptions {
     clientBufferLimit: args.clientBufferLimit,
     slowClientTimeout: args.slowClientTimeout,
     reorderCapacity: args.reorderCapacity,
+    reorderBytes: args.reorderBytes,
     startSequence: args.startSequence,
     resetOnDisconnect: args.resetOnDisconnect,
     shutdownTimeout: args.shutdownTimeout,

@@ -20,6 +20,12 @@ export const DEFAULT_MAX_ID_LINE_LENGTH = 64;
 export const DEFAULT_START_SEQUENCE = 1;
 /** Events that may wait for a missing number before it is declared lost (SPEC 4). */
 export const DEFAULT_REORDER_CAPACITY = 100_000;
+/**
+ * Bytes of event lines that may wait for a missing number (SPEC 4). The count bound alone
+ * lets 100,000 lines of 4 KiB (leading zeros are valid) hold ~400 MiB; 64 MiB still holds
+ * the whole count bound of ordinary (< 50-byte) events, so only padded lines hit it first.
+ */
+export const DEFAULT_REORDER_BYTES = 64 * 1024 * 1024;
 
 /** How long a new client has to send its id (SPEC 5). */
 export const DEFAULT_IDENTIFY_TIMEOUT_MS = 5_000;
