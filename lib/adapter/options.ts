@@ -12,6 +12,7 @@ import {
   DEFAULT_REORDER_CAPACITY,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
+  DEFAULT_SOURCE_IDLE_TIMEOUT_MS,
   DEFAULT_START_SEQUENCE,
   MAX_ID,
   MAX_TIMER_MS,
@@ -35,6 +36,12 @@ export interface MazeOptions extends MazeCoreOptions {
   readonly clientBufferLimit?: number;
   /** How long a client may stay over its limit before it is dropped. Default `DEFAULT_SLOW_CLIENT_TIMEOUT_MS`. */
   readonly slowClientTimeout?: number;
+  /**
+   * How long the event source may send nothing, while it is being read, before a new source
+   * that connects takes over from it (`ERR_EVENT_SOURCE_IDLE`); 0: never. A newcomer within
+   * that time is refused (`ERR_EVENT_SOURCE_BUSY`). Default `DEFAULT_SOURCE_IDLE_TIMEOUT_MS`.
+   */
+  readonly sourceIdleTimeout?: number;
   /** Bounded wait for buffered output to flush in `close()`. Default `DEFAULT_SHUTDOWN_TIMEOUT_MS`. */
   readonly shutdownTimeout?: number;
   /** Forget the follow graph and the stream position when the event source goes. Default `false`. */
@@ -80,6 +87,12 @@ export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptio
       options.slowClientTimeout,
       DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
       1,
+    ),
+    sourceIdleTimeout: integer(
+      'sourceIdleTimeout',
+      options.sourceIdleTimeout,
+      DEFAULT_SOURCE_IDLE_TIMEOUT_MS,
+      0,
     ),
     shutdownTimeout: integer(
       'shutdownTimeout',

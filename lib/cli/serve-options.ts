@@ -16,6 +16,7 @@ import {
   DEFAULT_REORDER_CAPACITY,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
+  DEFAULT_SOURCE_IDLE_TIMEOUT_MS,
   DEFAULT_START_SEQUENCE,
   DEFAULT_STATS_INTERVAL_MS,
   MAX_ID,
@@ -53,6 +54,7 @@ export interface ServeArgs {
   readonly reorderBytes: number;
   readonly startSequence: number;
   readonly resetOnDisconnect: boolean;
+  readonly sourceIdleTimeout: number;
   readonly statsInterval: number;
   readonly shutdownTimeout: number;
 }
@@ -155,6 +157,16 @@ export const SERVE_OPTIONS: readonly ServeOptionSpec[] = [
     describe: 'Forget follows and the stream position when the event source disconnects',
   },
   {
+    flag: 'source-idle-timeout',
+    key: 'sourceIdleTimeout',
+    type: 'number',
+    default: DEFAULT_SOURCE_IDLE_TIMEOUT_MS,
+    describe:
+      'Milliseconds an event source may send nothing before a new one may take over (0: never)',
+    min: 0,
+    max: MAX_TIMER_MS,
+  },
+  {
     flag: 'stats-interval',
     key: 'statsInterval',
     type: 'number',
@@ -221,6 +233,7 @@ export function toListenOptions(args: ServeArgs): ListenOptions {
     reorderBytes: args.reorderBytes,
     startSequence: args.startSequence,
     resetOnDisconnect: args.resetOnDisconnect,
+    sourceIdleTimeout: args.sourceIdleTimeout,
     shutdownTimeout: args.shutdownTimeout,
   };
 }

@@ -6,6 +6,9 @@
  *   and the bound addresses are returned.
  * - `listen()` either resolves with both ports bound or rejects with `ERR_LISTEN` and
  *   leaves nothing open.
+ * - Every accepted event source socket has TCP keepalive on (`EVENT_SOURCE_KEEPALIVE_MS`): a
+ *   peer that vanished without closing fails the probes, the socket errors and the source
+ *   slot is released (SPEC 7). Streams attached to a maze directly get no keepalive.
  * - `close()` stops accepting first, then closes the maze (flush bounded by
  *   `shutdownTimeout`), then waits for both servers to be fully closed.
  */
@@ -13,7 +16,12 @@ import { type AddressInfo, createServer, type Server, type Socket } from 'node:n
 import createDebug from 'debug';
 import { createMaze, type Maze } from '../adapter/maze.js';
 import type { MazeOptions } from '../adapter/options.js';
-import { DEFAULT_CLIENT_PORT, DEFAULT_EVENT_PORT, DEFAULT_HOST } from '../core/constants.js';
+import {
+  DEFAULT_CLIENT_PORT,
+  DEFAULT_EVENT_PORT,
+  DEFAULT_HOST,
+  EVENT_SOURCE_KEEPALIVE_MS,
+} from '../core/constants.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
 
 const log = createDebug('follower-maze:net');
@@ -92,6 +100,7 @@ function acceptEventSource(maze: Maze, socket: Socket): void {
     return;
   }
   log('event source connected from %s:%d', socket.remoteAddress, socket.remotePort);
+  socket.setKeepAlive(true, EVENT_SOURCE_KEEPALIVE_MS);
   maze.attachEventSource(socket);
 }
 
