@@ -11,8 +11,10 @@
  *   smallest waiting number is declared lost and reported, so the stream never stalls and
  *   never grows. One byte overflow may need several skips (the run released by the first
  *   can be smaller than the arrival); each skip releases at least one item, so it ends.
- * - Items a skip releases move to a `ready` queue that `next()` empties first: the buffer
- *   is within its bounds when `offer()` returns, not only after the caller drains it.
+ * - Items a skip releases move to a `ready` queue that `next()` empties first, so the
+ *   skipping decides on what still waits: the waiting items are within both bounds when
+ *   `offer()` returns. Ready items count in `pending`/`pendingBytes` until `next()` hands
+ *   them out, and `nextSequence` is the first ready one's number until then.
  * - Two places hold waiting items. Numbers in `[nextSequence, nextSequence + window)` sit
  *   in a ring indexed by `sequence mod window`: the common, nearly-in-order case costs one
  *   array store and one load. Numbers further ahead wait in a `tinyqueue` heap with an index.
