@@ -154,6 +154,54 @@ describe('event source lifecycle', () => {
   });
 });
 
+describe('idle event source takeover', () => {
+  it('lets a new source take over from one idle longer than sourceIdleTimeout, not sooner', async () => {
+    const { maze, problems } = newMaze({ sourceIdleTimeout: 100 });
+    const client = await attachMemoryClient(maze, '1\n');
+    const holder = attachMemorySource(maze);
+    holder.peer.write('1|B\n2|B');
+    await waitUntil(() => maze.stats().eventsReceived === 1, 'event 1');
+    const early = attachMemorySource(maze);
+    expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.EventSourceBusy]);
+    expect(problems[0]?.context.connection).toBe(early.connection);
+
+    await sleep(150);
+    const newcomer = attachMemorySource(maze);
+    expect(problems.slice(1)).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.EventSourceIdle,
+        message: expect.stringContaining(`${newcomer.connection} takes over`),
+        context: { connection: holder.connection, lineNumber: 1 },
+      }),
+      // The holder's cut-off line is discarded as at any end of a source.
+      expect.objectContaining({
+        code: ErrorCode.LineUnterminated,
+        context: { connection: holder.connection, lineNumber: 2, line: '2|B' },
+      }),
+    ]);
+    // Whatever the old holder still sends is never applied; the newcomer's lines are.
+    holder.peer.write('|X\n3|B\n');
+    newcomer.peer.write('2|B\n3|B\n');
+    await client.received.waitForLength(12);
+    expect(client.received.text).toBe('1|B\n2|B\n3|B\n');
+    expect(maze.stats()).toMatchObject({
+      eventSourcesAccepted: 2,
+      eventSourcesRefused: 1,
+      eventSourceTakeovers: 1,
+      eventSourceConnected: true,
+    });
+  });
+
+  it('never takes over with sourceIdleTimeout 0', async () => {
+    const { maze, problems } = newMaze({ sourceIdleTimeout: 0 });
+    attachMemorySource(maze);
+    await sleep(30);
+    attachMemorySource(maze);
+    expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.EventSourceBusy]);
+    expect(maze.stats().eventSourceTakeovers).toBe(0);
+  });
+});
+
 describe('closing the maze', () => {
   it('flushes buffered output, ends every stream and is idempotent', async () => {
     const { maze } = newMaze();
@@ -205,7 +253,10 @@ describe('options', () => {
     { slowClientTimeout: Number.NaN },
     { shutdownTimeout: 2 ** 31 },
     { reorderCapacity: 0 },
+    { reorderBytes: 0 },
     { startSequence: 0 },
+    { sourceIdleTimeout: -1 },
+    { sourceIdleTimeout: 2 ** 31 },
   ])('rejects %j with ERR_INVALID_OPTION', (options) => {
     expect(() => createMaze(options)).toThrow(
       expect.objectContaining({ code: ErrorCode.InvalidOption }),
@@ -216,12 +267,14 @@ describe('options', () => {
     expect(createMaze().options).toEqual({
       startSequence: 1,
       reorderCapacity: 100_000,
+      reorderBytes: 64 * 1024 * 1024,
       maxLineLength: 4096,
       maxIdLineLength: 64,
       identifyTimeout: 5_000,
       clientBufferLimit: 1024 * 1024,
       totalBufferLimit: 256 * 1024 * 1024,
       slowClientTimeout: 10_000,
+      sourceIdleTimeout: 10_000,
       shutdownTimeout: 5_000,
       resetOnDisconnect: false,
     });

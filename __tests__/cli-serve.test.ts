@@ -35,8 +35,10 @@ describe('serve options', () => {
       'total-buffer-limit',
       'slow-client-timeout',
       'reorder-capacity',
+      'reorder-bytes',
       'start-sequence',
       'reset-on-disconnect',
+      'source-idle-timeout',
       'stats-interval',
       'shutdown-timeout',
     ]);
@@ -77,6 +79,11 @@ describe('serve options', () => {
     [
       { reorderCapacity: 2.5 },
       '--reorder-capacity must be an integer from 1 to 9007199254740991 (got 2.5)',
+    ],
+    [{ reorderBytes: 0 }, '--reorder-bytes must be an integer from 1 to 9007199254740991 (got 0)'],
+    [
+      { sourceIdleTimeout: -1 },
+      '--source-idle-timeout must be an integer from 0 to 2147483647 (got -1)',
     ],
     [{ host: '' }, '--host must not be empty'],
     [{ startSequence: [1, 2] }, '--start-sequence is given more than once'],

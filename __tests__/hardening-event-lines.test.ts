@@ -1,7 +1,7 @@
 /**
  * Hardening, bad event lines over real sockets (SPEC 2, 4): garbage without a sequence
  * number, invalid bodies, duplicates, stale numbers, over-long lines and reorder-buffer
- * overflow. Each is reported with its `ERR_…` code and context, every well-behaved client
+ * overflow, by count and by bytes. Each is reported with its `ERR_…` code and context, every well-behaved client
  * still gets exactly what the reference model says, and the stream never stalls.
  */
 import { describe, expect, it } from '@jest/globals';
@@ -214,5 +214,54 @@ describe('reorder buffer overflow over TCP', () => {
       sequencesSkipped: 3 + 33,
       eventsApplied: 13,
     });
+  });
+});
+
+describe('reorder buffer byte bound over TCP', () => {
+  it('holds no more than reorderBytes of long leading-zero lines waiting, reports each gap and goes on', async () => {
+    const reorderBytes = 256 * 1024;
+    const maze = await startMaze({ reorderBytes });
+    const { clients } = await identifyUsers(maze, [1]);
+    const source = await maze.connectSource();
+    // Valid 4 KiB lines (leading zeros), each to a user nobody connects as: they only wait.
+    const padded = (sequence: number): string => {
+      const body = `${sequence}|P|1|99\n`;
+      return `${'0'.repeat(4096 - body.length)}${body}`;
+    };
+    // Made as they are sent, so the test itself holds none of them.
+    function* evenLines(): Generator<string> {
+      for (let sequence = 2; sequence <= 4_000; sequence += 2) yield padded(sequence);
+    }
+    const before = retainedBytes();
+    // 8 MiB of events waiting for the odd numbers, which do not come.
+    await pump(source.socket, evenLines(), 10_000);
+    await waitUntil(() => maze.maze.stats().eventsReceived === 2_000, '2,000 lines', 10_000);
+    // 64 lines fill 256 KiB; every later arrival goes over it and skips one odd number.
+    expect(maze.maze.stats()).toMatchObject({
+      pending: 64,
+      pendingBytes: 64 * 4096,
+      nextSequence: 3_873,
+      sequencesSkipped: 1_936,
+      eventsApplied: 1_936,
+    });
+    expect(retainedBytes() - before).toBeLessThan(4 * MiB);
+    const gaps = maze.problems.filter((problem) => problem.code === ErrorCode.SequenceGap);
+    expect(gaps).toHaveLength(1_936);
+    expect(maze.problems).toHaveLength(1_936);
+    expect(gaps[0]).toMatchObject({
+      message: expect.stringContaining(`(${reorderBytes} bytes)`),
+      context: {
+        connection: 'event-source#1',
+        lineNumber: 65,
+        sequence: 2,
+        missingFrom: 1,
+        missingTo: 1,
+      },
+    });
+    // The missing numbers arrive after all: the waiting lines go out, then 4001.
+    const late = Array.from({ length: 65 }, (_, i) => `${3_873 + 2 * i}|B\n`);
+    source.socket.write(late.join(''));
+    expect(await deliveryMismatch(clients, new Map([[1, late]]))).toBeUndefined();
+    expect(maze.maze.stats()).toMatchObject({ pending: 0, pendingBytes: 0, nextSequence: 4_002 });
   });
 });

@@ -2,9 +2,13 @@
  * Hardening, the event source lifecycle over real sockets (SPEC 7): a second concurrent
  * source is refused and none of its lines is applied; a source that goes away mid-stream
  * (cleanly or by a reset) and comes back resumes exactly where it left off, pending events
- * included; `resetOnDisconnect` starts every source from scratch instead.
+ * included; `resetOnDisconnect` starts every source from scratch instead. A silent holder
+ * gives way to a new source after `sourceIdleTimeout`, one paused by backpressure never does,
+ * and accepted event sockets have TCP keepalive.
  */
-import { describe, expect, it } from '@jest/globals';
+import { Socket } from 'node:net';
+import { describe, expect, it, jest } from '@jest/globals';
+import { EVENT_SOURCE_KEEPALIVE_MS } from '../lib/core/constants.js';
 import { ErrorCode } from '../lib/core/errors.js';
 import { expectedDeliveries } from './helpers/model.js';
 import {
@@ -142,5 +146,100 @@ describe('event source lifecycle over TCP', () => {
     expect(await deliveryMismatch(clients, expected)).toBeUndefined();
     expect(maze.maze.stats()).toMatchObject({ eventsReceived: 8, eventsDiscarded: 2 });
     expect(maze.problems).toEqual([]);
+  });
+});
+
+describe('idle event source over TCP', () => {
+  it('lets a new source take over from a silent holder after the idle timeout, and refuses one before', async () => {
+    const maze = await startMaze({ sourceIdleTimeout: 300 });
+    const { clients, ops } = await identifyUsers(maze, [1, 2]);
+    // Connects and never sends a byte.
+    const silent = await maze.connectSource();
+    await waitUntil(() => maze.maze.stats().eventSourceConnected, 'the silent source to attach');
+    const early = await maze.connectSource();
+    await early.received.waitForEnd();
+    expect(maze.codes()).toEqual([ErrorCode.EventSourceBusy]);
+
+    await sleep(400);
+    const real = await maze.connectSource();
+    const lines = ['1|F|1|2\n', '2|S|2\n', '3|B\n'];
+    real.socket.write(lines.join(''));
+    expect(
+      await deliveryMismatch(clients, expectedDeliveries([...ops, ...lineOps(lines)])),
+    ).toBeUndefined();
+    expect(maze.problems.slice(1)).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.EventSourceIdle,
+        context: { connection: 'event-source#1', lineNumber: 0 },
+      }),
+    ]);
+    // The silent holder is closed by the server.
+    await silent.received.waitForEnd();
+    expect(maze.maze.stats()).toMatchObject({
+      eventSourcesAccepted: 2,
+      eventSourcesRefused: 1,
+      eventSourceTakeovers: 1,
+      eventSourceConnected: true,
+      eventsApplied: 3,
+    });
+  });
+
+  it('never takes over from a holder paused by backpressure, however long it waits', async () => {
+    const maze = await startMaze({
+      sourceIdleTimeout: 200,
+      clientBufferLimit: 64 * 1024,
+      slowClientTimeout: 20_000,
+    });
+    const { clients } = await identifyUsers(maze, [1]);
+    const stalled = clients.get(1);
+    if (stalled === undefined) throw new Error('no client 1');
+    stalled.socket.pause();
+    const holder = await maze.connectSource();
+    // 4 KiB broadcasts (leading zeros) until the stalled client's buffers hold the source.
+    const padded = (sequence: number): string => {
+      const line = `${sequence}|B\n`;
+      return `${'0'.repeat(4096 - line.length)}${line}`;
+    };
+    const sending = pump(
+      holder.socket,
+      Array.from({ length: 8_000 }, (_, i) => padded(i + 1)),
+      20_000,
+    );
+    sending.catch(() => undefined);
+    await waitUntil(() => maze.maze.stats().eventSourcePaused, 'the source to pause', 10_000);
+    await sleep(500);
+    const newcomer = await maze.connectSource();
+    await newcomer.received.waitForEnd();
+    expect(maze.codes()).toEqual([ErrorCode.EventSourceBusy]);
+    expect(maze.maze.stats()).toMatchObject({
+      eventSourcePaused: true,
+      eventSourceTakeovers: 0,
+      eventSourcesRefused: 1,
+    });
+    // Once the client reads again, the same holder goes on and everything arrives.
+    stalled.socket.resume();
+    await sending;
+    await waitUntil(() => maze.maze.stats().eventsApplied === 8_000, '8,000 events', 20_000);
+    await stalled.received.waitForLength(8_000 * 4096, 20_000);
+    expect(maze.maze.stats().eventSourceTakeovers).toBe(0);
+  });
+
+  it('turns TCP keepalive on for every accepted event source socket', async () => {
+    const setKeepAlive = jest.spyOn(Socket.prototype, 'setKeepAlive');
+    try {
+      const maze = await startMaze();
+      const source = await maze.connectSource();
+      await waitUntil(() => maze.maze.stats().eventSourceConnected, 'the source to attach');
+      const calls = setKeepAlive.mock.contexts.map((socket, index) => ({
+        remotePort: (socket as Socket).remotePort,
+        args: setKeepAlive.mock.calls[index],
+      }));
+      expect(calls).toContainEqual({
+        remotePort: source.socket.localPort,
+        args: [true, EVENT_SOURCE_KEEPALIVE_MS],
+      });
+    } finally {
+      setKeepAlive.mockRestore();
+    }
   });
 });

@@ -222,6 +222,7 @@ describe('MazeCore: stats and reset', () => {
       eventsDiscarded: 3,
       sequencesSkipped: 0,
       pending: 2,
+      pendingBytes: '5|B\n'.length + '6|B\n'.length,
       nextSequence: 3,
       usersConnected: 2,
       followEdges: 1,
@@ -234,6 +235,7 @@ describe('MazeCore: stats and reset', () => {
       eventsApplied: 4,
       sequencesSkipped: 2,
       pending: 0,
+      pendingBytes: 0,
       nextSequence: 8,
     });
   });
@@ -252,11 +254,33 @@ describe('MazeCore: stats and reset', () => {
       eventsDiscarded: 1,
       sequencesSkipped: 1,
       pending: 0,
+      pendingBytes: 0,
       nextSequence: 5,
       usersConnected: 1,
       followEdges: 0,
     });
     expect(received(core.push('5|B\n'), core.push('6|S|2\n'))).toEqual({ 1: ['5|B\n'] });
+  });
+
+  it('bounds waiting lines by their bytes too; an invalid body counts its report', () => {
+    const core = coreWith([1], { reorderBytes: 200 });
+    const padded = `${'0'.repeat(40)}2|B\n`;
+    core.push(padded);
+    const invalid = core.push('3|X\n');
+    const report = invalid.problems[0];
+    const reportBytes = (report?.message.length ?? 0) + (report?.context.line?.length ?? 0);
+    expect(core.stats()).toMatchObject({ pending: 2, pendingBytes: padded.length + reportBytes });
+    // One more padded line goes over 200 bytes: 1 is skipped, 2..4 are applied.
+    const over = core.push(`${'0'.repeat(100)}4|B\n`);
+    expect(over.problems).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.SequenceGap,
+        message: expect.stringContaining('(200 bytes)'),
+        context: { sequence: 2, missingFrom: 1, missingTo: 1 },
+      }),
+    ]);
+    expect(over.deliveries.map((delivery) => delivery.event.sequence)).toEqual([2, 4]);
+    expect(core.stats()).toMatchObject({ pending: 0, pendingBytes: 0, eventsNoop: 1 });
   });
 
   it.each([
@@ -265,6 +289,7 @@ describe('MazeCore: stats and reset', () => {
     { startSequence: MAX_ID + 1 },
     { reorderCapacity: 0 },
     { reorderCapacity: -5 },
+    { reorderBytes: 0 },
   ])('throws ERR_INVALID_OPTION for %j', (options) => {
     expect(() => new MazeCore(options)).toThrow(
       expect.objectContaining({ name: 'MazeError', code: ErrorCode.InvalidOption }),

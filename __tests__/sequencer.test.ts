@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { ErrorCode, MAX_ID, MazeError, Sequencer } from '../lib/core/index.js';
+import { ErrorCode, MAX_ID, MazeError, type Problem, Sequencer } from '../lib/core/index.js';
 
 interface Item {
   sequence: number;
@@ -9,12 +9,11 @@ interface Item {
 const item = (sequence: number, tag = `#${sequence}`): Item => ({ sequence, tag });
 
 /** Offers each item in turn, draining after each as the usage contract says. */
-function feed(sequencer: Sequencer<Item>, items: readonly Item[]) {
-  const released: Item[] = [];
-  const problems = [];
+function feed<T extends Item>(sequencer: Sequencer<T>, items: readonly T[]) {
+  const released: T[] = [];
+  const problems: Problem[] = [];
   for (const offered of items) {
-    const problem = sequencer.offer(offered);
-    if (problem !== undefined) problems.push(problem);
+    problems.push(...sequencer.offer(offered));
     for (let next = sequencer.next(); next !== undefined; next = sequencer.next()) {
       released.push(next);
     }
@@ -81,7 +80,7 @@ describe('Sequencer ordering', () => {
     const top = new Sequencer<Item>({ startSequence: MAX_ID - 2 });
     const last = feed(top, [item(MAX_ID), item(MAX_ID - 1), item(MAX_ID - 2)]);
     expect(numbers(last.released)).toEqual([MAX_ID - 2, MAX_ID - 1, MAX_ID]);
-    expect(top.offer(item(MAX_ID))?.code).toBe(ErrorCode.EventStale);
+    expect(top.offer(item(MAX_ID))[0]?.code).toBe(ErrorCode.EventStale);
   });
 });
 
@@ -101,10 +100,10 @@ describe('Sequencer discards', () => {
   it('reports a duplicate of a far-ahead number, also once the window has reached it', () => {
     const sequencer = new Sequencer<Item>({ capacity: 3 });
     feed(sequencer, [item(9, 'first')]);
-    expect(sequencer.offer(item(9, 'second'))?.code).toBe(ErrorCode.EventDuplicate);
+    expect(sequencer.offer(item(9, 'second'))[0]?.code).toBe(ErrorCode.EventDuplicate);
     feed(sequencer, [item(1), item(2), item(3), item(4), item(5), item(6)]);
     expect(sequencer.nextSequence).toBe(7);
-    expect(sequencer.offer(item(9, 'third'))?.code).toBe(ErrorCode.EventDuplicate);
+    expect(sequencer.offer(item(9, 'third'))[0]?.code).toBe(ErrorCode.EventDuplicate);
     const { released } = feed(sequencer, [item(7), item(8)]);
     expect(released.map((released) => released.tag)).toEqual(['#7', '#8', 'first']);
   });
@@ -157,7 +156,7 @@ describe('Sequencer overflow (gap skip)', () => {
     expect(numbers(released)).toEqual([5, 6]);
     expect(sequencer.skipped).toBe(4);
     expect(sequencer.pending).toBe(1);
-    expect(sequencer.offer(item(3))?.code).toBe(ErrorCode.EventStale);
+    expect(sequencer.offer(item(3))[0]?.code).toBe(ErrorCode.EventStale);
   });
 
   it('resumes at a near item when far-ahead items are larger', () => {
@@ -187,6 +186,108 @@ describe('Sequencer overflow (gap skip)', () => {
   });
 });
 
+describe('Sequencer overflow by bytes', () => {
+  interface Sized extends Item {
+    size: number;
+  }
+  const sized = (sequence: number, size: number): Sized => ({
+    sequence,
+    tag: `#${sequence}`,
+    size,
+  });
+  const bySize = (capacityBytes: number, capacity?: number) =>
+    new Sequencer<Sized>({ capacity, capacityBytes, sizeOf: (waiting) => waiting.size });
+
+  it('holds items exactly at the byte bound and skips the gap one byte over it', () => {
+    const sequencer = bySize(100);
+    const atBound = feed(sequencer, [sized(2, 40), sized(3, 60)]);
+    expect(atBound.problems).toEqual([]);
+    expect(sequencer.pendingBytes).toBe(100);
+    const { released, problems } = feed(sequencer, [sized(4, 1)]);
+    expect(problems).toEqual([
+      {
+        code: ErrorCode.SequenceGap,
+        message: expect.stringContaining('(100 bytes) while waiting for event 1;'),
+        context: { sequence: 2, missingFrom: 1, missingTo: 1 },
+      },
+    ]);
+    expect(numbers(released)).toEqual([2, 3, 4]);
+    expect(sequencer).toMatchObject({ pending: 0, pendingBytes: 0, skipped: 1, nextSequence: 5 });
+  });
+
+  it('says which bound overflowed', () => {
+    const byCount = feed(bySize(1_000, 2), [sized(2, 1), sized(3, 1), sized(4, 1)]);
+    expect(byCount.problems[0]?.message).toContain('(2 events)');
+    const byBytes = feed(bySize(2, 1_000), [sized(2, 1), sized(3, 1), sized(4, 1)]);
+    expect(byBytes.problems[0]?.message).toContain('(2 bytes)');
+  });
+
+  it('skips to a far-ahead item when bytes overflow', () => {
+    const sequencer = bySize(4_096);
+    const { released, problems } = feed(sequencer, [sized(5_000, 4_000), sized(9_000, 4_000)]);
+    expect(problems.map((problem) => problem.context)).toEqual([
+      { sequence: 5_000, missingFrom: 1, missingTo: 4_999 },
+    ]);
+    expect(numbers(released)).toEqual([5_000]);
+    expect(sequencer).toMatchObject({ pending: 1, pendingBytes: 4_000, nextSequence: 5_001 });
+  });
+
+  it('skips as many gaps as it takes when one arrival is larger than the run a skip releases', () => {
+    const sequencer = bySize(10);
+    feed(sequencer, [sized(3, 1), sized(5, 1), sized(7, 1)]);
+    const { released, problems } = feed(sequencer, [sized(9, 10)]);
+    expect(problems.map((problem) => problem.context)).toEqual([
+      { sequence: 3, missingFrom: 1, missingTo: 2 },
+      { sequence: 5, missingFrom: 4, missingTo: 4 },
+      { sequence: 7, missingFrom: 6, missingTo: 6 },
+    ]);
+    expect(numbers(released)).toEqual([3, 5, 7]);
+    expect(sequencer).toMatchObject({ pending: 1, pendingBytes: 10, skipped: 4, nextSequence: 8 });
+  });
+
+  it('is within its bounds as soon as offer() returns, and next() then hands out the released run', () => {
+    const sequencer = bySize(10);
+    sequencer.offer(sized(3, 6));
+    sequencer.offer(sized(4, 1));
+    expect(sequencer.offer(sized(6, 6))).toHaveLength(1);
+    // 3 and 4 are released but not taken yet: they count until next() hands them out.
+    expect(sequencer).toMatchObject({ nextSequence: 3, pending: 3, pendingBytes: 13 });
+    expect(sequencer.next()?.sequence).toBe(3);
+    expect(sequencer.next()?.sequence).toBe(4);
+    expect(sequencer.next()).toBeUndefined();
+    expect(sequencer).toMatchObject({ nextSequence: 5, pending: 1, pendingBytes: 6 });
+  });
+
+  it('releases an item larger than the whole byte bound (by skipping to it if need be)', () => {
+    const sequencer = bySize(10);
+    expect(numbers(feed(sequencer, [sized(1, 50)]).released)).toEqual([1]);
+    const { released, problems } = feed(sequencer, [sized(3, 50)]);
+    expect(problems.map((problem) => problem.context)).toEqual([
+      { sequence: 3, missingFrom: 2, missingTo: 2 },
+    ]);
+    expect(numbers(released)).toEqual([3]);
+    expect(sequencer.pendingBytes).toBe(0);
+  });
+
+  it('never keeps more than the byte bound waiting after a drain, over a long stream', () => {
+    const sequencer = bySize(1_000);
+    for (let sequence = 2; sequence < 20_000; sequence += 2) {
+      feed(sequencer, [sized(sequence, 1 + (sequence % 97))]);
+      expect(sequencer.pendingBytes).toBeLessThanOrEqual(1_000);
+    }
+  });
+
+  it('counts no bytes without a sizeOf, and reset forgets the bytes', () => {
+    const plain = new Sequencer<Item>({ capacityBytes: 1 });
+    feed(plain, [item(2), item(3)]);
+    expect(plain).toMatchObject({ pending: 2, pendingBytes: 0, skipped: 0 });
+    const sequencer = bySize(100);
+    feed(sequencer, [sized(2, 40)]);
+    sequencer.reset();
+    expect(sequencer).toMatchObject({ pending: 0, pendingBytes: 0 });
+  });
+});
+
 describe('Sequencer reset and options', () => {
   it('reset forgets pending items, the position and the skipped count', () => {
     const sequencer = new Sequencer<Item>({ startSequence: 10, capacity: 1 });
@@ -207,6 +308,8 @@ describe('Sequencer reset and options', () => {
     ['startSequence', { startSequence: MAX_ID + 1 }],
     ['capacity', { capacity: 0 }],
     ['capacity', { capacity: Number.POSITIVE_INFINITY }],
+    ['capacityBytes', { capacityBytes: 0 }],
+    ['capacityBytes', { capacityBytes: 2.5 }],
   ])('rejects an invalid %s: %j', (name, options) => {
     const construct = () => new Sequencer<Item>(options);
     expect(construct).toThrow(MazeError);

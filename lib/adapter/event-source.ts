@@ -11,6 +11,9 @@
  *   the cut-off start of `12|F|60|50`, and applying it would deliver a wrong event and make
  *   the real line, resent by the next source, stale.
  * - Lines over `maxLineLength` are reported and never held in memory.
+ * - Idle time (`idleFor()`) counts only while the source is being read: it restarts at each
+ *   input chunk and at each `resume()`, and is 0 while paused, because a source paused by
+ *   backpressure is silent through the server's doing, not its own. One clock read per chunk.
  */
 import type { Readable } from 'node:stream';
 import { ErrorCode, type Problem } from '../core/errors.js';
@@ -38,6 +41,9 @@ export class EventSourceConnection implements LineSink {
   readonly #maxLineLength: number;
   readonly #shutdownTimeout: number;
   #released = false;
+  #paused = false;
+  /** `performance.now()` at the last input chunk, or at the last resume if later. */
+  #activeSince = performance.now();
 
   constructor(
     name: string,
@@ -63,6 +69,14 @@ export class EventSourceConnection implements LineSink {
     return this.#framer.lineCount;
   }
 
+  /**
+   * Milliseconds since the source last sent anything while it was being read; 0 while it is
+   * paused by backpressure.
+   */
+  idleFor(now: number = performance.now()): number {
+    return this.#paused ? 0 : now - this.#activeSince;
+  }
+
   /** Starts reading; `paused` keeps it paused until `resume()` (backpressure in force). */
   start(paused: boolean): void {
     const stream = this.stream;
@@ -70,21 +84,36 @@ export class EventSourceConnection implements LineSink {
     stream.on('end', () => this.#onEnd());
     stream.on('error', (error: Error) => this.#onError(error));
     stream.on('close', () => this.#release());
-    if (paused) stream.pause();
+    if (paused) this.pause();
   }
 
   pause(): void {
-    if (!this.#released) this.stream.pause();
+    if (this.#released) return;
+    this.#paused = true;
+    this.stream.pause();
   }
 
   resume(): void {
-    if (!this.#released) this.stream.resume();
+    if (this.#released) return;
+    this.#paused = false;
+    this.#activeSince = performance.now();
+    this.stream.resume();
   }
 
   /** Stops applying lines and closes the stream in two steps. */
   close(): Promise<void> {
     this.#release();
     return closeStream(this.stream, this.#shutdownTimeout);
+  }
+
+  /**
+   * Treats the input as ended here (an idle source giving way): an unterminated fragment is
+   * reported and discarded as at a real end, the source is released, the stream closed in
+   * two steps.
+   */
+  endNow(): Promise<void> {
+    if (!this.#released) this.#discardFragment();
+    return this.close();
   }
 
   onLine(line: string, lineNumber: number): void {
@@ -101,12 +130,20 @@ export class EventSourceConnection implements LineSink {
 
   #onData(chunk: Buffer | string): void {
     if (this.#released) return;
+    this.#activeSince = performance.now();
     this.#framer.push(typeof chunk === 'string' ? chunk : chunk.toString('latin1'));
     this.#host.flushOutput();
   }
 
   #onEnd(): void {
     if (this.#released) return;
+    this.#discardFragment();
+    this.#release();
+    // We never write to the source; end our side too so a socket closes completely.
+    void closeStream(this.stream, this.#shutdownTimeout);
+  }
+
+  #discardFragment(): void {
     const remainder = this.#framer.takeRemainder();
     // A lone CR at the very end is half of a terminator, not a line.
     if (remainder.length > 0 && remainder !== '\r') {
@@ -120,9 +157,6 @@ export class EventSourceConnection implements LineSink {
         },
       });
     }
-    this.#release();
-    // We never write to the source; end our side too so a socket closes completely.
-    void closeStream(this.stream, this.#shutdownTimeout);
   }
 
   #onError(error: Error): void {

@@ -5,7 +5,9 @@
  *
  * Invariants:
  * - One event source at a time; a second one is reported and closed before any of its
- *   lines is read (SPEC 7).
+ *   lines is read (SPEC 7) — unless the active one has sent nothing for longer than
+ *   `sourceIdleTimeout` while being read: then the active one is reported and closed, and
+ *   the new one takes over (a dead or hung holder must not keep the only slot forever).
  * - Per input chunk: all lines are pushed to the core, each delivery is queued on every
  *   connection of each recipient, and then every connection with output gets exactly one
  *   `write()` (STYLE 7). No write per notification.
@@ -63,6 +65,8 @@ export interface MazeStats extends CoreStats {
   readonly eventSourcesAccepted: number;
   /** Event sources refused because one was already active. */
   readonly eventSourcesRefused: number;
+  /** Idle event sources closed because a new one connected (`ERR_EVENT_SOURCE_IDLE`). */
+  readonly eventSourceTakeovers: number;
   /** Event lines over the maximum length. */
   readonly linesTooLong: number;
   /** Problems reported so far. */
@@ -116,6 +120,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
   #slowClientDisconnects = 0;
   #eventSourcesAccepted = 0;
   #eventSourcesRefused = 0;
+  #eventSourceTakeovers = 0;
   #linesTooLong = 0;
   #problems = 0;
 
@@ -128,6 +133,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
     this.#core = new MazeCore({
       startSequence: this.options.startSequence,
       reorderCapacity: this.options.reorderCapacity,
+      reorderBytes: this.options.reorderBytes,
     });
     this.#flow = new FlowControl(this.options, {
       pauseSource: () => this.#pauseSource(),
@@ -159,13 +165,17 @@ export class Maze extends EventEmitter<MazeEventMap> {
   }
 
   /**
-   * Attaches an event source. If one is already active, this one is reported
-   * (`ERR_EVENT_SOURCE_BUSY`) and closed without reading a line. Returns its connection
-   * name (`event-source#N`). Throws `ERR_INVALID_STATE` after `close()`.
+   * Attaches an event source. If one is already active and has sent something within
+   * `sourceIdleTimeout` (or is paused by backpressure), this one is reported
+   * (`ERR_EVENT_SOURCE_BUSY`) and closed without reading a line. If the active one has been
+   * idle longer, it is reported (`ERR_EVENT_SOURCE_IDLE`) and closed, and this one takes
+   * over. Returns its connection name (`event-source#N`). Throws `ERR_INVALID_STATE` after
+   * `close()`.
    */
   attachEventSource(stream: Readable): string {
     this.#assertOpen();
     const name = `event-source#${this.#nextSourceNumber++}`;
+    if (this.#source !== undefined) this.#takeOverIfIdle(this.#source, name);
     if (this.#source !== undefined) {
       this.#eventSourcesRefused++;
       this.#report({
@@ -226,6 +236,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
       eventSourceConnected: this.#source !== undefined,
       eventSourcesAccepted: this.#eventSourcesAccepted,
       eventSourcesRefused: this.#eventSourcesRefused,
+      eventSourceTakeovers: this.#eventSourceTakeovers,
       linesTooLong: this.#linesTooLong,
       problems: this.#problems,
     };
@@ -249,6 +260,21 @@ export class Maze extends EventEmitter<MazeEventMap> {
     for (const client of [...this.#clients]) closing.push(client.close());
     await Promise.all(closing);
     log('closed');
+  }
+
+  // Only a newcomer ends an idle holder: a quiet source nobody wants to replace stays.
+  #takeOverIfIdle(holder: EventSourceConnection, newcomer: string): void {
+    const timeout = this.options.sourceIdleTimeout;
+    const idle = holder.idleFor();
+    if (timeout === 0 || idle <= timeout) return;
+    this.#eventSourceTakeovers++;
+    this.#report({
+      code: ErrorCode.EventSourceIdle,
+      message: `event source sent nothing for ${Math.round(idle)} ms (idle timeout ${timeout} ms); closed, ${newcomer} takes over`,
+      context: { connection: holder.name, lineNumber: holder.lineCount },
+    });
+    // Releases the holder at once (so `#source` is free); its stream closes in the background.
+    void holder.endNow();
   }
 
   #assertOpen(): void {

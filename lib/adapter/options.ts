@@ -8,9 +8,11 @@ import {
   DEFAULT_IDENTIFY_TIMEOUT_MS,
   DEFAULT_MAX_ID_LINE_LENGTH,
   DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_REORDER_BYTES,
   DEFAULT_REORDER_CAPACITY,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
+  DEFAULT_SOURCE_IDLE_TIMEOUT_MS,
   DEFAULT_START_SEQUENCE,
   DEFAULT_TOTAL_BUFFER_LIMIT,
   MAX_ID,
@@ -44,6 +46,12 @@ export interface MazeOptions extends MazeCoreOptions {
    * clients are dropped. Default `DEFAULT_SLOW_CLIENT_TIMEOUT_MS`.
    */
   readonly slowClientTimeout?: number;
+  /**
+   * How long the event source may send nothing, while it is being read, before a new source
+   * that connects takes over from it (`ERR_EVENT_SOURCE_IDLE`); 0: never. A newcomer within
+   * that time is refused (`ERR_EVENT_SOURCE_BUSY`). Default `DEFAULT_SOURCE_IDLE_TIMEOUT_MS`.
+   */
+  readonly sourceIdleTimeout?: number;
   /** Bounded wait for buffered output to flush in `close()`. Default `DEFAULT_SHUTDOWN_TIMEOUT_MS`. */
   readonly shutdownTimeout?: number;
   /** Forget the follow graph and the stream position when the event source goes. Default `false`. */
@@ -63,6 +71,7 @@ export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptio
       DEFAULT_REORDER_CAPACITY,
       1,
     ),
+    reorderBytes: integer('reorderBytes', options.reorderBytes, DEFAULT_REORDER_BYTES, 1),
     // A valid event needs at least "1|B\n".
     maxLineLength: integer('maxLineLength', options.maxLineLength, DEFAULT_MAX_LINE_LENGTH, 4),
     maxIdLineLength: integer(
@@ -94,6 +103,12 @@ export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptio
       options.slowClientTimeout,
       DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
       1,
+    ),
+    sourceIdleTimeout: integer(
+      'sourceIdleTimeout',
+      options.sourceIdleTimeout,
+      DEFAULT_SOURCE_IDLE_TIMEOUT_MS,
+      0,
     ),
     shutdownTimeout: integer(
       'shutdownTimeout',

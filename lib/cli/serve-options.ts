@@ -12,9 +12,11 @@ import {
   DEFAULT_HOST,
   DEFAULT_IDENTIFY_TIMEOUT_MS,
   DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_REORDER_BYTES,
   DEFAULT_REORDER_CAPACITY,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
+  DEFAULT_SOURCE_IDLE_TIMEOUT_MS,
   DEFAULT_START_SEQUENCE,
   DEFAULT_STATS_INTERVAL_MS,
   DEFAULT_TOTAL_BUFFER_LIMIT,
@@ -51,8 +53,10 @@ export interface ServeArgs {
   readonly totalBufferLimit: number;
   readonly slowClientTimeout: number;
   readonly reorderCapacity: number;
+  readonly reorderBytes: number;
   readonly startSequence: number;
   readonly resetOnDisconnect: boolean;
+  readonly sourceIdleTimeout: number;
   readonly statsInterval: number;
   readonly shutdownTimeout: number;
 }
@@ -140,6 +144,15 @@ export const SERVE_OPTIONS: readonly ServeOptionSpec[] = [
     max: MAX_ID,
   },
   {
+    flag: 'reorder-bytes',
+    key: 'reorderBytes',
+    type: 'number',
+    default: DEFAULT_REORDER_BYTES,
+    describe: 'Bytes of event lines that may wait for a missing sequence number',
+    min: 1,
+    max: MAX_ID,
+  },
+  {
     flag: 'start-sequence',
     key: 'startSequence',
     type: 'number',
@@ -154,6 +167,16 @@ export const SERVE_OPTIONS: readonly ServeOptionSpec[] = [
     type: 'boolean',
     default: false,
     describe: 'Forget follows and the stream position when the event source disconnects',
+  },
+  {
+    flag: 'source-idle-timeout',
+    key: 'sourceIdleTimeout',
+    type: 'number',
+    default: DEFAULT_SOURCE_IDLE_TIMEOUT_MS,
+    describe:
+      'Milliseconds an event source may send nothing before a new one may take over (0: never)',
+    min: 0,
+    max: MAX_TIMER_MS,
   },
   {
     flag: 'stats-interval',
@@ -220,8 +243,10 @@ export function toListenOptions(args: ServeArgs): ListenOptions {
     totalBufferLimit: args.totalBufferLimit,
     slowClientTimeout: args.slowClientTimeout,
     reorderCapacity: args.reorderCapacity,
+    reorderBytes: args.reorderBytes,
     startSequence: args.startSequence,
     resetOnDisconnect: args.resetOnDisconnect,
+    sourceIdleTimeout: args.sourceIdleTimeout,
     shutdownTimeout: args.shutdownTimeout,
   };
 }

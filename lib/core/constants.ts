@@ -20,6 +20,12 @@ export const DEFAULT_MAX_ID_LINE_LENGTH = 64;
 export const DEFAULT_START_SEQUENCE = 1;
 /** Events that may wait for a missing number before it is declared lost (SPEC 4). */
 export const DEFAULT_REORDER_CAPACITY = 100_000;
+/**
+ * Bytes of event lines that may wait for a missing number (SPEC 4). The count bound alone
+ * lets 100,000 lines of 4 KiB (leading zeros are valid) hold ~400 MiB; 64 MiB still holds
+ * the whole count bound of ordinary (< 50-byte) events, so only padded lines hit it first.
+ */
+export const DEFAULT_REORDER_BYTES = 64 * 1024 * 1024;
 
 /** How long a new client has to send its id (SPEC 5). */
 export const DEFAULT_IDENTIFY_TIMEOUT_MS = 5_000;
@@ -39,6 +45,20 @@ export const DEFAULT_CLIENT_BUFFER_LIMIT = 1024 * 1024;
 export const DEFAULT_TOTAL_BUFFER_LIMIT = 256 * 1024 * 1024;
 /** How long a client may stay over its buffer limit before it is dropped (SPEC 6). */
 export const DEFAULT_SLOW_CLIENT_TIMEOUT_MS = 10_000;
+/**
+ * How long the event source may send nothing (while the server is reading it) before a new
+ * source that connects takes its place (SPEC 7); 0 never lets one take over. A live source
+ * streams continuously, so 10 s of silence — as long as a client may stall everyone
+ * (`DEFAULT_SLOW_CLIENT_TIMEOUT_MS`) — means a hung or half-dead producer, and a source that
+ * retries about every 9 s (as the original harness does) gets in on its second retry at most.
+ */
+export const DEFAULT_SOURCE_IDLE_TIMEOUT_MS = 10_000;
+/**
+ * Idle time before TCP keepalive probes an event source socket that `listen()` accepted
+ * (SPEC 7): a peer that is gone without a FIN or RST (host down, cable cut) fails its probes
+ * and the socket errors, which releases the source. Node probes every second, 10 times.
+ */
+export const EVENT_SOURCE_KEEPALIVE_MS = 5_000;
 /** Bounded wait for buffered output to flush on shutdown (SPEC 8). */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5_000;
 /** Stats line period in the CLI; 0 disables it. */

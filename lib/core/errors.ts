@@ -29,6 +29,11 @@ export const ErrorCode = {
   ClientSlow: 'ERR_CLIENT_SLOW',
   /** A second event source connected while one was active; it is closed. */
   EventSourceBusy: 'ERR_EVENT_SOURCE_BUSY',
+  /**
+   * The event source had sent nothing for longer than the idle timeout (while being read)
+   * when another one connected; it is closed and the new one takes over.
+   */
+  EventSourceIdle: 'ERR_EVENT_SOURCE_IDLE',
   /** A socket or stream failed (reset, write after close, …). */
   StreamError: 'ERR_STREAM',
   /** A port could not be bound (in use, not permitted, bad address); `listen()` rejects with it. */

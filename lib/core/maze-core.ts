@@ -25,6 +25,11 @@ export interface MazeCoreOptions {
   readonly startSequence?: number;
   /** Most events that may wait for a missing number. Default `DEFAULT_REORDER_CAPACITY`. */
   readonly reorderCapacity?: number;
+  /**
+   * Most bytes of event lines that may wait for a missing number (an invalid body counts
+   * its report). Default `DEFAULT_REORDER_BYTES`.
+   */
+  readonly reorderBytes?: number;
 }
 
 /** One applied event and the connected users it goes to. */
@@ -53,6 +58,8 @@ export interface CoreStats {
   readonly sequencesSkipped: number;
   /** Events waiting in the reorder buffer. */
   readonly pending: number;
+  /** Bytes of the events waiting in the reorder buffer (what `reorderBytes` bounds). */
+  readonly pendingBytes: number;
   /** The number the next applied event will carry. */
   readonly nextSequence: number;
   /** Distinct users with at least one connection. */
@@ -63,6 +70,12 @@ export interface CoreStats {
 
 /** A sequence slot: a valid event, or the report of an invalid body holding its number. */
 type Slot = MazeEvent | InvalidEventBody;
+
+// Strings hold one latin1 byte per code unit, so a line's length is its size in bytes. An
+// invalid body keeps only its report: the message and the quoted (shortened) line.
+function slotBytes(slot: Slot): number {
+  return isEvent(slot) ? slot.line.length : slot.message.length + (slot.context.line?.length ?? 0);
+}
 
 const NO_DELIVERIES: readonly Delivery[] = Object.freeze([]);
 const NO_PROBLEMS: readonly Problem[] = Object.freeze([]);
@@ -83,6 +96,8 @@ export class MazeCore {
     this.#sequencer = new Sequencer<Slot>({
       startSequence: options.startSequence,
       capacity: options.reorderCapacity,
+      capacityBytes: options.reorderBytes,
+      sizeOf: slotBytes,
     });
   }
 
@@ -134,6 +149,7 @@ export class MazeCore {
       eventsDiscarded: this.#discarded,
       sequencesSkipped: this.#skippedBeforeReset + this.#sequencer.skipped,
       pending: this.#sequencer.pending,
+      pendingBytes: this.#sequencer.pendingBytes,
       nextSequence: this.#sequencer.nextSequence,
       usersConnected: this.#connected.size,
       followEdges: this.#graph.edgeCount,
@@ -147,13 +163,13 @@ export class MazeCore {
       return [parsed];
     }
     const outcome = this.#sequencer.offer(this.#keepable(parsed));
-    if (outcome !== undefined && outcome.code !== ErrorCode.SequenceGap) {
+    if (outcome.length === 1 && outcome[0]?.code !== ErrorCode.SequenceGap) {
       this.#discarded++;
-      return [outcome];
+      return [...outcome];
     }
     // Accepted: an invalid body still holds its number, and is still reported.
-    if (isEvent(parsed)) return outcome === undefined ? undefined : [outcome];
-    return outcome === undefined ? [parsed] : [parsed, outcome];
+    if (isEvent(parsed)) return outcome.length === 0 ? undefined : [...outcome];
+    return [parsed, ...outcome];
   }
 
   // An event applied at once may keep the caller's line; one that has to wait gets its own

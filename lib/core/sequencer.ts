@@ -5,9 +5,16 @@
  * Invariants:
  * - `next()` releases only the item whose number is `nextSequence`; numbers are never
  *   released twice and never out of order.
- * - At most `capacity` items wait, whatever the length of the stream. When one more
- *   arrives while `nextSequence` is missing, the gap up to the smallest waiting number is
- *   declared lost and reported, so the stream never stalls and never grows.
+ * - After each drained `offer()`, at most `capacity` items and at most `capacityBytes` bytes
+ *   (as `sizeOf` counts them) wait, whatever the length of the stream. When an arrival
+ *   takes the buffer over either bound while `nextSequence` is missing, the gap up to the
+ *   smallest waiting number is declared lost and reported, so the stream never stalls and
+ *   never grows. One byte overflow may need several skips (the run released by the first
+ *   can be smaller than the arrival); each skip releases at least one item, so it ends.
+ * - Items a skip releases move to a `ready` queue that `next()` empties first, so the
+ *   skipping decides on what still waits: the waiting items are within both bounds when
+ *   `offer()` returns. Ready items count in `pending`/`pendingBytes` until `next()` hands
+ *   them out, and `nextSequence` is the first ready one's number until then.
  * - Two places hold waiting items. Numbers in `[nextSequence, nextSequence + window)` sit
  *   in a ring indexed by `sequence mod window`: the common, nearly-in-order case costs one
  *   array store and one load. Numbers further ahead wait in a `tinyqueue` heap with an index.
@@ -17,19 +24,37 @@
  * Usage contract: after each `offer()`, call `next()` until it returns `undefined`.
  */
 import TinyQueue from 'tinyqueue';
-import { DEFAULT_REORDER_CAPACITY, DEFAULT_START_SEQUENCE, MAX_ID } from './constants.js';
+import {
+  DEFAULT_REORDER_BYTES,
+  DEFAULT_REORDER_CAPACITY,
+  DEFAULT_START_SEQUENCE,
+  MAX_ID,
+} from './constants.js';
 import { ErrorCode, MazeError, type Problem } from './errors.js';
 import type { Sequence } from './events.js';
 
 /** Largest ring: enough for shuffled batches of hundreds, small enough to scan on overflow. */
 const MAX_WINDOW = 1024;
 
-export interface SequencerOptions {
+export interface SequencerOptions<T> {
   /** First number released. Default `DEFAULT_START_SEQUENCE`. */
   readonly startSequence?: number;
   /** Most items that may wait for a missing number. Default `DEFAULT_REORDER_CAPACITY`. */
   readonly capacity?: number;
+  /** Most bytes (summed `sizeOf`) that may wait for a missing number. Default `DEFAULT_REORDER_BYTES`. */
+  readonly capacityBytes?: number;
+  /**
+   * The bytes an item holds; called once when it is accepted and once when it is released,
+   * so it must give the same answer both times. Default: every item counts 0 bytes.
+   */
+  readonly sizeOf?: (item: T) => number;
 }
+
+/** Which bound an overflow went over, as the gap report names it. */
+type Bound = 'count' | 'bytes';
+
+const NO_PROBLEMS: readonly Problem[] = Object.freeze([]);
+const zeroBytes = (): number => 0;
 
 /** Anything with a sequence number can be ordered. */
 export interface Sequenced {
@@ -39,34 +64,54 @@ export interface Sequenced {
 export class Sequencer<T extends Sequenced> {
   readonly #startSequence: number;
   readonly #capacity: number;
+  readonly #capacityBytes: number;
+  readonly #sizeOf: (item: T) => number;
   readonly #ring: (T | undefined)[];
   readonly #ringMask: number;
   #ringCount = 0;
   readonly #farAhead = new Map<Sequence, T>();
   #farAheadOrder = new TinyQueue<Sequence>();
+  // Released by a gap skip, in order, not yet taken by `next()`; empty between offers.
+  #ready: T[] = [];
+  #readyHead = 0;
   #nextSequence: number;
+  /** Bytes of the items in the ring and far ahead (not of `#ready`). */
+  #waitingBytes = 0;
+  #readyBytes = 0;
   #skipped = 0;
 
-  constructor(options: SequencerOptions = {}) {
+  constructor(options: SequencerOptions<T> = {}) {
     this.#startSequence = checkPositiveInteger(
       'startSequence',
       options.startSequence ?? DEFAULT_START_SEQUENCE,
     );
     this.#capacity = checkPositiveInteger('capacity', options.capacity ?? DEFAULT_REORDER_CAPACITY);
+    this.#capacityBytes = checkPositiveInteger(
+      'capacityBytes',
+      options.capacityBytes ?? DEFAULT_REORDER_BYTES,
+    );
+    this.#sizeOf = options.sizeOf ?? zeroBytes;
     const window = Math.min(MAX_WINDOW, 2 ** Math.ceil(Math.log2(this.#capacity + 1)));
     this.#ring = new Array<T | undefined>(window).fill(undefined);
     this.#ringMask = window - 1;
     this.#nextSequence = this.#startSequence;
   }
 
-  /** The number the next released item will carry. */
+  /** The number the next released item will carry, or the first one still missing. */
   get nextSequence(): number {
-    return this.#nextSequence;
+    return this.#readyHead < this.#ready.length
+      ? (this.#ready[this.#readyHead] as T).sequence
+      : this.#nextSequence;
   }
 
   /** Items accepted but not yet released. */
   get pending(): number {
-    return this.#ringCount + this.#farAhead.size;
+    return this.#ringCount + this.#farAhead.size + this.#ready.length - this.#readyHead;
+  }
+
+  /** Bytes (as `sizeOf` counts them) of the items accepted but not yet released. */
+  get pendingBytes(): number {
+    return this.#waitingBytes + this.#readyBytes;
   }
 
   /** Numbers declared lost so far because the buffer overflowed. */
@@ -75,44 +120,37 @@ export class Sequencer<T extends Sequenced> {
   }
 
   /**
-   * Accepts an item for ordering. Returns a problem when the item is discarded
-   * (duplicate, stale) or when accepting it overflowed the buffer (gap skipped).
+   * Accepts an item for ordering. Returns the problems it caused: one when the item is
+   * discarded (duplicate, stale), one `ERR_SEQUENCE_GAP` per gap skipped when accepting it
+   * overflowed the buffer, or none. Call `next()` until `undefined` before the next offer.
    */
-  offer(item: T): Problem | undefined {
+  offer(item: T): readonly Problem[] {
     const sequence = item.sequence;
-    if (sequence < this.#nextSequence) return stale(sequence, this.#nextSequence);
-    if (this.#farAhead.size > 0 && this.#farAhead.has(sequence)) return duplicate(sequence);
+    if (sequence < this.#nextSequence) return [stale(sequence, this.#nextSequence)];
+    if (this.#farAhead.size > 0 && this.#farAhead.has(sequence)) return [duplicate(sequence)];
     if (sequence - this.#nextSequence <= this.#ringMask) {
       // `&` keeps the low 32 bits of any safe integer, so it is `sequence mod window`.
       const slot = sequence & this.#ringMask;
-      if (this.#ring[slot] !== undefined) return duplicate(sequence);
+      if (this.#ring[slot] !== undefined) return [duplicate(sequence)];
       this.#ring[slot] = item;
       this.#ringCount++;
     } else {
       this.#farAhead.set(sequence, item);
       this.#farAheadOrder.push(sequence);
     }
-    if (
-      this.pending > this.#capacity &&
-      this.#ring[this.#nextSequence & this.#ringMask] === undefined
-    ) {
-      return this.#skipGap();
+    this.#waitingBytes += this.#sizeOf(item);
+    if (this.#overBound() !== undefined && !this.#has(this.#nextSequence)) {
+      return this.#skipGaps();
     }
-    return undefined;
+    return NO_PROBLEMS;
   }
 
   /** Releases the item carrying `nextSequence`, or `undefined` while it is missing. */
   next(): T | undefined {
-    const slot = this.#nextSequence & this.#ringMask;
-    let item = this.#ring[slot];
-    if (item !== undefined) {
-      this.#ring[slot] = undefined;
-      this.#ringCount--;
-    } else if (this.#farAheadOrder.peek() === this.#nextSequence) {
-      item = this.#takeFarAhead();
-    } else {
-      return undefined;
-    }
+    if (this.#readyHead < this.#ready.length) return this.#takeReady();
+    const item = this.#take(this.#nextSequence);
+    if (item === undefined) return undefined;
+    this.#waitingBytes -= this.#sizeOf(item);
     this.#nextSequence++;
     return item;
   }
@@ -124,23 +162,84 @@ export class Sequencer<T extends Sequenced> {
     this.#ringCount = 0;
     this.#farAhead.clear();
     this.#farAheadOrder = new TinyQueue<Sequence>();
+    this.#ready = [];
+    this.#readyHead = 0;
+    this.#waitingBytes = 0;
+    this.#readyBytes = 0;
     this.#skipped = 0;
   }
 
-  #skipGap(): Problem {
+  // Which bound the waiting items are over, if any; the ready queue has left the buffer.
+  #overBound(): Bound | undefined {
+    if (this.#ringCount + this.#farAhead.size > this.#capacity) return 'count';
+    if (this.#waitingBytes > this.#capacityBytes) return 'bytes';
+    return undefined;
+  }
+
+  // Runs only on overflow. Each round skips one gap and moves the run after it to the ready
+  // queue, so at least one item leaves the buffer per round: the loop ends, at the latest,
+  // with nothing waiting (0 bytes, 0 items: within any bound).
+  #skipGaps(): readonly Problem[] {
+    const problems: Problem[] = [];
+    for (let bound = this.#overBound(); bound !== undefined; bound = this.#overBound()) {
+      problems.push(this.#skipGap(bound));
+      for (let item = this.#take(this.#nextSequence); item !== undefined; ) {
+        const size = this.#sizeOf(item);
+        this.#waitingBytes -= size;
+        this.#readyBytes += size;
+        this.#ready.push(item);
+        this.#nextSequence++;
+        item = this.#take(this.#nextSequence);
+      }
+    }
+    return problems;
+  }
+
+  #skipGap(bound: Bound): Problem {
     const missingFrom = this.#nextSequence;
     const smallest = this.#smallestPending();
     const missingTo = smallest - 1;
     this.#skipped += smallest - missingFrom;
     this.#nextSequence = smallest;
     const range = missingFrom === missingTo ? `${missingFrom}` : `${missingFrom}..${missingTo}`;
+    const limit = bound === 'count' ? `${this.#capacity} events` : `${this.#capacityBytes} bytes`;
     return {
       code: ErrorCode.SequenceGap,
-      message: `reorder buffer full (${this.#capacity}) while waiting for event ${range}; skipped ${
+      message: `reorder buffer full (${limit}) while waiting for event ${range}; skipped ${
         missingTo - missingFrom + 1
       } number(s), resuming at ${smallest}`,
       context: { sequence: smallest, missingFrom, missingTo },
     };
+  }
+
+  // Whether `sequence` (at or after `#nextSequence`) is waiting.
+  #has(sequence: Sequence): boolean {
+    return (
+      this.#ring[sequence & this.#ringMask] !== undefined || this.#farAheadOrder.peek() === sequence
+    );
+  }
+
+  // Removes and returns the waiting item carrying `sequence`, which must be `#nextSequence`.
+  #take(sequence: Sequence): T | undefined {
+    const slot = sequence & this.#ringMask;
+    const item = this.#ring[slot];
+    if (item !== undefined) {
+      this.#ring[slot] = undefined;
+      this.#ringCount--;
+      return item;
+    }
+    return this.#farAheadOrder.peek() === sequence ? this.#takeFarAhead() : undefined;
+  }
+
+  #takeReady(): T {
+    const item = this.#ready[this.#readyHead] as T;
+    this.#readyBytes -= this.#sizeOf(item);
+    this.#readyHead++;
+    if (this.#readyHead === this.#ready.length) {
+      this.#ready = [];
+      this.#readyHead = 0;
+    }
+    return item;
   }
 
   // Runs only on overflow, so a scan of the ring is fine. A far-ahead item can be smaller

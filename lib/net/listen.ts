@@ -6,6 +6,9 @@
  *   and the bound addresses are returned.
  * - `listen()` either resolves with both ports bound or rejects with `ERR_LISTEN` and
  *   leaves nothing open.
+ * - Every accepted event source socket has TCP keepalive on (`EVENT_SOURCE_KEEPALIVE_MS`): a
+ *   peer that vanished without closing fails the probes, the socket errors and the source
+ *   slot is released (SPEC 7). Streams attached to a maze directly get no keepalive.
  * - `close()` stops accepting first, then closes the maze (flush bounded by
  *   `shutdownTimeout`), then waits for both servers to be fully closed.
  */
@@ -18,6 +21,7 @@ import {
   DEFAULT_CLIENT_PORT,
   DEFAULT_EVENT_PORT,
   DEFAULT_HOST,
+  EVENT_SOURCE_KEEPALIVE_MS,
 } from '../core/constants.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
 
@@ -100,6 +104,7 @@ function acceptEventSource(maze: Maze, socket: Socket): void {
     return;
   }
   log('event source connected from %s:%d', socket.remoteAddress, socket.remotePort);
+  socket.setKeepAlive(true, EVENT_SOURCE_KEEPALIVE_MS);
   maze.attachEventSource(socket);
 }
 
