@@ -6,6 +6,7 @@
 
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
+import { OUTPUT_FLUSH_BYTES } from '../lib/core/constants.js';
 import { ErrorCode } from '../lib/core/errors.js';
 import {
   attachMemoryClient,
@@ -80,6 +81,29 @@ describe('backpressure', () => {
       eventSourcePaused: false,
       eventsApplied: EVENTS,
     });
+  });
+
+  it('pauses inside one big input chunk, not only after it', async () => {
+    const limit = 64 * 1024;
+    const { maze, problems } = newMaze({ clientBufferLimit: limit });
+    const slow = await attachMemoryClient(maze, '1\n', { read: false });
+    const fast = await attachMemoryClient(maze, '2\n');
+    const source = attachMemorySource(maze);
+    const lines = broadcasts(200_000);
+    const total = lines.join('');
+    // One chunk owing each client 2.3 MB: flushed and paused on the way.
+    source.peer.write(total);
+    await waitUntil(() => maze.stats().eventSourcePaused, 'the source to pause');
+    const stats = maze.stats();
+    expect(stats.eventsReceived).toBeLessThan(lines.length);
+    expect(stats.outputQueuedBytes).toBeLessThan(limit + OUTPUT_FLUSH_BYTES + 64);
+
+    slow.peer.resume();
+    await slow.received.waitForLength(total.length, 20_000);
+    await fast.received.waitForLength(total.length, 20_000);
+    expect(slow.received.text).toBe(total);
+    expect(fast.received.text).toBe(total);
+    expect(problems).toEqual([]);
   });
 
   it('starts a new source paused while a client is still over its limit', async () => {

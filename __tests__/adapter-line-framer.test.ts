@@ -157,4 +157,49 @@ describe('LineFramer', () => {
     expect(tooLong).toHaveLength(1);
     expect(framer.takeRemainder()).toBe('');
   });
+
+  describe('hold() and unhold()', () => {
+    /** A framer whose sink holds it after the lines numbered in `holdAfter`. */
+    function holdingFramer(holdAfter: readonly number[]) {
+      const lines: Array<[string, number]> = [];
+      const framer: LineFramer = new LineFramer(4096, {
+        onLine: (line, lineNumber) => {
+          lines.push([line, lineNumber]);
+          if (holdAfter.includes(lineNumber)) framer.hold();
+        },
+        onLineTooLong: () => undefined,
+      });
+      return { lines, framer };
+    }
+
+    it('stops after the line being handed on and frames the rest on unhold()', () => {
+      const { lines, framer } = holdingFramer([1, 5]);
+      framer.push(STREAM);
+      expect(lines).toEqual(EXPECTED.slice(0, 1));
+      expect(framer.holding).toBe(true);
+      framer.unhold();
+      expect(lines).toEqual(EXPECTED.slice(0, 3));
+      framer.unhold();
+      expect(lines).toEqual(EXPECTED);
+      expect(framer.holding).toBe(false);
+    });
+
+    it('keeps input pushed while held, partial lines included, in order', () => {
+      const { lines, framer } = holdingFramer([1]);
+      framer.push('1|F|60|50\n\n2|B\r');
+      framer.push('\n\r\n3|P|32|5');
+      expect(lines).toEqual(EXPECTED.slice(0, 1));
+      framer.unhold();
+      framer.push('6\n4|S|32\r\n');
+      expect(lines).toEqual(EXPECTED);
+    });
+
+    it('drops what it holds with the remainder when the input ends', () => {
+      const { lines, framer } = holdingFramer([1]);
+      framer.push('1|F|60|50\n2|B\n3|B');
+      expect(framer.takeRemainder()).toBe('');
+      framer.unhold();
+      expect(lines).toEqual([['1|F|60|50\n', 1]]);
+    });
+  });
 });

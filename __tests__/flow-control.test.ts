@@ -3,13 +3,8 @@
  * timers, and a host that records what it is asked to do.
  */
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import {
-  BUDGET_CHECK_INTERVAL_MS,
-  BUDGET_RESUME_FRACTION,
-  type FlowClient,
-  FlowControl,
-  type FlowLimits,
-} from '../lib/adapter/flow-control.js';
+import { type FlowClient, FlowControl, type FlowLimits } from '../lib/adapter/flow-control.js';
+import { BUDGET_CHECK_INTERVAL_MS, BUDGET_RESUME_FRACTION } from '../lib/core/constants.js';
 
 const HIGH_WATER_MARK = 16;
 
@@ -122,7 +117,7 @@ describe('flow control: the total budget', () => {
     const { flow, calls, write } = setUp();
     const clients = Array.from({ length: 11 }, (_, i) => new FakeClient(`c${i}`));
     for (const client of clients) write(client, 95);
-    flow.wroteChunk();
+    flow.flushed();
     expect(flow).toMatchObject({ clientsOverLimit: 0, overBudget: true, sourceHeld: true });
     expect(flow.queuedBytes).toBe(11 * 95);
     expect(calls).toEqual(['pause']);
@@ -132,7 +127,7 @@ describe('flow control: the total budget', () => {
     const { flow, calls, write } = setUp();
     const clients = Array.from({ length: 11 }, (_, i) => new FakeClient(`c${i}`));
     for (const client of clients) write(client, 95);
-    flow.wroteChunk();
+    flow.flushed();
     // The peers read, silently (no 'drain' under the mark): the checks see it.
     for (const client of clients) client.queued = 70; // 770: under the budget, over the mark
     jest.advanceTimersByTime(BUDGET_CHECK_INTERVAL_MS);
@@ -153,7 +148,7 @@ describe('flow control: the total budget', () => {
     const others = Array.from({ length: 10 }, (_, i) => new FakeClient(`c${i}`));
     for (const client of others) write(client, 95);
     expect(flow.queuedBytes).toBe(90 + 950);
-    flow.wroteChunk();
+    flow.flushed();
     // The recount finds 950: under the budget, so the source is not held.
     expect(flow).toMatchObject({ queuedBytes: 950, overBudget: false, sourceHeld: false });
   });
@@ -166,7 +161,7 @@ describe('flow control: the total budget', () => {
       write(client, size);
       return client;
     });
-    flow.wroteChunk();
+    flow.flushed();
     expect(flow.overBudget).toBe(true);
     jest.advanceTimersByTime(499);
     expect(dropped).toEqual([]);
@@ -187,7 +182,7 @@ describe('flow control: the total budget', () => {
     write(big, 150); // over its own limit
     const clients = Array.from({ length: 9 }, (_, i) => new FakeClient(`c${i}`));
     for (const client of clients) write(client, 95);
-    flow.wroteChunk(); // 1005 > 1000
+    flow.flushed(); // 1005 > 1000
     big.queued = 0;
     flow.drained(big);
     expect(flow).toMatchObject({ clientsOverLimit: 0, overBudget: true, sourceHeld: true });
@@ -201,7 +196,7 @@ describe('flow control: the total budget', () => {
     const clients = Array.from({ length: 1_000 }, (_, i) => new FakeClient(`c${i}`));
     for (let round = 0; round < 5; round++) {
       for (const client of clients) write(client, 10);
-      flow.wroteChunk();
+      flow.flushed();
     }
     expect(clients.reduce((sum, client) => sum + client.reads, 0)).toBe(5 * 1_000);
   });
@@ -221,7 +216,7 @@ describe('flow control: the total budget', () => {
     const { flow, dropped, write } = setUp();
     write(new FakeClient('stuck'), 500);
     for (let i = 0; i < 20; i++) write(new FakeClient(`c${i}`), 90);
-    flow.wroteChunk();
+    flow.flushed();
     flow.close();
     expect(jest.getTimerCount()).toBe(0);
     expect(dropped).toEqual([]);

@@ -4,7 +4,8 @@
  *
  * Invariants:
  * - Per input chunk: every complete line goes to `applyEventLine()` in order, then
- *   `flushOutput()` runs once, so each client gets at most one write per chunk.
+ *   `flushOutput()` runs once. `pause()` takes effect at once, even inside a chunk: the
+ *   framer holds the rest of the chunk, and `resume()` frames it before reading on.
  * - The source is *released* (`eventSourceEnded`) exactly once, as soon as its end or an
  *   error is read, so a reconnecting source is accepted right away.
  * - A final fragment without LF is reported and discarded, never applied: `12|F|60|5` may be
@@ -90,6 +91,7 @@ export class EventSourceConnection implements LineSink {
   pause(): void {
     if (this.#released) return;
     this.#paused = true;
+    this.#framer.hold();
     this.stream.pause();
   }
 
@@ -97,6 +99,12 @@ export class EventSourceConnection implements LineSink {
     if (this.#released) return;
     this.#paused = false;
     this.#activeSince = performance.now();
+    // What was held goes first; it may pause the source again before the stream is read.
+    if (this.#framer.holding) {
+      this.#framer.unhold();
+      this.#host.flushOutput();
+      if (this.#paused || this.#released) return;
+    }
     this.stream.resume();
   }
 

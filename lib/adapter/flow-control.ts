@@ -23,6 +23,8 @@
  *   budget; the host hears `pauseSource`/`resumeSource` only on a change.
  */
 
+import { BUDGET_CHECK_INTERVAL_MS, BUDGET_RESUME_FRACTION } from '../core/constants.js';
+
 /** The view flow control has of one client's output stream. */
 export interface FlowClient {
   /** Bytes queued in the stream and not yet taken by the peer. */
@@ -49,11 +51,6 @@ export interface FlowLimits {
   /** How long a limit may be held before clients are dropped. */
   readonly slowClientTimeout: number;
 }
-
-/** How often the exact total is taken while over budget: cheap, and quick to resume. */
-export const BUDGET_CHECK_INTERVAL_MS = 50;
-/** Over budget, the source resumes once the total is under this share of the budget. */
-export const BUDGET_RESUME_FRACTION = 0.75;
 
 interface ClientFlow {
   /** Bytes this client is counted for in the total. */
@@ -122,8 +119,8 @@ export class FlowControl<C extends FlowClient> {
     }
   }
 
-  /** Every write of an input chunk is done: the moment to look at the total. */
-  wroteChunk(): void {
+  /** Every write of a flush is done: the moment to look at the total. */
+  flushed(): void {
     if (this.#overBudget || this.#queuedBytes <= this.#limits.totalBufferLimit) return;
     this.#recount();
     if (this.#queuedBytes <= this.#limits.totalBufferLimit) return;

@@ -12,6 +12,9 @@
  *   an incomplete line, whatever the peer sends.
  * - Line numbers are 1-based and count every LF-terminated line, empty and over-long ones
  *   included, so they match what an editor shows for the same bytes.
+ * - `hold()` stops the framer after the line being handed on: the rest of the chunk waits,
+ *   unread, until `unhold()` (backpressure inside a chunk: a 64 KiB chunk of broadcasts
+ *   can owe thousands of clients 64 KiB each). What waits is at most one chunk.
  */
 
 import { MAX_QUOTED_LINE_LENGTH } from '../core/constants.js';
@@ -39,6 +42,10 @@ export class LineFramer {
   #discarding = false;
   /** Completed lines so far; the line being read is `#lineCount + 1`. */
   #lineCount = 0;
+  /** Set by `hold()`: hand on no more lines until `unhold()`. */
+  #holding = false;
+  /** Input not framed yet because of `hold()`; it starts at the beginning of a line. */
+  #held = '';
 
   constructor(maxLineLength: number, sink: LineSink) {
     this.#maxLineLength = maxLineLength;
@@ -55,8 +62,30 @@ export class LineFramer {
     return this.#partial.length;
   }
 
+  /** Whether `hold()` is in force. */
+  get holding(): boolean {
+    return this.#holding;
+  }
+
+  /** Hands on no more lines (after the current one) until `unhold()`. */
+  hold(): void {
+    this.#holding = true;
+  }
+
+  /** Frames what waited since `hold()`; it may call `hold()` again and stop once more. */
+  unhold(): void {
+    this.#holding = false;
+    const held = this.#held;
+    this.#held = '';
+    if (held.length > 0) this.push(held);
+  }
+
   /** Frames one chunk; calls the sink for each line it completes. */
   push(chunk: string): void {
+    if (this.#holding) {
+      this.#held += chunk;
+      return;
+    }
     const length = chunk.length;
     const max = this.#maxLineLength;
     let start = 0;
@@ -84,6 +113,10 @@ export class LineFramer {
     }
 
     for (let lf = chunk.indexOf('\n', start); lf !== -1; lf = chunk.indexOf('\n', start)) {
+      if (this.#holding) {
+        this.#held = chunk.slice(start);
+        return;
+      }
       const end = lf + 1;
       this.#lineCount++;
       const lineLength = end - start;
@@ -95,17 +128,21 @@ export class LineFramer {
       start = end;
     }
 
-    if (start < length) this.#extendPartial(start === 0 ? chunk : chunk.slice(start));
+    if (start === length) return;
+    if (this.#holding) this.#held = chunk.slice(start);
+    else this.#extendPartial(start === 0 ? chunk : chunk.slice(start));
   }
 
   /**
    * What is left of an unterminated line when the input ends (`''` if nothing, or if it
-   * was over-long). The framer is empty afterwards.
+   * was over-long). The framer is empty afterwards; input held by `hold()` is dropped with
+   * it, as input still in the stream would be.
    */
   takeRemainder(): string {
     const rest = this.#discarding ? '' : this.#partial;
     this.#partial = '';
     this.#discarding = false;
+    this.#held = '';
     return rest;
   }
 

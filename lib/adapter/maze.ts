@@ -10,7 +10,9 @@
  *   the new one takes over (a dead or hung holder must not keep the only slot forever).
  * - Per input chunk: all lines are pushed to the core, each delivery is queued on every
  *   connection of each recipient, and then every connection with output gets exactly one
- *   `write()` (STYLE 7). No write per notification.
+ *   `write()` (STYLE 7). No write per notification. A chunk whose output passes
+ *   `OUTPUT_FLUSH_BYTES` is flushed on the way, so flow control can pause the source inside
+ *   it: otherwise one 64 KiB chunk of broadcasts queues 64 KiB for every client at once.
  * - Backpressure (SPEC 6) is `FlowControl`'s: the event source is paused exactly while it
  *   holds the source (a client over its own limit, or all clients over the total budget),
  *   and the clients it gives up on are dropped and reported as `ERR_CLIENT_SLOW`.
@@ -22,6 +24,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex, Readable } from 'node:stream';
 import createDebug from 'debug';
+import { OUTPUT_FLUSH_BYTES } from '../core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import type { UserId } from '../core/events.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
@@ -107,6 +110,8 @@ export class Maze extends EventEmitter<MazeEventMap> {
   readonly #clients = new Set<ClientConnection>();
   /** Connections with queued output in the current chunk. */
   readonly #withOutput: ClientConnection[] = [];
+  /** Bytes of the notifications queued on `#withOutput` since the last flush. */
+  #bytesQueuedSinceFlush = 0;
   readonly #flow: FlowControl<ClientConnection>;
   #source: EventSourceConnection | undefined;
   #nextSourceNumber = 1;
@@ -302,6 +307,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
       const delivery = deliveries[d];
       const payload = delivery.event.line;
       const recipients = delivery.recipients;
+      let notifications = 0;
       for (let r = 0; r < recipients.length; r++) {
         const clients = clientsByUser.get(recipients[r]);
         if (clients === undefined) continue;
@@ -309,14 +315,20 @@ export class Maze extends EventEmitter<MazeEventMap> {
           const client = clients[c];
           if (client.enqueue(payload)) withOutput.push(client);
         }
-        this.#notificationsSent += clients.length;
+        notifications += clients.length;
       }
+      this.#notificationsSent += notifications;
+      this.#bytesQueuedSinceFlush += notifications * payload.length;
     }
+    // Flow control must see a big chunk's output before all of it is queued.
+    if (this.#bytesQueuedSinceFlush > OUTPUT_FLUSH_BYTES) this.#flushOutput();
   }
 
-  // End of an input chunk: one write per client with output, then check the limits.
+  // End of an input chunk (or of OUTPUT_FLUSH_BYTES of output): one write per client with
+  // output, then check the limits.
   #flushOutput(): void {
     const withOutput = this.#withOutput;
+    this.#bytesQueuedSinceFlush = 0;
     if (withOutput.length === 0) return;
     let bytes = 0;
     for (let i = 0; i < withOutput.length; i++) {
@@ -328,7 +340,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
     }
     withOutput.length = 0;
     this.#bytesOut += bytes;
-    this.#flow.wroteChunk();
+    this.#flow.flushed();
   }
 
   #dropSlowClient(client: ClientConnection, reason: string): void {

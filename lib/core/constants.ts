@@ -43,6 +43,17 @@ export const DEFAULT_CLIENT_BUFFER_LIMIT = 1024 * 1024;
  * thousands of idle readers under their own limits used to reach gigabytes.
  */
 export const DEFAULT_TOTAL_BUFFER_LIMIT = 256 * 1024 * 1024;
+/**
+ * Output queued since the last flush that makes the maze flush before the input chunk ends.
+ * Limits are checked at flushes, so this bounds how far one chunk can carry the queues past
+ * them (a 64 KiB chunk of 8-byte broadcasts owes every client 64 KiB; 4,500 clients, 288 MiB).
+ * 1 MiB keeps a chunk of the default mix (~1.3 MiB of output for 100 clients) to two writes.
+ */
+export const OUTPUT_FLUSH_BYTES = 1024 * 1024;
+/** How often the exact total is taken while over budget: cheap, and quick to resume. */
+export const BUDGET_CHECK_INTERVAL_MS = 50;
+/** Over budget, the source resumes once the total is under this share of the budget. */
+export const BUDGET_RESUME_FRACTION = 0.75;
 /** How long a client may stay over its buffer limit before it is dropped (SPEC 6). */
 export const DEFAULT_SLOW_CLIENT_TIMEOUT_MS = 10_000;
 /**
