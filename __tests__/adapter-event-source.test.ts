@@ -6,6 +6,7 @@
 
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
+import { defaultMaxClients } from '../lib/adapter/descriptor-limit.js';
 import { createMaze } from '../lib/adapter/maze.js';
 import { ErrorCode, MazeError } from '../lib/core/errors.js';
 import {
@@ -271,6 +272,7 @@ describe('options', () => {
       maxLineLength: 4096,
       maxIdLineLength: 64,
       identifyTimeout: 5_000,
+      maxClients: defaultMaxClients(),
       clientBufferLimit: 1024 * 1024,
       totalBufferLimit: 256 * 1024 * 1024,
       slowClientTimeout: 10_000,

@@ -31,6 +31,7 @@ describe('serve options', () => {
       'host',
       'max-line-length',
       'identify-timeout',
+      'max-clients',
       'client-buffer-limit',
       'total-buffer-limit',
       'slow-client-timeout',

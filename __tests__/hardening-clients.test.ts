@@ -1,11 +1,13 @@
 /**
  * Hardening, hostile clients over real sockets (SPEC 2, 5): invalid ids, over-long id
- * lines, connect-and-close storms, clients that never identify, and clients that keep
- * sending after their id. Each is reported and closed (or ignored) without disturbing the
- * well-behaved clients, and a new client can always still register and receive.
+ * lines, connect-and-close storms, clients that never identify, clients that keep sending
+ * after their id, and more clients than the connection limit. Each is reported and closed
+ * (or ignored) without disturbing the well-behaved clients, and a new client can always
+ * still register and receive once there is room.
  */
 import type { Server, Socket } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
+import { CLIENT_LIMIT_REPORT_INTERVAL_MS } from '../lib/core/constants.js';
 import { ErrorCode } from '../lib/core/errors.js';
 import { MiB, retainedBytes } from './helpers/memory.js';
 import {
@@ -307,5 +309,64 @@ describe('untrusted bytes in reports (log injection)', () => {
     );
     expect(controls).toEqual([]);
     expect(problem?.context.line).toBe('x\\x1b[2K\\x0dproblem ERR_FAKE [event-source#1]: forged');
+  });
+});
+
+describe('the client connection limit over TCP (SPEC 5)', () => {
+  it('closes clients over maxClients at once, reports them, and keeps clients and the event port served', async () => {
+    const maze = await startMaze({ maxClients: 3 });
+    const one = await maze.identifiedClient('1\n');
+    const two = await maze.identifiedClient('2\n');
+    const identifying = await maze.connectClient();
+    const { port } = maze.server.clientAddress;
+    const extra = await Promise.all(Array.from({ length: 5 }, () => connectTcp(port)));
+    try {
+      // They send an id, but the server has closed them unread.
+      for (const peer of extra) peer.socket.write('9\n');
+      await Promise.all(extra.map((peer) => closedByServer(peer)));
+      expect(extra.map((peer) => peer.received.text)).toEqual(['', '', '', '', '']);
+      expect(maze.maze.stats()).toMatchObject({
+        clientsConnected: 2,
+        clientsIdentifying: 1,
+        clientsRefused: 5,
+      });
+      // The first refusal at once; the other four together, one interval later.
+      expect(maze.problems[0]).toMatchObject({
+        code: ErrorCode.ClientLimit,
+        message: 'client connection refused: already 3 clients attached (maxClients); closed',
+      });
+      await waitUntil(
+        () => maze.problems.length === 2,
+        'the other refusals to be reported',
+        CLIENT_LIMIT_REPORT_INTERVAL_MS * 3,
+      );
+      expect(maze.problems[1]).toMatchObject({
+        code: ErrorCode.ClientLimit,
+        message: '4 client connections refused: already 3 clients attached (maxClients); closed',
+      });
+      expect(maze.maze.stats().problems).toBe(2);
+
+      // At the limit, the event source still connects and everyone attached gets exactly theirs.
+      const source = await maze.connectSource();
+      source.socket.write('1|B\n2|P|2|1\n3|P|1|2\n');
+      await one.received.waitForLength('1|B\n2|P|2|1\n'.length);
+      await two.received.waitForLength('1|B\n3|P|1|2\n'.length);
+      expect(one.received.text).toBe('1|B\n2|P|2|1\n');
+      expect(two.received.text).toBe('1|B\n3|P|1|2\n');
+
+      // A client that leaves frees its slot for the next one.
+      const gone = waitForClientEvent(maze.maze, 'clientClosed', identifying.connection);
+      identifying.socket.destroy();
+      await gone;
+      const late = await maze.identifiedClient('3\n');
+      source.socket.write('4|B\n');
+      await late.received.waitForLength(4);
+      expect(late.received.text).toBe('4|B\n');
+      await two.received.waitForLength('1|B\n3|P|1|2\n4|B\n'.length);
+      expect(two.received.text).toBe('1|B\n3|P|1|2\n4|B\n');
+      expect(maze.codes()).toEqual([ErrorCode.ClientLimit, ErrorCode.ClientLimit]);
+    } finally {
+      await Promise.all(extra.map((peer) => peer.close(1_000)));
+    }
   });
 });

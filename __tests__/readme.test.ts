@@ -8,7 +8,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { resolveMazeOptions } from '../lib/adapter/options.js';
 import { ENV_PREFIX, SERVE_OPTIONS } from '../lib/cli/serve-options.js';
-import { DEFAULT_CLIENT_PORT, DEFAULT_EVENT_PORT, DEFAULT_HOST } from '../lib/core/constants.js';
+import {
+  DEFAULT_CLIENT_PORT,
+  DEFAULT_EVENT_PORT,
+  DEFAULT_HOST,
+  DEFAULT_MAX_CLIENTS,
+} from '../lib/core/constants.js';
 import { ErrorCode } from '../lib/core/errors.js';
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -87,6 +92,8 @@ describe('README', () => {
       eventPort: DEFAULT_EVENT_PORT,
       clientPort: DEFAULT_CLIENT_PORT,
       ...resolveMazeOptions(),
+      // Resolved, it is this machine's descriptor limit minus the reserve; documented as 0.
+      maxClients: DEFAULT_MAX_CLIENTS,
     };
 
     it.each(Object.entries(defaults))('documents %s with its default', (name, value) => {

@@ -2,6 +2,13 @@
 
 export { parseUserId } from './client-connection.js';
 export { closeStream } from './close-stream.js';
+export {
+  defaultMaxClients,
+  descriptorLimit,
+  maxClientsFor,
+  parseOpenFilesLimit,
+  readDescriptorLimit,
+} from './descriptor-limit.js';
 export { LineFramer, type LineSink } from './line-framer.js';
 export {
   type ClientInfo,

@@ -16,6 +16,10 @@
  * - Backpressure (SPEC 6) is `FlowControl`'s: the event source is paused exactly while it
  *   holds the source (a client over its own limit, or all clients over the total budget),
  *   and the clients it gives up on are dropped and reported as `ERR_CLIENT_SLOW`.
+ * - At most `maxClients` clients (identifying or identified: each holds a descriptor) are
+ *   attached; one more is destroyed at once, never read or written, and counted and reported
+ *   (`ERR_CLIENT_LIMIT`, rate-limited) by `ClientLimit`. A slot is free again once a client
+ *   is closed.
  * - A client registered with the core is exactly a client in `#clientsByUser`:
  *   `core.connect()` and `core.disconnect()` are called in pairs.
  * - Nothing here throws because of a peer: every problem is emitted as `'problem'` with
@@ -29,6 +33,7 @@ import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import type { UserId } from '../core/events.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
 import { ClientConnection, type ClientHost } from './client-connection.js';
+import { ClientLimit } from './client-limit.js';
 import { closeStream } from './close-stream.js';
 import { EventSourceConnection, type EventSourceHost } from './event-source.js';
 import { FlowControl } from './flow-control.js';
@@ -46,6 +51,8 @@ export interface MazeStats extends CoreStats {
   readonly clientsIdentifying: number;
   /** Clients closed for a bad id, an over-long id line or the identify timeout. */
   readonly clientsRejected: number;
+  /** Client connections closed at once because `maxClients` were attached (`ERR_CLIENT_LIMIT`). */
+  readonly clientsRefused: number;
   /** Notifications handed to client streams (one per event per connection). */
   readonly notificationsSent: number;
   /** Bytes handed to client streams. */
@@ -113,6 +120,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
   /** Bytes of the notifications queued on `#withOutput` since the last flush. */
   #bytesQueuedSinceFlush = 0;
   readonly #flow: FlowControl<ClientConnection>;
+  readonly #clientLimit: ClientLimit;
   #source: EventSourceConnection | undefined;
   #nextSourceNumber = 1;
   #nextClientNumber = 1;
@@ -145,6 +153,9 @@ export class Maze extends EventEmitter<MazeEventMap> {
       resumeSource: () => this.#resumeSource(),
       dropSlowClient: (client, reason) => this.#dropSlowClient(client, reason),
     });
+    this.#clientLimit = new ClientLimit(this.options.maxClients, (problem) =>
+      this.#report(problem),
+    );
     this.#clientHost = {
       clientIdentified: (client) => this.#clientIdentified(client),
       clientDrained: (client) => this.#flow.drained(client),
@@ -203,11 +214,21 @@ export class Maze extends EventEmitter<MazeEventMap> {
 
   /**
    * Attaches a user client: it must send its id first, then receives notifications.
-   * Returns its connection name (`client#N`). Throws `ERR_INVALID_STATE` after `close()`.
+   * While `maxClients` clients are attached, the stream is destroyed at once instead, counted
+   * in `stats().clientsRefused` and reported (`ERR_CLIENT_LIMIT`, at most once per
+   * `CLIENT_LIMIT_REPORT_INTERVAL_MS`). Returns its connection name (`client#N`) either way.
+   * Throws `ERR_INVALID_STATE` after `close()`.
    */
   attachClient(stream: Duplex): string {
     this.#assertOpen();
     const name = `client#${this.#nextClientNumber++}`;
+    if (!this.#clientLimit.admits(this.#clients.size)) {
+      // Destroyed before any read or write: its descriptor is released in this same turn.
+      stream.on('error', (error) => logClient('%s (refused): %s', name, error.message));
+      stream.destroy();
+      this.#clientLimit.refuse(name);
+      return name;
+    }
     const client = new ClientConnection(name, stream, this.#clientHost, this.options);
     this.#clients.add(client);
     logClient('%s attached', name);
@@ -230,6 +251,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
       clientsConnected: this.#clientsConnected,
       clientsIdentifying: this.#clients.size - this.#clientsConnected,
       clientsRejected: this.#clientsRejected,
+      clientsRefused: this.#clientLimit.refused,
       notificationsSent: this.#notificationsSent,
       bytesOut: this.#bytesOut,
       slowClientDisconnects: this.#slowClientDisconnects,
@@ -260,6 +282,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
   async #closeAll(): Promise<void> {
     log('closing: %d client(s), source %s', this.#clients.size, this.#source?.name ?? 'none');
     this.#flow.close();
+    this.#clientLimit.close();
     const closing: Promise<void>[] = [];
     if (this.#source !== undefined) closing.push(this.#source.close());
     for (const client of [...this.#clients]) closing.push(client.close());

@@ -6,6 +6,7 @@
 import {
   DEFAULT_CLIENT_BUFFER_LIMIT,
   DEFAULT_IDENTIFY_TIMEOUT_MS,
+  DEFAULT_MAX_CLIENTS,
   DEFAULT_MAX_ID_LINE_LENGTH,
   DEFAULT_MAX_LINE_LENGTH,
   DEFAULT_REORDER_BYTES,
@@ -20,6 +21,7 @@ import {
 } from '../core/constants.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
 import type { MazeCoreOptions } from '../core/maze-core.js';
+import { defaultMaxClients } from './descriptor-limit.js';
 
 /** Everything `createMaze()` can be tuned with. Durations are in milliseconds. */
 export interface MazeOptions extends MazeCoreOptions {
@@ -29,6 +31,13 @@ export interface MazeOptions extends MazeCoreOptions {
   readonly maxIdLineLength?: number;
   /** How long a new client has to send its id. Default `DEFAULT_IDENTIFY_TIMEOUT_MS`. */
   readonly identifyTimeout?: number;
+  /**
+   * Client connections (identifying or identified) attached at once; one more is closed at
+   * once and reported (`ERR_CLIENT_LIMIT`). 0, the default (`DEFAULT_MAX_CLIENTS`), derives it
+   * from the process's descriptor limit minus a reserve (`defaultMaxClients()`), so the event
+   * source can always connect; the resolved number is in `maze.options.maxClients`.
+   */
+  readonly maxClients?: number;
   /**
    * Bytes a client may have queued (`writableLength`) before the event source is paused.
    * Default `DEFAULT_CLIENT_BUFFER_LIMIT`. A stream only signals `'drain'` above its
@@ -86,6 +95,9 @@ export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptio
       DEFAULT_IDENTIFY_TIMEOUT_MS,
       1,
     ),
+    // 0 stands for the derived default, so the CLI and the environment can ask for it too.
+    maxClients:
+      integer('maxClients', options.maxClients, DEFAULT_MAX_CLIENTS, 0) || defaultMaxClients(),
     clientBufferLimit: integer(
       'clientBufferLimit',
       options.clientBufferLimit,

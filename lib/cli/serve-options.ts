@@ -11,6 +11,7 @@ import {
   DEFAULT_EVENT_PORT,
   DEFAULT_HOST,
   DEFAULT_IDENTIFY_TIMEOUT_MS,
+  DEFAULT_MAX_CLIENTS,
   DEFAULT_MAX_LINE_LENGTH,
   DEFAULT_REORDER_BYTES,
   DEFAULT_REORDER_CAPACITY,
@@ -49,6 +50,7 @@ export interface ServeArgs {
   readonly host: string;
   readonly maxLineLength: number;
   readonly identifyTimeout: number;
+  readonly maxClients: number;
   readonly clientBufferLimit: number;
   readonly totalBufferLimit: number;
   readonly slowClientTimeout: number;
@@ -105,6 +107,16 @@ export const SERVE_OPTIONS: readonly ServeOptionSpec[] = [
     describe: 'Milliseconds a new client has to send its user id',
     min: 1,
     max: MAX_TIMER_MS,
+  },
+  {
+    flag: 'max-clients',
+    key: 'maxClients',
+    type: 'number',
+    default: DEFAULT_MAX_CLIENTS,
+    describe:
+      'Client connections at once; more are closed at once (0: the descriptor limit minus a reserve)',
+    min: 0,
+    max: MAX_ID,
   },
   {
     flag: 'client-buffer-limit',
@@ -239,6 +251,7 @@ export function toListenOptions(args: ServeArgs): ListenOptions {
     clientPort: args.clientPort,
     maxLineLength: args.maxLineLength,
     identifyTimeout: args.identifyTimeout,
+    maxClients: args.maxClients,
     clientBufferLimit: args.clientBufferLimit,
     totalBufferLimit: args.totalBufferLimit,
     slowClientTimeout: args.slowClientTimeout,

@@ -34,6 +34,31 @@ export const DEFAULT_IDENTIFY_TIMEOUT_MS = 5_000;
  * id and then vanished is otherwise only noticed when it is next written to (SPEC 5).
  */
 export const CLIENT_KEEPALIVE_DELAY_MS = 30_000;
+/**
+ * `maxClients` value that means "derived from the descriptor limit" (SPEC 5): the process's
+ * soft limit of open files minus a reserve (`CLIENT_DESCRIPTOR_RESERVE`,
+ * `CLIENT_DESCRIPTOR_RESERVE_SHARE`). It is also the default.
+ */
+export const DEFAULT_MAX_CLIENTS = 0;
+/**
+ * Fewest descriptors kept back from clients (SPEC 5): Node's own (~20: epoll, pipes, stdio),
+ * the two listening sockets, the event source and the ones being refused or taken over, log
+ * files, and later connections such as monitoring. Without it, clients exhaust the limit and
+ * the event source's connect is accepted and dropped silently (EMFILE).
+ */
+export const CLIENT_DESCRIPTOR_RESERVE = 64;
+/** Share of the descriptor limit kept back from clients, when more than the minimum reserve. */
+export const CLIENT_DESCRIPTOR_RESERVE_SHARE = 0.05;
+/**
+ * Descriptor limit assumed where the process's own cannot be read (not Linux, no `/proc`):
+ * the usual soft limit, so the derived default stays safe rather than generous.
+ */
+export const FALLBACK_DESCRIPTOR_LIMIT = 1024;
+/**
+ * Refused client connections are reported at most once per this period (SPEC 9): the first
+ * at once, later ones together with their count; `stats().clientsRefused` counts them all.
+ */
+export const CLIENT_LIMIT_REPORT_INTERVAL_MS = 1_000;
 /** Bytes a client may have queued before the event source is paused (SPEC 6). */
 export const DEFAULT_CLIENT_BUFFER_LIMIT = 1024 * 1024;
 /**

@@ -25,6 +25,11 @@ export const ErrorCode = {
   ClientBadId: 'ERR_CLIENT_BAD_ID',
   /** A client sent no id within the identify timeout; the client is closed. */
   ClientIdTimeout: 'ERR_CLIENT_ID_TIMEOUT',
+  /**
+   * A client connected while `maxClients` were attached; it is closed at once. Reported at
+   * most once per `CLIENT_LIMIT_REPORT_INTERVAL_MS`, with the number refused since the last report.
+   */
+  ClientLimit: 'ERR_CLIENT_LIMIT',
   /** A client stayed over its output buffer limit past the slow-client timeout; it is closed. */
   ClientSlow: 'ERR_CLIENT_SLOW',
   /** A second event source connected while one was active; it is closed. */

@@ -144,8 +144,10 @@ function bind(server: Server, host: string, port: number, role: string): Promise
   });
 }
 
-// Once bound, a server error is an accept failure (e.g. EMFILE): it must not crash the
-// process. It is reported through the maze so it is counted like every other problem.
+// Once bound, a server error is an accept failure: it must not crash the process. It is
+// reported through the maze so it is counted like every other problem. Running out of
+// descriptors (EMFILE) mostly never gets here — libuv then accepts and closes the connection
+// itself, silently — which is why the maze bounds its clients below the descriptor limit.
 // Installed right after binding, so a bind failure is only the rejection of `listen()`.
 function reportAcceptFailures(server: Server, role: string, maze: Maze): void {
   server.on('error', (error: NodeJS.ErrnoException) => {
