@@ -38,7 +38,7 @@ describe('medianFigures', () => {
     const medians = medianFigures(runs);
     expect(medians.eventsPerSecond).toBe(200);
     expect(medians.serverPeakRssMb).toBe(60);
-    expect(medians.simulatorCpuShare).toBeNull();
+    expect(medians.simulatorCores).toBeNull();
     expect(Object.keys(medians)).toEqual(FIGURES.map((figure) => figure.key));
   });
 });

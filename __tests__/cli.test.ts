@@ -279,3 +279,104 @@ describe('follower-maze (built binary)', () => {
     expect(text).toMatch(/FOLLOWER_MAZE_/);
   });
 });
+
+/**
+ * Sends broadcasts 1, 2, … until a client identified as user 1 receives one (a client gets
+ * only events applied after it registered, and the stats line may be out of reach): the
+ * server is still serving.
+ */
+async function expectStillServing(server: { eventPort: number; clientPort: number }) {
+  const client = await peer(server.clientPort);
+  client.socket.write('1\n');
+  const source = await peer(server.eventPort);
+  let sequence = 0;
+  await waitUntil(
+    () => {
+      if (client.received.text === '') source.socket.write(`${++sequence}|B\n`);
+      return client.received.text !== '';
+    },
+    'a broadcast to reach the client',
+    5_000,
+  );
+  expect(client.received.text).toMatch(/^\d+\|B\n/);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+describe('follower-maze output that fails or stalls (built binary)', () => {
+  it('keeps serving when stdout is closed after the first line (`| head -1`)', async () => {
+    const server = await serve(['--stats-interval', '20']);
+    server.child.stdout?.destroy();
+    await sleep(200); // ten stats lines into a closed pipe: EPIPE
+    expect(server.child.exitCode).toBeNull();
+    await expectStillServing(server);
+    server.child.kill('SIGTERM');
+    expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+    expect(server.stderr).toEqual(expect.arrayContaining(['follower-maze: stopped']));
+  });
+
+  it('keeps serving when stderr is closed and a client sends a bad id', async () => {
+    const server = await serve();
+    server.child.stderr?.destroy();
+    const bad = await peer(server.clientPort);
+    bad.socket.write('abc\n');
+    await bad.received.waitForEnd();
+    await sleep(100);
+    expect(server.child.exitCode).toBeNull();
+    await expectStillServing(server);
+    server.child.kill('SIGTERM');
+    expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+  });
+
+  it('stays small with a stalled stderr and a flood of bad lines, and summarises them', async () => {
+    const server = await serve(['--stats-interval', '50']);
+    server.child.stderr?.pause(); // never read again: the pipe fills
+    const source = await peer(server.eventPort);
+    const lines = 1_000_000;
+    const chunk = 'x\n'.repeat(10_000);
+    for (let i = 0; i < lines / 10_000; i++) source.socket.write(chunk);
+    await server.waitForLine('stdout', new RegExp(` problems=${lines} `), 20_000);
+    const rssKiB = Number(
+      /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1],
+    );
+    expect(rssKiB).toBeLessThan(200 * 1024);
+    server.child.stderr?.resume();
+    server.child.kill('SIGTERM');
+    expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+    const problems = server.stderr.filter((line) => line.startsWith('problem '));
+    expect(problems.length).toBeLessThan(20);
+    expect(problems.at(-1)).toMatch(
+      /^problem ERR_EVENT_BAD_SEQUENCE x999990 in the last [\d.]+ s \(not shown\)$/,
+    );
+  });
+
+  it('logs SIGHUP and keeps serving', async () => {
+    const server = await serve();
+    server.child.kill('SIGHUP');
+    await server.waitForLine('stderr', /SIGHUP received/);
+    expect(server.child.exitCode).toBeNull();
+    await expectStillServing(server);
+    server.child.kill('SIGTERM');
+    expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+  });
+
+  it('prints a banner on stderr and stats lines with time, uptime and rates', async () => {
+    const server = await serve(['--stats-interval', '20']);
+    expect(server.stdout[0]).toMatch(/^follower-maze listening: /);
+    const banner = await server.waitForLine('stderr', /^follower-maze \S+ pid \d+/);
+    expect(banner).toBe(
+      `follower-maze ${PACKAGE_VERSION} pid ${server.child.pid} node ${process.version}:` +
+        ` events on 127.0.0.1:${server.eventPort}, clients on 127.0.0.1:${server.clientPort}`,
+    );
+    await server.waitForLine('stderr', /^follower-maze limits: .*maxLineLength=4096 /);
+    const stats = await server.waitForLine('stdout', /^stats /);
+    expect(stats).toMatch(
+      / time=\d{4}-\d\d-\d\dT[\d:.]+Z uptimeSeconds=\d+\.\d eventsPerSecond=\d+ notificationsPerSecond=\d+$/,
+    );
+    expect(stats).toMatch(/^stats eventsReceived=0 .* slowClientDisconnects=0 /);
+    server.child.kill('SIGTERM');
+    expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+  });
+});

@@ -151,3 +151,62 @@ describe('follower-maze simulate (built binary)', () => {
     expect(result.stdout).toBe('');
   });
 });
+
+describe('follower-maze simulate interrupted (built binary)', () => {
+  it('prints the partial summary and exits 130 on SIGINT', async () => {
+    const server = await startServer();
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'simulate',
+        '--eventListenerPort',
+        String(server.eventPort),
+        '--clientListenerPort',
+        String(server.clientPort),
+        '--totalEvents',
+        '10000000',
+        '--concurrencyLevel',
+        '10',
+        '--logInterval',
+        '50',
+      ],
+      { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+      // The first progress line: events are streaming.
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no progress line: ${stderr}`)), 10_000);
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          if (/received [1-9]\d* notifications/.test(stderr)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      child.kill('SIGINT');
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([
+        closed,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('no exit after SIGINT')), 10_000);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      expect(code).toBe(130);
+      expect(stdout).toMatch(/^events: [1-9]\d* \(\d+ warm-up\) to 10 clients/m);
+      expect(stdout).toMatch(/^notifications: [1-9]\d* of \d+ expected$/m);
+      expect(stderr).toMatch(
+        /^FAILED ERR_SIM_INTERRUPTED: interrupted after \d+ events sent and \d+ notifications verified; the figures are partial$/m,
+      );
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});

@@ -116,7 +116,7 @@ describe('result formatting', () => {
     expect(exitCodeOf(result)).toBe(0);
   });
 
-  it('maps a connection failure to 2 and a verification failure to 1', () => {
+  it('maps a connection failure to 2, a verification failure to 1, an interruption to 130', () => {
     const failure = { message: 'x', context: {} } as const;
     expect(
       exitCodeOf({
@@ -132,5 +132,12 @@ describe('result formatting', () => {
         failure: { ...failure, code: 'ERR_SIM_TIMEOUT', kind: 'verification' },
       }),
     ).toBe(1);
+    expect(
+      exitCodeOf({
+        ok: false,
+        ...summary,
+        failure: { ...failure, code: 'ERR_SIM_INTERRUPTED', kind: 'interrupted' },
+      }),
+    ).toBe(130);
   });
 });

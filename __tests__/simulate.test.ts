@@ -2,12 +2,16 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { ErrorCode } from '../lib/core/errors.js';
 import { listen, type MazeServer } from '../lib/net/listen.js';
 import {
+  EXIT_INTERRUPTED,
   exitCodeOf,
+  resolveSimulateOptions,
+  runSimulation,
   type SimulateOptions,
   SimulationErrorCode,
   type SimulationProgress,
   type SimulationResult,
   simulate,
+  WARMUP_SILENCE_MS,
 } from '../lib/simulate/index.js';
 import { type Fault, portsOf, unusedPort, useNaiveServers } from './simulate-servers.js';
 
@@ -162,5 +166,69 @@ describe('simulate against our server (lib/net listen)', () => {
     expectSuccess(result);
     expect(result.clients).toBe(100);
     expect(result.users).toBe(1_000);
+  });
+});
+
+describe('simulate twice against one server (lib/net listen)', () => {
+  it('fails fast with ERR_SIM_NO_WARMUP and says what to do, not ERR_SIM_NOT_REGISTERED after timeout', async () => {
+    real = await listen({ eventPort: 0, clientPort: 0 });
+    const ports = {
+      eventListenerPort: real.eventAddress.port,
+      clientListenerPort: real.clientAddress.port,
+    };
+    expectSuccess(await simulate({ ...ports, ...SMALL, totalEvents: 2_000 }));
+    const startedAt = Date.now();
+    const second = await simulate({ ...ports, ...SMALL, totalEvents: 2_000, timeout: 20_000 });
+    expect(Date.now() - startedAt).toBeLessThan(WARMUP_SILENCE_MS + 3_000);
+    expect(second.ok).toBe(false);
+    if (second.ok) return;
+    expect(second.failure.code).toBe(SimulationErrorCode.NoWarmup);
+    expect(second.failure.message).toMatch(/already applied these sequence numbers/);
+    expect(second.failure.message).toMatch(
+      /Restart the server, or run it with --reset-on-disconnect/,
+    );
+    expect(exitCodeOf(second)).toBe(1);
+  });
+
+  it('passes twice against a server that resets when the event source disconnects', async () => {
+    real = await listen({ eventPort: 0, clientPort: 0, resetOnDisconnect: true });
+    const ports = {
+      eventListenerPort: real.eventAddress.port,
+      clientListenerPort: real.clientAddress.port,
+    };
+    expectSuccess(await simulate({ ...ports, ...SMALL, totalEvents: 2_000 }));
+    expectSuccess(await simulate({ ...ports, ...SMALL, totalEvents: 2_000 }));
+  });
+});
+
+describe('simulate: interrupted', () => {
+  it('stops on abort with ERR_SIM_INTERRUPTED, the partial figures and exit code 130', async () => {
+    const naive = await startNaive();
+    const interrupt = new AbortController();
+    const result = await runSimulation(
+      resolveSimulateOptions({
+        ...portsOf(naive),
+        ...SMALL,
+        totalEvents: 10_000_000,
+        logInterval: 20,
+        onProgress: (progress) => {
+          if (progress.notificationsReceived > 0) interrupt.abort();
+        },
+      }),
+      { signal: interrupt.signal },
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.failure).toMatchObject({
+      code: SimulationErrorCode.Interrupted,
+      kind: 'interrupted',
+    });
+    expect(result.failure.message).toMatch(
+      /^interrupted after \d+ events sent and \d+ notifications verified; the figures are partial$/,
+    );
+    expect(result.events).toBeGreaterThan(0);
+    expect(result.events).toBeLessThan(10_000_000);
+    expect(result.notifications).toBeGreaterThan(0);
+    expect(exitCodeOf(result)).toBe(EXIT_INTERRUPTED);
   });
 });

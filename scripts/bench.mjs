@@ -14,8 +14,8 @@
  *
  * Per run: events/s, notifications/s and wall s (first event to last notification) as the
  * simulator measures them; the server's peak RSS and CPU seconds; the simulator's CPU
- * seconds and CPU share (CPU s / wall s): near 1, the simulator rather than the server may
- * set the pace.
+ * seconds and the cores it kept busy (its CPU s / its process's wall s, at most about 1):
+ * near 1, the simulator rather than the server may set the pace.
  *
  * Each case runs --runs times (default 3) against a fresh server; the medians are printed as
  * a table and written, with every run, the commit, node and CPU, to --out (default

@@ -1,21 +1,31 @@
 /**
  * What `follower-maze serve` does once its options are parsed (SPEC 8-9): listen, print a
- * startup line with the bound addresses, log each problem on one line, print a stats line
- * every `statsInterval` ms, and shut down gracefully on SIGINT/SIGTERM.
+ * startup line with the bound addresses and a banner, log problems (rate-limited per code),
+ * print a stats line every `statsInterval` ms, shut down gracefully on SIGINT/SIGTERM, and
+ * log SIGHUP and keep serving.
  *
  * Output contract (tests and scripts parse it):
  * - stdout: `follower-maze listening: events on HOST:PORT, clients on HOST:PORT` (an IPv6
- *   host in brackets), then
- *   `stats key=value …` lines.
- * - stderr: `problem ERR_… [context]: message`, and lifecycle lines.
+ *   host in brackets), always the first line, then
+ *   `stats key=value …` lines: every counter of `stats()`, then `time`, `uptimeSeconds`,
+ *   `eventsPerSecond` and `notificationsPerSecond` (over the last period).
+ * - stderr: the banner (`follower-maze VERSION pid N …` and `follower-maze limits: …`),
+ *   `problem ERR_… [context]: message` (the first PROBLEMS_SHOWN_PER_CODE per code and
+ *   interval, then `problem ERR_… xN in the last 10 s (not shown)`), and lifecycle lines.
+ * - A failing or stalled stdout/stderr never stops the server: see `line-writer.ts`.
  * - Exit codes: 0 after a graceful shutdown, 1 when a port cannot be bound, 2 for an invalid
  *   option, 128 + signal number when a second signal cuts the shutdown short.
  */
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { formatWithOptions } from 'node:util';
 import createDebug from 'debug';
 import type { MazeStats } from '../adapter/maze.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { listen, type MazeServer } from '../net/listen.js';
+import { LineWriter } from './line-writer.js';
+import { packageVersion } from './package-version.js';
+import { ProblemLog } from './problem-log.js';
 import { type ServeArgs, toListenOptions } from './serve-options.js';
 
 const log = createDebug('follower-maze:cli');
@@ -33,10 +43,23 @@ export interface ServeOutput {
   err(line: string): void;
 }
 
-const processOutput: ServeOutput = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
+let processLines: ServeOutput | undefined;
+
+/**
+ * The process's stdout and stderr through `LineWriter`s (made once, on first use): never
+ * throws, never buffers without bound. `debug` output goes through the stderr writer too.
+ */
+export function processOutput(): ServeOutput {
+  if (processLines === undefined) {
+    const stdout = new LineWriter(process.stdout, 'stdout');
+    const stderr = new LineWriter(process.stderr, 'stderr');
+    createDebug.log = (...args: unknown[]) => {
+      stderr.write(formatWithOptions({ colors: process.stderr.isTTY === true }, ...args));
+    };
+    processLines = { out: (line) => stdout.write(line), err: (line) => stderr.write(line) };
+  }
+  return processLines;
+}
 
 /**
  * Runs the server until SIGINT/SIGTERM. Resolves once it is listening (the process then
@@ -45,7 +68,7 @@ const processOutput: ServeOutput = {
  */
 export async function runServe(
   args: ServeArgs,
-  output: ServeOutput = processOutput,
+  output: ServeOutput = processOutput(),
 ): Promise<MazeServer | undefined> {
   let server: MazeServer;
   try {
@@ -60,16 +83,30 @@ export async function runServe(
   }
 
   const { maze, eventAddress, clientAddress } = server;
-  maze.on('problem', (problem) => output.err(formatProblem(problem)));
-  output.out(
-    `follower-maze listening: events on ${formatAddress(eventAddress)}, clients on ${formatAddress(clientAddress)}`,
-  );
+  const problemLog = new ProblemLog(() => performance.now());
+  let problemTimer: NodeJS.Timeout | undefined;
+  const flushProblems = (summaries: readonly string[]): void => {
+    for (const summary of summaries) output.err(summary);
+    // One timer for the open interval, so its summary comes even if no problem follows.
+    const endsAt = problemLog.endsAt;
+    if (problemTimer !== undefined || endsAt === undefined) return;
+    problemTimer = setTimeout(
+      () => {
+        problemTimer = undefined;
+        flushProblems(problemLog.flush());
+      },
+      Math.max(1, Math.ceil(endsAt - performance.now())),
+    );
+    problemTimer.unref();
+  };
+  maze.on('problem', (problem) => {
+    const decision = problemLog.offer(problem.code);
+    for (const summary of decision.summaries) output.err(summary);
+    if (decision.show) output.err(formatProblem(problem));
+    flushProblems([]);
+  });
 
   let statsTimer: NodeJS.Timeout | undefined;
-  if (args.statsInterval > 0) {
-    statsTimer = setInterval(() => output.out(formatStats(maze.stats())), args.statsInterval);
-  }
-
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -79,6 +116,8 @@ export async function runServe(
     stopping = true;
     output.err(`follower-maze: ${signal} received, shutting down`);
     if (statsTimer !== undefined) clearInterval(statsTimer);
+    clearTimeout(problemTimer);
+    for (const summary of problemLog.drain()) output.err(summary);
     server.close().then(
       () => {
         log('shutdown complete');
@@ -91,8 +130,33 @@ export async function runServe(
       },
     );
   };
+  // SIGHUP (the terminal closed, or a reload request): there is no configuration to reload,
+  // so it is logged and the server keeps serving; without a handler it would die silently.
+  const onHangup = (): void => {
+    output.err('follower-maze: SIGHUP received, ignored (nothing to reload); still serving');
+  };
+  // Before the startup line: whoever reads it may signal at once.
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onHangup);
+
+  output.out(
+    `follower-maze listening: events on ${formatAddress(eventAddress)}, clients on ${formatAddress(clientAddress)}`,
+  );
+  output.err(
+    `follower-maze ${packageVersion()} pid ${process.pid} node ${process.version}:` +
+      ` events on ${formatAddress(eventAddress)}, clients on ${formatAddress(clientAddress)}`,
+  );
+  output.err(`follower-maze limits: ${formatFields(maze.options)}`);
+
+  if (args.statsInterval > 0) {
+    const rates = new StatsRates(performance.now());
+    statsTimer = setInterval(() => {
+      const stats = maze.stats();
+      output.out(formatStats(stats, rates.next(stats, performance.now())));
+    }, args.statsInterval);
+  }
+
   return server;
 }
 
@@ -114,8 +178,51 @@ export function formatProblem(problem: Problem): string {
   return `problem ${problem.code}${at}: ${problem.message}`;
 }
 
-/** `stats eventsReceived=… eventsApplied=… …`: every counter, `key=value`, one line. */
-export function formatStats(stats: MazeStats): string {
-  const fields = Object.entries(stats).map(([key, value]) => `${key}=${String(value)}`);
-  return `stats ${fields.join(' ')}`;
+/** `stats eventsReceived=… eventsApplied=… …`: every counter, `key=value`, then `extra`. */
+export function formatStats(
+  stats: MazeStats,
+  extra: Readonly<Record<string, string | number>> = {},
+): string {
+  return `stats ${formatFields({ ...stats, ...extra })}`;
+}
+
+/** `key=value key=value …` */
+function formatFields(fields: object): string {
+  return Object.entries(fields)
+    .map(([key, value]) => `${key}=${String(value)}`)
+    .join(' ');
+}
+
+/**
+ * The fields a stats line adds to the counters: the wall-clock time, seconds since the
+ * server started, and events received and notifications sent per second since the last line.
+ */
+export class StatsRates {
+  readonly #startedAt: number;
+  #lastAt: number;
+  #lastEvents = 0;
+  #lastNotifications = 0;
+
+  /** @param startedAt a monotonic time in ms (`performance.now()`) */
+  constructor(startedAt: number) {
+    this.#startedAt = startedAt;
+    this.#lastAt = startedAt;
+  }
+
+  /** The fields for `stats` taken at monotonic time `now` (ms), `date` the wall clock. */
+  next(stats: MazeStats, now: number, date: Date = new Date()): Record<string, string | number> {
+    const seconds = Math.max(0.001, (now - this.#lastAt) / 1000);
+    const fields = {
+      time: date.toISOString(),
+      uptimeSeconds: ((now - this.#startedAt) / 1000).toFixed(1),
+      eventsPerSecond: Math.round((stats.eventsReceived - this.#lastEvents) / seconds),
+      notificationsPerSecond: Math.round(
+        (stats.notificationsSent - this.#lastNotifications) / seconds,
+      ),
+    };
+    this.#lastAt = now;
+    this.#lastEvents = stats.eventsReceived;
+    this.#lastNotifications = stats.notificationsSent;
+    return fields;
+  }
 }

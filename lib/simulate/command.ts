@@ -1,7 +1,9 @@
 /**
  * `follower-maze simulate` in process: turns parsed flags and environment variables into
  * options, prints progress and the summary, and returns the exit code: 0 verified, 1 the
- * server broke the protocol, 2 usage or connection error. The yargs command module around
+ * server broke the protocol, 2 usage or connection error, 130 interrupted (the first SIGINT
+ * stops the run and prints the partial summary; a second one kills the process as usual).
+ * The yargs command module around
  * it is `lib/cli/simulate-command.ts`, so the public declarations never need yargs' types.
  *
  * Output: progress on stderr (one line redrawn in place on a TTY, plain periodic lines
@@ -19,6 +21,8 @@ export interface SimulateCommandIo {
   readonly stdout: Writable & { readonly isTTY?: boolean };
   readonly stderr: Writable & { readonly isTTY?: boolean };
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Where SIGINT comes from; `process` when absent. */
+  readonly signals?: Pick<NodeJS.EventEmitter, 'once' | 'off'>;
 }
 
 const USAGE_ERROR = 2;
@@ -50,14 +54,27 @@ export async function runSimulateCommand(
     );
   }
   let progressShown = false;
-  const result = await runSimulation({
-    ...options,
-    onProgress: (progress) => {
-      const line = formatProgress(progress);
-      io.stderr.write(live ? `\r${line}\x1b[K` : `${line}\n`);
-      progressShown = true;
-    },
-  });
+  const interrupted = new AbortController();
+  const onInterrupt = (): void => interrupted.abort();
+  // `once`: a second Ctrl-C finds no listener and ends the process at once.
+  const signals = io.signals ?? process;
+  signals.once('SIGINT', onInterrupt);
+  let result: Awaited<ReturnType<typeof runSimulation>>;
+  try {
+    result = await runSimulation(
+      {
+        ...options,
+        onProgress: (progress) => {
+          const line = formatProgress(progress);
+          io.stderr.write(live ? `\r${line}\x1b[K` : `${line}\n`);
+          progressShown = true;
+        },
+      },
+      { signal: interrupted.signal },
+    );
+  } finally {
+    signals.off('SIGINT', onInterrupt);
+  }
   if (live && progressShown) io.stderr.write('\n');
 
   if (json) {

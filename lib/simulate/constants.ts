@@ -42,6 +42,13 @@ export const CLIENT_READ_BUFFER_SIZE = 64 * 1024;
 export const CONNECT_WAVE_SIZE = 128;
 /** Wait between warm-up broadcasts while some client has not received one yet, in ms. */
 export const WARMUP_INTERVAL_MS = 20;
+/**
+ * Longest the warm-up goes on while no client has received any broadcast at all, in ms
+ * (when shorter than `timeout`): then the run fails with ERR_SIM_NO_WARMUP instead of
+ * waiting the whole `timeout`. Every connection was accepted by then, so the likely cause is
+ * a server that already applied these sequence numbers (a second run against it).
+ */
+export const WARMUP_SILENCE_MS = 3_000;
 /** Recent events kept to quote an expected line in a failure message. */
 export const RECENT_EVENTS = 131_072;
 /** Bounded wait between `end()` and `destroy()` when closing, in ms. */

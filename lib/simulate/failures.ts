@@ -1,8 +1,9 @@
 /**
  * What a simulation can fail with. Every failure has a stable `ERR_SIM_…` code, a message
  * that names the client, the line and what was expected versus what arrived, and the same
- * facts as fields. Two kinds: `verification` (the server broke the protocol: exit code 1)
- * and `connection` (the simulator could not reach the server: exit code 2).
+ * facts as fields. Three kinds: `verification` (the server broke the protocol: exit code 1),
+ * `connection` (the simulator could not reach the server: exit code 2) and `interrupted`
+ * (the run was stopped, e.g. by Ctrl-C: exit code 130).
  */
 
 /** Every failure code of the simulator. The README documents each one. */
@@ -21,18 +22,29 @@ export const SimulationErrorCode = {
   Timeout: 'ERR_SIM_TIMEOUT',
   /** A client received none of the warm-up broadcasts within `timeout` ms: never registered. */
   NotRegistered: 'ERR_SIM_NOT_REGISTERED',
+  /**
+   * No client received any warm-up broadcast within WARMUP_SILENCE_MS although every
+   * connection was accepted: most likely the server already applied these sequence numbers
+   * (a second run against the same server). Restart it, or run it with --reset-on-disconnect.
+   */
+  NoWarmup: 'ERR_SIM_NO_WARMUP',
   /** The server stopped reading the event source for longer than `timeout` ms. */
   EventSourceStalled: 'ERR_SIM_EVENT_SOURCE_STALLED',
   /** The server closed (or reset) a connection during the run. */
   Closed: 'ERR_SIM_CLOSED',
   /** A connection could not be opened (refused, unreachable, or not within `timeout` ms). */
   Connect: 'ERR_SIM_CONNECT',
+  /** The run was interrupted (SIGINT, Ctrl-C) before it finished; the figures are partial. */
+  Interrupted: 'ERR_SIM_INTERRUPTED',
 } as const;
 
 export type SimulationErrorCode = (typeof SimulationErrorCode)[keyof typeof SimulationErrorCode];
 
-/** `verification`: the server misbehaved. `connection`: it could not be reached. */
-export type SimulationFailureKind = 'verification' | 'connection';
+/**
+ * `verification`: the server misbehaved. `connection`: it could not be reached.
+ * `interrupted`: the run was stopped before it finished.
+ */
+export type SimulationFailureKind = 'verification' | 'connection' | 'interrupted';
 
 /** Where a failure happened; each field is present when it applies. */
 export interface SimulationFailureContext {
@@ -63,6 +75,10 @@ export function simulationFailure(
   context: SimulationFailureContext = {},
 ): SimulationFailure {
   const kind: SimulationFailureKind =
-    code === SimulationErrorCode.Connect ? 'connection' : 'verification';
+    code === SimulationErrorCode.Connect
+      ? 'connection'
+      : code === SimulationErrorCode.Interrupted
+        ? 'interrupted'
+        : 'verification';
   return { code, kind, message, context };
 }

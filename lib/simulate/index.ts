@@ -12,6 +12,7 @@ export {
   DEFAULT_USERS_PER_CLIENT,
   MAX_PENDING_PER_CLIENT,
   MAX_PENDING_TOTAL,
+  WARMUP_SILENCE_MS,
 } from './constants.js';
 export {
   SimulationErrorCode,
@@ -29,6 +30,7 @@ export {
   type SimulateOptions,
 } from './options.js';
 export {
+  EXIT_INTERRUPTED,
   exitCodeOf,
   formatJson,
   formatProgress,
@@ -38,4 +40,4 @@ export {
   type SimulationSummary,
   SUCCESS_LINE,
 } from './result.js';
-export { runSimulation, simulate } from './simulate.js';
+export { runSimulation, type SimulationControl, simulate } from './simulate.js';

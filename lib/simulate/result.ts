@@ -49,10 +49,23 @@ export type SimulationResult =
   | (SimulationSummary & { readonly ok: true })
   | (SimulationSummary & { readonly ok: false; readonly failure: SimulationFailure });
 
-/** 0 when verified, 1 when the server broke the protocol, 2 when it could not be reached. */
-export function exitCodeOf(result: SimulationResult): 0 | 1 | 2 {
+/** Exit code of an interrupted run (128 + SIGINT, as a shell reports Ctrl-C). */
+export const EXIT_INTERRUPTED = 130;
+
+/**
+ * 0 when verified, 1 when the server broke the protocol, 2 when it could not be reached,
+ * 130 when the run was interrupted.
+ */
+export function exitCodeOf(result: SimulationResult): 0 | 1 | 2 | typeof EXIT_INTERRUPTED {
   if (result.ok) return 0;
-  return result.failure.kind === 'connection' ? 2 : 1;
+  switch (result.failure.kind) {
+    case 'connection':
+      return 2;
+    case 'interrupted':
+      return EXIT_INTERRUPTED;
+    default:
+      return 1;
+  }
 }
 
 /** One progress line, e.g. `sent 1200000/10000001 events (150000/s), received …`. */

@@ -9,11 +9,16 @@
  *    received one. A client that receives a broadcast was registered before the server
  *    applied it, so after the warm-up every client is known to be registered, whatever the
  *    server's timing: no guessed sleep, no handshake outside the protocol. A client that
- *    receives none within `timeout` ms fails the run (ERR_SIM_NOT_REGISTERED).
+ *    receives none within `timeout` ms fails the run (ERR_SIM_NOT_REGISTERED); when no client
+ *    at all has received one after WARMUP_SILENCE_MS, the run fails at once
+ *    (ERR_SIM_NO_WARMUP: the server most likely applied these sequence numbers already).
  * 4. Stream `totalEvents` events in shuffled batches, gathered into large writes. The
  *    generator pauses on the event socket's backpressure ('drain') and whenever the clients
  *    owe too many lines (`Ledger`), which bounds memory and yields to the receive path.
  * 5. Wait until every owed line arrived, then linger `linger` ms to catch extra lines.
+ *
+ * An abort signal (`SimulationControl`, Ctrl-C in the CLI) stops the run as a failure
+ * (ERR_SIM_INTERRUPTED), so the result carries the partial figures.
  *
  * Invariants: the first failure wins and stops the run (fail fast); every wait is bounded
  * by `timeout` (a connect, the warm-up, a client waiting for its next line, the event source
@@ -32,6 +37,7 @@ import {
   MAX_PENDING_TOTAL,
   MIN_PENDING_PER_CLIENT,
   WARMUP_INTERVAL_MS,
+  WARMUP_SILENCE_MS,
 } from './constants.js';
 import {
   SimulationErrorCode as Code,
@@ -59,9 +65,18 @@ export async function simulate(options: SimulateOptions = {}): Promise<Simulatio
   return runSimulation(resolveSimulateOptions(options as Readonly<Record<string, unknown>>));
 }
 
+/** What the caller can do to a running simulation. */
+export interface SimulationControl {
+  /** Aborting it stops the run: the result is a failure with ERR_SIM_INTERRUPTED. */
+  readonly signal?: AbortSignal;
+}
+
 /** `simulate()` with options already resolved (as the CLI does, environment included). */
-export function runSimulation(options: ResolvedSimulateOptions): Promise<SimulationResult> {
-  return new Simulation(options).run();
+export function runSimulation(
+  options: ResolvedSimulateOptions,
+  control: SimulationControl = {},
+): Promise<SimulationResult> {
+  return new Simulation(options).run(control.signal);
 }
 
 class Simulation {
@@ -101,7 +116,10 @@ class Simulation {
     });
   }
 
-  async run(): Promise<SimulationResult> {
+  async run(signal?: AbortSignal): Promise<SimulationResult> {
+    const interrupt = (): void => this.#interrupt();
+    if (signal?.aborted === true) interrupt();
+    signal?.addEventListener('abort', interrupt, { once: true });
     this.#tick();
     const tickMs = Math.max(
       MIN_TICK_MS,
@@ -126,10 +144,21 @@ class Simulation {
       }
       if (this.#failure === undefined) this.#checkDigests();
     } finally {
+      signal?.removeEventListener('abort', interrupt);
       clearInterval(this.#ticker);
       await this.#closeAll();
     }
     return this.#result();
+  }
+
+  #interrupt(): void {
+    this.#fail(
+      simulationFailure(
+        Code.Interrupted,
+        `interrupted after ${this.#eventsSent} events sent and` +
+          ` ${this.#generator.ledger.received} notifications verified; the figures are partial`,
+      ),
+    );
   }
 
   async #connectClients(): Promise<void> {
@@ -249,7 +278,25 @@ class Simulation {
     const { timeout } = this.#options;
     const clients = generator.clients.length;
     const deadline = performance.now() + timeout;
+    // Only when it comes before the deadline: a short `timeout` keeps its own failure.
+    const silenceDeadline =
+      WARMUP_SILENCE_MS < timeout ? performance.now() + WARMUP_SILENCE_MS : Infinity;
     while (this.#failure === undefined && generator.ledger.registered < clients) {
+      if (generator.ledger.registered === 0 && performance.now() > silenceDeadline) {
+        this.#fail(
+          simulationFailure(
+            Code.NoWarmup,
+            `no client received any of the ${generator.warmupSent} warm-up broadcasts` +
+              ` (sequence numbers 1..${generator.warmupSent}) in ${WARMUP_SILENCE_MS} ms, although` +
+              ` the server accepted every connection: most likely it already applied these` +
+              ` sequence numbers (was it used by an earlier run?). Restart the server, or run` +
+              ` it with --reset-on-disconnect; otherwise it does not read the event source or` +
+              ` never registers clients`,
+            { connection: 'event-source' },
+          ),
+        );
+        return;
+      }
       if (performance.now() > deadline) {
         const stranger = generator.clients.find((client) => !client.registered) as ClientStream;
         this.#fail(

@@ -65,9 +65,8 @@ export async function runOnce({ bin, load, timeoutMs, cpuProfiles }) {
       serverPeakRssMb: serverUsage.peakRssMb,
       serverCpuSeconds: serverUsage.cpuSeconds,
       simulatorCpuSeconds: simulation.usage.cpuSeconds,
-      // Over the streaming time, although the CPU time also counts the simulator's start-up
-      // and connecting: an upper bound, which is the safe side for "not the bottleneck".
-      simulatorCpuShare: simulation.usage.cpuSeconds / simulation.summary.seconds,
+      // CPU time and lifetime of the same process: what share of a core it kept busy.
+      simulatorCores: simulation.usage.cpuSeconds / simulation.usage.wallSeconds,
       simulatorProcessSeconds: simulation.usage.wallSeconds,
       simulatorPeakRssMb: simulation.usage.peakRssMb,
       events: simulation.summary.events,
