@@ -211,7 +211,7 @@ describe('simulate: interrupted', () => {
         ...SMALL,
         totalEvents: 10_000_000,
         logInterval: 20,
-        onProgress: (progress) => {
+        onProgress: (progress: SimulationProgress) => {
           if (progress.notificationsReceived > 0) interrupt.abort();
         },
       }),
