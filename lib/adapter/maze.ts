@@ -128,6 +128,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
     this.#core = new MazeCore({
       startSequence: this.options.startSequence,
       reorderCapacity: this.options.reorderCapacity,
+      maxFollowEdges: this.options.maxFollowEdges,
     });
     this.#clientHost = {
       clientIdentified: (client) => this.#clientIdentified(client),

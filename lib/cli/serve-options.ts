@@ -11,12 +11,14 @@ import {
   DEFAULT_EVENT_PORT,
   DEFAULT_HOST,
   DEFAULT_IDENTIFY_TIMEOUT_MS,
+  DEFAULT_MAX_FOLLOW_EDGES,
   DEFAULT_MAX_LINE_LENGTH,
   DEFAULT_REORDER_CAPACITY,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
   DEFAULT_START_SEQUENCE,
   DEFAULT_STATS_INTERVAL_MS,
+  MAX_FOLLOW_EDGES,
   MAX_ID,
   MAX_TIMER_MS,
 } from '../core/constants.js';
@@ -50,6 +52,7 @@ export interface ServeArgs {
   readonly slowClientTimeout: number;
   readonly reorderCapacity: number;
   readonly startSequence: number;
+  readonly maxFollowEdges: number;
   readonly resetOnDisconnect: boolean;
   readonly statsInterval: number;
   readonly shutdownTimeout: number;
@@ -137,6 +140,15 @@ export const SERVE_OPTIONS: readonly ServeOptionSpec[] = [
     max: MAX_ID,
   },
   {
+    flag: 'max-follow-edges',
+    key: 'maxFollowEdges',
+    type: 'number',
+    default: DEFAULT_MAX_FOLLOW_EDGES,
+    describe: 'Follow edges kept before a new follow is refused (ERR_FOLLOW_LIMIT, a no-op)',
+    min: 1,
+    max: MAX_FOLLOW_EDGES,
+  },
+  {
     flag: 'reset-on-disconnect',
     key: 'resetOnDisconnect',
     type: 'boolean',
@@ -208,6 +220,7 @@ export function toListenOptions(args: ServeArgs): ListenOptions {
     slowClientTimeout: args.slowClientTimeout,
     reorderCapacity: args.reorderCapacity,
     startSequence: args.startSequence,
+    maxFollowEdges: args.maxFollowEdges,
     resetOnDisconnect: args.resetOnDisconnect,
     shutdownTimeout: args.shutdownTimeout,
   };

@@ -11,7 +11,7 @@
  */
 import { ErrorCode, MazeError } from './errors.js';
 import type { UserId } from './events.js';
-import { hasBit, MAX_DENSE_ID, type UserLookup } from './follower-set.js';
+import { hasBit, MAX_DENSE_ID, type UserLookup } from './user-lookup.js';
 
 /** The users that currently have at least one connection, with how many each. */
 export class ConnectedUsers implements UserLookup {

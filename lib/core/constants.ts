@@ -1,6 +1,6 @@
 /**
  * Every limit and default of follower-maze, in one place (SPEC sections 1-8).
- * The core uses only the sequencing ones; the adapter, the CLI and the simulator
+ * The core uses only the sequencing and follow-graph ones; the adapter, the CLI and the simulator
  * import the rest from here so that a default is never written twice.
  */
 
@@ -20,6 +20,18 @@ export const DEFAULT_MAX_ID_LINE_LENGTH = 64;
 export const DEFAULT_START_SEQUENCE = 1;
 /** Events that may wait for a missing number before it is declared lost (SPEC 4). */
 export const DEFAULT_REORDER_CAPACITY = 100_000;
+
+/**
+ * Follow edges the graph holds before a new follow is refused (`ERR_FOLLOW_LIMIT`, SPEC 10).
+ * 2^23 = 8,388,608 edges keeps the graph within a few hundred MiB: about 0.35 GB when most
+ * edges share followees (20-byte edge slots at load 1/2 to 3/4) and at most about 0.75 GB
+ * when every edge has a followee of its own (each then also costs a followee entry); see the
+ * README's measured figures. It is far above what the simulator's profiles build (1,000
+ * users following each other are 1M edges).
+ */
+export const DEFAULT_MAX_FOLLOW_EDGES = 2 ** 23;
+/** Largest `maxFollowEdges`: keeps every typed array of the graph under 2^28 elements. */
+export const MAX_FOLLOW_EDGES = 2 ** 27;
 
 /** How long a new client has to send its id (SPEC 5). */
 export const DEFAULT_IDENTIFY_TIMEOUT_MS = 5_000;
