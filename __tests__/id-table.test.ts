@@ -7,8 +7,8 @@ const EDGE_IDS = [0, 1, 2 ** 24 - 1, 2 ** 24, 2 ** 32 - 1, 2 ** 32, Number.MAX_S
 describe('IdTable', () => {
   it('maps every kind of id, 0 and 2^53 - 1 included', () => {
     const table = new IdTable(1);
-    EDGE_IDS.forEach((id, value) => table.set(id, value));
-    EDGE_IDS.forEach((id, value) => expect(table.get(id)).toBe(value));
+    for (const [value, id] of EDGE_IDS.entries()) table.set(id, value);
+    for (const [value, id] of EDGE_IDS.entries()) expect(table.get(id)).toBe(value);
     expect(table.get(3)).toBe(-1);
     expect(table.size).toBe(EDGE_IDS.length);
     table.set(0, 42);
@@ -22,8 +22,8 @@ describe('IdTable', () => {
   it('tells apart ids above 2^32 whose low 32 bits are the same', () => {
     const table = new IdTable(7);
     const ids = Array.from({ length: 1000 }, (_, high) => high * 2 ** 32 + 5);
-    ids.forEach((id, value) => table.set(id, value));
-    ids.forEach((id, value) => expect(table.get(id)).toBe(value));
+    for (const [value, id] of ids.entries()) table.set(id, value);
+    for (const [value, id] of ids.entries()) expect(table.get(id)).toBe(value);
     // And they do not all land in one probe run: the hash uses the high half.
     const slots = new Set(ids.map((id) => hashId(id, 0, 7) & (table.capacity - 1)));
     expect(slots.size).toBeGreaterThan(500);

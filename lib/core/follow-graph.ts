@@ -8,31 +8,37 @@
  *   `Int32Array`s, the heads and lengths of two follower lists (small ids `<= MAX_DENSE_ID`,
  *   and the rest) and its bitset state. Nodes are reused through a free list and renumbered
  *   compactly whenever the edge table is rebuilt.
- * - Edges: one open-addressing table keyed by (node, follower), linear probing, 20 bytes a
- *   slot (follower `Float64`, node, next, previous). The next/previous fields chain the
- *   followers of one node into a doubly linked list, so enumeration costs the followers, a
- *   delete unlinks in O(1), and a deleted slot becomes a tombstone (slots never move
- *   between rebuilds, so the links stay valid). The growth and shrink rules are those of
- *   `IdTable` (rebuild before used passes 3/4, after live falls under 1/8, to load <= 1/2),
- *   hence amortized O(1) per follow and unfollow.
- * - Bitsets (the fast path of `among()`, 14M notifications/s in the bench): a node may also
- *   keep a bitset of its small-id followers, ANDed with the connected users' bitset. The
- *   lists stay the truth; the bitset is an index over them, so dropping it is O(1) and no
- *   event ever converts a follower set wholesale. Rules, with c = small-id followers and
- *   w = bitset words:
- *   - built (walking the list: O(c + w)) when c reaches the node's retry mark (first
- *     `MIN_DENSE_FOLLOWERS`) and the largest id fits in w <= c words;
- *   - grown by doubling when a follower beyond it arrives and still w <= c, else dropped;
- *   - dropped when c < w / `SPARSE_WORDS_PER_FOLLOWER` or c < `MIN_DENSE_FOLLOWERS` / 4;
- *   - after a drop or a failed attempt the retry mark is max(MIN_DENSE_FOLLOWERS, 2c).
- *   So an attempt at count c' comes after at least c'/2 cheap follows since the previous
- *   attempt or drop and costs at most 2c'; the growths of one bitset sum to at most 2w <= 2c
- *   at the last growth. Every bitset operation is thus paid for by a constant number of
- *   follows: O(1) amortized per event, whatever the order (SPEC 10). `maintenanceWork`
- *   counts this work so tests can check the bound.
+ * - Edge table: open addressing keyed by (node, follower), linear probing, 20 bytes a slot
+ *   (follower `Float64`, node, next, previous). Next/previous chain the followers of one
+ *   list, so enumeration costs the followers, a delete unlinks in O(1), and a deleted slot
+ *   becomes a tombstone (slots never move between rebuilds, so the links stay valid). The
+ *   growth and shrink rules are `IdTable`'s (rebuild before used passes 3/4, after live
+ *   falls under 1/8, to load <= 1/2): amortized O(1) per insert and delete.
+ * - Bitsets: a node whose small-id followers are many and not too spread out keeps them in a
+ *   bitset instead of the table and its small-id list (1 bit per id instead of ~30 bytes
+ *   per edge; a status update ANDs it with the connected users' bitset: the bench's 14M
+ *   notifications/s). Its other followers stay in the table. With c = its small-id
+ *   followers and w = its bitset words:
+ *   - list to bitset when c reaches the node's retry mark (first `MIN_DENSE_FOLLOWERS`) and
+ *     the largest id fits in w <= `DENSE_WORDS_PER_FOLLOWER` * c words; cost O(c + w);
+ *   - the bitset doubles for a follower beyond it while that rule still holds;
+ *   - bitset to list when a follower beyond it breaks the rule, or an unfollow leaves
+ *     w > `SPARSE_WORDS_PER_FOLLOWER` * c or c < `MIN_DENSE_FOLLOWERS` / 4; cost O(c + w);
+ *   - after a failed attempt or a move back to the list, the retry mark is
+ *     max(`MIN_DENSE_FOLLOWERS`, 2c).
+ *   Why no input order can make this expensive (SPEC 10): an attempt at count c' comes
+ *   after at least c'/2 follows of that node since the previous attempt or move back (the
+ *   mark doubled), and costs O(c'); a move back costs O(c + w) with w <= 8c, and is followed
+ *   by at least c follows before the next attempt; the growths of one bitset sum to 2w <=
+ *   4c at the last growth. So every conversion is paid for by a constant number of follows
+ *   and unfollows of the node since the last one: O(1) amortized per event. In particular
+ *   the issue-10 attack (a follower at 2^24 or beyond, then unfollow/follow pairs) never
+ *   converts: ids above `MAX_DENSE_ID` never enter a bitset. `maintenanceWork` counts the
+ *   conversion and rebuild work so tests can check the bound.
  *
  * Invariants: `edgeCount <= maxEdges`; a followee has a node iff it has a follower; a node's
- * bitset, when present, has exactly the bits of its small-id followers.
+ * small-id followers are either all in its bitset (its small-id list is then empty) or all
+ * in the table and its small-id list.
  */
 import { DEFAULT_MAX_FOLLOW_EDGES, MAX_FOLLOW_EDGES } from './constants.js';
 import { ErrorCode, MazeError } from './errors.js';
@@ -70,10 +76,12 @@ const EMPTY = -1;
 const TOMBSTONE = -2;
 const MIN_EDGE_CAPACITY = 16;
 const MIN_NODE_CAPACITY = 16;
-/** Small-id followers a node needs before it gets a bitset: its JS object (~100 bytes) is then cheap per edge. */
+/** Small-id followers a node needs before its first bitset attempt. */
 const MIN_DENSE_FOLLOWERS = 16;
-/** A bitset is dropped once it has more words than this per small-id follower (16 bytes). */
-const SPARSE_WORDS_PER_FOLLOWER = 4;
+/** A bitset is built or grown only up to this many 32-bit words per small-id follower (8 bytes). */
+const DENSE_WORDS_PER_FOLLOWER = 2;
+/** A bitset goes back to the list once it has more words than this per small-id follower. */
+const SPARSE_WORDS_PER_FOLLOWER = 8;
 /** Largest retry mark: keeps the negative encoding in an int32. */
 const MAX_RETRY_MARK = 2 ** 30;
 
@@ -91,13 +99,14 @@ export class FollowGraph {
   #freeNode = NONE;
   #bitsets: (Uint32Array | undefined)[] = [];
   #freeBitsets: number[] = [];
-  // Per edge slot.
+  // Per edge-table slot.
   #follower = new Float64Array(MIN_EDGE_CAPACITY);
   #node = new Int32Array(MIN_EDGE_CAPACITY).fill(EMPTY);
   #next = new Int32Array(MIN_EDGE_CAPACITY);
   #prev = new Int32Array(MIN_EDGE_CAPACITY);
-  #edgeMask = MIN_EDGE_CAPACITY - 1;
-  #edgeUsed = 0;
+  #tableMask = MIN_EDGE_CAPACITY - 1;
+  #tableUsed = 0;
+  #tableCount = 0;
   #edgeCount = 0;
   #work = 0;
 
@@ -135,8 +144,8 @@ export class FollowGraph {
   }
 
   /**
-   * Slots and words visited by rebuilds, bitset builds and growths so far: the work the
-   * amortization argument in the header bounds (tests compare it with the events applied).
+   * Slots, words and followers visited by rebuilds and bitset conversions so far: the work
+   * the amortization argument in the header bounds (tests compare it with the events).
    */
   get maintenanceWork(): number {
     return this.#work + this.#followees.work;
@@ -147,16 +156,23 @@ export class FollowGraph {
     let node = this.#followees.get(followee);
     if (node !== NONE && this.#has(node, follower)) return FollowOutcome.Present;
     if (this.#edgeCount >= this.#maxEdges) return FollowOutcome.Refused;
-    // A rebuild renumbers the nodes, so make room before holding a node number.
-    if (this.#edgeUsed + 1 > (this.#edgeCapacity * 3) / 4) {
-      this.#rebuild(this.#edgeCount + 1);
-      node = this.#followees.get(followee);
-    }
+    this.#edgeCount++;
+    const low = follower <= MAX_DENSE_ID;
+    if (node !== NONE && low && (this.#dense[node] as number) >= 0) {
+      if (this.#addToBitset(node, follower)) return FollowOutcome.Added;
+      node = this.#toList(followee, node, 1);
+    } else node = this.#reserve(followee, node, 1);
     if (node === NONE) {
       node = this.#newNode();
       this.#followees.set(followee, node);
     }
-    this.#addEdge(node, follower);
+    this.#insert(node, follower);
+    if (!low) this.#highCount[node] = (this.#highCount[node] as number) + 1;
+    else {
+      const count = (this.#lowCount[node] as number) + 1;
+      this.#lowCount[node] = count;
+      if (count >= -(this.#dense[node] as number)) this.#toBitset(node, count);
+    }
     return FollowOutcome.Added;
   }
 
@@ -166,8 +182,19 @@ export class FollowGraph {
     if (node === NONE) return false;
     const low = follower <= MAX_DENSE_ID;
     const ref = this.#dense[node] as number;
-    // The bitset answers "absent" without a probe (most unfollows of a random stream).
-    if (low && ref >= 0 && !hasBit(this.#bitsets[ref] as Uint32Array, follower)) return false;
+    if (low && ref >= 0) {
+      const bits = this.#bitsets[ref] as Uint32Array;
+      if (!hasBit(bits, follower)) return false;
+      bits[follower >>> 5] = (bits[follower >>> 5] as number) & ~(1 << (follower & 31));
+      const count = (this.#lowCount[node] as number) - 1;
+      this.#lowCount[node] = count;
+      this.#edgeCount--;
+      if (count + (this.#highCount[node] as number) === 0) this.#freeNodeOf(followee, node);
+      else if (bits.length > SPARSE_WORDS_PER_FOLLOWER * count || count < MIN_DENSE_FOLLOWERS / 4) {
+        this.#toList(followee, node, 0);
+      }
+      return true;
+    }
     const slot = this.#find(node, follower);
     if (slot === NONE) return false;
     const previous = this.#prev[slot] as number;
@@ -177,14 +204,15 @@ export class FollowGraph {
     else this.#highHead[node] = next;
     if (next !== NONE) this.#prev[next] = previous;
     this.#node[slot] = TOMBSTONE;
+    this.#tableCount--;
     this.#edgeCount--;
-    if (low) this.#removeDense(node, follower);
-    else this.#highCount[node] = (this.#highCount[node] as number) - 1;
+    const counts = low ? this.#lowCount : this.#highCount;
+    counts[node] = (counts[node] as number) - 1;
     if ((this.#lowCount[node] as number) + (this.#highCount[node] as number) === 0) {
       this.#freeNodeOf(followee, node);
     }
-    if (this.#edgeCount < this.#edgeCapacity / 8 && this.#edgeCapacity > MIN_EDGE_CAPACITY) {
-      this.#rebuild(this.#edgeCount);
+    if (this.#tableCount < this.#tableCapacity / 8 && this.#tableCapacity > MIN_EDGE_CAPACITY) {
+      this.#rebuild(this.#tableCount);
     }
     return true;
   }
@@ -227,11 +255,7 @@ export class FollowGraph {
     const words = Math.min(followers.length, present.length);
     if (users.size < words) {
       // Fewer users than words: probing each user is cheaper than the AND.
-      for (const user of users.list()) {
-        if (user <= MAX_DENSE_ID ? hasBit(followers, user) : this.#find(node, user) !== NONE) {
-          found.push(user);
-        }
-      }
+      for (const user of users.list()) if (this.#has(node, user)) found.push(user);
       return found;
     }
     for (let at = 0; at < words; at++) {
@@ -267,13 +291,14 @@ export class FollowGraph {
     this.#node = new Int32Array(MIN_EDGE_CAPACITY).fill(EMPTY);
     this.#next = new Int32Array(MIN_EDGE_CAPACITY);
     this.#prev = new Int32Array(MIN_EDGE_CAPACITY);
-    this.#edgeMask = MIN_EDGE_CAPACITY - 1;
-    this.#edgeUsed = 0;
+    this.#tableMask = MIN_EDGE_CAPACITY - 1;
+    this.#tableUsed = 0;
+    this.#tableCount = 0;
     this.#edgeCount = 0;
   }
 
-  get #edgeCapacity(): number {
-    return this.#edgeMask + 1;
+  get #tableCapacity(): number {
+    return this.#tableMask + 1;
   }
 
   #followerCount(user: UserId): number {
@@ -284,6 +309,15 @@ export class FollowGraph {
   *#iterate(user: UserId): IterableIterator<UserId> {
     const node = this.#followees.get(user);
     if (node === NONE) return;
+    const ref = this.#dense[node] as number;
+    if (ref >= 0) {
+      const words = this.#bitsets[ref] as Uint32Array;
+      for (let at = 0; at < words.length; at++) {
+        for (let word = words[at] as number; word !== 0; word &= word - 1) {
+          yield at * 32 + lowestBit(word);
+        }
+      }
+    }
     for (const head of [this.#lowHead[node] as number, this.#highHead[node] as number]) {
       for (let slot = head; slot !== NONE; slot = this.#next[slot] as number) {
         yield this.#follower[slot] as number;
@@ -306,11 +340,11 @@ export class FollowGraph {
     return this.#find(node, follower) !== NONE;
   }
 
-  // The slot of edge (node, follower), or NONE.
+  // The table slot of edge (node, follower), or NONE.
   #find(node: number, follower: UserId): number {
     const nodes = this.#node;
     const followers = this.#follower;
-    const mask = this.#edgeMask;
+    const mask = this.#tableMask;
     for (let slot = hashId(follower, node, this.#salt) & mask; ; slot = (slot + 1) & mask) {
       const at = nodes[slot] as number;
       if (at === EMPTY) return NONE;
@@ -318,44 +352,42 @@ export class FollowGraph {
     }
   }
 
-  // Adds an edge known to be absent, to a table with room for it.
-  #addEdge(node: number, follower: UserId): void {
+  // Makes room in the table for `entries` more; returns the followee's node, which a rebuild
+  // renumbers (NONE when it has none).
+  #reserve(followee: UserId, node: number, entries: number): number {
+    if (this.#tableUsed + entries <= (this.#tableCapacity * 3) / 4) return node;
+    this.#rebuild(this.#tableCount + entries);
+    return this.#followees.get(followee);
+  }
+
+  // Puts an absent edge in the table and at the head of its list (counts are the caller's).
+  #insert(node: number, follower: UserId): void {
     const nodes = this.#node;
-    const mask = this.#edgeMask;
+    const mask = this.#tableMask;
     let slot = hashId(follower, node, this.#salt) & mask;
     // The edge is absent, so the first tombstone on its probe path is as good as the empty slot.
     while ((nodes[slot] as number) >= 0) slot = (slot + 1) & mask;
-    if (nodes[slot] === EMPTY) this.#edgeUsed++;
+    if (nodes[slot] === EMPTY) this.#tableUsed++;
+    this.#tableCount++;
     nodes[slot] = node;
     this.#follower[slot] = follower;
-    const low = follower <= MAX_DENSE_ID;
-    const heads = low ? this.#lowHead : this.#highHead;
+    const heads = follower <= MAX_DENSE_ID ? this.#lowHead : this.#highHead;
     const head = heads[node] as number;
     this.#next[slot] = head;
     this.#prev[slot] = NONE;
     if (head !== NONE) this.#prev[head] = slot;
     heads[node] = slot;
-    this.#edgeCount++;
-    if (low) this.#addDense(node, follower);
-    else this.#highCount[node] = (this.#highCount[node] as number) + 1;
   }
 
-  // Counts a new small-id follower and keeps the node's bitset rules (see the header).
-  #addDense(node: number, follower: UserId): void {
-    const count = (this.#lowCount[node] as number) + 1;
-    this.#lowCount[node] = count;
+  // Sets a new small-id follower's bit, doubling the bitset if the rule allows; returns false
+  // (nothing changed) when it does not.
+  #addToBitset(node: number, follower: UserId): boolean {
     const ref = this.#dense[node] as number;
-    if (ref < 0) {
-      if (count >= -ref) this.#buildDense(node, count);
-      return;
-    }
+    const count = (this.#lowCount[node] as number) + 1;
     let bits = this.#bitsets[ref] as Uint32Array;
     if (follower >= bits.length * 32) {
       const words = wordsFor(follower);
-      if (words > count) {
-        this.#dropDense(node, count);
-        return;
-      }
+      if (words > DENSE_WORDS_PER_FOLLOWER * count) return false;
       const grown = new Uint32Array(words);
       grown.set(bits);
       this.#work += words;
@@ -363,21 +395,12 @@ export class FollowGraph {
       bits = grown;
     }
     bits[follower >>> 5] = (bits[follower >>> 5] as number) | (1 << (follower & 31));
-  }
-
-  #removeDense(node: number, follower: UserId): void {
-    const count = (this.#lowCount[node] as number) - 1;
     this.#lowCount[node] = count;
-    const ref = this.#dense[node] as number;
-    if (ref < 0) return;
-    const bits = this.#bitsets[ref] as Uint32Array;
-    bits[follower >>> 5] = (bits[follower >>> 5] as number) & ~(1 << (follower & 31));
-    if (bits.length > count * SPARSE_WORDS_PER_FOLLOWER || count < MIN_DENSE_FOLLOWERS / 4) {
-      this.#dropDense(node, count);
-    }
+    return true;
   }
 
-  #buildDense(node: number, count: number): void {
+  // Moves a node's small-id followers from its list into a new bitset, if the rule allows.
+  #toBitset(node: number, count: number): void {
     let largest = 0;
     for (
       let slot = this.#lowHead[node] as number;
@@ -388,11 +411,12 @@ export class FollowGraph {
     }
     this.#work += count;
     const words = wordsFor(largest);
-    if (words > count) {
+    if (words > DENSE_WORDS_PER_FOLLOWER * count) {
       this.#dense[node] = -retryMark(count);
       return;
     }
     const bits = new Uint32Array(words);
+    const nodes = this.#node;
     for (
       let slot = this.#lowHead[node] as number;
       slot !== NONE;
@@ -400,14 +424,39 @@ export class FollowGraph {
     ) {
       const follower = this.#follower[slot] as number;
       bits[follower >>> 5] = (bits[follower >>> 5] as number) | (1 << (follower & 31));
+      nodes[slot] = TOMBSTONE;
     }
+    this.#tableCount -= count;
+    this.#lowHead[node] = NONE;
     this.#work += count + words;
     const ref = this.#freeBitsets.pop() ?? this.#bitsets.length;
     this.#bitsets[ref] = bits;
     this.#dense[node] = ref;
+    // Tombstones count as used until the next rebuild, which the next insert or delete may
+    // start; a table left mostly empty shrinks at once.
+    if (this.#tableCount < this.#tableCapacity / 8 && this.#tableCapacity > MIN_EDGE_CAPACITY) {
+      this.#rebuild(this.#tableCount);
+    }
   }
 
-  #dropDense(node: number, count: number): void {
+  // Moves a node's small-id followers from its bitset back into the table and its list,
+  // with room for `extra` more entries; returns the node's (possibly renumbered) number.
+  #toList(followee: UserId, node: number, extra: number): number {
+    const count = this.#lowCount[node] as number;
+    const renumbered = this.#reserve(followee, node, count + extra);
+    const ref = this.#dense[renumbered] as number;
+    const words = this.#bitsets[ref] as Uint32Array;
+    this.#releaseBitset(renumbered, count);
+    for (let at = 0; at < words.length; at++) {
+      for (let word = words[at] as number; word !== 0; word &= word - 1) {
+        this.#insert(renumbered, at * 32 + lowestBit(word));
+      }
+    }
+    this.#work += count + words.length;
+    return renumbered;
+  }
+
+  #releaseBitset(node: number, count: number): void {
     const ref = this.#dense[node] as number;
     this.#bitsets[ref] = undefined;
     this.#freeBitsets.push(ref);
@@ -418,7 +467,7 @@ export class FollowGraph {
     let node = this.#freeNode;
     if (node !== NONE) this.#freeNode = this.#lowHead[node] as number;
     else {
-      if (this.#nodeTop === this.#lowHead.length) this.#resizeNodes(this.#lowHead.length * 2);
+      if (this.#nodeTop === this.#lowHead.length) this.#growNodes(this.#lowHead.length * 2);
       node = this.#nodeTop++;
     }
     this.#lowHead[node] = NONE;
@@ -431,7 +480,7 @@ export class FollowGraph {
 
   #freeNodeOf(followee: UserId, node: number): void {
     this.#followees.delete(followee);
-    if ((this.#dense[node] as number) >= 0) this.#dropDense(node, 0);
+    if ((this.#dense[node] as number) >= 0) this.#releaseBitset(node, 0);
     if (this.#followees.size === 0) {
       this.#resetNodes();
       return;
@@ -452,8 +501,8 @@ export class FollowGraph {
     this.#freeBitsets = [];
   }
 
-  // Grows the node arrays (amortized by the nodes added since the last resize).
-  #resizeNodes(capacity: number): void {
+  // Doubles the node arrays (amortized by the nodes added since the last resize).
+  #growNodes(capacity: number): void {
     const copy = (from: Int32Array) => {
       const to = new Int32Array(capacity);
       to.set(from);
@@ -467,9 +516,10 @@ export class FollowGraph {
     this.#dense = copy(this.#dense);
   }
 
-  // Moves every edge into a table sized for `entries` at load <= 1/2, renumbering the nodes
-  // 0..followees-1 on the way (so freed nodes are given back too). The node arrays are at
-  // most twice the most followees held since the last rebuild, hence O(old capacity) too.
+  // Moves every table entry into a table sized for `entries` at load <= 1/2, renumbering the
+  // nodes 0..followees-1 on the way (so freed nodes are given back too). The node arrays are
+  // at most twice the most followees held since the last rebuild, and a followee has an
+  // edge, so this is O(old capacity) too.
   #rebuild(entries: number): void {
     const capacity = capacityFor(entries, MIN_EDGE_CAPACITY);
     const mask = capacity - 1;
@@ -519,8 +569,8 @@ export class FollowGraph {
     this.#node = nodes;
     this.#next = next;
     this.#prev = prev;
-    this.#edgeMask = mask;
-    this.#edgeUsed = this.#edgeCount;
+    this.#tableMask = mask;
+    this.#tableUsed = this.#tableCount;
     this.#lowHead = lowHead;
     this.#highHead = highHead;
     this.#lowCount = lowCount;
