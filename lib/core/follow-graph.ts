@@ -76,6 +76,11 @@ const EMPTY = -1;
 const TOMBSTONE = -2;
 const MIN_EDGE_CAPACITY = 16;
 const MIN_NODE_CAPACITY = 16;
+/**
+ * Node arrays grow by half (not double) and are rebuilt half again as large as needed: at
+ * 20 bytes a node, when every edge has its own followee, this is a third of the graph.
+ */
+const NODE_GROWTH = 1.5;
 /** Small-id followers a node needs before its first bitset attempt. */
 const MIN_DENSE_FOLLOWERS = 16;
 /** A bitset is built or grown only up to this many 32-bit words per small-id follower (8 bytes). */
@@ -467,7 +472,9 @@ export class FollowGraph {
     let node = this.#freeNode;
     if (node !== NONE) this.#freeNode = this.#lowHead[node] as number;
     else {
-      if (this.#nodeTop === this.#lowHead.length) this.#growNodes(this.#lowHead.length * 2);
+      if (this.#nodeTop === this.#lowHead.length) {
+        this.#growNodes(Math.ceil(this.#lowHead.length * NODE_GROWTH));
+      }
       node = this.#nodeTop++;
     }
     this.#lowHead[node] = NONE;
@@ -501,7 +508,7 @@ export class FollowGraph {
     this.#freeBitsets = [];
   }
 
-  // Doubles the node arrays (amortized by the nodes added since the last resize).
+  // Grows the node arrays (amortized by the nodes added since the last resize).
   #growNodes(capacity: number): void {
     const copy = (from: Int32Array) => {
       const to = new Int32Array(capacity);
@@ -518,7 +525,7 @@ export class FollowGraph {
 
   // Moves every table entry into a table sized for `entries` at load <= 1/2, renumbering the
   // nodes 0..followees-1 on the way (so freed nodes are given back too). The node arrays are
-  // at most twice the most followees held since the last rebuild, and a followee has an
+  // at most 1.5 times the most followees held since the last rebuild, and a followee has an
   // edge, so this is O(old capacity) too.
   #rebuild(entries: number): void {
     const capacity = capacityFor(entries, MIN_EDGE_CAPACITY);
@@ -527,7 +534,7 @@ export class FollowGraph {
     const nodes = new Int32Array(capacity).fill(EMPTY);
     const next = new Int32Array(capacity);
     const prev = new Int32Array(capacity);
-    const nodeCapacity = capacityFor(this.#followees.size, MIN_NODE_CAPACITY);
+    const nodeCapacity = Math.max(MIN_NODE_CAPACITY, Math.ceil(this.#followees.size * NODE_GROWTH));
     const lowHead = new Int32Array(nodeCapacity);
     const highHead = new Int32Array(nodeCapacity);
     const lowCount = new Int32Array(nodeCapacity);

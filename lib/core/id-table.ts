@@ -149,6 +149,15 @@ export class IdTable {
     this.#work += values.length;
   }
 
+  /** The ids, in table order (O(capacity)). */
+  keys(): number[] {
+    const keys: number[] = [];
+    for (let slot = 0; slot < this.#values.length; slot++) {
+      if ((this.#values[slot] as number) >= 0) keys.push(this.#keys[slot] as number);
+    }
+    return keys;
+  }
+
   /** Removes every entry and gives the memory back. */
   clear(): void {
     this.#keys = new Float64Array(MIN_TABLE_CAPACITY);
