@@ -206,6 +206,8 @@ describe('options', () => {
     { shutdownTimeout: 2 ** 31 },
     { reorderCapacity: 0 },
     { startSequence: 0 },
+    { maxFollowEdges: 0 },
+    { maxFollowEdges: 2 ** 27 + 1 },
   ])('rejects %j with ERR_INVALID_OPTION', (options) => {
     expect(() => createMaze(options)).toThrow(
       expect.objectContaining({ code: ErrorCode.InvalidOption }),
@@ -216,6 +218,7 @@ describe('options', () => {
     expect(createMaze().options).toEqual({
       startSequence: 1,
       reorderCapacity: 100_000,
+      maxFollowEdges: 2 ** 23,
       maxLineLength: 4096,
       maxIdLineLength: 64,
       identifyTimeout: 5_000,

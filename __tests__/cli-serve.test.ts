@@ -35,6 +35,7 @@ describe('serve options', () => {
       'slow-client-timeout',
       'reorder-capacity',
       'start-sequence',
+      'max-follow-edges',
       'reset-on-disconnect',
       'stats-interval',
       'shutdown-timeout',
@@ -76,6 +77,10 @@ describe('serve options', () => {
     [
       { reorderCapacity: 2.5 },
       '--reorder-capacity must be an integer from 1 to 9007199254740991 (got 2.5)',
+    ],
+    [
+      { maxFollowEdges: 2 ** 27 + 1 },
+      '--max-follow-edges must be an integer from 1 to 134217728 (got 134217729)',
     ],
     [{ host: '' }, '--host must not be empty'],
     [{ startSequence: [1, 2] }, '--start-sequence is given more than once'],

@@ -23,10 +23,11 @@ export const DEFAULT_REORDER_CAPACITY = 100_000;
 
 /**
  * Follow edges the graph holds before a new follow is refused (`ERR_FOLLOW_LIMIT`, SPEC 10).
- * 2^23 = 8,388,608 edges keeps the graph within a few hundred MiB: about 0.35 GB when most
- * edges share followees (20-byte edge slots at load 1/2 to 3/4) and at most about 0.75 GB
- * when every edge has a followee of its own (each then also costs a followee entry); see the
- * README's measured figures. It is far above what the simulator's profiles build (1,000
+ * 2^23 = 8,388,608 edges keeps the graph within a few hundred MiB: about 0.3 GB when most
+ * edges share followees (20-byte edge slots at load 3/8 to 3/4: 34-37 bytes an edge
+ * measured at 10M edges) and about 0.7 GB when every edge has a followee of its own (each
+ * then also costs a followee entry and a node: ~80 bytes an edge); small-id followers of
+ * a popular user cost a bit each. See the README's measured figures. It is far above what the simulator's profiles build (1,000
  * users following each other are 1M edges).
  */
 export const DEFAULT_MAX_FOLLOW_EDGES = 2 ** 23;

@@ -13,8 +13,9 @@
  *   than 1/8 live. Amortized O(1): a rebuild leaves used <= capacity/2, so the next growth
  *   comes after at least capacity/4 inserts and the next shrink after at least capacity/8
  *   deletes (or capacity/4 for a table that just grew), each paying for the O(capacity) move.
- * - The hash is salted per table (`hashId`), so ids chosen to collide in one table do not
- *   collide in another and probe lengths cannot be planned from the protocol alone.
+ * - The hash is salted per table (`hashId`, salt from `Math.random()`), so ids chosen to
+ *   collide in one table do not collide in another and long probe runs cannot be planned
+ *   from the protocol alone (a hash-flooding defence, not a cryptographic one).
  */
 
 const EMPTY = -1;
