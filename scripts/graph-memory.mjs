@@ -13,6 +13,9 @@
  *   random           random pairs among edges/10 users (about 10 followers per user)
  *   attack           user 1 with --edges followers (ids 2..edges+1), then --cycles cycles of
  *                    F|16777216|1, U|16777216|1, U|5|1, F|5|1 (the issue-10 item-3 stream)
+ *   pairs            user 1 with --edges followers with ids above 2^24, then --cycles
+ *                    unfollow/follow pairs of one of them (at a power-of-two --edges, 0.1.0
+ *                    rescanned the whole set on every pair)
  *
  * `--via core` (default) pushes event lines through `MazeCore` (with `maxFollowEdges` set to
  * `--edges`, so the bound refuses nothing); `--via graph` calls `FollowGraph.follow()`
@@ -42,7 +45,8 @@ const { values } = parseArgs({
 });
 const EDGES = Number(values.edges);
 const USERS = Number(values.users);
-const SHAPES = ['followers', 'small-followers', 'followees', 'random', 'attack'];
+const SHAPES = ['followers', 'small-followers', 'followees', 'random', 'attack', 'pairs'];
+const PAIR_FOLLOWER = 2 ** 24 + 7;
 if (!SHAPES.includes(values.shape) || !['core', 'graph'].includes(values.via) || !(EDGES > 0)) {
   console.error(`usage: --shape ${SHAPES.join('|')} --via core|graph --edges N`);
   process.exit(2);
@@ -90,6 +94,9 @@ function build() {
       case 'attack':
         apply('F', edge + 2, 1);
         break;
+      case 'pairs':
+        apply('F', 2 ** 24 + edge, 1);
+        break;
     }
   }
 }
@@ -123,17 +130,13 @@ console.log(
     (graph.bytes === undefined ? '' : `, ${(graph.bytes / edges).toFixed(1)} (graph arrays)`),
 );
 
-if (values.shape === 'attack') {
+/** The worst-case time per event of the attack streams, and the mean time per cycle. */
+function timeCycles(cycle) {
   const cycles = Number(values.cycles);
   let worst = 0;
   const cycleStarted = performance.now();
-  for (let cycle = 0; cycle < cycles; cycle++) {
-    for (const [type, from] of [
-      ['F', 16777216],
-      ['U', 16777216],
-      ['U', 5],
-      ['F', 5],
-    ]) {
+  for (let round = 0; round < cycles; round++) {
+    for (const [type, from] of cycle) {
       const eventStarted = performance.now();
       apply(type, from, 1);
       worst = Math.max(worst, performance.now() - eventStarted);
@@ -141,6 +144,20 @@ if (values.shape === 'attack') {
   }
   const perCycle = (performance.now() - cycleStarted) / cycles;
   console.log(
-    `attack: ${cycles} cycles of 4 events, ${perCycle.toFixed(3)} ms per cycle, worst event ${worst.toFixed(3)} ms`,
+    `${values.shape}: ${cycles} cycles of ${cycle.length} events, ${perCycle.toFixed(3)} ms per cycle, worst event ${worst.toFixed(3)} ms`,
   );
+}
+
+if (values.shape === 'attack') {
+  timeCycles([
+    ['F', 16777216],
+    ['U', 16777216],
+    ['U', 5],
+    ['F', 5],
+  ]);
+} else if (values.shape === 'pairs') {
+  timeCycles([
+    ['U', PAIR_FOLLOWER],
+    ['F', PAIR_FOLLOWER],
+  ]);
 }
