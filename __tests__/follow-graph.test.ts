@@ -129,6 +129,27 @@ describe('FollowGraph ids and bound', () => {
   });
 });
 
+describe('FollowGraph routing', () => {
+  it('finds followers among users through the bitset and the table alike', () => {
+    const graph = new FollowGraph();
+    for (let follower = 0; follower < 100; follower++) graph.follow(follower, 1);
+    for (let follower = 0; follower < 50; follower++) graph.follow(2 ** 24 + follower, 1);
+    const followers = graph.followersOf(1);
+    expect(followers.size).toBe(150);
+    expect(followers.has(99)).toBe(true);
+    expect(followers.has(2 ** 24 + 50)).toBe(false);
+    // Few users: the big side (the high-id followers) is probed, not walked.
+    const few = ConnectedUsers.of([3, 64, 500, 2 ** 24 + 7, 2 ** 24 + 70]);
+    expect(sorted(followers.among(few))).toEqual([3, 64, 2 ** 24 + 7]);
+    // Many users: the high-id followers are walked.
+    const many = ConnectedUsers.of(Array.from({ length: 300 }, (_, i) => 2 ** 24 + i));
+    expect(sorted(graph.followersAmong(1, many))).toEqual(
+      Array.from({ length: 50 }, (_, i) => 2 ** 24 + i),
+    );
+    expect(graph.followersOf(2).among(few)).toEqual([]);
+  });
+});
+
 describe('FollowGraph against a naive model', () => {
   // Few followees and many followers, so bitsets are built, grown and given up often.
   const follower = fc.oneof(
