@@ -150,6 +150,25 @@ describe('FollowGraph routing', () => {
   });
 });
 
+describe('FollowGraph deletes', () => {
+  it('skips and cuts out deleted followers in the middle of a list', () => {
+    const graph = new FollowGraph();
+    const high = (i: number) => 2 ** 30 + i;
+    for (let i = 0; i < 10; i++) graph.follow(high(i), 1);
+    for (const i of [0, 3, 4, 9]) graph.unfollow(high(i), 1);
+    const kept = [1, 2, 5, 6, 7, 8].map(high);
+    expect(sorted(graph.followersOf(1))).toEqual(kept);
+    const everyone = ConnectedUsers.of(Array.from({ length: 20 }, (_, i) => high(i)));
+    expect(sorted(graph.followersAmong(1, everyone))).toEqual(kept);
+    // Cut out once, they stay out; their slots take new edges.
+    expect(sorted(graph.followersAmong(1, everyone))).toEqual(kept);
+    for (const i of [3, 4, 12]) graph.follow(high(i), 1);
+    expect(sorted(graph.followersOf(1))).toEqual(sorted([...kept, high(3), high(4), high(12)]));
+    expect(graph.isFollowing(high(0), 1)).toBe(false);
+    expect(graph.followersOf(1).size).toBe(9);
+  });
+});
+
 describe('FollowGraph against a naive model', () => {
   // Few followees and many followers, so bitsets are built, grown and given up often.
   const follower = fc.oneof(

@@ -8,12 +8,17 @@
  *   `Int32Array`s, the heads and lengths of two follower lists (small ids `<= MAX_DENSE_ID`,
  *   and the rest) and its bitset state. Nodes are reused through a free list and renumbered
  *   compactly whenever the edge table is rebuilt.
- * - Edge table: open addressing keyed by (node, follower), linear probing, 20 bytes a slot
- *   (follower `Float64`, node, next, previous). Next/previous chain the followers of one
- *   list, so enumeration costs the followers, a delete unlinks in O(1), and a deleted slot
- *   becomes a tombstone (slots never move between rebuilds, so the links stay valid). The
- *   growth and shrink rules are `IdTable`'s (rebuild before used passes 3/4, after live
- *   falls under 1/8, to load <= 1/2): amortized O(1) per insert and delete.
+ * - Edge table: open addressing keyed by (node, follower), linear probing, 16 bytes a slot
+ *   (follower `Float64`, node, next). `next` chains the followers of one list, so
+ *   enumeration costs the followers. Slots never move between rebuilds, so the links stay
+ *   valid. A delete cannot unlink in O(1) without a back link (4 more bytes a slot), so it
+ *   unlinks a list head at once and leaves any other slot `DEAD`: skipped by lookups, not
+ *   reusable, and cut out of its list (becoming a reusable tombstone) by the next walk of
+ *   that list, or dropped by the next rebuild. Each delete leaves at most one dead slot and
+ *   each is cut once, so a walk costs the live followers plus work already paid for. The
+ *   growth and shrink rules are `IdTable`'s (dead slots and tombstones count as used;
+ *   rebuild before used passes 3/4, after live falls under 1/8, to load <= 1/2): amortized
+ *   O(1) per insert and delete.
  * - Bitsets: a node whose small-id followers are many and not too spread out keeps them in a
  *   bitset instead of the table and its small-id list (1 bit per id instead of ~30 bytes
  *   per edge; a status update ANDs it with the connected users' bitset: the bench's 14M
@@ -74,6 +79,8 @@ export interface Followers extends Iterable<UserId> {
 const NONE = -1;
 const EMPTY = -1;
 const TOMBSTONE = -2;
+/** A deleted edge-table slot still linked in its list (see the header). */
+const DEAD = -3;
 const MIN_EDGE_CAPACITY = 16;
 const MIN_NODE_CAPACITY = 16;
 /**
@@ -108,7 +115,6 @@ export class FollowGraph {
   #follower = new Float64Array(MIN_EDGE_CAPACITY);
   #node = new Int32Array(MIN_EDGE_CAPACITY).fill(EMPTY);
   #next = new Int32Array(MIN_EDGE_CAPACITY);
-  #prev = new Int32Array(MIN_EDGE_CAPACITY);
   #tableMask = MIN_EDGE_CAPACITY - 1;
   #tableUsed = 0;
   #tableCount = 0;
@@ -142,7 +148,7 @@ export class FollowGraph {
     let bytes =
       this.#followees.capacity * 12 +
       this.#lowHead.length * 20 +
-      this.#follower.length * 20 +
+      this.#follower.length * 16 +
       this.#bitsets.length * 8;
     for (const bits of this.#bitsets) bytes += bits === undefined ? 0 : bits.byteLength;
     return bytes;
@@ -202,13 +208,11 @@ export class FollowGraph {
     }
     const slot = this.#find(node, follower);
     if (slot === NONE) return false;
-    const previous = this.#prev[slot] as number;
-    const next = this.#next[slot] as number;
-    if (previous !== NONE) this.#next[previous] = next;
-    else if (low) this.#lowHead[node] = next;
-    else this.#highHead[node] = next;
-    if (next !== NONE) this.#prev[next] = previous;
-    this.#node[slot] = TOMBSTONE;
+    const heads = low ? this.#lowHead : this.#highHead;
+    if (heads[node] === slot) {
+      heads[node] = this.#next[slot] as number;
+      this.#node[slot] = TOMBSTONE;
+    } else this.#node[slot] = DEAD;
     this.#tableCount--;
     this.#edgeCount--;
     const counts = low ? this.#lowCount : this.#highCount;
@@ -248,8 +252,8 @@ export class FollowGraph {
     const ref = this.#dense[node] as number;
     if (ref < 0) {
       if ((this.#lowCount[node] as number) + high <= users.size) {
-        this.#collect(this.#lowHead[node] as number, users, found);
-        this.#collect(this.#highHead[node] as number, users, found);
+        this.#collect(this.#lowHead, node, users, found);
+        this.#collect(this.#highHead, node, users, found);
       } else {
         for (const user of users.list()) if (this.#has(node, user)) found.push(user);
       }
@@ -273,7 +277,7 @@ export class FollowGraph {
       }
     }
     if (high === 0) return found;
-    if (high <= users.size) this.#collect(this.#highHead[node] as number, users, found);
+    if (high <= users.size) this.#collect(this.#highHead, node, users, found);
     else {
       for (const user of users.list()) {
         if (user > MAX_DENSE_ID && this.#find(node, user) !== NONE) found.push(user);
@@ -295,7 +299,6 @@ export class FollowGraph {
     this.#follower = new Float64Array(MIN_EDGE_CAPACITY);
     this.#node = new Int32Array(MIN_EDGE_CAPACITY).fill(EMPTY);
     this.#next = new Int32Array(MIN_EDGE_CAPACITY);
-    this.#prev = new Int32Array(MIN_EDGE_CAPACITY);
     this.#tableMask = MIN_EDGE_CAPACITY - 1;
     this.#tableUsed = 0;
     this.#tableCount = 0;
@@ -325,13 +328,25 @@ export class FollowGraph {
     }
     for (const head of [this.#lowHead[node] as number, this.#highHead[node] as number]) {
       for (let slot = head; slot !== NONE; slot = this.#next[slot] as number) {
-        yield this.#follower[slot] as number;
+        if ((this.#node[slot] as number) !== DEAD) yield this.#follower[slot] as number;
       }
     }
   }
 
-  #collect(head: number, users: UserLookup, found: UserId[]): void {
-    for (let slot = head; slot !== NONE; slot = this.#next[slot] as number) {
+  // Pushes the followers on one of the node's lists that are in `users`, cutting out the
+  // dead slots it meets.
+  #collect(heads: Int32Array, node: number, users: UserLookup, found: UserId[]): void {
+    const nodes = this.#node;
+    const next = this.#next;
+    let before = NONE;
+    for (let slot = heads[node] as number; slot !== NONE; slot = next[slot] as number) {
+      if (nodes[slot] === DEAD) {
+        nodes[slot] = TOMBSTONE;
+        if (before === NONE) heads[node] = next[slot] as number;
+        else next[before] = next[slot] as number;
+        continue;
+      }
+      before = slot;
       const follower = this.#follower[slot] as number;
       if (users.has(follower)) found.push(follower);
     }
@@ -371,7 +386,7 @@ export class FollowGraph {
     const mask = this.#tableMask;
     let slot = hashId(follower, node, this.#salt) & mask;
     // The edge is absent, so the first tombstone on its probe path is as good as the empty slot.
-    while ((nodes[slot] as number) >= 0) slot = (slot + 1) & mask;
+    while ((nodes[slot] as number) >= 0 || nodes[slot] === DEAD) slot = (slot + 1) & mask;
     if (nodes[slot] === EMPTY) this.#tableUsed++;
     this.#tableCount++;
     nodes[slot] = node;
@@ -379,8 +394,6 @@ export class FollowGraph {
     const heads = follower <= MAX_DENSE_ID ? this.#lowHead : this.#highHead;
     const head = heads[node] as number;
     this.#next[slot] = head;
-    this.#prev[slot] = NONE;
-    if (head !== NONE) this.#prev[head] = slot;
     heads[node] = slot;
   }
 
@@ -406,34 +419,32 @@ export class FollowGraph {
 
   // Moves a node's small-id followers from its list into a new bitset, if the rule allows.
   #toBitset(node: number, count: number): void {
+    const nodes = this.#node;
+    const next = this.#next;
+    const head = this.#lowHead[node] as number;
     let largest = 0;
-    for (
-      let slot = this.#lowHead[node] as number;
-      slot !== NONE;
-      slot = this.#next[slot] as number
-    ) {
-      largest = Math.max(largest, this.#follower[slot] as number);
+    let walked = 0;
+    for (let slot = head; slot !== NONE; slot = next[slot] as number) {
+      if (nodes[slot] !== DEAD) largest = Math.max(largest, this.#follower[slot] as number);
+      walked++;
     }
-    this.#work += count;
+    this.#work += walked;
     const words = wordsFor(largest);
     if (words > DENSE_WORDS_PER_FOLLOWER * count) {
       this.#dense[node] = -retryMark(count);
       return;
     }
     const bits = new Uint32Array(words);
-    const nodes = this.#node;
-    for (
-      let slot = this.#lowHead[node] as number;
-      slot !== NONE;
-      slot = this.#next[slot] as number
-    ) {
-      const follower = this.#follower[slot] as number;
-      bits[follower >>> 5] = (bits[follower >>> 5] as number) | (1 << (follower & 31));
+    for (let slot = head; slot !== NONE; slot = next[slot] as number) {
+      if (nodes[slot] !== DEAD) {
+        const follower = this.#follower[slot] as number;
+        bits[follower >>> 5] = (bits[follower >>> 5] as number) | (1 << (follower & 31));
+      }
       nodes[slot] = TOMBSTONE;
     }
     this.#tableCount -= count;
     this.#lowHead[node] = NONE;
-    this.#work += count + words;
+    this.#work += walked + words;
     const ref = this.#freeBitsets.pop() ?? this.#bitsets.length;
     this.#bitsets[ref] = bits;
     this.#dense[node] = ref;
@@ -533,7 +544,6 @@ export class FollowGraph {
     const follower = new Float64Array(capacity);
     const nodes = new Int32Array(capacity).fill(EMPTY);
     const next = new Int32Array(capacity);
-    const prev = new Int32Array(capacity);
     const nodeCapacity = Math.max(MIN_NODE_CAPACITY, Math.ceil(this.#followees.size * NODE_GROWTH));
     const lowHead = new Int32Array(nodeCapacity);
     const highHead = new Int32Array(nodeCapacity);
@@ -541,6 +551,7 @@ export class FollowGraph {
     const highCount = new Int32Array(nodeCapacity);
     const dense = new Int32Array(nodeCapacity);
     const oldFollower = this.#follower;
+    const oldNodes = this.#node;
     const oldNext = this.#next;
     const salt = this.#salt;
     // Re-links one list in its order under the node's new number; returns the new head.
@@ -548,13 +559,13 @@ export class FollowGraph {
       let head = NONE;
       let tail = NONE;
       for (let old = from; old !== NONE; old = oldNext[old] as number) {
+        if (oldNodes[old] === DEAD) continue;
         const id = oldFollower[old] as number;
         let slot = hashId(id, node, salt) & mask;
         while ((nodes[slot] as number) !== EMPTY) slot = (slot + 1) & mask;
         nodes[slot] = node;
         follower[slot] = id;
         next[slot] = NONE;
-        prev[slot] = tail;
         if (tail === NONE) head = slot;
         else next[tail] = slot;
         tail = slot;
@@ -575,7 +586,6 @@ export class FollowGraph {
     this.#follower = follower;
     this.#node = nodes;
     this.#next = next;
-    this.#prev = prev;
     this.#tableMask = mask;
     this.#tableUsed = this.#tableCount;
     this.#lowHead = lowHead;
