@@ -23,12 +23,12 @@ export const DEFAULT_REORDER_CAPACITY = 100_000;
 
 /**
  * Follow edges the graph holds before a new follow is refused (`ERR_FOLLOW_LIMIT`, SPEC 10).
- * 2^23 = 8,388,608 edges keeps the graph within a few hundred MiB: about 0.3 GB when most
- * edges share followees (20-byte edge slots at load 3/8 to 3/4: 34-37 bytes an edge
- * measured at 10M edges) and about 0.7 GB when every edge has a followee of its own (each
- * then also costs a followee entry and a node: ~80 bytes an edge); small-id followers of
- * a popular user cost a bit each. See the README's measured figures. It is far above what the simulator's profiles build (1,000
- * users following each other are 1M edges).
+ * 2^23 = 8,388,608 edges keeps the graph within a few hundred MiB. Measured at this bound
+ * (`scripts/graph-memory.mjs`): 340 MiB of RSS when the edges share a few followees
+ * (16-byte edge slots at load 3/8 to 3/4, ~32 bytes an edge) and 693 MiB when every edge
+ * has a followee of its own (each then also costs a followee entry and a node: ~80 bytes
+ * an edge); small-id followers of a popular user cost a bit each. That is far above what
+ * the simulator's profiles build (1,000 users following each other are 1M edges).
  */
 export const DEFAULT_MAX_FOLLOW_EDGES = 2 ** 23;
 /** Largest `maxFollowEdges`: keeps every typed array of the graph under 2^28 elements. */
