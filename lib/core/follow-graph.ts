@@ -33,10 +33,12 @@
  *     max(`MIN_DENSE_FOLLOWERS`, 2c).
  *   Why no input order can make this expensive (SPEC 10): an attempt at count c' comes
  *   after at least c'/2 follows of that node since the previous attempt or move back (the
- *   mark doubled), and costs O(c'); a move back costs O(c + w) with w <= 8c, and is followed
- *   by at least c follows before the next attempt; the growths of one bitset sum to 2w <=
- *   4c at the last growth. So every conversion is paid for by a constant number of follows
- *   and unfollows of the node since the last one: O(1) amortized per event. In particular
+ *   mark doubled), and costs O(c'); the growths of one bitset sum to 2w <= 4c at the last
+ *   growth; a move back costs O(c + w), where w <= 2c'' for the count c'' at which the
+ *   bitset was built or last grown (so it is paid like that build or growth), and the next
+ *   attempt waits for c more follows. So every conversion is paid for by a constant number
+ *   of follows and unfollows of the node: O(1) amortized per event (in the worst case one
+ *   event pays a conversion of its node's small-id followers at once). In particular
  *   the issue-10 attack (a follower at 2^24 or beyond, then unfollow/follow pairs) never
  *   converts: ids above `MAX_DENSE_ID` never enter a bitset. `maintenanceWork` counts the
  *   conversion and rebuild work so tests can check the bound.
