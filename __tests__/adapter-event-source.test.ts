@@ -258,6 +258,8 @@ describe('options', () => {
     { startSequence: 0 },
     { sourceIdleTimeout: -1 },
     { sourceIdleTimeout: 2 ** 31 },
+    { maxFollowEdges: 0 },
+    { maxFollowEdges: 2 ** 27 + 1 },
   ])('rejects %j with ERR_INVALID_OPTION', (options) => {
     expect(() => createMaze(options)).toThrow(
       expect.objectContaining({ code: ErrorCode.InvalidOption }),
@@ -269,6 +271,7 @@ describe('options', () => {
       startSequence: 1,
       reorderCapacity: 100_000,
       reorderBytes: 64 * 1024 * 1024,
+      maxFollowEdges: 2 ** 23,
       maxLineLength: 4096,
       maxIdLineLength: 64,
       identifyTimeout: 5_000,

@@ -38,6 +38,7 @@ describe('serve options', () => {
       'reorder-capacity',
       'reorder-bytes',
       'start-sequence',
+      'max-follow-edges',
       'reset-on-disconnect',
       'source-idle-timeout',
       'stats-interval',
@@ -85,6 +86,10 @@ describe('serve options', () => {
     [
       { sourceIdleTimeout: -1 },
       '--source-idle-timeout must be an integer from 0 to 2147483647 (got -1)',
+    ],
+    [
+      { maxFollowEdges: 2 ** 27 + 1 },
+      '--max-follow-edges must be an integer from 1 to 134217728 (got 134217729)',
     ],
     [{ host: '' }, '--host must not be empty'],
     [{ startSequence: [1, 2] }, '--start-sequence is given more than once'],

@@ -205,6 +205,42 @@ describe('MazeCore: SPEC 4 ordering', () => {
   });
 });
 
+describe('MazeCore: SPEC 10 follow graph bound', () => {
+  it('reports a follow beyond maxFollowEdges and applies it as a no-op', () => {
+    const core = coreWith([7, 8], { maxFollowEdges: 1 });
+    expect(received(core.push('1|F|1|7\n'))).toEqual({ 7: ['1|F|1|7\n'] });
+    const refused = core.push('2|F|2|8\n');
+    expect(refused.deliveries).toEqual([]);
+    expect(refused.problems).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.FollowLimit,
+        context: { sequence: 2, line: '2|F|2|8' },
+      }),
+    ]);
+    // The number is consumed: the next event is applied, and 2 never followed 8.
+    expect(received(core.push('3|S|2\n'), core.push('4|F|1|7\n'))).toEqual({
+      7: ['4|F|1|7\n'],
+    });
+    expect(core.stats()).toMatchObject({
+      followsRefused: 1,
+      eventsNoop: 1,
+      eventsApplied: 3,
+      followEdges: 1,
+      nextSequence: 5,
+    });
+  });
+
+  it('reports a refusal met while releasing waiting events with that push', () => {
+    const core = coreWith([8], { maxFollowEdges: 1 });
+    core.push('3|F|3|8\n');
+    core.push('2|F|2|8\n');
+    const result = core.push('1|F|1|8\n');
+    expect(received(result)).toEqual({ 8: ['1|F|1|8\n'] });
+    expect(result.problems.map((problem) => problem.context.sequence)).toEqual([2, 3]);
+    expect(codes(result)).toEqual([ErrorCode.FollowLimit, ErrorCode.FollowLimit]);
+  });
+});
+
 describe('MazeCore: stats and reset', () => {
   it('counts every line once by its fate', () => {
     const core = coreWith([1, 2, 2], { reorderCapacity: 2 });
@@ -219,6 +255,7 @@ describe('MazeCore: stats and reset', () => {
       eventsReceived: 7,
       eventsApplied: 1,
       eventsNoop: 1,
+      followsRefused: 0,
       eventsDiscarded: 3,
       sequencesSkipped: 0,
       pending: 2,
@@ -251,6 +288,7 @@ describe('MazeCore: stats and reset', () => {
       eventsReceived: 4,
       eventsApplied: 3,
       eventsNoop: 0,
+      followsRefused: 0,
       eventsDiscarded: 1,
       sequencesSkipped: 1,
       pending: 0,
@@ -290,6 +328,8 @@ describe('MazeCore: stats and reset', () => {
     { reorderCapacity: 0 },
     { reorderCapacity: -5 },
     { reorderBytes: 0 },
+    { maxFollowEdges: 0 },
+    { maxFollowEdges: 2 ** 40 },
   ])('throws ERR_INVALID_OPTION for %j', (options) => {
     expect(() => new MazeCore(options)).toThrow(
       expect.objectContaining({ name: 'MazeError', code: ErrorCode.InvalidOption }),

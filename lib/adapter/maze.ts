@@ -147,6 +147,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
       startSequence: this.options.startSequence,
       reorderCapacity: this.options.reorderCapacity,
       reorderBytes: this.options.reorderBytes,
+      maxFollowEdges: this.options.maxFollowEdges,
     });
     this.#flow = new FlowControl(this.options, {
       pauseSource: () => this.#pauseSource(),

@@ -7,6 +7,7 @@ import {
   DEFAULT_CLIENT_BUFFER_LIMIT,
   DEFAULT_IDENTIFY_TIMEOUT_MS,
   DEFAULT_MAX_CLIENTS,
+  DEFAULT_MAX_FOLLOW_EDGES,
   DEFAULT_MAX_ID_LINE_LENGTH,
   DEFAULT_MAX_LINE_LENGTH,
   DEFAULT_REORDER_BYTES,
@@ -16,6 +17,7 @@ import {
   DEFAULT_SOURCE_IDLE_TIMEOUT_MS,
   DEFAULT_START_SEQUENCE,
   DEFAULT_TOTAL_BUFFER_LIMIT,
+  MAX_FOLLOW_EDGES,
   MAX_ID,
   MAX_TIMER_MS,
 } from '../core/constants.js';
@@ -81,6 +83,13 @@ export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptio
       1,
     ),
     reorderBytes: integer('reorderBytes', options.reorderBytes, DEFAULT_REORDER_BYTES, 1),
+    maxFollowEdges: integer(
+      'maxFollowEdges',
+      options.maxFollowEdges,
+      DEFAULT_MAX_FOLLOW_EDGES,
+      1,
+      MAX_FOLLOW_EDGES,
+    ),
     // A valid event needs at least "1|B\n".
     maxLineLength: integer('maxLineLength', options.maxLineLength, DEFAULT_MAX_LINE_LENGTH, 4),
     maxIdLineLength: integer(
@@ -132,10 +141,17 @@ export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptio
   };
 }
 
-// Timers cannot wait longer than MAX_TIMER_MS; sizes and numbers are capped at MAX_ID.
-function integer(name: string, value: number | undefined, fallback: number, min: number): number {
+// Timers cannot wait longer than MAX_TIMER_MS; sizes and numbers are capped at MAX_ID unless
+// the option has a tighter limit of its own.
+function integer(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  limit?: number,
+): number {
   const resolved = value ?? fallback;
-  const max = /Timeout$/.test(name) ? MAX_TIMER_MS : MAX_ID;
+  const max = limit ?? (/Timeout$/.test(name) ? MAX_TIMER_MS : MAX_ID);
   if (!Number.isSafeInteger(resolved) || resolved < min || resolved > max) {
     throw new MazeError(
       ErrorCode.InvalidOption,

@@ -12,6 +12,7 @@ import {
   DEFAULT_HOST,
   DEFAULT_IDENTIFY_TIMEOUT_MS,
   DEFAULT_MAX_CLIENTS,
+  DEFAULT_MAX_FOLLOW_EDGES,
   DEFAULT_MAX_LINE_LENGTH,
   DEFAULT_REORDER_BYTES,
   DEFAULT_REORDER_CAPACITY,
@@ -21,6 +22,7 @@ import {
   DEFAULT_START_SEQUENCE,
   DEFAULT_STATS_INTERVAL_MS,
   DEFAULT_TOTAL_BUFFER_LIMIT,
+  MAX_FOLLOW_EDGES,
   MAX_ID,
   MAX_TIMER_MS,
 } from '../core/constants.js';
@@ -57,6 +59,7 @@ export interface ServeArgs {
   readonly reorderCapacity: number;
   readonly reorderBytes: number;
   readonly startSequence: number;
+  readonly maxFollowEdges: number;
   readonly resetOnDisconnect: boolean;
   readonly sourceIdleTimeout: number;
   readonly statsInterval: number;
@@ -174,6 +177,15 @@ export const SERVE_OPTIONS: readonly ServeOptionSpec[] = [
     max: MAX_ID,
   },
   {
+    flag: 'max-follow-edges',
+    key: 'maxFollowEdges',
+    type: 'number',
+    default: DEFAULT_MAX_FOLLOW_EDGES,
+    describe: 'Follow edges kept before a new follow is refused (ERR_FOLLOW_LIMIT, a no-op)',
+    min: 1,
+    max: MAX_FOLLOW_EDGES,
+  },
+  {
     flag: 'reset-on-disconnect',
     key: 'resetOnDisconnect',
     type: 'boolean',
@@ -258,6 +270,7 @@ export function toListenOptions(args: ServeArgs): ListenOptions {
     reorderCapacity: args.reorderCapacity,
     reorderBytes: args.reorderBytes,
     startSequence: args.startSequence,
+    maxFollowEdges: args.maxFollowEdges,
     resetOnDisconnect: args.resetOnDisconnect,
     sourceIdleTimeout: args.sourceIdleTimeout,
     shutdownTimeout: args.shutdownTimeout,

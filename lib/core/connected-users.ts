@@ -8,14 +8,17 @@
  *   held across a change stays a valid picture of the moment it was taken.
  * - `bitset()` has the bit of every connected user with an id up to `MAX_DENSE_ID`, so
  *   membership is one array load and a status update can AND it with a follower bitset.
+ * - Connection counts live in an `IdTable`, not a `Map`: the adapter bounds connections,
+ *   but no V8 collection limit (2^24 entries) should depend on that bound.
  */
 import { ErrorCode, MazeError } from './errors.js';
 import type { UserId } from './events.js';
-import { hasBit, MAX_DENSE_ID, type UserLookup } from './follower-set.js';
+import { IdTable } from './id-table.js';
+import { hasBit, MAX_DENSE_ID, type UserLookup } from './user-lookup.js';
 
 /** The users that currently have at least one connection, with how many each. */
 export class ConnectedUsers implements UserLookup {
-  readonly #connections = new Map<UserId, number>();
+  readonly #connections = new IdTable();
   #list: readonly UserId[] | undefined;
   #bits = new Uint32Array(0);
 
@@ -32,7 +35,7 @@ export class ConnectedUsers implements UserLookup {
   }
 
   has(user: UserId): boolean {
-    return user <= MAX_DENSE_ID ? hasBit(this.#bits, user) : this.#connections.has(user);
+    return user <= MAX_DENSE_ID ? hasBit(this.#bits, user) : this.#connections.get(user) !== -1;
   }
 
   bitset(): Uint32Array {
@@ -41,18 +44,18 @@ export class ConnectedUsers implements UserLookup {
 
   /** Connections of `user` (0 when none). */
   connectionsOf(user: UserId): number {
-    return this.#connections.get(user) ?? 0;
+    return Math.max(0, this.#connections.get(user));
   }
 
   /** The connected users, each once (a snapshot; see the invariant above). */
   list(): readonly UserId[] {
-    this.#list ??= Object.freeze([...this.#connections.keys()]);
+    this.#list ??= Object.freeze(this.#connections.keys());
     return this.#list;
   }
 
   /** Counts one more connection for `user`. */
   connect(user: UserId): void {
-    const count = this.#connections.get(user) ?? 0;
+    const count = Math.max(0, this.#connections.get(user));
     this.#connections.set(user, count + 1);
     if (count !== 0) return;
     this.#list = undefined;
@@ -62,7 +65,7 @@ export class ConnectedUsers implements UserLookup {
   /** Counts one connection less for `user`. Throws `ERR_INVALID_STATE` if it has none. */
   disconnect(user: UserId): void {
     const count = this.#connections.get(user);
-    if (count === undefined) {
+    if (count === -1) {
       throw new MazeError(ErrorCode.InvalidState, `user ${user} has no connection to remove`);
     }
     if (count > 1) {

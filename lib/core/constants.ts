@@ -1,6 +1,6 @@
 /**
  * Every limit and default of follower-maze, in one place (SPEC sections 1-8).
- * The core uses only the sequencing ones; the adapter, the CLI and the simulator
+ * The core uses only the sequencing and follow-graph ones; the adapter, the CLI and the simulator
  * import the rest from here so that a default is never written twice.
  */
 
@@ -26,6 +26,19 @@ export const DEFAULT_REORDER_CAPACITY = 100_000;
  * the whole count bound of ordinary (< 50-byte) events, so only padded lines hit it first.
  */
 export const DEFAULT_REORDER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Follow edges the graph holds before a new follow is refused (`ERR_FOLLOW_LIMIT`, SPEC 10).
+ * 2^23 = 8,388,608 edges keeps the graph within a few hundred MiB. Measured at this bound
+ * (`scripts/graph-memory.mjs`): 340 MiB of RSS when the edges share a few followees
+ * (16-byte edge slots at load 3/8 to 3/4, ~32 bytes an edge) and 693 MiB when every edge
+ * has a followee of its own (each then also costs a followee entry and a node: ~80 bytes
+ * an edge); small-id followers of a popular user cost a bit each. That is far above what
+ * the simulator's profiles build (1,000 users following each other are 1M edges).
+ */
+export const DEFAULT_MAX_FOLLOW_EDGES = 2 ** 23;
+/** Largest `maxFollowEdges`: keeps every typed array of the graph under 2^28 elements. */
+export const MAX_FOLLOW_EDGES = 2 ** 27;
 
 /** How long a new client has to send its id (SPEC 5). */
 export const DEFAULT_IDENTIFY_TIMEOUT_MS = 5_000;

@@ -17,6 +17,8 @@ export const ErrorCode = {
   EventStale: 'ERR_EVENT_STALE',
   /** The reorder buffer filled up while a number was missing; the missing numbers were skipped. */
   SequenceGap: 'ERR_SEQUENCE_GAP',
+  /** A follow that would add an edge beyond `maxFollowEdges`; applied as a no-op (its number is consumed, nobody is notified). */
+  FollowLimit: 'ERR_FOLLOW_LIMIT',
   /** A line longer than the maximum; discarded up to its next LF. */
   LineTooLong: 'ERR_LINE_TOO_LONG',
   /** An input ended in the middle of a line; the fragment is discarded, never applied. */

@@ -14,8 +14,12 @@ export {
   type UnfollowEvent,
   type UserId,
 } from './events.js';
-export { FollowGraph } from './follow-graph.js';
-export { FollowerSet, type Followers, type UserLookup } from './follower-set.js';
+export {
+  type Followers,
+  FollowGraph,
+  type FollowGraphOptions,
+  FollowOutcome,
+} from './follow-graph.js';
 export {
   type CoreStats,
   type Delivery,
@@ -34,3 +38,4 @@ export {
 } from './parser.js';
 export { recipientsOf } from './router.js';
 export { type Sequenced, Sequencer, type SequencerOptions } from './sequencer.js';
+export type { UserLookup } from './user-lookup.js';

@@ -6,7 +6,8 @@
  * Invariants:
  * - Events are applied strictly in sequence order; an invalid body consumes its number
  *   as a no-op; a line without a sequence number, a duplicate or a stale number is
- *   discarded (SPEC 4).
+ *   discarded (SPEC 4). A follow beyond `maxFollowEdges` consumes its number as a no-op
+ *   too, and is reported with the deliveries of the same push (SPEC 10).
  * - Recipients are computed when an event is applied, from the users connected at that
  *   moment: a user connected before a `push()` gets every event that push applies.
  * - Deliveries are returned in application order; events that notify nobody are left out.
@@ -14,9 +15,15 @@
 import { ConnectedUsers } from './connected-users.js';
 import { ErrorCode, type Problem } from './errors.js';
 import { EventType, type MazeEvent, type UserId } from './events.js';
-import { FollowGraph } from './follow-graph.js';
+import { FollowGraph, FollowOutcome } from './follow-graph.js';
 import { ownCopy } from './own-copy.js';
-import { type InvalidEventBody, isEvent, type ParsedLine, parseEvent } from './parser.js';
+import {
+  type InvalidEventBody,
+  isEvent,
+  type ParsedLine,
+  parseEvent,
+  quoteLine,
+} from './parser.js';
 import { recipientsOf } from './router.js';
 import { Sequencer } from './sequencer.js';
 
@@ -30,6 +37,11 @@ export interface MazeCoreOptions {
    * its report). Default `DEFAULT_REORDER_BYTES`.
    */
   readonly reorderBytes?: number;
+  /**
+   * Most follow edges the graph holds; a follow that would add one more is reported as
+   * `ERR_FOLLOW_LIMIT` and applied as a no-op. Default `DEFAULT_MAX_FOLLOW_EDGES`.
+   */
+  readonly maxFollowEdges?: number;
 }
 
 /** One applied event and the connected users it goes to. */
@@ -50,8 +62,10 @@ export interface CoreStats {
   readonly eventsReceived: number;
   /** Valid events applied in order. */
   readonly eventsApplied: number;
-  /** Numbers consumed by a line with an invalid body. */
+  /** Numbers consumed as a no-op: a line with an invalid body, or a follow refused by the bound. */
   readonly eventsNoop: number;
+  /** Follows refused because the graph held `maxFollowEdges` edges (`ERR_FOLLOW_LIMIT`). */
+  readonly followsRefused: number;
   /** Lines discarded: no sequence number, duplicate, stale, or still waiting at `reset()`. */
   readonly eventsDiscarded: number;
   /** Numbers declared lost because the reorder buffer overflowed. */
@@ -79,16 +93,20 @@ function slotBytes(slot: Slot): number {
 
 const NO_DELIVERIES: readonly Delivery[] = Object.freeze([]);
 const NO_PROBLEMS: readonly Problem[] = Object.freeze([]);
+const NO_RECIPIENTS: readonly UserId[] = Object.freeze([]);
 const NOTHING: PushResult = Object.freeze({ deliveries: NO_DELIVERIES, problems: NO_PROBLEMS });
 
 export class MazeCore {
   readonly #sequencer: Sequencer<Slot>;
-  readonly #graph = new FollowGraph();
+  readonly #graph: FollowGraph;
   readonly #connected = new ConnectedUsers();
   #received = 0;
   #applied = 0;
   #noop = 0;
+  #refused = 0;
   #discarded = 0;
+  // Problems of refused follows met while applying, for the current push() to return.
+  #refusals: Problem[] | undefined;
   // The sequencer forgets its skipped count on reset; the stats counters must not.
   #skippedBeforeReset = 0;
 
@@ -99,6 +117,7 @@ export class MazeCore {
       capacityBytes: options.reorderBytes,
       sizeOf: slotBytes,
     });
+    this.#graph = new FollowGraph({ maxEdges: options.maxFollowEdges });
   }
 
   /** The follow graph, for inspection. */
@@ -124,8 +143,12 @@ export class MazeCore {
   /** Takes one event line (with or without its terminator) and applies what became ready. */
   push(line: string): PushResult {
     this.#received++;
-    const problems = this.#accept(parseEvent(line));
+    let problems = this.#accept(parseEvent(line));
     const deliveries = this.#applyReady();
+    if (this.#refusals !== undefined) {
+      problems = problems === undefined ? this.#refusals : [...problems, ...this.#refusals];
+      this.#refusals = undefined;
+    }
     if (problems === undefined && deliveries === NO_DELIVERIES) return NOTHING;
     return { deliveries, problems: problems ?? NO_PROBLEMS };
   }
@@ -146,6 +169,7 @@ export class MazeCore {
       eventsReceived: this.#received,
       eventsApplied: this.#applied,
       eventsNoop: this.#noop,
+      followsRefused: this.#refused,
       eventsDiscarded: this.#discarded,
       sequencesSkipped: this.#skippedBeforeReset + this.#sequencer.skipped,
       pending: this.#sequencer.pending,
@@ -186,7 +210,6 @@ export class MazeCore {
         this.#noop++;
         continue;
       }
-      this.#applied++;
       const recipients = this.#apply(slot);
       if (recipients.length === 0) continue;
       deliveries ??= [];
@@ -195,9 +218,23 @@ export class MazeCore {
     return deliveries ?? NO_DELIVERIES;
   }
 
+  // Applies one event; returns its recipients (none for a refused follow, which is counted
+  // and queued for this push's problems instead).
   #apply(event: MazeEvent): readonly UserId[] {
-    if (event.type === EventType.Follow) this.#graph.follow(event.from, event.to);
-    else if (event.type === EventType.Unfollow) this.#graph.unfollow(event.from, event.to);
+    if (event.type === EventType.Follow) {
+      if (this.#graph.follow(event.from, event.to) === FollowOutcome.Refused) {
+        this.#noop++;
+        this.#refused++;
+        this.#refusals ??= [];
+        this.#refusals.push({
+          code: ErrorCode.FollowLimit,
+          message: `follow of ${event.to} by ${event.from} refused: the graph holds ${this.#graph.maxEdges} edges; applied as a no-op`,
+          context: { sequence: event.sequence, line: quoteLine(event.line) },
+        });
+        return NO_RECIPIENTS;
+      }
+    } else if (event.type === EventType.Unfollow) this.#graph.unfollow(event.from, event.to);
+    this.#applied++;
     return recipientsOf(event, this.#graph, this.#connected);
   }
 }

@@ -7,7 +7,7 @@
  */
 import { EventType, type MazeEvent, type UserId } from './events.js';
 import type { FollowGraph } from './follow-graph.js';
-import type { UserLookup } from './follower-set.js';
+import type { UserLookup } from './user-lookup.js';
 
 const NOBODY: readonly UserId[] = Object.freeze([]);
 
@@ -26,6 +26,6 @@ export function recipientsOf(
     case EventType.Broadcast:
       return connected.list();
     case EventType.StatusUpdate:
-      return graph.followersOf(event.from).among(connected);
+      return graph.followersAmong(event.from, connected);
   }
 }
