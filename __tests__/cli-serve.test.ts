@@ -8,48 +8,61 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { createMaze } from '../lib/adapter/maze.js';
 import { formatAddress, formatProblem, formatStats, runServe } from '../lib/cli/serve.js';
 import {
-  SERVE_OPTIONS,
+  resolveServeArgs,
   type ServeArgs,
+  type SettingSources,
   serveYargsOptions,
   toListenOptions,
-  validateServeArgs,
 } from '../lib/cli/serve-options.js';
+import { closest, withSuggestions } from '../lib/cli/suggest.js';
 import * as constants from '../lib/core/constants.js';
 import { ErrorCode } from '../lib/core/errors.js';
+import { envOf, flagOf, SERVER_OPTIONS } from '../lib/core/option-table.js';
+
+/** Sources with only the given environment and files. */
+function sources(
+  env: Record<string, string> = {},
+  files: Record<string, string> = {},
+): SettingSources {
+  return {
+    env,
+    readFile: (path) => {
+      const text = files[path];
+      if (text === undefined) throw new Error(`ENOENT: no such file, open '${path}'`);
+      return text;
+    },
+  };
+}
 
 function defaults(): ServeArgs {
-  const args: Record<string, unknown> = {};
-  for (const spec of SERVE_OPTIONS) args[spec.key] = spec.default;
-  return args as unknown as ServeArgs;
+  return resolveServeArgs({}, sources());
+}
+
+/** The message `resolveServeArgs` throws for these inputs. */
+function refusal(
+  argv: Record<string, unknown>,
+  env: Record<string, string> = {},
+  files: Record<string, string> = {},
+): string {
+  try {
+    resolveServeArgs(argv, sources(env, files));
+  } catch (error) {
+    expect(error).toMatchObject({ code: ErrorCode.InvalidOption });
+    return (error as Error).message;
+  }
+  throw new Error('no refusal');
 }
 
 describe('serve options', () => {
-  it('has one option per tunable, with the library defaults', () => {
-    expect(SERVE_OPTIONS.map((spec) => spec.flag)).toEqual([
-      'event-port',
-      'client-port',
-      'host',
-      'max-line-length',
-      'identify-timeout',
-      'max-clients',
-      'client-buffer-limit',
-      'total-buffer-limit',
-      'slow-client-timeout',
-      'reorder-capacity',
-      'reorder-bytes',
-      'start-sequence',
-      'max-follow-edges',
-      'reset-on-disconnect',
-      'source-idle-timeout',
-      'stats-interval',
-      'shutdown-timeout',
-    ]);
+  it('has one flag per row of the option table, and the library defaults', () => {
+    expect(Object.keys(serveYargsOptions())).toEqual(SERVER_OPTIONS.map(flagOf));
     const args = defaults();
     expect(args).toMatchObject({
       eventPort: constants.DEFAULT_EVENT_PORT,
       clientPort: constants.DEFAULT_CLIENT_PORT,
       host: constants.DEFAULT_HOST,
       statsInterval: constants.DEFAULT_STATS_INTERVAL_MS,
+      config: undefined,
     });
     // Every maze option the CLI sets resolves to the same value as the library default.
     const { host, eventPort, clientPort, ...mazeOptions } = toListenOptions(args);
@@ -57,44 +70,151 @@ describe('serve options', () => {
     expect(createMaze(mazeOptions).options).toEqual(createMaze().options);
   });
 
-  it('builds camel-case keys from the flags', () => {
-    for (const spec of SERVE_OPTIONS) {
-      expect(spec.key).toBe(
-        spec.flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase()),
-      );
-    }
-    expect(Object.keys(serveYargsOptions())).toEqual(SERVE_OPTIONS.map((spec) => spec.flag));
+  it('derives flags and variables from the camelCase names', () => {
+    const spec = SERVER_OPTIONS.find((candidate) => candidate.name === 'slowClientTimeout');
+    if (spec === undefined) throw new Error('no slowClientTimeout');
+    expect(flagOf(spec)).toBe('slow-client-timeout');
+    expect(envOf(spec)).toBe('FOLLOWER_MAZE_SLOW_CLIENT_TIMEOUT');
   });
 
-  it('accepts the defaults and the limits', () => {
-    expect(validateServeArgs({ ...defaults() })).toBeUndefined();
-    expect(validateServeArgs({ ...defaults(), eventPort: 0, statsInterval: 0 })).toBeUndefined();
+  it('takes a flag over the environment, the environment over the config file', () => {
+    const files = { 'maze.json': '{"eventPort": 7000, "clientPort": 7001, "statsInterval": 5}' };
+    const env = { FOLLOWER_MAZE_CLIENT_PORT: '8001', FOLLOWER_MAZE_CONFIG: 'maze.json' };
+    expect(resolveServeArgs({ eventPort: '9000' }, sources(env, files))).toMatchObject({
+      eventPort: 9000,
+      clientPort: 8001,
+      statsInterval: 5,
+      config: 'maze.json',
+    });
   });
 
   it.each([
-    [{ eventPort: -1 }, '--event-port must be an integer from 0 to 65535 (got -1)'],
+    ['yes', true],
+    ['On', true],
+    ['1', true],
+    ['true', true],
+    ['', true],
+    ['no', false],
+    ['OFF', false],
+    ['0', false],
+    ['false', false],
+  ])('reads the boolean flag value %j as %s', (text, value) => {
+    expect(resolveServeArgs({ resetOnDisconnect: text }, sources()).resetOnDisconnect).toBe(value);
+  });
+
+  it('reads booleans from the environment by the same spellings', () => {
+    const env = { FOLLOWER_MAZE_RESET_ON_DISCONNECT: '1' };
+    expect(resolveServeArgs({}, sources(env)).resetOnDisconnect).toBe(true);
+  });
+
+  it.each([
+    [{ eventPort: '-1' }, {}, '--event-port must be an integer from 0 to 65535, got "-1"'],
+    [{ clientPort: 'abc' }, {}, '--client-port must be an integer from 0 to 65535, got "abc"'],
     [
-      { clientPort: Number.NaN },
-      '--client-port must be an integer from 0 to 65535 (got not a number)',
-    ],
-    [{ identifyTimeout: 0 }, '--identify-timeout must be an integer from 1 to 2147483647 (got 0)'],
-    [
-      { reorderCapacity: 2.5 },
-      '--reorder-capacity must be an integer from 1 to 9007199254740991 (got 2.5)',
-    ],
-    [{ reorderBytes: 0 }, '--reorder-bytes must be an integer from 1 to 9007199254740991 (got 0)'],
-    [
-      { sourceIdleTimeout: -1 },
-      '--source-idle-timeout must be an integer from 0 to 2147483647 (got -1)',
+      { identifyTimeout: '0' },
+      {},
+      '--identify-timeout must be an integer from 1 to 2147483647, got 0',
     ],
     [
-      { maxFollowEdges: 2 ** 27 + 1 },
-      '--max-follow-edges must be an integer from 1 to 134217728 (got 134217729)',
+      { reorderCapacity: '2.5' },
+      {},
+      '--reorder-capacity must be an integer from 1 to 9007199254740991, got "2.5"',
     ],
-    [{ host: '' }, '--host must not be empty'],
-    [{ startSequence: [1, 2] }, '--start-sequence is given more than once'],
-  ])('rejects %j', (override, message) => {
-    expect(validateServeArgs({ ...defaults(), ...override })).toBe(message);
+    [
+      { maxFollowEdges: String(2 ** 27 + 1) },
+      {},
+      '--max-follow-edges must be an integer from 1 to 134217728, got 134217729',
+    ],
+    [
+      { resetOnDisconnect: 'maybe' },
+      {},
+      '--reset-on-disconnect must be true or false (also yes/no, on/off, 1/0), got "maybe"',
+    ],
+    [
+      { eventPort: '' },
+      {},
+      '--event-port is empty: give an integer from 0 to 65535, or leave it out for the default (9090)',
+    ],
+    [
+      { host: ' ' },
+      {},
+      '--host is empty: give a non-empty string, or leave it out for the default (127.0.0.1)',
+    ],
+    [{ startSequence: ['1', '2'] }, {}, '--start-sequence is given more than once'],
+    [
+      {},
+      { FOLLOWER_MAZE_EVENT_PORT: '' },
+      'FOLLOWER_MAZE_EVENT_PORT is empty: give an integer from 0 to 65535, or leave it out for the default (9090)',
+    ],
+    [
+      {},
+      { FOLLOWER_MAZE_RESET_ON_DISCONNECT: 'yes please' },
+      'FOLLOWER_MAZE_RESET_ON_DISCONNECT must be true or false (also yes/no, on/off, 1/0), got "yes please"',
+    ],
+    [
+      {},
+      { FOLLOWER_MAZE_FOO: '1' },
+      'FOLLOWER_MAZE_FOO is set in the environment but is not a follower-maze setting: unset it or correct its name',
+    ],
+    [
+      {},
+      { FOLLOWER_MAZE_EVENT_PROT: '9000' },
+      'FOLLOWER_MAZE_EVENT_PROT is set in the environment but is not a follower-maze setting (did you mean FOLLOWER_MAZE_EVENT_PORT?): unset it or correct its name',
+    ],
+  ])('refuses %j with environment %j', (argv, env, message) => {
+    expect(refusal(argv, env)).toBe(message);
+  });
+
+  it("ignores the test suite's own variable", () => {
+    expect(() => resolveServeArgs({}, sources({ FOLLOWER_MAZE_REQUIRE_NATS: '1' }))).not.toThrow();
+  });
+
+  it.each([
+    ['[1, 2]', 'the config file c.json must hold a JSON object of settings'],
+    ['{"eventPort": "9000"}', 'c.json: eventPort must be an integer from 0 to 65535, got "9000"'],
+    [
+      '{"evnetPort": 9000}',
+      'c.json: "evnetPort" is not a setting (did you mean "eventPort"?); settings use the camelCase names of the flags',
+    ],
+    [
+      '{"config": "other.json"}',
+      'c.json: "config" is not a setting; settings use the camelCase names of the flags',
+    ],
+    [
+      '{"resetOnDisconnect": "yes"}',
+      'c.json: resetOnDisconnect must be true or false (also yes/no, on/off, 1/0), got "yes"',
+    ],
+  ])('refuses the config file %s', (text, message) => {
+    expect(refusal({ config: 'c.json' }, {}, { 'c.json': text })).toBe(message);
+  });
+
+  it('says when the config file cannot be read or parsed', () => {
+    expect(refusal({ config: 'missing.json' })).toMatch(
+      /^cannot read the config file missing.json: ENOENT/,
+    );
+    expect(refusal({ config: 'bad.json' }, {}, { 'bad.json': '{eventPort: 1}' })).toMatch(
+      /^cannot read the config file bad.json: /,
+    );
+  });
+});
+
+describe('suggestions', () => {
+  it('suggests the closest name only when it is plausibly meant', () => {
+    expect(closest('evnt-port', ['event-port', 'client-port'])).toBe('event-port');
+    expect(closest('EVENT_PROT', ['EVENT_PORT'])).toBe('EVENT_PORT');
+    expect(closest('verbose', ['event-port', 'client-port'])).toBeUndefined();
+  });
+
+  it('names unknown flags once each, with the closest known one', () => {
+    expect(withSuggestions('Unknown arguments: evnt-port, evntPort')).toBe(
+      'unknown option --evnt-port (did you mean --event-port?)',
+    );
+    expect(withSuggestions('Unknown arguments: client-prot, zzz')).toBe(
+      'unknown options --client-prot (did you mean --client-port?), --zzz',
+    );
+    expect(withSuggestions('Not enough arguments following: event-port')).toBe(
+      'Not enough arguments following: event-port',
+    );
   });
 });
 

@@ -6,10 +6,12 @@
  */
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { SERVE_OPTIONS } from '../lib/cli/serve-options.js';
+import { flagOf, SERVER_OPTIONS } from '../lib/core/option-table.js';
 import { connectTcp, type TcpPeer, waitUntil, withTimeout } from './helpers/sockets.js';
 
 const BINARY = new URL('../dist/bin/follower-maze.js', import.meta.url).pathname;
@@ -246,12 +248,20 @@ describe('follower-maze (built binary)', () => {
   it.each([
     [
       ['--identify-timeout', 'abc'],
-      /--identify-timeout must be an integer from 1 to \d+ \(got not a number\)/,
+      /--identify-timeout must be an integer from 1 to \d+, got "abc"/,
     ],
-    [['--client-port', '70000'], /--client-port must be an integer from 0 to 65535 \(got 70000\)/],
+    [['--client-port', '70000'], /--client-port must be an integer from 0 to 65535, got 70000/],
     [['--max-line-length', '2'], /--max-line-length must be an integer from 4/],
     [['--reorder-capacity', '1.5'], /--reorder-capacity must be an integer/],
-    [['--bogus-option'], /Unknown arguments?: bogus-option/],
+    [['--bogus-option'], /unknown option --bogus-option \(see --help\)$/],
+    [['--evnt-port', '9000'], /unknown option --evnt-port \(did you mean --event-port\?\)/],
+    [['--event-port'], /Not enough arguments following: event-port/],
+    [['--reset-on-disconnect=maybe'], /--reset-on-disconnect must be true or false/],
+    [['--event-port', '9123', '--client-port', '9123'], /eventPort and clientPort are both 9123/],
+    [
+      ['--start-sequence', '1', '--start-sequence', '2'],
+      /--start-sequence is given more than once/,
+    ],
   ])('exits 2 with one line for invalid options %j', async (args, message) => {
     const binary = run(args);
     expect(await withTimeout(binary.exited, 10_000, 'the binary to exit')).toBe(2);
@@ -261,10 +271,45 @@ describe('follower-maze (built binary)', () => {
     expect(binary.stdout.filter((line) => line !== '')).toEqual([]);
   });
 
+  it.each([
+    [{ FOLLOWER_MAZE_EVENT_PORT: '' }, /FOLLOWER_MAZE_EVENT_PORT is empty/],
+    [
+      { FOLLOWER_MAZE_FOO: '1' },
+      /FOLLOWER_MAZE_FOO is set in the environment but is not a follower-maze setting: unset it/,
+    ],
+    [{ FOLLOWER_MAZE_RESET_ON_DISCONNECT: 'yes please' }, /must be true or false/],
+  ])('exits 2 with one line for the environment %j', async (env, message) => {
+    const binary = run([], env);
+    expect(await withTimeout(binary.exited, 10_000, 'the binary to exit')).toBe(2);
+    const lines = binary.stderr.filter((line) => line !== '');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+  });
+
+  it('reads a --config file, with flags and the environment winning over it', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'follower-maze-config-'));
+    try {
+      const file = join(directory, 'maze.json');
+      writeFileSync(file, JSON.stringify({ eventPort: 0, clientPort: 1, statsInterval: 50 }));
+      const binary = run(['--config', file, '--client-port', '0'], {
+        FOLLOWER_MAZE_RESET_ON_DISCONNECT: 'yes',
+      });
+      await binary.waitForLine('stdout', /listening/);
+      await binary.waitForLine('stdout', /^stats /);
+      await binary.waitForLine('stderr', /resetOnDisconnect=true/);
+      binary.child.kill('SIGTERM');
+      expect(await withTimeout(binary.exited, 10_000, 'the binary to exit')).toBe(0);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
   it('exits 2 for an invalid option from the environment', async () => {
     const binary = run([], { FOLLOWER_MAZE_SLOW_CLIENT_TIMEOUT: '0' });
     expect(await withTimeout(binary.exited, 10_000, 'the binary to exit')).toBe(2);
-    expect(binary.stderr.join('\n')).toMatch(/--slow-client-timeout must be an integer from 1/);
+    expect(binary.stderr.join('\n')).toMatch(
+      /FOLLOWER_MAZE_SLOW_CLIENT_TIMEOUT must be an integer from 1/,
+    );
   });
 
   it('prints its version and a help that lists every serve option', async () => {
@@ -274,7 +319,7 @@ describe('follower-maze (built binary)', () => {
     const help = run(['--help']);
     expect(await withTimeout(help.exited, 10_000, '--help')).toBe(0);
     const text = help.stdout.join('\n');
-    for (const spec of SERVE_OPTIONS) expect(text).toContain(`--${spec.flag}`);
+    for (const spec of SERVER_OPTIONS) expect(text).toContain(`--${flagOf(spec)}`);
     expect(text).toMatch(/Examples:/);
     expect(text).toMatch(/FOLLOWER_MAZE_/);
   });

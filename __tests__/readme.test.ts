@@ -7,7 +7,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { resolveMazeOptions } from '../lib/adapter/options.js';
-import { ENV_PREFIX, SERVE_OPTIONS } from '../lib/cli/serve-options.js';
 import {
   DEFAULT_CLIENT_PORT,
   DEFAULT_EVENT_PORT,
@@ -15,6 +14,7 @@ import {
   DEFAULT_MAX_CLIENTS,
 } from '../lib/core/constants.js';
 import { ErrorCode } from '../lib/core/errors.js';
+import { defaultText, envOf, flagOf, SERVER_OPTIONS } from '../lib/core/option-table.js';
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const SCRIPTS = (
@@ -65,19 +65,20 @@ describe('README', () => {
   describe('server command line', () => {
     const text = section('Server command line');
 
-    it.each(SERVE_OPTIONS.map((spec) => [spec.flag, spec] as const))(
-      'documents --%s with its environment variable and default',
+    it.each(SERVER_OPTIONS.map((spec) => [flagOf(spec), spec] as const))(
+      'documents --%s with its environment variable, default and meaning',
       (flag, spec) => {
-        const env = `${ENV_PREFIX}_${flag.toUpperCase().replaceAll('-', '_')}`;
-        expect(row(text, `--${flag}`)?.slice(1, 3)).toEqual([
-          `\`${env}\``,
-          `\`${String(spec.default)}\``,
+        // Every cell derives from the option table, the meaning included.
+        expect(row(text, `--${flag}`)?.slice(1, 4)).toEqual([
+          `\`${envOf(spec)}\``,
+          `\`${defaultText(spec)}\``,
+          spec.describe,
         ]);
       },
     );
 
     it('documents no option that does not exist', () => {
-      const flags = SERVE_OPTIONS.map((spec) => `--${spec.flag}`);
+      const flags = SERVER_OPTIONS.map((spec) => `--${flagOf(spec)}`);
       const documented = firstCells(text, '--').filter(
         (flag) => flag !== '--help' && flag !== '--version',
       );

@@ -143,7 +143,7 @@ describe('follower-maze simulate (built binary)', () => {
     [['--timeout', 'soon'], {}, /--timeout \(or \$timeout\) must be an integer/],
     [['--eventTerminator', 'cr'], {}, /--eventTerminator must be "lf" or "crlf"/],
     [[], { totalEvents: '-5' }, /\$totalEvents\) must be an integer from 0/],
-    [['--no-such-option'], {}, /Unknown argument/],
+    [['--no-such-option'], {}, /unknown option --such-option/],
   ])('exits 2 on a usage error: %j %j', async (args, env, message) => {
     const result = await run(args, env);
     expect(result.code).toBe(2);

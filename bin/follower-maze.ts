@@ -8,8 +8,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { EXIT_USAGE } from '../lib/cli/serve.js';
 import { serveCommand } from '../lib/cli/serve-command.js';
-import { ENV_PREFIX } from '../lib/cli/serve-options.js';
 import { simulateCommand } from '../lib/cli/simulate-command.js';
+import { withSuggestions } from '../lib/cli/suggest.js';
 
 const packageJson = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
@@ -18,7 +18,6 @@ const packageJson = JSON.parse(
 await yargs(hideBin(process.argv))
   .scriptName('follower-maze')
   .usage('$0 [command] [options]\n\nA Follower Maze server: one event source, many user clients.')
-  .env(ENV_PREFIX)
   .command(serveCommand)
   .command(simulateCommand)
   .strict()
@@ -29,7 +28,7 @@ await yargs(hideBin(process.argv))
   .wrap(100)
   .fail((message, error) => {
     process.stderr.write(
-      `follower-maze: ${message ?? error?.message ?? 'invalid arguments'} (see --help)\n`,
+      `follower-maze: ${withSuggestions(message ?? error?.message ?? 'invalid arguments')} (see --help)\n`,
     );
     process.exit(EXIT_USAGE);
   })

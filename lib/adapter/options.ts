@@ -1,28 +1,11 @@
 /**
- * Options of the stream adapter (SPEC 2, 5-8) and their validation.
- * Every default comes from `lib/core/constants.ts`; a bad value throws `ERR_INVALID_OPTION`
- * when the maze is created, never later.
+ * Options of the stream adapter (SPEC 2, 5-8): their types here, their defaults, ranges and
+ * meanings in `SERVER_OPTIONS` (`lib/core/option-table.ts`), the one table the command line
+ * and the README derive from too. A bad value throws `ERR_INVALID_OPTION` when the maze is
+ * created, never later.
  */
-import {
-  DEFAULT_CLIENT_BUFFER_LIMIT,
-  DEFAULT_IDENTIFY_TIMEOUT_MS,
-  DEFAULT_MAX_CLIENTS,
-  DEFAULT_MAX_FOLLOW_EDGES,
-  DEFAULT_MAX_ID_LINE_LENGTH,
-  DEFAULT_MAX_LINE_LENGTH,
-  DEFAULT_REORDER_BYTES,
-  DEFAULT_REORDER_CAPACITY,
-  DEFAULT_SHUTDOWN_TIMEOUT_MS,
-  DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
-  DEFAULT_SOURCE_IDLE_TIMEOUT_MS,
-  DEFAULT_START_SEQUENCE,
-  DEFAULT_TOTAL_BUFFER_LIMIT,
-  MAX_FOLLOW_EDGES,
-  MAX_ID,
-  MAX_TIMER_MS,
-} from '../core/constants.js';
-import { ErrorCode, MazeError } from '../core/errors.js';
 import type { MazeCoreOptions } from '../core/maze-core.js';
+import { checkOptionValue, type OptionSpec, serverOptionsOf } from '../core/option-table.js';
 import { defaultMaxClients } from './descriptor-limit.js';
 
 /** Everything `createMaze()` can be tuned with. Durations are in milliseconds. */
@@ -72,91 +55,17 @@ export interface MazeOptions extends MazeCoreOptions {
 /** `MazeOptions` with every default filled in. */
 export type ResolvedMazeOptions = Required<MazeOptions>;
 
+/** The rows of the option table a maze takes: the core's and the adapter's. */
+const MAZE_OPTIONS: readonly OptionSpec[] = serverOptionsOf('core', 'adapter');
+
 /** Fills in defaults and validates; throws `MazeError(ERR_INVALID_OPTION)` on a bad value. */
 export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptions {
-  return {
-    startSequence: integer('startSequence', options.startSequence, DEFAULT_START_SEQUENCE, 1),
-    reorderCapacity: integer(
-      'reorderCapacity',
-      options.reorderCapacity,
-      DEFAULT_REORDER_CAPACITY,
-      1,
-    ),
-    reorderBytes: integer('reorderBytes', options.reorderBytes, DEFAULT_REORDER_BYTES, 1),
-    maxFollowEdges: integer(
-      'maxFollowEdges',
-      options.maxFollowEdges,
-      DEFAULT_MAX_FOLLOW_EDGES,
-      1,
-      MAX_FOLLOW_EDGES,
-    ),
-    // A valid event needs at least "1|B\n".
-    maxLineLength: integer('maxLineLength', options.maxLineLength, DEFAULT_MAX_LINE_LENGTH, 4),
-    maxIdLineLength: integer(
-      'maxIdLineLength',
-      options.maxIdLineLength,
-      DEFAULT_MAX_ID_LINE_LENGTH,
-      2,
-    ),
-    identifyTimeout: integer(
-      'identifyTimeout',
-      options.identifyTimeout,
-      DEFAULT_IDENTIFY_TIMEOUT_MS,
-      1,
-    ),
-    // 0 stands for the derived default, so the CLI and the environment can ask for it too.
-    maxClients:
-      integer('maxClients', options.maxClients, DEFAULT_MAX_CLIENTS, 0) || defaultMaxClients(),
-    clientBufferLimit: integer(
-      'clientBufferLimit',
-      options.clientBufferLimit,
-      DEFAULT_CLIENT_BUFFER_LIMIT,
-      1,
-    ),
-    totalBufferLimit: integer(
-      'totalBufferLimit',
-      options.totalBufferLimit,
-      DEFAULT_TOTAL_BUFFER_LIMIT,
-      1,
-    ),
-    slowClientTimeout: integer(
-      'slowClientTimeout',
-      options.slowClientTimeout,
-      DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
-      1,
-    ),
-    sourceIdleTimeout: integer(
-      'sourceIdleTimeout',
-      options.sourceIdleTimeout,
-      DEFAULT_SOURCE_IDLE_TIMEOUT_MS,
-      0,
-    ),
-    shutdownTimeout: integer(
-      'shutdownTimeout',
-      options.shutdownTimeout,
-      DEFAULT_SHUTDOWN_TIMEOUT_MS,
-      0,
-    ),
-    resetOnDisconnect: options.resetOnDisconnect ?? false,
-  };
-}
-
-// Timers cannot wait longer than MAX_TIMER_MS; sizes and numbers are capped at MAX_ID unless
-// the option has a tighter limit of its own.
-function integer(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  limit?: number,
-): number {
-  const resolved = value ?? fallback;
-  const max = limit ?? (/Timeout$/.test(name) ? MAX_TIMER_MS : MAX_ID);
-  if (!Number.isSafeInteger(resolved) || resolved < min || resolved > max) {
-    throw new MazeError(
-      ErrorCode.InvalidOption,
-      `${name} must be an integer from ${min} to ${max}, got ${String(value)}`,
-    );
+  const given = options as Readonly<Record<string, unknown>>;
+  const resolved: Record<string, unknown> = {};
+  for (const spec of MAZE_OPTIONS) {
+    resolved[spec.name] = checkOptionValue(spec, given[spec.name] ?? spec.default);
   }
-  return resolved;
+  // 0 stands for the derived default, so the CLI and the environment can ask for it too.
+  resolved.maxClients = (resolved.maxClients as number) || defaultMaxClients();
+  return resolved as unknown as ResolvedMazeOptions;
 }

@@ -1,56 +1,42 @@
 /**
- * The options of `follower-maze serve` (the default command), one per SPEC tunable, in one
- * importable table: the CLI builds its yargs options from it, and the README can be checked
- * against it. Every default comes from `lib/core/constants.ts`. Each option can also be set
- * through the environment as `FOLLOWER_MAZE_<NAME>` (e.g. `FOLLOWER_MAZE_EVENT_PORT=9000`).
+ * The settings of `follower-maze serve`, derived from the option table
+ * (`SERVER_OPTIONS`): its yargs flags and help, and the resolution of every setting from its
+ * flag, its `FOLLOWER_MAZE_*` environment variable, the `--config` file or its default, in
+ * that order of precedence.
+ *
+ * Invariants:
+ * - Nothing is ignored silently: an empty value, a value given twice, a misspelled
+ *   environment variable or config key, a boolean that is not one of the usual spellings,
+ *   and a config file that is not a JSON object all stop startup with one line that names
+ *   the setting and what it accepts (and, for a misspelling, the closest known name).
+ * - Flags and environment variables are text, parsed by `parseOptionText()`; config values
+ *   are JSON, checked by `checkOptionValue()`: the same ranges as the library's.
  */
+import { readFileSync } from 'node:fs';
 import type { Options } from 'yargs';
+import { ErrorCode, MazeError } from '../core/errors.js';
 import {
-  DEFAULT_CLIENT_BUFFER_LIMIT,
-  DEFAULT_CLIENT_PORT,
-  DEFAULT_EVENT_PORT,
-  DEFAULT_HOST,
-  DEFAULT_IDENTIFY_TIMEOUT_MS,
-  DEFAULT_MAX_CLIENTS,
-  DEFAULT_MAX_FOLLOW_EDGES,
-  DEFAULT_MAX_LINE_LENGTH,
-  DEFAULT_REORDER_BYTES,
-  DEFAULT_REORDER_CAPACITY,
-  DEFAULT_SHUTDOWN_TIMEOUT_MS,
-  DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
-  DEFAULT_SOURCE_IDLE_TIMEOUT_MS,
-  DEFAULT_START_SEQUENCE,
-  DEFAULT_STATS_INTERVAL_MS,
-  DEFAULT_TOTAL_BUFFER_LIMIT,
-  MAX_FOLLOW_EDGES,
-  MAX_ID,
-  MAX_TIMER_MS,
-} from '../core/constants.js';
+  checkOptionValue,
+  defaultText,
+  ENV_PREFIX,
+  envOf,
+  flagOf,
+  type OptionSpec,
+  type OptionValue,
+  parseOptionText,
+  SERVER_OPTIONS,
+  serverOptionsOf,
+} from '../core/option-table.js';
 import type { ListenOptions } from '../net/listen.js';
+import { closest } from './suggest.js';
 
-/** Environment prefix: `--event-port` is also `FOLLOWER_MAZE_EVENT_PORT`. */
-export const ENV_PREFIX = 'FOLLOWER_MAZE';
-
-/** One CLI option: its flag, its key in the parsed arguments, and its limits. */
-export interface ServeOptionSpec {
-  /** The flag without dashes, e.g. `event-port`. */
-  readonly flag: string;
-  /** The camel-case key, e.g. `eventPort` (also the `listen()` option name, except `statsInterval`). */
-  readonly key: keyof ServeArgs;
-  readonly type: 'number' | 'string' | 'boolean';
-  readonly default: number | string | boolean;
-  readonly describe: string;
-  /** Smallest and largest integer accepted (number options only). */
-  readonly min?: number;
-  readonly max?: number;
-}
-
-/** The parsed options of the serve command. */
+/** The settings of the serve command, every one decided. */
 export interface ServeArgs {
   readonly eventPort: number;
   readonly clientPort: number;
   readonly host: string;
   readonly maxLineLength: number;
+  readonly maxIdLineLength: number;
   readonly identifyTimeout: number;
   readonly maxClients: number;
   readonly clientBufferLimit: number;
@@ -62,217 +48,135 @@ export interface ServeArgs {
   readonly maxFollowEdges: number;
   readonly resetOnDisconnect: boolean;
   readonly sourceIdleTimeout: number;
-  readonly statsInterval: number;
   readonly shutdownTimeout: number;
+  readonly statsInterval: number;
+  /** The config file read, if any. */
+  readonly config: string | undefined;
 }
 
-/** Every option of the serve command, in help order. */
-export const SERVE_OPTIONS: readonly ServeOptionSpec[] = [
-  {
-    flag: 'event-port',
-    key: 'eventPort',
-    type: 'number',
-    default: DEFAULT_EVENT_PORT,
-    describe: 'TCP port the event source connects to (0: any free port)',
-    min: 0,
-    max: 65_535,
-  },
-  {
-    flag: 'client-port',
-    key: 'clientPort',
-    type: 'number',
-    default: DEFAULT_CLIENT_PORT,
-    describe: 'TCP port user clients connect to (0: any free port)',
-    min: 0,
-    max: 65_535,
-  },
-  {
-    flag: 'host',
-    key: 'host',
-    type: 'string',
-    default: DEFAULT_HOST,
-    describe: 'Address both ports bind to (0.0.0.0 exposes the event port to the network)',
-  },
-  {
-    flag: 'max-line-length',
-    key: 'maxLineLength',
-    type: 'number',
-    default: DEFAULT_MAX_LINE_LENGTH,
-    describe: 'Longest event line accepted, terminator included, in bytes (client id lines: 64)',
-    min: 4,
-    max: MAX_ID,
-  },
-  {
-    flag: 'identify-timeout',
-    key: 'identifyTimeout',
-    type: 'number',
-    default: DEFAULT_IDENTIFY_TIMEOUT_MS,
-    describe: 'Milliseconds a new client has to send its user id',
-    min: 1,
-    max: MAX_TIMER_MS,
-  },
-  {
-    flag: 'max-clients',
-    key: 'maxClients',
-    type: 'number',
-    default: DEFAULT_MAX_CLIENTS,
-    describe:
-      'Client connections at once; more are closed at once (0: the descriptor limit minus a reserve)',
-    min: 0,
-    max: MAX_ID,
-  },
-  {
-    flag: 'client-buffer-limit',
-    key: 'clientBufferLimit',
-    type: 'number',
-    default: DEFAULT_CLIENT_BUFFER_LIMIT,
-    describe: 'Bytes queued for one client before the event source is paused',
-    min: 1,
-    max: MAX_ID,
-  },
-  {
-    flag: 'total-buffer-limit',
-    key: 'totalBufferLimit',
-    type: 'number',
-    default: DEFAULT_TOTAL_BUFFER_LIMIT,
-    describe: 'Bytes queued for all clients together before the event source is paused',
-    min: 1,
-    max: MAX_ID,
-  },
-  {
-    flag: 'slow-client-timeout',
-    key: 'slowClientTimeout',
-    type: 'number',
-    default: DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
-    describe:
-      'Milliseconds a client may stay over its buffer limit (or all over the total) before clients are dropped',
-    min: 1,
-    max: MAX_TIMER_MS,
-  },
-  {
-    flag: 'reorder-capacity',
-    key: 'reorderCapacity',
-    type: 'number',
-    default: DEFAULT_REORDER_CAPACITY,
-    describe: 'Events that may wait for a missing sequence number',
-    min: 1,
-    max: MAX_ID,
-  },
-  {
-    flag: 'reorder-bytes',
-    key: 'reorderBytes',
-    type: 'number',
-    default: DEFAULT_REORDER_BYTES,
-    describe: 'Bytes of event lines that may wait for a missing sequence number',
-    min: 1,
-    max: MAX_ID,
-  },
-  {
-    flag: 'start-sequence',
-    key: 'startSequence',
-    type: 'number',
-    default: DEFAULT_START_SEQUENCE,
-    describe: 'Sequence number of the first event',
-    min: 1,
-    max: MAX_ID,
-  },
-  {
-    flag: 'max-follow-edges',
-    key: 'maxFollowEdges',
-    type: 'number',
-    default: DEFAULT_MAX_FOLLOW_EDGES,
-    describe: 'Follow edges kept before a new follow is refused (ERR_FOLLOW_LIMIT, a no-op)',
-    min: 1,
-    max: MAX_FOLLOW_EDGES,
-  },
-  {
-    flag: 'reset-on-disconnect',
-    key: 'resetOnDisconnect',
-    type: 'boolean',
-    default: false,
-    describe: 'Forget follows and the stream position when the event source disconnects',
-  },
-  {
-    flag: 'source-idle-timeout',
-    key: 'sourceIdleTimeout',
-    type: 'number',
-    default: DEFAULT_SOURCE_IDLE_TIMEOUT_MS,
-    describe:
-      'Milliseconds an event source may send nothing before a new one may take over (0: never)',
-    min: 0,
-    max: MAX_TIMER_MS,
-  },
-  {
-    flag: 'stats-interval',
-    key: 'statsInterval',
-    type: 'number',
-    default: DEFAULT_STATS_INTERVAL_MS,
-    describe: 'Milliseconds between stats lines on stdout (0: none)',
-    min: 0,
-    max: MAX_TIMER_MS,
-  },
-  {
-    flag: 'shutdown-timeout',
-    key: 'shutdownTimeout',
-    type: 'number',
-    default: DEFAULT_SHUTDOWN_TIMEOUT_MS,
-    describe: 'Milliseconds to flush buffered output on shutdown before closing anyway',
-    min: 0,
-    max: MAX_TIMER_MS,
-  },
-];
+/**
+ * `FOLLOWER_MAZE_*` variables that are not settings of the server: the test suite's own
+ * (`FOLLOWER_MAZE_REQUIRE_NATS` makes missing `nats-server` a test failure in CI).
+ */
+const NOT_SETTINGS = new Set([`${ENV_PREFIX}_REQUIRE_NATS`]);
 
-/** `SERVE_OPTIONS` as a yargs options object. */
+/** `SERVER_OPTIONS` as yargs options: text in, parsed by `resolveServeArgs()`. */
 export function serveYargsOptions(): Record<string, Options> {
   const options: Record<string, Options> = {};
-  for (const spec of SERVE_OPTIONS) {
-    options[spec.flag] = {
-      type: spec.type,
-      default: spec.default,
+  for (const spec of SERVER_OPTIONS) {
+    options[flagOf(spec)] = {
+      type: 'string',
       describe: spec.describe,
-      group: 'Server:',
+      defaultDescription: defaultText(spec),
+      // A boolean flag alone means true; every other flag needs its value.
+      requiresArg: spec.type !== 'boolean',
+      group: spec.layer === 'cli' ? 'Output and configuration:' : 'Server:',
     };
   }
   return options;
 }
 
-/** Checks parsed arguments against the limits; returns a one-line message, or `undefined`. */
-export function validateServeArgs(argv: Readonly<Record<string, unknown>>): string | undefined {
-  for (const spec of SERVE_OPTIONS) {
-    const value = argv[spec.key];
-    if (Array.isArray(value)) return `--${spec.flag} is given more than once`;
-    if (spec.type === 'string' && (typeof value !== 'string' || value.length === 0)) {
-      return `--${spec.flag} must not be empty`;
-    }
-    if (spec.type !== 'number') continue;
-    const min = spec.min ?? 0;
-    const max = spec.max ?? MAX_ID;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      const shown = typeof value === 'number' && Number.isNaN(value) ? 'not a number' : value;
-      return `--${spec.flag} must be an integer from ${min} to ${max} (got ${String(shown)})`;
-    }
-  }
-  return undefined;
+/** Where settings come from besides the command line; the process's by default. */
+export interface SettingSources {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readFile(path: string): string;
 }
 
-/** The `listen()` options the parsed arguments stand for. */
-export function toListenOptions(args: ServeArgs): ListenOptions {
-  return {
-    host: args.host,
-    eventPort: args.eventPort,
-    clientPort: args.clientPort,
-    maxLineLength: args.maxLineLength,
-    identifyTimeout: args.identifyTimeout,
-    maxClients: args.maxClients,
-    clientBufferLimit: args.clientBufferLimit,
-    totalBufferLimit: args.totalBufferLimit,
-    slowClientTimeout: args.slowClientTimeout,
-    reorderCapacity: args.reorderCapacity,
-    reorderBytes: args.reorderBytes,
-    startSequence: args.startSequence,
-    maxFollowEdges: args.maxFollowEdges,
-    resetOnDisconnect: args.resetOnDisconnect,
-    sourceIdleTimeout: args.sourceIdleTimeout,
-    shutdownTimeout: args.shutdownTimeout,
+const processSources: SettingSources = {
+  env: process.env,
+  readFile: (path) => readFileSync(path, 'utf8'),
+};
+
+/**
+ * Decides every setting from the parsed command line (`argv`, camelCase keys as yargs gives
+ * them), the environment and the config file. Throws `MazeError(ERR_INVALID_OPTION)` with a
+ * one-line message on the first problem.
+ */
+export function resolveServeArgs(
+  argv: Readonly<Record<string, unknown>>,
+  sources: SettingSources = processSources,
+): ServeArgs {
+  checkEnvironmentNames(sources.env);
+  const fromFlags = (spec: OptionSpec): OptionValue | undefined => {
+    const value = argv[spec.name];
+    if (value === undefined) return undefined;
+    const flag = `--${flagOf(spec)}`;
+    if (Array.isArray(value)) throw invalid(`${flag} is given more than once`);
+    if (spec.type === 'boolean' && value === '') return true;
+    return parseOptionText(spec, String(value), flag);
   };
+  const fromEnv = (spec: OptionSpec): OptionValue | undefined => {
+    const text = sources.env[envOf(spec)];
+    return text === undefined ? undefined : parseOptionText(spec, text, envOf(spec));
+  };
+  const configSpec = SERVER_OPTIONS.find((spec) => spec.name === 'config') as OptionSpec;
+  const configPath = (fromFlags(configSpec) ?? fromEnv(configSpec)) as string | undefined;
+  const fromConfig = configPath === undefined ? {} : readConfig(configPath, sources);
+
+  const args: Record<string, unknown> = {};
+  for (const spec of SERVER_OPTIONS) {
+    args[spec.name] = fromFlags(spec) ?? fromEnv(spec) ?? fromConfig[spec.name] ?? spec.default;
+  }
+  return args as unknown as ServeArgs;
+}
+
+/** The `listen()` options the settings stand for: every row that is not the CLI's own. */
+export function toListenOptions(args: ServeArgs): ListenOptions {
+  const options: Record<string, unknown> = {};
+  for (const spec of serverOptionsOf('listen', 'adapter', 'core')) {
+    options[spec.name] = (args as unknown as Record<string, unknown>)[spec.name];
+  }
+  return options as ListenOptions;
+}
+
+// A misspelled variable would otherwise leave its setting at the default without a word.
+function checkEnvironmentNames(env: SettingSources['env']): void {
+  const prefix = `${ENV_PREFIX}_`;
+  const known = SERVER_OPTIONS.map(envOf);
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith(prefix) || known.includes(name) || NOT_SETTINGS.has(name)) continue;
+    // Compared without the prefix they all share, so a short name gets no far-fetched match.
+    const nearest = closest(
+      name.slice(prefix.length),
+      known.map((variable) => variable.slice(prefix.length)),
+    );
+    const suggestion = nearest === undefined ? undefined : `${prefix}${nearest}`;
+    throw invalid(
+      `${name} is set in the environment but is not a follower-maze setting${
+        suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`
+      }: unset it or correct its name`,
+    );
+  }
+}
+
+function readConfig(path: string, sources: SettingSources): Record<string, OptionValue> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(sources.readFile(path));
+  } catch (error) {
+    throw invalid(`cannot read the config file ${path}: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw invalid(`the config file ${path} must hold a JSON object of settings`);
+  }
+  const settings = SERVER_OPTIONS.filter((spec) => spec.name !== 'config');
+  const names = settings.map((spec) => spec.name as string);
+  const values: Record<string, OptionValue> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    const spec = settings.find((candidate) => candidate.name === key);
+    if (spec === undefined) {
+      const suggestion = closest(key, names);
+      throw invalid(
+        `${path}: "${key}" is not a setting${
+          suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`
+        }; settings use the camelCase names of the flags`,
+      );
+    }
+    values[key] = checkOptionValue(spec, value, `${path}: ${key}`);
+  }
+  return values;
+}
+
+function invalid(message: string): MazeError {
+  return new MazeError(ErrorCode.InvalidOption, message);
 }

@@ -47,10 +47,9 @@
  * small-id followers are either all in its bitset (its small-id list is then empty) or all
  * in the table and its small-id list.
  */
-import { DEFAULT_MAX_FOLLOW_EDGES, MAX_FOLLOW_EDGES } from './constants.js';
-import { ErrorCode, MazeError } from './errors.js';
 import type { UserId } from './events.js';
 import { capacityFor, hashId, IdTable, randomSalt } from './id-table.js';
+import { checkOptionValue, serverOption } from './option-table.js';
 import { hasBit, lowestBit, MAX_DENSE_ID, type UserLookup } from './user-lookup.js';
 
 /** What `follow()` did. */
@@ -125,14 +124,8 @@ export class FollowGraph {
 
   /** Throws `ERR_INVALID_OPTION` when `maxEdges` is not an integer in `1 ..= MAX_FOLLOW_EDGES`. */
   constructor(options: FollowGraphOptions = {}) {
-    const maxEdges = options.maxEdges ?? DEFAULT_MAX_FOLLOW_EDGES;
-    if (!Number.isSafeInteger(maxEdges) || maxEdges < 1 || maxEdges > MAX_FOLLOW_EDGES) {
-      throw new MazeError(
-        ErrorCode.InvalidOption,
-        `maxFollowEdges must be an integer from 1 to ${MAX_FOLLOW_EDGES}, got ${String(options.maxEdges)}`,
-      );
-    }
-    this.#maxEdges = maxEdges;
+    const spec = serverOption('maxFollowEdges');
+    this.#maxEdges = checkOptionValue(spec, options.maxEdges ?? spec.default) as number;
   }
 
   /** Number of follow edges. */

@@ -24,14 +24,9 @@
  * Usage contract: after each `offer()`, call `next()` until it returns `undefined`.
  */
 import TinyQueue from 'tinyqueue';
-import {
-  DEFAULT_REORDER_BYTES,
-  DEFAULT_REORDER_CAPACITY,
-  DEFAULT_START_SEQUENCE,
-  MAX_ID,
-} from './constants.js';
-import { ErrorCode, MazeError, type Problem } from './errors.js';
+import { ErrorCode, type Problem } from './errors.js';
 import type { Sequence } from './events.js';
+import { checkOptionValue, type ServerOptionName, serverOption } from './option-table.js';
 
 /** Largest ring: enough for shuffled batches of hundreds, small enough to scan on overflow. */
 const MAX_WINDOW = 1024;
@@ -81,15 +76,9 @@ export class Sequencer<T extends Sequenced> {
   #skipped = 0;
 
   constructor(options: SequencerOptions<T> = {}) {
-    this.#startSequence = checkPositiveInteger(
-      'startSequence',
-      options.startSequence ?? DEFAULT_START_SEQUENCE,
-    );
-    this.#capacity = checkPositiveInteger('capacity', options.capacity ?? DEFAULT_REORDER_CAPACITY);
-    this.#capacityBytes = checkPositiveInteger(
-      'capacityBytes',
-      options.capacityBytes ?? DEFAULT_REORDER_BYTES,
-    );
+    this.#startSequence = checked('startSequence', options.startSequence, 'startSequence');
+    this.#capacity = checked('reorderCapacity', options.capacity, 'capacity');
+    this.#capacityBytes = checked('reorderBytes', options.capacityBytes, 'capacityBytes');
     this.#sizeOf = options.sizeOf ?? zeroBytes;
     const window = Math.min(MAX_WINDOW, 2 ** Math.ceil(Math.log2(this.#capacity + 1)));
     this.#ring = new Array<T | undefined>(window).fill(undefined);
@@ -262,11 +251,10 @@ export class Sequencer<T extends Sequenced> {
   }
 }
 
-function checkPositiveInteger(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1 || value > MAX_ID) {
-    throw new MazeError(ErrorCode.InvalidOption, `${name} must be an integer >= 1, got ${value}`);
-  }
-  return value;
+// By the rule of the server option it stands for; `label` is the Sequencer's own name for it.
+function checked(option: ServerOptionName, value: number | undefined, label: string): number {
+  const spec = serverOption(option);
+  return checkOptionValue(spec, value ?? spec.default, label) as number;
 }
 
 function stale(sequence: Sequence, nextSequence: Sequence): Problem {

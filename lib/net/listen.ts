@@ -16,14 +16,9 @@ import { type AddressInfo, createServer, type Server, type Socket } from 'node:n
 import createDebug from 'debug';
 import { createMaze, type Maze } from '../adapter/maze.js';
 import type { MazeOptions } from '../adapter/options.js';
-import {
-  CLIENT_KEEPALIVE_DELAY_MS,
-  DEFAULT_CLIENT_PORT,
-  DEFAULT_EVENT_PORT,
-  DEFAULT_HOST,
-  EVENT_SOURCE_KEEPALIVE_MS,
-} from '../core/constants.js';
+import { CLIENT_KEEPALIVE_DELAY_MS, EVENT_SOURCE_KEEPALIVE_MS } from '../core/constants.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
+import { checkOptionValue, serverOption } from '../core/option-table.js';
 
 const log = createDebug('follower-maze:net');
 
@@ -53,9 +48,7 @@ export interface MazeServer {
  * `MazeError(ERR_LISTEN)` if a port cannot be bound, `ERR_INVALID_OPTION` on a bad option.
  */
 export async function listen(options: ListenOptions = {}): Promise<MazeServer> {
-  const host = options.host ?? DEFAULT_HOST;
-  const eventPort = checkPort('eventPort', options.eventPort ?? DEFAULT_EVENT_PORT);
-  const clientPort = checkPort('clientPort', options.clientPort ?? DEFAULT_CLIENT_PORT);
+  const { host, eventPort, clientPort } = resolveAddresses(options);
   const maze = createMaze(options);
 
   const eventServer = createServer((socket) => acceptEventSource(maze, socket));
@@ -169,12 +162,23 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-function checkPort(name: string, port: number): number {
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+// By the option table's rules; one port for both roles would only fail later, as EADDRINUSE.
+function resolveAddresses(options: ListenOptions): {
+  host: string;
+  eventPort: number;
+  clientPort: number;
+} {
+  const [host, eventPort, clientPort] = (['host', 'eventPort', 'clientPort'] as const).map(
+    (name) => {
+      const spec = serverOption(name);
+      return checkOptionValue(spec, options[name] ?? spec.default);
+    },
+  ) as [string, number, number];
+  if (eventPort === clientPort && eventPort !== 0) {
     throw new MazeError(
       ErrorCode.InvalidOption,
-      `${name} must be an integer from 0 to 65535, got ${port}`,
+      `eventPort and clientPort are both ${eventPort}: the event source and the clients need ports of their own`,
     );
   }
-  return port;
+  return { host, eventPort, clientPort };
 }
