@@ -3,27 +3,29 @@
  * Peak RSS of the BUILT server while a client is stalled during a large run (SPEC 4, 6):
  *
  *   node scripts/stalled-client-rss.mjs [--events 2000000] [--clients 10] [--users 100]
- *        [--slow-client-timeout 1000] [--sample-ms 200] [--seed 1]
- *        [--bin dist/bin/follower-maze.js]
+ *        [--event-mix F:10,U:5,B:70,P:5,S:10] [--slow-client-timeout 1000]
+ *        [--sample-ms 200] [--seed 1] [--bin dist/bin/follower-maze.js]
  *
- * Starts the server as a child process on free ports, connects `clients` normal clients
- * (users 1..clients) and one client of user `clients + 1` that never reads. That user
- * follows everybody, so it is owed every broadcast and every status update; once the kernel
- * buffers and its 1 MiB server buffer are full, the server stops reading the event source,
- * the slow-client timeout drops the stalled client, the stream goes on, and a new stalled
- * client connects at once: the stall repeats for the whole run.
+ * Starts the server as a child process on free ports and connects one client of user
+ * `users + 1` that never reads. Then the built `follower-maze simulate --json` streams
+ * `events` events to the server and verifies its own `clients` clients (users drawn from
+ * 1..users), every notification byte for byte. The stalled user is outside the simulator's
+ * users, so no event names it and it follows nobody: it is owed every broadcast and nothing
+ * else, which is why the default mix is mostly broadcasts. Once the kernel buffers (about
+ * 4 MiB on loopback) and its 1 MiB server buffer are full, the server stops reading the
+ * event source, the slow-client timeout drops the stalled client, the stream goes on, and a
+ * new stalled client connects at once: the stall repeats about every 800,000 events of the
+ * default mix.
  *
- * The events are generated on the fly (shuffled in batches of up to 100) and sent with
- * backpressure; a small model gives each normal client's expected byte count and hash, which
- * must match exactly at the end. The server's VmRSS (/proc/<pid>/status) is sampled every
- * `sample-ms` and filed under the quarter of the stream the server has read by then (from its
- * stats line); the script prints the peak per quarter, the overall peak and the number of
- * stalls, and exits 1 if a client's stream is wrong.
+ * The server's VmRSS (/proc/<pid>/status) is sampled every `sample-ms` and filed under the
+ * quarter of the stream the server has read by then (from its stats line); the script prints
+ * the peak per quarter, the overall peak and the number of stalls, and exits 1 if the
+ * simulator finds a client's stream wrong or the server reports any other problem.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { connect } from 'node:net';
 import { parseArgs } from 'node:util';
-import { hashBytes, OwedNotifications } from './support/owed-notifications.mjs';
-import { mulberry32, randomInt } from './support/random.mjs';
 import { DEFAULT_SERVER_BIN, procStatusKiB, startServer } from './support/server-process.mjs';
 
 const { values } = parseArgs({
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     events: { type: 'string', default: '2000000' },
     clients: { type: 'string', default: '10' },
     users: { type: 'string', default: '100' },
+    'event-mix': { type: 'string', default: 'F:10,U:5,B:70,P:5,S:10' },
     'slow-client-timeout': { type: 'string', default: '1000' },
     'sample-ms': { type: 'string', default: '200' },
     seed: { type: 'string', default: '1' },
@@ -40,49 +43,12 @@ const { values } = parseArgs({
 const EVENTS = Number(values.events);
 const CLIENTS = Number(values.clients);
 const USERS = Number(values.users);
-const STALLED_USER = CLIENTS + 1;
+const STALLED_USER = USERS + 1;
 const SLOW_CLIENT_TIMEOUT = Number(values['slow-client-timeout']);
 const SAMPLE_MS = Number(values['sample-ms']);
 const TIMEOUT_MS = 900_000;
-
-const rng = mulberry32(Number(values.seed));
-
-// --- The model: what each normal client (users 1..clients) is owed. ------------------------
-const model = new OwedNotifications(Array.from({ length: CLIENTS }, (_, index) => index + 1));
-const expected = model.owed;
-
-let nextSequence = 1;
-/** The next event in sequence order, applied to the model. */
-function nextEvent() {
-  const sequence = nextSequence++;
-  // First the stalled user follows everybody, so it is owed every status update.
-  if (sequence <= USERS) return model.apply('F', sequence, STALLED_USER, sequence);
-  const roll = rng() * 100;
-  const from = randomInt(rng, 1, USERS);
-  const to = randomInt(rng, 1, USERS);
-  if (roll < 15) return model.apply('F', sequence, from, to);
-  // The stalled user never unfollows, or it would stop being owed status updates.
-  if (roll < 20) return model.apply('U', sequence, from === STALLED_USER ? 1 : from, to);
-  if (roll < 40) return model.apply('B', sequence, from, to);
-  if (roll < 55) return model.apply('P', sequence, from, to);
-  return model.apply('S', sequence, from, to);
-}
-
-/** About 64 KiB of events, shuffled in batches of up to 100; `undefined` when all are out. */
-function nextChunk() {
-  let text = '';
-  while (text.length < 64 * 1024 && nextSequence <= EVENTS) {
-    const batch = [];
-    const size = Math.min(randomInt(rng, 1, 100), EVENTS - nextSequence + 1);
-    for (let i = 0; i < size; i++) batch.push(nextEvent());
-    for (let i = batch.length - 1; i > 0; i--) {
-      const j = randomInt(rng, 0, i);
-      [batch[i], batch[j]] = [batch[j], batch[i]];
-    }
-    text += batch.join('');
-  }
-  return text.length === 0 ? undefined : text;
-}
+/** How long a simulated client may wait for its next notification: many stalls in a row. */
+const SIMULATOR_CLIENT_TIMEOUT_MS = 60_000;
 
 // --- Start the built server. ---------------------------------------------------------------
 const {
@@ -100,10 +66,14 @@ const {
   keepChars: 8192,
   stdio: ['ignore', 'pipe', 'pipe'],
 });
+/** @type {import('node:child_process').ChildProcess | undefined} */
+let simulator;
 let finished = false;
 const watchdog = setTimeout(() => fail(`no result within ${TIMEOUT_MS} ms`), TIMEOUT_MS);
+/** @param {string} message */
 function fail(message) {
   console.error(`stalled-client-rss: FAILED: ${message}`);
+  simulator?.kill('SIGKILL');
   server.kill('SIGKILL');
   process.exit(1);
 }
@@ -113,7 +83,7 @@ server.on('exit', (code) => {
 let lastStats = '';
 let progress = 0; // events the server has read so far, from its stats line
 let sourcePaused = false; // the server holds the source for the stalled client (stats line)
-server.stdout.on('data', () => {
+server.stdout?.on('data', () => {
   const stats = stdout.text().match(/stats [^\n]*\n/g);
   if (stats !== null) {
     lastStats = stats[stats.length - 1];
@@ -122,11 +92,12 @@ server.stdout.on('data', () => {
   }
 });
 let stalls = 0;
+/** @type {string[]} */
 const otherProblems = [];
 let streaming = true;
 let stalledConnections = 0;
+/** @type {import('node:net').Socket | undefined} */
 let stalledSocket;
-const sockets = [];
 function connectStalled() {
   if (!streaming) return;
   stalledConnections++;
@@ -134,11 +105,10 @@ function connectStalled() {
   socket.pause();
   socket.write(`${STALLED_USER}\n`);
   socket.on('error', () => undefined);
-  sockets.push(socket);
   stalledSocket = socket;
 }
-server.stderr.setEncoding('utf8');
-server.stderr.on('data', (text) => {
+server.stderr?.setEncoding('utf8');
+server.stderr?.on('data', (text) => {
   for (const line of text.split('\n')) {
     if (line.includes('ERR_CLIENT_SLOW')) {
       stalls++;
@@ -156,7 +126,7 @@ const samplesPerQuarter = [0, 0, 0, 0];
 let samples = 0;
 let peakWhilePaused = 0;
 let samplesWhilePaused = 0;
-const rssKiB = () => procStatusKiB(server.pid, 'VmRSS') ?? 0;
+const rssKiB = () => procStatusKiB(/** @type {number} */ (server.pid), 'VmRSS') ?? 0;
 const startRss = rssKiB();
 const sampler = setInterval(() => {
   const quarter = Math.min(3, Math.floor((progress / EVENTS) * 4));
@@ -170,67 +140,77 @@ const sampler = setInterval(() => {
   }
 }, SAMPLE_MS);
 
-// --- Normal clients: hash everything they receive. -------------------------------------------
-const received = new Map();
-for (const user of expected.keys()) {
-  const socket = connect({ host: '127.0.0.1', port: clientPort, noDelay: true });
-  sockets.push(socket);
-  const got = { bytes: 0, hash: 0 };
-  received.set(user, got);
-  socket.on('data', (chunk) => {
-    got.bytes += chunk.length;
-    got.hash = hashBytes(got.hash, chunk);
-  });
-  socket.on('error', (error) => fail(`client ${user}: ${error.message}`));
-  socket.write(`${user}\n`);
-}
-
-// --- The stalled client: never reads; when it is dropped, the next one connects. ------------
+// --- The stalled client first, so that it is owed the whole stream. --------------------------
 connectStalled();
-await stdout.waitFor(new RegExp(` clientsConnected=${CLIENTS + 1} `));
+await stdout.waitFor(/ clientsConnected=1 /);
 
-// --- Stream the events with backpressure. ----------------------------------------------------
+// --- The built simulator streams the events and verifies its clients. ------------------------
 const started = Date.now();
-const source = connect({ host: '127.0.0.1', port: eventPort });
-source.on('error', (error) => fail(`event source: ${error.message}`));
-await new Promise((resolve) => source.once('connect', resolve));
-for (let chunk = nextChunk(); chunk !== undefined; chunk = nextChunk()) {
-  if (!source.write(chunk, 'latin1')) await new Promise((resolve) => source.once('drain', resolve));
-}
-await new Promise((resolve) => source.end(resolve));
-
-// --- Wait for every normal client to have its share, then check it. -------------------------
-const deadline = Date.now() + 120_000;
-const behind = () => [...expected].filter(([user, want]) => received.get(user).bytes < want.bytes);
-while (behind().length > 0 && Date.now() < deadline) {
-  await new Promise((resolve) => setTimeout(resolve, 50));
-}
+simulator = spawn(
+  process.execPath,
+  [
+    values.bin,
+    'simulate',
+    '--json',
+    '--host',
+    '127.0.0.1',
+    '--eventListenerPort',
+    String(eventPort),
+    '--clientListenerPort',
+    String(clientPort),
+    '--totalEvents',
+    String(EVENTS),
+    '--concurrencyLevel',
+    String(CLIENTS),
+    '--numberOfUsers',
+    String(USERS),
+    '--eventMix',
+    values['event-mix'],
+    '--randomSeed',
+    values.seed,
+    '--timeout',
+    String(SIMULATOR_CLIENT_TIMEOUT_MS),
+    '--logInterval',
+    '0',
+  ],
+  { stdio: ['ignore', 'pipe', 'pipe'] },
+);
+let simulatorOut = '';
+let simulatorErr = '';
+simulator.stdout?.setEncoding('utf8').on('data', (text) => {
+  simulatorOut += text;
+});
+simulator.stderr?.setEncoding('utf8').on('data', (text) => {
+  simulatorErr = (simulatorErr + text).slice(-2_000);
+});
+const [code] = await once(simulator, 'close');
 const seconds = (Date.now() - started) / 1000;
+const lastLine = simulatorOut.trim().split('\n').at(-1) ?? '';
+const summary = lastLine.startsWith('{') ? JSON.parse(lastLine) : undefined;
+if (code !== 0 || summary?.ok !== true) {
+  const failure = summary?.failure ? `${summary.failure.code}: ${summary.failure.message}` : '';
+  fail(`the simulator exited with ${code}: ${failure}\n${simulatorErr}`.trim());
+}
+
 // One more stats line that has seen the whole stream, for the summary.
-while (progress < EVENTS && Date.now() < deadline + 5_000) {
+const deadline = Date.now() + 5_000;
+while (progress < EVENTS && Date.now() < deadline) {
   await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS));
 }
 streaming = false;
 clearInterval(sampler);
 peaks[3] = Math.max(peaks[3], rssKiB());
-for (const [user, want] of expected) {
-  const got = received.get(user);
-  if (got.bytes !== want.bytes || got.hash !== want.hash) {
-    fail(
-      `user ${user}: got ${got.bytes} bytes (hash ${got.hash}), want ${want.bytes} (${want.hash})`,
-    );
-  }
-}
 if (otherProblems.length > 0) fail(`unexpected problems: ${otherProblems.slice(0, 3).join('; ')}`);
 
+/** @param {number} kib */
 const mib = (kib) => `${(kib / 1024).toFixed(1)} MiB`;
+/** @param {number} index */
 const quarter = (index) =>
   samplesPerQuarter[index] === 0
     ? 'no sample'
     : `${mib(peaks[index])} (${samplesPerQuarter[index]} samples)`;
-const owed = model.totalBytes();
 console.log(
-  `stalled-client-rss: ${EVENTS} events in ${seconds.toFixed(1)} s, ${CLIENTS} clients verified (${(owed / 1024 / 1024).toFixed(0)} MiB delivered), ` +
+  `stalled-client-rss: ${EVENTS} events in ${seconds.toFixed(1)} s, ${CLIENTS} clients verified by simulate (${summary.notifications} notifications, digest ${summary.digest}), ` +
     `${stalls} stall(s) ended by the ${SLOW_CLIENT_TIMEOUT} ms slow-client timeout, ${stalledConnections} stalled connection(s), ${samples} RSS samples`,
 );
 console.log(
@@ -241,7 +221,6 @@ console.log(`server ${lastStats.trim()}`);
 // --- Shut down. --------------------------------------------------------------------------------
 finished = true;
 clearTimeout(watchdog);
-for (const socket of sockets) socket.destroy();
-source.destroy();
+stalledSocket?.destroy();
 server.kill('SIGTERM');
-await new Promise((resolve) => server.once('exit', resolve));
+await once(server, 'exit');

@@ -5,15 +5,27 @@
  * Everything is a pure function of its seed, so a failing seed reproduces exactly.
  */
 import fc from 'fast-check';
-import { mulberry32, randomInt } from '../../scripts/support/random.mjs';
 import type { ModelOp } from './model.js';
 
 /** A source of floats in [0, 1). */
 export type Rng = () => number;
 
-// The seeded PRNG (mulberry32) and `randomInt` are shared with the load scripts, so a seed
-// means the same stream in both.
-export { mulberry32, randomInt };
+/** mulberry32: tiny, fast, good enough for test data, and seedable. Floats in [0, 1). */
+export function mulberry32(seed: number): Rng {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** An integer in `min..=max`. */
+export function randomInt(rng: Rng, min: number, max: number): number {
+  return min + Math.floor(rng() * (max - min + 1));
+}
 
 /** One element of a non-empty list. */
 export function pick<T>(rng: Rng, items: readonly T[]): T {

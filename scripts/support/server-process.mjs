@@ -1,8 +1,10 @@
 /**
- * The BUILT server as a child process, for the scripts that drive it over loopback
- * (`load-check.mjs`, `stalled-client-rss.mjs`, the bench): where the build is, how to start
- * it on free ports, the ports in its startup line, a rolling view of its stdout, and figures
- * from `/proc/<pid>/status`.
+ * The BUILT server as a child process, for the scripts that drive it over loopback (the
+ * bench, `demo.mjs`, and the memory scripts `stalled-client-rss.mjs`, `idle-readers-rss.mjs`
+ * and `reorder-memory.mjs`; the ones that need verified clients run the built
+ * `follower-maze simulate` against it): where the build is, how to start it on free ports,
+ * the ports in its startup line, a rolling view of its stdout, and figures from
+ * `/proc/<pid>/status`.
  *
  * Invariants: the server is always started with `--event-port 0 --client-port 0` (the kernel
  * picks free ports, read back from the startup line); its stdout is read all along, so the
