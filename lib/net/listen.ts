@@ -118,7 +118,16 @@ function acceptClient(maze: Maze, socket: Socket): void {
   maze.attachClient(socket);
 }
 
-function bind(server: Server, host: string, port: number, role: string): Promise<AddressInfo> {
+/**
+ * Binds `server` (any `net.Server`, `http.Server` too) to `host:port`; rejects with
+ * `MazeError(ERR_LISTEN)` naming `role` and the reason. Shared with the monitoring port.
+ */
+export function bind(
+  server: Server,
+  host: string,
+  port: number,
+  role: string,
+): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       const reason =
@@ -169,7 +178,8 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-function checkPort(name: string, port: number): number {
+/** Returns `port` if it is an integer from 0 to 65535; throws `ERR_INVALID_OPTION` naming `name`. */
+export function checkPort(name: string, port: number): number {
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new MazeError(
       ErrorCode.InvalidOption,
