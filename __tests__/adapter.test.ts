@@ -149,6 +149,42 @@ describe('Maze over in-memory streams', () => {
     expect(stats.eventsApplied).toBe(2);
   });
 
+  it('lists its clients as plain summaries, oldest first, a page at a time', async () => {
+    const maze = createMaze();
+    const first = await attachMemoryClient(maze, '7\n');
+    const second = await attachMemoryClient(maze, '8\n');
+    const third = await attachMemoryClient(maze, undefined);
+    const source = attachMemorySource(maze);
+    source.peer.write('1|B\n2|P|1|7\n3|B\n');
+    await first.received.waitForLength(4 + 8 + 4);
+    await second.received.waitForLength(4 + 4);
+
+    const page = maze.clients(0, 2);
+    expect(page.total).toBe(3);
+    expect(page.items).toEqual([
+      {
+        connection: first.connection,
+        userId: 7,
+        remoteAddress: null,
+        queuedBytes: 0,
+        notificationsSent: 3,
+      },
+      {
+        connection: second.connection,
+        userId: 8,
+        remoteAddress: null,
+        queuedBytes: 0,
+        notificationsSent: 2,
+      },
+    ]);
+    expect(maze.clients(2, 2).items.map((item) => [item.connection, item.userId])).toEqual([
+      [third.connection, null],
+    ]);
+    expect(maze.clients(3, 2)).toEqual({ total: 3, items: [] });
+    await source.end();
+    await maze.close();
+  });
+
   it('writes once per client per input chunk', async () => {
     const maze = createMaze();
     const client = await attachMemoryClient(maze, '1\n');

@@ -286,6 +286,19 @@ describe('follower-maze (built binary)', () => {
     expect(lines[0]).toMatch(message);
   });
 
+  it('serves /healthz and /metrics on --monitor-port, and stops it on SIGTERM', async () => {
+    const server = await serve(['--monitor-port', '0']);
+    const line = await server.waitForLine('stderr', /^follower-maze monitor: http:/);
+    const url = /http:\/\/127\.0\.0\.1:\d+/.exec(line)?.[0];
+    expect(url).toBeDefined();
+    const health = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5_000) });
+    expect(health.status).toBe(200);
+    const metrics = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    expect(await metrics.text()).toMatch(/^follower_maze_events_received_total 0$/m);
+    server.child.kill('SIGTERM');
+    expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+  });
+
   it('reads a --config file, with flags and the environment winning over it', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'follower-maze-config-'));
     try {

@@ -12,12 +12,15 @@
  * - Everything read after the id is discarded, and reading goes on so the peer never blocks.
  * - Output is batched by the caller: `enqueue()` collects notifications, `flush()` writes
  *   them with a single `write()`. Bytes are written as latin1, i.e. exactly as read.
+ *   `summary().notificationsSent` is counted per flush (the batch's length), never per
+ *   notification, so the hot path pays nothing for it.
  * - A peer's end of input (EOF) before its id means it leaves: the stream is closed. After
  *   its id, EOF is only a half-close (`printf '43\n' | nc host 9099` sends one): clients
  *   only read from then on, so the client is served until its stream closes or fails. The
  *   stream must allow half-open use (`allowHalfOpen`, as `listen()` sets it). Stream errors
  *   are reported, never thrown.
  */
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MAX_ID } from '../core/constants.js';
 import { ErrorCode, type Problem } from '../core/errors.js';
@@ -46,6 +49,20 @@ export interface ClientConnectionOptions {
 
 export type ClientState = 'identifying' | 'identified' | 'closed';
 
+/** A plain, read-only view of one client connection (for monitoring). */
+export interface ClientSummary {
+  /** `client#N`. */
+  readonly connection: string;
+  /** The user id; `null` while the client is identifying. */
+  readonly userId: UserId | null;
+  /** The peer's `address:port` (IPv6 in brackets) for a TCP socket; `null` for other streams. */
+  readonly remoteAddress: string | null;
+  /** Bytes handed to the stream and not yet written out (`writableLength`). */
+  readonly queuedBytes: number;
+  /** Notifications handed to the stream so far. */
+  readonly notificationsSent: number;
+}
+
 export class ClientConnection implements LineSink, FlowClient {
   /** `client#N`, for reports and logs. */
   readonly name: string;
@@ -65,6 +82,7 @@ export class ClientConnection implements LineSink, FlowClient {
   #framer: LineFramer | undefined;
   #identifyTimer: NodeJS.Timeout | undefined;
   #peerEnded = false;
+  #notificationsSent = 0;
 
   constructor(name: string, stream: Duplex, host: ClientHost, options: ClientConnectionOptions) {
     this.name = name;
@@ -110,6 +128,7 @@ export class ClientConnection implements LineSink, FlowClient {
       return 0;
     }
     const output = this.#pending.join('');
+    this.#notificationsSent += this.#pending.length;
     this.#pending.length = 0;
     stream.write(output, 'latin1');
     return output.length;
@@ -117,6 +136,17 @@ export class ClientConnection implements LineSink, FlowClient {
 
   queuedBytes(): number {
     return this.stream.writableLength;
+  }
+
+  /** A snapshot of this connection for monitoring; holds no reference to it. */
+  summary(): ClientSummary {
+    return {
+      connection: this.name,
+      userId: this.userId ?? null,
+      remoteAddress: remoteAddressOf(this.stream),
+      queuedBytes: this.stream.writableLength,
+      notificationsSent: this.#notificationsSent,
+    };
   }
 
   awaitingDrain(): boolean {
@@ -232,4 +262,11 @@ export class ClientConnection implements LineSink, FlowClient {
 export function parseUserId(line: string): UserId | undefined {
   const userId = readId(line, 0, contentEnd(line));
   return userId >= 0 ? userId : undefined;
+}
+
+// Only a TCP socket has a peer address; a destroyed one may have forgotten it.
+function remoteAddressOf(stream: Duplex): string | null {
+  if (!(stream instanceof Socket) || stream.remoteAddress === undefined) return null;
+  const host = stream.remoteFamily === 'IPv6' ? `[${stream.remoteAddress}]` : stream.remoteAddress;
+  return `${host}:${stream.remotePort}`;
 }

@@ -1,6 +1,6 @@
 /** The stream adapter: a `MazeCore` driven by Node streams. */
 
-export { parseUserId } from './client-connection.js';
+export { type ClientSummary, parseUserId } from './client-connection.js';
 export { closeStream } from './close-stream.js';
 export {
   defaultMaxClients,
@@ -12,6 +12,7 @@ export {
 export { LineFramer, type LineSink } from './line-framer.js';
 export {
   type ClientInfo,
+  type ClientPage,
   createMaze,
   Maze,
   type MazeEventMap,

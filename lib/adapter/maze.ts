@@ -32,7 +32,7 @@ import { OUTPUT_FLUSH_BYTES } from '../core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import type { UserId } from '../core/events.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
-import { ClientConnection, type ClientHost } from './client-connection.js';
+import { ClientConnection, type ClientHost, type ClientSummary } from './client-connection.js';
 import { ClientLimit } from './client-limit.js';
 import { closeStream } from './close-stream.js';
 import { EventSourceConnection, type EventSourceHost } from './event-source.js';
@@ -89,6 +89,14 @@ export interface ClientInfo {
   readonly connection: string;
   /** The user id; `undefined` for a client closed before it identified. */
   readonly userId: UserId | undefined;
+}
+
+/** One page of `Maze.clients()`. */
+export interface ClientPage {
+  /** Clients attached right now (identified or identifying). */
+  readonly total: number;
+  /** The requested page, oldest attached first. */
+  readonly items: readonly ClientSummary[];
 }
 
 /** Events of a `Maze`. */
@@ -268,6 +276,21 @@ export class Maze extends EventEmitter<MazeEventMap> {
       linesTooLong: this.#linesTooLong,
       problems: this.#problems,
     };
+  }
+
+  /**
+   * Lists attached clients (identified or identifying) in the order they were attached:
+   * `limit` of them from `offset` on, as plain summaries. O(offset + limit).
+   */
+  clients(offset: number, limit: number): ClientPage {
+    const items: ClientSummary[] = [];
+    let index = 0;
+    for (const client of this.#clients) {
+      if (index >= offset + limit) break;
+      if (index >= offset) items.push(client.summary());
+      index++;
+    }
+    return { total: this.#clients.size, items };
   }
 
   /**

@@ -50,6 +50,9 @@ export interface ServeArgs {
   readonly sourceIdleTimeout: number;
   readonly shutdownTimeout: number;
   readonly statsInterval: number;
+  /** The monitoring port; `undefined`: no monitoring. */
+  readonly monitorPort: number | undefined;
+  readonly monitorHost: string;
   /** The config file read, if any. */
   readonly config: string | undefined;
 }

@@ -12,8 +12,11 @@
  * - stderr: the banner (`follower-maze VERSION pid N …` and `follower-maze limits: …`),
  *   `problem ERR_… [context]: message` (the first PROBLEMS_SHOWN_PER_CODE per code and
  *   interval, then `problem ERR_… xN in the last 10 s (not shown)`), and lifecycle lines.
+ *   With a monitoring port, `follower-maze monitor: http://HOST:PORT` on stderr before the
+ *   banner.
  * - A failing or stalled stdout/stderr never stops the server: see `line-writer.ts`.
- * - Exit codes: 0 after a graceful shutdown, 1 when a port cannot be bound, 2 for an invalid
+ * - Exit codes: 0 after a graceful shutdown, 1 when a port (the monitoring port too) cannot be
+ *   bound, 2 for an invalid
  *   option, 128 + signal number when a second signal cuts the shutdown short.
  */
 import type { AddressInfo } from 'node:net';
@@ -22,6 +25,8 @@ import { formatWithOptions } from 'node:util';
 import createDebug from 'debug';
 import type { MazeStats } from '../adapter/maze.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
+import { serveMonitorSources } from '../monitor/maze-sources.js';
+import { type MonitorServer, startMonitor } from '../monitor/monitor-server.js';
 import { listen, type MazeServer } from '../net/listen.js';
 import { LineWriter } from './line-writer.js';
 import { packageVersion } from './package-version.js';
@@ -61,6 +66,30 @@ export function processOutput(): ServeOutput {
   return processLines;
 }
 
+/** Where `serve` binds its HTTP monitoring port (`--monitor-port`); off when not given. */
+export interface ServeMonitorOptions {
+  /** Default `DEFAULT_MONITOR_HOST` (loopback), whatever `--host` says. */
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+}
+
+/**
+ * Starts the monitoring port of a running `serve` server and prints
+ * `follower-maze monitor: http://HOST:PORT` on stderr; does nothing when `options` is
+ * `undefined` (monitoring is off by default). Rejects like `startMonitor()`.
+ */
+export async function startServeMonitor(
+  server: MazeServer,
+  options: ServeMonitorOptions | undefined,
+  output: ServeOutput = processOutput(),
+): Promise<MonitorServer | undefined> {
+  if (options === undefined) return undefined;
+  const monitor = await startMonitor({ ...options, sources: serveMonitorSources(server) });
+  output.err(`follower-maze monitor: http://${formatAddress(monitor.address)}`);
+  return monitor;
+}
+
 /**
  * Runs the server until SIGINT/SIGTERM. Resolves once it is listening (the process then
  * lives on its sockets); on a bind failure or a bad option it prints one line and sets the
@@ -74,12 +103,20 @@ export async function runServe(
   try {
     server = await listen(toListenOptions(args));
   } catch (error) {
-    if (error instanceof MazeError) {
-      output.err(`follower-maze: ${error.message}`);
-      process.exitCode = error.code === ErrorCode.InvalidOption ? EXIT_USAGE : EXIT_LISTEN_FAILED;
-      return undefined;
-    }
-    throw error;
+    return failedToStart(error, output);
+  }
+  let monitor: MonitorServer | undefined;
+  try {
+    monitor = await startServeMonitor(
+      server,
+      args.monitorPort === undefined
+        ? undefined
+        : { host: args.monitorHost, port: args.monitorPort },
+      output,
+    );
+  } catch (error) {
+    await server.close();
+    return failedToStart(error, output);
   }
 
   const { maze, eventAddress, clientAddress } = server;
@@ -118,17 +155,21 @@ export async function runServe(
     if (statsTimer !== undefined) clearInterval(statsTimer);
     clearTimeout(problemTimer);
     for (const summary of problemLog.drain()) output.err(summary);
-    server.close().then(
-      () => {
-        log('shutdown complete');
-        output.err('follower-maze: stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        output.err(`follower-maze: shutdown failed: ${String(error)}`);
-        process.exit(1);
-      },
-    );
+    // The monitor answers 503 while the server closes, and goes last.
+    server
+      .close()
+      .then(() => monitor?.close())
+      .then(
+        () => {
+          log('shutdown complete');
+          output.err('follower-maze: stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          output.err(`follower-maze: shutdown failed: ${String(error)}`);
+          process.exit(1);
+        },
+      );
   };
   // SIGHUP (the terminal closed, or a reload request): there is no configuration to reload,
   // so it is logged and the server keeps serving; without a handler it would die silently.
@@ -158,6 +199,14 @@ export async function runServe(
   }
 
   return server;
+}
+
+// A MazeError at startup is one line and an exit code; anything else is a bug: thrown.
+function failedToStart(error: unknown, output: ServeOutput): undefined {
+  if (!(error instanceof MazeError)) throw error;
+  output.err(`follower-maze: ${error.message}`);
+  process.exitCode = error.code === ErrorCode.InvalidOption ? EXIT_USAGE : EXIT_LISTEN_FAILED;
+  return undefined;
 }
 
 /** `127.0.0.1:9090`, or `[::1]:9090` for IPv6. */

@@ -120,3 +120,22 @@ export const MAX_ID = Number.MAX_SAFE_INTEGER;
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How much of an offending line a report quotes. */
 export const MAX_QUOTED_LINE_LENGTH = 80;
+
+/**
+ * Address the HTTP monitoring port binds to unless told otherwise: loopback, because its
+ * `/clients` page lists user ids and peer addresses.
+ */
+export const DEFAULT_MONITOR_HOST = '127.0.0.1';
+/** Port of `startMonitor()` unless told otherwise: 0 picks a free one (the CLI's is off unless given). */
+export const DEFAULT_MONITOR_PORT = 0;
+/** Clients listed by the monitor's `/clients` page when no `limit` is given. */
+export const DEFAULT_MONITOR_PAGE_LIMIT = 100;
+/** Most clients one `/clients` page may list: a page is built while the server waits. */
+export const MAX_MONITOR_PAGE_LIMIT = 1_000;
+/**
+ * Open connections the monitoring port accepts at once. Each is a descriptor taken from the
+ * reserve that `maxClients` leaves (`CLIENT_DESCRIPTOR_RESERVE`), so scrapers cannot starve it.
+ */
+export const MONITOR_MAX_CONNECTIONS = 16;
+/** Longest time a monitoring request may take to arrive whole; a stuck peer is cut off. */
+export const MONITOR_REQUEST_TIMEOUT_MS = 10_000;

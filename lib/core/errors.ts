@@ -49,6 +49,11 @@ export const ErrorCode = {
   InvalidOption: 'ERR_INVALID_OPTION',
   /** The API was used in a state that does not allow it (thrown, not reported). */
   InvalidState: 'ERR_INVALID_STATE',
+  /**
+   * The HTTP monitoring port failed after it was bound (accept failure), or could not answer a
+   * request; the server goes on, the request gets a 500.
+   */
+  MonitorFailed: 'ERR_MONITOR',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -24,6 +24,7 @@ import {
   DEFAULT_MAX_FOLLOW_EDGES,
   DEFAULT_MAX_ID_LINE_LENGTH,
   DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_MONITOR_HOST,
   DEFAULT_REORDER_BYTES,
   DEFAULT_REORDER_CAPACITY,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
@@ -204,6 +205,20 @@ export const SERVER_OPTIONS = [
     default: DEFAULT_STATS_INTERVAL_MS,
     layer: 'cli',
     describe: 'Milliseconds between stats lines on stdout (0: none)',
+  },
+  {
+    name: 'monitorPort',
+    ...PORT,
+    default: undefined,
+    layer: 'cli',
+    describe: 'HTTP port for /healthz, /metrics, /stats and /clients (0: any free port; none: off)',
+  },
+  {
+    name: 'monitorHost',
+    type: 'string',
+    default: DEFAULT_MONITOR_HOST,
+    layer: 'cli',
+    describe: 'Address the monitoring port binds to (it shows user ids and client addresses)',
   },
   {
     name: 'config',

@@ -111,7 +111,16 @@ function acceptClient(maze: Maze, socket: Socket): void {
   maze.attachClient(socket);
 }
 
-function bind(server: Server, host: string, port: number, role: string): Promise<AddressInfo> {
+/**
+ * Binds `server` (any `net.Server`, `http.Server` too) to `host:port`; rejects with
+ * `MazeError(ERR_LISTEN)` naming `role` and the reason. Shared with the monitoring port.
+ */
+export function bind(
+  server: Server,
+  host: string,
+  port: number,
+  role: string,
+): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       const reason =

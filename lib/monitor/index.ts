@@ -1,0 +1,10 @@
+/** The HTTP monitoring port and the sources each front end plugs into it. */
+export { MAZE_STAT_METRICS, serveMonitorSources } from './maze-sources.js';
+export { METRIC_PREFIX } from './metrics.js';
+export { type MonitorOptions, type MonitorServer, startMonitor } from './monitor-server.js';
+export type {
+  ClientPageRequest,
+  Health,
+  MonitorSources,
+  StatMetric,
+} from './sources.js';
