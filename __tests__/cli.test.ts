@@ -24,7 +24,10 @@ const PACKAGE_VERSION = (
 interface RunningBinary {
   readonly child: ChildProcess;
   readonly stdout: string[];
+  /** stderr lines, each log record's message without its time and level (see `rawStderr`). */
   readonly stderr: string[];
+  /** stderr lines as written. */
+  readonly rawStderr: string[];
   /** Settles with the exit code (or 128 + signal number). */
   readonly exited: Promise<number>;
   waitForLine(stream: 'stdout' | 'stderr', pattern: RegExp, ms?: number): Promise<string>;
@@ -54,13 +57,15 @@ function run(
   });
   children.push(child);
   const output = { stdout: [] as string[], stderr: [] as string[] };
+  const rawStderr: string[] = [];
   for (const name of ['stdout', 'stderr'] as const) {
     let partial = '';
     child[name]?.setEncoding('utf8');
     child[name]?.on('data', (text: string) => {
       const parts = (partial + text).split('\n');
       partial = parts.pop() ?? '';
-      output[name].push(...parts);
+      if (name === 'stderr') rawStderr.push(...parts);
+      output[name].push(...(name === 'stderr' ? parts.map(withoutTimeAndLevel) : parts));
     });
   }
   const exited = new Promise<number>((resolve) => {
@@ -71,6 +76,7 @@ function run(
   return {
     child,
     ...output,
+    rawStderr,
     exited,
     waitForLine: async (stream, pattern, ms = 10_000) => {
       await waitUntil(
@@ -81,6 +87,11 @@ function run(
       return output[stream].find((line) => pattern.test(line)) as string;
     },
   };
+}
+
+/** A text log record's message: `2026-11-30T06:10:00.123Z WARN  problem …` → `problem …`. */
+function withoutTimeAndLevel(line: string): string {
+  return line.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (ERROR|WARN |INFO |DEBUG) /, '');
 }
 
 /** Starts the server on free ports and reads them from the startup line. */
@@ -297,6 +308,47 @@ describe('follower-maze (built binary)', () => {
     expect(await metrics.text()).toMatch(/^follower_maze_events_received_total 0$/m);
     server.child.kill('SIGTERM');
     expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+  });
+
+  it('logs records with a timestamp and a level, and connections with addresses at debug', async () => {
+    const server = await serve(['--log-level', 'debug']);
+    const client = await peer(server.clientPort);
+    client.socket.write('7\n');
+    await server.waitForLine('stderr', /^client#1 connected from 127\.0\.0\.1:\d+ as user 7$/);
+    const source = await peer(server.eventPort);
+    source.socket.write('x|B\n');
+    await server.waitForLine('stderr', /^problem ERR_EVENT_BAD_SEQUENCE/);
+    expect(server.rawStderr).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^\d{4}-\d\d-\d\dT[\d:.]+Z INFO {2}event-source#1 connected from 127\.0\.0\.1:\d+$/,
+        ),
+        expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z WARN {2}problem ERR_EVENT_BAD_SEQUENCE /),
+        expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z DEBUG client#1 connected from /),
+      ]),
+    );
+    server.child.kill('SIGTERM');
+    expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+  });
+
+  it('logs one JSON object per line with --log-format json, and only warnings at warn', async () => {
+    const server = await serve(['--log-format', 'json', '--log-level', 'warn']);
+    const source = await peer(server.eventPort);
+    source.socket.write('x|B\n');
+    await server.waitForLine('stderr', /ERR_EVENT_BAD_SEQUENCE/);
+    server.child.kill('SIGTERM');
+    expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+    const records = server.rawStderr.filter((line) => line !== '').map((line) => JSON.parse(line));
+    expect(records).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        code: 'ERR_EVENT_BAD_SEQUENCE',
+        connection: 'event-source#1',
+        lineNumber: 1,
+        msg: expect.stringMatching(/^problem ERR_EVENT_BAD_SEQUENCE/),
+        time: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/),
+      }),
+    ]);
   });
 
   it('reads a --config file, with flags and the environment winning over it', async () => {

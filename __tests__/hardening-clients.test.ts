@@ -99,7 +99,7 @@ describe('hostile clients over TCP', () => {
     client.socket.write('\n\r\n\n');
     await sleep(20);
     client.socket.write('\r\n0003\r\n');
-    expect(await identified).toEqual({ connection: client.connection, userId: 3 });
+    expect(await identified).toMatchObject({ connection: client.connection, userId: 3 });
     await expectStillServing();
     expect(maze.problems).toEqual([]);
   });
@@ -270,7 +270,7 @@ describe('half-closed clients over TCP (SPEC 5)', () => {
       source.socket.write(`${sequence}|B\n`);
       await sleep(5);
     }
-    expect(await closed).toEqual({ connection: client.connection, userId: 43 });
+    expect(await closed).toMatchObject({ connection: client.connection, userId: 43 });
     expect(maze.problems).toEqual([]);
   });
 });

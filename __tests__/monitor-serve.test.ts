@@ -3,38 +3,41 @@
  * serves the running server and prints its address on stderr.
  */
 import { describe, expect, it } from '@jest/globals';
+import { Logger } from '../lib/cli/logger.js';
 import { startServeMonitor } from '../lib/cli/serve.js';
 import { useTcpMazes } from './helpers/sockets.js';
 
 const startMaze = useTcpMazes();
 
-function capture(): {
-  out: string[];
-  err: string[];
-  output: { out(l: string): void; err(l: string): void };
-} {
-  const out: string[] = [];
+/** A logger writing text lines at a fixed time into `err`. */
+function capture(): { err: string[]; logger: Logger } {
   const err: string[] = [];
-  return { out, err, output: { out: (line) => out.push(line), err: (line) => err.push(line) } };
+  const logger = new Logger((line) => err.push(line), {
+    level: 'info',
+    format: 'text',
+    now: () => new Date(0),
+  });
+  return { err, logger };
 }
 
 describe('startServeMonitor', () => {
   it('starts nothing and prints nothing when monitoring is off', async () => {
     const maze = await startMaze();
     const lines = capture();
-    expect(await startServeMonitor(maze.server, undefined, lines.output)).toBeUndefined();
-    expect([...lines.out, ...lines.err]).toEqual([]);
+    expect(await startServeMonitor(maze.server, undefined, lines.logger)).toBeUndefined();
+    expect(lines.err).toEqual([]);
   });
 
   it('serves the running server on loopback and prints its address on stderr', async () => {
     const maze = await startMaze();
     const lines = capture();
-    const monitor = await startServeMonitor(maze.server, { port: 0 }, lines.output);
+    const monitor = await startServeMonitor(maze.server, { port: 0 }, lines.logger);
     try {
       expect(monitor).toBeDefined();
       const port = monitor?.address.port;
-      expect(lines.out).toEqual([]);
-      expect(lines.err).toEqual([`follower-maze monitor: http://127.0.0.1:${port}`]);
+      expect(lines.err).toEqual([
+        `1970-01-01T00:00:00.000Z INFO  follower-maze monitor: http://127.0.0.1:${port}`,
+      ]);
       const response = await fetch(`http://127.0.0.1:${port}/healthz`, {
         signal: AbortSignal.timeout(5_000),
       });

@@ -20,7 +20,6 @@
  *   stream must allow half-open use (`allowHalfOpen`, as `listen()` sets it). Stream errors
  *   are reported, never thrown.
  */
-import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MAX_ID } from '../core/constants.js';
 import { ErrorCode, type Problem } from '../core/errors.js';
@@ -29,6 +28,7 @@ import { contentEnd, quoteLine, readId } from '../core/parser.js';
 import { closeStream } from './close-stream.js';
 import type { FlowClient } from './flow-control.js';
 import { LineFramer, type LineSink } from './line-framer.js';
+import { remoteAddressOf } from './remote-address.js';
 
 /** What a client connection tells the maze. */
 export interface ClientHost {
@@ -67,6 +67,8 @@ export class ClientConnection implements LineSink, FlowClient {
   /** `client#N`, for reports and logs. */
   readonly name: string;
   readonly stream: Duplex;
+  /** The peer's `host:port`, or `null` for a stream that is not a TCP socket. */
+  readonly remoteAddress: string | null;
   /** The user id, once identified. */
   userId: UserId | undefined;
   /**
@@ -87,6 +89,7 @@ export class ClientConnection implements LineSink, FlowClient {
   constructor(name: string, stream: Duplex, host: ClientHost, options: ClientConnectionOptions) {
     this.name = name;
     this.stream = stream;
+    this.remoteAddress = remoteAddressOf(stream);
     this.#host = host;
     this.#options = options;
     this.#framer = new LineFramer(options.maxIdLineLength, this);
@@ -143,7 +146,7 @@ export class ClientConnection implements LineSink, FlowClient {
     return {
       connection: this.name,
       userId: this.userId ?? null,
-      remoteAddress: remoteAddressOf(this.stream),
+      remoteAddress: this.remoteAddress,
       queuedBytes: this.stream.writableLength,
       notificationsSent: this.#notificationsSent,
     };
@@ -262,11 +265,4 @@ export class ClientConnection implements LineSink, FlowClient {
 export function parseUserId(line: string): UserId | undefined {
   const userId = readId(line, 0, contentEnd(line));
   return userId >= 0 ? userId : undefined;
-}
-
-// Only a TCP socket has a peer address; a destroyed one may have forgotten it.
-function remoteAddressOf(stream: Duplex): string | null {
-  if (!(stream instanceof Socket) || stream.remoteAddress === undefined) return null;
-  const host = stream.remoteFamily === 'IPv6' ? `[${stream.remoteAddress}]` : stream.remoteAddress;
-  return `${host}:${stream.remotePort}`;
 }

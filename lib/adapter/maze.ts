@@ -38,6 +38,7 @@ import { closeStream } from './close-stream.js';
 import { EventSourceConnection, type EventSourceHost } from './event-source.js';
 import { FlowControl } from './flow-control.js';
 import { type MazeOptions, type ResolvedMazeOptions, resolveMazeOptions } from './options.js';
+import { remoteAddressOf } from './remote-address.js';
 
 const log = createDebug('follower-maze:maze');
 const logClient = createDebug('follower-maze:client');
@@ -89,6 +90,8 @@ export interface ClientInfo {
   readonly connection: string;
   /** The user id; `undefined` for a client closed before it identified. */
   readonly userId: UserId | undefined;
+  /** The peer's `host:port`; `null` for a stream that is not a TCP socket. */
+  readonly remoteAddress: string | null;
 }
 
 /** One page of `Maze.clients()`. */
@@ -107,6 +110,10 @@ export interface MazeEventMap {
   clientIdentified: [client: ClientInfo];
   /** A client is gone (left, failed, rejected, dropped or closed). */
   clientClosed: [client: ClientInfo];
+  /** An event source was accepted (it holds the source slot until it ends). */
+  eventSourceAttached: [
+    source: { readonly connection: string; readonly remoteAddress: string | null },
+  ];
   /** An event source ended, failed or was closed; the next one may attach. */
   eventSourceEnded: [source: { readonly connection: string; readonly lineCount: number }];
 }
@@ -217,6 +224,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
     this.#source = source;
     this.#eventSourcesAccepted++;
     logSource('%s attached', name);
+    this.emit('eventSourceAttached', { connection: name, remoteAddress: remoteAddressOf(stream) });
     source.start(this.#flow.sourceHeld);
     return name;
   }
@@ -423,7 +431,11 @@ export class Maze extends EventEmitter<MazeEventMap> {
     this.#core.connect(userId);
     this.#clientsConnected++;
     logClient('%s identified as user %d', client.name, userId);
-    this.emit('clientIdentified', { connection: client.name, userId });
+    this.emit('clientIdentified', {
+      connection: client.name,
+      userId,
+      remoteAddress: client.remoteAddress,
+    });
   }
 
   #clientClosed(client: ClientConnection): void {
@@ -441,7 +453,11 @@ export class Maze extends EventEmitter<MazeEventMap> {
       }
     }
     logClient('%s closed', client.name);
-    this.emit('clientClosed', { connection: client.name, userId });
+    this.emit('clientClosed', {
+      connection: client.name,
+      userId,
+      remoteAddress: client.remoteAddress,
+    });
   }
 
   #eventSourceEnded(source: EventSourceConnection): void {

@@ -28,6 +28,7 @@ import {
   serverOptionsOf,
 } from '../core/option-table.js';
 import type { ListenOptions } from '../net/listen.js';
+import type { LogFormat, LogLevel } from './logger.js';
 import { closest } from './suggest.js';
 
 /** The settings of the serve command, every one decided. */
@@ -50,6 +51,8 @@ export interface ServeArgs {
   readonly sourceIdleTimeout: number;
   readonly shutdownTimeout: number;
   readonly statsInterval: number;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
   /** The monitoring port; `undefined`: no monitoring. */
   readonly monitorPort: number | undefined;
   readonly monitorHost: string;

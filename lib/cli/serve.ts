@@ -29,6 +29,7 @@ import { serveMonitorSources } from '../monitor/maze-sources.js';
 import { type MonitorServer, startMonitor } from '../monitor/monitor-server.js';
 import { listen, type MazeServer } from '../net/listen.js';
 import { LineWriter } from './line-writer.js';
+import { Logger } from './logger.js';
 import { packageVersion } from './package-version.js';
 import { ProblemLog } from './problem-log.js';
 import { type ServeArgs, toListenOptions } from './serve-options.js';
@@ -82,11 +83,11 @@ export interface ServeMonitorOptions {
 export async function startServeMonitor(
   server: MazeServer,
   options: ServeMonitorOptions | undefined,
-  output: ServeOutput = processOutput(),
+  logger: Logger,
 ): Promise<MonitorServer | undefined> {
   if (options === undefined) return undefined;
   const monitor = await startMonitor({ ...options, sources: serveMonitorSources(server) });
-  output.err(`follower-maze monitor: http://${formatAddress(monitor.address)}`);
+  logger.info(`follower-maze monitor: http://${formatAddress(monitor.address)}`);
   return monitor;
 }
 
@@ -105,6 +106,7 @@ export async function runServe(
   } catch (error) {
     return failedToStart(error, output);
   }
+  const logger = new Logger(output.err, { level: args.logLevel, format: args.logFormat });
   let monitor: MonitorServer | undefined;
   try {
     monitor = await startServeMonitor(
@@ -112,7 +114,7 @@ export async function runServe(
       args.monitorPort === undefined
         ? undefined
         : { host: args.monitorHost, port: args.monitorPort },
-      output,
+      logger,
     );
   } catch (error) {
     await server.close();
@@ -123,7 +125,7 @@ export async function runServe(
   const problemLog = new ProblemLog(() => performance.now());
   let problemTimer: NodeJS.Timeout | undefined;
   const flushProblems = (summaries: readonly string[]): void => {
-    for (const summary of summaries) output.err(summary);
+    for (const summary of summaries) logger.warn(summary);
     // One timer for the open interval, so its summary comes even if no problem follows.
     const endsAt = problemLog.endsAt;
     if (problemTimer !== undefined || endsAt === undefined) return;
@@ -138,23 +140,25 @@ export async function runServe(
   };
   maze.on('problem', (problem) => {
     const decision = problemLog.offer(problem.code);
-    for (const summary of decision.summaries) output.err(summary);
-    if (decision.show) output.err(formatProblem(problem));
+    for (const summary of decision.summaries) logger.warn(summary);
+    if (decision.show)
+      logger.warn(formatProblem(problem), { code: problem.code, ...problem.context });
     flushProblems([]);
   });
+  logConnections(maze, logger);
 
   let statsTimer: NodeJS.Timeout | undefined;
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
-      output.err(`follower-maze: ${signal} again, exiting now`);
+      logger.warn(`follower-maze: ${signal} again, exiting now`);
       process.exit(SIGNAL_EXIT_CODES[signal] ?? 1);
     }
     stopping = true;
-    output.err(`follower-maze: ${signal} received, shutting down`);
+    logger.info(`follower-maze: ${signal} received, shutting down`);
     if (statsTimer !== undefined) clearInterval(statsTimer);
     clearTimeout(problemTimer);
-    for (const summary of problemLog.drain()) output.err(summary);
+    for (const summary of problemLog.drain()) logger.warn(summary);
     // The monitor answers 503 while the server closes, and goes last.
     server
       .close()
@@ -162,11 +166,11 @@ export async function runServe(
       .then(
         () => {
           log('shutdown complete');
-          output.err('follower-maze: stopped');
+          logger.info('follower-maze: stopped');
           process.exit(0);
         },
         (error: unknown) => {
-          output.err(`follower-maze: shutdown failed: ${String(error)}`);
+          logger.error(`follower-maze: shutdown failed: ${String(error)}`);
           process.exit(1);
         },
       );
@@ -174,7 +178,7 @@ export async function runServe(
   // SIGHUP (the terminal closed, or a reload request): there is no configuration to reload,
   // so it is logged and the server keeps serving; without a handler it would die silently.
   const onHangup = (): void => {
-    output.err('follower-maze: SIGHUP received, ignored (nothing to reload); still serving');
+    logger.info('follower-maze: SIGHUP received, ignored (nothing to reload); still serving');
   };
   // Before the startup line: whoever reads it may signal at once.
   process.on('SIGINT', onSignal);
@@ -184,11 +188,11 @@ export async function runServe(
   output.out(
     `follower-maze listening: events on ${formatAddress(eventAddress)}, clients on ${formatAddress(clientAddress)}`,
   );
-  output.err(
+  logger.info(
     `follower-maze ${packageVersion()} pid ${process.pid} node ${process.version}:` +
       ` events on ${formatAddress(eventAddress)}, clients on ${formatAddress(clientAddress)}`,
   );
-  output.err(`follower-maze limits: ${formatFields(maze.options)}`);
+  logger.info(`follower-maze limits: ${formatFields(maze.options)}`);
 
   if (args.statsInterval > 0) {
     const rates = new StatsRates(performance.now());
@@ -199,6 +203,34 @@ export async function runServe(
   }
 
   return server;
+}
+
+// Event sources are few and matter: info. Clients can be thousands a second: debug.
+function logConnections(maze: MazeServer['maze'], logger: Logger): void {
+  maze.on('eventSourceAttached', ({ connection, remoteAddress }) =>
+    logger.info(`${connection} connected from ${remoteAddress ?? 'a stream'}`, {
+      connection,
+      remoteAddress: remoteAddress ?? undefined,
+    }),
+  );
+  maze.on('eventSourceEnded', ({ connection, lineCount }) =>
+    logger.info(`${connection} disconnected after ${lineCount} line(s)`, { connection, lineCount }),
+  );
+  if (!logger.enabled('debug')) return;
+  maze.on('clientIdentified', ({ connection, userId, remoteAddress }) =>
+    logger.debug(`${connection} connected from ${remoteAddress ?? 'a stream'} as user ${userId}`, {
+      connection,
+      userId,
+      remoteAddress: remoteAddress ?? undefined,
+    }),
+  );
+  maze.on('clientClosed', ({ connection, userId, remoteAddress }) =>
+    logger.debug(`${connection} disconnected${userId === undefined ? '' : ` (user ${userId})`}`, {
+      connection,
+      userId,
+      remoteAddress: remoteAddress ?? undefined,
+    }),
+  );
 }
 
 // A MazeError at startup is one line and an exit code; anything else is a bug: thrown.

@@ -139,3 +139,11 @@ export const MAX_MONITOR_PAGE_LIMIT = 1_000;
 export const MONITOR_MAX_CONNECTIONS = 16;
 /** Longest time a monitoring request may take to arrive whole; a stuck peer is cut off. */
 export const MONITOR_REQUEST_TIMEOUT_MS = 10_000;
+
+/** Levels of the CLI's log, most severe first (`--log-level`). */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+/** Problems are warnings, lifecycle is info, each client's connect and disconnect is debug. */
+export const DEFAULT_LOG_LEVEL = 'info';
+/** Formats of the CLI's log (`--log-format`): lines for people, or one JSON object per line. */
+export const LOG_FORMATS = ['text', 'json'] as const;
+export const DEFAULT_LOG_FORMAT = 'text';

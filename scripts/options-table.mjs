@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+/**
+ * Prints the README's "Server command line" table from the option table of the BUILT
+ * package (`npm run build` first), so the README is regenerated, never hand-edited:
+ *
+ *   node scripts/options-table.mjs            # print it
+ *   node scripts/options-table.mjs --write    # replace the table in README.md
+ *
+ * `__tests__/readme.test.ts` checks every cell against `SERVER_OPTIONS`.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { defaultText, envOf, flagOf, SERVER_OPTIONS } from '../dist/lib/core/option-table.js';
+
+const README = new URL('../README.md', import.meta.url);
+
+const rows = [
+  ['Option', 'Environment variable', 'Default', 'Meaning'],
+  ...SERVER_OPTIONS.map((spec) => [
+    `\`--${flagOf(spec)}\``,
+    `\`${envOf(spec)}\``,
+    `\`${defaultText(spec)}\``,
+    spec.describe,
+  ]),
+  ['`--help`, `-h`', '', '', 'Show the options'],
+  ['`--version`, `-v`', '', '', 'Show the version'],
+];
+const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+const line = (row) => `| ${row.map((cell, column) => cell.padEnd(widths[column])).join(' | ')} |`;
+const table = [
+  line(rows[0]),
+  `| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |`,
+  ...rows.slice(1).map(line),
+].join('\n');
+
+if (!process.argv.includes('--write')) {
+  console.log(table);
+} else {
+  const lines = readFileSync(README, 'utf8').split('\n');
+  const start = lines.findIndex((text) => /^\| Option +\| Environment variable/.test(text));
+  if (start === -1) throw new Error('README.md has no option table');
+  let end = start;
+  while (end < lines.length && lines[end].startsWith('|')) end++;
+  lines.splice(start, end - start, table);
+  writeFileSync(README, lines.join('\n'));
+}
