@@ -1,5 +1,5 @@
 /**
- * Backpressure (SPEC 6): a client over its buffer limit pauses the event source until it
+ * Backpressure (docs/protocol.md §6): a client over its buffer limit pauses the event source until it
  * drains, nobody misses anything, and a client stuck over its limit past the slow-client
  * timeout is dropped while the others go on.
  */

@@ -1,5 +1,5 @@
 /**
- * Client connections (SPEC 5): identification rules, rejection, discarding what follows the
+ * Client connections (docs/protocol.md §5): identification rules, rejection, discarding what follows the
  * id, several connections per user, stream errors and removal.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The event source side of the adapter (SPEC 2, 7, 8): one source at a time, state kept or
+ * The event source side of the adapter (docs/protocol.md §2, 7, 8): one source at a time, state kept or
  * reset across sources, the final unterminated line, over-long lines, stream errors, and
  * closing the maze.
  */

@@ -216,7 +216,7 @@ describe('follower-maze (built binary)', () => {
   (process.platform === 'linux' ? it : it.skip)(
     'keeps the event port reachable with more clients than descriptors (ulimit -n 256)',
     async () => {
-      // 256 descriptors: 192 clients, 64 kept back (SPEC 5). Without the limit, accept() runs
+      // 256 descriptors: 192 clients, 64 kept back (docs/protocol.md §5). Without the limit, accept() runs
       // out of descriptors and drops the event source's connection without a report.
       const server = await serve(['--stats-interval', '50'], {}, 256);
       const reader = await peer(server.clientPort);

@@ -1,5 +1,5 @@
 /**
- * The client connection limit (SPEC 5, 9): `ClientLimit`'s admission and rate-limited
+ * The client connection limit (docs/protocol.md §5, 9): `ClientLimit`'s admission and rate-limited
  * reports on a fake clock, then a maze with `maxClients` over in-memory streams — the
  * client over the limit is destroyed unread, counted and reported, identifying clients
  * count, and a slot freed by a leaving client is taken by the next one.

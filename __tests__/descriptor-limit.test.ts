@@ -1,5 +1,5 @@
 /**
- * The default client limit (SPEC 5): the soft "Max open files" of a `/proc/<pid>/limits`
+ * The default client limit (docs/protocol.md §5): the soft "Max open files" of a `/proc/<pid>/limits`
  * text, the reserve kept back from clients, and the fallback where the file cannot be read.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Flow control without streams (SPEC 6): fake clients whose queues the test sets, fake
+ * Flow control without streams (docs/protocol.md §6): fake clients whose queues the test sets, fake
  * timers, and a host that records what it is asked to do.
  */
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';

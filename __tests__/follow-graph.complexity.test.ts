@@ -1,4 +1,4 @@
-// SPEC 10 through the public MazeCore API only, so the same test runs against any build:
+// docs/protocol.md §10 through the public MazeCore API only, so the same test runs against any build:
 // the issue-10 flip attack must cost about the same per cycle at 16 times the followers.
 // A ratio of two runs on the same machine, not a wall-clock threshold; the operation-count
 // version of this check is in follow-graph.test.ts.
@@ -28,7 +28,7 @@ function attackMilliseconds(n: number): number {
   return fastest;
 }
 
-describe('FollowGraph: no representation-flip attack (SPEC 10)', () => {
+describe('FollowGraph: no representation-flip attack (docs/protocol.md §10)', () => {
   it('an attack cycle costs about the same at 2^12 and 2^16 followers', () => {
     attackMilliseconds(2 ** 10); // warm-up: let the JIT compile the paths first
     const small = attackMilliseconds(2 ** 12);

@@ -258,7 +258,7 @@ describe('FollowGraph against a naive model', () => {
   });
 });
 
-describe('FollowGraph costs (SPEC 10): operation counts, not timings', () => {
+describe('FollowGraph costs (docs/protocol.md §10): operation counts, not timings', () => {
   /** A graph where user 1 has `n` small-id followers (2..n+1). */
   function withFollowers(n: number): FollowGraph {
     const graph = new FollowGraph();

@@ -1,5 +1,5 @@
 /**
- * Hardening, hostile clients over real sockets (SPEC 2, 5): invalid ids, over-long id
+ * Hardening, hostile clients over real sockets (docs/protocol.md §2, 5): invalid ids, over-long id
  * lines, connect-and-close storms, clients that never identify, clients that keep sending
  * after their id, and more clients than the connection limit. Each is reported and closed
  * (or ignored) without disturbing the well-behaved clients, and a new client can always
@@ -241,7 +241,7 @@ describe('hostile clients over TCP', () => {
   });
 });
 
-describe('half-closed clients over TCP (SPEC 5)', () => {
+describe('half-closed clients over TCP (docs/protocol.md §5)', () => {
   it('serves a client that ends its sending side after its id, as `printf 43 | nc` does', async () => {
     const maze = await startMaze();
     const client = await maze.connectClient();
@@ -275,7 +275,7 @@ describe('half-closed clients over TCP (SPEC 5)', () => {
   });
 });
 
-describe('user id 0 (SPEC 3)', () => {
+describe('user id 0 (docs/protocol.md §3)', () => {
   it('is a valid client id and a valid id in every event field', async () => {
     const maze = await startMaze();
     const zero = await maze.identifiedClient('0\n');
@@ -312,7 +312,7 @@ describe('untrusted bytes in reports (log injection)', () => {
   });
 });
 
-describe('the client connection limit over TCP (SPEC 5)', () => {
+describe('the client connection limit over TCP (docs/protocol.md §5)', () => {
   it('closes clients over maxClients at once, reports them, and keeps clients and the event port served', async () => {
     const maze = await startMaze({ maxClients: 3 });
     const one = await maze.identifiedClient('1\n');

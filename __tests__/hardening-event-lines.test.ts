@@ -1,5 +1,5 @@
 /**
- * Hardening, bad event lines over real sockets (SPEC 2, 4): garbage without a sequence
+ * Hardening, bad event lines over real sockets (docs/protocol.md §2, 4): garbage without a sequence
  * number, invalid bodies, duplicates, stale numbers, over-long lines and reorder-buffer
  * overflow, by count and by bytes. Each is reported with its `ERR_…` code and context, every well-behaved client
  * still gets exactly what the reference model says, and the stream never stalls.

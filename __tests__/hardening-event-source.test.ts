@@ -1,5 +1,5 @@
 /**
- * Hardening, the event source lifecycle over real sockets (SPEC 7): a second concurrent
+ * Hardening, the event source lifecycle over real sockets (docs/protocol.md §7): a second concurrent
  * source is refused and none of its lines is applied; a source that goes away mid-stream
  * (cleanly or by a reset) and comes back resumes exactly where it left off, pending events
  * included; `resetOnDisconnect` starts every source from scratch instead. A silent holder

@@ -1,5 +1,5 @@
 /**
- * Hardening, fuzzing both ports over real sockets (SPEC 2-7, 9): thousands of random and
+ * Hardening, fuzzing both ports over real sockets (docs/protocol.md §2-7, 9): thousands of random and
  * mutated byte streams, cut into random chunks, from a seeded PRNG so a failure replays.
  * The process never crashes and nothing is left unhandled; well-behaved clients connected
  * alongside still receive exactly what the reference model computes from the same bytes

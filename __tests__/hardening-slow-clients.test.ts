@@ -1,5 +1,5 @@
 /**
- * Hardening, slow clients over real sockets (SPEC 6): a client that stops reading pauses
+ * Hardening, slow clients over real sockets (docs/protocol.md §6): a client that stops reading pauses
  * the event source once its buffer limit is reached, so nobody loses anything and the
  * server's memory stays bounded; one stuck past the slow-client timeout is dropped with
  * `ERR_CLIENT_SLOW` and everybody else goes on; a slow reader under the timeout loses nothing.

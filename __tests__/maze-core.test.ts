@@ -29,7 +29,7 @@ function coreWith(users: readonly number[], options = {}): MazeCore {
   return core;
 }
 
-describe('MazeCore: SPEC 3 notifications', () => {
+describe('MazeCore: docs/protocol.md §3 notifications', () => {
   it('notifies each event type as the table says', () => {
     const core = coreWith([12, 32, 50, 56, 60]);
     const results = [
@@ -128,7 +128,7 @@ describe('MazeCore: connections', () => {
   });
 });
 
-describe('MazeCore: SPEC 4 ordering', () => {
+describe('MazeCore: docs/protocol.md §4 ordering', () => {
   it('applies events strictly in sequence order, several per push when a gap fills', () => {
     const core = coreWith([1]);
     const early = ['3|B\n', '2|P|5|1\n'].map((line) => core.push(line));
@@ -205,7 +205,7 @@ describe('MazeCore: SPEC 4 ordering', () => {
   });
 });
 
-describe('MazeCore: SPEC 10 follow graph bound', () => {
+describe('MazeCore: docs/protocol.md §10 follow graph bound', () => {
   it('reports a follow beyond maxFollowEdges and applies it as a no-op', () => {
     const core = coreWith([7, 8], { maxFollowEdges: 1 });
     expect(received(core.push('1|F|1|7\n'))).toEqual({ 7: ['1|F|1|7\n'] });

@@ -14,7 +14,7 @@ import {
 const line = (text: string): ModelOp => ({ kind: 'line', line: text });
 
 describe('expectedDeliveries (reference model)', () => {
-  it('notifies as the SPEC 3 table says, in sequence order', () => {
+  it('notifies as the docs/protocol.md §3 table says, in sequence order', () => {
     const received = expectedDeliveries([
       connectOp(1, 50),
       connectOp(2, 60),

@@ -12,7 +12,7 @@ import { badBodyLines, LINES_WITHOUT_SEQUENCE } from './helpers/streams.js';
 
 const TOO_BIG = '9007199254740992'; // MAX_SAFE_INTEGER + 1
 
-describe('parseEvent: the SPEC 3 table', () => {
+describe('parseEvent: the docs/protocol.md §3 table', () => {
   it.each([
     ['666|F|60|50\n', { sequence: 666, type: 'F', from: 60, to: 50 }],
     ['1|U|12|9\n', { sequence: 1, type: 'U', from: 12, to: 9 }],
@@ -121,7 +121,7 @@ describe('readId', () => {
     expect(readId('12|', 0, 3)).toBe(-1);
   });
 
-  it('reads zero: user id 0 is valid (SPEC 3)', () => {
+  it('reads zero: user id 0 is valid (docs/protocol.md §3)', () => {
     expect(readId('0', 0, 1)).toBe(0);
     expect(readId('000', 0, 3)).toBe(0);
   });

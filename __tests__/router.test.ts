@@ -16,7 +16,7 @@ function event(line: string): MazeEvent {
 
 const sorted = (users: readonly number[]) => [...users].sort((a, b) => a - b);
 
-describe('recipientsOf: the "who is notified" column of SPEC 3', () => {
+describe('recipientsOf: the "who is notified" column of docs/protocol.md §3', () => {
   const graph = new FollowGraph();
   graph.follow(60, 50);
   graph.follow(32, 32);

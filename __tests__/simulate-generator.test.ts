@@ -135,7 +135,7 @@ describe('EventGenerator: the stream', () => {
 
 describe('EventGenerator: the reference model agrees with a naive one', () => {
   it.each([1, 666, 2024])(
-    'seed %i: every client is owed exactly the SPEC 3 notifications',
+    'seed %i: every client is owed exactly the docs/protocol.md §3 notifications',
     (seed) => {
       const events = generator({ ...SMALL, randomSeed: seed, eventTerminator: 'crlf' });
       events.warmupBroadcast();

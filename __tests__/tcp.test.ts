@@ -1,5 +1,5 @@
 /**
- * `listen()` over real TCP on 127.0.0.1 (SPEC 1, 5-7): dozens of clients, tens of thousands
+ * `listen()` over real TCP on 127.0.0.1 (docs/protocol.md §1, 5-7): dozens of clients, tens of thousands
  * of shuffled events, every client's stream checked exactly against the reference model.
  * Every wait is bounded; every socket and server is closed.
  */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Memory and worst-case time of the follow graph of a BUILT follower-maze (SPEC 10, issue 10):
+ * Memory and worst-case time of the follow graph of a BUILT follower-maze (docs/protocol.md §10, issue 10):
  *
  *   node scripts/graph-memory.mjs [--shape followers|small-followers|followees|random|attack]
  *        [--edges 10000000] [--users 10] [--via core|graph] [--dist dist] [--cycles 20] [--seed 1]

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Peak RSS of the BUILT server while long events wait in its reorder buffer (SPEC 4):
+ * Peak RSS of the BUILT server while long events wait in its reorder buffer (docs/protocol.md §4):
  *
  *   node scripts/reorder-memory.mjs [--events 100000] [--line-bytes 4096] [--sample-ms 200]
  *        [--bin dist/bin/follower-maze.js] [-- <server options>]

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Peak RSS of the BUILT server while a client is stalled during a large run (SPEC 4, 6):
+ * Peak RSS of the BUILT server while a client is stalled during a large run (docs/protocol.md §4, 6):
  *
  *   node scripts/stalled-client-rss.mjs [--events 2000000] [--clients 10] [--users 100]
  *        [--event-mix F:10,U:5,B:70,P:5,S:10] [--slow-client-timeout 1000]

@@ -1,5 +1,5 @@
 /**
- * A deliberately naive reference model of the whole protocol (SPEC 3-4), written without
+ * A deliberately naive reference model of the whole protocol (docs/protocol.md §3-4), written without
  * any lib/core code so that tests compare two independent implementations.
  *
  * Simplifications, on purpose: every arrived event is kept in a plain Map (no capacity, so
@@ -125,7 +125,7 @@ export function expectedDeliveries(
 }
 
 /**
- * The lines a server pushes for the bytes one event source sent (SPEC 2), for the model:
+ * The lines a server pushes for the bytes one event source sent (docs/protocol.md §2), for the model:
  * split after each LF; a line longer than `maxLineLength` (terminator included) is dropped;
  * an unterminated rest is never a line (the server reports and discards it).
  * Empty lines are kept: the model discards them like any line without a sequence number.

@@ -443,7 +443,7 @@ export class TcpMaze {
     return client;
   }
 
-  /** Waits until no event source is attached, so the next one is accepted (SPEC 7). */
+  /** Waits until no event source is attached, so the next one is accepted (docs/protocol.md §7). */
   sourceReleased(ms: number = WAIT_MS): Promise<void> {
     return waitUntil(
       () => !this.maze.stats().eventSourceConnected,

@@ -1,5 +1,5 @@
 /**
- * One user client on any duplex stream (SPEC 5-6): it identifies, then only receives.
+ * One user client on any duplex stream (docs/protocol.md §5-6): it identifies, then only receives.
  *
  * Invariants:
  * - Life cycle: `identifying` -> `identified` -> `closed`, or `identifying` -> `closed`.

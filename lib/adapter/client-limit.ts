@@ -1,5 +1,5 @@
 /**
- * The client connection limit (SPEC 5, 9): whether one more client may attach, and the
+ * The client connection limit (docs/protocol.md §5, 9): whether one more client may attach, and the
  * report of the ones refused, rate-limited so a connection flood cannot flood the log too.
  *
  * Invariants:

@@ -1,5 +1,5 @@
 /**
- * The default client connection limit (SPEC 5), derived from the process's descriptor limit.
+ * The default client connection limit (docs/protocol.md §5), derived from the process's descriptor limit.
  * Every client socket holds one descriptor; once they are all taken, `accept()` fails with
  * EMFILE inside libuv, which drops the connection — the event source's included — without
  * an `'error'` on the server. So clients get the descriptor limit minus a reserve, and the

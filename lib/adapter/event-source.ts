@@ -1,5 +1,5 @@
 /**
- * The event source on any readable stream (SPEC 2, 7): frames its bytes into lines and
+ * The event source on any readable stream (docs/protocol.md §2, 7): frames its bytes into lines and
  * hands each one to the maze, one input chunk at a time.
  *
  * Invariants:

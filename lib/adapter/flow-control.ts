@@ -1,5 +1,5 @@
 /**
- * Output flow control (SPEC 6): when the event source must stop being read, and which
+ * Output flow control (docs/protocol.md §6): when the event source must stop being read, and which
  * clients go when a limit is held too long. It knows nothing of streams: it sees a client
  * through `FlowClient` and acts through `FlowControlHost`, so its rules are unit-tested
  * without sockets.

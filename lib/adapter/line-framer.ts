@@ -1,5 +1,5 @@
 /**
- * Line framing over arbitrary chunk boundaries (SPEC 2), for both ports.
+ * Line framing over arbitrary chunk boundaries (docs/protocol.md §2), for both ports.
  *
  * Invariants:
  * - Input is latin1-decoded text: one code unit per byte, so a line can be written back

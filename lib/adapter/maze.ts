@@ -1,11 +1,11 @@
 /**
- * The stream adapter: a `MazeCore` driven by Node streams (SPEC 2, 5-9). It attaches to
+ * The stream adapter: a `MazeCore` driven by Node streams (docs/protocol.md §2, 5-9). It attaches to
  * any readable (event source) and any duplex (client), so TCP sockets, in-memory
  * `duplexPair()` ends and pipes all work the same.
  *
  * Invariants:
  * - One event source at a time; a second one is reported and closed before any of its
- *   lines is read (SPEC 7) — unless the active one has sent nothing for longer than
+ *   lines is read (docs/protocol.md §7) — unless the active one has sent nothing for longer than
  *   `sourceIdleTimeout` while being read: then the active one is reported and closed, and
  *   the new one takes over (a dead or hung holder must not keep the only slot forever).
  * - Per input chunk: all lines are pushed to the core, each delivery is queued on every
@@ -13,7 +13,7 @@
  *   `write()` (STYLE 7). No write per notification. A chunk whose output passes
  *   `OUTPUT_FLUSH_BYTES` is flushed on the way, so flow control can pause the source inside
  *   it: otherwise one 64 KiB chunk of broadcasts queues 64 KiB for every client at once.
- * - Backpressure (SPEC 6) is `FlowControl`'s: the event source is paused exactly while it
+ * - Backpressure (docs/protocol.md §6) is `FlowControl`'s: the event source is paused exactly while it
  *   holds the source (a client over its own limit, or all clients over the total budget),
  *   and the clients it gives up on are dropped and reported as `ERR_CLIENT_SLOW`.
  * - At most `maxClients` clients (identifying or identified: each holds a descriptor) are
@@ -44,7 +44,7 @@ const log = createDebug('follower-maze:maze');
 const logClient = createDebug('follower-maze:client');
 const logSource = createDebug('follower-maze:event-source');
 
-/** Counters of a running maze (SPEC 9): the core's plus connections and output. */
+/** Counters of a running maze (docs/protocol.md §9): the core's plus connections and output. */
 export interface MazeStats extends CoreStats {
   /** Identified client connections. */
   readonly clientsConnected: number;
@@ -302,7 +302,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
   }
 
   /**
-   * Stops reading the event source and closes everything attached (SPEC 8): each stream
+   * Stops reading the event source and closes everything attached (docs/protocol.md §8): each stream
    * is ended so buffered output flushes, and whatever has not finished within
    * `shutdownTimeout` is destroyed. Idempotent; resolves when all are closed.
    */

@@ -1,5 +1,5 @@
 /**
- * Options of the stream adapter (SPEC 2, 5-8): their types here, their defaults, ranges and
+ * Options of the stream adapter (docs/protocol.md §2, 5-8): their types here, their defaults, ranges and
  * meanings in `SERVER_OPTIONS` (`lib/core/option-table.ts`), the one table the command line
  * and the README derive from too. A bad value throws `ERR_INVALID_OPTION` when the maze is
  * created, never later.

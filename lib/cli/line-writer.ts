@@ -1,6 +1,6 @@
 /**
  * A line writer for the CLI's stdout and stderr that never throws and never buffers without
- * bound (SPEC 8: a failing stdout or stderr never stops the server).
+ * bound (docs/protocol.md §8: a failing stdout or stderr never stops the server).
  *
  * Invariants:
  * - After the stream reports an error (EPIPE when the reader went away, EIO when the

@@ -1,5 +1,5 @@
 /**
- * Rate limiting and aggregation of problem log lines (SPEC 9: "problem logging is
+ * Rate limiting and aggregation of problem log lines (docs/protocol.md §9: "problem logging is
  * rate-limited and aggregated per code"). Pure: it is given the time (`now()`), it owns no
  * timer and writes nothing; `serve.ts` prints what it returns and sets the timer.
  *

@@ -1,5 +1,5 @@
 /**
- * What `follower-maze serve` does once its options are parsed (SPEC 8-9): listen, print a
+ * What `follower-maze serve` does once its options are parsed (docs/protocol.md §8-9): listen, print a
  * startup line with the bound addresses and a banner, log problems (rate-limited per code),
  * print a stats line every `statsInterval` ms, shut down gracefully on SIGINT/SIGTERM, and
  * log SIGHUP and keep serving.

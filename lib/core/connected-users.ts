@@ -1,5 +1,5 @@
 /**
- * Which users have at least one client connection right now (SPEC 5: several connections
+ * Which users have at least one client connection right now (docs/protocol.md §5: several connections
  * may identify as the same user; each one counts).
  *
  * Invariants:

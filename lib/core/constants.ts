@@ -1,34 +1,34 @@
 /**
- * Every limit and default of follower-maze, in one place (SPEC sections 1-8).
+ * Every limit and default of follower-maze, in one place (docs/protocol.md §1-8).
  * The core uses only the sequencing and follow-graph ones; the adapter, the CLI and the simulator
  * import the rest from here so that a default is never written twice.
  */
 
-/** Port the event source connects to (SPEC 1). */
+/** Port the event source connects to (docs/protocol.md §1). */
 export const DEFAULT_EVENT_PORT = 9090;
-/** Port user clients connect to (SPEC 1). */
+/** Port user clients connect to (docs/protocol.md §1). */
 export const DEFAULT_CLIENT_PORT = 9099;
-/** Loopback by default: the event port can message every user (SPEC 1). */
+/** Loopback by default: the event port can message every user (docs/protocol.md §1). */
 export const DEFAULT_HOST = '127.0.0.1';
 
-/** Longest event line accepted, terminator included (SPEC 2). A valid event is < 50 bytes. */
+/** Longest event line accepted, terminator included (docs/protocol.md §2). A valid event is < 50 bytes. */
 export const DEFAULT_MAX_LINE_LENGTH = 4 * 1024;
 /** Longest user-id line a client may send; an id has at most 16 digits. */
 export const DEFAULT_MAX_ID_LINE_LENGTH = 64;
 
-/** First sequence number of a fresh stream (SPEC 4). */
+/** First sequence number of a fresh stream (docs/protocol.md §4). */
 export const DEFAULT_START_SEQUENCE = 1;
-/** Events that may wait for a missing number before it is declared lost (SPEC 4). */
+/** Events that may wait for a missing number before it is declared lost (docs/protocol.md §4). */
 export const DEFAULT_REORDER_CAPACITY = 100_000;
 /**
- * Bytes of event lines that may wait for a missing number (SPEC 4). The count bound alone
+ * Bytes of event lines that may wait for a missing number (docs/protocol.md §4). The count bound alone
  * lets 100,000 lines of 4 KiB (leading zeros are valid) hold ~400 MiB; 64 MiB still holds
  * the whole count bound of ordinary (< 50-byte) events, so only padded lines hit it first.
  */
 export const DEFAULT_REORDER_BYTES = 64 * 1024 * 1024;
 
 /**
- * Follow edges the graph holds before a new follow is refused (`ERR_FOLLOW_LIMIT`, SPEC 10).
+ * Follow edges the graph holds before a new follow is refused (`ERR_FOLLOW_LIMIT`, docs/protocol.md §10).
  * 2^23 = 8,388,608 edges keeps the graph within a few hundred MiB. Measured at this bound
  * (`scripts/graph-memory.mjs`): 340 MiB of RSS when the edges share a few followees
  * (16-byte edge slots at load 3/8 to 3/4, ~32 bytes an edge) and 693 MiB when every edge
@@ -40,21 +40,21 @@ export const DEFAULT_MAX_FOLLOW_EDGES = 2 ** 23;
 /** Largest `maxFollowEdges`: keeps every typed array of the graph under 2^28 elements. */
 export const MAX_FOLLOW_EDGES = 2 ** 27;
 
-/** How long a new client has to send its id (SPEC 5). */
+/** How long a new client has to send its id (docs/protocol.md §5). */
 export const DEFAULT_IDENTIFY_TIMEOUT_MS = 5_000;
 /**
  * Idle time before TCP keepalive probes a client socket: a client that half-closed after its
- * id and then vanished is otherwise only noticed when it is next written to (SPEC 5).
+ * id and then vanished is otherwise only noticed when it is next written to (docs/protocol.md §5).
  */
 export const CLIENT_KEEPALIVE_DELAY_MS = 30_000;
 /**
- * `maxClients` value that means "derived from the descriptor limit" (SPEC 5): the process's
+ * `maxClients` value that means "derived from the descriptor limit" (docs/protocol.md §5): the process's
  * soft limit of open files minus a reserve (`CLIENT_DESCRIPTOR_RESERVE`,
  * `CLIENT_DESCRIPTOR_RESERVE_SHARE`). It is also the default.
  */
 export const DEFAULT_MAX_CLIENTS = 0;
 /**
- * Fewest descriptors kept back from clients (SPEC 5): Node's own (~20: epoll, pipes, stdio),
+ * Fewest descriptors kept back from clients (docs/protocol.md §5): Node's own (~20: epoll, pipes, stdio),
  * the two listening sockets, the event source and the ones being refused or taken over, log
  * files, and later connections such as monitoring. Without it, clients exhaust the limit and
  * the event source's connect is accepted and dropped silently (EMFILE).
@@ -68,14 +68,14 @@ export const CLIENT_DESCRIPTOR_RESERVE_SHARE = 0.05;
  */
 export const FALLBACK_DESCRIPTOR_LIMIT = 1024;
 /**
- * Refused client connections are reported at most once per this period (SPEC 9): the first
+ * Refused client connections are reported at most once per this period (docs/protocol.md §9): the first
  * at once, later ones together with their count; `stats().clientsRefused` counts them all.
  */
 export const CLIENT_LIMIT_REPORT_INTERVAL_MS = 1_000;
-/** Bytes a client may have queued before the event source is paused (SPEC 6). */
+/** Bytes a client may have queued before the event source is paused (docs/protocol.md §6). */
 export const DEFAULT_CLIENT_BUFFER_LIMIT = 1024 * 1024;
 /**
- * Bytes all clients together may have queued before the event source is paused (SPEC 6).
+ * Bytes all clients together may have queued before the event source is paused (docs/protocol.md §6).
  * 256 MiB: room for 256 clients at their full 1 MiB limit at once, while the live queues of
  * any number of stalled clients stay near it (measured: 4,500 idle readers peak at 1.05 GB RSS
  * while they are dropped, V8 collecting their queues lazily; they used to reach 2 GB in 90 s
@@ -93,11 +93,11 @@ export const OUTPUT_FLUSH_BYTES = 1024 * 1024;
 export const BUDGET_CHECK_INTERVAL_MS = 50;
 /** Over budget, the source resumes once the total is under this share of the budget. */
 export const BUDGET_RESUME_FRACTION = 0.75;
-/** How long a client may stay over its buffer limit before it is dropped (SPEC 6). */
+/** How long a client may stay over its buffer limit before it is dropped (docs/protocol.md §6). */
 export const DEFAULT_SLOW_CLIENT_TIMEOUT_MS = 10_000;
 /**
  * How long the event source may send nothing (while the server is reading it) before a new
- * source that connects takes its place (SPEC 7); 0 never lets one take over. A live source
+ * source that connects takes its place (docs/protocol.md §7); 0 never lets one take over. A live source
  * streams continuously, so 10 s of silence — as long as a client may stall everyone
  * (`DEFAULT_SLOW_CLIENT_TIMEOUT_MS`) — means a hung or half-dead producer, and a source that
  * retries about every 9 s (as the original harness does) gets in on its second retry at most.
@@ -105,16 +105,16 @@ export const DEFAULT_SLOW_CLIENT_TIMEOUT_MS = 10_000;
 export const DEFAULT_SOURCE_IDLE_TIMEOUT_MS = 10_000;
 /**
  * Idle time before TCP keepalive probes an event source socket that `listen()` accepted
- * (SPEC 7): a peer that is gone without a FIN or RST (host down, cable cut) fails its probes
+ * (docs/protocol.md §7): a peer that is gone without a FIN or RST (host down, cable cut) fails its probes
  * and the socket errors, which releases the source. Node probes every second, 10 times.
  */
 export const EVENT_SOURCE_KEEPALIVE_MS = 5_000;
-/** Bounded wait for buffered output to flush on shutdown (SPEC 8). */
+/** Bounded wait for buffered output to flush on shutdown (docs/protocol.md §8). */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5_000;
 /** Stats line period in the CLI; 0 disables it. */
 export const DEFAULT_STATS_INTERVAL_MS = 0;
 
-/** Largest sequence number or user id (SPEC 3). */
+/** Largest sequence number or user id (docs/protocol.md §3). */
 export const MAX_ID = Number.MAX_SAFE_INTEGER;
 /** Longest duration any `…Timeout`/`…Interval` option may have: what a Node timer can wait. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -1,5 +1,5 @@
 /**
- * One shape for everything follower-maze reports (SPEC 9): a stable `ERR_…` code,
+ * One shape for everything follower-maze reports (docs/protocol.md §9): a stable `ERR_…` code,
  * a human message and the context it happened in. Problems caused by a peer are
  * plain values (`Problem`); misuse of the API by the embedding program throws a
  * `MazeError`, which carries the same kind of code.

@@ -1,5 +1,5 @@
 /**
- * The five event types of the protocol (SPEC 3) as plain values.
+ * The five event types of the protocol (docs/protocol.md §3) as plain values.
  * Invariant: `line` is the event exactly as read, terminator included, so it can be
  * forwarded byte-for-byte. Strings are treated as one code unit per byte (latin1), which
  * makes any byte sequence round-trip unchanged.

@@ -1,5 +1,5 @@
 /**
- * Who follows whom (SPEC 3, 10). Following is a set: following twice then unfollowing once
+ * Who follows whom (docs/protocol.md §3, 10). Following is a set: following twice then unfollowing once
  * leaves no edge. The graph is kept whether or not the users are connected, up to a bound.
  *
  * Layout (typed arrays only, so no V8 collection limit is reachable and nothing is allocated
@@ -31,7 +31,7 @@
  *     w > `SPARSE_WORDS_PER_FOLLOWER` * c or c < `MIN_DENSE_FOLLOWERS` / 4; cost O(c + w);
  *   - after a failed attempt or a move back to the list, the retry mark is
  *     max(`MIN_DENSE_FOLLOWERS`, 2c).
- *   Why no input order can make this expensive (SPEC 10): an attempt at count c' comes
+ *   Why no input order can make this expensive (docs/protocol.md §10): an attempt at count c' comes
  *   after at least c'/2 follows of that node since the previous attempt or move back (the
  *   mark doubled), and costs O(c'); the growths of one bitset sum to 2w <= 4c at the last
  *   growth; a move back costs O(c + w), where w <= 2c'' for the count c'' at which the

@@ -6,8 +6,8 @@
  * Invariants:
  * - Events are applied strictly in sequence order; an invalid body consumes its number
  *   as a no-op; a line without a sequence number, a duplicate or a stale number is
- *   discarded (SPEC 4). A follow beyond `maxFollowEdges` consumes its number as a no-op
- *   too, and is reported with the deliveries of the same push (SPEC 10).
+ *   discarded (docs/protocol.md §4). A follow beyond `maxFollowEdges` consumes its number as a no-op
+ *   too, and is reported with the deliveries of the same push (docs/protocol.md §10).
  * - Recipients are computed when an event is applied, from the users connected at that
  *   moment: a user connected before a `push()` gets every event that push applies.
  * - Deliveries are returned in application order; events that notify nobody are left out.
@@ -56,7 +56,7 @@ export interface PushResult {
   readonly problems: readonly Problem[];
 }
 
-/** Counters of the core (SPEC 9); the adapter adds connection and byte counters. */
+/** Counters of the core (docs/protocol.md §9); the adapter adds connection and byte counters. */
 export interface CoreStats {
   /** Lines pushed. */
   readonly eventsReceived: number;

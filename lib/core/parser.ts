@@ -1,5 +1,5 @@
 /**
- * Event-line parser (SPEC 2-4): one line in, one `MazeEvent` or one `Problem` out.
+ * Event-line parser (docs/protocol.md §2-4): one line in, one `MazeEvent` or one `Problem` out.
  *
  * Invariants:
  * - Pure and allocation-light: it scans character codes instead of splitting, because
@@ -51,7 +51,7 @@ export function parseEvent(line: string): ParsedLine {
 
   const sequenceEnd = indexOfPipe(line, 0, end);
   const sequence = readId(line, 0, sequenceEnd);
-  // User ids start at 0, sequence numbers at 1 (SPEC 3).
+  // User ids start at 0, sequence numbers at 1 (docs/protocol.md §3).
   if (sequence === NOT_A_NUMBER || sequence === 0) return badSequence(line);
   if (sequenceEnd === end) return badBody(line, sequence, 'no event type');
 

@@ -1,5 +1,5 @@
 /**
- * Who receives an applied event (the "who is notified" column of SPEC 3).
+ * Who receives an applied event (the "who is notified" column of docs/protocol.md §3).
  *
  * Invariants: pure (it reads the graph, never changes it); recipients are connected
  * users, each listed once; users without a connection are skipped silently. The returned

@@ -1,5 +1,5 @@
 /**
- * Bounded reorder buffer (SPEC 4): items go in in any order, come out strictly in
+ * Bounded reorder buffer (docs/protocol.md §4): items go in in any order, come out strictly in
  * sequence order from a configurable start.
  *
  * Invariants:

@@ -1,5 +1,5 @@
 /**
- * The HTTP monitoring port (SPEC 9), like NATS's `-m`: `/healthz`, Prometheus `/metrics`,
+ * The HTTP monitoring port (docs/protocol.md §9), like NATS's `-m`: `/healthz`, Prometheus `/metrics`,
  * `/stats` and `/clients` for whatever server its `MonitorSources` describe.
  *
  * Invariants:

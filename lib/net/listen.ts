@@ -1,5 +1,5 @@
 /**
- * The TCP front of follower-maze (SPEC 1, 8): two listening sockets feeding one `Maze`.
+ * The TCP front of follower-maze (docs/protocol.md §1, 8): two listening sockets feeding one `Maze`.
  *
  * Invariants:
  * - Both ports bind to one host, `127.0.0.1` unless told otherwise; port 0 picks a free port
@@ -8,7 +8,7 @@
  *   leaves nothing open.
  * - Every accepted event source socket has TCP keepalive on (`EVENT_SOURCE_KEEPALIVE_MS`): a
  *   peer that vanished without closing fails the probes, the socket errors and the source
- *   slot is released (SPEC 7). Streams attached to a maze directly get no keepalive.
+ *   slot is released (docs/protocol.md §7). Streams attached to a maze directly get no keepalive.
  * - `close()` stops accepting first, then closes the maze (flush bounded by
  *   `shutdownTimeout`), then waits for both servers to be fully closed.
  */
@@ -52,7 +52,7 @@ export async function listen(options: ListenOptions = {}): Promise<MazeServer> {
   const maze = createMaze(options);
 
   const eventServer = createServer((socket) => acceptEventSource(maze, socket));
-  // Half-open: a client that ends its sending side after its id is still served (SPEC 5).
+  // Half-open: a client that ends its sending side after its id is still served (docs/protocol.md §5).
   const clientServer = createServer({ noDelay: true, allowHalfOpen: true }, (socket) =>
     acceptClient(maze, socket),
   );

@@ -1,5 +1,5 @@
 /**
- * The event stream and its reference model: an implementation of the SPEC 3 rules of its
+ * The event stream and its reference model: an implementation of the docs/protocol.md §3 rules of its
  * own (it does not use `lib/core`, so it can judge any server, ours included).
  *
  * Invariants:
