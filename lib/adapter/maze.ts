@@ -1,105 +1,38 @@
 /**
- * The stream adapter: a `MazeCore` driven by Node streams (docs/protocol.md §2, 5-9). It attaches to
- * any readable (event source) and any duplex (client), so TCP sockets, in-memory
- * `duplexPair()` ends and pipes all work the same.
+ * The stream adapter: a `MazeCore` driven by Node streams (docs/protocol.md §2, 5-9). It
+ * attaches to any readable (event source) and any duplex (client), so TCP sockets,
+ * in-memory `duplexPair()` ends and pipes all work the same.
+ *
+ * A `Maze` is the composition of the two sides in one process: `EventInput` (the source
+ * slot, framing, its lifecycle) feeds lines to the core, and `FanOut` (clients, batching,
+ * flow control) delivers what the core returns. The cluster's ingest and gateway compose
+ * the same parts around a log instead.
  *
  * Invariants:
- * - One event source at a time; a second one is reported and closed before any of its
- *   lines is read (docs/protocol.md §7) — unless the active one has sent nothing for longer than
- *   `sourceIdleTimeout` while being read: then the active one is reported and closed, and
- *   the new one takes over (a dead or hung holder must not keep the only slot forever).
- * - Per input chunk: all lines are pushed to the core, each delivery is queued on every
- *   connection of each recipient, and then every connection with output gets exactly one
- *   `write()` (STYLE 7). No write per notification. A chunk whose output passes
- *   `OUTPUT_FLUSH_BYTES` is flushed on the way, so flow control can pause the source inside
- *   it: otherwise one 64 KiB chunk of broadcasts queues 64 KiB for every client at once.
- * - Backpressure (docs/protocol.md §6) is `FlowControl`'s: the event source is paused exactly while it
- *   holds the source (a client over its own limit, or all clients over the total budget),
- *   and the clients it gives up on are dropped and reported as `ERR_CLIENT_SLOW`.
- * - At most `maxClients` clients (identifying or identified: each holds a descriptor) are
- *   attached; one more is destroyed at once, never read or written, and counted and reported
- *   (`ERR_CLIENT_LIMIT`, rate-limited) by `ClientLimit`. A slot is free again once a client
- *   is closed.
- * - A client registered with the core is exactly a client in `#clientsByUser`:
- *   `core.connect()` and `core.disconnect()` are called in pairs.
+ * - Per input chunk: every line is pushed to the core and its deliveries queued, then every
+ *   client with output gets one write (`FanOut`).
+ * - The input is held exactly while the output's flow control says so.
+ * - `core.connect()` and `core.disconnect()` pair up with the clients `FanOut` registers.
  * - Nothing here throws because of a peer: every problem is emitted as `'problem'` with
  *   its connection (`event-source#N`, `client#N`) and line number in the context.
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex, Readable } from 'node:stream';
 import createDebug from 'debug';
-import { OUTPUT_FLUSH_BYTES } from '../core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
-import type { UserId } from '../core/events.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
-import { ClientConnection, type ClientHost, type ClientSummary } from './client-connection.js';
-import { ClientLimit } from './client-limit.js';
-import { closeStream } from './close-stream.js';
-import { EventSourceConnection, type EventSourceHost } from './event-source.js';
-import { FlowControl } from './flow-control.js';
+import { EventInput, type EventInputStats } from './event-input.js';
+import { type ClientInfo, type ClientPage, FanOut, type FanOutStats } from './fan-out.js';
 import { type MazeOptions, type ResolvedMazeOptions, resolveMazeOptions } from './options.js';
-import { remoteAddressOf } from './remote-address.js';
+
+export type { ClientInfo, ClientPage } from './fan-out.js';
 
 const log = createDebug('follower-maze:maze');
-const logClient = createDebug('follower-maze:client');
-const logSource = createDebug('follower-maze:event-source');
 
-/** Counters of a running maze (docs/protocol.md §9): the core's plus connections and output. */
-export interface MazeStats extends CoreStats {
-  /** Identified client connections. */
-  readonly clientsConnected: number;
-  /** Client connections that have not sent their id yet. */
-  readonly clientsIdentifying: number;
-  /** Clients closed for a bad id, an over-long id line or the identify timeout. */
-  readonly clientsRejected: number;
-  /** Client connections closed at once because `maxClients` were attached (`ERR_CLIENT_LIMIT`). */
-  readonly clientsRefused: number;
-  /** Notifications handed to client streams (one per event per connection). */
-  readonly notificationsSent: number;
-  /** Bytes handed to client streams. */
-  readonly bytesOut: number;
-  /** Clients dropped for staying over their buffer limit too long. */
-  readonly slowClientDisconnects: number;
-  /** Clients over their buffer limit right now. */
-  readonly clientsOverLimit: number;
-  /** Upper bound of the bytes queued for all clients (exact while over the total budget). */
-  readonly outputQueuedBytes: number;
-  /** Whether the output queued for all clients is over the total budget right now. */
-  readonly outputOverBudget: boolean;
-  /** Whether the event source is paused by backpressure right now. */
-  readonly eventSourcePaused: boolean;
-  /** Times the event source was paused by backpressure. */
-  readonly eventSourcePauses: number;
-  /** Whether an event source is attached right now. */
-  readonly eventSourceConnected: boolean;
-  /** Event sources accepted so far. */
-  readonly eventSourcesAccepted: number;
-  /** Event sources refused because one was already active. */
-  readonly eventSourcesRefused: number;
-  /** Idle event sources closed because a new one connected (`ERR_EVENT_SOURCE_IDLE`). */
-  readonly eventSourceTakeovers: number;
-  /** Event lines over the maximum length. */
-  readonly linesTooLong: number;
+/** Counters of a running maze (docs/protocol.md §9): the core's, both sides', and problems. */
+export interface MazeStats extends CoreStats, FanOutStats, EventInputStats {
   /** Problems reported so far. */
   readonly problems: number;
-}
-
-/** Who a client event is about. */
-export interface ClientInfo {
-  /** `client#N`. */
-  readonly connection: string;
-  /** The user id; `undefined` for a client closed before it identified. */
-  readonly userId: UserId | undefined;
-  /** The peer's `host:port`; `null` for a stream that is not a TCP socket. */
-  readonly remoteAddress: string | null;
-}
-
-/** One page of `Maze.clients()`. */
-export interface ClientPage {
-  /** Clients attached right now (identified or identifying). */
-  readonly total: number;
-  /** The requested page, oldest attached first. */
-  readonly items: readonly ClientSummary[];
 }
 
 /** Events of a `Maze`. */
@@ -127,33 +60,10 @@ export class Maze extends EventEmitter<MazeEventMap> {
   /** The options in force, defaults filled in. */
   readonly options: ResolvedMazeOptions;
   readonly #core: MazeCore;
-  readonly #clientsByUser = new Map<UserId, ClientConnection[]>();
-  /** Every attached client not closed yet, identified or not. */
-  readonly #clients = new Set<ClientConnection>();
-  /** Connections with queued output in the current chunk. */
-  readonly #withOutput: ClientConnection[] = [];
-  /** Bytes of the notifications queued on `#withOutput` since the last flush. */
-  #bytesQueuedSinceFlush = 0;
-  readonly #flow: FlowControl<ClientConnection>;
-  readonly #clientLimit: ClientLimit;
-  #source: EventSourceConnection | undefined;
-  #nextSourceNumber = 1;
-  #nextClientNumber = 1;
+  readonly #input: EventInput;
+  readonly #output: FanOut;
   #closing: Promise<void> | undefined;
-
-  #clientsConnected = 0;
-  #clientsRejected = 0;
-  #notificationsSent = 0;
-  #bytesOut = 0;
-  #slowClientDisconnects = 0;
-  #eventSourcesAccepted = 0;
-  #eventSourcesRefused = 0;
-  #eventSourceTakeovers = 0;
-  #linesTooLong = 0;
   #problems = 0;
-
-  readonly #clientHost: ClientHost;
-  readonly #sourceHost: EventSourceHost;
 
   constructor(options: MazeOptions = {}) {
     super();
@@ -164,31 +74,31 @@ export class Maze extends EventEmitter<MazeEventMap> {
       reorderBytes: this.options.reorderBytes,
       maxFollowEdges: this.options.maxFollowEdges,
     });
-    this.#flow = new FlowControl(this.options, {
-      pauseSource: () => this.#pauseSource(),
-      resumeSource: () => this.#resumeSource(),
-      dropSlowClient: (client, reason) => this.#dropSlowClient(client, reason),
+    this.#output = new FanOut(this.options, {
+      clientIdentified: (client) => {
+        this.#core.connect(client.userId as number);
+        this.emit('clientIdentified', client);
+      },
+      clientClosed: (client, registered) => {
+        if (registered) this.#core.disconnect(client.userId as number);
+        this.emit('clientClosed', client);
+      },
+      pauseInput: () => this.#input.pause(),
+      resumeInput: () => this.#input.resume(),
+      report: (problem) => this.#report(problem),
     });
-    this.#clientLimit = new ClientLimit(this.options.maxClients, (problem) =>
-      this.#report(problem),
-    );
-    this.#clientHost = {
-      clientIdentified: (client) => this.#clientIdentified(client),
-      clientDrained: (client) => this.#flow.drained(client),
-      clientClosed: (client) => this.#clientClosed(client),
+    this.#input = new EventInput(this.options, {
+      applyEventLine: (line, lineNumber, connection) =>
+        this.#applyEventLine(line, lineNumber, connection),
+      flushOutput: () => this.#output.flush(),
+      sourceAttached: (connection, remoteAddress) =>
+        this.emit('eventSourceAttached', { connection, remoteAddress }),
+      sourceEnded: (connection, lineCount) => {
+        if (this.options.resetOnDisconnect) this.#core.reset();
+        this.emit('eventSourceEnded', { connection, lineCount });
+      },
       report: (problem) => this.#report(problem),
-    };
-    this.#sourceHost = {
-      applyEventLine: (line, lineNumber, source) => this.#applyEventLine(line, lineNumber, source),
-      flushOutput: () => this.#flushOutput(),
-      eventSourceEnded: (source) => this.#eventSourceEnded(source),
-      report: (problem) => this.#report(problem),
-    };
-  }
-
-  /** The core state machine (for inspection; do not push to it directly). */
-  get core(): MazeCore {
-    return this.#core;
+    });
   }
 
   /** Whether `close()` has been called. */
@@ -206,27 +116,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
    */
   attachEventSource(stream: Readable): string {
     this.#assertOpen();
-    const name = `event-source#${this.#nextSourceNumber++}`;
-    if (this.#source !== undefined) this.#takeOverIfIdle(this.#source, name);
-    if (this.#source !== undefined) {
-      this.#eventSourcesRefused++;
-      this.#report({
-        code: ErrorCode.EventSourceBusy,
-        message: `an event source is already connected (${this.#source.name}); closed`,
-        context: { connection: name },
-      });
-      stream.on('error', (error) => logSource('%s (refused): %s', name, error.message));
-      // Never read: closeStream() discards its input while ending and destroying it.
-      void closeStream(stream, this.options.shutdownTimeout);
-      return name;
-    }
-    const source = new EventSourceConnection(name, stream, this.#sourceHost, this.options);
-    this.#source = source;
-    this.#eventSourcesAccepted++;
-    logSource('%s attached', name);
-    this.emit('eventSourceAttached', { connection: name, remoteAddress: remoteAddressOf(stream) });
-    source.start(this.#flow.sourceHeld);
-    return name;
+    return this.#input.attach(stream);
   }
 
   /**
@@ -238,19 +128,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
    */
   attachClient(stream: Duplex): string {
     this.#assertOpen();
-    const name = `client#${this.#nextClientNumber++}`;
-    if (!this.#clientLimit.admits(this.#clients.size)) {
-      // Destroyed before any read or write: its descriptor is released in this same turn.
-      stream.on('error', (error) => logClient('%s (refused): %s', name, error.message));
-      stream.destroy();
-      this.#clientLimit.refuse(name);
-      return name;
-    }
-    const client = new ClientConnection(name, stream, this.#clientHost, this.options);
-    this.#clients.add(client);
-    logClient('%s attached', name);
-    client.start();
-    return name;
+    return this.#output.attach(stream);
   }
 
   /**
@@ -265,23 +143,8 @@ export class Maze extends EventEmitter<MazeEventMap> {
   stats(): MazeStats {
     return {
       ...this.#core.stats(),
-      clientsConnected: this.#clientsConnected,
-      clientsIdentifying: this.#clients.size - this.#clientsConnected,
-      clientsRejected: this.#clientsRejected,
-      clientsRefused: this.#clientLimit.refused,
-      notificationsSent: this.#notificationsSent,
-      bytesOut: this.#bytesOut,
-      slowClientDisconnects: this.#slowClientDisconnects,
-      clientsOverLimit: this.#flow.clientsOverLimit,
-      outputQueuedBytes: this.#flow.queuedBytes,
-      outputOverBudget: this.#flow.overBudget,
-      eventSourcePaused: this.#flow.sourceHeld,
-      eventSourcePauses: this.#flow.pauses,
-      eventSourceConnected: this.#source !== undefined,
-      eventSourcesAccepted: this.#eventSourcesAccepted,
-      eventSourcesRefused: this.#eventSourcesRefused,
-      eventSourceTakeovers: this.#eventSourceTakeovers,
-      linesTooLong: this.#linesTooLong,
+      ...this.#output.stats(),
+      ...this.#input.stats(),
       problems: this.#problems,
     };
   }
@@ -291,19 +154,12 @@ export class Maze extends EventEmitter<MazeEventMap> {
    * `limit` of them from `offset` on, as plain summaries. O(offset + limit).
    */
   clients(offset: number, limit: number): ClientPage {
-    const items: ClientSummary[] = [];
-    let index = 0;
-    for (const client of this.#clients) {
-      if (index >= offset + limit) break;
-      if (index >= offset) items.push(client.summary());
-      index++;
-    }
-    return { total: this.#clients.size, items };
+    return this.#output.clients(offset, limit);
   }
 
   /**
-   * Stops reading the event source and closes everything attached (docs/protocol.md §8): each stream
-   * is ended so buffered output flushes, and whatever has not finished within
+   * Stops reading the event source and closes everything attached (docs/protocol.md §8):
+   * each stream is ended so buffered output flushes, and whatever has not finished within
    * `shutdownTimeout` is destroyed. Idempotent; resolves when all are closed.
    */
   close(): Promise<void> {
@@ -312,29 +168,9 @@ export class Maze extends EventEmitter<MazeEventMap> {
   }
 
   async #closeAll(): Promise<void> {
-    log('closing: %d client(s), source %s', this.#clients.size, this.#source?.name ?? 'none');
-    this.#flow.close();
-    this.#clientLimit.close();
-    const closing: Promise<void>[] = [];
-    if (this.#source !== undefined) closing.push(this.#source.close());
-    for (const client of [...this.#clients]) closing.push(client.close());
-    await Promise.all(closing);
+    log('closing');
+    await Promise.all([this.#input.close(), this.#output.close()]);
     log('closed');
-  }
-
-  // Only a newcomer ends an idle holder: a quiet source nobody wants to replace stays.
-  #takeOverIfIdle(holder: EventSourceConnection, newcomer: string): void {
-    const timeout = this.options.sourceIdleTimeout;
-    const idle = holder.idleFor();
-    if (timeout === 0 || idle <= timeout) return;
-    this.#eventSourceTakeovers++;
-    this.#report({
-      code: ErrorCode.EventSourceIdle,
-      message: `event source sent nothing for ${Math.round(idle)} ms (idle timeout ${timeout} ms); closed, ${newcomer} takes over`,
-      context: { connection: holder.name, lineNumber: holder.lineCount },
-    });
-    // Releases the holder at once (so `#source` is free); its stream closes in the background.
-    void holder.endNow();
   }
 
   #assertOpen(): void {
@@ -344,136 +180,22 @@ export class Maze extends EventEmitter<MazeEventMap> {
   }
 
   // The hot path: one call per event line.
-  #applyEventLine(line: string, lineNumber: number, source: EventSourceConnection): void {
+  #applyEventLine(line: string, lineNumber: number, connection: string): void {
     const result = this.#core.push(line);
     if (result.problems.length !== 0) {
       for (const problem of result.problems) {
         this.#report({
           code: problem.code,
           message: problem.message,
-          context: { ...problem.context, connection: source.name, lineNumber },
+          context: { ...problem.context, connection, lineNumber },
         });
       }
     }
-    const deliveries = result.deliveries;
-    const withOutput = this.#withOutput;
-    const clientsByUser = this.#clientsByUser;
-    for (let d = 0; d < deliveries.length; d++) {
-      const delivery = deliveries[d];
-      const payload = delivery.event.line;
-      const recipients = delivery.recipients;
-      let notifications = 0;
-      for (let r = 0; r < recipients.length; r++) {
-        const clients = clientsByUser.get(recipients[r]);
-        if (clients === undefined) continue;
-        for (let c = 0; c < clients.length; c++) {
-          const client = clients[c];
-          if (client.enqueue(payload)) withOutput.push(client);
-        }
-        notifications += clients.length;
-      }
-      this.#notificationsSent += notifications;
-      this.#bytesQueuedSinceFlush += notifications * payload.length;
-    }
-    // Flow control must see a big chunk's output before all of it is queued.
-    if (this.#bytesQueuedSinceFlush > OUTPUT_FLUSH_BYTES) this.#flushOutput();
-  }
-
-  // End of an input chunk (or of OUTPUT_FLUSH_BYTES of output): one write per client with
-  // output, then check the limits.
-  #flushOutput(): void {
-    const withOutput = this.#withOutput;
-    this.#bytesQueuedSinceFlush = 0;
-    if (withOutput.length === 0) return;
-    let bytes = 0;
-    for (let i = 0; i < withOutput.length; i++) {
-      const client = withOutput[i];
-      const written = client.flush();
-      if (written === 0) continue;
-      bytes += written;
-      this.#flow.wrote(client);
-    }
-    withOutput.length = 0;
-    this.#bytesOut += bytes;
-    this.#flow.flushed();
-  }
-
-  #dropSlowClient(client: ClientConnection, reason: string): void {
-    this.#slowClientDisconnects++;
-    logClient('%s %s (%d bytes queued)', client.name, reason, client.queuedBytes());
-    this.#report({
-      code: ErrorCode.ClientSlow,
-      message: `client ${reason}; disconnected`,
-      context: { connection: client.name, userId: client.userId },
-    });
-    client.destroy();
-  }
-
-  #pauseSource(): void {
-    logSource(
-      'paused: %d client(s) over their buffer limit, %d bytes queued in all',
-      this.#flow.clientsOverLimit,
-      this.#flow.queuedBytes,
-    );
-    this.#source?.pause();
-  }
-
-  #resumeSource(): void {
-    logSource('resumed');
-    if (this.#closing === undefined) this.#source?.resume();
-  }
-
-  #clientIdentified(client: ClientConnection): void {
-    const userId = client.userId as UserId;
-    const clients = this.#clientsByUser.get(userId);
-    if (clients === undefined) this.#clientsByUser.set(userId, [client]);
-    else clients.push(client);
-    this.#core.connect(userId);
-    this.#clientsConnected++;
-    logClient('%s identified as user %d', client.name, userId);
-    this.emit('clientIdentified', {
-      connection: client.name,
-      userId,
-      remoteAddress: client.remoteAddress,
-    });
-  }
-
-  #clientClosed(client: ClientConnection): void {
-    if (!this.#clients.delete(client)) return;
-    this.#flow.removed(client);
-    const userId = client.userId;
-    if (userId !== undefined) {
-      const clients = this.#clientsByUser.get(userId);
-      const at = clients === undefined ? -1 : clients.indexOf(client);
-      if (clients !== undefined && at !== -1) {
-        if (clients.length === 1) this.#clientsByUser.delete(userId);
-        else clients.splice(at, 1);
-        this.#core.disconnect(userId);
-        this.#clientsConnected--;
-      }
-    }
-    logClient('%s closed', client.name);
-    this.emit('clientClosed', {
-      connection: client.name,
-      userId,
-      remoteAddress: client.remoteAddress,
-    });
-  }
-
-  #eventSourceEnded(source: EventSourceConnection): void {
-    if (this.#source !== source) return;
-    this.#source = undefined;
-    logSource('%s ended after %d line(s)', source.name, source.lineCount);
-    if (this.options.resetOnDisconnect) this.#core.reset();
-    this.emit('eventSourceEnded', { connection: source.name, lineCount: source.lineCount });
+    if (result.deliveries.length !== 0) this.#output.deliver(result.deliveries);
   }
 
   #report(problem: Problem): void {
     this.#problems++;
-    if (problem.code === ErrorCode.LineTooLong) this.#linesTooLong++;
-    else if (problem.code === ErrorCode.ClientBadId || problem.code === ErrorCode.ClientIdTimeout) {
-      this.#clientsRejected++;
-    }
     log('problem %s %o', problem.code, problem.context);
     this.emit('problem', problem);
   }

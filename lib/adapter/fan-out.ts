@@ -1,0 +1,305 @@
+/**
+ * The output side of a maze (docs/protocol.md §5, §6): the client registry, delivery of
+ * notifications with one write per client per flush, the client limit, and flow control.
+ * It knows nothing of the event source: it asks its host to hold or release the input, so
+ * a front end that only serves clients from a log (the cluster's gateway) uses it as `Maze`
+ * does.
+ *
+ * Invariants:
+ * - A client is registered under its user (and the host hears `clientIdentified`) exactly
+ *   from its id until it closes (and the host hears `clientClosed` with `registered`), so
+ *   the host's own bookkeeping (`MazeCore.connect`/`disconnect`) pairs up.
+ * - `deliver()` queues each notification on every connection of each recipient; `flush()`
+ *   gives every connection with output exactly one `write()` (STYLE 7). Past
+ *   `OUTPUT_FLUSH_BYTES` of queued output, `deliver()` flushes by itself, so flow control
+ *   can hold the input inside a big chunk: otherwise one 64 KiB chunk of broadcasts queues
+ *   64 KiB for every client at once.
+ * - Backpressure is `FlowControl`'s: the host holds the input exactly while flow control
+ *   says so, and the clients it gives up on are dropped and reported as `ERR_CLIENT_SLOW`.
+ * - At most `maxClients` clients (identifying or identified: each holds a descriptor) are
+ *   attached; one more is destroyed at once, never read or written, and counted and
+ *   reported (`ERR_CLIENT_LIMIT`, rate-limited) by `ClientLimit`.
+ */
+import type { Duplex } from 'node:stream';
+import createDebug from 'debug';
+import { OUTPUT_FLUSH_BYTES } from '../core/constants.js';
+import { ErrorCode, type Problem } from '../core/errors.js';
+import type { UserId } from '../core/events.js';
+import type { Delivery } from '../core/maze-core.js';
+import { ClientConnection, type ClientHost, type ClientSummary } from './client-connection.js';
+import { ClientLimit } from './client-limit.js';
+import { FlowControl } from './flow-control.js';
+
+const log = createDebug('follower-maze:client');
+
+export interface FanOutOptions {
+  readonly maxIdLineLength: number;
+  readonly identifyTimeout: number;
+  readonly shutdownTimeout: number;
+  readonly maxClients: number;
+  readonly clientBufferLimit: number;
+  readonly totalBufferLimit: number;
+  readonly slowClientTimeout: number;
+}
+
+/** Who a client event is about. */
+export interface ClientInfo {
+  /** `client#N`. */
+  readonly connection: string;
+  /** The user id; `undefined` for a client closed before it identified. */
+  readonly userId: UserId | undefined;
+  /** The peer's `host:port`; `null` for a stream that is not a TCP socket. */
+  readonly remoteAddress: string | null;
+}
+
+/** One page of `clients()`. */
+export interface ClientPage {
+  /** Clients attached right now (identified or identifying). */
+  readonly total: number;
+  /** The requested page, oldest attached first. */
+  readonly items: readonly ClientSummary[];
+}
+
+/** What the output side tells its owner. */
+export interface FanOutHost {
+  /** A client sent its id: it gets every notification delivered from now on. */
+  clientIdentified(client: ClientInfo): void;
+  /** A client is gone; `registered` when it had identified (it pairs `clientIdentified`). */
+  clientClosed(client: ClientInfo, registered: boolean): void;
+  /** Stop reading input until `resumeInput()`. */
+  pauseInput(): void;
+  resumeInput(): void;
+  report(problem: Problem): void;
+}
+
+/** Counters of the output side. */
+export interface FanOutStats {
+  /** Identified client connections. */
+  readonly clientsConnected: number;
+  /** Client connections that have not sent their id yet. */
+  readonly clientsIdentifying: number;
+  /** Clients closed for a bad id, an over-long id line or the identify timeout. */
+  readonly clientsRejected: number;
+  /** Client connections closed at once because `maxClients` were attached (`ERR_CLIENT_LIMIT`). */
+  readonly clientsRefused: number;
+  /** Notifications handed to client streams (one per event per connection). */
+  readonly notificationsSent: number;
+  /** Bytes handed to client streams. */
+  readonly bytesOut: number;
+  /** Clients dropped for staying over their buffer limit (or the total) too long. */
+  readonly slowClientDisconnects: number;
+  /** Clients over their buffer limit right now. */
+  readonly clientsOverLimit: number;
+  /** Upper bound of the bytes queued for all clients (exact while over the total budget). */
+  readonly outputQueuedBytes: number;
+  /** Whether the output queued for all clients is over the total budget right now. */
+  readonly outputOverBudget: boolean;
+  /** Whether the input is held by backpressure right now. */
+  readonly eventSourcePaused: boolean;
+  /** Times the input was held by backpressure. */
+  readonly eventSourcePauses: number;
+}
+
+export class FanOut {
+  readonly #options: FanOutOptions;
+  readonly #host: FanOutHost;
+  readonly #clientHost: ClientHost;
+  readonly #flow: FlowControl<ClientConnection>;
+  readonly #limit: ClientLimit;
+  readonly #clientsByUser = new Map<UserId, ClientConnection[]>();
+  /** Every attached client not closed yet, identified or not, oldest first. */
+  readonly #clients = new Set<ClientConnection>();
+  /** Connections with queued output since the last flush. */
+  readonly #withOutput: ClientConnection[] = [];
+  /** Bytes of the notifications queued on `#withOutput` since the last flush. */
+  #bytesQueuedSinceFlush = 0;
+  #nextNumber = 1;
+  #clientsConnected = 0;
+  #clientsRejected = 0;
+  #notificationsSent = 0;
+  #bytesOut = 0;
+  #slowClientDisconnects = 0;
+
+  constructor(options: FanOutOptions, host: FanOutHost) {
+    this.#options = options;
+    this.#host = host;
+    this.#flow = new FlowControl(options, {
+      pauseSource: () => {
+        log(
+          'input held: %d over their limit, %d bytes queued',
+          this.#flow.clientsOverLimit,
+          this.#flow.queuedBytes,
+        );
+        host.pauseInput();
+      },
+      resumeSource: () => host.resumeInput(),
+      dropSlowClient: (client, reason) => this.#dropSlowClient(client, reason),
+    });
+    this.#limit = new ClientLimit(options.maxClients, (problem) => host.report(problem));
+    this.#clientHost = {
+      clientIdentified: (client) => this.#identified(client),
+      clientDrained: (client) => this.#flow.drained(client),
+      clientClosed: (client) => this.#closed(client),
+      report: (problem) => this.#report(problem),
+    };
+  }
+
+  /** Whether the input must not be read right now. */
+  get inputHeld(): boolean {
+    return this.#flow.sourceHeld;
+  }
+
+  /**
+   * Attaches a user client: it must send its id first, then receives notifications. Over
+   * the client limit it is refused instead (see the header). Returns its connection name
+   * (`client#N`) either way.
+   */
+  attach(stream: Duplex): string {
+    const name = `client#${this.#nextNumber++}`;
+    if (!this.#limit.admits(this.#clients.size)) {
+      // Destroyed before any read or write: its descriptor is released in this same turn.
+      stream.on('error', (error) => log('%s (refused): %s', name, error.message));
+      stream.destroy();
+      this.#limit.refuse(name);
+      return name;
+    }
+    const client = new ClientConnection(name, stream, this.#clientHost, this.#options);
+    this.#clients.add(client);
+    log('%s attached', name);
+    client.start();
+    return name;
+  }
+
+  // The hot path: once per applied event that notifies someone.
+  /** Queues each delivery for every connection of its recipients. */
+  deliver(deliveries: readonly Delivery[]): void {
+    const withOutput = this.#withOutput;
+    const clientsByUser = this.#clientsByUser;
+    for (let d = 0; d < deliveries.length; d++) {
+      const delivery = deliveries[d];
+      const payload = delivery.event.line;
+      const recipients = delivery.recipients;
+      let notifications = 0;
+      for (let r = 0; r < recipients.length; r++) {
+        const clients = clientsByUser.get(recipients[r]);
+        if (clients === undefined) continue;
+        for (let c = 0; c < clients.length; c++) {
+          const client = clients[c];
+          if (client.enqueue(payload)) withOutput.push(client);
+        }
+        notifications += clients.length;
+      }
+      this.#notificationsSent += notifications;
+      this.#bytesQueuedSinceFlush += notifications * payload.length;
+    }
+    if (this.#bytesQueuedSinceFlush > OUTPUT_FLUSH_BYTES) this.flush();
+  }
+
+  /** One write per client with queued output, then the limits are checked. */
+  flush(): void {
+    const withOutput = this.#withOutput;
+    this.#bytesQueuedSinceFlush = 0;
+    if (withOutput.length === 0) return;
+    let bytes = 0;
+    for (let i = 0; i < withOutput.length; i++) {
+      const client = withOutput[i];
+      const written = client.flush();
+      if (written === 0) continue;
+      bytes += written;
+      this.#flow.wrote(client);
+    }
+    withOutput.length = 0;
+    this.#bytesOut += bytes;
+    this.#flow.flushed();
+  }
+
+  /**
+   * Lists attached clients (identified or identifying) in the order they were attached:
+   * `limit` of them from `offset` on, as plain summaries. O(offset + limit).
+   */
+  clients(offset: number, limit: number): ClientPage {
+    const items: ClientSummary[] = [];
+    let index = 0;
+    for (const client of this.#clients) {
+      if (index >= offset + limit) break;
+      if (index >= offset) items.push(client.summary());
+      index++;
+    }
+    return { total: this.#clients.size, items };
+  }
+
+  stats(): FanOutStats {
+    return {
+      clientsConnected: this.#clientsConnected,
+      clientsIdentifying: this.#clients.size - this.#clientsConnected,
+      clientsRejected: this.#clientsRejected,
+      clientsRefused: this.#limit.refused,
+      notificationsSent: this.#notificationsSent,
+      bytesOut: this.#bytesOut,
+      slowClientDisconnects: this.#slowClientDisconnects,
+      clientsOverLimit: this.#flow.clientsOverLimit,
+      outputQueuedBytes: this.#flow.queuedBytes,
+      outputOverBudget: this.#flow.overBudget,
+      eventSourcePaused: this.#flow.sourceHeld,
+      eventSourcePauses: this.#flow.pauses,
+    };
+  }
+
+  /** Closes every client in two steps (flush, then destroy after the shutdown timeout). */
+  async close(): Promise<void> {
+    this.#flow.close();
+    this.#limit.close();
+    await Promise.all([...this.#clients].map((client) => client.close()));
+  }
+
+  #identified(client: ClientConnection): void {
+    const userId = client.userId as UserId;
+    const clients = this.#clientsByUser.get(userId);
+    if (clients === undefined) this.#clientsByUser.set(userId, [client]);
+    else clients.push(client);
+    this.#clientsConnected++;
+    log('%s identified as user %d', client.name, userId);
+    this.#host.clientIdentified(infoOf(client));
+  }
+
+  #closed(client: ClientConnection): void {
+    if (!this.#clients.delete(client)) return;
+    this.#flow.removed(client);
+    let registered = false;
+    const userId = client.userId;
+    if (userId !== undefined) {
+      const clients = this.#clientsByUser.get(userId);
+      const at = clients === undefined ? -1 : clients.indexOf(client);
+      if (clients !== undefined && at !== -1) {
+        if (clients.length === 1) this.#clientsByUser.delete(userId);
+        else clients.splice(at, 1);
+        this.#clientsConnected--;
+        registered = true;
+      }
+    }
+    log('%s closed', client.name);
+    this.#host.clientClosed(infoOf(client), registered);
+  }
+
+  #dropSlowClient(client: ClientConnection, reason: string): void {
+    this.#slowClientDisconnects++;
+    log('%s %s (%d bytes queued)', client.name, reason, client.queuedBytes());
+    this.#report({
+      code: ErrorCode.ClientSlow,
+      message: `client ${reason}; disconnected`,
+      context: { connection: client.name, userId: client.userId },
+    });
+    client.destroy();
+  }
+
+  #report(problem: Problem): void {
+    if (problem.code === ErrorCode.ClientBadId || problem.code === ErrorCode.ClientIdTimeout) {
+      this.#clientsRejected++;
+    }
+    this.#host.report(problem);
+  }
+}
+
+function infoOf(client: ClientConnection): ClientInfo {
+  return { connection: client.name, userId: client.userId, remoteAddress: client.remoteAddress };
+}
