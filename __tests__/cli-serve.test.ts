@@ -165,8 +165,9 @@ describe('serve options', () => {
     expect(refusal(argv, env)).toBe(message);
   });
 
-  it("ignores the test suite's own variable", () => {
-    expect(() => resolveServeArgs({}, sources({ FOLLOWER_MAZE_REQUIRE_NATS: '1' }))).not.toThrow();
+  it("ignores the test suite's own variables", () => {
+    const env = { FOLLOWER_MAZE_REQUIRE_NATS: '1', FOLLOWER_MAZE_REQUIRE_TOOLS: '1' };
+    expect(() => resolveServeArgs({}, sources(env))).not.toThrow();
   });
 
   it.each([

@@ -61,10 +61,10 @@ export interface ServeArgs {
 }
 
 /**
- * `FOLLOWER_MAZE_*` variables that are not settings of the server: the test suite's own
- * (`FOLLOWER_MAZE_REQUIRE_NATS` makes missing `nats-server` a test failure in CI).
+ * `FOLLOWER_MAZE_REQUIRE_*` variables are the test suite's, not settings of the server
+ * (`.ci/run` sets them so that a missing tool fails the tests instead of skipping them).
  */
-const NOT_SETTINGS = new Set([`${ENV_PREFIX}_REQUIRE_NATS`]);
+const TEST_SUITE_PREFIX = `${ENV_PREFIX}_REQUIRE_`;
 
 /** `SERVER_OPTIONS` as yargs options: text in, parsed by `resolveServeArgs()`. */
 export function serveYargsOptions(): Record<string, Options> {
@@ -140,7 +140,9 @@ function checkEnvironmentNames(env: SettingSources['env']): void {
   const prefix = `${ENV_PREFIX}_`;
   const known = SERVER_OPTIONS.map(envOf);
   for (const name of Object.keys(env)) {
-    if (!name.startsWith(prefix) || known.includes(name) || NOT_SETTINGS.has(name)) continue;
+    if (!name.startsWith(prefix) || known.includes(name) || name.startsWith(TEST_SUITE_PREFIX)) {
+      continue;
+    }
     // Compared without the prefix they all share, so a short name gets no far-fetched match.
     const nearest = closest(
       name.slice(prefix.length),
