@@ -5,10 +5,11 @@
  * `MAZE_STAT_METRICS` and that two monitors in one process never share a registry.
  */
 import { createRequire } from 'node:module';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { createMaze } from '../lib/adapter/maze.js';
 import { MAZE_STAT_METRICS, serveMonitorSources } from '../lib/monitor/maze-sources.js';
-import { type MonitorServer, startMonitor } from '../lib/monitor/monitor-server.js';
+import type { MonitorServer } from '../lib/monitor/monitor-server.js';
+import { useMonitors } from './helpers/monitors.js';
 import { useTcpMazes, waitUntil } from './helpers/sockets.js';
 
 /** One metric family as the parser returns it (`type` in capitals: `COUNTER`, `GAUGE`, …). */
@@ -25,13 +26,7 @@ const parsePrometheusText = createRequire(import.meta.url)('parse-prometheus-tex
 ) => MetricFamily[];
 
 const startMaze = useTcpMazes();
-let monitors: MonitorServer[] = [];
-
-afterEach(async () => {
-  const closing = monitors;
-  monitors = [];
-  await Promise.all(closing.map((monitor) => monitor.close()));
-});
+const startMonitorOf = useMonitors();
 
 async function scrape(monitor: MonitorServer): Promise<{ type: string | null; text: string }> {
   const response = await fetch(`http://127.0.0.1:${monitor.address.port}/metrics`, {
@@ -70,8 +65,7 @@ describe('MAZE_STAT_METRICS', () => {
 describe('/metrics', () => {
   it('parses, with every stat under exactly one metric of the right type and value', async () => {
     const maze = await startMaze();
-    const monitor = await startMonitor({ sources: serveMonitorSources(maze.server), port: 0 });
-    monitors.push(monitor);
+    const monitor = await startMonitorOf(serveMonitorSources(maze.server));
     await maze.identifiedClient('3\n');
     await maze.identifiedClient('4\n');
     const source = await maze.connectSource();
@@ -106,8 +100,7 @@ describe('/metrics', () => {
 
   it('follows the counters from scrape to scrape', async () => {
     const maze = await startMaze();
-    const monitor = await startMonitor({ sources: serveMonitorSources(maze.server), port: 0 });
-    monitors.push(monitor);
+    const monitor = await startMonitorOf(serveMonitorSources(maze.server));
     const value = async (name: string): Promise<number> =>
       Number(families((await scrape(monitor)).text).get(name)?.metrics[0]?.value);
 
@@ -125,9 +118,8 @@ describe('/metrics', () => {
   it('keeps each monitor in its own registry', async () => {
     const first = await startMaze();
     const second = await startMaze();
-    const monitorA = await startMonitor({ sources: serveMonitorSources(first.server), port: 0 });
-    const monitorB = await startMonitor({ sources: serveMonitorSources(second.server), port: 0 });
-    monitors.push(monitorA, monitorB);
+    const monitorA = await startMonitorOf(serveMonitorSources(first.server));
+    const monitorB = await startMonitorOf(serveMonitorSources(second.server));
     const source = await first.connectSource();
     source.socket.write('1|B\n');
     await waitUntil(() => first.maze.stats().eventsReceived === 1, 'one event line received');

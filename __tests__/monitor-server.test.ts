@@ -5,32 +5,20 @@
  * Every request is bounded; every server and socket opened here is closed.
  */
 import { createServer } from 'node:net';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { MAX_MONITOR_PAGE_LIMIT } from '../lib/core/constants.js';
 import { ErrorCode, type Problem } from '../lib/core/errors.js';
 import { serveMonitorSources } from '../lib/monitor/maze-sources.js';
 import { type MonitorServer, startMonitor } from '../lib/monitor/monitor-server.js';
-import type { MonitorSources } from '../lib/monitor/sources.js';
+import { useMonitors } from './helpers/monitors.js';
 import { type TcpMaze, useTcpMazes, waitUntil } from './helpers/sockets.js';
 
 const startMaze = useTcpMazes();
-let monitors: MonitorServer[] = [];
-
-afterEach(async () => {
-  const closing = monitors;
-  monitors = [];
-  await Promise.all(closing.map((monitor) => monitor.close()));
-});
-
-async function monitorOf(sources: MonitorSources): Promise<MonitorServer> {
-  const monitor = await startMonitor({ sources, host: '127.0.0.1', port: 0 });
-  monitors.push(monitor);
-  return monitor;
-}
+const startMonitorOf = useMonitors();
 
 async function served(): Promise<{ maze: TcpMaze; monitor: MonitorServer }> {
   const maze = await startMaze();
-  return { maze, monitor: await monitorOf(serveMonitorSources(maze.server)) };
+  return { maze, monitor: await startMonitorOf(serveMonitorSources(maze.server)) };
 }
 
 async function request(
@@ -187,7 +175,7 @@ describe('/clients', () => {
   });
 
   it('is 404 for sources without clients', async () => {
-    const monitor = await monitorOf({
+    const monitor = await startMonitorOf({
       health: () => ({ ready: true }),
       stats: () => ({}),
       statMetrics: {},
@@ -212,7 +200,7 @@ describe('routing', () => {
   it('answers 500 and reports ERR_MONITOR when a source throws, and goes on serving', async () => {
     const problems: Problem[] = [];
     let broken = true;
-    const monitor = await monitorOf({
+    const monitor = await startMonitorOf({
       health: () => ({ ready: true }),
       stats: () => {
         if (broken) throw new Error('stats broke');
