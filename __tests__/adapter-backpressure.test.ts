@@ -106,6 +106,27 @@ describe('backpressure', () => {
     expect(problems).toEqual([]);
   });
 
+  it('applies every line held at a pause before the source ends, even when the end comes at once', async () => {
+    const { maze, problems } = newMaze({ clientBufferLimit: 64 * 1024 });
+    const slow = await attachMemoryClient(maze, '1\n', { read: false });
+    const fast = await attachMemoryClient(maze, '2\n');
+    const source = attachMemorySource(maze);
+    const total = broadcasts(200_000).join('');
+    // One chunk and the end, as `cat events | nc` sends them: the end is read while the rest
+    // of the chunk is held.
+    source.peer.end(total);
+    await waitUntil(() => maze.stats().eventSourcePaused, 'the source to pause');
+    expect(maze.stats().eventSourceConnected).toBe(true);
+    slow.peer.resume();
+    await fast.received.waitForLength(total.length, 20_000);
+    await slow.received.waitForLength(total.length, 20_000);
+    expect(fast.received.text).toBe(total);
+    expect(slow.received.text).toBe(total);
+    await waitUntil(() => !maze.stats().eventSourceConnected, 'the source to be released');
+    expect(maze.stats()).toMatchObject({ eventsApplied: 200_000, eventSourcesAccepted: 1 });
+    expect(problems).toEqual([]);
+  });
+
   it('starts a new source paused while a client is still over its limit', async () => {
     const { maze } = newMaze({ clientBufferLimit: 32 * 1024 });
     const slow = await attachMemoryClient(maze, '1\n', { read: false });

@@ -5,7 +5,9 @@
  * Invariants:
  * - Per input chunk: every complete line goes to `applyEventLine()` in order, then
  *   `flushOutput()` runs once. `pause()` takes effect at once, even inside a chunk: the
- *   framer holds the rest of the chunk, and `resume()` frames it before reading on.
+ *   framer holds the rest of the chunk, and `resume()` frames it before reading on. An end
+ *   of input read while lines are held waits for them: the source is released only once
+ *   they are applied (a close, error or shutdown drops them, as it would unread input).
  * - The source is *released* (`eventSourceEnded`) exactly once, as soon as its end or an
  *   error is read, so a reconnecting source is accepted right away.
  * - A final fragment without LF is reported and discarded, never applied: `12|F|60|5` may be
@@ -43,6 +45,8 @@ export class EventSourceConnection implements LineSink {
   readonly #shutdownTimeout: number;
   #released = false;
   #paused = false;
+  /** The end of input was read while lines were held: finish once they are framed. */
+  #endPending = false;
   /** `performance.now()` at the last input chunk, or at the last resume if later. */
   #activeSince = performance.now();
 
@@ -84,7 +88,10 @@ export class EventSourceConnection implements LineSink {
     stream.on('data', (chunk: Buffer | string) => this.#onData(chunk));
     stream.on('end', () => this.#onEnd());
     stream.on('error', (error: Error) => this.#onError(error));
-    stream.on('close', () => this.#release());
+    // After an end, a socket closes too; held lines still go first.
+    stream.on('close', () => {
+      if (!this.#endPending) this.#release();
+    });
     if (paused) this.pause();
   }
 
@@ -104,6 +111,10 @@ export class EventSourceConnection implements LineSink {
       this.#framer.unhold();
       this.#host.flushOutput();
       if (this.#paused || this.#released) return;
+    }
+    if (this.#endPending) {
+      this.#finish();
+      return;
     }
     this.stream.resume();
   }
@@ -145,6 +156,15 @@ export class EventSourceConnection implements LineSink {
 
   #onEnd(): void {
     if (this.#released) return;
+    if (this.#framer.holdsInput) {
+      this.#endPending = true;
+      return;
+    }
+    this.#finish();
+  }
+
+  #finish(): void {
+    this.#endPending = false;
     this.#discardFragment();
     this.#release();
     // We never write to the source; end our side too so a socket closes completely.

@@ -67,6 +67,11 @@ export class LineFramer {
     return this.#holding;
   }
 
+  /** Whether input waits, unframed, for `unhold()`. */
+  get holdsInput(): boolean {
+    return this.#held.length > 0;
+  }
+
   /** Hands on no more lines (after the current one) until `unhold()`. */
   hold(): void {
     this.#holding = true;
@@ -135,8 +140,8 @@ export class LineFramer {
 
   /**
    * What is left of an unterminated line when the input ends (`''` if nothing, or if it
-   * was over-long). The framer is empty afterwards; input held by `hold()` is dropped with
-   * it, as input still in the stream would be.
+   * was over-long). The framer is empty afterwards; input still held by `hold()` is dropped
+   * (the owner frames it first, see `EventSourceConnection`; only a close drops it).
    */
   takeRemainder(): string {
     const rest = this.#discarding ? '' : this.#partial;
