@@ -127,6 +127,37 @@ describe('backpressure', () => {
     expect(problems).toEqual([]);
   });
 
+  it('holds the budget when one line releases the whole reorder buffer', async () => {
+    const budget = 1024 * 1024;
+    const { maze, problems } = newMaze({
+      clientBufferLimit: 64 * budget,
+      totalBufferLimit: budget,
+    });
+    const stalled = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => attachMemoryClient(maze, `${i + 1}\n`, { read: false })),
+    );
+    const source = attachMemorySource(maze);
+    // 20,000 broadcasts of 200 bytes wait for #1: 4 MB for each client once #1 arrives.
+    const padded = (sequence: number): string => `${String(sequence).padStart(196, '0')}|B\n`;
+    const waiting = Array.from({ length: 20_000 }, (_, i) => padded(i + 2)).join('');
+    source.peer.write(waiting);
+    await waitUntil(() => maze.stats().pending === 20_000, 'the events to wait for #1');
+    source.peer.write(padded(1));
+    await waitUntil(() => maze.stats().eventSourcePaused, 'the source to pause');
+    // Within the budget plus one flush, not 80 MB.
+    expect(maze.stats().outputQueuedBytes).toBeLessThan(budget + OUTPUT_FLUSH_BYTES + 64 * 1024);
+    // Identified while the rest waits: those events were applied before its id.
+    const late = await attachMemoryClient(maze, '99\n');
+    for (const client of stalled) client.peer.resume();
+    const all = padded(1) + waiting;
+    for (const client of stalled) await client.received.waitForLength(all.length, 20_000);
+    for (const client of stalled) expect(client.received.text).toBe(all);
+    source.peer.write('20002|B\n');
+    await late.received.waitForLength('20002|B\n'.length);
+    expect(late.received.text).toBe('20002|B\n');
+    expect(problems).toEqual([]);
+  });
+
   it('starts a new source paused while a client is still over its limit', async () => {
     const { maze } = newMaze({ clientBufferLimit: 32 * 1024 });
     const slow = await attachMemoryClient(maze, '1\n', { read: false });

@@ -14,6 +14,10 @@
  *   `OUTPUT_FLUSH_BYTES` of queued output, `deliver()` flushes by itself, so flow control
  *   can hold the input inside a big chunk: otherwise one 64 KiB chunk of broadcasts queues
  *   64 KiB for every client at once.
+ * - If flow control holds the input in the middle of one `deliver()` (one line can release
+ *   the whole reorder buffer), the rest waits as the backlog and goes out before the input
+ *   is released: the limits hold within one flush. A client that identifies meanwhile gets
+ *   none of it: those events were applied before its id.
  * - Backpressure is `FlowControl`'s: the host holds the input exactly while flow control
  *   says so, and the clients it gives up on are dropped and reported as `ERR_CLIENT_SLOW`.
  * - At most `maxClients` clients (identifying or identified: each holds a descriptor) are
@@ -107,12 +111,18 @@ export class FanOut {
   readonly #flow: FlowControl<ClientConnection>;
   readonly #limit: ClientLimit;
   readonly #clientsByUser = new Map<UserId, ClientConnection[]>();
+  /** Where each registered client sits in its user's array, so removal is O(1). */
+  readonly #positions = new Map<ClientConnection, number>();
   /** Every attached client not closed yet, identified or not, oldest first. */
   readonly #clients = new Set<ClientConnection>();
   /** Connections with queued output since the last flush. */
   readonly #withOutput: ClientConnection[] = [];
   /** Bytes of the notifications queued on `#withOutput` since the last flush. */
   #bytesQueuedSinceFlush = 0;
+  /** Deliveries not queued yet because flow control held the input (see the header). */
+  #backlog: { readonly deliveries: readonly Delivery[]; readonly next: number } | undefined;
+  /** Clients identified while a backlog waits: its events were applied before them. */
+  #lateClients: Set<ClientConnection> | undefined;
   #nextNumber = 1;
   #clientsConnected = 0;
   #clientsRejected = 0;
@@ -132,7 +142,7 @@ export class FanOut {
         );
         host.pauseInput();
       },
-      resumeSource: () => host.resumeInput(),
+      resumeSource: () => this.#resume(),
       dropSlowClient: (client, reason) => this.#dropSlowClient(client, reason),
     });
     this.#limit = new ClientLimit(options.maxClients, (problem) => host.report(problem));
@@ -170,12 +180,17 @@ export class FanOut {
     return name;
   }
 
-  // The hot path: once per applied event that notifies someone.
   /** Queues each delivery for every connection of its recipients. */
   deliver(deliveries: readonly Delivery[]): void {
+    this.#deliverFrom(deliveries, 0);
+  }
+
+  // The hot path: once per applied event that notifies someone.
+  #deliverFrom(deliveries: readonly Delivery[], first: number): void {
     const withOutput = this.#withOutput;
     const clientsByUser = this.#clientsByUser;
-    for (let d = 0; d < deliveries.length; d++) {
+    const late = this.#lateClients;
+    for (let d = first; d < deliveries.length; d++) {
       const delivery = deliveries[d];
       const payload = delivery.event.line;
       const recipients = delivery.recipients;
@@ -185,14 +200,35 @@ export class FanOut {
         if (clients === undefined) continue;
         for (let c = 0; c < clients.length; c++) {
           const client = clients[c];
+          if (late?.has(client)) continue;
           if (client.enqueue(payload)) withOutput.push(client);
+          notifications++;
         }
-        notifications += clients.length;
       }
       this.#notificationsSent += notifications;
       this.#bytesQueuedSinceFlush += notifications * payload.length;
+      if (this.#bytesQueuedSinceFlush > OUTPUT_FLUSH_BYTES) {
+        this.flush();
+        if (this.#flow.sourceHeld && d + 1 < deliveries.length) {
+          this.#backlog = { deliveries, next: d + 1 };
+          this.#lateClients ??= new Set();
+          return;
+        }
+      }
     }
-    if (this.#bytesQueuedSinceFlush > OUTPUT_FLUSH_BYTES) this.flush();
+  }
+
+  // Flow control lets go: the backlog first; the input only once it is all out.
+  #resume(): void {
+    const backlog = this.#backlog;
+    if (backlog !== undefined) {
+      this.#backlog = undefined;
+      this.#deliverFrom(backlog.deliveries, backlog.next);
+      if (this.#backlog === undefined) this.#lateClients = undefined;
+      this.flush();
+      if (this.#backlog !== undefined || this.#flow.sourceHeld) return;
+    }
+    this.#host.resumeInput();
   }
 
   /** One write per client with queued output, then the limits are checked. */
@@ -254,31 +290,41 @@ export class FanOut {
 
   #identified(client: ClientConnection): void {
     const userId = client.userId as UserId;
-    const clients = this.#clientsByUser.get(userId);
-    if (clients === undefined) this.#clientsByUser.set(userId, [client]);
-    else clients.push(client);
+    let clients = this.#clientsByUser.get(userId);
+    if (clients === undefined) {
+      clients = [];
+      this.#clientsByUser.set(userId, clients);
+    }
+    this.#positions.set(client, clients.length);
+    clients.push(client);
+    this.#lateClients?.add(client);
     this.#clientsConnected++;
     log('%s identified as user %d', client.name, userId);
     this.#host.clientIdentified(infoOf(client));
   }
 
+  // Unregistered before flow control hears of it: releasing the input may deliver at once.
   #closed(client: ClientConnection): void {
     if (!this.#clients.delete(client)) return;
-    this.#flow.removed(client);
-    let registered = false;
-    const userId = client.userId;
-    if (userId !== undefined) {
-      const clients = this.#clientsByUser.get(userId);
-      const at = clients === undefined ? -1 : clients.indexOf(client);
-      if (clients !== undefined && at !== -1) {
-        if (clients.length === 1) this.#clientsByUser.delete(userId);
-        else clients.splice(at, 1);
-        this.#clientsConnected--;
-        registered = true;
+    const at = this.#positions.get(client);
+    const registered = at !== undefined;
+    if (registered) {
+      const userId = client.userId as UserId;
+      const clients = this.#clientsByUser.get(userId) as ClientConnection[];
+      // Order among one user's connections does not matter: the last one takes its place.
+      const last = clients.pop() as ClientConnection;
+      if (last !== client) {
+        clients[at] = last;
+        this.#positions.set(last, at);
       }
+      if (clients.length === 0) this.#clientsByUser.delete(userId);
+      this.#positions.delete(client);
+      this.#clientsConnected--;
     }
+    this.#lateClients?.delete(client);
     log('%s closed', client.name);
     this.#host.clientClosed(infoOf(client), registered);
+    this.#flow.removed(client);
   }
 
   #dropSlowClient(client: ClientConnection, reason: string): void {
