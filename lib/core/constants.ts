@@ -173,3 +173,5 @@ export const DEFAULT_MEMORY_LOG_RETAIN_BYTES = 64 * 1024 * 1024;
  * bounds nothing a caller waits for (`next()` waits for the next batch, however long).
  */
 export const EVENT_LOG_PULL_EXPIRES_MS = 5_000;
+/** Pause before a log reader pulls again after a transient failure (NATS restarting). */
+export const EVENT_LOG_READ_RETRY_MS = 250;
