@@ -97,7 +97,8 @@ export interface LogReader extends AsyncIterable<LogBatch> {
   /**
    * The next batch, waiting for one to be appended if need be; `undefined` once the reader is
    * closed or its signal aborted. Rejects with `ERR_LOG_TRUNCATED`, `ERR_LOG_BAD_BATCH` or
-   * `ERR_LOG_FAILED`, after which the reader is closed.
+   * `ERR_LOG_FAILED`, after which the reader is closed. One call at a time: call again once
+   * the previous one has settled.
    */
   next(): Promise<LogBatch | undefined>;
   /** Stops reading; a pending `next()` resolves `undefined`. Idempotent. */

@@ -16,8 +16,8 @@
  *   no `next()`, no pulling. A message whose sequence is not the next position means the
  *   stream no longer holds that position (`ERR_LOG_TRUNCATED`). A failure that waiting
  *   cures (NATS restarting ends pull requests) is retried every `EVENT_LOG_READ_RETRY_MS`
- *   from the position owed; an answer of the JetStream API (the stream is gone) or a closed
- *   connection ends the reader with `ERR_LOG_FAILED`.
+ *   from the position owed; the stream being gone or a closed connection ends the reader
+ *   with `ERR_LOG_FAILED`.
  * - Errors of the NATS client never escape as they are: each becomes a `MazeError` with an
  *   `ERR_LOG_…` code and a message that says what to do.
  */
@@ -313,9 +313,13 @@ class JetStreamLogReader implements LogReader {
     return iterateReader(this);
   }
 
-  /** A failure that waiting cures: anything but an answer of the JetStream API, on an open connection. */
+  /**
+   * A failure that waiting cures: anything on an open connection but the stream being gone
+   * (a consumer removed while its reader did not pull, for one, is made anew).
+   */
   #transient(error: unknown): boolean {
-    return !(error instanceof JetStreamApiError) && !this.#setup.connection.isClosed();
+    if (this.#setup.connection.isClosed()) return false;
+    return !(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound);
   }
 
   #dropPull(): void {
