@@ -21,6 +21,7 @@ import {
   ENV_PREFIX,
   envOf,
   flagOf,
+  type OptionLayer,
   type OptionSpec,
   type OptionValue,
   parseOptionText,
@@ -56,6 +57,20 @@ export interface ServeArgs {
   /** The monitoring port; `undefined`: no monitoring. */
   readonly monitorPort: number | undefined;
   readonly monitorHost: string;
+  /**
+   * The connection to NATS JetStream of cluster mode (layer `cluster`): parsed and checked
+   * like every setting, but `serve` does not use them; `undefined`: not given.
+   */
+  readonly natsUrl: string | undefined;
+  readonly natsCreds: string | undefined;
+  readonly natsUser: string | undefined;
+  readonly natsPassword: string | undefined;
+  readonly natsToken: string | undefined;
+  readonly natsTlsCa: string | undefined;
+  readonly natsStream: string;
+  readonly natsSubject: string;
+  readonly natsStorage: 'file' | 'memory';
+  readonly natsReplicas: number;
   /** The config file read, if any. */
   readonly config: string | undefined;
 }
@@ -65,6 +80,15 @@ export interface ServeArgs {
  * (`.ci/run` sets them so that a missing tool fails the tests instead of skipping them).
  */
 const TEST_SUITE_PREFIX = `${ENV_PREFIX}_REQUIRE_`;
+
+/** The `--help` heading of each layer's options. */
+const HELP_GROUPS: Readonly<Record<OptionLayer, string>> = {
+  listen: 'Server:',
+  adapter: 'Server:',
+  core: 'Server:',
+  cli: 'Output and configuration:',
+  cluster: 'NATS JetStream (cluster mode, in progress; serve does not use these):',
+};
 
 /** `SERVER_OPTIONS` as yargs options: text in, parsed by `resolveServeArgs()`. */
 export function serveYargsOptions(): Record<string, Options> {
@@ -76,7 +100,7 @@ export function serveYargsOptions(): Record<string, Options> {
       defaultDescription: defaultText(spec),
       // A boolean flag alone means true; every other flag needs its value.
       requiresArg: spec.type !== 'boolean',
-      group: spec.layer === 'cli' ? 'Output and configuration:' : 'Server:',
+      group: HELP_GROUPS[spec.layer],
     };
   }
   return options;
@@ -126,7 +150,10 @@ export function resolveServeArgs(
   return args as unknown as ServeArgs;
 }
 
-/** The `listen()` options the settings stand for: every row that is not the CLI's own. */
+/**
+ * The `listen()` options the settings stand for: the rows of the `listen`, `adapter` and
+ * `core` layers (not the CLI's own, nor cluster mode's connection to NATS).
+ */
 export function toListenOptions(args: ServeArgs): ListenOptions {
   const options: Record<string, unknown> = {};
   for (const spec of serverOptionsOf('listen', 'adapter', 'core')) {

@@ -147,3 +147,39 @@ export const DEFAULT_LOG_LEVEL = 'info';
 /** Formats of the CLI's log (`--log-format`): lines for people, or one JSON object per line. */
 export const LOG_FORMATS = ['text', 'json'] as const;
 export const DEFAULT_LOG_FORMAT = 'text';
+
+// Cluster mode (docs/protocol.md §11): the event log on NATS JetStream.
+
+/** JetStream stream holding the event log unless told otherwise. */
+export const DEFAULT_NATS_STREAM = 'FOLLOWER_MAZE';
+/** The one subject of that stream the ingest publishes to. */
+export const DEFAULT_NATS_SUBJECT = 'follower-maze.events';
+/** Storage of a stream created by follower-maze: on disk, so the log survives a NATS restart. */
+export const DEFAULT_NATS_STORAGE = 'file';
+/** Replicas of a stream created by follower-maze: one, right for a single nats-server. */
+export const DEFAULT_NATS_REPLICAS = 1;
+/** Most replicas JetStream allows for a stream. */
+export const MAX_NATS_REPLICAS = 5;
+/**
+ * Longest wait for a NATS server to accept the connection: an address that drops packets
+ * fails in this time instead of the client's default 20 s (a refused one fails at once).
+ */
+export const NATS_CONNECT_TIMEOUT_MS = 5_000;
+/** Longest wait for JetStream to answer one request (an append's acknowledgement, stream info). */
+export const EVENT_LOG_REQUEST_TIMEOUT_MS = 5_000;
+/**
+ * Batches a log reader may fetch ahead of its consumer: the bound on what a gateway holds
+ * while it does not pull (64 KiB batches: 1 MiB).
+ */
+export const EVENT_LOG_READ_AHEAD = 16;
+/** Batches an in-memory event log keeps before dropping the oldest. */
+export const DEFAULT_MEMORY_LOG_RETAIN_BATCHES = 10_000;
+/** Bytes of encoded batches an in-memory event log keeps before dropping the oldest. */
+export const DEFAULT_MEMORY_LOG_RETAIN_BYTES = 64 * 1024 * 1024;
+/**
+ * Lifetime of one pull request of a log reader: an idle reader asks again this often. It
+ * bounds nothing a caller waits for (`next()` waits for the next batch, however long).
+ */
+export const EVENT_LOG_PULL_EXPIRES_MS = 5_000;
+/** Pause before a log reader pulls again after a transient failure (NATS restarting). */
+export const EVENT_LOG_READ_RETRY_MS = 250;

@@ -54,6 +54,24 @@ export const ErrorCode = {
    * request; the server goes on, the request gets a 500.
    */
   MonitorFailed: 'ERR_MONITOR',
+  /**
+   * The event log (cluster mode, docs/protocol.md §11) cannot be used: NATS is unreachable or
+   * refused the credentials, or its JetStream is disabled. Rejected by `connectEventLog()`.
+   */
+  LogUnavailable: 'ERR_LOG_UNAVAILABLE',
+  /**
+   * An append was refused because the log is not at the position the writer expected: another
+   * ingest appended meanwhile, or this one went on from a stale tail. Nothing was appended.
+   */
+  LogFenced: 'ERR_LOG_FENCED',
+  /** A batch that cannot be appended (invalid as given) or read back (a malformed payload). */
+  LogBadBatch: 'ERR_LOG_BAD_BATCH',
+  /** The log no longer holds the position asked for: retention dropped it, or it was deleted. */
+  LogTruncated: 'ERR_LOG_TRUNCATED',
+  /** The JetStream stream exists with another subject than the one configured. */
+  LogConfig: 'ERR_LOG_CONFIG',
+  /** Any other failure of the event log: a request timed out, the connection was lost. */
+  LogFailed: 'ERR_LOG_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

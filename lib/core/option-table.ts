@@ -27,6 +27,10 @@ import {
   DEFAULT_MAX_ID_LINE_LENGTH,
   DEFAULT_MAX_LINE_LENGTH,
   DEFAULT_MONITOR_HOST,
+  DEFAULT_NATS_REPLICAS,
+  DEFAULT_NATS_STORAGE,
+  DEFAULT_NATS_STREAM,
+  DEFAULT_NATS_SUBJECT,
   DEFAULT_REORDER_BYTES,
   DEFAULT_REORDER_CAPACITY,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
@@ -39,6 +43,7 @@ import {
   LOG_LEVELS,
   MAX_FOLLOW_EDGES,
   MAX_ID,
+  MAX_NATS_REPLICAS,
   MAX_TIMER_MS,
 } from './constants.js';
 import { ErrorCode, MazeError } from './errors.js';
@@ -46,8 +51,11 @@ import { ErrorCode, MazeError } from './errors.js';
 /** Prefix of every environment variable of the server: `--event-port` is `FOLLOWER_MAZE_EVENT_PORT`. */
 export const ENV_PREFIX = 'FOLLOWER_MAZE';
 
-/** Which part of the program takes an option. */
-export type OptionLayer = 'core' | 'adapter' | 'listen' | 'cli';
+/**
+ * Which part of the program takes an option. `cluster`: the connection to NATS JetStream of
+ * cluster mode (docs/protocol.md §11), taken by `connectEventLog()`; not by `serve`.
+ */
+export type OptionLayer = 'core' | 'adapter' | 'listen' | 'cli' | 'cluster';
 
 export type OptionValue = number | string | boolean;
 
@@ -240,6 +248,79 @@ export const SERVER_OPTIONS = [
     default: DEFAULT_MONITOR_HOST,
     layer: 'cli',
     describe: 'Address the monitoring port binds to (it shows user ids and client addresses)',
+  },
+  {
+    name: 'natsUrl',
+    type: 'string',
+    default: undefined,
+    layer: 'cluster',
+    describe: 'NATS server URL(s) of the event log, comma-separated (nats://host:4222)',
+  },
+  {
+    name: 'natsCreds',
+    type: 'string',
+    default: undefined,
+    layer: 'cluster',
+    describe: 'NATS credentials file (.creds: user JWT and NKey seed)',
+  },
+  {
+    name: 'natsUser',
+    type: 'string',
+    default: undefined,
+    layer: 'cluster',
+    describe: 'NATS user name (with --nats-password)',
+  },
+  {
+    name: 'natsPassword',
+    type: 'string',
+    default: undefined,
+    layer: 'cluster',
+    describe: 'NATS password (prefer the environment variable: flags show in ps)',
+  },
+  {
+    name: 'natsToken',
+    type: 'string',
+    default: undefined,
+    layer: 'cluster',
+    describe: 'NATS authentication token (prefer the environment variable: flags show in ps)',
+  },
+  {
+    name: 'natsTlsCa',
+    type: 'string',
+    default: undefined,
+    layer: 'cluster',
+    describe: 'PEM file of the CA that signed the NATS server certificate (turns TLS on)',
+  },
+  {
+    name: 'natsStream',
+    type: 'string',
+    default: DEFAULT_NATS_STREAM,
+    layer: 'cluster',
+    describe: 'JetStream stream of the event log (created if missing)',
+  },
+  {
+    name: 'natsSubject',
+    type: 'string',
+    default: DEFAULT_NATS_SUBJECT,
+    layer: 'cluster',
+    describe: 'Subject of the event log; an existing stream must have exactly this subject',
+  },
+  {
+    name: 'natsStorage',
+    type: 'choice',
+    choices: ['file', 'memory'],
+    default: DEFAULT_NATS_STORAGE,
+    layer: 'cluster',
+    describe: 'Storage of a stream created by follower-maze (memory: lost when NATS restarts)',
+  },
+  {
+    name: 'natsReplicas',
+    type: 'integer',
+    min: 1,
+    max: MAX_NATS_REPLICAS,
+    default: DEFAULT_NATS_REPLICAS,
+    layer: 'cluster',
+    describe: 'Replicas of a stream created by follower-maze (more than 1 needs a NATS cluster)',
   },
   {
     name: 'config',

@@ -1,0 +1,156 @@
+/**
+ * Cluster mode's settings (the `cluster` rows of the option table): how the command line
+ * takes them, that they never reach `listen()`, and how `natsConnectOptions()` maps them to
+ * the NATS client's options. No NATS server here: see `jetstream-event-log.test.ts`.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { resolveServeArgs, serveYargsOptions, toListenOptions } from '../lib/cli/serve-options.js';
+import { natsConnectOptions } from '../lib/cluster/connect.js';
+import {
+  DEFAULT_NATS_REPLICAS,
+  DEFAULT_NATS_STORAGE,
+  DEFAULT_NATS_STREAM,
+  DEFAULT_NATS_SUBJECT,
+  NATS_CONNECT_TIMEOUT_MS,
+} from '../lib/core/constants.js';
+import { ErrorCode } from '../lib/core/errors.js';
+import { flagOf, serverOptionsOf } from '../lib/core/option-table.js';
+
+const NO_FILES = { env: {}, readFile: (path: string): string => missing(path) };
+
+function missing(path: string): never {
+  throw new Error(`ENOENT: no such file, open '${path}'`);
+}
+
+/** The `MazeError` code and message `action` throws. */
+function thrown(action: () => unknown): { code: string; message: string } {
+  try {
+    action();
+  } catch (error) {
+    return { code: (error as { code: string }).code, message: (error as Error).message };
+  }
+  throw new Error('nothing thrown');
+}
+
+describe('cluster settings on the command line', () => {
+  const cluster = serverOptionsOf('cluster').map((spec) => spec.name);
+
+  it('are the ten nats… rows, in their own help group', () => {
+    expect(cluster).toEqual([
+      'natsUrl',
+      'natsCreds',
+      'natsUser',
+      'natsPassword',
+      'natsToken',
+      'natsTlsCa',
+      'natsStream',
+      'natsSubject',
+      'natsStorage',
+      'natsReplicas',
+    ]);
+    const yargs = serveYargsOptions();
+    for (const spec of serverOptionsOf('cluster')) {
+      expect(yargs[flagOf(spec)]?.group).toMatch(/^NATS JetStream/);
+    }
+  });
+
+  it('default to no server and the documented stream', () => {
+    expect(resolveServeArgs({}, NO_FILES)).toMatchObject({
+      natsUrl: undefined,
+      natsCreds: undefined,
+      natsStream: DEFAULT_NATS_STREAM,
+      natsSubject: DEFAULT_NATS_SUBJECT,
+      natsStorage: DEFAULT_NATS_STORAGE,
+      natsReplicas: DEFAULT_NATS_REPLICAS,
+    });
+  });
+
+  it('are parsed from flags and the environment, and checked like every setting', () => {
+    const args = resolveServeArgs(
+      { natsUrl: 'nats://a:4222,nats://b:4222', natsStorage: 'memory' },
+      { env: { FOLLOWER_MAZE_NATS_REPLICAS: '3' }, readFile: missing },
+    );
+    expect(args).toMatchObject({
+      natsUrl: 'nats://a:4222,nats://b:4222',
+      natsStorage: 'memory',
+      natsReplicas: 3,
+    });
+    expect(thrown(() => resolveServeArgs({ natsStorage: 'disk' }, NO_FILES))).toEqual({
+      code: ErrorCode.InvalidOption,
+      message: '--nats-storage must be one of file, memory, got "disk"',
+    });
+    expect(
+      thrown(() =>
+        resolveServeArgs({}, { env: { FOLLOWER_MAZE_NATS_REPLICAS: '6' }, readFile: missing }),
+      ).message,
+    ).toBe('FOLLOWER_MAZE_NATS_REPLICAS must be an integer from 1 to 5, got 6');
+  });
+
+  it('never reach listen()', () => {
+    const listen = toListenOptions(resolveServeArgs({ natsUrl: 'nats://a:4222' }, NO_FILES));
+    for (const name of cluster) expect(listen).not.toHaveProperty(name);
+  });
+});
+
+describe('natsConnectOptions', () => {
+  const files: Record<string, string> = {
+    '/etc/nats/user.creds': 'creds text',
+    '/etc/nats/ca.pem': 'PEM text',
+  };
+  const readFile = (path: string): string => files[path] ?? missing(path);
+
+  it('takes comma-separated servers, fails fast on the first connect, then reconnects', () => {
+    expect(natsConnectOptions({ natsUrl: ' nats://a:4222 , b:4223,' }, readFile)).toEqual({
+      servers: ['nats://a:4222', 'b:4223'],
+      name: 'follower-maze',
+      timeout: NATS_CONNECT_TIMEOUT_MS,
+      waitOnFirstConnect: false,
+      maxReconnectAttempts: -1,
+    });
+  });
+
+  it('needs a server', () => {
+    expect(thrown(() => natsConnectOptions({}, readFile))).toEqual({
+      code: ErrorCode.InvalidOption,
+      message: 'natsUrl (--nats-url, FOLLOWER_MAZE_NATS_URL) is required: nats://host:4222',
+    });
+  });
+
+  it('maps each way to log in, and the CA file to TLS', () => {
+    const url = { natsUrl: 'nats://a:4222' };
+    expect(
+      natsConnectOptions({ ...url, natsUser: 'maze', natsPassword: 's3cret' }, readFile),
+    ).toMatchObject({ user: 'maze', pass: 's3cret' });
+    expect(natsConnectOptions({ ...url, natsToken: 't0ken' }, readFile)).toMatchObject({
+      token: 't0ken',
+    });
+    const creds = natsConnectOptions({ ...url, natsCreds: '/etc/nats/user.creds' }, readFile);
+    expect(typeof creds.authenticator).toBe('function');
+    expect(natsConnectOptions({ ...url, natsTlsCa: '/etc/nats/ca.pem' }, readFile).tls).toEqual({
+      ca: 'PEM text',
+    });
+  });
+
+  it('refuses conflicting or half-given logins, bad values and unreadable files', () => {
+    const url = { natsUrl: 'nats://a:4222' };
+    expect(
+      thrown(() => natsConnectOptions({ ...url, natsToken: 't', natsUser: 'u' }, readFile)),
+    ).toEqual({
+      code: ErrorCode.InvalidOption,
+      message: 'give one way to log in to NATS, not natsUser/natsPassword and natsToken',
+    });
+    expect(thrown(() => natsConnectOptions({ ...url, natsUser: 'u' }, readFile)).message).toBe(
+      'natsUser and natsPassword go together: give both or neither',
+    );
+    expect(thrown(() => natsConnectOptions({ ...url, natsReplicas: 0 }, readFile)).message).toBe(
+      'natsReplicas must be an integer from 1 to 5, got 0',
+    );
+    expect(
+      thrown(() => natsConnectOptions({ ...url, natsCreds: '/nowhere.creds' }, readFile)),
+    ).toEqual({
+      code: ErrorCode.InvalidOption,
+      message:
+        "cannot read the natsCreds file /nowhere.creds: ENOENT: no such file, open '/nowhere.creds'",
+    });
+  });
+});

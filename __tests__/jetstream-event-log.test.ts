@@ -1,0 +1,184 @@
+/**
+ * `JetStreamEventLog` and `connectEventLog()` against a real `nats-server`, beyond the shared
+ * contract: the stream it creates or refuses, the tail and the reads across a NATS restart
+ * (file storage), a foreign payload in the stream, and the one clear error when NATS is
+ * unreachable or runs without JetStream. Skipped without `nats-server` unless
+ * `FOLLOWER_MAZE_REQUIRE_NATS=1`. Every wait is bounded; every connection is closed.
+ */
+import { createServer } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connectEventLog } from '../lib/cluster/connect.js';
+import type { EventLog } from '../lib/cluster/event-log.js';
+import { ErrorCode } from '../lib/core/errors.js';
+import { appendRange, batchOf, take } from './helpers/event-log-contract.js';
+import { describeWithNats, type NatsServer, startNatsServer } from './helpers/nats.js';
+import { withTimeout } from './helpers/sockets.js';
+
+/** Bound on anything that waits for a NATS restart: reconnecting takes ~2 s. */
+const RESTART_WAIT_MS = 20_000;
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** `attempt()`'s first result, asking again after each failure until `RESTART_WAIT_MS`. */
+async function eventually<T>(attempt: () => Promise<T>, what: string): Promise<T> {
+  const deadline = Date.now() + RESTART_WAIT_MS;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${what}: still failing (${error})`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+describeWithNats('JetStreamEventLog on nats-server', () => {
+  describe('with JetStream', withJetStream);
+  describe('connectEventLog without a usable NATS', withoutJetStream);
+});
+
+function withJetStream(): void {
+  let server: NatsServer;
+  let admin: NatsConnection;
+  const opened: EventLog[] = [];
+  let streams = 0;
+
+  /** The log on a stream of its own, through `connectEventLog()` as the CLI will do it. */
+  async function open(stream = `JS_${++streams}`): Promise<EventLog> {
+    const log = await connectEventLog({
+      natsUrl: server.url,
+      natsStream: stream,
+      natsSubject: `js.${stream}`,
+    });
+    opened.push(log);
+    return log;
+  }
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    admin = await connect({ servers: server.url, maxReconnectAttempts: -1 });
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((log) => log.close()));
+  });
+  afterAll(async () => {
+    await admin?.close();
+    await server?.stop();
+  });
+
+  it('creates the stream: the one subject, file storage, one replica', async () => {
+    await open('CREATED');
+    const info = await (await jetstreamManager(admin)).streams.info('CREATED');
+    expect(info.config).toMatchObject({
+      subjects: ['js.CREATED'],
+      storage: 'file',
+      num_replicas: 1,
+    });
+  });
+
+  it('refuses a stream that has other subjects (ERR_LOG_CONFIG)', async () => {
+    const manager = await jetstreamManager(admin);
+    await manager.streams.add({ name: 'OTHER', subjects: ['other.>'] });
+    await expect(open('OTHER')).rejects.toMatchObject({
+      code: ErrorCode.LogConfig,
+      message: expect.stringContaining('stream OTHER exists with subjects ["other.>"]'),
+    });
+  });
+
+  it('refuses a batch over the server max_payload (ERR_LOG_BAD_BATCH)', async () => {
+    const log = await open();
+    const line = `1|S|${'x'.repeat(1024 * 1024)}\n`;
+    await expect(
+      log.append({ firstSequence: 1, lastSequence: 1, lines: [line] }, { position: 0 }),
+    ).rejects.toMatchObject({
+      code: ErrorCode.LogBadBatch,
+      message: expect.stringContaining('max_payload'),
+    });
+  });
+
+  it('reports a foreign message in the stream as ERR_LOG_BAD_BATCH', async () => {
+    const log = await open('FOREIGN');
+    await appendRange(log, 1, 1);
+    await jetstream(admin).publish('js.FOREIGN', 'not a batch');
+    await expect(log.tail()).rejects.toMatchObject({
+      code: ErrorCode.LogBadBatch,
+      message: expect.stringContaining('position 2 is not a follower-maze batch'),
+    });
+    const reader = log.read(1);
+    await take(reader, 1);
+    await expect(withTimeout(reader.next(), 5_000, 'the refusal')).rejects.toMatchObject({
+      code: ErrorCode.LogBadBatch,
+    });
+  });
+
+  it('keeps the log across a NATS restart: the tail, new appends and a live reader', async () => {
+    const log = await open('RESTART');
+    await appendRange(log, 1, 3);
+    const reader = log.read(1);
+    expect((await take(reader, 3)).map((batch) => batch.position)).toEqual([1, 2, 3]);
+
+    await server.restart();
+
+    // A restarted ingest connects afresh and resumes from the tail.
+    const resumed = await withTimeout(open('RESTART'), RESTART_WAIT_MS, 'a new connection');
+    const tail = await resumed.tail();
+    expect(tail).toEqual({ position: 3, firstSequence: 21, lastSequence: 30 });
+    expect(await resumed.append(batchOf(4), { position: 3 })).toEqual({
+      position: 4,
+      duplicate: false,
+    });
+    // The connection that lived through the restart reconnects (a request sent before it
+    // has may time out: the caller asks again); so does its reader.
+    expect(await eventually(() => log.tail(), 'the tail on the old connection')).toEqual({
+      position: 4,
+      firstSequence: 31,
+      lastSequence: 40,
+    });
+    const next = await withTimeout(reader.next(), RESTART_WAIT_MS, 'batch 4 after the restart');
+    expect(next).toEqual({ position: 4, ...batchOf(4) });
+    await reader.close();
+  });
+}
+
+function withoutJetStream(): void {
+  let plain: NatsServer;
+
+  beforeAll(async () => {
+    plain = await startNatsServer({ jetstream: false });
+  });
+  afterAll(async () => {
+    await plain?.stop();
+  });
+
+  it('says so at once when NATS is unreachable (ERR_LOG_UNAVAILABLE)', async () => {
+    const url = `nats://127.0.0.1:${await closedPort()}`;
+    const started = Date.now();
+    await expect(
+      withTimeout(connectEventLog({ natsUrl: url }), 10_000, 'the refusal'),
+    ).rejects.toMatchObject({
+      code: ErrorCode.LogUnavailable,
+      message: expect.stringMatching(/^cannot connect to NATS at .*: .*refused/),
+    });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('says so when JetStream is disabled (ERR_LOG_UNAVAILABLE)', async () => {
+    const started = Date.now();
+    await expect(
+      withTimeout(connectEventLog({ natsUrl: plain.url }), 10_000, 'the refusal'),
+    ).rejects.toMatchObject({
+      code: ErrorCode.LogUnavailable,
+      message: expect.stringContaining('start nats-server with -js'),
+    });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+}

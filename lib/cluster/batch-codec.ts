@@ -1,0 +1,128 @@
+/**
+ * The bytes of one event batch in the log: a header line, then the event lines verbatim.
+ *
+ *     FMB1 <firstSequence> <lastSequence> <lineCount>\n
+ *     <line 1 with its terminator><line 2 with its terminator>…
+ *
+ * Invariants:
+ * - Text, latin1: one byte per character, so a line comes back byte for byte (CR, leading
+ *   zeros and bytes over 0x7F included), and `nats stream view` shows a readable log.
+ * - `FMB` and the version number open every payload; a reader refuses a version it does not
+ *   know instead of guessing. Header numbers are canonical decimals (no sign, no leading
+ *   zero), `1 <= first <= last <= MAX_ID`, and at least one line.
+ * - Every line ends with LF and holds no other LF (a CR before the LF is part of it), so the
+ *   lines are found by LF alone and their count must match the header's.
+ * - `encodeBatch()` throws `MazeError(ERR_LOG_BAD_BATCH)` for a batch the caller built wrong;
+ *   `decodeBatch()` returns a failure value for a payload read from the log.
+ */
+import { Buffer } from 'node:buffer';
+import { MAX_ID } from '../core/constants.js';
+import { ErrorCode, MazeError } from '../core/errors.js';
+import type { EventBatch } from './event-log.js';
+
+/** The version of the format written by `encodeBatch()`. */
+export const BATCH_FORMAT_VERSION = 1;
+
+const HEADER = /^FMB(\d+) (\d+) (\d+) (\d+)\n/;
+const CANONICAL = /^(0|[1-9]\d*)$/;
+const LF = '\n';
+// A UTF-16 code unit that no latin1 byte stands for.
+const NOT_LATIN1 = /[\u0100-\uffff]/;
+
+/** What `decodeBatch()` found. */
+export type DecodedBatch =
+  | { readonly ok: true; readonly batch: EventBatch }
+  | { readonly ok: false; readonly reason: string };
+
+/** The payload of `batch`. Throws `MazeError(ERR_LOG_BAD_BATCH)` if the batch is invalid. */
+export function encodeBatch(batch: EventBatch): Uint8Array {
+  const invalid = checkBatch(batch);
+  if (invalid !== undefined) throw new MazeError(ErrorCode.LogBadBatch, invalid);
+  const header = `FMB${BATCH_FORMAT_VERSION} ${batch.firstSequence} ${batch.lastSequence} ${batch.lines.length}\n`;
+  return Buffer.from(header + batch.lines.join(''), 'latin1');
+}
+
+/** The batch a payload holds, or why it holds none. */
+export function decodeBatch(payload: Uint8Array): DecodedBatch {
+  const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString(
+    'latin1',
+  );
+  const header = HEADER.exec(text);
+  if (header === null) {
+    return { ok: false, reason: `not an event batch (no "FMB<version> …" header)` };
+  }
+  const [head, version, first, last, count] = header as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  if (version !== String(BATCH_FORMAT_VERSION)) {
+    return {
+      ok: false,
+      reason: `batch format version ${version} is not supported (this reader knows ${BATCH_FORMAT_VERSION})`,
+    };
+  }
+  for (const [name, digits] of [
+    ['first sequence', first],
+    ['last sequence', last],
+    ['line count', count],
+  ] as const) {
+    if (!CANONICAL.test(digits) || Number(digits) > MAX_ID) {
+      return { ok: false, reason: `the ${name} ${JSON.stringify(digits)} is not canonical` };
+    }
+  }
+  const lines: string[] = [];
+  let start = head.length;
+  while (start < text.length) {
+    const end = text.indexOf(LF, start);
+    if (end === -1) return { ok: false, reason: `line ${lines.length + 1} has no terminator` };
+    lines.push(text.slice(start, end + 1));
+    start = end + 1;
+  }
+  if (lines.length !== Number(count)) {
+    return { ok: false, reason: `the header says ${count} lines, the payload has ${lines.length}` };
+  }
+  const batch: EventBatch = {
+    firstSequence: Number(first),
+    lastSequence: Number(last),
+    lines,
+  };
+  const invalid = checkBatch(batch);
+  return invalid === undefined ? { ok: true, batch } : { ok: false, reason: invalid };
+}
+
+/** The bytes `encodeBatch(batch)` takes, without encoding it. */
+export function encodedSize(batch: EventBatch): number {
+  let size =
+    `FMB${BATCH_FORMAT_VERSION} ${batch.firstSequence} ${batch.lastSequence} ${batch.lines.length}\n`
+      .length;
+  for (const line of batch.lines) size += line.length;
+  return size;
+}
+
+/** Why `batch` cannot be in the log, or `undefined` if it can. */
+export function checkBatch(batch: EventBatch): string | undefined {
+  const { firstSequence: first, lastSequence: last, lines } = batch;
+  if (!isSequence(first) || !isSequence(last) || first > last) {
+    return `a batch needs sequence numbers 1 <= first <= last <= ${MAX_ID}, got ${first}..${last}`;
+  }
+  if (!Array.isArray(lines) || lines.length === 0) return 'a batch needs at least one line';
+  for (let index = 0; index < lines.length; index += 1) {
+    const line = lines[index];
+    if (
+      typeof line !== 'string' ||
+      line.length === 0 ||
+      line.indexOf(LF) !== line.length - 1 ||
+      NOT_LATIN1.test(line)
+    ) {
+      return `line ${index + 1} of the batch must be latin1 text ending with its only LF`;
+    }
+  }
+  return undefined;
+}
+
+function isSequence(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 1 && value <= MAX_ID;
+}

@@ -1,0 +1,141 @@
+/**
+ * From the `nats…` settings of the option table (layer `cluster`) to an open
+ * `JetStreamEventLog`: the NATS connection options, then the connection, then the stream.
+ *
+ * Invariants:
+ * - The settings are checked against `SERVER_OPTIONS`, like every other setting, and
+ *   conflicting authentication (a credentials file, user and password, a token: at most one)
+ *   is refused before connecting: `ERR_INVALID_OPTION`.
+ * - Files (credentials, CA) are read before connecting, so a missing one is named as such.
+ * - Startup fails fast and clearly: an unreachable server, a refused login or a NATS without
+ *   JetStream is one `ERR_LOG_UNAVAILABLE` line, within `NATS_CONNECT_TIMEOUT_MS` for the
+ *   connection. Once connected, the client reconnects without end (a NATS restart is a pause
+ *   of the log, not its end).
+ */
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { NATS_CONNECT_TIMEOUT_MS } from '../core/constants.js';
+import { ErrorCode, MazeError } from '../core/errors.js';
+import { checkOptionValue, serverOptionsOf } from '../core/option-table.js';
+import { JetStreamEventLog, messageOf } from './jetstream-event-log.js';
+
+/** The cluster settings, by their option table names (`--nats-url` is `natsUrl`). */
+export interface NatsSettings {
+  /** NATS server URLs, comma-separated. Required. */
+  readonly natsUrl?: string | undefined;
+  /** Credentials file (user JWT and NKey seed). */
+  readonly natsCreds?: string | undefined;
+  readonly natsUser?: string | undefined;
+  readonly natsPassword?: string | undefined;
+  readonly natsToken?: string | undefined;
+  /** PEM file of the CA of the server's certificate; turns TLS on. */
+  readonly natsTlsCa?: string | undefined;
+  readonly natsStream?: string | undefined;
+  readonly natsSubject?: string | undefined;
+  readonly natsStorage?: 'file' | 'memory' | undefined;
+  readonly natsReplicas?: number | undefined;
+}
+
+/** Reads a file for the connection options; `readFileSync` unless a test says otherwise. */
+export type ReadSettingFile = (path: string) => string;
+
+/**
+ * The NATS client's connection options for `settings`. Throws `MazeError(ERR_INVALID_OPTION)`
+ * for an invalid setting, conflicting authentication or an unreadable file.
+ */
+export function natsConnectOptions(
+  settings: NatsSettings,
+  readFile: ReadSettingFile = (path) => readFileSync(path, 'utf8'),
+): NodeConnectionOptions {
+  checkSettings(settings);
+  const servers = (settings.natsUrl ?? '')
+    .split(',')
+    .map((server) => server.trim())
+    .filter((server) => server !== '');
+  if (servers.length === 0) {
+    throw invalid('natsUrl (--nats-url, FOLLOWER_MAZE_NATS_URL) is required: nats://host:4222');
+  }
+  const ways = [
+    settings.natsCreds === undefined ? undefined : 'natsCreds',
+    settings.natsUser === undefined && settings.natsPassword === undefined
+      ? undefined
+      : 'natsUser/natsPassword',
+    settings.natsToken === undefined ? undefined : 'natsToken',
+  ].filter((way) => way !== undefined);
+  if (ways.length > 1) {
+    throw invalid(`give one way to log in to NATS, not ${ways.join(' and ')}`);
+  }
+  if ((settings.natsUser === undefined) !== (settings.natsPassword === undefined)) {
+    throw invalid('natsUser and natsPassword go together: give both or neither');
+  }
+  const options: NodeConnectionOptions = {
+    servers,
+    name: 'follower-maze',
+    timeout: NATS_CONNECT_TIMEOUT_MS,
+    waitOnFirstConnect: false,
+    maxReconnectAttempts: -1,
+  };
+  if (settings.natsCreds !== undefined) {
+    const creds = readSettingFile(readFile, settings.natsCreds, 'natsCreds');
+    options.authenticator = credsAuthenticator(new TextEncoder().encode(creds));
+  }
+  if (settings.natsUser !== undefined) {
+    options.user = settings.natsUser;
+    options.pass = settings.natsPassword as string;
+  }
+  if (settings.natsToken !== undefined) options.token = settings.natsToken;
+  if (settings.natsTlsCa !== undefined) {
+    options.tls = { ca: readSettingFile(readFile, settings.natsTlsCa, 'natsTlsCa') };
+  }
+  return options;
+}
+
+/**
+ * Connects to NATS and opens the event log on its JetStream (creating the stream if missing).
+ * Rejects with `ERR_INVALID_OPTION` (settings), `ERR_LOG_UNAVAILABLE` (unreachable, refused
+ * login, JetStream disabled) or `ERR_LOG_CONFIG` (a stream with other subjects). The log owns
+ * the connection: its `close()` closes it.
+ */
+export async function connectEventLog(settings: NatsSettings): Promise<JetStreamEventLog> {
+  const options = natsConnectOptions(settings);
+  let connection: Awaited<ReturnType<typeof connect>>;
+  try {
+    connection = await connect(options);
+  } catch (error) {
+    throw new MazeError(
+      ErrorCode.LogUnavailable,
+      `cannot connect to NATS at ${String(options.servers)}: ${messageOf(error)}`,
+    );
+  }
+  try {
+    return await JetStreamEventLog.open(connection, {
+      stream: settings.natsStream,
+      subject: settings.natsSubject,
+      storage: settings.natsStorage,
+      replicas: settings.natsReplicas,
+      ownsConnection: true,
+    });
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+}
+
+function checkSettings(settings: NatsSettings): void {
+  for (const spec of serverOptionsOf('cluster')) {
+    const value = (settings as Record<string, unknown>)[spec.name];
+    if (value !== undefined) checkOptionValue(spec, value);
+  }
+}
+
+function readSettingFile(readFile: ReadSettingFile, path: string, name: string): string {
+  try {
+    return readFile(path);
+  } catch (error) {
+    throw invalid(`cannot read the ${name} file ${path}: ${messageOf(error)}`);
+  }
+}
+
+function invalid(message: string): MazeError {
+  return new MazeError(ErrorCode.InvalidOption, message);
+}

@@ -1,0 +1,175 @@
+/**
+ * The event log of cluster mode (docs/protocol.md §11): what an ingest appends and a gateway
+ * reads, whatever stores it (`MemoryEventLog` for unit tests, `JetStreamEventLog` on NATS).
+ *
+ * Invariants:
+ * - The log is a sequence of batches at positions 1, 2, 3, …, without holes; position 0 is
+ *   "before the first batch". Each batch holds the event lines of one ingest read, in
+ *   sequence order, exactly as read (latin1 text, terminators included), with its first and
+ *   last sequence numbers. One batch is one JetStream message, so a position is a stream
+ *   sequence and an appender knows the position of its next append without asking.
+ * - Fencing: `append(batch, fence)` succeeds only if the log's last position is
+ *   `fence.position` and, when `fence.firstSequence` is given, the batch there is the one
+ *   with that first sequence number. Appends can be pipelined — each returns its own promise,
+ *   and the next one's fence is `fenceAfter(fence, batch)` — and then one that is refused or
+ *   lost makes every later one of the window fail, even if another writer appended exactly
+ *   one batch meanwhile (the position alone would let the next append land after it):
+ *   the log is never interleaved or reordered, and the writer resumes from `tail()`.
+ *   The first append after `tail()` fences on the position alone: JetStream forgets the last
+ *   message id when it restarts after the dedupe window (measured on nats-server 2.9.10),
+ *   so a fence on the tail's id could refuse every append for ever.
+ * - Dedupe: a batch carries the message id `seq-<firstSequence>`; appending a batch whose id
+ *   the log has seen (within its dedupe window) appends nothing and resolves with the
+ *   position of the first copy and `duplicate: true`, before any fencing check. A retried
+ *   append whose acknowledgement was lost is therefore harmless.
+ * - Reads are in position order from any retained position, then wait for new batches. A
+ *   reader fetches at most `EVENT_LOG_READ_AHEAD` batches ahead of its `next()` calls: a
+ *   consumer that stops calling `next()` stops the pulling (gateway backpressure). A
+ *   position dropped by retention is `ERR_LOG_TRUNCATED`, never skipped in silence.
+ * - Failures are `MazeError`s with `ERR_LOG_…` codes: rejected promises, never events.
+ */
+import { MAX_ID } from '../core/constants.js';
+import { ErrorCode, MazeError } from '../core/errors.js';
+
+/** The events of one append, as the ingest read them. */
+export interface EventBatch {
+  /** Sequence number of the first event line. */
+  readonly firstSequence: number;
+  /**
+   * Sequence number of the last event line. Not necessarily `firstSequence + lines.length - 1`:
+   * numbers skipped over a gap have no line.
+   */
+  readonly lastSequence: number;
+  /** Event lines in sequence order, each with its terminator (`\n` or `\r\n`), latin1 text. */
+  readonly lines: readonly string[];
+}
+
+/** A batch read back from the log. */
+export interface LogBatch extends EventBatch {
+  /** Its position in the log (1-based). */
+  readonly position: number;
+}
+
+/** What an append did. */
+export interface AppendResult {
+  /** The position of the batch: the new one, or the first copy's for a duplicate. */
+  readonly position: number;
+  /** `true`: the log already held a batch with this message id; nothing was appended. */
+  readonly duplicate: boolean;
+}
+
+/**
+ * Where a writer expects the log to be: the position of its last batch (0: empty) and, inside
+ * a window of pipelined appends, the first sequence number of the batch this writer put there.
+ */
+export interface LogFence {
+  readonly position: number;
+  /** Set by `fenceAfter()`; leave it out after `tail()`. */
+  readonly firstSequence?: number;
+}
+
+/** The fence of the append that follows `batch`, appended with `fence`: for pipelining. */
+export function fenceAfter(fence: LogFence, batch: EventBatch): LogFence {
+  return { position: fence.position + 1, firstSequence: batch.firstSequence };
+}
+
+/** The last batch of the log: where a restarted ingest resumes. */
+export interface LogTail {
+  /** Its position: the fence of the next append is `{ position }`. */
+  readonly position: number;
+  readonly firstSequence: number;
+  /** The last sequence number in the log: the ingest resumes after it. */
+  readonly lastSequence: number;
+}
+
+/** Options of `EventLog.read()`. */
+export interface ReadOptions {
+  /** Aborting ends the reader as `close()` does. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Batches in position order. Pulls from the log only as `next()` is called (plus a bounded
+ * read-ahead); iterate it with `for await`, or call `next()` and stop calling while the
+ * consumer is full.
+ */
+export interface LogReader extends AsyncIterable<LogBatch> {
+  /**
+   * The next batch, waiting for one to be appended if need be; `undefined` once the reader is
+   * closed or its signal aborted. Rejects with `ERR_LOG_TRUNCATED`, `ERR_LOG_BAD_BATCH` or
+   * `ERR_LOG_FAILED`, after which the reader is closed. One call at a time: call again once
+   * the previous one has settled.
+   */
+  next(): Promise<LogBatch | undefined>;
+  /** Stops reading; a pending `next()` resolves `undefined`. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The log between an ingest and its gateways. */
+export interface EventLog {
+  /**
+   * Appends `batch` if the log is where `fence` says (see the header). A batch whose message
+   * id the log holds resolves `duplicate: true` whatever the fence. Rejects with
+   * `ERR_LOG_FENCED` (nothing appended), `ERR_LOG_BAD_BATCH` (an invalid batch, refused
+   * before anything is sent) or `ERR_LOG_FAILED`.
+   */
+  append(batch: EventBatch, fence: LogFence): Promise<AppendResult>;
+  /** The last batch, or `undefined` for an empty log. */
+  tail(): Promise<LogTail | undefined>;
+  /** Reads from `fromPosition` (at least 1) on. */
+  read(fromPosition: number, options?: ReadOptions): LogReader;
+  /** Closes every reader and releases the log (and a connection it owns). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The message id of a batch, its dedupe key: derived from its first sequence number. */
+export function messageIdOf(batch: Pick<EventBatch, 'firstSequence'>): string {
+  return `seq-${batch.firstSequence}`;
+}
+
+/** The async iterator of a reader: its `next()` batches until `undefined`; `break` closes it. */
+export function iterateReader(reader: LogReader): AsyncIterator<LogBatch> {
+  return {
+    async next(): Promise<IteratorResult<LogBatch>> {
+      const batch = await reader.next();
+      return batch === undefined ? { done: true, value: undefined } : { done: false, value: batch };
+    },
+    async return(): Promise<IteratorResult<LogBatch>> {
+      await reader.close();
+      return { done: true, value: undefined };
+    },
+  };
+}
+
+/**
+ * `ERR_LOG_FENCED` for an append fenced with `fence` while the log is at `actual` (a number
+ * when known) or holds another batch there (`'another batch'`).
+ */
+export function fenced(fence: LogFence, actual: number | 'another batch' | undefined): MazeError {
+  const found =
+    actual === 'another batch'
+      ? `holds another batch at position ${fence.position} than this writer appended there`
+      : `is ${actual === undefined ? 'elsewhere' : `at position ${actual}`}, not ${fence.position} as this writer expected`;
+  return new MazeError(
+    ErrorCode.LogFenced,
+    `append refused: the event log ${found} (another ingest is writing it, or this one must resume from the tail)`,
+  );
+}
+
+/** `ERR_LOG_TRUNCATED` for a read of `position` when the log begins at `first`. */
+export function truncated(position: number, first: number): MazeError {
+  return new MazeError(
+    ErrorCode.LogTruncated,
+    `the event log no longer holds position ${position}: it begins at ${first}`,
+  );
+}
+
+/** Throws `ERR_INVALID_OPTION` unless `fromPosition` is a position (1 or more). */
+export function checkFromPosition(fromPosition: number): void {
+  if (!Number.isSafeInteger(fromPosition) || fromPosition < 1) {
+    throw new MazeError(
+      ErrorCode.InvalidOption,
+      `read() needs a position from 1 to ${MAX_ID}, got ${fromPosition}`,
+    );
+  }
+}

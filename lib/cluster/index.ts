@@ -1,0 +1,29 @@
+/** Cluster mode (docs/protocol.md §11): the event log between an ingest and its gateways. */
+export {
+  BATCH_FORMAT_VERSION,
+  checkBatch,
+  type DecodedBatch,
+  decodeBatch,
+  encodeBatch,
+  encodedSize,
+} from './batch-codec.js';
+export {
+  connectEventLog,
+  type NatsSettings,
+  natsConnectOptions,
+  type ReadSettingFile,
+} from './connect.js';
+export {
+  type AppendResult,
+  type EventBatch,
+  type EventLog,
+  fenceAfter,
+  type LogBatch,
+  type LogFence,
+  type LogReader,
+  type LogTail,
+  messageIdOf,
+  type ReadOptions,
+} from './event-log.js';
+export { JetStreamEventLog, type JetStreamEventLogOptions } from './jetstream-event-log.js';
+export { MemoryEventLog, type MemoryEventLogOptions } from './memory-event-log.js';

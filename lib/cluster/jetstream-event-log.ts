@@ -1,0 +1,430 @@
+/**
+ * The `EventLog` on a NATS JetStream stream: durable, shared by one ingest and many gateways.
+ *
+ * Invariants (besides `EventLog`'s):
+ * - One stream holds the log, with exactly one subject; one batch is one message, so a log
+ *   position is the message's stream sequence. `open()` creates the stream when it is missing
+ *   and refuses one that has other subjects (`ERR_LOG_CONFIG`): a foreign message would be a
+ *   hole in the log. The storage and replicas of an existing stream are left as they are.
+ * - `append()` publishes with `Nats-Msg-Id: seq-<first>` (dedupe, within the stream's
+ *   duplicate window), `Nats-Expected-Last-Sequence` and, inside a pipelined window,
+ *   `Nats-Expected-Last-Msg-Id` (fencing), and resolves with the
+ *   server's acknowledgement; it never retries by itself, so a caller's window of pipelined
+ *   appends stays in order.
+ * - A reader is an ordered consumer from the asked position that pulls at most
+ *   `readAhead` messages per request, and asks again only when its caller has taken them:
+ *   no `next()`, no pulling. A message whose sequence is not the next position means the
+ *   stream no longer holds that position (`ERR_LOG_TRUNCATED`). A failure that waiting
+ *   cures (NATS restarting ends pull requests) is retried every `EVENT_LOG_READ_RETRY_MS`
+ *   from the position owed; the stream being gone or a closed connection ends the reader
+ *   with `ERR_LOG_FAILED`.
+ * - Errors of the NATS client never escape as they are: each becomes a `MazeError` with an
+ *   `ERR_LOG_…` code and a message that says what to do.
+ */
+import {
+  type Consumer,
+  type ConsumerMessages,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+  type StoredMsg,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  DEFAULT_NATS_REPLICAS,
+  DEFAULT_NATS_STORAGE,
+  DEFAULT_NATS_STREAM,
+  DEFAULT_NATS_SUBJECT,
+  EVENT_LOG_PULL_EXPIRES_MS,
+  EVENT_LOG_READ_AHEAD,
+  EVENT_LOG_READ_RETRY_MS,
+  EVENT_LOG_REQUEST_TIMEOUT_MS,
+} from '../core/constants.js';
+import { ErrorCode, MazeError } from '../core/errors.js';
+import { decodeBatch, encodeBatch } from './batch-codec.js';
+import {
+  type AppendResult,
+  checkFromPosition,
+  type EventBatch,
+  type EventLog,
+  fenced,
+  iterateReader,
+  type LogBatch,
+  type LogFence,
+  type LogReader,
+  type LogTail,
+  messageIdOf,
+  type ReadOptions,
+  truncated,
+} from './event-log.js';
+
+/** JetStream's API error for a failed `Nats-Expected-Last-Msg-Id` (not in `JetStreamApiCodes`). */
+const STREAM_WRONG_LAST_MSG_ID = 10_070;
+
+/** Where the log lives on JetStream, and how a stream created for it looks. */
+export interface JetStreamEventLogOptions {
+  /** Default `DEFAULT_NATS_STREAM`. */
+  readonly stream?: string;
+  /** Default `DEFAULT_NATS_SUBJECT`. */
+  readonly subject?: string;
+  /** Storage of a stream created here; default `DEFAULT_NATS_STORAGE`. */
+  readonly storage?: 'file' | 'memory';
+  /** Replicas of a stream created here; default `DEFAULT_NATS_REPLICAS`. */
+  readonly replicas?: number;
+  /** Longest wait for one JetStream answer; default `EVENT_LOG_REQUEST_TIMEOUT_MS`. */
+  readonly requestTimeout?: number;
+  /** Messages a reader pulls ahead of its caller; default `EVENT_LOG_READ_AHEAD`. */
+  readonly readAhead?: number;
+  /** `close()` closes the connection too (as `connectEventLog()` sets it). Default false. */
+  readonly ownsConnection?: boolean;
+}
+
+export class JetStreamEventLog implements EventLog {
+  readonly #connection: NatsConnection;
+  readonly #manager: JetStreamManager;
+  readonly #client: JetStreamClient;
+  readonly #stream: string;
+  readonly #subject: string;
+  readonly #requestTimeout: number;
+  readonly #readAhead: number;
+  readonly #ownsConnection: boolean;
+  readonly #readers = new Set<JetStreamLogReader>();
+  #closed = false;
+
+  private constructor(
+    connection: NatsConnection,
+    manager: JetStreamManager,
+    options: Required<JetStreamEventLogOptions>,
+  ) {
+    this.#connection = connection;
+    this.#manager = manager;
+    this.#client = jetstream(connection, { timeout: options.requestTimeout });
+    this.#stream = options.stream;
+    this.#subject = options.subject;
+    this.#requestTimeout = options.requestTimeout;
+    this.#readAhead = options.readAhead;
+    this.#ownsConnection = options.ownsConnection;
+  }
+
+  /**
+   * The log on `connection`: checks that JetStream is enabled (`ERR_LOG_UNAVAILABLE`), then
+   * finds or creates the stream (`ERR_LOG_CONFIG` if it has other subjects).
+   */
+  static async open(
+    connection: NatsConnection,
+    options: JetStreamEventLogOptions = {},
+  ): Promise<JetStreamEventLog> {
+    const resolved: Required<JetStreamEventLogOptions> = {
+      stream: options.stream ?? DEFAULT_NATS_STREAM,
+      subject: options.subject ?? DEFAULT_NATS_SUBJECT,
+      storage: options.storage ?? DEFAULT_NATS_STORAGE,
+      replicas: options.replicas ?? DEFAULT_NATS_REPLICAS,
+      requestTimeout: options.requestTimeout ?? EVENT_LOG_REQUEST_TIMEOUT_MS,
+      readAhead: options.readAhead ?? EVENT_LOG_READ_AHEAD,
+      ownsConnection: options.ownsConnection ?? false,
+    };
+    let manager: JetStreamManager;
+    try {
+      manager = await jetstreamManager(connection, { timeout: resolved.requestTimeout });
+    } catch (error) {
+      throw new MazeError(
+        ErrorCode.LogUnavailable,
+        `NATS at ${connection.getServer()} does not offer JetStream (${messageOf(error)}): start nats-server with -js, or enable JetStream for this account`,
+      );
+    }
+    await ensureStream(manager, resolved);
+    return new JetStreamEventLog(connection, manager, resolved);
+  }
+
+  /** The stream and subject the log is on. */
+  get where(): { readonly stream: string; readonly subject: string } {
+    return { stream: this.#stream, subject: this.#subject };
+  }
+
+  async append(batch: EventBatch, fence: LogFence): Promise<AppendResult> {
+    this.#checkOpen();
+    const payload = encodeBatch(batch);
+    const maxPayload = this.#connection.info?.max_payload;
+    if (maxPayload !== undefined && payload.length > maxPayload) {
+      throw new MazeError(
+        ErrorCode.LogBadBatch,
+        `a batch of ${payload.length} bytes is over the NATS server's max_payload (${maxPayload})`,
+      );
+    }
+    try {
+      const ack = await this.#client.publish(this.#subject, payload, {
+        msgID: messageIdOf(batch),
+        expect: {
+          lastSequence: fence.position,
+          streamName: this.#stream,
+          ...(fence.firstSequence === undefined
+            ? {}
+            : { lastMsgID: messageIdOf({ firstSequence: fence.firstSequence }) }),
+        },
+        timeout: this.#requestTimeout,
+      });
+      return { position: ack.seq, duplicate: ack.duplicate };
+    } catch (error) {
+      if (error instanceof JetStreamApiError) {
+        if (error.code === JetStreamApiCodes.StreamWrongLastSequence) {
+          const actual = /wrong last sequence: (\d+)/.exec(error.message)?.[1];
+          throw fenced(fence, actual === undefined ? undefined : Number(actual));
+        }
+        if (error.code === STREAM_WRONG_LAST_MSG_ID) throw fenced(fence, 'another batch');
+      }
+      throw new MazeError(
+        ErrorCode.LogFailed,
+        `append of ${messageIdOf(batch)} to stream ${this.#stream} failed: ${messageOf(error)}`,
+      );
+    }
+  }
+
+  async tail(): Promise<LogTail | undefined> {
+    this.#checkOpen();
+    let last: StoredMsg | null;
+    let position: number;
+    try {
+      position = (await this.#manager.streams.info(this.#stream)).state.last_seq;
+      if (position === 0) return undefined;
+      last = await this.#manager.streams.getMessage(this.#stream, { seq: position });
+    } catch (error) {
+      throw new MazeError(
+        ErrorCode.LogFailed,
+        `cannot read the tail of stream ${this.#stream}: ${messageOf(error)}`,
+      );
+    }
+    if (last === null) {
+      throw new MazeError(
+        ErrorCode.LogTruncated,
+        `the last batch of stream ${this.#stream} (position ${position}) is gone: its tail is unknown`,
+      );
+    }
+    const batch = decoded(last.data, position, this.#stream);
+    return { position, firstSequence: batch.firstSequence, lastSequence: batch.lastSequence };
+  }
+
+  read(fromPosition: number, options: ReadOptions = {}): LogReader {
+    this.#checkOpen();
+    checkFromPosition(fromPosition);
+    const reader = new JetStreamLogReader({
+      connection: this.#connection,
+      client: this.#client,
+      stream: this.#stream,
+      fromPosition,
+      readAhead: this.#readAhead,
+      signal: options.signal,
+      onClose: (closed) => this.#readers.delete(closed),
+    });
+    this.#readers.add(reader);
+    return reader;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#readers].map((reader) => reader.close()));
+    if (this.#ownsConnection) await this.#connection.close();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new MazeError(ErrorCode.InvalidState, 'the event log is closed');
+  }
+}
+
+interface ReaderSetup {
+  readonly connection: NatsConnection;
+  readonly client: JetStreamClient;
+  readonly stream: string;
+  readonly fromPosition: number;
+  readonly readAhead: number;
+  readonly signal: AbortSignal | undefined;
+  readonly onClose: (reader: JetStreamLogReader) => void;
+}
+
+class JetStreamLogReader implements LogReader {
+  readonly #setup: ReaderSetup;
+  /** The next position to hand out. */
+  #position: number;
+  #consumer: Promise<Consumer> | undefined;
+  /** The pull request being taken from, while it lasts. */
+  #messages: ConsumerMessages | undefined;
+  #iterator: AsyncIterator<JsMsg> | undefined;
+  #closed = false;
+  readonly #onAbort = (): void => void this.close();
+
+  constructor(setup: ReaderSetup) {
+    this.#setup = setup;
+    this.#position = setup.fromPosition;
+    if (setup.signal?.aborted) this.#closed = true;
+    setup.signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  async next(): Promise<LogBatch | undefined> {
+    for (;;) {
+      if (this.#closed) return undefined;
+      try {
+        const iterator = this.#iterator ?? (await this.#pull());
+        if (this.#closed) return undefined;
+        const step = await iterator.next();
+        if (step.done) {
+          // The pull request expired or was stopped: ask again unless closed.
+          this.#dropPull();
+          continue;
+        }
+        const message = step.value;
+        if (message.seq !== this.#position) throw truncated(this.#position, message.seq);
+        const batch = decoded(message.data, message.seq, this.#setup.stream);
+        this.#position += 1;
+        return { position: message.seq, ...batch };
+      } catch (error) {
+        if (!(error instanceof MazeError) && this.#transient(error)) {
+          // NATS restarting ends pull requests ("server shutdown"); the ordered consumer
+          // starts again after the last position handed out once NATS is back.
+          this.#dropPull();
+          this.#consumer = undefined;
+          await delay(EVENT_LOG_READ_RETRY_MS);
+          continue;
+        }
+        await this.close();
+        if (error instanceof MazeError) throw error;
+        throw new MazeError(
+          ErrorCode.LogFailed,
+          `reading stream ${this.#setup.stream} at position ${this.#position} failed: ${messageOf(error)}`,
+        );
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed && this.#messages === undefined) return;
+    this.#closed = true;
+    this.#setup.signal?.removeEventListener('abort', this.#onAbort);
+    this.#dropPull();
+    this.#setup.onClose(this);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<LogBatch> {
+    return iterateReader(this);
+  }
+
+  /**
+   * A failure that waiting cures: anything on an open connection but the stream being gone
+   * (a consumer removed while its reader did not pull, for one, is made anew).
+   */
+  #transient(error: unknown): boolean {
+    if (this.#setup.connection.isClosed()) return false;
+    return !(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound);
+  }
+
+  #dropPull(): void {
+    this.#messages?.stop();
+    this.#messages = undefined;
+    this.#iterator = undefined;
+  }
+
+  async #pull(): Promise<AsyncIterator<JsMsg>> {
+    const { client, stream, readAhead } = this.#setup;
+    // An ordered consumer keeps its cursor across pull requests; after a failure a new one
+    // starts at the next position this reader owes.
+    this.#consumer ??= client.consumers.get(stream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.#position,
+    });
+    const consumer = await this.#consumer;
+    const messages = await consumer.fetch({
+      max_messages: readAhead,
+      expires: EVENT_LOG_PULL_EXPIRES_MS,
+    });
+    this.#messages = messages;
+    this.#iterator = messages[Symbol.asyncIterator]();
+    if (this.#closed) messages.stop();
+    return this.#iterator;
+  }
+}
+
+/** Finds the stream or creates it; refuses a stream with other subjects. */
+async function ensureStream(
+  manager: JetStreamManager,
+  options: Required<JetStreamEventLogOptions>,
+): Promise<void> {
+  const { stream, subject } = options;
+  let subjects: readonly string[];
+  try {
+    subjects = (await streamSubjects(manager, stream)) ?? (await createStream(manager, options));
+  } catch (error) {
+    if (error instanceof MazeError) throw error;
+    throw new MazeError(
+      ErrorCode.LogFailed,
+      `cannot find or create stream ${stream}: ${messageOf(error)}`,
+    );
+  }
+  if (subjects.length !== 1 || subjects[0] !== subject) {
+    throw new MazeError(
+      ErrorCode.LogConfig,
+      `stream ${stream} exists with subjects ${JSON.stringify(subjects)}, not just "${subject}": give another stream name, or this stream's subject`,
+    );
+  }
+}
+
+/** The subjects of `stream`, or `undefined` if there is no such stream. */
+async function streamSubjects(
+  manager: JetStreamManager,
+  stream: string,
+): Promise<readonly string[] | undefined> {
+  try {
+    return (await manager.streams.info(stream)).config.subjects ?? [];
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+async function createStream(
+  manager: JetStreamManager,
+  options: Required<JetStreamEventLogOptions>,
+): Promise<readonly string[]> {
+  try {
+    const info = await manager.streams.add({
+      name: options.stream,
+      subjects: [options.subject],
+      storage: options.storage === 'memory' ? StorageType.Memory : StorageType.File,
+      num_replicas: options.replicas,
+    });
+    return info.config.subjects ?? [];
+  } catch (error) {
+    // Another process created it meanwhile (with another configuration): check that one.
+    const subjects = await streamSubjects(manager, options.stream);
+    if (subjects === undefined) throw error;
+    return subjects;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function decoded(data: Uint8Array, position: number, stream: string): EventBatch {
+  const result = decodeBatch(data);
+  if (!result.ok) {
+    throw new MazeError(
+      ErrorCode.LogBadBatch,
+      `stream ${stream} position ${position} is not a follower-maze batch: ${result.reason}`,
+    );
+  }
+  return result.batch;
+}
+
+/** The message of a NATS client error, with its cause (which says "ECONNREFUSED" and such). */
+export function messageOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.message}${cause}`;
+}

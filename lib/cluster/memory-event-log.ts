@@ -1,0 +1,246 @@
+/**
+ * An `EventLog` in memory, for tests of ingest and gateway logic without NATS, and for a
+ * single process that wants the log's shape without its durability.
+ *
+ * Invariants (besides `EventLog`'s):
+ * - The same semantics as `JetStreamEventLog`: positions from 1 without holes, fencing on
+ *   the expected last position, dedupe by message id before fencing, reads in order from
+ *   any retained position, `ERR_LOG_TRUNCATED` for a dropped one.
+ * - Bounded: past `retainBatches` batches or `retainBytes` encoded bytes the oldest batches
+ *   are dropped (the last one always stays, so the tail survives). The dedupe window is
+ *   what is retained: a dropped batch's id is forgotten with it (JetStream's is a time).
+ * - Appends settle in call order, so pipelined appends behave as over the network.
+ */
+import {
+  DEFAULT_MEMORY_LOG_RETAIN_BATCHES,
+  DEFAULT_MEMORY_LOG_RETAIN_BYTES,
+} from '../core/constants.js';
+import { ErrorCode, MazeError } from '../core/errors.js';
+import { checkBatch, encodedSize } from './batch-codec.js';
+import {
+  type AppendResult,
+  checkFromPosition,
+  type EventBatch,
+  type EventLog,
+  fenced,
+  iterateReader,
+  type LogBatch,
+  type LogFence,
+  type LogReader,
+  type LogTail,
+  messageIdOf,
+  type ReadOptions,
+  truncated,
+} from './event-log.js';
+
+/** Bounds of a `MemoryEventLog`. */
+export interface MemoryEventLogOptions {
+  /** Batches kept; default `DEFAULT_MEMORY_LOG_RETAIN_BATCHES`. */
+  readonly retainBatches?: number;
+  /** Encoded bytes kept; default `DEFAULT_MEMORY_LOG_RETAIN_BYTES`. */
+  readonly retainBytes?: number;
+}
+
+interface Stored {
+  readonly batch: LogBatch;
+  readonly size: number;
+  readonly messageId: string;
+}
+
+export class MemoryEventLog implements EventLog {
+  readonly #retainBatches: number;
+  readonly #retainBytes: number;
+  /** Retained batches, oldest first, at positions `#lastPosition - length + 1 …`. */
+  readonly #stored: Stored[] = [];
+  /** Index of the oldest retained batch in `#stored` (dropping is a pointer move). */
+  #head = 0;
+  #bytes = 0;
+  #lastPosition = 0;
+  readonly #positionById = new Map<string, number>();
+  /** Readers waiting for the next append. */
+  readonly #waiting = new Set<() => void>();
+  readonly #readers = new Set<MemoryLogReader>();
+  #closed = false;
+
+  constructor(options: MemoryEventLogOptions = {}) {
+    this.#retainBatches = checkBound(
+      'retainBatches',
+      options.retainBatches ?? DEFAULT_MEMORY_LOG_RETAIN_BATCHES,
+    );
+    this.#retainBytes = checkBound(
+      'retainBytes',
+      options.retainBytes ?? DEFAULT_MEMORY_LOG_RETAIN_BYTES,
+    );
+  }
+
+  /** Position of the oldest retained batch (`lastPosition + 1` when empty). */
+  get firstPosition(): number {
+    return this.#lastPosition - (this.#stored.length - this.#head) + 1;
+  }
+
+  async append(batch: EventBatch, fence: LogFence): Promise<AppendResult> {
+    this.#checkOpen();
+    const invalid = checkBatch(batch);
+    if (invalid !== undefined) throw new MazeError(ErrorCode.LogBadBatch, invalid);
+    const messageId = messageIdOf(batch);
+    const first = this.#positionById.get(messageId);
+    if (first !== undefined) return { position: first, duplicate: true };
+    if (fence.position !== this.#lastPosition) throw fenced(fence, this.#lastPosition);
+    const last = this.#stored.at(-1);
+    if (
+      fence.firstSequence !== undefined &&
+      (last === undefined || last.batch.firstSequence !== fence.firstSequence)
+    ) {
+      throw fenced(fence, 'another batch');
+    }
+    const position = this.#lastPosition + 1;
+    const stored: Stored = {
+      batch: Object.freeze({
+        position,
+        firstSequence: batch.firstSequence,
+        lastSequence: batch.lastSequence,
+        lines: Object.freeze([...batch.lines]),
+      }),
+      size: encodedSize(batch),
+      messageId,
+    };
+    this.#stored.push(stored);
+    this.#bytes += stored.size;
+    this.#positionById.set(messageId, position);
+    this.#lastPosition = position;
+    this.#dropOverRetention();
+    this.#wake();
+    return { position, duplicate: false };
+  }
+
+  async tail(): Promise<LogTail | undefined> {
+    this.#checkOpen();
+    const last = this.#stored.at(-1);
+    if (last === undefined) return undefined;
+    const { position, firstSequence, lastSequence } = last.batch;
+    return { position, firstSequence, lastSequence };
+  }
+
+  read(fromPosition: number, options: ReadOptions = {}): LogReader {
+    this.#checkOpen();
+    checkFromPosition(fromPosition);
+    const reader = new MemoryLogReader(this, fromPosition, options.signal);
+    this.#readers.add(reader);
+    return reader;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#readers].map((reader) => reader.close()));
+  }
+
+  /** @internal The batch at `position`: `'truncated'`, `'later'` (not yet appended) or it. */
+  batchAt(position: number): LogBatch | 'truncated' | 'later' {
+    if (position > this.#lastPosition) return 'later';
+    if (position < this.firstPosition) return 'truncated';
+    return (this.#stored[this.#head + position - this.firstPosition] as Stored).batch;
+  }
+
+  /** @internal Calls `wake` once, at the next append or at close. */
+  waitForAppend(wake: () => void): () => void {
+    this.#waiting.add(wake);
+    return () => this.#waiting.delete(wake);
+  }
+
+  /** @internal */
+  forget(reader: MemoryLogReader): void {
+    this.#readers.delete(reader);
+  }
+
+  #wake(): void {
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    for (const wake of waiting) wake();
+  }
+
+  #dropOverRetention(): void {
+    while (
+      this.#stored.length - this.#head > 1 &&
+      (this.#stored.length - this.#head > this.#retainBatches || this.#bytes > this.#retainBytes)
+    ) {
+      const oldest = this.#stored[this.#head] as Stored;
+      this.#head += 1;
+      this.#bytes -= oldest.size;
+      this.#positionById.delete(oldest.messageId);
+    }
+    // Compact once the dropped prefix outweighs what is kept: amortised O(1) per append.
+    if (this.#head > 1024 && this.#head * 2 > this.#stored.length) {
+      this.#stored.splice(0, this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new MazeError(ErrorCode.InvalidState, 'the event log is closed');
+  }
+}
+
+class MemoryLogReader implements LogReader {
+  readonly #log: MemoryEventLog;
+  readonly #signal: AbortSignal | undefined;
+  #position: number;
+  #closed = false;
+  /** Ends a pending `next()` wait at close. */
+  #stopWaiting: (() => void) | undefined;
+  readonly #onAbort = (): void => void this.close();
+
+  constructor(log: MemoryEventLog, fromPosition: number, signal: AbortSignal | undefined) {
+    this.#log = log;
+    this.#position = fromPosition;
+    this.#signal = signal;
+    if (signal?.aborted) this.#closed = true;
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  async next(): Promise<LogBatch | undefined> {
+    for (;;) {
+      if (this.#closed) return undefined;
+      const found = this.#log.batchAt(this.#position);
+      if (found === 'truncated') {
+        const first = this.#log.firstPosition;
+        await this.close();
+        throw truncated(this.#position, first);
+      }
+      if (found !== 'later') {
+        this.#position += 1;
+        return found;
+      }
+      await new Promise<void>((resolve) => {
+        const cancel = this.#log.waitForAppend(resolve);
+        this.#stopWaiting = () => {
+          cancel();
+          resolve();
+        };
+      });
+      this.#stopWaiting = undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed && this.#stopWaiting === undefined) return;
+    this.#closed = true;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#stopWaiting?.();
+    this.#log.forget(this);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<LogBatch> {
+    return iterateReader(this);
+  }
+}
+
+function checkBound(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new MazeError(
+      ErrorCode.InvalidOption,
+      `${name} must be a positive integer, got ${value}`,
+    );
+  }
+  return value;
+}
