@@ -158,11 +158,11 @@ describe('client connections', () => {
     expect(maze.stats()).toMatchObject({ clientsConnected: 2 });
   });
 
-  it('forgets a client that closes before identifying, without a report', async () => {
+  it('forgets a client that closes before sending anything, without a report', async () => {
     const { maze, problems } = newMaze();
     const client = await attachMemoryClient(maze, undefined);
     const closed = waitForClientEvent(maze, 'clientClosed', client.connection);
-    client.peer.end('4');
+    client.peer.end('\n');
     await closed;
     expect(problems).toEqual([]);
     expect(maze.stats()).toMatchObject({ clientsConnected: 0, clientsIdentifying: 0 });

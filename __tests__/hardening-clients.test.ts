@@ -196,8 +196,12 @@ describe('hostile clients over TCP', () => {
       await sleep(10);
     }
     await waitUntil(allGone, 'every cycled connection to be gone');
-    // Resets may be reported as stream errors; nothing else is wrong with these clients.
-    expect(maze.codes().filter((code) => code !== ErrorCode.StreamError)).toEqual([]);
+    // Resets may be reported as stream errors, half ids as bad ids; nothing else is wrong.
+    expect(
+      maze
+        .codes()
+        .filter((code) => code !== ErrorCode.StreamError && code !== ErrorCode.ClientBadId),
+    ).toEqual([]);
     await expectStillServing();
     expect(maze.serverSockets.size).toBe(2);
   });
@@ -272,6 +276,21 @@ describe('half-closed clients over TCP (docs/protocol.md §5)', () => {
     }
     expect(await closed).toMatchObject({ connection: client.connection, userId: 43 });
     expect(maze.problems).toEqual([]);
+  });
+});
+
+describe('an id line cut by the end of input', () => {
+  it('is reported as ERR_CLIENT_BAD_ID, not dropped silently', async () => {
+    const maze = await startMaze();
+    const client = await maze.connectClient();
+    client.socket.end('43');
+    await closedByServer(client);
+    expect(problemsOf(maze, client.connection)).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.ClientBadId,
+        message: expect.stringMatching(/in the middle of its id line '43'/),
+      }),
+    ]);
   });
 });
 

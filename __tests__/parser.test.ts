@@ -109,6 +109,18 @@ describe('parseEvent: invalid bodies keep their number', () => {
   });
 });
 
+describe('parseEvent: peer bytes in messages', () => {
+  it('never puts a raw control or non-ASCII byte into a message, whatever the type byte', () => {
+    for (let code = 0; code < 256; code++) {
+      const parsed = parseEvent(`7|${String.fromCharCode(code)}|1|2\n`);
+      const message = isEvent(parsed) ? '' : parsed.message;
+      const raw = [...message].filter((char) => char < ' ' || char > '~');
+      expect(raw).toEqual([]);
+    }
+    expect(parseEvent('7|\r|1|2\n')).toMatchObject({ message: expect.stringContaining("'\\x0d'") });
+  });
+});
+
 describe('readId', () => {
   it('reads exactly the range [start, end)', () => {
     expect(readId('12|34|56', 3, 5)).toBe(34);

@@ -3,17 +3,13 @@
  * The `follower-maze` command line: parses options and calls the library. One
  * `.command(…)` per subcommand; `serve` is the default.
  */
-import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { packageVersion } from '../lib/cli/package-version.js';
 import { EXIT_USAGE } from '../lib/cli/serve.js';
 import { serveCommand } from '../lib/cli/serve-command.js';
 import { simulateCommand } from '../lib/cli/simulate-command.js';
 import { withSuggestions } from '../lib/cli/suggest.js';
-
-const packageJson = JSON.parse(
-  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
-) as { version: string };
 
 await yargs(hideBin(process.argv))
   .scriptName('follower-maze')
@@ -21,14 +17,19 @@ await yargs(hideBin(process.argv))
   .command(serveCommand)
   .command(simulateCommand)
   .strict()
-  .version(packageJson.version)
+  .version(packageVersion())
   .help()
   .alias('h', 'help')
   .alias('v', 'version')
   .wrap(100)
   .fail((message, error) => {
+    // yargs also lands here when a handler throws: that is a bug, not a usage error.
+    if (message === null && error !== undefined) {
+      process.stderr.write(`follower-maze: unexpected error: ${error.stack ?? error.message}\n`);
+      process.exit(1);
+    }
     process.stderr.write(
-      `follower-maze: ${withSuggestions(message ?? error?.message ?? 'invalid arguments')} (see --help)\n`,
+      `follower-maze: ${withSuggestions(message ?? 'invalid arguments')} (see --help)\n`,
     );
     process.exit(EXIT_USAGE);
   })

@@ -219,7 +219,18 @@ export class ClientConnection implements LineSink, FlowClient {
   #onEnd(): void {
     this.#peerEnded = true;
     // Before its id the peer is leaving; after it, it has only stopped sending (see header).
-    if (this.#state === 'identifying') void this.close();
+    if (this.#state !== 'identifying') return;
+    // `printf 43 | nc`: an id without its LF is not a line; say so rather than vanish.
+    const fragment = this.#framer?.takeRemainder() ?? '';
+    if (fragment !== '' && fragment !== '\r') {
+      this.#reject({
+        code: ErrorCode.ClientBadId,
+        message: `client ended its input in the middle of its id line '${quoteLine(fragment)}' (an id ends with LF); closed`,
+        context: { connection: this.name, line: quoteLine(fragment) },
+      });
+      return;
+    }
+    void this.close();
   }
 
   #onError(error: Error): void {

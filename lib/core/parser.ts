@@ -71,7 +71,8 @@ export function parseEvent(line: string): ParsedLine {
     type !== EventType.PrivateMessage &&
     type !== EventType.StatusUpdate
   ) {
-    return badBody(line, sequence, `unknown event type '${type}'`);
+    // The type byte comes from the peer: quoted like the line, so it cannot forge a log line.
+    return badBody(line, sequence, `unknown event type '${quoteLine(type ?? '')}'`);
   }
 
   if (typeEnd === end) return badBody(line, sequence, `a '${type}' event needs a from-user id`);

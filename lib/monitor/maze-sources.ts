@@ -25,7 +25,10 @@ function gauge(name: string, help: string): StatMetric {
 export const MAZE_STAT_METRICS: { readonly [Stat in keyof MazeStats]: StatMetric } = {
   eventsReceived: counter('events_received', 'Event lines received.'),
   eventsApplied: counter('events_applied', 'Valid events applied in sequence order.'),
-  eventsNoop: counter('events_noop', 'Sequence numbers consumed by a line with an invalid body.'),
+  eventsNoop: counter(
+    'events_noop',
+    'Sequence numbers consumed without effect: an invalid body or a refused follow.',
+  ),
   eventsDiscarded: counter('events_discarded', 'Event lines discarded.'),
   sequencesSkipped: counter('sequences_skipped', 'Sequence numbers skipped over a gap.'),
   followsRefused: counter('follows_refused', 'Follows refused because the graph was at its bound.'),
