@@ -4,14 +4,17 @@
  * sequence order; the socket layer hands every received chunk to `receive()`.
  *
  * Invariants:
- * - The expected lines wait in a ring of (sequence number, line hash) pairs: nothing else
- *   is kept per line, and the generator pauses while a ring is over its limit (see
+ * - The expected lines wait in a ring of (sequence number, line hash, batch) triples, the
+ *   batch being the write to the event source that carries the event (for the latency,
+ *   `LatencyRecorder`): nothing else is kept per line, and the generator pauses while a ring is over its limit (see
  *   `Ledger`), so memory is bounded however long the stream is.
  * - Every received line is checked the moment its LF arrives: it must carry the sequence
  *   number at the head of the ring and hash to the same FNV-1a value (so the same bytes,
  *   terminator included). The first mismatch stops the stream with a failure that names
  *   the line; nothing after it is judged.
  * - The receive path is a byte loop over the chunk: no string is built for a good line.
+ *   Latency is recorded once per run of matched lines of one batch in a chunk, read at the
+ *   ledger's clock (the socket layer sets it to the time of the read).
  * - Before it is registered (has received its first warm-up broadcast), a client expects
  *   nothing; the first warm-up broadcast it receives registers it, and it is then owed
  *   every later one (see `EventGenerator.warmupBroadcast`).
@@ -24,6 +27,7 @@ import {
   simulationFailure,
 } from './failures.js';
 import { FNV_OFFSET, FNV_PRIME, foldDigest, hashLine } from './hash.js';
+import { LatencyRecorder } from './latency.js';
 
 const LF = 10;
 const PIPE = 124;
@@ -54,8 +58,13 @@ export class Ledger {
   received = 0;
   /** Clients that received a warm-up broadcast. */
   registered = 0;
-  /** Milliseconds, refreshed by the socket layer; stamps when a client started waiting. */
+  /**
+   * Milliseconds, refreshed by the socket layer; stamps when a client started waiting, and
+   * is the read time of the chunk being received.
+   */
   clock = 0;
+  /** Write times of the event batches and the latency histogram. */
+  readonly latency = new LatencyRecorder();
 
   constructor(
     readonly perClientLimit: number,
@@ -100,6 +109,7 @@ export class ClientStream {
 
   #sequences = new Float64Array(INITIAL_RING_SIZE);
   #hashes = new Int32Array(INITIAL_RING_SIZE);
+  #batches = new Float64Array(INITIAL_RING_SIZE);
   #mask = INITIAL_RING_SIZE - 1;
   #head = 0;
   #length = 0;
@@ -143,10 +153,11 @@ export class ClientStream {
     const at = (this.#head + length) & this.#mask;
     this.#sequences[at] = sequence;
     this.#hashes[at] = lineHash;
+    const ledger = this.context.ledger;
+    this.#batches[at] = ledger.latency.batch;
     this.#length = length + 1;
     this.expectedLines++;
     this.expectedDigest = Math.imul(this.expectedDigest ^ lineHash, PRIME);
-    const ledger = this.context.ledger;
     ledger.pending++;
     // The rare cases out of line: the rest is what every notification pays.
     if (length === 0 || length + 1 === ledger.perClientLimit) this.#owedMore(ledger);
@@ -168,9 +179,16 @@ export class ClientStream {
   receive(chunk: Uint8Array, end: number): boolean {
     let sequences = this.#sequences;
     let hashes = this.#hashes;
+    let batches = this.#batches;
     let mask = this.#mask;
     let head = this.#head;
     let length = this.#length;
+    const ledger = this.context.ledger;
+    const latency = ledger.latency;
+    const readAt = ledger.clock;
+    // The run of matched lines of one batch, recorded when the batch changes.
+    let runBatch = -1;
+    let runLines = 0;
     let hash = this.#lineHash;
     let sequence = this.#lineSequence;
     let parse = this.#parse;
@@ -209,6 +227,13 @@ export class ClientStream {
         sequences[head] === sequence &&
         hashes[head] === hash
       ) {
+        const batch = batches[head] as number;
+        if (batch !== runBatch) {
+          if (runLines > 0) latency.record(runBatch, readAt, runLines);
+          runBatch = batch;
+          runLines = 0;
+        }
+        runLines++;
         head = (head + 1) & mask;
         length--;
         matched++;
@@ -221,6 +246,7 @@ export class ClientStream {
         if (!this.#unmatched(lineNumber, got, sequence, hash, parse)) return false;
         sequences = this.#sequences;
         hashes = this.#hashes;
+        batches = this.#batches;
         mask = this.#mask;
         head = this.#head;
         length = this.#length;
@@ -233,6 +259,7 @@ export class ClientStream {
       parse = IN_DIGITS;
       lineStart = i;
     }
+    if (runLines > 0) latency.record(runBatch, readAt, runLines);
 
     this.#head = head;
     this.#length = length;
@@ -244,7 +271,6 @@ export class ClientStream {
     this.lines += lines;
     this.#keepPartial(chunk, lineStart, end);
 
-    const ledger = this.context.ledger;
     ledger.pending -= matched;
     ledger.received += lines;
     if (lines > 0) this.waitingSince = ledger.clock;
@@ -398,13 +424,16 @@ export class ClientStream {
     const size = this.#sequences.length * 2;
     const sequences = new Float64Array(size);
     const hashes = new Int32Array(size);
+    const batches = new Float64Array(size);
     for (let i = 0; i < this.#length; i++) {
       const from = (this.#head + i) & this.#mask;
       sequences[i] = this.#sequences[from] as number;
       hashes[i] = this.#hashes[from] as number;
+      batches[i] = this.#batches[from] as number;
     }
     this.#sequences = sequences;
     this.#hashes = hashes;
+    this.#batches = batches;
     this.#mask = size - 1;
     this.#head = 0;
   }

@@ -81,6 +81,7 @@ export class EventGenerator implements StreamContext {
   readonly #recentFrom = new Float64Array(RECENT_EVENTS);
   readonly #recentTo = new Float64Array(RECENT_EVENTS);
   #nextSequence = 1;
+  readonly #seedOfOthers: number;
 
   constructor(options: ResolvedSimulateOptions, limits: GeneratorLimits) {
     this.ledger = new Ledger(limits.perClientLimit, limits.totalLimit);
@@ -90,6 +91,7 @@ export class EventGenerator implements StreamContext {
     this.#terminator = terminatorBytes(options.eventTerminator);
     this.#crlf = options.eventTerminator === 'crlf';
     this.#random = new SeededRandom(options.randomSeed);
+    this.#seedOfOthers = (options.randomSeed + 1) % Number.MAX_SAFE_INTEGER;
     let sum = 0;
     this.#thresholds = options.eventWeights.map((weight) => (sum += weight));
     this.#totalWeight = sum;
@@ -102,6 +104,27 @@ export class EventGenerator implements StreamContext {
     this.#lines = new Uint8Array(this.#maxBatch * MAX_LINE_BYTES);
     this.#lineStarts = new Int32Array(this.#maxBatch + 1);
     this.#order = new Array<number>(this.#maxBatch).fill(0);
+  }
+
+  /**
+   * `count` distinct users without a client, for clients the model does not track (the
+   * stalled clients): random users of 1..numberOfUsers while enough are left, then
+   * numberOfUsers + 1, + 2, …. Drawn from a generator of their own (seed + 1), so the events
+   * of a seed are the same with or without them.
+   */
+  unconnectedUsers(count: number): number[] {
+    const random = new SeededRandom(this.#seedOfOthers);
+    const users: number[] = [];
+    const taken = new Set(this.#clientOfUser.keys());
+    const free = this.#numberOfUsers - taken.size;
+    while (users.length < count && users.length < free / 2) {
+      const user = 1 + random.below(this.#numberOfUsers);
+      if (taken.has(user)) continue;
+      taken.add(user);
+      users.push(user);
+    }
+    for (let next = this.#numberOfUsers + 1; users.length < count; next++) users.push(next);
+    return users;
   }
 
   /** Every event after the warm-up has been generated. */
