@@ -106,7 +106,6 @@ describe('result formatting', () => {
     sendRate: 2_100,
     latency: null,
     stalledClients: 0,
-    stalledClientsClosed: 0,
     digest: '0badf00d',
   };
 
@@ -132,16 +131,15 @@ describe('result formatting', () => {
       sendRate: 1_999.6,
       latency,
       stalledClients: 1,
-      stalledClientsClosed: 1,
     };
     const lines = formatSummary(result);
     expect(lines).toContain('pace: 2000 events/s asked, 2000 events/s sent');
     expect(lines).toContain('latency ms: p50 0.250, p90 0.500, p99 1.250, p99.9 2.500, max 10.000');
-    expect(lines).toContain('stalled clients: 1, 1 closed by the server');
+    expect(lines).toContain('stalled clients: 1 (identified, never read, not verified)');
     const json = JSON.parse(formatJson(result));
     expect(json.latency).toEqual(latency);
     expect(json.rate).toBe(2_000);
-    expect(json.stalledClientsClosed).toBe(1);
+    expect(json.stalledClients).toBe(1);
   });
 
   it('gives latency null in JSON when nothing was received', () => {
