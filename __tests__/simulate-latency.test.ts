@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { LatencyRecorder, WRITE_TIMES } from '../lib/simulate/latency.js';
+import { FAST_RANGE_US, LatencyRecorder, WRITE_TIMES } from '../lib/simulate/latency.js';
 
 // HDR histogram with 3 significant digits: a value is known within 0.1%.
 const within = (value: number, expected: number): void => {
@@ -54,5 +54,21 @@ describe('LatencyRecorder', () => {
     recorder.record(2, 3, 1);
     expect(recorder.count).toBe(1);
     within(recorder.summary()?.max ?? 0, 1);
+  });
+
+  it('gives the same percentiles on both sides of the fast range, and twice in a row', () => {
+    const recorder = new LatencyRecorder();
+    recorder.startRecording();
+    recorder.wrote(0);
+    const fastMs = (FAST_RANGE_US - 1) / 1000;
+    const slowMs = (FAST_RANGE_US * 4) / 1000;
+    recorder.record(0, fastMs, 98);
+    recorder.record(0, slowMs, 2);
+    const first = recorder.summary();
+    within(first?.p50 ?? 0, fastMs);
+    within(first?.p90 ?? 0, fastMs);
+    within(first?.p99 ?? 0, slowMs);
+    within(first?.max ?? 0, slowMs);
+    expect(recorder.summary()).toEqual(first);
   });
 });

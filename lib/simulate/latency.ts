@@ -14,6 +14,11 @@
  *   A line whose batch has left the ring (more than WRITE_TIMES writes ago, which the
  *   client timeout makes all but impossible) is not recorded rather than recorded wrong.
  * - Recording is O(1) and done once per run of lines of one batch in one read, not per line.
+ *   A latency under FAST_RANGE_US is counted in a plain array by the microsecond and folded
+ *   into the histogram when a summary is taken: the pure-JS histogram's record costs about
+ *   75 ns, which at one call per client read (2 million in the bench's 1M-event run) added
+ *   15% to the simulator's CPU; the array costs a few ns. Values at or above it go to the
+ *   histogram at once.
  * - Only batches from `startRecording()` on count: the warm-up broadcasts a client owes when
  *   it registers were written before it was owed them, so their tags would be wrong.
  */
@@ -25,6 +30,9 @@ export const WRITE_TIMES = 65_536;
 export const MAX_LATENCY_US = 3_600_000_000;
 /** Significant decimal digits the histogram keeps: values within 0.1%. */
 export const LATENCY_DIGITS = 3;
+/** Latencies below this many microseconds are counted in an array first (512 KiB). */
+export const FAST_RANGE_US = 131_072;
+const MAX_FAST_COUNT = 0xffff_ffff;
 
 /** Latency percentiles of a run, in milliseconds. */
 export interface LatencySummary {
@@ -42,6 +50,7 @@ export class LatencyRecorder {
   count = 0;
 
   readonly #writtenAt = new Float64Array(WRITE_TIMES);
+  readonly #fast = new Uint32Array(FAST_RANGE_US);
   #first = Number.POSITIVE_INFINITY;
   readonly #histogram: Histogram = build({
     bitBucketSize: 32,
@@ -68,14 +77,32 @@ export class LatencyRecorder {
     const micros = Math.round(
       (readAt - (this.#writtenAt[batch & (WRITE_TIMES - 1)] as number)) * 1000,
     );
-    this.#histogram.recordValueWithCount(Math.min(MAX_LATENCY_US, Math.max(0, micros)), count);
     this.count += count;
+    if (micros >= 0 && micros < FAST_RANGE_US) {
+      const fast = this.#fast;
+      const total = (fast[micros] as number) + count;
+      if (total <= MAX_FAST_COUNT) {
+        fast[micros] = total;
+        return;
+      }
+      fast[micros] = 0;
+      this.#histogram.recordValueWithCount(micros, total);
+      return;
+    }
+    this.#histogram.recordValueWithCount(Math.min(MAX_LATENCY_US, Math.max(0, micros)), count);
   }
 
   /** The percentiles so far, or undefined when nothing was recorded. */
   summary(): LatencySummary | undefined {
     if (this.count === 0) return undefined;
     const histogram = this.#histogram;
+    const fast = this.#fast;
+    for (let micros = 0; micros < FAST_RANGE_US; micros++) {
+      const count = fast[micros] as number;
+      if (count === 0) continue;
+      histogram.recordValueWithCount(micros, count);
+      fast[micros] = 0;
+    }
     const ms = (micros: number): number => micros / 1000;
     return {
       p50: ms(histogram.getValueAtPercentile(50)),
