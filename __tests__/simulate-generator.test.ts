@@ -204,3 +204,19 @@ describe('EventGenerator: users for the stalled clients', () => {
     expect(events.unconnectedUsers(2)).toEqual([11, 12]);
   });
 });
+
+describe('EventGenerator: output arrays', () => {
+  it('starts a new array after a take, and reuses the taken one when handed back', () => {
+    const events = generator(SMALL);
+    events.nextBatch();
+    const first = events.takeOutput();
+    const text = Buffer.from(first).toString('latin1');
+    events.nextBatch();
+    const second = events.takeOutput();
+    expect(second.buffer).not.toBe(first.buffer);
+    expect(Buffer.from(first).toString('latin1')).toBe(text); // Never written over.
+    events.reuseOutput();
+    events.nextBatch();
+    expect(events.takeOutput().buffer).toBe(second.buffer);
+  });
+});

@@ -408,6 +408,8 @@ class Simulation {
       this.#eventSourceBlocked = true;
       this.#eventSourceBlockedSince = now;
     }
+    // Nothing queued: the kernel has the bytes, so the generator may write over them.
+    if (socket.writableLength === 0) this.#generator.reuseOutput();
   }
 
   // Waits until `ready()` holds, the run fails, or `ms` elapse.
