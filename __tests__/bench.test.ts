@@ -122,7 +122,7 @@ describe('latency chart', () => {
     const lines = formatLatencyTable(series);
     expect(lines).toHaveLength(2 + 3);
     expect(lines[2]).toBe(
-      '| serve | 100000 | 100,000 | 99,000 | 0.400 | 0.950 | 1.500 | 4.000 | 8.000 |',
+      '| serve | 100000 | 100,000 | 99,000 | 0.400 | 0.950 | 1.500 | 4.000 | 8.000 | - |',
     );
   });
 });

@@ -8,6 +8,8 @@ export interface LatencyPoint {
   readonly p999: number;
   readonly max: number;
   readonly label?: string;
+  /** Clients the server dropped as slow during the point's runs (median). */
+  readonly slowClientsDropped?: number;
 }
 export interface LatencySeries {
   readonly name: string;

@@ -21,7 +21,7 @@ const DASHES = ['', '6 4', '2 3', '10 3 2 3'];
 /**
  * One measured point of a series: the pace achieved (events/s) and the latency percentiles.
  * @typedef {{ rate: number, sendRate: number, p50: number, p90: number, p99: number,
- *   p999: number, max: number, label?: string }} LatencyPoint
+ *   p999: number, max: number, label?: string, slowClientsDropped?: number }} LatencyPoint
  * @typedef {{ name: string, points: LatencyPoint[] }} LatencySeries
  */
 
@@ -189,15 +189,15 @@ function cell(value, decimals) {
  */
 export function formatLatencyTable(series) {
   const lines = [
-    '| Series | Load | Asked events/s | Sent events/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |',
-    '| ------ | ---- | -------------: | ------------: | -----: | -----: | -----: | -------: | -----: |',
+    '| Series | Load | Asked events/s | Sent events/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | Dropped as slow |',
+    '| ------ | ---- | -------------: | ------------: | -----: | -----: | -----: | -------: | -----: | --------------: |',
   ];
   for (const each of series) {
     for (const point of each.points) {
       lines.push(
         `| ${each.name} | ${point.label ?? ''} | ${cell(point.rate, 0)} | ${cell(point.sendRate, 0)} |` +
           ` ${cell(point.p50, 3)} | ${cell(point.p90, 3)} | ${cell(point.p99, 3)} |` +
-          ` ${cell(point.p999, 3)} | ${cell(point.max, 3)} |`,
+          ` ${cell(point.p999, 3)} | ${cell(point.max, 3)} | ${cell(point.slowClientsDropped, 0)} |`,
       );
     }
   }
