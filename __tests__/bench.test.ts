@@ -107,7 +107,7 @@ describe('latency chart', () => {
       }
     }
     expect(svg.match(/<polyline /g)).toHaveLength(6);
-    expect(svg).toContain('load: events/s sent');
+    expect(svg).toContain('offered load: events/s asked (--rate)');
     expect(svg).toContain('latency, ms (log scale)');
     expect(svg).toContain('>100k<');
   });

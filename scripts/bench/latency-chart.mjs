@@ -3,7 +3,9 @@
  * `__tests__/bench.test.ts` can check them.
  *
  * The chart is a hand-written SVG (no chart dependency): latency in ms on a log-scale y axis
- * against the load in events/s on a linear x axis, gridlines and labels on both, one line per
+ * against the offered load (the rate asked for, `--rate`) on a linear x axis, so a series
+ * reads left to right even where the server could not keep up (the table gives the rate
+ * achieved), gridlines and labels on both, one line per
  * series and percentile (p50, p99, p99.9), a series drawn solid or dashed, a percentile by its
  * colour, and a legend. Every text is XML-escaped.
  */
@@ -83,7 +85,7 @@ export function latencyChartSvg({ title, series }) {
   const values = points.flatMap((point) => PERCENTILES.map(({ key }) => point[key]));
   const positive = values.filter((value) => value > 0);
   const yTicks = decades(Math.min(...positive, 0.1), Math.max(...positive, 1));
-  const xTicks = linearTicks(Math.max(...points.map((point) => point.sendRate), 1));
+  const xTicks = linearTicks(Math.max(...points.map((point) => point.rate), 1));
   const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
   const xMax = /** @type {number} */ (xTicks.at(-1));
@@ -134,17 +136,17 @@ export function latencyChartSvg({ title, series }) {
   }
   parts.push('</g>');
   parts.push(
-    `<text class="axis-label" x="${MARGIN.left + plotWidth / 2}" y="${HEIGHT - 14}" text-anchor="middle">load: events/s sent</text>`,
+    `<text class="axis-label" x="${MARGIN.left + plotWidth / 2}" y="${HEIGHT - 14}" text-anchor="middle">offered load: events/s asked (--rate)</text>`,
     `<text class="axis-label" x="18" y="${MARGIN.top + plotHeight / 2}" text-anchor="middle" transform="rotate(-90 18 ${MARGIN.top + plotHeight / 2})">latency, ms (log scale)</text>`,
   );
 
   const legend = [];
   series.forEach((each, index) => {
     const dash = DASHES[index % DASHES.length];
-    const sorted = [...each.points].sort((a, b) => a.sendRate - b.sendRate);
+    const sorted = [...each.points].sort((a, b) => a.rate - b.rate);
     for (const percentile of PERCENTILES) {
       const path = sorted
-        .map((point) => `${round(x(point.sendRate))},${round(y(point[percentile.key]))}`)
+        .map((point) => `${round(x(point.rate))},${round(y(point[percentile.key]))}`)
         .join(' ');
       const dashAttribute = dash === '' ? '' : ` stroke-dasharray="${dash}"`;
       const name = `${each.name} ${percentile.label}`;
@@ -153,7 +155,7 @@ export function latencyChartSvg({ title, series }) {
       );
       for (const point of sorted) {
         parts.push(
-          `<circle cx="${round(x(point.sendRate))}" cy="${round(y(point[percentile.key]))}" r="2.5" fill="${percentile.colour}"/>`,
+          `<circle cx="${round(x(point.rate))}" cy="${round(y(point[percentile.key]))}" r="2.5" fill="${percentile.colour}"/>`,
         );
       }
       legend.push({ name, colour: percentile.colour, dashAttribute });
