@@ -6,6 +6,12 @@ import {
   median,
   medianFigures,
 } from '../scripts/bench/figures.mjs';
+import {
+  decades,
+  formatLatencyTable,
+  latencyChartSvg,
+  linearTicks,
+} from '../scripts/bench/latency-chart.mjs';
 
 describe('median', () => {
   it('takes the middle value of an odd count, in any order', () => {
@@ -57,5 +63,66 @@ describe('formatMedianTable', () => {
   it('formats figures with fixed decimals', () => {
     expect(formatFigure(0.3333, 2)).toBe('0.33');
     expect(formatFigure(Number.NaN, 2)).toBe('-');
+  });
+});
+
+describe('latency chart', () => {
+  const point = (rate: number, p50: number, p99: number, p999: number) => ({
+    rate,
+    sendRate: rate * 0.99,
+    p50,
+    p90: (p50 + p99) / 2,
+    p99,
+    p999,
+    max: p999 * 2,
+    label: `${rate}`,
+  });
+  const series = [
+    { name: 'serve', points: [point(100_000, 0.4, 1.5, 4), point(50_000, 0.3, 1, 3)] },
+    { name: 'serve, 1 stalled <client>', points: [point(50_000, 0.3, 1.2, 300)] },
+  ];
+  const svg = latencyChartSvg({ title: 'latency & load', series });
+
+  it('is well-formed XML: every tag closed in order, text escaped', () => {
+    const open: string[] = [];
+    for (const match of svg.matchAll(/<(\/?)([a-z]+)\b[^>]*?(\/?)>/g)) {
+      const [, closing, name, selfClosing] = match;
+      if (selfClosing === '/') continue;
+      if (closing === '/') expect(open.pop()).toBe(name);
+      else open.push(name as string);
+    }
+    expect(open).toEqual([]);
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg).toContain('latency &amp; load');
+    expect(svg).not.toMatch(/<client>/);
+    // Outside tags, no raw < or & other than entities.
+    const text = svg.replace(/<[^>]*>/g, '');
+    expect(text).not.toMatch(/[<>]|&(?!amp;|lt;|gt;|quot;)/);
+  });
+
+  it('draws p50, p99 and p99.9 of every series, with axis labels', () => {
+    for (const name of ['serve', 'serve, 1 stalled &lt;client&gt;']) {
+      for (const percentile of ['p50', 'p99', 'p99.9']) {
+        expect(svg).toContain(`data-series="${name} ${percentile}"`);
+      }
+    }
+    expect(svg.match(/<polyline /g)).toHaveLength(6);
+    expect(svg).toContain('offered load: events/s asked (--rate)');
+    expect(svg).toContain('latency, ms (log scale)');
+    expect(svg).toContain('>100k<');
+  });
+
+  it('spans whole decades on the y axis and round steps on the x axis', () => {
+    expect(decades(0.3, 300)).toEqual([0.1, 1, 10, 100, 1_000]);
+    expect(decades(0.5, 0.7)).toEqual([0.1, 1]);
+    expect(linearTicks(99_000)).toEqual([0, 20_000, 40_000, 60_000, 80_000, 100_000]);
+  });
+
+  it('tabulates every point', () => {
+    const lines = formatLatencyTable(series);
+    expect(lines).toHaveLength(2 + 3);
+    expect(lines[2]).toBe(
+      '| serve | 100000 | 100,000 | 99,000 | 0.400 | 0.950 | 1.500 | 4.000 | 8.000 | - |',
+    );
   });
 });

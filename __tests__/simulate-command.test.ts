@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import {
   exitCodeOf,
+  formatJson,
   formatSummary,
   runSimulateCommand,
   type SimulationResult,
@@ -101,6 +102,10 @@ describe('result formatting', () => {
     seconds: 0.5,
     eventsPerSecond: 2_002,
     notificationsPerSecond: 10_000,
+    rate: null,
+    sendRate: 2_100,
+    latency: null,
+    stalledClients: 0,
     digest: '0badf00d',
   };
 
@@ -110,10 +115,35 @@ describe('result formatting', () => {
       'events: 1001 (1 warm-up) to 10 clients of 100 users, seed 666',
       'notifications: 5000 of 5000 expected',
       'time: 0.500 s, 2002 events/s, 10000 notifications/s',
+      'pace: as fast as possible, sent 2100 events/s',
       'digest: 0badf00d',
       SUCCESS_LINE,
     ]);
     expect(exitCodeOf(result)).toBe(0);
+  });
+
+  it('shows the pace asked for, the latency percentiles and the stalled clients', () => {
+    const latency = { p50: 0.25, p90: 0.5, p99: 1.25, p999: 2.5, max: 10 };
+    const result: SimulationResult = {
+      ok: true,
+      ...summary,
+      rate: 2_000,
+      sendRate: 1_999.6,
+      latency,
+      stalledClients: 1,
+    };
+    const lines = formatSummary(result);
+    expect(lines).toContain('pace: 2000 events/s asked, 2000 events/s sent');
+    expect(lines).toContain('latency ms: p50 0.250, p90 0.500, p99 1.250, p99.9 2.500, max 10.000');
+    expect(lines).toContain('stalled clients: 1 (identified, never read, not verified)');
+    const json = JSON.parse(formatJson(result));
+    expect(json.latency).toEqual(latency);
+    expect(json.rate).toBe(2_000);
+    expect(json.stalledClients).toBe(1);
+  });
+
+  it('gives latency null in JSON when nothing was received', () => {
+    expect(JSON.parse(formatJson({ ok: true, ...summary })).latency).toBeNull();
   });
 
   it('maps a connection failure to 2, a verification failure to 1, an interruption to 130', () => {

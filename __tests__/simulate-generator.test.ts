@@ -178,3 +178,45 @@ describe('EventGenerator: the reference model agrees with a naive one', () => {
     },
   );
 });
+
+describe('EventGenerator: users for the stalled clients', () => {
+  it('picks distinct users the events pick from, none of them connected', () => {
+    const events = generator(SMALL);
+    const connected = new Set(events.clients.map((client) => client.userId));
+    const users = events.unconnectedUsers(5);
+    expect(new Set(users).size).toBe(5);
+    for (const user of users) {
+      expect(connected.has(user)).toBe(false);
+      expect(user).toBeGreaterThanOrEqual(1);
+      expect(user).toBeLessThanOrEqual(SMALL.numberOfUsers);
+    }
+  });
+
+  it('leaves the events of a seed alone', () => {
+    const plain = generator({ ...SMALL, randomSeed: 3 });
+    const other = generator({ ...SMALL, randomSeed: 3 });
+    other.unconnectedUsers(3);
+    expect(batches(other)).toEqual(batches(plain));
+  });
+
+  it('goes above numberOfUsers when few users are left', () => {
+    const events = generator({ totalEvents: 10, concurrencyLevel: 10, numberOfUsers: 10 });
+    expect(events.unconnectedUsers(2)).toEqual([11, 12]);
+  });
+});
+
+describe('EventGenerator: output arrays', () => {
+  it('starts a new array after a take, and reuses the taken one when handed back', () => {
+    const events = generator(SMALL);
+    events.nextBatch();
+    const first = events.takeOutput();
+    const text = Buffer.from(first).toString('latin1');
+    events.nextBatch();
+    const second = events.takeOutput();
+    expect(second.buffer).not.toBe(first.buffer);
+    expect(Buffer.from(first).toString('latin1')).toBe(text); // Never written over.
+    events.reuseOutput();
+    events.nextBatch();
+    expect(events.takeOutput().buffer).toBe(second.buffer);
+  });
+});

@@ -71,6 +71,14 @@ describe('resolveSimulateOptions', () => {
     });
   });
 
+  it('sends as fast as possible, with no stalled client, unless told otherwise', () => {
+    expect(resolveSimulateOptions({})).toMatchObject({ rate: 0, stalledClients: 0 });
+    expect(resolveSimulateOptions({ rate: '5000', stalledClients: 2 })).toMatchObject({
+      rate: 5_000,
+      stalledClients: 2,
+    });
+  });
+
   it('reads no environment variable for the newer options', () => {
     expect(resolveSimulateOptions({}, { host: 'example.org', linger: '1' })).toMatchObject({
       host: '127.0.0.1',
@@ -96,6 +104,8 @@ describe('resolveSimulateOptions', () => {
       { concurrencyLevel: 20, numberOfUsers: 10 },
       '--numberOfUsers (or $numberOfUsers) must be an integer from 20 to 4294967295, got 10',
     ],
+    [{ rate: -1 }, '--rate must be an integer from 0 to 1000000000, got -1'],
+    [{ stalledClients: 'x' }, '--stalledClients must be an integer from 0 to 100000, got "x"'],
     [{ eventTerminator: 'cr' }, '--eventTerminator must be "lf" or "crlf", got "cr"'],
     [{ host: ' ' }, '--host must be a host name or address, got " "'],
     [

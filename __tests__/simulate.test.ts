@@ -166,6 +166,44 @@ describe('simulate against our server (lib/net listen)', () => {
     expectSuccess(result);
     expect(result.clients).toBe(100);
     expect(result.users).toBe(1_000);
+    expect(result.rate).toBeNull();
+    expect(result.latency).not.toBeNull();
+  });
+
+  it('paces the source with --rate and reports plausible latency', async () => {
+    real = await listen({ eventPort: 0, clientPort: 0 });
+    const result = await simulate({
+      eventListenerPort: real.eventAddress.port,
+      clientListenerPort: real.clientAddress.port,
+      totalEvents: 2_000,
+      rate: 2_000,
+      logInterval: 0,
+      linger: 0,
+    });
+    expectSuccess(result);
+    expect(result.rate).toBe(2_000);
+    // Never faster than asked on average (no wall-clock lower bound on a shared machine).
+    expect(result.sendRate).toBeGreaterThan(0);
+    expect(result.sendRate).toBeLessThanOrEqual(2_000 * 1.05);
+    const latency = result.latency;
+    if (latency === null) throw new Error('no latency reported');
+    expect(latency.p50).toBeGreaterThan(0);
+    expect(latency.p50).toBeLessThanOrEqual(latency.p90);
+    expect(latency.p90).toBeLessThanOrEqual(latency.p99);
+    expect(latency.p99).toBeLessThanOrEqual(latency.p999);
+    expect(latency.p999).toBeLessThanOrEqual(latency.max);
+  });
+
+  it('keeps verifying the other clients beside a stalled one', async () => {
+    real = await listen({ eventPort: 0, clientPort: 0 });
+    const result = await simulate({
+      eventListenerPort: real.eventAddress.port,
+      clientListenerPort: real.clientAddress.port,
+      ...SMALL,
+      stalledClients: 1,
+    });
+    expectSuccess(result);
+    expect(result.stalledClients).toBe(1);
   });
 });
 

@@ -3,14 +3,21 @@
  * `npm run bench`: throughput and cost of the BUILT server (`npm run bench` builds first),
  * driven by the built `follower-maze simulate`, each in its own process on 127.0.0.1.
  *
- *   node scripts/bench.mjs [--profile default|many-clients|all] [--events N] [--runs K]
- *                          [--tiny] [--out FILE] [--dist DIR] [--cpu-prof]
+ *   node scripts/bench.mjs [--profile default|many-clients|all|latency] [--events N]
+ *                          [--runs K] [--tiny] [--out FILE] [--dist DIR] [--cpu-prof]
+ *                          [--chart FILE]
  *
  * Profiles (--events overrides the event count of each profile run):
  *   default       100 clients of 1,000 users, 1,000,000 events
  *   many-clients  2,000 clients of 20,000 users, 500,000 events
  * Both send batches of up to 100 shuffled events, mix F:30,U:10,B:5,P:25,S:30.
  * --tiny (CI): one run of 20,000 events per profile, many-clients scaled to 200 clients.
+ *   latency      latency against load (scripts/bench/latency-profile.mjs): the maximum rate
+ *                flat out (2,000,000 events, or --events), then `simulate --rate` at 10%,
+ *                25%, 50%, 75% and 90% of it and at 100,000 events/s, about 8 s each, with
+ *                and without one stalled client; one run per point unless --runs. Not part
+ *                of `all` nor of --tiny (about 3 minutes). Prints a Markdown table and writes
+ *                the chart to --chart (default docs/latency.svg).
  *
  * Per run: events/s, notifications/s and wall s (first event to last notification) as the
  * simulator measures them; the server's peak RSS and CPU seconds; the simulator's CPU
@@ -32,6 +39,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { FIGURES, formatFigure, formatMedianTable, medianFigures } from './bench/figures.mjs';
+import { formatLatencyTable, latencyChartSvg } from './bench/latency-chart.mjs';
+import { runLatencyProfile } from './bench/latency-profile.mjs';
 import { killChildren, runOnce } from './bench/run-once.mjs';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -54,6 +63,8 @@ const TINY = {
   'many-clients': { events: 20_000, clients: 200, users: 2_000 },
 };
 const TINY_RUNS = 1;
+const LATENCY_PROFILE = 'latency';
+const LATENCY_RUNS = 1;
 
 /** Bounds one simulation: a minute plus 0.1 ms per event, 20x slower than a healthy run. */
 function simulationTimeoutMs(events) {
@@ -83,25 +94,33 @@ function parseOptions() {
         out: { type: 'string' },
         dist: { type: 'string', default: resolve(REPO_ROOT, 'dist') },
         'cpu-prof': { type: 'boolean', default: false },
+        chart: { type: 'string', default: resolve(REPO_ROOT, 'docs/latency.svg') },
       },
     }));
   } catch (error) {
     usage(error.message);
   }
-  const profiles = values.profile === 'all' ? Object.keys(PROFILES) : [values.profile];
+  const latency = values.profile === LATENCY_PROFILE;
+  const profiles =
+    values.profile === 'all' ? Object.keys(PROFILES) : latency ? [] : [values.profile];
   for (const name of profiles) {
-    if (!(name in PROFILES)) usage(`--profile must be ${Object.keys(PROFILES).join(', ')} or all`);
+    if (!(name in PROFILES)) {
+      usage(`--profile must be ${Object.keys(PROFILES).join(', ')}, all or ${LATENCY_PROFILE}`);
+    }
   }
+  if (latency && values.tiny) usage('--tiny has no latency profile');
   const runs =
     values.runs === undefined
       ? values.tiny
         ? TINY_RUNS
-        : 3
+        : latency
+          ? LATENCY_RUNS
+          : 3
       : positiveInteger('runs', values.runs);
   const events = values.events === undefined ? undefined : positiveInteger('events', values.events);
   const bin = resolve(values.dist, 'bin/follower-maze.js');
   if (!existsSync(bin)) usage(`no ${bin}: run \`npm run build\` first, or pass --dist`);
-  return { ...values, profiles, runs, events, bin };
+  return { ...values, profiles, latency, runs, events, bin };
 }
 
 /** What the results were measured on, to compare files across commits and machines. */
@@ -167,9 +186,42 @@ async function main() {
     cases.push({ name: caseName, profile: name, load, runs, medians: medianFigures(runs) });
   }
 
+  let latencyResults;
+  if (options.latency) {
+    latencyResults = await runLatencyProfile({
+      bin: options.bin,
+      runs: options.runs,
+      events: options.events,
+      timeoutMs: simulationTimeoutMs,
+      log: (line) => process.stdout.write(`${line}\n`),
+    });
+    cases.push(...latencyResults.cases);
+    process.stdout.write(
+      `\nlatency against load (maximum ${Math.round(latencyResults.maxRate)} events/s;` +
+        ` medians of ${options.runs} run${options.runs === 1 ? '' : 's'}):\n`,
+    );
+    for (const line of formatLatencyTable(latencyResults.series)) {
+      process.stdout.write(`${line}\n`);
+    }
+    const chart = resolve(options.chart);
+    mkdirSync(dirname(chart), { recursive: true });
+    writeFileSync(
+      chart,
+      latencyChartSvg({
+        title: 'follower-maze serve: notification latency against load',
+        series: latencyResults.series,
+      }),
+    );
+    process.stdout.write(`bench: chart in ${chart}\n`);
+  }
+
   process.stdout.write(`\nmedians:\n`);
   const table = formatMedianTable(
-    cases.map((each) => ({ name: each.name, runs: each.runs.length, medians: each.medians })),
+    cases.map((each) => ({
+      name: each.name,
+      runs: each.runs.length,
+      medians: each.medians ?? medianFigures(each.runs),
+    })),
   );
   for (const line of table) process.stdout.write(`${line}\n`);
 
@@ -180,6 +232,13 @@ async function main() {
     ...about,
     options: { ...given, out },
     cases,
+    ...(latencyResults && {
+      latency: {
+        maxRate: latencyResults.maxRate,
+        flatOut: latencyResults.flatOut,
+        series: latencyResults.series,
+      },
+    }),
   };
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`\nbench: results in ${out}\n`);

@@ -35,6 +35,10 @@ export const simulateCommand: CommandModule = {
         'totalEvents=200000 $0 simulate --eventTerminator crlf',
         'a short run with CRLF events (the original variables work as they are)',
       )
+      .example(
+        '$0 simulate --rate 100000 --totalEvents 2000000',
+        'pace the source at 100,000 events/s and report the latency percentiles',
+      )
       .epilog(
         'Exit codes: 0 every notification verified, 1 the server broke the protocol, 2 usage' +
           ' or connection error. Each original option is also read from the environment' +

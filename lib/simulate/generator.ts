@@ -14,7 +14,8 @@
  *   no notification and are not stored, so memory is bounded by users x clients bits.
  * - Batches have a random size in 1..maxEventSourceBatchSize and are written shuffled.
  * - Lines are written as ASCII straight into bytes and hashed once for all the clients they
- *   notify; nothing is allocated per event. The generator shares one core with the client
+ *   notify; nothing is allocated per event, and an output array the socket has written
+ *   through is reused (`reuseOutput()`). The generator shares one core with the client
  *   streams and the sockets, so its cost per event is part of what the simulator can
  *   verify per second.
  */
@@ -76,11 +77,14 @@ export class EventGenerator implements StreamContext {
   // Event bytes generated and not taken yet: #output[0 .. #outputLength - 1].
   #output = NO_OUTPUT;
   #outputLength = 0;
+  // The array of the last take, while the caller may still hold its bytes.
+  #taken = NO_OUTPUT;
   // The last RECENT_EVENTS events, to quote an expected line in a failure.
   readonly #recentType = new Uint8Array(RECENT_EVENTS);
   readonly #recentFrom = new Float64Array(RECENT_EVENTS);
   readonly #recentTo = new Float64Array(RECENT_EVENTS);
   #nextSequence = 1;
+  readonly #seedOfOthers: number;
 
   constructor(options: ResolvedSimulateOptions, limits: GeneratorLimits) {
     this.ledger = new Ledger(limits.perClientLimit, limits.totalLimit);
@@ -90,6 +94,7 @@ export class EventGenerator implements StreamContext {
     this.#terminator = terminatorBytes(options.eventTerminator);
     this.#crlf = options.eventTerminator === 'crlf';
     this.#random = new SeededRandom(options.randomSeed);
+    this.#seedOfOthers = (options.randomSeed + 1) % Number.MAX_SAFE_INTEGER;
     let sum = 0;
     this.#thresholds = options.eventWeights.map((weight) => (sum += weight));
     this.#totalWeight = sum;
@@ -102,6 +107,27 @@ export class EventGenerator implements StreamContext {
     this.#lines = new Uint8Array(this.#maxBatch * MAX_LINE_BYTES);
     this.#lineStarts = new Int32Array(this.#maxBatch + 1);
     this.#order = new Array<number>(this.#maxBatch).fill(0);
+  }
+
+  /**
+   * `count` distinct users without a client, for clients the model does not track (the
+   * stalled clients): random users of 1..numberOfUsers while enough are left, then
+   * numberOfUsers + 1, + 2, …. Drawn from a generator of their own (seed + 1), so the events
+   * of a seed are the same with or without them.
+   */
+  unconnectedUsers(count: number): number[] {
+    const random = new SeededRandom(this.#seedOfOthers);
+    const users: number[] = [];
+    const taken = new Set(this.#clientOfUser.keys());
+    const free = this.#numberOfUsers - taken.size;
+    while (users.length < count && users.length < free / 2) {
+      const user = 1 + random.below(this.#numberOfUsers);
+      if (taken.has(user)) continue;
+      taken.add(user);
+      users.push(user);
+    }
+    for (let next = this.#numberOfUsers + 1; users.length < count; next++) users.push(next);
+    return users;
   }
 
   /** Every event after the warm-up has been generated. */
@@ -125,9 +151,22 @@ export class EventGenerator implements StreamContext {
    */
   takeOutput(): Uint8Array {
     const bytes = this.#output.subarray(0, this.#outputLength);
+    this.#taken = this.#output;
     this.#output = NO_OUTPUT;
     this.#outputLength = 0;
     return bytes;
+  }
+
+  /**
+   * The caller is done with the bytes of the last `takeOutput()` (the socket wrote them
+   * through at once): the next batches may be generated into the same array. Without it,
+   * every write of a paced run allocated a new 64 KiB array, and the external memory set
+   * off a full (mark-compact) GC of 2-8 ms every 200 ms or so: the simulator's own pauses
+   * showed up in the latency tail.
+   */
+  reuseOutput(): void {
+    if (this.#output === NO_OUTPUT && this.#outputLength === 0) this.#output = this.#taken;
+    this.#taken = NO_OUTPUT;
   }
 
   /**
@@ -328,8 +367,9 @@ export class EventGenerator implements StreamContext {
     return followers;
   }
 
-  // Makes room for `bytes` more output bytes. A taken output is never written again, so
-  // the first batch after a take starts a new array.
+  // Makes room for `bytes` more output bytes. A taken output is never written again unless
+  // handed back (`reuseOutput()`), so otherwise the first batch after a take starts a new
+  // array.
   #reserve(bytes: number): void {
     const length = this.#outputLength;
     if (this.#output.length - length >= bytes) return;

@@ -21,6 +21,13 @@ export {
   type SimulationFailureKind,
 } from './failures.js';
 export {
+  LATENCY_DIGITS,
+  LatencyRecorder,
+  type LatencySummary,
+  MAX_LATENCY_US,
+  WRITE_TIMES,
+} from './latency.js';
+export {
   type LineTerminator,
   parseEventMix,
   type ResolvedSimulateOptions,
@@ -29,6 +36,7 @@ export {
   type SimulateOptionDefinition,
   type SimulateOptions,
 } from './options.js';
+export { PACE_BURST_MS, TokenBucket } from './pacer.js';
 export {
   EXIT_INTERRUPTED,
   exitCodeOf,

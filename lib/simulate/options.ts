@@ -136,6 +136,20 @@ export const SIMULATE_OPTIONS = {
     description:
       'Milliseconds clients keep listening after their last expected line, to catch extra lines',
   },
+  rate: {
+    flag: '--rate',
+    type: 'integer',
+    defaultDescription: '0',
+    description:
+      'Events per second the source is paced at (token bucket); 0 sends as fast as possible',
+  },
+  stalledClients: {
+    flag: '--stalledClients',
+    type: 'integer',
+    defaultDescription: '0',
+    description:
+      'Extra clients that identify as users the events pick from and never read (not verified)',
+  },
   json: {
     flag: '--json',
     type: 'boolean',
@@ -160,6 +174,8 @@ export interface SimulateOptions {
   readonly idTerminator?: LineTerminator;
   readonly eventMix?: string;
   readonly linger?: number;
+  readonly rate?: number;
+  readonly stalledClients?: number;
   /** Called every `logInterval` ms while events stream. */
   readonly onProgress?: (progress: SimulationProgress) => void;
 }
@@ -185,6 +201,9 @@ export interface ResolvedSimulateOptions {
   /** Weight of each type, indexed like `EVENT_TYPES`. */
   readonly eventWeights: readonly number[];
   readonly linger: number;
+  /** Events per second the stream is paced at; 0: as fast as possible. */
+  readonly rate: number;
+  readonly stalledClients: number;
   readonly onProgress: ((progress: SimulationProgress) => void) | undefined;
 }
 
@@ -193,6 +212,7 @@ const MAX_USERS = 4_294_967_295;
 const MAX_CLIENTS = 100_000;
 const MAX_EVENTS = 1e15;
 const MAX_MS = 2_147_483_647;
+const MAX_RATE = 1e9;
 
 /** The value of a terminator on the wire. */
 export function terminatorBytes(terminator: LineTerminator): string {
@@ -278,6 +298,8 @@ export function resolveSimulateOptions(
     idTerminator: terminator('idTerminator'),
     eventWeights: parseEventMix(rawMix),
     linger: integer('linger', DEFAULT_LINGER_MS, 0, MAX_MS),
+    rate: integer('rate', 0, 0, MAX_RATE),
+    stalledClients: integer('stalledClients', 0, 0, MAX_CLIENTS),
     onProgress: onProgress as ResolvedSimulateOptions['onProgress'],
   };
 }

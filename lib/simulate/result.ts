@@ -3,6 +3,7 @@
  * code the CLI derives from it. Formatting lives here, pure, so the command only prints.
  */
 import type { SimulationFailure } from './failures.js';
+import type { LatencySummary } from './latency.js';
 
 /** The line printed when every client received exactly what it was owed. */
 export const SUCCESS_LINE = 'ALL NOTIFICATIONS RECEIVED';
@@ -41,6 +42,21 @@ export interface SimulationSummary {
   readonly seconds: number;
   readonly eventsPerSecond: number;
   readonly notificationsPerSecond: number;
+  /** The pace asked for (`rate`), events/s; null when sent as fast as possible. */
+  readonly rate: number | null;
+  /**
+   * The pace achieved: events/s written from the first streamed write to the last (the
+   * events of the first write not counted), warm-up excluded. Below `rate` when the server
+   * or the simulator could not keep up.
+   */
+  readonly sendRate: number;
+  /**
+   * Per notification, from the simulator's write of the event to its client's read of the
+   * line, in ms (warm-up broadcasts excluded); null when no notification was received.
+   */
+  readonly latency: LatencySummary | null;
+  /** Clients that identified and never read (`stalledClients`). */
+  readonly stalledClients: number;
   /** Order-sensitive FNV-1a digest over every line every client received. */
   readonly digest: string;
 }
@@ -88,7 +104,21 @@ export function formatSummary(result: SimulationResult): string[] {
     `notifications: ${result.notifications} of ${result.expectedNotifications} expected`,
     `time: ${result.seconds.toFixed(3)} s, ${Math.round(result.eventsPerSecond)} events/s,` +
       ` ${Math.round(result.notificationsPerSecond)} notifications/s`,
+    result.rate === null
+      ? `pace: as fast as possible, sent ${Math.round(result.sendRate)} events/s`
+      : `pace: ${result.rate} events/s asked, ${Math.round(result.sendRate)} events/s sent`,
   ];
+  const latency = result.latency;
+  if (latency !== null) {
+    const ms = (value: number): string => value.toFixed(3);
+    lines.push(
+      `latency ms: p50 ${ms(latency.p50)}, p90 ${ms(latency.p90)}, p99 ${ms(latency.p99)},` +
+        ` p99.9 ${ms(latency.p999)}, max ${ms(latency.max)}`,
+    );
+  }
+  if (result.stalledClients > 0) {
+    lines.push(`stalled clients: ${result.stalledClients} (identified, never read, not verified)`);
+  }
   if (result.ok) lines.push(`digest: ${result.digest}`, SUCCESS_LINE);
   else lines.push(`FAILED ${result.failure.code}: ${result.failure.message}`);
   return lines;

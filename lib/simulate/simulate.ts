@@ -3,7 +3,9 @@
  * the simulator that touches sockets; the generator and the client streams are pure.
  *
  * The run, in order:
- * 1. Connect `concurrencyLevel` clients (in waves) and send each its user id line.
+ * 1. Connect `concurrencyLevel` clients (in waves) and send each its user id line; then the
+ *    `stalledClients`, which identify as users without a client and never read (nothing
+ *    they receive is verified, and the server may drop them).
  * 2. Connect the event source.
  * 3. Warm up: send broadcasts 1, 2, … (one every WARMUP_INTERVAL_MS) until every client has
  *    received one. A client that receives a broadcast was registered before the server
@@ -15,6 +17,10 @@
  * 4. Stream `totalEvents` events in shuffled batches, gathered into large writes. The
  *    generator pauses on the event socket's backpressure ('drain') and whenever the clients
  *    owe too many lines (`Ledger`), which bounds memory and yields to the receive path.
+ *    With `rate`, a token bucket (`TokenBucket`) paces the batches instead: every write
+ *    sends what the bucket allows, then the stream sleeps until it allows more.
+ *    Every write is stamped (`LatencyRecorder`), so each client read yields the latency of
+ *    the notifications it carries.
  * 5. Wait until every owed line arrived, then linger `linger` ms to catch extra lines.
  *
  * An abort signal (`SimulationControl`, Ctrl-C in the CLI) stops the run as a failure
@@ -52,6 +58,7 @@ import {
   type SimulateOptions,
   terminatorBytes,
 } from './options.js';
+import { TokenBucket } from './pacer.js';
 import type { SimulationProgress, SimulationResult } from './result.js';
 
 const MAX_TICK_MS = 100;
@@ -83,6 +90,7 @@ class Simulation {
   readonly #options: ResolvedSimulateOptions;
   readonly #generator: EventGenerator;
   readonly #clientSockets: Socket[] = [];
+  readonly #stalledSockets: Socket[] = [];
   // One read buffer for every client socket: each read is verified before the next one
   // starts, so nothing outlives it, and the memory the kernel copies into stays in cache.
   readonly #readBuffer = Buffer.allocUnsafe(CLIENT_READ_BUFFER_SIZE);
@@ -98,6 +106,11 @@ class Simulation {
   #eventSourceBlockedSince = 0;
   #eventsSent = 0;
   #startedAt = 0;
+  // The stream's first and last writes, and the events sent up to the first one.
+  #streamFirstWriteAt = 0;
+  #streamLastWriteAt = 0;
+  #eventsAtFirstWrite = 0;
+  #eventsAtLastWrite = 0;
   #finishedAt = 0;
   #ticker: NodeJS.Timeout | undefined;
   #lastProgressAt = 0;
@@ -128,6 +141,7 @@ class Simulation {
     this.#ticker = setInterval(() => this.#tick(), tickMs);
     const phases = [
       () => this.#connectClients(),
+      () => this.#connectStalledClients(),
       () => this.#connectEventSource(),
       () => this.#warmUp(),
       () => this.#stream(),
@@ -182,6 +196,23 @@ class Simulation {
       });
       await Promise.all(connecting);
     }
+  }
+
+  async #connectStalledClients(): Promise<void> {
+    const idTerminator = terminatorBytes(this.#options.idTerminator);
+    const users = this.#generator.unconnectedUsers(this.#options.stalledClients);
+    const connecting = users.map(async (user, index) => {
+      const socket = await this.#open(`stalled#${index}`, this.#options.clientListenerPort);
+      if (socket === undefined) return;
+      this.#stalledSockets.push(socket);
+      // Never read: the kernel's buffers fill, then the server's queue for it.
+      socket.pause();
+      // Nothing it says matters, its closing included: a socket that never reads does not
+      // even see the server's FIN, which waits behind the unread bytes.
+      socket.on('error', () => {});
+      socket.write(`${user}${idTerminator}`);
+    });
+    await Promise.all(connecting);
   }
 
   async #connectEventSource(): Promise<void> {
@@ -318,6 +349,11 @@ class Simulation {
   async #stream(): Promise<void> {
     const generator = this.#generator;
     const ledger = generator.ledger;
+    ledger.latency.startRecording();
+    if (this.#options.rate > 0) {
+      await this.#streamPaced(this.#options.rate);
+      return;
+    }
     while (!generator.done && this.#failure === undefined) {
       generator.nextBatch();
       const pause = ledger.mustPause;
@@ -329,14 +365,51 @@ class Simulation {
     }
   }
 
+  // Paced: each turn writes the batches the bucket allows in one write, then sleeps until it
+  // allows another; the ledger's and the socket's backpressure still hold the stream.
+  async #streamPaced(rate: number): Promise<void> {
+    const generator = this.#generator;
+    const ledger = generator.ledger;
+    const bucket = new TokenBucket(rate, performance.now());
+    while (!generator.done && this.#failure === undefined) {
+      const wait = bucket.waitMs(performance.now());
+      if (wait > 0) {
+        await this.#until(() => false, wait);
+        continue;
+      }
+      const now = performance.now();
+      while (bucket.balance(now) >= 1 && !generator.done) {
+        const before = generator.generated;
+        generator.nextBatch();
+        bucket.take(generator.generated - before);
+      }
+      this.#writeEvents(generator.takeOutput());
+      if (ledger.mustPause) await this.#until(() => ledger.mayResume);
+      if (this.#eventSourceBlocked) await this.#until(() => !this.#eventSourceBlocked);
+    }
+  }
+
   #writeEvents(bytes: Uint8Array): void {
     const socket = this.#eventSource as Socket;
+    const ledger = this.#generator.ledger;
+    const now = performance.now();
+    ledger.clock = now;
+    ledger.latency.wrote(now);
+    if (this.#generator.generated > 0) {
+      if (this.#streamFirstWriteAt === 0) {
+        this.#streamFirstWriteAt = now;
+        this.#eventsAtFirstWrite = this.#generator.generated;
+      }
+      this.#streamLastWriteAt = now;
+      this.#eventsAtLastWrite = this.#generator.generated;
+    }
     this.#eventsSent = this.#generator.nextSequence - 1;
-    this.#generator.ledger.clock = performance.now();
     if (!socket.write(bytes) && !this.#eventSourceBlocked) {
       this.#eventSourceBlocked = true;
-      this.#eventSourceBlockedSince = this.#generator.ledger.clock;
+      this.#eventSourceBlockedSince = now;
     }
+    // Nothing queued: the kernel has the bytes, so the generator may write over them.
+    if (socket.writableLength === 0) this.#generator.reuseOutput();
   }
 
   // Waits until `ready()` holds, the run fails, or `ms` elapse.
@@ -441,7 +514,7 @@ class Simulation {
   async #closeAll(): Promise<void> {
     this.#closing = true;
     this.#wakeUp();
-    const sockets = [...this.#clientSockets, this.#eventSource].filter(
+    const sockets = [...this.#clientSockets, ...this.#stalledSockets, this.#eventSource].filter(
       (socket): socket is Socket => socket !== undefined && !socket.destroyed,
     );
     const closed = sockets.map(
@@ -452,6 +525,8 @@ class Simulation {
       for (const socket of sockets) socket.destroy();
       return;
     }
+    // A stalled client never reads, so it would not close in time: it goes at once.
+    for (const socket of this.#stalledSockets) socket.destroy();
     for (const socket of sockets) socket.end();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -462,6 +537,12 @@ class Simulation {
     ]);
     clearTimeout(timer);
     for (const socket of sockets) socket.destroy();
+  }
+
+  // Events/s between the stream's first and last writes: what the pace achieved.
+  #sendRate(): number {
+    const ms = this.#streamLastWriteAt - this.#streamFirstWriteAt;
+    return ms > 0 ? ((this.#eventsAtLastWrite - this.#eventsAtFirstWrite) * 1000) / ms : 0;
   }
 
   #result(): SimulationResult {
@@ -486,6 +567,10 @@ class Simulation {
       seconds,
       eventsPerSecond: seconds > 0 ? this.#eventsSent / seconds : 0,
       notificationsPerSecond: seconds > 0 ? ledger.received / seconds : 0,
+      rate: this.#options.rate > 0 ? this.#options.rate : null,
+      sendRate: this.#sendRate(),
+      latency: ledger.latency.summary() ?? null,
+      stalledClients: this.#options.stalledClients,
       digest: formatDigest(digest),
     };
     return this.#failure === undefined

@@ -27,9 +27,10 @@ export function killChildren() {
 }
 
 /**
- * Settings of one simulated load.
+ * Settings of one simulated load; `rate` (events/s, 0 or absent: as fast as possible) and
+ * `stalledClients` (0 or absent: none) are passed on to the simulator as they are.
  * @typedef {{ events: number, clients: number, users: number, maxBatch: number,
- *   eventMix: string }} LoadSettings
+ *   eventMix: string, rate?: number, stalledClients?: number }} LoadSettings
  */
 
 /**
@@ -50,6 +51,7 @@ export async function runOnce({ bin, load, timeoutMs, cpuProfiles }) {
   });
   track(server);
   const serverLog = tail(server.stderr);
+  const slowDrops = count(server.stderr, /ERR_CLIENT_SLOW/g);
   /** @type {import('./server-usage.mjs').UsageWatch | undefined} */
   let serverWatch;
   try {
@@ -73,6 +75,11 @@ export async function runOnce({ bin, load, timeoutMs, cpuProfiles }) {
       notifications: simulation.summary.notifications,
       seed: simulation.summary.seed,
       digest: simulation.summary.digest,
+      rate: simulation.summary.rate ?? null,
+      sendRate: simulation.summary.sendRate ?? null,
+      latency: simulation.summary.latency ?? null,
+      // The server reports each client it drops as slow (a stalled one) on stderr.
+      slowClientsDropped: slowDrops(),
     };
   } catch (error) {
     killChildren();
@@ -117,6 +124,8 @@ async function runSimulator(bin, ports, load, timeoutMs, cpuProfiles) {
       load.eventMix,
       '--logInterval',
       '0',
+      ...(load.rate ? ['--rate', String(load.rate)] : []),
+      ...(load.stalledClients ? ['--stalledClients', String(load.stalledClients)] : []),
     ],
     // fd 3 carries the usage report of report-usage.mjs.
     ['ignore', 'pipe', 'pipe', 'pipe'],
@@ -207,6 +216,19 @@ function collect(stream) {
     text += chunk;
   });
   return () => text;
+}
+
+/**
+ * How often `pattern` (global) occurs in what a stream says, within a chunk.
+ * @param {import('node:stream').Readable | null} stream
+ * @param {RegExp} pattern
+ */
+function count(stream, pattern) {
+  let found = 0;
+  stream?.on('data', (chunk) => {
+    found += String(chunk).match(pattern)?.length ?? 0;
+  });
+  return () => found;
 }
 
 /**

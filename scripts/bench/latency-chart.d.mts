@@ -1,0 +1,25 @@
+/** Types of `latency-chart.mjs`, for the TypeScript test that imports it. */
+export interface LatencyPoint {
+  readonly rate: number;
+  readonly sendRate: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+  readonly label?: string;
+  /** Clients the server dropped as slow during the point's runs (median). */
+  readonly slowClientsDropped?: number;
+}
+export interface LatencySeries {
+  readonly name: string;
+  readonly points: readonly LatencyPoint[];
+}
+export declare function escapeXml(text: string): string;
+export declare function decades(min: number, max: number): number[];
+export declare function linearTicks(max: number, count?: number): number[];
+export declare function latencyChartSvg(chart: {
+  readonly title: string;
+  readonly series: readonly LatencySeries[];
+}): string;
+export declare function formatLatencyTable(series: readonly LatencySeries[]): string[];

@@ -1,0 +1,112 @@
+/**
+ * `npm run bench -- --profile latency`: latency against load for `serve`.
+ *
+ * 1. The maximum rate: one flat-out run (MAX_RATE_EVENTS events, or --events), its events/s.
+ * 2. Paced runs (`simulate --rate`) at LOAD_SHARES of it and at TARGET_RATE, each about
+ *    POINT_SECONDS long, with no other client and with one stalled client (identifies as a
+ *    user the events pick from, never reads: does one slow reader raise everyone's tail?).
+ * 3. The cluster (ingest + gateways): skipped, with one line, until it exists.
+ *
+ * Every point runs `runs` times against a fresh server; the medians of each figure make the
+ * point. Same load as the default profile: 100 clients of 1,000 users, batches up to 100.
+ */
+import { median } from './figures.mjs';
+import { runOnce } from './run-once.mjs';
+
+export const LOAD_SHARES = [0.1, 0.25, 0.5, 0.75, 0.9];
+/** The rate of the issue's first target (p99 <= 2 ms), measured as a point of its own. */
+export const TARGET_RATE = 100_000;
+export const POINT_SECONDS = 8;
+export const MAX_RATE_EVENTS = 2_000_000;
+const MIN_POINT_EVENTS = 20_000;
+const LOAD = {
+  clients: 100,
+  users: 1_000,
+  maxBatch: 100,
+  eventMix: 'F:30,U:10,B:5,P:25,S:30',
+};
+const SERIES = [
+  { name: 'serve', stalledClients: 0 },
+  { name: 'serve, 1 stalled client', stalledClients: 1 },
+];
+const LATENCY_KEYS = ['p50', 'p90', 'p99', 'p999', 'max'];
+
+/**
+ * @param {{ bin: string, runs: number, events?: number, timeoutMs: (events: number) => number,
+ *   log: (line: string) => void }} options
+ */
+export async function runLatencyProfile({ bin, runs, events, timeoutMs, log }) {
+  const maxEvents = events ?? MAX_RATE_EVENTS;
+  const flatOut = [];
+  for (let index = 1; index <= runs; index++) {
+    const load = { ...LOAD, events: maxEvents };
+    const run = await runOnce({ bin, load, timeoutMs: timeoutMs(maxEvents) });
+    flatOut.push(run);
+    log(
+      `bench: latency: flat out run ${index}/${runs}: ${Math.round(run.eventsPerSecond)} events/s,` +
+        ` p50 ${run.latency?.p50} ms, p99 ${run.latency?.p99} ms (queueing), sim CPU` +
+        ` ${run.simulatorCpuSeconds.toFixed(2)} s`,
+    );
+  }
+  const maxRate = median(flatOut.map((run) => run.eventsPerSecond));
+  const targets = [
+    ...LOAD_SHARES.map((share) => ({
+      rate: Math.round(maxRate * share),
+      label: `${Math.round(share * 100)}% of max`,
+    })),
+    { rate: TARGET_RATE, label: 'target' },
+  ].sort((a, b) => a.rate - b.rate);
+
+  const series = [];
+  const cases = [{ name: 'latency: flat out', runs: flatOut }];
+  for (const { name, stalledClients } of SERIES) {
+    const points = [];
+    for (const target of targets) {
+      const pointEvents = Math.max(MIN_POINT_EVENTS, Math.round(target.rate * POINT_SECONDS));
+      const load = { ...LOAD, events: pointEvents, rate: target.rate, stalledClients };
+      const pointRuns = [];
+      for (let index = 1; index <= runs; index++) {
+        const run = await runOnce({ bin, load, timeoutMs: timeoutMs(pointEvents) });
+        pointRuns.push(run);
+        log(
+          `bench: latency: ${name} at ${target.rate} events/s (${target.label}) run` +
+            ` ${index}/${runs}: sent ${Math.round(run.sendRate)}/s, p50 ${run.latency?.p50},` +
+            ` p99 ${run.latency?.p99}, p99.9 ${run.latency?.p999}, max ${run.latency?.max} ms` +
+            (stalledClients > 0 ? `, clients dropped as slow ${run.slowClientsDropped}` : ''),
+        );
+      }
+      cases.push({ name: `latency: ${name} at ${target.rate} events/s`, load, runs: pointRuns });
+      points.push(medianPoint(target, pointRuns));
+    }
+    series.push({ name, points });
+  }
+  log('bench: latency: cluster (ingest + gateways): skipped, not built yet');
+  return {
+    maxRate,
+    flatOut: medianPoint({ rate: 0, label: 'flat out' }, flatOut),
+    series,
+    cases,
+  };
+}
+
+/**
+ * The medians of a point's runs.
+ * @param {{ rate: number, label: string }} target
+ * @param {Record<string, any>[]} runs
+ */
+export function medianPoint(target, runs) {
+  /** @type {Record<string, number | string>} */
+  const point = {
+    rate: target.rate,
+    label: target.label,
+    sendRate: median(runs.map((run) => run.sendRate ?? run.eventsPerSecond)),
+    simulatorCpuSeconds: median(runs.map((run) => run.simulatorCpuSeconds)),
+    simulatorCores: median(runs.map((run) => run.simulatorCores)),
+    slowClientsDropped: median(runs.map((run) => run.slowClientsDropped ?? 0)),
+  };
+  for (const key of LATENCY_KEYS) {
+    const values = runs.map((run) => run.latency?.[key]).filter((value) => value !== undefined);
+    point[key] = values.length === 0 ? Number.NaN : median(values);
+  }
+  return point;
+}
