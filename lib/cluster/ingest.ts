@@ -588,8 +588,12 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     const dropped = this.#outgoing.reduce((sum, outgoing) => sum + outgoing.batch.lines.length, 0);
     this.#outgoing.length = 0;
     this.#open = undefined;
-    this.#report({ ...problem, message: `${problem.message} (${dropped} event(s) not appended)` });
-    this.emit('stopped', problem);
+    const reported = {
+      ...problem,
+      message: `${problem.message} (${dropped} event(s) not appended)`,
+    };
+    this.#report(reported);
+    this.emit('stopped', reported);
     void this.#input.close();
     this.#checkIdle();
   }
