@@ -14,7 +14,7 @@
  */
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { type Duplex, duplexPair, type Writable } from 'node:stream';
+import { type Duplex, duplexPair, type Readable, type Writable } from 'node:stream';
 import { afterEach } from '@jest/globals';
 import { type ClientInfo, createMaze, type Maze } from '../../lib/adapter/maze.js';
 import type { MazeOptions } from '../../lib/adapter/options.js';
@@ -166,7 +166,14 @@ export interface MemorySource {
   end(ms?: number): Promise<void>;
 }
 
-export function attachMemorySource(maze: Maze): MemorySource {
+/** What takes an event source: a `Maze`, or the cluster's `Ingest`. */
+export interface EventSourceTaker {
+  attachEventSource(stream: Readable): string;
+  on(event: 'eventSourceEnded', listener: (source: { connection: string }) => void): unknown;
+  off(event: 'eventSourceEnded', listener: (source: { connection: string }) => void): unknown;
+}
+
+export function attachMemorySource(maze: EventSourceTaker): MemorySource {
   const [ours, peer] = duplexPair();
   const connection = maze.attachEventSource(ours);
   peer.resume();

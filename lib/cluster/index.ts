@@ -1,4 +1,4 @@
-/** Cluster mode (docs/protocol.md §11): the event log between an ingest and its gateways. */
+/** Cluster mode (docs/protocol.md §11): the event log between an ingest and its gateways, and the ingest. */
 export {
   BATCH_FORMAT_VERSION,
   checkBatch,
@@ -25,5 +25,12 @@ export {
   messageIdOf,
   type ReadOptions,
 } from './event-log.js';
+export {
+  createIngest,
+  Ingest,
+  type IngestEventMap,
+  type IngestOptions,
+  type IngestStats,
+} from './ingest.js';
 export { JetStreamEventLog, type JetStreamEventLogOptions } from './jetstream-event-log.js';
 export { MemoryEventLog, type MemoryEventLogOptions } from './memory-event-log.js';

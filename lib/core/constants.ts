@@ -183,3 +183,18 @@ export const DEFAULT_MEMORY_LOG_RETAIN_BYTES = 64 * 1024 * 1024;
 export const EVENT_LOG_PULL_EXPIRES_MS = 5_000;
 /** Pause before a log reader pulls again after a transient failure (NATS restarting). */
 export const EVENT_LOG_READ_RETRY_MS = 250;
+/**
+ * Bytes of event lines (terminators included) that close an ingest's batch: one append, one
+ * JetStream message, well under NATS's default 1 MiB payload. A single line longer than this
+ * (`maxLineLength` above it) makes a batch of its own.
+ */
+export const INGEST_BATCH_BYTES = 64 * 1024;
+/**
+ * Milliseconds a partial batch waits for more lines before it is appended anyway: the most an
+ * event waits in the ingest before its append starts.
+ */
+export const INGEST_BATCH_DELAY_MS = 5;
+/** Appends an ingest has in flight at once (pipelined); while they are, the source is paused. */
+export const INGEST_APPEND_WINDOW = 8;
+/** Pause before an ingest asks the log for its tail again after that failed (NATS restarting). */
+export const INGEST_RECOVERY_RETRY_MS = 250;

@@ -26,6 +26,8 @@ export {
   MazeCore,
   type MazeCoreOptions,
   type PushResult,
+  type SequenceSlot,
+  sequenceSlotBytes,
 } from './maze-core.js';
 export {
   type InvalidEventBody,

@@ -83,11 +83,16 @@ export interface CoreStats {
 }
 
 /** A sequence slot: a valid event, or the report of an invalid body holding its number. */
-type Slot = MazeEvent | InvalidEventBody;
+export type SequenceSlot = MazeEvent | InvalidEventBody;
+type Slot = SequenceSlot;
 
-// Strings hold one latin1 byte per code unit, so a line's length is its size in bytes. An
-// invalid body keeps only its report: the message and the quoted (shortened) line.
-function slotBytes(slot: Slot): number {
+/**
+ * The bytes a slot holds while it waits in the reorder buffer (what `reorderBytes` bounds):
+ * the `sizeOf` of every sequencer that orders parsed lines, so serve and ingest count alike.
+ */
+export function sequenceSlotBytes(slot: SequenceSlot): number {
+  // Strings hold one latin1 byte per code unit, so a line's length is its size in bytes. An
+  // invalid body keeps only its report: the message and the quoted (shortened) line.
   return isEvent(slot) ? slot.line.length : slot.message.length + (slot.context.line?.length ?? 0);
 }
 
@@ -115,7 +120,7 @@ export class MazeCore {
       startSequence: options.startSequence,
       capacity: options.reorderCapacity,
       capacityBytes: options.reorderBytes,
-      sizeOf: slotBytes,
+      sizeOf: sequenceSlotBytes,
     });
     this.#graph = new FollowGraph({ maxEdges: options.maxFollowEdges });
   }
