@@ -14,7 +14,13 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { mulberry32, randomInt } from './support/random.mjs';
+// The simulator's seeded PRNG, from the package's own build: one PRNG in the project.
+import { SeededRandom } from '../dist/lib/simulate/random.js';
+
+/** An integer in `min..max`, both included. */
+function randomInt(rng, min, max) {
+  return min + rng.below(max - min + 1);
+}
 
 const { values } = parseArgs({
   options: {
@@ -41,13 +47,13 @@ const MIX = [
 ];
 
 function generateLines() {
-  const rng = mulberry32(Number(values.seed));
+  const rng = new SeededRandom(Number(values.seed));
   const lines = [];
   for (let first = 1; first <= EVENTS; ) {
     const size = Math.min(randomInt(rng, 1, 100), EVENTS - first + 1);
     const batch = [];
     for (let sequence = first; sequence < first + size; sequence++) {
-      const roll = rng() * 100;
+      const roll = rng.below(100);
       const type = MIX.find(([, below]) => roll < below)[0];
       const from = randomInt(rng, 1, USERS);
       const to = randomInt(rng, 1, USERS);

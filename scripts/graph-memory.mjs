@@ -30,7 +30,13 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { mulberry32, randomInt } from './support/random.mjs';
+// The simulator's seeded PRNG, from the package's own build: one PRNG in the project.
+import { SeededRandom } from '../dist/lib/simulate/random.js';
+
+/** An integer in `min..max`, both included. */
+function randomInt(rng, min, max) {
+  return min + rng.below(max - min + 1);
+}
 
 const { values } = parseArgs({
   options: {
@@ -75,7 +81,7 @@ function apply(type, from, to) {
 
 /** Calls `follow(from, to)` for each edge of the shape. */
 function build() {
-  const rng = mulberry32(Number(values.seed));
+  const rng = new SeededRandom(Number(values.seed));
   const perUser = Math.ceil(EDGES / 10);
   for (let edge = 0; edge < EDGES; edge++) {
     switch (values.shape) {
