@@ -11,7 +11,8 @@
  *   the host's own bookkeeping (`MazeCore.connect`/`disconnect`) pairs up.
  * - `deliver()` queues each notification on every connection of each recipient; `flush()`
  *   gives every connection with output exactly one `write()` (STYLE 7). Past
- *   `OUTPUT_FLUSH_BYTES` of queued output, `deliver()` flushes by itself, so flow control
+ *   `OUTPUT_FLUSH_BYTES` of queued output (and `OUTPUT_FLUSH_BYTES_PER_CLIENT` per client with
+ *   output), `deliver()` flushes by itself, so flow control
  *   can hold the input inside a big chunk: otherwise one 64 KiB chunk of broadcasts queues
  *   64 KiB for every client at once.
  * - If flow control holds the input in the middle of one `deliver()` (one line can release
@@ -26,7 +27,7 @@
  */
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
-import { OUTPUT_FLUSH_BYTES } from '../core/constants.js';
+import { OUTPUT_FLUSH_BYTES, OUTPUT_FLUSH_BYTES_PER_CLIENT } from '../core/constants.js';
 import { ErrorCode, type Problem } from '../core/errors.js';
 import type { UserId } from '../core/events.js';
 import type { Delivery } from '../core/maze-core.js';
@@ -198,16 +199,30 @@ export class FanOut {
       for (let r = 0; r < recipients.length; r++) {
         const clients = clientsByUser.get(recipients[r]);
         if (clients === undefined) continue;
+        if (late === undefined) {
+          for (let c = 0; c < clients.length; c++) {
+            const client = clients[c];
+            if (client.enqueue(payload)) withOutput.push(client);
+          }
+          notifications += clients.length;
+          continue;
+        }
         for (let c = 0; c < clients.length; c++) {
           const client = clients[c];
-          if (late?.has(client)) continue;
+          if (late.has(client)) continue;
           if (client.enqueue(payload)) withOutput.push(client);
           notifications++;
         }
       }
       this.#notificationsSent += notifications;
       this.#bytesQueuedSinceFlush += notifications * payload.length;
-      if (this.#bytesQueuedSinceFlush > OUTPUT_FLUSH_BYTES) {
+      // Past OUTPUT_FLUSH_BYTES, or OUTPUT_FLUSH_BYTES_PER_CLIENT for each client with output
+      // when more: with thousands of clients, flushing every 1 MiB would mean writes of a few
+      // hundred bytes each (measured: write calls a quarter of the CPU with 2,000 clients).
+      if (
+        this.#bytesQueuedSinceFlush > OUTPUT_FLUSH_BYTES &&
+        this.#bytesQueuedSinceFlush > withOutput.length * OUTPUT_FLUSH_BYTES_PER_CLIENT
+      ) {
         this.flush();
         if (this.#flow.sourceHeld && d + 1 < deliveries.length) {
           this.#backlog = { deliveries, next: d + 1 };

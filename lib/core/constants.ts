@@ -89,6 +89,11 @@ export const DEFAULT_TOTAL_BUFFER_LIMIT = 256 * 1024 * 1024;
  * 1 MiB keeps a chunk of the default mix (~1.3 MiB of output for 100 clients) to two writes.
  */
 export const OUTPUT_FLUSH_BYTES = 1024 * 1024;
+/**
+ * With many clients the early flush also waits for this much output per client with output,
+ * so each write stays large enough to be cheap; the overshoot of a limit stays under it.
+ */
+export const OUTPUT_FLUSH_BYTES_PER_CLIENT = 4 * 1024;
 /** How often the exact total is taken while over budget: cheap, and quick to resume. */
 export const BUDGET_CHECK_INTERVAL_MS = 50;
 /** Over budget, the source resumes once the total is under this share of the budget. */
