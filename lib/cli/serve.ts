@@ -25,8 +25,7 @@ import { formatWithOptions } from 'node:util';
 import createDebug from 'debug';
 import type { MazeStats } from '../adapter/maze.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
-import { serveMonitorSources } from '../monitor/maze-sources.js';
-import { type MonitorServer, startMonitor } from '../monitor/monitor-server.js';
+import type { MonitorServer } from '../monitor/monitor-server.js';
 import { listen, type MazeServer } from '../net/listen.js';
 import { LineWriter } from './line-writer.js';
 import { Logger } from './logger.js';
@@ -86,6 +85,8 @@ export async function startServeMonitor(
   logger: Logger,
 ): Promise<MonitorServer | undefined> {
   if (options === undefined) return undefined;
+  // Loaded only when asked for: prom-client and its process metrics cost ~8 MB of RSS.
+  const { serveMonitorSources, startMonitor } = await import('../monitor/index.js');
   const monitor = await startMonitor({ ...options, sources: serveMonitorSources(server) });
   logger.info(`follower-maze monitor: http://${formatAddress(monitor.address)}`);
   return monitor;
