@@ -4,7 +4,7 @@
  * `EventLog` instead of clients. Events go into the log in sequence order, in batches.
  *
  * Invariants:
- * - Input is `EventInput` and ordering is `Sequencer` over `parseEvent`, with `serve`'s rules:
+ * - Input is `EventInput` and ordering is `EventSequencer`, the one `serve` uses, by its rules:
  *   a line without a sequence number, a duplicate or a stale number is reported and dropped;
  *   an invalid body is reported and consumes its number without being appended; a reorder
  *   buffer over its bounds skips the missing numbers (`ERR_SEQUENCE_GAP`).
@@ -50,11 +50,9 @@ import {
   INGEST_RECOVERY_RETRY_MS,
 } from '../core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
-import { type SequenceSlot, sequenceSlotBytes } from '../core/maze-core.js';
+import { EventSequencer, type SequenceSlot } from '../core/event-sequencer.js';
 import { checkOptionValue, type ServerOptionName, serverOption } from '../core/option-table.js';
-import { ownCopy } from '../core/own-copy.js';
-import { isEvent, parseEvent } from '../core/parser.js';
-import { Sequencer } from '../core/sequencer.js';
+import { isEvent } from '../core/parser.js';
 import {
   type AppendResult,
   type EventBatch,
@@ -184,7 +182,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   readonly #log: EventLog;
   readonly #shutdownTimeout: number;
   readonly #input: EventInput;
-  readonly #sequencer: Sequencer<SequenceSlot>;
+  readonly #sequencer: EventSequencer;
   /** The last batch this ingest knows the log holds (the start tail or its last ack). */
   #known: LogTail | undefined;
   /** The fence of the next append. */
@@ -209,7 +207,6 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   #received = 0;
   #sequenced = 0;
   #noop = 0;
-  #discarded = 0;
   #eventsAppended = 0;
   #batchesAppended = 0;
   #appendErrors = 0;
@@ -225,12 +222,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     this.#fence = { position: tail?.position ?? 0 };
     const startSequence = tail === undefined ? options.startSequence : tail.lastSequence + 1;
     this.#consumedThrough = startSequence - 1;
-    this.#sequencer = new Sequencer<SequenceSlot>({
-      startSequence,
-      capacity: options.reorderCapacity,
-      capacityBytes: options.reorderBytes,
-      sizeOf: sequenceSlotBytes,
-    });
+    this.#sequencer = new EventSequencer({ ...options, startSequence });
     this.#input = new EventInput(options, {
       applyEventLine: (line, lineNumber, connection) =>
         this.#applyEventLine(line, lineNumber, connection),
@@ -273,7 +265,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
       eventsReceived: this.#received,
       eventsSequenced: this.#sequenced,
       eventsNoop: this.#noop,
-      eventsDiscarded: this.#discarded,
+      eventsDiscarded: this.#sequencer.discarded,
       sequencesSkipped: this.#sequencer.skipped,
       pending: this.#sequencer.pending,
       nextSequence: this.#sequencer.nextSequence,
@@ -327,27 +319,9 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   // The hot path: one call per event line.
   #applyEventLine(line: string, lineNumber: number, connection: string): void {
     this.#received++;
-    const parsed = parseEvent(line);
-    let problems: readonly Problem[];
-    if (!isEvent(parsed) && parsed.code === ErrorCode.EventBadSequence) {
-      this.#discarded++;
-      problems = [parsed];
-    } else {
-      // A waiting event gets its own copy, so the buffer never pins input chunks (own-copy.ts).
-      const slot =
-        isEvent(parsed) && parsed.sequence !== this.#sequencer.nextSequence
-          ? { ...parsed, line: ownCopy(parsed.line) }
-          : parsed;
-      const outcome = this.#sequencer.offer(slot);
-      if (outcome.length === 1 && outcome[0]?.code !== ErrorCode.SequenceGap) {
-        this.#discarded++;
-        problems = outcome;
-      } else {
-        problems = isEvent(parsed) ? outcome : [parsed, ...outcome];
-        for (let next = this.#sequencer.next(); next !== undefined; next = this.#sequencer.next()) {
-          this.#take(next);
-        }
-      }
+    const problems = this.#sequencer.offer(line) ?? [];
+    for (let next = this.#sequencer.next(); next !== undefined; next = this.#sequencer.next()) {
+      this.#take(next);
     }
     for (const problem of problems) {
       this.#report({

@@ -4,6 +4,12 @@ export { ConnectedUsers } from './connected-users.js';
 export * from './constants.js';
 export { ErrorCode, MazeError, type Problem, type ProblemContext } from './errors.js';
 export {
+  EventSequencer,
+  type EventSequencerOptions,
+  type SequenceSlot,
+  sequenceSlotBytes,
+} from './event-sequencer.js';
+export {
   type BroadcastEvent,
   EventType,
   type FollowEvent,
@@ -26,8 +32,6 @@ export {
   MazeCore,
   type MazeCoreOptions,
   type PushResult,
-  type SequenceSlot,
-  sequenceSlotBytes,
 } from './maze-core.js';
 export {
   type InvalidEventBody,

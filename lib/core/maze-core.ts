@@ -1,7 +1,8 @@
 /**
  * The whole protocol as a state machine without I/O: lines in, deliveries and problems out.
- * It ties the parser, the sequencer, the follow graph and the router together so that an
- * adapter only frames bytes and writes what it is told.
+ * It ties the event sequencer (parsing and ordering, shared with the ingest), the follow
+ * graph and the router together so that an adapter only frames bytes and writes what it is
+ * told.
  *
  * Invariants:
  * - Events are applied strictly in sequence order; an invalid body consumes its number
@@ -14,18 +15,11 @@
  */
 import { ConnectedUsers } from './connected-users.js';
 import { ErrorCode, type Problem } from './errors.js';
+import { EventSequencer } from './event-sequencer.js';
 import { EventType, type MazeEvent, type UserId } from './events.js';
 import { FollowGraph, FollowOutcome } from './follow-graph.js';
-import { ownCopy } from './own-copy.js';
-import {
-  type InvalidEventBody,
-  isEvent,
-  type ParsedLine,
-  parseEvent,
-  quoteLine,
-} from './parser.js';
+import { isEvent, quoteLine } from './parser.js';
 import { recipientsOf } from './router.js';
-import { Sequencer } from './sequencer.js';
 
 export interface MazeCoreOptions {
   /** First sequence number of the stream. Default `DEFAULT_START_SEQUENCE`. */
@@ -82,46 +76,24 @@ export interface CoreStats {
   readonly followEdges: number;
 }
 
-/** A sequence slot: a valid event, or the report of an invalid body holding its number. */
-export type SequenceSlot = MazeEvent | InvalidEventBody;
-type Slot = SequenceSlot;
-
-/**
- * The bytes a slot holds while it waits in the reorder buffer (what `reorderBytes` bounds):
- * the `sizeOf` of every sequencer that orders parsed lines, so serve and ingest count alike.
- */
-export function sequenceSlotBytes(slot: SequenceSlot): number {
-  // Strings hold one latin1 byte per code unit, so a line's length is its size in bytes. An
-  // invalid body keeps only its report: the message and the quoted (shortened) line.
-  return isEvent(slot) ? slot.line.length : slot.message.length + (slot.context.line?.length ?? 0);
-}
-
 const NO_DELIVERIES: readonly Delivery[] = Object.freeze([]);
 const NO_PROBLEMS: readonly Problem[] = Object.freeze([]);
 const NO_RECIPIENTS: readonly UserId[] = Object.freeze([]);
 const NOTHING: PushResult = Object.freeze({ deliveries: NO_DELIVERIES, problems: NO_PROBLEMS });
 
 export class MazeCore {
-  readonly #sequencer: Sequencer<Slot>;
+  readonly #sequencer: EventSequencer;
   readonly #graph: FollowGraph;
   readonly #connected = new ConnectedUsers();
   #received = 0;
   #applied = 0;
   #noop = 0;
   #refused = 0;
-  #discarded = 0;
   // Problems of refused follows met while applying, for the current push() to return.
   #refusals: Problem[] | undefined;
-  // The sequencer forgets its skipped count on reset; the stats counters must not.
-  #skippedBeforeReset = 0;
 
   constructor(options: MazeCoreOptions = {}) {
-    this.#sequencer = new Sequencer<Slot>({
-      startSequence: options.startSequence,
-      capacity: options.reorderCapacity,
-      capacityBytes: options.reorderBytes,
-      sizeOf: sequenceSlotBytes,
-    });
+    this.#sequencer = new EventSequencer(options);
     this.#graph = new FollowGraph({ maxEdges: options.maxFollowEdges });
   }
 
@@ -148,7 +120,7 @@ export class MazeCore {
   /** Takes one event line (with or without its terminator) and applies what became ready. */
   push(line: string): PushResult {
     this.#received++;
-    let problems = this.#accept(parseEvent(line));
+    let problems = this.#sequencer.offer(line);
     const deliveries = this.#applyReady();
     if (this.#refusals !== undefined) {
       problems = problems === undefined ? this.#refusals : [...problems, ...this.#refusals];
@@ -163,8 +135,6 @@ export class MazeCore {
    * events still waiting are counted as discarded.
    */
   reset(): void {
-    this.#discarded += this.#sequencer.pending;
-    this.#skippedBeforeReset += this.#sequencer.skipped;
     this.#graph.clear();
     this.#sequencer.reset();
   }
@@ -175,37 +145,14 @@ export class MazeCore {
       eventsApplied: this.#applied,
       eventsNoop: this.#noop,
       followsRefused: this.#refused,
-      eventsDiscarded: this.#discarded,
-      sequencesSkipped: this.#skippedBeforeReset + this.#sequencer.skipped,
+      eventsDiscarded: this.#sequencer.discarded,
+      sequencesSkipped: this.#sequencer.skipped,
       pending: this.#sequencer.pending,
       pendingBytes: this.#sequencer.pendingBytes,
       nextSequence: this.#sequencer.nextSequence,
       usersConnected: this.#connected.size,
       followEdges: this.#graph.edgeCount,
     };
-  }
-
-  // Hands a parsed line to the sequencer; returns what to report, if anything.
-  #accept(parsed: ParsedLine): Problem[] | undefined {
-    if (!isEvent(parsed) && parsed.code === ErrorCode.EventBadSequence) {
-      this.#discarded++;
-      return [parsed];
-    }
-    const outcome = this.#sequencer.offer(this.#keepable(parsed));
-    if (outcome.length === 1 && outcome[0]?.code !== ErrorCode.SequenceGap) {
-      this.#discarded++;
-      return [...outcome];
-    }
-    // Accepted: an invalid body still holds its number, and is still reported.
-    if (isEvent(parsed)) return outcome.length === 0 ? undefined : [...outcome];
-    return [parsed, ...outcome];
-  }
-
-  // An event applied at once may keep the caller's line; one that has to wait gets its own
-  // copy, so the reorder buffer never pins the caller's input chunks (see own-copy.ts).
-  #keepable(slot: Slot): Slot {
-    if (slot.sequence === this.#sequencer.nextSequence || !isEvent(slot)) return slot;
-    return { ...slot, line: ownCopy(slot.line) };
   }
 
   #applyReady(): readonly Delivery[] {

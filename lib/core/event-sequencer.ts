@@ -1,0 +1,110 @@
+/**
+ * Event lines into sequence order (docs/protocol.md §4), by the rules every front end
+ * shares: `MazeCore` (serve, and later the gateway) and the cluster's ingest.
+ *
+ * Invariants:
+ * - A line without a sequence number, a duplicate and a stale number are discarded (counted
+ *   in `discarded`) and reported; an invalid body is reported and still holds its number.
+ * - Slots (valid events, or invalid bodies) come out of `next()` strictly in order.
+ * - A slot that has to wait gets its own copy of its line, so the reorder buffer never pins
+ *   the caller's input chunks (own-copy.ts); one released at once keeps the caller's line.
+ * - `reset()` goes back to the start number; what was waiting counts as discarded, and
+ *   `skipped` keeps counting across resets.
+ */
+import { ErrorCode, type Problem } from './errors.js';
+import type { MazeEvent } from './events.js';
+import { ownCopy } from './own-copy.js';
+import { type InvalidEventBody, isEvent, parseEvent } from './parser.js';
+import { Sequencer } from './sequencer.js';
+
+/** A sequence slot: a valid event, or the report of an invalid body holding its number. */
+export type SequenceSlot = MazeEvent | InvalidEventBody;
+
+/**
+ * The bytes a slot holds while it waits in the reorder buffer (what `reorderBytes` bounds).
+ * Strings hold one latin1 byte per code unit, so a line's length is its size in bytes; an
+ * invalid body keeps only its report: the message and the quoted (shortened) line.
+ */
+export function sequenceSlotBytes(slot: SequenceSlot): number {
+  return isEvent(slot) ? slot.line.length : slot.message.length + (slot.context.line?.length ?? 0);
+}
+
+export interface EventSequencerOptions {
+  readonly startSequence?: number;
+  readonly reorderCapacity?: number;
+  readonly reorderBytes?: number;
+}
+
+export class EventSequencer {
+  readonly #sequencer: Sequencer<SequenceSlot>;
+  #discarded = 0;
+  // The sequencer forgets its skipped count on reset; this count must not.
+  #skippedBeforeReset = 0;
+
+  constructor(options: EventSequencerOptions = {}) {
+    this.#sequencer = new Sequencer<SequenceSlot>({
+      startSequence: options.startSequence,
+      capacity: options.reorderCapacity,
+      capacityBytes: options.reorderBytes,
+      sizeOf: sequenceSlotBytes,
+    });
+  }
+
+  /** Lines discarded: no sequence number, duplicate, stale, or still waiting at `reset()`. */
+  get discarded(): number {
+    return this.#discarded;
+  }
+
+  /** Numbers declared lost because the reorder buffer overflowed, resets included. */
+  get skipped(): number {
+    return this.#skippedBeforeReset + this.#sequencer.skipped;
+  }
+
+  get pending(): number {
+    return this.#sequencer.pending;
+  }
+
+  get pendingBytes(): number {
+    return this.#sequencer.pendingBytes;
+  }
+
+  get nextSequence(): number {
+    return this.#sequencer.nextSequence;
+  }
+
+  /**
+   * Takes one event line (with or without its terminator); returns what to report, if
+   * anything. Call `next()` until it returns `undefined` afterwards.
+   */
+  offer(line: string): Problem[] | undefined {
+    const parsed = parseEvent(line);
+    if (!isEvent(parsed) && parsed.code === ErrorCode.EventBadSequence) {
+      this.#discarded++;
+      return [parsed];
+    }
+    const outcome = this.#sequencer.offer(this.#keepable(parsed));
+    if (outcome.length === 1 && outcome[0]?.code !== ErrorCode.SequenceGap) {
+      this.#discarded++;
+      return [...outcome];
+    }
+    // Accepted: an invalid body still holds its number, and is still reported.
+    if (isEvent(parsed)) return outcome.length === 0 ? undefined : [...outcome];
+    return [parsed, ...outcome];
+  }
+
+  /** The slot carrying `nextSequence`, or `undefined` while it is missing. */
+  next(): SequenceSlot | undefined {
+    return this.#sequencer.next();
+  }
+
+  reset(): void {
+    this.#discarded += this.#sequencer.pending;
+    this.#skippedBeforeReset += this.#sequencer.skipped;
+    this.#sequencer.reset();
+  }
+
+  #keepable(slot: SequenceSlot): SequenceSlot {
+    if (slot.sequence === this.#sequencer.nextSequence || !isEvent(slot)) return slot;
+    return { ...slot, line: ownCopy(slot.line) };
+  }
+}
