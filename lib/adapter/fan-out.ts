@@ -112,7 +112,7 @@ export class FanOut {
   readonly #flow: FlowControl<ClientConnection>;
   readonly #limit: ClientLimit;
   readonly #clientsByUser = new Map<UserId, ClientConnection[]>();
-  /** Where each registered client sits in its user's array, so removal is O(1). */
+  /** Where each identified client sits in its user's array (O(1) removal); its size is how many are identified. */
   readonly #positions = new Map<ClientConnection, number>();
   /** Every attached client not closed yet, identified or not, oldest first. */
   readonly #clients = new Set<ClientConnection>();
@@ -125,7 +125,6 @@ export class FanOut {
   /** Clients identified while a backlog waits: its events were applied before them. */
   #lateClients: Set<ClientConnection> | undefined;
   #nextNumber = 1;
-  #clientsConnected = 0;
   #clientsRejected = 0;
   #notificationsSent = 0;
   #bytesOut = 0;
@@ -281,8 +280,8 @@ export class FanOut {
 
   stats(): FanOutStats {
     return {
-      clientsConnected: this.#clientsConnected,
-      clientsIdentifying: this.#clients.size - this.#clientsConnected,
+      clientsConnected: this.#positions.size,
+      clientsIdentifying: this.#clients.size - this.#positions.size,
       clientsRejected: this.#clientsRejected,
       clientsRefused: this.#limit.refused,
       notificationsSent: this.#notificationsSent,
@@ -313,7 +312,6 @@ export class FanOut {
     this.#positions.set(client, clients.length);
     clients.push(client);
     this.#lateClients?.add(client);
-    this.#clientsConnected++;
     log('%s identified as user %d', client.name, userId);
     this.#host.clientIdentified(infoOf(client));
   }
@@ -334,7 +332,6 @@ export class FanOut {
       }
       if (clients.length === 0) this.#clientsByUser.delete(userId);
       this.#positions.delete(client);
-      this.#clientsConnected--;
     }
     this.#lateClients?.delete(client);
     log('%s closed', client.name);

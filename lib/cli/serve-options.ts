@@ -26,6 +26,7 @@ import {
   type OptionValue,
   parseOptionText,
   SERVER_OPTIONS,
+  serverOption,
   serverOptionsOf,
 } from '../core/option-table.js';
 import type { ListenOptions } from '../net/listen.js';
@@ -139,7 +140,7 @@ export function resolveServeArgs(
     const text = sources.env[envOf(spec)];
     return text === undefined ? undefined : parseOptionText(spec, text, envOf(spec));
   };
-  const configSpec = SERVER_OPTIONS.find((spec) => spec.name === 'config') as OptionSpec;
+  const configSpec = serverOption('config');
   const configPath = (fromFlags(configSpec) ?? fromEnv(configSpec)) as string | undefined;
   const fromConfig = configPath === undefined ? {} : readConfig(configPath, sources);
 
