@@ -60,7 +60,8 @@ server.on('exit', (code) => {
 const problems = new Map();
 server.stderr.setEncoding('utf8');
 server.stderr.on('data', (text) => {
-  for (const match of text.matchAll(/^problem (ERR_\w+)/gm)) {
+  // Log records: `TIME LEVEL problem ERR_… …`.
+  for (const match of text.matchAll(/\bproblem (ERR_\w+)/g)) {
     problems.set(match[1], (problems.get(match[1]) ?? 0) + 1);
   }
 });

@@ -115,7 +115,7 @@ server.stderr?.on('data', (text) => {
       // A paused socket never reads the server's close: drop it and stall a fresh one.
       stalledSocket?.destroy();
       connectStalled();
-    } else if (line.startsWith('problem ')) otherProblems.push(line);
+    } else if (/\bproblem ERR_/.test(line)) otherProblems.push(line);
   }
 });
 const { eventPort, clientPort } = await ports;
