@@ -1,13 +1,41 @@
 // MazeCore against the reference model: every connection must receive exactly the model's lines.
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { MazeCore, type MazeCoreOptions } from '../lib/core/index.js';
+import { EventSequencer, isEvent, MazeCore, type MazeCoreOptions } from '../lib/core/index.js';
 import { firstDeliveryMismatch } from './helpers/compare.js';
 import { expectedDeliveries, type ModelOp } from './helpers/model.js';
 import { generateOpStream, opStreamArbitrary, smallOpStreamArbitrary } from './helpers/streams.js';
 
-/** Runs `ops` through MazeCore and fans each delivery out from users to their connections. */
-function coreDeliveries(core: MazeCore, ops: readonly ModelOp[]): Map<number, string[]> {
+/**
+ * What an ingest makes of `ops`: each line sequenced where it arrives, replaced by the valid
+ * events it released, in order (invalid bodies and discarded lines never reach the log);
+ * connects and disconnects stay where they are.
+ */
+function ingestOrdered(ops: readonly ModelOp[], startSequence?: number): ModelOp[] {
+  const sequencer = new EventSequencer({ startSequence });
+  const ordered: ModelOp[] = [];
+  for (const op of ops) {
+    if (op.kind !== 'line') {
+      ordered.push(op);
+      continue;
+    }
+    sequencer.offer(op.line);
+    for (let slot = sequencer.next(); slot !== undefined; slot = sequencer.next()) {
+      if (isEvent(slot)) ordered.push({ kind: 'line', line: slot.line });
+    }
+  }
+  return ordered;
+}
+
+/**
+ * Runs `ops` through MazeCore (`push()`, or `applyInOrder()` as a gateway does) and fans each
+ * delivery out from users to their connections.
+ */
+function coreDeliveries(
+  core: MazeCore,
+  ops: readonly ModelOp[],
+  apply: 'push' | 'applyInOrder' = 'push',
+): Map<number, string[]> {
   const received = new Map<number, string[]>();
   const userOf = new Map<number, number>();
   const connectionsOf = new Map<number, Set<number>>();
@@ -24,7 +52,7 @@ function coreDeliveries(core: MazeCore, ops: readonly ModelOp[]): Map<number, st
       connectionsOf.get(user)?.delete(op.connection);
       userOf.delete(op.connection);
     } else {
-      for (const { event, recipients } of core.push(op.line).deliveries) {
+      for (const { event, recipients } of core[apply](op.line).deliveries) {
         for (const user of recipients) {
           for (const connection of connectionsOf.get(user) ?? []) {
             received.get(connection)?.push(event.line);
@@ -92,5 +120,22 @@ describe('MazeCore against the reference model', () => {
       start: 7,
     });
     expectAgreement(ops, { startSequence: 7 });
+  });
+});
+
+describe('MazeCore.applyInOrder against the reference model (a gateway after an ingest)', () => {
+  it('delivers what serve would, on shuffled streams with faults and client churn', () => {
+    fc.assert(
+      fc.property(opStreamArbitrary({ events: 2000, users: 40 }), (streamOptions) => {
+        const ops = generateOpStream(streamOptions);
+        const start = streamOptions.start;
+        const core = new MazeCore({ startSequence: start });
+        const actual = coreDeliveries(core, ingestOrdered(ops, start), 'applyInOrder');
+        const expected = expectedDeliveries(ops, { startSequence: start });
+        expect(firstDeliveryMismatch(actual, expected)).toBeUndefined();
+        expect(core.stats()).toMatchObject({ eventsDiscarded: 0, sequencesSkipped: 0, pending: 0 });
+      }),
+      { numRuns: 40 },
+    );
   });
 });

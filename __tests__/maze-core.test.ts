@@ -205,6 +205,47 @@ describe('MazeCore: docs/protocol.md §4 ordering', () => {
   });
 });
 
+describe('MazeCore: lines already in order (the gateway, docs/protocol.md §11)', () => {
+  it('applies each line at once, whatever numbers were consumed before it elsewhere', () => {
+    const core = coreWith([1], { startSequence: 5 });
+    const results = ['5|F|1|2\n', '9|B\n', '10|P|3|1\r\n', '1000|S|2\n'].map((line) =>
+      core.applyInOrder(line),
+    );
+    expect(results.every((result) => result.problems.length === 0)).toBe(true);
+    expect(received(...results)).toEqual({ 1: ['9|B\n', '10|P|3|1\r\n', '1000|S|2\n'] });
+    expect(core.stats()).toMatchObject({
+      eventsApplied: 4,
+      sequencesSkipped: 0,
+      pending: 0,
+      nextSequence: 1001,
+    });
+  });
+
+  it('discards a number at or below the last one and a line without a number, as push() does', () => {
+    const core = coreWith([1]);
+    core.applyInOrder('7|B\n');
+    const repeated = core.applyInOrder('7|B\n');
+    const older = core.applyInOrder('3|B\n');
+    const unnumbered = core.applyInOrder('x|B\n');
+    expect([codes(repeated), codes(older), codes(unnumbered)]).toEqual([
+      [ErrorCode.EventStale],
+      [ErrorCode.EventStale],
+      [ErrorCode.EventBadSequence],
+    ]);
+    expect(received(repeated, older, unnumbered)).toEqual({});
+    expect(core.stats()).toMatchObject({ eventsReceived: 4, eventsApplied: 1, eventsDiscarded: 3 });
+  });
+
+  it('reports an invalid body and lets it hold its number', () => {
+    const core = coreWith([1]);
+    const invalid = core.applyInOrder('4|X\n');
+    expect(codes(invalid)).toEqual([ErrorCode.EventBadBody]);
+    expect(codes(core.applyInOrder('4|B\n'))).toEqual([ErrorCode.EventStale]);
+    expect(received(core.applyInOrder('5|B\n'))).toEqual({ 1: ['5|B\n'] });
+    expect(core.stats()).toMatchObject({ eventsNoop: 1, eventsApplied: 1 });
+  });
+});
+
 describe('MazeCore: docs/protocol.md §10 follow graph bound', () => {
   it('reports a follow beyond maxFollowEdges and applies it as a no-op', () => {
     const core = coreWith([7, 8], { maxFollowEdges: 1 });

@@ -84,6 +84,28 @@ describe('Sequencer ordering', () => {
   });
 });
 
+describe('Sequencer advanceTo (numbers consumed elsewhere)', () => {
+  it('moves the next number up without counting a skip, and never down', () => {
+    const sequencer = new Sequencer<Item>();
+    sequencer.advanceTo(10);
+    sequencer.advanceTo(4);
+    expect(sequencer.nextSequence).toBe(10);
+    const { released, problems } = feed(sequencer, [item(9), item(10)]);
+    expect(numbers(released)).toEqual([10]);
+    expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.EventStale]);
+    expect(sequencer.skipped).toBe(0);
+  });
+
+  it('refuses while items wait, so nothing waiting is passed over', () => {
+    const sequencer = new Sequencer<Item>();
+    feed(sequencer, [item(3)]);
+    expect(() => sequencer.advanceTo(5)).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidState }),
+    );
+    expect(sequencer.nextSequence).toBe(1);
+  });
+});
+
 describe('Sequencer discards', () => {
   it('reports a duplicate of a waiting number and keeps the first arrival', () => {
     const sequencer = new Sequencer<Item>();

@@ -1,6 +1,6 @@
 /**
  * Event lines into sequence order (docs/protocol.md §4), by the rules every front end
- * shares: `MazeCore` (serve, and later the gateway) and the cluster's ingest.
+ * shares: `MazeCore` (serve and the cluster's gateway) and the cluster's ingest.
  *
  * Invariants:
  * - A line without a sequence number, a duplicate and a stale number are discarded (counted
@@ -82,14 +82,26 @@ export class EventSequencer {
       this.#discarded++;
       return [parsed];
     }
-    const outcome = this.#sequencer.offer(this.#keepable(parsed));
-    if (outcome.length === 1 && outcome[0]?.code !== ErrorCode.SequenceGap) {
+    return this.#accepted(parsed, this.#sequencer.offer(this.#keepable(parsed)));
+  }
+
+  /**
+   * Takes one line that is already in sequence order, as the cluster's gateway reads them
+   * from the log: numbers between the last one and this one were consumed by the ingest
+   * (invalid bodies, skipped gaps), so the line is released at once instead of waiting for
+   * them. Discards and reports as `offer()` does: no sequence number, or a number at or
+   * below the last one taken (stale). Call `next()` until it returns `undefined` afterwards.
+   */
+  offerInOrder(line: string): Problem[] | undefined {
+    const parsed = parseEvent(line);
+    if (!isEvent(parsed) && parsed.code === ErrorCode.EventBadSequence) {
       this.#discarded++;
-      return [...outcome];
+      return [parsed];
     }
-    // Accepted: an invalid body still holds its number, and is still reported.
-    if (isEvent(parsed)) return outcome.length === 0 ? undefined : [...outcome];
-    return [parsed, ...outcome];
+    if (parsed.sequence >= this.#sequencer.nextSequence) {
+      this.#sequencer.advanceTo(parsed.sequence);
+    }
+    return this.#accepted(parsed, this.#sequencer.offer(parsed));
   }
 
   /** The slot carrying `nextSequence`, or `undefined` while it is missing. */
@@ -101,6 +113,17 @@ export class EventSequencer {
     this.#discarded += this.#sequencer.pending;
     this.#skippedBeforeReset += this.#sequencer.skipped;
     this.#sequencer.reset();
+  }
+
+  // What to report once the sequencer has answered an offer of `slot`.
+  #accepted(slot: SequenceSlot, outcome: readonly Problem[]): Problem[] | undefined {
+    if (outcome.length === 1 && outcome[0]?.code !== ErrorCode.SequenceGap) {
+      this.#discarded++;
+      return [...outcome];
+    }
+    // Accepted: an invalid body still holds its number, and is still reported.
+    if (isEvent(slot)) return outcome.length === 0 ? undefined : [...outcome];
+    return [slot, ...outcome];
   }
 
   #keepable(slot: SequenceSlot): SequenceSlot {

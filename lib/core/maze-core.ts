@@ -119,8 +119,22 @@ export class MazeCore {
 
   /** Takes one event line (with or without its terminator) and applies what became ready. */
   push(line: string): PushResult {
+    return this.#applyOffered(this.#sequencer.offer(line));
+  }
+
+  /**
+   * Takes one line already in sequence order, as the cluster's gateway reads them from the
+   * log (docs/protocol.md §11), and applies it at once: the numbers between it and the last
+   * one were consumed by the ingest. A line at or below the last number is stale and
+   * discarded, as in `push()`. Use one of the two methods for a whole stream, not both.
+   */
+  applyInOrder(line: string): PushResult {
+    return this.#applyOffered(this.#sequencer.offerInOrder(line));
+  }
+
+  #applyOffered(offered: Problem[] | undefined): PushResult {
     this.#received++;
-    let problems = this.#sequencer.offer(line);
+    let problems = offered;
     const deliveries = this.#applyReady();
     if (this.#refusals !== undefined) {
       problems = problems === undefined ? this.#refusals : [...problems, ...this.#refusals];

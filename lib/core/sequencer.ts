@@ -24,7 +24,7 @@
  * Usage contract: after each `offer()`, call `next()` until it returns `undefined`.
  */
 import TinyQueue from 'tinyqueue';
-import { ErrorCode, type Problem } from './errors.js';
+import { ErrorCode, MazeError, type Problem } from './errors.js';
 import type { Sequence } from './events.js';
 import { checkOptionValue, type ServerOptionName, serverOption } from './option-table.js';
 
@@ -142,6 +142,22 @@ export class Sequencer<T extends Sequenced> {
     this.#waitingBytes -= this.#sizeOf(item);
     this.#nextSequence++;
     return item;
+  }
+
+  /**
+   * Moves `nextSequence` up to `sequence` without counting the numbers in between as
+   * skipped: someone else consumed them (the cluster's ingest, which logs only valid events).
+   * Only with nothing pending, so nothing waiting is passed over; throws `ERR_INVALID_STATE`
+   * otherwise. A `sequence` at or below `nextSequence` changes nothing.
+   */
+  advanceTo(sequence: Sequence): void {
+    if (this.pending !== 0) {
+      throw new MazeError(
+        ErrorCode.InvalidState,
+        `advanceTo(${sequence}) with ${this.pending} item(s) pending`,
+      );
+    }
+    if (sequence > this.#nextSequence) this.#nextSequence = sequence;
   }
 
   /** Forgets everything: back to the start number with nothing pending. */
