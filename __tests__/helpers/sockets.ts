@@ -100,9 +100,16 @@ export class Collector {
   }
 }
 
+/** What takes user clients: a `Maze`, or the cluster's `Gateway`. */
+export interface ClientTaker {
+  attachClient(stream: Duplex): string;
+  on(event: 'clientIdentified' | 'clientClosed', listener: (info: ClientInfo) => void): unknown;
+  off(event: 'clientIdentified' | 'clientClosed', listener: (info: ClientInfo) => void): unknown;
+}
+
 /** Waits for the maze to emit `event` for the connection named `connection`. */
 export function waitForClientEvent(
-  maze: Maze,
+  maze: ClientTaker,
   event: 'clientIdentified' | 'clientClosed',
   connection: string,
   ms: number = WAIT_MS,
@@ -137,7 +144,7 @@ export interface MemoryClient {
 
 /** Attaches an in-memory client and, unless `idLine` is `undefined`, sends it and waits for it to identify. */
 export async function attachMemoryClient(
-  maze: Maze,
+  maze: ClientTaker,
   idLine: string | undefined,
   options: { read?: boolean } = {},
 ): Promise<MemoryClient> {

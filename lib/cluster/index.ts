@@ -1,4 +1,4 @@
-/** Cluster mode (docs/protocol.md §11): the event log between an ingest and its gateways, and the ingest. */
+/** Cluster mode (docs/protocol.md §11): the event log between an ingest and its gateways, the ingest and the gateway. */
 export {
   BATCH_FORMAT_VERSION,
   checkBatch,
@@ -25,6 +25,14 @@ export {
   messageIdOf,
   type ReadOptions,
 } from './event-log.js';
+export {
+  createGateway,
+  Gateway,
+  type GatewayEventMap,
+  type GatewayOptions,
+  type GatewayStats,
+  type ResolvedGatewayOptions,
+} from './gateway.js';
 export {
   createIngest,
   Ingest,

@@ -203,3 +203,7 @@ export const INGEST_BATCH_DELAY_MS = 5;
 export const INGEST_APPEND_WINDOW = 8;
 /** Pause before an ingest asks the log for its tail again after that failed (NATS restarting). */
 export const INGEST_RECOVERY_RETRY_MS = 250;
+/** First pause before a gateway reads the log again after a read failed; it doubles each time. */
+export const GATEWAY_RETRY_MIN_MS = 250;
+/** Longest pause between a gateway's attempts to read the log again. */
+export const GATEWAY_RETRY_MAX_MS = 10_000;

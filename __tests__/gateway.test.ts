@@ -1,0 +1,298 @@
+/**
+ * The cluster's gateway (lib/cluster/gateway.ts) against `MemoryEventLog` over in-memory
+ * clients: an ingest and gateways together deliver what one maze delivers; catching up before
+ * clients are accepted; backpressure that stops the pulling; read failures retried without
+ * loss or duplication; a log the gateway cannot follow stops it. Every wait is bounded; every
+ * gateway, ingest and maze is closed.
+ */
+import { duplexPair } from 'node:stream';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import type { EventLog, LogReader, ReadOptions } from '../lib/cluster/event-log.js';
+import { createGateway, type Gateway, type GatewayOptions } from '../lib/cluster/gateway.js';
+import { createIngest, type Ingest } from '../lib/cluster/ingest.js';
+import { MemoryEventLog } from '../lib/cluster/memory-event-log.js';
+import { ErrorCode, MazeError, type Problem } from '../lib/core/errors.js';
+import { appendRange } from './helpers/event-log-contract.js';
+import {
+  attachMemoryClient,
+  attachMemorySource,
+  type MemoryClient,
+  sleep,
+  useMemoryMazes,
+  WAIT_MS,
+  waitUntil,
+  withTimeout,
+} from './helpers/sockets.js';
+import {
+  generateEventLines,
+  injectFaults,
+  mulberry32,
+  shuffleInBatches,
+} from './helpers/streams.js';
+
+interface TestGateway {
+  readonly gateway: Gateway;
+  readonly problems: Problem[];
+}
+
+const opened: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((thing) => thing.close()));
+});
+
+async function newGateway(options: GatewayOptions): Promise<TestGateway> {
+  const gateway = await withTimeout(createGateway(options), WAIT_MS, 'createGateway');
+  opened.push(gateway);
+  const problems: Problem[] = [];
+  gateway.on('problem', (problem) => problems.push(problem));
+  return { gateway, problems };
+}
+
+async function newIngest(log: EventLog): Promise<Ingest> {
+  const ingest = await withTimeout(createIngest({ log }), WAIT_MS, 'createIngest');
+  opened.push(ingest);
+  return ingest;
+}
+
+/** Clients of users `1..users`, each identified. */
+async function clientsOf(
+  taker: Parameters<typeof attachMemoryClient>[0],
+  users: number,
+): Promise<MemoryClient[]> {
+  const clients: MemoryClient[] = [];
+  for (let user = 1; user <= users; user++)
+    clients.push(await attachMemoryClient(taker, `${user}\n`));
+  return clients;
+}
+
+const codes = (problems: readonly Problem[]) => problems.map((problem) => problem.code);
+
+describe('Gateway: ingest and gateways deliver what one maze delivers', () => {
+  const newMaze = useMemoryMazes();
+
+  it('on a shuffled stream with faults, LF and CRLF, to clients of two gateways', async () => {
+    const users = 12;
+    const rng = mulberry32(7);
+    const valid = generateEventLines({ count: 3_000, users, seed: 11 }).map((line, index) =>
+      index % 3 === 0 ? line.replace('\n', '\r\n') : line,
+    );
+    const lines = shuffleInBatches(injectFaults(valid, { rng, rate: 0.05, users }), 40, rng);
+    const text = lines.join('');
+
+    const { maze } = newMaze();
+    const reference = await clientsOf(maze, users);
+    const log = new MemoryEventLog();
+    const ingest = await newIngest(log);
+    const gateways = [await newGateway({ log }), await newGateway({ log })];
+    await Promise.all(gateways.map(({ gateway }) => gateway.ready));
+    const served = await Promise.all(gateways.map(({ gateway }) => clientsOf(gateway, users)));
+
+    const direct = attachMemorySource(maze);
+    direct.peer.write(text);
+    await direct.end();
+    const source = attachMemorySource(ingest);
+    source.peer.write(text);
+    await source.end();
+    await ingest.close();
+
+    const applied = maze.stats().eventsApplied;
+    expect(applied).toBeGreaterThan(2_000);
+    for (const { gateway } of gateways) {
+      await waitUntil(() => gateway.stats().eventsApplied === applied, `${applied} events applied`);
+    }
+    for (const [index, client] of reference.entries()) {
+      for (const clients of served) {
+        const peer = clients[index] as MemoryClient;
+        await waitUntil(
+          () => peer.received.text.length >= client.received.text.length,
+          `user ${index + 1}'s notifications`,
+        );
+        expect(peer.received.text).toBe(client.received.text);
+      }
+    }
+    expect(reference.some((client) => client.received.text.includes('\r\n'))).toBe(true);
+  });
+});
+
+describe('Gateway: catching up', () => {
+  it('applies the log written before it started, then serves clients only new events', async () => {
+    const log = new MemoryEventLog();
+    // Before the gateway: user 2 follows user 1, and a broadcast nobody may get again.
+    await log.append(
+      { firstSequence: 1, lastSequence: 2, lines: ['1|F|2|1\n', '2|B\n'] },
+      { position: 0 },
+    );
+    const { gateway } = await newGateway({ log });
+    await withTimeout(gateway.ready, WAIT_MS, 'ready');
+    expect(gateway.stats()).toMatchObject({ caughtUp: true, logPosition: 1, catchUpPosition: 1 });
+
+    const follower = await attachMemoryClient(gateway, '2\n');
+    await log.append(
+      { firstSequence: 3, lastSequence: 4, lines: ['3|S|1\r\n', '4|B\n'] },
+      {
+        position: 1,
+      },
+    );
+    await follower.received.waitForLength('3|S|1\r\n4|B\n'.length);
+    expect(follower.received.text).toBe('3|S|1\r\n4|B\n');
+  });
+
+  it('refuses clients until it has caught up with the tail found at start', async () => {
+    const log = new MemoryEventLog();
+    await appendRange(log, 1, 3);
+    const reader = new GatedLog(log);
+    const { gateway } = await newGateway({ log: reader });
+    expect(() => gateway.attachClient(duplexPair()[0])).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidState }),
+    );
+    expect(gateway.stats().caughtUp).toBe(false);
+    reader.open();
+    await withTimeout(gateway.ready, WAIT_MS, 'ready');
+    expect(gateway.stats()).toMatchObject({ logPosition: 3, batchesApplied: 3 });
+  });
+});
+
+describe('Gateway: backpressure', () => {
+  it('stops pulling the log while a client is over its limit, then delivers everything', async () => {
+    const log = new MemoryEventLog();
+    const { gateway } = await newGateway({ log, clientBufferLimit: 1024 });
+    await gateway.ready;
+    const slow = await attachMemoryClient(gateway, '1\n', { read: false });
+    // 200 batches of four 1 KiB broadcasts: far over a 16 KiB stream buffer.
+    const batches = Array.from({ length: 200 }, (_, index) => {
+      const first = 4 * index + 1;
+      const lines = [0, 1, 2, 3].map(
+        (offset) => `${String(first + offset).padStart(1020, '0')}|B\n`,
+      );
+      return { firstSequence: first, lastSequence: first + 3, lines };
+    });
+    for (const [index, batch] of batches.entries()) {
+      await log.append(batch, { position: index });
+    }
+    await waitUntil(() => gateway.stats().eventSourcePaused, 'the gateway to hold its input');
+    const held = gateway.stats().logPosition;
+    expect(held).toBeLessThan(batches.length / 2);
+    await sleep(50);
+    expect(gateway.stats().logPosition).toBe(held);
+
+    slow.peer.resume();
+    const expected = batches.flatMap((batch) => batch.lines).join('');
+    await slow.received.waitForLength(expected.length);
+    expect(slow.received.text).toBe(expected);
+    expect(gateway.stats()).toMatchObject({
+      logPosition: batches.length,
+      eventSourcePaused: false,
+    });
+  });
+});
+
+describe('Gateway: log failures', () => {
+  it('reads again after a transient failure, from the next position, without loss or duplicate', async () => {
+    const inner = new MemoryEventLog();
+    const log = new FailingReadsLog(inner, 2);
+    const { gateway, problems } = await newGateway({ log });
+    await gateway.ready;
+    const client = await attachMemoryClient(gateway, '1\n');
+    await appendRange(inner, 1, 4);
+    // User 1 follows nobody: the broadcasts are its notifications.
+    const expected = '1|B\n11|B\n21|B\n31|B\n';
+    await client.received.waitForLength(expected.length);
+    expect(client.received.text).toBe(expected);
+    expect(codes(problems)).toEqual([ErrorCode.LogFailed]);
+    expect(gateway.stats()).toMatchObject({ readRetries: 1, logPosition: 4, following: true });
+  });
+
+  it('stops and closes its clients when the log no longer holds what it must read', async () => {
+    const log = new MemoryEventLog({ retainBatches: 2 });
+    await appendRange(log, 1, 5);
+    const { gateway, problems } = await newGateway({ log });
+    const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
+    await expect(withTimeout(gateway.ready, WAIT_MS, 'ready')).rejects.toMatchObject({
+      code: ErrorCode.LogTruncated,
+    });
+    expect((await withTimeout(stopped, WAIT_MS, 'stopped')).code).toBe(ErrorCode.LogTruncated);
+    expect(codes(problems)).toEqual([ErrorCode.LogTruncated]);
+    expect(gateway.stats()).toMatchObject({ following: false, caughtUp: false });
+    expect(gateway.stopped).toBe(true);
+    expect(gateway.closed).toBe(true);
+  });
+
+  it('reports a stale line in the log and delivers nothing twice', async () => {
+    const log = new MemoryEventLog();
+    const { gateway, problems } = await newGateway({ log });
+    await gateway.ready;
+    const client = await attachMemoryClient(gateway, '1\n');
+    await log.append({ firstSequence: 5, lastSequence: 5, lines: ['5|B\n'] }, { position: 0 });
+    await log.append(
+      { firstSequence: 6, lastSequence: 7, lines: ['6|B\n', '5|B\n'] },
+      { position: 1 },
+    );
+    await log.append({ firstSequence: 8, lastSequence: 8, lines: ['8|B\n'] }, { position: 2 });
+    await client.received.waitForLength('5|B\n6|B\n8|B\n'.length);
+    expect(client.received.text).toBe('5|B\n6|B\n8|B\n');
+    expect(codes(problems)).toEqual([ErrorCode.EventStale]);
+    expect(problems[0]?.context.connection).toBe('log position 2');
+  });
+});
+
+/** A log whose readers wait, without reading, until `open()`. */
+class GatedLog implements EventLog {
+  #open: () => void = () => {};
+  readonly #opened = new Promise<void>((resolve) => {
+    this.#open = resolve;
+  });
+
+  constructor(readonly inner: EventLog) {}
+
+  open(): void {
+    this.#open();
+  }
+
+  append: EventLog['append'] = (batch, fence) => this.inner.append(batch, fence);
+  tail: EventLog['tail'] = () => this.inner.tail();
+  close: EventLog['close'] = () => this.inner.close();
+
+  read(fromPosition: number, options?: ReadOptions): LogReader {
+    const reader = this.inner.read(fromPosition, options);
+    const opened = this.#opened;
+    return {
+      next: async () => {
+        await opened;
+        return reader.next();
+      },
+      close: () => reader.close(),
+      [Symbol.asyncIterator]: () => reader[Symbol.asyncIterator](),
+    };
+  }
+}
+
+/** A log whose first reader hands out `batches` batches, then fails with `ERR_LOG_FAILED`. */
+class FailingReadsLog implements EventLog {
+  #readers = 0;
+
+  constructor(
+    readonly inner: EventLog,
+    readonly batches: number,
+  ) {}
+
+  append: EventLog['append'] = (batch, fence) => this.inner.append(batch, fence);
+  tail: EventLog['tail'] = () => this.inner.tail();
+  close: EventLog['close'] = () => this.inner.close();
+
+  read(fromPosition: number, options?: ReadOptions): LogReader {
+    const reader = this.inner.read(fromPosition, options);
+    const failing = this.#readers++ === 0;
+    let left = this.batches;
+    return {
+      next: async () => {
+        if (failing && left-- === 0) {
+          await reader.close();
+          throw new MazeError(ErrorCode.LogFailed, 'the connection to NATS was closed');
+        }
+        return reader.next();
+      },
+      close: () => reader.close(),
+      [Symbol.asyncIterator]: () => reader[Symbol.asyncIterator](),
+    };
+  }
+}

@@ -1,0 +1,410 @@
+/**
+ * The gateway of cluster mode (docs/protocol.md §11): the client side of `serve` (ids,
+ * batching, per-client and total flow control, slow-client policy; §5, §6) fed by an
+ * `EventLog` instead of an event source. Every gateway applies the whole log with its own
+ * `MazeCore`, so clients may connect to any of them.
+ *
+ * Invariants:
+ * - Batches are applied in position order, each line with `MazeCore.applyInOrder()`: the
+ *   ingest sequenced them and left out what it discarded, so numbers between two lines were
+ *   consumed there and are not waited for. A client gets exactly the events applied after it
+ *   identified, as from `serve`.
+ * - Catching up: `createGateway()` reads the log's tail; until the gateway has applied the
+ *   log up to that position, `ready` is pending and `attachClient()` refuses, so no client
+ *   receives the replay of old events. Then `'caughtUp'` is emitted.
+ * - Backpressure: while flow control holds the input (a client over its limit, or all over
+ *   the total), the gateway stops applying, even inside a batch, and stops calling the
+ *   reader's `next()`, so the log stops being pulled (its read-ahead bounds what waits). A
+ *   slow gateway holds back nobody else: the log keeps what it has not read.
+ * - Log failures: `ERR_LOG_FAILED` and `ERR_LOG_UNAVAILABLE` are reported and the log is read
+ *   again from the next position after a backoff (`GATEWAY_RETRY_MIN_MS` doubling up to
+ *   `GATEWAY_RETRY_MAX_MS`). Anything else (a truncated log, a batch it cannot decode, a
+ *   closed log, a position out of order) means this gateway can no longer deliver exactly:
+ *   it is reported, `'stopped'` is emitted and the gateway closes its clients, so they can
+ *   reconnect to another one.
+ * - Nothing here throws because of a peer or the log: problems are `'problem'` events.
+ */
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import createDebug from 'debug';
+import { defaultMaxClients } from '../adapter/descriptor-limit.js';
+import { type ClientInfo, type ClientPage, FanOut, type FanOutStats } from '../adapter/fan-out.js';
+import { GATEWAY_RETRY_MAX_MS, GATEWAY_RETRY_MIN_MS } from '../core/constants.js';
+import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
+import { type CoreStats, MazeCore } from '../core/maze-core.js';
+import { checkOptionValue, type ServerOptionName, serverOption } from '../core/option-table.js';
+import type { EventLog, LogBatch, LogReader } from './event-log.js';
+
+const log = createDebug('follower-maze:gateway');
+
+/** Everything `createGateway()` takes. Durations are in milliseconds. */
+export interface GatewayOptions {
+  /** The log to read. The gateway never closes it: its owner does, after `close()`. */
+  readonly log: EventLog;
+  /** Longest user-id line a client may send. Default `DEFAULT_MAX_ID_LINE_LENGTH`. */
+  readonly maxIdLineLength?: number;
+  /** How long a new client has to send its id. Default `DEFAULT_IDENTIFY_TIMEOUT_MS`. */
+  readonly identifyTimeout?: number;
+  /** Client connections attached at once; 0 (default) derives it from the descriptor limit. */
+  readonly maxClients?: number;
+  /** Bytes a client may have queued before the gateway stops applying. Default `DEFAULT_CLIENT_BUFFER_LIMIT`. */
+  readonly clientBufferLimit?: number;
+  /** Bytes all clients together may have queued. Default `DEFAULT_TOTAL_BUFFER_LIMIT`. */
+  readonly totalBufferLimit?: number;
+  /** How long a client may stay over its limit before it is dropped. Default `DEFAULT_SLOW_CLIENT_TIMEOUT_MS`. */
+  readonly slowClientTimeout?: number;
+  /** Most follow edges the graph holds. Default `DEFAULT_MAX_FOLLOW_EDGES`; give every gateway the same. */
+  readonly maxFollowEdges?: number;
+  /** Bounded wait for buffered output to flush in `close()`. Default `DEFAULT_SHUTDOWN_TIMEOUT_MS`. */
+  readonly shutdownTimeout?: number;
+}
+
+/** `GatewayOptions` with every default filled in (`maxClients` resolved). */
+export type ResolvedGatewayOptions = Required<Omit<GatewayOptions, 'log'>>;
+
+/** Counters of a gateway: its core's, its clients', and its reading of the log. */
+export interface GatewayStats extends CoreStats, FanOutStats {
+  /** Batches applied. */
+  readonly batchesApplied: number;
+  /** The position of the last batch applied (0: none yet). */
+  readonly logPosition: number;
+  /** The position the gateway had to reach before serving clients (the tail at start). */
+  readonly catchUpPosition: number;
+  /** Whether it has reached it (`ready` resolved). */
+  readonly caughtUp: boolean;
+  /** Whether it is reading the log right now (false while it waits to retry, and once stopped). */
+  readonly following: boolean;
+  /** Read failures after which the log was opened again. */
+  readonly readRetries: number;
+  /** Problems reported so far. */
+  readonly problems: number;
+}
+
+/** Events of a `Gateway`. */
+export interface GatewayEventMap {
+  /** Something a client or the log did wrong. Never thrown. */
+  problem: [problem: Problem];
+  /** A client sent its id; it receives every event applied from now on. */
+  clientIdentified: [client: ClientInfo];
+  /** A client is gone. */
+  clientClosed: [client: ClientInfo];
+  /** The log is applied up to the tail found at start: clients are accepted from now on. */
+  caughtUp: [position: number];
+  /** The gateway cannot follow the log any more (the problem says why) and closes. */
+  stopped: [problem: Problem];
+}
+
+const OPTION_NAMES = [
+  'maxIdLineLength',
+  'identifyTimeout',
+  'maxClients',
+  'clientBufferLimit',
+  'totalBufferLimit',
+  'slowClientTimeout',
+  'maxFollowEdges',
+  'shutdownTimeout',
+] as const satisfies readonly ServerOptionName[];
+
+/**
+ * Creates a gateway on `options.log`: reads its tail (the catch-up target), then starts
+ * applying the log from position 1. Await `gateway.ready` before attaching clients. Throws
+ * `ERR_INVALID_OPTION` on a bad option; rejects with the log's error if its tail cannot be read.
+ */
+export async function createGateway(options: GatewayOptions): Promise<Gateway> {
+  const resolved = resolveGatewayOptions(options);
+  const tail = await options.log.tail();
+  return new Gateway(options.log, resolved, tail?.position ?? 0);
+}
+
+function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayOptions {
+  if (options.log === undefined || options.log === null) {
+    throw new MazeError(ErrorCode.InvalidOption, 'createGateway() needs an event log (log)');
+  }
+  const resolved: Record<string, unknown> = {};
+  for (const name of OPTION_NAMES) {
+    const spec = serverOption(name);
+    resolved[name] = checkOptionValue(spec, options[name] ?? spec.default);
+  }
+  resolved.maxClients = (resolved.maxClients as number) || defaultMaxClients();
+  return resolved as ResolvedGatewayOptions;
+}
+
+/** Applies an `EventLog` and delivers to its own clients. */
+export class Gateway extends EventEmitter<GatewayEventMap> {
+  /** The options in force, defaults filled in. */
+  readonly options: ResolvedGatewayOptions;
+  /** Resolves once the log is applied up to the tail found at start; rejects if the gateway stops or closes first. */
+  readonly ready: Promise<void>;
+  readonly #log: EventLog;
+  readonly #core: MazeCore;
+  readonly #output: FanOut;
+  readonly #catchUpPosition: number;
+  #caughtUp = false;
+  #settleReady: ((error?: MazeError) => void) | undefined;
+  #position = 0;
+  #batchesApplied = 0;
+  #reader: LogReader | undefined;
+  #following = false;
+  #readRetries = 0;
+  /** Wakes the read loop: flow control let go, or the gateway closes. */
+  #wake: (() => void) | undefined;
+  #held = false;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #startTimer: NodeJS.Immediate | undefined;
+  #stopped = false;
+  #closing: Promise<void> | undefined;
+  #problems = 0;
+
+  /** Use `createGateway()`, which reads the tail first. */
+  constructor(eventLog: EventLog, options: ResolvedGatewayOptions, catchUpPosition: number) {
+    super();
+    this.options = options;
+    this.#log = eventLog;
+    this.#catchUpPosition = catchUpPosition;
+    this.#core = new MazeCore({ maxFollowEdges: options.maxFollowEdges });
+    this.#output = new FanOut(options, {
+      clientIdentified: (client) => {
+        this.#core.connect(client.userId as number);
+        this.emit('clientIdentified', client);
+      },
+      clientClosed: (client, registered) => {
+        if (registered) this.#core.disconnect(client.userId as number);
+        this.emit('clientClosed', client);
+      },
+      pauseInput: () => {
+        this.#held = true;
+      },
+      resumeInput: () => {
+        this.#held = false;
+        this.#wakeUp();
+      },
+      report: (problem) => this.#report(problem),
+    });
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#settleReady = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    // A caller that never awaits `ready` must not see an unhandled rejection when it closes.
+    this.ready.catch(() => {});
+    this.#checkCaughtUp();
+    // After the creator's `await`, so listeners it adds then hear the first problems too.
+    this.#startTimer = setImmediate(() => void this.#follow());
+  }
+
+  /** Whether the gateway stopped because it cannot follow the log (see `'stopped'`). */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Whether `close()` has been called (or the gateway stopped). */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * Attaches a user client, as `Maze.attachClient()` does. Throws `ERR_INVALID_STATE` before
+   * `ready` (the client would get the replay of old events) and after `close()`.
+   */
+  attachClient(stream: Duplex): string {
+    if (this.#closing !== undefined) {
+      throw new MazeError(ErrorCode.InvalidState, 'the gateway is closed');
+    }
+    if (!this.#caughtUp) {
+      throw new MazeError(
+        ErrorCode.InvalidState,
+        `the gateway is catching up with the event log (at position ${this.#position} of ${this.#catchUpPosition}); attach clients once it is ready`,
+      );
+    }
+    return this.#output.attach(stream);
+  }
+
+  /** Reports a problem found in front of the gateway (e.g. a listening port failing). */
+  report(problem: Problem): void {
+    this.#report(problem);
+  }
+
+  stats(): GatewayStats {
+    return {
+      ...this.#core.stats(),
+      ...this.#output.stats(),
+      batchesApplied: this.#batchesApplied,
+      logPosition: this.#position,
+      catchUpPosition: this.#catchUpPosition,
+      caughtUp: this.#caughtUp,
+      following: this.#following,
+      readRetries: this.#readRetries,
+      problems: this.#problems,
+    };
+  }
+
+  /** Attached clients, oldest first: `limit` of them from `offset` on. */
+  clients(offset: number, limit: number): ClientPage {
+    return this.#output.clients(offset, limit);
+  }
+
+  /**
+   * Stops reading the log and closes every client (flushing, bounded by `shutdownTimeout`).
+   * The log stays open. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#closeAll();
+    return this.#closing;
+  }
+
+  async #closeAll(): Promise<void> {
+    log('closing');
+    clearImmediate(this.#startTimer);
+    clearTimeout(this.#retryTimer);
+    this.#settleReady?.(new MazeError(ErrorCode.InvalidState, 'the gateway closed'));
+    this.#settleReady = undefined;
+    const reader = this.#reader;
+    this.#reader = undefined;
+    this.#wakeUp();
+    await Promise.all([reader?.close(), this.#output.close()]);
+    log('closed');
+  }
+
+  // Reads and applies the log until closed, opening it again after a retryable failure.
+  async #follow(): Promise<void> {
+    let delay = GATEWAY_RETRY_MIN_MS;
+    while (this.#closing === undefined) {
+      let reader: LogReader;
+      try {
+        reader = this.#log.read(this.#position + 1);
+      } catch (error) {
+        this.#stop(error);
+        return;
+      }
+      this.#reader = reader;
+      this.#following = true;
+      try {
+        for (;;) {
+          if (this.#held) await this.#released();
+          const batch = this.#closing === undefined ? await reader.next() : undefined;
+          if (batch === undefined) return;
+          if (!(await this.#applyBatch(batch))) return;
+          delay = GATEWAY_RETRY_MIN_MS;
+        }
+      } catch (error) {
+        this.#following = false;
+        this.#reader = undefined;
+        await reader.close();
+        if (!isRetryable(error) || this.#closing !== undefined) {
+          this.#stop(error);
+          return;
+        }
+        this.#readRetries++;
+        this.#report({
+          code: (error as MazeError).code,
+          message: `reading the event log failed (${(error as Error).message}); reading again from position ${this.#position + 1} in ${delay} ms`,
+          context: {},
+        });
+        await this.#pause(delay);
+        delay = Math.min(delay * 2, GATEWAY_RETRY_MAX_MS);
+      }
+    }
+  }
+
+  // Applies one batch; false when the gateway stopped or closed meanwhile.
+  async #applyBatch(batch: LogBatch): Promise<boolean> {
+    if (batch.position <= this.#position) return true;
+    if (batch.position !== this.#position + 1) {
+      this.#stop(
+        new MazeError(
+          ErrorCode.LogTruncated,
+          `the event log went from position ${this.#position} to ${batch.position}: positions in between are missing`,
+        ),
+      );
+      return false;
+    }
+    const lines = batch.lines;
+    for (let i = 0; i < lines.length; i++) {
+      if (this.#held) {
+        this.#output.flush();
+        await this.#released();
+        if (this.#closing !== undefined) return false;
+      }
+      const result = this.#core.applyInOrder(lines[i] as string);
+      if (result.problems.length !== 0) {
+        for (const problem of result.problems) {
+          this.#report({
+            code: problem.code,
+            message: problem.message,
+            context: { ...problem.context, connection: `log position ${batch.position}` },
+          });
+        }
+      }
+      if (result.deliveries.length !== 0) this.#output.deliver(result.deliveries);
+    }
+    this.#output.flush();
+    this.#position = batch.position;
+    this.#batchesApplied++;
+    this.#checkCaughtUp();
+    return true;
+  }
+
+  #checkCaughtUp(): void {
+    if (this.#caughtUp || this.#position < this.#catchUpPosition) return;
+    this.#caughtUp = true;
+    log('caught up at position %d', this.#position);
+    this.#settleReady?.();
+    this.#settleReady = undefined;
+    this.emit('caughtUp', this.#position);
+  }
+
+  // Until flow control lets go or the gateway closes.
+  #released(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.#held || this.#closing !== undefined) {
+        resolve();
+        return;
+      }
+      this.#wake = resolve;
+    });
+  }
+
+  // `ms`, cut short by close().
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+      this.#retryTimer = setTimeout(() => this.#wakeUp(), ms);
+    });
+  }
+
+  #wakeUp(): void {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #stop(error: unknown): void {
+    this.#following = false;
+    if (this.#closing !== undefined) return;
+    this.#stopped = true;
+    const code = error instanceof MazeError ? error.code : ErrorCode.LogFailed;
+    const problem: Problem = {
+      code,
+      message: `the gateway cannot follow the event log (${error instanceof Error ? error.message : String(error)}) at position ${this.#position}; it stops and closes its clients`,
+      context: {},
+    };
+    this.#settleReady?.(new MazeError(code, problem.message));
+    this.#settleReady = undefined;
+    this.#report(problem);
+    this.emit('stopped', problem);
+    void this.close();
+  }
+
+  #report(problem: Problem): void {
+    this.#problems++;
+    log('problem %s %o', problem.code, problem.context);
+    this.emit('problem', problem);
+  }
+}
+
+function isRetryable(error: unknown): boolean {
+  return (
+    error instanceof MazeError &&
+    (error.code === ErrorCode.LogFailed || error.code === ErrorCode.LogUnavailable)
+  );
+}
