@@ -241,6 +241,16 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     return this.#stopped;
   }
 
+  /** Whether it takes no more event sources: closed, or stopped. */
+  get closed(): boolean {
+    return this.#closing !== undefined || this.#stopped;
+  }
+
+  /** Reports a problem found in front of the ingest (e.g. a listening port failing). */
+  report(problem: Problem): void {
+    this.#report(problem);
+  }
+
   /**
    * Attaches an event source, or refuses it as `serve` does (`ERR_EVENT_SOURCE_BUSY`, or an
    * idle holder is replaced: `ERR_EVENT_SOURCE_IDLE`). Returns its connection name

@@ -26,7 +26,7 @@ import {
 } from '../core/constants.js';
 import { ErrorCode } from '../core/errors.js';
 import { checkOptionValue, serverOption } from '../core/option-table.js';
-import { bind } from '../net/listen.js';
+import { bind } from '../net/ports.js';
 import { createMonitorMetrics, type MonitorMetrics } from './metrics.js';
 import type { ClientPageRequest, MonitorSources } from './sources.js';
 

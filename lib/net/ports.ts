@@ -1,0 +1,139 @@
+/**
+ * One listening TCP port in front of whatever takes its connections: event sources (a
+ * `Maze`, the cluster's `Ingest`) or user clients (a `Maze`, the cluster's `Gateway`).
+ * `listen()` opens one of each; `ingest` and `gateway` one each.
+ *
+ * Invariants:
+ * - `openEventPort()`/`openClientPort()` either resolve with the port bound or reject with
+ *   `ERR_LISTEN` and leave nothing open.
+ * - Every accepted event source socket has TCP keepalive on (`EVENT_SOURCE_KEEPALIVE_MS`), so a
+ *   peer that vanished without closing releases the source slot (docs/protocol.md §7); every
+ *   client socket has it on too (`CLIENT_KEEPALIVE_DELAY_MS`), since a half-closed client
+ *   that vanishes is only noticed by a write or by keepalive. Clients are half-open
+ *   (docs/protocol.md §5) and without Nagle.
+ * - A connection that arrives once its taker is closed is destroyed at once.
+ * - Once bound, a server error is an accept failure: it is reported through the taker
+ *   (counted like every other problem), never thrown.
+ */
+import { type AddressInfo, createServer, type Server } from 'node:net';
+import type { Duplex, Readable } from 'node:stream';
+import { CLIENT_KEEPALIVE_DELAY_MS, EVENT_SOURCE_KEEPALIVE_MS } from '../core/constants.js';
+import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
+
+/** What both kinds of taker share. */
+interface Taker {
+  /** Whether it takes no more connections. */
+  readonly closed: boolean;
+  /** Where accept failures go. */
+  report(problem: Problem): void;
+}
+
+/** What takes event source connections: a `Maze`, or the cluster's `Ingest`. */
+export interface EventSourceTaker extends Taker {
+  attachEventSource(stream: Readable): string;
+}
+
+/** What takes user client connections: a `Maze`, or the cluster's `Gateway`. */
+export interface ClientTaker extends Taker {
+  attachClient(stream: Duplex): string;
+}
+
+/** A bound port. */
+export interface OpenPort {
+  readonly address: AddressInfo;
+  /** Stops accepting; resolves once every connection it accepted is gone. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Binds `host:port` for event sources of `taker`. Rejects with `MazeError(ERR_LISTEN)`. */
+export function openEventPort(
+  taker: EventSourceTaker,
+  host: string,
+  port: number,
+): Promise<OpenPort> {
+  const server = createServer((socket) => {
+    if (taker.closed) {
+      socket.destroy();
+      return;
+    }
+    socket.setKeepAlive(true, EVENT_SOURCE_KEEPALIVE_MS);
+    taker.attachEventSource(socket);
+  });
+  return open(server, taker, host, port, 'event source', 'event');
+}
+
+/** Binds `host:port` for user clients of `taker`. Rejects with `MazeError(ERR_LISTEN)`. */
+export function openClientPort(taker: ClientTaker, host: string, port: number): Promise<OpenPort> {
+  const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+    if (taker.closed) {
+      socket.destroy();
+      return;
+    }
+    socket.setKeepAlive(true, CLIENT_KEEPALIVE_DELAY_MS);
+    taker.attachClient(socket);
+  });
+  return open(server, taker, host, port, 'client', 'client');
+}
+
+async function open(
+  server: Server,
+  taker: Taker,
+  host: string,
+  port: number,
+  role: string,
+  name: string,
+): Promise<OpenPort> {
+  const address = await bind(server, host, port, role);
+  // Running out of descriptors (EMFILE) mostly never gets here — libuv then accepts and closes
+  // the connection itself, silently — which is why takers bound their clients below the limit.
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    taker.report({
+      code: ErrorCode.StreamError,
+      message: `${name} port failed: ${error.message}`,
+      context: { connection: `${name}-port` },
+    });
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    close: () => {
+      closing ??= new Promise((resolve) => server.close(() => resolve()));
+      return closing;
+    },
+  };
+}
+
+/**
+ * Binds `server` (any `net.Server`, `http.Server` too) to `host:port`; rejects with
+ * `MazeError(ERR_LISTEN)` naming `role` and the reason. Shared with the monitoring port.
+ */
+export function bind(
+  server: Server,
+  host: string,
+  port: number,
+  role: string,
+): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const reason =
+        error.code === 'EADDRINUSE'
+          ? 'address already in use'
+          : error.code === 'EACCES'
+            ? 'permission denied'
+            : error.message;
+      const failure = new MazeError(
+        ErrorCode.ListenFailed,
+        `cannot listen for ${role} connections on ${host}:${port}: ${reason}${
+          error.code === undefined ? '' : ` (${error.code})`
+        }`,
+      );
+      failure.cause = error;
+      reject(failure);
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
