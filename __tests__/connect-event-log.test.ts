@@ -1,10 +1,18 @@
 /**
- * Cluster mode's settings (the `cluster` rows of the option table): how the command line
- * takes them, that they never reach `listen()`, and how `natsConnectOptions()` maps them to
- * the NATS client's options. No NATS server here: see `jetstream-event-log.test.ts`.
+ * Cluster mode's settings (the `cluster` rows of the option table): how the `ingest` and
+ * `gateway` command lines take them, that `serve` has no such flags and that they never reach
+ * the library's options, and how `natsConnectOptions()` maps them to the NATS client's
+ * options. No NATS server here: see `jetstream-event-log.test.ts`.
  */
 import { describe, expect, it } from '@jest/globals';
-import { resolveServeArgs, serveYargsOptions, toListenOptions } from '../lib/cli/serve-options.js';
+import {
+  resolveGatewayArgs,
+  resolveIngestArgs,
+  toGatewayOptions,
+  toIngestOptions,
+} from '../lib/cli/cluster-options.js';
+import { commandYargsOptions } from '../lib/cli/command-options.js';
+import { resolveServeArgs } from '../lib/cli/serve-options.js';
 import { natsConnectOptions } from '../lib/cluster/connect.js';
 import {
   DEFAULT_NATS_REPLICAS,
@@ -48,14 +56,18 @@ describe('cluster settings on the command line', () => {
       'natsStorage',
       'natsReplicas',
     ]);
-    const yargs = serveYargsOptions();
-    for (const spec of serverOptionsOf('cluster')) {
-      expect(yargs[flagOf(spec)]?.group).toMatch(/^NATS JetStream/);
+    for (const command of ['ingest', 'gateway'] as const) {
+      const yargs = commandYargsOptions(command);
+      for (const spec of serverOptionsOf('cluster')) {
+        expect(yargs[flagOf(spec)]?.group).toMatch(/^NATS JetStream/);
+      }
     }
+    const serve = commandYargsOptions('serve');
+    for (const spec of serverOptionsOf('cluster')) expect(serve).not.toHaveProperty(flagOf(spec));
   });
 
   it('default to no server and the documented stream', () => {
-    expect(resolveServeArgs({}, NO_FILES)).toMatchObject({
+    expect(resolveGatewayArgs({}, NO_FILES)).toMatchObject({
       natsUrl: undefined,
       natsCreds: undefined,
       natsStream: DEFAULT_NATS_STREAM,
@@ -66,7 +78,7 @@ describe('cluster settings on the command line', () => {
   });
 
   it('are parsed from flags and the environment, and checked like every setting', () => {
-    const args = resolveServeArgs(
+    const args = resolveIngestArgs(
       { natsUrl: 'nats://a:4222,nats://b:4222', natsStorage: 'memory' },
       { env: { FOLLOWER_MAZE_NATS_REPLICAS: '3' }, readFile: missing },
     );
@@ -75,20 +87,55 @@ describe('cluster settings on the command line', () => {
       natsStorage: 'memory',
       natsReplicas: 3,
     });
-    expect(thrown(() => resolveServeArgs({ natsStorage: 'disk' }, NO_FILES))).toEqual({
+    expect(thrown(() => resolveGatewayArgs({ natsStorage: 'disk' }, NO_FILES))).toEqual({
       code: ErrorCode.InvalidOption,
       message: '--nats-storage must be one of file, memory, got "disk"',
     });
     expect(
       thrown(() =>
-        resolveServeArgs({}, { env: { FOLLOWER_MAZE_NATS_REPLICAS: '6' }, readFile: missing }),
+        resolveIngestArgs({}, { env: { FOLLOWER_MAZE_NATS_REPLICAS: '6' }, readFile: missing }),
       ).message,
     ).toBe('FOLLOWER_MAZE_NATS_REPLICAS must be an integer from 1 to 5, got 6');
   });
 
-  it('never reach listen()', () => {
-    const listen = toListenOptions(resolveServeArgs({ natsUrl: 'nats://a:4222' }, NO_FILES));
-    for (const name of cluster) expect(listen).not.toHaveProperty(name);
+  it('never reach the library options of the ingest or the gateway', () => {
+    const ingest = toIngestOptions(resolveIngestArgs({ natsUrl: 'nats://a:4222' }, NO_FILES));
+    const gateway = toGatewayOptions(resolveGatewayArgs({ natsUrl: 'nats://a:4222' }, NO_FILES));
+    for (const name of cluster) {
+      expect(ingest).not.toHaveProperty(name);
+      expect(gateway).not.toHaveProperty(name);
+    }
+    expect(Object.keys(ingest).sort()).toEqual([
+      'maxLineLength',
+      'reorderBytes',
+      'reorderCapacity',
+      'shutdownTimeout',
+      'sourceIdleTimeout',
+      'startSequence',
+    ]);
+    expect(Object.keys(gateway).sort()).toEqual([
+      'clientBufferLimit',
+      'identifyTimeout',
+      'maxClients',
+      'maxFollowEdges',
+      'maxIdLineLength',
+      'shutdownTimeout',
+      'slowClientTimeout',
+      'totalBufferLimit',
+    ]);
+  });
+
+  it('may sit in a shared environment or config file, which serve takes without using them', () => {
+    const shared = {
+      env: { FOLLOWER_MAZE_NATS_URL: 'nats://a:4222' },
+      readFile: () => '{"natsStream": "EVENTS", "resetOnDisconnect": true}',
+    };
+    const serve = resolveServeArgs({ config: 'cluster.json' }, shared);
+    expect(serve).not.toHaveProperty('natsUrl');
+    expect(serve.resetOnDisconnect).toBe(true);
+    const gateway = resolveGatewayArgs({ config: 'cluster.json' }, shared);
+    expect(gateway).toMatchObject({ natsUrl: 'nats://a:4222', natsStream: 'EVENTS' });
+    expect(gateway).not.toHaveProperty('resetOnDisconnect');
   });
 });
 

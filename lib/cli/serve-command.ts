@@ -7,8 +7,9 @@
 import type { Argv, CommandModule } from 'yargs';
 import { MazeError } from '../core/errors.js';
 import { ENV_PREFIX } from '../core/option-table.js';
-import { EXIT_USAGE, processOutput, runServe } from './serve.js';
+import { EXIT_USAGE, runServe } from './serve.js';
 import { resolveServeArgs, serveYargsOptions } from './serve-options.js';
+import { processOutput } from './serve-output.js';
 
 export const serveCommand: CommandModule<object, Record<string, unknown>> = {
   command: ['serve', '$0'],

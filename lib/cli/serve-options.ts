@@ -1,43 +1,17 @@
-/**
- * The settings of `follower-maze serve`, derived from the option table
- * (`SERVER_OPTIONS`): its yargs flags and help, and the resolution of every setting from its
- * flag, its `FOLLOWER_MAZE_*` environment variable, the `--config` file or its default, in
- * that order of precedence.
- *
- * Invariants:
- * - Nothing is ignored silently: an empty value, a value given twice, a misspelled
- *   environment variable or config key, a boolean that is not one of the usual spellings,
- *   and a config file that is not a JSON object all stop startup with one line that names
- *   the setting and what it accepts (and, for a misspelling, the closest known name).
- * - Flags and environment variables are text, parsed by `parseOptionText()`; config values
- *   are JSON, checked by `checkOptionValue()`: the same ranges as the library's.
- */
-import { readFileSync } from 'node:fs';
-import type { Options } from 'yargs';
-import { ErrorCode, MazeError } from '../core/errors.js';
-import {
-  checkOptionValue,
-  defaultText,
-  ENV_PREFIX,
-  envOf,
-  flagOf,
-  type OptionLayer,
-  type OptionSpec,
-  type OptionValue,
-  parseOptionText,
-  SERVER_OPTIONS,
-  serverOption,
-  serverOptionsOf,
-} from '../core/option-table.js';
+/** The settings of `follower-maze serve`: the option table's rows that `serve` takes. */
 import type { ListenOptions } from '../net/listen.js';
-import type { LogFormat, LogLevel } from './logger.js';
-import { closest } from './suggest.js';
+import {
+  type CommonArgs,
+  commandYargsOptions,
+  libraryOptionsOf,
+  resolveCommandArgs,
+  type SettingSources,
+} from './command-options.js';
 
 /** The settings of the serve command, every one decided. */
-export interface ServeArgs {
+export interface ServeArgs extends CommonArgs {
   readonly eventPort: number;
   readonly clientPort: number;
-  readonly host: string;
   readonly maxLineLength: number;
   readonly maxIdLineLength: number;
   readonly identifyTimeout: number;
@@ -51,168 +25,22 @@ export interface ServeArgs {
   readonly maxFollowEdges: number;
   readonly resetOnDisconnect: boolean;
   readonly sourceIdleTimeout: number;
-  readonly shutdownTimeout: number;
-  readonly statsInterval: number;
-  readonly logLevel: LogLevel;
-  readonly logFormat: LogFormat;
-  /** The monitoring port; `undefined`: no monitoring. */
-  readonly monitorPort: number | undefined;
-  readonly monitorHost: string;
-  /**
-   * The connection to NATS JetStream of cluster mode (layer `cluster`): parsed and checked
-   * like every setting, but `serve` does not use them; `undefined`: not given.
-   */
-  readonly natsUrl: string | undefined;
-  readonly natsCreds: string | undefined;
-  readonly natsUser: string | undefined;
-  readonly natsPassword: string | undefined;
-  readonly natsToken: string | undefined;
-  readonly natsTlsCa: string | undefined;
-  readonly natsStream: string;
-  readonly natsSubject: string;
-  readonly natsStorage: 'file' | 'memory';
-  readonly natsReplicas: number;
-  /** The config file read, if any. */
-  readonly config: string | undefined;
 }
 
-/**
- * `FOLLOWER_MAZE_REQUIRE_*` variables are the test suite's, not settings of the server
- * (`.ci/run` sets them so that a missing tool fails the tests instead of skipping them).
- */
-const TEST_SUITE_PREFIX = `${ENV_PREFIX}_REQUIRE_`;
-
-/** The `--help` heading of each layer's options. */
-const HELP_GROUPS: Readonly<Record<OptionLayer, string>> = {
-  listen: 'Server:',
-  adapter: 'Server:',
-  core: 'Server:',
-  cli: 'Output and configuration:',
-  cluster: 'NATS JetStream (cluster mode, in progress; serve does not use these):',
-};
-
-/** `SERVER_OPTIONS` as yargs options: text in, parsed by `resolveServeArgs()`. */
-export function serveYargsOptions(): Record<string, Options> {
-  const options: Record<string, Options> = {};
-  for (const spec of SERVER_OPTIONS) {
-    options[flagOf(spec)] = {
-      type: 'string',
-      describe: spec.describe,
-      defaultDescription: defaultText(spec),
-      // A boolean flag alone means true; every other flag needs its value.
-      requiresArg: spec.type !== 'boolean',
-      group: HELP_GROUPS[spec.layer],
-    };
-  }
-  return options;
+/** `serve`'s flags for yargs. */
+export function serveYargsOptions(): ReturnType<typeof commandYargsOptions> {
+  return commandYargsOptions('serve');
 }
 
-/** Where settings come from besides the command line; the process's by default. */
-export interface SettingSources {
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readFile(path: string): string;
-}
-
-const processSources: SettingSources = {
-  env: process.env,
-  readFile: (path) => readFileSync(path, 'utf8'),
-};
-
-/**
- * Decides every setting from the parsed command line (`argv`, camelCase keys as yargs gives
- * them), the environment and the config file. Throws `MazeError(ERR_INVALID_OPTION)` with a
- * one-line message on the first problem.
- */
+/** Decides every setting of `serve` (see `resolveCommandArgs()`). */
 export function resolveServeArgs(
   argv: Readonly<Record<string, unknown>>,
-  sources: SettingSources = processSources,
+  sources?: SettingSources,
 ): ServeArgs {
-  checkEnvironmentNames(sources.env);
-  const fromFlags = (spec: OptionSpec): OptionValue | undefined => {
-    const value = argv[spec.name];
-    if (value === undefined) return undefined;
-    const flag = `--${flagOf(spec)}`;
-    if (Array.isArray(value)) throw invalid(`${flag} is given more than once`);
-    if (spec.type === 'boolean' && value === '') return true;
-    return parseOptionText(spec, String(value), flag);
-  };
-  const fromEnv = (spec: OptionSpec): OptionValue | undefined => {
-    const text = sources.env[envOf(spec)];
-    return text === undefined ? undefined : parseOptionText(spec, text, envOf(spec));
-  };
-  const configSpec = serverOption('config');
-  const configPath = (fromFlags(configSpec) ?? fromEnv(configSpec)) as string | undefined;
-  const fromConfig = configPath === undefined ? {} : readConfig(configPath, sources);
-
-  const args: Record<string, unknown> = {};
-  for (const spec of SERVER_OPTIONS) {
-    args[spec.name] = fromFlags(spec) ?? fromEnv(spec) ?? fromConfig[spec.name] ?? spec.default;
-  }
-  return args as unknown as ServeArgs;
+  return resolveCommandArgs('serve', argv, sources) as unknown as ServeArgs;
 }
 
-/**
- * The `listen()` options the settings stand for: the rows of the `listen`, `adapter` and
- * `core` layers (not the CLI's own, nor cluster mode's connection to NATS).
- */
+/** The `listen()` options the settings stand for. */
 export function toListenOptions(args: ServeArgs): ListenOptions {
-  const options: Record<string, unknown> = {};
-  for (const spec of serverOptionsOf('listen', 'adapter', 'core')) {
-    options[spec.name] = (args as unknown as Record<string, unknown>)[spec.name];
-  }
-  return options as ListenOptions;
-}
-
-// A misspelled variable would otherwise leave its setting at the default without a word.
-function checkEnvironmentNames(env: SettingSources['env']): void {
-  const prefix = `${ENV_PREFIX}_`;
-  const known = SERVER_OPTIONS.map(envOf);
-  for (const name of Object.keys(env)) {
-    if (!name.startsWith(prefix) || known.includes(name) || name.startsWith(TEST_SUITE_PREFIX)) {
-      continue;
-    }
-    // Compared without the prefix they all share, so a short name gets no far-fetched match.
-    const nearest = closest(
-      name.slice(prefix.length),
-      known.map((variable) => variable.slice(prefix.length)),
-    );
-    const suggestion = nearest === undefined ? undefined : `${prefix}${nearest}`;
-    throw invalid(
-      `${name} is set in the environment but is not a follower-maze setting${
-        suggestion === undefined ? '' : ` (did you mean ${suggestion}?)`
-      }: unset it or correct its name`,
-    );
-  }
-}
-
-function readConfig(path: string, sources: SettingSources): Record<string, OptionValue> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(sources.readFile(path));
-  } catch (error) {
-    throw invalid(`cannot read the config file ${path}: ${(error as Error).message}`);
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw invalid(`the config file ${path} must hold a JSON object of settings`);
-  }
-  const settings = SERVER_OPTIONS.filter((spec) => spec.name !== 'config');
-  const names = settings.map((spec) => spec.name as string);
-  const values: Record<string, OptionValue> = {};
-  for (const [key, value] of Object.entries(parsed)) {
-    const spec = settings.find((candidate) => candidate.name === key);
-    if (spec === undefined) {
-      const suggestion = closest(key, names);
-      throw invalid(
-        `${path}: "${key}" is not a setting${
-          suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`
-        }; settings use the camelCase names of the flags`,
-      );
-    }
-    values[key] = checkOptionValue(spec, value, `${path}: ${key}`);
-  }
-  return values;
-}
-
-function invalid(message: string): MazeError {
-  return new MazeError(ErrorCode.InvalidOption, message);
+  return libraryOptionsOf(args) as ListenOptions;
 }

@@ -241,6 +241,11 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     return this.#stopped;
   }
 
+  /** Whether a failed append is being recovered from (appends wait meanwhile). */
+  get recovering(): boolean {
+    return this.#recovering;
+  }
+
   /** Whether it takes no more event sources: closed, or stopped. */
   get closed(): boolean {
     return this.#closing !== undefined || this.#stopped;

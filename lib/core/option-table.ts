@@ -59,6 +59,18 @@ export type OptionLayer = 'core' | 'adapter' | 'listen' | 'cli' | 'cluster';
 
 export type OptionValue = number | string | boolean;
 
+/** The server commands: `serve` (one process), and cluster mode's `ingest` and `gateway`. */
+export type ServerCommand = 'serve' | 'ingest' | 'gateway';
+
+const EVERY = ['serve', 'ingest', 'gateway'] as const;
+/** The event source side: framing, sequencing. */
+const EVENT_SIDE = ['serve', 'ingest'] as const;
+/** The client side: ids, flow control, the follow graph that routing reads. */
+const CLIENT_SIDE = ['serve', 'gateway'] as const;
+/** The connection to NATS JetStream. */
+const CLUSTER = ['ingest', 'gateway'] as const;
+const SERVE_ONLY = ['serve'] as const;
+
 /** One tunable. */
 export interface OptionSpec {
   /** camelCase: the library option and the config file key. */
@@ -72,6 +84,8 @@ export interface OptionSpec {
   /** The accepted values of a `choice`. */
   readonly choices?: readonly string[];
   readonly layer: OptionLayer;
+  /** The commands that take it (as a flag; see `serverOptionsFor()`). */
+  readonly commands: readonly ServerCommand[];
   readonly describe: string;
 }
 
@@ -86,6 +100,7 @@ export const SERVER_OPTIONS = [
     ...PORT,
     default: DEFAULT_EVENT_PORT,
     layer: 'listen',
+    commands: EVENT_SIDE,
     describe: 'TCP port the event source connects to (0: any free port)',
   },
   {
@@ -93,6 +108,7 @@ export const SERVER_OPTIONS = [
     ...PORT,
     default: DEFAULT_CLIENT_PORT,
     layer: 'listen',
+    commands: CLIENT_SIDE,
     describe: 'TCP port user clients connect to (0: any free port)',
   },
   {
@@ -100,6 +116,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: DEFAULT_HOST,
     layer: 'listen',
+    commands: EVERY,
     describe: 'Address both ports bind to (0.0.0.0 exposes the event port to the network)',
   },
   {
@@ -109,6 +126,7 @@ export const SERVER_OPTIONS = [
     min: 4,
     default: DEFAULT_MAX_LINE_LENGTH,
     layer: 'adapter',
+    commands: EVENT_SIDE,
     describe: 'Longest event line accepted, terminator included, in bytes',
   },
   {
@@ -117,6 +135,7 @@ export const SERVER_OPTIONS = [
     min: 2,
     default: DEFAULT_MAX_ID_LINE_LENGTH,
     layer: 'adapter',
+    commands: CLIENT_SIDE,
     describe: 'Longest user id line a client may send, terminator included, in bytes',
   },
   {
@@ -124,6 +143,7 @@ export const SERVER_OPTIONS = [
     ...DURATION,
     default: DEFAULT_IDENTIFY_TIMEOUT_MS,
     layer: 'adapter',
+    commands: CLIENT_SIDE,
     describe: 'Milliseconds a new client has to send its user id',
   },
   {
@@ -132,6 +152,7 @@ export const SERVER_OPTIONS = [
     min: 0,
     default: DEFAULT_MAX_CLIENTS,
     layer: 'adapter',
+    commands: CLIENT_SIDE,
     describe:
       'Client connections attached at once (0: the descriptor limit minus a reserve for the event source)',
   },
@@ -140,6 +161,7 @@ export const SERVER_OPTIONS = [
     ...SIZE,
     default: DEFAULT_CLIENT_BUFFER_LIMIT,
     layer: 'adapter',
+    commands: CLIENT_SIDE,
     describe: 'Bytes queued for one client before the event source is paused',
   },
   {
@@ -147,6 +169,7 @@ export const SERVER_OPTIONS = [
     ...SIZE,
     default: DEFAULT_TOTAL_BUFFER_LIMIT,
     layer: 'adapter',
+    commands: CLIENT_SIDE,
     describe: 'Bytes queued for all clients together before the event source is paused',
   },
   {
@@ -154,6 +177,7 @@ export const SERVER_OPTIONS = [
     ...DURATION,
     default: DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
     layer: 'adapter',
+    commands: CLIENT_SIDE,
     describe:
       'Milliseconds a client may stay over its buffer limit (or all over the total) before clients are dropped',
   },
@@ -162,6 +186,7 @@ export const SERVER_OPTIONS = [
     ...SIZE,
     default: DEFAULT_REORDER_CAPACITY,
     layer: 'core',
+    commands: EVENT_SIDE,
     describe: 'Events that may wait for a missing sequence number',
   },
   {
@@ -169,6 +194,7 @@ export const SERVER_OPTIONS = [
     ...SIZE,
     default: DEFAULT_REORDER_BYTES,
     layer: 'core',
+    commands: EVENT_SIDE,
     describe: 'Bytes of event lines that may wait for a missing sequence number',
   },
   {
@@ -176,6 +202,7 @@ export const SERVER_OPTIONS = [
     ...SIZE,
     default: DEFAULT_START_SEQUENCE,
     layer: 'core',
+    commands: EVENT_SIDE,
     describe: 'Sequence number of the first event',
   },
   {
@@ -184,6 +211,7 @@ export const SERVER_OPTIONS = [
     max: MAX_FOLLOW_EDGES,
     default: DEFAULT_MAX_FOLLOW_EDGES,
     layer: 'core',
+    commands: CLIENT_SIDE,
     describe: 'Follow edges kept before a new follow is refused (ERR_FOLLOW_LIMIT, a no-op)',
   },
   {
@@ -191,6 +219,7 @@ export const SERVER_OPTIONS = [
     type: 'boolean',
     default: false,
     layer: 'adapter',
+    commands: SERVE_ONLY,
     describe: 'Forget follows and the stream position when the event source disconnects',
   },
   {
@@ -199,6 +228,7 @@ export const SERVER_OPTIONS = [
     min: 0,
     default: DEFAULT_SOURCE_IDLE_TIMEOUT_MS,
     layer: 'adapter',
+    commands: EVENT_SIDE,
     describe:
       'Milliseconds an event source may send nothing before a new one may take over (0: never)',
   },
@@ -208,6 +238,7 @@ export const SERVER_OPTIONS = [
     min: 0,
     default: DEFAULT_SHUTDOWN_TIMEOUT_MS,
     layer: 'adapter',
+    commands: EVERY,
     describe: 'Milliseconds to flush buffered output on shutdown before closing anyway',
   },
   {
@@ -216,6 +247,7 @@ export const SERVER_OPTIONS = [
     min: 0,
     default: DEFAULT_STATS_INTERVAL_MS,
     layer: 'cli',
+    commands: EVERY,
     describe: 'Milliseconds between stats lines on stdout (0: none)',
   },
   {
@@ -224,6 +256,7 @@ export const SERVER_OPTIONS = [
     choices: LOG_LEVELS,
     default: DEFAULT_LOG_LEVEL,
     layer: 'cli',
+    commands: EVERY,
     describe:
       'Least severe log records written to stderr: error, warn, info or debug (each client)',
   },
@@ -233,6 +266,7 @@ export const SERVER_OPTIONS = [
     choices: LOG_FORMATS,
     default: DEFAULT_LOG_FORMAT,
     layer: 'cli',
+    commands: EVERY,
     describe: 'Log records as text lines or as one JSON object per line',
   },
   {
@@ -240,6 +274,7 @@ export const SERVER_OPTIONS = [
     ...PORT,
     default: undefined,
     layer: 'cli',
+    commands: EVERY,
     describe: 'HTTP port for /healthz, /metrics, /stats and /clients (0: any free port; none: off)',
   },
   {
@@ -247,6 +282,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: DEFAULT_MONITOR_HOST,
     layer: 'cli',
+    commands: EVERY,
     describe: 'Address the monitoring port binds to (it shows user ids and client addresses)',
   },
   {
@@ -254,6 +290,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: undefined,
     layer: 'cluster',
+    commands: CLUSTER,
     describe: 'NATS server URL(s) of the event log, comma-separated (nats://host:4222)',
   },
   {
@@ -261,6 +298,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: undefined,
     layer: 'cluster',
+    commands: CLUSTER,
     describe: 'NATS credentials file (.creds: user JWT and NKey seed)',
   },
   {
@@ -268,6 +306,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: undefined,
     layer: 'cluster',
+    commands: CLUSTER,
     describe: 'NATS user name (with --nats-password)',
   },
   {
@@ -275,6 +314,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: undefined,
     layer: 'cluster',
+    commands: CLUSTER,
     describe: 'NATS password (prefer the environment variable: flags show in ps)',
   },
   {
@@ -282,6 +322,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: undefined,
     layer: 'cluster',
+    commands: CLUSTER,
     describe: 'NATS authentication token (prefer the environment variable: flags show in ps)',
   },
   {
@@ -289,6 +330,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: undefined,
     layer: 'cluster',
+    commands: CLUSTER,
     describe: 'PEM file of the CA that signed the NATS server certificate (turns TLS on)',
   },
   {
@@ -296,6 +338,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: DEFAULT_NATS_STREAM,
     layer: 'cluster',
+    commands: CLUSTER,
     describe: 'JetStream stream of the event log (created if missing)',
   },
   {
@@ -303,6 +346,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: DEFAULT_NATS_SUBJECT,
     layer: 'cluster',
+    commands: CLUSTER,
     describe: 'Subject of the event log; an existing stream must have exactly this subject',
   },
   {
@@ -311,6 +355,7 @@ export const SERVER_OPTIONS = [
     choices: ['file', 'memory'],
     default: DEFAULT_NATS_STORAGE,
     layer: 'cluster',
+    commands: CLUSTER,
     describe: 'Storage of a stream created by follower-maze (memory: lost when NATS restarts)',
   },
   {
@@ -320,6 +365,7 @@ export const SERVER_OPTIONS = [
     max: MAX_NATS_REPLICAS,
     default: DEFAULT_NATS_REPLICAS,
     layer: 'cluster',
+    commands: CLUSTER,
     describe: 'Replicas of a stream created by follower-maze (more than 1 needs a NATS cluster)',
   },
   {
@@ -327,6 +373,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: undefined,
     layer: 'cli',
+    commands: EVERY,
     describe: 'JSON file of options by their camelCase names; flags and environment win over it',
   },
 ] as const satisfies readonly OptionSpec[];
@@ -348,6 +395,11 @@ export function serverOption(name: ServerOptionName): OptionSpec {
 /** The server options taken by the given layers. */
 export function serverOptionsOf(...layers: readonly OptionLayer[]): readonly OptionSpec[] {
   return SERVER_OPTIONS.filter((spec) => layers.includes(spec.layer));
+}
+
+/** The server options `command` takes, in help order. */
+export function serverOptionsFor(command: ServerCommand): readonly OptionSpec[] {
+  return SERVER_OPTIONS.filter((spec: OptionSpec) => spec.commands.includes(command));
 }
 
 /** `eventPort` → `event-port`. */

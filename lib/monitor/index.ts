@@ -1,4 +1,10 @@
 /** The HTTP monitoring port and the sources each front end plugs into it. */
+export {
+  GATEWAY_STAT_METRICS,
+  gatewayMonitorSources,
+  INGEST_STAT_METRICS,
+  ingestMonitorSources,
+} from './cluster-sources.js';
 export { MAZE_STAT_METRICS, serveMonitorSources } from './maze-sources.js';
 export { METRIC_PREFIX } from './metrics.js';
 export { type MonitorOptions, type MonitorServer, startMonitor } from './monitor-server.js';

@@ -1,0 +1,96 @@
+/**
+ * The monitor sources of cluster mode's commands: an ingest's and a gateway's health and
+ * counters, and the gateway's clients.
+ *
+ * Health: an ingest is ready while it appends (not closing, not stopped by another writer,
+ * not recovering from a failed append); a gateway once it has caught up with the log and while
+ * it follows it (not waiting to read again after a failure, not stopped, not closing).
+ */
+import type { Gateway, GatewayStats } from '../cluster/gateway.js';
+import type { Ingest, IngestStats } from '../cluster/ingest.js';
+import type { MonitorSources, StatMetric } from './sources.js';
+import {
+  CORE_STAT_METRICS,
+  counter,
+  EVENT_INPUT_STAT_METRICS,
+  FAN_OUT_STAT_METRICS,
+  gauge,
+  PROBLEMS_METRIC,
+} from './stat-metrics.js';
+
+export const INGEST_STAT_METRICS: { readonly [Stat in keyof IngestStats]: StatMetric } = {
+  ...EVENT_INPUT_STAT_METRICS,
+  eventsReceived: CORE_STAT_METRICS.eventsReceived,
+  eventsSequenced: counter('events_sequenced', 'Valid events released in sequence order.'),
+  eventsNoop: CORE_STAT_METRICS.eventsNoop,
+  eventsDiscarded: CORE_STAT_METRICS.eventsDiscarded,
+  sequencesSkipped: CORE_STAT_METRICS.sequencesSkipped,
+  pending: CORE_STAT_METRICS.pending,
+  nextSequence: CORE_STAT_METRICS.nextSequence,
+  eventsAppended: counter('events_appended', 'Events the event log acknowledged.'),
+  batchesAppended: counter('batches_appended', 'Batches the event log acknowledged.'),
+  appendsInFlight: gauge('appends_in_flight', 'Appends sent and not yet settled.'),
+  batchesUnacknowledged: gauge(
+    'batches_unacknowledged',
+    'Closed batches the event log has not acknowledged.',
+  ),
+  appendErrors: counter('append_errors', 'Append failures the ingest recovered from.'),
+  appendRetries: counter('append_retries', 'Batches appended again after a failure.'),
+  stopped: gauge('ingest_stopped', '1 once another writer was found and the ingest stopped.'),
+  problems: PROBLEMS_METRIC,
+};
+
+export const GATEWAY_STAT_METRICS: { readonly [Stat in keyof GatewayStats]: StatMetric } = {
+  ...CORE_STAT_METRICS,
+  ...FAN_OUT_STAT_METRICS,
+  eventSourcePaused: gauge('log_reading_paused', '1 while clients hold back reading the log.'),
+  eventSourcePauses: counter('log_reading_pauses', 'Times clients held back reading the log.'),
+  batchesApplied: counter('batches_applied', 'Event log batches applied.'),
+  logPosition: gauge('log_position', 'Position of the last event log batch applied.'),
+  catchUpPosition: gauge('catch_up_position', 'Event log position to reach before serving.'),
+  caughtUp: gauge('caught_up', '1 once the gateway has caught up and serves clients.'),
+  following: gauge('following', '1 while the gateway reads the event log.'),
+  readRetries: counter('read_retries', 'Event log reads started again after a failure.'),
+  problems: PROBLEMS_METRIC,
+};
+
+/** The sources for `startMonitor()` of an ingest. */
+export function ingestMonitorSources(ingest: Ingest): MonitorSources {
+  return {
+    health: () => {
+      if (ingest.stopped) return { ready: false, reason: 'another ingest has the event log' };
+      if (ingest.closed) return { ready: false, reason: 'the ingest is shutting down' };
+      if (ingest.recovering) {
+        return { ready: false, reason: 'an append failed; resuming from the event log tail' };
+      }
+      return { ready: true };
+    },
+    stats: () => ({ ...ingest.stats() }),
+    statMetrics: INGEST_STAT_METRICS,
+    report: (problem) => ingest.report(problem),
+  };
+}
+
+/** The sources for `startMonitor()` of a gateway. */
+export function gatewayMonitorSources(gateway: Gateway): MonitorSources {
+  return {
+    health: () => {
+      const stats = gateway.stats();
+      if (gateway.stopped) return { ready: false, reason: 'the gateway cannot follow the log' };
+      if (gateway.closed) return { ready: false, reason: 'the gateway is shutting down' };
+      if (!stats.caughtUp) {
+        return {
+          ready: false,
+          reason: `catching up with the event log (position ${stats.logPosition} of ${stats.catchUpPosition})`,
+        };
+      }
+      if (!stats.following)
+        return { ready: false, reason: 'reading the event log failed; retrying' };
+      return { ready: true };
+    },
+    stats: () => ({ ...gateway.stats() }),
+    statMetrics: GATEWAY_STAT_METRICS,
+    clients: (page) => gateway.clients(page.offset, page.limit),
+    report: (problem) => gateway.report(problem),
+  };
+}
