@@ -130,6 +130,18 @@ describe('follower-maze simulate (built binary)', () => {
     });
   });
 
+  it('documents the list form of --clientListenerPort in --help', async () => {
+    const result = await run(['--help']);
+    expect(result.code).toBe(0);
+    // yargs wraps at the terminal width: a line break may fall between any two words.
+    expect(result.stdout).toMatch(
+      /--clientListenerPort[\s\S]*comma-separated\s+list\s+spreads\s+them\s+round-robin/,
+    );
+    // The example: its command wraps around its description, so each is checked alone.
+    expect(result.stdout).toContain('9099,9199,9299');
+    expect(result.stdout).toMatch(/verify\s+a\s+cluster/);
+  });
+
   it('exits 2 when the server cannot be reached', async () => {
     const port = String(await unusedPort());
     const result = await run(['--eventListenerPort', port, '--clientListenerPort', port, ...SMALL]);
@@ -143,6 +155,12 @@ describe('follower-maze simulate (built binary)', () => {
     [['--timeout', 'soon'], {}, /--timeout \(or \$timeout\) must be an integer/],
     [['--eventTerminator', 'cr'], {}, /--eventTerminator must be "lf" or "crlf"/],
     [[], { totalEvents: '-5' }, /\$totalEvents\) must be an integer from 0/],
+    [
+      ['--clientListenerPort', '9099,,9100'],
+      {},
+      /--clientListenerPort \(or \$clientListenerPort\) must be a port from 1 to 65535 or a comma-separated list of distinct ones, got "9099,,9100"/,
+    ],
+    [[], { clientListenerPort: '9099,9099' }, /list of distinct ones, got "9099,9099"/],
     [['--no-such-option'], {}, /unknown option --such-option/],
   ])('exits 2 on a usage error: %j %j', async (args, env, message) => {
     const result = await run(args, env);

@@ -9,7 +9,7 @@ import {
   type SimulationResult,
   SUCCESS_LINE,
 } from '../lib/simulate/index.js';
-import { portsOf, useNaiveServers } from './simulate-servers.js';
+import { portsOf, useNaiveServers, useTestClusters } from './simulate-servers.js';
 
 class Capture extends Writable {
   text = '';
@@ -27,6 +27,7 @@ function io(tty = false, env: Record<string, string> = {}) {
 }
 
 const startServer = useNaiveServers();
+const startCluster = useTestClusters();
 
 describe('runSimulateCommand', () => {
   it('redraws one progress line on a TTY, then prints the summary', async () => {
@@ -60,6 +61,25 @@ describe('runSimulateCommand', () => {
     expect(await runSimulateCommand({ json: true }, out)).toBe(0);
     expect(JSON.parse(out.stdout.text)).toMatchObject({ ok: true, clients: 4, users: 40 });
     expect(out.stderr.text).toBe('');
+  });
+
+  it('takes a list of client ports from the environment and names them all', async () => {
+    const cluster = await startCluster(2);
+    const ports = cluster.clientPorts.join(',');
+    const out = io(false, {
+      eventListenerPort: String(cluster.eventPort),
+      clientListenerPort: ports,
+      totalEvents: '1000',
+      concurrencyLevel: '4',
+      logInterval: '0',
+    });
+    expect(await runSimulateCommand({}, out)).toBe(0);
+    expect(out.stdout.text.split('\n')[0]).toBe(
+      `simulating 1000 events from 40 users to 4 clients at 127.0.0.1` +
+        ` (events :${cluster.eventPort}, clients :${ports}), seed 666`,
+    );
+    expect(out.stdout.text.trimEnd().split('\n').at(-1)).toBe(SUCCESS_LINE);
+    expect(cluster.accepted()).toEqual([2, 2]);
   });
 
   it('prints the failure on stderr and returns 1', async () => {

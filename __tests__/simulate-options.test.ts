@@ -41,7 +41,7 @@ describe('resolveSimulateOptions', () => {
     expect(resolveSimulateOptions()).toMatchObject({
       host: '127.0.0.1',
       eventListenerPort: 9090,
-      clientListenerPort: 9099,
+      clientListenerPorts: [9099],
       totalEvents: 10_000_000,
       concurrencyLevel: 100,
       numberOfUsers: 1_000,
@@ -121,6 +121,88 @@ describe('resolveSimulateOptions', () => {
   it('refuses a bad value from the environment, naming the variable', () => {
     expect(() => resolveSimulateOptions({}, { maxEventSourceBatchSize: 'lots' })).toThrow(
       /\(or \$maxEventSourceBatchSize\) must be an integer/,
+    );
+  });
+});
+
+describe('resolveSimulateOptions: clientListenerPort', () => {
+  const LIST_EXPECTED = 'a port from 1 to 65535 or a comma-separated list of distinct ones';
+
+  it.each([
+    [9199, [9199]],
+    ['9199', [9199]],
+    ['9099,9199,9299', [9099, 9199, 9299]],
+    [' 9099 , 9199 ', [9099, 9199]],
+    ['1,65535', [1, 65535]],
+    [
+      [9299, 9099],
+      [9299, 9099],
+    ],
+    [
+      ['9099', '9199'],
+      [9099, 9199],
+    ],
+  ])('reads %j as the ports %j, in the order given', (clientListenerPort, ports) => {
+    expect(resolveSimulateOptions({ clientListenerPort }).clientListenerPorts).toEqual(ports);
+  });
+
+  it('reads the list from the environment variable too, a flag winning', () => {
+    const env = { clientListenerPort: '9099,9199,9299' };
+    expect(resolveSimulateOptions({}, env).clientListenerPorts).toEqual([9099, 9199, 9299]);
+    expect(resolveSimulateOptions({ clientListenerPort: '9399' }, env).clientListenerPorts).toEqual(
+      [9399],
+    );
+  });
+
+  it.each([
+    [0, '0'],
+    [70_000, '70000'],
+    ['0', '"0"'],
+    ['70000', '"70000"'],
+    ['9099,,9100', '"9099,,9100"'],
+    ['9099,', '"9099,"'],
+    [',9099', '",9099"'],
+    ['', '""'],
+    ['9099,9099', '"9099,9099"'],
+    ['9099, 9100,9099', '"9099, 9100,9099"'],
+    [[9099, 9099], '"9099,9099"'],
+    [[], '""'],
+    ['abc', '"abc"'],
+    ['9099;9100', '"9099;9100"'],
+    ['9099,abc', '"9099,abc"'],
+    [9099.5, '9099.5'],
+    ['-9099', '"-9099"'],
+  ])('refuses %j', (clientListenerPort, got) => {
+    expect(() => resolveSimulateOptions({ clientListenerPort })).toThrow(
+      new MazeError(
+        ErrorCode.InvalidOption,
+        `--clientListenerPort (or $clientListenerPort) must be ${LIST_EXPECTED}, got ${got}`,
+      ),
+    );
+  });
+
+  it('refuses a bad list from the environment, naming the variable', () => {
+    expect(() => resolveSimulateOptions({}, { clientListenerPort: '9099,,9100' })).toThrow(
+      new MazeError(
+        ErrorCode.InvalidOption,
+        `--clientListenerPort (or $clientListenerPort) must be ${LIST_EXPECTED}, got "9099,,9100"`,
+      ),
+    );
+  });
+
+  it('refuses more ports than clients: a port without a client would go unverified', () => {
+    expect(
+      resolveSimulateOptions({ clientListenerPort: '1,2,3', concurrencyLevel: 3 })
+        .clientListenerPorts,
+    ).toEqual([1, 2, 3]);
+    expect(() =>
+      resolveSimulateOptions({ clientListenerPort: '1,2,3', concurrencyLevel: 2 }),
+    ).toThrow(
+      new MazeError(
+        ErrorCode.InvalidOption,
+        '--clientListenerPort (or $clientListenerPort) must be at most as many ports as' +
+          ' --concurrencyLevel (2), so that every port gets a client, got "1,2,3"',
+      ),
     );
   });
 });

@@ -2,11 +2,15 @@
  * Tiny Follower Maze servers for the simulator's tests: a naive, correct one, and the same
  * with one injected fault, to prove the simulator notices each kind of misbehaviour.
  * Test code only: it buffers whole lines as strings and keeps everything in memory.
+ * Beside them, a stand-in for a cluster (`startTestCluster`): one event port, several
+ * client ports, each served by its own maze.
  *
- * Both listeners bind 127.0.0.1 on port 0; `close()` destroys every socket it accepted.
+ * Every listener binds 127.0.0.1 on port 0; `close()` destroys every socket it accepted.
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { afterEach } from '@jest/globals';
+import { createMaze, type Maze } from '../lib/adapter/maze.js';
 
 /** One misbehaviour, applied to the `at`-th notification the server sends (0-based, over all clients). */
 export type Fault =
@@ -247,6 +251,110 @@ export function portsOf(server: NaiveServer): {
   clientListenerPort: number;
 } {
   return { eventListenerPort: server.eventPort, clientListenerPort: server.clientPort };
+}
+
+/**
+ * A cluster as `simulate` sees it: one event port (the ingest) whose stream is copied to
+ * several independent mazes (the gateways: each its own follow graph, clients and timing, as
+ * gateways replaying one log are), each serving clients on its own port.
+ */
+export interface TestCluster {
+  readonly eventPort: number;
+  /** One client port per gateway. */
+  readonly clientPorts: readonly number[];
+  /** The gateways' mazes, in the order of `clientPorts`. */
+  readonly mazes: readonly Maze[];
+  /** Client connections accepted so far on each port of `clientPorts`. */
+  accepted(): number[];
+  close(): Promise<void>;
+}
+
+// Bounds each maze's flush when the cluster closes.
+const CLUSTER_SHUTDOWN_MS = 1_000;
+
+/** How a `TestCluster` misbehaves, if at all. */
+export interface TestClusterOptions {
+  /** The last gateway hands each client to its maze only after this many ms (late registration). */
+  readonly lateRegisterMs?: number;
+}
+
+/** Starts a `TestCluster` of `gateways` client ports. */
+export async function startTestCluster(
+  gateways: number,
+  options: TestClusterOptions = {},
+): Promise<TestCluster> {
+  const sockets = new Set<Socket>();
+  const track = (socket: Socket): void => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+  };
+  const mazes = Array.from({ length: gateways }, () =>
+    createMaze({ shutdownTimeout: CLUSTER_SHUTDOWN_MS }),
+  );
+  const accepted = mazes.map(() => 0);
+  const timers = new Set<NodeJS.Timeout>();
+  // `pipe()` to several copies pauses the socket while any copy is full: backpressure holds.
+  const eventServer = createServer((socket) => {
+    track(socket);
+    for (const maze of mazes) {
+      const copy = new PassThrough();
+      socket.pipe(copy);
+      maze.attachEventSource(copy);
+    }
+  });
+  const clientServers = mazes.map((maze, index) =>
+    createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
+      track(socket);
+      accepted[index] = (accepted[index] ?? 0) + 1;
+      const late = index === gateways - 1 ? options.lateRegisterMs : undefined;
+      if (late === undefined) {
+        maze.attachClient(socket);
+        return;
+      }
+      // Unread until then, the id line waits in the socket.
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        if (!socket.destroyed && !maze.closed) maze.attachClient(socket);
+      }, late);
+      timers.add(timer);
+    }),
+  );
+  const servers = [eventServer, ...clientServers];
+  const close = async (): Promise<void> => {
+    for (const timer of timers) clearTimeout(timer);
+    const closed = servers.map(closeServer);
+    await Promise.all(mazes.map((maze) => maze.close()));
+    for (const socket of sockets) socket.destroy();
+    await Promise.all(closed);
+  };
+  try {
+    const eventPort = await listenLocal(eventServer);
+    const clientPorts: number[] = [];
+    for (const server of clientServers) clientPorts.push(await listenLocal(server));
+    return { eventPort, clientPorts, mazes, accepted: () => [...accepted], close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Like `useNaiveServers`, for `startTestCluster`: closes each cluster after its test. */
+export function useTestClusters(): (
+  gateways: number,
+  options?: TestClusterOptions,
+) => Promise<TestCluster> {
+  let started: TestCluster[] = [];
+  afterEach(async () => {
+    const closing = started;
+    started = [];
+    await Promise.all(closing.map((cluster) => cluster.close()));
+  });
+  return async (gateways, options) => {
+    const cluster = await startTestCluster(gateways, options);
+    started.push(cluster);
+    return cluster;
+  };
 }
 
 /** A port on 127.0.0.1 nobody listens on (bound, then released). */

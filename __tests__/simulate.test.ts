@@ -13,9 +13,17 @@ import {
   simulate,
   WARMUP_SILENCE_MS,
 } from '../lib/simulate/index.js';
-import { type Fault, portsOf, unusedPort, useNaiveServers } from './simulate-servers.js';
+import {
+  type Fault,
+  portsOf,
+  type TestCluster,
+  unusedPort,
+  useNaiveServers,
+  useTestClusters,
+} from './simulate-servers.js';
 
 const startNaive = useNaiveServers();
+const startCluster = useTestClusters();
 let real: MazeServer | undefined;
 afterEach(async () => {
   await real?.close();
@@ -236,6 +244,77 @@ describe('simulate twice against one server (lib/net listen)', () => {
     };
     expectSuccess(await simulate({ ...ports, ...SMALL, totalEvents: 2_000 }));
     expectSuccess(await simulate({ ...ports, ...SMALL, totalEvents: 2_000 }));
+  });
+});
+
+describe('simulate against a cluster (one event port, several client ports)', () => {
+  // Every gateway applied every event, and together they sent what the clients verified.
+  function expectEveryGatewayServed(cluster: TestCluster, result: SimulationResult): void {
+    const stats = cluster.mazes.map((maze) => maze.stats());
+    for (const gateway of stats) expect(gateway.eventsApplied).toBe(result.events);
+    const sent = stats.reduce((total, gateway) => total + gateway.notificationsSent, 0);
+    expect(sent).toBe(result.notifications);
+  }
+
+  it('spreads the clients round-robin over three ports and verifies them all', async () => {
+    const cluster = await startCluster(3);
+    const result = await simulate({
+      ...SMALL,
+      eventListenerPort: cluster.eventPort,
+      clientListenerPort: cluster.clientPorts.join(','),
+    });
+    expectSuccess(result);
+    expect(result.clients).toBe(20);
+    // Client i on port i mod 3: 0, 3, …, 18 | 1, 4, …, 19 | 2, 5, …, 17.
+    expect(cluster.accepted()).toEqual([7, 7, 6]);
+    expectEveryGatewayServed(cluster, result);
+  });
+
+  it('goes on round-robin with the stalled clients, after the verified ones', async () => {
+    const cluster = await startCluster(2);
+    const result = await simulate({
+      ...SMALL,
+      eventListenerPort: cluster.eventPort,
+      clientListenerPort: cluster.clientPorts,
+      concurrencyLevel: 5,
+      stalledClients: 1,
+    });
+    expectSuccess(result);
+    // Verified clients 0..4 on ports 0, 1, 0, 1, 0; the stalled one (client 5) on port 1.
+    expect(cluster.accepted()).toEqual([3, 3]);
+  });
+
+  it('waits in the warm-up for the clients of a gateway that registers them late', async () => {
+    const cluster = await startCluster(2, { lateRegisterMs: 150 });
+    const result = await simulate({
+      ...SMALL,
+      totalEvents: 2_000,
+      eventListenerPort: cluster.eventPort,
+      clientListenerPort: cluster.clientPorts.join(','),
+    });
+    expectSuccess(result);
+    expect(result.warmupEvents).toBeGreaterThan(2);
+    expect(cluster.accepted()).toEqual([10, 10]);
+    expectEveryGatewayServed(cluster, result);
+  });
+
+  it('fails to connect, exit code 2, when one of the ports has no server', async () => {
+    const cluster = await startCluster(1);
+    const port = await unusedPort();
+    const result = await simulate({
+      ...SMALL,
+      eventListenerPort: cluster.eventPort,
+      clientListenerPort: `${cluster.clientPorts[0]},${port}`,
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.failure).toMatchObject({ code: SimulationErrorCode.Connect, kind: 'connection' });
+    expect(result.failure.message).toMatch(
+      new RegExp(`^cannot connect client#\\d+ to 127\\.0\\.0\\.1:${port}: ECONNREFUSED`),
+    );
+    // The odd clients are the ones on the second port.
+    expect(result.failure.context.connection).toMatch(/^client#\d*[13579]$/);
+    expect(exitCodeOf(result)).toBe(2);
   });
 });
 

@@ -39,6 +39,10 @@ export const simulateCommand: CommandModule = {
         '$0 simulate --rate 100000 --totalEvents 2000000',
         'pace the source at 100,000 events/s and report the latency percentiles',
       )
+      .example(
+        '$0 simulate --clientListenerPort 9099,9199,9299',
+        'verify a cluster: events to the ingest on 9090, clients spread over three gateways',
+      )
       .epilog(
         'Exit codes: 0 every notification verified, 1 the server broke the protocol, 2 usage' +
           ' or connection error. Each original option is also read from the environment' +

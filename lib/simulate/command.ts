@@ -49,7 +49,7 @@ export async function runSimulateCommand(
     io.stdout.write(
       `simulating ${options.totalEvents} events from ${options.numberOfUsers} users to` +
         ` ${options.concurrencyLevel} clients at ${options.host}` +
-        ` (events :${options.eventListenerPort}, clients :${options.clientListenerPort}),` +
+        ` (events :${options.eventListenerPort}, clients :${options.clientListenerPorts.join(',')}),` +
         ` seed ${options.randomSeed}\n`,
     );
   }

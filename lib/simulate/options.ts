@@ -8,6 +8,9 @@
  *   environment, the environment over the default.
  * - Resolution never half-succeeds: an invalid value throws a `MazeError` with code
  *   `ERR_INVALID_OPTION` naming the flag, the variable and the accepted range.
+ * - `clientListenerPort` is one port or a comma-separated list of distinct ports (a cluster:
+ *   several gateways), at most one per client so that every port is verified; it resolves
+ *   to `clientListenerPorts`, which always holds at least one.
  */
 import { DEFAULT_CLIENT_PORT, DEFAULT_EVENT_PORT, DEFAULT_HOST } from '../core/constants.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
@@ -58,9 +61,11 @@ export const SIMULATE_OPTIONS = {
   clientListenerPort: {
     flag: '--clientListenerPort',
     env: 'clientListenerPort',
-    type: 'integer',
+    // Text, not a number, so that yargs passes a list such as `9099,9199` through whole.
+    type: 'string',
     defaultDescription: String(DEFAULT_CLIENT_PORT),
-    description: 'Port the user clients connect to',
+    description:
+      'Port the user clients connect to; a comma-separated list spreads them round-robin',
   },
   totalEvents: {
     flag: '--totalEvents',
@@ -162,7 +167,8 @@ export const SIMULATE_OPTIONS = {
 export interface SimulateOptions {
   readonly host?: string;
   readonly eventListenerPort?: number;
-  readonly clientListenerPort?: number;
+  /** One port, or several (an array or a comma-separated list) the clients are spread over. */
+  readonly clientListenerPort?: number | string | readonly number[];
   readonly totalEvents?: number;
   readonly concurrencyLevel?: number;
   readonly numberOfUsers?: number;
@@ -188,7 +194,11 @@ export type EventTypeLetter = (typeof EVENT_TYPES)[number];
 export interface ResolvedSimulateOptions {
   readonly host: string;
   readonly eventListenerPort: number;
-  readonly clientListenerPort: number;
+  /**
+   * The ports the clients connect to, distinct, at least one: client `i` (verified ones
+   * first, then the stalled ones) connects to `clientListenerPorts[i % length]`.
+   */
+  readonly clientListenerPorts: readonly number[];
   readonly totalEvents: number;
   readonly concurrencyLevel: number;
   readonly numberOfUsers: number;
@@ -243,12 +253,7 @@ export function resolveSimulateOptions(
   ): number => {
     const raw = pick(name);
     if (raw === undefined) return fallback;
-    const value =
-      typeof raw === 'number'
-        ? raw
-        : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw)
-          ? Number(raw)
-          : Number.NaN;
+    const value = integerOf(raw);
     if (!Number.isSafeInteger(value) || value < min || value > max) {
       throw invalid(name, `an integer from ${min} to ${max}`, raw);
     }
@@ -281,7 +286,7 @@ export function resolveSimulateOptions(
   return {
     host: rawHost.trim(),
     eventListenerPort: integer('eventListenerPort', DEFAULT_EVENT_PORT, 1, MAX_PORT),
-    clientListenerPort: integer('clientListenerPort', DEFAULT_CLIENT_PORT, 1, MAX_PORT),
+    clientListenerPorts: portList(pick('clientListenerPort'), concurrencyLevel),
     totalEvents: integer('totalEvents', DEFAULT_TOTAL_EVENTS, 0, MAX_EVENTS),
     concurrencyLevel,
     numberOfUsers,
@@ -302,6 +307,44 @@ export function resolveSimulateOptions(
     stalledClients: integer('stalledClients', 0, 0, MAX_CLIENTS),
     onProgress: onProgress as ResolvedSimulateOptions['onProgress'],
   };
+}
+
+// A number as given, or the value of a string of decimal digits (spaces around allowed);
+// NaN for anything else.
+function integerOf(raw: unknown): number {
+  if (typeof raw === 'number') return raw;
+  return typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
+}
+
+/**
+ * Reads `clientListenerPort`: absent (the default port), one port (a number or its digits),
+ * a comma-separated list of them, or an array (from a program, or yargs given the flag
+ * twice). Every port is 1..65535, none repeats, no item is empty, and there are at most
+ * `clients` of them, so that each port gets a client.
+ */
+function portList(raw: unknown, clients: number): number[] {
+  if (raw === undefined) return [DEFAULT_CLIENT_PORT];
+  const items: unknown[] =
+    typeof raw === 'string' ? raw.split(',') : Array.isArray(raw) ? raw : [raw];
+  const ports = items.map(integerOf);
+  const shown = Array.isArray(raw) ? raw.join(',') : raw;
+  const valid = (port: number): boolean =>
+    Number.isSafeInteger(port) && port >= 1 && port <= MAX_PORT;
+  if (ports.length === 0 || !ports.every(valid) || new Set(ports).size !== ports.length) {
+    throw invalid(
+      'clientListenerPort',
+      `a port from 1 to ${MAX_PORT} or a comma-separated list of distinct ones`,
+      shown,
+    );
+  }
+  if (ports.length > clients) {
+    throw invalid(
+      'clientListenerPort',
+      `at most as many ports as --concurrencyLevel (${clients}), so that every port gets a client`,
+      shown,
+    );
+  }
+  return ports;
 }
 
 /**

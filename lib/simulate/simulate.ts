@@ -5,7 +5,11 @@
  * The run, in order:
  * 1. Connect `concurrencyLevel` clients (in waves) and send each its user id line; then the
  *    `stalledClients`, which identify as users without a client and never read (nothing
- *    they receive is verified, and the server may drop them).
+ *    they receive is verified, and the server may drop them). With several client ports (a
+ *    cluster: one ingest, several gateways that each serve clients), client `i`, counted
+ *    over both kinds in that order, connects to port `i mod N`; the rest of the run does not
+ *    care which port a client is on, since every gateway owes its clients what one server
+ *    would.
  * 2. Connect the event source.
  * 3. Warm up: send broadcasts 1, 2, … (one every WARMUP_INTERVAL_MS) until every client has
  *    received one. A client that receives a broadcast was registered before the server
@@ -65,7 +69,9 @@ const MAX_TICK_MS = 100;
 const MIN_TICK_MS = 5;
 
 /**
- * Runs one simulation against the server at `host:eventListenerPort/clientListenerPort`.
+ * Runs one simulation against the server at `host:eventListenerPort/clientListenerPort`
+ * (or the cluster whose ingest takes `eventListenerPort` and whose gateways serve the ports
+ * `clientListenerPort` lists).
  * Resolves with the result, `ok` or not; rejects only on invalid options (`MazeError`).
  */
 export async function simulate(options: SimulateOptions = {}): Promise<SimulationResult> {
@@ -186,7 +192,7 @@ class Simulation {
       const connecting = clients.slice(wave, wave + CONNECT_WAVE_SIZE).map(async (client) => {
         const socket = await this.#open(
           `client#${client.index}`,
-          this.#options.clientListenerPort,
+          this.#clientPort(client.index),
           client,
         );
         if (socket === undefined) return;
@@ -201,8 +207,9 @@ class Simulation {
   async #connectStalledClients(): Promise<void> {
     const idTerminator = terminatorBytes(this.#options.idTerminator);
     const users = this.#generator.unconnectedUsers(this.#options.stalledClients);
+    const verified = this.#generator.clients.length;
     const connecting = users.map(async (user, index) => {
-      const socket = await this.#open(`stalled#${index}`, this.#options.clientListenerPort);
+      const socket = await this.#open(`stalled#${index}`, this.#clientPort(verified + index));
       if (socket === undefined) return;
       this.#stalledSockets.push(socket);
       // Never read: the kernel's buffers fill, then the server's queue for it.
@@ -213,6 +220,12 @@ class Simulation {
       socket.write(`${user}${idTerminator}`);
     });
     await Promise.all(connecting);
+  }
+
+  // Round-robin over the client ports, by creation order (verified clients, then stalled).
+  #clientPort(index: number): number {
+    const ports = this.#options.clientListenerPorts;
+    return ports[index % ports.length] as number;
   }
 
   async #connectEventSource(): Promise<void> {
