@@ -5,6 +5,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { gatewayCommand, ingestCommand } from '../lib/cli/cluster-commands.js';
 import { packageVersion } from '../lib/cli/package-version.js';
 import { EXIT_USAGE } from '../lib/cli/serve.js';
 import { serveCommand } from '../lib/cli/serve-command.js';
@@ -15,6 +16,8 @@ await yargs(hideBin(process.argv))
   .scriptName('follower-maze')
   .usage('$0 [command] [options]\n\nA Follower Maze server: one event source, many user clients.')
   .command(serveCommand)
+  .command(ingestCommand)
+  .command(gatewayCommand)
   .command(simulateCommand)
   .strict()
   .version(packageVersion())

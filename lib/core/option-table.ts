@@ -117,7 +117,7 @@ export const SERVER_OPTIONS = [
     default: DEFAULT_HOST,
     layer: 'listen',
     commands: EVERY,
-    describe: 'Address both ports bind to (0.0.0.0 exposes the event port to the network)',
+    describe: 'Address the ports bind to (0.0.0.0 exposes them to the network)',
   },
   {
     name: 'maxLineLength',
@@ -162,7 +162,8 @@ export const SERVER_OPTIONS = [
     default: DEFAULT_CLIENT_BUFFER_LIMIT,
     layer: 'adapter',
     commands: CLIENT_SIDE,
-    describe: 'Bytes queued for one client before the event source is paused',
+    describe:
+      'Bytes queued for one client before the input is paused (the event source; a gateway reading the log)',
   },
   {
     name: 'totalBufferLimit',
@@ -170,7 +171,7 @@ export const SERVER_OPTIONS = [
     default: DEFAULT_TOTAL_BUFFER_LIMIT,
     layer: 'adapter',
     commands: CLIENT_SIDE,
-    describe: 'Bytes queued for all clients together before the event source is paused',
+    describe: 'Bytes queued for all clients together before the input is paused',
   },
   {
     name: 'slowClientTimeout',
