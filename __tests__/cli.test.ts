@@ -5,94 +5,23 @@
  * is bounded; every process and socket is closed.
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { flagOf, SERVER_OPTIONS } from '../lib/core/option-table.js';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { flagOf, SERVER_OPTIONS, serverOptionsFor } from '../lib/core/option-table.js';
+import { type RunningBinary, run } from './helpers/binary.js';
 import { connectTcp, type TcpPeer, waitUntil, withTimeout } from './helpers/sockets.js';
 
-const BINARY = new URL('../dist/bin/follower-maze.js', import.meta.url).pathname;
 const PACKAGE_VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
     version: string;
   }
 ).version;
 
-interface RunningBinary {
-  readonly child: ChildProcess;
-  readonly stdout: string[];
-  /** stderr lines, each log record's message without its time and level (see `rawStderr`). */
-  readonly stderr: string[];
-  /** stderr lines as written. */
-  readonly rawStderr: string[];
-  /** Settles with the exit code (or 128 + signal number). */
-  readonly exited: Promise<number>;
-  waitForLine(stream: 'stdout' | 'stderr', pattern: RegExp, ms?: number): Promise<string>;
-}
-
-const children: ChildProcess[] = [];
 let peers: TcpPeer[] = [];
 let blockers: Server[] = [];
-
-/**
- * Runs the binary with `args`; with `descriptorLimit`, under `ulimit -n` (soft and hard, so
- * Node cannot raise it) set by a shell that then becomes the binary.
- */
-function run(
-  args: string[],
-  env: Record<string, string> = {},
-  descriptorLimit?: number,
-): RunningBinary {
-  const command = [process.execPath, BINARY, ...args];
-  const [file, ...argv] =
-    descriptorLimit === undefined
-      ? command
-      : ['bash', '-c', 'ulimit -n "$0" && exec "$@"', String(descriptorLimit), ...command];
-  const child = spawn(file as string, argv, {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const output = { stdout: [] as string[], stderr: [] as string[] };
-  const rawStderr: string[] = [];
-  for (const name of ['stdout', 'stderr'] as const) {
-    let partial = '';
-    child[name]?.setEncoding('utf8');
-    child[name]?.on('data', (text: string) => {
-      const parts = (partial + text).split('\n');
-      partial = parts.pop() ?? '';
-      if (name === 'stderr') rawStderr.push(...parts);
-      output[name].push(...(name === 'stderr' ? parts.map(withoutTimeAndLevel) : parts));
-    });
-  }
-  const exited = new Promise<number>((resolve) => {
-    child.once('exit', (code, signal) =>
-      resolve(code ?? (signal === 'SIGKILL' ? 137 : signal === 'SIGTERM' ? 143 : 130)),
-    );
-  });
-  return {
-    child,
-    ...output,
-    rawStderr,
-    exited,
-    waitForLine: async (stream, pattern, ms = 10_000) => {
-      await waitUntil(
-        () => output[stream].some((line) => pattern.test(line)),
-        `a ${stream} line matching ${pattern}`,
-        ms,
-      );
-      return output[stream].find((line) => pattern.test(line)) as string;
-    },
-  };
-}
-
-/** A text log record's message: `2026-11-30T06:10:00.123Z WARN  problem …` → `problem …`. */
-function withoutTimeAndLevel(line: string): string {
-  return line.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (ERROR|WARN |INFO |DEBUG) /, '');
-}
 
 /** Starts the server on free ports and reads them from the startup line. */
 async function serve(
@@ -113,16 +42,9 @@ async function peer(port: number): Promise<TcpPeer> {
   return connected;
 }
 
-beforeAll(() => {
-  if (!existsSync(BINARY)) throw new Error(`${BINARY} is missing: run \`npm run build\` first`);
-});
-
 afterEach(async () => {
   await Promise.all(peers.map((connected) => connected.close(1_000)));
   peers = [];
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
   await Promise.all(
     blockers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
   );
@@ -377,14 +299,26 @@ describe('follower-maze (built binary)', () => {
     );
   });
 
-  it('prints its version and a help that lists every serve option', async () => {
+  it('prints its version', async () => {
     const version = run(['--version']);
     expect(await withTimeout(version.exited, 10_000, '--version')).toBe(0);
     expect(version.stdout[0]).toBe(PACKAGE_VERSION);
-    const help = run(['--help']);
-    expect(await withTimeout(help.exited, 10_000, '--help')).toBe(0);
+  });
+
+  it.each([
+    [['--help'], 'serve'],
+    [['ingest', '--help'], 'ingest'],
+    [['gateway', '--help'], 'gateway'],
+  ] as const)('%j documents every option of %s and no other', async (args, command) => {
+    const help = run([...args]);
+    expect(await withTimeout(help.exited, 10_000, 'help')).toBe(0);
     const text = help.stdout.join('\n');
-    for (const spec of SERVER_OPTIONS) expect(text).toContain(`--${flagOf(spec)}`);
+    const taken = serverOptionsFor(command);
+    for (const spec of SERVER_OPTIONS) {
+      const flag = new RegExp(`--${flagOf(spec)}\\b`);
+      if (taken.includes(spec)) expect(text).toMatch(flag);
+      else expect(text).not.toMatch(flag);
+    }
     expect(text).toMatch(/Examples:/);
     expect(text).toMatch(/FOLLOWER_MAZE_/);
   });

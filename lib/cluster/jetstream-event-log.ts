@@ -359,10 +359,14 @@ async function ensureStream(
     subjects = (await streamSubjects(manager, stream)) ?? (await createStream(manager, options));
   } catch (error) {
     if (error instanceof MazeError) throw error;
-    throw new MazeError(
-      ErrorCode.LogFailed,
-      `cannot find or create stream ${stream}: ${messageOf(error)}`,
-    );
+    const message = messageOf(error);
+    if (/subjects overlap/i.test(message)) {
+      throw new MazeError(
+        ErrorCode.LogConfig,
+        `cannot create stream ${stream}: another stream already takes subject "${subject}"; give each stream its own subject (--nats-subject)`,
+      );
+    }
+    throw new MazeError(ErrorCode.LogFailed, `cannot find or create stream ${stream}: ${message}`);
   }
   if (subjects.length !== 1 || subjects[0] !== subject) {
     throw new MazeError(

@@ -1,0 +1,181 @@
+/**
+ * Cluster mode end to end with the built binary (docs/protocol.md §11): a real nats-server,
+ * `follower-maze ingest` and three `follower-maze gateway` processes, verified by
+ * `follower-maze simulate` with its clients spread over the gateways, LF and CRLF; a gateway
+ * started late catches up with the log (follows made before it started included); every
+ * process exits 0 on SIGTERM. Each test writes its own stream on the suite's nats-server.
+ */
+import { beforeAll, expect, it } from '@jest/globals';
+import { type RunningBinary, run } from './helpers/binary.js';
+import { describeWithNats, type NatsServer, startNatsServer } from './helpers/nats.js';
+import { connectTcp, type TcpPeer, waitUntil, withTimeout } from './helpers/sockets.js';
+
+const STARTUP_MS = 15_000;
+const SIMULATION_MS = 60_000;
+
+/** A cluster process and the port of its startup line. */
+interface Started extends RunningBinary {
+  readonly port: number;
+}
+
+async function start(args: string[], role: 'events' | 'clients'): Promise<Started> {
+  const binary = run(args);
+  const exitedEarly = binary.exited.then((code) => {
+    throw new Error(`exited with ${code} before listening`);
+  });
+  const line = await Promise.race([
+    binary.waitForLine('stdout', /^follower-maze listening:/, STARTUP_MS),
+    exitedEarly,
+  ]).catch((error: unknown) => {
+    throw new Error(`${String(error)}\nits stderr:\n${binary.rawStderr.join('\n')}`);
+  });
+  exitedEarly.catch(() => {});
+  const match = new RegExp(`${role} on 127\\.0\\.0\\.1:(\\d+)`).exec(line);
+  if (match === null) throw new Error(`unexpected startup line: ${line}`);
+  return { ...binary, port: Number(match[1]) };
+}
+
+/** The flags of the event log `stream` (each with a subject of its own) on `nats`. */
+function logFlags(nats: NatsServer, stream: string): string[] {
+  return ['--nats-url', nats.url, '--nats-stream', stream, '--nats-subject', `e2e.${stream}`];
+}
+
+function ingest(nats: NatsServer, stream: string): Promise<Started> {
+  return start(['ingest', ...logFlags(nats, stream), '--event-port', '0'], 'events');
+}
+
+function gateway(nats: NatsServer, stream: string): Promise<Started> {
+  return start(['gateway', ...logFlags(nats, stream), '--client-port', '0'], 'clients');
+}
+
+function sleepBriefly(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+/** SIGTERM, then the exit code, bounded. */
+async function stop(process: RunningBinary): Promise<number> {
+  process.child.kill('SIGTERM');
+  return withTimeout(process.exited, 15_000, 'a graceful exit');
+}
+
+describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
+  let nats: NatsServer;
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+  });
+
+  it.each(['lf', 'crlf'])(
+    'delivers every notification exactly through 1 ingest and 3 gateways (%s)',
+    async (terminator) => {
+      const stream = `E2E_${terminator.toUpperCase()}`;
+      const events = await ingest(nats, stream);
+      const gateways = await Promise.all([1, 2, 3].map(() => gateway(nats, stream)));
+      const simulation = run([
+        'simulate',
+        '--eventListenerPort',
+        String(events.port),
+        '--clientListenerPort',
+        gateways.map((started) => started.port).join(','),
+        '--totalEvents',
+        '20000',
+        '--concurrencyLevel',
+        '30',
+        '--numberOfUsers',
+        '200',
+        '--eventTerminator',
+        terminator,
+        '--idTerminator',
+        terminator,
+        '--logInterval',
+        '0',
+        '--json',
+      ]);
+      const code = await withTimeout(simulation.exited, SIMULATION_MS, 'the simulation');
+      const summary = JSON.parse(simulation.stdout.at(-1) ?? '{}') as {
+        ok?: boolean;
+        notifications?: number;
+        failure?: unknown;
+      };
+      expect({ code, ok: summary.ok, failure: summary.failure }).toEqual({
+        code: 0,
+        ok: true,
+        failure: undefined,
+      });
+      expect(summary.notifications).toBeGreaterThan(20_000);
+      for (const process of [events, ...gateways]) expect(await stop(process)).toBe(0);
+    },
+    SIMULATION_MS + 30_000,
+  );
+
+  it('starts a late gateway that applies the log first, follows included', async () => {
+    const stream = 'E2E_LATE';
+    const events = await ingest(nats, stream);
+    const early = await gateway(nats, stream);
+    const peers: TcpPeer[] = [];
+    try {
+      const source = await connectTcp(events.port);
+      peers.push(source);
+      // Before the late gateway exists: user 7 follows user 8, and many events after it.
+      const filler = Array.from({ length: 5_000 }, (_, index) => `${index + 2}|P|1|2\n`).join('');
+      source.socket.write(`1|F|7|8\r\n${filler}`);
+      let sequence = 5_002;
+      // A client gets the events applied after it identified: send until one arrives.
+      const sendUntil = (peer: TcpPeer, line: (n: number) => string, what: string) =>
+        waitUntil(
+          () => {
+            if (peer.received.text === '') source.socket.write(line(sequence++));
+            return peer.received.text !== '';
+          },
+          what,
+          15_000,
+        );
+      const witness = await connectTcp(early.port);
+      peers.push(witness);
+      witness.socket.write('2\n');
+      await sendUntil(witness, (n) => `${n}|P|1|2\n`, 'the early gateway to apply the log');
+
+      const late = await gateway(nats, stream);
+      const follower = await connectTcp(late.port);
+      peers.push(follower);
+      follower.socket.write('7\n');
+      await sendUntil(
+        follower,
+        (n) => `${n}|S|8\n`,
+        'a status update of user 8 at the late gateway',
+      );
+      await sleepBriefly();
+      expect(follower.received.text).toMatch(/^(\d+\|S\|8\n)+$/);
+      for (const process of [events, early, late]) expect(await stop(process)).toBe(0);
+    } finally {
+      await Promise.all(peers.map((peer) => peer.close(1_000)));
+    }
+  }, 60_000);
+
+  it('exits 1 naming --nats-subject when another stream takes the subject', async () => {
+    const taken = run([
+      'ingest',
+      '--nats-url',
+      nats.url,
+      '--nats-stream',
+      'E2E_OTHER',
+      '--nats-subject',
+      'e2e.E2E_LF',
+      '--event-port',
+      '0',
+    ]);
+    expect(await withTimeout(taken.exited, 15_000, 'the exit')).toBe(1);
+    expect(taken.stderr.join('\n')).toMatch(
+      /another stream already takes subject .*--nats-subject/,
+    );
+  });
+
+  it('exits 1 with one line when NATS is not there', async () => {
+    const closed = run(['gateway', '--nats-url', 'nats://127.0.0.1:1', '--client-port', '0']);
+    expect(await withTimeout(closed.exited, 15_000, 'the exit')).toBe(1);
+    expect(closed.stderr.join('\n')).toMatch(/ERR_LOG_UNAVAILABLE|cannot connect to NATS/);
+    const missing = run(['ingest', '--event-port', '0']);
+    expect(await withTimeout(missing.exited, 15_000, 'the exit')).toBe(2);
+    expect(missing.stderr.join('\n')).toMatch(/natsUrl .*is required/);
+  });
+});
