@@ -66,10 +66,11 @@ describe('README', () => {
     const text = section('Server command line');
 
     it.each(SERVER_OPTIONS.map((spec) => [flagOf(spec), spec] as const))(
-      'documents --%s with its environment variable, default and meaning',
+      'documents --%s with its commands, environment variable, default and meaning',
       (flag, spec) => {
         // Every cell derives from the option table, the meaning included.
-        expect(row(text, `--${flag}`)?.slice(1, 4)).toEqual([
+        expect(row(text, `--${flag}`)?.slice(1, 5)).toEqual([
+          spec.commands.join(', '),
           `\`${envOf(spec)}\``,
           `\`${defaultText(spec)}\``,
           spec.describe,

@@ -14,15 +14,16 @@ import { defaultText, envOf, flagOf, SERVER_OPTIONS } from '../dist/lib/core/opt
 const README = new URL('../README.md', import.meta.url);
 
 const rows = [
-  ['Option', 'Environment variable', 'Default', 'Meaning'],
+  ['Option', 'Commands', 'Environment variable', 'Default', 'Meaning'],
   ...SERVER_OPTIONS.map((spec) => [
     `\`--${flagOf(spec)}\``,
+    spec.commands.join(', '),
     `\`${envOf(spec)}\``,
     `\`${defaultText(spec)}\``,
     spec.describe,
   ]),
-  ['`--help`, `-h`', '', '', 'Show the options'],
-  ['`--version`, `-v`', '', '', 'Show the version'],
+  ['`--help`, `-h`', '', '', '', 'Show the options'],
+  ['`--version`, `-v`', '', '', '', 'Show the version'],
 ];
 const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
 const line = (row) => `| ${row.map((cell, column) => cell.padEnd(widths[column])).join(' | ')} |`;
@@ -36,7 +37,7 @@ if (!process.argv.includes('--write')) {
   console.log(table);
 } else {
   const lines = readFileSync(README, 'utf8').split('\n');
-  const start = lines.findIndex((text) => /^\| Option +\| Environment variable/.test(text));
+  const start = lines.findIndex((text) => /^\| Option +\|( Commands +\|)? Environment variable/.test(text));
   if (start === -1) throw new Error('README.md has no option table');
   let end = start;
   while (end < lines.length && lines[end].startsWith('|')) end++;
