@@ -9,9 +9,10 @@ import type { EventLog } from '../cluster/event-log.js';
 import { createGateway, type Gateway } from '../cluster/gateway.js';
 import { openClientPort } from '../net/ports.js';
 import { type GatewayArgs, toGatewayOptions, toNatsSettings } from './cluster-options.js';
+import { runClusterProcess } from './cluster-process.js';
 import { logClients } from './connection-log.js';
 import { formatAddress, formatProblem } from './format.js';
-import { loggerFor, runServer } from './run-server.js';
+import { loggerFor } from './run-server.js';
 import { failedToStart } from './serve.js';
 import { processOutput, type ServeOutput } from './serve-output.js';
 
@@ -36,24 +37,17 @@ export async function runGateway(
     await started.ready;
     started.removeAllListeners('problem');
     const port = await openClientPort(started, args.host, args.clientPort);
-    const log = eventLog;
     logClients(started, logger);
-    await runServer(
+    await runClusterProcess(
       {
+        half: started,
+        port,
+        log: eventLog,
         addresses: `clients on ${formatAddress(port.address)}`,
         limits: { ...started.options, natsStream: args.natsStream, logPosition: catchUpPosition },
-        onProblem: (listener) => started.on('problem', listener),
-        onStopped: (listener) => started.once('stopped', listener),
-        stats: () => ({ ...started.stats() }),
         monitorSources: async () => {
           const { gatewayMonitorSources } = await import('../monitor/cluster-sources.js');
           return gatewayMonitorSources(started);
-        },
-        close: async () => {
-          const portClosed = port.close();
-          await started.close();
-          await portClosed;
-          await log.close();
         },
       },
       args,

@@ -9,9 +9,10 @@ import type { EventLog } from '../cluster/event-log.js';
 import { createIngest, type Ingest } from '../cluster/ingest.js';
 import { openEventPort } from '../net/ports.js';
 import { type IngestArgs, toIngestOptions, toNatsSettings } from './cluster-options.js';
+import { runClusterProcess } from './cluster-process.js';
 import { logEventSources } from './connection-log.js';
 import { formatAddress } from './format.js';
-import { loggerFor, runServer } from './run-server.js';
+import { loggerFor } from './run-server.js';
 import { failedToStart } from './serve.js';
 import { processOutput, type ServeOutput } from './serve-output.js';
 
@@ -28,24 +29,17 @@ export async function runIngest(
     ingest = await createIngest({ log: eventLog, ...toIngestOptions(args) });
     const started = ingest;
     const port = await openEventPort(started, args.host, args.eventPort);
-    const log = eventLog;
     logEventSources(started, logger);
-    await runServer(
+    await runClusterProcess(
       {
+        half: started,
+        port,
+        log: eventLog,
         addresses: `events on ${formatAddress(port.address)}`,
         limits: { ...toIngestOptions(args), natsStream: args.natsStream },
-        onProblem: (listener) => started.on('problem', listener),
-        onStopped: (listener) => started.once('stopped', listener),
-        stats: () => ({ ...started.stats() }),
         monitorSources: async () => {
           const { ingestMonitorSources } = await import('../monitor/cluster-sources.js');
           return ingestMonitorSources(started);
-        },
-        close: async () => {
-          const portClosed = port.close();
-          await started.close();
-          await portClosed;
-          await log.close();
         },
       },
       args,

@@ -29,6 +29,7 @@ import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { defaultMaxClients } from '../adapter/descriptor-limit.js';
 import { type ClientInfo, type ClientPage, FanOut, type FanOutStats } from '../adapter/fan-out.js';
+import type { MazeOptions } from '../adapter/options.js';
 import { GATEWAY_RETRY_MAX_MS, GATEWAY_RETRY_MIN_MS } from '../core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
@@ -37,26 +38,25 @@ import type { EventLog, LogBatch, LogReader } from './event-log.js';
 
 const log = createDebug('follower-maze:gateway');
 
-/** Everything `createGateway()` takes. Durations are in milliseconds. */
-export interface GatewayOptions {
+/** The options a gateway takes besides its log: the client side of a maze's. */
+const OPTION_NAMES = [
+  'maxIdLineLength',
+  'identifyTimeout',
+  'maxClients',
+  'clientBufferLimit',
+  'totalBufferLimit',
+  'slowClientTimeout',
+  'maxFollowEdges',
+  'shutdownTimeout',
+] as const satisfies readonly ServerOptionName[];
+
+/**
+ * Everything `createGateway()` takes: the log, and the client side's options of a maze (see
+ * `MazeOptions`). Give every gateway of a cluster the same `maxFollowEdges`.
+ */
+export interface GatewayOptions extends Pick<MazeOptions, (typeof OPTION_NAMES)[number]> {
   /** The log to read. The gateway never closes it: its owner does, after `close()`. */
   readonly log: EventLog;
-  /** Longest user-id line a client may send. Default `DEFAULT_MAX_ID_LINE_LENGTH`. */
-  readonly maxIdLineLength?: number;
-  /** How long a new client has to send its id. Default `DEFAULT_IDENTIFY_TIMEOUT_MS`. */
-  readonly identifyTimeout?: number;
-  /** Client connections attached at once; 0 (default) derives it from the descriptor limit. */
-  readonly maxClients?: number;
-  /** Bytes a client may have queued before the gateway stops applying. Default `DEFAULT_CLIENT_BUFFER_LIMIT`. */
-  readonly clientBufferLimit?: number;
-  /** Bytes all clients together may have queued. Default `DEFAULT_TOTAL_BUFFER_LIMIT`. */
-  readonly totalBufferLimit?: number;
-  /** How long a client may stay over its limit before it is dropped. Default `DEFAULT_SLOW_CLIENT_TIMEOUT_MS`. */
-  readonly slowClientTimeout?: number;
-  /** Most follow edges the graph holds. Default `DEFAULT_MAX_FOLLOW_EDGES`; give every gateway the same. */
-  readonly maxFollowEdges?: number;
-  /** Bounded wait for buffered output to flush in `close()`. Default `DEFAULT_SHUTDOWN_TIMEOUT_MS`. */
-  readonly shutdownTimeout?: number;
 }
 
 /** `GatewayOptions` with every default filled in (`maxClients` resolved). */
@@ -93,17 +93,6 @@ export interface GatewayEventMap {
   /** The gateway cannot follow the log any more (the problem says why) and closes. */
   stopped: [problem: Problem];
 }
-
-const OPTION_NAMES = [
-  'maxIdLineLength',
-  'identifyTimeout',
-  'maxClients',
-  'clientBufferLimit',
-  'totalBufferLimit',
-  'slowClientTimeout',
-  'maxFollowEdges',
-  'shutdownTimeout',
-] as const satisfies readonly ServerOptionName[];
 
 /**
  * Creates a gateway on `options.log`: reads its tail (the catch-up target), then starts
