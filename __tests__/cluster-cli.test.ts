@@ -144,8 +144,19 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
         (n) => `${n}|S|8\n`,
         'a status update of user 8 at the late gateway',
       );
+      // User 2 got 5,000 private messages before the late gateway started: none again.
+      const recipient = await connectTcp(late.port);
+      peers.push(recipient);
+      recipient.socket.write('2\n');
+      await sendUntil(
+        recipient,
+        (n) => `${n}|P|1|2\n`,
+        'a new private message at the late gateway',
+      );
       await sleepBriefly();
       expect(follower.received.text).toMatch(/^(\d+\|S\|8\n)+$/);
+      expect(recipient.received.text).toMatch(/^(\d+\|P\|1\|2\n)+$/);
+      expect(Number(recipient.received.text.split('|')[0])).toBeGreaterThan(5_001);
       for (const process of [events, early, late]) expect(await stop(process)).toBe(0);
     } finally {
       await Promise.all(peers.map((peer) => peer.close(1_000)));

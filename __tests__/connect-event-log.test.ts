@@ -136,6 +136,18 @@ describe('cluster settings on the command line', () => {
     const gateway = resolveGatewayArgs({ config: 'cluster.json' }, shared);
     expect(gateway).toMatchObject({ natsUrl: 'nats://a:4222', natsStream: 'EVENTS' });
     expect(gateway).not.toHaveProperty('resetOnDisconnect');
+    // Named in the banner, so nothing is ignored without a word.
+    expect(serve.unusedSettings).toEqual([
+      'natsUrl (ingest, gateway)',
+      'natsStream (ingest, gateway)',
+    ]);
+    expect(gateway.unusedSettings).toEqual(['resetOnDisconnect (serve)']);
+    // A shared environment with a bad value is wrong for every command.
+    expect(
+      thrown(() =>
+        resolveServeArgs({}, { env: { FOLLOWER_MAZE_NATS_REPLICAS: '6' }, readFile: missing }),
+      ).code,
+    ).toBe(ErrorCode.InvalidOption);
   });
 });
 

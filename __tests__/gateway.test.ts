@@ -12,6 +12,7 @@ import { createGateway, type Gateway, type GatewayOptions } from '../lib/cluster
 import { createIngest, type Ingest } from '../lib/cluster/ingest.js';
 import { MemoryEventLog } from '../lib/cluster/memory-event-log.js';
 import { ErrorCode, MazeError, type Problem } from '../lib/core/errors.js';
+import { gatewayMonitorSources } from '../lib/monitor/cluster-sources.js';
 import { appendRange } from './helpers/event-log-contract.js';
 import {
   attachMemoryClient,
@@ -115,6 +116,17 @@ describe('Gateway: ingest and gateways deliver what one maze delivers', () => {
 });
 
 describe('Gateway: catching up', () => {
+  it('emits caughtUp at once for an empty log, to a listener added after createGateway', async () => {
+    const { gateway } = await newGateway({ log: new MemoryEventLog() });
+    const position = await withTimeout(
+      new Promise<number>((resolve) => gateway.once('caughtUp', resolve)),
+      WAIT_MS,
+      'caughtUp',
+    );
+    expect(position).toBe(0);
+    await gateway.ready;
+  });
+
   it('applies the log written before it started, then serves clients only new events', async () => {
     const log = new MemoryEventLog();
     // Before the gateway: user 2 follows user 1, and a broadcast nobody may get again.
@@ -146,9 +158,18 @@ describe('Gateway: catching up', () => {
       expect.objectContaining({ code: ErrorCode.InvalidState }),
     );
     expect(gateway.stats().caughtUp).toBe(false);
+    const sources = gatewayMonitorSources(gateway);
+    expect(sources.health()).toEqual({
+      ready: false,
+      reason: 'catching up with the event log (position 0 of 3)',
+    });
     reader.open();
     await withTimeout(gateway.ready, WAIT_MS, 'ready');
     expect(gateway.stats()).toMatchObject({ logPosition: 3, batchesApplied: 3 });
+    expect(sources.health()).toEqual({ ready: true });
+    expect(sources.stats()).toMatchObject({ logPosition: 3, caughtUp: true });
+    await gateway.close();
+    expect(sources.health()).toEqual({ ready: false, reason: 'the gateway is shutting down' });
   });
 });
 
@@ -169,7 +190,7 @@ describe('Gateway: backpressure', () => {
     for (const [index, batch] of batches.entries()) {
       await log.append(batch, { position: index });
     }
-    await waitUntil(() => gateway.stats().eventSourcePaused, 'the gateway to hold its input');
+    await waitUntil(() => gateway.stats().logReadingPaused, 'the gateway to hold its input');
     const held = gateway.stats().logPosition;
     expect(held).toBeLessThan(batches.length / 2);
     await sleep(50);
@@ -181,8 +202,49 @@ describe('Gateway: backpressure', () => {
     expect(slow.received.text).toBe(expected);
     expect(gateway.stats()).toMatchObject({
       logPosition: batches.length,
-      eventSourcePaused: false,
+      logReadingPaused: false,
     });
+  });
+});
+
+describe('Gateway: closing', () => {
+  it('closes at once while flow control holds its reading, and applies no more', async () => {
+    const log = new MemoryEventLog();
+    const { gateway } = await newGateway({ log, clientBufferLimit: 1024, shutdownTimeout: 200 });
+    await gateway.ready;
+    await attachMemoryClient(gateway, '1\n', { read: false });
+    for (const position of [0, 1]) {
+      const lines = Array.from(
+        { length: 32 },
+        (_, index) => `${String(32 * position + index + 1).padStart(1020, '0')}|B\n`,
+      );
+      const first = 32 * position + 1;
+      await log.append({ firstSequence: first, lastSequence: first + 31, lines }, { position });
+    }
+    await waitUntil(() => gateway.stats().logReadingPaused, 'the gateway to hold its input');
+    expect(gateway.stats().logPosition).toBe(1);
+    await withTimeout(gateway.close(), WAIT_MS, 'close');
+    await sleep(20);
+    expect(gateway.stats()).toMatchObject({ logPosition: 1, clientsConnected: 0 });
+  });
+
+  it('closes at once while it waits to read again, and reads no more', async () => {
+    const inner = new MemoryEventLog();
+    const log = new FailingReadsLog(inner, 0);
+    const { gateway, problems } = await newGateway({ log });
+    await gateway.ready;
+    await appendRange(inner, 1, 1);
+    await waitUntil(() => problems.length === 1, 'the read failure');
+    expect(gatewayMonitorSources(gateway).health()).toEqual({
+      ready: false,
+      reason: 'reading the event log failed; retrying',
+    });
+    const started = Date.now();
+    await withTimeout(gateway.close(), WAIT_MS, 'close');
+    expect(Date.now() - started).toBeLessThan(200);
+    await sleep(300);
+    expect(log.readers).toBe(1);
+    expect(gateway.stats().logPosition).toBe(0);
   });
 });
 
@@ -202,7 +264,7 @@ describe('Gateway: log failures', () => {
     expect(gateway.stats()).toMatchObject({ readRetries: 1, logPosition: 4, following: true });
   });
 
-  it('stops and closes its clients when the log no longer holds what it must read', async () => {
+  it('stops before it is ready when the log no longer holds its first position', async () => {
     const log = new MemoryEventLog({ retainBatches: 2 });
     await appendRange(log, 1, 5);
     const { gateway, problems } = await newGateway({ log });
@@ -215,6 +277,54 @@ describe('Gateway: log failures', () => {
     expect(gateway.stats()).toMatchObject({ following: false, caughtUp: false });
     expect(gateway.stopped).toBe(true);
     expect(gateway.closed).toBe(true);
+    expect(gatewayMonitorSources(gateway).health()).toEqual({
+      ready: false,
+      reason: 'the gateway cannot follow the log',
+    });
+  });
+
+  it('skips a batch the log hands out again after a retry, delivering it once', async () => {
+    const inner = new MemoryEventLog();
+    const log = new FailingReadsLog(inner, 2, { rewind: 1 });
+    const { gateway } = await newGateway({ log });
+    await gateway.ready;
+    const client = await attachMemoryClient(gateway, '1\n');
+    await appendRange(inner, 1, 4);
+    const expected = '1|B\n11|B\n21|B\n31|B\n';
+    await client.received.waitForLength(expected.length);
+    await sleep(20);
+    expect(client.received.text).toBe(expected);
+    expect(gateway.stats()).toMatchObject({ batchesApplied: 4, logPosition: 4 });
+  });
+
+  it('stops and closes its clients when retention drops what it has not read yet', async () => {
+    const log = new MemoryEventLog({ retainBatches: 4 });
+    const { gateway, problems } = await newGateway({ log, clientBufferLimit: 1024 });
+    await gateway.ready;
+    const slow = await attachMemoryClient(gateway, '1\n', { read: false });
+    const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
+    for (let position = 0; position < 40; position++) {
+      const first = 4 * position + 1;
+      const lines = [0, 1, 2, 3].map(
+        (offset) => `${String(first + offset).padStart(1020, '0')}|B\n`,
+      );
+      await log.append({ firstSequence: first, lastSequence: first + 3, lines }, { position });
+    }
+    slow.peer.resume();
+    expect((await withTimeout(stopped, WAIT_MS, 'stopped')).code).toBe(ErrorCode.LogTruncated);
+    await slow.received.waitForEnd();
+    expect(codes(problems)).toEqual([ErrorCode.LogTruncated]);
+    expect(gateway.stats()).toMatchObject({ clientsConnected: 0, following: false });
+  });
+
+  it('stops when its reader ends without close() (the log closed under it)', async () => {
+    const log = new MemoryEventLog();
+    const { gateway } = await newGateway({ log });
+    await gateway.ready;
+    const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
+    await log.close();
+    expect((await withTimeout(stopped, WAIT_MS, 'stopped')).code).toBe(ErrorCode.LogFailed);
+    expect(gateway.stopped).toBe(true);
   });
 
   it('reports a stale line in the log and delivers nothing twice', async () => {
@@ -266,13 +376,18 @@ class GatedLog implements EventLog {
   }
 }
 
-/** A log whose first reader hands out `batches` batches, then fails with `ERR_LOG_FAILED`. */
+/**
+ * A log whose first reader hands out `batches` batches, then fails with `ERR_LOG_FAILED`;
+ * later readers start `rewind` positions before the one asked for (a log that hands out a
+ * batch again).
+ */
 class FailingReadsLog implements EventLog {
-  #readers = 0;
+  readers = 0;
 
   constructor(
     readonly inner: EventLog,
     readonly batches: number,
+    readonly options: { readonly rewind?: number } = {},
   ) {}
 
   append: EventLog['append'] = (batch, fence) => this.inner.append(batch, fence);
@@ -280,8 +395,9 @@ class FailingReadsLog implements EventLog {
   close: EventLog['close'] = () => this.inner.close();
 
   read(fromPosition: number, options?: ReadOptions): LogReader {
-    const reader = this.inner.read(fromPosition, options);
-    const failing = this.#readers++ === 0;
+    const failing = this.readers++ === 0;
+    const from = failing ? fromPosition : Math.max(1, fromPosition - (this.options.rewind ?? 0));
+    const reader = this.inner.read(from, options);
     let left = this.batches;
     return {
       next: async () => {

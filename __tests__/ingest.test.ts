@@ -25,6 +25,7 @@ import {
   INGEST_BATCH_DELAY_MS,
 } from '../lib/core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../lib/core/errors.js';
+import { ingestMonitorSources } from '../lib/monitor/cluster-sources.js';
 import { take } from './helpers/event-log-contract.js';
 import {
   attachMemorySource,
@@ -536,6 +537,10 @@ describe('ingest: append errors', () => {
     const batches = await batchesOf(log.inner);
     expect(batches.map((batch) => batch.firstSequence)).toEqual([1, 17, 900_000]);
     expect(ingest.stats()).toMatchObject({ stopped: true, batchesUnacknowledged: 0 });
+    expect(ingestMonitorSources(ingest).health()).toEqual({
+      ready: false,
+      reason: 'another ingest has the event log',
+    });
     expect(() => attachMemorySource(ingest)).toThrow(
       expect.objectContaining({ code: ErrorCode.InvalidState }),
     );

@@ -7,8 +7,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { gatewayCommand, ingestCommand } from '../lib/cli/cluster-commands.js';
 import { packageVersion } from '../lib/cli/package-version.js';
-import { EXIT_USAGE } from '../lib/cli/serve.js';
 import { serveCommand } from '../lib/cli/serve-command.js';
+import { EXIT_USAGE } from '../lib/cli/server-process.js';
 import { simulateCommand } from '../lib/cli/simulate-command.js';
 import { withSuggestions } from '../lib/cli/suggest.js';
 

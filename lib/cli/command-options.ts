@@ -49,6 +49,11 @@ export interface CommonArgs {
   readonly monitorHost: string;
   /** The config file read, if any. */
   readonly config: string | undefined;
+  /**
+   * Settings the environment or the config file give that this command does not take (they
+   * are another command's), each as `name (commands)`: the banner names them.
+   */
+  readonly unusedSettings: readonly string[];
 }
 
 /**
@@ -102,7 +107,7 @@ export function resolveCommandArgs(
   command: ServerCommand,
   argv: Readonly<Record<string, unknown>>,
   sources: SettingSources = processSources,
-): Readonly<Record<string, OptionValue | undefined>> {
+): Readonly<Record<string, unknown>> {
   checkEnvironmentNames(sources.env);
   const fromFlags = (spec: OptionSpec): OptionValue | undefined => {
     const value = argv[spec.name];
@@ -120,10 +125,17 @@ export function resolveCommandArgs(
   const configPath = (fromFlags(configSpec) ?? fromEnv(configSpec)) as string | undefined;
   const fromConfig = configPath === undefined ? {} : readConfig(configPath, sources);
 
-  const args: Record<string, OptionValue | undefined> = {};
-  for (const spec of serverOptionsFor(command)) {
-    args[spec.name] = fromFlags(spec) ?? fromEnv(spec) ?? fromConfig[spec.name] ?? spec.default;
+  const args: Record<string, unknown> = {};
+  const unusedSettings: string[] = [];
+  for (const spec of SERVER_OPTIONS as readonly OptionSpec[]) {
+    if (spec.commands.includes(command)) {
+      args[spec.name] = fromFlags(spec) ?? fromEnv(spec) ?? fromConfig[spec.name] ?? spec.default;
+    } else if (fromEnv(spec) !== undefined || fromConfig[spec.name] !== undefined) {
+      // Checked all the same: a shared environment or file is wrong for every command.
+      unusedSettings.push(`${spec.name} (${spec.commands.join(', ')})`);
+    }
   }
+  args.unusedSettings = unusedSettings;
   return args;
 }
 

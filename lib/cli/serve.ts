@@ -1,31 +1,17 @@
 /**
- * What `follower-maze serve` does once its options are parsed: listen on both ports, then run
- * as every server command does (run-server.ts: startup line, banner, problems, stats,
- * monitoring, signals).
- *
- * Exit codes: besides run-server.ts's, 1 when a port (the monitoring port too) cannot be
- * bound, 2 for an invalid option.
+ * What `follower-maze serve` does once its options are parsed: listen on both ports with one
+ * maze, and live as every server command does (server-process.ts: signals, problems,
+ * monitoring, the startup line, stats, exit codes).
  */
-import { ErrorCode, MazeError } from '../core/errors.js';
 import type { MonitorServer } from '../monitor/monitor-server.js';
+import type { MonitorSources } from '../monitor/sources.js';
 import { listen, type MazeServer } from '../net/listen.js';
 import { logClients, logEventSources } from './connection-log.js';
 import { formatAddress } from './format.js';
 import type { Logger } from './logger.js';
-import {
-  EXIT_FAILED,
-  loggerFor,
-  type RunningServer,
-  runServer,
-  startMonitorFor,
-} from './run-server.js';
 import { type ServeArgs, toListenOptions } from './serve-options.js';
 import { processOutput, type ServeOutput } from './serve-output.js';
-
-/** Exit code when a port cannot be bound. */
-export const EXIT_LISTEN_FAILED = EXIT_FAILED;
-/** Exit code for an invalid option. */
-export const EXIT_USAGE = 2;
+import { ServerProcess, startMonitorFor } from './server-process.js';
 
 /** Where `serve` binds its HTTP monitoring port (`--monitor-port`); off when not given. */
 export interface ServeMonitorOptions {
@@ -48,7 +34,7 @@ export function startServeMonitor(
   return startMonitorFor(() => serveSources(server), options, logger);
 }
 
-async function serveSources(server: MazeServer) {
+async function serveSources(server: MazeServer): Promise<MonitorSources> {
   const { serveMonitorSources } = await import('../monitor/maze-sources.js');
   return serveMonitorSources(server);
 }
@@ -62,38 +48,22 @@ export async function runServe(
   args: ServeArgs,
   output: ServeOutput = processOutput(),
 ): Promise<MazeServer | undefined> {
-  let server: MazeServer;
+  const lifecycle = new ServerProcess(args, output);
   try {
-    server = await listen(toListenOptions(args));
+    const server = await listen(toListenOptions(args));
+    lifecycle.onClose(() => server.close());
+    const { maze } = server;
+    lifecycle.watch(maze);
+    logEventSources(maze, lifecycle.logger);
+    logClients(maze, lifecycle.logger);
+    await lifecycle.startMonitor(() => serveSources(server));
+    lifecycle.listening({
+      addresses: `events on ${formatAddress(server.eventAddress)}, clients on ${formatAddress(server.clientAddress)}`,
+      limits: maze.options,
+      stats: () => maze.stats(),
+    });
+    return server;
   } catch (error) {
-    return failedToStart(error, output);
+    return lifecycle.failed(error);
   }
-  const logger = loggerFor(args, output);
-  const { maze } = server;
-  const running: RunningServer = {
-    addresses: `events on ${formatAddress(server.eventAddress)}, clients on ${formatAddress(server.clientAddress)}`,
-    limits: maze.options,
-    onProblem: (listener) => maze.on('problem', listener),
-    // serve never stops by itself: only a signal ends it.
-    onStopped: () => {},
-    stats: () => ({ ...maze.stats() }),
-    monitorSources: () => serveSources(server),
-    close: () => server.close(),
-  };
-  logEventSources(maze, logger);
-  logClients(maze, logger);
-  try {
-    await runServer(running, args, output, logger);
-  } catch (error) {
-    return failedToStart(error, output);
-  }
-  return server;
-}
-
-/** A MazeError at startup is one line and an exit code; anything else is a bug: thrown. */
-export function failedToStart(error: unknown, output: ServeOutput): undefined {
-  if (!(error instanceof MazeError)) throw error;
-  output.err(`follower-maze: ${error.message}`);
-  process.exitCode = error.code === ErrorCode.InvalidOption ? EXIT_USAGE : EXIT_FAILED;
-  return undefined;
 }

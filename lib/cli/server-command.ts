@@ -7,8 +7,8 @@ import type { Argv, CommandModule } from 'yargs';
 import { MazeError } from '../core/errors.js';
 import { ENV_PREFIX, type ServerCommand } from '../core/option-table.js';
 import { commandYargsOptions } from './command-options.js';
-import { EXIT_USAGE } from './serve.js';
 import { processOutput } from './serve-output.js';
+import { EXIT_USAGE } from './server-process.js';
 
 export interface ServerCommandSpec<Args> {
   readonly command: ServerCommand;

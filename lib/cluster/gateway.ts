@@ -19,7 +19,7 @@
  * - Log failures: `ERR_LOG_FAILED` and `ERR_LOG_UNAVAILABLE` are reported and the log is read
  *   again from the next position after a backoff (`GATEWAY_RETRY_MIN_MS` doubling up to
  *   `GATEWAY_RETRY_MAX_MS`). Anything else (a truncated log, a batch it cannot decode, a
- *   closed log, a position out of order) means this gateway can no longer deliver exactly:
+ *   log closed under it, a position out of order) means this gateway can no longer deliver exactly:
  *   it is reported, `'stopped'` is emitted and the gateway closes its clients, so they can
  *   reconnect to another one.
  * - Nothing here throws because of a peer or the log: problems are `'problem'` events.
@@ -63,7 +63,13 @@ export interface GatewayOptions extends Pick<MazeOptions, (typeof OPTION_NAMES)[
 export type ResolvedGatewayOptions = Required<Omit<GatewayOptions, 'log'>>;
 
 /** Counters of a gateway: its core's, its clients', and its reading of the log. */
-export interface GatewayStats extends CoreStats, FanOutStats {
+export interface GatewayStats
+  extends CoreStats,
+    Omit<FanOutStats, 'eventSourcePaused' | 'eventSourcePauses'> {
+  /** Whether clients hold back reading the log right now (flow control). */
+  readonly logReadingPaused: boolean;
+  /** Times clients held back reading the log. */
+  readonly logReadingPauses: number;
   /** Batches applied. */
   readonly batchesApplied: number;
   /** The position of the last batch applied (0: none yet). */
@@ -135,8 +141,10 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
   #reader: LogReader | undefined;
   #following = false;
   #readRetries = 0;
-  /** Wakes the read loop: flow control let go, or the gateway closes. */
-  #wake: (() => void) | undefined;
+  /** Wakes the read loop held by flow control: it let go, or the gateway closes. */
+  #release: (() => void) | undefined;
+  /** Ends a pause before reading again: its timer, or the gateway closing. */
+  #endPause: (() => void) | undefined;
   #held = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #startTimer: NodeJS.Immediate | undefined;
@@ -165,7 +173,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       },
       resumeInput: () => {
         this.#held = false;
-        this.#wakeUp();
+        this.#releaseInput();
       },
       report: (problem) => this.#report(problem),
     });
@@ -174,9 +182,12 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
     });
     // A caller that never awaits `ready` must not see an unhandled rejection when it closes.
     this.ready.catch(() => {});
-    this.#checkCaughtUp();
-    // After the creator's `await`, so listeners it adds then hear the first problems too.
-    this.#startTimer = setImmediate(() => void this.#follow());
+    // After the creator's `await`, so listeners it adds then hear `caughtUp` (at once for an
+    // empty log) and the first problems too.
+    this.#startTimer = setImmediate(() => {
+      this.#checkCaughtUp();
+      void this.#follow();
+    });
   }
 
   /** Whether the gateway stopped because it cannot follow the log (see `'stopped'`). */
@@ -212,9 +223,12 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
   }
 
   stats(): GatewayStats {
+    const { eventSourcePaused, eventSourcePauses, ...output } = this.#output.stats();
     return {
       ...this.#core.stats(),
-      ...this.#output.stats(),
+      ...output,
+      logReadingPaused: eventSourcePaused,
+      logReadingPauses: eventSourcePauses,
       batchesApplied: this.#batchesApplied,
       logPosition: this.#position,
       catchUpPosition: this.#catchUpPosition,
@@ -242,12 +256,12 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
   async #closeAll(): Promise<void> {
     log('closing');
     clearImmediate(this.#startTimer);
-    clearTimeout(this.#retryTimer);
     this.#settleReady?.(new MazeError(ErrorCode.InvalidState, 'the gateway closed'));
     this.#settleReady = undefined;
     const reader = this.#reader;
     this.#reader = undefined;
-    this.#wakeUp();
+    this.#releaseInput();
+    this.#endPauseNow();
     await Promise.all([reader?.close(), this.#output.close()]);
     log('closed');
   }
@@ -269,7 +283,13 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
         for (;;) {
           if (this.#held) await this.#released();
           const batch = this.#closing === undefined ? await reader.next() : undefined;
-          if (batch === undefined) return;
+          if (batch === undefined) {
+            // Ended without close(): the log was closed under the gateway.
+            if (this.#closing === undefined) {
+              this.#stop(new MazeError(ErrorCode.LogFailed, 'the event log reader ended'));
+            }
+            return;
+          }
           if (!(await this.#applyBatch(batch))) return;
           delay = GATEWAY_RETRY_MIN_MS;
         }
@@ -347,24 +367,30 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
         resolve();
         return;
       }
-      this.#wake = resolve;
+      this.#release = resolve;
     });
+  }
+
+  #releaseInput(): void {
+    const release = this.#release;
+    this.#release = undefined;
+    release?.();
   }
 
   // `ms`, cut short by close().
   #pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      this.#wake = resolve;
-      this.#retryTimer = setTimeout(() => this.#wakeUp(), ms);
+      this.#endPause = resolve;
+      this.#retryTimer = setTimeout(() => this.#endPauseNow(), ms);
     });
   }
 
-  #wakeUp(): void {
+  #endPauseNow(): void {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    const endPause = this.#endPause;
+    this.#endPause = undefined;
+    endPause?.();
   }
 
   #stop(error: unknown): void {

@@ -40,11 +40,13 @@ export const INGEST_STAT_METRICS: { readonly [Stat in keyof IngestStats]: StatMe
   problems: PROBLEMS_METRIC,
 };
 
+const { eventSourcePaused, eventSourcePauses, ...CLIENT_SIDE_METRICS } = FAN_OUT_STAT_METRICS;
+
 export const GATEWAY_STAT_METRICS: { readonly [Stat in keyof GatewayStats]: StatMetric } = {
   ...CORE_STAT_METRICS,
-  ...FAN_OUT_STAT_METRICS,
-  eventSourcePaused: gauge('log_reading_paused', '1 while clients hold back reading the log.'),
-  eventSourcePauses: counter('log_reading_pauses', 'Times clients held back reading the log.'),
+  ...CLIENT_SIDE_METRICS,
+  logReadingPaused: gauge('log_reading_paused', '1 while clients hold back reading the log.'),
+  logReadingPauses: counter('log_reading_pauses', 'Times clients held back reading the log.'),
   batchesApplied: counter('batches_applied', 'Event log batches applied.'),
   logPosition: gauge('log_position', 'Position of the last event log batch applied.'),
   catchUpPosition: gauge('catch_up_position', 'Event log position to reach before serving.'),
