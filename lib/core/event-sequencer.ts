@@ -104,6 +104,14 @@ export class EventSequencer {
     return this.#accepted(parsed, this.#sequencer.offer(parsed));
   }
 
+  /**
+   * Moves the next number up to `sequence` (a restored snapshot: the numbers before it were
+   * applied elsewhere). Throws `ERR_INVALID_STATE` while lines wait.
+   */
+  advanceTo(sequence: number): void {
+    this.#sequencer.advanceTo(sequence);
+  }
+
   /** The slot carrying `nextSequence`, or `undefined` while it is missing. */
   next(): SequenceSlot | undefined {
     return this.#sequencer.next();

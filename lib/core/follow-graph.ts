@@ -287,6 +287,11 @@ export class FollowGraph {
     return node !== NONE && this.#has(node, follower);
   }
 
+  /** The users with at least one follower, in no particular order (O(users)). */
+  followees(): UserId[] {
+    return this.#followees.keys();
+  }
+
   /** Removes every edge and gives the memory back. */
   clear(): void {
     this.#followees.clear();

@@ -27,6 +27,14 @@ export {
   FollowOutcome,
 } from './follow-graph.js';
 export {
+  type DecodedGraphSnapshot,
+  decodeGraphSnapshot,
+  encodeGraphSnapshot,
+  GRAPH_SNAPSHOT_VERSION,
+  type GraphSnapshot,
+  type SnapshotPoint,
+} from './graph-snapshot.js';
+export {
   type CoreStats,
   type Delivery,
   MazeCore,

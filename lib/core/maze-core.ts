@@ -14,10 +14,11 @@
  * - Deliveries are returned in application order; events that notify nobody are left out.
  */
 import { ConnectedUsers } from './connected-users.js';
-import { ErrorCode, type Problem } from './errors.js';
+import { ErrorCode, MazeError, type Problem } from './errors.js';
 import { EventSequencer } from './event-sequencer.js';
 import { EventType, type MazeEvent, type UserId } from './events.js';
 import { FollowGraph, FollowOutcome } from './follow-graph.js';
+import type { GraphSnapshot } from './graph-snapshot.js';
 import { isEvent, quoteLine } from './parser.js';
 import { recipientsOf } from './router.js';
 
@@ -142,6 +143,29 @@ export class MazeCore {
     }
     if (problems === undefined && deliveries === NO_DELIVERIES) return NOTHING;
     return { deliveries, problems: problems ?? NO_PROBLEMS };
+  }
+
+  /**
+   * Starts from a snapshot instead of the first event (cluster mode's late gateway): its
+   * follow graph, and the stream position after it (numbers up to its `lastSequence` are
+   * stale from now on). Only on a core that has taken no line yet; throws
+   * `ERR_INVALID_STATE` otherwise, and `ERR_INVALID_OPTION` (nothing restored) when the
+   * snapshot holds more edges than `maxFollowEdges`.
+   */
+  restore(snapshot: GraphSnapshot): void {
+    if (this.#received !== 0 || this.#graph.edgeCount !== 0) {
+      throw new MazeError(ErrorCode.InvalidState, 'restore() needs a core that has taken no line');
+    }
+    if (snapshot.edges > this.#graph.maxEdges) {
+      throw new MazeError(
+        ErrorCode.InvalidOption,
+        `the snapshot holds ${snapshot.edges} follow edges, more than maxFollowEdges (${this.#graph.maxEdges}): give every process of the cluster the same bound`,
+      );
+    }
+    snapshot.forEachFollowee((followee, followers) => {
+      for (const follower of followers) this.#graph.follow(follower, followee);
+    });
+    this.#sequencer.advanceTo(snapshot.lastSequence + 1);
   }
 
   /**
