@@ -13,15 +13,13 @@
  *   log up to that position, `ready` is pending and `attachClient()` refuses, so no client
  *   receives the replay of old events. Then `'caughtUp'` is emitted.
  * - Backpressure: while flow control holds the input (a client over its limit, or all over
- *   the total), the gateway stops applying, even inside a batch, and stops calling the
- *   reader's `next()`, so the log stops being pulled (its read-ahead bounds what waits). A
+ *   the total), the gateway stops applying, even inside a batch, and its follower stops
+ *   calling the reader's `next()`, so the log stops being pulled (its read-ahead bounds what waits). A
  *   slow gateway holds back nobody else: the log keeps what it has not read.
- * - Log failures: `ERR_LOG_FAILED` and `ERR_LOG_UNAVAILABLE` are reported and the log is read
- *   again from the next position after a backoff (`GATEWAY_RETRY_MIN_MS` doubling up to
- *   `GATEWAY_RETRY_MAX_MS`). Anything else (a truncated log, a batch it cannot decode, a
- *   log closed under it, a position out of order) means this gateway can no longer deliver exactly:
- *   it is reported, `'stopped'` is emitted and the gateway closes its clients, so they can
- *   reconnect to another one.
+ * - Reading is `LogFollower`'s: retries of transient failures with a backoff; anything else
+ *   (a truncated log, a batch it cannot decode, a log closed under it) means this gateway
+ *   can no longer deliver exactly: it is reported, `'stopped'` is emitted and the gateway
+ *   closes its clients, so they can reconnect to another one.
  * - Nothing here throws because of a peer or the log: problems are `'problem'` events.
  */
 import { EventEmitter } from 'node:events';
@@ -30,11 +28,11 @@ import createDebug from 'debug';
 import { defaultMaxClients } from '../adapter/descriptor-limit.js';
 import { type ClientInfo, type ClientPage, FanOut, type FanOutStats } from '../adapter/fan-out.js';
 import type { MazeOptions } from '../adapter/options.js';
-import { GATEWAY_RETRY_MAX_MS, GATEWAY_RETRY_MIN_MS } from '../core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
 import { checkOptionValue, type ServerOptionName, serverOption } from '../core/option-table.js';
-import type { EventLog, LogBatch, LogReader } from './event-log.js';
+import type { EventLog, LogBatch } from './event-log.js';
+import { LogFollower } from './log-follower.js';
 
 const log = createDebug('follower-maze:gateway');
 
@@ -130,23 +128,13 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
   readonly options: ResolvedGatewayOptions;
   /** Resolves once the log is applied up to the tail found at start; rejects if the gateway stops or closes first. */
   readonly ready: Promise<void>;
-  readonly #log: EventLog;
   readonly #core: MazeCore;
   readonly #output: FanOut;
   readonly #catchUpPosition: number;
+  readonly #follower: LogFollower;
   #caughtUp = false;
   #settleReady: ((error?: MazeError) => void) | undefined;
-  #position = 0;
   #batchesApplied = 0;
-  #reader: LogReader | undefined;
-  #following = false;
-  #readRetries = 0;
-  /** Wakes the read loop held by flow control: it let go, or the gateway closes. */
-  #release: (() => void) | undefined;
-  /** Ends a pause before reading again: its timer, or the gateway closing. */
-  #endPause: (() => void) | undefined;
-  #held = false;
-  #retryTimer: NodeJS.Timeout | undefined;
   #startTimer: NodeJS.Immediate | undefined;
   #stopped = false;
   #closing: Promise<void> | undefined;
@@ -156,9 +144,13 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
   constructor(eventLog: EventLog, options: ResolvedGatewayOptions, catchUpPosition: number) {
     super();
     this.options = options;
-    this.#log = eventLog;
     this.#catchUpPosition = catchUpPosition;
     this.#core = new MazeCore({ maxFollowEdges: options.maxFollowEdges });
+    this.#follower = new LogFollower(eventLog, 0, {
+      apply: (batch) => this.#applyBatch(batch),
+      report: (problem) => this.#report(problem),
+      failed: (error) => this.#stop(error),
+    });
     this.#output = new FanOut(options, {
       clientIdentified: (client) => {
         this.#core.connect(client.userId as number);
@@ -168,13 +160,8 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
         if (registered) this.#core.disconnect(client.userId as number);
         this.emit('clientClosed', client);
       },
-      pauseInput: () => {
-        this.#held = true;
-      },
-      resumeInput: () => {
-        this.#held = false;
-        this.#releaseInput();
-      },
+      pauseInput: () => this.#follower.hold(),
+      resumeInput: () => this.#follower.release(),
       report: (problem) => this.#report(problem),
     });
     this.ready = new Promise<void>((resolve, reject) => {
@@ -186,7 +173,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
     // empty log) and the first problems too.
     this.#startTimer = setImmediate(() => {
       this.#checkCaughtUp();
-      void this.#follow();
+      void this.#follower.start();
     });
   }
 
@@ -211,7 +198,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
     if (!this.#caughtUp) {
       throw new MazeError(
         ErrorCode.InvalidState,
-        `the gateway is catching up with the event log (at position ${this.#position} of ${this.#catchUpPosition}); attach clients once it is ready`,
+        `the gateway is catching up with the event log (at position ${this.#follower.position} of ${this.#catchUpPosition}); attach clients once it is ready`,
       );
     }
     return this.#output.attach(stream);
@@ -230,11 +217,11 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       logReadingPaused: eventSourcePaused,
       logReadingPauses: eventSourcePauses,
       batchesApplied: this.#batchesApplied,
-      logPosition: this.#position,
+      logPosition: this.#follower.position,
       catchUpPosition: this.#catchUpPosition,
       caughtUp: this.#caughtUp,
-      following: this.#following,
-      readRetries: this.#readRetries,
+      following: this.#follower.following,
+      readRetries: this.#follower.readRetries,
       problems: this.#problems,
     };
   }
@@ -258,78 +245,18 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
     clearImmediate(this.#startTimer);
     this.#settleReady?.(new MazeError(ErrorCode.InvalidState, 'the gateway closed'));
     this.#settleReady = undefined;
-    const reader = this.#reader;
-    this.#reader = undefined;
-    this.#releaseInput();
-    this.#endPauseNow();
-    await Promise.all([reader?.close(), this.#output.close()]);
+    await Promise.all([this.#follower.close(), this.#output.close()]);
     log('closed');
   }
 
-  // Reads and applies the log until closed, opening it again after a retryable failure.
-  async #follow(): Promise<void> {
-    let delay = GATEWAY_RETRY_MIN_MS;
-    while (this.#closing === undefined) {
-      let reader: LogReader;
-      try {
-        reader = this.#log.read(this.#position + 1);
-      } catch (error) {
-        this.#stop(error);
-        return;
-      }
-      this.#reader = reader;
-      this.#following = true;
-      try {
-        for (;;) {
-          if (this.#held) await this.#released();
-          const batch = this.#closing === undefined ? await reader.next() : undefined;
-          if (batch === undefined) {
-            // Ended without close(): the log was closed under the gateway.
-            if (this.#closing === undefined) {
-              this.#stop(new MazeError(ErrorCode.LogFailed, 'the event log reader ended'));
-            }
-            return;
-          }
-          if (!(await this.#applyBatch(batch))) return;
-          delay = GATEWAY_RETRY_MIN_MS;
-        }
-      } catch (error) {
-        this.#following = false;
-        this.#reader = undefined;
-        await reader.close();
-        if (!isRetryable(error) || this.#closing !== undefined) {
-          this.#stop(error);
-          return;
-        }
-        this.#readRetries++;
-        this.#report({
-          code: (error as MazeError).code,
-          message: `reading the event log failed (${(error as Error).message}); reading again from position ${this.#position + 1} in ${delay} ms`,
-          context: {},
-        });
-        await this.#pause(delay);
-        delay = Math.min(delay * 2, GATEWAY_RETRY_MAX_MS);
-      }
-    }
-  }
-
-  // Applies one batch; false when the gateway stopped or closed meanwhile.
+  // Applies one batch, waiting inside it while flow control holds the input; false when the
+  // gateway closed meanwhile.
   async #applyBatch(batch: LogBatch): Promise<boolean> {
-    if (batch.position <= this.#position) return true;
-    if (batch.position !== this.#position + 1) {
-      this.#stop(
-        new MazeError(
-          ErrorCode.LogTruncated,
-          `the event log went from position ${this.#position} to ${batch.position}: positions in between are missing`,
-        ),
-      );
-      return false;
-    }
     const lines = batch.lines;
     for (let i = 0; i < lines.length; i++) {
-      if (this.#held) {
+      if (this.#output.inputHeld) {
         this.#output.flush();
-        await this.#released();
+        await this.#follower.whileHeld();
         if (this.#closing !== undefined) return false;
       }
       const result = this.#core.applyInOrder(lines[i] as string);
@@ -345,65 +272,30 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       if (result.deliveries.length !== 0) this.#output.deliver(result.deliveries);
     }
     this.#output.flush();
-    this.#position = batch.position;
     this.#batchesApplied++;
-    this.#checkCaughtUp();
+    this.#checkCaughtUp(batch.position);
     return true;
   }
 
-  #checkCaughtUp(): void {
-    if (this.#caughtUp || this.#position < this.#catchUpPosition) return;
+  // `position`: the one just applied (the follower counts it once `#applyBatch()` returns).
+  #checkCaughtUp(position = this.#follower.position): void {
+    if (this.#caughtUp || position < this.#catchUpPosition) return;
     this.#caughtUp = true;
-    log('caught up at position %d', this.#position);
+    log('caught up at position %d', position);
     this.#settleReady?.();
     this.#settleReady = undefined;
-    this.emit('caughtUp', this.#position);
+    this.emit('caughtUp', position);
   }
 
-  // Until flow control lets go or the gateway closes.
-  #released(): Promise<void> {
-    return new Promise((resolve) => {
-      if (!this.#held || this.#closing !== undefined) {
-        resolve();
-        return;
-      }
-      this.#release = resolve;
-    });
-  }
-
-  #releaseInput(): void {
-    const release = this.#release;
-    this.#release = undefined;
-    release?.();
-  }
-
-  // `ms`, cut short by close().
-  #pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.#endPause = resolve;
-      this.#retryTimer = setTimeout(() => this.#endPauseNow(), ms);
-    });
-  }
-
-  #endPauseNow(): void {
-    clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
-    const endPause = this.#endPause;
-    this.#endPause = undefined;
-    endPause?.();
-  }
-
-  #stop(error: unknown): void {
-    this.#following = false;
+  #stop(error: MazeError): void {
     if (this.#closing !== undefined) return;
     this.#stopped = true;
-    const code = error instanceof MazeError ? error.code : ErrorCode.LogFailed;
     const problem: Problem = {
-      code,
-      message: `the gateway cannot follow the event log (${error instanceof Error ? error.message : String(error)}) at position ${this.#position}; it stops and closes its clients`,
+      code: error.code,
+      message: `the gateway cannot follow the event log (${error.message}) at position ${this.#follower.position}; it stops and closes its clients`,
       context: {},
     };
-    this.#settleReady?.(new MazeError(code, problem.message));
+    this.#settleReady?.(new MazeError(error.code, problem.message));
     this.#settleReady = undefined;
     this.#report(problem);
     this.emit('stopped', problem);
@@ -415,11 +307,4 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
     log('problem %s %o', problem.code, problem.context);
     this.emit('problem', problem);
   }
-}
-
-function isRetryable(error: unknown): boolean {
-  return (
-    error instanceof MazeError &&
-    (error.code === ErrorCode.LogFailed || error.code === ErrorCode.LogUnavailable)
-  );
 }

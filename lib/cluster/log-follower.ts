@@ -1,0 +1,214 @@
+/**
+ * Reads an `EventLog` in position order, for ever, on behalf of a host that applies each batch:
+ * the cluster's gateway, and the ingest's snapshot writer.
+ *
+ * Invariants:
+ * - The host's `apply()` gets each position once, in order, from the one after `afterPosition`.
+ *   A batch at or below the last applied position (a log handing one out again after a
+ *   retry) is skipped; a position skipped over means the log lost it (`ERR_LOG_TRUNCATED`).
+ * - Holding: while `hold()` is in force the follower calls no `next()`, so the log is not
+ *   pulled (its reader's read-ahead bounds what waits); `whileHeld()` lets the host wait
+ *   inside a batch too. `release()` and `close()` end every wait.
+ * - Failures: `ERR_LOG_FAILED` and `ERR_LOG_UNAVAILABLE` are reported and the log is read
+ *   again from the next position after a backoff (`GATEWAY_RETRY_MIN_MS` doubling up to
+ *   `GATEWAY_RETRY_MAX_MS`, back to the minimum after a batch applied). Anything else, and a
+ *   reader that ends without `close()` (the log closed under it), is the host's `failed()`,
+ *   once, after which the follower reads no more.
+ */
+import { GATEWAY_RETRY_MAX_MS, GATEWAY_RETRY_MIN_MS } from '../core/constants.js';
+import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
+import type { EventLog, LogBatch, LogReader } from './event-log.js';
+
+/** What a `LogFollower` asks of its owner. */
+export interface LogFollowerHost {
+  /**
+   * Applies the batch at the position after the last one applied. Resolves `false` when the
+   * host will take no more (it is closing); may wait meanwhile (see `whileHeld()`).
+   */
+  apply(batch: LogBatch): Promise<boolean> | boolean;
+  report(problem: Problem): void;
+  /** The log cannot be followed any more; called once, never after `close()`. */
+  failed(error: MazeError): void;
+}
+
+export class LogFollower {
+  readonly #log: EventLog;
+  readonly #host: LogFollowerHost;
+  #position: number;
+  #reader: LogReader | undefined;
+  #following = false;
+  #readRetries = 0;
+  #held = false;
+  /** Ends a wait of `whileHeld()`: `release()` or `close()`. */
+  #release: (() => void) | undefined;
+  /** Ends a pause before reading again: its timer, or `close()`. */
+  #endPause: (() => void) | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #failed = false;
+
+  constructor(eventLog: EventLog, afterPosition: number, host: LogFollowerHost) {
+    this.#log = eventLog;
+    this.#position = afterPosition;
+    this.#host = host;
+  }
+
+  /** The position of the last batch applied. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /** Whether it is reading the log right now (not waiting to retry, not failed or closed). */
+  get following(): boolean {
+    return this.#following;
+  }
+
+  /** Read failures after which the log was opened again. */
+  get readRetries(): number {
+    return this.#readRetries;
+  }
+
+  /** Whether the follower has given up (`failed()` was called). */
+  get failed(): boolean {
+    return this.#failed;
+  }
+
+  /** Starts reading; the returned promise settles when the follower stops for good. */
+  start(): Promise<void> {
+    return this.#follow();
+  }
+
+  /** Stops reading until `release()`. */
+  hold(): void {
+    this.#held = true;
+  }
+
+  release(): void {
+    this.#held = false;
+    const release = this.#release;
+    this.#release = undefined;
+    release?.();
+  }
+
+  /** Resolves once not held (at once if not), or once closed. */
+  whileHeld(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.#held || this.#closed) {
+        resolve();
+        return;
+      }
+      this.#release = resolve;
+    });
+  }
+
+  /** Stops reading for good; ends every wait. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#following = false;
+    const reader = this.#reader;
+    this.#reader = undefined;
+    this.release();
+    this.#endPauseNow();
+    await reader?.close();
+  }
+
+  async #follow(): Promise<void> {
+    let delay = GATEWAY_RETRY_MIN_MS;
+    while (!this.#closed) {
+      let reader: LogReader;
+      try {
+        reader = this.#log.read(this.#position + 1);
+      } catch (error) {
+        this.#fail(error);
+        return;
+      }
+      this.#reader = reader;
+      this.#following = true;
+      try {
+        for (;;) {
+          if (this.#held) await this.whileHeld();
+          const batch = this.#closed ? undefined : await reader.next();
+          if (batch === undefined) {
+            if (!this.#closed) {
+              this.#fail(new MazeError(ErrorCode.LogFailed, 'the event log reader ended'));
+            }
+            return;
+          }
+          if (!(await this.#take(batch))) return;
+          delay = GATEWAY_RETRY_MIN_MS;
+        }
+      } catch (error) {
+        this.#following = false;
+        this.#reader = undefined;
+        await reader.close();
+        if (this.#closed) return;
+        if (!isRetryable(error)) {
+          this.#fail(error);
+          return;
+        }
+        this.#readRetries++;
+        this.#host.report({
+          code: error.code,
+          message: `reading the event log failed (${error.message}); reading again from position ${this.#position + 1} in ${delay} ms`,
+          context: {},
+        });
+        await this.#pause(delay);
+        delay = Math.min(delay * 2, GATEWAY_RETRY_MAX_MS);
+      }
+    }
+  }
+
+  // One batch to the host; false when following ends.
+  async #take(batch: LogBatch): Promise<boolean> {
+    if (batch.position <= this.#position) return true;
+    if (batch.position !== this.#position + 1) {
+      this.#fail(
+        new MazeError(
+          ErrorCode.LogTruncated,
+          `the event log went from position ${this.#position} to ${batch.position}: positions in between are missing`,
+        ),
+      );
+      return false;
+    }
+    if (!(await this.#host.apply(batch)) || this.#closed) return false;
+    this.#position = batch.position;
+    return true;
+  }
+
+  // `ms`, cut short by close().
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#endPause = resolve;
+      this.#retryTimer = setTimeout(() => this.#endPauseNow(), ms);
+    });
+  }
+
+  #endPauseNow(): void {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const endPause = this.#endPause;
+    this.#endPause = undefined;
+    endPause?.();
+  }
+
+  #fail(error: unknown): void {
+    this.#following = false;
+    if (this.#closed || this.#failed) return;
+    this.#failed = true;
+    this.#host.failed(
+      error instanceof MazeError
+        ? error
+        : new MazeError(
+            ErrorCode.LogFailed,
+            error instanceof Error ? error.message : String(error),
+          ),
+    );
+  }
+}
+
+function isRetryable(error: unknown): error is MazeError {
+  return (
+    error instanceof MazeError &&
+    (error.code === ErrorCode.LogFailed || error.code === ErrorCode.LogUnavailable)
+  );
+}
