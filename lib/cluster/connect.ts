@@ -34,6 +34,10 @@ export interface NatsSettings {
   readonly natsSubject?: string | undefined;
   readonly natsStorage?: 'file' | 'memory' | undefined;
   readonly natsReplicas?: number | undefined;
+  /** Seconds the stream keeps a batch, 0 for ever. */
+  readonly natsMaxAge?: number | undefined;
+  /** Bytes the stream keeps, 0 without limit. */
+  readonly natsMaxBytes?: number | undefined;
 }
 
 /** Reads a file for the connection options; `readFileSync` unless a test says otherwise. */
@@ -113,6 +117,8 @@ export async function connectEventLog(settings: NatsSettings): Promise<JetStream
       subject: settings.natsSubject,
       storage: settings.natsStorage,
       replicas: settings.natsReplicas,
+      maxAge: settings.natsMaxAge,
+      maxBytes: settings.natsMaxBytes,
       ownsConnection: true,
     });
   } catch (error) {

@@ -9,8 +9,9 @@
  *   ingest sequenced them and left out what it discarded, so numbers between two lines were
  *   consumed there and are not waited for. A client gets exactly the events applied after it
  *   identified, as from `serve`.
- * - Catching up: `createGateway()` reads the log's tail; until the gateway has applied the
- *   log up to that position, `ready` is pending and `attachClient()` refuses, so no client
+ * - Catching up: `createGateway()` reads the log's tail and starts from the newest snapshot of
+ *   the follow graph when it is given a store (else from position 1); until the gateway has
+ *   applied the log up to that tail, `ready` is pending and `attachClient()` refuses, so no client
  *   receives the replay of old events. Then `'caughtUp'` is emitted.
  * - Backpressure: while flow control holds the input (a client over its limit, or all over
  *   the total), the gateway stops applying, even inside a batch, and its follower stops
@@ -33,6 +34,7 @@ import { type CoreStats, MazeCore } from '../core/maze-core.js';
 import { checkOptionValue, type ServerOptionName, serverOption } from '../core/option-table.js';
 import type { EventLog, LogBatch } from './event-log.js';
 import { LogFollower } from './log-follower.js';
+import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
 const log = createDebug('follower-maze:gateway');
 
@@ -55,10 +57,15 @@ const OPTION_NAMES = [
 export interface GatewayOptions extends Pick<MazeOptions, (typeof OPTION_NAMES)[number]> {
   /** The log to read. The gateway never closes it: its owner does, after `close()`. */
   readonly log: EventLog;
+  /**
+   * Where the ingest saves snapshots of the follow graph: the gateway starts from the newest
+   * one and reads the log after it. Without it (or while none is saved), from position 1.
+   */
+  readonly snapshots?: SnapshotStore;
 }
 
 /** `GatewayOptions` with every default filled in (`maxClients` resolved). */
-export type ResolvedGatewayOptions = Required<Omit<GatewayOptions, 'log'>>;
+export type ResolvedGatewayOptions = Required<Omit<GatewayOptions, 'log' | 'snapshots'>>;
 
 /** Counters of a gateway: its core's, its clients', and its reading of the log. */
 export interface GatewayStats
@@ -72,6 +79,8 @@ export interface GatewayStats
   readonly batchesApplied: number;
   /** The position of the last batch applied (0: none yet). */
   readonly logPosition: number;
+  /** The position of the snapshot the gateway started from (0: it read the log from 1). */
+  readonly snapshotPosition: number;
   /** The position the gateway had to reach before serving clients (the tail at start). */
   readonly catchUpPosition: number;
   /** Whether it has reached it (`ready` resolved). */
@@ -106,7 +115,16 @@ export interface GatewayEventMap {
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const resolved = resolveGatewayOptions(options);
   const tail = await options.log.tail();
-  return new Gateway(options.log, resolved, tail?.position ?? 0);
+  const core = new MazeCore({ maxFollowEdges: resolved.maxFollowEdges });
+  const start = options.snapshots === undefined ? 0 : await restoreNewest(core, options.snapshots);
+  const catchUpPosition = tail?.position ?? 0;
+  if (start > catchUpPosition) {
+    throw new MazeError(
+      ErrorCode.LogConfig,
+      `the newest snapshot stands at log position ${start}, beyond the log's end (${catchUpPosition}): the stream was replaced; delete its snapshot bucket`,
+    );
+  }
+  return new Gateway(options.log, resolved, { core, start, catchUpPosition });
 }
 
 function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayOptions {
@@ -131,6 +149,8 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
   readonly #core: MazeCore;
   readonly #output: FanOut;
   readonly #catchUpPosition: number;
+  /** The position of the snapshot it started from (0: none). */
+  readonly #startPosition: number;
   readonly #follower: LogFollower;
   #caughtUp = false;
   #settleReady: ((error?: MazeError) => void) | undefined;
@@ -140,13 +160,21 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
   #closing: Promise<void> | undefined;
   #problems = 0;
 
-  /** Use `createGateway()`, which reads the tail first. */
-  constructor(eventLog: EventLog, options: ResolvedGatewayOptions, catchUpPosition: number) {
+  /**
+   * Use `createGateway()`, which reads the tail and the snapshot first: `core` stands at log
+   * position `start` (0: nothing applied), and clients wait for `catchUpPosition`.
+   */
+  constructor(
+    eventLog: EventLog,
+    options: ResolvedGatewayOptions,
+    from: { readonly core: MazeCore; readonly start: number; readonly catchUpPosition: number },
+  ) {
     super();
     this.options = options;
-    this.#catchUpPosition = catchUpPosition;
-    this.#core = new MazeCore({ maxFollowEdges: options.maxFollowEdges });
-    this.#follower = new LogFollower(eventLog, 0, {
+    this.#catchUpPosition = from.catchUpPosition;
+    this.#core = from.core;
+    this.#startPosition = from.start;
+    this.#follower = new LogFollower(eventLog, from.start, {
       apply: (batch) => this.#applyBatch(batch),
       report: (problem) => this.#report(problem),
       failed: (error) => this.#stop(error),
@@ -218,6 +246,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       logReadingPauses: eventSourcePauses,
       batchesApplied: this.#batchesApplied,
       logPosition: this.#follower.position,
+      snapshotPosition: this.#startPosition,
       catchUpPosition: this.#catchUpPosition,
       caughtUp: this.#caughtUp,
       following: this.#follower.following,

@@ -41,4 +41,17 @@ export {
   type IngestStats,
 } from './ingest.js';
 export { JetStreamEventLog, type JetStreamEventLogOptions } from './jetstream-event-log.js';
+export {
+  JetStreamSnapshotStore,
+  type JetStreamSnapshotStoreOptions,
+} from './jetstream-snapshot-store.js';
+export { LogFollower, type LogFollowerHost } from './log-follower.js';
 export { MemoryEventLog, type MemoryEventLogOptions } from './memory-event-log.js';
+export { MemorySnapshotStore, restoreNewest, type SnapshotStore } from './snapshot-store.js';
+export {
+  createSnapshotWriter,
+  SnapshotWriter,
+  type SnapshotWriterEventMap,
+  type SnapshotWriterOptions,
+  type SnapshotWriterStats,
+} from './snapshot-writer.js';

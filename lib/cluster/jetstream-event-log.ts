@@ -5,7 +5,9 @@
  * - One stream holds the log, with exactly one subject; one batch is one message, so a log
  *   position is the message's stream sequence. `open()` creates the stream when it is missing
  *   and refuses one that has other subjects (`ERR_LOG_CONFIG`): a foreign message would be a
- *   hole in the log. The storage and replicas of an existing stream are left as they are.
+ *   hole in the log. The storage and replicas of an existing stream are left as they are; its
+ *   retention (max age, max bytes) is set to what this log is opened with, so changing the
+ *   setting and restarting changes the stream.
  * - `append()` publishes with `Nats-Msg-Id: seq-<first>` (dedupe, within the stream's
  *   duplicate window), `Nats-Expected-Last-Sequence` and, inside a pipelined window,
  *   `Nats-Expected-Last-Msg-Id` (fencing), and resolves with the
@@ -37,6 +39,8 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
+  DEFAULT_NATS_MAX_AGE_S,
+  DEFAULT_NATS_MAX_BYTES,
   DEFAULT_NATS_REPLICAS,
   DEFAULT_NATS_STORAGE,
   DEFAULT_NATS_STREAM,
@@ -45,6 +49,7 @@ import {
   EVENT_LOG_READ_AHEAD,
   EVENT_LOG_READ_RETRY_MS,
   EVENT_LOG_REQUEST_TIMEOUT_MS,
+  NATS_DUPLICATE_WINDOW_S,
 } from '../core/constants.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
 import { decodeBatch, encodeBatch } from './batch-codec.js';
@@ -63,6 +68,7 @@ import {
   type ReadOptions,
   truncated,
 } from './event-log.js';
+import { JetStreamSnapshotStore } from './jetstream-snapshot-store.js';
 
 /** JetStream's API error for a failed `Nats-Expected-Last-Msg-Id` (not in `JetStreamApiCodes`). */
 const STREAM_WRONG_LAST_MSG_ID = 10_070;
@@ -77,6 +83,10 @@ export interface JetStreamEventLogOptions {
   readonly storage?: 'file' | 'memory';
   /** Replicas of a stream created here; default `DEFAULT_NATS_REPLICAS`. */
   readonly replicas?: number;
+  /** Seconds the stream keeps a batch, 0 for ever; default `DEFAULT_NATS_MAX_AGE_S`. */
+  readonly maxAge?: number;
+  /** Bytes the stream keeps, 0 without limit; default `DEFAULT_NATS_MAX_BYTES`. */
+  readonly maxBytes?: number;
   /** Longest wait for one JetStream answer; default `EVENT_LOG_REQUEST_TIMEOUT_MS`. */
   readonly requestTimeout?: number;
   /** Messages a reader pulls ahead of its caller; default `EVENT_LOG_READ_AHEAD`. */
@@ -91,6 +101,8 @@ export class JetStreamEventLog implements EventLog {
   readonly #client: JetStreamClient;
   readonly #stream: string;
   readonly #subject: string;
+  readonly #storage: StorageType;
+  readonly #replicas: number;
   readonly #requestTimeout: number;
   readonly #readAhead: number;
   readonly #ownsConnection: boolean;
@@ -107,6 +119,8 @@ export class JetStreamEventLog implements EventLog {
     this.#client = jetstream(connection, { timeout: options.requestTimeout });
     this.#stream = options.stream;
     this.#subject = options.subject;
+    this.#storage = storageType(options.storage);
+    this.#replicas = options.replicas;
     this.#requestTimeout = options.requestTimeout;
     this.#readAhead = options.readAhead;
     this.#ownsConnection = options.ownsConnection;
@@ -125,6 +139,8 @@ export class JetStreamEventLog implements EventLog {
       subject: options.subject ?? DEFAULT_NATS_SUBJECT,
       storage: options.storage ?? DEFAULT_NATS_STORAGE,
       replicas: options.replicas ?? DEFAULT_NATS_REPLICAS,
+      maxAge: options.maxAge ?? DEFAULT_NATS_MAX_AGE_S,
+      maxBytes: options.maxBytes ?? DEFAULT_NATS_MAX_BYTES,
       requestTimeout: options.requestTimeout ?? EVENT_LOG_REQUEST_TIMEOUT_MS,
       readAhead: options.readAhead ?? EVENT_LOG_READ_AHEAD,
       ownsConnection: options.ownsConnection ?? false,
@@ -140,6 +156,15 @@ export class JetStreamEventLog implements EventLog {
     }
     await ensureStream(manager, resolved);
     return new JetStreamEventLog(connection, manager, resolved);
+  }
+
+  /** The store of graph snapshots beside this log (bucket `<stream>_SNAPSHOTS`). */
+  openSnapshots(): Promise<JetStreamSnapshotStore> {
+    return JetStreamSnapshotStore.open(this.#connection, {
+      stream: this.#stream,
+      storage: this.#storage,
+      replicas: this.#replicas,
+    });
   }
 
   /** The stream and subject the log is on. */
@@ -374,6 +399,46 @@ async function ensureStream(
       `stream ${stream} exists with subjects ${JSON.stringify(subjects)}, not just "${subject}": give another stream name, or this stream's subject`,
     );
   }
+  await applyRetention(manager, options);
+}
+
+const NANOS_PER_SECOND = 1e9;
+
+/** The stream's limits as JetStream counts them: durations in nanoseconds, 0 or -1 for none. */
+function retentionOf(options: Required<JetStreamEventLogOptions>) {
+  const maxAge = options.maxAge;
+  return {
+    max_age: maxAge * NANOS_PER_SECOND,
+    max_bytes: options.maxBytes === 0 ? -1 : options.maxBytes,
+    // A stream may not remember message ids longer than it keeps its messages.
+    duplicate_window:
+      (maxAge === 0 ? NATS_DUPLICATE_WINDOW_S : Math.min(maxAge, NATS_DUPLICATE_WINDOW_S)) *
+      NANOS_PER_SECOND,
+  };
+}
+
+/** Sets the stream's retention to `options`' when it differs. */
+async function applyRetention(
+  manager: JetStreamManager,
+  options: Required<JetStreamEventLogOptions>,
+): Promise<void> {
+  const wanted = retentionOf(options);
+  try {
+    const { config } = await manager.streams.info(options.stream);
+    if (
+      config.max_age === wanted.max_age &&
+      config.max_bytes === wanted.max_bytes &&
+      config.duplicate_window === wanted.duplicate_window
+    ) {
+      return;
+    }
+    await manager.streams.update(options.stream, wanted);
+  } catch (error) {
+    throw new MazeError(
+      ErrorCode.LogConfig,
+      `cannot set the retention of stream ${options.stream}: ${messageOf(error)}`,
+    );
+  }
 }
 
 /** The subjects of `stream`, or `undefined` if there is no such stream. */
@@ -399,8 +464,9 @@ async function createStream(
     const info = await manager.streams.add({
       name: options.stream,
       subjects: [options.subject],
-      storage: options.storage === 'memory' ? StorageType.Memory : StorageType.File,
+      storage: storageType(options.storage),
       num_replicas: options.replicas,
+      ...retentionOf(options),
     });
     return info.config.subjects ?? [];
   } catch (error) {
@@ -409,6 +475,10 @@ async function createStream(
     if (subjects === undefined) throw error;
     return subjects;
   }
+}
+
+function storageType(storage: 'file' | 'memory'): StorageType {
+  return storage === 'memory' ? StorageType.Memory : StorageType.File;
 }
 
 function delay(ms: number): Promise<void> {

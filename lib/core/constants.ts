@@ -203,6 +203,20 @@ export const INGEST_BATCH_DELAY_MS = 5;
 export const INGEST_APPEND_WINDOW = 8;
 /** Pause before an ingest asks the log for its tail again after that failed (NATS restarting). */
 export const INGEST_RECOVERY_RETRY_MS = 250;
+/** Reads of the snapshot a gateway tries before giving up (a save replacing it can cut one short). */
+export const SNAPSHOT_READ_ATTEMPTS = 3;
+/** Events between two snapshots of the follow graph, by default. */
+export const DEFAULT_SNAPSHOT_EVENTS = 1_000_000;
+/** Most milliseconds between two snapshots while events arrive, by default. */
+export const DEFAULT_SNAPSHOT_INTERVAL_MS = 60_000;
+/** Longest max age of an event log stream: JetStream counts it in nanoseconds, within 2^63. */
+export const MAX_NATS_MAX_AGE_S = 9_000_000_000;
+/** Seconds an event log stream keeps a batch (0: no limit), by default. */
+export const DEFAULT_NATS_MAX_AGE_S = 0;
+/** Bytes an event log stream keeps (0: no limit), by default. */
+export const DEFAULT_NATS_MAX_BYTES = 0;
+/** JetStream's default window for duplicate message ids, which a stream with a shorter max age must not exceed. */
+export const NATS_DUPLICATE_WINDOW_S = 120;
 /** First pause before a gateway reads the log again after a read failed; it doubles each time. */
 export const GATEWAY_RETRY_MIN_MS = 250;
 /** Longest pause between a gateway's attempts to read the log again. */

@@ -27,6 +27,8 @@ import {
   DEFAULT_MAX_ID_LINE_LENGTH,
   DEFAULT_MAX_LINE_LENGTH,
   DEFAULT_MONITOR_HOST,
+  DEFAULT_NATS_MAX_AGE_S,
+  DEFAULT_NATS_MAX_BYTES,
   DEFAULT_NATS_REPLICAS,
   DEFAULT_NATS_STORAGE,
   DEFAULT_NATS_STREAM,
@@ -35,6 +37,8 @@ import {
   DEFAULT_REORDER_CAPACITY,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_SLOW_CLIENT_TIMEOUT_MS,
+  DEFAULT_SNAPSHOT_EVENTS,
+  DEFAULT_SNAPSHOT_INTERVAL_MS,
   DEFAULT_SOURCE_IDLE_TIMEOUT_MS,
   DEFAULT_START_SEQUENCE,
   DEFAULT_STATS_INTERVAL_MS,
@@ -43,6 +47,7 @@ import {
   LOG_LEVELS,
   MAX_FOLLOW_EDGES,
   MAX_ID,
+  MAX_NATS_MAX_AGE_S,
   MAX_NATS_REPLICAS,
   MAX_TIMER_MS,
 } from './constants.js';
@@ -70,6 +75,7 @@ const CLIENT_SIDE = ['serve', 'gateway'] as const;
 /** The connection to NATS JetStream. */
 const CLUSTER = ['ingest', 'gateway'] as const;
 const SERVE_ONLY = ['serve'] as const;
+const INGEST_ONLY = ['ingest'] as const;
 
 /** One tunable. */
 export interface OptionSpec {
@@ -212,7 +218,7 @@ export const SERVER_OPTIONS = [
     max: MAX_FOLLOW_EDGES,
     default: DEFAULT_MAX_FOLLOW_EDGES,
     layer: 'core',
-    commands: CLIENT_SIDE,
+    commands: EVERY,
     describe: 'Follow edges kept before a new follow is refused (ERR_FOLLOW_LIMIT, a no-op)',
   },
   {
@@ -368,6 +374,42 @@ export const SERVER_OPTIONS = [
     layer: 'cluster',
     commands: CLUSTER,
     describe: 'Replicas of a stream created by follower-maze (more than 1 needs a NATS cluster)',
+  },
+  {
+    name: 'natsMaxAge',
+    type: 'integer',
+    min: 0,
+    max: MAX_NATS_MAX_AGE_S,
+    default: DEFAULT_NATS_MAX_AGE_S,
+    layer: 'cluster',
+    commands: CLUSTER,
+    describe:
+      'Seconds the event log keeps a batch (0: for ever); keep it well above the snapshot interval',
+  },
+  {
+    name: 'natsMaxBytes',
+    ...SIZE,
+    min: 0,
+    default: DEFAULT_NATS_MAX_BYTES,
+    layer: 'cluster',
+    commands: CLUSTER,
+    describe: 'Bytes the event log keeps, oldest batches dropped first (0: no limit)',
+  },
+  {
+    name: 'snapshotEvents',
+    ...SIZE,
+    default: DEFAULT_SNAPSHOT_EVENTS,
+    layer: 'cluster',
+    commands: INGEST_ONLY,
+    describe: 'Events between two snapshots of the follow graph, which late gateways start from',
+  },
+  {
+    name: 'snapshotInterval',
+    ...DURATION,
+    default: DEFAULT_SNAPSHOT_INTERVAL_MS,
+    layer: 'cluster',
+    commands: INGEST_ONLY,
+    describe: 'Most milliseconds between two snapshots while events arrive',
   },
   {
     name: 'config',

@@ -50,6 +50,10 @@ export const GATEWAY_STAT_METRICS: { readonly [Stat in keyof GatewayStats]: Stat
   batchesApplied: counter('batches_applied', 'Event log batches applied.'),
   logPosition: gauge('log_position', 'Position of the last event log batch applied.'),
   catchUpPosition: gauge('catch_up_position', 'Event log position to reach before serving.'),
+  snapshotPosition: gauge(
+    'snapshot_position',
+    'Log position of the snapshot the gateway started from.',
+  ),
   caughtUp: gauge('caught_up', '1 once the gateway has caught up and serves clients.'),
   following: gauge('following', '1 while the gateway reads the event log.'),
   readRetries: counter('read_retries', 'Event log reads started again after a failure.'),

@@ -1,0 +1,199 @@
+/**
+ * The snapshot writer of cluster mode (docs/protocol.md §11), run beside the ingest: it
+ * follows the event log with its own `MazeCore` (no clients: only the follow graph matters)
+ * and saves a snapshot of the graph every `snapshotEvents` events, or `snapshotInterval`
+ * after the last one while events arrive, so a gateway that starts late loads the newest
+ * snapshot and reads the log from there instead of from its first batch.
+ *
+ * Invariants:
+ * - A snapshot is the state after a whole batch: the graph once that batch is applied, its
+ *   position and its `lastSequence` (`encodeGraphSnapshot()`), encoded at once, so later
+ *   batches never leak into it while it is saved.
+ * - At most one save is in flight; a snapshot due meanwhile waits for the next batch. No
+ *   timer: a log that stops growing needs no new snapshot.
+ * - Start: from the newest snapshot in the store (a restarted ingest goes on from there),
+ *   else from the first batch. The graph bound (`maxFollowEdges`) must be the gateways':
+ *   the same events then make the same graph everywhere.
+ * - Problems (a save failed, the log cannot be followed) are `'problem'` events: snapshots
+ *   are an optimisation, the ingest goes on without them. A writer that cannot follow the log
+ *   any more stops writing (`stopped`).
+ */
+import { EventEmitter } from 'node:events';
+import createDebug from 'debug';
+import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
+import { encodeGraphSnapshot } from '../core/graph-snapshot.js';
+import { MazeCore } from '../core/maze-core.js';
+import { checkOptionValue, type ServerOptionName, serverOption } from '../core/option-table.js';
+import type { EventLog, LogBatch } from './event-log.js';
+import { LogFollower } from './log-follower.js';
+import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
+
+const log = createDebug('follower-maze:snapshots');
+
+export interface SnapshotWriterOptions {
+  readonly log: EventLog;
+  readonly store: SnapshotStore;
+  /** Events between two snapshots. Default `DEFAULT_SNAPSHOT_EVENTS`. */
+  readonly snapshotEvents?: number;
+  /** Most milliseconds between two snapshots while events arrive. Default `DEFAULT_SNAPSHOT_INTERVAL_MS`. */
+  readonly snapshotInterval?: number;
+  /** The graph bound; give it the gateways'. Default `DEFAULT_MAX_FOLLOW_EDGES`. */
+  readonly maxFollowEdges?: number;
+  /** The clock (ms); `Date.now` unless a test says otherwise. */
+  readonly now?: () => number;
+}
+
+export interface SnapshotWriterStats {
+  /** Snapshots saved. */
+  readonly snapshotsSaved: number;
+  /** Saves that failed. */
+  readonly snapshotFailures: number;
+  /** The log position of the newest snapshot saved (or loaded at start); 0: none. */
+  readonly snapshotPosition: number;
+  /** Bytes of the newest snapshot saved. */
+  readonly snapshotBytes: number;
+  /** The log position the writer has applied. */
+  readonly snapshotLogPosition: number;
+}
+
+export interface SnapshotWriterEventMap {
+  problem: [problem: Problem];
+  /** A snapshot was saved. */
+  saved: [snapshot: { readonly position: number; readonly bytes: number }];
+}
+
+const OPTION_NAMES = [
+  'snapshotEvents',
+  'snapshotInterval',
+  'maxFollowEdges',
+] as const satisfies readonly ServerOptionName[];
+
+/**
+ * Loads the newest snapshot (if any) and starts following the log after it. Rejects with the
+ * store's error, or `ERR_LOG_BAD_BATCH` for a snapshot that cannot be decoded.
+ */
+export async function createSnapshotWriter(
+  options: SnapshotWriterOptions,
+): Promise<SnapshotWriter> {
+  const resolved: Record<string, number> = {};
+  for (const name of OPTION_NAMES) {
+    const spec = serverOption(name);
+    resolved[name] = checkOptionValue(spec, options[name] ?? spec.default) as number;
+  }
+  const core = new MazeCore({ maxFollowEdges: resolved.maxFollowEdges });
+  const position = await restoreNewest(core, options.store);
+  return new SnapshotWriter(
+    options,
+    resolved as Required<Pick<SnapshotWriterOptions, (typeof OPTION_NAMES)[number]>>,
+    core,
+    position,
+  );
+}
+
+export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
+  readonly #store: SnapshotStore;
+  readonly #every: number;
+  readonly #interval: number;
+  readonly #now: () => number;
+  readonly #core: MazeCore;
+  readonly #follower: LogFollower;
+  #eventsSince = 0;
+  #lastAt: number;
+  #saving: Promise<void> | undefined;
+  #saved = 0;
+  #failures = 0;
+  #position: number;
+  #bytes = 0;
+  #stopped = false;
+
+  /** Use `createSnapshotWriter()`. */
+  constructor(
+    options: SnapshotWriterOptions,
+    resolved: { readonly snapshotEvents: number; readonly snapshotInterval: number },
+    core: MazeCore,
+    position: number,
+  ) {
+    super();
+    this.#store = options.store;
+    this.#every = resolved.snapshotEvents;
+    this.#interval = resolved.snapshotInterval;
+    this.#now = options.now ?? Date.now;
+    this.#lastAt = this.#now();
+    this.#core = core;
+    this.#position = position;
+    this.#follower = new LogFollower(options.log, position, {
+      apply: (batch) => this.#apply(batch),
+      report: (problem) => this.emit('problem', problem),
+      failed: (error) => {
+        this.#stopped = true;
+        this.emit('problem', {
+          code: error.code,
+          message: `the snapshot writer cannot follow the event log (${error.message}); no more snapshots until the ingest restarts`,
+          context: {},
+        });
+      },
+    });
+    log('starting after position %d', position);
+    void this.#follower.start();
+  }
+
+  /** Whether it stopped following the log (no more snapshots). */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  stats(): SnapshotWriterStats {
+    return {
+      snapshotsSaved: this.#saved,
+      snapshotFailures: this.#failures,
+      snapshotPosition: this.#position,
+      snapshotBytes: this.#bytes,
+      snapshotLogPosition: this.#follower.position,
+    };
+  }
+
+  /** Stops following; waits for a save in flight. Idempotent. */
+  async close(): Promise<void> {
+    await this.#follower.close();
+    await this.#saving;
+  }
+
+  #apply(batch: LogBatch): boolean {
+    for (const line of batch.lines) this.#core.applyInOrder(line);
+    this.#eventsSince += batch.lines.length;
+    const due = this.#eventsSince >= this.#every || this.#now() - this.#lastAt >= this.#interval;
+    if (due && this.#saving === undefined) this.#save(batch);
+    return true;
+  }
+
+  #save(batch: LogBatch): void {
+    const bytes = encodeGraphSnapshot(this.#core.graph, {
+      position: batch.position,
+      lastSequence: batch.lastSequence,
+    });
+    this.#eventsSince = 0;
+    this.#lastAt = this.#now();
+    this.#saving = this.#store
+      .save(bytes)
+      .then(
+        () => {
+          this.#saved++;
+          this.#position = batch.position;
+          this.#bytes = bytes.length;
+          log('saved the snapshot at position %d (%d bytes)', batch.position, bytes.length);
+          this.emit('saved', { position: batch.position, bytes: bytes.length });
+        },
+        (error: unknown) => {
+          this.#failures++;
+          this.emit('problem', {
+            code: error instanceof MazeError ? error.code : ErrorCode.LogFailed,
+            message: `saving the snapshot at position ${batch.position} failed (${error instanceof Error ? error.message : String(error)}); the next one is due after ${this.#every} more events`,
+            context: {},
+          });
+        },
+      )
+      .finally(() => {
+        this.#saving = undefined;
+      });
+  }
+}
