@@ -6,9 +6,22 @@
  * process exits 0 on SIGTERM. Each test writes its own stream on the suite's nats-server.
  */
 import { beforeAll, expect, it } from '@jest/globals';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { createMaze } from '../lib/adapter/maze.js';
 import { type RunningBinary, run } from './helpers/binary.js';
 import { describeWithNats, type NatsServer, startNatsServer } from './helpers/nats.js';
-import { connectTcp, type TcpPeer, waitUntil, withTimeout } from './helpers/sockets.js';
+import {
+  attachMemoryClient,
+  attachMemorySource,
+  connectTcp,
+  type MemoryClient,
+  type TcpPeer,
+  waitUntil,
+  withTimeout,
+  writeAll,
+} from './helpers/sockets.js';
+import { generateEventLines, mulberry32, shuffleInBatches } from './helpers/streams.js';
 
 const STARTUP_MS = 15_000;
 const SIMULATION_MS = 60_000;
@@ -50,6 +63,17 @@ function gateway(nats: NatsServer, stream: string): Promise<Started> {
 
 function sleepBriefly(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 50));
+}
+
+/** The fields of the last stats line a process printed. */
+function lastStats(process: RunningBinary): Record<string, string> {
+  const line = [...process.stdout].reverse().find((text) => text.startsWith('stats ')) ?? '';
+  return Object.fromEntries(
+    line
+      .split(' ')
+      .slice(1)
+      .map((field) => field.split('=') as [string, string]),
+  );
 }
 
 /** SIGTERM, then the exit code, bounded. */
@@ -162,6 +186,108 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
       await Promise.all(peers.map((peer) => peer.close(1_000)));
     }
   }, 60_000);
+
+  it('starts a gateway after 1M events, from the newest snapshot once retention dropped the first batches', async () => {
+    const stream = 'E2E_SNAPSHOT';
+    const events = await start(
+      [
+        'ingest',
+        ...logFlags(nats, stream),
+        '--event-port',
+        '0',
+        '--nats-max-bytes',
+        '4000000',
+        '--snapshot-events',
+        '100000',
+        '--stats-interval',
+        '100',
+      ],
+      'events',
+    );
+    const users = 40;
+    const rng = mulberry32(4);
+    const before = shuffleInBatches(
+      generateEventLines({ count: 1_000_000, users, seed: 21 }),
+      100,
+      rng,
+    ).join('');
+    const after = shuffleInBatches(
+      generateEventLines({ count: 20_000, users, seed: 22, start: 1_000_001 }),
+      100,
+      rng,
+    ).join('');
+    const maze = createMaze();
+    const peers: TcpPeer[] = [];
+    try {
+      const reference = attachMemorySource(maze);
+      reference.peer.write(before);
+      const source = await connectTcp(events.port);
+      peers.push(source);
+      await writeAll(source.socket, before, SIMULATION_MS);
+      await waitUntil(() => maze.stats().eventsApplied === 1_000_000, 'the reference', 30_000);
+      // Every event appended, and the snapshot writer through the whole log.
+      await waitUntil(
+        () => {
+          const stats = lastStats(events);
+          return (
+            stats.eventsAppended === '1000000' &&
+            stats.snapshotLogPosition === stats.batchesAppended &&
+            stats.snapshotPosition !== '0'
+          );
+        },
+        'the ingest to append everything and snapshot it',
+        30_000,
+      );
+      // Retention has dropped the first batches: only a snapshot can stand for them.
+      const admin = await connect({ servers: nats.url });
+      try {
+        const { state } = await (await jetstreamManager(admin)).streams.info(stream);
+        expect(state.first_seq).toBeGreaterThan(1);
+      } finally {
+        await admin.close();
+      }
+
+      const late = await start(
+        ['gateway', ...logFlags(nats, stream), '--client-port', '0', '--stats-interval', '50'],
+        'clients',
+      );
+      await waitUntil(() => lastStats(late).snapshotPosition !== undefined, 'a stats line');
+      expect(Number(lastStats(late).snapshotPosition)).toBeGreaterThan(0);
+      const expected: MemoryClient[] = [];
+      const received: TcpPeer[] = [];
+      for (let user = 1; user <= users; user++) {
+        expected.push(await attachMemoryClient(maze, `${user}\n`));
+        const client = await connectTcp(late.port);
+        peers.push(client);
+        client.socket.write(`${user}\n`);
+        received.push(client);
+      }
+      await waitUntil(
+        () => lastStats(late).clientsConnected === String(users),
+        'every client identified at the late gateway',
+        15_000,
+      );
+      reference.peer.write(after);
+      await writeAll(source.socket, after, SIMULATION_MS);
+      await waitUntil(() => maze.stats().eventsApplied === 1_020_000, 'the reference', 15_000);
+      let notifications = 0;
+      for (const [index, client] of expected.entries()) {
+        const peer = received[index] as TcpPeer;
+        await waitUntil(
+          () => peer.received.text.length >= client.received.text.length,
+          `user ${index + 1}'s notifications`,
+          15_000,
+        );
+        expect(peer.received.text).toBe(client.received.text);
+        notifications += client.received.lines.length;
+      }
+      expect(notifications).toBeGreaterThan(20_000);
+      for (const process of [events, late]) expect(await stop(process)).toBe(0);
+    } finally {
+      await maze.close();
+      await Promise.all(peers.map((peer) => peer.close(1_000)));
+    }
+  }, 120_000);
 
   it('exits 1 naming --nats-subject when another stream takes the subject', async () => {
     const taken = run([

@@ -43,7 +43,7 @@ function thrown(action: () => unknown): { code: string; message: string } {
 describe('cluster settings on the command line', () => {
   const cluster = serverOptionsOf('cluster').map((spec) => spec.name);
 
-  it('are the ten nats… rows, in their own help group', () => {
+  it('are the nats… rows and the snapshot cadence, in their own help group', () => {
     expect(cluster).toEqual([
       'natsUrl',
       'natsCreds',
@@ -55,11 +55,17 @@ describe('cluster settings on the command line', () => {
       'natsSubject',
       'natsStorage',
       'natsReplicas',
+      'natsMaxAge',
+      'natsMaxBytes',
+      'snapshotEvents',
+      'snapshotInterval',
     ]);
     for (const command of ['ingest', 'gateway'] as const) {
       const yargs = commandYargsOptions(command);
       for (const spec of serverOptionsOf('cluster')) {
-        expect(yargs[flagOf(spec)]?.group).toMatch(/^NATS JetStream/);
+        if (spec.commands.includes(command)) {
+          expect(yargs[flagOf(spec)]?.group).toBe('Cluster mode (NATS JetStream):');
+        } else expect(yargs).not.toHaveProperty(flagOf(spec));
       }
     }
     const serve = commandYargsOptions('serve');

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { connectEventLog } from '../lib/cluster/connect.js';
-import type { EventLog } from '../lib/cluster/event-log.js';
+import type { JetStreamEventLog } from '../lib/cluster/jetstream-event-log.js';
 import { ErrorCode } from '../lib/core/errors.js';
 import { appendRange, batchOf, take } from './helpers/event-log-contract.js';
 import { describeWithNats, type NatsServer, startNatsServer } from './helpers/nats.js';
@@ -49,15 +49,19 @@ describeWithNats('JetStreamEventLog on nats-server', () => {
 function withJetStream(): void {
   let server: NatsServer;
   let admin: NatsConnection;
-  const opened: EventLog[] = [];
+  const opened: JetStreamEventLog[] = [];
   let streams = 0;
 
-  /** The log on a stream of its own, through `connectEventLog()` as the CLI will do it. */
-  async function open(stream = `JS_${++streams}`): Promise<EventLog> {
+  /** The log on a stream of its own, through `connectEventLog()` as the CLI does it. */
+  async function open(
+    stream = `JS_${++streams}`,
+    retention: { natsMaxAge?: number; natsMaxBytes?: number } = {},
+  ): Promise<JetStreamEventLog> {
     const log = await connectEventLog({
       natsUrl: server.url,
       natsStream: stream,
       natsSubject: `js.${stream}`,
+      ...retention,
     });
     opened.push(log);
     return log;
@@ -83,6 +87,41 @@ function withJetStream(): void {
       storage: 'file',
       num_replicas: 1,
     });
+  });
+
+  it('sets the retention asked for on the stream, and sets it again when it changes', async () => {
+    const manager = await jetstreamManager(admin);
+    await open('KEPT', { natsMaxAge: 3_600, natsMaxBytes: 10_000_000 });
+    expect((await manager.streams.info('KEPT')).config).toMatchObject({
+      max_age: 3_600 * 1e9,
+      max_bytes: 10_000_000,
+      duplicate_window: 120 * 1e9,
+    });
+    await open('KEPT', { natsMaxAge: 60 });
+    expect((await manager.streams.info('KEPT')).config).toMatchObject({
+      max_age: 60 * 1e9,
+      max_bytes: -1,
+      duplicate_window: 60 * 1e9,
+    });
+    await open('KEPT');
+    expect((await manager.streams.info('KEPT')).config).toMatchObject({
+      max_age: 0,
+      max_bytes: -1,
+    });
+  });
+
+  it('keeps the newest snapshot in the Object Store beside the stream, whole', async () => {
+    const log = await open('SNAPPED');
+    const store = await log.openSnapshots();
+    expect(await store.latest()).toBeUndefined();
+    // Several chunks' worth (Object Store cuts objects into 128 KiB chunks).
+    const big = new Uint8Array(3_000_000).map((_, index) => index % 251);
+    await store.save(big);
+    await store.save(big.subarray(0, 1_000_001));
+    const other = await (await open('SNAPPED')).openSnapshots();
+    expect(await other.latest()).toEqual(big.subarray(0, 1_000_001));
+    const buckets = await (await jetstreamManager(admin)).streams.names().next();
+    expect(buckets).toContain('OBJ_SNAPPED_SNAPSHOTS');
   });
 
   it('refuses a stream that has other subjects (ERR_LOG_CONFIG)', async () => {

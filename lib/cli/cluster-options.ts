@@ -6,6 +6,7 @@
 import type { NatsSettings } from '../cluster/connect.js';
 import type { GatewayOptions } from '../cluster/gateway.js';
 import type { IngestOptions } from '../cluster/ingest.js';
+import type { SnapshotWriterOptions } from '../cluster/snapshot-writer.js';
 import { serverOptionsOf } from '../core/option-table.js';
 import {
   type CommonArgs,
@@ -27,6 +28,8 @@ export interface NatsArgs {
   readonly natsSubject: string;
   readonly natsStorage: 'file' | 'memory';
   readonly natsReplicas: number;
+  readonly natsMaxAge: number;
+  readonly natsMaxBytes: number;
 }
 
 /** The settings of the ingest command. */
@@ -37,6 +40,10 @@ export interface IngestArgs extends CommonArgs, NatsArgs {
   readonly reorderBytes: number;
   readonly startSequence: number;
   readonly sourceIdleTimeout: number;
+  /** The snapshot writer's. */
+  readonly maxFollowEdges: number;
+  readonly snapshotEvents: number;
+  readonly snapshotInterval: number;
 }
 
 /** The settings of the gateway command. */
@@ -69,8 +76,16 @@ export function resolveGatewayArgs(
 
 /** `createIngest()`'s options, but the log; the port and host are the command's. */
 export function toIngestOptions(args: IngestArgs): Omit<IngestOptions, 'log'> {
-  const { eventPort, host, ...options } = libraryOptionsOf(args);
+  const { eventPort, host, maxFollowEdges, ...options } = libraryOptionsOf(args);
   return options as Omit<IngestOptions, 'log'>;
+}
+
+/** `createSnapshotWriter()`'s options, but the log and the store. */
+export function toSnapshotWriterOptions(
+  args: IngestArgs,
+): Omit<SnapshotWriterOptions, 'log' | 'store'> {
+  const { snapshotEvents, snapshotInterval, maxFollowEdges } = args;
+  return { snapshotEvents, snapshotInterval, maxFollowEdges };
 }
 
 /** `createGateway()`'s options, but the log; the port and host are the command's. */

@@ -68,7 +68,7 @@ const HELP_GROUPS: Readonly<Record<OptionLayer, string>> = {
   adapter: 'Server:',
   core: 'Server:',
   cli: 'Output and configuration:',
-  cluster: 'NATS JetStream (the event log of cluster mode):',
+  cluster: 'Cluster mode (NATS JetStream):',
 };
 
 /** The options of `command` as yargs options: text in, parsed by `resolveCommandArgs()`. */

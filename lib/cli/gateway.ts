@@ -24,7 +24,11 @@ export async function runGateway(
   try {
     const eventLog = await connectEventLog(toNatsSettings(args));
     lifecycle.onClose(() => eventLog.close());
-    const gateway = await createGateway({ log: eventLog, ...toGatewayOptions(args) });
+    const gateway = await createGateway({
+      log: eventLog,
+      snapshots: await eventLog.openSnapshots(),
+      ...toGatewayOptions(args),
+    });
     lifecycle.onClose(() => gateway.close());
     lifecycle.watchStopping(gateway);
     logClients(gateway, lifecycle.logger);
@@ -32,10 +36,10 @@ export async function runGateway(
       const { gatewayMonitorSources } = await import('../monitor/cluster-sources.js');
       return gatewayMonitorSources(gateway);
     });
-    const { catchUpPosition } = gateway.stats();
-    if (catchUpPosition > 0) {
+    const { catchUpPosition, snapshotPosition } = gateway.stats();
+    if (catchUpPosition > snapshotPosition) {
       lifecycle.logger.info(
-        `follower-maze: applying the event log up to position ${catchUpPosition} before taking clients`,
+        `follower-maze: applying the event log from position ${snapshotPosition + 1}${snapshotPosition === 0 ? '' : ' (after the newest snapshot)'} up to ${catchUpPosition} before taking clients`,
       );
     }
     await gateway.ready;

@@ -1,14 +1,21 @@
 /**
  * What `follower-maze ingest` does once its options are parsed (docs/protocol.md §11):
- * connect to NATS JetStream, resume the event log from its tail, take the event source on
- * its port, and live as every server command does (server-process.ts). It exits 1 when
+ * connect to NATS JetStream, resume the event log from its tail, start the snapshot writer
+ * beside it (snapshots of the follow graph for late gateways), take the event source on its
+ * port, and live as every server command does (server-process.ts). It exits 1 when
  * another ingest is found writing the log (`ERR_LOG_FENCED`): two would interleave it.
  */
 import { connectEventLog } from '../cluster/connect.js';
 import { createIngest, type Ingest } from '../cluster/ingest.js';
+import { createSnapshotWriter } from '../cluster/snapshot-writer.js';
 import { openEventPort } from '../net/ports.js';
 import { closePortAndServer } from './close-port.js';
-import { type IngestArgs, toIngestOptions, toNatsSettings } from './cluster-options.js';
+import {
+  type IngestArgs,
+  toIngestOptions,
+  toNatsSettings,
+  toSnapshotWriterOptions,
+} from './cluster-options.js';
 import { logEventSources } from './connection-log.js';
 import { formatAddress } from './format.js';
 import { processOutput, type ServeOutput } from './serve-output.js';
@@ -26,17 +33,28 @@ export async function runIngest(
     const ingest = await createIngest({ log: eventLog, ...toIngestOptions(args) });
     lifecycle.onClose(() => ingest.close());
     lifecycle.watchStopping(ingest);
+    const writer = await createSnapshotWriter({
+      log: eventLog,
+      store: await eventLog.openSnapshots(),
+      ...toSnapshotWriterOptions(args),
+    });
+    lifecycle.onClose(() => writer.close());
+    lifecycle.watch(writer);
     logEventSources(ingest, lifecycle.logger);
     await lifecycle.startMonitor(async () => {
       const { ingestMonitorSources } = await import('../monitor/cluster-sources.js');
-      return ingestMonitorSources(ingest);
+      return ingestMonitorSources(ingest, writer);
     });
     const port = await openEventPort(ingest, args.host, args.eventPort);
     lifecycle.onClose(() => closePortAndServer(port, ingest));
     lifecycle.listening({
       addresses: `events on ${formatAddress(port.address)}`,
-      limits: { ...toIngestOptions(args), natsStream: args.natsStream },
-      stats: () => ingest.stats(),
+      limits: {
+        ...toIngestOptions(args),
+        ...toSnapshotWriterOptions(args),
+        natsStream: args.natsStream,
+      },
+      stats: () => ({ ...ingest.stats(), ...writer.stats() }),
     });
     return ingest;
   } catch (error) {

@@ -8,6 +8,7 @@
  */
 import type { Gateway, GatewayStats } from '../cluster/gateway.js';
 import type { Ingest, IngestStats } from '../cluster/ingest.js';
+import type { SnapshotWriter, SnapshotWriterStats } from '../cluster/snapshot-writer.js';
 import type { MonitorSources, StatMetric } from './sources.js';
 import {
   CORE_STAT_METRICS,
@@ -17,6 +18,16 @@ import {
   gauge,
   PROBLEMS_METRIC,
 } from './stat-metrics.js';
+
+export const SNAPSHOT_WRITER_STAT_METRICS: {
+  readonly [Stat in keyof SnapshotWriterStats]: StatMetric;
+} = {
+  snapshotsSaved: counter('snapshots_saved', 'Snapshots of the follow graph saved.'),
+  snapshotFailures: counter('snapshot_failures', 'Snapshot saves that failed.'),
+  snapshotPosition: gauge('snapshot_position', 'Log position of the newest snapshot.'),
+  snapshotBytes: gauge('snapshot_bytes', 'Bytes of the newest snapshot saved.'),
+  snapshotLogPosition: gauge('snapshot_log_position', 'Log position the snapshot writer applied.'),
+};
 
 export const INGEST_STAT_METRICS: { readonly [Stat in keyof IngestStats]: StatMetric } = {
   ...EVENT_INPUT_STAT_METRICS,
@@ -60,8 +71,8 @@ export const GATEWAY_STAT_METRICS: { readonly [Stat in keyof GatewayStats]: Stat
   problems: PROBLEMS_METRIC,
 };
 
-/** The sources for `startMonitor()` of an ingest. */
-export function ingestMonitorSources(ingest: Ingest): MonitorSources {
+/** The sources for `startMonitor()` of an ingest, and of its snapshot writer when it has one. */
+export function ingestMonitorSources(ingest: Ingest, writer?: SnapshotWriter): MonitorSources {
   return {
     health: () => {
       if (ingest.stopped) return { ready: false, reason: 'another ingest has the event log' };
@@ -71,8 +82,11 @@ export function ingestMonitorSources(ingest: Ingest): MonitorSources {
       }
       return { ready: true };
     },
-    stats: () => ({ ...ingest.stats() }),
-    statMetrics: INGEST_STAT_METRICS,
+    stats: () => ({ ...ingest.stats(), ...writer?.stats() }),
+    statMetrics:
+      writer === undefined
+        ? INGEST_STAT_METRICS
+        : { ...INGEST_STAT_METRICS, ...SNAPSHOT_WRITER_STAT_METRICS },
     report: (problem) => ingest.report(problem),
   };
 }

@@ -4,6 +4,7 @@ export {
   gatewayMonitorSources,
   INGEST_STAT_METRICS,
   ingestMonitorSources,
+  SNAPSHOT_WRITER_STAT_METRICS,
 } from './cluster-sources.js';
 export { MAZE_STAT_METRICS, serveMonitorSources } from './maze-sources.js';
 export { METRIC_PREFIX } from './metrics.js';
