@@ -6,13 +6,14 @@
  * gateway, ingest and maze is closed.
  */
 import { duplexPair } from 'node:stream';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { EventLog, LogReader, ReadOptions } from '../lib/cluster/event-log.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../lib/cluster/gateway.js';
 import { createIngest, type Ingest } from '../lib/cluster/ingest.js';
 import { MemoryEventLog } from '../lib/cluster/memory-event-log.js';
 import { ErrorCode, MazeError, type Problem } from '../lib/core/errors.js';
 import { gatewayMonitorSources } from '../lib/monitor/cluster-sources.js';
+import { collectProblems, useClosing } from './helpers/closing.js';
 import { appendRange } from './helpers/event-log-contract.js';
 import {
   attachMemoryClient,
@@ -36,23 +37,15 @@ interface TestGateway {
   readonly problems: Problem[];
 }
 
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((thing) => thing.close()));
-});
+const track = useClosing();
 
 async function newGateway(options: GatewayOptions): Promise<TestGateway> {
-  const gateway = await withTimeout(createGateway(options), WAIT_MS, 'createGateway');
-  opened.push(gateway);
-  const problems: Problem[] = [];
-  gateway.on('problem', (problem) => problems.push(problem));
-  return { gateway, problems };
+  const gateway = track(await withTimeout(createGateway(options), WAIT_MS, 'createGateway'));
+  return { gateway, problems: collectProblems(gateway) };
 }
 
-async function newIngest(log: EventLog): Promise<Ingest> {
-  const ingest = await withTimeout(createIngest({ log }), WAIT_MS, 'createIngest');
-  opened.push(ingest);
-  return ingest;
+function newIngest(log: EventLog): Promise<Ingest> {
+  return withTimeout(createIngest({ log }), WAIT_MS, 'createIngest').then(track);
 }
 
 /** Clients of users `1..users`, each identified. */

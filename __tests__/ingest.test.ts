@@ -6,7 +6,7 @@
  * writer. Logs whose appends the test releases by hand stand in for a slow or failing NATS.
  * Every wait is bounded; every ingest is closed and its timers with it.
  */
-import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type {
   AppendResult,
   EventBatch,
@@ -26,6 +26,7 @@ import {
 } from '../lib/core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../lib/core/errors.js';
 import { ingestMonitorSources } from '../lib/monitor/cluster-sources.js';
+import { collectProblems, useClosing } from './helpers/closing.js';
 import { take } from './helpers/event-log-contract.js';
 import {
   attachMemorySource,
@@ -43,17 +44,11 @@ interface TestIngest {
   readonly problems: Problem[];
 }
 
-const opened: Ingest[] = [];
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((ingest) => ingest.close()));
-});
+const track = useClosing();
 
 async function newIngest(options: IngestOptions): Promise<TestIngest> {
-  const ingest = await withTimeout(createIngest(options), WAIT_MS, 'createIngest');
-  opened.push(ingest);
-  const problems: Problem[] = [];
-  ingest.on('problem', (problem) => problems.push(problem));
-  return { ingest, problems };
+  const ingest = track(await withTimeout(createIngest(options), WAIT_MS, 'createIngest'));
+  return { ingest, problems: collectProblems(ingest) };
 }
 
 /** Every batch of `log`, from position 1, bounded. */

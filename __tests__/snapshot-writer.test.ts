@@ -5,13 +5,14 @@
  * newest snapshot, and a gateway started after retention dropped the first batches that
  * delivers exactly what one maze delivers (follows made before it started included).
  */
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { createGateway, type Gateway } from '../lib/cluster/gateway.js';
 import { createIngest, type Ingest } from '../lib/cluster/ingest.js';
 import { MemoryEventLog } from '../lib/cluster/memory-event-log.js';
 import { MemorySnapshotStore, type SnapshotStore } from '../lib/cluster/snapshot-store.js';
 import { createSnapshotWriter, type SnapshotWriter } from '../lib/cluster/snapshot-writer.js';
-import { decodeGraphSnapshot, ErrorCode, MazeCore, type Problem } from '../lib/core/index.js';
+import { decodeGraphSnapshot, ErrorCode, MazeCore } from '../lib/core/index.js';
+import { collectProblems, useClosing } from './helpers/closing.js';
 import {
   attachMemoryClient,
   attachMemorySource,
@@ -24,20 +25,7 @@ import {
 } from './helpers/sockets.js';
 import { generateEventLines, mulberry32, shuffleInBatches } from './helpers/streams.js';
 
-const opened: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(
-    opened
-      .splice(0)
-      .reverse()
-      .map((thing) => thing.close()),
-  );
-});
-
-function track<T extends { close(): Promise<void> }>(thing: T): T {
-  opened.push(thing);
-  return thing;
-}
+const track = useClosing();
 
 /** Appends `lines` as batches of `perBatch`, numbered from 1; returns the batches' last numbers. */
 async function appendLines(log: MemoryEventLog, lines: readonly string[], perBatch: number) {
@@ -150,8 +138,7 @@ describe('SnapshotWriter', () => {
     const log = new MemoryEventLog();
     const store = new HeldStore();
     const writer = track(await createSnapshotWriter({ log, store, snapshotEvents: 10 }));
-    const problems: Problem[] = [];
-    writer.on('problem', (problem) => problems.push(problem));
+    const problems = collectProblems(writer);
     store.fail = true;
     await appendLines(log, LINES.slice(0, 10), 10);
     await waitUntil(() => store.waiting.length === 1, 'a save');
