@@ -9,7 +9,8 @@ import { beforeAll, expect, it } from '@jest/globals';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { createMaze } from '../lib/adapter/maze.js';
-import { type RunningBinary, run } from './helpers/binary.js';
+import { run } from './helpers/binary.js';
+import { gateway, ingest, lastStats, logFlags, start, stop } from './helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from './helpers/nats.js';
 import {
   attachMemoryClient,
@@ -23,63 +24,10 @@ import {
 } from './helpers/sockets.js';
 import { generateEventLines, mulberry32, shuffleInBatches } from './helpers/streams.js';
 
-const STARTUP_MS = 15_000;
 const SIMULATION_MS = 60_000;
-
-/** A cluster process and the port of its startup line. */
-interface Started extends RunningBinary {
-  readonly port: number;
-}
-
-async function start(args: string[], role: 'events' | 'clients'): Promise<Started> {
-  const binary = run(args);
-  const exitedEarly = binary.exited.then((code) => {
-    throw new Error(`exited with ${code} before listening`);
-  });
-  const line = await Promise.race([
-    binary.waitForLine('stdout', /^follower-maze listening:/, STARTUP_MS),
-    exitedEarly,
-  ]).catch((error: unknown) => {
-    throw new Error(`${String(error)}\nits stderr:\n${binary.rawStderr.join('\n')}`);
-  });
-  exitedEarly.catch(() => {});
-  const match = new RegExp(`${role} on 127\\.0\\.0\\.1:(\\d+)`).exec(line);
-  if (match === null) throw new Error(`unexpected startup line: ${line}`);
-  return { ...binary, port: Number(match[1]) };
-}
-
-/** The flags of the event log `stream` (each with a subject of its own) on `nats`. */
-function logFlags(nats: NatsServer, stream: string): string[] {
-  return ['--nats-url', nats.url, '--nats-stream', stream, '--nats-subject', `e2e.${stream}`];
-}
-
-function ingest(nats: NatsServer, stream: string): Promise<Started> {
-  return start(['ingest', ...logFlags(nats, stream), '--event-port', '0'], 'events');
-}
-
-function gateway(nats: NatsServer, stream: string): Promise<Started> {
-  return start(['gateway', ...logFlags(nats, stream), '--client-port', '0'], 'clients');
-}
 
 function sleepBriefly(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 50));
-}
-
-/** The fields of the last stats line a process printed. */
-function lastStats(process: RunningBinary): Record<string, string> {
-  const line = [...process.stdout].reverse().find((text) => text.startsWith('stats ')) ?? '';
-  return Object.fromEntries(
-    line
-      .split(' ')
-      .slice(1)
-      .map((field) => field.split('=') as [string, string]),
-  );
-}
-
-/** SIGTERM, then the exit code, bounded. */
-async function stop(process: RunningBinary): Promise<number> {
-  process.child.kill('SIGTERM');
-  return withTimeout(process.exited, 15_000, 'a graceful exit');
 }
 
 describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
@@ -290,6 +238,7 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
   }, 120_000);
 
   it('exits 1 naming --nats-subject when another stream takes the subject', async () => {
+    expect(await stop(await ingest(nats, 'E2E_FIRST'))).toBe(0);
     const taken = run([
       'ingest',
       '--nats-url',
@@ -297,7 +246,7 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
       '--nats-stream',
       'E2E_OTHER',
       '--nats-subject',
-      'e2e.E2E_LF',
+      'e2e.E2E_FIRST',
       '--event-port',
       '0',
     ]);
