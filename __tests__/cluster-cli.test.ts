@@ -5,6 +5,7 @@
  * started late catches up with the log (follows made before it started included); every
  * process exits 0 on SIGTERM. Each test writes its own stream on the suite's nats-server.
  */
+import { createServer } from 'node:net';
 import { beforeAll, expect, it } from '@jest/globals';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -256,12 +257,56 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
     );
   });
 
-  it('exits 1 with one line when NATS is not there', async () => {
-    const closed = run(['gateway', '--nats-url', 'nats://127.0.0.1:1', '--client-port', '0']);
-    expect(await withTimeout(closed.exited, 15_000, 'the exit')).toBe(1);
-    expect(closed.stderr.join('\n')).toMatch(/ERR_LOG_UNAVAILABLE|cannot connect to NATS/);
+  it('waits for NATS at startup: reports, answers 503, then serves once NATS is there', async () => {
+    const port = await freePort();
+    const waiting = run([
+      'gateway',
+      '--nats-url',
+      `nats://127.0.0.1:${port}`,
+      '--client-port',
+      '0',
+      '--monitor-port',
+      '0',
+    ]);
+    await waiting.waitForLine('stderr', /ERR_LOG_UNAVAILABLE.*trying again in \d+ ms/);
+    const monitor = /http:\/\/[\d.:]+/.exec(
+      await waiting.waitForLine('stderr', /follower-maze monitor: http/),
+    )?.[0];
+    const health = await fetch(`${monitor}/healthz`, { signal: AbortSignal.timeout(5_000) });
+    expect(health.status).toBe(503);
+    expect(JSON.stringify(await health.json())).toContain(
+      `connecting to NATS at nats://127.0.0.1:${port}`,
+    );
+
+    const late = await startNatsServer({ port });
+    try {
+      await waiting.waitForLine('stdout', /^follower-maze listening: clients on/, 30_000);
+      const ready = await fetch(`${monitor}/healthz`, { signal: AbortSignal.timeout(5_000) });
+      expect(ready.status).toBe(200);
+      expect(await stop(waiting)).toBe(0);
+    } finally {
+      await late.stop();
+    }
+  }, 60_000);
+
+  it('stops at once, exit 0, on SIGTERM while it waits for NATS', async () => {
+    const waiting = run(['ingest', '--nats-url', `nats://127.0.0.1:${await freePort()}`]);
+    await waiting.waitForLine('stderr', /ERR_LOG_UNAVAILABLE/);
+    expect(await stop(waiting)).toBe(0);
+  });
+
+  it('exits 2 without a NATS URL', async () => {
     const missing = run(['ingest', '--event-port', '0']);
     expect(await withTimeout(missing.exited, 15_000, 'the exit')).toBe(2);
     expect(missing.stderr.join('\n')).toMatch(/natsUrl .*is required/);
   });
 });
+
+/** A loopback port nothing listens on (for now). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}

@@ -91,6 +91,8 @@ export interface NatsServer {
 export interface NatsServerOptions {
   /** Run JetStream (`-js`) with a temp store; default true. */
   readonly jetstream?: boolean;
+  /** The port; default any free one. */
+  readonly port?: number;
 }
 
 const running = new Set<ChildProcess>();
@@ -110,7 +112,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   if (path === undefined) throw new Error('nats-server is not on PATH');
   const storeDir =
     options.jetstream === false ? undefined : mkdtempSync(join(tmpdir(), 'follower-maze-nats-'));
-  let current = await spawnServer(path, -1, storeDir);
+  let current = await spawnServer(path, options.port ?? -1, storeDir);
   let stopped = false;
   const server: NatsServer = {
     get url() {

@@ -1,12 +1,15 @@
 /**
  * What `follower-maze gateway` does once its options are parsed (docs/protocol.md §11):
- * connect to NATS JetStream, apply the event log up to its tail (the monitoring port, when
- * asked for, is up meanwhile and says so), then take clients on its port, and live as every
+ * connect to NATS JetStream (trying again, with a report each time, while it is unavailable),
+ * load the newest snapshot, apply the event log up to its tail (the monitoring port, when
+ * asked for, is up from the start and says what it waits for), then take clients on its port, and live as every
  * server command does (server-process.ts). It exits 1 when it can no longer follow the log
  * (its clients are closed first, so they can reconnect elsewhere).
  */
-import { connectEventLog } from '../cluster/connect.js';
+import { connectEventLogPatiently } from '../cluster/connect.js';
 import { createGateway, type Gateway } from '../cluster/gateway.js';
+import { GATEWAY_STAT_METRICS, gatewayMonitorSources } from '../monitor/cluster-sources.js';
+import { StartingSources } from '../monitor/starting-sources.js';
 import { openClientPort } from '../net/ports.js';
 import { closePortAndServer } from './close-port.js';
 import { type GatewayArgs, toGatewayOptions, toNatsSettings } from './cluster-options.js';
@@ -22,8 +25,19 @@ export async function runGateway(
 ): Promise<Gateway | undefined> {
   const lifecycle = new ServerProcess(args, output);
   try {
-    const eventLog = await connectEventLog(toNatsSettings(args));
+    // Up while the gateway starts: /healthz says what it waits for.
+    const monitor = new StartingSources(
+      GATEWAY_STAT_METRICS,
+      `connecting to NATS at ${args.natsUrl}`,
+      true,
+    );
+    await lifecycle.startMonitor(async () => monitor);
+    const eventLog = await connectEventLogPatiently(toNatsSettings(args), {
+      report: (problem) => lifecycle.report(problem),
+      signal: lifecycle.signal,
+    });
     lifecycle.onClose(() => eventLog.close());
+    monitor.waitingFor('loading the newest snapshot of the follow graph');
     const gateway = await createGateway({
       log: eventLog,
       snapshots: await eventLog.openSnapshots(),
@@ -32,10 +46,7 @@ export async function runGateway(
     lifecycle.onClose(() => gateway.close());
     lifecycle.watchStopping(gateway);
     logClients(gateway, lifecycle.logger);
-    await lifecycle.startMonitor(async () => {
-      const { gatewayMonitorSources } = await import('../monitor/cluster-sources.js');
-      return gatewayMonitorSources(gateway);
-    });
+    monitor.attach(gatewayMonitorSources(gateway));
     const { catchUpPosition, snapshotPosition } = gateway.stats();
     if (catchUpPosition > snapshotPosition) {
       lifecycle.logger.info(

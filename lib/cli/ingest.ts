@@ -1,13 +1,16 @@
 /**
  * What `follower-maze ingest` does once its options are parsed (docs/protocol.md §11):
- * connect to NATS JetStream, resume the event log from its tail, start the snapshot writer
+ * connect to NATS JetStream (trying again, with a report each time, while it is
+ * unavailable), resume the event log from its tail, start the snapshot writer
  * beside it (snapshots of the follow graph for late gateways), take the event source on its
  * port, and live as every server command does (server-process.ts). It exits 1 when
  * another ingest is found writing the log (`ERR_LOG_FENCED`): two would interleave it.
  */
-import { connectEventLog } from '../cluster/connect.js';
+import { connectEventLogPatiently } from '../cluster/connect.js';
 import { createIngest, type Ingest } from '../cluster/ingest.js';
 import { createSnapshotWriter } from '../cluster/snapshot-writer.js';
+import { INGEST_PROCESS_STAT_METRICS, ingestMonitorSources } from '../monitor/cluster-sources.js';
+import { StartingSources } from '../monitor/starting-sources.js';
 import { openEventPort } from '../net/ports.js';
 import { closePortAndServer } from './close-port.js';
 import {
@@ -28,8 +31,18 @@ export async function runIngest(
 ): Promise<Ingest | undefined> {
   const lifecycle = new ServerProcess(args, output);
   try {
-    const eventLog = await connectEventLog(toNatsSettings(args));
+    const monitor = new StartingSources(
+      INGEST_PROCESS_STAT_METRICS,
+      `connecting to NATS at ${args.natsUrl}`,
+      false,
+    );
+    await lifecycle.startMonitor(async () => monitor);
+    const eventLog = await connectEventLogPatiently(toNatsSettings(args), {
+      report: (problem) => lifecycle.report(problem),
+      signal: lifecycle.signal,
+    });
     lifecycle.onClose(() => eventLog.close());
+    monitor.waitingFor('reading the event log tail and the newest snapshot');
     const ingest = await createIngest({ log: eventLog, ...toIngestOptions(args) });
     lifecycle.onClose(() => ingest.close());
     lifecycle.watchStopping(ingest);
@@ -41,10 +54,7 @@ export async function runIngest(
     lifecycle.onClose(() => writer.close());
     lifecycle.watch(writer);
     logEventSources(ingest, lifecycle.logger);
-    await lifecycle.startMonitor(async () => {
-      const { ingestMonitorSources } = await import('../monitor/cluster-sources.js');
-      return ingestMonitorSources(ingest, writer);
-    });
+    monitor.attach(ingestMonitorSources(ingest, writer));
     const port = await openEventPort(ingest, args.host, args.eventPort);
     lifecycle.onClose(() => closePortAndServer(port, ingest));
     lifecycle.listening({

@@ -93,6 +93,7 @@ export class ServerProcess {
   #problemTimer: NodeJS.Timeout | undefined;
   #statsTimer: NodeJS.Timeout | undefined;
   #stopping = false;
+  readonly #shutdown = new AbortController();
   readonly #onSignal = (signal: NodeJS.Signals): void => {
     if (this.#stopping) {
       this.logger.warn(`follower-maze: ${signal} again, exiting now`);
@@ -126,6 +127,16 @@ export class ServerProcess {
     return this.#stopping;
   }
 
+  /** Aborted when the shutdown begins: a startup step that waits (for NATS) stops waiting. */
+  get signal(): AbortSignal {
+    return this.#shutdown.signal;
+  }
+
+  /** Logs a problem of a startup step, rate-limited per code like the server's. */
+  report(problem: Problem): void {
+    this.#logProblem(problem);
+  }
+
   /** Registers how to undo a startup step; closers run newest first. */
   onClose(close: () => Promise<unknown>): void {
     this.#closers.push(close);
@@ -148,7 +159,10 @@ export class ServerProcess {
     else server.once('stopped', stop);
   }
 
-  /** Starts the monitoring port if `--monitor-port` is given; it closes last. Rejects like `startMonitor()`. */
+  /**
+   * Starts the monitoring port if `--monitor-port` is given; it closes last. Rejects like
+   * `startMonitor()`. A command that starts slowly passes `StartingSources` first.
+   */
   async startMonitor(sources: () => Promise<MonitorSources>): Promise<void> {
     const args = this.#args;
     const monitor = await startMonitorFor(
@@ -187,6 +201,7 @@ export class ServerProcess {
     if (this.#stopping) return undefined;
     if (!(error instanceof MazeError)) throw error;
     this.#stopping = true;
+    this.#shutdown.abort();
     this.#output.err(`follower-maze: ${error.message}`);
     process.exitCode = error.code === ErrorCode.InvalidOption ? EXIT_USAGE : EXIT_FAILED;
     this.#removeHandlers();
@@ -198,6 +213,7 @@ export class ServerProcess {
 
   #shutDown(why: string, exitCode: number): void {
     this.#stopping = true;
+    this.#shutdown.abort();
     this.logger.info(`follower-maze: ${why}, shutting down`);
     this.#closeAll().then(
       () => {

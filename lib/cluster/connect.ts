@@ -14,8 +14,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
-import { NATS_CONNECT_TIMEOUT_MS } from '../core/constants.js';
-import { ErrorCode, MazeError } from '../core/errors.js';
+import {
+  NATS_CONNECT_TIMEOUT_MS,
+  NATS_RETRY_MAX_MS,
+  NATS_RETRY_MIN_MS,
+} from '../core/constants.js';
+import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { checkOptionValue, serverOptionsOf } from '../core/option-table.js';
 import { JetStreamEventLog, messageOf } from './jetstream-event-log.js';
 
@@ -125,6 +129,55 @@ export async function connectEventLog(settings: NatsSettings): Promise<JetStream
     await connection.close();
     throw error;
   }
+}
+
+/** What `connectEventLogPatiently()` reports while it tries again, and what stops it. */
+export interface PatientConnect {
+  /** Called after each failed attempt, before waiting. */
+  report(problem: Problem): void;
+  /** Aborting stops the attempts: the promise rejects with `ERR_LOG_UNAVAILABLE`. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * `connectEventLog()`, tried again while NATS is unavailable (`ERR_LOG_UNAVAILABLE`: not
+ * reachable yet, a refused login, JetStream off), after a pause that doubles from
+ * `NATS_RETRY_MIN_MS` up to `NATS_RETRY_MAX_MS`; each failure is reported. Any other
+ * failure (a bad setting, a stream with other subjects) rejects at once.
+ */
+export async function connectEventLogPatiently(
+  settings: NatsSettings,
+  patience: PatientConnect,
+): Promise<JetStreamEventLog> {
+  let pause = NATS_RETRY_MIN_MS;
+  for (;;) {
+    try {
+      return await connectEventLog(settings);
+    } catch (error) {
+      if (!(error instanceof MazeError) || error.code !== ErrorCode.LogUnavailable) throw error;
+      if (patience.signal?.aborted) throw error;
+      patience.report({
+        code: error.code,
+        message: `${error.message}; trying again in ${pause} ms`,
+        context: {},
+      });
+      await abortableDelay(pause, patience.signal);
+      if (patience.signal?.aborted) throw error;
+      pause = Math.min(2 * pause, NATS_RETRY_MAX_MS);
+    }
+  }
+}
+
+function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }
 
 function checkSettings(settings: NatsSettings): void {

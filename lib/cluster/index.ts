@@ -9,8 +9,10 @@ export {
 } from './batch-codec.js';
 export {
   connectEventLog,
+  connectEventLogPatiently,
   type NatsSettings,
   natsConnectOptions,
+  type PatientConnect,
   type ReadSettingFile,
 } from './connect.js';
 export {

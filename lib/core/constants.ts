@@ -170,6 +170,10 @@ export const MAX_NATS_REPLICAS = 5;
  * fails in this time instead of the client's default 20 s (a refused one fails at once).
  */
 export const NATS_CONNECT_TIMEOUT_MS = 5_000;
+/** First pause before a server command tries NATS again at startup; it doubles each time. */
+export const NATS_RETRY_MIN_MS = 500;
+/** Longest pause between a server command's attempts to reach NATS at startup. */
+export const NATS_RETRY_MAX_MS = 10_000;
 /** Longest wait for JetStream to answer one request (an append's acknowledgement, stream info). */
 export const EVENT_LOG_REQUEST_TIMEOUT_MS = 5_000;
 /**

@@ -71,6 +71,12 @@ export const GATEWAY_STAT_METRICS: { readonly [Stat in keyof GatewayStats]: Stat
   problems: PROBLEMS_METRIC,
 };
 
+/** Every metric of an ingest and its snapshot writer. */
+export const INGEST_PROCESS_STAT_METRICS = {
+  ...INGEST_STAT_METRICS,
+  ...SNAPSHOT_WRITER_STAT_METRICS,
+};
+
 /** The sources for `startMonitor()` of an ingest, and of its snapshot writer when it has one. */
 export function ingestMonitorSources(ingest: Ingest, writer?: SnapshotWriter): MonitorSources {
   return {
@@ -83,10 +89,7 @@ export function ingestMonitorSources(ingest: Ingest, writer?: SnapshotWriter): M
       return { ready: true };
     },
     stats: () => ({ ...ingest.stats(), ...writer?.stats() }),
-    statMetrics:
-      writer === undefined
-        ? INGEST_STAT_METRICS
-        : { ...INGEST_STAT_METRICS, ...SNAPSHOT_WRITER_STAT_METRICS },
+    statMetrics: writer === undefined ? INGEST_STAT_METRICS : INGEST_PROCESS_STAT_METRICS,
     report: (problem) => ingest.report(problem),
   };
 }

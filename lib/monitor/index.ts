@@ -2,16 +2,18 @@
 export {
   GATEWAY_STAT_METRICS,
   gatewayMonitorSources,
+  INGEST_PROCESS_STAT_METRICS,
   INGEST_STAT_METRICS,
   ingestMonitorSources,
   SNAPSHOT_WRITER_STAT_METRICS,
 } from './cluster-sources.js';
 export { MAZE_STAT_METRICS, serveMonitorSources } from './maze-sources.js';
-export { METRIC_PREFIX } from './metrics.js';
 export { type MonitorOptions, type MonitorServer, startMonitor } from './monitor-server.js';
-export type {
-  ClientPageRequest,
-  Health,
-  MonitorSources,
-  StatMetric,
+export {
+  type ClientPageRequest,
+  type Health,
+  METRIC_PREFIX,
+  type MonitorSources,
+  type StatMetric,
 } from './sources.js';
+export { StartingSources } from './starting-sources.js';

@@ -14,10 +14,7 @@
  *   server, one or a few per process.
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { MonitorSources } from './sources.js';
-
-/** Prefix of every follower-maze metric, process metrics included. */
-export const METRIC_PREFIX = 'follower_maze_';
+import { METRIC_PREFIX, type MonitorSources } from './sources.js';
 
 /** A registry ready to scrape: `expose()` renders it in the Prometheus text format. */
 export interface MonitorMetrics {

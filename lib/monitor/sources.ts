@@ -13,6 +13,9 @@
 import type { ClientPage } from '../adapter/maze.js';
 import type { Problem } from '../core/errors.js';
 
+/** Prefix of every follower-maze metric, process metrics included. */
+export const METRIC_PREFIX = 'follower_maze_';
+
 /** Whether the watched server can do its work right now (`/healthz`). */
 export interface Health {
   /** Ready: 200. Not ready: 503 with `reason`. */

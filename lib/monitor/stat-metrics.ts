@@ -9,8 +9,7 @@
 import type { EventInputStats } from '../adapter/event-input.js';
 import type { FanOutStats } from '../adapter/fan-out.js';
 import type { CoreStats } from '../core/maze-core.js';
-import { METRIC_PREFIX } from './metrics.js';
-import type { StatMetric } from './sources.js';
+import { METRIC_PREFIX, type StatMetric } from './sources.js';
 
 export function counter(name: string, help: string): StatMetric {
   return { kind: 'counter', name: `${METRIC_PREFIX}${name}_total`, help };
