@@ -1,6 +1,13 @@
-import { describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import {
+  clusterProcesses,
+  comparisonFigures,
   FIGURES,
+  formatComparisonTable,
   formatFigure,
   formatMedianTable,
   median,
@@ -12,6 +19,48 @@ import {
   latencyChartSvg,
   linearTicks,
 } from '../scripts/bench/latency-chart.mjs';
+import { describeWithNats } from './helpers/nats.js';
+
+const BENCH = new URL('../scripts/bench.mjs', import.meta.url).pathname;
+const BIN = new URL('../dist/bin/follower-maze.js', import.meta.url).pathname;
+/** Longest a bench run of these tests may take: a cluster run of 2,000 events takes ~3 s. */
+const BENCH_LIMIT_MS = 45_000;
+/** After SIGTERM (the bench kills its children and exits), how long before SIGKILL. */
+const BENCH_KILL_GRACE_MS = 5_000;
+
+interface BenchRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `node scripts/bench.mjs args` to its end, within BENCH_LIMIT_MS. */
+function runBench(args: string[]): Promise<BenchRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BENCH, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => {
+      // SIGTERM first: the bench then kills its own children (nats-server, the servers).
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), BENCH_KILL_GRACE_MS).unref();
+      reject(new Error(`the bench did not exit within ${BENCH_LIMIT_MS} ms: ${stdout}${stderr}`));
+    }, BENCH_LIMIT_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
 
 describe('median', () => {
   it('takes the middle value of an odd count, in any order', () => {
@@ -125,4 +174,118 @@ describe('latency chart', () => {
       '| serve | 100000 | 100,000 | 99,000 | 0.400 | 0.950 | 1.500 | 4.000 | 8.000 | - |',
     );
   });
+});
+
+describe('cluster figures', () => {
+  it('names the ingest, every gateway and nats-server, in that order', () => {
+    expect(clusterProcesses(2)).toEqual([
+      { prefix: 'ingest', label: 'ingest' },
+      { prefix: 'gateway1', label: 'gateway 1' },
+      { prefix: 'gateway2', label: 'gateway 2' },
+      { prefix: 'nats', label: 'nats-server' },
+    ]);
+  });
+
+  it('compares every figure of the median table, plus CPU and RSS per process', () => {
+    const keys = comparisonFigures(3).map((figure) => figure.key);
+    for (const { key } of FIGURES) expect(keys).toContain(key);
+    expect(keys).toContain('gateway3CpuSeconds');
+    expect(keys).toContain('natsPeakRssMb');
+    expect(keys).toContain('simulatorPeakRssMb');
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('prints serve against the cluster as an aligned Markdown table, - where serve has none', () => {
+    const figures = comparisonFigures(1);
+    const serve = { eventsPerSecond: 800_000, serverCpuSeconds: 1.5 };
+    const cluster = { eventsPerSecond: 200_000, serverCpuSeconds: 6, ingestCpuSeconds: 2 };
+    const lines = formatComparisonTable(
+      [
+        { name: 'serve', runs: 3, medians: medianFigures([serve], figures) },
+        { name: 'cluster', runs: 1, medians: medianFigures([cluster], figures) },
+      ],
+      figures,
+    );
+    expect(lines).toHaveLength(2 + figures.length);
+    expect(lines[0]).toMatch(/^\| Median +\| serve \(3 runs\) \| cluster \(1 run\) \|$/);
+    expect(lines[1]).toMatch(/^\| -+ \| -+: \| -+: \|$/);
+    expect(lines[2]).toMatch(/^\| events\/s +\| +800,000 \| +200,000 \|$/);
+    expect(lines.find((line) => line.startsWith('| ingest CPU s'))).toMatch(/\| +- \| +2\.00 \|$/);
+    expect(new Set(lines.map((line) => line.length)).size).toBe(1);
+  });
+});
+
+describe('bench options', () => {
+  it('documents the cluster profile, --clients and --gateways in its header', () => {
+    const header = readFileSync(BENCH, 'utf8').split('*/')[0] as string;
+    expect(header).toContain('--profile default|many-clients|all|latency|cluster');
+    expect(header).toMatch(/\[--clients N\]/);
+    expect(header).toMatch(/\[--gateways G\]/);
+    expect(header).toMatch(/^ \* {3}cluster {6}serve against cluster mode/m);
+  });
+
+  it.each([
+    [['--profile', 'nope'], /--profile must be default, many-clients, all, latency or cluster/],
+    [['--profile', 'cluster', '--tiny'], /--tiny has no cluster profile/],
+    [['--profile', 'default', '--gateways', '2'], /--gateways needs --profile cluster/],
+    [['--profile', 'cluster', '--gateways', '0'], /--gateways must be a positive integer/],
+    [['--profile', 'cluster', '--clients', '1001'], /more than the 1000 users of profile default/],
+    [['--profile', 'cluster', '--clients', '2', '--gateways', '3'], /more than the 2 clients/],
+  ])('refuses %j with exit code 2', async (args, message) => {
+    const result = await runBench(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stdout).toBe('');
+  });
+});
+
+describeWithNats('bench --profile cluster on nats-server', () => {
+  const outDir = mkdtempSync(join(tmpdir(), 'follower-maze-bench-test-'));
+  afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+  it(
+    'runs serve and a cluster of an ingest and 2 gateways on the same load, and records both',
+    async () => {
+      expect(existsSync(BIN)).toBe(true); // `npm test` builds first
+      const out = join(outDir, 'cluster.json');
+      const result = await runBench([
+        '--profile',
+        'cluster',
+        '--events',
+        '2000',
+        '--clients',
+        '20',
+        '--runs',
+        '1',
+        '--out',
+        out,
+      ]);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^\| Median +\| serve \(1 run\) \| cluster \(1 run\) \|$/m);
+      expect(result.stdout).toMatch(/^\| gateway 2 peak RSS MB +\| +- \| +[\d.,]+ \|$/m);
+
+      const recorded = JSON.parse(readFileSync(out, 'utf8'));
+      expect(recorded.cases.map((each: { engine: string }) => each.engine)).toEqual([
+        'serve',
+        'cluster',
+      ]);
+      const [serve, cluster] = recorded.cases;
+      expect(serve.load).toEqual(cluster.load);
+      expect(cluster.load).toMatchObject({ events: 2000, clients: 20, users: 1000 });
+      const run = cluster.runs[0];
+      // Both verified by the simulator; the warm-up events before the clients are all in vary.
+      expect(run.seed).toBe(serve.runs[0].seed);
+      expect(run.events).toBeGreaterThanOrEqual(2000);
+      expect(run.notifications).toBeGreaterThan(0);
+      for (const { prefix } of clusterProcesses(2)) {
+        expect(run[`${prefix}CpuSeconds`]).toBeGreaterThanOrEqual(0);
+        expect(run[`${prefix}PeakRssMb`]).toBeGreaterThan(0);
+      }
+      expect(run.serverCpuSeconds).toBeCloseTo(
+        clusterProcesses(2).reduce((sum, { prefix }) => sum + run[`${prefix}CpuSeconds`], 0),
+      );
+    },
+    BENCH_LIMIT_MS + BENCH_KILL_GRACE_MS + 5_000,
+  );
 });

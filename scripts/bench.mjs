@@ -3,11 +3,12 @@
  * `npm run bench`: throughput and cost of the BUILT server (`npm run bench` builds first),
  * driven by the built `follower-maze simulate`, each in its own process on 127.0.0.1.
  *
- *   node scripts/bench.mjs [--profile default|many-clients|all|latency] [--events N]
- *                          [--runs K] [--tiny] [--out FILE] [--dist DIR] [--cpu-prof]
- *                          [--chart FILE]
+ *   node scripts/bench.mjs [--profile default|many-clients|all|latency|cluster] [--events N]
+ *                          [--clients N] [--gateways G] [--runs K] [--tiny] [--out FILE]
+ *                          [--dist DIR] [--cpu-prof] [--chart FILE]
  *
- * Profiles (--events overrides the event count of each profile run):
+ * Profiles (--events overrides the event count of each profile run, --clients its number of
+ * clients, which must not exceed its users):
  *   default       100 clients of 1,000 users, 1,000,000 events
  *   many-clients  2,000 clients of 20,000 users, 500,000 events
  * Both send batches of up to 100 shuffled events, mix F:30,U:10,B:5,P:25,S:30.
@@ -18,9 +19,21 @@
  *                and without one stalled client; one run per point unless --runs. Not part
  *                of `all` nor of --tiny (about 3 minutes). Prints a Markdown table and writes
  *                the chart to --chart (default docs/latency.svg).
+ *   cluster      serve against cluster mode on the default profile's load (or --events,
+ *                --clients): each run of the cluster (scripts/bench/cluster-run.mjs) starts a
+ *                fresh nats-server (JetStream, file storage in a temp dir, a free port; on
+ *                PATH or /usr/sbin/nats-server), the built `follower-maze ingest` and
+ *                --gateways G (default 2) x `follower-maze gateway`, and sends the simulator's
+ *                events to the ingest and its clients to the gateways, round-robin. Serve and
+ *                cluster runs alternate (--runs K of each, default 3), so a noisy machine
+ *                weighs on both alike. Besides the median table, prints a Markdown table of
+ *                serve against the cluster with each process's CPU seconds and peak RSS
+ *                (ingest, every gateway, nats-server, the simulator). Not part of `all` nor of
+ *                --tiny (it needs nats-server; the 1M-event default takes a few minutes).
  *
  * Per run: events/s, notifications/s and wall s (first event to last notification) as the
- * simulator measures them; the server's peak RSS and CPU seconds; the simulator's CPU
+ * simulator measures them; the server's peak RSS and CPU seconds (in a cluster run, the sums
+ * over ingest, gateways and nats-server, each also recorded on its own); the simulator's CPU
  * seconds and the cores it kept busy (its CPU s / its process's wall s, at most about 1):
  * near 1, the simulator rather than the server may set the pace.
  *
@@ -28,9 +41,9 @@
  * a table and written, with every run, the commit, node and CPU, to --out (default
  * bench-results/<timestamp>.json) so results can be compared across commits. --dist picks
  * another build than the package's dist, e.g. one made with `tsc --outDir` while `npm test`
- * rebuilds dist. --cpu-prof writes a V8 CPU profile of the server and the simulator of every
- * run beside the results (profiling slows the runs down). Exit codes: 0 done, 1 a run
- * failed, 2 bad options.
+ * rebuilds dist. --cpu-prof writes a V8 CPU profile of every node process of every run (the
+ * server, or the ingest and each gateway; the simulator) beside the results (profiling slows
+ * the runs down). Exit codes: 0 done, 1 a run failed, 2 bad options.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -38,10 +51,20 @@ import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { FIGURES, formatFigure, formatMedianTable, medianFigures } from './bench/figures.mjs';
+import { runClusterOnce } from './bench/cluster-run.mjs';
+import {
+  clusterProcesses,
+  comparisonFigures,
+  FIGURES,
+  formatComparisonTable,
+  formatFigure,
+  formatMedianTable,
+  medianFigures,
+} from './bench/figures.mjs';
 import { formatLatencyTable, latencyChartSvg } from './bench/latency-chart.mjs';
 import { runLatencyProfile } from './bench/latency-profile.mjs';
 import { killChildren, runOnce } from './bench/run-once.mjs';
+import { DEBIAN_NATS_SERVER, natsServerPath } from './support/nats-server.mjs';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DEFAULT_MIX = 'F:30,U:10,B:5,P:25,S:30';
@@ -65,6 +88,10 @@ const TINY = {
 const TINY_RUNS = 1;
 const LATENCY_PROFILE = 'latency';
 const LATENCY_RUNS = 1;
+const CLUSTER_PROFILE = 'cluster';
+/** The load profile the cluster profile runs, serve and cluster alike. */
+const CLUSTER_LOAD = 'default';
+const DEFAULT_GATEWAYS = 2;
 
 /** Bounds one simulation: a minute plus 0.1 ms per event, 20x slower than a healthy run. */
 function simulationTimeoutMs(events) {
@@ -89,6 +116,8 @@ function parseOptions() {
       options: {
         profile: { type: 'string', default: 'all' },
         events: { type: 'string' },
+        clients: { type: 'string' },
+        gateways: { type: 'string' },
         runs: { type: 'string' },
         tiny: { type: 'boolean', default: false },
         out: { type: 'string' },
@@ -101,14 +130,30 @@ function parseOptions() {
     usage(error.message);
   }
   const latency = values.profile === LATENCY_PROFILE;
+  const cluster = values.profile === CLUSTER_PROFILE;
   const profiles =
-    values.profile === 'all' ? Object.keys(PROFILES) : latency ? [] : [values.profile];
+    values.profile === 'all'
+      ? Object.keys(PROFILES)
+      : latency
+        ? []
+        : cluster
+          ? [CLUSTER_LOAD]
+          : [values.profile];
   for (const name of profiles) {
     if (!(name in PROFILES)) {
-      usage(`--profile must be ${Object.keys(PROFILES).join(', ')}, all or ${LATENCY_PROFILE}`);
+      usage(
+        `--profile must be ${Object.keys(PROFILES).join(', ')}, all, ${LATENCY_PROFILE} or ${CLUSTER_PROFILE}`,
+      );
     }
   }
   if (latency && values.tiny) usage('--tiny has no latency profile');
+  if (cluster && values.tiny) usage('--tiny has no cluster profile (it needs nats-server)');
+  if (cluster && natsServerPath() === undefined) {
+    usage(`--profile cluster needs nats-server on PATH or at ${DEBIAN_NATS_SERVER}`);
+  }
+  if (values.gateways !== undefined && !cluster) usage('--gateways needs --profile cluster');
+  if (values.clients !== undefined && latency)
+    usage('--clients does not apply to the latency profile');
   const runs =
     values.runs === undefined
       ? values.tiny
@@ -118,9 +163,36 @@ function parseOptions() {
           : 3
       : positiveInteger('runs', values.runs);
   const events = values.events === undefined ? undefined : positiveInteger('events', values.events);
+  const clients =
+    values.clients === undefined ? undefined : positiveInteger('clients', values.clients);
+  const gateways =
+    values.gateways === undefined ? DEFAULT_GATEWAYS : positiveInteger('gateways', values.gateways);
+  const loads = Object.fromEntries(
+    profiles.map((name) => [name, loadOf(name, { tiny: values.tiny, events, clients })]),
+  );
+  if (cluster && gateways > loads[CLUSTER_LOAD].clients) {
+    usage(`--gateways ${gateways} is more than the ${loads[CLUSTER_LOAD].clients} clients`);
+  }
   const bin = resolve(values.dist, 'bin/follower-maze.js');
   if (!existsSync(bin)) usage(`no ${bin}: run \`npm run build\` first, or pass --dist`);
-  return { ...values, profiles, latency, runs, events, bin };
+  return { ...values, profiles, loads, latency, cluster, runs, events, clients, gateways, bin };
+}
+
+/**
+ * The load of profile `name`, shrunk by --tiny, with --events and --clients applied.
+ * @param {string} name
+ * @param {{ tiny: boolean, events?: number, clients?: number }} overrides
+ */
+function loadOf(name, { tiny, events, clients }) {
+  const load = { ...PROFILES[name], ...(tiny ? TINY[name] : {}) };
+  if (events !== undefined) load.events = events;
+  if (clients !== undefined) {
+    if (clients > load.users) {
+      usage(`--clients ${clients} is more than the ${load.users} users of profile ${name}`);
+    }
+    load.clients = clients;
+  }
+  return load;
 }
 
 /** What the results were measured on, to compare files across commits and machines. */
@@ -151,7 +223,64 @@ function describeRun(name, index, runs, run) {
   const figures = FIGURES.map(
     (figure) => `${formatFigure(run[figure.key], figure.decimals)} ${figure.label}`,
   );
-  return `bench: ${name} run ${index}/${runs}: ${figures.join(', ')}`;
+  const processes =
+    run.gateways === undefined
+      ? []
+      : clusterProcesses(run.gateways).map(
+          ({ prefix, label }) =>
+            `${label} ${formatFigure(run[`${prefix}CpuSeconds`], 2)} CPU s` +
+            ` ${formatFigure(run[`${prefix}PeakRssMb`], 1)} MB`,
+        );
+  return `bench: ${name} run ${index}/${runs}: ${[...figures, ...processes].join(', ')}`;
+}
+
+/** `1,000,000 events`, plus the clients when --clients set them. */
+function describeLoad(load, options) {
+  const events = `${load.events.toLocaleString('en-US')} events`;
+  return options.clients === undefined ? events : `${events}, ${load.clients} clients`;
+}
+
+/**
+ * --profile cluster: serve and the cluster on the same load, runs alternating.
+ * @returns {Promise<object[]>} the two cases, serve first
+ */
+async function runClusterProfile(options, profileDir) {
+  const load = options.loads[CLUSTER_LOAD];
+  const timeoutMs = simulationTimeoutMs(load.events);
+  const figures = comparisonFigures(options.gateways);
+  const about = describeLoad(load, { clients: load.clients });
+  const cases = [
+    { name: `serve: ${about}`, engine: 'serve', run: runOnce },
+    {
+      name: `cluster, ingest + ${options.gateways} gateways: ${about}`,
+      engine: 'cluster',
+      run: runClusterOnce,
+    },
+  ].map((each) => ({ ...each, runs: [] }));
+  for (let index = 1; index <= options.runs; index++) {
+    for (const each of cases) {
+      const run = await each.run({
+        bin: options.bin,
+        load,
+        gateways: options.gateways,
+        timeoutMs,
+        cpuProfiles: options['cpu-prof']
+          ? { dir: profileDir, name: `${each.engine}-${index}` }
+          : undefined,
+      });
+      each.runs.push(run);
+      process.stdout.write(`${describeRun(each.name, index, options.runs, run)}\n`);
+    }
+  }
+  return cases.map(({ name, engine, runs }) => ({
+    name,
+    profile: CLUSTER_PROFILE,
+    engine,
+    load,
+    ...(engine === 'cluster' && { gateways: options.gateways }),
+    runs,
+    medians: medianFigures(runs, figures),
+  }));
 }
 
 async function main() {
@@ -166,24 +295,27 @@ async function main() {
   const out = resolve(options.out ?? `${REPO_ROOT}/bench-results/${fileStamp(startedAt)}.json`);
   const profileDir = `${out.replace(/\.json$/, '')}-profiles`;
   const cases = [];
-  for (const name of options.profiles) {
-    const load = { ...PROFILES[name], ...(options.tiny ? TINY[name] : {}) };
-    if (options.events !== undefined) load.events = options.events;
-    const caseName = `${name} ${load.events.toLocaleString('en-US')} events`;
-    const runs = [];
-    for (let index = 1; index <= options.runs; index++) {
-      const run = await runOnce({
-        bin: options.bin,
-        load,
-        timeoutMs: simulationTimeoutMs(load.events),
-        cpuProfiles: options['cpu-prof']
-          ? { dir: profileDir, name: `${name}-${index}` }
-          : undefined,
-      });
-      runs.push(run);
-      process.stdout.write(`${describeRun(caseName, index, options.runs, run)}\n`);
+  if (options.cluster) {
+    cases.push(...(await runClusterProfile(options, profileDir)));
+  } else {
+    for (const name of options.profiles) {
+      const load = options.loads[name];
+      const caseName = `${name} ${describeLoad(load, options)}`;
+      const runs = [];
+      for (let index = 1; index <= options.runs; index++) {
+        const run = await runOnce({
+          bin: options.bin,
+          load,
+          timeoutMs: simulationTimeoutMs(load.events),
+          cpuProfiles: options['cpu-prof']
+            ? { dir: profileDir, name: `${name}-${index}` }
+            : undefined,
+        });
+        runs.push(run);
+        process.stdout.write(`${describeRun(caseName, index, options.runs, run)}\n`);
+      }
+      cases.push({ name: caseName, profile: name, load, runs, medians: medianFigures(runs) });
     }
-    cases.push({ name: caseName, profile: name, load, runs, medians: medianFigures(runs) });
   }
 
   let latencyResults;
@@ -224,9 +356,25 @@ async function main() {
     })),
   );
   for (const line of table) process.stdout.write(`${line}\n`);
+  if (options.cluster) {
+    const load = options.loads[CLUSTER_LOAD];
+    process.stdout.write(
+      `\nserve against the cluster (ingest + ${options.gateways} gateways + nats-server),` +
+        ` ${describeLoad(load, { clients: load.clients })} of ${load.users.toLocaleString('en-US')}` +
+        ` users, medians:\n`,
+    );
+    const columns = cases.map((each) => ({
+      name: each.engine,
+      runs: each.runs.length,
+      medians: each.medians,
+    }));
+    for (const line of formatComparisonTable(columns, comparisonFigures(options.gateways))) {
+      process.stdout.write(`${line}\n`);
+    }
+  }
 
   mkdirSync(dirname(out), { recursive: true });
-  const { bin, profiles, ...given } = options;
+  const { bin, profiles, loads, ...given } = options;
   const result = {
     startedAt: startedAt.toISOString(),
     ...about,

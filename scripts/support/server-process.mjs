@@ -2,13 +2,14 @@
  * The BUILT server as a child process, for the scripts that drive it over loopback (the
  * bench, `demo.mjs`, and the memory scripts `stalled-client-rss.mjs`, `idle-readers-rss.mjs`
  * and `reorder-memory.mjs`; the ones that need verified clients run the built
- * `follower-maze simulate` against it): where the build is, how to start it on free ports,
- * the ports in its startup line, a rolling view of its stdout, and figures from
- * `/proc/<pid>/status`.
+ * `follower-maze simulate` against it): where the build is, how to start `serve` — or a
+ * cluster's `ingest` and `gateway` — on free ports, the ports in its startup line, a rolling
+ * view of its stdout, and figures from `/proc/<pid>/status`.
  *
- * Invariants: the server is always started with `--event-port 0 --client-port 0` (the kernel
- * picks free ports, read back from the startup line); its stdout is read all along, so the
- * pipe never fills; nothing here kills the child: each script owns its server's lifetime.
+ * Invariants: a server is always started on port 0 (`--event-port 0 --client-port 0` for
+ * `serve`, the one port of its role for `ingest` and `gateway`; the kernel picks free ports,
+ * read back from the startup line); its stdout is read all along, so the pipe never fills;
+ * nothing here kills the child: each script owns its server's lifetime.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -21,6 +22,15 @@ export const DEFAULT_SERVER_BIN = fileURLToPath(
 
 /** The startup line, `follower-maze listening: events on H:P, clients on H:P`: both ports. */
 export const LISTENING_LINE = /events on [^\s,]+:(\d+), clients on [^\s,]+:(\d+)/;
+
+/**
+ * The startup line of each cluster command, `follower-maze listening: events on H:P` (ingest)
+ * or `… clients on H:P` (gateway): its one port, and the flag that asks for it.
+ */
+export const CLUSTER_ROLES = {
+  ingest: { portFlag: '--event-port', line: /listening: events on [^\s,]+:(\d+)/ },
+  gateway: { portFlag: '--client-port', line: /listening: clients on [^\s,]+:(\d+)/ },
+};
 
 /**
  * A rolling view of a child's stdout.
@@ -49,27 +59,79 @@ export function startServer({
   keepChars = 4096,
   stdio,
 }) {
-  const child = spawn(
-    process.execPath,
+  const { child, stdout, startupLine } = startCli(
     [...nodeArgs, bin, '--event-port', '0', '--client-port', '0', ...serverArgs],
-    { stdio },
+    stdio,
+    keepChars,
+    LISTENING_LINE,
   );
+  const ports = startupLine.then(([, eventPort, clientPort]) => ({
+    eventPort: Number(eventPort),
+    clientPort: Number(clientPort),
+  }));
+  return { child, stdout, ports };
+}
+
+/**
+ * A started `ingest` or `gateway`: the child, its stdout, and the port it listens on.
+ * @typedef {{ child: import('node:child_process').ChildProcess, stdout: OutputWatch,
+ *   port: Promise<number> }} ClusterProcess
+ */
+
+/**
+ * Starts `node [nodeArgs] bin <role> <its port flag> 0 [serverArgs]` (`serverArgs` carry the
+ * `--nats-*` settings). stdout must be piped: it carries the startup line. `port` rejects if
+ * the process fails to start or exits before printing it.
+ * @param {{ role: keyof typeof CLUSTER_ROLES, bin?: string, nodeArgs?: string[],
+ *   serverArgs?: string[], keepChars?: number,
+ *   stdio: import('node:child_process').StdioOptions }} options
+ * @returns {ClusterProcess}
+ */
+export function startClusterProcess({
+  role,
+  bin = DEFAULT_SERVER_BIN,
+  nodeArgs = [],
+  serverArgs = [],
+  keepChars = 4096,
+  stdio,
+}) {
+  const { portFlag, line } = CLUSTER_ROLES[role];
+  const { child, stdout, startupLine } = startCli(
+    [...nodeArgs, bin, role, portFlag, '0', ...serverArgs],
+    stdio,
+    keepChars,
+    line,
+  );
+  return { child, stdout, port: startupLine.then(([, port]) => Number(port)) };
+}
+
+/**
+ * Spawns `node args` and resolves `startupLine` with the match of `pattern` on its stdout;
+ * rejects if it fails to start or exits first.
+ * @param {string[]} args
+ * @param {import('node:child_process').StdioOptions} stdio
+ * @param {number} keepChars
+ * @param {RegExp} pattern
+ */
+function startCli(args, stdio, keepChars, pattern) {
+  const child = spawn(process.execPath, args, { stdio });
   const stdout = watchOutput(
     /** @type {import('node:stream').Readable} */ (child.stdout),
     keepChars,
   );
-  const ports = new Promise((resolve, reject) => {
+  /** @type {Promise<RegExpExecArray>} */
+  const startupLine = new Promise((resolve, reject) => {
     const exitedEarly = (code, signal) =>
       reject(new Error(`the server exited before listening (${code ?? signal})`));
     child.once('error', reject);
     child.once('exit', exitedEarly);
-    stdout.waitFor(LISTENING_LINE).then(([, eventPort, clientPort]) => {
+    stdout.waitFor(pattern).then((match) => {
       child.off('error', reject);
       child.off('exit', exitedEarly);
-      resolve({ eventPort: Number(eventPort), clientPort: Number(clientPort) });
+      resolve(match);
     });
   });
-  return { child, stdout, ports };
+  return { child, stdout, startupLine };
 }
 
 /**
