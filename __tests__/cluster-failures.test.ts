@@ -215,6 +215,11 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
     reference.send(phase1);
     const source = await sendThrough(events, phase1, 20_000);
     await nats.restart();
+    // Each process says it lost NATS, then that it is back.
+    for (const process of [events, ...servers]) {
+      await process.waitForLine('stderr', /ERR_LOG_UNAVAILABLE.*lost the connection to NATS/);
+      await process.waitForLine('stderr', /connected to NATS at .* again/, WAIT_MS);
+    }
     const phase2 = eventsText(20_001, 40_000, 7);
     reference.send(phase2);
     await writeAll(source.socket, phase2, WAIT_MS);

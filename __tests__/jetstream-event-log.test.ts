@@ -159,6 +159,18 @@ function withJetStream(): void {
     });
   });
 
+  it('says when its connection to NATS goes down and when it is back', async () => {
+    const log = await open('WATCHED');
+    const changes: boolean[] = [];
+    log.watchConnection(({ connected }) => changes.push(connected));
+    expect(log.connected).toBe(true);
+    await server.restart();
+    await eventually(async () => {
+      if (changes.join() !== 'false,true') throw new Error(`changes so far: ${changes.join()}`);
+    }, 'a disconnect and a reconnect');
+    expect(log.connected).toBe(true);
+  });
+
   it('keeps the log across a NATS restart: the tail, new appends and a live reader', async () => {
     const log = await open('RESTART');
     await appendRange(log, 1, 3);

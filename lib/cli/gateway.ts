@@ -15,6 +15,7 @@ import { closePortAndServer } from './close-port.js';
 import { type GatewayArgs, toGatewayOptions, toNatsSettings } from './cluster-options.js';
 import { logClients } from './connection-log.js';
 import { formatAddress } from './format.js';
+import { reportConnectionChanges } from './nats-connection.js';
 import { processOutput, type ServeOutput } from './serve-output.js';
 import { ServerProcess } from './server-process.js';
 
@@ -37,6 +38,7 @@ export async function runGateway(
       signal: lifecycle.signal,
     });
     lifecycle.onClose(() => eventLog.close());
+    reportConnectionChanges(eventLog, lifecycle);
     monitor.waitingFor('loading the newest snapshot of the follow graph');
     const gateway = await createGateway({
       log: eventLog,
@@ -46,7 +48,7 @@ export async function runGateway(
     lifecycle.onClose(() => gateway.close());
     lifecycle.watchStopping(gateway);
     logClients(gateway, lifecycle.logger);
-    monitor.attach(gatewayMonitorSources(gateway));
+    monitor.attach(gatewayMonitorSources(gateway, eventLog));
     const { catchUpPosition, snapshotPosition } = gateway.stats();
     if (catchUpPosition > snapshotPosition) {
       lifecycle.logger.info(

@@ -21,6 +21,7 @@ import {
 } from './cluster-options.js';
 import { logEventSources } from './connection-log.js';
 import { formatAddress } from './format.js';
+import { reportConnectionChanges } from './nats-connection.js';
 import { processOutput, type ServeOutput } from './serve-output.js';
 import { ServerProcess } from './server-process.js';
 
@@ -42,6 +43,7 @@ export async function runIngest(
       signal: lifecycle.signal,
     });
     lifecycle.onClose(() => eventLog.close());
+    reportConnectionChanges(eventLog, lifecycle);
     monitor.waitingFor('reading the event log tail and the newest snapshot');
     const ingest = await createIngest({ log: eventLog, ...toIngestOptions(args) });
     lifecycle.onClose(() => ingest.close());
@@ -54,7 +56,7 @@ export async function runIngest(
     lifecycle.onClose(() => writer.close());
     lifecycle.watch(writer);
     logEventSources(ingest, lifecycle.logger);
-    monitor.attach(ingestMonitorSources(ingest, writer));
+    monitor.attach(ingestMonitorSources(ingest, writer, eventLog));
     const port = await openEventPort(ingest, args.host, args.eventPort);
     lifecycle.onClose(() => closePortAndServer(port, ingest));
     lifecycle.listening({

@@ -42,7 +42,11 @@ export {
   type IngestOptions,
   type IngestStats,
 } from './ingest.js';
-export { JetStreamEventLog, type JetStreamEventLogOptions } from './jetstream-event-log.js';
+export {
+  type ConnectionChange,
+  JetStreamEventLog,
+  type JetStreamEventLogOptions,
+} from './jetstream-event-log.js';
 export {
   JetStreamSnapshotStore,
   type JetStreamSnapshotStoreOptions,

@@ -73,6 +73,13 @@ import { JetStreamSnapshotStore } from './jetstream-snapshot-store.js';
 /** JetStream's API error for a failed `Nats-Expected-Last-Msg-Id` (not in `JetStreamApiCodes`). */
 const STREAM_WRONG_LAST_MSG_ID = 10_070;
 
+/** The connection to NATS went down (`connected: false`) or came back. */
+export interface ConnectionChange {
+  readonly connected: boolean;
+  /** The server it lost or reached. */
+  readonly server: string;
+}
+
 /** Where the log lives on JetStream, and how a stream created for it looks. */
 export interface JetStreamEventLogOptions {
   /** Default `DEFAULT_NATS_STREAM`. */
@@ -107,6 +114,9 @@ export class JetStreamEventLog implements EventLog {
   readonly #readAhead: number;
   readonly #ownsConnection: boolean;
   readonly #readers = new Set<JetStreamLogReader>();
+  readonly #connectionListeners: ((change: ConnectionChange) => void)[] = [];
+  #connected = true;
+  #watching = false;
   #closed = false;
 
   private constructor(
@@ -156,6 +166,30 @@ export class JetStreamEventLog implements EventLog {
     }
     await ensureStream(manager, resolved);
     return new JetStreamEventLog(connection, manager, resolved);
+  }
+
+  /** Whether the connection to NATS is up (it reconnects by itself when it is not). */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /**
+   * Calls `listener` each time the connection to NATS goes down or comes back (a NATS
+   * restart, a network cut): the log pauses meanwhile, it does not fail.
+   */
+  watchConnection(listener: (change: ConnectionChange) => void): void {
+    this.#connectionListeners.push(listener);
+    if (this.#watching) return;
+    this.#watching = true;
+    void (async () => {
+      for await (const status of this.#connection.status()) {
+        if (status.type !== 'disconnect' && status.type !== 'reconnect') continue;
+        this.#connected = status.type === 'reconnect';
+        for (const each of this.#connectionListeners) {
+          each({ connected: this.#connected, server: status.server });
+        }
+      }
+    })();
   }
 
   /** The store of graph snapshots beside this log (bucket `<stream>_SNAPSHOTS`). */

@@ -77,12 +77,27 @@ export const INGEST_PROCESS_STAT_METRICS = {
   ...SNAPSHOT_WRITER_STAT_METRICS,
 };
 
-/** The sources for `startMonitor()` of an ingest, and of its snapshot writer when it has one. */
-export function ingestMonitorSources(ingest: Ingest, writer?: SnapshotWriter): MonitorSources {
+/** What the health of a cluster process also looks at: its connection to NATS, when known. */
+export interface LogConnection {
+  readonly connected: boolean;
+}
+
+const DISCONNECTED = { ready: false, reason: 'the connection to NATS is down; reconnecting' };
+
+/**
+ * The sources for `startMonitor()` of an ingest, and of its snapshot writer when it has one;
+ * `log`: its connection to NATS counts too.
+ */
+export function ingestMonitorSources(
+  ingest: Ingest,
+  writer?: SnapshotWriter,
+  log?: LogConnection,
+): MonitorSources {
   return {
     health: () => {
       if (ingest.stopped) return { ready: false, reason: 'another ingest has the event log' };
       if (ingest.closed) return { ready: false, reason: 'the ingest is shutting down' };
+      if (log?.connected === false) return DISCONNECTED;
       if (ingest.recovering) {
         return { ready: false, reason: 'an append failed; resuming from the event log tail' };
       }
@@ -94,13 +109,14 @@ export function ingestMonitorSources(ingest: Ingest, writer?: SnapshotWriter): M
   };
 }
 
-/** The sources for `startMonitor()` of a gateway. */
-export function gatewayMonitorSources(gateway: Gateway): MonitorSources {
+/** The sources for `startMonitor()` of a gateway; `log`: its connection to NATS counts too. */
+export function gatewayMonitorSources(gateway: Gateway, log?: LogConnection): MonitorSources {
   return {
     health: () => {
       const stats = gateway.stats();
       if (gateway.stopped) return { ready: false, reason: 'the gateway cannot follow the log' };
       if (gateway.closed) return { ready: false, reason: 'the gateway is shutting down' };
+      if (log?.connected === false) return DISCONNECTED;
       if (!stats.caughtUp) {
         return {
           ready: false,
