@@ -200,8 +200,8 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
         ['gateway', ...logFlags(nats, stream), '--client-port', '0', '--stats-interval', '50'],
         'clients',
       );
-      await waitUntil(() => lastStats(late).snapshotPosition !== undefined, 'a stats line');
-      expect(Number(lastStats(late).snapshotPosition)).toBeGreaterThan(0);
+      await waitUntil(() => lastStats(late).startSnapshotPosition !== undefined, 'a stats line');
+      expect(Number(lastStats(late).startSnapshotPosition)).toBeGreaterThan(0);
       const expected: MemoryClient[] = [];
       const received: TcpPeer[] = [];
       for (let user = 1; user <= users; user++) {

@@ -60,7 +60,7 @@ describe('cluster settings on the command line', () => {
       'snapshotEvents',
       'snapshotInterval',
     ]);
-    for (const command of ['ingest', 'gateway'] as const) {
+    for (const command of ['serve', 'ingest', 'gateway'] as const) {
       const yargs = commandYargsOptions(command);
       for (const spec of serverOptionsOf('cluster')) {
         if (spec.commands.includes(command)) {
@@ -68,8 +68,6 @@ describe('cluster settings on the command line', () => {
         } else expect(yargs).not.toHaveProperty(flagOf(spec));
       }
     }
-    const serve = commandYargsOptions('serve');
-    for (const spec of serverOptionsOf('cluster')) expect(serve).not.toHaveProperty(flagOf(spec));
   });
 
   it('default to no server and the documented stream', () => {
@@ -131,27 +129,30 @@ describe('cluster settings on the command line', () => {
     ]);
   });
 
-  it('may sit in a shared environment or config file, which serve takes without using them', () => {
+  it('may sit in a shared environment or config file, each command using its own', () => {
     const shared = {
       env: { FOLLOWER_MAZE_NATS_URL: 'nats://a:4222' },
-      readFile: () => '{"natsStream": "EVENTS", "resetOnDisconnect": true}',
+      readFile: () => '{"natsStream": "EVENTS", "resetOnDisconnect": true, "snapshotEvents": 5}',
     };
     const serve = resolveServeArgs({ config: 'cluster.json' }, shared);
-    expect(serve).not.toHaveProperty('natsUrl');
-    expect(serve.resetOnDisconnect).toBe(true);
+    expect(serve).toMatchObject({ natsUrl: 'nats://a:4222', resetOnDisconnect: true });
     const gateway = resolveGatewayArgs({ config: 'cluster.json' }, shared);
     expect(gateway).toMatchObject({ natsUrl: 'nats://a:4222', natsStream: 'EVENTS' });
     expect(gateway).not.toHaveProperty('resetOnDisconnect');
+    expect(gateway).not.toHaveProperty('snapshotEvents');
     // Named in the banner, so nothing is ignored without a word.
-    expect(serve.unusedSettings).toEqual([
-      'natsUrl (ingest, gateway)',
-      'natsStream (ingest, gateway)',
+    expect(serve.unusedSettings).toEqual([]);
+    expect(gateway.unusedSettings).toEqual([
+      'resetOnDisconnect (serve)',
+      'snapshotEvents (serve, ingest)',
     ]);
-    expect(gateway.unusedSettings).toEqual(['resetOnDisconnect (serve)']);
     // A shared environment with a bad value is wrong for every command.
     expect(
       thrown(() =>
-        resolveServeArgs({}, { env: { FOLLOWER_MAZE_NATS_REPLICAS: '6' }, readFile: missing }),
+        resolveGatewayArgs(
+          {},
+          { env: { FOLLOWER_MAZE_RESET_ON_DISCONNECT: 'maybe' }, readFile: missing },
+        ),
       ).code,
     ).toBe(ErrorCode.InvalidOption);
   });

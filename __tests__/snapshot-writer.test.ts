@@ -216,7 +216,7 @@ describe('a gateway started late, from a snapshot', () => {
 
     const gateway: Gateway = track(await createGateway({ log, snapshots: store }));
     await withTimeout(gateway.ready, WAIT_MS, 'ready');
-    expect(gateway.stats().snapshotPosition).toBeGreaterThan(0);
+    expect(gateway.stats().startSnapshotPosition).toBeGreaterThan(0);
     expect(gateway.stats().logPosition).toBe(tail?.position);
     const reference: MemoryClient[] = [];
     const served: MemoryClient[] = [];

@@ -4,16 +4,14 @@
  */
 
 import type { NatsSettings } from '../cluster/connect.js';
-import type { GatewayOptions } from '../cluster/gateway.js';
-import type { IngestOptions } from '../cluster/ingest.js';
-import type { SnapshotWriterOptions } from '../cluster/snapshot-writer.js';
-import { serverOptionsOf } from '../core/option-table.js';
+import { GATEWAY_OPTION_NAMES, type GatewayOptions } from '../cluster/gateway.js';
+import { INGEST_OPTION_NAMES, type IngestOptions } from '../cluster/ingest.js';
 import {
-  type CommonArgs,
-  libraryOptionsOf,
-  resolveCommandArgs,
-  type SettingSources,
-} from './command-options.js';
+  SNAPSHOT_WRITER_OPTION_NAMES,
+  type SnapshotWriterOptions,
+} from '../cluster/snapshot-writer.js';
+import { serverOptionsOf } from '../core/option-table.js';
+import { type CommonArgs, resolveCommandArgs, type SettingSources } from './command-options.js';
 
 /** The connection to NATS JetStream, every setting decided. */
 export interface NatsArgs {
@@ -74,24 +72,26 @@ export function resolveGatewayArgs(
   return resolveCommandArgs('gateway', argv, sources) as unknown as GatewayArgs;
 }
 
-/** `createIngest()`'s options, but the log; the port and host are the command's. */
-export function toIngestOptions(args: IngestArgs): Omit<IngestOptions, 'log'> {
-  const { eventPort, host, maxFollowEdges, ...options } = libraryOptionsOf(args);
-  return options as Omit<IngestOptions, 'log'>;
+/** `createIngest()`'s options from the settings of `ingest` (or `serve`), but the log. */
+export function toIngestOptions(args: object): Omit<IngestOptions, 'log'> {
+  return pick(args, INGEST_OPTION_NAMES);
 }
 
-/** `createSnapshotWriter()`'s options, but the log and the store. */
+/** `createSnapshotWriter()`'s options from the settings, but the log and the store. */
 export function toSnapshotWriterOptions(
-  args: IngestArgs,
+  args: object,
 ): Omit<SnapshotWriterOptions, 'log' | 'store'> {
-  const { snapshotEvents, snapshotInterval, maxFollowEdges } = args;
-  return { snapshotEvents, snapshotInterval, maxFollowEdges };
+  return pick(args, SNAPSHOT_WRITER_OPTION_NAMES);
 }
 
-/** `createGateway()`'s options, but the log; the port and host are the command's. */
-export function toGatewayOptions(args: GatewayArgs): Omit<GatewayOptions, 'log'> {
-  const { clientPort, host, ...options } = libraryOptionsOf(args);
-  return options as Omit<GatewayOptions, 'log'>;
+/** `createGateway()`'s options from the settings of `gateway` (or `serve`), but the log. */
+export function toGatewayOptions(args: object): Omit<GatewayOptions, 'log'> {
+  return pick(args, GATEWAY_OPTION_NAMES);
+}
+
+function pick(args: object, names: readonly string[]): Record<string, unknown> {
+  const values = args as Readonly<Record<string, unknown>>;
+  return Object.fromEntries(names.map((name) => [name, values[name]]));
 }
 
 /** `connectEventLog()`'s settings. */

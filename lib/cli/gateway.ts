@@ -49,7 +49,7 @@ export async function runGateway(
     lifecycle.watchStopping(gateway);
     logClients(gateway, lifecycle.logger);
     monitor.attach(gatewayMonitorSources(gateway, eventLog));
-    const { catchUpPosition, snapshotPosition } = gateway.stats();
+    const { catchUpPosition, startSnapshotPosition: snapshotPosition } = gateway.stats();
     if (catchUpPosition > snapshotPosition) {
       lifecycle.logger.info(
         `follower-maze: applying the event log from position ${snapshotPosition + 1}${snapshotPosition === 0 ? '' : ' (after the newest snapshot)'} up to ${catchUpPosition} before taking clients`,

@@ -1,5 +1,6 @@
 /** The settings of `follower-maze serve`: the option table's rows that `serve` takes. */
 import type { ListenOptions } from '../net/listen.js';
+import type { NatsArgs } from './cluster-options.js';
 import {
   type CommonArgs,
   commandYargsOptions,
@@ -9,7 +10,7 @@ import {
 } from './command-options.js';
 
 /** The settings of the serve command, every one decided. */
-export interface ServeArgs extends CommonArgs {
+export interface ServeArgs extends CommonArgs, NatsArgs {
   readonly eventPort: number;
   readonly clientPort: number;
   readonly maxLineLength: number;
@@ -25,6 +26,9 @@ export interface ServeArgs extends CommonArgs {
   readonly maxFollowEdges: number;
   readonly resetOnDisconnect: boolean;
   readonly sourceIdleTimeout: number;
+  /** With `natsUrl`: the snapshot writer's cadence. */
+  readonly snapshotEvents: number;
+  readonly snapshotInterval: number;
 }
 
 /** `serve`'s flags for yargs. */

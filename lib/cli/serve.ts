@@ -1,14 +1,17 @@
 /**
  * What `follower-maze serve` does once its options are parsed: listen on both ports with one
  * maze, and live as every server command does (server-process.ts: signals, problems,
- * monitoring, the startup line, stats, exit codes).
+ * monitoring, the startup line, stats, exit codes). With `--nats-url`, serve-on-log.ts
+ * instead: the same ports over the event log, so the state survives restarts.
  */
+import type { Gateway } from '../cluster/gateway.js';
 import type { MonitorServer } from '../monitor/monitor-server.js';
 import type { MonitorSources } from '../monitor/sources.js';
 import { listen, type MazeServer } from '../net/listen.js';
 import { logClients, logEventSources } from './connection-log.js';
 import { formatAddress } from './format.js';
 import type { Logger } from './logger.js';
+import { runServeOnLog } from './serve-on-log.js';
 import { type ServeArgs, toListenOptions } from './serve-options.js';
 import { processOutput, type ServeOutput } from './serve-output.js';
 import { ServerProcess, startMonitorFor } from './server-process.js';
@@ -47,7 +50,8 @@ async function serveSources(server: MazeServer): Promise<MonitorSources> {
 export async function runServe(
   args: ServeArgs,
   output: ServeOutput = processOutput(),
-): Promise<MazeServer | undefined> {
+): Promise<MazeServer | Gateway | undefined> {
+  if (args.natsUrl !== undefined) return runServeOnLog(args, output);
   const lifecycle = new ServerProcess(args, output);
   try {
     const server = await listen(toListenOptions(args));

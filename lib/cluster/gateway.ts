@@ -39,7 +39,8 @@ import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
 const log = createDebug('follower-maze:gateway');
 
 /** The options a gateway takes besides its log: the client side of a maze's. */
-const OPTION_NAMES = [
+/** The settings it takes from the option table (`SERVER_OPTIONS`). */
+export const GATEWAY_OPTION_NAMES = [
   'maxIdLineLength',
   'identifyTimeout',
   'maxClients',
@@ -54,7 +55,7 @@ const OPTION_NAMES = [
  * Everything `createGateway()` takes: the log, and the client side's options of a maze (see
  * `MazeOptions`). Give every gateway of a cluster the same `maxFollowEdges`.
  */
-export interface GatewayOptions extends Pick<MazeOptions, (typeof OPTION_NAMES)[number]> {
+export interface GatewayOptions extends Pick<MazeOptions, (typeof GATEWAY_OPTION_NAMES)[number]> {
   /** The log to read. The gateway never closes it: its owner does, after `close()`. */
   readonly log: EventLog;
   /**
@@ -80,7 +81,7 @@ export interface GatewayStats
   /** The position of the last batch applied (0: none yet). */
   readonly logPosition: number;
   /** The position of the snapshot the gateway started from (0: it read the log from 1). */
-  readonly snapshotPosition: number;
+  readonly startSnapshotPosition: number;
   /** The position the gateway had to reach before serving clients (the tail at start). */
   readonly catchUpPosition: number;
   /** Whether it has reached it (`ready` resolved). */
@@ -132,7 +133,7 @@ function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayOptions 
     throw new MazeError(ErrorCode.InvalidOption, 'createGateway() needs an event log (log)');
   }
   const resolved: Record<string, unknown> = {};
-  for (const name of OPTION_NAMES) {
+  for (const name of GATEWAY_OPTION_NAMES) {
     const spec = serverOption(name);
     resolved[name] = checkOptionValue(spec, options[name] ?? spec.default);
   }
@@ -246,7 +247,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       logReadingPauses: eventSourcePauses,
       batchesApplied: this.#batchesApplied,
       logPosition: this.#follower.position,
-      snapshotPosition: this.#startPosition,
+      startSnapshotPosition: this.#startPosition,
       catchUpPosition: this.#catchUpPosition,
       caughtUp: this.#caughtUp,
       following: this.#follower.following,

@@ -156,7 +156,8 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
 
 type ResolvedIngestOptions = Required<Omit<IngestOptions, 'log'>>;
 
-const OPTION_NAMES = [
+/** The settings it takes from the option table (`SERVER_OPTIONS`). */
+export const INGEST_OPTION_NAMES = [
   'startSequence',
   'reorderCapacity',
   'reorderBytes',
@@ -170,7 +171,7 @@ function resolveIngestOptions(options: IngestOptions): ResolvedIngestOptions {
     throw new MazeError(ErrorCode.InvalidOption, 'createIngest() needs an event log (log)');
   }
   const resolved: Record<string, unknown> = {};
-  for (const name of OPTION_NAMES) {
+  for (const name of INGEST_OPTION_NAMES) {
     const spec = serverOption(name);
     resolved[name] = checkOptionValue(spec, options[name] ?? spec.default);
   }

@@ -62,7 +62,8 @@ export interface SnapshotWriterEventMap {
   saved: [snapshot: { readonly position: number; readonly bytes: number }];
 }
 
-const OPTION_NAMES = [
+/** The settings it takes from the option table (`SERVER_OPTIONS`). */
+export const SNAPSHOT_WRITER_OPTION_NAMES = [
   'snapshotEvents',
   'snapshotInterval',
   'maxFollowEdges',
@@ -76,7 +77,7 @@ export async function createSnapshotWriter(
   options: SnapshotWriterOptions,
 ): Promise<SnapshotWriter> {
   const resolved: Record<string, number> = {};
-  for (const name of OPTION_NAMES) {
+  for (const name of SNAPSHOT_WRITER_OPTION_NAMES) {
     const spec = serverOption(name);
     resolved[name] = checkOptionValue(spec, options[name] ?? spec.default) as number;
   }
@@ -84,7 +85,9 @@ export async function createSnapshotWriter(
   const position = await restoreNewest(core, options.store);
   return new SnapshotWriter(
     options,
-    resolved as Required<Pick<SnapshotWriterOptions, (typeof OPTION_NAMES)[number]>>,
+    resolved as Required<
+      Pick<SnapshotWriterOptions, (typeof SNAPSHOT_WRITER_OPTION_NAMES)[number]>
+    >,
     core,
     position,
   );

@@ -57,8 +57,9 @@ import { ErrorCode, MazeError } from './errors.js';
 export const ENV_PREFIX = 'FOLLOWER_MAZE';
 
 /**
- * Which part of the program takes an option. `cluster`: the connection to NATS JetStream of
- * cluster mode (docs/protocol.md §11), taken by `connectEventLog()`; not by `serve`.
+ * Which part of the program takes an option. `cluster`: the event log on NATS JetStream of
+ * cluster mode (docs/protocol.md §11), taken by `connectEventLog()` and the snapshot writer
+ * (and by `serve` only with `--nats-url`).
  */
 export type OptionLayer = 'core' | 'adapter' | 'listen' | 'cli' | 'cluster';
 
@@ -72,10 +73,9 @@ const EVERY = ['serve', 'ingest', 'gateway'] as const;
 const EVENT_SIDE = ['serve', 'ingest'] as const;
 /** The client side: ids, flow control, the follow graph that routing reads. */
 const CLIENT_SIDE = ['serve', 'gateway'] as const;
-/** The connection to NATS JetStream. */
-const CLUSTER = ['ingest', 'gateway'] as const;
+/** What writes the event log and its snapshots: the ingest, and `serve --nats-url`. */
+const LOG_WRITERS = ['serve', 'ingest'] as const;
 const SERVE_ONLY = ['serve'] as const;
-const INGEST_ONLY = ['ingest'] as const;
 
 /** One tunable. */
 export interface OptionSpec {
@@ -297,15 +297,16 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: undefined,
     layer: 'cluster',
-    commands: CLUSTER,
-    describe: 'NATS server URL(s) of the event log, comma-separated (nats://host:4222)',
+    commands: EVERY,
+    describe:
+      'NATS server URL(s) of the event log, comma-separated (nats://host:4222); serve with it keeps its state in NATS',
   },
   {
     name: 'natsCreds',
     type: 'string',
     default: undefined,
     layer: 'cluster',
-    commands: CLUSTER,
+    commands: EVERY,
     describe: 'NATS credentials file (.creds: user JWT and NKey seed)',
   },
   {
@@ -313,7 +314,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: undefined,
     layer: 'cluster',
-    commands: CLUSTER,
+    commands: EVERY,
     describe: 'NATS user name (with --nats-password)',
   },
   {
@@ -321,7 +322,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: undefined,
     layer: 'cluster',
-    commands: CLUSTER,
+    commands: EVERY,
     describe: 'NATS password (prefer the environment variable: flags show in ps)',
   },
   {
@@ -329,7 +330,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: undefined,
     layer: 'cluster',
-    commands: CLUSTER,
+    commands: EVERY,
     describe: 'NATS authentication token (prefer the environment variable: flags show in ps)',
   },
   {
@@ -337,7 +338,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: undefined,
     layer: 'cluster',
-    commands: CLUSTER,
+    commands: EVERY,
     describe: 'PEM file of the CA that signed the NATS server certificate (turns TLS on)',
   },
   {
@@ -345,7 +346,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: DEFAULT_NATS_STREAM,
     layer: 'cluster',
-    commands: CLUSTER,
+    commands: EVERY,
     describe: 'JetStream stream of the event log (created if missing)',
   },
   {
@@ -353,7 +354,7 @@ export const SERVER_OPTIONS = [
     type: 'string',
     default: DEFAULT_NATS_SUBJECT,
     layer: 'cluster',
-    commands: CLUSTER,
+    commands: EVERY,
     describe: 'Subject of the event log; an existing stream must have exactly this subject',
   },
   {
@@ -362,7 +363,7 @@ export const SERVER_OPTIONS = [
     choices: ['file', 'memory'],
     default: DEFAULT_NATS_STORAGE,
     layer: 'cluster',
-    commands: CLUSTER,
+    commands: EVERY,
     describe: 'Storage of a stream created by follower-maze (memory: lost when NATS restarts)',
   },
   {
@@ -372,7 +373,7 @@ export const SERVER_OPTIONS = [
     max: MAX_NATS_REPLICAS,
     default: DEFAULT_NATS_REPLICAS,
     layer: 'cluster',
-    commands: CLUSTER,
+    commands: EVERY,
     describe: 'Replicas of a stream created by follower-maze (more than 1 needs a NATS cluster)',
   },
   {
@@ -382,7 +383,7 @@ export const SERVER_OPTIONS = [
     max: MAX_NATS_MAX_AGE_S,
     default: DEFAULT_NATS_MAX_AGE_S,
     layer: 'cluster',
-    commands: CLUSTER,
+    commands: EVERY,
     describe:
       'Seconds the event log keeps a batch (0: for ever); keep it well above the snapshot interval',
   },
@@ -392,7 +393,7 @@ export const SERVER_OPTIONS = [
     min: 0,
     default: DEFAULT_NATS_MAX_BYTES,
     layer: 'cluster',
-    commands: CLUSTER,
+    commands: EVERY,
     describe: 'Bytes the event log keeps, oldest batches dropped first (0: no limit)',
   },
   {
@@ -400,7 +401,7 @@ export const SERVER_OPTIONS = [
     ...SIZE,
     default: DEFAULT_SNAPSHOT_EVENTS,
     layer: 'cluster',
-    commands: INGEST_ONLY,
+    commands: LOG_WRITERS,
     describe: 'Events between two snapshots of the follow graph, which late gateways start from',
   },
   {
@@ -408,7 +409,7 @@ export const SERVER_OPTIONS = [
     ...DURATION,
     default: DEFAULT_SNAPSHOT_INTERVAL_MS,
     layer: 'cluster',
-    commands: INGEST_ONLY,
+    commands: LOG_WRITERS,
     describe: 'Most milliseconds between two snapshots while events arrive',
   },
   {

@@ -61,8 +61,8 @@ export const GATEWAY_STAT_METRICS: { readonly [Stat in keyof GatewayStats]: Stat
   batchesApplied: counter('batches_applied', 'Event log batches applied.'),
   logPosition: gauge('log_position', 'Position of the last event log batch applied.'),
   catchUpPosition: gauge('catch_up_position', 'Event log position to reach before serving.'),
-  snapshotPosition: gauge(
-    'snapshot_position',
+  startSnapshotPosition: gauge(
+    'start_snapshot_position',
     'Log position of the snapshot the gateway started from.',
   ),
   caughtUp: gauge('caught_up', '1 once the gateway has caught up and serves clients.'),

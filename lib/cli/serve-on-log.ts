@@ -1,0 +1,127 @@
+/**
+ * `follower-maze serve --nats-url …`: one process whose state survives restarts. The ingest,
+ * its snapshot writer and one gateway run together over the event log on NATS JetStream
+ * (docs/protocol.md §11): the event source's port feeds the ingest, the client port is the
+ * gateway's. A restarted `serve` loads the newest snapshot, replays the log after it and
+ * goes on from the sequence number after the last event in the log, so follows survive and
+ * a source that resends old numbers finds them stale. More gateways may join it on the same
+ * stream.
+ */
+import { connectEventLogPatiently } from '../cluster/connect.js';
+import { createGateway, type Gateway } from '../cluster/gateway.js';
+import { createIngest } from '../cluster/ingest.js';
+import { createSnapshotWriter } from '../cluster/snapshot-writer.js';
+import { ErrorCode, MazeError } from '../core/errors.js';
+import {
+  GATEWAY_STAT_METRICS,
+  gatewayMonitorSources,
+  INGEST_PROCESS_STAT_METRICS,
+  ingestMonitorSources,
+} from '../monitor/cluster-sources.js';
+import type { MonitorSources } from '../monitor/sources.js';
+import { StartingSources } from '../monitor/starting-sources.js';
+import { openClientPort, openEventPort } from '../net/ports.js';
+import { closePortAndServer } from './close-port.js';
+import {
+  toGatewayOptions,
+  toIngestOptions,
+  toNatsSettings,
+  toSnapshotWriterOptions,
+} from './cluster-options.js';
+import { logClients, logEventSources } from './connection-log.js';
+import { formatAddress } from './format.js';
+import { reportConnectionChanges } from './nats-connection.js';
+import type { ServeArgs } from './serve-options.js';
+import type { ServeOutput } from './serve-output.js';
+import { ServerProcess } from './server-process.js';
+
+/** Runs `serve` on the event log until a signal or until a half stops; `undefined` if it could not start. */
+export async function runServeOnLog(
+  args: ServeArgs,
+  output: ServeOutput,
+): Promise<Gateway | undefined> {
+  const lifecycle = new ServerProcess(args, output);
+  try {
+    if (args.resetOnDisconnect) {
+      throw new MazeError(
+        ErrorCode.InvalidOption,
+        '--reset-on-disconnect cannot be used with --nats-url: the event log keeps every event',
+      );
+    }
+    const monitor = new StartingSources(
+      { ...GATEWAY_STAT_METRICS, ...INGEST_PROCESS_STAT_METRICS },
+      `connecting to NATS at ${args.natsUrl}`,
+      true,
+    );
+    await lifecycle.startMonitor(async () => monitor);
+    const eventLog = await connectEventLogPatiently(toNatsSettings(args), {
+      report: (problem) => lifecycle.report(problem),
+      signal: lifecycle.signal,
+    });
+    lifecycle.onClose(() => eventLog.close());
+    reportConnectionChanges(eventLog, lifecycle);
+    monitor.waitingFor('loading the newest snapshot and replaying the event log');
+    const snapshots = await eventLog.openSnapshots();
+    const ingest = await createIngest({ log: eventLog, ...toIngestOptions(args) });
+    lifecycle.onClose(() => ingest.close());
+    lifecycle.watchStopping(ingest);
+    const writer = await createSnapshotWriter({
+      log: eventLog,
+      store: snapshots,
+      ...toSnapshotWriterOptions(args),
+    });
+    lifecycle.onClose(() => writer.close());
+    lifecycle.watch(writer);
+    const gateway = await createGateway({
+      log: eventLog,
+      snapshots,
+      ...toGatewayOptions(args),
+    });
+    lifecycle.onClose(() => gateway.close());
+    lifecycle.watchStopping(gateway);
+    monitor.attach(
+      bothHalves(
+        ingestMonitorSources(ingest, writer, eventLog),
+        gatewayMonitorSources(gateway, eventLog),
+      ),
+    );
+    logEventSources(ingest, lifecycle.logger);
+    logClients(gateway, lifecycle.logger);
+    await gateway.ready;
+    const clients = await openClientPort(gateway, args.host, args.clientPort);
+    lifecycle.onClose(() => closePortAndServer(clients, gateway));
+    const events = await openEventPort(ingest, args.host, args.eventPort);
+    lifecycle.onClose(() => closePortAndServer(events, ingest));
+    lifecycle.listening({
+      addresses: `events on ${formatAddress(events.address)}, clients on ${formatAddress(clients.address)}`,
+      limits: {
+        ...toIngestOptions(args),
+        ...gateway.options,
+        ...toSnapshotWriterOptions(args),
+        natsStream: args.natsStream,
+      },
+      stats: () => ({ ...gateway.stats(), ...ingest.stats(), ...writer.stats() }),
+    });
+    return gateway;
+  } catch (error) {
+    return lifecycle.failed(error);
+  }
+}
+
+/**
+ * One process's view of both halves: ready when both are, the ingest's counters for the input
+ * side (events received, discarded, pending) over the gateway's of the same name, and the
+ * gateway's clients.
+ */
+function bothHalves(ingest: MonitorSources, gateway: MonitorSources): MonitorSources {
+  return {
+    health: () => {
+      const input = ingest.health();
+      return input.ready ? gateway.health() : input;
+    },
+    stats: () => ({ ...gateway.stats(), ...ingest.stats() }),
+    statMetrics: { ...gateway.statMetrics, ...ingest.statMetrics },
+    clients: (page) => gateway.clients?.(page) ?? { total: 0, items: [] },
+    report: (problem) => gateway.report?.(problem),
+  };
+}
