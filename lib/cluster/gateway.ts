@@ -109,9 +109,12 @@ export interface GatewayEventMap {
 }
 
 /**
- * Creates a gateway on `options.log`: reads its tail (the catch-up target), then starts
- * applying the log from position 1. Await `gateway.ready` before attaching clients. Throws
- * `ERR_INVALID_OPTION` on a bad option; rejects with the log's error if its tail cannot be read.
+ * Creates a gateway on `options.log`: reads its tail (the catch-up target) and the newest
+ * snapshot of `options.snapshots`, then applies the log after that snapshot (from position 1
+ * without one). Await `gateway.ready` before attaching clients. Throws `ERR_INVALID_OPTION`
+ * on a bad option; rejects with the log's or the store's error, `ERR_LOG_BAD_BATCH` for a
+ * snapshot it cannot decode, `ERR_INVALID_OPTION` for one over `maxFollowEdges`, and
+ * `ERR_LOG_CONFIG` for one beyond the log's end.
  */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const resolved = resolveGatewayOptions(options);
