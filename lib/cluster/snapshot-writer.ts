@@ -108,6 +108,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
   #position: number;
   #bytes = 0;
   #stopped = false;
+  #startTimer: NodeJS.Immediate | undefined;
 
   /** Use `createSnapshotWriter()`. */
   constructor(
@@ -137,7 +138,8 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
       },
     });
     log('starting after position %d', position);
-    void this.#follower.start();
+    // After the creator's `await`, so listeners it adds then hear the first problems too.
+    this.#startTimer = setImmediate(() => void this.#follower.start());
   }
 
   /** Whether it stopped following the log (no more snapshots). */
@@ -157,6 +159,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
 
   /** Stops following; waits for a save in flight. Idempotent. */
   async close(): Promise<void> {
+    clearImmediate(this.#startTimer);
     await this.#follower.close();
     await this.#saving;
   }
