@@ -28,8 +28,14 @@
  *                cluster runs alternate (--runs K of each, default 3), so a noisy machine
  *                weighs on both alike. Besides the median table, prints a Markdown table of
  *                serve against the cluster with each process's CPU seconds and peak RSS
- *                (ingest, every gateway, nats-server, the simulator). Not part of `all` nor of
- *                --tiny (it needs nats-server; the 1M-event default takes a few minutes).
+ *                (ingest, every gateway, nats-server, the simulator), and the cost model
+ *                (scripts/bench/cost-model.mjs): after each cluster simulation an extra
+ *                gateway replays the whole log (the ingest saves no snapshot in these runs),
+ *                which gives a gateway's CPU per event applied (a); the run's gateways give
+ *                its CPU per notification delivered (b); the ingest's and nats-server's CPU
+ *                per event; then the capacity of 1, 2, 4 and 8 gateways projected from them.
+ *                Not part of `all` nor of --tiny (it needs nats-server; the 1M-event default
+ *                takes a few minutes).
  *
  * Per run: events/s, notifications/s and wall s (first event to last notification) as the
  * simulator measures them; the server's peak RSS and CPU seconds (in a cluster run, the sums
@@ -52,6 +58,14 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runClusterOnce } from './bench/cluster-run.mjs';
+import {
+  costModelWarnings,
+  formatCostModel,
+  HEADROOM,
+  medianCostModel,
+  PROJECTED_EVENTS_PER_SECOND,
+  projectCapacity,
+} from './bench/cost-model.mjs';
 import {
   clusterProcesses,
   comparisonFigures,
@@ -264,6 +278,7 @@ async function runClusterProfile(options, profileDir) {
         load,
         gateways: options.gateways,
         timeoutMs,
+        costModel: true,
         cpuProfiles: options['cpu-prof']
           ? { dir: profileDir, name: `${each.engine}-${index}` }
           : undefined,
@@ -277,7 +292,10 @@ async function runClusterProfile(options, profileDir) {
     profile: CLUSTER_PROFILE,
     engine,
     load,
-    ...(engine === 'cluster' && { gateways: options.gateways }),
+    ...(engine === 'cluster' && {
+      gateways: options.gateways,
+      costModel: medianCostModel(runs.map((run) => run.costModel)),
+    }),
     runs,
     medians: medianFigures(runs, figures),
   }));
@@ -371,6 +389,18 @@ async function main() {
     for (const line of formatComparisonTable(columns, comparisonFigures(options.gateways))) {
       process.stdout.write(`${line}\n`);
     }
+    const model = cases.find((each) => each.engine === 'cluster')?.costModel;
+    process.stdout.write(
+      `\ncost model (scripts/bench/cost-model.mjs), medians of ${options.runs}` +
+        ` run${options.runs === 1 ? '' : 's'}: a = ${formatFigure(model.replayMicrosPerEvent, 3)}` +
+        ` µs per event a gateway applies, b = ${formatFigure(model.notificationMicros, 3)} µs` +
+        ` per notification it delivers; ingest ${formatFigure(model.ingestMicrosPerEvent, 3)}` +
+        ` µs per event, nats-server ${formatFigure(model.natsMicrosPerEvent, 3)} µs per event\n`,
+    );
+    for (const warning of costModelWarnings(model)) {
+      process.stdout.write(`bench: cost model: ${warning}\n`);
+    }
+    for (const line of formatCostModel(model)) process.stdout.write(`${line}\n`);
   }
 
   mkdirSync(dirname(out), { recursive: true });
@@ -380,6 +410,9 @@ async function main() {
     ...about,
     options: { ...given, out },
     cases,
+    ...(options.cluster && {
+      costModel: costModelResult(cases.find((each) => each.engine === 'cluster')?.costModel),
+    }),
     ...(latencyResults && {
       latency: {
         maxRate: latencyResults.maxRate,
@@ -391,6 +424,16 @@ async function main() {
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`\nbench: results in ${out}\n`);
   if (options['cpu-prof']) process.stdout.write(`bench: CPU profiles in ${profileDir}\n`);
+}
+
+/** The cost model's medians and its projection, as the JSON output records them. */
+function costModelResult(model) {
+  return {
+    medians: model,
+    headroom: HEADROOM,
+    projectedEventsPerSecond: PROJECTED_EVENTS_PER_SECOND,
+    projection: projectCapacity(model),
+  };
 }
 
 /** `2024-05-01T12-30-00Z`: an ISO time that is a valid file name everywhere. */
