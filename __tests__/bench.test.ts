@@ -27,6 +27,8 @@ import {
   formatLatencyTable,
   latencyChartSvg,
   linearTicks,
+  SUSTAINED_SHARE,
+  sustained,
 } from '../scripts/bench/latency-chart.mjs';
 import { describeWithNats } from './helpers/nats.js';
 
@@ -171,6 +173,26 @@ describe('latency chart', () => {
     expect(svg).toContain('offered load: events/s asked (--rate)');
     expect(svg).toContain('latency, ms (log scale)');
     expect(svg).toContain('>100k<');
+  });
+
+  it('draws a point hollow where the rate asked for was not sustained, and says so once', () => {
+    expect(svg).not.toContain('rate not sustained');
+    expect(svg).not.toContain('fill="#ffffff" stroke=');
+    expect(sustained({ rate: 100_000, sendRate: 100_000 * SUSTAINED_SHARE })).toBe(true);
+    expect(sustained({ rate: 100_000, sendRate: 100_000 * SUSTAINED_SHARE - 1 })).toBe(false);
+    const cluster = {
+      name: 'cluster (ingest + 2 gateways)',
+      points: [point(50_000, 2, 8, 20), { ...point(400_000, 300, 900, 1_000), sendRate: 300_000 }],
+    };
+    const withCluster = latencyChartSvg({ title: 't', series: [...series, cluster] });
+    expect(withCluster.match(/<polyline /g)).toHaveLength(9);
+    expect(withCluster).toContain('data-series="cluster (ingest + 2 gateways) p99.9"');
+    // One hollow circle per percentile at the point not sustained, one in the legend.
+    expect(withCluster.match(/<circle [^>]*fill="#ffffff"/g)).toHaveLength(3 + 1);
+    expect(withCluster.match(/rate not sustained/g)).toHaveLength(1);
+    // Wide enough for the longest legend entry: 7 px a character past the plot.
+    const width = Number(/^<svg [^>]*width="(\d+)"/.exec(withCluster)?.[1]);
+    expect(width).toBeGreaterThanOrEqual(70 + 490 + 16 + 34 + 7 * 35);
   });
 
   it('spans whole decades on the y axis and round steps on the x axis', () => {

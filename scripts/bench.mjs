@@ -13,12 +13,15 @@
  *   many-clients  2,000 clients of 20,000 users, 500,000 events
  * Both send batches of up to 100 shuffled events, mix F:30,U:10,B:5,P:25,S:30.
  * --tiny (CI): one run of 20,000 events per profile, many-clients scaled to 200 clients.
- *   latency      latency against load (scripts/bench/latency-profile.mjs): the maximum rate
- *                flat out (2,000,000 events, or --events), then `simulate --rate` at 10%,
- *                25%, 50%, 75% and 90% of it and at 100,000 events/s, about 8 s each, with
- *                and without one stalled client; one run per point unless --runs. Not part
- *                of `all` nor of --tiny (about 3 minutes). Prints a Markdown table and writes
- *                the chart to --chart (default docs/latency.svg).
+ *   latency      latency against load (scripts/bench/latency-profile.mjs): serve's maximum
+ *                rate flat out (2,000,000 events, or --events), then `simulate --rate` at
+ *                10%, 25%, 50%, 75% and 90% of it and at 100,000 events/s, about 8 s each:
+ *                serve with and without one stalled client, then the cluster (a fresh
+ *                nats-server, ingest and 2 gateways per run; needs nats-server) at the same
+ *                rates, a point it does not sustain reported as such; one run per point
+ *                unless --runs. Not part of `all` nor of --tiny (about 4 minutes, 12 with
+ *                --runs 3). Prints a Markdown table and writes the chart to --chart (default
+ *                docs/latency.svg).
  *   cluster      serve against cluster mode on the default profile's load (or --events,
  *                --clients): each run of the cluster (scripts/bench/cluster-run.mjs) starts a
  *                fresh nats-server (JetStream, file storage in a temp dir, a free port; on
@@ -75,7 +78,7 @@ import {
   formatMedianTable,
   medianFigures,
 } from './bench/figures.mjs';
-import { formatLatencyTable, latencyChartSvg } from './bench/latency-chart.mjs';
+import { formatLatencyTable, latencyChartSvg, sustained } from './bench/latency-chart.mjs';
 import { runLatencyProfile } from './bench/latency-profile.mjs';
 import { killChildren, runOnce } from './bench/run-once.mjs';
 import { DEBIAN_NATS_SERVER, natsServerPath } from './support/nats-server.mjs';
@@ -162,8 +165,8 @@ function parseOptions() {
   }
   if (latency && values.tiny) usage('--tiny has no latency profile');
   if (cluster && values.tiny) usage('--tiny has no cluster profile (it needs nats-server)');
-  if (cluster && natsServerPath() === undefined) {
-    usage(`--profile cluster needs nats-server on PATH or at ${DEBIAN_NATS_SERVER}`);
+  if ((cluster || latency) && natsServerPath() === undefined) {
+    usage(`--profile ${values.profile} needs nats-server on PATH or at ${DEBIAN_NATS_SERVER}`);
   }
   if (values.gateways !== undefined && !cluster) usage('--gateways needs --profile cluster');
   if (values.clients !== undefined && latency)
@@ -353,12 +356,19 @@ async function main() {
     for (const line of formatLatencyTable(latencyResults.series)) {
       process.stdout.write(`${line}\n`);
     }
+    for (const { name, points } of latencyResults.series) {
+      const missed = points.filter((point) => !sustained(point));
+      if (missed.length === 0) continue;
+      process.stdout.write(
+        `${name}: did not sustain ${missed.map((point) => `${point.rate.toLocaleString('en-US')} (sent ${Math.round(point.sendRate).toLocaleString('en-US')})`).join(', ')} events/s: the source was held back, so its latency there includes that wait\n`,
+      );
+    }
     const chart = resolve(options.chart);
     mkdirSync(dirname(chart), { recursive: true });
     writeFileSync(
       chart,
       latencyChartSvg({
-        title: 'follower-maze serve: notification latency against load',
+        title: 'follower-maze: notification latency against load, serve and cluster',
         series: latencyResults.series,
       }),
     );
