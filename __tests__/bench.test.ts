@@ -4,6 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import {
+  COST_FIGURES,
+  costModelOf,
+  costModelWarnings,
+  formatCostModel,
+  HEADROOM,
+  medianCostModel,
+  projectCapacity,
+} from '../scripts/bench/cost-model.mjs';
+import {
   clusterProcesses,
   comparisonFigures,
   FIGURES,
@@ -18,12 +27,17 @@ import {
   formatLatencyTable,
   latencyChartSvg,
   linearTicks,
+  SUSTAINED_SHARE,
+  sustained,
 } from '../scripts/bench/latency-chart.mjs';
 import { describeWithNats } from './helpers/nats.js';
 
 const BENCH = new URL('../scripts/bench.mjs', import.meta.url).pathname;
 const BIN = new URL('../dist/bin/follower-maze.js', import.meta.url).pathname;
-/** Longest a bench run of these tests may take: a cluster run of 2,000 events takes ~3 s. */
+/**
+ * Longest a bench run of these tests may take: serve and a cluster on 100,000 events, with
+ * the cost model's replay gateway, take ~8 s.
+ */
 const BENCH_LIMIT_MS = 45_000;
 /** After SIGTERM (the bench kills its children and exits), how long before SIGKILL. */
 const BENCH_KILL_GRACE_MS = 5_000;
@@ -161,6 +175,26 @@ describe('latency chart', () => {
     expect(svg).toContain('>100k<');
   });
 
+  it('draws a point hollow where the rate asked for was not sustained, and says so once', () => {
+    expect(svg).not.toContain('rate not sustained');
+    expect(svg).not.toContain('fill="#ffffff" stroke=');
+    expect(sustained({ rate: 100_000, sendRate: 100_000 * SUSTAINED_SHARE })).toBe(true);
+    expect(sustained({ rate: 100_000, sendRate: 100_000 * SUSTAINED_SHARE - 1 })).toBe(false);
+    const cluster = {
+      name: 'cluster (ingest + 2 gateways)',
+      points: [point(50_000, 2, 8, 20), { ...point(400_000, 300, 900, 1_000), sendRate: 300_000 }],
+    };
+    const withCluster = latencyChartSvg({ title: 't', series: [...series, cluster] });
+    expect(withCluster.match(/<polyline /g)).toHaveLength(9);
+    expect(withCluster).toContain('data-series="cluster (ingest + 2 gateways) p99.9"');
+    // One hollow circle per percentile at the point not sustained, one in the legend.
+    expect(withCluster.match(/<circle [^>]*fill="#ffffff"/g)).toHaveLength(3 + 1);
+    expect(withCluster.match(/rate not sustained/g)).toHaveLength(1);
+    // Wide enough for the longest legend entry: 7 px a character past the plot.
+    const width = Number(/^<svg [^>]*width="(\d+)"/.exec(withCluster)?.[1]);
+    expect(width).toBeGreaterThanOrEqual(70 + 490 + 16 + 34 + 7 * 35);
+  });
+
   it('spans whole decades on the y axis and round steps on the x axis', () => {
     expect(decades(0.3, 300)).toEqual([0.1, 1, 10, 100, 1_000]);
     expect(decades(0.5, 0.7)).toEqual([0.1, 1]);
@@ -215,6 +249,88 @@ describe('cluster figures', () => {
   });
 });
 
+describe('cost model', () => {
+  // 1M events replayed in 0.5 s of CPU over a 0.3 s start; the run's two gateways took 3 s
+  // together for 2M events and 10M notifications.
+  const measured = {
+    gatewayStartupCpuSeconds: 0.3,
+    replayCpuSeconds: 0.8,
+    eventsReplayed: 1_000_000,
+    gatewayRunCpuSeconds: 3,
+    gatewayEvents: 2_000_000,
+    gatewayNotifications: 10_000_000,
+    ingestRunCpuSeconds: 1.25,
+    natsRunCpuSeconds: 0.4,
+    events: 1_000_000,
+  };
+
+  it('takes a from the replay minus the startup, b from the run minus a per event', () => {
+    const model = costModelOf(measured);
+    expect(model.replayMicrosPerEvent).toBeCloseTo(0.5);
+    // (3 - 0.5e-6 x 2M) / 10M = 0.2 µs
+    expect(model.notificationMicros).toBeCloseTo(0.2);
+    expect(model.ingestMicrosPerEvent).toBeCloseTo(1.25);
+    expect(model.natsMicrosPerEvent).toBeCloseTo(0.4);
+    expect(model.notificationsPerEvent).toBeCloseTo(10);
+    expect(costModelWarnings(model)).toEqual([]);
+  });
+
+  it('gives null, never NaN, without events or notifications, and says why', () => {
+    const model = costModelOf({ ...measured, eventsReplayed: 0, events: 0 });
+    expect(model.replayMicrosPerEvent).toBeNull();
+    expect(model.notificationMicros).toBeNull();
+    expect(model.ingestMicrosPerEvent).toBeNull();
+    expect(costModelWarnings(model)).toHaveLength(COST_FIGURES.length);
+    expect(projectCapacity(model)).toEqual([]);
+  });
+
+  it('keeps a replay cheaper than the startup as measured, and flags it', () => {
+    const model = costModelOf({ ...measured, replayCpuSeconds: 0.29 });
+    expect(model.replayMicrosPerEvent).toBeLessThan(0);
+    expect(costModelWarnings(model).join('\n')).toMatch(/^a: .* not a positive number/);
+    expect(formatCostModel(model).at(-1)).toMatch(/^No projection/);
+  });
+
+  it('projects N gateways: a x E + b x n x E / N per core, events capped by 1/a and the ingest', () => {
+    const model = costModelOf(measured);
+    const rows = projectCapacity(model, { eventsPerSecond: 100_000, gateways: [1, 2, 8] });
+    expect(rows.map((row) => row.gateways)).toEqual([1, 2, 8]);
+    const [one, two, eight] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0]];
+    // 100,000 x (0.5 + 0.2 x 10 / 1) µs = 0.25 of a core
+    expect(one.coreShare).toBeCloseTo(0.25);
+    expect(two.coreShare).toBeCloseTo(0.15);
+    expect(one.maxEventsPerSecond).toBeCloseTo((1 - HEADROOM) / 2.5e-6);
+    // 8 gateways: 0.5 + 0.25 = 0.75 µs an event, but the ingest (1.25 µs) caps first.
+    expect(eight.maxEventsPerSecond).toBeCloseTo((1 - HEADROOM) / 1.25e-6);
+    // (0.8 - 0.05) / 0.2 µs per gateway
+    expect(one.maxNotificationsPerSecond).toBeCloseTo(3_750_000);
+    expect(eight.maxNotificationsPerSecond).toBeCloseTo(8 * 3_750_000);
+  });
+
+  it('takes the median of each figure over runs', () => {
+    const model = medianCostModel([
+      { replayMicrosPerEvent: 1, notificationMicros: null },
+      { replayMicrosPerEvent: 3, notificationMicros: 0.2 },
+      { replayMicrosPerEvent: 2, notificationMicros: 0.4 },
+    ]);
+    expect(model.replayMicrosPerEvent).toBe(2);
+    expect(model.notificationMicros).toBeCloseTo(0.3);
+    expect(model.ingestMicrosPerEvent).toBeNull();
+  });
+
+  it('prints the figures and the projection as aligned Markdown tables', () => {
+    const lines = formatCostModel(costModelOf(measured));
+    expect(lines[0]).toMatch(/^\| Cost model +\| Median \|$/);
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^\| a: gateway µs per event applied +\| +0\.500 \|$/),
+    );
+    const projection = lines.slice(lines.findIndex((line) => line.startsWith('| Gateways')));
+    expect(projection).toHaveLength(2 + 4);
+    expect(projection[2]).toMatch(/^\| 1 +\| +25% \| +320,000 \| +3,750,000 \|$/);
+    expect(new Set(projection.map((line) => line.length)).size).toBe(1);
+  });
+});
+
 describe('bench options', () => {
   it('documents the cluster profile, --clients and --gateways in its header', () => {
     const header = readFileSync(BENCH, 'utf8').split('*/')[0] as string;
@@ -244,7 +360,7 @@ describeWithNats('bench --profile cluster on nats-server', () => {
   afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
   it(
-    'runs serve and a cluster of an ingest and 2 gateways on the same load, and records both',
+    'runs serve and a cluster of an ingest and 2 gateways on the same load, records both, and prints the cost model',
     async () => {
       expect(existsSync(BIN)).toBe(true); // `npm test` builds first
       const out = join(outDir, 'cluster.json');
@@ -252,7 +368,7 @@ describeWithNats('bench --profile cluster on nats-server', () => {
         '--profile',
         'cluster',
         '--events',
-        '2000',
+        '100000',
         '--clients',
         '20',
         '--runs',
@@ -272,11 +388,11 @@ describeWithNats('bench --profile cluster on nats-server', () => {
       ]);
       const [serve, cluster] = recorded.cases;
       expect(serve.load).toEqual(cluster.load);
-      expect(cluster.load).toMatchObject({ events: 2000, clients: 20, users: 1000 });
+      expect(cluster.load).toMatchObject({ events: 100_000, clients: 20, users: 1000 });
       const run = cluster.runs[0];
       // Both verified by the simulator; the warm-up events before the clients are all in vary.
       expect(run.seed).toBe(serve.runs[0].seed);
-      expect(run.events).toBeGreaterThanOrEqual(2000);
+      expect(run.events).toBeGreaterThanOrEqual(100_000);
       expect(run.notifications).toBeGreaterThan(0);
       for (const { prefix } of clusterProcesses(2)) {
         expect(run[`${prefix}CpuSeconds`]).toBeGreaterThanOrEqual(0);
@@ -285,6 +401,25 @@ describeWithNats('bench --profile cluster on nats-server', () => {
       expect(run.serverCpuSeconds).toBeCloseTo(
         clusterProcesses(2).reduce((sum, { prefix }) => sum + run[`${prefix}CpuSeconds`], 0),
       );
+
+      // The cost model: a and b printed, positive, and recorded with what they came from.
+      const printed =
+        /^cost model .*: a = ([\d.,-]+) µs per event .*, b = ([\d.,-]+) µs per notification/m.exec(
+          result.stdout,
+        );
+      expect(printed).not.toBeNull();
+      expect(Number(printed?.[1])).toBeGreaterThan(0);
+      expect(Number(printed?.[2])).toBeGreaterThan(0);
+      expect(result.stdout).not.toMatch(/bench: cost model: /);
+      expect(result.stdout).toMatch(/^\| 8 +\| +\d+% \| +[\d,]+ \| +[\d,]+ \|$/m);
+      // The replay gateway applied the whole log; each gateway every event of it.
+      expect(run.costModel.eventsReplayed).toBe(run.events);
+      expect(run.costModel.gatewayEvents).toBe(2 * run.events);
+      expect(run.costModel.gatewayNotifications).toBe(run.notifications);
+      expect(recorded.costModel.medians.replayMicrosPerEvent).toBeGreaterThan(0);
+      expect(recorded.costModel.medians.notificationMicros).toBeGreaterThan(0);
+      expect(recorded.costModel.medians.ingestMicrosPerEvent).toBeGreaterThan(0);
+      expect(recorded.costModel.projection).toHaveLength(4);
     },
     BENCH_LIMIT_MS + BENCH_KILL_GRACE_MS + 5_000,
   );

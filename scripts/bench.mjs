@@ -13,12 +13,15 @@
  *   many-clients  2,000 clients of 20,000 users, 500,000 events
  * Both send batches of up to 100 shuffled events, mix F:30,U:10,B:5,P:25,S:30.
  * --tiny (CI): one run of 20,000 events per profile, many-clients scaled to 200 clients.
- *   latency      latency against load (scripts/bench/latency-profile.mjs): the maximum rate
- *                flat out (2,000,000 events, or --events), then `simulate --rate` at 10%,
- *                25%, 50%, 75% and 90% of it and at 100,000 events/s, about 8 s each, with
- *                and without one stalled client; one run per point unless --runs. Not part
- *                of `all` nor of --tiny (about 3 minutes). Prints a Markdown table and writes
- *                the chart to --chart (default docs/latency.svg).
+ *   latency      latency against load (scripts/bench/latency-profile.mjs): serve's maximum
+ *                rate flat out (2,000,000 events, or --events), then `simulate --rate` at
+ *                10%, 25%, 50%, 75% and 90% of it and at 100,000 events/s, about 8 s each:
+ *                serve with and without one stalled client, then the cluster (a fresh
+ *                nats-server, ingest and 2 gateways per run; needs nats-server) at the same
+ *                rates, a point it does not sustain reported as such; one run per point
+ *                unless --runs. Not part of `all` nor of --tiny (about 4 minutes, 12 with
+ *                --runs 3). Prints a Markdown table and writes the chart to --chart (default
+ *                docs/latency.svg).
  *   cluster      serve against cluster mode on the default profile's load (or --events,
  *                --clients): each run of the cluster (scripts/bench/cluster-run.mjs) starts a
  *                fresh nats-server (JetStream, file storage in a temp dir, a free port; on
@@ -28,8 +31,14 @@
  *                cluster runs alternate (--runs K of each, default 3), so a noisy machine
  *                weighs on both alike. Besides the median table, prints a Markdown table of
  *                serve against the cluster with each process's CPU seconds and peak RSS
- *                (ingest, every gateway, nats-server, the simulator). Not part of `all` nor of
- *                --tiny (it needs nats-server; the 1M-event default takes a few minutes).
+ *                (ingest, every gateway, nats-server, the simulator), and the cost model
+ *                (scripts/bench/cost-model.mjs): after each cluster simulation an extra
+ *                gateway replays the whole log (the ingest saves no snapshot in these runs),
+ *                which gives a gateway's CPU per event applied (a); the run's gateways give
+ *                its CPU per notification delivered (b); the ingest's and nats-server's CPU
+ *                per event; then the capacity of 1, 2, 4 and 8 gateways projected from them.
+ *                Not part of `all` nor of --tiny (it needs nats-server; the 1M-event default
+ *                takes a few minutes).
  *
  * Per run: events/s, notifications/s and wall s (first event to last notification) as the
  * simulator measures them; the server's peak RSS and CPU seconds (in a cluster run, the sums
@@ -53,6 +62,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runClusterOnce } from './bench/cluster-run.mjs';
 import {
+  costModelWarnings,
+  formatCostModel,
+  HEADROOM,
+  medianCostModel,
+  PROJECTED_EVENTS_PER_SECOND,
+  projectCapacity,
+} from './bench/cost-model.mjs';
+import {
   clusterProcesses,
   comparisonFigures,
   FIGURES,
@@ -61,7 +78,7 @@ import {
   formatMedianTable,
   medianFigures,
 } from './bench/figures.mjs';
-import { formatLatencyTable, latencyChartSvg } from './bench/latency-chart.mjs';
+import { formatLatencyTable, latencyChartSvg, sustained } from './bench/latency-chart.mjs';
 import { runLatencyProfile } from './bench/latency-profile.mjs';
 import { killChildren, runOnce } from './bench/run-once.mjs';
 import { DEBIAN_NATS_SERVER, natsServerPath } from './support/nats-server.mjs';
@@ -148,8 +165,8 @@ function parseOptions() {
   }
   if (latency && values.tiny) usage('--tiny has no latency profile');
   if (cluster && values.tiny) usage('--tiny has no cluster profile (it needs nats-server)');
-  if (cluster && natsServerPath() === undefined) {
-    usage(`--profile cluster needs nats-server on PATH or at ${DEBIAN_NATS_SERVER}`);
+  if ((cluster || latency) && natsServerPath() === undefined) {
+    usage(`--profile ${values.profile} needs nats-server on PATH or at ${DEBIAN_NATS_SERVER}`);
   }
   if (values.gateways !== undefined && !cluster) usage('--gateways needs --profile cluster');
   if (values.clients !== undefined && latency)
@@ -264,6 +281,7 @@ async function runClusterProfile(options, profileDir) {
         load,
         gateways: options.gateways,
         timeoutMs,
+        costModel: true,
         cpuProfiles: options['cpu-prof']
           ? { dir: profileDir, name: `${each.engine}-${index}` }
           : undefined,
@@ -277,7 +295,10 @@ async function runClusterProfile(options, profileDir) {
     profile: CLUSTER_PROFILE,
     engine,
     load,
-    ...(engine === 'cluster' && { gateways: options.gateways }),
+    ...(engine === 'cluster' && {
+      gateways: options.gateways,
+      costModel: medianCostModel(runs.map((run) => run.costModel)),
+    }),
     runs,
     medians: medianFigures(runs, figures),
   }));
@@ -335,12 +356,19 @@ async function main() {
     for (const line of formatLatencyTable(latencyResults.series)) {
       process.stdout.write(`${line}\n`);
     }
+    for (const { name, points } of latencyResults.series) {
+      const missed = points.filter((point) => !sustained(point));
+      if (missed.length === 0) continue;
+      process.stdout.write(
+        `${name}: did not sustain ${missed.map((point) => `${point.rate.toLocaleString('en-US')} (sent ${Math.round(point.sendRate).toLocaleString('en-US')})`).join(', ')} events/s: the source was held back, so its latency there includes that wait\n`,
+      );
+    }
     const chart = resolve(options.chart);
     mkdirSync(dirname(chart), { recursive: true });
     writeFileSync(
       chart,
       latencyChartSvg({
-        title: 'follower-maze serve: notification latency against load',
+        title: 'follower-maze: notification latency against load, serve and cluster',
         series: latencyResults.series,
       }),
     );
@@ -371,6 +399,18 @@ async function main() {
     for (const line of formatComparisonTable(columns, comparisonFigures(options.gateways))) {
       process.stdout.write(`${line}\n`);
     }
+    const model = cases.find((each) => each.engine === 'cluster')?.costModel;
+    process.stdout.write(
+      `\ncost model (scripts/bench/cost-model.mjs), medians of ${options.runs}` +
+        ` run${options.runs === 1 ? '' : 's'}: a = ${formatFigure(model.replayMicrosPerEvent, 3)}` +
+        ` µs per event a gateway applies, b = ${formatFigure(model.notificationMicros, 3)} µs` +
+        ` per notification it delivers; ingest ${formatFigure(model.ingestMicrosPerEvent, 3)}` +
+        ` µs per event, nats-server ${formatFigure(model.natsMicrosPerEvent, 3)} µs per event\n`,
+    );
+    for (const warning of costModelWarnings(model)) {
+      process.stdout.write(`bench: cost model: ${warning}\n`);
+    }
+    for (const line of formatCostModel(model)) process.stdout.write(`${line}\n`);
   }
 
   mkdirSync(dirname(out), { recursive: true });
@@ -380,6 +420,9 @@ async function main() {
     ...about,
     options: { ...given, out },
     cases,
+    ...(options.cluster && {
+      costModel: costModelResult(cases.find((each) => each.engine === 'cluster')?.costModel),
+    }),
     ...(latencyResults && {
       latency: {
         maxRate: latencyResults.maxRate,
@@ -391,6 +434,16 @@ async function main() {
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`\nbench: results in ${out}\n`);
   if (options['cpu-prof']) process.stdout.write(`bench: CPU profiles in ${profileDir}\n`);
+}
+
+/** The cost model's medians and its projection, as the JSON output records them. */
+function costModelResult(model) {
+  return {
+    medians: model,
+    headroom: HEADROOM,
+    projectedEventsPerSecond: PROJECTED_EVENTS_PER_SECOND,
+    projection: projectCapacity(model),
+  };
 }
 
 /** `2024-05-01T12-30-00Z`: an ISO time that is a valid file name everywhere. */

@@ -37,7 +37,9 @@ if (!process.argv.includes('--write')) {
   console.log(table);
 } else {
   const lines = readFileSync(README, 'utf8').split('\n');
-  const start = lines.findIndex((text) => /^\| Option +\|( Commands +\|)? Environment variable/.test(text));
+  const start = lines.findIndex((text) =>
+    /^\| Option +\|( Commands +\|)? Environment variable/.test(text),
+  );
   if (start === -1) throw new Error('README.md has no option table');
   let end = start;
   while (end < lines.length && lines[end].startsWith('|')) end++;

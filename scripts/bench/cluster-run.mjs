@@ -6,9 +6,20 @@
  * gateways. Just before stopping, every server process's CPU seconds and peak RSS are read
  * (server-usage.mjs); then SIGTERM to the ingest and the gateways, SIGINT to nats-server.
  *
+ * With `costModel` (cost-model.mjs) the run also measures what the model needs: each
+ * process's CPU at its startup line (the gateways start on the empty log: that is the
+ * startup cost of a gateway) and at the end; each gateway's events applied and
+ * notifications sent, from its first stats line (`--stats-interval`) taken after the
+ * simulation; then, with the ingest and the gateways idle, an extra gateway that replays the
+ * whole log from position 1 with no client, its CPU read at its startup line. So that it has
+ * no snapshot to start from, the ingest runs with `--snapshot-events` and
+ * `--snapshot-interval` beyond the run (its snapshot writer still follows the log and
+ * applies every event, so its cost is in the ingest's).
+ *
  * Invariants: only 127.0.0.1; every wait is bounded; the ingest is listening (and has
  * created the stream) before any gateway starts, so they never race to create it; each
- * follower-maze process and nats-server must exit 0 after its signal; a run that fails
+ * follower-maze process and nats-server must exit 0 after its signal; the replay gateway must
+ * have started from position 1 (`snapshotPosition=0`) or the run fails; a run that fails
  * throws, quoting every process's last output, and its children are killed; the temp
  * directory is removed whatever happens.
  */
@@ -16,7 +27,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNatsServer } from '../support/nats-server.mjs';
-import { startClusterProcess } from '../support/server-process.mjs';
+import { startClusterProcess, watchStatsLines } from '../support/server-process.mjs';
 import {
   count,
   killChildren,
@@ -26,6 +37,7 @@ import {
   track,
   withTimeout,
 } from './children.mjs';
+import { costModelOf } from './cost-model.mjs';
 import { clusterProcesses } from './figures.mjs';
 import { STARTUP_TIMEOUT_MS, STOP_TIMEOUT_MS } from './run-once.mjs';
 import { watchServerUsage } from './server-usage.mjs';
@@ -34,6 +46,11 @@ import { cpuProfileFlags, HOST, runSimulator, simulationFigures } from './simula
 /** The JetStream stream of the run; each run has a store of its own, so one name does. */
 export const BENCH_STREAM = 'FOLLOWER_MAZE_BENCH';
 const NATS_STOP_MS = 10_000;
+/** The cost model's gateways print a stats line this often (ms): the counts it reads. */
+const COST_STATS_INTERVAL_MS = 200;
+/** Beyond any run: the ingest saves no snapshot, so the replay gateway starts from 1. */
+const NO_SNAPSHOT_EVENTS = '1000000000';
+const NO_SNAPSHOT_INTERVAL_MS = String(2 ** 31 - 1);
 
 /**
  * @typedef {import('./simulator-run.mjs').LoadSettings} LoadSettings
@@ -45,11 +62,20 @@ const NATS_STOP_MS = 10_000;
 /**
  * Runs one simulation against a fresh cluster and returns its figures: those of `FIGURES`
  * (the `server…` ones summed over the cluster's processes) and, per process,
- * `<prefix>CpuSeconds` and `<prefix>PeakRssMb` (prefixes of `clusterProcesses()`).
+ * `<prefix>CpuSeconds` and `<prefix>PeakRssMb` (prefixes of `clusterProcesses()`); with
+ * `costModel`, also `costModel`: the measurements (`CostMeasurements`) and the model of the
+ * run (`CostModel`).
  * @param {{ bin: string, load: LoadSettings, gateways: number, timeoutMs: number,
- *   cpuProfiles?: CpuProfiles }} options
+ *   cpuProfiles?: CpuProfiles, costModel?: boolean }} options
  */
-export async function runClusterOnce({ bin, load, gateways, timeoutMs, cpuProfiles }) {
+export async function runClusterOnce({
+  bin,
+  load,
+  gateways,
+  timeoutMs,
+  cpuProfiles,
+  costModel = false,
+}) {
   const storeDir = mkdtempSync(join(tmpdir(), 'follower-maze-bench-nats-'));
   const names = clusterProcesses(gateways);
   const [ingestName, natsName] = [names[0], names[names.length - 1]];
@@ -63,14 +89,22 @@ export async function runClusterOnce({ bin, load, gateways, timeoutMs, cpuProfil
     processes.set(natsName.prefix, { name: natsName.label, child: nats.child, log: nats.log });
     const { url } = await nats.ready;
 
+    const natsStartCpu = costModel ? await cpuSecondsOf(nats.child) : 0;
+
     const serverArgs = ['--host', HOST, '--nats-url', url, '--nats-stream', BENCH_STREAM];
+    const roleArgs = {
+      ingest: costModel
+        ? ['--snapshot-events', NO_SNAPSHOT_EVENTS, '--snapshot-interval', NO_SNAPSHOT_INTERVAL_MS]
+        : [],
+      gateway: costModel ? ['--stats-interval', String(COST_STATS_INTERVAL_MS)] : [],
+    };
     /** @param {'ingest' | 'gateway'} role @param {{ prefix: string, label: string }} name */
     const start = (role, name) => {
       const started = startClusterProcess({
         role,
         bin,
         nodeArgs: cpuProfileFlags(cpuProfiles, name.label.replace(' ', '-')),
-        serverArgs,
+        serverArgs: [...serverArgs, ...roleArgs[role]],
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       track(started.child);
@@ -83,13 +117,24 @@ export async function runClusterOnce({ bin, load, gateways, timeoutMs, cpuProfil
     };
     const ingest = start('ingest', ingestName);
     const eventPort = await withTimeout(ingest.port, STARTUP_TIMEOUT_MS, 'ingest startup');
+    const ingestStartCpu = costModel ? await cpuSecondsOf(ingest.child) : 0;
     const started = names.slice(1, -1).map((name) => start('gateway', name));
     const slowDrops = started.map((gateway) => count(gateway.child.stderr, /ERR_CLIENT_SLOW/g));
-    const clientPorts = await withTimeout(
-      Promise.all(started.map((gateway) => gateway.port)),
+    const statsLines = started.map((gateway) =>
+      watchStatsLines(/** @type {import('node:stream').Readable} */ (gateway.child.stdout)),
+    );
+    // Each gateway's CPU as it prints its startup line, read at once: on the empty log, that
+    // is what starting a gateway costs.
+    const gatewayStartCpu = await withTimeout(
+      Promise.all(
+        started.map((gateway) =>
+          gateway.port.then(() => (costModel ? cpuSecondsOf(gateway.child) : 0)),
+        ),
+      ),
       STARTUP_TIMEOUT_MS,
       'gateway startup',
     );
+    const clientPorts = await Promise.all(started.map((gateway) => gateway.port));
 
     const measured = names.map(
       ({ prefix }) => /** @type {RunningProcess} */ (processes.get(prefix)),
@@ -105,7 +150,24 @@ export async function runClusterOnce({ bin, load, gateways, timeoutMs, cpuProfil
       timeoutMs,
       cpuProfiles,
     });
+    const simulationEndedAt = Date.now();
     const usages = await Promise.all(watches.map((watch) => watch.read()));
+    const measuredCost = costModel
+      ? await measureCost({
+          start,
+          timeoutMs,
+          usages,
+          startCpu: { nats: natsStartCpu, ingest: ingestStartCpu, gateways: gatewayStartCpu },
+          finalStats: statsLines.map((stats) =>
+            withTimeout(
+              stats.next(simulationEndedAt),
+              STARTUP_TIMEOUT_MS,
+              'a gateway stats line after the simulation',
+            ),
+          ),
+          events: simulation.summary.events,
+        })
+      : undefined;
 
     // The follower-maze processes first: nats-server going away would stop them.
     const natsProcess = /** @type {RunningProcess} */ (measured.pop());
@@ -143,6 +205,7 @@ export async function runClusterOnce({ bin, load, gateways, timeoutMs, cpuProfil
       gateways,
       ...perProcess,
       slowClientsDropped: slowDrops.reduce((total, drops) => total + drops(), 0),
+      ...(measuredCost && { costModel: { ...measuredCost, ...costModelOf(measuredCost) } }),
     };
   } catch (error) {
     killChildren();
@@ -158,4 +221,68 @@ export async function runClusterOnce({ bin, load, gateways, timeoutMs, cpuProfil
     // Retried: a nats-server killed a moment ago may still be closing its files.
     rmSync(storeDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   }
+}
+
+/**
+ * The CPU seconds of a running child so far.
+ * @param {import('node:child_process').ChildProcess} child
+ */
+async function cpuSecondsOf(child) {
+  const watch = watchServerUsage(/** @type {number} */ (child.pid));
+  const { cpuSeconds } = await watch.read();
+  watch.stop();
+  if (cpuSeconds === null) throw new Error(`no CPU time for process ${child.pid}`);
+  return cpuSeconds;
+}
+
+/**
+ * The cost model's measurements, once the simulation is over: the gateways' counts from
+ * their stats lines, then an extra gateway that replays the whole log with no client.
+ * `usages` are in `clusterProcesses()` order, read at the end of the simulation.
+ * @param {{ start: (role: 'gateway', name: { prefix: string, label: string }) =>
+ *     import('../support/server-process.mjs').ClusterProcess,
+ *   timeoutMs: number, usages: import('./server-usage.mjs').ServerUsage[],
+ *   startCpu: { nats: number, ingest: number, gateways: number[] },
+ *   finalStats: Promise<Record<string, string>>[], events: number }} run
+ * @returns {Promise<import('./cost-model.mjs').CostMeasurements>}
+ */
+async function measureCost({ start, timeoutMs, usages, startCpu, finalStats, events }) {
+  const endCpu = usages.map((usage) => usage.cpuSeconds ?? Number.NaN);
+  const gatewayEndCpu = endCpu.slice(1, -1);
+  const stats = await Promise.all(finalStats);
+  const sum = (/** @type {number[]} */ values) => values.reduce((total, each) => total + each, 0);
+
+  const replay = start('gateway', { prefix: 'replay', label: 'replay gateway' });
+  const replayStats = watchStatsLines(
+    /** @type {import('node:stream').Readable} */ (replay.child.stdout),
+  );
+  // It prints its startup line only once it has applied the whole log.
+  await withTimeout(replay.port, timeoutMs, 'the replay gateway catching up');
+  const replayCpuSeconds = await cpuSecondsOf(replay.child);
+  const replayed = await withTimeout(
+    replayStats.next(),
+    STARTUP_TIMEOUT_MS,
+    'the replay gateway stats line',
+  );
+  await stopChild(replay.child, {
+    name: 'the replay gateway',
+    signal: 'SIGTERM',
+    ms: STOP_TIMEOUT_MS,
+  });
+  if (replayed.snapshotPosition !== '0') {
+    throw new Error(
+      `the replay gateway started from a snapshot at position ${replayed.snapshotPosition}, not from 1`,
+    );
+  }
+  return {
+    gatewayStartupCpuSeconds: sum(startCpu.gateways) / startCpu.gateways.length,
+    replayCpuSeconds,
+    eventsReplayed: Number(replayed.eventsReceived),
+    gatewayRunCpuSeconds: sum(gatewayEndCpu) - sum(startCpu.gateways),
+    gatewayEvents: sum(stats.map((each) => Number(each.eventsReceived))),
+    gatewayNotifications: sum(stats.map((each) => Number(each.notificationsSent))),
+    ingestRunCpuSeconds: /** @type {number} */ (endCpu[0]) - startCpu.ingest,
+    natsRunCpuSeconds: /** @type {number} */ (endCpu.at(-1)) - startCpu.nats,
+    events,
+  };
 }

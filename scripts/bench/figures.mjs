@@ -156,13 +156,24 @@ export function formatComparisonTable(columns, figures) {
     figure.label,
     ...columns.map((column) => formatFigure(column.medians[figure.key], figure.decimals)),
   ]);
+  return formatMarkdownTable([header, ...body]);
+}
+
+/**
+ * A Markdown table, padded so that it reads as text too: the first column left-aligned,
+ * the others (numbers) right-aligned.
+ * @param {readonly (readonly string[])[]} rows the header first, then the body
+ * @returns {string[]} the lines: header, rule, body
+ */
+export function formatMarkdownTable(rows) {
+  const [header = [], ...body] = rows;
   const widths = header.map((title, index) =>
-    Math.max(title.length, ...body.map((cells) => cells[index].length)),
+    Math.max(title.length, ...body.map((cells) => (cells[index] ?? '').length)),
   );
-  const line = (cells) =>
-    `| ${cells
-      .map((cell, index) =>
-        index === 0 ? cell.padEnd(widths[index]) : cell.padStart(widths[index]),
+  const line = (/** @type {readonly string[]} */ cells) =>
+    `| ${widths
+      .map((width, index) =>
+        index === 0 ? (cells[index] ?? '').padEnd(width) : (cells[index] ?? '').padStart(width),
       )
       .join(' | ')} |`;
   const rule = `| ${widths

@@ -15,6 +15,8 @@ export interface LatencySeries {
   readonly name: string;
   readonly points: readonly LatencyPoint[];
 }
+export declare const SUSTAINED_SHARE: number;
+export declare function sustained(point: Pick<LatencyPoint, 'rate' | 'sendRate'>): boolean;
 export declare function escapeXml(text: string): string;
 export declare function decades(min: number, max: number): number[];
 export declare function linearTicks(max: number, count?: number): number[];

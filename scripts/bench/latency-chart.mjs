@@ -7,18 +7,25 @@
  * reads left to right even where the server could not keep up (the table gives the rate
  * achieved), gridlines and labels on both, one line per
  * series and percentile (p50, p99, p99.9), a series drawn solid or dashed, a percentile by its
- * colour, and a legend. Every text is XML-escaped.
+ * colour, and a legend. A point where the rate asked for was not sustained (`sustained()`)
+ * is drawn hollow. Every text is XML-escaped.
  */
 
-const WIDTH = 760;
+const PLOT_WIDTH = 490;
 const HEIGHT = 440;
-const MARGIN = { left: 70, right: 200, top: 40, bottom: 56 };
+const MARGIN = { left: 70, top: 40, bottom: 56 };
+/** The legend: its gap from the plot, its line's length plus gap, and a generous width per
+ * character of 12 px sans-serif, so that no name is cut off at the right edge. */
+const LEGEND = { gap: 16, line: 34, charWidth: 7, end: 12 };
 const PERCENTILES = [
   { key: 'p50', label: 'p50', colour: '#2b8a3e' },
   { key: 'p99', label: 'p99', colour: '#e67700' },
   { key: 'p999', label: 'p99.9', colour: '#c92a2a' },
 ];
 const DASHES = ['', '6 4', '2 3', '10 3 2 3'];
+const NOT_SUSTAINED = 'rate not sustained (hollow)';
+/** A point sent less than this share of the rate asked for did not sustain it. */
+export const SUSTAINED_SHARE = 0.95;
 
 /**
  * One measured point of a series: the pace achieved (events/s) and the latency percentiles.
@@ -26,6 +33,15 @@ const DASHES = ['', '6 4', '2 3', '10 3 2 3'];
  *   p999: number, max: number, label?: string, slowClientsDropped?: number }} LatencyPoint
  * @typedef {{ name: string, points: LatencyPoint[] }} LatencySeries
  */
+
+/**
+ * Whether the server kept up with the rate asked for: the simulator sent at least
+ * SUSTAINED_SHARE of it (it sends slower only when the server does not take the events).
+ * @param {Pick<LatencyPoint, 'rate' | 'sendRate'>} point
+ */
+export function sustained(point) {
+  return point.sendRate >= point.rate * SUSTAINED_SHARE;
+}
 
 /** @param {string} text */
 export function escapeXml(text) {
@@ -86,7 +102,18 @@ export function latencyChartSvg({ title, series }) {
   const positive = values.filter((value) => value > 0);
   const yTicks = decades(Math.min(...positive, 0.1), Math.max(...positive, 1));
   const xTicks = linearTicks(Math.max(...points.map((point) => point.rate), 1));
-  const plotWidth = WIDTH - MARGIN.left - MARGIN.right;
+  const legendChars = Math.max(
+    ...series.flatMap((each) => PERCENTILES.map(({ label }) => `${each.name} ${label}`.length)),
+    NOT_SUSTAINED.length,
+  );
+  const plotWidth = PLOT_WIDTH;
+  const width =
+    MARGIN.left +
+    plotWidth +
+    LEGEND.gap +
+    LEGEND.line +
+    legendChars * LEGEND.charWidth +
+    LEGEND.end;
   const plotHeight = HEIGHT - MARGIN.top - MARGIN.bottom;
   const xMax = /** @type {number} */ (xTicks.at(-1));
   const yMin = /** @type {number} */ (yTicks[0]);
@@ -100,10 +127,10 @@ export function latencyChartSvg({ title, series }) {
   const round = (/** @type {number} */ value) => value.toFixed(1);
 
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${HEIGHT}" viewBox="0 0 ${width} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
     `<title>${escapeXml(title)}</title>`,
-    `<rect x="0" y="0" width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`,
-    `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(title)}</text>`,
+    `<rect x="0" y="0" width="${width}" height="${HEIGHT}" fill="#ffffff"/>`,
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(title)}</text>`,
     '<g class="grid" stroke="#dddddd" stroke-width="1">',
   ];
   for (const tick of yTicks) {
@@ -154,22 +181,32 @@ export function latencyChartSvg({ title, series }) {
         `<polyline class="series" data-series="${escapeXml(name)}" fill="none" stroke="${percentile.colour}" stroke-width="2"${dashAttribute} points="${path}"/>`,
       );
       for (const point of sorted) {
+        const fill = sustained(point)
+          ? `fill="${percentile.colour}"`
+          : `fill="#ffffff" stroke="${percentile.colour}" stroke-width="1.5"`;
         parts.push(
-          `<circle cx="${round(x(point.rate))}" cy="${round(y(point[percentile.key]))}" r="2.5" fill="${percentile.colour}"/>`,
+          `<circle cx="${round(x(point.rate))}" cy="${round(y(point[percentile.key]))}" r="2.5" ${fill}/>`,
         );
       }
       legend.push({ name, colour: percentile.colour, dashAttribute });
     }
   });
   parts.push('<g class="legend">');
+  const left = MARGIN.left + plotWidth + LEGEND.gap;
   legend.forEach((entry, index) => {
     const top = MARGIN.top + 10 + index * 18;
-    const left = MARGIN.left + plotWidth + 16;
     parts.push(
       `<line x1="${left}" y1="${top}" x2="${left + 28}" y2="${top}" stroke="${entry.colour}" stroke-width="2"${entry.dashAttribute}/>`,
-      `<text x="${left + 34}" y="${top + 4}">${escapeXml(entry.name)}</text>`,
+      `<text x="${left + LEGEND.line}" y="${top + 4}">${escapeXml(entry.name)}</text>`,
     );
   });
+  if (!points.every(sustained)) {
+    const top = MARGIN.top + 10 + legend.length * 18;
+    parts.push(
+      `<circle cx="${left + 14}" cy="${top}" r="2.5" fill="#ffffff" stroke="#333333" stroke-width="1.5"/>`,
+      `<text x="${left + LEGEND.line}" y="${top + 4}">${NOT_SUSTAINED}</text>`,
+    );
+  }
   parts.push('</g>');
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

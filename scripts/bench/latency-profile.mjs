@@ -1,16 +1,25 @@
 /**
- * `npm run bench -- --profile latency`: latency against load for `serve`.
+ * `npm run bench -- --profile latency`: latency against load, `serve` and the cluster.
  *
- * 1. The maximum rate: one flat-out run (MAX_RATE_EVENTS events, or --events), its events/s.
+ * 1. The maximum rate: one flat-out run of `serve` (MAX_RATE_EVENTS events, or --events),
+ *    its events/s.
  * 2. Paced runs (`simulate --rate`) at LOAD_SHARES of it and at TARGET_RATE, each about
  *    POINT_SECONDS long, with no other client and with one stalled client (identifies as a
  *    user the events pick from, never reads: does one slow reader raise everyone's tail?).
- * 3. The cluster (ingest + gateways): skipped, with one line, until it exists.
+ * 3. The cluster at the same rates (cluster-run.mjs: a fresh nats-server, ingest and
+ *    CLUSTER_GATEWAYS gateways per run, the clients spread over the gateways; its snapshot
+ *    writer as by default), no stalled client. The rates are shares of serve's maximum, so
+ *    the highest ones may be more than the cluster sustains on this machine: such a point is
+ *    measured all the same (the simulator sends as fast as the cluster takes events, and the
+ *    latency is then queueing) and reported as not sustained (`sustained()`), not a failure.
  *
- * Every point runs `runs` times against a fresh server; the medians of each figure make the
- * point. Same load as the default profile: 100 clients of 1,000 users, batches up to 100.
+ * Every point runs `runs` times against a fresh server or cluster; the medians of each
+ * figure make the point. Same load as the default profile: 100 clients of 1,000 users,
+ * batches up to 100.
  */
+import { runClusterOnce } from './cluster-run.mjs';
 import { median } from './figures.mjs';
+import { sustained } from './latency-chart.mjs';
 import { runOnce } from './run-once.mjs';
 
 export const LOAD_SHARES = [0.1, 0.25, 0.5, 0.75, 0.9];
@@ -25,9 +34,16 @@ const LOAD = {
   maxBatch: 100,
   eventMix: 'F:30,U:10,B:5,P:25,S:30',
 };
+/** Gateways of the cluster series (with one ingest and one nats-server). */
+export const CLUSTER_GATEWAYS = 2;
 const SERIES = [
-  { name: 'serve', stalledClients: 0 },
-  { name: 'serve, 1 stalled client', stalledClients: 1 },
+  { name: 'serve', stalledClients: 0, run: runOnce },
+  { name: 'serve, 1 stalled client', stalledClients: 1, run: runOnce },
+  {
+    name: `cluster (ingest + ${CLUSTER_GATEWAYS} gateways)`,
+    stalledClients: 0,
+    run: runClusterOnce,
+  },
 ];
 const LATENCY_KEYS = ['p50', 'p90', 'p99', 'p999', 'max'];
 
@@ -59,14 +75,19 @@ export async function runLatencyProfile({ bin, runs, events, timeoutMs, log }) {
 
   const series = [];
   const cases = [{ name: 'latency: flat out', runs: flatOut }];
-  for (const { name, stalledClients } of SERIES) {
+  for (const { name, stalledClients, run: runPoint } of SERIES) {
     const points = [];
     for (const target of targets) {
       const pointEvents = Math.max(MIN_POINT_EVENTS, Math.round(target.rate * POINT_SECONDS));
       const load = { ...LOAD, events: pointEvents, rate: target.rate, stalledClients };
       const pointRuns = [];
       for (let index = 1; index <= runs; index++) {
-        const run = await runOnce({ bin, load, timeoutMs: timeoutMs(pointEvents) });
+        const run = await runPoint({
+          bin,
+          load,
+          gateways: CLUSTER_GATEWAYS,
+          timeoutMs: timeoutMs(pointEvents),
+        });
         pointRuns.push(run);
         log(
           `bench: latency: ${name} at ${target.rate} events/s (${target.label}) run` +
@@ -76,11 +97,18 @@ export async function runLatencyProfile({ bin, runs, events, timeoutMs, log }) {
         );
       }
       cases.push({ name: `latency: ${name} at ${target.rate} events/s`, load, runs: pointRuns });
-      points.push(medianPoint(target, pointRuns));
+      const point = medianPoint(target, pointRuns);
+      if (!sustained(point)) {
+        log(
+          `bench: latency: ${name} did not sustain ${target.rate} events/s (${target.label}):` +
+            ` sent ${Math.round(/** @type {number} */ (point.sendRate))}/s: the source was held` +
+            ' back, so its latency there includes that wait',
+        );
+      }
+      points.push(point);
     }
     series.push({ name, points });
   }
-  log('bench: latency: cluster (ingest + gateways): skipped, not built yet');
   return {
     maxRate,
     flatOut: medianPoint({ rate: 0, label: 'flat out' }, flatOut),

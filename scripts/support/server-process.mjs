@@ -4,7 +4,8 @@
  * and `reorder-memory.mjs`; the ones that need verified clients run the built
  * `follower-maze simulate` against it): where the build is, how to start `serve` — or a
  * cluster's `ingest` and `gateway` — on free ports, the ports in its startup line, a rolling
- * view of its stdout, and figures from `/proc/<pid>/status`.
+ * view of its stdout, its stats lines (`--stats-interval`), and figures from
+ * `/proc/<pid>/status`.
  *
  * Invariants: a server is always started on port 0 (`--event-port 0 --client-port 0` for
  * `serve`, the one port of its role for `ingest` and `gateway`; the kernel picks free ports,
@@ -177,4 +178,63 @@ export function procStatusKiB(pid, field) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const value = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
   return value === undefined ? undefined : Number(value);
+}
+
+/** A stats line, `stats key=value key=value …` (`--stats-interval`). */
+const STATS_LINE = /^stats (.+)$/;
+
+/**
+ * The fields of a stats line, as strings; `undefined` for any other line.
+ * @param {string} line
+ * @returns {Record<string, string> | undefined}
+ */
+export function parseStatsLine(line) {
+  const match = STATS_LINE.exec(line.trim());
+  if (match === null) return undefined;
+  /** @type {Record<string, string>} */
+  const fields = {};
+  for (const pair of (match[1] ?? '').split(' ')) {
+    const equals = pair.indexOf('=');
+    if (equals > 0) fields[pair.slice(0, equals)] = pair.slice(equals + 1);
+  }
+  return fields;
+}
+
+/**
+ * The stats lines of a server started with `--stats-interval` (stdout, already decoded as
+ * UTF-8 by `watchOutput`).
+ * @typedef {{ next(after?: number): Promise<Record<string, string>> }} StatsWatch
+ */
+
+/**
+ * Watches `stream` for stats lines: `next(after)` resolves with the fields of the first one
+ * that arrives from now on and was taken at or after `after` (ms since the epoch, compared
+ * with its `time=`: a line written before `after` but read since is skipped).
+ * @param {import('node:stream').Readable} stream
+ * @returns {StatsWatch}
+ */
+export function watchStatsLines(stream) {
+  let partial = '';
+  /** @type {Set<(fields: Record<string, string>) => boolean>} */
+  const waiting = new Set();
+  stream.on('data', (chunk) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const fields = parseStatsLine(line);
+      if (fields === undefined) continue;
+      for (const offer of [...waiting]) if (offer(fields)) waiting.delete(offer);
+    }
+  });
+  return {
+    next(after = 0) {
+      return new Promise((resolve) => {
+        waiting.add((fields) => {
+          if (Date.parse(fields.time ?? '') < after) return false;
+          resolve(fields);
+          return true;
+        });
+      });
+    },
+  };
 }
