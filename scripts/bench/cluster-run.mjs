@@ -19,7 +19,7 @@
  * Invariants: only 127.0.0.1; every wait is bounded; the ingest is listening (and has
  * created the stream) before any gateway starts, so they never race to create it; each
  * follower-maze process and nats-server must exit 0 after its signal; the replay gateway must
- * have started from position 1 (`snapshotPosition=0`) or the run fails; a run that fails
+ * have started from position 1 (`startSnapshotPosition=0`) or the run fails; a run that fails
  * throws, quoting every process's last output, and its children are killed; the temp
  * directory is removed whatever happens.
  */
@@ -269,9 +269,9 @@ async function measureCost({ start, timeoutMs, usages, startCpu, finalStats, eve
     signal: 'SIGTERM',
     ms: STOP_TIMEOUT_MS,
   });
-  if (replayed.snapshotPosition !== '0') {
+  if (replayed.startSnapshotPosition !== '0') {
     throw new Error(
-      `the replay gateway started from a snapshot at position ${replayed.snapshotPosition}, not from 1`,
+      `the replay gateway started from a snapshot at position ${replayed.startSnapshotPosition}, not from 1`,
     );
   }
   return {
