@@ -11,6 +11,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { connectEventLog } from '../lib/cluster/connect.js';
 import type { JetStreamEventLog } from '../lib/cluster/jetstream-event-log.js';
+import { EVENT_LOG_PULL_EXPIRES_MS } from '../lib/core/constants.js';
 import { ErrorCode } from '../lib/core/errors.js';
 import { appendRange, batchOf, take } from './helpers/event-log-contract.js';
 import { describeWithNats, type NatsServer, startNatsServer } from './helpers/nats.js';
@@ -169,6 +170,31 @@ function withJetStream(): void {
       if (changes.join() !== 'false,true') throw new Error(`changes so far: ${changes.join()}`);
     }, 'a disconnect and a reconnect');
     expect(log.connected).toBe(true);
+  });
+
+  it('has a waiting reader read again as soon as NATS is back, not when its pull expires', async () => {
+    const writer = await open('AFRESH');
+    const readerLog = await open('AFRESH');
+    await appendRange(writer, 1, 1);
+    const reader = readerLog.read(1);
+    await take(reader, 1);
+    const waiting = reader.next();
+    // Down long enough for the reader to ask again (every 250 ms) of no server at all.
+    await server.restart(1_000);
+    const appended = await eventually(
+      () => appendRange(writer, 2, 2),
+      'an append after the restart',
+    );
+    expect(appended).toEqual([2]);
+    // The pull in flight died with the old server; without reading afresh on reconnect it
+    // answers only when it expires (EVENT_LOG_PULL_EXPIRES_MS, 5 s).
+    const batch = await withTimeout(
+      waiting,
+      EVENT_LOG_PULL_EXPIRES_MS / 2,
+      'the batch after the restart',
+    );
+    expect(batch?.position).toBe(2);
+    await reader.close();
   });
 
   it('keeps the log across a NATS restart: the tail, new appends and a live reader', async () => {

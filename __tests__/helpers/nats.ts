@@ -81,8 +81,11 @@ export interface NatsServer {
   readonly storeDir: string | undefined;
   /** PID of the current process. */
   readonly pid: number;
-  /** Stops it (SIGINT) and starts it again on the same port with the same store. */
-  restart(): Promise<void>;
+  /**
+   * Stops it (SIGINT) and starts it again on the same port with the same store, after
+   * `downForMs` (default 0) without it.
+   */
+  restart(downForMs?: number): Promise<void>;
   /** Stops it and deletes its store. Idempotent. */
   stop(): Promise<void>;
 }
@@ -125,8 +128,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     get pid() {
       return current.child.pid as number;
     },
-    async restart() {
+    async restart(downForMs = 0) {
       await stopChild(current.child);
+      await delay(downForMs);
       current = await spawnServer(path, current.port, storeDir);
     },
     async stop() {

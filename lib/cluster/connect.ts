@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
 import {
   NATS_CONNECT_TIMEOUT_MS,
+  NATS_RECONNECT_WAIT_MS,
   NATS_RETRY_MAX_MS,
   NATS_RETRY_MIN_MS,
 } from '../core/constants.js';
@@ -82,6 +83,9 @@ export function natsConnectOptions(
     timeout: NATS_CONNECT_TIMEOUT_MS,
     waitOnFirstConnect: false,
     maxReconnectAttempts: -1,
+    // The client's default waits 2 s before trying a server again: the log would stay paused
+    // that long after a NATS restart.
+    reconnectTimeWait: NATS_RECONNECT_WAIT_MS,
   };
   if (settings.natsCreds !== undefined) {
     const creds = readSettingFile(readFile, settings.natsCreds, 'natsCreds');

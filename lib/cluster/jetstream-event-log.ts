@@ -12,14 +12,16 @@
  *   duplicate window), `Nats-Expected-Last-Sequence` and, inside a pipelined window,
  *   `Nats-Expected-Last-Msg-Id` (fencing), and resolves with the
  *   server's acknowledgement; it never retries by itself, so a caller's window of pipelined
- *   appends stays in order.
+ *   appends stays in order. An append still waiting when the connection is made again fails
+ *   then (`ERR_LOG_FAILED`) rather than at its timeout: the caller reads the tail to learn
+ *   whether it landed.
  * - A reader is an ordered consumer from the asked position that pulls at most
  *   `readAhead` messages per request, and asks again only when its caller has taken them:
  *   no `next()`, no pulling. A message whose sequence is not the next position means the
  *   stream no longer holds that position (`ERR_LOG_TRUNCATED`). A failure that waiting
  *   cures (NATS restarting ends pull requests) is retried every `EVENT_LOG_READ_RETRY_MS`
  *   from the position owed; the stream being gone or a closed connection ends the reader
- *   with `ERR_LOG_FAILED`.
+ *   with `ERR_LOG_FAILED`. After a reconnect every reader pulls afresh at once.
  * - Errors of the NATS client never escape as they are: each becomes a `MazeError` with an
  *   `ERR_LOG_…` code and a message that says what to do.
  */
@@ -116,7 +118,9 @@ export class JetStreamEventLog implements EventLog {
   readonly #readers = new Set<JetStreamLogReader>();
   readonly #connectionListeners: ((change: ConnectionChange) => void)[] = [];
   #connected = true;
-  #watching = false;
+  /** Settles at the next reconnect (then a new one takes its place). */
+  #nextReconnect: Promise<void>;
+  #reconnect: () => void = () => {};
   #closed = false;
 
   private constructor(
@@ -127,6 +131,8 @@ export class JetStreamEventLog implements EventLog {
     this.#connection = connection;
     this.#manager = manager;
     this.#client = jetstream(connection, { timeout: options.requestTimeout });
+    this.#nextReconnect = this.#awaitReconnect();
+    void this.#watchStatus();
     this.#stream = options.stream;
     this.#subject = options.subject;
     this.#storage = storageType(options.storage);
@@ -179,17 +185,31 @@ export class JetStreamEventLog implements EventLog {
    */
   watchConnection(listener: (change: ConnectionChange) => void): void {
     this.#connectionListeners.push(listener);
-    if (this.#watching) return;
-    this.#watching = true;
-    void (async () => {
-      for await (const status of this.#connection.status()) {
-        if (status.type !== 'disconnect' && status.type !== 'reconnect') continue;
-        this.#connected = status.type === 'reconnect';
-        for (const each of this.#connectionListeners) {
-          each({ connected: this.#connected, server: status.server });
-        }
+  }
+
+  // For the life of the connection. After a reconnect every reader pulls afresh at once: the
+  // pull request it had in flight died with the old server, and would only expire after
+  // `EVENT_LOG_PULL_EXPIRES_MS` (measured: gateways resumed ~4 s after a NATS restart).
+  async #watchStatus(): Promise<void> {
+    for await (const status of this.#connection.status()) {
+      if (status.type !== 'disconnect' && status.type !== 'reconnect') continue;
+      this.#connected = status.type === 'reconnect';
+      if (this.#connected) {
+        for (const reader of this.#readers) reader.pullAfresh();
+        const reconnect = this.#reconnect;
+        this.#nextReconnect = this.#awaitReconnect();
+        reconnect();
       }
-    })();
+      for (const listener of this.#connectionListeners) {
+        listener({ connected: this.#connected, server: status.server });
+      }
+    }
+  }
+
+  #awaitReconnect(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#reconnect = resolve;
+    });
   }
 
   /** The store of graph snapshots beside this log (bucket `<stream>_SNAPSHOTS`). */
@@ -216,8 +236,11 @@ export class JetStreamEventLog implements EventLog {
         `a batch of ${payload.length} bytes is over the NATS server's max_payload (${maxPayload})`,
       );
     }
+    // An acknowledgement due from a server that went away never comes: fail at the next
+    // reconnect instead of at the timeout, and let the caller find out from the tail.
+    const reconnected = this.#nextReconnect;
     try {
-      const ack = await this.#client.publish(this.#subject, payload, {
+      const publishing = this.#client.publish(this.#subject, payload, {
         msgID: messageIdOf(batch),
         expect: {
           lastSequence: fence.position,
@@ -228,6 +251,7 @@ export class JetStreamEventLog implements EventLog {
         },
         timeout: this.#requestTimeout,
       });
+      const ack = await Promise.race([publishing, reconnected.then(lostAcknowledgement)]);
       return { position: ack.seq, duplicate: ack.duplicate };
     } catch (error) {
       if (error instanceof JetStreamApiError) {
@@ -314,6 +338,10 @@ class JetStreamLogReader implements LogReader {
   /** The pull request being taken from, while it lasts. */
   #messages: ConsumerMessages | undefined;
   #iterator: AsyncIterator<JsMsg> | undefined;
+  /** Counts `pullAfresh()` calls: a pull made before the latest one is dropped. */
+  #generation = 0;
+  /** Ends the wait for a pull in progress (see `#pullUnlessAfresh()`). */
+  #cutPull: (() => void) | undefined;
   #closed = false;
   readonly #onAbort = (): void => void this.close();
 
@@ -328,8 +356,10 @@ class JetStreamLogReader implements LogReader {
     for (;;) {
       if (this.#closed) return undefined;
       try {
-        const iterator = this.#iterator ?? (await this.#pull());
+        const iterator = this.#iterator ?? (await this.#pullUnlessAfresh());
         if (this.#closed) return undefined;
+        // Cut short by a reconnect: the request went to a server that is gone.
+        if (iterator === undefined) continue;
         const step = await iterator.next();
         if (step.done) {
           // The pull request expired or was stopped: ask again unless closed.
@@ -360,6 +390,14 @@ class JetStreamLogReader implements LogReader {
     }
   }
 
+  /** Drops the pull request in flight and the consumer; the next pull starts at the position owed. */
+  pullAfresh(): void {
+    this.#generation++;
+    this.#dropPull();
+    this.#consumer = undefined;
+    this.#cutPull?.();
+  }
+
   async close(): Promise<void> {
     if (this.#closed && this.#messages === undefined) return;
     this.#closed = true;
@@ -387,7 +425,21 @@ class JetStreamLogReader implements LogReader {
     this.#iterator = undefined;
   }
 
-  async #pull(): Promise<AsyncIterator<JsMsg>> {
+  // `#pull()`, or `undefined` as soon as `pullAfresh()` is called meanwhile: a consumer or
+  // pull request asked of a server that went away is answered only at its timeout. What the
+  // abandoned pull makes is stopped when it comes.
+  #pullUnlessAfresh(): Promise<AsyncIterator<JsMsg> | undefined> {
+    const generation = this.#generation;
+    const pulling = this.#pull(generation);
+    const afresh = new Promise<undefined>((resolve) => {
+      this.#cutPull = () => resolve(undefined);
+    });
+    return Promise.race([pulling, afresh]).finally(() => {
+      this.#cutPull = undefined;
+    });
+  }
+
+  async #pull(generation: number): Promise<AsyncIterator<JsMsg> | undefined> {
     const { client, stream, readAhead } = this.#setup;
     // An ordered consumer keeps its cursor across pull requests; after a failure a new one
     // starts at the next position this reader owes.
@@ -400,6 +452,10 @@ class JetStreamLogReader implements LogReader {
       max_messages: readAhead,
       expires: EVENT_LOG_PULL_EXPIRES_MS,
     });
+    if (generation !== this.#generation) {
+      messages.stop();
+      return undefined;
+    }
     this.#messages = messages;
     this.#iterator = messages[Symbol.asyncIterator]();
     if (this.#closed) messages.stop();
@@ -509,6 +565,12 @@ async function createStream(
     if (subjects === undefined) throw error;
     return subjects;
   }
+}
+
+function lostAcknowledgement(): never {
+  throw new Error(
+    'the connection to NATS was lost and made again while the append waited for its acknowledgement',
+  );
 }
 
 function storageType(storage: 'file' | 'memory'): StorageType {

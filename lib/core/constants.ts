@@ -170,6 +170,8 @@ export const MAX_NATS_REPLICAS = 5;
  * fails in this time instead of the client's default 20 s (a refused one fails at once).
  */
 export const NATS_CONNECT_TIMEOUT_MS = 5_000;
+/** Pause before the NATS client tries a lost server again (the client's default is 2 s). */
+export const NATS_RECONNECT_WAIT_MS = 250;
 /** First pause before a server command tries NATS again at startup; it doubles each time. */
 export const NATS_RETRY_MIN_MS = 500;
 /** Longest pause between a server command's attempts to reach NATS at startup. */
