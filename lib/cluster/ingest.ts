@@ -10,7 +10,8 @@
  *   buffer over its bounds skips the missing numbers (`ERR_SEQUENCE_GAP`).
  * - Batches hold the valid lines exactly as read, in order. A batch closes when its lines
  *   reach `INGEST_BATCH_BYTES` (it never exceeds them, except for one line longer than that
- *   alone) or `INGEST_BATCH_DELAY_MS` after its first line (one unref'd timer). Its
+ *   alone), `INGEST_BATCH_DELAY_MS` after its first line (one unref'd timer), or at the end
+ *   of an input chunk while no append is in flight (nothing to wait for). Its
  *   `lastSequence` is the last number consumed when it closed, so numbers consumed after
  *   its last line (invalid bodies) are in it too; numbers consumed while no batch is open
  *   (an invalid body before the batch's first line, a skipped gap) belong to no batch.
@@ -227,7 +228,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     this.#input = new EventInput(options, {
       applyEventLine: (line, lineNumber, connection) =>
         this.#applyEventLine(line, lineNumber, connection),
-      flushOutput: () => {},
+      flushOutput: () => this.#endOfChunk(),
       sourceAttached: (connection, remoteAddress) =>
         this.emit('eventSourceAttached', { connection, remoteAddress }),
       sourceEnded: (connection, lineCount) =>
@@ -346,6 +347,14 @@ export class Ingest extends EventEmitter<IngestEventMap> {
         context: { ...problem.context, connection, lineNumber },
       });
     }
+  }
+
+  // The end of an input chunk. With no append in flight, waiting for more lines gains nothing:
+  // the batch goes at once, so a quiet source's events reach the log in one round trip
+  // instead of `INGEST_BATCH_DELAY_MS`. Under load appends are in flight, and batches fill
+  // up to the bytes or the delay.
+  #endOfChunk(): void {
+    if (this.#inFlight === 0 && !this.#recovering) this.#closeBatch();
   }
 
   // One slot released in order: its line joins the open batch; an invalid body only its number.
