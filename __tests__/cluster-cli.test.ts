@@ -202,6 +202,14 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
       );
       await waitUntil(() => lastStats(late).startSnapshotPosition !== undefined, 'a stats line');
       expect(Number(lastStats(late).startSnapshotPosition)).toBeGreaterThan(0);
+      // The gateway left the ingest's retention alone.
+      const check = await connect({ servers: nats.url });
+      try {
+        const { config } = await (await jetstreamManager(check)).streams.info(stream);
+        expect(config.max_bytes).toBe(4_000_000);
+      } finally {
+        await check.close();
+      }
       const expected: MemoryClient[] = [];
       const received: TcpPeer[] = [];
       for (let user = 1; user <= users; user++) {

@@ -20,6 +20,7 @@ import {
   DEFAULT_NATS_STREAM,
   DEFAULT_NATS_SUBJECT,
   NATS_CONNECT_TIMEOUT_MS,
+  NATS_RECONNECT_WAIT_MS,
 } from '../lib/core/constants.js';
 import { ErrorCode } from '../lib/core/errors.js';
 import { flagOf, serverOptionsOf } from '../lib/core/option-table.js';
@@ -169,6 +170,7 @@ describe('natsConnectOptions', () => {
     expect(natsConnectOptions({ natsUrl: ' nats://a:4222 , b:4223,' }, readFile)).toEqual({
       servers: ['nats://a:4222', 'b:4223'],
       name: 'follower-maze',
+      reconnectTimeWait: NATS_RECONNECT_WAIT_MS,
       timeout: NATS_CONNECT_TIMEOUT_MS,
       waitOnFirstConnect: false,
       maxReconnectAttempts: -1,

@@ -90,7 +90,7 @@ function withJetStream(): void {
     });
   });
 
-  it('sets the retention asked for on the stream, and sets it again when it changes', async () => {
+  it('sets the retention a writer asks for, again when it changes, and no other', async () => {
     const manager = await jetstreamManager(admin);
     await open('KEPT', { natsMaxAge: 3_600, natsMaxBytes: 10_000_000 });
     expect((await manager.streams.info('KEPT')).config).toMatchObject({
@@ -104,7 +104,10 @@ function withJetStream(): void {
       max_bytes: -1,
       duplicate_window: 60 * 1e9,
     });
+    // A reader's open (a gateway gives no retention) leaves the stream's alone.
     await open('KEPT');
+    expect((await manager.streams.info('KEPT')).config).toMatchObject({ max_age: 60 * 1e9 });
+    await open('KEPT', { natsMaxAge: 0, natsMaxBytes: 0 });
     expect((await manager.streams.info('KEPT')).config).toMatchObject({
       max_age: 0,
       max_bytes: -1,

@@ -8,7 +8,7 @@ import { beforeAll, expect, it } from '@jest/globals';
 import { run } from './helpers/binary.js';
 import { lastStats, logFlags, stop } from './helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from './helpers/nats.js';
-import { connectTcp, type TcpPeer, waitUntil, withTimeout } from './helpers/sockets.js';
+import { connectTcp, type TcpPeer, waitUntil, withTimeout, writeAll } from './helpers/sockets.js';
 
 const WAIT_MS = 20_000;
 
@@ -65,6 +65,32 @@ describeWithNats('serve --nats-url (built binary on a real nats-server)', () => 
     expect(JSON.parse(simulation.stdout.at(-1) ?? '{}').ok).toBe(true);
     expect(await stop(server)).toBe(0);
   }, 90_000);
+
+  it('delivers every event it had read to its clients before a SIGTERM ends it', async () => {
+    try {
+      const server = await serveOnLog(nats, 'SERVE_DRAIN');
+      const client = await tcp(server.clientPort);
+      client.socket.write('1\n');
+      await waitUntil(() => lastStats(server).clientsConnected === '1', 'the client');
+      const source = await tcp(server.eventPort);
+      const broadcasts = Array.from({ length: 200_000 }, (_, index) => `${index + 1}|B\n`).join('');
+      await writeAll(source.socket, broadcasts);
+      await waitUntil(() => Number(lastStats(server).eventsReceived ?? 0) > 0, 'events read');
+      expect(await stop(server)).toBe(0);
+      await client.received.waitForEnd();
+      // What the source's connection line says was read, the client got, whole and in order.
+      const read = Number(
+        /disconnected after (\d+) line/.exec(
+          server.stderr.find((line) => line.includes('disconnected after')) ?? '',
+        )?.[1],
+      );
+      expect(read).toBeGreaterThan(0);
+      expect(client.received.lines).toHaveLength(read);
+      expect(client.received.text).toBe(broadcasts.slice(0, client.received.text.length));
+    } finally {
+      await closePeers();
+    }
+  }, 60_000);
 
   it('keeps follows and the sequence across a restart (SIGTERM) and a kill (SIGKILL)', async () => {
     try {

@@ -26,8 +26,9 @@ export interface NatsArgs {
   readonly natsSubject: string;
   readonly natsStorage: 'file' | 'memory';
   readonly natsReplicas: number;
-  readonly natsMaxAge: number;
-  readonly natsMaxBytes: number;
+  /** The writer's (ingest, `serve`) only: a gateway leaves the stream's retention alone. */
+  readonly natsMaxAge?: number;
+  readonly natsMaxBytes?: number;
 }
 
 /** The settings of the ingest command. */

@@ -7,7 +7,9 @@
  * a source that resends old numbers finds them stale. More gateways may join it on the same
  * stream.
  */
+import { performance } from 'node:perf_hooks';
 import { connectEventLogPatiently } from '../cluster/connect.js';
+import type { EventLog } from '../cluster/event-log.js';
 import { createGateway, type Gateway } from '../cluster/gateway.js';
 import { createIngest } from '../cluster/ingest.js';
 import { createSnapshotWriter } from '../cluster/snapshot-writer.js';
@@ -34,6 +36,9 @@ import { reportConnectionChanges } from './nats-connection.js';
 import type { ServeArgs } from './serve-options.js';
 import type { ServeOutput } from './serve-output.js';
 import { ServerProcess } from './server-process.js';
+
+/** How often the shutdown looks whether the gateway has applied the log's last batch. */
+const DRAIN_POLL_MS = 5;
 
 /** Runs `serve` on the event log until a signal or until a half stops; `undefined` if it could not start. */
 export async function runServeOnLog(
@@ -90,6 +95,9 @@ export async function runServeOnLog(
     await gateway.ready;
     const clients = await openClientPort(gateway, args.host, args.clientPort);
     lifecycle.onClose(() => closePortAndServer(clients, gateway));
+    // Closers run newest first: the ingest appends what it holds, the gateway applies it and
+    // delivers it, then the clients are closed.
+    lifecycle.onClose(() => appliedToTheEnd(gateway, eventLog, args.shutdownTimeout));
     const events = await openEventPort(ingest, args.host, args.eventPort);
     lifecycle.onClose(() => closePortAndServer(events, ingest));
     lifecycle.listening({
@@ -100,11 +108,41 @@ export async function runServeOnLog(
         ...toSnapshotWriterOptions(args),
         natsStream: args.natsStream,
       },
-      stats: () => ({ ...gateway.stats(), ...ingest.stats(), ...writer.stats() }),
+      stats: () => bothStats({ ...ingest.stats() }, { ...gateway.stats() }, writer.stats()),
     });
     return gateway;
   } catch (error) {
     return lifecycle.failed(error);
+  }
+}
+
+/**
+ * The counters of both halves as one: the ingest's for the input side (events received,
+ * pending, the sequence), the gateway's for the clients, and the sum of what both count
+ * (problems, no-ops, discarded lines).
+ */
+function bothStats(
+  ingest: Readonly<Record<string, number | boolean>>,
+  gateway: Readonly<Record<string, number | boolean>>,
+  writer: object = {},
+): Record<string, number | boolean> {
+  const sum = (key: string): number => Number(ingest[key] ?? 0) + Number(gateway[key] ?? 0);
+  return {
+    ...gateway,
+    ...ingest,
+    ...writer,
+    eventsNoop: sum('eventsNoop'),
+    eventsDiscarded: sum('eventsDiscarded'),
+    problems: sum('problems'),
+  };
+}
+
+/** Waits, at most `ms`, until `gateway` has applied the log up to its tail. */
+async function appliedToTheEnd(gateway: Gateway, log: EventLog, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  const end = (await log.tail().catch(() => undefined))?.position ?? 0;
+  while (gateway.stats().logPosition < end && performance.now() < deadline && !gateway.closed) {
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
   }
 }
 
@@ -119,7 +157,7 @@ function bothHalves(ingest: MonitorSources, gateway: MonitorSources): MonitorSou
       const input = ingest.health();
       return input.ready ? gateway.health() : input;
     },
-    stats: () => ({ ...gateway.stats(), ...ingest.stats() }),
+    stats: () => bothStats(ingest.stats(), gateway.stats()),
     statMetrics: { ...gateway.statMetrics, ...ingest.statMetrics },
     clients: (page) => gateway.clients?.(page) ?? { total: 0, items: [] },
     report: (problem) => gateway.report?.(problem),

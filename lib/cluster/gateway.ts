@@ -118,9 +118,10 @@ export interface GatewayEventMap {
  */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const resolved = resolveGatewayOptions(options);
-  const tail = await options.log.tail();
   const core = new MazeCore({ maxFollowEdges: resolved.maxFollowEdges });
   const start = options.snapshots === undefined ? 0 : await restoreNewest(core, options.snapshots);
+  // After the snapshot: the writer may save a newer one meanwhile, never one past the tail.
+  const tail = await options.log.tail();
   const catchUpPosition = tail?.position ?? 0;
   if (start > catchUpPosition) {
     throw new MazeError(

@@ -82,6 +82,10 @@ export interface ConnectionChange {
   readonly server: string;
 }
 
+/** The options with their defaults filled in; retention stays optional (see `maxAge`). */
+type ResolvedOptions = Required<Omit<JetStreamEventLogOptions, 'maxAge' | 'maxBytes'>> &
+  Pick<JetStreamEventLogOptions, 'maxAge' | 'maxBytes'>;
+
 /** Where the log lives on JetStream, and how a stream created for it looks. */
 export interface JetStreamEventLogOptions {
   /** Default `DEFAULT_NATS_STREAM`. */
@@ -92,9 +96,13 @@ export interface JetStreamEventLogOptions {
   readonly storage?: 'file' | 'memory';
   /** Replicas of a stream created here; default `DEFAULT_NATS_REPLICAS`. */
   readonly replicas?: number;
-  /** Seconds the stream keeps a batch, 0 for ever; default `DEFAULT_NATS_MAX_AGE_S`. */
+  /**
+   * Seconds the stream keeps a batch, 0 for ever. Given (with `maxBytes`), it is set on the
+   * stream, created or not: the writer's say (the ingest). Left out, an existing stream's
+   * retention is left alone (a gateway), and a stream created here has none.
+   */
   readonly maxAge?: number;
-  /** Bytes the stream keeps, 0 without limit; default `DEFAULT_NATS_MAX_BYTES`. */
+  /** Bytes the stream keeps, 0 without limit; see `maxAge`. */
   readonly maxBytes?: number;
   /** Longest wait for one JetStream answer; default `EVENT_LOG_REQUEST_TIMEOUT_MS`. */
   readonly requestTimeout?: number;
@@ -118,20 +126,18 @@ export class JetStreamEventLog implements EventLog {
   readonly #readers = new Set<JetStreamLogReader>();
   readonly #connectionListeners: ((change: ConnectionChange) => void)[] = [];
   #connected = true;
-  /** Settles at the next reconnect (then a new one takes its place). */
-  #nextReconnect: Promise<void>;
-  #reconnect: () => void = () => {};
+  /** Fail the appends waiting for their acknowledgement (at a reconnect). */
+  readonly #awaitingAcks = new Set<() => void>();
   #closed = false;
 
   private constructor(
     connection: NatsConnection,
     manager: JetStreamManager,
-    options: Required<JetStreamEventLogOptions>,
+    options: ResolvedOptions,
   ) {
     this.#connection = connection;
     this.#manager = manager;
     this.#client = jetstream(connection, { timeout: options.requestTimeout });
-    this.#nextReconnect = this.#awaitReconnect();
     void this.#watchStatus();
     this.#stream = options.stream;
     this.#subject = options.subject;
@@ -150,13 +156,13 @@ export class JetStreamEventLog implements EventLog {
     connection: NatsConnection,
     options: JetStreamEventLogOptions = {},
   ): Promise<JetStreamEventLog> {
-    const resolved: Required<JetStreamEventLogOptions> = {
+    const resolved: ResolvedOptions = {
       stream: options.stream ?? DEFAULT_NATS_STREAM,
       subject: options.subject ?? DEFAULT_NATS_SUBJECT,
       storage: options.storage ?? DEFAULT_NATS_STORAGE,
       replicas: options.replicas ?? DEFAULT_NATS_REPLICAS,
-      maxAge: options.maxAge ?? DEFAULT_NATS_MAX_AGE_S,
-      maxBytes: options.maxBytes ?? DEFAULT_NATS_MAX_BYTES,
+      maxAge: options.maxAge,
+      maxBytes: options.maxBytes,
       requestTimeout: options.requestTimeout ?? EVENT_LOG_REQUEST_TIMEOUT_MS,
       readAhead: options.readAhead ?? EVENT_LOG_READ_AHEAD,
       ownsConnection: options.ownsConnection ?? false,
@@ -196,20 +202,12 @@ export class JetStreamEventLog implements EventLog {
       this.#connected = status.type === 'reconnect';
       if (this.#connected) {
         for (const reader of this.#readers) reader.pullAfresh();
-        const reconnect = this.#reconnect;
-        this.#nextReconnect = this.#awaitReconnect();
-        reconnect();
+        for (const abandon of this.#awaitingAcks) abandon();
       }
       for (const listener of this.#connectionListeners) {
         listener({ connected: this.#connected, server: status.server });
       }
     }
-  }
-
-  #awaitReconnect(): Promise<void> {
-    return new Promise((resolve) => {
-      this.#reconnect = resolve;
-    });
   }
 
   /** The store of graph snapshots beside this log (bucket `<stream>_SNAPSHOTS`). */
@@ -238,7 +236,11 @@ export class JetStreamEventLog implements EventLog {
     }
     // An acknowledgement due from a server that went away never comes: fail at the next
     // reconnect instead of at the timeout, and let the caller find out from the tail.
-    const reconnected = this.#nextReconnect;
+    let abandon: () => void = () => {};
+    const lost = new Promise<never>((_, reject) => {
+      abandon = () => reject(new Error(LOST_ACKNOWLEDGEMENT));
+    });
+    this.#awaitingAcks.add(abandon);
     try {
       const publishing = this.#client.publish(this.#subject, payload, {
         msgID: messageIdOf(batch),
@@ -251,7 +253,7 @@ export class JetStreamEventLog implements EventLog {
         },
         timeout: this.#requestTimeout,
       });
-      const ack = await Promise.race([publishing, reconnected.then(lostAcknowledgement)]);
+      const ack = await Promise.race([publishing, lost]);
       return { position: ack.seq, duplicate: ack.duplicate };
     } catch (error) {
       if (error instanceof JetStreamApiError) {
@@ -265,6 +267,8 @@ export class JetStreamEventLog implements EventLog {
         ErrorCode.LogFailed,
         `append of ${messageIdOf(batch)} to stream ${this.#stream} failed: ${messageOf(error)}`,
       );
+    } finally {
+      this.#awaitingAcks.delete(abandon);
     }
   }
 
@@ -464,10 +468,7 @@ class JetStreamLogReader implements LogReader {
 }
 
 /** Finds the stream or creates it; refuses a stream with other subjects. */
-async function ensureStream(
-  manager: JetStreamManager,
-  options: Required<JetStreamEventLogOptions>,
-): Promise<void> {
+async function ensureStream(manager: JetStreamManager, options: ResolvedOptions): Promise<void> {
   const { stream, subject } = options;
   let subjects: readonly string[];
   try {
@@ -489,17 +490,20 @@ async function ensureStream(
       `stream ${stream} exists with subjects ${JSON.stringify(subjects)}, not just "${subject}": give another stream name, or this stream's subject`,
     );
   }
-  await applyRetention(manager, options);
+  if (options.maxAge !== undefined || options.maxBytes !== undefined) {
+    await applyRetention(manager, options);
+  }
 }
 
 const NANOS_PER_SECOND = 1e9;
 
 /** The stream's limits as JetStream counts them: durations in nanoseconds, 0 or -1 for none. */
-function retentionOf(options: Required<JetStreamEventLogOptions>) {
-  const maxAge = options.maxAge;
+function retentionOf(options: ResolvedOptions) {
+  const maxAge = options.maxAge ?? DEFAULT_NATS_MAX_AGE_S;
+  const maxBytes = options.maxBytes ?? DEFAULT_NATS_MAX_BYTES;
   return {
     max_age: maxAge * NANOS_PER_SECOND,
-    max_bytes: options.maxBytes === 0 ? -1 : options.maxBytes,
+    max_bytes: maxBytes === 0 ? -1 : maxBytes,
     // A stream may not remember message ids longer than it keeps its messages.
     duplicate_window:
       (maxAge === 0 ? NATS_DUPLICATE_WINDOW_S : Math.min(maxAge, NATS_DUPLICATE_WINDOW_S)) *
@@ -508,10 +512,7 @@ function retentionOf(options: Required<JetStreamEventLogOptions>) {
 }
 
 /** Sets the stream's retention to `options`' when it differs. */
-async function applyRetention(
-  manager: JetStreamManager,
-  options: Required<JetStreamEventLogOptions>,
-): Promise<void> {
+async function applyRetention(manager: JetStreamManager, options: ResolvedOptions): Promise<void> {
   const wanted = retentionOf(options);
   try {
     const { config } = await manager.streams.info(options.stream);
@@ -548,7 +549,7 @@ async function streamSubjects(
 
 async function createStream(
   manager: JetStreamManager,
-  options: Required<JetStreamEventLogOptions>,
+  options: ResolvedOptions,
 ): Promise<readonly string[]> {
   try {
     const info = await manager.streams.add({
@@ -567,11 +568,8 @@ async function createStream(
   }
 }
 
-function lostAcknowledgement(): never {
-  throw new Error(
-    'the connection to NATS was lost and made again while the append waited for its acknowledgement',
-  );
-}
+const LOST_ACKNOWLEDGEMENT =
+  'the connection to NATS was lost and made again while the append waited for its acknowledgement';
 
 function storageType(storage: 'file' | 'memory'): StorageType {
   return storage === 'memory' ? StorageType.Memory : StorageType.File;

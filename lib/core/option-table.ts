@@ -383,9 +383,9 @@ export const SERVER_OPTIONS = [
     max: MAX_NATS_MAX_AGE_S,
     default: DEFAULT_NATS_MAX_AGE_S,
     layer: 'cluster',
-    commands: EVERY,
+    commands: LOG_WRITERS,
     describe:
-      'Seconds the event log keeps a batch (0: for ever); keep it well above the snapshot interval',
+      'Seconds the event log keeps a batch (0: for ever), set on the stream by the writer; keep it well above the snapshot interval',
   },
   {
     name: 'natsMaxBytes',
@@ -393,7 +393,7 @@ export const SERVER_OPTIONS = [
     min: 0,
     default: DEFAULT_NATS_MAX_BYTES,
     layer: 'cluster',
-    commands: EVERY,
+    commands: LOG_WRITERS,
     describe: 'Bytes the event log keeps, oldest batches dropped first (0: no limit)',
   },
   {
