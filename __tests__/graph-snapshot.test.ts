@@ -90,7 +90,7 @@ describe('graph snapshots', () => {
     for (let follower = 1; follower <= 10; follower++) graph.follow(follower, 1);
     graph.follow(1, 2);
     const bytes = encodeGraphSnapshot(graph, POINT);
-    const header = 'FMS1 42 4200 2 11\n';
+    const header = 'FMS1 42 4200 2 11 8388608\n';
     expect(new TextDecoder().decode(bytes.subarray(0, header.length))).toBe(header);
     expect(bytes.length).toBe(header.length + 8 * 11 + 16 * 2);
   });
@@ -99,18 +99,18 @@ describe('graph snapshots', () => {
     ['no header', (bytes: Uint8Array) => bytes.subarray(5), /no "FMS<version> …" header/],
     [
       'another version',
-      (bytes: Uint8Array) => withHeader(bytes, 'FMS2 42 4200 2 11\n'),
+      (bytes: Uint8Array) => withHeader(bytes, 'FMS2 42 4200 2 11 8388608\n'),
       /version 2/,
     ],
     [
       'a non-canonical number',
-      (bytes: Uint8Array) => withHeader(bytes, 'FMS1 042 4200 2 11\n'),
+      (bytes: Uint8Array) => withHeader(bytes, 'FMS1 042 4200 2 11 8388608\n'),
       /out of range/,
     ],
     ['a short body', (bytes: Uint8Array) => bytes.subarray(0, bytes.length - 8), /body of/],
     [
       'more edges than the body',
-      (bytes: Uint8Array) => withHeader(bytes, 'FMS1 42 4200 2 12\n'),
+      (bytes: Uint8Array) => withHeader(bytes, 'FMS1 42 4200 2 12 8388608\n'),
       /body of/,
     ],
   ])('refuse %s', (_, damage, reason) => {
@@ -169,20 +169,25 @@ describe('MazeCore.restore', () => {
     expect(core.stats()).toMatchObject({ followEdges: 1, nextSequence: 5 });
   });
 
-  it('refuses a core that has taken a line, and a snapshot over maxFollowEdges', () => {
-    const graph = new FollowGraph();
+  it('refuses a core that has taken a line, and a snapshot taken with another bound', () => {
+    const graph = new FollowGraph({ maxEdges: 2 });
     graph.follow(1, 2);
     graph.follow(3, 2);
+    // Refused at this bound: a core with a larger one would have kept it.
+    expect(graph.follow(4, 2)).toBe('refused');
     const bytes = encodeGraphSnapshot(graph, POINT);
-    const used = new MazeCore();
+    const used = new MazeCore({ maxFollowEdges: 2 });
     used.push('1|B\n');
     expect(() => used.restore(decoded(bytes))).toThrow(
       expect.objectContaining({ code: ErrorCode.InvalidState }),
     );
-    const small = new MazeCore({ maxFollowEdges: 1 });
-    expect(() => small.restore(decoded(bytes))).toThrow(
-      expect.objectContaining({ code: ErrorCode.InvalidOption }),
-    );
-    expect(small.stats().followEdges).toBe(0);
+    for (const bound of [1, 3, 8_388_608]) {
+      const other = new MazeCore({ maxFollowEdges: bound });
+      expect(() => other.restore(decoded(bytes))).toThrow(
+        expect.objectContaining({ code: ErrorCode.InvalidOption }),
+      );
+      expect(other.stats().followEdges).toBe(0);
+    }
+    expect(restored(bytes, 2).stats().followEdges).toBe(2);
   });
 });

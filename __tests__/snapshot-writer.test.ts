@@ -152,6 +152,18 @@ describe('SnapshotWriter', () => {
     await waitUntil(() => writer.stats().snapshotsSaved === 1, 'a save');
   });
 
+  it('stops, says so and counts it when retention dropped what it had not read', async () => {
+    const log = new MemoryEventLog({ retainBatches: 2 });
+    await appendLines(log, LINES.slice(0, 50), 10);
+    const writer = track(
+      await createSnapshotWriter({ log, store: new MemorySnapshotStore(), snapshotEvents: 10 }),
+    );
+    const problems = collectProblems(writer);
+    await waitUntil(() => writer.stopped, 'the writer to stop');
+    expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.LogTruncated]);
+    expect(writer.stats()).toMatchObject({ snapshotWriterStopped: true, snapshotsSaved: 0 });
+  });
+
   it('goes on from the newest snapshot when started again', async () => {
     const log = new MemoryEventLog();
     const store = new MemorySnapshotStore();

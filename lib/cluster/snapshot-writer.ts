@@ -54,6 +54,8 @@ export interface SnapshotWriterStats {
   readonly snapshotBytes: number;
   /** The log position the writer has applied. */
   readonly snapshotLogPosition: number;
+  /** Whether it stopped following the log (retention dropped what it had not read): no more snapshots. */
+  readonly snapshotWriterStopped: boolean;
 }
 
 export interface SnapshotWriterEventMap {
@@ -132,7 +134,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
         this.#stopped = true;
         this.emit('problem', {
           code: error.code,
-          message: `the snapshot writer cannot follow the event log (${error.message}); no more snapshots until the ingest restarts`,
+          message: `the snapshot writer cannot follow the event log (${error.message}); no more snapshots (gateways still start from the newest one while the log holds what follows it)`,
           context: {},
         });
       },
@@ -154,6 +156,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
       snapshotPosition: this.#position,
       snapshotBytes: this.#bytes,
       snapshotLogPosition: this.#follower.position,
+      snapshotWriterStopped: this.#stopped,
     };
   }
 

@@ -3,14 +3,16 @@
  * (docs/protocol.md §11): what a late gateway starts from instead of replaying the log from
  * its first event.
  *
- *     FMS1 <position> <lastSequence> <followees> <edges>\n
+ *     FMS1 <position> <lastSequence> <followees> <edges> <maxEdges>\n
  *     then, for each followee: its id, its follower count n, its n follower ids
  *     (each a little-endian float64: ids go up to 2^53 - 1)
  *
  * Invariants:
  * - `FMS` and the version open every snapshot; a reader refuses a version it does not know.
  *   Header numbers are canonical decimals; `position` is the log position the graph is
- *   the state after, `lastSequence` the last sequence number that position consumed.
+ *   the state after, `lastSequence` the last sequence number that position consumed,
+ *   `maxEdges` the graph's bound: a follow refused at the bound leaves a graph that only the
+ *   same bound rebuilds, so a reader with another one must not use the snapshot.
  * - The body is exactly `8 * (2 * followees + edges)` bytes; every count is at least 1 and
  *   the counts add up to `edges`; every id is an integer from 0 to `MAX_ID`. A snapshot that
  *   breaks any of this is refused as a whole (`decodeGraphSnapshot()` says why).
@@ -35,6 +37,8 @@ export interface SnapshotPoint {
 export interface GraphSnapshot extends SnapshotPoint {
   readonly followees: number;
   readonly edges: number;
+  /** The bound of the graph it was taken from (`maxFollowEdges`). */
+  readonly maxEdges: number;
   /** Calls `visit` for each followee with its followers (a view: copy what you keep). */
   forEachFollowee(visit: (followee: UserId, followers: readonly UserId[]) => void): void;
 }
@@ -44,31 +48,39 @@ export type DecodedGraphSnapshot =
   | { readonly ok: true; readonly snapshot: GraphSnapshot }
   | { readonly ok: false; readonly reason: string };
 
-const HEADER = /^FMS(\d+) (\d+) (\d+) (\d+) (\d+)\n/;
+const HEADER = /^FMS(\d+) (\d+) (\d+) (\d+) (\d+) (\d+)\n/;
 const CANONICAL = /^(0|[1-9]\d*)$/;
 const ID_BYTES = 8;
+/** Typed arrays use the host's byte order; the format is little-endian. */
+const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** The bytes of `graph` as the state after `point`. */
 export function encodeGraphSnapshot(graph: FollowGraph, point: SnapshotPoint): Uint8Array {
-  const followees = graph.followees();
+  const followees = graph.followees().length;
   const header = new TextEncoder().encode(
-    `FMS${GRAPH_SNAPSHOT_VERSION} ${point.position} ${point.lastSequence} ${followees.length} ${graph.edgeCount}\n`,
+    `FMS${GRAPH_SNAPSHOT_VERSION} ${point.position} ${point.lastSequence} ${followees} ${graph.edgeCount} ${graph.maxEdges}\n`,
   );
-  const bytes = new Uint8Array(header.length + ID_BYTES * (2 * followees.length + graph.edgeCount));
-  bytes.set(header);
-  const body = new DataView(bytes.buffer, header.length);
+  const ids = new Float64Array(2 * followees + graph.edgeCount);
   let at = 0;
-  const put = (id: number): void => {
-    body.setFloat64(at, id, true);
-    at += ID_BYTES;
-  };
-  for (const followee of followees) {
-    const followers = graph.followersOf(followee);
-    put(followee);
-    put(followers.size);
-    for (const follower of followers) put(follower);
-  }
+  graph.forEachFollowee((followee, followers) => {
+    ids[at++] = followee;
+    ids[at++] = followers.length;
+    for (let i = 0; i < followers.length; i++) ids[at++] = followers[i] as number;
+  });
+  const bytes = new Uint8Array(header.length + ids.byteLength);
+  bytes.set(header);
+  bytes.set(littleEndian(ids), header.length);
   return bytes;
+}
+
+/** The bytes of `ids` as little-endian float64s (a copy only on a big-endian host). */
+function littleEndian(ids: Float64Array): Uint8Array {
+  const bytes = new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength);
+  if (HOST_IS_LITTLE_ENDIAN) return bytes;
+  const swapped = new Uint8Array(bytes.length);
+  const view = new DataView(swapped.buffer);
+  for (let i = 0; i < ids.length; i++) view.setFloat64(i * ID_BYTES, ids[i] as number, true);
+  return swapped;
 }
 
 /** The snapshot `bytes` hold, or why they hold none. */
@@ -89,7 +101,8 @@ export function decodeGraphSnapshot(bytes: Uint8Array): DecodedGraphSnapshot {
   if (!numbers.every((text) => CANONICAL.test(text) && Number(text) <= MAX_ID)) {
     return refused(`header numbers out of range: ${headerText.trim()}`);
   }
-  const [position, lastSequence, followees, edges] = numbers.map(Number) as [
+  const [position, lastSequence, followees, edges, maxEdges] = numbers.map(Number) as [
+    number,
     number,
     number,
     number,
@@ -111,6 +124,7 @@ export function decodeGraphSnapshot(bytes: Uint8Array): DecodedGraphSnapshot {
       lastSequence,
       followees,
       edges,
+      maxEdges,
       forEachFollowee: (visit) => {
         let at = 0;
         const ids: UserId[] = [];

@@ -150,16 +150,16 @@ export class MazeCore {
    * follow graph, and the stream position after it (numbers up to its `lastSequence` are
    * stale from now on). Only on a core that has taken no line yet; throws
    * `ERR_INVALID_STATE` otherwise, and `ERR_INVALID_OPTION` (nothing restored) when the
-   * snapshot holds more edges than `maxFollowEdges`.
+   * snapshot was taken with another `maxFollowEdges`.
    */
   restore(snapshot: GraphSnapshot): void {
     if (this.#received !== 0 || this.#graph.edgeCount !== 0) {
       throw new MazeError(ErrorCode.InvalidState, 'restore() needs a core that has taken no line');
     }
-    if (snapshot.edges > this.#graph.maxEdges) {
+    if (snapshot.maxEdges !== this.#graph.maxEdges) {
       throw new MazeError(
         ErrorCode.InvalidOption,
-        `the snapshot holds ${snapshot.edges} follow edges, more than maxFollowEdges (${this.#graph.maxEdges}): give every process of the cluster the same bound`,
+        `the snapshot was taken with maxFollowEdges ${snapshot.maxEdges}, this core has ${this.#graph.maxEdges}: a follow refused at one bound is kept at the other; give every process of the cluster the same --max-follow-edges`,
       );
     }
     snapshot.forEachFollowee((followee, followers) => {

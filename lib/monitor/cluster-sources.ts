@@ -27,6 +27,10 @@ export const SNAPSHOT_WRITER_STAT_METRICS: {
   snapshotPosition: gauge('snapshot_position', 'Log position of the newest snapshot.'),
   snapshotBytes: gauge('snapshot_bytes', 'Bytes of the newest snapshot saved.'),
   snapshotLogPosition: gauge('snapshot_log_position', 'Log position the snapshot writer applied.'),
+  snapshotWriterStopped: gauge(
+    'snapshot_writer_stopped',
+    '1 once the snapshot writer fell behind retention.',
+  ),
 };
 
 export const INGEST_STAT_METRICS: { readonly [Stat in keyof IngestStats]: StatMetric } = {
