@@ -13,9 +13,10 @@ import { connectTcp, type TcpPeer, waitUntil, withTimeout, writeAll } from './he
 const WAIT_MS = 20_000;
 
 /** `serve` on the log `stream`, on free ports read back from its startup line. */
-async function serveOnLog(nats: NatsServer, stream: string) {
+async function serveOnLog(nats: NatsServer, stream: string, extra: string[] = []) {
   const binary = run([
     ...logFlags(nats, stream),
+    ...extra,
     '--event-port',
     '0',
     '--client-port',
@@ -94,7 +95,9 @@ describeWithNats('serve --nats-url (built binary on a real nats-server)', () => 
 
   it('keeps follows and the sequence across a restart (SIGTERM) and a kill (SIGKILL)', async () => {
     try {
-      let server = await serveOnLog(nats, 'SERVE_RESTART');
+      // A snapshot after every batch: each restart starts from one, then reads the log after it.
+      const snapshotEveryBatch = ['--snapshot-events', '1'];
+      let server = await serveOnLog(nats, 'SERVE_RESTART', snapshotEveryBatch);
       let source = await tcp(server.eventPort);
       source.socket.write('1|F|7|8\n2|F|9|8\n3|U|9|8\n');
       await waitUntil(() => lastStats(server).eventsAppended === '3', 'three events appended');
@@ -106,7 +109,9 @@ describeWithNats('serve --nats-url (built binary on a real nats-server)', () => 
         ['SIGKILL', 5],
         ['SIGTERM', 6],
       ] as const) {
-        server = await serveOnLog(nats, 'SERVE_RESTART');
+        server = await serveOnLog(nats, 'SERVE_RESTART', snapshotEveryBatch);
+        await waitUntil(() => lastStats(server).startSnapshotPosition !== undefined, 'stats');
+        expect(Number(lastStats(server).startSnapshotPosition)).toBeGreaterThan(0);
         const follower = await tcp(server.clientPort);
         const unfollowed = await tcp(server.clientPort);
         follower.socket.write('7\n');

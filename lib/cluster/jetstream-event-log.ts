@@ -289,7 +289,7 @@ export class JetStreamEventLog implements EventLog {
     if (last === null) {
       throw new MazeError(
         ErrorCode.LogTruncated,
-        `the last batch of stream ${this.#stream} (position ${position}) is gone: its tail is unknown`,
+        `the last batch of stream ${this.#stream} (position ${position}) is gone: its tail is unknown (its max age expired it while no event came: delete the stream, and prefer --nats-max-bytes)`,
       );
     }
     const batch = decoded(last.data, position, this.#stream);
