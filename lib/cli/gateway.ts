@@ -6,16 +6,14 @@
  * server command does (server-process.ts). It exits 1 when it can no longer follow the log
  * (its clients are closed first, so they can reconnect elsewhere).
  */
-import { connectEventLogPatiently } from '../cluster/connect.js';
 import { createGateway, type Gateway } from '../cluster/gateway.js';
 import { GATEWAY_STAT_METRICS, gatewayMonitorSources } from '../monitor/cluster-sources.js';
-import { StartingSources } from '../monitor/starting-sources.js';
 import { openClientPort } from '../net/ports.js';
 import { closePortAndServer } from './close-port.js';
-import { type GatewayArgs, toGatewayOptions, toNatsSettings } from './cluster-options.js';
+import { type GatewayArgs, toGatewayOptions } from './cluster-options.js';
 import { logClients } from './connection-log.js';
 import { formatAddress } from './format.js';
-import { reportConnectionChanges } from './nats-connection.js';
+import { openLog } from './nats-connection.js';
 import { processOutput, type ServeOutput } from './serve-output.js';
 import { ServerProcess } from './server-process.js';
 
@@ -26,19 +24,7 @@ export async function runGateway(
 ): Promise<Gateway | undefined> {
   const lifecycle = new ServerProcess(args, output);
   try {
-    // Up while the gateway starts: /healthz says what it waits for.
-    const monitor = new StartingSources(
-      GATEWAY_STAT_METRICS,
-      `connecting to NATS at ${args.natsUrl}`,
-      true,
-    );
-    await lifecycle.startMonitor(async () => monitor);
-    const eventLog = await connectEventLogPatiently(toNatsSettings(args), {
-      report: (problem) => lifecycle.report(problem),
-      signal: lifecycle.signal,
-    });
-    lifecycle.onClose(() => eventLog.close());
-    reportConnectionChanges(eventLog, lifecycle);
+    const { eventLog, monitor } = await openLog(lifecycle, args, GATEWAY_STAT_METRICS, true);
     monitor.waitingFor('loading the newest snapshot of the follow graph');
     const gateway = await createGateway({
       log: eventLog,

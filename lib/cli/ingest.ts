@@ -6,22 +6,15 @@
  * port, and live as every server command does (server-process.ts). It exits 1 when
  * another ingest is found writing the log (`ERR_LOG_FENCED`): two would interleave it.
  */
-import { connectEventLogPatiently } from '../cluster/connect.js';
 import { createIngest, type Ingest } from '../cluster/ingest.js';
 import { createSnapshotWriter } from '../cluster/snapshot-writer.js';
 import { INGEST_PROCESS_STAT_METRICS, ingestMonitorSources } from '../monitor/cluster-sources.js';
-import { StartingSources } from '../monitor/starting-sources.js';
 import { openEventPort } from '../net/ports.js';
 import { closePortAndServer } from './close-port.js';
-import {
-  type IngestArgs,
-  toIngestOptions,
-  toNatsSettings,
-  toSnapshotWriterOptions,
-} from './cluster-options.js';
+import { type IngestArgs, toIngestOptions, toSnapshotWriterOptions } from './cluster-options.js';
 import { logEventSources } from './connection-log.js';
 import { formatAddress } from './format.js';
-import { reportConnectionChanges } from './nats-connection.js';
+import { openLog } from './nats-connection.js';
 import { processOutput, type ServeOutput } from './serve-output.js';
 import { ServerProcess } from './server-process.js';
 
@@ -32,18 +25,12 @@ export async function runIngest(
 ): Promise<Ingest | undefined> {
   const lifecycle = new ServerProcess(args, output);
   try {
-    const monitor = new StartingSources(
+    const { eventLog, monitor } = await openLog(
+      lifecycle,
+      args,
       INGEST_PROCESS_STAT_METRICS,
-      `connecting to NATS at ${args.natsUrl}`,
       false,
     );
-    await lifecycle.startMonitor(async () => monitor);
-    const eventLog = await connectEventLogPatiently(toNatsSettings(args), {
-      report: (problem) => lifecycle.report(problem),
-      signal: lifecycle.signal,
-    });
-    lifecycle.onClose(() => eventLog.close());
-    reportConnectionChanges(eventLog, lifecycle);
     monitor.waitingFor('reading the event log tail and the newest snapshot');
     const ingest = await createIngest({ log: eventLog, ...toIngestOptions(args) });
     lifecycle.onClose(() => ingest.close());

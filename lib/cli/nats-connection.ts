@@ -1,6 +1,44 @@
+import { connectEventLogPatiently } from '../cluster/connect.js';
 import type { JetStreamEventLog } from '../cluster/jetstream-event-log.js';
 import { ErrorCode } from '../core/errors.js';
+import type { StatMetric } from '../monitor/sources.js';
+import { StartingSources } from '../monitor/starting-sources.js';
+import { type NatsArgs, toNatsSettings } from './cluster-options.js';
 import type { ServerProcess } from './server-process.js';
+
+/** A cluster process's first steps done: its monitor (still starting) and its event log. */
+export interface OpenedLog {
+  readonly eventLog: JetStreamEventLog;
+  /** Says what the process waits for until `attach()` hands it the process's own sources. */
+  readonly monitor: StartingSources;
+}
+
+/**
+ * The first steps of every process on the event log: the monitoring port (when asked for),
+ * answering 503 with what the process waits for; NATS, tried until it answers, each attempt
+ * reported; the log closed last at shutdown; and its connection's losses and returns
+ * reported (`reportConnectionChanges()`).
+ */
+export async function openLog(
+  lifecycle: ServerProcess,
+  args: NatsArgs,
+  statMetrics: Readonly<Record<string, StatMetric>>,
+  withClients: boolean,
+): Promise<OpenedLog> {
+  const monitor = new StartingSources(
+    statMetrics,
+    `connecting to NATS at ${args.natsUrl}`,
+    withClients,
+  );
+  await lifecycle.startMonitor(async () => monitor);
+  const eventLog = await connectEventLogPatiently(toNatsSettings(args), {
+    report: (problem) => lifecycle.report(problem),
+    signal: lifecycle.signal,
+  });
+  lifecycle.onClose(() => eventLog.close());
+  reportConnectionChanges(eventLog, lifecycle);
+  return { eventLog, monitor };
+}
 
 /**
  * Says when the connection to NATS goes down (a problem, `ERR_LOG_UNAVAILABLE`) and when it

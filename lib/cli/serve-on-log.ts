@@ -8,7 +8,6 @@
  * stream.
  */
 import { performance } from 'node:perf_hooks';
-import { connectEventLogPatiently } from '../cluster/connect.js';
 import type { EventLog } from '../cluster/event-log.js';
 import { createGateway, type Gateway } from '../cluster/gateway.js';
 import { createIngest } from '../cluster/ingest.js';
@@ -21,18 +20,12 @@ import {
   ingestMonitorSources,
 } from '../monitor/cluster-sources.js';
 import type { MonitorSources } from '../monitor/sources.js';
-import { StartingSources } from '../monitor/starting-sources.js';
 import { openClientPort, openEventPort } from '../net/ports.js';
 import { closePortAndServer } from './close-port.js';
-import {
-  toGatewayOptions,
-  toIngestOptions,
-  toNatsSettings,
-  toSnapshotWriterOptions,
-} from './cluster-options.js';
+import { toGatewayOptions, toIngestOptions, toSnapshotWriterOptions } from './cluster-options.js';
 import { logClients, logEventSources } from './connection-log.js';
 import { formatAddress } from './format.js';
-import { reportConnectionChanges } from './nats-connection.js';
+import { openLog } from './nats-connection.js';
 import type { ServeArgs } from './serve-options.js';
 import type { ServeOutput } from './serve-output.js';
 import { ServerProcess } from './server-process.js';
@@ -53,18 +46,12 @@ export async function runServeOnLog(
         '--reset-on-disconnect cannot be used with --nats-url: the event log keeps every event',
       );
     }
-    const monitor = new StartingSources(
+    const { eventLog, monitor } = await openLog(
+      lifecycle,
+      args,
       { ...GATEWAY_STAT_METRICS, ...INGEST_PROCESS_STAT_METRICS },
-      `connecting to NATS at ${args.natsUrl}`,
       true,
     );
-    await lifecycle.startMonitor(async () => monitor);
-    const eventLog = await connectEventLogPatiently(toNatsSettings(args), {
-      report: (problem) => lifecycle.report(problem),
-      signal: lifecycle.signal,
-    });
-    lifecycle.onClose(() => eventLog.close());
-    reportConnectionChanges(eventLog, lifecycle);
     monitor.waitingFor('loading the newest snapshot and replaying the event log');
     const snapshots = await eventLog.openSnapshots();
     const ingest = await createIngest({ log: eventLog, ...toIngestOptions(args) });
