@@ -402,24 +402,34 @@ describeWithNats('bench --profile cluster on nats-server', () => {
         clusterProcesses(2).reduce((sum, { prefix }) => sum + run[`${prefix}CpuSeconds`], 0),
       );
 
-      // The cost model: a and b printed, positive, and recorded with what they came from.
+      // The cost model: a and b printed and recorded with what they came from. Their values
+      // are measurements: on a short run under load, b (a difference of two CPU figures) can
+      // come out below zero, which the bench says; only the replay cost a is large enough here
+      // to be positive whatever the load.
       const printed =
         /^cost model .*: a = ([\d.,-]+) µs per event .*, b = ([\d.,-]+) µs per notification/m.exec(
           result.stdout,
         );
       expect(printed).not.toBeNull();
       expect(Number(printed?.[1])).toBeGreaterThan(0);
-      expect(Number(printed?.[2])).toBeGreaterThan(0);
-      expect(result.stdout).not.toMatch(/bench: cost model: /);
-      expect(result.stdout).toMatch(/^\| 8 +\| +\d+% \| +[\d,]+ \| +[\d,]+ \|$/m);
+      const b = Number(printed?.[2]);
+      expect(Number.isFinite(b)).toBe(true);
+      if (b > 0) {
+        expect(result.stdout).not.toMatch(/bench: cost model: /);
+        expect(result.stdout).toMatch(/^\| 8 +\| +\d+% \| +[\d,]+ \| +[\d,]+ \|$/m);
+        expect(recorded.costModel.projection).toHaveLength(4);
+      } else {
+        // Said, and no projection made from it.
+        expect(result.stdout).toMatch(/bench: cost model: b .* is not a positive number/);
+        expect(recorded.costModel.projection).toHaveLength(0);
+      }
       // The replay gateway applied the whole log; each gateway every event of it.
       expect(run.costModel.eventsReplayed).toBe(run.events);
       expect(run.costModel.gatewayEvents).toBe(2 * run.events);
       expect(run.costModel.gatewayNotifications).toBe(run.notifications);
       expect(recorded.costModel.medians.replayMicrosPerEvent).toBeGreaterThan(0);
-      expect(recorded.costModel.medians.notificationMicros).toBeGreaterThan(0);
+      expect(Number.isFinite(recorded.costModel.medians.notificationMicros)).toBe(true);
       expect(recorded.costModel.medians.ingestMicrosPerEvent).toBeGreaterThan(0);
-      expect(recorded.costModel.projection).toHaveLength(4);
     },
     BENCH_LIMIT_MS + BENCH_KILL_GRACE_MS + 5_000,
   );
