@@ -1,11 +1,11 @@
 /**
- * A real `nats-server` with JetStream as a child process, for the scripts that run a cluster
- * (the bench's `--profile cluster`): where the binary is, how to start it on a free loopback
- * port with a given store directory, and when it is ready. The script-side counterpart of
- * `__tests__/helpers/nats.ts`.
+ * A real `nats-server` as a child process, for the scripts that run a cluster (the bench's
+ * `--profile cluster`) and for the tests (`__tests__/helpers/nats.ts` builds its restartable
+ * server on it): where the binary is, how to start it on a loopback port, and when it is ready.
  *
- * Invariants: only 127.0.0.1 (`-a 127.0.0.1 -p -1`: the server picks a free port, read back
- * from its stderr); JetStream is on with file storage in the caller's directory (`-js -sd`);
+ * Invariants: only 127.0.0.1 (`-a 127.0.0.1`; port -1, the default, lets the server pick a
+ * free one, read back from its stderr); with a store directory JetStream is on with file
+ * storage there (`-js -sd`);
  * stderr is read all along, so the pipe never fills and a failure can quote it; the wait for
  * readiness is bounded; nothing here signals a server that started: the caller owns its
  * lifetime (SIGINT stops it gracefully) and its store directory.
@@ -46,25 +46,26 @@ export function natsServerPath() {
  */
 
 /**
- * Starts `nats-server -a 127.0.0.1 -p -1 -js -sd <storeDir>`. `ready` resolves once it says
- * which port it listens on and that it is ready; it rejects if it fails to start, exits
+ * Starts `nats-server -a 127.0.0.1 -p <port> [-js -sd <storeDir>]`. `ready` resolves once it
+ * says which port it listens on and that it is ready; it rejects if it fails to start, exits
  * first, or is not ready within `NATS_START_MS` (the child is then left running: the caller
  * kills it).
- * @param {{ storeDir: string, path?: string }} options
+ * @param {{ storeDir?: string, port?: number, path?: string }} options
  * @returns {NatsServerProcess}
  */
-export function startNatsServer({ storeDir, path = natsServerPath() }) {
+export function startNatsServer({ storeDir, port = -1, path = natsServerPath() }) {
   if (path === undefined) {
     throw new Error(`nats-server is neither on PATH nor at ${DEBIAN_NATS_SERVER}`);
   }
-  const args = ['-a', '127.0.0.1', '-p', '-1', '-js', '-sd', storeDir];
+  const args = ['-a', '127.0.0.1', '-p', String(port)];
+  if (storeDir !== undefined) args.push('-js', '-sd', storeDir);
   const child = spawn(path, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   /** @type {string[]} */
   const lines = [];
   const log = () => lines.join('\n');
   const ready = new Promise((resolve, reject) => {
     /** @type {number | undefined} */
-    let port;
+    let listening;
     let partial = '';
     let settled = false;
     const settle = (outcome) => {
@@ -88,9 +89,9 @@ export function startNatsServer({ storeDir, path = natsServerPath() }) {
         lines.push(line);
         if (lines.length > KEPT_LINES) lines.shift();
         const match = LISTENING.exec(line);
-        if (match !== null) port = Number(match[1]);
-        if (READY.test(line) && port !== undefined) {
-          const found = port;
+        if (match !== null) listening = Number(match[1]);
+        if (READY.test(line) && listening !== undefined) {
+          const found = listening;
           settle(() => resolve({ url: `nats://127.0.0.1:${found}`, port: found }));
         }
       }
