@@ -147,6 +147,8 @@ describe('Gateway: catching up', () => {
     await appendRange(log, 1, 3);
     const reader = new GatedLog(log);
     const { gateway } = await newGateway({ log: reader });
+    const applied: number[] = [];
+    gateway.on('applied', (position) => applied.push(position));
     expect(() => gateway.attachClient(duplexPair()[0])).toThrow(
       expect.objectContaining({ code: ErrorCode.InvalidState }),
     );
@@ -159,6 +161,7 @@ describe('Gateway: catching up', () => {
     reader.open();
     await withTimeout(gateway.ready, WAIT_MS, 'ready');
     expect(gateway.stats()).toMatchObject({ logPosition: 3, batchesApplied: 3 });
+    expect(applied).toEqual([1, 2, 3]);
     expect(sources.health()).toEqual({ ready: true });
     expect(sources.stats()).toMatchObject({ logPosition: 3, caughtUp: true });
     await gateway.close();

@@ -7,7 +7,6 @@
  * a source that resends old numbers finds them stale. More gateways may join it on the same
  * stream.
  */
-import { performance } from 'node:perf_hooks';
 import type { EventLog } from '../cluster/event-log.js';
 import { createGateway, type Gateway } from '../cluster/gateway.js';
 import { createIngest } from '../cluster/ingest.js';
@@ -29,9 +28,6 @@ import { openLog } from './nats-connection.js';
 import type { ServeArgs } from './serve-options.js';
 import type { ServeOutput } from './serve-output.js';
 import { ServerProcess } from './server-process.js';
-
-/** How often the shutdown looks whether the gateway has applied the log's last batch. */
-const DRAIN_POLL_MS = 5;
 
 /** Runs `serve` on the event log until a signal or until a half stops; `undefined` if it could not start. */
 export async function runServeOnLog(
@@ -126,11 +122,20 @@ function bothStats(
 
 /** Waits, at most `ms`, until `gateway` has applied the log up to its tail. */
 async function appliedToTheEnd(gateway: Gateway, log: EventLog, ms: number): Promise<void> {
-  const deadline = performance.now() + ms;
   const end = (await log.tail().catch(() => undefined))?.position ?? 0;
-  while (gateway.stats().logPosition < end && performance.now() < deadline && !gateway.closed) {
-    await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
-  }
+  if (gateway.stats().logPosition >= end || gateway.closed) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    const onApplied = (position: number): void => {
+      if (position >= end) done();
+    };
+    gateway.on('applied', onApplied);
+    function done(): void {
+      clearTimeout(timer);
+      gateway.off('applied', onApplied);
+      resolve();
+    }
+  });
 }
 
 /**

@@ -104,6 +104,8 @@ export interface GatewayEventMap {
   clientClosed: [client: ClientInfo];
   /** The log is applied up to the tail found at start: clients are accepted from now on. */
   caughtUp: [position: number];
+  /** The batch at `position` is applied and its notifications handed to the clients. */
+  applied: [position: number];
   /** The gateway cannot follow the log any more (the problem says why) and closes. */
   stopped: [problem: Problem];
 }
@@ -308,6 +310,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
     this.#output.flush();
     this.#batchesApplied++;
     this.#checkCaughtUp(batch.position);
+    this.emit('applied', batch.position);
     return true;
   }
 

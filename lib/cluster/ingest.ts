@@ -336,10 +336,11 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   // The hot path: one call per event line.
   #applyEventLine(line: string, lineNumber: number, connection: string): void {
     this.#received++;
-    const problems = this.#sequencer.offer(line) ?? [];
+    const problems = this.#sequencer.offer(line);
     for (let next = this.#sequencer.next(); next !== undefined; next = this.#sequencer.next()) {
       this.#take(next);
     }
+    if (problems === undefined) return;
     for (const problem of problems) {
       this.#report({
         code: problem.code,
