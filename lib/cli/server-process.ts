@@ -92,10 +92,10 @@ export class ServerProcess {
   readonly #problems: ProblemLog = new ProblemLog(() => performance.now());
   #problemTimer: NodeJS.Timeout | undefined;
   #statsTimer: NodeJS.Timeout | undefined;
-  #stopping = false;
+  /** Aborted once the shutdown begins (a signal, a failed start, a half that stopped). */
   readonly #shutdown = new AbortController();
   readonly #onSignal = (signal: NodeJS.Signals): void => {
-    if (this.#stopping) {
+    if (this.#shutdown.signal.aborted) {
       this.logger.warn(`follower-maze: ${signal} again, exiting now`);
       process.exit(SIGNAL_EXIT_CODES[signal] ?? EXIT_FAILED);
     }
@@ -122,11 +122,6 @@ export class ServerProcess {
     }
   }
 
-  /** Whether a shutdown has begun (a startup step that sees it should stop there). */
-  get stopping(): boolean {
-    return this.#stopping;
-  }
-
   /** Aborted when the shutdown begins: a startup step that waits (for NATS) stops waiting. */
   get signal(): AbortSignal {
     return this.#shutdown.signal;
@@ -151,7 +146,7 @@ export class ServerProcess {
   watchStopping(server: StoppingServer): void {
     this.watch(server);
     const stop = (problem: Problem | undefined): void => {
-      if (!this.#stopping) {
+      if (!this.#shutdown.signal.aborted) {
         this.#shutDown(`stopped (${problem?.code ?? 'ERR_LOG_FAILED'})`, EXIT_FAILED);
       }
     };
@@ -198,9 +193,8 @@ export class ServerProcess {
    * shutdown began is that shutdown's. Anything but a `MazeError` is a bug: thrown.
    */
   async failed(error: unknown): Promise<undefined> {
-    if (this.#stopping) return undefined;
+    if (this.#shutdown.signal.aborted) return undefined;
     if (!(error instanceof MazeError)) throw error;
-    this.#stopping = true;
     this.#shutdown.abort();
     this.#output.err(`follower-maze: ${error.message}`);
     process.exitCode = error.code === ErrorCode.InvalidOption ? EXIT_USAGE : EXIT_FAILED;
@@ -212,7 +206,6 @@ export class ServerProcess {
   }
 
   #shutDown(why: string, exitCode: number): void {
-    this.#stopping = true;
     this.#shutdown.abort();
     this.logger.info(`follower-maze: ${why}, shutting down`);
     this.#closeAll().then(

@@ -68,11 +68,6 @@ export class LogFollower {
     return this.#readRetries;
   }
 
-  /** Whether the follower has given up (`failed()` was called). */
-  get failed(): boolean {
-    return this.#failed;
-  }
-
   /** Starts reading; the returned promise settles when the follower stops for good. */
   start(): Promise<void> {
     return this.#follow();
