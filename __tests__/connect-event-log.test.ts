@@ -43,6 +43,7 @@ function thrown(action: () => unknown): { code: string; message: string } {
 
 describe('cluster settings on the command line', () => {
   const cluster = serverOptionsOf('cluster').map((spec) => spec.name);
+  const snapshots = serverOptionsOf('snapshots').map((spec) => spec.name);
 
   it('are the nats… rows and the snapshot cadence, in their own help group', () => {
     expect(cluster).toEqual([
@@ -58,12 +59,11 @@ describe('cluster settings on the command line', () => {
       'natsReplicas',
       'natsMaxAge',
       'natsMaxBytes',
-      'snapshotEvents',
-      'snapshotInterval',
     ]);
+    expect(snapshots).toEqual(['snapshotEvents', 'snapshotInterval']);
     for (const command of ['serve', 'ingest', 'gateway'] as const) {
       const yargs = commandYargsOptions(command);
-      for (const spec of serverOptionsOf('cluster')) {
+      for (const spec of serverOptionsOf('cluster', 'snapshots')) {
         if (spec.commands.includes(command)) {
           expect(yargs[flagOf(spec)]?.group).toBe('Cluster mode (NATS JetStream):');
         } else expect(yargs).not.toHaveProperty(flagOf(spec));

@@ -69,6 +69,7 @@ const HELP_GROUPS: Readonly<Record<OptionLayer, string>> = {
   core: 'Server:',
   cli: 'Output and configuration:',
   cluster: 'Cluster mode (NATS JetStream):',
+  snapshots: 'Cluster mode (NATS JetStream):',
 };
 
 /** The options of `command` as yargs options: text in, parsed by `resolveCommandArgs()`. */

@@ -58,10 +58,10 @@ export const ENV_PREFIX = 'FOLLOWER_MAZE';
 
 /**
  * Which part of the program takes an option. `cluster`: the event log on NATS JetStream of
- * cluster mode (docs/protocol.md §11), taken by `connectEventLog()` and the snapshot writer
- * (and by `serve` only with `--nats-url`).
+ * cluster mode (docs/protocol.md §11), taken by `connectEventLog()`; `snapshots`: the
+ * snapshot writer's cadence (both taken by `serve` only with `--nats-url`).
  */
-export type OptionLayer = 'core' | 'adapter' | 'listen' | 'cli' | 'cluster';
+export type OptionLayer = 'core' | 'adapter' | 'listen' | 'cli' | 'cluster' | 'snapshots';
 
 export type OptionValue = number | string | boolean;
 
@@ -400,7 +400,7 @@ export const SERVER_OPTIONS = [
     name: 'snapshotEvents',
     ...SIZE,
     default: DEFAULT_SNAPSHOT_EVENTS,
-    layer: 'cluster',
+    layer: 'snapshots',
     commands: LOG_WRITERS,
     describe: 'Events between two snapshots of the follow graph, which late gateways start from',
   },
@@ -408,7 +408,7 @@ export const SERVER_OPTIONS = [
     name: 'snapshotInterval',
     ...DURATION,
     default: DEFAULT_SNAPSHOT_INTERVAL_MS,
-    layer: 'cluster',
+    layer: 'snapshots',
     commands: LOG_WRITERS,
     describe: 'Most milliseconds between two snapshots while events arrive',
   },
