@@ -125,6 +125,7 @@ describe('result formatting', () => {
     rate: null,
     sendRate: 2_100,
     latency: null,
+    latencyWarmup: 0,
     stalledClients: 0,
     digest: '0badf00d',
   };
@@ -160,6 +161,15 @@ describe('result formatting', () => {
     expect(json.latency).toEqual(latency);
     expect(json.rate).toBe(2_000);
     expect(json.stalledClients).toBe(1);
+  });
+
+  it('says when the start of the stream was left out of the latency', () => {
+    const latency = { p50: 0.25, p90: 0.5, p99: 1.25, p999: 2.5, max: 10 };
+    const result: SimulationResult = { ok: true, ...summary, latency, latencyWarmup: 2_000 };
+    expect(formatSummary(result)).toContain(
+      'latency ms (after the first 2000 ms): p50 0.250, p90 0.500, p99 1.250, p99.9 2.500, max 10.000',
+    );
+    expect(JSON.parse(formatJson(result)).latencyWarmup).toBe(2_000);
   });
 
   it('gives latency null in JSON when nothing was received', () => {

@@ -56,6 +56,31 @@ describe('LatencyRecorder', () => {
     within(recorder.summary()?.max ?? 0, 1);
   });
 
+  it('skips the batches written within skipMs of startRecording()', () => {
+    const recorder = new LatencyRecorder();
+    recorder.startRecording(100, 50);
+    recorder.wrote(120); // Batch 0, inside the skip.
+    recorder.wrote(149.9); // Batch 1, inside the skip.
+    recorder.wrote(150); // Batch 2, the first recorded.
+    recorder.wrote(160); // Batch 3.
+    recorder.record(0, 200, 1);
+    recorder.record(1, 200, 1);
+    expect(recorder.count).toBe(0);
+    recorder.record(2, 151, 3);
+    recorder.record(3, 162, 1);
+    expect(recorder.count).toBe(4);
+    within(recorder.summary()?.p50 ?? 0, 1);
+    within(recorder.summary()?.max ?? 0, 2);
+  });
+
+  it('has no summary when the whole run fell inside the skip', () => {
+    const recorder = new LatencyRecorder();
+    recorder.startRecording(0, 1_000);
+    recorder.wrote(10);
+    recorder.record(0, 12, 5);
+    expect(recorder.summary()).toBeUndefined();
+  });
+
   it('gives the same percentiles on both sides of the fast range, and twice in a row', () => {
     const recorder = new LatencyRecorder();
     recorder.startRecording();

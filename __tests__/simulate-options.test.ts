@@ -72,9 +72,16 @@ describe('resolveSimulateOptions', () => {
   });
 
   it('sends as fast as possible, with no stalled client, unless told otherwise', () => {
-    expect(resolveSimulateOptions({})).toMatchObject({ rate: 0, stalledClients: 0 });
-    expect(resolveSimulateOptions({ rate: '5000', stalledClients: 2 })).toMatchObject({
+    expect(resolveSimulateOptions({})).toMatchObject({
+      rate: 0,
+      latencyWarmup: 0,
+      stalledClients: 0,
+    });
+    expect(
+      resolveSimulateOptions({ rate: '5000', latencyWarmup: '2000', stalledClients: 2 }),
+    ).toMatchObject({
       rate: 5_000,
+      latencyWarmup: 2_000,
       stalledClients: 2,
     });
   });
@@ -106,6 +113,7 @@ describe('resolveSimulateOptions', () => {
     ],
     [{ rate: -1 }, '--rate must be an integer from 0 to 1000000000, got -1'],
     [{ stalledClients: 'x' }, '--stalledClients must be an integer from 0 to 100000, got "x"'],
+    [{ latencyWarmup: -1 }, '--latencyWarmup must be an integer from 0 to 2147483647, got -1'],
     [{ eventTerminator: 'cr' }, '--eventTerminator must be "lf" or "crlf", got "cr"'],
     [{ host: ' ' }, '--host must be a host name or address, got " "'],
     [

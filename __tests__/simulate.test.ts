@@ -202,6 +202,23 @@ describe('simulate against our server (lib/net listen)', () => {
     expect(latency.p999).toBeLessThanOrEqual(latency.max);
   });
 
+  it('verifies but leaves out of the latency what is written within --latencyWarmup', async () => {
+    real = await listen({ eventPort: 0, clientPort: 0 });
+    const result = await simulate({
+      eventListenerPort: real.eventAddress.port,
+      clientListenerPort: real.clientAddress.port,
+      totalEvents: 500,
+      rate: 5_000,
+      latencyWarmup: 60_000,
+      logInterval: 0,
+      linger: 0,
+    });
+    expectSuccess(result);
+    expect(result.notifications).toBeGreaterThan(0);
+    expect(result.latencyWarmup).toBe(60_000);
+    expect(result.latency).toBeNull();
+  });
+
   it('keeps verifying the other clients beside a stalled one', async () => {
     real = await listen({ eventPort: 0, clientPort: 0 });
     const result = await simulate({

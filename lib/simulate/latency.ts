@@ -20,7 +20,9 @@
  *   the bench's flat-out 1M-event run); the array costs a few ns. Values at or above it go
  *   to the histogram at once. Recording on against off: about 4% of the simulator's CPU.
  * - Only batches from `startRecording()` on count: the warm-up broadcasts a client owes when
- *   it registers were written before it was owed them, so their tags would be wrong.
+ *   it registers were written before it was owed them, so their tags would be wrong. With a
+ *   `skipMs`, only batches written at least that long after it count: a fresh server (and
+ *   simulator) is still compiling its hot code then, which a long-running server is past.
  */
 import { build, type Histogram } from 'hdr-histogram-js';
 
@@ -52,6 +54,8 @@ export class LatencyRecorder {
   readonly #writtenAt = new Float64Array(WRITE_TIMES);
   readonly #fast = new Uint32Array(FAST_RANGE_US);
   #first = Number.POSITIVE_INFINITY;
+  /** Batches written before this time (ms) are not recorded. */
+  #recordFrom = Number.NEGATIVE_INFINITY;
   readonly #histogram: Histogram = build({
     bitBucketSize: 32,
     useWebAssembly: false,
@@ -60,13 +64,18 @@ export class LatencyRecorder {
     numberOfSignificantValueDigits: LATENCY_DIGITS,
   });
 
-  /** Lines of this batch and later ones are recorded. */
-  startRecording(): void {
+  /**
+   * Lines of this batch and later ones are recorded, except those of batches written before
+   * `now + skipMs` (ms).
+   */
+  startRecording(now = 0, skipMs = 0): void {
     this.#first = this.batch;
+    this.#recordFrom = now + skipMs;
   }
 
   /** The current batch was written at `now` (ms); later lines belong to the next one. */
   wrote(now: number): void {
+    if (now < this.#recordFrom) this.#first = this.batch + 1;
     this.#writtenAt[this.batch & (WRITE_TIMES - 1)] = now;
     this.batch++;
   }

@@ -148,6 +148,12 @@ export const SIMULATE_OPTIONS = {
     description:
       'Events per second the source is paced at (token bucket); 0 sends as fast as possible',
   },
+  latencyWarmup: {
+    flag: '--latencyWarmup',
+    type: 'integer',
+    defaultDescription: '0',
+    description: 'Milliseconds at the start of the stream left out of the latency (still verified)',
+  },
   stalledClients: {
     flag: '--stalledClients',
     type: 'integer',
@@ -181,6 +187,7 @@ export interface SimulateOptions {
   readonly eventMix?: string;
   readonly linger?: number;
   readonly rate?: number;
+  readonly latencyWarmup?: number;
   readonly stalledClients?: number;
   /** Called every `logInterval` ms while events stream. */
   readonly onProgress?: (progress: SimulationProgress) => void;
@@ -213,6 +220,8 @@ export interface ResolvedSimulateOptions {
   readonly linger: number;
   /** Events per second the stream is paced at; 0: as fast as possible. */
   readonly rate: number;
+  /** Ms from the first streamed write during which written events count for no latency. */
+  readonly latencyWarmup: number;
   readonly stalledClients: number;
   readonly onProgress: ((progress: SimulationProgress) => void) | undefined;
 }
@@ -304,6 +313,7 @@ export function resolveSimulateOptions(
     eventWeights: parseEventMix(rawMix),
     linger: integer('linger', DEFAULT_LINGER_MS, 0, MAX_MS),
     rate: integer('rate', 0, 0, MAX_RATE),
+    latencyWarmup: integer('latencyWarmup', 0, 0, MAX_MS),
     stalledClients: integer('stalledClients', 0, 0, MAX_CLIENTS),
     onProgress: onProgress as ResolvedSimulateOptions['onProgress'],
   };

@@ -55,6 +55,8 @@ export interface SimulationSummary {
    * line, in ms (warm-up broadcasts excluded); null when no notification was received.
    */
   readonly latency: LatencySummary | null;
+  /** Ms at the start of the stream left out of `latency` (`latencyWarmup`). */
+  readonly latencyWarmup: number;
   /** Clients that identified and never read (`stalledClients`). */
   readonly stalledClients: number;
   /** Order-sensitive FNV-1a digest over every line every client received. */
@@ -112,7 +114,8 @@ export function formatSummary(result: SimulationResult): string[] {
   if (latency !== null) {
     const ms = (value: number): string => value.toFixed(3);
     lines.push(
-      `latency ms: p50 ${ms(latency.p50)}, p90 ${ms(latency.p90)}, p99 ${ms(latency.p99)},` +
+      `latency ms${result.latencyWarmup > 0 ? ` (after the first ${result.latencyWarmup} ms)` : ''}:` +
+        ` p50 ${ms(latency.p50)}, p90 ${ms(latency.p90)}, p99 ${ms(latency.p99)},` +
         ` p99.9 ${ms(latency.p999)}, max ${ms(latency.max)}`,
     );
   }

@@ -362,7 +362,7 @@ class Simulation {
   async #stream(): Promise<void> {
     const generator = this.#generator;
     const ledger = generator.ledger;
-    ledger.latency.startRecording();
+    ledger.latency.startRecording(performance.now(), this.#options.latencyWarmup);
     if (this.#options.rate > 0) {
       await this.#streamPaced(this.#options.rate);
       return;
@@ -583,6 +583,7 @@ class Simulation {
       rate: this.#options.rate > 0 ? this.#options.rate : null,
       sendRate: this.#sendRate(),
       latency: ledger.latency.summary() ?? null,
+      latencyWarmup: this.#options.latencyWarmup,
       stalledClients: this.#options.stalledClients,
       digest: formatDigest(digest),
     };
