@@ -30,6 +30,7 @@ import {
   SUSTAINED_SHARE,
   sustained,
 } from '../scripts/bench/latency-chart.mjs';
+import { STALL_MS, StallMeter } from '../scripts/bench/stall-watch.mjs';
 import { describeWithNats } from './helpers/nats.js';
 
 const BENCH = new URL('../scripts/bench.mjs', import.meta.url).pathname;
@@ -205,8 +206,26 @@ describe('latency chart', () => {
     const lines = formatLatencyTable(series);
     expect(lines).toHaveLength(2 + 3);
     expect(lines[2]).toBe(
-      '| serve | 100000 | 100,000 | 99,000 | 0.400 | 0.950 | 1.500 | 4.000 | 8.000 | - |',
+      '| serve | 100000 | 100,000 | 99,000 | 0.400 | 0.950 | 1.500 | 4.000 | 8.000 | - | - |',
     );
+    const [withStalls] = formatLatencyTable([
+      { name: 'serve', points: [{ ...point(100_000, 0.4, 1.5, 4), stalledShare: 0.0123 }] },
+    ]).slice(2);
+    expect(withStalls).toMatch(/ \| 1\.23 \|$/);
+  });
+});
+
+describe('machine stalls', () => {
+  it('counts the whole of every gap over STALL_MS, and the longest', () => {
+    const meter = new StallMeter(0);
+    for (let now = 1; now <= 90; now++) meter.tick(now); // On time: 90 ms.
+    meter.tick(90 + STALL_MS); // Exactly STALL_MS late: not a stall.
+    meter.tick(100); // A stall of 100 - 92 = 8 ms.
+    expect(meter.summary()).toEqual({ stalledShare: 8 / 100, longestStallMs: 8 });
+  });
+
+  it('has no stalls before any time has passed', () => {
+    expect(new StallMeter(5).summary()).toEqual({ stalledShare: 0, longestStallMs: 0 });
   });
 });
 

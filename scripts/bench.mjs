@@ -15,11 +15,13 @@
  * --tiny (CI): one run of 20,000 events per profile, many-clients scaled to 200 clients.
  *   latency      latency against load (scripts/bench/latency-profile.mjs): serve's maximum
  *                rate flat out (2,000,000 events, or --events), then `simulate --rate` at
- *                10%, 25%, 50%, 75% and 90% of it and at 100,000 events/s, about 8 s each:
+ *                10%, 25%, 50%, 75% and 90% of it and at 100,000 events/s, 10 s each of
+ *                which the first 2 s are left out of the latency (a fresh server compiles):
  *                serve with and without one stalled client, then the cluster (a fresh
  *                nats-server, ingest and 2 gateways per run; needs nats-server) at the same
  *                rates, a point it does not sustain reported as such; one run per point
- *                unless --runs. Not part of `all` nor of --tiny (about 4 minutes, 12 with
+ *                unless --runs. The machine's own stalls are measured at rest first and
+ *                during every run. Not part of `all` nor of --tiny (about 5 minutes, 15 with
  *                --runs 3). Prints a Markdown table and writes the chart to --chart (default
  *                docs/latency.svg).
  *   cluster      serve against cluster mode on the default profile's load (or --events,
@@ -351,7 +353,8 @@ async function main() {
     cases.push(...latencyResults.cases);
     process.stdout.write(
       `\nlatency against load (maximum ${Math.round(latencyResults.maxRate)} events/s;` +
-        ` medians of ${options.runs} run${options.runs === 1 ? '' : 's'}):\n`,
+        ` medians of ${options.runs} run${options.runs === 1 ? '' : 's'}; machine stalled` +
+        ` ${(latencyResults.atRest.stalledShare * 100).toFixed(2)}% of the time at rest):\n`,
     );
     for (const line of formatLatencyTable(latencyResults.series)) {
       process.stdout.write(`${line}\n`);
@@ -426,6 +429,7 @@ async function main() {
     ...(latencyResults && {
       latency: {
         maxRate: latencyResults.maxRate,
+        atRest: latencyResults.atRest,
         flatOut: latencyResults.flatOut,
         series: latencyResults.series,
       },

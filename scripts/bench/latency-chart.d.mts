@@ -10,6 +10,8 @@ export interface LatencyPoint {
   readonly label?: string;
   /** Clients the server dropped as slow during the point's runs (median). */
   readonly slowClientsDropped?: number;
+  /** Share (0..1) of the time the bench's 1 ms timer was stalled during the runs (median). */
+  readonly stalledShare?: number;
 }
 export interface LatencySeries {
   readonly name: string;

@@ -30,7 +30,8 @@ export const SUSTAINED_SHARE = 0.95;
 /**
  * One measured point of a series: the pace achieved (events/s) and the latency percentiles.
  * @typedef {{ rate: number, sendRate: number, p50: number, p90: number, p99: number,
- *   p999: number, max: number, label?: string, slowClientsDropped?: number }} LatencyPoint
+ *   p999: number, max: number, label?: string, slowClientsDropped?: number,
+ *   stalledShare?: number }} LatencyPoint
  * @typedef {{ name: string, points: LatencyPoint[] }} LatencySeries
  */
 
@@ -228,15 +229,16 @@ function cell(value, decimals) {
  */
 export function formatLatencyTable(series) {
   const lines = [
-    '| Series | Load | Asked events/s | Sent events/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | Dropped as slow |',
-    '| ------ | ---- | -------------: | ------------: | -----: | -----: | -----: | -------: | -----: | --------------: |',
+    '| Series | Load | Asked events/s | Sent events/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | Dropped as slow | Machine stalled % |',
+    '| ------ | ---- | -------------: | ------------: | -----: | -----: | -----: | -------: | -----: | --------------: | ----------------: |',
   ];
   for (const each of series) {
     for (const point of each.points) {
       lines.push(
         `| ${each.name} | ${point.label ?? ''} | ${cell(point.rate, 0)} | ${cell(point.sendRate, 0)} |` +
           ` ${cell(point.p50, 3)} | ${cell(point.p90, 3)} | ${cell(point.p99, 3)} |` +
-          ` ${cell(point.p999, 3)} | ${cell(point.max, 3)} | ${cell(point.slowClientsDropped, 0)} |`,
+          ` ${cell(point.p999, 3)} | ${cell(point.max, 3)} | ${cell(point.slowClientsDropped, 0)} |` +
+          ` ${cell(point.stalledShare === undefined ? undefined : point.stalledShare * 100, 2)} |`,
       );
     }
   }

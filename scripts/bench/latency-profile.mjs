@@ -15,17 +15,26 @@
  *
  * Every point runs `runs` times against a fresh server or cluster; the medians of each
  * figure make the point. Same load as the default profile: 100 clients of 1,000 users,
- * batches up to 100.
+ * batches up to 100. A paced run streams for LATENCY_WARMUP_MS more than POINT_SECONDS, and
+ * its first LATENCY_WARMUP_MS are left out of its latency (`simulate --latencyWarmup`): a
+ * server just started is still compiling its hot code, which one in production is past.
+ * The machine's own stalls (stall-watch.mjs) are measured at rest before the profile and
+ * during every run, and reported beside the latency they explain.
  */
 import { runClusterOnce } from './cluster-run.mjs';
 import { median } from './figures.mjs';
 import { sustained } from './latency-chart.mjs';
 import { runOnce } from './run-once.mjs';
+import { STALL_MS, stallsAtRest, watchStalls } from './stall-watch.mjs';
 
 export const LOAD_SHARES = [0.1, 0.25, 0.5, 0.75, 0.9];
 /** The rate of the issue's first target (p99 <= 2 ms), measured as a point of its own. */
 export const TARGET_RATE = 100_000;
 export const POINT_SECONDS = 8;
+/** Ms at the start of each paced run left out of its latency. */
+export const LATENCY_WARMUP_MS = 2_000;
+/** How long the machine's stalls are measured at rest, before the first run. */
+const AT_REST_MS = 10_000;
 export const MAX_RATE_EVENTS = 2_000_000;
 const MIN_POINT_EVENTS = 20_000;
 const LOAD = {
@@ -53,6 +62,8 @@ const LATENCY_KEYS = ['p50', 'p90', 'p99', 'p999', 'max'];
  */
 export async function runLatencyProfile({ bin, runs, events, timeoutMs, log }) {
   const maxEvents = events ?? MAX_RATE_EVENTS;
+  const atRest = await stallsAtRest(AT_REST_MS);
+  log(`bench: latency: at rest, ${describeStalls(atRest)}`);
   const flatOut = [];
   for (let index = 1; index <= runs; index++) {
     const load = { ...LOAD, events: maxEvents };
@@ -78,22 +89,32 @@ export async function runLatencyProfile({ bin, runs, events, timeoutMs, log }) {
   for (const { name, stalledClients, run: runPoint } of SERIES) {
     const points = [];
     for (const target of targets) {
-      const pointEvents = Math.max(MIN_POINT_EVENTS, Math.round(target.rate * POINT_SECONDS));
-      const load = { ...LOAD, events: pointEvents, rate: target.rate, stalledClients };
+      const streamSeconds = POINT_SECONDS + LATENCY_WARMUP_MS / 1000;
+      const pointEvents = Math.max(MIN_POINT_EVENTS, Math.round(target.rate * streamSeconds));
+      const load = {
+        ...LOAD,
+        events: pointEvents,
+        rate: target.rate,
+        latencyWarmup: LATENCY_WARMUP_MS,
+        stalledClients,
+      };
       const pointRuns = [];
       for (let index = 1; index <= runs; index++) {
-        const run = await runPoint({
+        const stalls = watchStalls();
+        const measured = await runPoint({
           bin,
           load,
           gateways: CLUSTER_GATEWAYS,
           timeoutMs: timeoutMs(pointEvents),
         });
+        const run = { ...measured, ...stalls.stop() };
         pointRuns.push(run);
         log(
           `bench: latency: ${name} at ${target.rate} events/s (${target.label}) run` +
             ` ${index}/${runs}: sent ${Math.round(run.sendRate)}/s, p50 ${run.latency?.p50},` +
             ` p99 ${run.latency?.p99}, p99.9 ${run.latency?.p999}, max ${run.latency?.max} ms` +
-            (stalledClients > 0 ? `, clients dropped as slow ${run.slowClientsDropped}` : ''),
+            (stalledClients > 0 ? `, clients dropped as slow ${run.slowClientsDropped}` : '') +
+            `; ${describeStalls(run)}`,
         );
       }
       cases.push({ name: `latency: ${name} at ${target.rate} events/s`, load, runs: pointRuns });
@@ -111,6 +132,7 @@ export async function runLatencyProfile({ bin, runs, events, timeoutMs, log }) {
   }
   return {
     maxRate,
+    atRest,
     flatOut: medianPoint({ rate: 0, label: 'flat out' }, flatOut),
     series,
     cases,
@@ -131,10 +153,21 @@ export function medianPoint(target, runs) {
     simulatorCpuSeconds: median(runs.map((run) => run.simulatorCpuSeconds)),
     simulatorCores: median(runs.map((run) => run.simulatorCores)),
     slowClientsDropped: median(runs.map((run) => run.slowClientsDropped ?? 0)),
+    stalledShare: median(runs.map((run) => run.stalledShare ?? Number.NaN)),
   };
   for (const key of LATENCY_KEYS) {
     const values = runs.map((run) => run.latency?.[key]).filter((value) => value !== undefined);
     point[key] = values.length === 0 ? Number.NaN : median(values);
   }
   return point;
+}
+
+/**
+ * @param {{ stalledShare: number, longestStallMs: number }} stalls
+ */
+function describeStalls({ stalledShare, longestStallMs }) {
+  return (
+    `a 1 ms timer was stalled (over ${STALL_MS} ms late) ${(stalledShare * 100).toFixed(2)}%` +
+    ` of the time, longest ${longestStallMs.toFixed(1)} ms`
+  );
 }

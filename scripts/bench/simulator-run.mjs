@@ -15,10 +15,12 @@ export const HOST = '127.0.0.1';
 const REPORT_USAGE = new URL('./report-usage.mjs', import.meta.url).href;
 
 /**
- * Settings of one simulated load; `rate` (events/s, 0 or absent: as fast as possible) and
- * `stalledClients` (0 or absent: none) are passed on to the simulator as they are.
+ * Settings of one simulated load; `rate` (events/s, 0 or absent: as fast as possible),
+ * `latencyWarmup` (ms, 0 or absent: none) and `stalledClients` (0 or absent: none) are
+ * passed on to the simulator as they are.
  * @typedef {{ events: number, clients: number, users: number, maxBatch: number,
- *   eventMix: string, rate?: number, stalledClients?: number }} LoadSettings
+ *   eventMix: string, rate?: number, latencyWarmup?: number, stalledClients?: number }}
+ *   LoadSettings
  */
 
 /**
@@ -68,6 +70,7 @@ export async function runSimulator({ bin, eventPort, clientPorts, load, timeoutM
         '--logInterval',
         '0',
         ...(load.rate ? ['--rate', String(load.rate)] : []),
+        ...(load.latencyWarmup ? ['--latencyWarmup', String(load.latencyWarmup)] : []),
         ...(load.stalledClients ? ['--stalledClients', String(load.stalledClients)] : []),
       ],
       // fd 3 carries the usage report of report-usage.mjs.
