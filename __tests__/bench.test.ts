@@ -219,7 +219,7 @@ describe('machine stalls', () => {
   it('counts the whole of every gap over STALL_MS, and the longest', () => {
     const meter = new StallMeter(0);
     for (let now = 1; now <= 90; now++) meter.tick(now); // On time: 90 ms.
-    meter.tick(90 + STALL_MS); // Exactly STALL_MS late: not a stall.
+    meter.tick(90 + STALL_MS); // A gap of exactly STALL_MS: not a stall.
     meter.tick(100); // A stall of 100 - 92 = 8 ms.
     expect(meter.summary()).toEqual({ stalledShare: 8 / 100, longestStallMs: 8 });
   });

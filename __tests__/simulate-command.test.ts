@@ -170,6 +170,9 @@ describe('result formatting', () => {
       'latency ms (after the first 2000 ms): p50 0.250, p90 0.500, p99 1.250, p99.9 2.500, max 10.000',
     );
     expect(JSON.parse(formatJson(result)).latencyWarmup).toBe(2_000);
+    expect(formatSummary({ ok: true, ...summary, latencyWarmup: 2_000 })).toContain(
+      'latency ms: none recorded after the first 2000 ms',
+    );
   });
 
   it('gives latency null in JSON when nothing was received', () => {

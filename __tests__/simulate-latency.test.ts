@@ -13,7 +13,7 @@ describe('LatencyRecorder', () => {
 
   it('measures from the write of the batch to the read, in ms', () => {
     const recorder = new LatencyRecorder();
-    recorder.startRecording();
+    recorder.startRecording(0, 0);
     // Batches 0..999 written 1 ms apart, each read 1..1000 ms after its write: latency
     // i + 1 ms for batch i, one notification each.
     for (let batch = 0; batch < 1_000; batch++) recorder.wrote(batch);
@@ -29,7 +29,7 @@ describe('LatencyRecorder', () => {
 
   it('weighs a run of lines by its count, to the microsecond', () => {
     const recorder = new LatencyRecorder();
-    recorder.startRecording();
+    recorder.startRecording(0, 0);
     recorder.wrote(10);
     recorder.wrote(20);
     recorder.record(0, 10.25, 999);
@@ -44,7 +44,7 @@ describe('LatencyRecorder', () => {
   it('skips batches before startRecording(), not written yet, or gone from the ring', () => {
     const recorder = new LatencyRecorder();
     recorder.wrote(0); // Warm-up batch 0.
-    recorder.startRecording();
+    recorder.startRecording(0, 0);
     recorder.record(0, 5, 1);
     recorder.record(1, 5, 1); // Batch 1 was not written.
     expect(recorder.count).toBe(0);
@@ -83,7 +83,7 @@ describe('LatencyRecorder', () => {
 
   it('gives the same percentiles on both sides of the fast range, and twice in a row', () => {
     const recorder = new LatencyRecorder();
-    recorder.startRecording();
+    recorder.startRecording(0, 0);
     recorder.wrote(0);
     const fastMs = (FAST_RANGE_US - 1) / 1000;
     const slowMs = (FAST_RANGE_US * 4) / 1000;

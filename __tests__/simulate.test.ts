@@ -219,6 +219,22 @@ describe('simulate against our server (lib/net listen)', () => {
     expect(result.latency).toBeNull();
   });
 
+  it('records the latency of what is written after --latencyWarmup', async () => {
+    real = await listen({ eventPort: 0, clientPort: 0 });
+    const result = await simulate({
+      eventListenerPort: real.eventAddress.port,
+      clientListenerPort: real.clientAddress.port,
+      totalEvents: 2_000,
+      rate: 5_000,
+      latencyWarmup: 100,
+      logInterval: 0,
+      linger: 0,
+    });
+    expectSuccess(result);
+    expect(result.latencyWarmup).toBe(100);
+    expect(result.latency).not.toBeNull();
+  });
+
   it('keeps verifying the other clients beside a stalled one', async () => {
     real = await listen({ eventPort: 0, clientPort: 0 });
     const result = await simulate({

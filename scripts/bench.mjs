@@ -83,6 +83,7 @@ import {
 import { formatLatencyTable, latencyChartSvg, sustained } from './bench/latency-chart.mjs';
 import { runLatencyProfile } from './bench/latency-profile.mjs';
 import { killChildren, runOnce } from './bench/run-once.mjs';
+import { describeStalls } from './bench/stall-watch.mjs';
 import { DEBIAN_NATS_SERVER, natsServerPath } from './support/nats-server.mjs';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -353,8 +354,8 @@ async function main() {
     cases.push(...latencyResults.cases);
     process.stdout.write(
       `\nlatency against load (maximum ${Math.round(latencyResults.maxRate)} events/s;` +
-        ` medians of ${options.runs} run${options.runs === 1 ? '' : 's'}; machine stalled` +
-        ` ${(latencyResults.atRest.stalledShare * 100).toFixed(2)}% of the time at rest):\n`,
+        ` medians of ${options.runs} run${options.runs === 1 ? '' : 's'}; at rest,` +
+        ` ${describeStalls(latencyResults.atRest)}):\n`,
     );
     for (const line of formatLatencyTable(latencyResults.series)) {
       process.stdout.write(`${line}\n`);

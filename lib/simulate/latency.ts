@@ -68,7 +68,7 @@ export class LatencyRecorder {
    * Lines of this batch and later ones are recorded, except those of batches written before
    * `now + skipMs` (ms).
    */
-  startRecording(now = 0, skipMs = 0): void {
+  startRecording(now: number, skipMs: number): void {
     this.#first = this.batch;
     this.#recordFrom = now + skipMs;
   }

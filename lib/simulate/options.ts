@@ -220,7 +220,7 @@ export interface ResolvedSimulateOptions {
   readonly linger: number;
   /** Events per second the stream is paced at; 0: as fast as possible. */
   readonly rate: number;
-  /** Ms from the first streamed write during which written events count for no latency. */
+  /** Ms from the start of the stream during which written events count for no latency. */
   readonly latencyWarmup: number;
   readonly stalledClients: number;
   readonly onProgress: ((progress: SimulationProgress) => void) | undefined;

@@ -52,7 +52,8 @@ export interface SimulationSummary {
   readonly sendRate: number;
   /**
    * Per notification, from the simulator's write of the event to its client's read of the
-   * line, in ms (warm-up broadcasts excluded); null when no notification was received.
+   * line, in ms (warm-up broadcasts and the `latencyWarmup` excluded); null when no
+   * notification was recorded.
    */
   readonly latency: LatencySummary | null;
   /** Ms at the start of the stream left out of `latency` (`latencyWarmup`). */
@@ -111,6 +112,9 @@ export function formatSummary(result: SimulationResult): string[] {
       : `pace: ${result.rate} events/s asked, ${Math.round(result.sendRate)} events/s sent`,
   ];
   const latency = result.latency;
+  if (latency === null && result.latencyWarmup > 0) {
+    lines.push(`latency ms: none recorded after the first ${result.latencyWarmup} ms`);
+  }
   if (latency !== null) {
     const ms = (value: number): string => value.toFixed(3);
     lines.push(

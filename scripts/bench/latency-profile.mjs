@@ -4,7 +4,7 @@
  * 1. The maximum rate: one flat-out run of `serve` (MAX_RATE_EVENTS events, or --events),
  *    its events/s.
  * 2. Paced runs (`simulate --rate`) at LOAD_SHARES of it and at TARGET_RATE, each about
- *    POINT_SECONDS long, with no other client and with one stalled client (identifies as a
+ *    MEASURED_SECONDS long (after the warm-up below), with no other client and with one stalled client (identifies as a
  *    user the events pick from, never reads: does one slow reader raise everyone's tail?).
  * 3. The cluster at the same rates (cluster-run.mjs: a fresh nats-server, ingest and
  *    CLUSTER_GATEWAYS gateways per run, the clients spread over the gateways; its snapshot
@@ -15,22 +15,24 @@
  *
  * Every point runs `runs` times against a fresh server or cluster; the medians of each
  * figure make the point. Same load as the default profile: 100 clients of 1,000 users,
- * batches up to 100. A paced run streams for LATENCY_WARMUP_MS more than POINT_SECONDS, and
+ * batches up to 100. A paced run streams for LATENCY_WARMUP_MS more than MEASURED_SECONDS, and
  * its first LATENCY_WARMUP_MS are left out of its latency (`simulate --latencyWarmup`): a
  * server just started is still compiling its hot code, which one in production is past.
- * The machine's own stalls (stall-watch.mjs) are measured at rest before the profile and
- * during every run, and reported beside the latency they explain.
+ * The machine's stalls (stall-watch.mjs) are measured at rest before the profile and over
+ * every run as a whole (the starting of its processes and the left-out start included), and
+ * reported beside its latency.
  */
 import { runClusterOnce } from './cluster-run.mjs';
 import { median } from './figures.mjs';
 import { sustained } from './latency-chart.mjs';
 import { runOnce } from './run-once.mjs';
-import { STALL_MS, stallsAtRest, watchStalls } from './stall-watch.mjs';
+import { describeStalls, stallsAtRest, watchStalls } from './stall-watch.mjs';
 
 export const LOAD_SHARES = [0.1, 0.25, 0.5, 0.75, 0.9];
 /** The rate of the issue's first target (p99 <= 2 ms), measured as a point of its own. */
 export const TARGET_RATE = 100_000;
-export const POINT_SECONDS = 8;
+/** Seconds of each paced run whose latency counts. */
+export const MEASURED_SECONDS = 8;
 /** Ms at the start of each paced run left out of its latency. */
 export const LATENCY_WARMUP_MS = 2_000;
 /** How long the machine's stalls are measured at rest, before the first run. */
@@ -67,12 +69,12 @@ export async function runLatencyProfile({ bin, runs, events, timeoutMs, log }) {
   const flatOut = [];
   for (let index = 1; index <= runs; index++) {
     const load = { ...LOAD, events: maxEvents };
-    const run = await runOnce({ bin, load, timeoutMs: timeoutMs(maxEvents) });
+    const run = await withStalls(() => runOnce({ bin, load, timeoutMs: timeoutMs(maxEvents) }));
     flatOut.push(run);
     log(
       `bench: latency: flat out run ${index}/${runs}: ${Math.round(run.eventsPerSecond)} events/s,` +
         ` p50 ${run.latency?.p50} ms, p99 ${run.latency?.p99} ms (queueing), sim CPU` +
-        ` ${run.simulatorCpuSeconds.toFixed(2)} s`,
+        ` ${run.simulatorCpuSeconds.toFixed(2)} s; ${describeStalls(run)}`,
     );
   }
   const maxRate = median(flatOut.map((run) => run.eventsPerSecond));
@@ -86,10 +88,10 @@ export async function runLatencyProfile({ bin, runs, events, timeoutMs, log }) {
 
   const series = [];
   const cases = [{ name: 'latency: flat out', runs: flatOut }];
+  const streamSeconds = MEASURED_SECONDS + LATENCY_WARMUP_MS / 1000;
   for (const { name, stalledClients, run: runPoint } of SERIES) {
     const points = [];
     for (const target of targets) {
-      const streamSeconds = POINT_SECONDS + LATENCY_WARMUP_MS / 1000;
       const pointEvents = Math.max(MIN_POINT_EVENTS, Math.round(target.rate * streamSeconds));
       const load = {
         ...LOAD,
@@ -100,14 +102,9 @@ export async function runLatencyProfile({ bin, runs, events, timeoutMs, log }) {
       };
       const pointRuns = [];
       for (let index = 1; index <= runs; index++) {
-        const stalls = watchStalls();
-        const measured = await runPoint({
-          bin,
-          load,
-          gateways: CLUSTER_GATEWAYS,
-          timeoutMs: timeoutMs(pointEvents),
-        });
-        const run = { ...measured, ...stalls.stop() };
+        const run = await withStalls(() =>
+          runPoint({ bin, load, gateways: CLUSTER_GATEWAYS, timeoutMs: timeoutMs(pointEvents) }),
+        );
         pointRuns.push(run);
         log(
           `bench: latency: ${name} at ${target.rate} events/s (${target.label}) run` +
@@ -153,7 +150,7 @@ export function medianPoint(target, runs) {
     simulatorCpuSeconds: median(runs.map((run) => run.simulatorCpuSeconds)),
     simulatorCores: median(runs.map((run) => run.simulatorCores)),
     slowClientsDropped: median(runs.map((run) => run.slowClientsDropped ?? 0)),
-    stalledShare: median(runs.map((run) => run.stalledShare ?? Number.NaN)),
+    stalledShare: median(runs.map((run) => run.stalledShare)),
   };
   for (const key of LATENCY_KEYS) {
     const values = runs.map((run) => run.latency?.[key]).filter((value) => value !== undefined);
@@ -163,11 +160,15 @@ export function medianPoint(target, runs) {
 }
 
 /**
- * @param {{ stalledShare: number, longestStallMs: number }} stalls
+ * A run's figures with the machine's stalls during it.
+ * @template {Record<string, any>} T
+ * @param {() => Promise<T>} run
  */
-function describeStalls({ stalledShare, longestStallMs }) {
-  return (
-    `a 1 ms timer was stalled (over ${STALL_MS} ms late) ${(stalledShare * 100).toFixed(2)}%` +
-    ` of the time, longest ${longestStallMs.toFixed(1)} ms`
-  );
+async function withStalls(run) {
+  const stalls = watchStalls();
+  const figures = await run().catch((error) => {
+    stalls.stop();
+    throw error;
+  });
+  return { ...figures, ...stalls.stop() };
 }

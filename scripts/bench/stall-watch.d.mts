@@ -13,3 +13,4 @@ export declare class StallMeter {
 }
 export declare function watchStalls(): { stop(): StallSummary };
 export declare function stallsAtRest(ms: number): Promise<StallSummary>;
+export declare function describeStalls(stalls: StallSummary): string;

@@ -1,9 +1,11 @@
 /**
- * How much the machine itself holds processes back: a 1 ms timer in the bench's own process,
- * which is idle while a run goes on, and the share of the time it fired more than STALL_MS
- * late. On a shared virtual machine a process that is ready to run is sometimes not run for
- * several ms; every notification in flight then waits as long, whatever the server does, so
- * each latency point is printed with this share of its own runs.
+ * How much the machine holds processes back: a 1 ms timer in the bench's own process, which
+ * is idle while a run goes on, and the share of the time spent in gaps of more than STALL_MS
+ * between its ticks. On a shared virtual machine a process that is ready to run is
+ * sometimes not run for several ms, whether the host or the busy processes beside it take
+ * the cores; a notification in flight then waits as long, whatever the server does, so each
+ * latency point is printed with this share of its own runs. The timer costs next to nothing
+ * (1,000 wake-ups a second).
  *
  * `StallMeter` is the pure accounting (a caller-given clock), `watchStalls()` runs it on a
  * timer, over a whole run (the starting of its processes included), and `stallsAtRest()` with
@@ -12,7 +14,7 @@
 
 /** The timer's period, ms. */
 export const TICK_MS = 1;
-/** A tick this much later than the one before (ms) counts as a stall, whole. */
+/** A gap between two ticks longer than this (ms) counts as a stall, whole. */
 export const STALL_MS = 2;
 
 export class StallMeter {
@@ -41,6 +43,17 @@ export class StallMeter {
     const span = this.#last - this.#start;
     return { stalledShare: span > 0 ? this.#stalledMs / span : 0, longestStallMs: this.#longestMs };
   }
+}
+
+/**
+ * The summary as one phrase of a log line.
+ * @param {{ stalledShare: number, longestStallMs: number }} stalls
+ */
+export function describeStalls({ stalledShare, longestStallMs }) {
+  return (
+    `gaps over ${STALL_MS} ms between the ticks of a ${TICK_MS} ms timer` +
+    ` ${(stalledShare * 100).toFixed(2)}% of the time, longest ${longestStallMs.toFixed(1)} ms`
+  );
 }
 
 /**
