@@ -6,9 +6,10 @@
  * does.
  *
  * Invariants:
- * - A client is registered under its user (and the host hears `clientIdentified`) exactly
- *   from its id until it closes (and the host hears `clientClosed` with `registered`), so
- *   the host's own bookkeeping (`MazeCore.connect`/`disconnect`) pairs up.
+ * - A client is registered under its user exactly from its id until it closes, and the core's
+ *   count of connected users (`UserPresence`: `MazeCore.connect`/`disconnect`) follows the
+ *   registry here, one call each way per identified client, so the two never disagree.
+ *   The host hears `clientIdentified` after the core, and `clientClosed` for every client.
  * - `deliver()` queues each notification on every connection of each recipient; `flush()`
  *   gives every connection with output exactly one `write()` (STYLE 7). Past
  *   `OUTPUT_FLUSH_BYTES` of queued output (and `OUTPUT_FLUSH_BYTES_PER_CLIENT` per client with
@@ -65,12 +66,18 @@ export interface ClientPage {
   readonly items: readonly ClientSummary[];
 }
 
+/** Who is connected, as the core routes by it: `MazeCore` is one. */
+export interface UserPresence {
+  connect(userId: UserId): void;
+  disconnect(userId: UserId): void;
+}
+
 /** What the output side tells its owner. */
 export interface FanOutHost {
   /** A client sent its id: it gets every notification delivered from now on. */
   clientIdentified(client: ClientInfo): void;
-  /** A client is gone; `registered` when it had identified (it pairs `clientIdentified`). */
-  clientClosed(client: ClientInfo, registered: boolean): void;
+  /** A client is gone (identified or not). */
+  clientClosed(client: ClientInfo): void;
   /** Stop reading input until `resumeInput()`. */
   pauseInput(): void;
   resumeInput(): void;
@@ -107,6 +114,7 @@ export interface FanOutStats {
 
 export class FanOut {
   readonly #options: FanOutOptions;
+  readonly #users: UserPresence;
   readonly #host: FanOutHost;
   readonly #clientHost: ClientHost;
   readonly #flow: FlowControl<ClientConnection>;
@@ -130,8 +138,9 @@ export class FanOut {
   #bytesOut = 0;
   #slowClientDisconnects = 0;
 
-  constructor(options: FanOutOptions, host: FanOutHost) {
+  constructor(options: FanOutOptions, users: UserPresence, host: FanOutHost) {
     this.#options = options;
+    this.#users = users;
     this.#host = host;
     this.#flow = new FlowControl(options, {
       pauseSource: () => {
@@ -313,6 +322,7 @@ export class FanOut {
     clients.push(client);
     this.#lateClients?.add(client);
     log('%s identified as user %d', client.name, userId);
+    this.#users.connect(userId);
     this.#host.clientIdentified(infoOf(client));
   }
 
@@ -320,8 +330,7 @@ export class FanOut {
   #closed(client: ClientConnection): void {
     if (!this.#clients.delete(client)) return;
     const at = this.#positions.get(client);
-    const registered = at !== undefined;
-    if (registered) {
+    if (at !== undefined) {
       const userId = client.userId as UserId;
       const clients = this.#clientsByUser.get(userId) as ClientConnection[];
       // Order among one user's connections does not matter: the last one takes its place.
@@ -332,10 +341,11 @@ export class FanOut {
       }
       if (clients.length === 0) this.#clientsByUser.delete(userId);
       this.#positions.delete(client);
+      this.#users.disconnect(userId);
     }
     this.#lateClients?.delete(client);
     log('%s closed', client.name);
-    this.#host.clientClosed(infoOf(client), registered);
+    this.#host.clientClosed(infoOf(client));
     this.#flow.removed(client);
   }
 

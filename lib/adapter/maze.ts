@@ -74,15 +74,9 @@ export class Maze extends EventEmitter<MazeEventMap> {
       reorderBytes: this.options.reorderBytes,
       maxFollowEdges: this.options.maxFollowEdges,
     });
-    this.#output = new FanOut(this.options, {
-      clientIdentified: (client) => {
-        this.#core.connect(client.userId as number);
-        this.emit('clientIdentified', client);
-      },
-      clientClosed: (client, registered) => {
-        if (registered) this.#core.disconnect(client.userId as number);
-        this.emit('clientClosed', client);
-      },
+    this.#output = new FanOut(this.options, this.#core, {
+      clientIdentified: (client) => this.emit('clientIdentified', client),
+      clientClosed: (client) => this.emit('clientClosed', client),
       pauseInput: () => this.#input.pause(),
       resumeInput: () => this.#input.resume(),
       report: (problem) => this.#report(problem),

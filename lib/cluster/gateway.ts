@@ -38,8 +38,7 @@ import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
 const log = createDebug('follower-maze:gateway');
 
-/** The options a gateway takes besides its log: the client side of a maze's. */
-/** The settings it takes from the option table (`SERVER_OPTIONS`). */
+/** The settings it takes from the option table (`SERVER_OPTIONS`): the client side of a maze's. */
 export const GATEWAY_OPTION_NAMES = [
   'maxIdLineLength',
   'identifyTimeout',
@@ -186,15 +185,9 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       report: (problem) => this.#report(problem),
       failed: (error) => this.#stop(error),
     });
-    this.#output = new FanOut(options, {
-      clientIdentified: (client) => {
-        this.#core.connect(client.userId as number);
-        this.emit('clientIdentified', client);
-      },
-      clientClosed: (client, registered) => {
-        if (registered) this.#core.disconnect(client.userId as number);
-        this.emit('clientClosed', client);
-      },
+    this.#output = new FanOut(options, this.#core, {
+      clientIdentified: (client) => this.emit('clientIdentified', client),
+      clientClosed: (client) => this.emit('clientClosed', client),
       pauseInput: () => this.#follower.hold(),
       resumeInput: () => this.#follower.release(),
       report: (problem) => this.#report(problem),
