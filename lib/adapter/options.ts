@@ -5,7 +5,11 @@
  * created, never later.
  */
 import type { MazeCoreOptions } from '../core/maze-core.js';
-import { checkOptionValue, type OptionSpec, serverOptionsOf } from '../core/option-table.js';
+import {
+  resolveOptionValues,
+  type ServerOptionName,
+  serverOptionsOf,
+} from '../core/option-table.js';
 import { defaultMaxClients } from './descriptor-limit.js';
 
 /** Everything `createMaze()` can be tuned with. Durations are in milliseconds. */
@@ -56,15 +60,13 @@ export interface MazeOptions extends MazeCoreOptions {
 export type ResolvedMazeOptions = Required<MazeOptions>;
 
 /** The rows of the option table a maze takes: the core's and the adapter's. */
-const MAZE_OPTIONS: readonly OptionSpec[] = serverOptionsOf('core', 'adapter');
+const MAZE_OPTION_NAMES = serverOptionsOf('core', 'adapter').map(
+  (spec) => spec.name as ServerOptionName,
+);
 
 /** Fills in defaults and validates; throws `MazeError(ERR_INVALID_OPTION)` on a bad value. */
 export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptions {
-  const given = options as Readonly<Record<string, unknown>>;
-  const resolved: Record<string, unknown> = {};
-  for (const spec of MAZE_OPTIONS) {
-    resolved[spec.name] = checkOptionValue(spec, given[spec.name] ?? spec.default);
-  }
+  const resolved = resolveOptionValues(MAZE_OPTION_NAMES, options);
   // 0 stands for the derived default, so the CLI and the environment can ask for it too.
   resolved.maxClients = (resolved.maxClients as number) || defaultMaxClients();
   return resolved as unknown as ResolvedMazeOptions;

@@ -31,7 +31,7 @@ import { type ClientInfo, type ClientPage, FanOut, type FanOutStats } from '../a
 import type { MazeOptions } from '../adapter/options.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
-import { checkOptionValue, type ServerOptionName, serverOption } from '../core/option-table.js';
+import { resolveOptionValues, type ServerOptionName } from '../core/option-table.js';
 import type { EventLog, LogBatch } from './event-log.js';
 import { LogFollower } from './log-follower.js';
 import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
@@ -137,13 +137,10 @@ function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayOptions 
   if (options.log === undefined || options.log === null) {
     throw new MazeError(ErrorCode.InvalidOption, 'createGateway() needs an event log (log)');
   }
-  const resolved: Record<string, unknown> = {};
-  for (const name of GATEWAY_OPTION_NAMES) {
-    const spec = serverOption(name);
-    resolved[name] = checkOptionValue(spec, options[name] ?? spec.default);
-  }
+  const resolved = resolveOptionValues(GATEWAY_OPTION_NAMES, options);
+  // 0 stands for the derived default, as in `resolveMazeOptions()`.
   resolved.maxClients = (resolved.maxClients as number) || defaultMaxClients();
-  return resolved as ResolvedGatewayOptions;
+  return resolved as unknown as ResolvedGatewayOptions;
 }
 
 /** Applies an `EventLog` and delivers to its own clients. */

@@ -52,7 +52,7 @@ import {
 } from '../core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { EventSequencer, type SequenceSlot } from '../core/event-sequencer.js';
-import { checkOptionValue, type ServerOptionName, serverOption } from '../core/option-table.js';
+import { resolveOptionValues, type ServerOptionName } from '../core/option-table.js';
 import { isEvent } from '../core/parser.js';
 import {
   type AppendResult,
@@ -171,12 +171,7 @@ function resolveIngestOptions(options: IngestOptions): ResolvedIngestOptions {
   if (options.log === undefined || options.log === null) {
     throw new MazeError(ErrorCode.InvalidOption, 'createIngest() needs an event log (log)');
   }
-  const resolved: Record<string, unknown> = {};
-  for (const name of INGEST_OPTION_NAMES) {
-    const spec = serverOption(name);
-    resolved[name] = checkOptionValue(spec, options[name] ?? spec.default);
-  }
-  return resolved as ResolvedIngestOptions;
+  return resolveOptionValues(INGEST_OPTION_NAMES, options) as ResolvedIngestOptions;
 }
 
 /** Sequences the lines of one event source at a time and appends them to an `EventLog`. */

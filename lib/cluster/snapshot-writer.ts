@@ -23,7 +23,7 @@ import createDebug from 'debug';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { encodeGraphSnapshot } from '../core/graph-snapshot.js';
 import { MazeCore } from '../core/maze-core.js';
-import { checkOptionValue, type ServerOptionName, serverOption } from '../core/option-table.js';
+import { resolveOptionValues, type ServerOptionName } from '../core/option-table.js';
 import type { EventLog, LogBatch } from './event-log.js';
 import { LogFollower } from './log-follower.js';
 import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
@@ -78,21 +78,12 @@ export const SNAPSHOT_WRITER_OPTION_NAMES = [
 export async function createSnapshotWriter(
   options: SnapshotWriterOptions,
 ): Promise<SnapshotWriter> {
-  const resolved: Record<string, number> = {};
-  for (const name of SNAPSHOT_WRITER_OPTION_NAMES) {
-    const spec = serverOption(name);
-    resolved[name] = checkOptionValue(spec, options[name] ?? spec.default) as number;
-  }
+  const resolved = resolveOptionValues(SNAPSHOT_WRITER_OPTION_NAMES, options) as Required<
+    Pick<SnapshotWriterOptions, (typeof SNAPSHOT_WRITER_OPTION_NAMES)[number]>
+  >;
   const core = new MazeCore({ maxFollowEdges: resolved.maxFollowEdges });
   const position = await restoreNewest(core, options.store);
-  return new SnapshotWriter(
-    options,
-    resolved as Required<
-      Pick<SnapshotWriterOptions, (typeof SNAPSHOT_WRITER_OPTION_NAMES)[number]>
-    >,
-    core,
-    position,
-  );
+  return new SnapshotWriter(options, resolved, core, position);
 }
 
 export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {

@@ -494,6 +494,23 @@ export function checkOptionValue(spec: OptionSpec, value: unknown, label = spec.
   return value as OptionValue;
 }
 
+/**
+ * A library entry's options, decided: each named option's value in `given` (checked by
+ * `checkOptionValue()`), or its default. Throws `ERR_INVALID_OPTION` on the first bad value.
+ */
+export function resolveOptionValues(
+  names: readonly ServerOptionName[],
+  given: object,
+): Record<string, OptionValue> {
+  const values = given as Readonly<Record<string, unknown>>;
+  const resolved: Record<string, OptionValue> = {};
+  for (const name of names) {
+    const spec = serverOption(name);
+    resolved[name] = checkOptionValue(spec, values[name] ?? spec.default);
+  }
+  return resolved;
+}
+
 const TRUE_WORDS = new Set(['true', 'yes', 'on', '1']);
 const FALSE_WORDS = new Set(['false', 'no', 'off', '0']);
 

@@ -16,7 +16,7 @@ import createDebug from 'debug';
 import { createMaze, type Maze } from '../adapter/maze.js';
 import type { MazeOptions } from '../adapter/options.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
-import { checkOptionValue, serverOption } from '../core/option-table.js';
+import { resolveOptionValues } from '../core/option-table.js';
 import { type OpenPort, openClientPort, openEventPort } from './ports.js';
 
 const log = createDebug('follower-maze:net');
@@ -88,12 +88,10 @@ function resolveAddresses(options: ListenOptions): {
   eventPort: number;
   clientPort: number;
 } {
-  const [host, eventPort, clientPort] = (['host', 'eventPort', 'clientPort'] as const).map(
-    (name) => {
-      const spec = serverOption(name);
-      return checkOptionValue(spec, options[name] ?? spec.default);
-    },
-  ) as [string, number, number];
+  const { host, eventPort, clientPort } = resolveOptionValues(
+    ['host', 'eventPort', 'clientPort'],
+    options,
+  ) as { host: string; eventPort: number; clientPort: number };
   if (eventPort === clientPort && eventPort !== 0) {
     throw new MazeError(
       ErrorCode.InvalidOption,
