@@ -294,8 +294,7 @@ export class FollowGraph {
    */
   forEachFollowee(visit: (followee: UserId, followers: readonly UserId[]) => void): void {
     const followers: UserId[] = [];
-    for (const followee of this.#followees.keys()) {
-      const node = this.#followees.get(followee);
+    this.#followees.forEach((followee, node) => {
       followers.length = 0;
       const ref = this.#dense[node] as number;
       if (ref >= 0) {
@@ -309,7 +308,12 @@ export class FollowGraph {
       this.#listInto(this.#lowHead[node] as number, followers);
       this.#listInto(this.#highHead[node] as number, followers);
       visit(followee, followers);
-    }
+    });
+  }
+
+  /** How many users have at least one follower. */
+  get followeeCount(): number {
+    return this.#followees.size;
   }
 
   /** The users with at least one follower, in no particular order (O(users)). */

@@ -56,7 +56,7 @@ const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] ===
 
 /** The bytes of `graph` as the state after `point`. */
 export function encodeGraphSnapshot(graph: FollowGraph, point: SnapshotPoint): Uint8Array {
-  const followees = graph.followees().length;
+  const followees = graph.followeeCount;
   const header = new TextEncoder().encode(
     `FMS${GRAPH_SNAPSHOT_VERSION} ${point.position} ${point.lastSequence} ${followees} ${graph.edgeCount} ${graph.maxEdges}\n`,
   );

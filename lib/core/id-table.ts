@@ -150,6 +150,16 @@ export class IdTable {
     this.#work += values.length;
   }
 
+  /** Calls `visit` for each entry, in table order (O(capacity)); do not change the table meanwhile. */
+  forEach(visit: (id: number, value: number) => void): void {
+    const keys = this.#keys;
+    const values = this.#values;
+    for (let slot = 0; slot < values.length; slot++) {
+      const value = values[slot] as number;
+      if (value >= 0) visit(keys[slot] as number, value);
+    }
+  }
+
   /** The ids, in table order (O(capacity)). */
   keys(): number[] {
     const keys: number[] = [];
