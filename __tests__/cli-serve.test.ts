@@ -6,15 +6,10 @@
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createMaze } from '../lib/adapter/maze.js';
-import type { SettingSources } from '../lib/cli/command-options.js';
+import { commandYargsOptions, type SettingSources } from '../lib/cli/command-options.js';
 import { formatAddress, formatProblem, formatStats } from '../lib/cli/format.js';
 import { runServe } from '../lib/cli/serve.js';
-import {
-  resolveServeArgs,
-  type ServeArgs,
-  serveYargsOptions,
-  toListenOptions,
-} from '../lib/cli/serve-options.js';
+import { resolveServeArgs, type ServeArgs, toListenOptions } from '../lib/cli/serve-options.js';
 import { closest, withSuggestions } from '../lib/cli/suggest.js';
 import * as constants from '../lib/core/constants.js';
 import { ErrorCode } from '../lib/core/errors.js';
@@ -56,7 +51,7 @@ function refusal(
 
 describe('serve options', () => {
   it('has one flag per row of the option table (serve takes every one), and the library defaults', () => {
-    expect(Object.keys(serveYargsOptions())).toEqual(SERVER_OPTIONS.map(flagOf));
+    expect(Object.keys(commandYargsOptions('serve'))).toEqual(SERVER_OPTIONS.map(flagOf));
     const args = defaults();
     expect(args).toMatchObject({
       eventPort: constants.DEFAULT_EVENT_PORT,

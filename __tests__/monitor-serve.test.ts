@@ -1,10 +1,12 @@
 /**
- * `serve`'s monitoring port (`startServeMonitor()`): off unless given, and when given it
- * serves the running server and prints its address on stderr.
+ * A server command's monitoring port (`startMonitorFor()`) on `serve`'s sources: off unless
+ * given, and when given it serves the running server and prints its address on stderr.
  */
 import { describe, expect, it } from '@jest/globals';
 import { Logger } from '../lib/cli/logger.js';
-import { startServeMonitor } from '../lib/cli/serve.js';
+import { startMonitorFor } from '../lib/cli/server-process.js';
+import { serveMonitorSources } from '../lib/monitor/maze-sources.js';
+import type { MazeServer } from '../lib/net/listen.js';
 import { useTcpMazes } from './helpers/sockets.js';
 
 const startMaze = useTcpMazes();
@@ -20,18 +22,21 @@ function capture(): { err: string[]; logger: Logger } {
   return { err, logger };
 }
 
-describe('startServeMonitor', () => {
+/** `serve`'s monitoring sources, as the command loads them. */
+const sourcesOf = (server: MazeServer) => async () => serveMonitorSources(server);
+
+describe('startMonitorFor', () => {
   it('starts nothing and prints nothing when monitoring is off', async () => {
     const maze = await startMaze();
     const lines = capture();
-    expect(await startServeMonitor(maze.server, undefined, lines.logger)).toBeUndefined();
+    expect(await startMonitorFor(sourcesOf(maze.server), undefined, lines.logger)).toBeUndefined();
     expect(lines.err).toEqual([]);
   });
 
   it('serves the running server on loopback and prints its address on stderr', async () => {
     const maze = await startMaze();
     const lines = capture();
-    const monitor = await startServeMonitor(maze.server, { port: 0 }, lines.logger);
+    const monitor = await startMonitorFor(sourcesOf(maze.server), { port: 0 }, lines.logger);
     try {
       expect(monitor).toBeDefined();
       const port = monitor?.address.port;

@@ -11,7 +11,12 @@ import {
   type SnapshotWriterOptions,
 } from '../cluster/snapshot-writer.js';
 import { serverOptionsOf } from '../core/option-table.js';
-import { type CommonArgs, resolveCommandArgs, type SettingSources } from './command-options.js';
+import {
+  type CommonArgs,
+  resolveCommandArgs,
+  type SettingSources,
+  settingsNamed,
+} from './command-options.js';
 
 /** The connection to NATS JetStream, every setting decided. */
 export interface NatsArgs {
@@ -75,31 +80,23 @@ export function resolveGatewayArgs(
 
 /** `createIngest()`'s options from the settings of `ingest` (or `serve`), but the log. */
 export function toIngestOptions(args: object): Omit<IngestOptions, 'log'> {
-  return pick(args, INGEST_OPTION_NAMES);
+  return settingsNamed(args, INGEST_OPTION_NAMES);
 }
 
 /** `createSnapshotWriter()`'s options from the settings, but the log and the store. */
 export function toSnapshotWriterOptions(
   args: object,
 ): Omit<SnapshotWriterOptions, 'log' | 'store'> {
-  return pick(args, SNAPSHOT_WRITER_OPTION_NAMES);
+  return settingsNamed(args, SNAPSHOT_WRITER_OPTION_NAMES);
 }
 
 /** `createGateway()`'s options from the settings of `gateway` (or `serve`), but the log. */
 export function toGatewayOptions(args: object): Omit<GatewayOptions, 'log'> {
-  return pick(args, GATEWAY_OPTION_NAMES);
-}
-
-function pick(args: object, names: readonly string[]): Record<string, unknown> {
-  const values = args as Readonly<Record<string, unknown>>;
-  return Object.fromEntries(names.map((name) => [name, values[name]]));
+  return settingsNamed(args, GATEWAY_OPTION_NAMES);
 }
 
 /** `connectEventLog()`'s settings. */
 export function toNatsSettings(args: NatsArgs): NatsSettings {
-  const settings: Record<string, unknown> = {};
-  for (const spec of serverOptionsOf('cluster')) {
-    settings[spec.name] = (args as unknown as Record<string, unknown>)[spec.name];
-  }
-  return settings as NatsSettings;
+  const names = serverOptionsOf('cluster').map((spec) => spec.name);
+  return settingsNamed(args, names) as unknown as NatsSettings;
 }

@@ -145,12 +145,18 @@ export function resolveCommandArgs(
  * line's own (layer `cli`) nor the connection to NATS (layer `cluster`).
  */
 export function libraryOptionsOf(args: object): Record<string, unknown> {
-  const options: Record<string, unknown> = {};
-  for (const spec of serverOptionsOf('listen', 'adapter', 'core')) {
-    const value = (args as Record<string, unknown>)[spec.name];
-    if (value !== undefined) options[spec.name] = value;
+  const names = serverOptionsOf('listen', 'adapter', 'core').map((spec) => spec.name);
+  return settingsNamed(args, names);
+}
+
+/** The settings of `args` named in `names` that have a value. */
+export function settingsNamed(args: object, names: readonly string[]): Record<string, unknown> {
+  const values = args as Readonly<Record<string, unknown>>;
+  const settings: Record<string, unknown> = {};
+  for (const name of names) {
+    if (values[name] !== undefined) settings[name] = values[name];
   }
-  return options;
+  return settings;
 }
 
 // A misspelled variable would otherwise leave its setting at the default without a word.

@@ -2,9 +2,9 @@
  * What `follower-maze gateway` does once its options are parsed (docs/protocol.md §11):
  * connect to NATS JetStream (trying again, with a report each time, while it is unavailable),
  * load the newest snapshot, apply the event log up to its tail (the monitoring port, when
- * asked for, is up from the start and says what it waits for), then take clients on its port, and live as every
- * server command does (server-process.ts). It exits 1 when it can no longer follow the log
- * (its clients are closed first, so they can reconnect elsewhere).
+ * asked for, is up from the start and says what it waits for), then take clients on its
+ * port, and live as every server command does (server-process.ts). It exits 1 when it can
+ * no longer follow the log (its clients are closed first, so they can reconnect elsewhere).
  */
 import { createGateway, type Gateway } from '../cluster/gateway.js';
 import { GATEWAY_STAT_METRICS, gatewayMonitorSources } from '../monitor/cluster-sources.js';

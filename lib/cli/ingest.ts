@@ -6,12 +6,19 @@
  * port, and live as every server command does (server-process.ts). It exits 1 when
  * another ingest is found writing the log (`ERR_LOG_FENCED`): two would interleave it.
  */
+import type { EventLog } from '../cluster/event-log.js';
 import { createIngest, type Ingest } from '../cluster/ingest.js';
-import { createSnapshotWriter } from '../cluster/snapshot-writer.js';
+import type { SnapshotStore } from '../cluster/snapshot-store.js';
+import { createSnapshotWriter, type SnapshotWriter } from '../cluster/snapshot-writer.js';
 import { INGEST_PROCESS_STAT_METRICS, ingestMonitorSources } from '../monitor/cluster-sources.js';
 import { openEventPort } from '../net/ports.js';
 import { closePortAndServer } from './close-port.js';
-import { type IngestArgs, toIngestOptions, toSnapshotWriterOptions } from './cluster-options.js';
+import {
+  type IngestArgs,
+  type NatsArgs,
+  toIngestOptions,
+  toSnapshotWriterOptions,
+} from './cluster-options.js';
 import { logEventSources } from './connection-log.js';
 import { formatAddress } from './format.js';
 import { openLog } from './nats-connection.js';
@@ -32,16 +39,12 @@ export async function runIngest(
       false,
     );
     monitor.waitingFor('reading the event log tail and the newest snapshot');
-    const ingest = await createIngest({ log: eventLog, ...toIngestOptions(args) });
-    lifecycle.onClose(() => ingest.close());
-    lifecycle.watchStopping(ingest);
-    const writer = await createSnapshotWriter({
-      log: eventLog,
-      store: await eventLog.openSnapshots(),
-      ...toSnapshotWriterOptions(args),
-    });
-    lifecycle.onClose(() => writer.close());
-    lifecycle.watch(writer);
+    const { ingest, writer } = await startIngest(
+      lifecycle,
+      eventLog,
+      await eventLog.openSnapshots(),
+      args,
+    );
     logEventSources(ingest, lifecycle.logger);
     monitor.attach(ingestMonitorSources(ingest, writer, eventLog));
     const port = await openEventPort(ingest, args.host, args.eventPort);
@@ -59,4 +62,27 @@ export async function runIngest(
   } catch (error) {
     return lifecycle.failed(error);
   }
+}
+
+/**
+ * The ingest and its snapshot writer on `eventLog` (for `ingest`, and `serve --nats-url`):
+ * each closed at shutdown and its problems logged; the process exits 1 if the ingest stops.
+ */
+export async function startIngest(
+  lifecycle: ServerProcess,
+  eventLog: EventLog,
+  store: SnapshotStore,
+  args: Omit<IngestArgs, keyof NatsArgs>,
+): Promise<{ readonly ingest: Ingest; readonly writer: SnapshotWriter }> {
+  const ingest = await createIngest({ log: eventLog, ...toIngestOptions(args) });
+  lifecycle.onClose(() => ingest.close());
+  lifecycle.watchStopping(ingest);
+  const writer = await createSnapshotWriter({
+    log: eventLog,
+    store,
+    ...toSnapshotWriterOptions(args),
+  });
+  lifecycle.onClose(() => writer.close());
+  lifecycle.watch(writer);
+  return { ingest, writer };
 }

@@ -1,3 +1,4 @@
+/** The first steps of every command on the event log: the monitor, NATS, and its losses. */
 import { connectEventLogPatiently } from '../cluster/connect.js';
 import type { JetStreamEventLog } from '../cluster/jetstream-event-log.js';
 import { ErrorCode } from '../core/errors.js';

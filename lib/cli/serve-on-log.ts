@@ -9,8 +9,6 @@
  */
 import type { EventLog } from '../cluster/event-log.js';
 import { createGateway, type Gateway } from '../cluster/gateway.js';
-import { createIngest } from '../cluster/ingest.js';
-import { createSnapshotWriter } from '../cluster/snapshot-writer.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
 import {
   GATEWAY_STAT_METRICS,
@@ -24,6 +22,7 @@ import { closePortAndServer } from './close-port.js';
 import { toGatewayOptions, toIngestOptions, toSnapshotWriterOptions } from './cluster-options.js';
 import { logClients, logEventSources } from './connection-log.js';
 import { formatAddress } from './format.js';
+import { startIngest } from './ingest.js';
 import { openLog } from './nats-connection.js';
 import type { ServeArgs } from './serve-options.js';
 import type { ServeOutput } from './serve-output.js';
@@ -50,16 +49,7 @@ export async function runServeOnLog(
     );
     monitor.waitingFor('loading the newest snapshot and replaying the event log');
     const snapshots = await eventLog.openSnapshots();
-    const ingest = await createIngest({ log: eventLog, ...toIngestOptions(args) });
-    lifecycle.onClose(() => ingest.close());
-    lifecycle.watchStopping(ingest);
-    const writer = await createSnapshotWriter({
-      log: eventLog,
-      store: snapshots,
-      ...toSnapshotWriterOptions(args),
-    });
-    lifecycle.onClose(() => writer.close());
-    lifecycle.watch(writer);
+    const { ingest, writer } = await startIngest(lifecycle, eventLog, snapshots, args);
     const gateway = await createGateway({
       log: eventLog,
       snapshots,

@@ -3,7 +3,6 @@ import type { ListenOptions } from '../net/listen.js';
 import type { NatsArgs } from './cluster-options.js';
 import {
   type CommonArgs,
-  commandYargsOptions,
   libraryOptionsOf,
   resolveCommandArgs,
   type SettingSources,
@@ -29,11 +28,6 @@ export interface ServeArgs extends CommonArgs, NatsArgs {
   /** With `natsUrl`: the snapshot writer's cadence. */
   readonly snapshotEvents: number;
   readonly snapshotInterval: number;
-}
-
-/** `serve`'s flags for yargs. */
-export function serveYargsOptions(): ReturnType<typeof commandYargsOptions> {
-  return commandYargsOptions('serve');
 }
 
 /** Decides every setting of `serve` (see `resolveCommandArgs()`). */

@@ -5,38 +5,16 @@
  * instead: the same ports over the event log, so the state survives restarts.
  */
 import type { Gateway } from '../cluster/gateway.js';
-import type { MonitorServer } from '../monitor/monitor-server.js';
 import type { MonitorSources } from '../monitor/sources.js';
 import { listen, type MazeServer } from '../net/listen.js';
 import { logClients, logEventSources } from './connection-log.js';
 import { formatAddress } from './format.js';
-import type { Logger } from './logger.js';
 import { runServeOnLog } from './serve-on-log.js';
 import { type ServeArgs, toListenOptions } from './serve-options.js';
 import { processOutput, type ServeOutput } from './serve-output.js';
-import { ServerProcess, startMonitorFor } from './server-process.js';
+import { ServerProcess } from './server-process.js';
 
-/** Where `serve` binds its HTTP monitoring port (`--monitor-port`); off when not given. */
-export interface ServeMonitorOptions {
-  /** Default `DEFAULT_MONITOR_HOST` (loopback), whatever `--host` says. */
-  readonly host?: string;
-  /** 0 picks a free port. */
-  readonly port: number;
-}
-
-/**
- * Starts the monitoring port of a running `serve` server and prints
- * `follower-maze monitor: http://HOST:PORT` on stderr; does nothing when `options` is
- * `undefined` (monitoring is off by default). Rejects like `startMonitor()`.
- */
-export function startServeMonitor(
-  server: MazeServer,
-  options: ServeMonitorOptions | undefined,
-  logger: Logger,
-): Promise<MonitorServer | undefined> {
-  return startMonitorFor(() => serveSources(server), options, logger);
-}
-
+// Loaded only with a monitoring port (see `startMonitorFor()`).
 async function serveSources(server: MazeServer): Promise<MonitorSources> {
   const { serveMonitorSources } = await import('../monitor/maze-sources.js');
   return serveMonitorSources(server);
