@@ -62,6 +62,7 @@ import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { killChildren } from './bench/children.mjs';
 import { runClusterOnce } from './bench/cluster-run.mjs';
 import {
   costModelWarnings,
@@ -82,7 +83,7 @@ import {
 } from './bench/figures.mjs';
 import { formatLatencyTable, latencyChartSvg, sustained } from './bench/latency-chart.mjs';
 import { runLatencyProfile } from './bench/latency-profile.mjs';
-import { killChildren, runOnce } from './bench/run-once.mjs';
+import { runOnce } from './bench/run-once.mjs';
 import { describeStalls } from './bench/stall-watch.mjs';
 import { DEBIAN_NATS_SERVER, natsServerPath } from './support/nats-server.mjs';
 
@@ -151,14 +152,11 @@ function parseOptions() {
   }
   const latency = values.profile === LATENCY_PROFILE;
   const cluster = values.profile === CLUSTER_PROFILE;
-  const profiles =
-    values.profile === 'all'
-      ? Object.keys(PROFILES)
-      : latency
-        ? []
-        : cluster
-          ? [CLUSTER_LOAD]
-          : [values.profile];
+  let profiles;
+  if (values.profile === 'all') profiles = Object.keys(PROFILES);
+  else if (latency) profiles = [];
+  else if (cluster) profiles = [CLUSTER_LOAD];
+  else profiles = [values.profile];
   for (const name of profiles) {
     if (!(name in PROFILES)) {
       usage(

@@ -8,7 +8,11 @@
  */
 
 /** Characters of a child's output quoted when it fails. */
-export const LOG_TAIL_CHARS = 2_000;
+const LOG_TAIL_CHARS = 2_000;
+/** Longest wait for a server process to print its startup line. */
+export const STARTUP_TIMEOUT_MS = 10_000;
+/** Longest wait for a server process to exit after SIGTERM. */
+export const STOP_TIMEOUT_MS = 10_000;
 
 /** @type {Set<import('node:child_process').ChildProcess>} */
 const children = new Set();
@@ -32,16 +36,13 @@ export function track(child) {
 
 /**
  * Sends `signal` to `child` and waits up to `ms` for it to exit, which it must do with code 0.
- * Rejects (leaving the child to `killChildren()`) on a timeout or another exit code, quoting
- * `log()` if given.
+ * Rejects (leaving the child to `killChildren()`) on a timeout or another exit code.
  * @param {import('node:child_process').ChildProcess} child
- * @param {{ name: string, signal: NodeJS.Signals, ms: number, log?: () => string }} how
+ * @param {{ name: string, signal: NodeJS.Signals, ms: number }} how
  */
-export async function stopChild(child, { name, signal, ms, log = () => '' }) {
+export async function stopChild(child, { name, signal, ms }) {
   if (child.exitCode !== null || child.signalCode !== null) {
-    throw new Error(
-      `${name} had exited (${child.exitCode ?? child.signalCode}) before ${signal}\n${log()}`,
-    );
+    throw new Error(`${name} had exited (${child.exitCode ?? child.signalCode}) before ${signal}`);
   }
   const exited = new Promise((resolve) => {
     child.once('exit', (code, exitSignal) => resolve([code, exitSignal]));
@@ -49,7 +50,7 @@ export async function stopChild(child, { name, signal, ms, log = () => '' }) {
   child.kill(signal);
   const [code, exitSignal] = await withTimeout(exited, ms, `${name} shutdown`);
   if (code !== 0) {
-    throw new Error(`${name} exited with ${code ?? exitSignal} after ${signal}\n${log()}`);
+    throw new Error(`${name} exited with ${code ?? exitSignal} after ${signal}`);
   }
 }
 

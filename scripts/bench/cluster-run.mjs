@@ -32,6 +32,8 @@ import {
   count,
   killChildren,
   messageOf,
+  STARTUP_TIMEOUT_MS,
+  STOP_TIMEOUT_MS,
   stopChild,
   tail,
   track,
@@ -39,12 +41,11 @@ import {
 } from './children.mjs';
 import { costModelOf } from './cost-model.mjs';
 import { clusterProcesses } from './figures.mjs';
-import { STARTUP_TIMEOUT_MS, STOP_TIMEOUT_MS } from './run-once.mjs';
 import { watchServerUsage } from './server-usage.mjs';
 import { cpuProfileFlags, HOST, runSimulator, simulationFigures } from './simulator-run.mjs';
 
 /** The JetStream stream of the run; each run has a store of its own, so one name does. */
-export const BENCH_STREAM = 'FOLLOWER_MAZE_BENCH';
+const BENCH_STREAM = 'FOLLOWER_MAZE_BENCH';
 const NATS_STOP_MS = 10_000;
 /** The cost model's gateways print a stats line this often (ms): the counts it reads. */
 const COST_STATS_INTERVAL_MS = 200;

@@ -30,8 +30,6 @@ export interface ProjectionSettings {
 }
 
 export declare const HEADROOM: number;
-export declare const PROJECTED_GATEWAYS: readonly number[];
-export declare const PROJECTED_EVENTS_PER_SECOND: number;
 export declare const COST_FIGURES: readonly {
   readonly key: keyof CostModel;
   readonly label: string;
@@ -44,10 +42,6 @@ export declare function projectCapacity(
   model: Partial<CostModel>,
   at?: ProjectionSettings,
 ): ProjectionRow[];
-export declare function eventRateCaps(
-  model: Partial<CostModel>,
-  at?: { readonly headroom?: number },
-): { gatewayCap: number | null; ingestCap: number | null };
 export declare function formatCostModel(
   model: Partial<CostModel>,
   at?: ProjectionSettings,

@@ -30,12 +30,12 @@
  * returned as measured and flagged by `costModelWarnings()`, never clamped.
  */
 
-import { formatMarkdownTable, median } from './figures.mjs';
+import { formatFigure, formatMarkdownTable, medianFigures } from './figures.mjs';
 
 /** The share of a core a projection leaves unused: for GC pauses, bursts and the OS. */
 export const HEADROOM = 0.2;
 /** The cluster sizes the projection tabulates. */
-export const PROJECTED_GATEWAYS = [1, 2, 4, 8];
+const PROJECTED_GATEWAYS = [1, 2, 4, 8];
 /** The event rate the projection is worked out at. */
 export const PROJECTED_EVENTS_PER_SECOND = 100_000;
 
@@ -102,15 +102,7 @@ export function costModelOf(measured) {
  * @returns {CostModel}
  */
 export function medianCostModel(models) {
-  /** @type {Record<string, number | null>} */
-  const medians = {};
-  for (const { key } of COST_FIGURES) {
-    const values = models
-      .map((model) => model[/** @type {keyof CostModel} */ (key)])
-      .filter((value) => typeof value === 'number');
-    medians[key] = values.length === 0 ? null : median(/** @type {number[]} */ (values));
-  }
-  return /** @type {CostModel} */ (medians);
+  return /** @type {CostModel} */ (medianFigures(models, COST_FIGURES));
 }
 
 /**
@@ -164,7 +156,7 @@ export function projectCapacity(
   const a = /** @type {number} */ (replayMicrosPerEvent) / 1e6;
   const b = /** @type {number} */ (notificationMicros) / 1e6;
   const usable = 1 - headroom;
-  const ingestCap = usable / /** @type {number} */ (ingestMicrosPerEvent / 1e6);
+  const ingestCap = /** @type {number} */ (eventRateCaps(model, { headroom }).ingestCap);
   return gateways.map((count) => {
     const perEvent = a + (b * notificationsPerEvent) / count;
     return {
@@ -183,22 +175,13 @@ export function projectCapacity(
  * @param {{ headroom?: number }} [at]
  * @returns {{ gatewayCap: number | null, ingestCap: number | null }}
  */
-export function eventRateCaps(model, { headroom = HEADROOM } = {}) {
+function eventRateCaps(model, { headroom = HEADROOM } = {}) {
   const cap = (/** @type {number | null | undefined} */ micros) =>
     typeof micros === 'number' && micros > 0 ? (1 - headroom) / (micros / 1e6) : null;
   return {
     gatewayCap: cap(model.replayMicrosPerEvent),
     ingestCap: cap(model.ingestMicrosPerEvent),
   };
-}
-
-/** @param {number | null | undefined} value @param {number} decimals */
-function cell(value, decimals) {
-  if (typeof value !== 'number' || !Number.isFinite(value)) return '-';
-  return value.toLocaleString('en-US', {
-    minimumFractionDigits: decimals,
-    maximumFractionDigits: decimals,
-  });
 }
 
 /**
@@ -215,7 +198,7 @@ export function formatCostModel(model, at = {}) {
     ['Cost model', 'Median'],
     ...COST_FIGURES.map(({ key, label, decimals }) => [
       label,
-      cell(model[/** @type {keyof CostModel} */ (key)], decimals),
+      formatFigure(model[/** @type {keyof CostModel} */ (key)], decimals),
     ]),
   ]);
   const rows = projectCapacity(model, at);
@@ -224,14 +207,14 @@ export function formatCostModel(model, at = {}) {
     return lines;
   }
   const { gatewayCap, ingestCap } = eventRateCaps(model, { headroom });
-  const rate = cell(eventsPerSecond, 0);
+  const rate = formatFigure(eventsPerSecond, 0);
   lines.push(
     '',
     `Projection: one gateway per machine on one core, ${Math.round(headroom * 100)}% of it left` +
-      ` as headroom, clients spread evenly, ${cell(model.notificationsPerEvent, 2)}` +
+      ` as headroom, clients spread evenly, ${formatFigure(model.notificationsPerEvent, 2)}` +
       " notifications per event (the run's mix); the event rate is capped at" +
-      ` ${cell(gatewayCap, 0)}/s by every gateway applying every event and at` +
-      ` ${cell(ingestCap, 0)}/s by the one ingest:`,
+      ` ${formatFigure(gatewayCap, 0)}/s by every gateway applying every event and at` +
+      ` ${formatFigure(ingestCap, 0)}/s by the one ingest:`,
     '',
     ...formatMarkdownTable([
       [
@@ -242,9 +225,9 @@ export function formatCostModel(model, at = {}) {
       ],
       ...rows.map((row) => [
         String(row.gateways),
-        `${cell(row.coreShare * 100, 0)}%`,
-        cell(row.maxEventsPerSecond, 0),
-        cell(row.maxNotificationsPerSecond, 0),
+        `${formatFigure(row.coreShare * 100, 0)}%`,
+        formatFigure(row.maxEventsPerSecond, 0),
+        formatFigure(row.maxNotificationsPerSecond, 0),
       ]),
     ]),
   );

@@ -29,4 +29,3 @@ export declare function formatComparisonTable(
   columns: readonly MedianRow[],
   figures: readonly Figure[],
 ): string[];
-export declare function formatMarkdownTable(rows: readonly (readonly string[])[]): string[];

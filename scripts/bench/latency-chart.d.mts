@@ -19,7 +19,6 @@ export interface LatencySeries {
 }
 export declare const SUSTAINED_SHARE: number;
 export declare function sustained(point: Pick<LatencyPoint, 'rate' | 'sendRate'>): boolean;
-export declare function escapeXml(text: string): string;
 export declare function decades(min: number, max: number): number[];
 export declare function linearTicks(max: number, count?: number): number[];
 export declare function latencyChartSvg(chart: {

@@ -10,6 +10,7 @@
  * colour, and a legend. A point where the rate asked for was not sustained (`sustained()`)
  * is drawn hollow. Every text is XML-escaped.
  */
+import { formatFigure } from './figures.mjs';
 
 const PLOT_WIDTH = 490;
 const HEIGHT = 440;
@@ -213,15 +214,6 @@ export function latencyChartSvg({ title, series }) {
   return `${parts.join('\n')}\n`;
 }
 
-/** @param {number | null | undefined} value @param {number} decimals */
-function cell(value, decimals) {
-  if (typeof value !== 'number' || !Number.isFinite(value)) return '-';
-  return value.toLocaleString('en-US', {
-    minimumFractionDigits: decimals,
-    maximumFractionDigits: decimals,
-  });
-}
-
 /**
  * The latency table as Markdown, one row per point of each series.
  * @param {LatencySeries[]} series
@@ -235,10 +227,10 @@ export function formatLatencyTable(series) {
   for (const each of series) {
     for (const point of each.points) {
       lines.push(
-        `| ${each.name} | ${point.label ?? ''} | ${cell(point.rate, 0)} | ${cell(point.sendRate, 0)} |` +
-          ` ${cell(point.p50, 3)} | ${cell(point.p90, 3)} | ${cell(point.p99, 3)} |` +
-          ` ${cell(point.p999, 3)} | ${cell(point.max, 3)} | ${cell(point.slowClientsDropped, 0)} |` +
-          ` ${cell(point.stalledShare === undefined ? undefined : point.stalledShare * 100, 2)} |`,
+        `| ${each.name} | ${point.label ?? ''} | ${formatFigure(point.rate, 0)} | ${formatFigure(point.sendRate, 0)} |` +
+          ` ${formatFigure(point.p50, 3)} | ${formatFigure(point.p90, 3)} | ${formatFigure(point.p99, 3)} |` +
+          ` ${formatFigure(point.p999, 3)} | ${formatFigure(point.max, 3)} | ${formatFigure(point.slowClientsDropped, 0)} |` +
+          ` ${formatFigure(point.stalledShare === undefined ? undefined : point.stalledShare * 100, 2)} |`,
       );
     }
   }

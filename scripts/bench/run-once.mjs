@@ -11,6 +11,8 @@ import {
   count,
   killChildren,
   messageOf,
+  STARTUP_TIMEOUT_MS,
+  STOP_TIMEOUT_MS,
   stopChild,
   tail,
   track,
@@ -18,11 +20,6 @@ import {
 } from './children.mjs';
 import { watchServerUsage } from './server-usage.mjs';
 import { cpuProfileFlags, HOST, runSimulator, simulationFigures } from './simulator-run.mjs';
-
-export { killChildren } from './children.mjs';
-
-export const STARTUP_TIMEOUT_MS = 10_000;
-export const STOP_TIMEOUT_MS = 10_000;
 
 /**
  * @typedef {import('./simulator-run.mjs').LoadSettings} LoadSettings

@@ -4,13 +4,9 @@ export interface StallSummary {
   readonly stalledShare: number;
   readonly longestStallMs: number;
 }
-export declare const TICK_MS: number;
 export declare const STALL_MS: number;
 export declare class StallMeter {
   constructor(now: number);
   tick(now: number): void;
   summary(): StallSummary;
 }
-export declare function watchStalls(): { stop(): StallSummary };
-export declare function stallsAtRest(ms: number): Promise<StallSummary>;
-export declare function describeStalls(stalls: StallSummary): string;

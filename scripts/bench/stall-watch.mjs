@@ -13,7 +13,7 @@
  */
 
 /** The timer's period, ms. */
-export const TICK_MS = 1;
+const TICK_MS = 1;
 /** A gap between two ticks longer than this (ms) counts as a stall, whole. */
 export const STALL_MS = 2;
 

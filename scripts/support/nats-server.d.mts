@@ -1,8 +1,6 @@
 /** Types of `nats-server.mjs`, for the TypeScript test helper that starts servers with it. */
 import type { ChildProcess } from 'node:child_process';
 
-export declare const NATS_START_MS: number;
-export declare const DEBIAN_NATS_SERVER: string;
 export declare function natsServerPath(): string | undefined;
 export interface NatsServerProcess {
   readonly child: ChildProcess;

@@ -15,7 +15,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** Longest wait for a `nats-server` to say it is ready. */
-export const NATS_START_MS = 10_000;
+const NATS_START_MS = 10_000;
 /** Where Debian's package puts it, off the PATH of a non-root user. */
 export const DEBIAN_NATS_SERVER = '/usr/sbin/nats-server';
 

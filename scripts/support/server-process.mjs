@@ -28,7 +28,7 @@ export const LISTENING_LINE = /events on [^\s,]+:(\d+), clients on [^\s,]+:(\d+)
  * The startup line of each cluster command, `follower-maze listening: events on H:P` (ingest)
  * or `… clients on H:P` (gateway): its one port, and the flag that asks for it.
  */
-export const CLUSTER_ROLES = {
+const CLUSTER_ROLES = {
   ingest: { portFlag: '--event-port', line: /listening: events on [^\s,]+:(\d+)/ },
   gateway: { portFlag: '--client-port', line: /listening: clients on [^\s,]+:(\d+)/ },
 };
