@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { flagOf, SERVER_OPTIONS, serverOptionsFor } from '../lib/core/option-table.js';
-import { type RunningBinary, run } from './helpers/binary.js';
-import { connectTcp, type TcpPeer, waitUntil, withTimeout } from './helpers/sockets.js';
+import { run } from './helpers/binary.js';
+import { serve } from './helpers/cluster-processes.js';
+import { sleep, useTcpPeers, waitUntil, withTimeout } from './helpers/sockets.js';
 
 const PACKAGE_VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -20,31 +21,10 @@ const PACKAGE_VERSION = (
   }
 ).version;
 
-let peers: TcpPeer[] = [];
+const peers = useTcpPeers();
 let blockers: Server[] = [];
 
-/** Starts the server on free ports and reads them from the startup line. */
-async function serve(
-  args: string[] = [],
-  env: Record<string, string> = {},
-  descriptorLimit?: number,
-): Promise<RunningBinary & { eventPort: number; clientPort: number }> {
-  const binary = run(['--event-port', '0', '--client-port', '0', ...args], env, descriptorLimit);
-  const line = await binary.waitForLine('stdout', /listening/);
-  const match = /events on 127\.0\.0\.1:(\d+), clients on 127\.0\.0\.1:(\d+)/.exec(line);
-  if (match === null) throw new Error(`unexpected startup line: ${line}`);
-  return { ...binary, eventPort: Number(match[1]), clientPort: Number(match[2]) };
-}
-
-async function peer(port: number): Promise<TcpPeer> {
-  const connected = await connectTcp(port);
-  peers.push(connected);
-  return connected;
-}
-
 afterEach(async () => {
-  await Promise.all(peers.map((connected) => connected.close(1_000)));
-  peers = [];
   await Promise.all(
     blockers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
   );
@@ -54,13 +34,13 @@ afterEach(async () => {
 describe('follower-maze (built binary)', () => {
   it('serves events end to end and exits 0 on SIGTERM', async () => {
     const server = await serve(['--stats-interval', '20']);
-    const follower = await peer(server.clientPort);
-    const followee = await peer(server.clientPort);
+    const follower = await peers.connect(server.clientPort);
+    const followee = await peers.connect(server.clientPort);
     follower.socket.write('1\n');
     followee.socket.write('2\r\n');
     // Events go only to clients identified before them: wait for the stats to show both.
     await server.waitForLine('stdout', / clientsConnected=2 /);
-    const source = await peer(server.eventPort);
+    const source = await peers.connect(server.eventPort);
     source.socket.write('1|F|1|2\n2|S|2\r\n3|P|2|1\n4|B\n');
     await followee.received.waitForLength('1|F|1|2\n4|B\n'.length);
     await follower.received.waitForLength('2|S|2\r\n3|P|2|1\n4|B\n'.length);
@@ -77,7 +57,7 @@ describe('follower-maze (built binary)', () => {
 
   it('logs each problem on one line and prints stats lines', async () => {
     const server = await serve(['--stats-interval', '50']);
-    const source = await peer(server.eventPort);
+    const source = await peers.connect(server.eventPort);
     source.socket.write('1|B\nnope\n2|X\n');
     const problem = await server.waitForLine('stderr', /ERR_EVENT_BAD_BODY/);
     expect(problem).toBe(
@@ -93,8 +73,7 @@ describe('follower-maze (built binary)', () => {
 
   it('takes options from FOLLOWER_MAZE_* environment variables', async () => {
     const server = await serve([], {
-      FOLLOWER_MAZE_STATS_INTERVAL: '50',
-      FOLLOWER_MAZE_START_SEQUENCE: '10',
+      env: { FOLLOWER_MAZE_STATS_INTERVAL: '50', FOLLOWER_MAZE_START_SEQUENCE: '10' },
     });
     await server.waitForLine('stdout', /^stats .* nextSequence=10 /);
     server.child.kill('SIGTERM');
@@ -112,11 +91,11 @@ describe('follower-maze (built binary)', () => {
       '--slow-client-timeout',
       '60000',
     ]);
-    const stuck = await peer(server.clientPort);
+    const stuck = await peers.connect(server.clientPort);
     stuck.socket.write('1\n');
     stuck.socket.pause();
     await server.waitForLine('stdout', / clientsConnected=1 /);
-    const source = await peer(server.eventPort);
+    const source = await peers.connect(server.eventPort);
     // ~10 MB of notifications for a client that never reads: they cannot all be flushed.
     const star = Number.MAX_SAFE_INTEGER;
     let text = `1|F|1|${star}\n`;
@@ -140,16 +119,18 @@ describe('follower-maze (built binary)', () => {
     async () => {
       // 256 descriptors: 192 clients, 64 kept back (docs/protocol.md §5). Without the limit, accept() runs
       // out of descriptors and drops the event source's connection without a report.
-      const server = await serve(['--stats-interval', '50'], {}, 256);
-      const reader = await peer(server.clientPort);
+      const server = await serve(['--stats-interval', '50'], { descriptorLimit: 256 });
+      const reader = await peers.connect(server.clientPort);
       reader.socket.write('1\n');
       await server.waitForLine('stdout', / clientsConnected=1 /);
-      const crowd = await Promise.all(Array.from({ length: 300 }, () => peer(server.clientPort)));
+      const crowd = await Promise.all(
+        Array.from({ length: 300 }, () => peers.connect(server.clientPort)),
+      );
       await server.waitForLine(
         'stdout',
         / clientsIdentifying=191 clientsRejected=0 clientsRefused=109 /,
       );
-      const source = await peer(server.eventPort);
+      const source = await peers.connect(server.eventPort);
       source.socket.write('1|B\n2|P|7|1\n');
       await reader.received.waitForLength('1|B\n2|P|7|1\n'.length);
       expect(reader.received.text).toBe('1|B\n2|P|7|1\n');
@@ -234,10 +215,10 @@ describe('follower-maze (built binary)', () => {
 
   it('logs records with a timestamp and a level, and connections with addresses at debug', async () => {
     const server = await serve(['--log-level', 'debug']);
-    const client = await peer(server.clientPort);
+    const client = await peers.connect(server.clientPort);
     client.socket.write('7\n');
     await server.waitForLine('stderr', /^client#1 connected from 127\.0\.0\.1:\d+ as user 7$/);
-    const source = await peer(server.eventPort);
+    const source = await peers.connect(server.eventPort);
     source.socket.write('x|B\n');
     await server.waitForLine('stderr', /^problem ERR_EVENT_BAD_SEQUENCE/);
     expect(server.rawStderr).toEqual(
@@ -255,7 +236,7 @@ describe('follower-maze (built binary)', () => {
 
   it('logs one JSON object per line with --log-format json, and only warnings at warn', async () => {
     const server = await serve(['--log-format', 'json', '--log-level', 'warn']);
-    const source = await peer(server.eventPort);
+    const source = await peers.connect(server.eventPort);
     source.socket.write('x|B\n');
     await server.waitForLine('stderr', /ERR_EVENT_BAD_SEQUENCE/);
     server.child.kill('SIGTERM');
@@ -330,9 +311,9 @@ describe('follower-maze (built binary)', () => {
  * server is still serving.
  */
 async function expectStillServing(server: { eventPort: number; clientPort: number }) {
-  const client = await peer(server.clientPort);
+  const client = await peers.connect(server.clientPort);
   client.socket.write('1\n');
-  const source = await peer(server.eventPort);
+  const source = await peers.connect(server.eventPort);
   let sequence = 0;
   await waitUntil(
     () => {
@@ -343,10 +324,6 @@ async function expectStillServing(server: { eventPort: number; clientPort: numbe
     5_000,
   );
   expect(client.received.text).toMatch(/^\d+\|B\n/);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 describe('follower-maze output that fails or stalls (built binary)', () => {
@@ -364,7 +341,7 @@ describe('follower-maze output that fails or stalls (built binary)', () => {
   it('keeps serving when stderr is closed and a client sends a bad id', async () => {
     const server = await serve();
     server.child.stderr?.destroy();
-    const bad = await peer(server.clientPort);
+    const bad = await peers.connect(server.clientPort);
     bad.socket.write('abc\n');
     await bad.received.waitForEnd();
     await sleep(100);
@@ -377,7 +354,7 @@ describe('follower-maze output that fails or stalls (built binary)', () => {
   it('stays small with a stalled stderr and a flood of bad lines, and summarises them', async () => {
     const server = await serve(['--stats-interval', '50']);
     server.child.stderr?.pause(); // never read again: the pipe fills
-    const source = await peer(server.eventPort);
+    const source = await peers.connect(server.eventPort);
     const lines = 1_000_000;
     const chunk = 'x\n'.repeat(10_000);
     for (let i = 0; i < lines / 10_000; i++) source.socket.write(chunk);

@@ -5,20 +5,26 @@
  * started late catches up with the log (follows made before it started included); every
  * process exits 0 on SIGTERM. Each test writes its own stream on the suite's nats-server.
  */
-import { createServer } from 'node:net';
 import { beforeAll, expect, it } from '@jest/globals';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { createMaze } from '../lib/adapter/maze.js';
 import { run } from './helpers/binary.js';
-import { gateway, ingest, lastStats, logFlags, start, stop } from './helpers/cluster-processes.js';
-import { describeWithNats, type NatsServer, startNatsServer } from './helpers/nats.js';
 import {
-  attachMemoryClient,
+  clientsOn,
+  gateway,
+  ingest,
+  lastStats,
+  simulate,
+  stop,
+} from './helpers/cluster-processes.js';
+import { describeWithNats, type NatsServer, startNatsServer, streamInfo } from './helpers/nats.js';
+import {
   attachMemorySource,
-  connectTcp,
-  type MemoryClient,
+  attachUsers,
+  expectSameDeliveries,
+  sleep,
   type TcpPeer,
+  unusedPort,
+  useMemoryMazes,
+  useTcpPeers,
   waitUntil,
   withTimeout,
   writeAll,
@@ -27,12 +33,10 @@ import { generateEventLines, mulberry32, shuffleInBatches } from './helpers/stre
 
 const SIMULATION_MS = 60_000;
 
-function sleepBriefly(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 50));
-}
-
 describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
   let nats: NatsServer;
+  const peers = useTcpPeers();
+  const newMaze = useMemoryMazes();
 
   beforeAll(async () => {
     nats = await startNatsServer();
@@ -44,32 +48,27 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
       const stream = `E2E_${terminator.toUpperCase()}`;
       const events = await ingest(nats, stream);
       const gateways = await Promise.all([1, 2, 3].map(() => gateway(nats, stream)));
-      const simulation = run([
-        'simulate',
-        '--eventListenerPort',
-        String(events.port),
-        '--clientListenerPort',
-        gateways.map((started) => started.port).join(','),
-        '--totalEvents',
-        '20000',
-        '--concurrencyLevel',
-        '30',
-        '--numberOfUsers',
-        '200',
-        '--eventTerminator',
-        terminator,
-        '--idTerminator',
-        terminator,
-        '--logInterval',
-        '0',
-        '--json',
-      ]);
-      const code = await withTimeout(simulation.exited, SIMULATION_MS, 'the simulation');
-      const summary = JSON.parse(simulation.stdout.at(-1) ?? '{}') as {
-        ok?: boolean;
-        notifications?: number;
-        failure?: unknown;
-      };
+      const { code, summary } = await simulate(
+        [
+          '--eventListenerPort',
+          String(events.port),
+          '--clientListenerPort',
+          gateways.map((started) => started.port).join(','),
+          '--totalEvents',
+          '20000',
+          '--concurrencyLevel',
+          '30',
+          '--numberOfUsers',
+          '200',
+          '--eventTerminator',
+          terminator,
+          '--idTerminator',
+          terminator,
+          '--logInterval',
+          '0',
+        ],
+        SIMULATION_MS,
+      );
       expect({ code, ok: summary.ok, failure: summary.failure }).toEqual({
         code: 0,
         ok: true,
@@ -85,74 +84,50 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
     const stream = 'E2E_LATE';
     const events = await ingest(nats, stream);
     const early = await gateway(nats, stream);
-    const peers: TcpPeer[] = [];
-    try {
-      const source = await connectTcp(events.port);
-      peers.push(source);
-      // Before the late gateway exists: user 7 follows user 8, and many events after it.
-      const filler = Array.from({ length: 5_000 }, (_, index) => `${index + 2}|P|1|2\n`).join('');
-      source.socket.write(`1|F|7|8\r\n${filler}`);
-      let sequence = 5_002;
-      // A client gets the events applied after it identified: send until one arrives.
-      const sendUntil = (peer: TcpPeer, line: (n: number) => string, what: string) =>
-        waitUntil(
-          () => {
-            if (peer.received.text === '') source.socket.write(line(sequence++));
-            return peer.received.text !== '';
-          },
-          what,
-          15_000,
-        );
-      const witness = await connectTcp(early.port);
-      peers.push(witness);
-      witness.socket.write('2\n');
-      await sendUntil(witness, (n) => `${n}|P|1|2\n`, 'the early gateway to apply the log');
+    const source = await peers.connect(events.port);
+    // Before the late gateway exists: user 7 follows user 8, and many events after it.
+    const filler = Array.from({ length: 5_000 }, (_, index) => `${index + 2}|P|1|2\n`).join('');
+    source.socket.write(`1|F|7|8\r\n${filler}`);
+    let sequence = 5_002;
+    // A client gets the events applied after it identified: send until one arrives.
+    const sendUntil = (peer: TcpPeer, line: (n: number) => string, what: string) =>
+      waitUntil(
+        () => {
+          if (peer.received.text === '') source.socket.write(line(sequence++));
+          return peer.received.text !== '';
+        },
+        what,
+        15_000,
+      );
+    const witness = await peers.connect(early.port);
+    witness.socket.write('2\n');
+    await sendUntil(witness, (n) => `${n}|P|1|2\n`, 'the early gateway to apply the log');
 
-      const late = await gateway(nats, stream);
-      const follower = await connectTcp(late.port);
-      peers.push(follower);
-      follower.socket.write('7\n');
-      await sendUntil(
-        follower,
-        (n) => `${n}|S|8\n`,
-        'a status update of user 8 at the late gateway',
-      );
-      // User 2 got 5,000 private messages before the late gateway started: none again.
-      const recipient = await connectTcp(late.port);
-      peers.push(recipient);
-      recipient.socket.write('2\n');
-      await sendUntil(
-        recipient,
-        (n) => `${n}|P|1|2\n`,
-        'a new private message at the late gateway',
-      );
-      await sleepBriefly();
-      expect(follower.received.text).toMatch(/^(\d+\|S\|8\n)+$/);
-      expect(recipient.received.text).toMatch(/^(\d+\|P\|1\|2\n)+$/);
-      expect(Number(recipient.received.text.split('|')[0])).toBeGreaterThan(5_001);
-      for (const process of [events, early, late]) expect(await stop(process)).toBe(0);
-    } finally {
-      await Promise.all(peers.map((peer) => peer.close(1_000)));
-    }
+    const late = await gateway(nats, stream);
+    const follower = await peers.connect(late.port);
+    follower.socket.write('7\n');
+    await sendUntil(follower, (n) => `${n}|S|8\n`, 'a status update of user 8 at the late gateway');
+    // User 2 got 5,000 private messages before the late gateway started: none again.
+    const recipient = await peers.connect(late.port);
+    recipient.socket.write('2\n');
+    await sendUntil(recipient, (n) => `${n}|P|1|2\n`, 'a new private message at the late gateway');
+    await sleep(50);
+    expect(follower.received.text).toMatch(/^(\d+\|S\|8\n)+$/);
+    expect(recipient.received.text).toMatch(/^(\d+\|P\|1\|2\n)+$/);
+    expect(Number(recipient.received.text.split('|')[0])).toBeGreaterThan(5_001);
+    for (const process of [events, early, late]) expect(await stop(process)).toBe(0);
   }, 60_000);
 
   it('starts a gateway after 1M events, from the newest snapshot once retention dropped the first batches', async () => {
     const stream = 'E2E_SNAPSHOT';
-    const events = await start(
-      [
-        'ingest',
-        ...logFlags(nats, stream),
-        '--event-port',
-        '0',
-        '--nats-max-bytes',
-        '4000000',
-        '--snapshot-events',
-        '100000',
-        '--stats-interval',
-        '100',
-      ],
-      'events',
-    );
+    const events = await ingest(nats, stream, [
+      '--nats-max-bytes',
+      '4000000',
+      '--snapshot-events',
+      '100000',
+      '--stats-interval',
+      '100',
+    ]);
     const users = 40;
     const rng = mulberry32(4);
     const before = shuffleInBatches(
@@ -165,85 +140,40 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
       100,
       rng,
     ).join('');
-    const maze = createMaze();
-    const peers: TcpPeer[] = [];
-    try {
-      const reference = attachMemorySource(maze);
-      reference.peer.write(before);
-      const source = await connectTcp(events.port);
-      peers.push(source);
-      await writeAll(source.socket, before, SIMULATION_MS);
-      await waitUntil(() => maze.stats().eventsApplied === 1_000_000, 'the reference', 30_000);
-      // Every event appended, and the snapshot writer through the whole log.
-      await waitUntil(
-        () => {
-          const stats = lastStats(events);
-          return (
-            stats.eventsAppended === '1000000' &&
-            stats.snapshotLogPosition === stats.batchesAppended &&
-            stats.snapshotPosition !== '0'
-          );
-        },
-        'the ingest to append everything and snapshot it',
-        30_000,
-      );
-      // Retention has dropped the first batches: only a snapshot can stand for them.
-      const admin = await connect({ servers: nats.url });
-      try {
-        const { state } = await (await jetstreamManager(admin)).streams.info(stream);
-        expect(state.first_seq).toBeGreaterThan(1);
-      } finally {
-        await admin.close();
-      }
-
-      const late = await start(
-        ['gateway', ...logFlags(nats, stream), '--client-port', '0', '--stats-interval', '50'],
-        'clients',
-      );
-      await waitUntil(() => lastStats(late).startSnapshotPosition !== undefined, 'a stats line');
-      expect(Number(lastStats(late).startSnapshotPosition)).toBeGreaterThan(0);
-      // The gateway left the ingest's retention alone.
-      const check = await connect({ servers: nats.url });
-      try {
-        const { config } = await (await jetstreamManager(check)).streams.info(stream);
-        expect(config.max_bytes).toBe(4_000_000);
-      } finally {
-        await check.close();
-      }
-      const expected: MemoryClient[] = [];
-      const received: TcpPeer[] = [];
-      for (let user = 1; user <= users; user++) {
-        expected.push(await attachMemoryClient(maze, `${user}\n`));
-        const client = await connectTcp(late.port);
-        peers.push(client);
-        client.socket.write(`${user}\n`);
-        received.push(client);
-      }
-      await waitUntil(
-        () => lastStats(late).clientsConnected === String(users),
-        'every client identified at the late gateway',
-        15_000,
-      );
-      reference.peer.write(after);
-      await writeAll(source.socket, after, SIMULATION_MS);
-      await waitUntil(() => maze.stats().eventsApplied === 1_020_000, 'the reference', 15_000);
-      let notifications = 0;
-      for (const [index, client] of expected.entries()) {
-        const peer = received[index] as TcpPeer;
-        await waitUntil(
-          () => peer.received.text.length >= client.received.text.length,
-          `user ${index + 1}'s notifications`,
-          15_000,
+    const { maze } = newMaze();
+    const reference = attachMemorySource(maze);
+    reference.peer.write(before);
+    const source = await peers.connect(events.port);
+    await writeAll(source.socket, before, SIMULATION_MS);
+    await waitUntil(() => maze.stats().eventsApplied === 1_000_000, 'the reference', 30_000);
+    // Every event appended, and the snapshot writer through the whole log.
+    await waitUntil(
+      () => {
+        const stats = lastStats(events);
+        return (
+          stats.eventsAppended === '1000000' &&
+          stats.snapshotLogPosition === stats.batchesAppended &&
+          stats.snapshotPosition !== '0'
         );
-        expect(peer.received.text).toBe(client.received.text);
-        notifications += client.received.lines.length;
-      }
-      expect(notifications).toBeGreaterThan(20_000);
-      for (const process of [events, late]) expect(await stop(process)).toBe(0);
-    } finally {
-      await maze.close();
-      await Promise.all(peers.map((peer) => peer.close(1_000)));
-    }
+      },
+      'the ingest to append everything and snapshot it',
+      30_000,
+    );
+    // Retention has dropped the first batches: only a snapshot can stand for them.
+    expect((await streamInfo(nats, stream)).state.first_seq).toBeGreaterThan(1);
+
+    const late = await gateway(nats, stream, ['--stats-interval', '50']);
+    await waitUntil(() => lastStats(late).startSnapshotPosition !== undefined, 'a stats line');
+    expect(Number(lastStats(late).startSnapshotPosition)).toBeGreaterThan(0);
+    // The gateway left the ingest's retention alone.
+    expect((await streamInfo(nats, stream)).config.max_bytes).toBe(4_000_000);
+    const expected = await attachUsers(maze, users);
+    const received = await clientsOn(late, users, peers, 15_000);
+    reference.peer.write(after);
+    await writeAll(source.socket, after, SIMULATION_MS);
+    await waitUntil(() => maze.stats().eventsApplied === 1_020_000, 'the reference', 15_000);
+    expect(await expectSameDeliveries(received, expected, 15_000)).toBeGreaterThan(20_000);
+    for (const process of [events, late]) expect(await stop(process)).toBe(0);
   }, 120_000);
 
   it('exits 1 naming --nats-subject when another stream takes the subject', async () => {
@@ -266,7 +196,7 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
   });
 
   it('waits for NATS at startup: reports, answers 503, then serves once NATS is there', async () => {
-    const port = await freePort();
+    const port = await unusedPort();
     const waiting = run([
       'gateway',
       '--nats-url',
@@ -298,7 +228,7 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
   }, 60_000);
 
   it('stops at once, exit 0, on SIGTERM while it waits for NATS', async () => {
-    const waiting = run(['ingest', '--nats-url', `nats://127.0.0.1:${await freePort()}`]);
+    const waiting = run(['ingest', '--nats-url', `nats://127.0.0.1:${await unusedPort()}`]);
     await waiting.waitForLine('stderr', /ERR_LOG_UNAVAILABLE/);
     expect(await stop(waiting)).toBe(0);
   });
@@ -309,12 +239,3 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
     expect(missing.stderr.join('\n')).toMatch(/natsUrl .*is required/);
   });
 });
-
-/** A loopback port nothing listens on (for now). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

@@ -7,7 +7,13 @@
  */
 import { duplexPair } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import type { EventLog, LogReader, ReadOptions } from '../lib/cluster/event-log.js';
+import {
+  type EventBatch,
+  type EventLog,
+  iterateReader,
+  type LogReader,
+  type ReadOptions,
+} from '../lib/cluster/event-log.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../lib/cluster/gateway.js';
 import { createIngest, type Ingest } from '../lib/cluster/ingest.js';
 import { MemoryEventLog } from '../lib/cluster/memory-event-log.js';
@@ -18,7 +24,8 @@ import { appendRange } from './helpers/event-log-contract.js';
 import {
   attachMemoryClient,
   attachMemorySource,
-  type MemoryClient,
+  attachUsers,
+  expectSameDeliveries,
   sleep,
   useMemoryMazes,
   WAIT_MS,
@@ -48,15 +55,25 @@ function newIngest(log: EventLog): Promise<Ingest> {
   return withTimeout(createIngest({ log }), WAIT_MS, 'createIngest').then(track);
 }
 
-/** Clients of users `1..users`, each identified. */
-async function clientsOf(
-  taker: Parameters<typeof attachMemoryClient>[0],
-  users: number,
-): Promise<MemoryClient[]> {
-  const clients: MemoryClient[] = [];
-  for (let user = 1; user <= users; user++)
-    clients.push(await attachMemoryClient(taker, `${user}\n`));
-  return clients;
+/**
+ * `count` batches of `perBatch` broadcasts of 1 KiB each, numbered from 1, appended at
+ * positions 0, 1, …; returns the batches.
+ */
+async function appendKibBroadcasts(
+  log: EventLog,
+  count: number,
+  perBatch: number,
+): Promise<EventBatch[]> {
+  const batches = Array.from({ length: count }, (_, index) => {
+    const first = perBatch * index + 1;
+    const lines = Array.from(
+      { length: perBatch },
+      (_, offset) => `${String(first + offset).padStart(1020, '0')}|B\n`,
+    );
+    return { firstSequence: first, lastSequence: first + perBatch - 1, lines };
+  });
+  for (const [position, batch] of batches.entries()) await log.append(batch, { position });
+  return batches;
 }
 
 const codes = (problems: readonly Problem[]) => problems.map((problem) => problem.code);
@@ -74,12 +91,12 @@ describe('Gateway: ingest and gateways deliver what one maze delivers', () => {
     const text = lines.join('');
 
     const { maze } = newMaze();
-    const reference = await clientsOf(maze, users);
+    const reference = await attachUsers(maze, users);
     const log = new MemoryEventLog();
     const ingest = await newIngest(log);
     const gateways = [await newGateway({ log }), await newGateway({ log })];
     await Promise.all(gateways.map(({ gateway }) => gateway.ready));
-    const served = await Promise.all(gateways.map(({ gateway }) => clientsOf(gateway, users)));
+    const served = await Promise.all(gateways.map(({ gateway }) => attachUsers(gateway, users)));
 
     const direct = attachMemorySource(maze);
     direct.peer.write(text);
@@ -94,16 +111,7 @@ describe('Gateway: ingest and gateways deliver what one maze delivers', () => {
     for (const { gateway } of gateways) {
       await waitUntil(() => gateway.stats().eventsApplied === applied, `${applied} events applied`);
     }
-    for (const [index, client] of reference.entries()) {
-      for (const clients of served) {
-        const peer = clients[index] as MemoryClient;
-        await waitUntil(
-          () => peer.received.text.length >= client.received.text.length,
-          `user ${index + 1}'s notifications`,
-        );
-        expect(peer.received.text).toBe(client.received.text);
-      }
-    }
+    for (const clients of served) await expectSameDeliveries(clients, reference);
     expect(reference.some((client) => client.received.text.includes('\r\n'))).toBe(true);
   });
 });
@@ -176,16 +184,7 @@ describe('Gateway: backpressure', () => {
     await gateway.ready;
     const slow = await attachMemoryClient(gateway, '1\n', { read: false });
     // 200 batches of four 1 KiB broadcasts: far over a 16 KiB stream buffer.
-    const batches = Array.from({ length: 200 }, (_, index) => {
-      const first = 4 * index + 1;
-      const lines = [0, 1, 2, 3].map(
-        (offset) => `${String(first + offset).padStart(1020, '0')}|B\n`,
-      );
-      return { firstSequence: first, lastSequence: first + 3, lines };
-    });
-    for (const [index, batch] of batches.entries()) {
-      await log.append(batch, { position: index });
-    }
+    const batches = await appendKibBroadcasts(log, 200, 4);
     await waitUntil(() => gateway.stats().logReadingPaused, 'the gateway to hold its input');
     const held = gateway.stats().logPosition;
     expect(held).toBeLessThan(batches.length / 2);
@@ -209,14 +208,7 @@ describe('Gateway: closing', () => {
     const { gateway } = await newGateway({ log, clientBufferLimit: 1024, shutdownTimeout: 200 });
     await gateway.ready;
     await attachMemoryClient(gateway, '1\n', { read: false });
-    for (const position of [0, 1]) {
-      const lines = Array.from(
-        { length: 32 },
-        (_, index) => `${String(32 * position + index + 1).padStart(1020, '0')}|B\n`,
-      );
-      const first = 32 * position + 1;
-      await log.append({ firstSequence: first, lastSequence: first + 31, lines }, { position });
-    }
+    await appendKibBroadcasts(log, 2, 32);
     await waitUntil(() => gateway.stats().logReadingPaused, 'the gateway to hold its input');
     expect(gateway.stats().logPosition).toBe(1);
     await withTimeout(gateway.close(), WAIT_MS, 'close');
@@ -299,13 +291,7 @@ describe('Gateway: log failures', () => {
     await gateway.ready;
     const slow = await attachMemoryClient(gateway, '1\n', { read: false });
     const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
-    for (let position = 0; position < 40; position++) {
-      const first = 4 * position + 1;
-      const lines = [0, 1, 2, 3].map(
-        (offset) => `${String(first + offset).padStart(1020, '0')}|B\n`,
-      );
-      await log.append({ firstSequence: first, lastSequence: first + 3, lines }, { position });
-    }
+    await appendKibBroadcasts(log, 40, 4);
     slow.peer.resume();
     expect((await withTimeout(stopped, WAIT_MS, 'stopped')).code).toBe(ErrorCode.LogTruncated);
     await slow.received.waitForEnd();
@@ -361,14 +347,15 @@ class GatedLog implements EventLog {
   read(fromPosition: number, options?: ReadOptions): LogReader {
     const reader = this.inner.read(fromPosition, options);
     const opened = this.#opened;
-    return {
+    const gated: LogReader = {
       next: async () => {
         await opened;
         return reader.next();
       },
       close: () => reader.close(),
-      [Symbol.asyncIterator]: () => reader[Symbol.asyncIterator](),
+      [Symbol.asyncIterator]: () => iterateReader(gated),
     };
+    return gated;
   }
 }
 
@@ -395,7 +382,7 @@ class FailingReadsLog implements EventLog {
     const from = failing ? fromPosition : Math.max(1, fromPosition - (this.options.rewind ?? 0));
     const reader = this.inner.read(from, options);
     let left = this.batches;
-    return {
+    const failingReader: LogReader = {
       next: async () => {
         if (failing && left-- === 0) {
           await reader.close();
@@ -404,7 +391,8 @@ class FailingReadsLog implements EventLog {
         return reader.next();
       },
       close: () => reader.close(),
-      [Symbol.asyncIterator]: () => reader[Symbol.asyncIterator](),
+      [Symbol.asyncIterator]: () => iterateReader(failingReader),
     };
+    return failingReader;
   }
 }

@@ -10,26 +10,10 @@ import {
   ErrorCode,
   encodeGraphSnapshot,
   FollowGraph,
-  type GraphSnapshot,
   MAX_ID,
   MazeCore,
 } from '../lib/core/index.js';
-
-/** Every edge of `graph` as sorted `followee>follower` strings. */
-function edgesOf(graph: FollowGraph): string[] {
-  return graph
-    .followees()
-    .flatMap((followee) =>
-      [...graph.followersOf(followee)].map((follower) => `${followee}>${follower}`),
-    )
-    .sort();
-}
-
-function decoded(bytes: Uint8Array): GraphSnapshot {
-  const result = decodeGraphSnapshot(bytes);
-  if (!result.ok) throw new Error(result.reason);
-  return result.snapshot;
-}
+import { decoded, edgesOf } from './helpers/graphs.js';
 
 function restored(bytes: Uint8Array, maxFollowEdges?: number): MazeCore {
   const core = new MazeCore({ maxFollowEdges });

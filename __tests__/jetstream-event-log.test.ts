@@ -5,7 +5,6 @@
  * unreachable or runs without JetStream. Skipped without `nats-server` unless
  * `FOLLOWER_MAZE_REQUIRE_NATS=1`. Every wait is bounded; every connection is closed.
  */
-import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -15,19 +14,10 @@ import { EVENT_LOG_PULL_EXPIRES_MS } from '../lib/core/constants.js';
 import { ErrorCode } from '../lib/core/errors.js';
 import { appendRange, batchOf, take } from './helpers/event-log-contract.js';
 import { describeWithNats, type NatsServer, startNatsServer } from './helpers/nats.js';
-import { withTimeout } from './helpers/sockets.js';
+import { unusedPort, withTimeout } from './helpers/sockets.js';
 
 /** Bound on anything that waits for a NATS restart: reconnecting takes ~2 s. */
 const RESTART_WAIT_MS = 20_000;
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** `attempt()`'s first result, asking again after each failure until `RESTART_WAIT_MS`. */
 async function eventually<T>(attempt: () => Promise<T>, what: string): Promise<T> {
@@ -240,7 +230,7 @@ function withoutJetStream(): void {
   });
 
   it('says so at once when NATS is unreachable (ERR_LOG_UNAVAILABLE)', async () => {
-    const url = `nats://127.0.0.1:${await closedPort()}`;
+    const url = `nats://127.0.0.1:${await unusedPort()}`;
     const started = Date.now();
     await expect(
       withTimeout(connectEventLog({ natsUrl: url }), 10_000, 'the refusal'),

@@ -5,134 +5,100 @@
  * stale). Every wait is bounded; every process and socket is closed.
  */
 import { beforeAll, expect, it } from '@jest/globals';
-import { run } from './helpers/binary.js';
-import { lastStats, logFlags, stop } from './helpers/cluster-processes.js';
+import { kill, lastStats, logFlags, serve, simulate, stop } from './helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from './helpers/nats.js';
-import { connectTcp, type TcpPeer, waitUntil, withTimeout, writeAll } from './helpers/sockets.js';
+import { useTcpPeers, waitUntil, writeAll } from './helpers/sockets.js';
 
 const WAIT_MS = 20_000;
 
 /** `serve` on the log `stream`, on free ports read back from its startup line. */
-async function serveOnLog(nats: NatsServer, stream: string, extra: string[] = []) {
-  const binary = run([
-    ...logFlags(nats, stream),
-    ...extra,
-    '--event-port',
-    '0',
-    '--client-port',
-    '0',
-    '--stats-interval',
-    '50',
-  ]);
-  const line = await binary.waitForLine('stdout', /^follower-maze listening:/, WAIT_MS);
-  const match = /events on 127\.0\.0\.1:(\d+), clients on 127\.0\.0\.1:(\d+)/.exec(line);
-  if (match === null) throw new Error(`unexpected startup line: ${line}`);
-  return { ...binary, eventPort: Number(match[1]), clientPort: Number(match[2]) };
+function serveOnLog(nats: NatsServer, stream: string, extra: string[] = []) {
+  return serve([...logFlags(nats, stream), ...extra, '--stats-interval', '50'], { ms: WAIT_MS });
 }
 
 describeWithNats('serve --nats-url (built binary on a real nats-server)', () => {
   let nats: NatsServer;
-  const peers: TcpPeer[] = [];
+  const peers = useTcpPeers();
 
   beforeAll(async () => {
     nats = await startNatsServer();
   });
 
-  async function tcp(port: number): Promise<TcpPeer> {
-    const peer = await connectTcp(port);
-    peers.push(peer);
-    return peer;
-  }
-
-  async function closePeers(): Promise<void> {
-    await Promise.all(peers.splice(0).map((peer) => peer.close(1_000)));
-  }
-
   it('passes the simulator', async () => {
     const server = await serveOnLog(nats, 'SERVE_SIM');
-    const simulation = run([
-      'simulate',
-      '--eventListenerPort',
-      String(server.eventPort),
-      '--clientListenerPort',
-      String(server.clientPort),
-      '--totalEvents',
-      '50000',
-      '--concurrencyLevel',
-      '30',
-      '--json',
-    ]);
-    expect(await withTimeout(simulation.exited, 60_000, 'the simulation')).toBe(0);
-    expect(JSON.parse(simulation.stdout.at(-1) ?? '{}').ok).toBe(true);
+    const { code, summary } = await simulate(
+      [
+        '--eventListenerPort',
+        String(server.eventPort),
+        '--clientListenerPort',
+        String(server.clientPort),
+        '--totalEvents',
+        '50000',
+        '--concurrencyLevel',
+        '30',
+      ],
+      60_000,
+    );
+    expect(code).toBe(0);
+    expect(summary.ok).toBe(true);
     expect(await stop(server)).toBe(0);
   }, 90_000);
 
   it('delivers every event it had read to its clients before a SIGTERM ends it', async () => {
-    try {
-      const server = await serveOnLog(nats, 'SERVE_DRAIN');
-      const client = await tcp(server.clientPort);
-      client.socket.write('1\n');
-      await waitUntil(() => lastStats(server).clientsConnected === '1', 'the client');
-      const source = await tcp(server.eventPort);
-      const broadcasts = Array.from({ length: 200_000 }, (_, index) => `${index + 1}|B\n`).join('');
-      await writeAll(source.socket, broadcasts);
-      await waitUntil(() => Number(lastStats(server).eventsReceived ?? 0) > 0, 'events read');
-      expect(await stop(server)).toBe(0);
-      await client.received.waitForEnd();
-      // What the source's connection line says was read, the client got, whole and in order.
-      const read = Number(
-        /disconnected after (\d+) line/.exec(
-          server.stderr.find((line) => line.includes('disconnected after')) ?? '',
-        )?.[1],
-      );
-      expect(read).toBeGreaterThan(0);
-      expect(client.received.lines).toHaveLength(read);
-      expect(client.received.text).toBe(broadcasts.slice(0, client.received.text.length));
-    } finally {
-      await closePeers();
-    }
+    const server = await serveOnLog(nats, 'SERVE_DRAIN');
+    const client = await peers.connect(server.clientPort);
+    client.socket.write('1\n');
+    await waitUntil(() => lastStats(server).clientsConnected === '1', 'the client');
+    const source = await peers.connect(server.eventPort);
+    const broadcasts = Array.from({ length: 200_000 }, (_, index) => `${index + 1}|B\n`).join('');
+    await writeAll(source.socket, broadcasts);
+    await waitUntil(() => Number(lastStats(server).eventsReceived ?? 0) > 0, 'events read');
+    expect(await stop(server)).toBe(0);
+    await client.received.waitForEnd();
+    // What the source's connection line says was read, the client got, whole and in order.
+    const read = Number(
+      /disconnected after (\d+) line/.exec(
+        server.stderr.find((line) => line.includes('disconnected after')) ?? '',
+      )?.[1],
+    );
+    expect(read).toBeGreaterThan(0);
+    expect(client.received.lines).toHaveLength(read);
+    expect(client.received.text).toBe(broadcasts.slice(0, client.received.text.length));
   }, 60_000);
 
   it('keeps follows and the sequence across a restart (SIGTERM) and a kill (SIGKILL)', async () => {
-    try {
-      // A snapshot after every batch: each restart starts from one, then reads the log after it.
-      const snapshotEveryBatch = ['--snapshot-events', '1'];
-      let server = await serveOnLog(nats, 'SERVE_RESTART', snapshotEveryBatch);
-      let source = await tcp(server.eventPort);
-      source.socket.write('1|F|7|8\n2|F|9|8\n3|U|9|8\n');
-      await waitUntil(() => lastStats(server).eventsAppended === '3', 'three events appended');
-      expect(await stop(server)).toBe(0);
+    // A snapshot after every batch: each restart starts from one, then reads the log after it.
+    const snapshotEveryBatch = ['--snapshot-events', '1'];
+    let server = await serveOnLog(nats, 'SERVE_RESTART', snapshotEveryBatch);
+    let source = await peers.connect(server.eventPort);
+    source.socket.write('1|F|7|8\n2|F|9|8\n3|U|9|8\n');
+    await waitUntil(() => lastStats(server).eventsAppended === '3', 'three events appended');
+    expect(await stop(server)).toBe(0);
 
-      // Each round starts after the previous one's end: a stop, a stop, a kill.
-      for (const [restart, next] of [
-        ['SIGTERM', 4],
-        ['SIGKILL', 5],
-        ['SIGTERM', 6],
-      ] as const) {
-        server = await serveOnLog(nats, 'SERVE_RESTART', snapshotEveryBatch);
-        await waitUntil(() => lastStats(server).startSnapshotPosition !== undefined, 'stats');
-        expect(Number(lastStats(server).startSnapshotPosition)).toBeGreaterThan(0);
-        const follower = await tcp(server.clientPort);
-        const unfollowed = await tcp(server.clientPort);
-        follower.socket.write('7\n');
-        unfollowed.socket.write('9\n');
-        await waitUntil(() => lastStats(server).clientsConnected === '2', 'two clients');
-        source = await tcp(server.eventPort);
-        // An old number first: stale, delivered to nobody.
-        source.socket.write(`3|S|8\n${next}|S|8\n`);
-        await waitUntil(() => follower.received.text !== '', 'the status update', WAIT_MS);
-        expect(follower.received.text).toBe(`${next}|S|8\n`);
-        expect(unfollowed.received.text).toBe('');
-        await waitUntil(() => lastStats(server).eventsAppended === '1', 'the update appended');
-        if (restart === 'SIGTERM') expect(await stop(server)).toBe(0);
-        else {
-          server.child.kill('SIGKILL');
-          expect(await server.exited).toBe(137);
-        }
-        await closePeers();
-      }
-    } finally {
-      await closePeers();
+    // Each round starts after the previous one's end: a stop, a stop, a kill.
+    for (const [restart, next] of [
+      ['SIGTERM', 4],
+      ['SIGKILL', 5],
+      ['SIGTERM', 6],
+    ] as const) {
+      server = await serveOnLog(nats, 'SERVE_RESTART', snapshotEveryBatch);
+      await waitUntil(() => lastStats(server).startSnapshotPosition !== undefined, 'stats');
+      expect(Number(lastStats(server).startSnapshotPosition)).toBeGreaterThan(0);
+      const follower = await peers.connect(server.clientPort);
+      const unfollowed = await peers.connect(server.clientPort);
+      follower.socket.write('7\n');
+      unfollowed.socket.write('9\n');
+      await waitUntil(() => lastStats(server).clientsConnected === '2', 'two clients');
+      source = await peers.connect(server.eventPort);
+      // An old number first: stale, delivered to nobody.
+      source.socket.write(`3|S|8\n${next}|S|8\n`);
+      await waitUntil(() => follower.received.text !== '', 'the status update', WAIT_MS);
+      expect(follower.received.text).toBe(`${next}|S|8\n`);
+      expect(unfollowed.received.text).toBe('');
+      await waitUntil(() => lastStats(server).eventsAppended === '1', 'the update appended');
+      if (restart === 'SIGTERM') expect(await stop(server)).toBe(0);
+      else expect(await kill(server)).toBe(137);
+      await peers.closeAll();
     }
   }, 90_000);
 });

@@ -9,8 +9,10 @@
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { afterEach } from '@jest/globals';
 import { createMaze, type Maze } from '../lib/adapter/maze.js';
+import { useClosing } from './helpers/closing.js';
+
+export { unusedPort } from './helpers/sockets.js';
 
 /** One misbehaviour, applied to the `at`-th notification the server sends (0-based, over all clients). */
 export type Fault =
@@ -232,17 +234,8 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
  * (`startNaiveServer`). Call it once at the top of a test file.
  */
 export function useNaiveServers(): (fault?: Fault) => Promise<NaiveServer> {
-  let started: NaiveServer[] = [];
-  afterEach(async () => {
-    const closing = started;
-    started = [];
-    await Promise.all(closing.map((server) => server.close()));
-  });
-  return async (fault) => {
-    const server = await startNaiveServer(fault);
-    started.push(server);
-    return server;
-  };
+  const track = useClosing();
+  return async (fault) => track(await startNaiveServer(fault));
 }
 
 /** The `simulate()` options that point at `server`. */
@@ -344,25 +337,8 @@ export function useTestClusters(): (
   gateways: number,
   options?: TestClusterOptions,
 ) => Promise<TestCluster> {
-  let started: TestCluster[] = [];
-  afterEach(async () => {
-    const closing = started;
-    started = [];
-    await Promise.all(closing.map((cluster) => cluster.close()));
-  });
-  return async (gateways, options) => {
-    const cluster = await startTestCluster(gateways, options);
-    started.push(cluster);
-    return cluster;
-  };
-}
-
-/** A port on 127.0.0.1 nobody listens on (bound, then released). */
-export async function unusedPort(): Promise<number> {
-  const server = createServer();
-  const port = await listenLocal(server);
-  await closeServer(server);
-  return port;
+  const track = useClosing();
+  return async (gateways, options) => track(await startTestCluster(gateways, options));
 }
 
 function readLines(socket: Socket, onLine: (line: string) => void): void {

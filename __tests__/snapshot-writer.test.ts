@@ -11,12 +11,13 @@ import { createIngest, type Ingest } from '../lib/cluster/ingest.js';
 import { MemoryEventLog } from '../lib/cluster/memory-event-log.js';
 import { MemorySnapshotStore, type SnapshotStore } from '../lib/cluster/snapshot-store.js';
 import { createSnapshotWriter, type SnapshotWriter } from '../lib/cluster/snapshot-writer.js';
-import { decodeGraphSnapshot, ErrorCode, MazeCore } from '../lib/core/index.js';
+import { ErrorCode, MazeCore } from '../lib/core/index.js';
 import { collectProblems, useClosing } from './helpers/closing.js';
+import { decoded, edgesOf } from './helpers/graphs.js';
 import {
-  attachMemoryClient,
   attachMemorySource,
-  type MemoryClient,
+  attachUsers,
+  expectSameDeliveries,
   sleep,
   useMemoryMazes,
   WAIT_MS,
@@ -67,24 +68,17 @@ class HeldStore implements SnapshotStore {
 function graphAfter(lines: readonly string[]): string[] {
   const core = new MazeCore();
   for (const line of lines) core.applyInOrder(line);
-  return edgesOf(core);
+  return edgesOf(core.graph);
 }
 
-function edgesOf(core: MazeCore): string[] {
-  return core.graph
-    .followees()
-    .flatMap((followee) => [...core.graph.followersOf(followee)].map((f) => `${followee}>${f}`))
-    .sort();
-}
-
+/** The newest snapshot in `store`, with the edges of the graph it restores. */
 async function snapshotIn(store: SnapshotStore) {
   const bytes = await store.latest();
   if (bytes === undefined) throw new Error('no snapshot');
-  const decoded = decodeGraphSnapshot(bytes);
-  if (!decoded.ok) throw new Error(decoded.reason);
+  const snapshot = decoded(bytes);
   const core = new MazeCore();
-  core.restore(decoded.snapshot);
-  return { ...decoded.snapshot, edges: edgesOf(core) };
+  core.restore(snapshot);
+  return { ...snapshot, edges: edgesOf(core.graph) };
 }
 
 const LINES = generateEventLines({ count: 400, users: 20, seed: 3 });
@@ -230,12 +224,8 @@ describe('a gateway started late, from a snapshot', () => {
     await withTimeout(gateway.ready, WAIT_MS, 'ready');
     expect(gateway.stats().startSnapshotPosition).toBeGreaterThan(0);
     expect(gateway.stats().logPosition).toBe(tail?.position);
-    const reference: MemoryClient[] = [];
-    const served: MemoryClient[] = [];
-    for (let user = 1; user <= users; user++) {
-      reference.push(await attachMemoryClient(maze, `${user}\n`));
-      served.push(await attachMemoryClient(gateway, `${user}\n`));
-    }
+    const reference = await attachUsers(maze, users);
+    const served = await attachUsers(gateway, users);
 
     direct.peer.write(after.join(''));
     source.peer.write(after.join(''));
@@ -243,16 +233,7 @@ describe('a gateway started late, from a snapshot', () => {
     await waitUntil(() => gateway.stats().nextSequence === 83_001, 'the gateway applying the rest');
     const statusUpdates = after.filter((line) => line.includes('|S|')).length;
     expect(statusUpdates).toBeGreaterThan(500);
-    let notified = 0;
-    for (const [index, client] of reference.entries()) {
-      const peer = served[index] as MemoryClient;
-      await waitUntil(
-        () => peer.received.text.length >= client.received.text.length,
-        `user ${index + 1}'s notifications`,
-      );
-      expect(peer.received.text).toBe(client.received.text);
-      notified += client.received.lines.length;
-    }
+    const notified = await expectSameDeliveries(served, reference);
     expect(notified).toBeGreaterThan(statusUpdates);
   });
 

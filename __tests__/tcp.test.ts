@@ -7,11 +7,11 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { ErrorCode, type Problem } from '../lib/core/errors.js';
 import { listen, type MazeServer } from '../lib/net/listen.js';
 import { expectedDeliveries, type ModelOp } from './helpers/model.js';
-import { connectTcp, type TcpPeer, waitUntil, withTimeout } from './helpers/sockets.js';
+import { type TcpPeer, useTcpPeers, waitUntil, withTimeout } from './helpers/sockets.js';
 import { generateEventLines, mulberry32, randomInt, shuffleInBatches } from './helpers/streams.js';
 
+const peers = useTcpPeers();
 let servers: MazeServer[] = [];
-let peers: TcpPeer[] = [];
 
 async function startServer(options: Parameters<typeof listen>[0] = {}): Promise<MazeServer> {
   const server = await listen({ eventPort: 0, clientPort: 0, ...options });
@@ -19,20 +19,12 @@ async function startServer(options: Parameters<typeof listen>[0] = {}): Promise<
   return server;
 }
 
-async function connectPeer(port: number): Promise<TcpPeer> {
-  const peer = await connectTcp(port);
-  peers.push(peer);
-  return peer;
-}
-
 afterEach(async () => {
-  await Promise.all(peers.map((peer) => peer.close(1_000)));
   await withTimeout(
     Promise.all(servers.map((server) => server.close())),
     10_000,
     'the servers to close',
   );
-  peers = [];
   servers = [];
 });
 
@@ -55,7 +47,7 @@ describe('listen() over TCP', () => {
     for (let connection = 1; connection <= 45; connection++) {
       const user = connection <= users ? connection : randomInt(rng, 1, users);
       ops.push({ kind: 'connect', connection, user });
-      const peer = await connectPeer(server.clientAddress.port);
+      const peer = await peers.connect(server.clientAddress.port);
       peer.socket.write(connection % 2 === 0 ? `${user}\r\n` : `${user}\n`);
       clients.set(connection, peer);
     }
@@ -69,7 +61,7 @@ describe('listen() over TCP', () => {
     for (const line of lines) ops.push({ kind: 'line', line });
     const expected = expectedDeliveries(ops);
 
-    const source = await connectPeer(server.eventAddress.port);
+    const source = await peers.connect(server.eventAddress.port);
     // Uneven writes, so lines are cut at arbitrary points on the way.
     const text = lines.join('');
     for (let at = 0; at < text.length; ) {
@@ -99,12 +91,12 @@ describe('listen() over TCP', () => {
 
   it('keeps serving when a client leaves mid-stream', async () => {
     const server = await startServer();
-    const leaving = await connectPeer(server.clientAddress.port);
-    const staying = await connectPeer(server.clientAddress.port);
+    const leaving = await peers.connect(server.clientAddress.port);
+    const staying = await peers.connect(server.clientAddress.port);
     leaving.socket.write('1\n');
     staying.socket.write('2\n');
     await waitUntil(() => server.maze.stats().clientsConnected === 2, 'two clients');
-    const source = await connectPeer(server.eventAddress.port);
+    const source = await peers.connect(server.eventAddress.port);
     source.socket.write('1|B\n');
     await leaving.received.waitForLength(4);
     // A closed socket looks half-closed to the server until a write to it is refused (the
@@ -123,19 +115,19 @@ describe('listen() over TCP', () => {
     const server = await startServer();
     const problems: Problem[] = [];
     server.maze.on('problem', (problem) => problems.push(problem));
-    const client = await connectPeer(server.clientAddress.port);
+    const client = await peers.connect(server.clientAddress.port);
     client.socket.write('1\n');
     await waitUntil(() => server.maze.stats().clientsConnected === 1, 'the client');
-    const first = await connectPeer(server.eventAddress.port);
+    const first = await peers.connect(server.eventAddress.port);
     first.socket.write('1|B\n');
     await client.received.waitForLength(4);
-    const second = await connectPeer(server.eventAddress.port);
+    const second = await peers.connect(server.eventAddress.port);
     second.socket.write('2|B\n');
     await second.received.waitForEnd();
     expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.EventSourceBusy]);
     await first.close();
     await waitUntil(() => !server.maze.stats().eventSourceConnected, 'the first source to go');
-    const third = await connectPeer(server.eventAddress.port);
+    const third = await peers.connect(server.eventAddress.port);
     third.socket.write('2|B\n');
     await client.received.waitForLength(8);
     expect(client.received.text).toBe('1|B\n2|B\n');
@@ -160,13 +152,13 @@ describe('listen() over TCP', () => {
     const server = await startServer({ clientBufferLimit: 64 * 1024, slowClientTimeout: 200 });
     const problems: Problem[] = [];
     server.maze.on('problem', (problem) => problems.push(problem));
-    const stuck = await connectPeer(server.clientAddress.port);
-    const reader = await connectPeer(server.clientAddress.port);
+    const stuck = await peers.connect(server.clientAddress.port);
+    const reader = await peers.connect(server.clientAddress.port);
     stuck.socket.write('1\n');
     reader.socket.write('2\n');
     await waitUntil(() => server.maze.stats().clientsConnected === 2, 'two clients');
     stuck.socket.pause();
-    const source = await connectPeer(server.eventAddress.port);
+    const source = await peers.connect(server.eventAddress.port);
     // Long status updates (~10 MB) so the kernel buffers of the stuck socket fill up first.
     const star = Number.MAX_SAFE_INTEGER;
     const events = 400_000;

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { afterEach, beforeAll } from '@jest/globals';
 import { waitUntil } from './sockets.js';
 
-export const BINARY = new URL('../../dist/bin/follower-maze.js', import.meta.url).pathname;
+const BINARY = new URL('../../dist/bin/follower-maze.js', import.meta.url).pathname;
 
 export interface RunningBinary {
   readonly child: ChildProcess;
@@ -87,6 +87,6 @@ export function run(
 }
 
 /** A text log record's message: `2026-11-30T06:10:00.123Z WARN  problem …` → `problem …`. */
-export function withoutTimeAndLevel(line: string): string {
+function withoutTimeAndLevel(line: string): string {
   return line.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (ERROR|WARN |INFO |DEBUG) /, '');
 }

@@ -20,18 +20,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, it } from '@jest/globals';
+import { jetstreamManager, type StreamInfo } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import {
   natsServerPath,
   startNatsServer as startNatsProcess,
 } from '../../scripts/support/nats-server.mjs';
 
-export { natsServerPath };
-
 /** Longest wait for a `nats-server` to exit after a signal. */
-export const NATS_STOP_MS = 5_000;
+const NATS_STOP_MS = 5_000;
 
 /** `.ci/run` sets it: a missing `nats-server` fails the cluster suites instead of skipping them. */
-export const NATS_REQUIRED = process.env.FOLLOWER_MAZE_REQUIRE_NATS === '1';
+const NATS_REQUIRED = process.env.FOLLOWER_MAZE_REQUIRE_NATS === '1';
 
 /**
  * `describe(name, body)` where `nats-server` is on PATH; otherwise skipped with one line on
@@ -129,6 +129,16 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   };
   servers.add(server);
   return server;
+}
+
+/** The info of JetStream stream `stream` on `nats`, through a connection of its own. */
+export async function streamInfo(nats: NatsServer, stream: string): Promise<StreamInfo> {
+  const admin = await connect({ servers: nats.url });
+  try {
+    return await (await jetstreamManager(admin)).streams.info(stream);
+  } finally {
+    await admin.close();
+  }
 }
 
 interface Spawned {

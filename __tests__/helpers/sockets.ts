@@ -13,9 +13,9 @@
  * hanging test fails fast and says why. Everything a helper opens, its `close()` closes.
  */
 import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { type Duplex, duplexPair, type Readable, type Writable } from 'node:stream';
-import { afterEach } from '@jest/globals';
+import { afterEach, expect } from '@jest/globals';
 import { type ClientInfo, createMaze, type Maze } from '../../lib/adapter/maze.js';
 import type { MazeOptions } from '../../lib/adapter/options.js';
 import type { Problem } from '../../lib/core/errors.js';
@@ -165,6 +165,40 @@ export async function attachMemoryClient(
   return { connection, peer, received, leave };
 }
 
+/** Clients of users `1..users`, attached and identified one after the other. */
+export async function attachUsers(taker: ClientTaker, users: number): Promise<MemoryClient[]> {
+  const clients: MemoryClient[] = [];
+  for (let user = 1; user <= users; user++) {
+    clients.push(await attachMemoryClient(taker, `${user}\n`));
+  }
+  return clients;
+}
+
+/**
+ * Expects each served client (a socket or an in-memory client) to receive exactly what the
+ * reference client of the same index received, waiting up to `ms` for each to catch up.
+ * Returns how many notifications the reference clients got in all.
+ */
+export async function expectSameDeliveries(
+  served: readonly { readonly received: Collector }[],
+  reference: readonly { readonly received: Collector }[],
+  ms: number = WAIT_MS,
+): Promise<number> {
+  let notifications = 0;
+  for (const [index, want] of reference.entries()) {
+    const got = served[index];
+    if (got === undefined) throw new Error(`no served client for user ${index + 1}`);
+    await waitUntil(
+      () => got.received.text.length >= want.received.text.length,
+      `user ${index + 1}'s notifications`,
+      ms,
+    );
+    expect(got.received.text).toBe(want.received.text);
+    notifications += want.received.lines.length;
+  }
+  return notifications;
+}
+
 /** An in-memory event source: the test writes to `peer`. */
 export interface MemorySource {
   readonly connection: string;
@@ -227,6 +261,43 @@ export async function connectTcp(port: number, ms: number = WAIT_MS): Promise<Tc
       socket.destroy();
     },
   };
+}
+
+/** The TCP peers of a test file, each closed after its test at the latest. */
+export interface TcpPeers {
+  /** Connects to `127.0.0.1:port` (`connectTcp()`) and keeps the peer to close it. */
+  connect(port: number): Promise<TcpPeer>;
+  /** Closes every peer connected so far, each bounded by 1 s. */
+  closeAll(): Promise<void>;
+}
+
+/** Registers an `afterEach` that closes every peer connected through the returned `connect()`. */
+export function useTcpPeers(): TcpPeers {
+  const peers: TcpPeer[] = [];
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(peers.splice(0).map((peer) => peer.close(1_000)));
+  };
+  afterEach(closeAll);
+  return {
+    connect: async (port) => {
+      const peer = await connectTcp(port);
+      peers.push(peer);
+      return peer;
+    },
+    closeAll,
+  };
+}
+
+/** A port on 127.0.0.1 nobody listens on (bound, then released). */
+export async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 /** Writes `text` and waits until it has been handed to the OS (or the peer), bounded. */
