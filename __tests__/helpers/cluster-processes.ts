@@ -5,6 +5,7 @@
  * `simulate --json` run with its summary. Every wait is bounded; `run()`
  * (helpers/binary.ts) kills what a test left running.
  */
+import { parseStatsLine } from '../../scripts/support/server-process.mjs';
 import { type RunningBinary, run } from './binary.js';
 import type { NatsServer } from './nats.js';
 import { type TcpPeer, type TcpPeers, waitUntil, withTimeout } from './sockets.js';
@@ -111,13 +112,11 @@ export async function clientsOn(
 
 /** The fields of the last stats line a process printed (`--stats-interval`). */
 export function lastStats(process: RunningBinary): Record<string, string> {
-  const line = [...process.stdout].reverse().find((text) => text.startsWith('stats ')) ?? '';
-  return Object.fromEntries(
-    line
-      .split(' ')
-      .slice(1)
-      .map((field) => field.split('=') as [string, string]),
-  );
+  for (let at = process.stdout.length - 1; at >= 0; at--) {
+    const fields = parseStatsLine(process.stdout[at] as string);
+    if (fields !== undefined) return fields;
+  }
+  return {};
 }
 
 /** SIGTERM, then the exit code, bounded. */
