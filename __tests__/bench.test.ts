@@ -439,7 +439,9 @@ describeWithNats('bench --profile cluster on nats-server', () => {
         expect(recorded.costModel.projection).toHaveLength(4);
       } else {
         // Said, and no projection made from it.
-        expect(result.stdout).toMatch(/bench: cost model: b .* is not a positive number/);
+        expect(result.stdout).toMatch(
+          /bench: cost model: b: gateway µs per notification is not a positive number/,
+        );
         expect(recorded.costModel.projection).toHaveLength(0);
       }
       // The replay gateway applied the whole log; each gateway every event of it.
