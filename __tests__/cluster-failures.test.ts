@@ -1,7 +1,7 @@
 /**
- * Cluster mode through restarts and failures, with the built binary on a real nats-server
- * (issue 13): every client's notifications are compared byte for byte with a maze in this
- * process fed the same events, connected at the same points.
+ * Cluster mode through restarts and failures, with the built binary on a real nats-server:
+ * every client's notifications are compared byte for byte with a maze in this process fed
+ * the same events, connected at the same points.
  * - The ingest stopped with SIGTERM, then killed with SIGKILL once it has appended what it
  *   read: each new ingest resumes exactly where the log ends, and a source that resends old
  *   numbers finds them stale.

@@ -1,5 +1,5 @@
 // docs/protocol.md §10 through the public MazeCore API only, so the same test runs against any build:
-// the issue-10 flip attack must cost about the same per cycle at 16 times the followers.
+// the flip attack must cost about the same per cycle at 16 times the followers.
 // A ratio of two runs on the same machine, not a wall-clock threshold; the operation-count
 // version of this check is in follow-graph.test.ts.
 import { describe, expect, it } from '@jest/globals';

@@ -266,7 +266,7 @@ describe('FollowGraph costs (docs/protocol.md §10): operation counts, not timin
     return graph;
   }
 
-  it('the issue-10 attack cycle costs no maintenance work, at any number of followers', () => {
+  it('the flip attack cycle costs no maintenance work, at any number of followers', () => {
     for (const n of [2 ** 14, 2 ** 18]) {
       const graph = withFollowers(n);
       const before = graph.maintenanceWork;

@@ -1,18 +1,18 @@
 #!/usr/bin/env node
 /**
- * Memory and worst-case time of the follow graph of a BUILT follower-maze (docs/protocol.md §10, issue 10):
+ * Memory and worst-case time of the follow graph of a BUILT follower-maze (docs/protocol.md §10):
  *
  *   node scripts/graph-memory.mjs [--shape followers|small-followers|followees|random|attack]
  *        [--edges 10000000] [--users 10] [--via core|graph] [--dist dist] [--cycles 20] [--seed 1]
  *
  * Shapes (each builds `--edges` distinct follow edges):
  *   followers        --users users, each followed by edges/users users with ids above 2^24
- *                    (no bitset; `--users 1 --edges 16800000` is the issue's Set-limit crash)
+ *                    (no bitset; `--users 1 --edges 16800000` overflowed 0.1.0's Set)
  *   small-followers  the same with follower ids 1..edges/users (the bitset case)
  *   followees        edges users, each with one follower of its own
  *   random           random pairs among edges/10 users (about 10 followers per user)
  *   attack           user 1 with --edges followers (ids 2..edges+1), then --cycles cycles of
- *                    F|16777216|1, U|16777216|1, U|5|1, F|5|1 (the issue-10 item-3 stream)
+ *                    F|16777216|1, U|16777216|1, U|5|1, F|5|1 (the flip attack)
  *   pairs            user 1 with --edges followers with ids above 2^24, then --cycles
  *                    unfollow/follow pairs of one of them (at a power-of-two --edges, 0.1.0
  *                    rescanned the whole set on every pair)

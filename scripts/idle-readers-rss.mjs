@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Peak RSS of the BUILT server when many clients identify and never read (issue 10, item 1):
+ * Peak RSS of the BUILT server when many clients identify and never read:
  *
  *   node scripts/idle-readers-rss.mjs [--clients 2000] [--line-bytes 8] [--seconds 60]
  *        [--sample-ms 500] [--bin dist/bin/follower-maze.js] [-- <server options>]

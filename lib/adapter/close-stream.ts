@@ -1,5 +1,5 @@
 /**
- * Two-step closing of a stream the adapter attached (STYLE 10): `end()` so buffered output
+ * Two-step closing of a stream the adapter attached: `end()` so buffered output
  * is flushed and the peer sees an orderly end, then `destroy()` once the output has been
  * flushed or a bounded wait has passed, whichever comes first.
  *

@@ -11,7 +11,7 @@
  *   registry here, one call each way per identified client, so the two never disagree.
  *   The host hears `clientIdentified` after the core, and `clientClosed` for every client.
  * - `deliver()` queues each notification on every connection of each recipient; `flush()`
- *   gives every connection with output exactly one `write()` (STYLE 7). Past
+ *   gives every connection with output exactly one `write()`. Past
  *   `OUTPUT_FLUSH_BYTES` of queued output (and `OUTPUT_FLUSH_BYTES_PER_CLIENT` per client with
  *   output), `deliver()` flushes by itself, so flow control
  *   can hold the input inside a big chunk: otherwise one 64 KiB chunk of broadcasts queues

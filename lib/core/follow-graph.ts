@@ -39,7 +39,7 @@
  *   attempt waits for c more follows. So every conversion is paid for by a constant number
  *   of follows and unfollows of the node: O(1) amortized per event (in the worst case one
  *   event pays a conversion of its node's small-id followers at once). In particular
- *   the issue-10 attack (a follower at 2^24 or beyond, then unfollow/follow pairs) never
+ *   the flip attack (a follower at 2^24 or beyond, then unfollow/follow pairs) never
  *   converts: ids above `MAX_DENSE_ID` never enter a bitset. `maintenanceWork` counts the
  *   conversion and rebuild work so tests can check the bound.
  *
