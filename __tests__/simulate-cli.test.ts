@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { SUCCESS_LINE } from '../lib/simulate/index.js';
+import { SUCCESS_LINE } from '../lib/simulate/result.js';
 import { type NaiveServer, unusedPort, useNaiveServers } from './simulate-servers.js';
 
 const BIN = new URL('../dist/bin/follower-maze.js', import.meta.url).pathname;

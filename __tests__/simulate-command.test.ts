@@ -1,14 +1,14 @@
 /** `runSimulateCommand` in-process, with fake stdout/stderr: output formats and exit codes. */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
+import { runSimulateCommand } from '../lib/simulate/command.js';
 import {
   exitCodeOf,
   formatJson,
   formatSummary,
-  runSimulateCommand,
   type SimulationResult,
   SUCCESS_LINE,
-} from '../lib/simulate/index.js';
+} from '../lib/simulate/result.js';
 import { portsOf, useNaiveServers, useTestClusters } from './simulate-servers.js';
 
 class Capture extends Writable {

@@ -4,12 +4,12 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import {
-  exitCodeOf,
   type SimulateOptions,
   SimulationErrorCode,
   type SimulationFailure,
   simulate,
 } from '../lib/simulate/index.js';
+import { exitCodeOf } from '../lib/simulate/result.js';
 import { type Fault, portsOf, useNaiveServers } from './simulate-servers.js';
 
 const startServer = useNaiveServers();

@@ -1,11 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { ErrorCode, MazeError } from '../lib/core/errors.js';
+import { DEFAULT_EVENT_MIX } from '../lib/simulate/constants.js';
 import {
-  DEFAULT_EVENT_MIX,
   parseEventMix,
   resolveSimulateOptions,
   SIMULATE_OPTIONS,
-} from '../lib/simulate/index.js';
+} from '../lib/simulate/options.js';
 
 /** The environment variables of the original verification program. */
 const ORIGINAL_VARIABLES = [

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { SIMULATE_OPTIONS, SimulationErrorCode } from '../lib/simulate/index.js';
+import { SimulationErrorCode } from '../lib/simulate/index.js';
+import { SIMULATE_OPTIONS } from '../lib/simulate/options.js';
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const section = /^## Simulator\n([\s\S]*?)(?=^## |(?![\s\S]))/m.exec(README)?.[1];

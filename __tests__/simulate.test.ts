@@ -1,18 +1,16 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ErrorCode } from '../lib/core/errors.js';
 import { listen, type MazeServer } from '../lib/net/listen.js';
+import { WARMUP_SILENCE_MS } from '../lib/simulate/constants.js';
 import {
-  EXIT_INTERRUPTED,
-  exitCodeOf,
-  resolveSimulateOptions,
-  runSimulation,
   type SimulateOptions,
   SimulationErrorCode,
-  type SimulationProgress,
   type SimulationResult,
   simulate,
-  WARMUP_SILENCE_MS,
 } from '../lib/simulate/index.js';
+import { resolveSimulateOptions } from '../lib/simulate/options.js';
+import { EXIT_INTERRUPTED, exitCodeOf, type SimulationProgress } from '../lib/simulate/result.js';
+import { runSimulation } from '../lib/simulate/simulate.js';
 import {
   type Fault,
   portsOf,

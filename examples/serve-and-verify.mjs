@@ -6,7 +6,8 @@
  *
  * Run it after `npm run build`: node examples/serve-and-verify.mjs [totalEvents]
  */
-import { listen, simulate } from 'follower-maze';
+import { listen } from 'follower-maze';
+import { simulate } from 'follower-maze/simulate';
 
 const totalEvents = Number(process.argv[2] ?? 20_000);
 const server = await listen({ eventPort: 0, clientPort: 0 });

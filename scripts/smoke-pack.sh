@@ -4,7 +4,8 @@
 #   1. the bin: `npx follower-maze --help` and `--version` (= package.json's version);
 #   2. the server on free loopback ports passes a short `follower-maze simulate` run
 #      (`ALL NOTIFICATIONS RECEIVED`, exit 0) and exits 0 on SIGTERM;
-#   3. `import` from ESM and `require()` from CommonJS (Node >= 20.19 loads ESM with
+#   3. `import` from ESM and `require()` from CommonJS of every entry point (`follower-maze`,
+#      `follower-maze/cluster`, `/monitor`, `/simulate`; Node >= 20.19 loads ESM with
 #      require() as long as no module in the graph uses top-level await);
 #   4. the declarations: a TypeScript consumer compiles under nodenext and bundler resolution.
 # Every wait is bounded; the temp project and the server go away on any exit.

@@ -1,14 +1,16 @@
 /**
- * The built binary (`dist/bin/follower-maze.js`; `npm test` builds first) as a child process
- * of a test: its output split in lines, its exit code, bounded waits for a line. Every child
- * started by `run()` is killed in `afterEach` if it still runs.
+ * The built binary (`dist/bin/follower-maze.js`; `npm test` builds first), or any Node
+ * script, as a child process of a test: its output split in lines, its exit code, bounded
+ * waits for a line. Every child started by `run()` or `runNode()` is killed in `afterEach`
+ * if it still runs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterEach, beforeAll } from '@jest/globals';
 import { waitUntil } from './sockets.js';
 
-const BINARY = new URL('../../dist/bin/follower-maze.js', import.meta.url).pathname;
+const ROOT = new URL('../..', import.meta.url).pathname;
+const BINARY = `${ROOT}dist/bin/follower-maze.js`;
 
 export interface RunningBinary {
   readonly child: ChildProcess;
@@ -48,7 +50,22 @@ export function run(
     descriptorLimit === undefined
       ? command
       : ['bash', '-c', 'ulimit -n "$0" && exec "$@"', String(descriptorLimit), ...command];
-  const child = spawn(file as string, argv, {
+  return start(file as string, argv, env);
+}
+
+/** Runs `node` with `args` (Node options, then a script or `-e`) in the package's root. */
+export function runNode(args: string[], env: Record<string, string> = {}): RunningBinary {
+  return start(process.execPath, args, env, ROOT);
+}
+
+function start(
+  file: string,
+  argv: string[],
+  env: Record<string, string>,
+  cwd?: string,
+): RunningBinary {
+  const child = spawn(file, argv, {
+    cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

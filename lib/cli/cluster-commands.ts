@@ -1,7 +1,9 @@
-/** Cluster mode's commands (docs/protocol.md §11): `ingest` and `gateway`. */
+/**
+ * Cluster mode's commands (docs/protocol.md §11): `ingest` and `gateway`. Each loads its
+ * runner (and with it the NATS client) only when it runs, so that the other commands never
+ * load NATS code.
+ */
 import { resolveGatewayArgs, resolveIngestArgs } from './cluster-options.js';
-import { runGateway } from './gateway.js';
-import { runIngest } from './ingest.js';
 import { serverCommand } from './server-command.js';
 
 export const ingestCommand = serverCommand({
@@ -19,7 +21,7 @@ export const ingestCommand = serverCommand({
     ],
   ],
   resolve: resolveIngestArgs,
-  run: runIngest,
+  run: async (args) => (await import('./ingest.js')).runIngest(args),
 });
 
 export const gatewayCommand = serverCommand({
@@ -34,5 +36,5 @@ export const gatewayCommand = serverCommand({
     ],
   ],
   resolve: resolveGatewayArgs,
-  run: runGateway,
+  run: async (args) => (await import('./gateway.js')).runGateway(args),
 });

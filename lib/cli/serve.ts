@@ -9,7 +9,6 @@ import type { MonitorSources } from '../monitor/sources.js';
 import { listen, type MazeServer } from '../net/listen.js';
 import { logClients, logEventSources } from './connection-log.js';
 import { formatAddress } from './format.js';
-import { runServeOnLog } from './serve-on-log.js';
 import { type ServeArgs, toListenOptions } from './serve-options.js';
 import { processOutput, type ServeOutput } from './serve-output.js';
 import { ServerProcess } from './server-process.js';
@@ -29,7 +28,11 @@ export async function runServe(
   args: ServeArgs,
   output: ServeOutput = processOutput(),
 ): Promise<MazeServer | Gateway | undefined> {
-  if (args.natsUrl !== undefined) return runServeOnLog(args, output);
+  // Only this path loads the NATS client.
+  if (args.natsUrl !== undefined) {
+    const { runServeOnLog } = await import('./serve-on-log.js');
+    return runServeOnLog(args, output);
+  }
   const lifecycle = new ServerProcess(args, output);
   try {
     const server = await listen(toListenOptions(args));

@@ -1,10 +1,10 @@
 /**
  * The `simulate` command as a yargs command module, beside `serve-command.ts`: flags are
  * derived from `SIMULATE_OPTIONS`, and the handler runs `runSimulateCommand()` on the process.
- * Kept out of the package entry so that its declarations never need yargs' types.
+ * Kept out of the package entry so that its declarations never need yargs' types. The
+ * simulator itself (and hdr-histogram-js with it) is loaded only when the command runs.
  */
 import type { CommandModule, Options } from 'yargs';
-import { runSimulateCommand } from '../simulate/command.js';
 import { SIMULATE_OPTIONS } from '../simulate/options.js';
 
 function yargsOptions(): Record<string, Options> {
@@ -49,6 +49,7 @@ export const simulateCommand: CommandModule = {
           ' variable of the same name; a flag wins.',
       ),
   handler: async (args) => {
+    const { runSimulateCommand } = await import('../simulate/command.js');
     process.exitCode = await runSimulateCommand(args, {
       stdout: process.stdout,
       stderr: process.stderr,

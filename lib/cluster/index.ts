@@ -1,35 +1,31 @@
-/** Cluster mode (docs/protocol.md §11): the event log between an ingest and its gateways, the ingest and the gateway. */
+/**
+ * `follower-maze/cluster`: cluster mode in a program (docs/protocol.md §11). An ingest takes
+ * the event source and appends to an `EventLog`; gateways read the log and serve clients.
+ * `MemoryEventLog` keeps the log in memory, `connectEventLog()` opens it on NATS JetStream;
+ * `openEventPort()` and `openClientPort()` put an ingest and a gateway on TCP.
+ */
+
 export {
-  BATCH_FORMAT_VERSION,
-  checkBatch,
-  type DecodedBatch,
-  decodeBatch,
-  encodeBatch,
-  encodedSize,
-} from './batch-codec.js';
-export {
-  connectEventLog,
-  connectEventLogPatiently,
-  type NatsSettings,
-  natsConnectOptions,
-  type PatientConnect,
-  type ReadSettingFile,
-} from './connect.js';
-export {
-  type AppendResult,
-  type EventBatch,
-  type EventLog,
-  fenceAfter,
-  type LogBatch,
-  type LogFence,
-  type LogReader,
-  type LogTail,
-  messageIdOf,
-  type ReadOptions,
+  type ClientTaker,
+  type EventSourceTaker,
+  type OpenPort,
+  openClientPort,
+  openEventPort,
+} from '../net/ports.js';
+export { connectEventLog, type NatsSettings } from './connect.js';
+export type {
+  AppendResult,
+  EventBatch,
+  EventLog,
+  LogBatch,
+  LogFence,
+  LogReader,
+  LogTail,
+  ReadOptions,
 } from './event-log.js';
 export {
   createGateway,
-  Gateway,
+  type Gateway,
   type GatewayEventMap,
   type GatewayOptions,
   type GatewayStats,
@@ -37,27 +33,11 @@ export {
 } from './gateway.js';
 export {
   createIngest,
-  Ingest,
+  type Ingest,
   type IngestEventMap,
   type IngestOptions,
   type IngestStats,
 } from './ingest.js';
-export {
-  type ConnectionChange,
-  JetStreamEventLog,
-  type JetStreamEventLogOptions,
-} from './jetstream-event-log.js';
-export {
-  JetStreamSnapshotStore,
-  type JetStreamSnapshotStoreOptions,
-} from './jetstream-snapshot-store.js';
-export { LogFollower, type LogFollowerHost } from './log-follower.js';
+export type { ConnectionChange, JetStreamEventLog } from './jetstream-event-log.js';
 export { MemoryEventLog, type MemoryEventLogOptions } from './memory-event-log.js';
-export { MemorySnapshotStore, restoreNewest, type SnapshotStore } from './snapshot-store.js';
-export {
-  createSnapshotWriter,
-  SnapshotWriter,
-  type SnapshotWriterEventMap,
-  type SnapshotWriterOptions,
-  type SnapshotWriterStats,
-} from './snapshot-writer.js';
+export type { SnapshotStore } from './snapshot-store.js';

@@ -19,7 +19,7 @@ import {
   PROBLEMS_METRIC,
 } from './stat-metrics.js';
 
-export const SNAPSHOT_WRITER_STAT_METRICS: {
+const SNAPSHOT_WRITER_STAT_METRICS: {
   readonly [Stat in keyof SnapshotWriterStats]: StatMetric;
 } = {
   snapshotsSaved: counter('snapshots_saved', 'Snapshots of the follow graph saved.'),
@@ -33,7 +33,7 @@ export const SNAPSHOT_WRITER_STAT_METRICS: {
   ),
 };
 
-export const INGEST_STAT_METRICS: { readonly [Stat in keyof IngestStats]: StatMetric } = {
+const INGEST_STAT_METRICS: { readonly [Stat in keyof IngestStats]: StatMetric } = {
   ...EVENT_INPUT_STAT_METRICS,
   eventsReceived: CORE_STAT_METRICS.eventsReceived,
   eventsSequenced: counter('events_sequenced', 'Valid events released in sequence order.'),

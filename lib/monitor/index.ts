@@ -1,19 +1,13 @@
-/** The HTTP monitoring port and the sources each front end plugs into it. */
+/**
+ * `follower-maze/monitor`: the HTTP monitoring port (`/healthz`, `/metrics`, `/stats`,
+ * `/clients`) and the sources it watches: a `listen()` server's, an ingest's, a gateway's, or
+ * a program's own `MonitorSources`.
+ */
 export {
-  GATEWAY_STAT_METRICS,
   gatewayMonitorSources,
-  INGEST_PROCESS_STAT_METRICS,
-  INGEST_STAT_METRICS,
   ingestMonitorSources,
-  SNAPSHOT_WRITER_STAT_METRICS,
+  type LogConnection,
 } from './cluster-sources.js';
 export { MAZE_STAT_METRICS, serveMonitorSources } from './maze-sources.js';
 export { type MonitorOptions, type MonitorServer, startMonitor } from './monitor-server.js';
-export {
-  type ClientPageRequest,
-  type Health,
-  METRIC_PREFIX,
-  type MonitorSources,
-  type StatMetric,
-} from './sources.js';
-export { StartingSources } from './starting-sources.js';
+export type { ClientPageRequest, Health, MonitorSources, StatMetric } from './sources.js';

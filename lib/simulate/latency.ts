@@ -29,9 +29,9 @@ import { build, type Histogram } from 'hdr-histogram-js';
 /** Writes whose time is remembered; a power of two. */
 export const WRITE_TIMES = 65_536;
 /** Largest latency the histogram tracks, in microseconds (an hour); more is clamped. */
-export const MAX_LATENCY_US = 3_600_000_000;
+const MAX_LATENCY_US = 3_600_000_000;
 /** Significant decimal digits the histogram keeps: values within 0.1%. */
-export const LATENCY_DIGITS = 3;
+const LATENCY_DIGITS = 3;
 /** Latencies below this many microseconds are counted in an array first (512 KiB). */
 export const FAST_RANGE_US = 131_072;
 const MAX_FAST_COUNT = 0xffff_ffff;

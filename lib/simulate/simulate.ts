@@ -73,9 +73,16 @@ const MIN_TICK_MS = 5;
  * (or the cluster whose ingest takes `eventListenerPort` and whose gateways serve the ports
  * `clientListenerPort` lists).
  * Resolves with the result, `ok` or not; rejects only on invalid options (`MazeError`).
+ * Aborting `control.signal` ends the run with `ERR_SIM_INTERRUPTED`.
  */
-export async function simulate(options: SimulateOptions = {}): Promise<SimulationResult> {
-  return runSimulation(resolveSimulateOptions(options as Readonly<Record<string, unknown>>));
+export async function simulate(
+  options: SimulateOptions = {},
+  control: SimulationControl = {},
+): Promise<SimulationResult> {
+  return runSimulation(
+    resolveSimulateOptions(options as Readonly<Record<string, unknown>>),
+    control,
+  );
 }
 
 /** What the caller can do to a running simulation. */

@@ -1,5 +1,5 @@
-// A TypeScript consumer of the installed package: every public name it uses must resolve to
-// a declaration, with the types the README describes.
+// A TypeScript consumer of the installed package and its subpaths: every public name it uses
+// must resolve to a declaration, with the types the README describes.
 import { duplexPair, PassThrough } from 'node:stream';
 import {
   createMaze,
@@ -12,9 +12,16 @@ import {
   type MazeServer,
   type MazeStats,
   type Problem,
-  type SimulationResult,
-  simulate,
 } from 'follower-maze';
+import {
+  createGateway,
+  createIngest,
+  type EventLog,
+  type GatewayStats,
+  MemoryEventLog,
+} from 'follower-maze/cluster';
+import { type MonitorServer, serveMonitorSources, startMonitor } from 'follower-maze/monitor';
+import { type SimulationResult, simulate } from 'follower-maze/simulate';
 
 const options: MazeOptions = { reorderCapacity: 1_000, identifyTimeout: 1_000 };
 const maze: Maze = createMaze(options);
@@ -40,6 +47,18 @@ export async function run(): Promise<void> {
     clientListenerPort: server.clientAddress.port,
     totalEvents: 10,
   });
-  console.log(result.ok, applied, recipients);
+  const monitor: MonitorServer = await startMonitor({ sources: serveMonitorSources(server) });
+  console.log(result.ok, applied, recipients, monitor.address.port);
+  await monitor.close();
   await server.close();
+
+  const log: EventLog = new MemoryEventLog();
+  const ingest = await createIngest({ log });
+  const gateway = await createGateway({ log });
+  await gateway.ready;
+  const gatewayStats: GatewayStats = gateway.stats();
+  console.log(gatewayStats.logPosition);
+  await gateway.close();
+  await ingest.close();
+  await log.close();
 }
