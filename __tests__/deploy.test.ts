@@ -1,7 +1,7 @@
 /**
  * `examples/deploy/`, checked as far as this machine can run it: the systemd unit passes
  * `systemd-analyze verify` (with `ExecStart` pointed at this node and this build) and keeps
- * the settings the README promises; the Dockerfile is parsed and linted (exec-form
+ * the settings `docs/operations.md` promises; the Dockerfile is parsed and linted (exec-form
  * `ENTRYPOINT`/`CMD` running node on the bin, never npm or npx, `NODE_ENV=production`, a
  * non-root user, only existing options and files) and its `HEALTHCHECK` command is run
  * against a monitoring port, ready and not. No container engine runs here.
