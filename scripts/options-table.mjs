@@ -6,7 +6,7 @@
  *   node scripts/options-table.mjs            # print it
  *   node scripts/options-table.mjs --write    # replace the table in docs/cli.md
  *
- * `__tests__/readme.test.ts` checks every cell against `SERVER_OPTIONS`.
+ * `__tests__/docs.test.ts` checks every cell against `SERVER_OPTIONS`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { defaultText, envOf, flagOf, SERVER_OPTIONS } from '../dist/lib/core/option-table.js';
