@@ -140,11 +140,15 @@ describe('docs/operations.md', () => {
     for (const metric of all) expect(row(operations, metric.name)?.[3]).toBe(metric.help);
   });
 
-  it('says SIGHUP reloads nothing, the --config file included', () => {
+  it('says SIGHUP reloads nothing, the --config file included, here and in the protocol', () => {
     const signals = section(operations, 'Signals');
     expect(signals).toMatch(/^\| SIGHUP /m);
     expect(signals).toContain('`--config`');
     expect(signals).not.toMatch(/no configuration/i);
+    const contract = page('docs/protocol.md')
+      .split(/\n(?=- )/)
+      .find((item) => item.startsWith('- SIGHUP'));
+    expect(contract).toContain('`--config`');
   });
 });
 
