@@ -1,9 +1,10 @@
 /**
  * `examples/deploy/`, checked as far as this machine can run it: the systemd unit passes
  * `systemd-analyze verify` (with `ExecStart` pointed at this node and this build) and keeps
- * the settings the README promises; the Dockerfile is parsed and linted (exec-form
+ * the settings `docs/operations.md` promises; the Dockerfile is parsed and linted (exec-form
  * `ENTRYPOINT`/`CMD` running node on the bin, never npm or npx, `NODE_ENV=production`, a
- * non-root user, only existing options and files). No container engine runs here.
+ * non-root user, only existing options and files) and its `HEALTHCHECK` command is run
+ * against a monitoring port, ready and not. No container engine runs here.
  *
  * That the way both start the server (`node dist/bin/follower-maze.js`, no npm in between)
  * exits 0 on SIGTERM is tested on the built binary in `cli.test.ts` ('serves events end to
@@ -26,6 +27,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { maxClientsFor } from '../lib/adapter/descriptor-limit.js';
 import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../lib/core/constants.js';
 import { ENV_PREFIX, envOf, SERVER_OPTIONS } from '../lib/core/option-table.js';
+import type { Health } from '../lib/monitor/sources.js';
+import { useMonitors } from './helpers/monitors.js';
 
 const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -246,6 +249,53 @@ describe('examples/deploy/Dockerfile', () => {
       if (name.startsWith(`${ENV_PREFIX}_`)) expect(ENV_VARIABLES).toContain(name);
     }
     expect(last('EXPOSE')?.args.split(/\s+/).sort()).toEqual(['9090', '9099']);
+  });
+
+  describe('HEALTHCHECK', () => {
+    const startMonitor = useMonitors();
+    const check = execForm(/\bCMD\s+(\[.*\])$/.exec(last('HEALTHCHECK')?.args ?? '')?.[1] ?? '');
+    const script = check?.[2] ?? '';
+    const monitorPort = envPairs(finalStage).get(`${ENV_PREFIX}_MONITOR_PORT`);
+
+    /** Runs the check as the container would, against 127.0.0.1:`port`; its exit code. */
+    async function runCheck(port: number): Promise<number> {
+      const argv = (check ?? [])
+        .slice(1)
+        .map((arg) => arg.replace(`:${monitorPort}/`, `:${port}/`));
+      try {
+        await run(process.execPath, argv, {
+          env: { PATH: process.env.PATH ?? '' },
+          timeout: 10_000,
+        });
+        return 0;
+      } catch (error) {
+        return (error as { code?: number }).code ?? -1;
+      }
+    }
+
+    it('asks /healthz of the monitoring port the image turns on, with node in exec form', () => {
+      expect(check?.slice(0, 2)).toEqual(['node', '-e']);
+      expect(monitorPort).toMatch(/^[1-9]\d*$/);
+      expect(script).toContain(`http://127.0.0.1:${monitorPort}/healthz`);
+      // The monitoring port exists: nothing may call it planned.
+      const readme = readFileSync(join(DEPLOY, 'README.md'), 'utf8');
+      for (const text of [DOCKERFILE, readme]) expect(text).not.toMatch(/\bplanned\b/);
+      expect(readme).toContain('`HEALTHCHECK` asks `/healthz`');
+    });
+
+    it('passes while /healthz says ready and fails once it does not', async () => {
+      let health: Health = { ready: true };
+      const monitor = await startMonitor({
+        health: () => health,
+        stats: () => ({}),
+        statMetrics: {},
+      });
+      expect(await runCheck(monitor.address.port)).toBe(0);
+      health = { ready: false, reason: 'shutting down' };
+      expect(await runCheck(monitor.address.port)).toBe(1);
+      await monitor.close();
+      expect(await runCheck(monitor.address.port)).toBe(1);
+    });
   });
 
   it('copies only files that exist and that its .dockerignore lets through', () => {

@@ -1,59 +1,28 @@
 /**
- * The README documents what the code defines, so that neither can drift: the set-up
- * commands of its first screen, every `serve` option with its environment variable and
- * default, every library option, every `ErrorCode`, and every example. The simulator's
- * section is checked by `simulate-readme.test.ts`.
+ * The README is what a user reads in one sitting: at most 20 KB, the two set-up commands on
+ * its first screen, the most used options as the code defines them, a link to every page of
+ * `docs/` and to every example, and no lab notes. The pages themselves are checked by
+ * `docs.test.ts`.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { resolveMazeOptions } from '../lib/adapter/options.js';
-import {
-  DEFAULT_CLIENT_PORT,
-  DEFAULT_EVENT_PORT,
-  DEFAULT_HOST,
-  DEFAULT_MAX_CLIENTS,
-} from '../lib/core/constants.js';
-import { ErrorCode } from '../lib/core/errors.js';
-import { defaultText, envOf, flagOf, SERVER_OPTIONS } from '../lib/core/option-table.js';
+import { defaultText, flagOf, SERVER_OPTIONS } from '../lib/core/option-table.js';
+import { firstCells, page, ROOT, row, section, withoutCode } from './helpers/markdown.js';
 
-const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const SCRIPTS = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-    scripts: Record<string, string>;
-  }
-).scripts;
-
-/** The text under `## title`, up to the next `## ` heading. */
-function section(title: string): string {
-  const match = new RegExp(`^## ${title}\\n([\\s\\S]*?)(?=^## |(?![\\s\\S]))`, 'm').exec(README);
-  if (match?.[1] === undefined) throw new Error(`README has no "## ${title}" section`);
-  return match[1];
-}
-
-/**
- * The cells of the table row of `text` whose first cell is `` `name` ``, trimmed (the
- * formatter pads tables), or `undefined` when there is no such row.
- */
-function row(text: string, name: string): string[] | undefined {
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`| \`${name}\` `));
-  return line
-    ?.split('|')
-    .slice(1, -1)
-    .map((cell) => cell.trim());
-}
-
-/** The first cells (without backticks) of every table row of `text` that starts with `start`. */
-function firstCells(text: string, start: string): string[] {
-  const cells: string[] = [];
-  for (const match of text.matchAll(new RegExp(`^\\| \`(${start}[^\`]*)\``, 'gm'))) {
-    cells.push(match[1] as string);
-  }
-  return cells;
-}
+const README = page('README.md');
+const SCRIPTS = (JSON.parse(page('package.json')) as { scripts: Record<string, string> }).scripts;
+const MAX_README_BYTES = 20 * 1024;
+/** A terminal's first screen. */
+const FIRST_SCREEN_LINES = 24;
 
 describe('README', () => {
-  it('opens with exactly the two set-up commands, and both scripts exist', () => {
-    const firstBlock = /```sh\n([\s\S]*?)```/.exec(README)?.[1] ?? '';
+  it('is at most 20 KB', () => {
+    expect(statSync(new URL('README.md', ROOT)).size).toBeLessThanOrEqual(MAX_README_BYTES);
+  });
+
+  it('opens with exactly the two set-up commands on its first screen, and both scripts exist', () => {
+    const firstScreen = README.split('\n').slice(0, FIRST_SCREEN_LINES).join('\n');
+    const firstBlock = /```sh\n([\s\S]*?)```/.exec(firstScreen)?.[1] ?? '';
     const commands = firstBlock
       .split('\n')
       .filter((line) => line.trim() !== '' && !line.startsWith('#'));
@@ -62,64 +31,51 @@ describe('README', () => {
     expect(SCRIPTS.test).toBeDefined();
   });
 
-  describe('server command line', () => {
-    const text = section('Server command line');
-
-    it.each(SERVER_OPTIONS.map((spec) => [flagOf(spec), spec] as const))(
-      'documents --%s with its commands, environment variable, default and meaning',
-      (flag, spec) => {
-        // Every cell derives from the option table, the meaning included.
-        expect(row(text, `--${flag}`)?.slice(1, 5)).toEqual([
-          spec.commands.join(', '),
-          `\`${envOf(spec)}\``,
-          `\`${defaultText(spec)}\``,
-          spec.describe,
-        ]);
-      },
-    );
-
-    it('documents no option that does not exist', () => {
-      const flags = SERVER_OPTIONS.map((spec) => `--${flagOf(spec)}`);
-      const documented = firstCells(text, '--').filter(
-        (flag) => flag !== '--help' && flag !== '--version',
-      );
-      expect(documented.sort()).toEqual([...flags].sort());
-    });
+  it('has a quick start for each of the three uses: server, library, pure core', () => {
+    const quickStart = section(README, 'Quick start');
+    expect(quickStart).toContain('node dist/bin/follower-maze.js');
+    expect(quickStart).toMatch(/import \{[^}]*\bcreateMaze\b[^}]*\} from 'follower-maze'/);
+    expect(quickStart).toMatch(/import \{[^}]*\bMazeCore\b[^}]*\} from 'follower-maze'/);
   });
 
-  describe('library options', () => {
-    const text = section('Library API');
-    const defaults: Record<string, unknown> = {
-      host: DEFAULT_HOST,
-      eventPort: DEFAULT_EVENT_PORT,
-      clientPort: DEFAULT_CLIENT_PORT,
-      ...resolveMazeOptions(),
-      // Resolved, it is this machine's descriptor limit minus the reserve; documented as 0.
-      maxClients: DEFAULT_MAX_CLIENTS,
-    };
-
-    it.each(Object.entries(defaults))('documents %s with its default', (name, value) => {
-      expect(row(text, name)?.[1]).toBe(`\`${String(value)}\``);
-    });
+  it('shows ten of the most used options, each with the default the option table gives it', () => {
+    const flags = firstCells(section(README, 'Run the server'), '--');
+    expect(flags).toHaveLength(10);
+    for (const flag of flags) {
+      const spec = SERVER_OPTIONS.find((candidate) => `--${flagOf(candidate)}` === flag);
+      expect(spec).toBeDefined();
+      if (spec !== undefined) {
+        expect(row(README, flag)?.[1]).toBe(`\`${defaultText(spec)}\``);
+      }
+    }
   });
 
-  describe('errors', () => {
-    const text = section('Errors');
-
-    it.each(Object.values(ErrorCode))('documents %s', (code) => {
-      expect(row(text, code)).toBeDefined();
-    });
-
-    it('documents no code that does not exist', () => {
-      expect(firstCells(text, 'ERR_').sort()).toEqual(Object.values(ErrorCode).sort());
-    });
+  it('links every page of docs/', () => {
+    const pages = readdirSync(new URL('docs', ROOT)).filter((file) => file.endsWith('.md'));
+    expect(pages.length).toBeGreaterThanOrEqual(8);
+    for (const file of pages) expect(README).toContain(`](docs/${file})`);
   });
 
   it('links every example', () => {
-    const examples = readdirSync(new URL('../examples', import.meta.url)).filter(
+    const examples = readdirSync(new URL('examples', ROOT)).filter(
       (file) => file !== 'tsconfig.json',
     );
     expect(examples.length).toBeGreaterThanOrEqual(3);
     for (const file of examples) expect(README).toContain(`(examples/${file})`);
+  });
+
+  it('keeps the copy-paste cluster block', () => {
+    expect(section(README, 'A local cluster, copy-paste')).toMatch(
+      /```sh\n[\s\S]*ingest[\s\S]*```/,
+    );
+  });
+
+  it('holds no dated lab notes and does not present the package as published on npm', () => {
+    expect(README).not.toMatch(/\b20\d\d-\d\d-\d\d\b/);
+    // npx fetches the package from the registry: it works once the package is published.
+    const prose = withoutCode(README).split('\n');
+    for (const line of prose.filter((text) => text.includes('npx follower-maze'))) {
+      expect(line).toContain('published');
+    }
   });
 });

@@ -1,17 +1,17 @@
 #!/usr/bin/env node
 /**
- * Prints the README's "Server command line" table from the option table of the BUILT
- * package (`npm run build` first), so the README is regenerated, never hand-edited:
+ * Prints the option table of `docs/cli.md` from the option table of the BUILT package
+ * (`npm run build` first), so the page is regenerated, never hand-edited:
  *
  *   node scripts/options-table.mjs            # print it
- *   node scripts/options-table.mjs --write    # replace the table in README.md
+ *   node scripts/options-table.mjs --write    # replace the table in docs/cli.md
  *
- * `__tests__/readme.test.ts` checks every cell against `SERVER_OPTIONS`.
+ * `__tests__/docs.test.ts` checks every cell against `SERVER_OPTIONS`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { defaultText, envOf, flagOf, SERVER_OPTIONS } from '../dist/lib/core/option-table.js';
 
-const README = new URL('../README.md', import.meta.url);
+const PAGE = new URL('../docs/cli.md', import.meta.url);
 
 const rows = [
   ['Option', 'Commands', 'Environment variable', 'Default', 'Meaning'],
@@ -36,13 +36,13 @@ const table = [
 if (!process.argv.includes('--write')) {
   console.log(table);
 } else {
-  const lines = readFileSync(README, 'utf8').split('\n');
+  const lines = readFileSync(PAGE, 'utf8').split('\n');
   const start = lines.findIndex((text) =>
     /^\| Option +\|( Commands +\|)? Environment variable/.test(text),
   );
-  if (start === -1) throw new Error('README.md has no option table');
+  if (start === -1) throw new Error('docs/cli.md has no option table');
   let end = start;
   while (end < lines.length && lines[end].startsWith('|')) end++;
   lines.splice(start, end - start, table);
-  writeFileSync(README, lines.join('\n'));
+  writeFileSync(PAGE, lines.join('\n'));
 }

@@ -1,7 +1,7 @@
 /**
  * Options of the stream adapter (docs/protocol.md §2, 5-8): their types here, their defaults, ranges and
  * meanings in `SERVER_OPTIONS` (`lib/core/option-table.ts`), the one table the command line
- * and the README derive from too. A bad value throws `ERR_INVALID_OPTION` when the maze is
+ * and `docs/cli.md` derive from too. A bad value throws `ERR_INVALID_OPTION` when the maze is
  * created, never later.
  */
 import type { MazeCoreOptions } from '../core/maze-core.js';

@@ -5,7 +5,7 @@
  * `MazeError`, which carries the same kind of code.
  */
 
-/** Every code follower-maze can report. The README documents each one. */
+/** Every code follower-maze can report. `docs/errors.md` documents each one. */
 export const ErrorCode = {
   /** An event line without a parsable sequence number; discarded. */
   EventBadSequence: 'ERR_EVENT_BAD_SEQUENCE',

@@ -3,7 +3,7 @@
  * leaves no edge. The graph is kept whether or not the users are connected, up to a bound.
  *
  * Layout (typed arrays only, so no V8 collection limit is reachable and nothing is allocated
- * per edge; measured with `scripts/graph-memory.mjs`, see the README):
+ * per edge; measured with `scripts/graph-memory.mjs`, see `docs/performance.md`):
  * - Followees: an `IdTable` from followee id to a node number; per node, in parallel
  *   `Int32Array`s, the heads and lengths of two follower lists (small ids `<= MAX_DENSE_ID`,
  *   and the rest) and its bitset state. Nodes are reused through a free list and renumbered

@@ -1,7 +1,7 @@
 /**
  * Every tunable of the server, once (STYLE 4): its name, type, default, range and meaning.
  * The library's validation (`resolveMazeOptions()`, `listen()`), the command line's flags,
- * environment variables, `--config` file and `--help`, and the README's option tables all
+ * environment variables, `--config` file and `--help`, and the option table of `docs/cli.md` all
  * derive from `SERVER_OPTIONS`: adding an option is one row here, plus the typed field of
  * the library interface that takes it.
  *
@@ -456,7 +456,7 @@ export function envOf(spec: OptionSpec): string {
   return `${ENV_PREFIX}_${flagOf(spec).toUpperCase().replaceAll('-', '_')}`;
 }
 
-/** The default as `--help` and the README show it. */
+/** The default as `--help` and `docs/cli.md` show it. */
 export function defaultText(spec: OptionSpec): string {
   return spec.default === undefined ? 'none' : String(spec.default);
 }

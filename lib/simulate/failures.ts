@@ -6,7 +6,7 @@
  * (the run was stopped, e.g. by Ctrl-C: exit code 130).
  */
 
-/** Every failure code of the simulator. The README documents each one. */
+/** Every failure code of the simulator. `docs/errors.md` documents each one. */
 export const SimulationErrorCode = {
   /** A client received an event other than the one expected next: the expected one is missing or late. */
   Missing: 'ERR_SIM_MISSING',

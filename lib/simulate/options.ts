@@ -1,6 +1,6 @@
 /**
  * The options of `follower-maze simulate`, defined once: the yargs command, the library
- * entry and the README are all derived from (or checked against) `SIMULATE_OPTIONS`.
+ * entry and `docs/simulator.md` are all derived from (or checked against) `SIMULATE_OPTIONS`.
  *
  * Invariants:
  * - The nine options of the original verification program keep its names, and each is
@@ -35,7 +35,7 @@ export interface SimulateOptionDefinition {
   /** The environment variable read when the flag is absent; none for the newer options. */
   readonly env?: string;
   readonly type: 'integer' | 'string' | 'boolean';
-  /** The default as shown in `--help` and the README. */
+  /** The default as shown in `--help` and `docs/simulator.md`. */
   readonly defaultDescription: string;
   readonly description: string;
 }

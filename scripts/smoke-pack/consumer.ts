@@ -1,5 +1,5 @@
 // A TypeScript consumer of the installed package and its subpaths: every public name it uses
-// must resolve to a declaration, with the types the README describes.
+// must resolve to a declaration, with the types `docs/api.md` describes.
 import { duplexPair, PassThrough } from 'node:stream';
 import {
   createMaze,
