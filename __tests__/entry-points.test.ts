@@ -129,6 +129,29 @@ describe('entry points (built package, imported by name)', () => {
   });
 });
 
+describe('docs/api.md', () => {
+  it("gives each entry's number of values as the built package has it", async () => {
+    const api = readFileSync(new URL('../docs/api.md', import.meta.url), 'utf8');
+    const documented = new Map(
+      [...api.matchAll(/^\| `(follower-maze[^`]*)` +\| +(\d+) \|/gm)].map((row) => [
+        row[1] as string,
+        Number(row[2]),
+      ]),
+    );
+    const entries = [
+      'follower-maze',
+      'follower-maze/cluster',
+      'follower-maze/simulate',
+      'follower-maze/monitor',
+    ];
+    expect([...documented.keys()].sort()).toEqual([...entries].sort());
+    for (const entry of entries) {
+      const { names } = await importInChild(entry);
+      expect({ entry, values: documented.get(entry) }).toEqual({ entry, values: names.length });
+    }
+  });
+});
+
 describe('modules the CLI loads', () => {
   it('serve without --nats-url loads no NATS, monitor or simulator code', async () => {
     const file = newLogFile();
