@@ -99,8 +99,12 @@ export function formatProgress(progress: SimulationProgress): string {
   );
 }
 
-/** The human summary: figures, then the success line or the failure. */
+/**
+ * The human summary: figures, then the success line or the failure. A run that could not
+ * connect has no figures to show (it sent nothing): only its failure.
+ */
 export function formatSummary(result: SimulationResult): string[] {
+  if (!result.ok && result.failure.kind === 'connection') return [failureLine(result.failure)];
   const lines = [
     `events: ${result.events} (${result.warmupEvents} warm-up) to ${result.clients} clients of` +
       ` ${result.users} users, seed ${result.seed}`,
@@ -127,8 +131,12 @@ export function formatSummary(result: SimulationResult): string[] {
     lines.push(`stalled clients: ${result.stalledClients} (identified, never read, not verified)`);
   }
   if (result.ok) lines.push(`digest: ${result.digest}`, SUCCESS_LINE);
-  else lines.push(`FAILED ${result.failure.code}: ${result.failure.message}`);
+  else lines.push(failureLine(result.failure));
   return lines;
+}
+
+function failureLine(failure: SimulationFailure): string {
+  return `FAILED ${failure.code}: ${failure.message}`;
 }
 
 /** The one-line JSON summary of `--json`. */
