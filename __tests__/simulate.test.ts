@@ -45,6 +45,18 @@ async function againstNaive(
   return simulate({ ...portsOf(await startNaive(fault)), ...SMALL, ...options });
 }
 
+// ERR_SIM_NO_WARMUP says how to get a fresh server of each kind: a plain serve forgets
+// on a restart or with --reset-on-disconnect (which a server on NATS refuses); a server on
+// NATS, or a cluster, keeps its log and needs a new stream.
+function expectFreshServerAdvice(message: string): void {
+  expect(message).toContain(
+    'restart a plain serve, or start it with --reset-on-disconnect; a server on NATS' +
+      ' (serve --nats-url, or an ingest with gateways) keeps its event log across restarts,' +
+      ' so restart it, and every gateway, on a new stream (another --nats-stream and' +
+      ' --nats-subject)',
+  );
+}
+
 function expectSuccess(result: SimulationResult): void {
   if (!result.ok) throw new Error(`expected success, got ${result.failure.message}`);
   expect(exitCodeOf(result)).toBe(0);
@@ -250,10 +262,20 @@ describe('simulate twice against one server (lib/net listen)', () => {
     if (second.ok) return;
     expect(second.failure.code).toBe(SimulationErrorCode.NoWarmup);
     expect(second.failure.message).toMatch(/already applied these sequence numbers/);
-    expect(second.failure.message).toMatch(
-      /Restart the server, or run it with --reset-on-disconnect/,
-    );
+    expectFreshServerAdvice(second.failure.message);
     expect(exitCodeOf(second)).toBe(1);
+  });
+
+  it('gives a cluster the same advice: the simulator cannot tell the kinds of server apart', async () => {
+    const cluster = await startCluster(2);
+    const ports = {
+      eventListenerPort: cluster.eventPort,
+      clientListenerPort: cluster.clientPorts.join(','),
+    };
+    expectSuccess(await simulate({ ...ports, ...SMALL, totalEvents: 2_000 }));
+    const second = await simulate({ ...ports, ...SMALL, totalEvents: 2_000 });
+    expect(second.ok ? undefined : second.failure.code).toBe(SimulationErrorCode.NoWarmup);
+    expectFreshServerAdvice(second.ok ? '' : second.failure.message);
   });
 
   it('passes twice against a server that resets when the event source disconnects', async () => {

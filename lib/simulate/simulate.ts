@@ -333,9 +333,12 @@ class Simulation {
             `no client received any of the ${generator.warmupSent} warm-up broadcasts` +
               ` (sequence numbers 1..${generator.warmupSent}) in ${WARMUP_SILENCE_MS} ms, although` +
               ` the server accepted every connection: most likely it already applied these` +
-              ` sequence numbers (was it used by an earlier run?). Restart the server, or run` +
-              ` it with --reset-on-disconnect; otherwise it does not read the event source or` +
-              ` never registers clients`,
+              ` sequence numbers (was it used by an earlier run?). A run numbers its events` +
+              ` from 1, so it needs a server that has applied none: restart a plain serve, or` +
+              ` start it with --reset-on-disconnect; a server on NATS (serve --nats-url, or an` +
+              ` ingest with gateways) keeps its event log across restarts, so restart it, and` +
+              ` every gateway, on a new stream (another --nats-stream and --nats-subject).` +
+              ` Otherwise the server does not read the event source or never registers clients`,
             { connection: 'event-source' },
           ),
         );
