@@ -60,7 +60,14 @@ export interface SimulationSummary {
   readonly latencyWarmup: number;
   /** Clients that identified and never read (`stalledClients`). */
   readonly stalledClients: number;
-  /** Order-sensitive FNV-1a digest over every line every client received. */
+  /**
+   * A fingerprint of what the clients received in the stream: for each client in order, the
+   * positions in the stream (1: the first event after the warm-up) of its notifications,
+   * folded with FNV-1a. It depends only on the seed and the options that shape the stream
+   * (`totalEvents`, `concurrencyLevel`, `numberOfUsers`, `maxEventSourceBatchSize`,
+   * `eventMix`), never on the server, its timing or the warm-up: two passing runs with the
+   * same ones have the same digest. After a failure, it covers what was verified before it.
+   */
   readonly digest: string;
 }
 

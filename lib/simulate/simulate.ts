@@ -569,7 +569,7 @@ class Simulation {
     let digest = 0;
     let expected = 0;
     for (const client of generator.clients) {
-      digest = foldDigest(digest, client.receivedDigest);
+      digest = foldDigest(digest, client.streamDigest);
       expected += client.expectedLines;
     }
     const summary = {
