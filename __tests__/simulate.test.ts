@@ -245,6 +245,41 @@ describe('simulate against our server (lib/net listen)', () => {
   });
 });
 
+describe('simulate waitForPorts: servers still starting', () => {
+  it('tries refused ports again until the server listens', async () => {
+    const eventPort = await unusedPort();
+    const clientPort = await unusedPort();
+    const running = simulate({
+      eventListenerPort: eventPort,
+      clientListenerPort: clientPort,
+      ...SMALL,
+      totalEvents: 2_000,
+      waitForPorts: 10_000,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    real = await listen({ eventPort, clientPort });
+    expectSuccess(await running);
+  });
+
+  it('gives up, a connection failure, once waitForPorts ms have passed', async () => {
+    const port = await unusedPort();
+    const startedAt = Date.now();
+    const result = await simulate({
+      eventListenerPort: port,
+      clientListenerPort: port,
+      ...SMALL,
+      waitForPorts: 400,
+    });
+    const took = Date.now() - startedAt;
+    expect(result.ok ? undefined : result.failure.message).toMatch(
+      new RegExp(`^cannot connect client#\\d+ to 127\\.0\\.0\\.1:${port}: ECONNREFUSED`),
+    );
+    expect(exitCodeOf(result)).toBe(2);
+    expect(took).toBeGreaterThanOrEqual(300);
+    expect(took).toBeLessThan(3_000);
+  });
+});
+
 describe('simulate twice against one server (lib/net listen)', () => {
   it('fails fast with ERR_SIM_NO_WARMUP and says what to do, not ERR_SIM_NOT_REGISTERED after timeout', async () => {
     real = await listen({ eventPort: 0, clientPort: 0 });

@@ -9,7 +9,8 @@
  *    cluster: one ingest, several gateways that each serve clients), client `i`, counted
  *    over both kinds in that order, connects to port `i mod N`; the rest of the run does not
  *    care which port a client is on, since every gateway owes its clients what one server
- *    would.
+ *    would. With `waitForPorts`, a port that refuses is tried again until that many ms
+ *    after the start (servers started together with the simulator may still be starting).
  * 2. Connect the event source.
  * 3. Warm up: send broadcasts 1, 2, … (one every WARMUP_INTERVAL_MS) until every client has
  *    received one. A client that receives a broadcast was registered before the server
@@ -46,6 +47,7 @@ import {
   MAX_PENDING_PER_CLIENT,
   MAX_PENDING_TOTAL,
   MIN_PENDING_PER_CLIENT,
+  PORT_RETRY_MS,
   WARMUP_INTERVAL_MS,
   WARMUP_SILENCE_MS,
 } from './constants.js';
@@ -103,6 +105,8 @@ class Simulation {
   #eventSource: Socket | undefined;
   #failure: SimulationFailure | undefined;
   #closing = false;
+  // Until when a refused connection is tried again (`waitForPorts` from the start).
+  #portsDeadline = 0;
 
   // The one thing the run is waiting for, and how to wake it.
   #wake: (() => void) | undefined;
@@ -139,6 +143,7 @@ class Simulation {
     const interrupt = (): void => this.#interrupt();
     if (signal?.aborted === true) interrupt();
     signal?.addEventListener('abort', interrupt, { once: true });
+    this.#portsDeadline = performance.now() + this.#options.waitForPorts;
     this.#tick();
     const tickMs = Math.max(
       MIN_TICK_MS,
@@ -243,41 +248,61 @@ class Simulation {
   // Opens one connection; on failure records a connection failure and resolves undefined.
   #open(connection: string, port: number, client?: ClientStream): Promise<Socket | undefined> {
     const { host, timeout } = this.#options;
+    const onread =
+      client === undefined
+        ? undefined
+        : {
+            buffer: this.#readBuffer,
+            callback: (bytes: number, buffer: Uint8Array): boolean => {
+              this.#onClientData(client, buffer, bytes);
+              return true;
+            },
+          };
     return new Promise((resolve) => {
-      const onread =
-        client === undefined
-          ? undefined
-          : {
-              buffer: this.#readBuffer,
-              callback: (bytes: number, buffer: Uint8Array): boolean => {
-                this.#onClientData(client, buffer, bytes);
-                return true;
-              },
-            };
-      const socket = connect({ host, port, noDelay: true, ...(onread && { onread }) });
-      const timer = setTimeout(
-        () => fail(new Error(`no connection within ${timeout} ms`)),
-        timeout,
-      );
-      const fail = (error: Error): void => {
-        clearTimeout(timer);
-        socket.destroy();
-        this.#fail(
-          simulationFailure(
-            Code.Connect,
-            `cannot connect ${connection} to ${host}:${port}: ${describeError(error)}`,
-            { connection },
-          ),
+      const attempt = (): void => {
+        const socket = connect({ host, port, noDelay: true, ...(onread && { onread }) });
+        const timer = setTimeout(
+          () => fail(new Error(`no connection within ${timeout} ms`)),
+          timeout,
         );
-        resolve(undefined);
+        const fail = (error: Error): void => {
+          clearTimeout(timer);
+          socket.destroy();
+          if (this.#mayRetry(error)) {
+            setTimeout(
+              () => (this.#failure === undefined ? attempt() : resolve(undefined)),
+              PORT_RETRY_MS,
+            );
+            return;
+          }
+          this.#fail(
+            simulationFailure(
+              Code.Connect,
+              `cannot connect ${connection} to ${host}:${port}: ${describeError(error)}`,
+              { connection },
+            ),
+          );
+          resolve(undefined);
+        };
+        socket.once('error', fail);
+        socket.once('connect', () => {
+          clearTimeout(timer);
+          socket.off('error', fail);
+          resolve(socket);
+        });
       };
-      socket.once('error', fail);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.off('error', fail);
-        resolve(socket);
-      });
+      attempt();
     });
+  }
+
+  // A refused connection is tried again while `waitForPorts` lasts: its server may still be
+  // starting (a script that starts servers and the simulator together).
+  #mayRetry(error: Error): boolean {
+    return (
+      (error as NodeJS.ErrnoException).code === 'ECONNREFUSED' &&
+      this.#failure === undefined &&
+      performance.now() + PORT_RETRY_MS < this.#portsDeadline
+    );
   }
 
   #watchClient(socket: Socket, client: ClientStream): void {
