@@ -33,7 +33,7 @@
  *
  * Invariants: the first failure wins and stops the run (fail fast); every wait is bounded
  * by `timeout` (a connect, the warm-up, a client waiting for its next line, the event source
- * blocked); every socket is closed before `simulate()` resolves: after a success `end()`,
+ * blocked), and the refusals retried by `waitForPorts`; every socket is closed before `simulate()` resolves: after a success `end()`,
  * then `destroy()` after a bounded wait; after a failure `destroy()` at once.
  */
 import { connect, type Socket } from 'node:net';
