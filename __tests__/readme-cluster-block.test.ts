@@ -65,7 +65,8 @@ function parents(): Map<number, number> {
 
 /**
  * Adds to `found` every living descendant of `root`, with its arguments (read again on each
- * call: a child seen between fork and exec still has its shell's).
+ * call: a child seen between fork and exec still has its shell's; an exited one not reaped
+ * yet has none, and keeps the last ones read).
  */
 function collectDescendants(root: number, found: Map<number, string[]>): void {
   const parentOf = parents();
@@ -83,7 +84,8 @@ function collectDescendants(root: number, found: Map<number, string[]>): void {
   tree.delete(root);
   for (const pid of tree) {
     try {
-      found.set(pid, readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'));
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmdline !== '' || !found.has(pid)) found.set(pid, cmdline.split('\0'));
     } catch {
       // Exited meanwhile.
     }
