@@ -67,6 +67,25 @@ describe('ClientStream: the expected lines, exactly', () => {
     expect(client.receivedDigest).toBe(expected);
   });
 
+  it('digests the stream by position, leaving the warm-up out, whatever its length', () => {
+    // The same stream (a follow, then a private message) after 2 warm-up broadcasts, and
+    // after 3: the numbers shift, the stream digest does not.
+    const digestAfter = (warmupSent: number): number => {
+      const follow = `${warmupSent + 1}|F|60|50\n`;
+      const message = `${warmupSent + 2}|P|32|50\n`;
+      const client = new ClientStream(3, 50, contextOf({}, warmupSent));
+      client.registered = true;
+      client.expect(warmupSent, hashLine(`${warmupSent}|B\n`));
+      client.expect(warmupSent + 1, hashLine(follow));
+      client.expect(warmupSent + 2, hashLine(message));
+      expect(feed(client, `${warmupSent}|B\n${follow}${message}`, 7)).toBe(true);
+      return client.streamDigest;
+    };
+    const positions = foldDigest(foldDigest(FNV_OFFSET, 1), 2);
+    expect(digestAfter(2)).toBe(positions);
+    expect(digestAfter(3)).toBe(positions);
+  });
+
   it('uses only a buffer passed with its length (a reused read buffer)', () => {
     const client = owed(contextOf(EVENTS), 3);
     const buffer = Buffer.alloc(64, 0x7a);

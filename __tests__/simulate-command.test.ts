@@ -9,7 +9,7 @@ import {
   type SimulationResult,
   SUCCESS_LINE,
 } from '../lib/simulate/result.js';
-import { portsOf, useNaiveServers, useTestClusters } from './simulate-servers.js';
+import { portsOf, unusedPort, useNaiveServers, useTestClusters } from './simulate-servers.js';
 
 class Capture extends Writable {
   text = '';
@@ -100,6 +100,23 @@ describe('runSimulateCommand', () => {
     expect(out.stdout.text).not.toContain(SUCCESS_LINE);
   });
 
+  it('prints only the failure, with its code, when nothing listens (returns 2)', async () => {
+    const port = await unusedPort();
+    const out = io();
+    const code = await runSimulateCommand(
+      { eventListenerPort: port, clientListenerPort: port, concurrencyLevel: 2, logInterval: 0 },
+      out,
+    );
+    expect(code).toBe(2);
+    expect(out.stderr.text).toMatch(
+      new RegExp(
+        `^FAILED ERR_SIM_CONNECT: cannot connect client#\\d+ to 127\\.0\\.0\\.1:${port}: ECONNREFUSED [^\\n]*\\n$`,
+      ),
+    );
+    // The line saying what it is about to do, and no summary of zeros.
+    expect(out.stdout.text.split('\n')).toEqual([expect.stringMatching(/^simulating /), '']);
+  });
+
   it('returns 2 on an invalid option, before connecting', async () => {
     const out = io();
     expect(await runSimulateCommand({ concurrencyLevel: 'many' }, out)).toBe(2);
@@ -177,6 +194,25 @@ describe('result formatting', () => {
 
   it('gives latency null in JSON when nothing was received', () => {
     expect(JSON.parse(formatJson({ ok: true, ...summary })).latency).toBeNull();
+  });
+
+  it('formats a connection failure as the failure alone', () => {
+    const result: SimulationResult = {
+      ok: false,
+      ...summary,
+      failure: { code: 'ERR_SIM_CONNECT', kind: 'connection', message: 'refused', context: {} },
+    };
+    expect(formatSummary(result)).toEqual(['FAILED ERR_SIM_CONNECT: refused']);
+    // A verification failure keeps its figures.
+    expect(
+      formatSummary({
+        ...result,
+        failure: { code: 'ERR_SIM_TIMEOUT', kind: 'verification', message: 'late', context: {} },
+      }),
+    ).toEqual([
+      ...formatSummary({ ok: true, ...summary }).slice(0, 4),
+      'FAILED ERR_SIM_TIMEOUT: late',
+    ]);
   });
 
   it('maps a connection failure to 2, a verification failure to 1, an interruption to 130', () => {

@@ -53,6 +53,7 @@ describe('resolveSimulateOptions', () => {
       idTerminator: 'lf',
       eventWeights: [30, 10, 5, 25, 30],
       linger: 250,
+      waitForPorts: 0,
     });
   });
 
@@ -114,6 +115,7 @@ describe('resolveSimulateOptions', () => {
     [{ rate: -1 }, '--rate must be an integer from 0 to 1000000000, got -1'],
     [{ stalledClients: 'x' }, '--stalledClients must be an integer from 0 to 100000, got "x"'],
     [{ latencyWarmup: -1 }, '--latencyWarmup must be an integer from 0 to 2147483647, got -1'],
+    [{ waitForPorts: -1 }, '--waitForPorts must be an integer from 0 to 2147483647, got -1'],
     [{ eventTerminator: 'cr' }, '--eventTerminator must be "lf" or "crlf", got "cr"'],
     [{ host: ' ' }, '--host must be a host name or address, got " "'],
     [

@@ -106,6 +106,13 @@ export class ClientStream {
   expectedDigest = FNV_OFFSET;
   /** Digest of the lines received, in order. */
   receivedDigest = FNV_OFFSET;
+  /**
+   * Digest of the stream's notifications matched so far, each by its position in the stream
+   * (1: the first event after the warm-up). The warm-up is left out and the absolute
+   * numbers are not used, since both depend on the server's timing: this depends only on
+   * the seed and the options that shape the stream.
+   */
+  streamDigest = FNV_OFFSET;
 
   #sequences = new Float64Array(INITIAL_RING_SIZE);
   #hashes = new Int32Array(INITIAL_RING_SIZE);
@@ -184,10 +191,10 @@ export class ClientStream {
     const owed = this.#length;
     const registered = this.registered;
     const verified = this.#verify(chunk, end);
-    // The matched lines are the ring's first `owed - length`, unless the chunk registered
-    // the client (which appends to the ring and may move it): a warm-up chunk, whose lines
-    // are not recorded anyway.
-    if (verified && this.registered === registered) this.#recordLatency(from, owed - this.#length);
+    // The matched lines are the ring's first `owed - length` (before a failure too), unless
+    // the chunk registered the client (which appends to the ring and may move it): a warm-up
+    // chunk, whose lines are not recorded anyway.
+    if (this.registered === registered) this.#recordMatched(from, owed - this.#length);
     return verified;
   }
 
@@ -283,18 +290,24 @@ export class ClientStream {
     return true;
   }
 
-  // Records the latency of the `count` matched lines from ring position `from` on, read at
-  // the ledger's clock: one call per run of lines of one batch.
-  #recordLatency(from: number, count: number): void {
+  // Folds the `count` matched lines from ring position `from` on into `streamDigest`, and
+  // records their latency, read at the ledger's clock: one call per run of lines of one batch.
+  #recordMatched(from: number, count: number): void {
     if (count === 0) return;
+    const sequences = this.#sequences;
     const batches = this.#batches;
     const mask = this.#mask;
     const latency = this.#latency;
     const readAt = this.context.ledger.clock;
+    const warmupSent = this.context.warmupSent;
+    let digest = this.streamDigest;
     let runBatch = batches[from] as number;
     let runLines = 0;
     for (let n = 0; n < count; n++) {
-      const batch = batches[(from + n) & mask] as number;
+      const at = (from + n) & mask;
+      const position = (sequences[at] as number) - warmupSent;
+      if (position > 0) digest = Math.imul(digest ^ position, PRIME);
+      const batch = batches[at] as number;
       if (batch !== runBatch) {
         latency.record(runBatch, readAt, runLines);
         runBatch = batch;
@@ -303,6 +316,7 @@ export class ClientStream {
       runLines++;
     }
     latency.record(runBatch, readAt, runLines);
+    this.streamDigest = digest;
   }
 
   /** The failure for a client that waited too long for `nextExpected`. */

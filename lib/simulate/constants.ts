@@ -40,6 +40,8 @@ export const EVENT_WRITE_SIZE = 64 * 1024;
 export const CLIENT_READ_BUFFER_SIZE = 64 * 1024;
 /** Most client connections opened at once (a listen backlog is often 511). */
 export const CONNECT_WAVE_SIZE = 128;
+/** Wait before trying again a connection a port refused, while `waitForPorts` lasts, in ms. */
+export const PORT_RETRY_MS = 100;
 /** Wait between warm-up broadcasts while some client has not received one yet, in ms. */
 export const WARMUP_INTERVAL_MS = 20;
 /**

@@ -25,7 +25,8 @@ export const SimulationErrorCode = {
   /**
    * No client received any warm-up broadcast within WARMUP_SILENCE_MS although every
    * connection was accepted: most likely the server already applied these sequence numbers
-   * (a second run against the same server). Restart it, or run it with --reset-on-disconnect.
+   * (a second run against the same server). A plain server: restart it, or run it with
+   * --reset-on-disconnect; a server on NATS keeps its log: restart it on a new stream.
    */
   NoWarmup: 'ERR_SIM_NO_WARMUP',
   /** The server stopped reading the event source for longer than `timeout` ms. */

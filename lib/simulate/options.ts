@@ -161,6 +161,12 @@ export const SIMULATE_OPTIONS = {
     description:
       'Extra clients that identify as users the events pick from and never read (not verified)',
   },
+  waitForPorts: {
+    flag: '--waitForPorts',
+    type: 'integer',
+    defaultDescription: '0',
+    description: 'Milliseconds to retry a port that refuses (a server still starting); 0: no retry',
+  },
   json: {
     flag: '--json',
     type: 'boolean',
@@ -189,6 +195,7 @@ export interface SimulateOptions {
   readonly rate?: number;
   readonly latencyWarmup?: number;
   readonly stalledClients?: number;
+  readonly waitForPorts?: number;
   /** Called every `logInterval` ms while events stream. */
   readonly onProgress?: (progress: SimulationProgress) => void;
 }
@@ -223,6 +230,8 @@ export interface ResolvedSimulateOptions {
   /** Ms from the start of the stream during which written events count for no latency. */
   readonly latencyWarmup: number;
   readonly stalledClients: number;
+  /** Ms from the start of the run during which a refused connection is tried again. */
+  readonly waitForPorts: number;
   readonly onProgress: ((progress: SimulationProgress) => void) | undefined;
 }
 
@@ -315,6 +324,7 @@ export function resolveSimulateOptions(
     rate: integer('rate', 0, 0, MAX_RATE),
     latencyWarmup: integer('latencyWarmup', 0, 0, MAX_MS),
     stalledClients: integer('stalledClients', 0, 0, MAX_CLIENTS),
+    waitForPorts: integer('waitForPorts', 0, 0, MAX_MS),
     onProgress: onProgress as ResolvedSimulateOptions['onProgress'],
   };
 }

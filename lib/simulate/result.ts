@@ -60,7 +60,14 @@ export interface SimulationSummary {
   readonly latencyWarmup: number;
   /** Clients that identified and never read (`stalledClients`). */
   readonly stalledClients: number;
-  /** Order-sensitive FNV-1a digest over every line every client received. */
+  /**
+   * A fingerprint of what the clients received in the stream: for each client in order, the
+   * positions in the stream (1: the first event after the warm-up) of its notifications,
+   * folded with FNV-1a. It depends only on the seed and the options that shape the stream
+   * (`totalEvents`, `concurrencyLevel`, `numberOfUsers`, `maxEventSourceBatchSize`,
+   * `eventMix`), never on the server, its timing or the warm-up: two passing runs with the
+   * same ones have the same digest. After a failure, it covers what was verified before it.
+   */
   readonly digest: string;
 }
 
@@ -99,8 +106,12 @@ export function formatProgress(progress: SimulationProgress): string {
   );
 }
 
-/** The human summary: figures, then the success line or the failure. */
+/**
+ * The human summary: figures, then the success line or the failure. A run that could not
+ * connect has no figures to show (it sent nothing): only its failure.
+ */
 export function formatSummary(result: SimulationResult): string[] {
+  if (!result.ok && result.failure.kind === 'connection') return [failureLine(result.failure)];
   const lines = [
     `events: ${result.events} (${result.warmupEvents} warm-up) to ${result.clients} clients of` +
       ` ${result.users} users, seed ${result.seed}`,
@@ -127,8 +138,12 @@ export function formatSummary(result: SimulationResult): string[] {
     lines.push(`stalled clients: ${result.stalledClients} (identified, never read, not verified)`);
   }
   if (result.ok) lines.push(`digest: ${result.digest}`, SUCCESS_LINE);
-  else lines.push(`FAILED ${result.failure.code}: ${result.failure.message}`);
+  else lines.push(failureLine(result.failure));
   return lines;
+}
+
+function failureLine(failure: SimulationFailure): string {
+  return `FAILED ${failure.code}: ${failure.message}`;
 }
 
 /** The one-line JSON summary of `--json`. */

@@ -9,7 +9,8 @@
  *    cluster: one ingest, several gateways that each serve clients), client `i`, counted
  *    over both kinds in that order, connects to port `i mod N`; the rest of the run does not
  *    care which port a client is on, since every gateway owes its clients what one server
- *    would.
+ *    would. With `waitForPorts`, a port that refuses is tried again until that many ms
+ *    after the start (servers started together with the simulator may still be starting).
  * 2. Connect the event source.
  * 3. Warm up: send broadcasts 1, 2, … (one every WARMUP_INTERVAL_MS) until every client has
  *    received one. A client that receives a broadcast was registered before the server
@@ -32,7 +33,7 @@
  *
  * Invariants: the first failure wins and stops the run (fail fast); every wait is bounded
  * by `timeout` (a connect, the warm-up, a client waiting for its next line, the event source
- * blocked); every socket is closed before `simulate()` resolves: after a success `end()`,
+ * blocked), and the refusals retried by `waitForPorts`; every socket is closed before `simulate()` resolves: after a success `end()`,
  * then `destroy()` after a bounded wait; after a failure `destroy()` at once.
  */
 import { connect, type Socket } from 'node:net';
@@ -46,6 +47,7 @@ import {
   MAX_PENDING_PER_CLIENT,
   MAX_PENDING_TOTAL,
   MIN_PENDING_PER_CLIENT,
+  PORT_RETRY_MS,
   WARMUP_INTERVAL_MS,
   WARMUP_SILENCE_MS,
 } from './constants.js';
@@ -110,6 +112,8 @@ class Simulation {
   #eventSource: Socket | undefined;
   #failure: SimulationFailure | undefined;
   #closing = false;
+  // Until when a refused connection is tried again (`waitForPorts` from the start).
+  #portsDeadline = 0;
 
   // The one thing the run is waiting for, and how to wake it.
   #wake: (() => void) | undefined;
@@ -146,6 +150,7 @@ class Simulation {
     const interrupt = (): void => this.#interrupt();
     if (signal?.aborted === true) interrupt();
     signal?.addEventListener('abort', interrupt, { once: true });
+    this.#portsDeadline = performance.now() + this.#options.waitForPorts;
     this.#tick();
     const tickMs = Math.max(
       MIN_TICK_MS,
@@ -250,41 +255,61 @@ class Simulation {
   // Opens one connection; on failure records a connection failure and resolves undefined.
   #open(connection: string, port: number, client?: ClientStream): Promise<Socket | undefined> {
     const { host, timeout } = this.#options;
+    const onread =
+      client === undefined
+        ? undefined
+        : {
+            buffer: this.#readBuffer,
+            callback: (bytes: number, buffer: Uint8Array): boolean => {
+              this.#onClientData(client, buffer, bytes);
+              return true;
+            },
+          };
     return new Promise((resolve) => {
-      const onread =
-        client === undefined
-          ? undefined
-          : {
-              buffer: this.#readBuffer,
-              callback: (bytes: number, buffer: Uint8Array): boolean => {
-                this.#onClientData(client, buffer, bytes);
-                return true;
-              },
-            };
-      const socket = connect({ host, port, noDelay: true, ...(onread && { onread }) });
-      const timer = setTimeout(
-        () => fail(new Error(`no connection within ${timeout} ms`)),
-        timeout,
-      );
-      const fail = (error: Error): void => {
-        clearTimeout(timer);
-        socket.destroy();
-        this.#fail(
-          simulationFailure(
-            Code.Connect,
-            `cannot connect ${connection} to ${host}:${port}: ${describeError(error)}`,
-            { connection },
-          ),
+      const attempt = (): void => {
+        const socket = connect({ host, port, noDelay: true, ...(onread && { onread }) });
+        const timer = setTimeout(
+          () => fail(new Error(`no connection within ${timeout} ms`)),
+          timeout,
         );
-        resolve(undefined);
+        const fail = (error: Error): void => {
+          clearTimeout(timer);
+          socket.destroy();
+          if (this.#mayRetry(error)) {
+            setTimeout(
+              () => (this.#failure === undefined ? attempt() : resolve(undefined)),
+              PORT_RETRY_MS,
+            );
+            return;
+          }
+          this.#fail(
+            simulationFailure(
+              Code.Connect,
+              `cannot connect ${connection} to ${host}:${port}: ${describeError(error)}`,
+              { connection },
+            ),
+          );
+          resolve(undefined);
+        };
+        socket.once('error', fail);
+        socket.once('connect', () => {
+          clearTimeout(timer);
+          socket.off('error', fail);
+          resolve(socket);
+        });
       };
-      socket.once('error', fail);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.off('error', fail);
-        resolve(socket);
-      });
+      attempt();
     });
+  }
+
+  // A refused connection is tried again while `waitForPorts` lasts: its server may still be
+  // starting (a script that starts servers and the simulator together).
+  #mayRetry(error: Error): boolean {
+    return (
+      (error as NodeJS.ErrnoException).code === 'ECONNREFUSED' &&
+      this.#failure === undefined &&
+      performance.now() + PORT_RETRY_MS < this.#portsDeadline
+    );
   }
 
   #watchClient(socket: Socket, client: ClientStream): void {
@@ -340,9 +365,12 @@ class Simulation {
             `no client received any of the ${generator.warmupSent} warm-up broadcasts` +
               ` (sequence numbers 1..${generator.warmupSent}) in ${WARMUP_SILENCE_MS} ms, although` +
               ` the server accepted every connection: most likely it already applied these` +
-              ` sequence numbers (was it used by an earlier run?). Restart the server, or run` +
-              ` it with --reset-on-disconnect; otherwise it does not read the event source or` +
-              ` never registers clients`,
+              ` sequence numbers (was it used by an earlier run?). A run numbers its events` +
+              ` from 1, so it needs a server that has applied none: restart a plain serve, or` +
+              ` start it with --reset-on-disconnect; a server on NATS (serve --nats-url, or an` +
+              ` ingest with gateways) keeps its event log across restarts, so restart it, and` +
+              ` every gateway, on a new stream (another --nats-stream and --nats-subject).` +
+              ` Otherwise the server does not read the event source or never registers clients`,
             { connection: 'event-source' },
           ),
         );
@@ -573,7 +601,7 @@ class Simulation {
     let digest = 0;
     let expected = 0;
     for (const client of generator.clients) {
-      digest = foldDigest(digest, client.receivedDigest);
+      digest = foldDigest(digest, client.streamDigest);
       expected += client.expectedLines;
     }
     const summary = {
