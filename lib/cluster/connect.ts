@@ -22,7 +22,8 @@ import {
 } from '../core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { checkOptionValue, serverOptionsOf } from '../core/option-table.js';
-import { JetStreamEventLog, messageOf } from './jetstream-event-log.js';
+import { JetStreamEventLog } from './jetstream-event-log.js';
+import { messageOf } from './nats-error.js';
 
 /** The cluster settings, by their option table names (`--nats-url` is `natsUrl`). */
 export interface NatsSettings {

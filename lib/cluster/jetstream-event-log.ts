@@ -71,6 +71,7 @@ import {
   truncated,
 } from './event-log.js';
 import { JetStreamSnapshotStore } from './jetstream-snapshot-store.js';
+import { messageOf } from './nats-error.js';
 
 /** JetStream's API error for a failed `Nats-Expected-Last-Msg-Id` (not in `JetStreamApiCodes`). */
 const STREAM_WRONG_LAST_MSG_ID = 10_070;
@@ -588,11 +589,4 @@ function decoded(data: Uint8Array, position: number, stream: string): EventBatch
     );
   }
   return result.batch;
-}
-
-/** The message of a NATS client error, with its cause (which says "ECONNREFUSED" and such). */
-export function messageOf(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-  return `${error.message}${cause}`;
 }
