@@ -290,7 +290,7 @@ export class JetStreamEventLog implements EventLog {
     if (last === null) {
       throw new MazeError(
         ErrorCode.LogTruncated,
-        `the last batch of stream ${this.#stream} (position ${position}) is gone: its tail is unknown (its max age expired it while no event came: delete the stream, and prefer --nats-max-bytes)`,
+        `the last batch of stream ${this.#stream} (position ${position}) is gone: its tail is unknown (its max age expired it while no event came: delete the stream, and prefer natsMaxBytes to natsMaxAge)`,
       );
     }
     const batch = decoded(last.data, position, this.#stream);
@@ -480,7 +480,7 @@ async function ensureStream(manager: JetStreamManager, options: ResolvedOptions)
     if (/subjects overlap/i.test(message)) {
       throw new MazeError(
         ErrorCode.LogConfig,
-        `cannot create stream ${stream}: another stream already takes subject "${subject}"; give each stream its own subject (--nats-subject)`,
+        `cannot create stream ${stream}: another stream already takes subject "${subject}"; give each stream its own subject (natsSubject)`,
       );
     }
     throw new MazeError(ErrorCode.LogFailed, `cannot find or create stream ${stream}: ${message}`);
