@@ -16,7 +16,10 @@ const SPELLINGS = new Map<string, string>(
 );
 const OPTION_NAME = new RegExp(`\\b(${[...SPELLINGS.keys()].join('|')})\\b`, 'g');
 
-/** `message` with each option name followed by its flag and variable: `natsUrl (--nats-url, FOLLOWER_MAZE_NATS_URL)`. */
+/**
+ * `message` with each option name followed by its flag and variable:
+ * `natsUrl (--nats-url, FOLLOWER_MAZE_NATS_URL)`.
+ */
 export function withFlagNames(message: string): string {
   return message.replace(OPTION_NAME, (name) => SPELLINGS.get(name) ?? name);
 }

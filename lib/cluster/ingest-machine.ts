@@ -54,7 +54,10 @@ export interface AppendAction {
   readonly fence: LogFence;
 }
 
-/** Read batches from `fromPosition`, giving each to `readBack()` while it returns true; then `readBackDone()`, or `recoveryFailed()`. */
+/**
+ * Read batches from `fromPosition`, giving each to `readBack()` while it returns true; then
+ * close the reader and call `readBackDone()`, or `recoveryFailed()` if a read failed.
+ */
 export interface ReadBackAction {
   readonly type: 'readBack';
   readonly fromPosition: number;
@@ -66,25 +69,26 @@ export interface ProblemAction {
   readonly problem: Problem;
 }
 
+/**
+ * An action without data. `startBatchTimer`, `startRetryTimer`: start the timer, and call
+ * `batchTimerFired()` / `retryTimerFired()` when it fires (`clear…`: cancel it).
+ * `pauseInput`, `resumeInput`: the event source. `readTail`: read the log's tail and answer
+ * with `tailRead()` or `recoveryFailed()`. `idle`: after `close()`, nothing is left to append.
+ */
+export interface SignalAction {
+  readonly type:
+    | 'startBatchTimer'
+    | 'clearBatchTimer'
+    | 'startRetryTimer'
+    | 'clearRetryTimer'
+    | 'pauseInput'
+    | 'resumeInput'
+    | 'readTail'
+    | 'idle';
+}
+
 /** What the driver does for the machine, in the order queued. */
-export type IngestAction =
-  | AppendAction
-  | ReadBackAction
-  | ProblemAction
-  | {
-      readonly type: /** Start the batch timer; when it fires, call `batchTimerFired()`. */
-        | 'startBatchTimer'
-        | 'clearBatchTimer'
-        /** Start the retry timer; when it fires, call `retryTimerFired()`. */
-        | 'startRetryTimer'
-        | 'clearRetryTimer'
-        | 'pauseInput'
-        | 'resumeInput'
-        /** Read the log's tail; answer with `tailRead()` or `recoveryFailed()`. */
-        | 'readTail'
-        /** After `close()`: nothing is left to append. */
-        | 'idle';
-    };
+export type IngestAction = AppendAction | ReadBackAction | ProblemAction | SignalAction;
 
 // Actions without data are shared: queuing one allocates nothing.
 const START_BATCH_TIMER = { type: 'startBatchTimer' } as const;

@@ -29,7 +29,7 @@ export interface StreamSetup {
   readonly storage: 'file' | 'memory';
   /** Replicas of a stream created here. */
   readonly replicas: number;
-  /** Seconds the stream keeps a batch, 0 for ever; given (or `maxBytes`), it is set on the stream. */
+  /** Seconds the stream keeps a batch, 0 for ever; given (or `maxBytes`), set on the stream. */
   readonly maxAge?: number | undefined;
   /** Bytes the stream keeps, 0 without limit; see `maxAge`. */
   readonly maxBytes?: number | undefined;
