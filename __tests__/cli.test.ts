@@ -171,7 +171,10 @@ describe('follower-maze (built binary)', () => {
     [['--evnt-port', '9000'], /unknown option --evnt-port \(did you mean --event-port\?\)/],
     [['--event-port'], /Not enough arguments following: event-port/],
     [['--reset-on-disconnect=maybe'], /--reset-on-disconnect must be true or false/],
-    [['--event-port', '9123', '--client-port', '9123'], /eventPort and clientPort are both 9123/],
+    [
+      ['--event-port', '9123', '--client-port', '9123'],
+      /eventPort \(--event-port, FOLLOWER_MAZE_EVENT_PORT\) and clientPort \(--client-port, FOLLOWER_MAZE_CLIENT_PORT\) are both 9123/,
+    ],
     [
       ['--start-sequence', '1', '--start-sequence', '2'],
       /--start-sequence is given more than once/,

@@ -191,7 +191,7 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
     ]);
     expect(await withTimeout(taken.exited, 15_000, 'the exit')).toBe(1);
     expect(taken.stderr.join('\n')).toMatch(
-      /another stream already takes subject .*--nats-subject/,
+      /another stream already takes subject .*\(natsSubject \(--nats-subject, FOLLOWER_MAZE_NATS_SUBJECT\)\)/,
     );
   });
 
@@ -236,6 +236,8 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
   it('exits 2 without a NATS URL', async () => {
     const missing = run(['ingest', '--event-port', '0']);
     expect(await withTimeout(missing.exited, 15_000, 'the exit')).toBe(2);
-    expect(missing.stderr.join('\n')).toMatch(/natsUrl .*is required/);
+    expect(missing.stderr.join('\n')).toMatch(
+      /natsUrl \(--nats-url, FOLLOWER_MAZE_NATS_URL\) is required/,
+    );
   });
 });

@@ -180,7 +180,7 @@ describe('natsConnectOptions', () => {
   it('needs a server', () => {
     expect(thrown(() => natsConnectOptions({}, readFile))).toEqual({
       code: ErrorCode.InvalidOption,
-      message: 'natsUrl (--nats-url, FOLLOWER_MAZE_NATS_URL) is required: nats://host:4222',
+      message: 'natsUrl is required: nats://host:4222',
     });
   });
 

@@ -6,11 +6,13 @@
  * port, and live as every server command does (server-process.ts). It exits 1 when it can
  * no longer follow the log (its clients are closed first, so they can reconnect elsewhere).
  */
+import type { EventLog } from '../cluster/event-log.js';
 import { createGateway, type Gateway } from '../cluster/gateway.js';
+import type { SnapshotStore } from '../cluster/snapshot-store.js';
 import { GATEWAY_STAT_METRICS, gatewayMonitorSources } from '../monitor/cluster-sources.js';
-import { openClientPort } from '../net/ports.js';
+import { type OpenPort, openClientPort } from '../net/ports.js';
 import { closePortAndServer } from './close-port.js';
-import { type GatewayArgs, toGatewayOptions } from './cluster-options.js';
+import { type GatewayArgs, type NatsArgs, toGatewayOptions } from './cluster-options.js';
 import { logClients } from './connection-log.js';
 import { formatAddress } from './format.js';
 import { openLog } from './nats-connection.js';
@@ -26,26 +28,15 @@ export async function runGateway(
   try {
     const { eventLog, monitor } = await openLog(lifecycle, args, GATEWAY_STAT_METRICS, true);
     monitor.waitingFor('loading the newest snapshot of the follow graph');
-    const gateway = await createGateway({
-      log: eventLog,
-      snapshots: await eventLog.openSnapshots(),
-      ...toGatewayOptions(args),
-    });
-    lifecycle.onClose(() => gateway.close());
-    lifecycle.watchStopping(gateway);
-    logClients(gateway, lifecycle.logger);
-    monitor.attach(gatewayMonitorSources(gateway, eventLog));
-    const { catchUpPosition, startSnapshotPosition: snapshotPosition } = gateway.stats();
-    if (catchUpPosition > snapshotPosition) {
-      lifecycle.logger.info(
-        `follower-maze: applying the event log from position ${snapshotPosition + 1}${snapshotPosition === 0 ? '' : ' (after the newest snapshot)'} up to ${catchUpPosition} before taking clients`,
-      );
-    }
-    await gateway.ready;
-    const port = await openClientPort(gateway, args.host, args.clientPort);
-    lifecycle.onClose(() => closePortAndServer(port, gateway));
+    const { gateway, clients, catchUpPosition } = await startGateway(
+      lifecycle,
+      eventLog,
+      await eventLog.openSnapshots(),
+      args,
+      (started) => monitor.attach(gatewayMonitorSources(started, eventLog)),
+    );
     lifecycle.listening({
-      addresses: `clients on ${formatAddress(port.address)}`,
+      addresses: `clients on ${formatAddress(clients.address)}`,
       limits: { ...gateway.options, natsStream: args.natsStream, logPosition: catchUpPosition },
       stats: () => gateway.stats(),
     });
@@ -53,4 +44,42 @@ export async function runGateway(
   } catch (error) {
     return lifecycle.failed(error);
   }
+}
+
+/** A gateway started by `startGateway()`, taking clients. */
+export interface StartedGateway {
+  readonly gateway: Gateway;
+  readonly clients: OpenPort;
+  /** The log's tail when it started: the position it applied before taking clients. */
+  readonly catchUpPosition: number;
+}
+
+/**
+ * The gateway on `eventLog` (for `gateway`, and `serve --nats-url`): created from the newest
+ * snapshot in `snapshots`, closed at shutdown (the process exits 1 if it stops), its clients
+ * logged, `attachMonitor` called with it, then, once it has applied the log up to its tail,
+ * its client port opened (and closed at shutdown).
+ */
+export async function startGateway(
+  lifecycle: ServerProcess,
+  eventLog: EventLog,
+  snapshots: SnapshotStore,
+  args: Omit<GatewayArgs, keyof NatsArgs>,
+  attachMonitor: (gateway: Gateway) => void,
+): Promise<StartedGateway> {
+  const gateway = await createGateway({ log: eventLog, snapshots, ...toGatewayOptions(args) });
+  lifecycle.onClose(() => gateway.close());
+  lifecycle.watchStopping(gateway);
+  logClients(gateway, lifecycle.logger);
+  attachMonitor(gateway);
+  const { catchUpPosition, startSnapshotPosition: snapshotPosition } = gateway.stats();
+  if (catchUpPosition > snapshotPosition) {
+    lifecycle.logger.info(
+      `follower-maze: applying the event log from position ${snapshotPosition + 1}${snapshotPosition === 0 ? '' : ' (after the newest snapshot)'} up to ${catchUpPosition} before taking clients`,
+    );
+  }
+  await gateway.ready;
+  const clients = await openClientPort(gateway, args.host, args.clientPort);
+  lifecycle.onClose(() => closePortAndServer(clients, gateway));
+  return { gateway, clients, catchUpPosition };
 }

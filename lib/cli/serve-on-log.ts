@@ -8,7 +8,7 @@
  * stream.
  */
 import type { EventLog } from '../cluster/event-log.js';
-import { createGateway, type Gateway } from '../cluster/gateway.js';
+import type { Gateway } from '../cluster/gateway.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
 import {
   GATEWAY_STAT_METRICS,
@@ -17,11 +17,12 @@ import {
   ingestMonitorSources,
 } from '../monitor/cluster-sources.js';
 import type { MonitorSources } from '../monitor/sources.js';
-import { openClientPort, openEventPort } from '../net/ports.js';
+import { openEventPort } from '../net/ports.js';
 import { closePortAndServer } from './close-port.js';
-import { toGatewayOptions, toIngestOptions, toSnapshotWriterOptions } from './cluster-options.js';
-import { logClients, logEventSources } from './connection-log.js';
+import { toIngestOptions, toSnapshotWriterOptions } from './cluster-options.js';
+import { logEventSources } from './connection-log.js';
 import { formatAddress } from './format.js';
+import { startGateway } from './gateway.js';
 import { startIngest } from './ingest.js';
 import { openLog } from './nats-connection.js';
 import type { ServeArgs } from './serve-options.js';
@@ -50,24 +51,20 @@ export async function runServeOnLog(
     monitor.waitingFor('loading the newest snapshot and replaying the event log');
     const snapshots = await eventLog.openSnapshots();
     const { ingest, writer } = await startIngest(lifecycle, eventLog, snapshots, args);
-    const gateway = await createGateway({
-      log: eventLog,
-      snapshots,
-      ...toGatewayOptions(args),
-    });
-    lifecycle.onClose(() => gateway.close());
-    lifecycle.watchStopping(gateway);
-    monitor.attach(
-      bothHalves(
-        ingestMonitorSources(ingest, writer, eventLog),
-        gatewayMonitorSources(gateway, eventLog),
-      ),
-    );
     logEventSources(ingest, lifecycle.logger);
-    logClients(gateway, lifecycle.logger);
-    await gateway.ready;
-    const clients = await openClientPort(gateway, args.host, args.clientPort);
-    lifecycle.onClose(() => closePortAndServer(clients, gateway));
+    const { gateway, clients } = await startGateway(
+      lifecycle,
+      eventLog,
+      snapshots,
+      args,
+      (started) =>
+        monitor.attach(
+          bothHalves(
+            ingestMonitorSources(ingest, writer, eventLog),
+            gatewayMonitorSources(started, eventLog),
+          ),
+        ),
+    );
     // Closers run newest first: the ingest appends what it holds, the gateway applies it and
     // delivers it, then the clients are closed.
     lifecycle.onClose(() => appliedToTheEnd(gateway, eventLog, args.shutdownTimeout));

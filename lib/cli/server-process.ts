@@ -30,6 +30,7 @@ import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import type { MonitorServer } from '../monitor/monitor-server.js';
 import type { MonitorSources } from '../monitor/sources.js';
 import type { CommonArgs } from './command-options.js';
+import { withFlagNames } from './flag-names.js';
 import { formatAddress, formatFields, formatProblem, formatStats, StatsRates } from './format.js';
 import { Logger } from './logger.js';
 import { packageVersion } from './package-version.js';
@@ -188,15 +189,15 @@ export class ServerProcess {
   }
 
   /**
-   * A startup step failed: one line, everything opened so far closed, the signal handlers
-   * removed, `process.exitCode` set (2 for an invalid option, 1 otherwise). A failure after a
-   * shutdown began is that shutdown's. Anything but a `MazeError` is a bug: thrown.
+   * A startup step failed: one line (the library's option names followed by their flags),
+   * everything opened so far closed, the signal handlers removed, `process.exitCode` set (2
+   * for an invalid option, 1 otherwise). A failure after a shutdown began is that shutdown's. Anything but a `MazeError` is a bug: thrown.
    */
   async failed(error: unknown): Promise<undefined> {
     if (this.#shutdown.signal.aborted) return undefined;
     if (!(error instanceof MazeError)) throw error;
     this.#shutdown.abort();
-    this.#output.err(`follower-maze: ${error.message}`);
+    this.#output.err(`follower-maze: ${withFlagNames(error.message)}`);
     process.exitCode = error.code === ErrorCode.InvalidOption ? EXIT_USAGE : EXIT_FAILED;
     this.#removeHandlers();
     await this.#closeAll().catch((closeError: unknown) =>

@@ -22,9 +22,10 @@ import {
 } from '../core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { checkOptionValue, serverOptionsOf } from '../core/option-table.js';
-import { JetStreamEventLog, messageOf } from './jetstream-event-log.js';
+import { JetStreamEventLog } from './jetstream-event-log.js';
+import { messageOf } from './nats-error.js';
 
-/** The cluster settings, by their option table names (`--nats-url` is `natsUrl`). */
+/** The cluster settings, by their option table names. */
 export interface NatsSettings {
   /** NATS server URLs, comma-separated. Required. */
   readonly natsUrl?: string | undefined;
@@ -62,7 +63,7 @@ export function natsConnectOptions(
     .map((server) => server.trim())
     .filter((server) => server !== '');
   if (servers.length === 0) {
-    throw invalid('natsUrl (--nats-url, FOLLOWER_MAZE_NATS_URL) is required: nats://host:4222');
+    throw invalid('natsUrl is required: nats://host:4222');
   }
   const ways = [
     settings.natsCreds === undefined ? undefined : 'natsCreds',

@@ -3,40 +3,23 @@
  * (framing, one source at a time, idle takeover, sequencing; §2, §4, §7) in front of an
  * `EventLog` instead of clients. Events go into the log in sequence order, in batches.
  *
+ * This module is the driver: it reads the event source, sequences its lines and does the
+ * I/O that `IngestMachine` (ingest-machine.ts) asks for: appends, reads of the log's tail
+ * and read-backs, timers, pausing the source. What to batch, fence, recover and when to stop
+ * is the machine's; see its header for those invariants.
+ *
  * Invariants:
  * - Input is `EventInput` and ordering is `EventSequencer`, the one `serve` uses, by its rules:
  *   a line without a sequence number, a duplicate or a stale number is reported and dropped;
  *   an invalid body is reported and consumes its number without being appended; a reorder
  *   buffer over its bounds skips the missing numbers (`ERR_SEQUENCE_GAP`).
- * - Batches hold the valid lines exactly as read, in order. A batch closes when its lines
- *   reach `INGEST_BATCH_BYTES` (it never exceeds them, except for one line longer than that
- *   alone), `INGEST_BATCH_DELAY_MS` after its first line (one unref'd timer), or at the end
- *   of an input chunk while no append is in flight (nothing to wait for). Its
- *   `lastSequence` is the last number consumed when it closed, so numbers consumed after
- *   its last line (invalid bodies) are in it too; numbers consumed while no batch is open
- *   (an invalid body before the batch's first line, a skipped gap) belong to no batch.
  * - Start: the next number is the log's `tail().lastSequence + 1`, or `startSequence` for
  *   an empty log: an ingest restarted on the same log continues it, and a source resending
  *   old numbers sees them stale.
- * - Window: at most `INGEST_APPEND_WINDOW` appends are in flight, pipelined with
- *   `fenceAfter()`; the source is paused while the window is full or the ingest recovers,
- *   so at most two closed batches wait besides the window.
- * - Errors: a failed append (fenced, lost, unavailable), or one answered as a duplicate or at
- *   another position than its fence implies, stops new appends until every one in flight has
- *   settled; then the ingest re-reads `tail()`. Because each append is fenced on the one
- *   before it, the log holds, after the last batch this ingest knows there (the tail it
- *   started from, or the end of its acknowledged prefix), a prefix of its unacknowledged
- *   batches: those are read back, compared line by line and not appended again; the rest
- *   are re-appended in order, the first fenced on the tail's position. A naive retry of the
- *   failed append alone would reorder the log. A recovery that follows another without an
- *   acknowledged append in between waits `INGEST_RECOVERY_RETRY_MS` first.
- * - A second writer is refused: if the log holds anything else after the last batch this
- *   ingest knows (a tail it cannot account for, or a batch whose lines differ from its own
- *   with the same numbers), another writer has appended. The ingest reports `ERR_LOG_FENCED`,
- *   emits `'stopped'`, closes its event source, drops what it has not appended and never
- *   appends again, so the log is never interleaved. Whichever of two live ingests is refused
- *   first stops; an idle old one that wakes up after a restarted one took over is the one
- *   refused, as is a new one that read the tail just before the old one appended.
+ * - Timers (batch delay `INGEST_BATCH_DELAY_MS`, recovery retry `INGEST_RECOVERY_RETRY_MS`)
+ *   are unref'd; a read during recovery is bounded by `EVENT_LOG_REQUEST_TIMEOUT_MS`.
+ * - When the machine stops (another writer), the ingest reports `ERR_LOG_FENCED`, emits
+ *   `'stopped'` and closes its event source.
  * - Nothing here throws because of a peer or the log: problems are `'problem'` events.
  */
 import { EventEmitter } from 'node:events';
@@ -45,23 +28,14 @@ import createDebug from 'debug';
 import { EventInput, type EventInputStats } from '../adapter/event-input.js';
 import {
   EVENT_LOG_REQUEST_TIMEOUT_MS,
-  INGEST_APPEND_WINDOW,
-  INGEST_BATCH_BYTES,
   INGEST_BATCH_DELAY_MS,
   INGEST_RECOVERY_RETRY_MS,
 } from '../core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
-import { EventSequencer, type SequenceSlot } from '../core/event-sequencer.js';
+import { EventSequencer } from '../core/event-sequencer.js';
 import { resolveOptionValues, type ServerOptionName } from '../core/option-table.js';
-import { isEvent } from '../core/parser.js';
-import {
-  type AppendResult,
-  type EventBatch,
-  type EventLog,
-  fenceAfter,
-  type LogFence,
-  type LogTail,
-} from './event-log.js';
+import type { AppendResult, EventLog, LogTail } from './event-log.js';
+import { type AppendAction, IngestMachine, type ReadBackAction } from './ingest-machine.js';
 
 const log = createDebug('follower-maze:ingest');
 
@@ -131,19 +105,6 @@ export interface IngestEventMap {
   stopped: [problem: Problem];
 }
 
-/** A closed batch the log has not acknowledged. */
-interface Outgoing {
-  readonly batch: EventBatch;
-  state: 'queued' | 'sent' | 'acknowledged';
-}
-
-/** The batch being filled. */
-interface OpenBatch {
-  readonly firstSequence: number;
-  readonly lines: string[];
-  bytes: number;
-}
-
 /**
  * Creates an ingest on `options.log`: reads its tail to know where to resume, then is ready
  * for `attachEventSource()`. Throws `ERR_INVALID_OPTION` on a bad option; rejects with the
@@ -180,34 +141,13 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   readonly #shutdownTimeout: number;
   readonly #input: EventInput;
   readonly #sequencer: EventSequencer;
-  /** The last batch this ingest knows the log holds (the start tail or its last ack). */
-  #known: LogTail | undefined;
-  /** The fence of the next append. */
-  #fence: LogFence;
-  readonly #outgoing: Outgoing[] = [];
-  #open: OpenBatch | undefined;
+  readonly #machine: IngestMachine;
   #batchTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
-  /** The last number consumed (released by the sequencer). */
-  #consumedThrough: number;
-  #inFlight = 0;
-  #recovering = false;
-  /** Recoveries since the last acknowledged append. */
-  #recoveriesInARow = 0;
-  #stopped = false;
-  #inputHeld = false;
   #closing: Promise<void> | undefined;
-  /** Set when `close()` gave up waiting: no more retries. */
-  #abandoned = false;
-  /** Called when nothing is outgoing, or the ingest stopped. */
+  /** Called when the machine says nothing is left to append. */
   #onIdle: (() => void) | undefined;
   #received = 0;
-  #sequenced = 0;
-  #noop = 0;
-  #eventsAppended = 0;
-  #batchesAppended = 0;
-  #appendErrors = 0;
-  #appendRetries = 0;
   #problems = 0;
 
   /** Use `createIngest()`, which reads the tail first. */
@@ -215,37 +155,38 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     super();
     this.#log = eventLog;
     this.#shutdownTimeout = options.shutdownTimeout;
-    this.#known = tail;
-    this.#fence = { position: tail?.position ?? 0 };
-    const startSequence = tail === undefined ? options.startSequence : tail.lastSequence + 1;
-    this.#consumedThrough = startSequence - 1;
+    this.#machine = new IngestMachine({ tail, startSequence: options.startSequence });
+    const startSequence = this.#machine.resumeSequence;
     this.#sequencer = new EventSequencer({ ...options, startSequence });
     this.#input = new EventInput(options, {
       applyEventLine: (line, lineNumber, connection) =>
         this.#applyEventLine(line, lineNumber, connection),
-      flushOutput: () => this.#endOfChunk(),
+      flushOutput: () => {
+        this.#machine.endOfChunk();
+        this.#perform();
+      },
       sourceAttached: (connection, remoteAddress) =>
         this.emit('eventSourceAttached', { connection, remoteAddress }),
       sourceEnded: (connection, lineCount) =>
         this.emit('eventSourceEnded', { connection, lineCount }),
       report: (problem) => this.#report(problem),
     });
-    log('resuming at %d (log position %d)', startSequence, this.#fence.position);
+    log('resuming at %d (log position %d)', startSequence, tail?.position ?? 0);
   }
 
   /** Whether another writer was found and the ingest stopped appending. */
   get stopped(): boolean {
-    return this.#stopped;
+    return this.#machine.stopped;
   }
 
   /** Whether a failed append is being recovered from (appends wait meanwhile). */
   get recovering(): boolean {
-    return this.#recovering;
+    return this.#machine.recovering;
   }
 
   /** Whether it takes no more event sources: closed, or stopped. */
   get closed(): boolean {
-    return this.#closing !== undefined || this.#stopped;
+    return this.#closing !== undefined || this.#machine.stopped;
   }
 
   /** Reports a problem found in front of the ingest (e.g. a listening port failing). */
@@ -259,10 +200,10 @@ export class Ingest extends EventEmitter<IngestEventMap> {
    * (`event-source#N`). Throws `ERR_INVALID_STATE` after `close()` or once stopped.
    */
   attachEventSource(stream: Readable): string {
-    if (this.#closing !== undefined || this.#stopped) {
+    if (this.closed) {
       throw new MazeError(
         ErrorCode.InvalidState,
-        this.#stopped
+        this.#machine.stopped
           ? 'the ingest stopped: another writer has the event log'
           : 'the ingest is closed',
       );
@@ -272,22 +213,23 @@ export class Ingest extends EventEmitter<IngestEventMap> {
 
   /** A snapshot of the counters. */
   stats(): IngestStats {
+    const machine = this.#machine.stats();
     return {
       ...this.#input.stats(),
       eventsReceived: this.#received,
-      eventsSequenced: this.#sequenced,
-      eventsNoop: this.#noop,
+      eventsSequenced: machine.eventsSequenced,
+      eventsNoop: machine.eventsNoop,
       eventsDiscarded: this.#sequencer.discarded,
       sequencesSkipped: this.#sequencer.skipped,
       pending: this.#sequencer.pending,
       nextSequence: this.#sequencer.nextSequence,
-      eventsAppended: this.#eventsAppended,
-      batchesAppended: this.#batchesAppended,
-      appendsInFlight: this.#inFlight,
-      batchesUnacknowledged: this.#outgoing.length,
-      appendErrors: this.#appendErrors,
-      appendRetries: this.#appendRetries,
-      stopped: this.#stopped,
+      eventsAppended: machine.eventsAppended,
+      batchesAppended: machine.batchesAppended,
+      appendsInFlight: machine.appendsInFlight,
+      batchesUnacknowledged: machine.batchesUnacknowledged,
+      appendErrors: machine.appendErrors,
+      appendRetries: machine.appendRetries,
+      stopped: this.#machine.stopped,
       problems: this.#problems,
     };
   }
@@ -305,26 +247,20 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   async #closeAll(): Promise<void> {
     log('closing');
     await this.#input.close();
-    this.#closeBatch();
     const idle = new Promise<void>((resolve) => {
       this.#onIdle = resolve;
     });
-    this.#checkIdle();
+    this.#machine.close();
+    this.#perform();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), this.#shutdownTimeout);
     });
     const flushed = await Promise.race([idle.then(() => true), timeout]);
     clearTimeout(timer);
-    this.#abandoned = true;
-    this.#clearTimers();
-    if (!flushed && !this.#stopped) {
-      this.#report({
-        code: ErrorCode.LogFailed,
-        message: `closed before the event log acknowledged ${this.#outgoing.length} batch(es) within ${this.#shutdownTimeout} ms`,
-        context: { sequence: this.#outgoing[0]?.batch.firstSequence },
-      });
-    }
+    this.#onIdle = undefined;
+    this.#machine.closeEnded(flushed ? undefined : this.#shutdownTimeout);
+    this.#perform();
     log('closed');
   }
 
@@ -333,8 +269,9 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     this.#received++;
     const problems = this.#sequencer.offer(line);
     for (let next = this.#sequencer.next(); next !== undefined; next = this.#sequencer.next()) {
-      this.#take(next);
+      this.#machine.take(next);
     }
+    this.#perform();
     if (problems === undefined) return;
     for (const problem of problems) {
       this.#report({
@@ -345,276 +282,120 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     }
   }
 
-  // The end of an input chunk. With no append in flight, waiting for more lines gains nothing:
-  // the batch goes at once, so a quiet source's events reach the log in one round trip
-  // instead of `INGEST_BATCH_DELAY_MS`. Under load appends are in flight, and batches fill
-  // up to the bytes or the delay.
-  #endOfChunk(): void {
-    if (this.#inFlight === 0 && !this.#recovering) this.#closeBatch();
-  }
-
-  // One slot released in order: its line joins the open batch; an invalid body only its number.
-  #take(slot: SequenceSlot): void {
-    this.#consumedThrough = slot.sequence;
-    if (!isEvent(slot)) {
-      this.#noop++;
-      return;
-    }
-    if (this.#stopped) return;
-    this.#sequenced++;
-    const line = slot.line;
-    if (this.#open !== undefined && this.#open.bytes + line.length > INGEST_BATCH_BYTES) {
-      this.#consumedThrough = slot.sequence - 1;
-      this.#closeBatch();
-      this.#consumedThrough = slot.sequence;
-    }
-    if (this.#open === undefined) {
-      this.#open = { firstSequence: slot.sequence, lines: [], bytes: 0 };
-      this.#batchTimer = setTimeout(() => {
-        this.#batchTimer = undefined;
-        this.#closeBatch();
-      }, INGEST_BATCH_DELAY_MS);
-      this.#batchTimer.unref();
-    }
-    this.#open.lines.push(line);
-    this.#open.bytes += line.length;
-    if (this.#open.bytes >= INGEST_BATCH_BYTES) this.#closeBatch();
-  }
-
-  #closeBatch(): void {
-    clearTimeout(this.#batchTimer);
-    this.#batchTimer = undefined;
-    const open = this.#open;
-    if (open === undefined) return;
-    this.#open = undefined;
-    if (this.#stopped) return;
-    this.#outgoing.push({
-      batch: {
-        firstSequence: open.firstSequence,
-        lastSequence: this.#consumedThrough,
-        lines: open.lines,
-      },
-      state: 'queued',
-    });
-    this.#pump();
-  }
-
-  // Sends what the window has room for, in order, then pauses or resumes the source.
-  #pump(): void {
-    if (!this.#recovering && !this.#stopped) {
-      for (const outgoing of this.#outgoing) {
-        if (this.#inFlight >= INGEST_APPEND_WINDOW) break;
-        if (outgoing.state === 'queued') this.#send(outgoing);
+  // Does what the machine asks, in order; an action may feed it again (its answer comes later).
+  #perform(): void {
+    for (let action = this.#machine.nextAction(); action !== undefined; ) {
+      switch (action.type) {
+        case 'append':
+          this.#append(action);
+          break;
+        case 'startBatchTimer':
+          this.#batchTimer = setTimeout(() => {
+            this.#batchTimer = undefined;
+            this.#machine.batchTimerFired();
+            this.#perform();
+          }, INGEST_BATCH_DELAY_MS);
+          this.#batchTimer.unref();
+          break;
+        case 'clearBatchTimer':
+          clearTimeout(this.#batchTimer);
+          this.#batchTimer = undefined;
+          break;
+        case 'startRetryTimer':
+          this.#retryTimer = setTimeout(() => {
+            this.#retryTimer = undefined;
+            this.#machine.retryTimerFired();
+            this.#perform();
+          }, INGEST_RECOVERY_RETRY_MS);
+          this.#retryTimer.unref();
+          break;
+        case 'clearRetryTimer':
+          clearTimeout(this.#retryTimer);
+          this.#retryTimer = undefined;
+          break;
+        case 'pauseInput':
+          this.#input.pause();
+          break;
+        case 'resumeInput':
+          this.#input.resume();
+          break;
+        case 'readTail':
+          void this.#readTail();
+          break;
+        case 'readBack':
+          void this.#readBack(action);
+          break;
+        case 'report':
+          this.#report(action.problem);
+          break;
+        case 'stop':
+          this.#report(action.problem);
+          this.emit('stopped', action.problem);
+          void this.#input.close();
+          break;
+        case 'idle':
+          this.#onIdle?.();
+          break;
       }
+      action = this.#machine.nextAction();
     }
-    this.#updateFlow();
-    this.#checkIdle();
   }
 
-  #send(outgoing: Outgoing): void {
-    const fence = this.#fence;
-    this.#fence = fenceAfter(fence, outgoing.batch);
-    outgoing.state = 'sent';
-    this.#inFlight++;
+  #append(action: AppendAction): void {
     let append: Promise<AppendResult>;
     try {
-      append = this.#log.append(outgoing.batch, fence);
+      append = this.#log.append(action.batch, action.fence);
     } catch (error) {
       append = Promise.reject(error);
     }
     append.then(
-      (result) => this.#answered(outgoing, result, fence.position + 1),
-      (error: unknown) => this.#failed(error),
+      (result) => {
+        this.#machine.appended(action, result);
+        this.#perform();
+      },
+      (error: unknown) => {
+        log('append failed: %s', error instanceof Error ? error.message : String(error));
+        this.#machine.appendFailed(error);
+        this.#perform();
+      },
     );
   }
 
-  #answered(outgoing: Outgoing, result: AppendResult, expected: number): void {
-    if (result.duplicate || result.position !== expected) {
-      // The log held a batch with this first number already: a retry inside the log, or
-      // another writer's batch. Only its lines tell, and recovery compares them.
-      this.#failed(
-        new MazeError(
-          ErrorCode.LogFenced,
-          `the event log already held a batch from event ${outgoing.batch.firstSequence} (position ${result.position})`,
-        ),
-      );
-      return;
-    }
-    this.#inFlight--;
-    this.#recoveriesInARow = 0;
-    outgoing.state = 'acknowledged';
-    // Acknowledgements may come out of order: only a prefix of acknowledged batches is known.
-    while (this.#outgoing[0]?.state === 'acknowledged') {
-      this.#confirm(this.#outgoing.shift() as Outgoing, (this.#known?.position ?? 0) + 1);
-    }
-    if (this.#recovering) {
-      if (this.#inFlight === 0) this.#recoverSoon();
-      return;
-    }
-    this.#pump();
-  }
-
-  // `outgoing` is in the log at `position`, after every batch this ingest appended before it.
-  #confirm(outgoing: Outgoing, position: number): void {
-    this.#eventsAppended += outgoing.batch.lines.length;
-    this.#batchesAppended++;
-    const { firstSequence, lastSequence } = outgoing.batch;
-    this.#known = { position, firstSequence, lastSequence };
-  }
-
-  #failed(error: unknown): void {
-    this.#inFlight--;
-    if (!this.#recovering && !this.#stopped) {
-      this.#appendErrors++;
-      this.#recovering = true;
-      const code = error instanceof MazeError ? error.code : ErrorCode.LogFailed;
-      const message = error instanceof Error ? error.message : String(error);
-      log('append failed (%s): %s', code, message);
-      if (
-        code !== ErrorCode.LogFenced &&
-        code !== ErrorCode.LogFailed &&
-        code !== ErrorCode.LogUnavailable
-      ) {
-        // The log refused the batch itself or is closed: a retry would fail the same way.
-        this.#stop({
-          code,
-          message: `the event log refused an append (${message}); this ingest stops`,
-          context: {},
-        });
-        return;
-      }
-      this.#report({
-        code,
-        message: `append failed (${message}); resuming from the event log's tail once the appends in flight settle`,
-        context: {},
-      });
-      this.#updateFlow();
-    }
-    if (this.#inFlight === 0 && this.#recovering) this.#recoverSoon();
-  }
-
-  // The first recovery in a row starts at once; one that follows a recovery without any
-  // acknowledged append waits first, so a log that keeps failing is not asked in a tight loop.
-  #recoverSoon(): void {
-    this.#recoveriesInARow++;
-    if (this.#recoveriesInARow === 1) {
-      void this.#recover();
-      return;
-    }
-    this.#retryLater();
-  }
-
-  #retryLater(): void {
-    if (this.#abandoned || this.#stopped) return;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      void this.#recover();
-    }, INGEST_RECOVERY_RETRY_MS);
-    this.#retryTimer.unref();
-  }
-
-  // Every append of the window has settled. Each was fenced on the one before it, so the
-  // log holds, after the last batch known, a prefix of `#outgoing`, or another writer's.
-  async #recover(): Promise<void> {
+  async #readTail(): Promise<void> {
     let tail: LogTail | undefined;
-    let written: Outgoing[] | 'foreign';
     try {
       tail = await this.#log.tail();
-      written = await this.#writtenUpTo(tail);
     } catch (error) {
-      if (this.#abandoned || this.#stopped) return;
-      log('recovery failed: %s', error instanceof Error ? error.message : String(error));
-      this.#retryLater();
+      this.#recoveryFailed(error);
       return;
     }
-    if (this.#abandoned || this.#stopped) return;
-    if (written === 'foreign') {
-      this.#stop({
-        code: ErrorCode.LogFenced,
-        message: `another writer has the event log: its last batch (position ${tail?.position ?? 0}, events ${tail?.firstSequence}..${tail?.lastSequence}) is not one this ingest wrote (another ingest appended, or the log was replaced); this ingest stops and closes its event source`,
-        context: { sequence: tail?.lastSequence },
-      });
-      return;
-    }
-    const base = this.#known?.position ?? 0;
-    for (const [index, outgoing] of this.#outgoing.splice(0, written.length).entries()) {
-      this.#confirm(outgoing, base + index + 1);
-    }
-    this.#fence = { position: tail?.position ?? 0 };
-    for (const outgoing of this.#outgoing) {
-      if (outgoing.state !== 'queued') this.#appendRetries++;
-      outgoing.state = 'queued';
-    }
-    log('resuming appends at log position %d', this.#fence.position);
-    this.#recovering = false;
-    this.#pump();
+    this.#machine.tailRead(tail);
+    this.#perform();
   }
 
-  // The unacknowledged batches the log holds (a prefix of `#outgoing`), read back and compared
-  // line by line, or `'foreign'` when the log holds anything else after the last batch known.
-  async #writtenUpTo(tail: LogTail | undefined): Promise<Outgoing[] | 'foreign'> {
-    const base = this.#known?.position ?? 0;
-    const count = (tail?.position ?? 0) - base;
-    if (count === 0) {
-      const known = this.#known;
-      const same =
-        tail === undefined ||
-        (tail.firstSequence === known?.firstSequence && tail.lastSequence === known.lastSequence);
-      return same ? [] : 'foreign';
-    }
-    if (count < 0 || count > this.#outgoing.length) return 'foreign';
-    const candidates = this.#outgoing.slice(0, count);
-    const reader = this.#log.read(base + 1);
+  async #readBack({ fromPosition }: ReadBackAction): Promise<void> {
     try {
-      for (const outgoing of candidates) {
-        const stored = await within(reader.next(), EVENT_LOG_REQUEST_TIMEOUT_MS);
-        if (stored === undefined || !sameBatch(stored, outgoing.batch)) return 'foreign';
+      const reader = this.#log.read(fromPosition);
+      try {
+        let more = true;
+        while (more) {
+          more = this.#machine.readBack(await within(reader.next(), EVENT_LOG_REQUEST_TIMEOUT_MS));
+        }
+      } finally {
+        await reader.close();
       }
-    } finally {
-      await reader.close();
+    } catch (error) {
+      this.#recoveryFailed(error);
+      return;
     }
-    return candidates;
+    this.#machine.readBackDone();
+    this.#perform();
   }
 
-  #stop(problem: Problem): void {
-    this.#stopped = true;
-    this.#recovering = false;
-    this.#clearTimers();
-    const dropped = this.#outgoing.reduce((sum, outgoing) => sum + outgoing.batch.lines.length, 0);
-    this.#outgoing.length = 0;
-    this.#open = undefined;
-    const reported = {
-      ...problem,
-      message: `${problem.message} (${dropped} event(s) not appended)`,
-    };
-    this.#report(reported);
-    this.emit('stopped', reported);
-    void this.#input.close();
-    this.#checkIdle();
-  }
-
-  #updateFlow(): void {
-    const hold = !this.#stopped && (this.#recovering || this.#inFlight >= INGEST_APPEND_WINDOW);
-    if (hold === this.#inputHeld) return;
-    this.#inputHeld = hold;
-    if (hold) this.#input.pause();
-    else this.#input.resume();
-  }
-
-  #checkIdle(): void {
-    if (this.#onIdle === undefined) return;
-    if (this.#stopped || (this.#outgoing.length === 0 && this.#open === undefined)) {
-      const onIdle = this.#onIdle;
-      this.#onIdle = undefined;
-      onIdle();
-    }
-  }
-
-  #clearTimers(): void {
-    clearTimeout(this.#batchTimer);
-    this.#batchTimer = undefined;
-    clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
+  #recoveryFailed(error: unknown): void {
+    log('recovery failed: %s', error instanceof Error ? error.message : String(error));
+    this.#machine.recoveryFailed();
+    this.#perform();
   }
 
   #report(problem: Problem): void {
@@ -622,15 +403,6 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     log('problem %s %o', problem.code, problem.context);
     this.emit('problem', problem);
   }
-}
-
-function sameBatch(stored: EventBatch, ours: EventBatch): boolean {
-  return (
-    stored.firstSequence === ours.firstSequence &&
-    stored.lastSequence === ours.lastSequence &&
-    stored.lines.length === ours.lines.length &&
-    stored.lines.every((line, index) => line === ours.lines[index])
-  );
 }
 
 // `promise`, or `ERR_LOG_FAILED` after `ms`: a read during recovery must not hang it.

@@ -13,7 +13,7 @@ import { type ObjectStore, Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { SNAPSHOT_READ_ATTEMPTS } from '../core/constants.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
-import { messageOf } from './jetstream-event-log.js';
+import { messageOf } from './nats-error.js';
 import type { SnapshotStore } from './snapshot-store.js';
 
 /** The one object of the bucket. */

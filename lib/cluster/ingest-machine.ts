@@ -1,0 +1,571 @@
+/**
+ * The ingest's appends as a state machine without I/O (inputs in, actions out): what to
+ * batch, when to append with which fence, how to recover from a failed append, when another
+ * writer has the log, and when a shutdown is done. It owns no timer, promise or connection:
+ * its driver (ingest.ts) feeds it sequenced slots and the log's answers, and performs the
+ * actions it queues (`nextAction()`), in order.
+ *
+ * Invariants:
+ * - Batches hold the valid lines exactly as taken, in order. A batch closes when its lines
+ *   reach `batchBytes` (it never exceeds them, except for one line longer than that alone),
+ *   when the batch timer started with it fires, or at the end of an input chunk while no
+ *   append is in flight (nothing to wait for). Its `lastSequence` is the last number taken
+ *   when it closed, so numbers taken after its last line (invalid bodies) are in it too;
+ *   numbers taken while no batch is open belong to no batch.
+ * - Start: the first number is the tail's `lastSequence + 1`, or `startSequence` for an
+ *   empty log; the first append is fenced on the tail's position.
+ * - Window: at most `appendWindow` appends are in flight, each fenced on the one before it
+ *   (`fenceAfter()`); the input is paused while the window is full or a recovery runs, so at
+ *   most two closed batches wait besides the window.
+ * - Recovery: a failed append (fenced, lost, unavailable), or one answered as a duplicate or
+ *   at another position than its fence implies, stops new appends until every one in flight
+ *   has settled; then the tail is read. The log holds, after the last batch this machine
+ *   knows there (the start tail, or the end of its acknowledged prefix), a prefix of its
+ *   unacknowledged batches: those are read back, compared line by line and not appended
+ *   again; the rest are appended again in order, the first fenced on the tail's position. A
+ *   recovery that follows another without an acknowledged append in between waits for the
+ *   retry timer first, as does one whose reads failed.
+ * - Second writer: if the log holds anything else after the last batch known (a tail it
+ *   cannot account for, or a batch whose lines differ from its own with the same numbers),
+ *   the machine stops (`ERR_LOG_FENCED`): it drops what it has not appended and never asks
+ *   for an append again. A log that refuses a batch itself (any other error code) stops it
+ *   too, since a retry would fail the same way.
+ * - Shutdown: after `close()` the open batch closes and `idle` comes once nothing is
+ *   unacknowledged (or the machine stopped); `closeEnded()` then ends every retry.
+ * - Taking a line that closes no batch queues no action and allocates nothing but the
+ *   line's place in its batch.
+ */
+import { INGEST_APPEND_WINDOW, INGEST_BATCH_BYTES } from '../core/constants.js';
+import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
+import type { SequenceSlot } from '../core/event-sequencer.js';
+import { isEvent } from '../core/parser.js';
+import {
+  type AppendResult,
+  type EventBatch,
+  fenceAfter,
+  type LogFence,
+  type LogTail,
+} from './event-log.js';
+
+/** Append `batch` with `fence`; answer with `appended()` or `appendFailed()`. */
+export interface AppendAction {
+  readonly type: 'append';
+  readonly batch: EventBatch;
+  readonly fence: LogFence;
+}
+
+/**
+ * Read batches from `fromPosition`, giving each to `readBack()` while it returns true; then
+ * close the reader and call `readBackDone()`, or `recoveryFailed()` if a read failed.
+ */
+export interface ReadBackAction {
+  readonly type: 'readBack';
+  readonly fromPosition: number;
+}
+
+/** Something to tell: a `'problem'`, or (`stop`) the problem that stopped the machine for good. */
+export interface ProblemAction {
+  readonly type: 'report' | 'stop';
+  readonly problem: Problem;
+}
+
+/**
+ * An action without data. `startBatchTimer`, `startRetryTimer`: start the timer, and call
+ * `batchTimerFired()` / `retryTimerFired()` when it fires (`clear…`: cancel it).
+ * `pauseInput`, `resumeInput`: the event source. `readTail`: read the log's tail and answer
+ * with `tailRead()` or `recoveryFailed()`. `idle`: after `close()`, nothing is left to append.
+ */
+export interface SignalAction {
+  readonly type:
+    | 'startBatchTimer'
+    | 'clearBatchTimer'
+    | 'startRetryTimer'
+    | 'clearRetryTimer'
+    | 'pauseInput'
+    | 'resumeInput'
+    | 'readTail'
+    | 'idle';
+}
+
+/** What the driver does for the machine, in the order queued. */
+export type IngestAction = AppendAction | ReadBackAction | ProblemAction | SignalAction;
+
+// Actions without data are shared: queuing one allocates nothing.
+const START_BATCH_TIMER = { type: 'startBatchTimer' } as const;
+const CLEAR_BATCH_TIMER = { type: 'clearBatchTimer' } as const;
+const START_RETRY_TIMER = { type: 'startRetryTimer' } as const;
+const CLEAR_RETRY_TIMER = { type: 'clearRetryTimer' } as const;
+const PAUSE_INPUT = { type: 'pauseInput' } as const;
+const RESUME_INPUT = { type: 'resumeInput' } as const;
+const READ_TAIL = { type: 'readTail' } as const;
+const IDLE = { type: 'idle' } as const;
+
+/** Where the machine starts, and its limits. */
+export interface IngestMachineSetup {
+  /** The log's tail when the ingest started (`undefined`: empty). */
+  readonly tail: LogTail | undefined;
+  /** First sequence number when the log is empty. */
+  readonly startSequence: number;
+  /** A batch closes when its lines reach this many bytes. Default `INGEST_BATCH_BYTES`. */
+  readonly batchBytes?: number;
+  /** Most appends in flight. Default `INGEST_APPEND_WINDOW`. */
+  readonly appendWindow?: number;
+}
+
+/** The machine's counters (see `IngestStats`). */
+export interface IngestMachineStats {
+  readonly eventsSequenced: number;
+  readonly eventsNoop: number;
+  readonly eventsAppended: number;
+  readonly batchesAppended: number;
+  readonly appendsInFlight: number;
+  readonly batchesUnacknowledged: number;
+  readonly appendErrors: number;
+  readonly appendRetries: number;
+}
+
+/** A closed batch the log has not acknowledged. */
+interface Outgoing {
+  readonly batch: EventBatch;
+  state: 'queued' | 'sent' | 'acknowledged';
+  /** The action of its latest append. */
+  sent: AppendAction | undefined;
+}
+
+/** The batch being filled. */
+interface OpenBatch {
+  readonly firstSequence: number;
+  readonly lines: string[];
+  bytes: number;
+}
+
+/** A recovery reading back what the log holds after the last batch known. */
+interface ReadingBack {
+  readonly tail: LogTail;
+  /** Batches the log holds after the last batch known. */
+  readonly count: number;
+  /** Of those, how many matched ours so far. */
+  matched: number;
+  foreign: boolean;
+}
+
+/** See the module header. */
+export class IngestMachine {
+  /** The first sequence number this ingest gives out. */
+  readonly resumeSequence: number;
+  readonly #batchBytes: number;
+  readonly #appendWindow: number;
+  readonly #actions: IngestAction[] = [];
+  #nextAction = 0;
+  /** The last batch this machine knows the log holds (the start tail or its last ack). */
+  #known: LogTail | undefined;
+  /** The fence of the next append. */
+  #fence: LogFence;
+  readonly #outgoing: Outgoing[] = [];
+  #open: OpenBatch | undefined;
+  /** The last number taken. */
+  #consumedThrough: number;
+  #inFlight = 0;
+  #recovering = false;
+  /** Recoveries since the last acknowledged append. */
+  #recoveriesInARow = 0;
+  #readingBack: ReadingBack | undefined;
+  #stopped = false;
+  #inputHeld = false;
+  #closing = false;
+  #idle = false;
+  /** Set by `closeEnded()`: no more retries. */
+  #abandoned = false;
+  #batchTimer = false;
+  #retryTimer = false;
+  #sequenced = 0;
+  #noop = 0;
+  #eventsAppended = 0;
+  #batchesAppended = 0;
+  #appendErrors = 0;
+  #appendRetries = 0;
+
+  constructor(setup: IngestMachineSetup) {
+    const { tail } = setup;
+    this.#batchBytes = setup.batchBytes ?? INGEST_BATCH_BYTES;
+    this.#appendWindow = setup.appendWindow ?? INGEST_APPEND_WINDOW;
+    this.#known = tail;
+    this.#fence = { position: tail?.position ?? 0 };
+    this.resumeSequence = tail === undefined ? setup.startSequence : tail.lastSequence + 1;
+    this.#consumedThrough = this.resumeSequence - 1;
+  }
+
+  /** The next action to perform, in order; `undefined` when there is none. */
+  nextAction(): IngestAction | undefined {
+    if (this.#nextAction < this.#actions.length) return this.#actions[this.#nextAction++];
+    if (this.#nextAction > 0) {
+      this.#actions.length = 0;
+      this.#nextAction = 0;
+    }
+    return undefined;
+  }
+
+  /** Whether another writer was found (or the log refused a batch) and it stopped for good. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Whether a failed append is being recovered from (appends wait meanwhile). */
+  get recovering(): boolean {
+    return this.#recovering;
+  }
+
+  /** The fence the next append will carry. */
+  get fence(): LogFence {
+    return this.#fence;
+  }
+
+  stats(): IngestMachineStats {
+    return {
+      eventsSequenced: this.#sequenced,
+      eventsNoop: this.#noop,
+      eventsAppended: this.#eventsAppended,
+      batchesAppended: this.#batchesAppended,
+      appendsInFlight: this.#inFlight,
+      batchesUnacknowledged: this.#outgoing.length,
+      appendErrors: this.#appendErrors,
+      appendRetries: this.#appendRetries,
+    };
+  }
+
+  // The hot path: one call per slot released in order. A line joins the open batch; an
+  // invalid body only its number.
+  take(slot: SequenceSlot): void {
+    this.#consumedThrough = slot.sequence;
+    if (!isEvent(slot)) {
+      this.#noop++;
+      return;
+    }
+    if (this.#stopped) return;
+    this.#sequenced++;
+    const line = slot.line;
+    if (this.#open !== undefined && this.#open.bytes + line.length > this.#batchBytes) {
+      this.#consumedThrough = slot.sequence - 1;
+      this.#closeBatch();
+      this.#consumedThrough = slot.sequence;
+    }
+    if (this.#open === undefined) {
+      this.#open = { firstSequence: slot.sequence, lines: [], bytes: 0 };
+      this.#batchTimer = true;
+      this.#actions.push(START_BATCH_TIMER);
+    }
+    this.#open.lines.push(line);
+    this.#open.bytes += line.length;
+    if (this.#open.bytes >= this.#batchBytes) this.#closeBatch();
+  }
+
+  /**
+   * The end of an input chunk. With no append in flight, waiting for more lines gains
+   * nothing: the batch goes at once, so a quiet source's events reach the log in one round
+   * trip instead of the batch delay. Under load appends are in flight, and batches fill up to
+   * the bytes or the timer.
+   */
+  endOfChunk(): void {
+    if (this.#inFlight === 0 && !this.#recovering) this.#closeBatch();
+  }
+
+  batchTimerFired(): void {
+    if (!this.#batchTimer) return;
+    this.#batchTimer = false;
+    this.#closeBatch();
+  }
+
+  /** The log answered `append`. */
+  appended(append: AppendAction, result: AppendResult): void {
+    if (result.duplicate || result.position !== append.fence.position + 1) {
+      // The log held a batch with this first number already: a retry inside the log, or
+      // another writer's batch. Only its lines tell, and recovery compares them.
+      this.appendFailed(
+        new MazeError(
+          ErrorCode.LogFenced,
+          `the event log already held a batch from event ${append.batch.firstSequence} (position ${result.position})`,
+        ),
+      );
+      return;
+    }
+    this.#inFlight--;
+    this.#recoveriesInARow = 0;
+    const outgoing = this.#outgoing.find((candidate) => candidate.sent === append);
+    if (outgoing !== undefined) outgoing.state = 'acknowledged';
+    // Acknowledgements may come out of order: only a prefix of acknowledged batches is known.
+    for (
+      let first = this.#outgoing[0];
+      first?.state === 'acknowledged';
+      first = this.#outgoing[0]
+    ) {
+      this.#outgoing.shift();
+      this.#confirm(first, (this.#known?.position ?? 0) + 1);
+    }
+    if (this.#recovering) {
+      if (this.#inFlight === 0) this.#recoverSoon();
+      return;
+    }
+    this.#pump();
+  }
+
+  /** An append failed (rejected, or answered wrongly: see `appended()`). */
+  appendFailed(error: unknown): void {
+    this.#inFlight--;
+    if (!this.#recovering && !this.#stopped) {
+      this.#appendErrors++;
+      this.#recovering = true;
+      const code = error instanceof MazeError ? error.code : ErrorCode.LogFailed;
+      const message = error instanceof Error ? error.message : String(error);
+      if (
+        code !== ErrorCode.LogFenced &&
+        code !== ErrorCode.LogFailed &&
+        code !== ErrorCode.LogUnavailable
+      ) {
+        // The log refused the batch itself or is closed: a retry would fail the same way.
+        this.#stop({
+          code,
+          message: `the event log refused an append (${message}); this ingest stops`,
+          context: {},
+        });
+        return;
+      }
+      this.#actions.push({
+        type: 'report',
+        problem: {
+          code,
+          message: `append failed (${message}); resuming from the event log's tail once the appends in flight settle`,
+          context: {},
+        },
+      });
+      this.#updateFlow();
+    }
+    if (this.#inFlight === 0 && this.#recovering) this.#recoverSoon();
+  }
+
+  retryTimerFired(): void {
+    if (!this.#retryTimer) return;
+    this.#retryTimer = false;
+    this.#actions.push(READ_TAIL);
+  }
+
+  /**
+   * The tail a recovery read. Every append has settled, each fenced on the one before it, so
+   * the log holds, after the last batch known, a prefix of the unacknowledged batches, or
+   * another writer's.
+   */
+  tailRead(tail: LogTail | undefined): void {
+    if (this.#abandoned || this.#stopped) return;
+    const base = this.#known?.position ?? 0;
+    const count = (tail?.position ?? 0) - base;
+    if (count === 0) {
+      const known = this.#known;
+      const same =
+        tail === undefined ||
+        (tail.firstSequence === known?.firstSequence && tail.lastSequence === known.lastSequence);
+      if (same) this.#resume(tail, 0);
+      else this.#foreign(tail);
+      return;
+    }
+    if (tail === undefined || count < 0 || count > this.#outgoing.length) {
+      this.#foreign(tail);
+      return;
+    }
+    this.#readingBack = { tail, count, matched: 0, foreign: false };
+    this.#actions.push({ type: 'readBack', fromPosition: base + 1 });
+  }
+
+  /**
+   * One batch read back (`undefined`: the reader ended); returns whether to read another.
+   * Each is compared line by line with the unacknowledged batch it should be.
+   */
+  readBack(stored: EventBatch | undefined): boolean {
+    const reading = this.#readingBack;
+    if (reading === undefined || reading.foreign || reading.matched === reading.count) return false;
+    const ours = this.#outgoing[reading.matched];
+    if (stored === undefined || ours === undefined || !sameBatch(stored, ours.batch)) {
+      reading.foreign = true;
+      return false;
+    }
+    reading.matched++;
+    return reading.matched < reading.count;
+  }
+
+  /** The read-back is over (its reader closed): appends resume, or the machine stops. */
+  readBackDone(): void {
+    const reading = this.#readingBack;
+    this.#readingBack = undefined;
+    if (reading === undefined || this.#abandoned || this.#stopped) return;
+    if (reading.foreign || reading.matched !== reading.count) this.#foreign(reading.tail);
+    else this.#resume(reading.tail, reading.count);
+  }
+
+  /** Reading the tail or reading back failed: the recovery is tried again after the retry timer. */
+  recoveryFailed(): void {
+    this.#readingBack = undefined;
+    if (this.#abandoned || this.#stopped) return;
+    this.#retryLater();
+  }
+
+  /** The input is closed: the open batch closes; `idle` comes once everything is acknowledged. */
+  close(): void {
+    this.#closing = true;
+    this.#closeBatch();
+    this.#checkIdle();
+  }
+
+  /**
+   * The driver stopped waiting for `idle`: at once, or after `timedOutAfterMs` without it (then
+   * what is unacknowledged is reported). No retry follows.
+   */
+  closeEnded(timedOutAfterMs?: number): void {
+    this.#abandoned = true;
+    this.#clearTimers();
+    if (timedOutAfterMs !== undefined && !this.#stopped) {
+      this.#actions.push({
+        type: 'report',
+        problem: {
+          code: ErrorCode.LogFailed,
+          message: `closed before the event log acknowledged ${this.#outgoing.length} batch(es) within ${timedOutAfterMs} ms`,
+          context: { sequence: this.#outgoing[0]?.batch.firstSequence },
+        },
+      });
+    }
+  }
+
+  #closeBatch(): void {
+    this.#clearBatchTimer();
+    const open = this.#open;
+    if (open === undefined) return;
+    this.#open = undefined;
+    if (this.#stopped) return;
+    this.#outgoing.push({
+      batch: {
+        firstSequence: open.firstSequence,
+        lastSequence: this.#consumedThrough,
+        lines: open.lines,
+      },
+      state: 'queued',
+      sent: undefined,
+    });
+    this.#pump();
+  }
+
+  // Sends what the window has room for, in order, then pauses or resumes the input.
+  #pump(): void {
+    if (!this.#recovering && !this.#stopped) {
+      for (const outgoing of this.#outgoing) {
+        if (this.#inFlight >= this.#appendWindow) break;
+        if (outgoing.state === 'queued') this.#send(outgoing);
+      }
+    }
+    this.#updateFlow();
+    this.#checkIdle();
+  }
+
+  #send(outgoing: Outgoing): void {
+    const fence = this.#fence;
+    this.#fence = fenceAfter(fence, outgoing.batch);
+    outgoing.state = 'sent';
+    this.#inFlight++;
+    const append: AppendAction = { type: 'append', batch: outgoing.batch, fence };
+    outgoing.sent = append;
+    this.#actions.push(append);
+  }
+
+  // `outgoing` is in the log at `position`, after every batch this machine appended before it.
+  #confirm(outgoing: Outgoing, position: number): void {
+    this.#eventsAppended += outgoing.batch.lines.length;
+    this.#batchesAppended++;
+    const { firstSequence, lastSequence } = outgoing.batch;
+    this.#known = { position, firstSequence, lastSequence };
+  }
+
+  // The first recovery in a row starts at once; one that follows a recovery without any
+  // acknowledged append waits first, so a log that keeps failing is not asked in a tight loop.
+  #recoverSoon(): void {
+    this.#recoveriesInARow++;
+    if (this.#recoveriesInARow === 1) this.#actions.push(READ_TAIL);
+    else this.#retryLater();
+  }
+
+  #retryLater(): void {
+    if (this.#abandoned || this.#stopped) return;
+    this.#retryTimer = true;
+    this.#actions.push(START_RETRY_TIMER);
+  }
+
+  // The log holds the first `written` unacknowledged batches: they are confirmed, the rest
+  // are sent again from the tail.
+  #resume(tail: LogTail | undefined, written: number): void {
+    const base = this.#known?.position ?? 0;
+    for (const [index, outgoing] of this.#outgoing.splice(0, written).entries()) {
+      this.#confirm(outgoing, base + index + 1);
+    }
+    this.#fence = { position: tail?.position ?? 0 };
+    for (const outgoing of this.#outgoing) {
+      if (outgoing.state !== 'queued') this.#appendRetries++;
+      outgoing.state = 'queued';
+    }
+    this.#recovering = false;
+    this.#pump();
+  }
+
+  #foreign(tail: LogTail | undefined): void {
+    this.#stop({
+      code: ErrorCode.LogFenced,
+      message: `another writer has the event log: its last batch (position ${tail?.position ?? 0}, events ${tail?.firstSequence}..${tail?.lastSequence}) is not one this ingest wrote (another ingest appended, or the log was replaced); this ingest stops and closes its event source`,
+      context: { sequence: tail?.lastSequence },
+    });
+  }
+
+  #stop(problem: Problem): void {
+    this.#stopped = true;
+    this.#recovering = false;
+    this.#clearTimers();
+    const dropped = this.#outgoing.reduce((sum, outgoing) => sum + outgoing.batch.lines.length, 0);
+    this.#outgoing.length = 0;
+    this.#open = undefined;
+    this.#actions.push({
+      type: 'stop',
+      problem: { ...problem, message: `${problem.message} (${dropped} event(s) not appended)` },
+    });
+    this.#checkIdle();
+  }
+
+  #updateFlow(): void {
+    const hold = !this.#stopped && (this.#recovering || this.#inFlight >= this.#appendWindow);
+    if (hold === this.#inputHeld) return;
+    this.#inputHeld = hold;
+    this.#actions.push(hold ? PAUSE_INPUT : RESUME_INPUT);
+  }
+
+  #checkIdle(): void {
+    if (!this.#closing || this.#idle) return;
+    if (this.#stopped || (this.#outgoing.length === 0 && this.#open === undefined)) {
+      this.#idle = true;
+      this.#actions.push(IDLE);
+    }
+  }
+
+  #clearBatchTimer(): void {
+    if (!this.#batchTimer) return;
+    this.#batchTimer = false;
+    this.#actions.push(CLEAR_BATCH_TIMER);
+  }
+
+  #clearTimers(): void {
+    this.#clearBatchTimer();
+    if (!this.#retryTimer) return;
+    this.#retryTimer = false;
+    this.#actions.push(CLEAR_RETRY_TIMER);
+  }
+}
+
+function sameBatch(stored: EventBatch, ours: EventBatch): boolean {
+  return (
+    stored.firstSequence === ours.firstSequence &&
+    stored.lastSequence === ours.lastSequence &&
+    stored.lines.length === ours.lines.length &&
+    stored.lines.every((line, index) => line === ours.lines[index])
+  );
+}

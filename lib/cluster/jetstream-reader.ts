@@ -1,0 +1,225 @@
+/**
+ * Reading a JetStream event log: its tail, and readers from a position.
+ *
+ * Invariants:
+ * - A reader is an ordered consumer from the asked position that pulls at most `readAhead`
+ *   messages per request, and asks again only when its caller has taken them: no `next()`,
+ *   no pulling. A message whose sequence is not the next position means the stream no longer
+ *   holds that position (`ERR_LOG_TRUNCATED`).
+ * - A failure that waiting cures (NATS restarting ends pull requests) is retried every
+ *   `EVENT_LOG_READ_RETRY_MS` from the position owed; the stream being gone or a closed
+ *   connection ends the reader with `ERR_LOG_FAILED`. `pullAfresh()` (the log calls it after
+ *   a reconnect) makes a reader pull anew at once.
+ * - A message that is not a follower-maze batch is `ERR_LOG_BAD_BATCH`.
+ */
+import {
+  type Consumer,
+  type ConsumerMessages,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type StoredMsg,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { EVENT_LOG_PULL_EXPIRES_MS, EVENT_LOG_READ_RETRY_MS } from '../core/constants.js';
+import { ErrorCode, MazeError } from '../core/errors.js';
+import { decodeBatch } from './batch-codec.js';
+import {
+  type EventBatch,
+  iterateReader,
+  type LogBatch,
+  type LogReader,
+  type LogTail,
+  truncated,
+} from './event-log.js';
+import { messageOf } from './nats-error.js';
+
+/** The last batch of `stream`: see `EventLog.tail()`. */
+export async function readTail(
+  manager: JetStreamManager,
+  stream: string,
+): Promise<LogTail | undefined> {
+  let last: StoredMsg | null;
+  let position: number;
+  try {
+    position = (await manager.streams.info(stream)).state.last_seq;
+    if (position === 0) return undefined;
+    last = await manager.streams.getMessage(stream, { seq: position });
+  } catch (error) {
+    throw new MazeError(
+      ErrorCode.LogFailed,
+      `cannot read the tail of stream ${stream}: ${messageOf(error)}`,
+    );
+  }
+  if (last === null) {
+    throw new MazeError(
+      ErrorCode.LogTruncated,
+      `the last batch of stream ${stream} (position ${position}) is gone: its tail is unknown (its max age expired it while no event came: delete the stream, and prefer natsMaxBytes to natsMaxAge)`,
+    );
+  }
+  const batch = decoded(last.data, position, stream);
+  return { position, firstSequence: batch.firstSequence, lastSequence: batch.lastSequence };
+}
+
+/** What a reader reads from, and whom it tells when it closes. */
+export interface ReaderSetup {
+  readonly connection: NatsConnection;
+  readonly client: JetStreamClient;
+  readonly stream: string;
+  readonly fromPosition: number;
+  readonly readAhead: number;
+  readonly signal: AbortSignal | undefined;
+  readonly onClose: (reader: JetStreamLogReader) => void;
+}
+
+/** A reader of the log; see the module header. */
+export class JetStreamLogReader implements LogReader {
+  readonly #setup: ReaderSetup;
+  /** The next position to hand out. */
+  #position: number;
+  #consumer: Promise<Consumer> | undefined;
+  /** The pull request being taken from, while it lasts. */
+  #messages: ConsumerMessages | undefined;
+  #iterator: AsyncIterator<JsMsg> | undefined;
+  /** Counts `pullAfresh()` calls: a pull made before the latest one is dropped. */
+  #generation = 0;
+  /** Ends the wait for a pull in progress (see `#pullUnlessAfresh()`). */
+  #cutPull: (() => void) | undefined;
+  #closed = false;
+  readonly #onAbort = (): void => void this.close();
+
+  constructor(setup: ReaderSetup) {
+    this.#setup = setup;
+    this.#position = setup.fromPosition;
+    if (setup.signal?.aborted) this.#closed = true;
+    setup.signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  async next(): Promise<LogBatch | undefined> {
+    for (;;) {
+      if (this.#closed) return undefined;
+      try {
+        const iterator = this.#iterator ?? (await this.#pullUnlessAfresh());
+        if (this.#closed) return undefined;
+        // Cut short by a reconnect: the request went to a server that is gone.
+        if (iterator === undefined) continue;
+        const step = await iterator.next();
+        if (step.done) {
+          // The pull request expired or was stopped: ask again unless closed.
+          this.#dropPull();
+          continue;
+        }
+        const message = step.value;
+        if (message.seq !== this.#position) throw truncated(this.#position, message.seq);
+        const batch = decoded(message.data, message.seq, this.#setup.stream);
+        this.#position += 1;
+        return { position: message.seq, ...batch };
+      } catch (error) {
+        if (!(error instanceof MazeError) && this.#transient(error)) {
+          // NATS restarting ends pull requests ("server shutdown"); the ordered consumer
+          // starts again after the last position handed out once NATS is back.
+          this.#dropPull();
+          this.#consumer = undefined;
+          await delay(EVENT_LOG_READ_RETRY_MS);
+          continue;
+        }
+        await this.close();
+        if (error instanceof MazeError) throw error;
+        throw new MazeError(
+          ErrorCode.LogFailed,
+          `reading stream ${this.#setup.stream} at position ${this.#position} failed: ${messageOf(error)}`,
+        );
+      }
+    }
+  }
+
+  /** Drops the pull request in flight and the consumer; the next pull starts at the position owed. */
+  pullAfresh(): void {
+    this.#generation++;
+    this.#dropPull();
+    this.#consumer = undefined;
+    this.#cutPull?.();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed && this.#messages === undefined) return;
+    this.#closed = true;
+    this.#setup.signal?.removeEventListener('abort', this.#onAbort);
+    this.#dropPull();
+    this.#setup.onClose(this);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<LogBatch> {
+    return iterateReader(this);
+  }
+
+  /**
+   * A failure that waiting cures: anything on an open connection but the stream being gone
+   * (a consumer removed while its reader did not pull, for one, is made anew).
+   */
+  #transient(error: unknown): boolean {
+    if (this.#setup.connection.isClosed()) return false;
+    return !(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound);
+  }
+
+  #dropPull(): void {
+    this.#messages?.stop();
+    this.#messages = undefined;
+    this.#iterator = undefined;
+  }
+
+  // `#pull()`, or `undefined` as soon as `pullAfresh()` is called meanwhile: a consumer or
+  // pull request asked of a server that went away is answered only at its timeout. What the
+  // abandoned pull makes is stopped when it comes.
+  #pullUnlessAfresh(): Promise<AsyncIterator<JsMsg> | undefined> {
+    const generation = this.#generation;
+    const pulling = this.#pull(generation);
+    const afresh = new Promise<undefined>((resolve) => {
+      this.#cutPull = () => resolve(undefined);
+    });
+    return Promise.race([pulling, afresh]).finally(() => {
+      this.#cutPull = undefined;
+    });
+  }
+
+  async #pull(generation: number): Promise<AsyncIterator<JsMsg> | undefined> {
+    const { client, stream, readAhead } = this.#setup;
+    // An ordered consumer keeps its cursor across pull requests; after a failure a new one
+    // starts at the next position this reader owes.
+    this.#consumer ??= client.consumers.get(stream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.#position,
+    });
+    const consumer = await this.#consumer;
+    const messages = await consumer.fetch({
+      max_messages: readAhead,
+      expires: EVENT_LOG_PULL_EXPIRES_MS,
+    });
+    if (generation !== this.#generation) {
+      messages.stop();
+      return undefined;
+    }
+    this.#messages = messages;
+    this.#iterator = messages[Symbol.asyncIterator]();
+    if (this.#closed) messages.stop();
+    return this.#iterator;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function decoded(data: Uint8Array, position: number, stream: string): EventBatch {
+  const result = decodeBatch(data);
+  if (!result.ok) {
+    throw new MazeError(
+      ErrorCode.LogBadBatch,
+      `stream ${stream} position ${position} is not a follower-maze batch: ${result.reason}`,
+    );
+  }
+  return result.batch;
+}

@@ -1,0 +1,142 @@
+/**
+ * The stream of a JetStream event log: found, or created with one subject; its retention set.
+ *
+ * Invariants:
+ * - The stream has exactly one subject, the log's: a stream with other subjects is refused
+ *   (`ERR_LOG_CONFIG`), since a foreign message would be a hole in the log.
+ * - The storage and replicas of an existing stream are left as they are; its retention (max
+ *   age, max bytes, and the duplicate window that follows them) is set only when given.
+ */
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  StorageType,
+} from '@nats-io/jetstream';
+import {
+  DEFAULT_NATS_MAX_AGE_S,
+  DEFAULT_NATS_MAX_BYTES,
+  NATS_DUPLICATE_WINDOW_S,
+} from '../core/constants.js';
+import { ErrorCode, MazeError } from '../core/errors.js';
+import { messageOf } from './nats-error.js';
+
+/** How the log's stream is found or made. */
+export interface StreamSetup {
+  readonly stream: string;
+  readonly subject: string;
+  /** Storage of a stream created here. */
+  readonly storage: 'file' | 'memory';
+  /** Replicas of a stream created here. */
+  readonly replicas: number;
+  /** Seconds the stream keeps a batch, 0 for ever; given (or `maxBytes`), set on the stream. */
+  readonly maxAge?: number | undefined;
+  /** Bytes the stream keeps, 0 without limit; see `maxAge`. */
+  readonly maxBytes?: number | undefined;
+}
+
+/** Finds the stream or creates it; refuses a stream with other subjects. */
+export async function ensureStream(manager: JetStreamManager, options: StreamSetup): Promise<void> {
+  const { stream, subject } = options;
+  let subjects: readonly string[];
+  try {
+    subjects = (await streamSubjects(manager, stream)) ?? (await createStream(manager, options));
+  } catch (error) {
+    if (error instanceof MazeError) throw error;
+    const message = messageOf(error);
+    if (/subjects overlap/i.test(message)) {
+      throw new MazeError(
+        ErrorCode.LogConfig,
+        `cannot create stream ${stream}: another stream already takes subject "${subject}"; give each stream its own subject (natsSubject)`,
+      );
+    }
+    throw new MazeError(ErrorCode.LogFailed, `cannot find or create stream ${stream}: ${message}`);
+  }
+  if (subjects.length !== 1 || subjects[0] !== subject) {
+    throw new MazeError(
+      ErrorCode.LogConfig,
+      `stream ${stream} exists with subjects ${JSON.stringify(subjects)}, not just "${subject}": give another stream name, or this stream's subject`,
+    );
+  }
+  if (options.maxAge !== undefined || options.maxBytes !== undefined) {
+    await applyRetention(manager, options);
+  }
+}
+
+const NANOS_PER_SECOND = 1e9;
+
+/** The stream's limits as JetStream counts them: durations in nanoseconds, 0 or -1 for none. */
+function retentionOf(options: StreamSetup) {
+  const maxAge = options.maxAge ?? DEFAULT_NATS_MAX_AGE_S;
+  const maxBytes = options.maxBytes ?? DEFAULT_NATS_MAX_BYTES;
+  return {
+    max_age: maxAge * NANOS_PER_SECOND,
+    max_bytes: maxBytes === 0 ? -1 : maxBytes,
+    // A stream may not remember message ids longer than it keeps its messages.
+    duplicate_window:
+      (maxAge === 0 ? NATS_DUPLICATE_WINDOW_S : Math.min(maxAge, NATS_DUPLICATE_WINDOW_S)) *
+      NANOS_PER_SECOND,
+  };
+}
+
+/** Sets the stream's retention to `options`' when it differs. */
+async function applyRetention(manager: JetStreamManager, options: StreamSetup): Promise<void> {
+  const wanted = retentionOf(options);
+  try {
+    const { config } = await manager.streams.info(options.stream);
+    if (
+      config.max_age === wanted.max_age &&
+      config.max_bytes === wanted.max_bytes &&
+      config.duplicate_window === wanted.duplicate_window
+    ) {
+      return;
+    }
+    await manager.streams.update(options.stream, wanted);
+  } catch (error) {
+    throw new MazeError(
+      ErrorCode.LogConfig,
+      `cannot set the retention of stream ${options.stream}: ${messageOf(error)}`,
+    );
+  }
+}
+
+/** The subjects of `stream`, or `undefined` if there is no such stream. */
+async function streamSubjects(
+  manager: JetStreamManager,
+  stream: string,
+): Promise<readonly string[] | undefined> {
+  try {
+    return (await manager.streams.info(stream)).config.subjects ?? [];
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+async function createStream(
+  manager: JetStreamManager,
+  options: StreamSetup,
+): Promise<readonly string[]> {
+  try {
+    const info = await manager.streams.add({
+      name: options.stream,
+      subjects: [options.subject],
+      storage: storageType(options.storage),
+      num_replicas: options.replicas,
+      ...retentionOf(options),
+    });
+    return info.config.subjects ?? [];
+  } catch (error) {
+    // Another process created it meanwhile (with another configuration): check that one.
+    const subjects = await streamSubjects(manager, options.stream);
+    if (subjects === undefined) throw error;
+    return subjects;
+  }
+}
+
+/** JetStream's storage type for the option's word. */
+export function storageType(storage: 'file' | 'memory'): StorageType {
+  return storage === 'memory' ? StorageType.Memory : StorageType.File;
+}
