@@ -2,46 +2,14 @@
  * Who follows whom (docs/protocol.md §3, 10). Following is a set: following twice then unfollowing once
  * leaves no edge. The graph is kept whether or not the users are connected, up to a bound.
  *
- * Layout (typed arrays only, so no V8 collection limit is reachable and nothing is allocated
- * per edge; measured with `scripts/graph-memory.mjs`, see `docs/performance.md`):
- * - Followees: an `IdTable` from followee id to a node number; per node, in parallel
- *   `Int32Array`s, the heads and lengths of two follower lists (small ids `<= MAX_DENSE_ID`,
- *   and the rest) and its bitset state. Nodes are reused through a free list and renumbered
- *   compactly whenever the edge table is rebuilt.
- * - Edge table: open addressing keyed by (node, follower), linear probing, 16 bytes a slot
- *   (follower `Float64`, node, next). `next` chains the followers of one list, so
- *   enumeration costs the followers. Slots never move between rebuilds, so the links stay
- *   valid. A delete cannot unlink in O(1) without a back link (4 more bytes a slot), so it
- *   unlinks a list head at once and leaves any other slot `DEAD`: skipped by lookups, not
- *   reusable, and cut out of its list (becoming a reusable tombstone) by the next walk of
- *   that list, or dropped by the next rebuild. Each delete leaves at most one dead slot and
- *   each is cut once, so a walk costs the live followers plus work already paid for. The
- *   growth and shrink rules are `IdTable`'s (dead slots and tombstones count as used;
- *   rebuild before used passes 3/4, after live falls under 1/8, to load <= 1/2): amortized
- *   O(1) per insert and delete.
- * - Bitsets: a node whose small-id followers are many and not too spread out keeps them in a
- *   bitset instead of the table and its small-id list (1 bit per id instead of ~30 bytes
- *   per edge; a status update ANDs it with the connected users' bitset: the bench's 14M
- *   notifications/s). Its other followers stay in the table. With c = its small-id
- *   followers and w = its bitset words:
- *   - list to bitset when c reaches the node's retry mark (first `MIN_DENSE_FOLLOWERS`) and
- *     the largest id fits in w <= `DENSE_WORDS_PER_FOLLOWER` * c words; cost O(c + w);
- *   - the bitset doubles for a follower beyond it while that rule still holds;
- *   - bitset to list when a follower beyond it breaks the rule, or an unfollow leaves
- *     w > `SPARSE_WORDS_PER_FOLLOWER` * c or c < `MIN_DENSE_FOLLOWERS` / 4; cost O(c + w);
- *   - after a failed attempt or a move back to the list, the retry mark is
- *     max(`MIN_DENSE_FOLLOWERS`, 2c).
- *   Why no input order can make this expensive (docs/protocol.md §10): an attempt at count c' comes
- *   after at least c'/2 follows of that node since the previous attempt or move back (the
- *   mark doubled), and costs O(c'); the growths of one bitset sum to 2w <= 4c at the last
- *   growth; a move back costs O(c + w), where w <= 2c'' for the count c'' at which the
- *   bitset was built or last grown (so it is paid like that build or growth), and the next
- *   attempt waits for c more follows. So every conversion is paid for by a constant number
- *   of follows and unfollows of the node: O(1) amortized per event (in the worst case one
- *   event pays a conversion of its node's small-id followers at once). In particular
- *   the flip attack (a follower at 2^24 or beyond, then unfollow/follow pairs) never
- *   converts: ids above `MAX_DENSE_ID` never enter a bitset. `maintenanceWork` counts the
- *   conversion and rebuild work so tests can check the bound.
+ * Layout: typed arrays only, so no V8 collection limit is reachable and nothing is allocated
+ * per edge. Followees map through an `IdTable` to node numbers; follower lists live in one
+ * open-addressing edge table (16 bytes a slot, chained per list); a node with many small-id
+ * followers keeps them in a bitset instead, ANDed with the connected users' bitset to route
+ * a status update. The layout, the conversion rules between list and bitset and the proof
+ * that they cost O(1) amortized per event whatever the input order are in
+ * docs/development.md#the-follow-graph. `maintenanceWork` counts the conversion and rebuild
+ * work so tests can check that bound.
  *
  * Invariants: `edgeCount <= maxEdges`; a followee has a node iff it has a follower; a node's
  * small-id followers are either all in its bitset (its small-id list is then empty) or all
