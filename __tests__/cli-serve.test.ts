@@ -8,12 +8,13 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { createMaze } from '../lib/adapter/maze.js';
 import { commandYargsOptions, type SettingSources } from '../lib/cli/command-options.js';
 import { formatAddress, formatProblem, formatStats } from '../lib/cli/format.js';
+import { envOf, flagOf, SERVER_OPTIONS } from '../lib/cli/options.js';
 import { runServe } from '../lib/cli/serve.js';
 import { resolveServeArgs, type ServeArgs, toListenOptions } from '../lib/cli/serve-options.js';
-import { closest, withSuggestions } from '../lib/cli/suggest.js';
-import * as constants from '../lib/core/constants.js';
+import { withSuggestions } from '../lib/cli/suggest.js';
 import { ErrorCode } from '../lib/core/errors.js';
-import { envOf, flagOf, SERVER_OPTIONS } from '../lib/core/option-table.js';
+import { LISTEN_OPTIONS } from '../lib/net/options.js';
+import { closest } from '../lib/options/suggest.js';
 
 /** Sources with only the given environment and files. */
 function sources(
@@ -54,10 +55,10 @@ describe('serve options', () => {
     expect(Object.keys(commandYargsOptions('serve'))).toEqual(SERVER_OPTIONS.map(flagOf));
     const args = defaults();
     expect(args).toMatchObject({
-      eventPort: constants.DEFAULT_EVENT_PORT,
-      clientPort: constants.DEFAULT_CLIENT_PORT,
-      host: constants.DEFAULT_HOST,
-      statsInterval: constants.DEFAULT_STATS_INTERVAL_MS,
+      eventPort: LISTEN_OPTIONS.eventPort.default,
+      clientPort: LISTEN_OPTIONS.clientPort.default,
+      host: LISTEN_OPTIONS.host.default,
+      statsInterval: 0,
       config: undefined,
     });
     // Every maze option the CLI sets resolves to the same value as the library default.
@@ -89,7 +90,7 @@ describe('serve options', () => {
     ['On', true],
     ['1', true],
     ['true', true],
-    ['', true],
+    [true, true],
     ['no', false],
     ['OFF', false],
     ['0', false],

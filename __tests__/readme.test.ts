@@ -6,15 +6,11 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { resolveMazeOptions } from '../lib/adapter/options.js';
-import {
-  DEFAULT_CLIENT_PORT,
-  DEFAULT_EVENT_PORT,
-  DEFAULT_HOST,
-  DEFAULT_MAX_CLIENTS,
-} from '../lib/core/constants.js';
+import { ADAPTER_OPTIONS, resolveMazeOptions } from '../lib/adapter/options.js';
+import { type CommandOption, envOf, flagOf, SERVER_OPTIONS } from '../lib/cli/options.js';
 import { ErrorCode } from '../lib/core/errors.js';
-import { defaultText, envOf, flagOf, SERVER_OPTIONS } from '../lib/core/option-table.js';
+import { LISTEN_OPTIONS } from '../lib/net/options.js';
+import { defaultText } from '../lib/options/option.js';
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const SCRIPTS = (
@@ -65,7 +61,8 @@ describe('README', () => {
   describe('server command line', () => {
     const text = section('Server command line');
 
-    it.each(SERVER_OPTIONS.map((spec) => [flagOf(spec), spec] as const))(
+    const options: readonly CommandOption[] = SERVER_OPTIONS;
+    it.each(options.map((spec) => [flagOf(spec), spec] as const))(
       'documents --%s with its commands, environment variable, default and meaning',
       (flag, spec) => {
         // Every cell derives from the option table, the meaning included.
@@ -90,12 +87,12 @@ describe('README', () => {
   describe('library options', () => {
     const text = section('Library API');
     const defaults: Record<string, unknown> = {
-      host: DEFAULT_HOST,
-      eventPort: DEFAULT_EVENT_PORT,
-      clientPort: DEFAULT_CLIENT_PORT,
+      host: LISTEN_OPTIONS.host.default,
+      eventPort: LISTEN_OPTIONS.eventPort.default,
+      clientPort: LISTEN_OPTIONS.clientPort.default,
       ...resolveMazeOptions(),
       // Resolved, it is this machine's descriptor limit minus the reserve; documented as 0.
-      maxClients: DEFAULT_MAX_CLIENTS,
+      maxClients: ADAPTER_OPTIONS.maxClients.default,
     };
 
     it.each(Object.entries(defaults))('documents %s with its default', (name, value) => {

@@ -1,9 +1,9 @@
 /**
- * From the `nats…` settings of the option table (layer `cluster`) to an open
+ * From the `nats…` settings (`NATS_OPTIONS`) to an open
  * `JetStreamEventLog`: the NATS connection options, then the connection, then the stream.
  *
  * Invariants:
- * - The settings are checked against `SERVER_OPTIONS`, like every other setting, and
+ * - The settings are checked against their rows, like every other setting, and
  *   conflicting authentication (a credentials file, user and password, a token: at most one)
  *   is refused before connecting: `ERR_INVALID_OPTION`.
  * - Files (credentials, CA) are read before connecting, so a missing one is named as such.
@@ -21,29 +21,12 @@ import {
   NATS_RETRY_MIN_MS,
 } from '../core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
-import { checkOptionValue, serverOptionsOf } from '../core/option-table.js';
+import { checkOptionValue, type GivenOf } from '../options/option.js';
 import { JetStreamEventLog, messageOf } from './jetstream-event-log.js';
+import { NATS_OPTIONS } from './options.js';
 
-/** The cluster settings, by their option table names (`--nats-url` is `natsUrl`). */
-export interface NatsSettings {
-  /** NATS server URLs, comma-separated. Required. */
-  readonly natsUrl?: string | undefined;
-  /** Credentials file (user JWT and NKey seed). */
-  readonly natsCreds?: string | undefined;
-  readonly natsUser?: string | undefined;
-  readonly natsPassword?: string | undefined;
-  readonly natsToken?: string | undefined;
-  /** PEM file of the CA of the server's certificate; turns TLS on. */
-  readonly natsTlsCa?: string | undefined;
-  readonly natsStream?: string | undefined;
-  readonly natsSubject?: string | undefined;
-  readonly natsStorage?: 'file' | 'memory' | undefined;
-  readonly natsReplicas?: number | undefined;
-  /** Seconds the stream keeps a batch, 0 for ever. */
-  readonly natsMaxAge?: number | undefined;
-  /** Bytes the stream keeps, 0 without limit. */
-  readonly natsMaxBytes?: number | undefined;
-}
+/** The cluster settings, by their option names (`natsUrl`: NATS server URLs, comma-separated, required). */
+export type NatsSettings = GivenOf<typeof NATS_OPTIONS>;
 
 /** Reads a file for the connection options; `readFileSync` unless a test says otherwise. */
 export type ReadSettingFile = (path: string) => string;
@@ -185,9 +168,9 @@ function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<vo
 }
 
 function checkSettings(settings: NatsSettings): void {
-  for (const spec of serverOptionsOf('cluster')) {
-    const value = (settings as Record<string, unknown>)[spec.name];
-    if (value !== undefined) checkOptionValue(spec, value);
+  for (const [name, row] of Object.entries(NATS_OPTIONS)) {
+    const value = settings[name as keyof NatsSettings];
+    if (value !== undefined) checkOptionValue(row, value, name);
   }
 }
 

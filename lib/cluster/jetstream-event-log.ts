@@ -41,12 +41,6 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import {
-  DEFAULT_NATS_MAX_AGE_S,
-  DEFAULT_NATS_MAX_BYTES,
-  DEFAULT_NATS_REPLICAS,
-  DEFAULT_NATS_STORAGE,
-  DEFAULT_NATS_STREAM,
-  DEFAULT_NATS_SUBJECT,
   EVENT_LOG_PULL_EXPIRES_MS,
   EVENT_LOG_READ_AHEAD,
   EVENT_LOG_READ_RETRY_MS,
@@ -71,6 +65,7 @@ import {
   truncated,
 } from './event-log.js';
 import { JetStreamSnapshotStore } from './jetstream-snapshot-store.js';
+import { NATS_OPTIONS } from './options.js';
 
 /** JetStream's API error for a failed `Nats-Expected-Last-Msg-Id` (not in `JetStreamApiCodes`). */
 const STREAM_WRONG_LAST_MSG_ID = 10_070;
@@ -88,13 +83,13 @@ type ResolvedOptions = Required<Omit<JetStreamEventLogOptions, 'maxAge' | 'maxBy
 
 /** Where the log lives on JetStream, and how a stream created for it looks. */
 export interface JetStreamEventLogOptions {
-  /** Default `DEFAULT_NATS_STREAM`. */
+  /** Default `NATS_OPTIONS.natsStream.default`. */
   readonly stream?: string;
-  /** Default `DEFAULT_NATS_SUBJECT`. */
+  /** Default `NATS_OPTIONS.natsSubject.default`. */
   readonly subject?: string;
-  /** Storage of a stream created here; default `DEFAULT_NATS_STORAGE`. */
+  /** Storage of a stream created here; default `NATS_OPTIONS.natsStorage.default`. */
   readonly storage?: 'file' | 'memory';
-  /** Replicas of a stream created here; default `DEFAULT_NATS_REPLICAS`. */
+  /** Replicas of a stream created here; default `NATS_OPTIONS.natsReplicas.default`. */
   readonly replicas?: number;
   /**
    * Seconds the stream keeps a batch, 0 for ever. Given (with `maxBytes`), it is set on the
@@ -157,10 +152,10 @@ export class JetStreamEventLog implements EventLog {
     options: JetStreamEventLogOptions = {},
   ): Promise<JetStreamEventLog> {
     const resolved: ResolvedOptions = {
-      stream: options.stream ?? DEFAULT_NATS_STREAM,
-      subject: options.subject ?? DEFAULT_NATS_SUBJECT,
-      storage: options.storage ?? DEFAULT_NATS_STORAGE,
-      replicas: options.replicas ?? DEFAULT_NATS_REPLICAS,
+      stream: options.stream ?? NATS_OPTIONS.natsStream.default,
+      subject: options.subject ?? NATS_OPTIONS.natsSubject.default,
+      storage: options.storage ?? NATS_OPTIONS.natsStorage.default,
+      replicas: options.replicas ?? NATS_OPTIONS.natsReplicas.default,
       maxAge: options.maxAge,
       maxBytes: options.maxBytes,
       requestTimeout: options.requestTimeout ?? EVENT_LOG_REQUEST_TIMEOUT_MS,
@@ -499,8 +494,8 @@ const NANOS_PER_SECOND = 1e9;
 
 /** The stream's limits as JetStream counts them: durations in nanoseconds, 0 or -1 for none. */
 function retentionOf(options: ResolvedOptions) {
-  const maxAge = options.maxAge ?? DEFAULT_NATS_MAX_AGE_S;
-  const maxBytes = options.maxBytes ?? DEFAULT_NATS_MAX_BYTES;
+  const maxAge = options.maxAge ?? NATS_OPTIONS.natsMaxAge.default;
+  const maxBytes = options.maxBytes ?? NATS_OPTIONS.natsMaxBytes.default;
   return {
     max_age: maxAge * NANOS_PER_SECOND,
     max_bytes: maxBytes === 0 ? -1 : maxBytes,

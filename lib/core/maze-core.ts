@@ -23,18 +23,18 @@ import { isEvent, quoteLine } from './parser.js';
 import { recipientsOf } from './router.js';
 
 export interface MazeCoreOptions {
-  /** First sequence number of the stream. Default `DEFAULT_START_SEQUENCE`. */
+  /** First sequence number of the stream. Default 1. */
   readonly startSequence?: number;
-  /** Most events that may wait for a missing number. Default `DEFAULT_REORDER_CAPACITY`. */
+  /** Most events that may wait for a missing number. Default 100,000. */
   readonly reorderCapacity?: number;
   /**
    * Most bytes of event lines that may wait for a missing number (an invalid body counts
-   * its report). Default `DEFAULT_REORDER_BYTES`.
+   * its report). Default 64 MiB.
    */
   readonly reorderBytes?: number;
   /**
    * Most follow edges the graph holds; a follow that would add one more is reported as
-   * `ERR_FOLLOW_LIMIT` and applied as a no-op. Default `DEFAULT_MAX_FOLLOW_EDGES`.
+   * `ERR_FOLLOW_LIMIT` and applied as a no-op. Default 2^23 (8,388,608).
    */
   readonly maxFollowEdges?: number;
 }

@@ -25,14 +25,23 @@ import {
   MONITOR_REQUEST_TIMEOUT_MS,
 } from '../core/constants.js';
 import { ErrorCode } from '../core/errors.js';
-import { checkOptionValue, serverOption } from '../core/option-table.js';
 import { bind } from '../net/ports.js';
+import { checkOptionValue } from '../options/option.js';
 import { createMonitorMetrics, type MonitorMetrics } from './metrics.js';
 import type { ClientPageRequest, MonitorSources } from './sources.js';
 
 const log = createDebug('follower-maze:monitor');
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The port's rule; the command line's `--monitor-port` row has the same range. */
+const PORT = {
+  type: 'integer',
+  min: 0,
+  max: 65_535,
+  default: DEFAULT_MONITOR_PORT,
+  describe: 'HTTP port of the monitor (0: any free port)',
+} as const;
 
 /** Where the monitor listens and what it watches. */
 export interface MonitorOptions {
@@ -59,11 +68,7 @@ export interface MonitorServer {
  */
 export async function startMonitor(options: MonitorOptions): Promise<MonitorServer> {
   const host = options.host ?? DEFAULT_MONITOR_HOST;
-  const port = checkOptionValue(
-    serverOption('monitorPort'),
-    options.port ?? DEFAULT_MONITOR_PORT,
-    'monitorPort',
-  ) as number;
+  const port = checkOptionValue(PORT, options.port ?? DEFAULT_MONITOR_PORT, 'monitorPort');
   const sources = options.sources;
   const metrics = createMonitorMetrics(sources);
   const server = createServer({ requestTimeout: MONITOR_REQUEST_TIMEOUT_MS }, (request, response) =>

@@ -1,30 +1,7 @@
 /**
- * Defaults and limits of the simulator (`follower-maze simulate`). The names of the options
- * mirror the environment variables of the original verification program. Ports and host
- * are the server's own (`lib/core/constants.ts`) so that both always agree.
+ * Tuning of the simulator (`follower-maze simulate`) that more than one of its modules
+ * reads; its options and their defaults are rows in `options.ts`.
  */
-/** Events streamed after the warm-up (`totalEvents`). */
-export const DEFAULT_TOTAL_EVENTS = 10_000_000;
-/** Connected user clients (`concurrencyLevel`). */
-export const DEFAULT_CONCURRENCY_LEVEL = 100;
-/** Users events are drawn from, per connected client (`numberOfUsers` = level x this). */
-export const DEFAULT_USERS_PER_CLIENT = 10;
-/** Seed of every random choice (`randomSeed`). */
-export const DEFAULT_RANDOM_SEED = 666;
-/** Longest a client may wait for its next expected notification, in ms (`timeout`). */
-export const DEFAULT_SIMULATE_TIMEOUT_MS = 20_000;
-/** Largest batch of events shuffled together (`maxEventSourceBatchSize`). */
-export const DEFAULT_MAX_BATCH_SIZE = 100;
-/** Progress period in ms (`logInterval`); 0 disables progress. */
-export const DEFAULT_LOG_INTERVAL_MS = 1_000;
-/** Event type weights, in the `--event-mix` syntax. */
-export const DEFAULT_EVENT_MIX = 'F:30,U:10,B:5,P:25,S:30';
-/** How long clients keep listening after their last expected line, to catch extra lines. */
-export const DEFAULT_LINGER_MS = 250;
-
-/** Largest `maxEventSourceBatchSize`: a batch is generated whole before pacing can pause. */
-export const MAX_BATCH_SIZE = 10_000;
-
 /**
  * Pause generating once one client owes this many lines (expected, not received yet)...
  * With many clients the per-client limit shrinks to MAX_PENDING_TOTAL / concurrencyLevel,

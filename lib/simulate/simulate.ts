@@ -69,13 +69,12 @@ const MAX_TICK_MS = 100;
 const MIN_TICK_MS = 5;
 
 /**
- * Runs one simulation against the server at `host:eventListenerPort/clientListenerPort`
- * (or the cluster whose ingest takes `eventListenerPort` and whose gateways serve the ports
- * `clientListenerPort` lists).
+ * Runs one simulation against the server at `host:eventPort/clientPort` (or the cluster
+ * whose ingest takes `eventPort` and whose gateways serve the ports `clientPort` lists).
  * Resolves with the result, `ok` or not; rejects only on invalid options (`MazeError`).
  */
 export async function simulate(options: SimulateOptions = {}): Promise<SimulationResult> {
-  return runSimulation(resolveSimulateOptions(options as Readonly<Record<string, unknown>>));
+  return runSimulation(resolveSimulateOptions({ ...options }));
 }
 
 /** What the caller can do to a running simulation. */
@@ -224,12 +223,12 @@ class Simulation {
 
   // Round-robin over the client ports, by creation order (verified clients, then stalled).
   #clientPort(index: number): number {
-    const ports = this.#options.clientListenerPorts;
+    const ports = this.#options.clientPorts;
     return ports[index % ports.length] as number;
   }
 
   async #connectEventSource(): Promise<void> {
-    const socket = await this.#open('event-source', this.#options.eventListenerPort);
+    const socket = await this.#open('event-source', this.#options.eventPort);
     if (socket === undefined) return;
     this.#eventSource = socket;
     socket.on('drain', () => {
