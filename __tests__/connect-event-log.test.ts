@@ -14,9 +14,12 @@ import {
 import { commandYargsOptions } from '../lib/cli/command-options.js';
 import { flagOf, SERVER_OPTIONS } from '../lib/cli/options.js';
 import { resolveServeArgs } from '../lib/cli/serve-options.js';
-import { natsConnectOptions } from '../lib/cluster/connect.js';
+import {
+  NATS_CONNECT_TIMEOUT_MS,
+  NATS_RECONNECT_WAIT_MS,
+  natsConnectOptions,
+} from '../lib/cluster/connect.js';
 import { NATS_OPTIONS, SNAPSHOT_OPTIONS } from '../lib/cluster/options.js';
-import { NATS_CONNECT_TIMEOUT_MS, NATS_RECONNECT_WAIT_MS } from '../lib/core/constants.js';
 import { ErrorCode } from '../lib/core/errors.js';
 
 const NO_FILES = { env: {}, readFile: (path: string): string => missing(path) };

@@ -14,16 +14,22 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
-import {
-  NATS_CONNECT_TIMEOUT_MS,
-  NATS_RECONNECT_WAIT_MS,
-  NATS_RETRY_MAX_MS,
-  NATS_RETRY_MIN_MS,
-} from '../core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { checkOptionValue, type GivenOf } from '../options/option.js';
 import { JetStreamEventLog, messageOf } from './jetstream-event-log.js';
 import { NATS_OPTIONS } from './options.js';
+
+/**
+ * Longest wait for a NATS server to accept the connection: an address that drops packets
+ * fails in this time instead of the client's default 20 s (a refused one fails at once).
+ */
+export const NATS_CONNECT_TIMEOUT_MS = 5_000;
+/** Pause before the NATS client tries a lost server again (the client's default is 2 s). */
+export const NATS_RECONNECT_WAIT_MS = 250;
+/** First pause before a server command tries NATS again at startup; it doubles each time. */
+const NATS_RETRY_MIN_MS = 500;
+/** Longest pause between a server command's attempts to reach NATS at startup. */
+const NATS_RETRY_MAX_MS = 10_000;
 
 /** The cluster settings, by their option names (`natsUrl`: NATS server URLs, comma-separated, required). */
 export type NatsSettings = GivenOf<typeof NATS_OPTIONS>;

@@ -44,17 +44,17 @@ import type { Readable } from 'node:stream';
 import createDebug from 'debug';
 import { EventInput, type EventInputStats } from '../adapter/event-input.js';
 import { MAZE_OPTIONS } from '../adapter/options.js';
+import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
+import { EventSequencer, type SequenceSlot } from '../core/event-sequencer.js';
+import { isEvent } from '../core/parser.js';
+import { pickRows, resolveOptions } from '../options/option.js';
 import {
   EVENT_LOG_REQUEST_TIMEOUT_MS,
   INGEST_APPEND_WINDOW,
   INGEST_BATCH_BYTES,
   INGEST_BATCH_DELAY_MS,
   INGEST_RECOVERY_RETRY_MS,
-} from '../core/constants.js';
-import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
-import { EventSequencer, type SequenceSlot } from '../core/event-sequencer.js';
-import { isEvent } from '../core/parser.js';
-import { pickRows, resolveOptions } from '../options/option.js';
+} from './constants.js';
 import {
   type AppendResult,
   type EventBatch,

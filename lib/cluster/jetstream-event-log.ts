@@ -40,15 +40,15 @@ import {
   type StoredMsg,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { ErrorCode, MazeError } from '../core/errors.js';
+import { decodeBatch, encodeBatch } from './batch-codec.js';
 import {
   EVENT_LOG_PULL_EXPIRES_MS,
   EVENT_LOG_READ_AHEAD,
   EVENT_LOG_READ_RETRY_MS,
   EVENT_LOG_REQUEST_TIMEOUT_MS,
   NATS_DUPLICATE_WINDOW_S,
-} from '../core/constants.js';
-import { ErrorCode, MazeError } from '../core/errors.js';
-import { decodeBatch, encodeBatch } from './batch-codec.js';
+} from './constants.js';
 import {
   type AppendResult,
   checkFromPosition,

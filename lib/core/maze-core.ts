@@ -159,7 +159,7 @@ export class MazeCore {
     if (snapshot.maxEdges !== this.#graph.maxEdges) {
       throw new MazeError(
         ErrorCode.InvalidOption,
-        `the snapshot was taken with maxFollowEdges ${snapshot.maxEdges}, this core has ${this.#graph.maxEdges}: a follow refused at one bound is kept at the other; give every process of the cluster the same --max-follow-edges`,
+        `the snapshot was taken with maxFollowEdges ${snapshot.maxEdges}, this core has ${this.#graph.maxEdges}: a follow refused at one bound is kept at the other; give every process of the cluster the same maxFollowEdges`,
       );
     }
     snapshot.forEachFollowee((followee, followers) => {

@@ -1,6 +1,6 @@
 /**
- * Tuning of the simulator (`follower-maze simulate`) that more than one of its modules
- * reads; its options and their defaults are rows in `options.ts`.
+ * Tuning of the simulator (`follower-maze simulate`); its options and their defaults are
+ * rows in `options.ts`.
  */
 /**
  * Pause generating once one client owes this many lines (expected, not received yet)...
