@@ -162,6 +162,15 @@ describe('serve options', () => {
     expect(refusal(argv, env)).toBe(message);
   });
 
+  it("checks the simulator's variables too, and names them as another command's", () => {
+    expect(
+      resolveServeArgs({}, sources({ FOLLOWER_MAZE_TOTAL_EVENTS: '5' })).unusedSettings,
+    ).toEqual(['totalEvents (simulate)']);
+    expect(refusal({}, { FOLLOWER_MAZE_TOTAL_EVENTS: 'many' })).toBe(
+      'FOLLOWER_MAZE_TOTAL_EVENTS must be an integer from 0 to 1000000000000000, got "many"',
+    );
+  });
+
   it("ignores the test suite's own variables", () => {
     const env = { FOLLOWER_MAZE_REQUIRE_NATS: '1', FOLLOWER_MAZE_REQUIRE_TOOLS: '1' };
     expect(() => resolveServeArgs({}, sources(env))).not.toThrow();
@@ -212,6 +221,35 @@ describe('suggestions', () => {
     );
     expect(withSuggestions('Not enough arguments following: event-port')).toBe(
       'Not enough arguments following: event-port',
+    );
+  });
+
+  it('names the commands an option of another command belongs to', () => {
+    expect(withSuggestions('Unknown arguments: event-port, eventPort', ['gateway'])).toBe(
+      '--event-port is not an option of gateway (it belongs to serve, ingest, simulate)',
+    );
+    expect(withSuggestions('Unknown argument: total-events', ['--total-events', '5'])).toBe(
+      '--total-events is not an option of serve (it belongs to simulate)',
+    );
+    expect(withSuggestions('Unknown argument: nats-url', ['simulate', '--nats-url', 'x'])).toBe(
+      '--nats-url is not an option of simulate (it belongs to serve, ingest, gateway)',
+    );
+  });
+
+  it('reports a stray word as an unexpected argument, not as an option', () => {
+    expect(withSuggestions('Unknown argument: extra', ['serve', 'extra'])).toBe(
+      'unexpected argument extra',
+    );
+    expect(
+      withSuggestions('Unknown arguments: evnt-port, evntPort, extra', [
+        'extra',
+        '--evnt-port',
+        '1',
+      ]),
+    ).toBe('unknown option --evnt-port (did you mean --event-port?); unexpected argument extra');
+    // A word that is also typed as a flag is the flag.
+    expect(withSuggestions('Unknown argument: extra', ['--extra', 'extra'])).toBe(
+      'unknown option --extra',
     );
   });
 });

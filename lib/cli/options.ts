@@ -32,7 +32,7 @@ export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export const LOG_FORMATS = ['text', 'json'] as const;
 
 /** The command line's own rows, by option name. */
-export const CLI_OPTIONS = {
+const CLI_OPTIONS = {
   statsInterval: {
     type: 'integer',
     min: 0,

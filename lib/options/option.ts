@@ -93,7 +93,7 @@ export function defaultText(row: OptionRow): string {
 }
 
 /** What a row accepts, for messages. */
-export function expectation(row: OptionRow): string {
+function expectation(row: OptionRow): string {
   switch (row.type) {
     case 'integer':
       return `an integer from ${row.min ?? INTEGER_RANGE.min} to ${row.max ?? INTEGER_RANGE.max}`;
