@@ -39,14 +39,10 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ClientStream } from './client-stream.js';
 import {
-  CLIENT_READ_BUFFER_SIZE,
-  CLOSE_TIMEOUT_MS,
-  CONNECT_WAVE_SIZE,
   EVENT_WRITE_SIZE,
   MAX_PENDING_PER_CLIENT,
   MAX_PENDING_TOTAL,
   MIN_PENDING_PER_CLIENT,
-  WARMUP_INTERVAL_MS,
   WARMUP_SILENCE_MS,
 } from './constants.js';
 import {
@@ -64,6 +60,15 @@ import {
 } from './options.js';
 import { TokenBucket } from './pacer.js';
 import type { SimulationProgress, SimulationResult } from './result.js';
+
+/** Receive buffer shared by the client sockets, reused for every read. */
+const CLIENT_READ_BUFFER_SIZE = 64 * 1024;
+/** Most client connections opened at once (a listen backlog is often 511). */
+const CONNECT_WAVE_SIZE = 128;
+/** Wait between warm-up broadcasts while some client has not received one yet, in ms. */
+const WARMUP_INTERVAL_MS = 20;
+/** Bounded wait between `end()` and `destroy()` when closing, in ms. */
+const CLOSE_TIMEOUT_MS = 1_000;
 
 const MAX_TICK_MS = 100;
 const MIN_TICK_MS = 5;
