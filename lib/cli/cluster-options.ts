@@ -8,7 +8,7 @@ import { GATEWAY_OPTION_NAMES, type GatewayOptions } from '../cluster/gateway.js
 import { INGEST_OPTION_NAMES, type IngestOptions } from '../cluster/ingest.js';
 import { NATS_OPTIONS } from '../cluster/options.js';
 import { SNAPSHOT_WRITER_OPTIONS, type SnapshotWriterOptions } from '../cluster/snapshot-writer.js';
-import { pickSettings } from '../options/option.js';
+import { namesOf, pickSettings } from '../options/option.js';
 import { type CommandArgs, resolveCommandArgs, type SettingSources } from './command-options.js';
 
 type NatsName = keyof typeof NATS_OPTIONS;
@@ -48,9 +48,7 @@ export function toIngestOptions(
   return pickSettings(args, INGEST_OPTION_NAMES);
 }
 
-const SNAPSHOT_WRITER_NAMES = Object.keys(
-  SNAPSHOT_WRITER_OPTIONS,
-) as (keyof typeof SNAPSHOT_WRITER_OPTIONS)[];
+const SNAPSHOT_WRITER_NAMES = namesOf(SNAPSHOT_WRITER_OPTIONS);
 
 /** `createSnapshotWriter()`'s options from the settings, but the log and the store. */
 export function toSnapshotWriterOptions(
@@ -66,7 +64,7 @@ export function toGatewayOptions(
   return pickSettings(args, GATEWAY_OPTION_NAMES);
 }
 
-const NATS_NAMES = Object.keys(NATS_OPTIONS) as NatsName[];
+const NATS_NAMES = namesOf(NATS_OPTIONS);
 
 /** `connectEventLog()`'s settings. */
 export function toNatsSettings(args: NatsArgs): NatsSettings {

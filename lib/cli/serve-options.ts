@@ -3,7 +3,7 @@
 import { MAZE_OPTIONS } from '../adapter/options.js';
 import type { ListenOptions } from '../net/listen.js';
 import { LISTEN_OPTIONS } from '../net/options.js';
-import { pickSettings } from '../options/option.js';
+import { namesOf, pickSettings } from '../options/option.js';
 import { type CommandArgs, resolveCommandArgs, type SettingSources } from './command-options.js';
 
 /** The settings of the serve command, every one decided. */
@@ -17,10 +17,7 @@ export function resolveServeArgs(
   return resolveCommandArgs('serve', argv, sources);
 }
 
-const LISTEN_NAMES = [
-  ...(Object.keys(LISTEN_OPTIONS) as (keyof typeof LISTEN_OPTIONS)[]),
-  ...(Object.keys(MAZE_OPTIONS) as (keyof typeof MAZE_OPTIONS)[]),
-];
+const LISTEN_NAMES = [...namesOf(LISTEN_OPTIONS), ...namesOf(MAZE_OPTIONS)];
 
 /** The `listen()` options the settings stand for: the net's, the adapter's and the core's. */
 export function toListenOptions(args: ServeArgs): ListenOptions {

@@ -65,6 +65,11 @@ const INTEGER_RANGE = { min: 0, max: Number.MAX_SAFE_INTEGER };
 /** Longest duration any `…Timeout`/`…Interval` option may have: what a Node timer can wait. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** The option names of `table`, in its order. */
+export function namesOf<Table extends OptionTable>(table: Table): (keyof Table & string)[] {
+  return Object.keys(table);
+}
+
 /** The rows of `table` named in `names`, in that order. */
 export function pickRows<Table extends OptionTable, Name extends keyof Table & string>(
   table: Table,
