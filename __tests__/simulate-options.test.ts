@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { readGivenSettings } from '../lib/cli/command-options.js';
 import { envOf, flagOf, SIMULATE_COMMAND_OPTIONS } from '../lib/cli/options.js';
 import { ErrorCode, MazeError } from '../lib/core/errors.js';
 import { parseEventMix, resolveSimulateOptions, SIMULATE_OPTIONS } from '../lib/simulate/index.js';
@@ -37,6 +38,50 @@ describe('the simulate command options', () => {
   it('keep exactly the original variables as aliases', () => {
     const aliases = SIMULATE_COMMAND_OPTIONS.flatMap((option) => option.aliases ?? []);
     expect(aliases).toEqual(ORIGINAL_VARIABLES);
+  });
+});
+
+describe('simulate settings from the command line and the environment', () => {
+  const read = (argv: Record<string, unknown>, env: Record<string, string>) =>
+    readGivenSettings('simulate', argv, {
+      env,
+      readFile: (path) => {
+        throw new Error(`no file ${path}`);
+      },
+    });
+
+  it('takes a flag over FOLLOWER_MAZE_*, that over the original variable', () => {
+    const env = {
+      FOLLOWER_MAZE_TOTAL_EVENTS: '123',
+      totalEvents: '7',
+      timeout: '456',
+      randomSeed: ' 9 ',
+      logInterval: '',
+    };
+    expect(read({ totalEvents: '5' }, env)).toEqual({
+      values: { totalEvents: 5, randomSeed: 9, timeout: 456 },
+      labels: { totalEvents: '--total-events', randomSeed: 'randomSeed', timeout: 'timeout' },
+      unusedSettings: [],
+    });
+    expect(read({}, env).values.totalEvents).toBe(123);
+    expect(read({ eventListenerPort: '9' }, {}).labels.eventPort).toBe('--event-listener-port');
+  });
+
+  it('reads every option from FOLLOWER_MAZE_*, the newer ones too', () => {
+    const env = { FOLLOWER_MAZE_LINGER: '1', FOLLOWER_MAZE_CLIENT_PORT: '9099,9199' };
+    expect(read({}, env).values).toEqual({ linger: 1, clientPort: '9099,9199' });
+  });
+
+  it('refuses a bad value from the environment, naming the variable', () => {
+    expect(() => read({}, { maxEventSourceBatchSize: 'lots' })).toThrow(
+      new MazeError(
+        ErrorCode.InvalidOption,
+        'maxEventSourceBatchSize must be an integer from 1 to 10000, got "lots"',
+      ),
+    );
+    expect(() => read({}, { FOLLOWER_MAZE_RATE: '' })).toThrow(
+      /^FOLLOWER_MAZE_RATE is empty: give an integer from 0 to 1000000000/,
+    );
   });
 });
 
