@@ -7,6 +7,7 @@
 import type { MazeCoreOptions } from '../core/maze-core.js';
 import { CORE_OPTIONS } from '../core/options.js';
 import {
+  type GivenOf,
   MAX_TIMER_MS,
   type OptionRow,
   pickRows,
@@ -110,8 +111,11 @@ export const MAZE_OPTIONS = pickRows({ ...CORE_OPTIONS, ...ADAPTER_OPTIONS }, [
   'shutdownTimeout',
 ]);
 
-/** Everything `createMaze()` can be tuned with. Durations are in milliseconds. */
-export interface MazeOptions extends MazeCoreOptions {
+/**
+ * Everything `createMaze()` can be tuned with: one field per row of `MAZE_OPTIONS`.
+ * Durations are in milliseconds.
+ */
+export interface MazeOptions extends MazeCoreOptions, GivenOf<typeof MAZE_OPTIONS> {
   /** Longest event line, terminator included. Default 4096. */
   readonly maxLineLength?: number;
   /** Longest user-id line a client may send. Default 64. */

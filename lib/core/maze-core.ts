@@ -13,16 +13,20 @@
  *   moment: a user connected before a `push()` gets every event that push applies.
  * - Deliveries are returned in application order; events that notify nobody are left out.
  */
+
+import type { GivenOf } from '../options/option.js';
 import { ConnectedUsers } from './connected-users.js';
 import { ErrorCode, MazeError, type Problem } from './errors.js';
 import { EventSequencer } from './event-sequencer.js';
 import { EventType, type MazeEvent, type UserId } from './events.js';
 import { FollowGraph, FollowOutcome } from './follow-graph.js';
 import type { GraphSnapshot } from './graph-snapshot.js';
+import type { CORE_OPTIONS } from './options.js';
 import { isEvent, quoteLine } from './parser.js';
 import { recipientsOf } from './router.js';
 
-export interface MazeCoreOptions {
+/** The core's options: one field per row of `CORE_OPTIONS`. */
+export interface MazeCoreOptions extends GivenOf<typeof CORE_OPTIONS> {
   /** First sequence number of the stream. Default 1. */
   readonly startSequence?: number;
   /** Most events that may wait for a missing number. Default 100,000. */

@@ -16,14 +16,14 @@ import createDebug from 'debug';
 import { createMaze, type Maze } from '../adapter/maze.js';
 import type { MazeOptions } from '../adapter/options.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
-import { resolveOptions } from '../options/option.js';
+import { type GivenOf, resolveOptions } from '../options/option.js';
 import { LISTEN_OPTIONS } from './options.js';
 import { type OpenPort, openClientPort, openEventPort } from './ports.js';
 
 const log = createDebug('follower-maze:net');
 
 /** Where to listen, plus every maze option. */
-export interface ListenOptions extends MazeOptions {
+export interface ListenOptions extends MazeOptions, GivenOf<typeof LISTEN_OPTIONS> {
   /** Host to bind both ports to. Default `127.0.0.1` (loopback). */
   readonly host?: string;
   /** Event source port; 0 picks a free one. Default 9090. */
