@@ -8,12 +8,13 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { createMaze } from '../lib/adapter/maze.js';
 import { commandYargsOptions, type SettingSources } from '../lib/cli/command-options.js';
 import { formatAddress, formatProblem, formatStats } from '../lib/cli/format.js';
+import { envOf, flagOf, SERVER_OPTIONS } from '../lib/cli/options.js';
 import { runServe } from '../lib/cli/serve.js';
 import { resolveServeArgs, type ServeArgs, toListenOptions } from '../lib/cli/serve-options.js';
-import { closest, withSuggestions } from '../lib/cli/suggest.js';
-import * as constants from '../lib/core/constants.js';
+import { withSuggestions } from '../lib/cli/suggest.js';
 import { ErrorCode } from '../lib/core/errors.js';
-import { envOf, flagOf, SERVER_OPTIONS } from '../lib/core/option-table.js';
+import { LISTEN_OPTIONS } from '../lib/net/options.js';
+import { closest } from '../lib/options/suggest.js';
 
 /** Sources with only the given environment and files. */
 function sources(
@@ -54,10 +55,10 @@ describe('serve options', () => {
     expect(Object.keys(commandYargsOptions('serve'))).toEqual(SERVER_OPTIONS.map(flagOf));
     const args = defaults();
     expect(args).toMatchObject({
-      eventPort: constants.DEFAULT_EVENT_PORT,
-      clientPort: constants.DEFAULT_CLIENT_PORT,
-      host: constants.DEFAULT_HOST,
-      statsInterval: constants.DEFAULT_STATS_INTERVAL_MS,
+      eventPort: LISTEN_OPTIONS.eventPort.default,
+      clientPort: LISTEN_OPTIONS.clientPort.default,
+      host: LISTEN_OPTIONS.host.default,
+      statsInterval: 0,
       config: undefined,
     });
     // Every maze option the CLI sets resolves to the same value as the library default.
@@ -89,7 +90,7 @@ describe('serve options', () => {
     ['On', true],
     ['1', true],
     ['true', true],
-    ['', true],
+    [true, true],
     ['no', false],
     ['OFF', false],
     ['0', false],
@@ -161,6 +162,15 @@ describe('serve options', () => {
     expect(refusal(argv, env)).toBe(message);
   });
 
+  it("checks the simulator's variables too, and names them as another command's", () => {
+    expect(
+      resolveServeArgs({}, sources({ FOLLOWER_MAZE_TOTAL_EVENTS: '5' })).unusedSettings,
+    ).toEqual(['totalEvents (simulate)']);
+    expect(refusal({}, { FOLLOWER_MAZE_TOTAL_EVENTS: 'many' })).toBe(
+      'FOLLOWER_MAZE_TOTAL_EVENTS must be an integer from 0 to 1000000000000000, got "many"',
+    );
+  });
+
   it("ignores the test suite's own variables", () => {
     const env = { FOLLOWER_MAZE_REQUIRE_NATS: '1', FOLLOWER_MAZE_REQUIRE_TOOLS: '1' };
     expect(() => resolveServeArgs({}, sources(env))).not.toThrow();
@@ -211,6 +221,35 @@ describe('suggestions', () => {
     );
     expect(withSuggestions('Not enough arguments following: event-port')).toBe(
       'Not enough arguments following: event-port',
+    );
+  });
+
+  it('names the commands an option of another command belongs to', () => {
+    expect(withSuggestions('Unknown arguments: event-port, eventPort', ['gateway'])).toBe(
+      '--event-port is not an option of gateway (it belongs to serve, ingest, simulate)',
+    );
+    expect(withSuggestions('Unknown argument: total-events', ['--total-events', '5'])).toBe(
+      '--total-events is not an option of serve (it belongs to simulate)',
+    );
+    expect(withSuggestions('Unknown argument: nats-url', ['simulate', '--nats-url', 'x'])).toBe(
+      '--nats-url is not an option of simulate (it belongs to serve, ingest, gateway)',
+    );
+  });
+
+  it('reports a stray word as an unexpected argument, not as an option', () => {
+    expect(withSuggestions('Unknown argument: extra', ['serve', 'extra'])).toBe(
+      'unexpected argument extra',
+    );
+    expect(
+      withSuggestions('Unknown arguments: evnt-port, evntPort, extra', [
+        'extra',
+        '--evnt-port',
+        '1',
+      ]),
+    ).toBe('unknown option --evnt-port (did you mean --event-port?); unexpected argument extra');
+    // A word that is also typed as a flag is the flag.
+    expect(withSuggestions('Unknown argument: extra', ['--extra', 'extra'])).toBe(
+      'unknown option --extra',
     );
   });
 });

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { flagOf, SERVER_OPTIONS, serverOptionsFor } from '../lib/core/option-table.js';
+import { flagOf, optionsOf, SERVER_OPTIONS } from '../lib/cli/options.js';
 import { run } from './helpers/binary.js';
 import { serve } from './helpers/cluster-processes.js';
 import { sleep, useTcpPeers, waitUntil, withTimeout } from './helpers/sockets.js';
@@ -179,6 +179,17 @@ describe('follower-maze (built binary)', () => {
       ['--start-sequence', '1', '--start-sequence', '2'],
       /--start-sequence is given more than once/,
     ],
+    [
+      ['gateway', '--event-port', '1'],
+      /^follower-maze: --event-port is not an option of gateway \(it belongs to serve, ingest, simulate\) \(see --help\)$/,
+    ],
+    [['serve', 'extra'], /^follower-maze: unexpected argument extra \(see --help\)$/],
+    [['extra', '--bogus'], /^follower-maze: unknown option --bogus; unexpected argument extra /],
+    [
+      ['--nats-stream', 'X'],
+      /^follower-maze: --nats-stream needs --nats-url \(FOLLOWER_MAZE_NATS_URL\): the cluster settings apply only to an event log on NATS \(see --help\)$/,
+    ],
+    [['ingest', '--nats-max-age', '60'], /^follower-maze: --nats-max-age needs --nats-url /],
   ])('exits 2 with one line for invalid options %j', async (args, message) => {
     const binary = run(args);
     expect(await withTimeout(binary.exited, 10_000, 'the binary to exit')).toBe(2);
@@ -297,7 +308,7 @@ describe('follower-maze (built binary)', () => {
     const help = run([...args]);
     expect(await withTimeout(help.exited, 10_000, 'help')).toBe(0);
     const text = help.stdout.join('\n');
-    const taken = serverOptionsFor(command);
+    const taken: readonly unknown[] = optionsOf(command);
     for (const spec of SERVER_OPTIONS) {
       const flag = new RegExp(`--${flagOf(spec)}\\b`);
       if (taken.includes(spec)) expect(text).toMatch(flag);
@@ -305,6 +316,28 @@ describe('follower-maze (built binary)', () => {
     }
     expect(text).toMatch(/Examples:/);
     expect(text).toMatch(/FOLLOWER_MAZE_/);
+  });
+
+  it('labels every option in --help with its type and default', async () => {
+    const help = run(['--help']);
+    expect(await withTimeout(help.exited, 10_000, 'help')).toBe(0);
+    // yargs wraps at the terminal width: compared with every run of blanks as one space.
+    const text = help.stdout.join('\n').replace(/\s+/g, ' ');
+    const labels = { integer: '[number]', boolean: '[boolean]', string: '[string]' };
+    for (const option of optionsOf('serve')) {
+      const label =
+        option.type === 'choice'
+          ? `[choices: ${option.choices?.map((choice) => `"${choice}"`).join(', ')}]`
+          : labels[option.type];
+      const defaultShown = option.default === undefined ? 'none' : String(option.default);
+      expect(text).toContain(
+        `--${flagOf(option)} ${option.describe} ${label} [default: ${defaultShown}]`,
+      );
+    }
+    expect(text).toContain(
+      '--event-port TCP port the event source connects to (0: any free port) [number] [default: 9090]',
+    );
+    expect(text).toContain('[choices: "error", "warn", "info", "debug"] [default: info]');
   });
 });
 

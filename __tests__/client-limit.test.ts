@@ -6,9 +6,8 @@
  */
 import { duplexPair } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { ClientLimit } from '../lib/adapter/client-limit.js';
+import { CLIENT_LIMIT_REPORT_INTERVAL_MS, ClientLimit } from '../lib/adapter/client-limit.js';
 import { defaultMaxClients } from '../lib/adapter/descriptor-limit.js';
-import { CLIENT_LIMIT_REPORT_INTERVAL_MS } from '../lib/core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../lib/core/errors.js';
 import {
   attachMemoryClient,

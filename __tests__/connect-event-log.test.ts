@@ -12,18 +12,15 @@ import {
   toIngestOptions,
 } from '../lib/cli/cluster-options.js';
 import { commandYargsOptions } from '../lib/cli/command-options.js';
+import { flagOf, SERVER_OPTIONS } from '../lib/cli/options.js';
 import { resolveServeArgs } from '../lib/cli/serve-options.js';
-import { natsConnectOptions } from '../lib/cluster/connect.js';
 import {
-  DEFAULT_NATS_REPLICAS,
-  DEFAULT_NATS_STORAGE,
-  DEFAULT_NATS_STREAM,
-  DEFAULT_NATS_SUBJECT,
   NATS_CONNECT_TIMEOUT_MS,
   NATS_RECONNECT_WAIT_MS,
-} from '../lib/core/constants.js';
+  natsConnectOptions,
+} from '../lib/cluster/connect.js';
+import { NATS_OPTIONS, SNAPSHOT_OPTIONS } from '../lib/cluster/options.js';
 import { ErrorCode } from '../lib/core/errors.js';
-import { flagOf, serverOptionsOf } from '../lib/core/option-table.js';
 
 const NO_FILES = { env: {}, readFile: (path: string): string => missing(path) };
 
@@ -42,8 +39,8 @@ function thrown(action: () => unknown): { code: string; message: string } {
 }
 
 describe('cluster settings on the command line', () => {
-  const cluster = serverOptionsOf('cluster').map((spec) => spec.name);
-  const snapshots = serverOptionsOf('snapshots').map((spec) => spec.name);
+  const cluster = Object.keys(NATS_OPTIONS);
+  const snapshots = Object.keys(SNAPSHOT_OPTIONS);
 
   it('are the nats… rows and the snapshot cadence, in their own help group', () => {
     expect(cluster).toEqual([
@@ -63,8 +60,9 @@ describe('cluster settings on the command line', () => {
     expect(snapshots).toEqual(['snapshotEvents', 'snapshotInterval']);
     for (const command of ['serve', 'ingest', 'gateway'] as const) {
       const yargs = commandYargsOptions(command);
-      for (const spec of serverOptionsOf('cluster', 'snapshots')) {
-        if (spec.commands.includes(command)) {
+      for (const spec of SERVER_OPTIONS) {
+        if (!cluster.includes(spec.name) && !snapshots.includes(spec.name)) continue;
+        if ((spec.commands as readonly string[]).includes(command)) {
           expect(yargs[flagOf(spec)]?.group).toBe('Cluster mode (NATS JetStream):');
         } else expect(yargs).not.toHaveProperty(flagOf(spec));
       }
@@ -75,10 +73,10 @@ describe('cluster settings on the command line', () => {
     expect(resolveGatewayArgs({}, NO_FILES)).toMatchObject({
       natsUrl: undefined,
       natsCreds: undefined,
-      natsStream: DEFAULT_NATS_STREAM,
-      natsSubject: DEFAULT_NATS_SUBJECT,
-      natsStorage: DEFAULT_NATS_STORAGE,
-      natsReplicas: DEFAULT_NATS_REPLICAS,
+      natsStream: 'FOLLOWER_MAZE',
+      natsSubject: 'follower-maze.events',
+      natsStorage: 'file',
+      natsReplicas: 1,
     });
   });
 
@@ -156,6 +154,31 @@ describe('cluster settings on the command line', () => {
         ),
       ).code,
     ).toBe(ErrorCode.InvalidOption);
+  });
+});
+
+describe('a cluster setting without --nats-url', () => {
+  it.each([
+    [{ natsStream: 'X' }, {}, '--nats-stream'],
+    [{}, { FOLLOWER_MAZE_NATS_CREDS: 'a.creds' }, 'FOLLOWER_MAZE_NATS_CREDS'],
+    [{ snapshotEvents: '5' }, {}, '--snapshot-events'],
+  ])('is refused, not ignored: %j %j', (argv, env, label) => {
+    for (const resolve of [resolveServeArgs, resolveIngestArgs]) {
+      expect(thrown(() => resolve(argv, { env, readFile: missing }))).toEqual({
+        code: ErrorCode.InvalidOption,
+        message: `${label} needs --nats-url (FOLLOWER_MAZE_NATS_URL): the cluster settings apply only to an event log on NATS`,
+      });
+    }
+  });
+
+  it('is refused from the config file too, and taken with a URL', () => {
+    const file = { env: {}, readFile: () => '{"natsStream": "EVENTS"}' };
+    expect(thrown(() => resolveGatewayArgs({ config: 'c.json' }, file)).message).toBe(
+      'c.json: natsStream needs --nats-url (FOLLOWER_MAZE_NATS_URL): the cluster settings apply only to an event log on NATS',
+    );
+    expect(resolveGatewayArgs({ config: 'c.json', natsUrl: 'nats://a:4222' }, file)).toMatchObject({
+      natsStream: 'EVENTS',
+    });
   });
 });
 

@@ -25,8 +25,8 @@ import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { maxClientsFor } from '../lib/adapter/descriptor-limit.js';
-import { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../lib/core/constants.js';
-import { ENV_PREFIX, envOf, SERVER_OPTIONS } from '../lib/core/option-table.js';
+import { ADAPTER_OPTIONS } from '../lib/adapter/options.js';
+import { ENV_PREFIX, envOf, SERVER_OPTIONS } from '../lib/cli/options.js';
 import type { Health } from '../lib/monitor/sources.js';
 import { useMonitors } from './helpers/monitors.js';
 
@@ -117,7 +117,7 @@ describe('examples/deploy/follower-maze.service', () => {
     expect(unitSetting('KillSignal')).toBe('SIGTERM');
     const shutdownMs = Number(
       unitEnvironment().find(([name]) => name === `${ENV_PREFIX}_SHUTDOWN_TIMEOUT`)?.[1] ??
-        DEFAULT_SHUTDOWN_TIMEOUT_MS,
+        ADAPTER_OPTIONS.shutdownTimeout.default,
     );
     expect(Number(unitSetting('TimeoutStopSec')) * 1000).toBeGreaterThan(shutdownMs);
   });

@@ -7,13 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import {
+  CLIENT_DESCRIPTOR_RESERVE,
   defaultMaxClients,
   descriptorLimit,
+  FALLBACK_DESCRIPTOR_LIMIT,
   maxClientsFor,
   parseOpenFilesLimit,
   readDescriptorLimit,
 } from '../lib/adapter/descriptor-limit.js';
-import { CLIENT_DESCRIPTOR_RESERVE, FALLBACK_DESCRIPTOR_LIMIT } from '../lib/core/constants.js';
 
 /** `/proc/self/limits` as Linux writes it, with the open-files row given. */
 function limitsText(openFiles: string): string {

@@ -9,15 +9,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { resolveMazeOptions } from '../lib/adapter/options.js';
-import {
-  DEFAULT_CLIENT_PORT,
-  DEFAULT_EVENT_PORT,
-  DEFAULT_HOST,
-  DEFAULT_MAX_CLIENTS,
-} from '../lib/core/constants.js';
+import { ADAPTER_OPTIONS, resolveMazeOptions } from '../lib/adapter/options.js';
+import { envOf, flagOf, SERVER_OPTIONS } from '../lib/cli/options.js';
 import { ErrorCode } from '../lib/core/errors.js';
-import { defaultText, envOf, flagOf, SERVER_OPTIONS } from '../lib/core/option-table.js';
 import {
   GATEWAY_STAT_METRICS,
   INGEST_PROCESS_STAT_METRICS,
@@ -25,6 +19,8 @@ import {
 import { MAZE_STAT_METRICS } from '../lib/monitor/maze-sources.js';
 import { createMonitorMetrics } from '../lib/monitor/metrics.js';
 import type { StatMetric } from '../lib/monitor/sources.js';
+import { LISTEN_OPTIONS } from '../lib/net/options.js';
+import { defaultText } from '../lib/options/option.js';
 import {
   anchors,
   firstCells,
@@ -66,12 +62,12 @@ describe('docs/cli.md', () => {
 describe('docs/api.md: library options', () => {
   const text = section(page('docs/api.md'), 'Options');
   const defaults: Record<string, unknown> = {
-    host: DEFAULT_HOST,
-    eventPort: DEFAULT_EVENT_PORT,
-    clientPort: DEFAULT_CLIENT_PORT,
+    host: LISTEN_OPTIONS.host.default,
+    eventPort: LISTEN_OPTIONS.eventPort.default,
+    clientPort: LISTEN_OPTIONS.clientPort.default,
     ...resolveMazeOptions(),
     // Resolved, it is this machine's descriptor limit minus the reserve; documented as 0.
-    maxClients: DEFAULT_MAX_CLIENTS,
+    maxClients: ADAPTER_OPTIONS.maxClients.default,
   };
 
   it.each(Object.entries(defaults))('documents %s with its default', (name, value) => {

@@ -3,8 +3,13 @@
  * timers, and a host that records what it is asked to do.
  */
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { type FlowClient, FlowControl, type FlowLimits } from '../lib/adapter/flow-control.js';
-import { BUDGET_CHECK_INTERVAL_MS, BUDGET_RESUME_FRACTION } from '../lib/core/constants.js';
+import {
+  BUDGET_CHECK_INTERVAL_MS,
+  BUDGET_RESUME_FRACTION,
+  type FlowClient,
+  FlowControl,
+  type FlowLimits,
+} from '../lib/adapter/flow-control.js';
 
 const HIGH_WATER_MARK = 16;
 

@@ -1,13 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import {
-  ConnectedUsers,
-  DEFAULT_MAX_FOLLOW_EDGES,
-  ErrorCode,
-  FollowGraph,
-  FollowOutcome,
-  MAX_FOLLOW_EDGES,
-} from '../lib/core/index.js';
+import { ConnectedUsers, ErrorCode, FollowGraph, FollowOutcome } from '../lib/core/index.js';
+import { CORE_OPTIONS } from '../lib/core/options.js';
 import { mulberry32, randomInt } from './helpers/streams.js';
 
 describe('FollowGraph', () => {
@@ -104,12 +98,12 @@ describe('FollowGraph ids and bound', () => {
   });
 
   it('rejects a bad maxEdges with ERR_INVALID_OPTION', () => {
-    for (const maxEdges of [0, -1, 1.5, Number.NaN, MAX_FOLLOW_EDGES + 1]) {
+    for (const maxEdges of [0, -1, 1.5, Number.NaN, CORE_OPTIONS.maxFollowEdges.max + 1]) {
       expect(() => new FollowGraph({ maxEdges })).toThrow(
         expect.objectContaining({ code: ErrorCode.InvalidOption }),
       );
     }
-    expect(new FollowGraph().maxEdges).toBe(DEFAULT_MAX_FOLLOW_EDGES);
+    expect(new FollowGraph().maxEdges).toBe(CORE_OPTIONS.maxFollowEdges.default);
   });
 
   it('gives its memory back when every edge is gone', () => {

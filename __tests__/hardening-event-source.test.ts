@@ -8,8 +8,8 @@
  */
 import { Socket } from 'node:net';
 import { describe, expect, it, jest } from '@jest/globals';
-import { EVENT_SOURCE_KEEPALIVE_MS } from '../lib/core/constants.js';
 import { ErrorCode } from '../lib/core/errors.js';
+import { EVENT_SOURCE_KEEPALIVE_MS } from '../lib/net/ports.js';
 import { expectedDeliveries } from './helpers/model.js';
 import {
   deliveryMismatch,

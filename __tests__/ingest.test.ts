@@ -7,6 +7,11 @@
  * Every wait is bounded; every ingest is closed and its timers with it.
  */
 import { describe, expect, it, jest } from '@jest/globals';
+import {
+  INGEST_APPEND_WINDOW,
+  INGEST_BATCH_BYTES,
+  INGEST_BATCH_DELAY_MS,
+} from '../lib/cluster/constants.js';
 import type {
   AppendResult,
   EventBatch,
@@ -19,11 +24,6 @@ import type {
 } from '../lib/cluster/event-log.js';
 import { createIngest, type Ingest, type IngestOptions } from '../lib/cluster/ingest.js';
 import { MemoryEventLog } from '../lib/cluster/memory-event-log.js';
-import {
-  INGEST_APPEND_WINDOW,
-  INGEST_BATCH_BYTES,
-  INGEST_BATCH_DELAY_MS,
-} from '../lib/core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../lib/core/errors.js';
 import { ingestMonitorSources } from '../lib/monitor/cluster-sources.js';
 import { collectProblems, useClosing } from './helpers/closing.js';

@@ -6,10 +6,13 @@
  */
 import { createServer } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
-import { MAX_MONITOR_PAGE_LIMIT } from '../lib/core/constants.js';
 import { ErrorCode, type Problem } from '../lib/core/errors.js';
 import { serveMonitorSources } from '../lib/monitor/maze-sources.js';
-import { type MonitorServer, startMonitor } from '../lib/monitor/monitor-server.js';
+import {
+  MAX_MONITOR_PAGE_LIMIT,
+  type MonitorServer,
+  startMonitor,
+} from '../lib/monitor/monitor-server.js';
 import { useMonitors } from './helpers/monitors.js';
 import { type TcpMaze, useTcpMazes, waitUntil } from './helpers/sockets.js';
 

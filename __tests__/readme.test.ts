@@ -6,7 +6,8 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { defaultText, flagOf, SERVER_OPTIONS } from '../lib/core/option-table.js';
+import { flagOf, SERVER_OPTIONS } from '../lib/cli/options.js';
+import { defaultText } from '../lib/options/option.js';
 import { firstCells, page, ROOT, row, section, withoutCode } from './helpers/markdown.js';
 
 const README = page('README.md');

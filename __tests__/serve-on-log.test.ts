@@ -28,13 +28,13 @@ describeWithNats('serve --nats-url (built binary on a real nats-server)', () => 
     const server = await serveOnLog(nats, 'SERVE_SIM');
     const { code, summary } = await simulate(
       [
-        '--eventListenerPort',
+        '--event-port',
         String(server.eventPort),
-        '--clientListenerPort',
+        '--client-port',
         String(server.clientPort),
-        '--totalEvents',
+        '--total-events',
         '50000',
-        '--concurrencyLevel',
+        '--concurrency-level',
         '30',
       ],
       60_000,

@@ -46,9 +46,9 @@ function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
 /** Runs `simulate` with `args` against `server`'s two ports. */
 function runAgainst(server: NaiveServer, args: string[]): Promise<Run> {
   return run([
-    '--eventListenerPort',
+    '--event-port',
     String(server.eventPort),
-    '--clientListenerPort',
+    '--client-port',
     String(server.clientPort),
     ...args,
   ]);
@@ -56,7 +56,7 @@ function runAgainst(server: NaiveServer, args: string[]): Promise<Run> {
 
 const startServer = useNaiveServers();
 
-const SMALL = ['--totalEvents', '5000', '--concurrencyLevel', '10', '--logInterval', '0'];
+const SMALL = ['--total-events', '5000', '--concurrency-level', '10', '--log-interval', '0'];
 
 describe('follower-maze simulate (built binary)', () => {
   it('is built', () => {
@@ -78,9 +78,24 @@ describe('follower-maze simulate (built binary)', () => {
     expect(lines.at(-1)).toBe(SUCCESS_LINE);
   });
 
-  it('reads the original environment variables, and kebab-case flags', async () => {
+  it('reads FOLLOWER_MAZE_* variables, a flag winning', async () => {
     const server = await startServer();
-    const result = await run(['--event-listener-port', String(server.eventPort), '--json'], {
+    const result = await run(['--event-port', String(server.eventPort), '--json'], {
+      FOLLOWER_MAZE_EVENT_PORT: '1',
+      FOLLOWER_MAZE_CLIENT_PORT: String(server.clientPort),
+      FOLLOWER_MAZE_TOTAL_EVENTS: '2000',
+      FOLLOWER_MAZE_CONCURRENCY_LEVEL: '4',
+      FOLLOWER_MAZE_LOG_INTERVAL: '0',
+    });
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout);
+    expect(summary).toMatchObject({ ok: true, exitCode: 0, clients: 4, users: 40, seed: 666 });
+    expect(summary.events).toBe(2000 + summary.warmupEvents);
+  });
+
+  it('reads the original environment variables and flags, as aliases', async () => {
+    const server = await startServer();
+    const result = await run(['--eventListenerPort', String(server.eventPort), '--json'], {
       clientListenerPort: String(server.clientPort),
       totalEvents: '3000',
       concurrencyLevel: '5',
@@ -96,11 +111,11 @@ describe('follower-maze simulate (built binary)', () => {
 
   it('prints periodic progress lines on a non-TTY stderr', async () => {
     const result = await runAgainst(await startServer(), [
-      '--totalEvents',
+      '--total-events',
       '60000',
-      '--concurrencyLevel',
+      '--concurrency-level',
       '10',
-      '--logInterval',
+      '--log-interval',
       '20',
     ]);
     expect(result.code).toBe(0);
@@ -130,21 +145,38 @@ describe('follower-maze simulate (built binary)', () => {
     });
   });
 
-  it('documents the list form of --clientListenerPort in --help', async () => {
+  it('documents the list form of --client-port in --help', async () => {
     const result = await run(['--help']);
     expect(result.code).toBe(0);
     // yargs wraps at the terminal width: a line break may fall between any two words.
     expect(result.stdout).toMatch(
-      /--clientListenerPort[\s\S]*comma-separated\s+list\s+spreads\s+them\s+round-robin/,
+      /--client-port[\s\S]*comma-separated\s+list\s+spreads\s+them\s+round-robin/,
     );
     // The example: its command wraps around its description, so each is checked alone.
     expect(result.stdout).toContain('9099,9199,9299');
     expect(result.stdout).toMatch(/verify\s+a\s+cluster/);
   });
 
+  it('labels each option in --help with its type and default', async () => {
+    const result = await run(['--help']);
+    expect(result.code).toBe(0);
+    const text = result.stdout.replace(/\s+/g, ' ');
+    expect(text).toContain(
+      '--total-events Events to stream (after the warm-up broadcasts) [number] [default: 10000000]',
+    );
+    expect(text).toContain(
+      '--event-port, --event-listener-port Port the event source connects to [number] [default: 9090]',
+    );
+    expect(text).toMatch(/--event-terminator [^[]*\[choices: "lf", "crlf"\] \[default: lf\]/);
+    expect(text).toMatch(/--event-mix [^[]*\[string\] \[default: F:30,U:10,B:5,P:25,S:30\]/);
+    expect(text).toContain(
+      '--json Print only a one-line JSON summary on stdout [boolean] [default: false]',
+    );
+  });
+
   it('exits 2 when the server cannot be reached', async () => {
     const port = String(await unusedPort());
-    const result = await run(['--eventListenerPort', port, '--clientListenerPort', port, ...SMALL]);
+    const result = await run(['--event-port', port, '--client-port', port, ...SMALL]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(
       /^FAILED ERR_SIM_CONNECT: cannot connect client#\d+ to 127\.0\.0\.1:\d+: ECONNREFUSED/m,
@@ -152,13 +184,23 @@ describe('follower-maze simulate (built binary)', () => {
   });
 
   it.each([
-    [['--timeout', 'soon'], {}, /--timeout \(or \$timeout\) must be an integer/],
-    [['--eventTerminator', 'cr'], {}, /--eventTerminator must be "lf" or "crlf"/],
-    [[], { totalEvents: '-5' }, /\$totalEvents\) must be an integer from 0/],
+    [['--timeout', 'soon'], {}, /^follower-maze simulate: --timeout must be an integer from 1/],
     [
-      ['--clientListenerPort', '9099,,9100'],
+      ['--total-events', 'abc'],
       {},
-      /--clientListenerPort \(or \$clientListenerPort\) must be a port from 1 to 65535 or a comma-separated list of distinct ones, got "9099,,9100"/,
+      /^follower-maze simulate: --total-events must be an integer from 0 to 1000000000000000, got "abc"$/m,
+    ],
+    [
+      [],
+      { FOLLOWER_MAZE_TOTAL_EVENTS: 'abc' },
+      /^follower-maze simulate: FOLLOWER_MAZE_TOTAL_EVENTS must be an integer from 0 to 1000000000000000, got "abc"$/m,
+    ],
+    [['--event-terminator', 'cr'], {}, /--event-terminator must be one of lf, crlf, got "cr"/],
+    [[], { totalEvents: '-5' }, /: totalEvents must be an integer from 0/],
+    [
+      ['--client-port', '9099,,9100'],
+      {},
+      /--client-port must be a port from 1 to 65535 or a comma-separated list of distinct ones, got "9099,,9100"/,
     ],
     [[], { clientListenerPort: '9099,9099' }, /list of distinct ones, got "9099,9099"/],
     [['--no-such-option'], {}, /unknown option --such-option/],
@@ -178,15 +220,15 @@ describe('follower-maze simulate interrupted (built binary)', () => {
       [
         BIN,
         'simulate',
-        '--eventListenerPort',
+        '--event-port',
         String(server.eventPort),
-        '--clientListenerPort',
+        '--client-port',
         String(server.clientPort),
-        '--totalEvents',
+        '--total-events',
         '10000000',
-        '--concurrencyLevel',
+        '--concurrency-level',
         '10',
-        '--logInterval',
+        '--log-interval',
         '50',
       ],
       { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },

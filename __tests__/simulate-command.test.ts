@@ -1,7 +1,7 @@
 /** `runSimulateCommand` in-process, with fake stdout/stderr: output formats and exit codes. */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import { runSimulateCommand } from '../lib/simulate/command.js';
+import { runSimulateCommand } from '../lib/cli/simulate-run.js';
 import {
   exitCodeOf,
   formatJson,
@@ -49,11 +49,11 @@ describe('runSimulateCommand', () => {
     expect(out.stdout.text.trimEnd().split('\n').at(-1)).toBe(SUCCESS_LINE);
   });
 
-  it('takes options from the environment', async () => {
+  it('takes options from the environment, by the original names too', async () => {
     const ports = portsOf(await startServer());
     const out = io(false, {
-      eventListenerPort: String(ports.eventListenerPort),
-      clientListenerPort: String(ports.clientListenerPort),
+      FOLLOWER_MAZE_EVENT_PORT: String(ports.eventPort),
+      clientListenerPort: String(ports.clientPort),
       totalEvents: '1000',
       concurrencyLevel: '4',
       logInterval: '0',
@@ -67,8 +67,8 @@ describe('runSimulateCommand', () => {
     const cluster = await startCluster(2);
     const ports = cluster.clientPorts.join(',');
     const out = io(false, {
-      eventListenerPort: String(cluster.eventPort),
-      clientListenerPort: ports,
+      FOLLOWER_MAZE_EVENT_PORT: String(cluster.eventPort),
+      FOLLOWER_MAZE_CLIENT_PORT: ports,
       totalEvents: '1000',
       concurrencyLevel: '4',
       logInterval: '0',
@@ -121,7 +121,7 @@ describe('runSimulateCommand', () => {
     const out = io();
     expect(await runSimulateCommand({ concurrencyLevel: 'many' }, out)).toBe(2);
     expect(out.stderr.text).toBe(
-      'follower-maze simulate: --concurrencyLevel (or $concurrencyLevel) must be an integer from 1 to 100000, got "many"\n',
+      'follower-maze simulate: --concurrency-level must be an integer from 1 to 100000, got "many"\n',
     );
     expect(out.stdout.text).toBe('');
   });

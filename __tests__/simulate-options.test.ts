@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
+import { readGivenSettings } from '../lib/cli/command-options.js';
+import { envOf, flagOf, SIMULATE_COMMAND_OPTIONS } from '../lib/cli/options.js';
 import { ErrorCode, MazeError } from '../lib/core/errors.js';
-import { DEFAULT_EVENT_MIX } from '../lib/simulate/constants.js';
 import {
   parseEventMix,
   resolveSimulateOptions,
@@ -20,19 +21,71 @@ const ORIGINAL_VARIABLES = [
   'logInterval',
 ];
 
-describe('SIMULATE_OPTIONS', () => {
-  it('reads exactly the original variables from the environment, by their own names', () => {
-    const withEnv = Object.entries(SIMULATE_OPTIONS)
-      .filter(([, definition]) => 'env' in definition)
-      .map(([name, definition]) => [name, 'env' in definition ? definition.env : undefined]);
-    expect(withEnv).toEqual(ORIGINAL_VARIABLES.map((name) => [name, name]));
+describe('the simulate command options', () => {
+  it('are the simulator rows and --json, named like the server options', () => {
+    expect(SIMULATE_COMMAND_OPTIONS.map((option) => option.name)).toEqual([
+      ...Object.keys(SIMULATE_OPTIONS),
+      'json',
+    ]);
+    const [host, eventPort, clientPort] = SIMULATE_COMMAND_OPTIONS;
+    expect([host, eventPort, clientPort].map(flagOf)).toEqual([
+      'host',
+      'event-port',
+      'client-port',
+    ]);
+    expect(envOf(eventPort)).toBe('FOLLOWER_MAZE_EVENT_PORT');
+    for (const option of SIMULATE_COMMAND_OPTIONS) {
+      expect(option.describe.length).toBeGreaterThan(10);
+    }
   });
 
-  it('names each flag after its option', () => {
-    for (const [name, definition] of Object.entries(SIMULATE_OPTIONS)) {
-      expect(definition.flag).toBe(`--${name}`);
-      expect(definition.description.length).toBeGreaterThan(10);
-    }
+  it('keep exactly the original variables as aliases', () => {
+    const aliases = SIMULATE_COMMAND_OPTIONS.flatMap((option) => option.aliases ?? []);
+    expect(aliases).toEqual(ORIGINAL_VARIABLES);
+  });
+});
+
+describe('simulate settings from the command line and the environment', () => {
+  const read = (argv: Record<string, unknown>, env: Record<string, string>) =>
+    readGivenSettings('simulate', argv, {
+      env,
+      readFile: (path) => {
+        throw new Error(`no file ${path}`);
+      },
+    });
+
+  it('takes a flag over FOLLOWER_MAZE_*, that over the original variable', () => {
+    const env = {
+      FOLLOWER_MAZE_TOTAL_EVENTS: '123',
+      totalEvents: '7',
+      timeout: '456',
+      randomSeed: ' 9 ',
+      logInterval: '',
+    };
+    expect(read({ totalEvents: '5' }, env)).toEqual({
+      values: { totalEvents: 5, randomSeed: 9, timeout: 456 },
+      labels: { totalEvents: '--total-events', randomSeed: 'randomSeed', timeout: 'timeout' },
+      unusedSettings: [],
+    });
+    expect(read({}, env).values.totalEvents).toBe(123);
+    expect(read({ eventListenerPort: '9' }, {}).labels.eventPort).toBe('--event-listener-port');
+  });
+
+  it('reads every option from FOLLOWER_MAZE_*, the newer ones too', () => {
+    const env = { FOLLOWER_MAZE_LINGER: '1', FOLLOWER_MAZE_CLIENT_PORT: '9099,9199' };
+    expect(read({}, env).values).toEqual({ linger: 1, clientPort: '9099,9199' });
+  });
+
+  it('refuses a bad value from the environment, naming the variable', () => {
+    expect(() => read({}, { maxEventSourceBatchSize: 'lots' })).toThrow(
+      new MazeError(
+        ErrorCode.InvalidOption,
+        'maxEventSourceBatchSize must be an integer from 1 to 10000, got "lots"',
+      ),
+    );
+    expect(() => read({}, { FOLLOWER_MAZE_RATE: '' })).toThrow(
+      /^FOLLOWER_MAZE_RATE is empty: give an integer from 0 to 1000000000/,
+    );
   });
 });
 
@@ -40,8 +93,8 @@ describe('resolveSimulateOptions', () => {
   it('has the original defaults', () => {
     expect(resolveSimulateOptions()).toMatchObject({
       host: '127.0.0.1',
-      eventListenerPort: 9090,
-      clientListenerPorts: [9099],
+      eventPort: 9090,
+      clientPorts: [9099],
       totalEvents: 10_000_000,
       concurrencyLevel: 100,
       numberOfUsers: 1_000,
@@ -59,17 +112,19 @@ describe('resolveSimulateOptions', () => {
 
   it('derives numberOfUsers from concurrencyLevel', () => {
     expect(resolveSimulateOptions({ concurrencyLevel: 7 }).numberOfUsers).toBe(70);
-    expect(resolveSimulateOptions({}, { concurrencyLevel: '8' }).numberOfUsers).toBe(80);
+    expect(resolveSimulateOptions({ concurrencyLevel: '8' }).numberOfUsers).toBe(80);
   });
 
-  it('takes a flag over the environment, and the environment over the default', () => {
-    const env = { totalEvents: '123', timeout: '456', randomSeed: ' 9 ', logInterval: '' };
-    expect(resolveSimulateOptions({ totalEvents: 5 }, env)).toMatchObject({
-      totalEvents: 5,
-      timeout: 456,
-      randomSeed: 9,
-      logInterval: 1_000,
-    });
+  it('takes the original names of the ports, but not together with the new ones', () => {
+    expect(
+      resolveSimulateOptions({ eventListenerPort: 7000, clientListenerPort: '7001' }),
+    ).toMatchObject({ eventPort: 7000, clientPorts: [7001] });
+    expect(() => resolveSimulateOptions({ eventPort: 1, eventListenerPort: 2 })).toThrow(
+      new MazeError(
+        ErrorCode.InvalidOption,
+        'eventPort and eventListenerPort are the same option: give one',
+      ),
+    );
   });
 
   it('sends as fast as possible, with no stalled client, unless told otherwise', () => {
@@ -79,7 +134,7 @@ describe('resolveSimulateOptions', () => {
       stalledClients: 0,
     });
     expect(
-      resolveSimulateOptions({ rate: '5000', latencyWarmup: '2000', stalledClients: 2 }),
+      resolveSimulateOptions({ rate: '5000', latencyWarmup: ' 2000 ', stalledClients: 2 }),
     ).toMatchObject({
       rate: 5_000,
       latencyWarmup: 2_000,
@@ -87,55 +142,49 @@ describe('resolveSimulateOptions', () => {
     });
   });
 
-  it('reads no environment variable for the newer options', () => {
-    expect(resolveSimulateOptions({}, { host: 'example.org', linger: '1' })).toMatchObject({
-      host: '127.0.0.1',
-      linger: 250,
-    });
+  it('names an option as the caller spelled it', () => {
+    const labelOf = (name: string) => `--${name}!`;
+    expect(() => resolveSimulateOptions({ timeout: 'soon' }, labelOf)).toThrow(
+      new MazeError(
+        ErrorCode.InvalidOption,
+        '--timeout! must be an integer from 1 to 2147483647, got "soon"',
+      ),
+    );
+    expect(() => resolveSimulateOptions({ eventListenerPort: 0 }, labelOf)).toThrow(
+      /^--eventListenerPort! must be an integer from 1 to 65535, got 0$/,
+    );
   });
 
   it.each([
-    [
-      { eventListenerPort: 0 },
-      '--eventListenerPort (or $eventListenerPort) must be an integer from 1 to 65535, got 0',
-    ],
-    [{ timeout: 1.5 }, '--timeout (or $timeout) must be an integer from 1 to 2147483647, got 1.5'],
-    [
-      { timeout: Number.NaN },
-      '--timeout (or $timeout) must be an integer from 1 to 2147483647, got NaN',
-    ],
+    [{ eventPort: 0 }, 'eventPort must be an integer from 1 to 65535, got 0'],
+    [{ timeout: 1.5 }, 'timeout must be an integer from 1 to 2147483647, got 1.5'],
+    [{ timeout: Number.NaN }, 'timeout must be an integer from 1 to 2147483647, got NaN'],
     [
       { totalEvents: '1e3' },
-      '--totalEvents (or $totalEvents) must be an integer from 0 to 1000000000000000, got "1e3"',
+      'totalEvents must be an integer from 0 to 1000000000000000, got "1e3"',
     ],
     [
       { concurrencyLevel: 20, numberOfUsers: 10 },
-      '--numberOfUsers (or $numberOfUsers) must be an integer from 20 to 4294967295, got 10',
+      'numberOfUsers must be an integer from 20 to 4294967295, got 10',
     ],
-    [{ rate: -1 }, '--rate must be an integer from 0 to 1000000000, got -1'],
-    [{ stalledClients: 'x' }, '--stalledClients must be an integer from 0 to 100000, got "x"'],
-    [{ latencyWarmup: -1 }, '--latencyWarmup must be an integer from 0 to 2147483647, got -1'],
-    [{ waitForPorts: -1 }, '--waitForPorts must be an integer from 0 to 2147483647, got -1'],
-    [{ eventTerminator: 'cr' }, '--eventTerminator must be "lf" or "crlf", got "cr"'],
-    [{ host: ' ' }, '--host must be a host name or address, got " "'],
+    [{ rate: -1 }, 'rate must be an integer from 0 to 1000000000, got -1'],
+    [{ stalledClients: 'x' }, 'stalledClients must be an integer from 0 to 100000, got "x"'],
+    [{ latencyWarmup: -1 }, 'latencyWarmup must be an integer from 0 to 2147483647, got -1'],
+    [{ waitForPorts: -1 }, 'waitForPorts must be an integer from 0 to 2147483647, got -1'],
+    [{ eventTerminator: 'cr' }, 'eventTerminator must be one of lf, crlf, got "cr"'],
+    [{ host: ' ' }, 'host must be a non-empty string, got " "'],
     [
       { eventMix: 'F:1,X:2' },
-      '--eventMix must be distinct TYPE:WEIGHT pairs, TYPE one of F U B P S, got "F:1,X:2"',
+      'eventMix must be distinct TYPE:WEIGHT pairs, TYPE one of F U B P S, got "F:1,X:2"',
     ],
   ])('refuses %j', (given, message) => {
     expect(() => resolveSimulateOptions(given)).toThrow(
       new MazeError(ErrorCode.InvalidOption, message),
     );
   });
-
-  it('refuses a bad value from the environment, naming the variable', () => {
-    expect(() => resolveSimulateOptions({}, { maxEventSourceBatchSize: 'lots' })).toThrow(
-      /\(or \$maxEventSourceBatchSize\) must be an integer/,
-    );
-  });
 });
 
-describe('resolveSimulateOptions: clientListenerPort', () => {
+describe('resolveSimulateOptions: clientPort', () => {
   const LIST_EXPECTED = 'a port from 1 to 65535 or a comma-separated list of distinct ones';
 
   it.each([
@@ -152,16 +201,9 @@ describe('resolveSimulateOptions: clientListenerPort', () => {
       ['9099', '9199'],
       [9099, 9199],
     ],
-  ])('reads %j as the ports %j, in the order given', (clientListenerPort, ports) => {
-    expect(resolveSimulateOptions({ clientListenerPort }).clientListenerPorts).toEqual(ports);
-  });
-
-  it('reads the list from the environment variable too, a flag winning', () => {
-    const env = { clientListenerPort: '9099,9199,9299' };
-    expect(resolveSimulateOptions({}, env).clientListenerPorts).toEqual([9099, 9199, 9299]);
-    expect(resolveSimulateOptions({ clientListenerPort: '9399' }, env).clientListenerPorts).toEqual(
-      [9399],
-    );
+  ])('reads %j as the ports %j, in the order given', (clientPort, ports) => {
+    expect(resolveSimulateOptions({ clientPort }).clientPorts).toEqual(ports);
+    expect(resolveSimulateOptions({ clientListenerPort: clientPort }).clientPorts).toEqual(ports);
   });
 
   it.each([
@@ -182,36 +224,27 @@ describe('resolveSimulateOptions: clientListenerPort', () => {
     ['9099,abc', '"9099,abc"'],
     [9099.5, '9099.5'],
     ['-9099', '"-9099"'],
-  ])('refuses %j', (clientListenerPort, got) => {
-    expect(() => resolveSimulateOptions({ clientListenerPort })).toThrow(
-      new MazeError(
-        ErrorCode.InvalidOption,
-        `--clientListenerPort (or $clientListenerPort) must be ${LIST_EXPECTED}, got ${got}`,
-      ),
+  ])('refuses %j', (clientPort, got) => {
+    expect(() => resolveSimulateOptions({ clientPort })).toThrow(
+      new MazeError(ErrorCode.InvalidOption, `clientPort must be ${LIST_EXPECTED}, got ${got}`),
     );
-  });
-
-  it('refuses a bad list from the environment, naming the variable', () => {
-    expect(() => resolveSimulateOptions({}, { clientListenerPort: '9099,,9100' })).toThrow(
+    expect(() => resolveSimulateOptions({ clientListenerPort: clientPort })).toThrow(
       new MazeError(
         ErrorCode.InvalidOption,
-        `--clientListenerPort (or $clientListenerPort) must be ${LIST_EXPECTED}, got "9099,,9100"`,
+        `clientListenerPort must be ${LIST_EXPECTED}, got ${got}`,
       ),
     );
   });
 
   it('refuses more ports than clients: a port without a client would go unverified', () => {
     expect(
-      resolveSimulateOptions({ clientListenerPort: '1,2,3', concurrencyLevel: 3 })
-        .clientListenerPorts,
+      resolveSimulateOptions({ clientPort: '1,2,3', concurrencyLevel: 3 }).clientPorts,
     ).toEqual([1, 2, 3]);
-    expect(() =>
-      resolveSimulateOptions({ clientListenerPort: '1,2,3', concurrencyLevel: 2 }),
-    ).toThrow(
+    expect(() => resolveSimulateOptions({ clientPort: '1,2,3', concurrencyLevel: 2 })).toThrow(
       new MazeError(
         ErrorCode.InvalidOption,
-        '--clientListenerPort (or $clientListenerPort) must be at most as many ports as' +
-          ' --concurrencyLevel (2), so that every port gets a client, got "1,2,3"',
+        'clientPort must be at most as many ports as' +
+          ' concurrencyLevel (2), so that every port gets a client, got "1,2,3"',
       ),
     );
   });
@@ -219,7 +252,7 @@ describe('resolveSimulateOptions: clientListenerPort', () => {
 
 describe('parseEventMix', () => {
   it('reads the default', () => {
-    expect(parseEventMix(DEFAULT_EVENT_MIX)).toEqual([30, 10, 5, 25, 30]);
+    expect(parseEventMix(SIMULATE_OPTIONS.eventMix.default)).toEqual([30, 10, 5, 25, 30]);
   });
 
   it('gives a missing type no weight, in any order and with spaces', () => {

@@ -239,11 +239,8 @@ export function useNaiveServers(): (fault?: Fault) => Promise<NaiveServer> {
 }
 
 /** The `simulate()` options that point at `server`. */
-export function portsOf(server: NaiveServer): {
-  eventListenerPort: number;
-  clientListenerPort: number;
-} {
-  return { eventListenerPort: server.eventPort, clientListenerPort: server.clientPort };
+export function portsOf(server: NaiveServer): { eventPort: number; clientPort: number } {
+  return { eventPort: server.eventPort, clientPort: server.clientPort };
 }
 
 /**

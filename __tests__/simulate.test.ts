@@ -122,8 +122,8 @@ describe('simulate: connection and usage errors', () => {
   it('an unreachable server is a connection failure (exit code 2)', async () => {
     const port = await unusedPort();
     const result = await simulate({
-      eventListenerPort: port,
-      clientListenerPort: port,
+      eventPort: port,
+      clientPort: port,
       ...SMALL,
     });
     expect(result.ok).toBe(false);
@@ -138,8 +138,8 @@ describe('simulate: connection and usage errors', () => {
   it('an unreachable event port is a connection failure too', async () => {
     const naive = await startNaive();
     const result = await simulate({
-      eventListenerPort: await unusedPort(),
-      clientListenerPort: naive.clientPort,
+      eventPort: await unusedPort(),
+      clientPort: naive.clientPort,
       ...SMALL,
     });
     expect(result.ok ? undefined : result.failure.message).toMatch(/^cannot connect event-source/);
@@ -160,8 +160,8 @@ describe('simulate against our server (lib/net listen)', () => {
   ] as const)('passes with %s events and %s ids', async (eventTerminator, idTerminator) => {
     real = await listen({ eventPort: 0, clientPort: 0 });
     const result = await simulate({
-      eventListenerPort: real.eventAddress.port,
-      clientListenerPort: real.clientAddress.port,
+      eventPort: real.eventAddress.port,
+      clientPort: real.clientAddress.port,
       ...SMALL,
       concurrencyLevel: 50,
       eventTerminator,
@@ -174,8 +174,8 @@ describe('simulate against our server (lib/net listen)', () => {
   it('passes a run with the default clients and users', async () => {
     real = await listen({ eventPort: 0, clientPort: 0 });
     const result = await simulate({
-      eventListenerPort: real.eventAddress.port,
-      clientListenerPort: real.clientAddress.port,
+      eventPort: real.eventAddress.port,
+      clientPort: real.clientAddress.port,
       totalEvents: 50_000,
       logInterval: 0,
     });
@@ -189,8 +189,8 @@ describe('simulate against our server (lib/net listen)', () => {
   it('paces the source with --rate and reports plausible latency', async () => {
     real = await listen({ eventPort: 0, clientPort: 0 });
     const result = await simulate({
-      eventListenerPort: real.eventAddress.port,
-      clientListenerPort: real.clientAddress.port,
+      eventPort: real.eventAddress.port,
+      clientPort: real.clientAddress.port,
       totalEvents: 2_000,
       rate: 2_000,
       logInterval: 0,
@@ -213,11 +213,11 @@ describe('simulate against our server (lib/net listen)', () => {
   it.each([
     ['leaves out of the latency, still verified, what is written within', 500, 60_000, false],
     ['records the latency of what is written after', 2_000, 100, true],
-  ])('%s --latencyWarmup', async (_what, totalEvents, warmup, recorded) => {
+  ])('%s --latency-warmup', async (_what, totalEvents, warmup, recorded) => {
     real = await listen({ eventPort: 0, clientPort: 0 });
     const result = await simulate({
-      eventListenerPort: real.eventAddress.port,
-      clientListenerPort: real.clientAddress.port,
+      eventPort: real.eventAddress.port,
+      clientPort: real.clientAddress.port,
       totalEvents,
       rate: 5_000,
       latencyWarmup: warmup,
@@ -233,8 +233,8 @@ describe('simulate against our server (lib/net listen)', () => {
   it('keeps verifying the other clients beside a stalled one', async () => {
     real = await listen({ eventPort: 0, clientPort: 0 });
     const result = await simulate({
-      eventListenerPort: real.eventAddress.port,
-      clientListenerPort: real.clientAddress.port,
+      eventPort: real.eventAddress.port,
+      clientPort: real.clientAddress.port,
       ...SMALL,
       stalledClients: 1,
     });
@@ -282,8 +282,8 @@ describe('simulate twice against one server (lib/net listen)', () => {
   it('fails fast with ERR_SIM_NO_WARMUP and says what to do, not ERR_SIM_NOT_REGISTERED after timeout', async () => {
     real = await listen({ eventPort: 0, clientPort: 0 });
     const ports = {
-      eventListenerPort: real.eventAddress.port,
-      clientListenerPort: real.clientAddress.port,
+      eventPort: real.eventAddress.port,
+      clientPort: real.clientAddress.port,
     };
     expectSuccess(await simulate({ ...ports, ...SMALL, totalEvents: 2_000 }));
     const startedAt = Date.now();
@@ -312,8 +312,8 @@ describe('simulate twice against one server (lib/net listen)', () => {
   it('passes twice against a server that resets when the event source disconnects', async () => {
     real = await listen({ eventPort: 0, clientPort: 0, resetOnDisconnect: true });
     const ports = {
-      eventListenerPort: real.eventAddress.port,
-      clientListenerPort: real.clientAddress.port,
+      eventPort: real.eventAddress.port,
+      clientPort: real.clientAddress.port,
     };
     expectSuccess(await simulate({ ...ports, ...SMALL, totalEvents: 2_000 }));
     expectSuccess(await simulate({ ...ports, ...SMALL, totalEvents: 2_000 }));
@@ -333,8 +333,8 @@ describe('simulate against a cluster (one event port, several client ports)', ()
     const cluster = await startCluster(3);
     const result = await simulate({
       ...SMALL,
-      eventListenerPort: cluster.eventPort,
-      clientListenerPort: cluster.clientPorts.join(','),
+      eventPort: cluster.eventPort,
+      clientPort: cluster.clientPorts.join(','),
     });
     expectSuccess(result);
     expect(result.clients).toBe(20);
@@ -347,8 +347,8 @@ describe('simulate against a cluster (one event port, several client ports)', ()
     const cluster = await startCluster(2);
     const result = await simulate({
       ...SMALL,
-      eventListenerPort: cluster.eventPort,
-      clientListenerPort: cluster.clientPorts,
+      eventPort: cluster.eventPort,
+      clientPort: cluster.clientPorts,
       concurrencyLevel: 5,
       stalledClients: 1,
     });
@@ -362,8 +362,8 @@ describe('simulate against a cluster (one event port, several client ports)', ()
     const result = await simulate({
       ...SMALL,
       totalEvents: 2_000,
-      eventListenerPort: cluster.eventPort,
-      clientListenerPort: cluster.clientPorts.join(','),
+      eventPort: cluster.eventPort,
+      clientPort: cluster.clientPorts.join(','),
     });
     expectSuccess(result);
     expect(result.warmupEvents).toBeGreaterThan(2);
@@ -376,8 +376,8 @@ describe('simulate against a cluster (one event port, several client ports)', ()
     const port = await unusedPort();
     const result = await simulate({
       ...SMALL,
-      eventListenerPort: cluster.eventPort,
-      clientListenerPort: `${cluster.clientPorts[0]},${port}`,
+      eventPort: cluster.eventPort,
+      clientPort: `${cluster.clientPorts[0]},${port}`,
     });
     expect(result.ok).toBe(false);
     if (result.ok) return;

@@ -12,7 +12,9 @@ import { EXIT_USAGE } from '../lib/cli/server-process.js';
 import { simulateCommand } from '../lib/cli/simulate-command.js';
 import { withSuggestions } from '../lib/cli/suggest.js';
 
-await yargs(hideBin(process.argv))
+const typed = hideBin(process.argv);
+
+await yargs(typed)
   .scriptName('follower-maze')
   .usage('$0 [command] [options]\n\nA Follower Maze server: one event source, many user clients.')
   .command(serveCommand)
@@ -32,7 +34,7 @@ await yargs(hideBin(process.argv))
       process.exit(1);
     }
     process.stderr.write(
-      `follower-maze: ${withSuggestions(message ?? 'invalid arguments')} (see --help)\n`,
+      `follower-maze: ${withSuggestions(message ?? 'invalid arguments', typed)} (see --help)\n`,
     );
     process.exit(EXIT_USAGE);
   })

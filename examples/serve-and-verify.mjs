@@ -20,8 +20,8 @@ console.log(
 
 try {
   const result = await simulate({
-    eventListenerPort: server.eventAddress.port,
-    clientListenerPort: server.clientAddress.port,
+    eventPort: server.eventAddress.port,
+    clientPort: server.clientAddress.port,
     totalEvents,
     concurrencyLevel: 20,
     logInterval: 0,

@@ -6,7 +6,7 @@
  *        [--users 1000] [--clients 100] [--runs 5] [--seed 1]
  *
  * The stream is the simulator's default: users 1..users, the first `clients` of them
- * connected, mix F:30,U:10,B:5,P:25,S:30 (DEFAULT_EVENT_MIX), shuffled in batches of up to
+ * connected, mix F:30,U:10,B:5,P:25,S:30 (the simulator's default), shuffled in batches of up to
  * 100 (the reorder buffer's common case). The lines are generated once, before timing. Each
  * run builds a fresh core per build, the builds alternating so that machine noise hits them
  * alike; the script prints the median events/s and notifications/s of each build.

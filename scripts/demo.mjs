@@ -4,7 +4,7 @@
  * free loopback ports, with 200,000 events. Ends with `ALL NOTIFICATIONS RECEIVED` and the
  * simulator's exit code. Uses the built CLI (`npm run demo` builds first).
  *
- * Extra arguments go to the simulator, e.g. `npm run demo -- --totalEvents 1000000`.
+ * Extra arguments go to the simulator, e.g. `npm run demo -- --total-events 1000000`.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -56,14 +56,14 @@ const simulator = spawn(
   [
     DEFAULT_SERVER_BIN,
     'simulate',
-    '--eventListenerPort',
+    '--event-port',
     String(ports.eventPort),
-    '--clientListenerPort',
+    '--client-port',
     String(ports.clientPort),
     ...process.argv.slice(2),
   ],
-  // As an environment variable, so that a --totalEvents flag given to the demo wins.
-  { stdio: 'inherit', env: { totalEvents: '200000', ...process.env } },
+  // As an environment variable, so that a --total-events flag given to the demo wins.
+  { stdio: 'inherit', env: { FOLLOWER_MAZE_TOTAL_EVENTS: '200000', ...process.env } },
 );
 const [code] = await once(simulator, 'exit');
 stopServer();

@@ -1,30 +1,48 @@
 #!/usr/bin/env node
 /**
- * Prints the option table of `docs/cli.md` from the option table of the BUILT package
+ * Prints the option table of `docs/cli.md` from the option lists of the BUILT package
  * (`npm run build` first), so the page is regenerated, never hand-edited:
  *
  *   node scripts/options-table.mjs            # print it
  *   node scripts/options-table.mjs --write    # replace the table in docs/cli.md
+ *   node scripts/options-table.mjs simulate   # print the simulator's table (docs/simulator.md)
  *
- * `__tests__/docs.test.ts` checks every cell against `SERVER_OPTIONS`.
+ * `__tests__/docs.test.ts` checks every cell against `SERVER_OPTIONS` (lib/cli/options.ts).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { defaultText, envOf, flagOf, SERVER_OPTIONS } from '../dist/lib/core/option-table.js';
+import {
+  envOf,
+  flagOf,
+  SERVER_OPTIONS,
+  SIMULATE_COMMAND_OPTIONS,
+} from '../dist/lib/cli/options.js';
+import { defaultText } from '../dist/lib/options/option.js';
 
 const PAGE = new URL('../docs/cli.md', import.meta.url);
 
-const rows = [
-  ['Option', 'Commands', 'Environment variable', 'Default', 'Meaning'],
-  ...SERVER_OPTIONS.map((spec) => [
-    `\`--${flagOf(spec)}\``,
-    spec.commands.join(', '),
-    `\`${envOf(spec)}\``,
-    `\`${defaultText(spec)}\``,
-    spec.describe,
-  ]),
-  ['`--help`, `-h`', '', '', '', 'Show the options'],
-  ['`--version`, `-v`', '', '', '', 'Show the version'],
-];
+const simulate = process.argv.includes('simulate');
+const rows = simulate
+  ? [
+      ['Option', 'Environment variable', 'Default', 'Meaning'],
+      ...SIMULATE_COMMAND_OPTIONS.map((option) => [
+        `\`--${flagOf(option)}\``,
+        [envOf(option), ...(option.aliases ?? [])].map((name) => `\`${name}\``).join(', '),
+        `\`${defaultText(option)}\``,
+        option.describe,
+      ]),
+    ]
+  : [
+      ['Option', 'Commands', 'Environment variable', 'Default', 'Meaning'],
+      ...SERVER_OPTIONS.map((spec) => [
+        `\`--${flagOf(spec)}\``,
+        spec.commands.join(', '),
+        `\`${envOf(spec)}\``,
+        `\`${defaultText(spec)}\``,
+        spec.describe,
+      ]),
+      ['`--help`, `-h`', '', '', '', 'Show the options'],
+      ['`--version`, `-v`', '', '', '', 'Show the version'],
+    ];
 const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
 const line = (row) => `| ${row.map((cell, column) => cell.padEnd(widths[column])).join(' | ')} |`;
 const table = [
@@ -33,7 +51,7 @@ const table = [
   ...rows.slice(1).map(line),
 ].join('\n');
 
-if (!process.argv.includes('--write')) {
+if (simulate || !process.argv.includes('--write')) {
   console.log(table);
 } else {
   const lines = readFileSync(PAGE, 'utf8').split('\n');

@@ -73,9 +73,9 @@ read -r EVENT_PORT CLIENT_PORT <<<"$PORTS"
 say "server listening: events :$EVENT_PORT, clients :$CLIENT_PORT"
 
 SIMULATE_STATUS=0
-timeout "$STEP_TIMEOUT" npx --no -- follower-maze simulate --eventListenerPort "$EVENT_PORT" \
-  --clientListenerPort "$CLIENT_PORT" --totalEvents 20000 --concurrencyLevel 20 \
-  --logInterval 0 >simulate.out 2>simulate.err || SIMULATE_STATUS=$?
+timeout "$STEP_TIMEOUT" npx --no -- follower-maze simulate --event-port "$EVENT_PORT" \
+  --client-port "$CLIENT_PORT" --total-events 20000 --concurrency-level 20 \
+  --log-interval 0 >simulate.out 2>simulate.err || SIMULATE_STATUS=$?
 if [[ "$SIMULATE_STATUS" -ne 0 ]] || ! grep -qx 'ALL NOTIFICATIONS RECEIVED' simulate.out; then
   cat simulate.out simulate.err server.err >&2
   fail "simulate exited $SIMULATE_STATUS"

@@ -11,8 +11,13 @@
  *   So there is at most one report per interval and every refusal is in exactly one report.
  * - `close()` reports what is still gathered and stops the timer; nothing fires after it.
  */
-import { CLIENT_LIMIT_REPORT_INTERVAL_MS } from '../core/constants.js';
 import { ErrorCode, type Problem } from '../core/errors.js';
+
+/**
+ * Refused client connections are reported at most once per this period (docs/protocol.md §9): the first
+ * at once, later ones together with their count; `stats().clientsRefused` counts them all.
+ */
+export const CLIENT_LIMIT_REPORT_INTERVAL_MS = 1_000;
 
 export class ClientLimit {
   /** Client connections that may be attached at once. */

@@ -15,11 +15,21 @@
  * - `parseOpenFilesLimit` and `maxClientsFor` are pure; only `readDescriptorLimit` reads a file.
  */
 import { readFileSync } from 'node:fs';
-import {
-  CLIENT_DESCRIPTOR_RESERVE,
-  CLIENT_DESCRIPTOR_RESERVE_SHARE,
-  FALLBACK_DESCRIPTOR_LIMIT,
-} from '../core/constants.js';
+
+/**
+ * Fewest descriptors kept back from clients (docs/protocol.md §5): Node's own (~20: epoll, pipes, stdio),
+ * the two listening sockets, the event source and the ones being refused or taken over, log
+ * files, and later connections such as monitoring. Without it, clients exhaust the limit and
+ * the event source's connect is accepted and dropped silently (EMFILE).
+ */
+export const CLIENT_DESCRIPTOR_RESERVE = 64;
+/** Share of the descriptor limit kept back from clients, when more than the minimum reserve. */
+const CLIENT_DESCRIPTOR_RESERVE_SHARE = 0.05;
+/**
+ * Descriptor limit assumed where the process's own cannot be read (not Linux, no `/proc`):
+ * the usual soft limit, so the derived default stays safe rather than generous.
+ */
+export const FALLBACK_DESCRIPTOR_LIMIT = 1024;
 
 /** Where Linux shows the resource limits of the calling process. */
 const LIMITS_FILE = '/proc/self/limits';

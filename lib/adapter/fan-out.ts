@@ -28,13 +28,25 @@
  */
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
-import { OUTPUT_FLUSH_BYTES, OUTPUT_FLUSH_BYTES_PER_CLIENT } from '../core/constants.js';
 import { ErrorCode, type Problem } from '../core/errors.js';
 import type { UserId } from '../core/events.js';
 import type { Delivery } from '../core/maze-core.js';
 import { ClientConnection, type ClientHost, type ClientSummary } from './client-connection.js';
 import { ClientLimit } from './client-limit.js';
 import { FlowControl } from './flow-control.js';
+
+/**
+ * Output queued since the last flush that makes the maze flush before the input chunk ends.
+ * Limits are checked at flushes, so this bounds how far one chunk can carry the queues past
+ * them (a 64 KiB chunk of 8-byte broadcasts owes every client 64 KiB; 4,500 clients, 288 MiB).
+ * 1 MiB keeps a chunk of the default mix (~1.3 MiB of output for 100 clients) to two writes.
+ */
+export const OUTPUT_FLUSH_BYTES = 1024 * 1024;
+/**
+ * With many clients the early flush also waits for this much output per client with output,
+ * so each write stays large enough to be cheap; the overshoot of a limit stays under it.
+ */
+const OUTPUT_FLUSH_BYTES_PER_CLIENT = 4 * 1024;
 
 const log = createDebug('follower-maze:client');
 

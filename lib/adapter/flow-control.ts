@@ -1,3 +1,7 @@
+/** How often the exact total is taken while over budget: cheap, and quick to resume. */
+export const BUDGET_CHECK_INTERVAL_MS = 50;
+/** Over budget, the source resumes once the total is under this share of the budget. */
+export const BUDGET_RESUME_FRACTION = 0.75;
 /**
  * Output flow control (docs/protocol.md §6): when the event source must stop being read, and which
  * clients go when a limit is held too long. It knows nothing of streams: it sees a client
@@ -22,8 +26,6 @@
  * - The source is held exactly while a client is over its limit or the total is over
  *   budget; the host hears `pauseSource`/`resumeSource` only on a change.
  */
-
-import { BUDGET_CHECK_INTERVAL_MS, BUDGET_RESUME_FRACTION } from '../core/constants.js';
 
 /** The view flow control has of one client's output stream. */
 export interface FlowClient {

@@ -1,73 +1,168 @@
 /**
- * Options of the stream adapter (docs/protocol.md §2, 5-8): their types here, their defaults, ranges and
- * meanings in `SERVER_OPTIONS` (`lib/core/option-table.ts`), the one table the command line
- * and `docs/cli.md` derive from too. A bad value throws `ERR_INVALID_OPTION` when the maze is
- * created, never later.
+ * Options of the stream adapter (docs/protocol.md §2, 5-8): their rows (default, range,
+ * meaning) beside the types a library caller sees. The command line composes these rows
+ * with the other layers'. A bad value throws `ERR_INVALID_OPTION` when the maze is created,
+ * never later.
  */
 import type { MazeCoreOptions } from '../core/maze-core.js';
+import { CORE_OPTIONS } from '../core/options.js';
 import {
-  resolveOptionValues,
-  type ServerOptionName,
-  serverOptionsOf,
-} from '../core/option-table.js';
+  type GivenOf,
+  MAX_TIMER_MS,
+  type OptionRow,
+  pickRows,
+  resolveOptions,
+  type SettingsOf,
+} from '../options/option.js';
 import { defaultMaxClients } from './descriptor-limit.js';
 
-/** Everything `createMaze()` can be tuned with. Durations are in milliseconds. */
-export interface MazeOptions extends MazeCoreOptions {
-  /** Longest event line, terminator included. Default `DEFAULT_MAX_LINE_LENGTH`. */
+const SIZE = { type: 'integer', min: 1 } as const;
+const DURATION = { type: 'integer', min: 1, max: MAX_TIMER_MS } as const;
+
+/** The adapter's rows, by option name. */
+export const ADAPTER_OPTIONS = {
+  maxLineLength: {
+    ...SIZE,
+    // A valid event needs at least "1|B\n".
+    min: 4,
+    // A valid event is < 50 bytes (docs/protocol.md §2).
+    default: 4 * 1024,
+    describe: 'Longest event line accepted, terminator included, in bytes',
+  },
+  maxIdLineLength: {
+    ...SIZE,
+    min: 2,
+    // An id has at most 16 digits.
+    default: 64,
+    describe: 'Longest user id line a client may send, terminator included, in bytes',
+  },
+  identifyTimeout: {
+    ...DURATION,
+    default: 5_000,
+    describe: 'Milliseconds a new client has to send its user id',
+  },
+  maxClients: {
+    ...SIZE,
+    min: 0,
+    // 0: derived from the descriptor limit (`defaultMaxClients()`), so the source can connect.
+    default: 0,
+    describe:
+      'Client connections attached at once (0: the descriptor limit minus a reserve for the event source)',
+  },
+  clientBufferLimit: {
+    ...SIZE,
+    default: 1024 * 1024,
+    describe:
+      'Bytes queued for one client before the input is paused (the event source; a gateway reading the log)',
+  },
+  totalBufferLimit: {
+    ...SIZE,
+    // Room for 256 clients at their full 1 MiB limit at once, while the live queues of any
+    // number of stalled clients stay near it (measured: 4,500 idle readers peak at 1.05 GB
+    // RSS while they are dropped, V8 collecting their queues lazily; they used to reach 2 GB
+    // in 90 s and crash the process).
+    default: 256 * 1024 * 1024,
+    describe: 'Bytes queued for all clients together before the input is paused',
+  },
+  slowClientTimeout: {
+    ...DURATION,
+    default: 10_000,
+    describe:
+      'Milliseconds a client may stay over its buffer limit (or all over the total) before clients are dropped',
+  },
+  resetOnDisconnect: {
+    type: 'boolean',
+    default: false,
+    describe: 'Forget follows and the stream position when the event source disconnects',
+  },
+  sourceIdleTimeout: {
+    ...DURATION,
+    min: 0,
+    // A live source streams continuously, so 10 s of silence (as long as a client may stall
+    // everyone) means a hung or half-dead producer, and a source that retries about every
+    // 9 s (as the original harness does) gets in on its second retry at most.
+    default: 10_000,
+    describe:
+      'Milliseconds an event source may send nothing before a new one may take over (0: never)',
+  },
+  shutdownTimeout: {
+    ...DURATION,
+    min: 0,
+    default: 5_000,
+    describe: 'Milliseconds to flush buffered output on shutdown before closing anyway',
+  },
+} as const satisfies Readonly<Record<string, OptionRow>>;
+
+/** The rows a maze takes, the core's and the adapter's, in the order the banner shows them. */
+export const MAZE_OPTIONS = pickRows({ ...CORE_OPTIONS, ...ADAPTER_OPTIONS }, [
+  'maxLineLength',
+  'maxIdLineLength',
+  'identifyTimeout',
+  'maxClients',
+  'clientBufferLimit',
+  'totalBufferLimit',
+  'slowClientTimeout',
+  'reorderCapacity',
+  'reorderBytes',
+  'startSequence',
+  'maxFollowEdges',
+  'resetOnDisconnect',
+  'sourceIdleTimeout',
+  'shutdownTimeout',
+]);
+
+/**
+ * Everything `createMaze()` can be tuned with: one field per row of `MAZE_OPTIONS`.
+ * Durations are in milliseconds.
+ */
+export interface MazeOptions extends MazeCoreOptions, GivenOf<typeof MAZE_OPTIONS> {
+  /** Longest event line, terminator included. Default 4096. */
   readonly maxLineLength?: number;
-  /** Longest user-id line a client may send. Default `DEFAULT_MAX_ID_LINE_LENGTH`. */
+  /** Longest user-id line a client may send. Default 64. */
   readonly maxIdLineLength?: number;
-  /** How long a new client has to send its id. Default `DEFAULT_IDENTIFY_TIMEOUT_MS`. */
+  /** How long a new client has to send its id. Default 5000. */
   readonly identifyTimeout?: number;
   /**
    * Client connections (identifying or identified) attached at once; one more is closed at
-   * once and reported (`ERR_CLIENT_LIMIT`). 0, the default (`DEFAULT_MAX_CLIENTS`), derives it
-   * from the process's descriptor limit minus a reserve (`defaultMaxClients()`), so the event
-   * source can always connect; the resolved number is in `maze.options.maxClients`.
+   * once and reported (`ERR_CLIENT_LIMIT`). 0, the default, derives it from the process's
+   * descriptor limit minus a reserve (`defaultMaxClients()`), so the event source can
+   * always connect; the resolved number is in `maze.options.maxClients`.
    */
   readonly maxClients?: number;
   /**
    * Bytes a client may have queued (`writableLength`) before the event source is paused.
-   * Default `DEFAULT_CLIENT_BUFFER_LIMIT`. A stream only signals `'drain'` above its
-   * `writableHighWaterMark`, so a limit below that mark acts as the mark.
+   * Default 1 MiB. A stream only signals `'drain'` above its `writableHighWaterMark`, so a
+   * limit below that mark acts as the mark.
    */
   readonly clientBufferLimit?: number;
   /**
    * Bytes all clients together may have queued before the event source is paused; over it
-   * for `slowClientTimeout`, the clients with the largest queues are dropped. Default
-   * `DEFAULT_TOTAL_BUFFER_LIMIT`.
+   * for `slowClientTimeout`, the clients with the largest queues are dropped. Default 256 MiB.
    */
   readonly totalBufferLimit?: number;
   /**
    * How long a client may stay over its limit, or all clients over the total, before
-   * clients are dropped. Default `DEFAULT_SLOW_CLIENT_TIMEOUT_MS`.
+   * clients are dropped. Default 10000.
    */
   readonly slowClientTimeout?: number;
   /**
    * How long the event source may send nothing, while it is being read, before a new source
    * that connects takes over from it (`ERR_EVENT_SOURCE_IDLE`); 0: never. A newcomer within
-   * that time is refused (`ERR_EVENT_SOURCE_BUSY`). Default `DEFAULT_SOURCE_IDLE_TIMEOUT_MS`.
+   * that time is refused (`ERR_EVENT_SOURCE_BUSY`). Default 10000.
    */
   readonly sourceIdleTimeout?: number;
-  /** Bounded wait for buffered output to flush in `close()`. Default `DEFAULT_SHUTDOWN_TIMEOUT_MS`. */
+  /** Bounded wait for buffered output to flush in `close()`. Default 5000. */
   readonly shutdownTimeout?: number;
   /** Forget the follow graph and the stream position when the event source goes. Default `false`. */
   readonly resetOnDisconnect?: boolean;
 }
 
 /** `MazeOptions` with every default filled in. */
-export type ResolvedMazeOptions = Required<MazeOptions>;
-
-/** The rows of the option table a maze takes: the core's and the adapter's. */
-const MAZE_OPTION_NAMES = serverOptionsOf('core', 'adapter').map(
-  (spec) => spec.name as ServerOptionName,
-);
+export type ResolvedMazeOptions = SettingsOf<typeof MAZE_OPTIONS>;
 
 /** Fills in defaults and validates; throws `MazeError(ERR_INVALID_OPTION)` on a bad value. */
 export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptions {
-  const resolved = resolveOptionValues(MAZE_OPTION_NAMES, options);
+  const resolved = resolveOptions(MAZE_OPTIONS, options);
   // 0 stands for the derived default, so the CLI and the environment can ask for it too.
-  resolved.maxClients = (resolved.maxClients as number) || defaultMaxClients();
-  return resolved as unknown as ResolvedMazeOptions;
+  return { ...resolved, maxClients: resolved.maxClients || defaultMaxClients() };
 }

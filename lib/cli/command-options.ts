@@ -1,54 +1,52 @@
 /**
- * The settings of the server commands (`serve`, `ingest`, `gateway`), derived from the option
- * table (`SERVER_OPTIONS`): each command's yargs flags and help, and the resolution of every
- * setting it takes from its flag, its `FOLLOWER_MAZE_*` environment variable, the `--config`
- * file or its default, in that order of precedence.
+ * The settings of every command, derived from the composed option lists
+ * (`SERVER_OPTIONS`, `SIMULATE_COMMAND_OPTIONS`): each command's yargs flags and help, and
+ * the resolution of every setting it takes from its flag, its `FOLLOWER_MAZE_*` environment
+ * variable, the `--config` file (server commands) or its default, in that order of
+ * precedence.
  *
  * Invariants:
- * - A command has flags for the options it takes (`serverOptionsFor()`) and no others. The
+ * - A command has flags for the options it takes (`optionsOf()`) and no others. The
  *   environment and the config file may hold any setting of any command, so one file or one
  *   environment can configure a whole cluster; a command uses the ones it takes.
  * - Nothing is ignored silently: an empty value, a value given twice, a misspelled
  *   environment variable or config key, a boolean that is not one of the usual spellings,
- *   and a config file that is not a JSON object all stop startup with one line that names
- *   the setting and what it accepts (and, for a misspelling, the closest known name).
+ *   a config file that is not a JSON object, and a cluster setting without `--nats-url` all
+ *   stop startup with one line that names the setting and what it accepts (and, for a
+ *   misspelling, the closest known name).
  * - Flags and environment variables are text, parsed by `parseOptionText()`; config values
  *   are JSON, checked by `checkOptionValue()`: the same ranges as the library's.
+ * - The original verification program's names (`totalEvents`, `eventListenerPort`) are
+ *   read too, as flags and as bare environment variables, below the `FOLLOWER_MAZE_*` ones;
+ *   as in that program, an empty one counts as unset.
  */
 import { readFileSync } from 'node:fs';
 import type { Options } from 'yargs';
+import { NATS_OPTIONS, SNAPSHOT_OPTIONS } from '../cluster/options.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
 import {
   checkOptionValue,
   defaultText,
+  type OptionValue,
+  parseOptionText,
+} from '../options/option.js';
+import { closest } from '../options/suggest.js';
+import {
+  COMMAND_OPTIONS,
+  type Command,
+  type CommandOption,
+  type CommandSettings,
+  type CommonSettings,
   ENV_PREFIX,
   envOf,
   flagOf,
-  type OptionLayer,
-  type OptionSpec,
-  type OptionValue,
-  parseOptionText,
+  optionsOf,
   SERVER_OPTIONS,
   type ServerCommand,
-  serverOption,
-  serverOptionsFor,
-  serverOptionsOf,
-} from '../core/option-table.js';
-import type { LogFormat, LogLevel } from './logger.js';
-import { closest } from './suggest.js';
+} from './options.js';
 
-/** The settings every server command takes, every one decided. */
-export interface CommonArgs {
-  readonly host: string;
-  readonly shutdownTimeout: number;
-  readonly statsInterval: number;
-  readonly logLevel: LogLevel;
-  readonly logFormat: LogFormat;
-  /** The monitoring port; `undefined`: no monitoring. */
-  readonly monitorPort: number | undefined;
-  readonly monitorHost: string;
-  /** The config file read, if any. */
-  readonly config: string | undefined;
+/** What every server command has besides its options. */
+export interface CommandExtras {
   /**
    * Settings the environment or the config file give that this command does not take (they
    * are another command's), each as `name (commands)`: the banner names them.
@@ -56,37 +54,58 @@ export interface CommonArgs {
   readonly unusedSettings: readonly string[];
 }
 
+/** The settings of a server command, every one decided. */
+export type CommandArgs<Taker extends ServerCommand> = CommandSettings<Taker> & CommandExtras;
+
+/** The settings every server command takes, every one decided. */
+export type CommonArgs = CommonSettings & CommandExtras;
+
 /**
  * `FOLLOWER_MAZE_REQUIRE_*` variables are the test suite's, not settings of the server
  * (`.ci/run` sets them so that a missing tool fails the tests instead of skipping them).
  */
 const TEST_SUITE_PREFIX = `${ENV_PREFIX}_REQUIRE_`;
 
-/** The `--help` heading of each layer's options. */
-const HELP_GROUPS: Readonly<Record<OptionLayer, string>> = {
-  listen: 'Server:',
-  adapter: 'Server:',
-  core: 'Server:',
-  cli: 'Output and configuration:',
-  cluster: 'Cluster mode (NATS JetStream):',
-  snapshots: 'Cluster mode (NATS JetStream):',
-};
+/** The help label of an option's type, as yargs writes its own. */
+function typeLabel(option: CommandOption): string {
+  switch (option.type) {
+    case 'integer':
+      return '[number]';
+    case 'boolean':
+      return '[boolean]';
+    case 'choice':
+      return `[choices: ${(option.choices ?? []).map((choice) => `"${choice}"`).join(', ')}]`;
+    case 'string':
+      return '[string]';
+  }
+}
 
-/** The options of `command` as yargs options: text in, parsed by `resolveCommandArgs()`. */
-export function commandYargsOptions(command: ServerCommand): Record<string, Options> {
+/**
+ * The options of `command` as yargs options, untyped: every value reaches `resolve…()` as
+ * the text typed (with `PARSER_CONFIGURATION`), since yargs' own number and boolean parsing
+ * would turn `abc` into NaN and `maybe` into false. So the type and the default shown in
+ * `--help` are written here.
+ */
+export function commandYargsOptions(command: Command): Record<string, Options> {
   const options: Record<string, Options> = {};
-  for (const spec of serverOptionsFor(command)) {
-    options[flagOf(spec)] = {
-      type: 'string',
-      describe: spec.describe,
-      defaultDescription: defaultText(spec),
+  for (const option of optionsOf(command)) {
+    const flag = flagOf(option);
+    const aliases = (option.aliases ?? [])
+      .map((alias) => flagOf({ name: alias }))
+      .filter((alias) => alias !== flag);
+    options[flag] = {
+      describe: `${option.describe} ${typeLabel(option)} [default: ${defaultText(option)}]`,
       // A boolean flag alone means true; every other flag needs its value.
-      requiresArg: spec.type !== 'boolean',
-      group: HELP_GROUPS[spec.layer],
+      requiresArg: option.type !== 'boolean',
+      group: option.group,
+      ...(aliases.length > 0 && { alias: aliases }),
     };
   }
   return options;
 }
+
+/** What a command parses its flags with: numbers stay text, as typed. */
+export const PARSER_CONFIGURATION = { 'parse-numbers': false } as const;
 
 /** Where settings come from besides the command line; the process's by default. */
 export interface SettingSources {
@@ -99,70 +118,128 @@ const processSources: SettingSources = {
   readFile: (path) => readFileSync(path, 'utf8'),
 };
 
+/** The settings given for a command (no defaults), and how each was named where it was found. */
+export interface GivenSettings {
+  readonly values: Readonly<Record<string, OptionValue>>;
+  /** `--event-port`, `FOLLOWER_MAZE_EVENT_PORT`, `eventListenerPort`, `c.json: eventPort`. */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly unusedSettings: readonly string[];
+}
+
 /**
- * Decides every setting `command` takes from the parsed command line (`argv`, camelCase keys
- * as yargs gives them), the environment and the config file, by option name. Throws
- * `MazeError(ERR_INVALID_OPTION)` with a one-line message on the first problem.
+ * Reads every setting `command` takes that is given: from the parsed command line (`argv`,
+ * camelCase keys as yargs gives them), the environment and, when the command takes
+ * `--config`, the config file. Throws `MazeError(ERR_INVALID_OPTION)` with a one-line
+ * message on the first problem.
  */
-export function resolveCommandArgs(
-  command: ServerCommand,
+export function readGivenSettings(
+  command: Command,
   argv: Readonly<Record<string, unknown>>,
   sources: SettingSources = processSources,
-): Readonly<Record<string, unknown>> {
+): GivenSettings {
   checkEnvironmentNames(sources.env);
-  const fromFlags = (spec: OptionSpec): OptionValue | undefined => {
-    const value = argv[spec.name];
-    if (value === undefined) return undefined;
-    const flag = `--${flagOf(spec)}`;
-    if (Array.isArray(value)) throw invalid(`${flag} is given more than once`);
-    if (spec.type === 'boolean' && value === '') return true;
-    return parseOptionText(spec, String(value), flag);
-  };
-  const fromEnv = (spec: OptionSpec): OptionValue | undefined => {
-    const text = sources.env[envOf(spec)];
-    return text === undefined ? undefined : parseOptionText(spec, text, envOf(spec));
-  };
-  const configSpec = serverOption('config');
-  const configPath = (fromFlags(configSpec) ?? fromEnv(configSpec)) as string | undefined;
-  const fromConfig = configPath === undefined ? {} : readConfig(configPath, sources);
+  const taken = optionsOf(command);
+  const configOption = taken.find((option) => option.name === 'config');
+  const configPath =
+    configOption === undefined
+      ? undefined
+      : (fromFlag(configOption, argv) ?? fromEnv(configOption, sources.env))?.value;
+  const fromConfig = configPath === undefined ? {} : readConfig(String(configPath), sources);
 
-  const args: Record<string, unknown> = {};
-  const unusedSettings: string[] = [];
-  for (const spec of SERVER_OPTIONS as readonly OptionSpec[]) {
-    if (spec.commands.includes(command)) {
-      args[spec.name] = fromFlags(spec) ?? fromEnv(spec) ?? fromConfig[spec.name] ?? spec.default;
-    } else if (fromEnv(spec) !== undefined || fromConfig[spec.name] !== undefined) {
-      // Checked all the same: a shared environment or file is wrong for every command.
-      unusedSettings.push(`${spec.name} (${spec.commands.join(', ')})`);
+  const values: Record<string, OptionValue> = {};
+  const labels: Record<string, string> = {};
+  for (const option of taken) {
+    const found =
+      fromFlag(option, argv) ??
+      fromEnv(option, sources.env) ??
+      fromConfig[option.name] ??
+      fromAlias(option, sources.env);
+    if (found !== undefined) {
+      values[option.name] = found.value;
+      labels[option.name] = found.label;
     }
   }
-  args.unusedSettings = unusedSettings;
-  return args;
+  // Checked all the same: a shared environment or file is wrong for every command.
+  const takenNames = new Set(taken.map((option) => option.name));
+  const unused = new Map<string, string[]>();
+  for (const option of COMMAND_OPTIONS) {
+    if (takenNames.has(option.name)) continue;
+    const found = fromEnv(option, sources.env) ?? fromConfig[option.name];
+    if (found === undefined) continue;
+    unused.set(option.name, [...(unused.get(option.name) ?? []), ...option.commands]);
+  }
+  const unusedSettings = [...unused].map(([name, takers]) => `${name} (${takers.join(', ')})`);
+  return { values, labels, unusedSettings };
 }
 
 /**
- * The library options `args` stand for: the settings of `args` that are not the command
- * line's own (layer `cli`) nor the connection to NATS (layer `cluster`).
+ * Decides every setting of the server command `command` (see `readGivenSettings()`), the
+ * defaults filled in. A cluster setting without `natsUrl` is refused: without it no NATS
+ * setting would be used.
  */
-export function libraryOptionsOf(args: object): Record<string, unknown> {
-  const names = serverOptionsOf('listen', 'adapter', 'core').map((spec) => spec.name);
-  return settingsNamed(args, names);
+export function resolveCommandArgs<Taker extends ServerCommand>(
+  command: Taker,
+  argv: Readonly<Record<string, unknown>>,
+  sources: SettingSources = processSources,
+): CommandArgs<Taker> {
+  const given = readGivenSettings(command, argv, sources);
+  if (given.values.natsUrl === undefined) {
+    const stray = Object.keys(given.values).find(
+      (name) => name in NATS_OPTIONS || name in SNAPSHOT_OPTIONS,
+    );
+    if (stray !== undefined) {
+      throw invalid(
+        `${given.labels[stray]} needs --nats-url (${envOf({ name: 'natsUrl' })}): the cluster settings apply only to an event log on NATS`,
+      );
+    }
+  }
+  const args: Record<string, unknown> = { unusedSettings: given.unusedSettings };
+  for (const option of optionsOf(command)) {
+    args[option.name] = given.values[option.name] ?? option.default;
+  }
+  return args as CommandArgs<Taker>;
 }
 
-/** The settings of `args` named in `names` that have a value. */
-export function settingsNamed(args: object, names: readonly string[]): Record<string, unknown> {
-  const values = args as Readonly<Record<string, unknown>>;
-  const settings: Record<string, unknown> = {};
-  for (const name of names) {
-    if (values[name] !== undefined) settings[name] = values[name];
+interface Found {
+  readonly value: OptionValue;
+  readonly label: string;
+}
+
+function fromFlag(
+  option: CommandOption,
+  argv: Readonly<Record<string, unknown>>,
+): Found | undefined {
+  const name = [option.name, ...(option.aliases ?? [])].find((key) => argv[key] !== undefined);
+  if (name === undefined) return undefined;
+  const value = argv[name];
+  const label = `--${flagOf({ name })}`;
+  if (Array.isArray(value)) throw invalid(`${label} is given more than once`);
+  // A boolean flag alone is `true` to yargs.
+  if (option.type === 'boolean' && value === true) return { value: true, label };
+  return { value: parseOptionText(option, String(value), label), label };
+}
+
+function fromEnv(option: CommandOption, env: SettingSources['env']): Found | undefined {
+  const label = envOf(option);
+  const text = env[label];
+  return text === undefined ? undefined : { value: parseOptionText(option, text, label), label };
+}
+
+// The original program's bare variables: an empty one is unset there, so here too.
+function fromAlias(option: CommandOption, env: SettingSources['env']): Found | undefined {
+  for (const label of option.aliases ?? []) {
+    const text = env[label];
+    if (text !== undefined && text.trim() !== '') {
+      return { value: parseOptionText(option, text, label), label };
+    }
   }
-  return settings;
+  return undefined;
 }
 
 // A misspelled variable would otherwise leave its setting at the default without a word.
 function checkEnvironmentNames(env: SettingSources['env']): void {
   const prefix = `${ENV_PREFIX}_`;
-  const known = SERVER_OPTIONS.map(envOf);
+  const known = [...new Set(COMMAND_OPTIONS.map(envOf))];
   for (const name of Object.keys(env)) {
     if (!name.startsWith(prefix) || known.includes(name) || name.startsWith(TEST_SUITE_PREFIX)) {
       continue;
@@ -181,7 +258,8 @@ function checkEnvironmentNames(env: SettingSources['env']): void {
   }
 }
 
-function readConfig(path: string, sources: SettingSources): Record<string, OptionValue> {
+// Keys are the server commands' settings but `config`, checked by their rows.
+function readConfig(path: string, sources: SettingSources): Record<string, Found> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(sources.readFile(path));
@@ -191,12 +269,14 @@ function readConfig(path: string, sources: SettingSources): Record<string, Optio
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw invalid(`the config file ${path} must hold a JSON object of settings`);
   }
-  const settings = SERVER_OPTIONS.filter((spec) => spec.name !== 'config');
-  const names = settings.map((spec) => spec.name as string);
-  const values: Record<string, OptionValue> = {};
+  const settings: readonly CommandOption[] = SERVER_OPTIONS.filter(
+    (option) => option.name !== 'config',
+  );
+  const names = settings.map((option) => option.name);
+  const values: Record<string, Found> = {};
   for (const [key, value] of Object.entries(parsed)) {
-    const spec = settings.find((candidate) => candidate.name === key);
-    if (spec === undefined) {
+    const option = settings.find((candidate) => candidate.name === key);
+    if (option === undefined) {
       const suggestion = closest(key, names);
       throw invalid(
         `${path}: "${key}" is not a setting${
@@ -204,7 +284,8 @@ function readConfig(path: string, sources: SettingSources): Record<string, Optio
         }; settings use the camelCase names of the flags`,
       );
     }
-    values[key] = checkOptionValue(spec, value, `${path}: ${key}`);
+    const label = `${path}: ${key}`;
+    values[key] = { value: checkOptionValue(option, value, label), label };
   }
   return values;
 }

@@ -6,7 +6,7 @@
  * Invariant: only camelCase names are rewritten (`natsUrl`, not `host`), whole words only, so
  * ordinary words in a message (`nats://host:4222`) stay as they are.
  */
-import { envOf, flagOf, SERVER_OPTIONS } from '../core/option-table.js';
+import { envOf, flagOf, SERVER_OPTIONS } from './options.js';
 
 const SPELLINGS = new Map<string, string>(
   SERVER_OPTIONS.filter((spec) => /[A-Z]/.test(spec.name)).map((spec) => [

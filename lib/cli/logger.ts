@@ -16,7 +16,7 @@
  * output needs `pino-pretty`, meant for development. What is left is forty lines.
  */
 
-import { type LOG_FORMATS, LOG_LEVELS } from '../core/constants.js';
+import { type LOG_FORMATS, LOG_LEVELS } from './options.js';
 
 /** A level; a logger shows its level and the more severe ones (`LOG_LEVELS` order). */
 export type LogLevel = (typeof LOG_LEVELS)[number];

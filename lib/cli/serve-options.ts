@@ -1,44 +1,25 @@
-/** The settings of `follower-maze serve`: the option table's rows that `serve` takes. */
+/** The settings of `follower-maze serve`: the options `serve` takes, derived from their rows. */
+
+import { MAZE_OPTIONS } from '../adapter/options.js';
 import type { ListenOptions } from '../net/listen.js';
-import type { NatsArgs } from './cluster-options.js';
-import {
-  type CommonArgs,
-  libraryOptionsOf,
-  resolveCommandArgs,
-  type SettingSources,
-} from './command-options.js';
+import { LISTEN_OPTIONS } from '../net/options.js';
+import { namesOf, pickSettings } from '../options/option.js';
+import { type CommandArgs, resolveCommandArgs, type SettingSources } from './command-options.js';
 
 /** The settings of the serve command, every one decided. */
-export interface ServeArgs extends CommonArgs, NatsArgs {
-  readonly eventPort: number;
-  readonly clientPort: number;
-  readonly maxLineLength: number;
-  readonly maxIdLineLength: number;
-  readonly identifyTimeout: number;
-  readonly maxClients: number;
-  readonly clientBufferLimit: number;
-  readonly totalBufferLimit: number;
-  readonly slowClientTimeout: number;
-  readonly reorderCapacity: number;
-  readonly reorderBytes: number;
-  readonly startSequence: number;
-  readonly maxFollowEdges: number;
-  readonly resetOnDisconnect: boolean;
-  readonly sourceIdleTimeout: number;
-  /** With `natsUrl`: the snapshot writer's cadence. */
-  readonly snapshotEvents: number;
-  readonly snapshotInterval: number;
-}
+export type ServeArgs = CommandArgs<'serve'>;
 
 /** Decides every setting of `serve` (see `resolveCommandArgs()`). */
 export function resolveServeArgs(
   argv: Readonly<Record<string, unknown>>,
   sources?: SettingSources,
 ): ServeArgs {
-  return resolveCommandArgs('serve', argv, sources) as unknown as ServeArgs;
+  return resolveCommandArgs('serve', argv, sources);
 }
 
-/** The `listen()` options the settings stand for. */
+const LISTEN_NAMES = [...namesOf(LISTEN_OPTIONS), ...namesOf(MAZE_OPTIONS)];
+
+/** The `listen()` options the settings stand for: the net's, the adapter's and the core's. */
 export function toListenOptions(args: ServeArgs): ListenOptions {
-  return libraryOptionsOf(args) as ListenOptions;
+  return pickSettings(args, LISTEN_NAMES);
 }

@@ -1,12 +1,13 @@
 /**
  * A server command (`serve`, `ingest`, `gateway`) as a yargs command module: its flags and
- * help come from the option table, its settings are decided before anything starts (a bad
- * one exits with 2 before anything is bound or connected), then it runs.
+ * help come from its options (`lib/cli/options.ts`), its settings are decided before
+ * anything starts (a bad one exits with 2 before anything is bound or connected), then it
+ * runs.
  */
-import type { Argv, CommandModule } from 'yargs';
+import type { CommandModule } from 'yargs';
 import { MazeError } from '../core/errors.js';
-import { ENV_PREFIX, type ServerCommand } from '../core/option-table.js';
-import { commandYargsOptions } from './command-options.js';
+import { commandYargsOptions, PARSER_CONFIGURATION } from './command-options.js';
+import { ENV_PREFIX, type ServerCommand } from './options.js';
 import { processOutput } from './serve-output.js';
 import { EXIT_USAGE } from './server-process.js';
 
@@ -21,20 +22,20 @@ export interface ServerCommandSpec<Args> {
   run(args: Args): Promise<unknown>;
 }
 
-export function serverCommand<Args>(
-  spec: ServerCommandSpec<Args>,
-): CommandModule<object, Record<string, unknown>> {
+export function serverCommand<Args>(spec: ServerCommandSpec<Args>): CommandModule {
   return {
     command: spec.isDefault === true ? [spec.command, '$0'] : spec.command,
     describe: spec.describe,
-    builder: (yargs: Argv<object>) => {
-      let built = yargs.options(commandYargsOptions(spec.command));
+    builder: (yargs) => {
+      let built = yargs
+        .options(commandYargsOptions(spec.command))
+        .parserConfiguration(PARSER_CONFIGURATION);
       for (const [command, description] of spec.examples) {
         built = built.example(command, description);
       }
       return built.epilog(
         `Every option can also be set in the environment as ${ENV_PREFIX}_<OPTION>, e.g. ${ENV_PREFIX}_HOST=0.0.0.0, or in the --config file by its camelCase name (host). A flag wins over the environment, the environment over the file. The environment and the file may hold settings of other commands (serve, ingest, gateway), so one of them can configure a whole cluster. Booleans take true/false, yes/no, on/off or 1/0.`,
-      ) as unknown as Argv<Record<string, unknown>>;
+      );
     },
     handler: async (argv) => {
       let args: Args;

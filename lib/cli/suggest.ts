@@ -1,74 +1,57 @@
 /**
- * "Did you mean …?" for misspelled flags, environment variables and config keys: the known
- * name closest to what was typed, if it is close enough to be a likely typo.
- *
- * Invariant: a suggestion is at most `max(2, length / 4)` edits (insertions, deletions,
- * substitutions, case ignored) away; otherwise there is none, rather than a wild guess.
+ * What yargs' strict mode reports, said for a person: an unknown flag with the closest
+ * option of the command ("did you mean …?"), a flag of another command with the commands
+ * that take it, and a stray word as an unexpected argument.
  */
-import { flagOf, SERVER_OPTIONS } from '../core/option-table.js';
-import { SIMULATE_OPTIONS } from '../simulate/options.js';
+import { closest } from '../options/suggest.js';
+import { COMMAND_OPTIONS, type Command, flagOf, optionsOf } from './options.js';
 
-/** The candidate nearest to `typed`, or `undefined` when none is plausibly meant. */
-export function closest(typed: string, candidates: readonly string[]): string | undefined {
-  const wanted = typed.toLowerCase();
-  const limit = Math.max(2, Math.floor(wanted.length / 4));
-  let best: string | undefined;
-  let bestDistance = limit + 1;
-  for (const candidate of candidates) {
-    const distance = editDistance(wanted, candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-/** Levenshtein distance, one row at a time. */
-export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current[j] = Math.min(
-        (previous[j] as number) + 1,
-        (current[j - 1] as number) + 1,
-        substitution,
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length] as number;
-}
+const COMMANDS: readonly Command[] = ['serve', 'ingest', 'gateway', 'simulate'];
 
 /**
  * yargs' `Unknown argument(s): evnt-port, evntPort` (it lists the camelCase twin too) as
  * `unknown option --evnt-port (did you mean --event-port?)`; other messages unchanged.
+ * `typed` is the command line as given (without `node` and the script): it tells the
+ * command (`serve` unless another is named) and which unknown names were words, not flags.
  */
-export function withSuggestions(message: string): string {
+export function withSuggestions(message: string, typed: readonly string[] = []): string {
   const match = /^Unknown arguments?: (.+)$/.exec(message);
   if (match === null) return message;
-  const typed = new Set(
-    (match[1] as string)
-      .split(', ')
-      .map((name) =>
-        name.replace(/^-+/, '').replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`),
-      ),
-  );
-  const flags = knownFlags();
-  const described = [...typed].map((name) => {
-    const suggestion = closest(name, flags);
-    return suggestion === undefined ? `--${name}` : `--${name} (did you mean --${suggestion}?)`;
-  });
-  return `unknown option${described.length === 1 ? '' : 's'} ${described.join(', ')}`;
-}
-
-function knownFlags(): string[] {
-  return [
-    ...SERVER_OPTIONS.map(flagOf),
-    ...Object.values(SIMULATE_OPTIONS).map((definition) => definition.flag.replace(/^--/, '')),
-    'help',
-    'version',
+  const command = COMMANDS.find((name) => name === typed[0]) ?? 'serve';
+  const names = (match[1] as string).split(', ');
+  const isFlag = (name: string): boolean =>
+    typed.some((arg) => /^--?[^=]+/.exec(arg)?.[0].replace(/^-+/, '') === name);
+  const words = names.filter((name) => typed.includes(name) && !isFlag(name));
+  const flags = [
+    ...new Set(
+      names
+        .filter((name) => !words.includes(name))
+        .map((name) =>
+          name.replace(/^-+/, '').replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`),
+        ),
+    ),
   ];
+  const own = [...optionsOf(command).map(flagOf), 'help', 'version'];
+  const unknown: string[] = [];
+  const parts: string[] = [];
+  for (const flag of flags) {
+    const takers = COMMAND_OPTIONS.filter((option) => flagOf(option) === flag).flatMap(
+      (option) => option.commands,
+    );
+    if (takers.length > 0) {
+      parts.push(`--${flag} is not an option of ${command} (it belongs to ${takers.join(', ')})`);
+      continue;
+    }
+    const suggestion = closest(flag, own);
+    unknown.push(
+      suggestion === undefined ? `--${flag}` : `--${flag} (did you mean --${suggestion}?)`,
+    );
+  }
+  if (unknown.length > 0) {
+    parts.unshift(`unknown option${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')}`);
+  }
+  if (words.length > 0) {
+    parts.push(`unexpected argument${words.length === 1 ? '' : 's'} ${words.join(', ')}`);
+  }
+  return parts.join('; ');
 }

@@ -1,9 +1,9 @@
 /**
- * From the `nats…` settings of the option table (layer `cluster`) to an open
+ * From the `nats…` settings (`NATS_OPTIONS`) to an open
  * `JetStreamEventLog`: the NATS connection options, then the connection, then the stream.
  *
  * Invariants:
- * - The settings are checked against `SERVER_OPTIONS`, like every other setting, and
+ * - The settings are checked against their rows, like every other setting, and
  *   conflicting authentication (a credentials file, user and password, a token: at most one)
  *   is refused before connecting: `ERR_INVALID_OPTION`.
  * - Files (credentials, CA) are read before connecting, so a missing one is named as such.
@@ -14,37 +14,26 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
-import {
-  NATS_CONNECT_TIMEOUT_MS,
-  NATS_RECONNECT_WAIT_MS,
-  NATS_RETRY_MAX_MS,
-  NATS_RETRY_MIN_MS,
-} from '../core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
-import { checkOptionValue, serverOptionsOf } from '../core/option-table.js';
+import { checkOptionValue, type GivenOf } from '../options/option.js';
 import { JetStreamEventLog } from './jetstream-event-log.js';
 import { messageOf } from './nats-error.js';
+import { NATS_OPTIONS } from './options.js';
 
-/** The cluster settings, by their option table names. */
-export interface NatsSettings {
-  /** NATS server URLs, comma-separated. Required. */
-  readonly natsUrl?: string | undefined;
-  /** Credentials file (user JWT and NKey seed). */
-  readonly natsCreds?: string | undefined;
-  readonly natsUser?: string | undefined;
-  readonly natsPassword?: string | undefined;
-  readonly natsToken?: string | undefined;
-  /** PEM file of the CA of the server's certificate; turns TLS on. */
-  readonly natsTlsCa?: string | undefined;
-  readonly natsStream?: string | undefined;
-  readonly natsSubject?: string | undefined;
-  readonly natsStorage?: 'file' | 'memory' | undefined;
-  readonly natsReplicas?: number | undefined;
-  /** Seconds the stream keeps a batch, 0 for ever. */
-  readonly natsMaxAge?: number | undefined;
-  /** Bytes the stream keeps, 0 without limit. */
-  readonly natsMaxBytes?: number | undefined;
-}
+/**
+ * Longest wait for a NATS server to accept the connection: an address that drops packets
+ * fails in this time instead of the client's default 20 s (a refused one fails at once).
+ */
+export const NATS_CONNECT_TIMEOUT_MS = 5_000;
+/** Pause before the NATS client tries a lost server again (the client's default is 2 s). */
+export const NATS_RECONNECT_WAIT_MS = 250;
+/** First pause before a server command tries NATS again at startup; it doubles each time. */
+const NATS_RETRY_MIN_MS = 500;
+/** Longest pause between a server command's attempts to reach NATS at startup. */
+const NATS_RETRY_MAX_MS = 10_000;
+
+/** The cluster settings, by their option names (`natsUrl`: NATS server URLs, comma-separated, required). */
+export type NatsSettings = GivenOf<typeof NATS_OPTIONS>;
 
 /** Reads a file for the connection options; `readFileSync` unless a test says otherwise. */
 export type ReadSettingFile = (path: string) => string;
@@ -186,9 +175,9 @@ function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<vo
 }
 
 function checkSettings(settings: NatsSettings): void {
-  for (const spec of serverOptionsOf('cluster')) {
-    const value = (settings as Record<string, unknown>)[spec.name];
-    if (value !== undefined) checkOptionValue(spec, value);
+  for (const [name, row] of Object.entries(NATS_OPTIONS)) {
+    const value = settings[name as keyof NatsSettings];
+    if (value !== undefined) checkOptionValue(row, value, name);
   }
 }
 

@@ -28,17 +28,17 @@ import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { defaultMaxClients } from '../adapter/descriptor-limit.js';
 import { type ClientInfo, type ClientPage, FanOut, type FanOutStats } from '../adapter/fan-out.js';
-import type { MazeOptions } from '../adapter/options.js';
+import { MAZE_OPTIONS, type MazeOptions } from '../adapter/options.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
-import { resolveOptionValues, type ServerOptionName } from '../core/option-table.js';
+import { pickRows, resolveOptions } from '../options/option.js';
 import type { EventLog, LogBatch } from './event-log.js';
 import { LogFollower } from './log-follower.js';
 import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
 const log = createDebug('follower-maze:gateway');
 
-/** The settings it takes from the option table (`SERVER_OPTIONS`): the client side of a maze's. */
+/** The settings it takes: the client side of a maze's. */
 export const GATEWAY_OPTION_NAMES = [
   'maxIdLineLength',
   'identifyTimeout',
@@ -48,7 +48,8 @@ export const GATEWAY_OPTION_NAMES = [
   'slowClientTimeout',
   'maxFollowEdges',
   'shutdownTimeout',
-] as const satisfies readonly ServerOptionName[];
+] as const;
+const GATEWAY_OPTIONS = pickRows(MAZE_OPTIONS, GATEWAY_OPTION_NAMES);
 
 /**
  * Everything `createGateway()` takes: the log, and the client side's options of a maze (see
@@ -137,10 +138,9 @@ function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayOptions 
   if (options.log === undefined || options.log === null) {
     throw new MazeError(ErrorCode.InvalidOption, 'createGateway() needs an event log (log)');
   }
-  const resolved = resolveOptionValues(GATEWAY_OPTION_NAMES, options);
+  const resolved = resolveOptions(GATEWAY_OPTIONS, options);
   // 0 stands for the derived default, as in `resolveMazeOptions()`.
-  resolved.maxClients = (resolved.maxClients as number) || defaultMaxClients();
-  return resolved as unknown as ResolvedGatewayOptions;
+  return { ...resolved, maxClients: resolved.maxClients || defaultMaxClients() };
 }
 
 /** Applies an `EventLog` and delivers to its own clients. */

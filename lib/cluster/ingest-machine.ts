@@ -35,10 +35,11 @@
  * - Taking a line that closes no batch queues no action and allocates nothing but the
  *   line's place in its batch.
  */
-import { INGEST_APPEND_WINDOW, INGEST_BATCH_BYTES } from '../core/constants.js';
+
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import type { SequenceSlot } from '../core/event-sequencer.js';
 import { isEvent } from '../core/parser.js';
+import { INGEST_APPEND_WINDOW, INGEST_BATCH_BYTES } from './constants.js';
 import {
   type AppendResult,
   type EventBatch,

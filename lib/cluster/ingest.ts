@@ -26,14 +26,15 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import createDebug from 'debug';
 import { EventInput, type EventInputStats } from '../adapter/event-input.js';
+import { MAZE_OPTIONS } from '../adapter/options.js';
+import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
+import { EventSequencer } from '../core/event-sequencer.js';
+import { pickRows, resolveOptions } from '../options/option.js';
 import {
   EVENT_LOG_REQUEST_TIMEOUT_MS,
   INGEST_BATCH_DELAY_MS,
   INGEST_RECOVERY_RETRY_MS,
-} from '../core/constants.js';
-import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
-import { EventSequencer } from '../core/event-sequencer.js';
-import { resolveOptionValues, type ServerOptionName } from '../core/option-table.js';
+} from './constants.js';
 import type { AppendResult, EventLog, LogTail } from './event-log.js';
 import { type AppendAction, IngestMachine, type ReadBackAction } from './ingest-machine.js';
 
@@ -43,17 +44,17 @@ const log = createDebug('follower-maze:ingest');
 export interface IngestOptions {
   /** The log to append to. The ingest never closes it: its owner does, after `close()`. */
   readonly log: EventLog;
-  /** First sequence number when the log is empty. Default `DEFAULT_START_SEQUENCE`. */
+  /** First sequence number when the log is empty. Default 1. */
   readonly startSequence?: number;
-  /** Most events that may wait for a missing number. Default `DEFAULT_REORDER_CAPACITY`. */
+  /** Most events that may wait for a missing number. Default 100,000. */
   readonly reorderCapacity?: number;
-  /** Most bytes of event lines that may wait for a missing number. Default `DEFAULT_REORDER_BYTES`. */
+  /** Most bytes of event lines that may wait for a missing number. Default 64 MiB. */
   readonly reorderBytes?: number;
-  /** Longest event line, terminator included. Default `DEFAULT_MAX_LINE_LENGTH`. */
+  /** Longest event line, terminator included. Default 4096. */
   readonly maxLineLength?: number;
-  /** Idle time after which a new source takes over (0: never). Default `DEFAULT_SOURCE_IDLE_TIMEOUT_MS`. */
+  /** Idle time after which a new source takes over (0: never). Default 10000. */
   readonly sourceIdleTimeout?: number;
-  /** Bounded wait of `close()` for the source to close and the appends to finish. Default `DEFAULT_SHUTDOWN_TIMEOUT_MS`. */
+  /** Bounded wait of `close()` for the source to close and the appends to finish. Default 5000. */
   readonly shutdownTimeout?: number;
 }
 
@@ -118,7 +119,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
 
 type ResolvedIngestOptions = Required<Omit<IngestOptions, 'log'>>;
 
-/** The settings it takes from the option table (`SERVER_OPTIONS`). */
+/** The settings it takes: the event source side of a maze's. */
 export const INGEST_OPTION_NAMES = [
   'startSequence',
   'reorderCapacity',
@@ -126,13 +127,14 @@ export const INGEST_OPTION_NAMES = [
   'maxLineLength',
   'sourceIdleTimeout',
   'shutdownTimeout',
-] as const satisfies readonly ServerOptionName[];
+] as const;
+const INGEST_OPTIONS = pickRows(MAZE_OPTIONS, INGEST_OPTION_NAMES);
 
 function resolveIngestOptions(options: IngestOptions): ResolvedIngestOptions {
   if (options.log === undefined || options.log === null) {
     throw new MazeError(ErrorCode.InvalidOption, 'createIngest() needs an event log (log)');
   }
-  return resolveOptionValues(INGEST_OPTION_NAMES, options) as ResolvedIngestOptions;
+  return resolveOptions(INGEST_OPTIONS, options);
 }
 
 /** Sequences the lines of one event source at a time and appends them to an `EventLog`. */

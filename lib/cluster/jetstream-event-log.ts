@@ -23,15 +23,8 @@ import {
   type StorageType,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import {
-  DEFAULT_NATS_REPLICAS,
-  DEFAULT_NATS_STORAGE,
-  DEFAULT_NATS_STREAM,
-  DEFAULT_NATS_SUBJECT,
-  EVENT_LOG_READ_AHEAD,
-  EVENT_LOG_REQUEST_TIMEOUT_MS,
-} from '../core/constants.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
+import { EVENT_LOG_READ_AHEAD, EVENT_LOG_REQUEST_TIMEOUT_MS } from './constants.js';
 import {
   type AppendResult,
   checkFromPosition,
@@ -47,6 +40,7 @@ import { JetStreamLogReader, readTail } from './jetstream-reader.js';
 import { JetStreamSnapshotStore } from './jetstream-snapshot-store.js';
 import { ensureStream, storageType } from './jetstream-stream.js';
 import { messageOf } from './nats-error.js';
+import { NATS_OPTIONS } from './options.js';
 
 /** The connection to NATS went down (`connected: false`) or came back. */
 export interface ConnectionChange {
@@ -61,13 +55,13 @@ type ResolvedOptions = Required<Omit<JetStreamEventLogOptions, 'maxAge' | 'maxBy
 
 /** Where the log lives on JetStream, and how a stream created for it looks. */
 export interface JetStreamEventLogOptions {
-  /** Default `DEFAULT_NATS_STREAM`. */
+  /** Default `NATS_OPTIONS.natsStream.default`. */
   readonly stream?: string;
-  /** Default `DEFAULT_NATS_SUBJECT`. */
+  /** Default `NATS_OPTIONS.natsSubject.default`. */
   readonly subject?: string;
-  /** Storage of a stream created here; default `DEFAULT_NATS_STORAGE`. */
+  /** Storage of a stream created here; default `NATS_OPTIONS.natsStorage.default`. */
   readonly storage?: 'file' | 'memory';
-  /** Replicas of a stream created here; default `DEFAULT_NATS_REPLICAS`. */
+  /** Replicas of a stream created here; default `NATS_OPTIONS.natsReplicas.default`. */
   readonly replicas?: number;
   /**
    * Seconds the stream keeps a batch, 0 for ever. Given (with `maxBytes`), it is set on the
@@ -134,10 +128,10 @@ export class JetStreamEventLog implements EventLog {
     options: JetStreamEventLogOptions = {},
   ): Promise<JetStreamEventLog> {
     const resolved: ResolvedOptions = {
-      stream: options.stream ?? DEFAULT_NATS_STREAM,
-      subject: options.subject ?? DEFAULT_NATS_SUBJECT,
-      storage: options.storage ?? DEFAULT_NATS_STORAGE,
-      replicas: options.replicas ?? DEFAULT_NATS_REPLICAS,
+      stream: options.stream ?? NATS_OPTIONS.natsStream.default,
+      subject: options.subject ?? NATS_OPTIONS.natsSubject.default,
+      storage: options.storage ?? NATS_OPTIONS.natsStorage.default,
+      replicas: options.replicas ?? NATS_OPTIONS.natsReplicas.default,
       maxAge: options.maxAge,
       maxBytes: options.maxBytes,
       requestTimeout: options.requestTimeout ?? EVENT_LOG_REQUEST_TIMEOUT_MS,

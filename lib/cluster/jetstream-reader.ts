@@ -24,9 +24,9 @@ import {
   type StoredMsg,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { EVENT_LOG_PULL_EXPIRES_MS, EVENT_LOG_READ_RETRY_MS } from '../core/constants.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
 import { decodeBatch } from './batch-codec.js';
+import { EVENT_LOG_PULL_EXPIRES_MS, EVENT_LOG_READ_RETRY_MS } from './constants.js';
 import {
   type EventBatch,
   iterateReader,

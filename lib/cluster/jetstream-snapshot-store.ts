@@ -11,10 +11,12 @@
 import type { StorageType } from '@nats-io/jetstream';
 import { type ObjectStore, Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { SNAPSHOT_READ_ATTEMPTS } from '../core/constants.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
 import { messageOf } from './nats-error.js';
 import type { SnapshotStore } from './snapshot-store.js';
+
+/** Reads of the snapshot a gateway tries before giving up (a save replacing it can cut one short). */
+const SNAPSHOT_READ_ATTEMPTS = 3;
 
 /** The one object of the bucket. */
 const OBJECT_NAME = 'graph';

@@ -13,13 +13,10 @@ import {
   type JetStreamManager,
   StorageType,
 } from '@nats-io/jetstream';
-import {
-  DEFAULT_NATS_MAX_AGE_S,
-  DEFAULT_NATS_MAX_BYTES,
-  NATS_DUPLICATE_WINDOW_S,
-} from '../core/constants.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
+import { NATS_DUPLICATE_WINDOW_S } from './constants.js';
 import { messageOf } from './nats-error.js';
+import { NATS_OPTIONS } from './options.js';
 
 /** How the log's stream is found or made. */
 export interface StreamSetup {
@@ -67,8 +64,8 @@ const NANOS_PER_SECOND = 1e9;
 
 /** The stream's limits as JetStream counts them: durations in nanoseconds, 0 or -1 for none. */
 function retentionOf(options: StreamSetup) {
-  const maxAge = options.maxAge ?? DEFAULT_NATS_MAX_AGE_S;
-  const maxBytes = options.maxBytes ?? DEFAULT_NATS_MAX_BYTES;
+  const maxAge = options.maxAge ?? NATS_OPTIONS.natsMaxAge.default;
+  const maxBytes = options.maxBytes ?? NATS_OPTIONS.natsMaxBytes.default;
   return {
     max_age: maxAge * NANOS_PER_SECOND,
     max_bytes: maxBytes === 0 ? -1 : maxBytes,

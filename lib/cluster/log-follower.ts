@@ -15,9 +15,13 @@
  *   reader that ends without `close()` (the log closed under it), is the host's `failed()`,
  *   once, after which the follower reads no more.
  */
-import { GATEWAY_RETRY_MAX_MS, GATEWAY_RETRY_MIN_MS } from '../core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import type { EventLog, LogBatch, LogReader } from './event-log.js';
+
+/** First pause before a gateway reads the log again after a read failed; it doubles each time. */
+const GATEWAY_RETRY_MIN_MS = 250;
+/** Longest pause between a gateway's attempts to read the log again. */
+const GATEWAY_RETRY_MAX_MS = 10_000;
 
 /** What a `LogFollower` asks of its owner. */
 export interface LogFollowerHost {

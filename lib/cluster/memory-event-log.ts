@@ -11,10 +11,6 @@
  *   what is retained: a dropped batch's id is forgotten with it (JetStream's is a time).
  * - Appends settle in call order, so pipelined appends behave as over the network.
  */
-import {
-  DEFAULT_MEMORY_LOG_RETAIN_BATCHES,
-  DEFAULT_MEMORY_LOG_RETAIN_BYTES,
-} from '../core/constants.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
 import { checkBatch, encodedSize } from './batch-codec.js';
 import {
@@ -32,6 +28,11 @@ import {
   type ReadOptions,
   truncated,
 } from './event-log.js';
+
+/** Batches an in-memory event log keeps before dropping the oldest. */
+const DEFAULT_MEMORY_LOG_RETAIN_BATCHES = 10_000;
+/** Bytes of encoded batches an in-memory event log keeps before dropping the oldest. */
+const DEFAULT_MEMORY_LOG_RETAIN_BYTES = 64 * 1024 * 1024;
 
 /** Bounds of a `MemoryEventLog`. */
 export interface MemoryEventLogOptions {

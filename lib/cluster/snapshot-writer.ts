@@ -23,9 +23,11 @@ import createDebug from 'debug';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { encodeGraphSnapshot } from '../core/graph-snapshot.js';
 import { MazeCore } from '../core/maze-core.js';
-import { resolveOptionValues, type ServerOptionName } from '../core/option-table.js';
+import { CORE_OPTIONS } from '../core/options.js';
+import { resolveOptions } from '../options/option.js';
 import type { EventLog, LogBatch } from './event-log.js';
 import { LogFollower } from './log-follower.js';
+import { SNAPSHOT_OPTIONS } from './options.js';
 import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
 const log = createDebug('follower-maze:snapshots');
@@ -33,11 +35,11 @@ const log = createDebug('follower-maze:snapshots');
 export interface SnapshotWriterOptions {
   readonly log: EventLog;
   readonly store: SnapshotStore;
-  /** Events between two snapshots. Default `DEFAULT_SNAPSHOT_EVENTS`. */
+  /** Events between two snapshots. Default 1,000,000. */
   readonly snapshotEvents?: number;
-  /** Most milliseconds between two snapshots while events arrive. Default `DEFAULT_SNAPSHOT_INTERVAL_MS`. */
+  /** Most milliseconds between two snapshots while events arrive. Default 60000. */
   readonly snapshotInterval?: number;
-  /** The graph bound; give it the gateways'. Default `DEFAULT_MAX_FOLLOW_EDGES`. */
+  /** The graph bound; give it the gateways'. Default 2^23. */
   readonly maxFollowEdges?: number;
   /** The clock (ms); `Date.now` unless a test says otherwise. */
   readonly now?: () => number;
@@ -64,12 +66,11 @@ export interface SnapshotWriterEventMap {
   saved: [snapshot: { readonly position: number; readonly bytes: number }];
 }
 
-/** The settings it takes from the option table (`SERVER_OPTIONS`). */
-export const SNAPSHOT_WRITER_OPTION_NAMES = [
-  'snapshotEvents',
-  'snapshotInterval',
-  'maxFollowEdges',
-] as const satisfies readonly ServerOptionName[];
+/** The rows of the settings it takes: its cadence, and the graph bound of the core. */
+export const SNAPSHOT_WRITER_OPTIONS = {
+  ...SNAPSHOT_OPTIONS,
+  maxFollowEdges: CORE_OPTIONS.maxFollowEdges,
+};
 
 /**
  * Loads the newest snapshot (if any) and starts following the log after it. Rejects with the
@@ -78,9 +79,7 @@ export const SNAPSHOT_WRITER_OPTION_NAMES = [
 export async function createSnapshotWriter(
   options: SnapshotWriterOptions,
 ): Promise<SnapshotWriter> {
-  const resolved = resolveOptionValues(SNAPSHOT_WRITER_OPTION_NAMES, options) as Required<
-    Pick<SnapshotWriterOptions, (typeof SNAPSHOT_WRITER_OPTION_NAMES)[number]>
-  >;
+  const resolved = resolveOptions(SNAPSHOT_WRITER_OPTIONS, options);
   const core = new MazeCore({ maxFollowEdges: resolved.maxFollowEdges });
   const position = await restoreNewest(core, options.store);
   return new SnapshotWriter(options, resolved, core, position);

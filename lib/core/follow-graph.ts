@@ -15,9 +15,11 @@
  * small-id followers are either all in its bitset (its small-id list is then empty) or all
  * in the table and its small-id list.
  */
+
+import { checkOptionValue } from '../options/option.js';
 import type { UserId } from './events.js';
 import { capacityFor, hashId, IdTable, randomSalt } from './id-table.js';
-import { checkOptionValue, serverOption } from './option-table.js';
+import { CORE_OPTIONS } from './options.js';
 import { hasBit, lowestBit, MAX_DENSE_ID, type UserLookup } from './user-lookup.js';
 
 /** What `follow()` did. */
@@ -33,7 +35,7 @@ export const FollowOutcome = {
 export type FollowOutcome = (typeof FollowOutcome)[keyof typeof FollowOutcome];
 
 export interface FollowGraphOptions {
-  /** Most edges the graph holds; a new follow beyond is refused. Default `DEFAULT_MAX_FOLLOW_EDGES`. */
+  /** Most edges the graph holds; a new follow beyond is refused. Default 2^23. */
   readonly maxEdges?: number;
 }
 
@@ -90,10 +92,10 @@ export class FollowGraph {
   #edgeCount = 0;
   #work = 0;
 
-  /** Throws `ERR_INVALID_OPTION` when `maxEdges` is not an integer in `1 ..= MAX_FOLLOW_EDGES`. */
+  /** Throws `ERR_INVALID_OPTION` when `maxEdges` is not an integer in `1 ..= 2^27`. */
   constructor(options: FollowGraphOptions = {}) {
-    const spec = serverOption('maxFollowEdges');
-    this.#maxEdges = checkOptionValue(spec, options.maxEdges ?? spec.default) as number;
+    const row = CORE_OPTIONS.maxFollowEdges;
+    this.#maxEdges = checkOptionValue(row, options.maxEdges ?? row.default, 'maxFollowEdges');
   }
 
   /** Number of follow edges. */

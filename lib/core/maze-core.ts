@@ -13,28 +13,32 @@
  *   moment: a user connected before a `push()` gets every event that push applies.
  * - Deliveries are returned in application order; events that notify nobody are left out.
  */
+
+import type { GivenOf } from '../options/option.js';
 import { ConnectedUsers } from './connected-users.js';
 import { ErrorCode, MazeError, type Problem } from './errors.js';
 import { EventSequencer } from './event-sequencer.js';
 import { EventType, type MazeEvent, type UserId } from './events.js';
 import { FollowGraph, FollowOutcome } from './follow-graph.js';
 import type { GraphSnapshot } from './graph-snapshot.js';
+import type { CORE_OPTIONS } from './options.js';
 import { isEvent, quoteLine } from './parser.js';
 import { recipientsOf } from './router.js';
 
-export interface MazeCoreOptions {
-  /** First sequence number of the stream. Default `DEFAULT_START_SEQUENCE`. */
+/** The core's options: one field per row of `CORE_OPTIONS`. */
+export interface MazeCoreOptions extends GivenOf<typeof CORE_OPTIONS> {
+  /** First sequence number of the stream. Default 1. */
   readonly startSequence?: number;
-  /** Most events that may wait for a missing number. Default `DEFAULT_REORDER_CAPACITY`. */
+  /** Most events that may wait for a missing number. Default 100,000. */
   readonly reorderCapacity?: number;
   /**
    * Most bytes of event lines that may wait for a missing number (an invalid body counts
-   * its report). Default `DEFAULT_REORDER_BYTES`.
+   * its report). Default 64 MiB.
    */
   readonly reorderBytes?: number;
   /**
    * Most follow edges the graph holds; a follow that would add one more is reported as
-   * `ERR_FOLLOW_LIMIT` and applied as a no-op. Default `DEFAULT_MAX_FOLLOW_EDGES`.
+   * `ERR_FOLLOW_LIMIT` and applied as a no-op. Default 2^23 (8,388,608).
    */
   readonly maxFollowEdges?: number;
 }
@@ -159,7 +163,7 @@ export class MazeCore {
     if (snapshot.maxEdges !== this.#graph.maxEdges) {
       throw new MazeError(
         ErrorCode.InvalidOption,
-        `the snapshot was taken with maxFollowEdges ${snapshot.maxEdges}, this core has ${this.#graph.maxEdges}: a follow refused at one bound is kept at the other; give every process of the cluster the same --max-follow-edges`,
+        `the snapshot was taken with maxFollowEdges ${snapshot.maxEdges}, this core has ${this.#graph.maxEdges}: a follow refused at one bound is kept at the other; give every process of the cluster the same maxFollowEdges`,
       );
     }
     snapshot.forEachFollowee((followee, followers) => {

@@ -24,19 +24,20 @@
  * Usage contract: after each `offer()`, call `next()` until it returns `undefined`.
  */
 import TinyQueue from 'tinyqueue';
+import { checkOptionValue } from '../options/option.js';
 import { ErrorCode, MazeError, type Problem } from './errors.js';
 import type { Sequence } from './events.js';
-import { checkOptionValue, type ServerOptionName, serverOption } from './option-table.js';
+import { CORE_OPTIONS } from './options.js';
 
 /** Largest ring: enough for shuffled batches of hundreds, small enough to scan on overflow. */
 const MAX_WINDOW = 1024;
 
 export interface SequencerOptions<T> {
-  /** First number released. Default `DEFAULT_START_SEQUENCE`. */
+  /** First number released. Default 1. */
   readonly startSequence?: number;
-  /** Most items that may wait for a missing number. Default `DEFAULT_REORDER_CAPACITY`. */
+  /** Most items that may wait for a missing number. Default 100,000. */
   readonly capacity?: number;
-  /** Most bytes (summed `sizeOf`) that may wait for a missing number. Default `DEFAULT_REORDER_BYTES`. */
+  /** Most bytes (summed `sizeOf`) that may wait for a missing number. Default 64 MiB. */
   readonly capacityBytes?: number;
   /**
    * The bytes an item holds; called once when it is accepted and once when it is released,
@@ -267,10 +268,14 @@ export class Sequencer<T extends Sequenced> {
   }
 }
 
-// By the rule of the server option it stands for; `label` is the Sequencer's own name for it.
-function checked(option: ServerOptionName, value: number | undefined, label: string): number {
-  const spec = serverOption(option);
-  return checkOptionValue(spec, value ?? spec.default, label) as number;
+// By the rule of the core option it stands for; `label` is the Sequencer's own name for it.
+function checked(
+  option: 'startSequence' | 'reorderCapacity' | 'reorderBytes',
+  value: number | undefined,
+  label: string,
+): number {
+  const row = CORE_OPTIONS[option];
+  return checkOptionValue(row, value ?? row.default, label);
 }
 
 function stale(sequence: Sequence, nextSequence: Sequence): Problem {

@@ -16,23 +16,43 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import createDebug from 'debug';
-import {
-  DEFAULT_MONITOR_HOST,
-  DEFAULT_MONITOR_PAGE_LIMIT,
-  DEFAULT_MONITOR_PORT,
-  MAX_MONITOR_PAGE_LIMIT,
-  MONITOR_MAX_CONNECTIONS,
-  MONITOR_REQUEST_TIMEOUT_MS,
-} from '../core/constants.js';
 import { ErrorCode } from '../core/errors.js';
-import { checkOptionValue, serverOption } from '../core/option-table.js';
 import { bind } from '../net/ports.js';
+import { checkOptionValue } from '../options/option.js';
 import { createMonitorMetrics, type MonitorMetrics } from './metrics.js';
 import type { ClientPageRequest, MonitorSources } from './sources.js';
+
+/**
+ * Address the HTTP monitoring port binds to unless told otherwise: loopback, because its
+ * `/clients` page lists user ids and peer addresses.
+ */
+const DEFAULT_MONITOR_HOST = '127.0.0.1';
+/** Port of `startMonitor()` unless told otherwise: 0 picks a free one (the CLI's is off unless given). */
+const DEFAULT_MONITOR_PORT = 0;
+/** Clients listed by the monitor's `/clients` page when no `limit` is given. */
+const DEFAULT_MONITOR_PAGE_LIMIT = 100;
+/** Most clients one `/clients` page may list: a page is built while the server waits. */
+export const MAX_MONITOR_PAGE_LIMIT = 1_000;
+/**
+ * Open connections the monitoring port accepts at once. Each is a descriptor taken from the
+ * reserve that `maxClients` leaves (`CLIENT_DESCRIPTOR_RESERVE`), so scrapers cannot starve it.
+ */
+const MONITOR_MAX_CONNECTIONS = 16;
+/** Longest time a monitoring request may take to arrive whole; a stuck peer is cut off. */
+const MONITOR_REQUEST_TIMEOUT_MS = 10_000;
 
 const log = createDebug('follower-maze:monitor');
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The port's rule; the command line's `--monitor-port` row has the same range. */
+const PORT = {
+  type: 'integer',
+  min: 0,
+  max: 65_535,
+  default: DEFAULT_MONITOR_PORT,
+  describe: 'HTTP port of the monitor (0: any free port)',
+} as const;
 
 /** Where the monitor listens and what it watches. */
 export interface MonitorOptions {
@@ -59,11 +79,7 @@ export interface MonitorServer {
  */
 export async function startMonitor(options: MonitorOptions): Promise<MonitorServer> {
   const host = options.host ?? DEFAULT_MONITOR_HOST;
-  const port = checkOptionValue(
-    serverOption('monitorPort'),
-    options.port ?? DEFAULT_MONITOR_PORT,
-    'monitorPort',
-  ) as number;
+  const port = checkOptionValue(PORT, options.port ?? DEFAULT_MONITOR_PORT, 'monitorPort');
   const sources = options.sources;
   const metrics = createMonitorMetrics(sources);
   const server = createServer({ requestTimeout: MONITOR_REQUEST_TIMEOUT_MS }, (request, response) =>

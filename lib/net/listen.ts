@@ -16,18 +16,19 @@ import createDebug from 'debug';
 import { createMaze, type Maze } from '../adapter/maze.js';
 import type { MazeOptions } from '../adapter/options.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
-import { resolveOptionValues } from '../core/option-table.js';
+import { type GivenOf, resolveOptions } from '../options/option.js';
+import { LISTEN_OPTIONS } from './options.js';
 import { type OpenPort, openClientPort, openEventPort } from './ports.js';
 
 const log = createDebug('follower-maze:net');
 
 /** Where to listen, plus every maze option. */
-export interface ListenOptions extends MazeOptions {
-  /** Host to bind both ports to. Default `DEFAULT_HOST` (loopback). */
+export interface ListenOptions extends MazeOptions, GivenOf<typeof LISTEN_OPTIONS> {
+  /** Host to bind both ports to. Default `127.0.0.1` (loopback). */
   readonly host?: string;
-  /** Event source port; 0 picks a free one. Default `DEFAULT_EVENT_PORT`. */
+  /** Event source port; 0 picks a free one. Default 9090. */
   readonly eventPort?: number;
-  /** Client port; 0 picks a free one. Default `DEFAULT_CLIENT_PORT`. */
+  /** Client port; 0 picks a free one. Default 9099. */
   readonly clientPort?: number;
 }
 
@@ -82,16 +83,13 @@ export async function listen(options: ListenOptions = {}): Promise<MazeServer> {
   return { maze, eventAddress: events.address, clientAddress: clients.address, close };
 }
 
-// By the option table's rules; one port for both roles would only fail later, as EADDRINUSE.
+// By the rows' rules; one port for both roles would only fail later, as EADDRINUSE.
 function resolveAddresses(options: ListenOptions): {
   host: string;
   eventPort: number;
   clientPort: number;
 } {
-  const { host, eventPort, clientPort } = resolveOptionValues(
-    ['host', 'eventPort', 'clientPort'],
-    options,
-  ) as { host: string; eventPort: number; clientPort: number };
+  const { host, eventPort, clientPort } = resolveOptions(LISTEN_OPTIONS, options);
   if (eventPort === clientPort && eventPort !== 0) {
     throw new MazeError(
       ErrorCode.InvalidOption,

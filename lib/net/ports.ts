@@ -17,8 +17,19 @@
  */
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
-import { CLIENT_KEEPALIVE_DELAY_MS, EVENT_SOURCE_KEEPALIVE_MS } from '../core/constants.js';
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
+
+/**
+ * Idle time before TCP keepalive probes a client socket: a client that half-closed after its
+ * id and then vanished is otherwise only noticed when it is next written to (docs/protocol.md §5).
+ */
+const CLIENT_KEEPALIVE_DELAY_MS = 30_000;
+/**
+ * Idle time before TCP keepalive probes an event source socket that `listen()` accepted
+ * (docs/protocol.md §7): a peer that is gone without a FIN or RST (host down, cable cut) fails its probes
+ * and the socket errors, which releases the source. Node probes every second, 10 times.
+ */
+export const EVENT_SOURCE_KEEPALIVE_MS = 5_000;
 
 /** What both kinds of taker share. */
 interface Taker {

@@ -19,7 +19,6 @@
  *   nothing; the first warm-up broadcast it receives registers it, and it is then owed
  *   every later one (see `EventGenerator.warmupBroadcast`).
  */
-import { MAX_QUOTED_BYTES } from './constants.js';
 import {
   SimulationErrorCode as Code,
   type SimulationErrorCode,
@@ -28,6 +27,9 @@ import {
 } from './failures.js';
 import { FNV_OFFSET, FNV_PRIME, foldDigest, hashLine } from './hash.js';
 import { LatencyRecorder } from './latency.js';
+
+/** Longest quoted line in a failure message, in bytes. */
+const MAX_QUOTED_BYTES = 100;
 
 const LF = 10;
 const PIPE = 124;

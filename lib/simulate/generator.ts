@@ -21,11 +21,14 @@
  */
 
 import { ClientStream, Ledger, type StreamContext } from './client-stream.js';
-import { EVENT_WRITE_SIZE, RECENT_EVENTS } from './constants.js';
+import { EVENT_WRITE_SIZE } from './constants.js';
 import { MAX_DECIMAL_DIGITS, writeDecimal } from './decimal.js';
 import { hashBytes } from './hash.js';
 import { EVENT_TYPES, type ResolvedSimulateOptions, terminatorBytes } from './options.js';
 import { SeededRandom } from './random.js';
+
+/** Recent events kept to quote an expected line in a failure message. */
+const RECENT_EVENTS = 131_072;
 
 // Indexes into EVENT_TYPES (and the mix weights).
 const FOLLOW = 0;

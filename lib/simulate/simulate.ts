@@ -40,15 +40,10 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ClientStream } from './client-stream.js';
 import {
-  CLIENT_READ_BUFFER_SIZE,
-  CLOSE_TIMEOUT_MS,
-  CONNECT_WAVE_SIZE,
   EVENT_WRITE_SIZE,
   MAX_PENDING_PER_CLIENT,
   MAX_PENDING_TOTAL,
   MIN_PENDING_PER_CLIENT,
-  PORT_RETRY_MS,
-  WARMUP_INTERVAL_MS,
   WARMUP_SILENCE_MS,
 } from './constants.js';
 import {
@@ -67,13 +62,23 @@ import {
 import { TokenBucket } from './pacer.js';
 import type { SimulationProgress, SimulationResult } from './result.js';
 
+/** Receive buffer shared by the client sockets, reused for every read. */
+const CLIENT_READ_BUFFER_SIZE = 64 * 1024;
+/** Most client connections opened at once (a listen backlog is often 511). */
+const CONNECT_WAVE_SIZE = 128;
+/** Wait between warm-up broadcasts while some client has not received one yet, in ms. */
+const WARMUP_INTERVAL_MS = 20;
+/** Wait before trying again a connection a port refused, while `waitForPorts` lasts, in ms. */
+const PORT_RETRY_MS = 100;
+/** Bounded wait between `end()` and `destroy()` when closing, in ms. */
+const CLOSE_TIMEOUT_MS = 1_000;
+
 const MAX_TICK_MS = 100;
 const MIN_TICK_MS = 5;
 
 /**
- * Runs one simulation against the server at `host:eventListenerPort/clientListenerPort`
- * (or the cluster whose ingest takes `eventListenerPort` and whose gateways serve the ports
- * `clientListenerPort` lists).
+ * Runs one simulation against the server at `host:eventPort/clientPort` (or the cluster
+ * whose ingest takes `eventPort` and whose gateways serve the ports `clientPort` lists).
  * Resolves with the result, `ok` or not; rejects only on invalid options (`MazeError`).
  * Aborting `control.signal` ends the run with `ERR_SIM_INTERRUPTED`.
  */
@@ -81,10 +86,7 @@ export async function simulate(
   options: SimulateOptions = {},
   control: SimulationControl = {},
 ): Promise<SimulationResult> {
-  return runSimulation(
-    resolveSimulateOptions(options as Readonly<Record<string, unknown>>),
-    control,
-  );
+  return runSimulation(resolveSimulateOptions({ ...options }), control);
 }
 
 /** What the caller can do to a running simulation. */
@@ -236,12 +238,12 @@ class Simulation {
 
   // Round-robin over the client ports, by creation order (verified clients, then stalled).
   #clientPort(index: number): number {
-    const ports = this.#options.clientListenerPorts;
+    const ports = this.#options.clientPorts;
     return ports[index % ports.length] as number;
   }
 
   async #connectEventSource(): Promise<void> {
-    const socket = await this.#open('event-source', this.#options.eventListenerPort);
+    const socket = await this.#open('event-source', this.#options.eventPort);
     if (socket === undefined) return;
     this.#eventSource = socket;
     socket.on('drain', () => {

@@ -16,7 +16,7 @@
  * Every point runs `runs` times against a fresh server or cluster; the medians of each
  * figure make the point. Same load as the default profile: 100 clients of 1,000 users,
  * batches up to 100. A paced run streams for LATENCY_WARMUP_MS more than MEASURED_SECONDS, and
- * its first LATENCY_WARMUP_MS are left out of its latency (`simulate --latencyWarmup`): a
+ * its first LATENCY_WARMUP_MS are left out of its latency (`simulate --latency-warmup`): a
  * server just started is still compiling its hot code, which one in production is past.
  * The machine's stalls (stall-watch.mjs) are measured at rest before the profile and over
  * every run as a whole (the starting of its processes and the left-out start included), and

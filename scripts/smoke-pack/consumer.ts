@@ -43,8 +43,8 @@ const recipients: readonly number[] = deliveries[0]?.recipients ?? [];
 export async function run(): Promise<void> {
   const server: MazeServer = await listen({ eventPort: 0, clientPort: 0 });
   const result: SimulationResult = await simulate({
-    eventListenerPort: server.eventAddress.port,
-    clientListenerPort: server.clientAddress.port,
+    eventPort: server.eventAddress.port,
+    clientPort: server.clientAddress.port,
     totalEvents: 10,
   });
   const monitor: MonitorServer = await startMonitor({ sources: serveMonitorSources(server) });

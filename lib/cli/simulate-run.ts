@@ -10,11 +10,14 @@
  * otherwise); the summary and `ALL NOTIFICATIONS RECEIVED` on stdout, or with `--json` a
  * single JSON line on stdout and nothing else there.
  */
+import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { MazeError } from '../core/errors.js';
-import { resolveSimulateOptions, SIMULATE_OPTIONS } from './options.js';
-import { exitCodeOf, formatJson, formatProgress, formatSummary } from './result.js';
-import { runSimulation } from './simulate.js';
+import { resolveSimulateOptions } from '../simulate/options.js';
+import { exitCodeOf, formatJson, formatProgress, formatSummary } from '../simulate/result.js';
+import { runSimulation } from '../simulate/simulate.js';
+import { readGivenSettings } from './command-options.js';
+import { flagOf } from './options.js';
 
 /** Where the command writes and what it reads; `process` in the CLI, fakes in tests. */
 export interface SimulateCommandIo {
@@ -28,17 +31,28 @@ export interface SimulateCommandIo {
 const USAGE_ERROR = 2;
 
 /**
- * Runs the command with parsed flags (`args`, as yargs gives them) and returns its exit code.
+ * Runs the command with parsed flags (`args`, as yargs gives them: text, or typed values) and
+ * the environment's `FOLLOWER_MAZE_*` variables (and the original program's bare ones), and
+ * returns its exit code.
  */
 export async function runSimulateCommand(
   args: Readonly<Record<string, unknown>>,
   io: SimulateCommandIo,
 ): Promise<number> {
-  const json = args.json === true;
   const live = io.stderr.isTTY === true;
+  let json: boolean;
   let options: ReturnType<typeof resolveSimulateOptions>;
   try {
-    options = resolveSimulateOptions(pickOptions(args), io.env);
+    const given = readGivenSettings('simulate', args, {
+      env: io.env,
+      readFile: (path) => readFileSync(path, 'utf8'),
+    });
+    const { json: jsonGiven, ...values } = given.values;
+    json = jsonGiven === true;
+    options = resolveSimulateOptions(
+      values,
+      (name) => given.labels[name] ?? `--${flagOf({ name })}`,
+    );
   } catch (error) {
     if (!(error instanceof MazeError)) throw error;
     io.stderr.write(`follower-maze simulate: ${error.message}\n`);
@@ -49,7 +63,7 @@ export async function runSimulateCommand(
     io.stdout.write(
       `simulating ${options.totalEvents} events from ${options.numberOfUsers} users to` +
         ` ${options.concurrencyLevel} clients at ${options.host}` +
-        ` (events :${options.eventListenerPort}, clients :${options.clientListenerPorts.join(',')}),` +
+        ` (events :${options.eventPort}, clients :${options.clientPorts.join(',')}),` +
         ` seed ${options.randomSeed}\n`,
     );
   }
@@ -85,13 +99,4 @@ export async function runSimulateCommand(
     }
   }
   return exitCodeOf(result);
-}
-
-// Only the simulator's own options, without yargs' extras (`_`, `$0`, kebab-case copies).
-function pickOptions(args: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const picked: Record<string, unknown> = {};
-  for (const name of Object.keys(SIMULATE_OPTIONS)) {
-    if (args[name] !== undefined) picked[name] = args[name];
-  }
-  return picked;
 }

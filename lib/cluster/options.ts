@@ -1,0 +1,96 @@
+/**
+ * Cluster mode's options (docs/protocol.md §11): the connection to NATS and the event log's
+ * stream (`connectEventLog()`), and the snapshot writer's cadence (`createSnapshotWriter()`).
+ * Rows only, no NATS code: the command line reads them without loading the client.
+ */
+import { MAX_TIMER_MS, type OptionRow } from '../options/option.js';
+
+/** A setting of the connection that has no default. */
+const UNSET = { type: 'string', default: undefined } as const;
+
+/** The rows of `connectEventLog()`'s settings, by option name. */
+export const NATS_OPTIONS = {
+  natsUrl: {
+    ...UNSET,
+    describe:
+      'NATS server URL(s) of the event log, comma-separated (nats://host:4222); serve with it keeps its state in NATS',
+  },
+  natsCreds: {
+    ...UNSET,
+    describe: 'NATS credentials file (.creds: user JWT and NKey seed)',
+  },
+  natsUser: {
+    ...UNSET,
+    describe: 'NATS user name (with --nats-password)',
+  },
+  natsPassword: {
+    ...UNSET,
+    describe: 'NATS password (prefer the environment variable: flags show in ps)',
+  },
+  natsToken: {
+    ...UNSET,
+    describe: 'NATS authentication token (prefer the environment variable: flags show in ps)',
+  },
+  natsTlsCa: {
+    ...UNSET,
+    describe: 'PEM file of the CA that signed the NATS server certificate (turns TLS on)',
+  },
+  natsStream: {
+    type: 'string',
+    default: 'FOLLOWER_MAZE',
+    describe: 'JetStream stream of the event log (created if missing)',
+  },
+  natsSubject: {
+    type: 'string',
+    // The one subject of that stream the ingest publishes to.
+    default: 'follower-maze.events',
+    describe: 'Subject of the event log; an existing stream must have exactly this subject',
+  },
+  natsStorage: {
+    type: 'choice',
+    choices: ['file', 'memory'],
+    // On disk, so the log survives a NATS restart.
+    default: 'file',
+    describe: 'Storage of a stream created by follower-maze (memory: lost when NATS restarts)',
+  },
+  natsReplicas: {
+    type: 'integer',
+    min: 1,
+    // Most replicas JetStream allows for a stream; one is right for a single nats-server.
+    max: 5,
+    default: 1,
+    describe: 'Replicas of a stream created by follower-maze (more than 1 needs a NATS cluster)',
+  },
+  natsMaxAge: {
+    type: 'integer',
+    min: 0,
+    // JetStream counts it in nanoseconds, within 2^63.
+    max: 9_000_000_000,
+    default: 0,
+    describe:
+      'Seconds the event log keeps a batch (0: for ever), set on the stream by the writer; keep it well above the snapshot interval',
+  },
+  natsMaxBytes: {
+    type: 'integer',
+    min: 0,
+    default: 0,
+    describe: 'Bytes the event log keeps, oldest batches dropped first (0: no limit)',
+  },
+} as const satisfies Readonly<Record<string, OptionRow>>;
+
+/** The rows of the snapshot writer's cadence, by option name. */
+export const SNAPSHOT_OPTIONS = {
+  snapshotEvents: {
+    type: 'integer',
+    min: 1,
+    default: 1_000_000,
+    describe: 'Events between two snapshots of the follow graph, which late gateways start from',
+  },
+  snapshotInterval: {
+    type: 'integer',
+    min: 1,
+    max: MAX_TIMER_MS,
+    default: 60_000,
+    describe: 'Most milliseconds between two snapshots while events arrive',
+  },
+} as const satisfies Readonly<Record<string, OptionRow>>;
