@@ -7,11 +7,6 @@
  * Every wait is bounded; every ingest is closed and its timers with it.
  */
 import { describe, expect, it, jest } from '@jest/globals';
-import {
-  INGEST_APPEND_WINDOW,
-  INGEST_BATCH_BYTES,
-  INGEST_BATCH_DELAY_MS,
-} from '../lib/cluster/constants.js';
 import type {
   AppendResult,
   EventBatch,
@@ -22,7 +17,13 @@ import type {
   LogTail,
   ReadOptions,
 } from '../lib/cluster/event-log.js';
-import { createIngest, type Ingest, type IngestOptions } from '../lib/cluster/ingest.js';
+import {
+  createIngest,
+  INGEST_BATCH_DELAY_MS,
+  type Ingest,
+  type IngestOptions,
+} from '../lib/cluster/ingest.js';
+import { INGEST_APPEND_WINDOW, INGEST_BATCH_BYTES } from '../lib/cluster/ingest-machine.js';
 import { MemoryEventLog } from '../lib/cluster/memory-event-log.js';
 import { ErrorCode, MazeError, type Problem } from '../lib/core/errors.js';
 import { ingestMonitorSources } from '../lib/monitor/cluster-sources.js';

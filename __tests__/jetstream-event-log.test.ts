@@ -9,8 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { connectEventLog } from '../lib/cluster/connect.js';
-import { EVENT_LOG_PULL_EXPIRES_MS } from '../lib/cluster/constants.js';
 import type { JetStreamEventLog } from '../lib/cluster/jetstream-event-log.js';
+import { EVENT_LOG_PULL_EXPIRES_MS } from '../lib/cluster/jetstream-reader.js';
 import { ErrorCode } from '../lib/core/errors.js';
 import { appendRange, batchOf, take } from './helpers/event-log-contract.js';
 import { describeWithNats, type NatsServer, startNatsServer } from './helpers/nats.js';

@@ -31,6 +31,11 @@
 import { MAX_ID } from '../core/constants.js';
 import { ErrorCode, MazeError } from '../core/errors.js';
 
+/** Tuning of cluster mode's event log and ingest, shared by the modules that implement them. */
+
+/** Longest wait for JetStream to answer one request (an append's acknowledgement, stream info). */
+export const EVENT_LOG_REQUEST_TIMEOUT_MS = 5_000;
+
 /** The events of one append, as the ingest read them. */
 export interface EventBatch {
   /** Sequence number of the first event line. */

@@ -39,7 +39,6 @@
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import type { SequenceSlot } from '../core/event-sequencer.js';
 import { isEvent } from '../core/parser.js';
-import { INGEST_APPEND_WINDOW, INGEST_BATCH_BYTES } from './constants.js';
 import {
   type AppendResult,
   type EventBatch,
@@ -47,6 +46,15 @@ import {
   type LogFence,
   type LogTail,
 } from './event-log.js';
+
+/**
+ * Bytes of event lines (terminators included) that close an ingest's batch: one append, one
+ * JetStream message, well under NATS's default 1 MiB payload. A single line longer than this
+ * (`maxLineLength` above it) makes a batch of its own.
+ */
+export const INGEST_BATCH_BYTES = 64 * 1024;
+/** Appends an ingest has in flight at once (pipelined); while they are, the source is paused. */
+export const INGEST_APPEND_WINDOW = 8;
 
 /** Append `batch` with `fence`; answer with `appended()` or `appendFailed()`. */
 export interface AppendAction {

@@ -31,12 +31,20 @@ import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { EventSequencer } from '../core/event-sequencer.js';
 import { pickRows, resolveOptions } from '../options/option.js';
 import {
+  type AppendResult,
   EVENT_LOG_REQUEST_TIMEOUT_MS,
-  INGEST_BATCH_DELAY_MS,
-  INGEST_RECOVERY_RETRY_MS,
-} from './constants.js';
-import type { AppendResult, EventLog, LogTail } from './event-log.js';
+  type EventLog,
+  type LogTail,
+} from './event-log.js';
 import { type AppendAction, IngestMachine, type ReadBackAction } from './ingest-machine.js';
+
+/**
+ * Milliseconds a partial batch waits for more lines before it is appended anyway: the most an
+ * event waits in the ingest before its append starts.
+ */
+export const INGEST_BATCH_DELAY_MS = 5;
+/** Pause before an ingest asks the log for its tail again after that failed (NATS restarting). */
+const INGEST_RECOVERY_RETRY_MS = 250;
 
 const log = createDebug('follower-maze:ingest');
 

@@ -24,10 +24,10 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, MazeError } from '../core/errors.js';
-import { EVENT_LOG_READ_AHEAD, EVENT_LOG_REQUEST_TIMEOUT_MS } from './constants.js';
 import {
   type AppendResult,
   checkFromPosition,
+  EVENT_LOG_REQUEST_TIMEOUT_MS,
   type EventBatch,
   type EventLog,
   type LogFence,
@@ -41,6 +41,12 @@ import { JetStreamSnapshotStore } from './jetstream-snapshot-store.js';
 import { ensureStream, storageType } from './jetstream-stream.js';
 import { messageOf } from './nats-error.js';
 import { NATS_OPTIONS } from './options.js';
+
+/**
+ * Batches a log reader may fetch ahead of its consumer: the bound on what a gateway holds
+ * while it does not pull (64 KiB batches: 1 MiB).
+ */
+const EVENT_LOG_READ_AHEAD = 16;
 
 /** The connection to NATS went down (`connected: false`) or came back. */
 export interface ConnectionChange {

@@ -26,7 +26,6 @@ import {
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, MazeError } from '../core/errors.js';
 import { decodeBatch } from './batch-codec.js';
-import { EVENT_LOG_PULL_EXPIRES_MS, EVENT_LOG_READ_RETRY_MS } from './constants.js';
 import {
   type EventBatch,
   iterateReader,
@@ -36,6 +35,14 @@ import {
   truncated,
 } from './event-log.js';
 import { messageOf } from './nats-error.js';
+
+/**
+ * Lifetime of one pull request of a log reader: an idle reader asks again this often. It
+ * bounds nothing a caller waits for (`next()` waits for the next batch, however long).
+ */
+export const EVENT_LOG_PULL_EXPIRES_MS = 5_000;
+/** Pause before a log reader pulls again after a transient failure (NATS restarting). */
+const EVENT_LOG_READ_RETRY_MS = 250;
 
 /** The last batch of `stream`: see `EventLog.tail()`. */
 export async function readTail(

@@ -14,9 +14,11 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { ErrorCode, MazeError } from '../core/errors.js';
-import { NATS_DUPLICATE_WINDOW_S } from './constants.js';
 import { messageOf } from './nats-error.js';
 import { NATS_OPTIONS } from './options.js';
+
+/** JetStream's default window for duplicate message ids, which a stream with a shorter max age must not exceed. */
+const NATS_DUPLICATE_WINDOW_S = 120;
 
 /** How the log's stream is found or made. */
 export interface StreamSetup {
