@@ -105,6 +105,11 @@ export function shuffle<T>(items: readonly T[], rng: Rng): T[] {
   return result;
 }
 
+/** `count` broadcasts numbered `start, start+1, …`: a valid stream every client receives whole. */
+export function broadcasts(count: number, start = 1): string[] {
+  return Array.from({ length: count }, (_, index) => `${start + index}|B\n`);
+}
+
 /** Cuts `items` into consecutive batches of 1..=maxBatch items and shuffles each batch. */
 export function shuffleInBatches<T>(items: readonly T[], maxBatch: number, rng: Rng): T[] {
   const result: T[] = [];
