@@ -1,9 +1,10 @@
 /**
- * Every child process of a test starts here: the built binary (`dist/bin/follower-maze.js`;
- * `npm test` builds first), a Node script or any other command, with its output split in
- * lines and kept whole, its exit code, bounded waits for a line or for its end. Every child
- * is killed in `afterEach` if it still runs; a child started in its own process group is
- * killed with its whole group, so nothing it started outlives a failed test either.
+ * Every child process of a test starts here (nats-server aside: `nats.ts` starts it as the
+ * scripts do, per suite): the built binary (`dist/bin/follower-maze.js`; `npm test` builds
+ * first), a Node script or any other command, with its output split in lines and kept whole,
+ * its exit code, bounded waits for a line or for its end. Every child is killed in
+ * `afterEach` if it still runs; a child started in its own process group is killed with its
+ * whole group, so nothing it started outlives a failed test either.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
