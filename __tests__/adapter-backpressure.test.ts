@@ -16,12 +16,11 @@ import {
   waitForClientEvent,
   waitUntil,
 } from './helpers/sockets.js';
+import { broadcasts } from './helpers/streams.js';
 
 const newMaze = useMemoryMazes();
 
 const EVENTS = 100_000;
-const broadcasts = (count: number): string[] =>
-  Array.from({ length: count }, (_, i) => `${i + 1}|B\n`);
 
 describe('backpressure', () => {
   it('pauses the source while a client is over its limit and loses nothing', async () => {

@@ -17,6 +17,7 @@ import {
   waitUntil,
   withTimeout,
 } from './helpers/sockets.js';
+import { broadcasts } from './helpers/streams.js';
 
 const newMaze = useMemoryMazes();
 
@@ -211,7 +212,7 @@ describe('closing the maze', () => {
     );
     const identifying = await attachMemoryClient(maze, undefined);
     const source = attachMemorySource(maze);
-    const batch = Array.from({ length: 5_000 }, (_, i) => `${i + 1}|B\n`).join('');
+    const batch = broadcasts(5_000).join('');
     source.peer.write(batch);
     await waitUntil(() => maze.stats().eventsApplied === 5_000, 'every event');
     await withTimeout(Promise.all([maze.close(), maze.close()]), 2_000, 'close');
@@ -229,7 +230,7 @@ describe('closing the maze', () => {
     const { maze } = newMaze({ shutdownTimeout: 50, clientBufferLimit: 1 << 30 });
     const stuck = await attachMemoryClient(maze, '1\n', { read: false });
     const source = attachMemorySource(maze);
-    const lines = Array.from({ length: 20_000 }, (_, i) => `${i + 1}|B\n`);
+    const lines = broadcasts(20_000);
     for (let at = 0; at < lines.length; at += 500) {
       source.peer.write(lines.slice(at, at + 500).join(''));
     }

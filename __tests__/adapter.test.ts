@@ -19,7 +19,7 @@ import {
   waitUntil,
   wholeBlock,
 } from './helpers/sockets.js';
-import { generateOpStream, mulberry32 } from './helpers/streams.js';
+import { broadcasts, generateOpStream, mulberry32 } from './helpers/streams.js';
 
 async function check(
   ops: readonly ModelOp[],
@@ -189,7 +189,7 @@ describe('Maze over in-memory streams', () => {
     const maze = createMaze();
     const client = await attachMemoryClient(maze, '1\n');
     const source = attachMemorySource(maze);
-    const batch = Array.from({ length: 500 }, (_, i) => `${i + 1}|B\n`).join('');
+    const batch = broadcasts(500).join('');
     source.peer.write(batch);
     await client.received.waitForLength(batch.length);
     // One chunk in, one chunk out: the peer saw the whole batch in a single write.
@@ -200,9 +200,9 @@ describe('Maze over in-memory streams', () => {
 
   it('waits for lines of a slow chunked source without losing any', async () => {
     const maze = createMaze();
-    const ops = [connectOp(1, 1), ...lineOps(Array.from({ length: 50 }, (_, i) => `${i + 1}|B\n`))];
+    const ops = [connectOp(1, 1), ...lineOps(broadcasts(50))];
     const { received } = await runOps(maze, ops, randomChunker(mulberry32(5), 3));
     await waitUntil(() => received.size === 1, 'results');
-    expect(received.get(1)).toBe(Array.from({ length: 50 }, (_, i) => `${i + 1}|B\n`).join(''));
+    expect(received.get(1)).toBe(broadcasts(50).join(''));
   });
 });

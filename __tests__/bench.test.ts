@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +30,7 @@ import {
   sustained,
 } from '../scripts/bench/latency-chart.mjs';
 import { STALL_MS, StallMeter } from '../scripts/bench/stall-watch.mjs';
+import { type Finished, runCommand } from './helpers/binary.js';
 import { describeWithNats } from './helpers/nats.js';
 
 const BENCH = new URL('../scripts/bench.mjs', import.meta.url).pathname;
@@ -43,37 +43,15 @@ const BENCH_LIMIT_MS = 45_000;
 /** After SIGTERM (the bench kills its children and exits), how long before SIGKILL. */
 const BENCH_KILL_GRACE_MS = 5_000;
 
-interface BenchRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `node scripts/bench.mjs args` to its end, within BENCH_LIMIT_MS. */
-function runBench(args: string[]): Promise<BenchRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BENCH, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => {
-      // SIGTERM first: the bench then kills its own children (nats-server, the servers).
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), BENCH_KILL_GRACE_MS).unref();
-      reject(new Error(`the bench did not exit within ${BENCH_LIMIT_MS} ms: ${stdout}${stderr}`));
-    }, BENCH_LIMIT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+/**
+ * Runs `node scripts/bench.mjs args` to its end, within BENCH_LIMIT_MS, in a process group of
+ * its own: past the limit SIGTERM first (the bench then kills its own children: nats-server,
+ * the servers), then SIGKILL to the whole group.
+ */
+function runBench(args: string[]): Promise<Finished> {
+  return runCommand(process.execPath, [BENCH, ...args], { group: true }).finished(BENCH_LIMIT_MS, {
+    signal: 'SIGTERM',
+    graceMs: BENCH_KILL_GRACE_MS,
   });
 }
 

@@ -10,7 +10,6 @@
  * exits 0 on SIGTERM is tested on the built binary in `cli.test.ts` ('serves events end to
  * end and exits 0 on SIGTERM').
  */
-import { execFile } from 'node:child_process';
 import {
   accessSync,
   constants,
@@ -22,15 +21,14 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { maxClientsFor } from '../lib/adapter/descriptor-limit.js';
 import { ADAPTER_OPTIONS } from '../lib/adapter/options.js';
 import { ENV_PREFIX, envOf, SERVER_OPTIONS } from '../lib/cli/options.js';
 import type { Health } from '../lib/monitor/sources.js';
+import { runCommand, runNode } from './helpers/binary.js';
 import { useMonitors } from './helpers/monitors.js';
 
-const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
 const DEPLOY = join(ROOT, 'examples/deploy');
 const UNIT_FILE = 'follower-maze.service';
@@ -101,10 +99,10 @@ describe('examples/deploy/follower-maze.service', () => {
       );
       const path = join(scratch, UNIT_FILE);
       writeFileSync(path, unit);
-      const { stderr } = await run(systemdAnalyze, ['verify', path], { timeout: 30_000 });
+      const { code, stderr } = await runCommand(systemdAnalyze, ['verify', path]).finished(30_000);
       // Unknown keys and bad values are only warned about (exit 0): they fail here too.
       const aboutTheUnit = stderr.split('\n').filter((line) => line.includes(UNIT_FILE));
-      expect(aboutTheUnit).toEqual([]);
+      expect({ code, aboutTheUnit }).toEqual({ code: 0, aboutTheUnit: [] });
     },
   );
 
@@ -257,20 +255,16 @@ describe('examples/deploy/Dockerfile', () => {
     const script = check?.[2] ?? '';
     const monitorPort = envPairs(finalStage).get(`${ENV_PREFIX}_MONITOR_PORT`);
 
-    /** Runs the check as the container would, against 127.0.0.1:`port`; its exit code. */
-    async function runCheck(port: number): Promise<number> {
+    /**
+     * Runs the check as the container would, against 127.0.0.1:`port`: its exit code, or the
+     * signal that ended it.
+     */
+    async function runCheck(port: number): Promise<number | string> {
       const argv = (check ?? [])
         .slice(1)
         .map((arg) => arg.replace(`:${monitorPort}/`, `:${port}/`));
-      try {
-        await run(process.execPath, argv, {
-          env: { PATH: process.env.PATH ?? '' },
-          timeout: 10_000,
-        });
-        return 0;
-      } catch (error) {
-        return (error as { code?: number }).code ?? -1;
-      }
+      const { code, signal } = await runNode(argv).finished(10_000);
+      return code ?? (signal as string);
     }
 
     it('asks /healthz of the monitoring port the image turns on, with node in exec form', () => {

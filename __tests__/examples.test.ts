@@ -4,24 +4,26 @@
  * build; `npm test` builds first). Each run is bounded and its output checked; the JSDoc
  * types of every example are checked against the built declarations with `tsc`.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from '@jest/globals';
+import { runNode } from './helpers/binary.js';
 
-const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
 const RUN_TIMEOUT_MS = 30_000;
-// Without jest's NODE_OPTIONS (--experimental-vm-modules), as a user's shell would run them.
-const ENV = { PATH: process.env.PATH ?? '' };
 
+/**
+ * Runs `node args` in the package's root, without jest's NODE_OPTIONS
+ * (--experimental-vm-modules), as a user's shell would; its stdout, once it exited 0.
+ */
 async function node(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, args, {
-    cwd: ROOT,
-    env: ENV,
-    timeout: RUN_TIMEOUT_MS,
+  const result = await runNode(args).finished(RUN_TIMEOUT_MS);
+  expect(result).toEqual({
+    code: 0,
+    signal: null,
+    stdout: expect.any(String),
+    stderr: expect.any(String),
   });
-  return stdout;
+  return result.stdout;
 }
 
 describe('examples', () => {

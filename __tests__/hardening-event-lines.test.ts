@@ -18,7 +18,7 @@ import {
   useTcpMazes,
   waitUntil,
 } from './helpers/sockets.js';
-import { generateOpStream, mulberry32 } from './helpers/streams.js';
+import { broadcasts, generateOpStream, mulberry32 } from './helpers/streams.js';
 
 const startMaze = useTcpMazes();
 
@@ -172,10 +172,8 @@ describe('reorder buffer overflow over TCP', () => {
     const maze = await startMaze({ reorderCapacity: 8 });
     const { clients } = await identifyUsers(maze, [1]);
     const source = await maze.connectSource();
-    const broadcast = (from: number, to: number): string[] =>
-      Array.from({ length: to - from + 1 }, (_, i) => `${from + i}|B\n`);
     // 1 applies; then 2..4 never come. 5, 6 wait in the ring, 40..45 far ahead: 8 pending.
-    source.socket.write([...broadcast(1, 1), ...broadcast(5, 6), ...broadcast(40, 45)].join(''));
+    source.socket.write([...broadcasts(1), ...broadcasts(2, 5), ...broadcasts(6, 40)].join(''));
     await waitUntil(() => maze.maze.stats().pending === 8, 'eight pending events');
     expect(maze.problems).toEqual([]);
     // The counter moves when the maze applies 1; the client's bytes arrive a little later.

@@ -38,6 +38,7 @@ import {
   waitUntil,
   withTimeout,
 } from './helpers/sockets.js';
+import { mulberry32, shuffle } from './helpers/streams.js';
 
 /** An ingest of the test, with the problems it reported. */
 interface TestIngest {
@@ -96,20 +97,6 @@ function padded(sequence: number, length: number): string {
 /** Lines of `count` padded events from `from`: 16 of 4,000 bytes fill one batch. */
 function paddedRange(from: number, count: number, length = 4_000): string[] {
   return Array.from({ length: count }, (_, index) => padded(from + index, length));
-}
-
-function shuffled<T>(items: readonly T[], seed: number): T[] {
-  const result = [...items];
-  let state = seed;
-  const random = (): number => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
-  for (let index = result.length - 1; index > 0; index--) {
-    const other = Math.floor(random() * (index + 1));
-    [result[index], result[other]] = [result[other] as T, result[index] as T];
-  }
-  return result;
 }
 
 /** What the log wrapper does with one append call. */
@@ -205,7 +192,7 @@ describe('ingest: order and rules', () => {
     const lines = Array.from({ length: 200 }, (_, index) =>
       index % 3 === 0 ? `${index + 1}|F|${index}|${index + 7}\r\n` : `${index + 1}|B\n`,
     );
-    write(source, shuffled(lines, 7));
+    write(source, shuffle(lines, mulberry32(7)));
     await appended(ingest, 200);
     const batches = await batchesOf(log);
     expectWellFormed(batches);

@@ -10,13 +10,13 @@
  * /proc as a descendant of its shell, so none escapes the check; all are killed if the test
  * fails or runs out of time.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, expect, it } from '@jest/globals';
 import { natsServerPath } from '../scripts/support/nats-server.mjs';
+import { runCommand } from './helpers/binary.js';
 import { describeWithNats } from './helpers/nats.js';
 import { unusedPort } from './helpers/sockets.js';
 
@@ -124,23 +124,14 @@ async function freePorts(count: number): Promise<number[]> {
   return [...ports];
 }
 
-let shell: ChildProcess | undefined;
 const started = new Map<number, string[]>();
 let storeRoot: string | undefined;
 
-// A failed or timed-out run leaves nothing behind: the shell's process group, then every
-// process it started, by PID.
+// A failed or timed-out run leaves nothing behind: the helper kills the shell's process
+// group; every process it started is killed here too, by PID, should one have left the group.
 afterEach(() => {
-  if (shell?.pid !== undefined && shell.exitCode === null && shell.signalCode === null) {
-    try {
-      process.kill(-shell.pid, 'SIGKILL');
-    } catch {
-      // Gone already.
-    }
-  }
   for (const pid of started.keys()) if (alive(pid)) process.kill(pid, 'SIGKILL');
   started.clear();
-  shell = undefined;
   if (storeRoot !== undefined) rmSync(storeRoot, { recursive: true, force: true });
   storeRoot = undefined;
 });
@@ -168,40 +159,28 @@ describeWithNats('README: the local cluster block', () => {
       );
 
       const nats = natsServerPath() as string;
-      shell = spawn('bash', ['-c', script], {
-        cwd: ROOT,
-        // Its own process group, so a failed run can be killed whole.
-        detached: true,
+      // Its own process group, so a failed run can be killed whole.
+      const shell = runCommand('bash', ['-c', script], {
         env: {
           PATH: `${process.env.PATH ?? ''}:${dirname(nats)}`,
           // The event port the block leaves to the defaults (ingest and simulate).
           FOLLOWER_MAZE_EVENT_PORT: String(eventPort),
           eventListenerPort: String(eventPort),
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
+        group: true,
       });
-      let output = '';
-      shell.stdout?.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      shell.stderr?.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-      });
-      const root = shell.pid as number;
+      const root = shell.child.pid as number;
       const poller = setInterval(() => collectDescendants(root, started), POLL_MS);
-      let timer: NodeJS.Timeout | undefined;
-      const code = await Promise.race([
-        new Promise<number | string>((resolve) =>
-          shell?.once('exit', (exitCode, signal) => resolve(exitCode ?? String(signal))),
-        ),
-        new Promise<string>((resolve) => {
-          timer = setTimeout(() => resolve(`not done within ${BLOCK_MS} ms`), BLOCK_MS);
-        }),
-      ]);
-      clearInterval(poller);
-      clearTimeout(timer);
+      const { code, signal, stdout, stderr } = await shell
+        .finished(BLOCK_MS)
+        .finally(() => clearInterval(poller));
+      const output = stdout + stderr;
 
-      expect({ code, output }).toEqual({ code: 0, output: expect.any(String) });
+      expect({ code, signal, output }).toEqual({
+        code: 0,
+        signal: null,
+        output: expect.any(String),
+      });
       expect(output).toContain('ALL NOTIFICATIONS RECEIVED');
       expect(output).not.toContain('FAILED');
       // What it started: nats-server, the ingest, three gateways and the simulator (besides

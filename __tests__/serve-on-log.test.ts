@@ -8,6 +8,7 @@ import { beforeAll, expect, it } from '@jest/globals';
 import { kill, lastStats, logFlags, serve, simulate, stop } from './helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from './helpers/nats.js';
 import { useTcpPeers, waitUntil, writeAll } from './helpers/sockets.js';
+import { broadcasts } from './helpers/streams.js';
 
 const WAIT_MS = 20_000;
 
@@ -50,8 +51,8 @@ describeWithNats('serve --nats-url (built binary on a real nats-server)', () => 
     client.socket.write('1\n');
     await waitUntil(() => lastStats(server).clientsConnected === '1', 'the client');
     const source = await peers.connect(server.eventPort);
-    const broadcasts = Array.from({ length: 200_000 }, (_, index) => `${index + 1}|B\n`).join('');
-    await writeAll(source.socket, broadcasts);
+    const sent = broadcasts(200_000).join('');
+    await writeAll(source.socket, sent);
     await waitUntil(() => Number(lastStats(server).eventsReceived ?? 0) > 0, 'events read');
     expect(await stop(server)).toBe(0);
     await client.received.waitForEnd();
@@ -63,7 +64,7 @@ describeWithNats('serve --nats-url (built binary on a real nats-server)', () => 
     );
     expect(read).toBeGreaterThan(0);
     expect(client.received.lines).toHaveLength(read);
-    expect(client.received.text).toBe(broadcasts.slice(0, client.received.text.length));
+    expect(client.received.text).toBe(sent.slice(0, client.received.text.length));
   }, 60_000);
 
   it('keeps follows and the sequence across a restart (SIGTERM) and a kill (SIGKILL)', async () => {

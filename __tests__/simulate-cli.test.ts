@@ -2,49 +2,22 @@
  * `follower-maze simulate` as a user runs it: the built binary (`npm run build` first; `npm test`
  * does it in `pretest`), against in-test servers on 127.0.0.1.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { SUCCESS_LINE } from '../lib/simulate/result.js';
+import { type Finished, run as runBinary } from './helpers/binary.js';
 import { type NaiveServer, unusedPort, useNaiveServers } from './simulate-servers.js';
 
 const BIN = new URL('../dist/bin/follower-maze.js', import.meta.url).pathname;
 const RUN_LIMIT_MS = 20_000;
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'simulate', ...args], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`simulate did not exit within ${RUN_LIMIT_MS} ms: ${stderr}`));
-    }, RUN_LIMIT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** Runs `simulate` with `args` to its end, within RUN_LIMIT_MS. */
+function run(args: string[], env: Record<string, string> = {}): Promise<Finished> {
+  return runBinary(['simulate', ...args], env).finished(RUN_LIMIT_MS);
 }
 
 /** Runs `simulate` with `args` against `server`'s two ports. */
-function runAgainst(server: NaiveServer, args: string[]): Promise<Run> {
+function runAgainst(server: NaiveServer, args: string[]): Promise<Finished> {
   return run([
     '--event-port',
     String(server.eventPort),
@@ -215,58 +188,28 @@ describe('follower-maze simulate (built binary)', () => {
 describe('follower-maze simulate interrupted (built binary)', () => {
   it('prints the partial summary and exits 130 on SIGINT', async () => {
     const server = await startServer();
-    const child = spawn(
-      process.execPath,
-      [
-        BIN,
-        'simulate',
-        '--event-port',
-        String(server.eventPort),
-        '--client-port',
-        String(server.clientPort),
-        '--total-events',
-        '10000000',
-        '--concurrency-level',
-        '10',
-        '--log-interval',
-        '50',
-      ],
-      { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    const simulation = runBinary([
+      'simulate',
+      '--event-port',
+      String(server.eventPort),
+      '--client-port',
+      String(server.clientPort),
+      '--total-events',
+      '10000000',
+      '--concurrency-level',
+      '10',
+      '--log-interval',
+      '50',
+    ]);
+    // The first progress line: events are streaming.
+    await simulation.waitForLine('stderr', /received [1-9]\d* notifications/, 10_000);
+    simulation.child.kill('SIGINT');
+    const { code, signal, stdout, stderr } = await simulation.finished(10_000);
+    expect({ code, signal }).toEqual({ code: 130, signal: null });
+    expect(stdout).toMatch(/^events: [1-9]\d* \(\d+ warm-up\) to 10 clients/m);
+    expect(stdout).toMatch(/^notifications: [1-9]\d* of \d+ expected$/m);
+    expect(stderr).toMatch(
+      /^FAILED ERR_SIM_INTERRUPTED: interrupted after \d+ events sent and \d+ notifications verified; the figures are partial$/m,
     );
-    try {
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        stdout += chunk.toString();
-      });
-      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-      // The first progress line: events are streaming.
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no progress line: ${stderr}`)), 10_000);
-        child.stderr.on('data', (chunk: Buffer) => {
-          stderr += chunk.toString();
-          if (/received [1-9]\d* notifications/.test(stderr)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      });
-      child.kill('SIGINT');
-      let timer: NodeJS.Timeout | undefined;
-      const code = await Promise.race([
-        closed,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('no exit after SIGINT')), 10_000);
-        }),
-      ]).finally(() => clearTimeout(timer));
-      expect(code).toBe(130);
-      expect(stdout).toMatch(/^events: [1-9]\d* \(\d+ warm-up\) to 10 clients/m);
-      expect(stdout).toMatch(/^notifications: [1-9]\d* of \d+ expected$/m);
-      expect(stderr).toMatch(
-        /^FAILED ERR_SIM_INTERRUPTED: interrupted after \d+ events sent and \d+ notifications verified; the figures are partial$/m,
-      );
-    } finally {
-      child.kill('SIGKILL');
-    }
   });
 });

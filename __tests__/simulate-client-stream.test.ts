@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { ClientStream, Ledger, type StreamContext } from '../lib/simulate/client-stream.js';
 import { SimulationErrorCode } from '../lib/simulate/failures.js';
 import { FNV_OFFSET, foldDigest, hashLine } from '../lib/simulate/hash.js';
-import { SeededRandom } from '../lib/simulate/random.js';
+import { randomChunker } from './helpers/sockets.js';
+import { mulberry32, type Rng, randomEventLine, randomInt } from './helpers/streams.js';
 
 /** A context whose events are the given lines, indexed by their sequence number. */
 function contextOf(lines: Record<number, string>, warmupSent = 0): StreamContext {
@@ -244,30 +245,22 @@ describe('ClientStream: pacing', () => {
 });
 
 describe('ClientStream: random chunk boundaries', () => {
-  // Lines of every shape, numbered 1..count, cut into chunks of random sizes (1..40 bytes).
-  function streamOf(random: SeededRandom, count: number): string[] {
-    const lines: string[] = [];
-    for (let sequence = 1; sequence <= count; sequence++) {
-      const end = random.below(2) === 0 ? '\n' : '\r\n';
-      const shapes = [
-        `|B`,
-        `|S|${random.below(1e6)}`,
-        `|F|${random.below(99)}|${random.below(9e15)}`,
-      ];
-      lines.push(`${sequence}${shapes[random.below(3)]}${end}`);
-    }
-    return lines;
+  // Lines of every type, LF or CRLF, with ids of up to 16 digits, numbered 1..count.
+  function streamOf(rng: Rng, count: number): string[] {
+    return Array.from({ length: count }, (_, index) =>
+      randomEventLine(rng, index + 1, 9e15, rng() < 0.5 ? '\n' : '\r\n'),
+    );
   }
 
-  function feedRandomly(client: ClientStream, text: string, random: SeededRandom): boolean {
-    const all = bytes(text);
-    for (let at = 0; at < all.length; ) {
-      const size = 1 + random.below(40);
-      const chunk = all.slice(at, at + size);
-      at += size;
-      if (!client.receive(chunk, chunk.length)) return false;
-    }
-    return true;
+  // Fed in chunks of random sizes (1..40 bytes); false at the first failure.
+  function feedRandomly(client: ClientStream, text: string, rng: Rng): boolean {
+    return randomChunker(
+      rng,
+      40,
+    )(text).every((chunk) => {
+      const data = bytes(chunk);
+      return client.receive(data, data.length);
+    });
   }
 
   function owedAll(lines: string[]): ClientStream {
@@ -286,22 +279,22 @@ describe('ClientStream: random chunk boundaries', () => {
   it.each([1, 2, 3, 4, 5])(
     'seed %i: accepts the exact stream, fails at the exact changed line',
     (seed) => {
-      const random = new SeededRandom(seed);
-      const lines = streamOf(random, 300);
+      const rng = mulberry32(seed);
+      const lines = streamOf(rng, 300);
       const good = owedAll(lines);
-      expect(feedRandomly(good, lines.join(''), random)).toBe(true);
+      expect(feedRandomly(good, lines.join(''), rng)).toBe(true);
       expect(good.lines).toBe(300);
       expect(good.receivedDigest).toBe(good.expectedDigest);
 
-      const changed = random.below(300);
+      const changed = randomInt(rng, 0, 299);
       const original = lines[changed] as string;
-      const at = random.below(original.length);
+      const at = randomInt(rng, 0, original.length - 1);
       const code = original.charCodeAt(at);
       const bad = [...lines];
       bad[changed] =
         `${original.slice(0, at)}${String.fromCharCode(code === 0x7c ? 0x21 : code ^ 1)}${original.slice(at + 1)}`;
       const client = owedAll(lines);
-      expect(feedRandomly(client, bad.join(''), random)).toBe(false);
+      expect(feedRandomly(client, bad.join(''), rng)).toBe(false);
       // Flipping the bit of an LF ends no line there: the line then merges with the next.
       expect(client.failure?.context.lineNumber).toBe(changed + 1);
     },

@@ -22,6 +22,7 @@ import type { Problem } from '../../lib/core/errors.js';
 import { type ListenOptions, listen, type MazeServer } from '../../lib/net/listen.js';
 import { firstDeliveryMismatch } from './compare.js';
 import type { ModelOp } from './model.js';
+import { type Rng, randomInt } from './streams.js';
 
 /** Default bound for a single wait in tests. */
 export const WAIT_MS = 5_000;
@@ -317,11 +318,11 @@ export type Chunker = (text: string) => string[];
 export const wholeBlock: Chunker = (text) => [text];
 
 /** Cuts text into chunks of 1..maxChunk characters chosen by `rng`. */
-export function randomChunker(rng: () => number, maxChunk: number): Chunker {
+export function randomChunker(rng: Rng, maxChunk: number): Chunker {
   return (text) => {
     const chunks: string[] = [];
     for (let at = 0; at < text.length; ) {
-      const size = 1 + Math.floor(rng() * maxChunk);
+      const size = randomInt(rng, 1, maxChunk);
       chunks.push(text.slice(at, at + size));
       at += size;
     }
@@ -443,11 +444,11 @@ function drainOrClose(stream: Writable): Promise<void> {
 export async function writeInPieces(
   socket: Socket,
   text: string,
-  rng: () => number,
+  rng: Rng,
   maxPiece: number,
 ): Promise<void> {
   for (let at = 0; at < text.length && !socket.destroyed; ) {
-    const size = 1 + Math.floor(rng() * maxPiece);
+    const size = randomInt(rng, 1, maxPiece);
     socket.write(text.slice(at, at + size), 'latin1');
     at += size;
     if (rng() < 0.2) await new Promise((resolve) => setImmediate(resolve));

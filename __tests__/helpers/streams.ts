@@ -95,17 +95,28 @@ export function generateEventLines(options: EventLinesOptions): string[] {
   return lines;
 }
 
+/** A copy of `items` in random order (Fisher-Yates). */
+export function shuffle<T>(items: readonly T[], rng: Rng): T[] {
+  const result = [...items];
+  for (let i = result.length - 1; i > 0; i--) {
+    const j = randomInt(rng, 0, i);
+    [result[i], result[j]] = [result[j] as T, result[i] as T];
+  }
+  return result;
+}
+
+/** `count` broadcasts numbered `start, start+1, …`: a valid stream every client receives whole. */
+export function broadcasts(count: number, start = 1): string[] {
+  return Array.from({ length: count }, (_, index) => `${start + index}|B\n`);
+}
+
 /** Cuts `items` into consecutive batches of 1..=maxBatch items and shuffles each batch. */
 export function shuffleInBatches<T>(items: readonly T[], maxBatch: number, rng: Rng): T[] {
   const result: T[] = [];
   for (let at = 0; at < items.length; ) {
     const batch = items.slice(at, at + randomInt(rng, 1, maxBatch));
     at += batch.length;
-    for (let i = batch.length - 1; i > 0; i--) {
-      const j = randomInt(rng, 0, i);
-      [batch[i], batch[j]] = [batch[j] as T, batch[i] as T];
-    }
-    result.push(...batch);
+    result.push(...shuffle(batch, rng));
   }
   return result;
 }
