@@ -7,7 +7,7 @@
  *   node scripts/options-table.mjs --write    # replace the table in docs/cli.md
  *   node scripts/options-table.mjs simulate   # print the simulator's table (docs/simulator.md)
  *
- * `__tests__/docs.test.ts` checks every cell against `SERVER_OPTIONS` (lib/cli/options.ts).
+ * `__tests__/docs/pages.test.ts` checks every cell against `SERVER_OPTIONS` (lib/cli/options.ts).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import {

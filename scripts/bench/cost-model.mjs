@@ -1,7 +1,7 @@
 /**
  * The cost model of `npm run bench -- --profile cluster`: what a gateway's CPU
  * costs per event it applies and per notification it delivers, measured on this machine, and
- * what that makes of N gateways on N machines. Pure (no I/O), so `__tests__/bench.test.ts`
+ * what that makes of N gateways on N machines. Pure (no I/O), so `__tests__/e2e/bench.test.ts`
  * can check it; cluster-run.mjs takes the measurements.
  *
  * From one cluster run (CPU seconds from /proc, counts from the processes' stats lines):

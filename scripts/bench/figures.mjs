@@ -2,7 +2,7 @@
  * The figures of `npm run bench`: what each run measures, medians over runs, and the tables
  * printed at the end (the median table of every profile; for `--profile cluster`, a Markdown
  * table of serve against the cluster, process by process). Pure (no I/O), so
- * `__tests__/bench.test.ts` can check it.
+ * `__tests__/e2e/bench.test.ts` can check it.
  *
  * A figure may be `null` in a run (e.g. no `ps` to sample); medians skip nulls, and a
  * figure with no value in any run prints as `-`. In a cluster run the `server…` figures are

@@ -1,6 +1,6 @@
 /**
  * The latency profile's table and chart, from its results: pure (no I/O), so
- * `__tests__/bench.test.ts` can check them.
+ * `__tests__/e2e/bench.test.ts` can check them.
  *
  * The chart is a hand-written SVG (no chart dependency): latency in ms on a log-scale y axis
  * against the offered load (the rate asked for, `--rate`) on a linear x axis, so a series

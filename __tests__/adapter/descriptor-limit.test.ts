@@ -1,0 +1,96 @@
+/**
+ * The default client limit (docs/protocol.md §5): the soft "Max open files" of a `/proc/<pid>/limits`
+ * text, the reserve kept back from clients, and the fallback where the file cannot be read.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import {
+  CLIENT_DESCRIPTOR_RESERVE,
+  defaultMaxClients,
+  descriptorLimit,
+  FALLBACK_DESCRIPTOR_LIMIT,
+  maxClientsFor,
+  parseOpenFilesLimit,
+  readDescriptorLimit,
+} from '../../lib/adapter/descriptor-limit.js';
+
+/** `/proc/self/limits` as Linux writes it, with the open-files row given. */
+function limitsText(openFiles: string): string {
+  return [
+    'Limit                     Soft Limit           Hard Limit           Units     ',
+    'Max cpu time              unlimited            unlimited            seconds   ',
+    'Max processes             96364                96364                processes ',
+    openFiles,
+    'Max locked memory         8388608              8388608              bytes     ',
+    '',
+  ].join('\n');
+}
+
+describe('parseOpenFilesLimit', () => {
+  it('reads the soft limit, not the hard one', () => {
+    expect(
+      parseOpenFilesLimit(
+        limitsText(
+          'Max open files            1024                 524288               files     ',
+        ),
+      ),
+    ).toBe(1024);
+    expect(
+      parseOpenFilesLimit(
+        limitsText(
+          'Max open files            20000                20000                files     ',
+        ),
+      ),
+    ).toBe(20_000);
+  });
+
+  it.each([
+    ['an unlimited soft limit', limitsText('Max open files  unlimited  unlimited  files')],
+    ['a zero limit', limitsText('Max open files  0  0  files')],
+    ['a garbled limit', limitsText('Max open files  12ab  4096  files')],
+    ['no open-files row', limitsText('Max file locks  unlimited  unlimited  locks')],
+    ['an empty text', ''],
+  ])('gives undefined for %s', (_, text) => {
+    expect(parseOpenFilesLimit(text)).toBeUndefined();
+  });
+});
+
+describe('maxClientsFor', () => {
+  it('keeps back 5 % of the descriptors, at least 64, and admits at least one client', () => {
+    expect(maxClientsFor(20_000)).toBe(19_000);
+    expect(maxClientsFor(1_048_576)).toBe(1_048_576 - 52_429);
+    expect(maxClientsFor(1024)).toBe(1024 - CLIENT_DESCRIPTOR_RESERVE);
+    expect(maxClientsFor(256)).toBe(192);
+    expect(maxClientsFor(CLIENT_DESCRIPTOR_RESERVE + 1)).toBe(1);
+    expect(maxClientsFor(10)).toBe(1);
+  });
+});
+
+describe('readDescriptorLimit', () => {
+  it('reads a limits file, and falls back to 1024 when it is missing or unusable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'follower-maze-limits-'));
+    try {
+      const file = join(dir, 'limits');
+      writeFileSync(
+        file,
+        limitsText('Max open files            4096                 4096                 files'),
+      );
+      expect(readDescriptorLimit(file)).toBe(4096);
+      writeFileSync(file, limitsText('Max open files  unlimited  unlimited  files'));
+      expect(readDescriptorLimit(file)).toBe(FALLBACK_DESCRIPTOR_LIMIT);
+      expect(readDescriptorLimit(join(dir, 'missing'))).toBe(FALLBACK_DESCRIPTOR_LIMIT);
+      expect(FALLBACK_DESCRIPTOR_LIMIT).toBe(1024);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("is this process's own limit by default, and the default client limit follows it", () => {
+    const expected =
+      process.platform === 'linux' ? readDescriptorLimit() : FALLBACK_DESCRIPTOR_LIMIT;
+    expect(descriptorLimit()).toBe(expected);
+    expect(defaultMaxClients()).toBe(maxClientsFor(expected));
+  });
+});

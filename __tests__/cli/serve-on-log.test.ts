@@ -1,0 +1,105 @@
+/**
+ * `follower-maze serve --nats-url` with the built binary on a real nats-server: one process
+ * whose state survives restarts. Verified by `follower-maze simulate`; restarted with
+ * SIGTERM and SIGKILL, it keeps the follow graph and the sequence position (old numbers are
+ * stale). Every wait is bounded; every process and socket is closed.
+ */
+import { beforeAll, expect, it } from '@jest/globals';
+import { kill, lastStats, logFlags, serve, simulate, stop } from '../helpers/cluster-processes.js';
+import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
+import { useTcpPeers, waitUntil, writeAll } from '../helpers/sockets.js';
+import { broadcasts } from '../helpers/streams.js';
+
+const WAIT_MS = 20_000;
+
+/** `serve` on the log `stream`, on free ports read back from its startup line. */
+function serveOnLog(nats: NatsServer, stream: string, extra: string[] = []) {
+  return serve([...logFlags(nats, stream), ...extra, '--stats-interval', '50'], { ms: WAIT_MS });
+}
+
+describeWithNats('serve --nats-url (built binary on a real nats-server)', () => {
+  let nats: NatsServer;
+  const peers = useTcpPeers();
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+  });
+
+  it('passes the simulator', async () => {
+    const server = await serveOnLog(nats, 'SERVE_SIM');
+    const { code, summary } = await simulate(
+      [
+        '--event-port',
+        String(server.eventPort),
+        '--client-port',
+        String(server.clientPort),
+        '--total-events',
+        '50000',
+        '--concurrency-level',
+        '30',
+      ],
+      60_000,
+    );
+    expect(code).toBe(0);
+    expect(summary.ok).toBe(true);
+    expect(await stop(server)).toBe(0);
+  }, 90_000);
+
+  it('delivers every event it had read to its clients before a SIGTERM ends it', async () => {
+    const server = await serveOnLog(nats, 'SERVE_DRAIN');
+    const client = await peers.connect(server.clientPort);
+    client.socket.write('1\n');
+    await waitUntil(() => lastStats(server).clientsConnected === '1', 'the client');
+    const source = await peers.connect(server.eventPort);
+    const sent = broadcasts(200_000).join('');
+    await writeAll(source.socket, sent);
+    await waitUntil(() => Number(lastStats(server).eventsReceived ?? 0) > 0, 'events read');
+    expect(await stop(server)).toBe(0);
+    await client.received.waitForEnd();
+    // What the source's connection line says was read, the client got, whole and in order.
+    const read = Number(
+      /disconnected after (\d+) line/.exec(
+        server.stderr.find((line) => line.includes('disconnected after')) ?? '',
+      )?.[1],
+    );
+    expect(read).toBeGreaterThan(0);
+    expect(client.received.lines).toHaveLength(read);
+    expect(client.received.text).toBe(sent.slice(0, client.received.text.length));
+  }, 60_000);
+
+  it('keeps follows and the sequence across a restart (SIGTERM) and a kill (SIGKILL)', async () => {
+    // A snapshot after every batch: each restart starts from one, then reads the log after it.
+    const snapshotEveryBatch = ['--snapshot-events', '1'];
+    let server = await serveOnLog(nats, 'SERVE_RESTART', snapshotEveryBatch);
+    let source = await peers.connect(server.eventPort);
+    source.socket.write('1|F|7|8\n2|F|9|8\n3|U|9|8\n');
+    await waitUntil(() => lastStats(server).eventsAppended === '3', 'three events appended');
+    expect(await stop(server)).toBe(0);
+
+    // Each round starts after the previous one's end: a stop, a stop, a kill.
+    for (const [restart, next] of [
+      ['SIGTERM', 4],
+      ['SIGKILL', 5],
+      ['SIGTERM', 6],
+    ] as const) {
+      server = await serveOnLog(nats, 'SERVE_RESTART', snapshotEveryBatch);
+      await waitUntil(() => lastStats(server).startSnapshotPosition !== undefined, 'stats');
+      expect(Number(lastStats(server).startSnapshotPosition)).toBeGreaterThan(0);
+      const follower = await peers.connect(server.clientPort);
+      const unfollowed = await peers.connect(server.clientPort);
+      follower.socket.write('7\n');
+      unfollowed.socket.write('9\n');
+      await waitUntil(() => lastStats(server).clientsConnected === '2', 'two clients');
+      source = await peers.connect(server.eventPort);
+      // An old number first: stale, delivered to nobody.
+      source.socket.write(`3|S|8\n${next}|S|8\n`);
+      await waitUntil(() => follower.received.text !== '', 'the status update', WAIT_MS);
+      expect(follower.received.text).toBe(`${next}|S|8\n`);
+      expect(unfollowed.received.text).toBe('');
+      await waitUntil(() => lastStats(server).eventsAppended === '1', 'the update appended');
+      if (restart === 'SIGTERM') expect(await stop(server)).toBe(0);
+      else expect(await kill(server)).toBe(137);
+      await peers.closeAll();
+    }
+  }, 90_000);
+});

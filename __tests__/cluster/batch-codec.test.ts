@@ -1,0 +1,112 @@
+/**
+ * The batch payload: byte-exact round trips (CRLF, leading zeros, every latin1 byte), and a
+ * failure value with a reason for every malformed payload.
+ */
+import { Buffer } from 'node:buffer';
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import {
+  BATCH_FORMAT_VERSION,
+  checkBatch,
+  decodeBatch,
+  encodeBatch,
+  encodedSize,
+} from '../../lib/cluster/batch-codec.js';
+import type { EventBatch } from '../../lib/cluster/event-log.js';
+import { MAX_ID } from '../../lib/core/constants.js';
+import { ErrorCode } from '../../lib/core/errors.js';
+
+const latin1 = (text: string): Uint8Array => Buffer.from(text, 'latin1');
+const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');
+
+function reasonOf(payload: string): string {
+  const result = decodeBatch(latin1(payload));
+  if (result.ok) throw new Error(`decoded ${JSON.stringify(payload)}`);
+  return result.reason;
+}
+
+describe('encodeBatch', () => {
+  it('writes the header, then the lines verbatim', () => {
+    const batch = { firstSequence: 7, lastSequence: 9, lines: ['7|B\n', '9|F|1|2\r\n'] };
+    expect(text(encodeBatch(batch))).toBe(`FMB${BATCH_FORMAT_VERSION} 7 9 2\n7|B\n9|F|1|2\r\n`);
+    expect(encodedSize(batch)).toBe(encodeBatch(batch).length);
+  });
+
+  it.each([
+    ['no lines', { firstSequence: 1, lastSequence: 1, lines: [] }],
+    ['first after last', { firstSequence: 3, lastSequence: 2, lines: ['3|B\n'] }],
+    ['sequence 0', { firstSequence: 0, lastSequence: 1, lines: ['1|B\n'] }],
+    ['beyond MAX_ID', { firstSequence: 1, lastSequence: MAX_ID + 1, lines: ['1|B\n'] }],
+    ['a fraction', { firstSequence: 1.5, lastSequence: 2, lines: ['1|B\n'] }],
+    ['a line without LF', { firstSequence: 1, lastSequence: 1, lines: ['1|B'] }],
+    ['an empty line', { firstSequence: 1, lastSequence: 1, lines: [''] }],
+    ['an LF inside a line', { firstSequence: 1, lastSequence: 2, lines: ['1|B\n2|B\n'] }],
+    ['a character over 0xFF', { firstSequence: 1, lastSequence: 1, lines: ['1|B\u20ac\n'] }],
+  ])('refuses a batch with %s (ERR_LOG_BAD_BATCH)', (_name, batch) => {
+    expect(checkBatch(batch)).toEqual(expect.any(String));
+    expect(() => encodeBatch(batch)).toThrow(
+      expect.objectContaining({ code: ErrorCode.LogBadBatch }),
+    );
+  });
+});
+
+describe('decodeBatch', () => {
+  it('round-trips CRLF lines, leading zeros and every byte but LF, exactly', () => {
+    const everyByte = Array.from({ length: 256 }, (_, byte) => String.fromCharCode(byte))
+      .filter((char) => char !== '\n')
+      .join('');
+    const batch: EventBatch = {
+      firstSequence: 1,
+      lastSequence: 12,
+      lines: ['0001|B\r\n', '002|F|007|08\n', `12|S|${everyByte}\r\n`],
+    };
+    const payload = encodeBatch(batch);
+    expect(decodeBatch(payload)).toEqual({ ok: true, batch });
+    // A payload inside a larger buffer (as the NATS client hands them) decodes the same.
+    const framed = new Uint8Array(payload.length + 8);
+    framed.set(payload, 4);
+    expect(decodeBatch(framed.subarray(4, 4 + payload.length))).toEqual({ ok: true, batch });
+  });
+
+  it('round-trips any valid batch (property)', () => {
+    const line = fc
+      .tuple(
+        fc.string({
+          unit: fc.integer({ min: 0, max: 255 }).map((code) => String.fromCharCode(code)),
+        }),
+        fc.constantFrom('\n', '\r\n'),
+      )
+      .map(([body, end]) => `${body.replaceAll('\n', '')}${end}`);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: MAX_ID }),
+        fc.nat(),
+        fc.array(line, { minLength: 1, maxLength: 20 }),
+        (first, span, lines) => {
+          const batch = {
+            firstSequence: first,
+            lastSequence: Math.min(MAX_ID, first + span),
+            lines,
+          };
+          expect(decodeBatch(encodeBatch(batch))).toEqual({ ok: true, batch });
+        },
+      ),
+    );
+  });
+
+  it.each([
+    ['an empty payload', '', /no "FMB<version> …" header/],
+    ['another message', 'hello\n', /no "FMB<version> …" header/],
+    ['a header without LF', 'FMB1 1 1 1', /no "FMB<version> …" header/],
+    ['a future version', 'FMB2 1 1 1\n1|B\n', /version 2 is not supported/],
+    ['a leading zero in the header', 'FMB1 01 1 1\n1|B\n', /first sequence "01" is not canonical/],
+    ['a count beyond MAX_ID', `FMB1 1 1 ${MAX_ID}0\n1|B\n`, /line count .* is not canonical/],
+    ['fewer lines than counted', 'FMB1 1 2 2\n1|B\n', /says 2 lines, the payload has 1/],
+    ['more lines than counted', 'FMB1 1 2 1\n1|B\n2|B\n', /says 1 lines, the payload has 2/],
+    ['a cut last line', 'FMB1 1 2 2\n1|B\n2|B', /line 2 has no terminator/],
+    ['first after last', 'FMB1 2 1 1\n2|B\n', /first <= last/],
+    ['no lines', 'FMB1 1 1 0\n', /at least one line/],
+  ])('refuses %s with a reason', (_name, payload, reason) => {
+    expect(reasonOf(payload)).toMatch(reason);
+  });
+});

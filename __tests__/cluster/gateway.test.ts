@@ -1,0 +1,398 @@
+/**
+ * The cluster's gateway (lib/cluster/gateway.ts) against `MemoryEventLog` over in-memory
+ * clients: an ingest and gateways together deliver what one maze delivers; catching up before
+ * clients are accepted; backpressure that stops the pulling; read failures retried without
+ * loss or duplication; a log the gateway cannot follow stops it. Every wait is bounded; every
+ * gateway, ingest and maze is closed.
+ */
+import { duplexPair } from 'node:stream';
+import { describe, expect, it } from '@jest/globals';
+import {
+  type EventBatch,
+  type EventLog,
+  iterateReader,
+  type LogReader,
+  type ReadOptions,
+} from '../../lib/cluster/event-log.js';
+import { createGateway, type Gateway, type GatewayOptions } from '../../lib/cluster/gateway.js';
+import { createIngest, type Ingest } from '../../lib/cluster/ingest.js';
+import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
+import { ErrorCode, MazeError, type Problem } from '../../lib/core/errors.js';
+import { gatewayMonitorSources } from '../../lib/monitor/cluster-sources.js';
+import { collectProblems, useClosing } from '../helpers/closing.js';
+import { appendRange } from '../helpers/event-log-contract.js';
+import {
+  attachMemoryClient,
+  attachMemorySource,
+  attachUsers,
+  expectSameDeliveries,
+  sleep,
+  useMemoryMazes,
+  WAIT_MS,
+  waitUntil,
+  withTimeout,
+} from '../helpers/sockets.js';
+import {
+  generateEventLines,
+  injectFaults,
+  mulberry32,
+  shuffleInBatches,
+} from '../helpers/streams.js';
+
+interface TestGateway {
+  readonly gateway: Gateway;
+  readonly problems: Problem[];
+}
+
+const track = useClosing();
+
+async function newGateway(options: GatewayOptions): Promise<TestGateway> {
+  const gateway = track(await withTimeout(createGateway(options), WAIT_MS, 'createGateway'));
+  return { gateway, problems: collectProblems(gateway) };
+}
+
+function newIngest(log: EventLog): Promise<Ingest> {
+  return withTimeout(createIngest({ log }), WAIT_MS, 'createIngest').then(track);
+}
+
+/**
+ * `count` batches of `perBatch` broadcasts of 1 KiB each, numbered from 1, appended at
+ * positions 0, 1, …; returns the batches.
+ */
+async function appendKibBroadcasts(
+  log: EventLog,
+  count: number,
+  perBatch: number,
+): Promise<EventBatch[]> {
+  const batches = Array.from({ length: count }, (_, index) => {
+    const first = perBatch * index + 1;
+    const lines = Array.from(
+      { length: perBatch },
+      (_, offset) => `${String(first + offset).padStart(1020, '0')}|B\n`,
+    );
+    return { firstSequence: first, lastSequence: first + perBatch - 1, lines };
+  });
+  for (const [position, batch] of batches.entries()) await log.append(batch, { position });
+  return batches;
+}
+
+const codes = (problems: readonly Problem[]) => problems.map((problem) => problem.code);
+
+describe('Gateway: ingest and gateways deliver what one maze delivers', () => {
+  const newMaze = useMemoryMazes();
+
+  it('on a shuffled stream with faults, LF and CRLF, to clients of two gateways', async () => {
+    const users = 12;
+    const rng = mulberry32(7);
+    const valid = generateEventLines({ count: 3_000, users, seed: 11 }).map((line, index) =>
+      index % 3 === 0 ? line.replace('\n', '\r\n') : line,
+    );
+    const lines = shuffleInBatches(injectFaults(valid, { rng, rate: 0.05, users }), 40, rng);
+    const text = lines.join('');
+
+    const { maze } = newMaze();
+    const reference = await attachUsers(maze, users);
+    const log = new MemoryEventLog();
+    const ingest = await newIngest(log);
+    const gateways = [await newGateway({ log }), await newGateway({ log })];
+    await Promise.all(gateways.map(({ gateway }) => gateway.ready));
+    const served = await Promise.all(gateways.map(({ gateway }) => attachUsers(gateway, users)));
+
+    const direct = attachMemorySource(maze);
+    direct.peer.write(text);
+    await direct.end();
+    const source = attachMemorySource(ingest);
+    source.peer.write(text);
+    await source.end();
+    await ingest.close();
+
+    const applied = maze.stats().eventsApplied;
+    expect(applied).toBeGreaterThan(2_000);
+    for (const { gateway } of gateways) {
+      await waitUntil(() => gateway.stats().eventsApplied === applied, `${applied} events applied`);
+    }
+    for (const clients of served) await expectSameDeliveries(clients, reference);
+    expect(reference.some((client) => client.received.text.includes('\r\n'))).toBe(true);
+  });
+});
+
+describe('Gateway: catching up', () => {
+  it('emits caughtUp at once for an empty log, to a listener added after createGateway', async () => {
+    const { gateway } = await newGateway({ log: new MemoryEventLog() });
+    const position = await withTimeout(
+      new Promise<number>((resolve) => gateway.once('caughtUp', resolve)),
+      WAIT_MS,
+      'caughtUp',
+    );
+    expect(position).toBe(0);
+    await gateway.ready;
+  });
+
+  it('applies the log written before it started, then serves clients only new events', async () => {
+    const log = new MemoryEventLog();
+    // Before the gateway: user 2 follows user 1, and a broadcast nobody may get again.
+    await log.append(
+      { firstSequence: 1, lastSequence: 2, lines: ['1|F|2|1\n', '2|B\n'] },
+      { position: 0 },
+    );
+    const { gateway } = await newGateway({ log });
+    await withTimeout(gateway.ready, WAIT_MS, 'ready');
+    expect(gateway.stats()).toMatchObject({ caughtUp: true, logPosition: 1, catchUpPosition: 1 });
+
+    const follower = await attachMemoryClient(gateway, '2\n');
+    await log.append(
+      { firstSequence: 3, lastSequence: 4, lines: ['3|S|1\r\n', '4|B\n'] },
+      {
+        position: 1,
+      },
+    );
+    await follower.received.waitForLength('3|S|1\r\n4|B\n'.length);
+    expect(follower.received.text).toBe('3|S|1\r\n4|B\n');
+  });
+
+  it('refuses clients until it has caught up with the tail found at start', async () => {
+    const log = new MemoryEventLog();
+    await appendRange(log, 1, 3);
+    const reader = new GatedLog(log);
+    const { gateway } = await newGateway({ log: reader });
+    const applied: number[] = [];
+    gateway.on('applied', (position) => applied.push(position));
+    expect(() => gateway.attachClient(duplexPair()[0])).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidState }),
+    );
+    expect(gateway.stats().caughtUp).toBe(false);
+    const sources = gatewayMonitorSources(gateway);
+    expect(sources.health()).toEqual({
+      ready: false,
+      reason: 'catching up with the event log (position 0 of 3)',
+    });
+    reader.open();
+    await withTimeout(gateway.ready, WAIT_MS, 'ready');
+    expect(gateway.stats()).toMatchObject({ logPosition: 3, batchesApplied: 3 });
+    expect(applied).toEqual([1, 2, 3]);
+    expect(sources.health()).toEqual({ ready: true });
+    expect(sources.stats()).toMatchObject({ logPosition: 3, caughtUp: true });
+    await gateway.close();
+    expect(sources.health()).toEqual({ ready: false, reason: 'the gateway is shutting down' });
+  });
+});
+
+describe('Gateway: backpressure', () => {
+  it('stops pulling the log while a client is over its limit, then delivers everything', async () => {
+    const log = new MemoryEventLog();
+    const { gateway } = await newGateway({ log, clientBufferLimit: 1024 });
+    await gateway.ready;
+    const slow = await attachMemoryClient(gateway, '1\n', { read: false });
+    // 200 batches of four 1 KiB broadcasts: far over a 16 KiB stream buffer.
+    const batches = await appendKibBroadcasts(log, 200, 4);
+    await waitUntil(() => gateway.stats().logReadingPaused, 'the gateway to hold its input');
+    const held = gateway.stats().logPosition;
+    expect(held).toBeLessThan(batches.length / 2);
+    await sleep(50);
+    expect(gateway.stats().logPosition).toBe(held);
+
+    slow.peer.resume();
+    const expected = batches.flatMap((batch) => batch.lines).join('');
+    await slow.received.waitForLength(expected.length);
+    expect(slow.received.text).toBe(expected);
+    expect(gateway.stats()).toMatchObject({
+      logPosition: batches.length,
+      logReadingPaused: false,
+    });
+  });
+});
+
+describe('Gateway: closing', () => {
+  it('closes at once while flow control holds its reading, and applies no more', async () => {
+    const log = new MemoryEventLog();
+    const { gateway } = await newGateway({ log, clientBufferLimit: 1024, shutdownTimeout: 200 });
+    await gateway.ready;
+    await attachMemoryClient(gateway, '1\n', { read: false });
+    await appendKibBroadcasts(log, 2, 32);
+    await waitUntil(() => gateway.stats().logReadingPaused, 'the gateway to hold its input');
+    expect(gateway.stats().logPosition).toBe(1);
+    await withTimeout(gateway.close(), WAIT_MS, 'close');
+    await sleep(20);
+    expect(gateway.stats()).toMatchObject({ logPosition: 1, clientsConnected: 0 });
+  });
+
+  it('closes at once while it waits to read again, and reads no more', async () => {
+    const inner = new MemoryEventLog();
+    const log = new FailingReadsLog(inner, 0);
+    const { gateway, problems } = await newGateway({ log });
+    await gateway.ready;
+    await appendRange(inner, 1, 1);
+    await waitUntil(() => problems.length === 1, 'the read failure');
+    expect(gatewayMonitorSources(gateway).health()).toEqual({
+      ready: false,
+      reason: 'reading the event log failed; retrying',
+    });
+    const started = Date.now();
+    await withTimeout(gateway.close(), WAIT_MS, 'close');
+    expect(Date.now() - started).toBeLessThan(200);
+    await sleep(300);
+    expect(log.readers).toBe(1);
+    expect(gateway.stats().logPosition).toBe(0);
+  });
+});
+
+describe('Gateway: log failures', () => {
+  it('reads again after a transient failure, from the next position, without loss or duplicate', async () => {
+    const inner = new MemoryEventLog();
+    const log = new FailingReadsLog(inner, 2);
+    const { gateway, problems } = await newGateway({ log });
+    await gateway.ready;
+    const client = await attachMemoryClient(gateway, '1\n');
+    await appendRange(inner, 1, 4);
+    // User 1 follows nobody: the broadcasts are its notifications.
+    const expected = '1|B\n11|B\n21|B\n31|B\n';
+    await client.received.waitForLength(expected.length);
+    expect(client.received.text).toBe(expected);
+    expect(codes(problems)).toEqual([ErrorCode.LogFailed]);
+    expect(gateway.stats()).toMatchObject({ readRetries: 1, logPosition: 4, following: true });
+  });
+
+  it('stops before it is ready when the log no longer holds its first position', async () => {
+    const log = new MemoryEventLog({ retainBatches: 2 });
+    await appendRange(log, 1, 5);
+    const { gateway, problems } = await newGateway({ log });
+    const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
+    await expect(withTimeout(gateway.ready, WAIT_MS, 'ready')).rejects.toMatchObject({
+      code: ErrorCode.LogTruncated,
+    });
+    expect((await withTimeout(stopped, WAIT_MS, 'stopped')).code).toBe(ErrorCode.LogTruncated);
+    expect(codes(problems)).toEqual([ErrorCode.LogTruncated]);
+    expect(gateway.stats()).toMatchObject({ following: false, caughtUp: false });
+    expect(gateway.stopped).toBe(true);
+    expect(gateway.closed).toBe(true);
+    expect(gatewayMonitorSources(gateway).health()).toEqual({
+      ready: false,
+      reason: 'the gateway cannot follow the log',
+    });
+  });
+
+  it('skips a batch the log hands out again after a retry, delivering it once', async () => {
+    const inner = new MemoryEventLog();
+    const log = new FailingReadsLog(inner, 2, { rewind: 1 });
+    const { gateway } = await newGateway({ log });
+    await gateway.ready;
+    const client = await attachMemoryClient(gateway, '1\n');
+    await appendRange(inner, 1, 4);
+    const expected = '1|B\n11|B\n21|B\n31|B\n';
+    await client.received.waitForLength(expected.length);
+    await sleep(20);
+    expect(client.received.text).toBe(expected);
+    expect(gateway.stats()).toMatchObject({ batchesApplied: 4, logPosition: 4 });
+  });
+
+  it('stops and closes its clients when retention drops what it has not read yet', async () => {
+    const log = new MemoryEventLog({ retainBatches: 4 });
+    const { gateway, problems } = await newGateway({ log, clientBufferLimit: 1024 });
+    await gateway.ready;
+    const slow = await attachMemoryClient(gateway, '1\n', { read: false });
+    const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
+    await appendKibBroadcasts(log, 40, 4);
+    slow.peer.resume();
+    expect((await withTimeout(stopped, WAIT_MS, 'stopped')).code).toBe(ErrorCode.LogTruncated);
+    await slow.received.waitForEnd();
+    expect(codes(problems)).toEqual([ErrorCode.LogTruncated]);
+    expect(gateway.stats()).toMatchObject({ clientsConnected: 0, following: false });
+  });
+
+  it('stops when its reader ends without close() (the log closed under it)', async () => {
+    const log = new MemoryEventLog();
+    const { gateway } = await newGateway({ log });
+    await gateway.ready;
+    const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
+    await log.close();
+    expect((await withTimeout(stopped, WAIT_MS, 'stopped')).code).toBe(ErrorCode.LogFailed);
+    expect(gateway.stopped).toBe(true);
+  });
+
+  it('reports a stale line in the log and delivers nothing twice', async () => {
+    const log = new MemoryEventLog();
+    const { gateway, problems } = await newGateway({ log });
+    await gateway.ready;
+    const client = await attachMemoryClient(gateway, '1\n');
+    await log.append({ firstSequence: 5, lastSequence: 5, lines: ['5|B\n'] }, { position: 0 });
+    await log.append(
+      { firstSequence: 6, lastSequence: 7, lines: ['6|B\n', '5|B\n'] },
+      { position: 1 },
+    );
+    await log.append({ firstSequence: 8, lastSequence: 8, lines: ['8|B\n'] }, { position: 2 });
+    await client.received.waitForLength('5|B\n6|B\n8|B\n'.length);
+    expect(client.received.text).toBe('5|B\n6|B\n8|B\n');
+    expect(codes(problems)).toEqual([ErrorCode.EventStale]);
+    expect(problems[0]?.context.connection).toBe('log position 2');
+  });
+});
+
+/** A log whose readers wait, without reading, until `open()`. */
+class GatedLog implements EventLog {
+  #open: () => void = () => {};
+  readonly #opened = new Promise<void>((resolve) => {
+    this.#open = resolve;
+  });
+
+  constructor(readonly inner: EventLog) {}
+
+  open(): void {
+    this.#open();
+  }
+
+  append: EventLog['append'] = (batch, fence) => this.inner.append(batch, fence);
+  tail: EventLog['tail'] = () => this.inner.tail();
+  close: EventLog['close'] = () => this.inner.close();
+
+  read(fromPosition: number, options?: ReadOptions): LogReader {
+    const reader = this.inner.read(fromPosition, options);
+    const opened = this.#opened;
+    const gated: LogReader = {
+      next: async () => {
+        await opened;
+        return reader.next();
+      },
+      close: () => reader.close(),
+      [Symbol.asyncIterator]: () => iterateReader(gated),
+    };
+    return gated;
+  }
+}
+
+/**
+ * A log whose first reader hands out `batches` batches, then fails with `ERR_LOG_FAILED`;
+ * later readers start `rewind` positions before the one asked for (a log that hands out a
+ * batch again).
+ */
+class FailingReadsLog implements EventLog {
+  readers = 0;
+
+  constructor(
+    readonly inner: EventLog,
+    readonly batches: number,
+    readonly options: { readonly rewind?: number } = {},
+  ) {}
+
+  append: EventLog['append'] = (batch, fence) => this.inner.append(batch, fence);
+  tail: EventLog['tail'] = () => this.inner.tail();
+  close: EventLog['close'] = () => this.inner.close();
+
+  read(fromPosition: number, options?: ReadOptions): LogReader {
+    const failing = this.readers++ === 0;
+    const from = failing ? fromPosition : Math.max(1, fromPosition - (this.options.rewind ?? 0));
+    const reader = this.inner.read(from, options);
+    let left = this.batches;
+    const failingReader: LogReader = {
+      next: async () => {
+        if (failing && left-- === 0) {
+          await reader.close();
+          throw new MazeError(ErrorCode.LogFailed, 'the connection to NATS was closed');
+        }
+        return reader.next();
+      },
+      close: () => reader.close(),
+      [Symbol.asyncIterator]: () => iterateReader(failingReader),
+    };
+    return failingReader;
+  }
+}

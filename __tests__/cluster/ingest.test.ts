@@ -1,0 +1,613 @@
+/**
+ * The cluster's ingest (lib/cluster/ingest.ts) against `MemoryEventLog` over in-memory
+ * sources: events in sequence order with serve's rules and reports, batching (byte bound and
+ * timer), resuming from the log's tail, the append window pausing the source, recovery from
+ * a failed append (drain, re-read the tail, re-append in order) and the refusal of a second
+ * writer. Logs whose appends the test releases by hand stand in for a slow or failing NATS.
+ * Every wait is bounded; every ingest is closed and its timers with it.
+ */
+import { describe, expect, it, jest } from '@jest/globals';
+import type {
+  AppendResult,
+  EventBatch,
+  EventLog,
+  LogBatch,
+  LogFence,
+  LogReader,
+  LogTail,
+  ReadOptions,
+} from '../../lib/cluster/event-log.js';
+import {
+  createIngest,
+  INGEST_BATCH_DELAY_MS,
+  type Ingest,
+  type IngestOptions,
+} from '../../lib/cluster/ingest.js';
+import { INGEST_APPEND_WINDOW, INGEST_BATCH_BYTES } from '../../lib/cluster/ingest-machine.js';
+import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
+import { ErrorCode, MazeError, type Problem } from '../../lib/core/errors.js';
+import { ingestMonitorSources } from '../../lib/monitor/cluster-sources.js';
+import { collectProblems, useClosing } from '../helpers/closing.js';
+import { take } from '../helpers/event-log-contract.js';
+import {
+  attachMemorySource,
+  type MemorySource,
+  sleep,
+  useMemoryMazes,
+  WAIT_MS,
+  waitUntil,
+  withTimeout,
+} from '../helpers/sockets.js';
+import { mulberry32, shuffle } from '../helpers/streams.js';
+
+/** An ingest of the test, with the problems it reported. */
+interface TestIngest {
+  readonly ingest: Ingest;
+  readonly problems: Problem[];
+}
+
+const track = useClosing();
+
+async function newIngest(options: IngestOptions): Promise<TestIngest> {
+  const ingest = track(await withTimeout(createIngest(options), WAIT_MS, 'createIngest'));
+  return { ingest, problems: collectProblems(ingest) };
+}
+
+/** Every batch of `log`, from position 1, bounded. */
+async function batchesOf(log: EventLog): Promise<LogBatch[]> {
+  const tail = await log.tail();
+  if (tail === undefined) return [];
+  const reader = log.read(1);
+  const batches = await withTimeout(take(reader, tail.position), WAIT_MS, 'the log');
+  await reader.close();
+  return batches;
+}
+
+/** The sequence number a line starts with. */
+function sequenceOf(line: string): number {
+  return Number(line.slice(0, line.indexOf('|')));
+}
+
+/** Holds and checks the order and numbering of what a log holds. */
+function expectWellFormed(batches: readonly LogBatch[]): void {
+  let previousLast = 0;
+  for (const [index, batch] of batches.entries()) {
+    expect(batch.position).toBe(index + 1);
+    expect(batch.firstSequence).toBeGreaterThan(previousLast);
+    expect(sequenceOf(batch.lines[0] as string)).toBe(batch.firstSequence);
+    const numbers = batch.lines.map(sequenceOf);
+    for (let at = 1; at < numbers.length; at++) {
+      expect(numbers[at]).toBeGreaterThan(numbers[at - 1] as number);
+    }
+    expect(batch.lastSequence).toBeGreaterThanOrEqual(numbers.at(-1) as number);
+    previousLast = batch.lastSequence;
+  }
+}
+
+function linesOf(batches: readonly LogBatch[]): string[] {
+  return batches.flatMap((batch) => batch.lines);
+}
+
+/** A valid event line padded with leading zeros to `length` bytes (terminator included). */
+function padded(sequence: number, length: number): string {
+  const body = `|S|${sequence % 97}\n`;
+  return `${String(sequence).padStart(length - body.length, '0')}${body}`;
+}
+
+/** Lines of `count` padded events from `from`: 16 of 4,000 bytes fill one batch. */
+function paddedRange(from: number, count: number, length = 4_000): string[] {
+  return Array.from({ length: count }, (_, index) => padded(from + index, length));
+}
+
+/** What the log wrapper does with one append call. */
+type Verdict = 'pass' | 'fail' | 'lost' | 'twice';
+
+/**
+ * A `MemoryEventLog` whose appends wait until the test releases them, in call order: each
+ * released call passes to the log, fails without reaching it (`ERR_LOG_FAILED`), or reaches
+ * it and then fails (an acknowledgement lost), or reaches it twice and answers the second, a
+ * duplicate (a retry inside the log). With `held` false, calls pass at once.
+ */
+class HeldLog implements EventLog {
+  readonly inner = new MemoryEventLog();
+  readonly #held: {
+    readonly batch: EventBatch;
+    readonly fence: LogFence;
+    readonly settle: (verdict: Verdict) => void;
+  }[] = [];
+  calls = 0;
+  tails = 0;
+
+  constructor(
+    public held = true,
+    readonly verdictOf: (call: number) => Verdict = () => 'pass',
+  ) {}
+
+  get waiting(): number {
+    return this.#held.length;
+  }
+
+  append(batch: EventBatch, fence: LogFence): Promise<AppendResult> {
+    const call = this.calls++;
+    return new Promise<AppendResult>((resolve, reject) => {
+      const settle = (verdict: Verdict): void => {
+        if (verdict === 'fail') {
+          reject(new MazeError(ErrorCode.LogFailed, `append call ${call} failed (test)`));
+          return;
+        }
+        this.inner.append(batch, fence).then(async (result) => {
+          if (verdict === 'twice') resolve(await this.inner.append(batch, fence));
+          else if (verdict === 'lost') {
+            reject(new MazeError(ErrorCode.LogFailed, `append call ${call}: ack lost (test)`));
+          } else resolve(result);
+        }, reject);
+      };
+      if (this.held) this.#held.push({ batch, fence, settle });
+      else settle(this.verdictOf(call));
+    });
+  }
+
+  /** Releases the `count` oldest held calls, in order, each by `verdictOf`. */
+  release(count = this.#held.length): void {
+    const calls = this.calls - this.#held.length;
+    for (const [index, { settle }] of this.#held.splice(0, count).entries()) {
+      settle(this.verdictOf(calls + index));
+    }
+  }
+
+  tail(): Promise<LogTail | undefined> {
+    this.tails++;
+    return this.inner.tail();
+  }
+
+  read(fromPosition: number, options?: ReadOptions): LogReader {
+    return this.inner.read(fromPosition, options);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Writes `lines` to the source as one block. */
+function write(source: MemorySource, lines: readonly string[]): void {
+  source.peer.write(lines.join(''), 'latin1');
+}
+
+/** Waits until the ingest has appended `events` events. */
+function appended(ingest: Ingest, events: number): Promise<void> {
+  return waitUntil(
+    () => ingest.stats().eventsAppended >= events,
+    `${events} events appended (${ingest.stats().eventsAppended} so far)`,
+  );
+}
+
+const newMaze = useMemoryMazes();
+
+describe('ingest: order and rules', () => {
+  it('appends shuffled events in sequence order, lines exact (CRLF kept), in one batch per block', async () => {
+    const log = new MemoryEventLog();
+    const { ingest, problems } = await newIngest({ log });
+    const source = attachMemorySource(ingest);
+    const lines = Array.from({ length: 200 }, (_, index) =>
+      index % 3 === 0 ? `${index + 1}|F|${index}|${index + 7}\r\n` : `${index + 1}|B\n`,
+    );
+    write(source, shuffle(lines, mulberry32(7)));
+    await appended(ingest, 200);
+    const batches = await batchesOf(log);
+    expectWellFormed(batches);
+    expect(linesOf(batches)).toEqual(lines);
+    expect(batches.at(-1)?.lastSequence).toBe(200);
+    expect(problems).toEqual([]);
+    expect(ingest.stats()).toMatchObject({
+      eventsReceived: 200,
+      eventsSequenced: 200,
+      eventsAppended: 200,
+      nextSequence: 201,
+      appendsInFlight: 0,
+      batchesUnacknowledged: 0,
+    });
+  });
+
+  it('reports invalid bodies, stale, duplicate and bad numbers like serve, and appends none of them', async () => {
+    const input = [
+      '2|B\n',
+      '1|X\n', // invalid body: consumes 1, not appended
+      '3|F|1\n', // invalid body: consumes 3
+      '2|B\n', // stale
+      '5|B\r\n',
+      '5|P|1|2\n', // duplicate (5 waits for 4)
+      'x|B\n', // no sequence number
+      '4|U|1|2\n',
+      '6|S|9\n',
+    ];
+    const log = new MemoryEventLog();
+    const { ingest, problems } = await newIngest({ log });
+    const source = attachMemorySource(ingest);
+    write(source, input);
+    await appended(ingest, 4);
+    await source.end();
+    const batches = await batchesOf(log);
+    expect(linesOf(batches)).toEqual(['2|B\n', '4|U|1|2\n', '5|B\r\n', '6|S|9\n']);
+    expectWellFormed(batches);
+    expect(batches.at(-1)?.lastSequence).toBe(6);
+
+    const { maze, problems: mazeProblems } = newMaze();
+    const mazeSource = attachMemorySource(maze);
+    write(mazeSource, input);
+    await mazeSource.end();
+    const summary = (list: readonly Problem[]): unknown[] =>
+      list.map(({ code, context }) => ({
+        code,
+        sequence: context.sequence,
+        line: context.lineNumber,
+      }));
+    expect(summary(problems)).toEqual(summary(mazeProblems));
+    expect(problems.map((problem) => problem.code)).toEqual([
+      ErrorCode.EventBadBody,
+      ErrorCode.EventBadBody,
+      ErrorCode.EventStale,
+      ErrorCode.EventDuplicate,
+      ErrorCode.EventBadSequence,
+    ]);
+    expect(ingest.stats()).toMatchObject({ eventsNoop: 2, eventsDiscarded: 3 });
+  });
+
+  it('skips a gap when the reorder buffer overflows, reports it, and appends the rest in order', async () => {
+    const log = new MemoryEventLog();
+    const { ingest, problems } = await newIngest({ log, reorderCapacity: 4 });
+    const source = attachMemorySource(ingest);
+    write(source, ['1|B\n', '3|B\n', '4|B\n', '5|B\n', '6|B\n', '7|B\n']);
+    await appended(ingest, 6 - 1);
+    const batches = await batchesOf(log);
+    expect(linesOf(batches)).toEqual(['1|B\n', '3|B\n', '4|B\n', '5|B\n', '6|B\n', '7|B\n']);
+    expectWellFormed(batches);
+    expect(problems).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.SequenceGap,
+        context: expect.objectContaining({
+          missingFrom: 2,
+          missingTo: 2,
+          connection: source.connection,
+        }),
+      }),
+    ]);
+    expect(ingest.stats().sequencesSkipped).toBe(1);
+  });
+
+  it('takes one source at a time, as serve does', async () => {
+    const { ingest, problems } = await newIngest({ log: new MemoryEventLog() });
+    attachMemorySource(ingest);
+    const second = attachMemorySource(ingest);
+    expect(problems).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.EventSourceBusy,
+        context: { connection: second.connection },
+      }),
+    ]);
+    expect(ingest.stats()).toMatchObject({ eventSourcesAccepted: 1, eventSourcesRefused: 1 });
+  });
+});
+
+describe('ingest: batching', () => {
+  it('puts many small events in few batches, none over the byte bound', async () => {
+    const log = new MemoryEventLog();
+    const { ingest } = await newIngest({ log });
+    const source = attachMemorySource(ingest);
+    const lines = Array.from({ length: 20_000 }, (_, index) => `${index + 1}|S|${index % 500}\n`);
+    const bytes = lines.join('').length;
+    write(source, lines);
+    await appended(ingest, lines.length);
+    const batches = await batchesOf(log);
+    expect(linesOf(batches)).toEqual(lines);
+    expectWellFormed(batches);
+    for (const batch of batches) {
+      expect(batch.lines.join('').length).toBeLessThanOrEqual(INGEST_BATCH_BYTES);
+    }
+    // The bound, plus the batches the timer closed between input chunks.
+    expect(batches.length).toBeLessThan(Math.ceil(bytes / INGEST_BATCH_BYTES) + 20);
+    expect(ingest.stats().batchesAppended).toBe(batches.length);
+  });
+
+  it('closes a batch at the byte bound: 16 lines of 4,000 bytes fill one', async () => {
+    const log = new MemoryEventLog();
+    const { ingest } = await newIngest({ log });
+    const source = attachMemorySource(ingest);
+    const lines = paddedRange(1, 48);
+    write(source, lines);
+    await appended(ingest, 48);
+    const batches = await batchesOf(log);
+    expect(linesOf(batches)).toEqual(lines);
+    for (const batch of batches) {
+      expect(batch.lines.join('').length).toBeLessThanOrEqual(INGEST_BATCH_BYTES);
+    }
+    expect(
+      batches.map((batch) => batch.lines.length).filter((count) => count === 16).length,
+    ).toBeGreaterThanOrEqual(2);
+  });
+
+  it('appends a chunk at once when no append is in flight (a quiet source waits for nothing)', async () => {
+    // The clock stands still: only turns of the event loop pass, no batch delay.
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      const log = new MemoryEventLog();
+      const ingest = track(await createIngest({ log }));
+      const source = attachMemorySource(ingest);
+      write(source, ['1|B\n', '2|B\n', '3|B\n']);
+      for (let turn = 0; turn < 50 && ingest.stats().eventsAppended < 3; turn++) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(await batchesOf(log)).toEqual([
+        { position: 1, firstSequence: 1, lastSequence: 3, lines: ['1|B\n', '2|B\n', '3|B\n'] },
+      ]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('while an append is in flight, batches the next chunks until the delay', async () => {
+    const log = new HeldLog();
+    const { ingest } = await newIngest({ log });
+    const source = attachMemorySource(ingest);
+    write(source, ['1|B\n']);
+    await waitUntil(() => log.waiting === 1, 'the first append in flight');
+    write(source, ['2|B\n']);
+    write(source, ['3|B\n']);
+    await waitUntil(() => ingest.stats().eventsReceived === 3, 'three lines read');
+    expect(log.waiting).toBe(1);
+    await waitUntil(() => log.waiting === 2, 'the batch the delay closed');
+    log.held = false;
+    log.release();
+    await appended(ingest, 3);
+    expect((await batchesOf(log.inner)).map((batch) => batch.lines)).toEqual([
+      ['1|B\n'],
+      ['2|B\n', '3|B\n'],
+    ]);
+  });
+
+  it('counts an invalid body after the last line in its batch', async () => {
+    const log = new MemoryEventLog();
+    const { ingest } = await newIngest({ log });
+    const source = attachMemorySource(ingest);
+    write(source, ['1|B\n', '2|Z\n']);
+    await appended(ingest, 1);
+    expect((await log.tail())?.lastSequence).toBe(2);
+  });
+});
+
+describe('ingest: resume', () => {
+  it('continues at the tail + 1; a source resending old numbers sees them stale', async () => {
+    const log = new MemoryEventLog();
+    const first = await newIngest({ log });
+    const source = attachMemorySource(first.ingest);
+    write(source, ['1|B\n', '2|B\n', '3|B\n', '4|Z\n']);
+    await appended(first.ingest, 3);
+    await source.end();
+    await first.ingest.close();
+
+    const second = await newIngest({ log, startSequence: 1_000 });
+    expect(second.ingest.stats().nextSequence).toBe(5);
+    const again = attachMemorySource(second.ingest);
+    write(again, ['3|B\n', '4|B\n', '5|B\n', '6|B\n']);
+    await appended(second.ingest, 2);
+    expect(linesOf(await batchesOf(log))).toEqual(['1|B\n', '2|B\n', '3|B\n', '5|B\n', '6|B\n']);
+    expect(second.problems.map((problem) => [problem.code, problem.context.sequence])).toEqual([
+      [ErrorCode.EventStale, 3],
+      [ErrorCode.EventStale, 4],
+    ]);
+  });
+
+  it('starts a fresh log at startSequence', async () => {
+    const log = new MemoryEventLog();
+    const { ingest } = await newIngest({ log, startSequence: 100 });
+    const source = attachMemorySource(ingest);
+    write(source, ['100|B\n']);
+    await appended(ingest, 1);
+    expect(await log.tail()).toEqual({ position: 1, firstSequence: 100, lastSequence: 100 });
+  });
+
+  it('rejects a log whose tail cannot be read, and a bad option', async () => {
+    const log = new MemoryEventLog();
+    await log.close();
+    await expect(createIngest({ log })).rejects.toMatchObject({ code: ErrorCode.InvalidState });
+    await expect(
+      createIngest({ log: new MemoryEventLog(), reorderCapacity: 0 }),
+    ).rejects.toMatchObject({ code: ErrorCode.InvalidOption });
+  });
+});
+
+describe('ingest: the append window', () => {
+  it('pauses the source while the window is full and resumes when it has room', async () => {
+    const log = new HeldLog();
+    const { ingest } = await newIngest({ log });
+    const source = attachMemorySource(ingest);
+    const lines = paddedRange(1, 16 * (INGEST_APPEND_WINDOW + 6));
+    write(source, lines);
+    await waitUntil(() => ingest.stats().appendsInFlight === INGEST_APPEND_WINDOW, 'a full window');
+    const received = ingest.stats().eventsReceived;
+    await sleep(30);
+    expect(ingest.stats().eventsReceived).toBe(received);
+    expect(received).toBeLessThan(lines.length);
+    expect(ingest.stats().appendsInFlight).toBe(INGEST_APPEND_WINDOW);
+    expect(log.waiting).toBe(INGEST_APPEND_WINDOW);
+    // Room in the window (a batch closed meanwhile may take the first): the source is read again.
+    log.release(2);
+    await waitUntil(() => ingest.stats().eventsReceived > received, 'the source read again');
+    log.held = false;
+    log.release();
+    await appended(ingest, lines.length);
+    const batches = await batchesOf(log.inner);
+    expect(linesOf(batches)).toEqual(lines);
+    expectWellFormed(batches);
+  });
+});
+
+describe('ingest: append errors', () => {
+  it('drains the window after a failed append, re-reads the tail and re-appends in order', async () => {
+    const log = new HeldLog(true, (call) => (call === 3 ? 'fail' : 'pass'));
+    const { ingest, problems } = await newIngest({ log });
+    const source = attachMemorySource(ingest);
+    const lines = paddedRange(1, 16 * 12);
+    write(source, lines);
+    await waitUntil(() => log.waiting === INGEST_APPEND_WINDOW, 'a full window');
+    const tailsBefore = log.tails;
+    log.held = false;
+    log.release();
+    await appended(ingest, lines.length);
+    const batches = await batchesOf(log.inner);
+    expect(linesOf(batches)).toEqual(lines);
+    expectWellFormed(batches);
+    expect(log.tails).toBe(tailsBefore + 1);
+    expect(ingest.stats()).toMatchObject({
+      appendErrors: 1,
+      batchesAppended: batches.length,
+      batchesUnacknowledged: 0,
+    });
+    // Calls 3..7 of the first window were refused (the failed one, then fenced): 5 again.
+    expect(ingest.stats().appendRetries).toBe(INGEST_APPEND_WINDOW - 3);
+    expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.LogFailed]);
+  });
+
+  it('does not append again a batch whose acknowledgement was lost', async () => {
+    const log = new HeldLog(true, (call) => (call === 2 ? 'lost' : 'pass'));
+    const { ingest } = await newIngest({ log });
+    const source = attachMemorySource(ingest);
+    const lines = paddedRange(1, 16 * 10);
+    write(source, lines);
+    await waitUntil(() => log.waiting === INGEST_APPEND_WINDOW, 'a full window');
+    log.held = false;
+    log.release();
+    await appended(ingest, lines.length);
+    const batches = await batchesOf(log.inner);
+    expect(linesOf(batches)).toEqual(lines);
+    expectWellFormed(batches);
+    expect(ingest.stats()).toMatchObject({
+      appendErrors: 1,
+      // Calls 3..7 passed their fences: the lost one is in the log, read back and not sent again.
+      appendRetries: 0,
+      eventsAppended: lines.length,
+      batchesAppended: batches.length,
+    });
+  });
+
+  it('goes on after a duplicate answer once the batch read back is its own', async () => {
+    const log = new HeldLog(false, (call) => (call === 1 ? 'twice' : 'pass'));
+    const { ingest, problems } = await newIngest({ log });
+    const source = attachMemorySource(ingest);
+    const lines = paddedRange(1, 16 * 4);
+    write(source, lines);
+    await appended(ingest, lines.length);
+    expect(linesOf(await batchesOf(log.inner))).toEqual(lines);
+    expect(ingest.stats()).toMatchObject({ appendErrors: 1, stopped: false });
+    expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.LogFenced]);
+  });
+
+  it('retries a failing log until it answers', async () => {
+    let failing = 3;
+    const log = new HeldLog(false, () => (failing-- > 0 ? 'fail' : 'pass'));
+    const { ingest } = await newIngest({ log });
+    const source = attachMemorySource(ingest);
+    write(source, ['1|B\n']);
+    await sleep(INGEST_BATCH_DELAY_MS + 5);
+    write(source, ['2|B\n']);
+    await sleep(INGEST_BATCH_DELAY_MS + 5);
+    write(source, ['3|B\n']);
+    await appended(ingest, 3);
+    expect(linesOf(await batchesOf(log.inner))).toEqual(['1|B\n', '2|B\n', '3|B\n']);
+  });
+
+  it('stops when another writer appended: reported, source closed, the log never interleaved', async () => {
+    const log = new HeldLog();
+    const { ingest, problems } = await newIngest({ log });
+    const stopped = new Promise<Problem>((resolve) => ingest.once('stopped', resolve));
+    const source = attachMemorySource(ingest);
+    const ended = new Promise<void>((resolve) => source.peer.once('end', resolve));
+    const lines = paddedRange(1, 16 * 10);
+    write(source, lines);
+    await waitUntil(() => log.waiting === INGEST_APPEND_WINDOW, 'a full window');
+    log.release(2);
+    await appended(ingest, 32);
+    const foreign: EventBatch = {
+      firstSequence: 900_000,
+      lastSequence: 900_000,
+      lines: ['900000|B\n'],
+    };
+    await log.inner.append(foreign, { position: 2 });
+    log.held = false;
+    log.release();
+    const problem = await withTimeout(stopped, WAIT_MS, 'the ingest to stop');
+    expect(problem.code).toBe(ErrorCode.LogFenced);
+    await withTimeout(ended, WAIT_MS, 'the source to be closed');
+    expect(problems.at(-1)).toMatchObject({
+      code: ErrorCode.LogFenced,
+      message: expect.stringContaining('another ingest appended'),
+    });
+    const batches = await batchesOf(log.inner);
+    expect(batches.map((batch) => batch.firstSequence)).toEqual([1, 17, 900_000]);
+    expect(ingest.stats()).toMatchObject({ stopped: true, batchesUnacknowledged: 0 });
+    expect(ingestMonitorSources(ingest).health()).toEqual({
+      ready: false,
+      reason: 'another ingest has the event log',
+    });
+    expect(() => attachMemorySource(ingest)).toThrow(
+      expect.objectContaining({ code: ErrorCode.InvalidState }),
+    );
+    await sleep(INGEST_BATCH_DELAY_MS * 4);
+    expect((await log.inner.tail())?.position).toBe(3);
+  });
+
+  it('two ingests on one log: the one refused first stops, the log holds one writer after the other', async () => {
+    const log = new MemoryEventLog();
+    const old = await newIngest({ log });
+    const newer = await newIngest({ log });
+    const oldSource = attachMemorySource(old.ingest);
+    write(oldSource, ['1|B\n']);
+    await appended(old.ingest, 1);
+    // The newer one read an empty log: its first append is fenced, and the tail is not its own.
+    const newerSource = attachMemorySource(newer.ingest);
+    write(newerSource, ['1|S|5\n']);
+    await waitUntil(() => newer.ingest.stopped, 'the newer ingest to stop');
+    write(oldSource, ['2|B\n']);
+    await appended(old.ingest, 2);
+    expect(linesOf(await batchesOf(log))).toEqual(['1|B\n', '2|B\n']);
+  });
+});
+
+describe('ingest: close', () => {
+  it('appends what is sequenced, leaves no timer, and refuses sources afterwards', async () => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      const log = new MemoryEventLog();
+      const ingest = await createIngest({ log });
+      const source = attachMemorySource(ingest);
+      write(source, ['1|B\n', '2|B\n', '4|B\n']);
+      source.peer.end();
+      // Fake timers stop waitUntil(): turns of the event loop instead, a bounded number.
+      for (let turn = 0; turn < 50 && ingest.stats().eventsReceived < 3; turn++) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(ingest.stats().eventsReceived).toBe(3);
+      // 1 and 2 went at the end of their chunk (nothing in flight); 4 waits for 3.
+      expect(jest.getTimerCount()).toBe(0);
+      await ingest.close();
+      expect(jest.getTimerCount()).toBe(0);
+      expect(linesOf(await batchesOf(log))).toEqual(['1|B\n', '2|B\n']);
+      expect(() => ingest.attachEventSource(source.peer)).toThrow(MazeError);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('gives up on a log that never answers after shutdownTimeout, and says so', async () => {
+    const log = new HeldLog();
+    const { ingest, problems } = await newIngest({ log, shutdownTimeout: 50 });
+    const source = attachMemorySource(ingest);
+    write(source, ['1|B\n']);
+    await waitUntil(() => log.waiting === 1, 'an append in flight');
+    const started = performance.now();
+    await withTimeout(ingest.close(), WAIT_MS, 'close');
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(problems.at(-1)).toMatchObject({ code: ErrorCode.LogFailed });
+    log.release();
+  });
+});

@@ -1,0 +1,254 @@
+/**
+ * `JetStreamEventLog` and `connectEventLog()` against a real `nats-server`, beyond the shared
+ * contract: the stream it creates or refuses, the tail and the reads across a NATS restart
+ * (file storage), a foreign payload in the stream, and the one clear error when NATS is
+ * unreachable or runs without JetStream. Skipped without `nats-server` unless
+ * `FOLLOWER_MAZE_REQUIRE_NATS=1`. Every wait is bounded; every connection is closed.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connectEventLog } from '../../lib/cluster/connect.js';
+import type { JetStreamEventLog } from '../../lib/cluster/jetstream-event-log.js';
+import { EVENT_LOG_PULL_EXPIRES_MS } from '../../lib/cluster/jetstream-reader.js';
+import { ErrorCode } from '../../lib/core/errors.js';
+import { appendRange, batchOf, take } from '../helpers/event-log-contract.js';
+import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
+import { unusedPort, withTimeout } from '../helpers/sockets.js';
+
+/** Bound on anything that waits for a NATS restart: reconnecting takes ~2 s. */
+const RESTART_WAIT_MS = 20_000;
+
+/** `attempt()`'s first result, asking again after each failure until `RESTART_WAIT_MS`. */
+async function eventually<T>(attempt: () => Promise<T>, what: string): Promise<T> {
+  const deadline = Date.now() + RESTART_WAIT_MS;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${what}: still failing (${error})`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+describeWithNats('JetStreamEventLog on nats-server', () => {
+  describe('with JetStream', withJetStream);
+  describe('connectEventLog without a usable NATS', withoutJetStream);
+});
+
+function withJetStream(): void {
+  let server: NatsServer;
+  let admin: NatsConnection;
+  const opened: JetStreamEventLog[] = [];
+  let streams = 0;
+
+  /** The log on a stream of its own, through `connectEventLog()` as the CLI does it. */
+  async function open(
+    stream = `JS_${++streams}`,
+    retention: { natsMaxAge?: number; natsMaxBytes?: number } = {},
+  ): Promise<JetStreamEventLog> {
+    const log = await connectEventLog({
+      natsUrl: server.url,
+      natsStream: stream,
+      natsSubject: `js.${stream}`,
+      ...retention,
+    });
+    opened.push(log);
+    return log;
+  }
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    admin = await connect({ servers: server.url, maxReconnectAttempts: -1 });
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((log) => log.close()));
+  });
+  afterAll(async () => {
+    await admin?.close();
+    await server?.stop();
+  });
+
+  it('creates the stream: the one subject, file storage, one replica', async () => {
+    await open('CREATED');
+    const info = await (await jetstreamManager(admin)).streams.info('CREATED');
+    expect(info.config).toMatchObject({
+      subjects: ['js.CREATED'],
+      storage: 'file',
+      num_replicas: 1,
+    });
+  });
+
+  it('sets the retention a writer asks for, again when it changes, and no other', async () => {
+    const manager = await jetstreamManager(admin);
+    await open('KEPT', { natsMaxAge: 3_600, natsMaxBytes: 10_000_000 });
+    expect((await manager.streams.info('KEPT')).config).toMatchObject({
+      max_age: 3_600 * 1e9,
+      max_bytes: 10_000_000,
+      duplicate_window: 120 * 1e9,
+    });
+    await open('KEPT', { natsMaxAge: 60 });
+    expect((await manager.streams.info('KEPT')).config).toMatchObject({
+      max_age: 60 * 1e9,
+      max_bytes: -1,
+      duplicate_window: 60 * 1e9,
+    });
+    // A reader's open (a gateway gives no retention) leaves the stream's alone.
+    await open('KEPT');
+    expect((await manager.streams.info('KEPT')).config).toMatchObject({ max_age: 60 * 1e9 });
+    await open('KEPT', { natsMaxAge: 0, natsMaxBytes: 0 });
+    expect((await manager.streams.info('KEPT')).config).toMatchObject({
+      max_age: 0,
+      max_bytes: -1,
+    });
+  });
+
+  it('keeps the newest snapshot in the Object Store beside the stream, whole', async () => {
+    const log = await open('SNAPPED');
+    const store = await log.openSnapshots();
+    expect(await store.latest()).toBeUndefined();
+    // Several chunks' worth (Object Store cuts objects into 128 KiB chunks).
+    const big = new Uint8Array(3_000_000).map((_, index) => index % 251);
+    await store.save(big);
+    await store.save(big.subarray(0, 1_000_001));
+    const other = await (await open('SNAPPED')).openSnapshots();
+    expect(await other.latest()).toEqual(big.subarray(0, 1_000_001));
+    const buckets = await (await jetstreamManager(admin)).streams.names().next();
+    expect(buckets).toContain('OBJ_SNAPPED_SNAPSHOTS');
+  });
+
+  it('refuses a stream that has other subjects (ERR_LOG_CONFIG)', async () => {
+    const manager = await jetstreamManager(admin);
+    await manager.streams.add({ name: 'OTHER', subjects: ['other.>'] });
+    await expect(open('OTHER')).rejects.toMatchObject({
+      code: ErrorCode.LogConfig,
+      message: expect.stringContaining('stream OTHER exists with subjects ["other.>"]'),
+    });
+  });
+
+  it('refuses a batch over the server max_payload (ERR_LOG_BAD_BATCH)', async () => {
+    const log = await open();
+    const line = `1|S|${'x'.repeat(1024 * 1024)}\n`;
+    await expect(
+      log.append({ firstSequence: 1, lastSequence: 1, lines: [line] }, { position: 0 }),
+    ).rejects.toMatchObject({
+      code: ErrorCode.LogBadBatch,
+      message: expect.stringContaining('max_payload'),
+    });
+  });
+
+  it('reports a foreign message in the stream as ERR_LOG_BAD_BATCH', async () => {
+    const log = await open('FOREIGN');
+    await appendRange(log, 1, 1);
+    await jetstream(admin).publish('js.FOREIGN', 'not a batch');
+    await expect(log.tail()).rejects.toMatchObject({
+      code: ErrorCode.LogBadBatch,
+      message: expect.stringContaining('position 2 is not a follower-maze batch'),
+    });
+    const reader = log.read(1);
+    await take(reader, 1);
+    await expect(withTimeout(reader.next(), 5_000, 'the refusal')).rejects.toMatchObject({
+      code: ErrorCode.LogBadBatch,
+    });
+  });
+
+  it('says when its connection to NATS goes down and when it is back', async () => {
+    const log = await open('WATCHED');
+    const changes: boolean[] = [];
+    log.watchConnection(({ connected }) => changes.push(connected));
+    expect(log.connected).toBe(true);
+    await server.restart();
+    await eventually(async () => {
+      if (changes.join() !== 'false,true') throw new Error(`changes so far: ${changes.join()}`);
+    }, 'a disconnect and a reconnect');
+    expect(log.connected).toBe(true);
+  });
+
+  it('has a waiting reader read again as soon as NATS is back, not when its pull expires', async () => {
+    const writer = await open('AFRESH');
+    const readerLog = await open('AFRESH');
+    await appendRange(writer, 1, 1);
+    const reader = readerLog.read(1);
+    await take(reader, 1);
+    const waiting = reader.next();
+    // Down long enough for the reader to ask again (every 250 ms) of no server at all.
+    await server.restart(1_000);
+    const appended = await eventually(
+      () => appendRange(writer, 2, 2),
+      'an append after the restart',
+    );
+    expect(appended).toEqual([2]);
+    // The pull in flight died with the old server; without reading afresh on reconnect it
+    // answers only when it expires (EVENT_LOG_PULL_EXPIRES_MS, 5 s).
+    const batch = await withTimeout(
+      waiting,
+      EVENT_LOG_PULL_EXPIRES_MS / 2,
+      'the batch after the restart',
+    );
+    expect(batch?.position).toBe(2);
+    await reader.close();
+  });
+
+  it('keeps the log across a NATS restart: the tail, new appends and a live reader', async () => {
+    const log = await open('RESTART');
+    await appendRange(log, 1, 3);
+    const reader = log.read(1);
+    expect((await take(reader, 3)).map((batch) => batch.position)).toEqual([1, 2, 3]);
+
+    await server.restart();
+
+    // A restarted ingest connects afresh and resumes from the tail.
+    const resumed = await withTimeout(open('RESTART'), RESTART_WAIT_MS, 'a new connection');
+    const tail = await resumed.tail();
+    expect(tail).toEqual({ position: 3, firstSequence: 21, lastSequence: 30 });
+    expect(await resumed.append(batchOf(4), { position: 3 })).toEqual({
+      position: 4,
+      duplicate: false,
+    });
+    // The connection that lived through the restart reconnects (a request sent before it
+    // has may time out: the caller asks again); so does its reader.
+    expect(await eventually(() => log.tail(), 'the tail on the old connection')).toEqual({
+      position: 4,
+      firstSequence: 31,
+      lastSequence: 40,
+    });
+    const next = await withTimeout(reader.next(), RESTART_WAIT_MS, 'batch 4 after the restart');
+    expect(next).toEqual({ position: 4, ...batchOf(4) });
+    await reader.close();
+  });
+}
+
+function withoutJetStream(): void {
+  let plain: NatsServer;
+
+  beforeAll(async () => {
+    plain = await startNatsServer({ jetstream: false });
+  });
+  afterAll(async () => {
+    await plain?.stop();
+  });
+
+  it('says so at once when NATS is unreachable (ERR_LOG_UNAVAILABLE)', async () => {
+    const url = `nats://127.0.0.1:${await unusedPort()}`;
+    const started = Date.now();
+    await expect(
+      withTimeout(connectEventLog({ natsUrl: url }), 10_000, 'the refusal'),
+    ).rejects.toMatchObject({
+      code: ErrorCode.LogUnavailable,
+      message: expect.stringMatching(/^cannot connect to NATS at .*: .*refused/),
+    });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('says so when JetStream is disabled (ERR_LOG_UNAVAILABLE)', async () => {
+    const started = Date.now();
+    await expect(
+      withTimeout(connectEventLog({ natsUrl: plain.url }), 10_000, 'the refusal'),
+    ).rejects.toMatchObject({
+      code: ErrorCode.LogUnavailable,
+      message: expect.stringContaining('start nats-server with -js'),
+    });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+}

@@ -1,0 +1,253 @@
+/**
+ * The snapshot writer (lib/cluster/snapshot-writer.ts) and late gateways that start from its
+ * snapshots, on `MemoryEventLog` and `MemorySnapshotStore`: snapshots every N events or T ms
+ * of the state after a whole batch, one save at a time, a restart that goes on from the
+ * newest snapshot, and a gateway started after retention dropped the first batches that
+ * delivers exactly what one maze delivers (follows made before it started included).
+ */
+import { describe, expect, it } from '@jest/globals';
+import { createGateway, type Gateway } from '../../lib/cluster/gateway.js';
+import { createIngest, type Ingest } from '../../lib/cluster/ingest.js';
+import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
+import { MemorySnapshotStore, type SnapshotStore } from '../../lib/cluster/snapshot-store.js';
+import { createSnapshotWriter, type SnapshotWriter } from '../../lib/cluster/snapshot-writer.js';
+import { ErrorCode, MazeCore } from '../../lib/core/index.js';
+import { collectProblems, useClosing } from '../helpers/closing.js';
+import { decoded, edgesOf } from '../helpers/graphs.js';
+import {
+  attachMemorySource,
+  attachUsers,
+  expectSameDeliveries,
+  sleep,
+  useMemoryMazes,
+  WAIT_MS,
+  waitUntil,
+  withTimeout,
+} from '../helpers/sockets.js';
+import { generateEventLines, mulberry32, shuffleInBatches } from '../helpers/streams.js';
+
+const track = useClosing();
+
+/** Appends `lines` as batches of `perBatch`, numbered from 1; returns the batches' last numbers. */
+async function appendLines(log: MemoryEventLog, lines: readonly string[], perBatch: number) {
+  let position = (await log.tail())?.position ?? 0;
+  for (let at = 0; at < lines.length; at += perBatch) {
+    const batch = lines.slice(at, at + perBatch);
+    const first = Number(batch[0]?.split('|')[0]);
+    const last = Number(batch.at(-1)?.split('|')[0]);
+    await log.append({ firstSequence: first, lastSequence: last, lines: batch }, { position });
+    position++;
+  }
+}
+
+/** A store whose saves wait until the test releases them. */
+class HeldStore implements SnapshotStore {
+  readonly inner = new MemorySnapshotStore();
+  readonly waiting: (() => void)[] = [];
+  fail = false;
+
+  save(bytes: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push(() => {
+        if (this.fail) reject(new Error('bucket unavailable'));
+        else void this.inner.save(bytes).then(resolve);
+      });
+    });
+  }
+
+  latest(): Promise<Uint8Array | undefined> {
+    return this.inner.latest();
+  }
+
+  releaseAll(): void {
+    for (const release of this.waiting.splice(0)) release();
+  }
+}
+
+/** The graph a core has after `lines`, as sorted `followee>follower` strings. */
+function graphAfter(lines: readonly string[]): string[] {
+  const core = new MazeCore();
+  for (const line of lines) core.applyInOrder(line);
+  return edgesOf(core.graph);
+}
+
+/** The newest snapshot in `store`, with the edges of the graph it restores. */
+async function snapshotIn(store: SnapshotStore) {
+  const bytes = await store.latest();
+  if (bytes === undefined) throw new Error('no snapshot');
+  const snapshot = decoded(bytes);
+  const core = new MazeCore();
+  core.restore(snapshot);
+  return { ...snapshot, edges: edgesOf(core.graph) };
+}
+
+const LINES = generateEventLines({ count: 400, users: 20, seed: 3 });
+
+describe('SnapshotWriter', () => {
+  it('saves the state after a whole batch once N events have been applied', async () => {
+    const log = new MemoryEventLog();
+    const store = new MemorySnapshotStore();
+    const writer = track(await createSnapshotWriter({ log, store, snapshotEvents: 100 }));
+    await appendLines(log, LINES, 30);
+    await waitUntil(() => writer.stats().snapshotLogPosition === 14, 'the whole log applied');
+    await waitUntil(() => writer.stats().snapshotsSaved === 3, 'three snapshots');
+    // Due after 120, 240 and 360 events: positions 4, 8 and 12.
+    const snapshot = await snapshotIn(store);
+    expect(snapshot).toMatchObject({ position: 12, lastSequence: 360 });
+    expect(snapshot.edges).toEqual(graphAfter(LINES.slice(0, 360)));
+    expect(writer.stats()).toMatchObject({ snapshotPosition: 12, snapshotFailures: 0 });
+  });
+
+  it('saves after the interval while events arrive, whatever their number', async () => {
+    const log = new MemoryEventLog();
+    const store = new MemorySnapshotStore();
+    let now = 0;
+    const writer = track(
+      await createSnapshotWriter({ log, store, snapshotInterval: 1_000, now: () => now }),
+    );
+    await appendLines(log, LINES.slice(0, 10), 10);
+    await waitUntil(() => writer.stats().snapshotLogPosition === 1, 'batch 1');
+    now = 1_000;
+    await appendLines(log, LINES.slice(10, 20), 10);
+    await waitUntil(() => writer.stats().snapshotsSaved === 1, 'the snapshot');
+    expect((await snapshotIn(store)).position).toBe(2);
+  });
+
+  it('keeps one save in flight; a snapshot due meanwhile waits for the next batch', async () => {
+    const log = new MemoryEventLog();
+    const store = new HeldStore();
+    const writer = track(await createSnapshotWriter({ log, store, snapshotEvents: 10 }));
+    await appendLines(log, LINES.slice(0, 50), 10);
+    await waitUntil(() => writer.stats().snapshotLogPosition === 5, 'five batches');
+    expect(store.waiting).toHaveLength(1);
+    store.releaseAll();
+    await appendLines(log, LINES.slice(50, 60), 10);
+    await waitUntil(() => store.waiting.length === 1, 'the next save');
+    store.releaseAll();
+    await waitUntil(() => writer.stats().snapshotsSaved === 2, 'two saves');
+    expect((await snapshotIn(store)).position).toBe(6);
+  });
+
+  it('reports a failed save and saves again later', async () => {
+    const log = new MemoryEventLog();
+    const store = new HeldStore();
+    const writer = track(await createSnapshotWriter({ log, store, snapshotEvents: 10 }));
+    const problems = collectProblems(writer);
+    store.fail = true;
+    await appendLines(log, LINES.slice(0, 10), 10);
+    await waitUntil(() => store.waiting.length === 1, 'a save');
+    store.releaseAll();
+    await waitUntil(() => writer.stats().snapshotFailures === 1, 'the failure');
+    expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.LogFailed]);
+    store.fail = false;
+    await appendLines(log, LINES.slice(10, 20), 10);
+    await waitUntil(() => store.waiting.length === 1, 'the next save');
+    store.releaseAll();
+    await waitUntil(() => writer.stats().snapshotsSaved === 1, 'a save');
+  });
+
+  it('stops, says so and counts it when retention dropped what it had not read', async () => {
+    const log = new MemoryEventLog({ retainBatches: 2 });
+    await appendLines(log, LINES.slice(0, 50), 10);
+    const writer = track(
+      await createSnapshotWriter({ log, store: new MemorySnapshotStore(), snapshotEvents: 10 }),
+    );
+    const problems = collectProblems(writer);
+    await waitUntil(() => writer.stopped, 'the writer to stop');
+    expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.LogTruncated]);
+    expect(writer.stats()).toMatchObject({ snapshotWriterStopped: true, snapshotsSaved: 0 });
+  });
+
+  it('goes on from the newest snapshot when started again', async () => {
+    const log = new MemoryEventLog();
+    const store = new MemorySnapshotStore();
+    const first = await createSnapshotWriter({ log, store, snapshotEvents: 100 });
+    await appendLines(log, LINES.slice(0, 200), 50);
+    await waitUntil(() => first.stats().snapshotsSaved === 2, 'two snapshots');
+    await first.close();
+    const second = track(await createSnapshotWriter({ log, store, snapshotEvents: 100 }));
+    expect(second.stats()).toMatchObject({ snapshotPosition: 4, snapshotLogPosition: 4 });
+    await appendLines(log, LINES.slice(200, 300), 50);
+    await waitUntil(() => second.stats().snapshotsSaved === 1, 'a snapshot');
+    const snapshot = await snapshotIn(store);
+    expect(snapshot.position).toBe(6);
+    expect(snapshot.edges).toEqual(graphAfter(LINES.slice(0, 300)));
+  });
+});
+
+describe('a gateway started late, from a snapshot', () => {
+  const newMaze = useMemoryMazes();
+
+  it('delivers what one maze delivers after retention dropped the first batches', async () => {
+    const users = 15;
+    const rng = mulberry32(5);
+    // Many follows before the gateway starts, so status updates after it depend on them.
+    const before = generateEventLines({
+      count: 80_000,
+      users,
+      seed: 9,
+      mix: { F: 60, U: 5, B: 5, P: 10, S: 20 },
+    });
+    const after = generateEventLines({ count: 3_000, users, seed: 10, start: 80_001 });
+    // About 1 MB of batches; the log keeps the last 600 KB.
+    const log = new MemoryEventLog({ retainBytes: 600_000 });
+    const store = new MemorySnapshotStore();
+    const ingest: Ingest = track(await createIngest({ log }));
+    const writer: SnapshotWriter = track(
+      await createSnapshotWriter({ log, store, snapshotEvents: 2_000 }),
+    );
+
+    const { maze } = newMaze();
+
+    const direct = attachMemorySource(maze);
+    direct.peer.write(shuffleInBatches(before, 50, rng).join(''));
+    const source = attachMemorySource(ingest);
+    // Paced, as a real source is: the snapshot writer reads the log as fast as it grows.
+    const shuffled = shuffleInBatches(before, 50, rng);
+    for (let at = 0; at < shuffled.length; at += 2_000) {
+      source.peer.write(shuffled.slice(at, at + 2_000).join(''));
+      await sleep(1);
+    }
+    await waitUntil(() => maze.stats().eventsApplied === 80_000, 'the maze applying 80,000');
+    await waitUntil(() => ingest.stats().eventsAppended === 80_000, 'the ingest appending 80,000');
+    const tail = await log.tail();
+    await waitUntil(
+      () => writer.stats().snapshotLogPosition === tail?.position,
+      'the snapshot writer reading the whole log',
+    );
+    await waitUntil(() => writer.stats().snapshotPosition > 0, 'a snapshot');
+    await expect(withTimeout(log.read(1).next(), WAIT_MS, 'position 1')).rejects.toMatchObject({
+      code: ErrorCode.LogTruncated,
+    });
+
+    const gateway: Gateway = track(await createGateway({ log, snapshots: store }));
+    await withTimeout(gateway.ready, WAIT_MS, 'ready');
+    expect(gateway.stats().startSnapshotPosition).toBeGreaterThan(0);
+    expect(gateway.stats().logPosition).toBe(tail?.position);
+    const reference = await attachUsers(maze, users);
+    const served = await attachUsers(gateway, users);
+
+    direct.peer.write(after.join(''));
+    source.peer.write(after.join(''));
+    await waitUntil(() => maze.stats().eventsApplied === 83_000, 'the maze applying the rest');
+    await waitUntil(() => gateway.stats().nextSequence === 83_001, 'the gateway applying the rest');
+    const statusUpdates = after.filter((line) => line.includes('|S|')).length;
+    expect(statusUpdates).toBeGreaterThan(500);
+    const notified = await expectSameDeliveries(served, reference);
+    expect(notified).toBeGreaterThan(statusUpdates);
+  });
+
+  it('refuses a snapshot beyond the end of the log (a replaced stream)', async () => {
+    const store = new MemorySnapshotStore();
+    const old = new MemoryEventLog();
+    const writer = await createSnapshotWriter({ log: old, store, snapshotEvents: 1 });
+    await appendLines(old, LINES.slice(0, 20), 10);
+    await waitUntil(() => writer.stats().snapshotPosition === 2, 'a snapshot at 2');
+    await writer.close();
+    await expect(
+      createGateway({ log: new MemoryEventLog(), snapshots: store }),
+    ).rejects.toMatchObject({
+      code: ErrorCode.LogConfig,
+    });
+  });
+});

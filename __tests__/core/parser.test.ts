@@ -1,0 +1,178 @@
+import { describe, expect, it } from '@jest/globals';
+import {
+  ErrorCode,
+  isEvent,
+  MAX_ID,
+  MAX_QUOTED_LINE_LENGTH,
+  parseEvent,
+  quoteLine,
+  readId,
+} from '../../lib/core/index.js';
+import { badBodyLines, LINES_WITHOUT_SEQUENCE } from '../helpers/streams.js';
+
+const TOO_BIG = '9007199254740992'; // MAX_SAFE_INTEGER + 1
+
+describe('parseEvent: the docs/protocol.md §3 table', () => {
+  it.each([
+    ['666|F|60|50\n', { sequence: 666, type: 'F', from: 60, to: 50 }],
+    ['1|U|12|9\n', { sequence: 1, type: 'U', from: 12, to: 9 }],
+    ['542532|B\n', { sequence: 542532, type: 'B' }],
+    ['43|P|32|56\n', { sequence: 43, type: 'P', from: 32, to: 56 }],
+    ['634|S|32\n', { sequence: 634, type: 'S', from: 32 }],
+  ])('parses %j', (line, fields) => {
+    const parsed = parseEvent(line);
+    expect(isEvent(parsed)).toBe(true);
+    expect(parsed).toMatchObject({ ...fields, line });
+  });
+});
+
+describe('parseEvent: the line as read', () => {
+  it('keeps an LF terminator', () => {
+    expect(parseEvent('5|P|1|2\n')).toMatchObject({ line: '5|P|1|2\n', to: 2 });
+  });
+
+  it('keeps a CRLF terminator byte for byte and does not read the CR as part of an id', () => {
+    expect(parseEvent('5|P|1|2\r\n')).toMatchObject({ line: '5|P|1|2\r\n', to: 2 });
+    expect(parseEvent('6|B\r\n')).toMatchObject({ type: 'B', line: '6|B\r\n' });
+    expect(parseEvent('7|S|3\r\n')).toMatchObject({ from: 3, line: '7|S|3\r\n' });
+  });
+
+  it('adds \\n to a line given without a terminator', () => {
+    expect(parseEvent('5|F|1|2')).toMatchObject({ type: 'F', line: '5|F|1|2\n' });
+    expect(parseEvent('8|B')).toMatchObject({ type: 'B', line: '8|B\n' });
+  });
+
+  it('treats a lone CR without LF as part of the body, not as a terminator', () => {
+    expect(parseEvent('5|B\r')).toMatchObject({ code: ErrorCode.EventBadBody, sequence: 5 });
+  });
+});
+
+describe('parseEvent: ids and sequence numbers', () => {
+  it('accepts MAX_SAFE_INTEGER in every numeric field', () => {
+    const line = `${MAX_ID}|F|${MAX_ID}|${MAX_ID}\n`;
+    expect(parseEvent(line)).toMatchObject({ sequence: MAX_ID, from: MAX_ID, to: MAX_ID });
+  });
+
+  it('reads the digits of a sequence number as decimal, leading zeros included', () => {
+    expect(parseEvent('007|B\n')).toMatchObject({ type: 'B', sequence: 7 });
+  });
+
+  it('rejects a sequence number above MAX_SAFE_INTEGER, however long', () => {
+    for (const digits of [TOO_BIG, '9007199254740993', '99999999999999999999999']) {
+      expect(parseEvent(`${digits}|B\n`)).toMatchObject({ code: ErrorCode.EventBadSequence });
+    }
+  });
+
+  it.each(LINES_WITHOUT_SEQUENCE)('discards %j as having no sequence number', (line) => {
+    const parsed = parseEvent(line);
+    expect(isEvent(parsed)).toBe(false);
+    expect(parsed).toMatchObject({ code: ErrorCode.EventBadSequence });
+    expect(parsed).not.toHaveProperty('sequence');
+  });
+
+  it('rejects non-ASCII digits', () => {
+    expect(parseEvent('\u0661|B\n')).toMatchObject({ code: ErrorCode.EventBadSequence });
+  });
+});
+
+describe('parseEvent: invalid bodies keep their number', () => {
+  it.each(badBodyLines(42))('%j is a bad body of event 42', (line) => {
+    const parsed = parseEvent(line);
+    expect(isEvent(parsed)).toBe(false);
+    expect(parsed).toMatchObject({
+      code: ErrorCode.EventBadBody,
+      sequence: 42,
+      context: { sequence: 42 },
+    });
+  });
+
+  it.each([
+    ['overflowing to-user', `3|P|1|${TOO_BIG}\n`],
+    ['overflowing status sender', `3|S|${TOO_BIG}\n`],
+    ['whitespace before an id', '3|S| 1\n'],
+    ['whitespace after an id', '3|S|1 \n'],
+    ['negative id', '3|U|-1|2\n'],
+    ['extra field on a follow', '3|F|1|2|3\n'],
+    ['extra field on a status update', '3|S|1|2\n'],
+    ['extra field on a broadcast', '3|B|1\n'],
+    ['missing to-user', '3|P|1\n'],
+    ['missing from-user', '3|S\n'],
+    ['empty type', '3||1|2\n'],
+    ['lower-case type', '3|b\n'],
+  ])('rejects a %s', (_, line) => {
+    expect(parseEvent(line)).toMatchObject({ code: ErrorCode.EventBadBody, sequence: 3 });
+  });
+
+  it('quotes the offending line without its terminator', () => {
+    expect(parseEvent('9|Q|1|2\r\n')).toMatchObject({ context: { line: '9|Q|1|2' } });
+    expect(parseEvent('x|B\n')).toMatchObject({ context: { line: 'x|B' } });
+  });
+});
+
+describe('parseEvent: peer bytes in messages', () => {
+  it('never puts a raw control or non-ASCII byte into a message, whatever the type byte', () => {
+    for (let code = 0; code < 256; code++) {
+      const parsed = parseEvent(`7|${String.fromCharCode(code)}|1|2\n`);
+      const message = isEvent(parsed) ? '' : parsed.message;
+      const raw = [...message].filter((char) => char < ' ' || char > '~');
+      expect(raw).toEqual([]);
+    }
+    expect(parseEvent('7|\r|1|2\n')).toMatchObject({ message: expect.stringContaining("'\\x0d'") });
+  });
+});
+
+describe('readId', () => {
+  it('reads exactly the range [start, end)', () => {
+    expect(readId('12|34|56', 3, 5)).toBe(34);
+    expect(readId('12|34|56', 6, 8)).toBe(56);
+    expect(readId('123456', 0, 3)).toBe(123);
+  });
+
+  it('rejects a range with a pipe in it: a field never spans two', () => {
+    expect(readId('12|34', 0, 5)).toBe(-1);
+    expect(readId('12|', 0, 3)).toBe(-1);
+  });
+
+  it('reads zero: user id 0 is valid (docs/protocol.md §3)', () => {
+    expect(readId('0', 0, 1)).toBe(0);
+    expect(readId('000', 0, 3)).toBe(0);
+  });
+
+  it('returns -1 for an empty, overflowing or non-digit field', () => {
+    expect(readId('|5', 0, 2)).toBe(-1);
+    expect(readId(TOO_BIG, 0, TOO_BIG.length)).toBe(-1);
+    expect(readId('1a', 0, 2)).toBe(-1);
+  });
+
+  it('accepts exactly MAX_SAFE_INTEGER', () => {
+    const text = String(MAX_ID);
+    expect(readId(text, 0, text.length)).toBe(MAX_ID);
+  });
+});
+
+describe('quoteLine', () => {
+  it('drops the terminator', () => {
+    expect(quoteLine('1|B\r\n')).toBe('1|B');
+    expect(quoteLine('1|B\n')).toBe('1|B');
+  });
+
+  it('escapes control bytes, non-ASCII bytes and backslashes, so a peer cannot forge log lines', () => {
+    expect(quoteLine('x\u001b[2K\rproblem ERR_FAKE: forged\n')).toBe(
+      'x\\x1b[2K\\x0dproblem ERR_FAKE: forged',
+    );
+    expect(quoteLine('\u0000\t\u007f\u009b\u00ff\\')).toBe('\\x00\\x09\\x7f\\x9b\\xff\\x5c');
+    expect(quoteLine('a\nb\n')).toBe('a\\x0ab');
+    expect(quoteLine('\u2028')).toBe('\\u2028');
+  });
+
+  it('shortens before escaping: the quote shows the first MAX_QUOTED_LINE_LENGTH bytes', () => {
+    const long = '\u001b'.repeat(MAX_QUOTED_LINE_LENGTH + 1);
+    expect(quoteLine(long)).toBe(`${'\\x1b'.repeat(MAX_QUOTED_LINE_LENGTH)}…`);
+  });
+
+  it('shortens a long line to MAX_QUOTED_LINE_LENGTH characters and an ellipsis', () => {
+    const long = 'x'.repeat(MAX_QUOTED_LINE_LENGTH + 10);
+    expect(quoteLine(long)).toBe(`${'x'.repeat(MAX_QUOTED_LINE_LENGTH)}…`);
+    expect(quoteLine('x'.repeat(MAX_QUOTED_LINE_LENGTH))).toBe('x'.repeat(MAX_QUOTED_LINE_LENGTH));
+  });
+});
