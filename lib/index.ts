@@ -15,7 +15,6 @@ export {
 } from './adapter/maze.js';
 export type { MazeOptions, ResolvedMazeOptions } from './adapter/options.js';
 export type { ConnectedUsers } from './core/connected-users.js';
-export { ErrorCode, MazeError, type Problem, type ProblemContext } from './core/errors.js';
 export {
   type BroadcastEvent,
   EventType,
@@ -51,4 +50,5 @@ export {
 export { recipientsOf } from './core/router.js';
 export { type Sequenced, Sequencer, type SequencerOptions } from './core/sequencer.js';
 export type { UserLookup } from './core/user-lookup.js';
+export { ErrorCode, MazeError, type Problem, type ProblemContext } from './errors.js';
 export { type ListenOptions, listen, type MazeServer } from './net/listen.js';

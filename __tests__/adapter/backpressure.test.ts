@@ -7,7 +7,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import { OUTPUT_FLUSH_BYTES } from '../../lib/adapter/fan-out.js';
-import { ErrorCode } from '../../lib/core/errors.js';
+import { ErrorCode } from '../../lib/errors.js';
 import {
   attachMemoryClient,
   attachMemorySource,

@@ -6,7 +6,7 @@
 import { duplexPair } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import { parseUserId } from '../../lib/adapter/client-connection.js';
-import { ErrorCode } from '../../lib/core/errors.js';
+import { ErrorCode } from '../../lib/errors.js';
 import {
   attachMemoryClient,
   attachMemorySource,

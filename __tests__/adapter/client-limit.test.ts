@@ -8,7 +8,7 @@ import { duplexPair } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { CLIENT_LIMIT_REPORT_INTERVAL_MS, ClientLimit } from '../../lib/adapter/client-limit.js';
 import { defaultMaxClients } from '../../lib/adapter/descriptor-limit.js';
-import { ErrorCode, MazeError, type Problem } from '../../lib/core/errors.js';
+import { ErrorCode, MazeError, type Problem } from '../../lib/errors.js';
 import {
   attachMemoryClient,
   attachMemorySource,

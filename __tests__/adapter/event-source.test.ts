@@ -8,7 +8,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import { defaultMaxClients } from '../../lib/adapter/descriptor-limit.js';
 import { createMaze } from '../../lib/adapter/maze.js';
-import { ErrorCode, MazeError } from '../../lib/core/errors.js';
+import { ErrorCode, MazeError } from '../../lib/errors.js';
 import {
   attachMemoryClient,
   attachMemorySource,

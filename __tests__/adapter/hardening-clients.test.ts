@@ -8,7 +8,7 @@
 import type { Server, Socket } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
 import { CLIENT_LIMIT_REPORT_INTERVAL_MS } from '../../lib/adapter/client-limit.js';
-import { ErrorCode } from '../../lib/core/errors.js';
+import { ErrorCode } from '../../lib/errors.js';
 import { MiB, retainedBytes } from '../helpers/memory.js';
 import {
   connectTcp,

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { LineFramer } from '../../lib/adapter/line-framer.js';
-import { ErrorCode } from '../../lib/core/errors.js';
+import { ErrorCode } from '../../lib/errors.js';
 import { MiB, retainedBytes } from '../helpers/memory.js';
 import { expectedDeliveries } from '../helpers/model.js';
 import {

@@ -8,7 +8,7 @@
  */
 import { Socket } from 'node:net';
 import { describe, expect, it, jest } from '@jest/globals';
-import { ErrorCode } from '../../lib/core/errors.js';
+import { ErrorCode } from '../../lib/errors.js';
 import { EVENT_SOURCE_KEEPALIVE_MS } from '../../lib/net/ports.js';
 import { expectedDeliveries } from '../helpers/model.js';
 import {

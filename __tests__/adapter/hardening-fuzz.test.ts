@@ -6,7 +6,7 @@
  * (the model frames each source's bytes by LF itself), and the server keeps serving.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ErrorCode } from '../../lib/core/errors.js';
+import { ErrorCode } from '../../lib/errors.js';
 import { expectedDeliveries, framedLines, type ModelOp } from '../helpers/model.js';
 import {
   connectTcp,

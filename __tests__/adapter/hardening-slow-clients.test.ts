@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { createMaze } from '../../lib/adapter/maze.js';
-import { ErrorCode, type Problem } from '../../lib/core/errors.js';
+import { ErrorCode, type Problem } from '../../lib/errors.js';
 import { MiB, retainedBytes } from '../helpers/memory.js';
 import { expectedDeliveries, type ModelOp } from '../helpers/model.js';
 import {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { createMaze } from '../../lib/adapter/maze.js';
 import type { MazeOptions } from '../../lib/adapter/options.js';
-import type { Problem } from '../../lib/core/errors.js';
+import type { Problem } from '../../lib/errors.js';
 import { connectOp, disconnectOp, expectedDeliveries, type ModelOp } from '../helpers/model.js';
 import {
   attachMemoryClient,

@@ -6,13 +6,14 @@
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { createMaze } from '../../lib/adapter/maze.js';
+import { resolveGatewayArgs, resolveIngestArgs } from '../../lib/cli/cluster-options.js';
 import { commandYargsOptions, type SettingSources } from '../../lib/cli/command-options.js';
 import { formatAddress, formatProblem, formatStats } from '../../lib/cli/format.js';
 import { envOf, flagOf, SERVER_OPTIONS } from '../../lib/cli/options.js';
 import { runServe } from '../../lib/cli/serve.js';
 import { resolveServeArgs, type ServeArgs, toListenOptions } from '../../lib/cli/serve-options.js';
 import { withSuggestions } from '../../lib/cli/suggest.js';
-import { ErrorCode } from '../../lib/core/errors.js';
+import { ErrorCode } from '../../lib/errors.js';
 import { LISTEN_OPTIONS } from '../../lib/net/options.js';
 import { closest } from '../../lib/options/suggest.js';
 
@@ -168,6 +169,21 @@ describe('serve options', () => {
     ).toEqual(['totalEvents (simulate)']);
     expect(refusal({}, { FOLLOWER_MAZE_TOTAL_EVENTS: 'many' })).toBe(
       'FOLLOWER_MAZE_TOTAL_EVENTS must be an integer from 0 to 1000000000000000, got "many"',
+    );
+  });
+
+  it('takes a variable of a name several commands share if any of them accepts its value', () => {
+    // A list of client ports is the simulator's (a cluster); a server command that does not
+    // take clientPort must not refuse it.
+    const ports = sources({ FOLLOWER_MAZE_CLIENT_PORT: '9099,9199' });
+    expect(resolveIngestArgs({}, ports).unusedSettings).toEqual(['clientPort (simulate)']);
+    // A server that takes it still wants one port.
+    expect(refusal({}, { FOLLOWER_MAZE_CLIENT_PORT: '9099,9199' })).toBe(
+      'FOLLOWER_MAZE_CLIENT_PORT must be an integer from 0 to 65535, got "9099,9199"',
+    );
+    // A value no command accepts is refused by one that does not take it too.
+    expect(() => resolveGatewayArgs({}, sources({ FOLLOWER_MAZE_EVENT_PORT: 'many' }))).toThrow(
+      'FOLLOWER_MAZE_EVENT_PORT must be an integer from 0 to 65535, got "many"',
     );
   });
 

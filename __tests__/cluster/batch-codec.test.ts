@@ -14,7 +14,7 @@ import {
 } from '../../lib/cluster/batch-codec.js';
 import type { EventBatch } from '../../lib/cluster/event-log.js';
 import { MAX_ID } from '../../lib/core/constants.js';
-import { ErrorCode } from '../../lib/core/errors.js';
+import { ErrorCode } from '../../lib/errors.js';
 
 const latin1 = (text: string): Uint8Array => Buffer.from(text, 'latin1');
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');

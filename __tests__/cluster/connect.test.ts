@@ -20,7 +20,7 @@ import {
   natsConnectOptions,
 } from '../../lib/cluster/connect.js';
 import { NATS_OPTIONS, SNAPSHOT_OPTIONS } from '../../lib/cluster/options.js';
-import { ErrorCode } from '../../lib/core/errors.js';
+import { ErrorCode } from '../../lib/errors.js';
 
 const NO_FILES = { env: {}, readFile: (path: string): string => missing(path) };
 

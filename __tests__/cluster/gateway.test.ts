@@ -17,7 +17,7 @@ import {
 import { createGateway, type Gateway, type GatewayOptions } from '../../lib/cluster/gateway.js';
 import { createIngest, type Ingest } from '../../lib/cluster/ingest.js';
 import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
-import { ErrorCode, MazeError, type Problem } from '../../lib/core/errors.js';
+import { ErrorCode, MazeError, type Problem } from '../../lib/errors.js';
 import { gatewayMonitorSources } from '../../lib/monitor/cluster-sources.js';
 import { collectProblems, useClosing } from '../helpers/closing.js';
 import { appendRange } from '../helpers/event-log-contract.js';

@@ -13,9 +13,9 @@ import {
   IngestMachine,
   type IngestMachineSetup,
 } from '../../lib/cluster/ingest-machine.js';
-import { ErrorCode, MazeError } from '../../lib/core/errors.js';
 import type { SequenceSlot } from '../../lib/core/event-sequencer.js';
 import { parseEvent } from '../../lib/core/parser.js';
+import { ErrorCode, MazeError } from '../../lib/errors.js';
 
 /** A valid event line `N|B` (4 bytes and more), or an invalid body when `valid` is false. */
 function slot(sequence: number, valid = true): SequenceSlot {

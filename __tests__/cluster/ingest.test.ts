@@ -25,7 +25,7 @@ import {
 } from '../../lib/cluster/ingest.js';
 import { INGEST_APPEND_WINDOW, INGEST_BATCH_BYTES } from '../../lib/cluster/ingest-machine.js';
 import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
-import { ErrorCode, MazeError, type Problem } from '../../lib/core/errors.js';
+import { ErrorCode, MazeError, type Problem } from '../../lib/errors.js';
 import { ingestMonitorSources } from '../../lib/monitor/cluster-sources.js';
 import { collectProblems, useClosing } from '../helpers/closing.js';
 import { take } from '../helpers/event-log-contract.js';

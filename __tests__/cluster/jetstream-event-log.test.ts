@@ -11,7 +11,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { connectEventLog } from '../../lib/cluster/connect.js';
 import type { JetStreamEventLog } from '../../lib/cluster/jetstream-event-log.js';
 import { EVENT_LOG_PULL_EXPIRES_MS } from '../../lib/cluster/jetstream-reader.js';
-import { ErrorCode } from '../../lib/core/errors.js';
+import { ErrorCode } from '../../lib/errors.js';
 import { appendRange, batchOf, take } from '../helpers/event-log-contract.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
 import { unusedPort, withTimeout } from '../helpers/sockets.js';

@@ -6,7 +6,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { encodedSize } from '../../lib/cluster/batch-codec.js';
 import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
-import { ErrorCode } from '../../lib/core/errors.js';
+import { ErrorCode } from '../../lib/errors.js';
 import { appendRange, batchOf, take } from '../helpers/event-log-contract.js';
 
 describe('MemoryEventLog', () => {

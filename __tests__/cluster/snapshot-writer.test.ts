@@ -11,7 +11,8 @@ import { createIngest, type Ingest } from '../../lib/cluster/ingest.js';
 import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
 import { MemorySnapshotStore, type SnapshotStore } from '../../lib/cluster/snapshot-store.js';
 import { createSnapshotWriter, type SnapshotWriter } from '../../lib/cluster/snapshot-writer.js';
-import { ErrorCode, MazeCore } from '../../lib/core/index.js';
+import { MazeCore } from '../../lib/core/maze-core.js';
+import { ErrorCode } from '../../lib/errors.js';
 import { collectProblems, useClosing } from '../helpers/closing.js';
 import { decoded, edgesOf } from '../helpers/graphs.js';
 import {

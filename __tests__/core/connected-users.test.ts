@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConnectedUsers, ErrorCode } from '../../lib/core/index.js';
+import { ConnectedUsers } from '../../lib/core/connected-users.js';
+import { ErrorCode } from '../../lib/errors.js';
 
 describe('ConnectedUsers', () => {
   it('counts several connections per user and lists each user once', () => {

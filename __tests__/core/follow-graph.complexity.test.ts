@@ -3,7 +3,7 @@
 // A ratio of two runs on the same machine, not a wall-clock threshold; the operation-count
 // version of this check is in follow-graph.test.ts.
 import { describe, expect, it } from '@jest/globals';
-import { MazeCore } from '../../lib/core/index.js';
+import { MazeCore } from '../../lib/core/maze-core.js';
 
 const CYCLES = 50;
 const REPEATS = 5;

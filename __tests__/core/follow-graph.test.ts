@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { ConnectedUsers, ErrorCode, FollowGraph, FollowOutcome } from '../../lib/core/index.js';
+import { ConnectedUsers } from '../../lib/core/connected-users.js';
+import { FollowGraph, FollowOutcome } from '../../lib/core/follow-graph.js';
 import { CORE_OPTIONS } from '../../lib/core/options.js';
+import { ErrorCode } from '../../lib/errors.js';
 import { mulberry32, randomInt } from '../helpers/streams.js';
 
 describe('FollowGraph', () => {

@@ -5,14 +5,11 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import {
-  decodeGraphSnapshot,
-  ErrorCode,
-  encodeGraphSnapshot,
-  FollowGraph,
-  MAX_ID,
-  MazeCore,
-} from '../../lib/core/index.js';
+import { MAX_ID } from '../../lib/core/constants.js';
+import { FollowGraph } from '../../lib/core/follow-graph.js';
+import { decodeGraphSnapshot, encodeGraphSnapshot } from '../../lib/core/graph-snapshot.js';
+import { MazeCore } from '../../lib/core/maze-core.js';
+import { ErrorCode } from '../../lib/errors.js';
 import { decoded, edgesOf } from '../helpers/graphs.js';
 
 function restored(bytes: Uint8Array, maxFollowEdges?: number): MazeCore {

@@ -1,7 +1,9 @@
 // MazeCore against the reference model: every connection must receive exactly the model's lines.
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { EventSequencer, isEvent, MazeCore, type MazeCoreOptions } from '../../lib/core/index.js';
+import { EventSequencer } from '../../lib/core/event-sequencer.js';
+import { MazeCore, type MazeCoreOptions } from '../../lib/core/maze-core.js';
+import { isEvent } from '../../lib/core/parser.js';
 import { firstDeliveryMismatch } from '../helpers/compare.js';
 import { expectedDeliveries, type ModelOp } from '../helpers/model.js';
 import { generateOpStream, opStreamArbitrary, smallOpStreamArbitrary } from '../helpers/streams.js';

@@ -1,12 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import {
-  type CoreStats,
-  ErrorCode,
-  MAX_ID,
-  MazeCore,
-  MazeError,
-  type PushResult,
-} from '../../lib/core/index.js';
+import { MAX_ID } from '../../lib/core/constants.js';
+import { type CoreStats, MazeCore, type PushResult } from '../../lib/core/maze-core.js';
+import { ErrorCode, MazeError } from '../../lib/errors.js';
 
 /** What each user received, as `user: [lines]`, from one or more push results. */
 function received(...results: readonly PushResult[]): Record<number, string[]> {

@@ -1,13 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import {
-  ErrorCode,
-  isEvent,
-  MAX_ID,
-  MAX_QUOTED_LINE_LENGTH,
-  parseEvent,
-  quoteLine,
-  readId,
-} from '../../lib/core/index.js';
+import { MAX_ID, MAX_QUOTED_LINE_LENGTH } from '../../lib/core/constants.js';
+import { isEvent, parseEvent, quoteLine, readId } from '../../lib/core/parser.js';
+import { ErrorCode } from '../../lib/errors.js';
 import { badBodyLines, LINES_WITHOUT_SEQUENCE } from '../helpers/streams.js';
 
 const TOO_BIG = '9007199254740992'; // MAX_SAFE_INTEGER + 1

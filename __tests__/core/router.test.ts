@@ -1,12 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import {
-  ConnectedUsers,
-  FollowGraph,
-  isEvent,
-  type MazeEvent,
-  parseEvent,
-  recipientsOf,
-} from '../../lib/core/index.js';
+import { ConnectedUsers } from '../../lib/core/connected-users.js';
+import type { MazeEvent } from '../../lib/core/events.js';
+import { FollowGraph } from '../../lib/core/follow-graph.js';
+import { isEvent, parseEvent } from '../../lib/core/parser.js';
+import { recipientsOf } from '../../lib/core/router.js';
 
 function event(line: string): MazeEvent {
   const parsed = parseEvent(line);

@@ -2,7 +2,8 @@
 // both bounded by count and by bytes (each item carries its size).
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { type Problem, Sequencer } from '../../lib/core/index.js';
+import { Sequencer } from '../../lib/core/sequencer.js';
+import type { Problem } from '../../lib/errors.js';
 
 interface Item {
   sequence: number;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { ErrorCode, MAX_ID, MazeError, type Problem, Sequencer } from '../../lib/core/index.js';
+import { MAX_ID } from '../../lib/core/constants.js';
+import { Sequencer } from '../../lib/core/sequencer.js';
+import { ErrorCode, MazeError, type Problem } from '../../lib/errors.js';
 
 interface Item {
   sequence: number;

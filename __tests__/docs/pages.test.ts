@@ -11,7 +11,7 @@ import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ADAPTER_OPTIONS, resolveMazeOptions } from '../../lib/adapter/options.js';
 import { envOf, flagOf, SERVER_OPTIONS } from '../../lib/cli/options.js';
-import { ErrorCode } from '../../lib/core/errors.js';
+import { ErrorCode } from '../../lib/errors.js';
 import {
   GATEWAY_STAT_METRICS,
   INGEST_PROCESS_STAT_METRICS,

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
-import { ErrorCode } from '../../lib/core/errors.js';
+import { ErrorCode } from '../../lib/errors.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const PROTOCOL = readFileSync(join(ROOT, 'docs/protocol.md'), 'utf8');

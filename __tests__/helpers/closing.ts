@@ -3,7 +3,7 @@
  * returns `track()`, which hands back what it is given and closes it then, newest first.
  */
 import { afterEach } from '@jest/globals';
-import type { Problem } from '../../lib/core/errors.js';
+import type { Problem } from '../../lib/errors.js';
 
 export interface Closable {
   close(): Promise<void>;

@@ -18,7 +18,7 @@ import {
   type LogFence,
   type LogReader,
 } from '../../lib/cluster/event-log.js';
-import { ErrorCode } from '../../lib/core/errors.js';
+import { ErrorCode } from '../../lib/errors.js';
 import { WAIT_MS, withTimeout } from './sockets.js';
 
 /** Opens a fresh, empty log. */

@@ -2,7 +2,9 @@
  * Follow graphs and graph snapshots as the snapshot tests compare them: every edge as a
  * sorted `followee>follower` string, and a snapshot decoded or the test fails.
  */
-import { decodeGraphSnapshot, type FollowGraph, type GraphSnapshot } from '../../lib/core/index.js';
+
+import type { FollowGraph } from '../../lib/core/follow-graph.js';
+import { decodeGraphSnapshot, type GraphSnapshot } from '../../lib/core/graph-snapshot.js';
 
 /** Every edge of `graph` as sorted `followee>follower` strings. */
 export function edgesOf(graph: FollowGraph): string[] {

@@ -18,7 +18,7 @@ import { type Duplex, duplexPair, type Readable, type Writable } from 'node:stre
 import { afterEach, expect } from '@jest/globals';
 import { type ClientInfo, createMaze, type Maze } from '../../lib/adapter/maze.js';
 import type { MazeOptions } from '../../lib/adapter/options.js';
-import type { Problem } from '../../lib/core/errors.js';
+import type { Problem } from '../../lib/errors.js';
 import { type ListenOptions, listen, type MazeServer } from '../../lib/net/listen.js';
 import { firstDeliveryMismatch } from './compare.js';
 import type { ModelOp } from './model.js';

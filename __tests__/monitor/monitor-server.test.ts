@@ -6,7 +6,7 @@
  */
 import { createServer } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
-import { ErrorCode, type Problem } from '../../lib/core/errors.js';
+import { ErrorCode, type Problem } from '../../lib/errors.js';
 import { serveMonitorSources } from '../../lib/monitor/maze-sources.js';
 import {
   MAX_MONITOR_PAGE_LIMIT,

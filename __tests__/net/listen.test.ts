@@ -4,7 +4,7 @@
  * Every wait is bounded; every socket and server is closed.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { ErrorCode, type Problem } from '../../lib/core/errors.js';
+import { ErrorCode, type Problem } from '../../lib/errors.js';
 import { listen, type MazeServer } from '../../lib/net/listen.js';
 import { expectedDeliveries, type ModelOp } from '../helpers/model.js';
 import { type TcpPeer, useTcpPeers, waitUntil, withTimeout } from '../helpers/sockets.js';

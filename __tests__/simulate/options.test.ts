@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { readGivenSettings } from '../../lib/cli/command-options.js';
 import { envOf, flagOf, SIMULATE_COMMAND_OPTIONS } from '../../lib/cli/options.js';
-import { ErrorCode, MazeError } from '../../lib/core/errors.js';
+import { ErrorCode, MazeError } from '../../lib/errors.js';
 import {
   parseEventMix,
   resolveSimulateOptions,

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { ErrorCode } from '../../lib/core/errors.js';
+import { ErrorCode } from '../../lib/errors.js';
 import { listen, type MazeServer } from '../../lib/net/listen.js';
-import { WARMUP_SILENCE_MS } from '../../lib/simulate/constants.js';
 import {
   type SimulateOptions,
   SimulationErrorCode,
@@ -14,7 +13,7 @@ import {
   exitCodeOf,
   type SimulationProgress,
 } from '../../lib/simulate/result.js';
-import { runSimulation } from '../../lib/simulate/simulate.js';
+import { runSimulation, WARMUP_SILENCE_MS } from '../../lib/simulate/simulate.js';
 import {
   type Fault,
   portsOf,

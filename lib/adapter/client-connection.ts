@@ -22,9 +22,9 @@
  */
 import type { Duplex } from 'node:stream';
 import { MAX_ID } from '../core/constants.js';
-import { ErrorCode, type Problem } from '../core/errors.js';
 import type { UserId } from '../core/events.js';
 import { contentEnd, quoteLine, readId } from '../core/parser.js';
+import { ErrorCode, type Problem } from '../errors.js';
 import { closeStream } from './close-stream.js';
 import type { FlowClient } from './flow-control.js';
 import { LineFramer, type LineSink } from './line-framer.js';

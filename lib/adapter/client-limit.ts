@@ -11,7 +11,7 @@
  *   So there is at most one report per interval and every refusal is in exactly one report.
  * - `close()` reports what is still gathered and stops the timer; nothing fires after it.
  */
-import { ErrorCode, type Problem } from '../core/errors.js';
+import { ErrorCode, type Problem } from '../errors.js';
 
 /**
  * Refused client connections are reported at most once per this period (docs/protocol.md §9): the first

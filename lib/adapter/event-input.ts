@@ -15,7 +15,7 @@
  */
 import type { Readable } from 'node:stream';
 import createDebug from 'debug';
-import { ErrorCode, type Problem } from '../core/errors.js';
+import { ErrorCode, type Problem } from '../errors.js';
 import { closeStream } from './close-stream.js';
 import { EventSourceConnection, type EventSourceHost } from './event-source.js';
 import { remoteAddressOf } from './remote-address.js';

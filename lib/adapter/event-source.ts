@@ -19,8 +19,8 @@
  *   backpressure is silent through the server's doing, not its own. One clock read per chunk.
  */
 import type { Readable } from 'node:stream';
-import { ErrorCode, type Problem } from '../core/errors.js';
 import { quoteLine } from '../core/parser.js';
+import { ErrorCode, type Problem } from '../errors.js';
 import { closeStream } from './close-stream.js';
 import { LineFramer, type LineSink } from './line-framer.js';
 

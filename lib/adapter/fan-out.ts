@@ -28,9 +28,9 @@
  */
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
-import { ErrorCode, type Problem } from '../core/errors.js';
 import type { UserId } from '../core/events.js';
 import type { Delivery } from '../core/maze-core.js';
+import { ErrorCode, type Problem } from '../errors.js';
 import { ClientConnection, type ClientHost, type ClientSummary } from './client-connection.js';
 import { ClientLimit } from './client-limit.js';
 import { FlowControl } from './flow-control.js';

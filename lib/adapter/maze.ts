@@ -19,8 +19,8 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex, Readable } from 'node:stream';
 import createDebug from 'debug';
-import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
+import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { EventInput, type EventInputStats } from './event-input.js';
 import { type ClientInfo, type ClientPage, FanOut, type FanOutStats } from './fan-out.js';
 import { type MazeOptions, type ResolvedMazeOptions, resolveMazeOptions } from './options.js';

@@ -4,10 +4,15 @@
  */
 
 import type { NatsSettings } from '../cluster/connect.js';
-import { GATEWAY_OPTION_NAMES, type GatewayOptions } from '../cluster/gateway.js';
-import { INGEST_OPTION_NAMES, type IngestOptions } from '../cluster/ingest.js';
-import { NATS_OPTIONS } from '../cluster/options.js';
-import { SNAPSHOT_WRITER_OPTIONS, type SnapshotWriterOptions } from '../cluster/snapshot-writer.js';
+import type { GatewayOptions } from '../cluster/gateway.js';
+import type { IngestOptions } from '../cluster/ingest.js';
+import {
+  GATEWAY_OPTION_NAMES,
+  INGEST_OPTION_NAMES,
+  NATS_OPTIONS,
+  SNAPSHOT_WRITER_OPTIONS,
+} from '../cluster/options.js';
+import type { SnapshotWriterOptions } from '../cluster/snapshot-writer.js';
 import { namesOf, pickSettings } from '../options/option.js';
 import { type CommandArgs, resolveCommandArgs, type SettingSources } from './command-options.js';
 

@@ -23,7 +23,7 @@
 import { readFileSync } from 'node:fs';
 import type { Options } from 'yargs';
 import { NATS_OPTIONS, SNAPSHOT_OPTIONS } from '../cluster/options.js';
-import { ErrorCode, MazeError } from '../core/errors.js';
+import { ErrorCode, MazeError } from '../errors.js';
 import {
   checkOptionValue,
   defaultText,
@@ -159,14 +159,26 @@ export function readGivenSettings(
       labels[option.name] = found.label;
     }
   }
-  // Checked all the same: a shared environment or file is wrong for every command.
+  // Checked all the same: a shared environment or file is wrong for every command. A name
+  // several commands take (`clientPort`: one port for a server, a list for `simulate`) is
+  // right if any of them accepts its value.
   const takenNames = new Set(taken.map((option) => option.name));
   const unused = new Map<string, string[]>();
+  const refusals = new Map<string, unknown>();
   for (const option of COMMAND_OPTIONS) {
     if (takenNames.has(option.name)) continue;
-    const found = fromEnv(option, sources.env) ?? fromConfig[option.name];
+    let found: Found | undefined;
+    try {
+      found = fromEnv(option, sources.env) ?? fromConfig[option.name];
+    } catch (error) {
+      if (!refusals.has(option.name)) refusals.set(option.name, error);
+      continue;
+    }
     if (found === undefined) continue;
     unused.set(option.name, [...(unused.get(option.name) ?? []), ...option.commands]);
+  }
+  for (const [name, error] of refusals) {
+    if (!unused.has(name)) throw error;
   }
   const unusedSettings = [...unused].map(([name, takers]) => `${name} (${takers.join(', ')})`);
   return { values, labels, unusedSettings };

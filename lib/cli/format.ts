@@ -1,6 +1,6 @@
 /** The text of the server commands' lines: addresses, problems, stats. */
 import type { AddressInfo } from 'node:net';
-import type { Problem } from '../core/errors.js';
+import type { Problem } from '../errors.js';
 
 /** `127.0.0.1:9090`, or `[::1]:9090` for IPv6. */
 export function formatAddress(address: AddressInfo): string {

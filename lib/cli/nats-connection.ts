@@ -1,7 +1,7 @@
 /** The first steps of every command on the event log: the monitor, NATS, and its losses. */
 import { connectEventLogPatiently } from '../cluster/connect.js';
 import type { JetStreamEventLog } from '../cluster/jetstream-event-log.js';
-import { ErrorCode } from '../core/errors.js';
+import { ErrorCode } from '../errors.js';
 import type { StatMetric } from '../monitor/sources.js';
 import { StartingSources } from '../monitor/starting-sources.js';
 import { type NatsArgs, toNatsSettings } from './cluster-options.js';
@@ -46,7 +46,7 @@ export async function openLog(
  * is back (info): the client reconnects by itself, so the log only pauses, but an operator
  * must see it (and `/healthz` answers 503 meanwhile: see cluster-sources.ts).
  */
-export function reportConnectionChanges(log: JetStreamEventLog, lifecycle: ServerProcess): void {
+function reportConnectionChanges(log: JetStreamEventLog, lifecycle: ServerProcess): void {
   log.watchConnection(({ connected, server }) => {
     if (connected) {
       lifecycle.logger.info(`follower-maze: connected to NATS at ${server} again`);

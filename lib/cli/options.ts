@@ -14,6 +14,7 @@
 import { ADAPTER_OPTIONS } from '../adapter/options.js';
 import { NATS_OPTIONS, SNAPSHOT_OPTIONS } from '../cluster/options.js';
 import { CORE_OPTIONS } from '../core/options.js';
+import { MONITOR_OPTIONS } from '../monitor/options.js';
 import { LISTEN_OPTIONS } from '../net/options.js';
 import { MAX_TIMER_MS, type OptionRow, type SettingOf } from '../options/option.js';
 import { SIMULATE_OPTIONS } from '../simulate/options.js';
@@ -54,19 +55,7 @@ const CLI_OPTIONS = {
     default: 'text',
     describe: 'Log records as text lines or as one JSON object per line',
   },
-  monitorPort: {
-    type: 'integer',
-    min: 0,
-    max: 65_535,
-    default: undefined,
-    describe: 'HTTP port for /healthz, /metrics, /stats and /clients (0: any free port; none: off)',
-  },
-  monitorHost: {
-    type: 'string',
-    // Loopback, because its `/clients` page lists user ids and peer addresses.
-    default: '127.0.0.1',
-    describe: 'Address the monitoring port binds to (it shows user ids and client addresses)',
-  },
+  ...MONITOR_OPTIONS,
   config: {
     type: 'string',
     default: undefined,

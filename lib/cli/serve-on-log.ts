@@ -9,7 +9,7 @@
  */
 import type { EventLog } from '../cluster/event-log.js';
 import type { Gateway } from '../cluster/gateway.js';
-import { ErrorCode, MazeError } from '../core/errors.js';
+import { ErrorCode, MazeError } from '../errors.js';
 import {
   GATEWAY_STAT_METRICS,
   gatewayMonitorSources,

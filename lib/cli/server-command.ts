@@ -5,7 +5,7 @@
  * runs.
  */
 import type { CommandModule } from 'yargs';
-import { MazeError } from '../core/errors.js';
+import { MazeError } from '../errors.js';
 import { commandYargsOptions, PARSER_CONFIGURATION } from './command-options.js';
 import { ENV_PREFIX, type ServerCommand } from './options.js';
 import { processOutput } from './serve-output.js';
@@ -34,7 +34,7 @@ export function serverCommand<Args>(spec: ServerCommandSpec<Args>): CommandModul
         built = built.example(command, description);
       }
       return built.epilog(
-        `Every option can also be set in the environment as ${ENV_PREFIX}_<OPTION>, e.g. ${ENV_PREFIX}_HOST=0.0.0.0, or in the --config file by its camelCase name (host). A flag wins over the environment, the environment over the file. The environment and the file may hold settings of other commands (serve, ingest, gateway), so one of them can configure a whole cluster. Booleans take true/false, yes/no, on/off or 1/0.`,
+        `Every option can also be set in the environment as ${ENV_PREFIX}_<OPTION>, e.g. ${ENV_PREFIX}_HOST=0.0.0.0, or in the --config file by its camelCase name (host). A flag wins over the environment, the environment over the file. The file may hold the settings of every server command (serve, ingest, gateway) and the environment those of simulate too, so one of them can configure a whole cluster. Booleans take true/false, yes/no, on/off or 1/0.`,
       );
     },
     handler: async (argv) => {

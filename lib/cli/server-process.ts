@@ -26,7 +26,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import createDebug from 'debug';
-import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
+import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import type { MonitorServer } from '../monitor/monitor-server.js';
 import type { MonitorSources } from '../monitor/sources.js';
 import type { CommonArgs } from './command-options.js';
@@ -40,7 +40,7 @@ import type { ServeOutput } from './serve-output.js';
 const log = createDebug('follower-maze:cli');
 
 /** Exit code when startup fails, the process stops by itself, or shutting down fails. */
-export const EXIT_FAILED = 1;
+const EXIT_FAILED = 1;
 /** Exit code for an invalid option. */
 export const EXIT_USAGE = 2;
 

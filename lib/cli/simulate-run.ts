@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { MazeError } from '../core/errors.js';
+import { MazeError } from '../errors.js';
 import { resolveSimulateOptions } from '../simulate/options.js';
 import { exitCodeOf, formatJson, formatProgress, formatSummary } from '../simulate/result.js';
 import { runSimulation } from '../simulate/simulate.js';

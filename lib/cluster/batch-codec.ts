@@ -17,7 +17,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { MAX_ID } from '../core/constants.js';
-import { ErrorCode, MazeError } from '../core/errors.js';
+import { ErrorCode, MazeError } from '../errors.js';
 import type { EventBatch } from './event-log.js';
 
 /** The version of the format written by `encodeBatch()`. */

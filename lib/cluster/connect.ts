@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
-import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
+import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { checkOptionValue, type GivenOf } from '../options/option.js';
 import { JetStreamEventLog } from './jetstream-event-log.js';
 import { messageOf } from './nats-error.js';

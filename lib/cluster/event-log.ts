@@ -23,13 +23,13 @@
  *   position of the first copy and `duplicate: true`, before any fencing check. A retried
  *   append whose acknowledgement was lost is therefore harmless.
  * - Reads are in position order from any retained position, then wait for new batches. A
- *   reader fetches at most `EVENT_LOG_READ_AHEAD` batches ahead of its `next()` calls: a
+ *   reader fetches a bounded number of batches (`readAhead`) ahead of its `next()` calls: a
  *   consumer that stops calling `next()` stops the pulling (gateway backpressure). A
  *   position dropped by retention is `ERR_LOG_TRUNCATED`, never skipped in silence.
  * - Failures are `MazeError`s with `ERR_LOG_…` codes: rejected promises, never events.
  */
 import { MAX_ID } from '../core/constants.js';
-import { ErrorCode, MazeError } from '../core/errors.js';
+import { ErrorCode, MazeError } from '../errors.js';
 
 /** Tuning of cluster mode's event log and ingest, shared by the modules that implement them. */
 

@@ -29,26 +29,16 @@ import createDebug from 'debug';
 import { defaultMaxClients } from '../adapter/descriptor-limit.js';
 import { type ClientInfo, type ClientPage, FanOut, type FanOutStats } from '../adapter/fan-out.js';
 import { MAZE_OPTIONS, type MazeOptions } from '../adapter/options.js';
-import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
+import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { pickRows, resolveOptions } from '../options/option.js';
 import type { EventLog, LogBatch } from './event-log.js';
 import { LogFollower } from './log-follower.js';
+import { GATEWAY_OPTION_NAMES } from './options.js';
 import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
 const log = createDebug('follower-maze:gateway');
 
-/** The settings it takes: the client side of a maze's. */
-export const GATEWAY_OPTION_NAMES = [
-  'maxIdLineLength',
-  'identifyTimeout',
-  'maxClients',
-  'clientBufferLimit',
-  'totalBufferLimit',
-  'slowClientTimeout',
-  'maxFollowEdges',
-  'shutdownTimeout',
-] as const;
 const GATEWAY_OPTIONS = pickRows(MAZE_OPTIONS, GATEWAY_OPTION_NAMES);
 
 /**

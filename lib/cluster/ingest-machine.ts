@@ -32,13 +32,14 @@
  *   too, since a retry would fail the same way.
  * - Shutdown: after `close()` the open batch closes and `idle` comes once nothing is
  *   unacknowledged (or the machine stopped); `closeEnded()` then ends every retry.
- * - Taking a line that closes no batch queues no action and allocates nothing but the
- *   line's place in its batch.
+ * - Taking a line that neither opens nor closes a batch queues no action and allocates
+ *   nothing but the line's place in its batch (the first line of a batch opens it and
+ *   queues its timer).
  */
 
-import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import type { SequenceSlot } from '../core/event-sequencer.js';
 import { isEvent } from '../core/parser.js';
+import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import {
   type AppendResult,
   type EventBatch,

@@ -26,9 +26,9 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import createDebug from 'debug';
 import { EventInput, type EventInputStats } from '../adapter/event-input.js';
-import { MAZE_OPTIONS } from '../adapter/options.js';
-import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
+import { MAZE_OPTIONS, type MazeOptions } from '../adapter/options.js';
 import { EventSequencer } from '../core/event-sequencer.js';
+import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { pickRows, resolveOptions } from '../options/option.js';
 import {
   type AppendResult,
@@ -37,6 +37,7 @@ import {
   type LogTail,
 } from './event-log.js';
 import { type AppendAction, IngestMachine, type ReadBackAction } from './ingest-machine.js';
+import { INGEST_OPTION_NAMES } from './options.js';
 
 /**
  * Milliseconds a partial batch waits for more lines before it is appended anyway: the most an
@@ -48,22 +49,13 @@ const INGEST_RECOVERY_RETRY_MS = 250;
 
 const log = createDebug('follower-maze:ingest');
 
-/** Everything `createIngest()` takes. Durations are in milliseconds. */
-export interface IngestOptions {
+/**
+ * Everything `createIngest()` takes: the log, and the event source side's options of a maze
+ * (see `MazeOptions`). Durations are in milliseconds.
+ */
+export interface IngestOptions extends Pick<MazeOptions, (typeof INGEST_OPTION_NAMES)[number]> {
   /** The log to append to. The ingest never closes it: its owner does, after `close()`. */
   readonly log: EventLog;
-  /** First sequence number when the log is empty. Default 1. */
-  readonly startSequence?: number;
-  /** Most events that may wait for a missing number. Default 100,000. */
-  readonly reorderCapacity?: number;
-  /** Most bytes of event lines that may wait for a missing number. Default 64 MiB. */
-  readonly reorderBytes?: number;
-  /** Longest event line, terminator included. Default 4096. */
-  readonly maxLineLength?: number;
-  /** Idle time after which a new source takes over (0: never). Default 10000. */
-  readonly sourceIdleTimeout?: number;
-  /** Bounded wait of `close()` for the source to close and the appends to finish. Default 5000. */
-  readonly shutdownTimeout?: number;
 }
 
 /** Counters of an ingest: its own and the event source's. */
@@ -127,15 +119,6 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
 
 type ResolvedIngestOptions = Required<Omit<IngestOptions, 'log'>>;
 
-/** The settings it takes: the event source side of a maze's. */
-export const INGEST_OPTION_NAMES = [
-  'startSequence',
-  'reorderCapacity',
-  'reorderBytes',
-  'maxLineLength',
-  'sourceIdleTimeout',
-  'shutdownTimeout',
-] as const;
 const INGEST_OPTIONS = pickRows(MAZE_OPTIONS, INGEST_OPTION_NAMES);
 
 function resolveIngestOptions(options: IngestOptions): ResolvedIngestOptions {

@@ -23,7 +23,7 @@ import {
   type StorageType,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ErrorCode, MazeError } from '../core/errors.js';
+import { ErrorCode, MazeError } from '../errors.js';
 import {
   type AppendResult,
   checkFromPosition,

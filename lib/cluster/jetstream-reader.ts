@@ -24,7 +24,7 @@ import {
   type StoredMsg,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ErrorCode, MazeError } from '../core/errors.js';
+import { ErrorCode, MazeError } from '../errors.js';
 import { decodeBatch } from './batch-codec.js';
 import {
   type EventBatch,

@@ -11,7 +11,7 @@
 import type { StorageType } from '@nats-io/jetstream';
 import { type ObjectStore, Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ErrorCode, MazeError } from '../core/errors.js';
+import { ErrorCode, MazeError } from '../errors.js';
 import { messageOf } from './nats-error.js';
 import type { SnapshotStore } from './snapshot-store.js';
 

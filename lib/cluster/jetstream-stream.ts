@@ -13,7 +13,7 @@ import {
   type JetStreamManager,
   StorageType,
 } from '@nats-io/jetstream';
-import { ErrorCode, MazeError } from '../core/errors.js';
+import { ErrorCode, MazeError } from '../errors.js';
 import { messageOf } from './nats-error.js';
 import { NATS_OPTIONS } from './options.js';
 

@@ -15,7 +15,7 @@
  *   reader that ends without `close()` (the log closed under it), is the host's `failed()`,
  *   once, after which the follower reads no more.
  */
-import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
+import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import type { EventLog, LogBatch, LogReader } from './event-log.js';
 
 /** First pause before a gateway reads the log again after a read failed; it doubles each time. */

@@ -11,7 +11,7 @@
  *   what is retained: a dropped batch's id is forgotten with it (JetStream's is a time).
  * - Appends settle in call order, so pipelined appends behave as over the network.
  */
-import { ErrorCode, MazeError } from '../core/errors.js';
+import { ErrorCode, MazeError } from '../errors.js';
 import { checkBatch, encodedSize } from './batch-codec.js';
 import {
   type AppendResult,

@@ -1,8 +1,10 @@
 /**
  * Cluster mode's options (docs/protocol.md §11): the connection to NATS and the event log's
- * stream (`connectEventLog()`), and the snapshot writer's cadence (`createSnapshotWriter()`).
- * Rows only, no NATS code: the command line reads them without loading the client.
+ * stream (`connectEventLog()`), the snapshot writer's cadence (`createSnapshotWriter()`), and
+ * which of a maze's options the ingest and a gateway take. Rows and names only, no NATS or
+ * cluster code: the command line reads them without loading either.
  */
+import { CORE_OPTIONS } from '../core/options.js';
 import { MAX_TIMER_MS, type OptionRow } from '../options/option.js';
 
 /** A setting of the connection that has no default. */
@@ -94,3 +96,31 @@ export const SNAPSHOT_OPTIONS = {
     describe: 'Most milliseconds between two snapshots while events arrive',
   },
 } as const satisfies Readonly<Record<string, OptionRow>>;
+
+/** The settings the ingest takes: the event source side of a maze's. */
+export const INGEST_OPTION_NAMES = [
+  'startSequence',
+  'reorderCapacity',
+  'reorderBytes',
+  'maxLineLength',
+  'sourceIdleTimeout',
+  'shutdownTimeout',
+] as const;
+
+/** The settings a gateway takes: the client side of a maze's. */
+export const GATEWAY_OPTION_NAMES = [
+  'maxIdLineLength',
+  'identifyTimeout',
+  'maxClients',
+  'clientBufferLimit',
+  'totalBufferLimit',
+  'slowClientTimeout',
+  'maxFollowEdges',
+  'shutdownTimeout',
+] as const;
+
+/** The rows of the settings the snapshot writer takes: its cadence, and the graph bound of the core. */
+export const SNAPSHOT_WRITER_OPTIONS = {
+  ...SNAPSHOT_OPTIONS,
+  maxFollowEdges: CORE_OPTIONS.maxFollowEdges,
+};

@@ -7,9 +7,10 @@
  * exactly the bytes saved (a snapshot is decoded, and refused when malformed, by its
  * reader); failures are `MazeError`s with `ERR_LOG_…` codes.
  */
-import { ErrorCode, MazeError } from '../core/errors.js';
+
 import { decodeGraphSnapshot } from '../core/graph-snapshot.js';
 import type { MazeCore } from '../core/maze-core.js';
+import { ErrorCode, MazeError } from '../errors.js';
 
 export interface SnapshotStore {
   /** Keeps `bytes` (an `FMS` graph snapshot) as the newest, in place of the one before. */

@@ -20,14 +20,13 @@
  */
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
-import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import { encodeGraphSnapshot } from '../core/graph-snapshot.js';
 import { MazeCore } from '../core/maze-core.js';
-import { CORE_OPTIONS } from '../core/options.js';
+import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { resolveOptions } from '../options/option.js';
 import type { EventLog, LogBatch } from './event-log.js';
 import { LogFollower } from './log-follower.js';
-import { SNAPSHOT_OPTIONS } from './options.js';
+import { SNAPSHOT_WRITER_OPTIONS } from './options.js';
 import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
 const log = createDebug('follower-maze:snapshots');
@@ -65,12 +64,6 @@ export interface SnapshotWriterEventMap {
   /** A snapshot was saved. */
   saved: [snapshot: { readonly position: number; readonly bytes: number }];
 }
-
-/** The rows of the settings it takes: its cadence, and the graph bound of the core. */
-export const SNAPSHOT_WRITER_OPTIONS = {
-  ...SNAPSHOT_OPTIONS,
-  maxFollowEdges: CORE_OPTIONS.maxFollowEdges,
-};
 
 /**
  * Loads the newest snapshot (if any) and starts following the log after it. Rejects with the

@@ -11,7 +11,7 @@
  * - Connection counts live in an `IdTable`, not a `Map`: the adapter bounds connections,
  *   but no V8 collection limit (2^24 entries) should depend on that bound.
  */
-import { ErrorCode, MazeError } from './errors.js';
+import { ErrorCode, MazeError } from '../errors.js';
 import type { UserId } from './events.js';
 import { IdTable } from './id-table.js';
 import { hasBit, MAX_DENSE_ID, type UserLookup } from './user-lookup.js';

@@ -11,7 +11,7 @@
  * - `reset()` goes back to the start number; what was waiting counts as discarded, and
  *   `skipped` keeps counting across resets.
  */
-import { ErrorCode, type Problem } from './errors.js';
+import { ErrorCode, type Problem } from '../errors.js';
 import type { MazeEvent } from './events.js';
 import { ownCopy } from './own-copy.js';
 import { type InvalidEventBody, isEvent, parseEvent } from './parser.js';

@@ -14,9 +14,9 @@
  * - Deliveries are returned in application order; events that notify nobody are left out.
  */
 
+import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import type { GivenOf } from '../options/option.js';
 import { ConnectedUsers } from './connected-users.js';
-import { ErrorCode, MazeError, type Problem } from './errors.js';
 import { EventSequencer } from './event-sequencer.js';
 import { EventType, type MazeEvent, type UserId } from './events.js';
 import { FollowGraph, FollowOutcome } from './follow-graph.js';

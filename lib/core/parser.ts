@@ -11,8 +11,9 @@
  * - `event.line` is the input unchanged when it ends with LF; a line given without its
  *   terminator gets `\n` so that every notification is a whole line.
  */
+
+import { ErrorCode, type Problem } from '../errors.js';
 import { MAX_ID, MAX_QUOTED_LINE_LENGTH } from './constants.js';
-import { ErrorCode, type Problem } from './errors.js';
 import { EventType, type MazeEvent } from './events.js';
 import { ownCopy } from './own-copy.js';
 

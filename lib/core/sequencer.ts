@@ -24,8 +24,8 @@
  * Usage contract: after each `offer()`, call `next()` until it returns `undefined`.
  */
 import TinyQueue from 'tinyqueue';
+import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { checkOptionValue } from '../options/option.js';
-import { ErrorCode, MazeError, type Problem } from './errors.js';
 import type { Sequence } from './events.js';
 import { CORE_OPTIONS } from './options.js';
 

@@ -3,7 +3,7 @@
  * `/stats` and `/clients` for whatever server its `MonitorSources` describe.
  *
  * Invariants:
- * - It binds `DEFAULT_MONITOR_HOST` (loopback) unless told otherwise: `/clients` lists user
+ * - It binds loopback (`127.0.0.1`) unless told otherwise: `/clients` lists user
  *   ids and peer addresses. `startMonitor()` resolves with the port bound or rejects with
  *   `ERR_LISTEN` (`ERR_INVALID_OPTION` for a bad port) and leaves nothing open.
  * - Nothing here can crash the process: a failure after binding, or a request that cannot be
@@ -16,17 +16,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import createDebug from 'debug';
-import { ErrorCode } from '../core/errors.js';
+import { ErrorCode } from '../errors.js';
 import { bind } from '../net/ports.js';
 import { checkOptionValue } from '../options/option.js';
 import { createMonitorMetrics, type MonitorMetrics } from './metrics.js';
+import { MONITOR_OPTIONS } from './options.js';
 import type { ClientPageRequest, MonitorSources } from './sources.js';
 
-/**
- * Address the HTTP monitoring port binds to unless told otherwise: loopback, because its
- * `/clients` page lists user ids and peer addresses.
- */
-const DEFAULT_MONITOR_HOST = '127.0.0.1';
 /** Port of `startMonitor()` unless told otherwise: 0 picks a free one (the CLI's is off unless given). */
 const DEFAULT_MONITOR_PORT = 0;
 /** Clients listed by the monitor's `/clients` page when no `limit` is given. */
@@ -45,20 +41,11 @@ const log = createDebug('follower-maze:monitor');
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-/** The port's rule; the command line's `--monitor-port` row has the same range. */
-const PORT = {
-  type: 'integer',
-  min: 0,
-  max: 65_535,
-  default: DEFAULT_MONITOR_PORT,
-  describe: 'HTTP port of the monitor (0: any free port)',
-} as const;
-
 /** Where the monitor listens and what it watches. */
 export interface MonitorOptions {
   /** What to serve: health, stats, metric names and clients of the watched server. */
   readonly sources: MonitorSources;
-  /** Host to bind. Default `DEFAULT_MONITOR_HOST` (loopback). */
+  /** Host to bind. Default `127.0.0.1` (loopback). */
   readonly host?: string;
   /** Port; 0 picks a free one. Default `DEFAULT_MONITOR_PORT` (0). */
   readonly port?: number;
@@ -78,8 +65,12 @@ export interface MonitorServer {
  * a bad port.
  */
 export async function startMonitor(options: MonitorOptions): Promise<MonitorServer> {
-  const host = options.host ?? DEFAULT_MONITOR_HOST;
-  const port = checkOptionValue(PORT, options.port ?? DEFAULT_MONITOR_PORT, 'monitorPort');
+  const host = options.host ?? MONITOR_OPTIONS.monitorHost.default;
+  const port = checkOptionValue(
+    MONITOR_OPTIONS.monitorPort,
+    options.port ?? DEFAULT_MONITOR_PORT,
+    'port',
+  );
   const sources = options.sources;
   const metrics = createMonitorMetrics(sources);
   const server = createServer({ requestTimeout: MONITOR_REQUEST_TIMEOUT_MS }, (request, response) =>

@@ -11,7 +11,7 @@
  *   counter ends in `_total`, a gauge does not.
  */
 import type { ClientPage } from '../adapter/maze.js';
-import type { Problem } from '../core/errors.js';
+import type { Problem } from '../errors.js';
 
 /** Prefix of every follower-maze metric, process metrics included. */
 export const METRIC_PREFIX = 'follower_maze_';

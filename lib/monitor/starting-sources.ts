@@ -5,7 +5,7 @@
  * server's from the start, so `/metrics` does not change shape when it is ready.
  */
 import type { ClientPage } from '../adapter/fan-out.js';
-import type { Problem } from '../core/errors.js';
+import type { Problem } from '../errors.js';
 import type { ClientPageRequest, Health, MonitorSources, StatMetric } from './sources.js';
 
 const NO_CLIENTS: ClientPage = { total: 0, items: [] };

@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import createDebug from 'debug';
 import { createMaze, type Maze } from '../adapter/maze.js';
 import type { MazeOptions } from '../adapter/options.js';
-import { ErrorCode, MazeError } from '../core/errors.js';
+import { ErrorCode, MazeError } from '../errors.js';
 import { type GivenOf, resolveOptions } from '../options/option.js';
 import { LISTEN_OPTIONS } from './options.js';
 import { type OpenPort, openClientPort, openEventPort } from './ports.js';

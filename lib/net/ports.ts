@@ -17,7 +17,7 @@
  */
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
-import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
+import { ErrorCode, MazeError, type Problem } from '../errors.js';
 
 /**
  * Idle time before TCP keepalive probes a client socket: a client that half-closed after its

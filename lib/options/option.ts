@@ -13,7 +13,7 @@
  *   resolves to cannot disagree.
  * - Pure data and checks: no I/O.
  */
-import { ErrorCode, MazeError } from '../core/errors.js';
+import { ErrorCode, MazeError } from '../errors.js';
 
 export type OptionValue = number | string | boolean;
 

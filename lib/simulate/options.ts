@@ -14,7 +14,7 @@
  *   gateways), at most one per client so that every port is verified; it resolves to
  *   `clientPorts`, which always holds at least one.
  */
-import { ErrorCode, MazeError } from '../core/errors.js';
+import { ErrorCode, MazeError } from '../errors.js';
 import { LISTEN_OPTIONS } from '../net/options.js';
 import {
   checkOptionValue,

@@ -39,13 +39,7 @@
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ClientStream } from './client-stream.js';
-import {
-  EVENT_WRITE_SIZE,
-  MAX_PENDING_PER_CLIENT,
-  MAX_PENDING_TOTAL,
-  MIN_PENDING_PER_CLIENT,
-  WARMUP_SILENCE_MS,
-} from './constants.js';
+import { EVENT_WRITE_SIZE } from './constants.js';
 import {
   SimulationErrorCode as Code,
   type SimulationFailure,
@@ -70,6 +64,22 @@ const CONNECT_WAVE_SIZE = 128;
 const WARMUP_INTERVAL_MS = 20;
 /** Wait before trying again a connection a port refused, while `waitForPorts` lasts, in ms. */
 const PORT_RETRY_MS = 100;
+/**
+ * Pause generating once one client owes this many lines (expected, not received yet)...
+ * With many clients the per-client limit shrinks to MAX_PENDING_TOTAL / concurrencyLevel,
+ * but not below MIN_PENDING_PER_CLIENT.
+ */
+const MAX_PENDING_PER_CLIENT = 8_192;
+const MIN_PENDING_PER_CLIENT = 256;
+/** ...or all clients together owe this many; resume at half of both. Bounds memory. */
+const MAX_PENDING_TOTAL = 1_048_576;
+/**
+ * Longest the warm-up goes on while no client has received any broadcast at all, in ms
+ * (when shorter than `timeout`): then the run fails with ERR_SIM_NO_WARMUP instead of
+ * waiting the whole `timeout`. Every connection was accepted by then, so the likely cause is
+ * a server that already applied these sequence numbers (a second run against it).
+ */
+export const WARMUP_SILENCE_MS = 3_000;
 /** Bounded wait between `end()` and `destroy()` when closing, in ms. */
 const CLOSE_TIMEOUT_MS = 1_000;
 

@@ -29,7 +29,7 @@ export const ErrorCode = {
   ClientIdTimeout: 'ERR_CLIENT_ID_TIMEOUT',
   /**
    * A client connected while `maxClients` were attached; it is closed at once. Reported at
-   * most once per `CLIENT_LIMIT_REPORT_INTERVAL_MS`, with the number refused since the last report.
+   * most once a second, with the number refused since the last report.
    */
   ClientLimit: 'ERR_CLIENT_LIMIT',
   /** A client stayed over its output buffer limit past the slow-client timeout; it is closed. */
