@@ -401,25 +401,25 @@ describeWithNats('bench --profile cluster on nats-server', () => {
 
       // The cost model: a and b printed and recorded with what they came from. Their values
       // are measurements: on a short run under load, b (a difference of two CPU figures) can
-      // come out below zero, which the bench says; only the replay cost a is large enough here
-      // to be positive whatever the load.
+      // come out at or below zero, which the bench says; only the replay cost a is large
+      // enough here to be positive whatever the load. What to expect is decided on the
+      // recorded figures, not on the printed ones, which are rounded.
       const printed =
         /^cost model .*: a = ([\d.,-]+) µs per event .*, b = ([\d.,-]+) µs per notification/m.exec(
           result.stdout,
         );
       expect(printed).not.toBeNull();
       expect(Number(printed?.[1])).toBeGreaterThan(0);
-      const b = Number(printed?.[2]);
-      expect(Number.isFinite(b)).toBe(true);
-      if (b > 0) {
+      const warnings = costModelWarnings(recorded.costModel.medians);
+      if (warnings.length === 0) {
         expect(result.stdout).not.toMatch(/bench: cost model: /);
         expect(result.stdout).toMatch(/^\| 8 +\| +\d+% \| +[\d,]+ \| +[\d,]+ \|$/m);
         expect(recorded.costModel.projection).toHaveLength(4);
       } else {
-        // Said, and no projection made from it.
-        expect(result.stdout).toMatch(
-          /bench: cost model: b: gateway µs per notification is not a positive number/,
-        );
+        // Each said, and no projection made from them.
+        for (const warning of warnings) {
+          expect(result.stdout).toContain(`bench: cost model: ${warning}`);
+        }
         expect(recorded.costModel.projection).toHaveLength(0);
       }
       // The replay gateway applied the whole log; each gateway every event of it.
