@@ -38,6 +38,7 @@
 
 import { ErrorCode, MazeError, type Problem } from '../core/errors.js';
 import type { SequenceSlot } from '../core/event-sequencer.js';
+import { CORE_OPTIONS } from '../core/options.js';
 import { isEvent } from '../core/parser.js';
 import {
   type AppendResult,
@@ -119,6 +120,8 @@ export interface IngestMachineSetup {
   readonly batchBytes?: number;
   /** Most appends in flight. Default `INGEST_APPEND_WINDOW`. */
   readonly appendWindow?: number;
+  /** The delimiter the lines were parsed with, recorded in every batch. Default `|`. */
+  readonly delimiter?: string;
 }
 
 /** The machine's counters (see `IngestStats`). */
@@ -164,6 +167,8 @@ export class IngestMachine {
   readonly resumeSequence: number;
   readonly #batchBytes: number;
   readonly #appendWindow: number;
+  /** What each batch records: nothing for `|` (see `EventBatch.delimiter`). */
+  readonly #recorded: { readonly delimiter?: string };
   readonly #actions: IngestAction[] = [];
   #nextAction = 0;
   /** The last batch this machine knows the log holds (the start tail or its last ack). */
@@ -198,6 +203,8 @@ export class IngestMachine {
     const { tail } = setup;
     this.#batchBytes = setup.batchBytes ?? INGEST_BATCH_BYTES;
     this.#appendWindow = setup.appendWindow ?? INGEST_APPEND_WINDOW;
+    const { delimiter = CORE_OPTIONS.delimiter.default } = setup;
+    this.#recorded = delimiter === CORE_OPTIONS.delimiter.default ? {} : { delimiter };
     this.#known = tail;
     this.#fence = { position: tail?.position ?? 0 };
     this.resumeSequence = tail === undefined ? setup.startSequence : tail.lastSequence + 1;
@@ -452,6 +459,7 @@ export class IngestMachine {
         firstSequence: open.firstSequence,
         lastSequence: this.#consumedThrough,
         lines: open.lines,
+        ...this.#recorded,
       },
       state: 'queued',
       sent: undefined,

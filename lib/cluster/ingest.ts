@@ -32,6 +32,7 @@ import { EventSequencer } from '../core/event-sequencer.js';
 import { pickRows, resolveOptions } from '../options/option.js';
 import {
   type AppendResult,
+  checkLogDelimiter,
   EVENT_LOG_REQUEST_TIMEOUT_MS,
   type EventLog,
   type LogTail,
@@ -64,6 +65,11 @@ export interface IngestOptions {
   readonly sourceIdleTimeout?: number;
   /** Bounded wait of `close()` for the source to close and the appends to finish. Default 5000. */
   readonly shutdownTimeout?: number;
+  /**
+   * Byte between the fields of an event line (see `MazeCoreOptions.delimiter`), recorded in
+   * every batch so that gateways with another one refuse the log. Default `|`.
+   */
+  readonly delimiter?: string;
 }
 
 /** Counters of an ingest: its own and the event source's. */
@@ -117,11 +123,13 @@ export interface IngestEventMap {
 /**
  * Creates an ingest on `options.log`: reads its tail to know where to resume, then is ready
  * for `attachEventSource()`. Throws `ERR_INVALID_OPTION` on a bad option; rejects with the
- * log's error (e.g. `ERR_LOG_UNAVAILABLE`) if its tail cannot be read.
+ * log's error (e.g. `ERR_LOG_UNAVAILABLE`) if its tail cannot be read, and `ERR_LOG_CONFIG`
+ * if the log's lines have another delimiter.
  */
 export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const resolved = resolveIngestOptions(options);
   const tail = await options.log.tail();
+  if (tail !== undefined) checkLogDelimiter(tail, resolved.delimiter, 'this ingest');
   return new Ingest(options.log, resolved, tail);
 }
 
@@ -135,6 +143,7 @@ export const INGEST_OPTION_NAMES = [
   'maxLineLength',
   'sourceIdleTimeout',
   'shutdownTimeout',
+  'delimiter',
 ] as const;
 const INGEST_OPTIONS = pickRows(MAZE_OPTIONS, INGEST_OPTION_NAMES);
 
@@ -165,7 +174,11 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     super();
     this.#log = eventLog;
     this.#shutdownTimeout = options.shutdownTimeout;
-    this.#machine = new IngestMachine({ tail, startSequence: options.startSequence });
+    this.#machine = new IngestMachine({
+      tail,
+      startSequence: options.startSequence,
+      delimiter: options.delimiter,
+    });
     const startSequence = this.#machine.resumeSequence;
     this.#sequencer = new EventSequencer({ ...options, startSequence });
     this.#input = new EventInput(options, {
