@@ -43,6 +43,18 @@ describe('--delimiter (built binary)', () => {
     SIMULATION_MS + 15_000,
   );
 
+  it.each([
+    [[], 'delimiter=|'],
+    [['--delimiter', ';'], 'delimiter=;'],
+    [['--delimiter', ' '], 'delimiter=" "'],
+    [['--delimiter', '\t'], 'delimiter="\\t"'],
+  ])('shows the delimiter of %j in its limits banner as %s', async (args, shown) => {
+    const server = await serve(args);
+    const limits = await server.waitForLine('stderr', /follower-maze limits:/, EXIT_MS);
+    expect(limits).toContain(` maxFollowEdges=8388608 ${shown} resetOnDisconnect=false `);
+    expect(await stop(server)).toBe(0);
+  });
+
   it(
     'takes FOLLOWER_MAZE_DELIMITER, the same variable for serve and simulate',
     async () => {
