@@ -43,12 +43,14 @@ const rows = simulate
       ['`--help`, `-h`', '', '', '', 'Show the options'],
       ['`--version`, `-v`', '', '', '', 'Show the version'],
     ];
-const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+// A cell's own `|` is escaped, in code too (the default delimiter).
+const escaped = rows.map((row) => row.map((cell) => cell.replaceAll('|', '\\|')));
+const widths = escaped[0].map((_, column) => Math.max(...escaped.map((row) => row[column].length)));
 const line = (row) => `| ${row.map((cell, column) => cell.padEnd(widths[column])).join(' | ')} |`;
 const table = [
-  line(rows[0]),
+  line(escaped[0]),
   `| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |`,
-  ...rows.slice(1).map(line),
+  ...escaped.slice(1).map(line),
 ].join('\n');
 
 if (simulate || !process.argv.includes('--write')) {

@@ -135,6 +135,39 @@ describe('Maze over in-memory streams', () => {
     await check(ops, wholeBlock, { startSequence: 100 });
   });
 
+  it.each([';', '\xa7'])(
+    'parses with its delimiter %j and delivers the lines byte for byte',
+    async (delimiter) => {
+      const maze = createMaze({ delimiter });
+      const problems: Problem[] = [];
+      maze.on('problem', (problem) => problems.push(problem));
+      const line = (text: string): string => text.replaceAll(';', delimiter);
+      const { received } = await runOps(maze, [
+        connectOp(1, 1),
+        connectOp(2, 2),
+        ...lineOps(['2;F;1;2\r\n', '1;B\n', '3;S;2\n', '4;P;2;1\n', '5|B\n'].map(line)),
+      ]);
+      expect(Object.fromEntries(received)).toEqual({
+        1: line('1;B\n3;S;2\n4;P;2;1\n'),
+        2: line('1;B\n2;F;1;2\r\n'),
+      });
+      // A line delimited by `|` has no sequence number under another delimiter.
+      expect(problems.map((problem) => problem.code)).toEqual(['ERR_EVENT_BAD_SEQUENCE']);
+    },
+  );
+
+  it.each(['5', '\n', '', '||', '\u0100', 'P'])(
+    'refuses the delimiter %j with ERR_INVALID_OPTION',
+    (delimiter) => {
+      expect(() => createMaze({ delimiter })).toThrow(
+        expect.objectContaining({
+          code: 'ERR_INVALID_OPTION',
+          message: expect.stringMatching(/^delimiter must be/),
+        }),
+      );
+    },
+  );
+
   it('counts notifications and bytes', async () => {
     const maze = createMaze();
     await runOps(maze, [

@@ -12,6 +12,7 @@ import {
   gateway,
   ingest,
   lastStats,
+  logFlags,
   simulate,
   stop,
 } from '../helpers/cluster-processes.js';
@@ -79,6 +80,66 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
     },
     SIMULATION_MS + 30_000,
   );
+
+  it(
+    'delivers every notification through an ingest and 2 gateways given --delimiter ;',
+    async () => {
+      const stream = 'E2E_DELIMITER';
+      const events = await ingest(nats, stream, ['--delimiter', ';']);
+      const gateways = await Promise.all(
+        [1, 2].map(() => gateway(nats, stream, ['--delimiter', ';'])),
+      );
+      const { code, summary } = await simulate(
+        [
+          '--event-port',
+          String(events.port),
+          '--client-port',
+          gateways.map((started) => started.port).join(','),
+          '--total-events',
+          '10000',
+          '--concurrency-level',
+          '20',
+          '--number-of-users',
+          '100',
+          '--delimiter',
+          ';',
+          '--log-interval',
+          '0',
+        ],
+        SIMULATION_MS,
+      );
+      expect({ code, ok: summary.ok, failure: summary.failure }).toEqual({
+        code: 0,
+        ok: true,
+        failure: undefined,
+      });
+      expect(summary.notifications).toBeGreaterThan(10_000);
+      for (const process of [events, ...gateways]) expect(await stop(process)).toBe(0);
+    },
+    SIMULATION_MS + 30_000,
+  );
+
+  it('refuses a gateway or an ingest whose --delimiter is not the stream’s: ERR_LOG_CONFIG', async () => {
+    const stream = 'E2E_DELIMITER_MISMATCH';
+    // Started on the empty stream, before anything says which delimiter it holds.
+    const early = await gateway(nats, stream);
+    const events = await ingest(nats, stream, ['--delimiter', ';']);
+    const source = await peers.connect(events.port);
+    source.socket.write('1;B\n');
+    // The early gateway stops at the first batch instead of misparsing it.
+    expect(await withTimeout(early.exited, 15_000, 'the early gateway to stop')).toBe(1);
+    const mismatch = /delimited by ";" \(position 1\), this gateway splits on "\|"/;
+    expect(early.stderr.join('\n')).toMatch(new RegExp(`ERR_LOG_CONFIG.*${mismatch.source}`));
+    // A gateway started now refuses the stream at once (a failed start: its message alone).
+    const late = run(['gateway', ...logFlags(nats, stream), '--client-port', '0']);
+    expect(await withTimeout(late.exited, 15_000, 'the late gateway to exit')).toBe(1);
+    expect(late.stderr.join('\n')).toMatch(mismatch);
+    expect(await stop(events)).toBe(0);
+    // So does an ingest that would append lines of another delimiter to it.
+    const other = run(['ingest', ...logFlags(nats, stream), '--event-port', '0']);
+    expect(await withTimeout(other.exited, 15_000, 'the other ingest to exit')).toBe(1);
+    expect(other.stderr.join('\n')).toMatch(/delimited by ";" .*, this ingest splits on "\|"/);
+  }, 60_000);
 
   it('starts a late gateway that applies the log first, follows included', async () => {
     const stream = 'E2E_LATE';

@@ -323,7 +323,12 @@ describe('follower-maze (built binary)', () => {
     expect(await withTimeout(help.exited, 10_000, 'help')).toBe(0);
     // yargs wraps at the terminal width: compared with every run of blanks as one space.
     const text = help.stdout.join('\n').replace(/\s+/g, ' ');
-    const labels = { integer: '[number]', boolean: '[boolean]', string: '[string]' };
+    const labels = {
+      integer: '[number]',
+      boolean: '[boolean]',
+      string: '[string]',
+      char: '[string]',
+    };
     for (const option of optionsOf('serve')) {
       const label =
         option.type === 'choice'

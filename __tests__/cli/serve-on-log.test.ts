@@ -5,9 +5,10 @@
  * stale). Every wait is bounded; every process and socket is closed.
  */
 import { beforeAll, expect, it } from '@jest/globals';
+import { run } from '../helpers/binary.js';
 import { kill, lastStats, logFlags, serve, simulate, stop } from '../helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
-import { useTcpPeers, waitUntil, writeAll } from '../helpers/sockets.js';
+import { useTcpPeers, waitUntil, withTimeout, writeAll } from '../helpers/sockets.js';
 import { broadcasts } from '../helpers/streams.js';
 
 const WAIT_MS = 20_000;
@@ -43,6 +44,32 @@ describeWithNats('serve --nats-url (built binary on a real nats-server)', () => 
     expect(code).toBe(0);
     expect(summary.ok).toBe(true);
     expect(await stop(server)).toBe(0);
+  }, 90_000);
+
+  it('passes the simulator given the same --delimiter, and records it with the stream', async () => {
+    const server = await serveOnLog(nats, 'SERVE_DELIMITER', ['--delimiter', ';']);
+    const ports = [
+      '--event-port',
+      String(server.eventPort),
+      '--client-port',
+      String(server.clientPort),
+    ];
+    const { code, summary } = await simulate(
+      [...ports, '--total-events', '5000', '--concurrency-level', '10', '--delimiter', ';'],
+      60_000,
+    );
+    expect({ code, ok: summary.ok }).toEqual({ code: 0, ok: true });
+    expect(await stop(server)).toBe(0);
+    // Restarted with the default on the same stream, it refuses the stream's lines.
+    const restarted = run([
+      '--event-port',
+      '0',
+      '--client-port',
+      '0',
+      ...logFlags(nats, 'SERVE_DELIMITER'),
+    ]);
+    expect(await withTimeout(restarted.exited, WAIT_MS, 'the refusal')).toBe(1);
+    expect(restarted.stderr.join('\n')).toMatch(/delimited by ";" .*, this ingest splits on "\|"/);
   }, 90_000);
 
   it('delivers every event it had read to its clients before a SIGTERM ends it', async () => {

@@ -100,6 +100,25 @@ describe('serve options', () => {
     expect(resolveServeArgs({ resetOnDisconnect: text }, sources()).resetOnDisconnect).toBe(value);
   });
 
+  it('takes a delimiter as given, untrimmed: a space is one', () => {
+    expect(resolveServeArgs({ delimiter: ';' }, sources()).delimiter).toBe(';');
+    expect(resolveServeArgs({}, sources({ FOLLOWER_MAZE_DELIMITER: ' ' })).delimiter).toBe(' ');
+    const config = { 'c.json': '{ "delimiter": "\\u00a7" }' };
+    expect(resolveServeArgs({ config: 'c.json' }, sources({}, config)).delimiter).toBe('\xa7');
+    expect(refusal({ delimiter: ' ;' })).toBe(
+      '--delimiter must be one character (code below 256), none of "0123456789\\r\\nFUBPS", got " ;"',
+    );
+    expect(refusal({}, { FOLLOWER_MAZE_DELIMITER: '' })).toMatch(
+      /^FOLLOWER_MAZE_DELIMITER is empty: give one character/,
+    );
+    expect(refusal({ config: 'c.json' }, {}, { 'c.json': '{ "delimiter": "0" }' })).toMatch(
+      /delimiter must be one character .*, got "0"$/,
+    );
+    expect(refusal({}, { FOLLOWER_MAZE_DELIMITER: 'F' })).toMatch(
+      /^FOLLOWER_MAZE_DELIMITER must be one character .*, got "F"$/,
+    );
+  });
+
   it('reads booleans from the environment by the same spellings', () => {
     const env = { FOLLOWER_MAZE_RESET_ON_DISCONNECT: '1' };
     expect(resolveServeArgs({}, sources(env)).resetOnDisconnect).toBe(true);

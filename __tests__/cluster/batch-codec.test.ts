@@ -110,3 +110,46 @@ describe('decodeBatch', () => {
     expect(reasonOf(payload)).toMatch(reason);
   });
 });
+
+describe('the delimiter of a batch', () => {
+  it('is written as its character code after the line count, only when it is not `|`', () => {
+    const lines = ['7;B\n', '9;F;1;2\r\n'];
+    const batch = { firstSequence: 7, lastSequence: 9, lines, delimiter: ';' };
+    expect(text(encodeBatch(batch))).toBe(`FMB${BATCH_FORMAT_VERSION} 7 9 2 59\n${lines.join('')}`);
+    expect(encodedSize(batch)).toBe(encodeBatch(batch).length);
+    const piped = { firstSequence: 7, lastSequence: 7, lines: ['7|B\n'] };
+    expect(text(encodeBatch({ ...piped, delimiter: '|' }))).toBe(text(encodeBatch(piped)));
+  });
+
+  it.each([';', ',', '\xa7', ' ', '\xff'])('round-trips %j', (delimiter) => {
+    const batch = { firstSequence: 1, lastSequence: 1, lines: [`1${delimiter}B\n`], delimiter };
+    expect(decodeBatch(encodeBatch(batch))).toEqual({ ok: true, batch });
+  });
+
+  it('is absent from a batch read without it: `|`', () => {
+    expect(decodeBatch(latin1('FMB1 1 1 1\n1|B\n'))).toEqual({
+      ok: true,
+      batch: { firstSequence: 1, lastSequence: 1, lines: ['1|B\n'] },
+    });
+  });
+
+  it.each([
+    ['a digit', 'FMB1 1 1 1 48\n1|B\n'],
+    ['LF', 'FMB1 1 1 1 10\n1|B\n'],
+    ['CR', 'FMB1 1 1 1 13\n1|B\n'],
+    ['an event type letter', 'FMB1 1 1 1 66\n1|B\n'],
+    ['code 256', 'FMB1 1 1 1 256\n1|B\n'],
+    ['a code that wraps around to `;`', `FMB1 1 1 1 ${65_536 + 59}\n1;B\n`],
+    ['a leading zero', 'FMB1 1 1 1 059\n1;B\n'],
+  ])('refuses %s', (_, payload) => {
+    expect(reasonOf(payload)).toMatch(/^the delimiter code "\d+" is not valid$/);
+  });
+
+  it('is checked in a batch to encode', () => {
+    const batch = { firstSequence: 1, lastSequence: 1, lines: ['1;B\n'], delimiter: ';;' };
+    expect(checkBatch(batch)).toMatch(/delimiter/);
+    expect(() => encodeBatch(batch)).toThrow(
+      expect.objectContaining({ code: ErrorCode.LogBadBatch }),
+    );
+  });
+});

@@ -109,6 +109,7 @@ describe('cluster settings on the command line', () => {
       expect(gateway).not.toHaveProperty(name);
     }
     expect(Object.keys(ingest).sort()).toEqual([
+      'delimiter',
       'maxLineLength',
       'reorderBytes',
       'reorderCapacity',
@@ -118,6 +119,7 @@ describe('cluster settings on the command line', () => {
     ]);
     expect(Object.keys(gateway).sort()).toEqual([
       'clientBufferLimit',
+      'delimiter',
       'identifyTimeout',
       'maxClients',
       'maxFollowEdges',

@@ -396,3 +396,76 @@ class FailingReadsLog implements EventLog {
     return failingReader;
   }
 }
+
+describe('Gateway: the delimiter recorded in the log', () => {
+  it('delivers what an ingest with the same delimiter appended, byte for byte', async () => {
+    const log = new MemoryEventLog();
+    const ingest = await withTimeout(
+      createIngest({ log, delimiter: ';' }),
+      WAIT_MS,
+      'createIngest',
+    ).then(track);
+    const { gateway } = await newGateway({ log, delimiter: ';' });
+    await gateway.ready;
+    const follower = await attachMemoryClient(gateway, '1\n');
+    const followee = await attachMemoryClient(gateway, '3\n');
+    const source = attachMemorySource(ingest);
+    source.peer.write('2;S;3\r\n1;F;1;3\n');
+    await followee.received.waitForLength('1;F;1;3\n'.length);
+    await follower.received.waitForLength('2;S;3\r\n'.length);
+    expect(followee.received.text).toBe('1;F;1;3\n');
+    expect(follower.received.text).toBe('2;S;3\r\n');
+    expect((await log.tail())?.delimiter).toBe(';');
+  });
+
+  it('refuses to start on a log written with another delimiter: ERR_LOG_CONFIG', async () => {
+    const log = new MemoryEventLog();
+    await log.append(
+      { firstSequence: 1, lastSequence: 1, lines: ['1;B\n'], delimiter: ';' },
+      {
+        position: 0,
+      },
+    );
+    await expect(createGateway({ log })).rejects.toMatchObject({
+      code: ErrorCode.LogConfig,
+      message: expect.stringMatching(
+        /^the event log holds lines delimited by ";" \(position 1\), this gateway splits on "\|": give every process of the cluster the same delimiter$/,
+      ),
+    });
+    await expect(createGateway({ log, delimiter: ';' }).then(track)).resolves.toBeDefined();
+  });
+
+  it('stops, never misparses, at a batch with another delimiter appended after it started', async () => {
+    const log = new MemoryEventLog();
+    const { gateway, problems } = await newGateway({ log });
+    await gateway.ready;
+    const client = await attachMemoryClient(gateway, '1\n');
+    const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
+    await log.append({ firstSequence: 1, lastSequence: 1, lines: ['1|B\n'] }, { position: 0 });
+    await log.append(
+      { firstSequence: 2, lastSequence: 2, lines: ['2;B\n'], delimiter: ';' },
+      {
+        position: 1,
+      },
+    );
+    expect((await withTimeout(stopped, WAIT_MS, 'stopped')).code).toBe(ErrorCode.LogConfig);
+    await client.received.waitForEnd();
+    expect(client.received.text).toBe('1|B\n');
+    expect(codes(problems)).toEqual([ErrorCode.LogConfig]);
+    expect(gateway.stats()).toMatchObject({ eventsApplied: 1, eventsDiscarded: 0 });
+  });
+
+  it('refuses an ingest with another delimiter than the log’s: ERR_LOG_CONFIG', async () => {
+    const log = new MemoryEventLog();
+    await log.append(
+      { firstSequence: 1, lastSequence: 1, lines: ['1;B\n'], delimiter: ';' },
+      {
+        position: 0,
+      },
+    );
+    await expect(createIngest({ log, delimiter: ',' })).rejects.toMatchObject({
+      code: ErrorCode.LogConfig,
+      message: expect.stringContaining('this ingest splits on ","'),
+    });
+  });
+});

@@ -62,6 +62,21 @@ describe('IngestMachine batching', () => {
     });
   });
 
+  it.each([
+    ['records another delimiter in every batch', ';', { delimiter: ';' }],
+    ['records nothing for `|`, as before the option', '|', {}],
+  ])('%s', (_, delimiter, recorded) => {
+    const machine = newMachine({ delimiter });
+    machine.take(parseEvent(`1${delimiter}B\n`, delimiter) as SequenceSlot);
+    machine.endOfChunk();
+    expect(appendsOf(actionsOf(machine))[0]?.batch).toEqual({
+      firstSequence: 1,
+      lastSequence: 1,
+      lines: [`1${delimiter}B\n`],
+      ...recorded,
+    });
+  });
+
   it('waits for the timer or the bytes while an append is in flight', () => {
     const machine = newMachine({ batchBytes: 12 });
     machine.take(slot(1));

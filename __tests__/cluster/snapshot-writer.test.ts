@@ -147,6 +147,30 @@ describe('SnapshotWriter', () => {
     await waitUntil(() => writer.stats().snapshotsSaved === 1, 'a save');
   });
 
+  it('parses the log with its delimiter, and stops at a batch that records another', async () => {
+    const log = new MemoryEventLog();
+    const store = new MemorySnapshotStore();
+    const writer = track(
+      await createSnapshotWriter({ log, store, snapshotEvents: 10, delimiter: ';' }),
+    );
+    const problems = collectProblems(writer);
+    const lines = LINES.slice(0, 10).map((line) => line.replaceAll('|', ';'));
+    await log.append(
+      { firstSequence: 1, lastSequence: 10, lines, delimiter: ';' },
+      {
+        position: 0,
+      },
+    );
+    await waitUntil(() => writer.stats().snapshotsSaved === 1, 'a snapshot');
+    const edges = graphAfter(LINES.slice(0, 10));
+    expect(edges.length).toBeGreaterThan(0);
+    expect((await snapshotIn(store)).edges).toEqual(edges);
+    await log.append({ firstSequence: 11, lastSequence: 11, lines: ['11|B\n'] }, { position: 1 });
+    await waitUntil(() => writer.stopped, 'the writer to stop');
+    expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.LogConfig]);
+    expect(writer.stats()).toMatchObject({ snapshotLogPosition: 1, snapshotsSaved: 1 });
+  });
+
   it('stops, says so and counts it when retention dropped what it had not read', async () => {
     const log = new MemoryEventLog({ retainBatches: 2 });
     await appendLines(log, LINES.slice(0, 50), 10);

@@ -372,3 +372,59 @@ describe('MazeCore: stats and reset', () => {
     );
   });
 });
+
+describe('MazeCore: the delimiter option', () => {
+  it('parses with it and delivers each line byte for byte as read', () => {
+    const core = coreWith([12, 32, 50, 56, 60], { delimiter: ';' });
+    const results = [
+      '1;F;60;50\n',
+      '2;U;12;9\n',
+      '3;B\n',
+      '4;P;32;56\n',
+      '5;F;12;32\r\n',
+      '6;S;32\n',
+    ].map((line) => core.push(line));
+    expect(received(...results)).toEqual({
+      12: ['3;B\n', '6;S;32\n'],
+      32: ['3;B\n', '5;F;12;32\r\n'],
+      50: ['1;F;60;50\n', '3;B\n'],
+      56: ['3;B\n', '4;P;32;56\n'],
+      60: ['3;B\n'],
+    });
+    expect(core.stats().followEdges).toBe(2);
+  });
+
+  it('takes a byte above 0x7F given as its latin1 character', () => {
+    const core = coreWith([2], { delimiter: '\xa7' });
+    expect(received(core.push('1\xa7F\xa71\xa72\n'))).toEqual({ 2: ['1\xa7F\xa71\xa72\n'] });
+  });
+
+  it('applies lines in order with it (the gateway)', () => {
+    const core = coreWith([2], { delimiter: ',' });
+    expect(received(core.applyInOrder('4,F,1,2\n'))).toEqual({ 2: ['4,F,1,2\n'] });
+  });
+
+  it('treats `|` lines as having no sequence number under another delimiter', () => {
+    const core = coreWith([2], { delimiter: ';' });
+    expect(codes(core.push('1|F|1|2\n'))).toEqual([ErrorCode.EventBadSequence]);
+    expect(core.stats()).toMatchObject({ eventsDiscarded: 1, eventsApplied: 0 });
+  });
+
+  it.each([
+    ['a digit', '7'],
+    ['CR', '\r'],
+    ['LF', '\n'],
+    ['an event type letter', 'B'],
+    ['empty', ''],
+    ['two characters', ';;'],
+    ['a character code of 256', '\u0100'],
+    ['not a string', 59],
+  ])('throws ERR_INVALID_OPTION naming delimiter for %s', (_, delimiter) => {
+    expect(() => new MazeCore({ delimiter } as never)).toThrow(
+      expect.objectContaining({
+        code: ErrorCode.InvalidOption,
+        message: expect.stringMatching(/^delimiter must be one character/),
+      }),
+    );
+  });
+});

@@ -1,7 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { MAX_ID, MAX_QUOTED_LINE_LENGTH } from '../../lib/core/constants.js';
+import { CORE_OPTIONS } from '../../lib/core/options.js';
 import { isEvent, parseEvent, quoteLine, readId } from '../../lib/core/parser.js';
 import { ErrorCode } from '../../lib/errors.js';
+import { checkOptionValue, parseOptionText } from '../../lib/options/option.js';
 import { badBodyLines, LINES_WITHOUT_SEQUENCE } from '../helpers/streams.js';
 
 const TOO_BIG = '9007199254740992'; // MAX_SAFE_INTEGER + 1
@@ -168,5 +170,96 @@ describe('quoteLine', () => {
     const long = 'x'.repeat(MAX_QUOTED_LINE_LENGTH + 10);
     expect(quoteLine(long)).toBe(`${'x'.repeat(MAX_QUOTED_LINE_LENGTH)}…`);
     expect(quoteLine('x'.repeat(MAX_QUOTED_LINE_LENGTH))).toBe('x'.repeat(MAX_QUOTED_LINE_LENGTH));
+  });
+});
+
+describe('parseEvent: another delimiter', () => {
+  // 0xA7 as the adapter frames it: one latin1 character per input byte.
+  const SECTION = '\xa7';
+
+  it.each([';', ',', SECTION, ' ', '\t', 'x'])('splits the fields on %j', (delimiter) => {
+    const line = (...fields: string[]): string => `${fields.join(delimiter)}\n`;
+    expect(parseEvent(line('666', 'F', '60', '50'), delimiter)).toEqual({
+      sequence: 666,
+      type: 'F',
+      from: 60,
+      to: 50,
+      line: line('666', 'F', '60', '50'),
+    });
+    expect(parseEvent(line('1', 'U', '12', '9'), delimiter)).toMatchObject({ type: 'U', to: 9 });
+    expect(parseEvent(line('542532', 'B'), delimiter)).toMatchObject({ type: 'B' });
+    expect(parseEvent(line('43', 'P', '32', '56'), delimiter)).toMatchObject({ from: 32, to: 56 });
+    expect(parseEvent(`634${delimiter}S${delimiter}32\r\n`, delimiter)).toMatchObject({
+      type: 'S',
+      from: 32,
+      line: `634${delimiter}S${delimiter}32\r\n`,
+    });
+  });
+
+  it('takes `|` as any other byte when the delimiter is another', () => {
+    expect(parseEvent('5|B\n', ';')).toMatchObject({ code: ErrorCode.EventBadSequence });
+    expect(parseEvent('5;F|1;2\n', ';')).toMatchObject({
+      code: ErrorCode.EventBadBody,
+      sequence: 5,
+    });
+    expect(parseEvent('5;P;1|2\n', ';')).toMatchObject({
+      code: ErrorCode.EventBadBody,
+      sequence: 5,
+    });
+  });
+
+  it('finds the same defects as with `|`', () => {
+    expect(parseEvent('3;F;1;2;3\n', ';')).toMatchObject({ code: ErrorCode.EventBadBody });
+    expect(parseEvent('3;;1;2\n', ';')).toMatchObject({ code: ErrorCode.EventBadBody });
+    expect(parseEvent('3;S\n', ';')).toMatchObject({ code: ErrorCode.EventBadBody });
+    expect(parseEvent(';B\n', ';')).toMatchObject({ code: ErrorCode.EventBadSequence });
+  });
+
+  it.each(['F', 'U', 'B', 'P', 'S'])(
+    'cannot parse the events of type %s if that letter were the delimiter (why the row refuses it)',
+    (letter) => {
+      const line =
+        letter === 'B' ? `1${letter}${letter}\n` : `1${letter}${letter}${letter}2${letter}3\n`;
+      expect(isEvent(parseEvent(line, letter))).toBe(false);
+    },
+  );
+});
+
+describe('the delimiter option row', () => {
+  const row = CORE_OPTIONS.delimiter;
+
+  it('defaults to `|`', () => {
+    expect(row.default).toBe('|');
+  });
+
+  it.each(['|', ';', ',', ' ', '\t', '\xa7', '\xff', '\0', 'x', 'f'])('accepts %j', (value) => {
+    expect(checkOptionValue(row, value, 'delimiter')).toBe(value);
+  });
+
+  it.each([
+    ['a digit', '0'],
+    ['a digit', '9'],
+    ['CR', '\r'],
+    ['LF', '\n'],
+    ...['F', 'U', 'B', 'P', 'S'].map((letter) => ['an event type letter', letter]),
+    ['empty', ''],
+    ['two characters', ';;'],
+    ['a character code of 256', '\u0100'],
+    ['a character outside latin1', '€'],
+    ['not a string', 59],
+  ])('refuses %s (%j), saying what it takes', (_, value) => {
+    expect(() => checkOptionValue(row, value, 'delimiter')).toThrow(
+      expect.objectContaining({
+        code: ErrorCode.InvalidOption,
+        message: `delimiter must be one character (code below 256), none of "0123456789\\r\\nFUBPS", got ${typeof value === 'string' ? JSON.stringify(value) : value}`,
+      }),
+    );
+  });
+
+  it('takes text untrimmed: a space or a tab is a delimiter', () => {
+    expect(parseOptionText(row, ' ', '--delimiter')).toBe(' ');
+    expect(parseOptionText(row, '\t', '--delimiter')).toBe('\t');
+    expect(() => parseOptionText(row, ' ; ', '--delimiter')).toThrow(/--delimiter must be one/);
+    expect(() => parseOptionText(row, '', '--delimiter')).toThrow(/--delimiter is empty/);
   });
 });

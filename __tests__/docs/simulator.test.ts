@@ -13,30 +13,30 @@ import {
 } from '../../lib/cli/options.js';
 import { defaultText } from '../../lib/options/option.js';
 import { SimulationErrorCode } from '../../lib/simulate/index.js';
-import { firstCells, page, section } from '../helpers/markdown.js';
+import { cells, firstCells, page, section } from '../helpers/markdown.js';
 
 describe('docs/simulator.md and the simulator failures of docs/errors.md', () => {
   // Table rows as trimmed cells, whatever the column padding.
   const rows = page('docs/simulator.md')
     .split('\n')
     .filter((line) => line.startsWith('|'))
-    .map((line) => line.split('|').map((cell) => cell.trim()));
+    .map(cells);
   const failures = section(page('docs/errors.md'), 'Simulator failures');
   const options: readonly CommandOption[] = SIMULATE_COMMAND_OPTIONS;
 
   it.each(options.map((option) => [option.name, option] as const))(
     'documents %s',
     (_name, option) => {
-      const row = rows.find((cells) => cells[1] === `\`--${flagOf(option)}\``);
+      const row = rows.find((cells) => cells[0] === `\`--${flagOf(option)}\``);
       expect(row).toBeDefined();
       const variables = [envOf(option), ...(option.aliases ?? [])];
-      expect(row?.[2]).toBe(variables.map((name) => `\`${name}\``).join(', '));
-      expect(row?.[3]).toBe(`\`${defaultText(option)}\``);
+      expect(row?.[1]).toBe(variables.map((name) => `\`${name}\``).join(', '));
+      expect(row?.[2]).toBe(`\`${defaultText(option)}\``);
     },
   );
 
   it('documents no option that does not exist', () => {
-    const documented = rows.map((cells) => cells[1]).filter((cell) => cell?.startsWith('`--'));
+    const documented = rows.map((cells) => cells[0]).filter((cell) => cell?.startsWith('`--'));
     expect(documented.sort()).toEqual(options.map((option) => `\`--${flagOf(option)}\``).sort());
   });
 

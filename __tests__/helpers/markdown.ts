@@ -37,15 +37,23 @@ export function section(markdown: string, title: string): string {
 }
 
 /**
- * The cells of the table row of `text` whose first cell is `` `name` ``, trimmed (the
- * formatter pads tables), or `undefined` when there is no such row.
+ * The cells of a table row, trimmed (the formatter pads tables), split on the unescaped
+ * pipes only: a cell's own `|` is written `\|` (the default delimiter).
+ */
+export function cells(line: string): string[] {
+  return line
+    .split(/(?<!\\)\|/)
+    .slice(1, -1)
+    .map((cell) => cell.trim().replaceAll('\\|', '|'));
+}
+
+/**
+ * The cells of the table row of `text` whose first cell is `` `name` ``, or `undefined` when
+ * there is no such row.
  */
 export function row(text: string, name: string): string[] | undefined {
   const line = text.split('\n').find((candidate) => candidate.startsWith(`| \`${name}\` `));
-  return line
-    ?.split('|')
-    .slice(1, -1)
-    .map((cell) => cell.trim());
+  return line === undefined ? undefined : cells(line);
 }
 
 /** The first cells (without backticks) of every table row of `text` that starts with `start`. */

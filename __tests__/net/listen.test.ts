@@ -142,6 +142,22 @@ describe('listen() over TCP', () => {
     });
   });
 
+  it('splits on its delimiter over TCP; a bad one rejects with ERR_INVALID_OPTION', async () => {
+    const server = await startServer({ delimiter: '\xa7' });
+    const client = await peers.connect(server.clientAddress.port);
+    client.socket.write('2\n');
+    await waitUntil(() => server.maze.stats().clientsConnected === 1, 'the client');
+    const source = await peers.connect(server.eventAddress.port);
+    // The byte 0xA7, not its two-byte UTF-8 form.
+    source.socket.write(Buffer.from('1\xa7P\xa71\xa72\n', 'latin1'));
+    await client.received.waitForLength(8);
+    expect(client.received.text).toBe('1\xa7P\xa71\xa72\n');
+    await expect(listen({ eventPort: 0, clientPort: 0, delimiter: '\r' })).rejects.toMatchObject({
+      code: ErrorCode.InvalidOption,
+      message: expect.stringMatching(/^delimiter must be one character/),
+    });
+  });
+
   it('rejects a bad port with ERR_INVALID_OPTION', async () => {
     await expect(listen({ eventPort: 70_000 })).rejects.toMatchObject({
       code: ErrorCode.InvalidOption,

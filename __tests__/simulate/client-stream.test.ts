@@ -10,6 +10,7 @@ function contextOf(lines: Record<number, string>, warmupSent = 0): StreamContext
   return {
     ledger: new Ledger(4, 1_000),
     warmupSent,
+    delimiterByte: '|'.charCodeAt(0),
     lineOf: (sequence) => lines[sequence],
   };
 }
@@ -223,6 +224,7 @@ describe('ClientStream: pacing', () => {
     const context: StreamContext = {
       ledger: new Ledger(10_000, 100_000),
       warmupSent: 0,
+      delimiterByte: '|'.charCodeAt(0),
       lineOf: () => undefined,
     };
     const client = new ClientStream(0, 1, context);
@@ -267,6 +269,7 @@ describe('ClientStream: random chunk boundaries', () => {
     const client = new ClientStream(0, 1, {
       ledger: new Ledger(1e6, 1e9),
       warmupSent: 0,
+      delimiterByte: '|'.charCodeAt(0),
       lineOf: (sequence) => lines[sequence - 1],
     });
     client.registered = true;

@@ -102,6 +102,24 @@ describe('EventGenerator: the stream', () => {
     }
   });
 
+  it.each([';', '\xa7', ' '])(
+    'splits the fields on its delimiter %j, the warm-up and lineOf() too',
+    (delimiter) => {
+      const events = generator({ ...SMALL, totalEvents: 500, delimiter });
+      expect(events.delimiterByte).toBe(delimiter.charCodeAt(0));
+      events.warmupBroadcast();
+      expect(takeText(events)).toBe(`1${delimiter}B\n`);
+      const fieldCount: Record<string, number> = { F: 4, U: 4, B: 2, P: 4, S: 3 };
+      for (const line of linesOf(batches(events).join(''))) {
+        const [sequence, type, ...users] = line.slice(0, -1).split(delimiter);
+        expect(users.length + 2).toBe(fieldCount[type as string]);
+        for (const number of [sequence, ...users]) expect(number).toMatch(/^\d+$/);
+        expect(line).not.toContain('|');
+        expect(events.lineOf(Number(line.split(delimiter)[0]))).toBe(line);
+      }
+    },
+  );
+
   it('follows the mix weights', () => {
     const counts = new Map<string, number>();
     for (const line of linesOf(batches(generator({ ...SMALL, totalEvents: 20_000 })).join(''))) {

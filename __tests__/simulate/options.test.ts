@@ -72,8 +72,12 @@ describe('simulate settings from the command line and the environment', () => {
   });
 
   it('reads every option from FOLLOWER_MAZE_*, the newer ones too', () => {
-    const env = { FOLLOWER_MAZE_LINGER: '1', FOLLOWER_MAZE_CLIENT_PORT: '9099,9199' };
-    expect(read({}, env).values).toEqual({ linger: 1, clientPort: '9099,9199' });
+    const env = {
+      FOLLOWER_MAZE_LINGER: '1',
+      FOLLOWER_MAZE_CLIENT_PORT: '9099,9199',
+      FOLLOWER_MAZE_DELIMITER: ' ',
+    };
+    expect(read({}, env).values).toEqual({ linger: 1, clientPort: '9099,9199', delimiter: ' ' });
   });
 
   it('refuses a bad value from the environment, naming the variable', () => {
@@ -104,10 +108,17 @@ describe('resolveSimulateOptions', () => {
       logInterval: 1_000,
       eventTerminator: 'lf',
       idTerminator: 'lf',
+      delimiter: '|',
       eventWeights: [30, 10, 5, 25, 30],
       linger: 250,
       waitForPorts: 0,
     });
+  });
+
+  it('takes any delimiter the server takes, untrimmed, a latin1 byte above 0x7F included', () => {
+    expect(resolveSimulateOptions({ delimiter: ';' }).delimiter).toBe(';');
+    expect(resolveSimulateOptions({ delimiter: '\xa7' }).delimiter).toBe('\xa7');
+    expect(resolveSimulateOptions({ delimiter: ' ' }).delimiter).toBe(' ');
   });
 
   it('derives numberOfUsers from concurrencyLevel', () => {
@@ -172,6 +183,14 @@ describe('resolveSimulateOptions', () => {
     [{ latencyWarmup: -1 }, 'latencyWarmup must be an integer from 0 to 2147483647, got -1'],
     [{ waitForPorts: -1 }, 'waitForPorts must be an integer from 0 to 2147483647, got -1'],
     [{ eventTerminator: 'cr' }, 'eventTerminator must be one of lf, crlf, got "cr"'],
+    ...['5', '\r', '\n', '', ';;', '\u0100', 'F', 'S'].map(
+      (delimiter): [Record<string, unknown>, string] => [
+        { delimiter },
+        delimiter === ''
+          ? 'delimiter is empty: give one character (code below 256), none of "0123456789\\r\\nFUBPS", or leave it out for the default (|)'
+          : `delimiter must be one character (code below 256), none of "0123456789\\r\\nFUBPS", got ${JSON.stringify(delimiter)}`,
+      ],
+    ),
     [{ host: ' ' }, 'host must be a non-empty string, got " "'],
     [
       { eventMix: 'F:1,X:2' },

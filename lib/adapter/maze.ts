@@ -73,6 +73,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
       reorderCapacity: this.options.reorderCapacity,
       reorderBytes: this.options.reorderBytes,
       maxFollowEdges: this.options.maxFollowEdges,
+      delimiter: this.options.delimiter,
     });
     this.#output = new FanOut(this.options, this.#core, {
       clientIdentified: (client) => this.emit('clientIdentified', client),

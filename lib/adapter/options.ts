@@ -106,6 +106,7 @@ export const MAZE_OPTIONS = pickRows({ ...CORE_OPTIONS, ...ADAPTER_OPTIONS }, [
   'reorderBytes',
   'startSequence',
   'maxFollowEdges',
+  'delimiter',
   'resetOnDisconnect',
   'sourceIdleTimeout',
   'shutdownTimeout',

@@ -76,6 +76,7 @@ function typeLabel(option: CommandOption): string {
     case 'choice':
       return `[choices: ${(option.choices ?? []).map((choice) => `"${choice}"`).join(', ')}]`;
     case 'string':
+    case 'char':
       return '[string]';
   }
 }

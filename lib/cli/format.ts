@@ -31,8 +31,15 @@ export function formatStats(
 /** `key=value key=value …` */
 export function formatFields(fields: object): string {
   return Object.entries(fields)
-    .map(([key, value]) => `${key}=${String(value)}`)
+    .map(([key, value]) => `${key}=${fieldValue(value)}`)
     .join(' ');
+}
+
+// A text that would not read back as one printable word (a space or tab delimiter) is quoted.
+function fieldValue(value: unknown): string {
+  return typeof value === 'string' && /[^\x21-\x7e]|^$/.test(value)
+    ? JSON.stringify(value)
+    : String(value);
 }
 
 /** The counters the rates of a stats line are made of; a server without clients has no notifications. */

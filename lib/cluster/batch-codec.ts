@@ -1,7 +1,7 @@
 /**
  * The bytes of one event batch in the log: a header line, then the event lines verbatim.
  *
- *     FMB1 <firstSequence> <lastSequence> <lineCount>\n
+ *     FMB1 <firstSequence> <lastSequence> <lineCount>[ <delimiter>]\n
  *     <line 1 with its terminator><line 2 with its terminator>…
  *
  * Invariants:
@@ -12,18 +12,24 @@
  *   zero), `1 <= first <= last <= MAX_ID`, and at least one line.
  * - Every line ends with LF and holds no other LF (a CR before the LF is part of it), so the
  *   lines are found by LF alone and their count must match the header's.
+ * - `<delimiter>` is the character code of the byte the ingest split the lines' fields on,
+ *   written only when it is not `|`: a batch of the default is what it always was, and a
+ *   reader that does not know the field refuses the header instead of misparsing the lines.
  * - `encodeBatch()` throws `MazeError(ERR_LOG_BAD_BATCH)` for a batch the caller built wrong;
  *   `decodeBatch()` returns a failure value for a payload read from the log.
  */
 import { Buffer } from 'node:buffer';
 import { MAX_ID } from '../core/constants.js';
+import { CORE_OPTIONS } from '../core/options.js';
 import { ErrorCode, MazeError } from '../errors.js';
+import { acceptsValue } from '../options/option.js';
 import type { EventBatch } from './event-log.js';
 
 /** The version of the format written by `encodeBatch()`. */
 export const BATCH_FORMAT_VERSION = 1;
 
-const HEADER = /^FMB(\d+) (\d+) (\d+) (\d+)\n/;
+const DELIMITER = CORE_OPTIONS.delimiter;
+const HEADER = /^FMB(\d+) (\d+) (\d+) (\d+)(?: (\d+))?\n/;
 const CANONICAL = /^(0|[1-9]\d*)$/;
 const LF = '\n';
 // A UTF-16 code unit that no latin1 byte stands for.
@@ -38,8 +44,14 @@ export type DecodedBatch =
 export function encodeBatch(batch: EventBatch): Uint8Array {
   const invalid = checkBatch(batch);
   if (invalid !== undefined) throw new MazeError(ErrorCode.LogBadBatch, invalid);
-  const header = `FMB${BATCH_FORMAT_VERSION} ${batch.firstSequence} ${batch.lastSequence} ${batch.lines.length}\n`;
-  return Buffer.from(header + batch.lines.join(''), 'latin1');
+  return Buffer.from(headerOf(batch) + batch.lines.join(''), 'latin1');
+}
+
+function headerOf(batch: EventBatch): string {
+  const { delimiter } = batch;
+  const recorded =
+    delimiter === undefined || delimiter === DELIMITER.default ? '' : ` ${delimiter.charCodeAt(0)}`;
+  return `FMB${BATCH_FORMAT_VERSION} ${batch.firstSequence} ${batch.lastSequence} ${batch.lines.length}${recorded}\n`;
 }
 
 /** The batch a payload holds, or why it holds none. */
@@ -51,12 +63,13 @@ export function decodeBatch(payload: Uint8Array): DecodedBatch {
   if (header === null) {
     return { ok: false, reason: `not an event batch (no "FMB<version> …" header)` };
   }
-  const [head, version, first, last, count] = header as unknown as [
+  const [head, version, first, last, count, delimiterCode] = header as unknown as [
     string,
     string,
     string,
     string,
     string,
+    string | undefined,
   ];
   if (version !== String(BATCH_FORMAT_VERSION)) {
     return {
@@ -73,6 +86,17 @@ export function decodeBatch(payload: Uint8Array): DecodedBatch {
       return { ok: false, reason: `the ${name} ${JSON.stringify(digits)} is not canonical` };
     }
   }
+  // `fromCharCode()` wraps codes over 0xFFFF: a canonical code below 256 is checked first.
+  const delimiter =
+    delimiterCode !== undefined && CANONICAL.test(delimiterCode) && Number(delimiterCode) < 256
+      ? String.fromCharCode(Number(delimiterCode))
+      : undefined;
+  if (delimiterCode !== undefined && !acceptsValue(DELIMITER, delimiter)) {
+    return {
+      ok: false,
+      reason: `the delimiter code ${JSON.stringify(delimiterCode)} is not valid`,
+    };
+  }
   const lines: string[] = [];
   let start = head.length;
   while (start < text.length) {
@@ -88,6 +112,7 @@ export function decodeBatch(payload: Uint8Array): DecodedBatch {
     firstSequence: Number(first),
     lastSequence: Number(last),
     lines,
+    ...(delimiter === undefined ? {} : { delimiter }),
   };
   const invalid = checkBatch(batch);
   return invalid === undefined ? { ok: true, batch } : { ok: false, reason: invalid };
@@ -95,9 +120,7 @@ export function decodeBatch(payload: Uint8Array): DecodedBatch {
 
 /** The bytes `encodeBatch(batch)` takes, without encoding it. */
 export function encodedSize(batch: EventBatch): number {
-  let size =
-    `FMB${BATCH_FORMAT_VERSION} ${batch.firstSequence} ${batch.lastSequence} ${batch.lines.length}\n`
-      .length;
+  let size = headerOf(batch).length;
   for (const line of batch.lines) size += line.length;
   return size;
 }
@@ -109,6 +132,9 @@ export function checkBatch(batch: EventBatch): string | undefined {
     return `a batch needs sequence numbers 1 <= first <= last <= ${MAX_ID}, got ${first}..${last}`;
   }
   if (!Array.isArray(lines) || lines.length === 0) return 'a batch needs at least one line';
+  if (batch.delimiter !== undefined && !acceptsValue(DELIMITER, batch.delimiter)) {
+    return `the delimiter of a batch must be what the delimiter option accepts, got ${JSON.stringify(batch.delimiter)}`;
+  }
   for (let index = 0; index < lines.length; index += 1) {
     const line = lines[index];
     if (

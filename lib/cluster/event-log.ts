@@ -29,9 +29,9 @@
  * - Failures are `MazeError`s with `ERR_LOG_…` codes: rejected promises, never events.
  */
 import { MAX_ID } from '../core/constants.js';
+import { CORE_OPTIONS } from '../core/options.js';
+import { quoteLine } from '../core/parser.js';
 import { ErrorCode, MazeError } from '../errors.js';
-
-/** Tuning of cluster mode's event log and ingest, shared by the modules that implement them. */
 
 /** Longest wait for JetStream to answer one request (an append's acknowledgement, stream info). */
 export const EVENT_LOG_REQUEST_TIMEOUT_MS = 5_000;
@@ -47,6 +47,11 @@ export interface EventBatch {
   readonly lastSequence: number;
   /** Event lines in sequence order, each with its terminator (`\n` or `\r\n`), latin1 text. */
   readonly lines: readonly string[];
+  /**
+   * The byte the ingest split the lines' fields on (its `delimiter`); absent: `|`. A reader
+   * parses the lines with it, or refuses them (`checkLogDelimiter()`).
+   */
+  readonly delimiter?: string;
 }
 
 /** A batch read back from the log. */
@@ -73,6 +78,24 @@ export interface LogFence {
   readonly firstSequence?: number;
 }
 
+/**
+ * Throws `ERR_LOG_CONFIG` unless the lines at `found` (a batch, or the tail) were split on
+ * `delimiter`: a process that parsed them with another one would misroute every event.
+ * `who` names the process for the message (`this gateway`).
+ */
+export function checkLogDelimiter(
+  found: { readonly position: number; readonly delimiter?: string },
+  delimiter: string,
+  who: string,
+): void {
+  const written = found.delimiter ?? CORE_OPTIONS.delimiter.default;
+  if (written === delimiter) return;
+  throw new MazeError(
+    ErrorCode.LogConfig,
+    `the event log holds lines delimited by "${quoteLine(written)}" (position ${found.position}), ${who} splits on "${quoteLine(delimiter)}": give every process of the cluster the same delimiter`,
+  );
+}
+
 /** The fence of the append that follows `batch`, appended with `fence`: for pipelining. */
 export function fenceAfter(fence: LogFence, batch: EventBatch): LogFence {
   return { position: fence.position + 1, firstSequence: batch.firstSequence };
@@ -85,6 +108,8 @@ export interface LogTail {
   readonly firstSequence: number;
   /** The last sequence number in the log: the ingest resumes after it. */
   readonly lastSequence: number;
+  /** The delimiter of its lines (see `EventBatch.delimiter`); absent: `|`. */
+  readonly delimiter?: string;
 }
 
 /** Options of `EventLog.read()`. */

@@ -32,7 +32,7 @@ import { MAZE_OPTIONS, type MazeOptions } from '../adapter/options.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { pickRows, resolveOptions } from '../options/option.js';
-import type { EventLog, LogBatch } from './event-log.js';
+import { checkLogDelimiter, type EventLog, type LogBatch } from './event-log.js';
 import { LogFollower } from './log-follower.js';
 import { GATEWAY_OPTION_NAMES } from './options.js';
 import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
@@ -43,7 +43,8 @@ const GATEWAY_OPTIONS = pickRows(MAZE_OPTIONS, GATEWAY_OPTION_NAMES);
 
 /**
  * Everything `createGateway()` takes: the log, and the client side's options of a maze (see
- * `MazeOptions`). Give every gateway of a cluster the same `maxFollowEdges`.
+ * `MazeOptions`). Give every gateway of a cluster the same `maxFollowEdges`, and the
+ * ingest's `delimiter`.
  */
 export interface GatewayOptions extends Pick<MazeOptions, (typeof GATEWAY_OPTION_NAMES)[number]> {
   /** The log to read. The gateway never closes it: its owner does, after `close()`. */
@@ -106,15 +107,19 @@ export interface GatewayEventMap {
  * without one). Await `gateway.ready` before attaching clients. Throws `ERR_INVALID_OPTION`
  * on a bad option; rejects with the log's or the store's error, `ERR_LOG_BAD_BATCH` for a
  * snapshot it cannot decode, `ERR_INVALID_OPTION` for one over `maxFollowEdges`, and
- * `ERR_LOG_CONFIG` for one beyond the log's end.
+ * `ERR_LOG_CONFIG` for one beyond the log's end or a log whose lines have another delimiter.
  */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const resolved = resolveGatewayOptions(options);
-  const core = new MazeCore({ maxFollowEdges: resolved.maxFollowEdges });
+  const core = new MazeCore({
+    maxFollowEdges: resolved.maxFollowEdges,
+    delimiter: resolved.delimiter,
+  });
   const start = options.snapshots === undefined ? 0 : await restoreNewest(core, options.snapshots);
   // After the snapshot: the writer may save a newer one meanwhile, never one past the tail.
   const tail = await options.log.tail();
   const catchUpPosition = tail?.position ?? 0;
+  if (tail !== undefined) checkLogDelimiter(tail, resolved.delimiter, 'this gateway');
   if (start > catchUpPosition) {
     throw new MazeError(
       ErrorCode.LogConfig,
@@ -268,6 +273,8 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
   // Applies one batch, waiting inside it while flow control holds the input; false when the
   // gateway closed meanwhile.
   async #applyBatch(batch: LogBatch): Promise<boolean> {
+    // Thrown: the follower stops the gateway, which cannot deliver this log exactly.
+    checkLogDelimiter(batch, this.options.delimiter, 'this gateway');
     const lines = batch.lines;
     for (let i = 0; i < lines.length; i++) {
       if (this.#output.inputHeld) {

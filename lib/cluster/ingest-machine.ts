@@ -38,6 +38,7 @@
  */
 
 import type { SequenceSlot } from '../core/event-sequencer.js';
+import { CORE_OPTIONS } from '../core/options.js';
 import { isEvent } from '../core/parser.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import {
@@ -120,6 +121,8 @@ export interface IngestMachineSetup {
   readonly batchBytes?: number;
   /** Most appends in flight. Default `INGEST_APPEND_WINDOW`. */
   readonly appendWindow?: number;
+  /** The delimiter the lines were parsed with, recorded in every batch. Default `|`. */
+  readonly delimiter?: string;
 }
 
 /** The machine's counters (see `IngestStats`). */
@@ -165,6 +168,8 @@ export class IngestMachine {
   readonly resumeSequence: number;
   readonly #batchBytes: number;
   readonly #appendWindow: number;
+  /** What each batch records: nothing for `|` (see `EventBatch.delimiter`). */
+  readonly #recorded: { readonly delimiter?: string };
   readonly #actions: IngestAction[] = [];
   #nextAction = 0;
   /** The last batch this machine knows the log holds (the start tail or its last ack). */
@@ -199,6 +204,8 @@ export class IngestMachine {
     const { tail } = setup;
     this.#batchBytes = setup.batchBytes ?? INGEST_BATCH_BYTES;
     this.#appendWindow = setup.appendWindow ?? INGEST_APPEND_WINDOW;
+    const { delimiter = CORE_OPTIONS.delimiter.default } = setup;
+    this.#recorded = delimiter === CORE_OPTIONS.delimiter.default ? {} : { delimiter };
     this.#known = tail;
     this.#fence = { position: tail?.position ?? 0 };
     this.resumeSequence = tail === undefined ? setup.startSequence : tail.lastSequence + 1;
@@ -453,6 +460,7 @@ export class IngestMachine {
         firstSequence: open.firstSequence,
         lastSequence: this.#consumedThrough,
         lines: open.lines,
+        ...this.#recorded,
       },
       state: 'queued',
       sent: undefined,

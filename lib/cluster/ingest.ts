@@ -32,6 +32,7 @@ import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { pickRows, resolveOptions } from '../options/option.js';
 import {
   type AppendResult,
+  checkLogDelimiter,
   EVENT_LOG_REQUEST_TIMEOUT_MS,
   type EventLog,
   type LogTail,
@@ -109,11 +110,13 @@ export interface IngestEventMap {
 /**
  * Creates an ingest on `options.log`: reads its tail to know where to resume, then is ready
  * for `attachEventSource()`. Throws `ERR_INVALID_OPTION` on a bad option; rejects with the
- * log's error (e.g. `ERR_LOG_UNAVAILABLE`) if its tail cannot be read.
+ * log's error (e.g. `ERR_LOG_UNAVAILABLE`) if its tail cannot be read, and `ERR_LOG_CONFIG`
+ * if the log's lines have another delimiter.
  */
 export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const resolved = resolveIngestOptions(options);
   const tail = await options.log.tail();
+  if (tail !== undefined) checkLogDelimiter(tail, resolved.delimiter, 'this ingest');
   return new Ingest(options.log, resolved, tail);
 }
 
@@ -148,7 +151,11 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     super();
     this.#log = eventLog;
     this.#shutdownTimeout = options.shutdownTimeout;
-    this.#machine = new IngestMachine({ tail, startSequence: options.startSequence });
+    this.#machine = new IngestMachine({
+      tail,
+      startSequence: options.startSequence,
+      delimiter: options.delimiter,
+    });
     const startSequence = this.#machine.resumeSequence;
     this.#sequencer = new EventSequencer({ ...options, startSequence });
     this.#input = new EventInput(options, {

@@ -67,8 +67,13 @@ export async function readTail(
       `the last batch of stream ${stream} (position ${position}) is gone: its tail is unknown (its max age expired it while no event came: delete the stream, and prefer natsMaxBytes to natsMaxAge)`,
     );
   }
-  const batch = decoded(last.data, position, stream);
-  return { position, firstSequence: batch.firstSequence, lastSequence: batch.lastSequence };
+  const { firstSequence, lastSequence, delimiter } = decoded(last.data, position, stream);
+  return {
+    position,
+    firstSequence,
+    lastSequence,
+    ...(delimiter === undefined ? {} : { delimiter }),
+  };
 }
 
 /** What a reader reads from, and whom it tells when it closes. */

@@ -101,6 +101,7 @@ export class MemoryEventLog implements EventLog {
         firstSequence: batch.firstSequence,
         lastSequence: batch.lastSequence,
         lines: Object.freeze([...batch.lines]),
+        ...(batch.delimiter === undefined ? {} : { delimiter: batch.delimiter }),
       }),
       size: encodedSize(batch),
       messageId,
@@ -118,8 +119,13 @@ export class MemoryEventLog implements EventLog {
     this.#checkOpen();
     const last = this.#stored.at(-1);
     if (last === undefined) return undefined;
-    const { position, firstSequence, lastSequence } = last.batch;
-    return { position, firstSequence, lastSequence };
+    const { position, firstSequence, lastSequence, delimiter } = last.batch;
+    return {
+      position,
+      firstSequence,
+      lastSequence,
+      ...(delimiter === undefined ? {} : { delimiter }),
+    };
   }
 
   read(fromPosition: number, options: ReadOptions = {}): LogReader {

@@ -105,6 +105,7 @@ export const INGEST_OPTION_NAMES = [
   'maxLineLength',
   'sourceIdleTimeout',
   'shutdownTimeout',
+  'delimiter',
 ] as const;
 
 /** The settings a gateway takes: the client side of a maze's. */
@@ -117,10 +118,15 @@ export const GATEWAY_OPTION_NAMES = [
   'slowClientTimeout',
   'maxFollowEdges',
   'shutdownTimeout',
+  'delimiter',
 ] as const;
 
-/** The rows of the settings the snapshot writer takes: its cadence, and the graph bound of the core. */
+/**
+ * The rows of the settings the snapshot writer takes: its cadence, and the graph bound and
+ * delimiter of the core.
+ */
 export const SNAPSHOT_WRITER_OPTIONS = {
   ...SNAPSHOT_OPTIONS,
   maxFollowEdges: CORE_OPTIONS.maxFollowEdges,
+  delimiter: CORE_OPTIONS.delimiter,
 };

@@ -24,7 +24,7 @@ import { encodeGraphSnapshot } from '../core/graph-snapshot.js';
 import { MazeCore } from '../core/maze-core.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { resolveOptions } from '../options/option.js';
-import type { EventLog, LogBatch } from './event-log.js';
+import { checkLogDelimiter, type EventLog, type LogBatch } from './event-log.js';
 import { LogFollower } from './log-follower.js';
 import { SNAPSHOT_WRITER_OPTIONS } from './options.js';
 import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
@@ -40,6 +40,8 @@ export interface SnapshotWriterOptions {
   readonly snapshotInterval?: number;
   /** The graph bound; give it the gateways'. Default 2^23. */
   readonly maxFollowEdges?: number;
+  /** The ingest's delimiter; a batch with another one stops the writer. Default `|`. */
+  readonly delimiter?: string;
   /** The clock (ms); `Date.now` unless a test says otherwise. */
   readonly now?: () => number;
 }
@@ -73,7 +75,10 @@ export async function createSnapshotWriter(
   options: SnapshotWriterOptions,
 ): Promise<SnapshotWriter> {
   const resolved = resolveOptions(SNAPSHOT_WRITER_OPTIONS, options);
-  const core = new MazeCore({ maxFollowEdges: resolved.maxFollowEdges });
+  const core = new MazeCore({
+    maxFollowEdges: resolved.maxFollowEdges,
+    delimiter: resolved.delimiter,
+  });
   const position = await restoreNewest(core, options.store);
   return new SnapshotWriter(options, resolved, core, position);
 }
@@ -82,6 +87,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
   readonly #store: SnapshotStore;
   readonly #every: number;
   readonly #interval: number;
+  readonly #delimiter: string;
   readonly #now: () => number;
   readonly #core: MazeCore;
   readonly #follower: LogFollower;
@@ -98,7 +104,11 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
   /** Use `createSnapshotWriter()`. */
   constructor(
     options: SnapshotWriterOptions,
-    resolved: { readonly snapshotEvents: number; readonly snapshotInterval: number },
+    resolved: {
+      readonly snapshotEvents: number;
+      readonly snapshotInterval: number;
+      readonly delimiter: string;
+    },
     core: MazeCore,
     position: number,
   ) {
@@ -106,6 +116,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     this.#store = options.store;
     this.#every = resolved.snapshotEvents;
     this.#interval = resolved.snapshotInterval;
+    this.#delimiter = resolved.delimiter;
     this.#now = options.now ?? Date.now;
     this.#lastAt = this.#now();
     this.#core = core;
@@ -151,6 +162,8 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
   }
 
   #apply(batch: LogBatch): boolean {
+    // Thrown: the follower stops the writer rather than let it snapshot a misparsed graph.
+    checkLogDelimiter(batch, this.#delimiter, 'the snapshot writer');
     for (const line of batch.lines) this.#core.applyInOrder(line);
     this.#eventsSince += batch.lines.length;
     const due = this.#eventsSince >= this.#every || this.#now() - this.#lastAt >= this.#interval;

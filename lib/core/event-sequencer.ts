@@ -12,7 +12,9 @@
  *   `skipped` keeps counting across resets.
  */
 import { ErrorCode, type Problem } from '../errors.js';
+import { checkOptionValue } from '../options/option.js';
 import type { MazeEvent } from './events.js';
+import { CORE_OPTIONS } from './options.js';
 import { ownCopy } from './own-copy.js';
 import { type InvalidEventBody, isEvent, parseEvent } from './parser.js';
 import { Sequencer } from './sequencer.js';
@@ -33,15 +35,21 @@ export interface EventSequencerOptions {
   readonly startSequence?: number;
   readonly reorderCapacity?: number;
   readonly reorderBytes?: number;
+  /** Byte between the fields of a line. Default `|`. */
+  readonly delimiter?: string;
 }
 
 export class EventSequencer {
   readonly #sequencer: Sequencer<SequenceSlot>;
+  readonly #delimiter: string;
   #discarded = 0;
   // The sequencer forgets its skipped count on reset; this count must not.
   #skippedBeforeReset = 0;
 
+  /** Throws `ERR_INVALID_OPTION` for an option its row refuses. */
   constructor(options: EventSequencerOptions = {}) {
+    const row = CORE_OPTIONS.delimiter;
+    this.#delimiter = checkOptionValue(row, options.delimiter ?? row.default, 'delimiter');
     this.#sequencer = new Sequencer<SequenceSlot>({
       startSequence: options.startSequence,
       capacity: options.reorderCapacity,
@@ -77,7 +85,7 @@ export class EventSequencer {
    * anything. Call `next()` until it returns `undefined` afterwards.
    */
   offer(line: string): Problem[] | undefined {
-    const parsed = parseEvent(line);
+    const parsed = parseEvent(line, this.#delimiter);
     if (!isEvent(parsed) && parsed.code === ErrorCode.EventBadSequence) {
       this.#discarded++;
       return [parsed];
@@ -93,7 +101,7 @@ export class EventSequencer {
    * below the last one taken (stale). Call `next()` until it returns `undefined` afterwards.
    */
   offerInOrder(line: string): Problem[] | undefined {
-    const parsed = parseEvent(line);
+    const parsed = parseEvent(line, this.#delimiter);
     if (!isEvent(parsed) && parsed.code === ErrorCode.EventBadSequence) {
       this.#discarded++;
       return [parsed];

@@ -41,6 +41,12 @@ export interface MazeCoreOptions extends GivenOf<typeof CORE_OPTIONS> {
    * `ERR_FOLLOW_LIMIT` and applied as a no-op. Default 2^23 (8,388,608).
    */
   readonly maxFollowEdges?: number;
+  /**
+   * Byte between the fields of an event line: one character with a code below 256 (a latin1
+   * byte of the input), not a decimal digit, CR, LF or an event type letter (F, U, B, P, S).
+   * Default `|`. Deliveries keep the line as read, delimiter included.
+   */
+  readonly delimiter?: string;
 }
 
 /** One applied event and the connected users it goes to. */

@@ -1,8 +1,9 @@
 /**
- * The core's options (docs/protocol.md §4, §10): where a stream starts, how much may wait for
- * a missing sequence number, and how many follow edges the graph keeps. `MazeCore`,
- * `Sequencer` and `FollowGraph` check their options by these rows; the front ends and the
- * command line take them from here too.
+ * The core's options (docs/protocol.md §3, §4, §10): where a stream starts, how much may wait
+ * for a missing sequence number, how many follow edges the graph keeps, and the byte between
+ * the fields of an event line. `MazeCore`, `EventSequencer`, `Sequencer` and `FollowGraph`
+ * check their options by these rows; the front ends and the command line take them from here
+ * too.
  */
 import type { OptionRow } from '../options/option.js';
 
@@ -41,5 +42,15 @@ export const CORE_OPTIONS = {
     // the simulator's profiles build (1,000 users following each other are 1M edges).
     default: 2 ** 23,
     describe: 'Follow edges kept before a new follow is refused (ERR_FOLLOW_LIMIT, a no-op)',
+  },
+  delimiter: {
+    type: 'char',
+    // No id or terminator may hold it, so the split stays unambiguous; nor may a type letter,
+    // or the events of that type could not be parsed.
+    exclude: '0123456789\r\nFUBPS',
+    // The original protocol's.
+    default: '|',
+    describe:
+      'Byte between the fields of an event line: one character (code below 256), not a digit, CR, LF or an event type letter',
   },
 } as const satisfies Readonly<Record<string, OptionRow>>;

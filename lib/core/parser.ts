@@ -10,11 +10,14 @@
  *   still consumes its number).
  * - `event.line` is the input unchanged when it ends with LF; a line given without its
  *   terminator gets `\n` so that every notification is a whole line.
+ * - Fields are split on the delimiter (`|` unless given), which the caller checked by its row
+ *   (`CORE_OPTIONS.delimiter`): no id, terminator or type letter can hold it.
  */
 
 import { ErrorCode, type Problem } from '../errors.js';
 import { MAX_ID, MAX_QUOTED_LINE_LENGTH } from './constants.js';
 import { EventType, type MazeEvent } from './events.js';
+import { CORE_OPTIONS } from './options.js';
 import { ownCopy } from './own-copy.js';
 
 const LF = 10;
@@ -43,21 +46,24 @@ export function isEvent(parsed: ParsedLine): parsed is MazeEvent {
 }
 
 /**
- * Parses one event line, with or without its `\n` / `\r\n` terminator.
- * Never throws: every defect comes back as a `Problem`.
+ * Parses one event line, with or without its `\n` / `\r\n` terminator, its fields split on
+ * `delimiter`. Never throws: every defect comes back as a `Problem`.
  */
-export function parseEvent(line: string): ParsedLine {
+export function parseEvent(
+  line: string,
+  delimiter: string = CORE_OPTIONS.delimiter.default,
+): ParsedLine {
   const end = contentEnd(line);
   const terminated = end < line.length;
 
-  const sequenceEnd = indexOfPipe(line, 0, end);
+  const sequenceEnd = fieldEnd(line, delimiter, 0, end);
   const sequence = readId(line, 0, sequenceEnd);
   // User ids start at 0, sequence numbers at 1 (docs/protocol.md §3).
   if (sequence === NOT_A_NUMBER || sequence === 0) return badSequence(line);
   if (sequenceEnd === end) return badBody(line, sequence, 'no event type');
 
   const typeAt = sequenceEnd + 1;
-  const typeEnd = indexOfPipe(line, typeAt, end);
+  const typeEnd = fieldEnd(line, delimiter, typeAt, end);
   if (typeEnd !== typeAt + 1) return badBody(line, sequence, 'the event type must be one letter');
   const type = line[typeAt];
   const payload = terminated ? line : `${line}\n`;
@@ -78,7 +84,7 @@ export function parseEvent(line: string): ParsedLine {
 
   if (typeEnd === end) return badBody(line, sequence, `a '${type}' event needs a from-user id`);
   const fromAt = typeEnd + 1;
-  const fromEnd = indexOfPipe(line, fromAt, end);
+  const fromEnd = fieldEnd(line, delimiter, fromAt, end);
   const from = readId(line, fromAt, fromEnd);
   if (from === NOT_A_NUMBER) return badBody(line, sequence, 'the from-user id is not a valid id');
 
@@ -89,7 +95,7 @@ export function parseEvent(line: string): ParsedLine {
 
   if (fromEnd === end) return badBody(line, sequence, `a '${type}' event needs a to-user id`);
   const toAt = fromEnd + 1;
-  const toEnd = indexOfPipe(line, toAt, end);
+  const toEnd = fieldEnd(line, delimiter, toAt, end);
   const to = readId(line, toAt, toEnd);
   if (to === NOT_A_NUMBER) return badBody(line, sequence, 'the to-user id is not a valid id');
   if (toEnd !== end) {
@@ -113,7 +119,7 @@ export function contentEnd(line: string): number {
 
 /**
  * Parses `[start, end)` as a decimal id in `0..MAX_SAFE_INTEGER`. Returns `NOT_A_NUMBER`
- * (-1) for an empty range, any non-digit (a `|` included) or overflow.
+ * (-1) for an empty range, any non-digit (a delimiter included) or overflow.
  */
 export function readId(text: string, start: number, end: number): number {
   if (start === end) return NOT_A_NUMBER;
@@ -127,9 +133,9 @@ export function readId(text: string, start: number, end: number): number {
   return value;
 }
 
-// The end of the field starting at `start`: its `|`, or `end` when it is the last field.
-function indexOfPipe(text: string, start: number, end: number): number {
-  const at = text.indexOf('|', start);
+// The end of the field starting at `start`: its delimiter, or `end` when it is the last field.
+function fieldEnd(text: string, delimiter: string, start: number, end: number): number {
+  const at = text.indexOf(delimiter, start);
   return at === -1 || at > end ? end : at;
 }
 

@@ -6,8 +6,8 @@
  *
  * Invariants:
  * - `checkOptionValue()` takes typed values; `parseOptionText()` takes text by strict rules:
- *   decimal digits only for integers, the usual spellings for booleans, never an empty
- *   value. Both throw `MazeError(ERR_INVALID_OPTION)` naming the option as the caller
+ *   decimal digits only for integers, the usual spellings for booleans, a `char` untrimmed
+ *   (a space is one), never an empty value. Both throw `MazeError(ERR_INVALID_OPTION)` naming the option as the caller
  *   spelled it (`reorderCapacity`, `--reorder-capacity`, `FOLLOWER_MAZE_REORDER_CAPACITY`).
  * - Settings types derive from the rows (`SettingsOf`), so a table and the values it
  *   resolves to cannot disagree.
@@ -19,7 +19,8 @@ export type OptionValue = number | string | boolean;
 
 /** One tunable, without its name: a table of rows is keyed by the names (camelCase). */
 export interface OptionRow {
-  readonly type: 'integer' | 'string' | 'boolean' | 'choice';
+  /** `char`: one character with a code below 256 (one latin1 byte), none of `exclude`. */
+  readonly type: 'integer' | 'string' | 'boolean' | 'choice' | 'char';
   /** `undefined`: not set unless given. */
   readonly default: OptionValue | undefined;
   /** The default as shown, when it is derived from other settings. */
@@ -29,6 +30,8 @@ export interface OptionRow {
   readonly max?: number;
   /** The accepted values of a `choice`. */
   readonly choices?: readonly string[];
+  /** The characters a `char` refuses. */
+  readonly exclude?: string;
   /** What it means, in one line: `--help` and the docs show it. */
   readonly describe: string;
 }
@@ -108,6 +111,33 @@ function expectation(row: OptionRow): string {
       return `one of ${(row.choices ?? []).join(', ')}`;
     case 'string':
       return 'a non-empty string';
+    case 'char':
+      return `one character (code below 256), none of ${JSON.stringify(row.exclude ?? '')}`;
+  }
+}
+
+/** Whether `value` is a typed value `row` accepts (`checkOptionValue()` without the throw). */
+export function acceptsValue(row: OptionRow, value: unknown): boolean {
+  switch (row.type) {
+    case 'integer':
+      return (
+        Number.isSafeInteger(value) &&
+        (value as number) >= (row.min ?? INTEGER_RANGE.min) &&
+        (value as number) <= (row.max ?? INTEGER_RANGE.max)
+      );
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'choice':
+      return typeof value === 'string' && (row.choices ?? []).includes(value);
+    case 'string':
+      return typeof value === 'string' && value.trim() !== '';
+    case 'char':
+      return (
+        typeof value === 'string' &&
+        value.length === 1 &&
+        value.charCodeAt(0) < 256 &&
+        !(row.exclude ?? '').includes(value)
+      );
   }
 }
 
@@ -120,17 +150,7 @@ export function checkOptionValue<Row extends OptionRow>(
   value: unknown,
   label: string,
 ): ValueOf<Row> {
-  const valid =
-    row.type === 'integer'
-      ? Number.isSafeInteger(value) &&
-        (value as number) >= (row.min ?? INTEGER_RANGE.min) &&
-        (value as number) <= (row.max ?? INTEGER_RANGE.max)
-      : row.type === 'boolean'
-        ? typeof value === 'boolean'
-        : row.type === 'choice'
-          ? typeof value === 'string' && (row.choices ?? []).includes(value)
-          : typeof value === 'string' && value.trim() !== '';
-  if (!valid) throw invalidOption(label, row, value);
+  if (!acceptsValue(row, value)) throw invalidOption(label, row, value);
   return value as ValueOf<Row>;
 }
 
@@ -164,6 +184,8 @@ export function parseOptionText<Row extends OptionRow>(
   text: string,
   label: string,
 ): ValueOf<Row> {
+  // Spaces are characters like any other: a tab or a space may be the value.
+  if (row.type === 'char' && text !== '') return checkOptionValue(row, text, label);
   const trimmed = text.trim();
   if (trimmed === '') {
     throw new MazeError(

@@ -32,7 +32,6 @@ import { LatencyRecorder } from './latency.js';
 const MAX_QUOTED_BYTES = 100;
 
 const LF = 10;
-const PIPE = 124;
 const DIGIT_0 = 48;
 const NONE = -1;
 // Module-local copies of FNV_OFFSET and FNV_PRIME: the hot loop reads imported bindings
@@ -89,6 +88,8 @@ export interface StreamContext {
   readonly ledger: Ledger;
   /** Warm-up broadcasts sent so far: they carry the numbers 1..warmupSent. */
   readonly warmupSent: number;
+  /** The byte between the fields of an event line (the `delimiter` option's). */
+  readonly delimiterByte: number;
   /** The line event `sequence` was sent as (terminator included), if still remembered. */
   lineOf(sequence: number): string | undefined;
 }
@@ -133,6 +134,7 @@ export class ClientStream {
   // Its first bytes, kept only to quote it if it turns out wrong.
   readonly #partial = new Uint8Array(MAX_QUOTED_BYTES);
   #partialLength = 0;
+  readonly #delimiterByte: number;
 
   constructor(
     /** 0-based index of the connection, as in `client#3`. */
@@ -141,6 +143,7 @@ export class ClientStream {
     readonly context: StreamContext,
   ) {
     this.#latency = context.ledger.latency;
+    this.#delimiterByte = context.delimiterByte;
   }
 
   /** `client#3 (user 517)` */
@@ -212,6 +215,7 @@ export class ClientStream {
     let hash = this.#lineHash;
     let sequence = this.#lineSequence;
     let parse = this.#parse;
+    const delimiterByte = this.#delimiterByte;
     let lastSequence = this.#lastSequence;
     let digest = this.receivedDigest;
     let lineStart = 0;
@@ -233,7 +237,7 @@ export class ClientStream {
           byte = NONE;
         }
         if (byte === NONE) break;
-        parse = byte === PIPE && sequence !== 0 ? SEQUENCE_READ : NO_SEQUENCE;
+        parse = byte === delimiterByte && sequence !== 0 ? SEQUENCE_READ : NO_SEQUENCE;
       }
       while (byte !== LF && i < end) {
         byte = chunk[i++] as number;

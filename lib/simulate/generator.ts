@@ -13,7 +13,7 @@
  *   connected clients that follow it (a bitset). Follows by users without a client change
  *   no notification and are not stored, so memory is bounded by users x clients bits.
  * - Batches have a random size in 1..maxEventSourceBatchSize and are written shuffled.
- * - Lines are written as ASCII straight into bytes and hashed once for all the clients they
+ * - Lines are written as latin1 straight into bytes and hashed once for all the clients they
  *   notify; nothing is allocated per event, and an output array the socket has written
  *   through is reused (`reuseOutput()`). The generator shares one core with the client
  *   streams and the sockets, so its cost per event is part of what the simulator can
@@ -37,10 +37,9 @@ const BROADCAST = 2;
 const PRIVATE_MESSAGE = 3;
 const STATUS_UPDATE = 4;
 const LETTER_CODES = EVENT_TYPES.map((letter) => letter.charCodeAt(0));
-const PIPE = 124;
 const CR = 13;
 const LF = 10;
-/** The longest event line: three numbers, three pipes, a letter and CRLF. */
+/** The longest event line: three numbers, three delimiters, a letter and CRLF. */
 const MAX_LINE_BYTES = 3 * MAX_DECIMAL_DIGITS + 6;
 const NO_OUTPUT = new Uint8Array(0);
 
@@ -63,6 +62,9 @@ export class EventGenerator implements StreamContext {
   readonly #numberOfUsers: number;
   readonly #maxBatch: number;
   readonly #terminator: string;
+  readonly #delimiter: string;
+  /** Its byte, written straight into the output (and read back by the client streams). */
+  readonly delimiterByte: number;
   readonly #crlf: boolean;
   readonly #random: SeededRandom;
   // Cumulative weights of F, U, B, P, S.
@@ -95,6 +97,8 @@ export class EventGenerator implements StreamContext {
     this.#numberOfUsers = options.numberOfUsers;
     this.#maxBatch = options.maxEventSourceBatchSize;
     this.#terminator = terminatorBytes(options.eventTerminator);
+    this.#delimiter = options.delimiter;
+    this.delimiterByte = options.delimiter.charCodeAt(0);
     this.#crlf = options.eventTerminator === 'crlf';
     this.#random = new SeededRandom(options.randomSeed);
     this.#seedOfOthers = (options.randomSeed + 1) % Number.MAX_SAFE_INTEGER;
@@ -226,12 +230,13 @@ export class EventGenerator implements StreamContext {
     if (this.#nextSequence - sequence > RECENT_EVENTS) return undefined;
     const at = sequence % RECENT_EVENTS;
     const type = this.#recentType[at] as number;
-    const head = `${sequence}|${EVENT_TYPES[type]}`;
+    const delimiter = this.#delimiter;
+    const head = `${sequence}${delimiter}${EVENT_TYPES[type]}`;
     const from = this.#recentFrom[at];
     const to = this.#recentTo[at];
     if (type === BROADCAST) return `${head}${this.#terminator}`;
-    if (type === STATUS_UPDATE) return `${head}|${from}${this.#terminator}`;
-    return `${head}|${from}|${to}${this.#terminator}`;
+    if (type === STATUS_UPDATE) return `${head}${delimiter}${from}${this.#terminator}`;
+    return `${head}${delimiter}${from}${delimiter}${to}${this.#terminator}`;
   }
 
   // Generates one event and applies it to the model; its line goes to #lines[start..].
@@ -316,7 +321,7 @@ export class EventGenerator implements StreamContext {
   #statusUpdate(sequence: number, start: number, at: number): number {
     const from = 1 + this.#random.below(this.#numberOfUsers);
     const line = this.#lines;
-    line[at] = PIPE;
+    line[at] = this.delimiterByte;
     const end = this.#writeTerminator(line, writeDecimal(line, at + 1, from));
     this.#remember(sequence, STATUS_UPDATE, from, 0);
     const followers = this.#followers.get(from);
@@ -326,20 +331,20 @@ export class EventGenerator implements StreamContext {
     return end;
   }
 
-  // Writes `123|F`, the head of the line of event #nextSequence, at `bytes[at..]`, and moves
-  // on to the next number.
+  // Writes `123|F` (`|` standing for the delimiter), the head of the line of event
+  // #nextSequence, at `bytes[at..]`, and moves on to the next number.
   #writeHead(bytes: Uint8Array, at: number, type: number): number {
     let end = writeDecimal(bytes, at, this.#nextSequence++);
-    bytes[end++] = PIPE;
+    bytes[end++] = this.delimiterByte;
     bytes[end++] = LETTER_CODES[type] as number;
     return end;
   }
 
-  // `|from|to`
+  // `|from|to`, with the delimiter
   #writeUsers(bytes: Uint8Array, at: number, from: number, to: number): number {
-    bytes[at] = PIPE;
+    bytes[at] = this.delimiterByte;
     const end = writeDecimal(bytes, at + 1, from);
-    bytes[end] = PIPE;
+    bytes[end] = this.delimiterByte;
     return writeDecimal(bytes, end + 1, to);
   }
 

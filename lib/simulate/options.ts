@@ -14,6 +14,7 @@
  *   gateways), at most one per client so that every port is verified; it resolves to
  *   `clientPorts`, which always holds at least one.
  */
+import { CORE_OPTIONS } from '../core/options.js';
 import { ErrorCode, MazeError } from '../errors.js';
 import { LISTEN_OPTIONS } from '../net/options.js';
 import {
@@ -113,6 +114,10 @@ export const SIMULATE_OPTIONS = {
     default: 'lf',
     describe: 'Line terminator of the user id each client sends: lf or crlf',
   },
+  delimiter: {
+    ...CORE_OPTIONS.delimiter,
+    describe: "Byte between the fields of the events sent: the server's --delimiter",
+  },
   eventMix: {
     // Text, read by `parseEventMix()`.
     type: 'string',
@@ -178,6 +183,8 @@ export interface SimulateOptions {
   readonly logInterval?: number;
   readonly eventTerminator?: LineTerminator;
   readonly idTerminator?: LineTerminator;
+  /** The server's `delimiter`. */
+  readonly delimiter?: string;
   readonly eventMix?: string;
   readonly linger?: number;
   readonly rate?: number;
@@ -210,6 +217,8 @@ export interface ResolvedSimulateOptions {
   readonly logInterval: number;
   readonly eventTerminator: LineTerminator;
   readonly idTerminator: LineTerminator;
+  /** Byte between the fields of an event line (latin1). */
+  readonly delimiter: string;
   /** Weight of each type, indexed like `EVENT_TYPES`. */
   readonly eventWeights: readonly number[];
   readonly linger: number;
@@ -288,6 +297,7 @@ export function resolveSimulateOptions(
     logInterval: pick('logInterval'),
     eventTerminator: pick('eventTerminator'),
     idTerminator: pick('idTerminator'),
+    delimiter: pick('delimiter'),
     eventWeights: parseEventMix(pick('eventMix'), label('eventMix')),
     linger: pick('linger'),
     rate: pick('rate'),

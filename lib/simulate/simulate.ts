@@ -382,7 +382,9 @@ class Simulation {
               ` start it with --reset-on-disconnect; a server on NATS (serve --nats-url, or an` +
               ` ingest with gateways) keeps its event log across restarts, so restart it, and` +
               ` every gateway, on a new stream (another --nats-stream and --nats-subject).` +
-              ` Otherwise the server does not read the event source or never registers clients`,
+              ` Otherwise the server does not read the event source, splits the fields on` +
+              ` another byte than ${JSON.stringify(this.#options.delimiter)} (--delimiter must be` +
+              ` the same on both sides), or never registers clients`,
             { connection: 'event-source' },
           ),
         );
