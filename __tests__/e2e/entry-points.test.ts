@@ -152,6 +152,34 @@ describe('docs/api.md', () => {
   });
 });
 
+describe('docs/api.md names every export', () => {
+  const api = readFileSync(new URL('../../docs/api.md', import.meta.url), 'utf8');
+  it.each([
+    ['follower-maze', 'lib/index.ts'],
+    ['follower-maze/cluster', 'lib/cluster/index.ts'],
+    ['follower-maze/simulate', 'lib/simulate/index.ts'],
+    ['follower-maze/monitor', 'lib/monitor/index.ts'],
+  ])('%s: each value and type of %s', (entry, file) => {
+    const source = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+    const exported = [...source.matchAll(/^export (?:type )?\{([^}]*)\} from/gm)].flatMap(
+      (statement) =>
+        (statement[1] as string)
+          .split(',')
+          .map((name) => name.replace(/^\s*type\s+/, '').trim())
+          .filter(Boolean),
+    );
+    expect(exported.length).toBeGreaterThan(0);
+    // The entry's section: from its heading to the next one of its level.
+    const heading = `## \`${entry}\``;
+    const start = api.indexOf(`\n${heading}\n`);
+    expect(start).toBeGreaterThanOrEqual(0);
+    const end = api.indexOf('\n## ', start + heading.length + 1);
+    const section = api.slice(start, end === -1 ? undefined : end);
+    const missing = exported.filter((name) => !new RegExp(`\`${name}[\`(]`).test(section));
+    expect({ entry, missing }).toEqual({ entry, missing: [] });
+  });
+});
+
 describe('modules the CLI loads', () => {
   it('serve without --nats-url loads no NATS, monitor or simulator code', async () => {
     const file = newLogFile();
