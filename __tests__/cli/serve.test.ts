@@ -269,6 +269,11 @@ describe('suggestions', () => {
     expect(withSuggestions('Unknown argument: nats-url', ['simulate', '--nats-url', 'x'])).toBe(
       '--nats-url is not an option of simulate (it belongs to serve, ingest, gateway)',
     );
+    // The original verifier's spelling of a simulate option.
+    const typed = ['--eventListenerPort', '1'];
+    expect(withSuggestions('Unknown argument: eventListenerPort', typed)).toBe(
+      '--event-listener-port is not an option of serve (it belongs to simulate)',
+    );
   });
 
   it('reports a stray word as an unexpected argument, not as an option', () => {

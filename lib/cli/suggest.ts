@@ -35,9 +35,10 @@ export function withSuggestions(message: string, typed: readonly string[] = []):
   const unknown: string[] = [];
   const parts: string[] = [];
   for (const flag of flags) {
-    const takers = COMMAND_OPTIONS.filter((option) => flagOf(option) === flag).flatMap(
-      (option) => option.commands,
-    );
+    // An alias (`--totalEvents`, the original verifier's name) belongs to its option's commands.
+    const takers = COMMAND_OPTIONS.filter((option) =>
+      [option.name, ...(option.aliases ?? [])].some((name) => flagOf({ name }) === flag),
+    ).flatMap((option) => option.commands);
     if (takers.length > 0) {
       parts.push(`--${flag} is not an option of ${command} (it belongs to ${takers.join(', ')})`);
       continue;
