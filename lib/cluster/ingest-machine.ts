@@ -125,15 +125,23 @@ export interface IngestMachineSetup {
   readonly delimiter?: string;
 }
 
-/** The machine's counters (see `IngestStats`). */
+/** The machine's counters, part of `IngestStats`. */
 export interface IngestMachineStats {
+  /** Valid events released in sequence order (appended, in flight or batched). */
   readonly eventsSequenced: number;
+  /** Numbers consumed by an invalid body (not appended). */
   readonly eventsNoop: number;
+  /** Events the log acknowledged. */
   readonly eventsAppended: number;
+  /** Batches the log acknowledged. */
   readonly batchesAppended: number;
+  /** Appends sent and not yet settled. */
   readonly appendsInFlight: number;
+  /** Closed batches not yet acknowledged (in flight or waiting for room). */
   readonly batchesUnacknowledged: number;
+  /** Append errors that made the ingest drain its window and resume from the tail. */
   readonly appendErrors: number;
+  /** Batches appended again after such an error. */
   readonly appendRetries: number;
 }
 

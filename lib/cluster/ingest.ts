@@ -37,7 +37,12 @@ import {
   type EventLog,
   type LogTail,
 } from './event-log.js';
-import { type AppendAction, IngestMachine, type ReadBackAction } from './ingest-machine.js';
+import {
+  type AppendAction,
+  IngestMachine,
+  type IngestMachineStats,
+  type ReadBackAction,
+} from './ingest-machine.js';
 import { INGEST_OPTION_NAMES } from './options.js';
 
 /**
@@ -60,13 +65,9 @@ export interface IngestOptions extends Pick<MazeOptions, (typeof INGEST_OPTION_N
 }
 
 /** Counters of an ingest: its own and the event source's. */
-export interface IngestStats extends EventInputStats {
+export interface IngestStats extends EventInputStats, IngestMachineStats {
   /** Lines read from event sources. */
   readonly eventsReceived: number;
-  /** Valid events released in sequence order (appended, in flight or batched). */
-  readonly eventsSequenced: number;
-  /** Numbers consumed by an invalid body (not appended). */
-  readonly eventsNoop: number;
   /** Lines discarded: no sequence number, duplicate or stale. */
   readonly eventsDiscarded: number;
   /** Numbers declared lost because the reorder buffer overflowed. */
@@ -75,18 +76,6 @@ export interface IngestStats extends EventInputStats {
   readonly pending: number;
   /** The number the next sequenced event will carry. */
   readonly nextSequence: number;
-  /** Events the log acknowledged. */
-  readonly eventsAppended: number;
-  /** Batches the log acknowledged. */
-  readonly batchesAppended: number;
-  /** Appends sent and not yet settled. */
-  readonly appendsInFlight: number;
-  /** Closed batches not yet acknowledged (in flight or waiting for room). */
-  readonly batchesUnacknowledged: number;
-  /** Append errors that made the ingest drain its window and resume from the tail. */
-  readonly appendErrors: number;
-  /** Batches appended again after such an error. */
-  readonly appendRetries: number;
   /** Whether another writer was found and the ingest stopped. */
   readonly stopped: boolean;
   /** Problems reported so far. */
