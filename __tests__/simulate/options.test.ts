@@ -71,6 +71,26 @@ describe('simulate settings from the command line and the environment', () => {
     expect(read({ eventListenerPort: '9' }, {}).labels.eventPort).toBe('--event-listener-port');
   });
 
+  it('names a flag as the command line spelled it, though yargs sets every spelling', () => {
+    // yargs gives a flag under its name and each alias, whichever was typed.
+    const argv = { eventPort: 'abc', eventListenerPort: 'abc' };
+    const sources = (typed: string[]) => ({
+      env: {},
+      readFile: (path: string): string => {
+        throw new Error(`no file ${path}`);
+      },
+      typed,
+    });
+    for (const spelling of ['--eventListenerPort', '--event-listener-port', '--event-port']) {
+      expect(() => readGivenSettings('simulate', argv, sources([spelling, 'abc']))).toThrow(
+        `${spelling} must be an integer from 1 to 65535, got "abc"`,
+      );
+    }
+    expect(() => readGivenSettings('simulate', argv, sources(['--eventListenerPort=abc']))).toThrow(
+      '--eventListenerPort must be an integer',
+    );
+  });
+
   it('reads every option from FOLLOWER_MAZE_*, the newer ones too', () => {
     const env = {
       FOLLOWER_MAZE_LINGER: '1',

@@ -112,11 +112,17 @@ export const PARSER_CONFIGURATION = { 'parse-numbers': false } as const;
 export interface SettingSources {
   readonly env: Readonly<Record<string, string | undefined>>;
   readFile(path: string): string;
+  /**
+   * The command line as typed: a flag with several spellings (`--event-port`,
+   * `--eventListenerPort`) is named in messages as it was given. Without it, by its own.
+   */
+  readonly typed?: readonly string[];
 }
 
 const processSources: SettingSources = {
   env: process.env,
   readFile: (path) => readFileSync(path, 'utf8'),
+  typed: process.argv.slice(2),
 };
 
 /** The settings given for a command (no defaults), and how each was named where it was found. */
@@ -144,14 +150,14 @@ export function readGivenSettings(
   const configPath =
     configOption === undefined
       ? undefined
-      : (fromFlag(configOption, argv) ?? fromEnv(configOption, sources.env))?.value;
+      : (fromFlag(configOption, argv, sources.typed) ?? fromEnv(configOption, sources.env))?.value;
   const fromConfig = configPath === undefined ? {} : readConfig(String(configPath), sources);
 
   const values: Record<string, OptionValue> = {};
   const labels: Record<string, string> = {};
   for (const option of taken) {
     const found =
-      fromFlag(option, argv) ??
+      fromFlag(option, argv, sources.typed) ??
       fromEnv(option, sources.env) ??
       fromConfig[option.name] ??
       fromAlias(option, sources.env);
@@ -221,15 +227,29 @@ interface Found {
 function fromFlag(
   option: CommandOption,
   argv: Readonly<Record<string, unknown>>,
+  typed: readonly string[] = [],
 ): Found | undefined {
-  const name = [option.name, ...(option.aliases ?? [])].find((key) => argv[key] !== undefined);
+  // yargs sets every spelling of a flag given under any one of them.
+  const names = [option.name, ...(option.aliases ?? [])].filter((key) => argv[key] !== undefined);
+  const name = names[0];
   if (name === undefined) return undefined;
   const value = argv[name];
-  const label = `--${flagOf({ name })}`;
+  const label = spellingTyped(names, typed) ?? `--${flagOf({ name })}`;
   if (Array.isArray(value)) throw invalid(`${label} is given more than once`);
   // A boolean flag alone is `true` to yargs.
   if (option.type === 'boolean' && value === true) return { value: true, label };
   return { value: parseOptionText(option, String(value), label), label };
+}
+
+/** Which of `names` the command line spelled, as it spelled it (`--eventListenerPort`). */
+function spellingTyped(names: readonly string[], typed: readonly string[]): string | undefined {
+  for (const arg of typed) {
+    const flag = /^--([^=]+)/.exec(arg)?.[1];
+    if (flag !== undefined && names.some((name) => flag === name || flag === flagOf({ name }))) {
+      return `--${flag}`;
+    }
+  }
+  return undefined;
 }
 
 function fromEnv(option: CommandOption, env: SettingSources['env']): Found | undefined {

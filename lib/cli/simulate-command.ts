@@ -42,6 +42,7 @@ export const simulateCommand: CommandModule = {
       stdout: process.stdout,
       stderr: process.stderr,
       env: process.env,
+      typed: process.argv.slice(2),
     });
   },
 };

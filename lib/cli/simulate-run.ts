@@ -24,6 +24,8 @@ export interface SimulateCommandIo {
   readonly stdout: Writable & { readonly isTTY?: boolean };
   readonly stderr: Writable & { readonly isTTY?: boolean };
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** The command line as typed, to name a flag as it was spelled (see `SettingSources`). */
+  readonly typed?: readonly string[];
   /** Where SIGINT comes from; `process` when absent. */
   readonly signals?: Pick<NodeJS.EventEmitter, 'once' | 'off'>;
 }
@@ -46,6 +48,7 @@ export async function runSimulateCommand(
     const given = readGivenSettings('simulate', args, {
       env: io.env,
       readFile: (path) => readFileSync(path, 'utf8'),
+      typed: io.typed,
     });
     const { json: jsonGiven, ...values } = given.values;
     json = jsonGiven === true;
