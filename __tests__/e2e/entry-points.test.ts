@@ -99,9 +99,29 @@ describe('entry points (built package, imported by name)', () => {
       'openClientPort',
       'openEventPort',
     ]);
+    // NATS is loaded by the first connectEventLog() call, not by the import.
+    expect(loading(modules, OPTIONAL.nats)).toEqual([]);
     expect(loading(modules, OPTIONAL.promClient)).toEqual([]);
     expect(loading(modules, OPTIONAL.hdrHistogram)).toEqual([]);
     expect(loading(modules, OPTIONAL.yargs)).toEqual([]);
+  });
+
+  it('follower-maze/cluster: connectEventLog() loads the NATS client when it is called', async () => {
+    const file = newLogFile();
+    // Nothing listens on port 1 of loopback: the connection is refused at once.
+    const child = runNode(
+      [
+        '--input-type=module',
+        '-e',
+        "const { connectEventLog } = await import('follower-maze/cluster');" +
+          "await connectEventLog({ natsUrl: 'nats://127.0.0.1:1' }).then(" +
+          "() => console.log('connected'), (error) => console.log(error.code));",
+      ],
+      recording(file),
+    );
+    const code = await withTimeout(child.exited, EXIT_MS, 'connectEventLog() in a child');
+    expect({ code, stdout: child.stdout }).toEqual({ code: 0, stdout: ['ERR_LOG_UNAVAILABLE'] });
+    expect(loading(loadedModules(file), OPTIONAL.nats)).not.toEqual([]);
   });
 
   it('follower-maze/simulate: the verifier as a function', async () => {

@@ -1,7 +1,8 @@
 /**
  * `follower-maze/cluster`: cluster mode in a program (docs/protocol.md §11). An ingest takes
  * the event source and appends to an `EventLog`; gateways read the log and serve clients.
- * `MemoryEventLog` keeps the log in memory, `connectEventLog()` opens it on NATS JetStream;
+ * `MemoryEventLog` keeps the log in memory, `connectEventLog()` opens it on NATS JetStream
+ * (the NATS client is loaded on its first call);
  * `openEventPort()` and `openClientPort()` put an ingest and a gateway on TCP.
  */
 
@@ -12,7 +13,8 @@ export {
   openClientPort,
   openEventPort,
 } from '../net/ports.js';
-export { connectEventLog, type NatsSettings } from './connect.js';
+export type { NatsSettings } from './connect.js';
+export { connectEventLog } from './connect-on-demand.js';
 export type {
   AppendResult,
   EventBatch,
