@@ -68,7 +68,10 @@ export const ErrorCode = {
   LogBadBatch: 'ERR_LOG_BAD_BATCH',
   /** The log no longer holds the position asked for: retention dropped it, or it was deleted. */
   LogTruncated: 'ERR_LOG_TRUNCATED',
-  /** The JetStream stream exists with another subject than the one configured. */
+  /**
+   * The event log does not fit this process: its stream has another subject than the one
+   * configured, its lines use another delimiter, or a snapshot is beyond the log's end.
+   */
   LogConfig: 'ERR_LOG_CONFIG',
   /** Any other failure of the event log: a request timed out, the connection was lost. */
   LogFailed: 'ERR_LOG_FAILED',

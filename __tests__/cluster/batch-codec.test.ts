@@ -141,6 +141,7 @@ describe('the delimiter of a batch', () => {
     ['code 256', 'FMB1 1 1 1 256\n1|B\n'],
     ['a code that wraps around to `;`', `FMB1 1 1 1 ${65_536 + 59}\n1;B\n`],
     ['a leading zero', 'FMB1 1 1 1 059\n1;B\n'],
+    ['the default, which is never written', 'FMB1 1 1 1 124\n1|B\n'],
   ])('refuses %s', (_, payload) => {
     expect(reasonOf(payload)).toMatch(/^the delimiter code "\d+" is not valid$/);
   });

@@ -94,6 +94,32 @@ export function eventLogContract(open: OpenEventLog): void {
     }
   });
 
+  it("keeps a batch's delimiter: read() and tail() give it back, the default stays absent", async () => {
+    const log = await fresh();
+    const plain = batchOf(1);
+    const semicolons: EventBatch = {
+      firstSequence: 11,
+      lastSequence: 12,
+      lines: ['11;B\n', '12;S;7\n'],
+      delimiter: ';',
+    };
+    await log.append(plain, { position: 0 });
+    await log.append(semicolons, fenceAfter({ position: 0 }, plain));
+    expect(await log.tail()).toEqual({
+      position: 2,
+      firstSequence: 11,
+      lastSequence: 12,
+      delimiter: ';',
+    });
+    const reader = log.read(1);
+    const batches = await take(reader, 2);
+    await reader.close();
+    expect(batches).toEqual([
+      { position: 1, ...plain },
+      { position: 2, ...semicolons },
+    ]);
+  });
+
   it('waits for batches appended after the reader reached the end', async () => {
     const log = await fresh();
     await appendRange(log, 1, 1);

@@ -91,7 +91,11 @@ export function decodeBatch(payload: Uint8Array): DecodedBatch {
     delimiterCode !== undefined && CANONICAL.test(delimiterCode) && Number(delimiterCode) < 256
       ? String.fromCharCode(Number(delimiterCode))
       : undefined;
-  if (delimiterCode !== undefined && !acceptsValue(DELIMITER, delimiter)) {
+  // The default is never written: a header that names it has two spellings of one batch.
+  if (
+    delimiterCode !== undefined &&
+    (!acceptsValue(DELIMITER, delimiter) || delimiter === DELIMITER.default)
+  ) {
     return {
       ok: false,
       reason: `the delimiter code ${JSON.stringify(delimiterCode)} is not valid`,

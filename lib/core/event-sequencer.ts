@@ -27,7 +27,7 @@ export type SequenceSlot = MazeEvent | InvalidEventBody;
  * Strings hold one latin1 byte per code unit, so a line's length is its size in bytes; an
  * invalid body keeps only its report: the message and the quoted (shortened) line.
  */
-export function sequenceSlotBytes(slot: SequenceSlot): number {
+function sequenceSlotBytes(slot: SequenceSlot): number {
   return isEvent(slot) ? slot.line.length : slot.message.length + (slot.context.line?.length ?? 0);
 }
 

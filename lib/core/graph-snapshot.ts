@@ -23,7 +23,7 @@ import type { UserId } from './events.js';
 import type { FollowGraph } from './follow-graph.js';
 
 /** The version of the format written by `encodeGraphSnapshot()`. */
-export const GRAPH_SNAPSHOT_VERSION = 1;
+const GRAPH_SNAPSHOT_VERSION = 1;
 
 /** Where in the log a snapshot stands. */
 export interface SnapshotPoint {

@@ -47,7 +47,8 @@ export function isEvent(parsed: ParsedLine): parsed is MazeEvent {
 
 /**
  * Parses one event line, with or without its `\n` / `\r\n` terminator, its fields split on
- * `delimiter`. Never throws: every defect comes back as a `Problem`.
+ * `delimiter`: one character that the `delimiter` option accepts (not checked here, on the
+ * hot path: `MazeCore` checks it once). Never throws: every defect comes back as a `Problem`.
  */
 export function parseEvent(
   line: string,

@@ -1,7 +1,7 @@
 /**
  * The monitoring port's options, as the command line takes them (`--monitor-port`,
- * `--monitor-host`) and `startMonitor()` checks them (`port`, `host`). Rows only: the command
- * line reads them without loading the metrics library.
+ * `--monitor-host`) and `startMonitor()` takes them (`port`, checked; `host`, defaulted). Rows
+ * only: the command line reads them without loading the metrics library.
  */
 import type { OptionRow } from '../options/option.js';
 
