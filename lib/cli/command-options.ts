@@ -6,9 +6,11 @@
  * precedence.
  *
  * Invariants:
- * - A command has flags for the options it takes (`optionsOf()`) and no others. The
- *   environment and the config file may hold any setting of any command, so one file or one
- *   environment can configure a whole cluster; a command uses the ones it takes.
+ * - A command has flags for the options it takes (`optionsOf()`) and no others. The config
+ *   file may hold any server command's settings and the environment any command's, so one
+ *   file or one environment can configure a whole cluster; a command uses the ones it takes
+ *   and checks the others (a name several commands share is right if one of them accepts
+ *   the value).
  * - Nothing is ignored silently: an empty value, a value given twice, a misspelled
  *   environment variable or config key, a boolean that is not one of the usual spellings,
  *   a config file that is not a JSON object, and a cluster setting without `--nats-url` all
