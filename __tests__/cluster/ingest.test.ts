@@ -253,6 +253,27 @@ describe('ingest: order and rules', () => {
     expect(ingest.stats()).toMatchObject({ eventsNoop: 2, eventsDiscarded: 3 });
   });
 
+  it.each([
+    ['the invalid line first', ['8|S|32|1\n', '8|S|2\n'], [ErrorCode.EventBadBody]],
+    ['the valid line first', ['8|S|2\n', '8|S|32|1\n'], [ErrorCode.EventDuplicate]],
+  ])(
+    'appends a valid event that arrives while an invalid one holds its number (%s)',
+    async (_, pair, codes) => {
+      const log = new MemoryEventLog();
+      const { ingest, problems } = await newIngest({ log });
+      const source = attachMemorySource(ingest);
+      const gap = ['1|F|5|2\n', '2|B\n', '3|B\n', '4|B\n', '5|B\n', '6|B\n', '7|B\n'];
+      write(source, [...pair, ...[...gap].reverse()]);
+      await appended(ingest, 8);
+      await source.end();
+      const batches = await batchesOf(log);
+      expectWellFormed(batches);
+      expect(linesOf(batches)).toEqual([...gap, '8|S|2\n']);
+      expect(problems.map((problem) => problem.code)).toEqual(codes);
+      expect(ingest.stats()).toMatchObject({ eventsNoop: 0, eventsDiscarded: 1, nextSequence: 9 });
+    },
+  );
+
   it('skips a gap when the reorder buffer overflows, reports it, and appends the rest in order', async () => {
     const log = new MemoryEventLog();
     const { ingest, problems } = await newIngest({ log, reorderCapacity: 4 });

@@ -167,13 +167,6 @@ describe('MazeCore: docs/protocol.md §4 ordering', () => {
     expect(codes(core.push('2|B\n'))).toEqual([ErrorCode.EventStale]);
   });
 
-  it('lets an invalid body that arrived first win over a valid duplicate', () => {
-    const core = coreWith([1]);
-    core.push('2|nonsense\n');
-    expect(codes(core.push('2|B\n'))).toEqual([ErrorCode.EventDuplicate]);
-    expect(received(core.push('1|B\n'))).toEqual({ 1: ['1|B\n'] });
-  });
-
   it('skips missing numbers when the buffer overflows, reports them and goes on', () => {
     const core = coreWith([1], { reorderCapacity: 2 });
     core.push('4|B\n');
@@ -197,6 +190,112 @@ describe('MazeCore: docs/protocol.md §4 ordering', () => {
     expect(codes(result)).toEqual([ErrorCode.EventBadBody, ErrorCode.SequenceGap]);
     expect(received(result)).toEqual({ 1: ['3|B\n'] });
     expect(core.stats()).toMatchObject({ eventsNoop: 1, sequencesSkipped: 2, nextSequence: 5 });
+  });
+});
+
+describe('MazeCore: valid beats invalid while waiting (docs/protocol.md §4)', () => {
+  // User 5 follows 2 at number 1; numbers 2..7 notify nobody but a broadcast's recipients.
+  const before = ['1|F|5|2\n', '2|U|9|9\n', '3|U|9|9\n', '4|U|9|9\n', '5|U|9|9\n', '6|U|9|9\n'];
+  const fillGap = (core: MazeCore) => [...before, '7|U|9|9\n'].reverse().map((l) => core.push(l));
+
+  it.each([
+    ['the invalid line first', ['8|S|32|1\n', '8|S|2\n']],
+    ['the valid line first', ['8|S|2\n', '8|S|32|1\n']],
+  ])('delivers the valid status update whatever arrives first (%s)', (_, lines) => {
+    const core = coreWith([5]);
+    const [first, second] = lines.map((line) => core.push(line)) as [PushResult, PushResult];
+    const invalidFirst = lines[0] === '8|S|32|1\n';
+    expect(codes(first)).toEqual(invalidFirst ? [ErrorCode.EventBadBody] : []);
+    expect(codes(second)).toEqual(invalidFirst ? [] : [ErrorCode.EventDuplicate]);
+    expect(received(...fillGap(core))).toEqual({ 5: ['8|S|2\n'] });
+    expect(core.stats()).toMatchObject({
+      eventsReceived: 9,
+      eventsApplied: 8,
+      eventsNoop: 0,
+      eventsDiscarded: 1,
+      pending: 0,
+      nextSequence: 9,
+    });
+  });
+
+  it('keeps the first of two invalid lines as the no-op and reports the second as a duplicate', () => {
+    const core = coreWith([5]);
+    expect(codes(core.push('8|S|32|1\n'))).toEqual([ErrorCode.EventBadBody]);
+    expect(codes(core.push('8|X\n'))).toEqual([ErrorCode.EventDuplicate]);
+    expect(received(...fillGap(core))).toEqual({});
+    expect(core.stats()).toMatchObject({ eventsApplied: 7, eventsNoop: 1, eventsDiscarded: 1 });
+  });
+
+  it('keeps the first valid line against a later valid one and a later invalid one', () => {
+    const core = coreWith([5]);
+    core.push('8|S|2\n');
+    expect(codes(core.push('8|B\n'))).toEqual([ErrorCode.EventDuplicate]);
+    expect(codes(core.push('8|S|32|1\n'))).toEqual([ErrorCode.EventDuplicate]);
+    expect(received(...fillGap(core))).toEqual({ 5: ['8|S|2\n'] });
+  });
+
+  it('applies an invalid line that is next at once: a valid line with its number is then stale', () => {
+    const core = coreWith([5]);
+    for (const line of before) core.push(line);
+    core.push('7|U|9|9\n');
+    expect(codes(core.push('8|S|32|1\n'))).toEqual([ErrorCode.EventBadBody]);
+    const late = core.push('8|S|2\n');
+    expect(codes(late)).toEqual([ErrorCode.EventStale]);
+    expect(received(late)).toEqual({});
+    expect(core.stats()).toMatchObject({ eventsNoop: 1, eventsDiscarded: 1, nextSequence: 9 });
+  });
+
+  it('applies the replacement as soon as the gap before it fills, and what waits behind it', () => {
+    const core = coreWith([5]);
+    core.push('9|S|2\n');
+    core.push('8|S|32|1\n');
+    core.push('8|S|2\n');
+    expect(received(...fillGap(core))).toEqual({ 5: ['8|S|2\n', '9|S|2\n'] });
+  });
+
+  it("accounts the replacement exactly: its bytes instead of the report's, the same count", () => {
+    const core = coreWith([5]);
+    core.push('9|B\n');
+    core.push('8|S|32|1\n');
+    const withPlaceholder = core.stats();
+    expect(withPlaceholder.pending).toBe(2);
+    expect(withPlaceholder.pendingBytes).toBeGreaterThan('9|B\n'.length + '8|S|32|1\n'.length);
+    core.push('8|S|2\n');
+    expect(core.stats()).toMatchObject({
+      pending: 2,
+      pendingBytes: '9|B\n'.length + '8|S|2\n'.length,
+      eventsDiscarded: 1,
+    });
+    core.reset();
+    expect(core.stats()).toMatchObject({ pending: 0, pendingBytes: 0, eventsDiscarded: 3 });
+  });
+
+  it('replaces at the count bound without skipping, since the count stays the same', () => {
+    const core = coreWith([5], { reorderCapacity: 2 });
+    core.push('9|B\n');
+    core.push('8|S|32|1\n');
+    expect(codes(core.push('8|S|2\n'))).toEqual([]);
+    expect(core.stats()).toMatchObject({ pending: 2, sequencesSkipped: 0 });
+  });
+
+  it('skips the gap when a longer replacement takes the bytes over their bound, and applies it at once', () => {
+    const core = coreWith([5]);
+    core.push('1|F|5|2\n');
+    core.push('8|S|32|1\n');
+    const placeholderBytes = core.stats().pendingBytes;
+    const padded = `${'0'.repeat(placeholderBytes)}8|S|2\n`;
+    const bounded = coreWith([5], { reorderBytes: padded.length - 1 });
+    bounded.push('1|F|5|2\n');
+    bounded.push('8|S|32|1\n');
+    const result = bounded.push(padded);
+    expect(result.problems).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.SequenceGap,
+        context: { sequence: 8, missingFrom: 2, missingTo: 7 },
+      }),
+    ]);
+    expect(received(result)).toEqual({ 5: [padded] });
+    expect(bounded.stats()).toMatchObject({ pending: 0, pendingBytes: 0, nextSequence: 9 });
   });
 });
 

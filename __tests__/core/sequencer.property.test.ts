@@ -1,5 +1,6 @@
 // The Sequencer (ring + heap) against a naive reorder buffer: a Map and a linear min-scan,
-// both bounded by count and by bytes (each item carries its size).
+// both bounded by count and by bytes (each item carries its size). Some items are
+// placeholders, which a later non-placeholder with their number replaces while they wait.
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { Sequencer } from '../../lib/core/sequencer.js';
@@ -9,6 +10,7 @@ interface Item {
   sequence: number;
   arrival: number;
   size: number;
+  placeholder: boolean;
 }
 
 interface Outcome {
@@ -19,6 +21,7 @@ interface Outcome {
 class NaiveSequencer {
   readonly waiting = new Map<number, Item>();
   skipped = 0;
+  replaced = 0;
 
   constructor(
     public nextSequence: number,
@@ -38,9 +41,13 @@ class NaiveSequencer {
     const sequence = item.sequence;
     if (sequence < this.nextSequence) {
       problems.push({ code: 'ERR_EVENT_STALE', context: { sequence } });
-    } else if (this.waiting.has(sequence)) {
+    } else if (
+      this.waiting.has(sequence) &&
+      (!this.waiting.get(sequence)?.placeholder || item.placeholder)
+    ) {
       problems.push({ code: 'ERR_EVENT_DUPLICATE', context: { sequence } });
     } else {
+      if (this.waiting.has(sequence)) this.replaced++;
       this.waiting.set(sequence, item);
       this.release(released);
       // Over either bound with a number missing: skip to the smallest waiting, release, again.
@@ -96,21 +103,26 @@ describe('Sequencer against a naive reorder buffer', () => {
         ),
         // Item sizes: some larger than the byte bound itself.
         fc.array(fc.integer({ min: 0, max: 60 }), { minLength: 1, maxLength: 50 }),
-        (start, capacity, capacityBytes, offsets, sizes) => {
+        // Which arrivals are placeholders.
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 50 }),
+        (start, capacity, capacityBytes, offsets, sizes, placeholders) => {
           const sequencer = new Sequencer<Item>({
             startSequence: start,
             capacity,
             capacityBytes,
             sizeOf: (item) => item.size,
+            replaces: (waiting, arrival) => waiting.placeholder && !arrival.placeholder,
           });
           const naive = new NaiveSequencer(start, capacity, capacityBytes);
           offsets.forEach((offset, arrival) => {
             const size = sizes[arrival % sizes.length] ?? 0;
-            const item = { sequence: Math.max(1, start + offset), arrival, size };
+            const placeholder = placeholders[arrival % placeholders.length] ?? false;
+            const item = { sequence: Math.max(1, start + offset), arrival, size, placeholder };
             expect(offerAndDrain(sequencer, item)).toEqual(naive.offer(item));
             expect(sequencer.nextSequence).toBe(naive.nextSequence);
             expect(sequencer.pending).toBe(naive.waiting.size);
             expect(sequencer.skipped).toBe(naive.skipped);
+            expect(sequencer.replaced).toBe(naive.replaced);
             expect(sequencer.pendingBytes).toBe(naive.bytes);
             expect(sequencer.pending).toBeLessThanOrEqual(capacity);
             expect(sequencer.pendingBytes).toBeLessThanOrEqual(capacityBytes);

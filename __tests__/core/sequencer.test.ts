@@ -144,6 +144,104 @@ describe('Sequencer discards', () => {
   });
 });
 
+describe('Sequencer replaces (a later arrival taking a waiting number)', () => {
+  // Items tagged `placeholder…` give way to any other arrival with their number.
+  interface Sized extends Item {
+    size: number;
+  }
+  const sized = (sequence: number, tag: string, size: number): Sized => ({ sequence, tag, size });
+  const withReplaces = (options: { capacity?: number; capacityBytes?: number } = {}) =>
+    new Sequencer<Sized>({
+      ...options,
+      sizeOf: (waiting) => waiting.size,
+      replaces: (waiting, arrival) =>
+        waiting.tag.startsWith('placeholder') && !arrival.tag.startsWith('placeholder'),
+    });
+  const tags = (items: readonly Item[]) => items.map((released) => released.tag);
+
+  it('lets an arrival replace a waiting item in the ring, unreported, and releases it in its place', () => {
+    const sequencer = withReplaces();
+    const { problems } = feed(sequencer, [sized(3, 'placeholder', 50), sized(3, 'real', 7)]);
+    expect(problems).toEqual([]);
+    expect(sequencer).toMatchObject({ pending: 1, pendingBytes: 7, replaced: 1 });
+    expect(tags(feed(sequencer, [sized(1, '#1', 0), sized(2, '#2', 0)]).released)).toEqual([
+      '#1',
+      '#2',
+      'real',
+    ]);
+    expect(sequencer).toMatchObject({ pending: 0, pendingBytes: 0, nextSequence: 4 });
+  });
+
+  it('lets an arrival replace a far-ahead item, which keeps its place in the order', () => {
+    const sequencer = withReplaces({ capacity: 3 });
+    feed(sequencer, [sized(9, 'placeholder', 5), sized(8, '#8', 1)]);
+    expect(feed(sequencer, [sized(9, 'real', 2)]).problems).toEqual([]);
+    expect(sequencer).toMatchObject({ pending: 2, pendingBytes: 3, replaced: 1 });
+    const { released } = feed(
+      sequencer,
+      [1, 2, 3, 4, 5, 6, 7].map((n) => sized(n, `#${n}`, 0)),
+    );
+    expect(tags(released).slice(-3)).toEqual(['#7', '#8', 'real']);
+  });
+
+  it('keeps the waiting item and reports a duplicate when replaces says no', () => {
+    const sequencer = withReplaces();
+    const twice = feed(sequencer, [
+      sized(2, 'real', 1),
+      sized(2, 'placeholder', 1),
+      sized(3, 'placeholder', 1),
+      sized(3, 'placeholder again', 1),
+    ]);
+    expect(twice.problems.map((problem) => [problem.code, problem.context.sequence])).toEqual([
+      [ErrorCode.EventDuplicate, 2],
+      [ErrorCode.EventDuplicate, 3],
+    ]);
+    expect(sequencer).toMatchObject({ pending: 2, pendingBytes: 2, replaced: 0 });
+    expect(tags(feed(sequencer, [sized(1, '#1', 0)]).released)).toEqual([
+      '#1',
+      'real',
+      'placeholder',
+    ]);
+  });
+
+  it('never asks about a number already released: that is stale', () => {
+    const sequencer = withReplaces();
+    feed(sequencer, [sized(1, 'placeholder', 1)]);
+    expect(sequencer.offer(sized(1, 'real', 1))[0]?.code).toBe(ErrorCode.EventStale);
+    expect(sequencer.replaced).toBe(0);
+  });
+
+  it('does not count a replacement against the count bound', () => {
+    const sequencer = withReplaces({ capacity: 2 });
+    feed(sequencer, [sized(2, 'placeholder', 1), sized(3, '#3', 1)]);
+    expect(feed(sequencer, [sized(2, 'real', 1)]).problems).toEqual([]);
+    expect(sequencer).toMatchObject({ pending: 2, skipped: 0, nextSequence: 1 });
+  });
+
+  it('holds a larger replacement up to the byte bound and skips the gap one byte over it', () => {
+    const atBound = withReplaces({ capacityBytes: 100 });
+    feed(atBound, [sized(2, 'placeholder', 10), sized(3, '#3', 40)]);
+    expect(feed(atBound, [sized(2, 'real', 60)]).problems).toEqual([]);
+    expect(atBound).toMatchObject({ pending: 2, pendingBytes: 100, skipped: 0 });
+
+    const over = withReplaces({ capacityBytes: 100 });
+    feed(over, [sized(2, 'placeholder', 10), sized(3, '#3', 40)]);
+    const { released, problems } = feed(over, [sized(2, 'real', 61)]);
+    expect(problems.map((problem) => [problem.code, problem.context])).toEqual([
+      [ErrorCode.SequenceGap, { sequence: 2, missingFrom: 1, missingTo: 1 }],
+    ]);
+    expect(tags(released)).toEqual(['real', '#3']);
+    expect(over).toMatchObject({ pending: 0, pendingBytes: 0, skipped: 1, nextSequence: 4 });
+  });
+
+  it('reset forgets the replaced count', () => {
+    const sequencer = withReplaces();
+    feed(sequencer, [sized(2, 'placeholder', 1), sized(2, 'real', 1)]);
+    sequencer.reset();
+    expect(sequencer).toMatchObject({ replaced: 0, pending: 0, pendingBytes: 0 });
+  });
+});
+
 describe('Sequencer overflow (gap skip)', () => {
   it('skips a single missing number when one more item arrives than the capacity', () => {
     const sequencer = new Sequencer<Item>({ capacity: 3 });

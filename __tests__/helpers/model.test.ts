@@ -44,6 +44,24 @@ describe('expectedDeliveries (reference model)', () => {
     expect(received.get(1)).toEqual(['2|P|1|9\n', '3|B\n']);
   });
 
+  it('lets a valid line replace an invalid one that still waits, never one already applied', () => {
+    const received = expectedDeliveries([
+      connectOp(1, 9),
+      line('3|B|1\n'), // invalid, waits for 1 and 2
+      line('3|P|1|9\n'), // replaces it
+      line('3|B\n'), // a duplicate of a valid waiting line
+      line('4|P|1|9\n'), // valid, waits
+      line('4|S\n'), // invalid: a duplicate
+      line('5|X\n'), // invalid, waits
+      line('5|F\n'), // invalid: a duplicate, the first invalid line holds 5
+      line('1|X\n'), // invalid, applied at once
+      line('1|P|1|9\n'), // stale
+      line('2|B\n'),
+      line('5|P|1|9\n'), // stale: 5 was applied (as a no-op) with 2
+    ]);
+    expect(received.get(1)).toEqual(['2|B\n', '3|P|1|9\n', '4|P|1|9\n']);
+  });
+
   it('starts at the configured number and stops delivering after a disconnect', () => {
     const received = expectedDeliveries(
       [connectOp(1, 5), line('1|B\n'), line('10|B\n'), disconnectOp(1), line('11|B\n')],

@@ -2,6 +2,9 @@
  * A deliberately naive reference model of the whole protocol (docs/protocol.md §3-4), written without
  * any lib/core code so that tests compare two independent implementations.
  *
+ * Duplicates: the first line with a number wins, except that a valid line replaces an
+ * invalid one that still waits (an applied number is stale whatever comes).
+ *
  * Simplifications, on purpose: every arrived event is kept in a plain Map (no capacity, so
  * callers must use a reorder capacity the stream never fills), lines are parsed with split
  * and regexes, and recipients are decided connection by connection.
@@ -111,7 +114,16 @@ export function expectedDeliveries(
       openConnections.delete(op.connection);
     } else {
       const sequence = sequenceOf(bodyOf(op.line).split('|')[0]);
-      if (sequence === undefined || sequence < nextSequence || arrived.has(sequence)) continue;
+      if (sequence === undefined || sequence < nextSequence) continue;
+      // A number already waiting stays with its first line, unless that line's body is
+      // invalid and this one's is valid: an invalid body is only a placeholder.
+      const waiting = arrived.get(sequence);
+      if (
+        waiting !== undefined &&
+        (eventOf(waiting) !== undefined || eventOf(op.line) === undefined)
+      ) {
+        continue;
+      }
       arrived.set(sequence, op.line);
       for (let line = arrived.get(nextSequence); line !== undefined; ) {
         arrived.delete(nextSequence);

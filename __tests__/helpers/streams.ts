@@ -173,7 +173,8 @@ export interface FaultOptions {
 /**
  * Injects faults into a stream in sequence order (shuffle afterwards if wanted): bodies
  * replaced by invalid ones, lines without a sequence number, duplicates of a number with a
- * different body, and CRLF terminators. The result is still a stream the model understands.
+ * different body (valid or invalid, before or after the line), and CRLF terminators. The
+ * result is still a stream the model understands.
  */
 export function injectFaults(lines: readonly string[], options: FaultOptions): string[] {
   const { rng, rate, users } = options;
@@ -184,7 +185,7 @@ export function injectFaults(lines: readonly string[], options: FaultOptions): s
       continue;
     }
     const sequence = Number(line.slice(0, line.indexOf('|')));
-    switch (randomInt(rng, 0, 3)) {
+    switch (randomInt(rng, 0, 5)) {
       case 0:
         result.push(pick(rng, badBodyLines(sequence)));
         break;
@@ -193,6 +194,12 @@ export function injectFaults(lines: readonly string[], options: FaultOptions): s
         break;
       case 2:
         result.push(line, randomEventLine(rng, sequence, users));
+        break;
+      case 3:
+        result.push(pick(rng, badBodyLines(sequence)), line);
+        break;
+      case 4:
+        result.push(line, pick(rng, badBodyLines(sequence)));
         break;
       default:
         result.push(line.replace(/\r?\n$/, '\r\n'));

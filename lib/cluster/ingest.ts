@@ -11,7 +11,8 @@
  * Invariants:
  * - Input is `EventInput` and ordering is `EventSequencer`, the one `serve` uses, by its rules:
  *   a line without a sequence number, a duplicate or a stale number is reported and dropped;
- *   an invalid body is reported and consumes its number without being appended; a reorder
+ *   an invalid body is reported and consumes its number without being appended (unless a
+ *   valid event with its number arrives while it waits, and is appended instead); a reorder
  *   buffer over its bounds skips the missing numbers (`ERR_SEQUENCE_GAP`).
  * - Start: the next number is the log's `tail().lastSequence + 1`, or `startSequence` for
  *   an empty log: an ingest restarted on the same log continues it, and a source resending
@@ -68,7 +69,10 @@ export interface IngestOptions extends Pick<MazeOptions, (typeof INGEST_OPTION_N
 export interface IngestStats extends EventInputStats, IngestMachineStats {
   /** Lines read from event sources. */
   readonly eventsReceived: number;
-  /** Lines discarded: no sequence number, duplicate or stale. */
+  /**
+   * Lines discarded: no sequence number, duplicate, stale, or an invalid body replaced by a
+   * valid event while it waited.
+   */
   readonly eventsDiscarded: number;
   /** Numbers declared lost because the reorder buffer overflowed. */
   readonly sequencesSkipped: number;

@@ -5,6 +5,10 @@
  * Invariants:
  * - A line without a sequence number, a duplicate and a stale number are discarded (counted
  *   in `discarded`) and reported; an invalid body is reported and still holds its number.
+ * - Valid beats invalid while waiting: an invalid body holds its number only as a
+ *   placeholder, and a valid event with that number arriving before it is applied takes its
+ *   place, unreported (the invalid line, already reported, counts as discarded). Any other
+ *   second arrival of a waiting number is a duplicate.
  * - Slots (valid events, or invalid bodies) come out of `next()` strictly in order.
  * - A slot that has to wait gets its own copy of its line, so the reorder buffer never pins
  *   the caller's input chunks (own-copy.ts); one released at once keeps the caller's line.
@@ -55,12 +59,16 @@ export class EventSequencer {
       capacity: options.reorderCapacity,
       capacityBytes: options.reorderBytes,
       sizeOf: sequenceSlotBytes,
+      replaces: validReplacesInvalid,
     });
   }
 
-  /** Lines discarded: no sequence number, duplicate, stale, or still waiting at `reset()`. */
+  /**
+   * Lines discarded: no sequence number, duplicate, stale, an invalid body replaced by a valid
+   * event, or still waiting at `reset()`.
+   */
   get discarded(): number {
-    return this.#discarded;
+    return this.#discarded + this.#sequencer.replaced;
   }
 
   /** Numbers declared lost because the reorder buffer overflowed, resets included. */
@@ -126,7 +134,7 @@ export class EventSequencer {
   }
 
   reset(): void {
-    this.#discarded += this.#sequencer.pending;
+    this.#discarded += this.#sequencer.pending + this.#sequencer.replaced;
     this.#skippedBeforeReset += this.#sequencer.skipped;
     this.#sequencer.reset();
   }
@@ -146,4 +154,9 @@ export class EventSequencer {
     if (slot.sequence === this.#sequencer.nextSequence || !isEvent(slot)) return slot;
     return { ...slot, line: ownCopy(slot.line) };
   }
+}
+
+// The sequencer's `replaces`: a valid event takes the number an invalid body holds.
+function validReplacesInvalid(waiting: SequenceSlot, arrival: SequenceSlot): boolean {
+  return !isEvent(waiting) && isEvent(arrival);
 }

@@ -6,9 +6,10 @@
  *
  * Invariants:
  * - Events are applied strictly in sequence order; an invalid body consumes its number
- *   as a no-op; a line without a sequence number, a duplicate or a stale number is
- *   discarded (docs/protocol.md §4). A follow beyond `maxFollowEdges` consumes its number as a no-op
- *   too, and is reported with the deliveries of the same push (docs/protocol.md §10).
+ *   as a no-op unless a valid event with its number arrives while it waits; a line without
+ *   a sequence number, a duplicate or a stale number is discarded (docs/protocol.md §4).
+ *   A follow beyond `maxFollowEdges` consumes its number as a no-op too, and is reported
+ *   with the deliveries of the same push (docs/protocol.md §10).
  * - Recipients are computed when an event is applied, from the users connected at that
  *   moment: a user connected before a `push()` gets every event that push applies.
  * - Deliveries are returned in application order; events that notify nobody are left out.
@@ -71,7 +72,10 @@ export interface CoreStats {
   readonly eventsNoop: number;
   /** Follows refused because the graph held `maxFollowEdges` edges (`ERR_FOLLOW_LIMIT`). */
   readonly followsRefused: number;
-  /** Lines discarded: no sequence number, duplicate, stale, or still waiting at `reset()`. */
+  /**
+   * Lines discarded: no sequence number, duplicate, stale, an invalid body replaced by a
+   * valid event while waiting, or still waiting at `reset()`.
+   */
   readonly eventsDiscarded: number;
   /** Numbers declared lost because the reorder buffer overflowed. */
   readonly sequencesSkipped: number;

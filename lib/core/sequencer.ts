@@ -20,6 +20,10 @@
  *   array store and one load. Numbers further ahead wait in a `tinyqueue` heap with an index.
  *   A number is never in both. Every ring item stays inside the window because
  *   `nextSequence` only grows and released items leave the ring.
+ * - A number waits at most once. An arrival whose number is already waiting is a duplicate,
+ *   unless `replaces` says it takes the waiting item's place: then the waiting item is gone
+ *   (counted in `replaced`), its bytes are released, the arrival's are counted, and the
+ *   bounds are checked as for any arrival. Only duplicates pay for that question.
  *
  * Usage contract: after each `offer()`, call `next()` until it returns `undefined`.
  */
@@ -44,6 +48,11 @@ export interface SequencerOptions<T> {
    * so it must give the same answer both times. Default: every item counts 0 bytes.
    */
   readonly sizeOf?: (item: T) => number;
+  /**
+   * Whether `arrival` takes the place of `waiting`, the item already waiting with its number,
+   * instead of being discarded as a duplicate. Asked only for such an arrival. Default: never.
+   */
+  readonly replaces?: (waiting: T, arrival: T) => boolean;
 }
 
 /** Which bound an overflow went over, as the gap report names it. */
@@ -51,6 +60,7 @@ type Bound = 'count' | 'bytes';
 
 const NO_PROBLEMS: readonly Problem[] = Object.freeze([]);
 const zeroBytes = (): number => 0;
+const never = (): boolean => false;
 
 /** Anything with a sequence number can be ordered. */
 export interface Sequenced {
@@ -62,6 +72,7 @@ export class Sequencer<T extends Sequenced> {
   readonly #capacity: number;
   readonly #capacityBytes: number;
   readonly #sizeOf: (item: T) => number;
+  readonly #replaces: (waiting: T, arrival: T) => boolean;
   readonly #ring: (T | undefined)[];
   readonly #ringMask: number;
   #ringCount = 0;
@@ -75,12 +86,14 @@ export class Sequencer<T extends Sequenced> {
   #waitingBytes = 0;
   #readyBytes = 0;
   #skipped = 0;
+  #replaced = 0;
 
   constructor(options: SequencerOptions<T> = {}) {
     this.#startSequence = checked('startSequence', options.startSequence, 'startSequence');
     this.#capacity = checked('reorderCapacity', options.capacity, 'capacity');
     this.#capacityBytes = checked('reorderBytes', options.capacityBytes, 'capacityBytes');
     this.#sizeOf = options.sizeOf ?? zeroBytes;
+    this.#replaces = options.replaces ?? never;
     const window = Math.min(MAX_WINDOW, 2 ** Math.ceil(Math.log2(this.#capacity + 1)));
     this.#ring = new Array<T | undefined>(window).fill(undefined);
     this.#ringMask = window - 1;
@@ -109,19 +122,38 @@ export class Sequencer<T extends Sequenced> {
     return this.#skipped;
   }
 
+  /** Waiting items that a later arrival with their number replaced (see `replaces`). */
+  get replaced(): number {
+    return this.#replaced;
+  }
+
   /**
    * Accepts an item for ordering. Returns the problems it caused: one when the item is
    * discarded (duplicate, stale), one `ERR_SEQUENCE_GAP` per gap skipped when accepting it
-   * overflowed the buffer, or none. Call `next()` until `undefined` before the next offer.
+   * (or letting it replace a waiting item) overflowed the buffer, or none. Call `next()`
+   * until `undefined` before the next offer.
    */
   offer(item: T): readonly Problem[] {
     const sequence = item.sequence;
     if (sequence < this.#nextSequence) return [stale(sequence, this.#nextSequence)];
-    if (this.#farAhead.size > 0 && this.#farAhead.has(sequence)) return [duplicate(sequence)];
+    if (this.#farAhead.size > 0) {
+      const waiting = this.#farAhead.get(sequence);
+      if (waiting !== undefined) {
+        if (!this.#replaces(waiting, item)) return [duplicate(sequence)];
+        // Same number, so its place in the heap order stays.
+        this.#farAhead.set(sequence, item);
+        return this.#replace(waiting, item);
+      }
+    }
     if (sequence - this.#nextSequence <= this.#ringMask) {
       // `&` keeps the low 32 bits of any safe integer, so it is `sequence mod window`.
       const slot = sequence & this.#ringMask;
-      if (this.#ring[slot] !== undefined) return [duplicate(sequence)];
+      const waiting = this.#ring[slot];
+      if (waiting !== undefined) {
+        if (!this.#replaces(waiting, item)) return [duplicate(sequence)];
+        this.#ring[slot] = item;
+        return this.#replace(waiting, item);
+      }
       this.#ring[slot] = item;
       this.#ringCount++;
     } else {
@@ -129,10 +161,7 @@ export class Sequencer<T extends Sequenced> {
       this.#farAheadOrder.push(sequence);
     }
     this.#waitingBytes += this.#sizeOf(item);
-    if (this.#overBound() !== undefined && !this.#has(this.#nextSequence)) {
-      return this.#skipGaps();
-    }
-    return NO_PROBLEMS;
+    return this.#withinBounds();
   }
 
   /** Releases the item carrying `nextSequence`, or `undefined` while it is missing. */
@@ -173,6 +202,23 @@ export class Sequencer<T extends Sequenced> {
     this.#waitingBytes = 0;
     this.#readyBytes = 0;
     this.#skipped = 0;
+    this.#replaced = 0;
+  }
+
+  // `arrival` has taken `waiting`'s place (same number, same count): only the bytes change.
+  #replace(waiting: T, arrival: T): readonly Problem[] {
+    this.#replaced++;
+    this.#waitingBytes += this.#sizeOf(arrival) - this.#sizeOf(waiting);
+    return this.#withinBounds();
+  }
+
+  // After an arrival: skips gaps while the waiting items are over a bound and the next
+  // number is missing.
+  #withinBounds(): readonly Problem[] {
+    if (this.#overBound() !== undefined && !this.#has(this.#nextSequence)) {
+      return this.#skipGaps();
+    }
+    return NO_PROBLEMS;
   }
 
   // Which bound the waiting items are over, if any; the ready queue has left the buffer.
