@@ -43,6 +43,11 @@ export const ErrorCode = {
   EventSourceIdle: 'ERR_EVENT_SOURCE_IDLE',
   /** A socket or stream failed (reset, write after close, …). */
   StreamError: 'ERR_STREAM',
+  /**
+   * A listening port failed to accept a connection (EMFILE, ENFILE, ENOBUFS, …). The port
+   * keeps listening and nothing attached is closed; counted in `acceptFailures`.
+   */
+  AcceptFailed: 'ERR_ACCEPT',
   /** A port could not be bound (in use, not permitted, bad address); `listen()` rejects with it. */
   ListenFailed: 'ERR_LISTEN',
   /** An option passed to the library or the CLI is invalid (thrown, not reported). */

@@ -1,6 +1,7 @@
 /**
  * The default client limit (docs/protocol.md §5): the soft "Max open files" of a `/proc/<pid>/limits`
- * text, the reserve kept back from clients, and the fallback where the file cannot be read.
+ * text, the reserve kept back from clients, the fallback where the file cannot be read, and
+ * a given limit lowered to what the descriptors allow.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,13 +9,17 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import {
   CLIENT_DESCRIPTOR_RESERVE,
+  clientLimitFor,
   defaultMaxClients,
   descriptorLimit,
   FALLBACK_DESCRIPTOR_LIMIT,
+  knownDescriptorLimit,
   maxClientsFor,
   parseOpenFilesLimit,
   readDescriptorLimit,
+  resolveMaxClients,
 } from '../../lib/adapter/descriptor-limit.js';
+import { resolveMazeOptions } from '../../lib/adapter/options.js';
 
 /** `/proc/self/limits` as Linux writes it, with the open-files row given. */
 function limitsText(openFiles: string): string {
@@ -92,5 +97,36 @@ describe('readDescriptorLimit', () => {
       process.platform === 'linux' ? readDescriptorLimit() : FALLBACK_DESCRIPTOR_LIMIT;
     expect(descriptorLimit()).toBe(expected);
     expect(defaultMaxClients()).toBe(maxClientsFor(expected));
+  });
+});
+
+describe('clientLimitFor', () => {
+  it('uses a given limit up to what the descriptors allow, and lowers one above it', () => {
+    expect(clientLimitFor(50_000, 20_000)).toBe(19_000);
+    expect(clientLimitFor(19_000, 20_000)).toBe(19_000);
+    expect(clientLimitFor(18_999, 20_000)).toBe(18_999);
+    expect(clientLimitFor(1, 20_000)).toBe(1);
+    expect(clientLimitFor(50_000, 64)).toBe(1);
+    expect(clientLimitFor(Number.MAX_SAFE_INTEGER, 256)).toBe(192);
+  });
+
+  it('derives 0 from the limit, or from the fallback where the limit is unknown', () => {
+    expect(clientLimitFor(0, 20_000)).toBe(19_000);
+    expect(clientLimitFor(0, undefined)).toBe(maxClientsFor(FALLBACK_DESCRIPTOR_LIMIT));
+  });
+
+  it('trusts a given limit where the descriptor limit is unknown', () => {
+    expect(clientLimitFor(50_000, undefined)).toBe(50_000);
+  });
+
+  it("lowers a maze's maxClients to what this process's descriptors allow", () => {
+    const known = knownDescriptorLimit();
+    expect(known).toBe(process.platform === 'linux' ? readDescriptorLimit() : undefined);
+    const huge = 1_000_000_000;
+    const expected = known === undefined ? huge : maxClientsFor(known);
+    expect(resolveMaxClients(huge)).toBe(expected);
+    expect(resolveMazeOptions({ maxClients: huge }).maxClients).toBe(expected);
+    expect(resolveMazeOptions({ maxClients: 7 }).maxClients).toBe(7);
+    expect(resolveMaxClients(0)).toBe(defaultMaxClients());
   });
 });

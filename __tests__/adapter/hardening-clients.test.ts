@@ -235,12 +235,13 @@ describe('hostile clients over TCP', () => {
     accepted.server.emit('error', failure);
     expect(maze.problems).toEqual([
       {
-        code: ErrorCode.StreamError,
-        message: 'client port failed: accept failed',
+        code: ErrorCode.AcceptFailed,
+        message: 'client port failed to accept a connection: accept failed; still listening',
         context: { connection: 'client-port' },
       },
     ]);
-    expect(maze.maze.stats().problems).toBe(1);
+    expect(maze.maze.stats()).toMatchObject({ problems: 1, acceptFailures: 1 });
+    expect(accepted.server.listening).toBe(true);
     await expectStillServing();
   });
 });

@@ -147,6 +147,62 @@ describe('follower-maze (built binary)', () => {
     },
   );
 
+  // Linux only, as above.
+  (process.platform === 'linux' ? it : it.skip)(
+    'lowers --max-clients to what the descriptor limit allows, and the event source stays served (ulimit -n 128)',
+    async () => {
+      // 128 descriptors allow 64 clients (64 kept back) whatever --max-clients asks for; without
+      // the clamp, the crowd below takes every descriptor and the event source is dropped.
+      const server = await serve(['--stats-interval', '50', '--max-clients', '50000'], {
+        descriptorLimit: 128,
+      });
+      await server.waitForLine('stderr', /^follower-maze: maxClients /);
+      expect(server.stderr).toContain(
+        'follower-maze: maxClients (--max-clients, FOLLOWER_MAZE_MAX_CLIENTS) 50000 is more than the descriptor limit of 128 allows; using 64, which keeps a reserve for the event source and the server',
+      );
+      expect(server.stderr.find((line) => line.startsWith('follower-maze limits: '))).toMatch(
+        / maxClients=64 /,
+      );
+      const reader = await peers.connect(server.clientPort);
+      reader.socket.write('1\n');
+      await server.waitForLine('stdout', / clientsConnected=1 /);
+      // Twice as many connections as the process has descriptors.
+      const crowd = await Promise.all(
+        Array.from({ length: 256 }, () => peers.connect(server.clientPort)),
+      );
+      await server.waitForLine(
+        'stdout',
+        / clientsIdentifying=63 clientsRejected=0 clientsRefused=193 /,
+      );
+      const source = await peers.connect(server.eventPort);
+      source.socket.write('1|B\n2|P|7|1\n');
+      await reader.received.waitForLength('1|B\n2|P|7|1\n'.length);
+      expect(reader.received.text).toBe('1|B\n2|P|7|1\n');
+      await server.waitForLine('stdout', / eventSourcesAccepted=1 /);
+
+      // Once the crowd has left, new clients are taken again and the same source serves them.
+      await Promise.all(crowd.map((client) => client.close(1_000)));
+      await server.waitForLine('stdout', / clientsIdentifying=0 /);
+      const newcomer = await peers.connect(server.clientPort);
+      newcomer.socket.write('2\n');
+      await server.waitForLine('stdout', / clientsConnected=2 /);
+      source.socket.write('3|P|1|2\n');
+      await newcomer.received.waitForLength('3|P|1|2\n'.length);
+      expect(newcomer.received.text).toBe('3|P|1|2\n');
+
+      const problems = server.stderr.filter((line) => line.startsWith('problem '));
+      expect(problems[0]).toBe(
+        'problem ERR_CLIENT_LIMIT [client#65]: client connection refused: already 64 clients attached (maxClients); closed',
+      );
+      // The descriptors never ran out, so no accept failed.
+      expect(problems.filter((line) => line.includes('ERR_ACCEPT'))).toEqual([]);
+      const lastStats = server.stdout.filter((line) => line.includes(' acceptFailures=')).at(-1);
+      expect(lastStats).toMatch(/ acceptFailures=0\b/);
+      server.child.kill('SIGTERM');
+      expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+    },
+  );
+
   it('exits 1 with one clear line when a port is in use', async () => {
     const blocker = createServer();
     blockers.push(blocker);

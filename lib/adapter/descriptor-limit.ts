@@ -12,7 +12,11 @@
  *   parsed (not Linux, `unlimited`), `FALLBACK_DESCRIPTOR_LIMIT` stands in.
  * - The reserve is `max(CLIENT_DESCRIPTOR_RESERVE, ceil(limit * CLIENT_DESCRIPTOR_RESERVE_SHARE))`
  *   and the result is at least 1, so a tiny limit still admits a client.
- * - `parseOpenFilesLimit` and `maxClientsFor` are pure; only `readDescriptorLimit` reads a file.
+ * - A `maxClients` that is given is never used above `maxClientsFor(limit)` either: more clients
+ *   than that would exhaust the descriptors the same way. It is lowered only against a limit
+ *   that was read; where the fallback stands in, the given value is trusted.
+ * - `parseOpenFilesLimit`, `maxClientsFor` and `clientLimitFor` are pure; only
+ *   `readDescriptorLimit` reads a file.
  */
 import { readFileSync } from 'node:fs';
 
@@ -34,7 +38,8 @@ export const FALLBACK_DESCRIPTOR_LIMIT = 1024;
 /** Where Linux shows the resource limits of the calling process. */
 const LIMITS_FILE = '/proc/self/limits';
 
-let cachedLimit: number | undefined;
+/** The limit read on first use; `null` when it could not be read. */
+let cachedLimit: number | null | undefined;
 
 /**
  * The soft limit of open files in the text of a `/proc/<pid>/limits` file, or `undefined`
@@ -58,12 +63,27 @@ export function maxClientsFor(descriptorLimit: number): number {
 }
 
 /**
+ * The `maxClients` used when `given` is asked for (0: the default) in a process whose
+ * descriptor limit is `limit` (`undefined`: unknown): `given`, but never more than
+ * `maxClientsFor(limit)`; the default is `maxClientsFor(limit ?? FALLBACK_DESCRIPTOR_LIMIT)`.
+ */
+export function clientLimitFor(given: number, limit: number | undefined): number {
+  if (given === 0) return maxClientsFor(limit ?? FALLBACK_DESCRIPTOR_LIMIT);
+  return limit === undefined ? given : Math.min(given, maxClientsFor(limit));
+}
+
+/**
  * This process's soft descriptor limit, or `FALLBACK_DESCRIPTOR_LIMIT` where it is unknown.
  * Read on the first call only.
  */
 export function descriptorLimit(): number {
-  cachedLimit ??= readDescriptorLimit();
-  return cachedLimit;
+  return knownDescriptorLimit() ?? FALLBACK_DESCRIPTOR_LIMIT;
+}
+
+/** This process's soft descriptor limit, or `undefined` where it cannot be read. Read once. */
+export function knownDescriptorLimit(): number | undefined {
+  if (cachedLimit === undefined) cachedLimit = readOpenFilesLimit(LIMITS_FILE) ?? null;
+  return cachedLimit ?? undefined;
 }
 
 /**
@@ -71,17 +91,29 @@ export function descriptorLimit(): number {
  * `FALLBACK_DESCRIPTOR_LIMIT` when it cannot be read or has no usable limit.
  */
 export function readDescriptorLimit(limitsFile: string = LIMITS_FILE): number {
+  return readOpenFilesLimit(limitsFile) ?? FALLBACK_DESCRIPTOR_LIMIT;
+}
+
+function readOpenFilesLimit(limitsFile: string): number | undefined {
   let text: string;
   try {
     text = readFileSync(limitsFile, 'latin1');
   } catch {
-    // No procfs (macOS, Windows, a sandbox): the fallback is the answer, not a failure.
-    return FALLBACK_DESCRIPTOR_LIMIT;
+    // No procfs (macOS, Windows, a sandbox): unknown is the answer, not a failure.
+    return undefined;
   }
-  return parseOpenFilesLimit(text) ?? FALLBACK_DESCRIPTOR_LIMIT;
+  return parseOpenFilesLimit(text);
 }
 
 /** The default of `maxClients`: `maxClientsFor(descriptorLimit())`. */
 export function defaultMaxClients(): number {
   return maxClientsFor(descriptorLimit());
+}
+
+/**
+ * The `maxClients` this process uses when `given` is asked for (0: the default):
+ * `clientLimitFor(given, knownDescriptorLimit())`.
+ */
+export function resolveMaxClients(given: number): number {
+  return clientLimitFor(given, knownDescriptorLimit());
 }

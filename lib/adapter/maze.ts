@@ -33,6 +33,8 @@ const log = createDebug('follower-maze:maze');
 export interface MazeStats extends CoreStats, FanOutStats, EventInputStats {
   /** Problems reported so far. */
   readonly problems: number;
+  /** Connections a listening port failed to accept (`ERR_ACCEPT` reported through `report()`). */
+  readonly acceptFailures: number;
 }
 
 /** Events of a `Maze`. */
@@ -64,6 +66,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
   readonly #output: FanOut;
   #closing: Promise<void> | undefined;
   #problems = 0;
+  #acceptFailures = 0;
 
   constructor(options: MazeOptions = {}) {
     super();
@@ -128,9 +131,11 @@ export class Maze extends EventEmitter<MazeEventMap> {
 
   /**
    * Reports a problem found in front of the maze (e.g. by `listen()` when a listening port
-   * fails): it is counted in `stats().problems` and emitted as `'problem'`, like the maze's own.
+   * fails): it is counted in `stats().problems` and emitted as `'problem'`, like the maze's own;
+   * an `ERR_ACCEPT` is counted in `stats().acceptFailures` too.
    */
   report(problem: Problem): void {
+    if (problem.code === ErrorCode.AcceptFailed) this.#acceptFailures++;
     this.#report(problem);
   }
 
@@ -141,6 +146,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
       ...this.#output.stats(),
       ...this.#input.stats(),
       problems: this.#problems,
+      acceptFailures: this.#acceptFailures,
     };
   }
 

@@ -14,7 +14,7 @@ import {
   resolveOptions,
   type SettingsOf,
 } from '../options/option.js';
-import { defaultMaxClients } from './descriptor-limit.js';
+import { resolveMaxClients } from './descriptor-limit.js';
 
 const SIZE = { type: 'integer', min: 1 } as const;
 const DURATION = { type: 'integer', min: 1, max: MAX_TIMER_MS } as const;
@@ -44,10 +44,11 @@ export const ADAPTER_OPTIONS = {
   maxClients: {
     ...SIZE,
     min: 0,
-    // 0: derived from the descriptor limit (`defaultMaxClients()`), so the source can connect.
+    // 0: derived from the descriptor limit (`defaultMaxClients()`), so the source can connect;
+    // a value above that bound is lowered to it (`resolveMaxClients()`).
     default: 0,
     describe:
-      'Client connections attached at once (0: the descriptor limit minus a reserve for the event source)',
+      'Client connections attached at once, at most the descriptor limit minus a reserve for the event source (0: that most)',
   },
   clientBufferLimit: {
     ...SIZE,
@@ -127,7 +128,8 @@ export interface MazeOptions extends MazeCoreOptions, GivenOf<typeof MAZE_OPTION
    * Client connections (identifying or identified) attached at once; one more is closed at
    * once and reported (`ERR_CLIENT_LIMIT`). 0, the default, derives it from the process's
    * descriptor limit minus a reserve (`defaultMaxClients()`), so the event source can
-   * always connect; the resolved number is in `maze.options.maxClients`.
+   * always connect. A value above that bound is lowered to it, since more clients would
+   * exhaust the descriptors; the number used is in `maze.options.maxClients`.
    */
   readonly maxClients?: number;
   /**
@@ -165,5 +167,5 @@ export type ResolvedMazeOptions = SettingsOf<typeof MAZE_OPTIONS>;
 export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptions {
   const resolved = resolveOptions(MAZE_OPTIONS, options);
   // 0 stands for the derived default, so the CLI and the environment can ask for it too.
-  return { ...resolved, maxClients: resolved.maxClients || defaultMaxClients() };
+  return { ...resolved, maxClients: resolveMaxClients(resolved.maxClients) };
 }

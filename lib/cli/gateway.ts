@@ -39,6 +39,7 @@ export async function runGateway(
       addresses: `clients on ${formatAddress(clients.address)}`,
       limits: { ...gateway.options, natsStream: args.natsStream, logPosition: catchUpPosition },
       stats: () => gateway.stats(),
+      maxClients: { given: args.maxClients, used: gateway.options.maxClients },
     });
     return gateway;
   } catch (error) {

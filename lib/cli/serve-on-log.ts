@@ -79,6 +79,7 @@ export async function runServeOnLog(
         natsStream: args.natsStream,
       },
       stats: () => bothStats({ ...ingest.stats() }, { ...gateway.stats() }, writer.stats()),
+      maxClients: { given: args.maxClients, used: gateway.options.maxClients },
     });
     return gateway;
   } catch (error) {

@@ -46,6 +46,7 @@ export async function runServe(
       addresses: `events on ${formatAddress(server.eventAddress)}, clients on ${formatAddress(server.clientAddress)}`,
       limits: maze.options,
       stats: () => maze.stats(),
+      maxClients: { given: args.maxClients, used: maze.options.maxClients },
     });
     return server;
   } catch (error) {

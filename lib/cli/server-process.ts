@@ -26,6 +26,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import createDebug from 'debug';
+import { descriptorLimit } from '../adapter/descriptor-limit.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import type { MonitorServer } from '../monitor/monitor-server.js';
 import type { MonitorSources } from '../monitor/sources.js';
@@ -65,6 +66,11 @@ export interface ListeningServer {
   readonly limits: object;
   /** Counters for the stats lines (`eventsReceived` and `notificationsSent` make the rates). */
   stats(): object;
+  /**
+   * `maxClients` as given and as used, for a server that takes clients: a warning follows the
+   * banner when the descriptor limit lowered it.
+   */
+  readonly maxClients?: { readonly given: number; readonly used: number };
 }
 
 /**
@@ -179,6 +185,14 @@ export class ServerProcess {
       `follower-maze ${packageVersion()} pid ${process.pid} node ${process.version}: ${server.addresses}`,
     );
     this.logger.info(`follower-maze limits: ${formatFields(server.limits)}`);
+    const maxClients = server.maxClients;
+    if (maxClients !== undefined && maxClients.given > maxClients.used) {
+      this.logger.warn(
+        withFlagNames(
+          `follower-maze: maxClients ${maxClients.given} is more than the descriptor limit of ${descriptorLimit()} allows; using ${maxClients.used}, which keeps a reserve for the event source and the server`,
+        ),
+      );
+    }
     if (this.#args.statsInterval > 0) {
       const rates = new StatsRates(performance.now());
       this.#statsTimer = setInterval(() => {

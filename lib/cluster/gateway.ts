@@ -26,7 +26,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
-import { defaultMaxClients } from '../adapter/descriptor-limit.js';
+import { resolveMaxClients } from '../adapter/descriptor-limit.js';
 import { type ClientInfo, type ClientPage, FanOut, type FanOutStats } from '../adapter/fan-out.js';
 import { MAZE_OPTIONS, type MazeOptions } from '../adapter/options.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
@@ -83,6 +83,8 @@ export interface GatewayStats
   readonly readRetries: number;
   /** Problems reported so far. */
   readonly problems: number;
+  /** Connections the client port failed to accept (`ERR_ACCEPT` reported through `report()`). */
+  readonly acceptFailures: number;
 }
 
 /** Events of a `Gateway`. */
@@ -134,8 +136,8 @@ function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayOptions 
     throw new MazeError(ErrorCode.InvalidOption, 'createGateway() needs an event log (log)');
   }
   const resolved = resolveOptions(GATEWAY_OPTIONS, options);
-  // 0 stands for the derived default, as in `resolveMazeOptions()`.
-  return { ...resolved, maxClients: resolved.maxClients || defaultMaxClients() };
+  // 0 stands for the derived default, and a value above it is lowered, as in `resolveMazeOptions()`.
+  return { ...resolved, maxClients: resolveMaxClients(resolved.maxClients) };
 }
 
 /** Applies an `EventLog` and delivers to its own clients. */
@@ -157,6 +159,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
   #stopped = false;
   #closing: Promise<void> | undefined;
   #problems = 0;
+  #acceptFailures = 0;
 
   /**
    * Use `createGateway()`, which reads the tail and the snapshot first: `core` stands at log
@@ -224,8 +227,12 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
     return this.#output.attach(stream);
   }
 
-  /** Reports a problem found in front of the gateway (e.g. a listening port failing). */
+  /**
+   * Reports a problem found in front of the gateway (e.g. a listening port failing); an
+   * `ERR_ACCEPT` is counted in `stats().acceptFailures` too.
+   */
   report(problem: Problem): void {
+    if (problem.code === ErrorCode.AcceptFailed) this.#acceptFailures++;
     this.#report(problem);
   }
 
@@ -244,6 +251,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       following: this.#follower.following,
       readRetries: this.#follower.readRetries,
       problems: this.#problems,
+      acceptFailures: this.#acceptFailures,
     };
   }
 

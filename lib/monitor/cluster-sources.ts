@@ -11,6 +11,7 @@ import type { Ingest, IngestStats } from '../cluster/ingest.js';
 import type { SnapshotWriter, SnapshotWriterStats } from '../cluster/snapshot-writer.js';
 import type { MonitorSources, StatMetric } from './sources.js';
 import {
+  ACCEPT_FAILURES_METRIC,
   CORE_STAT_METRICS,
   counter,
   EVENT_INPUT_STAT_METRICS,
@@ -73,6 +74,7 @@ export const GATEWAY_STAT_METRICS: { readonly [Stat in keyof GatewayStats]: Stat
   following: gauge('following', '1 while the gateway reads the event log.'),
   readRetries: counter('read_retries', 'Event log reads started again after a failure.'),
   problems: PROBLEMS_METRIC,
+  acceptFailures: ACCEPT_FAILURES_METRIC,
 };
 
 /** Every metric of an ingest and its snapshot writer. */

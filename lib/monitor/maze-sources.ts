@@ -12,6 +12,7 @@ import type { MazeStats } from '../adapter/maze.js';
 import type { MazeServer } from '../net/listen.js';
 import type { MonitorSources, StatMetric } from './sources.js';
 import {
+  ACCEPT_FAILURES_METRIC,
   CORE_STAT_METRICS,
   EVENT_INPUT_STAT_METRICS,
   FAN_OUT_STAT_METRICS,
@@ -24,6 +25,7 @@ export const MAZE_STAT_METRICS: { readonly [Stat in keyof MazeStats]: StatMetric
   ...FAN_OUT_STAT_METRICS,
   ...EVENT_INPUT_STAT_METRICS,
   problems: PROBLEMS_METRIC,
+  acceptFailures: ACCEPT_FAILURES_METRIC,
 };
 
 /** The sources for `startMonitor()` of a server started by `listen()`. */

@@ -60,3 +60,8 @@ export const EVENT_INPUT_STAT_METRICS: { readonly [Stat in keyof EventInputStats
 };
 
 export const PROBLEMS_METRIC: StatMetric = counter('problems', 'Problems reported.');
+
+export const ACCEPT_FAILURES_METRIC: StatMetric = counter(
+  'accept_failures',
+  'Connections a listening port failed to accept.',
+);

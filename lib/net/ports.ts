@@ -12,8 +12,9 @@
  *   that vanishes is only noticed by a write or by keepalive. Clients are half-open
  *   (docs/protocol.md §5) and without Nagle.
  * - A connection that arrives once its taker is closed is destroyed at once.
- * - Once bound, a server error is an accept failure: it is reported through the taker
- *   (counted like every other problem), never thrown.
+ * - Once bound, a server error is an accept failure: it is reported through the taker as
+ *   `ERR_ACCEPT` (which counts it), never thrown; the port keeps listening, and nothing
+ *   already attached (the event source included) is closed for it.
  */
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
@@ -32,7 +33,7 @@ const CLIENT_KEEPALIVE_DELAY_MS = 30_000;
 export const EVENT_SOURCE_KEEPALIVE_MS = 5_000;
 
 /** What both kinds of taker share. */
-interface Taker {
+export interface Taker {
   /** Whether it takes no more connections. */
   readonly closed: boolean;
   /** Where accept failures go. */
@@ -95,15 +96,7 @@ async function open(
   name: string,
 ): Promise<OpenPort> {
   const address = await bind(server, host, port, role);
-  // Running out of descriptors (EMFILE) mostly never gets here — libuv then accepts and closes
-  // the connection itself, silently — which is why takers bound their clients below the limit.
-  server.on('error', (error: NodeJS.ErrnoException) => {
-    taker.report({
-      code: ErrorCode.StreamError,
-      message: `${name} port failed: ${error.message}`,
-      context: { connection: `${name}-port` },
-    });
-  });
+  reportAcceptFailures(server, taker, name);
   let closing: Promise<void> | undefined;
   return {
     address,
@@ -112,6 +105,23 @@ async function open(
       return closing;
     },
   };
+}
+
+/**
+ * Reports every `'error'` of the bound `server` to `taker` as an accept failure
+ * (`ERR_ACCEPT`, connection `NAME-port`); the server goes on listening. Running out of
+ * descriptors (EMFILE) mostly never gets here: libuv then accepts and closes the waiting
+ * connections itself, silently, which is why takers bound their clients below the limit;
+ * it is reported only once libuv cannot even do that.
+ */
+export function reportAcceptFailures(server: Server, taker: Taker, name: string): void {
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    taker.report({
+      code: ErrorCode.AcceptFailed,
+      message: `${name} port failed to accept a connection: ${error.message}; still listening`,
+      context: { connection: `${name}-port` },
+    });
+  });
 }
 
 /**
