@@ -7,6 +7,7 @@
  */
 import { duplexPair } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
+import { knownDescriptorLimit, maxClientsFor } from '../../lib/adapter/descriptor-limit.js';
 import {
   type EventBatch,
   type EventLog,
@@ -113,6 +114,24 @@ describe('Gateway: ingest and gateways deliver what one maze delivers', () => {
     }
     for (const clients of served) await expectSameDeliveries(clients, reference);
     expect(reference.some((client) => client.received.text.includes('\r\n'))).toBe(true);
+  });
+});
+
+describe('Gateway: limits and accept failures', () => {
+  it('lowers maxClients as a maze does, and counts ERR_ACCEPT in acceptFailures', async () => {
+    const huge = 1_000_000_000;
+    const { gateway, problems } = await newGateway({ log: new MemoryEventLog(), maxClients: huge });
+    const known = knownDescriptorLimit();
+    expect(gateway.options.maxClients).toBe(known === undefined ? huge : maxClientsFor(known));
+    await gateway.ready;
+    gateway.report({
+      code: ErrorCode.AcceptFailed,
+      message: 'client port failed to accept a connection: accept EMFILE; still listening',
+      context: { connection: 'client-port' },
+    });
+    expect(gateway.stats()).toMatchObject({ acceptFailures: 1, problems: 1 });
+    expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.AcceptFailed]);
+    expect(gatewayMonitorSources(gateway).statMetrics).toHaveProperty('acceptFailures');
   });
 });
 

@@ -16,7 +16,7 @@
  *   than that would exhaust the descriptors the same way. It is lowered only against a limit
  *   that was read; where the fallback stands in, the given value is trusted.
  * - `parseOpenFilesLimit`, `maxClientsFor` and `clientLimitFor` are pure; only
- *   `readDescriptorLimit` reads a file.
+ *   `readDescriptorLimit` (each call) and `knownDescriptorLimit` (its first call) read a file.
  */
 import { readFileSync } from 'node:fs';
 
