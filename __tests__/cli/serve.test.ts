@@ -100,6 +100,15 @@ describe('serve options', () => {
     expect(resolveServeArgs({ resetOnDisconnect: text }, sources()).resetOnDisconnect).toBe(value);
   });
 
+  it('refuses an empty boolean, as flag and as variable (a flag alone is true)', () => {
+    expect(refusal({ resetOnDisconnect: '' })).toMatch(
+      /^--reset-on-disconnect is empty: give true/,
+    );
+    expect(refusal({}, { FOLLOWER_MAZE_RESET_ON_DISCONNECT: '' })).toMatch(
+      /^FOLLOWER_MAZE_RESET_ON_DISCONNECT is empty: give true/,
+    );
+  });
+
   it('takes a delimiter as given, untrimmed: a space is one', () => {
     expect(resolveServeArgs({ delimiter: ';' }, sources()).delimiter).toBe(';');
     expect(resolveServeArgs({}, sources({ FOLLOWER_MAZE_DELIMITER: ' ' })).delimiter).toBe(' ');

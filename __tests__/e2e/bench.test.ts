@@ -410,6 +410,7 @@ describeWithNats('bench --profile cluster on nats-server', () => {
         );
       expect(printed).not.toBeNull();
       expect(Number(printed?.[1])).toBeGreaterThan(0);
+      expect(Number.isFinite(Number(printed?.[2]))).toBe(true);
       const warnings = costModelWarnings(recorded.costModel.medians);
       if (warnings.length === 0) {
         expect(result.stdout).not.toMatch(/bench: cost model: /);
