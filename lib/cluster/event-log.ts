@@ -112,6 +112,14 @@ export interface LogTail {
   readonly delimiter?: string;
 }
 
+/** The tail a log whose last batch is `batch`, at `position`, reports. */
+export function tailOf(position: number, batch: EventBatch): LogTail {
+  const { firstSequence, lastSequence, delimiter } = batch;
+  return delimiter === undefined
+    ? { position, firstSequence, lastSequence }
+    : { position, firstSequence, lastSequence, delimiter };
+}
+
 /** Options of `EventLog.read()`. */
 export interface ReadOptions {
   /** Aborting ends the reader as `close()` does. */

@@ -84,6 +84,8 @@ export interface IngestStats extends EventInputStats, IngestMachineStats {
   readonly stopped: boolean;
   /** Problems reported so far. */
   readonly problems: number;
+  /** Event source connections its port failed to accept (`ERR_ACCEPT`). */
+  readonly acceptFailures: number;
 }
 
 /** Events of an `Ingest`. */
@@ -138,6 +140,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   #onIdle: (() => void) | undefined;
   #received = 0;
   #problems = 0;
+  #acceptFailures = 0;
 
   /** Use `createIngest()`, which reads the tail first. */
   constructor(eventLog: EventLog, options: ResolvedIngestOptions, tail: LogTail | undefined) {
@@ -182,8 +185,12 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     return this.#closing !== undefined || this.#machine.stopped;
   }
 
-  /** Reports a problem found in front of the ingest (e.g. a listening port failing). */
+  /**
+   * Reports a problem found in front of the ingest (e.g. a listening port failing); an
+   * `ERR_ACCEPT` is counted in `stats().acceptFailures` too, as a maze and a gateway do.
+   */
   report(problem: Problem): void {
+    if (problem.code === ErrorCode.AcceptFailed) this.#acceptFailures++;
     this.#report(problem);
   }
 
@@ -206,22 +213,15 @@ export class Ingest extends EventEmitter<IngestEventMap> {
 
   /** A snapshot of the counters. */
   stats(): IngestStats {
-    const machine = this.#machine.stats();
     return {
       ...this.#input.stats(),
+      ...this.#machine.stats(),
       eventsReceived: this.#received,
-      eventsSequenced: machine.eventsSequenced,
-      eventsNoop: machine.eventsNoop,
       eventsDiscarded: this.#sequencer.discarded,
       sequencesSkipped: this.#sequencer.skipped,
       pending: this.#sequencer.pending,
       nextSequence: this.#sequencer.nextSequence,
-      eventsAppended: machine.eventsAppended,
-      batchesAppended: machine.batchesAppended,
-      appendsInFlight: machine.appendsInFlight,
-      batchesUnacknowledged: machine.batchesUnacknowledged,
-      appendErrors: machine.appendErrors,
-      appendRetries: machine.appendRetries,
+      acceptFailures: this.#acceptFailures,
       stopped: this.#machine.stopped,
       problems: this.#problems,
     };

@@ -32,6 +32,7 @@ import {
   type LogBatch,
   type LogReader,
   type LogTail,
+  tailOf,
   truncated,
 } from './event-log.js';
 import { messageOf } from './nats-error.js';
@@ -67,13 +68,7 @@ export async function readTail(
       `the last batch of stream ${stream} (position ${position}) is gone: its tail is unknown (its max age expired it while no event came: delete the stream, and prefer natsMaxBytes to natsMaxAge)`,
     );
   }
-  const { firstSequence, lastSequence, delimiter } = decoded(last.data, position, stream);
-  return {
-    position,
-    firstSequence,
-    lastSequence,
-    ...(delimiter === undefined ? {} : { delimiter }),
-  };
+  return tailOf(position, decoded(last.data, position, stream));
 }
 
 /** What a reader reads from, and whom it tells when it closes. */

@@ -26,6 +26,7 @@ import {
   type LogTail,
   messageIdOf,
   type ReadOptions,
+  tailOf,
   truncated,
 } from './event-log.js';
 
@@ -119,13 +120,7 @@ export class MemoryEventLog implements EventLog {
     this.#checkOpen();
     const last = this.#stored.at(-1);
     if (last === undefined) return undefined;
-    const { position, firstSequence, lastSequence, delimiter } = last.batch;
-    return {
-      position,
-      firstSequence,
-      lastSequence,
-      ...(delimiter === undefined ? {} : { delimiter }),
-    };
+    return tailOf(last.batch.position, last.batch);
   }
 
   read(fromPosition: number, options: ReadOptions = {}): LogReader {

@@ -36,6 +36,7 @@ const SNAPSHOT_WRITER_STAT_METRICS: {
 
 const INGEST_STAT_METRICS: { readonly [Stat in keyof IngestStats]: StatMetric } = {
   ...EVENT_INPUT_STAT_METRICS,
+  acceptFailures: ACCEPT_FAILURES_METRIC,
   eventsReceived: CORE_STAT_METRICS.eventsReceived,
   eventsSequenced: counter('events_sequenced', 'Valid events released in sequence order.'),
   eventsNoop: CORE_STAT_METRICS.eventsNoop,
