@@ -121,7 +121,8 @@ export interface SettingSources {
   readonly typed?: readonly string[];
 }
 
-const processSources: SettingSources = {
+/** The process's environment, files and command line. */
+export const processSources: SettingSources = {
   env: process.env,
   readFile: (path) => readFileSync(path, 'utf8'),
   typed: process.argv.slice(2),

@@ -10,13 +10,12 @@
  * otherwise); the summary and `ALL NOTIFICATIONS RECEIVED` on stdout, or with `--json` a
  * single JSON line on stdout and nothing else there.
  */
-import { readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { MazeError } from '../errors.js';
 import { resolveSimulateOptions } from '../simulate/options.js';
 import { exitCodeOf, formatJson, formatProgress, formatSummary } from '../simulate/result.js';
 import { runSimulation } from '../simulate/simulate.js';
-import { readGivenSettings } from './command-options.js';
+import { processSources, readGivenSettings } from './command-options.js';
 import { flagOf } from './options.js';
 
 /** Where the command writes and what it reads; `process` in the CLI, fakes in tests. */
@@ -46,8 +45,8 @@ export async function runSimulateCommand(
   let options: ReturnType<typeof resolveSimulateOptions>;
   try {
     const given = readGivenSettings('simulate', args, {
+      ...processSources,
       env: io.env,
-      readFile: (path) => readFileSync(path, 'utf8'),
       typed: io.typed,
     });
     const { json: jsonGiven, ...values } = given.values;

@@ -282,7 +282,7 @@ export function resolveSimulateOptions(
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new MazeError(ErrorCode.InvalidOption, 'onProgress must be a function');
   }
-  const clientPort = values.clientPort ?? LISTEN_OPTIONS.clientPort.default;
+  const clientPort = values.clientPort ?? SIMULATE_OPTIONS.clientPort.default;
 
   return {
     host: pick('host').trim(),
