@@ -42,6 +42,7 @@ import {
   ENV_PREFIX,
   envOf,
   flagOf,
+  flagsOf,
   optionsOf,
   SERVER_OPTIONS,
   type ServerCommand,
@@ -92,10 +93,7 @@ function typeLabel(option: CommandOption): string {
 export function commandYargsOptions(command: Command): Record<string, Options> {
   const options: Record<string, Options> = {};
   for (const option of optionsOf(command)) {
-    const flag = flagOf(option);
-    const aliases = (option.aliases ?? [])
-      .map((alias) => flagOf({ name: alias }))
-      .filter((alias) => alias !== flag);
+    const [flag, ...aliases] = flagsOf(option) as [string, ...string[]];
     options[flag] = {
       describe: `${option.describe} ${typeLabel(option)} [default: ${defaultText(option)}]`,
       // A boolean flag alone means true; every other flag needs its value.

@@ -216,6 +216,15 @@ export function flagOf(option: { readonly name: string }): string {
   return option.name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
 }
 
+/**
+ * Every flag of `option`, its own first, then its aliases' (the original verifier's names:
+ * `eventListenerPort` → `event-listener-port`), without repeats.
+ */
+export function flagsOf(option: Pick<CommandOption, 'name' | 'aliases'>): string[] {
+  const names = [option.name, ...(option.aliases ?? [])];
+  return [...new Set(names.map((name) => flagOf({ name })))];
+}
+
 /** `eventPort` → `FOLLOWER_MAZE_EVENT_PORT`. */
 export function envOf(option: { readonly name: string }): string {
   return `${ENV_PREFIX}_${flagOf(option).toUpperCase().replaceAll('-', '_')}`;

@@ -4,7 +4,7 @@
  * that take it, and a stray word as an unexpected argument.
  */
 import { closest } from '../options/suggest.js';
-import { COMMAND_OPTIONS, type Command, flagOf, optionsOf } from './options.js';
+import { COMMAND_OPTIONS, type Command, flagOf, flagsOf, optionsOf } from './options.js';
 
 const COMMANDS: readonly Command[] = ['serve', 'ingest', 'gateway', 'simulate'];
 
@@ -36,9 +36,9 @@ export function withSuggestions(message: string, typed: readonly string[] = []):
   const parts: string[] = [];
   for (const flag of flags) {
     // An alias (`--totalEvents`, the original verifier's name) belongs to its option's commands.
-    const takers = COMMAND_OPTIONS.filter((option) =>
-      [option.name, ...(option.aliases ?? [])].some((name) => flagOf({ name }) === flag),
-    ).flatMap((option) => option.commands);
+    const takers = COMMAND_OPTIONS.filter((option) => flagsOf(option).includes(flag)).flatMap(
+      (option) => option.commands,
+    );
     if (takers.length > 0) {
       parts.push(`--${flag} is not an option of ${command} (it belongs to ${takers.join(', ')})`);
       continue;
