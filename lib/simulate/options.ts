@@ -19,9 +19,11 @@ import { ErrorCode, MazeError } from '../errors.js';
 import { LISTEN_OPTIONS } from '../net/options.js';
 import {
   checkOptionValue,
+  type GivenOf,
   MAX_TIMER_MS,
   type OptionRow,
   parseOptionText,
+  type SettingsOf,
   type ValueOf,
 } from '../options/option.js';
 import type { SimulationProgress } from './result.js';
@@ -165,32 +167,13 @@ const ALIASES = {
 } as const satisfies Readonly<Record<string, SimulateOptionName>>;
 
 /** What `simulate()` accepts; every field is optional and defaults as `SIMULATE_OPTIONS` says. */
-export interface SimulateOptions {
-  readonly host?: string;
-  readonly eventPort?: number;
+export interface SimulateOptions extends Omit<GivenOf<typeof SIMULATE_OPTIONS>, 'clientPort'> {
   /** One port, or several (an array or a comma-separated list) the clients are spread over. */
   readonly clientPort?: number | string | readonly number[];
   /** `eventPort` by the original verification program's name. */
   readonly eventListenerPort?: number;
   /** `clientPort` by the original verification program's name. */
   readonly clientListenerPort?: number | string | readonly number[];
-  readonly totalEvents?: number;
-  readonly concurrencyLevel?: number;
-  readonly numberOfUsers?: number;
-  readonly randomSeed?: number;
-  readonly timeout?: number;
-  readonly maxEventSourceBatchSize?: number;
-  readonly logInterval?: number;
-  readonly eventTerminator?: LineTerminator;
-  readonly idTerminator?: LineTerminator;
-  /** The server's `delimiter`. */
-  readonly delimiter?: string;
-  readonly eventMix?: string;
-  readonly linger?: number;
-  readonly rate?: number;
-  readonly latencyWarmup?: number;
-  readonly stalledClients?: number;
-  readonly waitForPorts?: number;
   /** Called every `logInterval` ms while events stream. */
   readonly onProgress?: (progress: SimulationProgress) => void;
 }
@@ -200,35 +183,17 @@ export const EVENT_TYPES = ['F', 'U', 'B', 'P', 'S'] as const;
 export type EventTypeLetter = (typeof EVENT_TYPES)[number];
 
 /** Every option with its value decided and checked. */
-export interface ResolvedSimulateOptions {
-  readonly host: string;
-  readonly eventPort: number;
+export interface ResolvedSimulateOptions
+  extends Omit<SettingsOf<typeof SIMULATE_OPTIONS>, 'clientPort' | 'eventMix' | 'numberOfUsers'> {
   /**
    * The ports the clients connect to, distinct, at least one: client `i` (verified ones
    * first, then the stalled ones) connects to `clientPorts[i % length]`.
    */
   readonly clientPorts: readonly number[];
-  readonly totalEvents: number;
-  readonly concurrencyLevel: number;
+  /** Users the events pick from: given, or derived from `concurrencyLevel`. */
   readonly numberOfUsers: number;
-  readonly randomSeed: number;
-  readonly timeout: number;
-  readonly maxEventSourceBatchSize: number;
-  readonly logInterval: number;
-  readonly eventTerminator: LineTerminator;
-  readonly idTerminator: LineTerminator;
-  /** Byte between the fields of an event line (latin1). */
-  readonly delimiter: string;
   /** Weight of each type, indexed like `EVENT_TYPES`. */
   readonly eventWeights: readonly number[];
-  readonly linger: number;
-  /** Events per second the stream is paced at; 0: as fast as possible. */
-  readonly rate: number;
-  /** Ms from the start of the stream during which written events count for no latency. */
-  readonly latencyWarmup: number;
-  readonly stalledClients: number;
-  /** Ms from the start of the run during which a refused connection is tried again. */
-  readonly waitForPorts: number;
   readonly onProgress: ((progress: SimulationProgress) => void) | undefined;
 }
 
