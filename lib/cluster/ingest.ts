@@ -30,7 +30,7 @@ import { EventInput, type EventInputStats } from '../adapter/event-input.js';
 import { MAZE_OPTIONS, type MazeOptions } from '../adapter/options.js';
 import { EventSequencer } from '../core/event-sequencer.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
-import { pickRows, resolveOptions } from '../options/option.js';
+import { pickRows, resolveOptions, type SettingsOf } from '../options/option.js';
 import {
   type AppendResult,
   checkLogDelimiter,
@@ -115,9 +115,9 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   return new Ingest(options.log, resolved, tail);
 }
 
-type ResolvedIngestOptions = Required<Omit<IngestOptions, 'log'>>;
-
 const INGEST_OPTIONS = pickRows(MAZE_OPTIONS, INGEST_OPTION_NAMES);
+
+type ResolvedIngestOptions = SettingsOf<typeof INGEST_OPTIONS>;
 
 function resolveIngestOptions(options: IngestOptions): ResolvedIngestOptions {
   if (options.log === undefined || options.log === null) {

@@ -5,7 +5,7 @@
  * cluster code: the command line reads them without loading either.
  */
 import { CORE_OPTIONS } from '../core/options.js';
-import { MAX_TIMER_MS, type OptionRow } from '../options/option.js';
+import { MAX_TIMER_MS, type OptionRow, pickRows } from '../options/option.js';
 
 /** A setting of the connection that has no default. */
 const UNSET = { type: 'string', default: undefined } as const;
@@ -127,6 +127,5 @@ export const GATEWAY_OPTION_NAMES = [
  */
 export const SNAPSHOT_WRITER_OPTIONS = {
   ...SNAPSHOT_OPTIONS,
-  maxFollowEdges: CORE_OPTIONS.maxFollowEdges,
-  delimiter: CORE_OPTIONS.delimiter,
+  ...pickRows(CORE_OPTIONS, ['maxFollowEdges', 'delimiter']),
 };

@@ -23,7 +23,7 @@ import createDebug from 'debug';
 import { encodeGraphSnapshot } from '../core/graph-snapshot.js';
 import { MazeCore } from '../core/maze-core.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
-import { resolveOptions } from '../options/option.js';
+import { resolveOptions, type SettingsOf } from '../options/option.js';
 import { checkLogDelimiter, type EventLog, type LogBatch } from './event-log.js';
 import { LogFollower } from './log-follower.js';
 import { SNAPSHOT_WRITER_OPTIONS } from './options.js';
@@ -104,11 +104,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
   /** Use `createSnapshotWriter()`. */
   constructor(
     options: SnapshotWriterOptions,
-    resolved: {
-      readonly snapshotEvents: number;
-      readonly snapshotInterval: number;
-      readonly delimiter: string;
-    },
+    resolved: SettingsOf<typeof SNAPSHOT_WRITER_OPTIONS>,
     core: MazeCore,
     position: number,
   ) {
