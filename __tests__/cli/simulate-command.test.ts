@@ -5,10 +5,9 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { SUCCESS_LINE } from '../../lib/simulate/result.js';
-import { type Finished, run as runBinary } from '../helpers/binary.js';
+import { BINARY, type Finished, run as runBinary } from '../helpers/binary.js';
 import { type NaiveServer, unusedPort, useNaiveServers } from '../helpers/simulate-servers.js';
 
-const BIN = new URL('../../dist/bin/follower-maze.js', import.meta.url).pathname;
 const RUN_LIMIT_MS = 20_000;
 
 /** Runs `simulate` with `args` to its end, within RUN_LIMIT_MS. */
@@ -33,7 +32,7 @@ const SMALL = ['--total-events', '5000', '--concurrency-level', '10', '--log-int
 
 describe('follower-maze simulate (built binary)', () => {
   it('is built', () => {
-    expect(existsSync(BIN)).toBe(true);
+    expect(existsSync(BINARY)).toBe(true);
   });
 
   it('exits 0 and prints the summary and the success line against a correct server', async () => {

@@ -23,6 +23,7 @@ import { LISTEN_OPTIONS } from '../../lib/net/options.js';
 import { defaultText } from '../../lib/options/option.js';
 import {
   anchors,
+  cells,
   firstCells,
   page,
   ROOT,
@@ -111,9 +112,9 @@ describe('docs/operations.md', () => {
     return section(operations, 'Metrics')
       .split('\n')
       .filter((line) => line.startsWith('| `follower_maze_'))
-      .map((line) => line.split('|').map((cell) => cell.trim()))
-      .filter((cells) => (cells[3] as string).split(', ').includes(command))
-      .map((cells) => `${(cells[1] as string).replaceAll('`', '')} ${cells[2]}`);
+      .map(cells)
+      .filter((fields) => (fields[2] as string).split(', ').includes(command))
+      .map((fields) => `${(fields[0] as string).replaceAll('`', '')} ${fields[1]}`);
   }
 
   it.each([

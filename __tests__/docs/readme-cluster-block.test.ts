@@ -16,13 +16,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, expect, it } from '@jest/globals';
 import { natsServerPath } from '../../scripts/support/nats-server.mjs';
-import { runCommand } from '../helpers/binary.js';
+import { BINARY, runCommand } from '../helpers/binary.js';
+import { page } from '../helpers/markdown.js';
 import { describeWithNats } from '../helpers/nats.js';
 import { unusedPort } from '../helpers/sockets.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
-const BINARY = join(ROOT, 'dist/bin/follower-maze.js');
+const README = page('README.md');
 /** Longest the whole block may take, start to stop. */
 const BLOCK_MS = 150_000;
 /** How often the shell's descendants are looked up while it runs. */

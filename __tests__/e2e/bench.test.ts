@@ -30,11 +30,10 @@ import {
   sustained,
 } from '../../scripts/bench/latency-chart.mjs';
 import { STALL_MS, StallMeter } from '../../scripts/bench/stall-watch.mjs';
-import { type Finished, runCommand } from '../helpers/binary.js';
+import { BINARY, type Finished, runCommand } from '../helpers/binary.js';
 import { describeWithNats } from '../helpers/nats.js';
 
 const BENCH = new URL('../../scripts/bench.mjs', import.meta.url).pathname;
-const BIN = new URL('../../dist/bin/follower-maze.js', import.meta.url).pathname;
 /**
  * Longest a bench run of these tests may take: serve and a cluster on 100,000 events, with
  * the cost model's replay gateway, take ~8 s.
@@ -359,7 +358,7 @@ describeWithNats('bench --profile cluster on nats-server', () => {
   it(
     'runs serve and a cluster of an ingest and 2 gateways on the same load, records both, and prints the cost model',
     async () => {
-      expect(existsSync(BIN)).toBe(true); // `npm test` builds first
+      expect(existsSync(BINARY)).toBe(true); // `npm test` builds first
       const out = join(outDir, 'cluster.json');
       const result = await runBench([
         '--profile',

@@ -13,7 +13,8 @@ import { afterEach } from '@jest/globals';
 import { waitUntil, withTimeout } from './sockets.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
-const BINARY = `${ROOT}dist/bin/follower-maze.js`;
+/** The built binary, `dist/bin/follower-maze.js` of the package's root. */
+export const BINARY = `${ROOT}dist/bin/follower-maze.js`;
 /**
  * After the child exits, how long its output may still take to close: a process it left
  * behind may hold it open, and the test then sees what was written until here.
