@@ -258,6 +258,7 @@ describe('a maze at maxClients with half-closed clients', () => {
     const three = await attachMemoryClient(maze, '3\n');
     await two.halfClose();
     await one.halfClose();
+    expect(maze.stats().clientsHalfClosed).toBe(2);
 
     const four = await attachMemoryClient(maze, '4\n');
     await two.received.waitForEnd();
@@ -272,6 +273,7 @@ describe('a maze at maxClients with half-closed clients', () => {
     expect(maze.stats()).toMatchObject({
       clientsConnected: 3,
       clientsEvicted: 1,
+      clientsHalfClosed: 1,
       clientsRefused: 0,
     });
 

@@ -132,6 +132,8 @@ export interface FanOutStats {
   readonly clientsRefused: number;
   /** Half-closed clients with nothing queued, closed to make room under `maxClients` (`ERR_CLIENT_EVICTED`). */
   readonly clientsEvicted: number;
+  /** Identified clients whose peer ended its sending side; still served. */
+  readonly clientsHalfClosed: number;
   /** Notifications handed to client streams (one per event per connection). */
   readonly notificationsSent: number;
   /** Bytes handed to client streams. */
@@ -337,6 +339,7 @@ export class FanOut {
       clientsRejected: this.#clientsRejected,
       clientsRefused: this.#limit.refused,
       clientsEvicted: this.#limit.evicted,
+      clientsHalfClosed: this.#halfClosed.size,
       notificationsSent: this.#notificationsSent,
       bytesOut: this.#bytesOut,
       slowClientDisconnects: this.#slowClientDisconnects,

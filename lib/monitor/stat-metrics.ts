@@ -45,6 +45,10 @@ export const FAN_OUT_STAT_METRICS: { readonly [Stat in keyof FanOutStats]: StatM
     'clients_evicted',
     'Half-closed clients with nothing queued closed to make room under maxClients.',
   ),
+  clientsHalfClosed: gauge(
+    'clients_half_closed',
+    'Identified clients whose peer ended its sending side (still served).',
+  ),
   notificationsSent: counter('notifications_sent', 'Notifications handed to client streams.'),
   bytesOut: counter('bytes_out', 'Bytes handed to client streams.'),
   slowClientDisconnects: counter('slow_client_disconnects', 'Clients dropped as too slow.'),
