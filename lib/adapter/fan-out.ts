@@ -68,7 +68,7 @@ const HALF_CLOSED_CHECKS_PER_ACCEPT = 16;
  * How often half-closed clients are checked for a connection the kernel has closed (a reset,
  * or keepalive giving up): Node no longer reads them, so it would only notice at their next
  * notification, which may never come (docs/protocol.md §5). One getpeername(2) per
- * half-closed client each time.
+ * half-closed client each time: measured about 1 µs each, 17 ms for 19,000.
  */
 const HALF_CLOSED_SWEEP_INTERVAL_MS = 5_000;
 
