@@ -37,6 +37,12 @@ export const ErrorCode = {
    * most once a second, with the number refused since the last report.
    */
   ClientLimit: 'ERR_CLIENT_LIMIT',
+  /**
+   * A client connected while `maxClients` were attached, and the longest half-closed client
+   * with nothing queued was closed to make room for it. Reported at most once a second, with
+   * the number closed since the last report.
+   */
+  ClientEvicted: 'ERR_CLIENT_EVICTED',
   /** A client stayed over its output buffer limit past the slow-client timeout; it is closed. */
   ClientSlow: 'ERR_CLIENT_SLOW',
   /** A second event source connected while one was active; it is closed. */

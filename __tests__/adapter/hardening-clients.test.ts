@@ -278,6 +278,41 @@ describe('half-closed clients over TCP (docs/protocol.md §5)', () => {
     expect(await closed).toMatchObject({ connection: client.connection, userId: 43 });
     expect(maze.problems).toEqual([]);
   });
+
+  it('drops a half-closed client whose connection was reset, with nothing written to it', async () => {
+    const maze = await startMaze();
+    const client = await maze.connectClient();
+    const identified = waitForClientEvent(maze.maze, 'clientIdentified', client.connection);
+    client.socket.end('43\n');
+    await identified;
+    await waitUntil(() => maze.maze.stats().clientsHalfClosed === 1, 'the half-close');
+    // The server no longer reads it, so only its check of half-closed clients (every 5 s)
+    // can see the reset; no event source, so nothing is ever written to it.
+    const closed = waitForClientEvent(maze.maze, 'clientClosed', client.connection, 15_000);
+    client.socket.resetAndDestroy();
+    expect(await closed).toMatchObject({ connection: client.connection, userId: 43 });
+    expect(maze.maze.stats()).toMatchObject({
+      clientsConnected: 0,
+      clientsHalfClosed: 0,
+      notificationsSent: 0,
+    });
+    expect(maze.problems).toEqual([]);
+  });
+
+  it('keeps serving a half-closed client that is still there, however long it stays', async () => {
+    const maze = await startMaze();
+    const client = await maze.connectClient();
+    const identified = waitForClientEvent(maze.maze, 'clientIdentified', client.connection);
+    client.socket.end('43\n');
+    await identified;
+    // Past one check of half-closed clients: it is still attached and served.
+    await sleep(6_000);
+    expect(maze.maze.stats()).toMatchObject({ clientsConnected: 1, clientsHalfClosed: 1 });
+    const source = await maze.connectSource();
+    source.socket.write('1|B\n');
+    await client.received.waitForLength(4);
+    expect(client.received.text).toBe('1|B\n');
+  });
 });
 
 describe('an id line cut by the end of input', () => {

@@ -2,13 +2,14 @@
  * Accept failures of a listening port (docs/protocol.md §7): a `net.Server` reports a failed
  * `accept()` as `'error'` (EMFILE only once libuv cannot drop the connection itself) and
  * goes on listening. The failure is reported as `ERR_ACCEPT` and counted; the attached event
- * source and clients stay served, and new connections are taken. Every wait is bounded.
+ * source and clients stay served, and new connections are taken, at the client limit too.
+ * Every wait is bounded.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ErrorCode, type Problem } from '../../lib/errors.js';
 import { bind, reportAcceptFailures } from '../../lib/net/ports.js';
-import { useTcpMazes, useTcpPeers, withTimeout } from '../helpers/sockets.js';
+import { useTcpMazes, useTcpPeers, waitUntil, withTimeout } from '../helpers/sockets.js';
 
 const peers = useTcpPeers();
 const closers: (() => Promise<void>)[] = [];
@@ -112,5 +113,50 @@ describe('listen() on an accept failure', () => {
     await reader.received.waitForLength('1|B\n2|B\n'.length);
     expect(newcomer.received.text).toBe('2|B\n');
     expect(maze.maze.stats()).toMatchObject({ eventSourcesAccepted: 1, clientsConnected: 2 });
+  });
+
+  it('at the client limit, keeps the event source through accept failures, refusals and evictions', async () => {
+    const maze = await startMaze({ maxClients: 2 });
+    const one = await maze.identifiedClient('1\n');
+    const two = await maze.identifiedClient('2\n');
+    const source = await maze.connectSource();
+    const clientPort = (maze.serverSockets.get(one.connection) as Socket & { server: Server })
+      .server;
+    for (let failure = 0; failure < 3; failure++) clientPort.emit('error', acceptError('EMFILE'));
+    const refused = await peers.connect(maze.server.clientAddress.port);
+    await refused.received.waitForEnd();
+    source.socket.write('1|B\n');
+    await Promise.all([one.received.waitForLength(4), two.received.waitForLength(4)]);
+    expect(maze.maze.stats()).toMatchObject({
+      acceptFailures: 3,
+      clientsRefused: 1,
+      eventSourceConnected: true,
+      eventSourcesAccepted: 1,
+    });
+
+    // A half-closed client gives way; the same source serves the newcomer.
+    two.socket.end();
+    await waitUntil(() => maze.maze.stats().clientsHalfClosed === 1, 'the half-close');
+    const newcomer = await maze.identifiedClient('3\n');
+    await two.received.waitForEnd();
+    source.socket.write('2|B\n');
+    await Promise.all([one.received.waitForLength(8), newcomer.received.waitForLength(4)]);
+    expect([one.received.text, two.received.text, newcomer.received.text]).toEqual([
+      '1|B\n2|B\n',
+      '1|B\n',
+      '2|B\n',
+    ]);
+    expect(maze.maze.stats()).toMatchObject({
+      clientsEvicted: 1,
+      eventSourceConnected: true,
+      eventSourcesAccepted: 1,
+    });
+    expect(maze.codes()).toEqual([
+      ErrorCode.AcceptFailed,
+      ErrorCode.AcceptFailed,
+      ErrorCode.AcceptFailed,
+      ErrorCode.ClientLimit,
+      ErrorCode.ClientEvicted,
+    ]);
   });
 });

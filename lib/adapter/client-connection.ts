@@ -17,8 +17,11 @@
  * - A peer's end of input (EOF) before its id means it leaves: the stream is closed. After
  *   its id, EOF is only a half-close (`printf '43\n' | nc host 9099` sends one): clients
  *   only read from then on, so the client is served until its stream closes or fails. The
- *   stream must allow half-open use (`allowHalfOpen`, as `listen()` sets it). Stream errors
- *   are reported, never thrown.
+ *   stream must allow half-open use (`allowHalfOpen`, as `listen()` sets it); the host hears
+ *   `halfClosed` once, so at the client limit it can close such a client that is `idle()`
+ *   to make room, and can look for one whose connection the kernel has dropped: Node no
+ *   longer reads it, so it would not notice before its next write (docs/protocol.md §5).
+ *   Stream errors are reported, never thrown.
  */
 import type { Duplex } from 'node:stream';
 import { MAX_ID } from '../core/constants.js';
@@ -29,7 +32,7 @@ import { closeStream } from './close-stream.js';
 import type { FlowClient } from './flow-control.js';
 import { parseIdLine } from './id-line.js';
 import { LineFramer, type LineSink } from './line-framer.js';
-import { remoteAddressOf } from './remote-address.js';
+import { connectionDropped, remoteAddressOf } from './remote-address.js';
 
 /** What a client connection tells the maze. */
 export interface ClientHost {
@@ -37,6 +40,8 @@ export interface ClientHost {
   clientIdentified(client: ClientConnection): void;
   /** The client's stream emitted `'drain'`: its queue has emptied. */
   clientDrained(client: ClientConnection): void;
+  /** The identified client's peer ended its sending side (EOF); it is still served. */
+  clientHalfClosed(client: ClientConnection): void;
   /** The client is gone (or is going); called once, for any client that was attached. */
   clientClosed(client: ClientConnection): void;
   report(problem: Problem): void;
@@ -158,6 +163,16 @@ export class ClientConnection implements LineSink, FlowClient {
     return this.stream.writableLength;
   }
 
+  /** Whether nothing is queued for it: neither since the last flush nor in its stream. */
+  idle(): boolean {
+    return this.#pending.length === 0 && this.stream.writableLength === 0;
+  }
+
+  /** Whether the kernel has closed its TCP connection (see `connectionDropped()`). */
+  connectionDropped(): boolean {
+    return connectionDropped(this.stream);
+  }
+
   /** A snapshot of this connection for monitoring; holds no reference to it. */
   summary(): ClientSummary {
     return {
@@ -240,6 +255,7 @@ export class ClientConnection implements LineSink, FlowClient {
   #onEnd(): void {
     this.#peerEnded = true;
     // Before its id the peer is leaving; after it, it has only stopped sending (see header).
+    if (this.#state === 'identified') this.#host.clientHalfClosed(this);
     if (this.#state !== 'identifying') return;
     // `printf 43 | nc`: an id without its LF is not a line; say so rather than vanish.
     const fragment = this.#framer?.takeRemainder() ?? '';

@@ -1,35 +1,32 @@
 /**
  * The client connection limit (docs/protocol.md §5, 9): whether one more client may attach, and the
- * report of the ones refused, rate-limited so a connection flood cannot flood the log too.
+ * reports of the ones refused and of the half-closed ones closed to make room, rate-limited so a
+ * connection flood cannot flood the log too.
  *
  * Invariants:
  * - `admits(attached)` holds exactly while `attached < max`; O(1).
- * - Every refusal is counted in `refused` at once.
- * - Reports: a refusal when none was reported within the last `interval` ms is reported at
- *   once; later ones are gathered and reported together, with their count, as soon as
- *   `interval` has passed since the previous report (one unref'd timer, never more than one).
- *   So there is at most one report per interval and every refusal is in exactly one report.
- * - `close()` reports what is still gathered and stops the timer; nothing fires after it.
+ * - Every refusal is counted in `refused`, every eviction in `evicted`, at once.
+ * - Reports, for refusals and evictions apart: one when none of its kind was reported within
+ *   the last `interval` ms goes out at once; later ones are gathered and reported together,
+ *   with their count, as soon as `interval` has passed since the previous report (one unref'd
+ *   timer per kind, never more). So there is at most one report of each kind per interval and
+ *   every refusal or eviction is in exactly one report.
+ * - `close()` reports what is still gathered and stops the timers; nothing fires after it.
  */
 import { ErrorCode, type Problem } from '../errors.js';
 
 /**
- * Refused client connections are reported at most once per this period (docs/protocol.md §9): the first
- * at once, later ones together with their count; `stats().clientsRefused` counts them all.
+ * Refused client connections, and evicted ones, are reported at most once per this period each
+ * (docs/protocol.md §9): the first at once, later ones together with their count;
+ * `stats().clientsRefused` and `stats().clientsEvicted` count them all.
  */
 export const CLIENT_LIMIT_REPORT_INTERVAL_MS = 1_000;
 
 export class ClientLimit {
   /** Client connections that may be attached at once. */
   readonly max: number;
-  readonly #report: (problem: Problem) => void;
-  readonly #interval: number;
-  #refused = 0;
-  /** Refusals not reported yet, and the name of the latest of them. */
-  #unreported = 0;
-  #latest = '';
-  #lastReportAt = Number.NEGATIVE_INFINITY;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #refusals: GatheredReport;
+  readonly #evictions: GatheredReport;
 
   constructor(
     max: number,
@@ -37,13 +34,31 @@ export class ClientLimit {
     interval: number = CLIENT_LIMIT_REPORT_INTERVAL_MS,
   ) {
     this.max = max;
-    this.#report = report;
-    this.#interval = interval;
+    const attached = max === 1 ? '1 client' : `${max} clients`;
+    this.#refusals = new GatheredReport(interval, (count, latest) =>
+      report({
+        code: ErrorCode.ClientLimit,
+        message: `${count === 1 ? 'client connection refused' : `${count} client connections refused`}: already ${attached} attached (maxClients); closed`,
+        context: { connection: latest },
+      }),
+    );
+    this.#evictions = new GatheredReport(interval, (count, latest) =>
+      report({
+        code: ErrorCode.ClientEvicted,
+        message: `${count === 1 ? 'half-closed client with nothing queued' : `${count} half-closed clients with nothing queued`} closed to make room for new connections: ${attached} attached (maxClients)`,
+        context: { connection: latest },
+      }),
+    );
   }
 
   /** Client connections refused so far. */
   get refused(): number {
-    return this.#refused;
+    return this.#refusals.count;
+  }
+
+  /** Half-closed clients closed so far to make room for a new connection. */
+  get evicted(): number {
+    return this.#evictions.count;
   }
 
   /** Whether one more client may attach while `attached` are. */
@@ -53,7 +68,43 @@ export class ClientLimit {
 
   /** Counts the refusal of `connection` (already closed by the caller) and reports it in time. */
   refuse(connection: string): void {
-    this.#refused++;
+    this.#refusals.add(connection);
+  }
+
+  /** Counts the eviction of `connection` (closed by the caller) and reports it in time. */
+  evict(connection: string): void {
+    this.#evictions.add(connection);
+  }
+
+  /** Reports what is not reported yet, and stops the timers. */
+  close(): void {
+    this.#refusals.close();
+    this.#evictions.close();
+  }
+}
+
+/** One kind of occurrence, counted at once and reported at most once per interval (see the header). */
+class GatheredReport {
+  readonly #interval: number;
+  readonly #report: (count: number, latest: string) => void;
+  #count = 0;
+  /** Occurrences not reported yet, and the connection of the latest of them. */
+  #unreported = 0;
+  #latest = '';
+  #lastReportAt = Number.NEGATIVE_INFINITY;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(interval: number, report: (count: number, latest: string) => void) {
+    this.#interval = interval;
+    this.#report = report;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  add(connection: string): void {
+    this.#count++;
     this.#unreported++;
     this.#latest = connection;
     if (this.#timer !== undefined) return;
@@ -69,7 +120,6 @@ export class ClientLimit {
     this.#timer.unref();
   }
 
-  /** Reports the refusals not reported yet, and stops the timer. */
   close(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -80,13 +130,6 @@ export class ClientLimit {
     const count = this.#unreported;
     this.#unreported = 0;
     this.#lastReportAt = performance.now();
-    const refused =
-      count === 1 ? 'client connection refused' : `${count} client connections refused`;
-    const attached = this.max === 1 ? '1 client' : `${this.max} clients`;
-    this.#report({
-      code: ErrorCode.ClientLimit,
-      message: `${refused}: already ${attached} attached (maxClients); closed`,
-      context: { connection: this.#latest },
-    });
+    this.#report(count, this.#latest);
   }
 }

@@ -23,8 +23,19 @@
  * - Backpressure is `FlowControl`'s: the host holds the input exactly while flow control
  *   says so, and the clients it gives up on are dropped and reported as `ERR_CLIENT_SLOW`.
  * - At most `maxClients` clients (identifying or identified: each holds a descriptor) are
- *   attached; one more is destroyed at once, never read or written, and counted and
- *   reported (`ERR_CLIENT_LIMIT`, rate-limited) by `ClientLimit`.
+ *   attached. At the limit, a half-closed client with nothing queued (its peer sent EOF
+ *   after its id, and all its output is written) gives way: the one half-closed the longest
+ *   is ended and counted and reported (`ERR_CLIENT_EVICTED`), and the new one is attached.
+ *   Half-closed clients sit in an insertion-ordered set; one found still being served goes
+ *   to its back, and at most `HALF_CLOSED_CHECKS_PER_ACCEPT` are looked at per connection,
+ *   so this is O(1) however many clients there are. With none to give way, the new client
+ *   is destroyed at once, never read or written, and counted and reported
+ *   (`ERR_CLIENT_LIMIT`). Both reports are rate-limited by `ClientLimit`. The evicted
+ *   client's descriptor is released once its end is written (within the shutdown timeout),
+ *   which the descriptor reserve covers.
+ * - While there are half-closed clients, every `HALF_CLOSED_SWEEP_INTERVAL_MS` the ones whose
+ *   connection the kernel has closed are dropped (silently, like a reset after a peer's end),
+ *   so the slot of a peer that is gone comes back without a write to it.
  */
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
@@ -49,6 +60,19 @@ export const OUTPUT_FLUSH_BYTES = 1024 * 1024;
  * so each write stays large enough to be cheap; the overshoot of a limit stays under it.
  */
 const OUTPUT_FLUSH_BYTES_PER_CLIENT = 4 * 1024;
+/**
+ * Half-closed clients looked at, oldest first, for one to give way to a connection at the
+ * client limit. Ones still being served go to the back, so the next connection looks at
+ * others; the bound keeps a crowd of them from costing a scan per connection.
+ */
+const HALF_CLOSED_CHECKS_PER_ACCEPT = 16;
+/**
+ * How often half-closed clients are checked for a connection the kernel has closed (a reset,
+ * or keepalive giving up): Node no longer reads them, so it would only notice at their next
+ * notification, which may never come (docs/protocol.md §5). One getpeername(2) per
+ * half-closed client each time: measured about 1 µs each, 17 ms for 19,000.
+ */
+const HALF_CLOSED_SWEEP_INTERVAL_MS = 5_000;
 
 const log = createDebug('follower-maze:client');
 
@@ -121,6 +145,10 @@ export interface FanOutStats {
   readonly clientsRejected: number;
   /** Client connections closed at once because `maxClients` were attached (`ERR_CLIENT_LIMIT`). */
   readonly clientsRefused: number;
+  /** Half-closed clients with nothing queued, closed to make room under `maxClients` (`ERR_CLIENT_EVICTED`). */
+  readonly clientsEvicted: number;
+  /** Identified clients whose peer ended its sending side; still served. */
+  readonly clientsHalfClosed: number;
   /** Notifications handed to client streams (one per event per connection). */
   readonly notificationsSent: number;
   /** Bytes handed to client streams. */
@@ -160,6 +188,10 @@ export class FanOut {
   readonly #positions = new Map<ClientConnection, number>();
   /** Every attached client not closed yet, identified or not, oldest first. */
   readonly #clients = new Set<ClientConnection>();
+  /** Identified clients whose peer ended its sending side, the longest half-closed first. */
+  readonly #halfClosed = new Set<ClientConnection>();
+  /** Runs while `#halfClosed` is not empty. */
+  #sweep: NodeJS.Timeout | undefined;
   /** Connections with queued output since the last flush. */
   readonly #withOutput: ClientConnection[] = [];
   /** Bytes of the notifications queued on `#withOutput` since the last flush. */
@@ -201,6 +233,7 @@ export class FanOut {
     this.#clientHost = {
       clientIdentified: (client) => this.#identified(client),
       clientDrained: (client) => this.#flow.drained(client),
+      clientHalfClosed: (client) => this.#halfClosedClient(client),
       clientClosed: (client) => this.#closed(client),
       report: (problem) => this.#report(problem),
     };
@@ -212,13 +245,13 @@ export class FanOut {
   }
 
   /**
-   * Attaches a user client: it must send its id first, then receives notifications. Over
-   * the client limit it is refused instead (see the header). Returns its connection name
-   * (`client#N`) either way.
+   * Attaches a user client: it must send its id first, then receives notifications. At
+   * the client limit, a half-closed client with nothing queued gives way to it; with none,
+   * it is refused instead (see the header). Returns its connection name (`client#N`) either way.
    */
   attach(stream: Duplex): string {
     const name = `client#${this.#nextNumber++}`;
-    if (!this.#limit.admits(this.#clients.size)) {
+    if (!this.#limit.admits(this.#clients.size) && !this.#makeRoom()) {
       // Destroyed before any read or write: its descriptor is released in this same turn.
       stream.on('error', (error) => log('%s (refused): %s', name, error.message));
       stream.destroy();
@@ -337,6 +370,8 @@ export class FanOut {
       clientsIdentifying: this.#clients.size - this.#positions.size,
       clientsRejected: this.#clientsRejected,
       clientsRefused: this.#limit.refused,
+      clientsEvicted: this.#limit.evicted,
+      clientsHalfClosed: this.#halfClosed.size,
       notificationsSent: this.#notificationsSent,
       bytesOut: this.#bytesOut,
       slowClientDisconnects: this.#slowClientDisconnects,
@@ -354,6 +389,8 @@ export class FanOut {
 
   /** Closes every client in two steps (flush, then destroy after the shutdown timeout). */
   async close(): Promise<void> {
+    clearInterval(this.#sweep);
+    this.#sweep = undefined;
     this.#flow.close();
     this.#limit.close();
     this.#resumes.close();
@@ -418,10 +455,57 @@ export class FanOut {
     this.#host.clientIdentified(infoOf(client));
   }
 
+  #halfClosedClient(client: ClientConnection): void {
+    this.#halfClosed.add(client);
+    if (this.#sweep !== undefined) return;
+    this.#sweep = setInterval(() => this.#dropGoneClients(), HALF_CLOSED_SWEEP_INTERVAL_MS);
+    this.#sweep.unref();
+  }
+
+  // O(half-closed clients); a dropped one leaves the set as it closes.
+  #dropGoneClients(): void {
+    for (const client of this.#halfClosed) {
+      if (!client.connectionDropped()) continue;
+      log('%s half-closed and its connection is gone: dropped', client.name);
+      client.destroy();
+    }
+    if (this.#halfClosed.size > 0) return;
+    clearInterval(this.#sweep);
+    this.#sweep = undefined;
+  }
+
+  // Ends the half-closed client with nothing queued that half-closed the longest ago, if one
+  // is among the first HALF_CLOSED_CHECKS_PER_ACCEPT; the ones passed over are still being
+  // served and go to the back. Whether a slot was freed.
+  #makeRoom(): boolean {
+    const halfClosed = this.#halfClosed;
+    const served: ClientConnection[] = [];
+    let idle: ClientConnection | undefined;
+    for (const client of halfClosed) {
+      if (client.idle()) {
+        idle = client;
+        break;
+      }
+      served.push(client);
+      if (served.length === HALF_CLOSED_CHECKS_PER_ACCEPT) break;
+    }
+    for (const client of served) {
+      halfClosed.delete(client);
+      halfClosed.add(client);
+    }
+    if (idle === undefined) return false;
+    log('%s half-closed with nothing queued: closed to make room', idle.name);
+    // Unregistered in this turn (its slot is free); its end is written in the background.
+    void idle.close();
+    this.#limit.evict(idle.name);
+    return true;
+  }
+
   // Unregistered before flow control hears of it: releasing the input may deliver at once.
   #closed(client: ClientConnection): void {
     if (!this.#clients.delete(client)) return;
     this.#resumes.delete(client);
+    this.#halfClosed.delete(client);
     const at = this.#positions.get(client);
     if (at !== undefined) {
       const userId = client.userId as UserId;

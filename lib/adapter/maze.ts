@@ -132,9 +132,11 @@ export class Maze extends EventEmitter<MazeEventMap> {
 
   /**
    * Attaches a user client: it must send its id first, then receives notifications.
-   * While `maxClients` clients are attached, the stream is destroyed at once instead, counted
-   * in `stats().clientsRefused` and reported (`ERR_CLIENT_LIMIT`, at most once per
-   * `CLIENT_LIMIT_REPORT_INTERVAL_MS`). Returns its connection name (`client#N`) either way.
+   * While `maxClients` clients are attached, a half-closed one with nothing queued is ended
+   * to make room (`stats().clientsEvicted`, `ERR_CLIENT_EVICTED`); with none, the stream is
+   * destroyed at once instead, counted in `stats().clientsRefused` and reported
+   * (`ERR_CLIENT_LIMIT`); each report at most once per `CLIENT_LIMIT_REPORT_INTERVAL_MS`.
+   * Returns its connection name (`client#N`) either way.
    * Throws `ERR_INVALID_STATE` after `close()`.
    */
   attachClient(stream: Duplex): string {

@@ -126,7 +126,8 @@ export interface MazeOptions extends MazeCoreOptions, GivenOf<typeof MAZE_OPTION
   /** How long a new client has to send its id. Default 5000. */
   readonly identifyTimeout?: number;
   /**
-   * Client connections (identifying or identified) attached at once; one more is closed at
+   * Client connections (identifying or identified) attached at once; one more takes the slot
+   * of a half-closed client with nothing queued (`ERR_CLIENT_EVICTED`), or else is closed at
    * once and reported (`ERR_CLIENT_LIMIT`). 0, the default, derives it from the process's
    * descriptor limit minus a reserve (`defaultMaxClients()`), so the event source can
    * always connect. A value above that bound is lowered to it, since more clients would

@@ -47,6 +47,14 @@ export const FAN_OUT_STAT_METRICS: { readonly [Stat in keyof FanOutStats]: StatM
   clientsIdentifying: gauge('clients_identifying', 'Client connections without an id yet.'),
   clientsRejected: counter('clients_rejected', 'Clients closed for a bad id or no id in time.'),
   clientsRefused: counter('clients_refused', 'Clients closed at once over maxClients.'),
+  clientsEvicted: counter(
+    'clients_evicted',
+    'Half-closed clients with nothing queued closed to make room under maxClients.',
+  ),
+  clientsHalfClosed: gauge(
+    'clients_half_closed',
+    'Identified clients whose peer ended its sending side (still served).',
+  ),
   notificationsSent: counter('notifications_sent', 'Notifications handed to client streams.'),
   bytesOut: counter('bytes_out', 'Bytes handed to client streams.'),
   slowClientDisconnects: counter('slow_client_disconnects', 'Clients dropped as too slow.'),

@@ -21,8 +21,10 @@ import type { Duplex, Readable } from 'node:stream';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 
 /**
- * Idle time before TCP keepalive probes a client socket: a client that half-closed after its
- * id and then vanished is otherwise only noticed when it is next written to (docs/protocol.md §5).
+ * Idle time before TCP keepalive probes a client socket: the kernel then finds a peer that is
+ * gone (its host down, or its closed socket dropped by its own system), which a half-closed
+ * client, no longer read, is checked for (`FanOut`); otherwise only a write would tell
+ * (docs/protocol.md §5).
  */
 const CLIENT_KEEPALIVE_DELAY_MS = 30_000;
 /**
