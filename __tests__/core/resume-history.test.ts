@@ -141,6 +141,23 @@ describe('ResumeHistory', () => {
     expect(small.resume(1, 3, 4, nobodyFollows)).toMatchObject({ output: '4|B\n' });
   });
 
+  it('takes a line longer than its line ring once its rings stopped growing', () => {
+    const history = new ResumeHistory(2000, 1);
+    for (let sequence = 1; sequence <= 100; sequence++) {
+      history.record(event(`${sequence}|B\n`), false);
+    }
+    const long = `101|P|${'0'.repeat(1500)}1|2\n`;
+    history.record(event(long), false);
+    expect(history.bytes).toBeLessThanOrEqual(2000);
+    // It fits beside the entry ring, or empties the history: never half of either.
+    const outcome = history.resume(2, 100, 101, nobodyFollows);
+    if (outcome.exact) expect(outcome.output).toBe(long);
+    else expect(history.resumableAfter).toBe(101);
+    history.record(event('102|B\n'), false);
+    expect(history.resume(2, 101, 102, nobodyFollows)).toMatchObject({ output: '102|B\n' });
+    expect(history.bytes).toBeLessThanOrEqual(2000);
+  });
+
   it('restarts at a new position: older numbers are trimmed', () => {
     const history = historyOf(['1|B\n', '2|B\n']);
     history.restart(10);

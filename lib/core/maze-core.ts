@@ -47,7 +47,7 @@ export interface MazeCoreOptions extends GivenOf<typeof CORE_OPTIONS> {
    */
   readonly maxFollowEdges?: number;
   /**
-   * Bytes of recently applied events kept for `resume()` (their lines and 33 bytes each);
+   * Bytes of recently applied events kept for `resume()` (their lines and 37 bytes each);
    * 0 keeps none. Default 16 MiB.
    */
   readonly resumeBytes?: number;

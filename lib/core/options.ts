@@ -47,7 +47,7 @@ export const CORE_OPTIONS = {
     type: 'integer',
     min: 0,
     max: 2 ** 30,
-    // About 300,000 events of the default mix (an event costs its line and 33 bytes): minutes
+    // About 300,000 events of the default mix (an event costs its line and 37 bytes): minutes
     // of a busy stream, enough to ride out a reconnect, whatever the number of users.
     default: 16 * 1024 * 1024,
     describe:

@@ -18,8 +18,11 @@
  */
 import { EventType, type MazeEvent, type Sequence, type UserId } from './events.js';
 
-/** Bytes of one entry besides its line: sequence, from, to and line start (8 each), kind (1). */
-export const ENTRY_BYTES = 33;
+/**
+ * Bytes of one entry besides its line: sequence, from and to (8 each), where its line starts
+ * and its length (4 each), its kind (1).
+ */
+export const ENTRY_BYTES = 37;
 
 /** What a resume is, when the history holds everything it needs. */
 export interface ExactResume {
@@ -61,13 +64,14 @@ const TYPE_MASK = 7;
 /** Set in an entry's kind when its follow or unfollow changed the graph. */
 const CHANGED = 8;
 
-const KIND_OF: Readonly<Record<EventType, number>> = {
-  [EventType.Follow]: FOLLOW,
-  [EventType.Unfollow]: UNFOLLOW,
-  [EventType.Broadcast]: BROADCAST,
-  [EventType.PrivateMessage]: PRIVATE,
-  [EventType.StatusUpdate]: STATUS,
-};
+// Comparisons of interned strings: cheaper on the hot path than a keyed lookup.
+function kindOf(type: EventType): number {
+  if (type === EventType.PrivateMessage) return PRIVATE;
+  if (type === EventType.StatusUpdate) return STATUS;
+  if (type === EventType.Follow) return FOLLOW;
+  if (type === EventType.Broadcast) return BROADCAST;
+  return UNFOLLOW;
+}
 
 /** First sizes of the rings (at most a quarter of the budget each, so both fit a small one). */
 const MIN_ENTRIES = 64;
@@ -77,19 +81,22 @@ const DECODE_CHUNK = 8192;
 
 export class ResumeHistory {
   readonly #maxBytes: number;
-  // Entry rings, indexed by an entry's absolute number modulo their capacity.
+  // The entry ring: `#size` entries from slot `#head` on, wrapping at its capacity.
   #sequence = new Float64Array(0);
   #from = new Float64Array(0);
   #to = new Float64Array(0);
-  /** Absolute byte position of the entry's line; it ends where the next one starts. */
-  #lineStart = new Float64Array(0);
+  /** Where the entry's line starts in the byte ring, and its length. */
+  #lineAt = new Uint32Array(0);
+  #lineLength = new Uint32Array(0);
   #kind = new Uint8Array(0);
-  /** The byte ring, indexed by absolute byte position modulo its length. */
+  #head = 0;
+  #size = 0;
+  /** The byte ring: `#lineBytes` bytes from `#lineHead` on, the lines in entry order. */
   #lines = new Uint8Array(0);
-  #firstEntry = 0;
-  #endEntry = 0;
-  #firstByte = 0;
-  #endByte = 0;
+  #lineHead = 0;
+  #lineBytes = 0;
+  /** Whether the rings have grown as far as the budget lets them. */
+  #grown = false;
   #resumableAfter: Sequence;
 
   /** A history of at most `maxBytes` that starts before `firstSequence`. */
@@ -100,7 +107,7 @@ export class ResumeHistory {
 
   /** Events held. */
   get size(): number {
-    return this.#endEntry - this.#firstEntry;
+    return this.#size;
   }
 
   /** Bytes allocated by the rings (at most `maxBytes`). */
@@ -116,41 +123,54 @@ export class ResumeHistory {
   /**
    * Adds the event just applied; `changedGraph` says whether its follow or unfollow added or
    * removed an edge. The oldest entries make room; a line that could never fit empties the
-   * history instead.
+   * history instead. The hot path: a few array stores and a copy of the line.
    */
   record(event: MazeEvent, changedGraph: boolean): void {
     const line = event.line;
     const length = line.length;
-    if (!this.#makeRoom(length)) {
-      this.restart(event.sequence + 1);
-      return;
+    let lines = this.#lines;
+    if (this.#size === this.#sequence.length || this.#lineBytes + length > lines.length) {
+      if (this.#grown && length <= lines.length) {
+        // Full size: the oldest entries go, until this one fits.
+        do this.#evictOldest();
+        while (this.#size === this.#sequence.length || this.#lineBytes + length > lines.length);
+      } else if (!this.#makeRoom(length)) {
+        this.restart(event.sequence + 1);
+        return;
+      }
+      lines = this.#lines;
     }
-    const slot = this.#endEntry % this.#sequence.length;
+    let slot = this.#head + this.#size;
+    if (slot >= this.#sequence.length) slot -= this.#sequence.length;
+    let at = this.#lineHead + this.#lineBytes;
+    if (at >= lines.length) at -= lines.length;
     this.#sequence[slot] = event.sequence;
-    this.#lineStart[slot] = this.#endByte;
-    let kind = KIND_OF[event.type];
-    if (event.type !== EventType.Broadcast) {
-      this.#from[slot] = event.from;
-      if (event.type !== EventType.StatusUpdate) {
-        this.#to[slot] = event.to;
-        if (changedGraph) kind |= CHANGED;
+    // A broadcast has no ids and a status update no `to`: the parser gives them 0.
+    const ids = event as { readonly from?: UserId; readonly to?: UserId };
+    this.#from[slot] = ids.from ?? 0;
+    this.#to[slot] = ids.to ?? 0;
+    this.#lineAt[slot] = at;
+    this.#lineLength[slot] = length;
+    const kind = kindOf(event.type);
+    this.#kind[slot] = changedGraph ? kind | CHANGED : kind;
+    if (at + length <= lines.length) {
+      for (let i = 0; i < length; i++) lines[at + i] = line.charCodeAt(i);
+    } else {
+      for (let i = 0; i < length; i++) {
+        lines[at] = line.charCodeAt(i);
+        if (++at === lines.length) at = 0;
       }
     }
-    this.#kind[slot] = kind;
-    const lines = this.#lines;
-    let at = this.#endByte % lines.length;
-    for (let i = 0; i < length; i++) {
-      lines[at] = line.charCodeAt(i);
-      if (++at === lines.length) at = 0;
-    }
-    this.#endByte += length;
-    this.#endEntry++;
+    this.#size++;
+    this.#lineBytes += length;
   }
 
   /** Forgets every entry: the stream goes on (or starts again) at `nextSequence`. */
   restart(nextSequence: Sequence): void {
-    this.#firstEntry = this.#endEntry;
-    this.#firstByte = this.#endByte;
+    this.#head = 0;
+    this.#size = 0;
+    this.#lineHead = 0;
+    this.#lineBytes = 0;
     this.#resumableAfter = nextSequence - 1;
   }
 
@@ -174,24 +194,23 @@ export class ResumeHistory {
       return { exact: false, reason: ResumeGap.Trimmed, next: lastApplied + 1 };
     }
     const first = this.#firstAfter(lastSequence);
-    const capacity = this.#sequence.length;
     // Whether the user follows a followee just after the entry being looked at.
     const following = new Map<UserId, boolean>();
     const follows = (followee: UserId): boolean =>
       following.get(followee) ?? isFollowing(user, followee);
     const picked: number[] = [];
-    for (let entry = this.#endEntry - 1; entry >= first; entry--) {
-      const slot = entry % capacity;
+    for (let index = this.#size - 1; index >= first; index--) {
+      const slot = this.#slotOf(index);
       const kind = this.#kind[slot] as number;
       const type = kind & TYPE_MASK;
-      if (type === BROADCAST) picked.push(entry);
+      if (type === BROADCAST) picked.push(slot);
       else if (type === STATUS) {
-        if (follows(this.#from[slot] as number)) picked.push(entry);
+        if (follows(this.#from[slot] as number)) picked.push(slot);
       } else if (type === PRIVATE) {
-        if (this.#to[slot] === user) picked.push(entry);
+        if (this.#to[slot] === user) picked.push(slot);
       } else {
         const to = this.#to[slot] as number;
-        if (type === FOLLOW && to === user) picked.push(entry);
+        if (type === FOLLOW && to === user) picked.push(slot);
         // Before a change by the user, the edge was the other way round.
         if ((kind & CHANGED) !== 0 && this.#from[slot] === user) following.set(to, !follows(to));
       }
@@ -202,39 +221,41 @@ export class ResumeHistory {
       exact: true,
       notifications: picked.length,
       output: parts.join(''),
-      scanned: this.#endEntry - first,
+      scanned: this.#size - first,
     };
   }
 
-  // The first entry numbered above `sequence` (the end when there is none).
+  #slotOf(index: number): number {
+    const slot = this.#head + index;
+    return slot < this.#sequence.length ? slot : slot - this.#sequence.length;
+  }
+
+  // The index (0 = oldest) of the first entry numbered above `sequence` (`size` when none).
   #firstAfter(sequence: Sequence): number {
-    const capacity = this.#sequence.length;
-    let low = this.#firstEntry;
-    let high = this.#endEntry;
+    let low = 0;
+    let high = this.#size;
     while (low < high) {
-      const middle = Math.floor((low + high) / 2);
-      if ((this.#sequence[middle % capacity] as number) > sequence) high = middle;
+      const middle = (low + high) >>> 1;
+      if ((this.#sequence[this.#slotOf(middle)] as number) > sequence) high = middle;
       else low = middle + 1;
     }
     return low;
   }
 
-  #lineOf(entry: number): string {
-    const start = this.#lineStart[entry % this.#sequence.length] as number;
-    const end =
-      entry + 1 < this.#endEntry
-        ? (this.#lineStart[(entry + 1) % this.#sequence.length] as number)
-        : this.#endByte;
+  #lineOf(slot: number): string {
     const lines = this.#lines;
+    let at = this.#lineAt[slot] as number;
+    let left = this.#lineLength[slot] as number;
     let text = '';
-    for (let from = start; from < end; ) {
-      const at = from % lines.length;
-      const count = Math.min(end - from, lines.length - at, DECODE_CHUNK);
+    while (left > 0) {
+      const count = Math.min(left, lines.length - at, DECODE_CHUNK);
       text += String.fromCharCode.apply(
         null,
         lines.subarray(at, at + count) as unknown as number[],
       );
-      from += count;
+      left -= count;
+      at += count;
+      if (at === lines.length) at = 0;
     }
     return text;
   }
@@ -244,25 +265,27 @@ export class ResumeHistory {
   #makeRoom(length: number): boolean {
     if (length + ENTRY_BYTES > this.#maxBytes) return false;
     for (;;) {
-      const entriesFull = this.size === this.#sequence.length;
-      const bytesNeeded = this.#endByte - this.#firstByte + length;
+      const entriesFull = this.#size === this.#sequence.length;
+      const bytesNeeded = this.#lineBytes + length;
       const linesFull = bytesNeeded > this.#lines.length;
       if (!entriesFull && !linesFull) return true;
       if (entriesFull && this.#growEntries(bytesNeeded)) continue;
       if (linesFull && this.#growLines(bytesNeeded)) continue;
-      if (this.size === 0) return false;
+      // Neither ring can grow any more: from now on the oldest entries make room.
+      this.#grown = true;
+      if (this.#size === 0) return false;
       this.#evictOldest();
     }
   }
 
   #evictOldest(): void {
-    const capacity = this.#sequence.length;
-    this.#resumableAfter = this.#sequence[this.#firstEntry % capacity] as number;
-    this.#firstEntry++;
-    this.#firstByte =
-      this.#firstEntry < this.#endEntry
-        ? (this.#lineStart[this.#firstEntry % capacity] as number)
-        : this.#endByte;
+    const head = this.#head;
+    this.#resumableAfter = this.#sequence[head] as number;
+    this.#head = head + 1 === this.#sequence.length ? 0 : head + 1;
+    this.#size--;
+    const length = this.#lineLength[head] as number;
+    this.#lineBytes -= length;
+    this.#lineHead = this.#size === 0 ? 0 : (this.#lineAt[this.#head] as number);
   }
 
   // Leaves room for `lineBytes` of lines, so a small budget is not all taken by entries.
@@ -276,35 +299,51 @@ export class ResumeHistory {
     );
     const capacity = Math.min(Math.max(start, old * 2), room);
     if (capacity <= old) return false;
-    const first = this.#firstEntry;
-    const end = this.#endEntry;
-    this.#sequence = regrown(this.#sequence, new Float64Array(capacity), first, end);
-    this.#from = regrown(this.#from, new Float64Array(capacity), first, end);
-    this.#to = regrown(this.#to, new Float64Array(capacity), first, end);
-    this.#lineStart = regrown(this.#lineStart, new Float64Array(capacity), first, end);
-    this.#kind = regrown(this.#kind, new Uint8Array(capacity), first, end);
+    // Entries move to slots 0..size-1 of the new rings.
+    const head = this.#head;
+    const size = this.#size;
+    this.#sequence = reordered(this.#sequence, new Float64Array(capacity), head, size);
+    this.#from = reordered(this.#from, new Float64Array(capacity), head, size);
+    this.#to = reordered(this.#to, new Float64Array(capacity), head, size);
+    this.#lineAt = reordered(this.#lineAt, new Uint32Array(capacity), head, size);
+    this.#lineLength = reordered(this.#lineLength, new Uint32Array(capacity), head, size);
+    this.#kind = reordered(this.#kind, new Uint8Array(capacity), head, size);
+    this.#head = 0;
     return true;
   }
 
   #growLines(needed: number): boolean {
-    const old = this.#lines.length;
+    const old = this.#lines;
     const room = this.#maxBytes - this.#sequence.length * ENTRY_BYTES;
     const start = Math.min(MIN_LINE_BYTES, Math.floor(this.#maxBytes / 4));
-    const capacity = Math.min(Math.max(start, old * 2, needed), room);
+    const capacity = Math.min(Math.max(start, old.length * 2, needed), room);
     if (capacity < needed) return false;
-    this.#lines = regrown(this.#lines, new Uint8Array(capacity), this.#firstByte, this.#endByte);
+    // The lines move to 0..lineBytes-1 of the new ring, each entry's start with them.
+    const grown = new Uint8Array(capacity);
+    const shift = old.length - this.#lineHead;
+    const tail = Math.min(this.#lineBytes, shift);
+    grown.set(old.subarray(this.#lineHead, this.#lineHead + tail), 0);
+    grown.set(old.subarray(0, this.#lineBytes - tail), tail);
+    for (let index = 0; index < this.#size; index++) {
+      const slot = this.#slotOf(index);
+      const at = this.#lineAt[slot] as number;
+      this.#lineAt[slot] = at >= this.#lineHead ? at - this.#lineHead : at + shift;
+    }
+    this.#lines = grown;
+    this.#lineHead = 0;
     return true;
   }
 }
 
-// Copies the live positions `first..end` of a ring into a larger one at the same absolute
-// positions (modulo each ring's length: the span fits the old ring, so none collide).
-function regrown<Ring extends Float64Array | Uint8Array>(
-  old: Ring,
+// Copies the `size` entries of `ring` from slot `head` on (wrapping) to slots 0.. of `grown`.
+function reordered<Ring extends Float64Array | Uint32Array | Uint8Array>(
+  ring: Ring,
   grown: Ring,
-  first: number,
-  end: number,
+  head: number,
+  size: number,
 ): Ring {
-  for (let at = first; at < end; at++) grown[at % grown.length] = old[at % old.length] as number;
+  const first = Math.min(size, ring.length - head);
+  grown.set(ring.subarray(head, head + first), 0);
+  grown.set(ring.subarray(0, size - first), first);
   return grown;
 }
