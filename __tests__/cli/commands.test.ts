@@ -15,7 +15,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { flagOf, optionsOf, SERVER_OPTIONS } from '../../lib/cli/options.js';
 import { run } from '../helpers/binary.js';
 import { serve } from '../helpers/cluster-processes.js';
-import { sleep, useTcpPeers, waitUntil, withTimeout } from '../helpers/sockets.js';
+import { connectTcp, sleep, useTcpPeers, waitUntil, withTimeout } from '../helpers/sockets.js';
 import { broadcasts } from '../helpers/streams.js';
 
 const PACKAGE_VERSION = (
@@ -74,6 +74,28 @@ describe('follower-maze (built binary)', () => {
     expect(client.received.text.length).toBe(text.length);
     expect(client.received.text === text).toBe(true);
     expect(server.stderr.filter((line) => line.startsWith('problem '))).toEqual([]);
+  });
+
+  it('stops accepting on both ports at a SIGTERM, reads an open source until --shutdown-timeout, and says so', async () => {
+    const server = await serve(['--stats-interval', '20', '--shutdown-timeout', '1000']);
+    const client = await peers.connect(server.clientPort);
+    client.socket.write('1\n');
+    await server.waitForLine('stdout', / clientsConnected=1 /);
+    const source = await peers.connect(server.eventPort);
+    source.socket.write('1|B\n3|B\n');
+    await server.waitForLine('stdout', / eventsReceived=2 /);
+    server.child.kill('SIGTERM');
+    await server.waitForLine('stderr', /SIGTERM received, shutting down/);
+    await expect(connectTcp(server.clientPort, 1_000)).rejects.toThrow(/ECONNREFUSED/);
+    await expect(connectTcp(server.eventPort, 1_000)).rejects.toThrow(/ECONNREFUSED/);
+    // Still read, applied and delivered while the shutdown waits for the source to end.
+    source.socket.write('2|B\n4|B');
+    expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+    await client.received.waitForEnd();
+    expect(client.received.text).toBe('1|B\n2|B\n3|B\n');
+    expect(server.stderr.filter((line) => line.startsWith('problem '))).toEqual([
+      'problem ERR_SHUTDOWN_UNDRAINED [event-source#1 line 3]: shut down with input not drained: the event source was still open after 1000 ms (what it had not sent yet is lost), 3 byte(s) read but not applied; dropped',
+    ]);
   });
 
   it('logs each problem on one line and prints stats lines', async () => {

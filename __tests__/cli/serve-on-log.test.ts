@@ -9,7 +9,7 @@ import { beforeAll, expect, it } from '@jest/globals';
 import { run } from '../helpers/binary.js';
 import { kill, lastStats, logFlags, serve, simulate, stop } from '../helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
-import { useTcpPeers, waitUntil, withTimeout } from '../helpers/sockets.js';
+import { connectTcp, useTcpPeers, waitUntil, withTimeout } from '../helpers/sockets.js';
 import { broadcasts } from '../helpers/streams.js';
 
 const WAIT_MS = 20_000;
@@ -94,6 +94,27 @@ describeWithNats('serve --nats-url (built binary on a real nats-server)', () => 
     expect(client.received.lines).toHaveLength(read);
     expect(client.received.text === sent).toBe(true);
     expect(server.stderr.filter((line) => line.startsWith('problem '))).toEqual([]);
+  }, 60_000);
+
+  it('stops accepting on both ports at a SIGTERM and appends and delivers what an open source still sends', async () => {
+    const server = await serveOnLog(nats, 'SERVE_OPEN_SOURCE', ['--shutdown-timeout', '1000']);
+    const client = await peers.connect(server.clientPort);
+    client.socket.write('1\n');
+    await waitUntil(() => lastStats(server).clientsConnected === '1', 'the client');
+    const source = await peers.connect(server.eventPort);
+    source.socket.write('1|B\n');
+    await waitUntil(() => client.received.text !== '', 'the first event');
+    server.child.kill('SIGTERM');
+    await server.waitForLine('stderr', /SIGTERM received, shutting down/);
+    await expect(connectTcp(server.clientPort, 1_000)).rejects.toThrow(/ECONNREFUSED/);
+    await expect(connectTcp(server.eventPort, 1_000)).rejects.toThrow(/ECONNREFUSED/);
+    source.socket.write('2|B\n');
+    expect(await withTimeout(server.exited, WAIT_MS, 'the server to exit')).toBe(0);
+    await client.received.waitForEnd();
+    expect(client.received.text).toBe('1|B\n2|B\n');
+    expect(server.stderr.filter((line) => line.startsWith('problem '))).toEqual([
+      'problem ERR_SHUTDOWN_UNDRAINED [event-source#1 line 2]: shut down with input not drained: the event source was still open after 1000 ms (what it had not sent yet is lost), 0 byte(s) read but not applied; dropped',
+    ]);
   }, 60_000);
 
   it('keeps follows and the sequence across a restart (SIGTERM) and a kill (SIGKILL)', async () => {
