@@ -52,6 +52,12 @@ export const ErrorCode = {
    * when another one connected; it is closed and the new one takes over.
    */
   EventSourceIdle: 'ERR_EVENT_SOURCE_IDLE',
+  /**
+   * A shutdown dropped input: the event source was still open when the shutdown timeout ran
+   * out (the bytes read but not applied are counted), or events were still waiting for a
+   * missing sequence number.
+   */
+  ShutdownUndrained: 'ERR_SHUTDOWN_UNDRAINED',
   /** A socket or stream failed (reset, write after close, …). */
   StreamError: 'ERR_STREAM',
   /**

@@ -206,7 +206,8 @@ describe('idle event source takeover', () => {
 
 describe('closing the maze', () => {
   it('flushes buffered output, ends every stream and is idempotent', async () => {
-    const { maze } = newMaze();
+    // The source stays open: close() reads it for the shutdown timeout, then closes it.
+    const { maze } = newMaze({ shutdownTimeout: 200 });
     const clients = await Promise.all(
       [1, 2, 3].map((user) => attachMemoryClient(maze, `${user}\n`)),
     );
@@ -243,6 +244,83 @@ describe('closing the maze', () => {
     stuck.peer.resume();
     await sleep(10);
     expect(stuck.received.text.length).toBeLessThan(lines.join('').length);
+  });
+});
+
+describe('closing drains the event source', () => {
+  it('reads the open source to its end, applies and delivers all of it, and takes no new one', async () => {
+    const { maze, problems } = newMaze();
+    const clients = await Promise.all([1, 2].map((user) => attachMemoryClient(maze, `${user}\n`)));
+    const source = attachMemorySource(maze);
+    const before = broadcasts(20_000).join('');
+    const after = broadcasts(5_000, 20_001).join('');
+    source.peer.write(before);
+    const closed = maze.close();
+    expect(() => maze.attachEventSource(new PassThrough())).toThrow(MazeError);
+    // Still read after close(): everything the source sends until it ends is applied.
+    await sleep(20);
+    source.peer.end(after);
+    await withTimeout(closed, 2_000, 'close');
+    for (const client of clients) {
+      await client.received.waitForEnd();
+      expect(client.received.text).toBe(before + after);
+    }
+    expect(maze.stats()).toMatchObject({ eventsApplied: 25_000, eventSourcesAccepted: 1 });
+    expect(problems).toEqual([]);
+  });
+
+  it('keeps backpressure while draining: a slow client holds the source, then gets everything', async () => {
+    const { maze, problems } = newMaze({ clientBufferLimit: 4_096, slowClientTimeout: 10_000 });
+    const slow = await attachMemoryClient(maze, '1\n', { read: false });
+    const source = attachMemorySource(maze);
+    // One chunk owing the client more than a flush: the rest of it waits while it is held.
+    const batch = broadcasts(200_000).join('');
+    source.peer.end(batch);
+    const closed = maze.close();
+    await waitUntil(() => maze.stats().eventSourcePaused, 'the source to be held');
+    expect(maze.stats().eventsApplied).toBeLessThan(200_000);
+    slow.peer.resume();
+    await withTimeout(closed, 5_000, 'close');
+    await slow.received.waitForEnd();
+    expect(slow.received.text).toBe(batch);
+    expect(problems).toEqual([]);
+  });
+
+  it('stops waiting for a source that never ends after shutdownTimeout, and reports what it drops', async () => {
+    const { maze, problems } = newMaze({ shutdownTimeout: 100 });
+    const client = await attachMemoryClient(maze, '1\n');
+    const source = attachMemorySource(maze);
+    // 2 waits for 1; `5|B` is a line still being sent.
+    source.peer.write('3|B\n1|B\n2|P|9|1\n4|B\n5|B');
+    await waitUntil(() => maze.stats().eventsReceived === 4, 'four lines');
+    await withTimeout(maze.close(), 2_000, 'close');
+    expect(problems).toEqual([
+      {
+        code: ErrorCode.ShutdownUndrained,
+        message:
+          'shut down with input not drained: the event source was still open after 100 ms (what it had not sent yet is lost), 3 byte(s) read but not applied; dropped',
+        context: { connection: source.connection, lineNumber: 4 },
+      },
+    ]);
+    await client.received.waitForEnd();
+    expect(client.received.text).toBe('1|B\n2|P|9|1\n3|B\n4|B\n');
+    await waitUntil(() => source.peer.readableEnded, 'the source to be ended');
+  });
+
+  it('reports events still waiting for a missing number when the source has ended', async () => {
+    const { maze, problems } = newMaze();
+    const source = attachMemorySource(maze);
+    source.peer.write('1|B\n3|B\n4|B\n');
+    await source.end();
+    await withTimeout(maze.close(), 2_000, 'close');
+    expect(problems).toEqual([
+      {
+        code: ErrorCode.ShutdownUndrained,
+        message:
+          'shut down with input not drained: 2 event(s) still waiting for sequence number 2; dropped',
+        context: { sequence: 2 },
+      },
+    ]);
   });
 });
 

@@ -3,7 +3,8 @@
  * `follower-maze ingest` and three `follower-maze gateway` processes, verified by
  * `follower-maze simulate` with its clients spread over the gateways, LF and CRLF; a gateway
  * started late catches up with the log (follows made before it started included); every
- * process exits 0 on SIGTERM. Each test writes its own stream on the suite's nats-server.
+ * process exits 0 on SIGTERM (its event source ended first: an ingest reads an open one to its
+ * end, for up to --shutdown-timeout). Each test writes its own stream on the suite's nats-server.
  */
 import { beforeAll, expect, it } from '@jest/globals';
 import { run } from '../helpers/binary.js';
@@ -134,6 +135,7 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
     const late = run(['gateway', ...logFlags(nats, stream), '--client-port', '0']);
     expect(await withTimeout(late.exited, 15_000, 'the late gateway to exit')).toBe(1);
     expect(late.stderr.join('\n')).toMatch(mismatch);
+    source.socket.end();
     expect(await stop(events)).toBe(0);
     // So does an ingest that would append lines of another delimiter to it.
     const other = run(['ingest', ...logFlags(nats, stream), '--event-port', '0']);
@@ -176,6 +178,7 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
     expect(follower.received.text).toMatch(/^(\d+\|S\|8\n)+$/);
     expect(recipient.received.text).toMatch(/^(\d+\|P\|1\|2\n)+$/);
     expect(Number(recipient.received.text.split('|')[0])).toBeGreaterThan(5_001);
+    source.socket.end();
     for (const process of [events, early, late]) expect(await stop(process)).toBe(0);
   }, 60_000);
 
@@ -234,6 +237,7 @@ describeWithNats('cluster mode (built binaries on a real nats-server)', () => {
     await writeAll(source.socket, after, SIMULATION_MS);
     await waitUntil(() => maze.stats().eventsApplied === 1_020_000, 'the reference', 15_000);
     expect(await expectSameDeliveries(received, expected, 15_000)).toBeGreaterThan(20_000);
+    source.socket.end();
     for (const process of [events, late]) expect(await stop(process)).toBe(0);
   }, 120_000);
 

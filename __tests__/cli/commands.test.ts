@@ -2,7 +2,9 @@
  * The built binary (`dist/bin/follower-maze.js`; `npm test` builds first): serving end to end
  * on free ports, logs, stats, graceful and forced shutdown, the client limit under a low
  * descriptor limit, and the exit codes for a port in use and for invalid options. Every wait
- * is bounded; every process and socket is closed.
+ * is bounded; every process and socket is closed. An event source ends before the signal
+ * that stops its server, as a finished source does: a shutdown reads an open one to its end,
+ * for up to `--shutdown-timeout`.
  */
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +15,8 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { flagOf, optionsOf, SERVER_OPTIONS } from '../../lib/cli/options.js';
 import { run } from '../helpers/binary.js';
 import { serve } from '../helpers/cluster-processes.js';
-import { sleep, useTcpPeers, waitUntil, withTimeout } from '../helpers/sockets.js';
+import { connectTcp, sleep, useTcpPeers, waitUntil, withTimeout } from '../helpers/sockets.js';
+import { broadcasts } from '../helpers/streams.js';
 
 const PACKAGE_VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -47,12 +50,52 @@ describe('follower-maze (built binary)', () => {
     expect(followee.received.text).toBe('1|F|1|2\n4|B\n');
     expect(follower.received.text).toBe('2|S|2\r\n3|P|2|1\n4|B\n');
 
+    source.socket.end();
     server.child.kill('SIGTERM');
     expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
     await follower.received.waitForEnd();
     expect(server.stderr).toEqual(
       expect.arrayContaining([expect.stringMatching(/SIGTERM received/), 'follower-maze: stopped']),
     );
+  });
+
+  it('delivers every event the source wrote before a SIGTERM, though the server had not read them yet', async () => {
+    const server = await serve(['--stats-interval', '20']);
+    const client = await peers.connect(server.clientPort);
+    client.socket.write('1\n');
+    await server.waitForLine('stdout', / clientsConnected=1 /);
+    const source = await peers.connect(server.eventPort);
+    const text = broadcasts(500_000).join('');
+    // The signal follows the last byte into the kernel: megabytes are still unread then.
+    await new Promise<void>((resolve) => source.socket.end(text, resolve));
+    server.child.kill('SIGTERM');
+    expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+    await client.received.waitForEnd();
+    expect(client.received.text.length).toBe(text.length);
+    expect(client.received.text === text).toBe(true);
+    expect(server.stderr.filter((line) => line.startsWith('problem '))).toEqual([]);
+  });
+
+  it('stops accepting on both ports at a SIGTERM, reads an open source until --shutdown-timeout, and says so', async () => {
+    const server = await serve(['--stats-interval', '20', '--shutdown-timeout', '1000']);
+    const client = await peers.connect(server.clientPort);
+    client.socket.write('1\n');
+    await server.waitForLine('stdout', / clientsConnected=1 /);
+    const source = await peers.connect(server.eventPort);
+    source.socket.write('1|B\n3|B\n');
+    await server.waitForLine('stdout', / eventsReceived=2 /);
+    server.child.kill('SIGTERM');
+    await server.waitForLine('stderr', /SIGTERM received, shutting down/);
+    await expect(connectTcp(server.clientPort, 1_000)).rejects.toThrow(/ECONNREFUSED/);
+    await expect(connectTcp(server.eventPort, 1_000)).rejects.toThrow(/ECONNREFUSED/);
+    // Still read, applied and delivered while the shutdown waits for the source to end.
+    source.socket.write('2|B\n4|B');
+    expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+    await client.received.waitForEnd();
+    expect(client.received.text).toBe('1|B\n2|B\n3|B\n');
+    expect(server.stderr.filter((line) => line.startsWith('problem '))).toEqual([
+      'problem ERR_SHUTDOWN_UNDRAINED [event-source#1 line 3]: shut down with input not drained: the event source was still open after 1000 ms (what it had not sent yet is lost), 3 byte(s) read but not applied; dropped',
+    ]);
   });
 
   it('logs each problem on one line and prints stats lines', async () => {
@@ -67,6 +110,7 @@ describe('follower-maze (built binary)', () => {
     const stats = await server.waitForLine('stdout', /^stats .*eventsReceived=3 /);
     expect(stats).toMatch(/ eventsNoop=1 /);
     expect(stats).toMatch(/ notificationsSent=0 /);
+    source.socket.end();
     server.child.kill('SIGINT');
     expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
   });
@@ -142,6 +186,7 @@ describe('follower-maze (built binary)', () => {
       expect(server.stderr.filter((line) => line.startsWith('problem ')).slice(0, 1)).toEqual([
         'problem ERR_CLIENT_LIMIT [client#193]: client connection refused: already 192 clients attached (maxClients); closed',
       ]);
+      source.socket.end();
       server.child.kill('SIGTERM');
       expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
     },
@@ -198,6 +243,7 @@ describe('follower-maze (built binary)', () => {
       expect(problems.filter((line) => line.includes('ERR_ACCEPT'))).toEqual([]);
       const lastStats = server.stdout.filter((line) => line.includes(' acceptFailures=')).at(-1);
       expect(lastStats).toMatch(/ acceptFailures=0\b/);
+      source.socket.end();
       server.child.kill('SIGTERM');
       expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
     },
@@ -300,6 +346,7 @@ describe('follower-maze (built binary)', () => {
         expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z DEBUG client#1 connected from /),
       ]),
     );
+    source.socket.end();
     server.child.kill('SIGTERM');
     expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
   });
@@ -309,6 +356,7 @@ describe('follower-maze (built binary)', () => {
     const source = await peers.connect(server.eventPort);
     source.socket.write('x|B\n');
     await server.waitForLine('stderr', /ERR_EVENT_BAD_SEQUENCE/);
+    source.socket.end();
     server.child.kill('SIGTERM');
     expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
     const records = server.rawStderr.filter((line) => line !== '').map((line) => JSON.parse(line));
@@ -421,6 +469,7 @@ async function expectStillServing(server: { eventPort: number; clientPort: numbe
     5_000,
   );
   expect(client.received.text).toMatch(/^\d+\|B\n/);
+  source.socket.end();
 }
 
 describe('follower-maze output that fails or stalls (built binary)', () => {
@@ -461,6 +510,7 @@ describe('follower-maze output that fails or stalls (built binary)', () => {
     );
     expect(rssKiB).toBeLessThan(200 * 1024);
     server.child.stderr?.resume();
+    source.socket.end();
     server.child.kill('SIGTERM');
     expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
     const problems = server.stderr.filter((line) => line.startsWith('problem '));

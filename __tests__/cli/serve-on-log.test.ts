@@ -2,13 +2,14 @@
  * `follower-maze serve --nats-url` with the built binary on a real nats-server: one process
  * whose state survives restarts. Verified by `follower-maze simulate`; restarted with
  * SIGTERM and SIGKILL, it keeps the follow graph and the sequence position (old numbers are
- * stale). Every wait is bounded; every process and socket is closed.
+ * stale); a SIGTERM right after the source wrote and half-closed still delivers all of it.
+ * Every wait is bounded; every process and socket is closed.
  */
 import { beforeAll, expect, it } from '@jest/globals';
 import { run } from '../helpers/binary.js';
 import { kill, lastStats, logFlags, serve, simulate, stop } from '../helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
-import { useTcpPeers, waitUntil, withTimeout, writeAll } from '../helpers/sockets.js';
+import { connectTcp, useTcpPeers, waitUntil, withTimeout } from '../helpers/sockets.js';
 import { broadcasts } from '../helpers/streams.js';
 
 const WAIT_MS = 20_000;
@@ -72,26 +73,48 @@ describeWithNats('serve --nats-url (built binary on a real nats-server)', () => 
     expect(restarted.stderr.join('\n')).toMatch(/delimited by ";" .*, this ingest splits on "\|"/);
   }, 90_000);
 
-  it('delivers every event it had read to its clients before a SIGTERM ends it', async () => {
+  it('delivers every event the source wrote before a SIGTERM, read or not, to its clients', async () => {
     const server = await serveOnLog(nats, 'SERVE_DRAIN');
     const client = await peers.connect(server.clientPort);
     client.socket.write('1\n');
     await waitUntil(() => lastStats(server).clientsConnected === '1', 'the client');
     const source = await peers.connect(server.eventPort);
     const sent = broadcasts(200_000).join('');
-    await writeAll(source.socket, sent);
-    await waitUntil(() => Number(lastStats(server).eventsReceived ?? 0) > 0, 'events read');
+    // The signal follows the last byte into the kernel: much of it is still unread then.
+    await new Promise<void>((resolve) => source.socket.end(sent, resolve));
     expect(await stop(server)).toBe(0);
     await client.received.waitForEnd();
-    // What the source's connection line says was read, the client got, whole and in order.
+    // The source's connection line says it was read to its end; the client got all of it.
     const read = Number(
       /disconnected after (\d+) line/.exec(
         server.stderr.find((line) => line.includes('disconnected after')) ?? '',
       )?.[1],
     );
-    expect(read).toBeGreaterThan(0);
+    expect(read).toBe(200_000);
     expect(client.received.lines).toHaveLength(read);
-    expect(client.received.text).toBe(sent.slice(0, client.received.text.length));
+    expect(client.received.text === sent).toBe(true);
+    expect(server.stderr.filter((line) => line.startsWith('problem '))).toEqual([]);
+  }, 60_000);
+
+  it('stops accepting on both ports at a SIGTERM and appends and delivers what an open source still sends', async () => {
+    const server = await serveOnLog(nats, 'SERVE_OPEN_SOURCE', ['--shutdown-timeout', '1000']);
+    const client = await peers.connect(server.clientPort);
+    client.socket.write('1\n');
+    await waitUntil(() => lastStats(server).clientsConnected === '1', 'the client');
+    const source = await peers.connect(server.eventPort);
+    source.socket.write('1|B\n');
+    await waitUntil(() => client.received.text !== '', 'the first event');
+    server.child.kill('SIGTERM');
+    await server.waitForLine('stderr', /SIGTERM received, shutting down/);
+    await expect(connectTcp(server.clientPort, 1_000)).rejects.toThrow(/ECONNREFUSED/);
+    await expect(connectTcp(server.eventPort, 1_000)).rejects.toThrow(/ECONNREFUSED/);
+    source.socket.write('2|B\n');
+    expect(await withTimeout(server.exited, WAIT_MS, 'the server to exit')).toBe(0);
+    await client.received.waitForEnd();
+    expect(client.received.text).toBe('1|B\n2|B\n');
+    expect(server.stderr.filter((line) => line.startsWith('problem '))).toEqual([
+      'problem ERR_SHUTDOWN_UNDRAINED [event-source#1 line 2]: shut down with input not drained: the event source was still open after 1000 ms (what it had not sent yet is lost), 0 byte(s) read but not applied; dropped',
+    ]);
   }, 60_000);
 
   it('keeps follows and the sequence across a restart (SIGTERM) and a kill (SIGKILL)', async () => {
@@ -101,6 +124,8 @@ describeWithNats('serve --nats-url (built binary on a real nats-server)', () => 
     let source = await peers.connect(server.eventPort);
     source.socket.write('1|F|7|8\n2|F|9|8\n3|U|9|8\n');
     await waitUntil(() => lastStats(server).eventsAppended === '3', 'three events appended');
+    // Ended first: a SIGTERM reads an open source to its end, for up to --shutdown-timeout.
+    source.socket.end();
     expect(await stop(server)).toBe(0);
 
     // Each round starts after the previous one's end: a stop, a stop, a kill.
@@ -124,6 +149,7 @@ describeWithNats('serve --nats-url (built binary on a real nats-server)', () => 
       expect(follower.received.text).toBe(`${next}|S|8\n`);
       expect(unfollowed.received.text).toBe('');
       await waitUntil(() => lastStats(server).eventsAppended === '1', 'the update appended');
+      source.socket.end();
       if (restart === 'SIGTERM') expect(await stop(server)).toBe(0);
       else expect(await kill(server)).toBe(137);
       await peers.closeAll();

@@ -335,7 +335,8 @@ describe('IngestMachine shutdown', () => {
         type: 'report',
         problem: {
           code: ErrorCode.LogFailed,
-          message: 'closed before the event log acknowledged 1 batch(es) within 500 ms',
+          message:
+            'closed before the event log acknowledged 1 batch(es) (1 sequence number(s) from 1) within 500 ms',
           context: { sequence: 1 },
         },
       },

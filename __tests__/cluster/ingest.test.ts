@@ -3,7 +3,8 @@
  * sources: events in sequence order with serve's rules and reports, batching (byte bound and
  * timer), resuming from the log's tail, the append window pausing the source, recovery from
  * a failed append (drain, re-read the tail, re-append in order) and the refusal of a second
- * writer. Logs whose appends the test releases by hand stand in for a slow or failing NATS.
+ * writer, and a close that reads the open source to its end first. Logs whose appends the
+ * test releases by hand stand in for a slow or failing NATS.
  * Every wait is bounded; every ingest is closed and its timers with it.
  */
 import { describe, expect, it, jest } from '@jest/globals';
@@ -38,7 +39,7 @@ import {
   waitUntil,
   withTimeout,
 } from '../helpers/sockets.js';
-import { mulberry32, shuffle } from '../helpers/streams.js';
+import { broadcasts, mulberry32, shuffle } from '../helpers/streams.js';
 
 /** An ingest of the test, with the problems it reported. */
 interface TestIngest {
@@ -617,6 +618,40 @@ describe('ingest: close', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  it('reads an open source to its end before it closes, and appends all of it', async () => {
+    const log = new MemoryEventLog();
+    const { ingest, problems } = await newIngest({ log });
+    const source = attachMemorySource(ingest);
+    const lines = broadcasts(2_000);
+    write(source, lines.slice(0, 1_000));
+    const closed = ingest.close();
+    expect(() => attachMemorySource(ingest)).toThrow(MazeError);
+    // Still read after close(): everything the source sends until it ends is appended.
+    await sleep(20);
+    source.peer.end(lines.slice(1_000).join(''));
+    await withTimeout(closed, WAIT_MS, 'close');
+    expect(linesOf(await batchesOf(log))).toEqual(lines);
+    expect(problems).toEqual([]);
+  });
+
+  it('stops reading a source that never ends after shutdownTimeout, and reports what it drops', async () => {
+    const log = new MemoryEventLog();
+    const { ingest, problems } = await newIngest({ log, shutdownTimeout: 100 });
+    const source = attachMemorySource(ingest);
+    write(source, ['1|B\n', '3|B\n', '4|B']);
+    await waitUntil(() => ingest.stats().eventsReceived === 2, 'two lines');
+    await withTimeout(ingest.close(), WAIT_MS, 'close');
+    expect(linesOf(await batchesOf(log))).toEqual(['1|B\n']);
+    expect(problems).toEqual([
+      {
+        code: ErrorCode.ShutdownUndrained,
+        message:
+          'shut down with input not drained: the event source was still open after 100 ms (what it had not sent yet is lost), 3 byte(s) read but not applied; 1 event(s) still waiting for sequence number 2; dropped',
+        context: { connection: source.connection, lineNumber: 2, sequence: 2 },
+      },
+    ]);
   });
 
   it('gives up on a log that never answers after shutdownTimeout, and says so', async () => {

@@ -5,10 +5,14 @@
  * - The ingest stopped with SIGTERM, then killed with SIGKILL once it has appended what it
  *   read: each new ingest resumes exactly where the log ends, and a source that resends old
  *   numbers finds them stale.
+ * - The ingest stopped with SIGTERM the moment its source wrote megabytes and half-closed,
+ *   most of it still unread: all of it is in the log, and clients on two gateways get it.
  * - A gateway killed with SIGKILL: the other gateway's clients miss nothing; restarted, its
  *   clients reconnect and get exactly what is applied after they identify.
  * - nats-server restarted mid-stream (file storage): nothing lost, duplicated or reordered.
- * Every wait is bounded; every process, socket and server is closed.
+ * A source is ended before a SIGTERM unless the test says otherwise: an ingest reads an open
+ * one to its end, for up to --shutdown-timeout. Every wait is bounded; every process, socket
+ * and server is closed.
  */
 import { beforeAll, expect, it } from '@jest/globals';
 import {
@@ -100,7 +104,7 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
     const first = await ingest(nats, stream, STATS);
     const phase1 = eventsText(1, 20_000, 1);
     reference.send(phase1);
-    await sendThrough(first, phase1, 20_000);
+    (await sendThrough(first, phase1, 20_000)).socket.end();
     expect(await stop(first)).toBe(0);
 
     // A restarted ingest continues the log; the old numbers a source sends again are stale.
@@ -113,11 +117,42 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
     const third = await ingest(nats, stream, STATS);
     const phase3 = eventsText(40_001, 60_000, 3);
     reference.send(phase3);
-    await sendThrough(third, phase3, 20_000);
+    (await sendThrough(third, phase3, 20_000)).socket.end();
     await reference.applied(60_000);
     expect(await expectSameDeliveries(clients, expected, WAIT_MS)).toBeGreaterThan(1_000);
     expect(Number(lastStats(third).eventsDiscarded ?? 0)).toBe(0);
     for (const process of [third, server]) expect(await stop(process)).toBe(0);
+  }, 120_000);
+
+  it('appends every event the source wrote before a SIGTERM of the ingest, read or not', async () => {
+    const stream = 'FAIL_INGEST_DRAIN';
+    const reference = new Reference();
+    const servers = [await gateway(nats, stream, STATS), await gateway(nats, stream, STATS)];
+    const clients = await Promise.all(
+      servers.map((server) => clientsOn(server, USERS, peers, WAIT_MS)),
+    );
+    const expected = await reference.clients();
+
+    const first = await ingest(nats, stream, STATS);
+    const phase1 = eventsText(1, 200_000, 8);
+    reference.send(phase1);
+    const source = await peers.connect(first.port);
+    // The signal follows the last byte into the kernel: megabytes are still unread then.
+    await new Promise<void>((resolve) => source.socket.end(phase1, resolve));
+    expect(await stop(first)).toBe(0);
+    expect(first.stderr.filter((line) => line.startsWith('problem '))).toEqual([]);
+
+    // Restarted in the source's reconnect gap: the log ends with the last event written.
+    const second = await ingest(nats, stream, STATS);
+    await waitUntil(() => lastStats(second).nextSequence !== undefined, 'a stats line');
+    expect(lastStats(second).nextSequence).toBe('200001');
+    const phase2 = eventsText(200_001, 210_000, 9);
+    reference.send(phase2);
+    (await sendThrough(second, phase2, 10_000)).socket.end();
+    await reference.applied(210_000);
+    for (const served of clients)
+      expect(await expectSameDeliveries(served, expected, WAIT_MS)).toBeGreaterThan(10_000);
+    for (const process of [second, ...servers]) expect(await stop(process)).toBe(0);
   }, 120_000);
 
   it('keeps the other gateway exact when one is killed, and serves again once restarted', async () => {
@@ -154,6 +189,7 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
     await reference.applied(40_000);
     expect(await expectSameDeliveries(clients, expected, WAIT_MS)).toBeGreaterThan(1_000);
     expect(await expectSameDeliveries(reconnected, expectedAfter, WAIT_MS)).toBeGreaterThan(1_000);
+    source.socket.end();
     for (const process of [events, survivor, restarted]) expect(await stop(process)).toBe(0);
   }, 120_000);
 
@@ -184,6 +220,7 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
     await reference.applied(40_000);
     for (const served of clients)
       expect(await expectSameDeliveries(served, expected, WAIT_MS)).toBeGreaterThan(1_000);
+    source.socket.end();
     for (const process of [events, ...servers]) expect(await stop(process)).toBe(0);
   }, 120_000);
 });

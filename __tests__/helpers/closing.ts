@@ -1,9 +1,12 @@
 /**
  * Everything a test opens is closed after it: `useClosing()` registers one `afterEach` and
  * returns `track()`, which hands back what it is given and closes it then, newest first.
+ * Memory event sources are ended first: an ingest or a maze reads its open source to its
+ * end when it closes.
  */
 import { afterEach } from '@jest/globals';
 import type { Problem } from '../../lib/errors.js';
+import { endMemorySources } from './sockets.js';
 
 export interface Closable {
   close(): Promise<void>;
@@ -12,6 +15,7 @@ export interface Closable {
 export function useClosing(): <T extends Closable>(thing: T) => T {
   const opened: Closable[] = [];
   afterEach(async () => {
+    endMemorySources();
     for (const thing of opened.splice(0).reverse()) await thing.close();
   });
   return (thing) => {

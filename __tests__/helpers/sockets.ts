@@ -215,10 +215,24 @@ export interface EventSourceTaker {
   off(event: 'eventSourceEnded', listener: (source: { connection: string }) => void): unknown;
 }
 
+/**
+ * The peers of memory sources still open. A maze or an ingest reads its source to its end
+ * when it closes (for at most its shutdown timeout): `endMemorySources()` ends them first.
+ */
+const openSourcePeers = new Set<Duplex>();
+
+/** Ends every memory source still open, as a source does before its server shuts down. */
+export function endMemorySources(): void {
+  for (const peer of openSourcePeers) if (!peer.destroyed) peer.end();
+  openSourcePeers.clear();
+}
+
 export function attachMemorySource(maze: EventSourceTaker): MemorySource {
   const [ours, peer] = duplexPair();
   const connection = maze.attachEventSource(ours);
   peer.resume();
+  openSourcePeers.add(peer);
+  peer.once('close', () => openSourcePeers.delete(peer));
   const ended = new Promise<void>((resolve) => {
     const listener = (source: { connection: string }): void => {
       if (source.connection !== connection) return;
@@ -588,6 +602,7 @@ export function useMemoryMazes(): (options?: MazeOptions) => MemoryMaze {
   afterEach(async () => {
     const closing = made;
     made = [];
+    endMemorySources();
     await Promise.all(closing.map((maze) => maze.close()));
   });
   return (options = {}) => {

@@ -12,6 +12,9 @@
  * - `pause()` holds the input until `resume()`: the current source at once (inside its
  *   chunk), and a source that attaches meanwhile starts paused.
  * - The host hears `sourceAttached` and `sourceEnded` once per accepted source, in pairs.
+ * - Shutdown is two steps: `drain()` reads the source on (backpressure still holding it)
+ *   until it ends or the time is up, then `close()` stops reading and closes it. What was
+ *   left unread is counted (`undrainedProblem()`), never dropped in silence.
  */
 import type { Readable } from 'node:stream';
 import createDebug from 'debug';
@@ -37,6 +40,51 @@ export interface EventInputHost {
   sourceAttached(connection: string, remoteAddress: string | null): void;
   sourceEnded(connection: string, lineCount: number): void;
   report(problem: Problem): void;
+}
+
+/** What a `drain()` that ran out of time left behind. */
+export interface UndrainedSource {
+  /** `event-source#N`. */
+  readonly connection: string;
+  /** Lines read so far. */
+  readonly lineCount: number;
+  /** Bytes read from the stream but not applied (what the peer still holds is unknown). */
+  readonly unappliedBytes: number;
+  /** The drain's bound, in milliseconds. */
+  readonly waitedMs: number;
+}
+
+/**
+ * `ERR_SHUTDOWN_UNDRAINED` for what a shutdown drops, or `undefined` if it drops nothing: a
+ * source still open when `drain()` ran out of time (with the bytes read but not applied), and
+ * events still waiting in the reorder buffer for a missing number (`pending`; the first
+ * missing one is `nextSequence`).
+ */
+export function undrainedProblem(
+  source: UndrainedSource | undefined,
+  pending: number,
+  nextSequence: number,
+): Problem | undefined {
+  if (source === undefined && pending === 0) return undefined;
+  const parts: string[] = [];
+  if (source !== undefined) {
+    parts.push(
+      `the event source was still open after ${source.waitedMs} ms (what it had not sent yet is lost), ${source.unappliedBytes} byte(s) read but not applied`,
+    );
+  }
+  if (pending > 0) {
+    parts.push(`${pending} event(s) still waiting for sequence number ${nextSequence}`);
+  }
+  return {
+    code: ErrorCode.ShutdownUndrained,
+    message: `shut down with input not drained: ${parts.join('; ')}; dropped`,
+    context: {
+      ...(source === undefined
+        ? {}
+        : { connection: source.connection, lineNumber: source.lineCount }),
+      ...(pending > 0 ? { sequence: nextSequence } : {}),
+    },
+  };
 }
 
 /** Counters of the input side. */
@@ -128,6 +176,31 @@ export class EventInput {
       eventSourceTakeovers: this.#takeovers,
       linesTooLong: this.#linesTooLong,
     };
+  }
+
+  /**
+   * Reads the current source on until it ends, fails or is closed, at most `ms`; backpressure
+   * still holds it meanwhile. Resolves with what is left if time ran out, else `undefined`.
+   * The owner refuses new sources from now on; `close()` follows.
+   */
+  async drain(ms: number): Promise<UndrainedSource | undefined> {
+    const source = this.#source;
+    if (source === undefined || source.released) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), ms);
+    });
+    const outOfTime = await Promise.race([source.whenReleased().then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (outOfTime && !source.released) {
+      return {
+        connection: source.name,
+        lineCount: source.lineCount,
+        unappliedBytes: source.unappliedBytes(),
+        waitedMs: ms,
+      };
+    }
+    return undefined;
   }
 
   /** Stops reading and closes the source in two steps. */

@@ -9,7 +9,7 @@
  *   of input read while lines are held waits for them: the source is released only once
  *   they are applied (a close, error or shutdown drops them, as it would unread input).
  * - The source is *released* (`eventSourceEnded`) exactly once, as soon as its end or an
- *   error is read, so a reconnecting source is accepted right away.
+ *   error is read, so a reconnecting source is accepted right away; `released` settles then.
  * - A final fragment without LF is reported and discarded, never applied: `12|F|60|5` may be
  *   the cut-off start of `12|F|60|50`, and applying it would deliver a wrong event and make
  *   the real line, resent by the next source, stale.
@@ -44,6 +44,8 @@ export class EventSourceConnection implements LineSink {
   readonly #maxLineLength: number;
   readonly #shutdownTimeout: number;
   #released = false;
+  readonly #releasedPromise: Promise<void>;
+  #resolveReleased!: () => void;
   #paused = false;
   /** The end of input was read while lines were held: finish once they are framed. */
   #endPending = false;
@@ -62,11 +64,24 @@ export class EventSourceConnection implements LineSink {
     this.#maxLineLength = options.maxLineLength;
     this.#shutdownTimeout = options.shutdownTimeout;
     this.#framer = new LineFramer(options.maxLineLength, this);
+    this.#releasedPromise = new Promise((resolve) => {
+      this.#resolveReleased = resolve;
+    });
   }
 
   /** Whether the source has ended, failed or been closed. */
   get released(): boolean {
     return this.#released;
+  }
+
+  /** Settles once the source has ended, failed or been closed (its held lines applied first). */
+  whenReleased(): Promise<void> {
+    return this.#releasedPromise;
+  }
+
+  /** Bytes read from the stream and not applied yet: held by backpressure, or an unfinished line. */
+  unappliedBytes(): number {
+    return this.#framer.unframedLength + this.stream.readableLength;
   }
 
   /** Lines read so far. */
@@ -203,6 +218,7 @@ export class EventSourceConnection implements LineSink {
   #release(): void {
     if (this.#released) return;
     this.#released = true;
+    this.#resolveReleased();
     this.#host.eventSourceEnded(this);
   }
 }

@@ -72,6 +72,11 @@ export class LineFramer {
     return this.#held.length > 0;
   }
 
+  /** Characters read but not handed on: input held by `hold()` and an incomplete line. */
+  get unframedLength(): number {
+    return this.#held.length + this.#partial.length;
+  }
+
   /** Hands on no more lines (after the current one) until `unhold()`. */
   hold(): void {
     this.#holding = true;

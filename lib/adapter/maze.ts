@@ -21,7 +21,7 @@ import type { Duplex, Readable } from 'node:stream';
 import createDebug from 'debug';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
-import { EventInput, type EventInputStats } from './event-input.js';
+import { EventInput, type EventInputStats, undrainedProblem } from './event-input.js';
 import {
   type ClientInfo,
   type ClientPage,
@@ -174,9 +174,14 @@ export class Maze extends EventEmitter<MazeEventMap> {
   }
 
   /**
-   * Stops reading the event source and closes everything attached (docs/protocol.md §8):
-   * each stream is ended so buffered output flushes, and whatever has not finished within
-   * `shutdownTimeout` is destroyed. Idempotent; resolves when all are closed.
+   * Shuts down in two steps (docs/protocol.md §8). From the call on, no stream is attached
+   * (`ERR_INVALID_STATE`). First the open event source is read on until it ends, for at most
+   * `shutdownTimeout`: every line it sent is applied and delivered, backpressure still
+   * holding it. Then everything attached is closed: each stream is ended so buffered output
+   * flushes, and whatever has not finished within another `shutdownTimeout` is destroyed.
+   * What the shutdown drops (a source still open at the timeout, events still waiting for a
+   * missing number) is reported once as `ERR_SHUTDOWN_UNDRAINED`, with its count.
+   * Idempotent; resolves when all are closed.
    */
   close(): Promise<void> {
     this.#closing ??= this.#closeAll();
@@ -185,6 +190,10 @@ export class Maze extends EventEmitter<MazeEventMap> {
 
   async #closeAll(): Promise<void> {
     log('closing');
+    const source = await this.#input.drain(this.options.shutdownTimeout);
+    const core = this.#core.stats();
+    const undrained = undrainedProblem(source, core.pending, core.nextSequence);
+    if (undrained !== undefined) this.#report(undrained);
     await Promise.all([this.#input.close(), this.#output.close()]);
     log('closed');
   }

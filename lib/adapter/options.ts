@@ -90,7 +90,8 @@ export const ADAPTER_OPTIONS = {
     ...DURATION,
     min: 0,
     default: 5_000,
-    describe: 'Milliseconds to flush buffered output on shutdown before closing anyway',
+    describe:
+      'Milliseconds a shutdown reads an open event source to its end, then again to flush buffered output, before closing anyway',
   },
 } as const satisfies Readonly<Record<string, OptionRow>>;
 

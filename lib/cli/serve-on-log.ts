@@ -65,11 +65,15 @@ export async function runServeOnLog(
           ),
         ),
     );
-    // Closers run newest first: the ingest appends what it holds, the gateway applies it and
-    // delivers it, then the clients are closed.
+    // Closers run newest first: both ports stop accepting, the ingest reads its source to the
+    // end and appends it all, the gateway applies it and delivers it, then the clients are
+    // closed (the client port's close() resolves once they are gone).
     lifecycle.onClose(() => appliedToTheEnd(gateway, eventLog, args.shutdownTimeout));
     const events = await openEventPort(ingest, args.host, args.eventPort);
-    lifecycle.onClose(() => closePortAndServer(events, ingest));
+    lifecycle.onClose(() => {
+      void clients.close();
+      return closePortAndServer(events, ingest);
+    });
     lifecycle.listening({
       addresses: `events on ${formatAddress(events.address)}, clients on ${formatAddress(clients.address)}`,
       limits: {

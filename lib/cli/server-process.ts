@@ -236,11 +236,15 @@ export class ServerProcess {
     );
   }
 
+  // The summaries of hidden problems come last: closing may report more (what it dropped).
   async #closeAll(): Promise<void> {
     clearInterval(this.#statsTimer);
-    clearTimeout(this.#problemTimer);
-    for (const summary of this.#problems.drain()) this.logger.warn(summary);
-    for (const close of this.#closers.splice(0).reverse()) await close();
+    try {
+      for (const close of this.#closers.splice(0).reverse()) await close();
+    } finally {
+      clearTimeout(this.#problemTimer);
+      for (const summary of this.#problems.drain()) this.logger.warn(summary);
+    }
   }
 
   #removeHandlers(): void {

@@ -446,12 +446,15 @@ export class IngestMachine {
     this.#abandoned = true;
     this.#clearTimers();
     if (timedOutAfterMs !== undefined && !this.#stopped) {
+      const first = this.#outgoing[0]?.batch.firstSequence;
+      const last = this.#outgoing.at(-1)?.batch.lastSequence;
+      const events = first === undefined || last === undefined ? 0 : last - first + 1;
       this.#actions.push({
         type: 'report',
         problem: {
           code: ErrorCode.LogFailed,
-          message: `closed before the event log acknowledged ${this.#outgoing.length} batch(es) within ${timedOutAfterMs} ms`,
-          context: { sequence: this.#outgoing[0]?.batch.firstSequence },
+          message: `closed before the event log acknowledged ${this.#outgoing.length} batch(es) (${events} sequence number(s) from ${first}) within ${timedOutAfterMs} ms`,
+          context: { sequence: first },
         },
       });
     }

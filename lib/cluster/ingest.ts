@@ -21,12 +21,15 @@
  *   are unref'd; a read during recovery is bounded by `EVENT_LOG_REQUEST_TIMEOUT_MS`.
  * - When the machine stops (another writer), the ingest reports `ERR_LOG_FENCED`, emits
  *   `'stopped'` and closes its event source.
+ * - `close()` drains before it closes: the open source is read to its end (bounded by
+ *   `shutdownTimeout`) and all of it appended, so a source that wrote and half-closed
+ *   loses nothing to a SIGTERM; what is dropped is reported with its count.
  * - Nothing here throws because of a peer or the log: problems are `'problem'` events.
  */
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import createDebug from 'debug';
-import { EventInput, type EventInputStats } from '../adapter/event-input.js';
+import { EventInput, type EventInputStats, undrainedProblem } from '../adapter/event-input.js';
 import { MAZE_OPTIONS, type MazeOptions } from '../adapter/options.js';
 import { EventSequencer } from '../core/event-sequencer.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
@@ -228,9 +231,13 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   }
 
   /**
-   * Closes the event source, appends what is sequenced (the open batch too; events still
-   * waiting for a missing number are not sequenced and are dropped), and clears its timers.
-   * Each step is bounded by `shutdownTimeout`; the log stays open. Idempotent.
+   * Shuts down: takes no more event sources, reads the open one on until it ends (at most
+   * `shutdownTimeout`; appends go on meanwhile), closes it, appends what is sequenced (the
+   * open batch too) and clears its timers; the wait for the log is bounded by another
+   * `shutdownTimeout`. What is dropped (a source still open at the timeout, events still
+   * waiting for a missing number) is reported as `ERR_SHUTDOWN_UNDRAINED` with its count;
+   * batches the log did not acknowledge in time, as `ERR_LOG_FAILED`. The log stays open.
+   * Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= this.#closeAll();
@@ -239,6 +246,15 @@ export class Ingest extends EventEmitter<IngestEventMap> {
 
   async #closeAll(): Promise<void> {
     log('closing');
+    const source = this.#machine.stopped
+      ? undefined
+      : await this.#input.drain(this.#shutdownTimeout);
+    const undrained = undrainedProblem(
+      source,
+      this.#sequencer.pending,
+      this.#sequencer.nextSequence,
+    );
+    if (undrained !== undefined) this.#report(undrained);
     await this.#input.close();
     const idle = new Promise<void>((resolve) => {
       this.#onIdle = resolve;

@@ -8,8 +8,9 @@
  * - `listen()` either resolves with both ports bound or rejects with `ERR_LISTEN` and
  *   leaves nothing open.
  * - Sockets get keepalive as ports.ts says; streams attached to a maze directly get none.
- * - `close()` stops accepting first, then closes the maze (flush bounded by
- *   `shutdownTimeout`), then waits for both servers to be fully closed.
+ * - `close()` stops accepting on both ports first, then closes the maze (it reads the open
+ *   event source to its end, then flushes, each bounded by `shutdownTimeout`), then waits
+ *   for both servers to be fully closed.
  */
 import type { AddressInfo } from 'node:net';
 import createDebug from 'debug';
@@ -39,7 +40,10 @@ export interface MazeServer {
   readonly eventAddress: AddressInfo;
   /** The bound client address. */
   readonly clientAddress: AddressInfo;
-  /** Stops accepting, closes every connection (flushing, bounded), closes the ports. Idempotent. */
+  /**
+   * Stops accepting, reads the open event source to its end and closes every connection
+   * (flushing), each step bounded by `shutdownTimeout`; closes the ports. Idempotent.
+   */
   close(): Promise<void>;
 }
 
