@@ -13,7 +13,10 @@ import {
   randomInt,
 } from '../helpers/streams.js';
 
-const linesOf = (output: string): string[] => output.match(/[^\n]*\n/g) ?? [];
+const linesOf = (output: Uint8Array): string[] =>
+  Buffer.from(output)
+    .toString('latin1')
+    .match(/[^\n]*\n/g) ?? [];
 const sequenceOf = (line: string): number => Number(/^\d+/.exec(line)?.[0]);
 
 /**

@@ -146,17 +146,17 @@ export class ClientConnection implements LineSink, FlowClient {
   }
 
   /**
-   * Writes `text` at once, outside the batching (a resumed client's replay, before anything
-   * live): `notifications` lines. Returns the bytes handed over.
+   * Writes `output` at once, outside the batching (a resumed client's replay or gap line,
+   * before anything live): `notifications` lines. Returns the bytes handed over.
    */
-  send(text: string, notifications: number): number {
+  send(output: string | Uint8Array, notifications: number): number {
     const stream = this.stream;
-    if (this.#state !== 'identified' || stream.destroyed || stream.writableEnded || text === '') {
-      return 0;
-    }
+    if (this.#state !== 'identified' || stream.destroyed || stream.writableEnded) return 0;
+    if (output.length === 0) return 0;
     this.#notificationsSent += notifications;
-    stream.write(text, 'latin1');
-    return text.length;
+    if (typeof output === 'string') stream.write(output, 'latin1');
+    else stream.write(output);
+    return output.length;
   }
 
   queuedBytes(): number {

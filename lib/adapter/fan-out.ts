@@ -408,7 +408,7 @@ export class FanOut {
     const userId = client.userId as UserId;
     const after = client.resumeAfter as Sequence;
     const outcome = this.#users.resume(userId, after);
-    let output: string;
+    let output: string | Uint8Array;
     if (outcome.exact) {
       this.#clientsResumed++;
       this.#resumeNotifications += outcome.notifications;

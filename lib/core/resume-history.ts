@@ -29,8 +29,11 @@ export interface ExactResume {
   readonly exact: true;
   /** Notifications the user missed, oldest first. */
   readonly notifications: number;
-  /** Their lines, concatenated: what the client is sent before anything live. */
-  readonly output: string;
+  /**
+   * Their lines, concatenated, as the bytes read: what the client is sent before anything
+   * live (a view of a fresh buffer, the caller's to keep).
+   */
+  readonly output: Uint8Array;
   /** Entries of the history looked at (the cost of this resume). */
   readonly scanned: number;
 }
@@ -76,8 +79,6 @@ function kindOf(type: EventType): number {
 /** First sizes of the rings (at most a quarter of the budget each, so both fit a small one). */
 const MIN_ENTRIES = 64;
 const MIN_LINE_BYTES = 4096;
-/** Characters decoded per `String.fromCharCode` call (well under the engine's argument limit). */
-const DECODE_CHUNK = 8192;
 
 export class ResumeHistory {
   readonly #maxBytes: number;
@@ -215,12 +216,16 @@ export class ResumeHistory {
         if ((kind & CHANGED) !== 0 && this.#from[slot] === user) following.set(to, !follows(to));
       }
     }
-    const parts: string[] = [];
-    for (let i = picked.length - 1; i >= 0; i--) parts.push(this.#lineOf(picked[i] as number));
+    let bytes = 0;
+    for (const slot of picked) bytes += this.#lineLength[slot] as number;
+    const output = new Uint8Array(bytes);
+    let at = 0;
+    for (let i = picked.length - 1; i >= 0; i--)
+      at = this.#copyLine(picked[i] as number, output, at);
     return {
       exact: true,
       notifications: picked.length,
-      output: parts.join(''),
+      output,
       scanned: this.#size - first,
     };
   }
@@ -242,22 +247,15 @@ export class ResumeHistory {
     return low;
   }
 
-  #lineOf(slot: number): string {
+  // Copies the line of `slot` into `output` at `at`; returns where it ends.
+  #copyLine(slot: number, output: Uint8Array, at: number): number {
     const lines = this.#lines;
-    let at = this.#lineAt[slot] as number;
-    let left = this.#lineLength[slot] as number;
-    let text = '';
-    while (left > 0) {
-      const count = Math.min(left, lines.length - at, DECODE_CHUNK);
-      text += String.fromCharCode.apply(
-        null,
-        lines.subarray(at, at + count) as unknown as number[],
-      );
-      left -= count;
-      at += count;
-      if (at === lines.length) at = 0;
-    }
-    return text;
+    const start = this.#lineAt[slot] as number;
+    const length = this.#lineLength[slot] as number;
+    const first = Math.min(length, lines.length - start);
+    output.set(lines.subarray(start, start + first), at);
+    output.set(lines.subarray(0, length - first), at + first);
+    return at + length;
   }
 
   // Grows a ring or evicts the oldest entries until an entry with a line of `length` fits;
