@@ -415,6 +415,7 @@ class Simulation {
     this.#clientSockets[client.index] = undefined;
     socket.destroy();
     client.dropped();
+    if (this.#closing) return;
     this.#away++;
     const schedule = this.#drops?.[client.index] as DropSchedule;
     const pause = setTimeout(() => {
