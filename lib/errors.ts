@@ -25,6 +25,11 @@ export const ErrorCode = {
   LineUnterminated: 'ERR_LINE_UNTERMINATED',
   /** A client's first line is not a valid user id; the client is closed. */
   ClientBadId: 'ERR_CLIENT_BAD_ID',
+  /**
+   * A client's id line names a valid user but not a valid last sequence number to resume
+   * after (`USERID|LASTSEQ`: decimal, `0..MAX_SAFE_INTEGER`); the client is closed.
+   */
+  ClientBadResume: 'ERR_CLIENT_BAD_RESUME',
   /** A client sent no id within the identify timeout; the client is closed. */
   ClientIdTimeout: 'ERR_CLIENT_ID_TIMEOUT',
   /**

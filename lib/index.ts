@@ -12,6 +12,7 @@ export {
   Maze,
   type MazeEventMap,
   type MazeStats,
+  type ResumeReport,
 } from './adapter/maze.js';
 export type { MazeOptions, ResolvedMazeOptions } from './adapter/options.js';
 export type { ConnectedUsers } from './core/connected-users.js';
@@ -47,6 +48,12 @@ export {
   type ParsedLine,
   parseEvent,
 } from './core/parser.js';
+export type {
+  ExactResume,
+  RefusedResume,
+  ResumeGap,
+  ResumeOutcome,
+} from './core/resume-history.js';
 export { recipientsOf } from './core/router.js';
 export { type Sequenced, Sequencer, type SequencerOptions } from './core/sequencer.js';
 export type { UserLookup } from './core/user-lookup.js';

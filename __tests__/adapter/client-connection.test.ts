@@ -5,7 +5,7 @@
 
 import { duplexPair } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import { parseUserId } from '../../lib/adapter/client-connection.js';
+import { parseUserId } from '../../lib/adapter/id-line.js';
 import { ErrorCode } from '../../lib/errors.js';
 import {
   attachMemoryClient,

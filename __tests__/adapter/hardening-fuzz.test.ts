@@ -138,6 +138,7 @@ const EVENT_PROBLEMS = new Set<string>([
 ]);
 const CLIENT_PROBLEMS = new Set<string>([
   ErrorCode.ClientBadId,
+  ErrorCode.ClientBadResume,
   ErrorCode.ClientIdTimeout,
   ErrorCode.StreamError,
 ]);

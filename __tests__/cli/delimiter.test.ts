@@ -51,7 +51,9 @@ describe('--delimiter (built binary)', () => {
   ])('shows the delimiter of %j in its limits banner as %s', async (args, shown) => {
     const server = await serve(args);
     const limits = await server.waitForLine('stderr', /follower-maze limits:/, EXIT_MS);
-    expect(limits).toContain(` maxFollowEdges=8388608 ${shown} resetOnDisconnect=false `);
+    expect(limits).toContain(
+      ` maxFollowEdges=8388608 resumeBytes=16777216 ${shown} resetOnDisconnect=false `,
+    );
     expect(await stop(server)).toBe(0);
   });
 

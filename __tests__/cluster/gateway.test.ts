@@ -22,6 +22,7 @@ import { ErrorCode, MazeError, type Problem } from '../../lib/errors.js';
 import { gatewayMonitorSources } from '../../lib/monitor/cluster-sources.js';
 import { collectProblems, useClosing } from '../helpers/closing.js';
 import { appendRange } from '../helpers/event-log-contract.js';
+import { FlakyClient } from '../helpers/resume.js';
 import {
   attachMemoryClient,
   attachMemorySource,
@@ -114,6 +115,54 @@ describe('Gateway: ingest and gateways deliver what one maze delivers', () => {
     }
     for (const clients of served) await expectSameDeliveries(clients, reference);
     expect(reference.some((client) => client.received.text.includes('\r\n'))).toBe(true);
+  });
+});
+
+describe('Gateway: clients that resume', () => {
+  it('get on any gateway, and on one started later, what a client that never dropped gets', async () => {
+    const users = 6;
+    const rng = mulberry32(21);
+    const lines = shuffleInBatches(generateEventLines({ count: 3_000, users, seed: 5 }), 30, rng);
+    const log = new MemoryEventLog();
+    const ingest = await newIngest(log);
+    const gateways = [await newGateway({ log }), await newGateway({ log })].map((g) => g.gateway);
+    await Promise.all(gateways.map((gateway) => gateway.ready));
+    const steady = await attachMemoryClient(gateways[0] as Gateway, '4\n');
+    const flaky = new FlakyClient(4);
+    await flaky.connect(gateways[1] as Gateway);
+    const source = attachMemorySource(ingest);
+    let resumes = 0;
+    for (let at = 0; at < lines.length; at += 250) {
+      source.peer.write(lines.slice(at, at + 250).join(''));
+      await waitUntil(
+        () => ingest.stats().eventsAppended >= Math.min(at + 250, 3_000) - 250,
+        'appends',
+      );
+      if (at === 1_500) {
+        // A gateway started now replays the log from its start, so its history reaches back too.
+        const late = await newGateway({ log });
+        await late.gateway.ready;
+        gateways.push(late.gateway);
+      }
+      flaky.drop();
+      const next = gateways[resumes++ % gateways.length] as Gateway;
+      // A gateway behind the client's last number would say "ahead": wait until it is not.
+      await waitUntil(
+        () => next.stats().nextSequence > flaky.lastSequence,
+        'the next gateway to reach the client',
+      );
+      await flaky.connect(next);
+    }
+    await source.end();
+    for (const gateway of gateways) {
+      await waitUntil(() => gateway.stats().eventsApplied === 3_000, 'every event applied');
+    }
+    await waitUntil(() => flaky.text.length >= steady.received.text.length, 'the flaky client');
+    expect(steady.received.text.length).toBeGreaterThan(1_000);
+    expect(flaky.text).toBe(steady.received.text);
+    const resumed = gateways.map((gateway) => gateway.stats().clientsResumed);
+    expect(resumed.every((count) => count > 0)).toBe(true);
+    expect(gateways.map((gateway) => gateway.stats().resumesRefused)).toEqual([0, 0, 0]);
   });
 });
 

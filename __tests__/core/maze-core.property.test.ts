@@ -53,7 +53,7 @@ function coreDeliveries(
       core.disconnect(user);
       connectionsOf.get(user)?.delete(op.connection);
       userOf.delete(op.connection);
-    } else {
+    } else if (op.kind === 'line') {
       for (const { event, recipients } of core[apply](op.line).deliveries) {
         for (const user of recipients) {
           for (const connection of connectionsOf.get(user) ?? []) {

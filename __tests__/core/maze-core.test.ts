@@ -398,6 +398,9 @@ describe('MazeCore: stats and reset', () => {
       nextSequence: 3,
       usersConnected: 2,
       followEdges: 1,
+      resumeHistoryEvents: 1,
+      resumeHistoryBytes: core.stats().resumeHistoryBytes,
+      resumableAfter: 0,
     };
     expect(core.stats()).toEqual(expected);
     core.push('7|B\n'); // overflow: 3 and 4 skipped, 5..7 applied
@@ -409,6 +412,7 @@ describe('MazeCore: stats and reset', () => {
       pending: 0,
       pendingBytes: 0,
       nextSequence: 8,
+      resumeHistoryEvents: 4,
     });
   });
 
@@ -431,6 +435,9 @@ describe('MazeCore: stats and reset', () => {
       nextSequence: 5,
       usersConnected: 1,
       followEdges: 0,
+      resumeHistoryEvents: 0,
+      resumeHistoryBytes: expect.any(Number),
+      resumableAfter: 4,
     });
     expect(received(core.push('5|B\n'), core.push('6|S|2\n'))).toEqual({ 1: ['5|B\n'] });
   });

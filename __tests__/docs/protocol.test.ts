@@ -59,8 +59,8 @@ function sourceFiles(directory: string): string[] {
 describe('docs/protocol.md', () => {
   const sections = sectionNumbers(PROTOCOL);
 
-  it('numbers its sections 1 to 11 without gaps, then records its choices', () => {
-    expect(sections).toEqual(Array.from({ length: 11 }, (_, index) => index + 1));
+  it('numbers its sections 1 to 12 without gaps, then records its choices', () => {
+    expect(sections).toEqual(Array.from({ length: 12 }, (_, index) => index + 1));
     expect(PROTOCOL).toMatch(/^## Recorded choices$/m);
   });
 

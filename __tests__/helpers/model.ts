@@ -5,15 +5,23 @@
  * Duplicates: the first line with a number wins, except that a valid line replaces an
  * invalid one that still waits (an applied number is stale whatever comes).
  *
+ * Resume: a connection that identifies with the last number it saw first gets, for every
+ * event applied after that number, what a connection of its user open all along would have
+ * got (the model keeps every applied event, with the followers of a status update's sender
+ * at its time); one that names a number not applied yet gets nothing replayed.
+ *
  * Simplifications, on purpose: every arrived event is kept in a plain Map (no capacity, so
  * callers must use a reorder capacity the stream never fills), lines are parsed with split
- * and regexes, and recipients are decided connection by connection.
+ * and regexes, recipients are decided connection by connection, and the history is unbounded
+ * (callers turn a resume the server refused into a plain connect).
  */
 
 export type ModelOp =
   | { kind: 'line'; line: string } // one event line as sent, terminator included
   | { kind: 'connect'; connection: number; user: number } // a client connection identifies as `user`
-  | { kind: 'disconnect'; connection: number };
+  | { kind: 'disconnect'; connection: number }
+  // a client connection identifies as `user`, resuming after sequence number `after`
+  | { kind: 'resume'; connection: number; user: number; after: number };
 
 /** The op for client `connection` identifying as `user`. */
 export function connectOp(connection: number, user: number): ModelOp {
@@ -78,38 +86,49 @@ export function expectedDeliveries(
   const follows = new Set<string>();
   const openConnections = new Map<number, number>(); // connection -> user
   const received = new Map<number, string[]>();
+  // Every applied event: its number, its text, and whom it would notify if connected.
+  const applied: { sequence: number; text: string; notifies: (user: number) => boolean }[] = [];
 
-  const apply = (line: string): void => {
+  const apply = (sequence: number, line: string): void => {
     const event = eventOf(line);
     if (event === undefined) return;
     if (event.type === 'F') follows.add(`${event.from}>${event.to}`);
     if (event.type === 'U') follows.delete(`${event.from}>${event.to}`);
     const text = line.endsWith('\n') ? line : `${line}\n`;
-    for (const [connection, user] of openConnections) {
-      let notified: boolean;
-      switch (event.type) {
-        case 'F':
-        case 'P':
-          notified = user === event.to;
-          break;
-        case 'U':
-          notified = false;
-          break;
-        case 'B':
-          notified = true;
-          break;
-        case 'S':
-          notified = follows.has(`${user}>${event.from}`);
-          break;
+    let notifies: (user: number) => boolean;
+    switch (event.type) {
+      case 'F':
+      case 'P':
+        notifies = (user) => user === event.to;
+        break;
+      case 'U':
+        notifies = () => false;
+        break;
+      case 'B':
+        notifies = () => true;
+        break;
+      case 'S': {
+        const followers = new Set([...follows].filter((edge) => edge.endsWith(`>${event.from}`)));
+        notifies = (user) => followers.has(`${user}>${event.from}`);
+        break;
       }
-      if (notified) received.get(connection)?.push(text);
+    }
+    applied.push({ sequence, text, notifies });
+    for (const [connection, user] of openConnections) {
+      if (notifies(user)) received.get(connection)?.push(text);
     }
   };
 
   for (const op of ops) {
-    if (op.kind === 'connect') {
+    if (op.kind === 'connect' || op.kind === 'resume') {
       openConnections.set(op.connection, op.user);
       if (!received.has(op.connection)) received.set(op.connection, []);
+      if (op.kind === 'resume' && op.after < nextSequence) {
+        const replay = received.get(op.connection) as string[];
+        for (const event of applied) {
+          if (event.sequence > op.after && event.notifies(op.user)) replay.push(event.text);
+        }
+      }
     } else if (op.kind === 'disconnect') {
       openConnections.delete(op.connection);
     } else {
@@ -127,8 +146,8 @@ export function expectedDeliveries(
       arrived.set(sequence, op.line);
       for (let line = arrived.get(nextSequence); line !== undefined; ) {
         arrived.delete(nextSequence);
+        apply(nextSequence, line);
         nextSequence++;
-        apply(line);
         line = arrived.get(nextSequence);
       }
     }

@@ -5,8 +5,8 @@
  * - Life cycle: `identifying` -> `identified` -> `closed`, or `identifying` -> `closed`.
  *   The host hears `identified` at most once and `closed` exactly once for an identified
  *   client, so registration and removal always pair up.
- * - The first non-empty line is the user id: decimal digits only, `0..MAX_SAFE_INTEGER`
- *   (leading zeros allowed, like ids inside events). A bad id, an id line over
+ * - The first non-empty line is the user id (`id-line.ts`), optionally with the last
+ *   sequence number to resume after. A bad id or resume number, an id line over
  *   `maxIdLineLength`, or no id within `identifyTimeout` is reported and the client is
  *   closed. Nothing the client sends is ever held beyond the id line limit.
  * - Everything read after the id is discarded, and reading goes on so the peer never blocks.
@@ -22,11 +22,12 @@
  */
 import type { Duplex } from 'node:stream';
 import { MAX_ID } from '../core/constants.js';
-import type { UserId } from '../core/events.js';
-import { contentEnd, quoteLine, readId } from '../core/parser.js';
+import type { Sequence, UserId } from '../core/events.js';
+import { quoteLine } from '../core/parser.js';
 import { ErrorCode, type Problem } from '../errors.js';
 import { closeStream } from './close-stream.js';
 import type { FlowClient } from './flow-control.js';
+import { parseIdLine } from './id-line.js';
 import { LineFramer, type LineSink } from './line-framer.js';
 import { remoteAddressOf } from './remote-address.js';
 
@@ -71,6 +72,8 @@ export class ClientConnection implements LineSink, FlowClient {
   readonly remoteAddress: string | null;
   /** The user id, once identified. */
   userId: UserId | undefined;
+  /** The last sequence number the client says it received, when it resumes. */
+  resumeAfter: Sequence | undefined;
   /**
    * Notifications queued during the current input chunk; written by `flush()`. An array
    * joined once, not `+=`: a rope of hundreds of small strings costs V8 a flattening copy
@@ -137,6 +140,20 @@ export class ClientConnection implements LineSink, FlowClient {
     return output.length;
   }
 
+  /**
+   * Writes `text` at once, outside the batching (a resumed client's replay, before anything
+   * live): `notifications` lines. Returns the bytes handed over.
+   */
+  send(text: string, notifications: number): number {
+    const stream = this.stream;
+    if (this.#state !== 'identified' || stream.destroyed || stream.writableEnded || text === '') {
+      return 0;
+    }
+    this.#notificationsSent += notifications;
+    stream.write(text, 'latin1');
+    return text.length;
+  }
+
   queuedBytes(): number {
     return this.stream.writableLength;
   }
@@ -174,11 +191,14 @@ export class ClientConnection implements LineSink, FlowClient {
 
   onLine(line: string, lineNumber: number): void {
     if (this.#state !== 'identifying') return;
-    const userId = parseUserId(line);
-    if (userId === undefined) {
+    const idLine = parseIdLine(line);
+    if ('invalid' in idLine) {
+      const resume = idLine.invalid === 'resumeAfter';
       this.#reject({
-        code: ErrorCode.ClientBadId,
-        message: `client sent an invalid user id '${quoteLine(line)}' (expected 0..${MAX_ID}); closed`,
+        code: resume ? ErrorCode.ClientBadResume : ErrorCode.ClientBadId,
+        message: resume
+          ? `client sent an invalid resume line '${quoteLine(line)}' (expected USERID|LASTSEQ, both 0..${MAX_ID}); closed`
+          : `client sent an invalid user id '${quoteLine(line)}' (expected 0..${MAX_ID}); closed`,
         context: { connection: this.name, lineNumber, line: quoteLine(line) },
       });
       return;
@@ -186,7 +206,8 @@ export class ClientConnection implements LineSink, FlowClient {
     clearTimeout(this.#identifyTimer);
     this.#identifyTimer = undefined;
     this.#framer = undefined;
-    this.userId = userId;
+    this.userId = idLine.userId;
+    this.resumeAfter = idLine.resumeAfter;
     this.#state = 'identified';
     this.#host.clientIdentified(this);
   }
@@ -266,14 +287,4 @@ export class ClientConnection implements LineSink, FlowClient {
     this.#pending.length = 0;
     this.#host.clientClosed(this);
   }
-}
-
-/**
- * Reads a client's id line (with its terminator) by the same rules as ids inside events
- * (`readId`): decimal digits only, `0..MAX_SAFE_INTEGER`, leading zeros allowed.
- * Returns `undefined` for anything else (signs, spaces, `|`, other bytes, overflow).
- */
-export function parseUserId(line: string): UserId | undefined {
-  const userId = readId(line, 0, contentEnd(line));
-  return userId >= 0 ? userId : undefined;
 }

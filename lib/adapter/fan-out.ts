@@ -28,12 +28,14 @@
  */
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
-import type { UserId } from '../core/events.js';
+import type { Sequence, UserId } from '../core/events.js';
 import type { Delivery } from '../core/maze-core.js';
+import type { ResumeOutcome } from '../core/resume-history.js';
 import { ErrorCode, type Problem } from '../errors.js';
 import { ClientConnection, type ClientHost, type ClientSummary } from './client-connection.js';
 import { ClientLimit } from './client-limit.js';
 import { FlowControl } from './flow-control.js';
+import { ResumeQueue } from './resume-queue.js';
 
 /**
  * Output queued since the last flush that makes the maze flush before the input chunk ends.
@@ -78,16 +80,29 @@ export interface ClientPage {
   readonly items: readonly ClientSummary[];
 }
 
-/** Who is connected, as the core routes by it: `MazeCore` is one. */
+/** Who is connected, as the core routes by it, and what a resuming user missed: `MazeCore` is one. */
 export interface UserPresence {
   connect(userId: UserId): void;
   disconnect(userId: UserId): void;
+  resume(userId: UserId, lastSequence: Sequence): ResumeOutcome;
+}
+
+/** How a client's resume went (docs/protocol.md §12). */
+export interface ResumeReport extends ClientInfo {
+  /** The last sequence number the client said it received. */
+  readonly after: Sequence;
+  /** Whether everything after it was replayed; otherwise the client was sent a gap line. */
+  readonly exact: boolean;
+  /** Notifications replayed (0 when not exact). */
+  readonly notifications: number;
 }
 
 /** What the output side tells its owner. */
 export interface FanOutHost {
   /** A client sent its id: it gets every notification delivered from now on. */
   clientIdentified(client: ClientInfo): void;
+  /** A client that identified with a last sequence number was replayed what it missed, or told it cannot be. */
+  clientResumed(report: ResumeReport): void;
   /** A client is gone (identified or not). */
   clientClosed(client: ClientInfo): void;
   /** Stop reading input until `resumeInput()`. */
@@ -118,6 +133,14 @@ export interface FanOutStats {
   readonly outputQueuedBytes: number;
   /** Whether the output queued for all clients is over the total budget right now. */
   readonly outputOverBudget: boolean;
+  /** Resumes that replayed everything the client missed. */
+  readonly clientsResumed: number;
+  /** Resumes answered with a gap line: the history no longer held it, or the number was ahead. */
+  readonly resumesRefused: number;
+  /** Notifications replayed to resuming clients (also counted in `notificationsSent`). */
+  readonly resumeNotifications: number;
+  /** Clients waiting for their resume. */
+  readonly resumesWaiting: number;
   /** Whether the input is held by backpressure right now. */
   readonly eventSourcePaused: boolean;
   /** Times the input was held by backpressure. */
@@ -131,6 +154,7 @@ export class FanOut {
   readonly #clientHost: ClientHost;
   readonly #flow: FlowControl<ClientConnection>;
   readonly #limit: ClientLimit;
+  readonly #resumes: ResumeQueue<ClientConnection>;
   readonly #clientsByUser = new Map<UserId, ClientConnection[]>();
   /** Where each identified client sits in its user's array (O(1) removal); its size is how many are identified. */
   readonly #positions = new Map<ClientConnection, number>();
@@ -149,6 +173,9 @@ export class FanOut {
   #notificationsSent = 0;
   #bytesOut = 0;
   #slowClientDisconnects = 0;
+  #clientsResumed = 0;
+  #resumesRefused = 0;
+  #resumeNotifications = 0;
 
   constructor(options: FanOutOptions, users: UserPresence, host: FanOutHost) {
     this.#options = options;
@@ -167,6 +194,10 @@ export class FanOut {
       dropSlowClient: (client, reason) => this.#dropSlowClient(client, reason),
     });
     this.#limit = new ClientLimit(options.maxClients, (problem) => host.report(problem));
+    this.#resumes = new ResumeQueue(
+      (client) => this.#serveResume(client),
+      () => this.#flow.sourceHeld,
+    );
     this.#clientHost = {
       clientIdentified: (client) => this.#identified(client),
       clientDrained: (client) => this.#flow.drained(client),
@@ -264,6 +295,7 @@ export class FanOut {
       if (this.#backlog !== undefined || this.#flow.sourceHeld) return;
     }
     this.#host.resumeInput();
+    this.#resumes.kick();
   }
 
   /** One write per client with queued output, then the limits are checked. */
@@ -308,6 +340,10 @@ export class FanOut {
       notificationsSent: this.#notificationsSent,
       bytesOut: this.#bytesOut,
       slowClientDisconnects: this.#slowClientDisconnects,
+      clientsResumed: this.#clientsResumed,
+      resumesRefused: this.#resumesRefused,
+      resumeNotifications: this.#resumeNotifications,
+      resumesWaiting: this.#resumes.size,
       clientsOverLimit: this.#flow.clientsOverLimit,
       outputQueuedBytes: this.#flow.queuedBytes,
       outputOverBudget: this.#flow.overBudget,
@@ -320,10 +356,54 @@ export class FanOut {
   async close(): Promise<void> {
     this.#flow.close();
     this.#limit.close();
+    this.#resumes.close();
     await Promise.all([...this.#clients].map((client) => client.close()));
   }
 
   #identified(client: ClientConnection): void {
+    if (client.resumeAfter === undefined) this.#register(client);
+    else this.#resumes.add(client);
+  }
+
+  // Replays what the client missed (or tells it why not) and registers it, in one turn: the
+  // events applied after the scan reach it live, exactly once. Returns the entries scanned.
+  #serveResume(client: ClientConnection): number {
+    const userId = client.userId as UserId;
+    const after = client.resumeAfter as Sequence;
+    const outcome = this.#users.resume(userId, after);
+    let output: string;
+    if (outcome.exact) {
+      this.#clientsResumed++;
+      this.#resumeNotifications += outcome.notifications;
+      this.#notificationsSent += outcome.notifications;
+      output = outcome.output;
+    } else {
+      this.#resumesRefused++;
+      output = gapLine(outcome.reason, outcome.next);
+    }
+    this.#register(client);
+    const written = client.send(output, outcome.exact ? outcome.notifications : 0);
+    if (written !== 0) {
+      this.#bytesOut += written;
+      this.#flow.wrote(client);
+      this.#flow.flushed();
+    }
+    log(
+      '%s resumed after %d: %s',
+      client.name,
+      after,
+      outcome.exact ? outcome.notifications : outcome.reason,
+    );
+    this.#host.clientResumed({
+      ...infoOf(client),
+      after,
+      exact: outcome.exact,
+      notifications: outcome.exact ? outcome.notifications : 0,
+    });
+    return outcome.exact ? outcome.scanned : 0;
+  }
+
+  #register(client: ClientConnection): void {
     const userId = client.userId as UserId;
     let clients = this.#clientsByUser.get(userId);
     if (clients === undefined) {
@@ -341,6 +421,7 @@ export class FanOut {
   // Unregistered before flow control hears of it: releasing the input may deliver at once.
   #closed(client: ClientConnection): void {
     if (!this.#clients.delete(client)) return;
+    this.#resumes.delete(client);
     const at = this.#positions.get(client);
     if (at !== undefined) {
       const userId = client.userId as UserId;
@@ -373,11 +454,23 @@ export class FanOut {
   }
 
   #report(problem: Problem): void {
-    if (problem.code === ErrorCode.ClientBadId || problem.code === ErrorCode.ClientIdTimeout) {
+    if (
+      problem.code === ErrorCode.ClientBadId ||
+      problem.code === ErrorCode.ClientBadResume ||
+      problem.code === ErrorCode.ClientIdTimeout
+    ) {
       this.#clientsRejected++;
     }
     this.#host.report(problem);
   }
+}
+
+/**
+ * The line a resuming client gets instead of a replay (docs/protocol.md §12): why, and the
+ * number its live notifications start from. It starts with `!`, which no event line does.
+ */
+export function gapLine(reason: string, next: Sequence): string {
+  return `!GAP|${reason}|${next}\n`;
 }
 
 function infoOf(client: ClientConnection): ClientInfo {

@@ -22,10 +22,16 @@ import createDebug from 'debug';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { EventInput, type EventInputStats } from './event-input.js';
-import { type ClientInfo, type ClientPage, FanOut, type FanOutStats } from './fan-out.js';
+import {
+  type ClientInfo,
+  type ClientPage,
+  FanOut,
+  type FanOutStats,
+  type ResumeReport,
+} from './fan-out.js';
 import { type MazeOptions, type ResolvedMazeOptions, resolveMazeOptions } from './options.js';
 
-export type { ClientInfo, ClientPage } from './fan-out.js';
+export type { ClientInfo, ClientPage, ResumeReport } from './fan-out.js';
 
 const log = createDebug('follower-maze:maze');
 
@@ -43,6 +49,11 @@ export interface MazeEventMap {
   problem: [problem: Problem];
   /** A client sent its id; it receives every event applied from now on. */
   clientIdentified: [client: ClientInfo];
+  /**
+   * A client that identified as `USERID|LASTSEQ` was sent what it missed (`exact`), or a gap
+   * line (docs/protocol.md §12); it receives live notifications from now on.
+   */
+  clientResumed: [report: ResumeReport];
   /** A client is gone (left, failed, rejected, dropped or closed). */
   clientClosed: [client: ClientInfo];
   /** An event source was accepted (it holds the source slot until it ends). */
@@ -76,10 +87,12 @@ export class Maze extends EventEmitter<MazeEventMap> {
       reorderCapacity: this.options.reorderCapacity,
       reorderBytes: this.options.reorderBytes,
       maxFollowEdges: this.options.maxFollowEdges,
+      resumeBytes: this.options.resumeBytes,
       delimiter: this.options.delimiter,
     });
     this.#output = new FanOut(this.options, this.#core, {
       clientIdentified: (client) => this.emit('clientIdentified', client),
+      clientResumed: (report) => this.emit('clientResumed', report),
       clientClosed: (client) => this.emit('clientClosed', client),
       pauseInput: () => this.#input.pause(),
       resumeInput: () => this.#input.resume(),

@@ -107,6 +107,7 @@ export const MAZE_OPTIONS = pickRows({ ...CORE_OPTIONS, ...ADAPTER_OPTIONS }, [
   'reorderBytes',
   'startSequence',
   'maxFollowEdges',
+  'resumeBytes',
   'delimiter',
   'resetOnDisconnect',
   'sourceIdleTimeout',

@@ -134,6 +134,7 @@ export const SERVER_OPTIONS = [
   take('reorderBytes', CORE_OPTIONS.reorderBytes, EVENT_SIDE, SERVER_GROUP),
   take('startSequence', CORE_OPTIONS.startSequence, EVENT_SIDE, SERVER_GROUP),
   take('maxFollowEdges', CORE_OPTIONS.maxFollowEdges, EVERY, SERVER_GROUP),
+  take('resumeBytes', CORE_OPTIONS.resumeBytes, CLIENT_SIDE, SERVER_GROUP),
   take('delimiter', CORE_OPTIONS.delimiter, EVERY, SERVER_GROUP),
   take('resetOnDisconnect', ADAPTER_OPTIONS.resetOnDisconnect, SERVE_ONLY, SERVER_GROUP),
   take('sourceIdleTimeout', ADAPTER_OPTIONS.sourceIdleTimeout, EVENT_SIDE, SERVER_GROUP),

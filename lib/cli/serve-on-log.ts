@@ -140,6 +140,7 @@ function bothHalves(ingest: MonitorSources, gateway: MonitorSources): MonitorSou
     stats: () => bothStats(ingest.stats(), gateway.stats()),
     statMetrics: { ...gateway.statMetrics, ...ingest.statMetrics },
     clients: (page) => gateway.clients?.(page) ?? { total: 0, items: [] },
+    ...(gateway.watchResumes !== undefined && { watchResumes: gateway.watchResumes }),
     report: (problem) => gateway.report?.(problem),
   };
 }

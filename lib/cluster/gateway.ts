@@ -27,7 +27,13 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { resolveMaxClients } from '../adapter/descriptor-limit.js';
-import { type ClientInfo, type ClientPage, FanOut, type FanOutStats } from '../adapter/fan-out.js';
+import {
+  type ClientInfo,
+  type ClientPage,
+  FanOut,
+  type FanOutStats,
+  type ResumeReport,
+} from '../adapter/fan-out.js';
 import { MAZE_OPTIONS, type MazeOptions } from '../adapter/options.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
@@ -93,6 +99,8 @@ export interface GatewayEventMap {
   problem: [problem: Problem];
   /** A client sent its id; it receives every event applied from now on. */
   clientIdentified: [client: ClientInfo];
+  /** A resuming client was sent what it missed, or a gap line. */
+  clientResumed: [report: ResumeReport];
   /** A client is gone. */
   clientClosed: [client: ClientInfo];
   /** The log is applied up to the tail found at start: clients are accepted from now on. */
@@ -115,6 +123,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const resolved = resolveGatewayOptions(options);
   const core = new MazeCore({
     maxFollowEdges: resolved.maxFollowEdges,
+    resumeBytes: resolved.resumeBytes,
     delimiter: resolved.delimiter,
   });
   const start = options.snapshots === undefined ? 0 : await restoreNewest(core, options.snapshots);
@@ -182,6 +191,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
     });
     this.#output = new FanOut(options, this.#core, {
       clientIdentified: (client) => this.emit('clientIdentified', client),
+      clientResumed: (report) => this.emit('clientResumed', report),
       clientClosed: (client) => this.emit('clientClosed', client),
       pauseInput: () => this.#follower.hold(),
       resumeInput: () => this.#follower.release(),

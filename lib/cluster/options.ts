@@ -117,6 +117,7 @@ export const GATEWAY_OPTION_NAMES = [
   'totalBufferLimit',
   'slowClientTimeout',
   'maxFollowEdges',
+  'resumeBytes',
   'shutdownTimeout',
   'delimiter',
 ] as const;

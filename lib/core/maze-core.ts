@@ -13,17 +13,21 @@
  * - Recipients are computed when an event is applied, from the users connected at that
  *   moment: a user connected before a `push()` gets every event that push applies.
  * - Deliveries are returned in application order; events that notify nobody are left out.
+ * - Every applied event is recorded in the resume history (`ResumeHistory`), which the graph
+ *   changes only through, so `resume()` rebuilds exactly what a user missed.
  */
 
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import type { GivenOf } from '../options/option.js';
+import { checkOptionValue } from '../options/option.js';
 import { ConnectedUsers } from './connected-users.js';
 import { EventSequencer } from './event-sequencer.js';
 import { EventType, type MazeEvent, type UserId } from './events.js';
 import { FollowGraph, FollowOutcome } from './follow-graph.js';
 import type { GraphSnapshot } from './graph-snapshot.js';
-import type { CORE_OPTIONS } from './options.js';
+import { CORE_OPTIONS } from './options.js';
 import { isEvent, quoteLine } from './parser.js';
+import { ResumeHistory, type ResumeOutcome } from './resume-history.js';
 import { recipientsOf } from './router.js';
 
 /** The core's options: one field per row of `CORE_OPTIONS`. */
@@ -42,6 +46,11 @@ export interface MazeCoreOptions extends GivenOf<typeof CORE_OPTIONS> {
    * `ERR_FOLLOW_LIMIT` and applied as a no-op. Default 2^23 (8,388,608).
    */
   readonly maxFollowEdges?: number;
+  /**
+   * Bytes of recently applied events kept for `resume()` (their lines and 33 bytes each);
+   * 0 keeps none. Default 16 MiB.
+   */
+  readonly resumeBytes?: number;
   /**
    * Byte between the fields of an event line: one character with a code below 256 (a latin1
    * byte of the input), not a decimal digit, CR, LF or an event type letter (F, U, B, P, S).
@@ -89,6 +98,12 @@ export interface CoreStats {
   readonly usersConnected: number;
   /** Follow edges in the graph. */
   readonly followEdges: number;
+  /** Events held for resumes. */
+  readonly resumeHistoryEvents: number;
+  /** Bytes allocated for them (at most `resumeBytes`). */
+  readonly resumeHistoryBytes: number;
+  /** The smallest last sequence number a client can resume after exactly. */
+  readonly resumableAfter: number;
 }
 
 const NO_DELIVERIES: readonly Delivery[] = Object.freeze([]);
@@ -100,6 +115,8 @@ export class MazeCore {
   readonly #sequencer: EventSequencer;
   readonly #graph: FollowGraph;
   readonly #connected = new ConnectedUsers();
+  readonly #history: ResumeHistory;
+  readonly #startSequence: number;
   #received = 0;
   #applied = 0;
   #noop = 0;
@@ -110,6 +127,10 @@ export class MazeCore {
   constructor(options: MazeCoreOptions = {}) {
     this.#sequencer = new EventSequencer(options);
     this.#graph = new FollowGraph({ maxEdges: options.maxFollowEdges });
+    this.#startSequence = this.#sequencer.nextSequence;
+    const row = CORE_OPTIONS.resumeBytes;
+    const resumeBytes = checkOptionValue(row, options.resumeBytes ?? row.default, 'resumeBytes');
+    this.#history = new ResumeHistory(resumeBytes, this.#startSequence);
   }
 
   /** The follow graph, for inspection. */
@@ -130,6 +151,22 @@ export class MazeCore {
   /** Removes one connection of `user`. Throws `ERR_INVALID_STATE` if it has none. */
   disconnect(user: UserId): void {
     this.#connected.disconnect(user);
+  }
+
+  /**
+   * What `user` missed after `lastSequence` (docs/protocol.md §12): the notifications of the
+   * events applied since, as a connection of the user open all along would have received
+   * them, or why that cannot be told exactly (the history no longer reaches back to
+   * `lastSequence`, or no event numbered `lastSequence` has been applied yet). It does not
+   * connect the user: call `connect()` right after, before the next `push()`, and the two
+   * together give the client every notification after `lastSequence` exactly once. Costs
+   * the history after `lastSequence`, never the number of users.
+   */
+  resume(user: UserId, lastSequence: number): ResumeOutcome {
+    const graph = this.#graph;
+    return this.#history.resume(user, lastSequence, this.#sequencer.nextSequence - 1, (a, b) =>
+      graph.isFollowing(a, b),
+    );
   }
 
   /** Takes one event line (with or without its terminator) and applies what became ready. */
@@ -180,15 +217,17 @@ export class MazeCore {
       for (const follower of followers) this.#graph.follow(follower, followee);
     });
     this.#sequencer.advanceTo(snapshot.lastSequence + 1);
+    this.#history.restart(snapshot.lastSequence + 1);
   }
 
   /**
-   * Forgets the graph and the stream position; connections and counters stay, and the
-   * events still waiting are counted as discarded.
+   * Forgets the graph, the stream position and the resume history; connections and
+   * counters stay, and the events still waiting are counted as discarded.
    */
   reset(): void {
     this.#graph.clear();
     this.#sequencer.reset();
+    this.#history.restart(this.#startSequence);
   }
 
   stats(): CoreStats {
@@ -204,6 +243,9 @@ export class MazeCore {
       nextSequence: this.#sequencer.nextSequence,
       usersConnected: this.#connected.size,
       followEdges: this.#graph.edgeCount,
+      resumeHistoryEvents: this.#history.size,
+      resumeHistoryBytes: this.#history.bytes,
+      resumableAfter: this.#history.resumableAfter,
     };
   }
 
@@ -225,8 +267,10 @@ export class MazeCore {
   // Applies one event; returns its recipients (none for a refused follow, which is counted
   // and queued for this push's problems instead).
   #apply(event: MazeEvent): readonly UserId[] {
+    let changedGraph = false;
     if (event.type === EventType.Follow) {
-      if (this.#graph.follow(event.from, event.to) === FollowOutcome.Refused) {
+      const outcome = this.#graph.follow(event.from, event.to);
+      if (outcome === FollowOutcome.Refused) {
         this.#noop++;
         this.#refused++;
         this.#refusals ??= [];
@@ -237,7 +281,11 @@ export class MazeCore {
         });
         return NO_RECIPIENTS;
       }
-    } else if (event.type === EventType.Unfollow) this.#graph.unfollow(event.from, event.to);
+      changedGraph = outcome === FollowOutcome.Added;
+    } else if (event.type === EventType.Unfollow) {
+      changedGraph = this.#graph.unfollow(event.from, event.to);
+    }
+    this.#history.record(event, changedGraph);
     this.#applied++;
     return recipientsOf(event, this.#graph, this.#connected);
   }

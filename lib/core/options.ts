@@ -1,7 +1,7 @@
 /**
- * The core's options (docs/protocol.md §3, §4, §10): where a stream starts, how much may wait
- * for a missing sequence number, how many follow edges the graph keeps, and the byte between
- * the fields of an event line. `MazeCore`, `EventSequencer`, `Sequencer` and `FollowGraph`
+ * The core's options (docs/protocol.md §3, §4, §10, §12): where a stream starts, how much may
+ * wait for a missing sequence number, how many follow edges the graph keeps, how much history
+ * resumes may draw on, and the byte between the fields of an event line. `MazeCore`, `EventSequencer`, `Sequencer` and `FollowGraph`
  * check their options by these rows; the front ends and the command line take them from here
  * too.
  */
@@ -42,6 +42,16 @@ export const CORE_OPTIONS = {
     // the simulator's profiles build (1,000 users following each other are 1M edges).
     default: 2 ** 23,
     describe: 'Follow edges kept before a new follow is refused (ERR_FOLLOW_LIMIT, a no-op)',
+  },
+  resumeBytes: {
+    type: 'integer',
+    min: 0,
+    max: 2 ** 30,
+    // About 300,000 events of the default mix (an event costs its line and 33 bytes): minutes
+    // of a busy stream, enough to ride out a reconnect, whatever the number of users.
+    default: 16 * 1024 * 1024,
+    describe:
+      'Bytes of recently applied events kept so that clients can resume (USERID|LASTSEQ); 0 keeps none',
   },
   delimiter: {
     type: 'char',

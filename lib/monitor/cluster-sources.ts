@@ -137,6 +137,10 @@ export function gatewayMonitorSources(gateway: Gateway, log?: LogConnection): Mo
     stats: () => ({ ...gateway.stats() }),
     statMetrics: GATEWAY_STAT_METRICS,
     clients: (page) => gateway.clients(page.offset, page.limit),
+    watchResumes: (listener) => {
+      gateway.on('clientResumed', listener);
+      return () => gateway.off('clientResumed', listener);
+    },
     report: (problem) => gateway.report(problem),
   };
 }

@@ -37,6 +37,10 @@ export function serveMonitorSources(server: MazeServer): MonitorSources {
     stats: () => ({ ...maze.stats() }),
     statMetrics: MAZE_STAT_METRICS,
     clients: (page) => maze.clients(page.offset, page.limit),
+    watchResumes: (listener) => {
+      maze.on('clientResumed', listener);
+      return () => maze.off('clientResumed', listener);
+    },
     report: (problem) => maze.report(problem),
   };
 }

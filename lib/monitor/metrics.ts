@@ -13,8 +13,11 @@
  *   `clear()` (prom-client cannot stop them): a monitor is meant to live as long as its
  *   server, one or a few per process.
  */
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { METRIC_PREFIX, type MonitorSources } from './sources.js';
+
+/** Buckets of the notifications replayed per resume: from nothing missed to a whole history. */
+const RESUME_BUCKETS = [0, 1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
 
 /** A registry ready to scrape: `expose()` renders it in the Prometheus text format. */
 export interface MonitorMetrics {
@@ -56,6 +59,19 @@ export function createMonitorMetrics(sources: MonitorSources): MonitorMetrics {
     }
   }
 
+  let unwatch: (() => void) | undefined;
+  if (sources.watchResumes !== undefined) {
+    const replayed = new Histogram({
+      name: `${METRIC_PREFIX}resume_replayed_notifications`,
+      help: 'Notifications replayed per exact resume.',
+      buckets: RESUME_BUCKETS,
+      registers: [registry],
+    });
+    unwatch = sources.watchResumes((report) => {
+      if (report.exact) replayed.observe(report.notifications);
+    });
+  }
+
   return {
     contentType: registry.contentType,
     expose: () => {
@@ -63,6 +79,9 @@ export function createMonitorMetrics(sources: MonitorSources): MonitorMetrics {
       snapshot = sources.stats();
       return registry.metrics();
     },
-    clear: () => registry.clear(),
+    clear: () => {
+      unwatch?.();
+      registry.clear();
+    },
   };
 }

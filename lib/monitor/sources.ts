@@ -10,7 +10,7 @@
  * - Metric names follow Prometheus conventions: `follower_maze_` first, snake_case, a
  *   counter ends in `_total`, a gauge does not.
  */
-import type { ClientPage } from '../adapter/maze.js';
+import type { ClientPage, ResumeReport } from '../adapter/maze.js';
 import type { Problem } from '../errors.js';
 
 /** Prefix of every follower-maze metric, process metrics included. */
@@ -49,6 +49,11 @@ export interface MonitorSources {
   readonly statMetrics: Readonly<Record<string, StatMetric>>;
   /** One page of the clients (`/clients`); without it `/clients` is 404. */
   clients?(page: ClientPageRequest): ClientPage;
+  /**
+   * Subscribes to client resumes, for the histogram of notifications replayed per resume;
+   * returns the unsubscribe. Without it the histogram is not exported.
+   */
+  watchResumes?(listener: (report: ResumeReport) => void): () => void;
   /** Where the monitor reports its own failures (`ERR_MONITOR`); dropped without it. */
   report?(problem: Problem): void;
 }

@@ -34,6 +34,12 @@ export const CORE_STAT_METRICS: { readonly [Stat in keyof CoreStats]: StatMetric
   nextSequence: gauge('next_sequence', 'The sequence number the next applied event carries.'),
   usersConnected: gauge('users_connected', 'Distinct users with at least one connection.'),
   followEdges: gauge('follow_edges', 'Follow edges in the graph.'),
+  resumeHistoryEvents: gauge('resume_history_events', 'Events held for clients that resume.'),
+  resumeHistoryBytes: gauge('resume_history_bytes', 'Bytes allocated for the resume history.'),
+  resumableAfter: gauge(
+    'resumable_after',
+    'The smallest last sequence number a client can resume after exactly.',
+  ),
 };
 
 export const FAN_OUT_STAT_METRICS: { readonly [Stat in keyof FanOutStats]: StatMetric } = {
@@ -44,6 +50,10 @@ export const FAN_OUT_STAT_METRICS: { readonly [Stat in keyof FanOutStats]: StatM
   notificationsSent: counter('notifications_sent', 'Notifications handed to client streams.'),
   bytesOut: counter('bytes_out', 'Bytes handed to client streams.'),
   slowClientDisconnects: counter('slow_client_disconnects', 'Clients dropped as too slow.'),
+  clientsResumed: counter('clients_resumed', 'Resumes that replayed everything missed.'),
+  resumesRefused: counter('resumes_refused', 'Resumes answered with a gap line.'),
+  resumeNotifications: counter('resume_notifications', 'Notifications replayed on resume.'),
+  resumesWaiting: gauge('resumes_waiting', 'Clients waiting for their resume.'),
   clientsOverLimit: gauge('clients_over_limit', 'Clients over their buffer limit.'),
   outputQueuedBytes: gauge('output_queued_bytes', 'Bytes queued for all clients (upper bound).'),
   outputOverBudget: gauge('output_over_budget', '1 while all queues are over the total budget.'),

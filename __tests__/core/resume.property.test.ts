@@ -1,0 +1,239 @@
+// MazeCore.resume() against the reference model, and a connection that keeps dropping and
+// resuming against one that never drops.
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { MazeCore } from '../../lib/core/maze-core.js';
+import { firstDeliveryMismatch } from '../helpers/compare.js';
+import { expectedDeliveries, type ModelOp } from '../helpers/model.js';
+import {
+  generateOpStream,
+  mulberry32,
+  type OpStreamOptions,
+  opStreamArbitrary,
+  randomInt,
+} from '../helpers/streams.js';
+
+const linesOf = (output: string): string[] => output.match(/[^\n]*\n/g) ?? [];
+const sequenceOf = (line: string): number => Number(/^\d+/.exec(line)?.[0]);
+
+/**
+ * Turns some connects of `ops` into resumes after a random number near the stream's
+ * position (below it, at it, or ahead of it).
+ */
+function withResumes(ops: readonly ModelOp[], seed: number, rate: number): ModelOp[] {
+  const rng = mulberry32(seed);
+  let lines = 0;
+  return ops.map((op) => {
+    if (op.kind === 'line') lines++;
+    if (op.kind !== 'connect' || rng() >= rate) return op;
+    return {
+      kind: 'resume',
+      connection: op.connection,
+      user: op.user,
+      after: randomInt(rng, 0, lines + 3),
+    };
+  });
+}
+
+interface CoreRun {
+  readonly received: Map<number, string[]>;
+  /** The ops as the model must see them: a resume the core refused is a plain connect. */
+  readonly modelOps: ModelOp[];
+  readonly refused: {
+    readonly reason: string;
+    readonly after: number;
+    readonly resumableAfter: number;
+    readonly lastApplied: number;
+  }[];
+  readonly core: MazeCore;
+}
+
+function runCore(ops: readonly ModelOp[], core: MazeCore): CoreRun {
+  const received = new Map<number, string[]>();
+  const userOf = new Map<number, number>();
+  const connectionsOf = new Map<number, Set<number>>();
+  const modelOps: ModelOp[] = [];
+  const refused: CoreRun['refused'][number][] = [];
+  for (const op of ops) {
+    modelOps.push(op);
+    if (op.kind === 'connect' || op.kind === 'resume') {
+      const lines: string[] = [];
+      if (op.kind === 'resume') {
+        const before = core.stats();
+        const outcome = core.resume(op.user, op.after);
+        if (outcome.exact) {
+          lines.push(...linesOf(outcome.output));
+          expect(outcome.notifications).toBe(lines.length);
+        } else {
+          refused.push({
+            reason: outcome.reason,
+            after: op.after,
+            resumableAfter: before.resumableAfter,
+            lastApplied: before.nextSequence - 1,
+          });
+          modelOps[modelOps.length - 1] = {
+            kind: 'connect',
+            connection: op.connection,
+            user: op.user,
+          };
+        }
+      }
+      core.connect(op.user);
+      userOf.set(op.connection, op.user);
+      if (!connectionsOf.has(op.user)) connectionsOf.set(op.user, new Set());
+      connectionsOf.get(op.user)?.add(op.connection);
+      received.set(op.connection, lines);
+    } else if (op.kind === 'disconnect') {
+      const user = userOf.get(op.connection) as number;
+      core.disconnect(user);
+      connectionsOf.get(user)?.delete(op.connection);
+    } else {
+      for (const { event, recipients } of core.push(op.line).deliveries) {
+        for (const user of recipients) {
+          for (const connection of connectionsOf.get(user) ?? []) {
+            received.get(connection)?.push(event.line);
+          }
+        }
+      }
+    }
+  }
+  return { received, modelOps, refused, core };
+}
+
+describe('MazeCore.resume() against the reference model', () => {
+  it('replays exactly what the user missed, and refuses only a number not applied yet', () => {
+    fc.assert(
+      fc.property(
+        opStreamArbitrary({ events: 1500, users: 12 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        (streamOptions, seed) => {
+          const ops = withResumes(generateOpStream(streamOptions), seed, 0.5);
+          const run = runCore(ops, new MazeCore());
+          expect(
+            firstDeliveryMismatch(run.received, expectedDeliveries(run.modelOps)),
+          ).toBeUndefined();
+          // The default history holds these whole streams: only "ahead" can be refused.
+          for (const refusal of run.refused) {
+            expect(refusal).toMatchObject({ reason: 'ahead' });
+            expect(refusal.after).toBeGreaterThan(refusal.lastApplied);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('with a small history, replays exactly or says the history was trimmed', () => {
+    fc.assert(
+      fc.property(
+        opStreamArbitrary({ events: 1500, users: 12 }),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.integer({ min: 0, max: 6000 }),
+        (streamOptions, seed, resumeBytes) => {
+          const ops = withResumes(generateOpStream(streamOptions), seed, 0.5);
+          const run = runCore(ops, new MazeCore({ resumeBytes }));
+          expect(
+            firstDeliveryMismatch(run.received, expectedDeliveries(run.modelOps)),
+          ).toBeUndefined();
+          for (const refusal of run.refused) {
+            if (refusal.reason === 'trimmed')
+              expect(refusal.after).toBeLessThan(refusal.resumableAfter);
+            else expect(refusal.after).toBeGreaterThan(refusal.lastApplied);
+          }
+          expect(run.core.stats().resumeHistoryBytes).toBeLessThanOrEqual(resumeBytes);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+/**
+ * One user with two connections from the start: a steady one, and a flaky one that drops at
+ * random points and resumes after the last number it received (or the start).
+ */
+function flakyAgainstSteady(options: OpStreamOptions, resumeBytes: number, dropRate: number) {
+  const rng = mulberry32(options.seed ^ 0x5eed);
+  const user = 1;
+  const core = new MazeCore({ resumeBytes, startSequence: options.start });
+  const steady: string[] = [];
+  const flaky: string[] = [];
+  const gaps: [after: number, through: number][] = [];
+  let flakyOpen = true;
+  let lastSeen = (options.start ?? 1) - 1;
+  core.connect(user); // steady
+  core.connect(user); // flaky
+  const others = new Map<number, number>();
+  const ops = generateOpStream(options);
+  for (const [index, op] of ops.entries()) {
+    if (op.kind === 'connect') {
+      core.connect(op.user);
+      others.set(op.connection, op.user);
+    } else if (op.kind === 'disconnect') {
+      core.disconnect(others.get(op.connection) as number);
+    } else if (op.kind === 'line') {
+      for (const { event, recipients } of core.push(op.line).deliveries) {
+        if (!recipients.includes(user)) continue;
+        steady.push(event.line);
+        if (flakyOpen) {
+          flaky.push(event.line);
+          lastSeen = event.sequence;
+        }
+      }
+    }
+    if (flakyOpen && index < ops.length - 1 && rng() < dropRate) {
+      core.disconnect(user);
+      flakyOpen = false;
+    } else if (!flakyOpen && (rng() < 0.3 || index === ops.length - 1)) {
+      const outcome = core.resume(user, lastSeen);
+      if (outcome.exact) {
+        flaky.push(...linesOf(outcome.output));
+        if (outcome.notifications > 0) lastSeen = sequenceOf(flaky[flaky.length - 1] as string);
+      } else {
+        // As a client learns from the gap line: live from the next number on.
+        const next = core.stats().nextSequence;
+        gaps.push([lastSeen, next - 1]);
+        lastSeen = next - 1;
+      }
+      core.connect(user);
+      flakyOpen = true;
+    }
+  }
+  const owed = steady.filter((line) => {
+    const sequence = sequenceOf(line);
+    return !gaps.some(([after, through]) => sequence > after && sequence <= through);
+  });
+  return { steady, flaky, owed, gaps };
+}
+
+describe('a connection that drops and resumes', () => {
+  it('gets exactly what a connection that never dropped gets', () => {
+    fc.assert(
+      fc.property(
+        opStreamArbitrary({ events: 3000, users: 6 }),
+        fc.double({ min: 0.001, max: 0.2, noNaN: true }),
+        (options, dropRate) => {
+          const { flaky, steady, gaps } = flakyAgainstSteady(options, 16 * 1024 * 1024, dropRate);
+          expect(gaps).toEqual([]);
+          expect(flaky).toEqual(steady);
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
+  it('with a small history, gets it all except what each told gap covers', () => {
+    fc.assert(
+      fc.property(
+        opStreamArbitrary({ events: 3000, users: 6 }),
+        fc.double({ min: 0.001, max: 0.2, noNaN: true }),
+        fc.integer({ min: 0, max: 3000 }),
+        (options, dropRate, resumeBytes) => {
+          const { flaky, owed } = flakyAgainstSteady(options, resumeBytes, dropRate);
+          expect(flaky).toEqual(owed);
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+});
