@@ -21,7 +21,7 @@
  * - A dropped connection (`dropped()`) loses the line it was receiving; the ring stays
  *   owed, and the next connection identifies as `USERID|LASTSEQ` (`resumeLine()`), LASTSEQ
  *   the number of the last line received whole. Its stream must go on with the ring's head
- *   exactly, unless its first line is `!GAP|REASON|NEXT` (docs/protocol.md): then the
+ *   exactly, unless its first line is `!GAP|REASON|NEXT` (docs/protocol.md §12): then the
  *   lines numbered below NEXT are no longer owed, and after `!GAP|ahead|…` lines numbered
  *   up to LASTSEQ are repeats, ignored until a line above LASTSEQ arrives. Expected and
  *   received digests then leave the skipped lines out: what was received, then the ring.
