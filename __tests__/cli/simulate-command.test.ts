@@ -97,6 +97,26 @@ describe('follower-maze simulate (built binary)', () => {
     expect(result.stderr).not.toContain('\r');
   });
 
+  it('reports the drops and resumes of --reconnect-every', async () => {
+    const result = await runAgainst(await startServer(), [
+      ...SMALL,
+      '--reconnect-every',
+      '30',
+      '--reconnect-pause',
+      '5',
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const line =
+      /^reconnects: (\d+) drops, (\d+) resumes \((\d+) exact, 0 refused: 0 trimmed, 0 ahead\), \d+ notifications owed on resume$/m.exec(
+        result.stdout,
+      );
+    expect(Number(line?.[1])).toBeGreaterThan(0);
+    expect(line?.[2]).toBe(line?.[1]);
+    expect(line?.[3]).toBe(line?.[1]);
+    expect(result.stdout.trimEnd().split('\n').at(-1)).toBe(SUCCESS_LINE);
+  });
+
   it('exits 1 and names the problem when the server drops a notification', async () => {
     const result = await runAgainst(await startServer({ kind: 'drop', at: 300 }), SMALL);
     expect(result.code).toBe(1);

@@ -149,6 +149,7 @@ describe('result formatting', () => {
     latency: null,
     latencyWarmup: 0,
     stalledClients: 0,
+    reconnects: null,
     digest: '0badf00d',
   };
 
@@ -183,6 +184,31 @@ describe('result formatting', () => {
     expect(json.latency).toEqual(latency);
     expect(json.rate).toBe(2_000);
     expect(json.stalledClients).toBe(1);
+  });
+
+  it('shows the drops and resumes of reconnecting clients', () => {
+    const reconnects = {
+      drops: 40,
+      resumes: 39,
+      refused: { trimmed: 2, ahead: 1 },
+      owedOnResume: 812,
+      skipped: 0,
+      repeats: 0,
+    };
+    const result: SimulationResult = { ok: true, ...summary, reconnects };
+    expect(formatSummary(result)).toContain(
+      'reconnects: 40 drops, 39 resumes (36 exact, 3 refused: 2 trimmed, 1 ahead),' +
+        ' 812 notifications owed on resume',
+    );
+    expect(
+      formatSummary({ ...result, reconnects: { ...reconnects, skipped: 17, repeats: 4 } }),
+    ).toContain(
+      'reconnects: 40 drops, 39 resumes (36 exact, 3 refused: 2 trimmed, 1 ahead),' +
+        ' 812 notifications owed on resume, 17 skipped by refused resumes, 4 repeats ignored',
+    );
+    expect(JSON.parse(formatJson(result)).reconnects).toEqual(reconnects);
+    expect(formatSummary({ ok: true, ...summary }).join('\n')).not.toContain('reconnects');
+    expect(JSON.parse(formatJson({ ok: true, ...summary })).reconnects).toBeNull();
   });
 
   it('says when the start of the stream was left out of the latency', () => {

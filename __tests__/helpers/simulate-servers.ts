@@ -1,6 +1,8 @@
 /**
  * Tiny Follower Maze servers for the simulator's tests: a naive, correct one, and the same
- * with one injected fault, to prove the simulator notices each kind of misbehaviour.
+ * with one injected fault, to prove the simulator notices each kind of misbehaviour. It
+ * resumes a client that identifies as `USERID|LASTSEQ` from a log of every notification
+ * each identified user was owed.
  * Test code only: it buffers whole lines as strings and keeps everything in memory.
  * Beside them, a stand-in for a cluster (`startTestCluster`): one event port, several
  * client ports, each served by its own maze.
@@ -39,7 +41,14 @@ export type Fault =
   /** The event source is never read. */
   | { readonly kind: 'deaf' }
   /** The event source is no longer read after `lines` event lines. */
-  | { readonly kind: 'stall'; readonly lines: number };
+  | { readonly kind: 'stall'; readonly lines: number }
+  /**
+   * Every resume is refused: `trimmed`, from the next event on; `ahead`, from LASTSEQ - 1
+   * on, the lines up to LASTSEQ sent again.
+   */
+  | { readonly kind: 'gap'; readonly reason: 'trimmed' | 'ahead' }
+  /** Every resume starts at LASTSEQ instead of after it (an off-by-one). */
+  | { readonly kind: 'resend-last' };
 
 export interface NaiveServer {
   readonly eventPort: number;
@@ -65,6 +74,8 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
   const clients = new Map<number, Client>();
   const followers = new Map<number, Set<number>>();
   const pending = new Map<number, string>();
+  // Per identified user, the notifications it was owed, connected or not: [sequence, line].
+  const owed = new Map<number, [number, string][]>();
   let next = 1;
   let sent = 0;
   let strayDone = false;
@@ -86,6 +97,7 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
   let extraClient: Client | undefined;
   let extraTimer: NodeJS.Timeout | undefined;
   const notify = (user: number, line: string, type: string): void => {
+    owed.get(user)?.push([next - 1, line]);
     const client = clients.get(user);
     if (client === undefined) return;
     const index = sent++;
@@ -163,7 +175,7 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
     } else if (type === 'U') {
       followers.get(to)?.delete(from);
     } else if (type === 'B') {
-      for (const user of [...clients.keys()]) notify(user, line, type);
+      for (const user of [...owed.keys()]) notify(user, line, type);
     } else if (type === 'P') {
       notify(to, line, type);
     } else if (type === 'S') {
@@ -207,9 +219,20 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
     });
     readLines(socket, (line) => {
       if (user !== undefined) return;
-      user = Number(line.trim());
+      const [id, lastSequence] = line.trim().split('|').map(Number) as [number, number?];
+      user = id;
       const client: Client = { socket, held: undefined, delayedUntil: 0, backlog: [] };
-      const id = user;
+      if (!owed.has(id)) owed.set(id, []);
+      if (lastSequence !== undefined) {
+        let from = fault?.kind === 'resend-last' ? lastSequence : lastSequence + 1;
+        if (fault?.kind === 'gap') {
+          from = fault.reason === 'trimmed' ? next : Math.max(1, lastSequence - 1);
+          socket.write(`!GAP|${fault.reason}|${from}\n`);
+        }
+        for (const [sequence, owedLine] of owed.get(id) ?? []) {
+          if (sequence >= from) socket.write(owedLine, 'latin1');
+        }
+      }
       if (fault?.kind === 'late-register') later(fault.ms, () => clients.set(id, client));
       else clients.set(id, client);
     });

@@ -303,3 +303,164 @@ describe('ClientStream: random chunk boundaries', () => {
     },
   );
 });
+
+describe('ClientStream: a dropped connection, resumed', () => {
+  // Owed 3, 4, 5 and 6; received `before`; the connection then drops. Returns the stream
+  // and the line its next connection identified with.
+  function droppedAfter(before: string): { client: ClientStream; resumedAs: string } {
+    const context = contextOf(EVENTS);
+    const client = owed(context, 3, 4, 5, 6);
+    expect(feed(client, before, 3)).toBe(true);
+    client.dropped();
+    return { client, resumedAs: client.resumeLine() };
+  }
+
+  it('discards the line cut in two and resumes after the last whole one', () => {
+    const { client, resumedAs } = droppedAfter('3|F|60|50\n4|P|3');
+    expect(resumedAs).toBe('50|3');
+    expect(feed(client, '4|P|32|50\n5|S|32\n6|B\r\n', 4)).toBe(true);
+    expect(client.lines).toBe(4);
+    expect(client.pending).toBe(0);
+    expect(client.receivedDigest).toBe(client.expectedDigest);
+    expect(client.context.ledger.pending).toBe(0);
+    expect(client.context.ledger.reconnects).toMatchObject({
+      drops: 1,
+      resumes: 1,
+      owedOnResume: 3,
+      refused: { trimmed: 0, ahead: 0 },
+    });
+  });
+
+  it('resumes after a drop between lines', () => {
+    const { client, resumedAs } = droppedAfter('3|F|60|50\n4|P|32|50\n');
+    expect(resumedAs).toBe('50|4');
+    expect(feed(client, '5|S|32\n6|B\r\n', 100)).toBe(true);
+    expect(client.pending).toBe(0);
+  });
+
+  it('resumes with 0 before any line', () => {
+    const client = owed(contextOf(EVENTS), 3);
+    client.dropped();
+    expect(client.resumeLine()).toBe('50|0');
+  });
+
+  it.each([
+    ['a line lost', '5|S|32\n', SimulationErrorCode.Missing],
+    ['a line received twice', '3|F|60|50\n', SimulationErrorCode.OutOfOrder],
+    // Glued to the part received before the drop, it would be the expected line.
+    ['the rest of the cut line only', '2|50\n', SimulationErrorCode.OutOfOrder],
+  ])('fails on %s', (_case, resumed, code) => {
+    const { client } = droppedAfter('3|F|60|50\n4|P|3');
+    expect(feed(client, resumed, 100)).toBe(false);
+    expect(client.failure?.code).toBe(code);
+  });
+
+  it('after !GAP|trimmed|NEXT, is owed only the lines from NEXT on', () => {
+    const { client } = droppedAfter('3|F|60|50\n');
+    const ledger = client.context.ledger;
+    expect(feed(client, '!GAP|trimmed|5\n5|S|32\n6|B\r\n', 1)).toBe(true);
+    expect(client.lines).toBe(3);
+    expect(client.pending).toBe(0);
+    expect(ledger.pending).toBe(0);
+    expect(client.expectedLines).toBe(3);
+    expect(client.receivedDigest).toBe(client.expectedDigest);
+    expect(ledger.reconnects).toMatchObject({
+      resumes: 1,
+      refused: { trimmed: 1, ahead: 0 },
+      skipped: 1,
+    });
+  });
+
+  it('after !GAP|trimmed|NEXT, a line below NEXT fails', () => {
+    const { client } = droppedAfter('3|F|60|50\n');
+    expect(feed(client, '!GAP|trimmed|5\n4|P|32|50\n', 100)).toBe(false);
+    expect(client.failure?.code).toBe(SimulationErrorCode.Unexpected);
+  });
+
+  it('after !GAP|ahead|NEXT, ignores repeats up to LASTSEQ, then verifies as before', () => {
+    const { client, resumedAs } = droppedAfter('3|F|60|50\n4|P|32|50\n');
+    expect(resumedAs).toBe('50|4');
+    const ledger = client.context.ledger;
+    const stream = '!GAP|ahead|2\n2|B\n3|F|60|50\n4|P|32|50\n5|S|32\n6|B\r\n';
+    expect(feed(client, stream, 5)).toBe(true);
+    expect(ledger.reconnects).toMatchObject({ refused: { trimmed: 0, ahead: 1 }, repeats: 3 });
+    expect(client.lines).toBe(4);
+    expect(client.pending).toBe(0);
+    expect(client.receivedDigest).toBe(client.expectedDigest);
+    // Past LASTSEQ, a repeat is a failure again.
+    expect(feed(client, '4|P|32|50\n', 100)).toBe(false);
+    expect(client.failure?.code).toBe(SimulationErrorCode.OutOfOrder);
+  });
+
+  it('counts a refused resume that drained the ring out of the pacing limit', () => {
+    const context = contextOf(EVENTS);
+    const client = owed(context, 1, 2, 3, 4);
+    expect(context.ledger.clientsOverLimit).toBe(1);
+    client.dropped();
+    client.resumeLine();
+    expect(context.ledger.mustPause).toBe(true);
+    expect(feed(client, '!GAP|trimmed|4\n', 100)).toBe(true);
+    expect(context.ledger.clientsOverLimit).toBe(0);
+    expect(context.ledger.mayResume).toBe(true);
+  });
+
+  it.each([
+    ['on a connection never dropped', '!GAP|trimmed|5\n', false],
+    ['after the first line of the resumed connection', '4|P|32|50\n!GAP|trimmed|6\n', true],
+    ['twice', '!GAP|trimmed|5\n!GAP|trimmed|6\n', true],
+    ['with another reason', '!GAP|late|5\n', true],
+    ['without its number', '!GAP|trimmed|\n', true],
+    ['with a CRLF', '!GAP|trimmed|5\r\n', true],
+  ])('fails on a !GAP line %s', (_case, text, resumed) => {
+    const client = owed(contextOf(EVENTS), 4, 5, 6);
+    if (resumed) {
+      client.dropped();
+      client.resumeLine();
+    }
+    expect(feed(client, text, 3)).toBe(false);
+    expect(client.failure?.code).toBe(SimulationErrorCode.BadLine);
+  });
+
+  it.each([1, 2, 3, 4, 5])(
+    'seed %i: random drops, exact resumes: every line verified once',
+    (seed) => {
+      const rng = mulberry32(seed);
+      const lines = Array.from({ length: 300 }, (_, index) =>
+        randomEventLine(rng, index + 1, 9e15, rng() < 0.5 ? '\n' : '\r\n'),
+      );
+      const client = new ClientStream(0, 1, {
+        ledger: new Ledger(1e6, 1e9),
+        warmupSent: 0,
+        delimiterByte: '|'.charCodeAt(0),
+        lineOf: (sequence) => lines[sequence - 1],
+      });
+      client.registered = true;
+      lines.forEach((line, i) => {
+        client.expect(i + 1, hashLine(line));
+      });
+      const text = bytes(lines.join(''));
+      // Where line n + 1 starts: an exact resume after LASTSEQ n sends from there.
+      const starts = [0];
+      for (const line of lines) starts.push((starts.at(-1) as number) + line.length);
+      let at = 0;
+      let drops = 0;
+      while (at < text.length) {
+        const cut = Math.min(text.length, at + randomInt(rng, 1, 400));
+        for (let from = at; from < cut; ) {
+          const chunk = text.slice(from, Math.min(cut, from + randomInt(rng, 1, 40)));
+          expect(client.receive(chunk, chunk.length)).toBe(true);
+          from += chunk.length;
+        }
+        if (cut === text.length) break;
+        client.dropped();
+        drops++;
+        const lastSequence = Number(client.resumeLine().split('|')[1]);
+        at = starts[lastSequence] as number;
+      }
+      expect(drops).toBeGreaterThan(10);
+      expect(client.lines).toBe(300);
+      expect(client.pending).toBe(0);
+      expect(client.receivedDigest).toBe(client.expectedDigest);
+    },
+  );
+});

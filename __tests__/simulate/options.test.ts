@@ -173,6 +173,14 @@ describe('resolveSimulateOptions', () => {
     });
   });
 
+  it('keeps every client connected unless told to reconnect', () => {
+    expect(resolveSimulateOptions({})).toMatchObject({ reconnectEvery: 0, reconnectPause: 50 });
+    expect(resolveSimulateOptions({ reconnectEvery: '500', reconnectPause: 0 })).toMatchObject({
+      reconnectEvery: 500,
+      reconnectPause: 0,
+    });
+  });
+
   it('names an option as the caller spelled it', () => {
     const labelOf = (name: string) => `--${name}!`;
     expect(() => resolveSimulateOptions({ timeout: 'soon' }, labelOf)).toThrow(
@@ -202,6 +210,8 @@ describe('resolveSimulateOptions', () => {
     [{ stalledClients: 'x' }, 'stalledClients must be an integer from 0 to 100000, got "x"'],
     [{ latencyWarmup: -1 }, 'latencyWarmup must be an integer from 0 to 2147483647, got -1'],
     [{ waitForPorts: -1 }, 'waitForPorts must be an integer from 0 to 2147483647, got -1'],
+    [{ reconnectEvery: 1.5 }, 'reconnectEvery must be an integer from 0 to 1000000000, got 1.5'],
+    [{ reconnectPause: -1 }, 'reconnectPause must be an integer from 0 to 2147483647, got -1'],
     [{ eventTerminator: 'cr' }, 'eventTerminator must be one of lf, crlf, got "cr"'],
     ...['5', '\r', '\n', '', ';;', '\u0100', 'F', 'S'].map(
       (delimiter): [Record<string, unknown>, string] => [

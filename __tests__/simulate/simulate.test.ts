@@ -121,6 +121,61 @@ describe('simulate against a correct naive server', () => {
   });
 });
 
+describe('simulate with reconnecting clients (naive server)', () => {
+  it('verifies exact resumes after drops at random points, with the digest of a run without', async () => {
+    const steady = await againstNaive({ randomSeed: 9 });
+    const result = await againstNaive({ randomSeed: 9, reconnectEvery: 40, reconnectPause: 5 });
+    expectSuccess(steady);
+    expectSuccess(result);
+    expect(steady.reconnects).toBeNull();
+    const reconnects = result.reconnects;
+    expect(reconnects?.drops).toBeGreaterThan(100);
+    expect(reconnects).toMatchObject({
+      resumes: reconnects?.drops,
+      refused: { trimmed: 0, ahead: 0 },
+      skipped: 0,
+      repeats: 0,
+    });
+    expect(reconnects?.owedOnResume).toBeGreaterThan(0);
+    expect(result.digest).toBe(steady.digest);
+  });
+
+  it('counts resumes refused as trimmed and verifies the stream from NEXT on', async () => {
+    const result = await againstNaive(
+      { reconnectEvery: 200, reconnectPause: 5 },
+      { kind: 'gap', reason: 'trimmed' },
+    );
+    expectSuccess(result);
+    const reconnects = result.reconnects;
+    expect(reconnects?.resumes).toBeGreaterThan(10);
+    expect(reconnects?.refused).toEqual({ trimmed: reconnects?.resumes, ahead: 0 });
+    expect(reconnects?.skipped).toBeGreaterThan(0);
+  });
+
+  it('ignores the repeats after a resume refused as ahead', async () => {
+    const result = await againstNaive(
+      { reconnectEvery: 200, reconnectPause: 5 },
+      { kind: 'gap', reason: 'ahead' },
+    );
+    expectSuccess(result);
+    const reconnects = result.reconnects;
+    expect(reconnects?.resumes).toBeGreaterThan(10);
+    expect(reconnects?.refused).toEqual({ trimmed: 0, ahead: reconnects?.resumes });
+    expect(reconnects?.repeats).toBeGreaterThan(0);
+    expect(reconnects?.skipped).toBe(0);
+  });
+
+  it('fails when a resume sends again the last line received', async () => {
+    const result = await againstNaive(
+      { reconnectEvery: 40, reconnectPause: 5 },
+      { kind: 'resend-last' },
+    );
+    expect(result.ok).toBe(false);
+    expect(result.ok ? undefined : result.failure.code).toBe(SimulationErrorCode.OutOfOrder);
+    expect(result.reconnects?.resumes).toBeGreaterThan(0);
+  });
+});
+
 describe('simulate: connection and usage errors', () => {
   it('an unreachable server is a connection failure (exit code 2)', async () => {
     const port = await unusedPort();

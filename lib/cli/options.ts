@@ -198,6 +198,8 @@ export const SIMULATE_COMMAND_OPTIONS = [
   sim('latencyWarmup'),
   sim('stalledClients'),
   sim('waitForPorts'),
+  sim('reconnectEvery'),
+  sim('reconnectPause'),
   take('json', CLI_OPTIONS.json, SIMULATE, SIMULATE_GROUP),
 ] as const;
 

@@ -18,6 +18,13 @@
  * - Before it is registered (has received its first warm-up broadcast), a client expects
  *   nothing; the first warm-up broadcast it receives registers it, and it is then owed
  *   every later one (see `EventGenerator.warmupBroadcast`).
+ * - A dropped connection (`dropped()`) loses the line it was receiving; the ring stays
+ *   owed, and the next connection identifies as `USERID|LASTSEQ` (`resumeLine()`), LASTSEQ
+ *   the number of the last line received whole. Its stream must go on with the ring's head
+ *   exactly, unless its first line is `!GAP|REASON|NEXT` (docs/protocol.md §12): then the
+ *   lines numbered below NEXT are no longer owed, and after `!GAP|ahead|…` lines numbered
+ *   up to LASTSEQ are repeats, ignored until a line above LASTSEQ arrives. Expected and
+ *   received digests then leave the skipped lines out: what was received, then the ring.
  */
 import {
   SimulationErrorCode as Code,
@@ -46,6 +53,34 @@ const NO_SEQUENCE = 2;
 
 const INITIAL_RING_SIZE = 64;
 
+// What `#unmatched()` made of a line.
+const REJECTED = 0;
+const COUNTED = 1;
+/** A `!GAP` line, or a repeat after `!GAP|ahead`: neither a notification nor a failure. */
+const NOT_COUNTED = 2;
+
+/** `!GAP|trimmed|12345`, LF-terminated: how a server refuses an exact resume. */
+const GAP_LINE = /^!GAP\|(trimmed|ahead)\|(\d{1,16})\n$/;
+
+/** Why a server could not resume a connection exactly (the REASON of `!GAP|REASON|NEXT`). */
+export type GapReason = 'trimmed' | 'ahead';
+
+/** What the reconnecting clients went through (`reconnectEvery`), over all clients. */
+export interface ReconnectCounts {
+  /** Connections the clients dropped. */
+  drops: number;
+  /** Connections that identified as `USERID|LASTSEQ`. */
+  resumes: number;
+  /** Resumes the server refused, by reason (`!GAP|REASON|NEXT`). */
+  refused: Record<GapReason, number>;
+  /** Lines the clients were owed when they identified again. */
+  owedOnResume: number;
+  /** Owed lines a refused resume skipped (numbered below NEXT). */
+  skipped: number;
+  /** Lines ignored as repeats after `!GAP|ahead`. */
+  repeats: number;
+}
+
 /**
  * Counters shared by every client stream and the generator: how many expected lines are
  * still owed (the generator's pacing), how many arrived, and a coarse clock.
@@ -59,6 +94,14 @@ export class Ledger {
   received = 0;
   /** Clients that received a warm-up broadcast. */
   registered = 0;
+  readonly reconnects: ReconnectCounts = {
+    drops: 0,
+    resumes: 0,
+    refused: { trimmed: 0, ahead: 0 },
+    owedOnResume: 0,
+    skipped: 0,
+    repeats: 0,
+  };
   /**
    * Milliseconds, refreshed by the socket layer; stamps when a client started waiting, and
    * is the read time of the chunk being received.
@@ -135,6 +178,12 @@ export class ClientStream {
   readonly #partial = new Uint8Array(MAX_QUOTED_BYTES);
   #partialLength = 0;
   readonly #delimiterByte: number;
+  // The resumed connection's first line may still be a `!GAP` line: it is line
+  // #linesAtResume + 1 of the stream.
+  #gapAllowed = false;
+  #linesAtResume = 0;
+  // After `!GAP|ahead`: lines numbered up to this (LASTSEQ) are repeats.
+  #repeatsUpTo = 0;
 
   constructor(
     /** 0-based index of the connection, as in `client#3`. */
@@ -258,14 +307,23 @@ export class ClientStream {
         this.#head = head;
         this.#length = length;
         this.#lastSequence = lastSequence;
+        this.receivedDigest = digest;
         const lineNumber = this.lines + lines + 1;
-        const got = this.#quote(chunk, lineStart, i);
-        if (!this.#unmatched(lineNumber, got, sequence, hash, parse)) return false;
+        const line = { chunk, start: lineStart, end: i };
+        const verdict = this.#unmatched(lineNumber, line, sequence, hash, parse);
+        if (verdict === REJECTED) return false;
         sequences = this.#sequences;
         hashes = this.#hashes;
         mask = this.#mask;
         head = this.#head;
         length = this.#length;
+        if (verdict === NOT_COUNTED) {
+          hash = OFFSET;
+          sequence = 0;
+          parse = IN_DIGITS;
+          lineStart = i;
+          continue;
+        }
       }
       digest = Math.imul(digest ^ hash, PRIME);
       lastSequence = sequence;
@@ -289,11 +347,44 @@ export class ClientStream {
     ledger.pending -= matched;
     ledger.received += lines;
     if (lines > 0) this.waitingSince = ledger.clock;
-    if (this.#overLimit && length <= ledger.perClientLimit / 2) {
+    this.#drained(ledger);
+    return true;
+  }
+
+  // The ring shrank: the client is no longer over its limit once at half of it.
+  #drained(ledger: Ledger): void {
+    if (this.#overLimit && this.#length <= ledger.perClientLimit / 2) {
       this.#overLimit = false;
       ledger.clientsOverLimit--;
     }
-    return true;
+  }
+
+  /**
+   * The connection dropped: the line being received is lost, everything in the ring stays
+   * owed to the next connection.
+   */
+  dropped(): void {
+    this.#lineHash = OFFSET;
+    this.#lineSequence = 0;
+    this.#parse = IN_DIGITS;
+    this.#partialLength = 0;
+    this.#gapAllowed = false;
+    this.context.ledger.reconnects.drops++;
+  }
+
+  /**
+   * The line a new connection identifies with after a drop, `USERID|LASTSEQ` (terminator
+   * not included): from now on, its stream is judged as a resumed one.
+   */
+  resumeLine(): string {
+    const ledger = this.context.ledger;
+    ledger.reconnects.resumes++;
+    ledger.reconnects.owedOnResume += this.#length;
+    this.#gapAllowed = true;
+    this.#linesAtResume = this.lines;
+    this.#repeatsUpTo = 0;
+    this.waitingSince = ledger.clock;
+    return `${this.userId}|${this.#lastSequence}`;
   }
 
   // Folds the `count` matched lines from ring position `from` on into `streamDigest`, and
@@ -336,26 +427,41 @@ export class ClientStream {
     );
   }
 
-  // A line that is not the head of the ring: a registering warm-up broadcast, or a failure.
+  // A line that is not the head of the ring: a registering warm-up broadcast, a `!GAP`
+  // line or a repeat on a resumed connection, or a failure. `line`: where it ends in the
+  // chunk, and where it starts if it started in it.
   #unmatched(
     lineNumber: number,
-    got: string,
+    line: { readonly chunk: Uint8Array; readonly start: number; readonly end: number },
     sequence: number,
     hash: number,
     parse: number,
-  ): boolean {
+  ): typeof REJECTED | typeof COUNTED | typeof NOT_COUNTED {
     const context = this.context;
+    const got = this.#quote(line.chunk, line.start, line.end);
     if (parse !== SEQUENCE_READ) {
+      const gap =
+        this.#gapAllowed && lineNumber === this.#linesAtResume + 1
+          ? GAP_LINE.exec(this.#text(line.chunk, line.start, line.end))
+          : null;
+      if (gap !== null) {
+        this.#gap(gap[1] as GapReason, Number(gap[2]), lineNumber - 1);
+        return NOT_COUNTED;
+      }
       return this.#reject(Code.BadLine, `line ${lineNumber} has no sequence number: got ${got}`, {
         lineNumber,
         got,
       });
     }
+    if (sequence <= this.#repeatsUpTo && this.#lastSequence <= this.#repeatsUpTo) {
+      context.ledger.reconnects.repeats++;
+      return NOT_COUNTED;
+    }
     if (!this.registered && this.#length === 0) {
       const warmupLine = sequence <= context.warmupSent ? context.lineOf(sequence) : undefined;
       if (warmupLine !== undefined && hashLine(warmupLine) === hash) {
         this.#register(sequence, hash);
-        return true;
+        return COUNTED;
       }
       return this.#reject(
         Code.Unexpected,
@@ -405,6 +511,35 @@ export class ClientStream {
     );
   }
 
+  // `!GAP|reason|next` opened the resumed connection: the lines numbered below `next` are
+  // no longer owed, and after `ahead` the lines up to LASTSEQ may come again. `received`:
+  // lines received so far, all of them matched.
+  #gap(reason: GapReason, next: number, received: number): void {
+    const ledger = this.context.ledger;
+    ledger.reconnects.refused[reason]++;
+    this.#gapAllowed = false;
+    if (reason === 'ahead') this.#repeatsUpTo = this.#lastSequence;
+    const sequences = this.#sequences;
+    const hashes = this.#hashes;
+    const mask = this.#mask;
+    let skipped = 0;
+    while (this.#length > 0 && (sequences[this.#head] as number) < next) {
+      this.#head = (this.#head + 1) & mask;
+      this.#length--;
+      skipped++;
+    }
+    ledger.pending -= skipped;
+    ledger.reconnects.skipped += skipped;
+    // Owed so far: what was received, then what the ring still holds.
+    let digest = this.receivedDigest;
+    for (let n = 0; n < this.#length; n++) {
+      digest = foldDigest(digest, hashes[(this.#head + n) & mask] as number);
+    }
+    this.expectedDigest = digest;
+    this.expectedLines = received + this.#length;
+    this.#drained(ledger);
+  }
+
   // The first warm-up broadcast received: the server registered the client before it, so
   // the client is owed every later warm-up broadcast already sent.
   #register(sequence: number, hash: number): void {
@@ -421,9 +556,9 @@ export class ClientStream {
     code: SimulationErrorCode,
     message: string,
     context: { lineNumber: number; got: string; expected?: string },
-  ): false {
+  ): typeof REJECTED {
     this.failure = this.#failure(code, message, context);
-    return false;
+    return REJECTED;
   }
 
   #failure(
@@ -443,15 +578,22 @@ export class ClientStream {
     return line === undefined ? `event ${sequence}` : `event ${sequence} ${JSON.stringify(line)}`;
   }
 
-  // The received line as JSON, from its bytes kept from earlier chunks plus this chunk. Only
-  // a line that starts the chunk can have begun in an earlier one.
+  // The received line as JSON, shortened to MAX_QUOTED_BYTES bytes.
   #quote(chunk: Uint8Array, start: number, end: number): string {
+    const text = this.#text(chunk, start, end);
+    const earlier = start === 0 ? this.#partialLength : 0;
+    return JSON.stringify(text) + (earlier + end - start > text.length ? '…' : '');
+  }
+
+  // The received line's first MAX_QUOTED_BYTES bytes, from its bytes kept from earlier
+  // chunks plus this chunk. Only a line that starts the chunk can have begun in an earlier one.
+  #text(chunk: Uint8Array, start: number, end: number): string {
     const earlier = start === 0 ? this.#partialLength : 0;
     const take = Math.min(end - start, MAX_QUOTED_BYTES - earlier);
     let text = '';
     for (let i = 0; i < earlier; i++) text += String.fromCharCode(this.#partial[i] as number);
     for (let i = start; i < start + take; i++) text += String.fromCharCode(chunk[i] as number);
-    return JSON.stringify(text) + (take < end - start ? '…' : '');
+    return text;
   }
 
   // Keeps the first bytes of a line that continues in the next chunk. A line that starts

@@ -16,7 +16,10 @@ export const SimulationErrorCode = {
   OutOfOrder: 'ERR_SIM_OUT_OF_ORDER',
   /** A client received the expected sequence number with different bytes. */
   Content: 'ERR_SIM_CONTENT',
-  /** A client received a line without a parsable sequence number. */
+  /**
+   * A client received a line without a parsable sequence number (a `!GAP` line included,
+   * unless it opens a resumed connection).
+   */
   BadLine: 'ERR_SIM_BAD_LINE',
   /** A client waited longer than `timeout` ms for its next expected notification. */
   Timeout: 'ERR_SIM_TIMEOUT',

@@ -11,5 +11,5 @@ export {
 } from './failures.js';
 export type { LatencySummary } from './latency.js';
 export type { LineTerminator, SimulateOptions } from './options.js';
-export type { SimulationResult, SimulationSummary } from './result.js';
+export type { ReconnectSummary, SimulationResult, SimulationSummary } from './result.js';
 export { type SimulationControl, simulate } from './simulate.js';

@@ -37,6 +37,8 @@ const MAX_USERS = 4_294_967_295;
 const MAX_CLIENTS = 100_000;
 /** Largest `maxEventSourceBatchSize`: a batch is generated whole before pacing can pause. */
 const MAX_BATCH_SIZE = 10_000;
+/** Largest `reconnectEvery`: drops are drawn uniformly in 1..2 x reconnectEvery - 1 lines. */
+const MAX_RECONNECT_EVERY = 1e9;
 const PORT_TEXT = 'a port from 1 to 65535 or a comma-separated list of distinct ones';
 
 const CLIENT_COUNT = { type: 'integer', min: 0, max: MAX_CLIENTS } as const;
@@ -156,6 +158,18 @@ export const SIMULATE_OPTIONS = {
     default: 0,
     describe: 'Milliseconds to retry a port that refuses (a server still starting); 0: no retry',
   },
+  reconnectEvery: {
+    type: 'integer',
+    min: 0,
+    max: MAX_RECONNECT_EVERY,
+    default: 0,
+    describe: 'Clients drop and resume (USERID|LASTSEQ) every N notifications on average; 0: never',
+  },
+  reconnectPause: {
+    ...DURATION,
+    default: 50,
+    describe: 'Longest pause in ms before a dropped client connects again (random 0..max)',
+  },
 } as const satisfies Readonly<Record<string, OptionRow>>;
 
 type SimulateOptionName = keyof typeof SIMULATE_OPTIONS;
@@ -269,6 +283,8 @@ export function resolveSimulateOptions(
     latencyWarmup: pick('latencyWarmup'),
     stalledClients: pick('stalledClients'),
     waitForPorts: pick('waitForPorts'),
+    reconnectEvery: pick('reconnectEvery'),
+    reconnectPause: pick('reconnectPause'),
     onProgress: onProgress as ResolvedSimulateOptions['onProgress'],
   };
 }

@@ -60,6 +60,8 @@ export interface SimulationSummary {
   readonly latencyWarmup: number;
   /** Clients that identified and never read (`stalledClients`). */
   readonly stalledClients: number;
+  /** What the clients' drops and resumes came to (`reconnectEvery`); null without drops. */
+  readonly reconnects: ReconnectSummary | null;
   /**
    * A fingerprint of what the clients received in the stream: for each client in order, the
    * positions in the stream (1: the first event after the warm-up) of its notifications,
@@ -69,6 +71,26 @@ export interface SimulationSummary {
    * same ones have the same digest. After a failure, it covers what was verified before it.
    */
   readonly digest: string;
+}
+
+/** The drops and resumes of a run with `reconnectEvery`, over all clients. */
+export interface ReconnectSummary {
+  /** Connections the clients dropped (at random points, mid-line too). */
+  readonly drops: number;
+  /** Connections that identified as `USERID|LASTSEQ`. */
+  readonly resumes: number;
+  /** Resumes the server refused with `!GAP|REASON|NEXT`, by reason. */
+  readonly refused: { readonly trimmed: number; readonly ahead: number };
+  /**
+   * Notifications the clients were owed when they identified again: what the server had to
+   * replay, and the notifications of events it had not applied yet (the simulator cannot
+   * tell those apart).
+   */
+  readonly owedOnResume: number;
+  /** Owed notifications not received because a refused resume skipped them. */
+  readonly skipped: number;
+  /** Lines ignored as repeats of what a client had already received (after `ahead`). */
+  readonly repeats: number;
 }
 
 export type SimulationResult =
@@ -137,9 +159,22 @@ export function formatSummary(result: SimulationResult): string[] {
   if (result.stalledClients > 0) {
     lines.push(`stalled clients: ${result.stalledClients} (identified, never read, not verified)`);
   }
+  if (result.reconnects !== null) lines.push(reconnectLine(result.reconnects));
   if (result.ok) lines.push(`digest: ${result.digest}`, SUCCESS_LINE);
   else lines.push(failureLine(result.failure));
   return lines;
+}
+
+function reconnectLine(reconnects: ReconnectSummary): string {
+  const { trimmed, ahead } = reconnects.refused;
+  const refused = trimmed + ahead;
+  return (
+    `reconnects: ${reconnects.drops} drops, ${reconnects.resumes} resumes` +
+    ` (${reconnects.resumes - refused} exact, ${refused} refused: ${trimmed} trimmed,` +
+    ` ${ahead} ahead), ${reconnects.owedOnResume} notifications owed on resume` +
+    (reconnects.skipped > 0 ? `, ${reconnects.skipped} skipped by refused resumes` : '') +
+    (reconnects.repeats > 0 ? `, ${reconnects.repeats} repeats ignored` : '')
+  );
 }
 
 function failureLine(failure: SimulationFailure): string {

@@ -28,6 +28,13 @@
  *    the notifications it carries.
  * 5. Wait until every owed line arrived, then linger `linger` ms to catch extra lines.
  *
+ * With `reconnectEvery`, each client drops its connection at random points of its stream
+ * (`DropSchedule`, mid-line too: the rest of that read is lost), waits 0..`reconnectPause`
+ * ms, connects again (to the next port of the list, so a cluster's clients move between
+ * gateways) and identifies as `USERID|LASTSEQ`; its `ClientStream` judges the resumed
+ * stream. While away, a client stays owed its lines (the generator's pacing counts them)
+ * and its wait for them is not timed; the run ends only once every client is connected.
+ *
  * An abort signal (`SimulationControl`, Ctrl-C in the CLI) stops the run as a failure
  * (ERR_SIM_INTERRUPTED), so the result carries the partial figures.
  *
@@ -40,6 +47,7 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ClientStream } from './client-stream.js';
 import { EVENT_WRITE_SIZE } from './constants.js';
+import { DropSchedule, NO_DROP } from './drops.js';
 import {
   SimulationErrorCode as Code,
   type SimulationFailure,
@@ -116,7 +124,14 @@ export function runSimulation(
 class Simulation {
   readonly #options: ResolvedSimulateOptions;
   readonly #generator: EventGenerator;
-  readonly #clientSockets: Socket[] = [];
+  // By client index; undefined while a dropped client is away.
+  readonly #clientSockets: (Socket | undefined)[] = [];
+  // By client index, with `reconnectEvery`.
+  readonly #drops: readonly DropSchedule[] | undefined;
+  // Dropped clients not connected again yet, their pauses, and their connects under way.
+  #away = 0;
+  readonly #pauses = new Set<NodeJS.Timeout>();
+  readonly #reconnecting = new Set<Promise<void>>();
   readonly #stalledSockets: Socket[] = [];
   // One read buffer for every client socket: each read is verified before the next one
   // starts, so nothing outlives it, and the memory the kernel copies into stays in cache.
@@ -156,6 +171,13 @@ class Simulation {
       perClientLimit,
       totalLimit: MAX_PENDING_TOTAL,
     });
+    const { reconnectEvery, randomSeed } = options;
+    this.#drops =
+      reconnectEvery === 0
+        ? undefined
+        : this.#generator.clients.map(
+            (client) => new DropSchedule(randomSeed, client.index, reconnectEvery),
+          );
   }
 
   async run(signal?: AbortSignal): Promise<SimulationResult> {
@@ -176,7 +198,7 @@ class Simulation {
       () => this.#warmUp(),
       () => this.#stream(),
       async () => {
-        await this.#until(() => this.#generator.ledger.pending === 0);
+        await this.#until(() => this.#generator.ledger.pending === 0 && this.#away === 0);
         if (this.#failure === undefined) this.#finishedAt = performance.now();
       },
       () => this.#until(() => false, this.#options.linger),
@@ -214,15 +236,8 @@ class Simulation {
       wave += CONNECT_WAVE_SIZE
     ) {
       const connecting = clients.slice(wave, wave + CONNECT_WAVE_SIZE).map(async (client) => {
-        const socket = await this.#open(
-          `client#${client.index}`,
-          this.#clientPort(client.index),
-          client,
-        );
-        if (socket === undefined) return;
-        this.#clientSockets[client.index] = socket;
-        this.#watchClient(socket, client);
-        socket.write(`${client.userId}${idTerminator}`);
+        const socket = await this.#openClient(client, this.#clientPort(client.index));
+        socket?.write(`${client.userId}${idTerminator}`);
       });
       await Promise.all(connecting);
     }
@@ -246,6 +261,17 @@ class Simulation {
     await Promise.all(connecting);
   }
 
+  // Connects `client` and makes the socket its connection; undefined after a failure.
+  async #openClient(client: ClientStream, port: number): Promise<Socket | undefined> {
+    const socket = await this.#open(`client#${client.index}`, port, (from, bytes) =>
+      this.#onClientData(client, from, bytes),
+    );
+    if (socket === undefined) return undefined;
+    this.#clientSockets[client.index] = socket;
+    this.#watchClient(socket, client);
+    return socket;
+  }
+
   // Round-robin over the client ports, by creation order (verified clients, then stalled).
   #clientPort(index: number): number {
     const ports = this.#options.clientPorts;
@@ -265,21 +291,26 @@ class Simulation {
   }
 
   // Opens one connection; on failure records a connection failure and resolves undefined.
-  #open(connection: string, port: number, client?: ClientStream): Promise<Socket | undefined> {
+  // `onData` gets each read, in the shared read buffer.
+  #open(
+    connection: string,
+    port: number,
+    onData?: (socket: Socket, bytes: number) => void,
+  ): Promise<Socket | undefined> {
     const { host, timeout } = this.#options;
-    const onread =
-      client === undefined
-        ? undefined
-        : {
-            buffer: this.#readBuffer,
-            callback: (bytes: number, buffer: Uint8Array): boolean => {
-              this.#onClientData(client, buffer, bytes);
-              return true;
-            },
-          };
     return new Promise((resolve) => {
       const attempt = (): void => {
-        const socket = connect({ host, port, noDelay: true, ...(onread && { onread }) });
+        const onread =
+          onData === undefined
+            ? undefined
+            : {
+                buffer: this.#readBuffer,
+                callback: (bytes: number): boolean => {
+                  onData(socket, bytes);
+                  return true;
+                },
+              };
+        const socket: Socket = connect({ host, port, noDelay: true, ...(onread && { onread }) });
         const timer = setTimeout(
           () => fail(new Error(`no connection within ${timeout} ms`)),
           timeout,
@@ -325,17 +356,27 @@ class Simulation {
   }
 
   #watchClient(socket: Socket, client: ClientStream): void {
+    const drops = this.#drops?.[client.index]?.drops ?? 0;
     this.#watchClosing(
       socket,
       `client#${client.index}`,
-      () => `${client.name} after ${client.lines} lines (${client.pending} still owed)`,
+      () =>
+        `${client.name} after ${client.lines} lines (${client.pending} still owed)` +
+        (drops === 0 ? '' : ` on the connection it resumed (${drops} drops so far)`),
+      // A connection the client dropped is no longer watched.
+      () => this.#clientSockets[client.index] === socket,
     );
   }
 
   // Any close or error the simulator did not start is a failure of the server.
-  #watchClosing(socket: Socket, connection: string, describe: () => string): void {
+  #watchClosing(
+    socket: Socket,
+    connection: string,
+    describe: () => string,
+    watched: () => boolean = () => true,
+  ): void {
     socket.on('error', (error) => {
-      if (this.#closing) return;
+      if (this.#closing || !watched()) return;
       this.#fail(
         simulationFailure(Code.Closed, `${describe()}: connection error: ${describeError(error)}`, {
           connection,
@@ -343,20 +384,63 @@ class Simulation {
       );
     });
     socket.on('close', () => {
-      if (this.#closing) return;
+      if (this.#closing || !watched()) return;
       this.#fail(simulationFailure(Code.Closed, `the server closed ${describe()}`, { connection }));
     });
   }
 
-  #onClientData(client: ClientStream, buffer: Uint8Array, bytes: number): void {
+  #onClientData(client: ClientStream, socket: Socket, bytes: number): void {
     if (this.#failure !== undefined) return;
+    const buffer = this.#readBuffer;
     const ledger = this.#generator.ledger;
     ledger.clock = performance.now();
-    if (!client.receive(buffer, bytes)) {
+    const drops = this.#drops;
+    let cut = NO_DROP;
+    if (drops !== undefined) {
+      // A connection already dropped may deliver one more read before it closes: lost too.
+      if (this.#clientSockets[client.index] !== socket) return;
+      cut = (drops[client.index] as DropSchedule).cut(buffer, bytes);
+    }
+    if (!client.receive(buffer, cut === NO_DROP ? bytes : cut)) {
       this.#fail(client.failure as SimulationFailure);
       return;
     }
+    if (cut !== NO_DROP) this.#drop(client, socket);
     if (this.#wake !== undefined) this.#poke();
+  }
+
+  // Drops the client's connection: what was not received is lost. It connects again after
+  // its pause, and resumes.
+  #drop(client: ClientStream, socket: Socket): void {
+    this.#clientSockets[client.index] = undefined;
+    socket.destroy();
+    client.dropped();
+    if (this.#closing) return;
+    this.#away++;
+    const schedule = this.#drops?.[client.index] as DropSchedule;
+    const pause = setTimeout(() => {
+      this.#pauses.delete(pause);
+      const connecting = this.#resume(client, schedule.drops);
+      this.#reconnecting.add(connecting);
+      void connecting.finally(() => this.#reconnecting.delete(connecting));
+    }, schedule.pauseMs(this.#options.reconnectPause));
+    this.#pauses.add(pause);
+  }
+
+  // Connects a dropped client again, on the next port of the list, as `USERID|LASTSEQ`.
+  async #resume(client: ClientStream, drops: number): Promise<void> {
+    if (this.#failure !== undefined || this.#closing) return;
+    const socket = await this.#openClient(client, this.#clientPort(client.index + drops));
+    if (socket === undefined) return;
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    this.#generator.ledger.clock = performance.now();
+    const idTerminator = terminatorBytes(this.#options.idTerminator);
+    socket.write(`${client.resumeLine()}${idTerminator}`);
+    this.#away--;
+    this.#poke();
   }
 
   async #warmUp(): Promise<void> {
@@ -512,7 +596,11 @@ class Simulation {
     if (this.#failure !== undefined || this.#closing) return;
     const { timeout, logInterval, onProgress } = this.#options;
     for (const client of this.#generator.clients) {
-      if (client.pending > 0 && now - client.waitingSince > timeout) {
+      if (
+        client.pending > 0 &&
+        now - client.waitingSince > timeout &&
+        this.#clientSockets[client.index] !== undefined
+      ) {
         this.#fail(client.timedOut(now - client.waitingSince));
         return;
       }
@@ -576,6 +664,10 @@ class Simulation {
   async #closeAll(): Promise<void> {
     this.#closing = true;
     this.#wakeUp();
+    for (const pause of this.#pauses) clearTimeout(pause);
+    this.#pauses.clear();
+    // Each ends within `timeout`, and destroys what it opened once closing.
+    await Promise.all(this.#reconnecting);
     const sockets = [...this.#clientSockets, ...this.#stalledSockets, this.#eventSource].filter(
       (socket): socket is Socket => socket !== undefined && !socket.destroyed,
     );
@@ -634,6 +726,10 @@ class Simulation {
       latency: ledger.latency.summary() ?? null,
       latencyWarmup: this.#options.latencyWarmup,
       stalledClients: this.#options.stalledClients,
+      reconnects:
+        this.#drops === undefined
+          ? null
+          : { ...ledger.reconnects, refused: { ...ledger.reconnects.refused } },
       digest: formatDigest(digest),
     };
     return this.#failure === undefined
