@@ -124,6 +124,7 @@ describe('cluster settings on the command line', () => {
       'maxClients',
       'maxFollowEdges',
       'maxIdLineLength',
+      'resumeBytes',
       'shutdownTimeout',
       'slowClientTimeout',
       'totalBufferLimit',

@@ -115,6 +115,32 @@ describe('/metrics', () => {
     expect(await value('follower_maze_next_sequence')).toBe(4);
   });
 
+  it('counts each exact resume in the replay histogram, and refused ones apart', async () => {
+    const maze = await startMaze();
+    const monitor = await startMonitorOf(serveMonitorSources(maze.server));
+    const source = await maze.connectSource();
+    source.socket.write('1|B\n2|P|1|7\n3|B\n');
+    await waitUntil(() => maze.maze.stats().eventsApplied === 3, 'three events applied');
+    for (const idLine of ['7|0\n', '7|2\n', '7|9\n']) {
+      const client = await maze.connectClient();
+      client.socket.write(idLine);
+    }
+    await waitUntil(
+      () => maze.maze.stats().clientsResumed + maze.maze.stats().resumesRefused === 3,
+      'three resumes',
+    );
+    const scraped = families((await scrape(monitor)).text);
+    const histogram = scraped.get('follower_maze_resume_replayed_notifications');
+    expect(histogram?.type).toBe('HISTOGRAM');
+    // Two exact resumes replayed 3 and 1 notifications; "7|9" is ahead, refused.
+    expect(histogram?.metrics[0]).toMatchObject({
+      count: '2',
+      sum: '4',
+      buckets: expect.objectContaining({ '0': '0', '1': '1', '10': '2' }),
+    });
+    expect(scraped.get('follower_maze_resumes_refused_total')?.metrics[0]?.value).toBe('1');
+  });
+
   it('keeps each monitor in its own registry', async () => {
     const first = await startMaze();
     const second = await startMaze();
