@@ -351,7 +351,7 @@ describe('options', () => {
       reorderCapacity: 100_000,
       reorderBytes: 64 * 1024 * 1024,
       maxFollowEdges: 2 ** 23,
-      resumeBytes: 16 * 1024 * 1024,
+      resumeBytes: 0,
       delimiter: '|',
       maxLineLength: 4096,
       maxIdLineLength: 64,

@@ -19,13 +19,15 @@ import {
 import { generateEventLines, mulberry32, randomInt, shuffleInBatches } from '../helpers/streams.js';
 
 const newMaze = useMemoryMazes();
+/** A history that holds every event of these tests (the default keeps none). */
+const HISTORY_BYTES = 16 * 1024 * 1024;
 
 // User 5 follows 9 at 1; 2 is a private message to 5; 4 a status update of 9; 5 a follow of 5.
 const HEAD = '1|F|5|9\n2|P|1|5\n3|B\n4|S|9\n5|F|1|5\n';
 
 describe('resume', () => {
   it('replays what the user missed after its last number, then goes on live', async () => {
-    const { maze, problems } = newMaze();
+    const { maze, problems } = newMaze({ resumeBytes: HISTORY_BYTES });
     const steady = await attachMemoryClient(maze, '5\n');
     const source = attachMemorySource(maze);
     source.peer.write(HEAD);
@@ -58,8 +60,8 @@ describe('resume', () => {
     expect(problems).toEqual([]);
   });
 
-  it('sends a gap line when the history no longer holds the number, then only live ones', async () => {
-    const { maze } = newMaze({ resumeBytes: 0 });
+  it('sends a gap line without a history (the default), then only live ones', async () => {
+    const { maze } = newMaze();
     const source = attachMemorySource(maze);
     source.peer.write(HEAD);
     await waitUntil(() => maze.stats().eventsApplied === 5, '5 events applied');
@@ -71,8 +73,8 @@ describe('resume', () => {
     expect(maze.stats()).toMatchObject({ clientsResumed: 0, resumesRefused: 1, resumableAfter: 6 });
   });
 
-  it('replays nothing and sends no gap line to a client that missed nothing', async () => {
-    const { maze } = newMaze({ resumeBytes: 0 });
+  it('replays nothing and sends no gap line to a client that missed nothing, even without a history', async () => {
+    const { maze } = newMaze();
     const source = attachMemorySource(maze);
     source.peer.write(HEAD);
     await waitUntil(() => maze.stats().eventsApplied === 5, '5 events applied');
@@ -84,7 +86,7 @@ describe('resume', () => {
   });
 
   it('says "ahead" to a client whose number was not applied yet', async () => {
-    const { maze } = newMaze();
+    const { maze } = newMaze({ resumeBytes: HISTORY_BYTES });
     const source = attachMemorySource(maze);
     source.peer.write(HEAD);
     await waitUntil(() => maze.stats().eventsApplied === 5, '5 events applied');
@@ -118,7 +120,11 @@ describe('resume', () => {
   });
 
   it('waits while backpressure holds the input, then replays what was applied meanwhile', async () => {
-    const { maze } = newMaze({ clientBufferLimit: 1024, slowClientTimeout: WAIT_MS });
+    const { maze } = newMaze({
+      clientBufferLimit: 1024,
+      slowClientTimeout: WAIT_MS,
+      resumeBytes: HISTORY_BYTES,
+    });
     const slow = await attachMemoryClient(maze, '1\n', { read: false });
     const source = attachMemorySource(maze);
     // 80 KB: past the pair's 16 KiB high-water mark, so the slow client holds the input.
@@ -142,7 +148,7 @@ describe('a client that drops and resumes at random points', () => {
   it.each([1, 2, 3])(
     'receives what a client that never dropped receives (seed %i)',
     async (seed) => {
-      const { maze } = newMaze();
+      const { maze } = newMaze({ resumeBytes: HISTORY_BYTES });
       const rng = mulberry32(seed);
       const users = 6;
       const lines = shuffleInBatches(generateEventLines({ count: 4_000, users, seed }), 50, rng);

@@ -52,7 +52,7 @@ describe('--delimiter (built binary)', () => {
     const server = await serve(args);
     const limits = await server.waitForLine('stderr', /follower-maze limits:/, EXIT_MS);
     expect(limits).toContain(
-      ` maxFollowEdges=8388608 resumeBytes=16777216 ${shown} resetOnDisconnect=false `,
+      ` maxFollowEdges=8388608 resumeBytes=0 ${shown} resetOnDisconnect=false `,
     );
     expect(await stop(server)).toBe(0);
   });

@@ -125,7 +125,11 @@ describe('Gateway: clients that resume', () => {
     const lines = shuffleInBatches(generateEventLines({ count: 3_000, users, seed: 5 }), 30, rng);
     const log = new MemoryEventLog();
     const ingest = await newIngest(log);
-    const gateways = [await newGateway({ log }), await newGateway({ log })].map((g) => g.gateway);
+    const resumeBytes = 16 * 1024 * 1024;
+    const gateways = [
+      await newGateway({ log, resumeBytes }),
+      await newGateway({ log, resumeBytes }),
+    ].map((g) => g.gateway);
     await Promise.all(gateways.map((gateway) => gateway.ready));
     const steady = await attachMemoryClient(gateways[0] as Gateway, '4\n');
     const flaky = new FlakyClient(4);
@@ -140,7 +144,7 @@ describe('Gateway: clients that resume', () => {
       );
       if (at === 1_500) {
         // A gateway started now replays the log from its start, so its history reaches back too.
-        const late = await newGateway({ log });
+        const late = await newGateway({ log, resumeBytes });
         await late.gateway.ready;
         gateways.push(late.gateway);
       }

@@ -378,7 +378,7 @@ describe('MazeCore: docs/protocol.md §10 follow graph bound', () => {
 
 describe('MazeCore: stats and reset', () => {
   it('counts every line once by its fate', () => {
-    const core = coreWith([1, 2, 2], { reorderCapacity: 2 });
+    const core = coreWith([1, 2, 2], { reorderCapacity: 2, resumeBytes: 1024 * 1024 });
     core.push('1|F|1|2\n'); // applied
     core.push('2|X\n'); // no-op
     core.push('nope\n'); // discarded: no number

@@ -13,6 +13,9 @@ import {
   randomInt,
 } from '../helpers/streams.js';
 
+/** A history that holds every stream of these tests. */
+const HISTORY_BYTES = 16 * 1024 * 1024;
+
 const linesOf = (output: Uint8Array): string[] =>
   Buffer.from(output)
     .toString('latin1')
@@ -111,11 +114,11 @@ describe('MazeCore.resume() against the reference model', () => {
         fc.integer({ min: 0, max: 2 ** 31 - 1 }),
         (streamOptions, seed) => {
           const ops = withResumes(generateOpStream(streamOptions), seed, 0.5);
-          const run = runCore(ops, new MazeCore());
+          const run = runCore(ops, new MazeCore({ resumeBytes: HISTORY_BYTES }));
           expect(
             firstDeliveryMismatch(run.received, expectedDeliveries(run.modelOps)),
           ).toBeUndefined();
-          // The default history holds these whole streams: only "ahead" can be refused.
+          // This history holds these whole streams: only "ahead" can be refused.
           for (const refusal of run.refused) {
             expect(refusal).toMatchObject({ reason: 'ahead' });
             expect(refusal.after).toBeGreaterThan(refusal.lastApplied);
@@ -216,7 +219,7 @@ describe('a connection that drops and resumes', () => {
         opStreamArbitrary({ events: 3000, users: 6 }),
         fc.double({ min: 0.001, max: 0.2, noNaN: true }),
         (options, dropRate) => {
-          const { flaky, steady, gaps } = flakyAgainstSteady(options, 16 * 1024 * 1024, dropRate);
+          const { flaky, steady, gaps } = flakyAgainstSteady(options, HISTORY_BYTES, dropRate);
           expect(gaps).toEqual([]);
           expect(flaky).toEqual(steady);
         },

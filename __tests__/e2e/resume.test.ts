@@ -12,6 +12,8 @@ import { gateway, ingest, serve, simulate, stop } from '../helpers/cluster-proce
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
 
 const RUN_MS = 60_000;
+/** A history that holds every event of these runs. */
+const HISTORY = ['--resume-bytes', String(16 * 1024 * 1024)];
 
 /** The `--json` summary of a run, with the fields these tests read. */
 interface Summary {
@@ -42,7 +44,7 @@ describe('simulate --reconnect-every against serve (built binaries)', () => {
     expect(steady.code).toBe(0);
     expect(steady.summary.reconnects).toBeNull();
 
-    const server = await serve();
+    const server = await serve(HISTORY);
     const resumed = await simulateWith([...portsOf(server), '--reconnect-every', '100']);
     expect(await stop(server)).toBe(0);
     expect(resumed.code).toBe(0);
@@ -58,8 +60,8 @@ describe('simulate --reconnect-every against serve (built binaries)', () => {
     expect(resumed.summary.digest).toBe(steady.summary.digest);
   }, 120_000);
 
-  it('is told of every resume that misses events without history (--resume-bytes 0)', async () => {
-    const server = await serve(['--resume-bytes', '0']);
+  it('is told of every resume that misses events without history (the default)', async () => {
+    const server = await serve();
     const { code, summary } = await simulateWith([...portsOf(server), '--reconnect-every', '300']);
     expect(await stop(server)).toBe(0);
     expect(code).toBe(0);
@@ -80,7 +82,7 @@ describeWithNats('simulate --reconnect-every against a cluster (built binaries)'
   it('verifies clients that resume on the other gateway', async () => {
     const stream = 'RESUME_MOVE';
     const events = await ingest(nats, stream);
-    const gateways = [await gateway(nats, stream), await gateway(nats, stream)];
+    const gateways = [await gateway(nats, stream, HISTORY), await gateway(nats, stream, HISTORY)];
     const { code, summary } = await simulateWith([
       '--event-port',
       String(events.port),
@@ -94,7 +96,7 @@ describeWithNats('simulate --reconnect-every against a cluster (built binaries)'
     const reconnects = summary.reconnects;
     expect(reconnects?.drops).toBeGreaterThan(20);
     expect(reconnects?.resumes).toBe(reconnects?.drops);
-    // A gateway behind the one the client left says so; none trims with the default history.
+    // A gateway behind the one the client left says so; none trims with a 16 MiB history.
     expect(reconnects?.refused.trimmed).toBe(0);
     expect(reconnects?.skipped).toBe(0);
   }, 120_000);

@@ -116,7 +116,7 @@ describe('/metrics', () => {
   });
 
   it('counts each exact resume in the replay histogram, and refused ones apart', async () => {
-    const maze = await startMaze();
+    const maze = await startMaze({ resumeBytes: 1024 * 1024 });
     const monitor = await startMonitorOf(serveMonitorSources(maze.server));
     const source = await maze.connectSource();
     source.socket.write('1|B\n2|P|1|7\n3|B\n');

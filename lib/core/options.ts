@@ -47,11 +47,12 @@ export const CORE_OPTIONS = {
     type: 'integer',
     min: 0,
     max: 2 ** 30,
-    // About 300,000 events of the default mix (an event costs its line and 37 bytes): minutes
-    // of a busy stream, enough to ride out a reconnect, whatever the number of users.
-    default: 16 * 1024 * 1024,
+    // Off unless asked for: keeping the history copies every applied line, about a tenth of
+    // serve's CPU on the default benchmark (docs/performance.md). 16 MiB holds about 300,000
+    // events of the default mix (an event costs its line and 37 bytes), whatever the users.
+    default: 0,
     describe:
-      'Bytes of recently applied events kept so that clients can resume (USERID|LASTSEQ); 0 keeps none',
+      'Bytes of recently applied events kept so that clients can resume (USERID|LASTSEQ), e.g. 16777216; 0 keeps none',
   },
   delimiter: {
     type: 'char',

@@ -195,39 +195,51 @@ export class ResumeHistory {
       return { exact: false, reason: ResumeGap.Trimmed, next: lastApplied + 1 };
     }
     const first = this.#firstAfter(lastSequence);
-    // Whether the user follows a followee just after the entry being looked at.
+    const scanned = this.#size - first;
+    const kinds = this.#kind;
+    const froms = this.#from;
+    const tos = this.#to;
+    const lengths = this.#lineLength;
+    const capacity = kinds.length;
+    // Whether the user follows a followee just after the entry being looked at: today's
+    // graph at first, then flipped by each change the user made, newest first.
     const following = new Map<UserId, boolean>();
-    const follows = (followee: UserId): boolean =>
-      following.get(followee) ?? isFollowing(user, followee);
-    const picked: number[] = [];
-    for (let index = this.#size - 1; index >= first; index--) {
-      const slot = this.#slotOf(index);
-      const kind = this.#kind[slot] as number;
-      const type = kind & TYPE_MASK;
-      if (type === BROADCAST) picked.push(slot);
-      else if (type === STATUS) {
-        if (follows(this.#from[slot] as number)) picked.push(slot);
-      } else if (type === PRIVATE) {
-        if (this.#to[slot] === user) picked.push(slot);
-      } else {
-        const to = this.#to[slot] as number;
-        if (type === FOLLOW && to === user) picked.push(slot);
-        // Before a change by the user, the edge was the other way round.
-        if ((kind & CHANGED) !== 0 && this.#from[slot] === user) following.set(to, !follows(to));
+    const follows = (followee: UserId): boolean => {
+      let state = following.get(followee);
+      if (state === undefined) {
+        state = isFollowing(user, followee);
+        following.set(followee, state);
       }
-    }
+      return state;
+    };
+    const picked: number[] = [];
     let bytes = 0;
-    for (const slot of picked) bytes += this.#lineLength[slot] as number;
+    let slot = scanned === 0 ? 0 : this.#slotOf(this.#size - 1);
+    for (let left = scanned; left > 0; left--) {
+      const kind = kinds[slot] as number;
+      const type = kind & TYPE_MASK;
+      let notified: boolean;
+      if (type === BROADCAST) notified = true;
+      else if (type === STATUS) notified = follows(froms[slot] as number);
+      else if (type === PRIVATE) notified = tos[slot] === user;
+      else {
+        const to = tos[slot] as number;
+        notified = type === FOLLOW && to === user;
+        // Before a change by the user, the edge was the other way round.
+        if ((kind & CHANGED) !== 0 && froms[slot] === user) following.set(to, !follows(to));
+      }
+      if (notified) {
+        picked.push(slot);
+        bytes += lengths[slot] as number;
+      }
+      slot = slot === 0 ? capacity - 1 : slot - 1;
+    }
     const output = new Uint8Array(bytes);
     let at = 0;
-    for (let i = picked.length - 1; i >= 0; i--)
+    for (let i = picked.length - 1; i >= 0; i--) {
       at = this.#copyLine(picked[i] as number, output, at);
-    return {
-      exact: true,
-      notifications: picked.length,
-      output,
-      scanned: this.#size - first,
-    };
+    }
+    return { exact: true, notifications: picked.length, output, scanned };
   }
 
   #slotOf(index: number): number {
@@ -247,15 +259,17 @@ export class ResumeHistory {
     return low;
   }
 
-  // Copies the line of `slot` into `output` at `at`; returns where it ends.
+  // Copies the line of `slot` into `output` at `at`; returns where it ends. Byte by byte:
+  // for lines this short, cheaper than the two views a bulk copy needs.
   #copyLine(slot: number, output: Uint8Array, at: number): number {
     const lines = this.#lines;
-    const start = this.#lineAt[slot] as number;
-    const length = this.#lineLength[slot] as number;
-    const first = Math.min(length, lines.length - start);
-    output.set(lines.subarray(start, start + first), at);
-    output.set(lines.subarray(0, length - first), at + first);
-    return at + length;
+    let from = this.#lineAt[slot] as number;
+    const end = at + (this.#lineLength[slot] as number);
+    for (let to = at; to < end; to++) {
+      output[to] = lines[from] as number;
+      if (++from === lines.length) from = 0;
+    }
+    return end;
   }
 
   // Grows a ring or evicts the oldest entries until an entry with a line of `length` fits;
