@@ -3,13 +3,15 @@
  * before anything live, the gap line, bad resume lines, the resume queue under backpressure,
  * and a client that keeps dropping against one that never does.
  */
+import { duplexPair } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import type { ResumeReport } from '../../lib/adapter/maze.js';
+import { createMaze, type ResumeReport } from '../../lib/adapter/maze.js';
 import { ErrorCode } from '../../lib/errors.js';
 import { FlakyClient } from '../helpers/resume.js';
 import {
   attachMemoryClient,
   attachMemorySource,
+  Collector,
   useMemoryMazes,
   WAIT_MS,
   waitForClientEvent,
@@ -141,6 +143,52 @@ describe('resume', () => {
     await client.received.waitForLength(broadcasts.length);
     expect(client.received.text).toBe(broadcasts);
     expect(maze.stats()).toMatchObject({ clientsResumed: 1, resumesWaiting: 0 });
+  });
+});
+
+describe('resume options', () => {
+  it('refuses a history together with resetOnDisconnect: numbers would name two streams', () => {
+    expect(() => createMaze({ resumeBytes: 1024, resetOnDisconnect: true })).toThrow(
+      expect.objectContaining({
+        code: ErrorCode.InvalidOption,
+        message: expect.stringContaining('resumeBytes and resetOnDisconnect'),
+      }),
+    );
+    expect(createMaze({ resetOnDisconnect: true }).options.resumeBytes).toBe(0);
+  });
+});
+
+describe('resume at the client limit', () => {
+  it('never makes room by closing a half-closed client still waiting for its resume', async () => {
+    const { maze, problems } = newMaze({
+      maxClients: 2,
+      clientBufferLimit: 1024,
+      slowClientTimeout: WAIT_MS,
+      resumeBytes: HISTORY_BYTES,
+    });
+    const slow = await attachMemoryClient(maze, '1\n', { read: false });
+    const source = attachMemorySource(maze);
+    const broadcasts = Array.from(
+      { length: 2_000 },
+      (_, index) => `${String(index + 1).padStart(37, '0')}|B\n`,
+    ).join('');
+    source.peer.write(broadcasts);
+    await waitUntil(() => maze.stats().eventSourcePaused, 'the input to be held');
+    const [ours, peer] = duplexPair();
+    const connection = maze.attachClient(ours);
+    const received = new Collector(peer);
+    // Half-closed right after its resume line: nothing queued yet, but owed its replay.
+    peer.end('2|0\n');
+    await waitUntil(() => maze.stats().resumesWaiting === 1, 'the resume to wait');
+    await waitUntil(() => maze.stats().clientsHalfClosed === 1, 'the half-close to be seen');
+    await attachMemoryClient(maze, undefined);
+    expect(maze.stats()).toMatchObject({ clientsEvicted: 0, clientsRefused: 1, resumesWaiting: 1 });
+    const identified = waitForClientEvent(maze, 'clientIdentified', connection);
+    slow.peer.resume();
+    await identified;
+    await received.waitForLength(broadcasts.length);
+    expect(received.text).toBe(broadcasts);
+    expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.ClientLimit]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { MazeEvent } from '../../lib/core/events.js';
 import { parseEvent } from '../../lib/core/parser.js';
-import { ENTRY_BYTES, ResumeHistory, type ResumeOutcome } from '../../lib/core/resume-history.js';
+import { RECORD_BYTES, ResumeHistory, type ResumeOutcome } from '../../lib/core/resume-history.js';
 
 function event(line: string): MazeEvent {
   const parsed = parseEvent(line);
@@ -83,7 +83,7 @@ describe('ResumeHistory', () => {
 
   it('says "ahead" for a number not applied yet, "trimmed" once the history has lost it', () => {
     const lines = Array.from({ length: 200 }, (_, index) => `${index + 1}|B\n`);
-    const history = historyOf(lines, 64 * ENTRY_BYTES + 4096);
+    const history = historyOf(lines, 64 * RECORD_BYTES + 4096);
     expect(asText(history.resume(1, 201, 200, nobodyFollows))).toEqual({
       exact: false,
       reason: 'ahead',
@@ -154,20 +154,36 @@ describe('ResumeHistory', () => {
     expect(asText(small.resume(1, 3, 4, nobodyFollows))).toMatchObject({ output: '4|B\n' });
   });
 
-  it('takes a line longer than its line ring once its rings stopped growing', () => {
-    const history = new ResumeHistory(2000, 1);
-    for (let sequence = 1; sequence <= 100; sequence++) {
-      history.record(event(`${sequence}|B\n`), false);
+  it('shares one budget between long lines and short ones, as they come', () => {
+    const budget = 64 * 1024;
+    const history = new ResumeHistory(budget, 1);
+    let sequence = 0;
+    // A burst of long (valid, zero-padded) lines, then ordinary ones: the short ones get the
+    // whole budget back once the long ones are evicted.
+    for (let i = 0; i < 100; i++) {
+      sequence++;
+      history.record(event(`${sequence}|P|${'0'.repeat(3000)}1|2\n`), false);
     }
-    const long = `101|P|${'0'.repeat(1500)}1|2\n`;
-    history.record(event(long), false);
-    expect(history.bytes).toBeLessThanOrEqual(2000);
-    // It fits beside the entry ring, or empties the history: never half of either.
-    const outcome = asText(history.resume(2, 100, 101, nobodyFollows));
-    if (outcome.exact) expect(outcome.output).toBe(long);
-    else expect(history.resumableAfter).toBe(101);
-    history.record(event('102|B\n'), false);
-    expect(asText(history.resume(2, 101, 102, nobodyFollows))).toMatchObject({ output: '102|B\n' });
+    expect(history.size).toBeLessThan(budget / 3000);
+    const short = (n: number) => `${n}|B\n`;
+    for (let i = 0; i < 20_000; i++) {
+      sequence++;
+      history.record(event(short(sequence)), false);
+    }
+    const perEvent = RECORD_BYTES + short(sequence).length;
+    expect(history.size).toBeGreaterThan((0.9 * budget) / perEvent);
+    expect(history.bytes).toBeLessThanOrEqual(budget);
+    const outcome = asText(history.resume(1, history.resumableAfter, sequence, nobodyFollows));
+    expect(outcome).toMatchObject({ exact: true, notifications: history.size });
+  });
+
+  it('empties itself for a line longer than its budget, then goes on', () => {
+    const history = historyOf(['1|B\n', '2|B\n'], 2000);
+    history.record(event(`3|P|${'0'.repeat(2000)}1|2\n`), false);
+    expect(history.size).toBe(0);
+    expect(history.resumableAfter).toBe(3);
+    history.record(event('4|B\n'), false);
+    expect(asText(history.resume(2, 3, 4, nobodyFollows))).toMatchObject({ output: '4|B\n' });
     expect(history.bytes).toBeLessThanOrEqual(2000);
   });
 

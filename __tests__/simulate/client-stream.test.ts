@@ -45,6 +45,21 @@ function feed(client: ClientStream, text: string, size: number): boolean {
   return true;
 }
 
+/** A registered client owed every line of `lines`, numbered from 1. */
+function owedAll(lines: string[]): ClientStream {
+  const client = new ClientStream(0, 1, {
+    ledger: new Ledger(1e6, 1e9),
+    warmupSent: 0,
+    delimiterByte: '|'.charCodeAt(0),
+    lineOf: (sequence) => lines[sequence - 1],
+  });
+  client.registered = true;
+  lines.forEach((line, i) => {
+    client.expect(i + 1, hashLine(line));
+  });
+  return client;
+}
+
 describe('ClientStream: the expected lines, exactly', () => {
   const stream = '3|F|60|50\n4|P|32|50\n5|S|32\n6|B\r\n';
 
@@ -265,20 +280,6 @@ describe('ClientStream: random chunk boundaries', () => {
     });
   }
 
-  function owedAll(lines: string[]): ClientStream {
-    const client = new ClientStream(0, 1, {
-      ledger: new Ledger(1e6, 1e9),
-      warmupSent: 0,
-      delimiterByte: '|'.charCodeAt(0),
-      lineOf: (sequence) => lines[sequence - 1],
-    });
-    client.registered = true;
-    lines.forEach((line, i) => {
-      client.expect(i + 1, hashLine(line));
-    });
-    return client;
-  }
-
   it.each([1, 2, 3, 4, 5])(
     'seed %i: accepts the exact stream, fails at the exact changed line',
     (seed) => {
@@ -428,16 +429,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
       const lines = Array.from({ length: 300 }, (_, index) =>
         randomEventLine(rng, index + 1, 9e15, rng() < 0.5 ? '\n' : '\r\n'),
       );
-      const client = new ClientStream(0, 1, {
-        ledger: new Ledger(1e6, 1e9),
-        warmupSent: 0,
-        delimiterByte: '|'.charCodeAt(0),
-        lineOf: (sequence) => lines[sequence - 1],
-      });
-      client.registered = true;
-      lines.forEach((line, i) => {
-        client.expect(i + 1, hashLine(line));
-      });
+      const client = owedAll(lines);
       const text = bytes(lines.join(''));
       // Where line n + 1 starts: an exact resume after LASTSEQ n sends from there.
       const starts = [0];

@@ -41,7 +41,7 @@ import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import type { Sequence, UserId } from '../core/events.js';
 import type { Delivery } from '../core/maze-core.js';
-import type { ResumeOutcome } from '../core/resume-history.js';
+import { gapLine, type ResumeOutcome } from '../core/resume-history.js';
 import { ErrorCode, type Problem } from '../errors.js';
 import { ClientConnection, type ClientHost, type ClientSummary } from './client-connection.js';
 import { ClientLimit } from './client-limit.js';
@@ -139,7 +139,7 @@ export interface FanOutHost {
 export interface FanOutStats {
   /** Identified client connections. */
   readonly clientsConnected: number;
-  /** Client connections that have not sent their id yet. */
+  /** Client connections that have not sent their id yet, or wait for their resume. */
   readonly clientsIdentifying: number;
   /** Clients closed for a bad id, an over-long id line or the identify timeout. */
   readonly clientsRejected: number;
@@ -478,11 +478,14 @@ export class FanOut {
   // is among the first HALF_CLOSED_CHECKS_PER_ACCEPT; the ones passed over are still being
   // served and go to the back. Whether a slot was freed.
   #makeRoom(): boolean {
+    // A backlog is owed to registered clients although nothing is queued for them yet.
+    if (this.#backlog !== undefined) return false;
     const halfClosed = this.#halfClosed;
     const served: ClientConnection[] = [];
     let idle: ClientConnection | undefined;
     for (const client of halfClosed) {
-      if (client.idle()) {
+      // One waiting for its resume is owed its replay.
+      if (client.idle() && !this.#resumes.has(client)) {
         idle = client;
         break;
       }
@@ -547,14 +550,6 @@ export class FanOut {
     }
     this.#host.report(problem);
   }
-}
-
-/**
- * The line a resuming client gets instead of a replay (docs/protocol.md §12): why, and the
- * number its live notifications start from. It starts with `!`, which no event line does.
- */
-export function gapLine(reason: string, next: Sequence): string {
-  return `!GAP|${reason}|${next}\n`;
 }
 
 function infoOf(client: ClientConnection): ClientInfo {

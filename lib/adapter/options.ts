@@ -6,6 +6,7 @@
  */
 import type { MazeCoreOptions } from '../core/maze-core.js';
 import { CORE_OPTIONS } from '../core/options.js';
+import { ErrorCode, MazeError } from '../errors.js';
 import {
   type GivenOf,
   MAX_TIMER_MS,
@@ -169,6 +170,14 @@ export type ResolvedMazeOptions = SettingsOf<typeof MAZE_OPTIONS>;
 /** Fills in defaults and validates; throws `MazeError(ERR_INVALID_OPTION)` on a bad value. */
 export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptions {
   const resolved = resolveOptions(MAZE_OPTIONS, options);
+  // Each new source starts the numbers again, so a LASTSEQ could name an event of another
+  // stream: a replay would be wrong, and no line could say so.
+  if (resolved.resumeBytes > 0 && resolved.resetOnDisconnect) {
+    throw new MazeError(
+      ErrorCode.InvalidOption,
+      'resumeBytes and resetOnDisconnect cannot be combined: after a reset, a resuming client’s last sequence number would name an event of the stream before it',
+    );
+  }
   // 0 stands for the derived default, so the CLI and the environment can ask for it too.
   return { ...resolved, maxClients: resolveMaxClients(resolved.maxClients) };
 }

@@ -1,22 +1,23 @@
 /**
  * Clients waiting for their resume (docs/protocol.md §12), served in arrival order away from
- * the input's path. A resume costs a scan of the history after the client's last number, so
+ * the input's path. A resume costs a scan of the history after the client's last number
+ * (one resume's scan is not cut: the history's bound keeps it to tens of milliseconds), so
  * each turn of the event loop serves waiting clients only until `RESUME_SCAN_BUDGET`
- * history entries have been looked at, and none while `blocked()` (flow control holds the
+ * history records have been looked at, and none while `blocked()` (flow control holds the
  * input: a replay is output like any other and keeps to the same limits; `kick()` when that
- * ends). A reconnect storm therefore costs the input a bounded slice per turn, never a stall.
+ * ends). A reconnect storm therefore costs the input a bounded slice per turn.
  *
  * Invariants: a client is served at most once, and not after `delete()` or `close()`; at most
  * one turn is scheduled at a time.
  */
 
 /**
- * History entries scanned per turn of the event loop, over all waiting clients: about 3 ms
- * (a scan costs 20-30 ns an entry, measured with the default mix).
+ * History records scanned per turn of the event loop, over all waiting clients: a few ms
+ * (a scan costs 20-30 ns a record, measured with the default mix).
  */
-export const RESUME_SCAN_BUDGET = 100_000;
+const RESUME_SCAN_BUDGET = 100_000;
 /**
- * What serving one client costs besides its scan, in entries: its write and registration.
+ * What serving one client costs besides its scan, in records: its write and registration.
  * It caps the resumes of one turn (500) even when each scans nothing.
  */
 const RESUME_COST = 200;
@@ -36,6 +37,11 @@ export class ResumeQueue<Client> {
   /** Clients waiting. */
   get size(): number {
     return this.#waiting.size;
+  }
+
+  /** Whether `client` waits for its resume. */
+  has(client: Client): boolean {
+    return this.#waiting.has(client);
   }
 
   add(client: Client): void {

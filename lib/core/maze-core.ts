@@ -47,7 +47,7 @@ export interface MazeCoreOptions extends GivenOf<typeof CORE_OPTIONS> {
    */
   readonly maxFollowEdges?: number;
   /**
-   * Bytes of recently applied events kept for `resume()` (their lines and 37 bytes each);
+   * Bytes of recently applied events kept for `resume()` (their lines and 36 bytes each);
    * 0 keeps none. Default 0.
    */
   readonly resumeBytes?: number;

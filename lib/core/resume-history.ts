@@ -5,24 +5,32 @@
  * in the ring are then today's graph rolled back, so the notifications that a connection
  * open all along would have had are recomputed exactly, and nothing is kept per user.
  *
+ * Layout: one byte ring of records, oldest at `#head`, each `RECORD_BYTES` of fixed fields
+ * around its line: sequence, from, to (float64), kind (a byte), the line's length (uint32),
+ * the line as read, and the record's length again (uint32) so the ring can be walked back
+ * from its newest record, which is how a resume reads it. A record never wraps: one that
+ * does not fit before the end of the ring starts at 0, and `#wrapAt` marks where the older
+ * records end. One ring means one budget: long lines and short ones share it as they come.
+ *
  * Invariants:
- * - Entries are the applied events, in sequence order. A number without an entry (a no-op,
- *   a refused follow, a skipped number) notified nobody and changed nothing.
- * - Every event numbered above `resumableAfter` is in the ring; it moves up as the oldest
- *   entries are evicted to make room.
+ * - Records are the applied events, in sequence order. A number without one (a no-op, a
+ *   refused follow, a skipped number) notified nobody and changed nothing.
+ * - Every event numbered above `resumableAfter` has its record; it moves up as the oldest
+ *   records are evicted to make room.
  * - The graph changes only by the events recorded here (or before a `restart()`), so
  *   rolling it back from its current state is exact.
- * - Memory: the arrays allocated (line bytes at one byte each, entries at `ENTRY_BYTES`
- *   each) stay within `maxBytes` together. A line is copied into the byte ring, so nothing
- *   outside is kept alive and, once the rings have grown, recording allocates nothing.
+ * - Memory: the ring is the only allocation and never passes `maxBytes`; it grows by
+ *   doubling until then. A line is copied into it, so nothing outside is kept alive and,
+ *   once the ring has grown, recording allocates nothing.
  */
 import { EventType, type MazeEvent, type Sequence, type UserId } from './events.js';
 
 /**
- * Bytes of one entry besides its line: sequence, from and to (8 each), where its line starts
- * and its length (4 each), its kind (1).
+ * Bytes of one record besides its line: sequence, from, to (8 each), kind and the line's
+ * length (4 each), the record's length (4), then padding to a multiple of 8 (0-7 bytes), so
+ * every field is read through an aligned typed array.
  */
-export const ENTRY_BYTES = 37;
+export const RECORD_BYTES = 36;
 
 /** What a resume is, when the history holds everything it needs. */
 export interface ExactResume {
@@ -34,7 +42,7 @@ export interface ExactResume {
    * live (a view of a fresh buffer, the caller's to keep).
    */
   readonly output: Uint8Array;
-  /** Entries of the history looked at (the cost of this resume). */
+  /** Records of the history looked at (the cost of this resume). */
   readonly scanned: number;
 }
 
@@ -58,14 +66,38 @@ export interface RefusedResume {
 
 export type ResumeOutcome = ExactResume | RefusedResume;
 
+/**
+ * The line a resuming client gets instead of a replay (docs/protocol.md §12): why, and the
+ * number its live notifications start from. It starts with `!`, which no event line does.
+ */
+export function gapLine(reason: ResumeGap, next: Sequence): string {
+  return `!GAP|${reason}|${next}\n`;
+}
+
 const FOLLOW = 0;
 const UNFOLLOW = 1;
 const BROADCAST = 2;
 const PRIVATE = 3;
 const STATUS = 4;
 const TYPE_MASK = 7;
-/** Set in an entry's kind when its follow or unfollow changed the graph. */
+/** Set in a record's kind when its follow or unfollow changed the graph. */
 const CHANGED = 8;
+
+// A record's fields, in 8-byte words (float64) and 4-byte words (uint32) from its start.
+const F64_FROM = 1;
+const F64_TO = 2;
+const U32_KIND = 6;
+const U32_LENGTH = 7;
+const AT_LINE = 32;
+
+/** The ring's first size (or the budget, if smaller). */
+const MIN_RING_BYTES = 64 * 1024;
+const NOT_WRAPPED = -1;
+
+/** Bytes a record with a line of `length` takes: its fields, the line, padding to 8. */
+function recordBytes(length: number): number {
+  return (RECORD_BYTES + length + 7) & ~7;
+}
 
 // Comparisons of interned strings: cheaper on the hot path than a keyed lookup.
 function kindOf(type: EventType): number {
@@ -76,33 +108,24 @@ function kindOf(type: EventType): number {
   return UNFOLLOW;
 }
 
-/** First sizes of the rings (at most a quarter of the budget each, so both fit a small one). */
-const MIN_ENTRIES = 64;
-const MIN_LINE_BYTES = 4096;
-
 export class ResumeHistory {
   readonly #maxBytes: number;
-  // The entry ring: `#size` entries from slot `#head` on, wrapping at its capacity.
-  #sequence = new Float64Array(0);
-  #from = new Float64Array(0);
-  #to = new Float64Array(0);
-  /** Where the entry's line starts in the byte ring, and its length. */
-  #lineAt = new Uint32Array(0);
-  #lineLength = new Uint32Array(0);
-  #kind = new Uint8Array(0);
+  // Three views of one buffer.
+  #ring = new Uint8Array(0);
+  #f64 = new Float64Array(0);
+  #u32 = new Uint32Array(0);
+  /** Where the oldest record starts, and where the next one goes. */
   #head = 0;
+  #tail = 0;
+  /** Where the records before the ring's wrap end (`NOT_WRAPPED` while it has not wrapped). */
+  #wrapAt = NOT_WRAPPED;
   #size = 0;
-  /** The byte ring: `#lineBytes` bytes from `#lineHead` on, the lines in entry order. */
-  #lines = new Uint8Array(0);
-  #lineHead = 0;
-  #lineBytes = 0;
-  /** Whether the rings have grown as far as the budget lets them. */
-  #grown = false;
   #resumableAfter: Sequence;
 
   /** A history of at most `maxBytes` that starts before `firstSequence`. */
   constructor(maxBytes: number, firstSequence: Sequence) {
-    this.#maxBytes = maxBytes;
+    // Whole 8-byte words, so every record and field stays aligned.
+    this.#maxBytes = maxBytes - (maxBytes % 8);
     this.#resumableAfter = firstSequence - 1;
   }
 
@@ -111,9 +134,9 @@ export class ResumeHistory {
     return this.#size;
   }
 
-  /** Bytes allocated by the rings (at most `maxBytes`). */
+  /** Bytes allocated by the ring (at most `maxBytes`). */
   get bytes(): number {
-    return this.#lines.length + this.#sequence.length * ENTRY_BYTES;
+    return this.#ring.length;
   }
 
   /** The smallest last-seen number a client can resume after exactly. */
@@ -123,55 +146,42 @@ export class ResumeHistory {
 
   /**
    * Adds the event just applied; `changedGraph` says whether its follow or unfollow added or
-   * removed an edge. The oldest entries make room; a line that could never fit empties the
-   * history instead. The hot path: a few array stores and a copy of the line.
+   * removed an edge. The oldest records make room; a line that could never fit empties the
+   * history instead. The hot path: a few stores and a copy of the line.
    */
   record(event: MazeEvent, changedGraph: boolean): void {
     const line = event.line;
     const length = line.length;
-    let lines = this.#lines;
-    if (this.#size === this.#sequence.length || this.#lineBytes + length > lines.length) {
-      if (this.#grown && length <= lines.length) {
-        // Full size: the oldest entries go, until this one fits.
-        do this.#evictOldest();
-        while (this.#size === this.#sequence.length || this.#lineBytes + length > lines.length);
-      } else if (!this.#makeRoom(length)) {
-        this.restart(event.sequence + 1);
-        return;
-      }
-      lines = this.#lines;
+    const bytes = recordBytes(length);
+    const at = this.#placeFor(bytes);
+    if (at === -1) {
+      this.restart(event.sequence + 1);
+      return;
     }
-    let slot = this.#head + this.#size;
-    if (slot >= this.#sequence.length) slot -= this.#sequence.length;
-    let at = this.#lineHead + this.#lineBytes;
-    if (at >= lines.length) at -= lines.length;
-    this.#sequence[slot] = event.sequence;
+    const ring = this.#ring;
+    const word = at >>> 3;
+    const half = at >>> 2;
     // A broadcast has no ids and a status update no `to`: the parser gives them 0.
     const ids = event as { readonly from?: UserId; readonly to?: UserId };
-    this.#from[slot] = ids.from ?? 0;
-    this.#to[slot] = ids.to ?? 0;
-    this.#lineAt[slot] = at;
-    this.#lineLength[slot] = length;
     const kind = kindOf(event.type);
-    this.#kind[slot] = changedGraph ? kind | CHANGED : kind;
-    if (at + length <= lines.length) {
-      for (let i = 0; i < length; i++) lines[at + i] = line.charCodeAt(i);
-    } else {
-      for (let i = 0; i < length; i++) {
-        lines[at] = line.charCodeAt(i);
-        if (++at === lines.length) at = 0;
-      }
-    }
+    this.#f64[word] = event.sequence;
+    this.#f64[word + F64_FROM] = ids.from ?? 0;
+    this.#f64[word + F64_TO] = ids.to ?? 0;
+    this.#u32[half + U32_KIND] = changedGraph ? kind | CHANGED : kind;
+    this.#u32[half + U32_LENGTH] = length;
+    const lineAt = at + AT_LINE;
+    for (let i = 0; i < length; i++) ring[lineAt + i] = line.charCodeAt(i);
+    this.#tail = at + bytes;
+    this.#u32[(this.#tail >>> 2) - 1] = bytes;
     this.#size++;
-    this.#lineBytes += length;
   }
 
-  /** Forgets every entry: the stream goes on (or starts again) at `nextSequence`. */
+  /** Forgets every record: the stream goes on (or starts again) at `nextSequence`. */
   restart(nextSequence: Sequence): void {
     this.#head = 0;
+    this.#tail = 0;
+    this.#wrapAt = NOT_WRAPPED;
     this.#size = 0;
-    this.#lineHead = 0;
-    this.#lineBytes = 0;
     this.#resumableAfter = nextSequence - 1;
   }
 
@@ -179,8 +189,8 @@ export class ResumeHistory {
    * What `user` missed after `lastSequence`, as a connection open all along would have
    * received it: follows of the user, private messages to the user, broadcasts, and status
    * updates of those the user followed at each event's time. `lastApplied` is the number of
-   * the last event applied, `isFollowing` today's graph. Costs the entries after
-   * `lastSequence`, and a map of the followees met among them.
+   * the last event applied, `isFollowing` today's graph. Costs the records after
+   * `lastSequence`, walked back from the newest, and a map of the followees met among them.
    */
   resume(
     user: UserId,
@@ -194,14 +204,10 @@ export class ResumeHistory {
     if (lastSequence < this.#resumableAfter) {
       return { exact: false, reason: ResumeGap.Trimmed, next: lastApplied + 1 };
     }
-    const first = this.#firstAfter(lastSequence);
-    const scanned = this.#size - first;
-    const kinds = this.#kind;
-    const froms = this.#from;
-    const tos = this.#to;
-    const lengths = this.#lineLength;
-    const capacity = kinds.length;
-    // Whether the user follows a followee just after the entry being looked at: today's
+    const ring = this.#ring;
+    const f64 = this.#f64;
+    const u32 = this.#u32;
+    // Whether the user follows a followee just after the record being looked at: today's
     // graph at first, then flipped by each change the user made, newest first.
     const following = new Map<UserId, boolean>();
     const follows = (followee: UserId): boolean => {
@@ -214,148 +220,101 @@ export class ResumeHistory {
     };
     const picked: number[] = [];
     let bytes = 0;
-    let slot = scanned === 0 ? 0 : this.#slotOf(this.#size - 1);
-    for (let left = scanned; left > 0; left--) {
-      const kind = kinds[slot] as number;
+    let scanned = 0;
+    let end = this.#tail;
+    for (let left = this.#size; left > 0; left--) {
+      const start = end - (u32[(end >>> 2) - 1] as number);
+      const word = start >>> 3;
+      const half = start >>> 2;
+      if ((f64[word] as number) <= lastSequence) break;
+      scanned++;
+      const kind = u32[half + U32_KIND] as number;
       const type = kind & TYPE_MASK;
       let notified: boolean;
       if (type === BROADCAST) notified = true;
-      else if (type === STATUS) notified = follows(froms[slot] as number);
-      else if (type === PRIVATE) notified = tos[slot] === user;
+      else if (type === STATUS) notified = follows(f64[word + F64_FROM] as number);
+      else if (type === PRIVATE) notified = f64[word + F64_TO] === user;
       else {
-        const to = tos[slot] as number;
+        const to = f64[word + F64_TO] as number;
         notified = type === FOLLOW && to === user;
         // Before a change by the user, the edge was the other way round.
-        if ((kind & CHANGED) !== 0 && froms[slot] === user) following.set(to, !follows(to));
+        if ((kind & CHANGED) !== 0 && f64[word + F64_FROM] === user) {
+          following.set(to, !follows(to));
+        }
       }
       if (notified) {
-        picked.push(slot);
-        bytes += lengths[slot] as number;
+        picked.push(start);
+        bytes += u32[half + U32_LENGTH] as number;
       }
-      slot = slot === 0 ? capacity - 1 : slot - 1;
+      end = start === 0 && this.#wrapAt !== NOT_WRAPPED ? this.#wrapAt : start;
     }
     const output = new Uint8Array(bytes);
     let at = 0;
     for (let i = picked.length - 1; i >= 0; i--) {
-      at = this.#copyLine(picked[i] as number, output, at);
+      const start = picked[i] as number;
+      const length = u32[(start >>> 2) + U32_LENGTH] as number;
+      output.set(ring.subarray(start + AT_LINE, start + AT_LINE + length), at);
+      at += length;
     }
     return { exact: true, notifications: picked.length, output, scanned };
   }
 
-  #slotOf(index: number): number {
-    const slot = this.#head + index;
-    return slot < this.#sequence.length ? slot : slot - this.#sequence.length;
-  }
-
-  // The index (0 = oldest) of the first entry numbered above `sequence` (`size` when none).
-  #firstAfter(sequence: Sequence): number {
-    let low = 0;
-    let high = this.#size;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if ((this.#sequence[this.#slotOf(middle)] as number) > sequence) high = middle;
-      else low = middle + 1;
-    }
-    return low;
-  }
-
-  // Copies the line of `slot` into `output` at `at`; returns where it ends. Byte by byte:
-  // for lines this short, cheaper than the two views a bulk copy needs.
-  #copyLine(slot: number, output: Uint8Array, at: number): number {
-    const lines = this.#lines;
-    let from = this.#lineAt[slot] as number;
-    const end = at + (this.#lineLength[slot] as number);
-    for (let to = at; to < end; to++) {
-      output[to] = lines[from] as number;
-      if (++from === lines.length) from = 0;
-    }
-    return end;
-  }
-
-  // Grows a ring or evicts the oldest entries until an entry with a line of `length` fits;
-  // false when it never could.
-  #makeRoom(length: number): boolean {
-    if (length + ENTRY_BYTES > this.#maxBytes) return false;
+  // Where a record of `bytes` goes: after the newest, or at 0 when it does not fit before
+  // the end, growing the ring or evicting the oldest records until it fits; -1 when it never
+  // could.
+  #placeFor(bytes: number): number {
+    if (bytes > this.#maxBytes) return -1;
     for (;;) {
-      const entriesFull = this.#size === this.#sequence.length;
-      const bytesNeeded = this.#lineBytes + length;
-      const linesFull = bytesNeeded > this.#lines.length;
-      if (!entriesFull && !linesFull) return true;
-      if (entriesFull && this.#growEntries(bytesNeeded)) continue;
-      if (linesFull && this.#growLines(bytesNeeded)) continue;
-      // Neither ring can grow any more: from now on the oldest entries make room.
-      this.#grown = true;
-      if (this.#size === 0) return false;
-      this.#evictOldest();
+      if (this.#size === 0) {
+        this.#head = 0;
+        this.#tail = 0;
+        this.#wrapAt = NOT_WRAPPED;
+      }
+      const capacity = this.#ring.length;
+      if (this.#wrapAt === NOT_WRAPPED) {
+        if (this.#tail + bytes <= capacity) return this.#tail;
+        if (bytes <= this.#head) {
+          this.#wrapAt = this.#tail;
+          this.#tail = 0;
+          return 0;
+        }
+      } else if (this.#tail + bytes <= this.#head) return this.#tail;
+      if (capacity < this.#maxBytes) this.#grow(bytes);
+      else if (this.#size === 0) return -1;
+      else this.#evictOldest();
     }
   }
 
   #evictOldest(): void {
     const head = this.#head;
-    this.#resumableAfter = this.#sequence[head] as number;
-    this.#head = head + 1 === this.#sequence.length ? 0 : head + 1;
+    this.#resumableAfter = this.#f64[head >>> 3] as number;
+    this.#head = head + recordBytes(this.#u32[(head >>> 2) + U32_LENGTH] as number);
     this.#size--;
-    const length = this.#lineLength[head] as number;
-    this.#lineBytes -= length;
-    this.#lineHead = this.#size === 0 ? 0 : (this.#lineAt[this.#head] as number);
-  }
-
-  // Leaves room for `lineBytes` of lines, so a small budget is not all taken by entries.
-  #growEntries(lineBytes: number): boolean {
-    const old = this.#sequence.length;
-    const linesRoom = Math.max(this.#lines.length, lineBytes);
-    const room = Math.floor((this.#maxBytes - linesRoom) / ENTRY_BYTES);
-    const start = Math.max(
-      1,
-      Math.min(MIN_ENTRIES, Math.floor(this.#maxBytes / (4 * ENTRY_BYTES))),
-    );
-    const capacity = Math.min(Math.max(start, old * 2), room);
-    if (capacity <= old) return false;
-    // Entries move to slots 0..size-1 of the new rings.
-    const head = this.#head;
-    const size = this.#size;
-    this.#sequence = reordered(this.#sequence, new Float64Array(capacity), head, size);
-    this.#from = reordered(this.#from, new Float64Array(capacity), head, size);
-    this.#to = reordered(this.#to, new Float64Array(capacity), head, size);
-    this.#lineAt = reordered(this.#lineAt, new Uint32Array(capacity), head, size);
-    this.#lineLength = reordered(this.#lineLength, new Uint32Array(capacity), head, size);
-    this.#kind = reordered(this.#kind, new Uint8Array(capacity), head, size);
-    this.#head = 0;
-    return true;
-  }
-
-  #growLines(needed: number): boolean {
-    const old = this.#lines;
-    const room = this.#maxBytes - this.#sequence.length * ENTRY_BYTES;
-    const start = Math.min(MIN_LINE_BYTES, Math.floor(this.#maxBytes / 4));
-    const capacity = Math.min(Math.max(start, old.length * 2, needed), room);
-    if (capacity < needed) return false;
-    // The lines move to 0..lineBytes-1 of the new ring, each entry's start with them.
-    const grown = new Uint8Array(capacity);
-    const shift = old.length - this.#lineHead;
-    const tail = Math.min(this.#lineBytes, shift);
-    grown.set(old.subarray(this.#lineHead, this.#lineHead + tail), 0);
-    grown.set(old.subarray(0, this.#lineBytes - tail), tail);
-    for (let index = 0; index < this.#size; index++) {
-      const slot = this.#slotOf(index);
-      const at = this.#lineAt[slot] as number;
-      this.#lineAt[slot] = at >= this.#lineHead ? at - this.#lineHead : at + shift;
+    if (this.#head === this.#wrapAt) {
+      this.#head = 0;
+      this.#wrapAt = NOT_WRAPPED;
     }
-    this.#lines = grown;
-    this.#lineHead = 0;
-    return true;
   }
-}
 
-// Copies the `size` entries of `ring` from slot `head` on (wrapping) to slots 0.. of `grown`.
-function reordered<Ring extends Float64Array | Uint32Array | Uint8Array>(
-  ring: Ring,
-  grown: Ring,
-  head: number,
-  size: number,
-): Ring {
-  const first = Math.min(size, ring.length - head);
-  grown.set(ring.subarray(head, head + first), 0);
-  grown.set(ring.subarray(0, size - first), first);
-  return grown;
+  // Doubles the ring (up to the budget, and at least to hold `bytes` more), its records
+  // laid out again from 0, oldest first.
+  #grow(bytes: number): void {
+    const old = this.#ring;
+    const used =
+      this.#wrapAt === NOT_WRAPPED
+        ? old.subarray(this.#head, this.#tail)
+        : old.subarray(this.#head, this.#wrapAt);
+    const wrapped = this.#wrapAt === NOT_WRAPPED ? old.subarray(0, 0) : old.subarray(0, this.#tail);
+    const needed = used.length + wrapped.length + bytes;
+    const capacity = Math.min(this.#maxBytes, Math.max(MIN_RING_BYTES, old.length * 2, needed));
+    const ring = new Uint8Array(capacity);
+    ring.set(used, 0);
+    ring.set(wrapped, used.length);
+    this.#ring = ring;
+    this.#f64 = new Float64Array(ring.buffer, 0, capacity >>> 3);
+    this.#u32 = new Uint32Array(ring.buffer, 0, capacity >>> 2);
+    this.#head = 0;
+    this.#tail = used.length + wrapped.length;
+    this.#wrapAt = NOT_WRAPPED;
+  }
 }

@@ -44,7 +44,10 @@ export const CORE_STAT_METRICS: { readonly [Stat in keyof CoreStats]: StatMetric
 
 export const FAN_OUT_STAT_METRICS: { readonly [Stat in keyof FanOutStats]: StatMetric } = {
   clientsConnected: gauge('clients_connected', 'Identified client connections.'),
-  clientsIdentifying: gauge('clients_identifying', 'Client connections without an id yet.'),
+  clientsIdentifying: gauge(
+    'clients_identifying',
+    'Client connections without an id yet, or waiting for their resume.',
+  ),
   clientsRejected: counter('clients_rejected', 'Clients closed for a bad id or no id in time.'),
   clientsRefused: counter('clients_refused', 'Clients closed at once over maxClients.'),
   clientsEvicted: counter(

@@ -34,6 +34,7 @@ import {
 } from './failures.js';
 import { FNV_OFFSET, FNV_PRIME, foldDigest, hashLine } from './hash.js';
 import { LatencyRecorder } from './latency.js';
+import type { ReconnectSummary } from './result.js';
 
 /** Longest quoted line in a failure message, in bytes. */
 const MAX_QUOTED_BYTES = 100;
@@ -66,20 +67,10 @@ const GAP_LINE = /^!GAP\|(trimmed|ahead)\|(\d{1,16})\n$/;
 export type GapReason = 'trimmed' | 'ahead';
 
 /** What the reconnecting clients went through (`reconnectEvery`), over all clients. */
-export interface ReconnectCounts {
-  /** Connections the clients dropped. */
-  drops: number;
-  /** Connections that identified as `USERID|LASTSEQ`. */
-  resumes: number;
-  /** Resumes the server refused, by reason (`!GAP|REASON|NEXT`). */
-  refused: Record<GapReason, number>;
-  /** Lines the clients were owed when they identified again. */
-  owedOnResume: number;
-  /** Owed lines a refused resume skipped (numbered below NEXT). */
-  skipped: number;
-  /** Lines ignored as repeats after `!GAP|ahead`. */
-  repeats: number;
-}
+/** The reconnect counters as the client streams keep them: the summary's, writable. */
+export type ReconnectCounts = Writable<ReconnectSummary>;
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] extends object ? Writable<T[K]> : T[K] };
 
 /**
  * Counters shared by every client stream and the generator: how many expected lines are
