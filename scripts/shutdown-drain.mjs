@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { once } from 'node:events';
 /**
  * What a SIGTERM leaves of events the source wrote just before it (docs/protocol.md §8):
  *
@@ -16,6 +15,7 @@ import { once } from 'node:events';
  * lost, the exit code and the milliseconds from the signal to the exit. It exits 1 if any
  * event was lost or a server did not exit 0.
  */
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -80,10 +80,12 @@ async function runServe(natsUrl) {
     serverArgs,
     stdio: ['ignore', 'pipe', 'ignore'],
   });
-  const { eventPort, clientPort } = await ports;
-  const { received } = await client(clientPort);
-  const exit = await writeThenTerminate(child, eventPort);
-  return { delivered: await received, ...exit };
+  return stopOnFailure(child, async () => {
+    const { eventPort, clientPort } = await ports;
+    const { received } = await client(clientPort);
+    const exit = await writeThenTerminate(child, eventPort);
+    return { delivered: await received, ...exit };
+  });
 }
 
 async function runIngest(natsUrl) {
@@ -93,7 +95,7 @@ async function runIngest(natsUrl) {
     serverArgs: ['--nats-url', natsUrl],
     stdio: ['ignore', 'pipe', 'ignore'],
   });
-  const exit = await writeThenTerminate(child, await port);
+  const exit = await stopOnFailure(child, async () => writeThenTerminate(child, await port));
   const { connectEventLog } = await import(
     new URL('../dist/lib/cluster/index.js', import.meta.url)
   );
@@ -101,6 +103,15 @@ async function runIngest(natsUrl) {
   const appended = (await log.tail())?.lastSequence ?? 0;
   await log.close();
   return { appended, ...exit };
+}
+
+/** Runs `work`; a server it leaves running (a step failed) is killed, never left behind. */
+async function stopOnFailure(child, work) {
+  try {
+    return await work();
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
 }
 
 /** A fresh JetStream store per run, so every run starts on an empty log. */

@@ -5,7 +5,6 @@
 
 import { duplexPair } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import { parseUserId } from '../../lib/adapter/id-line.js';
 import { ErrorCode } from '../../lib/errors.js';
 import {
   attachMemoryClient,
@@ -17,37 +16,6 @@ import {
 } from '../helpers/sockets.js';
 
 const newMaze = useMemoryMazes();
-
-describe('parseUserId', () => {
-  it.each([
-    ['1\n', 1],
-    ['42\r\n', 42],
-    ['007\n', 7],
-    ['0\n', 0],
-    ['000\r\n', 0],
-    ['9007199254740991\n', Number.MAX_SAFE_INTEGER],
-  ])('accepts %j', (line, id) => {
-    expect(parseUserId(line)).toBe(id);
-  });
-
-  it.each([
-    '-1\n',
-    '+1\n',
-    ' 1\n',
-    '1 \n',
-    '1\r\r\n',
-    '1|2\n',
-    '12|\n',
-    'abc\n',
-    '1.5\n',
-    '0x10\n',
-    '9007199254740992\n',
-    '99999999999999999999\n',
-    '\u00e9\n',
-  ])('rejects %j', (line) => {
-    expect(parseUserId(line)).toBeUndefined();
-  });
-});
 
 describe('client connections', () => {
   it('rejects an invalid id with ERR_CLIENT_BAD_ID and closes the client', async () => {
