@@ -158,10 +158,19 @@ describe('MazeCore.resume() against the reference model', () => {
  * One user with two connections from the start: a steady one, and a flaky one that drops at
  * random points and resumes after the last number it received (or the start).
  */
-function flakyAgainstSteady(options: OpStreamOptions, resumeBytes: number, dropRate: number) {
+function flakyAgainstSteady(
+  options: OpStreamOptions,
+  resumeBytes: number,
+  dropRate: number,
+  extra: { maxFollowEdges?: number; padding?: number } = {},
+) {
   const rng = mulberry32(options.seed ^ 0x5eed);
   const user = 1;
-  const core = new MazeCore({ resumeBytes, startSequence: options.start });
+  const core = new MazeCore({
+    resumeBytes,
+    startSequence: options.start,
+    maxFollowEdges: extra.maxFollowEdges,
+  });
   const steady: string[] = [];
   const flaky: string[] = [];
   const gaps: [after: number, through: number][] = [];
@@ -170,7 +179,13 @@ function flakyAgainstSteady(options: OpStreamOptions, resumeBytes: number, dropR
   core.connect(user); // steady
   core.connect(user); // flaky
   const others = new Map<number, number>();
-  const ops = generateOpStream(options);
+  // Leading zeros are valid: some lines are long, so long and short ones share the history.
+  const padding = extra.padding ?? 0;
+  const ops = generateOpStream(options).map((op) =>
+    op.kind === 'line' && padding > 0 && rng() < 0.1
+      ? { ...op, line: `${'0'.repeat(randomInt(rng, 1, padding))}${op.line}` }
+      : op,
+  );
   for (const [index, op] of ops.entries()) {
     if (op.kind === 'connect') {
       core.connect(op.user);
@@ -240,6 +255,25 @@ describe('a connection that drops and resumes', () => {
         },
       ),
       { numRuns: 80 },
+    );
+  });
+
+  it('through refused follows and lines padded with zeros, with or without trimming', () => {
+    fc.assert(
+      fc.property(
+        opStreamArbitrary({ events: 3000, users: 6 }),
+        fc.double({ min: 0.001, max: 0.2, noNaN: true }),
+        fc.integer({ min: 0, max: 20_000 }),
+        fc.integer({ min: 1, max: 8 }),
+        (options, dropRate, resumeBytes, maxFollowEdges) => {
+          const run = flakyAgainstSteady(options, resumeBytes, dropRate, {
+            maxFollowEdges,
+            padding: 2_000,
+          });
+          expect(run.flaky).toEqual(run.owed);
+        },
+      ),
+      { numRuns: 60 },
     );
   });
 });
