@@ -6,9 +6,9 @@
  * open all along would have had are recomputed exactly, and nothing is kept per user.
  *
  * Layout: one byte ring of records, oldest at `#head`, each `RECORD_BYTES` of fixed fields
- * around its line: sequence, from, to (float64), kind (a byte), the line's length (uint32),
- * the line as read, and the record's length again (uint32) so the ring can be walked back
- * from its newest record, which is how a resume reads it. A record never wraps: one that
+ * around its line: sequence, from, to (float64), kind and the line's length (uint32), the
+ * line as read, padding to 8 bytes, and the record's length (uint32) in its last word so
+ * the ring can be walked back from its newest record, which is how a resume reads it. A record never wraps: one that
  * does not fit before the end of the ring starts at 0, and `#wrapAt` marks where the older
  * records end. One ring means one budget: long lines and short ones share it as they come.
  *
