@@ -86,7 +86,7 @@ export const ErrorCode = {
    * ingest appended meanwhile, or this one went on from a stale tail. Nothing was appended.
    */
   LogFenced: 'ERR_LOG_FENCED',
-  /** A batch that cannot be appended (invalid as given) or read back (a malformed payload). */
+  /** A batch that cannot be appended (invalid as given), or a snapshot that cannot be decoded. */
   LogBadBatch: 'ERR_LOG_BAD_BATCH',
   /** The log no longer holds the position asked for: retention dropped it, or it was deleted. */
   LogTruncated: 'ERR_LOG_TRUNCATED',
@@ -97,6 +97,11 @@ export const ErrorCode = {
   LogConfig: 'ERR_LOG_CONFIG',
   /** Any other failure of the event log: a request timed out, the connection was lost. */
   LogFailed: 'ERR_LOG_FAILED',
+  /**
+   * A message on the event log's subject that does not continue the log (not a batch, or a
+   * batch that does not follow the last event number applied): skipped, with its position.
+   */
+  LogForeign: 'ERR_LOG_FOREIGN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -14,6 +14,7 @@ import {
   type EventBatch,
   type EventLog,
   fenceAfter,
+  isForeign,
   type LogBatch,
   type LogFence,
   type LogReader,
@@ -54,6 +55,7 @@ export async function take(reader: LogReader, count: number): Promise<LogBatch[]
   for (let index = 0; index < count; index += 1) {
     const batch = await withTimeout(reader.next(), WAIT_MS, `batch ${index + 1} of ${count}`);
     if (batch === undefined) throw new Error(`the reader ended after ${index} batches`);
+    if (isForeign(batch)) throw new Error(`position ${batch.position} is not a batch`);
     batches.push(batch);
   }
   return batches;
@@ -171,7 +173,13 @@ export function eventLogContract(open: OpenEventLog): void {
       message: expect.stringContaining('another batch'),
     });
     expect((await log.tail())?.position).toBe(2);
-    expect(await log.append(batchOf(3), { position: 2, firstSequence: 11 })).toEqual({
+    // Another batch from the same number is not the one this writer appended either.
+    await expect(
+      log.append(batchOf(3), { position: 2, firstSequence: 11, lastSequence: 12 }),
+    ).rejects.toMatchObject({ code: ErrorCode.LogFenced });
+    expect(
+      await log.append(batchOf(3), { position: 2, firstSequence: 11, lastSequence: 20 }),
+    ).toEqual({
       position: 3,
       duplicate: false,
     });

@@ -8,9 +8,13 @@
  *   sequence order, exactly as read (latin1 text, terminators included), with its first and
  *   last sequence numbers. One batch is one JetStream message, so a position is a stream
  *   sequence and an appender knows the position of its next append without asking.
+ * - Anything else that lands on the log's subject (a stray publish, a forged batch) takes a
+ *   position too: readers and `tail()` hand a message that is not a batch out as a
+ *   `LogForeign` entry instead of failing, and which batches continue the log is decided by
+ *   its readers (log-continuity.ts).
  * - Fencing: `append(batch, fence)` succeeds only if the log's last position is
  *   `fence.position` and, when `fence.firstSequence` is given, the batch there is the one
- *   with that first sequence number. Appends can be pipelined — each returns its own promise,
+ *   with that first and last sequence number (its message id). Appends can be pipelined — each returns its own promise,
  *   and the next one's fence is `fenceAfter(fence, batch)` — and then one that is refused or
  *   lost makes every later one of the window fail, even if another writer appended exactly
  *   one batch meanwhile (the position alone would let the next append land after it):
@@ -60,6 +64,26 @@ export interface LogBatch extends EventBatch {
   readonly position: number;
 }
 
+/**
+ * A message on the log's subject that is not a batch of this log (anyone who may publish on
+ * the subject can put one there): what readers and `tail()` give in its place. Whether a
+ * batch continues the log is the reader's question (log-continuity.ts).
+ */
+export interface LogForeign {
+  /** Its position in the log. */
+  readonly position: number;
+  /** Why it is not a batch. */
+  readonly foreign: string;
+}
+
+/** What a position of the log holds. */
+export type LogEntry = LogBatch | LogForeign;
+
+/** Whether `entry` is a foreign message rather than a batch. */
+export function isForeign<Batch extends object>(entry: Batch | LogForeign): entry is LogForeign {
+  return 'foreign' in entry;
+}
+
 /** What an append did. */
 export interface AppendResult {
   /** The position of the batch: the new one, or the first copy's for a duplicate. */
@@ -69,13 +93,16 @@ export interface AppendResult {
 }
 
 /**
- * Where a writer expects the log to be: the position of its last batch (0: empty) and, inside
- * a window of pipelined appends, the first sequence number of the batch this writer put there.
+ * Where a writer expects the log to be: the position of its last message (0: empty) and,
+ * inside a window of pipelined appends, the first and last sequence numbers of the batch this
+ * writer put there.
  */
 export interface LogFence {
   readonly position: number;
   /** Set by `fenceAfter()`; leave it out after `tail()`. */
   readonly firstSequence?: number;
+  /** Set by `fenceAfter()` with `firstSequence`; absent, the same as it. */
+  readonly lastSequence?: number;
 }
 
 /**
@@ -98,10 +125,14 @@ export function checkLogDelimiter(
 
 /** The fence of the append that follows `batch`, appended with `fence`: for pipelining. */
 export function fenceAfter(fence: LogFence, batch: EventBatch): LogFence {
-  return { position: fence.position + 1, firstSequence: batch.firstSequence };
+  return {
+    position: fence.position + 1,
+    firstSequence: batch.firstSequence,
+    lastSequence: batch.lastSequence,
+  };
 }
 
-/** The last batch of the log: where a restarted ingest resumes. */
+/** The last batch of the log. */
 export interface LogTail {
   /** Its position: the fence of the next append is `{ position }`. */
   readonly position: number;
@@ -127,18 +158,18 @@ export interface ReadOptions {
 }
 
 /**
- * Batches in position order. Pulls from the log only as `next()` is called (plus a bounded
- * read-ahead); iterate it with `for await`, or call `next()` and stop calling while the
- * consumer is full.
+ * Entries in position order: batches, and foreign messages in their place. Pulls from the
+ * log only as `next()` is called (plus a bounded read-ahead); iterate it with `for await`, or
+ * call `next()` and stop calling while the consumer is full.
  */
-export interface LogReader extends AsyncIterable<LogBatch> {
+export interface LogReader extends AsyncIterable<LogEntry> {
   /**
-   * The next batch, waiting for one to be appended if need be; `undefined` once the reader is
-   * closed or its signal aborted. Rejects with `ERR_LOG_TRUNCATED`, `ERR_LOG_BAD_BATCH` or
-   * `ERR_LOG_FAILED`, after which the reader is closed. One call at a time: call again once
-   * the previous one has settled.
+   * The next entry, waiting for one to be appended if need be; `undefined` once the reader is
+   * closed or its signal aborted. Rejects with `ERR_LOG_TRUNCATED` or `ERR_LOG_FAILED`, after
+   * which the reader is closed. One call at a time: call again once the previous one has
+   * settled.
    */
-  next(): Promise<LogBatch | undefined>;
+  next(): Promise<LogEntry | undefined>;
   /** Stops reading; a pending `next()` resolves `undefined`. Idempotent. */
   close(): Promise<void>;
 }
@@ -152,27 +183,41 @@ export interface EventLog {
    * before anything is sent) or `ERR_LOG_FAILED`.
    */
   append(batch: EventBatch, fence: LogFence): Promise<AppendResult>;
-  /** The last batch, or `undefined` for an empty log. */
-  tail(): Promise<LogTail | undefined>;
+  /**
+   * The last message: a batch, or a foreign message (see `findResumeTail()` for the last
+   * batch that continues the log); `undefined` for an empty log.
+   */
+  tail(): Promise<LogTail | LogForeign | undefined>;
   /** Reads from `fromPosition` (at least 1) on. */
   read(fromPosition: number, options?: ReadOptions): LogReader;
   /** Closes every reader and releases the log (and a connection it owns). Idempotent. */
   close(): Promise<void>;
 }
 
-/** The message id of a batch, its dedupe key: derived from its first sequence number. */
-export function messageIdOf(batch: Pick<EventBatch, 'firstSequence'>): string {
-  return `seq-${batch.firstSequence}`;
+/**
+ * The message id of a batch, its dedupe key: derived from its sequence numbers, so a retried
+ * append is a duplicate and another writer's batch from the same number is not.
+ */
+export function messageIdOf(batch: Pick<EventBatch, 'firstSequence' | 'lastSequence'>): string {
+  return `seq-${batch.firstSequence}-${batch.lastSequence}`;
 }
 
-/** The async iterator of a reader: its `next()` batches until `undefined`; `break` closes it. */
-export function iterateReader(reader: LogReader): AsyncIterator<LogBatch> {
+/** The message id `fence` expects the log's last message to carry, if it expects one. */
+export function fencedMessageId(fence: LogFence): string | undefined {
+  const { firstSequence, lastSequence = firstSequence } = fence;
+  return firstSequence === undefined || lastSequence === undefined
+    ? undefined
+    : messageIdOf({ firstSequence, lastSequence });
+}
+
+/** The async iterator of a reader: its `next()` entries until `undefined`; `break` closes it. */
+export function iterateReader(reader: LogReader): AsyncIterator<LogEntry> {
   return {
-    async next(): Promise<IteratorResult<LogBatch>> {
+    async next(): Promise<IteratorResult<LogEntry>> {
       const batch = await reader.next();
       return batch === undefined ? { done: true, value: undefined } : { done: false, value: batch };
     },
-    async return(): Promise<IteratorResult<LogBatch>> {
+    async return(): Promise<IteratorResult<LogEntry>> {
       await reader.close();
       return { done: true, value: undefined };
     },

@@ -17,6 +17,10 @@
  *   the total), the gateway stops applying, even inside a batch, and its follower stops
  *   calling the reader's `next()`, so the log stops being pulled (its read-ahead bounds what waits). A
  *   slow gateway holds back nobody else: the log keeps what it has not read.
+ * - Continuity (log-continuity.ts): a batch is applied only when it follows the last event
+ *   number applied (the snapshot's, at start); anything else on the log (a foreign message,
+ *   a forged or repeated batch) is skipped, reported as `ERR_LOG_FOREIGN` with its position
+ *   and counted (`logForeign`): it never stops the gateway, nor one starting.
  * - Reading is `LogFollower`'s: retries of transient failures with a backoff; anything else
  *   (a truncated log, a batch it cannot decode, a log closed under it) means this gateway
  *   can no longer deliver exactly: it is reported, `'stopped'` is emitted and the gateway
@@ -36,10 +40,19 @@ import {
 } from '../adapter/fan-out.js';
 import { MAZE_OPTIONS, type MazeOptions } from '../adapter/options.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
+import { CORE_OPTIONS } from '../core/options.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { pickRows, resolveOptions } from '../options/option.js';
-import { checkLogDelimiter, type EventLog, type LogBatch } from './event-log.js';
-import { LogFollower } from './log-follower.js';
+import {
+  checkLogDelimiter,
+  type EventLog,
+  isForeign,
+  type LogBatch,
+  type LogEntry,
+  type LogTail,
+} from './event-log.js';
+import { findResumeTail } from './log-continuity.js';
+import { type FollowFrom, LogFollower } from './log-follower.js';
 import { GATEWAY_OPTION_NAMES } from './options.js';
 import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
@@ -75,6 +88,8 @@ export interface GatewayStats
   readonly logReadingPauses: number;
   /** Batches applied. */
   readonly batchesApplied: number;
+  /** Log entries skipped because they do not continue the log (`ERR_LOG_FOREIGN`). */
+  readonly logForeign: number;
   /** The position of the last batch applied (0: none yet). */
   readonly logPosition: number;
   /** The position of the snapshot the gateway started from (0: it read the log from 1). */
@@ -126,18 +141,35 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     resumeBytes: resolved.resumeBytes,
     delimiter: resolved.delimiter,
   });
-  const start = options.snapshots === undefined ? 0 : await restoreNewest(core, options.snapshots);
+  const restored =
+    options.snapshots === undefined ? undefined : await restoreNewest(core, options.snapshots);
+  const start: FollowFrom = restored ?? { position: 0 };
   // After the snapshot: the writer may save a newer one meanwhile, never one past the tail.
+  // The end of the log, foreign messages included, is what to catch up with.
   const tail = await options.log.tail();
   const catchUpPosition = tail?.position ?? 0;
-  if (tail !== undefined) checkLogDelimiter(tail, resolved.delimiter, 'this gateway');
-  if (start > catchUpPosition) {
+  if (tail !== undefined && !isForeign(tail)) {
+    await checkStartDelimiter(options.log, tail, resolved.delimiter);
+  }
+  if (start.position > catchUpPosition) {
     throw new MazeError(
       ErrorCode.LogConfig,
-      `the newest snapshot stands at log position ${start}, beyond the log's end (${catchUpPosition}): the stream was replaced; delete its snapshot bucket`,
+      `the newest snapshot stands at log position ${start.position}, beyond the log's end (${catchUpPosition}): the stream was replaced; delete its snapshot bucket`,
     );
   }
   return new Gateway(options.log, resolved, { core, start, catchUpPosition });
+}
+
+// A tail with another delimiter may be a forged batch: the last batch that continues the log
+// is the one that must match (found only then, as it reads back the log's end).
+async function checkStartDelimiter(
+  eventLog: EventLog,
+  tail: LogTail,
+  delimiter: string,
+): Promise<void> {
+  if ((tail.delimiter ?? CORE_OPTIONS.delimiter.default) === delimiter) return;
+  const continuing = (await findResumeTail(eventLog))?.batch;
+  if (continuing !== undefined) checkLogDelimiter(continuing, delimiter, 'this gateway');
 }
 
 function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayOptions {
@@ -171,21 +203,22 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
   #acceptFailures = 0;
 
   /**
-   * Use `createGateway()`, which reads the tail and the snapshot first: `core` stands at log
-   * position `start` (0: nothing applied), and clients wait for `catchUpPosition`.
+   * Use `createGateway()`, which reads the tail and the snapshot first: `core` stands at
+   * `start` (position 0: nothing applied), and clients wait for `catchUpPosition`.
    */
   constructor(
     eventLog: EventLog,
     options: ResolvedGatewayOptions,
-    from: { readonly core: MazeCore; readonly start: number; readonly catchUpPosition: number },
+    from: { readonly core: MazeCore; readonly start: FollowFrom; readonly catchUpPosition: number },
   ) {
     super();
     this.options = options;
     this.#catchUpPosition = from.catchUpPosition;
     this.#core = from.core;
-    this.#startPosition = from.start;
+    this.#startPosition = from.start.position;
     this.#follower = new LogFollower(eventLog, from.start, {
       apply: (batch) => this.#applyBatch(batch),
+      skipped: (entry, reason) => this.#skipped(entry, reason),
       report: (problem) => this.#report(problem),
       failed: (error) => this.#stop(error),
     });
@@ -254,6 +287,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       logReadingPaused: eventSourcePaused,
       logReadingPauses: eventSourcePauses,
       batchesApplied: this.#batchesApplied,
+      logForeign: this.#follower.skipped,
       logPosition: this.#follower.position,
       startSnapshotPosition: this.#startPosition,
       catchUpPosition: this.#catchUpPosition,
@@ -317,6 +351,16 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
     this.#checkCaughtUp(batch.position);
     this.emit('applied', batch.position);
     return true;
+  }
+
+  // Nothing to apply; a catch-up target that is a foreign message is reached all the same.
+  #skipped(entry: LogEntry, reason: string): void {
+    this.#report({
+      code: ErrorCode.LogForeign,
+      message: `skipped log position ${entry.position}: ${reason}`,
+      context: { connection: `log position ${entry.position}` },
+    });
+    this.#checkCaughtUp(entry.position);
   }
 
   // `position`: the one just applied (the follower counts it once `#applyBatch()` returns).

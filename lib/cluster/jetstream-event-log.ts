@@ -31,6 +31,7 @@ import {
   type EventBatch,
   type EventLog,
   type LogFence,
+  type LogForeign,
   type LogReader,
   type LogTail,
   type ReadOptions,
@@ -201,7 +202,7 @@ export class JetStreamEventLog implements EventLog {
     return this.#appender.append(batch, fence);
   }
 
-  async tail(): Promise<LogTail | undefined> {
+  async tail(): Promise<LogTail | LogForeign | undefined> {
     this.#checkOpen();
     return readTail(this.#manager, this.#stream);
   }

@@ -10,7 +10,7 @@
  *   `EVENT_LOG_READ_RETRY_MS` from the position owed; the stream being gone or a closed
  *   connection ends the reader with `ERR_LOG_FAILED`. `pullAfresh()` (the log calls it after
  *   a reconnect) makes a reader pull anew at once.
- * - A message that is not a follower-maze batch is `ERR_LOG_BAD_BATCH`.
+ * - A message that is not a follower-maze batch is handed out as a `LogForeign` entry.
  */
 import {
   type Consumer,
@@ -27,9 +27,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, MazeError } from '../errors.js';
 import { decodeBatch } from './batch-codec.js';
 import {
-  type EventBatch,
   iterateReader,
-  type LogBatch,
+  type LogEntry,
+  type LogForeign,
   type LogReader,
   type LogTail,
   tailOf,
@@ -49,7 +49,7 @@ const EVENT_LOG_READ_RETRY_MS = 250;
 export async function readTail(
   manager: JetStreamManager,
   stream: string,
-): Promise<LogTail | undefined> {
+): Promise<LogTail | LogForeign | undefined> {
   let last: StoredMsg | null;
   let position: number;
   try {
@@ -68,7 +68,8 @@ export async function readTail(
       `the last batch of stream ${stream} (position ${position}) is gone: its tail is unknown (its max age expired it while no event came: delete the stream, and prefer natsMaxBytes to natsMaxAge)`,
     );
   }
-  return tailOf(position, decoded(last.data, position, stream));
+  const entry = entryOf(last.data, position);
+  return 'foreign' in entry ? entry : tailOf(position, entry);
 }
 
 /** What a reader reads from, and whom it tells when it closes. */
@@ -105,7 +106,7 @@ export class JetStreamLogReader implements LogReader {
     setup.signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
-  async next(): Promise<LogBatch | undefined> {
+  async next(): Promise<LogEntry | undefined> {
     for (;;) {
       if (this.#closed) return undefined;
       try {
@@ -121,9 +122,8 @@ export class JetStreamLogReader implements LogReader {
         }
         const message = step.value;
         if (message.seq !== this.#position) throw truncated(this.#position, message.seq);
-        const batch = decoded(message.data, message.seq, this.#setup.stream);
         this.#position += 1;
-        return { position: message.seq, ...batch };
+        return entryOf(message.data, message.seq);
       } catch (error) {
         if (!(error instanceof MazeError) && this.#transient(error)) {
           // NATS restarting ends pull requests ("server shutdown"); the ordered consumer
@@ -159,7 +159,7 @@ export class JetStreamLogReader implements LogReader {
     this.#setup.onClose(this);
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<LogBatch> {
+  [Symbol.asyncIterator](): AsyncIterator<LogEntry> {
     return iterateReader(this);
   }
 
@@ -220,13 +220,9 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function decoded(data: Uint8Array, position: number, stream: string): EventBatch {
+function entryOf(data: Uint8Array, position: number): LogEntry {
   const result = decodeBatch(data);
-  if (!result.ok) {
-    throw new MazeError(
-      ErrorCode.LogBadBatch,
-      `stream ${stream} position ${position} is not a follower-maze batch: ${result.reason}`,
-    );
-  }
-  return result.batch;
+  return result.ok
+    ? { position, ...result.batch }
+    : { position, foreign: `not a follower-maze batch: ${result.reason}` };
 }

@@ -3,9 +3,12 @@
  * the cluster's gateway, and the ingest's snapshot writer.
  *
  * Invariants:
- * - The host's `apply()` gets each position once, in order, from the one after `afterPosition`.
- *   A batch at or below the last applied position (a log handing one out again after a
- *   retry) is skipped; a position skipped over means the log lost it (`ERR_LOG_TRUNCATED`).
+ * - The host's `apply()` gets each batch that continues the log (log-continuity.ts), once, in
+ *   order, from the position after the start's; every other position (a foreign message, a
+ *   batch that does not follow the last number applied) goes to `skipped()` and never stops
+ *   the follower. An entry at or below the last position read (a log handing one out again
+ *   after a retry) is dropped; a position skipped over means the log lost it
+ *   (`ERR_LOG_TRUNCATED`).
  * - Holding: while `hold()` is in force the follower calls no `next()`, so the log is not
  *   pulled (its reader's read-ahead bounds what waits); `whileHeld()` lets the host wait
  *   inside a batch too. `release()` and `close()` end every wait.
@@ -16,12 +19,20 @@
  *   once, after which the follower reads no more.
  */
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
-import type { EventLog, LogBatch, LogReader } from './event-log.js';
+import type { EventLog, LogBatch, LogEntry, LogReader } from './event-log.js';
+import { discontinuity } from './log-continuity.js';
 
 /** First pause before a gateway reads the log again after a read failed; it doubles each time. */
 const GATEWAY_RETRY_MIN_MS = 250;
 /** Longest pause between a gateway's attempts to read the log again. */
 const GATEWAY_RETRY_MAX_MS = 10_000;
+
+/** Where a follower starts: after `position`, whose last event number is `lastSequence`. */
+export interface FollowFrom {
+  readonly position: number;
+  /** Absent: nothing applied yet (an empty start), the first batch read starts the log. */
+  readonly lastSequence?: number | undefined;
+}
 
 /** What a `LogFollower` asks of its owner. */
 export interface LogFollowerHost {
@@ -30,6 +41,8 @@ export interface LogFollowerHost {
    * host will take no more (it is closing); may wait meanwhile (see `whileHeld()`).
    */
   apply(batch: LogBatch): Promise<boolean> | boolean;
+  /** The entry at the next position does not continue the log (`reason`): it is skipped. */
+  skipped(entry: LogEntry, reason: string): void;
   report(problem: Problem): void;
   /** The log cannot be followed any more; called once, never after `close()`. */
   failed(error: MazeError): void;
@@ -39,6 +52,8 @@ export class LogFollower {
   readonly #log: EventLog;
   readonly #host: LogFollowerHost;
   #position: number;
+  #lastSequence: number | undefined;
+  #skipped = 0;
   #reader: LogReader | undefined;
   #following = false;
   #readRetries = 0;
@@ -51,15 +66,26 @@ export class LogFollower {
   #closed = false;
   #failed = false;
 
-  constructor(eventLog: EventLog, afterPosition: number, host: LogFollowerHost) {
+  constructor(eventLog: EventLog, from: FollowFrom, host: LogFollowerHost) {
     this.#log = eventLog;
-    this.#position = afterPosition;
+    this.#position = from.position;
+    this.#lastSequence = from.lastSequence;
     this.#host = host;
   }
 
-  /** The position of the last batch applied. */
+  /** The position of the last entry read: a batch applied, or one skipped. */
   get position(): number {
     return this.#position;
+  }
+
+  /** The last event number of the batches applied (`undefined`: none yet). */
+  get lastSequence(): number | undefined {
+    return this.#lastSequence;
+  }
+
+  /** Entries skipped because they do not continue the log. */
+  get skipped(): number {
+    return this.#skipped;
   }
 
   /** Whether it is reading the log right now (not waiting to retry, not failed or closed). */
@@ -126,14 +152,14 @@ export class LogFollower {
       try {
         for (;;) {
           if (this.#held) await this.whileHeld();
-          const batch = this.#closed ? undefined : await reader.next();
-          if (batch === undefined) {
+          const entry = this.#closed ? undefined : await reader.next();
+          if (entry === undefined) {
             if (!this.#closed) {
               this.#fail(new MazeError(ErrorCode.LogFailed, 'the event log reader ended'));
             }
             return;
           }
-          if (!(await this.#take(batch))) return;
+          if (!(await this.#take(entry))) return;
           delay = GATEWAY_RETRY_MIN_MS;
         }
       } catch (error) {
@@ -157,20 +183,30 @@ export class LogFollower {
     }
   }
 
-  // One batch to the host; false when following ends.
-  async #take(batch: LogBatch): Promise<boolean> {
-    if (batch.position <= this.#position) return true;
-    if (batch.position !== this.#position + 1) {
+  // One entry to the host; false when following ends.
+  async #take(entry: LogEntry): Promise<boolean> {
+    if (entry.position <= this.#position) return true;
+    if (entry.position !== this.#position + 1) {
       this.#fail(
         new MazeError(
           ErrorCode.LogTruncated,
-          `the event log went from position ${this.#position} to ${batch.position}: positions in between are missing`,
+          `the event log went from position ${this.#position} to ${entry.position}: positions in between are missing`,
         ),
       );
       return false;
     }
+    const reason = discontinuity(entry, this.#lastSequence);
+    if (reason !== undefined) {
+      this.#position = entry.position;
+      this.#skipped++;
+      this.#host.skipped(entry, reason);
+      return true;
+    }
+    // Continuing: a batch (a foreign entry never continues).
+    const batch = entry as LogBatch;
     if (!(await this.#host.apply(batch)) || this.#closed) return false;
     this.#position = batch.position;
+    this.#lastSequence = batch.lastSequence;
     return true;
   }
 

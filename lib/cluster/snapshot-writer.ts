@@ -12,7 +12,9 @@
  * - At most one save is in flight; a snapshot due meanwhile waits for the next batch. No
  *   timer: a log that stops growing needs no new snapshot.
  * - Start: from the newest snapshot in the store (a restarted ingest goes on from there),
- *   else from the first batch. The graph bound (`maxFollowEdges`) must be the gateways':
+ *   else from the first batch. It applies the batches that continue the log as a gateway
+ *   does (log-continuity.ts) and skips the rest without a word: the ingest and the gateways
+ *   report them. The graph bound (`maxFollowEdges`) must be the gateways':
  *   the same events then make the same graph everywhere.
  * - Problems (a save failed, the log cannot be followed) are `'problem'` events: snapshots
  *   are an optimisation, the ingest goes on without them. A writer that cannot follow the log
@@ -25,7 +27,7 @@ import { MazeCore } from '../core/maze-core.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { resolveOptions, type SettingsOf } from '../options/option.js';
 import { checkLogDelimiter, type EventLog, type LogBatch } from './event-log.js';
-import { LogFollower } from './log-follower.js';
+import { type FollowFrom, LogFollower } from './log-follower.js';
 import { SNAPSHOT_WRITER_OPTIONS } from './options.js';
 import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
@@ -79,8 +81,8 @@ export async function createSnapshotWriter(
     maxFollowEdges: resolved.maxFollowEdges,
     delimiter: resolved.delimiter,
   });
-  const position = await restoreNewest(core, options.store);
-  return new SnapshotWriter(options, resolved, core, position);
+  const restored = await restoreNewest(core, options.store);
+  return new SnapshotWriter(options, resolved, core, restored ?? { position: 0 });
 }
 
 export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
@@ -106,7 +108,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     options: SnapshotWriterOptions,
     resolved: SettingsOf<typeof SNAPSHOT_WRITER_OPTIONS>,
     core: MazeCore,
-    position: number,
+    from: FollowFrom,
   ) {
     super();
     this.#store = options.store;
@@ -116,9 +118,10 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     this.#now = options.now ?? Date.now;
     this.#lastAt = this.#now();
     this.#core = core;
-    this.#position = position;
-    this.#follower = new LogFollower(options.log, position, {
+    this.#position = from.position;
+    this.#follower = new LogFollower(options.log, from, {
       apply: (batch) => this.#apply(batch),
+      skipped: (entry, reason) => log('skipped position %d: %s', entry.position, reason),
       report: (problem) => this.emit('problem', problem),
       failed: (error) => {
         this.#stopped = true;
@@ -129,7 +132,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
         });
       },
     });
-    log('starting after position %d', position);
+    log('starting after position %d', from.position);
     // After the creator's `await`, so listeners it adds then hear the first problems too.
     this.#startTimer = setImmediate(() => void this.#follower.start());
   }
