@@ -244,6 +244,67 @@ describe('IngestMachine recovery', () => {
   });
 });
 
+describe('IngestMachine foreign messages', () => {
+  it('skips what it did not write among its batches, reports it once and appends after it', () => {
+    const { machine, first, second } = twoInFlight();
+    machine.appendFailed(new MazeError(ErrorCode.LogFenced, 'fenced'));
+    machine.appendFailed(new MazeError(ErrorCode.LogFenced, 'fenced'));
+    actionsOf(machine);
+    // The first batch landed; then a stray publish and a forged batch took positions 2 and 3.
+    machine.tailRead({ position: 3, firstSequence: 9_000_000_000, lastSequence: 9_000_000_000 });
+    expect(actionsOf(machine)).toEqual([{ type: 'readBack', fromPosition: 1 }]);
+    expect(machine.readBack(first.batch)).toBe(true);
+    expect(machine.readBack({ position: 2, foreign: 'not a follower-maze batch' })).toBe(true);
+    const forged = { firstSequence: 9_000_000_000, lastSequence: 9_000_000_000, lines: ['1|B\n'] };
+    expect(machine.readBack(forged)).toBe(false);
+    machine.readBackDone();
+    const actions = actionsOf(machine);
+    expect(actions[0]).toEqual({
+      type: 'report',
+      problem: {
+        code: ErrorCode.LogForeign,
+        message:
+          'the event log holds 2 message(s) this ingest did not write between positions 1 and 3 (not a batch, or a batch that does not continue the log): skipped; appending after position 3',
+        context: {},
+      },
+    });
+    expect(appendsOf(actions)).toEqual([
+      { type: 'append', batch: second.batch, fence: { position: 3 } },
+    ]);
+    expect(machine.stats()).toMatchObject({ foreignSkipped: 2, appendRetries: 1 });
+    expect(machine.stopped).toBe(false);
+  });
+
+  it('starts after the last batch that continues the log, fenced on its last message', () => {
+    const machine = newMachine({
+      tail: { position: 4, firstSequence: 31, lastSequence: 40 },
+      endPosition: 6,
+      foreign: 2,
+    });
+    expect(machine.resumeSequence).toBe(41);
+    expect(actionsOf(machine)).toEqual([
+      {
+        type: 'report',
+        problem: expect.objectContaining({
+          code: ErrorCode.LogForeign,
+          message: expect.stringContaining(
+            '2 message(s) this ingest did not write between positions 5 and 6',
+          ),
+        }),
+      },
+    ]);
+    machine.take(slot(42));
+    machine.endOfChunk();
+    expect(appendsOf(actionsOf(machine))).toEqual([
+      {
+        type: 'append',
+        batch: { firstSequence: 41, lastSequence: 42, lines: ['42|B\n'] },
+        fence: { position: 6 },
+      },
+    ]);
+  });
+});
+
 describe('IngestMachine second writer', () => {
   it('stops when the tail is not one it can account for', () => {
     const { machine } = twoInFlight();

@@ -99,6 +99,25 @@ describe('SnapshotWriter', () => {
     expect(writer.stats()).toMatchObject({ snapshotPosition: 12, snapshotFailures: 0 });
   });
 
+  it('skips a foreign message and forged follows on the log: its snapshot holds only the real ones', async () => {
+    const log = new MemoryEventLog();
+    const store = new MemorySnapshotStore();
+    const writer = track(await createSnapshotWriter({ log, store, snapshotEvents: 400 }));
+    const problems = collectProblems(writer);
+    await appendLines(log, LINES.slice(0, 200), 50);
+    log.publish('hello\n');
+    log.publish('FMB1 9000000000 9000000000 1\n9000000000|F|1|2\n');
+    log.publish('FMB1 100 100 1\n100|F|3|4\n');
+    log.publish('FMB1 150 210 1\n150|F|5|6\n');
+    await appendLines(log, LINES.slice(200), 50);
+    await waitUntil(() => writer.stats().snapshotsSaved === 1, 'a snapshot');
+    const snapshot = await snapshotIn(store);
+    expect(snapshot).toMatchObject({ position: 12, lastSequence: 400 });
+    expect(snapshot.edges).toEqual(graphAfter(LINES));
+    expect(writer.stopped).toBe(false);
+    expect(problems).toEqual([]);
+  });
+
   it('saves after the interval while events arrive, whatever their number', async () => {
     const log = new MemoryEventLog();
     const store = new MemorySnapshotStore();

@@ -90,7 +90,7 @@ export interface GatewayStats
   readonly batchesApplied: number;
   /** Log entries skipped because they do not continue the log (`ERR_LOG_FOREIGN`). */
   readonly logForeign: number;
-  /** The position of the last batch applied (0: none yet). */
+  /** The position of the last log entry read: a batch applied, or one skipped (0: none yet). */
   readonly logPosition: number;
   /** The position of the snapshot the gateway started from (0: it read the log from 1). */
   readonly startSnapshotPosition: number;

@@ -247,7 +247,7 @@ export class IngestMachine {
     this.#consumedThrough = this.resumeSequence - 1;
     this.#batchedThrough = this.#consumedThrough;
     const foreign = setup.foreign ?? 0;
-    if (foreign > 0) this.#reportForeign(foreign, this.#accounted - foreign + 1);
+    if (foreign > 0) this.#reportForeign(foreign, this.#accounted - foreign + 1, this.#accounted);
   }
 
   /** The next action to perform, in order; `undefined` when there is none. */
@@ -471,7 +471,9 @@ export class IngestMachine {
       this.#foreign(reading.tail);
       return;
     }
-    if (reading.skipped > 0) this.#reportForeign(reading.skipped, this.#accounted + 1);
+    if (reading.skipped > 0) {
+      this.#reportForeign(reading.skipped, this.#accounted + 1, reading.tail.position);
+    }
     this.#resume(reading.tail.position, reading.matched);
   }
 
@@ -608,13 +610,14 @@ export class IngestMachine {
     return isForeign(tail) || tail.firstSequence !== lastSequence + 1;
   }
 
-  #reportForeign(count: number, from: number): void {
+  // One report for the `count` messages skipped between positions `from` and `to`, the end.
+  #reportForeign(count: number, from: number, to: number): void {
     this.#foreignSkipped += count;
     this.#actions.push({
       type: 'report',
       problem: {
         code: ErrorCode.LogForeign,
-        message: `the event log holds ${count} message(s) this ingest did not write from position ${from} (not a batch, or a batch that does not continue the log at event ${this.#known?.lastSequence ?? this.resumeSequence - 1}): skipped; appending after position ${this.#accounted}`,
+        message: `the event log holds ${count} message(s) this ingest did not write between positions ${from} and ${to} (not a batch, or a batch that does not continue the log): skipped; appending after position ${to}`,
         context: {},
       },
     });
