@@ -22,7 +22,7 @@
  *   a forged or repeated batch) is skipped, reported as `ERR_LOG_FOREIGN` with its position
  *   and counted (`logForeign`): it never stops the gateway, nor one starting.
  * - Reading is `LogFollower`'s: retries of transient failures with a backoff; anything else
- *   (a truncated log, a batch it cannot decode, a log closed under it) means this gateway
+ *   (a truncated log, a batch with another delimiter, a log closed under it) means this gateway
  *   can no longer deliver exactly: it is reported, `'stopped'` is emitted and the gateway
  *   closes its clients, so they can reconnect to another one.
  * - Nothing here throws because of a peer or the log: problems are `'problem'` events.
