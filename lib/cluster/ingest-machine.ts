@@ -632,7 +632,7 @@ export class IngestMachine {
           : `holds at position ${tail.position} events ${tail.firstSequence}..${tail.lastSequence}`;
     this.#stop({
       code: ErrorCode.LogFenced,
-      message: `another writer has the event log: it ${what}, and holds a batch this ingest did not write where its own should be (another ingest appended, or the log was replaced); this ingest stops and closes its event source`,
+      message: `another writer has the event log (it ${what}): a batch this ingest did not write continues it where its own should, or it shrank (another ingest appended, or the log was replaced); this ingest stops and closes its event source`,
       context: tail === undefined || isForeign(tail) ? {} : { sequence: tail.lastSequence },
     });
   }
