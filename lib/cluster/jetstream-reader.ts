@@ -27,6 +27,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, MazeError } from '../errors.js';
 import { decodeBatch } from './batch-codec.js';
 import {
+  isForeign,
   iterateReader,
   type LogEntry,
   type LogForeign,
@@ -69,7 +70,7 @@ export async function readTail(
     );
   }
   const entry = entryOf(last.data, position);
-  return 'foreign' in entry ? entry : tailOf(position, entry);
+  return isForeign(entry) ? entry : tailOf(position, entry);
 }
 
 /** What a reader reads from, and whom it tells when it closes. */

@@ -24,6 +24,7 @@ import {
   type EventLog,
   fenced,
   fencedMessageId,
+  isForeign,
   iterateReader,
   type LogBatch,
   type LogEntry,
@@ -101,7 +102,7 @@ export class MemoryEventLog implements EventLog {
       throw fenced(fence, 'another batch');
     }
     return {
-      position: this.#push(frozen(this.#lastPosition + 1, batch), messageId),
+      position: this.#push(frozen(this.#lastPosition + 1, batch), messageId, encodedSize(batch)),
       duplicate: false,
     };
   }
@@ -125,15 +126,11 @@ export class MemoryEventLog implements EventLog {
     this.#checkOpen();
     const last = this.#stored.at(-1)?.entry;
     if (last === undefined) return undefined;
-    return 'foreign' in last ? last : tailOf(last.position, last);
+    return isForeign(last) ? last : tailOf(last.position, last);
   }
 
-  #push(entry: LogEntry, messageId: string | undefined, size?: number): number {
-    const stored: Stored = {
-      entry,
-      size: size ?? ('foreign' in entry ? 0 : encodedSize(entry)),
-      messageId,
-    };
+  #push(entry: LogEntry, messageId: string | undefined, size: number): number {
+    const stored: Stored = { entry, size, messageId };
     this.#stored.push(stored);
     this.#bytes += stored.size;
     if (messageId !== undefined) this.#positionById.set(messageId, entry.position);
