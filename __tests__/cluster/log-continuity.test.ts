@@ -127,6 +127,17 @@ describe('findResumeTail', () => {
   });
 });
 
+describe('a gateway starting on a forged tail', () => {
+  it('starts when the forged batch records another delimiter, and skips it', async () => {
+    const log = track(new MemoryEventLog());
+    await log.append({ firstSequence: 1, lastSequence: 1, lines: ['1|B\n'] }, { position: 0 });
+    log.publish('FMB1 9000000000 9000000000 1 59\n9000000000;B\n');
+    const gateway = track(await withTimeout(createGateway({ log }), WAIT_MS, 'createGateway'));
+    await withTimeout(gateway.ready, WAIT_MS, 'the gateway ready');
+    expect(gateway.stats()).toMatchObject({ logPosition: 2, batchesApplied: 1, logForeign: 1 });
+  });
+});
+
 describe('a foreign message and forged batches on the log', () => {
   const USERS = 10;
   const PART = 1_000;
