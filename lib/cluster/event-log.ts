@@ -26,6 +26,10 @@
  *   reader fetches a bounded number of batches (`readAhead`) ahead of its `next()` calls: a
  *   consumer that stops calling `next()` stops the pulling (gateway backpressure). A
  *   position dropped by retention is `ERR_LOG_TRUNCATED`, never skipped in silence.
+ * - Identity: a log has an epoch, which changes when it is deleted and created again, and
+ *   the settings its writer recorded when it was new (`LogSettings`); every process on the
+ *   log runs with them (`checkLogSettings()`), and one that finds another epoch under it
+ *   stops (`ERR_LOG_REPLACED`).
  * - Failures are `MazeError`s with `ERR_LOG_…` codes: rejected promises, never events.
  */
 import { MAX_ID } from '../core/constants.js';
@@ -35,6 +39,66 @@ import { ErrorCode, MazeError } from '../errors.js';
 
 /** Longest wait for JetStream to answer one request (an append's acknowledgement, stream info). */
 export const EVENT_LOG_REQUEST_TIMEOUT_MS = 5_000;
+
+/**
+ * The settings that change what a client receives, recorded by the log's writer when the log
+ * is new (docs/cluster.md): a process with another value would deliver something else.
+ */
+export interface LogSettings {
+  /** The graph bound: a follow refused at one bound would be kept at another. */
+  readonly maxFollowEdges: number;
+  /** The number the log's first event carries. */
+  readonly startSequence: number;
+  /** The byte the lines' fields are split on (each batch records it too). */
+  readonly delimiter: string;
+}
+
+/** What a log is: see `EventLog.identity()`. */
+export interface LogIdentity {
+  /** Differs for every creation of the log: a log deleted and created again is another epoch. */
+  readonly epoch: string;
+  /** As its writer recorded them; `undefined` when none were (not yet, or an older version's log). */
+  readonly settings: LogSettings | undefined;
+}
+
+/**
+ * Throws `ERR_LOG_CONFIG`, naming both values, when a setting of `mine` differs from the one
+ * recorded in the log (`recorded`; nothing to check when none is). `who` names the process
+ * for the message (`this gateway`).
+ */
+export function checkLogSettings(
+  recorded: LogSettings | undefined,
+  mine: Partial<LogSettings>,
+  who: string,
+): void {
+  if (recorded === undefined) return;
+  const differing = (Object.keys(mine) as (keyof LogSettings)[]).filter(
+    (name) => mine[name] !== undefined && mine[name] !== recorded[name],
+  );
+  if (differing.length === 0) return;
+  const show = (value: string | number): string =>
+    typeof value === 'string' ? `"${quoteLine(value)}"` : String(value);
+  const pairs = differing.map(
+    (name) =>
+      `${name} ${show(recorded[name])} (recorded by its writer), ${who} has ${show(mine[name] as string | number)}`,
+  );
+  throw new MazeError(
+    ErrorCode.LogConfig,
+    `the event log was made with other settings: ${pairs.join('; ')}: give every process of the cluster the same ${differing.join(', ')}`,
+  );
+}
+
+/**
+ * `ERR_LOG_REPLACED` when `found` is not the epoch `started` a process started on: the log was
+ * deleted and created again under it, and its positions now mean other batches.
+ */
+export function checkLogEpoch(started: string, found: string, who: string): void {
+  if (found === started) return;
+  throw new MazeError(
+    ErrorCode.LogReplaced,
+    `the event log was deleted and created again (epoch ${found}; ${who} started on epoch ${started}): its positions now mean other batches; restart ${who} to start afresh on the new log`,
+  );
+}
 
 /** The events of one append, as the ingest read them. */
 export interface EventBatch {
@@ -154,6 +218,16 @@ export interface EventLog {
   append(batch: EventBatch, fence: LogFence): Promise<AppendResult>;
   /** The last batch, or `undefined` for an empty log. */
   tail(): Promise<LogTail | undefined>;
+  /**
+   * The log's epoch and the settings its writer recorded. Rejects with `ERR_LOG_FAILED` (the
+   * log unreachable, or gone: it may be created again, as another epoch).
+   */
+  identity(): Promise<LogIdentity>;
+  /**
+   * For the writer: records `settings` in a log that holds no batch and no settings yet, then
+   * resolves with its identity (whose settings may be another writer's, recorded first).
+   */
+  recordSettings(settings: LogSettings): Promise<LogIdentity>;
   /** Reads from `fromPosition` (at least 1) on. */
   read(fromPosition: number, options?: ReadOptions): LogReader;
   /** Closes every reader and releases the log (and a connection it owns). Idempotent. */

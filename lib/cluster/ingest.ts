@@ -16,7 +16,8 @@
  *   buffer over its bounds skips the missing numbers (`ERR_SEQUENCE_GAP`).
  * - Start: the next number is the log's `tail().lastSequence + 1`, or `startSequence` for
  *   an empty log: an ingest restarted on the same log continues it, and a source resending
- *   old numbers sees them stale.
+ *   old numbers sees them stale. In an empty log without settings the ingest records its
+ *   own (`LogSettings`); a log that records others is refused (`ERR_LOG_CONFIG`).
  * - Timers (batch delay `INGEST_BATCH_DELAY_MS`, recovery retry `INGEST_RECOVERY_RETRY_MS`)
  *   are unref'd; a read during recovery is bounded by `EVENT_LOG_REQUEST_TIMEOUT_MS`.
  * - When the machine stops (another writer), the ingest reports `ERR_LOG_FENCED`, emits
@@ -37,6 +38,7 @@ import { pickRows, resolveOptions, type SettingsOf } from '../options/option.js'
 import {
   type AppendResult,
   checkLogDelimiter,
+  checkLogSettings,
   EVENT_LOG_REQUEST_TIMEOUT_MS,
   type EventLog,
   type LogTail,
@@ -109,12 +111,17 @@ export interface IngestEventMap {
  * Creates an ingest on `options.log`: reads its tail to know where to resume, then is ready
  * for `attachEventSource()`. Throws `ERR_INVALID_OPTION` on a bad option; rejects with the
  * log's error (e.g. `ERR_LOG_UNAVAILABLE`) if its tail cannot be read, and `ERR_LOG_CONFIG`
- * if the log's lines have another delimiter.
+ * if the log's lines have another delimiter or its writer recorded other settings.
  */
 export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const resolved = resolveIngestOptions(options);
   const tail = await options.log.tail();
   if (tail !== undefined) checkLogDelimiter(tail, resolved.delimiter, 'this ingest');
+  const { maxFollowEdges, startSequence, delimiter } = resolved;
+  const settings = { maxFollowEdges, startSequence, delimiter };
+  const identity =
+    tail === undefined ? await options.log.recordSettings(settings) : await options.log.identity();
+  checkLogSettings(identity.settings, settings, 'this ingest');
   return new Ingest(options.log, resolved, tail);
 }
 

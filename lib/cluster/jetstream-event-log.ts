@@ -31,14 +31,21 @@ import {
   type EventBatch,
   type EventLog,
   type LogFence,
+  type LogIdentity,
   type LogReader,
+  type LogSettings,
   type LogTail,
   type ReadOptions,
 } from './event-log.js';
 import { JetStreamAppender } from './jetstream-append.js';
 import { JetStreamLogReader, readTail } from './jetstream-reader.js';
 import { JetStreamSnapshotStore } from './jetstream-snapshot-store.js';
-import { ensureStream, storageType } from './jetstream-stream.js';
+import {
+  ensureStream,
+  recordStreamSettings,
+  storageType,
+  streamIdentity,
+} from './jetstream-stream.js';
 import { messageOf } from './nats-error.js';
 import { NATS_OPTIONS } from './options.js';
 
@@ -204,6 +211,16 @@ export class JetStreamEventLog implements EventLog {
   async tail(): Promise<LogTail | undefined> {
     this.#checkOpen();
     return readTail(this.#manager, this.#stream);
+  }
+
+  async identity(): Promise<LogIdentity> {
+    this.#checkOpen();
+    return streamIdentity(this.#manager, this.#stream);
+  }
+
+  async recordSettings(settings: LogSettings): Promise<LogIdentity> {
+    this.#checkOpen();
+    return recordStreamSettings(this.#manager, this.#stream, settings);
   }
 
   read(fromPosition: number, options: ReadOptions = {}): LogReader {

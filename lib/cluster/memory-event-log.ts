@@ -10,7 +10,10 @@
  *   are dropped (the last one always stays, so the tail survives). The dedupe window is
  *   what is retained: a dropped batch's id is forgotten with it (JetStream's is a time).
  * - Appends settle in call order, so pipelined appends behave as over the network.
+ * - Its epoch is a random id; `replace()` empties it as deleting and creating its stream
+ *   again would, under a new one.
  */
+import { randomUUID } from 'node:crypto';
 import { ErrorCode, MazeError } from '../errors.js';
 import { checkBatch, encodedSize } from './batch-codec.js';
 import {
@@ -22,7 +25,9 @@ import {
   iterateReader,
   type LogBatch,
   type LogFence,
+  type LogIdentity,
   type LogReader,
+  type LogSettings,
   type LogTail,
   messageIdOf,
   type ReadOptions,
@@ -62,6 +67,8 @@ export class MemoryEventLog implements EventLog {
   /** Readers waiting for the next append. */
   readonly #waiting = new Set<() => void>();
   readonly #readers = new Set<MemoryLogReader>();
+  #epoch = randomUUID();
+  #settings: LogSettings | undefined;
   #closed = false;
 
   constructor(options: MemoryEventLogOptions = {}) {
@@ -121,6 +128,41 @@ export class MemoryEventLog implements EventLog {
     const last = this.#stored.at(-1);
     if (last === undefined) return undefined;
     return tailOf(last.batch.position, last.batch);
+  }
+
+  async identity(): Promise<LogIdentity> {
+    this.#checkOpen();
+    return { epoch: this.#epoch, settings: this.#settings };
+  }
+
+  async recordSettings(settings: LogSettings): Promise<LogIdentity> {
+    this.#checkOpen();
+    if (this.#settings === undefined && this.#lastPosition === 0) {
+      this.#settings = Object.freeze({ ...settings });
+    }
+    return this.identity();
+  }
+
+  /**
+   * Empties the log as deleting its stream and creating it again would: a new epoch, no
+   * settings, no batch. A reader open meanwhile fails at its next read (`ERR_LOG_FAILED`), as
+   * one on a deleted JetStream stream does.
+   */
+  replace(): void {
+    this.#checkOpen();
+    this.#stored.length = 0;
+    this.#head = 0;
+    this.#bytes = 0;
+    this.#lastPosition = 0;
+    this.#positionById.clear();
+    this.#epoch = randomUUID();
+    this.#settings = undefined;
+    this.#wake();
+  }
+
+  /** @internal The current epoch (see `identity()`). */
+  get epoch(): string {
+    return this.#epoch;
   }
 
   read(fromPosition: number, options: ReadOptions = {}): LogReader {
@@ -186,6 +228,8 @@ export class MemoryEventLog implements EventLog {
 class MemoryLogReader implements LogReader {
   readonly #log: MemoryEventLog;
   readonly #signal: AbortSignal | undefined;
+  /** The log's epoch when this reader opened it. */
+  readonly #epoch: string;
   #position: number;
   #closed = false;
   /** Ends a pending `next()` wait at close. */
@@ -195,6 +239,7 @@ class MemoryLogReader implements LogReader {
   constructor(log: MemoryEventLog, fromPosition: number, signal: AbortSignal | undefined) {
     this.#log = log;
     this.#position = fromPosition;
+    this.#epoch = log.epoch;
     this.#signal = signal;
     if (signal?.aborted) this.#closed = true;
     signal?.addEventListener('abort', this.#onAbort, { once: true });
@@ -203,6 +248,10 @@ class MemoryLogReader implements LogReader {
   async next(): Promise<LogBatch | undefined> {
     for (;;) {
       if (this.#closed) return undefined;
+      if (this.#log.epoch !== this.#epoch) {
+        await this.close();
+        throw new MazeError(ErrorCode.LogFailed, 'the event log was deleted under this reader');
+      }
       const found = this.#log.batchAt(this.#position);
       if (found === 'truncated') {
         const first = this.#log.firstPosition;

@@ -14,6 +14,9 @@
  * - Start: from the newest snapshot in the store (a restarted ingest goes on from there),
  *   else from the first batch. The graph bound (`maxFollowEdges`) must be the gateways':
  *   the same events then make the same graph everywhere.
+ * - The log's epoch is the one found at start: a log deleted and created again stops the
+ *   writer, so no snapshot mixes two logs; another `maxFollowEdges` or `delimiter` recorded
+ *   by the writer is refused (`ERR_LOG_CONFIG`), at start and later.
  * - Problems (a save failed, the log cannot be followed) are `'problem'` events: snapshots
  *   are an optimisation, the ingest goes on without them. A writer that cannot follow the log
  *   any more stops writing (`stopped`).
@@ -24,7 +27,14 @@ import { encodeGraphSnapshot } from '../core/graph-snapshot.js';
 import { MazeCore } from '../core/maze-core.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { resolveOptions, type SettingsOf } from '../options/option.js';
-import { checkLogDelimiter, type EventLog, type LogBatch } from './event-log.js';
+import {
+  checkLogDelimiter,
+  checkLogEpoch,
+  checkLogSettings,
+  type EventLog,
+  type LogBatch,
+  type LogIdentity,
+} from './event-log.js';
 import { LogFollower } from './log-follower.js';
 import { SNAPSHOT_WRITER_OPTIONS } from './options.js';
 import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
@@ -69,18 +79,32 @@ export interface SnapshotWriterEventMap {
 
 /**
  * Loads the newest snapshot (if any) and starts following the log after it. Rejects with the
- * store's error, or `ERR_LOG_BAD_BATCH` for a snapshot that cannot be decoded.
+ * store's error, `ERR_LOG_BAD_BATCH` for a snapshot that cannot be decoded, or
+ * `ERR_LOG_CONFIG` for a log whose writer recorded another `maxFollowEdges` or `delimiter`.
  */
 export async function createSnapshotWriter(
   options: SnapshotWriterOptions,
 ): Promise<SnapshotWriter> {
   const resolved = resolveOptions(SNAPSHOT_WRITER_OPTIONS, options);
+  const identity = await options.log.identity();
+  checkIdentity(identity, identity, resolved);
   const core = new MazeCore({
     maxFollowEdges: resolved.maxFollowEdges,
     delimiter: resolved.delimiter,
   });
   const position = await restoreNewest(core, options.store);
-  return new SnapshotWriter(options, resolved, core, position);
+  return new SnapshotWriter(options, resolved, core, position, identity);
+}
+
+/** Throws unless `found` is the epoch of `started` and records this writer's settings (or none). */
+function checkIdentity(
+  started: LogIdentity,
+  found: LogIdentity,
+  resolved: SettingsOf<typeof SNAPSHOT_WRITER_OPTIONS>,
+): void {
+  checkLogEpoch(started.epoch, found.epoch, 'this snapshot writer');
+  const { maxFollowEdges, delimiter } = resolved;
+  checkLogSettings(found.settings, { maxFollowEdges, delimiter }, 'this snapshot writer');
 }
 
 export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
@@ -107,6 +131,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     resolved: SettingsOf<typeof SNAPSHOT_WRITER_OPTIONS>,
     core: MazeCore,
     position: number,
+    identity: LogIdentity,
   ) {
     super();
     this.#store = options.store;
@@ -120,6 +145,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     this.#follower = new LogFollower(options.log, position, {
       apply: (batch) => this.#apply(batch),
       report: (problem) => this.emit('problem', problem),
+      checkIdentity: (found) => checkIdentity(identity, found, resolved),
       failed: (error) => {
         this.#stopped = true;
         this.emit('problem', {
