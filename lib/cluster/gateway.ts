@@ -53,7 +53,7 @@ import {
 } from './event-log.js';
 import { LogFollower } from './log-follower.js';
 import { GATEWAY_OPTION_NAMES } from './options.js';
-import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
+import { checkSnapshotWithinLog, restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
 const log = createDebug('follower-maze:gateway');
 
@@ -146,12 +146,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const tail = await options.log.tail();
   const catchUpPosition = tail?.position ?? 0;
   if (tail !== undefined) checkLogDelimiter(tail, resolved.delimiter, 'this gateway');
-  if (start > catchUpPosition) {
-    throw new MazeError(
-      ErrorCode.LogConfig,
-      `the newest snapshot stands at log position ${start}, beyond the log's end (${catchUpPosition}): the stream was replaced; delete its snapshot bucket`,
-    );
-  }
+  checkSnapshotWithinLog(start, catchUpPosition);
   return new Gateway(options.log, resolved, { core, start, catchUpPosition, identity });
 }
 

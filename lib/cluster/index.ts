@@ -21,7 +21,9 @@ export type {
   EventLog,
   LogBatch,
   LogFence,
+  LogIdentity,
   LogReader,
+  LogSettings,
   LogTail,
   ReadOptions,
 } from './event-log.js';

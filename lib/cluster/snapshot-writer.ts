@@ -37,7 +37,7 @@ import {
 } from './event-log.js';
 import { LogFollower } from './log-follower.js';
 import { SNAPSHOT_WRITER_OPTIONS } from './options.js';
-import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
+import { checkSnapshotWithinLog, restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
 const log = createDebug('follower-maze:snapshots');
 
@@ -80,7 +80,8 @@ export interface SnapshotWriterEventMap {
 /**
  * Loads the newest snapshot (if any) and starts following the log after it. Rejects with the
  * store's error, `ERR_LOG_BAD_BATCH` for a snapshot that cannot be decoded, or
- * `ERR_LOG_CONFIG` for a log whose writer recorded another `maxFollowEdges` or `delimiter`.
+ * `ERR_LOG_CONFIG` for a log whose writer recorded another `maxFollowEdges` or `delimiter`
+ * or a snapshot beyond the log's end (a stream created again beside an old bucket).
  */
 export async function createSnapshotWriter(
   options: SnapshotWriterOptions,
@@ -93,6 +94,8 @@ export async function createSnapshotWriter(
     delimiter: resolved.delimiter,
   });
   const position = await restoreNewest(core, options.store);
+  // Read after the snapshot, as a gateway does: the log only grows meanwhile.
+  checkSnapshotWithinLog(position, (await options.log.tail())?.position ?? 0);
   return new SnapshotWriter(options, resolved, core, position, identity);
 }
 
