@@ -376,13 +376,32 @@ describe('Gateway: one configuration and one epoch per log', () => {
     const problem = await withTimeout(stopped, WAIT_MS, 'stopped');
     expect(problem.code).toBe(ErrorCode.LogReplaced);
     expect(problem.message).toContain(
-      `the event log was deleted and created again (epoch ${newEpoch}; this gateway started on epoch ${epoch})`,
+      `the event log was deleted and created again: it is epoch ${newEpoch}, not ${epoch} as when the process started`,
     );
     await withTimeout(closed, WAIT_MS, 'the client closed');
     expect(client.received.text).toBe('1|B\n11|B\n21|B\n');
     expect(gateway.stats()).toMatchObject({ logPosition: 3, batchesApplied: 3 });
     expect(gateway.stopped).toBe(true);
+    expect(codes(problems)).toEqual([ErrorCode.LogReplaced]);
+  });
+});
+
+describe('Gateway: a log created again under a reader that does not check epochs', () => {
+  it('stops at the identity check before reading again', async () => {
+    const inner = new MemoryEventLog();
+    const log = new EpochBlindLog(inner);
+    const { gateway, problems } = await newGateway({ log });
+    await withTimeout(gateway.ready, WAIT_MS, 'ready');
+    await appendRange(inner, 1, 2);
+    await waitUntil(() => gateway.stats().logPosition === 2, 'two batches applied');
+    const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
+    inner.replace();
+    await appendRange(inner, 1, 4);
+    expect((await withTimeout(stopped, WAIT_MS, 'stopped')).message).toContain(
+      'as when this gateway started',
+    );
     expect(codes(problems)).toEqual([ErrorCode.LogFailed, ErrorCode.LogReplaced]);
+    expect(gateway.stats().logPosition).toBe(2);
   });
 });
 
@@ -509,6 +528,19 @@ class GatedLog implements EventLog {
     };
     return gated;
   }
+}
+
+/** A log whose readers ignore the epoch they are given, as a log of another program may. */
+class EpochBlindLog implements EventLog {
+  constructor(readonly inner: EventLog) {}
+
+  append: EventLog['append'] = (batch, fence) => this.inner.append(batch, fence);
+  tail: EventLog['tail'] = () => this.inner.tail();
+  identity: EventLog['identity'] = () => this.inner.identity();
+  recordSettings: EventLog['recordSettings'] = (settings) => this.inner.recordSettings(settings);
+  close: EventLog['close'] = () => this.inner.close();
+  read: EventLog['read'] = (fromPosition, options) =>
+    this.inner.read(fromPosition, { ...options, epoch: undefined });
 }
 
 /**

@@ -96,7 +96,7 @@ export function checkLogEpoch(started: string, found: string, who: string): void
   if (found === started) return;
   throw new MazeError(
     ErrorCode.LogReplaced,
-    `the event log was deleted and created again (epoch ${found}; ${who} started on epoch ${started}): its positions now mean other batches; restart ${who} to start afresh on the new log`,
+    `the event log was deleted and created again: it is epoch ${found}, not ${started} as when ${who} started, and its positions now mean other batches; restart ${who} to start afresh on the new log`,
   );
 }
 
@@ -188,6 +188,12 @@ export function tailOf(position: number, batch: EventBatch): LogTail {
 export interface ReadOptions {
   /** Aborting ends the reader as `close()` does. */
   readonly signal?: AbortSignal;
+  /**
+   * The epoch the caller started on (`identity().epoch`): a reader that finds the log to be
+   * another (deleted and created again), when it opens or opens again after a failure,
+   * rejects with `ERR_LOG_REPLACED` instead of handing out its batches.
+   */
+  readonly epoch?: string;
 }
 
 /**
@@ -198,8 +204,8 @@ export interface ReadOptions {
 export interface LogReader extends AsyncIterable<LogBatch> {
   /**
    * The next batch, waiting for one to be appended if need be; `undefined` once the reader is
-   * closed or its signal aborted. Rejects with `ERR_LOG_TRUNCATED`, `ERR_LOG_BAD_BATCH` or
-   * `ERR_LOG_FAILED`, after which the reader is closed. One call at a time: call again once
+   * closed or its signal aborted. Rejects with `ERR_LOG_TRUNCATED`, `ERR_LOG_BAD_BATCH`,
+   * `ERR_LOG_REPLACED` or `ERR_LOG_FAILED`, after which the reader is closed. One call at a time: call again once
    * the previous one has settled.
    */
   next(): Promise<LogBatch | undefined>;

@@ -209,6 +209,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       apply: (batch) => this.#applyBatch(batch),
       report: (problem) => this.#report(problem),
       failed: (error) => this.#stop(error),
+      epoch: from.identity.epoch,
       checkIdentity: (identity) => {
         checkLogEpoch(from.identity.epoch, identity.epoch, 'this gateway');
         // Recorded after this gateway started on a new log: checked once they are.

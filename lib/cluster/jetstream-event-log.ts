@@ -229,7 +229,9 @@ export class JetStreamEventLog implements EventLog {
     const reader = new JetStreamLogReader({
       connection: this.#connection,
       client: this.#client,
+      manager: this.#manager,
       stream: this.#stream,
+      epoch: options.epoch,
       fromPosition,
       readAhead: this.#readAhead,
       signal: options.signal,

@@ -14,11 +14,11 @@
  *   `GATEWAY_RETRY_MAX_MS`, back to the minimum after a batch applied). Anything else, and a
  *   reader that ends without `close()` (the log closed under it), is the host's `failed()`,
  *   once, after which the follower reads no more.
- * - Identity: the log's identity is read every `LOG_IDENTITY_CHECK_MS` and before reading
- *   again after a failure, and the host's `checkIdentity()` judges it; what it throws (a log
- *   deleted and created again: another epoch) is `failed()`. A reader on a recreated stream
- *   fails or, resuming by itself, is caught by the next check; until then, batches of the
- *   new epoch are out of sequence for the host.
+ * - Identity: readers are opened with the host's epoch, so a reader that opens on a log
+ *   deleted and created again fails (`ERR_LOG_REPLACED`); besides, the log's identity is read
+ *   every `LOG_IDENTITY_CHECK_MS` and before reading again after a failure, and the host's
+ *   `checkIdentity()` judges it (the epoch, settings recorded since). What it throws is
+ *   `failed()`.
  */
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import type { EventLog, LogBatch, LogIdentity, LogReader } from './event-log.js';
@@ -45,6 +45,8 @@ export interface LogFollowerHost {
   failed(error: MazeError): void;
   /** Throws a `MazeError` when the log is no longer the one the host started on, or unfit. */
   checkIdentity(identity: LogIdentity): void;
+  /** The epoch the host started on: its readers refuse another (`ReadOptions.epoch`). */
+  readonly epoch: string;
 }
 
 export class LogFollower {
@@ -138,7 +140,7 @@ export class LogFollower {
         if (again) this.#host.checkIdentity(await this.#log.identity());
         again = true;
         if (this.#closed || this.#failed) return;
-        reader = this.#log.read(this.#position + 1);
+        reader = this.#log.read(this.#position + 1, { epoch: this.#host.epoch });
         this.#reader = reader;
         this.#following = true;
         for (;;) {

@@ -19,6 +19,7 @@ import { checkBatch, encodedSize } from './batch-codec.js';
 import {
   type AppendResult,
   checkFromPosition,
+  checkLogEpoch,
   type EventBatch,
   type EventLog,
   fenced,
@@ -168,7 +169,7 @@ export class MemoryEventLog implements EventLog {
   read(fromPosition: number, options: ReadOptions = {}): LogReader {
     this.#checkOpen();
     checkFromPosition(fromPosition);
-    const reader = new MemoryLogReader(this, fromPosition, options.signal);
+    const reader = new MemoryLogReader(this, fromPosition, options);
     this.#readers.add(reader);
     return reader;
   }
@@ -228,18 +229,20 @@ export class MemoryEventLog implements EventLog {
 class MemoryLogReader implements LogReader {
   readonly #log: MemoryEventLog;
   readonly #signal: AbortSignal | undefined;
-  /** The log's epoch when this reader opened it. */
+  /** The epoch it reads: the caller's, else the log's when it opened. */
   readonly #epoch: string;
+  readonly #epochGiven: boolean;
   #position: number;
   #closed = false;
   /** Ends a pending `next()` wait at close. */
   #stopWaiting: (() => void) | undefined;
   readonly #onAbort = (): void => void this.close();
 
-  constructor(log: MemoryEventLog, fromPosition: number, signal: AbortSignal | undefined) {
+  constructor(log: MemoryEventLog, fromPosition: number, { signal, epoch }: ReadOptions) {
     this.#log = log;
     this.#position = fromPosition;
-    this.#epoch = log.epoch;
+    this.#epoch = epoch ?? log.epoch;
+    this.#epochGiven = epoch !== undefined;
     this.#signal = signal;
     if (signal?.aborted) this.#closed = true;
     signal?.addEventListener('abort', this.#onAbort, { once: true });
@@ -250,6 +253,7 @@ class MemoryLogReader implements LogReader {
       if (this.#closed) return undefined;
       if (this.#log.epoch !== this.#epoch) {
         await this.close();
+        if (this.#epochGiven) checkLogEpoch(this.#epoch, this.#log.epoch, 'the process');
         throw new MazeError(ErrorCode.LogFailed, 'the event log was deleted under this reader');
       }
       const found = this.#log.batchAt(this.#position);

@@ -148,6 +148,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     this.#follower = new LogFollower(options.log, position, {
       apply: (batch) => this.#apply(batch),
       report: (problem) => this.emit('problem', problem),
+      epoch: identity.epoch,
       checkIdentity: (found) => checkIdentity(identity, found, resolved),
       failed: (error) => {
         this.#stopped = true;
