@@ -157,5 +157,45 @@ describeWithNats(
       );
       for (const process of [second, fresh]) expect(await stop(process)).toBe(0);
     }, 120_000);
+
+    it('stops a gateway whose nats-server came back without its store, once the ingest made the stream again', async () => {
+      const stream = 'EPOCH_STORE_LOST';
+      const lost = await startNatsServer();
+      const reference = newMaze().maze;
+      const referenceSource = attachMemorySource(reference);
+      const server = await gateway(lost, stream, STATS);
+      const clients = await clientsOn(server, USERS, peers, WAIT_MS);
+      const expected = await attachUsers(reference, USERS);
+      const first = await ingest(lost, stream, STATS);
+      const old = eventsText(1, 20_000, 3);
+      referenceSource.peer.write(old);
+      (await sendThrough(first, old, 20_000)).socket.end();
+      await waitUntil(
+        () => lastStats(server).logPosition === lastStats(first).batchesAppended,
+        'the gateway at the end of the old stream',
+        WAIT_MS,
+      );
+      expect(await stop(first)).toBe(0);
+      expect(await expectSameDeliveries(clients, expected, WAIT_MS)).toBeGreaterThan(1_000);
+
+      // The same address, an empty store: the gateway reconnects to a server without its stream.
+      await lost.stop();
+      const again = await startNatsServer({ port: lost.port });
+      const second = await ingest(again, stream, STATS);
+      (await sendThrough(second, eventsText(1, 40_000, 4), 40_000)).socket.end();
+
+      expect(await withTimeout(server.exited, WAIT_MS, 'the gateway to exit')).toBe(1);
+      expect(server.stderr.join('\n')).toMatch(/ERR_LOG_REPLACED: .*deleted and created again/);
+      await Promise.all(
+        clients.map((client) => withTimeout(client.received.done, WAIT_MS, 'a client closed')),
+      );
+      for (const [index, client] of clients.entries()) {
+        expect(client.received.text).toBe(
+          (expected[index] as (typeof expected)[number]).received.text,
+        );
+      }
+      expect(await stop(second)).toBe(0);
+      await again.stop();
+    }, 120_000);
   },
 );
