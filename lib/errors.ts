@@ -92,9 +92,15 @@ export const ErrorCode = {
   LogTruncated: 'ERR_LOG_TRUNCATED',
   /**
    * The event log does not fit this process: its stream has another subject than the one
-   * configured, its lines use another delimiter, or a snapshot is beyond the log's end.
+   * configured, its lines use another delimiter, its writer recorded other settings
+   * (`maxFollowEdges`, `startSequence`, `delimiter`), or a snapshot is beyond the log's end.
    */
   LogConfig: 'ERR_LOG_CONFIG',
+  /**
+   * The stream of the event log was deleted and created again under a running process: a new
+   * epoch, whose positions mean other batches. The process stops rather than read on.
+   */
+  LogReplaced: 'ERR_LOG_REPLACED',
   /** Any other failure of the event log: a request timed out, the connection was lost. */
   LogFailed: 'ERR_LOG_FAILED',
   /**

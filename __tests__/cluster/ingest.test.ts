@@ -164,6 +164,9 @@ class HeldLog implements EventLog {
     return this.inner.tail();
   }
 
+  identity: EventLog['identity'] = () => this.inner.identity();
+  recordSettings: EventLog['recordSettings'] = (settings) => this.inner.recordSettings(settings);
+
   read(fromPosition: number, options?: ReadOptions): LogReader {
     return this.inner.read(fromPosition, options);
   }
@@ -410,7 +413,7 @@ describe('ingest: resume', () => {
     await source.end();
     await first.ingest.close();
 
-    const second = await newIngest({ log, startSequence: 1_000 });
+    const second = await newIngest({ log });
     expect(second.ingest.stats().nextSequence).toBe(5);
     const again = attachMemorySource(second.ingest);
     write(again, ['3|B\n', '4|B\n', '5|B\n', '6|B\n']);
@@ -420,6 +423,46 @@ describe('ingest: resume', () => {
       [ErrorCode.EventStale, 3],
       [ErrorCode.EventStale, 4],
     ]);
+  });
+
+  it('refuses a log recorded with another startSequence or maxFollowEdges, naming both values', async () => {
+    const log = new MemoryEventLog();
+    const first = await newIngest({ log, startSequence: 7 });
+    const source = attachMemorySource(first.ingest);
+    write(source, ['7|B\n']);
+    await appended(first.ingest, 1);
+    await source.end();
+    await first.ingest.close();
+
+    await expect(createIngest({ log, startSequence: 1_000 })).rejects.toThrow(
+      new MazeError(
+        ErrorCode.LogConfig,
+        'the event log was made with other settings: startSequence 7 (recorded by its writer), this ingest has 1000: give every process of the cluster the same startSequence',
+      ),
+    );
+    await expect(createIngest({ log, startSequence: 7, maxFollowEdges: 10 })).rejects.toThrow(
+      'maxFollowEdges 8388608 (recorded by its writer), this ingest has 10',
+    );
+    expect(await log.identity()).toMatchObject({
+      settings: { maxFollowEdges: 8_388_608, startSequence: 7, delimiter: '|' },
+    });
+  });
+
+  it('records its settings in an empty log only: the first writer wins', async () => {
+    const log = new MemoryEventLog();
+    await newIngest({ log, maxFollowEdges: 50 });
+    await expect(createIngest({ log, maxFollowEdges: 60 })).rejects.toMatchObject({
+      code: ErrorCode.LogConfig,
+    });
+    const unrecorded = new MemoryEventLog();
+    await unrecorded.append(
+      { firstSequence: 1, lastSequence: 1, lines: ['1|B\n'] },
+      { position: 0 },
+    );
+    // A log an older version wrote: nothing to check, nothing recorded.
+    const { ingest } = await newIngest({ log: unrecorded, maxFollowEdges: 60 });
+    expect(ingest.stats().nextSequence).toBe(2);
+    expect((await unrecorded.identity()).settings).toBeUndefined();
   });
 
   it('starts a fresh log at startSequence', async () => {

@@ -80,6 +80,22 @@ export function eventLogContract(open: OpenEventLog): void {
     expect(await log.tail()).toEqual({ position: 3, firstSequence: 21, lastSequence: 30 });
   });
 
+  it('has an epoch, and records the first settings given while it is empty, only then', async () => {
+    const log = await fresh();
+    const { epoch, settings } = await log.identity();
+    expect(epoch).toEqual(expect.any(String));
+    expect(settings).toBeUndefined();
+    const first = { maxFollowEdges: 10, startSequence: 5, delimiter: ';' };
+    expect(await log.recordSettings(first)).toEqual({ epoch, settings: first });
+    const second = { maxFollowEdges: 20, startSequence: 1, delimiter: '|' };
+    expect(await log.recordSettings(second)).toEqual({ epoch, settings: first });
+    expect(await log.identity()).toEqual({ epoch, settings: first });
+
+    const written = await fresh();
+    await appendRange(written, 1, 1);
+    expect((await written.recordSettings(first)).settings).toBeUndefined();
+  });
+
   it('reads back in order, byte for byte, from any position', async () => {
     const log = await fresh();
     await appendRange(log, 1, 5);

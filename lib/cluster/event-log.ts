@@ -30,6 +30,10 @@
  *   reader fetches a bounded number of batches (`readAhead`) ahead of its `next()` calls: a
  *   consumer that stops calling `next()` stops the pulling (gateway backpressure). A
  *   position dropped by retention is `ERR_LOG_TRUNCATED`, never skipped in silence.
+ * - Identity: a log has an epoch, which changes when it is deleted and created again, and
+ *   the settings its writer recorded when it was new (`LogSettings`); every process on the
+ *   log runs with them (`checkLogSettings()`), and one that finds another epoch under it
+ *   stops (`ERR_LOG_REPLACED`).
  * - Failures are `MazeError`s with `ERR_LOG_…` codes: rejected promises, never events.
  */
 import { MAX_ID } from '../core/constants.js';
@@ -39,6 +43,66 @@ import { ErrorCode, MazeError } from '../errors.js';
 
 /** Longest wait for JetStream to answer one request (an append's acknowledgement, stream info). */
 export const EVENT_LOG_REQUEST_TIMEOUT_MS = 5_000;
+
+/**
+ * The settings that change what a client receives, recorded by the log's writer when the log
+ * is new (docs/cluster.md): a process with another value would deliver something else.
+ */
+export interface LogSettings {
+  /** The graph bound: a follow refused at one bound would be kept at another. */
+  readonly maxFollowEdges: number;
+  /** The number the log's first event carries. */
+  readonly startSequence: number;
+  /** The byte the lines' fields are split on (each batch records it too). */
+  readonly delimiter: string;
+}
+
+/** What a log is: see `EventLog.identity()`. */
+export interface LogIdentity {
+  /** Differs for every creation of the log: a log deleted and created again is another epoch. */
+  readonly epoch: string;
+  /** As its writer recorded them; `undefined` when none were (not yet, or an older version's log). */
+  readonly settings: LogSettings | undefined;
+}
+
+/**
+ * Throws `ERR_LOG_CONFIG`, naming both values, when a setting of `mine` differs from the one
+ * recorded in the log (`recorded`; nothing to check when none is). `who` names the process
+ * for the message (`this gateway`).
+ */
+export function checkLogSettings(
+  recorded: LogSettings | undefined,
+  mine: Partial<LogSettings>,
+  who: string,
+): void {
+  if (recorded === undefined) return;
+  const differing = (Object.keys(mine) as (keyof LogSettings)[]).filter(
+    (name) => mine[name] !== undefined && mine[name] !== recorded[name],
+  );
+  if (differing.length === 0) return;
+  const show = (value: string | number): string =>
+    typeof value === 'string' ? `"${quoteLine(value)}"` : String(value);
+  const pairs = differing.map(
+    (name) =>
+      `${name} ${show(recorded[name])} (recorded by its writer), ${who} has ${show(mine[name] as string | number)}`,
+  );
+  throw new MazeError(
+    ErrorCode.LogConfig,
+    `the event log was made with other settings: ${pairs.join('; ')}: give every process of the cluster the same ${differing.join(', ')}`,
+  );
+}
+
+/**
+ * `ERR_LOG_REPLACED` when `found` is not the epoch `started` a process started on: the log was
+ * deleted and created again under it, and its positions now mean other batches.
+ */
+export function checkLogEpoch(started: string, found: string, who: string): void {
+  if (found === started) return;
+  throw new MazeError(
+    ErrorCode.LogReplaced,
+    `the event log was deleted and created again: it is epoch ${found}, not ${started} as when ${who} started, and its positions now mean other batches; restart ${who} to start afresh on the new log`,
+  );
+}
 
 /** The events of one append, as the ingest read them. */
 export interface EventBatch {
@@ -155,6 +219,12 @@ export function tailOf(position: number, batch: EventBatch): LogTail {
 export interface ReadOptions {
   /** Aborting ends the reader as `close()` does. */
   readonly signal?: AbortSignal;
+  /**
+   * The epoch the caller started on (`identity().epoch`): a reader that finds the log to be
+   * another (deleted and created again), when it opens or opens again after a failure,
+   * rejects with `ERR_LOG_REPLACED` instead of handing out its batches.
+   */
+  readonly epoch?: string;
 }
 
 /**
@@ -165,9 +235,9 @@ export interface ReadOptions {
 export interface LogReader extends AsyncIterable<LogEntry> {
   /**
    * The next entry, waiting for one to be appended if need be; `undefined` once the reader is
-   * closed or its signal aborted. Rejects with `ERR_LOG_TRUNCATED` or `ERR_LOG_FAILED`, after
-   * which the reader is closed. One call at a time: call again once the previous one has
-   * settled.
+   * closed or its signal aborted. Rejects with `ERR_LOG_TRUNCATED`, `ERR_LOG_REPLACED` or
+   * `ERR_LOG_FAILED`, after which the reader is closed. One call at a time: call again once
+   * the previous one has settled.
    */
   next(): Promise<LogEntry | undefined>;
   /** Stops reading; a pending `next()` resolves `undefined`. Idempotent. */
@@ -188,6 +258,16 @@ export interface EventLog {
    * batch that continues the log); `undefined` for an empty log.
    */
   tail(): Promise<LogTail | LogForeign | undefined>;
+  /**
+   * The log's epoch and the settings its writer recorded. Rejects with `ERR_LOG_FAILED` (the
+   * log unreachable, or gone: it may be created again, as another epoch).
+   */
+  identity(): Promise<LogIdentity>;
+  /**
+   * For the writer: records `settings` in a log that holds no message and no settings yet,
+   * then resolves with its identity (whose settings may be another writer's, recorded first).
+   */
+  recordSettings(settings: LogSettings): Promise<LogIdentity>;
   /** Reads from `fromPosition` (at least 1) on. */
   read(fromPosition: number, options?: ReadOptions): LogReader;
   /** Closes every reader and releases the log (and a connection it owns). Idempotent. */

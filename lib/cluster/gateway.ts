@@ -25,6 +25,10 @@
  *   (a truncated log, a batch with another delimiter, a log closed under it) means this gateway
  *   can no longer deliver exactly: it is reported, `'stopped'` is emitted and the gateway
  *   closes its clients, so they can reconnect to another one.
+ * - One log: the gateway refuses a log whose writer recorded another `maxFollowEdges` or
+ *   `delimiter` (`ERR_LOG_CONFIG`), and stops (`ERR_LOG_REPLACED`) when the log it follows
+ *   is deleted and created again, a new epoch: it never applies two logs, so its resume
+ *   history never spans two either.
  * - Nothing here throws because of a peer or the log: problems are `'problem'` events.
  */
 import { EventEmitter } from 'node:events';
@@ -45,16 +49,20 @@ import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { pickRows, resolveOptions } from '../options/option.js';
 import {
   checkLogDelimiter,
+  checkLogEpoch,
+  checkLogSettings,
   type EventLog,
   isForeign,
   type LogBatch,
   type LogEntry,
+  type LogIdentity,
+  type LogSettings,
   type LogTail,
 } from './event-log.js';
 import { findResumeTail } from './log-continuity.js';
 import { type FollowFrom, LogFollower } from './log-follower.js';
 import { GATEWAY_OPTION_NAMES } from './options.js';
-import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
+import { checkSnapshotWithinLog, restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
 const log = createDebug('follower-maze:gateway');
 
@@ -132,10 +140,13 @@ export interface GatewayEventMap {
  * without one). Await `gateway.ready` before attaching clients. Throws `ERR_INVALID_OPTION`
  * on a bad option; rejects with the log's or the store's error, `ERR_LOG_BAD_BATCH` for a
  * snapshot it cannot decode, `ERR_INVALID_OPTION` for one over `maxFollowEdges`, and
- * `ERR_LOG_CONFIG` for one beyond the log's end or a log whose lines have another delimiter.
+ * `ERR_LOG_CONFIG` for one beyond the log's end, a log whose lines have another delimiter,
+ * or a log whose writer recorded another `maxFollowEdges` or `delimiter`.
  */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const resolved = resolveGatewayOptions(options);
+  const identity = await options.log.identity();
+  checkLogSettings(identity.settings, settingsOf(resolved), 'this gateway');
   const core = new MazeCore({
     maxFollowEdges: resolved.maxFollowEdges,
     resumeBytes: resolved.resumeBytes,
@@ -151,13 +162,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   if (tail !== undefined && !isForeign(tail)) {
     await checkStartDelimiter(options.log, tail, resolved.delimiter);
   }
-  if (start.position > catchUpPosition) {
-    throw new MazeError(
-      ErrorCode.LogConfig,
-      `the newest snapshot stands at log position ${start.position}, beyond the log's end (${catchUpPosition}): the stream was replaced; delete its snapshot bucket`,
-    );
-  }
-  return new Gateway(options.log, resolved, { core, start, catchUpPosition });
+  checkSnapshotWithinLog(start.position, catchUpPosition);
+  return new Gateway(options.log, resolved, { core, start, catchUpPosition, identity });
+}
+
+/** The gateway's settings that its log records. */
+function settingsOf(options: ResolvedGatewayOptions): Partial<LogSettings> {
+  return { maxFollowEdges: options.maxFollowEdges, delimiter: options.delimiter };
 }
 
 // A tail with another delimiter may be a forged batch: the last batch that continues the log
@@ -204,12 +215,18 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
 
   /**
    * Use `createGateway()`, which reads the tail and the snapshot first: `core` stands at
-   * `start` (position 0: nothing applied), and clients wait for `catchUpPosition`.
+   * `start` (position 0: nothing applied), and clients wait for `catchUpPosition`. `identity`
+   * is the log's at start.
    */
   constructor(
     eventLog: EventLog,
     options: ResolvedGatewayOptions,
-    from: { readonly core: MazeCore; readonly start: FollowFrom; readonly catchUpPosition: number },
+    from: {
+      readonly core: MazeCore;
+      readonly start: FollowFrom;
+      readonly catchUpPosition: number;
+      readonly identity: LogIdentity;
+    },
   ) {
     super();
     this.options = options;
@@ -221,6 +238,12 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       skipped: (entry, reason) => this.#skipped(entry, reason),
       report: (problem) => this.#report(problem),
       failed: (error) => this.#stop(error),
+      epoch: from.identity.epoch,
+      checkIdentity: (identity) => {
+        checkLogEpoch(from.identity.epoch, identity.epoch, 'this gateway');
+        // Recorded after this gateway started on a new log: checked once they are.
+        checkLogSettings(identity.settings, settingsOf(options), 'this gateway');
+      },
     });
     this.#output = new FanOut(options, this.#core, {
       clientIdentified: (client) => this.emit('clientIdentified', client),

@@ -23,7 +23,9 @@ export type {
   LogEntry,
   LogFence,
   LogForeign,
+  LogIdentity,
   LogReader,
+  LogSettings,
   LogTail,
   ReadOptions,
 } from './event-log.js';

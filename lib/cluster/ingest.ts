@@ -17,7 +17,9 @@
  * - Start: the next number is the last continuing batch's `lastSequence + 1`
  *   (`findResumeTail()`: messages after it that do not continue the log are reported and
  *   appended after), or `startSequence` without one: an ingest restarted on the same log
- *   continues it, and a source resending old numbers sees them stale.
+ *   continues it, and a source resending old numbers sees them stale. In a log that holds no
+ *   message yet and no settings the ingest records its own (`LogSettings`); a log that
+ *   records others is refused (`ERR_LOG_CONFIG`).
  * - Timers (batch delay `INGEST_BATCH_DELAY_MS`, recovery retry `INGEST_RECOVERY_RETRY_MS`)
  *   are unref'd; a read during recovery is bounded by `EVENT_LOG_REQUEST_TIMEOUT_MS`.
  * - When the machine stops (another writer), the ingest reports `ERR_LOG_FENCED`, emits
@@ -38,6 +40,7 @@ import { pickRows, resolveOptions, type SettingsOf } from '../options/option.js'
 import {
   type AppendResult,
   checkLogDelimiter,
+  checkLogSettings,
   EVENT_LOG_REQUEST_TIMEOUT_MS,
   type EventLog,
   type LogForeign,
@@ -112,12 +115,17 @@ export interface IngestEventMap {
  * Creates an ingest on `options.log`: reads its tail to know where to resume, then is ready
  * for `attachEventSource()`. Throws `ERR_INVALID_OPTION` on a bad option; rejects with the
  * log's error (e.g. `ERR_LOG_UNAVAILABLE`) if its tail cannot be read, and `ERR_LOG_CONFIG`
- * if the log's lines have another delimiter.
+ * if the log's lines have another delimiter or its writer recorded other settings.
  */
 export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const resolved = resolveIngestOptions(options);
+  const { maxFollowEdges, startSequence, delimiter } = resolved;
+  const settings = { maxFollowEdges, startSequence, delimiter };
+  // Recorded only in a log that holds no message yet; else the log's identity, as it is.
+  const identity = await options.log.recordSettings(settings);
   const tail = await findResumeTail(options.log);
   if (tail?.batch !== undefined) checkLogDelimiter(tail.batch, resolved.delimiter, 'this ingest');
+  checkLogSettings(identity.settings, settings, 'this ingest');
   return new Ingest(options.log, resolved, tail);
 }
 

@@ -11,6 +11,9 @@
  *   connection ends the reader with `ERR_LOG_FAILED`. `pullAfresh()` (the log calls it after
  *   a reconnect) makes a reader pull anew at once.
  * - A message that is not a follower-maze batch is handed out as a `LogForeign` entry.
+ * - Given an epoch, a reader reads the stream's creation time each time it makes its
+ *   consumer (at first, after a failure, after a reconnect): a stream created again under it
+ *   is `ERR_LOG_REPLACED`, before its consumer starts on the new stream's positions.
  */
 import {
   type Consumer,
@@ -27,6 +30,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, MazeError } from '../errors.js';
 import { decodeBatch } from './batch-codec.js';
 import {
+  checkLogEpoch,
   isForeign,
   iterateReader,
   type LogEntry,
@@ -77,7 +81,10 @@ export async function readTail(
 export interface ReaderSetup {
   readonly connection: NatsConnection;
   readonly client: JetStreamClient;
+  readonly manager: JetStreamManager;
   readonly stream: string;
+  /** The epoch the caller started on (`ReadOptions.epoch`). */
+  readonly epoch: string | undefined;
   readonly fromPosition: number;
   readonly readAhead: number;
   readonly signal: AbortSignal | undefined;
@@ -194,13 +201,10 @@ export class JetStreamLogReader implements LogReader {
   }
 
   async #pull(generation: number): Promise<AsyncIterator<JsMsg> | undefined> {
-    const { client, stream, readAhead } = this.#setup;
+    const { readAhead } = this.#setup;
     // An ordered consumer keeps its cursor across pull requests; after a failure a new one
     // starts at the next position this reader owes.
-    this.#consumer ??= client.consumers.get(stream, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: this.#position,
-    });
+    this.#consumer ??= this.#newConsumer();
     const consumer = await this.#consumer;
     const messages = await consumer.fetch({
       max_messages: readAhead,
@@ -214,6 +218,17 @@ export class JetStreamLogReader implements LogReader {
     this.#iterator = messages[Symbol.asyncIterator]();
     if (this.#closed) messages.stop();
     return this.#iterator;
+  }
+
+  async #newConsumer(): Promise<Consumer> {
+    const { client, manager, stream, epoch } = this.#setup;
+    if (epoch !== undefined) {
+      checkLogEpoch(epoch, (await manager.streams.info(stream)).created, 'the process');
+    }
+    return client.consumers.get(stream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.#position,
+    });
   }
 }
 

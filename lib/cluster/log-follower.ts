@@ -17,15 +17,25 @@
  *   `GATEWAY_RETRY_MAX_MS`, back to the minimum after a batch applied). Anything else, and a
  *   reader that ends without `close()` (the log closed under it), is the host's `failed()`,
  *   once, after which the follower reads no more.
+ * - Identity: readers are opened with the host's epoch, so a reader that opens on a log
+ *   deleted and created again fails (`ERR_LOG_REPLACED`); besides, the log's identity is read
+ *   every `LOG_IDENTITY_CHECK_MS` and before reading again after a failure, and the host's
+ *   `checkIdentity()` judges it (the epoch, settings recorded since). What it throws is
+ *   `failed()`.
  */
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
-import type { EventLog, LogBatch, LogEntry, LogReader } from './event-log.js';
+import type { EventLog, LogBatch, LogEntry, LogIdentity, LogReader } from './event-log.js';
 import { discontinuity } from './log-continuity.js';
 
 /** First pause before a gateway reads the log again after a read failed; it doubles each time. */
 const GATEWAY_RETRY_MIN_MS = 250;
 /** Longest pause between a gateway's attempts to read the log again. */
 const GATEWAY_RETRY_MAX_MS = 10_000;
+/**
+ * How often a follower reads the log's identity: the most a stream deleted and created again
+ * goes unnoticed by a reader that did not fail (one stream info request a second).
+ */
+const LOG_IDENTITY_CHECK_MS = 1_000;
 
 /** Where a follower starts: after `position`, whose last event number is `lastSequence`. */
 export interface FollowFrom {
@@ -46,6 +56,10 @@ export interface LogFollowerHost {
   report(problem: Problem): void;
   /** The log cannot be followed any more; called once, never after `close()`. */
   failed(error: MazeError): void;
+  /** Throws a `MazeError` when the log is no longer the one the host started on, or unfit. */
+  checkIdentity(identity: LogIdentity): void;
+  /** The epoch the host started on: its readers refuse another (`ReadOptions.epoch`). */
+  readonly epoch: string;
 }
 
 export class LogFollower {
@@ -63,6 +77,8 @@ export class LogFollower {
   /** Ends a pause before reading again: its timer, or `close()`. */
   #endPause: (() => void) | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
+  #identityTimer: NodeJS.Timeout | undefined;
+  #checkingIdentity = false;
   #closed = false;
   #failed = false;
 
@@ -100,6 +116,8 @@ export class LogFollower {
 
   /** Starts reading; the returned promise settles when the follower stops for good. */
   start(): Promise<void> {
+    this.#identityTimer = setInterval(() => void this.#checkIdentity(), LOG_IDENTITY_CHECK_MS);
+    this.#identityTimer.unref();
     return this.#follow();
   }
 
@@ -130,6 +148,7 @@ export class LogFollower {
   async close(): Promise<void> {
     this.#closed = true;
     this.#following = false;
+    clearInterval(this.#identityTimer);
     const reader = this.#reader;
     this.#reader = undefined;
     this.release();
@@ -139,17 +158,17 @@ export class LogFollower {
 
   async #follow(): Promise<void> {
     let delay = GATEWAY_RETRY_MIN_MS;
+    let again = false;
     while (!this.#closed) {
-      let reader: LogReader;
+      let reader: LogReader | undefined;
       try {
-        reader = this.#log.read(this.#position + 1);
-      } catch (error) {
-        this.#fail(error);
-        return;
-      }
-      this.#reader = reader;
-      this.#following = true;
-      try {
+        // A read failed: the stream may have been deleted, and created again since.
+        if (again) this.#host.checkIdentity(await this.#log.identity());
+        again = true;
+        if (this.#closed || this.#failed) return;
+        reader = this.#log.read(this.#position + 1, { epoch: this.#host.epoch });
+        this.#reader = reader;
+        this.#following = true;
         for (;;) {
           if (this.#held) await this.whileHeld();
           const entry = this.#closed ? undefined : await reader.next();
@@ -165,7 +184,7 @@ export class LogFollower {
       } catch (error) {
         this.#following = false;
         this.#reader = undefined;
-        await reader.close();
+        await reader?.close();
         if (this.#closed) return;
         if (!isRetryable(error)) {
           this.#fail(error);
@@ -183,8 +202,25 @@ export class LogFollower {
     }
   }
 
+  // The periodic check: a failed read is the reader's to report.
+  async #checkIdentity(): Promise<void> {
+    if (this.#checkingIdentity || this.#closed || this.#failed) return;
+    this.#checkingIdentity = true;
+    try {
+      this.#host.checkIdentity(await this.#log.identity());
+    } catch (error) {
+      if (!isRetryable(error)) {
+        this.#fail(error);
+        void this.#reader?.close();
+      }
+    } finally {
+      this.#checkingIdentity = false;
+    }
+  }
+
   // One entry to the host; false when following ends.
   async #take(entry: LogEntry): Promise<boolean> {
+    if (this.#failed) return false;
     if (entry.position <= this.#position) return true;
     if (entry.position !== this.#position + 1) {
       this.#fail(
@@ -228,6 +264,7 @@ export class LogFollower {
 
   #fail(error: unknown): void {
     this.#following = false;
+    clearInterval(this.#identityTimer);
     if (this.#closed || this.#failed) return;
     this.#failed = true;
     this.#host.failed(

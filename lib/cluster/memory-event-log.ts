@@ -13,13 +13,17 @@
  * - `publish()` puts raw bytes at the next position, as any NATS client allowed on the
  *   subject can: no message id, no fence; a reader gets them back as a batch if they decode
  *   as one, else as a `LogForeign` entry.
+ * - Its epoch is a random id; `replace()` empties it as deleting and creating its stream
+ *   again would, under a new one.
  */
 import { Buffer } from 'node:buffer';
+import { randomUUID } from 'node:crypto';
 import { ErrorCode, MazeError } from '../errors.js';
 import { checkBatch, decodeBatch, encodedSize } from './batch-codec.js';
 import {
   type AppendResult,
   checkFromPosition,
+  checkLogEpoch,
   type EventBatch,
   type EventLog,
   fenced,
@@ -30,7 +34,9 @@ import {
   type LogEntry,
   type LogFence,
   type LogForeign,
+  type LogIdentity,
   type LogReader,
+  type LogSettings,
   type LogTail,
   messageIdOf,
   type ReadOptions,
@@ -71,6 +77,8 @@ export class MemoryEventLog implements EventLog {
   /** Readers waiting for the next append. */
   readonly #waiting = new Set<() => void>();
   readonly #readers = new Set<MemoryLogReader>();
+  #epoch = randomUUID();
+  #settings: LogSettings | undefined;
   #closed = false;
 
   constructor(options: MemoryEventLogOptions = {}) {
@@ -140,10 +148,45 @@ export class MemoryEventLog implements EventLog {
     return entry.position;
   }
 
+  async identity(): Promise<LogIdentity> {
+    this.#checkOpen();
+    return { epoch: this.#epoch, settings: this.#settings };
+  }
+
+  async recordSettings(settings: LogSettings): Promise<LogIdentity> {
+    this.#checkOpen();
+    if (this.#settings === undefined && this.#lastPosition === 0) {
+      this.#settings = Object.freeze({ ...settings });
+    }
+    return this.identity();
+  }
+
+  /**
+   * Empties the log as deleting its stream and creating it again would: a new epoch, no
+   * settings, no batch. A reader open meanwhile fails at its next read (`ERR_LOG_FAILED`), as
+   * one on a deleted JetStream stream does.
+   */
+  replace(): void {
+    this.#checkOpen();
+    this.#stored.length = 0;
+    this.#head = 0;
+    this.#bytes = 0;
+    this.#lastPosition = 0;
+    this.#positionById.clear();
+    this.#epoch = randomUUID();
+    this.#settings = undefined;
+    this.#wake();
+  }
+
+  /** @internal The current epoch (see `identity()`). */
+  get epoch(): string {
+    return this.#epoch;
+  }
+
   read(fromPosition: number, options: ReadOptions = {}): LogReader {
     this.#checkOpen();
     checkFromPosition(fromPosition);
-    const reader = new MemoryLogReader(this, fromPosition, options.signal);
+    const reader = new MemoryLogReader(this, fromPosition, options);
     this.#readers.add(reader);
     return reader;
   }
@@ -203,15 +246,20 @@ export class MemoryEventLog implements EventLog {
 class MemoryLogReader implements LogReader {
   readonly #log: MemoryEventLog;
   readonly #signal: AbortSignal | undefined;
+  /** The epoch it reads: the caller's, else the log's when it opened. */
+  readonly #epoch: string;
+  readonly #epochGiven: boolean;
   #position: number;
   #closed = false;
   /** Ends a pending `next()` wait at close. */
   #stopWaiting: (() => void) | undefined;
   readonly #onAbort = (): void => void this.close();
 
-  constructor(log: MemoryEventLog, fromPosition: number, signal: AbortSignal | undefined) {
+  constructor(log: MemoryEventLog, fromPosition: number, { signal, epoch }: ReadOptions) {
     this.#log = log;
     this.#position = fromPosition;
+    this.#epoch = epoch ?? log.epoch;
+    this.#epochGiven = epoch !== undefined;
     this.#signal = signal;
     if (signal?.aborted) this.#closed = true;
     signal?.addEventListener('abort', this.#onAbort, { once: true });
@@ -220,6 +268,11 @@ class MemoryLogReader implements LogReader {
   async next(): Promise<LogEntry | undefined> {
     for (;;) {
       if (this.#closed) return undefined;
+      if (this.#log.epoch !== this.#epoch) {
+        await this.close();
+        if (this.#epochGiven) checkLogEpoch(this.#epoch, this.#log.epoch, 'the process');
+        throw new MazeError(ErrorCode.LogFailed, 'the event log was deleted under this reader');
+      }
       const found = this.#log.entryAt(this.#position);
       if (found === 'truncated') {
         const first = this.#log.firstPosition;

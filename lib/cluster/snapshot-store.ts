@@ -63,3 +63,15 @@ export async function restoreNewest(
   const { position, lastSequence } = decoded.snapshot;
   return { position, lastSequence };
 }
+
+/**
+ * Throws `ERR_LOG_CONFIG` when a snapshot stands at log position `start`, beyond the log's
+ * last position `end`: the stream was created again and the snapshot is the old one's.
+ */
+export function checkSnapshotWithinLog(start: number, end: number): void {
+  if (start <= end) return;
+  throw new MazeError(
+    ErrorCode.LogConfig,
+    `the newest snapshot stands at log position ${start}, beyond the log's end (${end}): the stream was replaced; delete its snapshot bucket`,
+  );
+}

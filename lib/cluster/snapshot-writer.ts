@@ -16,6 +16,9 @@
  *   does (log-continuity.ts) and skips the rest without a word: the ingest and the gateways
  *   report them. The graph bound (`maxFollowEdges`) must be the gateways':
  *   the same events then make the same graph everywhere.
+ * - The log's epoch is the one found at start: a log deleted and created again stops the
+ *   writer, so no snapshot mixes two logs; another `maxFollowEdges` or `delimiter` recorded
+ *   by the writer is refused (`ERR_LOG_CONFIG`), at start and later.
  * - Problems (a save failed, the log cannot be followed) are `'problem'` events: snapshots
  *   are an optimisation, the ingest goes on without them. A writer that cannot follow the log
  *   any more stops writing (`stopped`).
@@ -26,10 +29,17 @@ import { encodeGraphSnapshot } from '../core/graph-snapshot.js';
 import { MazeCore } from '../core/maze-core.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { resolveOptions, type SettingsOf } from '../options/option.js';
-import { checkLogDelimiter, type EventLog, type LogBatch } from './event-log.js';
+import {
+  checkLogDelimiter,
+  checkLogEpoch,
+  checkLogSettings,
+  type EventLog,
+  type LogBatch,
+  type LogIdentity,
+} from './event-log.js';
 import { type FollowFrom, LogFollower } from './log-follower.js';
 import { SNAPSHOT_WRITER_OPTIONS } from './options.js';
-import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
+import { checkSnapshotWithinLog, restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
 const log = createDebug('follower-maze:snapshots');
 
@@ -71,18 +81,36 @@ export interface SnapshotWriterEventMap {
 
 /**
  * Loads the newest snapshot (if any) and starts following the log after it. Rejects with the
- * store's error, or `ERR_LOG_BAD_BATCH` for a snapshot that cannot be decoded.
+ * store's error, `ERR_LOG_BAD_BATCH` for a snapshot that cannot be decoded, or
+ * `ERR_LOG_CONFIG` for a log whose writer recorded another `maxFollowEdges` or `delimiter`
+ * or a snapshot beyond the log's end (a stream created again beside an old bucket).
  */
 export async function createSnapshotWriter(
   options: SnapshotWriterOptions,
 ): Promise<SnapshotWriter> {
   const resolved = resolveOptions(SNAPSHOT_WRITER_OPTIONS, options);
+  const identity = await options.log.identity();
+  checkIdentity(identity, identity, resolved);
   const core = new MazeCore({
     maxFollowEdges: resolved.maxFollowEdges,
     delimiter: resolved.delimiter,
   });
   const restored = await restoreNewest(core, options.store);
-  return new SnapshotWriter(options, resolved, core, restored ?? { position: 0 });
+  const from: FollowFrom = restored ?? { position: 0 };
+  // Read after the snapshot, as a gateway does: the log only grows meanwhile.
+  checkSnapshotWithinLog(from.position, (await options.log.tail())?.position ?? 0);
+  return new SnapshotWriter(options, resolved, core, from, identity);
+}
+
+/** Throws unless `found` is the epoch of `started` and records this writer's settings (or none). */
+function checkIdentity(
+  started: LogIdentity,
+  found: LogIdentity,
+  resolved: SettingsOf<typeof SNAPSHOT_WRITER_OPTIONS>,
+): void {
+  checkLogEpoch(started.epoch, found.epoch, 'this snapshot writer');
+  const { maxFollowEdges, delimiter } = resolved;
+  checkLogSettings(found.settings, { maxFollowEdges, delimiter }, 'this snapshot writer');
 }
 
 export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
@@ -109,6 +137,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     resolved: SettingsOf<typeof SNAPSHOT_WRITER_OPTIONS>,
     core: MazeCore,
     from: FollowFrom,
+    identity: LogIdentity,
   ) {
     super();
     this.#store = options.store;
@@ -123,6 +152,8 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
       apply: (batch) => this.#apply(batch),
       skipped: (entry, reason) => log('skipped position %d: %s', entry.position, reason),
       report: (problem) => this.emit('problem', problem),
+      epoch: identity.epoch,
+      checkIdentity: (found) => checkIdentity(identity, found, resolved),
       failed: (error) => {
         this.#stopped = true;
         this.emit('problem', {
