@@ -90,6 +90,15 @@ describe('lastContinuing', () => {
     expect(lastContinuing(entries, true)?.position).toBe(5);
     expect(lastContinuing(entries, false)?.position).toBe(4);
   });
+
+  it("starts it at the recorded startSequence, past a forged batch before the log's first", () => {
+    const entries = [batch(1, 9_000_000_000, 9_000_000_000), batch(2, 1, 5), batch(3, 6, 9)];
+    expect(lastContinuing(entries, true)?.position).toBe(1);
+    expect(lastContinuing(entries, true, 1)?.position).toBe(3);
+    expect(lastContinuing(entries, true, 2)).toBeUndefined();
+    // A window that does not reach the log's start ignores it.
+    expect(lastContinuing(entries.slice(1), false, 100)?.position).toBe(3);
+  });
 });
 
 describe('findResumeTail', () => {
@@ -123,6 +132,20 @@ describe('findResumeTail', () => {
       position: LOG_TAIL_SCAN + 100,
       batch: { position: LOG_TAIL_SCAN, firstSequence: LOG_TAIL_SCAN, lastSequence: LOG_TAIL_SCAN },
       foreign: 100,
+    });
+  });
+});
+
+describe('findResumeTail with a recorded startSequence', () => {
+  it("skips a forged batch before the log's first", async () => {
+    const log = track(new MemoryEventLog());
+    log.publish(FORGED);
+    expect(await findResumeTail(log, 1)).toEqual({ position: 1, batch: undefined, foreign: 1 });
+    await log.append({ firstSequence: 1, lastSequence: 4, lines: ['2|B\n'] }, { position: 1 });
+    expect(await findResumeTail(log, 1)).toEqual({
+      position: 2,
+      batch: { position: 2, firstSequence: 1, lastSequence: 4 },
+      foreign: 0,
     });
   });
 });
@@ -244,5 +267,25 @@ describe('a foreign message and forged batches on the log', () => {
         await expectSameDeliveries(clients, reference[index] as MemoryClient[]),
       ).toBeGreaterThan(PART);
     }
+  });
+
+  it("skip a forged batch placed before the ingest's first append", async () => {
+    const log = track(new MemoryEventLog());
+    // Started before the ingest recorded its settings: it reads them at its first batch.
+    const early = await newGateway(log);
+    const first = await newIngest(log);
+    log.publish(FORGED);
+    await send(first.ingest, eventsText(1, PART), PART);
+    expect(first.ingest.stats()).toMatchObject({ foreignSkipped: 1, stopped: false });
+    const late = await newGateway(log);
+    const end = (await log.tail())?.position;
+    for (const { gateway, problems } of [early, late]) {
+      await waitUntil(() => gateway.stats().eventsApplied === PART, 'every event applied');
+      expect(gateway.stats()).toMatchObject({ logForeign: 1, logPosition: end });
+      expect(foreignPositions(problems)).toEqual(['log position 1']);
+    }
+    await first.ingest.close();
+    const second = await newIngest(log);
+    expect(second.ingest.stats().nextSequence).toBe(PART + 1);
   });
 });

@@ -160,7 +160,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const tail = await options.log.tail();
   const catchUpPosition = tail?.position ?? 0;
   if (tail !== undefined && !isForeign(tail)) {
-    await checkStartDelimiter(options.log, tail, resolved.delimiter);
+    await checkStartDelimiter(options.log, tail, resolved.delimiter, identity);
   }
   checkSnapshotWithinLog(start.position, catchUpPosition);
   return new Gateway(options.log, resolved, { core, start, catchUpPosition, identity });
@@ -177,9 +177,10 @@ async function checkStartDelimiter(
   eventLog: EventLog,
   tail: LogTail,
   delimiter: string,
+  identity: LogIdentity,
 ): Promise<void> {
   if ((tail.delimiter ?? CORE_OPTIONS.delimiter.default) === delimiter) return;
-  const continuing = (await findResumeTail(eventLog))?.batch;
+  const continuing = (await findResumeTail(eventLog, identity.settings?.startSequence))?.batch;
   if (continuing !== undefined) checkLogDelimiter(continuing, delimiter, 'this gateway');
 }
 

@@ -123,7 +123,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const settings = { maxFollowEdges, startSequence, delimiter };
   // Recorded only in a log that holds no message yet; else the log's identity, as it is.
   const identity = await options.log.recordSettings(settings);
-  const tail = await findResumeTail(options.log);
+  const tail = await findResumeTail(options.log, identity.settings?.startSequence);
   if (tail?.batch !== undefined) checkLogDelimiter(tail.batch, resolved.delimiter, 'this ingest');
   checkLogSettings(identity.settings, settings, 'this ingest');
   return new Ingest(options.log, resolved, tail);

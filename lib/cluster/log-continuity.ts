@@ -7,13 +7,15 @@
  * - The ingest's batches partition the sequence numbers: each one's `firstSequence` is the
  *   previous one's `lastSequence + 1` (numbers skipped over a gap or consumed by an invalid
  *   body belong to the batch after them). So a batch continues the log exactly when its first
- *   number is the last applied one plus 1; from an empty start (no snapshot), the first batch
- *   read starts the log. Anything else at a position (not a batch, a duplicate, a batch going
+ *   number is the last applied one plus 1; from an empty start (no snapshot), the log's first
+ *   batch starts at the `startSequence` its writer recorded (`LogSettings`), or, in a log that
+ *   records none, the first batch read starts the log. Anything else at a position (not a batch, a duplicate, a batch going
  *   backwards, overlapping or jumping ahead) is foreign: skipped and reported, never applied.
  * - `findResumeTail()` reads at most `LOG_TAIL_SCAN` messages back from the end: the last
  *   batch that continues the log is the end of the longest run of continuing batches among
  *   them (the first such run on a tie); a window that reaches position 1 must start its run
- *   at the log's first batch, as a gateway that reads from there does.
+ *   at the log's first batch, as a gateway that reads from there does (at the recorded
+ *   `startSequence`, when given).
  */
 import { ErrorCode, MazeError } from '../errors.js';
 import {
@@ -56,11 +58,14 @@ export interface ResumeTail {
 export function lastContinuing(
   entries: readonly LogEntry[],
   fromLogStart: boolean,
+  startSequence?: number,
 ): LogBatch | undefined {
-  // Runs waiting for their next batch, by the first number that continues them.
-  const waiting = new Map<number, number>();
+  // Runs waiting for their next batch, by the first number that continues them; from the
+  // log's start with a recorded start, the empty run waits for the batch that starts there.
+  const seeded = fromLogStart && startSequence !== undefined;
+  const waiting = new Map<number, number>(seeded ? [[startSequence, 0]] : []);
   let best: { length: number; index: number } | undefined;
-  let started = false;
+  let started = seeded;
   for (let index = 0; index < entries.length; index++) {
     const entry = entries[index] as LogEntry;
     if (isForeign(entry)) continue;
@@ -79,18 +84,28 @@ export function lastContinuing(
 
 /**
  * The end of `log` and its last continuing batch, reading back at most `LOG_TAIL_SCAN`
- * messages. Rejects with the log's errors (`ERR_LOG_TRUNCATED` for a tail retention dropped).
+ * messages; `startSequence` is the one the log's writer recorded, if any. Rejects with the
+ * log's errors (`ERR_LOG_TRUNCATED` for a tail retention dropped).
  */
-export async function findResumeTail(log: EventLog): Promise<ResumeTail | undefined> {
+export async function findResumeTail(
+  log: EventLog,
+  startSequence?: number,
+): Promise<ResumeTail | undefined> {
   const last = await log.tail();
   if (last === undefined) return undefined;
   const end = last.position;
-  if (!isForeign(last) && end === 1) return { position: end, batch: last, foreign: 0 };
+  if (
+    !isForeign(last) &&
+    end === 1 &&
+    (startSequence === undefined || last.firstSequence === startSequence)
+  ) {
+    return { position: end, batch: last, foreign: 0 };
+  }
   let from = Math.max(1, end - LOG_TAIL_SCAN + 1);
   for (;;) {
     try {
       const entries = await readRange(log, from, end);
-      const batch = lastContinuing(entries, from === 1);
+      const batch = lastContinuing(entries, from === 1, startSequence);
       return {
         position: end,
         batch: batch === undefined ? undefined : tailOf(batch.position, batch),

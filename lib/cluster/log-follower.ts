@@ -4,9 +4,10 @@
  *
  * Invariants:
  * - The host's `apply()` gets each batch that continues the log (log-continuity.ts), once, in
- *   order, from the position after the start's; every other position (a foreign message, a
- *   batch that does not follow the last number applied) goes to `skipped()` and never stops
- *   the follower. An entry at or below the last position read (a log handing one out again
+ *   order, from the position after the start's (from an empty start, the first batch must
+ *   start at the `startSequence` the log's writer recorded, read when it comes); every other
+ *   position (a foreign message, a batch that does not follow the last number applied) goes
+ *   to `skipped()` and never stops the follower. An entry at or below the last position read (a log handing one out again
  *   after a retry) is dropped; a position skipped over means the log lost it
  *   (`ERR_LOG_TRUNCATED`).
  * - Holding: while `hold()` is in force the follower calls no `next()`, so the log is not
@@ -24,7 +25,14 @@
  *   `failed()`.
  */
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
-import type { EventLog, LogBatch, LogEntry, LogIdentity, LogReader } from './event-log.js';
+import {
+  type EventLog,
+  isForeign,
+  type LogBatch,
+  type LogEntry,
+  type LogIdentity,
+  type LogReader,
+} from './event-log.js';
 import { discontinuity } from './log-continuity.js';
 
 /** First pause before a gateway reads the log again after a read failed; it doubles each time. */
@@ -40,7 +48,10 @@ const LOG_IDENTITY_CHECK_MS = 1_000;
 /** Where a follower starts: after `position`, whose last event number is `lastSequence`. */
 export interface FollowFrom {
   readonly position: number;
-  /** Absent: nothing applied yet (an empty start), the first batch read starts the log. */
+  /**
+   * Absent: nothing applied yet (an empty start): the first batch must start at the
+   * `startSequence` the log's writer recorded, or, in a log that records none, starts it.
+   */
   readonly lastSequence?: number | undefined;
 }
 
@@ -231,6 +242,8 @@ export class LogFollower {
       );
       return false;
     }
+    // The writer records its settings before its first append: they are there by now.
+    if (this.#lastSequence === undefined && !isForeign(entry)) await this.#learnStart();
     const reason = discontinuity(entry, this.#lastSequence);
     if (reason !== undefined) {
       this.#position = entry.position;
@@ -244,6 +257,14 @@ export class LogFollower {
     this.#position = batch.position;
     this.#lastSequence = batch.lastSequence;
     return true;
+  }
+
+  // From an empty start: the number before the log's recorded first one, if it records one.
+  async #learnStart(): Promise<void> {
+    const identity = await this.#log.identity();
+    this.#host.checkIdentity(identity);
+    const startSequence = identity.settings?.startSequence;
+    if (startSequence !== undefined) this.#lastSequence = startSequence - 1;
   }
 
   // `ms`, cut short by close().
