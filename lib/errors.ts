@@ -86,17 +86,28 @@ export const ErrorCode = {
    * ingest appended meanwhile, or this one went on from a stale tail. Nothing was appended.
    */
   LogFenced: 'ERR_LOG_FENCED',
-  /** A batch that cannot be appended (invalid as given) or read back (a malformed payload). */
+  /** A batch that cannot be appended (invalid as given), or a snapshot that cannot be decoded. */
   LogBadBatch: 'ERR_LOG_BAD_BATCH',
   /** The log no longer holds the position asked for: retention dropped it, or it was deleted. */
   LogTruncated: 'ERR_LOG_TRUNCATED',
   /**
    * The event log does not fit this process: its stream has another subject than the one
-   * configured, its lines use another delimiter, or a snapshot is beyond the log's end.
+   * configured, its lines use another delimiter, its writer recorded other settings
+   * (`maxFollowEdges`, `startSequence`, `delimiter`), or a snapshot is beyond the log's end.
    */
   LogConfig: 'ERR_LOG_CONFIG',
+  /**
+   * The stream of the event log was deleted and created again under a running process: a new
+   * epoch, whose positions mean other batches. The process stops rather than read on.
+   */
+  LogReplaced: 'ERR_LOG_REPLACED',
   /** Any other failure of the event log: a request timed out, the connection was lost. */
   LogFailed: 'ERR_LOG_FAILED',
+  /**
+   * A message on the event log's subject that does not continue the log (not a batch, or a
+   * batch that does not follow the last event number applied): skipped, with its position.
+   */
+  LogForeign: 'ERR_LOG_FOREIGN',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -110,6 +110,7 @@ describe('cluster settings on the command line', () => {
     }
     expect(Object.keys(ingest).sort()).toEqual([
       'delimiter',
+      'maxFollowEdges',
       'maxLineLength',
       'reorderBytes',
       'reorderCapacity',

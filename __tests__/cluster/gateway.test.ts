@@ -18,6 +18,8 @@ import {
 import { createGateway, type Gateway, type GatewayOptions } from '../../lib/cluster/gateway.js';
 import { createIngest, type Ingest } from '../../lib/cluster/ingest.js';
 import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
+import { MemorySnapshotStore } from '../../lib/cluster/snapshot-store.js';
+import { createSnapshotWriter } from '../../lib/cluster/snapshot-writer.js';
 import { ErrorCode, MazeError, type Problem } from '../../lib/errors.js';
 import { gatewayMonitorSources } from '../../lib/monitor/cluster-sources.js';
 import { collectProblems, useClosing } from '../helpers/closing.js';
@@ -31,6 +33,7 @@ import {
   sleep,
   useMemoryMazes,
   WAIT_MS,
+  waitForClientEvent,
   waitUntil,
   withTimeout,
 } from '../helpers/sockets.js';
@@ -308,6 +311,100 @@ describe('Gateway: closing', () => {
   });
 });
 
+describe('Gateway: one configuration and one epoch per log', () => {
+  const BOTH_BOUNDS =
+    'maxFollowEdges 8388608 (recorded by its writer), this gateway has 10: give every process of the cluster the same maxFollowEdges';
+
+  it('refuses another maxFollowEdges than the writer recorded, naming both values, without a snapshot', async () => {
+    const log = new MemoryEventLog();
+    await newIngest(log);
+    await appendRange(log, 1, 3);
+    await expect(createGateway({ log, maxFollowEdges: 10 })).rejects.toThrow(
+      new MazeError(
+        ErrorCode.LogConfig,
+        `the event log was made with other settings: ${BOTH_BOUNDS}`,
+      ),
+    );
+    // The writer's bound is accepted.
+    const { gateway } = await newGateway({ log, maxFollowEdges: 2 ** 23 });
+    await withTimeout(gateway.ready, WAIT_MS, 'ready');
+  });
+
+  it('refuses another maxFollowEdges than the writer recorded, naming both values, with a snapshot', async () => {
+    const log = new MemoryEventLog();
+    const store = new MemorySnapshotStore();
+    await newIngest(log);
+    const writer = track(await createSnapshotWriter({ log, store, snapshotEvents: 1 }));
+    await appendRange(log, 1, 3);
+    await waitUntil(() => store.saves > 0, 'a snapshot');
+    await writer.close();
+    await expect(createGateway({ log, snapshots: store, maxFollowEdges: 10 })).rejects.toThrow(
+      BOTH_BOUNDS,
+    );
+  });
+
+  it('stops when the writer records another maxFollowEdges after it started on an empty log', async () => {
+    const log = new MemoryEventLog();
+    const { gateway } = await newGateway({ log, maxFollowEdges: 10 });
+    await withTimeout(gateway.ready, WAIT_MS, 'ready');
+    const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
+    await newIngest(log);
+    const problem = await withTimeout(stopped, WAIT_MS, 'stopped');
+    expect(problem.code).toBe(ErrorCode.LogConfig);
+    expect(problem.message).toContain(BOTH_BOUNDS);
+  });
+
+  it('stops, closes its clients and applies nothing of the log created again under it', async () => {
+    const log = new MemoryEventLog();
+    await newIngest(log);
+    const { epoch } = await log.identity();
+    const { gateway, problems } = await newGateway({ log, resumeBytes: 1 << 20 });
+    await withTimeout(gateway.ready, WAIT_MS, 'ready');
+    const client = await attachMemoryClient(gateway, '1\n');
+    const closed = waitForClientEvent(gateway, 'clientClosed', client.connection);
+    await appendRange(log, 1, 3);
+    await waitUntil(() => gateway.stats().logPosition === 3, 'three batches applied');
+    const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
+
+    log.replace();
+    const newEpoch = (await log.identity()).epoch;
+    expect(newEpoch).not.toBe(epoch);
+    await newIngest(log);
+    // The new log passes the old position: a gateway reading on would skip its first three.
+    await appendRange(log, 1, 5);
+
+    const problem = await withTimeout(stopped, WAIT_MS, 'stopped');
+    expect(problem.code).toBe(ErrorCode.LogReplaced);
+    expect(problem.message).toContain(
+      `the event log was deleted and created again: it is epoch ${newEpoch}, not ${epoch} as when the process started`,
+    );
+    await withTimeout(closed, WAIT_MS, 'the client closed');
+    expect(client.received.text).toBe('1|B\n11|B\n21|B\n');
+    expect(gateway.stats()).toMatchObject({ logPosition: 3, batchesApplied: 3 });
+    expect(gateway.stopped).toBe(true);
+    expect(codes(problems)).toEqual([ErrorCode.LogReplaced]);
+  });
+});
+
+describe('Gateway: a log created again under a reader that does not check epochs', () => {
+  it('stops at the identity check before reading again', async () => {
+    const inner = new MemoryEventLog();
+    const log = new EpochBlindLog(inner);
+    const { gateway, problems } = await newGateway({ log });
+    await withTimeout(gateway.ready, WAIT_MS, 'ready');
+    await appendRange(inner, 1, 2);
+    await waitUntil(() => gateway.stats().logPosition === 2, 'two batches applied');
+    const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
+    inner.replace();
+    await appendRange(inner, 1, 4);
+    expect((await withTimeout(stopped, WAIT_MS, 'stopped')).message).toContain(
+      'as when this gateway started',
+    );
+    expect(codes(problems)).toEqual([ErrorCode.LogFailed, ErrorCode.LogReplaced]);
+    expect(gateway.stats().logPosition).toBe(2);
+  });
+});
+
 describe('Gateway: log failures', () => {
   it('reads again after a transient failure, from the next position, without loss or duplicate', async () => {
     const inner = new MemoryEventLog();
@@ -414,6 +511,8 @@ class GatedLog implements EventLog {
 
   append: EventLog['append'] = (batch, fence) => this.inner.append(batch, fence);
   tail: EventLog['tail'] = () => this.inner.tail();
+  identity: EventLog['identity'] = () => this.inner.identity();
+  recordSettings: EventLog['recordSettings'] = (settings) => this.inner.recordSettings(settings);
   close: EventLog['close'] = () => this.inner.close();
 
   read(fromPosition: number, options?: ReadOptions): LogReader {
@@ -429,6 +528,19 @@ class GatedLog implements EventLog {
     };
     return gated;
   }
+}
+
+/** A log whose readers ignore the epoch they are given, as a log of another program may. */
+class EpochBlindLog implements EventLog {
+  constructor(readonly inner: EventLog) {}
+
+  append: EventLog['append'] = (batch, fence) => this.inner.append(batch, fence);
+  tail: EventLog['tail'] = () => this.inner.tail();
+  identity: EventLog['identity'] = () => this.inner.identity();
+  recordSettings: EventLog['recordSettings'] = (settings) => this.inner.recordSettings(settings);
+  close: EventLog['close'] = () => this.inner.close();
+  read: EventLog['read'] = (fromPosition, options) =>
+    this.inner.read(fromPosition, { ...options, epoch: undefined });
 }
 
 /**
@@ -447,6 +559,8 @@ class FailingReadsLog implements EventLog {
 
   append: EventLog['append'] = (batch, fence) => this.inner.append(batch, fence);
   tail: EventLog['tail'] = () => this.inner.tail();
+  identity: EventLog['identity'] = () => this.inner.identity();
+  recordSettings: EventLog['recordSettings'] = (settings) => this.inner.recordSettings(settings);
   close: EventLog['close'] = () => this.inner.close();
 
   read(fromPosition: number, options?: ReadOptions): LogReader {
@@ -487,7 +601,7 @@ describe('Gateway: the delimiter recorded in the log', () => {
     await follower.received.waitForLength('2;S;3\r\n'.length);
     expect(followee.received.text).toBe('1;F;1;3\n');
     expect(follower.received.text).toBe('2;S;3\r\n');
-    expect((await log.tail())?.delimiter).toBe(';');
+    expect(await log.tail()).toMatchObject({ delimiter: ';' });
   });
 
   it('refuses to start on a log written with another delimiter: ERR_LOG_CONFIG', async () => {

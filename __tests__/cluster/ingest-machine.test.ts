@@ -88,7 +88,7 @@ describe('IngestMachine batching', () => {
     machine.batchTimerFired();
     const [timed] = appendsOf(actionsOf(machine));
     expect(timed?.batch.lines).toEqual(['2|B\n']);
-    expect(timed?.fence).toEqual({ position: 1, firstSequence: 1 });
+    expect(timed?.fence).toEqual({ position: 1, firstSequence: 1, lastSequence: 1 });
     // 4 + 4 + 4 bytes reach the bound: the batch closes at once; it never goes over it.
     machine.take(slot(3));
     machine.take(slot(4));
@@ -101,14 +101,14 @@ describe('IngestMachine batching', () => {
     expect(appendsOf(actionsOf(machine)).map((append) => append.batch.lastSequence)).toEqual([8]);
   });
 
-  it("puts numbers consumed after a batch's last line in it, and those before its first in none", () => {
+  it("puts numbers consumed after a batch's last line in it, and those before its first too", () => {
     const machine = newMachine();
     machine.take(slot(1, false));
     machine.take(slot(2));
     machine.take(slot(3, false));
     machine.endOfChunk();
     const [append] = appendsOf(actionsOf(machine));
-    expect(append?.batch).toEqual({ firstSequence: 2, lastSequence: 3, lines: ['2|B\n'] });
+    expect(append?.batch).toEqual({ firstSequence: 1, lastSequence: 3, lines: ['2|B\n'] });
     expect(machine.stats()).toMatchObject({ eventsSequenced: 1, eventsNoop: 2 });
   });
 
@@ -135,14 +135,18 @@ describe('IngestMachine append window', () => {
     // Only two go out; the second fills the window.
     expect(appends.map((append) => append.fence)).toEqual([
       { position: 0 },
-      { position: 1, firstSequence: 1 },
+      { position: 1, firstSequence: 1, lastSequence: 1 },
     ]);
     expect(machine.stats()).toMatchObject({ appendsInFlight: 2, batchesUnacknowledged: 3 });
     // Out of order: the second's ack confirms nothing until the first's comes.
     machine.appended(appends[1] as AppendAction, ok(2));
     const afterSecond = actionsOf(machine);
     expect(typesOf(afterSecond)).toEqual(['append']);
-    expect(appendsOf(afterSecond)[0]?.fence).toEqual({ position: 2, firstSequence: 2 });
+    expect(appendsOf(afterSecond)[0]?.fence).toEqual({
+      position: 2,
+      firstSequence: 2,
+      lastSequence: 2,
+    });
     expect(machine.stats().batchesAppended).toBe(0);
     machine.appended(appends[0] as AppendAction, ok(1));
     expect(typesOf(actionsOf(machine))).toEqual(['resumeInput']);
@@ -240,6 +244,67 @@ describe('IngestMachine recovery', () => {
   });
 });
 
+describe('IngestMachine foreign messages', () => {
+  it('skips what it did not write among its batches, reports it once and appends after it', () => {
+    const { machine, first, second } = twoInFlight();
+    machine.appendFailed(new MazeError(ErrorCode.LogFenced, 'fenced'));
+    machine.appendFailed(new MazeError(ErrorCode.LogFenced, 'fenced'));
+    actionsOf(machine);
+    // The first batch landed; then a stray publish and a forged batch took positions 2 and 3.
+    machine.tailRead({ position: 3, firstSequence: 9_000_000_000, lastSequence: 9_000_000_000 });
+    expect(actionsOf(machine)).toEqual([{ type: 'readBack', fromPosition: 1 }]);
+    expect(machine.readBack(first.batch)).toBe(true);
+    expect(machine.readBack({ position: 2, foreign: 'not a follower-maze batch' })).toBe(true);
+    const forged = { firstSequence: 9_000_000_000, lastSequence: 9_000_000_000, lines: ['1|B\n'] };
+    expect(machine.readBack(forged)).toBe(false);
+    machine.readBackDone();
+    const actions = actionsOf(machine);
+    expect(actions[0]).toEqual({
+      type: 'report',
+      problem: {
+        code: ErrorCode.LogForeign,
+        message:
+          'the event log holds 2 message(s) this ingest did not write between positions 1 and 3 (not a batch, or a batch that does not continue the log): skipped; appending after position 3',
+        context: {},
+      },
+    });
+    expect(appendsOf(actions)).toEqual([
+      { type: 'append', batch: second.batch, fence: { position: 3 } },
+    ]);
+    expect(machine.stats()).toMatchObject({ foreignSkipped: 2, appendRetries: 1 });
+    expect(machine.stopped).toBe(false);
+  });
+
+  it('starts after the last batch that continues the log, fenced on its last message', () => {
+    const machine = newMachine({
+      tail: { position: 4, firstSequence: 31, lastSequence: 40 },
+      endPosition: 6,
+      foreign: 2,
+    });
+    expect(machine.resumeSequence).toBe(41);
+    expect(actionsOf(machine)).toEqual([
+      {
+        type: 'report',
+        problem: expect.objectContaining({
+          code: ErrorCode.LogForeign,
+          message: expect.stringContaining(
+            '2 message(s) this ingest did not write between positions 5 and 6',
+          ),
+        }),
+      },
+    ]);
+    machine.take(slot(42));
+    machine.endOfChunk();
+    expect(appendsOf(actionsOf(machine))).toEqual([
+      {
+        type: 'append',
+        batch: { firstSequence: 41, lastSequence: 42, lines: ['42|B\n'] },
+        fence: { position: 6 },
+      },
+    ]);
+  });
+});
+
 describe('IngestMachine second writer', () => {
   it('stops when the tail is not one it can account for', () => {
     const { machine } = twoInFlight();
@@ -247,6 +312,10 @@ describe('IngestMachine second writer', () => {
     machine.appendFailed(new MazeError(ErrorCode.LogFenced, 'fenced'));
     actionsOf(machine);
     machine.tailRead({ position: 3, firstSequence: 1, lastSequence: 9 });
+    expect(actionsOf(machine)).toEqual([{ type: 'readBack', fromPosition: 1 }]);
+    // The batch that continues the log is another writer's, not one of its own.
+    expect(machine.readBack({ firstSequence: 1, lastSequence: 9, lines: ['9|B\n'] })).toBe(false);
+    machine.readBackDone();
     const actions = actionsOf(machine);
     expect(actions).toEqual([
       {

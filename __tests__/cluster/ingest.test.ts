@@ -14,6 +14,7 @@ import type {
   EventLog,
   LogBatch,
   LogFence,
+  LogForeign,
   LogReader,
   LogTail,
   ReadOptions,
@@ -74,8 +75,10 @@ function expectWellFormed(batches: readonly LogBatch[]): void {
   let previousLast = 0;
   for (const [index, batch] of batches.entries()) {
     expect(batch.position).toBe(index + 1);
-    expect(batch.firstSequence).toBeGreaterThan(previousLast);
-    expect(sequenceOf(batch.lines[0] as string)).toBe(batch.firstSequence);
+    // The batches partition the numbers: each starts right after the one before it.
+    if (index === 0) expect(batch.firstSequence).toBeGreaterThan(previousLast);
+    else expect(batch.firstSequence).toBe(previousLast + 1);
+    expect(sequenceOf(batch.lines[0] as string)).toBeGreaterThanOrEqual(batch.firstSequence);
     const numbers = batch.lines.map(sequenceOf);
     for (let at = 1; at < numbers.length; at++) {
       expect(numbers[at]).toBeGreaterThan(numbers[at - 1] as number);
@@ -156,10 +159,13 @@ class HeldLog implements EventLog {
     }
   }
 
-  tail(): Promise<LogTail | undefined> {
+  tail(): Promise<LogTail | LogForeign | undefined> {
     this.tails++;
     return this.inner.tail();
   }
+
+  identity: EventLog['identity'] = () => this.inner.identity();
+  recordSettings: EventLog['recordSettings'] = (settings) => this.inner.recordSettings(settings);
 
   read(fromPosition: number, options?: ReadOptions): LogReader {
     return this.inner.read(fromPosition, options);
@@ -393,7 +399,7 @@ describe('ingest: batching', () => {
     const source = attachMemorySource(ingest);
     write(source, ['1|B\n', '2|Z\n']);
     await appended(ingest, 1);
-    expect((await log.tail())?.lastSequence).toBe(2);
+    expect(await log.tail()).toMatchObject({ lastSequence: 2 });
   });
 });
 
@@ -407,7 +413,7 @@ describe('ingest: resume', () => {
     await source.end();
     await first.ingest.close();
 
-    const second = await newIngest({ log, startSequence: 1_000 });
+    const second = await newIngest({ log });
     expect(second.ingest.stats().nextSequence).toBe(5);
     const again = attachMemorySource(second.ingest);
     write(again, ['3|B\n', '4|B\n', '5|B\n', '6|B\n']);
@@ -417,6 +423,46 @@ describe('ingest: resume', () => {
       [ErrorCode.EventStale, 3],
       [ErrorCode.EventStale, 4],
     ]);
+  });
+
+  it('refuses a log recorded with another startSequence or maxFollowEdges, naming both values', async () => {
+    const log = new MemoryEventLog();
+    const first = await newIngest({ log, startSequence: 7 });
+    const source = attachMemorySource(first.ingest);
+    write(source, ['7|B\n']);
+    await appended(first.ingest, 1);
+    await source.end();
+    await first.ingest.close();
+
+    await expect(createIngest({ log, startSequence: 1_000 })).rejects.toThrow(
+      new MazeError(
+        ErrorCode.LogConfig,
+        'the event log was made with other settings: startSequence 7 (recorded by its writer), this ingest has 1000: give every process of the cluster the same startSequence',
+      ),
+    );
+    await expect(createIngest({ log, startSequence: 7, maxFollowEdges: 10 })).rejects.toThrow(
+      'maxFollowEdges 8388608 (recorded by its writer), this ingest has 10',
+    );
+    expect(await log.identity()).toMatchObject({
+      settings: { maxFollowEdges: 8_388_608, startSequence: 7, delimiter: '|' },
+    });
+  });
+
+  it('records its settings in an empty log only: the first writer wins', async () => {
+    const log = new MemoryEventLog();
+    await newIngest({ log, maxFollowEdges: 50 });
+    await expect(createIngest({ log, maxFollowEdges: 60 })).rejects.toMatchObject({
+      code: ErrorCode.LogConfig,
+    });
+    const unrecorded = new MemoryEventLog();
+    await unrecorded.append(
+      { firstSequence: 1, lastSequence: 1, lines: ['1|B\n'] },
+      { position: 0 },
+    );
+    // A log an older version wrote: nothing to check, nothing recorded.
+    const { ingest } = await newIngest({ log: unrecorded, maxFollowEdges: 60 });
+    expect(ingest.stats().nextSequence).toBe(2);
+    expect((await unrecorded.identity()).settings).toBeUndefined();
   });
 
   it('starts a fresh log at startSequence', async () => {
@@ -549,11 +595,8 @@ describe('ingest: append errors', () => {
     await waitUntil(() => log.waiting === INGEST_APPEND_WINDOW, 'a full window');
     log.release(2);
     await appended(ingest, 32);
-    const foreign: EventBatch = {
-      firstSequence: 900_000,
-      lastSequence: 900_000,
-      lines: ['900000|B\n'],
-    };
+    // Another ingest's batch: it continues the log (a forged one would be skipped).
+    const foreign: EventBatch = { firstSequence: 33, lastSequence: 33, lines: ['33|S|1\n'] };
     await log.inner.append(foreign, { position: 2 });
     log.held = false;
     log.release();
@@ -565,7 +608,7 @@ describe('ingest: append errors', () => {
       message: expect.stringContaining('another ingest appended'),
     });
     const batches = await batchesOf(log.inner);
-    expect(batches.map((batch) => batch.firstSequence)).toEqual([1, 17, 900_000]);
+    expect(batches.map((batch) => batch.firstSequence)).toEqual([1, 17, 33]);
     expect(ingest.stats()).toMatchObject({ stopped: true, batchesUnacknowledged: 0 });
     expect(ingestMonitorSources(ingest).health()).toEqual({
       ready: false,

@@ -138,19 +138,24 @@ function withJetStream(): void {
     });
   });
 
-  it('reports a foreign message in the stream as ERR_LOG_BAD_BATCH', async () => {
+  it('hands a foreign message in the stream out as a LogForeign entry, in tail() and read()', async () => {
     const log = await open('FOREIGN');
     await appendRange(log, 1, 1);
     await jetstream(admin).publish('js.FOREIGN', 'not a batch');
-    await expect(log.tail()).rejects.toMatchObject({
-      code: ErrorCode.LogBadBatch,
-      message: expect.stringContaining('position 2 is not a follower-maze batch'),
-    });
+    const foreign = {
+      position: 2,
+      foreign: expect.stringContaining('not a follower-maze batch'),
+    };
+    expect(await log.tail()).toEqual(foreign);
     const reader = log.read(1);
     await take(reader, 1);
-    await expect(withTimeout(reader.next(), 5_000, 'the refusal')).rejects.toMatchObject({
-      code: ErrorCode.LogBadBatch,
+    expect(await withTimeout(reader.next(), 5_000, 'the foreign entry')).toEqual(foreign);
+    await log.append(batchOf(2), { position: 2 });
+    expect(await withTimeout(reader.next(), 5_000, 'the batch after it')).toMatchObject({
+      position: 3,
+      firstSequence: 11,
     });
+    await reader.close();
   });
 
   it('says when its connection to NATS goes down and when it is back', async () => {

@@ -99,6 +99,25 @@ describe('SnapshotWriter', () => {
     expect(writer.stats()).toMatchObject({ snapshotPosition: 12, snapshotFailures: 0 });
   });
 
+  it('skips a foreign message and forged follows on the log: its snapshot holds only the real ones', async () => {
+    const log = new MemoryEventLog();
+    const store = new MemorySnapshotStore();
+    const writer = track(await createSnapshotWriter({ log, store, snapshotEvents: 400 }));
+    const problems = collectProblems(writer);
+    await appendLines(log, LINES.slice(0, 200), 50);
+    log.publish('hello\n');
+    log.publish('FMB1 9000000000 9000000000 1\n9000000000|F|1|2\n');
+    log.publish('FMB1 100 100 1\n100|F|3|4\n');
+    log.publish('FMB1 150 210 1\n150|F|5|6\n');
+    await appendLines(log, LINES.slice(200), 50);
+    await waitUntil(() => writer.stats().snapshotsSaved === 1, 'a snapshot');
+    const snapshot = await snapshotIn(store);
+    expect(snapshot).toMatchObject({ position: 12, lastSequence: 400 });
+    expect(snapshot.edges).toEqual(graphAfter(LINES));
+    expect(writer.stopped).toBe(false);
+    expect(problems).toEqual([]);
+  });
+
   it('saves after the interval while events arrive, whatever their number', async () => {
     const log = new MemoryEventLog();
     const store = new MemorySnapshotStore();
@@ -197,6 +216,36 @@ describe('SnapshotWriter', () => {
     const snapshot = await snapshotIn(store);
     expect(snapshot.position).toBe(6);
     expect(snapshot.edges).toEqual(graphAfter(LINES.slice(0, 300)));
+  });
+
+  it('stops when the log is deleted and created again, and saves nothing of the new one', async () => {
+    const log = new MemoryEventLog();
+    const store = new MemorySnapshotStore();
+    const writer = track(await createSnapshotWriter({ log, store, snapshotEvents: 100 }));
+    const problems = collectProblems(writer);
+    await appendLines(log, LINES.slice(0, 100), 50);
+    await waitUntil(() => store.saves === 1, 'a snapshot');
+    log.replace();
+    await appendLines(log, LINES.slice(0, 300), 50);
+    await waitUntil(() => writer.stopped, 'the writer to stop');
+    expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.LogReplaced]);
+    expect(store.saves).toBe(1);
+    expect(writer.stats()).toMatchObject({ snapshotLogPosition: 2, snapshotsSaved: 1 });
+
+    // Started again beside the old bucket, on a log not yet past its snapshot: refused.
+    const replaced = new MemoryEventLog();
+    await appendLines(replaced, LINES.slice(0, 50), 50);
+    await expect(createSnapshotWriter({ log: replaced, store })).rejects.toThrow(
+      "the newest snapshot stands at log position 2, beyond the log's end (1): the stream was replaced; delete its snapshot bucket",
+    );
+  });
+
+  it('refuses a log recorded with another maxFollowEdges, naming both values', async () => {
+    const log = new MemoryEventLog();
+    await log.recordSettings({ maxFollowEdges: 100, startSequence: 1, delimiter: '|' });
+    await expect(
+      createSnapshotWriter({ log, store: new MemorySnapshotStore(), maxFollowEdges: 50 }),
+    ).rejects.toThrow('maxFollowEdges 100 (recorded by its writer), this snapshot writer has 50');
   });
 });
 

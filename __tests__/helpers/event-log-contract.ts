@@ -14,6 +14,7 @@ import {
   type EventBatch,
   type EventLog,
   fenceAfter,
+  isForeign,
   type LogBatch,
   type LogFence,
   type LogReader,
@@ -54,6 +55,7 @@ export async function take(reader: LogReader, count: number): Promise<LogBatch[]
   for (let index = 0; index < count; index += 1) {
     const batch = await withTimeout(reader.next(), WAIT_MS, `batch ${index + 1} of ${count}`);
     if (batch === undefined) throw new Error(`the reader ended after ${index} batches`);
+    if (isForeign(batch)) throw new Error(`position ${batch.position} is not a batch`);
     batches.push(batch);
   }
   return batches;
@@ -76,6 +78,22 @@ export function eventLogContract(open: OpenEventLog): void {
     expect(await log.tail()).toBeUndefined();
     expect(await appendRange(log, 1, 3)).toEqual([1, 2, 3]);
     expect(await log.tail()).toEqual({ position: 3, firstSequence: 21, lastSequence: 30 });
+  });
+
+  it('has an epoch, and records the first settings given while it is empty, only then', async () => {
+    const log = await fresh();
+    const { epoch, settings } = await log.identity();
+    expect(epoch).toEqual(expect.any(String));
+    expect(settings).toBeUndefined();
+    const first = { maxFollowEdges: 10, startSequence: 5, delimiter: ';' };
+    expect(await log.recordSettings(first)).toEqual({ epoch, settings: first });
+    const second = { maxFollowEdges: 20, startSequence: 1, delimiter: '|' };
+    expect(await log.recordSettings(second)).toEqual({ epoch, settings: first });
+    expect(await log.identity()).toEqual({ epoch, settings: first });
+
+    const written = await fresh();
+    await appendRange(written, 1, 1);
+    expect((await written.recordSettings(first)).settings).toBeUndefined();
   });
 
   it('reads back in order, byte for byte, from any position', async () => {
@@ -171,7 +189,13 @@ export function eventLogContract(open: OpenEventLog): void {
       message: expect.stringContaining('another batch'),
     });
     expect((await log.tail())?.position).toBe(2);
-    expect(await log.append(batchOf(3), { position: 2, firstSequence: 11 })).toEqual({
+    // Another batch from the same number is not the one this writer appended either.
+    await expect(
+      log.append(batchOf(3), { position: 2, firstSequence: 11, lastSequence: 12 }),
+    ).rejects.toMatchObject({ code: ErrorCode.LogFenced });
+    expect(
+      await log.append(batchOf(3), { position: 2, firstSequence: 11, lastSequence: 20 }),
+    ).toEqual({
       position: 3,
       duplicate: false,
     });

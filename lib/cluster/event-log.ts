@@ -8,9 +8,13 @@
  *   sequence order, exactly as read (latin1 text, terminators included), with its first and
  *   last sequence numbers. One batch is one JetStream message, so a position is a stream
  *   sequence and an appender knows the position of its next append without asking.
+ * - Anything else that lands on the log's subject (a stray publish, a forged batch) takes a
+ *   position too: readers and `tail()` hand a message that is not a batch out as a
+ *   `LogForeign` entry instead of failing, and which batches continue the log is decided by
+ *   its readers (log-continuity.ts).
  * - Fencing: `append(batch, fence)` succeeds only if the log's last position is
  *   `fence.position` and, when `fence.firstSequence` is given, the batch there is the one
- *   with that first sequence number. Appends can be pipelined — each returns its own promise,
+ *   with that first and last sequence number (its message id). Appends can be pipelined — each returns its own promise,
  *   and the next one's fence is `fenceAfter(fence, batch)` — and then one that is refused or
  *   lost makes every later one of the window fail, even if another writer appended exactly
  *   one batch meanwhile (the position alone would let the next append land after it):
@@ -26,6 +30,10 @@
  *   reader fetches a bounded number of batches (`readAhead`) ahead of its `next()` calls: a
  *   consumer that stops calling `next()` stops the pulling (gateway backpressure). A
  *   position dropped by retention is `ERR_LOG_TRUNCATED`, never skipped in silence.
+ * - Identity: a log has an epoch, which changes when it is deleted and created again, and
+ *   the settings its writer recorded when it was new (`LogSettings`); every process on the
+ *   log runs with them (`checkLogSettings()`), and one that finds another epoch under it
+ *   stops (`ERR_LOG_REPLACED`).
  * - Failures are `MazeError`s with `ERR_LOG_…` codes: rejected promises, never events.
  */
 import { MAX_ID } from '../core/constants.js';
@@ -35,6 +43,66 @@ import { ErrorCode, MazeError } from '../errors.js';
 
 /** Longest wait for JetStream to answer one request (an append's acknowledgement, stream info). */
 export const EVENT_LOG_REQUEST_TIMEOUT_MS = 5_000;
+
+/**
+ * The settings that change what a client receives, recorded by the log's writer when the log
+ * is new (docs/cluster.md): a process with another value would deliver something else.
+ */
+export interface LogSettings {
+  /** The graph bound: a follow refused at one bound would be kept at another. */
+  readonly maxFollowEdges: number;
+  /** The number the log's first event carries. */
+  readonly startSequence: number;
+  /** The byte the lines' fields are split on (each batch records it too). */
+  readonly delimiter: string;
+}
+
+/** What a log is: see `EventLog.identity()`. */
+export interface LogIdentity {
+  /** Differs for every creation of the log: a log deleted and created again is another epoch. */
+  readonly epoch: string;
+  /** As its writer recorded them; `undefined` when none were (not yet, or an older version's log). */
+  readonly settings: LogSettings | undefined;
+}
+
+/**
+ * Throws `ERR_LOG_CONFIG`, naming both values, when a setting of `mine` differs from the one
+ * recorded in the log (`recorded`; nothing to check when none is). `who` names the process
+ * for the message (`this gateway`).
+ */
+export function checkLogSettings(
+  recorded: LogSettings | undefined,
+  mine: Partial<LogSettings>,
+  who: string,
+): void {
+  if (recorded === undefined) return;
+  const differing = (Object.keys(mine) as (keyof LogSettings)[]).filter(
+    (name) => mine[name] !== undefined && mine[name] !== recorded[name],
+  );
+  if (differing.length === 0) return;
+  const show = (value: string | number): string =>
+    typeof value === 'string' ? `"${quoteLine(value)}"` : String(value);
+  const pairs = differing.map(
+    (name) =>
+      `${name} ${show(recorded[name])} (recorded by its writer), ${who} has ${show(mine[name] as string | number)}`,
+  );
+  throw new MazeError(
+    ErrorCode.LogConfig,
+    `the event log was made with other settings: ${pairs.join('; ')}: give every process of the cluster the same ${differing.join(', ')}`,
+  );
+}
+
+/**
+ * `ERR_LOG_REPLACED` when `found` is not the epoch `started` a process started on: the log was
+ * deleted and created again under it, and its positions now mean other batches.
+ */
+export function checkLogEpoch(started: string, found: string, who: string): void {
+  if (found === started) return;
+  throw new MazeError(
+    ErrorCode.LogReplaced,
+    `the event log was deleted and created again: it is epoch ${found}, not ${started} as when ${who} started, and its positions now mean other batches; restart ${who} to start afresh on the new log`,
+  );
+}
 
 /** The events of one append, as the ingest read them. */
 export interface EventBatch {
@@ -60,6 +128,26 @@ export interface LogBatch extends EventBatch {
   readonly position: number;
 }
 
+/**
+ * A message on the log's subject that is not a batch of this log (anyone who may publish on
+ * the subject can put one there): what readers and `tail()` give in its place. Whether a
+ * batch continues the log is the reader's question (log-continuity.ts).
+ */
+export interface LogForeign {
+  /** Its position in the log. */
+  readonly position: number;
+  /** Why it is not a batch. */
+  readonly foreign: string;
+}
+
+/** What a position of the log holds. */
+export type LogEntry = LogBatch | LogForeign;
+
+/** Whether `entry` is a foreign message rather than a batch. */
+export function isForeign<Batch extends object>(entry: Batch | LogForeign): entry is LogForeign {
+  return 'foreign' in entry;
+}
+
 /** What an append did. */
 export interface AppendResult {
   /** The position of the batch: the new one, or the first copy's for a duplicate. */
@@ -69,13 +157,16 @@ export interface AppendResult {
 }
 
 /**
- * Where a writer expects the log to be: the position of its last batch (0: empty) and, inside
- * a window of pipelined appends, the first sequence number of the batch this writer put there.
+ * Where a writer expects the log to be: the position of its last message (0: empty) and,
+ * inside a window of pipelined appends, the first and last sequence numbers of the batch this
+ * writer put there.
  */
 export interface LogFence {
   readonly position: number;
   /** Set by `fenceAfter()`; leave it out after `tail()`. */
   readonly firstSequence?: number;
+  /** Set by `fenceAfter()` with `firstSequence`; absent, the same as it. */
+  readonly lastSequence?: number;
 }
 
 /**
@@ -98,10 +189,14 @@ export function checkLogDelimiter(
 
 /** The fence of the append that follows `batch`, appended with `fence`: for pipelining. */
 export function fenceAfter(fence: LogFence, batch: EventBatch): LogFence {
-  return { position: fence.position + 1, firstSequence: batch.firstSequence };
+  return {
+    position: fence.position + 1,
+    firstSequence: batch.firstSequence,
+    lastSequence: batch.lastSequence,
+  };
 }
 
-/** The last batch of the log: where a restarted ingest resumes. */
+/** The last batch of the log. */
 export interface LogTail {
   /** Its position: the fence of the next append is `{ position }`. */
   readonly position: number;
@@ -124,21 +219,27 @@ export function tailOf(position: number, batch: EventBatch): LogTail {
 export interface ReadOptions {
   /** Aborting ends the reader as `close()` does. */
   readonly signal?: AbortSignal;
+  /**
+   * The epoch the caller started on (`identity().epoch`): a reader that finds the log to be
+   * another (deleted and created again), when it opens or opens again after a failure,
+   * rejects with `ERR_LOG_REPLACED` instead of handing out its batches.
+   */
+  readonly epoch?: string;
 }
 
 /**
- * Batches in position order. Pulls from the log only as `next()` is called (plus a bounded
- * read-ahead); iterate it with `for await`, or call `next()` and stop calling while the
- * consumer is full.
+ * Entries in position order: batches, and foreign messages in their place. Pulls from the
+ * log only as `next()` is called (plus a bounded read-ahead); iterate it with `for await`, or
+ * call `next()` and stop calling while the consumer is full.
  */
-export interface LogReader extends AsyncIterable<LogBatch> {
+export interface LogReader extends AsyncIterable<LogEntry> {
   /**
-   * The next batch, waiting for one to be appended if need be; `undefined` once the reader is
-   * closed or its signal aborted. Rejects with `ERR_LOG_TRUNCATED`, `ERR_LOG_BAD_BATCH` or
+   * The next entry, waiting for one to be appended if need be; `undefined` once the reader is
+   * closed or its signal aborted. Rejects with `ERR_LOG_TRUNCATED`, `ERR_LOG_REPLACED` or
    * `ERR_LOG_FAILED`, after which the reader is closed. One call at a time: call again once
    * the previous one has settled.
    */
-  next(): Promise<LogBatch | undefined>;
+  next(): Promise<LogEntry | undefined>;
   /** Stops reading; a pending `next()` resolves `undefined`. Idempotent. */
   close(): Promise<void>;
 }
@@ -152,27 +253,51 @@ export interface EventLog {
    * before anything is sent) or `ERR_LOG_FAILED`.
    */
   append(batch: EventBatch, fence: LogFence): Promise<AppendResult>;
-  /** The last batch, or `undefined` for an empty log. */
-  tail(): Promise<LogTail | undefined>;
+  /**
+   * The last message: a batch, or a foreign message (see `findResumeTail()` for the last
+   * batch that continues the log); `undefined` for an empty log.
+   */
+  tail(): Promise<LogTail | LogForeign | undefined>;
+  /**
+   * The log's epoch and the settings its writer recorded. Rejects with `ERR_LOG_FAILED` (the
+   * log unreachable, or gone: it may be created again, as another epoch).
+   */
+  identity(): Promise<LogIdentity>;
+  /**
+   * For the writer: records `settings` in a log that holds no message and no settings yet,
+   * then resolves with its identity (whose settings may be another writer's, recorded first).
+   */
+  recordSettings(settings: LogSettings): Promise<LogIdentity>;
   /** Reads from `fromPosition` (at least 1) on. */
   read(fromPosition: number, options?: ReadOptions): LogReader;
   /** Closes every reader and releases the log (and a connection it owns). Idempotent. */
   close(): Promise<void>;
 }
 
-/** The message id of a batch, its dedupe key: derived from its first sequence number. */
-export function messageIdOf(batch: Pick<EventBatch, 'firstSequence'>): string {
-  return `seq-${batch.firstSequence}`;
+/**
+ * The message id of a batch, its dedupe key: derived from its sequence numbers, so a retried
+ * append is a duplicate and another writer's batch from the same number is not.
+ */
+export function messageIdOf(batch: Pick<EventBatch, 'firstSequence' | 'lastSequence'>): string {
+  return `seq-${batch.firstSequence}-${batch.lastSequence}`;
 }
 
-/** The async iterator of a reader: its `next()` batches until `undefined`; `break` closes it. */
-export function iterateReader(reader: LogReader): AsyncIterator<LogBatch> {
+/** The message id `fence` expects the log's last message to carry, if it expects one. */
+export function fencedMessageId(fence: LogFence): string | undefined {
+  const { firstSequence, lastSequence = firstSequence } = fence;
+  return firstSequence === undefined || lastSequence === undefined
+    ? undefined
+    : messageIdOf({ firstSequence, lastSequence });
+}
+
+/** The async iterator of a reader: its `next()` entries until `undefined`; `break` closes it. */
+export function iterateReader(reader: LogReader): AsyncIterator<LogEntry> {
   return {
-    async next(): Promise<IteratorResult<LogBatch>> {
+    async next(): Promise<IteratorResult<LogEntry>> {
       const batch = await reader.next();
       return batch === undefined ? { done: true, value: undefined } : { done: false, value: batch };
     },
-    async return(): Promise<IteratorResult<LogBatch>> {
+    async return(): Promise<IteratorResult<LogEntry>> {
       await reader.close();
       return { done: true, value: undefined };
     },

@@ -17,10 +17,18 @@
  *   the total), the gateway stops applying, even inside a batch, and its follower stops
  *   calling the reader's `next()`, so the log stops being pulled (its read-ahead bounds what waits). A
  *   slow gateway holds back nobody else: the log keeps what it has not read.
+ * - Continuity (log-continuity.ts): a batch is applied only when it follows the last event
+ *   number applied (the snapshot's, at start); anything else on the log (a foreign message,
+ *   a forged or repeated batch) is skipped, reported as `ERR_LOG_FOREIGN` with its position
+ *   and counted (`logForeign`): it never stops the gateway, nor one starting.
  * - Reading is `LogFollower`'s: retries of transient failures with a backoff; anything else
- *   (a truncated log, a batch it cannot decode, a log closed under it) means this gateway
+ *   (a truncated log, a batch with another delimiter, a log closed under it) means this gateway
  *   can no longer deliver exactly: it is reported, `'stopped'` is emitted and the gateway
  *   closes its clients, so they can reconnect to another one.
+ * - One log: the gateway refuses a log whose writer recorded another `maxFollowEdges` or
+ *   `delimiter` (`ERR_LOG_CONFIG`), and stops (`ERR_LOG_REPLACED`) when the log it follows
+ *   is deleted and created again, a new epoch: it never applies two logs, so its resume
+ *   history never spans two either.
  * - Nothing here throws because of a peer or the log: problems are `'problem'` events.
  */
 import { EventEmitter } from 'node:events';
@@ -36,12 +44,25 @@ import {
 } from '../adapter/fan-out.js';
 import { MAZE_OPTIONS, type MazeOptions } from '../adapter/options.js';
 import { type CoreStats, MazeCore } from '../core/maze-core.js';
+import { CORE_OPTIONS } from '../core/options.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { pickRows, resolveOptions } from '../options/option.js';
-import { checkLogDelimiter, type EventLog, type LogBatch } from './event-log.js';
-import { LogFollower } from './log-follower.js';
+import {
+  checkLogDelimiter,
+  checkLogEpoch,
+  checkLogSettings,
+  type EventLog,
+  isForeign,
+  type LogBatch,
+  type LogEntry,
+  type LogIdentity,
+  type LogSettings,
+  type LogTail,
+} from './event-log.js';
+import { findResumeTail } from './log-continuity.js';
+import { type FollowFrom, LogFollower } from './log-follower.js';
 import { GATEWAY_OPTION_NAMES } from './options.js';
-import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
+import { checkSnapshotWithinLog, restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
 const log = createDebug('follower-maze:gateway');
 
@@ -75,7 +96,9 @@ export interface GatewayStats
   readonly logReadingPauses: number;
   /** Batches applied. */
   readonly batchesApplied: number;
-  /** The position of the last batch applied (0: none yet). */
+  /** Log entries skipped because they do not continue the log (`ERR_LOG_FOREIGN`). */
+  readonly logForeign: number;
+  /** The position of the last log entry read: a batch applied, or one skipped (0: none yet). */
   readonly logPosition: number;
   /** The position of the snapshot the gateway started from (0: it read the log from 1). */
   readonly startSnapshotPosition: number;
@@ -117,27 +140,48 @@ export interface GatewayEventMap {
  * without one). Await `gateway.ready` before attaching clients. Throws `ERR_INVALID_OPTION`
  * on a bad option; rejects with the log's or the store's error, `ERR_LOG_BAD_BATCH` for a
  * snapshot it cannot decode, `ERR_INVALID_OPTION` for one over `maxFollowEdges`, and
- * `ERR_LOG_CONFIG` for one beyond the log's end or a log whose lines have another delimiter.
+ * `ERR_LOG_CONFIG` for one beyond the log's end, a log whose lines have another delimiter,
+ * or a log whose writer recorded another `maxFollowEdges` or `delimiter`.
  */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const resolved = resolveGatewayOptions(options);
+  const identity = await options.log.identity();
+  checkLogSettings(identity.settings, settingsOf(resolved), 'this gateway');
   const core = new MazeCore({
     maxFollowEdges: resolved.maxFollowEdges,
     resumeBytes: resolved.resumeBytes,
     delimiter: resolved.delimiter,
   });
-  const start = options.snapshots === undefined ? 0 : await restoreNewest(core, options.snapshots);
+  const restored =
+    options.snapshots === undefined ? undefined : await restoreNewest(core, options.snapshots);
+  const start: FollowFrom = restored ?? { position: 0 };
   // After the snapshot: the writer may save a newer one meanwhile, never one past the tail.
+  // The end of the log, foreign messages included, is what to catch up with.
   const tail = await options.log.tail();
   const catchUpPosition = tail?.position ?? 0;
-  if (tail !== undefined) checkLogDelimiter(tail, resolved.delimiter, 'this gateway');
-  if (start > catchUpPosition) {
-    throw new MazeError(
-      ErrorCode.LogConfig,
-      `the newest snapshot stands at log position ${start}, beyond the log's end (${catchUpPosition}): the stream was replaced; delete its snapshot bucket`,
-    );
+  if (tail !== undefined && !isForeign(tail)) {
+    await checkStartDelimiter(options.log, tail, resolved.delimiter, identity);
   }
-  return new Gateway(options.log, resolved, { core, start, catchUpPosition });
+  checkSnapshotWithinLog(start.position, catchUpPosition);
+  return new Gateway(options.log, resolved, { core, start, catchUpPosition, identity });
+}
+
+/** The gateway's settings that its log records. */
+function settingsOf(options: ResolvedGatewayOptions): Partial<LogSettings> {
+  return { maxFollowEdges: options.maxFollowEdges, delimiter: options.delimiter };
+}
+
+// A tail with another delimiter may be a forged batch: the last batch that continues the log
+// is the one that must match (found only then, as it reads back the log's end).
+async function checkStartDelimiter(
+  eventLog: EventLog,
+  tail: LogTail,
+  delimiter: string,
+  identity: LogIdentity,
+): Promise<void> {
+  if ((tail.delimiter ?? CORE_OPTIONS.delimiter.default) === delimiter) return;
+  const continuing = (await findResumeTail(eventLog, identity.settings?.startSequence))?.batch;
+  if (continuing !== undefined) checkLogDelimiter(continuing, delimiter, 'this gateway');
 }
 
 function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayOptions {
@@ -171,23 +215,36 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
   #acceptFailures = 0;
 
   /**
-   * Use `createGateway()`, which reads the tail and the snapshot first: `core` stands at log
-   * position `start` (0: nothing applied), and clients wait for `catchUpPosition`.
+   * Use `createGateway()`, which reads the tail and the snapshot first: `core` stands at
+   * `start` (position 0: nothing applied), and clients wait for `catchUpPosition`. `identity`
+   * is the log's at start.
    */
   constructor(
     eventLog: EventLog,
     options: ResolvedGatewayOptions,
-    from: { readonly core: MazeCore; readonly start: number; readonly catchUpPosition: number },
+    from: {
+      readonly core: MazeCore;
+      readonly start: FollowFrom;
+      readonly catchUpPosition: number;
+      readonly identity: LogIdentity;
+    },
   ) {
     super();
     this.options = options;
     this.#catchUpPosition = from.catchUpPosition;
     this.#core = from.core;
-    this.#startPosition = from.start;
+    this.#startPosition = from.start.position;
     this.#follower = new LogFollower(eventLog, from.start, {
       apply: (batch) => this.#applyBatch(batch),
+      skipped: (entry, reason) => this.#skipped(entry, reason),
       report: (problem) => this.#report(problem),
       failed: (error) => this.#stop(error),
+      epoch: from.identity.epoch,
+      checkIdentity: (identity) => {
+        checkLogEpoch(from.identity.epoch, identity.epoch, 'this gateway');
+        // Recorded after this gateway started on a new log: checked once they are.
+        checkLogSettings(identity.settings, settingsOf(options), 'this gateway');
+      },
     });
     this.#output = new FanOut(options, this.#core, {
       clientIdentified: (client) => this.emit('clientIdentified', client),
@@ -254,6 +311,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       logReadingPaused: eventSourcePaused,
       logReadingPauses: eventSourcePauses,
       batchesApplied: this.#batchesApplied,
+      logForeign: this.#follower.skipped,
       logPosition: this.#follower.position,
       startSnapshotPosition: this.#startPosition,
       catchUpPosition: this.#catchUpPosition,
@@ -317,6 +375,16 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
     this.#checkCaughtUp(batch.position);
     this.emit('applied', batch.position);
     return true;
+  }
+
+  // Nothing to apply; a catch-up target that is a foreign message is reached all the same.
+  #skipped(entry: LogEntry, reason: string): void {
+    this.#report({
+      code: ErrorCode.LogForeign,
+      message: `skipped log position ${entry.position}: ${reason}`,
+      context: { connection: `log position ${entry.position}` },
+    });
+    this.#checkCaughtUp(entry.position);
   }
 
   // `position`: the one just applied (the follower counts it once `#applyBatch()` returns).

@@ -20,8 +20,12 @@ export type {
   EventBatch,
   EventLog,
   LogBatch,
+  LogEntry,
   LogFence,
+  LogForeign,
+  LogIdentity,
   LogReader,
+  LogSettings,
   LogTail,
   ReadOptions,
 } from './event-log.js';

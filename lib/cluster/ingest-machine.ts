@@ -11,24 +11,30 @@
  *   when the batch timer started with it fires, or at the end of an input chunk while no
  *   append is in flight (nothing to wait for). Its `lastSequence` is the last number taken
  *   when it closed, so numbers taken after its last line (invalid bodies) are in it too;
- *   numbers taken while no batch is open belong to no batch.
- * - Start: the first number is the tail's `lastSequence + 1`, or `startSequence` for an
- *   empty log; the first append is fenced on the tail's position.
+ *   its `firstSequence` is the previous batch's `lastSequence + 1` (numbers taken while no
+ *   batch was open, and those skipped over a gap, are in the batch after them): the batches
+ *   partition the numbers, which is how readers tell them from foreign ones
+ *   (log-continuity.ts).
+ * - Start: the first number is the last continuing batch's `lastSequence + 1`, or
+ *   `startSequence` for a log without one; the first append is fenced on the position of the
+ *   log's last message, whatever it is.
  * - Window: at most `appendWindow` appends are in flight, each fenced on the one before it
  *   (`fenceAfter()`); the input is paused while the window is full or a recovery runs, so at
  *   most two closed batches wait besides the window.
  * - Recovery: a failed append (fenced, lost, unavailable), or one answered as a duplicate or
  *   at another position than its fence implies, stops new appends until every one in flight
- *   has settled; then the tail is read. The log holds, after the last batch this machine
- *   knows there (the start tail, or the end of its acknowledged prefix), a prefix of its
- *   unacknowledged batches: those are read back, compared line by line and not appended
- *   again; the rest are appended again in order, the first fenced on the tail's position. A
+ *   has settled; then the tail is read. The log holds, after the last position this machine
+ *   accounted for (the start's end, or its acknowledged prefix), a prefix of its
+ *   unacknowledged batches, among messages it did not write: it reads them back; what does
+ *   not continue the log is skipped and reported (`ERR_LOG_FOREIGN`, one report per
+ *   recovery), its batches there are compared line by line and not appended again; the rest
+ *   are appended again in order, the first fenced on the tail's position. A
  *   recovery that follows another without an acknowledged append in between waits for the
  *   retry timer first, as does one whose reads failed.
- * - Second writer: if the log holds anything else after the last batch known (a tail it
- *   cannot account for, or a batch whose lines differ from its own with the same numbers),
- *   the machine stops (`ERR_LOG_FENCED`): it drops what it has not appended and never asks
- *   for an append again. A log that refuses a batch itself (any other error code) stops it
+ * - Second writer: if the log holds, after the last batch known, a batch that continues the
+ *   log and is not its own (another ingest's), or the log shrank or changed under it, the
+ *   machine stops (`ERR_LOG_FENCED`): it drops what it has not appended and never asks for
+ *   an append again. A log that refuses a batch itself (any other error code) stops it
  *   too, since a retry would fail the same way.
  * - Shutdown: after `close()` the open batch closes and `idle` comes once nothing is
  *   unacknowledged (or the machine stopped); `closeEnded()` then ends every retry.
@@ -45,7 +51,9 @@ import {
   type AppendResult,
   type EventBatch,
   fenceAfter,
+  isForeign,
   type LogFence,
+  type LogForeign,
   type LogTail,
 } from './event-log.js';
 
@@ -113,8 +121,12 @@ const IDLE = { type: 'idle' } as const;
 
 /** Where the machine starts, and its limits. */
 export interface IngestMachineSetup {
-  /** The log's tail when the ingest started (`undefined`: empty). */
+  /** The log's last continuing batch when the ingest started (`undefined`: none). */
   readonly tail: LogTail | undefined;
+  /** The position of the log's last message then; default the tail's position. */
+  readonly endPosition?: number;
+  /** Messages after the tail that do not continue the log: reported at once. Default 0. */
+  readonly foreign?: number;
   /** First sequence number when the log is empty. */
   readonly startSequence: number;
   /** A batch closes when its lines reach this many bytes. Default `INGEST_BATCH_BYTES`. */
@@ -143,6 +155,8 @@ export interface IngestMachineStats {
   readonly appendErrors: number;
   /** Batches appended again after such an error. */
   readonly appendRetries: number;
+  /** Log messages skipped because they do not continue the log (`ERR_LOG_FOREIGN`). */
+  readonly foreignSkipped: number;
 }
 
 /** A closed batch the log has not acknowledged. */
@@ -162,11 +176,18 @@ interface OpenBatch {
 
 /** A recovery reading back what the log holds after the last batch known. */
 interface ReadingBack {
-  readonly tail: LogTail;
-  /** Batches the log holds after the last batch known. */
+  readonly tail: LogTail | LogForeign;
+  /** Messages the log holds after the last position accounted for. */
   readonly count: number;
-  /** Of those, how many matched ours so far. */
-  matched: number;
+  /** Of those, how many were read. */
+  read: number;
+  /** The positions of the ones that matched ours, in order. */
+  readonly matched: number[];
+  /** The last event number of the log so far: the next batch must start after it. */
+  lastSequence: number;
+  /** Messages that did not continue the log. */
+  skipped: number;
+  /** A continuing batch that is not ours (another writer), or the reader ended early. */
   foreign: boolean;
 }
 
@@ -182,6 +203,10 @@ export class IngestMachine {
   #nextAction = 0;
   /** The last batch this machine knows the log holds (the start tail or its last ack). */
   #known: LogTail | undefined;
+  /** The position of the last message it accounted for: its own batches and what it skipped. */
+  #accounted: number;
+  /** The last number of the last batch closed: the next one starts after it. */
+  #batchedThrough: number;
   /** The fence of the next append. */
   #fence: LogFence;
   readonly #outgoing: Outgoing[] = [];
@@ -207,6 +232,7 @@ export class IngestMachine {
   #batchesAppended = 0;
   #appendErrors = 0;
   #appendRetries = 0;
+  #foreignSkipped = 0;
 
   constructor(setup: IngestMachineSetup) {
     const { tail } = setup;
@@ -215,9 +241,13 @@ export class IngestMachine {
     const { delimiter = CORE_OPTIONS.delimiter.default } = setup;
     this.#recorded = delimiter === CORE_OPTIONS.delimiter.default ? {} : { delimiter };
     this.#known = tail;
-    this.#fence = { position: tail?.position ?? 0 };
+    this.#accounted = setup.endPosition ?? tail?.position ?? 0;
+    this.#fence = { position: this.#accounted };
     this.resumeSequence = tail === undefined ? setup.startSequence : tail.lastSequence + 1;
     this.#consumedThrough = this.resumeSequence - 1;
+    this.#batchedThrough = this.#consumedThrough;
+    const foreign = setup.foreign ?? 0;
+    if (foreign > 0) this.#reportForeign(foreign, this.#accounted - foreign + 1, this.#accounted);
   }
 
   /** The next action to perform, in order; `undefined` when there is none. */
@@ -255,6 +285,7 @@ export class IngestMachine {
       batchesUnacknowledged: this.#outgoing.length,
       appendErrors: this.#appendErrors,
       appendRetries: this.#appendRetries,
+      foreignSkipped: this.#foreignSkipped,
     };
   }
 
@@ -275,7 +306,7 @@ export class IngestMachine {
       this.#consumedThrough = slot.sequence;
     }
     if (this.#open === undefined) {
-      this.#open = { firstSequence: slot.sequence, lines: [], bytes: 0 };
+      this.#open = { firstSequence: this.#batchedThrough + 1, lines: [], bytes: 0 };
       this.#batchTimer = true;
       this.#actions.push(START_BATCH_TIMER);
     }
@@ -324,7 +355,7 @@ export class IngestMachine {
       first = this.#outgoing[0]
     ) {
       this.#outgoing.shift();
-      this.#confirm(first, (this.#known?.position ?? 0) + 1);
+      this.#confirm(first, this.#accounted + 1);
     }
     if (this.#recovering) {
       if (this.#inFlight === 0) this.#recoverSoon();
@@ -378,41 +409,57 @@ export class IngestMachine {
    * the log holds, after the last batch known, a prefix of the unacknowledged batches, or
    * another writer's.
    */
-  tailRead(tail: LogTail | undefined): void {
+  tailRead(tail: LogTail | LogForeign | undefined): void {
     if (this.#abandoned || this.#stopped) return;
-    const base = this.#known?.position ?? 0;
+    const base = this.#accounted;
     const count = (tail?.position ?? 0) - base;
     if (count === 0) {
-      const known = this.#known;
-      const same =
-        tail === undefined ||
-        (tail.firstSequence === known?.firstSequence && tail.lastSequence === known.lastSequence);
-      if (same) this.#resume(tail, 0);
+      if (this.#unchanged(tail)) this.#resume(base, []);
       else this.#foreign(tail);
       return;
     }
-    if (tail === undefined || count < 0 || count > this.#outgoing.length) {
+    if (tail === undefined || count < 0) {
       this.#foreign(tail);
       return;
     }
-    this.#readingBack = { tail, count, matched: 0, foreign: false };
+    this.#readingBack = {
+      tail,
+      count,
+      read: 0,
+      matched: [],
+      lastSequence: this.#known?.lastSequence ?? this.resumeSequence - 1,
+      skipped: 0,
+      foreign: false,
+    };
     this.#actions.push({ type: 'readBack', fromPosition: base + 1 });
   }
 
   /**
-   * One batch read back (`undefined`: the reader ended); returns whether to read another.
-   * Each is compared line by line with the unacknowledged batch it should be.
+   * The next message read back (`undefined`: the reader ended); returns whether to read
+   * another. What does not continue the log is skipped; a batch that does is compared line
+   * by line with the unacknowledged batch it should be.
    */
-  readBack(stored: EventBatch | undefined): boolean {
+  readBack(stored: EventBatch | LogForeign | undefined): boolean {
     const reading = this.#readingBack;
-    if (reading === undefined || reading.foreign || reading.matched === reading.count) return false;
-    const ours = this.#outgoing[reading.matched];
-    if (stored === undefined || ours === undefined || !sameBatch(stored, ours.batch)) {
+    if (reading === undefined || reading.foreign || reading.read === reading.count) return false;
+    if (stored === undefined) {
       reading.foreign = true;
       return false;
     }
-    reading.matched++;
-    return reading.matched < reading.count;
+    reading.read++;
+    const position = this.#accounted + reading.read;
+    if (isForeign(stored) || stored.firstSequence !== reading.lastSequence + 1) {
+      reading.skipped++;
+      return reading.read < reading.count;
+    }
+    const ours = this.#outgoing[reading.matched.length];
+    if (ours === undefined || !sameBatch(stored, ours.batch)) {
+      reading.foreign = true;
+      return false;
+    }
+    reading.matched.push(position);
+    reading.lastSequence = stored.lastSequence;
+    return reading.read < reading.count;
   }
 
   /** The read-back is over (its reader closed): appends resume, or the machine stops. */
@@ -420,8 +467,14 @@ export class IngestMachine {
     const reading = this.#readingBack;
     this.#readingBack = undefined;
     if (reading === undefined || this.#abandoned || this.#stopped) return;
-    if (reading.foreign || reading.matched !== reading.count) this.#foreign(reading.tail);
-    else this.#resume(reading.tail, reading.count);
+    if (reading.foreign || reading.read !== reading.count) {
+      this.#foreign(reading.tail);
+      return;
+    }
+    if (reading.skipped > 0) {
+      this.#reportForeign(reading.skipped, this.#accounted + 1, reading.tail.position);
+    }
+    this.#resume(reading.tail.position, reading.matched);
   }
 
   /** Reading the tail or reading back failed: the recovery is tried again after the retry timer. */
@@ -465,6 +518,7 @@ export class IngestMachine {
     const open = this.#open;
     if (open === undefined) return;
     this.#open = undefined;
+    this.#batchedThrough = this.#consumedThrough;
     if (this.#stopped) return;
     this.#outgoing.push({
       batch: {
@@ -507,6 +561,7 @@ export class IngestMachine {
     this.#batchesAppended++;
     const { firstSequence, lastSequence } = outgoing.batch;
     this.#known = { position, firstSequence, lastSequence };
+    this.#accounted = position;
   }
 
   // The first recovery in a row starts at once; one that follows a recovery without any
@@ -523,14 +578,14 @@ export class IngestMachine {
     this.#actions.push(START_RETRY_TIMER);
   }
 
-  // The log holds the first `written` unacknowledged batches: they are confirmed, the rest
-  // are sent again from the tail.
-  #resume(tail: LogTail | undefined, written: number): void {
-    const base = this.#known?.position ?? 0;
-    for (const [index, outgoing] of this.#outgoing.splice(0, written).entries()) {
-      this.#confirm(outgoing, base + index + 1);
+  // The log holds the first unacknowledged batches at `positions`: they are confirmed, the
+  // rest are sent again after `end`, the log's last position.
+  #resume(end: number, positions: readonly number[]): void {
+    for (const [index, outgoing] of this.#outgoing.splice(0, positions.length).entries()) {
+      this.#confirm(outgoing, positions[index] as number);
     }
-    this.#fence = { position: tail?.position ?? 0 };
+    this.#accounted = end;
+    this.#fence = { position: end };
     for (const outgoing of this.#outgoing) {
       if (outgoing.state !== 'queued') this.#appendRetries++;
       outgoing.state = 'queued';
@@ -539,11 +594,46 @@ export class IngestMachine {
     this.#pump();
   }
 
-  #foreign(tail: LogTail | undefined): void {
+  // Nothing was appended since the last position accounted for: the log still holds there
+  // what this machine found (its last batch, or a message it skipped).
+  #unchanged(tail: LogTail | LogForeign | undefined): boolean {
+    const known = this.#known;
+    if (tail === undefined) return known === undefined;
+    if (known?.position === tail.position) {
+      return (
+        !isForeign(tail) &&
+        tail.firstSequence === known.firstSequence &&
+        tail.lastSequence === known.lastSequence
+      );
+    }
+    const lastSequence = known?.lastSequence ?? this.resumeSequence - 1;
+    return isForeign(tail) || tail.firstSequence !== lastSequence + 1;
+  }
+
+  // One report for the `count` messages skipped between positions `from` and `to`, the end.
+  #reportForeign(count: number, from: number, to: number): void {
+    this.#foreignSkipped += count;
+    this.#actions.push({
+      type: 'report',
+      problem: {
+        code: ErrorCode.LogForeign,
+        message: `the event log holds ${count} message(s) this ingest did not write between positions ${from} and ${to} (not a batch, or a batch that does not continue the log): skipped; appending after position ${to}`,
+        context: {},
+      },
+    });
+  }
+
+  #foreign(tail: LogTail | LogForeign | undefined): void {
+    const what =
+      tail === undefined
+        ? 'is empty'
+        : isForeign(tail)
+          ? `ends at position ${tail.position}`
+          : `holds at position ${tail.position} events ${tail.firstSequence}..${tail.lastSequence}`;
     this.#stop({
       code: ErrorCode.LogFenced,
-      message: `another writer has the event log: its last batch (position ${tail?.position ?? 0}, events ${tail?.firstSequence}..${tail?.lastSequence}) is not one this ingest wrote (another ingest appended, or the log was replaced); this ingest stops and closes its event source`,
-      context: { sequence: tail?.lastSequence },
+      message: `another writer has the event log (it ${what}): a batch this ingest did not write continues it where its own should, or it shrank (another ingest appended, or the log was replaced); this ingest stops and closes its event source`,
+      context: tail === undefined || isForeign(tail) ? {} : { sequence: tail.lastSequence },
     });
   }
 

@@ -14,9 +14,12 @@
  *   an invalid body is reported and consumes its number without being appended (unless a
  *   valid event with its number arrives while it waits, and is appended instead); a reorder
  *   buffer over its bounds skips the missing numbers (`ERR_SEQUENCE_GAP`).
- * - Start: the next number is the log's `tail().lastSequence + 1`, or `startSequence` for
- *   an empty log: an ingest restarted on the same log continues it, and a source resending
- *   old numbers sees them stale.
+ * - Start: the next number is the last continuing batch's `lastSequence + 1`
+ *   (`findResumeTail()`: messages after it that do not continue the log are reported and
+ *   appended after), or `startSequence` without one: an ingest restarted on the same log
+ *   continues it, and a source resending old numbers sees them stale. In a log that holds no
+ *   message yet and no settings the ingest records its own (`LogSettings`); a log that
+ *   records others is refused (`ERR_LOG_CONFIG`).
  * - Timers (batch delay `INGEST_BATCH_DELAY_MS`, recovery retry `INGEST_RECOVERY_RETRY_MS`)
  *   are unref'd; a read during recovery is bounded by `EVENT_LOG_REQUEST_TIMEOUT_MS`.
  * - When the machine stops (another writer), the ingest reports `ERR_LOG_FENCED`, emits
@@ -37,8 +40,10 @@ import { pickRows, resolveOptions, type SettingsOf } from '../options/option.js'
 import {
   type AppendResult,
   checkLogDelimiter,
+  checkLogSettings,
   EVENT_LOG_REQUEST_TIMEOUT_MS,
   type EventLog,
+  type LogForeign,
   type LogTail,
 } from './event-log.js';
 import {
@@ -47,6 +52,7 @@ import {
   type IngestMachineStats,
   type ReadBackAction,
 } from './ingest-machine.js';
+import { findResumeTail, type ResumeTail } from './log-continuity.js';
 import { INGEST_OPTION_NAMES } from './options.js';
 
 /**
@@ -109,12 +115,17 @@ export interface IngestEventMap {
  * Creates an ingest on `options.log`: reads its tail to know where to resume, then is ready
  * for `attachEventSource()`. Throws `ERR_INVALID_OPTION` on a bad option; rejects with the
  * log's error (e.g. `ERR_LOG_UNAVAILABLE`) if its tail cannot be read, and `ERR_LOG_CONFIG`
- * if the log's lines have another delimiter.
+ * if the log's lines have another delimiter or its writer recorded other settings.
  */
 export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const resolved = resolveIngestOptions(options);
-  const tail = await options.log.tail();
-  if (tail !== undefined) checkLogDelimiter(tail, resolved.delimiter, 'this ingest');
+  const { maxFollowEdges, startSequence, delimiter } = resolved;
+  const settings = { maxFollowEdges, startSequence, delimiter };
+  // Recorded only in a log that holds no message yet; else the log's identity, as it is.
+  const identity = await options.log.recordSettings(settings);
+  const tail = await findResumeTail(options.log, identity.settings?.startSequence);
+  if (tail?.batch !== undefined) checkLogDelimiter(tail.batch, resolved.delimiter, 'this ingest');
+  checkLogSettings(identity.settings, settings, 'this ingest');
   return new Ingest(options.log, resolved, tail);
 }
 
@@ -138,6 +149,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   readonly #machine: IngestMachine;
   #batchTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
+  #startTimer: NodeJS.Immediate | undefined;
   #closing: Promise<void> | undefined;
   /** Called when the machine says nothing is left to append. */
   #onIdle: (() => void) | undefined;
@@ -146,12 +158,14 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   #acceptFailures = 0;
 
   /** Use `createIngest()`, which reads the tail first. */
-  constructor(eventLog: EventLog, options: ResolvedIngestOptions, tail: LogTail | undefined) {
+  constructor(eventLog: EventLog, options: ResolvedIngestOptions, tail: ResumeTail | undefined) {
     super();
     this.#log = eventLog;
     this.#shutdownTimeout = options.shutdownTimeout;
     this.#machine = new IngestMachine({
-      tail,
+      tail: tail?.batch,
+      endPosition: tail?.position ?? 0,
+      foreign: tail?.foreign ?? 0,
       startSequence: options.startSequence,
       delimiter: options.delimiter,
     });
@@ -171,6 +185,8 @@ export class Ingest extends EventEmitter<IngestEventMap> {
       report: (problem) => this.#report(problem),
     });
     log('resuming at %d (log position %d)', startSequence, tail?.position ?? 0);
+    // After the creator's `await`, so listeners it adds then hear what the start found.
+    this.#startTimer = setImmediate(() => this.#perform());
   }
 
   /** Whether another writer was found and the ingest stopped appending. */
@@ -246,6 +262,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
 
   async #closeAll(): Promise<void> {
     log('closing');
+    clearImmediate(this.#startTimer);
     const source = this.#machine.stopped
       ? undefined
       : await this.#input.drain(this.#shutdownTimeout);
@@ -371,7 +388,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   }
 
   async #readTail(): Promise<void> {
-    let tail: LogTail | undefined;
+    let tail: LogTail | LogForeign | undefined;
     try {
       tail = await this.#log.tail();
     } catch (error) {

@@ -2,7 +2,7 @@
  * Appends to a JetStream event log: one batch is one message on the log's subject.
  *
  * Invariants:
- * - Each append publishes with `Nats-Msg-Id: seq-<first>` (dedupe, within the stream's
+ * - Each append publishes with `Nats-Msg-Id: seq-<first>-<last>` (dedupe, within the stream's
  *   duplicate window), `Nats-Expected-Last-Sequence` and, inside a pipelined window,
  *   `Nats-Expected-Last-Msg-Id` (fencing), and resolves with the server's acknowledgement.
  *   It never retries by itself, so a caller's window of pipelined appends stays in order.
@@ -20,6 +20,7 @@ import {
   type AppendResult,
   type EventBatch,
   fenced,
+  fencedMessageId,
   type LogFence,
   messageIdOf,
 } from './event-log.js';
@@ -74,15 +75,14 @@ export class JetStreamAppender {
       abandon = () => reject(new Error(LOST_ACKNOWLEDGEMENT));
     });
     this.#awaitingAcks.add(abandon);
+    const lastMsgID = fencedMessageId(fence);
     try {
       const publishing = client.publish(subject, payload, {
         msgID: messageIdOf(batch),
         expect: {
           lastSequence: fence.position,
           streamName: stream,
-          ...(fence.firstSequence === undefined
-            ? {}
-            : { lastMsgID: messageIdOf({ firstSequence: fence.firstSequence }) }),
+          ...(lastMsgID === undefined ? {} : { lastMsgID }),
         },
         timeout: requestTimeout,
       });

@@ -31,14 +31,22 @@ import {
   type EventBatch,
   type EventLog,
   type LogFence,
+  type LogForeign,
+  type LogIdentity,
   type LogReader,
+  type LogSettings,
   type LogTail,
   type ReadOptions,
 } from './event-log.js';
 import { JetStreamAppender } from './jetstream-append.js';
 import { JetStreamLogReader, readTail } from './jetstream-reader.js';
 import { JetStreamSnapshotStore } from './jetstream-snapshot-store.js';
-import { ensureStream, storageType } from './jetstream-stream.js';
+import {
+  ensureStream,
+  recordStreamSettings,
+  storageType,
+  streamIdentity,
+} from './jetstream-stream.js';
 import { messageOf } from './nats-error.js';
 import { NATS_OPTIONS } from './options.js';
 
@@ -201,9 +209,19 @@ export class JetStreamEventLog implements EventLog {
     return this.#appender.append(batch, fence);
   }
 
-  async tail(): Promise<LogTail | undefined> {
+  async tail(): Promise<LogTail | LogForeign | undefined> {
     this.#checkOpen();
     return readTail(this.#manager, this.#stream);
+  }
+
+  async identity(): Promise<LogIdentity> {
+    this.#checkOpen();
+    return streamIdentity(this.#manager, this.#stream);
+  }
+
+  async recordSettings(settings: LogSettings): Promise<LogIdentity> {
+    this.#checkOpen();
+    return recordStreamSettings(this.#manager, this.#stream, settings);
   }
 
   read(fromPosition: number, options: ReadOptions = {}): LogReader {
@@ -212,7 +230,9 @@ export class JetStreamEventLog implements EventLog {
     const reader = new JetStreamLogReader({
       connection: this.#connection,
       client: this.#client,
+      manager: this.#manager,
       stream: this.#stream,
+      epoch: options.epoch,
       fromPosition,
       readAhead: this.#readAhead,
       signal: options.signal,

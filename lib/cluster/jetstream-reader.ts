@@ -10,7 +10,10 @@
  *   `EVENT_LOG_READ_RETRY_MS` from the position owed; the stream being gone or a closed
  *   connection ends the reader with `ERR_LOG_FAILED`. `pullAfresh()` (the log calls it after
  *   a reconnect) makes a reader pull anew at once.
- * - A message that is not a follower-maze batch is `ERR_LOG_BAD_BATCH`.
+ * - A message that is not a follower-maze batch is handed out as a `LogForeign` entry.
+ * - Given an epoch, a reader reads the stream's creation time each time it makes its
+ *   consumer (at first, after a failure, after a reconnect): a stream created again under it
+ *   is `ERR_LOG_REPLACED`, before its consumer starts on the new stream's positions.
  */
 import {
   type Consumer,
@@ -27,9 +30,11 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, MazeError } from '../errors.js';
 import { decodeBatch } from './batch-codec.js';
 import {
-  type EventBatch,
+  checkLogEpoch,
+  isForeign,
   iterateReader,
-  type LogBatch,
+  type LogEntry,
+  type LogForeign,
   type LogReader,
   type LogTail,
   tailOf,
@@ -49,7 +54,7 @@ const EVENT_LOG_READ_RETRY_MS = 250;
 export async function readTail(
   manager: JetStreamManager,
   stream: string,
-): Promise<LogTail | undefined> {
+): Promise<LogTail | LogForeign | undefined> {
   let last: StoredMsg | null;
   let position: number;
   try {
@@ -68,14 +73,18 @@ export async function readTail(
       `the last batch of stream ${stream} (position ${position}) is gone: its tail is unknown (its max age expired it while no event came: delete the stream, and prefer natsMaxBytes to natsMaxAge)`,
     );
   }
-  return tailOf(position, decoded(last.data, position, stream));
+  const entry = entryOf(last.data, position);
+  return isForeign(entry) ? entry : tailOf(position, entry);
 }
 
 /** What a reader reads from, and whom it tells when it closes. */
 export interface ReaderSetup {
   readonly connection: NatsConnection;
   readonly client: JetStreamClient;
+  readonly manager: JetStreamManager;
   readonly stream: string;
+  /** The epoch the caller started on (`ReadOptions.epoch`). */
+  readonly epoch: string | undefined;
   readonly fromPosition: number;
   readonly readAhead: number;
   readonly signal: AbortSignal | undefined;
@@ -105,7 +114,7 @@ export class JetStreamLogReader implements LogReader {
     setup.signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
-  async next(): Promise<LogBatch | undefined> {
+  async next(): Promise<LogEntry | undefined> {
     for (;;) {
       if (this.#closed) return undefined;
       try {
@@ -121,9 +130,8 @@ export class JetStreamLogReader implements LogReader {
         }
         const message = step.value;
         if (message.seq !== this.#position) throw truncated(this.#position, message.seq);
-        const batch = decoded(message.data, message.seq, this.#setup.stream);
         this.#position += 1;
-        return { position: message.seq, ...batch };
+        return entryOf(message.data, message.seq);
       } catch (error) {
         if (!(error instanceof MazeError) && this.#transient(error)) {
           // NATS restarting ends pull requests ("server shutdown"); the ordered consumer
@@ -159,7 +167,7 @@ export class JetStreamLogReader implements LogReader {
     this.#setup.onClose(this);
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<LogBatch> {
+  [Symbol.asyncIterator](): AsyncIterator<LogEntry> {
     return iterateReader(this);
   }
 
@@ -193,13 +201,10 @@ export class JetStreamLogReader implements LogReader {
   }
 
   async #pull(generation: number): Promise<AsyncIterator<JsMsg> | undefined> {
-    const { client, stream, readAhead } = this.#setup;
+    const { readAhead } = this.#setup;
     // An ordered consumer keeps its cursor across pull requests; after a failure a new one
     // starts at the next position this reader owes.
-    this.#consumer ??= client.consumers.get(stream, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: this.#position,
-    });
+    this.#consumer ??= this.#newConsumer();
     const consumer = await this.#consumer;
     const messages = await consumer.fetch({
       max_messages: readAhead,
@@ -214,19 +219,26 @@ export class JetStreamLogReader implements LogReader {
     if (this.#closed) messages.stop();
     return this.#iterator;
   }
+
+  async #newConsumer(): Promise<Consumer> {
+    const { client, manager, stream, epoch } = this.#setup;
+    if (epoch !== undefined) {
+      checkLogEpoch(epoch, (await manager.streams.info(stream)).created, 'the process');
+    }
+    return client.consumers.get(stream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.#position,
+    });
+  }
 }
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function decoded(data: Uint8Array, position: number, stream: string): EventBatch {
+function entryOf(data: Uint8Array, position: number): LogEntry {
   const result = decodeBatch(data);
-  if (!result.ok) {
-    throw new MazeError(
-      ErrorCode.LogBadBatch,
-      `stream ${stream} position ${position} is not a follower-maze batch: ${result.reason}`,
-    );
-  }
-  return result.batch;
+  return result.ok
+    ? { position, ...result.batch }
+    : { position, foreign: `not a follower-maze batch: ${result.reason}` };
 }

@@ -6,14 +6,20 @@
  *   (`ERR_LOG_CONFIG`), since a foreign message would be a hole in the log.
  * - The storage and replicas of an existing stream are left as they are; its retention (max
  *   age, max bytes, and the duplicate window that follows them) is set only when given.
+ * - Identity: the epoch is the stream's creation time (JetStream keeps it across restarts; a
+ *   stream deleted and created again has another). The writer's settings live in the
+ *   stream's description, `follower-maze log settings {…}` (JSON), written once, while the
+ *   stream holds no message and no description: nats-server 2.9 has no stream metadata.
  */
 import {
   JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamManager,
   StorageType,
+  type StreamInfo,
 } from '@nats-io/jetstream';
 import { ErrorCode, MazeError } from '../errors.js';
+import type { LogIdentity, LogSettings } from './event-log.js';
 import { messageOf } from './nats-error.js';
 import { NATS_OPTIONS } from './options.js';
 
@@ -138,4 +144,73 @@ async function createStream(
 /** JetStream's storage type for the option's word. */
 export function storageType(storage: 'file' | 'memory'): StorageType {
   return storage === 'memory' ? StorageType.Memory : StorageType.File;
+}
+
+/** What opens the description of a stream that records its writer's settings. */
+const SETTINGS_PREFIX = 'follower-maze log settings ';
+
+/** The identity of `stream`: see `EventLog.identity()`. */
+export async function streamIdentity(
+  manager: JetStreamManager,
+  stream: string,
+): Promise<LogIdentity> {
+  return identityOf(await infoOf(manager, stream));
+}
+
+/** Records `settings` in `stream`'s description if it is empty and holds no message. */
+export async function recordStreamSettings(
+  manager: JetStreamManager,
+  stream: string,
+  settings: LogSettings,
+): Promise<LogIdentity> {
+  const info = await infoOf(manager, stream);
+  if ((info.config.description ?? '') !== '' || info.state.last_seq !== 0) return identityOf(info);
+  try {
+    await manager.streams.update(stream, {
+      description: `${SETTINGS_PREFIX}${JSON.stringify(settings)}`,
+    });
+  } catch (error) {
+    throw new MazeError(
+      ErrorCode.LogFailed,
+      `cannot record the settings in stream ${stream}: ${messageOf(error)}`,
+    );
+  }
+  // Read again: another writer may have recorded its own first.
+  return streamIdentity(manager, stream);
+}
+
+async function infoOf(manager: JetStreamManager, stream: string): Promise<StreamInfo> {
+  try {
+    return await manager.streams.info(stream);
+  } catch (error) {
+    throw new MazeError(
+      ErrorCode.LogFailed,
+      `cannot read the configuration of stream ${stream}: ${messageOf(error)}`,
+    );
+  }
+}
+
+function identityOf(info: StreamInfo): LogIdentity {
+  return { epoch: info.created, settings: settingsOf(info.config.description) };
+}
+
+/** The settings a description records; `undefined` for any other description. */
+function settingsOf(description: string | undefined): LogSettings | undefined {
+  if (description === undefined || !description.startsWith(SETTINGS_PREFIX)) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(description.slice(SETTINGS_PREFIX.length));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { maxFollowEdges, startSequence, delimiter } = parsed as Record<string, unknown>;
+  if (
+    typeof maxFollowEdges !== 'number' ||
+    typeof startSequence !== 'number' ||
+    typeof delimiter !== 'string'
+  ) {
+    return undefined;
+  }
+  return { maxFollowEdges, startSequence, delimiter };
 }

@@ -3,9 +3,13 @@
  * the cluster's gateway, and the ingest's snapshot writer.
  *
  * Invariants:
- * - The host's `apply()` gets each position once, in order, from the one after `afterPosition`.
- *   A batch at or below the last applied position (a log handing one out again after a
- *   retry) is skipped; a position skipped over means the log lost it (`ERR_LOG_TRUNCATED`).
+ * - The host's `apply()` gets each batch that continues the log (log-continuity.ts), once, in
+ *   order, from the position after the start's (from an empty start, the first batch must
+ *   start at the `startSequence` the log's writer recorded, read when it comes); every other
+ *   position (a foreign message, a batch that does not follow the last number applied) goes
+ *   to `skipped()` and never stops the follower. An entry at or below the last position read (a log handing one out again
+ *   after a retry) is dropped; a position skipped over means the log lost it
+ *   (`ERR_LOG_TRUNCATED`).
  * - Holding: while `hold()` is in force the follower calls no `next()`, so the log is not
  *   pulled (its reader's read-ahead bounds what waits); `whileHeld()` lets the host wait
  *   inside a batch too. `release()` and `close()` end every wait.
@@ -14,14 +18,42 @@
  *   `GATEWAY_RETRY_MAX_MS`, back to the minimum after a batch applied). Anything else, and a
  *   reader that ends without `close()` (the log closed under it), is the host's `failed()`,
  *   once, after which the follower reads no more.
+ * - Identity: readers are opened with the host's epoch, so a reader that opens on a log
+ *   deleted and created again fails (`ERR_LOG_REPLACED`); besides, the log's identity is read
+ *   every `LOG_IDENTITY_CHECK_MS` and before reading again after a failure, and the host's
+ *   `checkIdentity()` judges it (the epoch, settings recorded since). What it throws is
+ *   `failed()`.
  */
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
-import type { EventLog, LogBatch, LogReader } from './event-log.js';
+import {
+  type EventLog,
+  isForeign,
+  type LogBatch,
+  type LogEntry,
+  type LogIdentity,
+  type LogReader,
+} from './event-log.js';
+import { discontinuity } from './log-continuity.js';
 
 /** First pause before a gateway reads the log again after a read failed; it doubles each time. */
 const GATEWAY_RETRY_MIN_MS = 250;
 /** Longest pause between a gateway's attempts to read the log again. */
 const GATEWAY_RETRY_MAX_MS = 10_000;
+/**
+ * How often a follower reads the log's identity: the most a stream deleted and created again
+ * goes unnoticed by a reader that did not fail (one stream info request a second).
+ */
+const LOG_IDENTITY_CHECK_MS = 1_000;
+
+/** Where a follower starts: after `position`, whose last event number is `lastSequence`. */
+export interface FollowFrom {
+  readonly position: number;
+  /**
+   * Absent: nothing applied yet (an empty start): the first batch must start at the
+   * `startSequence` the log's writer recorded, or, in a log that records none, starts it.
+   */
+  readonly lastSequence?: number | undefined;
+}
 
 /** What a `LogFollower` asks of its owner. */
 export interface LogFollowerHost {
@@ -30,15 +62,23 @@ export interface LogFollowerHost {
    * host will take no more (it is closing); may wait meanwhile (see `whileHeld()`).
    */
   apply(batch: LogBatch): Promise<boolean> | boolean;
+  /** The entry at the next position does not continue the log (`reason`): it is skipped. */
+  skipped(entry: LogEntry, reason: string): void;
   report(problem: Problem): void;
   /** The log cannot be followed any more; called once, never after `close()`. */
   failed(error: MazeError): void;
+  /** Throws a `MazeError` when the log is no longer the one the host started on, or unfit. */
+  checkIdentity(identity: LogIdentity): void;
+  /** The epoch the host started on: its readers refuse another (`ReadOptions.epoch`). */
+  readonly epoch: string;
 }
 
 export class LogFollower {
   readonly #log: EventLog;
   readonly #host: LogFollowerHost;
   #position: number;
+  #lastSequence: number | undefined;
+  #skipped = 0;
   #reader: LogReader | undefined;
   #following = false;
   #readRetries = 0;
@@ -48,18 +88,31 @@ export class LogFollower {
   /** Ends a pause before reading again: its timer, or `close()`. */
   #endPause: (() => void) | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
+  #identityTimer: NodeJS.Timeout | undefined;
+  #checkingIdentity = false;
   #closed = false;
   #failed = false;
 
-  constructor(eventLog: EventLog, afterPosition: number, host: LogFollowerHost) {
+  constructor(eventLog: EventLog, from: FollowFrom, host: LogFollowerHost) {
     this.#log = eventLog;
-    this.#position = afterPosition;
+    this.#position = from.position;
+    this.#lastSequence = from.lastSequence;
     this.#host = host;
   }
 
-  /** The position of the last batch applied. */
+  /** The position of the last entry read: a batch applied, or one skipped. */
   get position(): number {
     return this.#position;
+  }
+
+  /** The last event number of the batches applied (`undefined`: none yet). */
+  get lastSequence(): number | undefined {
+    return this.#lastSequence;
+  }
+
+  /** Entries skipped because they do not continue the log. */
+  get skipped(): number {
+    return this.#skipped;
   }
 
   /** Whether it is reading the log right now (not waiting to retry, not failed or closed). */
@@ -74,6 +127,8 @@ export class LogFollower {
 
   /** Starts reading; the returned promise settles when the follower stops for good. */
   start(): Promise<void> {
+    this.#identityTimer = setInterval(() => void this.#checkIdentity(), LOG_IDENTITY_CHECK_MS);
+    this.#identityTimer.unref();
     return this.#follow();
   }
 
@@ -104,6 +159,7 @@ export class LogFollower {
   async close(): Promise<void> {
     this.#closed = true;
     this.#following = false;
+    clearInterval(this.#identityTimer);
     const reader = this.#reader;
     this.#reader = undefined;
     this.release();
@@ -113,33 +169,33 @@ export class LogFollower {
 
   async #follow(): Promise<void> {
     let delay = GATEWAY_RETRY_MIN_MS;
+    let again = false;
     while (!this.#closed) {
-      let reader: LogReader;
+      let reader: LogReader | undefined;
       try {
-        reader = this.#log.read(this.#position + 1);
-      } catch (error) {
-        this.#fail(error);
-        return;
-      }
-      this.#reader = reader;
-      this.#following = true;
-      try {
+        // A read failed: the stream may have been deleted, and created again since.
+        if (again) this.#host.checkIdentity(await this.#log.identity());
+        again = true;
+        if (this.#closed || this.#failed) return;
+        reader = this.#log.read(this.#position + 1, { epoch: this.#host.epoch });
+        this.#reader = reader;
+        this.#following = true;
         for (;;) {
           if (this.#held) await this.whileHeld();
-          const batch = this.#closed ? undefined : await reader.next();
-          if (batch === undefined) {
+          const entry = this.#closed ? undefined : await reader.next();
+          if (entry === undefined) {
             if (!this.#closed) {
               this.#fail(new MazeError(ErrorCode.LogFailed, 'the event log reader ended'));
             }
             return;
           }
-          if (!(await this.#take(batch))) return;
+          if (!(await this.#take(entry))) return;
           delay = GATEWAY_RETRY_MIN_MS;
         }
       } catch (error) {
         this.#following = false;
         this.#reader = undefined;
-        await reader.close();
+        await reader?.close();
         if (this.#closed) return;
         if (!isRetryable(error)) {
           this.#fail(error);
@@ -157,21 +213,58 @@ export class LogFollower {
     }
   }
 
-  // One batch to the host; false when following ends.
-  async #take(batch: LogBatch): Promise<boolean> {
-    if (batch.position <= this.#position) return true;
-    if (batch.position !== this.#position + 1) {
+  // The periodic check: a failed read is the reader's to report.
+  async #checkIdentity(): Promise<void> {
+    if (this.#checkingIdentity || this.#closed || this.#failed) return;
+    this.#checkingIdentity = true;
+    try {
+      this.#host.checkIdentity(await this.#log.identity());
+    } catch (error) {
+      if (!isRetryable(error)) {
+        this.#fail(error);
+        void this.#reader?.close();
+      }
+    } finally {
+      this.#checkingIdentity = false;
+    }
+  }
+
+  // One entry to the host; false when following ends.
+  async #take(entry: LogEntry): Promise<boolean> {
+    if (this.#failed) return false;
+    if (entry.position <= this.#position) return true;
+    if (entry.position !== this.#position + 1) {
       this.#fail(
         new MazeError(
           ErrorCode.LogTruncated,
-          `the event log went from position ${this.#position} to ${batch.position}: positions in between are missing`,
+          `the event log went from position ${this.#position} to ${entry.position}: positions in between are missing`,
         ),
       );
       return false;
     }
+    // The writer records its settings before its first append: they are there by now.
+    if (this.#lastSequence === undefined && !isForeign(entry)) await this.#learnStart();
+    const reason = discontinuity(entry, this.#lastSequence);
+    if (reason !== undefined) {
+      this.#position = entry.position;
+      this.#skipped++;
+      this.#host.skipped(entry, reason);
+      return true;
+    }
+    // Continuing: a batch (a foreign entry never continues).
+    const batch = entry as LogBatch;
     if (!(await this.#host.apply(batch)) || this.#closed) return false;
     this.#position = batch.position;
+    this.#lastSequence = batch.lastSequence;
     return true;
+  }
+
+  // From an empty start: the number before the log's recorded first one, if it records one.
+  async #learnStart(): Promise<void> {
+    const identity = await this.#log.identity();
+    this.#host.checkIdentity(identity);
+    const startSequence = identity.settings?.startSequence;
+    if (startSequence !== undefined) this.#lastSequence = startSequence - 1;
   }
 
   // `ms`, cut short by close().
@@ -192,6 +285,7 @@ export class LogFollower {
 
   #fail(error: unknown): void {
     this.#following = false;
+    clearInterval(this.#identityTimer);
     if (this.#closed || this.#failed) return;
     this.#failed = true;
     this.#host.failed(

@@ -10,19 +10,33 @@
  *   are dropped (the last one always stays, so the tail survives). The dedupe window is
  *   what is retained: a dropped batch's id is forgotten with it (JetStream's is a time).
  * - Appends settle in call order, so pipelined appends behave as over the network.
+ * - `publish()` puts raw bytes at the next position, as any NATS client allowed on the
+ *   subject can: no message id, no fence; a reader gets them back as a batch if they decode
+ *   as one, else as a `LogForeign` entry.
+ * - Its epoch is a random id; `replace()` empties it as deleting and creating its stream
+ *   again would, under a new one.
  */
+import { Buffer } from 'node:buffer';
+import { randomUUID } from 'node:crypto';
 import { ErrorCode, MazeError } from '../errors.js';
-import { checkBatch, encodedSize } from './batch-codec.js';
+import { checkBatch, decodeBatch, encodedSize } from './batch-codec.js';
 import {
   type AppendResult,
   checkFromPosition,
+  checkLogEpoch,
   type EventBatch,
   type EventLog,
   fenced,
+  fencedMessageId,
+  isForeign,
   iterateReader,
   type LogBatch,
+  type LogEntry,
   type LogFence,
+  type LogForeign,
+  type LogIdentity,
   type LogReader,
+  type LogSettings,
   type LogTail,
   messageIdOf,
   type ReadOptions,
@@ -44,9 +58,10 @@ export interface MemoryEventLogOptions {
 }
 
 interface Stored {
-  readonly batch: LogBatch;
+  readonly entry: LogEntry;
   readonly size: number;
-  readonly messageId: string;
+  /** Absent for a message published without one (`publish()`). */
+  readonly messageId: string | undefined;
 }
 
 export class MemoryEventLog implements EventLog {
@@ -62,6 +77,8 @@ export class MemoryEventLog implements EventLog {
   /** Readers waiting for the next append. */
   readonly #waiting = new Set<() => void>();
   readonly #readers = new Set<MemoryLogReader>();
+  #epoch = randomUUID();
+  #settings: LogSettings | undefined;
   #closed = false;
 
   constructor(options: MemoryEventLogOptions = {}) {
@@ -88,45 +105,88 @@ export class MemoryEventLog implements EventLog {
     const first = this.#positionById.get(messageId);
     if (first !== undefined) return { position: first, duplicate: true };
     if (fence.position !== this.#lastPosition) throw fenced(fence, this.#lastPosition);
-    const last = this.#stored.at(-1);
-    if (
-      fence.firstSequence !== undefined &&
-      (last === undefined || last.batch.firstSequence !== fence.firstSequence)
-    ) {
+    const expected = fencedMessageId(fence);
+    if (expected !== undefined && this.#stored.at(-1)?.messageId !== expected) {
       throw fenced(fence, 'another batch');
     }
-    const position = this.#lastPosition + 1;
-    const stored: Stored = {
-      batch: Object.freeze({
-        position,
-        firstSequence: batch.firstSequence,
-        lastSequence: batch.lastSequence,
-        lines: Object.freeze([...batch.lines]),
-        ...(batch.delimiter === undefined ? {} : { delimiter: batch.delimiter }),
-      }),
-      size: encodedSize(batch),
-      messageId,
+    return {
+      position: this.#push(frozen(this.#lastPosition + 1, batch), messageId, encodedSize(batch)),
+      duplicate: false,
     };
-    this.#stored.push(stored);
-    this.#bytes += stored.size;
-    this.#positionById.set(messageId, position);
-    this.#lastPosition = position;
-    this.#dropOverRetention();
-    this.#wake();
-    return { position, duplicate: false };
   }
 
-  async tail(): Promise<LogTail | undefined> {
+  /**
+   * Puts `payload` at the next position as any client allowed to publish on the log's subject
+   * could: no message id, no fence. Returns its position.
+   */
+  publish(payload: Uint8Array | string): number {
     this.#checkOpen();
-    const last = this.#stored.at(-1);
+    const bytes = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
+    const position = this.#lastPosition + 1;
+    const decoded = decodeBatch(bytes);
+    const entry: LogEntry = decoded.ok
+      ? frozen(position, decoded.batch)
+      : Object.freeze({ position, foreign: `not a follower-maze batch: ${decoded.reason}` });
+    return this.#push(entry, undefined, bytes.length);
+  }
+
+  async tail(): Promise<LogTail | LogForeign | undefined> {
+    this.#checkOpen();
+    const last = this.#stored.at(-1)?.entry;
     if (last === undefined) return undefined;
-    return tailOf(last.batch.position, last.batch);
+    return isForeign(last) ? last : tailOf(last.position, last);
+  }
+
+  #push(entry: LogEntry, messageId: string | undefined, size: number): number {
+    const stored: Stored = { entry, size, messageId };
+    this.#stored.push(stored);
+    this.#bytes += stored.size;
+    if (messageId !== undefined) this.#positionById.set(messageId, entry.position);
+    this.#lastPosition = entry.position;
+    this.#dropOverRetention();
+    this.#wake();
+    return entry.position;
+  }
+
+  async identity(): Promise<LogIdentity> {
+    this.#checkOpen();
+    return { epoch: this.#epoch, settings: this.#settings };
+  }
+
+  async recordSettings(settings: LogSettings): Promise<LogIdentity> {
+    this.#checkOpen();
+    if (this.#settings === undefined && this.#lastPosition === 0) {
+      this.#settings = Object.freeze({ ...settings });
+    }
+    return this.identity();
+  }
+
+  /**
+   * Empties the log as deleting its stream and creating it again would: a new epoch, no
+   * settings, no batch. A reader open meanwhile fails at its next read (`ERR_LOG_FAILED`), as
+   * one on a deleted JetStream stream does.
+   */
+  replace(): void {
+    this.#checkOpen();
+    this.#stored.length = 0;
+    this.#head = 0;
+    this.#bytes = 0;
+    this.#lastPosition = 0;
+    this.#positionById.clear();
+    this.#epoch = randomUUID();
+    this.#settings = undefined;
+    this.#wake();
+  }
+
+  /** @internal The current epoch (see `identity()`). */
+  get epoch(): string {
+    return this.#epoch;
   }
 
   read(fromPosition: number, options: ReadOptions = {}): LogReader {
     this.#checkOpen();
     checkFromPosition(fromPosition);
-    const reader = new MemoryLogReader(this, fromPosition, options.signal);
+    const reader = new MemoryLogReader(this, fromPosition, options);
     this.#readers.add(reader);
     return reader;
   }
@@ -137,11 +197,11 @@ export class MemoryEventLog implements EventLog {
     await Promise.all([...this.#readers].map((reader) => reader.close()));
   }
 
-  /** @internal The batch at `position`: `'truncated'`, `'later'` (not yet appended) or it. */
-  batchAt(position: number): LogBatch | 'truncated' | 'later' {
+  /** @internal The entry at `position`: `'truncated'`, `'later'` (not yet appended) or it. */
+  entryAt(position: number): LogEntry | 'truncated' | 'later' {
     if (position > this.#lastPosition) return 'later';
     if (position < this.firstPosition) return 'truncated';
-    return (this.#stored[this.#head + position - this.firstPosition] as Stored).batch;
+    return (this.#stored[this.#head + position - this.firstPosition] as Stored).entry;
   }
 
   /** @internal Calls `wake` once, at the next append or at close. */
@@ -169,7 +229,7 @@ export class MemoryEventLog implements EventLog {
       const oldest = this.#stored[this.#head] as Stored;
       this.#head += 1;
       this.#bytes -= oldest.size;
-      this.#positionById.delete(oldest.messageId);
+      if (oldest.messageId !== undefined) this.#positionById.delete(oldest.messageId);
     }
     // Compact once the dropped prefix outweighs what is kept: amortised O(1) per append.
     if (this.#head > 1024 && this.#head * 2 > this.#stored.length) {
@@ -186,24 +246,34 @@ export class MemoryEventLog implements EventLog {
 class MemoryLogReader implements LogReader {
   readonly #log: MemoryEventLog;
   readonly #signal: AbortSignal | undefined;
+  /** The epoch it reads: the caller's, else the log's when it opened. */
+  readonly #epoch: string;
+  readonly #epochGiven: boolean;
   #position: number;
   #closed = false;
   /** Ends a pending `next()` wait at close. */
   #stopWaiting: (() => void) | undefined;
   readonly #onAbort = (): void => void this.close();
 
-  constructor(log: MemoryEventLog, fromPosition: number, signal: AbortSignal | undefined) {
+  constructor(log: MemoryEventLog, fromPosition: number, { signal, epoch }: ReadOptions) {
     this.#log = log;
     this.#position = fromPosition;
+    this.#epoch = epoch ?? log.epoch;
+    this.#epochGiven = epoch !== undefined;
     this.#signal = signal;
     if (signal?.aborted) this.#closed = true;
     signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
-  async next(): Promise<LogBatch | undefined> {
+  async next(): Promise<LogEntry | undefined> {
     for (;;) {
       if (this.#closed) return undefined;
-      const found = this.#log.batchAt(this.#position);
+      if (this.#log.epoch !== this.#epoch) {
+        await this.close();
+        if (this.#epochGiven) checkLogEpoch(this.#epoch, this.#log.epoch, 'the process');
+        throw new MazeError(ErrorCode.LogFailed, 'the event log was deleted under this reader');
+      }
+      const found = this.#log.entryAt(this.#position);
       if (found === 'truncated') {
         const first = this.#log.firstPosition;
         await this.close();
@@ -232,9 +302,19 @@ class MemoryLogReader implements LogReader {
     this.#log.forget(this);
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<LogBatch> {
+  [Symbol.asyncIterator](): AsyncIterator<LogEntry> {
     return iterateReader(this);
   }
+}
+
+function frozen(position: number, batch: EventBatch): LogBatch {
+  return Object.freeze({
+    position,
+    firstSequence: batch.firstSequence,
+    lastSequence: batch.lastSequence,
+    lines: Object.freeze([...batch.lines]),
+    ...(batch.delimiter === undefined ? {} : { delimiter: batch.delimiter }),
+  });
 }
 
 function checkBound(name: string, value: number): number {

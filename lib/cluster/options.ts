@@ -106,6 +106,8 @@ export const INGEST_OPTION_NAMES = [
   'sourceIdleTimeout',
   'shutdownTimeout',
   'delimiter',
+  // Not the ingest's own: it records it in a new log, for every reader to check.
+  'maxFollowEdges',
 ] as const;
 
 /** The settings a gateway takes: the client side of a maze's. */

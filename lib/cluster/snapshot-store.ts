@@ -35,13 +35,23 @@ export class MemorySnapshotStore implements SnapshotStore {
   }
 }
 
+/** Where a restored snapshot stands: its log position and the last event number there. */
+export interface RestoredAt {
+  readonly position: number;
+  readonly lastSequence: number;
+}
+
 /**
- * Restores `core` from the newest snapshot of `store`; its log position, or 0 without one.
- * Rejects with the store's error, or `ERR_LOG_BAD_BATCH` for a snapshot it cannot decode.
+ * Restores `core` from the newest snapshot of `store`; where it stands, or `undefined`
+ * without one. Rejects with the store's error, or `ERR_LOG_BAD_BATCH` for a snapshot it
+ * cannot decode.
  */
-export async function restoreNewest(core: MazeCore, store: SnapshotStore): Promise<number> {
+export async function restoreNewest(
+  core: MazeCore,
+  store: SnapshotStore,
+): Promise<RestoredAt | undefined> {
   const bytes = await store.latest();
-  if (bytes === undefined) return 0;
+  if (bytes === undefined) return undefined;
   const decoded = decodeGraphSnapshot(bytes);
   if (!decoded.ok) {
     throw new MazeError(
@@ -50,5 +60,18 @@ export async function restoreNewest(core: MazeCore, store: SnapshotStore): Promi
     );
   }
   core.restore(decoded.snapshot);
-  return decoded.snapshot.position;
+  const { position, lastSequence } = decoded.snapshot;
+  return { position, lastSequence };
+}
+
+/**
+ * Throws `ERR_LOG_CONFIG` when a snapshot stands at log position `start`, beyond the log's
+ * last position `end`: the stream was created again and the snapshot is the old one's.
+ */
+export function checkSnapshotWithinLog(start: number, end: number): void {
+  if (start <= end) return;
+  throw new MazeError(
+    ErrorCode.LogConfig,
+    `the newest snapshot stands at log position ${start}, beyond the log's end (${end}): the stream was replaced; delete its snapshot bucket`,
+  );
 }

@@ -12,8 +12,13 @@
  * - At most one save is in flight; a snapshot due meanwhile waits for the next batch. No
  *   timer: a log that stops growing needs no new snapshot.
  * - Start: from the newest snapshot in the store (a restarted ingest goes on from there),
- *   else from the first batch. The graph bound (`maxFollowEdges`) must be the gateways':
+ *   else from the first batch. It applies the batches that continue the log as a gateway
+ *   does (log-continuity.ts) and skips the rest without a word: the ingest and the gateways
+ *   report them. The graph bound (`maxFollowEdges`) must be the gateways':
  *   the same events then make the same graph everywhere.
+ * - The log's epoch is the one found at start: a log deleted and created again stops the
+ *   writer, so no snapshot mixes two logs; another `maxFollowEdges` or `delimiter` recorded
+ *   by the writer is refused (`ERR_LOG_CONFIG`), at start and later.
  * - Problems (a save failed, the log cannot be followed) are `'problem'` events: snapshots
  *   are an optimisation, the ingest goes on without them. A writer that cannot follow the log
  *   any more stops writing (`stopped`).
@@ -24,10 +29,17 @@ import { encodeGraphSnapshot } from '../core/graph-snapshot.js';
 import { MazeCore } from '../core/maze-core.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { resolveOptions, type SettingsOf } from '../options/option.js';
-import { checkLogDelimiter, type EventLog, type LogBatch } from './event-log.js';
-import { LogFollower } from './log-follower.js';
+import {
+  checkLogDelimiter,
+  checkLogEpoch,
+  checkLogSettings,
+  type EventLog,
+  type LogBatch,
+  type LogIdentity,
+} from './event-log.js';
+import { type FollowFrom, LogFollower } from './log-follower.js';
 import { SNAPSHOT_WRITER_OPTIONS } from './options.js';
-import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
+import { checkSnapshotWithinLog, restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
 const log = createDebug('follower-maze:snapshots');
 
@@ -69,18 +81,36 @@ export interface SnapshotWriterEventMap {
 
 /**
  * Loads the newest snapshot (if any) and starts following the log after it. Rejects with the
- * store's error, or `ERR_LOG_BAD_BATCH` for a snapshot that cannot be decoded.
+ * store's error, `ERR_LOG_BAD_BATCH` for a snapshot that cannot be decoded, or
+ * `ERR_LOG_CONFIG` for a log whose writer recorded another `maxFollowEdges` or `delimiter`
+ * or a snapshot beyond the log's end (a stream created again beside an old bucket).
  */
 export async function createSnapshotWriter(
   options: SnapshotWriterOptions,
 ): Promise<SnapshotWriter> {
   const resolved = resolveOptions(SNAPSHOT_WRITER_OPTIONS, options);
+  const identity = await options.log.identity();
+  checkIdentity(identity, identity, resolved);
   const core = new MazeCore({
     maxFollowEdges: resolved.maxFollowEdges,
     delimiter: resolved.delimiter,
   });
-  const position = await restoreNewest(core, options.store);
-  return new SnapshotWriter(options, resolved, core, position);
+  const restored = await restoreNewest(core, options.store);
+  const from: FollowFrom = restored ?? { position: 0 };
+  // Read after the snapshot, as a gateway does: the log only grows meanwhile.
+  checkSnapshotWithinLog(from.position, (await options.log.tail())?.position ?? 0);
+  return new SnapshotWriter(options, resolved, core, from, identity);
+}
+
+/** Throws unless `found` is the epoch of `started` and records this writer's settings (or none). */
+function checkIdentity(
+  started: LogIdentity,
+  found: LogIdentity,
+  resolved: SettingsOf<typeof SNAPSHOT_WRITER_OPTIONS>,
+): void {
+  checkLogEpoch(started.epoch, found.epoch, 'this snapshot writer');
+  const { maxFollowEdges, delimiter } = resolved;
+  checkLogSettings(found.settings, { maxFollowEdges, delimiter }, 'this snapshot writer');
 }
 
 export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
@@ -106,7 +136,8 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     options: SnapshotWriterOptions,
     resolved: SettingsOf<typeof SNAPSHOT_WRITER_OPTIONS>,
     core: MazeCore,
-    position: number,
+    from: FollowFrom,
+    identity: LogIdentity,
   ) {
     super();
     this.#store = options.store;
@@ -116,10 +147,13 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     this.#now = options.now ?? Date.now;
     this.#lastAt = this.#now();
     this.#core = core;
-    this.#position = position;
-    this.#follower = new LogFollower(options.log, position, {
+    this.#position = from.position;
+    this.#follower = new LogFollower(options.log, from, {
       apply: (batch) => this.#apply(batch),
+      skipped: (entry, reason) => log('skipped position %d: %s', entry.position, reason),
       report: (problem) => this.emit('problem', problem),
+      epoch: identity.epoch,
+      checkIdentity: (found) => checkIdentity(identity, found, resolved),
       failed: (error) => {
         this.#stopped = true;
         this.emit('problem', {
@@ -129,7 +163,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
         });
       },
     });
-    log('starting after position %d', position);
+    log('starting after position %d', from.position);
     // After the creator's `await`, so listeners it adds then hear the first problems too.
     this.#startTimer = setImmediate(() => void this.#follower.start());
   }

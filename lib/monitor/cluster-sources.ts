@@ -53,6 +53,10 @@ const INGEST_STAT_METRICS: { readonly [Stat in keyof IngestStats]: StatMetric } 
   ),
   appendErrors: counter('append_errors', 'Append failures the ingest recovered from.'),
   appendRetries: counter('append_retries', 'Batches appended again after a failure.'),
+  foreignSkipped: counter(
+    'ingest_log_foreign',
+    'Log messages the ingest skipped: not its own nor continuing (ERR_LOG_FOREIGN).',
+  ),
   stopped: gauge('ingest_stopped', '1 once another writer was found and the ingest stopped.'),
   problems: PROBLEMS_METRIC,
 };
@@ -65,6 +69,10 @@ export const GATEWAY_STAT_METRICS: { readonly [Stat in keyof GatewayStats]: Stat
   logReadingPaused: gauge('log_reading_paused', '1 while clients hold back reading the log.'),
   logReadingPauses: counter('log_reading_pauses', 'Times clients held back reading the log.'),
   batchesApplied: counter('batches_applied', 'Event log batches applied.'),
+  logForeign: counter(
+    'log_foreign',
+    'Log messages skipped: they do not continue the log (ERR_LOG_FOREIGN).',
+  ),
   logPosition: gauge('log_position', 'Position of the last event log batch applied.'),
   catchUpPosition: gauge('catch_up_position', 'Event log position to reach before serving.'),
   startSnapshotPosition: gauge(

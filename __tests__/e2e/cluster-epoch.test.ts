@@ -1,0 +1,220 @@
+/**
+ * One configuration and one epoch per stream, with the built binary on a real nats-server:
+ * - a gateway with another --max-follow-edges than the ingest recorded refuses to start,
+ *   naming both values, with a snapshot or without;
+ * - the stream deleted and created again under a running gateway (the ingest restarted on
+ *   it): the gateway stops with ERR_LOG_REPLACED, closes its clients and exits 1, and its
+ *   clients got exactly the events of the old stream, nothing of the new one.
+ * Every wait is bounded; every process, socket and server is closed.
+ */
+import { beforeAll, expect, it } from '@jest/globals';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { encodeBatch } from '../../lib/cluster/batch-codec.js';
+import { run } from '../helpers/binary.js';
+import {
+  clientsOn,
+  gateway,
+  ingest,
+  lastStats,
+  logFlags,
+  type Started,
+  stop,
+} from '../helpers/cluster-processes.js';
+import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
+import {
+  attachMemorySource,
+  attachUsers,
+  expectSameDeliveries,
+  type TcpPeer,
+  useMemoryMazes,
+  useTcpPeers,
+  waitUntil,
+  withTimeout,
+  writeAll,
+} from '../helpers/sockets.js';
+import { generateEventLines, mulberry32, shuffleInBatches } from '../helpers/streams.js';
+
+const USERS = 25;
+const WAIT_MS = 30_000;
+const STATS = ['--stats-interval', '50'];
+
+/** Events `from..to` (valid, default mix), shuffled in batches of up to 50. */
+function eventsText(from: number, to: number, seed: number): string {
+  const lines = generateEventLines({ count: to - from + 1, users: USERS, seed, start: from });
+  return shuffleInBatches(lines, 50, mulberry32(seed)).join('');
+}
+
+const peers = useTcpPeers();
+const newMaze = useMemoryMazes();
+
+/** Sends `text` to `events` from a new source and waits until it appended `count` events. */
+async function sendThrough(events: Started, text: string, count: number): Promise<TcpPeer> {
+  const source = await peers.connect(events.port);
+  await writeAll(source.socket, text, WAIT_MS);
+  await waitUntil(
+    () => lastStats(events).eventsAppended === String(count),
+    `the ingest to append ${count} events`,
+    WAIT_MS,
+  );
+  return source;
+}
+
+async function deleteStream(nats: NatsServer, stream: string): Promise<void> {
+  const admin = await connect({ servers: nats.url });
+  try {
+    expect(await (await jetstreamManager(admin)).streams.delete(stream)).toBe(true);
+  } finally {
+    await admin.close();
+  }
+}
+
+describeWithNats(
+  'cluster mode: one configuration and one epoch per stream (built binaries)',
+  () => {
+    let nats: NatsServer;
+
+    beforeAll(async () => {
+      nats = await startNatsServer();
+    });
+
+    it('refuses a gateway with another --max-follow-edges, snapshot or not, naming both values', async () => {
+      const stream = 'EPOCH_BOUND';
+      const events = await ingest(nats, stream, [...STATS, '--snapshot-events', '1000']);
+      // The command line names the flag beside the option.
+      const refusal =
+        /the event log was made with other settings: maxFollowEdges \(--max-follow-edges[^)]*\) 8388608 \(recorded by its writer\), this gateway has 10/;
+      const refused = async (): Promise<void> => {
+        const other = run([
+          'gateway',
+          ...logFlags(nats, stream),
+          '--client-port',
+          '0',
+          '--max-follow-edges',
+          '10',
+        ]);
+        const { code } = await other.finished(WAIT_MS);
+        expect(code).toBe(1);
+        expect(other.stderr.join('\n')).toMatch(refusal);
+      };
+      await refused();
+      (await sendThrough(events, eventsText(1, 5_000, 1), 5_000)).socket.end();
+      await waitUntil(
+        () => Number(lastStats(events).snapshotsSaved ?? 0) > 0,
+        'a snapshot',
+        WAIT_MS,
+      );
+      await refused();
+      expect(await stop(events)).toBe(0);
+    }, 120_000);
+
+    it('stops a gateway whose stream is deleted and created again: clients closed, exit 1, nothing of the new stream delivered', async () => {
+      const stream = 'EPOCH_RECREATED';
+      const reference = newMaze().maze;
+      const referenceSource = attachMemorySource(reference);
+      const server = await gateway(nats, stream, STATS);
+      const clients = await clientsOn(server, USERS, peers, WAIT_MS);
+      const expected = await attachUsers(reference, USERS);
+
+      const first = await ingest(nats, stream, STATS);
+      const old = eventsText(1, 20_000, 1);
+      referenceSource.peer.write(old);
+      (await sendThrough(first, old, 20_000)).socket.end();
+      await waitUntil(
+        () => lastStats(server).logPosition === lastStats(first).batchesAppended,
+        'the gateway at the end of the old stream',
+        WAIT_MS,
+      );
+      expect(await stop(first)).toBe(0);
+      expect(await expectSameDeliveries(clients, expected, WAIT_MS)).toBeGreaterThan(1_000);
+
+      await deleteStream(nats, stream);
+      const second = await ingest(nats, stream, STATS);
+      // More than the old stream held: a gateway reading on would find its positions again.
+      (await sendThrough(second, eventsText(1, 40_000, 2), 40_000)).socket.end();
+
+      expect(await withTimeout(server.exited, WAIT_MS, 'the gateway to exit')).toBe(1);
+      const said = server.stderr.join('\n');
+      expect(said).toMatch(/ERR_LOG_REPLACED/);
+      expect(said).toMatch(
+        /the event log was deleted and created again: it is epoch \S+, not \S+ as when (the process|this gateway) started/,
+      );
+      await Promise.all(
+        clients.map((client) => withTimeout(client.received.done, WAIT_MS, 'a client closed')),
+      );
+      // Exactly the old stream's notifications: nothing of the new one, nothing skipped.
+      for (const [index, client] of clients.entries()) {
+        expect(client.received.text).toBe(
+          (expected[index] as (typeof expected)[number]).received.text,
+        );
+      }
+      // A gateway started now follows the new stream.
+      const fresh = await gateway(nats, stream, STATS);
+      expect(lastStats(second).batchesAppended).toBeDefined();
+      await waitUntil(
+        () => lastStats(fresh).logPosition === lastStats(second).batchesAppended,
+        'a new gateway at the end of the new stream',
+        WAIT_MS,
+      );
+      for (const process of [second, fresh]) expect(await stop(process)).toBe(0);
+    }, 120_000);
+
+    it('stops a gateway whose nats-server came back without its store, once the ingest made the stream again', async () => {
+      const stream = 'EPOCH_STORE_LOST';
+      const lost = await startNatsServer();
+      const reference = newMaze().maze;
+      const referenceSource = attachMemorySource(reference);
+      const server = await gateway(lost, stream, STATS);
+      const clients = await clientsOn(server, USERS, peers, WAIT_MS);
+      const expected = await attachUsers(reference, USERS);
+      const first = await ingest(lost, stream, STATS);
+      const old = eventsText(1, 20_000, 3);
+      referenceSource.peer.write(old);
+      (await sendThrough(first, old, 20_000)).socket.end();
+      await waitUntil(
+        () => lastStats(server).logPosition === lastStats(first).batchesAppended,
+        'the gateway at the end of the old stream',
+        WAIT_MS,
+      );
+      expect(await stop(first)).toBe(0);
+      expect(await expectSameDeliveries(clients, expected, WAIT_MS)).toBeGreaterThan(1_000);
+
+      // The same address, an empty store: the gateway reconnects to a server without its stream.
+      await lost.stop();
+      const again = await startNatsServer({ port: lost.port });
+      const second = await ingest(again, stream, STATS);
+      (await sendThrough(second, eventsText(1, 40_000, 4), 40_000)).socket.end();
+
+      expect(await withTimeout(server.exited, WAIT_MS, 'the gateway to exit')).toBe(1);
+      expect(server.stderr.join('\n')).toMatch(/ERR_LOG_REPLACED: .*deleted and created again/);
+      await Promise.all(
+        clients.map((client) => withTimeout(client.received.done, WAIT_MS, 'a client closed')),
+      );
+      for (const [index, client] of clients.entries()) {
+        expect(client.received.text).toBe(
+          (expected[index] as (typeof expected)[number]).received.text,
+        );
+      }
+      expect(await stop(second)).toBe(0);
+      await again.stop();
+    }, 120_000);
+
+    it('accepts a stream an older version made, without settings, and says they cannot be checked', async () => {
+      const stream = 'EPOCH_UNRECORDED';
+      const admin = await connect({ servers: nats.url });
+      try {
+        const manager = await jetstreamManager(admin);
+        await manager.streams.add({ name: stream, subjects: [`e2e.${stream}`] });
+        const batch = { firstSequence: 1, lastSequence: 1, lines: ['1|B\n'] };
+        await jetstream(admin).publish(`e2e.${stream}`, encodeBatch(batch));
+      } finally {
+        await admin.close();
+      }
+      const server = await gateway(nats, stream, [...STATS, '--max-follow-edges', '10']);
+      const said = [...server.stdout, ...server.stderr].join('\n');
+      expect(said).toMatch(/the event log records no settings \(an older version created it\)/);
+      await waitUntil(() => lastStats(server).logPosition === '1', 'the batch applied', WAIT_MS);
+      expect(await stop(server)).toBe(0);
+    }, 60_000);
+  },
+);
