@@ -9,8 +9,9 @@
  *   body belong to the batch after them). So a batch continues the log exactly when its first
  *   number is the last applied one plus 1; from an empty start (no snapshot), the log's first
  *   batch starts at the `startSequence` its writer recorded (`LogSettings`), or, in a log that
- *   records none, the first batch read starts the log. Anything else at a position (not a batch, a duplicate, a batch going
- *   backwards, overlapping or jumping ahead) is foreign: skipped and reported, never applied.
+ *   records none, the first batch read starts the log. Anything else at a position (not a
+ *   batch, a duplicate, a batch going backwards, overlapping or jumping ahead) is foreign:
+ *   skipped and reported, never applied.
  * - `findResumeTail()` reads at most `LOG_TAIL_SCAN` messages back from the end: the last
  *   batch that continues the log is the end of the longest run of continuing batches among
  *   them (the first such run on a tie); a window that reaches position 1 must start its run
