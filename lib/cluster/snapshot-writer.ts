@@ -11,8 +11,9 @@
  *   batches never leak into it while it is saved.
  * - At most one save is in flight; a snapshot due meanwhile waits for the next batch. No
  *   timer: a log that stops growing needs no new snapshot.
- * - Start: from the newest snapshot in the store (a restarted ingest goes on from there),
- *   else from the first batch. It applies the batches that continue the log as a gateway
+ * - Start: from the newest snapshot in the store that passes its checks (a restarted ingest
+ *   goes on from there), else from the first batch (`restoreNewest()`); each snapshot it
+ *   refused is a `'problem'`. Every snapshot it saves carries its checksum. It applies the batches that continue the log as a gateway
  *   does (log-continuity.ts) and skips the rest without a word: the ingest and the gateways
  *   report them. The graph bound (`maxFollowEdges`) must be the gateways':
  *   the same events then make the same graph everywhere.
@@ -39,6 +40,7 @@ import {
 } from './event-log.js';
 import { type FollowFrom, LogFollower } from './log-follower.js';
 import { SNAPSHOT_WRITER_OPTIONS } from './options.js';
+import { sealSnapshot } from './snapshot-checksum.js';
 import { checkSnapshotWithinLog, restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
 const log = createDebug('follower-maze:snapshots');
@@ -81,7 +83,7 @@ export interface SnapshotWriterEventMap {
 
 /**
  * Loads the newest snapshot (if any) and starts following the log after it. Rejects with the
- * store's error, `ERR_LOG_BAD_BATCH` for a snapshot that cannot be decoded, or
+ * store's error, `ERR_SNAPSHOT_BAD` when neither a snapshot nor the log can rebuild the graph, or
  * `ERR_LOG_CONFIG` for a log whose writer recorded another `maxFollowEdges` or `delimiter`
  * or a snapshot beyond the log's end (a stream created again beside an old bucket).
  */
@@ -95,11 +97,14 @@ export async function createSnapshotWriter(
     maxFollowEdges: resolved.maxFollowEdges,
     delimiter: resolved.delimiter,
   });
-  const restored = await restoreNewest(core, options.store);
+  const refused: Problem[] = [];
+  const restored = await restoreNewest(core, options.store, options.log, (problem) =>
+    refused.push(problem),
+  );
   const from: FollowFrom = restored ?? { position: 0 };
   // Read after the snapshot, as a gateway does: the log only grows meanwhile.
   checkSnapshotWithinLog(from.position, (await options.log.tail())?.position ?? 0);
-  return new SnapshotWriter(options, resolved, core, from, identity);
+  return new SnapshotWriter(options, resolved, core, from, identity, refused);
 }
 
 /** Throws unless `found` is the epoch of `started` and records this writer's settings (or none). */
@@ -138,6 +143,8 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     core: MazeCore,
     from: FollowFrom,
     identity: LogIdentity,
+    /** Snapshots refused at start, reported once listeners can hear them. */
+    refused: readonly Problem[] = [],
   ) {
     super();
     this.#store = options.store;
@@ -165,7 +172,10 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     });
     log('starting after position %d', from.position);
     // After the creator's `await`, so listeners it adds then hear the first problems too.
-    this.#startTimer = setImmediate(() => void this.#follower.start());
+    this.#startTimer = setImmediate(() => {
+      for (const problem of refused) this.emit('problem', problem);
+      void this.#follower.start();
+    });
   }
 
   /** Whether it stopped following the log (no more snapshots). */
@@ -202,14 +212,16 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
   }
 
   #save(batch: LogBatch): void {
-    const bytes = encodeGraphSnapshot(this.#core.graph, {
-      position: batch.position,
-      lastSequence: batch.lastSequence,
-    });
+    const bytes = sealSnapshot(
+      encodeGraphSnapshot(this.#core.graph, {
+        position: batch.position,
+        lastSequence: batch.lastSequence,
+      }),
+    );
     this.#eventsSince = 0;
     this.#lastAt = this.#now();
     this.#saving = this.#store
-      .save(bytes)
+      .save(bytes, batch.position)
       .then(
         () => {
           this.#saved++;
