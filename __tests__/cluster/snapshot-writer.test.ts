@@ -237,7 +237,7 @@ describe('SnapshotWriter', () => {
     store.overwrite(0, newest.subarray(0, newest.length - 8));
     const second = track(await createSnapshotWriter({ log, store, snapshotEvents: 100 }));
     const problems = collectProblems(second);
-    expect(second.stats()).toMatchObject({ snapshotPosition: 2 });
+    expect(second.stats()).toMatchObject({ snapshotPosition: 2, snapshotsRefused: 1 });
     await appendLines(log, LINES.slice(200, 300), 50);
     // At 4 again (in place of the corrupt one), then at 6.
     await waitUntil(() => second.stats().snapshotsSaved === 2, 'two snapshots');

@@ -149,12 +149,21 @@ describeWithNats('cluster mode with snapshots that fail their checks (built bina
       const clients = await clientsOn(server, USERS, peers, WAIT_MS);
       const started = Number(lastStats(server).startSnapshotPosition);
       expect(started).toBe(every ? 0 : positionOf(names[1]));
+      const refused = every ? 3 : 1;
       expect(server.stderr.filter((line) => line.includes('ERR_SNAPSHOT_BAD'))).toHaveLength(
-        every ? 3 : 1,
+        refused,
       );
+      expect(Number(lastStats(server).startSnapshotsRefused)).toBe(refused);
 
       const second = await ingest(nats, stream, flags);
       await second.waitForLine('stderr', /ERR_SNAPSHOT_BAD/, WAIT_MS);
+      await waitUntil(
+        () => lastStats(second).snapshotsRefused !== undefined,
+        'a stats line of the ingest',
+        WAIT_MS,
+      );
+      // Restoring as the gateway did, it refuses the same snapshots.
+      expect(Number(lastStats(second).snapshotsRefused)).toBe(refused);
       await waitUntil(
         () => reference.stats().nextSequence > PHASES * PHASE,
         'the reference to apply every phase',

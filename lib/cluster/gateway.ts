@@ -103,6 +103,8 @@ export interface GatewayStats
   readonly logPosition: number;
   /** The position of the snapshot the gateway started from (0: it read the log from 1). */
   readonly startSnapshotPosition: number;
+  /** Snapshots refused at start, as failing their checks (`ERR_SNAPSHOT_BAD`). */
+  readonly startSnapshotsRefused: number;
   /** The position the gateway had to reach before serving clients (the tail at start). */
   readonly catchUpPosition: number;
   /** Whether it has reached it (`ready` resolved). */
@@ -211,6 +213,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
   readonly #catchUpPosition: number;
   /** The position of the snapshot it started from (0: none). */
   readonly #startPosition: number;
+  readonly #snapshotsRefused: number;
   readonly #follower: LogFollower;
   #caughtUp = false;
   #settleReady: ((error?: MazeError) => void) | undefined;
@@ -243,6 +246,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
     this.#catchUpPosition = from.catchUpPosition;
     this.#core = from.core;
     this.#startPosition = from.start.position;
+    this.#snapshotsRefused = from.refused?.length ?? 0;
     this.#follower = new LogFollower(eventLog, from.start, {
       apply: (batch) => this.#applyBatch(batch),
       skipped: (entry, reason) => this.#skipped(entry, reason),
@@ -324,6 +328,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       logForeign: this.#follower.skipped,
       logPosition: this.#follower.position,
       startSnapshotPosition: this.#startPosition,
+      startSnapshotsRefused: this.#snapshotsRefused,
       catchUpPosition: this.#catchUpPosition,
       caughtUp: this.#caughtUp,
       following: this.#follower.following,

@@ -71,6 +71,8 @@ export interface SnapshotWriterStats {
   readonly snapshotBytes: number;
   /** The log position the writer has applied. */
   readonly snapshotLogPosition: number;
+  /** Snapshots refused at start, as failing their checks (`ERR_SNAPSHOT_BAD`). */
+  readonly snapshotsRefused: number;
   /** Whether it stopped following the log (retention dropped what it had not read): no more snapshots. */
   readonly snapshotWriterStopped: boolean;
 }
@@ -134,6 +136,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
   #position: number;
   #bytes = 0;
   #stopped = false;
+  readonly #refused: number;
   #startTimer: NodeJS.Immediate | undefined;
 
   /** Use `createSnapshotWriter()`. */
@@ -155,6 +158,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     this.#lastAt = this.#now();
     this.#core = core;
     this.#position = from.position;
+    this.#refused = refused.length;
     this.#follower = new LogFollower(options.log, from, {
       apply: (batch) => this.#apply(batch),
       skipped: (entry, reason) => log('skipped position %d: %s', entry.position, reason),
@@ -190,6 +194,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
       snapshotPosition: this.#position,
       snapshotBytes: this.#bytes,
       snapshotLogPosition: this.#follower.position,
+      snapshotsRefused: this.#refused,
       snapshotWriterStopped: this.#stopped,
     };
   }
