@@ -7,6 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Objm } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { connectEventLog } from '../../lib/cluster/connect.js';
 import type { JetStreamEventLog } from '../../lib/cluster/jetstream-event-log.js';
@@ -108,9 +109,19 @@ function withJetStream(): void {
     const log = await open('SNAPPED');
     const store = await log.openSnapshots();
     expect(await store.list()).toEqual([]);
+    // The single object of an older version's bucket lists as the oldest, and goes first.
+    await (await new Objm(admin).open('SNAPPED_SNAPSHOTS')).putBlob(
+      { name: 'graph' },
+      new Uint8Array(5),
+    );
+    expect(await store.list()).toEqual([{ name: 'graph', bytes: 5 }]);
     // Several chunks' worth (Object Store cuts objects into 128 KiB chunks).
     const big = new Uint8Array(3_000_000).map((_, index) => index % 251);
     await store.save(big, 9);
+    expect((await store.list()).map((stored) => stored.name)).toEqual([
+      'graph-0000000000000009',
+      'graph',
+    ]);
     for (const position of [10, 11, 12]) await store.save(big.subarray(0, position), position);
     await store.save(big.subarray(0, 1_000_001), 100);
     const other = await (await open('SNAPPED')).openSnapshots();

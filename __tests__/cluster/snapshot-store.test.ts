@@ -155,8 +155,12 @@ describe('restoreNewest()', () => {
       restoreNewest(core, store, await logOfLines(), (problem) => problems.push(problem)),
     ).resolves.toBeUndefined();
     expect(problems.map((problem) => problem.message)).toEqual([
-      expect.stringContaining('more than a graph of 1 edges takes'),
-      expect.stringContaining('more than a graph of 1 edges takes'),
+      expect.stringContaining(
+        'more than a graph of maxFollowEdges 1 takes: not a snapshot, or one taken with a larger maxFollowEdges',
+      ),
+      expect.stringContaining(
+        'more than a graph of maxFollowEdges 1 takes: not a snapshot, or one taken with a larger maxFollowEdges',
+      ),
     ]);
   });
 

@@ -110,7 +110,7 @@ export async function restoreNewest(
     if (stored.bytes > maxBytes) {
       refuse(
         stored.name,
-        `${stored.bytes} bytes, more than a graph of ${core.graph.maxEdges} edges takes`,
+        `${stored.bytes} bytes, more than a graph of maxFollowEdges ${core.graph.maxEdges} takes: not a snapshot, or one taken with a larger maxFollowEdges`,
       );
       continue;
     }
