@@ -11,9 +11,9 @@
  *   identified, as from `serve`.
  * - Catching up: `createGateway()` reads the log's tail and starts from the newest snapshot of
  *   the follow graph that passes its checks when it is given a store (else from position 1,
- *   `restoreNewest()`); until the gateway has
- *   applied the log up to that tail, `ready` is pending and `attachClient()` refuses, so no client
- *   receives the replay of old events. Then `'caughtUp'` is emitted.
+ *   `restoreNewest()`); until the gateway has applied the log up to that tail, `ready` is
+ *   pending and `attachClient()` refuses, so no client receives the replay of old events.
+ *   Then `'caughtUp'` is emitted.
  * - Backpressure: while flow control holds the input (a client over its limit, or all over
  *   the total), the gateway stops applying, even inside a batch, and its follower stops
  *   calling the reader's `next()`, so the log stops being pulled (its read-ahead bounds what waits). A

@@ -13,10 +13,11 @@
  *   timer: a log that stops growing needs no new snapshot.
  * - Start: from the newest snapshot in the store that passes its checks (a restarted ingest
  *   goes on from there), else from the first batch (`restoreNewest()`); each snapshot it
- *   refused is a `'problem'`. Every snapshot it saves carries its checksum. It applies the batches that continue the log as a gateway
- *   does (log-continuity.ts) and skips the rest without a word: the ingest and the gateways
- *   report them. The graph bound (`maxFollowEdges`) must be the gateways':
- *   the same events then make the same graph everywhere.
+ *   refused is a `'problem'`. Every snapshot it saves carries its checksum
+ *   (snapshot-checksum.ts). It applies the batches that continue the log as a gateway does
+ *   (log-continuity.ts) and skips the rest without a word: the ingest and the gateways
+ *   report them. The graph bound (`maxFollowEdges`) must be the gateways': the same events
+ *   then make the same graph everywhere.
  * - The log's epoch is the one found at start: a log deleted and created again stops the
  *   writer, so no snapshot mixes two logs; another `maxFollowEdges` or `delimiter` recorded
  *   by the writer is refused (`ERR_LOG_CONFIG`), at start and later.
@@ -84,10 +85,11 @@ export interface SnapshotWriterEventMap {
 }
 
 /**
- * Loads the newest snapshot (if any) and starts following the log after it. Rejects with the
- * store's error, `ERR_SNAPSHOT_BAD` when neither a snapshot nor the log can rebuild the graph, or
- * `ERR_LOG_CONFIG` for a log whose writer recorded another `maxFollowEdges` or `delimiter`
- * or a snapshot beyond the log's end (a stream created again beside an old bucket).
+ * Loads the newest snapshot that passes its checks (if any) and starts following the log
+ * after it. Rejects with the store's error, `ERR_SNAPSHOT_BAD` when neither a snapshot nor
+ * the log can rebuild the graph, or `ERR_LOG_CONFIG` for a log whose writer recorded another
+ * `maxFollowEdges` or `delimiter` or a snapshot beyond the log's end (a stream created again
+ * beside an old bucket).
  */
 export async function createSnapshotWriter(
   options: SnapshotWriterOptions,
