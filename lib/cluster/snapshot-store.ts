@@ -9,8 +9,10 @@
  *   `read()` gives back exactly the bytes saved (checked, and refused when they fail, by
  *   `restoreNewest()`); store failures are `MazeError`s with `ERR_LOG_…` codes.
  * - Restoring tries the snapshots newest first, then the log from position 1: a snapshot
- *   that fails its checks is reported (`ERR_SNAPSHOT_BAD`) and skipped, one whose log is gone
- *   too; only when neither a snapshot nor the log can rebuild the graph does it reject.
+ *   that fails its checks is reported (`ERR_SNAPSHOT_BAD`) and skipped, and so is an older
+ *   one whose next position the log no longer holds; a snapshot over the graph bound's size
+ *   is refused unread. Only when neither a snapshot nor the log can rebuild the graph does
+ *   it reject.
  */
 
 import type { MazeCore } from '../core/maze-core.js';
