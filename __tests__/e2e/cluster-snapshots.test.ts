@@ -5,20 +5,24 @@
  * afterwards reports it (ERR_SNAPSHOT_BAD), starts from the older snapshot (or the log from
  * position 1) and its clients get exactly what a maze in this process fed the same events
  * sends; an ingest restarted beside it starts, reports it too, and appends what reaches
- * them. Every wait is bounded; every process, socket and server is closed.
+ * them. With every snapshot garbage and the log's first position dropped by retention, a
+ * gateway exits 1 saying what to do. Every wait is bounded; every process, socket and server
+ * is closed.
  */
 import { beforeAll, expect, it } from '@jest/globals';
 import { Objm } from '@nats-io/obj';
 import { connect } from '@nats-io/transport-node';
+import { run } from '../helpers/binary.js';
 import {
   clientsOn,
   gateway,
   ingest,
   lastStats,
+  logFlags,
   type Started,
   stop,
 } from '../helpers/cluster-processes.js';
-import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
+import { describeWithNats, type NatsServer, startNatsServer, streamInfo } from '../helpers/nats.js';
 import {
   attachMemorySource,
   attachUsers,
@@ -45,6 +49,7 @@ function eventsText(from: number, to: number, seed: number): string {
   return shuffleInBatches(lines, 50, mulberry32(seed)).join('');
 }
 
+let nats: NatsServer;
 const peers = useTcpPeers();
 const newMaze = useMemoryMazes();
 
@@ -108,9 +113,33 @@ function positionOf(name: string | undefined): number {
   return Number(name?.slice('graph-'.length));
 }
 
-describeWithNats('cluster mode with snapshots that fail their checks (built binaries)', () => {
-  let nats: NatsServer;
+/**
+ * Runs an ingest with `flags` on `stream` through `PHASES` phases of events (each also given
+ * to `sent`), a snapshot saved after each, then stops it, so no save races what follows.
+ */
+async function snapshotPhases(
+  stream: string,
+  flags: readonly string[],
+  seed: number,
+  sent: (text: string) => void,
+): Promise<void> {
+  const first = await ingest(nats, stream, [...flags]);
+  const source = await peers.connect(first.port);
+  for (let phase = 0; phase < PHASES; phase++) {
+    const text = eventsText(phase * PHASE + 1, (phase + 1) * PHASE, seed * 10 + phase);
+    sent(text);
+    await sendThrough(first, source, text, (phase + 1) * PHASE);
+    await waitUntil(
+      () => Number(lastStats(first).snapshotsSaved ?? 0) > phase,
+      `snapshot ${phase + 1}`,
+      WAIT_MS,
+    );
+  }
+  source.socket.end();
+  expect(await stop(first)).toBe(0);
+}
 
+describeWithNats('cluster mode with snapshots that fail their checks (built binaries)', () => {
   beforeAll(async () => {
     nats = await startNatsServer();
   });
@@ -126,21 +155,7 @@ describeWithNats('cluster mode with snapshots that fail their checks (built bina
       const reference = newMaze().maze;
       const referenceSource = attachMemorySource(reference);
 
-      const first = await ingest(nats, stream, flags);
-      const firstSource = await peers.connect(first.port);
-      for (let phase = 0; phase < PHASES; phase++) {
-        const text = eventsText(phase * PHASE + 1, (phase + 1) * PHASE, index * 10 + phase);
-        referenceSource.peer.write(text);
-        await sendThrough(first, firstSource, text, (phase + 1) * PHASE);
-        await waitUntil(
-          () => Number(lastStats(first).snapshotsSaved ?? 0) > phase,
-          `snapshot ${phase + 1}`,
-          WAIT_MS,
-        );
-      }
-      // Stopped first, so no save races the damage.
-      firstSource.socket.end();
-      expect(await stop(first)).toBe(0);
+      await snapshotPhases(stream, flags, index, (text) => referenceSource.peer.write(text));
       const names = await damageSnapshots(nats, stream, damage, every);
       expect(names).toHaveLength(3);
 
@@ -184,4 +199,22 @@ describeWithNats('cluster mode with snapshots that fail their checks (built bina
       for (const process of [second, server]) expect(await stop(process)).toBe(0);
     }, 120_000);
   }
+
+  it('stops a gateway, saying what to do, when no snapshot is usable and retention dropped position 1', async () => {
+    const stream = 'SNAP_BAD_LOST';
+    await snapshotPhases(
+      stream,
+      [...STATS, '--snapshot-events', SNAPSHOT_EVENTS, '--nats-max-bytes', '60000'],
+      9,
+      () => {},
+    );
+    expect((await streamInfo(nats, stream)).state.first_seq).toBeGreaterThan(1);
+    await damageSnapshots(nats, stream, DAMAGE.garbage, true);
+    const refused = run(['gateway', ...logFlags(nats, stream), '--client-port', '0']);
+    const { code } = await refused.finished(WAIT_MS);
+    expect(code).toBe(1);
+    expect(refused.stderr.join('\n')).toMatch(
+      /no snapshot in bucket SNAP_BAD_LOST_SNAPSHOTS is usable \(graph-\d{16}: .*\) and the event log no longer holds position 1: nothing can rebuild the follow graph\. Delete the stream and its snapshot bucket, then start the ingest again with the whole event source/,
+    );
+  }, 120_000);
 });
