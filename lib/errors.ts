@@ -86,7 +86,7 @@ export const ErrorCode = {
    * ingest appended meanwhile, or this one went on from a stale tail. Nothing was appended.
    */
   LogFenced: 'ERR_LOG_FENCED',
-  /** A batch that cannot be appended (invalid as given), or a snapshot that cannot be decoded. */
+  /** A batch that cannot be appended (invalid as given). */
   LogBadBatch: 'ERR_LOG_BAD_BATCH',
   /** The log no longer holds the position asked for: retention dropped it, or it was deleted. */
   LogTruncated: 'ERR_LOG_TRUNCATED',
@@ -108,6 +108,11 @@ export const ErrorCode = {
    * batch that does not follow the last event number applied): skipped, with its position.
    */
   LogForeign: 'ERR_LOG_FOREIGN',
+  /**
+   * A stored snapshot of the follow graph fails its checks (checksum, size, format): skipped
+   * for an older one or the log; rejected only when nothing can rebuild the graph.
+   */
+  SnapshotBad: 'ERR_SNAPSHOT_BAD',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -7,6 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Objm } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { connectEventLog } from '../../lib/cluster/connect.js';
 import type { JetStreamEventLog } from '../../lib/cluster/jetstream-event-log.js';
@@ -104,16 +105,35 @@ function withJetStream(): void {
     });
   });
 
-  it('keeps the newest snapshot in the Object Store beside the stream, whole', async () => {
+  it('keeps the newest snapshots in the Object Store beside the stream, whole', async () => {
     const log = await open('SNAPPED');
     const store = await log.openSnapshots();
-    expect(await store.latest()).toBeUndefined();
+    expect(await store.list()).toEqual([]);
+    // The single object of an older version's bucket lists as the oldest, and goes first.
+    await (await new Objm(admin).open('SNAPPED_SNAPSHOTS')).putBlob(
+      { name: 'graph' },
+      new Uint8Array(5),
+    );
+    expect(await store.list()).toEqual([{ name: 'graph', bytes: 5 }]);
     // Several chunks' worth (Object Store cuts objects into 128 KiB chunks).
     const big = new Uint8Array(3_000_000).map((_, index) => index % 251);
-    await store.save(big);
-    await store.save(big.subarray(0, 1_000_001));
+    await store.save(big, 9);
+    expect((await store.list()).map((stored) => stored.name)).toEqual([
+      'graph-0000000000000009',
+      'graph',
+    ]);
+    for (const position of [10, 11, 12]) await store.save(big.subarray(0, position), position);
+    await store.save(big.subarray(0, 1_000_001), 100);
     const other = await (await open('SNAPPED')).openSnapshots();
-    expect(await other.latest()).toEqual(big.subarray(0, 1_000_001));
+    // The newest SNAPSHOTS_KEPT, newest first.
+    const kept = await other.list();
+    expect(kept).toEqual([
+      { name: 'graph-0000000000000100', bytes: 1_000_001 },
+      { name: 'graph-0000000000000012', bytes: 12 },
+      { name: 'graph-0000000000000011', bytes: 11 },
+    ]);
+    expect(await other.read(kept[0]?.name ?? '')).toEqual(big.subarray(0, 1_000_001));
+    expect(await other.read('graph-0000000000000009')).toBeUndefined();
     const buckets = await (await jetstreamManager(admin)).streams.names().next();
     expect(buckets).toContain('OBJ_SNAPPED_SNAPSHOTS');
   });

@@ -9,12 +9,16 @@ import { describe, expect, it } from '@jest/globals';
 import { createGateway, type Gateway } from '../../lib/cluster/gateway.js';
 import { createIngest, type Ingest } from '../../lib/cluster/ingest.js';
 import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
-import { MemorySnapshotStore, type SnapshotStore } from '../../lib/cluster/snapshot-store.js';
+import {
+  MemorySnapshotStore,
+  type SnapshotStore,
+  type StoredSnapshot,
+} from '../../lib/cluster/snapshot-store.js';
 import { createSnapshotWriter, type SnapshotWriter } from '../../lib/cluster/snapshot-writer.js';
 import { MazeCore } from '../../lib/core/maze-core.js';
 import { ErrorCode } from '../../lib/errors.js';
 import { collectProblems, useClosing } from '../helpers/closing.js';
-import { decoded, edgesOf } from '../helpers/graphs.js';
+import { edgesOf, newestIn, opened } from '../helpers/graphs.js';
 import {
   attachMemorySource,
   attachUsers,
@@ -47,17 +51,23 @@ class HeldStore implements SnapshotStore {
   readonly waiting: (() => void)[] = [];
   fail = false;
 
-  save(bytes: Uint8Array): Promise<void> {
+  readonly where = 'a held store';
+
+  save(bytes: Uint8Array, position: number): Promise<void> {
     return new Promise((resolve, reject) => {
       this.waiting.push(() => {
         if (this.fail) reject(new Error('bucket unavailable'));
-        else void this.inner.save(bytes).then(resolve);
+        else void this.inner.save(bytes, position).then(resolve);
       });
     });
   }
 
-  latest(): Promise<Uint8Array | undefined> {
-    return this.inner.latest();
+  list(): Promise<readonly StoredSnapshot[]> {
+    return this.inner.list();
+  }
+
+  read(name: string): Promise<Uint8Array | undefined> {
+    return this.inner.read(name);
   }
 
   releaseAll(): void {
@@ -74,9 +84,7 @@ function graphAfter(lines: readonly string[]): string[] {
 
 /** The newest snapshot in `store`, with the edges of the graph it restores. */
 async function snapshotIn(store: SnapshotStore) {
-  const bytes = await store.latest();
-  if (bytes === undefined) throw new Error('no snapshot');
-  const snapshot = decoded(bytes);
+  const snapshot = opened(await newestIn(store));
   const core = new MazeCore();
   core.restore(snapshot);
   return { ...snapshot, edges: edgesOf(core.graph) };
@@ -213,6 +221,27 @@ describe('SnapshotWriter', () => {
     expect(second.stats()).toMatchObject({ snapshotPosition: 4, snapshotLogPosition: 4 });
     await appendLines(log, LINES.slice(200, 300), 50);
     await waitUntil(() => second.stats().snapshotsSaved === 1, 'a snapshot');
+    const snapshot = await snapshotIn(store);
+    expect(snapshot.position).toBe(6);
+    expect(snapshot.edges).toEqual(graphAfter(LINES.slice(0, 300)));
+  });
+
+  it('started again beside a corrupt newest snapshot, reports it and goes on from the older one', async () => {
+    const log = new MemoryEventLog();
+    const store = new MemorySnapshotStore();
+    const first = await createSnapshotWriter({ log, store, snapshotEvents: 100 });
+    await appendLines(log, LINES.slice(0, 200), 50);
+    await waitUntil(() => first.stats().snapshotsSaved === 2, 'two snapshots');
+    await first.close();
+    const newest = await newestIn(store);
+    store.overwrite(0, newest.subarray(0, newest.length - 8));
+    const second = track(await createSnapshotWriter({ log, store, snapshotEvents: 100 }));
+    const problems = collectProblems(second);
+    expect(second.stats()).toMatchObject({ snapshotPosition: 2, snapshotsRefused: 1 });
+    await appendLines(log, LINES.slice(200, 300), 50);
+    // At 4 again (in place of the corrupt one), then at 6.
+    await waitUntil(() => second.stats().snapshotsSaved === 2, 'two snapshots');
+    expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.SnapshotBad]);
     const snapshot = await snapshotIn(store);
     expect(snapshot.position).toBe(6);
     expect(snapshot.edges).toEqual(graphAfter(LINES.slice(0, 300)));

@@ -1,8 +1,11 @@
 /**
  * Follow graphs and graph snapshots as the snapshot tests compare them: every edge as a
- * sorted `followee>follower` string, and a snapshot decoded or the test fails.
+ * sorted `followee>follower` string, and a snapshot decoded (or opened from a store) or the
+ * test fails.
  */
 
+import { openSnapshot } from '../../lib/cluster/snapshot-checksum.js';
+import type { SnapshotStore } from '../../lib/cluster/snapshot-store.js';
 import type { FollowGraph } from '../../lib/core/follow-graph.js';
 import { decodeGraphSnapshot, type GraphSnapshot } from '../../lib/core/graph-snapshot.js';
 
@@ -21,4 +24,19 @@ export function decoded(bytes: Uint8Array): GraphSnapshot {
   const result = decodeGraphSnapshot(bytes);
   if (!result.ok) throw new Error(result.reason);
   return result.snapshot;
+}
+
+/** The snapshot that stored `bytes` (checksum and all) hold; throws why they hold none. */
+export function opened(bytes: Uint8Array): GraphSnapshot {
+  const result = openSnapshot(bytes);
+  if (!result.ok) throw new Error(result.reason);
+  return result.snapshot;
+}
+
+/** The bytes of the newest snapshot `store` holds; throws without one. */
+export async function newestIn(store: SnapshotStore): Promise<Uint8Array> {
+  const [newest] = await store.list();
+  const bytes = newest === undefined ? undefined : await store.read(newest.name);
+  if (bytes === undefined) throw new Error('no snapshot');
+  return bytes;
 }

@@ -10,9 +10,10 @@
  *   consumed there and are not waited for. A client gets exactly the events applied after it
  *   identified, as from `serve`.
  * - Catching up: `createGateway()` reads the log's tail and starts from the newest snapshot of
- *   the follow graph when it is given a store (else from position 1); until the gateway has
- *   applied the log up to that tail, `ready` is pending and `attachClient()` refuses, so no client
- *   receives the replay of old events. Then `'caughtUp'` is emitted.
+ *   the follow graph that passes its checks when it is given a store (else from position 1,
+ *   `restoreNewest()`); until the gateway has applied the log up to that tail, `ready` is
+ *   pending and `attachClient()` refuses, so no client receives the replay of old events.
+ *   Then `'caughtUp'` is emitted.
  * - Backpressure: while flow control holds the input (a client over its limit, or all over
  *   the total), the gateway stops applying, even inside a batch, and its follower stops
  *   calling the reader's `next()`, so the log stops being pulled (its read-ahead bounds what waits). A
@@ -102,6 +103,8 @@ export interface GatewayStats
   readonly logPosition: number;
   /** The position of the snapshot the gateway started from (0: it read the log from 1). */
   readonly startSnapshotPosition: number;
+  /** Snapshots refused at start, as failing their checks (`ERR_SNAPSHOT_BAD`). */
+  readonly startSnapshotsRefused: number;
   /** The position the gateway had to reach before serving clients (the tail at start). */
   readonly catchUpPosition: number;
   /** Whether it has reached it (`ready` resolved). */
@@ -136,10 +139,11 @@ export interface GatewayEventMap {
 
 /**
  * Creates a gateway on `options.log`: reads its tail (the catch-up target) and the newest
- * snapshot of `options.snapshots`, then applies the log after that snapshot (from position 1
- * without one). Await `gateway.ready` before attaching clients. Throws `ERR_INVALID_OPTION`
- * on a bad option; rejects with the log's or the store's error, `ERR_LOG_BAD_BATCH` for a
- * snapshot it cannot decode, `ERR_INVALID_OPTION` for one over `maxFollowEdges`, and
+ * snapshot of `options.snapshots` that passes its checks, then applies the log after that
+ * snapshot (from position 1 without one; snapshots refused are `'problem'`s). Await
+ * `gateway.ready` before attaching clients. Throws `ERR_INVALID_OPTION` on a bad option;
+ * rejects with the log's or the store's error, `ERR_SNAPSHOT_BAD` when neither a snapshot
+ * nor the log can rebuild the graph, `ERR_INVALID_OPTION` for one over `maxFollowEdges`, and
  * `ERR_LOG_CONFIG` for one beyond the log's end, a log whose lines have another delimiter,
  * or a log whose writer recorded another `maxFollowEdges` or `delimiter`.
  */
@@ -152,8 +156,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     resumeBytes: resolved.resumeBytes,
     delimiter: resolved.delimiter,
   });
+  const refused: Problem[] = [];
   const restored =
-    options.snapshots === undefined ? undefined : await restoreNewest(core, options.snapshots);
+    options.snapshots === undefined
+      ? undefined
+      : await restoreNewest(core, options.snapshots, options.log, (problem) =>
+          refused.push(problem),
+        );
   const start: FollowFrom = restored ?? { position: 0 };
   // After the snapshot: the writer may save a newer one meanwhile, never one past the tail.
   // The end of the log, foreign messages included, is what to catch up with.
@@ -163,7 +172,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     await checkStartDelimiter(options.log, tail, resolved.delimiter, identity);
   }
   checkSnapshotWithinLog(start.position, catchUpPosition);
-  return new Gateway(options.log, resolved, { core, start, catchUpPosition, identity });
+  return new Gateway(options.log, resolved, { core, start, catchUpPosition, identity, refused });
 }
 
 /** The gateway's settings that its log records. */
@@ -204,6 +213,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
   readonly #catchUpPosition: number;
   /** The position of the snapshot it started from (0: none). */
   readonly #startPosition: number;
+  readonly #snapshotsRefused: number;
   readonly #follower: LogFollower;
   #caughtUp = false;
   #settleReady: ((error?: MazeError) => void) | undefined;
@@ -227,6 +237,8 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       readonly start: FollowFrom;
       readonly catchUpPosition: number;
       readonly identity: LogIdentity;
+      /** Snapshots refused at start, reported once listeners can hear them. */
+      readonly refused?: readonly Problem[];
     },
   ) {
     super();
@@ -234,6 +246,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
     this.#catchUpPosition = from.catchUpPosition;
     this.#core = from.core;
     this.#startPosition = from.start.position;
+    this.#snapshotsRefused = from.refused?.length ?? 0;
     this.#follower = new LogFollower(eventLog, from.start, {
       apply: (batch) => this.#applyBatch(batch),
       skipped: (entry, reason) => this.#skipped(entry, reason),
@@ -262,6 +275,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
     // After the creator's `await`, so listeners it adds then hear `caughtUp` (at once for an
     // empty log) and the first problems too.
     this.#startTimer = setImmediate(() => {
+      for (const problem of from.refused ?? []) this.#report(problem);
       this.#checkCaughtUp();
       void this.#follower.start();
     });
@@ -314,6 +328,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       logForeign: this.#follower.skipped,
       logPosition: this.#follower.position,
       startSnapshotPosition: this.#startPosition,
+      startSnapshotsRefused: this.#snapshotsRefused,
       catchUpPosition: this.#catchUpPosition,
       caughtUp: this.#caughtUp,
       following: this.#follower.following,

@@ -46,4 +46,4 @@ export {
 } from './ingest.js';
 export type { ConnectionChange, JetStreamEventLog } from './jetstream-event-log.js';
 export { MemoryEventLog, type MemoryEventLogOptions } from './memory-event-log.js';
-export type { SnapshotStore } from './snapshot-store.js';
+export type { SnapshotStore, StoredSnapshot } from './snapshot-store.js';

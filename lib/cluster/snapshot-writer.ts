@@ -11,11 +11,13 @@
  *   batches never leak into it while it is saved.
  * - At most one save is in flight; a snapshot due meanwhile waits for the next batch. No
  *   timer: a log that stops growing needs no new snapshot.
- * - Start: from the newest snapshot in the store (a restarted ingest goes on from there),
- *   else from the first batch. It applies the batches that continue the log as a gateway
- *   does (log-continuity.ts) and skips the rest without a word: the ingest and the gateways
- *   report them. The graph bound (`maxFollowEdges`) must be the gateways':
- *   the same events then make the same graph everywhere.
+ * - Start: from the newest snapshot in the store that passes its checks (a restarted ingest
+ *   goes on from there), else from the first batch (`restoreNewest()`); each snapshot it
+ *   refused is a `'problem'`. Every snapshot it saves carries its checksum
+ *   (snapshot-checksum.ts). It applies the batches that continue the log as a gateway does
+ *   (log-continuity.ts) and skips the rest without a word: the ingest and the gateways
+ *   report them. The graph bound (`maxFollowEdges`) must be the gateways': the same events
+ *   then make the same graph everywhere.
  * - The log's epoch is the one found at start: a log deleted and created again stops the
  *   writer, so no snapshot mixes two logs; another `maxFollowEdges` or `delimiter` recorded
  *   by the writer is refused (`ERR_LOG_CONFIG`), at start and later.
@@ -39,6 +41,7 @@ import {
 } from './event-log.js';
 import { type FollowFrom, LogFollower } from './log-follower.js';
 import { SNAPSHOT_WRITER_OPTIONS } from './options.js';
+import { sealSnapshot } from './snapshot-checksum.js';
 import { checkSnapshotWithinLog, restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
 const log = createDebug('follower-maze:snapshots');
@@ -69,6 +72,8 @@ export interface SnapshotWriterStats {
   readonly snapshotBytes: number;
   /** The log position the writer has applied. */
   readonly snapshotLogPosition: number;
+  /** Snapshots refused at start, as failing their checks (`ERR_SNAPSHOT_BAD`). */
+  readonly snapshotsRefused: number;
   /** Whether it stopped following the log (retention dropped what it had not read): no more snapshots. */
   readonly snapshotWriterStopped: boolean;
 }
@@ -80,10 +85,11 @@ export interface SnapshotWriterEventMap {
 }
 
 /**
- * Loads the newest snapshot (if any) and starts following the log after it. Rejects with the
- * store's error, `ERR_LOG_BAD_BATCH` for a snapshot that cannot be decoded, or
- * `ERR_LOG_CONFIG` for a log whose writer recorded another `maxFollowEdges` or `delimiter`
- * or a snapshot beyond the log's end (a stream created again beside an old bucket).
+ * Loads the newest snapshot that passes its checks (if any) and starts following the log
+ * after it. Rejects with the store's error, `ERR_SNAPSHOT_BAD` when neither a snapshot nor
+ * the log can rebuild the graph, or `ERR_LOG_CONFIG` for a log whose writer recorded another
+ * `maxFollowEdges` or `delimiter` or a snapshot beyond the log's end (a stream created again
+ * beside an old bucket).
  */
 export async function createSnapshotWriter(
   options: SnapshotWriterOptions,
@@ -95,11 +101,14 @@ export async function createSnapshotWriter(
     maxFollowEdges: resolved.maxFollowEdges,
     delimiter: resolved.delimiter,
   });
-  const restored = await restoreNewest(core, options.store);
+  const refused: Problem[] = [];
+  const restored = await restoreNewest(core, options.store, options.log, (problem) =>
+    refused.push(problem),
+  );
   const from: FollowFrom = restored ?? { position: 0 };
   // Read after the snapshot, as a gateway does: the log only grows meanwhile.
   checkSnapshotWithinLog(from.position, (await options.log.tail())?.position ?? 0);
-  return new SnapshotWriter(options, resolved, core, from, identity);
+  return new SnapshotWriter(options, resolved, core, from, identity, refused);
 }
 
 /** Throws unless `found` is the epoch of `started` and records this writer's settings (or none). */
@@ -129,6 +138,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
   #position: number;
   #bytes = 0;
   #stopped = false;
+  readonly #refused: number;
   #startTimer: NodeJS.Immediate | undefined;
 
   /** Use `createSnapshotWriter()`. */
@@ -138,6 +148,8 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     core: MazeCore,
     from: FollowFrom,
     identity: LogIdentity,
+    /** Snapshots refused at start, reported once listeners can hear them. */
+    refused: readonly Problem[] = [],
   ) {
     super();
     this.#store = options.store;
@@ -148,6 +160,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     this.#lastAt = this.#now();
     this.#core = core;
     this.#position = from.position;
+    this.#refused = refused.length;
     this.#follower = new LogFollower(options.log, from, {
       apply: (batch) => this.#apply(batch),
       skipped: (entry, reason) => log('skipped position %d: %s', entry.position, reason),
@@ -165,7 +178,10 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     });
     log('starting after position %d', from.position);
     // After the creator's `await`, so listeners it adds then hear the first problems too.
-    this.#startTimer = setImmediate(() => void this.#follower.start());
+    this.#startTimer = setImmediate(() => {
+      for (const problem of refused) this.emit('problem', problem);
+      void this.#follower.start();
+    });
   }
 
   /** Whether it stopped following the log (no more snapshots). */
@@ -180,6 +196,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
       snapshotPosition: this.#position,
       snapshotBytes: this.#bytes,
       snapshotLogPosition: this.#follower.position,
+      snapshotsRefused: this.#refused,
       snapshotWriterStopped: this.#stopped,
     };
   }
@@ -202,14 +219,16 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
   }
 
   #save(batch: LogBatch): void {
-    const bytes = encodeGraphSnapshot(this.#core.graph, {
-      position: batch.position,
-      lastSequence: batch.lastSequence,
-    });
+    const bytes = sealSnapshot(
+      encodeGraphSnapshot(this.#core.graph, {
+        position: batch.position,
+        lastSequence: batch.lastSequence,
+      }),
+    );
     this.#eventsSince = 0;
     this.#lastAt = this.#now();
     this.#saving = this.#store
-      .save(bytes)
+      .save(bytes, batch.position)
       .then(
         () => {
           this.#saved++;

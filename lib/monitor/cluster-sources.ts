@@ -28,6 +28,10 @@ const SNAPSHOT_WRITER_STAT_METRICS: {
   snapshotPosition: gauge('snapshot_position', 'Log position of the newest snapshot.'),
   snapshotBytes: gauge('snapshot_bytes', 'Bytes of the newest snapshot saved.'),
   snapshotLogPosition: gauge('snapshot_log_position', 'Log position the snapshot writer applied.'),
+  snapshotsRefused: gauge(
+    'snapshots_refused',
+    'Snapshots refused at start, failing their checks (ERR_SNAPSHOT_BAD).',
+  ),
   snapshotWriterStopped: gauge(
     'snapshot_writer_stopped',
     '1 once the snapshot writer fell behind retention.',
@@ -78,6 +82,10 @@ export const GATEWAY_STAT_METRICS: { readonly [Stat in keyof GatewayStats]: Stat
   startSnapshotPosition: gauge(
     'start_snapshot_position',
     'Log position of the snapshot the gateway started from.',
+  ),
+  startSnapshotsRefused: gauge(
+    'start_snapshots_refused',
+    'Snapshots refused at start, failing their checks (ERR_SNAPSHOT_BAD).',
   ),
   caughtUp: gauge('caught_up', '1 once the gateway has caught up and serves clients.'),
   following: gauge('following', '1 while the gateway reads the event log.'),
