@@ -19,6 +19,8 @@ import { createGateway, type Gateway } from '../../lib/cluster/gateway.js';
 import { createIngest, type Ingest } from '../../lib/cluster/ingest.js';
 import { logKeyOf, MIN_LOG_KEY_BYTES, readLogKeyFile } from '../../lib/cluster/log-key.js';
 import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
+import { MemorySnapshotStore } from '../../lib/cluster/snapshot-store.js';
+import { createSnapshotWriter } from '../../lib/cluster/snapshot-writer.js';
 import { ErrorCode, type Problem } from '../../lib/errors.js';
 import { collectProblems, useClosing } from '../helpers/closing.js';
 import {
@@ -247,5 +249,26 @@ describe('a log with a key', () => {
     expect(await expectSameDeliveries(runningClients, before)).toBeGreaterThan(PART);
     // Connected after the forged batches: the broadcast, once per user.
     expect(await expectSameDeliveries(lateClients, after)).toBe(USERS);
+  });
+
+  it('is followed by the snapshot writer, which skips a forged batch and snapshots the next one', async () => {
+    const log = track(new MemoryEventLog({ logKey: SECRET }));
+    const writer = track(
+      await createSnapshotWriter({ log, store: new MemorySnapshotStore(), snapshotEvents: 1 }),
+    );
+    const problems = collectProblems(writer);
+    await log.append(
+      { firstSequence: 1, lastSequence: 2, lines: ['1|F|1|2\n', '2|B\n'] },
+      { position: 0 },
+    );
+    log.publish(
+      encodeBatch({ firstSequence: 3, lastSequence: 3, lines: ['3|F|3|2\n'] }, OTHER_KEY),
+    );
+    await log.append({ firstSequence: 3, lastSequence: 3, lines: ['3|B\n'] }, { position: 2 });
+    await waitUntil(() => writer.stats().snapshotPosition === 3, 'the snapshot after position 3');
+    expect(writer.stats()).toMatchObject({ snapshotsSaved: 2, snapshotWriterStopped: false });
+    // Had it applied the forged batch, the real one at position 3 would not continue the
+    // log: no snapshot there. Skips are the ingest's to report.
+    expect(problems).toEqual([]);
   });
 });

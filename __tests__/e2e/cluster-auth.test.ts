@@ -139,8 +139,10 @@ describeWithNats('cluster mode with NATS users and a log key (built binaries)', 
   const asGateway = ['--nats-user', 'gateway', '--nats-password', GATEWAY_PASSWORD];
   const withKey = ['--log-key-file', keyFile];
 
+  const key = randomBytes(32).toString('hex');
+
   beforeAll(async () => {
-    writeFileSync(keyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
     nats = await startNatsServer({
       config: documentedConfig(),
       env: { INGEST_NATS_PASSWORD: INGEST_PASSWORD, GATEWAY_NATS_PASSWORD: GATEWAY_PASSWORD },
@@ -218,6 +220,10 @@ describeWithNats('cluster mode with NATS users and a log key (built binaries)', 
       );
       expect(lastStats(process).logForeign).toBe('1');
     }
-    for (const process of [first, running, late]) expect(await stop(process)).toBe(0);
+    for (const process of [first, running, late]) {
+      expect(await stop(process)).toBe(0);
+      // The banner, the stats lines and every report: never the key.
+      expect([...process.stdout, ...process.rawStderr].join('\n')).not.toContain(key);
+    }
   }, 120_000);
 });
