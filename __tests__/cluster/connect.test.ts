@@ -50,6 +50,7 @@ describe('cluster settings on the command line', () => {
       'natsPassword',
       'natsToken',
       'natsTlsCa',
+      'logKeyFile',
       'natsStream',
       'natsSubject',
       'natsStorage',

@@ -16,7 +16,7 @@
  * at process exit if a suite ended without it. Every wait is bounded.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, it } from '@jest/globals';
@@ -82,6 +82,10 @@ export interface NatsServerOptions {
   readonly jetstream?: boolean;
   /** The port; default any free one. */
   readonly port?: number;
+  /** A configuration file's text (`-c`; the helper's flags win over it), e.g. users. */
+  readonly config?: string;
+  /** Added to its environment: a configuration may read passwords from it (`$NAME`). */
+  readonly env?: Record<string, string>;
 }
 
 const running = new Set<ChildProcess>();
@@ -101,7 +105,16 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   if (path === undefined) throw new Error('nats-server is neither on PATH nor in /usr/sbin');
   const storeDir =
     options.jetstream === false ? undefined : mkdtempSync(join(tmpdir(), 'follower-maze-nats-'));
-  let current = await spawnServer(path, options.port ?? -1, storeDir);
+  const configDir =
+    options.config === undefined
+      ? undefined
+      : mkdtempSync(join(tmpdir(), 'follower-maze-nats-conf-'));
+  const setup: Setup = { path, storeDir, env: options.env };
+  if (configDir !== undefined) {
+    setup.config = join(configDir, 'nats-server.conf');
+    writeFileSync(setup.config, options.config as string);
+  }
+  let current = await spawnServer(setup, options.port ?? -1);
   let stopped = false;
   const server: NatsServer = {
     get url() {
@@ -117,14 +130,16 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     async restart(downForMs = 0) {
       await stopChild(current.child);
       await delay(downForMs);
-      current = await spawnServer(path, current.port, storeDir);
+      current = await spawnServer(setup, current.port);
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       servers.delete(server);
       await stopChild(current.child);
-      if (storeDir !== undefined) rmSync(storeDir, { recursive: true, force: true });
+      for (const dir of [storeDir, configDir]) {
+        if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
   servers.add(server);
@@ -146,12 +161,16 @@ interface Spawned {
   readonly port: number;
 }
 
-async function spawnServer(
-  path: string,
-  port: number,
-  storeDir: string | undefined,
-): Promise<Spawned> {
-  const started = startNatsProcess({ path, port, storeDir });
+/** How every start of one server runs it. */
+interface Setup {
+  readonly path: string;
+  readonly storeDir: string | undefined;
+  readonly env: Record<string, string> | undefined;
+  config?: string;
+}
+
+async function spawnServer(setup: Setup, port: number): Promise<Spawned> {
+  const started = startNatsProcess({ ...setup, port });
   running.add(started.child);
   started.child.once('exit', () => running.delete(started.child));
   try {

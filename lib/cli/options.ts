@@ -150,6 +150,7 @@ export const SERVER_OPTIONS = [
   nats('natsPassword'),
   nats('natsToken'),
   nats('natsTlsCa'),
+  nats('logKeyFile'),
   nats('natsStream'),
   nats('natsSubject'),
   nats('natsStorage'),

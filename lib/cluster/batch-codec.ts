@@ -1,7 +1,7 @@
 /**
  * The bytes of one event batch in the log: a header line, then the event lines verbatim.
  *
- *     FMB1 <firstSequence> <lastSequence> <lineCount>[ <delimiter>]\n
+ *     FMB1 <firstSequence> <lastSequence> <lineCount>[ <delimiter>][ hmac=<tag>]\n
  *     <line 1 with its terminator><line 2 with its terminator>…
  *
  * Invariants:
@@ -15,6 +15,10 @@
  * - `<delimiter>` is the character code of the byte the ingest split the lines' fields on,
  *   written only when it is not `|`: a batch of the default is what it always was, and a
  *   reader that does not know the field refuses the header instead of misparsing the lines.
+ * - `hmac=<tag>` is there when the ingest has a log key (log-key.ts): the HMAC-SHA-256, in
+ *   lowercase hex, of the payload without that field. A reader with the key refuses a batch
+ *   without it or with another tag (another key, or bytes altered), so a forged batch is
+ *   foreign however well formed; a reader without a key ignores it.
  * - `encodeBatch()` throws `MazeError(ERR_LOG_BAD_BATCH)` for a batch the caller built wrong;
  *   `decodeBatch()` returns a failure value for a payload read from the log.
  */
@@ -24,12 +28,14 @@ import { CORE_OPTIONS } from '../core/options.js';
 import { ErrorCode, MazeError } from '../errors.js';
 import { acceptsValue } from '../options/option.js';
 import type { EventBatch } from './event-log.js';
+import { hasLogTag, LOG_TAG_LENGTH, type LogKey, logTagOf } from './log-key.js';
 
 /** The version of the format written by `encodeBatch()`. */
 export const BATCH_FORMAT_VERSION = 1;
 
 const DELIMITER = CORE_OPTIONS.delimiter;
-const HEADER = /^FMB(\d+) (\d+) (\d+) (\d+)(?: (\d+))?\n/;
+const HEADER = /^FMB(\d+) (\d+) (\d+) (\d+)(?: (\d+))?( hmac=([0-9a-f]{64}))?\n/;
+const TAG_FIELD = ' hmac=';
 const CANONICAL = /^(0|[1-9]\d*)$/;
 const LF = '\n';
 // A UTF-16 code unit that no latin1 byte stands for.
@@ -40,22 +46,34 @@ export type DecodedBatch =
   | { readonly ok: true; readonly batch: EventBatch }
   | { readonly ok: false; readonly reason: string };
 
-/** The payload of `batch`. Throws `MazeError(ERR_LOG_BAD_BATCH)` if the batch is invalid. */
-export function encodeBatch(batch: EventBatch): Uint8Array {
+/**
+ * The payload of `batch`, signed with `key` when given. Throws `MazeError(ERR_LOG_BAD_BATCH)`
+ * if the batch is invalid.
+ */
+export function encodeBatch(batch: EventBatch, key?: LogKey): Uint8Array {
   const invalid = checkBatch(batch);
   if (invalid !== undefined) throw new MazeError(ErrorCode.LogBadBatch, invalid);
-  return Buffer.from(headerOf(batch) + batch.lines.join(''), 'latin1');
+  const fields = fieldsOf(batch);
+  if (key === undefined) return Buffer.from(`${fields}\n${batch.lines.join('')}`, 'latin1');
+  const head = Buffer.from(`${fields}\n`, 'latin1');
+  const body = Buffer.from(batch.lines.join(''), 'latin1');
+  const tag = logTagOf(key, [head, body]);
+  return Buffer.concat([Buffer.from(`${fields}${TAG_FIELD}${tag}\n`, 'latin1'), body]);
 }
 
-function headerOf(batch: EventBatch): string {
+/** The header of `batch` without its tag and line feed. */
+function fieldsOf(batch: EventBatch): string {
   const { delimiter } = batch;
   const recorded =
     delimiter === undefined || delimiter === DELIMITER.default ? '' : ` ${delimiter.charCodeAt(0)}`;
-  return `FMB${BATCH_FORMAT_VERSION} ${batch.firstSequence} ${batch.lastSequence} ${batch.lines.length}${recorded}\n`;
+  return `FMB${BATCH_FORMAT_VERSION} ${batch.firstSequence} ${batch.lastSequence} ${batch.lines.length}${recorded}`;
 }
 
-/** The batch a payload holds, or why it holds none. */
-export function decodeBatch(payload: Uint8Array): DecodedBatch {
+/**
+ * The batch a payload holds, or why it holds none. With `key`, a batch holds one only when
+ * it carries the tag of its bytes under that key.
+ */
+export function decodeBatch(payload: Uint8Array, key?: LogKey): DecodedBatch {
   const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString(
     'latin1',
   );
@@ -63,12 +81,14 @@ export function decodeBatch(payload: Uint8Array): DecodedBatch {
   if (header === null) {
     return { ok: false, reason: `not an event batch (no "FMB<version> …" header)` };
   }
-  const [head, version, first, last, count, delimiterCode] = header as unknown as [
+  const [head, version, first, last, count, delimiterCode, tagField, tag] = header as unknown as [
     string,
     string,
     string,
     string,
     string,
+    string | undefined,
+    string | undefined,
     string | undefined,
   ];
   if (version !== String(BATCH_FORMAT_VERSION)) {
@@ -101,6 +121,20 @@ export function decodeBatch(payload: Uint8Array): DecodedBatch {
       reason: `the delimiter code ${JSON.stringify(delimiterCode)} is not valid`,
     };
   }
+  if (key !== undefined) {
+    if (tag === undefined || tagField === undefined) {
+      return { ok: false, reason: 'the batch is not signed, and this log needs the log key' };
+    }
+    const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    const tagStart = head.length - 1 - tagField.length;
+    const signed = [bytes.subarray(0, tagStart), bytes.subarray(head.length - 1)];
+    if (!hasLogTag(key, signed, tag)) {
+      return {
+        ok: false,
+        reason: 'the batch is not signed with the log key (another key, or its bytes altered)',
+      };
+    }
+  }
   const lines: string[] = [];
   let start = head.length;
   while (start < text.length) {
@@ -122,9 +156,10 @@ export function decodeBatch(payload: Uint8Array): DecodedBatch {
   return invalid === undefined ? { ok: true, batch } : { ok: false, reason: invalid };
 }
 
-/** The bytes `encodeBatch(batch)` takes, without encoding it. */
-export function encodedSize(batch: EventBatch): number {
-  let size = headerOf(batch).length;
+/** The bytes `encodeBatch(batch, key)` takes, without encoding it. */
+export function encodedSize(batch: EventBatch, key?: LogKey): number {
+  let size = fieldsOf(batch).length + 1;
+  if (key !== undefined) size += TAG_FIELD.length + LOG_TAG_LENGTH;
   for (const line of batch.lines) size += line.length;
   return size;
 }

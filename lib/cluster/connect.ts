@@ -6,7 +6,8 @@
  * - The settings are checked against their rows, like every other setting, and
  *   conflicting authentication (a credentials file, user and password, a token: at most one)
  *   is refused before connecting: `ERR_INVALID_OPTION`.
- * - Files (credentials, CA) are read before connecting, so a missing one is named as such.
+ * - Files (credentials, CA, the log key) are read before connecting, so a missing one is
+ *   named as such; the log key once, however many attempts connecting takes.
  * - Startup fails fast and clearly: an unreachable server, a refused login or a NATS without
  *   JetStream is one `ERR_LOG_UNAVAILABLE` line, within `NATS_CONNECT_TIMEOUT_MS` for the
  *   connection. Once connected, the client reconnects without end (a NATS restart is a pause
@@ -17,6 +18,7 @@ import { connect, credsAuthenticator, type NodeConnectionOptions } from '@nats-i
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { checkOptionValue, type GivenOf } from '../options/option.js';
 import { JetStreamEventLog } from './jetstream-event-log.js';
+import { type LogKey, readLogKeyFile } from './log-key.js';
 import { messageOf } from './nats-error.js';
 import { NATS_OPTIONS } from './options.js';
 
@@ -99,7 +101,19 @@ export function natsConnectOptions(
  * the connection: its `close()` closes it.
  */
 export async function connectEventLog(settings: NatsSettings): Promise<JetStreamEventLog> {
-  const options = natsConnectOptions(settings);
+  return openEventLog(settings, natsConnectOptions(settings), logKeyIn(settings));
+}
+
+/** The log key `settings` name (`logKeyFile`), read now; `undefined` without one. */
+function logKeyIn(settings: NatsSettings): LogKey | undefined {
+  return settings.logKeyFile === undefined ? undefined : readLogKeyFile(settings.logKeyFile);
+}
+
+async function openEventLog(
+  settings: NatsSettings,
+  options: NodeConnectionOptions,
+  logKey: LogKey | undefined,
+): Promise<JetStreamEventLog> {
   let connection: Awaited<ReturnType<typeof connect>>;
   try {
     connection = await connect(options);
@@ -118,6 +132,7 @@ export async function connectEventLog(settings: NatsSettings): Promise<JetStream
       maxAge: settings.natsMaxAge,
       maxBytes: settings.natsMaxBytes,
       ownsConnection: true,
+      ...(logKey === undefined ? {} : { logKey }),
     });
   } catch (error) {
     await connection.close();
@@ -143,10 +158,12 @@ export async function connectEventLogPatiently(
   settings: NatsSettings,
   patience: PatientConnect,
 ): Promise<JetStreamEventLog> {
+  const options = natsConnectOptions(settings);
+  const logKey = logKeyIn(settings);
   let pause = NATS_RETRY_MIN_MS;
   for (;;) {
     try {
-      return await connectEventLog(settings);
+      return await openEventLog(settings, options, logKey);
     } catch (error) {
       if (!(error instanceof MazeError) || error.code !== ErrorCode.LogUnavailable) throw error;
       if (patience.signal?.aborted) throw error;

@@ -24,6 +24,7 @@ import {
   type LogFence,
   messageIdOf,
 } from './event-log.js';
+import type { LogKey } from './log-key.js';
 import { messageOf } from './nats-error.js';
 
 /** JetStream's API error for a failed `Nats-Expected-Last-Msg-Id` (not in `JetStreamApiCodes`). */
@@ -40,6 +41,8 @@ export interface AppenderSetup {
   readonly subject: string;
   /** Longest wait for an acknowledgement. */
   readonly requestTimeout: number;
+  /** Signs each batch, when given. */
+  readonly key: LogKey | undefined;
 }
 
 /** The append side of a `JetStreamEventLog`. */
@@ -59,8 +62,8 @@ export class JetStreamAppender {
 
   /** See `EventLog.append()`. */
   async append(batch: EventBatch, fence: LogFence): Promise<AppendResult> {
-    const { connection, client, stream, subject, requestTimeout } = this.#setup;
-    const payload = encodeBatch(batch);
+    const { connection, client, stream, subject, requestTimeout, key } = this.#setup;
+    const payload = encodeBatch(batch, key);
     const maxPayload = connection.info?.max_payload;
     if (maxPayload !== undefined && payload.length > maxPayload) {
       throw new MazeError(

@@ -47,6 +47,7 @@ import {
   storageType,
   streamIdentity,
 } from './jetstream-stream.js';
+import { type LogKey, type LogKeyInput, logKeyOf } from './log-key.js';
 import { messageOf } from './nats-error.js';
 import { NATS_OPTIONS } from './options.js';
 
@@ -64,8 +65,8 @@ export interface ConnectionChange {
 }
 
 /** The options with their defaults filled in; retention stays optional (see `maxAge`). */
-type ResolvedOptions = Required<Omit<JetStreamEventLogOptions, 'maxAge' | 'maxBytes'>> &
-  Pick<JetStreamEventLogOptions, 'maxAge' | 'maxBytes'>;
+type ResolvedOptions = Required<Omit<JetStreamEventLogOptions, 'maxAge' | 'maxBytes' | 'logKey'>> &
+  Pick<JetStreamEventLogOptions, 'maxAge' | 'maxBytes'> & { readonly logKey: LogKey | undefined };
 
 /** Where the log lives on JetStream, and how a stream created for it looks. */
 export interface JetStreamEventLogOptions {
@@ -91,6 +92,12 @@ export interface JetStreamEventLogOptions {
   readonly readAhead?: number;
   /** `close()` closes the connection too (as `connectEventLog()` sets it). Default false. */
   readonly ownsConnection?: boolean;
+  /**
+   * The shared key of the log's batches: appends are signed with it, and a batch read without
+   * its tag is a foreign message (docs/protocol.md §11). Default: none, nothing is signed or
+   * checked.
+   */
+  readonly logKey?: LogKeyInput;
 }
 
 export class JetStreamEventLog implements EventLog {
@@ -106,6 +113,7 @@ export class JetStreamEventLog implements EventLog {
   readonly #readers = new Set<JetStreamLogReader>();
   readonly #connectionListeners: ((change: ConnectionChange) => void)[] = [];
   readonly #appender: JetStreamAppender;
+  readonly #key: LogKey | undefined;
   #connected = true;
   #closed = false;
 
@@ -123,12 +131,14 @@ export class JetStreamEventLog implements EventLog {
     this.#replicas = options.replicas;
     this.#readAhead = options.readAhead;
     this.#ownsConnection = options.ownsConnection;
+    this.#key = options.logKey;
     this.#appender = new JetStreamAppender({
       connection,
       client: this.#client,
       stream: this.#stream,
       subject: this.#subject,
       requestTimeout: options.requestTimeout,
+      key: this.#key,
     });
     void this.#watchStatus();
   }
@@ -151,6 +161,7 @@ export class JetStreamEventLog implements EventLog {
       requestTimeout: options.requestTimeout ?? EVENT_LOG_REQUEST_TIMEOUT_MS,
       readAhead: options.readAhead ?? EVENT_LOG_READ_AHEAD,
       ownsConnection: options.ownsConnection ?? false,
+      logKey: options.logKey === undefined ? undefined : logKeyOf(options.logKey),
     };
     let manager: JetStreamManager;
     try {
@@ -211,7 +222,7 @@ export class JetStreamEventLog implements EventLog {
 
   async tail(): Promise<LogTail | LogForeign | undefined> {
     this.#checkOpen();
-    return readTail(this.#manager, this.#stream);
+    return readTail(this.#manager, this.#stream, this.#key);
   }
 
   async identity(): Promise<LogIdentity> {
@@ -232,6 +243,7 @@ export class JetStreamEventLog implements EventLog {
       client: this.#client,
       manager: this.#manager,
       stream: this.#stream,
+      key: this.#key,
       epoch: options.epoch,
       fromPosition,
       readAhead: this.#readAhead,

@@ -40,6 +40,7 @@ import {
   tailOf,
   truncated,
 } from './event-log.js';
+import type { LogKey } from './log-key.js';
 import { messageOf } from './nats-error.js';
 
 /**
@@ -54,6 +55,7 @@ const EVENT_LOG_READ_RETRY_MS = 250;
 export async function readTail(
   manager: JetStreamManager,
   stream: string,
+  key: LogKey | undefined,
 ): Promise<LogTail | LogForeign | undefined> {
   let last: StoredMsg | null;
   let position: number;
@@ -73,7 +75,7 @@ export async function readTail(
       `the last batch of stream ${stream} (position ${position}) is gone: its tail is unknown (its max age expired it while no event came: delete the stream, and prefer natsMaxBytes to natsMaxAge)`,
     );
   }
-  const entry = entryOf(last.data, position);
+  const entry = entryOf(last.data, position, key);
   return isForeign(entry) ? entry : tailOf(position, entry);
 }
 
@@ -83,6 +85,8 @@ export interface ReaderSetup {
   readonly client: JetStreamClient;
   readonly manager: JetStreamManager;
   readonly stream: string;
+  /** The log key batches must be signed with, if the log has one. */
+  readonly key: LogKey | undefined;
   /** The epoch the caller started on (`ReadOptions.epoch`). */
   readonly epoch: string | undefined;
   readonly fromPosition: number;
@@ -131,7 +135,7 @@ export class JetStreamLogReader implements LogReader {
         const message = step.value;
         if (message.seq !== this.#position) throw truncated(this.#position, message.seq);
         this.#position += 1;
-        return entryOf(message.data, message.seq);
+        return entryOf(message.data, message.seq, this.#setup.key);
       } catch (error) {
         if (!(error instanceof MazeError) && this.#transient(error)) {
           // NATS restarting ends pull requests ("server shutdown"); the ordered consumer
@@ -236,8 +240,8 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function entryOf(data: Uint8Array, position: number): LogEntry {
-  const result = decodeBatch(data);
+function entryOf(data: Uint8Array, position: number, key: LogKey | undefined): LogEntry {
+  const result = decodeBatch(data, key);
   return result.ok
     ? { position, ...result.batch }
     : { position, foreign: `not a follower-maze batch: ${result.reason}` };

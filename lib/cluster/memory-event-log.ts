@@ -12,7 +12,7 @@
  * - Appends settle in call order, so pipelined appends behave as over the network.
  * - `publish()` puts raw bytes at the next position, as any NATS client allowed on the
  *   subject can: no message id, no fence; a reader gets them back as a batch if they decode
- *   as one, else as a `LogForeign` entry.
+ *   as one (signed with the log key, when it has one), else as a `LogForeign` entry.
  * - Its epoch is a random id; `replace()` empties it as deleting and creating its stream
  *   again would, under a new one.
  */
@@ -43,6 +43,7 @@ import {
   tailOf,
   truncated,
 } from './event-log.js';
+import { type LogKey, type LogKeyInput, logKeyOf } from './log-key.js';
 
 /** Batches an in-memory event log keeps before dropping the oldest. */
 const DEFAULT_MEMORY_LOG_RETAIN_BATCHES = 10_000;
@@ -55,6 +56,11 @@ export interface MemoryEventLogOptions {
   readonly retainBatches?: number;
   /** Encoded bytes kept; default `DEFAULT_MEMORY_LOG_RETAIN_BYTES`. */
   readonly retainBytes?: number;
+  /**
+   * The shared key of the log's batches: what `publish()` puts there is a batch only when
+   * signed with it (see `JetStreamEventLogOptions.logKey`). Default: none.
+   */
+  readonly logKey?: LogKeyInput;
 }
 
 interface Stored {
@@ -67,6 +73,7 @@ interface Stored {
 export class MemoryEventLog implements EventLog {
   readonly #retainBatches: number;
   readonly #retainBytes: number;
+  readonly #key: LogKey | undefined;
   /** Retained batches, oldest first, at positions `#lastPosition - length + 1 …`. */
   readonly #stored: Stored[] = [];
   /** Index of the oldest retained batch in `#stored` (dropping is a pointer move). */
@@ -90,6 +97,7 @@ export class MemoryEventLog implements EventLog {
       'retainBytes',
       options.retainBytes ?? DEFAULT_MEMORY_LOG_RETAIN_BYTES,
     );
+    this.#key = options.logKey === undefined ? undefined : logKeyOf(options.logKey);
   }
 
   /** Position of the oldest retained batch (`lastPosition + 1` when empty). */
@@ -110,7 +118,11 @@ export class MemoryEventLog implements EventLog {
       throw fenced(fence, 'another batch');
     }
     return {
-      position: this.#push(frozen(this.#lastPosition + 1, batch), messageId, encodedSize(batch)),
+      position: this.#push(
+        frozen(this.#lastPosition + 1, batch),
+        messageId,
+        encodedSize(batch, this.#key),
+      ),
       duplicate: false,
     };
   }
@@ -123,7 +135,7 @@ export class MemoryEventLog implements EventLog {
     this.#checkOpen();
     const bytes = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
     const position = this.#lastPosition + 1;
-    const decoded = decodeBatch(bytes);
+    const decoded = decodeBatch(bytes, this.#key);
     const entry: LogEntry = decoded.ok
       ? frozen(position, decoded.batch)
       : Object.freeze({ position, foreign: `not a follower-maze batch: ${decoded.reason}` });

@@ -37,6 +37,11 @@ export const NATS_OPTIONS = {
     ...UNSET,
     describe: 'PEM file of the CA that signed the NATS server certificate (turns TLS on)',
   },
+  logKeyFile: {
+    ...UNSET,
+    describe:
+      'File of the key (32+ bytes) the ingest signs batches with and readers check (unsigned or forged ones are skipped)',
+  },
   natsStream: {
     type: 'string',
     default: 'FOLLOWER_MAZE',

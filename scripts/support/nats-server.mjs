@@ -46,20 +46,32 @@ export function natsServerPath() {
  */
 
 /**
- * Starts `nats-server -a 127.0.0.1 -p <port> [-js -sd <storeDir>]`. `ready` resolves once it
+ * Starts `nats-server [-c <config>] -a 127.0.0.1 -p <port> [-js -sd <storeDir>]` (the flags win
+ * over the file), with `env` added to its environment (a config file may read passwords
+ * from it). `ready` resolves once it
  * says which port it listens on and that it is ready; it rejects if it fails to start, exits
  * first, or is not ready within `NATS_START_MS` (the child is then left running: the caller
  * kills it).
- * @param {{ storeDir?: string, port?: number, path?: string }} options
+ * @param {{ storeDir?: string, port?: number, path?: string, config?: string,
+ *   env?: Record<string, string> }} options
  * @returns {NatsServerProcess}
  */
-export function startNatsServer({ storeDir, port = -1, path = natsServerPath() }) {
+export function startNatsServer({ storeDir, port = -1, path = natsServerPath(), config, env }) {
   if (path === undefined) {
     throw new Error(`nats-server is neither on PATH nor at ${DEBIAN_NATS_SERVER}`);
   }
-  const args = ['-a', '127.0.0.1', '-p', String(port)];
+  const args = [
+    ...(config === undefined ? [] : ['-c', config]),
+    '-a',
+    '127.0.0.1',
+    '-p',
+    String(port),
+  ];
   if (storeDir !== undefined) args.push('-js', '-sd', storeDir);
-  const child = spawn(path, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(path, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   /** @type {string[]} */
   const lines = [];
   const log = () => lines.join('\n');
