@@ -50,8 +50,9 @@ const STATS = ['--stats-interval', '50'];
 /** The stream of the documented configuration; the e2e helpers give it subject `e2e.<stream>`. */
 const STREAM = 'FOLLOWER_MAZE';
 const SUBJECT = `e2e.${STREAM}`;
-const INGEST_PASSWORD = randomBytes(12).toString('hex');
-const GATEWAY_PASSWORD = randomBytes(12).toString('hex');
+// Starting with a letter: nats-server reads a variable's value that starts with a digit as a number.
+const INGEST_PASSWORD = `pw${randomBytes(12).toString('hex')}`;
+const GATEWAY_PASSWORD = `pw${randomBytes(12).toString('hex')}`;
 
 /** The nats-server configuration docs/cluster.md shows, on this suite's subject. */
 function documentedConfig(): string {
