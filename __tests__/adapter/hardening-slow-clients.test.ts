@@ -214,10 +214,15 @@ describe('slow clients over TCP', () => {
         throttle = setTimeout(() => readFor(2), 18);
       }, ms);
     };
-    readFor(2);
     const lines = bulkyStream(12, 3);
     try {
-      await send(maze, pieces(lines, 3), 30_000);
+      // It starts reading only once it has held the source, so the run always has
+      // backpressure however fast or slow this machine is right now.
+      slow.socket.pause();
+      const sending = send(maze, pieces(lines, 3), 30_000);
+      await waitUntil(() => maze.maze.stats().eventSourcePaused, 'the source to pause', 10_000);
+      readFor(2);
+      await sending;
       const expected = expectedDeliveries([...ops, ...lineOps(lines)] as ModelOp[]);
       expect(await deliveryMismatch(clients, expected, 20_000)).toBeUndefined();
     } finally {
