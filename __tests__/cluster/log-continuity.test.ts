@@ -106,7 +106,12 @@ describe('findResumeTail', () => {
     const log = track(new MemoryEventLog());
     expect(await findResumeTail(log)).toBeUndefined();
     log.publish('hello\n');
-    expect(await findResumeTail(log)).toEqual({ position: 1, batch: undefined, foreign: 1 });
+    expect(await findResumeTail(log)).toEqual({
+      position: 1,
+      batch: undefined,
+      foreign: 1,
+      complete: true,
+    });
     await log.append({ firstSequence: 1, lastSequence: 4, lines: ['2|B\n'] }, { position: 1 });
     await log.append({ firstSequence: 5, lastSequence: 5, lines: ['5|B\n'] }, { position: 2 });
     log.publish(FORGED);
@@ -116,6 +121,7 @@ describe('findResumeTail', () => {
       position: 6,
       batch: { position: 3, firstSequence: 5, lastSequence: 5 },
       foreign: 3,
+      complete: true,
     });
   });
 
@@ -132,7 +138,52 @@ describe('findResumeTail', () => {
       position: LOG_TAIL_SCAN + 100,
       batch: { position: LOG_TAIL_SCAN, firstSequence: LOG_TAIL_SCAN, lastSequence: LOG_TAIL_SCAN },
       foreign: 100,
+      complete: true,
     });
+  });
+});
+
+describe('more stray messages than LOG_TAIL_SCAN at the end of the log', () => {
+  const STRAYS = LOG_TAIL_SCAN + 44;
+
+  async function appendBatches(log: MemoryEventLog, count: number): Promise<void> {
+    for (let index = 0; index < count; index++) {
+      const first = index * 10 + 1;
+      const lines = [`${first}|B\n`];
+      await log.append(
+        { firstSequence: first, lastSequence: first + 9, lines },
+        { position: index },
+      );
+    }
+  }
+
+  it('do not hide the last continuing batch from a restarted ingest', async () => {
+    const log = track(new MemoryEventLog());
+    await appendBatches(log, 5);
+    for (let count = 0; count < STRAYS; count++) log.publish('hello\n');
+    expect(await findResumeTail(log)).toEqual({
+      position: 5 + STRAYS,
+      batch: { position: 5, firstSequence: 41, lastSequence: 50 },
+      foreign: STRAYS,
+      complete: true,
+    });
+    const ingest = track(await withTimeout(createIngest({ log }), WAIT_MS, 'createIngest'));
+    expect(ingest.stats().nextSequence).toBe(51);
+    expect(ingest.stats().foreignSkipped).toBe(STRAYS);
+  });
+
+  it('make an ingest refuse to start when retention kept none of its batches', async () => {
+    const log = track(new MemoryEventLog({ retainBatches: STRAYS }));
+    await appendBatches(log, 5);
+    for (let count = 0; count < STRAYS; count++) log.publish('hello\n');
+    expect(log.firstPosition).toBe(6);
+    expect(await findResumeTail(log)).toEqual({
+      position: 5 + STRAYS,
+      batch: undefined,
+      foreign: STRAYS,
+      complete: false,
+    });
+    await expect(createIngest({ log })).rejects.toMatchObject({ code: ErrorCode.LogForeign });
   });
 });
 
@@ -140,12 +191,18 @@ describe('findResumeTail with a recorded startSequence', () => {
   it("skips a forged batch before the log's first", async () => {
     const log = track(new MemoryEventLog());
     log.publish(FORGED);
-    expect(await findResumeTail(log, 1)).toEqual({ position: 1, batch: undefined, foreign: 1 });
+    expect(await findResumeTail(log, 1)).toEqual({
+      position: 1,
+      batch: undefined,
+      foreign: 1,
+      complete: true,
+    });
     await log.append({ firstSequence: 1, lastSequence: 4, lines: ['2|B\n'] }, { position: 1 });
     expect(await findResumeTail(log, 1)).toEqual({
       position: 2,
       batch: { position: 2, firstSequence: 1, lastSequence: 4 },
       foreign: 0,
+      complete: true,
     });
   });
 });

@@ -114,8 +114,9 @@ export interface IngestEventMap {
 /**
  * Creates an ingest on `options.log`: reads its tail to know where to resume, then is ready
  * for `attachEventSource()`. Throws `ERR_INVALID_OPTION` on a bad option; rejects with the
- * log's error (e.g. `ERR_LOG_UNAVAILABLE`) if its tail cannot be read, and `ERR_LOG_CONFIG`
- * if the log's lines have another delimiter or its writer recorded other settings.
+ * log's error (e.g. `ERR_LOG_UNAVAILABLE`) if its tail cannot be read, `ERR_LOG_CONFIG`
+ * if the log's lines have another delimiter or its writer recorded other settings, and
+ * `ERR_LOG_FOREIGN` if no message the log retains continues it while retention dropped its start.
  */
 export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const resolved = resolveIngestOptions(options);
@@ -124,6 +125,13 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   // Recorded only in a log that holds no message yet; else the log's identity, as it is.
   const identity = await options.log.recordSettings(settings);
   const tail = await findResumeTail(options.log, identity.settings?.startSequence);
+  if (tail !== undefined && !tail.complete) {
+    // Starting at startSequence again would re-use numbers gateways have applied.
+    throw new MazeError(
+      ErrorCode.LogForeign,
+      `the event log holds no batch that continues it in the ${tail.foreign} message(s) it retains (positions ${tail.position - tail.foreign + 1}..${tail.position}; retention dropped the ones before), so this ingest cannot tell where to resume: restrict who may publish on the subject (docs/cluster.md), then delete the stream and start the cluster on a new one`,
+    );
+  }
   if (tail?.batch !== undefined) checkLogDelimiter(tail.batch, resolved.delimiter, 'this ingest');
   checkLogSettings(identity.settings, settings, 'this ingest');
   return new Ingest(options.log, resolved, tail);

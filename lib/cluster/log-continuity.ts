@@ -12,11 +12,12 @@
  *   records none, the first batch read starts the log. Anything else at a position (not a
  *   batch, a duplicate, a batch going backwards, overlapping or jumping ahead) is foreign:
  *   skipped and reported, never applied.
- * - `findResumeTail()` reads at most `LOG_TAIL_SCAN` messages back from the end: the last
- *   batch that continues the log is the end of the longest run of continuing batches among
- *   them (the first such run on a tie); a window that reaches position 1 must start its run
- *   at the log's first batch, as a gateway that reads from there does (at the recorded
- *   `startSequence`, when given).
+ * - `findResumeTail()` reads `LOG_TAIL_SCAN` messages back from the end, twice as many
+ *   each time the window holds no continuing batch, down to the first position retained: the
+ *   last batch that continues the log is the end of the longest run of continuing batches
+ *   in the window (the first such run on a tie); a window that reaches position 1 must start
+ *   its run at the log's first batch, as a gateway that reads from there does (at the
+ *   recorded `startSequence`, when given).
  */
 import { ErrorCode, MazeError } from '../errors.js';
 import {
@@ -53,6 +54,11 @@ export interface ResumeTail {
   readonly batch: LogTail | undefined;
   /** Messages after that batch (or in the scan, without one) that do not continue the log. */
   readonly foreign: number;
+  /**
+   * Whether the scan found where the log continues: `false` when retention dropped the start
+   * of a log whose retained messages hold no continuing batch (nowhere to resume from).
+   */
+  readonly complete: boolean;
 }
 
 /** The last continuing batch among `entries` (consecutive positions, oldest first); see the header. */
@@ -84,8 +90,7 @@ export function lastContinuing(
 }
 
 /**
- * The end of `log` and its last continuing batch, reading back at most `LOG_TAIL_SCAN`
- * messages; `startSequence` is the one the log's writer recorded, if any. Rejects with the
+ * The end of `log` and its last continuing batch, reading back from the end (see the header); `startSequence` is the one the log's writer recorded, if any. Rejects with the
  * log's errors (`ERR_LOG_TRUNCATED` for a tail retention dropped).
  */
 export async function findResumeTail(
@@ -100,24 +105,41 @@ export async function findResumeTail(
     end === 1 &&
     (startSequence === undefined || last.firstSequence === startSequence)
   ) {
-    return { position: end, batch: last, foreign: 0 };
+    return { position: end, batch: last, foreign: 0, complete: true };
   }
+  // A window without a continuing batch doubles back to the first position retention kept:
+  // a run of stray messages longer than the scan never hides the log's last batch.
   let from = Math.max(1, end - LOG_TAIL_SCAN + 1);
+  let readable = end + 1; // the lowest position read
+  let dropped = 0; // the highest position retention is known to have dropped
   for (;;) {
+    let entries: LogEntry[] | undefined;
     try {
-      const entries = await readRange(log, from, end);
-      const batch = lastContinuing(entries, from === 1, startSequence);
-      return {
-        position: end,
-        batch: batch === undefined ? undefined : tailOf(batch.position, batch),
-        foreign: end - (batch?.position ?? from - 1),
-      };
+      entries = await readRange(log, from, end);
     } catch (error) {
-      // Retention dropped the start of the window: scan a shorter one.
       if (!(error instanceof MazeError) || error.code !== ErrorCode.LogTruncated || from === end) {
         throw error;
       }
-      from = Math.ceil((from + end) / 2);
+      dropped = from;
+    }
+    if (entries !== undefined) {
+      const batch = lastContinuing(entries, from === 1, startSequence);
+      if (batch !== undefined || from === 1) {
+        return {
+          position: end,
+          batch: batch === undefined ? undefined : tailOf(batch.position, batch),
+          foreign: end - (batch?.position ?? 0),
+          complete: true,
+        };
+      }
+      readable = from;
+      from = Math.max(dropped + 1, end - 2 * (end - from + 1) + 1);
+    } else {
+      // Retention dropped the start of the window: try halfway to what was read.
+      from = Math.ceil((dropped + readable) / 2);
+    }
+    if (from >= readable) {
+      return { position: end, batch: undefined, foreign: end - readable + 1, complete: false };
     }
   }
 }
