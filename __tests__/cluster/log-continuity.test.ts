@@ -17,6 +17,7 @@ import {
   lastContinuing,
 } from '../../lib/cluster/log-continuity.js';
 import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
+import { CORE_OPTIONS } from '../../lib/core/options.js';
 import { ErrorCode, type Problem } from '../../lib/errors.js';
 import { collectProblems, useClosing } from '../helpers/closing.js';
 import {
@@ -41,6 +42,13 @@ function batch(position: number, first: number, last: number): LogEntry {
 function foreign(position: number): LogEntry {
   return { position, foreign: 'not a follower-maze batch' };
 }
+
+// What a log written by this version records (with the default options).
+const DEFAULT_SETTINGS = {
+  maxFollowEdges: CORE_OPTIONS.maxFollowEdges.default,
+  startSequence: CORE_OPTIONS.startSequence.default,
+  delimiter: CORE_OPTIONS.delimiter.default,
+};
 
 const FORGED = 'FMB1 9000000000 9000000000 1\n9000000000|B\n';
 
@@ -187,6 +195,47 @@ describe('more stray messages than LOG_TAIL_SCAN at the end of the log', () => {
   });
 });
 
+describe('a log written by an older version (holes between batches, no settings recorded)', () => {
+  async function holedLog(): Promise<MemoryEventLog> {
+    const log = track(new MemoryEventLog());
+    const batches: [number, number][] = [
+      [1, 10],
+      [12, 20],
+      [25, 30],
+    ];
+    for (const [index, [first, last]] of batches.entries()) {
+      const lines = [`${first}|B\n`];
+      await log.append({ firstSequence: first, lastSequence: last, lines }, { position: index });
+    }
+    log.publish(encodeBatch({ firstSequence: 5, lastSequence: 9, lines: ['5|B\n'] }));
+    return log;
+  }
+
+  it('takes a batch that moves the log forward as continuing it', () => {
+    expect(discontinuity(batch(2, 12, 20), 10, false)).toBeUndefined();
+    expect(discontinuity(batch(2, 5, 9), 10, false)).toBe(
+      'a batch of events 5..9 does not move the log forward from event 10',
+    );
+    expect(discontinuity(batch(2, 10, 12), 10, false)).toBeDefined();
+    expect(
+      lastContinuing([batch(1, 1, 10), batch(2, 12, 20), batch(3, 5, 9)], true, undefined, false),
+    ).toEqual(batch(2, 12, 20));
+  });
+
+  it('is applied whole by a gateway and continued by an ingest', async () => {
+    const log = await holedLog();
+    expect((await log.identity()).settings).toBeUndefined();
+    const gateway = track(await withTimeout(createGateway({ log }), WAIT_MS, 'createGateway'));
+    await withTimeout(gateway.ready, WAIT_MS, 'the gateway ready');
+    await waitUntil(() => gateway.stats().logPosition === 4, 'the gateway at the end');
+    expect(gateway.stats().batchesApplied).toBe(3);
+    expect(gateway.stats().logForeign).toBe(1);
+    const ingest = track(await withTimeout(createIngest({ log }), WAIT_MS, 'createIngest'));
+    expect(ingest.stats().nextSequence).toBe(31);
+    expect(ingest.stats().foreignSkipped).toBe(1);
+  });
+});
+
 describe('findResumeTail with a recorded startSequence', () => {
   it("skips a forged batch before the log's first", async () => {
     const log = track(new MemoryEventLog());
@@ -210,6 +259,7 @@ describe('findResumeTail with a recorded startSequence', () => {
 describe('a gateway starting on a forged tail', () => {
   it('starts when the forged batch records another delimiter, and skips it', async () => {
     const log = track(new MemoryEventLog());
+    await log.recordSettings(DEFAULT_SETTINGS);
     await log.append({ firstSequence: 1, lastSequence: 1, lines: ['1|B\n'] }, { position: 0 });
     log.publish('FMB1 9000000000 9000000000 1 59\n9000000000;B\n');
     const gateway = track(await withTimeout(createGateway({ log }), WAIT_MS, 'createGateway'));

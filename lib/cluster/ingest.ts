@@ -124,7 +124,8 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const settings = { maxFollowEdges, startSequence, delimiter };
   // Recorded only in a log that holds no message yet; else the log's identity, as it is.
   const identity = await options.log.recordSettings(settings);
-  const tail = await findResumeTail(options.log, identity.settings?.startSequence);
+  const recorded = identity.settings;
+  const tail = await findResumeTail(options.log, recorded?.startSequence, recorded !== undefined);
   if (tail !== undefined && !tail.complete) {
     // Starting at startSequence again would re-use numbers gateways have applied.
     throw new MazeError(

@@ -12,6 +12,11 @@
  *   records none, the first batch read starts the log. Anything else at a position (not a
  *   batch, a duplicate, a batch going backwards, overlapping or jumping ahead) is foreign:
  *   skipped and reported, never applied.
+ * - Older versions wrote batches with holes between them (a batch started at the first
+ *   number it released) and record no settings: in a log without `LogSettings` (`strict`
+ *   false) a batch continues the log when it moves it forward (`firstSequence` above the last
+ *   applied number), and the last continuing batch in a window is the last one moving
+ *   forward from the window's first batch.
  * - `findResumeTail()` reads `LOG_TAIL_SCAN` messages back from the end, twice as many
  *   each time the window holds no continuing batch, down to the first position retained: the
  *   last batch that continues the log is the end of the longest run of continuing batches
@@ -36,13 +41,21 @@ import {
  */
 export const LOG_TAIL_SCAN = 256;
 
-/** Why `entry` does not continue a log whose last applied number is `lastSequence`, or `undefined` if it does. */
+/**
+ * Why `entry` does not continue a log whose last applied number is `lastSequence`, or
+ * `undefined` if it does; `strict` false for a log that records no settings (see the header).
+ */
 export function discontinuity(
   entry: LogEntry,
   lastSequence: number | undefined,
+  strict = true,
 ): string | undefined {
   if (isForeign(entry)) return entry.foreign;
   if (lastSequence === undefined || entry.firstSequence === lastSequence + 1) return undefined;
+  if (!strict) {
+    if (entry.firstSequence > lastSequence) return undefined;
+    return `a batch of events ${entry.firstSequence}..${entry.lastSequence} does not move the log forward from event ${lastSequence}`;
+  }
   return `a batch of events ${entry.firstSequence}..${entry.lastSequence} does not continue the log at event ${lastSequence} (it would need to start at ${lastSequence + 1})`;
 }
 
@@ -66,7 +79,17 @@ export function lastContinuing(
   entries: readonly LogEntry[],
   fromLogStart: boolean,
   startSequence?: number,
+  strict = true,
 ): LogBatch | undefined {
+  if (!strict) {
+    let last: LogBatch | undefined;
+    for (const entry of entries) {
+      if (!isForeign(entry) && (last === undefined || entry.firstSequence > last.lastSequence)) {
+        last = entry;
+      }
+    }
+    return last;
+  }
   // Runs waiting for their next batch, by the first number that continues them; from the
   // log's start with a recorded start, the empty run waits for the batch that starts there.
   const seeded = fromLogStart && startSequence !== undefined;
@@ -91,11 +114,13 @@ export function lastContinuing(
 
 /**
  * The end of `log` and its last continuing batch, reading back from the end (see the header); `startSequence` is the one the log's writer recorded, if any. Rejects with the
- * log's errors (`ERR_LOG_TRUNCATED` for a tail retention dropped).
+ * log's errors (`ERR_LOG_TRUNCATED` for a tail retention dropped). `strict` false for a log
+ * that records no settings (see the header).
  */
 export async function findResumeTail(
   log: EventLog,
   startSequence?: number,
+  strict = true,
 ): Promise<ResumeTail | undefined> {
   const last = await log.tail();
   if (last === undefined) return undefined;
@@ -123,7 +148,7 @@ export async function findResumeTail(
       dropped = from;
     }
     if (entries !== undefined) {
-      const batch = lastContinuing(entries, from === 1, startSequence);
+      const batch = lastContinuing(entries, from === 1, startSequence, strict);
       if (batch !== undefined || from === 1) {
         return {
           position: end,
