@@ -638,6 +638,25 @@ describe('ingest: append errors', () => {
   });
 });
 
+describe('ingest: a log deleted and created again', () => {
+  it('stops the ingest at its next recovery (ERR_LOG_REPLACED), appending nothing to the new log', async () => {
+    const log = track(new MemoryEventLog());
+    const { ingest, problems } = await newIngest({ log });
+    const source = attachMemorySource(ingest);
+    write(source, paddedRange(1, 3, 10));
+    await appended(ingest, 3);
+    log.replace();
+    write(source, paddedRange(4, 3, 10));
+    await waitUntil(() => ingest.stopped, 'the ingest stopped');
+    expect(problems.map((problem) => problem.code)).toEqual([
+      ErrorCode.LogFenced,
+      ErrorCode.LogReplaced,
+    ]);
+    expect(problems[1]?.message).toMatch(/deleted and created again.*this ingest stops/);
+    expect(await log.tail()).toBeUndefined();
+  });
+});
+
 describe('ingest: close', () => {
   it('appends what is sequenced, leaves no timer, and refuses sources afterwards', async () => {
     jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });

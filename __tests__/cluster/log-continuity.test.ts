@@ -17,6 +17,7 @@ import {
   lastContinuing,
 } from '../../lib/cluster/log-continuity.js';
 import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
+import { CORE_OPTIONS } from '../../lib/core/options.js';
 import { ErrorCode, type Problem } from '../../lib/errors.js';
 import { collectProblems, useClosing } from '../helpers/closing.js';
 import {
@@ -41,6 +42,13 @@ function batch(position: number, first: number, last: number): LogEntry {
 function foreign(position: number): LogEntry {
   return { position, foreign: 'not a follower-maze batch' };
 }
+
+// What a log written by this version records (with the default options).
+const DEFAULT_SETTINGS = {
+  maxFollowEdges: CORE_OPTIONS.maxFollowEdges.default,
+  startSequence: CORE_OPTIONS.startSequence.default,
+  delimiter: CORE_OPTIONS.delimiter.default,
+};
 
 const FORGED = 'FMB1 9000000000 9000000000 1\n9000000000|B\n';
 
@@ -106,7 +114,12 @@ describe('findResumeTail', () => {
     const log = track(new MemoryEventLog());
     expect(await findResumeTail(log)).toBeUndefined();
     log.publish('hello\n');
-    expect(await findResumeTail(log)).toEqual({ position: 1, batch: undefined, foreign: 1 });
+    expect(await findResumeTail(log)).toEqual({
+      position: 1,
+      batch: undefined,
+      foreign: 1,
+      complete: true,
+    });
     await log.append({ firstSequence: 1, lastSequence: 4, lines: ['2|B\n'] }, { position: 1 });
     await log.append({ firstSequence: 5, lastSequence: 5, lines: ['5|B\n'] }, { position: 2 });
     log.publish(FORGED);
@@ -116,6 +129,7 @@ describe('findResumeTail', () => {
       position: 6,
       batch: { position: 3, firstSequence: 5, lastSequence: 5 },
       foreign: 3,
+      complete: true,
     });
   });
 
@@ -132,7 +146,93 @@ describe('findResumeTail', () => {
       position: LOG_TAIL_SCAN + 100,
       batch: { position: LOG_TAIL_SCAN, firstSequence: LOG_TAIL_SCAN, lastSequence: LOG_TAIL_SCAN },
       foreign: 100,
+      complete: true,
     });
+  });
+});
+
+describe('more stray messages than LOG_TAIL_SCAN at the end of the log', () => {
+  const STRAYS = LOG_TAIL_SCAN + 44;
+
+  async function appendBatches(log: MemoryEventLog, count: number): Promise<void> {
+    for (let index = 0; index < count; index++) {
+      const first = index * 10 + 1;
+      const lines = [`${first}|B\n`];
+      await log.append(
+        { firstSequence: first, lastSequence: first + 9, lines },
+        { position: index },
+      );
+    }
+  }
+
+  it('do not hide the last continuing batch from a restarted ingest', async () => {
+    const log = track(new MemoryEventLog());
+    await appendBatches(log, 5);
+    for (let count = 0; count < STRAYS; count++) log.publish('hello\n');
+    expect(await findResumeTail(log)).toEqual({
+      position: 5 + STRAYS,
+      batch: { position: 5, firstSequence: 41, lastSequence: 50 },
+      foreign: STRAYS,
+      complete: true,
+    });
+    const ingest = track(await withTimeout(createIngest({ log }), WAIT_MS, 'createIngest'));
+    expect(ingest.stats().nextSequence).toBe(51);
+    expect(ingest.stats().foreignSkipped).toBe(STRAYS);
+  });
+
+  it('make an ingest refuse to start when retention kept none of its batches', async () => {
+    const log = track(new MemoryEventLog({ retainBatches: STRAYS }));
+    await appendBatches(log, 5);
+    for (let count = 0; count < STRAYS; count++) log.publish('hello\n');
+    expect(log.firstPosition).toBe(6);
+    expect(await findResumeTail(log)).toEqual({
+      position: 5 + STRAYS,
+      batch: undefined,
+      foreign: STRAYS,
+      complete: false,
+    });
+    await expect(createIngest({ log })).rejects.toMatchObject({ code: ErrorCode.LogForeign });
+  });
+});
+
+describe('a log written by an older version (holes between batches, no settings recorded)', () => {
+  async function holedLog(): Promise<MemoryEventLog> {
+    const log = track(new MemoryEventLog());
+    const batches: [number, number][] = [
+      [1, 10],
+      [12, 20],
+      [25, 30],
+    ];
+    for (const [index, [first, last]] of batches.entries()) {
+      const lines = [`${first}|B\n`];
+      await log.append({ firstSequence: first, lastSequence: last, lines }, { position: index });
+    }
+    log.publish(encodeBatch({ firstSequence: 5, lastSequence: 9, lines: ['5|B\n'] }));
+    return log;
+  }
+
+  it('takes a batch that moves the log forward as continuing it', () => {
+    expect(discontinuity(batch(2, 12, 20), 10, false)).toBeUndefined();
+    expect(discontinuity(batch(2, 5, 9), 10, false)).toBe(
+      'a batch of events 5..9 does not move the log forward from event 10',
+    );
+    expect(discontinuity(batch(2, 10, 12), 10, false)).toBeDefined();
+    expect(
+      lastContinuing([batch(1, 1, 10), batch(2, 12, 20), batch(3, 5, 9)], true, undefined, false),
+    ).toEqual(batch(2, 12, 20));
+  });
+
+  it('is applied whole by a gateway and continued by an ingest', async () => {
+    const log = await holedLog();
+    expect((await log.identity()).settings).toBeUndefined();
+    const gateway = track(await withTimeout(createGateway({ log }), WAIT_MS, 'createGateway'));
+    await withTimeout(gateway.ready, WAIT_MS, 'the gateway ready');
+    await waitUntil(() => gateway.stats().logPosition === 4, 'the gateway at the end');
+    expect(gateway.stats().batchesApplied).toBe(3);
+    expect(gateway.stats().logForeign).toBe(1);
+    const ingest = track(await withTimeout(createIngest({ log }), WAIT_MS, 'createIngest'));
+    expect(ingest.stats().nextSequence).toBe(31);
+    expect(ingest.stats().foreignSkipped).toBe(1);
   });
 });
 
@@ -140,12 +240,18 @@ describe('findResumeTail with a recorded startSequence', () => {
   it("skips a forged batch before the log's first", async () => {
     const log = track(new MemoryEventLog());
     log.publish(FORGED);
-    expect(await findResumeTail(log, 1)).toEqual({ position: 1, batch: undefined, foreign: 1 });
+    expect(await findResumeTail(log, 1)).toEqual({
+      position: 1,
+      batch: undefined,
+      foreign: 1,
+      complete: true,
+    });
     await log.append({ firstSequence: 1, lastSequence: 4, lines: ['2|B\n'] }, { position: 1 });
     expect(await findResumeTail(log, 1)).toEqual({
       position: 2,
       batch: { position: 2, firstSequence: 1, lastSequence: 4 },
       foreign: 0,
+      complete: true,
     });
   });
 });
@@ -153,6 +259,7 @@ describe('findResumeTail with a recorded startSequence', () => {
 describe('a gateway starting on a forged tail', () => {
   it('starts when the forged batch records another delimiter, and skips it', async () => {
     const log = track(new MemoryEventLog());
+    await log.recordSettings(DEFAULT_SETTINGS);
     await log.append({ firstSequence: 1, lastSequence: 1, lines: ['1|B\n'] }, { position: 0 });
     log.publish('FMB1 9000000000 9000000000 1 59\n9000000000;B\n');
     const gateway = track(await withTimeout(createGateway({ log }), WAIT_MS, 'createGateway'));

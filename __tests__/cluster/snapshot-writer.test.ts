@@ -109,6 +109,8 @@ describe('SnapshotWriter', () => {
 
   it('skips a foreign message and forged follows on the log: its snapshot holds only the real ones', async () => {
     const log = new MemoryEventLog();
+    // Written by this version (settings recorded): batches must follow one another exactly.
+    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' });
     const store = new MemorySnapshotStore();
     const writer = track(await createSnapshotWriter({ log, store, snapshotEvents: 400 }));
     const problems = collectProblems(writer);

@@ -189,7 +189,9 @@ async function checkStartDelimiter(
   identity: LogIdentity,
 ): Promise<void> {
   if ((tail.delimiter ?? CORE_OPTIONS.delimiter.default) === delimiter) return;
-  const continuing = (await findResumeTail(eventLog, identity.settings?.startSequence))?.batch;
+  const { settings } = identity;
+  const resume = await findResumeTail(eventLog, settings?.startSequence, settings !== undefined);
+  const continuing = resume?.batch;
   if (continuing !== undefined) checkLogDelimiter(continuing, delimiter, 'this gateway');
 }
 

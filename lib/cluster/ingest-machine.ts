@@ -35,7 +35,8 @@
  *   log and is not its own (another ingest's), or the log shrank or changed under it, the
  *   machine stops (`ERR_LOG_FENCED`): it drops what it has not appended and never asks for
  *   an append again. A log that refuses a batch itself (any other error code) stops it
- *   too, since a retry would fail the same way.
+ *   too, since a retry would fail the same way, and so does a log deleted and created again
+ *   (`ERR_LOG_REPLACED`, found by the driver when it reads the tail).
  * - Shutdown: after `close()` the open batch closes and `idle` comes once nothing is
  *   unacknowledged (or the machine stopped); `closeEnded()` then ends every retry.
  * - Taking a line that neither opens nor closes a batch queues no action and allocates
@@ -477,10 +478,18 @@ export class IngestMachine {
     this.#resume(reading.tail.position, reading.matched);
   }
 
-  /** Reading the tail or reading back failed: the recovery is tried again after the retry timer. */
-  recoveryFailed(): void {
+  /**
+   * Reading the tail or reading back failed: the recovery is tried again after the retry
+   * timer, unless the log was replaced (`ERR_LOG_REPLACED`): its positions mean other
+   * batches now, so the machine stops.
+   */
+  recoveryFailed(error?: unknown): void {
     this.#readingBack = undefined;
     if (this.#abandoned || this.#stopped) return;
+    if (error instanceof MazeError && error.code === ErrorCode.LogReplaced) {
+      this.#stop({ code: error.code, message: `${error.message}; this ingest stops`, context: {} });
+      return;
+    }
     this.#retryLater();
   }
 

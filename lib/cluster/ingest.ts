@@ -22,6 +22,8 @@
  *   records others is refused (`ERR_LOG_CONFIG`).
  * - Timers (batch delay `INGEST_BATCH_DELAY_MS`, recovery retry `INGEST_RECOVERY_RETRY_MS`)
  *   are unref'd; a read during recovery is bounded by `EVENT_LOG_REQUEST_TIMEOUT_MS`.
+ * - The log's epoch is read at start and before each recovery reads the tail: a log deleted
+ *   and created again stops the ingest (`ERR_LOG_REPLACED`).
  * - When the machine stops (another writer), the ingest reports `ERR_LOG_FENCED`, emits
  *   `'stopped'` and closes its event source.
  * - `close()` drains before it closes: the open source is read to its end (bounded by
@@ -40,6 +42,7 @@ import { pickRows, resolveOptions, type SettingsOf } from '../options/option.js'
 import {
   type AppendResult,
   checkLogDelimiter,
+  checkLogEpoch,
   checkLogSettings,
   EVENT_LOG_REQUEST_TIMEOUT_MS,
   type EventLog,
@@ -114,8 +117,9 @@ export interface IngestEventMap {
 /**
  * Creates an ingest on `options.log`: reads its tail to know where to resume, then is ready
  * for `attachEventSource()`. Throws `ERR_INVALID_OPTION` on a bad option; rejects with the
- * log's error (e.g. `ERR_LOG_UNAVAILABLE`) if its tail cannot be read, and `ERR_LOG_CONFIG`
- * if the log's lines have another delimiter or its writer recorded other settings.
+ * log's error (e.g. `ERR_LOG_UNAVAILABLE`) if its tail cannot be read, `ERR_LOG_CONFIG`
+ * if the log's lines have another delimiter or its writer recorded other settings, and
+ * `ERR_LOG_FOREIGN` if no message the log retains continues it while retention dropped its start.
  */
 export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const resolved = resolveIngestOptions(options);
@@ -123,10 +127,18 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const settings = { maxFollowEdges, startSequence, delimiter };
   // Recorded only in a log that holds no message yet; else the log's identity, as it is.
   const identity = await options.log.recordSettings(settings);
-  const tail = await findResumeTail(options.log, identity.settings?.startSequence);
+  const recorded = identity.settings;
+  const tail = await findResumeTail(options.log, recorded?.startSequence, recorded !== undefined);
+  if (tail !== undefined && !tail.complete) {
+    // Starting at startSequence again would re-use numbers gateways have applied.
+    throw new MazeError(
+      ErrorCode.LogForeign,
+      `the event log holds no batch that continues it in the ${tail.foreign} message(s) it retains (positions ${tail.position - tail.foreign + 1}..${tail.position}; retention dropped the ones before), so this ingest cannot tell where to resume: restrict who may publish on the subject (docs/cluster.md), then delete the stream and start the cluster on a new one`,
+    );
+  }
   if (tail?.batch !== undefined) checkLogDelimiter(tail.batch, resolved.delimiter, 'this ingest');
   checkLogSettings(identity.settings, settings, 'this ingest');
-  return new Ingest(options.log, resolved, tail);
+  return new Ingest(options.log, resolved, tail, identity.epoch);
 }
 
 const INGEST_OPTIONS = pickRows(MAZE_OPTIONS, INGEST_OPTION_NAMES);
@@ -143,6 +155,8 @@ function resolveIngestOptions(options: IngestOptions): ResolvedIngestOptions {
 /** Sequences the lines of one event source at a time and appends them to an `EventLog`. */
 export class Ingest extends EventEmitter<IngestEventMap> {
   readonly #log: EventLog;
+  /** The log's epoch at start: a recovery that finds another stops (`ERR_LOG_REPLACED`). */
+  readonly #epoch: string;
   readonly #shutdownTimeout: number;
   readonly #input: EventInput;
   readonly #sequencer: EventSequencer;
@@ -158,9 +172,15 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   #acceptFailures = 0;
 
   /** Use `createIngest()`, which reads the tail first. */
-  constructor(eventLog: EventLog, options: ResolvedIngestOptions, tail: ResumeTail | undefined) {
+  constructor(
+    eventLog: EventLog,
+    options: ResolvedIngestOptions,
+    tail: ResumeTail | undefined,
+    epoch: string,
+  ) {
     super();
     this.#log = eventLog;
+    this.#epoch = epoch;
     this.#shutdownTimeout = options.shutdownTimeout;
     this.#machine = new IngestMachine({
       tail: tail?.batch,
@@ -390,6 +410,9 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   async #readTail(): Promise<void> {
     let tail: LogTail | LogForeign | undefined;
     try {
+      // A log deleted and created again holds another's positions: appending after them
+      // would write a second log's events into it.
+      checkLogEpoch(this.#epoch, (await this.#log.identity()).epoch, 'this ingest');
       tail = await this.#log.tail();
     } catch (error) {
       this.#recoveryFailed(error);
@@ -420,7 +443,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
 
   #recoveryFailed(error: unknown): void {
     log('recovery failed: %s', error instanceof Error ? error.message : String(error));
-    this.#machine.recoveryFailed();
+    this.#machine.recoveryFailed(error);
     this.#perform();
   }
 

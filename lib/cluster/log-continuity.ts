@@ -12,11 +12,17 @@
  *   records none, the first batch read starts the log. Anything else at a position (not a
  *   batch, a duplicate, a batch going backwards, overlapping or jumping ahead) is foreign:
  *   skipped and reported, never applied.
- * - `findResumeTail()` reads at most `LOG_TAIL_SCAN` messages back from the end: the last
- *   batch that continues the log is the end of the longest run of continuing batches among
- *   them (the first such run on a tie); a window that reaches position 1 must start its run
- *   at the log's first batch, as a gateway that reads from there does (at the recorded
- *   `startSequence`, when given).
+ * - Older versions wrote batches with holes between them (a batch started at the first
+ *   number it released) and record no settings: in a log without `LogSettings` (`strict`
+ *   false) a batch continues the log when it moves it forward (`firstSequence` above the last
+ *   applied number), and the last continuing batch in a window is the last one moving
+ *   forward from the window's first batch.
+ * - `findResumeTail()` reads `LOG_TAIL_SCAN` messages back from the end, twice as many
+ *   each time the window holds no continuing batch, down to the first position retained: the
+ *   last batch that continues the log is the end of the longest run of continuing batches
+ *   in the window (the first such run on a tie); a window that reaches position 1 must start
+ *   its run at the log's first batch, as a gateway that reads from there does (at the
+ *   recorded `startSequence`, when given).
  */
 import { ErrorCode, MazeError } from '../errors.js';
 import {
@@ -35,13 +41,21 @@ import {
  */
 export const LOG_TAIL_SCAN = 256;
 
-/** Why `entry` does not continue a log whose last applied number is `lastSequence`, or `undefined` if it does. */
+/**
+ * Why `entry` does not continue a log whose last applied number is `lastSequence`, or
+ * `undefined` if it does; `strict` false for a log that records no settings (see the header).
+ */
 export function discontinuity(
   entry: LogEntry,
   lastSequence: number | undefined,
+  strict = true,
 ): string | undefined {
   if (isForeign(entry)) return entry.foreign;
   if (lastSequence === undefined || entry.firstSequence === lastSequence + 1) return undefined;
+  if (!strict) {
+    if (entry.firstSequence > lastSequence) return undefined;
+    return `a batch of events ${entry.firstSequence}..${entry.lastSequence} does not move the log forward from event ${lastSequence}`;
+  }
   return `a batch of events ${entry.firstSequence}..${entry.lastSequence} does not continue the log at event ${lastSequence} (it would need to start at ${lastSequence + 1})`;
 }
 
@@ -53,6 +67,11 @@ export interface ResumeTail {
   readonly batch: LogTail | undefined;
   /** Messages after that batch (or in the scan, without one) that do not continue the log. */
   readonly foreign: number;
+  /**
+   * Whether the scan found where the log continues: `false` when retention dropped the start
+   * of a log whose retained messages hold no continuing batch (nowhere to resume from).
+   */
+  readonly complete: boolean;
 }
 
 /** The last continuing batch among `entries` (consecutive positions, oldest first); see the header. */
@@ -60,7 +79,17 @@ export function lastContinuing(
   entries: readonly LogEntry[],
   fromLogStart: boolean,
   startSequence?: number,
+  strict = true,
 ): LogBatch | undefined {
+  if (!strict) {
+    let last: LogBatch | undefined;
+    for (const entry of entries) {
+      if (!isForeign(entry) && (last === undefined || entry.firstSequence > last.lastSequence)) {
+        last = entry;
+      }
+    }
+    return last;
+  }
   // Runs waiting for their next batch, by the first number that continues them; from the
   // log's start with a recorded start, the empty run waits for the batch that starts there.
   const seeded = fromLogStart && startSequence !== undefined;
@@ -84,13 +113,14 @@ export function lastContinuing(
 }
 
 /**
- * The end of `log` and its last continuing batch, reading back at most `LOG_TAIL_SCAN`
- * messages; `startSequence` is the one the log's writer recorded, if any. Rejects with the
- * log's errors (`ERR_LOG_TRUNCATED` for a tail retention dropped).
+ * The end of `log` and its last continuing batch, reading back from the end (see the header); `startSequence` is the one the log's writer recorded, if any. Rejects with the
+ * log's errors (`ERR_LOG_TRUNCATED` for a tail retention dropped). `strict` false for a log
+ * that records no settings (see the header).
  */
 export async function findResumeTail(
   log: EventLog,
   startSequence?: number,
+  strict = true,
 ): Promise<ResumeTail | undefined> {
   const last = await log.tail();
   if (last === undefined) return undefined;
@@ -100,24 +130,41 @@ export async function findResumeTail(
     end === 1 &&
     (startSequence === undefined || last.firstSequence === startSequence)
   ) {
-    return { position: end, batch: last, foreign: 0 };
+    return { position: end, batch: last, foreign: 0, complete: true };
   }
+  // A window without a continuing batch doubles back to the first position retention kept:
+  // a run of stray messages longer than the scan never hides the log's last batch.
   let from = Math.max(1, end - LOG_TAIL_SCAN + 1);
+  let readable = end + 1; // the lowest position read
+  let dropped = 0; // the highest position retention is known to have dropped
   for (;;) {
+    let entries: LogEntry[] | undefined;
     try {
-      const entries = await readRange(log, from, end);
-      const batch = lastContinuing(entries, from === 1, startSequence);
-      return {
-        position: end,
-        batch: batch === undefined ? undefined : tailOf(batch.position, batch),
-        foreign: end - (batch?.position ?? from - 1),
-      };
+      entries = await readRange(log, from, end);
     } catch (error) {
-      // Retention dropped the start of the window: scan a shorter one.
       if (!(error instanceof MazeError) || error.code !== ErrorCode.LogTruncated || from === end) {
         throw error;
       }
-      from = Math.ceil((from + end) / 2);
+      dropped = from;
+    }
+    if (entries !== undefined) {
+      const batch = lastContinuing(entries, from === 1, startSequence, strict);
+      if (batch !== undefined || from === 1) {
+        return {
+          position: end,
+          batch: batch === undefined ? undefined : tailOf(batch.position, batch),
+          foreign: end - (batch?.position ?? 0),
+          complete: true,
+        };
+      }
+      readable = from;
+      from = Math.max(dropped + 1, end - 2 * (end - from + 1) + 1);
+    } else {
+      // Retention dropped the start of the window: try halfway to what was read.
+      from = Math.ceil((dropped + readable) / 2);
+    }
+    if (from >= readable) {
+      return { position: end, batch: undefined, foreign: end - readable + 1, complete: false };
     }
   }
 }

@@ -6,7 +6,8 @@
  * - The host's `apply()` gets each batch that continues the log (log-continuity.ts), once, in
  *   order, from the position after the start's (from an empty start, the first batch must
  *   start at the `startSequence` the log's writer recorded, read when it comes); every other
- *   position (a foreign message, a batch that does not follow the last number applied) goes
+ *   position (a foreign message, a batch that does not follow the last number applied, or in
+ *   a log that records no settings one that does not move it forward) goes
  *   to `skipped()` and never stops the follower. An entry at or below the last position read (a log handing one out again
  *   after a retry) is dropped; a position skipped over means the log lost it
  *   (`ERR_LOG_TRUNCATED`).
@@ -78,6 +79,8 @@ export class LogFollower {
   readonly #host: LogFollowerHost;
   #position: number;
   #lastSequence: number | undefined;
+  /** Whether the log records settings (the strict rule), read with the first batch. */
+  #strict: boolean | undefined;
   #skipped = 0;
   #reader: LogReader | undefined;
   #following = false;
@@ -243,8 +246,8 @@ export class LogFollower {
       return false;
     }
     // The writer records its settings before its first append: they are there by now.
-    if (this.#lastSequence === undefined && !isForeign(entry)) await this.#learnStart();
-    const reason = discontinuity(entry, this.#lastSequence);
+    if (this.#strict === undefined && !isForeign(entry)) await this.#learnStart();
+    const reason = discontinuity(entry, this.#lastSequence, this.#strict);
     if (reason !== undefined) {
       this.#position = entry.position;
       this.#skipped++;
@@ -259,12 +262,16 @@ export class LogFollower {
     return true;
   }
 
-  // From an empty start: the number before the log's recorded first one, if it records one.
+  // Which rule the log's batches follow; from an empty start, the number before the log's
+  // recorded first one, if it records one.
   async #learnStart(): Promise<void> {
     const identity = await this.#log.identity();
     this.#host.checkIdentity(identity);
-    const startSequence = identity.settings?.startSequence;
-    if (startSequence !== undefined) this.#lastSequence = startSequence - 1;
+    const { settings } = identity;
+    this.#strict = settings !== undefined;
+    if (this.#lastSequence === undefined && settings !== undefined) {
+      this.#lastSequence = settings.startSequence - 1;
+    }
   }
 
   // `ms`, cut short by close().

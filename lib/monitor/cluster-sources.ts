@@ -77,7 +77,10 @@ export const GATEWAY_STAT_METRICS: { readonly [Stat in keyof GatewayStats]: Stat
     'log_foreign',
     'Log messages skipped: they do not continue the log (ERR_LOG_FOREIGN).',
   ),
-  logPosition: gauge('log_position', 'Position of the last event log batch applied.'),
+  logPosition: gauge(
+    'log_position',
+    'Position of the last event log entry read (applied or skipped).',
+  ),
   catchUpPosition: gauge('catch_up_position', 'Event log position to reach before serving.'),
   startSnapshotPosition: gauge(
     'start_snapshot_position',
