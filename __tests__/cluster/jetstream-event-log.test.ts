@@ -12,6 +12,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { connectEventLog } from '../../lib/cluster/connect.js';
 import type { JetStreamEventLog } from '../../lib/cluster/jetstream-event-log.js';
 import { EVENT_LOG_PULL_EXPIRES_MS } from '../../lib/cluster/jetstream-reader.js';
+import { SNAPSHOTS_KEPT } from '../../lib/cluster/snapshot-store.js';
 import { ErrorCode } from '../../lib/errors.js';
 import { appendRange, batchOf, take } from '../helpers/event-log-contract.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
@@ -136,6 +137,29 @@ function withJetStream(): void {
     expect(await other.read('graph-0000000000000009')).toBeUndefined();
     const buckets = await (await jetstreamManager(admin)).streams.names().next();
     expect(buckets).toContain('OBJ_SNAPPED_SNAPSHOTS');
+  });
+
+  it('keeps the snapshot bucket bounded: no delete marker outlives its save', async () => {
+    const store = await (await open('BOUNDED')).openSnapshots();
+    const bucket = await new Objm(admin).open('BOUNDED_SNAPSHOTS');
+    // A marker an older version left behind.
+    await bucket.putBlob({ name: 'graph-0000000000000001' }, new Uint8Array(3));
+    await bucket.delete('graph-0000000000000001');
+    const manager = await jetstreamManager(admin);
+    expect((await manager.streams.info('OBJ_BOUNDED_SNAPSHOTS')).state.messages).toBe(1);
+    for (let position = 2; position <= 12; position++) {
+      await store.save(new Uint8Array(position), position);
+    }
+    expect((await store.list()).map((stored) => stored.name)).toEqual([
+      'graph-0000000000000012',
+      'graph-0000000000000011',
+      'graph-0000000000000010',
+    ]);
+    // One meta and one chunk message per kept snapshot, nothing else.
+    expect((await manager.streams.info('OBJ_BOUNDED_SNAPSHOTS')).state.messages).toBe(
+      2 * SNAPSHOTS_KEPT,
+    );
+    expect(await store.read('graph-0000000000000010')).toEqual(new Uint8Array(10));
   });
 
   it('refuses a stream that has other subjects (ERR_LOG_CONFIG)', async () => {

@@ -3,7 +3,8 @@
  * docs/cluster.md ("Who may write") shows: the ingest and the gateways run with their own
  * NATS users and a log key (`--log-key-file`). A batch that would continue the log but is
  * signed with another key, published with the ingest's own NATS credentials, is skipped by
- * the running gateway and one started afterwards, and the ingest appends after it; a
+ * the running gateway and one started afterwards (from a snapshot the ingest saved, keeping
+ * only the newest in its bucket), and the ingest appends after it; a
  * gateway's user, or a client without credentials, cannot publish on the subject at all:
  * nats-server refuses it. Every client's notifications are compared byte for byte with a
  * maze in this process fed the same events. Every wait is bounded; every process, socket and
@@ -18,6 +19,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { encodeBatch } from '../../lib/cluster/batch-codec.js';
 import { logKeyOf } from '../../lib/cluster/log-key.js';
+import { SNAPSHOTS_KEPT } from '../../lib/cluster/snapshot-store.js';
 import {
   clientsOn,
   gateway,
@@ -153,7 +155,14 @@ describeWithNats('cluster mode with NATS users and a log key (built binaries)', 
 
   it('lets only the ingest write: a forged batch is skipped, a foreign publish refused', async () => {
     const reference = new Reference();
-    const first = await ingest(nats, STREAM, [...STATS, ...asIngest, ...withKey]);
+    // Snapshots every 50 events: many saved, the oldest deleted, as the ingest's user.
+    const first = await ingest(nats, STREAM, [
+      ...STATS,
+      ...asIngest,
+      ...withKey,
+      '--snapshot-events',
+      '50',
+    ]);
     const running = await gateway(nats, STREAM, [...STATS, ...asGateway, ...withKey]);
     const servedRunning = await clientsOn(running, USERS, peers, WAIT_MS);
     const expectedRunning = await reference.clients();
@@ -190,17 +199,37 @@ describeWithNats('cluster mode with NATS users and a log key (built binaries)', 
       }),
     ).toBe(lastPosition);
 
-    // The ingest, fenced by the forged batch, skips it and appends after it.
-    const phase2 = eventsText(PHASE + 1, 2 * PHASE, 2);
-    reference.send(phase2);
-    await sendThrough(first, source, phase2, 2 * PHASE);
-    await first.waitForLine('stderr', /ERR_LOG_FOREIGN.*1 message\(s\)/, WAIT_MS);
-
-    // A gateway started afterwards skips it too, and serves what the reference serves.
-    await reference.applied(2 * PHASE);
+    // A gateway started afterwards, as the gateway's user, starts from the snapshot of the
+    // first phase, skips the forged batch after it too, and serves what the reference serves.
+    await reference.applied(PHASE);
+    await waitUntil(
+      () => Number(lastStats(first).snapshotsSaved ?? 0) > 0,
+      'the first snapshot',
+      WAIT_MS,
+    );
     const late = await gateway(nats, STREAM, [...STATS, ...asGateway, ...withKey]);
     const servedLate = await clientsOn(late, USERS, peers, WAIT_MS);
+    await waitUntil(
+      () => lastStats(late).startSnapshotPosition !== undefined,
+      'a stats line of the late gateway',
+      WAIT_MS,
+    );
+    expect(Number(lastStats(late).startSnapshotPosition)).toBeGreaterThan(0);
     const expectedLate = await reference.clients();
+
+    // The ingest, fenced by the forged batch, skips it and appends after it, in slices of
+    // 100 events each appended before the next: a batch, and mostly a snapshot, each.
+    for (let from = PHASE + 1; from <= 2 * PHASE; from += 100) {
+      const slice = eventsText(from, from + 99, from);
+      reference.send(slice);
+      await sendThrough(first, source, slice, from + 99);
+    }
+    await first.waitForLine('stderr', /ERR_LOG_FOREIGN.*1 message\(s\)/, WAIT_MS);
+    await waitUntil(
+      () => Number(lastStats(first).snapshotsSaved ?? 0) > SNAPSHOTS_KEPT,
+      'more snapshots than the bucket keeps',
+      WAIT_MS,
+    );
     const phase3 = eventsText(2 * PHASE + 1, 3 * PHASE, 3);
     reference.send(phase3);
     await sendThrough(first, source, phase3, 3 * PHASE);
@@ -214,17 +243,27 @@ describeWithNats('cluster mode with NATS users and a log key (built binaries)', 
       PHASE / 10,
     );
     for (const process of [running, late]) {
+      // The late gateway applied only what followed its snapshot.
       await waitUntil(
-        () => lastStats(process).eventsApplied === String(3 * PHASE),
+        () => lastStats(process).nextSequence === String(3 * PHASE + 1),
         'every event applied',
         WAIT_MS,
       );
       expect(lastStats(process).logForeign).toBe('1');
     }
+    expect(lastStats(running).eventsApplied).toBe(String(3 * PHASE));
+    expect(lastStats(first).snapshotFailures).toBe('0');
     for (const process of [first, running, late]) {
       expect(await stop(process)).toBe(0);
       // The banner, the stats lines and every report: never the key.
       expect([...process.stdout, ...process.rawStderr].join('\n')).not.toContain(key);
     }
+    // The bucket holds the kept snapshots, one meta and one chunk each, no delete marker.
+    expect(
+      await as(nats, 'ingest', INGEST_PASSWORD, async (connection) => {
+        const manager = await jetstreamManager(connection);
+        return (await manager.streams.info(`OBJ_${STREAM}_SNAPSHOTS`)).state.messages;
+      }),
+    ).toBe(2 * SNAPSHOTS_KEPT);
   }, 120_000);
 });

@@ -6,7 +6,8 @@
  * position 1) and its clients get exactly what a maze in this process fed the same events
  * sends; an ingest restarted beside it starts, reports it too, and appends what reaches
  * them. With every snapshot garbage and the log's first position dropped by retention, a
- * gateway exits 1 saying what to do. Every wait is bounded; every process, socket and server
+ * gateway exits 1 saying what to do, and an ingest reports it and appends without its
+ * snapshot writer. Every wait is bounded; every process, socket and server
  * is closed.
  */
 import { beforeAll, expect, it } from '@jest/globals';
@@ -200,14 +201,10 @@ describeWithNats('cluster mode with snapshots that fail their checks (built bina
     }, 120_000);
   }
 
-  it('stops a gateway, saying what to do, when no snapshot is usable and retention dropped position 1', async () => {
+  it('stops a gateway, saying what to do, but not the ingest, when no snapshot is usable and retention dropped position 1', async () => {
     const stream = 'SNAP_BAD_LOST';
-    await snapshotPhases(
-      stream,
-      [...STATS, '--snapshot-events', SNAPSHOT_EVENTS, '--nats-max-bytes', '60000'],
-      9,
-      () => {},
-    );
+    const flags = [...STATS, '--snapshot-events', SNAPSHOT_EVENTS, '--nats-max-bytes', '60000'];
+    await snapshotPhases(stream, flags, 9, () => {});
     expect((await streamInfo(nats, stream)).state.first_seq).toBeGreaterThan(1);
     await damageSnapshots(nats, stream, DAMAGE.garbage, true);
     const refused = run(['gateway', ...logFlags(nats, stream), '--client-port', '0']);
@@ -216,5 +213,20 @@ describeWithNats('cluster mode with snapshots that fail their checks (built bina
     expect(refused.stderr.join('\n')).toMatch(
       /no snapshot in bucket SNAP_BAD_LOST_SNAPSHOTS is usable \(graph-\d{16}: .*\) and the event log no longer holds position 1: nothing can rebuild the follow graph\. Delete the stream and its snapshot bucket, then start the ingest again with the whole event source/,
     );
+
+    // The ingest needs no graph to append: it says so and goes on without its writer.
+    const restarted = await ingest(nats, stream, flags);
+    await restarted.waitForLine('stderr', /the snapshot writer cannot start/, WAIT_MS);
+    await waitUntil(
+      () => lastStats(restarted).snapshotWriterStopped !== undefined,
+      'a stats line of the ingest',
+      WAIT_MS,
+    );
+    expect(lastStats(restarted).snapshotWriterStopped).toBe('true');
+    const source = await peers.connect(restarted.port);
+    const next = PHASES * PHASE + 1;
+    await sendThrough(restarted, source, eventsText(next, next + 99, 99), 100);
+    source.socket.end();
+    expect(await stop(restarted)).toBe(0);
   }, 120_000);
 });

@@ -5,12 +5,14 @@
  * snapshot of millions of edges fits.
  *
  * Invariants: a save puts the new object whole before it deletes the oldest beyond
- * `SNAPSHOTS_KEPT`; the object `graph` (the one snapshot kept before there were several)
+ * `SNAPSHOTS_KEPT`, then purges the delete marker each deletion leaves on the object's meta
+ * subject (one name per position: markers would pile up, and every list reads them all),
+ * so the bucket's stream holds only the kept snapshots; the object `graph` (the one snapshot kept before there were several)
  * lists as the oldest. `read()` retries a read cut short up to `SNAPSHOT_READ_ATTEMPTS` times
  * unless the object was deleted meanwhile; NATS client errors become `ERR_LOG_FAILED`.
  */
-import type { StorageType } from '@nats-io/jetstream';
-import { type ObjectStore, Objm } from '@nats-io/obj';
+import { type JetStreamManager, jetstreamManager, type StorageType } from '@nats-io/jetstream';
+import { type ObjectInfo, type ObjectStore, Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, MazeError } from '../errors.js';
 import { messageOf } from './nats-error.js';
@@ -34,11 +36,13 @@ export interface JetStreamSnapshotStoreOptions {
 
 export class JetStreamSnapshotStore implements SnapshotStore {
   readonly #store: ObjectStore;
+  readonly #manager: JetStreamManager;
   readonly #bucket: string;
   readonly where: string;
 
-  private constructor(store: ObjectStore, bucket: string) {
+  private constructor(store: ObjectStore, manager: JetStreamManager, bucket: string) {
     this.#store = store;
+    this.#manager = manager;
     this.#bucket = bucket;
     this.where = `bucket ${bucket}`;
   }
@@ -54,7 +58,9 @@ export class JetStreamSnapshotStore implements SnapshotStore {
         storage: options.storage,
         replicas: options.replicas,
       });
-      return new JetStreamSnapshotStore(store, bucket);
+      // No API check: the Objm above has made one; gateways never use the manager.
+      const manager = await jetstreamManager(connection, { checkAPI: false });
+      return new JetStreamSnapshotStore(store, manager, bucket);
     } catch (error) {
       throw new MazeError(
         ErrorCode.LogFailed,
@@ -66,9 +72,12 @@ export class JetStreamSnapshotStore implements SnapshotStore {
   async save(bytes: Uint8Array, position: number): Promise<void> {
     try {
       await this.#store.putBlob({ name: objectName(position) }, bytes);
-      for (const old of (await this.list()).slice(SNAPSHOTS_KEPT)) {
-        await this.#store.delete(old.name);
-      }
+      const objects = await this.#store.list();
+      const dropped = newestFirst(objects.filter(isLiveSnapshot)).slice(SNAPSHOTS_KEPT);
+      // Each purges the object's chunks and leaves a delete marker.
+      for (const old of dropped) await this.#store.delete(old.name);
+      const gone = new Set(dropped.map((old) => old.name));
+      await this.#purgeMarkers(objects.filter((info) => !gone.has(info.name)));
     } catch (error) {
       throw new MazeError(
         ErrorCode.LogFailed,
@@ -79,19 +88,34 @@ export class JetStreamSnapshotStore implements SnapshotStore {
 
   async list(): Promise<readonly StoredSnapshot[]> {
     try {
-      const objects = (await this.#store.list()).filter(
-        (info) => !info.deleted && (info.name === LEGACY_OBJECT_NAME || isSnapshotName(info.name)),
-      );
-      // Newest first; the legacy object, positionless, last.
-      return objects
-        .map((info) => ({ name: info.name, bytes: info.size }))
-        .sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
+      return newestFirst((await this.#store.list()).filter(isLiveSnapshot));
     } catch (error) {
       throw new MazeError(
         ErrorCode.LogFailed,
         `cannot list the snapshots in bucket ${this.#bucket}: ${messageOf(error)}`,
       );
     }
+  }
+
+  /**
+   * Purges every meta subject but those of `live`: the markers of deleted objects, this
+   * save's and any an older version or a save cut short left.
+   */
+  async #purgeMarkers(live: readonly ObjectInfo[]): Promise<void> {
+    const stream = `OBJ_${this.#bucket}`;
+    const kept = new Set(live.map((info) => this.#metaSubject(info.name)));
+    const info = await this.#manager.streams.info(stream, {
+      subjects_filter: `$O.${this.#bucket}.M.>`,
+    });
+    for (const subject of Object.keys(info.state.subjects ?? {})) {
+      if (!kept.has(subject)) await this.#manager.streams.purge(stream, { filter: subject });
+    }
+  }
+
+  /** The subject of an object's meta, as Object Store names it: URL-safe base64, padded. */
+  #metaSubject(name: string): string {
+    const token = Buffer.from(name, 'utf8').toString('base64').replace(/\+/g, '-');
+    return `$O.${this.#bucket}.M.${token.replace(/\//g, '_')}`;
   }
 
   async read(name: string): Promise<Uint8Array | undefined> {
@@ -115,6 +139,17 @@ export class JetStreamSnapshotStore implements SnapshotStore {
 
 function objectName(position: number): string {
   return `${OBJECT_PREFIX}${String(position).padStart(POSITION_DIGITS, '0')}`;
+}
+
+function isLiveSnapshot(info: ObjectInfo): boolean {
+  return !info.deleted && (info.name === LEGACY_OBJECT_NAME || isSnapshotName(info.name));
+}
+
+/** Newest first; the legacy object, positionless, last. */
+function newestFirst(objects: readonly ObjectInfo[]): StoredSnapshot[] {
+  return objects
+    .map((info) => ({ name: info.name, bytes: info.size }))
+    .sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
 }
 
 function isSnapshotName(name: string): boolean {

@@ -34,7 +34,7 @@ const SNAPSHOT_WRITER_STAT_METRICS: {
   ),
   snapshotWriterStopped: gauge(
     'snapshot_writer_stopped',
-    '1 once the snapshot writer fell behind retention.',
+    '1 once the snapshot writer stopped: behind retention or unable to start.',
   ),
 };
 
@@ -116,7 +116,7 @@ const DISCONNECTED = { ready: false, reason: 'the connection to NATS is down; re
  */
 export function ingestMonitorSources(
   ingest: Ingest,
-  writer?: SnapshotWriter,
+  writer?: Pick<SnapshotWriter, 'stats'>,
   log?: LogConnection,
 ): MonitorSources {
   return {
