@@ -30,12 +30,9 @@ import {
 } from '../helpers/cluster-processes.js';
 import { page, section } from '../helpers/markdown.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
+import { eventsText, ReferenceMaze } from '../helpers/reference-maze.js';
 import {
-  attachMemorySource,
-  attachUsers,
   expectSameDeliveries,
-  type MemoryClient,
-  type MemorySource,
   type TcpPeer,
   useMemoryMazes,
   useTcpPeers,
@@ -43,7 +40,6 @@ import {
   withTimeout,
   writeAll,
 } from '../helpers/sockets.js';
-import { generateEventLines, mulberry32, shuffleInBatches } from '../helpers/streams.js';
 
 const USERS = 25;
 const PHASE = 1_000;
@@ -65,36 +61,8 @@ function documentedConfig(): string {
   return block.replaceAll('"follower-maze.events"', `"${SUBJECT}"`);
 }
 
-/** Events `from..to` (valid, default mix), shuffled in batches of up to 50. */
-function eventsText(from: number, to: number, seed: number): string {
-  const lines = generateEventLines({ count: to - from + 1, users: USERS, seed, start: from });
-  return shuffleInBatches(lines, 50, mulberry32(seed)).join('');
-}
-
 const peers = useTcpPeers();
 const newMaze = useMemoryMazes();
-
-/** The same events through a maze in this process: what each client must receive. */
-class Reference {
-  readonly maze = newMaze().maze;
-  readonly #source: MemorySource = attachMemorySource(this.maze);
-
-  send(text: string): void {
-    this.#source.peer.write(text);
-  }
-
-  applied(last: number): Promise<void> {
-    return waitUntil(
-      () => this.maze.stats().nextSequence > last,
-      `the reference at ${last}`,
-      WAIT_MS,
-    );
-  }
-
-  clients(): Promise<MemoryClient[]> {
-    return attachUsers(this.maze, USERS);
-  }
-}
 
 /** Writes `text` to `source` and waits until `events` counts `count` events appended. */
 async function sendThrough(events: Started, source: TcpPeer, text: string, count: number) {
@@ -154,7 +122,7 @@ describeWithNats('cluster mode with NATS users and a log key (built binaries)', 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('lets only the ingest write: a forged batch is skipped, a foreign publish refused', async () => {
-    const reference = new Reference();
+    const reference = new ReferenceMaze(newMaze().maze, USERS);
     // Snapshots every 50 events: many saved, the oldest deleted, as the ingest's user.
     const first = await ingest(nats, STREAM, [
       ...STATS,
@@ -167,7 +135,7 @@ describeWithNats('cluster mode with NATS users and a log key (built binaries)', 
     const servedRunning = await clientsOn(running, USERS, peers, WAIT_MS);
     const expectedRunning = await reference.clients();
     const source = await peers.connect(first.port);
-    const phase1 = eventsText(1, PHASE, 1);
+    const phase1 = eventsText(1, PHASE, 1, USERS);
     reference.send(phase1);
     await sendThrough(first, source, phase1, PHASE);
 
@@ -220,7 +188,7 @@ describeWithNats('cluster mode with NATS users and a log key (built binaries)', 
     // The ingest, fenced by the forged batch, skips it and appends after it, in slices of
     // 100 events each appended before the next: a batch, and mostly a snapshot, each.
     for (let from = PHASE + 1; from <= 2 * PHASE; from += 100) {
-      const slice = eventsText(from, from + 99, from);
+      const slice = eventsText(from, from + 99, from, USERS);
       reference.send(slice);
       await sendThrough(first, source, slice, from + 99);
     }
@@ -230,7 +198,7 @@ describeWithNats('cluster mode with NATS users and a log key (built binaries)', 
       'more snapshots than the bucket keeps',
       WAIT_MS,
     );
-    const phase3 = eventsText(2 * PHASE + 1, 3 * PHASE, 3);
+    const phase3 = eventsText(2 * PHASE + 1, 3 * PHASE, 3, USERS);
     reference.send(phase3);
     await sendThrough(first, source, phase3, 3 * PHASE);
     source.socket.end();

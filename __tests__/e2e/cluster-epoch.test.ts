@@ -22,6 +22,7 @@ import {
   stop,
 } from '../helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
+import { eventsText } from '../helpers/reference-maze.js';
 import {
   attachMemorySource,
   attachUsers,
@@ -33,17 +34,10 @@ import {
   withTimeout,
   writeAll,
 } from '../helpers/sockets.js';
-import { generateEventLines, mulberry32, shuffleInBatches } from '../helpers/streams.js';
 
 const USERS = 25;
 const WAIT_MS = 30_000;
 const STATS = ['--stats-interval', '50'];
-
-/** Events `from..to` (valid, default mix), shuffled in batches of up to 50. */
-function eventsText(from: number, to: number, seed: number): string {
-  const lines = generateEventLines({ count: to - from + 1, users: USERS, seed, start: from });
-  return shuffleInBatches(lines, 50, mulberry32(seed)).join('');
-}
 
 const peers = useTcpPeers();
 const newMaze = useMemoryMazes();
@@ -98,7 +92,7 @@ describeWithNats(
         expect(other.stderr.join('\n')).toMatch(refusal);
       };
       await refused();
-      (await sendThrough(events, eventsText(1, 5_000, 1), 5_000)).socket.end();
+      (await sendThrough(events, eventsText(1, 5_000, 1, USERS), 5_000)).socket.end();
       await waitUntil(
         () => Number(lastStats(events).snapshotsSaved ?? 0) > 0,
         'a snapshot',
@@ -117,7 +111,7 @@ describeWithNats(
       const expected = await attachUsers(reference, USERS);
 
       const first = await ingest(nats, stream, STATS);
-      const old = eventsText(1, 20_000, 1);
+      const old = eventsText(1, 20_000, 1, USERS);
       referenceSource.peer.write(old);
       (await sendThrough(first, old, 20_000)).socket.end();
       await waitUntil(
@@ -131,7 +125,7 @@ describeWithNats(
       await deleteStream(nats, stream);
       const second = await ingest(nats, stream, STATS);
       // More than the old stream held: a gateway reading on would find its positions again.
-      (await sendThrough(second, eventsText(1, 40_000, 2), 40_000)).socket.end();
+      (await sendThrough(second, eventsText(1, 40_000, 2, USERS), 40_000)).socket.end();
 
       expect(await withTimeout(server.exited, WAIT_MS, 'the gateway to exit')).toBe(1);
       const said = server.stderr.join('\n');
@@ -168,7 +162,7 @@ describeWithNats(
       const clients = await clientsOn(server, USERS, peers, WAIT_MS);
       const expected = await attachUsers(reference, USERS);
       const first = await ingest(lost, stream, STATS);
-      const old = eventsText(1, 20_000, 3);
+      const old = eventsText(1, 20_000, 3, USERS);
       referenceSource.peer.write(old);
       (await sendThrough(first, old, 20_000)).socket.end();
       await waitUntil(
@@ -183,7 +177,7 @@ describeWithNats(
       await lost.stop();
       const again = await startNatsServer({ port: lost.port });
       const second = await ingest(again, stream, STATS);
-      (await sendThrough(second, eventsText(1, 40_000, 4), 40_000)).socket.end();
+      (await sendThrough(second, eventsText(1, 40_000, 4, USERS), 40_000)).socket.end();
 
       expect(await withTimeout(server.exited, WAIT_MS, 'the gateway to exit')).toBe(1);
       expect(server.stderr.join('\n')).toMatch(/ERR_LOG_REPLACED: .*deleted and created again/);

@@ -25,55 +25,22 @@ import {
   stop,
 } from '../helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
+import { eventsText, ReferenceMaze } from '../helpers/reference-maze.js';
 import {
-  attachMemorySource,
-  attachUsers,
   expectSameDeliveries,
-  type MemoryClient,
-  type MemorySource,
   type TcpPeer,
   useMemoryMazes,
   useTcpPeers,
   waitUntil,
   writeAll,
 } from '../helpers/sockets.js';
-import { generateEventLines, mulberry32, shuffleInBatches } from '../helpers/streams.js';
 
 const USERS = 25;
 const WAIT_MS = 30_000;
 const STATS = ['--stats-interval', '50'];
 
-/** Events `from..to` (valid, default mix), shuffled in batches of up to 50. */
-function eventsText(from: number, to: number, seed: number): string {
-  const lines = generateEventLines({ count: to - from + 1, users: USERS, seed, start: from });
-  return shuffleInBatches(lines, 50, mulberry32(seed)).join('');
-}
-
 const peers = useTcpPeers();
 const newMaze = useMemoryMazes();
-
-/** The same events through a maze in this process: what each client must receive. */
-class Reference {
-  readonly maze = newMaze().maze;
-  readonly #source: MemorySource = attachMemorySource(this.maze);
-
-  send(text: string): void {
-    this.#source.peer.write(text);
-  }
-
-  /** Waits until the maze has applied events up to number `last` (from 1, none skipped). */
-  applied(last: number): Promise<void> {
-    return waitUntil(
-      () => this.maze.stats().nextSequence > last,
-      `the reference at ${last}`,
-      WAIT_MS,
-    );
-  }
-
-  clients(): Promise<MemoryClient[]> {
-    return attachUsers(this.maze, USERS);
-  }
-}
 
 /** Sends `text` from a new event source to `events` and waits until it appended `count` events. */
 async function sendThrough(events: Started, text: string, count: number): Promise<TcpPeer> {
@@ -96,29 +63,29 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
 
   it('resumes the log exactly after the ingest is stopped (SIGTERM) or killed (SIGKILL)', async () => {
     const stream = 'FAIL_INGEST';
-    const reference = new Reference();
+    const reference = new ReferenceMaze(newMaze().maze, USERS);
     const server = await gateway(nats, stream, STATS);
     const clients = await clientsOn(server, USERS, peers, WAIT_MS);
     const expected = await reference.clients();
 
     const first = await ingest(nats, stream, STATS);
-    const phase1 = eventsText(1, 20_000, 1);
+    const phase1 = eventsText(1, 20_000, 1, USERS);
     reference.send(phase1);
     (await sendThrough(first, phase1, 20_000)).socket.end();
     expect(await stop(first)).toBe(0);
 
     // A restarted ingest continues the log; the old numbers a source sends again are stale.
     const second = await ingest(nats, stream, STATS);
-    const phase2 = `${eventsText(19_990, 20_000, 1)}${eventsText(20_001, 40_000, 2)}`;
+    const phase2 = `${eventsText(19_990, 20_000, 1, USERS)}${eventsText(20_001, 40_000, 2, USERS)}`;
     reference.send(phase2);
     await sendThrough(second, phase2, 20_000);
     expect(await kill(second)).toBe(137);
 
     const third = await ingest(nats, stream, STATS);
-    const phase3 = eventsText(40_001, 60_000, 3);
+    const phase3 = eventsText(40_001, 60_000, 3, USERS);
     reference.send(phase3);
     (await sendThrough(third, phase3, 20_000)).socket.end();
-    await reference.applied(60_000);
+    await reference.applied(60_000, WAIT_MS);
     expect(await expectSameDeliveries(clients, expected, WAIT_MS)).toBeGreaterThan(1_000);
     expect(Number(lastStats(third).eventsDiscarded ?? 0)).toBe(0);
     for (const process of [third, server]) expect(await stop(process)).toBe(0);
@@ -126,7 +93,7 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
 
   it('appends every event the source wrote before a SIGTERM of the ingest, read or not', async () => {
     const stream = 'FAIL_INGEST_DRAIN';
-    const reference = new Reference();
+    const reference = new ReferenceMaze(newMaze().maze, USERS);
     const servers = [await gateway(nats, stream, STATS), await gateway(nats, stream, STATS)];
     const clients = await Promise.all(
       servers.map((server) => clientsOn(server, USERS, peers, WAIT_MS)),
@@ -134,7 +101,7 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
     const expected = await reference.clients();
 
     const first = await ingest(nats, stream, STATS);
-    const phase1 = eventsText(1, 200_000, 8);
+    const phase1 = eventsText(1, 200_000, 8, USERS);
     reference.send(phase1);
     const source = await peers.connect(first.port);
     // The signal follows the last byte into the kernel: megabytes are still unread then.
@@ -146,10 +113,10 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
     const second = await ingest(nats, stream, STATS);
     await waitUntil(() => lastStats(second).nextSequence !== undefined, 'a stats line');
     expect(lastStats(second).nextSequence).toBe('200001');
-    const phase2 = eventsText(200_001, 210_000, 9);
+    const phase2 = eventsText(200_001, 210_000, 9, USERS);
     reference.send(phase2);
     (await sendThrough(second, phase2, 10_000)).socket.end();
-    await reference.applied(210_000);
+    await reference.applied(210_000, WAIT_MS);
     for (const served of clients)
       expect(await expectSameDeliveries(served, expected, WAIT_MS)).toBeGreaterThan(10_000);
     for (const process of [second, ...servers]) expect(await stop(process)).toBe(0);
@@ -157,7 +124,7 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
 
   it('keeps the other gateway exact when one is killed, and serves again once restarted', async () => {
     const stream = 'FAIL_GATEWAY';
-    const reference = new Reference();
+    const reference = new ReferenceMaze(newMaze().maze, USERS);
     const events = await ingest(nats, stream, STATS);
     const doomed = await gateway(nats, stream, STATS);
     const survivor = await gateway(nats, stream, STATS);
@@ -165,7 +132,7 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
     const clients = await clientsOn(survivor, USERS, peers, WAIT_MS);
     const expected = await reference.clients();
 
-    const phase1 = eventsText(1, 20_000, 4);
+    const phase1 = eventsText(1, 20_000, 4, USERS);
     reference.send(phase1);
     const source = await peers.connect(events.port);
     const sending = writeAll(source.socket, phase1, WAIT_MS);
@@ -181,12 +148,12 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
     );
     const restarted = await gateway(nats, stream, STATS);
     const reconnected = await clientsOn(restarted, USERS, peers, WAIT_MS);
-    await reference.applied(20_000);
+    await reference.applied(20_000, WAIT_MS);
     const expectedAfter = await reference.clients();
-    const phase2 = eventsText(20_001, 40_000, 5);
+    const phase2 = eventsText(20_001, 40_000, 5, USERS);
     reference.send(phase2);
     await writeAll(source.socket, phase2, WAIT_MS);
-    await reference.applied(40_000);
+    await reference.applied(40_000, WAIT_MS);
     expect(await expectSameDeliveries(clients, expected, WAIT_MS)).toBeGreaterThan(1_000);
     expect(await expectSameDeliveries(reconnected, expectedAfter, WAIT_MS)).toBeGreaterThan(1_000);
     source.socket.end();
@@ -195,7 +162,7 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
 
   it('loses, repeats and reorders nothing when nats-server restarts mid-stream', async () => {
     const stream = 'FAIL_NATS';
-    const reference = new Reference();
+    const reference = new ReferenceMaze(newMaze().maze, USERS);
     const events = await ingest(nats, stream, STATS);
     const servers = [await gateway(nats, stream, STATS), await gateway(nats, stream, STATS)];
     const clients = await Promise.all(
@@ -203,11 +170,11 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
     );
     const expected = await reference.clients();
 
-    const phase1 = eventsText(1, 20_000, 6);
+    const phase1 = eventsText(1, 20_000, 6, USERS);
     reference.send(phase1);
     const source = await sendThrough(events, phase1, 20_000);
     // Restarted while the next events stream in: appends in flight lose their server.
-    const phase2 = eventsText(20_001, 40_000, 7);
+    const phase2 = eventsText(20_001, 40_000, 7, USERS);
     reference.send(phase2);
     const sending = writeAll(source.socket, phase2, WAIT_MS);
     await nats.restart();
@@ -217,7 +184,7 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
       await process.waitForLine('stderr', /ERR_LOG_UNAVAILABLE.*lost the connection to NATS/);
       await process.waitForLine('stderr', /connected to NATS at .* again/, WAIT_MS);
     }
-    await reference.applied(40_000);
+    await reference.applied(40_000, WAIT_MS);
     for (const served of clients)
       expect(await expectSameDeliveries(served, expected, WAIT_MS)).toBeGreaterThan(1_000);
     source.socket.end();

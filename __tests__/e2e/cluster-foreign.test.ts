@@ -19,19 +19,15 @@ import {
   stop,
 } from '../helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
+import { eventsText, ReferenceMaze } from '../helpers/reference-maze.js';
 import {
-  attachMemorySource,
-  attachUsers,
   expectSameDeliveries,
-  type MemoryClient,
-  type MemorySource,
   type TcpPeer,
   useMemoryMazes,
   useTcpPeers,
   waitUntil,
   writeAll,
 } from '../helpers/sockets.js';
-import { generateEventLines, mulberry32, shuffleInBatches } from '../helpers/streams.js';
 
 const USERS = 25;
 const PHASE = 1_000;
@@ -40,36 +36,8 @@ const STATS = ['--stats-interval', '50'];
 const HELLO = 'hello';
 const FORGED = 'FMB1 9000000000 9000000000 1\n9000000000|B\n';
 
-/** Events `from..to` (valid, default mix), shuffled in batches of up to 50. */
-function eventsText(from: number, to: number, seed: number): string {
-  const lines = generateEventLines({ count: to - from + 1, users: USERS, seed, start: from });
-  return shuffleInBatches(lines, 50, mulberry32(seed)).join('');
-}
-
 const peers = useTcpPeers();
 const newMaze = useMemoryMazes();
-
-/** The same events through a maze in this process: what each client must receive. */
-class Reference {
-  readonly maze = newMaze().maze;
-  readonly #source: MemorySource = attachMemorySource(this.maze);
-
-  send(text: string): void {
-    this.#source.peer.write(text);
-  }
-
-  applied(last: number): Promise<void> {
-    return waitUntil(
-      () => this.maze.stats().nextSequence > last,
-      `the reference at ${last}`,
-      WAIT_MS,
-    );
-  }
-
-  clients(): Promise<MemoryClient[]> {
-    return attachUsers(this.maze, USERS);
-  }
-}
 
 /** Publishes `payloads` on `subject` as any NATS client may: no message id, no fence. */
 async function publishForeign(
@@ -106,14 +74,14 @@ describeWithNats('cluster mode with foreign messages on the subject (built binar
   it('keeps every gateway exact and the ingest appending, restarted or not', async () => {
     const stream = 'FOREIGN';
     const subject = `e2e.${stream}`;
-    const reference = new Reference();
+    const reference = new ReferenceMaze(newMaze().maze, USERS);
     const running = await gateway(nats, stream, STATS);
     const servedRunning = await clientsOn(running, USERS, peers, WAIT_MS);
     const expectedRunning = await reference.clients();
 
     const first = await ingest(nats, stream, STATS);
     const source = await peers.connect(first.port);
-    const phase1 = eventsText(1, PHASE, 1);
+    const phase1 = eventsText(1, PHASE, 1, USERS);
     reference.send(phase1);
     await sendThrough(first, source, phase1, PHASE);
 
@@ -122,7 +90,7 @@ describeWithNats('cluster mode with foreign messages on the subject (built binar
     await running.waitForLine('stderr', /ERR_LOG_FOREIGN.*9000000000\.\.9000000000/, WAIT_MS);
 
     // The running gateway delivers the next 1,000 events exactly; the ingest skips the two.
-    const phase2 = eventsText(PHASE + 1, 2 * PHASE, 2);
+    const phase2 = eventsText(PHASE + 1, 2 * PHASE, 2, USERS);
     reference.send(phase2);
     await sendThrough(first, source, phase2, 2 * PHASE);
     await first.waitForLine('stderr', /ERR_LOG_FOREIGN.*2 message\(s\)/, WAIT_MS);
@@ -140,7 +108,7 @@ describeWithNats('cluster mode with foreign messages on the subject (built binar
     await publishForeign(nats, subject, [FORGED, HELLO]);
     const second = await ingest(nats, stream, STATS);
     await second.waitForLine('stderr', /ERR_LOG_FOREIGN.*2 message\(s\)/, WAIT_MS);
-    const phase3 = eventsText(2 * PHASE + 1, 3 * PHASE, 3);
+    const phase3 = eventsText(2 * PHASE + 1, 3 * PHASE, 3, USERS);
     reference.send(phase3);
     const again = await peers.connect(second.port);
     await sendThrough(second, again, phase3, PHASE);

@@ -24,6 +24,7 @@ import {
   stop,
 } from '../helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer, streamInfo } from '../helpers/nats.js';
+import { eventsText } from '../helpers/reference-maze.js';
 import {
   attachMemorySource,
   attachUsers,
@@ -34,7 +35,7 @@ import {
   waitUntil,
   writeAll,
 } from '../helpers/sockets.js';
-import { generateEventLines, mulberry32, shuffleInBatches } from '../helpers/streams.js';
+import { mulberry32 } from '../helpers/streams.js';
 
 const USERS = 25;
 const WAIT_MS = 30_000;
@@ -43,12 +44,6 @@ const STATS = ['--stats-interval', '50'];
 const PHASE = 2_500;
 const PHASES = 4;
 const SNAPSHOT_EVENTS = '1000';
-
-/** Events `from..to` (valid, default mix), shuffled in batches of up to 50. */
-function eventsText(from: number, to: number, seed: number): string {
-  const lines = generateEventLines({ count: to - from + 1, users: USERS, seed, start: from });
-  return shuffleInBatches(lines, 50, mulberry32(seed)).join('');
-}
 
 let nats: NatsServer;
 const peers = useTcpPeers();
@@ -127,7 +122,7 @@ async function snapshotPhases(
   const first = await ingest(nats, stream, [...flags]);
   const source = await peers.connect(first.port);
   for (let phase = 0; phase < PHASES; phase++) {
-    const text = eventsText(phase * PHASE + 1, (phase + 1) * PHASE, seed * 10 + phase);
+    const text = eventsText(phase * PHASE + 1, (phase + 1) * PHASE, seed * 10 + phase, USERS);
     sent(text);
     await sendThrough(first, source, text, (phase + 1) * PHASE);
     await waitUntil(
@@ -186,7 +181,7 @@ describeWithNats('cluster mode with snapshots that fail their checks (built bina
         WAIT_MS,
       );
       const expected = await attachUsers(reference, USERS);
-      const last = eventsText(PHASES * PHASE + 1, (PHASES + 1) * PHASE, index * 10 + 9);
+      const last = eventsText(PHASES * PHASE + 1, (PHASES + 1) * PHASE, index * 10 + 9, USERS);
       referenceSource.peer.write(last);
       const source = await peers.connect(second.port);
       await sendThrough(second, source, last, PHASE);
@@ -225,7 +220,7 @@ describeWithNats('cluster mode with snapshots that fail their checks (built bina
     expect(lastStats(restarted).snapshotWriterStopped).toBe('true');
     const source = await peers.connect(restarted.port);
     const next = PHASES * PHASE + 1;
-    await sendThrough(restarted, source, eventsText(next, next + 99, 99), 100);
+    await sendThrough(restarted, source, eventsText(next, next + 99, 99, USERS), 100);
     source.socket.end();
     expect(await stop(restarted)).toBe(0);
   }, 120_000);
