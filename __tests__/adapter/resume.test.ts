@@ -5,13 +5,14 @@
  */
 import { duplexPair } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import { createMaze, type ResumeReport } from '../../lib/adapter/maze.js';
+import { createMaze, type Maze, type ResumeReport } from '../../lib/adapter/maze.js';
 import { ErrorCode } from '../../lib/errors.js';
 import { FlakyClient } from '../helpers/resume.js';
 import {
   attachMemoryClient,
   attachMemorySource,
   Collector,
+  type MemoryClient,
   useMemoryMazes,
   WAIT_MS,
   waitForClientEvent,
@@ -26,6 +27,22 @@ const HISTORY_BYTES = 16 * 1024 * 1024;
 
 // User 5 follows 9 at 1; 2 is a private message to 5; 4 a status update of 9; 5 a follow of 5.
 const HEAD = '1|F|5|9\n2|P|1|5\n3|B\n4|S|9\n5|F|1|5\n';
+
+/**
+ * A client of user 1 that does not read, and 80 KB of broadcasts (past the pair's 16 KiB
+ * high-water mark): resolves once that client holds the input.
+ */
+async function holdInput(maze: Maze): Promise<{ slow: MemoryClient; broadcasts: string }> {
+  const slow = await attachMemoryClient(maze, '1\n', { read: false });
+  const source = attachMemorySource(maze);
+  const broadcasts = Array.from(
+    { length: 2_000 },
+    (_, index) => `${String(index + 1).padStart(37, '0')}|B\n`,
+  ).join('');
+  source.peer.write(broadcasts);
+  await waitUntil(() => maze.stats().eventSourcePaused, 'the input to be held');
+  return { slow, broadcasts };
+}
 
 describe('resume', () => {
   it('replays what the user missed after its last number, then goes on live', async () => {
@@ -127,15 +144,7 @@ describe('resume', () => {
       slowClientTimeout: WAIT_MS,
       resumeBytes: HISTORY_BYTES,
     });
-    const slow = await attachMemoryClient(maze, '1\n', { read: false });
-    const source = attachMemorySource(maze);
-    // 80 KB: past the pair's 16 KiB high-water mark, so the slow client holds the input.
-    const broadcasts = Array.from(
-      { length: 2_000 },
-      (_, index) => `${String(index + 1).padStart(37, '0')}|B\n`,
-    ).join('');
-    source.peer.write(broadcasts);
-    await waitUntil(() => maze.stats().eventSourcePaused, 'the input to be held');
+    const { slow, broadcasts } = await holdInput(maze);
     const resumed = attachMemoryClient(maze, '2|0\n');
     await waitUntil(() => maze.stats().resumesWaiting === 1, 'the resume to wait');
     slow.peer.resume();
@@ -166,14 +175,7 @@ describe('resume at the client limit', () => {
       slowClientTimeout: WAIT_MS,
       resumeBytes: HISTORY_BYTES,
     });
-    const slow = await attachMemoryClient(maze, '1\n', { read: false });
-    const source = attachMemorySource(maze);
-    const broadcasts = Array.from(
-      { length: 2_000 },
-      (_, index) => `${String(index + 1).padStart(37, '0')}|B\n`,
-    ).join('');
-    source.peer.write(broadcasts);
-    await waitUntil(() => maze.stats().eventSourcePaused, 'the input to be held');
+    const { slow, broadcasts } = await holdInput(maze);
     const [ours, peer] = duplexPair();
     const connection = maze.attachClient(ours);
     const received = new Collector(peer);
