@@ -1,7 +1,8 @@
 /**
- * Clients that resume (docs/protocol.md §12) on a maze over in-memory streams: the replay
- * before anything live, the gap line, bad resume lines, the resume queue under backpressure,
- * and a client that keeps dropping against one that never does.
+ * Clients that resume (docs/protocol.md §12) on a maze over in-memory streams: the epoch
+ * line, the replay before anything live, the gap line (another epoch included), bad resume
+ * lines, the resume queue under backpressure, and a client that keeps dropping against one
+ * that never does.
  */
 import { duplexPair } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
@@ -53,17 +54,18 @@ describe('resume', () => {
     await steady.received.waitForLength('2|P|1|5\n3|B\n4|S|9\n5|F|1|5\n'.length);
     const reports: ResumeReport[] = [];
     maze.on('clientResumed', (report) => reports.push(report));
-    const resumed = await attachMemoryClient(maze, '5|2\n');
+    const resumed = await attachMemoryClient(maze, `5|2|${maze.epoch}\n`);
     source.peer.write('6|S|9\n7|U|5|9\n8|S|9\n9|B\n');
     const expected = '3|B\n4|S|9\n5|F|1|5\n6|S|9\n9|B\n';
-    await resumed.received.waitForLength(expected.length);
-    expect(resumed.received.text).toBe(expected);
+    await resumed.received.waitForLength(`!EPOCH|${maze.epoch}\n${expected}`.length);
+    expect(resumed.received.text).toBe(`!EPOCH|${maze.epoch}\n${expected}`);
     expect(steady.received.text.endsWith(expected)).toBe(true);
     expect(reports).toEqual([
       expect.objectContaining({
         connection: resumed.connection,
         userId: 5,
         after: 2,
+        epoch: maze.epoch,
         exact: true,
         notifications: 3,
       }),
@@ -84,9 +86,9 @@ describe('resume', () => {
     const source = attachMemorySource(maze);
     source.peer.write(HEAD);
     await waitUntil(() => maze.stats().eventsApplied === 5, '5 events applied');
-    const resumed = await attachMemoryClient(maze, '5|2\n');
+    const resumed = await attachMemoryClient(maze, `5|2|${maze.epoch}\n`);
     source.peer.write('6|B\n');
-    const expected = '!GAP|trimmed|6\n6|B\n';
+    const expected = `!EPOCH|${maze.epoch}\n!GAP|trimmed|6\n6|B\n`;
     await resumed.received.waitForLength(expected.length);
     expect(resumed.received.text).toBe(expected);
     expect(maze.stats()).toMatchObject({ clientsResumed: 0, resumesRefused: 1, resumableAfter: 6 });
@@ -97,10 +99,11 @@ describe('resume', () => {
     const source = attachMemorySource(maze);
     source.peer.write(HEAD);
     await waitUntil(() => maze.stats().eventsApplied === 5, '5 events applied');
-    const resumed = await attachMemoryClient(maze, '5|5\n');
+    const resumed = await attachMemoryClient(maze, `5|5|${maze.epoch}\n`);
     source.peer.write('6|B\n');
-    await resumed.received.waitForLength(4);
-    expect(resumed.received.text).toBe('6|B\n');
+    const expected = `!EPOCH|${maze.epoch}\n6|B\n`;
+    await resumed.received.waitForLength(expected.length);
+    expect(resumed.received.text).toBe(expected);
     expect(maze.stats()).toMatchObject({ clientsResumed: 1, resumeNotifications: 0 });
   });
 
@@ -109,25 +112,84 @@ describe('resume', () => {
     const source = attachMemorySource(maze);
     source.peer.write(HEAD);
     await waitUntil(() => maze.stats().eventsApplied === 5, '5 events applied');
-    const resumed = await attachMemoryClient(maze, '5|0000000000007\r\n');
+    const resumed = await attachMemoryClient(maze, `5|0000000000007|${maze.epoch}\r\n`);
     source.peer.write('6|B\n');
-    const expected = '!GAP|ahead|6\n6|B\n';
+    const expected = `!EPOCH|${maze.epoch}\n!GAP|ahead|6\n6|B\n`;
     await resumed.received.waitForLength(expected.length);
     expect(resumed.received.text).toBe(expected);
   });
 
-  it.each(['5|\n', '5|x\n', '5|1|2\n', '5|-1\n', '5|9007199254740992\n'])(
-    'closes a client whose resume number is bad (%j) with ERR_CLIENT_BAD_RESUME',
-    async (line) => {
-      const { maze, problems } = newMaze();
-      const client = await attachMemoryClient(maze, undefined);
-      const closed = waitForClientEvent(maze, 'clientClosed', client.connection);
-      client.peer.write(line);
-      expect(await closed).toMatchObject({ userId: undefined });
-      expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.ClientBadResume]);
-      expect(maze.stats()).toMatchObject({ clientsRejected: 1, clientsResumed: 0 });
-    },
-  );
+  it.each([
+    '5|\n',
+    '5|x\n',
+    '5|-1|7\n',
+    '5|9007199254740992|7\n',
+    '5|1|\n',
+    '5|1|2|3\n',
+    '5|-|7\n',
+    '5|1|1234567890123456789012345\n',
+  ])('closes a client whose resume part is bad (%j) with ERR_CLIENT_BAD_RESUME', async (line) => {
+    const { maze, problems } = newMaze();
+    const client = await attachMemoryClient(maze, undefined);
+    const closed = waitForClientEvent(maze, 'clientClosed', client.connection);
+    client.peer.write(line);
+    expect(await closed).toMatchObject({ userId: undefined });
+    expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.ClientBadResume]);
+    expect(maze.stats()).toMatchObject({ clientsRejected: 1, clientsResumed: 0 });
+    expect(client.received.text).toBe('');
+  });
+
+  it('refuses USERID|LASTSEQ without the epoch, saying it is missing', async () => {
+    const { maze, problems } = newMaze({ resumeBytes: HISTORY_BYTES });
+    const client = await attachMemoryClient(maze, undefined);
+    const closed = waitForClientEvent(maze, 'clientClosed', client.connection);
+    client.peer.write('5|2\n');
+    await closed;
+    expect(problems).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.ClientBadResume,
+        message: expect.stringContaining('the epoch is missing'),
+      }),
+    ]);
+    expect(client.received.text).toBe('');
+  });
+
+  it('sends the epoch line, then live notifications, to a client identifying as USERID|-', async () => {
+    const { maze, problems } = newMaze();
+    const source = attachMemorySource(maze);
+    source.peer.write(HEAD);
+    await waitUntil(() => maze.stats().eventsApplied === 5, '5 events applied');
+    const aware = await attachMemoryClient(maze, '5|-\r\n');
+    const plain = await attachMemoryClient(maze, '5\n');
+    source.peer.write('6|B\n');
+    const expected = `!EPOCH|${maze.epoch}\n6|B\n`;
+    await aware.received.waitForLength(expected.length);
+    await plain.received.waitForLength(4);
+    expect(aware.received.text).toBe(expected);
+    // The original protocol's client is never sent anything but notifications.
+    expect(plain.received.text).toBe('6|B\n');
+    expect(maze.stats()).toMatchObject({ clientsResumed: 0, resumesRefused: 0 });
+    expect(problems).toEqual([]);
+  });
+
+  it('answers a resume from another epoch with !GAP|epoch, without reading its number', async () => {
+    const { maze } = newMaze({ resumeBytes: HISTORY_BYTES });
+    const source = attachMemorySource(maze);
+    source.peer.write(HEAD);
+    await waitUntil(() => maze.stats().eventsApplied === 5, '5 events applied');
+    const reports: ResumeReport[] = [];
+    maze.on('clientResumed', (report) => reports.push(report));
+    // Its number is one this stream applied: read against it, it would be replayed 3 and 4.
+    const resumed = await attachMemoryClient(maze, '5|2|123456789\n');
+    source.peer.write('6|B\n');
+    const expected = `!EPOCH|${maze.epoch}\n!GAP|epoch|6\n6|B\n`;
+    await resumed.received.waitForLength(expected.length);
+    expect(resumed.received.text).toBe(expected);
+    expect(reports).toEqual([
+      expect.objectContaining({ after: 2, epoch: '123456789', exact: false, notifications: 0 }),
+    ]);
+    expect(maze.stats()).toMatchObject({ clientsResumed: 0, resumesRefused: 1 });
+  });
 
   it('keeps a bad id before the separator an ERR_CLIENT_BAD_ID', async () => {
     const { maze, problems } = newMaze();
@@ -145,12 +207,13 @@ describe('resume', () => {
       resumeBytes: HISTORY_BYTES,
     });
     const { slow, broadcasts } = await holdInput(maze);
-    const resumed = attachMemoryClient(maze, '2|0\n');
+    const resumed = attachMemoryClient(maze, `2|0|${maze.epoch}\n`);
     await waitUntil(() => maze.stats().resumesWaiting === 1, 'the resume to wait');
     slow.peer.resume();
     const client = await withTimeout(resumed, WAIT_MS, 'the resume');
-    await client.received.waitForLength(broadcasts.length);
-    expect(client.received.text).toBe(broadcasts);
+    const expected = `!EPOCH|${maze.epoch}\n${broadcasts}`;
+    await client.received.waitForLength(expected.length);
+    expect(client.received.text).toBe(expected);
     expect(maze.stats()).toMatchObject({ clientsResumed: 1, resumesWaiting: 0 });
   });
 });
@@ -167,6 +230,53 @@ describe('resume options', () => {
   });
 });
 
+describe('the epoch', () => {
+  it('is random for each maze, digits only, unless one is given', () => {
+    const a = createMaze();
+    const b = createMaze();
+    expect(a.epoch).toMatch(/^\d{1,20}$/);
+    expect(b.epoch).not.toBe(a.epoch);
+    expect(createMaze({ epoch: 'blue-7' }).epoch).toBe('blue-7');
+  });
+
+  it.each(['', 'a|b', 'a\nb', 'a b', '1234567890123456789012345', 'x;y'])(
+    'refuses an epoch option %j that is not a token (here with the delimiter ;)',
+    (epoch) => {
+      expect(() => createMaze({ epoch, delimiter: ';' })).toThrow(
+        expect.objectContaining({ code: ErrorCode.InvalidOption }),
+      );
+    },
+  );
+
+  it('refuses an epoch option together with resetOnDisconnect: each source starts another stream', () => {
+    expect(() => createMaze({ epoch: '7', resetOnDisconnect: true })).toThrow(
+      expect.objectContaining({
+        code: ErrorCode.InvalidOption,
+        message: expect.stringContaining('epoch and resetOnDisconnect'),
+      }),
+    );
+  });
+
+  it('changes when resetOnDisconnect starts the numbers again, so an old number is never read against the new stream', async () => {
+    const { maze } = newMaze({ resetOnDisconnect: true });
+    const before = maze.epoch;
+    const first = attachMemorySource(maze);
+    first.peer.write('1|B\n2|B\n');
+    await waitUntil(() => maze.stats().eventsApplied === 2, '2 events applied');
+    await first.end();
+    await waitUntil(() => maze.epoch !== before, 'the reset');
+    const second = attachMemorySource(maze);
+    second.peer.write('1|B\n2|B\n');
+    await waitUntil(() => maze.stats().eventsApplied === 4, '4 events applied');
+    // 2 is this stream's last number too: without the epoch it would look like nothing missed.
+    const resumed = await attachMemoryClient(maze, `5|2|${before}\n`);
+    second.peer.write('3|B\n');
+    const expected = `!EPOCH|${maze.epoch}\n!GAP|epoch|3\n3|B\n`;
+    await resumed.received.waitForLength(expected.length);
+    expect(resumed.received.text).toBe(expected);
+  });
+});
+
 describe('resume at the client limit', () => {
   it('never makes room by closing a half-closed client still waiting for its resume', async () => {
     const { maze, problems } = newMaze({
@@ -180,7 +290,7 @@ describe('resume at the client limit', () => {
     const connection = maze.attachClient(ours);
     const received = new Collector(peer);
     // Half-closed right after its resume line: nothing queued yet, but owed its replay.
-    peer.end('2|0\n');
+    peer.end(`2|0|${maze.epoch}\n`);
     await waitUntil(() => maze.stats().resumesWaiting === 1, 'the resume to wait');
     await waitUntil(() => maze.stats().clientsHalfClosed === 1, 'the half-close to be seen');
     await attachMemoryClient(maze, undefined);
@@ -188,8 +298,9 @@ describe('resume at the client limit', () => {
     const identified = waitForClientEvent(maze, 'clientIdentified', connection);
     slow.peer.resume();
     await identified;
-    await received.waitForLength(broadcasts.length);
-    expect(received.text).toBe(broadcasts);
+    const expected = `!EPOCH|${maze.epoch}\n${broadcasts}`;
+    await received.waitForLength(expected.length);
+    expect(received.text).toBe(expected);
     expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.ClientLimit]);
   });
 });
@@ -227,7 +338,8 @@ describe('a client that drops and resumes at random points', () => {
       expect(drops).toBeGreaterThan(3);
       expect(steady.received.text.length).toBeGreaterThan(1000);
       expect(flaky.text).toBe(steady.received.text);
-      expect(maze.stats()).toMatchObject({ clientsResumed: drops + 1, resumesRefused: 0 });
+      // Its first connection was `3|-`, not a resume.
+      expect(maze.stats()).toMatchObject({ clientsResumed: drops, resumesRefused: 0 });
     },
   );
 });

@@ -20,6 +20,7 @@ import { createIngest, type Ingest } from '../../lib/cluster/ingest.js';
 import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
 import { MemorySnapshotStore } from '../../lib/cluster/snapshot-store.js';
 import { createSnapshotWriter } from '../../lib/cluster/snapshot-writer.js';
+import { streamEpochOf } from '../../lib/cluster/stream-epoch.js';
 import { ErrorCode, MazeError, type Problem } from '../../lib/errors.js';
 import { gatewayMonitorSources } from '../../lib/monitor/cluster-sources.js';
 import { collectProblems, useClosing } from '../helpers/closing.js';
@@ -402,6 +403,54 @@ describe('Gateway: a log created again under a reader that does not check epochs
     );
     expect(codes(problems)).toEqual([ErrorCode.LogFailed, ErrorCode.LogReplaced]);
     expect(gateway.stats().logPosition).toBe(2);
+  });
+});
+
+describe('Gateway: the epoch its clients resume against', () => {
+  it('is the log’s, the same on every gateway of it', async () => {
+    const log = new MemoryEventLog();
+    const { epoch } = await log.identity();
+    const first = (await newGateway({ log })).gateway;
+    const second = (await newGateway({ log })).gateway;
+    expect(first.epoch).toBe(streamEpochOf(epoch));
+    expect(second.epoch).toBe(first.epoch);
+    expect(first.epoch).toMatch(/^\d{1,20}$/);
+  });
+
+  it('on a log created again, answers a resume from the old one with !GAP|epoch, and resumes its own exactly', async () => {
+    const log = new MemoryEventLog();
+    await newIngest(log);
+    const old = (await newGateway({ log, resumeBytes: 1 << 20 })).gateway;
+    await withTimeout(old.ready, WAIT_MS, 'ready');
+    // User 1 follows nobody: the broadcasts are its notifications.
+    const client = await attachMemoryClient(old, '1|-\n');
+    await appendRange(log, 1, 3);
+    const before = `!EPOCH|${old.epoch}\n1|B\n11|B\n21|B\n`;
+    await client.received.waitForLength(before.length);
+    expect(client.received.text).toBe(before);
+    const stopped = new Promise<Problem>((resolve) => old.once('stopped', resolve));
+
+    log.replace();
+    await newIngest(log);
+    // The new log passes the client's number: read against it, 30 would look resumable.
+    await appendRange(log, 1, 5);
+    expect((await withTimeout(stopped, WAIT_MS, 'stopped')).code).toBe(ErrorCode.LogReplaced);
+    const { gateway, problems } = await newGateway({ log, resumeBytes: 1 << 20 });
+    await withTimeout(gateway.ready, WAIT_MS, 'ready');
+    expect(gateway.epoch).not.toBe(old.epoch);
+    expect(gateway.epoch).toBe(streamEpochOf((await log.identity()).epoch));
+
+    const stale = await attachMemoryClient(gateway, `1|30|${old.epoch}\n`);
+    const current = await attachMemoryClient(gateway, `1|40|${gateway.epoch}\n`);
+    await appendRange(log, 6, 6);
+    const staleExpected = `!EPOCH|${gateway.epoch}\n!GAP|epoch|51\n51|B\n`;
+    const currentExpected = `!EPOCH|${gateway.epoch}\n41|B\n51|B\n`;
+    await stale.received.waitForLength(staleExpected.length);
+    await current.received.waitForLength(currentExpected.length);
+    expect(stale.received.text).toBe(staleExpected);
+    expect(current.received.text).toBe(currentExpected);
+    expect(gateway.stats()).toMatchObject({ clientsResumed: 1, resumesRefused: 1 });
+    expect(problems).toEqual([]);
   });
 });
 

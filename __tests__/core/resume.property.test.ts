@@ -13,6 +13,10 @@ import {
   randomInt,
 } from '../helpers/streams.js';
 
+/** The epoch of the streams of these tests, and one a client of another stream names. */
+const EPOCH = '1733600000';
+const OTHER_EPOCH = '1733600001';
+
 /** A history that holds every stream of these tests. */
 const HISTORY_BYTES = 16 * 1024 * 1024;
 
@@ -24,7 +28,7 @@ const sequenceOf = (line: string): number => Number(/^\d+/.exec(line)?.[0]);
 
 /**
  * Turns some connects of `ops` into resumes after a random number near the stream's
- * position (below it, at it, or ahead of it).
+ * position (below it, at it, or ahead of it), a few of them naming another epoch.
  */
 function withResumes(ops: readonly ModelOp[], seed: number, rate: number): ModelOp[] {
   const rng = mulberry32(seed);
@@ -37,6 +41,7 @@ function withResumes(ops: readonly ModelOp[], seed: number, rate: number): Model
       connection: op.connection,
       user: op.user,
       after: randomInt(rng, 0, lines + 3),
+      epoch: rng() < 0.1 ? OTHER_EPOCH : EPOCH,
     };
   });
 }
@@ -47,6 +52,7 @@ interface CoreRun {
   readonly modelOps: ModelOp[];
   readonly refused: {
     readonly reason: string;
+    readonly epoch: string;
     readonly after: number;
     readonly resumableAfter: number;
     readonly lastApplied: number;
@@ -66,22 +72,27 @@ function runCore(ops: readonly ModelOp[], core: MazeCore): CoreRun {
       const lines: string[] = [];
       if (op.kind === 'resume') {
         const before = core.stats();
-        const outcome = core.resume(op.user, op.after);
+        const outcome = core.resume(op.user, op.after, op.epoch);
         if (outcome.exact) {
           lines.push(...linesOf(outcome.output));
           expect(outcome.notifications).toBe(lines.length);
         } else {
           refused.push({
             reason: outcome.reason,
+            epoch: op.epoch,
             after: op.after,
             resumableAfter: before.resumableAfter,
             lastApplied: before.nextSequence - 1,
           });
-          modelOps[modelOps.length - 1] = {
-            kind: 'connect',
-            connection: op.connection,
-            user: op.user,
-          };
+          expect(outcome.next).toBe(before.nextSequence);
+          // The model replays nothing for another epoch by itself.
+          if (outcome.reason !== 'epoch') {
+            modelOps[modelOps.length - 1] = {
+              kind: 'connect',
+              connection: op.connection,
+              user: op.user,
+            };
+          }
         }
       }
       core.connect(op.user);
@@ -114,15 +125,25 @@ describe('MazeCore.resume() against the reference model', () => {
         fc.integer({ min: 0, max: 2 ** 31 - 1 }),
         (streamOptions, seed) => {
           const ops = withResumes(generateOpStream(streamOptions), seed, 0.5);
-          const run = runCore(ops, new MazeCore({ resumeBytes: HISTORY_BYTES }));
+          const run = runCore(ops, new MazeCore({ resumeBytes: HISTORY_BYTES, epoch: EPOCH }));
           expect(
-            firstDeliveryMismatch(run.received, expectedDeliveries(run.modelOps)),
+            firstDeliveryMismatch(run.received, expectedDeliveries(run.modelOps, { epoch: EPOCH })),
           ).toBeUndefined();
-          // This history holds these whole streams: only "ahead" can be refused.
+          // This history holds these whole streams: only another epoch, or "ahead", can be
+          // refused.
           for (const refusal of run.refused) {
+            if (refusal.epoch !== EPOCH) {
+              expect(refusal.reason).toBe('epoch');
+              continue;
+            }
             expect(refusal).toMatchObject({ reason: 'ahead' });
             expect(refusal.after).toBeGreaterThan(refusal.lastApplied);
           }
+          // Every resume naming another epoch was refused as such.
+          const otherEpoch = ops.filter((op) => op.kind === 'resume' && op.epoch !== EPOCH);
+          expect(run.refused.filter((refusal) => refusal.reason === 'epoch')).toHaveLength(
+            otherEpoch.length,
+          );
         },
       ),
       { numRuns: 60 },
@@ -137,12 +158,13 @@ describe('MazeCore.resume() against the reference model', () => {
         fc.integer({ min: 0, max: 6000 }),
         (streamOptions, seed, resumeBytes) => {
           const ops = withResumes(generateOpStream(streamOptions), seed, 0.5);
-          const run = runCore(ops, new MazeCore({ resumeBytes }));
+          const run = runCore(ops, new MazeCore({ resumeBytes, epoch: EPOCH }));
           expect(
-            firstDeliveryMismatch(run.received, expectedDeliveries(run.modelOps)),
+            firstDeliveryMismatch(run.received, expectedDeliveries(run.modelOps, { epoch: EPOCH })),
           ).toBeUndefined();
           for (const refusal of run.refused) {
-            if (refusal.reason === 'trimmed')
+            if (refusal.reason === 'epoch') expect(refusal.epoch).not.toBe(EPOCH);
+            else if (refusal.reason === 'trimmed')
               expect(refusal.after).toBeLessThan(refusal.resumableAfter);
             else expect(refusal.after).toBeGreaterThan(refusal.lastApplied);
           }
@@ -206,7 +228,7 @@ function flakyAgainstSteady(
       core.disconnect(user);
       flakyOpen = false;
     } else if (!flakyOpen && (rng() < 0.3 || index === ops.length - 1)) {
-      const outcome = core.resume(user, lastSeen);
+      const outcome = core.resume(user, lastSeen, core.epoch);
       if (outcome.exact) {
         flaky.push(...linesOf(outcome.output));
         if (outcome.notifications > 0) lastSeen = sequenceOf(flaky[flaky.length - 1] as string);

@@ -1,7 +1,7 @@
 /**
  * Exact resume end to end: `follower-maze simulate --reconnect-every` (the built binary)
  * against the built `serve` and against a cluster of two gateways on a real nats-server.
- * Clients drop at random points, mid-line too, come back as `USERID|LASTSEQ` and must
+ * Clients drop at random points, mid-line too, come back as `USERID|LASTSEQ|EPOCH` and must
  * receive exactly what a connection that never dropped would have, which the simulator
  * checks line by line; without history every resume that misses something is refused.
  * Every wait is bounded; every process is stopped.

@@ -5,10 +5,11 @@
  * Duplicates: the first line with a number wins, except that a valid line replaces an
  * invalid one that still waits (an applied number is stale whatever comes).
  *
- * Resume: a connection that identifies with the last number it saw first gets, for every
- * event applied after that number, what a connection of its user open all along would have
- * got (the model keeps every applied event, with the followers of a status update's sender
- * at its time); one that names a number not applied yet gets nothing replayed.
+ * Resume: a connection that identifies with the last number it saw and the stream's epoch
+ * first gets, for every event applied after that number, what a connection of its user open
+ * all along would have got (the model keeps every applied event, with the followers of a
+ * status update's sender at its time); one that names a number not applied yet, or another
+ * epoch, gets nothing replayed.
  *
  * Simplifications, on purpose: every arrived event is kept in a plain Map (no capacity, so
  * callers must use a reorder capacity the stream never fills), lines are parsed with split
@@ -20,8 +21,8 @@ export type ModelOp =
   | { kind: 'line'; line: string } // one event line as sent, terminator included
   | { kind: 'connect'; connection: number; user: number } // a client connection identifies as `user`
   | { kind: 'disconnect'; connection: number }
-  // a client connection identifies as `user`, resuming after sequence number `after`
-  | { kind: 'resume'; connection: number; user: number; after: number };
+  // a client connection identifies as `user`, resuming after sequence number `after` of `epoch`
+  | { kind: 'resume'; connection: number; user: number; after: number; epoch: string };
 
 /** The op for client `connection` identifying as `user`. */
 export function connectOp(connection: number, user: number): ModelOp {
@@ -35,6 +36,8 @@ export function disconnectOp(connection: number): ModelOp {
 
 export interface ModelOptions {
   startSequence?: number;
+  /** The stream's epoch, which a resume must name to be replayed anything. Default `0`. */
+  epoch?: string;
 }
 
 const MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
@@ -123,7 +126,7 @@ export function expectedDeliveries(
     if (op.kind === 'connect' || op.kind === 'resume') {
       openConnections.set(op.connection, op.user);
       if (!received.has(op.connection)) received.set(op.connection, []);
-      if (op.kind === 'resume' && op.after < nextSequence) {
+      if (op.kind === 'resume' && op.epoch === (options.epoch ?? '0') && op.after < nextSequence) {
         const replay = received.get(op.connection) as string[];
         for (const event of applied) {
           if (event.sequence > op.after && event.notifies(op.user)) replay.push(event.text);

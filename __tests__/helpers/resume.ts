@@ -1,9 +1,13 @@
 /**
  * A client that drops and resumes (docs/protocol.md §12), for tests over any client taker:
  * it keeps what all its connections received, and each new connection identifies with the
- * number of the last complete line received so far.
+ * number of the last complete line received so far and the epoch its first connection
+ * (`USERID|-`) was given. Every connection must open with the epoch line, the same each time.
  */
-import { attachMemoryClient, type ClientTaker, type MemoryClient } from './sockets.js';
+import { attachMemoryClient, type ClientTaker, type MemoryClient, waitUntil } from './sockets.js';
+
+/** `!EPOCH|<epoch>`, LF-terminated, at the start of a connection's output. */
+const EPOCH_LINE = /^!EPOCH\|([^|\r\n]+)\n/;
 
 /** The sequence number of the last complete event line of `text`, or `fallback`. */
 export function lastSequenceIn(text: string, fallback: number): number {
@@ -18,6 +22,9 @@ export class FlakyClient {
   /** What the connections before the current one received, up to their last complete line. */
   #before = '';
   #current: MemoryClient | undefined;
+  /** The length of the current connection's epoch line, which is not a notification. */
+  #epochLineLength = 0;
+  #epoch: string | undefined;
   #lastSequence: number;
 
   constructor(
@@ -32,14 +39,34 @@ export class FlakyClient {
     return this.#lastSequence;
   }
 
-  /** Everything received so far, over all connections. */
-  get text(): string {
-    return this.#before + (this.#current?.received.text ?? '');
+  /** The epoch the first connection was given (`undefined` before it). */
+  get epoch(): string | undefined {
+    return this.#epoch;
   }
 
-  /** Connects to `taker`, resuming after the last number received (or the start). */
+  /** Every notification received so far, over all connections. */
+  get text(): string {
+    return this.#before + (this.#current?.received.text.slice(this.#epochLineLength) ?? '');
+  }
+
+  /**
+   * Connects to `taker`: as `USERID|-` the first time, then resuming after the last number
+   * received; resolves once the epoch line arrived. Throws when it is not the first one's.
+   */
   async connect(taker: ClientTaker): Promise<void> {
-    this.#current = await attachMemoryClient(taker, `${this.user}|${this.#lastSequence}\n`);
+    const resume = this.#epoch === undefined ? '-' : `${this.#lastSequence}|${this.#epoch}`;
+    const current = await attachMemoryClient(taker, `${this.user}|${resume}\n`);
+    this.#current = current;
+    this.#epochLineLength = 0;
+    await waitUntil(() => current.received.text.includes('\n'), 'the epoch line');
+    const line = EPOCH_LINE.exec(current.received.text);
+    if (line === null) throw new Error(`no epoch line first: ${current.received.text}`);
+    const epoch = line[1] as string;
+    if (this.#epoch !== undefined && epoch !== this.#epoch) {
+      throw new Error(`the epoch changed from ${this.#epoch} to ${epoch}`);
+    }
+    this.#epoch = epoch;
+    this.#epochLineLength = line[0].length;
   }
 
   /** Drops the connection at once; a partial last line is dropped with it. */
@@ -47,10 +74,11 @@ export class FlakyClient {
     const current = this.#current;
     if (current === undefined) return;
     current.leave();
-    const text = current.received.text;
+    const text = current.received.text.slice(this.#epochLineLength);
     const complete = text.slice(0, text.lastIndexOf('\n') + 1);
     this.#before += complete;
     this.#lastSequence = lastSequenceIn(complete, this.#lastSequence);
     this.#current = undefined;
+    this.#epochLineLength = 0;
   }
 }

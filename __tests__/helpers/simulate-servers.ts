@@ -1,8 +1,8 @@
 /**
  * Tiny Follower Maze servers for the simulator's tests: a naive, correct one, and the same
  * with one injected fault, to prove the simulator notices each kind of misbehaviour. It
- * resumes a client that identifies as `USERID|LASTSEQ` from a log of every notification
- * each identified user was owed.
+ * sends its epoch line to a client that identifies as `USERID|-` or `USERID|LASTSEQ|EPOCH`,
+ * and resumes the latter from a log of every notification each identified user was owed.
  * Test code only: it buffers whole lines as strings and keeps everything in memory.
  * Beside them, a stand-in for a cluster (`startTestCluster`): one event port, several
  * client ports, each served by its own maze.
@@ -48,7 +48,12 @@ export type Fault =
    */
   | { readonly kind: 'gap'; readonly reason: 'trimmed' | 'ahead' }
   /** Every resume starts at LASTSEQ instead of after it (an off-by-one). */
-  | { readonly kind: 'resend-last' };
+  | { readonly kind: 'resend-last' }
+  /**
+   * Resumed connections get no epoch line (`missing`), or each resume-aware connection is
+   * given another epoch, as if the stream restarted (`changing`).
+   */
+  | { readonly kind: 'epoch'; readonly fault: 'missing' | 'changing' };
 
 export interface NaiveServer {
   readonly eventPort: number;
@@ -66,6 +71,8 @@ interface Client {
 }
 
 const LF = '\n';
+/** The naive server's epoch (docs/protocol.md §12). */
+const EPOCH = '4711';
 
 /** Starts a correct naive server, or one with `fault`. */
 export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
@@ -79,6 +86,7 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
   let next = 1;
   let sent = 0;
   let strayDone = false;
+  let epochs = 0;
 
   const later = (ms: number, run: () => void): NodeJS.Timeout => {
     const timer = setTimeout(() => {
@@ -219,11 +227,20 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
     });
     readLines(socket, (line) => {
       if (user !== undefined) return;
-      const [id, lastSequence] = line.trim().split('|').map(Number) as [number, number?];
+      const [idField, lastField, epochField] = line.trim().split('|') as [string, string?, string?];
+      const id = Number(idField);
       user = id;
       const client: Client = { socket, held: undefined, delayedUntil: 0, backlog: [] };
       if (!owed.has(id)) owed.set(id, []);
-      if (lastSequence !== undefined) {
+      const epoch =
+        fault?.kind === 'epoch' && fault.fault === 'changing' ? String(++epochs) : EPOCH;
+      const resuming = lastField !== undefined && lastField !== '-';
+      const noEpochLine = fault?.kind === 'epoch' && fault.fault === 'missing' && resuming;
+      if (lastField !== undefined && !noEpochLine) socket.write(`!EPOCH|${epoch}\n`);
+      if (resuming && epochField !== epoch) {
+        socket.write(`!GAP|epoch|${next}\n`);
+      } else if (resuming) {
+        const lastSequence = Number(lastField);
         let from = fault?.kind === 'resend-last' ? lastSequence : lastSequence + 1;
         if (fault?.kind === 'gap') {
           from = fault.reason === 'trimmed' ? next : Math.max(1, lastSequence - 1);

@@ -121,7 +121,8 @@ describe('/metrics', () => {
     const source = await maze.connectSource();
     source.socket.write('1|B\n2|P|1|7\n3|B\n');
     await waitUntil(() => maze.maze.stats().eventsApplied === 3, 'three events applied');
-    for (const idLine of ['7|0\n', '7|2\n', '7|9\n']) {
+    const epoch = maze.maze.epoch;
+    for (const idLine of [`7|0|${epoch}\n`, `7|2|${epoch}\n`, `7|9|${epoch}\n`]) {
       const client = await maze.connectClient();
       client.socket.write(idLine);
     }

@@ -305,12 +305,22 @@ describe('ClientStream: random chunk boundaries', () => {
   );
 });
 
+/** The epoch line of the server these clients talk to. */
+const EPOCH_LINE = '!EPOCH|77\n';
+
+/** Identifies `client` as `USERID|-` and feeds it the epoch line its connection opens with. */
+function aware(client: ClientStream): ClientStream {
+  expect(client.awareLine()).toBe(`${client.userId}|-`);
+  expect(feed(client, EPOCH_LINE, 100)).toBe(true);
+  return client;
+}
+
 describe('ClientStream: a dropped connection, resumed', () => {
-  // Owed 3, 4, 5 and 6; received `before`; the connection then drops. Returns the stream
-  // and the line its next connection identified with.
+  // Owed 3, 4, 5 and 6, resume-aware; received `before`; the connection then drops. Returns
+  // the stream and the line its next connection identified with.
   function droppedAfter(before: string): { client: ClientStream; resumedAs: string } {
     const context = contextOf(EVENTS);
-    const client = owed(context, 3, 4, 5, 6);
+    const client = aware(owed(context, 3, 4, 5, 6));
     expect(feed(client, before, 3)).toBe(true);
     client.dropped();
     return { client, resumedAs: client.resumeLine() };
@@ -318,8 +328,8 @@ describe('ClientStream: a dropped connection, resumed', () => {
 
   it('discards the line cut in two and resumes after the last whole one', () => {
     const { client, resumedAs } = droppedAfter('3|F|60|50\n4|P|3');
-    expect(resumedAs).toBe('50|3');
-    expect(feed(client, '4|P|32|50\n5|S|32\n6|B\r\n', 4)).toBe(true);
+    expect(resumedAs).toBe('50|3|77');
+    expect(feed(client, `${EPOCH_LINE}4|P|32|50\n5|S|32\n6|B\r\n`, 4)).toBe(true);
     expect(client.lines).toBe(4);
     expect(client.pending).toBe(0);
     expect(client.receivedDigest).toBe(client.expectedDigest);
@@ -334,15 +344,15 @@ describe('ClientStream: a dropped connection, resumed', () => {
 
   it('resumes after a drop between lines', () => {
     const { client, resumedAs } = droppedAfter('3|F|60|50\n4|P|32|50\n');
-    expect(resumedAs).toBe('50|4');
-    expect(feed(client, '5|S|32\n6|B\r\n', 100)).toBe(true);
+    expect(resumedAs).toBe('50|4|77');
+    expect(feed(client, `${EPOCH_LINE}5|S|32\n6|B\r\n`, 100)).toBe(true);
     expect(client.pending).toBe(0);
   });
 
   it('resumes with 0 before any line', () => {
-    const client = owed(contextOf(EVENTS), 3);
+    const client = aware(owed(contextOf(EVENTS), 3));
     client.dropped();
-    expect(client.resumeLine()).toBe('50|0');
+    expect(client.resumeLine()).toBe('50|0|77');
   });
 
   it.each([
@@ -352,14 +362,14 @@ describe('ClientStream: a dropped connection, resumed', () => {
     ['the rest of the cut line only', '2|50\n', SimulationErrorCode.OutOfOrder],
   ])('fails on %s', (_case, resumed, code) => {
     const { client } = droppedAfter('3|F|60|50\n4|P|3');
-    expect(feed(client, resumed, 100)).toBe(false);
+    expect(feed(client, `${EPOCH_LINE}${resumed}`, 100)).toBe(false);
     expect(client.failure?.code).toBe(code);
   });
 
   it('after !GAP|trimmed|NEXT, is owed only the lines from NEXT on', () => {
     const { client } = droppedAfter('3|F|60|50\n');
     const ledger = client.context.ledger;
-    expect(feed(client, '!GAP|trimmed|5\n5|S|32\n6|B\r\n', 1)).toBe(true);
+    expect(feed(client, `${EPOCH_LINE}!GAP|trimmed|5\n5|S|32\n6|B\r\n`, 1)).toBe(true);
     expect(client.lines).toBe(3);
     expect(client.pending).toBe(0);
     expect(ledger.pending).toBe(0);
@@ -374,15 +384,15 @@ describe('ClientStream: a dropped connection, resumed', () => {
 
   it('after !GAP|trimmed|NEXT, a line below NEXT fails', () => {
     const { client } = droppedAfter('3|F|60|50\n');
-    expect(feed(client, '!GAP|trimmed|5\n4|P|32|50\n', 100)).toBe(false);
+    expect(feed(client, `${EPOCH_LINE}!GAP|trimmed|5\n4|P|32|50\n`, 100)).toBe(false);
     expect(client.failure?.code).toBe(SimulationErrorCode.Unexpected);
   });
 
   it('after !GAP|ahead|NEXT, ignores repeats up to LASTSEQ, then verifies as before', () => {
     const { client, resumedAs } = droppedAfter('3|F|60|50\n4|P|32|50\n');
-    expect(resumedAs).toBe('50|4');
+    expect(resumedAs).toBe('50|4|77');
     const ledger = client.context.ledger;
-    const stream = '!GAP|ahead|2\n2|B\n3|F|60|50\n4|P|32|50\n5|S|32\n6|B\r\n';
+    const stream = `${EPOCH_LINE}!GAP|ahead|2\n2|B\n3|F|60|50\n4|P|32|50\n5|S|32\n6|B\r\n`;
     expect(feed(client, stream, 5)).toBe(true);
     expect(ledger.reconnects).toMatchObject({ refused: { trimmed: 0, ahead: 1 }, repeats: 3 });
     expect(client.lines).toBe(4);
@@ -395,12 +405,12 @@ describe('ClientStream: a dropped connection, resumed', () => {
 
   it('counts a refused resume that drained the ring out of the pacing limit', () => {
     const context = contextOf(EVENTS);
-    const client = owed(context, 1, 2, 3, 4);
+    const client = aware(owed(context, 1, 2, 3, 4));
     expect(context.ledger.clientsOverLimit).toBe(1);
     client.dropped();
     client.resumeLine();
     expect(context.ledger.mustPause).toBe(true);
-    expect(feed(client, '!GAP|trimmed|4\n', 100)).toBe(true);
+    expect(feed(client, `${EPOCH_LINE}!GAP|trimmed|4\n`, 100)).toBe(true);
     expect(context.ledger.clientsOverLimit).toBe(0);
     expect(context.ledger.mayResume).toBe(true);
   });
@@ -412,13 +422,63 @@ describe('ClientStream: a dropped connection, resumed', () => {
     ['with another reason', '!GAP|late|5\n', true],
     ['without its number', '!GAP|trimmed|\n', true],
     ['with a CRLF', '!GAP|trimmed|5\r\n', true],
+    // The client named the server's own epoch.
+    ['saying "epoch"', '!GAP|epoch|5\n', true],
   ])('fails on a !GAP line %s', (_case, text, resumed) => {
     const client = owed(contextOf(EVENTS), 4, 5, 6);
     if (resumed) {
-      client.dropped();
+      aware(client).dropped();
       client.resumeLine();
     }
-    expect(feed(client, text, 3)).toBe(false);
+    expect(feed(client, `${resumed ? EPOCH_LINE : ''}${text}`, 3)).toBe(false);
+    expect(client.failure?.code).toBe(SimulationErrorCode.BadLine);
+  });
+
+  it.each([
+    ['a notification', '4|P|32|50\n'],
+    ['a gap line', '!GAP|trimmed|5\n'],
+    ['an epoch line without its epoch', '!EPOCH|\n'],
+    ['an epoch line with a CRLF', '!EPOCH|77\r\n'],
+  ])('fails with ERR_SIM_EPOCH when a resumed connection opens with %s', (_case, text) => {
+    const client = aware(owed(contextOf(EVENTS), 4, 5, 6));
+    client.dropped();
+    client.resumeLine();
+    expect(feed(client, text, 100)).toBe(false);
+    expect(client.failure).toMatchObject({
+      code: SimulationErrorCode.Epoch,
+      context: { lineNumber: 1, expected: '!EPOCH|…' },
+    });
+  });
+
+  it('fails with ERR_SIM_EPOCH when the server’s epoch changed since the first connection', () => {
+    const client = aware(owed(contextOf(EVENTS), 4, 5, 6));
+    client.dropped();
+    client.resumeLine();
+    expect(feed(client, '!EPOCH|78\n4|P|32|50\n', 100)).toBe(false);
+    expect(client.failure).toMatchObject({
+      code: SimulationErrorCode.Epoch,
+      message: expect.stringContaining('epoch is 78, not 77'),
+      context: { expected: '!EPOCH|77' },
+    });
+  });
+
+  it('expects the epoch line before the warm-up on a resume-aware first connection', () => {
+    const context = contextOf(EVENTS, 2);
+    const client = new ClientStream(3, 50, context);
+    client.awareLine();
+    expect(feed(client, '1|B\n', 100)).toBe(false);
+    expect(client.failure?.code).toBe(SimulationErrorCode.Epoch);
+    const good = new ClientStream(4, 51, contextOf(EVENTS, 2));
+    good.awareLine();
+    expect(feed(good, `${EPOCH_LINE}1|B\n2|B\n`, 3)).toBe(true);
+    expect(good.registered).toBe(true);
+    expect(good.lines).toBe(2);
+    expect(good.receivedDigest).toBe(good.expectedDigest);
+  });
+
+  it('takes an epoch line on a plain connection for a bad line', () => {
+    const client = owed(contextOf(EVENTS), 4);
+    expect(feed(client, EPOCH_LINE, 100)).toBe(false);
     expect(client.failure?.code).toBe(SimulationErrorCode.BadLine);
   });
 
@@ -429,7 +489,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
       const lines = Array.from({ length: 300 }, (_, index) =>
         randomEventLine(rng, index + 1, 9e15, rng() < 0.5 ? '\n' : '\r\n'),
       );
-      const client = owedAll(lines);
+      const client = aware(owedAll(lines));
       const text = bytes(lines.join(''));
       // Where line n + 1 starts: an exact resume after LASTSEQ n sends from there.
       const starts = [0];
@@ -447,6 +507,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
         client.dropped();
         drops++;
         const lastSequence = Number(client.resumeLine().split('|')[1]);
+        expect(feed(client, EPOCH_LINE, randomInt(rng, 1, 12))).toBe(true);
         at = starts[lastSequence] as number;
       }
       expect(drops).toBeGreaterThan(10);

@@ -64,6 +64,28 @@ describe('DropSchedule', () => {
     expect(midLine).toBeLessThan(points.length);
   });
 
+  it('does not count the lines each connection opens with', () => {
+    const every = 3;
+    const plain = dropPoints(new DropSchedule(5, 2, every), text, 4096);
+    // Each connection opens with one more line (an epoch line): the drops move one line on.
+    const bytes = Buffer.from(text, 'latin1');
+    const opened = dropPoints(new DropSchedule(5, 2, every, 1), text, 4096);
+    const lineIndexOf = (point: number) =>
+      bytes.subarray(0, point).filter((b) => b === 0x0a).length;
+    let resumedAt = 0;
+    let drops = 0;
+    for (const point of opened) {
+      // A whole line after the opening one was received before each drop.
+      const lastLf = bytes.lastIndexOf(0x0a, point - 1);
+      const secondLast = bytes.lastIndexOf(0x0a, lastLf - 1);
+      expect(secondLast).toBeGreaterThanOrEqual(resumedAt);
+      resumedAt = lastLf + 1;
+      drops++;
+    }
+    expect(drops).toBeGreaterThan(20);
+    expect(lineIndexOf(opened[0] as number)).toBe(lineIndexOf(plain[0] as number) + 1);
+  });
+
   it('drops every reconnectEvery lines on average', () => {
     const every = 25;
     const points = dropPoints(new DropSchedule(666, 0, every), text, 4096);

@@ -174,6 +174,19 @@ describe('simulate with reconnecting clients (naive server)', () => {
     expect(result.ok ? undefined : result.failure.code).toBe(SimulationErrorCode.OutOfOrder);
     expect(result.reconnects?.resumes).toBeGreaterThan(0);
   });
+
+  it.each(['missing', 'changing'] as const)(
+    'fails with ERR_SIM_EPOCH when the epoch line is %s on a resumed connection',
+    async (fault) => {
+      const result = await againstNaive(
+        { reconnectEvery: 40, reconnectPause: 5 },
+        { kind: 'epoch', fault },
+      );
+      expect(result.ok).toBe(false);
+      expect(result.ok ? undefined : result.failure.code).toBe(SimulationErrorCode.Epoch);
+      expect(result.reconnects?.resumes).toBeGreaterThan(0);
+    },
+  );
 });
 
 describe('simulate: connection and usage errors', () => {

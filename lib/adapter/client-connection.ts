@@ -5,8 +5,8 @@
  * - Life cycle: `identifying` -> `identified` -> `closed`, or `identifying` -> `closed`.
  *   The host hears `identified` at most once and `closed` exactly once for an identified
  *   client, so registration and removal always pair up.
- * - The first non-empty line is the user id (`id-line.ts`), optionally with the last
- *   sequence number to resume after. A bad id or resume number, an id line over
+ * - The first non-empty line is the user id (`id-line.ts`), optionally with what it resumes
+ *   after (`-`, or `LASTSEQ|EPOCH`). A bad id or resume part, an id line over
  *   `maxIdLineLength`, or no id within `identifyTimeout` is reported and the client is
  *   closed. Nothing the client sends is ever held beyond the id line limit.
  * - Everything read after the id is discarded, and reading goes on so the peer never blocks.
@@ -25,12 +25,12 @@
  */
 import type { Duplex } from 'node:stream';
 import { MAX_ID } from '../core/constants.js';
-import type { Sequence, UserId } from '../core/events.js';
+import type { UserId } from '../core/events.js';
 import { quoteLine } from '../core/parser.js';
 import { ErrorCode, type Problem } from '../errors.js';
 import { closeStream } from './close-stream.js';
 import type { FlowClient } from './flow-control.js';
-import { parseIdLine } from './id-line.js';
+import { parseIdLine, type ResumeRequest } from './id-line.js';
 import { LineFramer, type LineSink } from './line-framer.js';
 import { connectionDropped, remoteAddressOf } from './remote-address.js';
 
@@ -77,8 +77,8 @@ export class ClientConnection implements LineSink, FlowClient {
   readonly remoteAddress: string | null;
   /** The user id, once identified. */
   userId: UserId | undefined;
-  /** The last sequence number the client says it received, when it resumes. */
-  resumeAfter: Sequence | undefined;
+  /** What the client asked for after its id (`-`, or where it resumes); none for a plain id. */
+  resume: ResumeRequest | undefined;
   /**
    * Notifications queued during the current input chunk; written by `flush()`. An array
    * joined once, not `+=`: a rope of hundreds of small strings costs V8 a flattening copy
@@ -146,17 +146,24 @@ export class ClientConnection implements LineSink, FlowClient {
   }
 
   /**
-   * Writes `output` at once, outside the batching (a resumed client's replay or gap line,
-   * before anything live): `notifications` lines. Returns the bytes handed over.
+   * Writes `head` then `output` at once, outside the batching (a resume-aware client's epoch
+   * line, then its replay or gap line, before anything live): `notifications` lines of
+   * `output`. Returns the bytes handed over.
    */
-  send(output: string | Uint8Array, notifications: number): number {
+  send(head: string, output: string | Uint8Array, notifications: number): number {
     const stream = this.stream;
     if (this.#state !== 'identified' || stream.destroyed || stream.writableEnded) return 0;
-    if (output.length === 0) return 0;
     this.#notificationsSent += notifications;
-    if (typeof output === 'string') stream.write(output, 'latin1');
-    else stream.write(output);
-    return output.length;
+    if (typeof output === 'string') {
+      stream.write(head + output, 'latin1');
+    } else {
+      // Corked, the two go out in one writev, without copying the replay.
+      stream.cork();
+      stream.write(head, 'latin1');
+      if (output.length !== 0) stream.write(output);
+      stream.uncork();
+    }
+    return head.length + output.length;
   }
 
   queuedBytes(): number {
@@ -208,11 +215,11 @@ export class ClientConnection implements LineSink, FlowClient {
     if (this.#state !== 'identifying') return;
     const idLine = parseIdLine(line);
     if ('invalid' in idLine) {
-      const resume = idLine.invalid === 'resumeAfter';
+      const resume = idLine.invalid === 'resume';
       this.#reject({
         code: resume ? ErrorCode.ClientBadResume : ErrorCode.ClientBadId,
         message: resume
-          ? `client sent an invalid resume line '${quoteLine(line)}' (expected USERID|LASTSEQ, both 0..${MAX_ID}); closed`
+          ? `client sent an invalid resume line '${quoteLine(line)}' (${idLine.reason}); closed`
           : `client sent an invalid user id '${quoteLine(line)}' (expected 0..${MAX_ID}); closed`,
         context: { connection: this.name, lineNumber, line: quoteLine(line) },
       });
@@ -222,7 +229,7 @@ export class ClientConnection implements LineSink, FlowClient {
     this.#identifyTimer = undefined;
     this.#framer = undefined;
     this.userId = idLine.userId;
-    this.resumeAfter = idLine.resumeAfter;
+    this.resume = idLine.resume;
     this.#state = 'identified';
     this.#host.clientIdentified(this);
   }

@@ -39,6 +39,7 @@
  */
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
+import { epochLine } from '../core/epoch.js';
 import type { Sequence, UserId } from '../core/events.js';
 import type { Delivery } from '../core/maze-core.js';
 import { gapLine, type ResumeOutcome } from '../core/resume-history.js';
@@ -46,6 +47,7 @@ import { ErrorCode, type Problem } from '../errors.js';
 import { ClientConnection, type ClientHost, type ClientSummary } from './client-connection.js';
 import { ClientLimit } from './client-limit.js';
 import { FlowControl } from './flow-control.js';
+import type { ResumePoint } from './id-line.js';
 import { ResumeQueue } from './resume-queue.js';
 
 /**
@@ -104,17 +106,23 @@ export interface ClientPage {
   readonly items: readonly ClientSummary[];
 }
 
-/** Who is connected, as the core routes by it, and what a resuming user missed: `MazeCore` is one. */
+/**
+ * Who is connected, as the core routes by it, the stream's epoch, and what a resuming user
+ * missed: `MazeCore` is one.
+ */
 export interface UserPresence {
+  readonly epoch: string;
   connect(userId: UserId): void;
   disconnect(userId: UserId): void;
-  resume(userId: UserId, lastSequence: Sequence): ResumeOutcome;
+  resume(userId: UserId, lastSequence: Sequence, epoch: string): ResumeOutcome;
 }
 
 /** How a client's resume went (docs/protocol.md §12). */
 export interface ResumeReport extends ClientInfo {
   /** The last sequence number the client said it received. */
   readonly after: Sequence;
+  /** The epoch the client named: a gap line follows when it is not the stream's. */
+  readonly epoch: string;
   /** Whether everything after it was replayed; otherwise the client was sent a gap line. */
   readonly exact: boolean;
   /** Notifications replayed (0 when not exact). */
@@ -163,7 +171,10 @@ export interface FanOutStats {
   readonly outputOverBudget: boolean;
   /** Resumes that replayed everything the client missed. */
   readonly clientsResumed: number;
-  /** Resumes answered with a gap line: the history no longer held it, or the number was ahead. */
+  /**
+   * Resumes answered with a gap line: another epoch, the history no longer held it, or the
+   * number was ahead.
+   */
   readonly resumesRefused: number;
   /** Notifications replayed to resuming clients (also counted in `notificationsSent`). */
   readonly resumeNotifications: number;
@@ -398,16 +409,25 @@ export class FanOut {
   }
 
   #identified(client: ClientConnection): void {
-    if (client.resumeAfter === undefined) this.#register(client);
-    else this.#resumes.add(client);
+    const resume = client.resume;
+    if (resume === undefined) {
+      this.#register(client);
+    } else if (resume.lastSequence === undefined) {
+      // `USERID|-`: nothing to replay; the epoch line goes out before anything live.
+      this.#register(client);
+      this.#sent(client, client.send(epochLine(this.#users.epoch), '', 0));
+    } else {
+      this.#resumes.add(client);
+    }
   }
 
-  // Replays what the client missed (or tells it why not) and registers it, in one turn: the
-  // events applied after the scan reach it live, exactly once. Returns the entries scanned.
+  // Replays what the client missed (or tells it why not) after the epoch line and registers
+  // it, in one turn: the events applied after the scan reach it live, exactly once. Returns
+  // the entries scanned.
   #serveResume(client: ClientConnection): number {
     const userId = client.userId as UserId;
-    const after = client.resumeAfter as Sequence;
-    const outcome = this.#users.resume(userId, after);
+    const { lastSequence: after, epoch } = client.resume as ResumePoint;
+    const outcome = this.#users.resume(userId, after, epoch);
     let output: string | Uint8Array;
     if (outcome.exact) {
       this.#clientsResumed++;
@@ -419,25 +439,31 @@ export class FanOut {
       output = gapLine(outcome.reason, outcome.next);
     }
     this.#register(client);
-    const written = client.send(output, outcome.exact ? outcome.notifications : 0);
-    if (written !== 0) {
-      this.#bytesOut += written;
-      this.#flow.wrote(client);
-      this.#flow.flushed();
-    }
+    const head = epochLine(this.#users.epoch);
+    this.#sent(client, client.send(head, output, outcome.exact ? outcome.notifications : 0));
     log(
-      '%s resumed after %d: %s',
+      '%s resumed after %d of epoch %s: %s',
       client.name,
       after,
+      epoch,
       outcome.exact ? outcome.notifications : outcome.reason,
     );
     this.#host.clientResumed({
       ...infoOf(client),
       after,
+      epoch,
       exact: outcome.exact,
       notifications: outcome.exact ? outcome.notifications : 0,
     });
     return outcome.exact ? outcome.scanned : 0;
+  }
+
+  // Output written outside the batching counts like a flush.
+  #sent(client: ClientConnection, written: number): void {
+    if (written === 0) return;
+    this.#bytesOut += written;
+    this.#flow.wrote(client);
+    this.#flow.flushed();
   }
 
   #register(client: ClientConnection): void {

@@ -29,6 +29,7 @@ import {
   type FanOutStats,
   type ResumeReport,
 } from './fan-out.js';
+import { newEpoch } from './new-epoch.js';
 import { type MazeOptions, type ResolvedMazeOptions, resolveMazeOptions } from './options.js';
 
 export type { ClientInfo, ClientPage, ResumeReport } from './fan-out.js';
@@ -50,8 +51,9 @@ export interface MazeEventMap {
   /** A client sent its id; it receives every event applied from now on. */
   clientIdentified: [client: ClientInfo];
   /**
-   * A client that identified as `USERID|LASTSEQ` was sent what it missed (`exact`), or a gap
-   * line (docs/protocol.md §12); it receives live notifications from now on.
+   * A client that identified as `USERID|LASTSEQ|EPOCH` was sent the epoch line, then what it
+   * missed (`exact`) or a gap line (docs/protocol.md §12); it receives live notifications
+   * from now on.
    */
   clientResumed: [report: ResumeReport];
   /** A client is gone (left, failed, rejected, dropped or closed). */
@@ -89,6 +91,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
       maxFollowEdges: this.options.maxFollowEdges,
       resumeBytes: this.options.resumeBytes,
       delimiter: this.options.delimiter,
+      epoch: options.epoch ?? newEpoch(),
     });
     this.#output = new FanOut(this.options, this.#core, {
       clientIdentified: (client) => this.emit('clientIdentified', client),
@@ -105,11 +108,20 @@ export class Maze extends EventEmitter<MazeEventMap> {
       sourceAttached: (connection, remoteAddress) =>
         this.emit('eventSourceAttached', { connection, remoteAddress }),
       sourceEnded: (connection, lineCount) => {
-        if (this.options.resetOnDisconnect) this.#core.reset();
+        // The numbers start again: another stream, which resuming clients must not mistake.
+        if (this.options.resetOnDisconnect) this.#core.reset(newEpoch());
         this.emit('eventSourceEnded', { connection, lineCount });
       },
       report: (problem) => this.#report(problem),
     });
+  }
+
+  /**
+   * The epoch of the stream applied now (docs/protocol.md §12), sent to resume-aware
+   * clients: the `epoch` option, else a random one, and a new one at each reset.
+   */
+  get epoch(): string {
+    return this.#core.epoch;
   }
 
   /** Whether `close()` has been called. */

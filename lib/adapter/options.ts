@@ -178,6 +178,13 @@ export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptio
       'resumeBytes and resetOnDisconnect cannot be combined: after a reset, a resuming client’s last sequence number would name an event of the stream before it',
     );
   }
+  // One epoch names one stream, and each new source starts another.
+  if (options.epoch !== undefined && resolved.resetOnDisconnect) {
+    throw new MazeError(
+      ErrorCode.InvalidOption,
+      'epoch and resetOnDisconnect cannot be combined: each new event source starts another stream, which needs an epoch of its own (the maze makes one)',
+    );
+  }
   // 0 stands for the derived default, so the CLI and the environment can ask for it too.
   return { ...resolved, maxClients: resolveMaxClients(resolved.maxClients) };
 }

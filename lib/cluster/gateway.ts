@@ -29,7 +29,9 @@
  * - One log: the gateway refuses a log whose writer recorded another `maxFollowEdges` or
  *   `delimiter` (`ERR_LOG_CONFIG`), and stops (`ERR_LOG_REPLACED`) when the log it follows
  *   is deleted and created again, a new epoch: it never applies two logs, so its resume
- *   history never spans two either.
+ *   history never spans two either. Its clients are given the log's epoch
+ *   (`streamEpochOf()`), so one resuming on a gateway of the new log is told the numbers
+ *   restarted (`!GAP|epoch|…`).
  * - Nothing here throws because of a peer or the log: problems are `'problem'` events.
  */
 import { EventEmitter } from 'node:events';
@@ -64,6 +66,7 @@ import { findResumeTail } from './log-continuity.js';
 import { type FollowFrom, LogFollower } from './log-follower.js';
 import { GATEWAY_OPTION_NAMES } from './options.js';
 import { checkSnapshotWithinLog, restoreNewest, type SnapshotStore } from './snapshot-store.js';
+import { streamEpochOf } from './stream-epoch.js';
 
 const log = createDebug('follower-maze:gateway');
 
@@ -155,6 +158,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     maxFollowEdges: resolved.maxFollowEdges,
     resumeBytes: resolved.resumeBytes,
     delimiter: resolved.delimiter,
+    epoch: streamEpochOf(identity.epoch),
   });
   const refused: Problem[] = [];
   const restored =
@@ -281,6 +285,11 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       this.#checkCaughtUp();
       void this.#follower.start();
     });
+  }
+
+  /** The epoch its resume-aware clients are given: the log's (docs/protocol.md §12). */
+  get epoch(): string {
+    return this.#core.epoch;
   }
 
   /** Whether the gateway stopped because it cannot follow the log (see `'stopped'`). */

@@ -15,22 +15,25 @@
  * - Deliveries are returned in application order; events that notify nobody are left out.
  * - Every applied event is recorded in the resume history (`ResumeHistory`), which the graph
  *   changes only through, so `resume()` rebuilds exactly what a user missed.
+ * - A stream has one epoch (`epoch.ts`), given as data: `resume()` reads a last sequence
+ *   number only when the client names this epoch, and `reset()` starts another stream.
  */
 
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import type { GivenOf } from '../options/option.js';
 import { checkOptionValue } from '../options/option.js';
 import { ConnectedUsers } from './connected-users.js';
+import { checkEpoch } from './epoch.js';
 import { EventSequencer } from './event-sequencer.js';
 import { EventType, type MazeEvent, type UserId } from './events.js';
 import { FollowGraph, FollowOutcome } from './follow-graph.js';
 import type { GraphSnapshot } from './graph-snapshot.js';
 import { CORE_OPTIONS } from './options.js';
 import { isEvent, quoteLine } from './parser.js';
-import { ResumeHistory, type ResumeOutcome } from './resume-history.js';
+import { ResumeGap, ResumeHistory, type ResumeOutcome } from './resume-history.js';
 import { recipientsOf } from './router.js';
 
-/** The core's options: one field per row of `CORE_OPTIONS`. */
+/** The core's options: one field per row of `CORE_OPTIONS`, and the stream's epoch. */
 export interface MazeCoreOptions extends GivenOf<typeof CORE_OPTIONS> {
   /** First sequence number of the stream. Default 1. */
   readonly startSequence?: number;
@@ -57,7 +60,17 @@ export interface MazeCoreOptions extends GivenOf<typeof CORE_OPTIONS> {
    * Default `|`. Deliveries keep the line as read, delimiter included.
    */
   readonly delimiter?: string;
+  /**
+   * The epoch of the stream this core applies (docs/protocol.md §12): sent to resume-aware
+   * clients and checked against a resuming client's. 1 to 24 printable ASCII characters,
+   * without `|` or the delimiter. Default `0`: give every stream whose clients may resume
+   * its own, as `createMaze()` does (a random one).
+   */
+  readonly epoch?: string;
 }
+
+/** The epoch of a core given none. */
+const DEFAULT_EPOCH = '0';
 
 /** One applied event and the connected users it goes to. */
 export interface Delivery {
@@ -117,6 +130,8 @@ export class MazeCore {
   readonly #connected = new ConnectedUsers();
   readonly #history: ResumeHistory;
   readonly #startSequence: number;
+  readonly #delimiter: string;
+  #epoch: string;
   #received = 0;
   #applied = 0;
   #noop = 0;
@@ -131,6 +146,13 @@ export class MazeCore {
     const row = CORE_OPTIONS.resumeBytes;
     const resumeBytes = checkOptionValue(row, options.resumeBytes ?? row.default, 'resumeBytes');
     this.#history = new ResumeHistory(resumeBytes, this.#startSequence);
+    this.#delimiter = options.delimiter ?? CORE_OPTIONS.delimiter.default;
+    this.#epoch = checkEpoch(options.epoch ?? DEFAULT_EPOCH, this.#delimiter);
+  }
+
+  /** The epoch of the stream applied now (docs/protocol.md §12). */
+  get epoch(): string {
+    return this.#epoch;
   }
 
   /** The follow graph, for inspection. */
@@ -154,15 +176,20 @@ export class MazeCore {
   }
 
   /**
-   * What `user` missed after `lastSequence` (docs/protocol.md §12): the notifications of the
-   * events applied since, as a connection of the user open all along would have received
-   * them, or why that cannot be told exactly (the history no longer reaches back to
-   * `lastSequence`, or no event numbered `lastSequence` has been applied yet). It does not
-   * connect the user: call `connect()` right after, before the next `push()`, and the two
-   * together give the client every notification after `lastSequence` exactly once. Costs
-   * the history after `lastSequence`, never the number of users.
+   * What `user` missed after `lastSequence` of the stream `epoch` (docs/protocol.md §12): the
+   * notifications of the events applied since, as a connection of the user open all along
+   * would have received them, or why that cannot be told exactly (`epoch` is not this
+   * stream's, the history no longer reaches back to `lastSequence`, or no event numbered
+   * `lastSequence` has been applied yet). It does not connect the user: call `connect()`
+   * right after, before the next `push()`, and the two together give the client every
+   * notification after `lastSequence` exactly once. Costs the history after `lastSequence`,
+   * never the number of users.
    */
-  resume(user: UserId, lastSequence: number): ResumeOutcome {
+  resume(user: UserId, lastSequence: number, epoch: string): ResumeOutcome {
+    // Another stream's number names nothing here: the history is not consulted.
+    if (epoch !== this.#epoch) {
+      return { exact: false, reason: ResumeGap.Epoch, next: this.#sequencer.nextSequence };
+    }
     const graph = this.#graph;
     return this.#history.resume(user, lastSequence, this.#sequencer.nextSequence - 1, (a, b) =>
       graph.isFollowing(a, b),
@@ -222,9 +249,13 @@ export class MazeCore {
 
   /**
    * Forgets the graph, the stream position and the resume history; connections and
-   * counters stay, and the events still waiting are counted as discarded.
+   * counters stay, and the events still waiting are counted as discarded. `epoch` names the
+   * stream that starts (checked as the option is; throws `ERR_INVALID_OPTION`, nothing
+   * reset): give a new one, or a client of the old stream may resume against the new one's
+   * numbers. Without it the epoch stays.
    */
-  reset(): void {
+  reset(epoch?: string): void {
+    if (epoch !== undefined) this.#epoch = checkEpoch(epoch, this.#delimiter);
     this.#graph.clear();
     this.#sequencer.reset();
     this.#history.restart(this.#startSequence);

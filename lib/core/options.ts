@@ -54,7 +54,7 @@ export const CORE_OPTIONS = {
     // events of the default mix (an event costs its line and 36 bytes), whatever the users.
     default: 0,
     describe:
-      'Bytes of recently applied events kept so that clients can resume (USERID|LASTSEQ), e.g. 16777216; 0 keeps none',
+      'Bytes of recently applied events kept so that clients can resume (USERID|LASTSEQ|EPOCH), e.g. 16777216; 0 keeps none',
   },
   delimiter: {
     type: 'char',

@@ -52,6 +52,8 @@ export const ResumeGap = {
   Trimmed: 'trimmed',
   /** The client's last sequence number is beyond the last event applied here. */
   Ahead: 'ahead',
+  /** The client's last sequence number is from another stream (another epoch). */
+  Epoch: 'epoch',
 } as const;
 
 export type ResumeGap = (typeof ResumeGap)[keyof typeof ResumeGap];

@@ -18,13 +18,17 @@
  * - Before it is registered (has received its first warm-up broadcast), a client expects
  *   nothing; the first warm-up broadcast it receives registers it, and it is then owed
  *   every later one (see `EventGenerator.warmupBroadcast`).
+ * - A client that will drop identifies first as `USERID|-` (`awareLine()`), and every one of
+ *   its connections must open with the epoch line `!EPOCH|EPOCH` (docs/protocol.md §12),
+ *   the same epoch each time: another would mean the server's stream started again
+ *   during the run (`ERR_SIM_EPOCH`).
  * - A dropped connection (`dropped()`) loses the line it was receiving; the ring stays
- *   owed, and the next connection identifies as `USERID|LASTSEQ` (`resumeLine()`), LASTSEQ
- *   the number of the last line received whole. Its stream must go on with the ring's head
- *   exactly, unless its first line is `!GAP|REASON|NEXT` (docs/protocol.md §12): then the
- *   lines numbered below NEXT are no longer owed, and after `!GAP|ahead|…` lines numbered
- *   up to LASTSEQ are repeats, ignored until a line above LASTSEQ arrives. Expected and
- *   received digests then leave the skipped lines out: what was received, then the ring.
+ *   owed, and the next connection identifies as `USERID|LASTSEQ|EPOCH` (`resumeLine()`),
+ *   LASTSEQ the number of the last line received whole. After its epoch line, its stream
+ *   must go on with the ring's head exactly, unless its next line is `!GAP|REASON|NEXT`:
+ *   then the lines numbered below NEXT are no longer owed, and after `!GAP|ahead|…` lines
+ *   numbered up to LASTSEQ are repeats, ignored until a line above LASTSEQ arrives. Expected
+ *   and received digests then leave the skipped lines out: what was received, then the ring.
  */
 import {
   SimulationErrorCode as Code,
@@ -57,8 +61,14 @@ const INITIAL_RING_SIZE = 64;
 // What `#unmatched()` made of a line.
 const REJECTED = 0;
 const COUNTED = 1;
-/** A `!GAP` line, or a repeat after `!GAP|ahead`: neither a notification nor a failure. */
+/**
+ * An epoch line, a `!GAP` line, or a repeat after `!GAP|ahead`: neither a notification nor a
+ * failure.
+ */
 const NOT_COUNTED = 2;
+
+/** `!EPOCH|8412790517`, LF-terminated: the first line of a resume-aware connection. */
+const EPOCH_LINE = /^!EPOCH\|([!-{}~]{1,24})\n$/;
 
 /** `!GAP|trimmed|12345`, LF-terminated: how a server refuses an exact resume. */
 const GAP_LINE = /^!GAP\|(trimmed|ahead)\|(\d{1,16})\n$/;
@@ -175,6 +185,10 @@ export class ClientStream {
   #linesAtResume = 0;
   // After `!GAP|ahead`: lines numbered up to this (LASTSEQ) are repeats.
   #repeatsUpTo = 0;
+  // The server's epoch, from the first connection's epoch line.
+  #epoch: string | undefined;
+  // The connection's next line must be the epoch line.
+  #epochDue = false;
 
   constructor(
     /** 0-based index of the connection, as in `client#3`. */
@@ -256,6 +270,7 @@ export class ClientStream {
     let sequence = this.#lineSequence;
     let parse = this.#parse;
     const delimiterByte = this.#delimiterByte;
+    let epochDue = this.#epochDue;
     let lastSequence = this.#lastSequence;
     let digest = this.receivedDigest;
     let lineStart = 0;
@@ -287,6 +302,7 @@ export class ClientStream {
 
       if (
         parse === SEQUENCE_READ &&
+        !epochDue &&
         length !== 0 &&
         sequences[head] === sequence &&
         hashes[head] === hash
@@ -308,6 +324,7 @@ export class ClientStream {
         mask = this.#mask;
         head = this.#head;
         length = this.#length;
+        epochDue = this.#epochDue;
         if (verdict === NOT_COUNTED) {
           hash = OFFSET;
           sequence = 0;
@@ -364,8 +381,18 @@ export class ClientStream {
   }
 
   /**
-   * The line a new connection identifies with after a drop, `USERID|LASTSEQ` (terminator
-   * not included): from now on, its stream is judged as a resumed one.
+   * The line the first connection of a client that will drop identifies with, `USERID|-`
+   * (terminator not included): its stream must open with the epoch line.
+   */
+  awareLine(): string {
+    this.#epochDue = true;
+    return `${this.userId}|-`;
+  }
+
+  /**
+   * The line a new connection identifies with after a drop, `USERID|LASTSEQ|EPOCH`
+   * (terminator not included): from now on, its stream is judged as a resumed one. A
+   * connection drops after a whole line, so the epoch line of the first one was read.
    */
   resumeLine(): string {
     const ledger = this.context.ledger;
@@ -375,7 +402,8 @@ export class ClientStream {
     this.#linesAtResume = this.lines;
     this.#repeatsUpTo = 0;
     this.waitingSince = ledger.clock;
-    return `${this.userId}|${this.#lastSequence}`;
+    this.#epochDue = true;
+    return `${this.userId}|${this.#lastSequence}|${this.#epoch}`;
   }
 
   // Folds the `count` matched lines from ring position `from` on into `streamDigest`, and
@@ -430,6 +458,7 @@ export class ClientStream {
   ): typeof REJECTED | typeof COUNTED | typeof NOT_COUNTED {
     const context = this.context;
     const got = this.#quote(line.chunk, line.start, line.end);
+    if (this.#epochDue) return this.#epochLine(lineNumber, line, got);
     if (parse !== SEQUENCE_READ) {
       const gap =
         this.#gapAllowed && lineNumber === this.#linesAtResume + 1
@@ -500,6 +529,33 @@ export class ClientStream {
         ' must not receive',
       { lineNumber, got, expected },
     );
+  }
+
+  // The line that must open a resume-aware connection: `!EPOCH|…`, with the epoch the first
+  // connection was given.
+  #epochLine(
+    lineNumber: number,
+    line: { readonly chunk: Uint8Array; readonly start: number; readonly end: number },
+    got: string,
+  ): typeof REJECTED | typeof NOT_COUNTED {
+    const epoch = EPOCH_LINE.exec(this.#text(line.chunk, line.start, line.end))?.[1];
+    if (epoch === undefined) {
+      return this.#reject(
+        Code.Epoch,
+        `line ${lineNumber}: expected the epoch line !EPOCH|… first (the client identified in a resume form), got ${got}`,
+        { lineNumber, got, expected: '!EPOCH|…' },
+      );
+    }
+    if (this.#epoch !== undefined && epoch !== this.#epoch) {
+      return this.#reject(
+        Code.Epoch,
+        `line ${lineNumber}: the server's epoch is ${epoch}, not ${this.#epoch} as when the client first connected: its stream started again during the run, so the numbers the client resumes after name other events`,
+        { lineNumber, got, expected: `!EPOCH|${this.#epoch}` },
+      );
+    }
+    this.#epoch = epoch;
+    this.#epochDue = false;
+    return NOT_COUNTED;
   }
 
   // `!GAP|reason|next` opened the resumed connection: the lines numbered below `next` are

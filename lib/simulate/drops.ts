@@ -6,6 +6,7 @@
  * Invariants:
  * - A connection drops after a random number of complete lines received on it (1 ..
  *   2 x reconnectEvery - 1, so reconnectEvery on average, never before its first line),
+ *   not counting the lines every connection opens with (the epoch line),
  *   then a random number of bytes of the next line (0 .. MAX_PARTIAL_BYTES, never its LF):
  *   most drops cut a line in two, some fall between lines.
  * - Deterministic: the draws follow from the seed and the client's index, never from chunk
@@ -25,15 +26,16 @@ export class DropSchedule {
   drops = 0;
   readonly #random: SeededRandom;
   readonly #maxLines: number;
+  readonly #openingLines: number;
   // Complete lines still to receive, then bytes of the next line, before the drop.
   #linesLeft = 0;
   #bytesLeft = 0;
 
   /**
    * The schedule of client `index` of a run seeded `seed`, dropping every `meanLines` lines
-   * on average (at least 1).
+   * on average (at least 1) after the `openingLines` each connection opens with.
    */
-  constructor(seed: number, index: number, meanLines: number) {
+  constructor(seed: number, index: number, meanLines: number, openingLines = 0) {
     // A generator of its own per client, from the run's seed: the events and the other
     // clients' drops do not move when one client's do.
     // (seed + 1 draws the stalled clients' users.) Its low half from the seed, its high
@@ -41,6 +43,7 @@ export class DropSchedule {
     const low = new SeededRandom((seed + 2) % Number.MAX_SAFE_INTEGER).nextUint32();
     this.#random = new SeededRandom(low + index * 2 ** 32);
     this.#maxLines = 2 * meanLines - 1;
+    this.#openingLines = openingLines;
     this.#draw();
   }
 
@@ -74,7 +77,7 @@ export class DropSchedule {
   }
 
   #draw(): void {
-    this.#linesLeft = 1 + this.#random.below(this.#maxLines);
+    this.#linesLeft = this.#openingLines + 1 + this.#random.below(this.#maxLines);
     this.#bytesLeft = this.#random.below(MAX_PARTIAL_BYTES + 1);
   }
 }

@@ -17,10 +17,15 @@ export const SimulationErrorCode = {
   /** A client received the expected sequence number with different bytes. */
   Content: 'ERR_SIM_CONTENT',
   /**
-   * A client received a line without a parsable sequence number (a `!GAP` line included,
-   * unless it opens a resumed connection).
+   * A client received a line without a parsable sequence number (an epoch or `!GAP` line
+   * included, unless it opens a resume-aware or resumed connection).
    */
   BadLine: 'ERR_SIM_BAD_LINE',
+  /**
+   * A reconnecting client's connection did not open with the epoch line (`!EPOCH|…`), or
+   * with another epoch than its first connection's: the server's stream started again.
+   */
+  Epoch: 'ERR_SIM_EPOCH',
   /** A client waited longer than `timeout` ms for its next expected notification. */
   Timeout: 'ERR_SIM_TIMEOUT',
   /** A client received none of the warm-up broadcasts within `timeout` ms: never registered. */

@@ -163,7 +163,8 @@ export const SIMULATE_OPTIONS = {
     min: 0,
     max: MAX_RECONNECT_EVERY,
     default: 0,
-    describe: 'Clients drop and resume (USERID|LASTSEQ) every N notifications on average; 0: never',
+    describe:
+      'Clients drop and resume (USERID|LASTSEQ|EPOCH) about every N notifications; 0: never',
   },
   reconnectPause: {
     ...DURATION,

@@ -77,7 +77,7 @@ export interface SimulationSummary {
 export interface ReconnectSummary {
   /** Connections the clients dropped (at random points, mid-line too). */
   readonly drops: number;
-  /** Connections that identified as `USERID|LASTSEQ`. */
+  /** Connections that identified as `USERID|LASTSEQ|EPOCH`. */
   readonly resumes: number;
   /** Resumes the server refused with `!GAP|REASON|NEXT`, by reason. */
   readonly refused: { readonly trimmed: number; readonly ahead: number };

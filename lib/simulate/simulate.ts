@@ -31,7 +31,8 @@
  * With `reconnectEvery`, each client drops its connection at random points of its stream
  * (`DropSchedule`, mid-line too: the rest of that read is lost), waits 0..`reconnectPause`
  * ms, connects again (to the next port of the list, so a cluster's clients move between
- * gateways) and identifies as `USERID|LASTSEQ`; its `ClientStream` judges the resumed
+ * gateways) and identifies as `USERID|LASTSEQ|EPOCH` (its first connection identified as
+ * `USERID|-`, to be given the epoch); its `ClientStream` judges the resumed
  * stream. While away, a client stays owed its lines (the generator's pacing counts them)
  * and its wait for them is not timed; the run ends only once every client is connected.
  *
@@ -176,7 +177,8 @@ class Simulation {
       reconnectEvery === 0
         ? undefined
         : this.#generator.clients.map(
-            (client) => new DropSchedule(randomSeed, client.index, reconnectEvery),
+            // Each connection opens with the epoch line, which is not a notification.
+            (client) => new DropSchedule(randomSeed, client.index, reconnectEvery, 1),
           );
   }
 
@@ -237,7 +239,9 @@ class Simulation {
     ) {
       const connecting = clients.slice(wave, wave + CONNECT_WAVE_SIZE).map(async (client) => {
         const socket = await this.#openClient(client, this.#clientPort(client.index));
-        socket?.write(`${client.userId}${idTerminator}`);
+        // A client that will drop is resume-aware from its first connection on.
+        const idLine = this.#drops === undefined ? `${client.userId}` : client.awareLine();
+        socket?.write(`${idLine}${idTerminator}`);
       });
       await Promise.all(connecting);
     }
@@ -427,7 +431,7 @@ class Simulation {
     this.#pauses.add(pause);
   }
 
-  // Connects a dropped client again, on the next port of the list, as `USERID|LASTSEQ`.
+  // Connects a dropped client again, on the next port of the list, as `USERID|LASTSEQ|EPOCH`.
   async #resume(client: ClientStream, drops: number): Promise<void> {
     if (this.#failure !== undefined || this.#closing) return;
     const socket = await this.#openClient(client, this.#clientPort(client.index + drops));
