@@ -37,3 +37,18 @@ export function parseUserId(line: string): UserId | undefined {
   const parsed = parseIdLine(line);
   return 'userId' in parsed && parsed.resumeAfter === undefined ? parsed.userId : undefined;
 }
+
+/**
+ * Splits the id line of a client that authenticates (`CREDENTIAL`, `CREDENTIAL|LASTSEQ`):
+ * the credential (the first field, without the terminator), and what the rest of the line
+ * asks for, read as after a plain id (`userId` is a stand-in: the credential decides it).
+ */
+export function splitCredential(line: string): {
+  readonly credential: string;
+  readonly idLine: IdLine;
+} {
+  const end = contentEnd(line);
+  const separator = line.indexOf(RESUME_SEPARATOR);
+  const fieldEnd = separator === -1 || separator >= end ? end : separator;
+  return { credential: line.slice(0, fieldEnd), idLine: parseIdLine(`0${line.slice(fieldEnd)}`) };
+}

@@ -90,7 +90,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
       resumeBytes: this.options.resumeBytes,
       delimiter: this.options.delimiter,
     });
-    this.#output = new FanOut(this.options, this.#core, {
+    this.#output = new FanOut({ ...this.options, authenticate: options.authenticate }, this.#core, {
       clientIdentified: (client) => this.emit('clientIdentified', client),
       clientResumed: (report) => this.emit('clientResumed', report),
       clientClosed: (client) => this.emit('clientClosed', client),
