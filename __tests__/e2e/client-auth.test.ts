@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { type JWTPayload, SignJWT } from 'jose';
 import type { RunningBinary } from '../helpers/binary.js';
-import { lastStats, serve, simulate, stop } from '../helpers/cluster-processes.js';
+import { gateway, ingest, lastStats, serve, simulate, stop } from '../helpers/cluster-processes.js';
+import { describeWithNats, startNatsServer } from '../helpers/nats.js';
 import { type TcpPeer, useTcpPeers, waitUntil } from '../helpers/sockets.js';
 
 const fixture = (name: string): string =>
@@ -164,5 +165,32 @@ describe('serve --client-auth jwt', () => {
     expect(alice.received.text).toBe('2|P|2|1\n3|B\n');
     for (const attacker of attackers) expect(attacker.received.text).toBe('');
     expect(lastStats(server).clientsConnected).toBe('2');
+  });
+});
+
+describeWithNats('ingest and gateways with --client-auth jwt', () => {
+  it('pass simulate over two gateways with ES256 tokens', async () => {
+    const nats = await startNatsServer();
+    const auth = ['--client-auth', 'jwt', '--jwt-public-key', fixture('jwt-es256-public.pem')];
+    const events = await ingest(nats, 'JWT');
+    running.push(events);
+    const gateways = [await gateway(nats, 'JWT', auth), await gateway(nats, 'JWT', auth)];
+    running.push(...gateways);
+    const run = await simulate(
+      [
+        '--event-port',
+        String(events.port),
+        '--client-port',
+        gateways.map((started) => started.port).join(','),
+        '--jwt-private-key',
+        fixture('jwt-es256-key.pem'),
+        '--total-events',
+        '20000',
+        '--concurrency-level',
+        '20',
+      ],
+      SIMULATION_MS,
+    );
+    expect(run).toMatchObject({ code: 0, summary: { ok: true } });
   });
 });
