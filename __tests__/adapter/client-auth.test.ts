@@ -106,6 +106,40 @@ describe('client authentication', () => {
     expect(maze.stats()).toMatchObject({ authFailed: 1, clientsConnected: 0 });
   });
 
+  it('serves a client that ends its input right after its credential (half-close)', async () => {
+    const { maze, problems } = newMaze({
+      authenticate: (credential) =>
+        new Promise((resolve) =>
+          setTimeout(() => resolve({ userId: Number(credential.slice(4)) }), 20),
+        ),
+    });
+    const source = attachMemorySource(maze);
+    const client = await attachMemoryClient(maze, undefined);
+    const identified = waitForClientEvent(maze, 'clientIdentified', client.connection);
+    client.peer.end('tok-9\n');
+    expect(await identified).toMatchObject({ userId: 9 });
+    await waitUntil(() => maze.stats().clientsHalfClosed === 1, 'the half-close');
+    source.peer.write('1|P|1|9\n');
+    await client.received.waitForLength(8);
+    expect(client.received.text).toBe('1|P|1|9\n');
+    expect(problems).toEqual([]);
+  });
+
+  it('refuses a credential cut off by the end of input, without quoting it', async () => {
+    const { maze, problems } = newMaze({ authenticate: tokens });
+    const client = await attachMemoryClient(maze, undefined);
+    const closed = waitForClientEvent(maze, 'clientClosed', client.connection);
+    client.peer.end('tok-secret');
+    await closed;
+    expect(problems).toEqual([
+      expect.objectContaining({
+        code: ErrorCode.ClientAuth,
+        context: { connection: client.connection, reason: 'malformed' },
+      }),
+    ]);
+    expect(JSON.stringify(problems)).not.toContain('tok-');
+  });
+
   it('refuses a user id out of bounds as reason subject', async () => {
     const { maze, problems } = newMaze({ authenticate: () => ({ userId: -1 }) });
     const client = await attachMemoryClient(maze, undefined);

@@ -334,6 +334,8 @@ export class ClientConnection implements LineSink, FlowClient {
     else this.#identified({ ...(idLine as ValidIdLine), userId: outcome.userId });
     // The host may have closed it meanwhile.
     if ((this.#state as ClientState) === 'closed') return;
+    // Its end arrived while its id line was checked (`#onEnd()`).
+    if (idLine !== undefined && this.#peerEnded) this.#host.clientHalfClosed(this);
     this.stream.resume();
     this.#framer?.unhold();
   }
@@ -372,8 +374,14 @@ export class ClientConnection implements LineSink, FlowClient {
     // Before its id the peer is leaving; after it, it has only stopped sending (see header).
     if (this.#state === 'identified') this.#host.clientHalfClosed(this);
     if (this.#state !== 'identifying') return;
+    // `printf 'TOKEN\n' | nc`: the check in flight decides (`#checked()`).
+    if (this.#checking !== undefined) return;
     // `printf 43 | nc`: an id without its LF is not a line; say so rather than vanish.
     const fragment = this.#framer?.takeRemainder() ?? '';
+    if (fragment !== '' && fragment !== '\r' && this.#authenticator !== undefined) {
+      this.#refuse('malformed', 'it ended its input in the middle of its id line');
+      return;
+    }
     if (fragment !== '' && fragment !== '\r') {
       this.#reject({
         code: ErrorCode.ClientBadId,
