@@ -8,7 +8,15 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { type JWTPayload, SignJWT } from 'jose';
 import type { RunningBinary } from '../helpers/binary.js';
-import { gateway, ingest, lastStats, serve, simulate, stop } from '../helpers/cluster-processes.js';
+import {
+  gateway,
+  ingest,
+  lastStats,
+  logFlags,
+  serve,
+  simulate,
+  stop,
+} from '../helpers/cluster-processes.js';
 import { describeWithNats, startNatsServer } from '../helpers/nats.js';
 import { type TcpPeer, useTcpPeers, waitUntil } from '../helpers/sockets.js';
 
@@ -168,8 +176,8 @@ describe('serve --client-auth jwt', () => {
   });
 });
 
-describeWithNats('ingest and gateways with --client-auth jwt', () => {
-  it('pass simulate over two gateways with ES256 tokens', async () => {
+describeWithNats('cluster mode with --client-auth jwt', () => {
+  it('ingest and two gateways pass simulate with ES256 tokens', async () => {
     const nats = await startNatsServer();
     const auth = ['--client-auth', 'jwt', '--jwt-public-key', fixture('jwt-es256-public.pem')];
     const events = await ingest(nats, 'JWT');
@@ -184,6 +192,33 @@ describeWithNats('ingest and gateways with --client-auth jwt', () => {
         gateways.map((started) => started.port).join(','),
         '--jwt-private-key',
         fixture('jwt-es256-key.pem'),
+        '--total-events',
+        '20000',
+        '--concurrency-level',
+        '20',
+      ],
+      SIMULATION_MS,
+    );
+    expect(run).toMatchObject({ code: 0, summary: { ok: true } });
+  });
+
+  it('serve --nats-url passes simulate with EdDSA tokens', async () => {
+    const nats = await startNatsServer();
+    const server = await jwtServe([
+      '--jwt-public-key',
+      fixture('jwt-eddsa-public.pem'),
+      ...logFlags(nats, 'JWTSERVE'),
+    ]);
+    const run = await simulate(
+      [
+        '--event-port',
+        String(server.eventPort),
+        '--client-port',
+        String(server.clientPort),
+        '--jwt-private-key',
+        fixture('jwt-eddsa-key.pem'),
+        '--jwt-audience',
+        AUDIENCE,
         '--total-events',
         '20000',
         '--concurrency-level',
