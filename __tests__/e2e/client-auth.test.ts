@@ -104,8 +104,17 @@ describe('serve --client-auth jwt', () => {
     expect(lastStats(rs)).toMatchObject({ authSignature: '0', authMalformed: '0' });
   });
 
-  it('refuses bad tokens with their reason counted and logged, never the token, and goes on', async () => {
-    const server = await jwtServe(['--jwt-secret-file', SECRET_FILE]);
+  it('refuses bad tokens with their reason counted and logged, never showing the token, and goes on', async () => {
+    const server = await jwtServe([
+      '--jwt-secret-file',
+      SECRET_FILE,
+      '--monitor-port',
+      '0',
+      '--log-level',
+      'debug',
+    ]);
+    const monitorLine = await server.waitForLine('stderr', /^follower-maze monitor: http:/);
+    const monitor = /http:\/\/127\.0\.0\.1:\d+/.exec(monitorLine)?.[0];
     const bad = {
       malformed: '56\n',
       signature: `${await token({ sub: '56' }, OTHER_SECRET)}\n`,
@@ -126,7 +135,16 @@ describe('serve --client-auth jwt', () => {
         ),
       'every refusal counted',
     );
-    const log = server.rawStderr.join('\n');
+    const pages = await Promise.all(
+      ['metrics', 'stats', 'clients'].map(async (path) => {
+        const response = await fetch(`${monitor}/${path}`, { signal: AbortSignal.timeout(5_000) });
+        return response.text();
+      }),
+    );
+    for (const reason of ['malformed', 'signature', 'expired', 'audience', 'subject']) {
+      expect(pages[0]).toMatch(new RegExp(`^follower_maze_client_auth_${reason}_total 1$`, 'm'));
+    }
+    const log = [server.rawStderr.join('\n'), ...pages].join('\n');
     for (const reason of Object.keys(bad)) {
       expect(log).toContain(`(${reason})`);
     }
