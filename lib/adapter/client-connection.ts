@@ -9,7 +9,8 @@
  *   sequence number to resume after. A bad id or resume number, an id line over
  *   `maxIdLineLength`, or no id within `identifyTimeout` is reported and the client is
  *   closed. Nothing the client sends is ever held beyond the id line limit.
- * - Everything read after the id is discarded, and reading goes on so the peer never blocks.
+ * - Everything read after the id is discarded (without an authenticator, below), and reading
+ *   goes on so the peer never blocks.
  * - Output is batched by the caller: `enqueue()` collects notifications, `flush()` writes
  *   them with a single `write()`. Bytes are written as latin1, i.e. exactly as read.
  *   `summary().notificationsSent` is counted per flush (the batch's length), never per
@@ -354,7 +355,8 @@ export class ClientConnection implements LineSink, FlowClient {
   }
 
   #onData(chunk: Buffer | string): void {
-    // After the id everything is discarded; reading goes on so the peer never blocks.
+    // Without an authenticator, everything after the id is discarded; reading goes on so the
+    // peer never blocks.
     if (this.#framer === undefined) return;
     this.#framer.push(typeof chunk === 'string' ? chunk : chunk.toString('latin1'));
   }
