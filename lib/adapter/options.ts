@@ -124,7 +124,7 @@ export const MAZE_OPTIONS = pickRows({ ...CORE_OPTIONS, ...ADAPTER_OPTIONS }, [
 export interface MazeOptions extends MazeCoreOptions, GivenOf<typeof MAZE_OPTIONS> {
   /** Longest event line, terminator included. Default 4096. */
   readonly maxLineLength?: number;
-  /** Longest user-id line a client may send. Default 64. */
+  /** Longest user-id line a client may send. Default 64 (with `authenticate`, 4 KiB instead: a token line). */
   readonly maxIdLineLength?: number;
   /** How long a new client has to send its id. Default 5000. */
   readonly identifyTimeout?: number;
