@@ -33,6 +33,13 @@ export const ErrorCode = {
   /** A client sent no id within the identify timeout; the client is closed. */
   ClientIdTimeout: 'ERR_CLIENT_ID_TIMEOUT',
   /**
+   * A client that must authenticate was refused (its token is malformed, badly signed,
+   * expired, not yet valid, for another audience or issuer, or names no valid user), its
+   * token expired while connected, or it sent a token for another user; the client is
+   * closed. `context.reason` says which; the token is never part of the problem.
+   */
+  ClientAuth: 'ERR_CLIENT_AUTH',
+  /**
    * A client connected while `maxClients` were attached; it is closed at once. Reported at
    * most once a second, with the number refused since the last report.
    */
@@ -129,6 +136,8 @@ export interface ProblemContext {
   readonly connection?: string;
   /** The user id of the client involved. */
   readonly userId?: number;
+  /** Why a client's authentication failed (`ERR_CLIENT_AUTH`), e.g. `expired`. */
+  readonly reason?: string;
   /** First and last sequence numbers skipped over a gap. */
   readonly missingFrom?: number;
   readonly missingTo?: number;

@@ -5,6 +5,14 @@
  * (`follower-maze/cluster`, `follower-maze/simulate`, `follower-maze/monitor`), so that
  * importing this entry loads none of their dependencies. Building blocks stay internal.
  */
+
+export type {
+  Authenticate,
+  Authentication,
+  AuthRefusalReason,
+  AuthStats,
+  CredentialSender,
+} from './adapter/client-auth.js';
 export {
   type ClientInfo,
   type ClientPage,

@@ -704,3 +704,29 @@ describe('Gateway: the delimiter recorded in the log', () => {
     });
   });
 });
+
+describe('Gateway: authenticated clients', () => {
+  it('identifies clients by its authenticate hook and refuses the others', async () => {
+    const log = new MemoryEventLog();
+    const ingest = await newIngest(log);
+    const { gateway, problems } = await newGateway({
+      log,
+      authenticate: async (credential) =>
+        credential === 'tok-5' ? { userId: 5 } : { refused: 'signature' },
+    });
+    await gateway.ready;
+    const five = await attachMemoryClient(gateway, 'tok-5\n');
+    const forger = await attachMemoryClient(gateway, undefined);
+    const closed = waitForClientEvent(gateway, 'clientClosed', forger.connection);
+    forger.peer.write('5\n');
+    await closed;
+    const source = attachMemorySource(ingest);
+    source.peer.write('1|P|1|5\n');
+    await source.end();
+    await five.received.waitForLength('1|P|1|5\n'.length);
+    expect(five.received.text).toBe('1|P|1|5\n');
+    expect(forger.received.text).toBe('');
+    expect(codes(problems)).toEqual([ErrorCode.ClientAuth]);
+    expect(gateway.stats()).toMatchObject({ authAccepted: 1, authSignature: 1 });
+  });
+});

@@ -2,7 +2,8 @@
  * The package's entry points, built and imported by name as a user would: the values each
  * one exports, and the modules a process loads. A resolve hook preloaded with `--import`
  * (helpers/record-modules.mjs) records every module URL the child resolves; the main entry
- * and `serve` without `--nats-url` must load none of the optional parts' dependencies.
+ * and `serve` without `--nats-url` must load none of the optional parts' dependencies, and
+ * only `--client-auth jwt` loads the JWT library.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ const OPTIONAL = {
   promClient: /\/node_modules\/prom-client\//,
   hdrHistogram: /\/node_modules\/hdr-histogram-js\//,
   yargs: /\/node_modules\/yargs\//,
+  jose: /\/node_modules\/jose\//,
 };
 
 const logs = mkdtempSync(join(tmpdir(), 'follower-maze-modules-'));
@@ -87,6 +89,7 @@ describe('entry points (built package, imported by name)', () => {
     expect(loading(modules, OPTIONAL.promClient)).toEqual([]);
     expect(loading(modules, OPTIONAL.hdrHistogram)).toEqual([]);
     expect(loading(modules, OPTIONAL.yargs)).toEqual([]);
+    expect(loading(modules, OPTIONAL.jose)).toEqual([]);
   });
 
   it('follower-maze/cluster: the ingest, the gateway, the event logs and the ports', async () => {
@@ -104,6 +107,7 @@ describe('entry points (built package, imported by name)', () => {
     expect(loading(modules, OPTIONAL.promClient)).toEqual([]);
     expect(loading(modules, OPTIONAL.hdrHistogram)).toEqual([]);
     expect(loading(modules, OPTIONAL.yargs)).toEqual([]);
+    expect(loading(modules, OPTIONAL.jose)).toEqual([]);
   });
 
   it('follower-maze/cluster: connectEventLog() loads the NATS client when it is called', async () => {
@@ -131,6 +135,7 @@ describe('entry points (built package, imported by name)', () => {
     expect(loading(modules, OPTIONAL.nats)).toEqual([]);
     expect(loading(modules, OPTIONAL.promClient)).toEqual([]);
     expect(loading(modules, OPTIONAL.yargs)).toEqual([]);
+    expect(loading(modules, OPTIONAL.jose)).toEqual([]);
   });
 
   it('follower-maze/monitor: the monitoring port and its sources', async () => {
@@ -146,6 +151,7 @@ describe('entry points (built package, imported by name)', () => {
     expect(loading(modules, OPTIONAL.nats)).toEqual([]);
     expect(loading(modules, OPTIONAL.hdrHistogram)).toEqual([]);
     expect(loading(modules, OPTIONAL.yargs)).toEqual([]);
+    expect(loading(modules, OPTIONAL.jose)).toEqual([]);
   });
 });
 
@@ -210,6 +216,17 @@ describe('modules the CLI loads', () => {
     expect(loading(modules, OPTIONAL.nats)).toEqual([]);
     expect(loading(modules, OPTIONAL.promClient)).toEqual([]);
     expect(loading(modules, OPTIONAL.hdrHistogram)).toEqual([]);
+    expect(loading(modules, OPTIONAL.jose)).toEqual([]);
+  });
+
+  it('serve --client-auth jwt loads the JWT library', async () => {
+    const file = newLogFile();
+    const secret = new URL('../fixtures/tls/jwt-hs256.secret', import.meta.url).pathname;
+    const server = await serve(['--client-auth', 'jwt', '--jwt-secret-file', secret], {
+      env: recording(file),
+    });
+    expect(await stop(server)).toBe(0);
+    expect(loading(loadedModules(file), OPTIONAL.jose)).not.toEqual([]);
   });
 
   it('serve --monitor-port loads the metrics library, still no NATS or simulator code', async () => {

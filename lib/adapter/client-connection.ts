@@ -9,7 +9,8 @@
  *   after (`-`, or `LASTSEQ|EPOCH`). A bad id or resume part, an id line over
  *   `maxIdLineLength`, or no id within `identifyTimeout` is reported and the client is
  *   closed. Nothing the client sends is ever held beyond the id line limit.
- * - Everything read after the id is discarded, and reading goes on so the peer never blocks.
+ * - Everything read after the id is discarded (without an authenticator, below), and reading
+ *   goes on so the peer never blocks.
  * - Output is batched by the caller: `enqueue()` collects notifications, `flush()` writes
  *   them with a single `write()`. Bytes are written as latin1, i.e. exactly as read.
  *   `summary().notificationsSent` is counted per flush (the batch's length), never per
@@ -22,15 +23,30 @@
  *   to make room, and can look for one whose connection the kernel has dropped: Node no
  *   longer reads it, so it would not notice before its next write (docs/protocol.md §5).
  *   Stream errors are reported, never thrown.
+ * - With an `Authenticator` (client-auth.ts), the id line's first field is a credential: the
+ *   hook's user id takes its place, and the rest of the line (a resume) is read as after a
+ *   plain id. Every later line is a fresh credential, which must name the same user. While
+ *   one is checked the stream is paused and the framer held, so what the peer sends
+ *   meanwhile waits in the kernel (at most one chunk here); lines are limited to
+ *   `MAX_TOKEN_LINE_LENGTH`. A refused credential, or one for another user, is reported
+ *   (`ERR_CLIENT_AUTH` with its reason) and the client closed. No report or summary ever
+ *   holds a line of such a client: it may be a token.
  */
 import type { Duplex } from 'node:stream';
 import { MAX_ID } from '../core/constants.js';
 import type { UserId } from '../core/events.js';
-import { quoteLine } from '../core/parser.js';
+import { contentEnd, quoteLine } from '../core/parser.js';
 import { ErrorCode, type Problem } from '../errors.js';
+import {
+  type Authentication,
+  type Authenticator,
+  type AuthRefusalReason,
+  MAX_TOKEN_LINE_LENGTH,
+  type PendingAuthentication,
+} from './client-auth.js';
 import { closeStream } from './close-stream.js';
 import type { FlowClient } from './flow-control.js';
-import { parseIdLine, type ResumeRequest } from './id-line.js';
+import { type IdLine, parseIdLine, type ResumeRequest, splitCredential } from './id-line.js';
 import { LineFramer, type LineSink } from './line-framer.js';
 import { connectionDropped, remoteAddressOf } from './remote-address.js';
 
@@ -42,6 +58,8 @@ export interface ClientHost {
   clientDrained(client: ClientConnection): void;
   /** The identified client's peer ended its sending side (EOF); it is still served. */
   clientHalfClosed(client: ClientConnection): void;
+  /** The identified client sent a fresh credential for its user (`expiresAt` may have changed). */
+  clientReauthenticated(client: ClientConnection): void;
   /** The client is gone (or is going); called once, for any client that was attached. */
   clientClosed(client: ClientConnection): void;
   report(problem: Problem): void;
@@ -54,6 +72,8 @@ export interface ClientConnectionOptions {
 }
 
 export type ClientState = 'identifying' | 'identified' | 'closed';
+
+type ValidIdLine = Exclude<IdLine, { readonly invalid: unknown }>;
 
 /** A plain, read-only view of one client connection (for monitoring). */
 export interface ClientSummary {
@@ -79,6 +99,8 @@ export class ClientConnection implements LineSink, FlowClient {
   userId: UserId | undefined;
   /** What the client asked for after its id (`-`, or where it resumes); none for a plain id. */
   resume: ResumeRequest | undefined;
+  /** When its credential expires (ms since the epoch), for a client that authenticated with one that does. */
+  expiresAt: number | undefined;
   /**
    * Notifications queued during the current input chunk; written by `flush()`. An array
    * joined once, not `+=`: a rope of hundreds of small strings costs V8 a flattening copy
@@ -88,19 +110,32 @@ export class ClientConnection implements LineSink, FlowClient {
 
   readonly #host: ClientHost;
   readonly #options: ClientConnectionOptions;
+  readonly #authenticator: Authenticator | undefined;
+  /** The credential being checked right now. */
+  #checking: PendingAuthentication | undefined;
   #state: ClientState = 'identifying';
   #framer: LineFramer | undefined;
   #identifyTimer: NodeJS.Timeout | undefined;
   #peerEnded = false;
   #notificationsSent = 0;
 
-  constructor(name: string, stream: Duplex, host: ClientHost, options: ClientConnectionOptions) {
+  constructor(
+    name: string,
+    stream: Duplex,
+    host: ClientHost,
+    options: ClientConnectionOptions,
+    authenticator?: Authenticator,
+  ) {
     this.name = name;
     this.stream = stream;
     this.remoteAddress = remoteAddressOf(stream);
     this.#host = host;
     this.#options = options;
-    this.#framer = new LineFramer(options.maxIdLineLength, this);
+    this.#authenticator = authenticator;
+    this.#framer = new LineFramer(
+      authenticator === undefined ? options.maxIdLineLength : MAX_TOKEN_LINE_LENGTH,
+      this,
+    );
   }
 
   get state(): ClientState {
@@ -211,7 +246,16 @@ export class ClientConnection implements LineSink, FlowClient {
     this.stream.destroy();
   }
 
+  /** Closes the client because its credential expired (`ERR_CLIENT_AUTH`, reason `expired`). */
+  expire(): void {
+    this.#refuse('expired', 'its credential expired');
+  }
+
   onLine(line: string, lineNumber: number): void {
+    if (this.#authenticator !== undefined) {
+      this.#onCredentialLine(line, lineNumber, this.#authenticator);
+      return;
+    }
     if (this.#state !== 'identifying') return;
     const idLine = parseIdLine(line);
     if ('invalid' in idLine) {
@@ -225,16 +269,20 @@ export class ClientConnection implements LineSink, FlowClient {
       });
       return;
     }
-    clearTimeout(this.#identifyTimer);
-    this.#identifyTimer = undefined;
     this.#framer = undefined;
-    this.userId = idLine.userId;
-    this.resume = idLine.resume;
-    this.#state = 'identified';
-    this.#host.clientIdentified(this);
+    this.#identified(idLine);
   }
 
   onLineTooLong(lineNumber: number, head: string): void {
+    if (this.#authenticator !== undefined) {
+      if (this.#state !== 'closed') {
+        this.#refuse(
+          'malformed',
+          `its line ${lineNumber} is longer than ${MAX_TOKEN_LINE_LENGTH} bytes`,
+        );
+      }
+      return;
+    }
     if (this.#state !== 'identifying') return;
     this.#reject({
       code: ErrorCode.ClientBadId,
@@ -243,8 +291,79 @@ export class ClientConnection implements LineSink, FlowClient {
     });
   }
 
+  #identified(idLine: ValidIdLine): void {
+    clearTimeout(this.#identifyTimer);
+    this.#identifyTimer = undefined;
+    this.userId = idLine.userId;
+    this.resume = idLine.resume;
+    this.#state = 'identified';
+    this.#host.clientIdentified(this);
+  }
+
+  // The id line (`CREDENTIAL`, `CREDENTIAL|…`) or, once identified, a fresh credential.
+  #onCredentialLine(line: string, lineNumber: number, authenticator: Authenticator): void {
+    if (this.#state === 'closed') return;
+    // A refresh line is the credential alone.
+    const { credential, idLine } =
+      this.#state === 'identifying'
+        ? splitCredential(line)
+        : { credential: line.slice(0, contentEnd(line)), idLine: undefined };
+    if (idLine !== undefined && 'invalid' in idLine) {
+      this.#reject({
+        code: ErrorCode.ClientBadResume,
+        message: `client sent an invalid resume after its credential (${idLine.reason}); closed`,
+        context: { connection: this.name, lineNumber },
+      });
+      return;
+    }
+    // Held while it is checked: see the header.
+    this.#framer?.hold();
+    this.stream.pause();
+    this.#checking = authenticator.check(
+      credential,
+      { connection: this.name, remoteAddress: this.remoteAddress, userId: this.userId },
+      (outcome) => this.#checked(outcome, idLine),
+    );
+  }
+
+  #checked(outcome: Authentication, idLine: IdLine | undefined): void {
+    this.#checking = undefined;
+    if (this.#state === 'closed') return;
+    if ('refused' in outcome) {
+      this.#refuse(outcome.refused, 'its credential was refused');
+      return;
+    }
+    if (this.#state === 'identified' && outcome.userId !== this.userId) {
+      this.#refuse('subject', 'it sent a credential for another user');
+      return;
+    }
+    this.expiresAt = outcome.expiresAt;
+    if (idLine === undefined) this.#host.clientReauthenticated(this);
+    else this.#identified({ ...(idLine as ValidIdLine), userId: outcome.userId });
+    // The host may have closed it meanwhile.
+    if ((this.#state as ClientState) === 'closed') return;
+    // Its end arrived while its id line was checked (`#onEnd()`).
+    if (idLine !== undefined && this.#peerEnded) this.#host.clientHalfClosed(this);
+    this.stream.resume();
+    this.#framer?.unhold();
+  }
+
+  // Never quotes a line: it may hold a token.
+  #refuse(reason: AuthRefusalReason, why: string): void {
+    if (this.#state === 'closed') return;
+    this.#reject({
+      code: ErrorCode.ClientAuth,
+      message: `client authentication failed (${reason}): ${why}; closed`,
+      context:
+        this.userId === undefined
+          ? { connection: this.name, reason }
+          : { connection: this.name, userId: this.userId, reason },
+    });
+  }
+
   #onData(chunk: Buffer | string): void {
-    // After the id everything is discarded; reading goes on so the peer never blocks.
+    // Without an authenticator, everything after the id is discarded; reading goes on so the
+    // peer never blocks.
     if (this.#framer === undefined) return;
     this.#framer.push(typeof chunk === 'string' ? chunk : chunk.toString('latin1'));
   }
@@ -264,8 +383,14 @@ export class ClientConnection implements LineSink, FlowClient {
     // Before its id the peer is leaving; after it, it has only stopped sending (see header).
     if (this.#state === 'identified') this.#host.clientHalfClosed(this);
     if (this.#state !== 'identifying') return;
+    // `printf 'TOKEN\n' | nc`: the check in flight decides (`#checked()`).
+    if (this.#checking !== undefined) return;
     // `printf 43 | nc`: an id without its LF is not a line; say so rather than vanish.
     const fragment = this.#framer?.takeRemainder() ?? '';
+    if (fragment !== '' && fragment !== '\r' && this.#authenticator !== undefined) {
+      this.#refuse('malformed', 'it ended its input in the middle of its id line');
+      return;
+    }
     if (fragment !== '' && fragment !== '\r') {
       this.#reject({
         code: ErrorCode.ClientBadId,
@@ -303,6 +428,8 @@ export class ClientConnection implements LineSink, FlowClient {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#framer = undefined;
+    this.#checking?.cancel();
+    this.#checking = undefined;
     if (this.#identifyTimer !== undefined) {
       clearTimeout(this.#identifyTimer);
       this.#identifyTimer = undefined;

@@ -33,6 +33,9 @@
  *   (`ERR_CLIENT_LIMIT`). Both reports are rate-limited by `ClientLimit`. The evicted
  *   client's descriptor is released once its end is written (within the shutdown timeout),
  *   which the descriptor reserve covers.
+ * - With an `authenticate` hook, clients identify with a credential (client-connection.ts,
+ *   client-auth.ts); a client whose credential expires is closed then (`ERR_CLIENT_AUTH`,
+ *   reason `expired`) unless it sent a fresh one before: one `ExpiryQueue` for all clients.
  * - While there are half-closed clients, every `HALF_CLOSED_SWEEP_INTERVAL_MS` the ones whose
  *   connection the kernel has closed are dropped (silently, like a reset after a peer's end),
  *   so the slot of a peer that is gone comes back without a write to it.
@@ -44,8 +47,15 @@ import type { Sequence, UserId } from '../core/events.js';
 import type { Delivery } from '../core/maze-core.js';
 import { gapLine, type ResumeOutcome } from '../core/resume-history.js';
 import { ErrorCode, type Problem } from '../errors.js';
+import {
+  type Authenticate,
+  Authenticator,
+  type AuthRefusalReason,
+  type AuthStats,
+} from './client-auth.js';
 import { ClientConnection, type ClientHost, type ClientSummary } from './client-connection.js';
 import { ClientLimit } from './client-limit.js';
+import { ExpiryQueue } from './expiry-queue.js';
 import { FlowControl } from './flow-control.js';
 import type { ResumePoint } from './id-line.js';
 import { ResumeQueue } from './resume-queue.js';
@@ -86,6 +96,8 @@ export interface FanOutOptions {
   readonly clientBufferLimit: number;
   readonly totalBufferLimit: number;
   readonly slowClientTimeout: number;
+  /** Decides who a client is from the credential on its id line; without it, the id line is the user id. */
+  readonly authenticate?: Authenticate | undefined;
 }
 
 /** Who a client event is about. */
@@ -144,7 +156,7 @@ export interface FanOutHost {
 }
 
 /** Counters of the output side. */
-export interface FanOutStats {
+export interface FanOutStats extends AuthStats {
   /** Identified client connections. */
   readonly clientsConnected: number;
   /** Client connections that have not sent their id yet, or wait for their resume. */
@@ -194,6 +206,10 @@ export class FanOut {
   readonly #flow: FlowControl<ClientConnection>;
   readonly #limit: ClientLimit;
   readonly #resumes: ResumeQueue<ClientConnection>;
+  /** Runs the `authenticate` hook; `undefined` without one. */
+  readonly #authenticator: Authenticator | undefined;
+  /** When authenticated clients' credentials expire. */
+  readonly #expiries = new ExpiryQueue<ClientConnection>((client) => client.expire());
   readonly #clientsByUser = new Map<UserId, ClientConnection[]>();
   /** Where each identified client sits in its user's array (O(1) removal); its size is how many are identified. */
   readonly #positions = new Map<ClientConnection, number>();
@@ -241,8 +257,11 @@ export class FanOut {
       (client) => this.#serveResume(client),
       () => this.#flow.sourceHeld,
     );
+    this.#authenticator =
+      options.authenticate === undefined ? undefined : new Authenticator(options.authenticate);
     this.#clientHost = {
       clientIdentified: (client) => this.#identified(client),
+      clientReauthenticated: (client) => this.#scheduleExpiry(client),
       clientDrained: (client) => this.#flow.drained(client),
       clientHalfClosed: (client) => this.#halfClosedClient(client),
       clientClosed: (client) => this.#closed(client),
@@ -269,7 +288,13 @@ export class FanOut {
       this.#limit.refuse(name);
       return name;
     }
-    const client = new ClientConnection(name, stream, this.#clientHost, this.#options);
+    const client = new ClientConnection(
+      name,
+      stream,
+      this.#clientHost,
+      this.#options,
+      this.#authenticator,
+    );
     this.#clients.add(client);
     log('%s attached', name);
     client.start();
@@ -395,6 +420,7 @@ export class FanOut {
       outputOverBudget: this.#flow.overBudget,
       eventSourcePaused: this.#flow.sourceHeld,
       eventSourcePauses: this.#flow.pauses,
+      ...(this.#authenticator?.stats() ?? NO_AUTH_STATS),
     };
   }
 
@@ -405,10 +431,13 @@ export class FanOut {
     this.#flow.close();
     this.#limit.close();
     this.#resumes.close();
+    this.#authenticator?.close();
+    this.#expiries.close();
     await Promise.all([...this.#clients].map((client) => client.close()));
   }
 
   #identified(client: ClientConnection): void {
+    this.#scheduleExpiry(client);
     const resume = client.resume;
     if (resume === undefined) {
       this.#register(client);
@@ -419,6 +448,11 @@ export class FanOut {
     } else {
       this.#resumes.add(client);
     }
+  }
+
+  #scheduleExpiry(client: ClientConnection): void {
+    if (client.expiresAt === undefined) this.#expiries.delete(client);
+    else this.#expiries.set(client, client.expiresAt);
   }
 
   // Replays what the client missed (or tells it why not) after the epoch line and registers
@@ -535,6 +569,7 @@ export class FanOut {
     if (!this.#clients.delete(client)) return;
     this.#resumes.delete(client);
     this.#halfClosed.delete(client);
+    this.#expiries.delete(client);
     const at = this.#positions.get(client);
     if (at !== undefined) {
       const userId = client.userId as UserId;
@@ -573,10 +608,25 @@ export class FanOut {
       problem.code === ErrorCode.ClientIdTimeout
     ) {
       this.#clientsRejected++;
+    } else if (problem.code === ErrorCode.ClientAuth) {
+      this.#authenticator?.countRefusal(problem.context.reason as AuthRefusalReason);
     }
     this.#host.report(problem);
   }
 }
+
+const NO_AUTH_STATS: AuthStats = {
+  authAccepted: 0,
+  authPending: 0,
+  authMalformed: 0,
+  authSignature: 0,
+  authExpired: 0,
+  authNotYetValid: 0,
+  authAudience: 0,
+  authIssuer: 0,
+  authSubject: 0,
+  authFailed: 0,
+};
 
 function infoOf(client: ClientConnection): ClientInfo {
   return { connection: client.name, userId: client.userId, remoteAddress: client.remoteAddress };

@@ -107,3 +107,22 @@ export function parseUserId(line: string): UserId | undefined {
 function bad(reason: string): BadResume {
   return { invalid: 'resume', reason };
 }
+
+/**
+ * Splits the id line of a client that authenticates (`CREDENTIAL`, `CREDENTIAL|-`,
+ * `CREDENTIAL|LASTSEQ|EPOCH`): the credential (the first field, without the terminator), and
+ * what the rest of the line asks for, read as after a plain id (`userId` is a stand-in: the
+ * credential decides it).
+ */
+export function splitCredential(line: string): {
+  readonly credential: string;
+  readonly idLine: Exclude<IdLine, { readonly invalid: 'userId' }>;
+} {
+  const end = contentEnd(line);
+  const separator = firstFieldEnd(line, end);
+  const part = parseResumeRequest(line, separator, end);
+  return {
+    credential: line.slice(0, separator),
+    idLine: 'invalid' in part ? part : { userId: 0, resume: part.resume },
+  };
+}

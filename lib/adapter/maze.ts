@@ -93,7 +93,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
       delimiter: this.options.delimiter,
       epoch: options.epoch ?? newEpoch(),
     });
-    this.#output = new FanOut(this.options, this.#core, {
+    this.#output = new FanOut({ ...this.options, authenticate: options.authenticate }, this.#core, {
       clientIdentified: (client) => this.emit('clientIdentified', client),
       clientResumed: (report) => this.emit('clientResumed', report),
       clientClosed: (client) => this.emit('clientClosed', client),

@@ -15,6 +15,7 @@ import {
   resolveOptions,
   type SettingsOf,
 } from '../options/option.js';
+import type { Authenticate } from './client-auth.js';
 import { resolveMaxClients } from './descriptor-limit.js';
 
 const SIZE = { type: 'integer', min: 1 } as const;
@@ -123,7 +124,7 @@ export const MAZE_OPTIONS = pickRows({ ...CORE_OPTIONS, ...ADAPTER_OPTIONS }, [
 export interface MazeOptions extends MazeCoreOptions, GivenOf<typeof MAZE_OPTIONS> {
   /** Longest event line, terminator included. Default 4096. */
   readonly maxLineLength?: number;
-  /** Longest user-id line a client may send. Default 64. */
+  /** Longest user-id line a client may send. Default 64 (with `authenticate`, 4 KiB instead: a token line). */
   readonly maxIdLineLength?: number;
   /** How long a new client has to send its id. Default 5000. */
   readonly identifyTimeout?: number;
@@ -162,6 +163,13 @@ export interface MazeOptions extends MazeCoreOptions, GivenOf<typeof MAZE_OPTION
   readonly shutdownTimeout?: number;
   /** Forget the follow graph and the stream position when the event source goes. Default `false`. */
   readonly resetOnDisconnect?: boolean;
+  /**
+   * Authenticates clients: a client's id line carries a credential (its first field, e.g. a
+   * JWT) instead of the user id, and the hook decides the user, or refuses with a reason
+   * (`ERR_CLIENT_AUTH`). Sync or async; the identify timeout covers it. Without it, the id
+   * line is the user id (docs/protocol.md §5).
+   */
+  readonly authenticate?: Authenticate;
 }
 
 /** `MazeOptions` with every default filled in. */

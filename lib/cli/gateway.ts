@@ -6,11 +6,13 @@
  * port, and live as every server command does (server-process.ts). It exits 1 when it can
  * no longer follow the log (its clients are closed first, so they can reconnect elsewhere).
  */
+import type { Authenticate } from '../adapter/client-auth.js';
 import type { EventLog } from '../cluster/event-log.js';
 import { createGateway, type Gateway } from '../cluster/gateway.js';
 import type { SnapshotStore } from '../cluster/snapshot-store.js';
 import { GATEWAY_STAT_METRICS, gatewayMonitorSources } from '../monitor/cluster-sources.js';
 import { type OpenPort, openClientPort } from '../net/ports.js';
+import { loadClientAuth } from './client-auth-options.js';
 import { closePortAndServer } from './close-port.js';
 import { type GatewayArgs, type NatsArgs, toGatewayOptions } from './cluster-options.js';
 import { logClients } from './connection-log.js';
@@ -26,6 +28,8 @@ export async function runGateway(
 ): Promise<Gateway | undefined> {
   const lifecycle = new ServerProcess(args, output);
   try {
+    // Checked before NATS is: a bad key file stops startup at once.
+    const authenticate = await loadClientAuth(args);
     const { eventLog, monitor } = await openLog(lifecycle, args, GATEWAY_STAT_METRICS, true);
     monitor.waitingFor('loading the newest snapshot of the follow graph');
     const { gateway, clients, catchUpPosition } = await startGateway(
@@ -33,6 +37,7 @@ export async function runGateway(
       eventLog,
       await eventLog.openSnapshots(),
       args,
+      authenticate,
       (started) => monitor.attach(gatewayMonitorSources(started, eventLog)),
     );
     lifecycle.listening({
@@ -58,7 +63,7 @@ export interface StartedGateway {
 /**
  * The gateway on `eventLog` (for `gateway`, and `serve --nats-url`): created from the newest
  * snapshot in `snapshots`, closed at shutdown (the process exits 1 if it stops), its clients
- * logged, `attachMonitor` called with it, then, once it has applied the log up to its tail,
+ * logged, clients authenticated by `authenticate` (when given), `attachMonitor` called with it, then, once it has applied the log up to its tail,
  * its client port opened (and closed at shutdown).
  */
 export async function startGateway(
@@ -66,9 +71,15 @@ export async function startGateway(
   eventLog: EventLog,
   snapshots: SnapshotStore,
   args: Omit<GatewayArgs, keyof NatsArgs>,
+  authenticate: Authenticate | undefined,
   attachMonitor: (gateway: Gateway) => void,
 ): Promise<StartedGateway> {
-  const gateway = await createGateway({ log: eventLog, snapshots, ...toGatewayOptions(args) });
+  const gateway = await createGateway({
+    log: eventLog,
+    snapshots,
+    ...toGatewayOptions(args),
+    authenticate,
+  });
   lifecycle.onClose(() => gateway.close());
   lifecycle.watchStopping(gateway);
   logClients(gateway, lifecycle.logger);

@@ -18,6 +18,7 @@ import { MONITOR_OPTIONS } from '../monitor/options.js';
 import { LISTEN_OPTIONS } from '../net/options.js';
 import { MAX_TIMER_MS, type OptionRow, type SettingOf } from '../options/option.js';
 import { SIMULATE_OPTIONS } from '../simulate/options.js';
+import { CLIENT_AUTH_OPTIONS } from './client-auth-options.js';
 
 /** Prefix of every environment variable: `--event-port` is `FOLLOWER_MAZE_EVENT_PORT`. */
 export const ENV_PREFIX = 'FOLLOWER_MAZE';
@@ -90,6 +91,7 @@ export type CommandOption<
 const SERVER_GROUP = 'Server:';
 const OUTPUT_GROUP = 'Output and configuration:';
 const CLUSTER_GROUP = 'Cluster mode (NATS JetStream):';
+const CLIENT_AUTH_GROUP = 'Client authentication:';
 const SIMULATE_GROUP = 'Options:';
 
 function take<
@@ -139,6 +141,11 @@ export const SERVER_OPTIONS = [
   take('resetOnDisconnect', ADAPTER_OPTIONS.resetOnDisconnect, SERVE_ONLY, SERVER_GROUP),
   take('sourceIdleTimeout', ADAPTER_OPTIONS.sourceIdleTimeout, EVENT_SIDE, SERVER_GROUP),
   take('shutdownTimeout', ADAPTER_OPTIONS.shutdownTimeout, EVERY, SERVER_GROUP),
+  take('clientAuth', CLIENT_AUTH_OPTIONS.clientAuth, CLIENT_SIDE, CLIENT_AUTH_GROUP),
+  take('jwtSecretFile', CLIENT_AUTH_OPTIONS.jwtSecretFile, CLIENT_SIDE, CLIENT_AUTH_GROUP),
+  take('jwtPublicKey', CLIENT_AUTH_OPTIONS.jwtPublicKey, CLIENT_SIDE, CLIENT_AUTH_GROUP),
+  take('jwtAudience', CLIENT_AUTH_OPTIONS.jwtAudience, CLIENT_SIDE, CLIENT_AUTH_GROUP),
+  take('jwtIssuer', CLIENT_AUTH_OPTIONS.jwtIssuer, CLIENT_SIDE, CLIENT_AUTH_GROUP),
   take('statsInterval', CLI_OPTIONS.statsInterval, EVERY, OUTPUT_GROUP),
   take('logLevel', CLI_OPTIONS.logLevel, EVERY, OUTPUT_GROUP),
   take('logFormat', CLI_OPTIONS.logFormat, EVERY, OUTPUT_GROUP),
@@ -201,6 +208,10 @@ export const SIMULATE_COMMAND_OPTIONS = [
   sim('waitForPorts'),
   sim('reconnectEvery'),
   sim('reconnectPause'),
+  sim('jwtSecretFile'),
+  sim('jwtPrivateKey'),
+  sim('jwtAudience'),
+  sim('jwtIssuer'),
   take('json', CLI_OPTIONS.json, SIMULATE, SIMULATE_GROUP),
 ] as const;
 

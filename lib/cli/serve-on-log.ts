@@ -18,6 +18,7 @@ import {
 } from '../monitor/cluster-sources.js';
 import type { MonitorSources } from '../monitor/sources.js';
 import { openEventPort } from '../net/ports.js';
+import { loadClientAuth } from './client-auth-options.js';
 import { closePortAndServer } from './close-port.js';
 import { toIngestOptions, toSnapshotWriterOptions } from './cluster-options.js';
 import { logEventSources } from './connection-log.js';
@@ -42,6 +43,8 @@ export async function runServeOnLog(
         '--reset-on-disconnect cannot be used with --nats-url: the event log keeps every event',
       );
     }
+    // Checked before NATS is: a bad key file stops startup at once.
+    const authenticate = await loadClientAuth(args);
     const { eventLog, monitor } = await openLog(
       lifecycle,
       args,
@@ -57,6 +60,7 @@ export async function runServeOnLog(
       eventLog,
       snapshots,
       args,
+      authenticate,
       (started) =>
         monitor.attach(
           bothHalves(

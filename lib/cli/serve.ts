@@ -7,6 +7,7 @@
 import type { Gateway } from '../cluster/gateway.js';
 import type { MonitorSources } from '../monitor/sources.js';
 import { listen, type MazeServer } from '../net/listen.js';
+import { loadClientAuth } from './client-auth-options.js';
 import { logClients, logEventSources } from './connection-log.js';
 import { formatAddress } from './format.js';
 import { type ServeArgs, toListenOptions } from './serve-options.js';
@@ -35,7 +36,8 @@ export async function runServe(
   }
   const lifecycle = new ServerProcess(args, output);
   try {
-    const server = await listen(toListenOptions(args));
+    const authenticate = await loadClientAuth(args);
+    const server = await listen({ ...toListenOptions(args), authenticate });
     lifecycle.onClose(() => server.close());
     const { maze } = server;
     lifecycle.watch(maze);

@@ -16,6 +16,7 @@ import { resolveSimulateOptions } from '../simulate/options.js';
 import { exitCodeOf, formatJson, formatProgress, formatSummary } from '../simulate/result.js';
 import { runSimulation } from '../simulate/simulate.js';
 import { processSources, readGivenSettings } from './command-options.js';
+import { withFlagNames } from './flag-names.js';
 import { flagOf } from './options.js';
 
 /** Where the command writes and what it reads; `process` in the CLI, fakes in tests. */
@@ -88,6 +89,11 @@ export async function runSimulateCommand(
       },
       { signal: interrupted.signal },
     );
+  } catch (error) {
+    // A key file that cannot be used is found before anything connects.
+    if (!(error instanceof MazeError)) throw error;
+    io.stderr.write(`follower-maze simulate: ${withFlagNames(error.message)}\n`);
+    return USAGE_ERROR;
   } finally {
     signals.off('SIGINT', onInterrupt);
   }

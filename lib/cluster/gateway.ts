@@ -37,6 +37,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
+import type { Authenticate } from '../adapter/client-auth.js';
 import { resolveMaxClients } from '../adapter/descriptor-limit.js';
 import {
   type ClientInfo,
@@ -77,7 +78,8 @@ const GATEWAY_OPTIONS = pickRows(MAZE_OPTIONS, GATEWAY_OPTION_NAMES);
  * `MazeOptions`). Give every gateway of a cluster the same `maxFollowEdges`, and the
  * ingest's `delimiter`.
  */
-export interface GatewayOptions extends Pick<MazeOptions, (typeof GATEWAY_OPTION_NAMES)[number]> {
+export interface GatewayOptions
+  extends Pick<MazeOptions, (typeof GATEWAY_OPTION_NAMES)[number] | 'authenticate'> {
   /** The log to read. The gateway never closes it: its owner does, after `close()`. */
   readonly log: EventLog;
   /**
@@ -88,7 +90,9 @@ export interface GatewayOptions extends Pick<MazeOptions, (typeof GATEWAY_OPTION
 }
 
 /** `GatewayOptions` with every default filled in (`maxClients` resolved). */
-export type ResolvedGatewayOptions = Required<Omit<GatewayOptions, 'log' | 'snapshots'>>;
+export type ResolvedGatewayOptions = Required<
+  Omit<GatewayOptions, 'log' | 'snapshots' | 'authenticate'>
+>;
 
 /** Counters of a gateway: its core's, its clients', and its reading of the log. */
 export interface GatewayStats
@@ -176,7 +180,14 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     await checkStartDelimiter(options.log, tail, resolved.delimiter, identity);
   }
   checkSnapshotWithinLog(start.position, catchUpPosition);
-  return new Gateway(options.log, resolved, { core, start, catchUpPosition, identity, refused });
+  return new Gateway(options.log, resolved, {
+    core,
+    start,
+    catchUpPosition,
+    identity,
+    refused,
+    authenticate: options.authenticate,
+  });
 }
 
 /** The gateway's settings that its log records. */
@@ -245,6 +256,8 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       readonly identity: LogIdentity;
       /** Snapshots refused at start, reported once listeners can hear them. */
       readonly refused?: readonly Problem[];
+      /** See `MazeOptions.authenticate`. */
+      readonly authenticate?: Authenticate | undefined;
     },
   ) {
     super();
@@ -265,7 +278,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
         checkLogSettings(identity.settings, settingsOf(options), 'this gateway');
       },
     });
-    this.#output = new FanOut(options, this.#core, {
+    this.#output = new FanOut({ ...options, authenticate: from.authenticate }, this.#core, {
       clientIdentified: (client) => this.emit('clientIdentified', client),
       clientResumed: (report) => this.emit('clientResumed', report),
       clientClosed: (client) => this.emit('clientClosed', client),

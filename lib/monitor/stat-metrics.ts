@@ -70,6 +70,31 @@ export const FAN_OUT_STAT_METRICS: { readonly [Stat in keyof FanOutStats]: StatM
   outputOverBudget: gauge('output_over_budget', '1 while all queues are over the total budget.'),
   eventSourcePaused: gauge('event_source_paused', '1 while the event source is paused.'),
   eventSourcePauses: counter('event_source_pauses', 'Times the event source was paused.'),
+  authAccepted: counter(
+    'client_auth_accepted',
+    'Client credentials accepted (id lines and refreshes).',
+  ),
+  authPending: gauge(
+    'client_auth_pending',
+    'Client credentials being checked or waiting for a slot.',
+  ),
+  authMalformed: counter('client_auth_malformed', 'Clients refused: malformed credential.'),
+  authSignature: counter('client_auth_signature', 'Clients refused: bad signature or algorithm.'),
+  authExpired: counter('client_auth_expired', 'Clients refused or closed: credential expired.'),
+  authNotYetValid: counter(
+    'client_auth_not_yet_valid',
+    'Clients refused: credential not yet valid.',
+  ),
+  authAudience: counter(
+    'client_auth_audience',
+    'Clients refused: credential for another audience.',
+  ),
+  authIssuer: counter('client_auth_issuer', 'Clients refused: credential from another issuer.'),
+  authSubject: counter(
+    'client_auth_subject',
+    'Clients refused: no valid user id, or a refresh for another user.',
+  ),
+  authFailed: counter('client_auth_failed', 'Clients refused: the authenticate hook failed.'),
 };
 
 export const EVENT_INPUT_STAT_METRICS: { readonly [Stat in keyof EventInputStats]: StatMetric } = {

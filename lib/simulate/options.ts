@@ -171,6 +171,28 @@ export const SIMULATE_OPTIONS = {
     default: 50,
     describe: 'Longest pause in ms before a dropped client connects again (random 0..max)',
   },
+  jwtSecretFile: {
+    type: 'string',
+    default: undefined,
+    describe:
+      'File holding the HS256 secret to sign one token per client with (a server with --client-auth jwt)',
+  },
+  jwtPrivateKey: {
+    type: 'string',
+    default: undefined,
+    describe:
+      'PEM file of the private key to sign one token per client with: RS256, ES256 or EdDSA',
+  },
+  jwtAudience: {
+    type: 'string',
+    default: undefined,
+    describe: 'The aud claim of the tokens the clients present',
+  },
+  jwtIssuer: {
+    type: 'string',
+    default: undefined,
+    describe: 'The iss claim of the tokens the clients present',
+  },
 } as const satisfies Readonly<Record<string, OptionRow>>;
 
 type SimulateOptionName = keyof typeof SIMULATE_OPTIONS;
@@ -253,6 +275,14 @@ export function resolveSimulateOptions(
     ) as ValueOf<(typeof SIMULATE_OPTIONS)[Name]>;
   };
 
+  const optional = (name: 'jwtSecretFile' | 'jwtPrivateKey' | 'jwtAudience' | 'jwtIssuer') =>
+    values[name] === undefined ? undefined : pick(name);
+  if (values.jwtSecretFile !== undefined && values.jwtPrivateKey !== undefined) {
+    throw new MazeError(
+      ErrorCode.InvalidOption,
+      `${label('jwtSecretFile')} and ${label('jwtPrivateKey')} are two ways to sign the tokens: give one`,
+    );
+  }
   const concurrencyLevel = pick('concurrencyLevel');
   const numberOfUsers =
     values.numberOfUsers === undefined
@@ -286,6 +316,10 @@ export function resolveSimulateOptions(
     waitForPorts: pick('waitForPorts'),
     reconnectEvery: pick('reconnectEvery'),
     reconnectPause: pick('reconnectPause'),
+    jwtSecretFile: optional('jwtSecretFile'),
+    jwtPrivateKey: optional('jwtPrivateKey'),
+    jwtAudience: optional('jwtAudience'),
+    jwtIssuer: optional('jwtIssuer'),
     onProgress: onProgress as ResolvedSimulateOptions['onProgress'],
   };
 }

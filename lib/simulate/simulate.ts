@@ -48,6 +48,7 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ClientStream } from './client-stream.js';
 import { EVENT_WRITE_SIZE } from './constants.js';
+import { type IdField, idFieldsOf } from './credentials.js';
 import { DropSchedule, NO_DROP } from './drops.js';
 import {
   SimulationErrorCode as Code,
@@ -114,16 +115,21 @@ export interface SimulationControl {
   readonly signal?: AbortSignal;
 }
 
-/** `simulate()` with options already resolved (as the CLI does, environment included). */
-export function runSimulation(
+/**
+ * `simulate()` with options already resolved (as the CLI does, environment included).
+ * Rejects with `ERR_INVALID_OPTION` before connecting when a JWT key file is unusable.
+ */
+export async function runSimulation(
   options: ResolvedSimulateOptions,
   control: SimulationControl = {},
 ): Promise<SimulationResult> {
-  return new Simulation(options).run(control.signal);
+  const idField = await idFieldsOf(options);
+  return new Simulation(options, idField).run(control.signal);
 }
 
 class Simulation {
   readonly #options: ResolvedSimulateOptions;
+  readonly #idField: IdField;
   readonly #generator: EventGenerator;
   // By client index; undefined while a dropped client is away.
   readonly #clientSockets: (Socket | undefined)[] = [];
@@ -162,8 +168,9 @@ class Simulation {
   #lastProgressEvents = 0;
   #lastProgressNotifications = 0;
 
-  constructor(options: ResolvedSimulateOptions) {
+  constructor(options: ResolvedSimulateOptions, idField: IdField) {
     this.#options = options;
+    this.#idField = idField;
     const perClientLimit = Math.min(
       MAX_PENDING_PER_CLIENT,
       Math.max(MIN_PENDING_PER_CLIENT, Math.floor(MAX_PENDING_TOTAL / options.concurrencyLevel)),
@@ -239,9 +246,12 @@ class Simulation {
     ) {
       const connecting = clients.slice(wave, wave + CONNECT_WAVE_SIZE).map(async (client) => {
         const socket = await this.#openClient(client, this.#clientPort(client.index));
-        // A client that will drop is resume-aware from its first connection on.
-        const idLine = this.#drops === undefined ? `${client.userId}` : client.awareLine();
-        socket?.write(`${idLine}${idTerminator}`);
+        // A client that will drop is resume-aware from its first connection on; a token
+        // takes the user id's place (docs/protocol.md §12).
+        const idField = await this.#idField(client.userId);
+        const aware =
+          this.#drops === undefined ? '' : client.awareLine().slice(String(client.userId).length);
+        socket?.write(`${idField}${aware}${idTerminator}`);
       });
       await Promise.all(connecting);
     }
@@ -260,7 +270,7 @@ class Simulation {
       // Nothing it says matters, its closing included: a socket that never reads does not
       // even see the server's FIN, which waits behind the unread bytes.
       socket.on('error', () => {});
-      socket.write(`${user}${idTerminator}`);
+      socket.write(`${await this.#idField(user)}${idTerminator}`);
     });
     await Promise.all(connecting);
   }
@@ -436,13 +446,16 @@ class Simulation {
     if (this.#failure !== undefined || this.#closing) return;
     const socket = await this.#openClient(client, this.#clientPort(client.index + drops));
     if (socket === undefined) return;
+    const idField = await this.#idField(client.userId);
     if (this.#closing) {
       socket.destroy();
       return;
     }
     this.#generator.ledger.clock = performance.now();
     const idTerminator = terminatorBytes(this.#options.idTerminator);
-    socket.write(`${client.resumeLine()}${idTerminator}`);
+    // The resume line starts with the user id; a token takes its place (docs/protocol.md §12).
+    const resume = client.resumeLine().slice(String(client.userId).length);
+    socket.write(`${idField}${resume}${idTerminator}`);
     this.#away--;
     this.#poke();
   }
