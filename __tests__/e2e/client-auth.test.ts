@@ -104,6 +104,38 @@ describe('serve --client-auth jwt', () => {
     expect(lastStats(rs)).toMatchObject({ authSignature: '0', authMalformed: '0' });
   });
 
+  it('resumes clients that identify with tokens exactly (TOKEN|-, then TOKEN|LASTSEQ|EPOCH)', async () => {
+    const server = await jwtServe(['--jwt-secret-file', SECRET_FILE, '--resume-bytes', '4194304']);
+    const run = await simulate(
+      [
+        '--event-port',
+        String(server.eventPort),
+        '--client-port',
+        String(server.clientPort),
+        '--jwt-secret-file',
+        SECRET_FILE,
+        '--jwt-audience',
+        AUDIENCE,
+        '--total-events',
+        '20000',
+        '--concurrency-level',
+        '20',
+        '--reconnect-every',
+        '100',
+      ],
+      SIMULATION_MS,
+    );
+    expect(run).toMatchObject({ code: 0, summary: { ok: true } });
+    const reconnects = run.summary.reconnects;
+    expect(reconnects?.drops).toBeGreaterThan(20);
+    expect(reconnects).toMatchObject({
+      resumes: reconnects?.drops,
+      refused: { trimmed: 0, ahead: 0 },
+      skipped: 0,
+      repeats: 0,
+    });
+  });
+
   it('refuses bad tokens with their reason counted and logged, never showing the token, and goes on', async () => {
     const server = await jwtServe([
       '--jwt-secret-file',
