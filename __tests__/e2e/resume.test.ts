@@ -7,7 +7,6 @@
  * Every wait is bounded; every process is stopped.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import type { ReconnectSummary } from '../../lib/simulate/index.js';
 import { gateway, ingest, serve, simulate, stop } from '../helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
 
@@ -15,20 +14,12 @@ const RUN_MS = 60_000;
 /** A history that holds every event of these runs. */
 const HISTORY = ['--resume-bytes', String(16 * 1024 * 1024)];
 
-/** The `--json` summary of a run, with the fields these tests read. */
-interface Summary {
-  readonly ok?: boolean;
-  readonly digest?: string;
-  readonly reconnects?: ReconnectSummary | null;
-}
-
 /** Runs `simulate --json` with `args` (ports first) and returns its exit code and summary. */
-async function simulateWith(args: string[]): Promise<{ code: number; summary: Summary }> {
-  const { code, summary } = await simulate(
+function simulateWith(args: string[]): ReturnType<typeof simulate> {
+  return simulate(
     ['--total-events', '30000', '--concurrency-level', '20', '--log-interval', '0', ...args],
     RUN_MS,
   );
-  return { code, summary: summary as Summary };
 }
 
 /** `--event-port` and `--client-port` of a serving process. */

@@ -5,6 +5,8 @@
  * `simulate --json` run with its summary. Every wait is bounded; `run()`
  * (helpers/binary.ts) kills what a test left running.
  */
+
+import type { ReconnectSummary } from '../../lib/simulate/index.js';
 import { parseStatsLine } from '../../scripts/support/server-process.mjs';
 import { type RunningBinary, run } from './binary.js';
 import type { NatsServer } from './nats.js';
@@ -135,7 +137,9 @@ export async function kill(process: RunningBinary): Promise<number> {
 interface SimulationSummary {
   readonly ok?: boolean;
   readonly notifications?: number;
+  readonly digest?: string;
   readonly failure?: unknown;
+  readonly reconnects?: ReconnectSummary | null;
 }
 
 /** Runs `follower-maze simulate <args> --json` to its exit, bounded by `ms`. */
