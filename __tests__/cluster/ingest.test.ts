@@ -655,6 +655,20 @@ describe('ingest: a log deleted and created again', () => {
     expect(problems[1]?.message).toMatch(/deleted and created again.*this ingest stops/);
     expect(await log.tail()).toBeUndefined();
   });
+
+  it('stops an idle ingest too, without an event to append', async () => {
+    const log = track(new MemoryEventLog());
+    const { ingest, problems } = await newIngest({ log });
+    const source = attachMemorySource(ingest);
+    write(source, paddedRange(1, 3, 10));
+    await appended(ingest, 3);
+    const stopped = new Promise<Problem>((resolve) => ingest.once('stopped', resolve));
+    log.replace();
+    const problem = await withTimeout(stopped, WAIT_MS, 'the idle ingest stopped');
+    expect(problem.code).toBe(ErrorCode.LogReplaced);
+    expect(problems.map((reported) => reported.code)).toEqual([ErrorCode.LogReplaced]);
+    expect(ingest.closed).toBe(true);
+  });
 });
 
 describe('ingest: close', () => {
@@ -671,8 +685,9 @@ describe('ingest: close', () => {
         await new Promise((resolve) => setImmediate(resolve));
       }
       expect(ingest.stats().eventsReceived).toBe(3);
-      // 1 and 2 went at the end of their chunk (nothing in flight); 4 waits for 3.
-      expect(jest.getTimerCount()).toBe(0);
+      // 1 and 2 went at the end of their chunk (nothing in flight); 4 waits for 3. The one
+      // timer left reads the log's epoch.
+      expect(jest.getTimerCount()).toBe(1);
       await ingest.close();
       expect(jest.getTimerCount()).toBe(0);
       expect(linesOf(await batchesOf(log))).toEqual(['1|B\n', '2|B\n']);

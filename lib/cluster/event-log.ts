@@ -45,6 +45,13 @@ import { ErrorCode, MazeError } from '../errors.js';
 export const EVENT_LOG_REQUEST_TIMEOUT_MS = 5_000;
 
 /**
+ * How often a running process (gateway, snapshot writer, ingest) reads the log's identity:
+ * the most a stream deleted and created again goes unnoticed by one that neither reads nor
+ * appends (one stream info request a second).
+ */
+export const LOG_IDENTITY_CHECK_MS = 1_000;
+
+/**
  * The settings that change what a client receives, recorded by the log's writer when the log
  * is new (docs/cluster.md): a process with another value would deliver something else.
  */

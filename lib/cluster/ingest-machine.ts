@@ -487,10 +487,19 @@ export class IngestMachine {
     this.#readingBack = undefined;
     if (this.#abandoned || this.#stopped) return;
     if (error instanceof MazeError && error.code === ErrorCode.LogReplaced) {
-      this.#stop({ code: error.code, message: `${error.message}; this ingest stops`, context: {} });
+      this.replaced(error);
       return;
     }
     this.#retryLater();
+  }
+
+  /**
+   * The log was deleted and created again (`ERR_LOG_REPLACED`, found by the driver at any
+   * time): its positions mean other batches now, so the machine stops.
+   */
+  replaced(error: MazeError): void {
+    if (this.#abandoned || this.#stopped) return;
+    this.#stop({ code: error.code, message: `${error.message}; this ingest stops`, context: {} });
   }
 
   /** The input is closed: the open batch closes; `idle` comes once everything is acknowledged. */

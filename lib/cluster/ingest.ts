@@ -22,8 +22,9 @@
  *   records others is refused (`ERR_LOG_CONFIG`).
  * - Timers (batch delay `INGEST_BATCH_DELAY_MS`, recovery retry `INGEST_RECOVERY_RETRY_MS`)
  *   are unref'd; a read during recovery is bounded by `EVENT_LOG_REQUEST_TIMEOUT_MS`.
- * - The log's epoch is read at start and before each recovery reads the tail: a log deleted
- *   and created again stops the ingest (`ERR_LOG_REPLACED`).
+ * - The log's epoch is read at start, every `LOG_IDENTITY_CHECK_MS` while the ingest runs
+ *   (events arriving or not) and before each recovery reads the tail: a log deleted and
+ *   created again stops the ingest (`ERR_LOG_REPLACED`), as it stops a gateway.
  * - When the machine stops (another writer), the ingest reports `ERR_LOG_FENCED`, emits
  *   `'stopped'` and closes its event source.
  * - `close()` drains before it closes: the open source is read to its end (bounded by
@@ -46,6 +47,7 @@ import {
   checkLogSettings,
   EVENT_LOG_REQUEST_TIMEOUT_MS,
   type EventLog,
+  LOG_IDENTITY_CHECK_MS,
   type LogForeign,
   type LogTail,
 } from './event-log.js';
@@ -164,6 +166,9 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   #batchTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #startTimer: NodeJS.Immediate | undefined;
+  /** Reads the log's epoch: an idle ingest notices a log created again too. */
+  readonly #identityTimer: NodeJS.Timeout;
+  #checkingIdentity = false;
   #closing: Promise<void> | undefined;
   /** Called when the machine says nothing is left to append. */
   #onIdle: (() => void) | undefined;
@@ -207,6 +212,8 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     log('resuming at %d (log position %d)', startSequence, tail?.position ?? 0);
     // After the creator's `await`, so listeners it adds then hear what the start found.
     this.#startTimer = setImmediate(() => this.#perform());
+    this.#identityTimer = setInterval(() => void this.#checkEpoch(), LOG_IDENTITY_CHECK_MS);
+    this.#identityTimer.unref();
   }
 
   /** Whether another writer was found and the ingest stopped appending. */
@@ -306,6 +313,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     clearTimeout(timer);
     this.#onIdle = undefined;
     this.#machine.closeEnded(flushed ? undefined : this.#shutdownTimeout);
+    clearInterval(this.#identityTimer);
     this.#perform();
     log('closed');
   }
@@ -375,6 +383,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
           this.#report(action.problem);
           break;
         case 'stop':
+          clearInterval(this.#identityTimer);
           this.#report(action.problem);
           this.emit('stopped', action.problem);
           void this.#input.close();
@@ -405,6 +414,22 @@ export class Ingest extends EventEmitter<IngestEventMap> {
         this.#perform();
       },
     );
+  }
+
+  // A failed read is left to the next append or recovery, which report it.
+  async #checkEpoch(): Promise<void> {
+    if (this.#checkingIdentity || this.#machine.stopped) return;
+    this.#checkingIdentity = true;
+    try {
+      checkLogEpoch(this.#epoch, (await this.#log.identity()).epoch, 'this ingest');
+    } catch (error) {
+      if (error instanceof MazeError && error.code === ErrorCode.LogReplaced) {
+        this.#machine.replaced(error);
+        this.#perform();
+      }
+    } finally {
+      this.#checkingIdentity = false;
+    }
   }
 
   async #readTail(): Promise<void> {

@@ -29,6 +29,7 @@ import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import {
   type EventLog,
   isForeign,
+  LOG_IDENTITY_CHECK_MS,
   type LogBatch,
   type LogEntry,
   type LogIdentity,
@@ -40,11 +41,6 @@ import { discontinuity } from './log-continuity.js';
 const GATEWAY_RETRY_MIN_MS = 250;
 /** Longest pause between a gateway's attempts to read the log again. */
 const GATEWAY_RETRY_MAX_MS = 10_000;
-/**
- * How often a follower reads the log's identity: the most a stream deleted and created again
- * goes unnoticed by a reader that did not fail (one stream info request a second).
- */
-const LOG_IDENTITY_CHECK_MS = 1_000;
 
 /** Where a follower starts: after `position`, whose last event number is `lastSequence`. */
 export interface FollowFrom {
