@@ -448,13 +448,13 @@ describe('ingest: resume', () => {
     });
   });
 
-  it('records its settings in an empty log only: the first writer wins', async () => {
+  it('records its settings once: the first writer wins; never in an older version’s log', async () => {
     const log = new MemoryEventLog();
     await newIngest({ log, maxFollowEdges: 50 });
     await expect(createIngest({ log, maxFollowEdges: 60 })).rejects.toMatchObject({
       code: ErrorCode.LogConfig,
     });
-    const unrecorded = new MemoryEventLog();
+    const unrecorded = new MemoryEventLog({ olderVersion: true });
     await unrecorded.append(
       { firstSequence: 1, lastSequence: 1, lines: ['1|B\n'] },
       { position: 0 },

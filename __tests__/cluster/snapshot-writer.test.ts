@@ -36,6 +36,9 @@ const track = useClosing();
 
 /** Appends `lines` as batches of `perBatch`, numbered from 1; returns the batches' last numbers. */
 async function appendLines(log: MemoryEventLog, lines: readonly string[], perBatch: number) {
+  // As an ingest does before its first append (nothing if the log records settings already).
+  const startSequence = Number(lines[0]?.split('|')[0]);
+  await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence, delimiter: '|' });
   let position = (await log.tail())?.position ?? 0;
   for (let at = 0; at < lines.length; at += perBatch) {
     const batch = lines.slice(at, at + perBatch);
@@ -185,6 +188,7 @@ describe('SnapshotWriter', () => {
     );
     const problems = collectProblems(writer);
     const lines = LINES.slice(0, 10).map((line) => line.replaceAll('|', ';'));
+    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: ';' });
     await log.append(
       { firstSequence: 1, lastSequence: 10, lines, delimiter: ';' },
       {

@@ -189,8 +189,7 @@ async function checkStartDelimiter(
   identity: LogIdentity,
 ): Promise<void> {
   if ((tail.delimiter ?? CORE_OPTIONS.delimiter.default) === delimiter) return;
-  const { settings } = identity;
-  const resume = await findResumeTail(eventLog, settings?.startSequence, settings !== undefined);
+  const resume = await findResumeTail(eventLog, identity);
   const continuing = resume?.batch;
   if (continuing !== undefined) checkLogDelimiter(continuing, delimiter, 'this gateway');
 }

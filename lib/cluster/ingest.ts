@@ -17,9 +17,11 @@
  * - Start: the next number is the last continuing batch's `lastSequence + 1`
  *   (`findResumeTail()`: messages after it that do not continue the log are reported and
  *   appended after), or `startSequence` without one: an ingest restarted on the same log
- *   continues it, and a source resending old numbers sees them stale. In a log that holds no
- *   message yet and no settings the ingest records its own (`LogSettings`); a log that
- *   records others is refused (`ERR_LOG_CONFIG`).
+ *   continues it, and a source resending old numbers sees them stale. In a log that records
+ *   no settings yet the ingest records its own (`LogSettings`) before its first append, and
+ *   with them the position its batches start after (whatever the log held then, published
+ *   by anyone before the ingest started, is not the log's); a log that records others is
+ *   refused (`ERR_LOG_CONFIG`).
  * - Timers (batch delay `INGEST_BATCH_DELAY_MS`, recovery retry `INGEST_RECOVERY_RETRY_MS`)
  *   are unref'd; a read during recovery is bounded by `EVENT_LOG_REQUEST_TIMEOUT_MS`.
  * - The log's epoch is read at start, every `LOG_IDENTITY_CHECK_MS` while the ingest runs
@@ -127,10 +129,10 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const resolved = resolveIngestOptions(options);
   const { maxFollowEdges, startSequence, delimiter } = resolved;
   const settings = { maxFollowEdges, startSequence, delimiter };
-  // Recorded only in a log that holds no message yet; else the log's identity, as it is.
+  // Recorded unless the log records settings already or is an older version's with messages;
+  // what it holds then is not this writer's. Else the log's identity, as it is.
   const identity = await options.log.recordSettings(settings);
-  const recorded = identity.settings;
-  const tail = await findResumeTail(options.log, recorded?.startSequence, recorded !== undefined);
+  const tail = await findResumeTail(options.log, identity);
   if (tail !== undefined && !tail.complete) {
     // Starting at startSequence again would re-use numbers gateways have applied.
     throw new MazeError(
