@@ -12,6 +12,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { encodeBatch } from '../../lib/cluster/batch-codec.js';
 import { connectEventLog } from '../../lib/cluster/connect.js';
 import { createGateway } from '../../lib/cluster/gateway.js';
+import { createIngest } from '../../lib/cluster/ingest.js';
 import type { JetStreamEventLog } from '../../lib/cluster/jetstream-event-log.js';
 import { EVENT_LOG_PULL_EXPIRES_MS } from '../../lib/cluster/jetstream-reader.js';
 import { findResumeTail } from '../../lib/cluster/log-continuity.js';
@@ -19,7 +20,7 @@ import { SNAPSHOTS_KEPT } from '../../lib/cluster/snapshot-store.js';
 import { ErrorCode } from '../../lib/errors.js';
 import { appendRange, batchOf, take } from '../helpers/event-log-contract.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
-import { unusedPort, withTimeout } from '../helpers/sockets.js';
+import { attachMemorySource, unusedPort, waitUntil, withTimeout } from '../helpers/sockets.js';
 
 /** Bound on anything that waits for a NATS restart: reconnecting takes ~2 s. */
 const RESTART_WAIT_MS = 20_000;
@@ -246,6 +247,23 @@ function withJetStream(): void {
       settings: undefined,
       legacy: true,
     });
+  });
+
+  it('does not stall an ingest whose next message id someone published first', async () => {
+    const log = await open('TAKEN_ID');
+    const ingest = await createIngest({ log });
+    const source = attachMemorySource(ingest);
+    try {
+      // The id a guessable scheme would give the ingest's first batch (events 1 to 3).
+      await jetstream(admin).publish('js.TAKEN_ID', 'hello', { msgID: 'seq-1-3' });
+      source.peer.write('1|B\n2|B\n3|B\n');
+      await waitUntil(() => ingest.stats().eventsAppended === 3, 'the batch appended', 5_000);
+      expect(ingest.stats()).toMatchObject({ batchesAppended: 1, foreignSkipped: 1 });
+      expect(await log.tail()).toEqual({ position: 2, firstSequence: 1, lastSequence: 3 });
+    } finally {
+      await source.end();
+      await ingest.close();
+    }
   });
 
   it('says when its connection to NATS goes down and when it is back', async () => {

@@ -22,10 +22,12 @@
  *   The first append after `tail()` fences on the position alone: JetStream forgets the last
  *   message id when it restarts after the dedupe window (measured on nats-server 2.9.10),
  *   so a fence on the tail's id could refuse every append for ever.
- * - Dedupe: a batch carries the message id `seq-<firstSequence>`; appending a batch whose id
- *   the log has seen (within its dedupe window) appends nothing and resolves with the
- *   position of the first copy and `duplicate: true`, before any fencing check. A retried
- *   append whose acknowledgement was lost is therefore harmless.
+ * - Dedupe: a batch carries a message id (`messageIdOf()`: the one its writer gave it, else
+ *   `seq-<first>-<last>`); appending a batch whose id the log has seen (within its dedupe
+ *   window) appends nothing and resolves with the position of the first copy and
+ *   `duplicate: true`, before any fencing check. A retried append whose acknowledgement was
+ *   lost is therefore harmless. Anyone who may publish on the subject can take an id first,
+ *   so a writer gives its batches ids nobody else can guess (the ingest: random).
  * - Reads are in position order from any retained position, then wait for new batches. A
  *   reader fetches a bounded number of batches (`readAhead`) ahead of its `next()` calls: a
  *   consumer that stops calling `next()` stops the pulling (gateway backpressure). A
@@ -141,6 +143,12 @@ export interface EventBatch {
    * parses the lines with it, or refuses them (`checkLogDelimiter()`).
    */
   readonly delimiter?: string;
+  /**
+   * The dedupe key of its append (JetStream's message id), given by its writer: one nobody
+   * else can guess, kept when the batch is appended again. Absent: `seq-<first>-<last>`.
+   * Not stored in the batch: a batch read back has none.
+   */
+  readonly messageId?: string;
 }
 
 /** A batch read back from the log. */
@@ -188,6 +196,8 @@ export interface LogFence {
   readonly firstSequence?: number;
   /** Set by `fenceAfter()` with `firstSequence`; absent, the same as it. */
   readonly lastSequence?: number;
+  /** Set by `fenceAfter()` for a batch with a `messageId`: the id the last message carries. */
+  readonly messageId?: string;
 }
 
 /**
@@ -210,11 +220,12 @@ export function checkLogDelimiter(
 
 /** The fence of the append that follows `batch`, appended with `fence`: for pipelining. */
 export function fenceAfter(fence: LogFence, batch: EventBatch): LogFence {
-  return {
+  const after = {
     position: fence.position + 1,
     firstSequence: batch.firstSequence,
     lastSequence: batch.lastSequence,
   };
+  return batch.messageId === undefined ? after : { ...after, messageId: batch.messageId };
 }
 
 /** The last batch of the log. */
@@ -298,19 +309,22 @@ export interface EventLog {
 }
 
 /**
- * The message id of a batch, its dedupe key: derived from its sequence numbers, so a retried
- * append is a duplicate and another writer's batch from the same number is not.
+ * The message id of a batch, its dedupe key: the one its writer gave it, else derived from
+ * its sequence numbers, so a retried append is a duplicate and another writer's batch from
+ * the same number is not.
  */
-export function messageIdOf(batch: Pick<EventBatch, 'firstSequence' | 'lastSequence'>): string {
-  return `seq-${batch.firstSequence}-${batch.lastSequence}`;
+export function messageIdOf(
+  batch: Pick<EventBatch, 'firstSequence' | 'lastSequence' | 'messageId'>,
+): string {
+  return batch.messageId ?? `seq-${batch.firstSequence}-${batch.lastSequence}`;
 }
 
 /** The message id `fence` expects the log's last message to carry, if it expects one. */
 export function fencedMessageId(fence: LogFence): string | undefined {
-  const { firstSequence, lastSequence = firstSequence } = fence;
+  const { firstSequence, lastSequence = firstSequence, messageId } = fence;
   return firstSequence === undefined || lastSequence === undefined
     ? undefined
-    : messageIdOf({ firstSequence, lastSequence });
+    : messageIdOf({ firstSequence, lastSequence, messageId });
 }
 
 /** The async iterator of a reader: its `next()` entries until `undefined`; `break` closes it. */

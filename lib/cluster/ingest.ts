@@ -34,6 +34,7 @@
  *   loses nothing to a SIGTERM; what is dropped is reported with its count.
  * - Nothing here throws because of a peer or the log: problems are `'problem'` events.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import createDebug from 'debug';
@@ -69,6 +70,8 @@ import { INGEST_OPTION_NAMES } from './options.js';
 export const INGEST_BATCH_DELAY_MS = 5;
 /** Pause before an ingest asks the log for its tail again after that failed (NATS restarting). */
 const INGEST_RECOVERY_RETRY_MS = 250;
+/** Random bytes in each batch's message id: 96 bits nobody else can guess ahead. */
+const MESSAGE_ID_RANDOM_BYTES = 12;
 
 const log = createDebug('follower-maze:ingest');
 
@@ -195,6 +198,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
       foreign: tail?.foreign ?? 0,
       startSequence: options.startSequence,
       delimiter: options.delimiter,
+      newMessageId: () => randomBytes(MESSAGE_ID_RANDOM_BYTES).toString('base64url'),
     });
     const startSequence = this.#machine.resumeSequence;
     this.#sequencer = new EventSequencer({ ...options, startSequence });
