@@ -14,10 +14,11 @@
  *   log at all. Anything else at a position (not a batch, a duplicate, a batch going
  *   backwards, overlapping or jumping ahead) is foreign: skipped and reported, never applied.
  * - Older versions wrote batches with holes between them (a batch started at the first
- *   number it released) and record no settings: in their logs (`LogIdentity.legacy`, `strict`
- *   false) the first batch read starts the log, and a batch continues the log when it moves it forward (`firstSequence` above the last
- *   applied number), and the last continuing batch in a window is the last one moving
- *   forward from the window's first batch.
+ *   number it released) and record no settings: in their logs (`LogIdentity.legacy`,
+ *   `strict` false) the first batch read starts the log, a batch continues the log when it
+ *   moves it forward (`firstSequence` above the last applied number), and the last
+ *   continuing batch in a window is the last one moving forward from the window's first
+ *   batch.
  * - `findResumeTail()` reads `LOG_TAIL_SCAN` messages back from the end, twice as many
  *   each time the window holds no continuing batch, down to the first position retained: the
  *   last batch that continues the log is the end of the longest run of continuing batches

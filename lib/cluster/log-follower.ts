@@ -9,9 +9,9 @@
  *   `firstPosition`, read when it comes: a batch that comes while the writer has recorded
  *   nothing is not the log's); every other position (a foreign message, a batch that does
  *   not follow the last number applied, or in an older version's log one that does not move
- *   it forward) goes to `skipped()` and never stops the follower. An entry at or below the last position read (a log handing one out again
- *   after a retry) is dropped; a position skipped over means the log lost it
- *   (`ERR_LOG_TRUNCATED`).
+ *   it forward) goes to `skipped()` and never stops the follower. An entry at or below the
+ *   last position read (a log handing one out again after a retry) is dropped; a position
+ *   skipped over means the log lost it (`ERR_LOG_TRUNCATED`).
  * - Holding: while `hold()` is in force the follower calls no `next()`, so the log is not
  *   pulled (its reader's read-ahead bounds what waits); `whileHeld()` lets the host wait
  *   inside a batch too. `release()` and `close()` end every wait.
