@@ -100,7 +100,7 @@ export const ErrorCode = {
   /**
    * The event log does not fit this process: its stream has another subject than the one
    * configured, its lines use another delimiter, its writer recorded other settings
-   * (`maxFollowEdges`, `startSequence`, `delimiter`), or a snapshot is beyond the log's end.
+   * (`maxFollowEdges`, `startSequence`, `delimiter`).
    */
   LogConfig: 'ERR_LOG_CONFIG',
   /**

@@ -78,6 +78,8 @@ async function appendKibBroadcasts(
     );
     return { firstSequence: first, lastSequence: first + perBatch - 1, lines };
   });
+  // As an ingest does before its first append (nothing if the log records settings already).
+  await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' });
   for (const [position, batch] of batches.entries()) await log.append(batch, { position });
   return batches;
 }
@@ -206,6 +208,7 @@ describe('Gateway: catching up', () => {
 
   it('applies the log written before it started, then serves clients only new events', async () => {
     const log = new MemoryEventLog();
+    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' });
     // Before the gateway: user 2 follows user 1, and a broadcast nobody may get again.
     await log.append(
       { firstSequence: 1, lastSequence: 2, lines: ['1|F|2|1\n', '2|B\n'] },
@@ -528,7 +531,8 @@ describe('Gateway: log failures', () => {
   });
 
   it('reports a stale line in the log and delivers nothing twice', async () => {
-    const log = new MemoryEventLog();
+    // An older version's log: its first batch starts it, whatever its number.
+    const log = new MemoryEventLog({ olderVersion: true });
     const { gateway, problems } = await newGateway({ log });
     await gateway.ready;
     const client = await attachMemoryClient(gateway, '1\n');
@@ -654,7 +658,8 @@ describe('Gateway: the delimiter recorded in the log', () => {
   });
 
   it('refuses to start on a log written with another delimiter: ERR_LOG_CONFIG', async () => {
-    const log = new MemoryEventLog();
+    // An older version's log, which records no settings: the batches say the delimiter.
+    const log = new MemoryEventLog({ olderVersion: true });
     await log.append(
       { firstSequence: 1, lastSequence: 1, lines: ['1;B\n'], delimiter: ';' },
       {
@@ -676,6 +681,7 @@ describe('Gateway: the delimiter recorded in the log', () => {
     await gateway.ready;
     const client = await attachMemoryClient(gateway, '1\n');
     const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
+    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' });
     await log.append({ firstSequence: 1, lastSequence: 1, lines: ['1|B\n'] }, { position: 0 });
     await log.append(
       { firstSequence: 2, lastSequence: 2, lines: ['2;B\n'], delimiter: ';' },
@@ -691,7 +697,7 @@ describe('Gateway: the delimiter recorded in the log', () => {
   });
 
   it('refuses an ingest with another delimiter than the log’s: ERR_LOG_CONFIG', async () => {
-    const log = new MemoryEventLog();
+    const log = new MemoryEventLog({ olderVersion: true });
     await log.append(
       { firstSequence: 1, lastSequence: 1, lines: ['1;B\n'], delimiter: ';' },
       {

@@ -223,6 +223,46 @@ describe('IngestMachine recovery', () => {
     expect(machine.fence).toEqual({ position: 1 });
   });
 
+  it('gives each batch its own id, kept on a retry, and a new one when someone else took it', () => {
+    let ids = 0;
+    const machine = newMachine({ newMessageId: () => `n${++ids}` });
+    machine.take(slot(1));
+    machine.endOfChunk();
+    const [first] = appendsOf(actionsOf(machine)) as AppendAction[];
+    expect(first?.batch.messageId).toBe('seq-1-1-n1');
+    machine.appended(first as AppendAction, ok(1));
+    machine.take(slot(2));
+    machine.endOfChunk();
+    const [second] = appendsOf(actionsOf(machine)) as AppendAction[];
+    expect(second).toMatchObject({
+      batch: { messageId: 'seq-2-2-n2' },
+      fence: { position: 1, messageId: 'seq-1-1-n1' },
+    });
+    // Lost: sent again under the same id, so the log would dedupe it.
+    machine.appendFailed(new MazeError(ErrorCode.LogFailed, 'ack lost'));
+    actionsOf(machine);
+    machine.tailRead({ position: 1, firstSequence: 1, lastSequence: 1 });
+    const [again] = appendsOf(actionsOf(machine)) as AppendAction[];
+    expect(again?.batch.messageId).toBe('seq-2-2-n2');
+    // Answered as a duplicate of a message this machine did not write (a stray under its
+    // id, at position 2): skipped, and the batch goes again under a new id, not stalled.
+    machine.appended(again as AppendAction, { position: 2, duplicate: true });
+    actionsOf(machine);
+    machine.tailRead({ position: 2, foreign: 'not a follower-maze batch' });
+    actionsOf(machine);
+    expect(machine.readBack({ position: 2, foreign: 'not a follower-maze batch' })).toBe(false);
+    machine.readBackDone();
+    const actions = actionsOf(machine);
+    expect(actions[0]).toMatchObject({ type: 'report', problem: { code: ErrorCode.LogForeign } });
+    const [renewed] = appendsOf(actions) as AppendAction[];
+    expect(renewed).toMatchObject({
+      batch: { firstSequence: 2, lastSequence: 2, messageId: 'seq-2-2-n3' },
+      fence: { position: 2 },
+    });
+    machine.appended(renewed as AppendAction, ok(3));
+    expect(machine.stats()).toMatchObject({ batchesAppended: 2, foreignSkipped: 1 });
+  });
+
   it('waits for the retry timer before a recovery that follows another, or after a failed read', () => {
     const machine = newMachine();
     machine.take(slot(1));

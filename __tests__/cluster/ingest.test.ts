@@ -181,6 +181,19 @@ function write(source: MemorySource, lines: readonly string[]): void {
   source.peer.write(lines.join(''), 'latin1');
 }
 
+/**
+ * Turns of the event loop until `condition` holds, at most `TURNS` of them: a wait that
+ * needs no timer, for tests on a fake clock.
+ */
+async function turnsUntil(condition: () => boolean, what: string): Promise<void> {
+  for (let turn = 0; turn < TURNS; turn++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (condition()) return;
+  }
+  throw new Error(`${what}: not within ${TURNS} turns of the event loop`);
+}
+const TURNS = 200;
+
 /** Waits until the ingest has appended `events` events. */
 function appended(ingest: Ingest, events: number): Promise<void> {
   return waitUntil(
@@ -374,23 +387,34 @@ describe('ingest: batching', () => {
   });
 
   it('while an append is in flight, batches the next chunks until the delay', async () => {
-    const log = new HeldLog();
-    const { ingest } = await newIngest({ log });
-    const source = attachMemorySource(ingest);
-    write(source, ['1|B\n']);
-    await waitUntil(() => log.waiting === 1, 'the first append in flight');
-    write(source, ['2|B\n']);
-    write(source, ['3|B\n']);
-    await waitUntil(() => ingest.stats().eventsReceived === 3, 'three lines read');
-    expect(log.waiting).toBe(1);
-    await waitUntil(() => log.waiting === 2, 'the batch the delay closed');
-    log.held = false;
-    log.release();
-    await appended(ingest, 3);
-    expect((await batchesOf(log.inner)).map((batch) => batch.lines)).toEqual([
-      ['1|B\n'],
-      ['2|B\n', '3|B\n'],
-    ]);
+    // The delay on a fake clock: however slow the machine, it ends only when the test says.
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      const log = new HeldLog();
+      const ingest = track(await createIngest({ log }));
+      const source = attachMemorySource(ingest);
+      write(source, ['1|B\n']);
+      await turnsUntil(() => log.waiting === 1, 'the first append in flight');
+      write(source, ['2|B\n']);
+      write(source, ['3|B\n']);
+      await turnsUntil(() => ingest.stats().eventsReceived === 3, 'three lines read');
+      // The timer fires inside advanceTimersByTime(), and an append starts at once.
+      jest.advanceTimersByTime(INGEST_BATCH_DELAY_MS - 1);
+      expect(log.waiting).toBe(1);
+      jest.advanceTimersByTime(1);
+      await turnsUntil(() => log.waiting === 2, 'the batch the delay closed');
+      log.held = false;
+      log.release();
+      await turnsUntil(() => ingest.stats().eventsAppended === 3, '3 events appended');
+      expect((await batchesOf(log.inner)).map((batch) => batch.lines)).toEqual([
+        ['1|B\n'],
+        ['2|B\n', '3|B\n'],
+      ]);
+      await source.end();
+      await ingest.close();
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('counts an invalid body after the last line in its batch', async () => {
@@ -448,13 +472,13 @@ describe('ingest: resume', () => {
     });
   });
 
-  it('records its settings in an empty log only: the first writer wins', async () => {
+  it('records its settings once: the first writer wins; never in an older version’s log', async () => {
     const log = new MemoryEventLog();
     await newIngest({ log, maxFollowEdges: 50 });
     await expect(createIngest({ log, maxFollowEdges: 60 })).rejects.toMatchObject({
       code: ErrorCode.LogConfig,
     });
-    const unrecorded = new MemoryEventLog();
+    const unrecorded = new MemoryEventLog({ olderVersion: true });
     await unrecorded.append(
       { firstSequence: 1, lastSequence: 1, lines: ['1|B\n'] },
       { position: 0 },
@@ -655,6 +679,20 @@ describe('ingest: a log deleted and created again', () => {
     expect(problems[1]?.message).toMatch(/deleted and created again.*this ingest stops/);
     expect(await log.tail()).toBeUndefined();
   });
+
+  it('stops an idle ingest too, without an event to append', async () => {
+    const log = track(new MemoryEventLog());
+    const { ingest, problems } = await newIngest({ log });
+    const source = attachMemorySource(ingest);
+    write(source, paddedRange(1, 3, 10));
+    await appended(ingest, 3);
+    const stopped = new Promise<Problem>((resolve) => ingest.once('stopped', resolve));
+    log.replace();
+    const problem = await withTimeout(stopped, WAIT_MS, 'the idle ingest stopped');
+    expect(problem.code).toBe(ErrorCode.LogReplaced);
+    expect(problems.map((reported) => reported.code)).toEqual([ErrorCode.LogReplaced]);
+    expect(ingest.closed).toBe(true);
+  });
 });
 
 describe('ingest: close', () => {
@@ -671,8 +709,9 @@ describe('ingest: close', () => {
         await new Promise((resolve) => setImmediate(resolve));
       }
       expect(ingest.stats().eventsReceived).toBe(3);
-      // 1 and 2 went at the end of their chunk (nothing in flight); 4 waits for 3.
-      expect(jest.getTimerCount()).toBe(0);
+      // 1 and 2 went at the end of their chunk (nothing in flight); 4 waits for 3. The one
+      // timer left reads the log's epoch.
+      expect(jest.getTimerCount()).toBe(1);
       await ingest.close();
       expect(jest.getTimerCount()).toBe(0);
       expect(linesOf(await batchesOf(log))).toEqual(['1|B\n', '2|B\n']);

@@ -9,14 +9,18 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { encodeBatch } from '../../lib/cluster/batch-codec.js';
 import { connectEventLog } from '../../lib/cluster/connect.js';
+import { createGateway } from '../../lib/cluster/gateway.js';
+import { createIngest } from '../../lib/cluster/ingest.js';
 import type { JetStreamEventLog } from '../../lib/cluster/jetstream-event-log.js';
 import { EVENT_LOG_PULL_EXPIRES_MS } from '../../lib/cluster/jetstream-reader.js';
+import { findResumeTail } from '../../lib/cluster/log-continuity.js';
 import { SNAPSHOTS_KEPT } from '../../lib/cluster/snapshot-store.js';
 import { ErrorCode } from '../../lib/errors.js';
 import { appendRange, batchOf, take } from '../helpers/event-log-contract.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
-import { unusedPort, withTimeout } from '../helpers/sockets.js';
+import { attachMemorySource, unusedPort, waitUntil, withTimeout } from '../helpers/sockets.js';
 
 /** Bound on anything that waits for a NATS restart: reconnecting takes ~2 s. */
 const RESTART_WAIT_MS = 20_000;
@@ -200,6 +204,66 @@ function withJetStream(): void {
       firstSequence: 11,
     });
     await reader.close();
+  });
+
+  it('marks the stream it creates: a batch published before the writer records its settings is not the log’s', async () => {
+    // A gateway makes the stream, before any ingest ran on it.
+    const log = await open('MARKED');
+    expect(await log.identity()).toMatchObject({
+      settings: undefined,
+      legacy: false,
+      firstPosition: 1,
+    });
+    const forged = { firstSequence: 1, lastSequence: 2, lines: ['1|F|3|4\n', '2|B\n'] };
+    await jetstream(admin).publish('js.MARKED', encodeBatch(forged));
+    const gateway = await createGateway({ log });
+    try {
+      await withTimeout(gateway.ready, 5_000, 'the gateway ready');
+      expect(gateway.stats()).toMatchObject({ logPosition: 1, batchesApplied: 0, logForeign: 1 });
+    } finally {
+      await gateway.close();
+    }
+    const settings = { maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' };
+    const identity = await log.recordSettings(settings);
+    expect(identity).toMatchObject({ settings, legacy: false, firstPosition: 2 });
+    expect(await findResumeTail(log, identity)).toEqual({
+      position: 1,
+      batch: undefined,
+      foreign: 1,
+      complete: true,
+    });
+    expect((await (await jetstreamManager(admin)).streams.info('MARKED')).config.description).toBe(
+      `follower-maze log settings ${JSON.stringify({ ...settings, firstPosition: 2 })}`,
+    );
+
+    // A stream made by an older version (no mark) keeps the loose rule, and no settings.
+    await (await jetstreamManager(admin)).streams.add({
+      name: 'UNMARKED',
+      subjects: ['js.UNMARKED'],
+    });
+    await jetstream(admin).publish('js.UNMARKED', encodeBatch(forged));
+    const older = await open('UNMARKED');
+    expect(await older.recordSettings(settings)).toMatchObject({
+      settings: undefined,
+      legacy: true,
+    });
+  });
+
+  it('does not stall an ingest whose next message id someone published first', async () => {
+    const log = await open('TAKEN_ID');
+    const ingest = await createIngest({ log });
+    const source = attachMemorySource(ingest);
+    try {
+      // The id a guessable scheme would give the ingest's first batch (events 1 to 3).
+      await jetstream(admin).publish('js.TAKEN_ID', 'hello', { msgID: 'seq-1-3' });
+      source.peer.write('1|B\n2|B\n3|B\n');
+      await waitUntil(() => ingest.stats().eventsAppended === 3, 'the batch appended', 5_000);
+      expect(ingest.stats()).toMatchObject({ batchesAppended: 1, foreignSkipped: 1 });
+      expect(await log.tail()).toEqual({ position: 2, firstSequence: 1, lastSequence: 3 });
+    } finally {
+      await source.end();
+      await ingest.close();
+    }
   });
 
   it('says when its connection to NATS goes down and when it is back', async () => {

@@ -155,6 +155,7 @@ describe('more stray messages than LOG_TAIL_SCAN at the end of the log', () => {
   const STRAYS = LOG_TAIL_SCAN + 44;
 
   async function appendBatches(log: MemoryEventLog, count: number): Promise<void> {
+    await log.recordSettings(DEFAULT_SETTINGS);
     for (let index = 0; index < count; index++) {
       const first = index * 10 + 1;
       const lines = [`${first}|B\n`];
@@ -197,7 +198,7 @@ describe('more stray messages than LOG_TAIL_SCAN at the end of the log', () => {
 
 describe('a log written by an older version (holes between batches, no settings recorded)', () => {
   async function holedLog(): Promise<MemoryEventLog> {
-    const log = track(new MemoryEventLog());
+    const log = track(new MemoryEventLog({ olderVersion: true }));
     const batches: [number, number][] = [
       [1, 10],
       [12, 20],
@@ -240,14 +241,21 @@ describe('findResumeTail with a recorded startSequence', () => {
   it("skips a forged batch before the log's first", async () => {
     const log = track(new MemoryEventLog());
     log.publish(FORGED);
-    expect(await findResumeTail(log, 1)).toEqual({
+    // As if its writer had recorded its settings before the forged batch came.
+    const identity = {
+      epoch: 'e',
+      settings: DEFAULT_SETTINGS,
+      legacy: false,
+      firstPosition: 1,
+    };
+    expect(await findResumeTail(log, identity)).toEqual({
       position: 1,
       batch: undefined,
       foreign: 1,
       complete: true,
     });
     await log.append({ firstSequence: 1, lastSequence: 4, lines: ['2|B\n'] }, { position: 1 });
-    expect(await findResumeTail(log, 1)).toEqual({
+    expect(await findResumeTail(log, identity)).toEqual({
       position: 2,
       batch: { position: 2, firstSequence: 1, lastSequence: 4 },
       foreign: 0,
@@ -394,5 +402,43 @@ describe('a foreign message and forged batches on the log', () => {
     await first.ingest.close();
     const second = await newIngest(log);
     expect(second.ingest.stats().nextSequence).toBe(PART + 1);
+  });
+
+  it('skip well-formed batches published before the ingest started, even at its startSequence', async () => {
+    const { maze } = newMaze();
+    const direct = attachMemorySource(maze);
+    const reference = await attachUsers(maze, USERS);
+    const log = track(new MemoryEventLog());
+    // A gateway creates the log; batches that start the log as its writer would are
+    // published before the ingest records its settings.
+    const early = await newGateway(log);
+    const forged = ['FMB1 1 2 2\n1|F|3|4\n2|B\n', 'FMB1 3 9000000000 1\n9000000000|B\n'];
+    for (const payload of forged) log.publish(payload);
+    await waitUntil(() => early.gateway.stats().logPosition === 2, 'the early gateway at 2');
+    expect(early.gateway.stats()).toMatchObject({ batchesApplied: 0, logForeign: 2 });
+    expect(early.problems[0]?.message).toMatch(
+      /^skipped log position 1: the log's writer has recorded no settings yet/,
+    );
+    const served = [await attachUsers(early.gateway, USERS)];
+    const first = await newIngest(log);
+    expect(await log.identity()).toMatchObject({ settings: DEFAULT_SETTINGS, firstPosition: 3 });
+    expect(first.ingest.stats()).toMatchObject({ nextSequence: 1, foreignSkipped: 2 });
+    direct.peer.write(eventsText(1, PART));
+    await send(first.ingest, eventsText(1, PART), PART);
+    // One started now skips them too: they stand before the log's first position.
+    const late = await newGateway(log);
+    expect(late.gateway.stats()).toMatchObject({ logForeign: 2, eventsApplied: PART });
+    expect(late.problems[0]?.message).toMatch(
+      /^skipped log position 1: it was there before the log's writer recorded its settings/,
+    );
+    await first.ingest.close();
+    const second = await newIngest(log);
+    expect(second.ingest.stats().nextSequence).toBe(PART + 1);
+    await direct.end();
+    await waitUntil(() => maze.stats().eventsApplied === PART, 'the reference');
+    await waitUntil(() => early.gateway.stats().eventsApplied === PART, 'every event applied');
+    for (const clients of served) {
+      expect(await expectSameDeliveries(clients, reference)).toBeGreaterThan(PART / 10);
+    }
   });
 });

@@ -5,6 +5,7 @@
  * graph is reported and an older one restored, else the log from position 1; only when the
  * log no longer holds it either does restoring reject, saying what to do.
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
 import {
@@ -24,6 +25,8 @@ import { edgesOf, opened } from '../helpers/graphs.js';
 import { generateEventLines } from '../helpers/streams.js';
 
 const LINES = generateEventLines({ count: 300, users: 20, seed: 11 });
+/** The epoch of the log the snapshots are taken from. */
+const EPOCH = '2026-12-07T21:00:00.000000001Z';
 const PER_BATCH = 50;
 
 /** The log of `LINES` in batches of `PER_BATCH` (the oldest dropped past `retainBatches`). */
@@ -46,13 +49,14 @@ function coreAt(position: number): MazeCore {
   return core;
 }
 
-/** The sealed snapshot after the first `position` batches. */
-function snapshotAt(position: number): Uint8Array {
+/** The sealed snapshot after the first `position` batches of the log of `epoch`. */
+function snapshotAt(position: number, epoch = EPOCH): Uint8Array {
   return sealSnapshot(
     encodeGraphSnapshot(coreAt(position).graph, {
       position,
       lastSequence: position * PER_BATCH,
     }),
+    epoch,
   );
 }
 
@@ -67,7 +71,7 @@ async function storeOf(positions: readonly number[]): Promise<MemorySnapshotStor
 async function restore(store: MemorySnapshotStore, log: MemoryEventLog) {
   const core = new MazeCore();
   const problems: Problem[] = [];
-  const at = await restoreNewest(core, store, log, (problem) => problems.push(problem));
+  const at = await restoreNewest(core, store, log, EPOCH, (problem) => problems.push(problem));
   return { at, edges: edgesOf(core.graph), problems };
 }
 
@@ -80,7 +84,7 @@ const DAMAGE: Record<string, (bytes: Uint8Array) => Uint8Array> = {
     new TextEncoder().encode('FMS1 5 250 9007199254740991 9007199254740991 8388608\n'),
   'a frame claiming a huge snapshot': (bytes) =>
     new Uint8Array([
-      ...new TextEncoder().encode(`FMC1 9007199254740991 ${'0'.repeat(64)}\n`),
+      ...new TextEncoder().encode(`FMC2 9007199254740991 ${'0'.repeat(64)} ${EPOCH}\n`),
       ...bytes.subarray(bytes.indexOf(0x0a) + 1),
     ]),
 };
@@ -88,20 +92,36 @@ const DAMAGE: Record<string, (bytes: Uint8Array) => Uint8Array> = {
 describe('the checksum of a stored snapshot', () => {
   it('opens what it sealed, and refuses it changed in any way', () => {
     const bytes = snapshotAt(3);
-    expect(opened(bytes)).toMatchObject({ position: 3, lastSequence: 150 });
+    expect(opened(bytes, EPOCH)).toMatchObject({ position: 3, lastSequence: 150 });
     for (const [damage, apply] of Object.entries(DAMAGE)) {
-      expect([damage, openSnapshot(apply(bytes)).ok]).toEqual([damage, false]);
+      expect([damage, openSnapshot(apply(bytes), EPOCH).ok]).toEqual([damage, false]);
     }
-    expect(openSnapshot(DAMAGE['one byte changed']?.(bytes) ?? bytes)).toEqual({
+    expect(openSnapshot(DAMAGE['one byte changed']?.(bytes) ?? bytes, EPOCH)).toEqual({
       ok: false,
       reason: 'its checksum does not match',
     });
   });
 
-  it('still reads a snapshot saved without one, with the decoder checks', () => {
+  it('refuses a snapshot of another epoch of the log, and one that names none', () => {
+    expect(openSnapshot(snapshotAt(2, 'another-epoch'), EPOCH)).toEqual({
+      ok: false,
+      reason: `it was taken from another stream (epoch another-epoch, this one is ${EPOCH}): the stream was deleted and created again since`,
+    });
     const plain = encodeGraphSnapshot(coreAt(2).graph, { position: 2, lastSequence: 100 });
-    expect(opened(plain)).toMatchObject({ position: 2, lastSequence: 100 });
-    expect(openSnapshot(plain.subarray(0, plain.length - 8)).ok).toBe(false);
+    const checksummed = new Uint8Array([
+      ...new TextEncoder().encode(
+        `FMC1 ${plain.length} ${createHash('sha256').update(plain).digest('hex')}\n`,
+      ),
+      ...plain,
+    ]);
+    for (const unsaid of [plain, checksummed]) {
+      expect(openSnapshot(unsaid, EPOCH)).toEqual({
+        ok: false,
+        reason:
+          'it does not say which stream it was taken from (an older version wrote it): it may be a deleted stream',
+      });
+    }
+    expect(() => sealSnapshot(plain, 'an epoch')).toThrow(/printable ASCII/);
   });
 
   it('bounds a stored snapshot by the graph bound', () => {
@@ -114,6 +134,7 @@ describe('the checksum of a stored snapshot', () => {
     expect(graph.graph.followeeCount).toBe(1_000);
     const largest = sealSnapshot(
       encodeGraphSnapshot(graph.graph, { position: 9, lastSequence: 1_000 }),
+      'e'.repeat(64),
     );
     expect(largest.length).toBeLessThanOrEqual(maxStoredSnapshotBytes(1_000));
   });
@@ -152,7 +173,7 @@ describe('restoreNewest()', () => {
     const core = new MazeCore({ maxFollowEdges: 1 });
     const problems: Problem[] = [];
     await expect(
-      restoreNewest(core, store, await logOfLines(), (problem) => problems.push(problem)),
+      restoreNewest(core, store, await logOfLines(), EPOCH, (problem) => problems.push(problem)),
     ).resolves.toBeUndefined();
     expect(problems.map((problem) => problem.message)).toEqual([
       expect.stringContaining(
@@ -162,6 +183,25 @@ describe('restoreNewest()', () => {
         'more than a graph of maxFollowEdges 1 takes: not a snapshot, or one taken with a larger maxFollowEdges',
       ),
     ]);
+  });
+
+  it('never applies a snapshot of another epoch: an older one of this epoch, else the log', async () => {
+    const store = new MemorySnapshotStore();
+    await store.save(snapshotAt(3), 3);
+    await store.save(snapshotAt(5, 'deleted-stream'), 5);
+    const restored = await restore(store, await logOfLines());
+    expect(restored.at).toEqual({ position: 3, lastSequence: 150 });
+    expect(restored.edges).toEqual(edgesOf(coreAt(3).graph));
+    expect(restored.problems.map((problem) => problem.message)).toEqual([
+      expect.stringMatching(
+        /^snapshot graph-5 in memory is unusable \(it was taken from another stream \(epoch deleted-stream/,
+      ),
+    ]);
+    const stale = new MemorySnapshotStore();
+    await stale.save(snapshotAt(5, 'deleted-stream'), 5);
+    const fromLog = await restore(stale, await logOfLines());
+    expect(fromLog).toMatchObject({ at: undefined, edges: [] });
+    expect(fromLog.problems.map((problem) => problem.code)).toEqual([ErrorCode.SnapshotBad]);
   });
 
   it('reads the log from position 1 when every snapshot is bad and the log holds it', async () => {

@@ -6,6 +6,7 @@
  * delivers exactly what one maze delivers (follows made before it started included).
  */
 import { describe, expect, it } from '@jest/globals';
+import type { EventLog } from '../../lib/cluster/event-log.js';
 import { createGateway, type Gateway } from '../../lib/cluster/gateway.js';
 import { createIngest, type Ingest } from '../../lib/cluster/ingest.js';
 import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
@@ -35,6 +36,9 @@ const track = useClosing();
 
 /** Appends `lines` as batches of `perBatch`, numbered from 1; returns the batches' last numbers. */
 async function appendLines(log: MemoryEventLog, lines: readonly string[], perBatch: number) {
+  // As an ingest does before its first append (nothing if the log records settings already).
+  const startSequence = Number(lines[0]?.split('|')[0]);
+  await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence, delimiter: '|' });
   let position = (await log.tail())?.position ?? 0;
   for (let at = 0; at < lines.length; at += perBatch) {
     const batch = lines.slice(at, at + perBatch);
@@ -82,9 +86,9 @@ function graphAfter(lines: readonly string[]): string[] {
   return edgesOf(core.graph);
 }
 
-/** The newest snapshot in `store`, with the edges of the graph it restores. */
-async function snapshotIn(store: SnapshotStore) {
-  const snapshot = opened(await newestIn(store));
+/** The newest snapshot in `store`, taken from `log`, with the edges of the graph it restores. */
+async function snapshotIn(store: SnapshotStore, log: EventLog) {
+  const snapshot = opened(await newestIn(store), (await log.identity()).epoch);
   const core = new MazeCore();
   core.restore(snapshot);
   return { ...snapshot, edges: edgesOf(core.graph) };
@@ -101,7 +105,7 @@ describe('SnapshotWriter', () => {
     await waitUntil(() => writer.stats().snapshotLogPosition === 14, 'the whole log applied');
     await waitUntil(() => writer.stats().snapshotsSaved === 3, 'three snapshots');
     // Due after 120, 240 and 360 events: positions 4, 8 and 12.
-    const snapshot = await snapshotIn(store);
+    const snapshot = await snapshotIn(store, log);
     expect(snapshot).toMatchObject({ position: 12, lastSequence: 360 });
     expect(snapshot.edges).toEqual(graphAfter(LINES.slice(0, 360)));
     expect(writer.stats()).toMatchObject({ snapshotPosition: 12, snapshotFailures: 0 });
@@ -121,7 +125,7 @@ describe('SnapshotWriter', () => {
     log.publish('FMB1 150 210 1\n150|F|5|6\n');
     await appendLines(log, LINES.slice(200), 50);
     await waitUntil(() => writer.stats().snapshotsSaved === 1, 'a snapshot');
-    const snapshot = await snapshotIn(store);
+    const snapshot = await snapshotIn(store, log);
     expect(snapshot).toMatchObject({ position: 12, lastSequence: 400 });
     expect(snapshot.edges).toEqual(graphAfter(LINES));
     expect(writer.stopped).toBe(false);
@@ -140,7 +144,7 @@ describe('SnapshotWriter', () => {
     now = 1_000;
     await appendLines(log, LINES.slice(10, 20), 10);
     await waitUntil(() => writer.stats().snapshotsSaved === 1, 'the snapshot');
-    expect((await snapshotIn(store)).position).toBe(2);
+    expect((await snapshotIn(store, log)).position).toBe(2);
   });
 
   it('keeps one save in flight; a snapshot due meanwhile waits for the next batch', async () => {
@@ -155,7 +159,7 @@ describe('SnapshotWriter', () => {
     await waitUntil(() => store.waiting.length === 1, 'the next save');
     store.releaseAll();
     await waitUntil(() => writer.stats().snapshotsSaved === 2, 'two saves');
-    expect((await snapshotIn(store)).position).toBe(6);
+    expect((await snapshotIn(store, log)).position).toBe(6);
   });
 
   it('reports a failed save and saves again later', async () => {
@@ -184,6 +188,7 @@ describe('SnapshotWriter', () => {
     );
     const problems = collectProblems(writer);
     const lines = LINES.slice(0, 10).map((line) => line.replaceAll('|', ';'));
+    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: ';' });
     await log.append(
       { firstSequence: 1, lastSequence: 10, lines, delimiter: ';' },
       {
@@ -193,7 +198,7 @@ describe('SnapshotWriter', () => {
     await waitUntil(() => writer.stats().snapshotsSaved === 1, 'a snapshot');
     const edges = graphAfter(LINES.slice(0, 10));
     expect(edges.length).toBeGreaterThan(0);
-    expect((await snapshotIn(store)).edges).toEqual(edges);
+    expect((await snapshotIn(store, log)).edges).toEqual(edges);
     await log.append({ firstSequence: 11, lastSequence: 11, lines: ['11|B\n'] }, { position: 1 });
     await waitUntil(() => writer.stopped, 'the writer to stop');
     expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.LogConfig]);
@@ -223,7 +228,7 @@ describe('SnapshotWriter', () => {
     expect(second.stats()).toMatchObject({ snapshotPosition: 4, snapshotLogPosition: 4 });
     await appendLines(log, LINES.slice(200, 300), 50);
     await waitUntil(() => second.stats().snapshotsSaved === 1, 'a snapshot');
-    const snapshot = await snapshotIn(store);
+    const snapshot = await snapshotIn(store, log);
     expect(snapshot.position).toBe(6);
     expect(snapshot.edges).toEqual(graphAfter(LINES.slice(0, 300)));
   });
@@ -244,7 +249,7 @@ describe('SnapshotWriter', () => {
     // At 4 again (in place of the corrupt one), then at 6.
     await waitUntil(() => second.stats().snapshotsSaved === 2, 'two snapshots');
     expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.SnapshotBad]);
-    const snapshot = await snapshotIn(store);
+    const snapshot = await snapshotIn(store, log);
     expect(snapshot.position).toBe(6);
     expect(snapshot.edges).toEqual(graphAfter(LINES.slice(0, 300)));
   });
@@ -263,12 +268,18 @@ describe('SnapshotWriter', () => {
     expect(store.saves).toBe(1);
     expect(writer.stats()).toMatchObject({ snapshotLogPosition: 2, snapshotsSaved: 1 });
 
-    // Started again beside the old bucket, on a log not yet past its snapshot: refused.
+    // Started again beside the old bucket, on a log past its snapshot: the old snapshot is
+    // refused, never applied, and the new log read from its start.
     const replaced = new MemoryEventLog();
-    await appendLines(replaced, LINES.slice(0, 50), 50);
-    await expect(createSnapshotWriter({ log: replaced, store })).rejects.toThrow(
-      "the newest snapshot stands at log position 2, beyond the log's end (1): the stream was replaced; delete its snapshot bucket",
-    );
+    await appendLines(replaced, LINES.slice(100, 400), 50);
+    const again = track(await createSnapshotWriter({ log: replaced, store, snapshotEvents: 100 }));
+    expect(again.stats()).toMatchObject({ snapshotPosition: 0, snapshotsRefused: 1 });
+    const refused = collectProblems(again);
+    await waitUntil(() => again.stats().snapshotLogPosition === 6, 'the new log read');
+    expect(refused.map((problem) => problem.message)).toEqual([
+      expect.stringMatching(/unusable \(it was taken from another stream \(epoch /),
+    ]);
+    expect((await snapshotIn(store, replaced)).edges).toEqual(graphAfter(LINES.slice(100, 400)));
   });
 
   it('refuses a log recorded with another maxFollowEdges, naming both values', async () => {
@@ -342,17 +353,23 @@ describe('a gateway started late, from a snapshot', () => {
     expect(notified).toBeGreaterThan(statusUpdates);
   });
 
-  it('refuses a snapshot beyond the end of the log (a replaced stream)', async () => {
+  it('refuses a snapshot of a replaced stream, even one within the new log, and reads the log', async () => {
     const store = new MemorySnapshotStore();
     const old = new MemoryEventLog();
     const writer = await createSnapshotWriter({ log: old, store, snapshotEvents: 1 });
     await appendLines(old, LINES.slice(0, 20), 10);
     await waitUntil(() => writer.stats().snapshotPosition === 2, 'a snapshot at 2');
     await writer.close();
-    await expect(
-      createGateway({ log: new MemoryEventLog(), snapshots: store }),
-    ).rejects.toMatchObject({
-      code: ErrorCode.LogConfig,
-    });
+    for (const batches of [0, 3]) {
+      const replaced = new MemoryEventLog();
+      await appendLines(replaced, LINES.slice(20, 20 + 10 * batches), 10);
+      const gateway = track(await createGateway({ log: replaced, snapshots: store }));
+      await withTimeout(gateway.ready, WAIT_MS, 'the gateway ready');
+      expect(gateway.stats()).toMatchObject({
+        startSnapshotPosition: 0,
+        startSnapshotsRefused: 2,
+        batchesApplied: batches,
+      });
+    }
   });
 });

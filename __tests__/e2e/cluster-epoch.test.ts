@@ -4,7 +4,8 @@
  *   naming both values, with a snapshot or without;
  * - the stream deleted and created again under a running gateway (the ingest restarted on
  *   it): the gateway stops with ERR_LOG_REPLACED, closes its clients and exits 1, and its
- *   clients got exactly the events of the old stream, nothing of the new one.
+ *   clients got exactly the events of the old stream, nothing of the new one; a gateway
+ *   started then refuses the old stream's snapshots and reads the new stream from its start.
  * Every wait is bounded; every process, socket and server is closed.
  */
 import { beforeAll, expect, it } from '@jest/globals';
@@ -110,7 +111,7 @@ describeWithNats(
       const clients = await clientsOn(server, USERS, peers, WAIT_MS);
       const expected = await attachUsers(reference, USERS);
 
-      const first = await ingest(nats, stream, STATS);
+      const first = await ingest(nats, stream, [...STATS, '--snapshot-events', '1000']);
       const old = eventsText(1, 20_000, 1, USERS);
       referenceSource.peer.write(old);
       (await sendThrough(first, old, 20_000)).socket.end();
@@ -119,9 +120,15 @@ describeWithNats(
         'the gateway at the end of the old stream',
         WAIT_MS,
       );
+      await waitUntil(
+        () => Number(lastStats(first).snapshotsSaved ?? 0) > 0,
+        'a snapshot of the old stream',
+        WAIT_MS,
+      );
       expect(await stop(first)).toBe(0);
       expect(await expectSameDeliveries(clients, expected, WAIT_MS)).toBeGreaterThan(1_000);
 
+      // The stream only: its snapshot bucket stays, with the old stream's snapshots.
       await deleteStream(nats, stream);
       const second = await ingest(nats, stream, STATS);
       // More than the old stream held: a gateway reading on would find its positions again.
@@ -142,13 +149,23 @@ describeWithNats(
           (expected[index] as (typeof expected)[number]).received.text,
         );
       }
-      // A gateway started now follows the new stream.
+      // A gateway started now follows the new stream, from its start: the old stream's
+      // snapshots, at positions the new one holds too, are refused, never applied.
       const fresh = await gateway(nats, stream, STATS);
       expect(lastStats(second).batchesAppended).toBeDefined();
       await waitUntil(
         () => lastStats(fresh).logPosition === lastStats(second).batchesAppended,
         'a new gateway at the end of the new stream',
         WAIT_MS,
+      );
+      expect(lastStats(fresh)).toMatchObject({
+        startSnapshotPosition: '0',
+        eventsApplied: '40000',
+        logForeign: '0',
+      });
+      expect(Number(lastStats(fresh).startSnapshotsRefused)).toBeGreaterThan(0);
+      expect(fresh.stderr.join('\n')).toMatch(
+        /ERR_SNAPSHOT_BAD.*it was taken from another stream \(epoch \S+, this one is \S+\)/,
       );
       for (const process of [second, fresh]) expect(await stop(process)).toBe(0);
     }, 120_000);

@@ -40,6 +40,9 @@ export function batchOf(n: number): EventBatch {
  * after `tail()`), each later one chained with `fenceAfter()`; returns their positions.
  */
 export async function appendRange(log: EventLog, from: number, to: number): Promise<number[]> {
+  // As an ingest does before its first append (nothing if the log records settings already).
+  if (from === 1)
+    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' });
   const positions: number[] = [];
   let fence: LogFence = { position: from - 1 };
   for (let n = from; n <= to; n += 1) {
@@ -80,20 +83,32 @@ export function eventLogContract(open: OpenEventLog): void {
     expect(await log.tail()).toEqual({ position: 3, firstSequence: 21, lastSequence: 30 });
   });
 
-  it('has an epoch, and records the first settings given while it is empty, only then', async () => {
+  it('has an epoch, and records the first settings given, after what it holds then', async () => {
     const log = await fresh();
-    const { epoch, settings } = await log.identity();
+    const { epoch } = await log.identity();
     expect(epoch).toEqual(expect.any(String));
-    expect(settings).toBeUndefined();
+    // Made by this version: settings will be recorded.
+    expect(await log.identity()).toEqual({
+      epoch,
+      settings: undefined,
+      legacy: false,
+      firstPosition: 1,
+    });
     const first = { maxFollowEdges: 10, startSequence: 5, delimiter: ';' };
-    expect(await log.recordSettings(first)).toEqual({ epoch, settings: first });
+    const recorded = { epoch, settings: first, legacy: false, firstPosition: 1 };
+    expect(await log.recordSettings(first)).toEqual(recorded);
     const second = { maxFollowEdges: 20, startSequence: 1, delimiter: '|' };
-    expect(await log.recordSettings(second)).toEqual({ epoch, settings: first });
-    expect(await log.identity()).toEqual({ epoch, settings: first });
+    expect(await log.recordSettings(second)).toEqual(recorded);
+    expect(await log.identity()).toEqual(recorded);
 
+    // Messages put there before the writer recorded its settings are not its batches.
     const written = await fresh();
-    await appendRange(written, 1, 1);
-    expect((await written.recordSettings(first)).settings).toBeUndefined();
+    await written.append(batchOf(1), { position: 0 });
+    await written.append(batchOf(2), fenceAfter({ position: 0 }, batchOf(1)));
+    expect(await written.recordSettings(first)).toMatchObject({
+      settings: first,
+      firstPosition: 3,
+    });
   });
 
   it('reads back in order, byte for byte, from any position', async () => {

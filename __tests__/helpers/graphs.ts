@@ -26,9 +26,9 @@ export function decoded(bytes: Uint8Array): GraphSnapshot {
   return result.snapshot;
 }
 
-/** The snapshot that stored `bytes` (checksum and all) hold; throws why they hold none. */
-export function opened(bytes: Uint8Array): GraphSnapshot {
-  const result = openSnapshot(bytes);
+/** The snapshot that stored `bytes` (frame and all, taken from `epoch`) hold; throws why they hold none. */
+export function opened(bytes: Uint8Array, epoch: string): GraphSnapshot {
+  const result = openSnapshot(bytes, epoch);
   if (!result.ok) throw new Error(result.reason);
   return result.snapshot;
 }

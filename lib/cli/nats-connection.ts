@@ -51,7 +51,7 @@ async function sayIfUnrecorded(log: JetStreamEventLog, lifecycle: ServerProcess)
   const unrecorded = await log
     .identity()
     .then(
-      async ({ settings }) => settings === undefined && (await log.tail()) !== undefined,
+      async ({ legacy }) => legacy && (await log.tail()) !== undefined,
       () => false,
     )
     .catch(() => false);

@@ -22,18 +22,22 @@
  *   The first append after `tail()` fences on the position alone: JetStream forgets the last
  *   message id when it restarts after the dedupe window (measured on nats-server 2.9.10),
  *   so a fence on the tail's id could refuse every append for ever.
- * - Dedupe: a batch carries the message id `seq-<firstSequence>`; appending a batch whose id
- *   the log has seen (within its dedupe window) appends nothing and resolves with the
- *   position of the first copy and `duplicate: true`, before any fencing check. A retried
- *   append whose acknowledgement was lost is therefore harmless.
+ * - Dedupe: a batch carries a message id (`messageIdOf()`: the one its writer gave it, else
+ *   `seq-<first>-<last>`); appending a batch whose id the log has seen (within its dedupe
+ *   window) appends nothing and resolves with the position of the first copy and
+ *   `duplicate: true`, before any fencing check. A retried append whose acknowledgement was
+ *   lost is therefore harmless. Anyone who may publish on the subject can take an id first,
+ *   so a writer gives its batches ids nobody else can guess (the ingest: random).
  * - Reads are in position order from any retained position, then wait for new batches. A
  *   reader fetches a bounded number of batches (`readAhead`) ahead of its `next()` calls: a
  *   consumer that stops calling `next()` stops the pulling (gateway backpressure). A
  *   position dropped by retention is `ERR_LOG_TRUNCATED`, never skipped in silence.
  * - Identity: a log has an epoch, which changes when it is deleted and created again, and
- *   the settings its writer recorded when it was new (`LogSettings`); every process on the
- *   log runs with them (`checkLogSettings()`), and one that finds another epoch under it
- *   stops (`ERR_LOG_REPLACED`).
+ *   the settings its writer recorded before its first append (`LogSettings`), with the
+ *   position its batches start after; every process on the log runs with them
+ *   (`checkLogSettings()`), and one that finds another epoch under it stops
+ *   (`ERR_LOG_REPLACED`). A log is marked at creation as one that will record settings, so
+ *   nothing published on it before its writer started passes for the writer's batches.
  * - Failures are `MazeError`s with `ERR_LOG_…` codes: rejected promises, never events.
  */
 import { MAX_ID } from '../core/constants.js';
@@ -43,6 +47,13 @@ import { ErrorCode, MazeError } from '../errors.js';
 
 /** Longest wait for JetStream to answer one request (an append's acknowledgement, stream info). */
 export const EVENT_LOG_REQUEST_TIMEOUT_MS = 5_000;
+
+/**
+ * How often a running process (gateway, snapshot writer, ingest) reads the log's identity:
+ * the most a stream deleted and created again goes unnoticed by one that neither reads nor
+ * appends (one stream info request a second).
+ */
+export const LOG_IDENTITY_CHECK_MS = 1_000;
 
 /**
  * The settings that change what a client receives, recorded by the log's writer when the log
@@ -63,6 +74,18 @@ export interface LogIdentity {
   readonly epoch: string;
   /** As its writer recorded them; `undefined` when none were (not yet, or an older version's log). */
   readonly settings: LogSettings | undefined;
+  /**
+   * `true` for a log an older version made: it records no settings and never will, and its
+   * batches follow the loose continuity rule (log-continuity.ts). A log made by this version,
+   * whoever created it, is marked so at creation: until its writer records its settings, no
+   * message in it is a batch of the log.
+   */
+  readonly legacy: boolean;
+  /**
+   * The first position the writer's batches can hold: what the log held when its writer
+   * recorded its settings was put there by someone else. 1 while no settings are recorded.
+   */
+  readonly firstPosition: number;
 }
 
 /**
@@ -120,6 +143,12 @@ export interface EventBatch {
    * parses the lines with it, or refuses them (`checkLogDelimiter()`).
    */
   readonly delimiter?: string;
+  /**
+   * The dedupe key of its append (JetStream's message id), given by its writer: one nobody
+   * else can guess, kept when the batch is appended again. Absent: `seq-<first>-<last>`.
+   * Not stored in the batch: a batch read back has none.
+   */
+  readonly messageId?: string;
 }
 
 /** A batch read back from the log. */
@@ -167,6 +196,8 @@ export interface LogFence {
   readonly firstSequence?: number;
   /** Set by `fenceAfter()` with `firstSequence`; absent, the same as it. */
   readonly lastSequence?: number;
+  /** Set by `fenceAfter()` for a batch with a `messageId`: the id the last message carries. */
+  readonly messageId?: string;
 }
 
 /**
@@ -189,11 +220,12 @@ export function checkLogDelimiter(
 
 /** The fence of the append that follows `batch`, appended with `fence`: for pipelining. */
 export function fenceAfter(fence: LogFence, batch: EventBatch): LogFence {
-  return {
+  const after = {
     position: fence.position + 1,
     firstSequence: batch.firstSequence,
     lastSequence: batch.lastSequence,
   };
+  return batch.messageId === undefined ? after : { ...after, messageId: batch.messageId };
 }
 
 /** The last batch of the log. */
@@ -264,8 +296,10 @@ export interface EventLog {
    */
   identity(): Promise<LogIdentity>;
   /**
-   * For the writer: records `settings` in a log that holds no message and no settings yet,
-   * then resolves with its identity (whose settings may be another writer's, recorded first).
+   * For the writer: records `settings` in a log that records none yet and is not an older
+   * version's (`legacy`), with the position after its last message as the log's
+   * `firstPosition`, then resolves with its identity (whose settings may be another writer's,
+   * recorded first).
    */
   recordSettings(settings: LogSettings): Promise<LogIdentity>;
   /** Reads from `fromPosition` (at least 1) on. */
@@ -275,19 +309,22 @@ export interface EventLog {
 }
 
 /**
- * The message id of a batch, its dedupe key: derived from its sequence numbers, so a retried
- * append is a duplicate and another writer's batch from the same number is not.
+ * The message id of a batch, its dedupe key: the one its writer gave it, else derived from
+ * its sequence numbers, so a retried append is a duplicate and another writer's batch from
+ * the same number is not.
  */
-export function messageIdOf(batch: Pick<EventBatch, 'firstSequence' | 'lastSequence'>): string {
-  return `seq-${batch.firstSequence}-${batch.lastSequence}`;
+export function messageIdOf(
+  batch: Pick<EventBatch, 'firstSequence' | 'lastSequence' | 'messageId'>,
+): string {
+  return batch.messageId ?? `seq-${batch.firstSequence}-${batch.lastSequence}`;
 }
 
 /** The message id `fence` expects the log's last message to carry, if it expects one. */
 export function fencedMessageId(fence: LogFence): string | undefined {
-  const { firstSequence, lastSequence = firstSequence } = fence;
+  const { firstSequence, lastSequence = firstSequence, messageId } = fence;
   return firstSequence === undefined || lastSequence === undefined
     ? undefined
-    : messageIdOf({ firstSequence, lastSequence });
+    : messageIdOf({ firstSequence, lastSequence, messageId });
 }
 
 /** The async iterator of a reader: its `next()` entries until `undefined`; `break` closes it. */

@@ -66,7 +66,7 @@ import {
 import { findResumeTail } from './log-continuity.js';
 import { type FollowFrom, LogFollower } from './log-follower.js';
 import { GATEWAY_OPTION_NAMES } from './options.js';
-import { checkSnapshotWithinLog, restoreNewest, type SnapshotStore } from './snapshot-store.js';
+import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
 import { streamEpochOf } from './stream-epoch.js';
 
 const log = createDebug('follower-maze:gateway');
@@ -151,8 +151,9 @@ export interface GatewayEventMap {
  * `gateway.ready` before attaching clients. Throws `ERR_INVALID_OPTION` on a bad option;
  * rejects with the log's or the store's error, `ERR_SNAPSHOT_BAD` when neither a snapshot
  * nor the log can rebuild the graph, `ERR_INVALID_OPTION` for one over `maxFollowEdges`, and
- * `ERR_LOG_CONFIG` for one beyond the log's end, a log whose lines have another delimiter,
- * or a log whose writer recorded another `maxFollowEdges` or `delimiter`.
+ * `ERR_LOG_CONFIG` for a log whose lines have another delimiter or whose writer recorded
+ * another `maxFollowEdges` or `delimiter`. A snapshot of another epoch of the log (a stream
+ * deleted and created again beside its old bucket) or beyond its end is refused as bad.
  */
 export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const resolved = resolveGatewayOptions(options);
@@ -168,7 +169,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   const restored =
     options.snapshots === undefined
       ? undefined
-      : await restoreNewest(core, options.snapshots, options.log, (problem) =>
+      : await restoreNewest(core, options.snapshots, options.log, identity.epoch, (problem) =>
           refused.push(problem),
         );
   const start: FollowFrom = restored ?? { position: 0 };
@@ -179,7 +180,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   if (tail !== undefined && !isForeign(tail)) {
     await checkStartDelimiter(options.log, tail, resolved.delimiter, identity);
   }
-  checkSnapshotWithinLog(start.position, catchUpPosition);
   return new Gateway(options.log, resolved, {
     core,
     start,
@@ -204,8 +204,7 @@ async function checkStartDelimiter(
   identity: LogIdentity,
 ): Promise<void> {
   if ((tail.delimiter ?? CORE_OPTIONS.delimiter.default) === delimiter) return;
-  const { settings } = identity;
-  const resume = await findResumeTail(eventLog, settings?.startSequence, settings !== undefined);
+  const resume = await findResumeTail(eventLog, identity);
   const continuing = resume?.batch;
   if (continuing !== undefined) checkLogDelimiter(continuing, delimiter, 'this gateway');
 }

@@ -21,6 +21,11 @@
  * - Window: at most `appendWindow` appends are in flight, each fenced on the one before it
  *   (`fenceAfter()`); the input is paused while the window is full or a recovery runs, so at
  *   most two closed batches wait besides the window.
+ * - Message ids: each batch gets its id when it closes (`newMessageId`, unguessable by anyone
+ *   else) and keeps it when appended again, so the log dedupes a retry of its own. An append
+ *   answered as a duplicate whose batch the recovery does not find in the log met someone
+ *   else's message under its id: the batch goes again under a new one, so a message
+ *   published with the id an append is about to use never stalls the ingest.
  * - Recovery: a failed append (fenced, lost, unavailable), or one answered as a duplicate or
  *   at another position than its fence implies, stops new appends until every one in flight
  *   has settled; then the tail is read. The log holds, after the last position this machine
@@ -136,6 +141,11 @@ export interface IngestMachineSetup {
   readonly appendWindow?: number;
   /** The delimiter the lines were parsed with, recorded in every batch. Default `|`. */
   readonly delimiter?: string;
+  /**
+   * A new random part for a batch's message id (see the header): the ingest's are random.
+   * Default: none, the id is `seq-<first>-<last>`, which anyone can guess.
+   */
+  readonly newMessageId?: () => string;
 }
 
 /** The machine's counters, part of `IngestStats`. */
@@ -162,10 +172,13 @@ export interface IngestMachineStats {
 
 /** A closed batch the log has not acknowledged. */
 interface Outgoing {
-  readonly batch: EventBatch;
+  /** Replaced when its message id is (see the header). */
+  batch: EventBatch;
   state: 'queued' | 'sent' | 'acknowledged';
   /** The action of its latest append. */
   sent: AppendAction | undefined;
+  /** Its latest append was answered as a duplicate: a new id unless the log holds it. */
+  duplicate: boolean;
 }
 
 /** The batch being filled. */
@@ -198,6 +211,7 @@ export class IngestMachine {
   readonly resumeSequence: number;
   readonly #batchBytes: number;
   readonly #appendWindow: number;
+  readonly #newMessageId: (() => string) | undefined;
   /** What each batch records: nothing for `|` (see `EventBatch.delimiter`). */
   readonly #recorded: { readonly delimiter?: string };
   readonly #actions: IngestAction[] = [];
@@ -239,6 +253,7 @@ export class IngestMachine {
     const { tail } = setup;
     this.#batchBytes = setup.batchBytes ?? INGEST_BATCH_BYTES;
     this.#appendWindow = setup.appendWindow ?? INGEST_APPEND_WINDOW;
+    this.#newMessageId = setup.newMessageId;
     const { delimiter = CORE_OPTIONS.delimiter.default } = setup;
     this.#recorded = delimiter === CORE_OPTIONS.delimiter.default ? {} : { delimiter };
     this.#known = tail;
@@ -335,12 +350,14 @@ export class IngestMachine {
   /** The log answered `append`. */
   appended(append: AppendAction, result: AppendResult): void {
     if (result.duplicate || result.position !== append.fence.position + 1) {
-      // The log held a batch with this first number already: a retry inside the log, or
-      // another writer's batch. Only its lines tell, and recovery compares them.
+      // The log held a message with this batch's id already: a retry inside the log, or
+      // someone else's message. Only its lines tell, and recovery compares them.
+      const outgoing = this.#outgoing.find((candidate) => candidate.sent === append);
+      if (outgoing !== undefined && result.duplicate) outgoing.duplicate = true;
       this.appendFailed(
         new MazeError(
           ErrorCode.LogFenced,
-          `the event log already held a batch from event ${append.batch.firstSequence} (position ${result.position})`,
+          `the event log already held a message with the id of the batch from event ${append.batch.firstSequence} (position ${result.position})`,
         ),
       );
       return;
@@ -487,10 +504,19 @@ export class IngestMachine {
     this.#readingBack = undefined;
     if (this.#abandoned || this.#stopped) return;
     if (error instanceof MazeError && error.code === ErrorCode.LogReplaced) {
-      this.#stop({ code: error.code, message: `${error.message}; this ingest stops`, context: {} });
+      this.replaced(error);
       return;
     }
     this.#retryLater();
+  }
+
+  /**
+   * The log was deleted and created again (`ERR_LOG_REPLACED`, found by the driver at any
+   * time): its positions mean other batches now, so the machine stops.
+   */
+  replaced(error: MazeError): void {
+    if (this.#abandoned || this.#stopped) return;
+    this.#stop({ code: error.code, message: `${error.message}; this ingest stops`, context: {} });
   }
 
   /** The input is closed: the open batch closes; `idle` comes once everything is acknowledged. */
@@ -530,16 +556,26 @@ export class IngestMachine {
     this.#batchedThrough = this.#consumedThrough;
     if (this.#stopped) return;
     this.#outgoing.push({
-      batch: {
+      batch: this.#withNewId({
         firstSequence: open.firstSequence,
         lastSequence: this.#consumedThrough,
         lines: open.lines,
         ...this.#recorded,
-      },
+      }),
       state: 'queued',
       sent: undefined,
+      duplicate: false,
     });
     this.#pump();
+  }
+
+  /** `batch` with a new message id, if this machine gives ids (see the header). */
+  #withNewId(batch: EventBatch): EventBatch {
+    if (this.#newMessageId === undefined) return batch;
+    return {
+      ...batch,
+      messageId: `seq-${batch.firstSequence}-${batch.lastSequence}-${this.#newMessageId()}`,
+    };
   }
 
   // Sends what the window has room for, in order, then pauses or resumes the input.
@@ -598,6 +634,9 @@ export class IngestMachine {
     for (const outgoing of this.#outgoing) {
       if (outgoing.state !== 'queued') this.#appendRetries++;
       outgoing.state = 'queued';
+      // Not in the log, yet its id was taken: by someone else.
+      if (outgoing.duplicate) outgoing.batch = this.#withNewId(outgoing.batch);
+      outgoing.duplicate = false;
     }
     this.#recovering = false;
     this.#pump();

@@ -17,13 +17,16 @@
  * - Start: the next number is the last continuing batch's `lastSequence + 1`
  *   (`findResumeTail()`: messages after it that do not continue the log are reported and
  *   appended after), or `startSequence` without one: an ingest restarted on the same log
- *   continues it, and a source resending old numbers sees them stale. In a log that holds no
- *   message yet and no settings the ingest records its own (`LogSettings`); a log that
- *   records others is refused (`ERR_LOG_CONFIG`).
+ *   continues it, and a source resending old numbers sees them stale. In a log that records
+ *   no settings yet the ingest records its own (`LogSettings`) before its first append, and
+ *   with them the position its batches start after (whatever the log held then, published
+ *   by anyone before the ingest started, is not the log's); a log that records others is
+ *   refused (`ERR_LOG_CONFIG`).
  * - Timers (batch delay `INGEST_BATCH_DELAY_MS`, recovery retry `INGEST_RECOVERY_RETRY_MS`)
  *   are unref'd; a read during recovery is bounded by `EVENT_LOG_REQUEST_TIMEOUT_MS`.
- * - The log's epoch is read at start and before each recovery reads the tail: a log deleted
- *   and created again stops the ingest (`ERR_LOG_REPLACED`).
+ * - The log's epoch is read at start, every `LOG_IDENTITY_CHECK_MS` while the ingest runs
+ *   (events arriving or not) and before each recovery reads the tail: a log deleted and
+ *   created again stops the ingest (`ERR_LOG_REPLACED`), as it stops a gateway.
  * - When the machine stops (another writer), the ingest reports `ERR_LOG_FENCED`, emits
  *   `'stopped'` and closes its event source.
  * - `close()` drains before it closes: the open source is read to its end (bounded by
@@ -31,6 +34,7 @@
  *   loses nothing to a SIGTERM; what is dropped is reported with its count.
  * - Nothing here throws because of a peer or the log: problems are `'problem'` events.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import createDebug from 'debug';
@@ -46,6 +50,7 @@ import {
   checkLogSettings,
   EVENT_LOG_REQUEST_TIMEOUT_MS,
   type EventLog,
+  LOG_IDENTITY_CHECK_MS,
   type LogForeign,
   type LogTail,
 } from './event-log.js';
@@ -65,6 +70,8 @@ import { INGEST_OPTION_NAMES } from './options.js';
 export const INGEST_BATCH_DELAY_MS = 5;
 /** Pause before an ingest asks the log for its tail again after that failed (NATS restarting). */
 const INGEST_RECOVERY_RETRY_MS = 250;
+/** Random bytes in each batch's message id: 96 bits nobody else can guess ahead. */
+const MESSAGE_ID_RANDOM_BYTES = 12;
 
 const log = createDebug('follower-maze:ingest');
 
@@ -125,10 +132,10 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const resolved = resolveIngestOptions(options);
   const { maxFollowEdges, startSequence, delimiter } = resolved;
   const settings = { maxFollowEdges, startSequence, delimiter };
-  // Recorded only in a log that holds no message yet; else the log's identity, as it is.
+  // Recorded unless the log records settings already or is an older version's with messages;
+  // what it holds then is not this writer's. Else the log's identity, as it is.
   const identity = await options.log.recordSettings(settings);
-  const recorded = identity.settings;
-  const tail = await findResumeTail(options.log, recorded?.startSequence, recorded !== undefined);
+  const tail = await findResumeTail(options.log, identity);
   if (tail !== undefined && !tail.complete) {
     // Starting at startSequence again would re-use numbers gateways have applied.
     throw new MazeError(
@@ -164,6 +171,9 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   #batchTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #startTimer: NodeJS.Immediate | undefined;
+  /** Reads the log's epoch: an idle ingest notices a log created again too. */
+  readonly #identityTimer: NodeJS.Timeout;
+  #checkingIdentity = false;
   #closing: Promise<void> | undefined;
   /** Called when the machine says nothing is left to append. */
   #onIdle: (() => void) | undefined;
@@ -188,6 +198,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
       foreign: tail?.foreign ?? 0,
       startSequence: options.startSequence,
       delimiter: options.delimiter,
+      newMessageId: () => randomBytes(MESSAGE_ID_RANDOM_BYTES).toString('base64url'),
     });
     const startSequence = this.#machine.resumeSequence;
     this.#sequencer = new EventSequencer({ ...options, startSequence });
@@ -207,6 +218,8 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     log('resuming at %d (log position %d)', startSequence, tail?.position ?? 0);
     // After the creator's `await`, so listeners it adds then hear what the start found.
     this.#startTimer = setImmediate(() => this.#perform());
+    this.#identityTimer = setInterval(() => void this.#checkEpoch(), LOG_IDENTITY_CHECK_MS);
+    this.#identityTimer.unref();
   }
 
   /** Whether another writer was found and the ingest stopped appending. */
@@ -306,6 +319,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     clearTimeout(timer);
     this.#onIdle = undefined;
     this.#machine.closeEnded(flushed ? undefined : this.#shutdownTimeout);
+    clearInterval(this.#identityTimer);
     this.#perform();
     log('closed');
   }
@@ -375,6 +389,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
           this.#report(action.problem);
           break;
         case 'stop':
+          clearInterval(this.#identityTimer);
           this.#report(action.problem);
           this.emit('stopped', action.problem);
           void this.#input.close();
@@ -405,6 +420,22 @@ export class Ingest extends EventEmitter<IngestEventMap> {
         this.#perform();
       },
     );
+  }
+
+  // A failed read is left to the next append or recovery, which report it.
+  async #checkEpoch(): Promise<void> {
+    if (this.#checkingIdentity || this.#machine.stopped) return;
+    this.#checkingIdentity = true;
+    try {
+      checkLogEpoch(this.#epoch, (await this.#log.identity()).epoch, 'this ingest');
+    } catch (error) {
+      if (error instanceof MazeError && error.code === ErrorCode.LogReplaced) {
+        this.#machine.replaced(error);
+        this.#perform();
+      }
+    } finally {
+      this.#checkingIdentity = false;
+    }
   }
 
   async #readTail(): Promise<void> {

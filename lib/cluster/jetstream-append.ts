@@ -2,8 +2,8 @@
  * Appends to a JetStream event log: one batch is one message on the log's subject.
  *
  * Invariants:
- * - Each append publishes with `Nats-Msg-Id: seq-<first>-<last>` (dedupe, within the stream's
- *   duplicate window), `Nats-Expected-Last-Sequence` and, inside a pipelined window,
+ * - Each append publishes with `Nats-Msg-Id` the batch's message id (`messageIdOf()`: the
+ *   writer's unguessable one; dedupe, within the stream's duplicate window), `Nats-Expected-Last-Sequence` and, inside a pipelined window,
  *   `Nats-Expected-Last-Msg-Id` (fencing), and resolves with the server's acknowledgement.
  *   It never retries by itself, so a caller's window of pipelined appends stays in order.
  * - An append still waiting when the connection is made again fails then (`ERR_LOG_FAILED`,

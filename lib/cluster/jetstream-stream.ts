@@ -8,8 +8,11 @@
  *   age, max bytes, and the duplicate window that follows them) is set only when given.
  * - Identity: the epoch is the stream's creation time (JetStream keeps it across restarts; a
  *   stream deleted and created again has another). The writer's settings live in the
- *   stream's description, `follower-maze log settings {…}` (JSON), written once, while the
- *   stream holds no message and no description: nats-server 2.9 has no stream metadata.
+ *   stream's description, `follower-maze log settings {…}` (JSON, with the log's
+ *   `firstPosition`): nats-server 2.9 has no stream metadata. Whoever creates the stream
+ *   (ingest, gateway, snapshot writer) marks it with the description `SETTINGS_PENDING`, and
+ *   the writer replaces that with its settings, once, however many messages it holds; a
+ *   stream with neither (an older version's) gets settings only while it is empty.
  */
 import {
   JetStreamApiCodes,
@@ -127,6 +130,7 @@ async function createStream(
   try {
     const info = await manager.streams.add({
       name: options.stream,
+      description: SETTINGS_PENDING,
       subjects: [options.subject],
       storage: storageType(options.storage),
       num_replicas: options.replicas,
@@ -148,6 +152,8 @@ export function storageType(storage: 'file' | 'memory'): StorageType {
 
 /** What opens the description of a stream that records its writer's settings. */
 const SETTINGS_PREFIX = 'follower-maze log settings ';
+/** The description of a stream created by this version before its writer records settings. */
+const SETTINGS_PENDING = 'follower-maze log, settings not recorded yet';
 
 /** The identity of `stream`: see `EventLog.identity()`. */
 export async function streamIdentity(
@@ -157,17 +163,26 @@ export async function streamIdentity(
   return identityOf(await infoOf(manager, stream));
 }
 
-/** Records `settings` in `stream`'s description if it is empty and holds no message. */
+/**
+ * Records `settings` in `stream`'s description when it is marked `SETTINGS_PENDING`, or is
+ * empty without a description; the messages it holds then are not the writer's.
+ */
 export async function recordStreamSettings(
   manager: JetStreamManager,
   stream: string,
   settings: LogSettings,
 ): Promise<LogIdentity> {
   const info = await infoOf(manager, stream);
-  if ((info.config.description ?? '') !== '' || info.state.last_seq !== 0) return identityOf(info);
+  const description = info.config.description ?? '';
+  const held = info.state.last_seq;
+  if (description !== SETTINGS_PENDING && (description !== '' || held !== 0)) {
+    return identityOf(info);
+  }
+  const { maxFollowEdges, startSequence, delimiter } = settings;
+  const recorded = { maxFollowEdges, startSequence, delimiter, firstPosition: held + 1 };
   try {
     await manager.streams.update(stream, {
-      description: `${SETTINGS_PREFIX}${JSON.stringify(settings)}`,
+      description: `${SETTINGS_PREFIX}${JSON.stringify(recorded)}`,
     });
   } catch (error) {
     throw new MazeError(
@@ -191,11 +206,20 @@ async function infoOf(manager: JetStreamManager, stream: string): Promise<Stream
 }
 
 function identityOf(info: StreamInfo): LogIdentity {
-  return { epoch: info.created, settings: settingsOf(info.config.description) };
+  const { description } = info.config;
+  const recorded = recordedIn(description);
+  return {
+    epoch: info.created,
+    settings: recorded?.settings,
+    legacy: recorded === undefined && description !== SETTINGS_PENDING,
+    firstPosition: recorded?.firstPosition ?? 1,
+  };
 }
 
 /** The settings a description records; `undefined` for any other description. */
-function settingsOf(description: string | undefined): LogSettings | undefined {
+function recordedIn(
+  description: string | undefined,
+): { readonly settings: LogSettings; readonly firstPosition: number } | undefined {
   if (description === undefined || !description.startsWith(SETTINGS_PREFIX)) return undefined;
   let parsed: unknown;
   try {
@@ -204,13 +228,23 @@ function settingsOf(description: string | undefined): LogSettings | undefined {
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { maxFollowEdges, startSequence, delimiter } = parsed as Record<string, unknown>;
+  const {
+    maxFollowEdges,
+    startSequence,
+    delimiter,
+    firstPosition = 1,
+  } = parsed as Record<string, unknown>;
   if (
     typeof maxFollowEdges !== 'number' ||
     typeof startSequence !== 'number' ||
-    typeof delimiter !== 'string'
+    typeof delimiter !== 'string' ||
+    !Number.isSafeInteger(firstPosition) ||
+    (firstPosition as number) < 1
   ) {
     return undefined;
   }
-  return { maxFollowEdges, startSequence, delimiter };
+  return {
+    settings: { maxFollowEdges, startSequence, delimiter },
+    firstPosition: firstPosition as number,
+  };
 }

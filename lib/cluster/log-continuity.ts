@@ -8,21 +8,23 @@
  *   previous one's `lastSequence + 1` (numbers skipped over a gap or consumed by an invalid
  *   body belong to the batch after them). So a batch continues the log exactly when its first
  *   number is the last applied one plus 1; from an empty start (no snapshot), the log's first
- *   batch starts at the `startSequence` its writer recorded (`LogSettings`), or, in a log that
- *   records none, the first batch read starts the log. Anything else at a position (not a
- *   batch, a duplicate, a batch going backwards, overlapping or jumping ahead) is foreign:
- *   skipped and reported, never applied.
+ *   batch starts at the `startSequence` its writer recorded (`LogSettings`), at or after the
+ *   log's `firstPosition` (what the log held when the writer recorded its settings is not
+ *   its). A log of this version whose writer has recorded nothing yet holds no batch of the
+ *   log at all. Anything else at a position (not a batch, a duplicate, a batch going
+ *   backwards, overlapping or jumping ahead) is foreign: skipped and reported, never applied.
  * - Older versions wrote batches with holes between them (a batch started at the first
- *   number it released) and record no settings: in a log without `LogSettings` (`strict`
- *   false) a batch continues the log when it moves it forward (`firstSequence` above the last
- *   applied number), and the last continuing batch in a window is the last one moving
- *   forward from the window's first batch.
+ *   number it released) and record no settings: in their logs (`LogIdentity.legacy`,
+ *   `strict` false) the first batch read starts the log, a batch continues the log when it
+ *   moves it forward (`firstSequence` above the last applied number), and the last
+ *   continuing batch in a window is the last one moving forward from the window's first
+ *   batch.
  * - `findResumeTail()` reads `LOG_TAIL_SCAN` messages back from the end, twice as many
  *   each time the window holds no continuing batch, down to the first position retained: the
  *   last batch that continues the log is the end of the longest run of continuing batches
- *   in the window (the first such run on a tie); a window that reaches position 1 must start
- *   its run at the log's first batch, as a gateway that reads from there does (at the
- *   recorded `startSequence`, when given).
+ *   in the window (the first such run on a tie); a window that reaches the log's
+ *   `firstPosition` must start its run at the log's first batch, as a gateway that reads from
+ *   there does (at the recorded `startSequence`, when given).
  */
 import { ErrorCode, MazeError } from '../errors.js';
 import {
@@ -30,6 +32,7 @@ import {
   isForeign,
   type LogBatch,
   type LogEntry,
+  type LogIdentity,
   type LogTail,
   tailOf,
 } from './event-log.js';
@@ -112,22 +115,47 @@ export function lastContinuing(
   return best === undefined ? undefined : (entries[best.index] as LogBatch);
 }
 
+/** Why an entry at a position before the log's `firstPosition` is not the log's. */
+const BEFORE_WRITER =
+  "it was there before the log's writer recorded its settings: the writer's batches come after it";
+/** Why a batch of a log of this version whose writer has recorded no settings is not the log's. */
+const WRITER_NOT_STARTED =
+  "the log's writer has recorded no settings yet, so this is not its batch: it records them before it appends";
+
 /**
- * The end of `log` and its last continuing batch, reading back from the end (see the header); `startSequence` is the one the log's writer recorded, if any. Rejects with the
- * log's errors (`ERR_LOG_TRUNCATED` for a tail retention dropped). `strict` false for a log
- * that records no settings (see the header).
+ * Why `entry` cannot be a batch of the log whatever came before it, by where it stands in a
+ * log of `identity` (see the header); `undefined` when it may be.
+ */
+export function beforeWriter(entry: LogEntry, identity: LogIdentity): string | undefined {
+  if (isForeign(entry) || identity.legacy) return undefined;
+  if (identity.settings === undefined) return WRITER_NOT_STARTED;
+  return entry.position < identity.firstPosition ? BEFORE_WRITER : undefined;
+}
+
+/**
+ * The end of `log` and its last continuing batch, reading back from the end (see the header),
+ * by the rule of the log's `identity`; without one, by the strict rule from position 1 with
+ * any start. Rejects with the log's errors (`ERR_LOG_TRUNCATED` for a tail retention dropped).
  */
 export async function findResumeTail(
   log: EventLog,
-  startSequence?: number,
-  strict = true,
+  identity?: LogIdentity,
 ): Promise<ResumeTail | undefined> {
   const last = await log.tail();
   if (last === undefined) return undefined;
   const end = last.position;
+  const strict = identity?.legacy !== true;
+  const startSequence = identity?.settings?.startSequence;
+  // No batch of the log comes before it: a log whose writer has not started has none.
+  const firstPosition =
+    identity === undefined || identity.legacy
+      ? 1
+      : identity.settings === undefined
+        ? end + 1
+        : identity.firstPosition;
   if (
     !isForeign(last) &&
-    end === 1 &&
+    end === firstPosition &&
     (startSequence === undefined || last.firstSequence === startSequence)
   ) {
     return { position: end, batch: last, foreign: 0, complete: true };
@@ -140,7 +168,11 @@ export async function findResumeTail(
   for (;;) {
     let entries: LogEntry[] | undefined;
     try {
-      entries = await readRange(log, from, end);
+      entries = (await readRange(log, from, end)).map((entry) =>
+        entry.position < firstPosition && !isForeign(entry)
+          ? { position: entry.position, foreign: BEFORE_WRITER }
+          : entry,
+      );
     } catch (error) {
       if (!(error instanceof MazeError) || error.code !== ErrorCode.LogTruncated || from === end) {
         throw error;
@@ -148,8 +180,9 @@ export async function findResumeTail(
       dropped = from;
     }
     if (entries !== undefined) {
-      const batch = lastContinuing(entries, from === 1, startSequence, strict);
-      if (batch !== undefined || from === 1) {
+      const fromLogStart = from <= firstPosition;
+      const batch = lastContinuing(entries, fromLogStart, startSequence, strict);
+      if (batch !== undefined || fromLogStart) {
         return {
           position: end,
           batch: batch === undefined ? undefined : tailOf(batch.position, batch),

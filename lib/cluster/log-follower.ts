@@ -5,12 +5,13 @@
  * Invariants:
  * - The host's `apply()` gets each batch that continues the log (log-continuity.ts), once, in
  *   order, from the position after the start's (from an empty start, the first batch must
- *   start at the `startSequence` the log's writer recorded, read when it comes); every other
- *   position (a foreign message, a batch that does not follow the last number applied, or in
- *   a log that records no settings one that does not move it forward) goes
- *   to `skipped()` and never stops the follower. An entry at or below the last position read (a log handing one out again
- *   after a retry) is dropped; a position skipped over means the log lost it
- *   (`ERR_LOG_TRUNCATED`).
+ *   start at the `startSequence` the log's writer recorded, at or after the log's
+ *   `firstPosition`, read when it comes: a batch that comes while the writer has recorded
+ *   nothing is not the log's); every other position (a foreign message, a batch that does
+ *   not follow the last number applied, or in an older version's log one that does not move
+ *   it forward) goes to `skipped()` and never stops the follower. An entry at or below the
+ *   last position read (a log handing one out again after a retry) is dropped; a position
+ *   skipped over means the log lost it (`ERR_LOG_TRUNCATED`).
  * - Holding: while `hold()` is in force the follower calls no `next()`, so the log is not
  *   pulled (its reader's read-ahead bounds what waits); `whileHeld()` lets the host wait
  *   inside a batch too. `release()` and `close()` end every wait.
@@ -29,22 +30,18 @@ import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import {
   type EventLog,
   isForeign,
+  LOG_IDENTITY_CHECK_MS,
   type LogBatch,
   type LogEntry,
   type LogIdentity,
   type LogReader,
 } from './event-log.js';
-import { discontinuity } from './log-continuity.js';
+import { beforeWriter, discontinuity } from './log-continuity.js';
 
 /** First pause before a gateway reads the log again after a read failed; it doubles each time. */
 const GATEWAY_RETRY_MIN_MS = 250;
 /** Longest pause between a gateway's attempts to read the log again. */
 const GATEWAY_RETRY_MAX_MS = 10_000;
-/**
- * How often a follower reads the log's identity: the most a stream deleted and created again
- * goes unnoticed by a reader that did not fail (one stream info request a second).
- */
-const LOG_IDENTITY_CHECK_MS = 1_000;
 
 /** Where a follower starts: after `position`, whose last event number is `lastSequence`. */
 export interface FollowFrom {
@@ -79,8 +76,11 @@ export class LogFollower {
   readonly #host: LogFollowerHost;
   #position: number;
   #lastSequence: number | undefined;
-  /** Whether the log records settings (the strict rule), read with the first batch. */
-  #strict: boolean | undefined;
+  /**
+   * The log's identity once it says how its batches continue it (settings recorded, or an
+   * older version's log), read when a batch comes.
+   */
+  #rule: LogIdentity | undefined;
   #skipped = 0;
   #reader: LogReader | undefined;
   #following = false;
@@ -246,8 +246,11 @@ export class LogFollower {
       return false;
     }
     // The writer records its settings before its first append: they are there by now.
-    if (this.#strict === undefined && !isForeign(entry)) await this.#learnStart();
-    const reason = discontinuity(entry, this.#lastSequence, this.#strict);
+    const rule = this.#rule ?? (isForeign(entry) ? undefined : await this.#learnStart());
+    const reason =
+      rule === undefined
+        ? discontinuity(entry, this.#lastSequence)
+        : (beforeWriter(entry, rule) ?? discontinuity(entry, this.#lastSequence, !rule.legacy));
     if (reason !== undefined) {
       this.#position = entry.position;
       this.#skipped++;
@@ -262,16 +265,18 @@ export class LogFollower {
     return true;
   }
 
-  // Which rule the log's batches follow; from an empty start, the number before the log's
-  // recorded first one, if it records one.
-  async #learnStart(): Promise<void> {
+  // Which rule the log's batches follow, unless its writer has recorded nothing yet; from an
+  // empty start, the number before the log's recorded first one, if it records one.
+  async #learnStart(): Promise<LogIdentity> {
     const identity = await this.#log.identity();
     this.#host.checkIdentity(identity);
     const { settings } = identity;
-    this.#strict = settings !== undefined;
+    if (settings === undefined && !identity.legacy) return identity;
+    this.#rule = identity;
     if (this.#lastSequence === undefined && settings !== undefined) {
       this.#lastSequence = settings.startSequence - 1;
     }
+    return identity;
   }
 
   // `ms`, cut short by close().

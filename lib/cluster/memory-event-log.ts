@@ -15,6 +15,9 @@
  *   as one (signed with the log key, when it has one), else as a `LogForeign` entry.
  * - Its epoch is a random id; `replace()` empties it as deleting and creating its stream
  *   again would, under a new one.
+ * - It is a log of this version (marked at creation: `LogIdentity.legacy` false) unless made
+ *   with `olderVersion`, which stands for a stream an older version created: settings are
+ *   then recorded only while it is empty, and never after a message.
  */
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
@@ -61,6 +64,11 @@ export interface MemoryEventLogOptions {
    * signed with it (see `JetStreamEventLogOptions.logKey`). Default: none.
    */
   readonly logKey?: LogKeyInput;
+  /**
+   * Stands for a log an older version created, without the mark of this one (see
+   * `LogIdentity.legacy`). Default false.
+   */
+  readonly olderVersion?: boolean;
 }
 
 interface Stored {
@@ -86,6 +94,9 @@ export class MemoryEventLog implements EventLog {
   readonly #readers = new Set<MemoryLogReader>();
   #epoch = randomUUID();
   #settings: LogSettings | undefined;
+  /** `LogIdentity.legacy`: cleared by `replace()`, as this version creates it again. */
+  #legacy: boolean;
+  #firstPosition = 1;
   #closed = false;
 
   constructor(options: MemoryEventLogOptions = {}) {
@@ -98,6 +109,7 @@ export class MemoryEventLog implements EventLog {
       options.retainBytes ?? DEFAULT_MEMORY_LOG_RETAIN_BYTES,
     );
     this.#key = options.logKey === undefined ? undefined : logKeyOf(options.logKey);
+    this.#legacy = options.olderVersion ?? false;
   }
 
   /** Position of the oldest retained batch (`lastPosition + 1` when empty). */
@@ -162,13 +174,20 @@ export class MemoryEventLog implements EventLog {
 
   async identity(): Promise<LogIdentity> {
     this.#checkOpen();
-    return { epoch: this.#epoch, settings: this.#settings };
+    return {
+      epoch: this.#epoch,
+      settings: this.#settings,
+      legacy: this.#legacy && this.#settings === undefined,
+      firstPosition: this.#firstPosition,
+    };
   }
 
   async recordSettings(settings: LogSettings): Promise<LogIdentity> {
     this.#checkOpen();
-    if (this.#settings === undefined && this.#lastPosition === 0) {
-      this.#settings = Object.freeze({ ...settings });
+    if (this.#settings === undefined && (!this.#legacy || this.#lastPosition === 0)) {
+      const { maxFollowEdges, startSequence, delimiter } = settings;
+      this.#settings = Object.freeze({ maxFollowEdges, startSequence, delimiter });
+      this.#firstPosition = this.#lastPosition + 1;
     }
     return this.identity();
   }
@@ -187,6 +206,8 @@ export class MemoryEventLog implements EventLog {
     this.#positionById.clear();
     this.#epoch = randomUUID();
     this.#settings = undefined;
+    this.#legacy = false;
+    this.#firstPosition = 1;
     this.#wake();
   }
 

@@ -9,7 +9,9 @@
  *   `read()` gives back exactly the bytes saved (checked, and refused when they fail, by
  *   `restoreNewest()`); store failures are `MazeError`s with `ERR_LOG_…` codes.
  * - Restoring tries the snapshots newest first, then the log from position 1: a snapshot
- *   that fails its checks is reported (`ERR_SNAPSHOT_BAD`) and skipped, and so is an older
+ *   that fails its checks (its frame, or taken from another epoch of the log: see
+ *   snapshot-checksum.ts, or beyond the log's end) is reported (`ERR_SNAPSHOT_BAD`) and
+ *   skipped, never applied, and so is an older
  *   one whose next position the log no longer holds; a snapshot over the graph bound's size
  *   is refused unread. Only when neither a snapshot nor the log can rebuild the graph does
  *   it reject.
@@ -85,8 +87,8 @@ export interface RestoredAt {
 }
 
 /**
- * Restores `core` from the newest snapshot of `store` that passes its checks and whose log
- * `eventLog` still holds what follows it; where it stands, or `undefined` to read the log
+ * Restores `core` from the newest snapshot of `store` that passes its checks, was taken from
+ * the log's `epoch` and whose log `eventLog` still holds what follows it; where it stands, or `undefined` to read the log
  * from position 1 (no snapshot, or none usable while the log holds position 1). Each snapshot
  * refused is `report`ed (`ERR_SNAPSHOT_BAD`). Rejects with the store's or the log's error,
  * `ERR_INVALID_OPTION` for a snapshot over another `maxFollowEdges`, or `ERR_SNAPSHOT_BAD`
@@ -96,6 +98,7 @@ export async function restoreNewest(
   core: MazeCore,
   store: SnapshotStore,
   eventLog: EventLog,
+  epoch: string,
   report: (problem: Problem) => void,
 ): Promise<RestoredAt | undefined> {
   const maxBytes = maxStoredSnapshotBytes(core.graph.maxEdges);
@@ -118,12 +121,18 @@ export async function restoreNewest(
     }
     const bytes = await store.read(stored.name);
     if (bytes === undefined) continue;
-    const opened = openSnapshot(bytes);
+    const opened = openSnapshot(bytes, epoch);
     if (!opened.ok) {
       refuse(stored.name, opened.reason);
       continue;
     }
     const { position, lastSequence } = opened.snapshot;
+    // Read after the snapshot, which the writer saved once the log held its position.
+    const end = (await eventLog.tail())?.position ?? 0;
+    if (position > end) {
+      refuse(stored.name, `it stands at log position ${position}, beyond the log's end (${end})`);
+      continue;
+    }
     // The newest is read as ever (a log truncated after it stops its reader); an older one is
     // worth no more than the log after it.
     if (refusals.length > 0 && !(await logHolds(eventLog, position + 1))) {
@@ -153,16 +162,4 @@ async function logHolds(eventLog: EventLog, position: number): Promise<boolean> 
   } finally {
     await reader.close();
   }
-}
-
-/**
- * Throws `ERR_LOG_CONFIG` when a snapshot stands at log position `start`, beyond the log's
- * last position `end`: the stream was created again and the snapshot is the old one's.
- */
-export function checkSnapshotWithinLog(start: number, end: number): void {
-  if (start <= end) return;
-  throw new MazeError(
-    ErrorCode.LogConfig,
-    `the newest snapshot stands at log position ${start}, beyond the log's end (${end}): the stream was replaced; delete its snapshot bucket`,
-  );
 }

@@ -13,8 +13,8 @@
  *   timer: a log that stops growing needs no new snapshot.
  * - Start: from the newest snapshot in the store that passes its checks (a restarted ingest
  *   goes on from there), else from the first batch (`restoreNewest()`); each snapshot it
- *   refused is a `'problem'`. Every snapshot it saves carries its checksum
- *   (snapshot-checksum.ts). It applies the batches that continue the log as a gateway does
+ *   refused is a `'problem'`. Every snapshot it saves carries its checksum and the log's
+ *   epoch (snapshot-checksum.ts). It applies the batches that continue the log as a gateway does
  *   (log-continuity.ts) and skips the rest without a word: the ingest and the gateways
  *   report them. The graph bound (`maxFollowEdges`) must be the gateways': the same events
  *   then make the same graph everywhere.
@@ -42,7 +42,7 @@ import {
 import { type FollowFrom, LogFollower } from './log-follower.js';
 import { SNAPSHOT_WRITER_OPTIONS } from './options.js';
 import { sealSnapshot } from './snapshot-checksum.js';
-import { checkSnapshotWithinLog, restoreNewest, type SnapshotStore } from './snapshot-store.js';
+import { restoreNewest, type SnapshotStore } from './snapshot-store.js';
 
 const log = createDebug('follower-maze:snapshots');
 
@@ -88,8 +88,8 @@ export interface SnapshotWriterEventMap {
  * Loads the newest snapshot that passes its checks (if any) and starts following the log
  * after it. Rejects with the store's error, `ERR_SNAPSHOT_BAD` when neither a snapshot nor
  * the log can rebuild the graph, or `ERR_LOG_CONFIG` for a log whose writer recorded another
- * `maxFollowEdges` or `delimiter` or a snapshot beyond the log's end (a stream created again
- * beside an old bucket).
+ * `maxFollowEdges` or `delimiter`. A snapshot of another epoch of the log (a stream created
+ * again beside an old bucket) is refused as bad, never applied.
  */
 export async function createSnapshotWriter(
   options: SnapshotWriterOptions,
@@ -102,12 +102,14 @@ export async function createSnapshotWriter(
     delimiter: resolved.delimiter,
   });
   const refused: Problem[] = [];
-  const restored = await restoreNewest(core, options.store, options.log, (problem) =>
-    refused.push(problem),
+  const restored = await restoreNewest(
+    core,
+    options.store,
+    options.log,
+    identity.epoch,
+    (problem) => refused.push(problem),
   );
   const from: FollowFrom = restored ?? { position: 0 };
-  // Read after the snapshot, as a gateway does: the log only grows meanwhile.
-  checkSnapshotWithinLog(from.position, (await options.log.tail())?.position ?? 0);
   return new SnapshotWriter(options, resolved, core, from, identity, refused);
 }
 
@@ -129,6 +131,8 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
   readonly #delimiter: string;
   readonly #now: () => number;
   readonly #core: MazeCore;
+  /** The log's epoch, in every snapshot saved: see snapshot-checksum.ts. */
+  readonly #epoch: string;
   readonly #follower: LogFollower;
   #eventsSince = 0;
   #lastAt: number;
@@ -159,6 +163,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
     this.#now = options.now ?? Date.now;
     this.#lastAt = this.#now();
     this.#core = core;
+    this.#epoch = identity.epoch;
     this.#position = from.position;
     this.#refused = refused.length;
     this.#follower = new LogFollower(options.log, from, {
@@ -224,6 +229,7 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
         position: batch.position,
         lastSequence: batch.lastSequence,
       }),
+      this.#epoch,
     );
     this.#eventsSince = 0;
     this.#lastAt = this.#now();
