@@ -48,8 +48,9 @@ export const ErrorCode = {
   /** A second event source connected while one was active; it is closed. */
   EventSourceBusy: 'ERR_EVENT_SOURCE_BUSY',
   /**
-   * The event source had sent nothing for longer than the idle timeout (while being read)
-   * when another one connected; it is closed and the new one takes over.
+   * The event source had sent no valid event (empty and invalid lines do not count) for
+   * longer than the idle timeout (while being read) when another one connected; it is
+   * closed and the new one takes over.
    */
   EventSourceIdle: 'ERR_EVENT_SOURCE_IDLE',
   /**
