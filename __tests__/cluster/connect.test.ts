@@ -203,6 +203,7 @@ describe('natsConnectOptions', () => {
       timeout: NATS_CONNECT_TIMEOUT_MS,
       waitOnFirstConnect: false,
       maxReconnectAttempts: -1,
+      ignoreAuthErrorAbort: true,
     });
   });
 

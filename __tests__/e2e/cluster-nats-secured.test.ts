@@ -4,8 +4,10 @@
  * client certificates (`tls { … verify: true }`, with a user too) and decentralized JWT
  * authentication (an operator, `--nats-creds`). With the matching options an ingest and a
  * gateway deliver events; a wrong token, password or CA is refused at once
- * (`ERR_LOG_AUTH`, exit 1), a missing client certificate is tried again with a hint, and no
- * secret ever shows in the output, `/stats` or a refusal. Every wait is bounded; every
+ * (`ERR_LOG_AUTH`, exit 1), a missing client certificate is tried again with a hint, a
+ * running process whose token NATS stops taking (a reloaded configuration) says so and
+ * keeps trying until it is taken again, and no secret ever shows in the output, `/stats` or
+ * a refusal. Every wait is bounded; every
  * process, socket and server is stopped.
  */
 import { randomBytes } from 'node:crypto';
@@ -116,6 +118,25 @@ describeWithNats('cluster processes on a secured NATS (built binaries)', () => {
       for (const process of running) expect(await stop(process)).toBe(0);
       expectNoSecret([...running, ...refusals], [token, wrong]);
     }, 90_000);
+
+    it('keeps trying when NATS stops taking its token, says why, and is back once it does', async () => {
+      const config = 'authorization { token: $MAZE_TOKEN }\n';
+      const other = secret();
+      const running = await gateway(nats, 'TOKEN_RELOAD', [
+        '--nats-token-file',
+        secretFile('token-reload', token),
+      ]);
+      await nats.reload(`authorization { token: "${other}" }\n`);
+      await running.waitForLine(
+        'stderr',
+        /problem ERR_LOG_AUTH: NATS at .* refused the login while reconnecting: Authorization Violation; trying again/,
+        WAIT_MS,
+      );
+      await nats.reload(config);
+      await running.waitForLine('stderr', /connected to NATS at .* again/, WAIT_MS);
+      expect(await stop(running)).toBe(0);
+      expectNoSecret([running], [token, other]);
+    }, 60_000);
 
     it('takes no secret as a flag: --nats-token is an unknown option, its value not echoed', async () => {
       const flagged = run(['gateway', ...logFlags(nats, 'FLAG'), '--nats-token', token]);

@@ -82,12 +82,21 @@ async function sayIfUnrecorded(log: JetStreamEventLog, lifecycle: ServerProcess)
 }
 
 /**
- * Says when the connection to NATS goes down (a problem, `ERR_LOG_UNAVAILABLE`) and when it
- * is back (info): the client reconnects by itself, so the log only pauses, but an operator
- * must see it (and `/healthz` answers 503 meanwhile: see cluster-sources.ts).
+ * Says when the connection to NATS goes down (a problem, `ERR_LOG_UNAVAILABLE`), when NATS
+ * refuses the login while the client reconnects (`ERR_LOG_AUTH`), and when it is back
+ * (info): the client reconnects by itself, so the log only pauses, but an operator must see
+ * it (and `/healthz` answers 503 meanwhile: see cluster-sources.ts).
  */
 function reportConnectionChanges(log: JetStreamEventLog, lifecycle: ServerProcess): void {
-  log.watchConnection(({ connected, server }) => {
+  log.watchConnection(({ connected, server, refused }) => {
+    if (refused !== undefined) {
+      lifecycle.report({
+        code: ErrorCode.LogAuth,
+        message: `NATS at ${server} refused the login while reconnecting: ${refused}; trying again (the credentials files are read at startup: restart the process after changing them)`,
+        context: {},
+      });
+      return;
+    }
     if (connected) {
       lifecycle.logger.info(`follower-maze: connected to NATS at ${server} again`);
       return;

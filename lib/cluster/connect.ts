@@ -57,6 +57,9 @@ export function natsConnectOptions(
     // The client's default waits 2 s before trying a server again: the log would stay paused
     // that long after a NATS restart.
     reconnectTimeWait: NATS_RECONNECT_WAIT_MS,
+    // The client gives up after two refused logins in a row by default: the log would stay
+    // paused for good, even once the server takes the credentials again.
+    ignoreAuthErrorAbort: true,
     ...natsAuthOptions(settings, readFile),
   };
 }
