@@ -20,13 +20,16 @@ import {
   clientsOn,
   gateway,
   ingest,
+  lastStats,
   logFlags,
   type Started,
+  serve,
+  simulate,
   stop,
 } from '../helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
 import { natsOperator } from '../helpers/nats-jwt.js';
-import { useTcpPeers, withTimeout, writeAll } from '../helpers/sockets.js';
+import { useTcpPeers, waitUntil, withTimeout, writeAll } from '../helpers/sockets.js';
 
 const WAIT_MS = 30_000;
 const STATS = ['--stats-interval', '50'];
@@ -59,6 +62,8 @@ describeWithNats('cluster processes on a secured NATS (built binaries)', () => {
     await writeAll(source.socket, EVENTS, WAIT_MS);
     await client?.received.waitForLength(EVENTS.length, WAIT_MS);
     expect(client?.received.text).toBe(EVENTS);
+    // Ended, so that stopping the ingest does not wait for it.
+    await source.close();
     return [events, clients];
   }
 
@@ -181,6 +186,14 @@ describeWithNats('cluster processes on a secured NATS (built binaries)', () => {
   describe('with TLS and client certificates', () => {
     const password = secret();
     let nats: NatsServer;
+    const tls = [
+      '--nats-tls-ca',
+      `${TLS}ca.pem`,
+      '--nats-tls-cert',
+      `${TLS}client.pem`,
+      '--nats-tls-key',
+      `${TLS}client-key.pem`,
+    ];
     const login = (): string[] => [
       '--nats-user',
       'maze',
@@ -204,14 +217,6 @@ describeWithNats('cluster processes on a secured NATS (built binaries)', () => {
     });
 
     it('delivers with the CA, a client certificate and a user; /stats shows no secret', async () => {
-      const tls = [
-        '--nats-tls-ca',
-        `${TLS}ca.pem`,
-        '--nats-tls-cert',
-        `${TLS}client.pem`,
-        '--nats-tls-key',
-        `${TLS}client-key.pem`,
-      ];
       const running = await delivers(nats, 'TLS', [...tls, ...login(), '--monitor-port', '0']);
       for (const process of running) {
         const monitor = /http:\/\/[\d.:]+/.exec(
@@ -226,6 +231,37 @@ describeWithNats('cluster processes on a secured NATS (built binaries)', () => {
       }
       expectNoSecret(running, [password]);
     }, 90_000);
+
+    it('passes simulate through an ingest and 2 gateways on it', async () => {
+      const secured = [...tls, ...login()];
+      const events = await ingest(nats, 'TLS_SIMULATE', secured);
+      const gateways = await Promise.all([1, 2].map(() => gateway(nats, 'TLS_SIMULATE', secured)));
+      const { code, summary } = await simulate(
+        [
+          '--event-port',
+          String(events.port),
+          '--client-port',
+          gateways.map((started) => started.port).join(','),
+          '--total-events',
+          '10000',
+          '--concurrency-level',
+          '20',
+          '--number-of-users',
+          '100',
+          '--log-interval',
+          '0',
+        ],
+        60_000,
+      );
+      expect({ code, ok: summary.ok, failure: summary.failure }).toEqual({
+        code: 0,
+        ok: true,
+        failure: undefined,
+      });
+      expect(summary.notifications).toBeGreaterThan(10_000);
+      for (const process of [events, ...gateways]) expect(await stop(process)).toBe(0);
+      expectNoSecret([events, ...gateways], [password]);
+    }, 120_000);
 
     it('refuses a server certificate from another CA at once', async () => {
       const refusal = await refused(
@@ -288,8 +324,30 @@ describeWithNats('cluster processes on a secured NATS (built binaries)', () => {
       expect(malformed.rawStderr.join('\n')).toMatch(
         /natsCreds .*bad\.creds is not a NATS credentials file/,
       );
-      for (const process of running) expect(await stop(process)).toBe(0);
-      expectNoSecret([...running, malformed], [seed, seed.slice(0, -4)]);
+      // serve on the log connects as the others do.
+      const single = await serve(
+        [
+          ...STATS,
+          ...logFlags(nats, 'SERVE_CREDS'),
+          '--nats-creds',
+          secretFile('serve.creds', operator.newUserCreds()),
+        ],
+        { ms: WAIT_MS },
+      );
+      const client = await peers.connect(single.clientPort);
+      client.socket.write('5\n');
+      await waitUntil(
+        () => lastStats(single).clientsConnected === '1',
+        'the client of serve identified',
+        WAIT_MS,
+      );
+      const source = await peers.connect(single.eventPort);
+      await writeAll(source.socket, EVENTS, WAIT_MS);
+      await client.received.waitForLength(EVENTS.length, WAIT_MS);
+      expect(client.received.text).toBe(EVENTS);
+      await source.close();
+      for (const process of [...running, single]) expect(await stop(process)).toBe(0);
+      expectNoSecret([...running, malformed, single], [seed, seed.slice(0, -4)]);
     }, 90_000);
   });
 });
