@@ -19,8 +19,9 @@ export interface OpenedLog {
 /**
  * The first steps of every process on the event log: the monitoring port (when asked for),
  * answering 503 with what the process waits for; NATS, tried until it answers (unless it
- * refuses the login or the TLS handshake), each attempt reported; the log closed last at shutdown; and its connection's losses and returns
- * reported (`reportConnectionChanges()`).
+ * refuses the login or the TLS handshake), each attempt reported; the log closed last at
+ * shutdown; and its connection's losses, refusals and returns reported
+ * (`reportConnectionChanges()`).
  */
 export async function openLog(
   lifecycle: ServerProcess,

@@ -201,10 +201,12 @@ export class JetStreamEventLog implements EventLog {
   async #watchStatus(): Promise<void> {
     for await (const status of this.#connection.status()) {
       if (status.type === 'error' && refusalOf(status.error) !== undefined) {
-        const refused = { connected: false, server: this.#connection.getServer() };
-        for (const listener of this.#connectionListeners) {
-          listener({ ...refused, refused: messageOf(status.error) });
-        }
+        const change = {
+          connected: false,
+          server: this.#connection.getServer(),
+          refused: messageOf(status.error),
+        };
+        for (const listener of this.#connectionListeners) listener(change);
         continue;
       }
       if (status.type !== 'disconnect' && status.type !== 'reconnect') continue;
