@@ -163,7 +163,7 @@ describeWithNats('cluster processes on a secured NATS (built binaries)', () => {
       });
     });
 
-    it('refuses a wrong password, and a password in the URL without showing it', async () => {
+    it('refuses a wrong password, a password in the URL (unquoted) and TLS it lacks', async () => {
       const wrong = secret();
       const refusal = await refused(
         nats,
@@ -179,7 +179,20 @@ describeWithNats('cluster processes on a secured NATS (built binaries)', () => {
       ]);
       expect(await withTimeout(inUrl.exited, WAIT_MS, 'the refusal')).toBe(2);
       expect(inUrl.rawStderr.join('\n')).toMatch(/natsUrl .*must not carry credentials/);
-      expectNoSecret([refusal, inUrl], [password, wrong]);
+      // TLS asked of a server that has none.
+      const noTls = await refused(
+        nats,
+        [
+          '--nats-tls-ca',
+          `${TLS}ca.pem`,
+          '--nats-user',
+          'maze',
+          '--nats-password-file',
+          secretFile('password', password),
+        ],
+        /TLS with NATS at .* failed: server does not support 'tls'/,
+      );
+      expectNoSecret([refusal, inUrl, noTls], [password, wrong]);
     }, 60_000);
   });
 
@@ -263,7 +276,12 @@ describeWithNats('cluster processes on a secured NATS (built binaries)', () => {
       expectNoSecret([events, ...gateways], [password]);
     }, 120_000);
 
-    it('refuses a server certificate from another CA at once', async () => {
+    it('refuses a server certificate from another CA, or TLS without a CA, at once', async () => {
+      const withoutCa = await refused(
+        nats,
+        login(),
+        /TLS with NATS at .* failed: unable to verify the first certificate/,
+      );
       const refusal = await refused(
         nats,
         [
@@ -277,7 +295,7 @@ describeWithNats('cluster processes on a secured NATS (built binaries)', () => {
         ],
         /TLS with NATS at .* failed: unable to verify the first certificate/,
       );
-      expectNoSecret([refusal], [password]);
+      expectNoSecret([withoutCa, refusal], [password]);
     }, 60_000);
 
     it('says why it waits without a client certificate, and stops on SIGTERM', async () => {
