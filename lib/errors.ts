@@ -55,8 +55,9 @@ export const ErrorCode = {
   /** A second event source connected while one was active; it is closed. */
   EventSourceBusy: 'ERR_EVENT_SOURCE_BUSY',
   /**
-   * The event source had sent nothing for longer than the idle timeout (while being read)
-   * when another one connected; it is closed and the new one takes over.
+   * The event source had sent no valid event (empty and invalid lines do not count) for
+   * longer than the idle timeout (while being read) when another one connected; it is
+   * closed and the new one takes over.
    */
   EventSourceIdle: 'ERR_EVENT_SOURCE_IDLE',
   /**
@@ -84,10 +85,16 @@ export const ErrorCode = {
    */
   MonitorFailed: 'ERR_MONITOR',
   /**
-   * The event log (cluster mode, docs/protocol.md §11) cannot be used: NATS is unreachable or
-   * refused the credentials, or its JetStream is disabled. Rejected by `connectEventLog()`.
+   * The event log (cluster mode, docs/protocol.md §11) cannot be used: NATS is unreachable,
+   * or its JetStream is disabled. Rejected by `connectEventLog()`.
    */
   LogUnavailable: 'ERR_LOG_UNAVAILABLE',
+  /**
+   * NATS refused this process: its login (an authorization violation, expired credentials),
+   * or the TLS handshake (a certificate not trusted at either end, TLS on one end only).
+   * Rejected by `connectEventLog()`; not tried again.
+   */
+  LogAuth: 'ERR_LOG_AUTH',
   /**
    * An append was refused because the log is not at the position the writer expected: another
    * ingest appended meanwhile, or this one went on from a stale tail. Nothing was appended.

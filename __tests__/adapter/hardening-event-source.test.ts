@@ -2,8 +2,9 @@
  * Hardening, the event source lifecycle over real sockets (docs/protocol.md §7): a second concurrent
  * source is refused and none of its lines is applied; a source that goes away mid-stream
  * (cleanly or by a reset) and comes back resumes exactly where it left off, pending events
- * included; `resetOnDisconnect` starts every source from scratch instead. A silent holder
- * gives way to a new source after `sourceIdleTimeout`, one paused by backpressure never does,
+ * included; `resetOnDisconnect` starts every source from scratch instead. A silent holder,
+ * or one sending only empty or invalid lines, gives way to a new source after
+ * `sourceIdleTimeout`; one sending valid events or paused by backpressure never does,
  * and accepted event sockets have TCP keepalive.
  */
 import { Socket } from 'node:net';
@@ -182,6 +183,80 @@ describe('idle event source over TCP', () => {
       eventSourceConnected: true,
       eventsApplied: 3,
     });
+  });
+
+  // What an idle holder could keep the slot with, were any byte activity: a line every 100 ms
+  // with a timeout of 300 ms, as one every 3 s would with the default 10 s.
+  it.each([
+    ['empty lines', ['\n', '\r\n']],
+    ['invalid lines', ['x\n', '|B\n', '9|Q\n', '9|F|1\n', '1|X|y\n']],
+  ])('lets a returning source take over from a holder sending only %s', async (_, junk) => {
+    const maze = await startMaze({ sourceIdleTimeout: 300 });
+    const { clients, ops } = await identifyUsers(maze, [1, 2]);
+    const first = await maze.connectSource();
+    first.socket.write('1|F|1|2\n');
+    await waitUntil(() => maze.maze.stats().eventsApplied === 1, 'event 1');
+    first.socket.end();
+    await waitUntil(() => !maze.maze.stats().eventSourceConnected, 'the source to leave');
+
+    const holder = await maze.connectSource();
+    let sent = 0;
+    const junkTimer = setInterval(() => {
+      holder.socket.write(junk[sent++ % junk.length] as string);
+    }, 100);
+    try {
+      await waitUntil(() => maze.maze.stats().eventSourceConnected, 'the holder to attach');
+      await sleep(500);
+      expect(sent).toBeGreaterThanOrEqual(3);
+      const returning = await maze.connectSource();
+      const lines = ['2|S|2\n', '3|B\n'];
+      returning.socket.write(lines.join(''));
+      expect(
+        await deliveryMismatch(
+          clients,
+          expectedDeliveries([...ops, ...lineOps(['1|F|1|2\n', ...lines])]),
+        ),
+      ).toBeUndefined();
+      expect(maze.problems).toContainEqual(
+        expect.objectContaining({
+          code: ErrorCode.EventSourceIdle,
+          message: expect.stringMatching(/^event source sent no valid event for \d+ ms/),
+          context: expect.objectContaining({ connection: 'event-source#2' }),
+        }),
+      );
+      await holder.received.waitForEnd();
+      expect(maze.maze.stats()).toMatchObject({
+        eventSourceTakeovers: 1,
+        eventSourcesRefused: 0,
+        eventsApplied: 3,
+      });
+    } finally {
+      clearInterval(junkTimer);
+    }
+  });
+
+  it('keeps the slot for a holder sending valid events, stale ones included', async () => {
+    const maze = await startMaze({ sourceIdleTimeout: 300 });
+    const holder = await maze.connectSource();
+    let sequence = 0;
+    // New numbers and repeats of number 1 (stale once applied), one every 100 ms.
+    const eventTimer = setInterval(() => {
+      sequence++;
+      holder.socket.write(sequence % 2 === 0 ? '1|B\n' : `${(sequence + 1) / 2}|B\n`);
+    }, 100);
+    try {
+      await waitUntil(() => maze.maze.stats().eventSourceConnected, 'the holder to attach');
+      await sleep(500);
+      expect(sequence).toBeGreaterThanOrEqual(3);
+      const newcomer = await maze.connectSource();
+      await newcomer.received.waitForEnd();
+      expect(maze.codes().filter((code) => code !== ErrorCode.EventStale)).toEqual([
+        ErrorCode.EventSourceBusy,
+      ]);
+      expect(maze.maze.stats()).toMatchObject({ eventSourceTakeovers: 0, eventSourcesRefused: 1 });
+    } finally {
+      clearInterval(eventTimer);
+    }
   });
 
   it('never takes over from a holder paused by backpressure, however long it waits', async () => {

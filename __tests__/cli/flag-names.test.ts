@@ -7,8 +7,8 @@ describe('withFlagNames', () => {
     expect(withFlagNames('natsUrl is required: nats://host:4222')).toBe(
       'natsUrl (--nats-url, FOLLOWER_MAZE_NATS_URL) is required: nats://host:4222',
     );
-    expect(withFlagNames('not natsUser/natsPassword and natsToken')).toBe(
-      'not natsUser (--nats-user, FOLLOWER_MAZE_NATS_USER)/natsPassword (--nats-password, FOLLOWER_MAZE_NATS_PASSWORD) and natsToken (--nats-token, FOLLOWER_MAZE_NATS_TOKEN)',
+    expect(withFlagNames('not natsUser/natsPasswordFile and natsTokenFile')).toBe(
+      'not natsUser (--nats-user, FOLLOWER_MAZE_NATS_USER)/natsPasswordFile (--nats-password-file, FOLLOWER_MAZE_NATS_PASSWORD_FILE) and natsTokenFile (--nats-token-file, FOLLOWER_MAZE_NATS_TOKEN_FILE)',
     );
   });
 

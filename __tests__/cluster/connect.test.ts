@@ -47,9 +47,11 @@ describe('cluster settings on the command line', () => {
       'natsUrl',
       'natsCreds',
       'natsUser',
-      'natsPassword',
-      'natsToken',
+      'natsPasswordFile',
+      'natsTokenFile',
       'natsTlsCa',
+      'natsTlsCert',
+      'natsTlsKey',
       'logKeyFile',
       'natsStream',
       'natsSubject',
@@ -189,8 +191,7 @@ describe('a cluster setting without --nats-url', () => {
 
 describe('natsConnectOptions', () => {
   const files: Record<string, string> = {
-    '/etc/nats/user.creds': 'creds text',
-    '/etc/nats/ca.pem': 'PEM text',
+    '/etc/nats/password': 's3cret\n',
   };
   const readFile = (path: string): string => files[path] ?? missing(path);
 
@@ -202,6 +203,7 @@ describe('natsConnectOptions', () => {
       timeout: NATS_CONNECT_TIMEOUT_MS,
       waitOnFirstConnect: false,
       maxReconnectAttempts: -1,
+      ignoreAuthErrorAbort: true,
     });
   });
 
@@ -212,32 +214,29 @@ describe('natsConnectOptions', () => {
     });
   });
 
-  it('maps each way to log in, and the CA file to TLS', () => {
+  it('maps the login and TLS files to the client options (nats-auth.test.ts has every case)', () => {
     const url = { natsUrl: 'nats://a:4222' };
     expect(
-      natsConnectOptions({ ...url, natsUser: 'maze', natsPassword: 's3cret' }, readFile),
+      natsConnectOptions(
+        { ...url, natsUser: 'maze', natsPasswordFile: '/etc/nats/password' },
+        readFile,
+      ),
     ).toMatchObject({ user: 'maze', pass: 's3cret' });
-    expect(natsConnectOptions({ ...url, natsToken: 't0ken' }, readFile)).toMatchObject({
-      token: 't0ken',
-    });
-    const creds = natsConnectOptions({ ...url, natsCreds: '/etc/nats/user.creds' }, readFile);
-    expect(typeof creds.authenticator).toBe('function');
-    expect(natsConnectOptions({ ...url, natsTlsCa: '/etc/nats/ca.pem' }, readFile).tls).toEqual({
-      ca: 'PEM text',
+    expect(
+      natsConnectOptions({ ...url, natsTokenFile: '/etc/nats/password' }, readFile),
+    ).toMatchObject({
+      token: 's3cret',
     });
   });
 
-  it('refuses conflicting or half-given logins, bad values and unreadable files', () => {
+  it('refuses conflicting logins, bad values, unreadable files and credentials in the URL', () => {
     const url = { natsUrl: 'nats://a:4222' };
     expect(
-      thrown(() => natsConnectOptions({ ...url, natsToken: 't', natsUser: 'u' }, readFile)),
+      thrown(() => natsConnectOptions({ ...url, natsTokenFile: 't', natsUser: 'u' }, readFile)),
     ).toEqual({
       code: ErrorCode.InvalidOption,
-      message: 'give one way to log in to NATS, not natsUser/natsPassword and natsToken',
+      message: 'give one way to log in to NATS, not natsUser/natsPasswordFile and natsTokenFile',
     });
-    expect(thrown(() => natsConnectOptions({ ...url, natsUser: 'u' }, readFile)).message).toBe(
-      'natsUser and natsPassword go together: give both or neither',
-    );
     expect(thrown(() => natsConnectOptions({ ...url, natsReplicas: 0 }, readFile)).message).toBe(
       'natsReplicas must be an integer from 1 to 5, got 0',
     );
@@ -248,5 +247,8 @@ describe('natsConnectOptions', () => {
       message:
         "cannot read the natsCreds file /nowhere.creds: ENOENT: no such file, open '/nowhere.creds'",
     });
+    expect(
+      thrown(() => natsConnectOptions({ natsUrl: 'nats://maze:s3cret@a:4222' }, readFile)).message,
+    ).toMatch(/^natsUrl must not carry credentials/);
   });
 });

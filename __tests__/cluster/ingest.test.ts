@@ -330,6 +330,37 @@ describe('ingest: order and rules', () => {
   });
 });
 
+describe('ingest: the idle-holder rule', () => {
+  it('counts only valid events as a source’s activity, as serve does', async () => {
+    const { ingest, problems } = await newIngest({
+      log: new MemoryEventLog(),
+      sourceIdleTimeout: 100,
+    });
+    const holder = attachMemorySource(ingest);
+    // Empty and invalid lines, each well within the timeout of the one before, for longer
+    // than the timeout.
+    for (const line of ['\n', 'x\n', '\r\n', '3|Q\n', '\n', '|B\n']) {
+      holder.peer.write(line);
+      await sleep(30);
+    }
+    const returning = attachMemorySource(ingest);
+    expect(problems.map((problem) => problem.code)).toContain(ErrorCode.EventSourceIdle);
+    returning.peer.write('1|B\n');
+    await waitUntil(() => ingest.stats().eventsAppended === 1, 'event 1 appended');
+
+    // A source of valid events keeps the slot, stale repeats included.
+    for (const line of ['2|B\n', '1|B\n', '3|B\n', '1|B\n', '4|B\n', '2|B\n']) {
+      returning.peer.write(line);
+      await sleep(30);
+    }
+    const newcomer = attachMemorySource(ingest);
+    expect(
+      problems.filter((problem) => problem.context.connection === newcomer.connection),
+    ).toEqual([expect.objectContaining({ code: ErrorCode.EventSourceBusy })]);
+    expect(ingest.stats()).toMatchObject({ eventSourceTakeovers: 1, eventSourcesRefused: 1 });
+  });
+});
+
 describe('ingest: batching', () => {
   it('puts many small events in few batches, none over the byte bound', async () => {
     const log = new MemoryEventLog();

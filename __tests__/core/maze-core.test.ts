@@ -167,6 +167,21 @@ describe('MazeCore: docs/protocol.md §4 ordering', () => {
     expect(codes(core.push('2|B\n'))).toEqual([ErrorCode.EventStale]);
   });
 
+  it('counts the lines that parse as events, duplicate and stale ones too, in wellFormedLines', () => {
+    const core = new MazeCore();
+    for (const line of ['\n', '\r\n', 'x|B\n', '|B\n', '3|Q\n', '1|F|1\n', '2|B\n']) {
+      core.push(line);
+    }
+    expect(core.wellFormedLines).toBe(1);
+    // A duplicate of the waiting 2, then 1 (applied with 2), then 1 again, stale.
+    for (const line of ['2|B\n', '1|B\n', '1|B\n']) core.push(line);
+    expect(core.wellFormedLines).toBe(4);
+    expect(core.applyInOrder('9|B\n').deliveries).toEqual([]);
+    expect(core.wellFormedLines).toBe(5);
+    core.reset();
+    expect(core.wellFormedLines).toBe(5);
+  });
+
   it('skips missing numbers when the buffer overflows, reports them and goes on', () => {
     const core = coreWith([1], { reorderCapacity: 2 });
     core.push('4|B\n');

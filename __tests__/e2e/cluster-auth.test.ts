@@ -106,14 +106,18 @@ describeWithNats('cluster mode with NATS users and a log key (built binaries)', 
   let nats: NatsServer;
   const dir = mkdtempSync(join(tmpdir(), 'follower-maze-auth-'));
   const keyFile = join(dir, 'log.key');
-  const asIngest = ['--nats-user', 'ingest', '--nats-password', INGEST_PASSWORD];
-  const asGateway = ['--nats-user', 'gateway', '--nats-password', GATEWAY_PASSWORD];
+  const ingestPasswordFile = join(dir, 'ingest.password');
+  const gatewayPasswordFile = join(dir, 'gateway.password');
+  const asIngest = ['--nats-user', 'ingest', '--nats-password-file', ingestPasswordFile];
+  const asGateway = ['--nats-user', 'gateway', '--nats-password-file', gatewayPasswordFile];
   const withKey = ['--log-key-file', keyFile];
 
   const key = randomBytes(32).toString('hex');
 
   beforeAll(async () => {
     writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+    writeFileSync(ingestPasswordFile, `${INGEST_PASSWORD}\n`, { mode: 0o600 });
+    writeFileSync(gatewayPasswordFile, `${GATEWAY_PASSWORD}\n`, { mode: 0o600 });
     nats = await startNatsServer({
       config: documentedConfig(),
       env: { INGEST_NATS_PASSWORD: INGEST_PASSWORD, GATEWAY_NATS_PASSWORD: GATEWAY_PASSWORD },
@@ -223,8 +227,11 @@ describeWithNats('cluster mode with NATS users and a log key (built binaries)', 
     expect(lastStats(first).snapshotFailures).toBe('0');
     for (const process of [first, running, late]) {
       expect(await stop(process)).toBe(0);
-      // The banner, the stats lines and every report: never the key.
-      expect([...process.stdout, ...process.rawStderr].join('\n')).not.toContain(key);
+      // The banner, the stats lines and every report: never the key nor a password.
+      const output = [...process.stdout, ...process.rawStderr].join('\n');
+      for (const secret of [key, INGEST_PASSWORD, GATEWAY_PASSWORD]) {
+        expect(output).not.toContain(secret);
+      }
     }
     // The bucket holds the kept snapshots, one meta and one chunk each, no delete marker.
     expect(

@@ -4,8 +4,9 @@
  * `startNatsServer()` runs `nats-server -a 127.0.0.1 -p -1 [-js -sd <temp dir>]` (started as
  * the scripts start it: scripts/support/nats-server.mjs) and returns a handle:
  * `restart()` stops it and starts it again on the same port with the same store (what a
- * NATS restart looks like to a client), `stop()` stops it by PID with SIGINT, SIGKILL after a
- * bounded wait, and deletes its temp dir.
+ * NATS restart looks like to a client), `reload(config)` has it reload a new configuration
+ * (SIGHUP), `stop()` stops it by PID with SIGINT, SIGKILL after a bounded wait, and deletes
+ * its temp dir.
  *
  * `describeWithNats()` runs a suite only where `nats-server` is (on PATH, or Debian's in
  * /usr/sbin). Without it the suite
@@ -27,7 +28,7 @@ import {
   startNatsServer as startNatsProcess,
 } from '../../scripts/support/nats-server.mjs';
 
-/** Longest wait for a `nats-server` to exit after a signal. */
+/** Longest wait for a `nats-server` to exit after a signal, or to reload its configuration. */
 const NATS_STOP_MS = 5_000;
 
 /** `.ci/run` sets it: a missing `nats-server` fails the cluster suites instead of skipping them. */
@@ -72,6 +73,12 @@ export interface NatsServer {
    * `downForMs` (default 0) without it.
    */
   restart(downForMs?: number): Promise<void>;
+  /**
+   * Writes `config` over its configuration file and has it reload it (SIGHUP), as an
+   * operator changing users or tokens would; resolves once it says so. Only for a server
+   * started with a `config`.
+   */
+  reload(config: string): Promise<void>;
   /** Stops it and deletes its store. Idempotent. */
   stop(): Promise<void>;
 }
@@ -132,6 +139,14 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       await delay(downForMs);
       current = await spawnServer(setup, current.port);
     },
+    async reload(config) {
+      if (setup.config === undefined)
+        throw new Error('reload() needs a server started with a config');
+      writeFileSync(setup.config, config);
+      const reloaded = stderrLine(current.child, /Reloaded server configuration/);
+      current.child.kill('SIGHUP');
+      await reloaded;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -179,6 +194,26 @@ async function spawnServer(setup: Setup, port: number): Promise<Spawned> {
     started.child.kill('SIGKILL');
     throw error;
   }
+}
+
+/** Resolves when `child` writes a line matching `pattern` on stderr, within `NATS_STOP_MS`. */
+function stderrLine(child: ChildProcess, pattern: RegExp): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.stderr?.off('data', onData);
+      reject(new Error(`nats-server did not say ${pattern} within ${NATS_STOP_MS} ms`));
+    }, NATS_STOP_MS);
+    // The last bytes seen, so that a line split between two chunks is still found.
+    let seen = '';
+    function onData(chunk: string | Buffer): void {
+      seen = `${seen}${String(chunk)}`.slice(-1_000);
+      if (!pattern.test(seen)) return;
+      clearTimeout(timer);
+      child.stderr?.off('data', onData);
+      resolve();
+    }
+    child.stderr?.on('data', onData);
+  });
 }
 
 /** SIGINT, then SIGKILL if it has not exited within `NATS_STOP_MS`. */

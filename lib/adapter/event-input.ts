@@ -5,8 +5,9 @@
  *
  * Invariants:
  * - At most one source holds the slot. A newcomer is reported (`ERR_EVENT_SOURCE_BUSY`) and
- *   closed before any of its lines is read, unless the holder has sent nothing for longer
- *   than `sourceIdleTimeout` while being read: then the holder is reported
+ *   closed before any of its lines is read, unless the holder has sent no well-formed event
+ *   (empty and invalid lines do not count) for longer than `sourceIdleTimeout` while being
+ *   read: then the holder is reported
  *   (`ERR_EVENT_SOURCE_IDLE`) and closed, and the newcomer takes over (a dead or hung holder
  *   must not keep the only slot forever).
  * - `pause()` holds the input until `resume()`: the current source at once (inside its
@@ -35,6 +36,11 @@ export interface EventInputOptions {
 export interface EventInputHost {
   /** One framed line, with its terminator, from `connection` (`event-source#N`). */
   applyEventLine(line: string, lineNumber: number, connection: string): void;
+  /**
+   * Lines applied so far that parsed as events (any source, never decreasing): read once
+   * per input chunk, it tells a source's events from empty or invalid lines.
+   */
+  wellFormedLines(): number;
   /** End of one input chunk: write what its lines produced. */
   flushOutput(): void;
   sourceAttached(connection: string, remoteAddress: string | null): void;
@@ -120,6 +126,7 @@ export class EventInput {
     this.#sourceHost = {
       applyEventLine: (line, lineNumber, source) =>
         host.applyEventLine(line, lineNumber, source.name),
+      wellFormedLines: () => host.wellFormedLines(),
       flushOutput: () => host.flushOutput(),
       eventSourceEnded: (source) => this.#sourceEnded(source),
       report: (problem) => this.#report(problem),
@@ -217,7 +224,7 @@ export class EventInput {
     this.#takeovers++;
     this.#report({
       code: ErrorCode.EventSourceIdle,
-      message: `event source sent nothing for ${Math.round(idle)} ms (idle timeout ${timeout} ms); closed, ${newcomer} takes over`,
+      message: `event source sent no valid event for ${Math.round(idle)} ms (idle timeout ${timeout} ms); closed, ${newcomer} takes over`,
       context: { connection: holder.name, lineNumber: holder.lineCount },
     });
     // Releases the holder at once (so the slot is free); its stream closes in the background.

@@ -15,8 +15,11 @@
  *   the real line, resent by the next source, stale.
  * - Lines over `maxLineLength` are reported and never held in memory.
  * - Idle time (`idleFor()`) counts only while the source is being read: it restarts at each
- *   input chunk and at each `resume()`, and is 0 while paused, because a source paused by
- *   backpressure is silent through the server's doing, not its own. One clock read per chunk.
+ *   input chunk that held a well-formed event (empty and invalid lines are no sign of a
+ *   live source: an idle holder could keep the slot with them) and at each `resume()`, and
+ *   is 0 while paused, because a source paused by backpressure is silent through the
+ *   server's doing, not its own. Per chunk, one read of the host's count of well-formed
+ *   lines, and one clock read only if it moved.
  */
 import type { Readable } from 'node:stream';
 import { quoteLine } from '../core/parser.js';
@@ -28,6 +31,8 @@ import { LineFramer, type LineSink } from './line-framer.js';
 export interface EventSourceHost {
   /** One framed line, with its terminator. */
   applyEventLine(line: string, lineNumber: number, source: EventSourceConnection): void;
+  /** Lines applied so far that parsed as events; never decreases. */
+  wellFormedLines(): number;
   /** End of one input chunk: write what the chunk's lines produced. */
   flushOutput(): void;
   /** The source ended, failed or was closed; called once. */
@@ -49,8 +54,13 @@ export class EventSourceConnection implements LineSink {
   #paused = false;
   /** The end of input was read while lines were held: finish once they are framed. */
   #endPending = false;
-  /** `performance.now()` at the last input chunk, or at the last resume if later. */
+  /**
+   * `performance.now()` at the last input chunk that held a well-formed event, or at the
+   * connection or the last resume if later.
+   */
   #activeSince = performance.now();
+  /** The host's `wellFormedLines()` when `#activeSince` was last set. */
+  #wellFormedSeen: number;
 
   constructor(
     name: string,
@@ -64,6 +74,7 @@ export class EventSourceConnection implements LineSink {
     this.#maxLineLength = options.maxLineLength;
     this.#shutdownTimeout = options.shutdownTimeout;
     this.#framer = new LineFramer(options.maxLineLength, this);
+    this.#wellFormedSeen = host.wellFormedLines();
     this.#releasedPromise = new Promise((resolve) => {
       this.#resolveReleased = resolve;
     });
@@ -90,8 +101,8 @@ export class EventSourceConnection implements LineSink {
   }
 
   /**
-   * Milliseconds since the source last sent anything while it was being read; 0 while it is
-   * paused by backpressure.
+   * Milliseconds since the source last sent a well-formed event while it was being read; 0
+   * while it is paused by backpressure.
    */
   idleFor(now: number = performance.now()): number {
     return this.#paused ? 0 : now - this.#activeSince;
@@ -124,6 +135,7 @@ export class EventSourceConnection implements LineSink {
     // What was held goes first; it may pause the source again before the stream is read.
     if (this.#framer.holding) {
       this.#framer.unhold();
+      this.#wellFormedSeen = this.#host.wellFormedLines();
       this.#host.flushOutput();
       if (this.#paused || this.#released) return;
     }
@@ -164,8 +176,12 @@ export class EventSourceConnection implements LineSink {
 
   #onData(chunk: Buffer | string): void {
     if (this.#released) return;
-    this.#activeSince = performance.now();
     this.#framer.push(typeof chunk === 'string' ? chunk : chunk.toString('latin1'));
+    const wellFormed = this.#host.wellFormedLines();
+    if (wellFormed !== this.#wellFormedSeen) {
+      this.#wellFormedSeen = wellFormed;
+      this.#activeSince = performance.now();
+    }
     this.#host.flushOutput();
   }
 

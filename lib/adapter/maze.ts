@@ -104,6 +104,7 @@ export class Maze extends EventEmitter<MazeEventMap> {
     this.#input = new EventInput(this.options, {
       applyEventLine: (line, lineNumber, connection) =>
         this.#applyEventLine(line, lineNumber, connection),
+      wellFormedLines: () => this.#core.wellFormedLines,
       flushOutput: () => this.#output.flush(),
       sourceAttached: (connection, remoteAddress) =>
         this.emit('eventSourceAttached', { connection, remoteAddress }),

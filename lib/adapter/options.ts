@@ -86,7 +86,7 @@ export const ADAPTER_OPTIONS = {
     // 9 s (as the original harness does) gets in on its second retry at most.
     default: 10_000,
     describe:
-      'Milliseconds an event source may send nothing before a new one may take over (0: never)',
+      'Milliseconds an event source may send no valid event (empty or invalid lines do not count) before a new one may take over (0: never)',
   },
   shutdownTimeout: {
     ...DURATION,
@@ -154,7 +154,8 @@ export interface MazeOptions extends MazeCoreOptions, GivenOf<typeof MAZE_OPTION
    */
   readonly slowClientTimeout?: number;
   /**
-   * How long the event source may send nothing, while it is being read, before a new source
+   * How long the event source may send no valid event (empty and invalid lines do not
+   * count), while it is being read, before a new source
    * that connects takes over from it (`ERR_EVENT_SOURCE_IDLE`); 0: never. A newcomer within
    * that time is refused (`ERR_EVENT_SOURCE_BUSY`). Default 10000.
    */

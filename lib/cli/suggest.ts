@@ -43,7 +43,8 @@ export function withSuggestions(message: string, typed: readonly string[] = []):
       parts.push(`--${flag} is not an option of ${command} (it belongs to ${takers.join(', ')})`);
       continue;
     }
-    const suggestion = closest(flag, own);
+    // A secret is read from a file: `--nats-token` is `--nats-token-file`.
+    const suggestion = own.includes(`${flag}-file`) ? `${flag}-file` : closest(flag, own);
     unknown.push(
       suggestion === undefined ? `--${flag}` : `--${flag} (did you mean --${suggestion}?)`,
     );

@@ -3,22 +3,24 @@
  * `JetStreamEventLog`: the NATS connection options, then the connection, then the stream.
  *
  * Invariants:
- * - The settings are checked against their rows, like every other setting, and
- *   conflicting authentication (a credentials file, user and password, a token: at most one)
- *   is refused before connecting: `ERR_INVALID_OPTION`.
- * - Files (credentials, CA, the log key) are read before connecting, so a missing one is
- *   named as such; the log key once, however many attempts connecting takes.
- * - Startup fails fast and clearly: an unreachable server, a refused login or a NATS without
- *   JetStream is one `ERR_LOG_UNAVAILABLE` line, within `NATS_CONNECT_TIMEOUT_MS` for the
- *   connection. Once connected, the client reconnects without end (a NATS restart is a pause
- *   of the log, not its end).
+ * - The settings are checked against their rows, like every other setting, and the login
+ *   and TLS settings by nats-auth.ts (at most one way to log in, secrets only from files, no
+ *   credentials in a URL), before connecting: `ERR_INVALID_OPTION`.
+ * - Files (credentials, password, token, TLS, the log key) are read before connecting, so a
+ *   missing one is named as such; once, however many attempts connecting takes.
+ * - Startup fails fast and clearly: an unreachable server or a NATS without JetStream is one
+ *   `ERR_LOG_UNAVAILABLE` line, within `NATS_CONNECT_TIMEOUT_MS` for the connection; a
+ *   refused login or TLS handshake is one `ERR_LOG_AUTH` line, and is not tried again. Once
+ *   connected, the client reconnects without end (a NATS restart is a pause of the log, not
+ *   its end).
  */
 import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { checkOptionValue, type GivenOf } from '../options/option.js';
 import { JetStreamEventLog } from './jetstream-event-log.js';
 import { type LogKey, readLogKeyFile } from './log-key.js';
+import { natsAuthOptions, natsServersOf, type ReadSettingFile, refusalOf } from './nats-auth.js';
 import { messageOf } from './nats-error.js';
 import { NATS_OPTIONS } from './options.js';
 
@@ -37,9 +39,6 @@ const NATS_RETRY_MAX_MS = 10_000;
 /** The cluster settings, by their option names (`natsUrl`: NATS server URLs, comma-separated, required). */
 export type NatsSettings = GivenOf<typeof NATS_OPTIONS>;
 
-/** Reads a file for the connection options; `readFileSync` unless a test says otherwise. */
-export type ReadSettingFile = (path: string) => string;
-
 /**
  * The NATS client's connection options for `settings`. Throws `MazeError(ERR_INVALID_OPTION)`
  * for an invalid setting, conflicting authentication or an unreadable file.
@@ -49,28 +48,8 @@ export function natsConnectOptions(
   readFile: ReadSettingFile = (path) => readFileSync(path, 'utf8'),
 ): NodeConnectionOptions {
   checkSettings(settings);
-  const servers = (settings.natsUrl ?? '')
-    .split(',')
-    .map((server) => server.trim())
-    .filter((server) => server !== '');
-  if (servers.length === 0) {
-    throw invalid('natsUrl is required: nats://host:4222');
-  }
-  const ways = [
-    settings.natsCreds === undefined ? undefined : 'natsCreds',
-    settings.natsUser === undefined && settings.natsPassword === undefined
-      ? undefined
-      : 'natsUser/natsPassword',
-    settings.natsToken === undefined ? undefined : 'natsToken',
-  ].filter((way) => way !== undefined);
-  if (ways.length > 1) {
-    throw invalid(`give one way to log in to NATS, not ${ways.join(' and ')}`);
-  }
-  if ((settings.natsUser === undefined) !== (settings.natsPassword === undefined)) {
-    throw invalid('natsUser and natsPassword go together: give both or neither');
-  }
-  const options: NodeConnectionOptions = {
-    servers,
+  return {
+    servers: natsServersOf(settings.natsUrl),
     name: 'follower-maze',
     timeout: NATS_CONNECT_TIMEOUT_MS,
     waitOnFirstConnect: false,
@@ -78,26 +57,18 @@ export function natsConnectOptions(
     // The client's default waits 2 s before trying a server again: the log would stay paused
     // that long after a NATS restart.
     reconnectTimeWait: NATS_RECONNECT_WAIT_MS,
+    // The client gives up after two refused logins in a row by default: the log would stay
+    // paused for good, even once the server takes the credentials again.
+    ignoreAuthErrorAbort: true,
+    ...natsAuthOptions(settings, readFile),
   };
-  if (settings.natsCreds !== undefined) {
-    const creds = readSettingFile(readFile, settings.natsCreds, 'natsCreds');
-    options.authenticator = credsAuthenticator(new TextEncoder().encode(creds));
-  }
-  if (settings.natsUser !== undefined) {
-    options.user = settings.natsUser;
-    options.pass = settings.natsPassword as string;
-  }
-  if (settings.natsToken !== undefined) options.token = settings.natsToken;
-  if (settings.natsTlsCa !== undefined) {
-    options.tls = { ca: readSettingFile(readFile, settings.natsTlsCa, 'natsTlsCa') };
-  }
-  return options;
 }
 
 /**
  * Connects to NATS and opens the event log on its JetStream (creating the stream if missing).
- * Rejects with `ERR_INVALID_OPTION` (settings), `ERR_LOG_UNAVAILABLE` (unreachable, refused
- * login, JetStream disabled) or `ERR_LOG_CONFIG` (a stream with other subjects). The log owns
+ * Rejects with `ERR_INVALID_OPTION` (settings), `ERR_LOG_UNAVAILABLE` (unreachable,
+ * JetStream disabled), `ERR_LOG_AUTH` (NATS refused the login or the TLS handshake) or
+ * `ERR_LOG_CONFIG` (a stream with other subjects). The log owns
  * the connection: its `close()` closes it.
  */
 export async function connectEventLog(settings: NatsSettings): Promise<JetStreamEventLog> {
@@ -118,10 +89,7 @@ async function openEventLog(
   try {
     connection = await connect(options);
   } catch (error) {
-    throw new MazeError(
-      ErrorCode.LogUnavailable,
-      `cannot connect to NATS at ${String(options.servers)}: ${messageOf(error)}`,
-    );
+    throw connectFailure(error, options);
   }
   try {
     return await JetStreamEventLog.open(connection, {
@@ -150,9 +118,10 @@ export interface PatientConnect {
 
 /**
  * `connectEventLog()`, tried again while NATS is unavailable (`ERR_LOG_UNAVAILABLE`: not
- * reachable yet, a refused login, JetStream off), after a pause that doubles from
+ * reachable yet, JetStream off), after a pause that doubles from
  * `NATS_RETRY_MIN_MS` up to `NATS_RETRY_MAX_MS`; each failure is reported. Any other
- * failure (a bad setting, a stream with other subjects) rejects at once.
+ * failure (a bad setting, a refused login or TLS handshake, a stream with other subjects)
+ * rejects at once.
  */
 export async function connectEventLogPatiently(
   settings: NatsSettings,
@@ -191,21 +160,41 @@ function abortableDelay(ms: number, signal: AbortSignal | undefined): Promise<vo
   });
 }
 
+/**
+ * Why `connect()` failed, for the log: `ERR_LOG_AUTH` naming what NATS refused and the
+ * settings to check, else `ERR_LOG_UNAVAILABLE`.
+ */
+function connectFailure(error: unknown, options: NodeConnectionOptions): MazeError {
+  const at = `NATS at ${String(options.servers)}`;
+  switch (refusalOf(error)) {
+    case 'login':
+      return new MazeError(
+        ErrorCode.LogAuth,
+        `${at} refused the login: ${messageOf(error)} (check natsUser and natsPasswordFile, natsTokenFile or natsCreds, and the server's authorization)`,
+      );
+    case 'tls':
+      return new MazeError(
+        ErrorCode.LogAuth,
+        `TLS with ${at} failed: ${messageOf(error)} (check natsTlsCa, natsTlsCert and natsTlsKey, and the server's tls block)`,
+      );
+    default: {
+      // A server that wants a client certificate, and gets none or one it does not trust,
+      // drops the connection after the handshake: the client sees only a timeout.
+      const hint =
+        options.tls !== undefined && /timeout/i.test(messageOf(error))
+          ? ' (with TLS, also what a server that does not accept the client certificate, natsTlsCert, looks like)'
+          : '';
+      return new MazeError(
+        ErrorCode.LogUnavailable,
+        `cannot connect to ${at}: ${messageOf(error)}${hint}`,
+      );
+    }
+  }
+}
+
 function checkSettings(settings: NatsSettings): void {
   for (const [name, row] of Object.entries(NATS_OPTIONS)) {
     const value = settings[name as keyof NatsSettings];
     if (value !== undefined) checkOptionValue(row, value, name);
   }
-}
-
-function readSettingFile(readFile: ReadSettingFile, path: string, name: string): string {
-  try {
-    return readFile(path);
-  } catch (error) {
-    throw invalid(`cannot read the ${name} file ${path}: ${messageOf(error)}`);
-  }
-}
-
-function invalid(message: string): MazeError {
-  return new MazeError(ErrorCode.InvalidOption, message);
 }

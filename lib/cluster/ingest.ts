@@ -205,6 +205,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     this.#input = new EventInput(options, {
       applyEventLine: (line, lineNumber, connection) =>
         this.#applyEventLine(line, lineNumber, connection),
+      wellFormedLines: () => this.#sequencer.wellFormed,
       flushOutput: () => {
         this.#machine.endOfChunk();
         this.#perform();

@@ -48,6 +48,7 @@ import {
   streamIdentity,
 } from './jetstream-stream.js';
 import { type LogKey, type LogKeyInput, logKeyOf } from './log-key.js';
+import { refusalOf } from './nats-auth.js';
 import { messageOf } from './nats-error.js';
 import { NATS_OPTIONS } from './options.js';
 
@@ -57,11 +58,16 @@ import { NATS_OPTIONS } from './options.js';
  */
 const EVENT_LOG_READ_AHEAD = 16;
 
-/** The connection to NATS went down (`connected: false`) or came back. */
+/**
+ * The connection to NATS went down (`connected: false`) or came back, or NATS refused the
+ * login while the client reconnects (`refused`, with `connected: false`).
+ */
 export interface ConnectionChange {
   readonly connected: boolean;
-  /** The server it lost or reached. */
+  /** The server it lost, reached, or that refused it. */
   readonly server: string;
+  /** Why NATS refused the login (`Authorization Violation`, …); the client tries again. */
+  readonly refused?: string;
 }
 
 /** The options with their defaults filled in; retention stays optional (see `maxAge`). */
@@ -194,6 +200,15 @@ export class JetStreamEventLog implements EventLog {
   // `EVENT_LOG_PULL_EXPIRES_MS` (measured: gateways resumed ~4 s after a NATS restart).
   async #watchStatus(): Promise<void> {
     for await (const status of this.#connection.status()) {
+      if (status.type === 'error' && refusalOf(status.error) !== undefined) {
+        const change = {
+          connected: false,
+          server: this.#connection.getServer(),
+          refused: messageOf(status.error),
+        };
+        for (const listener of this.#connectionListeners) listener(change);
+        continue;
+      }
       if (status.type !== 'disconnect' && status.type !== 'reconnect') continue;
       this.#connected = status.type === 'reconnect';
       if (this.#connected) {

@@ -15,27 +15,36 @@ export const NATS_OPTIONS = {
   natsUrl: {
     ...UNSET,
     describe:
-      'NATS server URL(s) of the event log, comma-separated (nats://host:4222); serve with it keeps its state in NATS',
+      'NATS server URL(s) of the event log, comma-separated (nats://host:4222, no credentials in it); serve with it keeps its state in NATS',
   },
   natsCreds: {
     ...UNSET,
-    describe: 'NATS credentials file (.creds: user JWT and NKey seed)',
+    describe: 'NATS credentials file (.creds: user JWT and NKey seed, decentralized auth)',
   },
   natsUser: {
     ...UNSET,
-    describe: 'NATS user name (with --nats-password)',
+    describe: 'NATS user name (with --nats-password-file)',
   },
-  natsPassword: {
+  natsPasswordFile: {
     ...UNSET,
-    describe: 'NATS password (prefer the environment variable: flags show in ps)',
+    describe: 'File holding the NATS password of --nats-user (one trailing line break ignored)',
   },
-  natsToken: {
+  natsTokenFile: {
     ...UNSET,
-    describe: 'NATS authentication token (prefer the environment variable: flags show in ps)',
+    describe: 'File holding the NATS authentication token (one trailing line break ignored)',
   },
   natsTlsCa: {
     ...UNSET,
     describe: 'PEM file of the CA that signed the NATS server certificate (turns TLS on)',
+  },
+  natsTlsCert: {
+    ...UNSET,
+    describe:
+      'PEM file of the client certificate shown to NATS (with --nats-tls-key; turns TLS on)',
+  },
+  natsTlsKey: {
+    ...UNSET,
+    describe: 'PEM file of the private key of --nats-tls-cert',
   },
   logKeyFile: {
     ...UNSET,

@@ -13,7 +13,7 @@
  * - A slot that has to wait gets its own copy of its line, so the reorder buffer never pins
  *   the caller's input chunks (own-copy.ts); one released at once keeps the caller's line.
  * - `reset()` goes back to the start number; what was waiting counts as discarded, and
- *   `skipped` keeps counting across resets.
+ *   `skipped` and `wellFormed` keep counting across resets.
  */
 import { ErrorCode, type Problem } from '../errors.js';
 import { checkOptionValue } from '../options/option.js';
@@ -47,6 +47,7 @@ export class EventSequencer {
   readonly #sequencer: Sequencer<SequenceSlot>;
   readonly #delimiter: string;
   #discarded = 0;
+  #wellFormed = 0;
   // The sequencer forgets its skipped count on reset; this count must not.
   #skippedBeforeReset = 0;
 
@@ -69,6 +70,14 @@ export class EventSequencer {
    */
   get discarded(): number {
     return this.#discarded + this.#sequencer.replaced;
+  }
+
+  /**
+   * Lines offered that parsed as events (a sequence number and a valid body), duplicate and
+   * stale ones included, resets included.
+   */
+  get wellFormed(): number {
+    return this.#wellFormed;
   }
 
   /** Numbers declared lost because the reorder buffer overflowed, resets included. */
@@ -98,6 +107,7 @@ export class EventSequencer {
       this.#discarded++;
       return [parsed];
     }
+    if (isEvent(parsed)) this.#wellFormed++;
     return this.#accepted(parsed, this.#sequencer.offer(this.#keepable(parsed)));
   }
 
@@ -114,6 +124,7 @@ export class EventSequencer {
       this.#discarded++;
       return [parsed];
     }
+    if (isEvent(parsed)) this.#wellFormed++;
     if (parsed.sequence >= this.#sequencer.nextSequence) {
       this.#sequencer.advanceTo(parsed.sequence);
     }

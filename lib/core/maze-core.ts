@@ -196,6 +196,15 @@ export class MazeCore {
     );
   }
 
+  /**
+   * Lines pushed that parsed as events (a sequence number and a valid body), duplicate and
+   * stale ones included: what tells a live event source from one that sends only empty or
+   * invalid lines (docs/protocol.md, "Idle event source").
+   */
+  get wellFormedLines(): number {
+    return this.#sequencer.wellFormed;
+  }
+
   /** Takes one event line (with or without its terminator) and applies what became ready. */
   push(line: string): PushResult {
     return this.#applyOffered(this.#sequencer.offer(line));
