@@ -57,8 +57,8 @@ describe('resume', () => {
     const resumed = await attachMemoryClient(maze, `5|2|${maze.epoch}\n`);
     source.peer.write('6|S|9\n7|U|5|9\n8|S|9\n9|B\n');
     const expected = '3|B\n4|S|9\n5|F|1|5\n6|S|9\n9|B\n';
-    await resumed.received.waitForLength(`!EPOCH|${maze.epoch}\n${expected}`.length);
-    expect(resumed.received.text).toBe(`!EPOCH|${maze.epoch}\n${expected}`);
+    await resumed.received.waitForLength(`!EPOCH|${maze.epoch}|2\n${expected}`.length);
+    expect(resumed.received.text).toBe(`!EPOCH|${maze.epoch}|2\n${expected}`);
     expect(steady.received.text.endsWith(expected)).toBe(true);
     expect(reports).toEqual([
       expect.objectContaining({
@@ -88,7 +88,7 @@ describe('resume', () => {
     await waitUntil(() => maze.stats().eventsApplied === 5, '5 events applied');
     const resumed = await attachMemoryClient(maze, `5|2|${maze.epoch}\n`);
     source.peer.write('6|B\n');
-    const expected = `!EPOCH|${maze.epoch}\n!GAP|trimmed|6\n6|B\n`;
+    const expected = `!EPOCH|${maze.epoch}|5\n!GAP|trimmed|6\n6|B\n`;
     await resumed.received.waitForLength(expected.length);
     expect(resumed.received.text).toBe(expected);
     expect(maze.stats()).toMatchObject({ clientsResumed: 0, resumesRefused: 1, resumableAfter: 6 });
@@ -101,7 +101,7 @@ describe('resume', () => {
     await waitUntil(() => maze.stats().eventsApplied === 5, '5 events applied');
     const resumed = await attachMemoryClient(maze, `5|5|${maze.epoch}\n`);
     source.peer.write('6|B\n');
-    const expected = `!EPOCH|${maze.epoch}\n6|B\n`;
+    const expected = `!EPOCH|${maze.epoch}|5\n6|B\n`;
     await resumed.received.waitForLength(expected.length);
     expect(resumed.received.text).toBe(expected);
     expect(maze.stats()).toMatchObject({ clientsResumed: 1, resumeNotifications: 0 });
@@ -114,7 +114,7 @@ describe('resume', () => {
     await waitUntil(() => maze.stats().eventsApplied === 5, '5 events applied');
     const resumed = await attachMemoryClient(maze, `5|0000000000007|${maze.epoch}\r\n`);
     source.peer.write('6|B\n');
-    const expected = `!EPOCH|${maze.epoch}\n!GAP|ahead|6\n6|B\n`;
+    const expected = `!EPOCH|${maze.epoch}|5\n!GAP|ahead|6\n6|B\n`;
     await resumed.received.waitForLength(expected.length);
     expect(resumed.received.text).toBe(expected);
   });
@@ -162,13 +162,54 @@ describe('resume', () => {
     const aware = await attachMemoryClient(maze, '5|-\r\n');
     const plain = await attachMemoryClient(maze, '5\n');
     source.peer.write('6|B\n');
-    const expected = `!EPOCH|${maze.epoch}\n6|B\n`;
+    const expected = `!EPOCH|${maze.epoch}|5\n6|B\n`;
     await aware.received.waitForLength(expected.length);
     await plain.received.waitForLength(4);
     expect(aware.received.text).toBe(expected);
     // The original protocol's client is never sent anything but notifications.
     expect(plain.received.text).toBe('6|B\n');
     expect(maze.stats()).toMatchObject({ clientsResumed: 0, resumesRefused: 0 });
+    expect(problems).toEqual([]);
+  });
+
+  it('resumes a USERID|- client that received nothing after the number its epoch line gave: what it was owed, nothing from before it joined', async () => {
+    const { maze, problems } = newMaze({ resumeBytes: HISTORY_BYTES });
+    const source = attachMemorySource(maze);
+    source.peer.write(HEAD);
+    await waitUntil(() => maze.stats().eventsApplied === 5, '5 events applied');
+    const aware = await attachMemoryClient(maze, '5|-\n');
+    await aware.received.waitForLength(`!EPOCH|${maze.epoch}|5\n`.length);
+    expect(aware.received.text).toBe(`!EPOCH|${maze.epoch}|5\n`);
+    aware.leave();
+    await waitUntil(() => maze.stats().clientsConnected === 0, 'the client to be gone');
+    // 6 a status update of 9, whom 5 follows since 1; 7 a private message to 5; 8 not for 5.
+    source.peer.write('6|S|9\n7|P|2|5\n8|P|5|2\n');
+    await waitUntil(() => maze.stats().eventsApplied === 8, '8 events applied');
+    const last = /^!EPOCH\|[^|]+\|(\d+)\n$/.exec(aware.received.text)?.[1];
+    const resumed = await attachMemoryClient(maze, `5|${last}|${maze.epoch}\n`);
+    source.peer.write('9|B\n');
+    // Resuming after 0 instead would have replayed 2 to 5, sent before the client joined.
+    const expected = `!EPOCH|${maze.epoch}|5\n6|S|9\n7|P|2|5\n9|B\n`;
+    await resumed.received.waitForLength(expected.length);
+    expect(resumed.received.text).toBe(expected);
+    expect(maze.stats()).toMatchObject({ clientsResumed: 1, resumeNotifications: 2 });
+    expect(problems).toEqual([]);
+  });
+
+  it('gives startSequence - 1 as the last number while nothing is applied, so resuming after it misses nothing', async () => {
+    const { maze, problems } = newMaze({ resumeBytes: HISTORY_BYTES, startSequence: 10 });
+    const aware = await attachMemoryClient(maze, '5|-\n');
+    await aware.received.waitForLength(`!EPOCH|${maze.epoch}|9\n`.length);
+    expect(aware.received.text).toBe(`!EPOCH|${maze.epoch}|9\n`);
+    aware.leave();
+    await waitUntil(() => maze.stats().clientsConnected === 0, 'the client to be gone');
+    const source = attachMemorySource(maze);
+    source.peer.write('10|B\n11|P|2|5\n');
+    await waitUntil(() => maze.stats().eventsApplied === 2, '2 events applied');
+    const resumed = await attachMemoryClient(maze, `5|9|${maze.epoch}\n`);
+    const expected = `!EPOCH|${maze.epoch}|9\n10|B\n11|P|2|5\n`;
+    await resumed.received.waitForLength(expected.length);
+    expect(resumed.received.text).toBe(expected);
     expect(problems).toEqual([]);
   });
 
@@ -182,7 +223,7 @@ describe('resume', () => {
     // Its number is one this stream applied: read against it, it would be replayed 3 and 4.
     const resumed = await attachMemoryClient(maze, '5|2|123456789\n');
     source.peer.write('6|B\n');
-    const expected = `!EPOCH|${maze.epoch}\n!GAP|epoch|6\n6|B\n`;
+    const expected = `!EPOCH|${maze.epoch}|5\n!GAP|epoch|6\n6|B\n`;
     await resumed.received.waitForLength(expected.length);
     expect(resumed.received.text).toBe(expected);
     expect(reports).toEqual([
@@ -211,7 +252,7 @@ describe('resume', () => {
     await waitUntil(() => maze.stats().resumesWaiting === 1, 'the resume to wait');
     slow.peer.resume();
     const client = await withTimeout(resumed, WAIT_MS, 'the resume');
-    const expected = `!EPOCH|${maze.epoch}\n${broadcasts}`;
+    const expected = `!EPOCH|${maze.epoch}|0\n${broadcasts}`;
     await client.received.waitForLength(expected.length);
     expect(client.received.text).toBe(expected);
     expect(maze.stats()).toMatchObject({ clientsResumed: 1, resumesWaiting: 0 });
@@ -271,7 +312,7 @@ describe('the epoch', () => {
     // 2 is this stream's last number too: without the epoch it would look like nothing missed.
     const resumed = await attachMemoryClient(maze, `5|2|${before}\n`);
     second.peer.write('3|B\n');
-    const expected = `!EPOCH|${maze.epoch}\n!GAP|epoch|3\n3|B\n`;
+    const expected = `!EPOCH|${maze.epoch}|2\n!GAP|epoch|3\n3|B\n`;
     await resumed.received.waitForLength(expected.length);
     expect(resumed.received.text).toBe(expected);
   });
@@ -298,7 +339,7 @@ describe('resume at the client limit', () => {
     const identified = waitForClientEvent(maze, 'clientIdentified', connection);
     slow.peer.resume();
     await identified;
-    const expected = `!EPOCH|${maze.epoch}\n${broadcasts}`;
+    const expected = `!EPOCH|${maze.epoch}|0\n${broadcasts}`;
     await received.waitForLength(expected.length);
     expect(received.text).toBe(expected);
     expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.ClientLimit]);

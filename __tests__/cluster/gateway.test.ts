@@ -428,7 +428,7 @@ describe('Gateway: the epoch its clients resume against', () => {
     // User 1 follows nobody: the broadcasts are its notifications.
     const client = await attachMemoryClient(old, '1|-\n');
     await appendRange(log, 1, 3);
-    const before = `!EPOCH|${old.epoch}\n1|B\n11|B\n21|B\n`;
+    const before = `!EPOCH|${old.epoch}|0\n1|B\n11|B\n21|B\n`;
     await client.received.waitForLength(before.length);
     expect(client.received.text).toBe(before);
     const stopped = new Promise<Problem>((resolve) => old.once('stopped', resolve));
@@ -446,8 +446,8 @@ describe('Gateway: the epoch its clients resume against', () => {
     const stale = await attachMemoryClient(gateway, `1|30|${old.epoch}\n`);
     const current = await attachMemoryClient(gateway, `1|40|${gateway.epoch}\n`);
     await appendRange(log, 6, 6);
-    const staleExpected = `!EPOCH|${gateway.epoch}\n!GAP|epoch|51\n51|B\n`;
-    const currentExpected = `!EPOCH|${gateway.epoch}\n41|B\n51|B\n`;
+    const staleExpected = `!EPOCH|${gateway.epoch}|50\n!GAP|epoch|51\n51|B\n`;
+    const currentExpected = `!EPOCH|${gateway.epoch}|40\n41|B\n51|B\n`;
     await stale.received.waitForLength(staleExpected.length);
     await current.received.waitForLength(currentExpected.length);
     expect(stale.received.text).toBe(staleExpected);

@@ -38,8 +38,9 @@ describe('isEpoch and checkEpoch', () => {
     );
   });
 
-  it('puts it on an LF-terminated line that no event line can be', () => {
-    expect(epochLine('42')).toBe('!EPOCH|42\n');
+  it('puts it on an LF-terminated line that no event line can be, with the number notifications start after', () => {
+    expect(epochLine('42', 17)).toBe('!EPOCH|42|17\n');
+    expect(epochLine('42', 0)).toBe('!EPOCH|42|0\n');
   });
 });
 
@@ -63,6 +64,24 @@ describe('MazeCore and its epoch', () => {
     for (const after of [0, 1, 2, 9]) {
       expect(core.resume(5, after, '43')).toEqual({ exact: false, reason: 'epoch', next: 3 });
     }
+  });
+
+  it('names the last event applied, the one before startSequence while none was', () => {
+    expect(new MazeCore().lastApplied).toBe(0);
+    const core = new MazeCore({ startSequence: 7, resumeBytes: 1 << 20 });
+    expect(core.lastApplied).toBe(6);
+    // Resuming after it before anything was applied is exact: nothing missed.
+    expect(core.resume(5, core.lastApplied, core.epoch)).toMatchObject({
+      exact: true,
+      notifications: 0,
+    });
+    core.push('8|B\n');
+    expect(core.lastApplied).toBe(6);
+    core.push('7|B\n');
+    expect(core.lastApplied).toBe(8);
+    expect(core.resume(5, 6, core.epoch)).toMatchObject({ exact: true, notifications: 2 });
+    core.reset();
+    expect(core.lastApplied).toBe(6);
   });
 
   it('is 0 unless given, and checks the one given against its delimiter', () => {

@@ -2,6 +2,7 @@
 // resuming against one that never drops.
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { epochLine } from '../../lib/core/epoch.js';
 import { MazeCore } from '../../lib/core/maze-core.js';
 import { firstDeliveryMismatch } from '../helpers/compare.js';
 import { expectedDeliveries, type ModelOp } from '../helpers/model.js';
@@ -28,14 +29,21 @@ const sequenceOf = (line: string): number => Number(/^\d+/.exec(line)?.[0]);
 
 /**
  * Turns some connects of `ops` into resumes after a random number near the stream's
- * position (below it, at it, or ahead of it), a few of them naming another epoch.
+ * position (below it, at it, or ahead of it), a few of them naming another epoch, and some
+ * into resume-aware first connections (`USERID|-`).
  */
 function withResumes(ops: readonly ModelOp[], seed: number, rate: number): ModelOp[] {
   const rng = mulberry32(seed);
   let lines = 0;
   return ops.map((op) => {
     if (op.kind === 'line') lines++;
-    if (op.kind !== 'connect' || rng() >= rate) return op;
+    if (op.kind !== 'connect') return op;
+    const draw = rng();
+    if (draw >= rate) {
+      return draw < (1 + rate) / 2
+        ? { kind: 'aware', connection: op.connection, user: op.user }
+        : op;
+    }
     return {
       kind: 'resume',
       connection: op.connection,
@@ -68,14 +76,18 @@ function runCore(ops: readonly ModelOp[], core: MazeCore): CoreRun {
   const refused: CoreRun['refused'][number][] = [];
   for (const op of ops) {
     modelOps.push(op);
-    if (op.kind === 'connect' || op.kind === 'resume') {
+    if (op.kind === 'connect' || op.kind === 'aware' || op.kind === 'resume') {
       const lines: string[] = [];
+      if (op.kind === 'aware') lines.push(epochLine(core.epoch, core.lastApplied));
       if (op.kind === 'resume') {
         const before = core.stats();
         const outcome = core.resume(op.user, op.after, op.epoch);
+        // As the adapter writes it: the notifications start after LASTSEQ, or the gap's next - 1.
+        lines.push(epochLine(core.epoch, outcome.exact ? op.after : outcome.next - 1));
         if (outcome.exact) {
-          lines.push(...linesOf(outcome.output));
-          expect(outcome.notifications).toBe(lines.length);
+          const replayed = linesOf(outcome.output);
+          expect(outcome.notifications).toBe(replayed.length);
+          lines.push(...replayed);
         } else {
           refused.push({
             reason: outcome.reason,
@@ -85,10 +97,11 @@ function runCore(ops: readonly ModelOp[], core: MazeCore): CoreRun {
             lastApplied: before.nextSequence - 1,
           });
           expect(outcome.next).toBe(before.nextSequence);
-          // The model replays nothing for another epoch by itself.
+          // The model replays nothing for another epoch by itself; a refused resume is
+          // live from now on, as a `USERID|-` connection.
           if (outcome.reason !== 'epoch') {
             modelOps[modelOps.length - 1] = {
-              kind: 'connect',
+              kind: 'aware',
               connection: op.connection,
               user: op.user,
             };
@@ -178,7 +191,9 @@ describe('MazeCore.resume() against the reference model', () => {
 
 /**
  * One user with two connections from the start: a steady one, and a flaky one that drops at
- * random points and resumes after the last number it received (or the start).
+ * random points and resumes after the greater of the last number it received and the one
+ * its last epoch line gave (`USERID|-` at first): so after a drop that cut it off before any
+ * notification, it resumes where that connection's notifications started.
  */
 function flakyAgainstSteady(
   options: OpStreamOptions,
@@ -197,9 +212,10 @@ function flakyAgainstSteady(
   const flaky: string[] = [];
   const gaps: [after: number, through: number][] = [];
   let flakyOpen = true;
-  let lastSeen = (options.start ?? 1) - 1;
   core.connect(user); // steady
-  core.connect(user); // flaky
+  // The flaky one identifies as `USERID|-`: its epoch line names the last number applied.
+  let lastSeen = core.lastApplied;
+  core.connect(user);
   const others = new Map<number, number>();
   // Leading zeros are valid: some lines are long, so long and short ones share the history.
   const padding = extra.padding ?? 0;
@@ -229,14 +245,13 @@ function flakyAgainstSteady(
       flakyOpen = false;
     } else if (!flakyOpen && (rng() < 0.3 || index === ops.length - 1)) {
       const outcome = core.resume(user, lastSeen, core.epoch);
+      // The epoch line's number, as the adapter writes it.
+      const epochLast = outcome.exact ? lastSeen : outcome.next - 1;
+      if (!outcome.exact) gaps.push([lastSeen, epochLast]);
+      lastSeen = Math.max(lastSeen, epochLast);
       if (outcome.exact) {
         flaky.push(...linesOf(outcome.output));
         if (outcome.notifications > 0) lastSeen = sequenceOf(flaky[flaky.length - 1] as string);
-      } else {
-        // As a client learns from the gap line: live from the next number on.
-        const next = core.stats().nextSequence;
-        gaps.push([lastSeen, next - 1]);
-        lastSeen = next - 1;
       }
       core.connect(user);
       flakyOpen = true;

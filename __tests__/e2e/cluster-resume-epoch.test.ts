@@ -17,7 +17,7 @@ const USERS = 25;
 const WAIT_MS = 30_000;
 const STATS = ['--stats-interval', '50'];
 const HISTORY = [...STATS, '--resume-bytes', String(16 * 1024 * 1024)];
-const EPOCH_LINE = /^!EPOCH\|(\d{1,20})\n/;
+const EPOCH_LINE = /^!EPOCH\|(\d{1,20})\|\d{1,16}\n/;
 
 const peers = useTcpPeers();
 
@@ -69,7 +69,7 @@ describeWithNats(
       expect(createdMs).toBeLessThanOrEqual(Date.now());
       // The same epoch resumes exactly on the other gateway: nothing missed, no gap line.
       await waitUntil(() => lastStats(b).nextSequence === '2001', 'gateway b at the end', WAIT_MS);
-      expect(await epochOf(b, `3|2000|${epoch}\n`)).toBe(epoch);
+      expect(await epochOf(b, `3|2000|${epoch}\n`, '|2000\n')).toBe(epoch);
       await waitUntil(() => lastStats(b).clientsResumed === '1', 'the exact resume', WAIT_MS);
       expect(lastStats(b).resumesRefused).toBe('0');
       expect(await stop(first)).toBe(0);
@@ -86,7 +86,7 @@ describeWithNats(
       const fresh = await gateway(nats, stream, HISTORY);
       await waitUntil(() => lastStats(fresh).nextSequence === '3001', 'the new gateway', WAIT_MS);
       // 1,500 is a number of the new stream too: read against it, it would be replayed.
-      const renewed = await epochOf(fresh, `1|1500|${epoch}\n`, '!GAP|epoch|3001\n');
+      const renewed = await epochOf(fresh, `1|1500|${epoch}\n`, '|3000\n!GAP|epoch|3001\n');
       expect(renewed).not.toBe(epoch);
       expect(BigInt(renewed)).toBeGreaterThan(BigInt(epoch));
       for (const server of [second, fresh]) expect(await stop(server)).toBe(0);

@@ -71,6 +71,31 @@ describe('expectedDeliveries (reference model)', () => {
   });
 });
 
+describe('expectedDeliveries: resume-aware connections', () => {
+  it('opens them with the epoch line, naming the number their notifications start after', () => {
+    const received = expectedDeliveries(
+      [
+        { kind: 'aware', connection: 1, user: 5 }, // nothing applied: startSequence - 1
+        line('10|B\n'),
+        line('11|P|1|5\n'),
+        disconnectOp(1),
+        { kind: 'aware', connection: 2, user: 5 },
+        line('12|B\n'),
+        { kind: 'resume', connection: 3, user: 5, after: 10, epoch: 'e' }, // replayed
+        { kind: 'resume', connection: 4, user: 5, after: 10, epoch: 'f' }, // another epoch
+        { kind: 'resume', connection: 5, user: 5, after: 13, epoch: 'e' }, // ahead
+        line('13|B\n'),
+      ],
+      { startSequence: 10, epoch: 'e' },
+    );
+    expect(received.get(1)).toEqual(['!EPOCH|e|9\n', '10|B\n', '11|P|1|5\n']);
+    expect(received.get(2)).toEqual(['!EPOCH|e|11\n', '12|B\n', '13|B\n']);
+    expect(received.get(3)).toEqual(['!EPOCH|e|10\n', '11|P|1|5\n', '12|B\n', '13|B\n']);
+    expect(received.get(4)).toEqual(['!EPOCH|e|12\n', '13|B\n']);
+    expect(received.get(5)).toEqual(['!EPOCH|e|12\n', '13|B\n']);
+  });
+});
+
 describe('stream helpers', () => {
   it('generates the same valid lines for the same seed, numbered from start', () => {
     const lines = generateEventLines({ count: 500, users: 7, seed: 42, start: 3 });

@@ -9,7 +9,9 @@
  * first gets, for every event applied after that number, what a connection of its user open
  * all along would have got (the model keeps every applied event, with the followers of a
  * status update's sender at its time); one that names a number not applied yet, or another
- * epoch, gets nothing replayed.
+ * epoch, gets nothing replayed. A resume-aware connection (`USERID|-`, or a resume) first
+ * gets the epoch line `!EPOCH|<epoch>|<last>`, `<last>` the number its notifications start
+ * after: the resume's number when replayed, else the last number applied.
  *
  * Simplifications, on purpose: every arrived event is kept in a plain Map (no capacity, so
  * callers must use a reorder capacity the stream never fills), lines are parsed with split
@@ -21,6 +23,8 @@ export type ModelOp =
   | { kind: 'line'; line: string } // one event line as sent, terminator included
   | { kind: 'connect'; connection: number; user: number } // a client connection identifies as `user`
   | { kind: 'disconnect'; connection: number }
+  // a client connection identifies as `user|-`
+  | { kind: 'aware'; connection: number; user: number }
   // a client connection identifies as `user`, resuming after sequence number `after` of `epoch`
   | { kind: 'resume'; connection: number; user: number; after: number; epoch: string };
 
@@ -122,14 +126,19 @@ export function expectedDeliveries(
     }
   };
 
+  const epoch = options.epoch ?? '0';
   for (const op of ops) {
-    if (op.kind === 'connect' || op.kind === 'resume') {
+    if (op.kind === 'connect' || op.kind === 'aware' || op.kind === 'resume') {
       openConnections.set(op.connection, op.user);
       if (!received.has(op.connection)) received.set(op.connection, []);
-      if (op.kind === 'resume' && op.epoch === (options.epoch ?? '0') && op.after < nextSequence) {
-        const replay = received.get(op.connection) as string[];
+      const lines = received.get(op.connection) as string[];
+      const replayed = op.kind === 'resume' && op.epoch === epoch && op.after < nextSequence;
+      if (op.kind !== 'connect') {
+        lines.push(`!EPOCH|${epoch}|${replayed ? op.after : nextSequence - 1}\n`);
+      }
+      if (replayed) {
         for (const event of applied) {
-          if (event.sequence > op.after && event.notifies(op.user)) replay.push(event.text);
+          if (event.sequence > op.after && event.notifies(op.user)) lines.push(event.text);
         }
       }
     } else if (op.kind === 'disconnect') {

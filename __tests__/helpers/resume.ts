@@ -1,13 +1,15 @@
 /**
  * A client that drops and resumes (docs/protocol.md §12), for tests over any client taker:
  * it keeps what all its connections received, and each new connection identifies with the
- * number of the last complete line received so far and the epoch its first connection
- * (`USERID|-`) was given. Every connection must open with the epoch line, the same each time.
+ * epoch its first connection (`USERID|-`) was given and the greater of the last number an
+ * epoch line gave and the number of the last complete line received: so a connection that
+ * received nothing resumes where its epoch line said its notifications start. Every
+ * connection must open with the epoch line, the same epoch each time.
  */
 import { attachMemoryClient, type ClientTaker, type MemoryClient, waitUntil } from './sockets.js';
 
-/** `!EPOCH|<epoch>`, LF-terminated, at the start of a connection's output. */
-const EPOCH_LINE = /^!EPOCH\|([^|\r\n]+)\n/;
+/** `!EPOCH|<epoch>|<last>`, LF-terminated, at the start of a connection's output. */
+const EPOCH_LINE = /^!EPOCH\|([^|\r\n]+)\|(\d+)\n/;
 
 /** The sequence number of the last complete event line of `text`, or `fallback`. */
 export function lastSequenceIn(text: string, fallback: number): number {
@@ -25,14 +27,10 @@ export class FlakyClient {
   /** The length of the current connection's epoch line, which is not a notification. */
   #epochLineLength = 0;
   #epoch: string | undefined;
-  #lastSequence: number;
+  /** Known once the first epoch line arrived. */
+  #lastSequence = 0;
 
-  constructor(
-    readonly user: number,
-    startSequence = 1,
-  ) {
-    this.#lastSequence = startSequence - 1;
-  }
+  constructor(readonly user: number) {}
 
   /** The number the next connection resumes after. */
   get lastSequence(): number {
@@ -51,7 +49,8 @@ export class FlakyClient {
 
   /**
    * Connects to `taker`: as `USERID|-` the first time, then resuming after the last number
-   * received; resolves once the epoch line arrived. Throws when it is not the first one's.
+   * received or given; resolves once the epoch line arrived. Throws when it is not the first
+   * one's.
    */
   async connect(taker: ClientTaker): Promise<void> {
     const resume = this.#epoch === undefined ? '-' : `${this.#lastSequence}|${this.#epoch}`;
@@ -62,9 +61,12 @@ export class FlakyClient {
     const line = EPOCH_LINE.exec(current.received.text);
     if (line === null) throw new Error(`no epoch line first: ${current.received.text}`);
     const epoch = line[1] as string;
+    const last = Number(line[2]);
     if (this.#epoch !== undefined && epoch !== this.#epoch) {
       throw new Error(`the epoch changed from ${this.#epoch} to ${epoch}`);
     }
+    // Its notifications start after `last`; numbers received before may be above it (ahead).
+    this.#lastSequence = this.#epoch === undefined ? last : Math.max(this.#lastSequence, last);
     this.#epoch = epoch;
     this.#epochLineLength = line[0].length;
   }

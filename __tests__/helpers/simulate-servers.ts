@@ -1,8 +1,9 @@
 /**
  * Tiny Follower Maze servers for the simulator's tests: a naive, correct one, and the same
  * with one injected fault, to prove the simulator notices each kind of misbehaviour. It
- * sends its epoch line to a client that identifies as `USERID|-` or `USERID|LASTSEQ|EPOCH`,
- * and resumes the latter from a log of every notification each identified user was owed.
+ * sends its epoch line (`!EPOCH|EPOCH|LAST`) to a client that identifies as `USERID|-` or
+ * `USERID|LASTSEQ|EPOCH`, and resumes the latter from a log of every notification each
+ * identified user was owed.
  * Test code only: it buffers whole lines as strings and keeps everything in memory.
  * Beside them, a stand-in for a cluster (`startTestCluster`): one event port, several
  * client ports, each served by its own maze.
@@ -51,9 +52,10 @@ export type Fault =
   | { readonly kind: 'resend-last' }
   /**
    * Resumed connections get no epoch line (`missing`), or each resume-aware connection is
-   * given another epoch, as if the stream restarted (`changing`).
+   * given another epoch, as if the stream restarted (`changing`), or a resumed connection's
+   * epoch line names LASTSEQ - 1 with no gap line after it (`last`).
    */
-  | { readonly kind: 'epoch'; readonly fault: 'missing' | 'changing' };
+  | { readonly kind: 'epoch'; readonly fault: 'missing' | 'changing' | 'last' };
 
 export interface NaiveServer {
   readonly eventPort: number;
@@ -236,16 +238,26 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
         fault?.kind === 'epoch' && fault.fault === 'changing' ? String(++epochs) : EPOCH;
       const resuming = lastField !== undefined && lastField !== '-';
       const noEpochLine = fault?.kind === 'epoch' && fault.fault === 'missing' && resuming;
-      if (lastField !== undefined && !noEpochLine) socket.write(`!EPOCH|${epoch}\n`);
+      // The first event this connection is sent, replayed or live, and the number its
+      // epoch line says they start after (a resend-last server believes it replays exactly).
+      let from = next;
+      let last = next - 1;
+      let gap: string | undefined;
       if (resuming && epochField !== epoch) {
-        socket.write(`!GAP|epoch|${next}\n`);
+        gap = 'epoch';
       } else if (resuming) {
-        const lastSequence = Number(lastField);
-        let from = fault?.kind === 'resend-last' ? lastSequence : lastSequence + 1;
+        last = Number(lastField);
+        from = fault?.kind === 'resend-last' ? last : last + 1;
         if (fault?.kind === 'gap') {
-          from = fault.reason === 'trimmed' ? next : Math.max(1, lastSequence - 1);
-          socket.write(`!GAP|${fault.reason}|${from}\n`);
+          from = fault.reason === 'trimmed' ? next : Math.max(1, last - 1);
+          last = from - 1;
+          gap = fault.reason;
         }
+        if (fault?.kind === 'epoch' && fault.fault === 'last') last--;
+      }
+      if (lastField !== undefined && !noEpochLine) socket.write(`!EPOCH|${epoch}|${last}\n`);
+      if (gap !== undefined) socket.write(`!GAP|${gap}|${from}\n`);
+      if (resuming && gap !== 'epoch') {
         for (const [sequence, owedLine] of owed.get(id) ?? []) {
           if (sequence >= from) socket.write(owedLine, 'latin1');
         }

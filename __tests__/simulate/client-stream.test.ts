@@ -305,13 +305,16 @@ describe('ClientStream: random chunk boundaries', () => {
   );
 });
 
-/** The epoch line of the server these clients talk to. */
-const EPOCH_LINE = '!EPOCH|77\n';
+/** The epoch line of the server these clients talk to, the notifications starting after `last`. */
+const epochLine = (last: number): string => `!EPOCH|77|${last}\n`;
 
-/** Identifies `client` as `USERID|-` and feeds it the epoch line its connection opens with. */
+/**
+ * Identifies `client` as `USERID|-` and feeds it the epoch line its connection opens with:
+ * its notifications start after the one before the first it is owed.
+ */
 function aware(client: ClientStream): ClientStream {
   expect(client.awareLine()).toBe(`${client.userId}|-`);
-  expect(feed(client, EPOCH_LINE, 100)).toBe(true);
+  expect(feed(client, epochLine(Math.max(0, client.nextExpected - 1)), 100)).toBe(true);
   return client;
 }
 
@@ -329,7 +332,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
   it('discards the line cut in two and resumes after the last whole one', () => {
     const { client, resumedAs } = droppedAfter('3|F|60|50\n4|P|3');
     expect(resumedAs).toBe('50|3|77');
-    expect(feed(client, `${EPOCH_LINE}4|P|32|50\n5|S|32\n6|B\r\n`, 4)).toBe(true);
+    expect(feed(client, `${epochLine(3)}4|P|32|50\n5|S|32\n6|B\r\n`, 4)).toBe(true);
     expect(client.lines).toBe(4);
     expect(client.pending).toBe(0);
     expect(client.receivedDigest).toBe(client.expectedDigest);
@@ -345,14 +348,56 @@ describe('ClientStream: a dropped connection, resumed', () => {
   it('resumes after a drop between lines', () => {
     const { client, resumedAs } = droppedAfter('3|F|60|50\n4|P|32|50\n');
     expect(resumedAs).toBe('50|4|77');
-    expect(feed(client, `${EPOCH_LINE}5|S|32\n6|B\r\n`, 100)).toBe(true);
+    expect(feed(client, `${epochLine(4)}5|S|32\n6|B\r\n`, 100)).toBe(true);
     expect(client.pending).toBe(0);
   });
 
-  it('resumes with 0 before any line', () => {
-    const client = aware(owed(contextOf(EVENTS), 3));
+  it('resumes after the number its epoch line gave when it received nothing, and is owed all the rest', () => {
+    const client = aware(owed(contextOf(EVENTS), 3, 4));
     client.dropped();
-    expect(client.resumeLine()).toBe('50|0|77');
+    expect(client.resumeLine()).toBe('50|2|77');
+    expect(feed(client, `${epochLine(2)}3|F|60|50\n4|P|32|50\n`, 100)).toBe(true);
+    expect(client.pending).toBe(0);
+    expect(client.receivedDigest).toBe(client.expectedDigest);
+  });
+
+  it('after a gap and nothing else, resumes after the gap’s NEXT - 1, as its epoch line said', () => {
+    const { client } = droppedAfter('3|F|60|50\n');
+    expect(feed(client, `${epochLine(4)}!GAP|trimmed|5\n`, 100)).toBe(true);
+    client.dropped();
+    expect(client.resumeLine()).toBe('50|4|77');
+    expect(feed(client, `${epochLine(4)}5|S|32\n6|B\r\n`, 100)).toBe(true);
+    expect(client.pending).toBe(0);
+    expect(client.receivedDigest).toBe(client.expectedDigest);
+  });
+
+  it('cut between its epoch line and the gap line it announced, resumes after the same number again', () => {
+    const { client } = droppedAfter('3|F|60|50\n');
+    expect(feed(client, `${epochLine(4)}!GAP|trim`, 100)).toBe(true);
+    client.dropped();
+    expect(client.resumeLine()).toBe('50|3|77');
+    expect(feed(client, `${epochLine(3)}4|P|32|50\n5|S|32\n6|B\r\n`, 100)).toBe(true);
+    expect(client.pending).toBe(0);
+    expect(client.receivedDigest).toBe(client.expectedDigest);
+  });
+
+  it('after !GAP|ahead and nothing else, resumes after its own last number, above the epoch line’s', () => {
+    const { client } = droppedAfter('3|F|60|50\n4|P|32|50\n');
+    expect(feed(client, `${epochLine(1)}!GAP|ahead|2\n2|B\n`, 100)).toBe(true);
+    client.dropped();
+    expect(client.resumeLine()).toBe('50|4|77');
+  });
+
+  it.each([
+    ['another number and no gap line', `${epochLine(2)}4|P|32|50\n`],
+    ['another number than the gap line’s NEXT - 1', `${epochLine(3)}!GAP|trimmed|5\n`],
+  ])('fails with ERR_SIM_EPOCH when a resumed connection’s epoch line names %s', (_case, text) => {
+    const { client } = droppedAfter('3|F|60|50\n');
+    expect(feed(client, text, 100)).toBe(false);
+    expect(client.failure).toMatchObject({
+      code: SimulationErrorCode.Epoch,
+      context: { lineNumber: 2 },
+    });
   });
 
   it.each([
@@ -362,14 +407,14 @@ describe('ClientStream: a dropped connection, resumed', () => {
     ['the rest of the cut line only', '2|50\n', SimulationErrorCode.OutOfOrder],
   ])('fails on %s', (_case, resumed, code) => {
     const { client } = droppedAfter('3|F|60|50\n4|P|3');
-    expect(feed(client, `${EPOCH_LINE}${resumed}`, 100)).toBe(false);
+    expect(feed(client, `${epochLine(3)}${resumed}`, 100)).toBe(false);
     expect(client.failure?.code).toBe(code);
   });
 
   it('after !GAP|trimmed|NEXT, is owed only the lines from NEXT on', () => {
     const { client } = droppedAfter('3|F|60|50\n');
     const ledger = client.context.ledger;
-    expect(feed(client, `${EPOCH_LINE}!GAP|trimmed|5\n5|S|32\n6|B\r\n`, 1)).toBe(true);
+    expect(feed(client, `${epochLine(4)}!GAP|trimmed|5\n5|S|32\n6|B\r\n`, 1)).toBe(true);
     expect(client.lines).toBe(3);
     expect(client.pending).toBe(0);
     expect(ledger.pending).toBe(0);
@@ -384,7 +429,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
 
   it('after !GAP|trimmed|NEXT, a line below NEXT fails', () => {
     const { client } = droppedAfter('3|F|60|50\n');
-    expect(feed(client, `${EPOCH_LINE}!GAP|trimmed|5\n4|P|32|50\n`, 100)).toBe(false);
+    expect(feed(client, `${epochLine(4)}!GAP|trimmed|5\n4|P|32|50\n`, 100)).toBe(false);
     expect(client.failure?.code).toBe(SimulationErrorCode.Unexpected);
   });
 
@@ -392,7 +437,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
     const { client, resumedAs } = droppedAfter('3|F|60|50\n4|P|32|50\n');
     expect(resumedAs).toBe('50|4|77');
     const ledger = client.context.ledger;
-    const stream = `${EPOCH_LINE}!GAP|ahead|2\n2|B\n3|F|60|50\n4|P|32|50\n5|S|32\n6|B\r\n`;
+    const stream = `${epochLine(1)}!GAP|ahead|2\n2|B\n3|F|60|50\n4|P|32|50\n5|S|32\n6|B\r\n`;
     expect(feed(client, stream, 5)).toBe(true);
     expect(ledger.reconnects).toMatchObject({ refused: { trimmed: 0, ahead: 1 }, repeats: 3 });
     expect(client.lines).toBe(4);
@@ -410,27 +455,29 @@ describe('ClientStream: a dropped connection, resumed', () => {
     client.dropped();
     client.resumeLine();
     expect(context.ledger.mustPause).toBe(true);
-    expect(feed(client, `${EPOCH_LINE}!GAP|trimmed|4\n`, 100)).toBe(true);
+    expect(feed(client, `${epochLine(3)}!GAP|trimmed|4\n`, 100)).toBe(true);
     expect(context.ledger.clientsOverLimit).toBe(0);
     expect(context.ledger.mayResume).toBe(true);
   });
 
+  // `opening`: the epoch line's number on a resumed connection (LASTSEQ 3 unless a gap follows).
   it.each([
-    ['on a connection never dropped', '!GAP|trimmed|5\n', false],
-    ['after the first line of the resumed connection', '4|P|32|50\n!GAP|trimmed|6\n', true],
-    ['twice', '!GAP|trimmed|5\n!GAP|trimmed|6\n', true],
-    ['with another reason', '!GAP|late|5\n', true],
-    ['without its number', '!GAP|trimmed|\n', true],
-    ['with a CRLF', '!GAP|trimmed|5\r\n', true],
+    ['on a connection never dropped', '!GAP|trimmed|5\n', undefined],
+    ['after the first line of the resumed connection', '4|P|32|50\n!GAP|trimmed|6\n', 3],
+    ['twice', '!GAP|trimmed|5\n!GAP|trimmed|6\n', 4],
+    ['with another reason', '!GAP|late|5\n', 3],
+    ['without its number', '!GAP|trimmed|\n', 3],
+    ['with a CRLF', '!GAP|trimmed|5\r\n', 3],
     // The client named the server's own epoch.
-    ['saying "epoch"', '!GAP|epoch|5\n', true],
-  ])('fails on a !GAP line %s', (_case, text, resumed) => {
+    ['saying "epoch"', '!GAP|epoch|5\n', 3],
+  ])('fails on a !GAP line %s', (_case, text, opening) => {
     const client = owed(contextOf(EVENTS), 4, 5, 6);
-    if (resumed) {
+    if (opening !== undefined) {
       aware(client).dropped();
       client.resumeLine();
     }
-    expect(feed(client, `${resumed ? EPOCH_LINE : ''}${text}`, 3)).toBe(false);
+    const epoch = opening === undefined ? '' : epochLine(opening);
+    expect(feed(client, `${epoch}${text}`, 3)).toBe(false);
     expect(client.failure?.code).toBe(SimulationErrorCode.BadLine);
   });
 
@@ -438,7 +485,8 @@ describe('ClientStream: a dropped connection, resumed', () => {
     ['a notification', '4|P|32|50\n'],
     ['a gap line', '!GAP|trimmed|5\n'],
     ['an epoch line without its epoch', '!EPOCH|\n'],
-    ['an epoch line with a CRLF', '!EPOCH|77\r\n'],
+    ['an epoch line without its number', '!EPOCH|77\n'],
+    ['an epoch line with a CRLF', '!EPOCH|77|3\r\n'],
   ])('fails with ERR_SIM_EPOCH when a resumed connection opens with %s', (_case, text) => {
     const client = aware(owed(contextOf(EVENTS), 4, 5, 6));
     client.dropped();
@@ -454,7 +502,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
     const client = aware(owed(contextOf(EVENTS), 4, 5, 6));
     client.dropped();
     client.resumeLine();
-    expect(feed(client, '!EPOCH|78\n4|P|32|50\n', 100)).toBe(false);
+    expect(feed(client, '!EPOCH|78|3\n4|P|32|50\n', 100)).toBe(false);
     expect(client.failure).toMatchObject({
       code: SimulationErrorCode.Epoch,
       message: expect.stringContaining('epoch is 78, not 77'),
@@ -470,7 +518,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
     expect(client.failure?.code).toBe(SimulationErrorCode.Epoch);
     const good = new ClientStream(4, 51, contextOf(EVENTS, 2));
     good.awareLine();
-    expect(feed(good, `${EPOCH_LINE}1|B\n2|B\n`, 3)).toBe(true);
+    expect(feed(good, `${epochLine(0)}1|B\n2|B\n`, 3)).toBe(true);
     expect(good.registered).toBe(true);
     expect(good.lines).toBe(2);
     expect(good.receivedDigest).toBe(good.expectedDigest);
@@ -478,7 +526,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
 
   it('takes an epoch line on a plain connection for a bad line', () => {
     const client = owed(contextOf(EVENTS), 4);
-    expect(feed(client, EPOCH_LINE, 100)).toBe(false);
+    expect(feed(client, epochLine(3), 100)).toBe(false);
     expect(client.failure?.code).toBe(SimulationErrorCode.BadLine);
   });
 
@@ -497,7 +545,8 @@ describe('ClientStream: a dropped connection, resumed', () => {
       let at = 0;
       let drops = 0;
       while (at < text.length) {
-        const cut = Math.min(text.length, at + randomInt(rng, 1, 400));
+        // 0: a connection that drops having received nothing after its epoch line.
+        const cut = Math.min(text.length, at + randomInt(rng, 0, 400));
         for (let from = at; from < cut; ) {
           const chunk = text.slice(from, Math.min(cut, from + randomInt(rng, 1, 40)));
           expect(client.receive(chunk, chunk.length)).toBe(true);
@@ -507,7 +556,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
         client.dropped();
         drops++;
         const lastSequence = Number(client.resumeLine().split('|')[1]);
-        expect(feed(client, EPOCH_LINE, randomInt(rng, 1, 12))).toBe(true);
+        expect(feed(client, epochLine(lastSequence), randomInt(rng, 1, 12))).toBe(true);
         at = starts[lastSequence] as number;
       }
       expect(drops).toBeGreaterThan(10);

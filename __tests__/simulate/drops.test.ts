@@ -48,15 +48,16 @@ describe('DropSchedule', () => {
     }
   });
 
-  it('drops after a whole line at least, never taking an LF of a line it cuts', () => {
+  it('drops after a whole line at least once resumed, never taking an LF of a line it cuts', () => {
     const bytes = Buffer.from(text, 'latin1');
     const points = dropPoints(new DropSchedule(7, 0, 3), text, 4096);
     let resumedAt = 0;
     let midLine = 0;
-    for (const point of points) {
+    for (const [index, point] of points.entries()) {
       const lastLf = bytes.lastIndexOf(0x0a, point - 1);
-      // A whole line of this connection was received before the drop.
-      expect(lastLf).toBeGreaterThanOrEqual(resumedAt);
+      // A whole line of this connection was received before the drop (the first connection
+      // may drop before its first line).
+      if (index > 0) expect(lastLf).toBeGreaterThanOrEqual(resumedAt);
       if (point !== lastLf + 1) midLine++;
       resumedAt = lastLf + 1;
     }
@@ -75,10 +76,11 @@ describe('DropSchedule', () => {
     let resumedAt = 0;
     let drops = 0;
     for (const point of opened) {
-      // A whole line after the opening one was received before each drop.
+      // The opening line, then (after the first connection) a whole line more, was received
+      // before each drop.
       const lastLf = bytes.lastIndexOf(0x0a, point - 1);
       const secondLast = bytes.lastIndexOf(0x0a, lastLf - 1);
-      expect(secondLast).toBeGreaterThanOrEqual(resumedAt);
+      expect(drops === 0 ? lastLf : secondLast).toBeGreaterThanOrEqual(resumedAt);
       resumedAt = lastLf + 1;
       drops++;
     }
@@ -96,11 +98,26 @@ describe('DropSchedule', () => {
     expect(perDrop).toBeLessThan(every * 1.2);
   });
 
-  it('with reconnectEvery 1, drops within the line after each first one', () => {
+  it('lets the first connection drop after its opening lines alone, at 1 in 2 x reconnectEvery + 1', () => {
+    const short = streamOf(2, 20);
+    const bytes = Buffer.from(short, 'latin1');
+    let early = 0;
+    for (let client = 0; client < 700; client++) {
+      const first = dropPoints(new DropSchedule(666, client, 3, 1), short, 4096)[0] as number;
+      const openingLf = bytes.indexOf(0x0a);
+      expect(first).toBeGreaterThan(openingLf);
+      if (first <= bytes.indexOf(0x0a, openingLf + 1)) early++;
+    }
+    // 100 expected.
+    expect(early).toBeGreaterThan(60);
+    expect(early).toBeLessThan(140);
+  });
+
+  it('with reconnectEvery 1, drops within the line after each first one once resumed', () => {
     const bytes = Buffer.from(text, 'latin1');
     const points = dropPoints(new DropSchedule(666, 0, 1), text, 4096);
-    let resumedAt = 0;
-    for (const point of points.slice(0, 50)) {
+    let resumedAt = bytes.lastIndexOf(0x0a, (points[0] as number) - 1) + 1;
+    for (const point of points.slice(1, 50)) {
       const firstLf = bytes.indexOf(0x0a, resumedAt);
       expect(point).toBeGreaterThan(firstLf);
       expect(point).toBeLessThanOrEqual(bytes.indexOf(0x0a, firstLf + 1));

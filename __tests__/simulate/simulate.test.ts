@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ErrorCode } from '../../lib/errors.js';
 import { listen, type MazeServer } from '../../lib/net/listen.js';
+import { DropSchedule, NO_DROP } from '../../lib/simulate/drops.js';
 import {
   type SimulateOptions,
   SimulationErrorCode,
@@ -165,6 +166,32 @@ describe('simulate with reconnecting clients (naive server)', () => {
     expect(reconnects?.skipped).toBe(0);
   });
 
+  it('verifies clients whose first connection drops before any notification: they resume after their epoch line’s number', async () => {
+    const seed = 9;
+    const reconnectEvery = 2;
+    // Where the run's schedules drop the first connections (as `simulate` builds them):
+    // within the line after the epoch line, having received no notification.
+    const opening = Buffer.from(`!EPOCH|1|0\n${'9'.repeat(40)}\n`, 'latin1');
+    const early = Array.from({ length: SMALL.concurrencyLevel as number }, (_, index) =>
+      new DropSchedule(seed, index, reconnectEvery, 1).cut(opening, opening.length),
+    ).filter((cut) => cut !== NO_DROP && cut < opening.length);
+    expect(early.length).toBeGreaterThan(0);
+    real = await listen({ eventPort: 0, clientPort: 0, resumeBytes: 16 * 1024 * 1024 });
+    const result = await simulate({
+      eventPort: real.eventAddress.port,
+      clientPort: real.clientAddress.port,
+      ...SMALL,
+      // Every other notification drops a connection: a short run.
+      totalEvents: 2_000,
+      randomSeed: seed,
+      reconnectEvery,
+      reconnectPause: 5,
+    });
+    expectSuccess(result);
+    expect(result.reconnects).toMatchObject({ refused: { trimmed: 0, ahead: 0 }, skipped: 0 });
+    expect(real.maze.stats()).toMatchObject({ resumesRefused: 0 });
+  });
+
   it('fails when a resume sends again the last line received', async () => {
     const result = await againstNaive(
       { reconnectEvery: 40, reconnectPause: 5 },
@@ -175,8 +202,8 @@ describe('simulate with reconnecting clients (naive server)', () => {
     expect(result.reconnects?.resumes).toBeGreaterThan(0);
   });
 
-  it.each(['missing', 'changing'] as const)(
-    'fails with ERR_SIM_EPOCH when the epoch line is %s on a resumed connection',
+  it.each(['missing', 'changing', 'last'] as const)(
+    'fails with ERR_SIM_EPOCH when the epoch line is %s on a resumed connection (last: names LASTSEQ - 1 without a gap line)',
     async (fault) => {
       const result = await againstNaive(
         { reconnectEvery: 40, reconnectPause: 5 },

@@ -124,6 +124,8 @@ export interface ClientPage {
  */
 export interface UserPresence {
   readonly epoch: string;
+  /** The number of the last event applied: every later one is numbered above it. */
+  readonly lastApplied: Sequence;
   connect(userId: UserId): void;
   disconnect(userId: UserId): void;
   resume(userId: UserId, lastSequence: Sequence, epoch: string): ResumeOutcome;
@@ -442,9 +444,11 @@ export class FanOut {
     if (resume === undefined) {
       this.#register(client);
     } else if (resume.lastSequence === undefined) {
-      // `USERID|-`: nothing to replay; the epoch line goes out before anything live.
+      // `USERID|-`: nothing to replay; the epoch line goes out before anything live and
+      // names the last event applied before the client was registered.
+      const head = epochLine(this.#users.epoch, this.#users.lastApplied);
       this.#register(client);
-      this.#sent(client, client.send(epochLine(this.#users.epoch), '', 0));
+      this.#sent(client, client.send(head, '', 0));
     } else {
       this.#resumes.add(client);
     }
@@ -473,7 +477,8 @@ export class FanOut {
       output = gapLine(outcome.reason, outcome.next);
     }
     this.#register(client);
-    const head = epochLine(this.#users.epoch);
+    // The notifications start after LASTSEQ when replayed, else after the gap's next - 1.
+    const head = epochLine(this.#users.epoch, outcome.exact ? after : outcome.next - 1);
     this.#sent(client, client.send(head, output, outcome.exact ? outcome.notifications : 0));
     log(
       '%s resumed after %d of epoch %s: %s',

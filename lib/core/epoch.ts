@@ -1,13 +1,15 @@
 /**
  * A stream's epoch (docs/protocol.md §12): a short token that names one stream of sequence
- * numbers. A resume-aware client is sent it first (`!EPOCH|<epoch>`) and gives it back when
- * it resumes, so a last sequence number is only ever read against the stream it came from.
+ * numbers. A resume-aware client is sent it first (`!EPOCH|<epoch>|<last>`) and gives it back
+ * when it resumes, so a last sequence number is only ever read against the stream it came
+ * from. `<last>` is the number that connection's notifications start after.
  *
  * Format: 1 to `EPOCH_MAX_LENGTH` printable ASCII characters (`!` to `~`), never `|` (the id
  * line's separator) nor the events' delimiter. The epochs a server makes itself are decimal
  * digits, which no delimiter can be. Pure: making a fresh one is the adapter's business.
  */
 import { ErrorCode, MazeError } from '../errors.js';
+import type { Sequence } from './events.js';
 
 /**
  * Longest epoch: with the longest user id and sequence number (16 digits each), the resume
@@ -44,9 +46,11 @@ export function checkEpoch(epoch: unknown, delimiter: string, label = 'epoch'): 
 }
 
 /**
- * The line a client that identified in a resume form gets first (docs/protocol.md §12). It
- * starts with `!`, which no event line does.
+ * The line a client that identified in a resume form gets first (docs/protocol.md §12):
+ * the epoch, and `last`, the number after which the events whose notifications this
+ * connection gets begin (replayed or live), so a client that receives none may resume after
+ * it. It starts with `!`, which no event line does.
  */
-export function epochLine(epoch: string): string {
-  return `!EPOCH|${epoch}\n`;
+export function epochLine(epoch: string, last: Sequence): string {
+  return `!EPOCH|${epoch}|${last}\n`;
 }

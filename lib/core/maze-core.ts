@@ -25,7 +25,7 @@ import { checkOptionValue } from '../options/option.js';
 import { ConnectedUsers } from './connected-users.js';
 import { checkEpoch } from './epoch.js';
 import { EventSequencer } from './event-sequencer.js';
-import { EventType, type MazeEvent, type UserId } from './events.js';
+import { EventType, type MazeEvent, type Sequence, type UserId } from './events.js';
 import { FollowGraph, FollowOutcome } from './follow-graph.js';
 import type { GraphSnapshot } from './graph-snapshot.js';
 import { CORE_OPTIONS } from './options.js';
@@ -155,6 +155,15 @@ export class MazeCore {
     return this.#epoch;
   }
 
+  /**
+   * The number of the last event applied, or consumed as a no-op or skipped
+   * (`startSequence - 1` before the first): every event applied from now on is numbered above
+   * it. A client connected now may resume after it (docs/protocol.md §12).
+   */
+  get lastApplied(): Sequence {
+    return this.#sequencer.nextSequence - 1;
+  }
+
   /** The follow graph, for inspection. */
   get graph(): FollowGraph {
     return this.#graph;
@@ -191,7 +200,7 @@ export class MazeCore {
       return { exact: false, reason: ResumeGap.Epoch, next: this.#sequencer.nextSequence };
     }
     const graph = this.#graph;
-    return this.#history.resume(user, lastSequence, this.#sequencer.nextSequence - 1, (a, b) =>
+    return this.#history.resume(user, lastSequence, this.lastApplied, (a, b) =>
       graph.isFollowing(a, b),
     );
   }

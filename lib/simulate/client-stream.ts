@@ -19,16 +19,20 @@
  *   nothing; the first warm-up broadcast it receives registers it, and it is then owed
  *   every later one (see `EventGenerator.warmupBroadcast`).
  * - A client that will drop identifies first as `USERID|-` (`awareLine()`), and every one of
- *   its connections must open with the epoch line `!EPOCH|EPOCH` (docs/protocol.md §12),
- *   the same epoch each time: another would mean the server's stream started again
- *   during the run (`ERR_SIM_EPOCH`).
+ *   its connections must open with the epoch line `!EPOCH|EPOCH|LAST` (docs/protocol.md
+ *   §12), the same epoch each time: another would mean the server's stream started again
+ *   during the run (`ERR_SIM_EPOCH`). LAST is the number the connection's notifications
+ *   start after.
  * - A dropped connection (`dropped()`) loses the line it was receiving; the ring stays
  *   owed, and the next connection identifies as `USERID|LASTSEQ|EPOCH` (`resumeLine()`),
- *   LASTSEQ the number of the last line received whole. After its epoch line, its stream
- *   must go on with the ring's head exactly, unless its next line is `!GAP|REASON|NEXT`:
- *   then the lines numbered below NEXT are no longer owed, and after `!GAP|ahead|…` lines
- *   numbered up to LASTSEQ are repeats, ignored until a line above LASTSEQ arrives. Expected
- *   and received digests then leave the skipped lines out: what was received, then the ring.
+ *   LASTSEQ the greater of the number of the last line received whole and its latest epoch
+ *   line's LAST: a connection that received nothing resumes where its notifications would
+ *   have started. After its epoch line, its stream must go on with the ring's head
+ *   exactly, unless its next line is `!GAP|REASON|NEXT`: then the lines numbered below NEXT
+ *   are no longer owed, and after `!GAP|ahead|…` lines numbered up to LASTSEQ are repeats,
+ *   ignored until a line above LASTSEQ arrives. Expected and received digests then leave the
+ *   skipped lines out: what was received, then the ring. LAST must be LASTSEQ, unless a gap
+ *   line follows whose NEXT is LAST + 1 (`ERR_SIM_EPOCH`).
  */
 import {
   SimulationErrorCode as Code,
@@ -67,8 +71,8 @@ const COUNTED = 1;
  */
 const NOT_COUNTED = 2;
 
-/** `!EPOCH|8412790517`, LF-terminated: the first line of a resume-aware connection. */
-const EPOCH_LINE = /^!EPOCH\|([!-{}~]{1,24})\n$/;
+/** `!EPOCH|8412790517|1234`, LF-terminated: the first line of a resume-aware connection. */
+const EPOCH_LINE = /^!EPOCH\|([!-{}~]{1,24})\|(\d{1,16})\n$/;
 
 /** `!GAP|trimmed|12345`, LF-terminated: how a server refuses an exact resume. */
 const GAP_LINE = /^!GAP\|(trimmed|ahead)\|(\d{1,16})\n$/;
@@ -189,6 +193,13 @@ export class ClientStream {
   #epoch: string | undefined;
   // The connection's next line must be the epoch line.
   #epochDue = false;
+  // The resumed connection's epoch line named another number than LASTSEQ: its next line
+  // must be a gap line whose NEXT follows that number.
+  #gapDue = false;
+  // The number the last epoch line said its connection's notifications start after.
+  #epochLast = 0;
+  // The LASTSEQ the current connection resumed after.
+  #lastResumed = 0;
 
   constructor(
     /** 0-based index of the connection, as in `client#3`. */
@@ -270,7 +281,8 @@ export class ClientStream {
     let sequence = this.#lineSequence;
     let parse = this.#parse;
     const delimiterByte = this.#delimiterByte;
-    let epochDue = this.#epochDue;
+    // The next line must be an opening line (epoch or gap): never matched on the fast path.
+    let openingDue = this.#epochDue || this.#gapDue;
     let lastSequence = this.#lastSequence;
     let digest = this.receivedDigest;
     let lineStart = 0;
@@ -302,7 +314,7 @@ export class ClientStream {
 
       if (
         parse === SEQUENCE_READ &&
-        !epochDue &&
+        !openingDue &&
         length !== 0 &&
         sequences[head] === sequence &&
         hashes[head] === hash
@@ -324,7 +336,7 @@ export class ClientStream {
         mask = this.#mask;
         head = this.#head;
         length = this.#length;
-        epochDue = this.#epochDue;
+        openingDue = this.#epochDue || this.#gapDue;
         if (verdict === NOT_COUNTED) {
           hash = OFFSET;
           sequence = 0;
@@ -377,6 +389,10 @@ export class ClientStream {
     this.#parse = IN_DIGITS;
     this.#partialLength = 0;
     this.#gapAllowed = false;
+    // Cut before the gap line its epoch line announced: unexplained, that number is not
+    // taken (resuming after it would skip what the gap line says is lost, in silence).
+    if (this.#gapDue) this.#epochLast = this.#lastResumed;
+    this.#gapDue = false;
     this.context.ledger.reconnects.drops++;
   }
 
@@ -403,7 +419,10 @@ export class ClientStream {
     this.#repeatsUpTo = 0;
     this.waitingSince = ledger.clock;
     this.#epochDue = true;
-    return `${this.userId}|${this.#lastSequence}|${this.#epoch}`;
+    // The greater: what the connection received is above its epoch line's number, and
+    // after `!GAP|ahead` that number is below what the client already had.
+    this.#lastResumed = Math.max(this.#lastSequence, this.#epochLast);
+    return `${this.userId}|${this.#lastResumed}|${this.#epoch}`;
   }
 
   // Folds the `count` matched lines from ring position `from` on into `streamDigest`, and
@@ -459,11 +478,18 @@ export class ClientStream {
     const context = this.context;
     const got = this.#quote(line.chunk, line.start, line.end);
     if (this.#epochDue) return this.#epochLine(lineNumber, line, got);
+    const gap =
+      parse !== SEQUENCE_READ && this.#gapAllowed && lineNumber === this.#linesAtResume + 1
+        ? GAP_LINE.exec(this.#text(line.chunk, line.start, line.end))
+        : null;
+    if (gap !== null ? Number(gap[2]) !== this.#epochLast + 1 : this.#gapDue) {
+      return this.#reject(
+        Code.Epoch,
+        `line ${lineNumber}: the epoch line said the notifications start after ${this.#epochLast} (the client resumed after ${this.#lastResumed}), which only a gap line !GAP|…|${this.#epochLast + 1} right after it may say; got ${got}`,
+        { lineNumber, got, expected: `!GAP|…|${this.#epochLast + 1}` },
+      );
+    }
     if (parse !== SEQUENCE_READ) {
-      const gap =
-        this.#gapAllowed && lineNumber === this.#linesAtResume + 1
-          ? GAP_LINE.exec(this.#text(line.chunk, line.start, line.end))
-          : null;
       if (gap !== null) {
         this.#gap(gap[1] as GapReason, Number(gap[2]), lineNumber - 1);
         return NOT_COUNTED;
@@ -538,7 +564,8 @@ export class ClientStream {
     line: { readonly chunk: Uint8Array; readonly start: number; readonly end: number },
     got: string,
   ): typeof REJECTED | typeof NOT_COUNTED {
-    const epoch = EPOCH_LINE.exec(this.#text(line.chunk, line.start, line.end))?.[1];
+    const fields = EPOCH_LINE.exec(this.#text(line.chunk, line.start, line.end));
+    const epoch = fields?.[1];
     if (epoch === undefined) {
       return this.#reject(
         Code.Epoch,
@@ -553,8 +580,12 @@ export class ClientStream {
         { lineNumber, got, expected: `!EPOCH|${this.#epoch}` },
       );
     }
+    const last = Number(fields?.[2]);
     this.#epoch = epoch;
     this.#epochDue = false;
+    this.#epochLast = last;
+    // Only a gap explains a resumed connection starting elsewhere than where it asked.
+    this.#gapDue = this.#gapAllowed && last !== this.#lastResumed;
     return NOT_COUNTED;
   }
 
@@ -565,7 +596,8 @@ export class ClientStream {
     const ledger = this.context.ledger;
     ledger.reconnects.refused[reason]++;
     this.#gapAllowed = false;
-    if (reason === 'ahead') this.#repeatsUpTo = this.#lastSequence;
+    this.#gapDue = false;
+    if (reason === 'ahead') this.#repeatsUpTo = this.#lastResumed;
     const sequences = this.#sequences;
     const hashes = this.#hashes;
     const mask = this.#mask;

@@ -4,10 +4,12 @@
  * before that point to the client's stream, discards the rest and closes the socket.
  *
  * Invariants:
- * - A connection drops after a random number of complete lines received on it (1 ..
- *   2 x reconnectEvery - 1, so reconnectEvery on average, never before its first line),
- *   not counting the lines every connection opens with (the epoch line),
- *   then a random number of bytes of the next line (0 .. MAX_PARTIAL_BYTES, never its LF):
+ * - A connection drops after the lines every connection opens with (the epoch line) and a
+ *   random number of complete lines received on it, reconnectEvery on average: 0 .. 2 x
+ *   reconnectEvery on the first connection (some drop before their first notification and
+ *   resume after the number their epoch line gave), 1 .. 2 x reconnectEvery - 1 on later ones
+ *   (whose first line may be a gap line: it is never cut, so every refused resume is seen).
+ *   Then a random number of bytes of the next line (0 .. MAX_PARTIAL_BYTES, never its LF):
  *   most drops cut a line in two, some fall between lines.
  * - Deterministic: the draws follow from the seed and the client's index, never from chunk
  *   boundaries or timing, so a seed drops each connection after the same lines of its stream.
@@ -25,7 +27,7 @@ export class DropSchedule {
   /** Drops so far. */
   drops = 0;
   readonly #random: SeededRandom;
-  readonly #maxLines: number;
+  readonly #meanLines: number;
   readonly #openingLines: number;
   // Complete lines still to receive, then bytes of the next line, before the drop.
   #linesLeft = 0;
@@ -33,7 +35,7 @@ export class DropSchedule {
 
   /**
    * The schedule of client `index` of a run seeded `seed`, dropping every `meanLines` lines
-   * on average (at least 1) after the `openingLines` each connection opens with.
+   * on average after the `openingLines` each connection opens with.
    */
   constructor(seed: number, index: number, meanLines: number, openingLines = 0) {
     // A generator of its own per client, from the run's seed: the events and the other
@@ -42,9 +44,9 @@ export class DropSchedule {
     // half the index: the generator mixes both.
     const low = new SeededRandom((seed + 2) % Number.MAX_SAFE_INTEGER).nextUint32();
     this.#random = new SeededRandom(low + index * 2 ** 32);
-    this.#maxLines = 2 * meanLines - 1;
+    this.#meanLines = meanLines;
     this.#openingLines = openingLines;
-    this.#draw();
+    this.#draw(0);
   }
 
   /**
@@ -67,7 +69,7 @@ export class DropSchedule {
     }
     this.drops++;
     const cut = Math.min(at + this.#bytesLeft, lineEnd);
-    this.#draw();
+    this.#draw(1);
     return cut;
   }
 
@@ -76,8 +78,10 @@ export class DropSchedule {
     return this.#random.below(maxMs + 1);
   }
 
-  #draw(): void {
-    this.#linesLeft = this.#openingLines + 1 + this.#random.below(this.#maxLines);
+  // `fewest` .. 2 x mean - `fewest` lines after the opening ones: the mean either way.
+  #draw(fewest: number): void {
+    const spread = 2 * (this.#meanLines - fewest) + 1;
+    this.#linesLeft = this.#openingLines + fewest + this.#random.below(spread);
     this.#bytesLeft = this.#random.below(MAX_PARTIAL_BYTES + 1);
   }
 }

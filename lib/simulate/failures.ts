@@ -22,8 +22,10 @@ export const SimulationErrorCode = {
    */
   BadLine: 'ERR_SIM_BAD_LINE',
   /**
-   * A reconnecting client's connection did not open with the epoch line (`!EPOCH|…`), or
-   * with another epoch than its first connection's: the server's stream started again.
+   * A reconnecting client's connection did not open with the epoch line (`!EPOCH|…|…`), or
+   * with another epoch than its first connection's (the server's stream started again), or
+   * a resumed connection's epoch line named another number than LASTSEQ without the gap
+   * line that explains it.
    */
   Epoch: 'ERR_SIM_EPOCH',
   /** A client waited longer than `timeout` ms for its next expected notification. */
