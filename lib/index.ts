@@ -6,6 +6,7 @@
  * importing this entry loads none of their dependencies. Building blocks stay internal.
  */
 export {
+  type AttachClientOptions,
   type ClientInfo,
   type ClientPage,
   createMaze,
@@ -59,3 +60,4 @@ export { type Sequenced, Sequencer, type SequencerOptions } from './core/sequenc
 export type { UserLookup } from './core/user-lookup.js';
 export { ErrorCode, MazeError, type Problem, type ProblemContext } from './errors.js';
 export { type ListenOptions, listen, type MazeServer } from './net/listen.js';
+export { ServerTls, type TlsMaterial, type TlsStats } from './net/tls.js';

@@ -86,6 +86,15 @@ export interface FanOutOptions {
   readonly slowClientTimeout: number;
 }
 
+/** How one client is attached. */
+export interface AttachClientOptions {
+  /**
+   * Milliseconds it has left to identify, when part of `identifyTimeout` went before it was
+   * attached (a TLS handshake); `identifyTimeout` otherwise.
+   */
+  readonly identifyTimeout?: number;
+}
+
 /** Who a client event is about. */
 export interface ClientInfo {
   /** `client#N`. */
@@ -249,7 +258,7 @@ export class FanOut {
    * the client limit, a half-closed client with nothing queued gives way to it; with none,
    * it is refused instead (see the header). Returns its connection name (`client#N`) either way.
    */
-  attach(stream: Duplex): string {
+  attach(stream: Duplex, options: AttachClientOptions = {}): string {
     const name = `client#${this.#nextNumber++}`;
     if (!this.#limit.admits(this.#clients.size) && !this.#makeRoom()) {
       // Destroyed before any read or write: its descriptor is released in this same turn.
@@ -258,7 +267,14 @@ export class FanOut {
       this.#limit.refuse(name);
       return name;
     }
-    const client = new ClientConnection(name, stream, this.#clientHost, this.#options);
+    const client = new ClientConnection(
+      name,
+      stream,
+      this.#clientHost,
+      options.identifyTimeout === undefined
+        ? this.#options
+        : { ...this.#options, identifyTimeout: options.identifyTimeout },
+    );
     this.#clients.add(client);
     log('%s attached', name);
     client.start();

@@ -11,6 +11,7 @@ import { createGateway, type Gateway } from '../cluster/gateway.js';
 import type { SnapshotStore } from '../cluster/snapshot-store.js';
 import { GATEWAY_STAT_METRICS, gatewayMonitorSources } from '../monitor/cluster-sources.js';
 import { type OpenPort, openClientPort } from '../net/ports.js';
+import type { ServerTls } from '../net/tls.js';
 import { closePortAndServer } from './close-port.js';
 import { type GatewayArgs, type NatsArgs, toGatewayOptions } from './cluster-options.js';
 import { logClients } from './connection-log.js';
@@ -26,6 +27,7 @@ export async function runGateway(
 ): Promise<Gateway | undefined> {
   const lifecycle = new ServerProcess(args, output);
   try {
+    const tls = lifecycle.startTls();
     const { eventLog, monitor } = await openLog(lifecycle, args, GATEWAY_STAT_METRICS, true);
     monitor.waitingFor('loading the newest snapshot of the follow graph');
     const { gateway, clients, catchUpPosition } = await startGateway(
@@ -34,6 +36,7 @@ export async function runGateway(
       await eventLog.openSnapshots(),
       args,
       (started) => monitor.attach(gatewayMonitorSources(started, eventLog)),
+      tls,
     );
     lifecycle.listening({
       addresses: `clients on ${formatAddress(clients.address)}`,
@@ -59,7 +62,7 @@ export interface StartedGateway {
  * The gateway on `eventLog` (for `gateway`, and `serve --nats-url`): created from the newest
  * snapshot in `snapshots`, closed at shutdown (the process exits 1 if it stops), its clients
  * logged, `attachMonitor` called with it, then, once it has applied the log up to its tail,
- * its client port opened (and closed at shutdown).
+ * its client port opened, with `tls` when given (and closed at shutdown).
  */
 export async function startGateway(
   lifecycle: ServerProcess,
@@ -67,6 +70,7 @@ export async function startGateway(
   snapshots: SnapshotStore,
   args: Omit<GatewayArgs, keyof NatsArgs>,
   attachMonitor: (gateway: Gateway) => void,
+  tls: ServerTls | undefined,
 ): Promise<StartedGateway> {
   const gateway = await createGateway({ log: eventLog, snapshots, ...toGatewayOptions(args) });
   lifecycle.onClose(() => gateway.close());
@@ -80,7 +84,12 @@ export async function startGateway(
     );
   }
   await gateway.ready;
-  const clients = await openClientPort(gateway, args.host, args.clientPort);
+  const clients = await openClientPort(
+    gateway,
+    args.host,
+    args.clientPort,
+    tls && { tls, identifyTimeout: gateway.options.identifyTimeout },
+  );
   lifecycle.onClose(() => closePortAndServer(clients, gateway));
   return { gateway, clients, catchUpPosition };
 }

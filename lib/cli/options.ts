@@ -15,7 +15,7 @@ import { ADAPTER_OPTIONS } from '../adapter/options.js';
 import { NATS_OPTIONS, SNAPSHOT_OPTIONS } from '../cluster/options.js';
 import { CORE_OPTIONS } from '../core/options.js';
 import { MONITOR_OPTIONS } from '../monitor/options.js';
-import { LISTEN_OPTIONS } from '../net/options.js';
+import { LISTEN_OPTIONS, TLS_OPTIONS } from '../net/options.js';
 import { MAX_TIMER_MS, type OptionRow, type SettingOf } from '../options/option.js';
 import { SIMULATE_OPTIONS } from '../simulate/options.js';
 
@@ -90,6 +90,7 @@ export type CommandOption<
 const SERVER_GROUP = 'Server:';
 const OUTPUT_GROUP = 'Output and configuration:';
 const CLUSTER_GROUP = 'Cluster mode (NATS JetStream):';
+const TLS_GROUP = 'TLS:';
 const SIMULATE_GROUP = 'Options:';
 
 function take<
@@ -144,6 +145,11 @@ export const SERVER_OPTIONS = [
   take('logFormat', CLI_OPTIONS.logFormat, EVERY, OUTPUT_GROUP),
   take('monitorPort', CLI_OPTIONS.monitorPort, EVERY, OUTPUT_GROUP),
   take('monitorHost', CLI_OPTIONS.monitorHost, EVERY, OUTPUT_GROUP),
+  take('tlsCert', TLS_OPTIONS.tlsCert, EVERY, TLS_GROUP),
+  take('tlsKey', TLS_OPTIONS.tlsKey, EVERY, TLS_GROUP),
+  take('eventTlsCa', TLS_OPTIONS.eventTlsCa, EVENT_SIDE, TLS_GROUP),
+  take('clientTlsCa', TLS_OPTIONS.clientTlsCa, CLIENT_SIDE, TLS_GROUP),
+  take('monitorTls', TLS_OPTIONS.monitorTls, EVERY, TLS_GROUP),
   nats('natsUrl'),
   nats('natsCreds'),
   nats('natsUser'),
@@ -201,6 +207,9 @@ export const SIMULATE_COMMAND_OPTIONS = [
   sim('waitForPorts'),
   sim('reconnectEvery'),
   sim('reconnectPause'),
+  sim('tlsCa'),
+  sim('eventTlsCert'),
+  sim('eventTlsKey'),
   take('json', CLI_OPTIONS.json, SIMULATE, SIMULATE_GROUP),
 ] as const;
 

@@ -35,7 +35,8 @@ export async function runServe(
   }
   const lifecycle = new ServerProcess(args, output);
   try {
-    const server = await listen(toListenOptions(args));
+    const tls = lifecycle.startTls();
+    const server = await listen({ ...toListenOptions(args), ...(tls !== undefined && { tls }) });
     lifecycle.onClose(() => server.close());
     const { maze } = server;
     lifecycle.watch(maze);
