@@ -155,9 +155,10 @@ export class ServerTls {
       socket.once('close', () => acceptedAt.delete(peer));
     });
     server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+      const peer = peerOf(socket);
       // With a listener here, Node leaves the socket open: it must not hold a descriptor.
       socket.destroy();
-      failures.add(classify(error), peerOf(socket), error.code ?? error.message);
+      failures.add(classify(error), peer, error.code ?? error.message);
     });
     server.on('secureConnection', (socket: TLSSocket) => {
       const peer = peerOf(socket);
@@ -244,8 +245,11 @@ function classify(error: NodeJS.ErrnoException): HandshakeFailure {
   return 'protocol';
 }
 
+// A socket the peer already closed may have forgotten its address.
 function peerOf(socket: Socket): string {
-  return `${socket.remoteAddress}:${socket.remotePort}`;
+  return socket.remoteAddress === undefined
+    ? 'a peer gone'
+    : `${socket.remoteAddress}:${socket.remotePort}`;
 }
 
 function total(counts: Readonly<Record<HandshakeFailure, number>>): number {
