@@ -17,13 +17,15 @@
  * (`runs` of each), so a noisy machine weighs on both alike.
  *
  * Prints per run and as medians: the simulator's verdict, notifications verified, events/s,
- * latency p50/p99, the flood connections opened, and the failed handshakes the server
- * counted (`clientTlsFailures` of its last stats line). Exit code 1 if any run fails
- * verification.
+ * latency p50/p99, the flood connections opened, the failed handshakes the server counted
+ * (`clientTlsFailures` of its last stats line: handshakes still running when the flood
+ * stops are counted later, at their deadline) and the server's CPU seconds. Exit code 1 if
+ * any run fails verification.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { connect as connectTcp } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +122,8 @@ async function runOnce(flood) {
         String(CLIENTS),
         '--latency-warmup',
         '2000',
+        '--log-interval',
+        '0',
         '--timeout',
         '30000',
         '--tls-ca',
@@ -140,6 +144,7 @@ async function runOnce(flood) {
     const [code] = await once(simulator, 'exit');
     clearTimeout(killer);
     flooding?.stop();
+    const serverCpuSeconds = cpuSecondsOf(server.child.pid);
     // The last stats line, a moment after the flood stopped.
     await new Promise((resolve) => setTimeout(resolve, 600));
     const lines = server.stdout.text().split('\n');
@@ -160,10 +165,17 @@ async function runOnce(flood) {
       floodOpened:
         flooding === undefined ? 0 : flooding.counts.garbage + flooding.counts.refusingHandshakes,
       clientTlsFailures: Number(stats.clientTlsFailures ?? 0),
+      serverCpuSeconds,
     };
   } finally {
     server.child.kill('SIGKILL');
   }
+}
+
+/** User + system CPU seconds of process `pid` so far (Linux /proc). */
+function cpuSecondsOf(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function median(numbers) {
@@ -180,7 +192,8 @@ function describe(run) {
     `${run.flood ? 'flood   ' : 'no flood'} ${run.ok ? 'ALL NOTIFICATIONS RECEIVED' : 'FAILED'}` +
     ` ${run.notifications}/${run.expected} notifications, ${Math.round(run.eventsPerSecond)} events/s,` +
     ` latency p50 ${fixed(run.p50, 2)} ms p99 ${fixed(run.p99, 2)} ms,` +
-    ` flood connections ${run.floodOpened}, failed handshakes counted ${run.clientTlsFailures}`
+    ` flood connections ${run.floodOpened}, failed handshakes counted ${run.clientTlsFailures},` +
+    ` server CPU ${fixed(run.serverCpuSeconds, 2)} s`
   );
 }
 
@@ -208,6 +221,7 @@ for (const flood of [false, true]) {
       p99: median(mine.map((run) => run.p99)),
       floodOpened: median(mine.map((run) => run.floodOpened)),
       clientTlsFailures: median(mine.map((run) => run.clientTlsFailures)),
+      serverCpuSeconds: median(mine.map((run) => run.serverCpuSeconds)),
     })}\n`,
   );
 }
