@@ -66,8 +66,9 @@ export const ErrorCode = {
    */
   AcceptFailed: 'ERR_ACCEPT',
   /**
-   * A connection to a TLS port failed its handshake (timeout, not TLS, reset) or did not
-   * present a certificate from the port's CA; it is closed before it reaches the server.
+   * A connection to a TLS port failed its handshake (timeout, not TLS, reset), came while the
+   * handshakes in progress were at their bound, or did not present a certificate from the
+   * port's CA; it is closed before it reaches the server.
    * Reported at most once a second per port, with the count of each reason; counted in
    * `eventTlsFailures` and `clientTlsFailures`.
    */

@@ -3,6 +3,7 @@
  * a trusted certificate where one is required), what is refused and counted, and reloads.
  */
 import { X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { type ConnectionOptions, connect, type TLSSocket } from 'node:tls';
@@ -111,12 +112,46 @@ describe('TLS ports', () => {
     expect(tls.stats()).toEqual({ clientTlsFailures: 1, eventTlsFailures: 0 });
   });
 
+  it('serves a client that half-closes after its id, and lets go at once of one that leaves in its handshake', async () => {
+    const tls = new ServerTls(SERVER);
+    const server = await serve(tls);
+    const leaving = tracked(connectTcp(server.clientAddress.port, '127.0.0.1'));
+    leaving.end();
+    await waitUntil(() => tls.stats().clientTlsFailures === 1, 'the leaver counted');
+
+    const socket = await tlsConnect(server.clientAddress.port, TRUST);
+    const received = new Collector(socket);
+    socket.end('5\n');
+    await waitUntil(() => server.maze.stats().clientsHalfClosed === 1, 'the half-close');
+    const source = await tlsConnect(server.eventAddress.port, TRUST);
+    source.write('1|B\n2|P|1|5\n');
+    await received.waitForLength(12);
+    expect(received.text).toBe('1|B\n2|P|1|5\n');
+  });
+
   it('closes a client whose handshake never finishes within the identify timeout', async () => {
     const tls = new ServerTls(SERVER);
     const server = await serve(tls, 200);
     const silent = tracked(connectTcp(server.clientAddress.port, '127.0.0.1'));
     await new Collector(silent).waitForEnd();
     await waitUntil(() => tls.stats().clientTlsFailures === 1, 'the timeout counted');
+  });
+
+  it('counts handshakes in progress against maxClients: one over is closed at once', async () => {
+    const tls = new ServerTls(SERVER);
+    const server = track(
+      await listen({ eventPort: 0, clientPort: 0, tls, maxClients: 2, identifyTimeout: 60_000 }),
+    );
+    const problems = collectProblems(server.maze);
+    const silent = [1, 2].map(() => tracked(connectTcp(server.clientAddress.port, '127.0.0.1')));
+    await Promise.all(silent.map((socket) => once(socket, 'connect')));
+    const third = tracked(connectTcp(server.clientAddress.port, '127.0.0.1'));
+    // Long before the handshake deadline: only the limit closes it.
+    await new Collector(third).waitForEnd();
+    await waitUntil(() => tls.stats().clientTlsFailures === 1, 'the refusal counted');
+    await waitUntil(() => problems.length > 0, 'the refusal reported');
+    expect(problems[0]?.message).toMatch(/\(1 limit\)/);
+    expect(silent.every((socket) => !socket.destroyed)).toBe(true);
   });
 
   it.each([
@@ -178,8 +213,7 @@ describe('TLS ports', () => {
 
   it('keeps the material in force when a reload is bad', async () => {
     const tls = new ServerTls({ ...SERVER, eventCa: pem('ca.pem') });
-    // A client that leaves in its handshake is let go at the handshake deadline.
-    const server = await serve(tls, 200);
+    const server = await serve(tls);
     const bad: readonly [string, TlsMaterial][] = [
       ['a key of another certificate', { ...ROTATED, key: SERVER.key, eventCa: pem('ca.pem') }],
       ['no PEM', { ...ROTATED, cert: 'not a certificate', eventCa: pem('ca.pem') }],

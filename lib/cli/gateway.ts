@@ -11,7 +11,7 @@ import { createGateway, type Gateway } from '../cluster/gateway.js';
 import type { SnapshotStore } from '../cluster/snapshot-store.js';
 import { GATEWAY_STAT_METRICS, gatewayMonitorSources } from '../monitor/cluster-sources.js';
 import { type OpenPort, openClientPort } from '../net/ports.js';
-import type { ServerTls } from '../net/tls.js';
+import { roomForClients, type ServerTls } from '../net/tls.js';
 import { closePortAndServer } from './close-port.js';
 import { type GatewayArgs, type NatsArgs, toGatewayOptions } from './cluster-options.js';
 import { logClients } from './connection-log.js';
@@ -88,7 +88,11 @@ export async function startGateway(
     gateway,
     args.host,
     args.clientPort,
-    tls && { tls, identifyTimeout: gateway.options.identifyTimeout },
+    tls && {
+      tls,
+      identifyTimeout: gateway.options.identifyTimeout,
+      roomForClients: () => roomForClients(gateway.options.maxClients, gateway.stats()),
+    },
   );
   lifecycle.onClose(() => closePortAndServer(clients, gateway));
   return { gateway, clients, catchUpPosition };

@@ -21,7 +21,7 @@ import { ErrorCode, MazeError } from '../errors.js';
 import { type GivenOf, resolveOptions } from '../options/option.js';
 import { LISTEN_OPTIONS } from './options.js';
 import { type OpenPort, openClientPort, openEventPort } from './ports.js';
-import type { ServerTls } from './tls.js';
+import { roomForClients, type ServerTls } from './tls.js';
 
 const log = createDebug('follower-maze:net');
 
@@ -70,7 +70,11 @@ export async function listen(options: ListenOptions = {}): Promise<MazeServer> {
         maze,
         host,
         clientPort,
-        tls && { tls, identifyTimeout: maze.options.identifyTimeout },
+        tls && {
+          tls,
+          identifyTimeout: maze.options.identifyTimeout,
+          roomForClients: () => roomForClients(maze.options.maxClients, maze.stats()),
+        },
       ),
     );
   } catch (error) {

@@ -22,7 +22,11 @@ import { type AddressInfo, createServer, type Server, type Socket } from 'node:n
 import type { Duplex, Readable } from 'node:stream';
 import type { AttachClientOptions } from '../adapter/fan-out.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
-import { EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS, type ServerTls } from './tls.js';
+import {
+  EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS,
+  EVENT_SOURCE_MAX_HANDSHAKES,
+  type ServerTls,
+} from './tls.js';
 
 /**
  * Idle time before TCP keepalive probes a client socket: the kernel then finds a peer that is
@@ -71,7 +75,7 @@ export function openEventPort(
   tls?: ServerTls,
 ): Promise<OpenPort> {
   const keepAlive = (socket: Socket): void => {
-    socket.setKeepAlive(true, EVENT_SOURCE_KEEPALIVE_MS);
+    if (!socket.destroyed) socket.setKeepAlive(true, EVENT_SOURCE_KEEPALIVE_MS);
   };
   const attach = (socket: Socket): void => {
     if (taker.closed) {
@@ -86,16 +90,25 @@ export function openEventPort(
           keepAlive(socket);
           attach(socket);
         })
-      : tls.createPortServer('event', {}, EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS, taker, attach);
+      : tls.createPortServer(
+          'event',
+          {},
+          EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS,
+          (handshaking) => handshaking < EVENT_SOURCE_MAX_HANDSHAKES,
+          taker,
+          attach,
+        );
   if (tls !== undefined) server.on('connection', keepAlive);
   return open(server, taker, host, port, 'event source', 'event');
 }
 
-/** TLS for a client port: the material, and the identify timeout the handshake counts in. */
+/** TLS for a client port: the material, and the client limits the handshakes count in. */
 export interface ClientPortTls {
   readonly tls: ServerTls;
   /** The clients' identify timeout: it covers the handshake and the id line together. */
   readonly identifyTimeout: number;
+  /** How many more clients may attach now (`maxClients` less those attached): handshakes in progress take from it. */
+  roomForClients(): number;
 }
 
 /** Binds `host:port` for user clients of `taker`; TLS with `secure`. Rejects with `MazeError(ERR_LISTEN)`. */
@@ -106,7 +119,7 @@ export function openClientPort(
   secure?: ClientPortTls,
 ): Promise<OpenPort> {
   const keepAlive = (socket: Socket): void => {
-    socket.setKeepAlive(true, CLIENT_KEEPALIVE_DELAY_MS);
+    if (!socket.destroyed) socket.setKeepAlive(true, CLIENT_KEEPALIVE_DELAY_MS);
   };
   const options = { noDelay: true, allowHalfOpen: true };
   if (secure === undefined) {
@@ -125,6 +138,7 @@ export function openClientPort(
     'client',
     options,
     identifyTimeout,
+    (handshaking) => handshaking < secure.roomForClients(),
     taker,
     (socket, elapsedMs) => {
       if (taker.closed) {

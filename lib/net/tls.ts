@@ -16,10 +16,13 @@
  *   reason (`HandshakeFailure`), so a flood of bad handshakes cannot flood the log.
  * - A handshake has a deadline: the caller's (the identify timeout on the client port, which
  *   then covers the handshake and the id line together), `EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS`
- *   on the event port.
+ *   on the event port. Handshakes in progress are bounded by the caller too (on the client
+ *   port they count against `maxClients` with the clients attached), so a flood of
+ *   connections that never finish theirs cannot take every descriptor: one over the bound is
+ *   closed at once, before any TLS work.
  */
 import { X509Certificate } from 'node:crypto';
-import type { Socket } from 'node:net';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import {
   createSecureContext,
   createServer,
@@ -35,6 +38,11 @@ import { ErrorCode, MazeError, type Problem } from '../errors.js';
  * never finishes its handshake must give its descriptor back.
  */
 export const EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS = 5_000;
+/**
+ * Event source handshakes in progress at once: one source is served, and each handshake
+ * holds a descriptor taken from the reserve that `maxClients` leaves (64 at least).
+ */
+export const EVENT_SOURCE_MAX_HANDSHAKES = 16;
 /** Failed handshakes are reported at most once per this period and port, with their count. */
 export const TLS_FAILURE_REPORT_INTERVAL_MS = 1_000;
 
@@ -52,9 +60,15 @@ export interface TlsMaterial {
 }
 
 /** Why a handshake failed, as counted and reported. */
-export type HandshakeFailure = 'timeout' | 'certificate' | 'protocol' | 'reset';
+export type HandshakeFailure = 'timeout' | 'certificate' | 'protocol' | 'reset' | 'limit';
 
-const FAILURE_KINDS: readonly HandshakeFailure[] = ['timeout', 'certificate', 'protocol', 'reset'];
+const FAILURE_KINDS: readonly HandshakeFailure[] = [
+  'timeout',
+  'certificate',
+  'protocol',
+  'reset',
+  'limit',
+];
 
 /** Failed handshakes by port. */
 export interface TlsStats {
@@ -82,8 +96,8 @@ export class ServerTls {
   #material: TlsMaterial;
   readonly #servers = new Map<TlsServer, PortRole | 'monitor'>();
   readonly #failures: Record<PortRole, Record<HandshakeFailure, number>> = {
-    event: { timeout: 0, certificate: 0, protocol: 0, reset: 0 },
-    client: { timeout: 0, certificate: 0, protocol: 0, reset: 0 },
+    event: { timeout: 0, certificate: 0, protocol: 0, reset: 0, limit: 0 },
+    client: { timeout: 0, certificate: 0, protocol: 0, reset: 0, limit: 0 },
   };
 
   /** Throws `MazeError(ERR_INVALID_OPTION)` if the material does not make a server context. */
@@ -126,20 +140,27 @@ export class ServerTls {
   }
 
   /**
-   * A TLS server for the port of `role` (`net` options as for `net.createServer()`):
+   * A listening server for the port of `role` (`net` options as for `net.createServer()`):
    * `onSecure` gets each connection once its handshake, within `handshakeTimeout` ms, and its
-   * certificate check are done; failures go to `sink`. Reloads reach it until it closes.
+   * certificate check are done; failures go to `sink`. A connection that arrives while
+   * `admits(handshakes in progress)` is false is closed at once, before any TLS work
+   * (reason `limit`). Reloads reach it until it closes.
    */
   createPortServer(
     role: PortRole,
     net: { readonly noDelay?: boolean; readonly allowHalfOpen?: boolean },
     handshakeTimeout: number,
+    admits: (handshaking: number) => boolean,
     sink: FailureSink,
     onSecure: SecureConnectionHandler,
-  ): TlsServer {
+  ): Server {
     const requireCertificate = this.requiresCertificate(role);
-    const server = createServer({
-      ...net,
+    // Half-open only once secure: in a handshake, Node takes a peer's end of input for
+    // nothing and would keep the connection until the deadline.
+    const { allowHalfOpen = false, ...tcp } = net;
+    // It never listens: the TCP server below hands it the connections it admits.
+    const secure = createServer({
+      ...tcp,
       ...contextOptions(this.#material, role),
       handshakeTimeout,
       requestCert: requireCertificate,
@@ -147,23 +168,30 @@ export class ServerTls {
       rejectUnauthorized: false,
     });
     const failures = new FailureReport(role, this.#failures[role], sink);
-    // By peer address: the TLS socket and the TCP socket it wraps name the same peer.
-    const acceptedAt = new Map<string, number>();
-    server.on('connection', (socket: Socket) => {
+    // When each handshake in progress began, by peer address: the TLS socket and the TCP
+    // socket it wraps name the same peer.
+    const handshaking = new Map<string, number>();
+    const server = createNetServer(tcp, (socket) => {
       const peer = peerOf(socket);
-      acceptedAt.set(peer, performance.now());
-      socket.once('close', () => acceptedAt.delete(peer));
+      if (!admits(handshaking.size)) {
+        socket.destroy();
+        failures.add('limit', peer, `${handshaking.size} handshakes in progress`);
+        return;
+      }
+      handshaking.set(peer, performance.now());
+      socket.once('close', () => handshaking.delete(peer));
+      secure.emit('connection', socket);
     });
-    server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
+    secure.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
       const peer = peerOf(socket);
       // With a listener here, Node leaves the socket open: it must not hold a descriptor.
       socket.destroy();
       failures.add(classify(error), peer, error.code ?? error.message);
     });
-    server.on('secureConnection', (socket: TLSSocket) => {
+    secure.on('secureConnection', (socket: TLSSocket) => {
       const peer = peerOf(socket);
-      const started = acceptedAt.get(peer);
-      acceptedAt.delete(peer);
+      const started = handshaking.get(peer);
+      handshaking.delete(peer);
       if (requireCertificate && !socket.authorized) {
         socket.destroy();
         failures.add(
@@ -173,13 +201,14 @@ export class ServerTls {
         );
         return;
       }
+      socket.allowHalfOpen = allowHalfOpen;
       onSecure(socket, started === undefined ? 0 : performance.now() - started);
     });
     server.once('close', () => {
-      this.#servers.delete(server);
+      this.#servers.delete(secure);
       failures.close();
     });
-    this.#servers.set(server, role);
+    this.#servers.set(secure, role);
     return server;
   }
 
@@ -196,6 +225,14 @@ export class ServerTls {
     this.#servers.set(server, 'monitor');
     server.once('close', () => this.#servers.delete(server));
   }
+}
+
+/** `maxClients` less the clients attached (identified or identifying), from a taker's stats. */
+export function roomForClients(
+  maxClients: number,
+  stats: { readonly clientsConnected: number; readonly clientsIdentifying: number },
+): number {
+  return maxClients - stats.clientsConnected - stats.clientsIdentifying;
 }
 
 function caOf(material: TlsMaterial, role: PortRole | 'monitor'): string | undefined {
@@ -253,7 +290,7 @@ function peerOf(socket: Socket): string {
 }
 
 function total(counts: Readonly<Record<HandshakeFailure, number>>): number {
-  return counts.timeout + counts.certificate + counts.protocol + counts.reset;
+  return counts.timeout + counts.certificate + counts.protocol + counts.reset + counts.limit;
 }
 
 /** The failures of one port: counted at once, reported gathered (see the module header). */
