@@ -213,8 +213,8 @@ export class ServerTls {
   }
 
   /**
-   * Registers an HTTPS server (the monitoring port) for reloads; it serves the certificate
-   * and key without asking its peers for one. Returns its TLS options to create it with.
+   * The TLS options of an HTTPS server (the monitoring port): the certificate and key, no
+   * certificate asked of its peers. `followReloads()` then keeps it current.
    */
   monitorOptions(): TlsOptions {
     return contextOptions(this.#material, 'monitor');
