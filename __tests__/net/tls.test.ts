@@ -187,6 +187,26 @@ describe('TLS ports', () => {
     },
   );
 
+  it('takes only clients with a certificate from the client CA when one is given', async () => {
+    const tls = new ServerTls({ ...SERVER, clientCa: pem('ca.pem') });
+    const server = await serve(tls);
+    const anonymous = tracked(
+      connect({ host: '127.0.0.1', port: server.clientAddress.port, ...TRUST }),
+    );
+    anonymous.on('secureConnect', () => anonymous.write('9\n'));
+    await new Collector(anonymous).waitForEnd();
+    await waitUntil(() => tls.stats().clientTlsFailures === 1, 'the refusal counted');
+
+    const socket = await tlsConnect(server.clientAddress.port, {
+      ...TRUST,
+      cert: pem('client.pem'),
+      key: pem('client-key.pem'),
+    });
+    socket.write('9\n');
+    await waitUntil(() => server.maze.stats().clientsConnected === 1, 'the client identified');
+    expect(tls.stats()).toEqual({ clientTlsFailures: 1, eventTlsFailures: 0 });
+  });
+
   it('serves new connections the reloaded certificate while open ones keep flowing', async () => {
     const tls = new ServerTls(SERVER);
     const server = await serve(tls);
