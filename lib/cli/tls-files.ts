@@ -29,11 +29,11 @@ export interface TlsArgs {
 export const TLS_STAT_METRICS: { readonly [Stat in keyof TlsStats]: StatMetric } = {
   eventTlsFailures: counter(
     'event_tls_failures',
-    'Event source connections closed in their TLS handshake or for an untrusted certificate.',
+    'Event source connections closed in their TLS handshake or as untrusted.',
   ),
   clientTlsFailures: counter(
     'client_tls_failures',
-    'Client connections closed in their TLS handshake or for an untrusted certificate.',
+    'Client connections closed in their TLS handshake or as untrusted.',
   ),
 };
 
