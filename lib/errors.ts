@@ -73,6 +73,20 @@ export const ErrorCode = {
    * keeps listening and nothing attached is closed; counted in `acceptFailures`.
    */
   AcceptFailed: 'ERR_ACCEPT',
+  /**
+   * A connection to a TLS port failed its handshake (timeout, not TLS, reset), came while the
+   * handshakes in progress were at their bound, or did not present a certificate from the
+   * port's CA; it is closed before it reaches the server.
+   * Reported at most once a second per port, with the count of each reason; counted in
+   * `eventTlsFailures` and `clientTlsFailures`.
+   */
+  TlsHandshake: 'ERR_TLS_HANDSHAKE',
+  /**
+   * Reloading the TLS certificate, key or CAs (SIGHUP) failed: a file is unreadable or not
+   * valid PEM, the key does not match the certificate, or a CA was added or removed. The
+   * material in force is kept.
+   */
+  TlsReload: 'ERR_TLS_RELOAD',
   /** A port could not be bound (in use, not permitted, bad address); `listen()` rejects with it. */
   ListenFailed: 'ERR_LISTEN',
   /** An option passed to the library or the CLI is invalid (thrown, not reported). */

@@ -14,6 +14,7 @@ export type {
   CredentialSender,
 } from './adapter/client-auth.js';
 export {
+  type AttachClientOptions,
   type ClientInfo,
   type ClientPage,
   createMaze,
@@ -67,3 +68,4 @@ export { type Sequenced, Sequencer, type SequencerOptions } from './core/sequenc
 export type { UserLookup } from './core/user-lookup.js';
 export { ErrorCode, MazeError, type Problem, type ProblemContext } from './errors.js';
 export { type ListenOptions, listen, type MazeServer } from './net/listen.js';
+export { ServerTls, type TlsMaterial, type TlsStats } from './net/tls.js';

@@ -3,7 +3,7 @@
  * `npm run bench`: throughput and cost of the BUILT server (`npm run bench` builds first),
  * driven by the built `follower-maze simulate`, each in its own process on 127.0.0.1.
  *
- *   node scripts/bench.mjs [--profile default|many-clients|all|latency|cluster] [--events N]
+ *   node scripts/bench.mjs [--profile default|many-clients|all|latency|cluster|tls] [--events N]
  *                          [--clients N] [--gateways G] [--runs K] [--tiny] [--out FILE]
  *                          [--dist DIR] [--cpu-prof] [--chart FILE]
  *
@@ -41,6 +41,13 @@
  *                per event; then the capacity of 1, 2, 4 and 8 gateways projected from them.
  *                Not part of `all` nor of --tiny (it needs nats-server; the 1M-event default
  *                takes a few minutes).
+ *   tls          the cost of TLS: serve in plain TCP against serve with TLS on both ports and
+ *                mutual TLS for the source (`--tls-cert --tls-key --event-tls-ca`, the test
+ *                certificates of __tests__/fixtures/tls; the simulator with `--tls-ca` and the
+ *                source's certificate), on the default profile's load (or --events,
+ *                --clients), runs alternating (--runs K of each). Besides the median table,
+ *                prints the two side by side with the cost of TLS in percent. Not part of
+ *                `all`; --tiny runs it shrunk like the default profile.
  *
  * Per run: events/s, notifications/s and wall s (first event to last notification) as the
  * simulator measures them; the server's peak RSS and CPU seconds (in a cluster run, the sums
@@ -113,6 +120,27 @@ const CLUSTER_PROFILE = 'cluster';
 /** The load profile the cluster profile runs, serve and cluster alike. */
 const CLUSTER_LOAD = 'default';
 const DEFAULT_GATEWAYS = 2;
+const TLS_PROFILE = 'tls';
+const TLS_FIXTURES = resolve(REPO_ROOT, '__tests__/fixtures/tls');
+/** The TLS profile's flags: TLS on both ports, the source with a certificate of the CA. */
+const TLS_ARGS = {
+  serverArgs: [
+    '--tls-cert',
+    `${TLS_FIXTURES}/server.pem`,
+    '--tls-key',
+    `${TLS_FIXTURES}/server-key.pem`,
+    '--event-tls-ca',
+    `${TLS_FIXTURES}/ca.pem`,
+  ],
+  simulatorArgs: [
+    '--tls-ca',
+    `${TLS_FIXTURES}/ca.pem`,
+    '--event-tls-cert',
+    `${TLS_FIXTURES}/source.pem`,
+    '--event-tls-key',
+    `${TLS_FIXTURES}/source-key.pem`,
+  ],
+};
 
 /** Bounds one simulation: a minute plus 0.1 ms per event, 20x slower than a healthy run. */
 function simulationTimeoutMs(events) {
@@ -152,15 +180,16 @@ function parseOptions() {
   }
   const latency = values.profile === LATENCY_PROFILE;
   const cluster = values.profile === CLUSTER_PROFILE;
+  const tls = values.profile === TLS_PROFILE;
   let profiles;
   if (values.profile === 'all') profiles = Object.keys(PROFILES);
   else if (latency) profiles = [];
-  else if (cluster) profiles = [CLUSTER_LOAD];
+  else if (cluster || tls) profiles = [CLUSTER_LOAD];
   else profiles = [values.profile];
   for (const name of profiles) {
     if (!(name in PROFILES)) {
       usage(
-        `--profile must be ${Object.keys(PROFILES).join(', ')}, all, ${LATENCY_PROFILE} or ${CLUSTER_PROFILE}`,
+        `--profile must be ${Object.keys(PROFILES).join(', ')}, all, ${LATENCY_PROFILE}, ${CLUSTER_PROFILE} or ${TLS_PROFILE}`,
       );
     }
   }
@@ -193,7 +222,19 @@ function parseOptions() {
   }
   const bin = resolve(values.dist, 'bin/follower-maze.js');
   if (!existsSync(bin)) usage(`no ${bin}: run \`npm run build\` first, or pass --dist`);
-  return { ...values, profiles, loads, latency, cluster, runs, events, clients, gateways, bin };
+  return {
+    ...values,
+    profiles,
+    loads,
+    latency,
+    cluster,
+    tls,
+    runs,
+    events,
+    clients,
+    gateways,
+    bin,
+  };
 }
 
 /**
@@ -305,6 +346,63 @@ async function runClusterProfile(options, profileDir) {
   }));
 }
 
+/**
+ * --profile tls: serve in plain TCP and with TLS on the same load, runs alternating.
+ * @returns {Promise<object[]>} the two cases, plain TCP first
+ */
+async function runTlsProfile(options, profileDir) {
+  const load = options.loads[CLUSTER_LOAD];
+  const about = describeLoad(load, options);
+  const cases = [
+    { name: `serve, plain TCP: ${about}`, engine: 'tcp' },
+    { name: `serve, TLS: ${about}`, engine: 'tls', tls: TLS_ARGS },
+  ].map((each) => ({ ...each, runs: [] }));
+  for (let index = 1; index <= options.runs; index++) {
+    for (const each of cases) {
+      const run = await runOnce({
+        bin: options.bin,
+        load,
+        timeoutMs: simulationTimeoutMs(load.events),
+        tls: each.tls,
+        cpuProfiles: options['cpu-prof']
+          ? { dir: profileDir, name: `${each.engine}-${index}` }
+          : undefined,
+      });
+      each.runs.push(run);
+      process.stdout.write(`${describeRun(each.name, index, options.runs, run)}\n`);
+    }
+  }
+  return cases.map(({ name, engine, runs }) => ({
+    name,
+    profile: TLS_PROFILE,
+    engine,
+    load,
+    runs,
+    medians: medianFigures(runs),
+  }));
+}
+
+/** The TLS column against the plain one, in percent of the plain one's value. */
+function tlsCostLines(cases) {
+  const [plain, tls] = cases;
+  const columns = [
+    { name: 'plain TCP', runs: plain.runs.length, medians: plain.medians },
+    { name: 'TLS', runs: tls.runs.length, medians: tls.medians },
+  ];
+  const lines = formatComparisonTable(columns, FIGURES);
+  const change = (key) => {
+    const before = plain.medians[key];
+    const after = tls.medians[key];
+    return before > 0 ? `${(((after - before) / before) * 100).toFixed(1)}%` : 'n/a';
+  };
+  lines.push(
+    '',
+    `TLS against plain TCP: events/s ${change('eventsPerSecond')}, server CPU s ${change('serverCpuSeconds')},` +
+      ` server RSS ${change('serverPeakRssMb')}, simulator CPU s ${change('simulatorCpuSeconds')}`,
+  );
+  return lines;
+}
+
 async function main() {
   const options = parseOptions();
   const startedAt = new Date();
@@ -319,6 +417,8 @@ async function main() {
   const cases = [];
   if (options.cluster) {
     cases.push(...(await runClusterProfile(options, profileDir)));
+  } else if (options.tls) {
+    cases.push(...(await runTlsProfile(options, profileDir)));
   } else {
     for (const name of options.profiles) {
       const load = options.loads[name];
@@ -386,6 +486,10 @@ async function main() {
     })),
   );
   for (const line of table) process.stdout.write(`${line}\n`);
+  if (options.tls) {
+    process.stdout.write(`\nserve with TLS against plain TCP, medians:\n`);
+    for (const line of tlsCostLines(cases)) process.stdout.write(`${line}\n`);
+  }
   if (options.cluster) {
     const load = options.loads[CLUSTER_LOAD];
     process.stdout.write(

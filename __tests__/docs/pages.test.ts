@@ -11,6 +11,7 @@ import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { ADAPTER_OPTIONS, resolveMazeOptions } from '../../lib/adapter/options.js';
 import { envOf, flagOf, SERVER_OPTIONS } from '../../lib/cli/options.js';
+import { TLS_STAT_METRICS } from '../../lib/cli/tls-files.js';
 import { ErrorCode } from '../../lib/errors.js';
 import {
   GATEWAY_STAT_METRICS,
@@ -128,11 +129,11 @@ describe('docs/operations.md', () => {
   }
 
   it.each([
-    ['serve', MAZE_STAT_METRICS, true],
-    ['ingest', INGEST_PROCESS_STAT_METRICS, false],
-    ['gateway', GATEWAY_STAT_METRICS, true],
+    ['serve', { ...MAZE_STAT_METRICS, ...TLS_STAT_METRICS }, true],
+    ['ingest', { ...INGEST_PROCESS_STAT_METRICS, ...TLS_STAT_METRICS }, false],
+    ['gateway', { ...GATEWAY_STAT_METRICS, ...TLS_STAT_METRICS }, true],
   ] as const)(
-    'lists exactly the metrics the monitor of %s registers, with their type',
+    'lists exactly the metrics the monitor of %s registers (with TLS), with their type',
     async (command, metrics, takesClients) => {
       const names = await registered(metrics, takesClients);
       expect(names.length).toBeGreaterThan(10);
@@ -141,21 +142,26 @@ describe('docs/operations.md', () => {
   );
 
   it('documents each metric with the help text it is registered with', () => {
-    const all = [MAZE_STAT_METRICS, INGEST_PROCESS_STAT_METRICS, GATEWAY_STAT_METRICS].flatMap(
-      (metrics) => Object.values(metrics) as StatMetric[],
-    );
+    const all = [
+      MAZE_STAT_METRICS,
+      INGEST_PROCESS_STAT_METRICS,
+      GATEWAY_STAT_METRICS,
+      TLS_STAT_METRICS,
+    ].flatMap((metrics) => Object.values(metrics) as StatMetric[]);
     for (const metric of all) expect(row(operations, metric.name)?.[3]).toBe(metric.help);
   });
 
-  it('says SIGHUP reloads nothing, the --config file included, here and in the protocol', () => {
+  it('says SIGHUP reloads nothing but the TLS files, the --config file included, here and in the protocol', () => {
     const signals = section(operations, 'Signals');
     expect(signals).toMatch(/^\| SIGHUP /m);
     expect(signals).toContain('`--config`');
+    expect(signals).toContain('`--tls-cert`');
     expect(signals).not.toMatch(/no configuration/i);
     const contract = page('docs/protocol.md')
       .split(/\n(?=- )/)
       .find((item) => item.startsWith('- SIGHUP'));
     expect(contract).toContain('`--config`');
+    expect(contract).toContain('`--tls-cert`');
   });
 });
 

@@ -337,7 +337,10 @@ describe('bench options', () => {
   });
 
   it.each([
-    [['--profile', 'nope'], /--profile must be default, many-clients, all, latency or cluster/],
+    [
+      ['--profile', 'nope'],
+      /--profile must be default, many-clients, all, latency, cluster or tls/,
+    ],
     [['--profile', 'cluster', '--tiny'], /--tiny has no cluster profile/],
     [['--profile', 'default', '--gateways', '2'], /--gateways needs --profile cluster/],
     [['--profile', 'cluster', '--gateways', '0'], /--gateways must be a positive integer/],

@@ -77,6 +77,7 @@ describe('entry points (built package, imported by name)', () => {
       'MazeCore',
       'MazeError',
       'Sequencer',
+      'ServerTls',
       'createMaze',
       'isEvent',
       'listen',

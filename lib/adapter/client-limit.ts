@@ -84,7 +84,7 @@ export class ClientLimit {
 }
 
 /** One kind of occurrence, counted at once and reported at most once per interval (see the header). */
-class GatheredReport {
+export class GatheredReport {
   readonly #interval: number;
   readonly #report: (count: number, latest: string) => void;
   #count = 0;

@@ -100,6 +100,15 @@ export interface FanOutOptions {
   readonly authenticate?: Authenticate | undefined;
 }
 
+/** How one client is attached. */
+export interface AttachClientOptions {
+  /**
+   * Milliseconds it has left to identify, when part of `identifyTimeout` went before it was
+   * attached (a TLS handshake); `identifyTimeout` otherwise.
+   */
+  readonly identifyTimeout?: number;
+}
+
 /** Who a client event is about. */
 export interface ClientInfo {
   /** `client#N`. */
@@ -281,7 +290,7 @@ export class FanOut {
    * the client limit, a half-closed client with nothing queued gives way to it; with none,
    * it is refused instead (see the header). Returns its connection name (`client#N`) either way.
    */
-  attach(stream: Duplex): string {
+  attach(stream: Duplex, options: AttachClientOptions = {}): string {
     const name = `client#${this.#nextNumber++}`;
     if (!this.#limit.admits(this.#clients.size) && !this.#makeRoom()) {
       // Destroyed before any read or write: its descriptor is released in this same turn.
@@ -294,7 +303,9 @@ export class FanOut {
       name,
       stream,
       this.#clientHost,
-      this.#options,
+      options.identifyTimeout === undefined
+        ? this.#options
+        : { ...this.#options, identifyTimeout: options.identifyTimeout },
       this.#authenticator,
     );
     this.#clients.add(client);

@@ -23,6 +23,7 @@ import { type CoreStats, MazeCore } from '../core/maze-core.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { EventInput, type EventInputStats, undrainedProblem } from './event-input.js';
 import {
+  type AttachClientOptions,
   type ClientInfo,
   type ClientPage,
   FanOut,
@@ -32,7 +33,7 @@ import {
 import { newEpoch } from './new-epoch.js';
 import { type MazeOptions, type ResolvedMazeOptions, resolveMazeOptions } from './options.js';
 
-export type { ClientInfo, ClientPage, ResumeReport } from './fan-out.js';
+export type { AttachClientOptions, ClientInfo, ClientPage, ResumeReport } from './fan-out.js';
 
 const log = createDebug('follower-maze:maze');
 
@@ -152,9 +153,9 @@ export class Maze extends EventEmitter<MazeEventMap> {
    * Returns its connection name (`client#N`) either way.
    * Throws `ERR_INVALID_STATE` after `close()`.
    */
-  attachClient(stream: Duplex): string {
+  attachClient(stream: Duplex, options?: AttachClientOptions): string {
     this.#assertOpen();
-    return this.#output.attach(stream);
+    return this.#output.attach(stream, options);
   }
 
   /**

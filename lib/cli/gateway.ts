@@ -12,6 +12,7 @@ import { createGateway, type Gateway } from '../cluster/gateway.js';
 import type { SnapshotStore } from '../cluster/snapshot-store.js';
 import { GATEWAY_STAT_METRICS, gatewayMonitorSources } from '../monitor/cluster-sources.js';
 import { type OpenPort, openClientPort } from '../net/ports.js';
+import { roomForClients, type ServerTls } from '../net/tls.js';
 import { loadClientAuth } from './client-auth-options.js';
 import { closePortAndServer } from './close-port.js';
 import { type GatewayArgs, type NatsArgs, toGatewayOptions } from './cluster-options.js';
@@ -30,6 +31,7 @@ export async function runGateway(
   try {
     // Checked before NATS is: a bad key file stops startup at once.
     const authenticate = await loadClientAuth(args);
+    const tls = lifecycle.startTls();
     const { eventLog, monitor } = await openLog(lifecycle, args, GATEWAY_STAT_METRICS, true);
     monitor.waitingFor('loading the newest snapshot of the follow graph');
     const { gateway, clients, catchUpPosition } = await startGateway(
@@ -39,6 +41,7 @@ export async function runGateway(
       args,
       authenticate,
       (started) => monitor.attach(gatewayMonitorSources(started, eventLog)),
+      tls,
     );
     lifecycle.listening({
       addresses: `clients on ${formatAddress(clients.address)}`,
@@ -63,8 +66,9 @@ export interface StartedGateway {
 /**
  * The gateway on `eventLog` (for `gateway`, and `serve --nats-url`): created from the newest
  * snapshot in `snapshots`, closed at shutdown (the process exits 1 if it stops), its clients
- * logged, clients authenticated by `authenticate` (when given), `attachMonitor` called with it, then, once it has applied the log up to its tail,
- * its client port opened (and closed at shutdown).
+ * logged, clients authenticated by `authenticate` (when given), `attachMonitor` called with
+ * it, then, once it has applied the log up to its tail, its client port opened, with `tls`
+ * when given (and closed at shutdown).
  */
 export async function startGateway(
   lifecycle: ServerProcess,
@@ -73,6 +77,7 @@ export async function startGateway(
   args: Omit<GatewayArgs, keyof NatsArgs>,
   authenticate: Authenticate | undefined,
   attachMonitor: (gateway: Gateway) => void,
+  tls: ServerTls | undefined,
 ): Promise<StartedGateway> {
   const gateway = await createGateway({
     log: eventLog,
@@ -91,7 +96,16 @@ export async function startGateway(
     );
   }
   await gateway.ready;
-  const clients = await openClientPort(gateway, args.host, args.clientPort);
+  const clients = await openClientPort(
+    gateway,
+    args.host,
+    args.clientPort,
+    tls && {
+      tls,
+      identifyTimeout: gateway.options.identifyTimeout,
+      roomForClients: () => roomForClients(gateway.options.maxClients, gateway.stats()),
+    },
+  );
   lifecycle.onClose(() => closePortAndServer(clients, gateway));
   return { gateway, clients, catchUpPosition };
 }

@@ -39,6 +39,7 @@ export async function runIngest(
 ): Promise<Ingest | undefined> {
   const lifecycle = new ServerProcess(args, output);
   try {
+    const tls = lifecycle.startTls();
     const { eventLog, monitor } = await openLog(
       lifecycle,
       args,
@@ -54,7 +55,7 @@ export async function runIngest(
     );
     logEventSources(ingest, lifecycle.logger);
     monitor.attach(ingestMonitorSources(ingest, writer, eventLog));
-    const port = await openEventPort(ingest, args.host, args.eventPort);
+    const port = await openEventPort(ingest, args.host, args.eventPort, tls);
     lifecycle.onClose(() => closePortAndServer(port, ingest));
     lifecycle.listening({
       addresses: `events on ${formatAddress(port.address)}`,

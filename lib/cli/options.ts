@@ -15,7 +15,7 @@ import { ADAPTER_OPTIONS } from '../adapter/options.js';
 import { NATS_OPTIONS, SNAPSHOT_OPTIONS } from '../cluster/options.js';
 import { CORE_OPTIONS } from '../core/options.js';
 import { MONITOR_OPTIONS } from '../monitor/options.js';
-import { LISTEN_OPTIONS } from '../net/options.js';
+import { LISTEN_OPTIONS, TLS_OPTIONS } from '../net/options.js';
 import { MAX_TIMER_MS, type OptionRow, type SettingOf } from '../options/option.js';
 import { SIMULATE_OPTIONS } from '../simulate/options.js';
 import { CLIENT_AUTH_OPTIONS } from './client-auth-options.js';
@@ -92,6 +92,7 @@ const SERVER_GROUP = 'Server:';
 const OUTPUT_GROUP = 'Output and configuration:';
 const CLUSTER_GROUP = 'Cluster mode (NATS JetStream):';
 const CLIENT_AUTH_GROUP = 'Client authentication:';
+const TLS_GROUP = 'TLS:';
 const SIMULATE_GROUP = 'Options:';
 
 function take<
@@ -151,6 +152,11 @@ export const SERVER_OPTIONS = [
   take('logFormat', CLI_OPTIONS.logFormat, EVERY, OUTPUT_GROUP),
   take('monitorPort', CLI_OPTIONS.monitorPort, EVERY, OUTPUT_GROUP),
   take('monitorHost', CLI_OPTIONS.monitorHost, EVERY, OUTPUT_GROUP),
+  take('tlsCert', TLS_OPTIONS.tlsCert, EVERY, TLS_GROUP),
+  take('tlsKey', TLS_OPTIONS.tlsKey, EVERY, TLS_GROUP),
+  take('eventTlsCa', TLS_OPTIONS.eventTlsCa, EVENT_SIDE, TLS_GROUP),
+  take('clientTlsCa', TLS_OPTIONS.clientTlsCa, CLIENT_SIDE, TLS_GROUP),
+  take('monitorTls', TLS_OPTIONS.monitorTls, EVERY, TLS_GROUP),
   nats('natsUrl'),
   nats('natsCreds'),
   nats('natsUser'),
@@ -214,6 +220,9 @@ export const SIMULATE_COMMAND_OPTIONS = [
   sim('jwtPrivateKey'),
   sim('jwtAudience'),
   sim('jwtIssuer'),
+  sim('tlsCa'),
+  sim('eventTlsCert'),
+  sim('eventTlsKey'),
   take('json', CLI_OPTIONS.json, SIMULATE, SIMULATE_GROUP),
 ] as const;
 

@@ -45,6 +45,7 @@ export async function runServeOnLog(
     }
     // Checked before NATS is: a bad key file stops startup at once.
     const authenticate = await loadClientAuth(args);
+    const tls = lifecycle.startTls();
     const { eventLog, monitor } = await openLog(
       lifecycle,
       args,
@@ -68,12 +69,13 @@ export async function runServeOnLog(
             gatewayMonitorSources(started, eventLog),
           ),
         ),
+      tls,
     );
     // Closers run newest first: both ports stop accepting, the ingest reads its source to the
     // end and appends it all, the gateway applies it and delivers it, then the clients are
     // closed (the client port's close() resolves once they are gone).
     lifecycle.onClose(() => appliedToTheEnd(gateway, eventLog, args.shutdownTimeout));
-    const events = await openEventPort(ingest, args.host, args.eventPort);
+    const events = await openEventPort(ingest, args.host, args.eventPort, tls);
     lifecycle.onClose(() => {
       void clients.close();
       return closePortAndServer(events, ingest);

@@ -37,7 +37,12 @@ export async function runServe(
   const lifecycle = new ServerProcess(args, output);
   try {
     const authenticate = await loadClientAuth(args);
-    const server = await listen({ ...toListenOptions(args), authenticate });
+    const tls = lifecycle.startTls();
+    const server = await listen({
+      ...toListenOptions(args),
+      authenticate,
+      ...(tls !== undefined && { tls }),
+    });
     lifecycle.onClose(() => server.close());
     const { maze } = server;
     lifecycle.watch(maze);

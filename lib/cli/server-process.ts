@@ -30,6 +30,7 @@ import { descriptorLimit } from '../adapter/descriptor-limit.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import type { MonitorServer } from '../monitor/monitor-server.js';
 import type { MonitorSources } from '../monitor/sources.js';
+import type { ServerTls } from '../net/tls.js';
 import type { CommonArgs } from './command-options.js';
 import { withFlagNames } from './flag-names.js';
 import { formatAddress, formatFields, formatProblem, formatStats, StatsRates } from './format.js';
@@ -37,6 +38,7 @@ import { Logger } from './logger.js';
 import { packageVersion } from './package-version.js';
 import { ProblemLog } from './problem-log.js';
 import type { ServeOutput } from './serve-output.js';
+import { openTls, reloadTls, withTlsStats } from './tls-files.js';
 
 const log = createDebug('follower-maze:cli');
 
@@ -79,14 +81,15 @@ export interface ListeningServer {
  */
 export async function startMonitorFor(
   sources: () => Promise<MonitorSources>,
-  options: { readonly host?: string; readonly port: number } | undefined,
+  options: { readonly host?: string; readonly port: number; readonly tls?: ServerTls } | undefined,
   logger: Logger,
 ): Promise<MonitorServer | undefined> {
   if (options === undefined) return undefined;
   // Loaded only when asked for: prom-client and its process metrics cost ~8 MB of RSS.
   const { startMonitor } = await import('../monitor/monitor-server.js');
   const monitor = await startMonitor({ ...options, sources: await sources() });
-  logger.info(`follower-maze monitor: http://${formatAddress(monitor.address)}`);
+  const scheme = options.tls === undefined ? 'http' : 'https';
+  logger.info(`follower-maze monitor: ${scheme}://${formatAddress(monitor.address)}`);
   return monitor;
 }
 
@@ -108,10 +111,31 @@ export class ServerProcess {
     }
     this.#shutDown(`${signal} received`, 0);
   };
-  // SIGHUP (the terminal closed, or a reload request): there is no configuration to reload,
-  // so it is logged and the server keeps serving; without a handler it would die silently.
+  #tls: ServerTls | undefined;
+  // SIGHUP (the terminal closed, or a reload request): the TLS files are read again, if any;
+  // otherwise it is logged and the server keeps serving. Without a handler it would die silently.
   readonly #onHangup = (): void => {
-    this.logger.info('follower-maze: SIGHUP received, ignored (nothing to reload); still serving');
+    const tls = this.#tls;
+    if (tls === undefined) {
+      this.logger.info(
+        'follower-maze: SIGHUP received, ignored (nothing to reload); still serving',
+      );
+      return;
+    }
+    try {
+      reloadTls(tls, this.#args);
+    } catch (error) {
+      if (!(error instanceof MazeError)) throw error;
+      this.#logProblem({
+        code: error.code,
+        message: `SIGHUP: ${error.message}; the TLS certificate, key and CAs in force are kept`,
+        context: {},
+      });
+      return;
+    }
+    this.logger.info(
+      'follower-maze: SIGHUP received, TLS certificate, key and CAs reloaded: new connections get them, open ones keep theirs',
+    );
   };
 
   /** Installs the signal handlers: from now on a signal shuts down what is open. */
@@ -127,6 +151,15 @@ export class ServerProcess {
         `follower-maze: settings of other commands, not used here: ${args.unusedSettings.join(', ')}`,
       );
     }
+  }
+
+  /**
+   * Reads the TLS files (`--tls-cert` …), which SIGHUP then reloads, and returns the ports'
+   * `ServerTls`; `undefined` without TLS. Throws `MazeError(ERR_INVALID_OPTION)`.
+   */
+  startTls(): ServerTls | undefined {
+    this.#tls = openTls(this.#args);
+    return this.#tls;
   }
 
   /** Aborted when the shutdown begins: a startup step that waits (for NATS) stops waiting. */
@@ -167,11 +200,16 @@ export class ServerProcess {
    */
   async startMonitor(sources: () => Promise<MonitorSources>): Promise<void> {
     const args = this.#args;
+    const tls = this.#tls;
     const monitor = await startMonitorFor(
-      sources,
+      tls === undefined ? sources : async () => withTlsStats(await sources(), tls),
       args.monitorPort === undefined
         ? undefined
-        : { host: args.monitorHost, port: args.monitorPort },
+        : {
+            host: args.monitorHost,
+            port: args.monitorPort,
+            ...(args.monitorTls && tls !== undefined && { tls }),
+          },
       this.logger,
     );
     // First in line, so closed last: it answers 503 while the rest closes.
@@ -195,8 +233,9 @@ export class ServerProcess {
     }
     if (this.#args.statsInterval > 0) {
       const rates = new StatsRates(performance.now());
+      const tls = this.#tls;
       this.#statsTimer = setInterval(() => {
-        const stats = server.stats();
+        const stats = tls === undefined ? server.stats() : { ...server.stats(), ...tls.stats() };
         this.#output.out(formatStats(stats, rates.next(stats, performance.now())));
       }, this.#args.statsInterval);
     }

@@ -40,6 +40,7 @@ import createDebug from 'debug';
 import type { Authenticate } from '../adapter/client-auth.js';
 import { resolveMaxClients } from '../adapter/descriptor-limit.js';
 import {
+  type AttachClientOptions,
   type ClientInfo,
   type ClientPage,
   FanOut,
@@ -318,7 +319,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
    * Attaches a user client, as `Maze.attachClient()` does. Throws `ERR_INVALID_STATE` before
    * `ready` (the client would get the replay of old events) and after `close()`.
    */
-  attachClient(stream: Duplex): string {
+  attachClient(stream: Duplex, options?: AttachClientOptions): string {
     if (this.#closing !== undefined) {
       throw new MazeError(ErrorCode.InvalidState, 'the gateway is closed');
     }
@@ -328,7 +329,7 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
         `the gateway is catching up with the event log (at position ${this.#follower.position} of ${this.#catchUpPosition}); attach clients once it is ready`,
       );
     }
-    return this.#output.attach(stream);
+    return this.#output.attach(stream, options);
   }
 
   /**

@@ -14,10 +14,12 @@
  *   `MONITOR_REQUEST_TIMEOUT_MS`; `close()` ends keep-alive connections too, so it is bounded.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import createDebug from 'debug';
 import { ErrorCode } from '../errors.js';
 import { bind } from '../net/ports.js';
+import type { ServerTls } from '../net/tls.js';
 import { checkOptionValue } from '../options/option.js';
 import { createMonitorMetrics, type MonitorMetrics } from './metrics.js';
 import { MONITOR_OPTIONS } from './options.js';
@@ -49,6 +51,8 @@ export interface MonitorOptions {
   readonly host?: string;
   /** Port; 0 picks a free one. Default `DEFAULT_MONITOR_PORT` (0). */
   readonly port?: number;
+  /** HTTPS with this certificate and key (reloads included) instead of HTTP. */
+  readonly tls?: ServerTls;
 }
 
 /** A running monitoring port. */
@@ -73,9 +77,12 @@ export async function startMonitor(options: MonitorOptions): Promise<MonitorServ
   );
   const sources = options.sources;
   const metrics = createMonitorMetrics(sources);
-  const server = createServer({ requestTimeout: MONITOR_REQUEST_TIMEOUT_MS }, (request, response) =>
-    answer(request, response, sources, metrics),
-  );
+  const handler = (request: IncomingMessage, response: ServerResponse): void =>
+    answer(request, response, sources, metrics);
+  const server: Server =
+    options.tls === undefined
+      ? createServer({ requestTimeout: MONITOR_REQUEST_TIMEOUT_MS }, handler)
+      : createHttps(options.tls, handler);
   server.maxConnections = MONITOR_MAX_CONNECTIONS;
 
   let address: AddressInfo;
@@ -100,6 +107,23 @@ export async function startMonitor(options: MonitorOptions): Promise<MonitorServ
     return closing;
   };
   return { address, close };
+}
+
+// Reloads of `tls` reach it too; a handshake is bounded like a request.
+function createHttps(
+  tls: ServerTls,
+  handler: (request: IncomingMessage, response: ServerResponse) => void,
+): Server {
+  const server = createHttpsServer(
+    {
+      ...tls.monitorOptions(),
+      requestTimeout: MONITOR_REQUEST_TIMEOUT_MS,
+      handshakeTimeout: MONITOR_REQUEST_TIMEOUT_MS,
+    },
+    handler,
+  );
+  tls.followReloads(server);
+  return server;
 }
 
 function closeServer(server: Server): Promise<void> {

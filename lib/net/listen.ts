@@ -3,6 +3,7 @@
  * feeding one `Maze`.
  *
  * Invariants:
+ * - With `tls`, both ports speak TLS only (tls.ts); without it, plain TCP.
  * - Both ports bind to one host, `127.0.0.1` unless told otherwise; port 0 picks a free port
  *   and the bound addresses are returned.
  * - `listen()` either resolves with both ports bound or rejects with `ERR_LISTEN` and
@@ -20,6 +21,7 @@ import { ErrorCode, MazeError } from '../errors.js';
 import { type GivenOf, resolveOptions } from '../options/option.js';
 import { LISTEN_OPTIONS } from './options.js';
 import { type OpenPort, openClientPort, openEventPort } from './ports.js';
+import { roomForClients, type ServerTls } from './tls.js';
 
 const log = createDebug('follower-maze:net');
 
@@ -31,6 +33,11 @@ export interface ListenOptions extends MazeOptions, GivenOf<typeof LISTEN_OPTION
   readonly eventPort?: number;
   /** Client port; 0 picks a free one. Default 9099. */
   readonly clientPort?: number;
+  /**
+   * TLS on both ports (docs/security.md): the certificate, key and CAs, reloadable with
+   * `tls.reload()`. A client's `identifyTimeout` then covers its handshake too.
+   */
+  readonly tls?: ServerTls;
 }
 
 /** A running server: the maze and where it listens. */
@@ -56,8 +63,20 @@ export async function listen(options: ListenOptions = {}): Promise<MazeServer> {
   const maze = createMaze(options);
   const ports: OpenPort[] = [];
   try {
-    ports.push(await openEventPort(maze, host, eventPort));
-    ports.push(await openClientPort(maze, host, clientPort));
+    const tls = options.tls;
+    ports.push(await openEventPort(maze, host, eventPort, tls));
+    ports.push(
+      await openClientPort(
+        maze,
+        host,
+        clientPort,
+        tls && {
+          tls,
+          identifyTimeout: maze.options.identifyTimeout,
+          roomForClients: () => roomForClients(maze.options.maxClients, maze.stats()),
+        },
+      ),
+    );
   } catch (error) {
     await Promise.all(ports.map((port) => port.close()));
     await maze.close();

@@ -26,3 +26,33 @@ export const LISTEN_OPTIONS = {
     describe: 'Address the ports bind to (0.0.0.0 exposes them to the network)',
   },
 } as const satisfies Readonly<Record<string, OptionRow>>;
+
+const PEM_FILE = { type: 'string', default: undefined } as const;
+
+/**
+ * TLS on the ports (docs/security.md): files of PEM text, read at start and again on SIGHUP.
+ * Off unless a certificate and key are given.
+ */
+export const TLS_OPTIONS = {
+  tlsCert: {
+    ...PEM_FILE,
+    describe: 'PEM certificate (chain) file: TLS on the event and client ports (with --tls-key)',
+  },
+  tlsKey: {
+    ...PEM_FILE,
+    describe: 'PEM private key file of --tls-cert',
+  },
+  eventTlsCa: {
+    ...PEM_FILE,
+    describe: 'PEM CA file: the event source must present a certificate from it (mutual TLS)',
+  },
+  clientTlsCa: {
+    ...PEM_FILE,
+    describe: 'PEM CA file: every client must present a certificate from it (mutual TLS)',
+  },
+  monitorTls: {
+    type: 'boolean',
+    default: false,
+    describe: 'Serve the monitoring port over HTTPS with --tls-cert and --tls-key',
+  },
+} as const satisfies Readonly<Record<string, OptionRow>>;

@@ -12,13 +12,21 @@
  *   that vanishes is only noticed by a write or by keepalive. Clients are half-open
  *   (docs/protocol.md §5) and without Nagle.
  * - A connection that arrives once its taker is closed is destroyed at once.
+ * - With TLS (tls.ts), a connection reaches its taker only after its handshake (and, on a
+ *   port with a CA, its certificate check); keepalive is set on the TCP socket at accept.
  * - Once bound, a server error is an accept failure: it is reported through the taker as
  *   `ERR_ACCEPT` (which counts it), never thrown; the port keeps listening, and nothing
  *   already attached (the event source included) is closed for it.
  */
-import { type AddressInfo, createServer, type Server } from 'node:net';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
+import type { AttachClientOptions } from '../adapter/fan-out.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
+import {
+  EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS,
+  EVENT_SOURCE_MAX_HANDSHAKES,
+  type ServerTls,
+} from './tls.js';
 
 /**
  * Idle time before TCP keepalive probes a client socket: the kernel then finds a peer that is
@@ -49,7 +57,7 @@ export interface EventSourceTaker extends Taker {
 
 /** What takes user client connections: a `Maze`, or the cluster's `Gateway`. */
 export interface ClientTaker extends Taker {
-  attachClient(stream: Duplex): string;
+  attachClient(stream: Duplex, options?: AttachClientOptions): string;
 }
 
 /** A bound port. */
@@ -59,33 +67,89 @@ export interface OpenPort {
   close(): Promise<void>;
 }
 
-/** Binds `host:port` for event sources of `taker`. Rejects with `MazeError(ERR_LISTEN)`. */
+/** Binds `host:port` for event sources of `taker`; TLS with `tls`. Rejects with `MazeError(ERR_LISTEN)`. */
 export function openEventPort(
   taker: EventSourceTaker,
   host: string,
   port: number,
+  tls?: ServerTls,
 ): Promise<OpenPort> {
-  const server = createServer((socket) => {
+  const keepAlive = (socket: Socket): void => {
+    if (!socket.destroyed) socket.setKeepAlive(true, EVENT_SOURCE_KEEPALIVE_MS);
+  };
+  const attach = (socket: Socket): void => {
     if (taker.closed) {
       socket.destroy();
       return;
     }
-    socket.setKeepAlive(true, EVENT_SOURCE_KEEPALIVE_MS);
     taker.attachEventSource(socket);
-  });
+  };
+  const server =
+    tls === undefined
+      ? createServer((socket) => {
+          keepAlive(socket);
+          attach(socket);
+        })
+      : tls.createPortServer(
+          'event',
+          {},
+          EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS,
+          (handshaking) => handshaking < EVENT_SOURCE_MAX_HANDSHAKES,
+          taker,
+          attach,
+        );
+  if (tls !== undefined) server.on('connection', keepAlive);
   return open(server, taker, host, port, 'event source', 'event');
 }
 
-/** Binds `host:port` for user clients of `taker`. Rejects with `MazeError(ERR_LISTEN)`. */
-export function openClientPort(taker: ClientTaker, host: string, port: number): Promise<OpenPort> {
-  const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-    if (taker.closed) {
-      socket.destroy();
-      return;
-    }
-    socket.setKeepAlive(true, CLIENT_KEEPALIVE_DELAY_MS);
-    taker.attachClient(socket);
-  });
+/** TLS for a client port: the material, and the client limits the handshakes count in. */
+export interface ClientPortTls {
+  readonly tls: ServerTls;
+  /** The clients' identify timeout: it covers the handshake and the id line together. */
+  readonly identifyTimeout: number;
+  /** How many more clients may attach now (`maxClients` less those attached): handshakes in progress take from it. */
+  roomForClients(): number;
+}
+
+/** Binds `host:port` for user clients of `taker`; TLS with `secure`. Rejects with `MazeError(ERR_LISTEN)`. */
+export function openClientPort(
+  taker: ClientTaker,
+  host: string,
+  port: number,
+  secure?: ClientPortTls,
+): Promise<OpenPort> {
+  const keepAlive = (socket: Socket): void => {
+    if (!socket.destroyed) socket.setKeepAlive(true, CLIENT_KEEPALIVE_DELAY_MS);
+  };
+  const options = { noDelay: true, allowHalfOpen: true };
+  if (secure === undefined) {
+    const server = createServer(options, (socket) => {
+      if (taker.closed) {
+        socket.destroy();
+        return;
+      }
+      keepAlive(socket);
+      taker.attachClient(socket);
+    });
+    return open(server, taker, host, port, 'client', 'client');
+  }
+  const { tls, identifyTimeout } = secure;
+  const server = tls.createPortServer(
+    'client',
+    options,
+    identifyTimeout,
+    (handshaking) => handshaking < secure.roomForClients(),
+    taker,
+    (socket, elapsedMs) => {
+      if (taker.closed) {
+        socket.destroy();
+        return;
+      }
+      // What the handshake took is no longer the client's to identify in.
+      taker.attachClient(socket, { identifyTimeout: Math.max(1, identifyTimeout - elapsedMs) });
+    },
+  );
+  server.on('connection', keepAlive);
   return open(server, taker, host, port, 'client', 'client');
 }
 

@@ -27,6 +27,7 @@ import {
   type ValueOf,
 } from '../options/option.js';
 import type { SimulationProgress } from './result.js';
+import { readSimulatorTls, type SimulatorTls } from './tls.js';
 
 /** A line terminator: `lf` is `\n`, `crlf` is `\r\n`. */
 export type LineTerminator = 'lf' | 'crlf';
@@ -193,6 +194,21 @@ export const SIMULATE_OPTIONS = {
     default: undefined,
     describe: 'The iss claim of the tokens the clients present',
   },
+  tlsCa: {
+    type: 'string',
+    default: undefined,
+    describe: "PEM CA file of the server's certificate: every connection uses TLS",
+  },
+  eventTlsCert: {
+    type: 'string',
+    default: undefined,
+    describe: "PEM certificate file the event source presents (a server's --event-tls-ca)",
+  },
+  eventTlsKey: {
+    type: 'string',
+    default: undefined,
+    describe: 'PEM private key file of --event-tls-cert',
+  },
 } as const satisfies Readonly<Record<string, OptionRow>>;
 
 type SimulateOptionName = keyof typeof SIMULATE_OPTIONS;
@@ -221,7 +237,10 @@ export type EventTypeLetter = (typeof EVENT_TYPES)[number];
 
 /** Every option with its value decided and checked. */
 export interface ResolvedSimulateOptions
-  extends Omit<SettingsOf<typeof SIMULATE_OPTIONS>, 'clientPort' | 'eventMix' | 'numberOfUsers'> {
+  extends Omit<
+    SettingsOf<typeof SIMULATE_OPTIONS>,
+    'clientPort' | 'eventMix' | 'numberOfUsers' | 'tlsCa' | 'eventTlsCert' | 'eventTlsKey'
+  > {
   /**
    * The ports the clients connect to, distinct, at least one: client `i` (verified ones
    * first, then the stalled ones) connects to `clientPorts[i % length]`.
@@ -232,6 +251,8 @@ export interface ResolvedSimulateOptions
   /** Weight of each type, indexed like `EVENT_TYPES`. */
   readonly eventWeights: readonly number[];
   readonly onProgress: ((progress: SimulationProgress) => void) | undefined;
+  /** TLS for the connections, read from the files of `tlsCa` and the event certificate. */
+  readonly tls: SimulatorTls | undefined;
 }
 
 /** The value of a terminator on the wire. */
@@ -293,6 +314,8 @@ export function resolveSimulateOptions(
     throw new MazeError(ErrorCode.InvalidOption, 'onProgress must be a function');
   }
   const clientPort = values.clientPort ?? SIMULATE_OPTIONS.clientPort.default;
+  const optionalText = (name: 'tlsCa' | 'eventTlsCert' | 'eventTlsKey'): string | undefined =>
+    values[name] === undefined ? undefined : pick(name);
 
   return {
     host: pick('host').trim(),
@@ -321,6 +344,14 @@ export function resolveSimulateOptions(
     jwtAudience: optional('jwtAudience'),
     jwtIssuer: optional('jwtIssuer'),
     onProgress: onProgress as ResolvedSimulateOptions['onProgress'],
+    tls: readSimulatorTls(
+      {
+        tlsCa: optionalText('tlsCa'),
+        eventTlsCert: optionalText('eventTlsCert'),
+        eventTlsKey: optionalText('eventTlsKey'),
+      },
+      (name) => label(name as SimulateOptionName),
+    ),
   };
 }
 

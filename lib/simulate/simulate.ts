@@ -46,6 +46,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { connect as connectTls } from 'node:tls';
 import type { ClientStream } from './client-stream.js';
 import { EVENT_WRITE_SIZE } from './constants.js';
 import { type IdField, idFieldsOf } from './credentials.js';
@@ -311,7 +312,7 @@ class Simulation {
     port: number,
     onData?: (socket: Socket, bytes: number) => void,
   ): Promise<Socket | undefined> {
-    const { host, timeout } = this.#options;
+    const { host, timeout, tls } = this.#options;
     return new Promise((resolve) => {
       const attempt = (): void => {
         const onread =
@@ -324,7 +325,14 @@ class Simulation {
                   return true;
                 },
               };
-        const socket: Socket = connect({ host, port, noDelay: true, ...(onread && { onread }) });
+        const socketOptions = { host, port, noDelay: true, ...(onread && { onread }) };
+        const socket: Socket =
+          tls === undefined
+            ? connect(socketOptions)
+            : connectTls({
+                ...socketOptions,
+                ...(connection === 'event-source' ? tls.eventSource : tls.client),
+              });
         const timer = setTimeout(
           () => fail(new Error(`no connection within ${timeout} ms`)),
           timeout,
@@ -349,7 +357,8 @@ class Simulation {
           resolve(undefined);
         };
         socket.once('error', fail);
-        socket.once('connect', () => {
+        // Over TLS, a connection is made once its handshake is done.
+        socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
           clearTimeout(timer);
           socket.off('error', fail);
           resolve(socket);

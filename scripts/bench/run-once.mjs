@@ -27,14 +27,16 @@ import { cpuProfileFlags, HOST, runSimulator, simulationFigures } from './simula
  */
 
 /**
- * Runs one simulation against a fresh server and returns its figures (see `FIGURES`).
- * @param {{ bin: string, load: LoadSettings, timeoutMs: number, cpuProfiles?: CpuProfiles }} options
+ * Runs one simulation against a fresh server and returns its figures (see `FIGURES`). With
+ * `tls`, the server runs with `tls.serverArgs` and the simulator with `tls.simulatorArgs`.
+ * @param {{ bin: string, load: LoadSettings, timeoutMs: number, cpuProfiles?: CpuProfiles,
+ *   tls?: { serverArgs: string[], simulatorArgs: string[] } }} options
  */
-export async function runOnce({ bin, load, timeoutMs, cpuProfiles }) {
+export async function runOnce({ bin, load, timeoutMs, cpuProfiles, tls }) {
   const { child: server, ports: listening } = startServer({
     bin,
     nodeArgs: cpuProfileFlags(cpuProfiles, 'server'),
-    serverArgs: ['--host', HOST],
+    serverArgs: ['--host', HOST, ...(tls?.serverArgs ?? [])],
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(server);
@@ -52,6 +54,7 @@ export async function runOnce({ bin, load, timeoutMs, cpuProfiles }) {
       load,
       timeoutMs,
       cpuProfiles,
+      extraArgs: tls?.simulatorArgs,
     });
     const serverUsage = await serverWatch.read();
     await stopChild(server, { name: 'the server', signal: 'SIGTERM', ms: STOP_TIMEOUT_MS });

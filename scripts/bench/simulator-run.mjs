@@ -37,10 +37,19 @@ const REPORT_USAGE = new URL('./report-usage.mjs', import.meta.url).href;
 /**
  * Runs the simulation to its end.
  * @param {{ bin: string, eventPort: number, clientPorts: readonly number[], load: LoadSettings,
- *   timeoutMs: number, cpuProfiles?: CpuProfiles }} options
+ *   timeoutMs: number, cpuProfiles?: CpuProfiles, extraArgs?: readonly string[] }} options
+ *   `extraArgs`: more flags of `simulate` (the TLS profile's)
  * @returns {Promise<Simulation>}
  */
-export async function runSimulator({ bin, eventPort, clientPorts, load, timeoutMs, cpuProfiles }) {
+export async function runSimulator({
+  bin,
+  eventPort,
+  clientPorts,
+  load,
+  timeoutMs,
+  cpuProfiles,
+  extraArgs = [],
+}) {
   const simulator = track(
     spawn(
       process.execPath,
@@ -72,6 +81,7 @@ export async function runSimulator({ bin, eventPort, clientPorts, load, timeoutM
         ...(load.rate ? ['--rate', String(load.rate)] : []),
         ...(load.latencyWarmup ? ['--latency-warmup', String(load.latencyWarmup)] : []),
         ...(load.stalledClients ? ['--stalled-clients', String(load.stalledClients)] : []),
+        ...extraArgs,
       ],
       // fd 3 carries the usage report of report-usage.mjs.
       { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] },
