@@ -33,8 +33,8 @@
  *   consumer that stops calling `next()` stops the pulling (gateway backpressure). A
  *   position dropped by retention is `ERR_LOG_TRUNCATED`, never skipped in silence.
  * - Identity: a log has an epoch, which changes when it is deleted and created again, and
- *   the settings its writer recorded before its first append (`LogSettings`), with the
- *   position its batches start after; every process on the log runs with them
+ *   the settings its writer recorded (`LogSettings`), with the position of its first batch;
+ *   every process on the log runs with them
  *   (`checkLogSettings()`), and one that finds another epoch under it stops
  *   (`ERR_LOG_REPLACED`). The writer records them once its first batch is in the log, with
  *   that batch's position: nothing published before it passes for the writer's batches, and
