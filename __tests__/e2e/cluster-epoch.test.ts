@@ -91,8 +91,12 @@ describeWithNats(
         expect(code).toBe(1);
         expect(other.stderr.join('\n')).toMatch(refusal);
       };
+      // The writer records its settings with its first batch: then, without a snapshot.
+      const source = await sendThrough(events, eventsText(1, 500, 1, USERS), 500);
+      expect(lastStats(events).snapshotsSaved ?? '0').toBe('0');
       await refused();
-      (await sendThrough(events, eventsText(1, 5_000, 1, USERS), 5_000)).socket.end();
+      await writeAll(source.socket, eventsText(501, 5_000, 1, USERS), WAIT_MS);
+      source.socket.end();
       await waitUntil(
         () => Number(lastStats(events).snapshotsSaved ?? 0) > 0,
         'a snapshot',
