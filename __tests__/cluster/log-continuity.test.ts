@@ -358,6 +358,30 @@ describe('a foreign message and forged batches on the log', () => {
     expect(second.ingest.stats().nextSequence).toBe(PART + 1);
   });
 
+  it('cost a gateway one wait for the record, not a request each, however many come first', async () => {
+    const log = track(new MemoryEventLog());
+    let identities = 0;
+    const identity = log.identity.bind(log);
+    log.identity = () => {
+      identities++;
+      return identity();
+    };
+    const early = await newGateway(log);
+    const asked = identities;
+    const FORGED_COUNT = 200;
+    for (let first = 1; first <= FORGED_COUNT; first++) {
+      log.publish(
+        encodeBatch({ firstSequence: first, lastSequence: first, lines: [`${first}|B\n`] }),
+      );
+    }
+    const writer = await newIngest(log);
+    await send(writer.ingest, eventsText(1, PART), PART);
+    await waitUntil(() => early.gateway.stats().eventsApplied === PART, 'every event applied');
+    expect(early.gateway.stats()).toMatchObject({ logForeign: FORGED_COUNT });
+    // The gateway waited at the first of them (and the ingest asked a few times too).
+    expect(identities - asked).toBeLessThan(20);
+  });
+
   it('skip well-formed batches published before the ingest started, even at its startSequence', async () => {
     const { maze } = newMaze();
     const direct = attachMemorySource(maze);
