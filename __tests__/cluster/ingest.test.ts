@@ -535,6 +535,59 @@ describe('ingest: resume', () => {
     expect(again.ingest.stats().nextSequence).toBe(2);
   });
 
+  it('tries a failed record again, and stops when the record is not its own first batch', async () => {
+    const log = new MemoryEventLog();
+    let refusals = 1;
+    const flaky: EventLog = {
+      append: (batch, fence) => log.append(batch, fence),
+      tail: () => log.tail(),
+      identity: () => log.identity(),
+      recordSettings: (settings, firstPosition) =>
+        refusals-- > 0
+          ? Promise.reject(new MazeError(ErrorCode.LogFailed, 'NATS went away'))
+          : log.recordSettings(settings, firstPosition),
+      read: (fromPosition, options) => log.read(fromPosition, options),
+      close: () => log.close(),
+    };
+    const { ingest, problems } = await newIngest({ log: flaky });
+    const source = attachMemorySource(ingest);
+    write(source, ['1|B\n']);
+    await appended(ingest, 1);
+    await source.end();
+    // Closing tries the record again: readers would wait at the batch without it.
+    await ingest.close();
+    expect(problems.map((problem) => problem.message)).toEqual([
+      expect.stringMatching(/^cannot record the settings in the event log \(NATS went away\)/),
+    ]);
+    expect(await log.identity()).toMatchObject({
+      settings: { startSequence: 1 },
+      firstPosition: 1,
+    });
+
+    // Another writer's record, made first: this one is second, and stops.
+    const shared = new MemoryEventLog();
+    const second: EventLog = {
+      ...flaky,
+      append: (batch, fence) => shared.append(batch, fence),
+      tail: () => shared.tail(),
+      identity: () => shared.identity(),
+      recordSettings: async (settings, firstPosition) => {
+        await shared.recordSettings(settings, firstPosition + 1);
+        return shared.recordSettings(settings, firstPosition);
+      },
+      read: (fromPosition, options) => shared.read(fromPosition, options),
+    };
+    const late = await newIngest({ log: second });
+    write(attachMemorySource(late.ingest), ['1|B\n']);
+    await waitUntil(() => late.ingest.stopped, 'the ingest stopped');
+    expect(late.problems.map((problem) => [problem.code, problem.message])).toEqual([
+      [
+        ErrorCode.LogFenced,
+        "another ingest recorded its first batch (position 2) as the start of the event log, not this one's (position 1); this ingest stops (0 event(s) not appended)",
+      ],
+    ]);
+  });
+
   it('starts a fresh log at startSequence', async () => {
     const log = new MemoryEventLog();
     const { ingest } = await newIngest({ log, startSequence: 100 });
