@@ -79,7 +79,7 @@ async function appendKibBroadcasts(
     return { firstSequence: first, lastSequence: first + perBatch - 1, lines };
   });
   // As an ingest does before its first append (nothing if the log records settings already).
-  await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' });
+  await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' }, 1);
   for (const [position, batch] of batches.entries()) await log.append(batch, { position });
   return batches;
 }
@@ -208,7 +208,7 @@ describe('Gateway: catching up', () => {
 
   it('applies the log written before it started, then serves clients only new events', async () => {
     const log = new MemoryEventLog();
-    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' });
+    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' }, 1);
     // Before the gateway: user 2 follows user 1, and a broadcast nobody may get again.
     await log.append(
       { firstSequence: 1, lastSequence: 2, lines: ['1|F|2|1\n', '2|B\n'] },
@@ -352,10 +352,12 @@ describe('Gateway: one configuration and one epoch per log', () => {
     const { gateway } = await newGateway({ log, maxFollowEdges: 10 });
     await withTimeout(gateway.ready, WAIT_MS, 'ready');
     const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
-    await newIngest(log);
+    // The writer records its settings once its first batch is in.
+    attachMemorySource(await newIngest(log)).peer.write('1|B\n');
     const problem = await withTimeout(stopped, WAIT_MS, 'stopped');
     expect(problem.code).toBe(ErrorCode.LogConfig);
     expect(problem.message).toContain(BOTH_BOUNDS);
+    expect(gateway.stats()).toMatchObject({ batchesApplied: 0 });
   });
 
   it('stops, closes its clients and applies nothing of the log created again under it', async () => {
@@ -531,8 +533,8 @@ describe('Gateway: log failures', () => {
   });
 
   it('reports a stale line in the log and delivers nothing twice', async () => {
-    // An older version's log: its first batch starts it, whatever its number.
-    const log = new MemoryEventLog({ olderVersion: true });
+    const log = new MemoryEventLog();
+    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 5, delimiter: '|' }, 1);
     const { gateway, problems } = await newGateway({ log });
     await gateway.ready;
     const client = await attachMemoryClient(gateway, '1\n');
@@ -565,7 +567,8 @@ class GatedLog implements EventLog {
   append: EventLog['append'] = (batch, fence) => this.inner.append(batch, fence);
   tail: EventLog['tail'] = () => this.inner.tail();
   identity: EventLog['identity'] = () => this.inner.identity();
-  recordSettings: EventLog['recordSettings'] = (settings) => this.inner.recordSettings(settings);
+  recordSettings: EventLog['recordSettings'] = (settings, firstPosition) =>
+    this.inner.recordSettings(settings, firstPosition);
   close: EventLog['close'] = () => this.inner.close();
 
   read(fromPosition: number, options?: ReadOptions): LogReader {
@@ -590,7 +593,8 @@ class EpochBlindLog implements EventLog {
   append: EventLog['append'] = (batch, fence) => this.inner.append(batch, fence);
   tail: EventLog['tail'] = () => this.inner.tail();
   identity: EventLog['identity'] = () => this.inner.identity();
-  recordSettings: EventLog['recordSettings'] = (settings) => this.inner.recordSettings(settings);
+  recordSettings: EventLog['recordSettings'] = (settings, firstPosition) =>
+    this.inner.recordSettings(settings, firstPosition);
   close: EventLog['close'] = () => this.inner.close();
   read: EventLog['read'] = (fromPosition, options) =>
     this.inner.read(fromPosition, { ...options, epoch: undefined });
@@ -613,7 +617,8 @@ class FailingReadsLog implements EventLog {
   append: EventLog['append'] = (batch, fence) => this.inner.append(batch, fence);
   tail: EventLog['tail'] = () => this.inner.tail();
   identity: EventLog['identity'] = () => this.inner.identity();
-  recordSettings: EventLog['recordSettings'] = (settings) => this.inner.recordSettings(settings);
+  recordSettings: EventLog['recordSettings'] = (settings, firstPosition) =>
+    this.inner.recordSettings(settings, firstPosition);
   close: EventLog['close'] = () => this.inner.close();
 
   read(fromPosition: number, options?: ReadOptions): LogReader {
@@ -658,8 +663,9 @@ describe('Gateway: the delimiter recorded in the log', () => {
   });
 
   it('refuses to start on a log written with another delimiter: ERR_LOG_CONFIG', async () => {
-    // An older version's log, which records no settings: the batches say the delimiter.
-    const log = new MemoryEventLog({ olderVersion: true });
+    // Its batches say the delimiter, whatever its record says.
+    const log = new MemoryEventLog();
+    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' }, 1);
     await log.append(
       { firstSequence: 1, lastSequence: 1, lines: ['1;B\n'], delimiter: ';' },
       {
@@ -672,7 +678,9 @@ describe('Gateway: the delimiter recorded in the log', () => {
         /^the event log holds lines delimited by ";" \(position 1\), this gateway splits on "\|": give every process of the cluster the same delimiter$/,
       ),
     });
-    await expect(createGateway({ log, delimiter: ';' }).then(track)).resolves.toBeDefined();
+    await expect(createGateway({ log, delimiter: ';' })).rejects.toThrow(
+      'delimiter "|" (recorded by its writer), this gateway has ";"',
+    );
   });
 
   it('stops, never misparses, at a batch with another delimiter appended after it started', async () => {
@@ -681,7 +689,7 @@ describe('Gateway: the delimiter recorded in the log', () => {
     await gateway.ready;
     const client = await attachMemoryClient(gateway, '1\n');
     const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
-    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' });
+    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' }, 1);
     await log.append({ firstSequence: 1, lastSequence: 1, lines: ['1|B\n'] }, { position: 0 });
     await log.append(
       { firstSequence: 2, lastSequence: 2, lines: ['2;B\n'], delimiter: ';' },
@@ -697,7 +705,8 @@ describe('Gateway: the delimiter recorded in the log', () => {
   });
 
   it('refuses an ingest with another delimiter than the log’s: ERR_LOG_CONFIG', async () => {
-    const log = new MemoryEventLog({ olderVersion: true });
+    const log = new MemoryEventLog();
+    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' }, 1);
     await log.append(
       { firstSequence: 1, lastSequence: 1, lines: ['1;B\n'], delimiter: ';' },
       {

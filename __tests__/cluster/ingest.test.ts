@@ -8,6 +8,7 @@
  * Every wait is bounded; every ingest is closed and its timers with it.
  */
 import { describe, expect, it, jest } from '@jest/globals';
+import { encodeBatch } from '../../lib/cluster/batch-codec.js';
 import type {
   AppendResult,
   EventBatch,
@@ -165,7 +166,8 @@ class HeldLog implements EventLog {
   }
 
   identity: EventLog['identity'] = () => this.inner.identity();
-  recordSettings: EventLog['recordSettings'] = (settings) => this.inner.recordSettings(settings);
+  recordSettings: EventLog['recordSettings'] = (settings, firstPosition) =>
+    this.inner.recordSettings(settings, firstPosition);
 
   read(fromPosition: number, options?: ReadOptions): LogReader {
     return this.inner.read(fromPosition, options);
@@ -503,21 +505,87 @@ describe('ingest: resume', () => {
     });
   });
 
-  it('records its settings once: the first writer wins; never in an older version’s log', async () => {
+  it('records its settings once its first batch is in the log, with its position', async () => {
     const log = new MemoryEventLog();
-    await newIngest({ log, maxFollowEdges: 50 });
+    log.publish('hello\n');
+    const { ingest, problems } = await newIngest({ log, maxFollowEdges: 50 });
+    expect((await log.identity()).settings).toBeUndefined();
+    // Published after the ingest read the tail, before its first append: a forged start.
+    log.publish(encodeBatch({ firstSequence: 1, lastSequence: 9_000_000_000, lines: ['1|B\n'] }));
+    const source = attachMemorySource(ingest);
+    write(source, ['1|B\n']);
+    await appended(ingest, 1);
+    await source.end();
+    // Closing waits for the record.
+    await ingest.close();
+    expect(await log.identity()).toMatchObject({
+      settings: { maxFollowEdges: 50, startSequence: 1, delimiter: '|' },
+      firstPosition: 3,
+    });
+    expect(await log.tail()).toEqual({ position: 3, firstSequence: 1, lastSequence: 1 });
+    expect(problems.map((problem) => problem.code)).toEqual([
+      ErrorCode.LogForeign,
+      ErrorCode.LogFenced,
+      ErrorCode.LogForeign,
+    ]);
     await expect(createIngest({ log, maxFollowEdges: 60 })).rejects.toMatchObject({
       code: ErrorCode.LogConfig,
     });
-    const unrecorded = new MemoryEventLog({ olderVersion: true });
-    await unrecorded.append(
-      { firstSequence: 1, lastSequence: 1, lines: ['1|B\n'] },
-      { position: 0 },
-    );
-    // A log an older version wrote: nothing to check, nothing recorded.
-    const { ingest } = await newIngest({ log: unrecorded, maxFollowEdges: 60 });
-    expect(ingest.stats().nextSequence).toBe(2);
-    expect((await unrecorded.identity()).settings).toBeUndefined();
+    const again = await newIngest({ log, maxFollowEdges: 50 });
+    expect(again.ingest.stats().nextSequence).toBe(2);
+  });
+
+  it('tries a failed record again, and stops when the record is not its own first batch', async () => {
+    const log = new MemoryEventLog();
+    let refusals = 1;
+    const flaky: EventLog = {
+      append: (batch, fence) => log.append(batch, fence),
+      tail: () => log.tail(),
+      identity: () => log.identity(),
+      recordSettings: (settings, firstPosition) =>
+        refusals-- > 0
+          ? Promise.reject(new MazeError(ErrorCode.LogFailed, 'NATS went away'))
+          : log.recordSettings(settings, firstPosition),
+      read: (fromPosition, options) => log.read(fromPosition, options),
+      close: () => log.close(),
+    };
+    const { ingest, problems } = await newIngest({ log: flaky });
+    const source = attachMemorySource(ingest);
+    write(source, ['1|B\n']);
+    await appended(ingest, 1);
+    await source.end();
+    // Closing tries the record again: readers would wait at the batch without it.
+    await ingest.close();
+    expect(problems.map((problem) => problem.message)).toEqual([
+      expect.stringMatching(/^cannot record the settings in the event log \(NATS went away\)/),
+    ]);
+    expect(await log.identity()).toMatchObject({
+      settings: { startSequence: 1 },
+      firstPosition: 1,
+    });
+
+    // Another writer's record, made first: this one is second, and stops.
+    const shared = new MemoryEventLog();
+    const second: EventLog = {
+      ...flaky,
+      append: (batch, fence) => shared.append(batch, fence),
+      tail: () => shared.tail(),
+      identity: () => shared.identity(),
+      recordSettings: async (settings, firstPosition) => {
+        await shared.recordSettings(settings, firstPosition + 1);
+        return shared.recordSettings(settings, firstPosition);
+      },
+      read: (fromPosition, options) => shared.read(fromPosition, options),
+    };
+    const late = await newIngest({ log: second });
+    write(attachMemorySource(late.ingest), ['1|B\n']);
+    await waitUntil(() => late.ingest.stopped, 'the ingest stopped');
+    expect(late.problems.map((problem) => [problem.code, problem.message])).toEqual([
+      [
+        ErrorCode.LogFenced,
+        "another ingest recorded its first batch (position 2) as the start of the event log, not this one's (position 1); this ingest stops (0 event(s) not appended)",
+      ],
+    ]);
   });
 
   it('starts a fresh log at startSequence', async () => {

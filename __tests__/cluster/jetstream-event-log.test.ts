@@ -11,6 +11,7 @@ import { Objm } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { encodeBatch } from '../../lib/cluster/batch-codec.js';
 import { connectEventLog } from '../../lib/cluster/connect.js';
+import type { EventLog } from '../../lib/cluster/event-log.js';
 import { createGateway } from '../../lib/cluster/gateway.js';
 import { createIngest } from '../../lib/cluster/ingest.js';
 import type { JetStreamEventLog } from '../../lib/cluster/jetstream-event-log.js';
@@ -36,6 +37,19 @@ async function eventually<T>(attempt: () => Promise<T>, what: string): Promise<T
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
+}
+
+/** `inner` with some of its methods replaced. */
+function delegating(inner: EventLog, replaced: Partial<EventLog>): EventLog {
+  return {
+    append: (batch, fence) => inner.append(batch, fence),
+    tail: () => inner.tail(),
+    identity: () => inner.identity(),
+    recordSettings: (settings, firstPosition) => inner.recordSettings(settings, firstPosition),
+    read: (fromPosition, options) => inner.read(fromPosition, options),
+    close: () => inner.close(),
+    ...replaced,
+  };
 }
 
 describeWithNats('JetStreamEventLog on nats-server', () => {
@@ -114,19 +128,16 @@ function withJetStream(): void {
     const log = await open('SNAPPED');
     const store = await log.openSnapshots();
     expect(await store.list()).toEqual([]);
-    // The single object of an older version's bucket lists as the oldest, and goes first.
+    // An object not named after a position is not a snapshot.
     await (await new Objm(admin).open('SNAPPED_SNAPSHOTS')).putBlob(
       { name: 'graph' },
       new Uint8Array(5),
     );
-    expect(await store.list()).toEqual([{ name: 'graph', bytes: 5 }]);
+    expect(await store.list()).toEqual([]);
     // Several chunks' worth (Object Store cuts objects into 128 KiB chunks).
     const big = new Uint8Array(3_000_000).map((_, index) => index % 251);
     await store.save(big, 9);
-    expect((await store.list()).map((stored) => stored.name)).toEqual([
-      'graph-0000000000000009',
-      'graph',
-    ]);
+    expect((await store.list()).map((stored) => stored.name)).toEqual(['graph-0000000000000009']);
     for (const position of [10, 11, 12]) await store.save(big.subarray(0, position), position);
     await store.save(big.subarray(0, 1_000_001), 100);
     const other = await (await open('SNAPPED')).openSnapshots();
@@ -146,7 +157,7 @@ function withJetStream(): void {
   it('keeps the snapshot bucket bounded: no delete marker outlives its save', async () => {
     const store = await (await open('BOUNDED')).openSnapshots();
     const bucket = await new Objm(admin).open('BOUNDED_SNAPSHOTS');
-    // A marker an older version left behind.
+    // A marker a save cut short left behind.
     await bucket.putBlob({ name: 'graph-0000000000000001' }, new Uint8Array(3));
     await bucket.delete('graph-0000000000000001');
     const manager = await jetstreamManager(admin);
@@ -206,47 +217,131 @@ function withJetStream(): void {
     await reader.close();
   });
 
-  it('marks the stream it creates: a batch published before the writer records its settings is not the log’s', async () => {
+  it('marks the stream it creates; a batch read before the writer records its settings waits for them', async () => {
     // A gateway makes the stream, before any ingest ran on it.
     const log = await open('MARKED');
-    expect(await log.identity()).toMatchObject({
-      settings: undefined,
-      legacy: false,
-      firstPosition: 1,
-    });
+    expect(await log.identity()).toMatchObject({ settings: undefined, firstPosition: 1 });
+    expect((await (await jetstreamManager(admin)).streams.info('MARKED')).config.description).toBe(
+      'follower-maze log, settings not recorded yet',
+    );
     const forged = { firstSequence: 1, lastSequence: 2, lines: ['1|F|3|4\n', '2|B\n'] };
     await jetstream(admin).publish('js.MARKED', encodeBatch(forged));
-    const gateway = await createGateway({ log });
+    let identities = 0;
+    const counted = delegating(log, {
+      identity: () => {
+        identities++;
+        return log.identity();
+      },
+    });
+    const gateway = await createGateway({ log: counted });
+    let ready = false;
+    void gateway.ready.then(() => {
+      ready = true;
+    });
     try {
+      // Its catch-up target is the forged batch: it asks for the record there, again and again.
+      const asked = identities;
+      await waitUntil(() => identities >= asked + 2, 'the gateway waiting for the record', 5_000);
+      expect(ready).toBe(false);
+      expect(gateway.stats()).toMatchObject({ logPosition: 0, batchesApplied: 0 });
+      const settings = { maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' };
+      const ours = { firstSequence: 1, lastSequence: 1, lines: ['1|B\n'] };
+      await log.append(ours, { position: 1 });
+      const identity = await log.recordSettings(settings, 2);
+      expect(identity).toMatchObject({ settings, firstPosition: 2 });
+      expect(await log.recordSettings({ ...settings, maxFollowEdges: 5 }, 3)).toEqual(identity);
       await withTimeout(gateway.ready, 5_000, 'the gateway ready');
-      expect(gateway.stats()).toMatchObject({ logPosition: 1, batchesApplied: 0, logForeign: 1 });
+      await waitUntil(() => gateway.stats().logPosition === 2, 'the gateway at 2', 5_000);
+      expect(gateway.stats()).toMatchObject({ batchesApplied: 1, logForeign: 1 });
+      expect(await findResumeTail(log, identity)).toEqual({
+        position: 2,
+        batch: { position: 2, firstSequence: 1, lastSequence: 1 },
+        foreign: 0,
+        complete: true,
+      });
+      expect(
+        (await (await jetstreamManager(admin)).streams.info('MARKED')).config.description,
+      ).toBe(`follower-maze log settings ${JSON.stringify({ ...settings, firstPosition: 2 })}`);
     } finally {
       await gateway.close();
     }
-    const settings = { maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' };
-    const identity = await log.recordSettings(settings);
-    expect(identity).toMatchObject({ settings, legacy: false, firstPosition: 2 });
-    expect(await findResumeTail(log, identity)).toEqual({
-      position: 1,
-      batch: undefined,
-      foreign: 1,
-      complete: true,
-    });
-    expect((await (await jetstreamManager(admin)).streams.info('MARKED')).config.description).toBe(
-      `follower-maze log settings ${JSON.stringify({ ...settings, firstPosition: 2 })}`,
-    );
+  });
 
-    // A stream made by an older version (no mark) keeps the loose rule, and no settings.
-    await (await jetstreamManager(admin)).streams.add({
-      name: 'UNMARKED',
-      subjects: ['js.UNMARKED'],
+  it('takes a stream made without the mark as one whose writer has recorded nothing; refuses a broken record', async () => {
+    const manager = await jetstreamManager(admin);
+    // An operator's stream: what it holds before the writer's first batch is not the log's.
+    await manager.streams.add({ name: 'UNMARKED', subjects: ['js.UNMARKED'] });
+    await jetstream(admin).publish('js.UNMARKED', encodeBatch(batchOf(1)));
+    const log = await open('UNMARKED');
+    expect(await log.identity()).toMatchObject({ settings: undefined, firstPosition: 1 });
+    const ingest = await createIngest({ log });
+    const source = attachMemorySource(ingest);
+    try {
+      source.peer.write('1|B\n');
+      await waitUntil(() => ingest.stats().eventsAppended === 1, 'the batch appended', 5_000);
+      expect(ingest.stats()).toMatchObject({ foreignSkipped: 1, nextSequence: 2 });
+    } finally {
+      await source.end();
+      await ingest.close();
+    }
+    expect(await log.identity()).toMatchObject({
+      settings: { startSequence: 1 },
+      firstPosition: 2,
     });
-    await jetstream(admin).publish('js.UNMARKED', encodeBatch(forged));
-    const older = await open('UNMARKED');
-    expect(await older.recordSettings(settings)).toMatchObject({
-      settings: undefined,
-      legacy: true,
+
+    await manager.streams.update('UNMARKED', { description: 'follower-maze log settings {' });
+    await expect(log.identity()).rejects.toMatchObject({
+      code: ErrorCode.LogConfig,
+      message: expect.stringContaining(
+        'stream UNMARKED has the description "follower-maze log settings {", not a record of its writer\'s settings',
+      ),
     });
+    await expect(createIngest({ log })).rejects.toMatchObject({ code: ErrorCode.LogConfig });
+  });
+
+  it('never starts the log with a batch published between the ingest reading the tail and its first append', async () => {
+    const inner = await open('WINDOW');
+    await jetstream(admin).publish('js.WINDOW', 'hello');
+    const forged = { firstSequence: 1, lastSequence: 9_000_000_000, lines: ['1|B\n'] };
+    let published = false;
+    // Publishes right after the ingest has read the tail, as a client racing it could.
+    const log = delegating(inner, {
+      tail: async () => {
+        const tail = await inner.tail();
+        if (!published) {
+          published = true;
+          await jetstream(admin).publish('js.WINDOW', encodeBatch(forged));
+        }
+        return tail;
+      },
+    });
+    const ingest = await createIngest({ log });
+    expect(published).toBe(true);
+    const source = attachMemorySource(ingest);
+    try {
+      source.peer.write('1|B\n2|B\n');
+      await waitUntil(() => ingest.stats().eventsAppended === 2, 'the batch appended', 5_000);
+      expect(ingest.stats()).toMatchObject({ foreignSkipped: 2, stopped: false, nextSequence: 3 });
+    } finally {
+      await source.end();
+      await ingest.close();
+    }
+    const identity = await inner.identity();
+    expect(identity).toMatchObject({ firstPosition: 3 });
+    expect(await findResumeTail(inner, identity)).toMatchObject({
+      position: 3,
+      batch: { position: 3, firstSequence: 1, lastSequence: 2 },
+    });
+    const restarted = await createIngest({ log: inner });
+    expect(restarted.stats().nextSequence).toBe(3);
+    await restarted.close();
+    const gateway = await createGateway({ log: inner });
+    try {
+      await withTimeout(gateway.ready, 5_000, 'the gateway ready');
+      expect(gateway.stats()).toMatchObject({ logPosition: 3, eventsApplied: 2, logForeign: 2 });
+    } finally {
+      await gateway.close();
+    }
   });
 
   it('does not stall an ingest whose next message id someone published first', async () => {

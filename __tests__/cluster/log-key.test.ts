@@ -257,7 +257,7 @@ describe('a log with a key', () => {
       await createSnapshotWriter({ log, store: new MemorySnapshotStore(), snapshotEvents: 1 }),
     );
     const problems = collectProblems(writer);
-    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' });
+    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' }, 1);
     await log.append(
       { firstSequence: 1, lastSequence: 2, lines: ['1|F|1|2\n', '2|B\n'] },
       { position: 0 },

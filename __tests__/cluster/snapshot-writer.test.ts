@@ -38,7 +38,7 @@ const track = useClosing();
 async function appendLines(log: MemoryEventLog, lines: readonly string[], perBatch: number) {
   // As an ingest does before its first append (nothing if the log records settings already).
   const startSequence = Number(lines[0]?.split('|')[0]);
-  await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence, delimiter: '|' });
+  await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence, delimiter: '|' }, 1);
   let position = (await log.tail())?.position ?? 0;
   for (let at = 0; at < lines.length; at += perBatch) {
     const batch = lines.slice(at, at + perBatch);
@@ -114,7 +114,7 @@ describe('SnapshotWriter', () => {
   it('skips a foreign message and forged follows on the log: its snapshot holds only the real ones', async () => {
     const log = new MemoryEventLog();
     // Written by this version (settings recorded): batches must follow one another exactly.
-    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' });
+    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' }, 1);
     const store = new MemorySnapshotStore();
     const writer = track(await createSnapshotWriter({ log, store, snapshotEvents: 400 }));
     const problems = collectProblems(writer);
@@ -188,7 +188,7 @@ describe('SnapshotWriter', () => {
     );
     const problems = collectProblems(writer);
     const lines = LINES.slice(0, 10).map((line) => line.replaceAll('|', ';'));
-    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: ';' });
+    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: ';' }, 1);
     await log.append(
       { firstSequence: 1, lastSequence: 10, lines, delimiter: ';' },
       {
@@ -284,7 +284,7 @@ describe('SnapshotWriter', () => {
 
   it('refuses a log recorded with another maxFollowEdges, naming both values', async () => {
     const log = new MemoryEventLog();
-    await log.recordSettings({ maxFollowEdges: 100, startSequence: 1, delimiter: '|' });
+    await log.recordSettings({ maxFollowEdges: 100, startSequence: 1, delimiter: '|' }, 1);
     await expect(
       createSnapshotWriter({ log, store: new MemorySnapshotStore(), maxFollowEdges: 50 }),
     ).rejects.toThrow('maxFollowEdges 100 (recorded by its writer), this snapshot writer has 50');

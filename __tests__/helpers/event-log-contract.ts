@@ -40,13 +40,14 @@ export function batchOf(n: number): EventBatch {
  * after `tail()`), each later one chained with `fenceAfter()`; returns their positions.
  */
 export async function appendRange(log: EventLog, from: number, to: number): Promise<number[]> {
-  // As an ingest does before its first append (nothing if the log records settings already).
-  if (from === 1)
-    await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' });
   const positions: number[] = [];
   let fence: LogFence = { position: from - 1 };
   for (let n = from; n <= to; n += 1) {
     positions.push((await log.append(batchOf(n), fence)).position);
+    // As an ingest does once its first batch is in (nothing if the log records settings already).
+    if (n === 1) {
+      await log.recordSettings({ maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' }, 1);
+    }
     fence = fenceAfter(fence, batchOf(n));
   }
   return positions;
@@ -83,31 +84,26 @@ export function eventLogContract(open: OpenEventLog): void {
     expect(await log.tail()).toEqual({ position: 3, firstSequence: 21, lastSequence: 30 });
   });
 
-  it('has an epoch, and records the first settings given, after what it holds then', async () => {
+  it('has an epoch, and records the first settings given, with the first position given', async () => {
     const log = await fresh();
     const { epoch } = await log.identity();
     expect(epoch).toEqual(expect.any(String));
-    // Made by this version: settings will be recorded.
-    expect(await log.identity()).toEqual({
-      epoch,
-      settings: undefined,
-      legacy: false,
-      firstPosition: 1,
-    });
+    expect(await log.identity()).toEqual({ epoch, settings: undefined, firstPosition: 1 });
     const first = { maxFollowEdges: 10, startSequence: 5, delimiter: ';' };
-    const recorded = { epoch, settings: first, legacy: false, firstPosition: 1 };
-    expect(await log.recordSettings(first)).toEqual(recorded);
+    const recorded = { epoch, settings: first, firstPosition: 1 };
+    expect(await log.recordSettings(first, 1)).toEqual(recorded);
     const second = { maxFollowEdges: 20, startSequence: 1, delimiter: '|' };
-    expect(await log.recordSettings(second)).toEqual(recorded);
+    expect(await log.recordSettings(second, 2)).toEqual(recorded);
     expect(await log.identity()).toEqual(recorded);
 
-    // Messages put there before the writer recorded its settings are not its batches.
+    // The position given, whatever the log holds.
     const written = await fresh();
     await written.append(batchOf(1), { position: 0 });
     await written.append(batchOf(2), fenceAfter({ position: 0 }, batchOf(1)));
-    expect(await written.recordSettings(first)).toMatchObject({
+    expect(await written.identity()).toMatchObject({ settings: undefined, firstPosition: 1 });
+    expect(await written.recordSettings(first, 2)).toMatchObject({
       settings: first,
-      firstPosition: 3,
+      firstPosition: 2,
     });
   });
 

@@ -45,7 +45,6 @@ export async function openLog(
   });
   lifecycle.onClose(() => eventLog.close());
   reportConnectionChanges(eventLog, lifecycle);
-  await sayIfUnrecorded(eventLog, lifecycle);
   return { eventLog, monitor };
 }
 
@@ -60,25 +59,6 @@ function refusalReported(error: unknown, lifecycle: ServerProcess): unknown {
   return new MazeError(
     error.code,
     'NATS refused this process (ERR_LOG_AUTH above): not trying again',
-  );
-}
-
-/**
- * Says when the log holds batches but no settings (an older version wrote it): they cannot
- * be checked, so processes with other settings are not refused (docs/cluster.md).
- */
-async function sayIfUnrecorded(log: JetStreamEventLog, lifecycle: ServerProcess): Promise<void> {
-  // A failure here is the next step's to report.
-  const unrecorded = await log
-    .identity()
-    .then(
-      async ({ legacy }) => legacy && (await log.tail()) !== undefined,
-      () => false,
-    )
-    .catch(() => false);
-  if (!unrecorded) return;
-  lifecycle.logger.info(
-    "follower-maze: the event log records no settings (an older version created it): maxFollowEdges and startSequence cannot be checked against its writer's",
   );
 }
 

@@ -33,11 +33,12 @@
  *   consumer that stops calling `next()` stops the pulling (gateway backpressure). A
  *   position dropped by retention is `ERR_LOG_TRUNCATED`, never skipped in silence.
  * - Identity: a log has an epoch, which changes when it is deleted and created again, and
- *   the settings its writer recorded before its first append (`LogSettings`), with the
- *   position its batches start after; every process on the log runs with them
+ *   the settings its writer recorded (`LogSettings`), with the position of its first batch;
+ *   every process on the log runs with them
  *   (`checkLogSettings()`), and one that finds another epoch under it stops
- *   (`ERR_LOG_REPLACED`). A log is marked at creation as one that will record settings, so
- *   nothing published on it before its writer started passes for the writer's batches.
+ *   (`ERR_LOG_REPLACED`). The writer records them once its first batch is in the log, with
+ *   that batch's position: nothing published before it passes for the writer's batches, and
+ *   a reader that reads a batch before the record waits for it.
  * - Failures are `MazeError`s with `ERR_LOG_…` codes: rejected promises, never events.
  */
 import { MAX_ID } from '../core/constants.js';
@@ -72,18 +73,11 @@ export interface LogSettings {
 export interface LogIdentity {
   /** Differs for every creation of the log: a log deleted and created again is another epoch. */
   readonly epoch: string;
-  /** As its writer recorded them; `undefined` when none were (not yet, or an older version's log). */
+  /** As its writer recorded them; `undefined` while none are (its first batch is not in yet). */
   readonly settings: LogSettings | undefined;
   /**
-   * `true` for a log an older version made: it records no settings and never will, and its
-   * batches follow the loose continuity rule (log-continuity.ts). A log made by this version,
-   * whoever created it, is marked so at creation: until its writer records its settings, no
-   * message in it is a batch of the log.
-   */
-  readonly legacy: boolean;
-  /**
-   * The first position the writer's batches can hold: what the log held when its writer
-   * recorded its settings was put there by someone else. 1 while no settings are recorded.
+   * The position of the writer's first batch, as it recorded it with its settings (what comes
+   * before was put there by someone else); 1 while none are recorded.
    */
   readonly firstPosition: number;
 }
@@ -296,12 +290,11 @@ export interface EventLog {
    */
   identity(): Promise<LogIdentity>;
   /**
-   * For the writer: records `settings` in a log that records none yet and is not an older
-   * version's (`legacy`), with the position after its last message as the log's
-   * `firstPosition`, then resolves with its identity (whose settings may be another writer's,
-   * recorded first).
+   * For the writer, once its first batch is in the log at `firstPosition`: records `settings`
+   * with that position in a log that records none yet, then resolves with its identity
+   * (whose record may be another writer's, made first).
    */
-  recordSettings(settings: LogSettings): Promise<LogIdentity>;
+  recordSettings(settings: LogSettings, firstPosition: number): Promise<LogIdentity>;
   /** Reads from `fromPosition` (at least 1) on. */
   read(fromPosition: number, options?: ReadOptions): LogReader;
   /** Closes every reader and releases the log (and a connection it owns). Idempotent. */

@@ -17,7 +17,10 @@
  *   (log-continuity.ts).
  * - Start: the first number is the last continuing batch's `lastSequence + 1`, or
  *   `startSequence` for a log without one; the first append is fenced on the position of the
- *   log's last message, whatever it is.
+ *   log's last message, whatever it is. In a log that records no writer's start yet
+ *   (`logStarted` false), a recovery before this machine's first batch is in skips every
+ *   message as foreign, a well-formed batch included: the log starts with this machine's
+ *   first batch (`firstAppended`), which its driver then records.
  * - Window: at most `appendWindow` appends are in flight, each fenced on the one before it
  *   (`fenceAfter()`); the input is paused while the window is full or a recovery runs, so at
  *   most two closed batches wait besides the window.
@@ -133,6 +136,11 @@ export interface IngestMachineSetup {
   readonly endPosition?: number;
   /** Messages after the tail that do not continue the log: reported at once. Default 0. */
   readonly foreign?: number;
+  /**
+   * `false`: the log records no writer's start yet, so until this machine's first batch is in
+   * it, no batch there is the log's, however well it continues. Default `true`.
+   */
+  readonly logStarted?: boolean;
   /** First sequence number when the log is empty. */
   readonly startSequence: number;
   /** A batch closes when its lines reach this many bytes. Default `INGEST_BATCH_BYTES`. */
@@ -218,6 +226,8 @@ export class IngestMachine {
   #nextAction = 0;
   /** The last batch this machine knows the log holds (the start tail or its last ack). */
   #known: LogTail | undefined;
+  #firstAppended: number | undefined;
+  #logStarted: boolean;
   /** The position of the last message it accounted for: its own batches and what it skipped. */
   #accounted: number;
   /** The last number of the last batch closed: the next one starts after it. */
@@ -257,6 +267,7 @@ export class IngestMachine {
     const { delimiter = CORE_OPTIONS.delimiter.default } = setup;
     this.#recorded = delimiter === CORE_OPTIONS.delimiter.default ? {} : { delimiter };
     this.#known = tail;
+    this.#logStarted = setup.logStarted ?? true;
     this.#accounted = setup.endPosition ?? tail?.position ?? 0;
     this.#fence = { position: this.#accounted };
     this.resumeSequence = tail === undefined ? setup.startSequence : tail.lastSequence + 1;
@@ -274,6 +285,11 @@ export class IngestMachine {
       this.#nextAction = 0;
     }
     return undefined;
+  }
+
+  /** The position of the first batch this machine found in the log as its own; `undefined`: none yet. */
+  get firstAppended(): number | undefined {
+    return this.#firstAppended;
   }
 
   /** Whether another writer was found (or the log refused a batch) and it stopped for good. */
@@ -472,6 +488,11 @@ export class IngestMachine {
     }
     const ours = this.#outgoing[reading.matched.length];
     if (ours === undefined || !sameBatch(stored, ours.batch)) {
+      // Before the log's first batch is in, someone else's is not the log's: skipped.
+      if (!this.#logStarted && this.#firstAppended === undefined && reading.matched.length === 0) {
+        reading.skipped++;
+        return reading.read < reading.count;
+      }
       reading.foreign = true;
       return false;
     }
@@ -508,6 +529,11 @@ export class IngestMachine {
       return;
     }
     this.#retryLater();
+  }
+
+  /** The log records a writer's start now (read by the driver before a recovery reads the tail). */
+  logRecorded(): void {
+    this.#logStarted = true;
   }
 
   /**
@@ -606,6 +632,7 @@ export class IngestMachine {
     this.#batchesAppended++;
     const { firstSequence, lastSequence } = outgoing.batch;
     this.#known = { position, firstSequence, lastSequence };
+    this.#firstAppended ??= position;
     this.#accounted = position;
   }
 

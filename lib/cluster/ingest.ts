@@ -18,10 +18,13 @@
  *   (`findResumeTail()`: messages after it that do not continue the log are reported and
  *   appended after), or `startSequence` without one: an ingest restarted on the same log
  *   continues it, and a source resending old numbers sees them stale. In a log that records
- *   no settings yet the ingest records its own (`LogSettings`) before its first append, and
- *   with them the position its batches start after (whatever the log held then, published
- *   by anyone before the ingest started, is not the log's); a log that records others is
- *   refused (`ERR_LOG_CONFIG`).
+ *   no settings yet the ingest records its own (`LogSettings`) once its first batch is in
+ *   the log (acknowledged, or found by a recovery), with that batch's position: its append
+ *   was fenced on the log's last message, so whatever the log held before, published by
+ *   anyone, is not the log's, and nothing published meanwhile can take that position. A
+ *   failed record is tried again every `LOG_IDENTITY_CHECK_MS` and before `close()` ends; a
+ *   record found to be another writer's, or to hold other settings, stops the ingest. A log
+ *   that records other settings at start is refused (`ERR_LOG_CONFIG`).
  * - Timers (batch delay `INGEST_BATCH_DELAY_MS`, recovery retry `INGEST_RECOVERY_RETRY_MS`)
  *   are unref'd; a read during recovery is bounded by `EVENT_LOG_REQUEST_TIMEOUT_MS`.
  * - The log's epoch is read at start, every `LOG_IDENTITY_CHECK_MS` while the ingest runs
@@ -52,6 +55,8 @@ import {
   type EventLog,
   LOG_IDENTITY_CHECK_MS,
   type LogForeign,
+  type LogIdentity,
+  type LogSettings,
   type LogTail,
 } from './event-log.js';
 import {
@@ -132,9 +137,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   const resolved = resolveIngestOptions(options);
   const { maxFollowEdges, startSequence, delimiter } = resolved;
   const settings = { maxFollowEdges, startSequence, delimiter };
-  // Recorded unless the log records settings already or is an older version's with messages;
-  // what it holds then is not this writer's. Else the log's identity, as it is.
-  const identity = await options.log.recordSettings(settings);
+  const identity = await options.log.identity();
   const tail = await findResumeTail(options.log, identity);
   if (tail !== undefined && !tail.complete) {
     // Starting at startSequence again would re-use numbers gateways have applied.
@@ -145,7 +148,7 @@ export async function createIngest(options: IngestOptions): Promise<Ingest> {
   }
   if (tail?.batch !== undefined) checkLogDelimiter(tail.batch, resolved.delimiter, 'this ingest');
   checkLogSettings(identity.settings, settings, 'this ingest');
-  return new Ingest(options.log, resolved, tail, identity.epoch);
+  return new Ingest(options.log, resolved, tail, identity);
 }
 
 const INGEST_OPTIONS = pickRows(MAZE_OPTIONS, INGEST_OPTION_NAMES);
@@ -164,6 +167,12 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   readonly #log: EventLog;
   /** The log's epoch at start: a recovery that finds another stops (`ERR_LOG_REPLACED`). */
   readonly #epoch: string;
+  /** What it records in a log that records no settings yet. */
+  readonly #settings: LogSettings;
+  /** Whether the log records settings (this ingest's, or found at start). */
+  #recorded: boolean;
+  /** The record of its settings under way. */
+  #recording: Promise<void> | undefined;
   readonly #shutdownTimeout: number;
   readonly #input: EventInput;
   readonly #sequencer: EventSequencer;
@@ -186,16 +195,23 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     eventLog: EventLog,
     options: ResolvedIngestOptions,
     tail: ResumeTail | undefined,
-    epoch: string,
+    identity: LogIdentity,
   ) {
     super();
     this.#log = eventLog;
-    this.#epoch = epoch;
+    this.#epoch = identity.epoch;
+    this.#settings = {
+      maxFollowEdges: options.maxFollowEdges,
+      startSequence: options.startSequence,
+      delimiter: options.delimiter,
+    };
+    this.#recorded = identity.settings !== undefined;
     this.#shutdownTimeout = options.shutdownTimeout;
     this.#machine = new IngestMachine({
       tail: tail?.batch,
       endPosition: tail?.position ?? 0,
       foreign: tail?.foreign ?? 0,
+      logStarted: identity.settings !== undefined,
       startSequence: options.startSequence,
       delimiter: options.delimiter,
       newMessageId: () => randomBytes(MESSAGE_ID_RANDOM_BYTES).toString('base64url'),
@@ -319,6 +335,9 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     const flushed = await Promise.race([idle.then(() => true), timeout]);
     clearTimeout(timer);
     this.#onIdle = undefined;
+    // Without the record, readers would wait at the batches appended.
+    this.#recordStart();
+    await this.#recording;
     this.#machine.closeEnded(flushed ? undefined : this.#shutdownTimeout);
     clearInterval(this.#identityTimer);
     this.#perform();
@@ -414,6 +433,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
       (result) => {
         this.#machine.appended(action, result);
         this.#perform();
+        this.#recordStart();
       },
       (error: unknown) => {
         log('append failed: %s', error instanceof Error ? error.message : String(error));
@@ -426,6 +446,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   // A failed read is left to the next append or recovery, which report it.
   async #checkEpoch(): Promise<void> {
     if (this.#checkingIdentity || this.#machine.stopped) return;
+    this.#recordStart();
     this.#checkingIdentity = true;
     try {
       checkLogEpoch(this.#epoch, (await this.#log.identity()).epoch, 'this ingest');
@@ -444,7 +465,10 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     try {
       // A log deleted and created again holds another's positions: appending after them
       // would write a second log's events into it.
-      checkLogEpoch(this.#epoch, (await this.#log.identity()).epoch, 'this ingest');
+      const identity = await this.#log.identity();
+      checkLogEpoch(this.#epoch, identity.epoch, 'this ingest');
+      // Recorded by another writer: its batches are the log's, and this one is second.
+      if (identity.settings !== undefined) this.#machine.logRecorded();
       tail = await this.#log.tail();
     } catch (error) {
       this.#recoveryFailed(error);
@@ -471,6 +495,41 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     }
     this.#machine.readBackDone();
     this.#perform();
+    this.#recordStart();
+  }
+
+  // Once its first batch is in the log, records the settings with its position (see the
+  // header): its append was fenced, so no one else's message can hold that position.
+  #recordStart(): void {
+    const position = this.#machine.firstAppended;
+    if (this.#recorded || this.#recording !== undefined || position === undefined) return;
+    if (this.#machine.stopped) return;
+    this.#recording = this.#log.recordSettings(this.#settings, position).then(
+      (identity) => {
+        this.#recording = undefined;
+        this.#recorded = true;
+        try {
+          checkLogSettings(identity.settings, this.#settings, 'this ingest');
+          if (identity.firstPosition !== position) {
+            throw new MazeError(
+              ErrorCode.LogFenced,
+              `another ingest recorded its first batch (position ${identity.firstPosition}) as the start of the event log, not this one's (position ${position})`,
+            );
+          }
+        } catch (error) {
+          this.#machine.replaced(error as MazeError);
+          this.#perform();
+        }
+      },
+      (error: unknown) => {
+        this.#recording = undefined;
+        this.#report({
+          code: error instanceof MazeError ? error.code : ErrorCode.LogFailed,
+          message: `cannot record the settings in the event log (${error instanceof Error ? error.message : String(error)}): trying again within ${LOG_IDENTITY_CHECK_MS} ms; readers wait for them`,
+          context: {},
+        });
+      },
+    );
   }
 
   #recoveryFailed(error: unknown): void {

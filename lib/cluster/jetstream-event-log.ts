@@ -245,9 +245,9 @@ export class JetStreamEventLog implements EventLog {
     return streamIdentity(this.#manager, this.#stream);
   }
 
-  async recordSettings(settings: LogSettings): Promise<LogIdentity> {
+  async recordSettings(settings: LogSettings, firstPosition: number): Promise<LogIdentity> {
     this.#checkOpen();
-    return recordStreamSettings(this.#manager, this.#stream, settings);
+    return recordStreamSettings(this.#manager, this.#stream, settings, firstPosition);
   }
 
   read(fromPosition: number, options: ReadOptions = {}): LogReader {

@@ -24,8 +24,6 @@ const SNAPSHOT_READ_ATTEMPTS = 3;
 /** Object names: `graph-` and the position, padded so that names sort as positions do. */
 const OBJECT_PREFIX = 'graph-';
 const POSITION_DIGITS = 16;
-/** The single object of buckets written before several snapshots were kept. */
-const LEGACY_OBJECT_NAME = 'graph';
 
 export interface JetStreamSnapshotStoreOptions {
   /** The event log's stream: the bucket is `<stream>_SNAPSHOTS`. */
@@ -99,7 +97,7 @@ export class JetStreamSnapshotStore implements SnapshotStore {
 
   /**
    * Purges every meta subject but those of `live`: the markers of deleted objects, this
-   * save's and any an older version or a save cut short left.
+   * save's and any a save cut short left.
    */
   async #purgeMarkers(live: readonly ObjectInfo[]): Promise<void> {
     const stream = `OBJ_${this.#bucket}`;
@@ -142,10 +140,10 @@ function objectName(position: number): string {
 }
 
 function isLiveSnapshot(info: ObjectInfo): boolean {
-  return !info.deleted && (info.name === LEGACY_OBJECT_NAME || isSnapshotName(info.name));
+  return !info.deleted && isSnapshotName(info.name);
 }
 
-/** Newest first; the legacy object, positionless, last. */
+/** Newest first. */
 function newestFirst(objects: readonly ObjectInfo[]): StoredSnapshot[] {
   return objects
     .map((info) => ({ name: info.name, bytes: info.size }))

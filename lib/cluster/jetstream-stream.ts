@@ -10,9 +10,11 @@
  *   stream deleted and created again has another). The writer's settings live in the
  *   stream's description, `follower-maze log settings {…}` (JSON, with the log's
  *   `firstPosition`): nats-server 2.9 has no stream metadata. Whoever creates the stream
- *   (ingest, gateway, snapshot writer) marks it with the description `SETTINGS_PENDING`, and
- *   the writer replaces that with its settings, once, however many messages it holds; a
- *   stream with neither (an older version's) gets settings only while it is empty.
+ *   (ingest, gateway, snapshot writer) marks it with the description `SETTINGS_PENDING`; any
+ *   description but a record (that mark, none, an operator's) means "not recorded yet", and
+ *   the writer replaces it with its settings once its first batch is in the stream. A
+ *   description that opens like a record but is none is refused (`ERR_LOG_CONFIG`): the
+ *   settings the log was written with are unknown.
  */
 import {
   JetStreamApiCodes,
@@ -164,22 +166,20 @@ export async function streamIdentity(
 }
 
 /**
- * Records `settings` in `stream`'s description when it is marked `SETTINGS_PENDING`, or is
- * empty without a description; the messages it holds then are not the writer's.
+ * Records `settings` and `firstPosition` (the position of the writer's first batch) in
+ * `stream`'s description unless it records settings already.
  */
 export async function recordStreamSettings(
   manager: JetStreamManager,
   stream: string,
   settings: LogSettings,
+  firstPosition: number,
 ): Promise<LogIdentity> {
   const info = await infoOf(manager, stream);
-  const description = info.config.description ?? '';
-  const held = info.state.last_seq;
-  if (description !== SETTINGS_PENDING && (description !== '' || held !== 0)) {
-    return identityOf(info);
-  }
+  const identity = identityOf(info);
+  if (identity.settings !== undefined) return identity;
   const { maxFollowEdges, startSequence, delimiter } = settings;
-  const recorded = { maxFollowEdges, startSequence, delimiter, firstPosition: held + 1 };
+  const recorded = { maxFollowEdges, startSequence, delimiter, firstPosition };
   try {
     await manager.streams.update(stream, {
       description: `${SETTINGS_PREFIX}${JSON.stringify(recorded)}`,
@@ -206,45 +206,44 @@ async function infoOf(manager: JetStreamManager, stream: string): Promise<Stream
 }
 
 function identityOf(info: StreamInfo): LogIdentity {
-  const { description } = info.config;
-  const recorded = recordedIn(description);
-  return {
-    epoch: info.created,
-    settings: recorded?.settings,
-    legacy: recorded === undefined && description !== SETTINGS_PENDING,
-    firstPosition: recorded?.firstPosition ?? 1,
-  };
+  const { description = '' } = info.config;
+  if (!description.startsWith(SETTINGS_PREFIX)) {
+    return { epoch: info.created, settings: undefined, firstPosition: 1 };
+  }
+  const recorded = recordedIn(description.slice(SETTINGS_PREFIX.length));
+  if (recorded === undefined) {
+    throw new MazeError(
+      ErrorCode.LogConfig,
+      `stream ${info.config.name} has the description ${JSON.stringify(description)}, not a record of its writer's settings: the settings its log was written with are unknown; delete the stream (and its snapshot bucket) and start the cluster on a new one`,
+    );
+  }
+  return { epoch: info.created, ...recorded };
 }
 
-/** The settings a description records; `undefined` for any other description. */
+/** The settings a record (the description after `SETTINGS_PREFIX`) holds; `undefined`: none. */
 function recordedIn(
-  description: string | undefined,
+  record: string,
 ): { readonly settings: LogSettings; readonly firstPosition: number } | undefined {
-  if (description === undefined || !description.startsWith(SETTINGS_PREFIX)) return undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(description.slice(SETTINGS_PREFIX.length));
+    parsed = JSON.parse(record);
   } catch {
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const {
-    maxFollowEdges,
-    startSequence,
-    delimiter,
-    firstPosition = 1,
-  } = parsed as Record<string, unknown>;
+  const { maxFollowEdges, startSequence, delimiter, firstPosition } = parsed as Record<
+    string,
+    unknown
+  >;
   if (
     typeof maxFollowEdges !== 'number' ||
     typeof startSequence !== 'number' ||
     typeof delimiter !== 'string' ||
+    typeof firstPosition !== 'number' ||
     !Number.isSafeInteger(firstPosition) ||
-    (firstPosition as number) < 1
+    firstPosition < 1
   ) {
     return undefined;
   }
-  return {
-    settings: { maxFollowEdges, startSequence, delimiter },
-    firstPosition: firstPosition as number,
-  };
+  return { settings: { maxFollowEdges, startSequence, delimiter }, firstPosition };
 }

@@ -8,17 +8,13 @@
  *   previous one's `lastSequence + 1` (numbers skipped over a gap or consumed by an invalid
  *   body belong to the batch after them). So a batch continues the log exactly when its first
  *   number is the last applied one plus 1; from an empty start (no snapshot), the log's first
- *   batch starts at the `startSequence` its writer recorded (`LogSettings`), at or after the
- *   log's `firstPosition` (what the log held when the writer recorded its settings is not
- *   its). A log of this version whose writer has recorded nothing yet holds no batch of the
- *   log at all. Anything else at a position (not a batch, a duplicate, a batch going
- *   backwards, overlapping or jumping ahead) is foreign: skipped and reported, never applied.
- * - Older versions wrote batches with holes between them (a batch started at the first
- *   number it released) and record no settings: in their logs (`LogIdentity.legacy`,
- *   `strict` false) the first batch read starts the log, a batch continues the log when it
- *   moves it forward (`firstSequence` above the last applied number), and the last
- *   continuing batch in a window is the last one moving forward from the window's first
- *   batch.
+ *   batch starts at the `startSequence` its writer recorded (`LogSettings`), at the log's
+ *   `firstPosition`, where the writer recorded its first batch to be (what comes before is
+ *   not its). While the writer has recorded nothing, a batch read may be its first (it records
+ *   once that is in the log): a reader waits for the record (log-follower.ts), and an
+ *   ingest resuming takes none as the log's. Anything else at a position (not a batch, a
+ *   duplicate, a batch going backwards, overlapping or jumping ahead) is foreign: skipped and
+ *   reported, never applied.
  * - `findResumeTail()` reads `LOG_TAIL_SCAN` messages back from the end, twice as many
  *   each time the window holds no continuing batch, down to the first position retained: the
  *   last batch that continues the log is the end of the longest run of continuing batches
@@ -46,19 +42,14 @@ export const LOG_TAIL_SCAN = 256;
 
 /**
  * Why `entry` does not continue a log whose last applied number is `lastSequence`, or
- * `undefined` if it does; `strict` false for a log that records no settings (see the header).
+ * `undefined` if it does.
  */
 export function discontinuity(
   entry: LogEntry,
   lastSequence: number | undefined,
-  strict = true,
 ): string | undefined {
   if (isForeign(entry)) return entry.foreign;
   if (lastSequence === undefined || entry.firstSequence === lastSequence + 1) return undefined;
-  if (!strict) {
-    if (entry.firstSequence > lastSequence) return undefined;
-    return `a batch of events ${entry.firstSequence}..${entry.lastSequence} does not move the log forward from event ${lastSequence}`;
-  }
   return `a batch of events ${entry.firstSequence}..${entry.lastSequence} does not continue the log at event ${lastSequence} (it would need to start at ${lastSequence + 1})`;
 }
 
@@ -82,17 +73,7 @@ export function lastContinuing(
   entries: readonly LogEntry[],
   fromLogStart: boolean,
   startSequence?: number,
-  strict = true,
 ): LogBatch | undefined {
-  if (!strict) {
-    let last: LogBatch | undefined;
-    for (const entry of entries) {
-      if (!isForeign(entry) && (last === undefined || entry.firstSequence > last.lastSequence)) {
-        last = entry;
-      }
-    }
-    return last;
-  }
   // Runs waiting for their next batch, by the first number that continues them; from the
   // log's start with a recorded start, the empty run waits for the batch that starts there.
   const seeded = fromLogStart && startSequence !== undefined;
@@ -117,18 +98,14 @@ export function lastContinuing(
 
 /** Why an entry at a position before the log's `firstPosition` is not the log's. */
 const BEFORE_WRITER =
-  "it was there before the log's writer recorded its settings: the writer's batches come after it";
-/** Why a batch of a log of this version whose writer has recorded no settings is not the log's. */
-const WRITER_NOT_STARTED =
-  "the log's writer has recorded no settings yet, so this is not its batch: it records them before it appends";
+  "it was there before the log's writer appended its first batch: the writer's batches come after it";
 
 /**
- * Why `entry` cannot be a batch of the log whatever came before it, by where it stands in a
- * log of `identity` (see the header); `undefined` when it may be.
+ * Why `entry` cannot be a batch of the log whatever came before it, standing before the
+ * `firstPosition` of `identity` (see the header); `undefined` when it may be.
  */
 export function beforeWriter(entry: LogEntry, identity: LogIdentity): string | undefined {
-  if (isForeign(entry) || identity.legacy) return undefined;
-  if (identity.settings === undefined) return WRITER_NOT_STARTED;
+  if (isForeign(entry)) return undefined;
   return entry.position < identity.firstPosition ? BEFORE_WRITER : undefined;
 }
 
@@ -144,15 +121,10 @@ export async function findResumeTail(
   const last = await log.tail();
   if (last === undefined) return undefined;
   const end = last.position;
-  const strict = identity?.legacy !== true;
   const startSequence = identity?.settings?.startSequence;
-  // No batch of the log comes before it: a log whose writer has not started has none.
+  // No batch of the log comes before it: a log whose writer has recorded nothing has none.
   const firstPosition =
-    identity === undefined || identity.legacy
-      ? 1
-      : identity.settings === undefined
-        ? end + 1
-        : identity.firstPosition;
+    identity === undefined ? 1 : identity.settings === undefined ? end + 1 : identity.firstPosition;
   if (
     !isForeign(last) &&
     end === firstPosition &&
@@ -181,7 +153,7 @@ export async function findResumeTail(
     }
     if (entries !== undefined) {
       const fromLogStart = from <= firstPosition;
-      const batch = lastContinuing(entries, fromLogStart, startSequence, strict);
+      const batch = lastContinuing(entries, fromLogStart, startSequence);
       if (batch !== undefined || fromLogStart) {
         return {
           position: end,

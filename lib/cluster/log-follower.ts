@@ -6,12 +6,15 @@
  * - The host's `apply()` gets each batch that continues the log (log-continuity.ts), once, in
  *   order, from the position after the start's (from an empty start, the first batch must
  *   start at the `startSequence` the log's writer recorded, at or after the log's
- *   `firstPosition`, read when it comes: a batch that comes while the writer has recorded
- *   nothing is not the log's); every other position (a foreign message, a batch that does
- *   not follow the last number applied, or in an older version's log one that does not move
- *   it forward) goes to `skipped()` and never stops the follower. An entry at or below the
- *   last position read (a log handing one out again after a retry) is dropped; a position
- *   skipped over means the log lost it (`ERR_LOG_TRUNCATED`).
+ *   `firstPosition`); every other position (a foreign message, a batch that does not follow
+ *   the last number applied, one before `firstPosition`) goes to `skipped()` and never stops
+ *   the follower. An entry at or below the last position read (a log handing one out again
+ *   after a retry) is dropped; a position skipped over means the log lost it
+ *   (`ERR_LOG_TRUNCATED`).
+ * - The writer records its settings once its first batch is in the log: a batch read while
+ *   nothing is recorded may be that one, so the follower waits there for the record (the
+ *   identity read again after `RECORD_WAIT_MIN_MS`, doubling up to `LOG_IDENTITY_CHECK_MS`),
+ *   then judges it and every later entry by the record, without asking again.
  * - Holding: while `hold()` is in force the follower calls no `next()`, so the log is not
  *   pulled (its reader's read-ahead bounds what waits); `whileHeld()` lets the host wait
  *   inside a batch too. `release()` and `close()` end every wait.
@@ -42,6 +45,8 @@ import { beforeWriter, discontinuity } from './log-continuity.js';
 const GATEWAY_RETRY_MIN_MS = 250;
 /** Longest pause between a gateway's attempts to read the log again. */
 const GATEWAY_RETRY_MAX_MS = 10_000;
+/** First pause before the identity of a log whose writer has recorded nothing is read again. */
+const RECORD_WAIT_MIN_MS = 50;
 
 /** Where a follower starts: after `position`, whose last event number is `lastSequence`. */
 export interface FollowFrom {
@@ -76,10 +81,7 @@ export class LogFollower {
   readonly #host: LogFollowerHost;
   #position: number;
   #lastSequence: number | undefined;
-  /**
-   * The log's identity once it says how its batches continue it (settings recorded, or an
-   * older version's log), read when a batch comes.
-   */
+  /** The log's identity once its writer recorded settings, read when a batch comes. */
   #rule: LogIdentity | undefined;
   #skipped = 0;
   #reader: LogReader | undefined;
@@ -245,12 +247,14 @@ export class LogFollower {
       );
       return false;
     }
-    // The writer records its settings before its first append: they are there by now.
-    const rule = this.#rule ?? (isForeign(entry) ? undefined : await this.#learnStart());
+    let rule = this.#rule;
+    if (rule === undefined && !isForeign(entry)) {
+      rule = await this.#learnStart();
+      if (rule === undefined || this.#closed || this.#failed) return false;
+    }
     const reason =
-      rule === undefined
-        ? discontinuity(entry, this.#lastSequence)
-        : (beforeWriter(entry, rule) ?? discontinuity(entry, this.#lastSequence, !rule.legacy));
+      (rule === undefined ? undefined : beforeWriter(entry, rule)) ??
+      discontinuity(entry, this.#lastSequence);
     if (reason !== undefined) {
       this.#position = entry.position;
       this.#skipped++;
@@ -265,18 +269,23 @@ export class LogFollower {
     return true;
   }
 
-  // Which rule the log's batches follow, unless its writer has recorded nothing yet; from an
-  // empty start, the number before the log's recorded first one, if it records one.
-  async #learnStart(): Promise<LogIdentity> {
-    const identity = await this.#log.identity();
-    this.#host.checkIdentity(identity);
-    const { settings } = identity;
-    if (settings === undefined && !identity.legacy) return identity;
-    this.#rule = identity;
-    if (this.#lastSequence === undefined && settings !== undefined) {
-      this.#lastSequence = settings.startSequence - 1;
+  // The identity with the writer's record, once there (see the header); from an empty start,
+  // the number before the recorded first one too. `undefined`: closed while waiting.
+  async #learnStart(): Promise<LogIdentity | undefined> {
+    let delay = RECORD_WAIT_MIN_MS;
+    for (;;) {
+      const identity = await this.#log.identity();
+      this.#host.checkIdentity(identity);
+      const { settings } = identity;
+      if (settings !== undefined) {
+        this.#rule = identity;
+        if (this.#lastSequence === undefined) this.#lastSequence = settings.startSequence - 1;
+        return identity;
+      }
+      await this.#pause(delay);
+      if (this.#closed || this.#failed) return undefined;
+      delay = Math.min(delay * 2, LOG_IDENTITY_CHECK_MS);
     }
-    return identity;
   }
 
   // `ms`, cut short by close().

@@ -15,9 +15,6 @@
  *   as one (signed with the log key, when it has one), else as a `LogForeign` entry.
  * - Its epoch is a random id; `replace()` empties it as deleting and creating its stream
  *   again would, under a new one.
- * - It is a log of this version (marked at creation: `LogIdentity.legacy` false) unless made
- *   with `olderVersion`, which stands for a stream an older version created: settings are
- *   then recorded only while it is empty, and never after a message.
  */
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
@@ -64,11 +61,6 @@ export interface MemoryEventLogOptions {
    * signed with it (see `JetStreamEventLogOptions.logKey`). Default: none.
    */
   readonly logKey?: LogKeyInput;
-  /**
-   * Stands for a log an older version created, without the mark of this one (see
-   * `LogIdentity.legacy`). Default false.
-   */
-  readonly olderVersion?: boolean;
 }
 
 interface Stored {
@@ -94,8 +86,7 @@ export class MemoryEventLog implements EventLog {
   readonly #readers = new Set<MemoryLogReader>();
   #epoch = randomUUID();
   #settings: LogSettings | undefined;
-  /** `LogIdentity.legacy`: cleared by `replace()`, as this version creates it again. */
-  #legacy: boolean;
+  /** `LogIdentity.firstPosition` once settings are recorded. */
   #firstPosition = 1;
   #closed = false;
 
@@ -109,7 +100,6 @@ export class MemoryEventLog implements EventLog {
       options.retainBytes ?? DEFAULT_MEMORY_LOG_RETAIN_BYTES,
     );
     this.#key = options.logKey === undefined ? undefined : logKeyOf(options.logKey);
-    this.#legacy = options.olderVersion ?? false;
   }
 
   /** Position of the oldest retained batch (`lastPosition + 1` when empty). */
@@ -177,17 +167,16 @@ export class MemoryEventLog implements EventLog {
     return {
       epoch: this.#epoch,
       settings: this.#settings,
-      legacy: this.#legacy && this.#settings === undefined,
       firstPosition: this.#firstPosition,
     };
   }
 
-  async recordSettings(settings: LogSettings): Promise<LogIdentity> {
+  async recordSettings(settings: LogSettings, firstPosition: number): Promise<LogIdentity> {
     this.#checkOpen();
-    if (this.#settings === undefined && (!this.#legacy || this.#lastPosition === 0)) {
+    if (this.#settings === undefined) {
       const { maxFollowEdges, startSequence, delimiter } = settings;
       this.#settings = Object.freeze({ maxFollowEdges, startSequence, delimiter });
-      this.#firstPosition = this.#lastPosition + 1;
+      this.#firstPosition = firstPosition;
     }
     return this.identity();
   }
@@ -206,7 +195,6 @@ export class MemoryEventLog implements EventLog {
     this.#positionById.clear();
     this.#epoch = randomUUID();
     this.#settings = undefined;
-    this.#legacy = false;
     this.#firstPosition = 1;
     this.#wake();
   }

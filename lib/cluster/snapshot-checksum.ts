@@ -9,8 +9,8 @@
  *   SHA-256 of those bytes; a framed snapshot whose rest is not exactly that is refused.
  * - `<epoch>` is the epoch of the log the snapshot was taken from (`LogIdentity.epoch`): a
  *   snapshot is opened only for that epoch, so one left in the bucket by a stream deleted
- *   since never starts a process on the stream created again. A snapshot without an epoch
- *   (a bare `FMS1`, or an `FMC1` frame: older versions) is refused the same way.
+ *   since never starts a process on the stream created again. Bytes without this frame (a
+ *   bare `FMS1` snapshot among them) are not a stored snapshot.
  * - Nothing is allocated from a claimed size: a claim is only compared with the bytes there.
  */
 import { createHash } from 'node:crypto';
@@ -47,13 +47,6 @@ export function sealSnapshot(snapshot: Uint8Array, epoch: string): Uint8Array {
  * of the log it is to start on, or why they hold none.
  */
 export function openSnapshot(bytes: Uint8Array, epoch: string): DecodedGraphSnapshot {
-  if (startsWith(bytes, 'FMS1 ') || startsWith(bytes, 'FMC1 ')) {
-    return {
-      ok: false,
-      reason:
-        'it does not say which stream it was taken from (an older version wrote it): it may be a deleted stream',
-    };
-  }
   const end = bytes.subarray(0, FRAME_HEADER_MAX).indexOf(0x0a);
   const frame = FRAME.exec(
     end < 0 ? '' : new TextDecoder('latin1').decode(bytes.subarray(0, end + 1)),
@@ -89,9 +82,4 @@ export function maxStoredSnapshotBytes(maxEdges: number): number {
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-function startsWith(bytes: Uint8Array, text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (bytes[i] !== text.charCodeAt(i)) return false;
-  return true;
 }

@@ -10,7 +10,8 @@
  *   `restoreNewest()`); store failures are `MazeError`s with `ERR_LOG_…` codes.
  * - Restoring tries the snapshots newest first, then the log from position 1: a snapshot
  *   that fails its checks (its frame, or taken from another epoch of the log: see
- *   snapshot-checksum.ts, or beyond the log's end) is reported (`ERR_SNAPSHOT_BAD`) and
+ *   snapshot-checksum.ts, or beyond the log's end: a log that lost its last positions under
+ *   the same epoch, restored from an older backup or after a power loss) is reported (`ERR_SNAPSHOT_BAD`) and
  *   skipped, never applied, and so is an older
  *   one whose next position the log no longer holds; a snapshot over the graph bound's size
  *   is refused unread. Only when neither a snapshot nor the log can rebuild the graph does
