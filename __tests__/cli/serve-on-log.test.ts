@@ -124,6 +124,9 @@ describeWithNats('serve --nats-url (built binary on a real nats-server)', () => 
     let source = await peers.connect(server.eventPort);
     source.socket.write('1|F|7|8\n2|F|9|8\n3|U|9|8\n');
     await waitUntil(() => lastStats(server).eventsAppended === '3', 'three events appended');
+    // The snapshot of them saved: the writer waits for the log's settings record, which
+    // follows the first append.
+    await waitUntil(() => Number(lastStats(server).snapshotsSaved) > 0, 'a snapshot');
     // Ended first: a SIGTERM reads an open source to its end, for up to --shutdown-timeout.
     source.socket.end();
     expect(await stop(server)).toBe(0);
