@@ -169,7 +169,8 @@ export interface MazeOptions extends MazeCoreOptions, GivenOf<typeof MAZE_OPTION
    * Authenticates clients: a client's id line carries a credential (its first field, e.g. a
    * JWT) instead of the user id, and the hook decides the user, or refuses with a reason
    * (`ERR_CLIENT_AUTH`). Sync or async; the identify timeout covers it. Without it, the id
-   * line is the user id (docs/protocol.md §5).
+   * line is the user id (docs/protocol.md §5); anything but a function is refused
+   * (`ERR_INVALID_OPTION`).
    */
   readonly authenticate?: Authenticate;
 }
