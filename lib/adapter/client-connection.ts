@@ -132,7 +132,7 @@ export class ClientConnection implements LineSink, FlowClient {
   #checking: PendingAuthentication | undefined;
   /** A digest of the credential in force, to ignore it sent again. */
   #credentialDigest: string | undefined;
-  /** When the last refresh was checked (`Date.now()`). */
+  /** When the last refresh line came (`Date.now()`). */
   #lastRefreshAt = Number.NEGATIVE_INFINITY;
   /** The deadline of the refresh being checked. */
   #refreshTimer: NodeJS.Timeout | undefined;
@@ -339,9 +339,10 @@ export class ClientConnection implements LineSink, FlowClient {
       });
       return;
     }
+    const digest = hash('sha256', credential, 'base64');
     if (refresh) {
-      // Any line counts, so spam costs the spammer its connection after one line, not the
-      // server a verification (or even a digest) per line.
+      // Any line counts, identical or not: spam costs the spammer its connection after one
+      // line, not the server a verification per line.
       const now = Date.now();
       if (now - this.#lastRefreshAt < MIN_REFRESH_INTERVAL_MS) {
         this.#refuse(
@@ -351,9 +352,6 @@ export class ClientConnection implements LineSink, FlowClient {
         return;
       }
       this.#lastRefreshAt = now;
-    }
-    const digest = hash('sha256', credential, 'base64');
-    if (refresh) {
       if (digest === this.#credentialDigest) return;
       this.#refreshTimer = setTimeout(
         () => this.#onRefreshTimeout(),
@@ -371,7 +369,7 @@ export class ClientConnection implements LineSink, FlowClient {
     );
   }
 
-  #checked(outcome: Authentication, digest: string, resume: ResumePart | undefined): void {
+  #checked(outcome: Authentication, digest: string, resume: ValidResume | undefined): void {
     this.#checking = undefined;
     clearTimeout(this.#refreshTimer);
     this.#refreshTimer = undefined;
@@ -387,7 +385,7 @@ export class ClientConnection implements LineSink, FlowClient {
     this.expiresAt = outcome.expiresAt;
     this.#credentialDigest = digest;
     if (resume === undefined) this.#host.clientReauthenticated(this);
-    else this.#identified({ userId: outcome.userId, resume: (resume as ValidResume).resume });
+    else this.#identified({ userId: outcome.userId, resume: resume.resume });
     // The host may have closed it meanwhile.
     if ((this.#state as ClientState) === 'closed') return;
     // Its end arrived while its id line was checked (`#onEnd()`).
