@@ -34,9 +34,11 @@ export const ErrorCode = {
   ClientIdTimeout: 'ERR_CLIENT_ID_TIMEOUT',
   /**
    * A client that must authenticate was refused (its token is malformed, badly signed,
-   * expired, not yet valid, for another audience or issuer, or names no valid user), its
-   * token expired while connected, or it sent a token for another user; the client is
-   * closed. `context.reason` says which; the token is never part of the problem.
+   * expired, not yet valid, for another audience or issuer, or names no valid user; or the
+   * hook failed or did not answer in time), its token expired while connected, it sent a
+   * token for another user, or a fresh token too soon after its last one; the client is
+   * closed. `context.reason` says which (`AUTH_REFUSALS`); the token is never part of the
+   * problem.
    */
   ClientAuth: 'ERR_CLIENT_AUTH',
   /**

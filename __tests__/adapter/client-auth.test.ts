@@ -4,8 +4,11 @@
  * the bound on checks in flight; a credential never reported.
  */
 
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import type { Authenticate, Authentication } from '../../lib/adapter/client-auth.js';
+import { createMaze } from '../../lib/adapter/maze.js';
+import type { EventLog } from '../../lib/cluster/event-log.js';
+import { createGateway } from '../../lib/cluster/gateway.js';
 import { ErrorCode } from '../../lib/errors.js';
 import {
   attachMemoryClient,
@@ -62,7 +65,7 @@ describe('client authentication', () => {
     const client = await attachMemoryClient(maze, undefined);
     const identified = waitForClientEvent(maze, 'clientIdentified', client.connection);
     // The refresh in the same chunk waits for the first check.
-    client.peer.write('tok-5\ntok-5\n');
+    client.peer.write('tok-5\ntok-5-fresh\n');
     await waitUntil(() => answer !== undefined, 'the hook to be called');
     await sleep(10);
     expect(calls).toBe(1);
@@ -198,9 +201,11 @@ describe('client authentication', () => {
     const answers: (() => void)[] = [];
     let running = 0;
     let most = 0;
+    const order: string[] = [];
     const { maze } = newMaze({
       authenticate: (credential) =>
         new Promise((resolve) => {
+          order.push(credential);
           running++;
           most = Math.max(most, running);
           answers.push(() => {
@@ -225,6 +230,7 @@ describe('client authentication', () => {
     }
     await waitUntil(() => maze.stats().clientsConnected === 100, 'every client to identify');
     expect(most).toBe(64);
+    expect(order).toEqual(Array.from({ length: 100 }, (_, user) => `tok-${user}`));
     expect(maze.stats()).toMatchObject({ authPending: 0, authAccepted: 100 });
   });
 
@@ -302,5 +308,221 @@ describe('client authentication', () => {
     await sleep(10);
     expect(problems).toEqual([]);
     expect(maze.stats()).toMatchObject({ clientsConnected: 1, authAccepted: 0 });
+  });
+
+  it('refuses an authenticate option that is not a function', async () => {
+    for (const authenticate of [null, 'jwt', {}]) {
+      const options = { authenticate } as unknown as { authenticate: Authenticate };
+      expect(() => createMaze(options)).toThrow(
+        expect.objectContaining({ code: ErrorCode.InvalidOption }),
+      );
+      await expect(createGateway({ ...options, log: {} as EventLog })).rejects.toMatchObject({
+        code: ErrorCode.InvalidOption,
+        message: expect.stringContaining('authenticate'),
+      });
+    }
+  });
+
+  it('refuses an expiresAt already past as expired, without identifying the client', async () => {
+    const { maze, problems } = newMaze({
+      authenticate: () => ({ userId: 3, expiresAt: Date.now() - 1 }),
+    });
+    let identified = 0;
+    maze.on('clientIdentified', () => identified++);
+    const client = await attachMemoryClient(maze, undefined);
+    const closed = waitForClientEvent(maze, 'clientClosed', client.connection);
+    client.peer.write('tok-3\n');
+    await closed;
+    expect(identified).toBe(0);
+    expect(problems.map((problem) => problem.context)).toEqual([
+      { connection: client.connection, reason: 'expired' },
+    ]);
+    expect(maze.stats()).toMatchObject({ authExpired: 1, authAccepted: 0 });
+  });
+
+  it('ignores a refresh identical to the credential in force, without calling the hook', async () => {
+    const realNow = Date.now;
+    let offset = 0;
+    const now = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + offset);
+    try {
+      let calls = 0;
+      const { maze, problems } = newMaze({
+        authenticate: (credential, sender) => {
+          calls++;
+          return tokens(credential, sender);
+        },
+      });
+      const source = attachMemorySource(maze);
+      const client = await attachMemoryClient(maze, 'tok-3\n');
+      client.peer.write('tok-3\n');
+      offset += 10_000;
+      await sleep(10);
+      client.peer.write('tok-3\r\n');
+      await sleep(10);
+      source.peer.write('1|P|1|3\n');
+      await client.received.waitForLength(8);
+      expect(calls).toBe(1);
+      expect(problems).toEqual([]);
+      expect(maze.stats()).toMatchObject({ authAccepted: 1, clientsConnected: 1 });
+    } finally {
+      now.mockRestore();
+    }
+  });
+
+  it('closes a client that repeats its credential sooner than every 10 s (too-frequent)', async () => {
+    let calls = 0;
+    const { maze, problems } = newMaze({
+      authenticate: (credential, sender) => {
+        calls++;
+        return tokens(credential, sender);
+      },
+    });
+    const client = await attachMemoryClient(maze, 'tok-3\n');
+    const closed = waitForClientEvent(maze, 'clientClosed', client.connection);
+    client.peer.write('tok-3\n'.repeat(1_000));
+    await closed;
+    expect(calls).toBe(1);
+    expect(problems.map((problem) => problem.context.reason)).toEqual(['too-frequent']);
+    expect(maze.stats()).toMatchObject({ authTooFrequent: 1, clientsConnected: 0 });
+  });
+
+  it('checks one different refresh per 10 s and closes a client sending another sooner', async () => {
+    const realNow = Date.now;
+    let offset = 0;
+    const now = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + offset);
+    try {
+      const seen: string[] = [];
+      const { maze, problems } = newMaze({
+        authenticate: (credential) => {
+          seen.push(credential);
+          return { userId: 3 };
+        },
+      });
+      const client = await attachMemoryClient(maze, 'tok-3-a\n');
+      client.peer.write('tok-3-b\n');
+      await waitUntil(() => seen.length === 2, 'the first refresh');
+      offset = 9_999;
+      const closed = waitForClientEvent(maze, 'clientClosed', client.connection);
+      client.peer.write('tok-3-c\n');
+      await closed;
+      expect(seen).toEqual(['tok-3-a', 'tok-3-b']);
+      expect(problems).toEqual([
+        {
+          code: ErrorCode.ClientAuth,
+          message: expect.stringContaining('(too-frequent)'),
+          context: { connection: client.connection, userId: 3, reason: 'too-frequent' },
+        },
+      ]);
+      expect(maze.stats()).toMatchObject({ authTooFrequent: 1, authAccepted: 2 });
+
+      const patient = await attachMemoryClient(maze, 'tok-3-d\n');
+      patient.peer.write('tok-3-e\n');
+      await waitUntil(() => seen.length === 4, 'its first refresh');
+      offset += 10_000;
+      patient.peer.write('tok-3-f\n');
+      await waitUntil(() => seen.length === 5, 'its second refresh, 10 s later');
+      expect(maze.stats()).toMatchObject({ authTooFrequent: 1, clientsConnected: 1 });
+    } finally {
+      now.mockRestore();
+    }
+  });
+
+  it('runs waiting id lines before waiting refreshes', async () => {
+    const order: string[] = [];
+    const holds: (() => void)[] = [];
+    const { maze } = newMaze({
+      authenticate: (credential) => {
+        order.push(credential);
+        const user = Number(/^\w+-(\d+)/.exec(credential)?.[1]);
+        if (!credential.startsWith('hold-')) return { userId: user };
+        return new Promise((resolve) => holds.push(() => resolve({ userId: user })));
+      },
+    });
+    const refreshing = await attachMemoryClient(maze, 'tok-1\n');
+    for (let user = 100; user < 164; user++) {
+      const client = await attachMemoryClient(maze, undefined);
+      client.peer.write(`hold-${user}\n`);
+    }
+    await waitUntil(() => holds.length === 64, '64 checks running');
+    refreshing.peer.write('tok-1-fresh\n');
+    await sleep(5);
+    const newcomer = await attachMemoryClient(maze, undefined);
+    newcomer.peer.write('tok-2\n');
+    await waitUntil(() => maze.stats().authPending === 66, 'both to wait');
+    holds.shift()?.();
+    await waitUntil(() => order.length === 67, 'both to run');
+    expect(order.slice(-2)).toEqual(['tok-2', 'tok-1-fresh']);
+    for (const hold of holds) hold();
+  });
+
+  it('gives back the place of a waiting check whose client leaves', async () => {
+    const seen: string[] = [];
+    const holds: (() => void)[] = [];
+    const { maze } = newMaze({
+      authenticate: (credential) => {
+        seen.push(credential);
+        return new Promise((resolve) => holds.push(() => resolve({ userId: 1 })));
+      },
+    });
+    for (let user = 0; user < 64; user++) {
+      const client = await attachMemoryClient(maze, undefined);
+      client.peer.write(`tok-${user}\n`);
+    }
+    await waitUntil(() => holds.length === 64, '64 checks running');
+    const leaving = await attachMemoryClient(maze, undefined);
+    const closed = waitForClientEvent(maze, 'clientClosed', leaving.connection);
+    leaving.peer.write('tok-leaving\n');
+    await waitUntil(() => maze.stats().authPending === 65, 'it to wait');
+    leaving.leave();
+    await closed;
+    expect(maze.stats()).toMatchObject({ authPending: 64 });
+    for (const hold of holds.splice(0)) hold();
+    await waitUntil(() => maze.stats().clientsConnected === 64, 'the others to identify');
+    expect(seen).not.toContain('tok-leaving');
+    expect(maze.stats()).toMatchObject({ authPending: 0 });
+  });
+
+  it('closes a client whose refresh is not answered within the identify timeout (failed)', async () => {
+    const { maze, problems } = newMaze({
+      identifyTimeout: 100,
+      authenticate: (credential) =>
+        credential === 'tok-4' ? { userId: 4 } : new Promise<Authentication>(() => {}),
+    });
+    const client = await attachMemoryClient(maze, 'tok-4\n');
+    const closed = waitForClientEvent(maze, 'clientClosed', client.connection);
+    client.peer.write('tok-4-never\n');
+    await closed;
+    expect(problems).toEqual([
+      {
+        code: ErrorCode.ClientAuth,
+        message: expect.stringContaining('not checked within 100 ms'),
+        context: { connection: client.connection, userId: 4, reason: 'failed' },
+      },
+    ]);
+    expect(maze.stats()).toMatchObject({ authPending: 0, authFailed: 1 });
+  });
+
+  it('closes a client that sends more than 4 KiB while its credential is checked', async () => {
+    const { maze, problems } = newMaze({
+      identifyTimeout: 60_000,
+      authenticate: () => new Promise<Authentication>(() => {}),
+    });
+    const held = await attachMemoryClient(maze, undefined);
+    held.peer.write(`tok-1\n${'x'.repeat(4 * 1024)}`);
+    const client = await attachMemoryClient(maze, undefined);
+    const closed = waitForClientEvent(maze, 'clientClosed', client.connection);
+    client.peer.write(`tok-2\n${'x'.repeat(3 * 1024)}`);
+    await sleep(10);
+    expect(maze.stats()).toMatchObject({ authPending: 2, authMalformed: 0 });
+    client.peer.write('y'.repeat(2 * 1024));
+    await closed;
+    expect(problems).toEqual([
+      {
+        code: ErrorCode.ClientAuth,
+        message: expect.stringContaining('more than 4096 bytes while its credential was checked'),
+        context: { connection: client.connection, reason: 'malformed' },
+      },
+    ]);
+    expect(maze.stats()).toMatchObject({ authPending: 1, authMalformed: 1 });
   });
 });

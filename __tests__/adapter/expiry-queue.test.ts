@@ -53,6 +53,9 @@ describe('ExpiryQueue', () => {
     }
     expect(jest.getTimerCount()).toBe(1);
     expect(queue.size).toBe(1_000);
+    // 11,000 entries without compaction; at most twice the live ones plus 64 with it.
+    expect(queue.entries).toBeGreaterThan(1_000);
+    expect(queue.entries).toBeLessThanOrEqual(2 * 1_000 + 64);
     queue.close();
     expect(jest.getTimerCount()).toBe(0);
   });
@@ -67,5 +70,19 @@ describe('ExpiryQueue', () => {
     queue.set('x', start + 100);
     jest.advanceTimersByTime(1_000);
     expect(expired).toEqual([start + 100, start + 200, start + 300]);
+  });
+
+  it('rebuilds nothing when an item without a deadline is deleted', () => {
+    const queue = new ExpiryQueue<string>(() => {});
+    const close = jest.spyOn(queue, 'close');
+    queue.delete('never-set');
+    expect(close).not.toHaveBeenCalled();
+    queue.set('a', Date.now() + 100);
+    queue.delete('b');
+    expect(close).not.toHaveBeenCalled();
+    expect(jest.getTimerCount()).toBe(1);
+    queue.delete('a');
+    expect(close).toHaveBeenCalledTimes(1);
+    expect(jest.getTimerCount()).toBe(0);
   });
 });

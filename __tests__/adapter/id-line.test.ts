@@ -7,7 +7,7 @@ import {
   firstFieldEnd,
   parseIdLine,
   parseResumeRequest,
-  parseUserId,
+  splitCredential,
 } from '../../lib/adapter/id-line.js';
 
 describe('parseIdLine', () => {
@@ -85,7 +85,7 @@ describe('firstFieldEnd and parseResumeRequest', () => {
   });
 });
 
-describe('parseUserId', () => {
+describe('parseIdLine: a plain user id', () => {
   it.each([
     ['1\n', 1],
     ['42\r\n', 42],
@@ -94,7 +94,7 @@ describe('parseUserId', () => {
     ['000\r\n', 0],
     ['9007199254740991\n', Number.MAX_SAFE_INTEGER],
   ])('accepts %j', (line, id) => {
-    expect(parseUserId(line)).toBe(id);
+    expect(parseIdLine(line)).toEqual({ userId: id, resume: undefined });
   });
 
   it.each([
@@ -103,17 +103,25 @@ describe('parseUserId', () => {
     ' 1\n',
     '1 \n',
     '1\r\r\n',
-    '1|2\n',
-    '1|-\n',
-    '1|2|3\n',
-    '12|\n',
     'abc\n',
     '1.5\n',
     '0x10\n',
     '9007199254740992\n',
     '99999999999999999999\n',
     '\u00e9\n',
-  ])('rejects %j', (line) => {
-    expect(parseUserId(line)).toBeUndefined();
+  ])('rejects %j as no user id', (line) => {
+    expect(parseIdLine(line)).toEqual({ invalid: 'userId' });
+  });
+});
+
+describe('splitCredential', () => {
+  it.each([
+    ['tok\n', 'tok', { resume: undefined }],
+    ['a.b.c\r\n', 'a.b.c', { resume: undefined }],
+    ['tok|-\n', 'tok', { resume: { lastSequence: undefined } }],
+    ['tok|5|e1\n', 'tok', { resume: { lastSequence: 5, epoch: 'e1' } }],
+    ['tok|5\n', 'tok', { invalid: 'resume', reason: expect.stringContaining('epoch') }],
+  ])('splits %j into the credential and the resume part', (line, credential, resume) => {
+    expect(splitCredential(line)).toEqual({ credential, resume });
   });
 });

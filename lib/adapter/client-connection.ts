@@ -25,13 +25,18 @@
  *   Stream errors are reported, never thrown.
  * - With an `Authenticator` (client-auth.ts), the id line's first field is a credential: the
  *   hook's user id takes its place, and the rest of the line (a resume) is read as after a
- *   plain id. Every later line is a fresh credential, which must name the same user. While
- *   one is checked the stream is paused and the framer held, so what the peer sends
- *   meanwhile waits in the kernel (at most one chunk here); lines are limited to
+ *   plain id. Every later line is a fresh credential, which must name the same user. A
+ *   client may send one every `MIN_REFRESH_INTERVAL_MS` at most: a line sooner closes it
+ *   (`too-frequent`). One byte for byte the same as the credential in force is ignored
+ *   unchecked (only a digest of that is kept); a check not answered within `identifyTimeout`
+ *   closes the client (`failed`). While one is checked, the framer holds what the peer sends
+ *   meanwhile, at most `MAX_TOKEN_LINE_LENGTH` characters (copied, so no chunk is kept
+ *   alive): more closes the client (`malformed`). Lines are limited to
  *   `MAX_TOKEN_LINE_LENGTH`. A refused credential, or one for another user, is reported
- *   (`ERR_CLIENT_AUTH` with its reason) and the client closed. No report or summary ever
- *   holds a line of such a client: it may be a token.
+ *   (`ERR_CLIENT_AUTH` with its reason), counted and the client closed. No report or summary
+ *   ever holds a line of such a client: it may be a token.
  */
+import { hash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { MAX_ID } from '../core/constants.js';
 import type { UserId } from '../core/events.js';
@@ -46,7 +51,13 @@ import {
 } from './client-auth.js';
 import { closeStream } from './close-stream.js';
 import type { FlowClient } from './flow-control.js';
-import { type IdLine, parseIdLine, type ResumeRequest, splitCredential } from './id-line.js';
+import {
+  parseIdLine,
+  type ResumePart,
+  type ResumeRequest,
+  splitCredential,
+  type ValidIdLine,
+} from './id-line.js';
 import { LineFramer, type LineSink } from './line-framer.js';
 import { connectionDropped, remoteAddressOf } from './remote-address.js';
 
@@ -73,7 +84,13 @@ export interface ClientConnectionOptions {
 
 export type ClientState = 'identifying' | 'identified' | 'closed';
 
-type ValidIdLine = Exclude<IdLine, { readonly invalid: unknown }>;
+/**
+ * Shortest time between two refresh lines of a connection: a client refreshes as its token
+ * nears expiry (minutes to hours), and verifying one costs 45-125 µs, so one check per
+ * connection every 10 s keeps even 20,000 connections refreshing as often as allowed under a
+ * quarter of a core (docs/protocol.md §5).
+ */
+const MIN_REFRESH_INTERVAL_MS = 10_000;
 
 /** A plain, read-only view of one client connection (for monitoring). */
 export interface ClientSummary {
@@ -113,6 +130,12 @@ export class ClientConnection implements LineSink, FlowClient {
   readonly #authenticator: Authenticator | undefined;
   /** The credential being checked right now. */
   #checking: PendingAuthentication | undefined;
+  /** A digest of the credential in force, to ignore it sent again. */
+  #credentialDigest: string | undefined;
+  /** When the last refresh line came (`Date.now()`). */
+  #lastRefreshAt = Number.NEGATIVE_INFINITY;
+  /** The deadline of the refresh being checked. */
+  #refreshTimer: NodeJS.Timeout | undefined;
   #state: ClientState = 'identifying';
   #framer: LineFramer | undefined;
   #identifyTimer: NodeJS.Timeout | undefined;
@@ -303,31 +326,53 @@ export class ClientConnection implements LineSink, FlowClient {
   // The id line (`CREDENTIAL`, `CREDENTIAL|…`) or, once identified, a fresh credential.
   #onCredentialLine(line: string, lineNumber: number, authenticator: Authenticator): void {
     if (this.#state === 'closed') return;
+    const refresh = this.#state === 'identified';
     // A refresh line is the credential alone.
-    const { credential, idLine } =
-      this.#state === 'identifying'
-        ? splitCredential(line)
-        : { credential: line.slice(0, contentEnd(line)), idLine: undefined };
-    if (idLine !== undefined && 'invalid' in idLine) {
+    const { credential, resume } = refresh
+      ? { credential: line.slice(0, contentEnd(line)), resume: undefined }
+      : splitCredential(line);
+    if (resume !== undefined && 'invalid' in resume) {
       this.#reject({
         code: ErrorCode.ClientBadResume,
-        message: `client sent an invalid resume after its credential (${idLine.reason}); closed`,
+        message: `client sent an invalid resume after its credential (${resume.reason}); closed`,
         context: { connection: this.name, lineNumber },
       });
       return;
     }
+    const digest = hash('sha256', credential, 'base64');
+    if (refresh) {
+      // Any line counts, identical or not: spam costs the spammer its connection after one
+      // line, not the server a verification per line.
+      const now = Date.now();
+      if (now - this.#lastRefreshAt < MIN_REFRESH_INTERVAL_MS) {
+        this.#refuse(
+          'too-frequent',
+          `it sent a fresh credential less than ${MIN_REFRESH_INTERVAL_MS} ms after its last one`,
+        );
+        return;
+      }
+      this.#lastRefreshAt = now;
+      if (digest === this.#credentialDigest) return;
+      this.#refreshTimer = setTimeout(
+        () => this.#onRefreshTimeout(),
+        this.#options.identifyTimeout,
+      );
+      this.#refreshTimer.unref();
+    }
     // Held while it is checked: see the header.
     this.#framer?.hold();
-    this.stream.pause();
     this.#checking = authenticator.check(
-      credential,
+      // A slice keeps its whole chunk alive while the check waits.
+      copied(credential),
       { connection: this.name, remoteAddress: this.remoteAddress, userId: this.userId },
-      (outcome) => this.#checked(outcome, idLine),
+      (outcome) => this.#checked(outcome, digest, resume),
     );
   }
 
-  #checked(outcome: Authentication, idLine: IdLine | undefined): void {
+  #checked(outcome: Authentication, digest: string, resume: ValidResume | undefined): void {
     this.#checking = undefined;
+    clearTimeout(this.#refreshTimer);
+    this.#refreshTimer = undefined;
     if (this.#state === 'closed') return;
     if ('refused' in outcome) {
       this.#refuse(outcome.refused, 'its credential was refused');
@@ -338,19 +383,30 @@ export class ClientConnection implements LineSink, FlowClient {
       return;
     }
     this.expiresAt = outcome.expiresAt;
-    if (idLine === undefined) this.#host.clientReauthenticated(this);
-    else this.#identified({ ...(idLine as ValidIdLine), userId: outcome.userId });
+    this.#credentialDigest = digest;
+    if (resume === undefined) this.#host.clientReauthenticated(this);
+    else this.#identified({ userId: outcome.userId, resume: resume.resume });
     // The host may have closed it meanwhile.
     if ((this.#state as ClientState) === 'closed') return;
     // Its end arrived while its id line was checked (`#onEnd()`).
-    if (idLine !== undefined && this.#peerEnded) this.#host.clientHalfClosed(this);
-    this.stream.resume();
+    if (resume !== undefined && this.#peerEnded) this.#host.clientHalfClosed(this);
     this.#framer?.unhold();
+  }
+
+  #onRefreshTimeout(): void {
+    this.#refreshTimer = undefined;
+    this.#checking?.cancel();
+    this.#checking = undefined;
+    this.#refuse(
+      'failed',
+      `its fresh credential was not checked within ${this.#options.identifyTimeout} ms`,
+    );
   }
 
   // Never quotes a line: it may hold a token.
   #refuse(reason: AuthRefusalReason, why: string): void {
     if (this.#state === 'closed') return;
+    this.#authenticator?.countRefusal(reason);
     this.#reject({
       code: ErrorCode.ClientAuth,
       message: `client authentication failed (${reason}): ${why}; closed`,
@@ -364,8 +420,19 @@ export class ClientConnection implements LineSink, FlowClient {
   #onData(chunk: Buffer | string): void {
     // Without an authenticator, everything after the id is discarded; reading goes on so the
     // peer never blocks.
-    if (this.#framer === undefined) return;
-    this.#framer.push(typeof chunk === 'string' ? chunk : chunk.toString('latin1'));
+    const framer = this.#framer;
+    if (framer === undefined) return;
+    framer.push(typeof chunk === 'string' ? chunk : chunk.toString('latin1'));
+    if (this.#checking === undefined || !framer.holdsInput) return;
+    // No honest client sends more than a line while its credential is checked.
+    if (framer.unframedLength > MAX_TOKEN_LINE_LENGTH) {
+      this.#refuse(
+        'malformed',
+        `it sent more than ${MAX_TOKEN_LINE_LENGTH} bytes while its credential was checked`,
+      );
+    } else {
+      framer.copyHeld();
+    }
   }
 
   #onIdentifyTimeout(): void {
@@ -430,6 +497,8 @@ export class ClientConnection implements LineSink, FlowClient {
     this.#framer = undefined;
     this.#checking?.cancel();
     this.#checking = undefined;
+    clearTimeout(this.#refreshTimer);
+    this.#refreshTimer = undefined;
     if (this.#identifyTimer !== undefined) {
       clearTimeout(this.#identifyTimer);
       this.#identifyTimer = undefined;
@@ -437,4 +506,11 @@ export class ClientConnection implements LineSink, FlowClient {
     this.#pending.length = 0;
     this.#host.clientClosed(this);
   }
+}
+
+type ValidResume = Exclude<ResumePart, { readonly invalid: unknown }>;
+
+// A fresh copy of `text`: a slice of a chunk would keep all of it alive.
+function copied(text: string): string {
+  return Buffer.from(text, 'latin1').toString('latin1');
 }

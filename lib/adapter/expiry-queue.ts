@@ -44,6 +44,11 @@ export class ExpiryQueue<Item> {
     return this.#deadlines.size;
   }
 
+  /** Entries in the heap, stale ones included: at most `2 * size + MIN_STALE_BEFORE_COMPACTION`. */
+  get entries(): number {
+    return this.#heap.length;
+  }
+
   /** Sets (or replaces) the deadline of `item`, in the clock's milliseconds. */
   set(item: Item, at: number): void {
     if (this.#deadlines.get(item) === at) return;
@@ -53,9 +58,10 @@ export class ExpiryQueue<Item> {
     if (at < this.#timerAt) this.#arm();
   }
 
+  /** Drops the deadline of `item`, if it has one. */
   delete(item: Item): void {
-    this.#deadlines.delete(item);
-    if (this.#deadlines.size === 0) this.close();
+    // Most items (a client without expiry) never had one: nothing to drop, nothing to rebuild.
+    if (this.#deadlines.delete(item) && this.#deadlines.size === 0) this.close();
   }
 
   /** Drops every deadline and stops the timer. */

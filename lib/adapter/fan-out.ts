@@ -47,12 +47,7 @@ import type { Sequence, UserId } from '../core/events.js';
 import type { Delivery } from '../core/maze-core.js';
 import { gapLine, type ResumeOutcome } from '../core/resume-history.js';
 import { ErrorCode, type Problem } from '../errors.js';
-import {
-  type Authenticate,
-  Authenticator,
-  type AuthRefusalReason,
-  type AuthStats,
-} from './client-auth.js';
+import { type Authenticate, Authenticator, type AuthStats, NO_AUTH_STATS } from './client-auth.js';
 import { ClientConnection, type ClientHost, type ClientSummary } from './client-connection.js';
 import { ClientLimit } from './client-limit.js';
 import { ExpiryQueue } from './expiry-queue.js';
@@ -624,25 +619,10 @@ export class FanOut {
       problem.code === ErrorCode.ClientIdTimeout
     ) {
       this.#clientsRejected++;
-    } else if (problem.code === ErrorCode.ClientAuth) {
-      this.#authenticator?.countRefusal(problem.context.reason as AuthRefusalReason);
     }
     this.#host.report(problem);
   }
 }
-
-const NO_AUTH_STATS: AuthStats = {
-  authAccepted: 0,
-  authPending: 0,
-  authMalformed: 0,
-  authSignature: 0,
-  authExpired: 0,
-  authNotYetValid: 0,
-  authAudience: 0,
-  authIssuer: 0,
-  authSubject: 0,
-  authFailed: 0,
-};
 
 function infoOf(client: ClientConnection): ClientInfo {
   return { connection: client.name, userId: client.userId, remoteAddress: client.remoteAddress };

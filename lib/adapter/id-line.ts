@@ -47,6 +47,9 @@ export type IdLine =
   | { readonly invalid: 'userId' }
   | BadResume;
 
+/** An id line that is not refused. */
+export type ValidIdLine = Exclude<IdLine, { readonly invalid: unknown }>;
+
 const NONE: ResumePart = { resume: undefined };
 const NOT_RESUMING: ResumePart = { resume: { lastSequence: undefined } };
 
@@ -95,15 +98,6 @@ export function parseIdLine(line: string): IdLine {
   return 'invalid' in part ? part : { userId, resume: part.resume };
 }
 
-/**
- * Reads a plain id line: `undefined` for anything but decimal digits in `0..MAX_SAFE_INTEGER`
- * (signs, spaces, `|`, other bytes, overflow).
- */
-export function parseUserId(line: string): UserId | undefined {
-  const parsed = parseIdLine(line);
-  return 'userId' in parsed && parsed.resume === undefined ? parsed.userId : undefined;
-}
-
 function bad(reason: string): BadResume {
   return { invalid: 'resume', reason };
 }
@@ -111,18 +105,17 @@ function bad(reason: string): BadResume {
 /**
  * Splits the id line of a client that authenticates (`CREDENTIAL`, `CREDENTIAL|-`,
  * `CREDENTIAL|LASTSEQ|EPOCH`): the credential (the first field, without the terminator), and
- * what the rest of the line asks for, read as after a plain id (`userId` is a stand-in: the
- * credential decides it).
+ * what the rest of the line asks for, read as after a plain id (the credential decides the
+ * user).
  */
 export function splitCredential(line: string): {
   readonly credential: string;
-  readonly idLine: Exclude<IdLine, { readonly invalid: 'userId' }>;
+  readonly resume: ResumePart;
 } {
   const end = contentEnd(line);
   const separator = firstFieldEnd(line, end);
-  const part = parseResumeRequest(line, separator, end);
   return {
     credential: line.slice(0, separator),
-    idLine: 'invalid' in part ? part : { userId: 0, resume: part.resume },
+    resume: parseResumeRequest(line, separator, end),
   };
 }

@@ -14,7 +14,8 @@
  *   included, so they match what an editor shows for the same bytes.
  * - `hold()` stops the framer after the line being handed on: the rest of the chunk waits,
  *   unread, until `unhold()` (backpressure inside a chunk: a 64 KiB chunk of broadcasts
- *   can owe thousands of clients 64 KiB each). What waits is at most one chunk.
+ *   can owe thousands of clients 64 KiB each). What waits is at most one chunk, unless the
+ *   owner reads on while it holds (a client connection, which bounds it itself).
  */
 
 import { MAX_QUOTED_LINE_LENGTH } from '../core/constants.js';
@@ -80,6 +81,14 @@ export class LineFramer {
   /** Hands on no more lines (after the current one) until `unhold()`. */
   hold(): void {
     this.#holding = true;
+  }
+
+  /**
+   * Copies the input held by `hold()` out of the chunk it was cut from: a slice keeps its
+   * whole chunk alive (a client connection holds a few bytes for long, the chunk may be 64 KiB).
+   */
+  copyHeld(): void {
+    this.#held = Buffer.from(this.#held, 'latin1').toString('latin1');
   }
 
   /** Frames what waited since `hold()`; it may call `hold()` again and stop once more. */

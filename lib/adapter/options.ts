@@ -15,7 +15,7 @@ import {
   resolveOptions,
   type SettingsOf,
 } from '../options/option.js';
-import type { Authenticate } from './client-auth.js';
+import { type Authenticate, authenticateOption } from './client-auth.js';
 import { resolveMaxClients } from './descriptor-limit.js';
 
 const SIZE = { type: 'integer', min: 1 } as const;
@@ -36,7 +36,8 @@ export const ADAPTER_OPTIONS = {
     min: 2,
     // An id has at most 16 digits.
     default: 64,
-    describe: 'Longest user id line a client may send, terminator included, in bytes',
+    describe:
+      'Longest user id line a client may send, terminator included, in bytes (not with --client-auth jwt: a token line may have 4096)',
   },
   identifyTimeout: {
     ...DURATION,
@@ -168,7 +169,8 @@ export interface MazeOptions extends MazeCoreOptions, GivenOf<typeof MAZE_OPTION
    * Authenticates clients: a client's id line carries a credential (its first field, e.g. a
    * JWT) instead of the user id, and the hook decides the user, or refuses with a reason
    * (`ERR_CLIENT_AUTH`). Sync or async; the identify timeout covers it. Without it, the id
-   * line is the user id (docs/protocol.md §5).
+   * line is the user id (docs/protocol.md §5); anything but a function is refused
+   * (`ERR_INVALID_OPTION`).
    */
   readonly authenticate?: Authenticate;
 }
@@ -179,6 +181,7 @@ export type ResolvedMazeOptions = SettingsOf<typeof MAZE_OPTIONS>;
 /** Fills in defaults and validates; throws `MazeError(ERR_INVALID_OPTION)` on a bad value. */
 export function resolveMazeOptions(options: MazeOptions = {}): ResolvedMazeOptions {
   const resolved = resolveOptions(MAZE_OPTIONS, options);
+  authenticateOption(options.authenticate);
   // Each new source starts the numbers again, so a LASTSEQ could name an event of another
   // stream: a replay would be wrong, and no line could say so.
   if (resolved.resumeBytes > 0 && resolved.resetOnDisconnect) {

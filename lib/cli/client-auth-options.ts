@@ -5,7 +5,8 @@
  * Invariants:
  * - Without `--client-auth` (or with `none`) nothing changes: no hook, the id line is the id.
  *   A `--jwt-…` option without `--client-auth jwt` is refused, as is `jwt` without exactly
- *   one key: nothing is ignored silently.
+ *   one key: nothing is ignored silently. With `jwt`, an id line is a token line of up to
+ *   `MAX_TOKEN_LINE_LENGTH` whatever `--max-id-line-length` says, as that option's row tells.
  * - Keys are read from files (never flags: a secret on the command line shows in `ps`), once,
  *   at startup; a file that cannot be read or is not a key stops startup
  *   (`ERR_INVALID_OPTION`), naming the file, never its content.
@@ -15,7 +16,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Authenticate } from '../adapter/client-auth.js';
 import { algorithmOf, invalid, readKeyFile, secretOf } from '../jwt-keys.js';
-import type { OptionRow } from '../options/option.js';
+import { flagOf, type OptionRow } from '../options/option.js';
 
 /** The ways a client can prove its user id. */
 export const CLIENT_AUTH_MODES = ['none', 'jwt'] as const;
@@ -77,7 +78,9 @@ export async function loadClientAuth(
     (name) => args[name] !== undefined,
   );
   if (args.clientAuth === 'none') {
-    if (given.length > 0) throw invalid(`--${flag(given[0] as string)} needs --client-auth jwt`);
+    if (given.length > 0) {
+      throw invalid(`--${flagOf({ name: given[0] as string })} needs --client-auth jwt`);
+    }
     return undefined;
   }
   const { jwtSecretFile, jwtPublicKey } = args;
@@ -124,8 +127,4 @@ function publicKeyOf(
     throw invalid(`${PUBLIC_KEY_FLAG} ${path} is not a PEM public key`);
   }
   return { key, algorithm: algorithmOf(PUBLIC_KEY_FLAG, path, key) };
-}
-
-function flag(name: string): string {
-  return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
 }

@@ -16,9 +16,11 @@ import { NATS_OPTIONS, SNAPSHOT_OPTIONS } from '../cluster/options.js';
 import { CORE_OPTIONS } from '../core/options.js';
 import { MONITOR_OPTIONS } from '../monitor/options.js';
 import { LISTEN_OPTIONS, TLS_OPTIONS } from '../net/options.js';
-import { MAX_TIMER_MS, type OptionRow, type SettingOf } from '../options/option.js';
+import { flagOf, MAX_TIMER_MS, type OptionRow, type SettingOf } from '../options/option.js';
 import { SIMULATE_OPTIONS } from '../simulate/options.js';
 import { CLIENT_AUTH_OPTIONS } from './client-auth-options.js';
+
+export { flagOf };
 
 /** Prefix of every environment variable: `--event-port` is `FOLLOWER_MAZE_EVENT_PORT`. */
 export const ENV_PREFIX = 'FOLLOWER_MAZE';
@@ -235,11 +237,6 @@ export const COMMAND_OPTIONS: readonly CommandOption[] = [
 /** The options `command` takes, in help order. */
 export function optionsOf(command: Command): readonly CommandOption[] {
   return COMMAND_OPTIONS.filter((option) => option.commands.includes(command));
-}
-
-/** `eventPort` → `event-port`. */
-export function flagOf(option: { readonly name: string }): string {
-  return option.name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
 }
 
 /**

@@ -37,7 +37,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
-import type { Authenticate } from '../adapter/client-auth.js';
+import { type Authenticate, authenticateOption } from '../adapter/client-auth.js';
 import { resolveMaxClients } from '../adapter/descriptor-limit.js';
 import {
   type AttachClientOptions,
@@ -215,6 +215,7 @@ function resolveGatewayOptions(options: GatewayOptions): ResolvedGatewayOptions 
     throw new MazeError(ErrorCode.InvalidOption, 'createGateway() needs an event log (log)');
   }
   const resolved = resolveOptions(GATEWAY_OPTIONS, options);
+  authenticateOption(options.authenticate);
   // 0 stands for the derived default, and a value above it is lowered, as in `resolveMazeOptions()`.
   return { ...resolved, maxClients: resolveMaxClients(resolved.maxClients) };
 }

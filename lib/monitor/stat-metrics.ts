@@ -6,6 +6,11 @@
  * Invariants: every key of each stats type has a metric (the types make a stat added later a
  * compile error until it is classified); counters end in `_total`, gauges do not.
  */
+import {
+  AUTH_REFUSAL_REASONS,
+  AUTH_REFUSALS,
+  type AuthRefusalStat,
+} from '../adapter/client-auth.js';
 import type { EventInputStats } from '../adapter/event-input.js';
 import type { FanOutStats } from '../adapter/fan-out.js';
 import type { CoreStats } from '../core/maze-core.js';
@@ -41,6 +46,16 @@ export const CORE_STAT_METRICS: { readonly [Stat in keyof CoreStats]: StatMetric
     'The smallest last sequence number a client can resume after exactly.',
   ),
 };
+
+// One counter per refusal reason: `client_auth_<reason>_total`.
+function authRefusalMetrics(): { readonly [Stat in AuthRefusalStat]: StatMetric } {
+  const metrics = {} as { [Stat in AuthRefusalStat]: StatMetric };
+  for (const reason of AUTH_REFUSAL_REASONS) {
+    const { stat, counts } = AUTH_REFUSALS[reason];
+    metrics[stat] = counter(`client_auth_${reason.replaceAll('-', '_')}`, counts);
+  }
+  return metrics;
+}
 
 export const FAN_OUT_STAT_METRICS: { readonly [Stat in keyof FanOutStats]: StatMetric } = {
   clientsConnected: gauge('clients_connected', 'Identified client connections.'),
@@ -78,23 +93,7 @@ export const FAN_OUT_STAT_METRICS: { readonly [Stat in keyof FanOutStats]: StatM
     'client_auth_pending',
     'Client credentials being checked or waiting for a slot.',
   ),
-  authMalformed: counter('client_auth_malformed', 'Clients refused: malformed credential.'),
-  authSignature: counter('client_auth_signature', 'Clients refused: bad signature or algorithm.'),
-  authExpired: counter('client_auth_expired', 'Clients refused or closed: credential expired.'),
-  authNotYetValid: counter(
-    'client_auth_not_yet_valid',
-    'Clients refused: credential not yet valid.',
-  ),
-  authAudience: counter(
-    'client_auth_audience',
-    'Clients refused: credential for another audience.',
-  ),
-  authIssuer: counter('client_auth_issuer', 'Clients refused: credential from another issuer.'),
-  authSubject: counter(
-    'client_auth_subject',
-    'Clients refused: no valid user id, or a refresh for another user.',
-  ),
-  authFailed: counter('client_auth_failed', 'Clients refused: the authenticate hook failed.'),
+  ...authRefusalMetrics(),
 };
 
 export const EVENT_INPUT_STAT_METRICS: { readonly [Stat in keyof EventInputStats]: StatMetric } = {

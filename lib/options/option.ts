@@ -68,6 +68,11 @@ const INTEGER_RANGE = { min: 0, max: Number.MAX_SAFE_INTEGER };
 /** Longest duration any `…Timeout`/`…Interval` option may have: what a Node timer can wait. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** The flag of an option: `eventPort` → `event-port`. */
+export function flagOf(option: { readonly name: string }): string {
+  return option.name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
 /** The option names of `table`, in its order. */
 export function namesOf<Table extends OptionTable>(table: Table): (keyof Table & string)[] {
   return Object.keys(table);

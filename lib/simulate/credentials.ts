@@ -17,6 +17,10 @@ import type { ResolvedSimulateOptions } from './options.js';
  */
 const TOKEN_LIFETIME_S = 24 * 60 * 60;
 
+/** The options that name key files, as a user gives them. */
+const SECRET_FLAG = '--jwt-secret-file';
+const PRIVATE_KEY_FLAG = '--jwt-private-key';
+
 /** The first field of a user's id line (the user id, or its token). */
 export type IdField = (userId: number) => Promise<string>;
 
@@ -30,11 +34,7 @@ export async function idFieldsOf(options: ResolvedSimulateOptions): Promise<IdFi
     jwtSecretFile === undefined
       ? privateKeyOf(jwtPrivateKey as string)
       : {
-          key: secretOf(
-            'jwtSecretFile',
-            jwtSecretFile,
-            readKeyFile('jwtSecretFile', jwtSecretFile),
-          ),
+          key: secretOf(SECRET_FLAG, jwtSecretFile, readKeyFile(SECRET_FLAG, jwtSecretFile)),
           algorithm: 'HS256',
         };
   const { SignJWT } = await import('jose');
@@ -58,12 +58,12 @@ export async function idFieldsOf(options: ResolvedSimulateOptions): Promise<IdFi
 }
 
 function privateKeyOf(path: string) {
-  const pem = readKeyFile('jwtPrivateKey', path);
+  const pem = readKeyFile(PRIVATE_KEY_FLAG, path);
   let key: ReturnType<typeof createPrivateKey>;
   try {
     key = createPrivateKey(pem);
   } catch {
-    throw invalid(`jwtPrivateKey ${path} is not a PEM private key`);
+    throw invalid(`${PRIVATE_KEY_FLAG} ${path} is not a PEM private key`);
   }
-  return { key, algorithm: algorithmOf('jwtPrivateKey', path, key) };
+  return { key, algorithm: algorithmOf(PRIVATE_KEY_FLAG, path, key) };
 }
