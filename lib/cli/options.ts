@@ -144,6 +144,7 @@ export const SERVER_OPTIONS = [
   take('logFormat', CLI_OPTIONS.logFormat, EVERY, OUTPUT_GROUP),
   take('monitorPort', CLI_OPTIONS.monitorPort, EVERY, OUTPUT_GROUP),
   take('monitorHost', CLI_OPTIONS.monitorHost, EVERY, OUTPUT_GROUP),
+  take('monitorTokenFile', CLI_OPTIONS.monitorTokenFile, EVERY, OUTPUT_GROUP),
   nats('natsUrl'),
   nats('natsCreds'),
   nats('natsUser'),

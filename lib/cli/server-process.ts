@@ -29,6 +29,7 @@ import createDebug from 'debug';
 import { descriptorLimit } from '../adapter/descriptor-limit.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import type { MonitorServer } from '../monitor/monitor-server.js';
+import { readMonitorTokenFile } from '../monitor/monitor-token.js';
 import type { MonitorSources } from '../monitor/sources.js';
 import type { CommonArgs } from './command-options.js';
 import { withFlagNames } from './flag-names.js';
@@ -75,17 +76,22 @@ export interface ListeningServer {
 
 /**
  * Starts the monitoring port (when `options` is given) and prints
- * `follower-maze monitor: http://HOST:PORT`. Rejects like `startMonitor()`.
+ * `follower-maze monitor: http://HOST:PORT`. Rejects like `startMonitor()`, and with
+ * `ERR_INVALID_OPTION` for a token file that cannot be read or holds no token.
  */
 export async function startMonitorFor(
   sources: () => Promise<MonitorSources>,
-  options: { readonly host?: string; readonly port: number } | undefined,
+  options:
+    | { readonly host?: string; readonly port: number; readonly tokenFile?: string }
+    | undefined,
   logger: Logger,
 ): Promise<MonitorServer | undefined> {
   if (options === undefined) return undefined;
+  const { tokenFile, ...where } = options;
+  const token = tokenFile === undefined ? undefined : readMonitorTokenFile(tokenFile);
   // Loaded only when asked for: prom-client and its process metrics cost ~8 MB of RSS.
   const { startMonitor } = await import('../monitor/monitor-server.js');
-  const monitor = await startMonitor({ ...options, sources: await sources() });
+  const monitor = await startMonitor({ ...where, token, sources: await sources() });
   logger.info(`follower-maze monitor: http://${formatAddress(monitor.address)}`);
   return monitor;
 }
@@ -171,7 +177,7 @@ export class ServerProcess {
       sources,
       args.monitorPort === undefined
         ? undefined
-        : { host: args.monitorHost, port: args.monitorPort },
+        : { host: args.monitorHost, port: args.monitorPort, tokenFile: args.monitorTokenFile },
       this.logger,
     );
     // First in line, so closed last: it answers 503 while the rest closes.

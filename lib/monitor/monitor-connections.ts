@@ -1,0 +1,112 @@
+/**
+ * The monitoring port's connections: how many it holds, how long a peer may take to ask, and
+ * how much each may leave unanswered or unread. What a peer can cost is bounded whatever it
+ * does, all connections together.
+ *
+ * Invariants:
+ * - At most `MONITOR_MAX_CONNECTIONS` ordinary connections. Once they are all held, up to
+ *   `MONITOR_HEALTH_SLOTS` more are let in on health slots: such a connection gets one
+ *   answer, `/healthz` (anything else is 503), then it is closed, and it must ask within
+ *   `MONITOR_HEALTH_SLOT_TIMEOUT_MS`. When the health slots are full too, a newcomer takes the
+ *   slot of the oldest one that has not asked yet, or is closed at once. So a liveness probe
+ *   (which asks as soon as it connects) is answered while every ordinary slot is held.
+ * - A request's headers must arrive within `MONITOR_HEADERS_TIMEOUT_MS`, the whole request
+ *   within `MONITOR_REQUEST_TIMEOUT_MS` (checked every `MONITOR_TIMEOUT_CHECK_MS`), and an idle
+ *   keep-alive connection is closed after `MONITOR_KEEP_ALIVE_TIMEOUT_MS`: a peer that is slow
+ *   to send (slowloris) holds a slot for a bounded time.
+ * - Per connection at most `MONITOR_MAX_PIPELINED` requests wait for their answer, and a new
+ *   request finds at most `MONITOR_MAX_UNSENT_BYTES` of earlier answers unread; a peer that
+ *   pipelines more, or asks without reading, is cut off. Memory per connection is a few
+ *   answers.
+ */
+import type { ServerOptions } from 'node:http';
+import type { Socket } from 'node:net';
+
+/**
+ * Ordinary connections at once. Each is a descriptor taken from the reserve that `maxClients`
+ * leaves (`CLIENT_DESCRIPTOR_RESERVE`, 64), health slots included, so scrapers cannot starve it.
+ */
+export const MONITOR_MAX_CONNECTIONS = 16;
+/** Connections let in for `/healthz` alone once the ordinary ones are all held. */
+const MONITOR_HEALTH_SLOTS = 4;
+/** Time a connection on a health slot has to send its request: a probe asks at once. */
+const MONITOR_HEALTH_SLOT_TIMEOUT_MS = 2_000;
+/** Longest time a request's headers may take to arrive: a slowloris peer is cut off. */
+const MONITOR_HEADERS_TIMEOUT_MS = 5_000;
+/** Longest time a whole request may take to arrive. */
+const MONITOR_REQUEST_TIMEOUT_MS = 10_000;
+/** How often the two deadlines above are checked (Node's default, 30 s, would triple them). */
+const MONITOR_TIMEOUT_CHECK_MS = 1_000;
+/** Idle time after which a keep-alive connection is closed (Node's default). */
+const MONITOR_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** Requests of one connection waiting for their answer: more is a flood of pipelined requests. */
+const MONITOR_MAX_PIPELINED = 4;
+/** Bytes of earlier answers a peer may leave unread when it asks again (one large page). */
+const MONITOR_MAX_UNSENT_BYTES = 256 * 1024;
+
+/** The HTTP server's deadlines (`createServer()` options). */
+export const MONITOR_HTTP_OPTIONS = {
+  headersTimeout: MONITOR_HEADERS_TIMEOUT_MS,
+  requestTimeout: MONITOR_REQUEST_TIMEOUT_MS,
+  keepAliveTimeout: MONITOR_KEEP_ALIVE_TIMEOUT_MS,
+  connectionsCheckingInterval: MONITOR_TIMEOUT_CHECK_MS,
+} as const satisfies ServerOptions;
+
+/** Where a request came in. */
+export type Slot = 'ordinary' | 'health';
+
+export class MonitorConnections {
+  #ordinary = 0;
+  /** Connections on a health slot, oldest first, with whether each has asked yet. */
+  readonly #health = new Map<Socket, { asked: boolean }>();
+  /** Requests of each connection waiting for their answer. */
+  readonly #pending = new WeakMap<Socket, number>();
+
+  /** Lets `socket` in on a slot, or closes it: call it for every accepted connection. */
+  admit(socket: Socket): void {
+    if (this.#ordinary < MONITOR_MAX_CONNECTIONS) {
+      this.#ordinary++;
+      socket.once('close', () => this.#ordinary--);
+      return;
+    }
+    if (this.#health.size >= MONITOR_HEALTH_SLOTS) {
+      const idle = [...this.#health].find(([, state]) => !state.asked)?.[0];
+      if (idle === undefined) {
+        socket.destroy();
+        return;
+      }
+      this.#health.delete(idle);
+      idle.destroy();
+    }
+    this.#health.set(socket, { asked: false });
+    const deadline = setTimeout(() => socket.destroy(), MONITOR_HEALTH_SLOT_TIMEOUT_MS);
+    socket.once('close', () => {
+      clearTimeout(deadline);
+      this.#health.delete(socket);
+    });
+  }
+
+  /**
+   * A request came in on `socket`: the slot it holds, or `undefined` once the connection is
+   * cut off for asking too much (then nothing is to be answered). `answered` must be called
+   * once its answer is done.
+   */
+  request(socket: Socket): Slot | undefined {
+    if (socket.destroyed) return undefined;
+    const pending = (this.#pending.get(socket) ?? 0) + 1;
+    if (pending > MONITOR_MAX_PIPELINED || socket.writableLength > MONITOR_MAX_UNSENT_BYTES) {
+      socket.destroy();
+      return undefined;
+    }
+    this.#pending.set(socket, pending);
+    const health = this.#health.get(socket);
+    if (health === undefined) return 'ordinary';
+    health.asked = true;
+    return 'health';
+  }
+
+  /** The answer to a request on `socket` is done (sent or dropped). */
+  answered(socket: Socket): void {
+    this.#pending.set(socket, (this.#pending.get(socket) ?? 1) - 1);
+  }
+}
