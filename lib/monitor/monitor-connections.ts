@@ -16,8 +16,9 @@
  *   to send (slowloris) holds a slot for a bounded time.
  * - Per connection at most `MONITOR_MAX_PIPELINED` requests wait for their answer, and a new
  *   request finds at most `MONITOR_MAX_UNSENT_BYTES` of earlier answers unread; a peer that
- *   pipelines more, or asks without reading, is cut off. Memory per connection is a few
- *   answers.
+ *   pipelines more, or asks without reading, is cut off: nothing more of it is read or
+ *   answered, and it is closed `MONITOR_CUT_OFF_MS` later. Memory per connection is a few
+ *   answers and one read of requests.
  */
 import type { ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
@@ -43,6 +44,12 @@ const MONITOR_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 const MONITOR_MAX_PIPELINED = 4;
 /** Bytes of earlier answers a peer may leave unread when it asks again (one large page). */
 const MONITOR_MAX_UNSENT_BYTES = 256 * 1024;
+/**
+ * How long a cut-off connection is held, unread, before it is closed. Closed at once, a
+ * flooding peer would reconnect at once, and every new connection costs the parse of a whole
+ * read of pipelined requests (up to 64 KiB): held, it costs one read per this long.
+ */
+const MONITOR_CUT_OFF_MS = 5_000;
 
 /** The HTTP server's deadlines (`createServer()` options). */
 export const MONITOR_HTTP_OPTIONS = {
@@ -61,6 +68,8 @@ export class MonitorConnections {
   readonly #health = new Map<Socket, { asked: boolean }>();
   /** Requests of each connection waiting for their answer. */
   readonly #pending = new WeakMap<Socket, number>();
+  /** Connections cut off for asking too much: held unread until they are closed. */
+  readonly #cutOff = new WeakSet<Socket>();
 
   /** Lets `socket` in on a slot, or closes it: call it for every accepted connection. */
   admit(socket: Socket): void {
@@ -92,10 +101,10 @@ export class MonitorConnections {
    * once its answer is done.
    */
   request(socket: Socket): Slot | undefined {
-    if (socket.destroyed) return undefined;
+    if (!this.answerable(socket)) return undefined;
     const pending = (this.#pending.get(socket) ?? 0) + 1;
     if (pending > MONITOR_MAX_PIPELINED || socket.writableLength > MONITOR_MAX_UNSENT_BYTES) {
-      socket.destroy();
+      this.#cut(socket);
       return undefined;
     }
     this.#pending.set(socket, pending);
@@ -105,8 +114,22 @@ export class MonitorConnections {
     return 'health';
   }
 
+  /** Whether requests on `socket` are still to be answered: open and not cut off. */
+  answerable(socket: Socket): boolean {
+    return !socket.destroyed && !this.#cutOff.has(socket);
+  }
+
   /** The answer to a request on `socket` is done (sent or dropped). */
   answered(socket: Socket): void {
     this.#pending.set(socket, (this.#pending.get(socket) ?? 1) - 1);
+  }
+
+  #cut(socket: Socket): void {
+    this.#cutOff.add(socket);
+    socket.pause();
+    // The HTTP server resumes reading when an answer is done: this connection stays unread.
+    socket.on('resume', () => socket.pause());
+    const closing = setTimeout(() => socket.destroy(), MONITOR_CUT_OFF_MS);
+    socket.once('close', () => clearTimeout(closing));
   }
 }

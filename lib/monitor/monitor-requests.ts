@@ -39,7 +39,7 @@ const MONITOR_CACHE_MS = 1_000;
 /**
  * Requests answered per second, all connections together: scrapers and probes ask a few times
  * a minute; at this rate even cached answers cost the server about 1% of a core (measured by
- * scripts/monitor-attack.mjs, docs/operations.md#what-the-monitor-may-cost).
+ * scripts/monitor-attack.mjs, docs/performance.md#the-monitor-under-attack).
  */
 const MONITOR_REQUESTS_PER_SECOND = 100;
 /** Requests answered at once before the rate applies: a dashboard opening its panels. */
@@ -96,7 +96,7 @@ export class MonitorRequests {
     this.#pacer.schedule({
       cost: typeof page === 'object' ? costOf(page) : 1,
       urgent: url?.pathname === '/healthz',
-      wanted: () => !socket.destroyed,
+      wanted: () => this.#connections.answerable(socket),
       run: () => this.#respond(request, response, slot, url, page),
     });
   }
