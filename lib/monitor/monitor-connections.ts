@@ -10,10 +10,10 @@
  *   `MONITOR_HEALTH_SLOT_TIMEOUT_MS`. When the health slots are full too, a newcomer takes the
  *   slot of the oldest one that has not asked yet, or is closed at once. So a liveness probe
  *   (which asks as soon as it connects) is answered while every ordinary slot is held.
- * - A request's headers must arrive within `MONITOR_HEADERS_TIMEOUT_MS`, the whole request
- *   within `MONITOR_REQUEST_TIMEOUT_MS` (checked every `MONITOR_TIMEOUT_CHECK_MS`), and an idle
- *   keep-alive connection is closed after `MONITOR_KEEP_ALIVE_TIMEOUT_MS`: a peer that is slow
- *   to send (slowloris) holds a slot for a bounded time.
+ * - A request must arrive whole within `MONITOR_REQUEST_TIMEOUT_MS` (checked every
+ *   `MONITOR_TIMEOUT_CHECK_MS`), and an idle keep-alive connection is closed after
+ *   `MONITOR_KEEP_ALIVE_TIMEOUT_MS`: a peer that is slow to send (slowloris) holds a slot
+ *   for a bounded time.
  * - Per connection at most `MONITOR_MAX_PIPELINED` requests wait for their answer, and a new
  *   request finds at most `MONITOR_MAX_UNSENT_BYTES` of earlier answers unread; a peer that
  *   pipelines more, or asks without reading, is cut off: nothing more of it is read or
@@ -32,11 +32,13 @@ export const MONITOR_MAX_CONNECTIONS = 16;
 const MONITOR_HEALTH_SLOTS = 4;
 /** Time a connection on a health slot has to send its request: a probe asks at once. */
 const MONITOR_HEALTH_SLOT_TIMEOUT_MS = 2_000;
-/** Longest time a request's headers may take to arrive: a slowloris peer is cut off. */
-const MONITOR_HEADERS_TIMEOUT_MS = 5_000;
-/** Longest time a whole request may take to arrive. */
+/**
+ * Longest time a request (its headers included) may take to arrive: a slowloris peer is cut
+ * off. Not shorter: it also closes a connection cut off for pipelining (its last request is
+ * partial), and each close lets a flooding peer come back with another read to parse.
+ */
 const MONITOR_REQUEST_TIMEOUT_MS = 10_000;
-/** How often the two deadlines above are checked (Node's default, 30 s, would triple them). */
+/** How often that deadline is checked (Node's default, 30 s, would quadruple it). */
 const MONITOR_TIMEOUT_CHECK_MS = 1_000;
 /** Idle time after which a keep-alive connection is closed (Node's default). */
 const MONITOR_KEEP_ALIVE_TIMEOUT_MS = 5_000;
@@ -49,11 +51,11 @@ const MONITOR_MAX_UNSENT_BYTES = 256 * 1024;
  * flooding peer would reconnect at once, and every new connection costs the parse of a whole
  * read of pipelined requests (up to 64 KiB): held, it costs one read per this long.
  */
-const MONITOR_CUT_OFF_MS = 5_000;
+const MONITOR_CUT_OFF_MS = 10_000;
 
 /** The HTTP server's deadlines (`createServer()` options). */
 export const MONITOR_HTTP_OPTIONS = {
-  headersTimeout: MONITOR_HEADERS_TIMEOUT_MS,
+  headersTimeout: MONITOR_REQUEST_TIMEOUT_MS,
   requestTimeout: MONITOR_REQUEST_TIMEOUT_MS,
   keepAliveTimeout: MONITOR_KEEP_ALIVE_TIMEOUT_MS,
   connectionsCheckingInterval: MONITOR_TIMEOUT_CHECK_MS,
