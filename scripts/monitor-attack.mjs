@@ -74,6 +74,12 @@ const CLOCK_TICKS_PER_SECOND = 100;
 const MONITOR_LINE = /follower-maze monitor: http:\/\/[^:\s]+:(\d+)/;
 
 process.on('exit', killChildren);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    killChildren();
+    process.exit(1);
+  });
+}
 
 /** @param {number} ms */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
