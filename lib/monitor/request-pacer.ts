@@ -6,9 +6,10 @@
  *
  * Invariants:
  * - Turns are first come, first served, except that urgent ones (`/healthz`) go first: a
- *   liveness probe waits for at most one turn, whatever else is queued.
- * - A costly request (a large `/clients` page) takes more of the budget; the bucket may go
- *   below zero for it, and the next turn waits until it is paid back.
+ *   liveness probe waits for at most one request's share of the budget, whatever else is
+ *   queued.
+ * - A costly request (a large `/clients` page) takes more of the budget (at most `burst`)
+ *   and waits until the bucket holds that much; urgent turns pass it meanwhile.
  * - What waits is bounded by the callers (per connection and in total); a turn whose
  *   connection is gone (`wanted()` false) is dropped without spending the budget.
  * - One timer at most, and none once `close()` ran.
@@ -66,7 +67,8 @@ export class RequestPacer {
   }
 
   #runTurns(): void {
-    if (this.#timer !== undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#refill();
     for (;;) {
       const queue = this.#urgent.length > 0 ? this.#urgent : this.#ordinary;
@@ -76,20 +78,20 @@ export class RequestPacer {
         queue.shift();
         continue;
       }
-      if (this.#tokens < 1) break;
+      const cost = Math.min(turn.cost, this.#burst);
+      if (this.#tokens < cost) {
+        this.#timer = setTimeout(
+          () => this.#runTurns(),
+          Math.ceil((cost - this.#tokens) / this.#ratePerMs),
+        );
+        // A waiting scraper must not keep the process alive.
+        this.#timer.unref();
+        return;
+      }
       queue.shift();
-      this.#tokens -= turn.cost;
+      this.#tokens -= cost;
       turn.run();
     }
-    this.#timer = setTimeout(
-      () => {
-        this.#timer = undefined;
-        this.#runTurns();
-      },
-      Math.ceil((1 - this.#tokens) / this.#ratePerMs),
-    );
-    // A waiting scraper must not keep the process alive.
-    this.#timer.unref();
   }
 
   #refill(): void {
