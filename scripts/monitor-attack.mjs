@@ -2,14 +2,14 @@
 /**
  * What the monitoring port can cost the event path (docs/performance.md#the-monitor-under-attack):
  *
- *   node scripts/monitor-attack.mjs [--rate 100000] [--seconds 15] [--clients 100]
+ *   node scripts/monitor-attack.mjs [--rate 100000] [--seconds 15] [--events 2000000] [--clients 100]
  *        [--users 1000] [--idle-clients 1000] [--attackers 16] [--runs 3]
  *        [--attacks none,metrics,clients,pipeline,slowloris] [--bin dist/bin/follower-maze.js]
  *
  * Each run starts the BUILT server (`--monitor-port 0`) as a child process, connects
  * `idle-clients` clients of users no event names (so `/clients?limit=1000` pages are full
  * and cost nothing else), then the built `follower-maze simulate --json` streams events at a
- * steady `rate` per second for `seconds` (`--rate 0`: 2,000,000 events as fast as it can) and
+ * steady `rate` per second for `seconds` (`--rate 0`: `events` events as fast as it can) and
  * verifies its `clients` clients byte for byte. The event mix
  * has no broadcasts (they would go to the idle clients too). Meanwhile this process:
  * - runs one attack on the monitoring port, with `attackers` connections:
@@ -43,6 +43,7 @@ const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '100000' },
     seconds: { type: 'string', default: '15' },
+    events: { type: 'string', default: '2000000' },
     clients: { type: 'string', default: '100' },
     users: { type: 'string', default: '1000' },
     'idle-clients': { type: 'string', default: '1000' },
@@ -54,7 +55,7 @@ const { values } = parseArgs({
 });
 const RATE = Number(values.rate);
 /** At full speed (`--rate 0`), a stream of a fixed size instead. */
-const EVENTS = RATE > 0 ? RATE * Number(values.seconds) : 2_000_000;
+const EVENTS = RATE > 0 ? RATE * Number(values.seconds) : Number(values.events);
 const CLIENTS = Number(values.clients);
 const USERS = Number(values.users);
 const IDLE_CLIENTS = Number(values['idle-clients']);

@@ -5,11 +5,13 @@
  *
  * Invariants:
  * - At most `MONITOR_MAX_CONNECTIONS` ordinary connections. Once they are all held, up to
- *   `MONITOR_HEALTH_SLOTS` more are let in on health slots: such a connection gets one
- *   answer, `/healthz` (anything else is 503), then it is closed, and it must ask within
- *   `MONITOR_HEALTH_SLOT_TIMEOUT_MS`. When the health slots are full too, a newcomer takes the
- *   slot of the oldest one that has not asked yet, or is closed at once. So a liveness probe
- *   (which asks as soon as it connects) is answered while every ordinary slot is held.
+ *   `MONITOR_HEALTH_SLOTS` more are let in on health slots: such a connection must ask within
+ *   `MONITOR_HEALTH_SLOT_TIMEOUT_MS` and gets one answer: `/healthz`, after which it is closed
+ *   (anything else is 503, and the connection stays until it times out: a flooding peer
+ *   closed at once would come back at once with another read to parse); a second request is
+ *   a flood, cut off. When the health slots are full too, a newcomer takes the slot of the
+ *   oldest one that has not asked yet, or is closed at once. So a liveness probe (which asks
+ *   as soon as it connects) is answered while every ordinary slot is held.
  * - A request must arrive whole within `MONITOR_REQUEST_TIMEOUT_MS` (checked every
  *   `MONITOR_TIMEOUT_CHECK_MS`), and an idle keep-alive connection is closed after
  *   `MONITOR_KEEP_ALIVE_TIMEOUT_MS`: a peer that is slow to send (slowloris) holds a slot
@@ -17,7 +19,7 @@
  * - Per connection at most `MONITOR_MAX_PIPELINED` requests wait for their answer, and a new
  *   request finds at most `MONITOR_MAX_UNSENT_BYTES` of earlier answers unread; a peer that
  *   pipelines more, or asks without reading, is cut off: nothing more of it is read or
- *   answered, and it is closed `MONITOR_CUT_OFF_MS` later. Memory per connection is a few
+ *   answered, and it is closed 5 to 10 s later. Memory per connection is a few
  *   answers and one read of requests.
  */
 import type { ServerOptions } from 'node:http';
@@ -47,11 +49,17 @@ const MONITOR_MAX_PIPELINED = 4;
 /** Bytes of earlier answers a peer may leave unread when it asks again (one large page). */
 const MONITOR_MAX_UNSENT_BYTES = 256 * 1024;
 /**
- * How long a cut-off connection is held, unread, before it is closed. Closed at once, a
- * flooding peer would reconnect at once, and every new connection costs the parse of a whole
- * read of pipelined requests (up to 64 KiB): held, it costs one read per this long.
+ * How long a cut-off connection is held, unread, before it is closed: this, plus up to
+ * `MONITOR_CUT_OFF_JITTER_MS`. Closed at once, a flooding peer would reconnect at once, and
+ * every new connection costs the parse of a whole read of pipelined requests (up to 64 KiB,
+ * tens of ms): held, it costs one read per this long.
  */
-const MONITOR_CUT_OFF_MS = 10_000;
+const MONITOR_CUT_OFF_MS = 5_000;
+/**
+ * Spread of the hold: peers that flooded together are not closed together, so their next
+ * floods are parsed one at a time instead of all in one stall of the event loop.
+ */
+const MONITOR_CUT_OFF_JITTER_MS = 5_000;
 
 /** The HTTP server's deadlines (`createServer()` options). */
 export const MONITOR_HTTP_OPTIONS = {
@@ -67,7 +75,7 @@ export type Slot = 'ordinary' | 'health';
 export class MonitorConnections {
   #ordinary = 0;
   /** Connections on a health slot, oldest first, with whether each has asked yet. */
-  readonly #health = new Map<Socket, { asked: boolean }>();
+  readonly #health = new Map<Socket, { asked: boolean; readonly deadline: NodeJS.Timeout }>();
   /** Requests of each connection waiting for their answer. */
   readonly #pending = new WeakMap<Socket, number>();
   /** Connections cut off for asking too much: held unread until they are closed. */
@@ -89,8 +97,8 @@ export class MonitorConnections {
       this.#health.delete(idle);
       idle.destroy();
     }
-    this.#health.set(socket, { asked: false });
     const deadline = setTimeout(() => socket.destroy(), MONITOR_HEALTH_SLOT_TIMEOUT_MS);
+    this.#health.set(socket, { asked: false, deadline });
     socket.once('close', () => {
       clearTimeout(deadline);
       this.#health.delete(socket);
@@ -104,15 +112,20 @@ export class MonitorConnections {
    */
   request(socket: Socket): Slot | undefined {
     if (!this.answerable(socket)) return undefined;
+    const health = this.#health.get(socket);
     const pending = (this.#pending.get(socket) ?? 0) + 1;
-    if (pending > MONITOR_MAX_PIPELINED || socket.writableLength > MONITOR_MAX_UNSENT_BYTES) {
+    if (
+      pending > (health === undefined ? MONITOR_MAX_PIPELINED : 1) ||
+      socket.writableLength > MONITOR_MAX_UNSENT_BYTES
+    ) {
       this.#cut(socket);
       return undefined;
     }
     this.#pending.set(socket, pending);
-    const health = this.#health.get(socket);
     if (health === undefined) return 'ordinary';
+    // It asked in time; from now on it is closed after its answer, or cut off and held.
     health.asked = true;
+    clearTimeout(health.deadline);
     return 'health';
   }
 
@@ -131,7 +144,10 @@ export class MonitorConnections {
     socket.pause();
     // The HTTP server resumes reading when an answer is done: this connection stays unread.
     socket.on('resume', () => socket.pause());
-    const closing = setTimeout(() => socket.destroy(), MONITOR_CUT_OFF_MS);
+    const closing = setTimeout(
+      () => socket.destroy(),
+      MONITOR_CUT_OFF_MS + Math.random() * MONITOR_CUT_OFF_JITTER_MS,
+    );
     socket.once('close', () => clearTimeout(closing));
   }
 }

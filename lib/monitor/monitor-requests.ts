@@ -132,13 +132,13 @@ export class MonitorRequests {
     url: URL | undefined,
     page: ClientPageRequest | string | undefined,
   ): Promise<void> {
+    const path = url?.pathname;
     // A health slot is for one probe: the next one needs the slot free.
-    if (slot === 'health') response.setHeader('connection', 'close');
-    if (url === undefined) {
+    if (slot === 'health' && path === '/healthz') response.setHeader('connection', 'close');
+    if (url === undefined || path === undefined) {
       sendJson(response, 400, { error: 'the request target is not a path' });
       return;
     }
-    const path = url.pathname;
     if (slot === 'health' && path !== '/healthz') {
       response.setHeader('retry-after', '1');
       sendJson(response, 503, { error: 'every monitoring connection is taken; only /healthz' });
