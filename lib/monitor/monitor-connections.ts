@@ -19,11 +19,12 @@
  * - Per connection at most `MONITOR_MAX_PIPELINED` requests wait for their answer, and a new
  *   request finds at most `MONITOR_MAX_UNSENT_BYTES` of earlier answers unread; a peer that
  *   pipelines more, or asks without reading, is cut off: nothing more of it is read or
- *   answered, and it is closed 5 to 10 s later. Memory per connection is a few
+ *   answered, and it is closed 30 to 40 s later. Memory per connection is a few
  *   answers and one read of requests.
  */
 import type { ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /**
  * Ordinary connections at once. Each is a descriptor taken from the reserve that `maxClients`
@@ -34,11 +35,7 @@ export const MONITOR_MAX_CONNECTIONS = 16;
 const MONITOR_HEALTH_SLOTS = 4;
 /** Time a connection on a health slot has to send its request: a probe asks at once. */
 const MONITOR_HEALTH_SLOT_TIMEOUT_MS = 2_000;
-/**
- * Longest time a request (its headers included) may take to arrive: a slowloris peer is cut
- * off. Not shorter: it also closes a connection cut off for pipelining (its last request is
- * partial), and each close lets a flooding peer come back with another read to parse.
- */
+/** Longest time a request (its headers included) may take to arrive: a slowloris peer is cut off. */
 const MONITOR_REQUEST_TIMEOUT_MS = 10_000;
 /** How often that deadline is checked (Node's default, 30 s, would quadruple it). */
 const MONITOR_TIMEOUT_CHECK_MS = 1_000;
@@ -54,12 +51,20 @@ const MONITOR_MAX_UNSENT_BYTES = 256 * 1024;
  * every new connection costs the parse of a whole read of pipelined requests (up to 64 KiB,
  * tens of ms): held, it costs one read per this long.
  */
-const MONITOR_CUT_OFF_MS = 5_000;
+const MONITOR_CUT_OFF_MS = 30_000;
 /**
  * Spread of the hold: peers that flooded together are not closed together, so their next
  * floods are parsed one at a time instead of all in one stall of the event loop.
  */
-const MONITOR_CUT_OFF_JITTER_MS = 5_000;
+const MONITOR_CUT_OFF_JITTER_MS = 10_000;
+
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n';
+/** Node's own answers to a bad request, by error code; 400 for the rest. */
+const CLIENT_ERROR_ANSWERS: Readonly<Record<string, string>> = {
+  HPE_HEADER_OVERFLOW: 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\n\r\n',
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 'HTTP/1.1 413 Payload Too Large\r\nconnection: close\r\n\r\n',
+  ERR_HTTP_REQUEST_TIMEOUT: 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n\r\n',
+};
 
 /** The HTTP server's deadlines (`createServer()` options). */
 export const MONITOR_HTTP_OPTIONS = {
@@ -132,6 +137,18 @@ export class MonitorConnections {
   /** Whether requests on `socket` are still to be answered: open and not cut off. */
   answerable(socket: Socket): boolean {
     return !socket.destroyed && !this.#cutOff.has(socket);
+  }
+
+  /**
+   * The HTTP server's `'clientError'`: a request that is malformed, too large or too late
+   * gets Node's answer (400, 431, 408) and its connection is closed, as without a listener,
+   * except that a connection cut off is held until its time (its partial last request would
+   * otherwise close it at the request deadline).
+   */
+  clientError(error: Error & { code?: string }, socket: Duplex): void {
+    if (this.#cutOff.has(socket as Socket) && error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return;
+    if (socket.writable) socket.write(CLIENT_ERROR_ANSWERS[error.code ?? ''] ?? BAD_REQUEST);
+    socket.destroy();
   }
 
   /** The answer to a request on `socket` is done (sent or dropped). */

@@ -21,6 +21,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import { ErrorCode } from '../errors.js';
 import { CachedBody } from './cached-body.js';
@@ -84,6 +85,11 @@ export class MonitorRequests {
   /** A connection was accepted: it gets a slot or is closed. */
   admit(socket: Socket): void {
     this.#connections.admit(socket);
+  }
+
+  /** The HTTP server's `'clientError'`: a bad request is answered and closed (see `MonitorConnections`). */
+  clientError(error: Error, socket: Duplex): void {
+    this.#connections.clientError(error, socket);
   }
 
   /** A request came in: it is answered in its turn, or dropped with its connection. */

@@ -71,6 +71,7 @@ export async function startMonitor(options: MonitorOptions): Promise<MonitorServ
     requests.answer(request, response),
   );
   server.on('connection', (socket) => requests.admit(socket));
+  server.on('clientError', (error, socket) => requests.clientError(error, socket));
 
   let address: AddressInfo;
   try {
