@@ -39,11 +39,11 @@ export const MAX_MONITOR_PAGE_LIMIT = 1_000;
 const MONITOR_CACHE_MS = 1_000;
 /**
  * Requests answered per second, all connections together: scrapers and probes ask a few times
- * a minute. A request costs the server about 0.5 ms of CPU with the kernel's share (cached
- * or not), so this rate keeps hammering peers to about 1% of a core (measured by
+ * a minute. A request costs the server about 1 ms of CPU under load with the kernel's share
+ * (cached or not), so this rate keeps hammering peers to about 1% of a core (measured by
  * scripts/monitor-attack.mjs, docs/performance.md#the-monitor-under-attack).
  */
-const MONITOR_REQUESTS_PER_SECOND = 20;
+const MONITOR_REQUESTS_PER_SECOND = 10;
 /** Requests answered at once before the rate applies: a dashboard opening its panels. */
 const MONITOR_REQUEST_BURST = 10;
 /** Clients of a `/clients` page that count as one request (building a page is ~1 µs each). */
