@@ -10,7 +10,7 @@ import { createMaze } from '../../lib/adapter/maze.js';
 import { MAZE_STAT_METRICS, serveMonitorSources } from '../../lib/monitor/maze-sources.js';
 import type { MonitorServer } from '../../lib/monitor/monitor-server.js';
 import { useMonitors } from '../helpers/monitors.js';
-import { useTcpMazes, waitUntil } from '../helpers/sockets.js';
+import { sleep, useTcpMazes, waitUntil } from '../helpers/sockets.js';
 
 /** One metric family as the parser returns it (`type` in capitals: `COUNTER`, `GAUGE`, …). */
 interface MetricFamily {
@@ -103,15 +103,25 @@ describe('/metrics', () => {
     const monitor = await startMonitorOf(serveMonitorSources(maze.server));
     const value = async (name: string): Promise<number> =>
       Number(families((await scrape(monitor)).text).get(name)?.metrics[0]?.value);
+    // A scrape is cached for a second: scrape until one has seen `expected` (or give up).
+    const newest = async (name: string, expected: number): Promise<number> => {
+      const deadline = Date.now() + 5_000;
+      let seen = await value(name);
+      while (seen !== expected && Date.now() < deadline) {
+        await sleep(100);
+        seen = await value(name);
+      }
+      return seen;
+    };
 
     expect(await value('follower_maze_events_received_total')).toBe(0);
     const source = await maze.connectSource();
     source.socket.write('1|B\n2|B\n');
     await waitUntil(() => maze.maze.stats().eventsReceived === 2, 'two event lines received');
-    expect(await value('follower_maze_events_received_total')).toBe(2);
+    expect(await newest('follower_maze_events_received_total', 2)).toBe(2);
     source.socket.write('3|B\n');
     await waitUntil(() => maze.maze.stats().eventsReceived === 3, 'three event lines received');
-    expect(await value('follower_maze_events_received_total')).toBe(3);
+    expect(await newest('follower_maze_events_received_total', 3)).toBe(3);
     expect(await value('follower_maze_next_sequence')).toBe(4);
   });
 

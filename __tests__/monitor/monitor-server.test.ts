@@ -8,11 +8,8 @@ import { createServer } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
 import { ErrorCode, type Problem } from '../../lib/errors.js';
 import { serveMonitorSources } from '../../lib/monitor/maze-sources.js';
-import {
-  MAX_MONITOR_PAGE_LIMIT,
-  type MonitorServer,
-  startMonitor,
-} from '../../lib/monitor/monitor-server.js';
+import { MAX_MONITOR_PAGE_LIMIT } from '../../lib/monitor/monitor-requests.js';
+import { type MonitorServer, startMonitor } from '../../lib/monitor/monitor-server.js';
 import { useMonitors } from '../helpers/monitors.js';
 import { type TcpMaze, useTcpMazes, waitUntil } from '../helpers/sockets.js';
 

@@ -159,6 +159,7 @@ export const SERVER_OPTIONS = [
   take('eventTlsCa', TLS_OPTIONS.eventTlsCa, EVENT_SIDE, TLS_GROUP),
   take('clientTlsCa', TLS_OPTIONS.clientTlsCa, CLIENT_SIDE, TLS_GROUP),
   take('monitorTls', TLS_OPTIONS.monitorTls, EVERY, TLS_GROUP),
+  take('monitorTokenFile', CLI_OPTIONS.monitorTokenFile, EVERY, OUTPUT_GROUP),
   nats('natsUrl'),
   nats('natsCreds'),
   nats('natsUser'),

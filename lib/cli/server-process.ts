@@ -29,6 +29,7 @@ import createDebug from 'debug';
 import { descriptorLimit } from '../adapter/descriptor-limit.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import type { MonitorServer } from '../monitor/monitor-server.js';
+import { readMonitorTokenFile } from '../monitor/monitor-token.js';
 import type { MonitorSources } from '../monitor/sources.js';
 import type { ServerTls } from '../net/tls.js';
 import type { CommonArgs } from './command-options.js';
@@ -77,17 +78,27 @@ export interface ListeningServer {
 
 /**
  * Starts the monitoring port (when `options` is given) and prints
- * `follower-maze monitor: http://HOST:PORT`. Rejects like `startMonitor()`.
+ * `follower-maze monitor: http(s)://HOST:PORT`. Rejects like `startMonitor()`, and with
+ * `ERR_INVALID_OPTION` for a token file that cannot be read or holds no token.
  */
 export async function startMonitorFor(
   sources: () => Promise<MonitorSources>,
-  options: { readonly host?: string; readonly port: number; readonly tls?: ServerTls } | undefined,
+  options:
+    | {
+        readonly host?: string;
+        readonly port: number;
+        readonly tls?: ServerTls;
+        readonly tokenFile?: string;
+      }
+    | undefined,
   logger: Logger,
 ): Promise<MonitorServer | undefined> {
   if (options === undefined) return undefined;
+  const { tokenFile, ...where } = options;
+  const token = tokenFile === undefined ? undefined : readMonitorTokenFile(tokenFile);
   // Loaded only when asked for: prom-client and its process metrics cost ~8 MB of RSS.
   const { startMonitor } = await import('../monitor/monitor-server.js');
-  const monitor = await startMonitor({ ...options, sources: await sources() });
+  const monitor = await startMonitor({ ...where, token, sources: await sources() });
   const scheme = options.tls === undefined ? 'http' : 'https';
   logger.info(`follower-maze monitor: ${scheme}://${formatAddress(monitor.address)}`);
   return monitor;
@@ -208,6 +219,7 @@ export class ServerProcess {
         : {
             host: args.monitorHost,
             port: args.monitorPort,
+            tokenFile: args.monitorTokenFile,
             ...(args.monitorTls && tls !== undefined && { tls }),
           },
       this.logger,
