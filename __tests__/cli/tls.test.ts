@@ -214,28 +214,47 @@ describe('serve with TLS', () => {
     expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
   });
 
-  it('serves the monitor over HTTPS with --monitor-tls, the TLS counters in its metrics', async () => {
-    const server = await serve([...SERVER_FLAGS, '--monitor-port', '0', '--monitor-tls']);
+  it('serves the monitor over HTTPS with --monitor-tls and a token, the TLS counters in its metrics', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'follower-maze-monitor-tls-'));
+    directories.push(directory);
+    const tokenFile = join(directory, 'token');
+    writeFileSync(tokenFile, 'monitor-secret\n', { mode: 0o600 });
+    const server = await serve([
+      ...SERVER_FLAGS,
+      '--monitor-port',
+      '0',
+      '--monitor-tls',
+      '--monitor-token-file',
+      tokenFile,
+    ]);
     const line = await server.waitForLine('stderr', /^follower-maze monitor: https:\/\//);
     const port = Number(/:(\d+)$/.exec(line)?.[1]);
-    const metrics = await withTimeout(
-      new Promise<string>((resolve, reject) => {
-        const get = request({ host: '127.0.0.1', port, path: '/metrics', ca: CA }, (response) => {
-          let body = '';
-          response.on('data', (chunk: Buffer) => {
-            body += chunk.toString();
+    const get = (path: string, token?: string): Promise<{ status: number; body: string }> =>
+      withTimeout(
+        new Promise((resolve, reject) => {
+          const headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
+          const asked = request({ host: '127.0.0.1', port, path, ca: CA, headers }, (response) => {
+            let body = '';
+            response.on('data', (chunk: Buffer) => {
+              body += chunk.toString();
+            });
+            response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
           });
-          response.on('end', () => resolve(body));
-        });
-        get.on('error', reject);
-        get.end();
-      }),
-      WAIT_MS,
-      'the metrics',
-    );
-    expect(metrics).toMatch(/^follower_maze_client_tls_failures_total 0$/m);
-    expect(metrics).toMatch(/^follower_maze_event_tls_failures_total 0$/m);
+          asked.on('error', reject);
+          asked.end();
+        }),
+        WAIT_MS,
+        `the answer to ${path}`,
+      );
+    expect((await get('/healthz')).status).toBe(200);
+    expect((await get('/metrics')).status).toBe(401);
+    expect((await get('/metrics', 'wrong')).status).toBe(401);
+    const metrics = await get('/metrics', 'monitor-secret');
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toMatch(/^follower_maze_client_tls_failures_total 0$/m);
+    expect(metrics.body).toMatch(/^follower_maze_event_tls_failures_total 0$/m);
     server.child.kill('SIGTERM');
     expect(await withTimeout(server.exited, 10_000, 'the server to exit')).toBe(0);
+    expect(server.stderr.join('\n')).not.toContain('monitor-secret');
   });
 });
