@@ -43,6 +43,23 @@ export const EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS = 5_000;
  * holds a descriptor taken from the reserve that `maxClients` leaves (64 at least).
  */
 export const EVENT_SOURCE_MAX_HANDSHAKES = 16;
+/**
+ * A peer that has sent no byte of its handshake this long after its connection is closed:
+ * a real client sends its hello at once, and silent connections must not hold the
+ * handshake slots until the handshake deadline (docs/security.md).
+ */
+export const FIRST_RECORD_TIMEOUT_MS = 1_000;
+/**
+ * Handshakes looked at, oldest first, for a silent one to close when a connection arrives at
+ * the bound; with none among them, the oldest is closed.
+ */
+const SILENT_HANDSHAKE_CHECKS = 16;
+/**
+ * Client handshakes allowed beyond `maxClients` for half-closed clients that may give way: each
+ * holds a descriptor from the reserve that `maxClients` leaves until its client attaches (and
+ * evicts one) or is refused.
+ */
+const HALF_CLOSED_HANDSHAKES = 16;
 /** Failed handshakes are reported at most once per this period and port, with their count. */
 export const TLS_FAILURE_REPORT_INTERVAL_MS = 1_000;
 
@@ -83,6 +100,25 @@ export interface TlsStats {
  * its TCP connection was accepted (the handshake's).
  */
 export type SecureConnectionHandler = (socket: TLSSocket, elapsedMs: number) => void;
+
+/** How many handshakes a port lets run at once. */
+export interface HandshakeBound {
+  /** Whether one more handshake may begin while `handshaking` are in progress. */
+  admits(handshaking: number): boolean;
+  /**
+   * Takes a connection that arrives when `admits()` is false and no handshake is in progress
+   * to give way (already destroyed, before any TLS work). Without it, it is counted as a
+   * failed handshake (`limit`).
+   */
+  refuse?(socket: Socket): void;
+}
+
+interface Handshake {
+  /** When its TCP connection was accepted. */
+  readonly started: number;
+  readonly peer: string;
+  readonly firstRecord: NodeJS.Timeout;
+}
 
 /** What the failures of a port are reported to: its taker. */
 export interface FailureSink {
@@ -150,7 +186,7 @@ export class ServerTls {
     role: PortRole,
     net: { readonly noDelay?: boolean; readonly allowHalfOpen?: boolean },
     handshakeTimeout: number,
-    admits: (handshaking: number) => boolean,
+    bound: HandshakeBound,
     sink: FailureSink,
     onSecure: SecureConnectionHandler,
   ): Server {
@@ -168,41 +204,93 @@ export class ServerTls {
       rejectUnauthorized: false,
     });
     const failures = new FailureReport(role, this.#failures[role], sink);
-    // When each handshake in progress began, by peer address: the TLS socket and the TCP
-    // socket it wraps name the same peer.
-    const handshaking = new Map<string, number>();
+    // Handshakes in progress by TCP socket, oldest first.
+    const handshaking = new Map<Socket, Handshake>();
+    // The same by peer address, to find a finished one: Node hands over the TLS socket, which
+    // names the same peer. Unique, since a socket accepted without an address is closed.
+    const byPeer = new Map<string, Socket>();
+    // Why the handshakes closed here failed, in order: their TLS socket then reports a reset.
+    const closedHere: HandshakeFailure[] = [];
+    const closeHandshake = (socket: Socket, kind: HandshakeFailure): void => {
+      closedHere.push(kind);
+      socket.destroy();
+    };
     const server = createNetServer(tcp, (socket) => {
       const peer = peerOf(socket);
-      if (!admits(handshaking.size)) {
+      if (peer === undefined) {
         socket.destroy();
-        failures.add('limit', peer, `${handshaking.size} handshakes in progress`);
+        failures.add('reset', 'a peer gone', 'closed before its handshake');
         return;
       }
-      handshaking.set(peer, performance.now());
-      socket.once('close', () => handshaking.delete(peer));
+      if (!bound.admits(handshaking.size)) {
+        const oldest = oldestHandshake(handshaking);
+        if (oldest === undefined) {
+          socket.destroy();
+          if (bound.refuse === undefined) failures.add('limit', peer, 'no room');
+          else bound.refuse(socket);
+          return;
+        }
+        // The newcomer takes its place: refusing it instead would let a few connections that
+        // never finish theirs keep everyone out (docs/security.md).
+        closeHandshake(oldest, 'limit');
+      }
+      const handshake: Handshake = {
+        started: performance.now(),
+        peer,
+        // A peer that has sent nothing at all is closed long before the handshake deadline.
+        firstRecord: setTimeout(
+          () => {
+            if (socket.bytesRead === 0) closeHandshake(socket, 'timeout');
+          },
+          Math.min(FIRST_RECORD_TIMEOUT_MS, handshakeTimeout),
+        ).unref(),
+      };
+      handshaking.set(socket, handshake);
+      byPeer.set(peer, socket);
+      socket.once('close', () => forget(socket));
       secure.emit('connection', socket);
     });
+    const forget = (socket: Socket): Handshake | undefined => {
+      const handshake = handshaking.get(socket);
+      if (handshake === undefined) return undefined;
+      clearTimeout(handshake.firstRecord);
+      handshaking.delete(socket);
+      byPeer.delete(handshake.peer);
+      return handshake;
+    };
     secure.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
-      const peer = peerOf(socket);
+      const peer = peerOf(socket) ?? 'a peer gone';
       // With a listener here, Node leaves the socket open: it must not hold a descriptor.
       socket.destroy();
-      failures.add(classify(error), peer, error.code ?? error.message);
+      const kind =
+        error.code === 'ECONNRESET' && closedHere.length > 0 ? closedHere.shift() : undefined;
+      failures.add(
+        kind ?? classify(error),
+        peer,
+        kind === undefined ? (error.code ?? error.message) : `closed (${kind})`,
+      );
     });
     secure.on('secureConnection', (socket: TLSSocket) => {
       const peer = peerOf(socket);
-      const started = handshaking.get(peer);
-      handshaking.delete(peer);
+      const tcpSocket = peer === undefined ? undefined : byPeer.get(peer);
+      const handshake = tcpSocket === undefined ? undefined : forget(tcpSocket);
+      if (handshake === undefined) {
+        // Its peer is gone already.
+        socket.destroy();
+        failures.add('reset', peer ?? 'a peer gone', 'gone right after its handshake');
+        return;
+      }
       if (requireCertificate && !socket.authorized) {
         socket.destroy();
         failures.add(
           'certificate',
-          peer,
+          handshake.peer,
           `no trusted certificate (${String(socket.authorizationError ?? 'none presented')})`,
         );
         return;
       }
       socket.allowHalfOpen = allowHalfOpen;
-      onSecure(socket, started === undefined ? 0 : performance.now() - started);
+      onSecure(socket, performance.now() - handshake.started);
     });
     server.once('close', () => {
       this.#servers.delete(secure);
@@ -227,12 +315,25 @@ export class ServerTls {
   }
 }
 
-/** `maxClients` less the clients attached (identified or identifying), from a taker's stats. */
+/**
+ * How many more client handshakes may run: `maxClients` less the clients attached
+ * (identified or identifying), plus one per half-closed client, which may give way to a new
+ * one when it attaches (up to `HALF_CLOSED_HANDSHAKES`), from a taker's stats.
+ */
 export function roomForClients(
   maxClients: number,
-  stats: { readonly clientsConnected: number; readonly clientsIdentifying: number },
+  stats: {
+    readonly clientsConnected: number;
+    readonly clientsIdentifying: number;
+    readonly clientsHalfClosed: number;
+  },
 ): number {
-  return maxClients - stats.clientsConnected - stats.clientsIdentifying;
+  return (
+    maxClients -
+    stats.clientsConnected -
+    stats.clientsIdentifying +
+    Math.min(stats.clientsHalfClosed, HALF_CLOSED_HANDSHAKES)
+  );
 }
 
 function caOf(material: TlsMaterial, role: PortRole | 'monitor'): string | undefined {
@@ -283,10 +384,23 @@ function classify(error: NodeJS.ErrnoException): HandshakeFailure {
 }
 
 // A socket the peer already closed may have forgotten its address.
-function peerOf(socket: Socket): string {
+function peerOf(socket: Socket): string | undefined {
   return socket.remoteAddress === undefined
-    ? 'a peer gone'
+    ? undefined
     : `${socket.remoteAddress}:${socket.remotePort}`;
+}
+
+// The first silent one among the oldest few (sent no byte: likely holding a slot for
+// nothing), else the oldest; `undefined` when none is in progress.
+function oldestHandshake(handshaking: ReadonlyMap<Socket, Handshake>): Socket | undefined {
+  let oldest: Socket | undefined;
+  let checked = 0;
+  for (const socket of handshaking.keys()) {
+    oldest ??= socket;
+    if (socket.bytesRead === 0) return socket;
+    if (++checked === SILENT_HANDSHAKE_CHECKS) break;
+  }
+  return oldest;
 }
 
 function total(counts: Readonly<Record<HandshakeFailure, number>>): number {
