@@ -16,12 +16,14 @@
  *   reason (`HandshakeFailure`), so a flood of bad handshakes cannot flood the log.
  * - A handshake has a deadline: the caller's (the identify timeout on the client port, which
  *   then covers the handshake and the id line together), `EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS`
- *   on the event port. Handshakes in progress are bounded by the caller too (on the client
- *   port they count against `maxClients` with the clients attached), so a flood of
- *   connections that never finish theirs cannot take every descriptor: one over the bound is
- *   closed at once, before any TLS work.
+ *   on the event port; a peer that has sent no byte by `FIRST_RECORD_TIMEOUT_MS` is closed
+ *   then. Handshakes in progress are bounded by the caller too (on the client port they count
+ *   against `maxClients` with the clients attached), so a flood of connections that never
+ *   finish theirs cannot take every descriptor. At the bound a newcomer is not refused: the
+ *   oldest handshake that has sent nothing (else the oldest) is closed for it (`limit`), so
+ *   holding the slots takes a steady flood, not a few idle connections. Only with no
+ *   handshake to close is the newcomer closed, before any TLS work.
  */
-import { X509Certificate } from 'node:crypto';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import {
   createSecureContext,
@@ -32,6 +34,7 @@ import {
 } from 'node:tls';
 import { GatheredReport } from '../adapter/client-limit.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
+import { checkCertificateList } from './pem.js';
 
 /**
  * Longest TLS handshake of an event source, in ms: it has no id line, and a connection that
@@ -124,8 +127,6 @@ interface Handshake {
 export interface FailureSink {
   report(problem: Problem): void;
 }
-
-const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 /** See the module header. */
 export class ServerTls {
@@ -347,8 +348,7 @@ function contextOptions(material: TlsMaterial, role: PortRole | 'monitor'): TlsO
   return { cert: material.cert, key: material.key, ...(ca !== undefined && { ca }) };
 }
 
-// OpenSSL takes a CA file without one certificate in it as an empty list, silently; a port
-// that asks for a certificate would then trust nobody, so each CA must hold certificates.
+// Each CA must hold certificates, all valid (pem.ts).
 function checkMaterial(material: TlsMaterial, code: ErrorCode): void {
   try {
     createSecureContext(contextOptions(material, 'monitor'));
@@ -363,10 +363,8 @@ function checkMaterial(material: TlsMaterial, code: ErrorCode): void {
     ['client', material.clientCa],
   ] as const) {
     if (ca === undefined) continue;
-    const blocks = ca.match(CERTIFICATE_BLOCK) ?? [];
     try {
-      if (blocks.length === 0) throw new Error('no PEM certificate in it');
-      for (const block of blocks) new X509Certificate(block);
+      checkCertificateList(ca);
     } catch (error) {
       throw new MazeError(
         code,
