@@ -13,7 +13,9 @@
  *   (docs/protocol.md §5) and without Nagle.
  * - A connection that arrives once its taker is closed is destroyed at once.
  * - With TLS (tls.ts), a connection reaches its taker only after its handshake (and, on a
- *   port with a CA, its certificate check); keepalive is set on the TCP socket at accept.
+ *   port with a CA, its certificate check); keepalive is set on the TCP socket at accept. The
+ *   one exception: a client connection with no room left is handed over destroyed, before
+ *   any TLS work, so that the taker counts and reports it over `maxClients`.
  * - Once bound, a server error is an accept failure: it is reported through the taker as
  *   `ERR_ACCEPT` (which counts it), never thrown; the port keeps listening, and nothing
  *   already attached (the event source included) is closed for it.
