@@ -57,6 +57,8 @@ export const FIRST_RECORD_TIMEOUT_MS = 1_000;
  * the bound; with none among them, the oldest is closed.
  */
 const SILENT_HANDSHAKE_CHECKS = 16;
+/** Reasons of handshakes closed here kept until their reset is reported (see below). */
+const MAX_CLOSE_REASONS_PENDING = 1_024;
 /**
  * Client handshakes allowed beyond `maxClients` for half-closed clients that may give way: each
  * holds a descriptor from the reserve that `maxClients` leaves until its client attaches (and
@@ -210,9 +212,11 @@ export class ServerTls {
     // The same by peer address, to find a finished one: Node hands over the TLS socket, which
     // names the same peer. Unique, since a socket accepted without an address is closed.
     const byPeer = new Map<string, Socket>();
-    // Why the handshakes closed here failed, in order: their TLS socket then reports a reset.
+    // Why the handshakes closed here failed, in order: their TLS socket then reports a reset,
+    // which is counted under this reason instead. Bounded, for one that never reports.
     const closedHere: HandshakeFailure[] = [];
     const closeHandshake = (socket: Socket, kind: HandshakeFailure): void => {
+      if (closedHere.length === MAX_CLOSE_REASONS_PENDING) closedHere.shift();
       closedHere.push(kind);
       socket.destroy();
     };
