@@ -92,6 +92,18 @@ describe('client authentication', () => {
       'answers an unknown reason',
       (() => ({ refused: 'nope' }) as unknown as Authentication) as Authenticate,
     ],
+    ['answers undefined', (() => undefined) as unknown as Authenticate],
+    ['answers null', (() => null) as unknown as Authenticate],
+    ['answers a number', (() => 7) as unknown as Authenticate],
+    [
+      'answers an object whose then getter throws',
+      (() => ({
+        // biome-ignore lint/suspicious/noThenProperty: the thenable under test
+        get then() {
+          throw new Error('tok-secret');
+        },
+      })) as unknown as Authenticate,
+    ],
   ])('refuses a client when the hook %s (reason failed), and goes on', async (_, hook) => {
     const { maze, problems } = newMaze({ authenticate: hook });
     const client = await attachMemoryClient(maze, undefined);
@@ -106,7 +118,7 @@ describe('client authentication', () => {
       },
     ]);
     expect(JSON.stringify(problems)).not.toContain('tok-secret');
-    expect(maze.stats()).toMatchObject({ authFailed: 1, clientsConnected: 0 });
+    expect(maze.stats()).toMatchObject({ authFailed: 1, authPending: 0, clientsConnected: 0 });
   });
 
   it('serves a client that ends its input right after its credential (half-close)', async () => {

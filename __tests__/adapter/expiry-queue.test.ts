@@ -60,6 +60,21 @@ describe('ExpiryQueue', () => {
     expect(jest.getTimerCount()).toBe(0);
   });
 
+  it('bounds the entries of deleted deadlines too, and still fires the live ones', () => {
+    const expired: number[] = [];
+    const queue = new ExpiryQueue<number>((item) => expired.push(item));
+    const now = Date.now();
+    for (let item = 0; item < 1_000; item++) queue.set(item, now + 10_000 + item);
+    // Clients closing before their credential expires: only 10 deadlines stay live.
+    for (let item = 10; item < 1_000; item++) queue.delete(item);
+    expect(queue.size).toBe(10);
+    // 1,000 entries without compaction on delete.
+    expect(queue.entries).toBeLessThanOrEqual(2 * 10 + 64);
+    jest.advanceTimersByTime(11_000);
+    expect(expired).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
   it('lets an expired item be set again from its callback', () => {
     const expired: number[] = [];
     const queue = new ExpiryQueue<string>((item) => {

@@ -73,6 +73,8 @@ describe('natsAuthOptions', () => {
     '/s/empty': '\n',
     '/s/user.creds': creds,
     '/s/bad.creds': credsText('a.b.c', `SU${SECRET}`),
+    // The first certificate is good, the second is not.
+    '/s/ca-then-broken.pem': `${fixture('ca.pem')}-----BEGIN CERTIFICATE-----\nMIIBroken\n-----END CERTIFICATE-----\n`,
     '/s/not.creds': SECRET,
     '/s/ca.pem': fixture('ca.pem'),
     '/s/client.pem': fixture('client.pem'),
@@ -154,7 +156,11 @@ describe('natsAuthOptions', () => {
     ],
     [
       { natsTlsCa: '/s/client-key.pem' },
-      /^the natsTlsCa file \/s\/client-key\.pem is not a PEM certificate/,
+      /^the natsTlsCa file \/s\/client-key\.pem is not a list of PEM certificates/,
+    ],
+    [
+      { natsTlsCa: '/s/ca-then-broken.pem' },
+      /^the natsTlsCa file \/s\/ca-then-broken\.pem is not a list of PEM certificates/,
     ],
     [
       { natsTlsCert: '/s/client.pem', natsTlsKey: '/s/server-key.pem' },

@@ -200,21 +200,30 @@ export class Authenticator {
   #run(job: Job): void {
     job.running = true;
     this.#running++;
-    let answer: Authentication | Promise<Authentication>;
+    // Everything about the answer is read inside the guard (a hook may answer anything,
+    // `undefined` or an object whose `then` getter throws included); settling stays outside.
+    let answer: unknown;
+    let later: Promise<unknown> | undefined;
     try {
       answer = this.#hook(job.credential, job.sender);
+      if (
+        typeof answer === 'object' &&
+        answer !== null &&
+        typeof (answer as Partial<Promise<unknown>>).then === 'function'
+      ) {
+        later = Promise.resolve(answer);
+      }
     } catch {
-      this.#settle(job, { refused: 'failed' });
+      answer = { refused: 'failed' };
+    }
+    if (later === undefined) {
+      this.#settle(job, answer);
       return;
     }
-    if (typeof (answer as Partial<Promise<unknown>>).then === 'function') {
-      Promise.resolve(answer).then(
-        (outcome) => this.#settle(job, outcome),
-        () => this.#settle(job, { refused: 'failed' }),
-      );
-    } else {
-      this.#settle(job, answer);
-    }
+    later.then(
+      (outcome) => this.#settle(job, outcome),
+      () => this.#settle(job, { refused: 'failed' }),
+    );
   }
 
   #settle(job: Job, answer: unknown): void {

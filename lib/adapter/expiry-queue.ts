@@ -4,8 +4,9 @@
  *
  * Invariants:
  * - Each item has at most one deadline; `set()` replaces it, `delete()` drops it, both
- *   O(log n). Replaced and dropped deadlines stay in the heap until they come up (or until
- *   the heap is compacted when stale entries outnumber live ones), and are skipped then.
+ *   O(log n) amortized. Replaced and dropped deadlines stay in the heap until they come up,
+ *   and are skipped then, or until the heap is compacted: by `set()` and `delete()` alike,
+ *   once stale entries outnumber live ones by `MIN_STALE_BEFORE_COMPACTION`.
  * - One timer runs while any deadline is set, for the earliest one; it is unref'd: deadlines
  *   never keep a process alive. Measured for 19,000 clients: about 2 µs per `set()` (as a
  *   Node timer per client costs) and 123 bytes per client on the heap, against 356 for a
@@ -54,14 +55,18 @@ export class ExpiryQueue<Item> {
     if (this.#deadlines.get(item) === at) return;
     this.#deadlines.set(item, at);
     this.#heap.push({ at, item });
-    if (this.#heap.length > 2 * this.#deadlines.size + MIN_STALE_BEFORE_COMPACTION) this.#compact();
+    this.#compactIfStale();
     if (at < this.#timerAt) this.#arm();
   }
 
   /** Drops the deadline of `item`, if it has one. */
   delete(item: Item): void {
     // Most items (a client without expiry) never had one: nothing to drop, nothing to rebuild.
-    if (this.#deadlines.delete(item) && this.#deadlines.size === 0) this.close();
+    if (!this.#deadlines.delete(item)) return;
+    if (this.#deadlines.size === 0) this.close();
+    // Its entry holds the item (a closed client) until it comes up: rebuilt here too, so
+    // dropped deadlines cannot hold more than the live ones do.
+    else this.#compactIfStale();
   }
 
   /** Drops every deadline and stops the timer. */
@@ -102,6 +107,11 @@ export class ExpiryQueue<Item> {
     this.#timerAt = entry.at;
     this.#timer = setTimeout(() => this.#fire(), delay);
     this.#timer.unref();
+  }
+
+  // Amortized O(log n) per call: a rebuild of n live entries follows n + 64 stale ones.
+  #compactIfStale(): void {
+    if (this.#heap.length > 2 * this.#deadlines.size + MIN_STALE_BEFORE_COMPACTION) this.#compact();
   }
 
   #compact(): void {

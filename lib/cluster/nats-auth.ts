@@ -16,7 +16,6 @@
  * - A login NATS refuses, or a TLS handshake that fails on a certificate or on TLS being on at
  *   one end only, is `refusalOf()` a refusal: trying again would not change it.
  */
-import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import {
   credsAuthenticator,
@@ -25,6 +24,7 @@ import {
   type TlsOptions,
 } from '@nats-io/transport-node';
 import { ErrorCode, MazeError } from '../errors.js';
+import { checkCertificateList } from '../net/pem.js';
 import { messageOf } from './nats-error.js';
 
 /** Reads a file for the connection options, as UTF-8 text. */
@@ -186,10 +186,10 @@ function tlsOf(settings: NatsAuthSettings, readFile: ReadSettingFile): TlsOption
   if (natsTlsCa !== undefined) {
     tls.ca = readSettingFile(natsTlsCa, 'natsTlsCa', readFile);
     try {
-      new X509Certificate(tls.ca);
+      checkCertificateList(tls.ca);
     } catch (error) {
       throw invalid(
-        `the natsTlsCa file ${natsTlsCa} is not a PEM certificate: ${messageOf(error)}`,
+        `the natsTlsCa file ${natsTlsCa} is not a list of PEM certificates: ${messageOf(error)}`,
       );
     }
   }

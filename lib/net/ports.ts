@@ -13,7 +13,9 @@
  *   (docs/protocol.md §5) and without Nagle.
  * - A connection that arrives once its taker is closed is destroyed at once.
  * - With TLS (tls.ts), a connection reaches its taker only after its handshake (and, on a
- *   port with a CA, its certificate check); keepalive is set on the TCP socket at accept.
+ *   port with a CA, its certificate check); keepalive is set on the TCP socket at accept. The
+ *   one exception: a client connection with no room left is handed over destroyed, before
+ *   any TLS work, so that the taker counts and reports it over `maxClients`.
  * - Once bound, a server error is an accept failure: it is reported through the taker as
  *   `ERR_ACCEPT` (which counts it), never thrown; the port keeps listening, and nothing
  *   already attached (the event source included) is closed for it.
@@ -94,7 +96,7 @@ export function openEventPort(
           'event',
           {},
           EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS,
-          (handshaking) => handshaking < EVENT_SOURCE_MAX_HANDSHAKES,
+          { admits: (handshaking) => handshaking < EVENT_SOURCE_MAX_HANDSHAKES },
           taker,
           attach,
         );
@@ -107,7 +109,10 @@ export interface ClientPortTls {
   readonly tls: ServerTls;
   /** The clients' identify timeout: it covers the handshake and the id line together. */
   readonly identifyTimeout: number;
-  /** How many more clients may attach now (`maxClients` less those attached): handshakes in progress take from it. */
+  /**
+   * How many client handshakes may run now (`maxClients` less the clients attached, plus a
+   * few for half-closed clients that may give way, tls.ts `roomForClients()`).
+   */
   roomForClients(): number;
 }
 
@@ -138,7 +143,13 @@ export function openClientPort(
     'client',
     options,
     identifyTimeout,
-    (handshaking) => handshaking < secure.roomForClients(),
+    {
+      admits: (handshaking) => handshaking < secure.roomForClients(),
+      // No room and no handshake to give way: every attached client is identifying or
+      // identified and none is half-closed, so the taker refuses it (destroyed already)
+      // and counts and reports it as over `maxClients`, as on a plain port.
+      refuse: (socket) => taker.attachClient(socket),
+    },
     taker,
     (socket, elapsedMs) => {
       if (taker.closed) {

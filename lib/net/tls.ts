@@ -16,12 +16,14 @@
  *   reason (`HandshakeFailure`), so a flood of bad handshakes cannot flood the log.
  * - A handshake has a deadline: the caller's (the identify timeout on the client port, which
  *   then covers the handshake and the id line together), `EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS`
- *   on the event port. Handshakes in progress are bounded by the caller too (on the client
- *   port they count against `maxClients` with the clients attached), so a flood of
- *   connections that never finish theirs cannot take every descriptor: one over the bound is
- *   closed at once, before any TLS work.
+ *   on the event port; a peer that has sent no byte by `FIRST_RECORD_TIMEOUT_MS` is closed
+ *   then. Handshakes in progress are bounded by the caller too (on the client port they count
+ *   against `maxClients` with the clients attached), so a flood of connections that never
+ *   finish theirs cannot take every descriptor. At the bound a newcomer is not refused: the
+ *   oldest handshake that has sent nothing (else the oldest) is closed for it (`limit`), so
+ *   holding the slots takes a steady flood, not a few idle connections. Only with no
+ *   handshake to close is the newcomer closed, before any TLS work.
  */
-import { X509Certificate } from 'node:crypto';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import {
   createSecureContext,
@@ -32,6 +34,7 @@ import {
 } from 'node:tls';
 import { GatheredReport } from '../adapter/client-limit.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
+import { checkCertificateList } from './pem.js';
 
 /**
  * Longest TLS handshake of an event source, in ms: it has no id line, and a connection that
@@ -43,6 +46,25 @@ export const EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS = 5_000;
  * holds a descriptor taken from the reserve that `maxClients` leaves (64 at least).
  */
 export const EVENT_SOURCE_MAX_HANDSHAKES = 16;
+/**
+ * A peer that has sent no byte of its handshake this long after its connection is closed:
+ * a real client sends its hello at once, and silent connections must not hold the
+ * handshake slots until the handshake deadline (docs/security.md).
+ */
+export const FIRST_RECORD_TIMEOUT_MS = 1_000;
+/**
+ * Handshakes looked at, oldest first, for a silent one to close when a connection arrives at
+ * the bound; with none among them, the oldest is closed.
+ */
+const SILENT_HANDSHAKE_CHECKS = 16;
+/** Reasons of handshakes closed here kept until their reset is reported (see below). */
+const MAX_CLOSE_REASONS_PENDING = 1_024;
+/**
+ * Client handshakes allowed beyond `maxClients` for half-closed clients that may give way: each
+ * holds a descriptor from the reserve that `maxClients` leaves until its client attaches (and
+ * evicts one) or is refused.
+ */
+const HALF_CLOSED_HANDSHAKES = 16;
 /** Failed handshakes are reported at most once per this period and port, with their count. */
 export const TLS_FAILURE_REPORT_INTERVAL_MS = 1_000;
 
@@ -84,12 +106,29 @@ export interface TlsStats {
  */
 export type SecureConnectionHandler = (socket: TLSSocket, elapsedMs: number) => void;
 
+/** How many handshakes a port lets run at once. */
+export interface HandshakeBound {
+  /** Whether one more handshake may begin while `handshaking` are in progress. */
+  admits(handshaking: number): boolean;
+  /**
+   * Takes a connection that arrives when `admits()` is false and no handshake is in progress
+   * to give way (already destroyed, before any TLS work). Without it, it is counted as a
+   * failed handshake (`limit`).
+   */
+  refuse?(socket: Socket): void;
+}
+
+interface Handshake {
+  /** When its TCP connection was accepted. */
+  readonly started: number;
+  readonly peer: string;
+  readonly firstRecord: NodeJS.Timeout;
+}
+
 /** What the failures of a port are reported to: its taker. */
 export interface FailureSink {
   report(problem: Problem): void;
 }
-
-const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 /** See the module header. */
 export class ServerTls {
@@ -150,7 +189,7 @@ export class ServerTls {
     role: PortRole,
     net: { readonly noDelay?: boolean; readonly allowHalfOpen?: boolean },
     handshakeTimeout: number,
-    admits: (handshaking: number) => boolean,
+    bound: HandshakeBound,
     sink: FailureSink,
     onSecure: SecureConnectionHandler,
   ): Server {
@@ -168,41 +207,95 @@ export class ServerTls {
       rejectUnauthorized: false,
     });
     const failures = new FailureReport(role, this.#failures[role], sink);
-    // When each handshake in progress began, by peer address: the TLS socket and the TCP
-    // socket it wraps name the same peer.
-    const handshaking = new Map<string, number>();
+    // Handshakes in progress by TCP socket, oldest first.
+    const handshaking = new Map<Socket, Handshake>();
+    // The same by peer address, to find a finished one: Node hands over the TLS socket, which
+    // names the same peer. Unique, since a socket accepted without an address is closed.
+    const byPeer = new Map<string, Socket>();
+    // Why the handshakes closed here failed, in order: their TLS socket then reports a reset,
+    // which is counted under this reason instead. Bounded, for one that never reports.
+    const closedHere: HandshakeFailure[] = [];
+    const closeHandshake = (socket: Socket, kind: HandshakeFailure): void => {
+      if (closedHere.length === MAX_CLOSE_REASONS_PENDING) closedHere.shift();
+      closedHere.push(kind);
+      socket.destroy();
+    };
     const server = createNetServer(tcp, (socket) => {
       const peer = peerOf(socket);
-      if (!admits(handshaking.size)) {
+      if (peer === undefined) {
         socket.destroy();
-        failures.add('limit', peer, `${handshaking.size} handshakes in progress`);
+        failures.add('reset', 'a peer gone', 'closed before its handshake');
         return;
       }
-      handshaking.set(peer, performance.now());
-      socket.once('close', () => handshaking.delete(peer));
+      if (!bound.admits(handshaking.size)) {
+        const oldest = oldestHandshake(handshaking);
+        if (oldest === undefined) {
+          socket.destroy();
+          if (bound.refuse === undefined) failures.add('limit', peer, 'no room');
+          else bound.refuse(socket);
+          return;
+        }
+        // The newcomer takes its place: refusing it instead would let a few connections that
+        // never finish theirs keep everyone out (docs/security.md).
+        closeHandshake(oldest, 'limit');
+      }
+      const handshake: Handshake = {
+        started: performance.now(),
+        peer,
+        // A peer that has sent nothing at all is closed long before the handshake deadline.
+        firstRecord: setTimeout(
+          () => {
+            if (socket.bytesRead === 0) closeHandshake(socket, 'timeout');
+          },
+          Math.min(FIRST_RECORD_TIMEOUT_MS, handshakeTimeout),
+        ).unref(),
+      };
+      handshaking.set(socket, handshake);
+      byPeer.set(peer, socket);
+      socket.once('close', () => forget(socket));
       secure.emit('connection', socket);
     });
+    const forget = (socket: Socket): Handshake | undefined => {
+      const handshake = handshaking.get(socket);
+      if (handshake === undefined) return undefined;
+      clearTimeout(handshake.firstRecord);
+      handshaking.delete(socket);
+      byPeer.delete(handshake.peer);
+      return handshake;
+    };
     secure.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
-      const peer = peerOf(socket);
+      const peer = peerOf(socket) ?? 'a peer gone';
       // With a listener here, Node leaves the socket open: it must not hold a descriptor.
       socket.destroy();
-      failures.add(classify(error), peer, error.code ?? error.message);
+      const kind =
+        error.code === 'ECONNRESET' && closedHere.length > 0 ? closedHere.shift() : undefined;
+      failures.add(
+        kind ?? classify(error),
+        peer,
+        kind === undefined ? (error.code ?? error.message) : `closed (${kind})`,
+      );
     });
     secure.on('secureConnection', (socket: TLSSocket) => {
       const peer = peerOf(socket);
-      const started = handshaking.get(peer);
-      handshaking.delete(peer);
+      const tcpSocket = peer === undefined ? undefined : byPeer.get(peer);
+      const handshake = tcpSocket === undefined ? undefined : forget(tcpSocket);
+      if (handshake === undefined) {
+        // Its peer is gone already.
+        socket.destroy();
+        failures.add('reset', peer ?? 'a peer gone', 'gone right after its handshake');
+        return;
+      }
       if (requireCertificate && !socket.authorized) {
         socket.destroy();
         failures.add(
           'certificate',
-          peer,
+          handshake.peer,
           `no trusted certificate (${String(socket.authorizationError ?? 'none presented')})`,
         );
         return;
       }
       socket.allowHalfOpen = allowHalfOpen;
-      onSecure(socket, started === undefined ? 0 : performance.now() - started);
+      onSecure(socket, performance.now() - handshake.started);
     });
     server.once('close', () => {
       this.#servers.delete(secure);
@@ -227,12 +320,25 @@ export class ServerTls {
   }
 }
 
-/** `maxClients` less the clients attached (identified or identifying), from a taker's stats. */
+/**
+ * How many more client handshakes may run: `maxClients` less the clients attached
+ * (identified or identifying), plus one per half-closed client, which may give way to a new
+ * one when it attaches (up to `HALF_CLOSED_HANDSHAKES`), from a taker's stats.
+ */
 export function roomForClients(
   maxClients: number,
-  stats: { readonly clientsConnected: number; readonly clientsIdentifying: number },
+  stats: {
+    readonly clientsConnected: number;
+    readonly clientsIdentifying: number;
+    readonly clientsHalfClosed: number;
+  },
 ): number {
-  return maxClients - stats.clientsConnected - stats.clientsIdentifying;
+  return (
+    maxClients -
+    stats.clientsConnected -
+    stats.clientsIdentifying +
+    Math.min(stats.clientsHalfClosed, HALF_CLOSED_HANDSHAKES)
+  );
 }
 
 function caOf(material: TlsMaterial, role: PortRole | 'monitor'): string | undefined {
@@ -246,8 +352,7 @@ function contextOptions(material: TlsMaterial, role: PortRole | 'monitor'): TlsO
   return { cert: material.cert, key: material.key, ...(ca !== undefined && { ca }) };
 }
 
-// OpenSSL takes a CA file without one certificate in it as an empty list, silently; a port
-// that asks for a certificate would then trust nobody, so each CA must hold certificates.
+// Each CA must hold certificates, all valid (pem.ts).
 function checkMaterial(material: TlsMaterial, code: ErrorCode): void {
   try {
     createSecureContext(contextOptions(material, 'monitor'));
@@ -262,10 +367,8 @@ function checkMaterial(material: TlsMaterial, code: ErrorCode): void {
     ['client', material.clientCa],
   ] as const) {
     if (ca === undefined) continue;
-    const blocks = ca.match(CERTIFICATE_BLOCK) ?? [];
     try {
-      if (blocks.length === 0) throw new Error('no PEM certificate in it');
-      for (const block of blocks) new X509Certificate(block);
+      checkCertificateList(ca);
     } catch (error) {
       throw new MazeError(
         code,
@@ -283,10 +386,23 @@ function classify(error: NodeJS.ErrnoException): HandshakeFailure {
 }
 
 // A socket the peer already closed may have forgotten its address.
-function peerOf(socket: Socket): string {
+function peerOf(socket: Socket): string | undefined {
   return socket.remoteAddress === undefined
-    ? 'a peer gone'
+    ? undefined
     : `${socket.remoteAddress}:${socket.remotePort}`;
+}
+
+// The first silent one among the oldest few (sent no byte: likely holding a slot for
+// nothing), else the oldest; `undefined` when none is in progress.
+function oldestHandshake(handshaking: ReadonlyMap<Socket, Handshake>): Socket | undefined {
+  let oldest: Socket | undefined;
+  let checked = 0;
+  for (const socket of handshaking.keys()) {
+    oldest ??= socket;
+    if (socket.bytesRead === 0) return socket;
+    if (++checked === SILENT_HANDSHAKE_CHECKS) break;
+  }
+  return oldest;
 }
 
 function total(counts: Readonly<Record<HandshakeFailure, number>>): number {
