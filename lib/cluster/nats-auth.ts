@@ -16,7 +16,6 @@
  * - A login NATS refuses, or a TLS handshake that fails on a certificate or on TLS being on at
  *   one end only, is `refusalOf()` a refusal: trying again would not change it.
  */
-import { Buffer } from 'node:buffer';
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import {
