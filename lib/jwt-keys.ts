@@ -10,8 +10,8 @@
  *   option checks stay free of it.
  */
 import type { KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { ErrorCode, MazeError } from './errors.js';
+import { withoutLineBreak } from './options/secret-file.js';
 
 /**
  * Shortest HS256 secret accepted: RFC 7518 §3.2 asks for a key at least as long as the hash
@@ -26,26 +26,9 @@ const ALGORITHM_OF_KEY: Readonly<Record<string, string>> = {
   ed25519: 'EdDSA',
 };
 
-/** Reads a file of key material; `label` is the option that named it (`--jwt-secret-file`). */
-export function readKeyFile(
-  label: string,
-  path: string,
-  readFile: (path: string) => Buffer = readFileSync,
-): Buffer {
-  try {
-    return readFile(path);
-  } catch (error) {
-    throw invalid(
-      `${label}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
-    );
-  }
-}
-
 /** The HS256 secret a file holds. */
 export function secretOf(label: string, path: string, text: Buffer): Uint8Array {
-  const end =
-    text.at(-1) !== 0x0a ? text.length : text.at(-2) === 0x0d ? text.length - 2 : text.length - 1;
-  const secret = text.subarray(0, end);
+  const secret = withoutLineBreak(text);
   if (secret.length < MIN_SECRET_BYTES) {
     throw invalid(
       `${label} ${path} holds ${secret.length} bytes; an HS256 secret needs at least ${MIN_SECRET_BYTES}`,

@@ -308,30 +308,25 @@ async function runClusterProfile(options, profileDir) {
   const timeoutMs = simulationTimeoutMs(load.events);
   const figures = comparisonFigures(options.gateways);
   const about = describeLoad(load, { clients: load.clients });
-  const cases = [
-    { name: `serve: ${about}`, engine: 'serve', run: runOnce },
+  const settings = {
+    bin: options.bin,
+    load,
+    gateways: options.gateways,
+    timeoutMs,
+    costModel: true,
+  };
+  const cases = await runAlternating(options, profileDir, [
+    {
+      name: `serve: ${about}`,
+      engine: 'serve',
+      run: (cpuProfiles) => runOnce({ ...settings, cpuProfiles }),
+    },
     {
       name: `cluster, ingest + ${options.gateways} gateways: ${about}`,
       engine: 'cluster',
-      run: runClusterOnce,
+      run: (cpuProfiles) => runClusterOnce({ ...settings, cpuProfiles }),
     },
-  ].map((each) => ({ ...each, runs: [] }));
-  for (let index = 1; index <= options.runs; index++) {
-    for (const each of cases) {
-      const run = await each.run({
-        bin: options.bin,
-        load,
-        gateways: options.gateways,
-        timeoutMs,
-        costModel: true,
-        cpuProfiles: options['cpu-prof']
-          ? { dir: profileDir, name: `${each.engine}-${index}` }
-          : undefined,
-      });
-      each.runs.push(run);
-      process.stdout.write(`${describeRun(each.name, index, options.runs, run)}\n`);
-    }
-  }
+  ]);
   return cases.map(({ name, engine, runs }) => ({
     name,
     profile: CLUSTER_PROFILE,
@@ -347,31 +342,45 @@ async function runClusterProfile(options, profileDir) {
 }
 
 /**
+ * Runs every case `options.runs` times, the cases alternating so that a drift of the machine
+ * falls on each of them alike, and prints each run as it ends.
+ * @param {{ name: string, engine: string, run: (cpuProfiles?: object) => Promise<object> }[]} cases
+ * @returns {Promise<object[]>} the cases, each with its `runs`
+ */
+async function runAlternating(options, profileDir, cases) {
+  const withRuns = cases.map((each) => ({ ...each, runs: [] }));
+  for (let index = 1; index <= options.runs; index++) {
+    for (const each of withRuns) {
+      const run = await each.run(
+        options['cpu-prof'] ? { dir: profileDir, name: `${each.engine}-${index}` } : undefined,
+      );
+      each.runs.push(run);
+      process.stdout.write(`${describeRun(each.name, index, options.runs, run)}\n`);
+    }
+  }
+  return withRuns;
+}
+
+/**
  * --profile tls: serve in plain TCP and with TLS on the same load, runs alternating.
  * @returns {Promise<object[]>} the two cases, plain TCP first
  */
 async function runTlsProfile(options, profileDir) {
   const load = options.loads[CLUSTER_LOAD];
   const about = describeLoad(load, options);
-  const cases = [
-    { name: `serve, plain TCP: ${about}`, engine: 'tcp' },
-    { name: `serve, TLS: ${about}`, engine: 'tls', tls: TLS_ARGS },
-  ].map((each) => ({ ...each, runs: [] }));
-  for (let index = 1; index <= options.runs; index++) {
-    for (const each of cases) {
-      const run = await runOnce({
-        bin: options.bin,
-        load,
-        timeoutMs: simulationTimeoutMs(load.events),
-        tls: each.tls,
-        cpuProfiles: options['cpu-prof']
-          ? { dir: profileDir, name: `${each.engine}-${index}` }
-          : undefined,
-      });
-      each.runs.push(run);
-      process.stdout.write(`${describeRun(each.name, index, options.runs, run)}\n`);
-    }
-  }
+  const settings = { bin: options.bin, load, timeoutMs: simulationTimeoutMs(load.events) };
+  const cases = await runAlternating(options, profileDir, [
+    {
+      name: `serve, plain TCP: ${about}`,
+      engine: 'tcp',
+      run: (cpuProfiles) => runOnce({ ...settings, cpuProfiles }),
+    },
+    {
+      name: `serve, TLS: ${about}`,
+      engine: 'tls',
+      run: (cpuProfiles) => runOnce({ ...settings, tls: TLS_ARGS, cpuProfiles }),
+    },
+  ]);
   return cases.map(({ name, engine, runs }) => ({
     name,
     profile: TLS_PROFILE,

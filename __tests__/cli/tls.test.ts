@@ -15,6 +15,7 @@ import { ErrorCode, MazeError } from '../../lib/errors.js';
 import { run } from '../helpers/binary.js';
 import { serve } from '../helpers/cluster-processes.js';
 import { Collector, WAIT_MS, withTimeout } from '../helpers/sockets.js';
+import { handshakeOf } from '../helpers/tls.js';
 
 const FIXTURES = new URL('../fixtures/tls/', import.meta.url).pathname;
 const fixture = (name: string): string => join(FIXTURES, name);
@@ -34,14 +35,7 @@ afterEach(() => {
 function tlsConnect(port: number): Promise<TLSSocket> {
   const socket = connect({ host: '127.0.0.1', port, ca: CA });
   opened.push(socket);
-  return withTimeout(
-    new Promise<TLSSocket>((resolve, reject) => {
-      socket.once('secureConnect', () => resolve(socket));
-      socket.once('error', reject);
-    }),
-    WAIT_MS,
-    'a TLS handshake',
-  );
+  return handshakeOf(socket);
 }
 
 function codeThrown(action: () => void): string {

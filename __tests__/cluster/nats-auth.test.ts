@@ -135,7 +135,7 @@ describe('natsAuthOptions', () => {
     ],
     [
       { natsUser: 'u', natsPasswordFile: '/nowhere' },
-      "cannot read the natsPasswordFile file /nowhere: ENOENT: no such file, open '/nowhere'",
+      "cannot read the natsPasswordFile /nowhere: ENOENT: no such file, open '/nowhere'",
     ],
     [{ natsTokenFile: '/s/empty' }, 'the natsTokenFile /s/empty is empty'],
   ])('refuses %j', (settings, message) => {

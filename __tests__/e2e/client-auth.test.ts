@@ -62,43 +62,41 @@ async function client(port: number, idLine: string): Promise<TcpPeer> {
   return peer;
 }
 
-describe('serve --client-auth jwt', () => {
-  it('passes simulate with HS256 tokens, and with RS256 tokens against the public key', async () => {
-    const hs = await jwtServe(['--jwt-secret-file', SECRET_FILE]);
-    const common = [
+/** `simulate` with 20 clients and 20000 events against a maze's ports, with `extra` flags. */
+function simulateAgainst(eventPort: number, clientPorts: string, extra: string[]) {
+  return simulate(
+    [
+      '--event-port',
+      String(eventPort),
+      '--client-port',
+      clientPorts,
       '--total-events',
       '20000',
       '--concurrency-level',
       '20',
+      ...extra,
+    ],
+    SIMULATION_MS,
+  );
+}
+
+describe('serve --client-auth jwt', () => {
+  it('passes simulate with HS256 tokens, and with RS256 tokens against the public key', async () => {
+    const hs = await jwtServe(['--jwt-secret-file', SECRET_FILE]);
+    const hsRun = await simulateAgainst(hs.eventPort, String(hs.clientPort), [
+      '--jwt-secret-file',
+      SECRET_FILE,
       '--jwt-audience',
       AUDIENCE,
-    ];
-    const hsRun = await simulate(
-      [
-        '--event-port',
-        String(hs.eventPort),
-        '--client-port',
-        String(hs.clientPort),
-        '--jwt-secret-file',
-        SECRET_FILE,
-        ...common,
-      ],
-      SIMULATION_MS,
-    );
+    ]);
     expect(hsRun).toMatchObject({ code: 0, summary: { ok: true } });
     const rs = await jwtServe(['--jwt-public-key', fixture('jwt-rs256-public.pem')]);
-    const rsRun = await simulate(
-      [
-        '--event-port',
-        String(rs.eventPort),
-        '--client-port',
-        String(rs.clientPort),
-        '--jwt-private-key',
-        fixture('jwt-rs256-key.pem'),
-        ...common,
-      ],
-      SIMULATION_MS,
-    );
+    const rsRun = await simulateAgainst(rs.eventPort, String(rs.clientPort), [
+      '--jwt-private-key',
+      fixture('jwt-rs256-key.pem'),
+      '--jwt-audience',
+      AUDIENCE,
+    ]);
     expect(rsRun).toMatchObject({ code: 0, summary: { ok: true } });
     await waitUntil(() => lastStats(rs).authAccepted === '20', 'the stats line');
     expect(lastStats(rs)).toMatchObject({ authSignature: '0', authMalformed: '0' });
@@ -106,25 +104,14 @@ describe('serve --client-auth jwt', () => {
 
   it('resumes clients that identify with tokens exactly (TOKEN|-, then TOKEN|LASTSEQ|EPOCH)', async () => {
     const server = await jwtServe(['--jwt-secret-file', SECRET_FILE, '--resume-bytes', '4194304']);
-    const run = await simulate(
-      [
-        '--event-port',
-        String(server.eventPort),
-        '--client-port',
-        String(server.clientPort),
-        '--jwt-secret-file',
-        SECRET_FILE,
-        '--jwt-audience',
-        AUDIENCE,
-        '--total-events',
-        '20000',
-        '--concurrency-level',
-        '20',
-        '--reconnect-every',
-        '100',
-      ],
-      SIMULATION_MS,
-    );
+    const run = await simulateAgainst(server.eventPort, String(server.clientPort), [
+      '--jwt-secret-file',
+      SECRET_FILE,
+      '--jwt-audience',
+      AUDIENCE,
+      '--reconnect-every',
+      '100',
+    ]);
     expect(run).toMatchObject({ code: 0, summary: { ok: true } });
     const reconnects = run.summary.reconnects;
     expect(reconnects?.drops).toBeGreaterThan(20);
@@ -234,20 +221,10 @@ describeWithNats('cluster mode with --client-auth jwt', () => {
     running.push(events);
     const gateways = [await gateway(nats, 'JWT', auth), await gateway(nats, 'JWT', auth)];
     running.push(...gateways);
-    const run = await simulate(
-      [
-        '--event-port',
-        String(events.port),
-        '--client-port',
-        gateways.map((started) => started.port).join(','),
-        '--jwt-private-key',
-        fixture('jwt-es256-key.pem'),
-        '--total-events',
-        '20000',
-        '--concurrency-level',
-        '20',
-      ],
-      SIMULATION_MS,
+    const run = await simulateAgainst(
+      events.port,
+      gateways.map((started) => started.port).join(','),
+      ['--jwt-private-key', fixture('jwt-es256-key.pem')],
     );
     expect(run).toMatchObject({ code: 0, summary: { ok: true } });
   });
@@ -259,23 +236,12 @@ describeWithNats('cluster mode with --client-auth jwt', () => {
       fixture('jwt-eddsa-public.pem'),
       ...logFlags(nats, 'JWTSERVE'),
     ]);
-    const run = await simulate(
-      [
-        '--event-port',
-        String(server.eventPort),
-        '--client-port',
-        String(server.clientPort),
-        '--jwt-private-key',
-        fixture('jwt-eddsa-key.pem'),
-        '--jwt-audience',
-        AUDIENCE,
-        '--total-events',
-        '20000',
-        '--concurrency-level',
-        '20',
-      ],
-      SIMULATION_MS,
-    );
+    const run = await simulateAgainst(server.eventPort, String(server.clientPort), [
+      '--jwt-private-key',
+      fixture('jwt-eddsa-key.pem'),
+      '--jwt-audience',
+      AUDIENCE,
+    ]);
     expect(run).toMatchObject({ code: 0, summary: { ok: true } });
   });
 });

@@ -29,6 +29,7 @@ import {
 } from '../helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
 import { natsOperator } from '../helpers/nats-jwt.js';
+import { NATS_TLS_FLAGS, natsUserFlags, startTlsNatsServer } from '../helpers/nats-tls.js';
 import { useTcpPeers, waitUntil, withTimeout, writeAll } from '../helpers/sockets.js';
 
 const WAIT_MS = 30_000;
@@ -167,7 +168,7 @@ describeWithNats('cluster processes on a secured NATS (built binaries)', () => {
       const wrong = secret();
       const refusal = await refused(
         nats,
-        ['--nats-user', 'maze', '--nats-password-file', secretFile('wrong-password', wrong)],
+        natsUserFlags(secretFile('wrong-password', wrong)),
         /refused the login: Authorization Violation \(check natsUser \(--nats-user/,
       );
       const inUrl = run([
@@ -182,14 +183,7 @@ describeWithNats('cluster processes on a secured NATS (built binaries)', () => {
       // TLS asked of a server that has none.
       const noTls = await refused(
         nats,
-        [
-          '--nats-tls-ca',
-          `${TLS}ca.pem`,
-          '--nats-user',
-          'maze',
-          '--nats-password-file',
-          secretFile('password', password),
-        ],
+        ['--nats-tls-ca', `${TLS}ca.pem`, ...natsUserFlags(secretFile('password', password))],
         /TLS with NATS at .* failed: server does not support 'tls'/,
       );
       expectNoSecret([refusal, inUrl, noTls], [password, wrong]);
@@ -199,38 +193,18 @@ describeWithNats('cluster processes on a secured NATS (built binaries)', () => {
   describe('with TLS and client certificates', () => {
     const password = secret();
     let nats: NatsServer;
-    const tls = [
-      '--nats-tls-ca',
-      `${TLS}ca.pem`,
-      '--nats-tls-cert',
-      `${TLS}client.pem`,
-      '--nats-tls-key',
-      `${TLS}client-key.pem`,
-    ];
-    const login = (): string[] => [
-      '--nats-user',
-      'maze',
-      '--nats-password-file',
-      secretFile('tls-password', password),
-    ];
+    const login = (): string[] => natsUserFlags(secretFile('tls-password', password));
     beforeAll(async () => {
-      nats = await startNatsServer({
-        config: [
-          'tls {',
-          `  cert_file: "${TLS}server.pem"`,
-          `  key_file: "${TLS}server-key.pem"`,
-          `  ca_file: "${TLS}ca.pem"`,
-          '  verify: true',
-          '}',
-          'authorization { users = [ { user: maze, password: $MAZE_PASSWORD } ] }',
-          '',
-        ].join('\n'),
-        env: { MAZE_PASSWORD: password },
-      });
+      nats = await startTlsNatsServer(password);
     });
 
     it('delivers with the CA, a client certificate and a user; /stats shows no secret', async () => {
-      const running = await delivers(nats, 'TLS', [...tls, ...login(), '--monitor-port', '0']);
+      const running = await delivers(nats, 'TLS', [
+        ...NATS_TLS_FLAGS,
+        ...login(),
+        '--monitor-port',
+        '0',
+      ]);
       for (const process of running) {
         const monitor = /http:\/\/[\d.:]+/.exec(
           await process.waitForLine('stderr', /follower-maze monitor: http/, WAIT_MS),
@@ -246,7 +220,7 @@ describeWithNats('cluster processes on a secured NATS (built binaries)', () => {
     }, 90_000);
 
     it('passes simulate through an ingest and 2 gateways on it', async () => {
-      const secured = [...tls, ...login()];
+      const secured = [...NATS_TLS_FLAGS, ...login()];
       const events = await ingest(nats, 'TLS_SIMULATE', secured);
       const gateways = await Promise.all([1, 2].map(() => gateway(nats, 'TLS_SIMULATE', secured)));
       const { code, summary } = await simulate(

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import type { RunningBinary } from '../helpers/binary.js';
 import { gateway, ingest, serve, simulate, stop } from '../helpers/cluster-processes.js';
-import { describeWithNats, startNatsServer } from '../helpers/nats.js';
+import { describeWithNats } from '../helpers/nats.js';
+import { NATS_TLS_FLAGS, natsUserFlags, startTlsNatsServer } from '../helpers/nats-tls.js';
 
 const TLS = new URL('../fixtures/tls/', import.meta.url).pathname;
 const RUN_MS = 90_000;
@@ -99,30 +100,10 @@ describe('serve with TLS, mutual TLS for the source and JWT clients', () => {
 describeWithNats('an ingest and two gateways, all secured, on a secured NATS', () => {
   it('passes simulate through both gateways', async () => {
     const password = `s${randomBytes(12).toString('hex')}`;
-    const nats = await startNatsServer({
-      config: [
-        'tls {',
-        `  cert_file: "${TLS}server.pem"`,
-        `  key_file: "${TLS}server-key.pem"`,
-        `  ca_file: "${TLS}ca.pem"`,
-        '  verify: true',
-        '}',
-        'authorization { users = [ { user: maze, password: $MAZE_PASSWORD } ] }',
-        '',
-      ].join('\n'),
-      env: { MAZE_PASSWORD: password },
-    });
+    const nats = await startTlsNatsServer(password);
     const natsSecured = [
-      '--nats-tls-ca',
-      `${TLS}ca.pem`,
-      '--nats-tls-cert',
-      `${TLS}client.pem`,
-      '--nats-tls-key',
-      `${TLS}client-key.pem`,
-      '--nats-user',
-      'maze',
-      '--nats-password-file',
-      secretFile('nats-password', password),
+      ...NATS_TLS_FLAGS,
+      ...natsUserFlags(secretFile('nats-password', password)),
       '--log-key-file',
       secretFile('log-key', randomBytes(32).toString('hex')),
     ];

@@ -12,7 +12,8 @@ import { ErrorCode, MazeError } from '../../lib/errors.js';
 import { listen, type MazeServer } from '../../lib/net/listen.js';
 import { ServerTls, type TlsMaterial } from '../../lib/net/tls.js';
 import { collectProblems, useClosing } from '../helpers/closing.js';
-import { Collector, WAIT_MS, waitUntil, withTimeout } from '../helpers/sockets.js';
+import { Collector, waitUntil } from '../helpers/sockets.js';
+import { handshakeOf } from '../helpers/tls.js';
 
 const FIXTURES = new URL('../fixtures/tls/', import.meta.url);
 const pem = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
@@ -51,15 +52,7 @@ async function serve(tls: ServerTls, identifyTimeout?: number): Promise<MazeServ
 
 /** A TLS connection once its handshake is done (it may still be refused right after). */
 function tlsConnect(port: number, options: ConnectionOptions): Promise<TLSSocket> {
-  const socket = tracked(connect({ host: '127.0.0.1', port, ...options }));
-  return withTimeout(
-    new Promise<TLSSocket>((resolve, reject) => {
-      socket.once('secureConnect', () => resolve(socket));
-      socket.once('error', reject);
-    }),
-    WAIT_MS,
-    'a TLS handshake',
-  );
+  return handshakeOf(tracked(connect({ host: '127.0.0.1', port, ...options })));
 }
 
 /** A client identified as `user`, its output collected. */

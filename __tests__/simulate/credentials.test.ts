@@ -30,8 +30,8 @@ describe('idFieldsOf', () => {
   });
 
   it.each([
-    [{ jwtSecretFile: fixture('missing.secret') }, '--jwt-secret-file: cannot read'],
-    [{ jwtPrivateKey: fixture('missing.pem') }, '--jwt-private-key: cannot read'],
+    [{ jwtSecretFile: fixture('missing.secret') }, 'cannot read the --jwt-secret-file '],
+    [{ jwtPrivateKey: fixture('missing.pem') }, 'cannot read the --jwt-private-key '],
     [{ jwtPrivateKey: fixture('ca.pem') }, '--jwt-private-key'],
   ])('names the flag of a key file it cannot use (%j)', async (keys, message) => {
     await expect(idFieldsOf(optionsWith(keys))).rejects.toMatchObject({

@@ -15,8 +15,9 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Authenticate } from '../adapter/client-auth.js';
-import { algorithmOf, invalid, readKeyFile, secretOf } from '../jwt-keys.js';
+import { algorithmOf, invalid, secretOf } from '../jwt-keys.js';
 import { flagOf, type OptionRow } from '../options/option.js';
+import { readSettingFile } from '../options/secret-file.js';
 
 /** The ways a client can prove its user id. */
 export const CLIENT_AUTH_MODES = ['none', 'jwt'] as const;
@@ -96,7 +97,7 @@ export async function loadClientAuth(
           key: secretOf(
             SECRET_FLAG,
             jwtSecretFile,
-            readKeyFile(SECRET_FLAG, jwtSecretFile, readFile),
+            readSettingFile(jwtSecretFile, SECRET_FLAG, readFile),
           ),
           algorithm: 'HS256',
         };
@@ -113,7 +114,7 @@ function publicKeyOf(
   path: string,
   readFile: (path: string) => Buffer,
 ): { key: KeyObject; algorithm: string } {
-  const pem = readKeyFile(PUBLIC_KEY_FLAG, path, readFile);
+  const pem = readSettingFile(path, PUBLIC_KEY_FLAG, readFile);
   // Node would derive the public key from a private one: the server must not hold that.
   if (pem.includes('PRIVATE KEY')) {
     throw invalid(

@@ -12,8 +12,8 @@
  */
 import { Buffer } from 'node:buffer';
 import { createHmac, createSecretKey, KeyObject, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { ErrorCode, MazeError } from '../errors.js';
+import { type ReadBytes, readSecretFile } from '../options/secret-file.js';
 
 /**
  * Fewest bytes of a log key: HMAC-SHA-256 is as strong as its key up to the hash's 32 bytes
@@ -61,21 +61,8 @@ export function logKeyOf(secret: LogKeyInput): LogKey {
  * written by `openssl rand -hex 32 > file` is the same for every process). Throws
  * `MazeError(ERR_INVALID_OPTION)` for a file that cannot be read, is empty or too short.
  */
-export function readLogKeyFile(path: string, readFile = readFileSync): LogKey {
-  let bytes: Buffer;
-  try {
-    bytes = readFile(path);
-  } catch (error) {
-    throw new MazeError(
-      ErrorCode.InvalidOption,
-      `cannot read the logKeyFile ${path}: ${(error as Error).message}`,
-    );
-  }
-  const end = bytes.at(-1) === 0x0a ? (bytes.at(-2) === 0x0d ? -2 : -1) : bytes.length;
-  const secret = bytes.subarray(0, end);
-  if (secret.length === 0) {
-    throw new MazeError(ErrorCode.InvalidOption, `the logKeyFile ${path} is empty`);
-  }
+export function readLogKeyFile(path: string, readFile?: ReadBytes): LogKey {
+  const secret = readSecretFile(path, 'logKeyFile', readFile);
   try {
     return logKeyOf(secret);
   } catch (error) {
@@ -84,7 +71,7 @@ export function readLogKeyFile(path: string, readFile = readFileSync): LogKey {
       `the logKeyFile ${path}: ${(error as Error).message}`,
     );
   } finally {
-    bytes.fill(0);
+    secret.fill(0);
   }
 }
 

@@ -25,6 +25,11 @@ import {
 } from '@nats-io/transport-node';
 import { ErrorCode, MazeError } from '../errors.js';
 import { checkCertificateList } from '../net/pem.js';
+import {
+  type ReadBytes,
+  readSettingFile as readBytes,
+  readSecretFile,
+} from '../options/secret-file.js';
 import { messageOf } from './nats-error.js';
 
 /** Reads a file for the connection options, as UTF-8 text. */
@@ -169,14 +174,7 @@ function credsOf(path: string, readFile: ReadSettingFile): NatsAuthOptions['auth
 
 /** The secret in the file at `path`: its text less one trailing line break, not empty. */
 function secretIn(path: string, name: string, readFile: ReadSettingFile): string {
-  const text = readSettingFile(path, name, readFile);
-  const secret = text.endsWith('\r\n')
-    ? text.slice(0, -2)
-    : text.endsWith('\n')
-      ? text.slice(0, -1)
-      : text;
-  if (secret === '') throw invalid(`the ${name} ${path} is empty`);
-  return secret;
+  return readSecretFile(path, name, bytesOf(readFile)).toString('utf8');
 }
 
 function tlsOf(settings: NatsAuthSettings, readFile: ReadSettingFile): TlsOptions | undefined {
@@ -208,11 +206,12 @@ function tlsOf(settings: NatsAuthSettings, readFile: ReadSettingFile): TlsOption
 }
 
 function readSettingFile(path: string, name: string, readFile: ReadSettingFile): string {
-  try {
-    return readFile(path);
-  } catch (error) {
-    throw invalid(`cannot read the ${name} file ${path}: ${messageOf(error)}`);
-  }
+  return readBytes(path, name, bytesOf(readFile)).toString('utf8');
+}
+
+/** `readFile` as the shared readers take it. */
+function bytesOf(readFile: ReadSettingFile): ReadBytes {
+  return (path) => Buffer.from(readFile(path), 'utf8');
 }
 
 function invalid(message: string): MazeError {

@@ -10,8 +10,8 @@
  * - A token is visible ASCII without spaces (it travels in a header and is typed into curl).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { ErrorCode, MazeError } from '../errors.js';
+import { readSecretFile } from '../options/secret-file.js';
 
 /** What `Authorization` must start with (the scheme is case-insensitive). */
 const BEARER = /^bearer +/i;
@@ -55,19 +55,7 @@ function digestOf(token: string): Buffer {
  * something that cannot be a token.
  */
 export function readMonitorTokenFile(path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new MazeError(
-      ErrorCode.InvalidOption,
-      `cannot read the monitorTokenFile ${path}: ${(error as NodeJS.ErrnoException).code ?? 'failed'}`,
-    );
-  }
-  const token = text.replace(/\r?\n$/, '');
-  if (token === '') {
-    throw new MazeError(ErrorCode.InvalidOption, `the monitorTokenFile ${path} is empty`);
-  }
+  const token = readSecretFile(path, 'monitorTokenFile').toString('utf8');
   try {
     return checkMonitorToken(token);
   } catch (error) {

@@ -8,7 +8,8 @@
  * - `jose` is loaded only when a key is given, so a plain run never loads it.
  */
 import { createPrivateKey } from 'node:crypto';
-import { algorithmOf, invalid, readKeyFile, secretOf } from '../jwt-keys.js';
+import { algorithmOf, invalid, secretOf } from '../jwt-keys.js';
+import { readSettingFile } from '../options/secret-file.js';
 import type { ResolvedSimulateOptions } from './options.js';
 
 /**
@@ -34,7 +35,7 @@ export async function idFieldsOf(options: ResolvedSimulateOptions): Promise<IdFi
     jwtSecretFile === undefined
       ? privateKeyOf(jwtPrivateKey as string)
       : {
-          key: secretOf(SECRET_FLAG, jwtSecretFile, readKeyFile(SECRET_FLAG, jwtSecretFile)),
+          key: secretOf(SECRET_FLAG, jwtSecretFile, readSettingFile(jwtSecretFile, SECRET_FLAG)),
           algorithm: 'HS256',
         };
   const { SignJWT } = await import('jose');
@@ -58,7 +59,7 @@ export async function idFieldsOf(options: ResolvedSimulateOptions): Promise<IdFi
 }
 
 function privateKeyOf(path: string) {
-  const pem = readKeyFile(PRIVATE_KEY_FLAG, path);
+  const pem = readSettingFile(path, PRIVATE_KEY_FLAG);
   let key: ReturnType<typeof createPrivateKey>;
   try {
     key = createPrivateKey(pem);
