@@ -21,7 +21,8 @@ import { ErrorCode, MazeError } from '../errors.js';
 import { type GivenOf, resolveOptions } from '../options/option.js';
 import { LISTEN_OPTIONS } from './options.js';
 import { type OpenPort, openClientPort, openEventPort } from './ports.js';
-import { roomForClients, type ServerTls } from './tls.js';
+import type { ServerTls } from './tls.js';
+import { roomForClients } from './tls-handshakes.js';
 
 const log = createDebug('follower-maze:net');
 

@@ -24,11 +24,11 @@ import { type AddressInfo, createServer, type Server, type Socket } from 'node:n
 import type { Duplex, Readable } from 'node:stream';
 import type { AttachClientOptions } from '../adapter/fan-out.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
+import type { ServerTls } from './tls.js';
 import {
   EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS,
   EVENT_SOURCE_MAX_HANDSHAKES,
-  type ServerTls,
-} from './tls.js';
+} from './tls-handshakes.js';
 
 /**
  * Idle time before TCP keepalive probes a client socket: the kernel then finds a peer that is
@@ -111,7 +111,7 @@ export interface ClientPortTls {
   readonly identifyTimeout: number;
   /**
    * How many client handshakes may run now (`maxClients` less the clients attached, plus a
-   * few for half-closed clients that may give way, tls.ts `roomForClients()`).
+   * few for half-closed clients that may give way, tls-handshakes.ts `roomForClients()`).
    */
   roomForClients(): number;
 }
