@@ -111,7 +111,8 @@ type Verdict = 'pass' | 'fail' | 'lost' | 'twice';
  * A `MemoryEventLog` whose appends wait until the test releases them, in call order: each
  * released call passes to the log, fails without reaching it (`ERR_LOG_FAILED`), or reaches
  * it and then fails (an acknowledgement lost), or reaches it twice and answers the second, a
- * duplicate (a retry inside the log). With `held` false, calls pass at once.
+ * duplicate (a retry inside the log). With `held` false, calls pass at once. Its writer's
+ * record is in, so appends go at the full window.
  */
 class HeldLog implements EventLog {
   readonly inner = new MemoryEventLog();
@@ -126,7 +127,13 @@ class HeldLog implements EventLog {
   constructor(
     public held = true,
     readonly verdictOf: (call: number) => Verdict = () => 'pass',
-  ) {}
+  ) {
+    // As an ingest that ran before left it: a new log's first batch would go alone.
+    this.inner.rewriteRecord({
+      settings: { maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' },
+      firstPosition: 1,
+    });
+  }
 
   get waiting(): number {
     return this.#held.length;
@@ -586,6 +593,65 @@ describe('ingest: resume', () => {
         "another ingest recorded its first batch (position 2) as the start of the event log, not this one's (position 1); this ingest stops (0 event(s) not appended)",
       ],
     ]);
+  });
+
+  it('appends nothing after its first batch until its record lands, the source paused meanwhile', async () => {
+    const log = new MemoryEventLog();
+    let refusing = true;
+    let refusals = 0;
+    const refused: EventLog = {
+      append: (batch, fence) => log.append(batch, fence),
+      tail: () => log.tail(),
+      identity: () => log.identity(),
+      recordSettings: (settings, firstPosition) => {
+        if (!refusing) return log.recordSettings(settings, firstPosition);
+        refusals++;
+        return Promise.reject(new MazeError(ErrorCode.LogFailed, 'permissions violation'));
+      },
+      read: (fromPosition, options) => log.read(fromPosition, options),
+      close: () => log.close(),
+    };
+    const { ingest, problems } = await newIngest({ log: refused });
+    const source = attachMemorySource(ingest);
+    write(source, ['1|B\n']);
+    await appended(ingest, 1);
+    write(source, ['2|B\n', '3|B\n']);
+    // Two refusals: the second comes a retry later, with the source's lines long read.
+    await waitUntil(() => refusals >= 2, 'the record refused twice');
+    expect(await log.tail()).toEqual({ position: 1, firstSequence: 1, lastSequence: 1 });
+    expect(ingest.stats().eventsAppended).toBe(1);
+    expect(problems[0]?.message).toMatch(
+      /^cannot record the settings in the event log \(permissions violation\): trying again within 1000 ms; until it lands, readers wait at its first batch \(position 1\) and the event source is paused$/,
+    );
+    refusing = false;
+    await appended(ingest, 3);
+    await source.end();
+    await ingest.close();
+    expect(await log.identity()).toMatchObject({
+      settings: { startSequence: 1 },
+      firstPosition: 1,
+    });
+    expect(await log.tail()).toMatchObject({ lastSequence: 3 });
+  });
+
+  it('stops when the record it read changes or disappears under it', async () => {
+    const settings = { maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' };
+    for (const record of [{ settings, firstPosition: 2 }, undefined]) {
+      const log = new MemoryEventLog();
+      const { ingest, problems } = await newIngest({ log });
+      const source = attachMemorySource(ingest);
+      write(source, ['1|B\n']);
+      await appended(ingest, 1);
+      // The second batch goes only once the record landed.
+      write(source, ['2|B\n']);
+      await appended(ingest, 2);
+      log.rewriteRecord(record);
+      await waitUntil(() => ingest.stopped, 'the ingest stopped');
+      expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.LogConfig]);
+      expect(problems[0]?.message).toContain(
+        `it was {"maxFollowEdges":8388608,"startSequence":1,"delimiter":"|","firstPosition":1}, it is ${record === undefined ? 'none' : '{"maxFollowEdges":8388608,"startSequence":1,"delimiter":"|","firstPosition":2}'}`,
+      );
+    }
   });
 
   it('starts a fresh log at startSequence', async () => {

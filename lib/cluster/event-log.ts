@@ -121,6 +121,33 @@ export function checkLogEpoch(started: string, found: string, who: string): void
   );
 }
 
+/**
+ * `ERR_LOG_CONFIG` when the log no longer holds the record `known` (its writer's settings and
+ * first position, as `who` read them; nothing to check while it read none): the record is
+ * made once and never changes, so another one means a second writer recorded its own over it
+ * (two ingests started at once on a new log) or someone edited or removed it. A process that
+ * went on would judge the log's batches by a start the others no longer share.
+ */
+export function checkLogRecord(
+  known: LogIdentity | undefined,
+  found: LogIdentity,
+  who: string,
+): void {
+  if (known?.settings === undefined) return;
+  const before = recordText(known);
+  if (found.settings !== undefined && recordText(found) === before) return;
+  const now = found.settings === undefined ? 'none' : recordText(found);
+  throw new MazeError(
+    ErrorCode.LogConfig,
+    `the event log's record of its writer's settings changed after ${who} read it: it was ${before}, it is ${now} (two ingests started at once on a new log, or the stream's description was edited); ${who} stops: ${found.settings === undefined ? 'put the record back as it was, or delete the stream (and its snapshot bucket) and start the cluster on a new one' : `restart ${who} to follow the log as now recorded`}`,
+  );
+}
+
+function recordText({ settings, firstPosition }: LogIdentity): string {
+  const { maxFollowEdges, startSequence, delimiter } = settings as LogSettings;
+  return JSON.stringify({ maxFollowEdges, startSequence, delimiter, firstPosition });
+}
+
 /** The events of one append, as the ingest read them. */
 export interface EventBatch {
   /** Sequence number of the first event line. */

@@ -55,6 +55,7 @@ import { pickRows, resolveOptions } from '../options/option.js';
 import {
   checkLogDelimiter,
   checkLogEpoch,
+  checkLogRecord,
   checkLogSettings,
   type EventLog,
   isForeign,
@@ -272,9 +273,10 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       skipped: (entry, reason) => this.#skipped(entry, reason),
       report: (problem) => this.#report(problem),
       failed: (error) => this.#stop(error),
-      epoch: from.identity.epoch,
-      checkIdentity: (identity) => {
+      identity: from.identity,
+      checkIdentity: (identity, record) => {
         checkLogEpoch(from.identity.epoch, identity.epoch, 'this gateway');
+        checkLogRecord(record, identity, 'this gateway');
         // Recorded after this gateway started on a new log: checked once they are.
         checkLogSettings(identity.settings, settingsOf(options), 'this gateway');
       },

@@ -187,7 +187,7 @@ export async function recordStreamSettings(
   } catch (error) {
     throw new MazeError(
       ErrorCode.LogFailed,
-      `cannot record the settings in stream ${stream}: ${messageOf(error)}`,
+      `cannot record the settings in stream ${stream}: ${messageOf(error)} (this process's NATS user must be allowed to publish on $JS.API.STREAM.UPDATE.${stream})`,
     );
   }
   // Read again: another writer may have recorded its own first.

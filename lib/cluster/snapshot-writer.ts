@@ -34,6 +34,7 @@ import { resolveOptions, type SettingsOf } from '../options/option.js';
 import {
   checkLogDelimiter,
   checkLogEpoch,
+  checkLogRecord,
   checkLogSettings,
   type EventLog,
   type LogBatch,
@@ -170,8 +171,11 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
       apply: (batch) => this.#apply(batch),
       skipped: (entry, reason) => log('skipped position %d: %s', entry.position, reason),
       report: (problem) => this.emit('problem', problem),
-      epoch: identity.epoch,
-      checkIdentity: (found) => checkIdentity(identity, found, resolved),
+      identity,
+      checkIdentity: (found, record) => {
+        checkIdentity(identity, found, resolved);
+        checkLogRecord(record, found, 'this snapshot writer');
+      },
       failed: (error) => {
         this.#stopped = true;
         this.emit('problem', {
