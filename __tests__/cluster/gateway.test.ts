@@ -433,6 +433,26 @@ describe('Gateway: the record of the writer’s settings', () => {
     );
   });
 
+  it('refuses to start from a snapshot of a log whose record was removed, as does the snapshot writer', async () => {
+    const log = new MemoryEventLog();
+    const store = new MemorySnapshotStore();
+    const writer = track(await createSnapshotWriter({ log, store, snapshotEvents: 1 }));
+    await appendRange(log, 1, 3);
+    await waitUntil(() => store.saves > 0, 'a snapshot');
+    await writer.close();
+    log.rewriteRecord(undefined);
+    const removed =
+      /^the event log records no writer's settings, yet a snapshot of it was taken at position \d: its record was removed/;
+    await expect(createGateway({ log, snapshots: store })).rejects.toMatchObject({
+      code: ErrorCode.LogConfig,
+      message: expect.stringMatching(removed),
+    });
+    await expect(createSnapshotWriter({ log, store })).rejects.toMatchObject({
+      code: ErrorCode.LogConfig,
+      message: expect.stringMatching(removed),
+    });
+  });
+
   it('waiting at a batch for the record, says so once, naming the position, then applies it', async () => {
     const log = new MemoryEventLog();
     // A batch in the log, no record yet: its writer's, or a stray one.

@@ -143,6 +143,23 @@ export function checkLogRecord(
   );
 }
 
+/**
+ * `ERR_LOG_CONFIG` when `identity` records no writer's settings though a snapshot of this
+ * epoch (taken at `snapshotPosition`) exists: snapshots are taken only once the record is
+ * in, so someone removed it, and the log's start is unknown.
+ */
+export function checkRecordKept(
+  identity: LogIdentity,
+  snapshotPosition: number | undefined,
+  who: string,
+): void {
+  if (identity.settings !== undefined || snapshotPosition === undefined) return;
+  throw new MazeError(
+    ErrorCode.LogConfig,
+    `the event log records no writer's settings, yet a snapshot of it was taken at position ${snapshotPosition}: its record was removed (the stream's description edited), so where the log starts is unknown; ${who} refuses it: put the record back as it was, or delete the stream (and its snapshot bucket) and start the cluster on a new one`,
+  );
+}
+
 function recordText({ settings, firstPosition }: LogIdentity): string {
   const { maxFollowEdges, startSequence, delimiter } = settings as LogSettings;
   return JSON.stringify({ maxFollowEdges, startSequence, delimiter, firstPosition });

@@ -57,6 +57,7 @@ import {
   checkLogEpoch,
   checkLogRecord,
   checkLogSettings,
+  checkRecordKept,
   type EventLog,
   isForeign,
   type LogBatch,
@@ -174,6 +175,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       : await restoreNewest(core, options.snapshots, options.log, identity.epoch, (problem) =>
           refused.push(problem),
         );
+  checkRecordKept(identity, restored?.position, 'this gateway');
   const start: FollowFrom = restored ?? { position: 0 };
   // After the snapshot: the writer may save a newer one meanwhile, never one past the tail.
   // The end of the log, foreign messages included, is what to catch up with.

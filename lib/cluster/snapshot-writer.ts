@@ -36,6 +36,7 @@ import {
   checkLogEpoch,
   checkLogRecord,
   checkLogSettings,
+  checkRecordKept,
   type EventLog,
   type LogBatch,
   type LogIdentity,
@@ -110,6 +111,7 @@ export async function createSnapshotWriter(
     identity.epoch,
     (problem) => refused.push(problem),
   );
+  checkRecordKept(identity, restored?.position, 'this snapshot writer');
   const from: FollowFrom = restored ?? { position: 0 };
   return new SnapshotWriter(options, resolved, core, from, identity, refused);
 }
