@@ -44,6 +44,27 @@ function newMachine(setup: Partial<IngestMachineSetup> = {}): IngestMachine {
 
 const ok = (position: number): AppendResult => ({ position, duplicate: false });
 
+describe('IngestMachine on a log whose start is not recorded yet', () => {
+  it('sends the first batch alone, then nothing until logRecorded(), the input paused meanwhile', () => {
+    // Each 4-byte line fills a batch of its own.
+    const machine = newMachine({ logStarted: false, batchBytes: 4 });
+    machine.take(slot(1));
+    const first = actionsOf(machine);
+    expect(typesOf(first)).toEqual(['startBatchTimer', 'clearBatchTimer', 'append', 'pauseInput']);
+    machine.take(slot(2));
+    machine.take(slot(3));
+    expect(appendsOf(actionsOf(machine))).toEqual([]);
+    machine.appended(appendsOf(first)[0] as AppendAction, ok(1));
+    expect(machine.firstAppended).toBe(1);
+    // Its first batch is in: the rest waits for the record, the input still paused.
+    expect(typesOf(actionsOf(machine))).toEqual([]);
+    machine.logRecorded();
+    const after = actionsOf(machine);
+    expect(appendsOf(after).map((append) => append.batch.firstSequence)).toEqual([2, 3]);
+    expect(typesOf(after)).toEqual(['append', 'append', 'resumeInput']);
+  });
+});
+
 describe('IngestMachine batching', () => {
   it('collects lines in one batch and sends it at the end of a chunk when nothing is in flight', () => {
     const machine = newMachine();

@@ -920,6 +920,27 @@ describe('ingest: close', () => {
     ]);
   });
 
+  it('records nothing after close() returned, even when its first append is acknowledged late', async () => {
+    const log = new HeldLog();
+    // A new log: the first batch is the writer's start, recorded once it is in.
+    log.inner.rewriteRecord(undefined);
+    let recorded = 0;
+    log.recordSettings = (settings, firstPosition) => {
+      recorded++;
+      return log.inner.recordSettings(settings, firstPosition);
+    };
+    const { ingest } = await newIngest({ log, shutdownTimeout: 50 });
+    write(attachMemorySource(ingest), ['1|B\n']);
+    await waitUntil(() => log.waiting === 1, 'the first append in flight');
+    await withTimeout(ingest.close(), WAIT_MS, 'close');
+    log.release();
+    await waitUntil(() => log.inner.firstPosition === 1 && log.waiting === 0, 'the late ack');
+    await waitUntil(() => ingest.stats().batchesAppended === 1, 'the late ack taken');
+    // The batch stays outside the log, as after a crash: the next ingest starts after it.
+    expect(recorded).toBe(0);
+    expect((await log.inner.identity()).settings).toBeUndefined();
+  });
+
   it('gives up on a log that never answers after shutdownTimeout, and says so', async () => {
     const log = new HeldLog();
     const { ingest, problems } = await newIngest({ log, shutdownTimeout: 50 });
