@@ -38,7 +38,9 @@
  *   (`checkLogSettings()`), and one that finds another epoch under it stops
  *   (`ERR_LOG_REPLACED`). The writer records them once its first batch is in the log, with
  *   that batch's position: nothing published before it passes for the writer's batches, and
- *   a reader that reads a batch before the record waits for it.
+ *   a reader that reads a batch before the record waits for it. The record is made once;
+ *   a store without compare-and-set lets a second writer's land over it, so a process that
+ *   finds the record it read changed or gone stops (`checkLogRecord()`).
  * - Failures are `MazeError`s with `ERR_LOG_…` codes: rejected promises, never events.
  */
 import { MAX_ID } from '../core/constants.js';
