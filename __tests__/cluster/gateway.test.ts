@@ -468,9 +468,14 @@ describe('Gateway: the record of the writer’s settings', () => {
         context: {},
       },
     ]);
+    expect(gatewayMonitorSources(gateway).health()).toEqual({
+      ready: false,
+      reason: "waiting at position 1 for the event log's writer to record its settings",
+    });
     await log.recordSettings(SETTINGS, 1);
     await withTimeout(gateway.ready, WAIT_MS, 'ready');
     expect(gateway.stats()).toMatchObject({ batchesApplied: 1 });
+    expect(gatewayMonitorSources(gateway).health()).toEqual({ ready: true });
     expect(codes(problems)).toEqual([ErrorCode.LogUnrecorded]);
   });
 });

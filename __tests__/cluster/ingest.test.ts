@@ -620,11 +620,17 @@ describe('ingest: resume', () => {
     await waitUntil(() => refusals >= 2, 'the record refused twice');
     expect(await log.tail()).toEqual({ position: 1, firstSequence: 1, lastSequence: 1 });
     expect(ingest.stats().eventsAppended).toBe(1);
+    expect(ingestMonitorSources(ingest).health()).toEqual({
+      ready: false,
+      reason:
+        'recording its settings in the event log failed; its first batch (position 1) waits for them, and so does the event source',
+    });
     expect(problems[0]?.message).toMatch(
       /^cannot record the settings in the event log \(permissions violation\): trying again within 1000 ms; until it lands, readers wait at its first batch \(position 1\) and the event source is paused$/,
     );
     refusing = false;
     await appended(ingest, 3);
+    expect(ingestMonitorSources(ingest).health()).toEqual({ ready: true });
     await source.end();
     await ingest.close();
     expect(await log.identity()).toMatchObject({

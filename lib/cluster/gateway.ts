@@ -310,6 +310,14 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
     return this.#core.epoch;
   }
 
+  /**
+   * The position it waits at for the log's writer to record its settings, once that wait was
+   * reported (`ERR_LOG_UNRECORDED`); `undefined` otherwise.
+   */
+  get recordAwaitedAt(): number | undefined {
+    return this.#follower.recordAwaitedAt;
+  }
+
   /** Whether the gateway stopped because it cannot follow the log (see `'stopped'`). */
   get stopped(): boolean {
     return this.#stopped;

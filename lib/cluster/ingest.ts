@@ -175,6 +175,8 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   readonly #settings: LogSettings;
   /** The log's record (found at start, or this ingest's once it landed); it must not change. */
   #record: LogIdentity | undefined;
+  /** The position of its first batch while its record, once refused, has not landed. */
+  #recordRefusedAt: number | undefined;
   /** Set once `close()` is over: no record is started after it. */
   #ended = false;
   /** The record of its settings under way. */
@@ -253,6 +255,14 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   /** Whether a failed append is being recovered from (appends wait meanwhile). */
   get recovering(): boolean {
     return this.#machine.recovering;
+  }
+
+  /**
+   * The position of its first batch while the record of its settings, refused at least once,
+   * has not landed (appends wait for it); `undefined` otherwise.
+   */
+  get recordRefusedAt(): number | undefined {
+    return this.#recordRefusedAt;
   }
 
   /** Whether it takes no more event sources: closed, or stopped. */
@@ -523,6 +533,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     this.#recording = this.#log.recordSettings(this.#settings, position).then(
       (identity) => {
         this.#recording = undefined;
+        this.#recordRefusedAt = undefined;
         this.#record = identity;
         try {
           checkLogSettings(identity.settings, this.#settings, 'this ingest');
@@ -542,6 +553,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
       },
       (error: unknown) => {
         this.#recording = undefined;
+        this.#recordRefusedAt = position;
         this.#report({
           code: error instanceof MazeError ? error.code : ErrorCode.LogFailed,
           message: `cannot record the settings in the event log (${error instanceof Error ? error.message : String(error)}): trying again within ${LOG_IDENTITY_CHECK_MS} ms; until it lands, readers wait at its first batch (position ${position}) and the event source is paused`,

@@ -103,6 +103,8 @@ export class LogFollower {
   #retryTimer: NodeJS.Timeout | undefined;
   #identityTimer: NodeJS.Timeout | undefined;
   #checkingIdentity = false;
+  /** The position it has waited at for the writer's record since it reported the wait. */
+  #recordAwaitedAt: number | undefined;
   #closed = false;
   #failed = false;
 
@@ -132,6 +134,14 @@ export class LogFollower {
   /** Whether it is reading the log right now (not waiting to retry, not failed or closed). */
   get following(): boolean {
     return this.#following;
+  }
+
+  /**
+   * The position it waits at for the writer's record, once the wait was reported
+   * (`ERR_LOG_UNRECORDED`); `undefined` otherwise.
+   */
+  get recordAwaitedAt(): number | undefined {
+    return this.#recordAwaitedAt;
   }
 
   /** Read failures after which the log was opened again. */
@@ -288,11 +298,13 @@ export class LogFollower {
       this.#judge(identity);
       const { settings } = identity;
       if (settings !== undefined) {
+        this.#recordAwaitedAt = undefined;
         this.#rule = identity;
         if (this.#lastSequence === undefined) this.#lastSequence = settings.startSequence - 1;
         return identity;
       }
       if (waited < LOG_IDENTITY_CHECK_MS && waited + delay >= LOG_IDENTITY_CHECK_MS) {
+        this.#recordAwaitedAt = position;
         this.#host.report({
           code: ErrorCode.LogUnrecorded,
           message: `waiting at position ${position} for the event log's writer to record its settings (an ingest records them once its first batch is in: check that it runs and that its NATS user may update the stream); nothing from this position on is applied meanwhile`,
