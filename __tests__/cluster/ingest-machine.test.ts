@@ -65,6 +65,30 @@ describe('IngestMachine on a log whose start is not recorded yet', () => {
   });
 });
 
+describe('IngestMachine: a recovery that finds the log is not its own any more', () => {
+  it.each([
+    ['a record changed under it', ErrorCode.LogConfig],
+    ['a log created again', ErrorCode.LogReplaced],
+  ])('stops on %s instead of trying again', (_, code) => {
+    const machine = newMachine();
+    machine.take(slot(1));
+    machine.endOfChunk();
+    const append = appendsOf(actionsOf(machine))[0] as AppendAction;
+    machine.appendFailed(new MazeError(ErrorCode.LogFenced, 'fenced (test)'));
+    expect(typesOf(actionsOf(machine))).toContain('readTail');
+    machine.recoveryFailed(new MazeError(code, 'not the log it started on (test)'));
+    const stop = actionsOf(machine).find((action) => action.type === 'stop');
+    expect(stop).toMatchObject({
+      problem: {
+        code,
+        message: 'not the log it started on (test); this ingest stops (1 event(s) not appended)',
+      },
+    });
+    expect(machine.stopped).toBe(true);
+    expect(append.batch.firstSequence).toBe(1);
+  });
+});
+
 describe('IngestMachine batching', () => {
   it('collects lines in one batch and sends it at the end of a chunk when nothing is in flight', () => {
     const machine = newMachine();

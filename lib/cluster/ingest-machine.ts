@@ -521,13 +521,17 @@ export class IngestMachine {
 
   /**
    * Reading the tail or reading back failed: the recovery is tried again after the retry
-   * timer, unless the log was replaced (`ERR_LOG_REPLACED`): its positions mean other
-   * batches now, so the machine stops.
+   * timer, unless the log was replaced (`ERR_LOG_REPLACED`: its positions mean other batches
+   * now) or its record changed (`ERR_LOG_CONFIG`: another writer's start), so the machine
+   * stops.
    */
   recoveryFailed(error?: unknown): void {
     this.#readingBack = undefined;
     if (this.#abandoned || this.#stopped) return;
-    if (error instanceof MazeError && error.code === ErrorCode.LogReplaced) {
+    if (
+      error instanceof MazeError &&
+      (error.code === ErrorCode.LogReplaced || error.code === ErrorCode.LogConfig)
+    ) {
       this.replaced(error);
       return;
     }
