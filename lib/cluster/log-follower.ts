@@ -303,7 +303,7 @@ export class LogFollower {
         if (this.#lastSequence === undefined) this.#lastSequence = settings.startSequence - 1;
         return identity;
       }
-      if (waited < LOG_IDENTITY_CHECK_MS && waited + delay >= LOG_IDENTITY_CHECK_MS) {
+      if (waited >= LOG_IDENTITY_CHECK_MS && this.#recordAwaitedAt === undefined) {
         this.#recordAwaitedAt = position;
         this.#host.report({
           code: ErrorCode.LogUnrecorded,
