@@ -131,6 +131,11 @@ export const ErrorCode = {
    * epoch, whose positions mean other batches. The process stops rather than read on.
    */
   LogReplaced: 'ERR_LOG_REPLACED',
+  /**
+   * A gateway or the snapshot writer has waited a while at a batch for the log's writer to
+   * record its settings (reported once, with the position); it goes on waiting.
+   */
+  LogUnrecorded: 'ERR_LOG_UNRECORDED',
   /** Any other failure of the event log: a request timed out, the connection was lost. */
   LogFailed: 'ERR_LOG_FAILED',
   /**

@@ -392,6 +392,94 @@ describe('Gateway: one configuration and one epoch per log', () => {
   });
 });
 
+describe('Gateway: the record of the writer’s settings', () => {
+  const SETTINGS = { maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' };
+
+  it('stops when another record replaces the one it read: two writers recorded, one after the other', async () => {
+    const log = new MemoryEventLog();
+    await appendRange(log, 1, 2);
+    const { gateway, problems } = await newGateway({ log });
+    await withTimeout(gateway.ready, WAIT_MS, 'ready');
+    const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
+    // A second writer's update lands last: readers started before it judge by position 1.
+    log.rewriteRecord({ settings: SETTINGS, firstPosition: 2 });
+    const problem = await withTimeout(stopped, WAIT_MS, 'stopped');
+    expect(problem.code).toBe(ErrorCode.LogConfig);
+    expect(problem.message).toContain(
+      'the event log\'s record of its writer\'s settings changed after this gateway read it: it was {"maxFollowEdges":8388608,"startSequence":1,"delimiter":"|","firstPosition":1}, it is {"maxFollowEdges":8388608,"startSequence":1,"delimiter":"|","firstPosition":2}',
+    );
+    expect(problem.message).toContain('restart this gateway');
+    expect(codes(problems)).toEqual([ErrorCode.LogConfig]);
+  });
+
+  it('stops when the record disappears (the stream’s description edited), as does the snapshot writer', async () => {
+    const log = new MemoryEventLog();
+    const store = new MemorySnapshotStore();
+    await appendRange(log, 1, 2);
+    const { gateway } = await newGateway({ log });
+    await withTimeout(gateway.ready, WAIT_MS, 'ready');
+    const writer = track(await createSnapshotWriter({ log, store }));
+    const writerProblems = collectProblems(writer);
+    await waitUntil(() => writer.stats().snapshotLogPosition === 2, 'the snapshot writer at 2');
+    const stopped = new Promise<Problem>((resolve) => gateway.once('stopped', resolve));
+    log.rewriteRecord(undefined);
+    const problem = await withTimeout(stopped, WAIT_MS, 'stopped');
+    expect(problem.code).toBe(ErrorCode.LogConfig);
+    expect(problem.message).toContain('it is none');
+    expect(problem.message).toContain('put the record back as it was, or delete the stream');
+    await waitUntil(() => writer.stopped, 'the snapshot writer stopped');
+    expect(writerProblems[0]?.message).toContain(
+      "the event log's record of its writer's settings changed after this snapshot writer read it",
+    );
+  });
+
+  it('refuses to start from a snapshot of a log whose record was removed, as does the snapshot writer', async () => {
+    const log = new MemoryEventLog();
+    const store = new MemorySnapshotStore();
+    const writer = track(await createSnapshotWriter({ log, store, snapshotEvents: 1 }));
+    await appendRange(log, 1, 3);
+    await waitUntil(() => store.saves > 0, 'a snapshot');
+    await writer.close();
+    log.rewriteRecord(undefined);
+    const removed =
+      /^the event log records no writer's settings, yet a snapshot of it was taken at position \d: its record was removed/;
+    await expect(createGateway({ log, snapshots: store })).rejects.toMatchObject({
+      code: ErrorCode.LogConfig,
+      message: expect.stringMatching(removed),
+    });
+    await expect(createSnapshotWriter({ log, store })).rejects.toMatchObject({
+      code: ErrorCode.LogConfig,
+      message: expect.stringMatching(removed),
+    });
+  });
+
+  it('waiting at a batch for the record, says so once, naming the position, then applies it', async () => {
+    const log = new MemoryEventLog();
+    // A batch in the log, no record yet: its writer's, or a stray one.
+    await log.append({ firstSequence: 1, lastSequence: 1, lines: ['1|B\n'] }, { position: 0 });
+    const { gateway, problems } = await newGateway({ log });
+    await waitUntil(() => problems.length > 0, 'the wait reported');
+    expect(problems).toEqual([
+      {
+        code: ErrorCode.LogUnrecorded,
+        message: expect.stringMatching(
+          /^waiting at position 1 for the event log's writer to record its settings/,
+        ),
+        context: {},
+      },
+    ]);
+    expect(gatewayMonitorSources(gateway).health()).toEqual({
+      ready: false,
+      reason: "waiting at position 1 for the event log's writer to record its settings",
+    });
+    await log.recordSettings(SETTINGS, 1);
+    await withTimeout(gateway.ready, WAIT_MS, 'ready');
+    expect(gateway.stats()).toMatchObject({ batchesApplied: 1 });
+    expect(gatewayMonitorSources(gateway).health()).toEqual({ ready: true });
+    expect(codes(problems)).toEqual([ErrorCode.LogUnrecorded]);
+  });
+});
+
 describe('Gateway: a log created again under a reader that does not check epochs', () => {
   it('stops at the identity check before reading again', async () => {
     const inner = new MemoryEventLog();

@@ -44,6 +44,51 @@ function newMachine(setup: Partial<IngestMachineSetup> = {}): IngestMachine {
 
 const ok = (position: number): AppendResult => ({ position, duplicate: false });
 
+describe('IngestMachine on a log whose start is not recorded yet', () => {
+  it('sends the first batch alone, then nothing until logRecorded(), the input paused meanwhile', () => {
+    // Each 4-byte line fills a batch of its own.
+    const machine = newMachine({ logStarted: false, batchBytes: 4 });
+    machine.take(slot(1));
+    const first = actionsOf(machine);
+    expect(typesOf(first)).toEqual(['startBatchTimer', 'clearBatchTimer', 'append', 'pauseInput']);
+    machine.take(slot(2));
+    machine.take(slot(3));
+    expect(appendsOf(actionsOf(machine))).toEqual([]);
+    machine.appended(appendsOf(first)[0] as AppendAction, ok(1));
+    expect(machine.firstAppended).toBe(1);
+    // Its first batch is in: the rest waits for the record, the input still paused.
+    expect(typesOf(actionsOf(machine))).toEqual([]);
+    machine.logRecorded();
+    const after = actionsOf(machine);
+    expect(appendsOf(after).map((append) => append.batch.firstSequence)).toEqual([2, 3]);
+    expect(typesOf(after)).toEqual(['append', 'append', 'resumeInput']);
+  });
+});
+
+describe('IngestMachine: a recovery that finds the log is not its own any more', () => {
+  it.each([
+    ['a record changed under it', ErrorCode.LogConfig],
+    ['a log created again', ErrorCode.LogReplaced],
+  ])('stops on %s instead of trying again', (_, code) => {
+    const machine = newMachine();
+    machine.take(slot(1));
+    machine.endOfChunk();
+    const append = appendsOf(actionsOf(machine))[0] as AppendAction;
+    machine.appendFailed(new MazeError(ErrorCode.LogFenced, 'fenced (test)'));
+    expect(typesOf(actionsOf(machine))).toContain('readTail');
+    machine.recoveryFailed(new MazeError(code, 'not the log it started on (test)'));
+    const stop = actionsOf(machine).find((action) => action.type === 'stop');
+    expect(stop).toMatchObject({
+      problem: {
+        code,
+        message: 'not the log it started on (test); this ingest stops (1 event(s) not appended)',
+      },
+    });
+    expect(machine.stopped).toBe(true);
+    expect(append.batch.firstSequence).toBe(1);
+  });
+});
+
 describe('IngestMachine batching', () => {
   it('collects lines in one batch and sends it at the end of a chunk when nothing is in flight', () => {
     const machine = newMachine();

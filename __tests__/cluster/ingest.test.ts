@@ -111,7 +111,8 @@ type Verdict = 'pass' | 'fail' | 'lost' | 'twice';
  * A `MemoryEventLog` whose appends wait until the test releases them, in call order: each
  * released call passes to the log, fails without reaching it (`ERR_LOG_FAILED`), or reaches
  * it and then fails (an acknowledgement lost), or reaches it twice and answers the second, a
- * duplicate (a retry inside the log). With `held` false, calls pass at once.
+ * duplicate (a retry inside the log). With `held` false, calls pass at once. Its writer's
+ * record is in, so appends go at the full window.
  */
 class HeldLog implements EventLog {
   readonly inner = new MemoryEventLog();
@@ -126,7 +127,13 @@ class HeldLog implements EventLog {
   constructor(
     public held = true,
     readonly verdictOf: (call: number) => Verdict = () => 'pass',
-  ) {}
+  ) {
+    // As an ingest that ran before left it: a new log's first batch would go alone.
+    this.inner.rewriteRecord({
+      settings: { maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' },
+      firstPosition: 1,
+    });
+  }
 
   get waiting(): number {
     return this.#held.length;
@@ -588,6 +595,71 @@ describe('ingest: resume', () => {
     ]);
   });
 
+  it('appends nothing after its first batch until its record lands, the source paused meanwhile', async () => {
+    const log = new MemoryEventLog();
+    let refusing = true;
+    let refusals = 0;
+    const refused: EventLog = {
+      append: (batch, fence) => log.append(batch, fence),
+      tail: () => log.tail(),
+      identity: () => log.identity(),
+      recordSettings: (settings, firstPosition) => {
+        if (!refusing) return log.recordSettings(settings, firstPosition);
+        refusals++;
+        return Promise.reject(new MazeError(ErrorCode.LogFailed, 'permissions violation'));
+      },
+      read: (fromPosition, options) => log.read(fromPosition, options),
+      close: () => log.close(),
+    };
+    const { ingest, problems } = await newIngest({ log: refused });
+    const source = attachMemorySource(ingest);
+    write(source, ['1|B\n']);
+    await appended(ingest, 1);
+    write(source, ['2|B\n', '3|B\n']);
+    // Two refusals: the second comes a retry later, with the source's lines long read.
+    await waitUntil(() => refusals >= 2, 'the record refused twice');
+    expect(await log.tail()).toEqual({ position: 1, firstSequence: 1, lastSequence: 1 });
+    expect(ingest.stats().eventsAppended).toBe(1);
+    expect(ingestMonitorSources(ingest).health()).toEqual({
+      ready: false,
+      reason:
+        'recording its settings in the event log failed; its first batch (position 1) waits for them, and so does the event source',
+    });
+    expect(problems[0]?.message).toMatch(
+      /^cannot record the settings in the event log \(permissions violation\): trying again within 1000 ms; until it lands, readers wait at its first batch \(position 1\) and the event source is paused$/,
+    );
+    refusing = false;
+    await appended(ingest, 3);
+    expect(ingestMonitorSources(ingest).health()).toEqual({ ready: true });
+    await source.end();
+    await ingest.close();
+    expect(await log.identity()).toMatchObject({
+      settings: { startSequence: 1 },
+      firstPosition: 1,
+    });
+    expect(await log.tail()).toMatchObject({ lastSequence: 3 });
+  });
+
+  it('stops when the record it read changes or disappears under it', async () => {
+    const settings = { maxFollowEdges: 2 ** 23, startSequence: 1, delimiter: '|' };
+    for (const record of [{ settings, firstPosition: 2 }, undefined]) {
+      const log = new MemoryEventLog();
+      const { ingest, problems } = await newIngest({ log });
+      const source = attachMemorySource(ingest);
+      write(source, ['1|B\n']);
+      await appended(ingest, 1);
+      // The second batch goes only once the record landed.
+      write(source, ['2|B\n']);
+      await appended(ingest, 2);
+      log.rewriteRecord(record);
+      await waitUntil(() => ingest.stopped, 'the ingest stopped');
+      expect(problems.map((problem) => problem.code)).toEqual([ErrorCode.LogConfig]);
+      expect(problems[0]?.message).toContain(
+        `it was {"maxFollowEdges":8388608,"startSequence":1,"delimiter":"|","firstPosition":1}, it is ${record === undefined ? 'none' : '{"maxFollowEdges":8388608,"startSequence":1,"delimiter":"|","firstPosition":2}'}`,
+      );
+    }
+  });
+
   it('starts a fresh log at startSequence', async () => {
     const log = new MemoryEventLog();
     const { ingest } = await newIngest({ log, startSequence: 100 });
@@ -852,6 +924,27 @@ describe('ingest: close', () => {
         context: { connection: source.connection, lineNumber: 2, sequence: 2 },
       },
     ]);
+  });
+
+  it('records nothing after close() returned, even when its first append is acknowledged late', async () => {
+    const log = new HeldLog();
+    // A new log: the first batch is the writer's start, recorded once it is in.
+    log.inner.rewriteRecord(undefined);
+    let recorded = 0;
+    log.recordSettings = (settings, firstPosition) => {
+      recorded++;
+      return log.inner.recordSettings(settings, firstPosition);
+    };
+    const { ingest } = await newIngest({ log, shutdownTimeout: 50 });
+    write(attachMemorySource(ingest), ['1|B\n']);
+    await waitUntil(() => log.waiting === 1, 'the first append in flight');
+    await withTimeout(ingest.close(), WAIT_MS, 'close');
+    log.release();
+    await waitUntil(() => log.inner.firstPosition === 1 && log.waiting === 0, 'the late ack');
+    await waitUntil(() => ingest.stats().batchesAppended === 1, 'the late ack taken');
+    // The batch stays outside the log, as after a crash: the next ingest starts after it.
+    expect(recorded).toBe(0);
+    expect((await log.inner.identity()).settings).toBeUndefined();
   });
 
   it('gives up on a log that never answers after shutdownTimeout, and says so', async () => {

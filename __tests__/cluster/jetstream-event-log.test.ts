@@ -5,6 +5,9 @@
  * unreachable or runs without JetStream. Skipped without `nats-server` unless
  * `FOLLOWER_MAZE_REQUIRE_NATS=1`. Every wait is bounded; every connection is closed.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
@@ -266,6 +269,75 @@ function withJetStream(): void {
       await gateway.close();
     }
   });
+
+  it('stops a running gateway when the stream’s description no longer holds the record it read', async () => {
+    const log = await open('EDITED');
+    await appendRange(log, 1, 2);
+    const gateway = await createGateway({ log });
+    try {
+      await withTimeout(gateway.ready, 5_000, 'the gateway ready');
+      const stopped = new Promise<{ code: string; message: string }>((resolve) =>
+        gateway.once('stopped', resolve),
+      );
+      // Last writer wins: another ingest's record, or an operator's edit, lands over it.
+      const record = {
+        maxFollowEdges: 2 ** 23,
+        startSequence: 1,
+        delimiter: '|',
+        firstPosition: 2,
+      };
+      await (await jetstreamManager(admin)).streams.update('EDITED', {
+        description: `follower-maze log settings ${JSON.stringify(record)}`,
+      });
+      const problem = await withTimeout(stopped, 5_000, 'the gateway stopped');
+      expect(problem.code).toBe(ErrorCode.LogConfig);
+      expect(problem.message).toContain(`it is ${JSON.stringify(record)}`);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('an ingest whose NATS user may not update the stream says so and appends nothing past its first batch', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'follower-maze-update-'));
+    const passwordFile = join(dir, 'password');
+    writeFileSync(passwordFile, 'pwingest\n', { mode: 0o600 });
+    const limited = await startNatsServer({
+      config: [
+        'authorization {',
+        '  users = [{ user: ingest, password: pwingest, permissions: {',
+        '    publish = { allow: [">"], deny: ["$JS.API.STREAM.UPDATE.>"] }, subscribe = ">"',
+        '  } }]',
+        '}',
+      ].join('\n'),
+    });
+    const log = await connectEventLog({
+      natsUrl: limited.url,
+      natsUser: 'ingest',
+      natsPasswordFile: passwordFile,
+      natsStream: 'NO_UPDATE',
+      natsSubject: 'js.NO_UPDATE',
+    });
+    const ingest = await createIngest({ log });
+    const problems: { code: string; message: string }[] = [];
+    ingest.on('problem', (problem) => problems.push(problem));
+    try {
+      const source = attachMemorySource(ingest);
+      source.peer.write('1|B\n');
+      await waitUntil(() => ingest.stats().eventsAppended === 1, 'the first batch', 10_000);
+      source.peer.write('2|B\n3|B\n');
+      await waitUntil(() => problems.length >= 2, 'the record refused twice', 20_000);
+      expect(problems[0]?.message).toContain(
+        "this process's NATS user must be allowed to publish on $JS.API.STREAM.UPDATE.NO_UPDATE",
+      );
+      expect(await log.tail()).toEqual({ position: 1, firstSequence: 1, lastSequence: 1 });
+      expect(ingest.stats().eventsAppended).toBe(1);
+    } finally {
+      await ingest.close();
+      await log.close();
+      await limited.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it('takes a stream made without the mark as one whose writer has recorded nothing; refuses a broken record', async () => {
     const manager = await jetstreamManager(admin);

@@ -38,7 +38,9 @@
  *   (`checkLogSettings()`), and one that finds another epoch under it stops
  *   (`ERR_LOG_REPLACED`). The writer records them once its first batch is in the log, with
  *   that batch's position: nothing published before it passes for the writer's batches, and
- *   a reader that reads a batch before the record waits for it.
+ *   a reader that reads a batch before the record waits for it. The record is made once;
+ *   a store without compare-and-set lets a second writer's land over it, so a process that
+ *   finds the record it read changed or gone stops (`checkLogRecord()`).
  * - Failures are `MazeError`s with `ERR_LOG_…` codes: rejected promises, never events.
  */
 import { MAX_ID } from '../core/constants.js';
@@ -119,6 +121,50 @@ export function checkLogEpoch(started: string, found: string, who: string): void
     ErrorCode.LogReplaced,
     `the event log was deleted and created again: it is epoch ${found}, not ${started} as when ${who} started, and its positions now mean other batches; restart ${who} to start afresh on the new log`,
   );
+}
+
+/**
+ * `ERR_LOG_CONFIG` when the log no longer holds the record `known` (its writer's settings and
+ * first position, as `who` read them; nothing to check while it read none): the record is
+ * made once and never changes, so another one means a second writer recorded its own over it
+ * (two ingests started at once on a new log) or someone edited or removed it. A process that
+ * went on would judge the log's batches by a start the others no longer share.
+ */
+export function checkLogRecord(
+  known: LogIdentity | undefined,
+  found: LogIdentity,
+  who: string,
+): void {
+  if (known?.settings === undefined) return;
+  const before = recordText(known);
+  if (found.settings !== undefined && recordText(found) === before) return;
+  const now = found.settings === undefined ? 'none' : recordText(found);
+  throw new MazeError(
+    ErrorCode.LogConfig,
+    `the event log's record of its writer's settings changed after ${who} read it: it was ${before}, it is ${now} (two ingests started at once on a new log, or the stream's description was edited); ${who} stops: ${found.settings === undefined ? 'put the record back as it was, or delete the stream (and its snapshot bucket) and start the cluster on a new one' : `restart ${who} to follow the log as now recorded`}`,
+  );
+}
+
+/**
+ * `ERR_LOG_CONFIG` when `identity` records no writer's settings though a snapshot of this
+ * epoch (taken at `snapshotPosition`) exists: snapshots are taken only once the record is
+ * in, so someone removed it, and the log's start is unknown.
+ */
+export function checkRecordKept(
+  identity: LogIdentity,
+  snapshotPosition: number | undefined,
+  who: string,
+): void {
+  if (identity.settings !== undefined || snapshotPosition === undefined) return;
+  throw new MazeError(
+    ErrorCode.LogConfig,
+    `the event log records no writer's settings, yet a snapshot of it was taken at position ${snapshotPosition}: its record was removed (the stream's description edited), so where the log starts is unknown; ${who} refuses it: put the record back as it was, or delete the stream (and its snapshot bucket) and start the cluster on a new one`,
+  );
+}
+
+function recordText({ settings, firstPosition }: LogIdentity): string {
+  const { maxFollowEdges, startSequence, delimiter } = settings as LogSettings;
+  return JSON.stringify({ maxFollowEdges, startSequence, delimiter, firstPosition });
 }
 
 /** The events of one append, as the ingest read them. */

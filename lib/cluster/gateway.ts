@@ -55,7 +55,9 @@ import { pickRows, resolveOptions } from '../options/option.js';
 import {
   checkLogDelimiter,
   checkLogEpoch,
+  checkLogRecord,
   checkLogSettings,
+  checkRecordKept,
   type EventLog,
   isForeign,
   type LogBatch,
@@ -173,6 +175,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       : await restoreNewest(core, options.snapshots, options.log, identity.epoch, (problem) =>
           refused.push(problem),
         );
+  checkRecordKept(identity, restored?.position, 'this gateway');
   const start: FollowFrom = restored ?? { position: 0 };
   // After the snapshot: the writer may save a newer one meanwhile, never one past the tail.
   // The end of the log, foreign messages included, is what to catch up with.
@@ -272,9 +275,10 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
       skipped: (entry, reason) => this.#skipped(entry, reason),
       report: (problem) => this.#report(problem),
       failed: (error) => this.#stop(error),
-      epoch: from.identity.epoch,
-      checkIdentity: (identity) => {
+      identity: from.identity,
+      checkIdentity: (identity, record) => {
         checkLogEpoch(from.identity.epoch, identity.epoch, 'this gateway');
+        checkLogRecord(record, identity, 'this gateway');
         // Recorded after this gateway started on a new log: checked once they are.
         checkLogSettings(identity.settings, settingsOf(options), 'this gateway');
       },
@@ -304,6 +308,14 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
   /** The epoch its resume-aware clients are given: the log's (docs/protocol.md §12). */
   get epoch(): string {
     return this.#core.epoch;
+  }
+
+  /**
+   * The position it waits at for the log's writer to record its settings, once that wait was
+   * reported (`ERR_LOG_UNRECORDED`); `undefined` otherwise.
+   */
+  get recordAwaitedAt(): number | undefined {
+    return this.#follower.recordAwaitedAt;
   }
 
   /** Whether the gateway stopped because it cannot follow the log (see `'stopped'`). */

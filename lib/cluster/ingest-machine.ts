@@ -23,7 +23,10 @@
  *   first batch (`firstAppended`), which its driver then records.
  * - Window: at most `appendWindow` appends are in flight, each fenced on the one before it
  *   (`fenceAfter()`); the input is paused while the window is full or a recovery runs, so at
- *   most two closed batches wait besides the window.
+ *   most two closed batches wait besides the window. Until the log records a writer's start
+ *   (`logRecorded()`), the window is one append, and none once the first batch is in: only
+ *   that batch is at risk while the record is late (a restarted ingest would take what
+ *   follows it as before the log's start).
  * - Message ids: each batch gets its id when it closes (`newMessageId`, unguessable by anyone
  *   else) and keeps it when appended again, so the log dedupes a retry of its own. An append
  *   answered as a duplicate whose batch the recovery does not find in the log met someone
@@ -518,22 +521,31 @@ export class IngestMachine {
 
   /**
    * Reading the tail or reading back failed: the recovery is tried again after the retry
-   * timer, unless the log was replaced (`ERR_LOG_REPLACED`): its positions mean other
-   * batches now, so the machine stops.
+   * timer, unless the log was replaced (`ERR_LOG_REPLACED`: its positions mean other batches
+   * now) or its record changed (`ERR_LOG_CONFIG`: another writer's start), so the machine
+   * stops.
    */
   recoveryFailed(error?: unknown): void {
     this.#readingBack = undefined;
     if (this.#abandoned || this.#stopped) return;
-    if (error instanceof MazeError && error.code === ErrorCode.LogReplaced) {
+    if (
+      error instanceof MazeError &&
+      (error.code === ErrorCode.LogReplaced || error.code === ErrorCode.LogConfig)
+    ) {
       this.replaced(error);
       return;
     }
     this.#retryLater();
   }
 
-  /** The log records a writer's start now (read by the driver before a recovery reads the tail). */
+  /**
+   * The log records a writer's start now: this machine's (its driver recorded it), or
+   * another's (read before a recovery reads the tail). Appends resume at full window.
+   */
   logRecorded(): void {
+    if (this.#logStarted) return;
     this.#logStarted = true;
+    this.#pump();
   }
 
   /**
@@ -608,7 +620,7 @@ export class IngestMachine {
   #pump(): void {
     if (!this.#recovering && !this.#stopped) {
       for (const outgoing of this.#outgoing) {
-        if (this.#inFlight >= this.#appendWindow) break;
+        if (this.#inFlight >= this.#window()) break;
         if (outgoing.state === 'queued') this.#send(outgoing);
       }
     }
@@ -727,10 +739,17 @@ export class IngestMachine {
   }
 
   #updateFlow(): void {
-    const hold = !this.#stopped && (this.#recovering || this.#inFlight >= this.#appendWindow);
+    const hold = !this.#stopped && (this.#recovering || this.#inFlight >= this.#window());
     if (hold === this.#inputHeld) return;
     this.#inputHeld = hold;
     this.#actions.push(hold ? PAUSE_INPUT : RESUME_INPUT);
+  }
+
+  // Before the log's start is recorded, its first batch goes alone and the rest wait for the
+  // record: a record that never lands must not leave more events outside the log.
+  #window(): number {
+    if (this.#logStarted) return this.#appendWindow;
+    return this.#firstAppended === undefined ? 1 : 0;
   }
 
   #checkIdle(): void {

@@ -21,10 +21,13 @@
  *   no settings yet the ingest records its own (`LogSettings`) once its first batch is in
  *   the log (acknowledged, or found by a recovery), with that batch's position: its append
  *   was fenced on the log's last message, so whatever the log held before, published by
- *   anyone, is not the log's, and nothing published meanwhile can take that position. A
- *   failed record is tried again every `LOG_IDENTITY_CHECK_MS` and before `close()` ends; a
- *   record found to be another writer's, or to hold other settings, stops the ingest. A log
- *   that records other settings at start is refused (`ERR_LOG_CONFIG`).
+ *   anyone, is not the log's, and nothing published meanwhile can take that position. Until
+ *   the record lands nothing more is appended (the source is paused), so only that batch is
+ *   at risk; a failed record is reported, tried again every `LOG_IDENTITY_CHECK_MS` and
+ *   before `close()` ends, never after. A record found to be another writer's, or to hold
+ *   other settings, stops the ingest, and so does a record that changes or disappears once
+ *   read (`checkLogRecord()`, with the epoch). A log that records other settings at start is
+ *   refused (`ERR_LOG_CONFIG`).
  * - Timers (batch delay `INGEST_BATCH_DELAY_MS`, recovery retry `INGEST_RECOVERY_RETRY_MS`)
  *   are unref'd; a read during recovery is bounded by `EVENT_LOG_REQUEST_TIMEOUT_MS`.
  * - The log's epoch is read at start, every `LOG_IDENTITY_CHECK_MS` while the ingest runs
@@ -50,6 +53,7 @@ import {
   type AppendResult,
   checkLogDelimiter,
   checkLogEpoch,
+  checkLogRecord,
   checkLogSettings,
   EVENT_LOG_REQUEST_TIMEOUT_MS,
   type EventLog,
@@ -169,8 +173,12 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   readonly #epoch: string;
   /** What it records in a log that records no settings yet. */
   readonly #settings: LogSettings;
-  /** Whether the log records settings (this ingest's, or found at start). */
-  #recorded: boolean;
+  /** The log's record (found at start, or this ingest's once it landed); it must not change. */
+  #record: LogIdentity | undefined;
+  /** The position of its first batch while its record, once refused, has not landed. */
+  #recordRefusedAt: number | undefined;
+  /** Set once `close()` is over: no record is started after it. */
+  #ended = false;
   /** The record of its settings under way. */
   #recording: Promise<void> | undefined;
   readonly #shutdownTimeout: number;
@@ -205,7 +213,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
       startSequence: options.startSequence,
       delimiter: options.delimiter,
     };
-    this.#recorded = identity.settings !== undefined;
+    this.#record = identity.settings === undefined ? undefined : identity;
     this.#shutdownTimeout = options.shutdownTimeout;
     this.#machine = new IngestMachine({
       tail: tail?.batch,
@@ -247,6 +255,14 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   /** Whether a failed append is being recovered from (appends wait meanwhile). */
   get recovering(): boolean {
     return this.#machine.recovering;
+  }
+
+  /**
+   * The position of its first batch while the record of its settings, refused at least once,
+   * has not landed (appends wait for it); `undefined` otherwise.
+   */
+  get recordRefusedAt(): number | undefined {
+    return this.#recordRefusedAt;
   }
 
   /** Whether it takes no more event sources: closed, or stopped. */
@@ -338,6 +354,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     // Without the record, readers would wait at the batches appended.
     this.#recordStart();
     await this.#recording;
+    this.#ended = true;
     this.#machine.closeEnded(flushed ? undefined : this.#shutdownTimeout);
     clearInterval(this.#identityTimer);
     this.#perform();
@@ -449,9 +466,14 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     this.#recordStart();
     this.#checkingIdentity = true;
     try {
-      checkLogEpoch(this.#epoch, (await this.#log.identity()).epoch, 'this ingest');
+      const identity = await this.#log.identity();
+      checkLogEpoch(this.#epoch, identity.epoch, 'this ingest');
+      checkLogRecord(this.#record, identity, 'this ingest');
     } catch (error) {
-      if (error instanceof MazeError && error.code === ErrorCode.LogReplaced) {
+      if (
+        error instanceof MazeError &&
+        (error.code === ErrorCode.LogReplaced || error.code === ErrorCode.LogConfig)
+      ) {
         this.#machine.replaced(error);
         this.#perform();
       }
@@ -467,6 +489,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
       // would write a second log's events into it.
       const identity = await this.#log.identity();
       checkLogEpoch(this.#epoch, identity.epoch, 'this ingest');
+      checkLogRecord(this.#record, identity, 'this ingest');
       // Recorded by another writer: its batches are the log's, and this one is second.
       if (identity.settings !== undefined) this.#machine.logRecorded();
       tail = await this.#log.tail();
@@ -502,12 +525,16 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   // header): its append was fenced, so no one else's message can hold that position.
   #recordStart(): void {
     const position = this.#machine.firstAppended;
-    if (this.#recorded || this.#recording !== undefined || position === undefined) return;
-    if (this.#machine.stopped) return;
+    if (this.#record !== undefined || this.#recording !== undefined || position === undefined) {
+      return;
+    }
+    // After close(), the log may be closing under it: the batch stays outside the log.
+    if (this.#machine.stopped || this.#ended) return;
     this.#recording = this.#log.recordSettings(this.#settings, position).then(
       (identity) => {
         this.#recording = undefined;
-        this.#recorded = true;
+        this.#recordRefusedAt = undefined;
+        this.#record = identity;
         try {
           checkLogSettings(identity.settings, this.#settings, 'this ingest');
           if (identity.firstPosition !== position) {
@@ -519,13 +546,17 @@ export class Ingest extends EventEmitter<IngestEventMap> {
         } catch (error) {
           this.#machine.replaced(error as MazeError);
           this.#perform();
+          return;
         }
+        this.#machine.logRecorded();
+        this.#perform();
       },
       (error: unknown) => {
         this.#recording = undefined;
+        this.#recordRefusedAt = position;
         this.#report({
           code: error instanceof MazeError ? error.code : ErrorCode.LogFailed,
-          message: `cannot record the settings in the event log (${error instanceof Error ? error.message : String(error)}): trying again within ${LOG_IDENTITY_CHECK_MS} ms; readers wait for them`,
+          message: `cannot record the settings in the event log (${error instanceof Error ? error.message : String(error)}): trying again within ${LOG_IDENTITY_CHECK_MS} ms; until it lands, readers wait at its first batch (position ${position}) and the event source is paused`,
           context: {},
         });
       },

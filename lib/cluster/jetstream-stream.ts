@@ -12,7 +12,9 @@
  *   `firstPosition`): nats-server 2.9 has no stream metadata. Whoever creates the stream
  *   (ingest, gateway, snapshot writer) marks it with the description `SETTINGS_PENDING`; any
  *   description but a record (that mark, none, an operator's) means "not recorded yet", and
- *   the writer replaces it with its settings once its first batch is in the stream. A
+ *   the writer replaces it with its settings once its first batch is in the stream (an
+ *   update of the whole configuration, not a compare-and-set: every process compares the
+ *   record it read with the stream's, `checkLogRecord()`). A
  *   description that opens like a record but is none is refused (`ERR_LOG_CONFIG`): the
  *   settings the log was written with are unknown.
  */
@@ -187,7 +189,7 @@ export async function recordStreamSettings(
   } catch (error) {
     throw new MazeError(
       ErrorCode.LogFailed,
-      `cannot record the settings in stream ${stream}: ${messageOf(error)}`,
+      `cannot record the settings in stream ${stream}: ${messageOf(error)} (this process's NATS user must be allowed to publish on $JS.API.STREAM.UPDATE.${stream})`,
     );
   }
   // Read again: another writer may have recorded its own first.

@@ -14,7 +14,8 @@
  * - The writer records its settings once its first batch is in the log: a batch read while
  *   nothing is recorded may be that one, so the follower waits there for the record (the
  *   identity read again after `RECORD_WAIT_MIN_MS`, doubling up to `LOG_IDENTITY_CHECK_MS`),
- *   then judges it and every later entry by the record, without asking again.
+ *   then judges it and every later entry by the record, without asking again. A wait longer
+ *   than `LOG_IDENTITY_CHECK_MS` is reported once (`ERR_LOG_UNRECORDED`, with the position).
  * - Holding: while `hold()` is in force the follower calls no `next()`, so the log is not
  *   pulled (its reader's read-ahead bounds what waits); `whileHeld()` lets the host wait
  *   inside a batch too. `release()` and `close()` end every wait.
@@ -26,7 +27,8 @@
  * - Identity: readers are opened with the host's epoch, so a reader that opens on a log
  *   deleted and created again fails (`ERR_LOG_REPLACED`); besides, the log's identity is read
  *   every `LOG_IDENTITY_CHECK_MS` and before reading again after a failure, and the host's
- *   `checkIdentity()` judges it (the epoch, settings recorded since). What it throws is
+ *   `checkIdentity()` judges it (the epoch, settings recorded since, and the record the
+ *   follower read first, which must not change: `checkLogRecord()`). What it throws is
  *   `failed()`.
  */
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
@@ -70,10 +72,14 @@ export interface LogFollowerHost {
   report(problem: Problem): void;
   /** The log cannot be followed any more; called once, never after `close()`. */
   failed(error: MazeError): void;
-  /** Throws a `MazeError` when the log is no longer the one the host started on, or unfit. */
-  checkIdentity(identity: LogIdentity): void;
-  /** The epoch the host started on: its readers refuse another (`ReadOptions.epoch`). */
-  readonly epoch: string;
+  /**
+   * Throws a `MazeError` when the log is no longer the one the host started on, or unfit:
+   * `record` is the first record of its writer's settings the follower read (or the host's
+   * `identity` held), which the log must still hold.
+   */
+  checkIdentity(identity: LogIdentity, record: LogIdentity | undefined): void;
+  /** The identity the host started on: its readers refuse another epoch (`ReadOptions.epoch`). */
+  readonly identity: LogIdentity;
 }
 
 export class LogFollower {
@@ -83,6 +89,8 @@ export class LogFollower {
   #lastSequence: number | undefined;
   /** The log's identity once its writer recorded settings, read when a batch comes. */
   #rule: LogIdentity | undefined;
+  /** The first record of the writer's settings read: see `LogFollowerHost.checkIdentity()`. */
+  #record: LogIdentity | undefined;
   #skipped = 0;
   #reader: LogReader | undefined;
   #following = false;
@@ -95,6 +103,8 @@ export class LogFollower {
   #retryTimer: NodeJS.Timeout | undefined;
   #identityTimer: NodeJS.Timeout | undefined;
   #checkingIdentity = false;
+  /** The position it has waited at for the writer's record since it reported the wait. */
+  #recordAwaitedAt: number | undefined;
   #closed = false;
   #failed = false;
 
@@ -103,6 +113,7 @@ export class LogFollower {
     this.#position = from.position;
     this.#lastSequence = from.lastSequence;
     this.#host = host;
+    this.#record = host.identity.settings === undefined ? undefined : host.identity;
   }
 
   /** The position of the last entry read: a batch applied, or one skipped. */
@@ -123,6 +134,14 @@ export class LogFollower {
   /** Whether it is reading the log right now (not waiting to retry, not failed or closed). */
   get following(): boolean {
     return this.#following;
+  }
+
+  /**
+   * The position it waits at for the writer's record, once the wait was reported
+   * (`ERR_LOG_UNRECORDED`); `undefined` otherwise.
+   */
+  get recordAwaitedAt(): number | undefined {
+    return this.#recordAwaitedAt;
   }
 
   /** Read failures after which the log was opened again. */
@@ -179,10 +198,10 @@ export class LogFollower {
       let reader: LogReader | undefined;
       try {
         // A read failed: the stream may have been deleted, and created again since.
-        if (again) this.#host.checkIdentity(await this.#log.identity());
+        if (again) this.#judge(await this.#log.identity());
         again = true;
         if (this.#closed || this.#failed) return;
-        reader = this.#log.read(this.#position + 1, { epoch: this.#host.epoch });
+        reader = this.#log.read(this.#position + 1, { epoch: this.#host.identity.epoch });
         this.#reader = reader;
         this.#following = true;
         for (;;) {
@@ -223,7 +242,7 @@ export class LogFollower {
     if (this.#checkingIdentity || this.#closed || this.#failed) return;
     this.#checkingIdentity = true;
     try {
-      this.#host.checkIdentity(await this.#log.identity());
+      this.#judge(await this.#log.identity());
     } catch (error) {
       if (!isRetryable(error)) {
         this.#fail(error);
@@ -249,7 +268,7 @@ export class LogFollower {
     }
     let rule = this.#rule;
     if (rule === undefined && !isForeign(entry)) {
-      rule = await this.#learnStart();
+      rule = await this.#learnStart(entry.position);
       if (rule === undefined || this.#closed || this.#failed) return false;
     }
     const reason =
@@ -271,21 +290,38 @@ export class LogFollower {
 
   // The identity with the writer's record, once there (see the header); from an empty start,
   // the number before the recorded first one too. `undefined`: closed while waiting.
-  async #learnStart(): Promise<LogIdentity | undefined> {
+  async #learnStart(position: number): Promise<LogIdentity | undefined> {
     let delay = RECORD_WAIT_MIN_MS;
+    let waited = 0;
     for (;;) {
       const identity = await this.#log.identity();
-      this.#host.checkIdentity(identity);
+      this.#judge(identity);
       const { settings } = identity;
       if (settings !== undefined) {
+        this.#recordAwaitedAt = undefined;
         this.#rule = identity;
         if (this.#lastSequence === undefined) this.#lastSequence = settings.startSequence - 1;
         return identity;
       }
+      if (waited >= LOG_IDENTITY_CHECK_MS && this.#recordAwaitedAt === undefined) {
+        this.#recordAwaitedAt = position;
+        this.#host.report({
+          code: ErrorCode.LogUnrecorded,
+          message: `waiting at position ${position} for the event log's writer to record its settings (an ingest records them once its first batch is in: check that it runs and that its NATS user may update the stream); nothing from this position on is applied meanwhile`,
+          context: {},
+        });
+      }
       await this.#pause(delay);
       if (this.#closed || this.#failed) return undefined;
+      waited += delay;
       delay = Math.min(delay * 2, LOG_IDENTITY_CHECK_MS);
     }
+  }
+
+  // The host's check, with the first record read; remembers that record.
+  #judge(identity: LogIdentity): void {
+    this.#host.checkIdentity(identity, this.#record);
+    if (identity.settings !== undefined) this.#record ??= identity;
   }
 
   // `ms`, cut short by close().

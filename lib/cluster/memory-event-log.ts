@@ -14,7 +14,8 @@
  *   subject can: no message id, no fence; a reader gets them back as a batch if they decode
  *   as one (signed with the log key, when it has one), else as a `LogForeign` entry.
  * - Its epoch is a random id; `replace()` empties it as deleting and creating its stream
- *   again would, under a new one.
+ *   again would, under a new one; `rewriteRecord()` changes its record as a second writer or
+ *   an operator editing the stream's description could.
  */
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
@@ -179,6 +180,19 @@ export class MemoryEventLog implements EventLog {
       this.#firstPosition = firstPosition;
     }
     return this.identity();
+  }
+
+  /**
+   * Replaces the record of the writer's settings (`undefined`: removes it), as a second
+   * writer's update of the stream's description, or an operator's edit of it, would: for
+   * tests of the readers that must notice.
+   */
+  rewriteRecord(
+    record: { readonly settings: LogSettings; readonly firstPosition: number } | undefined,
+  ): void {
+    this.#checkOpen();
+    this.#settings = record === undefined ? undefined : Object.freeze({ ...record.settings });
+    this.#firstPosition = record?.firstPosition ?? 1;
   }
 
   /**

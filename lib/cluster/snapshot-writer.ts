@@ -34,7 +34,9 @@ import { resolveOptions, type SettingsOf } from '../options/option.js';
 import {
   checkLogDelimiter,
   checkLogEpoch,
+  checkLogRecord,
   checkLogSettings,
+  checkRecordKept,
   type EventLog,
   type LogBatch,
   type LogIdentity,
@@ -109,6 +111,7 @@ export async function createSnapshotWriter(
     identity.epoch,
     (problem) => refused.push(problem),
   );
+  checkRecordKept(identity, restored?.position, 'this snapshot writer');
   const from: FollowFrom = restored ?? { position: 0 };
   return new SnapshotWriter(options, resolved, core, from, identity, refused);
 }
@@ -170,8 +173,11 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
       apply: (batch) => this.#apply(batch),
       skipped: (entry, reason) => log('skipped position %d: %s', entry.position, reason),
       report: (problem) => this.emit('problem', problem),
-      epoch: identity.epoch,
-      checkIdentity: (found) => checkIdentity(identity, found, resolved),
+      identity,
+      checkIdentity: (found, record) => {
+        checkIdentity(identity, found, resolved);
+        checkLogRecord(record, found, 'this snapshot writer');
+      },
       failed: (error) => {
         this.#stopped = true;
         this.emit('problem', {

@@ -3,8 +3,9 @@
  * counters, and the gateway's clients.
  *
  * Health: an ingest is ready while it appends (not closing, not stopped by another writer,
- * not recovering from a failed append); a gateway once it has caught up with the log and while
- * it follows it (not waiting to read again after a failure, not stopped, not closing).
+ * not recovering from a failed append, its settings' record not refused); a gateway once it
+ * has caught up with the log and while it follows it (not waiting to read again after a
+ * failure, not waiting long for the writer's record, not stopped, not closing).
  */
 import type { Gateway, GatewayStats } from '../cluster/gateway.js';
 import type { Ingest, IngestStats } from '../cluster/ingest.js';
@@ -127,6 +128,13 @@ export function ingestMonitorSources(
       if (ingest.recovering) {
         return { ready: false, reason: 'an append failed; resuming from the event log tail' };
       }
+      const refusedAt = ingest.recordRefusedAt;
+      if (refusedAt !== undefined) {
+        return {
+          ready: false,
+          reason: `recording its settings in the event log failed; its first batch (position ${refusedAt}) waits for them, and so does the event source`,
+        };
+      }
       return { ready: true };
     },
     stats: () => ({ ...ingest.stats(), ...writer?.stats() }),
@@ -143,6 +151,13 @@ export function gatewayMonitorSources(gateway: Gateway, log?: LogConnection): Mo
       if (gateway.stopped) return { ready: false, reason: 'the gateway cannot follow the log' };
       if (gateway.closed) return { ready: false, reason: 'the gateway is shutting down' };
       if (log?.connected === false) return DISCONNECTED;
+      const awaitedAt = gateway.recordAwaitedAt;
+      if (awaitedAt !== undefined) {
+        return {
+          ready: false,
+          reason: `waiting at position ${awaitedAt} for the event log's writer to record its settings`,
+        };
+      }
       if (!stats.caughtUp) {
         return {
           ready: false,
