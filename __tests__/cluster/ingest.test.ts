@@ -616,10 +616,11 @@ describe('ingest: resume', () => {
     write(source, ['1|B\n']);
     await appended(ingest, 1);
     write(source, ['2|B\n', '3|B\n']);
-    // Two refusals: the second comes a retry later, with the source's lines long read.
+    // Two refusals: the second comes a retry later, with the source's lines long written.
     await waitUntil(() => refusals >= 2, 'the record refused twice');
     expect(await log.tail()).toEqual({ position: 1, firstSequence: 1, lastSequence: 1 });
-    expect(ingest.stats().eventsAppended).toBe(1);
+    // Paused: its lines stay unread in the source, not taken and held.
+    expect(ingest.stats()).toMatchObject({ eventsAppended: 1, eventsReceived: 1 });
     expect(ingestMonitorSources(ingest).health()).toEqual({
       ready: false,
       reason:
@@ -638,6 +639,73 @@ describe('ingest: resume', () => {
       firstPosition: 1,
     });
     expect(await log.tail()).toMatchObject({ lastSequence: 3 });
+  });
+
+  it('takes a record answered without settings as refused: retried, reported, nothing more appended', async () => {
+    const log = new MemoryEventLog();
+    let blank = true;
+    let answers = 0;
+    const blanked: EventLog = {
+      append: (batch, fence) => log.append(batch, fence),
+      tail: () => log.tail(),
+      identity: () => log.identity(),
+      // The record reset between its write and its re-read.
+      recordSettings: (settings, firstPosition) => {
+        answers++;
+        return blank ? log.identity() : log.recordSettings(settings, firstPosition);
+      },
+      read: (fromPosition, options) => log.read(fromPosition, options),
+      close: () => log.close(),
+    };
+    const { ingest, problems } = await newIngest({ log: blanked });
+    const source = attachMemorySource(ingest);
+    write(source, ['1|B\n']);
+    await appended(ingest, 1);
+    write(source, ['2|B\n', '3|B\n']);
+    await waitUntil(() => answers >= 2, 'the record tried twice');
+    expect(await log.tail()).toEqual({ position: 1, firstSequence: 1, lastSequence: 1 });
+    expect(ingest.stats()).toMatchObject({ eventsAppended: 1, eventsReceived: 1 });
+    expect(ingest.recordRefusedAt).toBe(1);
+    expect(ingest.stopped).toBe(false);
+    expect(problems[0]).toMatchObject({
+      code: ErrorCode.LogFailed,
+      message:
+        'cannot record the settings in the event log (the log holds no record after it was written): trying again within 1000 ms; until it lands, readers wait at its first batch (position 1) and the event source is paused',
+    });
+    blank = false;
+    await appended(ingest, 3);
+    expect(ingest.recordRefusedAt).toBeUndefined();
+    expect(await log.identity()).toMatchObject({
+      settings: { startSequence: 1 },
+      firstPosition: 1,
+    });
+    await source.end();
+    await ingest.close();
+    expect(await log.tail()).toMatchObject({ lastSequence: 3 });
+  });
+
+  it('says that a record refused while it closes is not tried again', async () => {
+    const log = new MemoryEventLog();
+    const refused: EventLog = {
+      append: (batch, fence) => log.append(batch, fence),
+      tail: () => log.tail(),
+      identity: () => log.identity(),
+      recordSettings: () => Promise.reject(new MazeError(ErrorCode.LogFailed, 'NATS went away')),
+      read: (fromPosition, options) => log.read(fromPosition, options),
+      close: () => log.close(),
+    };
+    // The source stays open, paused: close() gives up on it after shutdownTimeout.
+    const { ingest, problems } = await newIngest({ log: refused, shutdownTimeout: 100 });
+    write(attachMemorySource(ingest), ['1|B\n']);
+    await appended(ingest, 1);
+    await withTimeout(ingest.close(), WAIT_MS, 'close');
+    expect(problems.at(-1)).toEqual({
+      code: ErrorCode.LogFailed,
+      message:
+        'cannot record the settings in the event log (NATS went away): the ingest is closing and does not try again: the batch stays outside the log, its events lost as in a crash',
+      context: {},
+    });
+    expect((await log.identity()).settings).toBeUndefined();
   });
 
   it('stops when the record it read changes or disappears under it', async () => {

@@ -23,8 +23,8 @@
  *   was fenced on the log's last message, so whatever the log held before, published by
  *   anyone, is not the log's, and nothing published meanwhile can take that position. Until
  *   the record lands nothing more is appended (the source is paused), so only that batch is
- *   at risk; a failed record is reported, tried again every `LOG_IDENTITY_CHECK_MS` and
- *   before `close()` ends, never after. A record found to be another writer's, or to hold
+ *   at risk; a failed record (refused, or read back without settings) is reported, tried
+ *   again every `LOG_IDENTITY_CHECK_MS` and before `close()` ends, never after. A record found to be another writer's, or to hold
  *   other settings, stops the ingest, and so does a record that changes or disappears once
  *   read (`checkLogRecord()`, with the epoch). A log that records other settings at start is
  *   refused (`ERR_LOG_CONFIG`).
@@ -177,6 +177,8 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   #record: LogIdentity | undefined;
   /** The position of its first batch while its record, once refused, has not landed. */
   #recordRefusedAt: number | undefined;
+  /** Set when `close()` makes its last try at the record: a refusal then is not retried. */
+  #recordFinal = false;
   /** Set once `close()` is over: no record is started after it. */
   #ended = false;
   /** The record of its settings under way. */
@@ -352,6 +354,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     clearTimeout(timer);
     this.#onIdle = undefined;
     // Without the record, readers would wait at the batches appended.
+    this.#recordFinal = true;
     this.#recordStart();
     await this.#recording;
     this.#ended = true;
@@ -530,9 +533,26 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     }
     // After close(), the log may be closing under it: the batch stays outside the log.
     if (this.#machine.stopped || this.#ended) return;
+    const refused = (why: string, code: ErrorCode): void => {
+      this.#recordRefusedAt = position;
+      // close() makes the last try: after it, nothing records this batch.
+      const next = this.#recordFinal
+        ? 'the ingest is closing and does not try again: the batch stays outside the log, its events lost as in a crash'
+        : `trying again within ${LOG_IDENTITY_CHECK_MS} ms; until it lands, readers wait at its first batch (position ${position}) and the event source is paused`;
+      this.#report({
+        code,
+        message: `cannot record the settings in the event log (${why}): ${next}`,
+        context: {},
+      });
+    };
     this.#recording = this.#log.recordSettings(this.#settings, position).then(
       (identity) => {
         this.#recording = undefined;
+        // The record gone again before the re-read (the description reset meanwhile): not written.
+        if (identity.settings === undefined) {
+          refused('the log holds no record after it was written', ErrorCode.LogFailed);
+          return;
+        }
         this.#recordRefusedAt = undefined;
         this.#record = identity;
         try {
@@ -553,12 +573,10 @@ export class Ingest extends EventEmitter<IngestEventMap> {
       },
       (error: unknown) => {
         this.#recording = undefined;
-        this.#recordRefusedAt = position;
-        this.#report({
-          code: error instanceof MazeError ? error.code : ErrorCode.LogFailed,
-          message: `cannot record the settings in the event log (${error instanceof Error ? error.message : String(error)}): trying again within ${LOG_IDENTITY_CHECK_MS} ms; until it lands, readers wait at its first batch (position ${position}) and the event source is paused`,
-          context: {},
-        });
+        refused(
+          error instanceof Error ? error.message : String(error),
+          error instanceof MazeError ? error.code : ErrorCode.LogFailed,
+        );
       },
     );
   }
