@@ -725,6 +725,11 @@ describe('ingest: resume', () => {
       expect(problems[0]?.message).toContain(
         `it was {"maxFollowEdges":8388608,"startSequence":1,"delimiter":"|","firstPosition":1}, it is ${record === undefined ? 'none' : '{"maxFollowEdges":8388608,"startSequence":1,"delimiter":"|","firstPosition":2}'}`,
       );
+      // Not another ingest: /healthz says what stopped it.
+      expect(ingestMonitorSources(ingest).health()).toEqual({
+        ready: false,
+        reason: `the ingest stopped (ERR_LOG_CONFIG): ${problems[0]?.message}`,
+      });
     }
   });
 
@@ -875,10 +880,13 @@ describe('ingest: append errors', () => {
     expect(ingest.stats()).toMatchObject({ stopped: true, batchesUnacknowledged: 0 });
     expect(ingestMonitorSources(ingest).health()).toEqual({
       ready: false,
-      reason: 'another ingest has the event log',
+      reason: `the ingest stopped (ERR_LOG_FENCED): ${problem.message}`,
     });
     expect(() => attachMemorySource(ingest)).toThrow(
-      expect.objectContaining({ code: ErrorCode.InvalidState }),
+      expect.objectContaining({
+        code: ErrorCode.InvalidState,
+        message: `the ingest stopped: ${problem.message}`,
+      }),
     );
     await sleep(INGEST_BATCH_DELAY_MS * 4);
     expect((await log.inner.tail())?.position).toBe(3);

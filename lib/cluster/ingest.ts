@@ -108,7 +108,7 @@ export interface IngestStats extends EventInputStats, IngestMachineStats {
   readonly pending: number;
   /** The number the next sequenced event will carry. */
   readonly nextSequence: number;
-  /** Whether another writer was found and the ingest stopped. */
+  /** Whether the ingest stopped for good (`stopProblem` says why). */
   readonly stopped: boolean;
   /** Problems reported so far. */
   readonly problems: number;
@@ -194,6 +194,8 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   readonly #identityTimer: NodeJS.Timeout;
   #checkingIdentity = false;
   #closing: Promise<void> | undefined;
+  /** What stopped it, once it stopped. */
+  #stopProblem: Problem | undefined;
   /** Called when the machine says nothing is left to append. */
   #onIdle: (() => void) | undefined;
   #received = 0;
@@ -249,9 +251,14 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     this.#identityTimer.unref();
   }
 
-  /** Whether another writer was found and the ingest stopped appending. */
+  /** Whether the ingest stopped appending for good (`stopProblem` says why). */
   get stopped(): boolean {
     return this.#machine.stopped;
+  }
+
+  /** What stopped it (another writer, a log replaced or recorded anew, a refused batch). */
+  get stopProblem(): Problem | undefined {
+    return this.#stopProblem;
   }
 
   /** Whether a failed append is being recovered from (appends wait meanwhile). */
@@ -290,9 +297,9 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     if (this.closed) {
       throw new MazeError(
         ErrorCode.InvalidState,
-        this.#machine.stopped
-          ? 'the ingest stopped: another writer has the event log'
-          : 'the ingest is closed',
+        this.#stopProblem === undefined
+          ? 'the ingest is closed'
+          : `the ingest stopped: ${this.#stopProblem.message}`,
       );
     }
     return this.#input.attach(stream);
@@ -429,6 +436,7 @@ export class Ingest extends EventEmitter<IngestEventMap> {
           this.#report(action.problem);
           break;
         case 'stop':
+          this.#stopProblem = action.problem;
           clearInterval(this.#identityTimer);
           this.#report(action.problem);
           this.emit('stopped', action.problem);

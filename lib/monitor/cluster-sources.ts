@@ -2,9 +2,10 @@
  * The monitor sources of cluster mode's commands: an ingest's and a gateway's health and
  * counters, and the gateway's clients.
  *
- * Health: an ingest is ready while it appends (not closing, not stopped by another writer,
- * not recovering from a failed append, its settings' record not refused); a gateway once it
- * has caught up with the log and while it follows it (not waiting to read again after a
+ * Health: an ingest is ready while it appends (not closing, not stopped, whether by another
+ * writer, a log replaced or recorded anew or a refused batch, which the reason names; not
+ * recovering from a failed append, its settings' record not refused); a gateway once it has
+ * caught up with the log and while it follows it (not waiting to read again after a
  * failure, not waiting long for the writer's record, not stopped, not closing).
  */
 import type { Gateway, GatewayStats } from '../cluster/gateway.js';
@@ -122,7 +123,10 @@ export function ingestMonitorSources(
 ): MonitorSources {
   return {
     health: () => {
-      if (ingest.stopped) return { ready: false, reason: 'another ingest has the event log' };
+      const stop = ingest.stopProblem;
+      if (stop !== undefined) {
+        return { ready: false, reason: `the ingest stopped (${stop.code}): ${stop.message}` };
+      }
       if (ingest.closed) return { ready: false, reason: 'the ingest is shutting down' };
       if (log?.connected === false) return DISCONNECTED;
       if (ingest.recovering) {
