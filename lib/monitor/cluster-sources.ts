@@ -63,7 +63,10 @@ const INGEST_STAT_METRICS: { readonly [Stat in keyof IngestStats]: StatMetric } 
     'ingest_log_foreign',
     'Log messages the ingest skipped: not its own nor continuing (ERR_LOG_FOREIGN).',
   ),
-  stopped: gauge('ingest_stopped', '1 once another writer was found and the ingest stopped.'),
+  stopped: gauge(
+    'ingest_stopped',
+    '1 once the ingest stopped (another writer, a changed record, a replaced log).',
+  ),
   problems: PROBLEMS_METRIC,
 };
 
