@@ -438,6 +438,15 @@ export class ClientConnection implements LineSink, FlowClient {
   #onIdentifyTimeout(): void {
     this.#identifyTimer = undefined;
     if (this.#state !== 'identifying') return;
+    // Node runs expired timers before it reads the sockets that became readable: an id line
+    // that has arrived is read in this same loop turn's poll phase, so decide after that.
+    // One turn is enough: a read takes all the kernel holds (an id line is far below one),
+    // so a line still incomplete then had not arrived.
+    setImmediate(() => this.#identifyExpired());
+  }
+
+  #identifyExpired(): void {
+    if (this.#state !== 'identifying') return;
     this.#reject({
       code: ErrorCode.ClientIdTimeout,
       message: `client sent no user id within ${this.#options.identifyTimeout} ms; closed`,

@@ -121,10 +121,15 @@ export class HandshakesInProgress {
       started: performance.now(),
       peer,
       // A peer that has sent nothing at all is closed long before the handshake deadline.
+      // Decided after this loop turn's poll phase, as the identify timeout is: a first record
+      // that has arrived but is not read yet counts as sent.
       firstRecord: setTimeout(
-        () => {
-          if (socket.bytesRead === 0) this.#close(socket, 'timeout');
-        },
+        () =>
+          setImmediate(() => {
+            if (socket.bytesRead === 0 && this.#handshaking.has(socket)) {
+              this.#close(socket, 'timeout');
+            }
+          }),
         Math.min(FIRST_RECORD_TIMEOUT_MS, this.#handshakeTimeout),
       ).unref(),
     };
