@@ -12,7 +12,7 @@ import { ErrorCode, MazeError } from '../../lib/errors.js';
 import { listen, type MazeServer } from '../../lib/net/listen.js';
 import { ServerTls, type TlsMaterial } from '../../lib/net/tls.js';
 import { collectProblems, useClosing } from '../helpers/closing.js';
-import { Collector, waitUntil } from '../helpers/sockets.js';
+import { Collector, sleep, waitUntil } from '../helpers/sockets.js';
 import { handshakeOf } from '../helpers/tls.js';
 
 const FIXTURES = new URL('../fixtures/tls/', import.meta.url);
@@ -162,6 +162,31 @@ describe('TLS ports', () => {
     await waitUntil(() => problems.length > 0, 'the timeout reported');
     expect(problems[0]?.message).toMatch(/\(1 timeout\)/);
     expect(tls.stats().clientTlsFailures).toBe(1);
+  });
+
+  it('counts a first record that arrived while the loop was busy past its deadline as sent', async () => {
+    const tls = new ServerTls(SERVER);
+    const server = await serve(tls, 60_000);
+    const talking = tracked(connectTcp(server.clientAddress.port, '127.0.0.1'));
+    await once(talking, 'connect');
+    // Some loop turns: the server accepts it and its first-record timer starts.
+    await sleep(50);
+    await new Promise<void>((resolve) => {
+      // In the check phase: the next loop turn runs the expired timer before it polls.
+      setImmediate(() => {
+        // A partial TLS record, handed to the kernel before the busy spell.
+        talking.write(Buffer.from([0x16, 0x03, 0x01]));
+        const until = performance.now() + 1_200;
+        while (performance.now() < until) {
+          // Busy past the 1 s first-record deadline: nothing is read meanwhile.
+        }
+        resolve();
+      });
+    });
+    // A second connection's handshake, finished, shows the loop has turned since.
+    await tlsClient(server, 3);
+    expect(talking.readableEnded || talking.destroyed).toBe(false);
+    expect(tls.stats().clientTlsFailures).toBe(0);
   });
 
   it('lets the trusted source in past silent connections kept re-opening on the event port', async () => {
