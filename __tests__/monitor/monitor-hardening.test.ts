@@ -233,6 +233,34 @@ describe('/healthz', () => {
     expect((await get(monitor, '/healthz')).status).toBe(200);
     expect(problems).toEqual([]);
   });
+
+  it.each([
+    ['asks for /metrics on it', 'GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n'],
+    ['pipelines 2 requests on it', 'GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n'.repeat(2)],
+  ])('is answered while every health slot is held by a peer that %s', async (_, request) => {
+    const monitor = await startMonitorOf(countingSources());
+    const held = [];
+    for (let index = 0; index < MONITOR_MAX_CONNECTIONS; index++) {
+      held.push(await peers.connect(monitor.address.port));
+    }
+    const hogs: TcpPeer[] = [];
+    for (let index = 0; index < 4; index++) {
+      const hog = await peers.connect(monitor.address.port);
+      hog.socket.write(request);
+      hogs.push(hog);
+    }
+    await waitUntil(
+      () => hogs.every((hog) => /^HTTP\/1\.1 503 /m.test(hog.received.text)),
+      'every health slot answered 503',
+    );
+    const probe = await fetch(`http://127.0.0.1:${monitor.address.port}/healthz`, {
+      signal: AbortSignal.timeout(1_000),
+    }).then(
+      (response) => response.status,
+      (error: unknown) => String(error),
+    );
+    expect(probe).toBe(200);
+  });
 });
 
 describe('a malformed request', () => {

@@ -95,10 +95,19 @@ export class MonitorRequests {
   /** A request came in: it is answered in its turn, or dropped with its connection. */
   answer(request: IncomingMessage, response: ServerResponse): void {
     const socket = request.socket;
-    const slot = this.#connections.request(socket);
+    const url = targetOf(request.url);
+    const slot = this.#connections.request(socket, url?.pathname === '/healthz');
     if (slot === undefined) return;
     response.once('close', () => this.#connections.answered(socket));
-    const url = targetOf(request.url);
+    if (slot === 'health') {
+      // A health slot is for one probe: the next one needs the slot free, so it is closed
+      // after one answer. Anything but /healthz is a cheap 503, answered at once.
+      response.setHeader('connection', 'close');
+      if (url?.pathname !== '/healthz') {
+        this.#respond(request, response, slot, url, undefined);
+        return;
+      }
+    }
     const page = url?.pathname === '/clients' ? parsePage(url.searchParams) : undefined;
     this.#pacer.schedule({
       cost: typeof page === 'object' ? costOf(page) : 1,
@@ -139,8 +148,6 @@ export class MonitorRequests {
     page: ClientPageRequest | string | undefined,
   ): Promise<void> {
     const path = url?.pathname;
-    // A health slot is for one probe: the next one needs the slot free.
-    if (slot === 'health' && path === '/healthz') response.setHeader('connection', 'close');
     if (url === undefined || path === undefined) {
       sendJson(response, 400, { error: 'the request target is not a path' });
       return;
