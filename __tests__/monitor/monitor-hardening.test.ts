@@ -115,6 +115,37 @@ describe('the bearer token', () => {
     }
   });
 
+  it('is checked before the budget: peers without it cannot delay an authorized scrape', async () => {
+    const monitor = await startMonitor({
+      sources: countingSources(),
+      host: '127.0.0.1',
+      token: TOKEN,
+    });
+    try {
+      const flooders: TcpPeer[] = [];
+      for (let index = 0; index < MONITOR_MAX_CONNECTIONS - 1; index++) {
+        const flooder = await peers.connect(monitor.address.port);
+        // Four pipelined pages of 1,000 each: as many as a connection may have waiting.
+        flooder.socket.write('GET /clients?limit=1000 HTTP/1.1\r\nhost: x\r\n\r\n'.repeat(4));
+        flooders.push(flooder);
+      }
+      await waitUntil(
+        () => flooders.some((flooder) => /^HTTP\/1\.1 401 /m.test(flooder.received.text)),
+        'a flooder answered 401',
+      );
+      const scrape = await fetch(`http://127.0.0.1:${monitor.address.port}/metrics`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+        signal: AbortSignal.timeout(2_000),
+      }).then(
+        (response) => response.status,
+        (error: unknown) => String(error),
+      );
+      expect(scrape).toBe(200);
+    } finally {
+      await monitor.close();
+    }
+  });
+
   it('is read from a file less one line break; an empty or missing file is ERR_INVALID_OPTION', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'monitor-token-'));
     try {
