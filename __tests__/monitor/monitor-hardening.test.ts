@@ -4,8 +4,9 @@
  * its request (slowloris), `/healthz` while every ordinary slot is held, and a request target
  * that is not a URL. Every wait is bounded; every socket and monitor opened here is closed.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
@@ -15,6 +16,7 @@ import { MONITOR_MAX_CONNECTIONS } from '../../lib/monitor/monitor-connections.j
 import { type MonitorServer, startMonitor } from '../../lib/monitor/monitor-server.js';
 import { readMonitorTokenFile } from '../../lib/monitor/monitor-token.js';
 import type { MonitorSources } from '../../lib/monitor/sources.js';
+import { ServerTls } from '../../lib/net/tls.js';
 import { useMonitors } from '../helpers/monitors.js';
 import {
   sleep,
@@ -30,6 +32,25 @@ const startMonitorOf = useMonitors();
 const peers = useTcpPeers();
 
 const TOKEN = 'Zm9sbG93ZXItbWF6ZQ-test.token~1';
+
+const FIXTURES = new URL('../fixtures/tls/', import.meta.url);
+const pem = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
+
+/** The status of an HTTPS GET of `path` trusting the test CA, or why it failed, within `ms`. */
+function httpsStatus(port: number, path: string, ms: number): Promise<number | string> {
+  return new Promise((resolve) => {
+    const request = httpsRequest(
+      { host: '127.0.0.1', port, path, ca: pem('ca.pem'), timeout: ms },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 'no status');
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${ms} ms`)));
+    request.on('error', (error) => resolve(String(error)));
+    request.end();
+  });
+}
 
 /** A source that counts how often each part is asked for. */
 function countingSources(problems: Problem[] = []): MonitorSources & {
@@ -317,6 +338,27 @@ describe('/healthz', () => {
       (error: unknown) => String(error),
     );
     expect(probe).toBe(200);
+  });
+});
+
+describe('HTTPS handshakes', () => {
+  it('close a peer silent for a second, and give way to a probe when silent peers hold them', async () => {
+    const monitor = await startMonitor({
+      sources: countingSources(),
+      host: '127.0.0.1',
+      tls: new ServerTls({ cert: pem('server.pem'), key: pem('server-key.pem') }),
+    });
+    try {
+      const silent: TcpPeer[] = [];
+      for (let index = 0; index < 64; index++) {
+        silent.push(await peers.connect(monitor.address.port));
+      }
+      expect(await httpsStatus(monitor.address.port, '/healthz', 2_000)).toBe(200);
+      // Those not closed to make room are closed after a second without a byte.
+      await closedByServer(silent[silent.length - 1] as TcpPeer, 2_500);
+    } finally {
+      await monitor.close();
+    }
   });
 });
 

@@ -28,7 +28,8 @@ import type { Duplex } from 'node:stream';
 
 /**
  * Ordinary connections at once. Each is a descriptor taken from the reserve that `maxClients`
- * leaves (`CLIENT_DESCRIPTOR_RESERVE`, 64), health slots included, so scrapers cannot starve it.
+ * leaves (`CLIENT_DESCRIPTOR_RESERVE`, 64), as are the health slots and, over HTTPS, the
+ * handshakes in progress (`MONITOR_MAX_HANDSHAKES`): 28 at most, so scrapers cannot starve it.
  */
 export const MONITOR_MAX_CONNECTIONS = 16;
 /** Connections let in for `/healthz` alone once the ordinary ones are all held. */
