@@ -126,6 +126,7 @@ export class MonitorRequests {
     (authorized ? this.#pacer : this.#unauthorizedPacer).schedule({
       cost: typeof page === 'object' ? costOf(page) : 1,
       urgent: probe,
+      from: socket,
       wanted: () => this.#connections.answerable(socket),
       run: () => this.#respond(request, response, slot, url, page, authorized),
     });
