@@ -1,8 +1,8 @@
 /**
  * The monitoring port against peers that misuse it, on 127.0.0.1: the bearer token, the
  * cached `/stats` and `/metrics`, pipelined requests that are never read, a peer slow to send
- * its request (slowloris), `/healthz` while every ordinary slot is held, and a request target
- * that is not a URL. Every wait is bounded; every socket and monitor opened here is closed.
+ * its request (slowloris), `/healthz` while every ordinary slot (and every health slot) is
+ * held, silent connections crowding HTTPS handshakes, and a request target that is not a URL. Every wait is bounded; every socket and monitor opened here is closed.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
