@@ -1,11 +1,12 @@
 /**
  * The monitoring port against peers that misuse it, on 127.0.0.1: the bearer token, the
  * cached `/stats` and `/metrics`, pipelined requests that are never read, a peer slow to send
- * its request (slowloris), `/healthz` while every ordinary slot is held, and a request target
- * that is not a URL. Every wait is bounded; every socket and monitor opened here is closed.
+ * its request (slowloris), `/healthz` while every ordinary slot (and every health slot) is
+ * held, silent connections crowding HTTPS handshakes, and a request target that is not a URL. Every wait is bounded; every socket and monitor opened here is closed.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
@@ -15,8 +16,10 @@ import { MONITOR_MAX_CONNECTIONS } from '../../lib/monitor/monitor-connections.j
 import { type MonitorServer, startMonitor } from '../../lib/monitor/monitor-server.js';
 import { readMonitorTokenFile } from '../../lib/monitor/monitor-token.js';
 import type { MonitorSources } from '../../lib/monitor/sources.js';
+import { ServerTls } from '../../lib/net/tls.js';
 import { useMonitors } from '../helpers/monitors.js';
 import {
+  sleep,
   type TcpPeer,
   useTcpMazes,
   useTcpPeers,
@@ -29,6 +32,25 @@ const startMonitorOf = useMonitors();
 const peers = useTcpPeers();
 
 const TOKEN = 'Zm9sbG93ZXItbWF6ZQ-test.token~1';
+
+const FIXTURES = new URL('../fixtures/tls/', import.meta.url);
+const pem = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
+
+/** The status of an HTTPS GET of `path` trusting the test CA, or why it failed, within `ms`. */
+function httpsStatus(port: number, path: string, ms: number): Promise<number | string> {
+  return new Promise((resolve) => {
+    const request = httpsRequest(
+      { host: '127.0.0.1', port, path, ca: pem('ca.pem'), timeout: ms },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 'no status');
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${ms} ms`)));
+    request.on('error', (error) => resolve(String(error)));
+    request.end();
+  });
+}
 
 /** A source that counts how often each part is asked for. */
 function countingSources(problems: Problem[] = []): MonitorSources & {
@@ -115,6 +137,37 @@ describe('the bearer token', () => {
     }
   });
 
+  it('is checked before the budget: peers without it cannot delay an authorized scrape', async () => {
+    const monitor = await startMonitor({
+      sources: countingSources(),
+      host: '127.0.0.1',
+      token: TOKEN,
+    });
+    try {
+      const flooders: TcpPeer[] = [];
+      for (let index = 0; index < MONITOR_MAX_CONNECTIONS - 1; index++) {
+        const flooder = await peers.connect(monitor.address.port);
+        // Four pipelined pages of 1,000 each: as many as a connection may have waiting.
+        flooder.socket.write('GET /clients?limit=1000 HTTP/1.1\r\nhost: x\r\n\r\n'.repeat(4));
+        flooders.push(flooder);
+      }
+      await waitUntil(
+        () => flooders.some((flooder) => /^HTTP\/1\.1 401 /m.test(flooder.received.text)),
+        'a flooder answered 401',
+      );
+      const scrape = await fetch(`http://127.0.0.1:${monitor.address.port}/metrics`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+        signal: AbortSignal.timeout(2_000),
+      }).then(
+        (response) => response.status,
+        (error: unknown) => String(error),
+      );
+      expect(scrape).toBe(200);
+    } finally {
+      await monitor.close();
+    }
+  });
+
   it('is read from a file less one line break; an empty or missing file is ERR_INVALID_OPTION', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'monitor-token-'));
     try {
@@ -180,21 +233,46 @@ describe('pipelined requests', () => {
   });
 
   it('are cut off when the peer asks for more than a few answers it does not read', async () => {
-    const sources = countingSources();
-    const monitor = await startMonitorOf(sources);
+    const monitor = await startMonitorOf(countingSources());
     const peer = await peers.connect(monitor.address.port);
     peer.socket.pause();
-    peer.socket.write('GET /clients?limit=1000 HTTP/1.1\r\nhost: x\r\n\r\n'.repeat(1_000));
-    await waitUntil(() => sources.calls.clients > 0, 'the first pipelined request answered');
-    // At most the few pipelined answers allowed were built; the rest never cost anything.
-    expect(sources.calls.clients).toBeLessThanOrEqual(4);
+    // Cheap and urgent: the budget alone would answer 10 at once and 10 more every second.
+    peer.socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n'.repeat(100));
+    await sleep(1_500);
     // Read now: the answers that were sent (the connection is held, unread, for 30 s or more).
     peer.socket.resume();
     await waitUntil(() => /^HTTP\/1\.1 200 OK/m.test(peer.received.text), 'the first answer');
-    expect(peer.received.text.match(/^HTTP\/1\.1 200 OK/gm)?.length ?? 0).toBeLessThanOrEqual(4);
+    await sleep(500);
+    const answers = peer.received.text.match(/^HTTP\/1\.1 200 OK/gm)?.length ?? 0;
+    expect(answers).toBeGreaterThan(0);
+    expect(answers).toBeLessThanOrEqual(4);
     expect(peer.socket.destroyed).toBe(false);
     expect((await get(monitor, '/healthz')).status).toBe(200);
   }, 20_000);
+
+  it('are cut off when the peer asks again with more than 256 KiB of answers unread', async () => {
+    // A /stats answer of several MiB: most of it stays unsent while the peer does not read.
+    const many = Object.fromEntries(
+      Array.from({ length: 500_000 }, (_, index) => [`s${index}`, 1]),
+    );
+    const sources = { ...countingSources(), stats: () => many };
+    const monitor = await startMonitorOf(sources);
+    const peer = await peers.connect(monitor.address.port);
+    peer.socket.pause();
+    peer.socket.write('GET /stats HTTP/1.1\r\nhost: x\r\n\r\n');
+    await sleep(500);
+    peer.socket.write('GET /stats HTTP/1.1\r\nhost: x\r\n\r\n');
+    await sleep(500);
+    peer.socket.resume();
+    await waitUntil(
+      () => /"uptimeSeconds":[\d.e+-]+\}/.test(peer.received.text),
+      'the first answer read whole',
+      15_000,
+    );
+    await sleep(500);
+    expect(peer.received.text.match(/^HTTP\/1\.1 200 OK/gm)).toHaveLength(1);
+    expect(peer.socket.destroyed).toBe(false);
+  }, 30_000);
 });
 
 describe('slow peers', () => {
@@ -232,6 +310,55 @@ describe('/healthz', () => {
     for (let index = 0; index < 4; index++) held.push(await peers.connect(monitor.address.port));
     expect((await get(monitor, '/healthz')).status).toBe(200);
     expect(problems).toEqual([]);
+  });
+
+  it.each([
+    ['asks for /metrics on it', 'GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n'],
+    ['pipelines 2 requests on it', 'GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n'.repeat(2)],
+  ])('is answered while every health slot is held by a peer that %s', async (_, request) => {
+    const monitor = await startMonitorOf(countingSources());
+    const held = [];
+    for (let index = 0; index < MONITOR_MAX_CONNECTIONS; index++) {
+      held.push(await peers.connect(monitor.address.port));
+    }
+    const hogs: TcpPeer[] = [];
+    for (let index = 0; index < 4; index++) {
+      const hog = await peers.connect(monitor.address.port);
+      hog.socket.write(request);
+      hogs.push(hog);
+    }
+    await waitUntil(
+      () => hogs.every((hog) => /^HTTP\/1\.1 503 /m.test(hog.received.text)),
+      'every health slot answered 503',
+    );
+    const probe = await fetch(`http://127.0.0.1:${monitor.address.port}/healthz`, {
+      signal: AbortSignal.timeout(1_000),
+    }).then(
+      (response) => response.status,
+      (error: unknown) => String(error),
+    );
+    expect(probe).toBe(200);
+  });
+});
+
+describe('HTTPS handshakes', () => {
+  it('close a peer silent for a second, and give way to a probe when silent peers hold them', async () => {
+    const monitor = await startMonitor({
+      sources: countingSources(),
+      host: '127.0.0.1',
+      tls: new ServerTls({ cert: pem('server.pem'), key: pem('server-key.pem') }),
+    });
+    try {
+      const silent: TcpPeer[] = [];
+      for (let index = 0; index < 64; index++) {
+        silent.push(await peers.connect(monitor.address.port));
+      }
+      expect(await httpsStatus(monitor.address.port, '/healthz', 2_000)).toBe(200);
+      // Those not closed to make room are closed after a second without a byte.
+      await closedByServer(silent[silent.length - 1] as TcpPeer, 2_500);
+    } finally {
+      await monitor.close();
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 /**
- * `RequestPacer`: a burst runs at once, the rest waits for the rate, urgent turns go before
- * ordinary ones (a costly turn that waits too), unwanted turns are dropped for free, and
+ * `RequestPacer`: a burst runs at once, the rest waits for the rate, connections take turns,
+ * urgent turns go before ordinary ones (a costly turn that waits too), unwanted turns are dropped for free, and
  * `close()` drops what waits.
  */
 import { describe, expect, it } from '@jest/globals';
@@ -19,7 +19,14 @@ function heldClock(): { now: () => number; start: () => void } {
 }
 
 function turn(ran: string[], name: string, options: Partial<Turn> = {}): Turn {
-  return { cost: 1, urgent: false, wanted: () => true, run: () => ran.push(name), ...options };
+  return {
+    cost: 1,
+    urgent: false,
+    from: name,
+    wanted: () => true,
+    run: () => ran.push(name),
+    ...options,
+  };
 }
 
 describe('RequestPacer', () => {
@@ -52,6 +59,21 @@ describe('RequestPacer', () => {
     clock.start();
     await waitUntil(() => ran.length === 4, 'the page and the turn after it');
     expect(ran).toEqual(['first', 'probe', 'page', 'next']);
+    pacer.close();
+  });
+
+  it('lets connections take turns: one with many waiting delays another by one turn', async () => {
+    const clock = heldClock();
+    const pacer = new RequestPacer(200, 1, clock.now);
+    const ran: string[] = [];
+    for (const name of ['a1', 'a2', 'a3', 'a4']) pacer.schedule(turn(ran, name, { from: 'a' }));
+    pacer.schedule(turn(ran, 'b1', { from: 'b' }));
+    pacer.schedule(turn(ran, 'b2', { from: 'b' }));
+    expect(ran).toEqual(['a1']);
+    expect(pacer.waiting).toBe(5);
+    clock.start();
+    await waitUntil(() => ran.length === 6, 'every turn');
+    expect(ran).toEqual(['a1', 'a2', 'b1', 'a3', 'b2', 'a4']);
     pacer.close();
   });
 

@@ -6,12 +6,12 @@
  * Invariants:
  * - At most `MONITOR_MAX_CONNECTIONS` ordinary connections. Once they are all held, up to
  *   `MONITOR_HEALTH_SLOTS` more are let in on health slots: such a connection must ask within
- *   `MONITOR_HEALTH_SLOT_TIMEOUT_MS` and gets one answer: `/healthz`, after which it is closed
- *   (anything else is 503, and the connection stays until it times out: a flooding peer
- *   closed at once would come back at once with another read to parse); a second request is
- *   a flood, cut off. When the health slots are full too, a newcomer takes the slot of the
- *   oldest one that has not asked yet, or is closed at once. So a liveness probe (which asks
- *   as soon as it connects) is answered while every ordinary slot is held.
+ *   `MONITOR_HEALTH_SLOT_TIMEOUT_MS` and is closed then whatever it did; it gets one answer
+ *   (`/healthz`, or 503 for anything else, at once), after which it is closed; a second
+ *   request is a flood, cut off. When the health slots are full too, a newcomer takes the
+ *   slot of the oldest one that has not asked for `/healthz` (or was cut off), or is closed
+ *   at once. So a liveness probe (which asks as soon as it connects) is answered while every
+ *   ordinary slot is held, whatever the peers on the health slots do.
  * - A request must arrive whole within `MONITOR_REQUEST_TIMEOUT_MS` (checked every
  *   `MONITOR_TIMEOUT_CHECK_MS`), and an idle keep-alive connection is closed after
  *   `MONITOR_KEEP_ALIVE_TIMEOUT_MS`: a peer that is slow to send (slowloris) holds a slot
@@ -28,12 +28,13 @@ import type { Duplex } from 'node:stream';
 
 /**
  * Ordinary connections at once. Each is a descriptor taken from the reserve that `maxClients`
- * leaves (`CLIENT_DESCRIPTOR_RESERVE`, 64), health slots included, so scrapers cannot starve it.
+ * leaves (`CLIENT_DESCRIPTOR_RESERVE`, 64), as are the health slots and, over HTTPS, the
+ * handshakes in progress (`MONITOR_MAX_HANDSHAKES`): 28 at most, so scrapers cannot starve it.
  */
 export const MONITOR_MAX_CONNECTIONS = 16;
 /** Connections let in for `/healthz` alone once the ordinary ones are all held. */
 const MONITOR_HEALTH_SLOTS = 4;
-/** Time a connection on a health slot has to send its request: a probe asks at once. */
+/** Time a connection on a health slot is held, answered or not: a probe asks at once. */
 const MONITOR_HEALTH_SLOT_TIMEOUT_MS = 2_000;
 /** Longest time a request (its headers included) may take to arrive: a slowloris peer is cut off. */
 const MONITOR_REQUEST_TIMEOUT_MS = 10_000;
@@ -79,8 +80,8 @@ export type Slot = 'ordinary' | 'health';
 
 export class MonitorConnections {
   #ordinary = 0;
-  /** Connections on a health slot, oldest first, with whether each has asked yet. */
-  readonly #health = new Map<Socket, { asked: boolean; readonly deadline: NodeJS.Timeout }>();
+  /** Connections on a health slot, oldest first, with whether each has asked for `/healthz`. */
+  readonly #health = new Map<Socket, { probing: boolean }>();
   /** Requests of each connection waiting for their answer. */
   readonly #pending = new WeakMap<Socket, number>();
   /** Connections cut off for asking too much: held unread until they are closed. */
@@ -94,7 +95,9 @@ export class MonitorConnections {
       return;
     }
     if (this.#health.size >= MONITOR_HEALTH_SLOTS) {
-      const idle = [...this.#health].find(([, state]) => !state.asked)?.[0];
+      const idle = [...this.#health].find(
+        ([held, state]) => !state.probing || this.#cutOff.has(held),
+      )?.[0];
       if (idle === undefined) {
         socket.destroy();
         return;
@@ -103,7 +106,7 @@ export class MonitorConnections {
       idle.destroy();
     }
     const deadline = setTimeout(() => socket.destroy(), MONITOR_HEALTH_SLOT_TIMEOUT_MS);
-    this.#health.set(socket, { asked: false, deadline });
+    this.#health.set(socket, { probing: false });
     socket.once('close', () => {
       clearTimeout(deadline);
       this.#health.delete(socket);
@@ -111,11 +114,11 @@ export class MonitorConnections {
   }
 
   /**
-   * A request came in on `socket`: the slot it holds, or `undefined` once the connection is
-   * cut off for asking too much (then nothing is to be answered). `answered` must be called
-   * once its answer is done.
+   * A request came in on `socket` (for `/healthz` when `probe`): the slot it holds, or
+   * `undefined` once the connection is cut off for asking too much (then nothing is to be
+   * answered). `answered` must be called once its answer is done.
    */
-  request(socket: Socket): Slot | undefined {
+  request(socket: Socket, probe: boolean): Slot | undefined {
     if (!this.answerable(socket)) return undefined;
     const health = this.#health.get(socket);
     const pending = (this.#pending.get(socket) ?? 0) + 1;
@@ -128,9 +131,8 @@ export class MonitorConnections {
     }
     this.#pending.set(socket, pending);
     if (health === undefined) return 'ordinary';
-    // It asked in time; from now on it is closed after its answer, or cut off and held.
-    health.asked = true;
-    clearTimeout(health.deadline);
+    // A probe waiting for its answer keeps its slot; its deadline still runs.
+    health.probing = probe;
     return 'health';
   }
 

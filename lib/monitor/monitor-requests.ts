@@ -6,9 +6,9 @@
  * - The watched server pays a bounded share of its event loop, whatever the peers do:
  *   `/metrics` and `/stats` are computed at most once per `MONITOR_CACHE_MS` and served from
  *   cache; every request waits for its turn in one budget of `MONITOR_REQUESTS_PER_SECOND`
- *   (`RequestPacer`), where a `/clients` page counts one request per
- *   `CLIENTS_PER_REQUEST` clients listed (and per `SKIPPED_CLIENTS_PER_REQUEST` skipped by
- *   its offset); connections and what each leaves unanswered are bounded
+ *   (`RequestPacer`), where a `/clients` page counts one request per `CLIENTS_PER_REQUEST`
+ *   clients listed (and per `SKIPPED_CLIENTS_PER_REQUEST` skipped by its offset); requests
+ *   without the token wait in a small budget of their own; connections and what each leaves unanswered are bounded
  *   (`MonitorConnections`). `/healthz` goes first in the budget and has slots of its own.
  * - With a token, every path but `/healthz` needs `Authorization: Bearer <token>` (401 with
  *   `www-authenticate: Bearer` otherwise), before anything else is said about the request.
@@ -46,6 +46,11 @@ const MONITOR_CACHE_MS = 1_000;
 const MONITOR_REQUESTS_PER_SECOND = 10;
 /** Requests answered at once before the rate applies: a dashboard opening its panels. */
 const MONITOR_REQUEST_BURST = 10;
+/**
+ * Requests without the token answered per second (401), all connections together, from a
+ * budget of their own: peers without the token cannot delay those with it.
+ */
+const MONITOR_UNAUTHORIZED_PER_SECOND = 5;
 /** Clients of a `/clients` page that count as one request (building a page is ~1 µs each). */
 const CLIENTS_PER_REQUEST = 100;
 /** Clients skipped by a page's offset that count as one request (a walk of ~10 ns each). */
@@ -65,6 +70,11 @@ export class MonitorRequests {
   readonly #connections = new MonitorConnections();
   readonly #pacer = new RequestPacer(MONITOR_REQUESTS_PER_SECOND, MONITOR_REQUEST_BURST, () =>
     performance.now(),
+  );
+  readonly #unauthorizedPacer = new RequestPacer(
+    MONITOR_UNAUTHORIZED_PER_SECOND,
+    MONITOR_UNAUTHORIZED_PER_SECOND,
+    () => performance.now(),
   );
   readonly #metricsBody: CachedBody;
   readonly #statsBody: CachedBody;
@@ -95,22 +105,37 @@ export class MonitorRequests {
   /** A request came in: it is answered in its turn, or dropped with its connection. */
   answer(request: IncomingMessage, response: ServerResponse): void {
     const socket = request.socket;
-    const slot = this.#connections.request(socket);
+    const url = targetOf(request.url);
+    const probe = url?.pathname === '/healthz';
+    const slot = this.#connections.request(socket, probe);
     if (slot === undefined) return;
     response.once('close', () => this.#connections.answered(socket));
-    const url = targetOf(request.url);
-    const page = url?.pathname === '/clients' ? parsePage(url.searchParams) : undefined;
-    this.#pacer.schedule({
+    if (slot === 'health') {
+      // A health slot is for one probe: the next one needs the slot free, so it is closed
+      // after one answer. Anything but /healthz is a cheap 503, answered at once.
+      response.setHeader('connection', 'close');
+      if (url?.pathname !== '/healthz') {
+        this.#respond(request, response, slot, url, undefined, false);
+        return;
+      }
+    }
+    // Checked before its turn: a 401 comes from a budget of its own and costs 1 there.
+    const authorized = probe || this.#token?.admits(request.headers.authorization) !== false;
+    const page =
+      authorized && url?.pathname === '/clients' ? parsePage(url.searchParams) : undefined;
+    (authorized ? this.#pacer : this.#unauthorizedPacer).schedule({
       cost: typeof page === 'object' ? costOf(page) : 1,
-      urgent: url?.pathname === '/healthz',
+      urgent: probe,
+      from: socket,
       wanted: () => this.#connections.answerable(socket),
-      run: () => this.#respond(request, response, slot, url, page),
+      run: () => this.#respond(request, response, slot, url, page, authorized),
     });
   }
 
   /** Drops the requests waiting for their turn. */
   close(): void {
     this.#pacer.close();
+    this.#unauthorizedPacer.close();
   }
 
   #respond(
@@ -119,8 +144,9 @@ export class MonitorRequests {
     slot: Slot,
     url: URL | undefined,
     page: ClientPageRequest | string | undefined,
+    authorized: boolean,
   ): void {
-    this.#route(request, response, slot, url, page).catch((error: unknown) => {
+    this.#route(request, response, slot, url, page, authorized).catch((error: unknown) => {
       const reason = error instanceof Error ? error.message : String(error);
       reportMonitorProblem(
         this.#sources,
@@ -137,10 +163,9 @@ export class MonitorRequests {
     slot: Slot,
     url: URL | undefined,
     page: ClientPageRequest | string | undefined,
+    authorized: boolean,
   ): Promise<void> {
     const path = url?.pathname;
-    // A health slot is for one probe: the next one needs the slot free.
-    if (slot === 'health' && path === '/healthz') response.setHeader('connection', 'close');
     if (url === undefined || path === undefined) {
       sendJson(response, 400, { error: 'the request target is not a path' });
       return;
@@ -150,7 +175,7 @@ export class MonitorRequests {
       sendJson(response, 503, { error: 'every monitoring connection is taken; only /healthz' });
       return;
     }
-    if (path !== '/healthz' && this.#token?.admits(request.headers.authorization) === false) {
+    if (!authorized) {
       const invalid = request.headers.authorization === undefined ? '' : ', error="invalid_token"';
       response.setHeader('www-authenticate', `Bearer realm="follower-maze"${invalid}`);
       sendJson(response, 401, { error: 'this path needs Authorization: Bearer <token>' });

@@ -13,13 +13,15 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import createDebug from 'debug';
 import { bind } from '../net/ports.js';
 import type { ServerTls } from '../net/tls.js';
 import { checkOptionValue } from '../options/option.js';
 import { createMonitorMetrics } from './metrics.js';
 import { MONITOR_HTTP_OPTIONS } from './monitor-connections.js';
+import { MonitorHandshakes } from './monitor-handshakes.js';
 import { MonitorRequests, reportMonitorProblem } from './monitor-requests.js';
 import { MonitorToken } from './monitor-token.js';
 import { MONITOR_OPTIONS } from './options.js';
@@ -30,8 +32,6 @@ const DEFAULT_MONITOR_PORT = 0;
 
 /** Milliseconds a monitor connection has to finish its TLS handshake. */
 const MONITOR_HANDSHAKE_TIMEOUT_MS = 5_000;
-/** Sockets an HTTPS monitor holds, handshakes in progress included. */
-const MONITOR_HTTPS_MAX_SOCKETS = 64;
 
 const log = createDebug('follower-maze:monitor');
 
@@ -114,7 +114,7 @@ export async function startMonitor(options: MonitorOptions): Promise<MonitorServ
 }
 
 // Reloads of `tls` reach it too. A connection is admitted once its handshake is done, so
-// handshakes have their own deadline and cap: they cannot hold sockets without bound.
+// handshakes have their own deadlines and bound (`MonitorHandshakes`).
 function createHttps(
   tls: ServerTls,
   handler: (request: IncomingMessage, response: ServerResponse) => void,
@@ -127,7 +127,10 @@ function createHttps(
     },
     handler,
   );
-  server.maxConnections = MONITOR_HTTPS_MAX_SOCKETS;
+  const handshakes = new MonitorHandshakes();
+  // After Node's own listener, which starts the handshake on the same TCP socket.
+  server.on('connection', (socket: Socket) => handshakes.begin(socket));
+  server.on('secureConnection', (socket: TLSSocket) => handshakes.finish(socket));
   tls.followReloads(server);
   return server;
 }

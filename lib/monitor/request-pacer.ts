@@ -5,9 +5,10 @@
  * `/metrics`) get answers at the budget's rate and the server they watch keeps its event loop.
  *
  * Invariants:
- * - Turns are first come, first served, except that urgent ones (`/healthz`) go first: a
- *   liveness probe waits for at most one request's share of the budget, whatever else is
- *   queued.
+ * - Connections take turns (round-robin), each one's turns first come, first served, so a
+ *   peer that keeps many turns waiting delays another by one of its turns, not all; urgent
+ *   ones (`/healthz`) go first: a liveness probe waits for at most one request's share of
+ *   the budget, whatever else is queued.
  * - A costly request (a large `/clients` page) takes more of the budget (at most `burst`)
  *   and waits until the bucket holds that much; urgent turns pass it meanwhile.
  * - What waits is bounded by the callers (per connection and in total); a turn whose
@@ -21,6 +22,8 @@ export interface Turn {
   readonly cost: number;
   /** Goes before every turn that is not urgent. */
   readonly urgent: boolean;
+  /** The connection it came on: connections take turns. */
+  readonly from: unknown;
   /** False once it needs no answer (its connection closed): dropped, free. */
   wanted(): boolean;
   /** Its turn came. */
@@ -32,7 +35,9 @@ export class RequestPacer {
   readonly #burst: number;
   readonly #now: () => number;
   readonly #urgent: Turn[] = [];
-  readonly #ordinary: Turn[] = [];
+  /** Turns that are not urgent, by connection, the next to take its turn first. */
+  readonly #ordinary = new Map<unknown, Turn[]>();
+  #ordinaryWaiting = 0;
   #tokens: number;
   #refilledAt: number;
   #timer: NodeJS.Timeout | undefined;
@@ -49,13 +54,19 @@ export class RequestPacer {
   /** Runs `turn` now if the budget allows, else once it does (in order). */
   schedule(turn: Turn): void {
     if (this.#closed) return;
-    (turn.urgent ? this.#urgent : this.#ordinary).push(turn);
+    if (turn.urgent) this.#urgent.push(turn);
+    else {
+      const queue = this.#ordinary.get(turn.from);
+      if (queue === undefined) this.#ordinary.set(turn.from, [turn]);
+      else queue.push(turn);
+      this.#ordinaryWaiting++;
+    }
     this.#runTurns();
   }
 
   /** Turns waiting for the budget. */
   get waiting(): number {
-    return this.#urgent.length + this.#ordinary.length;
+    return this.#urgent.length + this.#ordinaryWaiting;
   }
 
   /** Drops every waiting turn and the timer. */
@@ -63,7 +74,8 @@ export class RequestPacer {
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#urgent.length = 0;
-    this.#ordinary.length = 0;
+    this.#ordinary.clear();
+    this.#ordinaryWaiting = 0;
   }
 
   #runTurns(): void {
@@ -71,11 +83,10 @@ export class RequestPacer {
     this.#timer = undefined;
     this.#refill();
     for (;;) {
-      const queue = this.#urgent.length > 0 ? this.#urgent : this.#ordinary;
-      const turn = queue[0];
+      const turn = this.#urgent[0] ?? this.#ordinary.values().next().value?.[0];
       if (turn === undefined) return;
       if (!turn.wanted()) {
-        queue.shift();
+        this.#take(turn);
         continue;
       }
       const cost = Math.min(turn.cost, this.#burst);
@@ -88,10 +99,23 @@ export class RequestPacer {
         this.#timer.unref();
         return;
       }
-      queue.shift();
+      this.#take(turn);
       this.#tokens -= cost;
       turn.run();
     }
+  }
+
+  /** Removes `turn`, the next one: a connection's next turn waits behind the others'. */
+  #take(turn: Turn): void {
+    if (this.#urgent[0] === turn) {
+      this.#urgent.shift();
+      return;
+    }
+    const queue = this.#ordinary.get(turn.from);
+    this.#ordinary.delete(turn.from);
+    this.#ordinaryWaiting--;
+    queue?.shift();
+    if (queue !== undefined && queue.length > 0) this.#ordinary.set(turn.from, queue);
   }
 
   #refill(): void {
