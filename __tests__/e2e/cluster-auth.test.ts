@@ -25,7 +25,7 @@ import {
   gateway,
   ingest,
   lastStats,
-  type Started,
+  sendThrough,
   stop,
 } from '../helpers/cluster-processes.js';
 import { page, section } from '../helpers/markdown.js';
@@ -33,12 +33,10 @@ import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/n
 import { eventsText, ReferenceMaze } from '../helpers/reference-maze.js';
 import {
   expectSameDeliveries,
-  type TcpPeer,
   useMemoryMazes,
   useTcpPeers,
   waitUntil,
   withTimeout,
-  writeAll,
 } from '../helpers/sockets.js';
 
 const USERS = 25;
@@ -63,16 +61,6 @@ function documentedConfig(): string {
 
 const peers = useTcpPeers();
 const newMaze = useMemoryMazes();
-
-/** Writes `text` to `source` and waits until `events` counts `count` events appended. */
-async function sendThrough(events: Started, source: TcpPeer, text: string, count: number) {
-  await writeAll(source.socket, text, WAIT_MS);
-  await waitUntil(
-    () => lastStats(events).eventsAppended === String(count),
-    `the ingest to append ${count} events`,
-    WAIT_MS,
-  );
-}
 
 /** A connection as `user`, closed after `use`. */
 async function as<T>(
@@ -141,7 +129,7 @@ describeWithNats('cluster mode with NATS users and a log key (built binaries)', 
     const source = await peers.connect(first.port);
     const phase1 = eventsText(1, PHASE, 1, USERS);
     reference.send(phase1);
-    await sendThrough(first, source, phase1, PHASE);
+    await sendThrough(first, source, phase1, PHASE, WAIT_MS);
 
     // The next batch, signed with another key, by a client with the ingest's NATS user.
     const forged = encodeBatch(
@@ -194,7 +182,7 @@ describeWithNats('cluster mode with NATS users and a log key (built binaries)', 
     for (let from = PHASE + 1; from <= 2 * PHASE; from += 100) {
       const slice = eventsText(from, from + 99, from, USERS);
       reference.send(slice);
-      await sendThrough(first, source, slice, from + 99);
+      await sendThrough(first, source, slice, from + 99, WAIT_MS);
     }
     await first.waitForLine('stderr', /ERR_LOG_FOREIGN.*1 message\(s\)/, WAIT_MS);
     await waitUntil(
@@ -204,7 +192,7 @@ describeWithNats('cluster mode with NATS users and a log key (built binaries)', 
     );
     const phase3 = eventsText(2 * PHASE + 1, 3 * PHASE, 3, USERS);
     reference.send(phase3);
-    await sendThrough(first, source, phase3, 3 * PHASE);
+    await sendThrough(first, source, phase3, 3 * PHASE, WAIT_MS);
     source.socket.end();
 
     await reference.applied(3 * PHASE);

@@ -19,6 +19,7 @@ import {
   lastStats,
   logFlags,
   type Started,
+  sendThrough,
   stop,
 } from '../helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
@@ -43,14 +44,9 @@ const peers = useTcpPeers();
 const newMaze = useMemoryMazes();
 
 /** Sends `text` to `events` from a new source and waits until it appended `count` events. */
-async function sendThrough(events: Started, text: string, count: number): Promise<TcpPeer> {
+async function sendFromNewSource(events: Started, text: string, count: number): Promise<TcpPeer> {
   const source = await peers.connect(events.port);
-  await writeAll(source.socket, text, WAIT_MS);
-  await waitUntil(
-    () => lastStats(events).eventsAppended === String(count),
-    `the ingest to append ${count} events`,
-    WAIT_MS,
-  );
+  await sendThrough(events, source, text, count, WAIT_MS);
   return source;
 }
 
@@ -92,7 +88,7 @@ describeWithNats(
         expect(other.stderr.join('\n')).toMatch(refusal);
       };
       // The writer records its settings with its first batch: then, without a snapshot.
-      const source = await sendThrough(events, eventsText(1, 500, 1, USERS), 500);
+      const source = await sendFromNewSource(events, eventsText(1, 500, 1, USERS), 500);
       expect(lastStats(events).snapshotsSaved ?? '0').toBe('0');
       await refused();
       await writeAll(source.socket, eventsText(501, 5_000, 1, USERS), WAIT_MS);
@@ -117,7 +113,7 @@ describeWithNats(
       const first = await ingest(nats, stream, [...STATS, '--snapshot-events', '1000']);
       const old = eventsText(1, 20_000, 1, USERS);
       referenceSource.peer.write(old);
-      (await sendThrough(first, old, 20_000)).socket.end();
+      (await sendFromNewSource(first, old, 20_000)).socket.end();
       await waitUntil(
         () => lastStats(server).logPosition === lastStats(first).batchesAppended,
         'the gateway at the end of the old stream',
@@ -135,7 +131,7 @@ describeWithNats(
       await deleteStream(nats, stream);
       const second = await ingest(nats, stream, STATS);
       // More than the old stream held: a gateway reading on would find its positions again.
-      (await sendThrough(second, eventsText(1, 40_000, 2, USERS), 40_000)).socket.end();
+      (await sendFromNewSource(second, eventsText(1, 40_000, 2, USERS), 40_000)).socket.end();
 
       expect(await withTimeout(server.exited, WAIT_MS, 'the gateway to exit')).toBe(1);
       const said = server.stderr.join('\n');
@@ -184,7 +180,7 @@ describeWithNats(
       const first = await ingest(lost, stream, STATS);
       const old = eventsText(1, 20_000, 3, USERS);
       referenceSource.peer.write(old);
-      (await sendThrough(first, old, 20_000)).socket.end();
+      (await sendFromNewSource(first, old, 20_000)).socket.end();
       await waitUntil(
         () => lastStats(server).logPosition === lastStats(first).batchesAppended,
         'the gateway at the end of the old stream',
@@ -197,7 +193,7 @@ describeWithNats(
       await lost.stop();
       const again = await startNatsServer({ port: lost.port });
       const second = await ingest(again, stream, STATS);
-      (await sendThrough(second, eventsText(1, 40_000, 4, USERS), 40_000)).socket.end();
+      (await sendFromNewSource(second, eventsText(1, 40_000, 4, USERS), 40_000)).socket.end();
 
       expect(await withTimeout(server.exited, WAIT_MS, 'the gateway to exit')).toBe(1);
       expect(server.stderr.join('\n')).toMatch(/ERR_LOG_REPLACED: .*deleted and created again/);

@@ -22,6 +22,7 @@ import {
   kill,
   lastStats,
   type Started,
+  sendThrough,
   stop,
 } from '../helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
@@ -43,14 +44,9 @@ const peers = useTcpPeers();
 const newMaze = useMemoryMazes();
 
 /** Sends `text` from a new event source to `events` and waits until it appended `count` events. */
-async function sendThrough(events: Started, text: string, count: number): Promise<TcpPeer> {
+async function sendFromNewSource(events: Started, text: string, count: number): Promise<TcpPeer> {
   const source = await peers.connect(events.port);
-  await writeAll(source.socket, text, WAIT_MS);
-  await waitUntil(
-    () => lastStats(events).eventsAppended === String(count),
-    `the ingest to append ${count} events`,
-    WAIT_MS,
-  );
+  await sendThrough(events, source, text, count, WAIT_MS);
   return source;
 }
 
@@ -71,20 +67,20 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
     const first = await ingest(nats, stream, STATS);
     const phase1 = eventsText(1, 20_000, 1, USERS);
     reference.send(phase1);
-    (await sendThrough(first, phase1, 20_000)).socket.end();
+    (await sendFromNewSource(first, phase1, 20_000)).socket.end();
     expect(await stop(first)).toBe(0);
 
     // A restarted ingest continues the log; the old numbers a source sends again are stale.
     const second = await ingest(nats, stream, STATS);
     const phase2 = `${eventsText(19_990, 20_000, 1, USERS)}${eventsText(20_001, 40_000, 2, USERS)}`;
     reference.send(phase2);
-    await sendThrough(second, phase2, 20_000);
+    await sendFromNewSource(second, phase2, 20_000);
     expect(await kill(second)).toBe(137);
 
     const third = await ingest(nats, stream, STATS);
     const phase3 = eventsText(40_001, 60_000, 3, USERS);
     reference.send(phase3);
-    (await sendThrough(third, phase3, 20_000)).socket.end();
+    (await sendFromNewSource(third, phase3, 20_000)).socket.end();
     await reference.applied(60_000, WAIT_MS);
     expect(await expectSameDeliveries(clients, expected, WAIT_MS)).toBeGreaterThan(1_000);
     expect(Number(lastStats(third).eventsDiscarded ?? 0)).toBe(0);
@@ -115,7 +111,7 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
     expect(lastStats(second).nextSequence).toBe('200001');
     const phase2 = eventsText(200_001, 210_000, 9, USERS);
     reference.send(phase2);
-    (await sendThrough(second, phase2, 10_000)).socket.end();
+    (await sendFromNewSource(second, phase2, 10_000)).socket.end();
     await reference.applied(210_000, WAIT_MS);
     for (const served of clients)
       expect(await expectSameDeliveries(served, expected, WAIT_MS)).toBeGreaterThan(10_000);
@@ -172,7 +168,7 @@ describeWithNats('cluster mode through restarts and failures (built binaries)', 
 
     const phase1 = eventsText(1, 20_000, 6, USERS);
     reference.send(phase1);
-    const source = await sendThrough(events, phase1, 20_000);
+    const source = await sendFromNewSource(events, phase1, 20_000);
     // Restarted while the next events stream in: appends in flight lose their server.
     const phase2 = eventsText(20_001, 40_000, 7, USERS);
     reference.send(phase2);

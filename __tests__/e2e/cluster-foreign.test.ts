@@ -15,18 +15,16 @@ import {
   gateway,
   ingest,
   lastStats,
-  type Started,
+  sendThrough,
   stop,
 } from '../helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer } from '../helpers/nats.js';
 import { eventsText, ReferenceMaze } from '../helpers/reference-maze.js';
 import {
   expectSameDeliveries,
-  type TcpPeer,
   useMemoryMazes,
   useTcpPeers,
   waitUntil,
-  writeAll,
 } from '../helpers/sockets.js';
 
 const USERS = 25;
@@ -54,16 +52,6 @@ async function publishForeign(
   }
 }
 
-/** Writes `text` to `source` and waits until `events` counts `count` events appended. */
-async function sendThrough(events: Started, source: TcpPeer, text: string, count: number) {
-  await writeAll(source.socket, text, WAIT_MS);
-  await waitUntil(
-    () => lastStats(events).eventsAppended === String(count),
-    `the ingest to append ${count} events`,
-    WAIT_MS,
-  );
-}
-
 describeWithNats('cluster mode with foreign messages on the subject (built binaries)', () => {
   let nats: NatsServer;
 
@@ -83,7 +71,7 @@ describeWithNats('cluster mode with foreign messages on the subject (built binar
     const source = await peers.connect(first.port);
     const phase1 = eventsText(1, PHASE, 1, USERS);
     reference.send(phase1);
-    await sendThrough(first, source, phase1, PHASE);
+    await sendThrough(first, source, phase1, PHASE, WAIT_MS);
 
     await publishForeign(nats, subject, [HELLO, FORGED]);
     await waitUntil(() => lastStats(running).logForeign === '2', 'two skipped', WAIT_MS);
@@ -92,7 +80,7 @@ describeWithNats('cluster mode with foreign messages on the subject (built binar
     // The running gateway delivers the next 1,000 events exactly; the ingest skips the two.
     const phase2 = eventsText(PHASE + 1, 2 * PHASE, 2, USERS);
     reference.send(phase2);
-    await sendThrough(first, source, phase2, 2 * PHASE);
+    await sendThrough(first, source, phase2, 2 * PHASE, WAIT_MS);
     await first.waitForLine('stderr', /ERR_LOG_FOREIGN.*2 message\(s\)/, WAIT_MS);
     expect(lastStats(first).foreignSkipped).toBe('2');
 
@@ -111,7 +99,7 @@ describeWithNats('cluster mode with foreign messages on the subject (built binar
     const phase3 = eventsText(2 * PHASE + 1, 3 * PHASE, 3, USERS);
     reference.send(phase3);
     const again = await peers.connect(second.port);
-    await sendThrough(second, again, phase3, PHASE);
+    await sendThrough(second, again, phase3, PHASE, WAIT_MS);
     again.socket.end();
 
     await reference.applied(3 * PHASE);

@@ -20,7 +20,7 @@ import {
   ingest,
   lastStats,
   logFlags,
-  type Started,
+  sendThrough,
   stop,
 } from '../helpers/cluster-processes.js';
 import { describeWithNats, type NatsServer, startNatsServer, streamInfo } from '../helpers/nats.js';
@@ -29,11 +29,9 @@ import {
   attachMemorySource,
   attachUsers,
   expectSameDeliveries,
-  type TcpPeer,
   useMemoryMazes,
   useTcpPeers,
   waitUntil,
-  writeAll,
 } from '../helpers/sockets.js';
 import { mulberry32 } from '../helpers/streams.js';
 
@@ -48,21 +46,6 @@ const SNAPSHOT_EVENTS = '1000';
 let nats: NatsServer;
 const peers = useTcpPeers();
 const newMaze = useMemoryMazes();
-
-/** Writes `text` from `source` and waits until `events` appended `count` events in all. */
-async function sendThrough(
-  events: Started,
-  source: TcpPeer,
-  text: string,
-  count: number,
-): Promise<void> {
-  await writeAll(source.socket, text, WAIT_MS);
-  await waitUntil(
-    () => lastStats(events).eventsAppended === String(count),
-    `the ingest to append ${count} events`,
-    WAIT_MS,
-  );
-}
 
 /** Ways a stored snapshot goes bad. */
 const DAMAGE = {
@@ -124,7 +107,7 @@ async function snapshotPhases(
   for (let phase = 0; phase < PHASES; phase++) {
     const text = eventsText(phase * PHASE + 1, (phase + 1) * PHASE, seed * 10 + phase, USERS);
     sent(text);
-    await sendThrough(first, source, text, (phase + 1) * PHASE);
+    await sendThrough(first, source, text, (phase + 1) * PHASE, WAIT_MS);
     await waitUntil(
       () => Number(lastStats(first).snapshotsSaved ?? 0) > phase,
       `snapshot ${phase + 1}`,
@@ -184,7 +167,7 @@ describeWithNats('cluster mode with snapshots that fail their checks (built bina
       const last = eventsText(PHASES * PHASE + 1, (PHASES + 1) * PHASE, index * 10 + 9, USERS);
       referenceSource.peer.write(last);
       const source = await peers.connect(second.port);
-      await sendThrough(second, source, last, PHASE);
+      await sendThrough(second, source, last, PHASE, WAIT_MS);
       await waitUntil(
         () => reference.stats().nextSequence > (PHASES + 1) * PHASE,
         'the reference to apply the last phase',
@@ -220,7 +203,7 @@ describeWithNats('cluster mode with snapshots that fail their checks (built bina
     expect(lastStats(restarted).snapshotWriterStopped).toBe('true');
     const source = await peers.connect(restarted.port);
     const next = PHASES * PHASE + 1;
-    await sendThrough(restarted, source, eventsText(next, next + 99, 99, USERS), 100);
+    await sendThrough(restarted, source, eventsText(next, next + 99, 99, USERS), 100, WAIT_MS);
     source.socket.end();
     expect(await stop(restarted)).toBe(0);
   }, 120_000);

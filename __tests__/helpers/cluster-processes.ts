@@ -10,7 +10,7 @@ import type { ReconnectSummary } from '../../lib/simulate/index.js';
 import { parseStatsLine } from '../../scripts/support/server-process.mjs';
 import { type RunningBinary, run } from './binary.js';
 import type { NatsServer } from './nats.js';
-import { type TcpPeer, type TcpPeers, waitUntil, withTimeout } from './sockets.js';
+import { type TcpPeer, type TcpPeers, waitUntil, withTimeout, writeAll } from './sockets.js';
 
 const STARTUP_MS = 15_000;
 const STOP_MS = 15_000;
@@ -131,6 +131,26 @@ export async function stop(process: RunningBinary): Promise<number> {
 export async function kill(process: RunningBinary): Promise<number> {
   process.child.kill('SIGKILL');
   return withTimeout(process.exited, STOP_MS, 'the exit after SIGKILL');
+}
+
+/**
+ * Writes `text` to `source`, an event source of the ingest `events` (run with
+ * `--stats-interval`), and waits, up to `ms`, until its stats line counts `count` events
+ * appended.
+ */
+export async function sendThrough(
+  events: RunningBinary,
+  source: TcpPeer,
+  text: string,
+  count: number,
+  ms: number,
+): Promise<void> {
+  await writeAll(source.socket, text, ms);
+  await waitUntil(
+    () => lastStats(events).eventsAppended === String(count),
+    `the ingest to append ${count} events`,
+    ms,
+  );
 }
 
 /** The summary `follower-maze simulate --json` prints last. */
