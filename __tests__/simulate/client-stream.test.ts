@@ -313,7 +313,7 @@ const epochLine = (last: number): string => `!EPOCH|77|${last}\n`;
  * its notifications start after the one before the first it is owed.
  */
 function aware(client: ClientStream): ClientStream {
-  expect(client.awareLine()).toBe(`${client.userId}|-`);
+  expect(client.awarePart()).toBe('|-');
   expect(feed(client, epochLine(Math.max(0, client.nextExpected - 1)), 100)).toBe(true);
   return client;
 }
@@ -326,12 +326,12 @@ describe('ClientStream: a dropped connection, resumed', () => {
     const client = aware(owed(context, 3, 4, 5, 6));
     expect(feed(client, before, 3)).toBe(true);
     client.dropped();
-    return { client, resumedAs: client.resumeLine() };
+    return { client, resumedAs: client.resumePart() };
   }
 
   it('discards the line cut in two and resumes after the last whole one', () => {
     const { client, resumedAs } = droppedAfter('3|F|60|50\n4|P|3');
-    expect(resumedAs).toBe('50|3|77');
+    expect(resumedAs).toBe('|3|77');
     expect(feed(client, `${epochLine(3)}4|P|32|50\n5|S|32\n6|B\r\n`, 4)).toBe(true);
     expect(client.lines).toBe(4);
     expect(client.pending).toBe(0);
@@ -347,7 +347,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
 
   it('resumes after a drop between lines', () => {
     const { client, resumedAs } = droppedAfter('3|F|60|50\n4|P|32|50\n');
-    expect(resumedAs).toBe('50|4|77');
+    expect(resumedAs).toBe('|4|77');
     expect(feed(client, `${epochLine(4)}5|S|32\n6|B\r\n`, 100)).toBe(true);
     expect(client.pending).toBe(0);
   });
@@ -355,7 +355,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
   it('resumes after the number its epoch line gave when it received nothing, and is owed all the rest', () => {
     const client = aware(owed(contextOf(EVENTS), 3, 4));
     client.dropped();
-    expect(client.resumeLine()).toBe('50|2|77');
+    expect(client.resumePart()).toBe('|2|77');
     expect(feed(client, `${epochLine(2)}3|F|60|50\n4|P|32|50\n`, 100)).toBe(true);
     expect(client.pending).toBe(0);
     expect(client.receivedDigest).toBe(client.expectedDigest);
@@ -365,7 +365,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
     const { client } = droppedAfter('3|F|60|50\n');
     expect(feed(client, `${epochLine(4)}!GAP|trimmed|5\n`, 100)).toBe(true);
     client.dropped();
-    expect(client.resumeLine()).toBe('50|4|77');
+    expect(client.resumePart()).toBe('|4|77');
     expect(feed(client, `${epochLine(4)}5|S|32\n6|B\r\n`, 100)).toBe(true);
     expect(client.pending).toBe(0);
     expect(client.receivedDigest).toBe(client.expectedDigest);
@@ -375,7 +375,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
     const { client } = droppedAfter('3|F|60|50\n');
     expect(feed(client, `${epochLine(4)}!GAP|trim`, 100)).toBe(true);
     client.dropped();
-    expect(client.resumeLine()).toBe('50|3|77');
+    expect(client.resumePart()).toBe('|3|77');
     expect(feed(client, `${epochLine(3)}4|P|32|50\n5|S|32\n6|B\r\n`, 100)).toBe(true);
     expect(client.pending).toBe(0);
     expect(client.receivedDigest).toBe(client.expectedDigest);
@@ -385,7 +385,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
     const { client } = droppedAfter('3|F|60|50\n4|P|32|50\n');
     expect(feed(client, `${epochLine(1)}!GAP|ahead|2\n2|B\n`, 100)).toBe(true);
     client.dropped();
-    expect(client.resumeLine()).toBe('50|4|77');
+    expect(client.resumePart()).toBe('|4|77');
   });
 
   it.each([
@@ -435,7 +435,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
 
   it('after !GAP|ahead|NEXT, ignores repeats up to LASTSEQ, then verifies as before', () => {
     const { client, resumedAs } = droppedAfter('3|F|60|50\n4|P|32|50\n');
-    expect(resumedAs).toBe('50|4|77');
+    expect(resumedAs).toBe('|4|77');
     const ledger = client.context.ledger;
     const stream = `${epochLine(1)}!GAP|ahead|2\n2|B\n3|F|60|50\n4|P|32|50\n5|S|32\n6|B\r\n`;
     expect(feed(client, stream, 5)).toBe(true);
@@ -453,7 +453,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
     const client = aware(owed(context, 1, 2, 3, 4));
     expect(context.ledger.clientsOverLimit).toBe(1);
     client.dropped();
-    client.resumeLine();
+    client.resumePart();
     expect(context.ledger.mustPause).toBe(true);
     expect(feed(client, `${epochLine(3)}!GAP|trimmed|4\n`, 100)).toBe(true);
     expect(context.ledger.clientsOverLimit).toBe(0);
@@ -474,7 +474,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
     const client = owed(contextOf(EVENTS), 4, 5, 6);
     if (opening !== undefined) {
       aware(client).dropped();
-      client.resumeLine();
+      client.resumePart();
     }
     const epoch = opening === undefined ? '' : epochLine(opening);
     expect(feed(client, `${epoch}${text}`, 3)).toBe(false);
@@ -490,7 +490,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
   ])('fails with ERR_SIM_EPOCH when a resumed connection opens with %s', (_case, text) => {
     const client = aware(owed(contextOf(EVENTS), 4, 5, 6));
     client.dropped();
-    client.resumeLine();
+    client.resumePart();
     expect(feed(client, text, 100)).toBe(false);
     expect(client.failure).toMatchObject({
       code: SimulationErrorCode.Epoch,
@@ -501,7 +501,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
   it('fails with ERR_SIM_EPOCH when the server’s epoch changed since the first connection', () => {
     const client = aware(owed(contextOf(EVENTS), 4, 5, 6));
     client.dropped();
-    client.resumeLine();
+    client.resumePart();
     expect(feed(client, '!EPOCH|78|3\n4|P|32|50\n', 100)).toBe(false);
     expect(client.failure).toMatchObject({
       code: SimulationErrorCode.Epoch,
@@ -513,11 +513,11 @@ describe('ClientStream: a dropped connection, resumed', () => {
   it('expects the epoch line before the warm-up on a resume-aware first connection', () => {
     const context = contextOf(EVENTS, 2);
     const client = new ClientStream(3, 50, context);
-    client.awareLine();
+    client.awarePart();
     expect(feed(client, '1|B\n', 100)).toBe(false);
     expect(client.failure?.code).toBe(SimulationErrorCode.Epoch);
     const good = new ClientStream(4, 51, contextOf(EVENTS, 2));
-    good.awareLine();
+    good.awarePart();
     expect(feed(good, `${epochLine(0)}1|B\n2|B\n`, 3)).toBe(true);
     expect(good.registered).toBe(true);
     expect(good.lines).toBe(2);
@@ -555,7 +555,7 @@ describe('ClientStream: a dropped connection, resumed', () => {
         if (cut === text.length) break;
         client.dropped();
         drops++;
-        const lastSequence = Number(client.resumeLine().split('|')[1]);
+        const lastSequence = Number(client.resumePart().split('|')[1]);
         expect(feed(client, epochLine(lastSequence), randomInt(rng, 1, 12))).toBe(true);
         at = starts[lastSequence] as number;
       }

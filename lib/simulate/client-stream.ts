@@ -18,13 +18,13 @@
  * - Before it is registered (has received its first warm-up broadcast), a client expects
  *   nothing; the first warm-up broadcast it receives registers it, and it is then owed
  *   every later one (see `EventGenerator.warmupBroadcast`).
- * - A client that will drop identifies first as `USERID|-` (`awareLine()`), and every one of
+ * - A client that will drop identifies first as `USERID|-` (`awarePart()`), and every one of
  *   its connections must open with the epoch line `!EPOCH|EPOCH|LAST` (docs/protocol.md
  *   §12), the same epoch each time: another would mean the server's stream started again
  *   during the run (`ERR_SIM_EPOCH`). LAST is the number the connection's notifications
  *   start after.
  * - A dropped connection (`dropped()`) loses the line it was receiving; the ring stays
- *   owed, and the next connection identifies as `USERID|LASTSEQ|EPOCH` (`resumeLine()`),
+ *   owed, and the next connection identifies as `USERID|LASTSEQ|EPOCH` (`resumePart()`),
  *   LASTSEQ the greater of the number of the last line received whole and its latest epoch
  *   line's LAST: a connection that received nothing resumes where its notifications would
  *   have started. After its epoch line, its stream must go on with the ring's head
@@ -397,20 +397,20 @@ export class ClientStream {
   }
 
   /**
-   * The line the first connection of a client that will drop identifies with, `USERID|-`
-   * (terminator not included): its stream must open with the epoch line.
+   * What follows the id field on the first connection of a client that will drop, `|-`
+   * (the id field is the user id, or a token in its place): its stream must open with the
+   * epoch line.
    */
-  awareLine(): string {
+  awarePart(): string {
     this.#epochDue = true;
-    return `${this.userId}|-`;
+    return '|-';
   }
 
   /**
-   * The line a new connection identifies with after a drop, `USERID|LASTSEQ|EPOCH`
-   * (terminator not included): from now on, its stream is judged as a resumed one. A
+   * What follows the id field on a new connection after a drop, `|LASTSEQ|EPOCH`: from now on, its stream is judged as a resumed one. A
    * connection drops after a whole line, so the epoch line of the first one was read.
    */
-  resumeLine(): string {
+  resumePart(): string {
     const ledger = this.context.ledger;
     ledger.reconnects.resumes++;
     ledger.reconnects.owedOnResume += this.#length;
@@ -422,7 +422,7 @@ export class ClientStream {
     // The greater: what the connection received is above its epoch line's number, and
     // after `!GAP|ahead` that number is below what the client already had.
     this.#lastResumed = Math.max(this.#lastSequence, this.#epochLast);
-    return `${this.userId}|${this.#lastResumed}|${this.#epoch}`;
+    return `|${this.#lastResumed}|${this.#epoch}`;
   }
 
   // Folds the `count` matched lines from ring position `from` on into `streamDigest`, and

@@ -250,8 +250,7 @@ class Simulation {
         // A client that will drop is resume-aware from its first connection on; a token
         // takes the user id's place (docs/protocol.md §12).
         const idField = await this.#idField(client.userId);
-        const aware =
-          this.#drops === undefined ? '' : client.awareLine().slice(String(client.userId).length);
+        const aware = this.#drops === undefined ? '' : client.awarePart();
         socket?.write(`${idField}${aware}${idTerminator}`);
       });
       await Promise.all(connecting);
@@ -462,9 +461,8 @@ class Simulation {
     }
     this.#generator.ledger.clock = performance.now();
     const idTerminator = terminatorBytes(this.#options.idTerminator);
-    // The resume line starts with the user id; a token takes its place (docs/protocol.md §12).
-    const resume = client.resumeLine().slice(String(client.userId).length);
-    socket.write(`${idField}${resume}${idTerminator}`);
+    // A token takes the user id's place in the resume line too (docs/protocol.md §12).
+    socket.write(`${idField}${client.resumePart()}${idTerminator}`);
     this.#away--;
     this.#poke();
   }
