@@ -26,6 +26,8 @@ import {
   formatLatencyTable,
   latencyChartSvg,
   linearTicks,
+  P99_BOUNDS,
+  p99Verdicts,
   SUSTAINED_SHARE,
   sustained,
 } from '../../scripts/bench/latency-chart.mjs';
@@ -189,6 +191,17 @@ describe('latency chart', () => {
       { name: 'serve', points: [{ ...point(100_000, 0.4, 1.5, 4), stalledShare: 0.0123 }] },
     ]).slice(2);
     expect(withStalls).toMatch(/ \| 1\.23 \|$/);
+  });
+
+  it("counts the runs whose p99 kept within each bounded point's bound, bound included", () => {
+    const target = { ...point(100_000, 0.4, 1.5, 4), label: 'target', p99ByRun: [1.5, 2, 2.01] };
+    const half = { ...point(300_000, 1, 9, 12), label: '50% of max', p99ByRun: [9, 10.5] };
+    const unbounded = { ...point(60_000, 0.3, 1, 2), label: '10% of max', p99ByRun: [99] };
+    expect(P99_BOUNDS.map((bound) => bound.label)).toEqual(['target', '50% of max']);
+    expect(p99Verdicts([{ name: 'serve', points: [unbounded, target, half] }])).toEqual([
+      'serve at 100,000 events/s (target): p99 by run 1.5, 2, 2.01 ms; 2 of 3 within 2 ms',
+      'serve at 300,000 events/s (50% of max): p99 by run 9, 10.5 ms; 1 of 2 within 10 ms',
+    ]);
   });
 });
 

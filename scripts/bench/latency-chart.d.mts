@@ -12,6 +12,8 @@ export interface LatencyPoint {
   readonly slowClientsDropped?: number;
   /** Share (0..1) of the time the bench's 1 ms timer was stalled during the runs (median). */
   readonly stalledShare?: number;
+  /** Each run's p99, in run order. */
+  readonly p99ByRun?: readonly number[];
 }
 export interface LatencySeries {
   readonly name: string;
@@ -26,3 +28,5 @@ export declare function latencyChartSvg(chart: {
   readonly series: readonly LatencySeries[];
 }): string;
 export declare function formatLatencyTable(series: readonly LatencySeries[]): string[];
+export declare const P99_BOUNDS: readonly { readonly label: string; readonly boundMs: number }[];
+export declare function p99Verdicts(series: readonly LatencySeries[]): string[];

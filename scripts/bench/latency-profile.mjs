@@ -46,22 +46,33 @@ const LOAD = {
 };
 /** Gateways of the cluster series (with one ingest and one nats-server). */
 const CLUSTER_GATEWAYS = 2;
-const SERIES = [
-  { name: 'serve', stalledClients: 0, run: runOnce },
-  { name: 'serve, 1 stalled client', stalledClients: 1, run: runOnce },
-  {
+/** The series, by the key `--series` names them with. */
+export const SERIES = {
+  serve: { name: 'serve', stalledClients: 0, run: runOnce },
+  stalled: { name: 'serve, 1 stalled client', stalledClients: 1, run: runOnce },
+  cluster: {
     name: `cluster (ingest + ${CLUSTER_GATEWAYS} gateways)`,
     stalledClients: 0,
     run: runClusterOnce,
   },
-];
+};
 const LATENCY_KEYS = ['p50', 'p90', 'p99', 'p999', 'max'];
 
 /**
  * @param {{ bin: string, runs: number, events?: number, timeoutMs: (events: number) => number,
- *   log: (line: string) => void }} options
+ *   log: (line: string) => void, series?: (keyof typeof SERIES)[], shares?: number[] }} options
+ *   `series` and `shares` narrow the profile (default: every series, LOAD_SHARES); the
+ *   target rate is always measured.
  */
-export async function runLatencyProfile({ bin, runs, events, timeoutMs, log }) {
+export async function runLatencyProfile({
+  bin,
+  runs,
+  events,
+  timeoutMs,
+  log,
+  series: seriesKeys = Object.keys(SERIES),
+  shares = LOAD_SHARES,
+}) {
   const maxEvents = events ?? MAX_RATE_EVENTS;
   const atRest = await stallsAtRest(AT_REST_MS);
   log(`bench: latency: at rest, ${describeStalls(atRest)}`);
@@ -78,7 +89,7 @@ export async function runLatencyProfile({ bin, runs, events, timeoutMs, log }) {
   }
   const maxRate = median(flatOut.map((run) => run.eventsPerSecond));
   const targets = [
-    ...LOAD_SHARES.map((share) => ({
+    ...shares.map((share) => ({
       rate: Math.round(maxRate * share),
       label: `${Math.round(share * 100)}% of max`,
     })),
@@ -88,7 +99,7 @@ export async function runLatencyProfile({ bin, runs, events, timeoutMs, log }) {
   const series = [];
   const cases = [{ name: 'latency: flat out', runs: flatOut }];
   const streamSeconds = MEASURED_SECONDS + LATENCY_WARMUP_MS / 1000;
-  for (const { name, stalledClients, run: runPoint } of SERIES) {
+  for (const { name, stalledClients, run: runPoint } of seriesKeys.map((key) => SERIES[key])) {
     const points = [];
     for (const target of targets) {
       const pointEvents = Math.max(MIN_POINT_EVENTS, Math.round(target.rate * streamSeconds));
@@ -142,6 +153,7 @@ export function medianPoint(target, runs) {
     simulatorCores: median(runs.map((run) => run.simulatorCores)),
     slowClientsDropped: median(runs.map((run) => run.slowClientsDropped ?? 0)),
     stalledShare: median(runs.map((run) => run.stalledShare)),
+    p99ByRun: runs.map((run) => run.latency?.p99 ?? Number.NaN),
   };
   for (const key of LATENCY_KEYS) {
     const values = runs.map((run) => run.latency?.[key]).filter((value) => value !== undefined);
