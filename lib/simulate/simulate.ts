@@ -3,7 +3,7 @@
  * the simulator that touches sockets; the generator and the client streams are pure.
  *
  * The run, in order:
- * 1. Connect `concurrencyLevel` clients (in waves) and send each its user id line; then the
+ * 1. Connect `concurrencyLevel` clients (CONNECTS_IN_FLIGHT at a time) and send each its user id line; then the
  *    `stalledClients`, which identify as users without a client and never read (nothing
  *    they receive is verified, and the server may drop them). With several client ports (a
  *    cluster: one ingest, several gateways that each serve clients), client `i`, counted
@@ -12,7 +12,8 @@
  *    would. With `waitForPorts`, a port that refuses is tried again until that many ms
  *    after the start (servers started together with the simulator may still be starting).
  * 2. Connect the event source.
- * 3. Warm up: send broadcasts 1, 2, … (one every WARMUP_INTERVAL_MS) until every client has
+ * 3. Warm up: send broadcasts 1, 2, … (one every WARMUP_INTERVAL_MS, or less often when many
+ *    clients are registered: WARMUP_NOTIFICATIONS_PER_MS) until every client has
  *    received one. A client that receives a broadcast was registered before the server
  *    applied it, so after the warm-up every client is known to be registered, whatever the
  *    server's timing: no guessed sleep, no handshake outside the protocol. A client that
@@ -76,10 +77,20 @@ import { WorkerPool, type WorkerReport } from './workers.js';
 
 /** Receive buffer shared by the client sockets, reused for every read. */
 const CLIENT_READ_BUFFER_SIZE = 64 * 1024;
-/** Most client connections opened at once (a listen backlog is often 511). */
-const CONNECT_WAVE_SIZE = 128;
-/** Wait between warm-up broadcasts while some client has not received one yet, in ms. */
+/**
+ * Most client connections being opened at once (a listen backlog is often 511). A window, not
+ * waves: a connect that waits for a SYN retransmit (1 s) does not hold up the others.
+ */
+const CONNECTS_IN_FLIGHT = 128;
+/** Wait between warm-up broadcasts while some client has not received one yet, in ms... */
 const WARMUP_INTERVAL_MS = 20;
+/**
+ * ...or longer, so that the warm-up owes the registered clients at most this many
+ * notifications per ms: 17,000 clients registered while 2,000 still connected took every
+ * broadcast every 20 ms (850,000 notifications/s), which kept the server too busy to accept
+ * the rest within 20 s.
+ */
+const WARMUP_NOTIFICATIONS_PER_MS = 100;
 /** Wait before trying again a connection a port refused, while `waitForPorts` lasts, in ms. */
 const PORT_RETRY_MS = 100;
 /**
@@ -390,21 +401,21 @@ export class Simulation {
   async #connectClients(): Promise<void> {
     const clients = this.#generator.clients;
     const idTerminator = terminatorBytes(this.#options.idTerminator);
-    for (
-      let wave = 0;
-      wave < clients.length && this.#failure === undefined;
-      wave += CONNECT_WAVE_SIZE
-    ) {
-      const connecting = clients.slice(wave, wave + CONNECT_WAVE_SIZE).map(async (client) => {
+    let next = 0;
+    const connectNext = async (): Promise<void> => {
+      while (next < clients.length && this.#failure === undefined) {
+        const client = clients[next++] as ClientStream;
         const socket = await this.#openClient(client, this.#clientPort(client.index));
         // A client that will drop is resume-aware from its first connection on; a token
         // takes the user id's place (docs/protocol.md §12).
         const idField = await this.#idField(client.userId);
         const aware = this.#drops === undefined ? '' : client.awarePart();
         socket?.write(`${idField}${aware}${idTerminator}`);
-      });
-      await Promise.all(connecting);
-    }
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(CONNECTS_IN_FLIGHT, clients.length) }, connectNext),
+    );
   }
 
   async #connectStalledClients(): Promise<void> {
@@ -695,7 +706,10 @@ export class Simulation {
       await pool?.advance(generator.warmupSent, generator.generated, false);
       if (this.#failure !== undefined) return;
       this.#writeEvents(generator.takeOutput());
-      await this.#until(() => registered() === clients, WARMUP_INTERVAL_MS);
+      await this.#until(
+        () => registered() === clients,
+        Math.max(WARMUP_INTERVAL_MS, registered() / WARMUP_NOTIFICATIONS_PER_MS),
+      );
     }
     this.#registeredAt = performance.now();
   }
