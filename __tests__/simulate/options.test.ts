@@ -190,6 +190,11 @@ describe('resolveSimulateOptions', () => {
       'distinct IP addresses',
     );
     expect(() => resolveSimulateOptions({ workers: 65 })).toThrow('workers must be');
+    expect(
+      resolveSimulateOptions({ workers: 8, concurrencyLevel: 3, stalledClients: 2 }),
+    ).toMatchObject({
+      workers: 5,
+    });
   });
 
   it('keeps every client connected unless told to reconnect', () => {

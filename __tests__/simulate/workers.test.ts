@@ -4,7 +4,7 @@
  * verification as one process, down to the digest, and a worker's failure is the run's.
  */
 import { describe, expect, it } from '@jest/globals';
-import { run as runBinary } from '../helpers/binary.js';
+import { BINARY, run as runBinary, runCommand } from '../helpers/binary.js';
 import { type NaiveServer, useNaiveServers } from '../helpers/simulate-servers.js';
 
 const RUN_LIMIT_MS = 30_000;
@@ -78,5 +78,36 @@ describe('simulate over worker processes', () => {
     expect(spread.code).toBe(0);
     expect(spread.summary).toMatchObject({ ok: true, clients: 100 });
     expect((spread.summary.reconnects as { drops: number }).drops).toBeGreaterThan(0);
+  });
+
+  it('stops on Ctrl-C sent to the whole process group, with the partial figures of every worker', async () => {
+    const server = await startServer();
+    // In a group of its own, as a terminal's foreground job: Ctrl-C reaches every process.
+    const simulation = runCommand(
+      process.execPath,
+      [
+        BINARY,
+        'simulate',
+        '--event-port',
+        String(server.eventPort),
+        '--client-port',
+        String(server.clientPort),
+        '--total-events',
+        '10000000',
+        '--concurrency-level',
+        '10',
+        '--workers',
+        '2',
+        '--log-interval',
+        '50',
+      ],
+      { group: true },
+    );
+    await simulation.waitForLine('stderr', /received [1-9]\d* notifications/, 10_000);
+    process.kill(-(simulation.child.pid as number), 'SIGINT');
+    const { code, signal, stdout, stderr } = await simulation.finished(10_000);
+    expect({ code, signal }).toEqual({ code: 130, signal: null });
+    expect(stdout).toMatch(/^notifications: [1-9]\d* of \d+ expected$/m);
+    expect(stderr).toMatch(/^FAILED ERR_SIM_INTERRUPTED: interrupted after \d+ events sent/m);
   });
 });

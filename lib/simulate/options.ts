@@ -47,7 +47,7 @@ const MAX_WORKERS = 64;
  * Clients (stalled ones included) per worker process when `workers` is 0: room under a
  * 20,000-descriptor limit for the sockets, Node's own descriptors and a margin.
  */
-export const CLIENTS_PER_WORKER = 16_000;
+const CLIENTS_PER_WORKER = 16_000;
 const PORT_TEXT = 'a port from 1 to 65535 or a comma-separated list of distinct ones';
 
 const CLIENT_COUNT = { type: 'integer', min: 0, max: MAX_CLIENTS } as const;
@@ -350,9 +350,12 @@ export function resolveSimulateOptions(
   const optionalText = (name: 'tlsCa' | 'eventTlsCert' | 'eventTlsKey'): string | undefined =>
     values[name] === undefined ? undefined : pick(name);
   const stalledClients = pick('stalledClients');
-  const workers =
+  // No more workers than clients: each has some.
+  const workers = Math.min(
+    concurrencyLevel + stalledClients,
     pick('workers') ||
-    Math.max(1, Math.ceil((concurrencyLevel + stalledClients) / CLIENTS_PER_WORKER));
+      Math.max(1, Math.ceil((concurrencyLevel + stalledClients) / CLIENTS_PER_WORKER)),
+  );
 
   return {
     host: pick('host').trim(),

@@ -14,6 +14,10 @@ function send(message: FromWorker, then?: () => void): void {
   else then?.();
 }
 
+// Ctrl-C reaches the whole process group: the coordinator stops the run and closes the
+// workers, which must live to report what they verified.
+process.on('SIGINT', () => {});
+
 process.once('message', async (start: ToWorker) => {
   if (start.type !== 'start') return;
   const { options, shard } = start;
