@@ -52,6 +52,11 @@ describe('simulate over worker processes', () => {
       digest: single.summary.digest,
     });
     expect(spread.summary.notifications).toBeGreaterThan(10_000);
+    // Every worker's latencies, merged.
+    expect(spread.summary.latency).toMatchObject({
+      p50: expect.any(Number),
+      max: expect.any(Number),
+    });
     expect(spread.summary.connectSeconds).toEqual(expect.any(Number));
     expect(spread.summary.registerSeconds).toEqual(expect.any(Number));
     expect([...spreadServer.clientSources()].sort()).toEqual(['127.0.0.2', '127.0.0.3']);

@@ -347,9 +347,12 @@ export class Simulation {
     }
   }
 
-  /** A worker: its clients' stream digests, in index order. */
-  streamDigests(): number[] {
-    return this.#generator.clients.map((client) => client.streamDigest);
+  /** A worker: its clients' stream digests, in index order, and their latencies. */
+  report(): Pick<WorkerReport, 'streamDigests' | 'latencies'> {
+    return {
+      streamDigests: this.#generator.clients.map((client) => client.streamDigest),
+      latencies: this.#generator.ledger.latency.encoded(),
+    };
   }
 
   // A worker: generates what the coordinator generated for its next write (the same seed
@@ -367,7 +370,8 @@ export class Simulation {
     while (generator.generated < generated) generator.nextBatch();
     generator.takeOutput();
     generator.reuseOutput();
-    // Its clock's time of the coordinator's write, give or take the message's trip.
+    // On its clock, just before the coordinator's write: the latency counts the message's
+    // trip too.
     ledger.latency.wrote(now);
     const state = this.#state();
     this.#lastState = state;
@@ -1000,6 +1004,7 @@ export class Simulation {
         );
         if (report === undefined) continue;
         expected += report.result.expectedNotifications;
+        if (report.latencies !== undefined) ledger.latency.add(report.latencies);
         received += report.result.notifications;
         reconnects = addReconnects(reconnects, report.result.reconnects);
       }
@@ -1017,7 +1022,7 @@ export class Simulation {
       notificationsPerSecond: seconds > 0 ? received / seconds : 0,
       rate: this.#options.rate > 0 ? this.#options.rate : null,
       sendRate: this.#sendRate(),
-      latency: this.#pool === undefined ? (ledger.latency.summary() ?? null) : null,
+      latency: ledger.latency.summary() ?? null,
       latencyWarmup: this.#options.latencyWarmup,
       connectSeconds:
         this.#connectedAt === 0 ? null : (this.#connectedAt - this.#runStartedAt) / 1000,

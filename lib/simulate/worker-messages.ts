@@ -11,6 +11,7 @@
  * - Every message is a plain object (the IPC channel's JSON).
  */
 import type { SimulationFailure } from './failures.js';
+import type { EncodedLatencies } from './latency.js';
 import type { ResolvedSimulateOptions } from './options.js';
 import type { SimulationResult } from './result.js';
 
@@ -67,4 +68,6 @@ export type FromWorker =
       readonly result: SimulationResult;
       /** Each of its clients' stream digest, in index order. */
       readonly streamDigests: readonly number[];
+      /** Its clients' latencies; none recorded: undefined. */
+      readonly latencies: EncodedLatencies | undefined;
     };

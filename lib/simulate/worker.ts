@@ -30,7 +30,8 @@ process.once('message', async (start: ToWorker) => {
   );
   process.on('message', (message: ToWorker) => simulation.receive(message));
   const result = await simulation.run(gone.signal);
-  send({ type: 'result', result, streamDigests: simulation.streamDigests() }, () => {
+  const report = simulation.report();
+  send({ type: 'result', result, ...report }, () => {
     if (process.connected) process.disconnect();
   });
 });

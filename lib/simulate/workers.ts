@@ -19,6 +19,7 @@ import {
   type SimulationFailure,
   simulationFailure,
 } from './failures.js';
+import type { EncodedLatencies } from './latency.js';
 import type { ResolvedSimulateOptions } from './options.js';
 import type { SimulationResult } from './result.js';
 import type { FromWorker, ToWorker, WorkerOptions, WorkerState } from './worker-messages.js';
@@ -44,14 +45,15 @@ interface Worker {
   connected: boolean;
   // Acknowledged advances, against those sent.
   acknowledged: number;
-  result: { result: SimulationResult; streamDigests: readonly number[] } | undefined;
+  result: WorkerReport | undefined;
   exited: boolean;
 }
 
-/** What a worker reported at the end: its summary and its clients' stream digests. */
+/** What a worker reported at the end: its summary, its clients' stream digests and latencies. */
 export interface WorkerReport {
   readonly result: SimulationResult;
   readonly streamDigests: readonly number[];
+  readonly latencies: EncodedLatencies | undefined;
 }
 
 export class WorkerPool {
@@ -200,7 +202,11 @@ export class WorkerPool {
         this.#fail(message.failure);
         break;
       case 'result':
-        worker.result = { result: message.result, streamDigests: message.streamDigests };
+        worker.result = {
+          result: message.result,
+          streamDigests: message.streamDigests,
+          latencies: message.latencies,
+        };
         break;
     }
     this.#settle();
