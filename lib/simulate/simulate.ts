@@ -181,11 +181,10 @@ export class Simulation {
   readonly #pool: WorkerPool | undefined;
   readonly #worker: WorkerRole | undefined;
   #reports: readonly (WorkerReport | undefined)[] = [];
-  // A worker: the stream is over (`finish`), the coordinator asked to close (abandoning the
-  // run when it failed), the last state sent, and whether latency is being recorded.
+  // A worker: the stream is over (`finish`), the coordinator asked to close, the last state
+  // sent, and whether latency is being recorded.
   #finishing = false;
   #closeAsked = false;
-  #abandoned = false;
   #lastState: WorkerState | undefined;
   #recording = false;
   // When the run started, every client was connected, and every one was registered (ms).
@@ -308,7 +307,7 @@ export class Simulation {
         await phase();
         if (phase === connect.at(-1)) this.#connectedAt = performance.now();
       }
-      if (this.#failure === undefined && !this.#abandoned) this.#checkDigests();
+      if (this.#failure === undefined) this.#checkDigests();
     } finally {
       signal?.removeEventListener('abort', interrupt);
       clearInterval(this.#ticker);
@@ -339,7 +338,10 @@ export class Simulation {
         break;
       case 'close':
         this.#closeAsked = true;
-        this.#abandoned = message.abandon;
+        // The run failed: stop connecting too (its own failure is the coordinator's to report).
+        if (message.abandon) {
+          this.#fail(simulationFailure(Code.Interrupted, 'the run failed in another process'));
+        }
         this.#poke();
         break;
       default:
@@ -944,7 +946,7 @@ export class Simulation {
     const closed = sockets.map(
       (socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())),
     );
-    if (this.#failure !== undefined || this.#abandoned) {
+    if (this.#failure !== undefined) {
       // Fail fast: nothing more is worth reading or flushing.
       for (const socket of sockets) socket.destroy();
       this.#reports = (await reports) ?? [];
