@@ -3,8 +3,8 @@
  * `npm run bench`: throughput and cost of the BUILT server (`npm run bench` builds first),
  * driven by the built `follower-maze simulate`, each in its own process on 127.0.0.1.
  *
- *   node scripts/bench.mjs [--profile default|many-clients|all|latency|cluster|tls] [--events N]
- *                          [--clients N] [--gateways G] [--runs K] [--tiny] [--out FILE]
+ *   node scripts/bench.mjs [--profile default|many-clients|all|latency|cluster|tls|c100k|c19k]
+ *                          [--events N] [--clients N] [--gateways G] [--runs K] [--tiny] [--out FILE]
  *                          [--dist DIR] [--cpu-prof] [--chart FILE]
  *                          [--series serve,stalled,cluster] [--shares 0.1,0.25,...]
  *
@@ -46,6 +46,15 @@
  *                per event; then the capacity of 1, 2, 4 and 8 gateways projected from them.
  *                Not part of `all` nor of --tiny (it needs nats-server; the 1M-event default
  *                takes a few minutes).
+ *   c100k        100,000 clients at once over --gateways G (default 6) gateways of a cluster
+ *                (a fresh nats-server and ingest; scripts/bench/c100k-run.mjs), each owed every
+ *                broadcast of a 100-event run (--events, --clients override); the simulator
+ *                spreads its clients over worker processes and loopback source addresses.
+ *                Reports notifications/s, the connect and identify storm times, whether every
+ *                broadcast reached every client exactly, the gateways' idle RSS before and
+ *                once every client is identified (hence KiB per connection), their peak RSS
+ *                and CPU. One run unless --runs; not part of `all`; --tiny: 600 clients.
+ *   c19k         the same on one `serve` with 19,000 clients (its default client limit).
  *   tls          the cost of TLS: serve in plain TCP against serve with TLS on both ports and
  *                mutual TLS for the source (`--tls-cert --tls-key --event-tls-ca`, the test
  *                certificates of __tests__/fixtures/tls; the simulator with `--tls-ca` and the
@@ -74,6 +83,7 @@ import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { runManyClientsOnce } from './bench/c100k-run.mjs';
 import { killChildren } from './bench/children.mjs';
 import { runClusterOnce } from './bench/cluster-run.mjs';
 import {
@@ -131,6 +141,14 @@ const CLUSTER_PROFILE = 'cluster';
 const CLUSTER_LOAD = 'default';
 const DEFAULT_GATEWAYS = 2;
 const TLS_PROFILE = 'tls';
+/** The many-connections profiles: all clients at once, a short run of broadcasts. */
+const MANY_CONNECTIONS = {
+  c100k: { engine: 'cluster', clients: 100_000, gateways: 6 },
+  c19k: { engine: 'serve', clients: 19_000, gateways: 1 },
+};
+const MANY_CONNECTIONS_EVENTS = 100;
+const MANY_CONNECTIONS_TINY_CLIENTS = 600;
+const MANY_CONNECTIONS_RUNS = 1;
 const TLS_FIXTURES = resolve(REPO_ROOT, '__tests__/fixtures/tls');
 /** The TLS profile's flags: TLS on both ports, the source with a certificate of the CA. */
 const TLS_ARGS = {
@@ -193,24 +211,27 @@ function parseOptions() {
   const latency = values.profile === LATENCY_PROFILE;
   const cluster = values.profile === CLUSTER_PROFILE;
   const tls = values.profile === TLS_PROFILE;
+  const many = MANY_CONNECTIONS[values.profile];
   let profiles;
   if (values.profile === 'all') profiles = Object.keys(PROFILES);
-  else if (latency) profiles = [];
+  else if (latency || many !== undefined) profiles = [];
   else if (cluster || tls) profiles = [CLUSTER_LOAD];
   else profiles = [values.profile];
   for (const name of profiles) {
     if (!(name in PROFILES)) {
       usage(
-        `--profile must be ${Object.keys(PROFILES).join(', ')}, all, ${LATENCY_PROFILE}, ${CLUSTER_PROFILE} or ${TLS_PROFILE}`,
+        `--profile must be ${Object.keys(PROFILES).join(', ')}, all, ${LATENCY_PROFILE}, ${CLUSTER_PROFILE}, ${TLS_PROFILE}, ${Object.keys(MANY_CONNECTIONS).join(' or ')}`,
       );
     }
   }
   if (latency && values.tiny) usage('--tiny has no latency profile');
   if (cluster && values.tiny) usage('--tiny has no cluster profile (it needs nats-server)');
-  if ((cluster || latency) && natsServerPath() === undefined) {
+  if ((cluster || latency || many?.engine === 'cluster') && natsServerPath() === undefined) {
     usage(`--profile ${values.profile} needs nats-server on PATH or at ${DEBIAN_NATS_SERVER}`);
   }
-  if (values.gateways !== undefined && !cluster) usage('--gateways needs --profile cluster');
+  if (values.gateways !== undefined && !cluster && many?.engine !== 'cluster') {
+    usage('--gateways needs --profile cluster or c100k');
+  }
   if (values.clients !== undefined && latency)
     usage('--clients does not apply to the latency profile');
   if ((values.series !== undefined || values.shares !== undefined) && !latency)
@@ -223,13 +244,17 @@ function parseOptions() {
         ? TINY_RUNS
         : latency
           ? LATENCY_RUNS
-          : 3
+          : many !== undefined
+            ? MANY_CONNECTIONS_RUNS
+            : 3
       : positiveInteger('runs', values.runs);
   const events = values.events === undefined ? undefined : positiveInteger('events', values.events);
   const clients =
     values.clients === undefined ? undefined : positiveInteger('clients', values.clients);
   const gateways =
-    values.gateways === undefined ? DEFAULT_GATEWAYS : positiveInteger('gateways', values.gateways);
+    values.gateways === undefined
+      ? (many?.gateways ?? DEFAULT_GATEWAYS)
+      : positiveInteger('gateways', values.gateways);
   const loads = Object.fromEntries(
     profiles.map((name) => [name, loadOf(name, { tiny: values.tiny, events, clients })]),
   );
@@ -238,6 +263,18 @@ function parseOptions() {
   }
   const bin = resolve(values.dist, 'bin/follower-maze.js');
   if (!existsSync(bin)) usage(`no ${bin}: run \`npm run build\` first, or pass --dist`);
+  if (many !== undefined) {
+    const manyClients = clients ?? (values.tiny ? MANY_CONNECTIONS_TINY_CLIENTS : many.clients);
+    if (gateways > manyClients)
+      usage(`--gateways ${gateways} is more than the ${manyClients} clients`);
+    loads[values.profile] = {
+      events: events ?? MANY_CONNECTIONS_EVENTS,
+      clients: manyClients,
+      users: manyClients * 10,
+      maxBatch: 100,
+      eventMix: 'B:1',
+    };
+  }
   return {
     ...values,
     profiles,
@@ -247,6 +284,7 @@ function parseOptions() {
     tls,
     series,
     shares,
+    many,
     runs,
     events,
     clients,
@@ -429,6 +467,65 @@ async function runTlsProfile(options, profileDir) {
   }));
 }
 
+/**
+ * --profile c100k or c19k: every client connected at once, each owed every broadcast.
+ * @returns {Promise<object>} the case
+ */
+async function runManyConnectionsProfile(options) {
+  const load = options.loads[options.profile];
+  const { engine } = options.many;
+  const servers = engine === 'cluster' ? `${options.gateways} gateways` : 'one serve';
+  const name = `${options.profile}: ${load.clients.toLocaleString('en-US')} clients on ${servers}, ${load.events} broadcasts`;
+  const runs = [];
+  for (let index = 1; index <= options.runs; index++) {
+    const run = await runManyClientsOnce({
+      bin: options.bin,
+      engine,
+      gateways: options.gateways,
+      load,
+      timeoutMs: simulationTimeoutMs(load.events) + 120_000,
+    });
+    runs.push(run);
+    process.stdout.write(
+      `bench: ${name} run ${index}/${options.runs}: ${MANY_CONNECTIONS_FIGURES.map((figure) => `${formatFigure(run[figure.key], figure.decimals)} ${figure.label}`).join(', ')}, every broadcast exact: ${run.everyNotification}\n`,
+    );
+  }
+  return {
+    name,
+    profile: options.profile,
+    engine,
+    load,
+    runs,
+    medians: medianFigures(runs, MANY_CONNECTIONS_FIGURES),
+  };
+}
+
+/** What the many-connections profiles report per run, medians in their table. */
+const MANY_CONNECTIONS_FIGURES = [
+  { key: 'notificationsPerSecond', label: 'notifications/s', decimals: 0 },
+  { key: 'connectSeconds', label: 'connect s', decimals: 2 },
+  { key: 'registerSeconds', label: 'identify s', decimals: 2 },
+  { key: 'idleRssMb', label: 'idle RSS MB', decimals: 1 },
+  { key: 'connectedRssMb', label: 'RSS with clients MB', decimals: 1 },
+  { key: 'kibPerConnection', label: 'KiB per connection', decimals: 2 },
+  { key: 'serverPeakRssMb', label: 'peak RSS MB (largest server)', decimals: 1 },
+  { key: 'serverCpuSeconds', label: 'server CPU s', decimals: 2 },
+];
+
+/** The many-connections case as a Markdown table: one row per figure. */
+function formatManyConnectionsTable(each) {
+  const exact = each.runs.filter((run) => run.everyNotification).length;
+  return [
+    `| Median of ${each.runs.length} run${each.runs.length === 1 ? '' : 's'} | value |`,
+    '| --- | --- |',
+    ...MANY_CONNECTIONS_FIGURES.map(
+      (figure) =>
+        `| ${figure.label} | ${formatFigure(each.medians[figure.key], figure.decimals)} |`,
+    ),
+    `| runs in which every client got every broadcast exactly | ${exact} of ${each.runs.length} |`,
+  ];
+}
+
 /** The TLS column against the plain one, in percent of the plain one's value. */
 function tlsCostLines(cases) {
   const [plain, tls] = cases;
@@ -464,6 +561,8 @@ async function main() {
   const cases = [];
   if (options.cluster) {
     cases.push(...(await runClusterProfile(options, profileDir)));
+  } else if (options.many !== undefined) {
+    cases.push(await runManyConnectionsProfile(options));
   } else if (options.tls) {
     cases.push(...(await runTlsProfile(options, profileDir)));
   } else {
@@ -530,15 +629,21 @@ async function main() {
     }
   }
 
-  process.stdout.write(`\nmedians:\n`);
-  const table = formatMedianTable(
-    cases.map((each) => ({
-      name: each.name,
-      runs: each.runs.length,
-      medians: each.medians ?? medianFigures(each.runs),
-    })),
-  );
-  for (const line of table) process.stdout.write(`${line}\n`);
+  if (options.many !== undefined) {
+    process.stdout.write(`\n${options.profile}, medians:\n`);
+    for (const line of formatManyConnectionsTable(cases[0])) process.stdout.write(`${line}\n`);
+  }
+  if (options.many === undefined) {
+    process.stdout.write(`\nmedians:\n`);
+    const table = formatMedianTable(
+      cases.map((each) => ({
+        name: each.name,
+        runs: each.runs.length,
+        medians: each.medians ?? medianFigures(each.runs),
+      })),
+    );
+    for (const line of table) process.stdout.write(`${line}\n`);
+  }
   if (options.tls) {
     process.stdout.write(`\nserve with TLS against plain TCP, medians:\n`);
     for (const line of tlsCostLines(cases)) process.stdout.write(`${line}\n`);

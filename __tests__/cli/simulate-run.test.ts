@@ -148,6 +148,8 @@ describe('result formatting', () => {
     sendRate: 2_100,
     latency: null,
     latencyWarmup: 0,
+    connectSeconds: 0.1,
+    registerSeconds: 0.02,
     stalledClients: 0,
     reconnects: null,
     digest: '0badf00d',

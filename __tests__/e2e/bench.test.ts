@@ -352,8 +352,9 @@ describe('bench options', () => {
   it.each([
     [
       ['--profile', 'nope'],
-      /--profile must be default, many-clients, all, latency, cluster or tls/,
+      /--profile must be default, many-clients, all, latency, cluster, tls, c100k or c19k/,
     ],
+    [['--profile', 'c19k', '--gateways', '2'], /--gateways needs --profile cluster or c100k/],
     [['--profile', 'cluster', '--tiny'], /--tiny has no cluster profile/],
     [['--profile', 'default', '--gateways', '2'], /--gateways needs --profile cluster/],
     [['--profile', 'cluster', '--gateways', '0'], /--gateways must be a positive integer/],
@@ -447,5 +448,42 @@ describeWithNats('bench --profile cluster on nats-server', () => {
       expect(recorded.costModel.medians.ingestMicrosPerEvent).toBeGreaterThan(0);
     },
     BENCH_LIMIT_MS + BENCH_KILL_GRACE_MS + 5_000,
+  );
+});
+
+describeWithNats('bench --profile c100k on nats-server', () => {
+  const outDir = mkdtempSync(join(tmpdir(), 'follower-maze-bench-test-'));
+  afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+  it(
+    'connects every client at once over the gateways, checks every broadcast, and reports memory per connection and the storm times',
+    async () => {
+      const out = join(outDir, 'c100k.json');
+      const result = await runBench([
+        '--profile',
+        'c100k',
+        '--tiny',
+        '--gateways',
+        '2',
+        '--out',
+        out,
+      ]);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^\| KiB per connection \| -?[\d.,]+ \|$/m);
+      expect(result.stdout).toMatch(
+        /^\| runs in which every client got every broadcast exactly \| 1 of 1 \|$/m,
+      );
+      const [manyClients] = JSON.parse(readFileSync(out, 'utf8')).cases;
+      expect(manyClients.load).toMatchObject({ clients: 600, events: 100, eventMix: 'B:1' });
+      const [run] = manyClients.runs;
+      expect(run).toMatchObject({ engine: 'cluster', gateways: 2, clients: 600 });
+      expect(run.everyNotification).toBe(true);
+      expect(run.notifications).toBe(run.expectedNotifications);
+      expect(run.connectSeconds).toBeGreaterThan(0);
+      expect(run.registerSeconds).toBeGreaterThan(0);
+      expect(run.connectedRssMb).toBeGreaterThan(0);
+    },
+    BENCH_LIMIT_MS,
   );
 });

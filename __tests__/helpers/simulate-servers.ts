@@ -62,6 +62,8 @@ export interface NaiveServer {
   readonly clientPort: number;
   /** Notifications sent so far. */
   readonly notifications: () => number;
+  /** The addresses client connections came from. */
+  readonly clientSources: () => ReadonlySet<string>;
   close(): Promise<void>;
 }
 
@@ -219,8 +221,10 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
     });
   });
 
+  const clientSources = new Set<string>();
   const clientServer = createServer((socket) => {
     sockets.add(socket);
+    clientSources.add(socket.remoteAddress ?? '');
     socket.on('error', () => {});
     let user: number | undefined;
     socket.on('close', () => {
@@ -273,6 +277,7 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
     eventPort,
     clientPort,
     notifications: () => sent,
+    clientSources: () => clientSources,
     close: async () => {
       for (const timer of timers) clearTimeout(timer);
       for (const socket of sockets) socket.destroy();

@@ -189,6 +189,31 @@ describe('TLS ports', () => {
     expect(tls.stats().clientTlsFailures).toBe(0);
   });
 
+  it('counts a handshake whose last flight arrived while the loop was busy past its deadline as done', async () => {
+    const tls = new ServerTls(SERVER);
+    const server = await serve(tls, 1_000);
+    const connectedAt = performance.now();
+    const socket = tracked(
+      connect({ host: '127.0.0.1', port: server.clientAddress.port, ...TRUST }),
+    );
+    // On the client's side the handshake is done once its last flight is handed to the
+    // kernel; the server reads that flight only after the busy spell, past its deadline.
+    socket.once('secureConnect', () => {
+      socket.write('3\n');
+      const until = connectedAt + 1_300;
+      while (performance.now() < until) {
+        // Busy past the 1 s handshake deadline: nothing is read meanwhile.
+      }
+    });
+    const received = new Collector(socket);
+    await waitUntil(() => server.maze.stats().clientsConnected === 1, 'the client id');
+    const source = await tlsConnect(server.eventAddress.port, TRUST);
+    source.write('1|B\n');
+    await received.waitForLength('1|B\n'.length);
+    expect(received.text).toBe('1|B\n');
+    expect(tls.stats().clientTlsFailures).toBe(0);
+  });
+
   it('lets the trusted source in past silent connections kept re-opening on the event port', async () => {
     const tls = new ServerTls({ ...SERVER, eventCa: pem('ca.pem') });
     const server = await serve(tls);

@@ -27,6 +27,25 @@ describe('LatencyRecorder', () => {
     within(summary?.max ?? 0, 1_000);
   });
 
+  it("adds another recorder's latencies, fast range and histogram alike", () => {
+    // Latencies 1..1000 ms split over two recorders (odd and even), as two workers would.
+    const parts = [new LatencyRecorder(), new LatencyRecorder()];
+    for (const [index, part] of parts.entries()) {
+      part.startRecording(0, 0);
+      for (let batch = 0; batch < 1_000; batch++) part.wrote(batch);
+      for (let batch = index; batch < 1_000; batch += 2) part.record(batch, batch + batch + 1, 1);
+    }
+    const merged = new LatencyRecorder();
+    expect(merged.encoded()).toBeUndefined();
+    for (const part of parts)
+      merged.add(part.encoded() as NonNullable<ReturnType<LatencyRecorder['encoded']>>);
+    const summary = merged.summary();
+    expect(merged.count).toBe(1_000);
+    within(summary?.p50 ?? 0, 500);
+    within(summary?.p99 ?? 0, 990);
+    within(summary?.max ?? 0, 1_000);
+  });
+
   it('weighs a run of lines by its count, to the microsecond', () => {
     const recorder = new LatencyRecorder();
     recorder.startRecording(0, 0);

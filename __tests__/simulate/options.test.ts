@@ -173,6 +173,30 @@ describe('resolveSimulateOptions', () => {
     });
   });
 
+  it('spreads the clients over one worker per 16,000, or as many as given', () => {
+    expect(resolveSimulateOptions({})).toMatchObject({ workers: 1, sourceAddresses: [] });
+    expect(resolveSimulateOptions({ concurrencyLevel: 16_000 })).toMatchObject({ workers: 1 });
+    expect(resolveSimulateOptions({ concurrencyLevel: 16_000, stalledClients: 1 })).toMatchObject({
+      workers: 2,
+    });
+    expect(resolveSimulateOptions({ concurrencyLevel: 100_000 })).toMatchObject({ workers: 7 });
+    expect(
+      resolveSimulateOptions({ workers: '3', sourceAddresses: ' 127.0.0.2, 127.0.0.3 ' }),
+    ).toMatchObject({ workers: 3, sourceAddresses: ['127.0.0.2', '127.0.0.3'] });
+    expect(() => resolveSimulateOptions({ sourceAddresses: '127.0.0.2,localhost' })).toThrow(
+      'sourceAddresses must be a comma-separated list of distinct IP addresses, got "127.0.0.2,localhost"',
+    );
+    expect(() => resolveSimulateOptions({ sourceAddresses: '127.0.0.2,127.0.0.2' })).toThrow(
+      'distinct IP addresses',
+    );
+    expect(() => resolveSimulateOptions({ workers: 65 })).toThrow('workers must be');
+    expect(
+      resolveSimulateOptions({ workers: 8, concurrencyLevel: 3, stalledClients: 2 }),
+    ).toMatchObject({
+      workers: 5,
+    });
+  });
+
   it('keeps every client connected unless told to reconnect', () => {
     expect(resolveSimulateOptions({})).toMatchObject({ reconnectEvery: 0, reconnectPause: 50 });
     expect(resolveSimulateOptions({ reconnectEvery: '500', reconnectPause: 0 })).toMatchObject({

@@ -226,6 +226,8 @@ export const SIMULATE_COMMAND_OPTIONS = [
   sim('tlsCa'),
   sim('eventTlsCert'),
   sim('eventTlsKey'),
+  sim('workers'),
+  sim('sourceAddresses'),
   take('json', CLI_OPTIONS.json, SIMULATE, SIMULATE_GROUP),
 ] as const;
 

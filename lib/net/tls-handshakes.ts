@@ -6,7 +6,9 @@
  * - A handshake has a deadline: the caller's (the identify timeout on the client port, which
  *   then covers the handshake and the id line together), `EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS`
  *   on the event port; a peer that has sent no byte by `FIRST_RECORD_TIMEOUT_MS` is closed
- *   then.
+ *   then. Both deadlines are decided after the poll phase of the loop turn they expire in, so
+ *   bytes that arrived by then count as sent (Node's own `handshakeTimeout` is not used: it
+ *   decides before that poll phase).
  * - Handshakes in progress are bounded by the caller (`HandshakeBound`; on the client port
  *   they count against `maxClients` with the clients attached, `roomForClients()`), so a
  *   flood of connections that never finish theirs cannot take every descriptor. At the bound
@@ -14,7 +16,7 @@
  *   is closed for it (`limit`), so holding the slots takes a steady flood, not a few idle
  *   connections. Only with no handshake to close is the newcomer closed, before any TLS work.
  * - A handshake is tracked from its TCP connection until that closes or its handshake
- *   finishes, whichever comes first; its first-record timer goes with it.
+ *   finishes, whichever comes first; its timer goes with it.
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -70,7 +72,8 @@ export interface Handshake {
 }
 
 interface Tracked extends Handshake {
-  readonly firstRecord: NodeJS.Timeout;
+  // The first-record deadline, then the handshake's.
+  timer: NodeJS.Timeout;
 }
 
 /** The handshakes in progress on one port (see the module header). */
@@ -121,15 +124,8 @@ export class HandshakesInProgress {
       started: performance.now(),
       peer,
       // A peer that has sent nothing at all is closed long before the handshake deadline.
-      // Decided after this loop turn's poll phase, as the identify timeout is: a first record
-      // that has arrived but is not read yet counts as sent.
-      firstRecord: setTimeout(
-        () =>
-          setImmediate(() => {
-            if (socket.bytesRead === 0 && this.#handshaking.has(socket)) {
-              this.#close(socket, 'timeout');
-            }
-          }),
+      timer: setTimeout(
+        () => this.#deadlinePassed(socket),
         Math.min(FIRST_RECORD_TIMEOUT_MS, this.#handshakeTimeout),
       ).unref(),
     };
@@ -156,6 +152,22 @@ export class HandshakesInProgress {
       : undefined;
   }
 
+  // Decided after this loop turn's poll phase, as the identify timeout is: a first record, or
+  // a handshake's last flight, that has arrived but is not read yet counts as sent. (Node's
+  // own `handshakeTimeout` decides before that poll phase, so it is not used.)
+  #deadlinePassed(socket: Socket): void {
+    setImmediate(() => {
+      const handshake = this.#handshaking.get(socket);
+      if (handshake === undefined) return;
+      const left = handshake.started + this.#handshakeTimeout - performance.now();
+      if (socket.bytesRead === 0 || left <= 0) {
+        this.#close(socket, 'timeout');
+        return;
+      }
+      handshake.timer = setTimeout(() => this.#deadlinePassed(socket), left).unref();
+    });
+  }
+
   #close(socket: Socket, kind: HandshakeFailure): void {
     if (this.#closedHere.length === MAX_CLOSE_REASONS_PENDING) this.#closedHere.shift();
     this.#closedHere.push(kind);
@@ -165,7 +177,7 @@ export class HandshakesInProgress {
   #forget(socket: Socket): Handshake | undefined {
     const handshake = this.#handshaking.get(socket);
     if (handshake === undefined) return undefined;
-    clearTimeout(handshake.firstRecord);
+    clearTimeout(handshake.timer);
     this.#handshaking.delete(socket);
     this.#byPeer.delete(handshake.peer);
     return handshake;

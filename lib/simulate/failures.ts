@@ -47,6 +47,8 @@ export const SimulationErrorCode = {
   Connect: 'ERR_SIM_CONNECT',
   /** The run was interrupted (SIGINT, Ctrl-C) before it finished; the figures are partial. */
   Interrupted: 'ERR_SIM_INTERRUPTED',
+  /** A worker process (`workers`) could not start or exited before it reported its clients. */
+  Worker: 'ERR_SIM_WORKER',
 } as const;
 
 export type SimulationErrorCode = (typeof SimulationErrorCode)[keyof typeof SimulationErrorCode];
@@ -86,7 +88,7 @@ export function simulationFailure(
   context: SimulationFailureContext = {},
 ): SimulationFailure {
   const kind: SimulationFailureKind =
-    code === SimulationErrorCode.Connect
+    code === SimulationErrorCode.Connect || code === SimulationErrorCode.Worker
       ? 'connection'
       : code === SimulationErrorCode.Interrupted
         ? 'interrupted'

@@ -47,12 +47,22 @@ const NO_OUTPUT = new Uint8Array(0);
 export interface GeneratorLimits {
   readonly perClientLimit: number;
   readonly totalLimit: number;
+  /**
+   * The clients this process verifies, by index; all when absent. The others are still in
+   * the model (they follow, are followed, draw users) but are owed nothing here: another
+   * process runs the same generator and verifies them.
+   */
+  readonly owns?: (index: number) => boolean;
 }
 
 export class EventGenerator implements StreamContext {
   readonly ledger: Ledger;
-  /** One stream per connected client, in connection order. */
+  /** One stream per connected client this process verifies, in connection order. */
   readonly clients: readonly ClientStream[];
+  // By client index: the stream, or undefined for a client verified elsewhere.
+  readonly #streams: readonly (ClientStream | undefined)[];
+  /** Clients in the model, verified here or not. */
+  readonly clientCount: number;
   /** Warm-up broadcasts sent: they carry the numbers 1..warmupSent. */
   warmupSent = 0;
   /** Events generated after the warm-up. */
@@ -106,10 +116,13 @@ export class EventGenerator implements StreamContext {
     this.#thresholds = options.eventWeights.map((weight) => (sum += weight));
     this.#totalWeight = sum;
     const users = this.#random.distinct(options.concurrencyLevel, options.numberOfUsers);
-    this.clients = users.map((user, index) => {
+    const owns = limits.owns ?? (() => true);
+    this.#streams = users.map((user, index) => {
       this.#clientOfUser.set(user, index);
-      return new ClientStream(index, user, this);
+      return owns(index) ? new ClientStream(index, user, this) : undefined;
     });
+    this.clients = this.#streams.filter((stream) => stream !== undefined);
+    this.clientCount = users.length;
     this.#bitsetWords = Math.ceil(users.length / 32);
     this.#lines = new Uint8Array(this.#maxBatch * MAX_LINE_BYTES);
     this.#lineStarts = new Int32Array(this.#maxBatch + 1);
@@ -275,7 +288,7 @@ export class EventGenerator implements StreamContext {
     if (follower !== undefined) this.#followersOf(to)[follower >>> 5] |= 1 << (follower & 31);
     const recipient = this.#clientOfUser.get(to);
     if (recipient !== undefined) {
-      this.clients[recipient]?.expect(sequence, hashBytes(line, start, end));
+      this.#streams[recipient]?.expect(sequence, hashBytes(line, start, end));
     }
     return end;
   }
@@ -313,7 +326,7 @@ export class EventGenerator implements StreamContext {
     this.#remember(sequence, PRIVATE_MESSAGE, from, to);
     const recipient = this.#clientOfUser.get(to);
     if (recipient !== undefined) {
-      this.clients[recipient]?.expect(sequence, hashBytes(line, start, end));
+      this.#streams[recipient]?.expect(sequence, hashBytes(line, start, end));
     }
     return end;
   }
@@ -355,7 +368,7 @@ export class EventGenerator implements StreamContext {
   }
 
   #notifyFollowers(followers: Int32Array, sequence: number, hash: number): void {
-    const clients = this.clients;
+    const clients = this.#streams;
     for (let word = 0; word < followers.length; word++) {
       let bits = followers[word] as number;
       while (bits !== 0) {

@@ -1,8 +1,9 @@
 /**
  * Per-notification latency of a simulation: from the moment the simulator wrote an event to
  * the event source to the moment a client read the notification it caused. Both moments are
- * `performance.now()` of the simulator's process, so the figure needs the clients and the
- * event source in one process on one host (one clock).
+ * `performance.now()` of the process that holds the client, so the figure needs the clients
+ * and the event source on one host. A worker of a spread run stamps a write when it is owed
+ * the write's lines, just before the write; `encoded()` and `add()` merge the workers'.
  *
  * Invariants:
  * - Every write to the event source is a numbered batch: `batch` is the number of the write
@@ -24,7 +25,12 @@
  *   `skipMs`, only batches written at least that long after it count: a fresh server (and
  *   simulator) is still compiling its hot code then, which a long-running server is past.
  */
-import { build, type Histogram } from 'hdr-histogram-js';
+import {
+  build,
+  decodeFromCompressedBase64,
+  encodeIntoCompressedBase64,
+  type Histogram,
+} from 'hdr-histogram-js';
 
 /** Writes whose time is remembered; a power of two. */
 export const WRITE_TIMES = 65_536;
@@ -43,6 +49,12 @@ export interface LatencySummary {
   readonly p99: number;
   readonly p999: number;
   readonly max: number;
+}
+
+/** A recorder's histogram as it travels between processes, and its count. */
+export interface EncodedLatencies {
+  readonly histogram: string;
+  readonly count: number;
 }
 
 export class LatencyRecorder {
@@ -101,17 +113,27 @@ export class LatencyRecorder {
     this.#histogram.recordValueWithCount(Math.min(MAX_LATENCY_US, Math.max(0, micros)), count);
   }
 
+  /**
+   * What was recorded so far, for another process's recorder to `add()` (a spread run's
+   * workers); undefined when nothing was.
+   */
+  encoded(): EncodedLatencies | undefined {
+    if (this.count === 0) return undefined;
+    this.#foldFast();
+    return { histogram: encodeIntoCompressedBase64(this.#histogram), count: this.count };
+  }
+
+  /** Adds what another recorder recorded (its `encoded()`). */
+  add(latencies: EncodedLatencies): void {
+    this.#histogram.add(decodeFromCompressedBase64(latencies.histogram, 32, false));
+    this.count += latencies.count;
+  }
+
   /** The percentiles so far, or undefined when nothing was recorded. */
   summary(): LatencySummary | undefined {
     if (this.count === 0) return undefined;
     const histogram = this.#histogram;
-    const fast = this.#fast;
-    for (let micros = 0; micros < FAST_RANGE_US; micros++) {
-      const count = fast[micros] as number;
-      if (count === 0) continue;
-      histogram.recordValueWithCount(micros, count);
-      fast[micros] = 0;
-    }
+    this.#foldFast();
     const ms = (micros: number): number => micros / 1000;
     return {
       p50: ms(histogram.getValueAtPercentile(50)),
@@ -120,5 +142,17 @@ export class LatencyRecorder {
       p999: ms(histogram.getValueAtPercentile(99.9)),
       max: ms(histogram.maxValue),
     };
+  }
+
+  // Moves the counts of the fast array into the histogram.
+  #foldFast(): void {
+    const histogram = this.#histogram;
+    const fast = this.#fast;
+    for (let micros = 0; micros < FAST_RANGE_US; micros++) {
+      const count = fast[micros] as number;
+      if (count === 0) continue;
+      histogram.recordValueWithCount(micros, count);
+      fast[micros] = 0;
+    }
   }
 }

@@ -14,6 +14,7 @@
  *   gateways), at most one per client so that every port is verified; it resolves to
  *   `clientPorts`, which always holds at least one.
  */
+import { isIP } from 'node:net';
 import { CORE_OPTIONS } from '../core/options.js';
 import { ErrorCode, MazeError } from '../errors.js';
 import { LISTEN_OPTIONS } from '../net/options.js';
@@ -40,6 +41,13 @@ const MAX_CLIENTS = 100_000;
 const MAX_BATCH_SIZE = 10_000;
 /** Largest `reconnectEvery`: drops are drawn uniformly in 1..2 x reconnectEvery - 1 lines. */
 const MAX_RECONNECT_EVERY = 1e9;
+/** Most worker processes a run spreads its clients over. */
+const MAX_WORKERS = 64;
+/**
+ * Clients (stalled ones included) per worker process when `workers` is 0: room under a
+ * 20,000-descriptor limit for the sockets, Node's own descriptors and a margin.
+ */
+const CLIENTS_PER_WORKER = 16_000;
 const PORT_TEXT = 'a port from 1 to 65535 or a comma-separated list of distinct ones';
 
 const CLIENT_COUNT = { type: 'integer', min: 0, max: MAX_CLIENTS } as const;
@@ -209,6 +217,20 @@ export const SIMULATE_OPTIONS = {
     default: undefined,
     describe: 'PEM private key file of --event-tls-cert',
   },
+  workers: {
+    type: 'integer',
+    min: 0,
+    max: MAX_WORKERS,
+    default: 0,
+    describe: `Processes the clients are spread over (each has its own descriptor limit); 0: one per ${CLIENTS_PER_WORKER} clients`,
+  },
+  sourceAddresses: {
+    // Text: a comma-separated list, read by `addressList()`.
+    type: 'string',
+    default: undefined,
+    describe:
+      'Local addresses the clients connect from, round-robin (e.g. 127.0.0.2,127.0.0.3): each has its own ephemeral ports',
+  },
 } as const satisfies Readonly<Record<string, OptionRow>>;
 
 type SimulateOptionName = keyof typeof SIMULATE_OPTIONS;
@@ -239,7 +261,14 @@ export type EventTypeLetter = (typeof EVENT_TYPES)[number];
 export interface ResolvedSimulateOptions
   extends Omit<
     SettingsOf<typeof SIMULATE_OPTIONS>,
-    'clientPort' | 'eventMix' | 'numberOfUsers' | 'tlsCa' | 'eventTlsCert' | 'eventTlsKey'
+    | 'clientPort'
+    | 'eventMix'
+    | 'numberOfUsers'
+    | 'tlsCa'
+    | 'eventTlsCert'
+    | 'eventTlsKey'
+    | 'workers'
+    | 'sourceAddresses'
   > {
   /**
    * The ports the clients connect to, distinct, at least one: client `i` (verified ones
@@ -253,6 +282,10 @@ export interface ResolvedSimulateOptions
   readonly onProgress: ((progress: SimulationProgress) => void) | undefined;
   /** TLS for the connections, read from the files of `tlsCa` and the event certificate. */
   readonly tls: SimulatorTls | undefined;
+  /** Processes the clients are spread over: given, or one per CLIENTS_PER_WORKER clients. */
+  readonly workers: number;
+  /** Local addresses client `i` connects from (`sourceAddresses[i % length]`); may be empty. */
+  readonly sourceAddresses: readonly string[];
 }
 
 /** The value of a terminator on the wire. */
@@ -316,6 +349,13 @@ export function resolveSimulateOptions(
   const clientPort = values.clientPort ?? SIMULATE_OPTIONS.clientPort.default;
   const optionalText = (name: 'tlsCa' | 'eventTlsCert' | 'eventTlsKey'): string | undefined =>
     values[name] === undefined ? undefined : pick(name);
+  const stalledClients = pick('stalledClients');
+  // No more workers than clients: each has some.
+  const workers = Math.min(
+    concurrencyLevel + stalledClients,
+    pick('workers') ||
+      Math.max(1, Math.ceil((concurrencyLevel + stalledClients) / CLIENTS_PER_WORKER)),
+  );
 
   return {
     host: pick('host').trim(),
@@ -335,7 +375,7 @@ export function resolveSimulateOptions(
     linger: pick('linger'),
     rate: pick('rate'),
     latencyWarmup: pick('latencyWarmup'),
-    stalledClients: pick('stalledClients'),
+    stalledClients,
     waitForPorts: pick('waitForPorts'),
     reconnectEvery: pick('reconnectEvery'),
     reconnectPause: pick('reconnectPause'),
@@ -352,7 +392,24 @@ export function resolveSimulateOptions(
       },
       (name) => label(name as SimulateOptionName),
     ),
+    workers,
+    sourceAddresses:
+      values.sourceAddresses === undefined
+        ? []
+        : addressList(pick('sourceAddresses'), label('sourceAddresses')),
   };
+}
+
+/** Reads `sourceAddresses`: IP addresses, comma-separated, distinct. */
+function addressList(raw: string, label: string): string[] {
+  const addresses = raw.split(',').map((item) => item.trim());
+  if (
+    !addresses.every((address) => isIP(address) !== 0) ||
+    new Set(addresses).size !== addresses.length
+  ) {
+    throw invalid(label, 'a comma-separated list of distinct IP addresses', raw);
+  }
+  return addresses;
 }
 
 // A number as given, or the value of a string of decimal digits (spaces around allowed);

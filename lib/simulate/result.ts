@@ -58,6 +58,16 @@ export interface SimulationSummary {
   readonly latency: LatencySummary | null;
   /** Ms at the start of the stream left out of `latency` (`latencyWarmup`). */
   readonly latencyWarmup: number;
+  /**
+   * Seconds from the start until every client (stalled ones included) was connected and had
+   * sent its id: the connect storm. Null when the run failed before.
+   */
+  readonly connectSeconds: number | null;
+  /**
+   * Seconds the warm-up took, from its first broadcast until every client had received one:
+   * until the server had registered them all (the identify storm). Null when it never ended.
+   */
+  readonly registerSeconds: number | null;
   /** Clients that identified and never read (`stalledClients`). */
   readonly stalledClients: number;
   /** What the clients' drops and resumes came to (`reconnectEvery`); null without drops. */

@@ -3,7 +3,8 @@
  * the simulator that touches sockets; the generator and the client streams are pure.
  *
  * The run, in order:
- * 1. Connect `concurrencyLevel` clients (in waves) and send each its user id line; then the
+ * 1. Connect `concurrencyLevel` clients (CONNECTS_IN_FLIGHT at a time, at most
+ *    CONNECTS_PER_SECOND_PER_PORT per second and client port) and send each its user id line; then the
  *    `stalledClients`, which identify as users without a client and never read (nothing
  *    they receive is verified, and the server may drop them). With several client ports (a
  *    cluster: one ingest, several gateways that each serve clients), client `i`, counted
@@ -12,7 +13,8 @@
  *    would. With `waitForPorts`, a port that refuses is tried again until that many ms
  *    after the start (servers started together with the simulator may still be starting).
  * 2. Connect the event source.
- * 3. Warm up: send broadcasts 1, 2, … (one every WARMUP_INTERVAL_MS) until every client has
+ * 3. Warm up: send broadcasts 1, 2, … (one every WARMUP_INTERVAL_MS, or less often when many
+ *    clients are registered: WARMUP_NOTIFICATIONS_PER_MS) until every client has
  *    received one. A client that receives a broadcast was registered before the server
  *    applied it, so after the warm-up every client is known to be registered, whatever the
  *    server's timing: no guessed sleep, no handshake outside the protocol. A client that
@@ -36,6 +38,11 @@
  * stream. While away, a client stays owed its lines (the generator's pacing counts them)
  * and its wait for them is not timed; the run ends only once every client is connected.
  *
+ * With `workers` > 1 the clients run in worker processes (`WorkerPool`), each verifying
+ * those whose index modulo `workers` is its shard with the same generator from the same seed;
+ * this process keeps the event source, and before each write every worker is owed the write's
+ * lines (`worker-messages.ts`). `sourceAddresses` spreads the clients' source addresses.
+ *
  * An abort signal (`SimulationControl`, Ctrl-C in the CLI) stops the run as a failure
  * (ERR_SIM_INTERRUPTED), so the result carries the partial figures.
  *
@@ -47,7 +54,7 @@
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connect as connectTls } from 'node:tls';
-import type { ClientStream } from './client-stream.js';
+import type { ClientStream, ReconnectCounts } from './client-stream.js';
 import { EVENT_WRITE_SIZE } from './constants.js';
 import { type IdField, idFieldsOf } from './credentials.js';
 import { DropSchedule, NO_DROP } from './drops.js';
@@ -65,14 +72,34 @@ import {
   terminatorBytes,
 } from './options.js';
 import { TokenBucket } from './pacer.js';
-import type { SimulationProgress, SimulationResult } from './result.js';
+import type { ReconnectSummary, SimulationProgress, SimulationResult } from './result.js';
+import type { FromWorker, ToWorker, WorkerState } from './worker-messages.js';
+import { WorkerPool, type WorkerReport } from './workers.js';
 
 /** Receive buffer shared by the client sockets, reused for every read. */
 const CLIENT_READ_BUFFER_SIZE = 64 * 1024;
-/** Most client connections opened at once (a listen backlog is often 511). */
-const CONNECT_WAVE_SIZE = 128;
-/** Wait between warm-up broadcasts while some client has not received one yet, in ms. */
+/**
+ * Most client connections being opened at once (a listen backlog is often 511). A window, not
+ * waves: a connect that waits for a SYN retransmit (1 s) does not hold up the others.
+ */
+const CONNECTS_IN_FLIGHT = 128;
+/**
+ * Most new client connections per second to one client port, over every worker. The kernel
+ * completes a handshake before the server accepts it: faster than the server accepts, the
+ * accept queue overflows, and a connection whose last ACK was dropped may not be accepted
+ * for a minute. One `serve` on a shared 2-core machine took 19,000 at about 6,000/s once and
+ * left 1,054 unaccepted the next time.
+ */
+const CONNECTS_PER_SECOND_PER_PORT = 4_000;
+/** Wait between warm-up broadcasts while some client has not received one yet, in ms... */
 const WARMUP_INTERVAL_MS = 20;
+/**
+ * ...or longer, so that the warm-up owes the registered clients at most this many
+ * notifications per ms: 17,000 clients registered while 2,000 still connected took every
+ * broadcast every 20 ms (850,000 notifications/s), which kept the server too busy to accept
+ * the rest within 20 s.
+ */
+const WARMUP_NOTIFICATIONS_PER_MS = 100;
 /** Wait before trying again a connection a port refused, while `waitForPorts` lasts, in ms. */
 const PORT_RETRY_MS = 100;
 /**
@@ -128,7 +155,21 @@ export async function runSimulation(
   return new Simulation(options, idField).run(control.signal);
 }
 
-class Simulation {
+/**
+ * A worker's part of a spread run: the clients whose index modulo `workers` is `shard`, and
+ * how it speaks to the coordinator.
+ */
+export interface WorkerRole {
+  readonly shard: number;
+  readonly send: (message: FromWorker) => void;
+}
+
+/**
+ * One run. With `workers` > 1 it is the coordinator: the event source, the warm-up and the
+ * stream here, the clients in worker processes (`WorkerPool`), each a `Simulation` with a
+ * `WorkerRole` that follows the coordinator's writes (`receive()`).
+ */
+export class Simulation {
   readonly #options: ResolvedSimulateOptions;
   readonly #idField: IdField;
   readonly #generator: EventGenerator;
@@ -136,6 +177,20 @@ class Simulation {
   readonly #clientSockets: (Socket | undefined)[] = [];
   // By client index, with `reconnectEvery`.
   readonly #drops: readonly DropSchedule[] | undefined;
+  // The coordinator's workers; the role of a worker.
+  readonly #pool: WorkerPool | undefined;
+  readonly #worker: WorkerRole | undefined;
+  #reports: readonly (WorkerReport | undefined)[] = [];
+  // A worker: the stream is over (`finish`), the coordinator asked to close, the last state
+  // sent, and whether latency is being recorded.
+  #finishing = false;
+  #closeAsked = false;
+  #lastState: WorkerState | undefined;
+  #recording = false;
+  // When the run started, every client was connected, and every one was registered (ms).
+  #runStartedAt = 0;
+  #connectedAt = 0;
+  #registeredAt = 0;
   // Dropped clients not connected again yet, their pauses, and their connects under way.
   #away = 0;
   readonly #pauses = new Set<NodeJS.Timeout>();
@@ -169,54 +224,88 @@ class Simulation {
   #lastProgressEvents = 0;
   #lastProgressNotifications = 0;
 
-  constructor(options: ResolvedSimulateOptions, idField: IdField) {
+  constructor(options: ResolvedSimulateOptions, idField: IdField, worker?: WorkerRole) {
     this.#options = options;
     this.#idField = idField;
+    this.#worker = worker;
+    const { workers } = options;
     const perClientLimit = Math.min(
       MAX_PENDING_PER_CLIENT,
       Math.max(MIN_PENDING_PER_CLIENT, Math.floor(MAX_PENDING_TOTAL / options.concurrencyLevel)),
     );
+    const spread = workers > 1;
     this.#generator = new EventGenerator(options, {
       perClientLimit,
-      totalLimit: MAX_PENDING_TOTAL,
+      totalLimit: Math.floor(MAX_PENDING_TOTAL / workers),
+      // The coordinator verifies no client, a worker those of its shard.
+      ...(spread && {
+        owns: (index: number) => worker !== undefined && index % workers === worker.shard,
+      }),
     });
+    if (spread && worker === undefined) {
+      this.#pool = new WorkerPool(
+        options,
+        () => this.#poke(),
+        (failure) => this.#fail(failure),
+      );
+    }
     const { reconnectEvery, randomSeed } = options;
-    this.#drops =
-      reconnectEvery === 0
-        ? undefined
-        : this.#generator.clients.map(
-            // Each connection opens with the epoch line, which is not a notification.
-            (client) => new DropSchedule(randomSeed, client.index, reconnectEvery, 1),
-          );
+    if (reconnectEvery === 0) return;
+    const drops: DropSchedule[] = [];
+    // Each connection opens with the epoch line, which is not a notification.
+    for (const client of this.#generator.clients) {
+      drops[client.index] = new DropSchedule(randomSeed, client.index, reconnectEvery, 1);
+    }
+    this.#drops = drops;
   }
 
   async run(signal?: AbortSignal): Promise<SimulationResult> {
     const interrupt = (): void => this.#interrupt();
     if (signal?.aborted === true) interrupt();
     signal?.addEventListener('abort', interrupt, { once: true });
-    this.#portsDeadline = performance.now() + this.#options.waitForPorts;
+    this.#runStartedAt = performance.now();
+    this.#portsDeadline = this.#runStartedAt + this.#options.waitForPorts;
     this.#tick();
     const tickMs = Math.max(
       MIN_TICK_MS,
       Math.min(MAX_TICK_MS, Math.floor(this.#options.timeout / 4)),
     );
     this.#ticker = setInterval(() => this.#tick(), tickMs);
-    const phases = [
-      () => this.#connectClients(),
-      () => this.#connectStalledClients(),
-      () => this.#connectEventSource(),
-      () => this.#warmUp(),
-      () => this.#stream(),
-      async () => {
-        await this.#until(() => this.#generator.ledger.pending === 0 && this.#away === 0);
-        if (this.#failure === undefined) this.#finishedAt = performance.now();
-      },
-      () => this.#until(() => false, this.#options.linger),
-    ];
+    const pool = this.#pool;
+    const connect =
+      pool === undefined
+        ? [() => this.#connectClients(), () => this.#connectStalledClients()]
+        : [() => pool.connected()];
+    const phases =
+      this.#worker === undefined
+        ? [
+            ...connect,
+            () => this.#connectEventSource(),
+            () => this.#warmUp(),
+            () => this.#stream(),
+            async () => {
+              pool?.finish();
+              await this.#until(() =>
+                pool === undefined
+                  ? this.#generator.ledger.pending === 0 && this.#away === 0
+                  : pool.drained,
+              );
+              if (this.#failure === undefined) this.#finishedAt = performance.now();
+            },
+            () => this.#until(() => false, this.#options.linger),
+          ]
+        : [
+            ...connect,
+            async () => {
+              this.#send({ type: 'connected' });
+            },
+            () => this.#until(() => this.#closeAsked),
+          ];
     try {
       for (const phase of phases) {
         if (this.#failure !== undefined) break;
         await phase();
+        if (phase === connect.at(-1)) this.#connectedAt = performance.now();
       }
       if (this.#failure === undefined) this.#checkDigests();
     } finally {
@@ -237,32 +326,135 @@ class Simulation {
     );
   }
 
+  /** A worker: what the coordinator says. */
+  receive(message: ToWorker): void {
+    switch (message.type) {
+      case 'advance':
+        this.#advance(message.warmupSent, message.generated, message.streaming);
+        break;
+      case 'finish':
+        this.#finishing = true;
+        this.#report(false);
+        break;
+      case 'close':
+        this.#closeAsked = true;
+        // The run failed: stop connecting too (its own failure is the coordinator's to report).
+        if (message.abandon) {
+          this.#fail(simulationFailure(Code.Interrupted, 'the run failed in another process'));
+        }
+        this.#poke();
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** A worker: its clients' stream digests, in index order, and their latencies. */
+  report(): Pick<WorkerReport, 'streamDigests' | 'latencies'> {
+    return {
+      streamDigests: this.#generator.clients.map((client) => client.streamDigest),
+      latencies: this.#generator.ledger.latency.encoded(),
+    };
+  }
+
+  // A worker: generates what the coordinator generated for its next write (the same seed
+  // gives the same events), so its clients are owed their lines before the write.
+  #advance(warmupSent: number, generated: number, streaming: boolean): void {
+    const generator = this.#generator;
+    const ledger = generator.ledger;
+    const now = performance.now();
+    ledger.clock = now;
+    if (streaming && !this.#recording) {
+      this.#recording = true;
+      ledger.latency.startRecording(now, this.#options.latencyWarmup);
+    }
+    while (generator.warmupSent < warmupSent) generator.warmupBroadcast();
+    while (generator.generated < generated) generator.nextBatch();
+    generator.takeOutput();
+    generator.reuseOutput();
+    // On its clock, just before the coordinator's write: the latency counts the message's
+    // trip too.
+    ledger.latency.wrote(now);
+    const state = this.#state();
+    this.#lastState = state;
+    this.#send({ type: 'advanced', state });
+  }
+
+  #state(): WorkerState {
+    const ledger = this.#generator.ledger;
+    return {
+      registered: ledger.registered,
+      received: ledger.received,
+      pending: ledger.pending,
+      mustPause: ledger.mustPause,
+      mayResume: ledger.mayResume,
+      drained: this.#finishing && ledger.pending === 0 && this.#away === 0,
+    };
+  }
+
+  // A worker: tells the coordinator what its pacing, warm-up and end wait for as soon as it
+  // changes; the counters for its progress only with `periodic` (every tick).
+  #report(periodic: boolean): void {
+    const last = this.#lastState;
+    const ledger = this.#generator.ledger;
+    const clients = this.#generator.clients.length;
+    const changed =
+      last === undefined ||
+      (last.mustPause && ledger.mayResume) ||
+      (last.registered < clients && ledger.registered === clients) ||
+      (!last.drained && this.#finishing && ledger.pending === 0 && this.#away === 0);
+    if (!changed && !(periodic && last.received !== ledger.received)) return;
+    const state = this.#state();
+    this.#lastState = state;
+    this.#send({ type: 'state', state });
+  }
+
+  #send(message: FromWorker): void {
+    this.#worker?.send(message);
+  }
+
   async #connectClients(): Promise<void> {
     const clients = this.#generator.clients;
     const idTerminator = terminatorBytes(this.#options.idTerminator);
-    for (
-      let wave = 0;
-      wave < clients.length && this.#failure === undefined;
-      wave += CONNECT_WAVE_SIZE
-    ) {
-      const connecting = clients.slice(wave, wave + CONNECT_WAVE_SIZE).map(async (client) => {
+    const { clientPorts, workers } = this.#options;
+    const pace = new TokenBucket(
+      (CONNECTS_PER_SECOND_PER_PORT * clientPorts.length) /
+        (this.#worker === undefined ? 1 : workers),
+      performance.now(),
+    );
+    let next = 0;
+    const connectNext = async (): Promise<void> => {
+      while (next < clients.length && this.#failure === undefined) {
+        const wait = pace.waitMs(performance.now());
+        if (wait > 0) {
+          await new Promise((resolve) => setTimeout(resolve, wait));
+          continue;
+        }
+        pace.take(1);
+        const client = clients[next++] as ClientStream;
         const socket = await this.#openClient(client, this.#clientPort(client.index));
         // A client that will drop is resume-aware from its first connection on; a token
         // takes the user id's place (docs/protocol.md §12).
         const idField = await this.#idField(client.userId);
         const aware = this.#drops === undefined ? '' : client.awarePart();
         socket?.write(`${idField}${aware}${idTerminator}`);
-      });
-      await Promise.all(connecting);
-    }
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(CONNECTS_IN_FLIGHT, clients.length) }, connectNext),
+    );
   }
 
   async #connectStalledClients(): Promise<void> {
     const idTerminator = terminatorBytes(this.#options.idTerminator);
     const users = this.#generator.unconnectedUsers(this.#options.stalledClients);
-    const verified = this.#generator.clients.length;
+    const verified = this.#generator.clientCount;
+    const { workers } = this.#options;
+    const shard = this.#worker?.shard;
     const connecting = users.map(async (user, index) => {
-      const socket = await this.#open(`stalled#${index}`, this.#clientPort(verified + index));
+      if (shard !== undefined && index % workers !== shard) return;
+      const at = verified + index;
+      const socket = await this.#open(`stalled#${index}`, this.#clientPort(at), at);
       if (socket === undefined) return;
       this.#stalledSockets.push(socket);
       // Never read: the kernel's buffers fill, then the server's queue for it.
@@ -277,7 +469,7 @@ class Simulation {
 
   // Connects `client` and makes the socket its connection; undefined after a failure.
   async #openClient(client: ClientStream, port: number): Promise<Socket | undefined> {
-    const socket = await this.#open(`client#${client.index}`, port, (from, bytes) =>
+    const socket = await this.#open(`client#${client.index}`, port, client.index, (from, bytes) =>
       this.#onClientData(client, from, bytes),
     );
     if (socket === undefined) return undefined;
@@ -305,13 +497,19 @@ class Simulation {
   }
 
   // Opens one connection; on failure records a connection failure and resolves undefined.
-  // `onData` gets each read, in the shared read buffer.
+  // `onData` gets each read, in the shared read buffer. A client (`clientIndex`) connects
+  // from the source address its index picks, when there are any.
   #open(
     connection: string,
     port: number,
+    clientIndex?: number,
     onData?: (socket: Socket, bytes: number) => void,
   ): Promise<Socket | undefined> {
-    const { host, timeout, tls } = this.#options;
+    const { host, timeout, tls, sourceAddresses } = this.#options;
+    const localAddress =
+      clientIndex === undefined || sourceAddresses.length === 0
+        ? undefined
+        : sourceAddresses[clientIndex % sourceAddresses.length];
     return new Promise((resolve) => {
       const attempt = (): void => {
         const onread =
@@ -324,7 +522,13 @@ class Simulation {
                   return true;
                 },
               };
-        const socketOptions = { host, port, noDelay: true, ...(onread && { onread }) };
+        const socketOptions = {
+          host,
+          port,
+          noDelay: true,
+          ...(onread && { onread }),
+          ...(localAddress !== undefined && { localAddress }),
+        };
         const socket: Socket =
           tls === undefined
             ? connect(socketOptions)
@@ -428,6 +632,7 @@ class Simulation {
       return;
     }
     if (cut !== NO_DROP) this.#drop(client, socket);
+    if (this.#worker !== undefined) this.#report(false);
     if (this.#wake !== undefined) this.#poke();
   }
 
@@ -464,6 +669,7 @@ class Simulation {
     // A token takes the user id's place in the resume line too (docs/protocol.md §12).
     socket.write(`${idField}${client.resumePart()}${idTerminator}`);
     this.#away--;
+    if (this.#worker !== undefined) this.#report(false);
     this.#poke();
   }
 
@@ -471,14 +677,16 @@ class Simulation {
     this.#startedAt = performance.now();
     this.#lastProgressAt = this.#startedAt;
     const generator = this.#generator;
+    const pool = this.#pool;
     const { timeout } = this.#options;
-    const clients = generator.clients.length;
+    const clients = pool?.clients ?? generator.clients.length;
+    const registered = (): number => pool?.registered ?? generator.ledger.registered;
     const deadline = performance.now() + timeout;
     // Only when it comes before the deadline: a short `timeout` keeps its own failure.
     const silenceDeadline =
       WARMUP_SILENCE_MS < timeout ? performance.now() + WARMUP_SILENCE_MS : Infinity;
-    while (this.#failure === undefined && generator.ledger.registered < clients) {
-      if (generator.ledger.registered === 0 && performance.now() > silenceDeadline) {
+    while (this.#failure === undefined && registered() < clients) {
+      if (registered() === 0 && performance.now() > silenceDeadline) {
         this.#fail(
           simulationFailure(
             Code.NoWarmup,
@@ -498,6 +706,17 @@ class Simulation {
         );
         return;
       }
+      if (performance.now() > deadline && pool !== undefined) {
+        this.#fail(
+          simulationFailure(
+            Code.NotRegistered,
+            `${clients - registered()} of ${clients} clients received none of the` +
+              ` ${generator.warmupSent} warm-up broadcasts sent in ${timeout} ms: the server` +
+              ' never registered them',
+          ),
+        );
+        return;
+      }
       if (performance.now() > deadline) {
         const stranger = generator.clients.find((client) => !client.registered) as ClientStream;
         this.#fail(
@@ -511,9 +730,15 @@ class Simulation {
         return;
       }
       generator.warmupBroadcast();
+      await pool?.advance(generator.warmupSent, generator.generated, false);
+      if (this.#failure !== undefined) return;
       this.#writeEvents(generator.takeOutput());
-      await this.#until(() => generator.ledger.registered === clients, WARMUP_INTERVAL_MS);
+      await this.#until(
+        () => registered() === clients,
+        Math.max(WARMUP_INTERVAL_MS, registered() / WARMUP_NOTIFICATIONS_PER_MS),
+      );
     }
+    this.#registeredAt = performance.now();
   }
 
   async #stream(): Promise<void> {
@@ -524,12 +749,17 @@ class Simulation {
       await this.#streamPaced(this.#options.rate);
       return;
     }
+    const pool = this.#pool;
     while (!generator.done && this.#failure === undefined) {
       generator.nextBatch();
-      const pause = ledger.mustPause;
+      const pause = pool === undefined && ledger.mustPause;
       if (generator.outputLength < EVENT_WRITE_SIZE && !pause && !generator.done) continue;
+      if (pool !== undefined) {
+        await pool.advance(generator.warmupSent, generator.generated, true);
+        if (this.#failure !== undefined) return;
+      }
       this.#writeEvents(generator.takeOutput());
-      if (pause) await this.#until(() => ledger.mayResume);
+      if (pause || pool?.mustPause === true) await this.#until(() => this.#mayResume());
       if (this.#eventSourceBlocked) await this.#until(() => !this.#eventSourceBlocked);
       else await new Promise((resolve) => setImmediate(resolve));
     }
@@ -553,10 +783,21 @@ class Simulation {
         generator.nextBatch();
         bucket.take(generator.generated - before);
       }
+      if (this.#pool !== undefined) {
+        await this.#pool.advance(generator.warmupSent, generator.generated, true);
+        if (this.#failure !== undefined) return;
+      }
       this.#writeEvents(generator.takeOutput());
-      if (ledger.mustPause) await this.#until(() => ledger.mayResume);
+      if (ledger.mustPause || this.#pool?.mustPause === true) {
+        await this.#until(() => this.#mayResume());
+      }
       if (this.#eventSourceBlocked) await this.#until(() => !this.#eventSourceBlocked);
     }
+  }
+
+  // The generator may go on: the ledger, or every worker's, says so.
+  #mayResume(): boolean {
+    return this.#pool?.mayResume ?? this.#generator.ledger.mayResume;
   }
 
   #writeEvents(bytes: Uint8Array): void {
@@ -605,9 +846,10 @@ class Simulation {
     wake?.();
   }
 
-  #fail(failure: SimulationFailure): void {
-    if (this.#failure !== undefined) return;
+  #fail(failure: SimulationFailure | undefined): void {
+    if (failure === undefined || this.#failure !== undefined) return;
     this.#failure = failure;
+    this.#send({ type: 'failed', failure });
     this.#finishedAt = performance.now();
     this.#wakeUp();
   }
@@ -642,26 +884,31 @@ class Simulation {
     }
     if (onProgress !== undefined && logInterval > 0 && this.#startedAt > 0) {
       const interval = now - this.#lastProgressAt;
-      if (interval >= logInterval) this.#report(onProgress, now, interval);
+      if (interval >= logInterval) this.#progress(onProgress, now, interval);
     }
+    if (this.#worker !== undefined && this.#lastState !== undefined) this.#report(true);
     this.#poke();
   }
 
-  #report(onProgress: (progress: SimulationProgress) => void, now: number, interval: number): void {
+  #progress(
+    onProgress: (progress: SimulationProgress) => void,
+    now: number,
+    interval: number,
+  ): void {
     const ledger = this.#generator.ledger;
+    const received = this.#pool?.received ?? ledger.received;
     onProgress({
       elapsedMs: now - this.#startedAt,
       eventsSent: this.#eventsSent,
       eventsTotal: this.#options.totalEvents + this.#generator.warmupSent,
-      notificationsReceived: ledger.received,
-      notificationsPending: ledger.pending,
+      notificationsReceived: received,
+      notificationsPending: this.#pool?.pending ?? ledger.pending,
       eventsPerSecond: ((this.#eventsSent - this.#lastProgressEvents) * 1000) / interval,
-      notificationsPerSecond:
-        ((ledger.received - this.#lastProgressNotifications) * 1000) / interval,
+      notificationsPerSecond: ((received - this.#lastProgressNotifications) * 1000) / interval,
     });
     this.#lastProgressAt = now;
     this.#lastProgressEvents = this.#eventsSent;
-    this.#lastProgressNotifications = ledger.received;
+    this.#lastProgressNotifications = received;
   }
 
   // Each line was already checked; this re-checks each whole stream's order-sensitive digest.
@@ -692,6 +939,7 @@ class Simulation {
     this.#pauses.clear();
     // Each ends within `timeout`, and destroys what it opened once closing.
     await Promise.all(this.#reconnecting);
+    const reports = this.#pool?.close(this.#failure !== undefined);
     const sockets = [...this.#clientSockets, ...this.#stalledSockets, this.#eventSource].filter(
       (socket): socket is Socket => socket !== undefined && !socket.destroyed,
     );
@@ -701,6 +949,7 @@ class Simulation {
     if (this.#failure !== undefined) {
       // Fail fast: nothing more is worth reading or flushing.
       for (const socket of sockets) socket.destroy();
+      this.#reports = (await reports) ?? [];
       return;
     }
     // A stalled client never reads, so it would not close in time: it goes at once.
@@ -715,6 +964,7 @@ class Simulation {
     ]);
     clearTimeout(timer);
     for (const socket of sockets) socket.destroy();
+    this.#reports = (await reports) ?? [];
   }
 
   // Events/s between the stream's first and last writes: what the pace achieved.
@@ -730,36 +980,80 @@ class Simulation {
       this.#startedAt === 0 ? 0 : Math.max(0, (this.#finishedAt - this.#startedAt) / 1000);
     let digest = 0;
     let expected = 0;
-    for (const client of generator.clients) {
-      digest = foldDigest(digest, client.streamDigest);
-      expected += client.expectedLines;
+    let received = ledger.received;
+    let reconnects = { ...ledger.reconnects, refused: { ...ledger.reconnects.refused } };
+    const reports = this.#reports;
+    if (this.#pool === undefined) {
+      for (const client of generator.clients) {
+        digest = foldDigest(digest, client.streamDigest);
+        expected += client.expectedLines;
+      }
+    } else {
+      // Client `i` is the worker `i % workers`'s client `floor(i / workers)`.
+      for (let i = 0; i < this.#pool.clients; i++) {
+        const part = reports[i % reports.length]?.streamDigests[Math.floor(i / reports.length)];
+        if (part !== undefined) digest = foldDigest(digest, part);
+      }
+      for (const [shard, report] of reports.entries()) {
+        this.#fail(
+          report === undefined
+            ? simulationFailure(Code.Worker, `worker #${shard} reported no result`, {
+                connection: `worker#${shard}`,
+              })
+            : report.result.ok
+              ? undefined
+              : report.result.failure,
+        );
+        if (report === undefined) continue;
+        expected += report.result.expectedNotifications;
+        if (report.latencies !== undefined) ledger.latency.add(report.latencies);
+        received += report.result.notifications;
+        reconnects = addReconnects(reconnects, report.result.reconnects);
+      }
     }
     const summary = {
       events: this.#eventsSent,
       warmupEvents: generator.warmupSent,
-      notifications: ledger.received,
+      notifications: received,
       expectedNotifications: expected,
-      clients: generator.clients.length,
+      clients: this.#pool?.clients ?? generator.clients.length,
       users: this.#options.numberOfUsers,
       seed: this.#options.randomSeed,
       seconds,
       eventsPerSecond: seconds > 0 ? this.#eventsSent / seconds : 0,
-      notificationsPerSecond: seconds > 0 ? ledger.received / seconds : 0,
+      notificationsPerSecond: seconds > 0 ? received / seconds : 0,
       rate: this.#options.rate > 0 ? this.#options.rate : null,
       sendRate: this.#sendRate(),
       latency: ledger.latency.summary() ?? null,
       latencyWarmup: this.#options.latencyWarmup,
+      connectSeconds:
+        this.#connectedAt === 0 ? null : (this.#connectedAt - this.#runStartedAt) / 1000,
+      registerSeconds:
+        this.#registeredAt === 0 ? null : (this.#registeredAt - this.#startedAt) / 1000,
       stalledClients: this.#options.stalledClients,
-      reconnects:
-        this.#drops === undefined
-          ? null
-          : { ...ledger.reconnects, refused: { ...ledger.reconnects.refused } },
+      reconnects: this.#options.reconnectEvery === 0 ? null : reconnects,
       digest: formatDigest(digest),
     };
     return this.#failure === undefined
       ? { ok: true, ...summary }
       : { ok: false, failure: this.#failure, ...summary };
   }
+}
+
+// The sum of two runs' reconnect counters.
+function addReconnects(sum: ReconnectCounts, more: ReconnectSummary | null): ReconnectCounts {
+  if (more === null) return sum;
+  return {
+    drops: sum.drops + more.drops,
+    resumes: sum.resumes + more.resumes,
+    refused: {
+      trimmed: sum.refused.trimmed + more.refused.trimmed,
+      ahead: sum.refused.ahead + more.refused.ahead,
+    },
+    owedOnResume: sum.owedOnResume + more.owedOnResume,
+    skipped: sum.skipped + more.skipped,
+    repeats: sum.repeats + more.repeats,
+  };
 }
 
 function describeError(error: Error): string {
