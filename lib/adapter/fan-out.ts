@@ -321,7 +321,7 @@ export class FanOut {
     const late = this.#lateClients;
     for (let d = first; d < deliveries.length; d++) {
       const delivery = deliveries[d];
-      const payload = delivery.event.line;
+      const { bytes, start, end } = delivery.event;
       const recipients = delivery.recipients;
       let notifications = 0;
       for (let r = 0; r < recipients.length; r++) {
@@ -330,7 +330,7 @@ export class FanOut {
         if (late === undefined) {
           for (let c = 0; c < clients.length; c++) {
             const client = clients[c];
-            if (client.enqueue(payload)) withOutput.push(client);
+            if (client.enqueue(bytes, start, end)) withOutput.push(client);
           }
           notifications += clients.length;
           continue;
@@ -338,12 +338,12 @@ export class FanOut {
         for (let c = 0; c < clients.length; c++) {
           const client = clients[c];
           if (late.has(client)) continue;
-          if (client.enqueue(payload)) withOutput.push(client);
+          if (client.enqueue(bytes, start, end)) withOutput.push(client);
           notifications++;
         }
       }
       this.#notificationsSent += notifications;
-      this.#bytesQueuedSinceFlush += notifications * payload.length;
+      this.#bytesQueuedSinceFlush += notifications * (end - start);
       // Past OUTPUT_FLUSH_BYTES, or OUTPUT_FLUSH_BYTES_PER_CLIENT for each client with output
       // when more: with thousands of clients, flushing every 1 MiB would mean writes of a few
       // hundred bytes each (measured: write calls a quarter of the CPU with 2,000 clients).
