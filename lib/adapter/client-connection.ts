@@ -11,12 +11,11 @@
  *   closed. Nothing the client sends is ever held beyond the id line limit.
  * - Everything read after the id is discarded (without an authenticator, below), and reading
  *   goes on so the peer never blocks.
- * - Output is batched by the caller: `enqueue()` collects notifications as byte ranges of
- *   the lines as read (a range that starts where the last one ends, in the same bytes,
- *   extends it), `flush()` copies them into one buffer and writes it with a single
- *   `write()`: the bytes exactly as read, never decoded or re-encoded. The ranges must stay
- *   valid until the flush (the caller flushes before it lets go of an input chunk).
- *   `summary().notificationsSent` is counted per flush, so the hot path pays one increment.
+ * - Output is batched by the caller: `enqueue()` collects notifications as indices of the
+ *   caller's `OutputLines`, `flush()` has them copied into one buffer and writes it with a
+ *   single `write()`: the bytes exactly as read, never decoded or re-encoded.
+ *   `summary().notificationsSent` is counted per flush (the batch's length), never per
+ *   notification, so the hot path pays nothing for it.
  * - A peer's end of input (EOF) before its id means it leaves: the stream is closed. After
  *   its id, EOF is only a half-close (`printf '43\n' | nc host 9099` sends one): clients
  *   only read from then on, so the client is served until its stream closes or fails. The
@@ -62,6 +61,7 @@ import {
   type ValidIdLine,
 } from './id-line.js';
 import { LineFramer, type LineSink } from './line-framer.js';
+import type { OutputLines } from './output-lines.js';
 import { connectionDropped, remoteAddressOf } from './remote-address.js';
 
 /** What a client connection tells the maze. */
@@ -121,15 +121,10 @@ export class ClientConnection implements LineSink, FlowClient {
   resume: ResumeRequest | undefined;
   /** When its credential expires (ms since the epoch), for a client that authenticated with one that does. */
   expiresAt: number | undefined;
-  /**
-   * Notifications queued since the last flush, as triples: the bytes a range lies in, its
-   * start and its end; written by `flush()`.
-   */
-  readonly #ranges: (Uint8Array | number)[] = [];
-  /** Bytes of the ranges queued. */
+  /** Notifications queued since the last flush, as indices of the caller's `OutputLines`. */
+  readonly #pending: number[] = [];
+  /** Bytes of the lines in `#pending`. */
   #queuedBytes = 0;
-  /** Notifications queued (a range may hold several). */
-  #queuedNotifications = 0;
 
   readonly #host: ClientHost;
   readonly #options: ClientConnectionOptions;
@@ -187,39 +182,37 @@ export class ClientConnection implements LineSink, FlowClient {
   }
 
   /**
-   * Queues one notification, the line `bytes[start, end)`, for the next `flush()`. Returns
-   * whether it is the first since the last flush, so the caller lists each client with
-   * output once.
+   * Queues one notification for the next `flush()`: the line `line` of the caller's
+   * `OutputLines`, `length` bytes. Returns whether it is the first since the last flush, so
+   * the caller lists each client with output once.
    */
-  enqueue(bytes: Uint8Array, start: number, end: number): boolean {
-    const ranges = this.#ranges;
-    const count = ranges.length;
-    this.#queuedBytes += end - start;
-    this.#queuedNotifications++;
-    if (count !== 0 && ranges[count - 1] === start && ranges[count - 3] === bytes) {
-      ranges[count - 1] = end;
-      return false;
-    }
-    ranges.push(bytes, start, end);
-    return count === 0;
+  enqueue(line: number, length: number): boolean {
+    this.#queuedBytes += length;
+    return this.#pending.push(line) === 1;
   }
 
-  /** Writes what is queued in one `write()`; returns the number of bytes handed over. */
-  flush(): number {
+  /**
+   * Writes what is queued, assembled from `lines` (the `OutputLines` its indices are of), in
+   * one `write()`; returns the number of bytes handed over.
+   */
+  flush(lines: OutputLines): number {
     const stream = this.stream;
-    const ranges = this.#ranges;
+    const pending = this.#pending;
     const bytes = this.#queuedBytes;
-    const notifications = this.#queuedNotifications;
-    const output =
-      this.#state !== 'identified' || stream.destroyed || stream.writableEnded || bytes === 0
-        ? undefined
-        : assemble(ranges, bytes);
-    ranges.length = 0;
     this.#queuedBytes = 0;
-    this.#queuedNotifications = 0;
-    if (output === undefined) return 0;
+    if (
+      pending.length === 0 ||
+      this.#state !== 'identified' ||
+      stream.destroyed ||
+      stream.writableEnded
+    ) {
+      pending.length = 0;
+      return 0;
+    }
+    const output = lines.assemble(pending, bytes);
+    this.#notificationsSent += pending.length;
+    pending.length = 0;
     stream.write(output);
-    this.#notificationsSent += notifications;
     return bytes;
   }
 
@@ -533,38 +526,13 @@ export class ClientConnection implements LineSink, FlowClient {
       clearTimeout(this.#identifyTimer);
       this.#identifyTimer = undefined;
     }
-    this.#ranges.length = 0;
+    this.#pending.length = 0;
     this.#queuedBytes = 0;
-    this.#queuedNotifications = 0;
     this.#host.clientClosed(this);
   }
 }
 
 type ValidResume = Exclude<ResumePart, { readonly invalid: unknown }>;
-
-/**
- * Ranges shorter than this are copied byte by byte: a line is tens of bytes, and a loop
- * costs less than a native copy's call (and `subarray()`'s allocation) below that.
- */
-const SHORT_RANGE_BYTES = 64;
-
-// The queued ranges (`ClientConnection.#ranges`), `bytes` in all, copied into one buffer.
-function assemble(ranges: readonly (Uint8Array | number)[], bytes: number): Buffer {
-  const output = Buffer.allocUnsafe(bytes);
-  let at = 0;
-  for (let i = 0; i < ranges.length; i += 3) {
-    const source = ranges[i] as Uint8Array;
-    let start = ranges[i + 1] as number;
-    const end = ranges[i + 2] as number;
-    if (end - start < SHORT_RANGE_BYTES) {
-      while (start < end) output[at++] = source[start++] as number;
-    } else {
-      output.set(source.subarray(start, end), at);
-      at += end - start;
-    }
-  }
-  return output;
-}
 
 // A fresh copy of `text`: a slice of a chunk would keep all of it alive.
 function copied(text: string): string {

@@ -10,8 +10,9 @@
  *   count of connected users (`UserPresence`: `MazeCore.connect`/`disconnect`) follows the
  *   registry here, one call each way per identified client, so the two never disagree.
  *   The host hears `clientIdentified` after the core, and `clientClosed` for every client.
- * - `deliver()` queues each notification on every connection of each recipient; `flush()`
- *   gives every connection with output exactly one `write()`. Past
+ * - `deliver()` registers each line once (`OutputLines`: a range of the bytes read) and
+ *   queues its index on every connection of each recipient; `flush()` gives every connection
+ *   with output exactly one `write()`, the bytes of its lines copied into one buffer. Past
  *   `OUTPUT_FLUSH_BYTES` of queued output (and `OUTPUT_FLUSH_BYTES_PER_CLIENT` per client with
  *   output), `deliver()` flushes by itself, so flow control
  *   can hold the input inside a big chunk: otherwise one 64 KiB chunk of broadcasts queues
@@ -53,6 +54,7 @@ import { ClientLimit } from './client-limit.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import { FlowControl } from './flow-control.js';
 import type { ResumePoint } from './id-line.js';
+import { OutputLines } from './output-lines.js';
 import { ResumeQueue } from './resume-queue.js';
 
 /**
@@ -225,6 +227,8 @@ export class FanOut {
   readonly #halfClosed = new Set<ClientConnection>();
   /** Runs while `#halfClosed` is not empty. */
   #sweep: NodeJS.Timeout | undefined;
+  /** The lines queued since the last flush; clients queue their indices. */
+  readonly #lines = new OutputLines();
   /** Connections with queued output since the last flush. */
   readonly #withOutput: ClientConnection[] = [];
   /** Bytes of the notifications queued on `#withOutput` since the last flush. */
@@ -319,9 +323,12 @@ export class FanOut {
     const withOutput = this.#withOutput;
     const clientsByUser = this.#clientsByUser;
     const late = this.#lateClients;
+    const lines = this.#lines;
     for (let d = first; d < deliveries.length; d++) {
       const delivery = deliveries[d];
       const { bytes, start, end } = delivery.event;
+      const length = end - start;
+      const line = lines.add(bytes, start, end);
       const recipients = delivery.recipients;
       let notifications = 0;
       for (let r = 0; r < recipients.length; r++) {
@@ -330,7 +337,7 @@ export class FanOut {
         if (late === undefined) {
           for (let c = 0; c < clients.length; c++) {
             const client = clients[c];
-            if (client.enqueue(bytes, start, end)) withOutput.push(client);
+            if (client.enqueue(line, length)) withOutput.push(client);
           }
           notifications += clients.length;
           continue;
@@ -338,12 +345,12 @@ export class FanOut {
         for (let c = 0; c < clients.length; c++) {
           const client = clients[c];
           if (late.has(client)) continue;
-          if (client.enqueue(bytes, start, end)) withOutput.push(client);
+          if (client.enqueue(line, length)) withOutput.push(client);
           notifications++;
         }
       }
       this.#notificationsSent += notifications;
-      this.#bytesQueuedSinceFlush += notifications * (end - start);
+      this.#bytesQueuedSinceFlush += notifications * length;
       // Past OUTPUT_FLUSH_BYTES, or OUTPUT_FLUSH_BYTES_PER_CLIENT for each client with output
       // when more: with thousands of clients, flushing every 1 MiB would mean writes of a few
       // hundred bytes each (measured: write calls a quarter of the CPU with 2,000 clients).
@@ -378,17 +385,22 @@ export class FanOut {
   /** One write per client with queued output, then the limits are checked. */
   flush(): void {
     const withOutput = this.#withOutput;
+    const lines = this.#lines;
     this.#bytesQueuedSinceFlush = 0;
-    if (withOutput.length === 0) return;
+    if (withOutput.length === 0) {
+      lines.clear();
+      return;
+    }
     let bytes = 0;
     for (let i = 0; i < withOutput.length; i++) {
       const client = withOutput[i];
-      const written = client.flush();
+      const written = client.flush(lines);
       if (written === 0) continue;
       bytes += written;
       this.#flow.wrote(client);
     }
     withOutput.length = 0;
+    lines.clear();
     this.#bytesOut += bytes;
     this.#flow.flushed();
   }

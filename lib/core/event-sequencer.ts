@@ -179,9 +179,10 @@ export class EventSequencer {
     if (slot.sequence === this.#sequencer.nextSequence || !isEvent(slot)) return slot;
     const { bytes, start, end } = slot;
     if (bytes.buffer.byteLength === end - start) return slot;
-    // Not `slice()`: on a Node Buffer that is a view too.
+    // A loop: `slice()` of a Node Buffer is a view too, and a line is too short for a
+    // native copy (and the view it needs) to pay.
     const own = new Uint8Array(end - start);
-    own.set(bytes.subarray(start, end));
+    for (let at = start; at < end; at++) own[at - start] = bytes[at] as number;
     return {
       sequence: slot.sequence,
       type: slot.type,
