@@ -13,7 +13,7 @@ function framerOf(maxLineLength: number): Framed {
   const tooLong: Array<[number, string]> = [];
   const sink: LineSink = {
     onLine: (bytes, start, end, lineNumber) =>
-      lines.push([bytes.toString('latin1', start, end), lineNumber]),
+      lines.push([Buffer.from(bytes.subarray(start, end)).toString('latin1'), lineNumber]),
     onLineTooLong: (lineNumber, head) => tooLong.push([lineNumber, head]),
   };
   return { lines, tooLong, framer: new LineFramer(maxLineLength, sink) };
@@ -165,7 +165,7 @@ describe('LineFramer', () => {
       const lines: Array<[string, number]> = [];
       const framer: LineFramer = new LineFramer(4096, {
         onLine: (bytes, start, end, lineNumber) => {
-          lines.push([bytes.toString('latin1', start, end), lineNumber]);
+          lines.push([Buffer.from(bytes.subarray(start, end)).toString('latin1'), lineNumber]);
           if (holdAfter.includes(lineNumber)) framer.hold();
         },
         onLineTooLong: () => undefined,

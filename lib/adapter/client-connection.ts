@@ -42,6 +42,7 @@ import { hash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { MAX_ID } from '../core/constants.js';
 import type { UserId } from '../core/events.js';
+import { latin1Text } from '../core/latin1.js';
 import { contentEnd, quoteLine } from '../core/parser.js';
 import { ErrorCode, type Problem } from '../errors.js';
 import {
@@ -287,8 +288,8 @@ export class ClientConnection implements LineSink, FlowClient {
     this.#refuse('expired', 'its credential expired');
   }
 
-  onLine(bytes: Buffer, start: number, end: number, lineNumber: number): void {
-    const line = bytes.toString('latin1', start, end);
+  onLine(bytes: Uint8Array, start: number, end: number, lineNumber: number): void {
+    const line = latin1Text(bytes, start, end);
     if (this.#authenticator !== undefined) {
       this.#onCredentialLine(line, lineNumber, this.#authenticator);
       return;

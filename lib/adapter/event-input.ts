@@ -17,7 +17,6 @@
  *   until it ends or the time is up, then `close()` stops reading and closes it. What was
  *   left unread is counted (`undrainedProblem()`), never dropped in silence.
  */
-import type { Buffer } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import createDebug from 'debug';
 import { ErrorCode, type Problem } from '../errors.js';
@@ -40,7 +39,7 @@ export interface EventInputHost {
    * `bytes[start, end)`, valid until the chunk is flushed (`flushOutput()`).
    */
   applyEventLine(
-    bytes: Buffer,
+    bytes: Uint8Array,
     start: number,
     end: number,
     lineNumber: number,

@@ -35,7 +35,7 @@ export interface EventSourceHost {
    * flushed (`flushOutput()`).
    */
   applyEventLine(
-    bytes: Buffer,
+    bytes: Uint8Array,
     start: number,
     end: number,
     lineNumber: number,
@@ -172,7 +172,7 @@ export class EventSourceConnection implements LineSink {
     return this.close();
   }
 
-  onLine(bytes: Buffer, start: number, end: number, lineNumber: number): void {
+  onLine(bytes: Uint8Array, start: number, end: number, lineNumber: number): void {
     this.#host.applyEventLine(bytes, start, end, lineNumber, this);
   }
 
