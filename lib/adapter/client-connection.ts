@@ -210,10 +210,9 @@ export class ClientConnection implements LineSink, FlowClient {
       pending.length = 0;
       return 0;
     }
-    const output = lines.assemble(pending, bytes);
+    lines.write(stream, pending, bytes);
     this.#notificationsSent += pending.length;
     pending.length = 0;
-    stream.write(output);
     return bytes;
   }
 
