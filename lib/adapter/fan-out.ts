@@ -53,6 +53,7 @@ import { ErrorCode, type Problem } from '../errors.js';
 import { type Authenticate, Authenticator, type AuthStats, NO_AUTH_STATS } from './client-auth.js';
 import { ClientConnection, type ClientHost, type ClientSummary } from './client-connection.js';
 import { ClientLimit } from './client-limit.js';
+import { ClientsByUser } from './clients-by-user.js';
 import { ExpiryQueue } from './expiry-queue.js';
 import { FlowControl } from './flow-control.js';
 import type { ResumePoint } from './id-line.js';
@@ -220,7 +221,7 @@ export class FanOut {
   readonly #authenticator: Authenticator | undefined;
   /** When authenticated clients' credentials expire. */
   readonly #expiries = new ExpiryQueue<ClientConnection>((client) => client.expire());
-  readonly #clientsByUser = new Map<UserId, ClientConnection[]>();
+  readonly #clientsByUser = new ClientsByUser<ClientConnection>();
   /** Where each identified client sits in its user's array (O(1) removal); its size is how many are identified. */
   readonly #positions = new Map<ClientConnection, number>();
   /** Every registered client, in no order: a broadcast's recipients. */
