@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ErrorCode, MazeCore } from 'follower-maze';
+import { ErrorCode, lineOf, MazeCore } from 'follower-maze';
 
 /**
  * Pushes lines in the given order; returns each delivery as `[line, recipients]`.
@@ -17,7 +17,7 @@ import { ErrorCode, MazeCore } from 'follower-maze';
  */
 function deliver(core, lines) {
   return lines.flatMap((line) =>
-    core.push(line).deliveries.map(({ event, recipients }) => [event.line, [...recipients]]),
+    core.push(line).deliveries.map(({ event, recipients }) => [lineOf(event), [...recipients]]),
   );
 }
 

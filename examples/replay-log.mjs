@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { EventType, isEvent, MazeCore, parseEvent } from 'follower-maze';
+import { EventType, isEvent, lineOf, MazeCore, parseEvent } from 'follower-maze';
 
 const { values, positionals } = parseArgs({
   options: { users: { type: 'string' } },
@@ -35,7 +35,7 @@ lines.forEach((line, index) => {
     console.log(`line ${index + 1}: ${problem.code}: ${problem.message}`);
   }
   for (const { event, recipients } of deliveries) {
-    for (const user of recipients) inbox.get(user)?.push(event.line.trimEnd());
+    for (const user of recipients) inbox.get(user)?.push(lineOf(event).trimEnd());
   }
 });
 

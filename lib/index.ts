@@ -29,6 +29,7 @@ export {
   type BroadcastEvent,
   EventType,
   type FollowEvent,
+  lineOf,
   type MazeEvent,
   type PrivateMessageEvent,
   type Sequence,

@@ -5,7 +5,7 @@
  *
  *   node scripts/bench.mjs [--profile default|many-clients|all|latency|cluster|tls|c100k|c19k]
  *                          [--events N] [--clients N] [--gateways G] [--runs K] [--tiny] [--out FILE]
- *                          [--dist DIR] [--cpu-prof] [--chart FILE]
+ *                          [--dist DIR] [--server-dist DIR ...] [--cpu-prof] [--chart FILE]
  *                          [--series serve,stalled,cluster] [--shares 0.1,0.25,...]
  *
  * Profiles (--events overrides the event count of each profile run, --clients its number of
@@ -73,7 +73,10 @@
  * a table and written, with every run, the commit, node and CPU, to --out (default
  * bench-results/<timestamp>.json) so results can be compared across commits. --dist picks
  * another build than the package's dist, e.g. one made with `tsc --outDir` while `npm test`
- * rebuilds dist. --cpu-prof writes a V8 CPU profile of every node process of every run (the
+ * rebuilds dist. --server-dist DIR (repeatable; default and many-clients profiles) runs the
+ * same load against the server of each given build instead, e.g. a release's checkout, the
+ * builds alternating run by run so that a drift of the machine weighs on each alike; the
+ * simulator stays the one of --dist, so every build meets the same load and verifier. --cpu-prof writes a V8 CPU profile of every node process of every run (the
  * server, or the ingest and each gateway; the simulator) beside the results (profiling slows
  * the runs down). Exit codes: 0 done, 1 a run failed, 2 bad options.
  */
@@ -199,6 +202,7 @@ function parseOptions() {
         tiny: { type: 'boolean', default: false },
         out: { type: 'string' },
         dist: { type: 'string', default: resolve(REPO_ROOT, 'dist') },
+        'server-dist': { type: 'string', multiple: true },
         'cpu-prof': { type: 'boolean', default: false },
         chart: { type: 'string', default: resolve(REPO_ROOT, 'docs/latency.svg') },
         series: { type: 'string' },
@@ -275,6 +279,14 @@ function parseOptions() {
       eventMix: 'B:1',
     };
   }
+  if (values['server-dist'] !== undefined && (latency || cluster || tls || many !== undefined)) {
+    usage('--server-dist applies to the default and many-clients profiles only');
+  }
+  const serverBins = (values['server-dist'] ?? [values.dist]).map((dir) => {
+    const serverBin = resolve(dir, 'bin/follower-maze.js');
+    if (!existsSync(serverBin)) usage(`no ${serverBin}: build it first`);
+    return { dist: resolve(dir), bin: serverBin };
+  });
   return {
     ...values,
     profiles,
@@ -290,6 +302,7 @@ function parseOptions() {
     clients,
     gateways,
     bin,
+    serverBins,
   };
 }
 
@@ -568,21 +581,27 @@ async function main() {
   } else {
     for (const name of options.profiles) {
       const load = options.loads[name];
-      const caseName = `${name} ${describeLoad(load, options)}`;
-      const runs = [];
-      for (let index = 1; index <= options.runs; index++) {
-        const run = await runOnce({
-          bin: options.bin,
-          load,
-          timeoutMs: simulationTimeoutMs(load.events),
-          cpuProfiles: options['cpu-prof']
-            ? { dir: profileDir, name: `${name}-${index}` }
-            : undefined,
-        });
-        runs.push(run);
-        process.stdout.write(`${describeRun(caseName, index, options.runs, run)}\n`);
+      const about = `${name} ${describeLoad(load, options)}`;
+      const several = options.serverBins.length > 1;
+      const builds = await runAlternating(
+        options,
+        profileDir,
+        options.serverBins.map(({ dist, bin }, index) => ({
+          name: several ? `${about} (${dist})` : about,
+          engine: several ? `${name}-build${index + 1}` : name,
+          run: (cpuProfiles) =>
+            runOnce({
+              bin: options.bin,
+              serverBin: bin,
+              load,
+              timeoutMs: simulationTimeoutMs(load.events),
+              cpuProfiles,
+            }),
+        })),
+      );
+      for (const { name: caseName, runs } of builds) {
+        cases.push({ name: caseName, profile: name, load, runs, medians: medianFigures(runs) });
       }
-      cases.push({ name: caseName, profile: name, load, runs, medians: medianFigures(runs) });
     }
   }
 
@@ -678,7 +697,7 @@ async function main() {
   }
 
   mkdirSync(dirname(out), { recursive: true });
-  const { bin, profiles, loads, ...given } = options;
+  const { bin, serverBins, profiles, loads, ...given } = options;
   const result = {
     startedAt: startedAt.toISOString(),
     ...about,

@@ -151,7 +151,7 @@ describe('over-long event lines over TCP', () => {
     let pushes = 0;
     let bytesFramed = 0;
     const push = LineFramer.prototype.push;
-    LineFramer.prototype.push = function (this: LineFramer, chunk: string): void {
+    LineFramer.prototype.push = function (this: LineFramer, chunk: Buffer): void {
       push.call(this, chunk);
       pushes++;
       bytesFramed += chunk.length;

@@ -12,7 +12,8 @@ function framerOf(maxLineLength: number): Framed {
   const lines: Array<[string, number]> = [];
   const tooLong: Array<[number, string]> = [];
   const sink: LineSink = {
-    onLine: (line, lineNumber) => lines.push([line, lineNumber]),
+    onLine: (bytes, start, end, lineNumber) =>
+      lines.push([Buffer.from(bytes.subarray(start, end)).toString('latin1'), lineNumber]),
     onLineTooLong: (lineNumber, head) => tooLong.push([lineNumber, head]),
   };
   return { lines, tooLong, framer: new LineFramer(maxLineLength, sink) };
@@ -20,7 +21,7 @@ function framerOf(maxLineLength: number): Framed {
 
 function frame(chunks: readonly string[], maxLineLength = 4096): Framed {
   const framed = framerOf(maxLineLength);
-  for (const chunk of chunks) framed.framer.push(chunk);
+  for (const chunk of chunks) framed.framer.push(Buffer.from(chunk, 'latin1'));
   return framed;
 }
 
@@ -105,12 +106,12 @@ describe('LineFramer', () => {
   it('drops an over-long line without holding it, however it is cut', () => {
     const max = 64;
     const { framer, lines, tooLong } = framerOf(max);
-    framer.push('1|B\n');
+    framer.push(Buffer.from('1|B\n', 'latin1'));
     for (let i = 0; i < 10_000; i++) {
-      framer.push('x'.repeat(97));
+      framer.push(Buffer.from('x'.repeat(97), 'latin1'));
       expect(framer.bufferedLength).toBeLessThan(max);
     }
-    framer.push('yyy\n2|B\n');
+    framer.push(Buffer.from('yyy\n2|B\n', 'latin1'));
     expect(lines).toEqual([
       ['1|B\n', 1],
       ['2|B\n', 3],
@@ -163,8 +164,8 @@ describe('LineFramer', () => {
     function holdingFramer(holdAfter: readonly number[]) {
       const lines: Array<[string, number]> = [];
       const framer: LineFramer = new LineFramer(4096, {
-        onLine: (line, lineNumber) => {
-          lines.push([line, lineNumber]);
+        onLine: (bytes, start, end, lineNumber) => {
+          lines.push([Buffer.from(bytes.subarray(start, end)).toString('latin1'), lineNumber]);
           if (holdAfter.includes(lineNumber)) framer.hold();
         },
         onLineTooLong: () => undefined,
@@ -174,7 +175,7 @@ describe('LineFramer', () => {
 
     it('stops after the line being handed on and frames the rest on unhold()', () => {
       const { lines, framer } = holdingFramer([1, 5]);
-      framer.push(STREAM);
+      framer.push(Buffer.from(STREAM, 'latin1'));
       expect(lines).toEqual(EXPECTED.slice(0, 1));
       expect(framer.holding).toBe(true);
       framer.unhold();
@@ -186,17 +187,17 @@ describe('LineFramer', () => {
 
     it('keeps input pushed while held, partial lines included, in order', () => {
       const { lines, framer } = holdingFramer([1]);
-      framer.push('1|F|60|50\n\n2|B\r');
-      framer.push('\n\r\n3|P|32|5');
+      framer.push(Buffer.from('1|F|60|50\n\n2|B\r', 'latin1'));
+      framer.push(Buffer.from('\n\r\n3|P|32|5', 'latin1'));
       expect(lines).toEqual(EXPECTED.slice(0, 1));
       framer.unhold();
-      framer.push('6\n4|S|32\r\n');
+      framer.push(Buffer.from('6\n4|S|32\r\n', 'latin1'));
       expect(lines).toEqual(EXPECTED);
     });
 
     it('drops what it holds with the remainder when the input ends', () => {
       const { lines, framer } = holdingFramer([1]);
-      framer.push('1|F|60|50\n2|B\n3|B');
+      framer.push(Buffer.from('1|F|60|50\n2|B\n3|B', 'latin1'));
       expect(framer.takeRemainder()).toBe('');
       framer.unhold();
       expect(lines).toEqual([['1|F|60|50\n', 1]]);

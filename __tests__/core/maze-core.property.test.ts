@@ -2,6 +2,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { EventSequencer } from '../../lib/core/event-sequencer.js';
+import { lineOf } from '../../lib/core/events.js';
 import { MazeCore, type MazeCoreOptions } from '../../lib/core/maze-core.js';
 import { isEvent } from '../../lib/core/parser.js';
 import { firstDeliveryMismatch } from '../helpers/compare.js';
@@ -23,7 +24,7 @@ function ingestOrdered(ops: readonly ModelOp[], startSequence?: number): ModelOp
     }
     sequencer.offer(op.line);
     for (let slot = sequencer.next(); slot !== undefined; slot = sequencer.next()) {
-      if (isEvent(slot)) ordered.push({ kind: 'line', line: slot.line });
+      if (isEvent(slot)) ordered.push({ kind: 'line', line: lineOf(slot) });
     }
   }
   return ordered;
@@ -57,7 +58,7 @@ function coreDeliveries(
       for (const { event, recipients } of core[apply](op.line).deliveries) {
         for (const user of recipients) {
           for (const connection of connectionsOf.get(user) ?? []) {
-            received.get(connection)?.push(event.line);
+            received.get(connection)?.push(lineOf(event));
           }
         }
       }

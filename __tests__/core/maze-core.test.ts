@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { MAX_ID } from '../../lib/core/constants.js';
+import { lineOf } from '../../lib/core/events.js';
 import { type CoreStats, MazeCore, type PushResult } from '../../lib/core/maze-core.js';
 import { ErrorCode, MazeError } from '../../lib/errors.js';
 
@@ -9,7 +10,7 @@ function received(...results: readonly PushResult[]): Record<number, string[]> {
   for (const { deliveries } of results) {
     for (const { event, recipients } of deliveries) {
       for (const user of recipients) {
-        byUser[user] = [...(byUser[user] ?? []), event.line];
+        byUser[user] = [...(byUser[user] ?? []), lineOf(event)];
       }
     }
   }

@@ -1,12 +1,26 @@
 import { describe, expect, it } from '@jest/globals';
 import { MAX_ID, MAX_QUOTED_LINE_LENGTH } from '../../lib/core/constants.js';
+import { lineOf } from '../../lib/core/events.js';
 import { CORE_OPTIONS } from '../../lib/core/options.js';
-import { isEvent, parseEvent, quoteLine, readId } from '../../lib/core/parser.js';
+import {
+  isEvent,
+  type ParsedLine,
+  parseEvent,
+  parseEventBytes,
+  quoteLine,
+  readId,
+} from '../../lib/core/parser.js';
 import { ErrorCode } from '../../lib/errors.js';
 import { checkOptionValue, parseOptionText } from '../../lib/options/option.js';
 import { badBodyLines, LINES_WITHOUT_SEQUENCE } from '../helpers/streams.js';
 
 const TOO_BIG = '9007199254740992'; // MAX_SAFE_INTEGER + 1
+
+/** `parseEvent()`, an event's byte range also shown as the text of its line. */
+function parse(line: string, delimiter?: string): ParsedLine & { readonly line?: string } {
+  const parsed = parseEvent(line, delimiter);
+  return isEvent(parsed) ? { ...parsed, line: lineOf(parsed) } : parsed;
+}
 
 describe('parseEvent: the docs/protocol.md §3 table', () => {
   it.each([
@@ -16,7 +30,7 @@ describe('parseEvent: the docs/protocol.md §3 table', () => {
     ['43|P|32|56\n', { sequence: 43, type: 'P', from: 32, to: 56 }],
     ['634|S|32\n', { sequence: 634, type: 'S', from: 32 }],
   ])('parses %j', (line, fields) => {
-    const parsed = parseEvent(line);
+    const parsed = parse(line);
     expect(isEvent(parsed)).toBe(true);
     expect(parsed).toMatchObject({ ...fields, line });
   });
@@ -24,56 +38,56 @@ describe('parseEvent: the docs/protocol.md §3 table', () => {
 
 describe('parseEvent: the line as read', () => {
   it('keeps an LF terminator', () => {
-    expect(parseEvent('5|P|1|2\n')).toMatchObject({ line: '5|P|1|2\n', to: 2 });
+    expect(parse('5|P|1|2\n')).toMatchObject({ line: '5|P|1|2\n', to: 2 });
   });
 
   it('keeps a CRLF terminator byte for byte and does not read the CR as part of an id', () => {
-    expect(parseEvent('5|P|1|2\r\n')).toMatchObject({ line: '5|P|1|2\r\n', to: 2 });
-    expect(parseEvent('6|B\r\n')).toMatchObject({ type: 'B', line: '6|B\r\n' });
-    expect(parseEvent('7|S|3\r\n')).toMatchObject({ from: 3, line: '7|S|3\r\n' });
+    expect(parse('5|P|1|2\r\n')).toMatchObject({ line: '5|P|1|2\r\n', to: 2 });
+    expect(parse('6|B\r\n')).toMatchObject({ type: 'B', line: '6|B\r\n' });
+    expect(parse('7|S|3\r\n')).toMatchObject({ from: 3, line: '7|S|3\r\n' });
   });
 
   it('adds \\n to a line given without a terminator', () => {
-    expect(parseEvent('5|F|1|2')).toMatchObject({ type: 'F', line: '5|F|1|2\n' });
-    expect(parseEvent('8|B')).toMatchObject({ type: 'B', line: '8|B\n' });
+    expect(parse('5|F|1|2')).toMatchObject({ type: 'F', line: '5|F|1|2\n' });
+    expect(parse('8|B')).toMatchObject({ type: 'B', line: '8|B\n' });
   });
 
   it('treats a lone CR without LF as part of the body, not as a terminator', () => {
-    expect(parseEvent('5|B\r')).toMatchObject({ code: ErrorCode.EventBadBody, sequence: 5 });
+    expect(parse('5|B\r')).toMatchObject({ code: ErrorCode.EventBadBody, sequence: 5 });
   });
 });
 
 describe('parseEvent: ids and sequence numbers', () => {
   it('accepts MAX_SAFE_INTEGER in every numeric field', () => {
     const line = `${MAX_ID}|F|${MAX_ID}|${MAX_ID}\n`;
-    expect(parseEvent(line)).toMatchObject({ sequence: MAX_ID, from: MAX_ID, to: MAX_ID });
+    expect(parse(line)).toMatchObject({ sequence: MAX_ID, from: MAX_ID, to: MAX_ID });
   });
 
   it('reads the digits of a sequence number as decimal, leading zeros included', () => {
-    expect(parseEvent('007|B\n')).toMatchObject({ type: 'B', sequence: 7 });
+    expect(parse('007|B\n')).toMatchObject({ type: 'B', sequence: 7 });
   });
 
   it('rejects a sequence number above MAX_SAFE_INTEGER, however long', () => {
     for (const digits of [TOO_BIG, '9007199254740993', '99999999999999999999999']) {
-      expect(parseEvent(`${digits}|B\n`)).toMatchObject({ code: ErrorCode.EventBadSequence });
+      expect(parse(`${digits}|B\n`)).toMatchObject({ code: ErrorCode.EventBadSequence });
     }
   });
 
   it.each(LINES_WITHOUT_SEQUENCE)('discards %j as having no sequence number', (line) => {
-    const parsed = parseEvent(line);
+    const parsed = parse(line);
     expect(isEvent(parsed)).toBe(false);
     expect(parsed).toMatchObject({ code: ErrorCode.EventBadSequence });
     expect(parsed).not.toHaveProperty('sequence');
   });
 
   it('rejects non-ASCII digits', () => {
-    expect(parseEvent('\u0661|B\n')).toMatchObject({ code: ErrorCode.EventBadSequence });
+    expect(parse('\u0661|B\n')).toMatchObject({ code: ErrorCode.EventBadSequence });
   });
 });
 
 describe('parseEvent: invalid bodies keep their number', () => {
   it.each(badBodyLines(42))('%j is a bad body of event 42', (line) => {
-    const parsed = parseEvent(line);
+    const parsed = parse(line);
     expect(isEvent(parsed)).toBe(false);
     expect(parsed).toMatchObject({
       code: ErrorCode.EventBadBody,
@@ -96,24 +110,24 @@ describe('parseEvent: invalid bodies keep their number', () => {
     ['empty type', '3||1|2\n'],
     ['lower-case type', '3|b\n'],
   ])('rejects a %s', (_, line) => {
-    expect(parseEvent(line)).toMatchObject({ code: ErrorCode.EventBadBody, sequence: 3 });
+    expect(parse(line)).toMatchObject({ code: ErrorCode.EventBadBody, sequence: 3 });
   });
 
   it('quotes the offending line without its terminator', () => {
-    expect(parseEvent('9|Q|1|2\r\n')).toMatchObject({ context: { line: '9|Q|1|2' } });
-    expect(parseEvent('x|B\n')).toMatchObject({ context: { line: 'x|B' } });
+    expect(parse('9|Q|1|2\r\n')).toMatchObject({ context: { line: '9|Q|1|2' } });
+    expect(parse('x|B\n')).toMatchObject({ context: { line: 'x|B' } });
   });
 });
 
 describe('parseEvent: peer bytes in messages', () => {
   it('never puts a raw control or non-ASCII byte into a message, whatever the type byte', () => {
     for (let code = 0; code < 256; code++) {
-      const parsed = parseEvent(`7|${String.fromCharCode(code)}|1|2\n`);
+      const parsed = parse(`7|${String.fromCharCode(code)}|1|2\n`);
       const message = isEvent(parsed) ? '' : parsed.message;
       const raw = [...message].filter((char) => char < ' ' || char > '~');
       expect(raw).toEqual([]);
     }
-    expect(parseEvent('7|\r|1|2\n')).toMatchObject({ message: expect.stringContaining("'\\x0d'") });
+    expect(parse('7|\r|1|2\n')).toMatchObject({ message: expect.stringContaining("'\\x0d'") });
   });
 });
 
@@ -179,17 +193,20 @@ describe('parseEvent: another delimiter', () => {
 
   it.each([';', ',', SECTION, ' ', '\t', 'x'])('splits the fields on %j', (delimiter) => {
     const line = (...fields: string[]): string => `${fields.join(delimiter)}\n`;
-    expect(parseEvent(line('666', 'F', '60', '50'), delimiter)).toEqual({
+    expect(parse(line('666', 'F', '60', '50'), delimiter)).toEqual({
       sequence: 666,
       type: 'F',
       from: 60,
       to: 50,
       line: line('666', 'F', '60', '50'),
+      bytes: expect.any(Uint8Array),
+      start: 0,
+      end: line('666', 'F', '60', '50').length,
     });
-    expect(parseEvent(line('1', 'U', '12', '9'), delimiter)).toMatchObject({ type: 'U', to: 9 });
-    expect(parseEvent(line('542532', 'B'), delimiter)).toMatchObject({ type: 'B' });
-    expect(parseEvent(line('43', 'P', '32', '56'), delimiter)).toMatchObject({ from: 32, to: 56 });
-    expect(parseEvent(`634${delimiter}S${delimiter}32\r\n`, delimiter)).toMatchObject({
+    expect(parse(line('1', 'U', '12', '9'), delimiter)).toMatchObject({ type: 'U', to: 9 });
+    expect(parse(line('542532', 'B'), delimiter)).toMatchObject({ type: 'B' });
+    expect(parse(line('43', 'P', '32', '56'), delimiter)).toMatchObject({ from: 32, to: 56 });
+    expect(parse(`634${delimiter}S${delimiter}32\r\n`, delimiter)).toMatchObject({
       type: 'S',
       from: 32,
       line: `634${delimiter}S${delimiter}32\r\n`,
@@ -197,22 +214,22 @@ describe('parseEvent: another delimiter', () => {
   });
 
   it('takes `|` as any other byte when the delimiter is another', () => {
-    expect(parseEvent('5|B\n', ';')).toMatchObject({ code: ErrorCode.EventBadSequence });
-    expect(parseEvent('5;F|1;2\n', ';')).toMatchObject({
+    expect(parse('5|B\n', ';')).toMatchObject({ code: ErrorCode.EventBadSequence });
+    expect(parse('5;F|1;2\n', ';')).toMatchObject({
       code: ErrorCode.EventBadBody,
       sequence: 5,
     });
-    expect(parseEvent('5;P;1|2\n', ';')).toMatchObject({
+    expect(parse('5;P;1|2\n', ';')).toMatchObject({
       code: ErrorCode.EventBadBody,
       sequence: 5,
     });
   });
 
   it('finds the same defects as with `|`', () => {
-    expect(parseEvent('3;F;1;2;3\n', ';')).toMatchObject({ code: ErrorCode.EventBadBody });
-    expect(parseEvent('3;;1;2\n', ';')).toMatchObject({ code: ErrorCode.EventBadBody });
-    expect(parseEvent('3;S\n', ';')).toMatchObject({ code: ErrorCode.EventBadBody });
-    expect(parseEvent(';B\n', ';')).toMatchObject({ code: ErrorCode.EventBadSequence });
+    expect(parse('3;F;1;2;3\n', ';')).toMatchObject({ code: ErrorCode.EventBadBody });
+    expect(parse('3;;1;2\n', ';')).toMatchObject({ code: ErrorCode.EventBadBody });
+    expect(parse('3;S\n', ';')).toMatchObject({ code: ErrorCode.EventBadBody });
+    expect(parse(';B\n', ';')).toMatchObject({ code: ErrorCode.EventBadSequence });
   });
 
   it.each(['F', 'U', 'B', 'P', 'S'])(
@@ -261,5 +278,30 @@ describe('the delimiter option row', () => {
     expect(parseOptionText(row, '\t', '--delimiter')).toBe('\t');
     expect(() => parseOptionText(row, ' ; ', '--delimiter')).toThrow(/--delimiter must be one/);
     expect(() => parseOptionText(row, '', '--delimiter')).toThrow(/--delimiter is empty/);
+  });
+});
+
+describe('parseEventBytes', () => {
+  it('parses a line where it lies, its range the line as read', () => {
+    const bytes = Uint8Array.from([...'xx7|P|1|2\r\nyy'].map((char) => char.charCodeAt(0)));
+    const parsed = parseEventBytes(bytes, 2, 11, '|'.charCodeAt(0));
+    expect(parsed).toMatchObject({ sequence: 7, type: 'P', from: 1, to: 2, start: 2, end: 11 });
+    expect(isEvent(parsed) && parsed.bytes).toBe(bytes);
+  });
+
+  it('copies a line without its LF once, with one', () => {
+    const bytes = Uint8Array.from([...'8|B'].map((char) => char.charCodeAt(0)));
+    const parsed = parseEventBytes(bytes, 0, 3, '|'.charCodeAt(0));
+    expect(isEvent(parsed) && lineOf(parsed)).toBe('8|B\n');
+    expect(isEvent(parsed) && parsed.bytes).not.toBe(bytes);
+  });
+
+  it('quotes only the head of a long bad line', () => {
+    const long = Uint8Array.from([...`x${'y'.repeat(10_000)}\n`].map((c) => c.charCodeAt(0)));
+    const parsed = parseEventBytes(long, 0, long.length, '|'.charCodeAt(0));
+    expect(parsed).toMatchObject({
+      code: ErrorCode.EventBadSequence,
+      context: { line: `x${'y'.repeat(MAX_QUOTED_LINE_LENGTH - 1)}…` },
+    });
   });
 });

@@ -74,7 +74,8 @@ describe('ResumeHistory', () => {
   it('keeps latin1 bytes above 127 as they were read', () => {
     const history = new ResumeHistory(1024, 1);
     // Parsed without its high bytes; forwarded with them, as a delimiter above 127 would be.
-    const withHighBytes = { ...event('1|P|2|5\n'), line: '1|P|2|5\u00e9\u00ff\n' } as MazeEvent;
+    const line = Uint8Array.from([...'1|P|2|5\u00e9\u00ff\n'].map((char) => char.charCodeAt(0)));
+    const withHighBytes = { ...event('1|P|2|5\n'), bytes: line, start: 0, end: line.length };
     history.record(withHighBytes, false);
     expect(asText(history.resume(5, 0, 1, nobodyFollows))).toMatchObject({
       output: '1|P|2|5\u00e9\u00ff\n',

@@ -3,6 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { epochLine } from '../../lib/core/epoch.js';
+import { lineOf } from '../../lib/core/events.js';
 import { MazeCore } from '../../lib/core/maze-core.js';
 import { firstDeliveryMismatch } from '../helpers/compare.js';
 import { expectedDeliveries, type ModelOp } from '../helpers/model.js';
@@ -121,7 +122,7 @@ function runCore(ops: readonly ModelOp[], core: MazeCore): CoreRun {
       for (const { event, recipients } of core.push(op.line).deliveries) {
         for (const user of recipients) {
           for (const connection of connectionsOf.get(user) ?? []) {
-            received.get(connection)?.push(event.line);
+            received.get(connection)?.push(lineOf(event));
           }
         }
       }
@@ -233,9 +234,9 @@ function flakyAgainstSteady(
     } else if (op.kind === 'line') {
       for (const { event, recipients } of core.push(op.line).deliveries) {
         if (!recipients.includes(user)) continue;
-        steady.push(event.line);
+        steady.push(lineOf(event));
         if (flakyOpen) {
-          flaky.push(event.line);
+          flaky.push(lineOf(event));
           lastSeen = event.sequence;
         }
       }

@@ -80,6 +80,7 @@ describe('entry points (built package, imported by name)', () => {
       'ServerTls',
       'createMaze',
       'isEvent',
+      'lineOf',
       'listen',
       'parseEvent',
       'recipientsOf',

@@ -11,8 +11,9 @@
  *   closed. Nothing the client sends is ever held beyond the id line limit.
  * - Everything read after the id is discarded (without an authenticator, below), and reading
  *   goes on so the peer never blocks.
- * - Output is batched by the caller: `enqueue()` collects notifications, `flush()` writes
- *   them with a single `write()`. Bytes are written as latin1, i.e. exactly as read.
+ * - Output is batched by the caller: `enqueue()` collects notifications as indices of the
+ *   caller's `OutputLines`, `flush()` has them copied into one buffer and writes it with a
+ *   single `write()`: the bytes exactly as read, never decoded or re-encoded.
  *   `summary().notificationsSent` is counted per flush (the batch's length), never per
  *   notification, so the hot path pays nothing for it.
  * - A peer's end of input (EOF) before its id means it leaves: the stream is closed. After
@@ -36,10 +37,12 @@
  *   (`ERR_CLIENT_AUTH` with its reason), counted and the client closed. No report or summary
  *   ever holds a line of such a client: it may be a token.
  */
+import { Buffer } from 'node:buffer';
 import { hash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { MAX_ID } from '../core/constants.js';
 import type { UserId } from '../core/events.js';
+import { latin1Text } from '../core/latin1.js';
 import { contentEnd, quoteLine } from '../core/parser.js';
 import { ErrorCode, type Problem } from '../errors.js';
 import {
@@ -59,6 +62,7 @@ import {
   type ValidIdLine,
 } from './id-line.js';
 import { LineFramer, type LineSink } from './line-framer.js';
+import type { OutputLines } from './output-lines.js';
 import { connectionDropped, remoteAddressOf } from './remote-address.js';
 
 /** What a client connection tells the maze. */
@@ -147,12 +151,10 @@ export class ClientConnection implements LineSink, FlowClient {
   resume: ResumeRequest | undefined;
   /** When its credential expires (ms since the epoch), for a client that authenticated with one that does. */
   expiresAt: number | undefined;
-  /**
-   * Notifications queued during the current input chunk; written by `flush()`. An array
-   * joined once, not `+=`: a rope of hundreds of small strings costs V8 a flattening copy
-   * and an allocation per piece before Node can copy it out.
-   */
-  readonly #pending: string[] = [];
+  /** Notifications queued since the last flush, as indices of the caller's `OutputLines`. */
+  readonly #pending: number[] = [];
+  /** Bytes of the lines in `#pending`. */
+  #queuedBytes = 0;
 
   readonly #host: ClientHost;
   readonly #options: ClientConnectionOptions;
@@ -212,26 +214,37 @@ export class ClientConnection implements LineSink, FlowClient {
   }
 
   /**
-   * Queues one notification for the next `flush()`. Returns whether it is the first since
-   * the last flush, so the caller lists each client with output once.
+   * Queues one notification for the next `flush()`: the line `line` of the caller's
+   * `OutputLines`, `length` bytes. Returns whether it is the first since the last flush, so
+   * the caller lists each client with output once.
    */
-  enqueue(notification: string): boolean {
-    this.#pending.push(notification);
-    return this.#pending.length === 1;
+  enqueue(line: number, length: number): boolean {
+    this.#queuedBytes += length;
+    return this.#pending.push(line) === 1;
   }
 
-  /** Writes what is queued in one `write()`; returns the number of bytes handed over. */
-  flush(): number {
+  /**
+   * Writes what is queued, assembled from `lines` (the `OutputLines` its indices are of), in
+   * one `write()`; returns the number of bytes handed over.
+   */
+  flush(lines: OutputLines): number {
     const stream = this.stream;
-    if (this.#state !== 'identified' || stream.destroyed || stream.writableEnded) {
-      this.#pending.length = 0;
+    const pending = this.#pending;
+    const bytes = this.#queuedBytes;
+    this.#queuedBytes = 0;
+    if (
+      pending.length === 0 ||
+      this.#state !== 'identified' ||
+      stream.destroyed ||
+      stream.writableEnded
+    ) {
+      pending.length = 0;
       return 0;
     }
-    const output = this.#pending.join('');
-    this.#notificationsSent += this.#pending.length;
-    this.#pending.length = 0;
-    stream.write(output, 'latin1');
-    return output.length;
+    lines.write(stream, pending, bytes);
+    this.#notificationsSent += pending.length;
+    pending.length = 0;
+    return bytes;
   }
 
   /**
@@ -261,7 +274,7 @@ export class ClientConnection implements LineSink, FlowClient {
 
   /** Whether nothing is queued for it: neither since the last flush nor in its stream. */
   idle(): boolean {
-    return this.#pending.length === 0 && this.stream.writableLength === 0;
+    return this.#queuedBytes === 0 && this.stream.writableLength === 0;
   }
 
   /** Whether the kernel has closed its TCP connection (see `connectionDropped()`). */
@@ -305,7 +318,8 @@ export class ClientConnection implements LineSink, FlowClient {
     this.#refuse('expired', 'its credential expired');
   }
 
-  onLine(line: string, lineNumber: number): void {
+  onLine(bytes: Uint8Array, start: number, end: number, lineNumber: number): void {
+    const line = latin1Text(bytes, start, end);
     if (this.#authenticator !== undefined) {
       this.#onCredentialLine(line, lineNumber, this.#authenticator);
       return;
@@ -453,7 +467,7 @@ export class ClientConnection implements LineSink, FlowClient {
     // peer never blocks.
     const framer = this.#framer;
     if (framer === undefined) return;
-    framer.push(typeof chunk === 'string' ? chunk : chunk.toString('latin1'));
+    framer.push(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
     if (this.#checking === undefined || !framer.holdsInput) return;
     // No honest client sends more than a line while its credential is checked.
     if (framer.unframedLength > MAX_TOKEN_LINE_LENGTH) {
@@ -544,6 +558,7 @@ export class ClientConnection implements LineSink, FlowClient {
       this.#identifyTimer = undefined;
     }
     this.#pending.length = 0;
+    this.#queuedBytes = 0;
     this.#host.clientClosed(this);
   }
 }

@@ -34,8 +34,17 @@ export interface EventInputOptions {
 
 /** What the input side tells its owner. */
 export interface EventInputHost {
-  /** One framed line, with its terminator, from `connection` (`event-source#N`). */
-  applyEventLine(line: string, lineNumber: number, connection: string): void;
+  /**
+   * One framed line, with its terminator, from `connection` (`event-source#N`):
+   * `bytes[start, end)`, valid until the chunk is flushed (`flushOutput()`).
+   */
+  applyEventLine(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    lineNumber: number,
+    connection: string,
+  ): void;
   /**
    * Lines applied so far that parsed as events (any source, never decreasing): read once
    * per input chunk, it tells a source's events from empty or invalid lines.
@@ -124,8 +133,8 @@ export class EventInput {
     this.#options = options;
     this.#host = host;
     this.#sourceHost = {
-      applyEventLine: (line, lineNumber, source) =>
-        host.applyEventLine(line, lineNumber, source.name),
+      applyEventLine: (bytes, start, end, lineNumber, source) =>
+        host.applyEventLine(bytes, start, end, lineNumber, source.name),
       wellFormedLines: () => host.wellFormedLines(),
       flushOutput: () => host.flushOutput(),
       eventSourceEnded: (source) => this.#sourceEnded(source),

@@ -21,6 +21,7 @@
  *   server's doing, not its own. Per chunk, one read of the host's count of well-formed
  *   lines, and one clock read only if it moved.
  */
+import { Buffer } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import { quoteLine } from '../core/parser.js';
 import { ErrorCode, type Problem } from '../errors.js';
@@ -29,8 +30,17 @@ import { LineFramer, type LineSink } from './line-framer.js';
 
 /** What the event source tells the maze. */
 export interface EventSourceHost {
-  /** One framed line, with its terminator. */
-  applyEventLine(line: string, lineNumber: number, source: EventSourceConnection): void;
+  /**
+   * One framed line, with its terminator: `bytes[start, end)`, valid until the chunk is
+   * flushed (`flushOutput()`).
+   */
+  applyEventLine(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    lineNumber: number,
+    source: EventSourceConnection,
+  ): void;
   /** Lines applied so far that parsed as events; never decreases. */
   wellFormedLines(): number;
   /** End of one input chunk: write what the chunk's lines produced. */
@@ -162,8 +172,8 @@ export class EventSourceConnection implements LineSink {
     return this.close();
   }
 
-  onLine(line: string, lineNumber: number): void {
-    this.#host.applyEventLine(line, lineNumber, this);
+  onLine(bytes: Uint8Array, start: number, end: number, lineNumber: number): void {
+    this.#host.applyEventLine(bytes, start, end, lineNumber, this);
   }
 
   onLineTooLong(lineNumber: number, head: string): void {
@@ -176,7 +186,7 @@ export class EventSourceConnection implements LineSink {
 
   #onData(chunk: Buffer | string): void {
     if (this.#released) return;
-    this.#framer.push(typeof chunk === 'string' ? chunk : chunk.toString('latin1'));
+    this.#framer.push(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
     const wellFormed = this.#host.wellFormedLines();
     if (wellFormed !== this.#wellFormedSeen) {
       this.#wellFormedSeen = wellFormed;

@@ -103,8 +103,8 @@ export class Maze extends EventEmitter<MazeEventMap> {
       report: (problem) => this.#report(problem),
     });
     this.#input = new EventInput(this.options, {
-      applyEventLine: (line, lineNumber, connection) =>
-        this.#applyEventLine(line, lineNumber, connection),
+      applyEventLine: (bytes, start, end, lineNumber, connection) =>
+        this.#applyEventLine(bytes, start, end, lineNumber, connection),
       wellFormedLines: () => this.#core.wellFormedLines,
       flushOutput: () => this.#output.flush(),
       sourceAttached: (connection, remoteAddress) =>
@@ -219,8 +219,14 @@ export class Maze extends EventEmitter<MazeEventMap> {
   }
 
   // The hot path: one call per event line.
-  #applyEventLine(line: string, lineNumber: number, connection: string): void {
-    const result = this.#core.push(line);
+  #applyEventLine(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    lineNumber: number,
+    connection: string,
+  ): void {
+    const result = this.#core.push(bytes, start, end);
     if (result.problems.length !== 0) {
       for (const problem of result.problems) {
         this.#report({

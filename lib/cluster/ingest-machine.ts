@@ -56,6 +56,7 @@
  */
 
 import type { SequenceSlot } from '../core/event-sequencer.js';
+import { lineOf } from '../core/events.js';
 import { CORE_OPTIONS } from '../core/options.js';
 import { isEvent } from '../core/parser.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
@@ -334,7 +335,8 @@ export class IngestMachine {
     }
     if (this.#stopped) return;
     this.#sequenced++;
-    const line = slot.line;
+    // Text of its own: the batch outlives the input chunk the slot's range lies in.
+    const line = lineOf(slot);
     if (this.#open !== undefined && this.#open.bytes + line.length > this.#batchBytes) {
       this.#consumedThrough = slot.sequence - 1;
       this.#closeBatch();

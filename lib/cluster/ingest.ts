@@ -231,8 +231,8 @@ export class Ingest extends EventEmitter<IngestEventMap> {
     const startSequence = this.#machine.resumeSequence;
     this.#sequencer = new EventSequencer({ ...options, startSequence });
     this.#input = new EventInput(options, {
-      applyEventLine: (line, lineNumber, connection) =>
-        this.#applyEventLine(line, lineNumber, connection),
+      applyEventLine: (bytes, start, end, lineNumber, connection) =>
+        this.#applyEventLine(bytes, start, end, lineNumber, connection),
       wellFormedLines: () => this.#sequencer.wellFormed,
       flushOutput: () => {
         this.#machine.endOfChunk();
@@ -372,9 +372,15 @@ export class Ingest extends EventEmitter<IngestEventMap> {
   }
 
   // The hot path: one call per event line.
-  #applyEventLine(line: string, lineNumber: number, connection: string): void {
+  #applyEventLine(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    lineNumber: number,
+    connection: string,
+  ): void {
     this.#received++;
-    const problems = this.#sequencer.offer(line);
+    const problems = this.#sequencer.offer(bytes, start, end);
     for (let next = this.#sequencer.next(); next !== undefined; next = this.#sequencer.next()) {
       this.#machine.take(next);
     }

@@ -1,9 +1,12 @@
 /**
  * The five event types of the protocol (docs/protocol.md §3) as plain values.
- * Invariant: `line` is the event exactly as read, terminator included, so it can be
- * forwarded byte-for-byte. Strings are treated as one code unit per byte (latin1), which
- * makes any byte sequence round-trip unchanged.
+ * Invariant: `bytes[start, end)` is the event exactly as read, terminator included, so it
+ * can be forwarded byte-for-byte. The range usually lies in the input chunk it was read
+ * from: it is valid while that chunk is being applied, and whatever keeps an event longer
+ * (the reorder buffer) keeps its own copy. `lineOf()` gives it as text (latin1: one
+ * character per byte).
  */
+import { latin1Text } from './latin1.js';
 
 export type UserId = number;
 export type Sequence = number;
@@ -21,8 +24,13 @@ export type EventType = (typeof EventType)[keyof typeof EventType];
 
 interface EventCommon {
   readonly sequence: Sequence;
-  /** The line as read, terminator included: what a notification sends. */
-  readonly line: string;
+  /**
+   * The bytes holding the line as read; `[start, end)` is the line, terminator included:
+   * what a notification sends.
+   */
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  readonly end: number;
 }
 
 /** `from` now follows `to`; only `to` is notified. */
@@ -63,3 +71,8 @@ export type MazeEvent =
   | BroadcastEvent
   | PrivateMessageEvent
   | StatusUpdateEvent;
+
+/** The line of `event` as read, terminator included, as text (one character per byte). */
+export function lineOf(event: MazeEvent): string {
+  return latin1Text(event.bytes, event.start, event.end);
+}

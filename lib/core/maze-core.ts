@@ -29,7 +29,7 @@ import { EventType, type MazeEvent, type Sequence, type UserId } from './events.
 import { FollowGraph, FollowOutcome } from './follow-graph.js';
 import type { GraphSnapshot } from './graph-snapshot.js';
 import { CORE_OPTIONS } from './options.js';
-import { isEvent, quoteLine } from './parser.js';
+import { isEvent, quoteBytes } from './parser.js';
 import { ResumeGap, ResumeHistory, type ResumeOutcome } from './resume-history.js';
 import { recipientsOf } from './router.js';
 
@@ -214,9 +214,13 @@ export class MazeCore {
     return this.#sequencer.wellFormed;
   }
 
-  /** Takes one event line (with or without its terminator) and applies what became ready. */
-  push(line: string): PushResult {
-    return this.#applyOffered(this.#sequencer.offer(line));
+  /**
+   * Takes one event line (with or without its terminator) and applies what became ready:
+   * `bytes[start, end)` (the deliveries' events may be ranges of it: valid until the caller
+   * reuses those bytes), or text, converted to bytes once.
+   */
+  push(line: string | Uint8Array, start = 0, end = line.length): PushResult {
+    return this.#applyOffered(this.#sequencer.offer(line, start, end));
   }
 
   /**
@@ -225,8 +229,8 @@ export class MazeCore {
    * one were consumed by the ingest. A line at or below the last number is stale and
    * discarded, as in `push()`. Use one of the two methods for a whole stream, not both.
    */
-  applyInOrder(line: string): PushResult {
-    return this.#applyOffered(this.#sequencer.offerInOrder(line));
+  applyInOrder(line: string | Uint8Array, start = 0, end = line.length): PushResult {
+    return this.#applyOffered(this.#sequencer.offerInOrder(line, start, end));
   }
 
   #applyOffered(offered: Problem[] | undefined): PushResult {
@@ -326,7 +330,10 @@ export class MazeCore {
         this.#refusals.push({
           code: ErrorCode.FollowLimit,
           message: `follow of ${event.to} by ${event.from} refused: the graph holds ${this.#graph.maxEdges} edges; applied as a no-op`,
-          context: { sequence: event.sequence, line: quoteLine(event.line) },
+          context: {
+            sequence: event.sequence,
+            line: quoteBytes(event.bytes, event.start, event.end),
+          },
         });
         return NO_RECIPIENTS;
       }

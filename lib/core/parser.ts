@@ -2,13 +2,14 @@
  * Event-line parser (docs/protocol.md §2-4): one line in, one `MazeEvent` or one `Problem` out.
  *
  * Invariants:
- * - Pure and allocation-light: it scans character codes instead of splitting, because
- *   it runs once per event on the hot path.
+ * - Pure and allocation-light: it scans the bytes of the line where they lie instead of
+ *   decoding or splitting them, because it runs once per event on the hot path; a line
+ *   given as text is converted to bytes once.
  * - A line whose first field is not a sequence number in 1..MAX_SAFE_INTEGER yields
  *   `ERR_EVENT_BAD_SEQUENCE` (discard it). A line with a valid sequence number but any
  *   other defect yields `ERR_EVENT_BAD_BODY` with `context.sequence` set (a no-op that
  *   still consumes its number).
- * - `event.line` is the input unchanged when it ends with LF; a line given without its
+ * - An event's range is the input unchanged when it ends with LF; a line given without its
  *   terminator gets `\n` so that every notification is a whole line.
  * - Fields are split on the delimiter (`|` unless given), which the caller checked by its row
  *   (`CORE_OPTIONS.delimiter`): no id, terminator or type letter can hold it.
@@ -17,6 +18,7 @@
 import { ErrorCode, type Problem } from '../errors.js';
 import { MAX_ID, MAX_QUOTED_LINE_LENGTH } from './constants.js';
 import { EventType, type MazeEvent } from './events.js';
+import { latin1Bytes, latin1Text, substituteFor } from './latin1.js';
 import { CORE_OPTIONS } from './options.js';
 import { ownCopy } from './own-copy.js';
 
@@ -25,6 +27,11 @@ const CR = 13;
 const DIGIT_0 = 48;
 const DIGIT_9 = 57;
 const NOT_A_NUMBER = -1;
+const LETTER_B = 66;
+const LETTER_F = 70;
+const LETTER_P = 80;
+const LETTER_S = 83;
+const LETTER_U = 85;
 
 /** A line with a valid sequence number and an invalid body: it still holds its number. */
 export interface InvalidEventBody extends Problem {
@@ -46,63 +53,90 @@ export function isEvent(parsed: ParsedLine): parsed is MazeEvent {
 }
 
 /**
- * Parses one event line, with or without its `\n` / `\r\n` terminator, its fields split on
- * `delimiter`: one character that the `delimiter` option accepts (not checked here, on the
- * hot path: `MazeCore` checks it once). Never throws: every defect comes back as a `Problem`.
+ * Parses one event line given as text, with or without its `\n` / `\r\n` terminator, its
+ * fields split on `delimiter`: one character that the `delimiter` option accepts (not checked
+ * here, on the hot path: `MazeCore` checks it once). The line is converted to bytes once
+ * (`latin1Bytes()`); the event's range is that copy. Never throws: every defect comes back as
+ * a `Problem`.
  */
 export function parseEvent(
   line: string,
   delimiter: string = CORE_OPTIONS.delimiter.default,
 ): ParsedLine {
-  const end = contentEnd(line);
-  const terminated = end < line.length;
+  const code = delimiter.charCodeAt(0);
+  const bytes = latin1Bytes(line, substituteFor(code));
+  return parseEventBytes(bytes, 0, bytes.length, code);
+}
 
-  const sequenceEnd = fieldEnd(line, delimiter, 0, end);
-  const sequence = readId(line, 0, sequenceEnd);
+/**
+ * Parses the event line `bytes[start, end)` (the hot path: no copy, no decode), with or
+ * without its terminator, its fields split on the byte `delimiter`. A valid event's range is
+ * the line as given when it ends with LF; a line without one is copied once with `\n` added.
+ * Never throws.
+ */
+export function parseEventBytes(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  delimiter: number,
+): ParsedLine {
+  const contentStop = contentEndOf(bytes, start, end);
+
+  const sequenceEnd = fieldEnd(bytes, delimiter, start, contentStop);
+  const sequence = readIdBytes(bytes, start, sequenceEnd);
   // User ids start at 0, sequence numbers at 1 (docs/protocol.md §3).
-  if (sequence === NOT_A_NUMBER || sequence === 0) return badSequence(line);
-  if (sequenceEnd === end) return badBody(line, sequence, 'no event type');
+  if (sequence === NOT_A_NUMBER || sequence === 0) return badSequence(bytes, start, end);
+  if (sequenceEnd === contentStop) return badBody(bytes, start, end, sequence, 'no event type');
 
   const typeAt = sequenceEnd + 1;
-  const typeEnd = fieldEnd(line, delimiter, typeAt, end);
-  if (typeEnd !== typeAt + 1) return badBody(line, sequence, 'the event type must be one letter');
-  const type = line[typeAt];
-  const payload = terminated ? line : `${line}\n`;
+  const typeEnd = fieldEnd(bytes, delimiter, typeAt, contentStop);
+  if (typeEnd !== typeAt + 1) {
+    return badBody(bytes, start, end, sequence, 'the event type must be one letter');
+  }
+  const type = typeOf(bytes[typeAt] as number);
 
   if (type === EventType.Broadcast) {
-    if (typeEnd !== end) return badBody(line, sequence, 'a broadcast has no user ids');
-    return makeEvent(sequence, type, 0, 0, payload);
+    if (typeEnd !== contentStop) {
+      return badBody(bytes, start, end, sequence, 'a broadcast has no user ids');
+    }
+    return makeEvent(sequence, type, 0, 0, bytes, start, end, contentStop);
   }
-  if (
-    type !== EventType.Follow &&
-    type !== EventType.Unfollow &&
-    type !== EventType.PrivateMessage &&
-    type !== EventType.StatusUpdate
-  ) {
+  if (type === undefined) {
     // The type byte comes from the peer: quoted like the line, so it cannot forge a log line.
-    return badBody(line, sequence, `unknown event type '${quoteLine(type ?? '')}'`);
+    const letter = String.fromCharCode(bytes[typeAt] as number);
+    return badBody(bytes, start, end, sequence, `unknown event type '${quoteLine(letter)}'`);
   }
 
-  if (typeEnd === end) return badBody(line, sequence, `a '${type}' event needs a from-user id`);
+  if (typeEnd === contentStop) {
+    return badBody(bytes, start, end, sequence, `a '${type}' event needs a from-user id`);
+  }
   const fromAt = typeEnd + 1;
-  const fromEnd = fieldEnd(line, delimiter, fromAt, end);
-  const from = readId(line, fromAt, fromEnd);
-  if (from === NOT_A_NUMBER) return badBody(line, sequence, 'the from-user id is not a valid id');
+  const fromEnd = fieldEnd(bytes, delimiter, fromAt, contentStop);
+  const from = readIdBytes(bytes, fromAt, fromEnd);
+  if (from === NOT_A_NUMBER) {
+    return badBody(bytes, start, end, sequence, 'the from-user id is not a valid id');
+  }
 
   if (type === EventType.StatusUpdate) {
-    if (fromEnd !== end) return badBody(line, sequence, 'a status update has exactly one user id');
-    return makeEvent(sequence, type, from, 0, payload);
+    if (fromEnd !== contentStop) {
+      return badBody(bytes, start, end, sequence, 'a status update has exactly one user id');
+    }
+    return makeEvent(sequence, type, from, 0, bytes, start, end, contentStop);
   }
 
-  if (fromEnd === end) return badBody(line, sequence, `a '${type}' event needs a to-user id`);
-  const toAt = fromEnd + 1;
-  const toEnd = fieldEnd(line, delimiter, toAt, end);
-  const to = readId(line, toAt, toEnd);
-  if (to === NOT_A_NUMBER) return badBody(line, sequence, 'the to-user id is not a valid id');
-  if (toEnd !== end) {
-    return badBody(line, sequence, `a '${type}' event has exactly two user ids`);
+  if (fromEnd === contentStop) {
+    return badBody(bytes, start, end, sequence, `a '${type}' event needs a to-user id`);
   }
-  return makeEvent(sequence, type, from, to, payload);
+  const toAt = fromEnd + 1;
+  const toEnd = fieldEnd(bytes, delimiter, toAt, contentStop);
+  const to = readIdBytes(bytes, toAt, toEnd);
+  if (to === NOT_A_NUMBER) {
+    return badBody(bytes, start, end, sequence, 'the to-user id is not a valid id');
+  }
+  if (toEnd !== contentStop) {
+    return badBody(bytes, start, end, sequence, `a '${type}' event has exactly two user ids`);
+  }
+  return makeEvent(sequence, type, from, to, bytes, start, end, contentStop);
 }
 
 /**
@@ -134,21 +168,82 @@ export function readId(text: string, start: number, end: number): number {
   return value;
 }
 
-// The end of the field starting at `start`: its delimiter, or `end` when it is the last field.
-function fieldEnd(text: string, delimiter: string, start: number, end: number): number {
-  const at = text.indexOf(delimiter, start);
-  return at === -1 || at > end ? end : at;
+/** `readId()` over the bytes `[start, end)`. */
+export function readIdBytes(bytes: Uint8Array, start: number, end: number): number {
+  if (start === end) return NOT_A_NUMBER;
+  let value = 0;
+  for (let at = start; at < end; at++) {
+    const code = bytes[at] as number;
+    if (code < DIGIT_0 || code > DIGIT_9) return NOT_A_NUMBER;
+    value = value * 10 + (code - DIGIT_0);
+    if (value > MAX_ID) return NOT_A_NUMBER;
+  }
+  return value;
 }
 
-// One object shape for every type keeps the hot path monomorphic; absent ids are 0.
+// Where the content of the line `bytes[start, end)` ends: before its terminator, if any.
+function contentEndOf(bytes: Uint8Array, start: number, end: number): number {
+  let stop = end;
+  if (stop > start && bytes[stop - 1] === LF) {
+    stop--;
+    if (stop > start && bytes[stop - 1] === CR) stop--;
+  }
+  return stop;
+}
+
+// The end of the field starting at `start`: its delimiter, or `end` when it is the last field.
+// A loop: fields are a few bytes, shorter than a native search costs to call.
+function fieldEnd(bytes: Uint8Array, delimiter: number, start: number, end: number): number {
+  for (let at = start; at < end; at++) if (bytes[at] === delimiter) return at;
+  return end;
+}
+
+// The event type a letter names, or `undefined`.
+function typeOf(letter: number): EventType | undefined {
+  switch (letter) {
+    case LETTER_F:
+      return EventType.Follow;
+    case LETTER_U:
+      return EventType.Unfollow;
+    case LETTER_B:
+      return EventType.Broadcast;
+    case LETTER_P:
+      return EventType.PrivateMessage;
+    case LETTER_S:
+      return EventType.StatusUpdate;
+    default:
+      return undefined;
+  }
+}
+
+// One object shape for every type keeps the hot path monomorphic; absent ids are 0. A line
+// without its LF (only given so by an embedder) gets a copy with one.
 function makeEvent(
   sequence: number,
   type: EventType,
   from: number,
   to: number,
-  line: string,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  contentStop: number,
 ): MazeEvent {
-  return { sequence, type, from, to, line } as MazeEvent;
+  if (contentStop === end) {
+    const line = new Uint8Array(end - start + 1);
+    line.set(bytes.subarray(start, end));
+    line[end - start] = LF;
+    return { sequence, type, from, to, bytes: line, start: 0, end: line.length } as MazeEvent;
+  }
+  return { sequence, type, from, to, bytes, start, end } as MazeEvent;
+}
+
+/**
+ * `quoteLine()` of the line `bytes[start, end)`: only its head is decoded, so a report of a
+ * long line costs no more than one of a short one.
+ */
+export function quoteBytes(bytes: Uint8Array, start: number, end: number): string {
+  // The quoted head, one more to tell a cut, and a terminator.
+  return quoteLine(latin1Text(bytes, start, Math.min(end, start + MAX_QUOTED_LINE_LENGTH + 3)));
 }
 
 /** Bytes a quote shows as `\xNN`: controls (C0, DEL, C1), the rest of non-ASCII, and `\`. */
@@ -174,19 +269,25 @@ function escapeByte(char: string): string {
     : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
-function badSequence(line: string): MissingSequence {
+function badSequence(bytes: Uint8Array, start: number, end: number): MissingSequence {
   return {
     code: ErrorCode.EventBadSequence,
     message: 'event line has no valid sequence number; discarded',
-    context: { line: quoteLine(line) },
+    context: { line: quoteBytes(bytes, start, end) },
   };
 }
 
-function badBody(line: string, sequence: number, reason: string): InvalidEventBody {
+function badBody(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  sequence: number,
+  reason: string,
+): InvalidEventBody {
   return {
     code: ErrorCode.EventBadBody,
     sequence,
     message: `event ${sequence} is invalid (${reason}); applied as a no-op`,
-    context: { sequence, line: quoteLine(line) },
+    context: { sequence, line: quoteBytes(bytes, start, end) },
   };
 }

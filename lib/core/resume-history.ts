@@ -152,8 +152,8 @@ export class ResumeHistory {
    * history instead. The hot path: a few stores and a copy of the line.
    */
   record(event: MazeEvent, changedGraph: boolean): void {
-    const line = event.line;
-    const length = line.length;
+    const { bytes: line, start, end } = event;
+    const length = end - start;
     const bytes = recordBytes(length);
     const at = this.#placeFor(bytes);
     if (at === -1) {
@@ -172,7 +172,7 @@ export class ResumeHistory {
     this.#u32[half + U32_KIND] = changedGraph ? kind | CHANGED : kind;
     this.#u32[half + U32_LENGTH] = length;
     const lineAt = at + AT_LINE;
-    for (let i = 0; i < length; i++) ring[lineAt + i] = line.charCodeAt(i);
+    for (let i = 0; i < length; i++) ring[lineAt + i] = line[start + i] as number;
     this.#tail = at + bytes;
     this.#u32[(this.#tail >>> 2) - 1] = bytes;
     this.#size++;

@@ -29,12 +29,13 @@ import { cpuProfileFlags, HOST, runSimulator, simulationFigures } from './simula
 /**
  * Runs one simulation against a fresh server and returns its figures (see `FIGURES`). With
  * `tls`, the server runs with `tls.serverArgs` and the simulator with `tls.simulatorArgs`.
- * @param {{ bin: string, load: LoadSettings, timeoutMs: number, cpuProfiles?: CpuProfiles,
- *   tls?: { serverArgs: string[], simulatorArgs: string[] } }} options
+ * `serverBin` (default `bin`): the server of another build, driven by the simulator of `bin`.
+ * @param {{ bin: string, serverBin?: string, load: LoadSettings, timeoutMs: number,
+ *   cpuProfiles?: CpuProfiles, tls?: { serverArgs: string[], simulatorArgs: string[] } }} options
  */
-export async function runOnce({ bin, load, timeoutMs, cpuProfiles, tls }) {
+export async function runOnce({ bin, serverBin = bin, load, timeoutMs, cpuProfiles, tls }) {
   const { child: server, ports: listening } = startServer({
-    bin,
+    bin: serverBin,
     nodeArgs: cpuProfileFlags(cpuProfiles, 'server'),
     serverArgs: ['--host', HOST, ...(tls?.serverArgs ?? [])],
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,110 @@
+import { once } from 'node:events';
+import { connect, createServer, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from '@jest/globals';
+import { OutputLines } from '../../lib/adapter/output-lines.js';
+
+const bytesOf = (text: string): Buffer => Buffer.from(text, 'latin1');
+
+/** A stream that keeps every chunk written to it. */
+function collector(): { stream: Writable; text: () => string } {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
+  return { stream, text: () => Buffer.concat(chunks).toString('latin1') };
+}
+
+describe('OutputLines', () => {
+  it("writes a client's lines in its order, from several buffers, in one write", () => {
+    const lines = new OutputLines();
+    const chunk = bytesOf('1|B\n2|P|1|2\n3|S|7\n');
+    const spanning = bytesOf('4|B\n');
+    const one = lines.add(chunk, 0, 4);
+    const two = lines.add(chunk, 4, 12);
+    const three = lines.add(chunk, 12, 18);
+    const four = lines.add(spanning, 0, 4);
+    const out = collector();
+    lines.write(out.stream, [three, one, four], 14);
+    expect(out.text()).toBe('3|S|7\n1|B\n4|B\n');
+    // Lines that follow each other in their bytes are copied as one range.
+    const whole = collector();
+    lines.write(whole.stream, [one, two, three], 18);
+    expect(whole.text()).toBe(chunk.toString('latin1'));
+  });
+
+  it('copies long lines as exactly as short ones, high bytes included', () => {
+    const lines = new OutputLines();
+    const long = bytesOf(`${'x\u00e9'.repeat(200)}\n`);
+    const short = bytesOf('9|B\r\n');
+    const a = lines.add(long, 0, long.length);
+    const b = lines.add(short, 0, short.length);
+    const out = collector();
+    lines.write(out.stream, [b, a, b], long.length + 2 * short.length);
+    expect(out.text()).toBe(Buffer.concat([short, long, short]).toString('latin1'));
+  });
+
+  it('numbers lines from 0 again after clear()', () => {
+    const lines = new OutputLines();
+    lines.add(bytesOf('1|B\n'), 0, 4);
+    lines.clear();
+    const again = lines.add(bytesOf('2|B\n'), 0, 4);
+    expect(again).toBe(0);
+    const out = collector();
+    lines.write(out.stream, [again], 4);
+    expect(out.text()).toBe('2|B\n');
+  });
+
+  it('delivers every byte over TCP while its slab is reused, and while the peer lags', async () => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as { port: number };
+    const accepted = once(server, 'connection') as Promise<[Socket]>;
+    const writer = connect(port, '127.0.0.1');
+    await once(writer, 'connect');
+    const [reader] = await accepted;
+    try {
+      const received: Buffer[] = [];
+      let receivedBytes = 0;
+      reader.on('data', (chunk: Buffer) => {
+        received.push(chunk);
+        receivedBytes += chunk.length;
+      });
+      // Several slabs' worth of distinct flushes; the reader is paused for a while, so some
+      // writes are queued (their slab must not be reused) and later ones are not.
+      reader.pause();
+      const lines = new OutputLines();
+      const expected: string[] = [];
+      let queuedWrites = 0;
+      for (let flush = 0; flush < 2000; flush++) {
+        const text = `${flush}|B\n`.repeat(1 + (flush % 3000));
+        const chunk = bytesOf(text);
+        const line = lines.add(chunk, 0, chunk.length);
+        lines.write(writer, [line], chunk.length);
+        lines.clear();
+        if (writer.writableLength > 0) queuedWrites++;
+        // The output is a copy: what happens to the input afterwards is not sent.
+        chunk.fill(0);
+        expected.push(text);
+        if (flush === 1000) reader.resume();
+      }
+      reader.resume();
+      // The paused reader made the socket queue some of them.
+      expect(queuedWrites).toBeGreaterThan(0);
+      const total = expected.reduce((sum, text) => sum + text.length, 0);
+      const deadline = Date.now() + 20_000;
+      while (receivedBytes < total && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(Buffer.concat(received).toString('latin1')).toBe(expected.join(''));
+    } finally {
+      writer.destroy();
+      reader.destroy();
+      server.close();
+    }
+  });
+});
