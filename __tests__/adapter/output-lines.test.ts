@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, createServer, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import { OutputLines } from '../../lib/adapter/output-lines.js';
@@ -106,5 +106,51 @@ describe('OutputLines', () => {
       reader.destroy();
       server.close();
     }
+  });
+
+  it('holds at most 16 slabs for queued pieces, whatever number of sockets stall, and lets go of them once written', async () => {
+    // Sockets as the slab sees them: one takes every write at once, the others hold theirs
+    // (as a peer that does not read makes the kernel do) until told to write them.
+    class TakingSocket extends Socket {
+      override _write(_chunk: Buffer, _encoding: string, done: () => void): void {
+        done();
+      }
+    }
+    class StalledSocket extends Socket {
+      readonly chunks: Buffer[] = [];
+      readonly #done: (() => void)[] = [];
+      override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+        this.chunks.push(chunk);
+        this.#done.push(done);
+      }
+      writeOut(): string {
+        const text = Buffer.concat(this.chunks).toString('latin1');
+        for (const done of this.#done.splice(0)) done();
+        return text;
+      }
+    }
+    const lines = new OutputLines();
+    const fast = new TakingSocket();
+    const filler = bytesOf('x'.repeat(32 * 1024));
+    const fill = lines.add(filler, 0, filler.length);
+    const stalled: StalledSocket[] = [];
+    let peak = 0;
+    for (let client = 0; client < 40; client++) {
+      const socket = new StalledSocket();
+      stalled.push(socket);
+      const text = bytesOf(`${client}|B\n`);
+      lines.write(socket, [lines.add(text, 0, text.length)], text.length);
+      expect(socket.writableLength).toBe(text.length);
+      // A slab's worth through a socket that takes it at once: the slab rolls over.
+      for (let i = 0; i < 8; i++) lines.write(fast, [fill], filler.length);
+      peak = Math.max(peak, lines.heldSlabs);
+    }
+    expect(peak).toBe(16);
+    stalled.forEach((socket, client) => {
+      expect(socket.writeOut()).toBe(`${client}|B\n`);
+    });
+    // Node calls back writes that completed at once in a later tick.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines.heldSlabs).toBe(0);
   });
 });

@@ -209,6 +209,41 @@ describe('MazeCore: docs/protocol.md §4 ordering', () => {
   });
 });
 
+describe('MazeCore: lines given as bytes', () => {
+  it('copies a waiting line: the caller may reuse its bytes, and no view of them is kept', () => {
+    const core = new MazeCore();
+    core.connect(3);
+    // One buffer of exactly one record, reused for every record, as an embedder reading
+    // fixed-size records would.
+    const record = new TextEncoder().encode('000002|P|0001|3\n');
+    expect(core.push(record).deliveries).toEqual([]);
+    record.fill(0x41);
+    // A line cut from a large chunk.
+    const chunk = new Uint8Array(64 * 1024);
+    const line = new TextEncoder().encode('3|P|0001|3\n');
+    chunk.set(line, 100);
+    expect(core.push(chunk, 100, 100 + line.length).deliveries).toEqual([]);
+    const released = core.push('1|P|0003|3\n');
+    expect(released.deliveries.map(({ event }) => lineOf(event))).toEqual([
+      '1|P|0003|3\n',
+      '000002|P|0001|3\n',
+      '3|P|0001|3\n',
+    ]);
+    const kept = released.deliveries[2]?.event;
+    expect(kept?.bytes.byteLength).toBe(line.length);
+  });
+
+  it('delivers a line released at once as a range of the bytes given, without a copy', () => {
+    const core = new MazeCore();
+    core.connect(3);
+    const chunk = new TextEncoder().encode('xx1|P|7|3\nyy');
+    const { deliveries } = core.push(chunk, 2, 10);
+    expect(deliveries.map(({ event }) => [event.bytes, event.start, event.end])).toEqual([
+      [chunk, 2, 10],
+    ]);
+  });
+});
+
 describe('MazeCore: valid beats invalid while waiting (docs/protocol.md §4)', () => {
   // User 5 follows 2 at number 1; numbers 2..7 notify nobody but a broadcast's recipients.
   const before = ['1|F|5|2\n', '2|U|9|9\n', '3|U|9|9\n', '4|U|9|9\n', '5|U|9|9\n', '6|U|9|9\n'];

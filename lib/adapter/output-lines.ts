@@ -9,8 +9,8 @@
  * - A registered range stays valid until `clear()`, which the owner calls at every flush,
  *   before it lets go of the input the ranges lie in.
  * - `write()` copies a client's lines, in its order, into one buffer of exactly their
- *   length and writes it: one `write()` per client per flush. Lines that follow each other in the same
- *   bytes are copied as one range. Each copy is a native `set()` of a view made once per
+ *   length and writes it: one `write()` per client per flush. Lines that follow each other
+ *   in the same bytes are copied as one range. Each copy is a native `set()` of a view made once per
  *   line (measured on 14-29 byte lines: 23-34 ns a copy, against 77-113 ns for a byte
  *   loop and 61-80 ns for a fresh `subarray()` per copy).
  */
@@ -26,6 +26,35 @@ import type { Writable } from 'node:stream';
 const SLAB_BYTES = 256 * 1024;
 /** Outputs above this get a buffer of their own. */
 const MAX_CARVED_BYTES = 32 * 1024;
+/**
+ * Slabs a socket still queues a piece of, at most, for all clients together. A queued piece
+ * keeps its whole slab alive, which the output budget does not see (it counts the piece):
+ * past this, outputs get exact buffers of their own until pieces are written, so what
+ * slabs hold beyond the budget stays under 4 MiB whatever clients stall.
+ */
+const MAX_HELD_SLABS = 16;
+/** Below this, `Buffer.allocUnsafe()` carves from Node's shared pool, which a queued piece would pin. */
+const NODE_POOL_LIMIT = Buffer.poolSize >>> 1;
+
+/**
+ * A slab and its pieces handed to sockets that have not reported them written. Every carved
+ * write passes `release` as its callback, which Node calls once the piece is written or the
+ * socket is gone.
+ */
+class Slab {
+  readonly buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  used = 0;
+  /** Carved writes not called back yet. */
+  unwritten = 0;
+  /** Set when it is replaced while pieces are unwritten: `owner.held` counts it until they are. */
+  retired = false;
+  readonly release = (): void => {
+    this.unwritten--;
+    if (this.unwritten === 0 && this.retired) this.owner.held--;
+  };
+
+  constructor(private readonly owner: { held: number }) {}
+}
 
 export class OutputLines {
   /** Each line as a view of its bytes, made once however many clients it goes to. */
@@ -33,6 +62,12 @@ export class OutputLines {
   readonly #bytes: Uint8Array[] = [];
   readonly #starts: number[] = [];
   readonly #ends: number[] = [];
+  /** The slab outputs are carved from; `undefined` until the first carved output. */
+  #slab: Slab | undefined;
+  /** Retired slabs with pieces still unwritten (at most MAX_HELD_SLABS). */
+  readonly #slabs = { held: 0 };
+  /** Whether a socket queued a piece of the current slab: then it is never reused. */
+  #slabQueued = false;
 
   /** Registers the line `bytes[start, end)`; returns its index until the next `clear()`. */
   add(bytes: Uint8Array, start: number, end: number): number {
@@ -51,46 +86,66 @@ export class OutputLines {
     this.#ends.length = 0;
   }
 
-  /** The slab outputs are carved from, and how much of it is used. */
-  #slab = Buffer.allocUnsafeSlow(0);
-  #used = 0;
-  /** Whether a stream may still hold a piece of the slab: then it is never reused. */
-  #slabHeld = false;
+  /** Retired slabs a socket still queues a piece of (for tests and stats). */
+  get heldSlabs(): number {
+    return this.#slabs.held;
+  }
 
   /**
    * Writes the lines at `lines`, `length` bytes in all, to `stream` in one buffer. The buffer
    * is carved from the slab when the stream is a plain TCP socket with nothing queued: if
    * the socket takes the bytes at once (the usual case), nothing holds the piece once
    * `write()` returns, and the slab is reused when it is full. If the socket queues them,
-   * the slab is never reused: it is left to the collector once every piece is written. A
-   * client whose socket has bytes queued gets buffers of its own, so a client holds at most
-   * one slab, and only until its queued piece is written.
+   * the slab is retired instead: it is left to the collector once every piece is written.
+   * A client whose socket has bytes queued gets exact buffers of its own, so a client holds
+   * at most one slab, and only until its queued piece is written; at most MAX_HELD_SLABS
+   * are held at once.
    */
   write(stream: Writable, lines: readonly number[], length: number): void {
     const carve =
       length <= MAX_CARVED_BYTES &&
       stream.writableLength === 0 &&
       stream instanceof Socket &&
-      (stream as { encrypted?: boolean }).encrypted !== true;
-    const output = carve ? this.#carve(length) : Buffer.allocUnsafe(length);
-    this.#assemble(output, lines);
-    stream.write(output);
-    if (carve && stream.writableLength !== 0) this.#slabHeld = true;
-  }
-
-  #carve(length: number): Buffer {
-    if (this.#used + length > this.#slab.length) {
-      if (this.#slabHeld || this.#slab.length === 0) {
-        this.#slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-        this.#slabHeld = false;
-      }
-      this.#used = 0;
+      (stream as { encrypted?: boolean }).encrypted !== true &&
+      this.#slabs.held < MAX_HELD_SLABS;
+    if (!carve) {
+      // An exact buffer: a pooled one could pin a shared pool while the stream queues it.
+      const output =
+        length < NODE_POOL_LIMIT ? Buffer.allocUnsafeSlow(length) : Buffer.allocUnsafe(length);
+      this.#assemble(output, lines);
+      stream.write(output);
+      return;
     }
-    const piece = this.#slab.subarray(this.#used, this.#used + length);
-    this.#used += length;
-    return piece;
+    const slab = this.#slabFor(length);
+    const output = slab.buffer.subarray(slab.used, slab.used + length);
+    slab.used += length;
+    this.#assemble(output, lines);
+    slab.unwritten++;
+    stream.write(output, slab.release);
+    if (stream.writableLength !== 0) this.#slabQueued = true;
   }
 
+  // The slab to carve `length` bytes from: the current one, reused from its start when full
+  // unless a socket queued a piece of it (then retired, and a new one made).
+  #slabFor(length: number): Slab {
+    let slab = this.#slab;
+    if (slab === undefined) {
+      slab = new Slab(this.#slabs);
+      this.#slab = slab;
+    } else if (slab.used + length > SLAB_BYTES) {
+      if (this.#slabQueued) {
+        if (slab.unwritten > 0) {
+          slab.retired = true;
+          this.#slabs.held++;
+        }
+        slab = new Slab(this.#slabs);
+        this.#slab = slab;
+        this.#slabQueued = false;
+      }
+      slab.used = 0;
+    }
+    return slab;
+  }
   // Copies the lines at `lines` into `output`, which has room for exactly them.
   #assemble(output: Buffer, lines: readonly number[]): void {
     const views = this.#views;

@@ -175,24 +175,23 @@ export class EventSequencer {
       : parseEventBytes(line, start, end, this.#delimiterCode);
   }
 
+  // A slot that waits gets a copy of its line: the caller's bytes are only lent (it may reuse
+  // them, and a view would keep its whole input chunk alive). A loop: a line is too short
+  // for a native copy, and the view it needs, to pay.
   #keepable(slot: SequenceSlot): SequenceSlot {
     if (slot.sequence === this.#sequencer.nextSequence || !isEvent(slot)) return slot;
     const { bytes, start, end } = slot;
-    if (bytes.buffer.byteLength === end - start) return slot;
-    // A loop: `slice()` of a Node Buffer is a view too, and a line is too short for a
-    // native copy (and the view it needs) to pay.
     const own = new Uint8Array(end - start);
     for (let at = start; at < end; at++) own[at - start] = bytes[at] as number;
-    return {
-      sequence: slot.sequence,
-      type: slot.type,
-      from: (slot as { from?: number }).from ?? 0,
-      to: (slot as { to?: number }).to ?? 0,
-      bytes: own,
-      start: 0,
-      end: own.length,
-    } as MazeEvent;
+    return withBytes(slot, own);
   }
+}
+
+// `event` with its line in `bytes` (the whole array). Every event has the parser's one
+// shape (`from` and `to` are 0 where the type has none), so the hot path sees one kind.
+function withBytes(event: MazeEvent, bytes: Uint8Array): MazeEvent {
+  const { sequence, type, from, to } = event as MazeEvent & { from: number; to: number };
+  return { sequence, type, from, to, bytes, start: 0, end: bytes.length } as MazeEvent;
 }
 
 // The sequencer's `replaces`: a valid event takes the number an invalid body holds.

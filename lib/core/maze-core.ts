@@ -216,9 +216,12 @@ export class MazeCore {
 
   /**
    * Takes one event line (with or without its terminator) and applies what became ready:
-   * `bytes[start, end)` (the deliveries' events may be ranges of it: valid until the caller
-   * reuses those bytes), or text, converted to bytes once.
+   * text, converted to bytes once, or `bytes[start, end)`. The bytes are only lent: the
+   * returned deliveries' events may be ranges of them, valid until the caller reuses them;
+   * a line that has to wait for a missing number is copied.
    */
+  push(line: string): PushResult;
+  push(bytes: Uint8Array, start?: number, end?: number): PushResult;
   push(line: string | Uint8Array, start = 0, end = line.length): PushResult {
     return this.#applyOffered(this.#sequencer.offer(line, start, end));
   }
@@ -229,6 +232,8 @@ export class MazeCore {
    * one were consumed by the ingest. A line at or below the last number is stale and
    * discarded, as in `push()`. Use one of the two methods for a whole stream, not both.
    */
+  applyInOrder(line: string): PushResult;
+  applyInOrder(bytes: Uint8Array, start?: number, end?: number): PushResult;
   applyInOrder(line: string | Uint8Array, start = 0, end = line.length): PushResult {
     return this.#applyOffered(this.#sequencer.offerInOrder(line, start, end));
   }

@@ -169,7 +169,7 @@ export function readId(text: string, start: number, end: number): number {
 }
 
 /** `readId()` over the bytes `[start, end)`. */
-export function readIdBytes(bytes: Uint8Array, start: number, end: number): number {
+function readIdBytes(bytes: Uint8Array, start: number, end: number): number {
   if (start === end) return NOT_A_NUMBER;
   let value = 0;
   for (let at = start; at < end; at++) {
