@@ -4,9 +4,9 @@
  * sequence order; the socket layer hands every received chunk to `receive()`.
  *
  * Invariants:
- * - The expected lines wait in a ring of (sequence number, line hash, batch) triples, the
- *   batch being the write to the event source that carries the event (for the latency,
- *   `LatencyRecorder`): nothing else is kept per line, and the generator pauses while a ring is over its limit (see
+ * - The expected lines wait in a ring of (sequence number, line hash) pairs (the write to
+ *   the event source that carried a line, for its latency, follows from its number:
+ *   `LatencyRecorder.batchOf`): nothing else is kept per line, and the generator pauses while a ring is over its limit (see
  *   `Ledger`), so memory is bounded however long the stream is.
  * - Every received line is checked the moment its LF arrives: it must carry the sequence
  *   number at the head of the ring and hash to the same FNV-1a value (so the same bytes,
@@ -167,7 +167,6 @@ export class ClientStream {
 
   #sequences = new Float64Array(INITIAL_RING_SIZE);
   #hashes = new Int32Array(INITIAL_RING_SIZE);
-  #batches = new Float64Array(INITIAL_RING_SIZE);
   readonly #latency: LatencyRecorder;
   #mask = INITIAL_RING_SIZE - 1;
   #head = 0;
@@ -234,7 +233,6 @@ export class ClientStream {
     this.#sequences[at] = sequence;
     this.#hashes[at] = lineHash;
     const ledger = this.context.ledger;
-    this.#batches[at] = this.#latency.batch;
     this.#length = length + 1;
     this.expectedLines++;
     this.expectedDigest = Math.imul(this.expectedDigest ^ lineHash, PRIME);
@@ -430,22 +428,23 @@ export class ClientStream {
   #recordMatched(from: number, count: number): void {
     if (count === 0) return;
     const sequences = this.#sequences;
-    const batches = this.#batches;
     const mask = this.#mask;
     const latency = this.#latency;
     const readAt = this.context.ledger.clock;
     const warmupSent = this.context.warmupSent;
     let digest = this.streamDigest;
-    let runBatch = batches[from] as number;
+    // The ring is in sequence order: a run of one batch ends at the next batch's first number.
+    let runBatch = latency.batchOf(sequences[from] as number);
+    let runEnd = latency.endOf(runBatch);
     let runLines = 0;
     for (let n = 0; n < count; n++) {
-      const at = (from + n) & mask;
-      const position = (sequences[at] as number) - warmupSent;
+      const sequence = sequences[(from + n) & mask] as number;
+      const position = sequence - warmupSent;
       if (position > 0) digest = Math.imul(digest ^ position, PRIME);
-      const batch = batches[at] as number;
-      if (batch !== runBatch) {
+      if (sequence >= runEnd) {
         latency.record(runBatch, readAt, runLines);
-        runBatch = batch;
+        runBatch = latency.batchOf(sequence);
+        runEnd = latency.endOf(runBatch);
         runLines = 0;
       }
       runLines++;
@@ -689,16 +688,13 @@ export class ClientStream {
     const size = this.#sequences.length * 2;
     const sequences = new Float64Array(size);
     const hashes = new Int32Array(size);
-    const batches = new Float64Array(size);
     for (let i = 0; i < this.#length; i++) {
       const from = (this.#head + i) & this.#mask;
       sequences[i] = this.#sequences[from] as number;
       hashes[i] = this.#hashes[from] as number;
-      batches[i] = this.#batches[from] as number;
     }
     this.#sequences = sequences;
     this.#hashes = hashes;
-    this.#batches = batches;
     this.#mask = size - 1;
     this.#head = 0;
   }
