@@ -178,6 +178,8 @@ export class ClientStream {
   #lineSequence = 0;
   #parse = IN_DIGITS;
   #lastSequence = 0;
+  // `streamDigest` with the lines matched in the chunk being received folded in.
+  #chunkStreamDigest = FNV_OFFSET;
   // Its first bytes, kept only to quote it if it turns out wrong.
   readonly #partial = new Uint8Array(MAX_QUOTED_BYTES);
   #partialLength = 0;
@@ -262,7 +264,10 @@ export class ClientStream {
     // The matched lines are the ring's first `owed - length` (before a failure too), unless
     // the chunk registered the client (which appends to the ring and may move it): a warm-up
     // chunk, whose lines are not recorded anyway.
-    if (this.registered === registered) this.#recordMatched(from, owed - this.#length);
+    if (this.registered === registered) {
+      this.streamDigest = this.#chunkStreamDigest;
+      this.#recordMatched(from, owed - this.#length);
+    }
     return verified;
   }
 
@@ -283,6 +288,8 @@ export class ClientStream {
     let openingDue = this.#epochDue || this.#gapDue;
     let lastSequence = this.#lastSequence;
     let digest = this.receivedDigest;
+    let streamDigest = this.streamDigest;
+    const warmupSent = this.context.warmupSent;
     let lineStart = 0;
     let lines = 0;
     let matched = 0;
@@ -320,11 +327,15 @@ export class ClientStream {
         head = (head + 1) & mask;
         length--;
         matched++;
+        // By its position in the stream: the warm-up is left out.
+        if (sequence > warmupSent)
+          streamDigest = Math.imul(streamDigest ^ (sequence - warmupSent), PRIME);
       } else {
         this.#head = head;
         this.#length = length;
         this.#lastSequence = lastSequence;
         this.receivedDigest = digest;
+        this.#chunkStreamDigest = streamDigest;
         const lineNumber = this.lines + lines + 1;
         const line = { chunk, start: lineStart, end: i };
         const verdict = this.#unmatched(lineNumber, line, sequence, hash, parse);
@@ -358,6 +369,7 @@ export class ClientStream {
     this.#lineSequence = sequence;
     this.#parse = parse;
     this.receivedDigest = digest;
+    this.#chunkStreamDigest = streamDigest;
     this.lines += lines;
     this.#keepPartial(chunk, lineStart, end);
 
@@ -423,34 +435,29 @@ export class ClientStream {
     return `|${this.#lastResumed}|${this.#epoch}`;
   }
 
-  // Folds the `count` matched lines from ring position `from` on into `streamDigest`, and
-  // records their latency, read at the ledger's clock: one call per run of lines of one batch.
+  // Records the latency of the `count` matched lines from ring position `from` on, read at
+  // the ledger's clock: one call per run of lines of one batch. The ring is in sequence
+  // order, so each run's end is found by a binary search, not line by line.
   #recordMatched(from: number, count: number): void {
-    if (count === 0) return;
     const sequences = this.#sequences;
     const mask = this.#mask;
     const latency = this.#latency;
     const readAt = this.context.ledger.clock;
-    const warmupSent = this.context.warmupSent;
-    let digest = this.streamDigest;
-    // The ring is in sequence order: a run of one batch ends at the next batch's first number.
-    let runBatch = latency.batchOf(sequences[from] as number);
-    let runEnd = latency.endOf(runBatch);
-    let runLines = 0;
-    for (let n = 0; n < count; n++) {
-      const sequence = sequences[(from + n) & mask] as number;
-      const position = sequence - warmupSent;
-      if (position > 0) digest = Math.imul(digest ^ position, PRIME);
-      if (sequence >= runEnd) {
-        latency.record(runBatch, readAt, runLines);
-        runBatch = latency.batchOf(sequence);
-        runEnd = latency.endOf(runBatch);
-        runLines = 0;
+    let n = 0;
+    while (n < count) {
+      const batch = latency.batchOf(sequences[(from + n) & mask] as number);
+      const runEnd = latency.endOf(batch);
+      // The first line at or after `runEnd`, or `count`.
+      let low = n + 1;
+      let high = count;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if ((sequences[(from + middle) & mask] as number) >= runEnd) high = middle;
+        else low = middle + 1;
       }
-      runLines++;
+      latency.record(batch, readAt, low - n);
+      n = low;
     }
-    latency.record(runBatch, readAt, runLines);
-    this.streamDigest = digest;
   }
 
   /** The failure for a client that waited too long for `nextExpected`. */
