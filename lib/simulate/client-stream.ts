@@ -345,6 +345,7 @@ export class ClientStream {
         mask = this.#mask;
         head = this.#head;
         length = this.#length;
+        streamDigest = this.#chunkStreamDigest;
         openingDue = this.#epochDue || this.#gapDue;
         if (verdict === NOT_COUNTED) {
           hash = OFFSET;
@@ -607,8 +608,12 @@ export class ClientStream {
     const sequences = this.#sequences;
     const hashes = this.#hashes;
     const mask = this.#mask;
+    const warmupSent = this.context.warmupSent;
     let skipped = 0;
     while (this.#length > 0 && (sequences[this.#head] as number) < next) {
+      // The stream digest counts the lines a gap skipped as it always did: by position.
+      const position = (sequences[this.#head] as number) - warmupSent;
+      if (position > 0) this.#chunkStreamDigest = foldDigest(this.#chunkStreamDigest, position);
       this.#head = (this.#head + 1) & mask;
       this.#length--;
       skipped++;
