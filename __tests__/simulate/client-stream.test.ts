@@ -427,6 +427,17 @@ describe('ClientStream: a dropped connection, resumed', () => {
     });
   });
 
+  it.each([1, 100])(
+    'after !GAP|trimmed|NEXT, the stream digest counts the skipped lines by position too (chunks of %i bytes)',
+    (chunkSize) => {
+      const { client } = droppedAfter('3|F|60|50\n');
+      expect(feed(client, `${epochLine(4)}!GAP|trimmed|5\n5|S|32\n6|B\r\n`, chunkSize)).toBe(true);
+      let positions = FNV_OFFSET;
+      for (const position of [3, 4, 5, 6]) positions = foldDigest(positions, position);
+      expect(client.streamDigest).toBe(positions);
+    },
+  );
+
   it('after !GAP|trimmed|NEXT, a line below NEXT fails', () => {
     const { client } = droppedAfter('3|F|60|50\n');
     expect(feed(client, `${epochLine(4)}!GAP|trimmed|5\n4|P|32|50\n`, 100)).toBe(false);

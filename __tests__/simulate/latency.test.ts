@@ -46,6 +46,39 @@ describe('LatencyRecorder', () => {
     within(summary?.max ?? 0, 1_000);
   });
 
+  it('finds the batch of a sequence number from the numbers each batch was marked at', () => {
+    const recorder = new LatencyRecorder();
+    expect(recorder.batchOf(1)).toBe(-1);
+    expect(recorder.endOf(-1)).toBe(Number.POSITIVE_INFINITY);
+    // Batch 0: events 1..10; batch 1: nothing (an empty write); batch 2: 11..; batch 2 is
+    // marked twice (two generator batches in one write).
+    recorder.mark(1);
+    recorder.wrote(0);
+    recorder.wrote(1);
+    recorder.mark(11);
+    recorder.mark(15);
+    expect(recorder.batchOf(1)).toBe(0);
+    expect(recorder.batchOf(10)).toBe(0);
+    expect(recorder.endOf(0)).toBe(11);
+    expect(recorder.batchOf(11)).toBe(2);
+    expect(recorder.batchOf(15)).toBe(2);
+    expect(recorder.batchOf(1_000)).toBe(2);
+    expect(recorder.endOf(2)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('forgets the sequence numbers of batches more than WRITE_TIMES writes ago', () => {
+    const recorder = new LatencyRecorder();
+    for (let batch = 0; batch <= WRITE_TIMES; batch++) {
+      recorder.mark(1 + batch * 2);
+      recorder.wrote(batch);
+    }
+    // Batch b holds 1 + 2b and 2 + 2b; batch 0 has left the ring.
+    expect(recorder.batchOf(2)).toBe(-1);
+    expect(recorder.endOf(-1)).toBe(3);
+    expect(recorder.batchOf(3)).toBe(1);
+    expect(recorder.batchOf(2 + 2 * WRITE_TIMES)).toBe(WRITE_TIMES);
+  });
+
   it('weighs a run of lines by its count, to the microsecond', () => {
     const recorder = new LatencyRecorder();
     recorder.startRecording(0, 0);

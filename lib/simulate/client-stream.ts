@@ -4,9 +4,9 @@
  * sequence order; the socket layer hands every received chunk to `receive()`.
  *
  * Invariants:
- * - The expected lines wait in a ring of (sequence number, line hash, batch) triples, the
- *   batch being the write to the event source that carries the event (for the latency,
- *   `LatencyRecorder`): nothing else is kept per line, and the generator pauses while a ring is over its limit (see
+ * - The expected lines wait in a ring of (sequence number, line hash) pairs (the write to
+ *   the event source that carried a line, for its latency, follows from its number:
+ *   `LatencyRecorder.batchOf`): nothing else is kept per line, and the generator pauses while a ring is over its limit (see
  *   `Ledger`), so memory is bounded however long the stream is.
  * - Every received line is checked the moment its LF arrives: it must carry the sequence
  *   number at the head of the ring and hash to the same FNV-1a value (so the same bytes,
@@ -167,7 +167,6 @@ export class ClientStream {
 
   #sequences = new Float64Array(INITIAL_RING_SIZE);
   #hashes = new Int32Array(INITIAL_RING_SIZE);
-  #batches = new Float64Array(INITIAL_RING_SIZE);
   readonly #latency: LatencyRecorder;
   #mask = INITIAL_RING_SIZE - 1;
   #head = 0;
@@ -179,6 +178,8 @@ export class ClientStream {
   #lineSequence = 0;
   #parse = IN_DIGITS;
   #lastSequence = 0;
+  // `streamDigest` with the lines matched in the chunk being received folded in.
+  #chunkStreamDigest = FNV_OFFSET;
   // Its first bytes, kept only to quote it if it turns out wrong.
   readonly #partial = new Uint8Array(MAX_QUOTED_BYTES);
   #partialLength = 0;
@@ -234,7 +235,6 @@ export class ClientStream {
     this.#sequences[at] = sequence;
     this.#hashes[at] = lineHash;
     const ledger = this.context.ledger;
-    this.#batches[at] = this.#latency.batch;
     this.#length = length + 1;
     this.expectedLines++;
     this.expectedDigest = Math.imul(this.expectedDigest ^ lineHash, PRIME);
@@ -264,7 +264,10 @@ export class ClientStream {
     // The matched lines are the ring's first `owed - length` (before a failure too), unless
     // the chunk registered the client (which appends to the ring and may move it): a warm-up
     // chunk, whose lines are not recorded anyway.
-    if (this.registered === registered) this.#recordMatched(from, owed - this.#length);
+    if (this.registered === registered) {
+      this.streamDigest = this.#chunkStreamDigest;
+      this.#recordMatched(from, owed - this.#length);
+    }
     return verified;
   }
 
@@ -285,6 +288,8 @@ export class ClientStream {
     let openingDue = this.#epochDue || this.#gapDue;
     let lastSequence = this.#lastSequence;
     let digest = this.receivedDigest;
+    let streamDigest = this.streamDigest;
+    const warmupSent = this.context.warmupSent;
     let lineStart = 0;
     let lines = 0;
     let matched = 0;
@@ -322,11 +327,15 @@ export class ClientStream {
         head = (head + 1) & mask;
         length--;
         matched++;
+        // By its position in the stream: the warm-up is left out.
+        if (sequence > warmupSent)
+          streamDigest = Math.imul(streamDigest ^ (sequence - warmupSent), PRIME);
       } else {
         this.#head = head;
         this.#length = length;
         this.#lastSequence = lastSequence;
         this.receivedDigest = digest;
+        this.#chunkStreamDigest = streamDigest;
         const lineNumber = this.lines + lines + 1;
         const line = { chunk, start: lineStart, end: i };
         const verdict = this.#unmatched(lineNumber, line, sequence, hash, parse);
@@ -336,6 +345,7 @@ export class ClientStream {
         mask = this.#mask;
         head = this.#head;
         length = this.#length;
+        streamDigest = this.#chunkStreamDigest;
         openingDue = this.#epochDue || this.#gapDue;
         if (verdict === NOT_COUNTED) {
           hash = OFFSET;
@@ -360,6 +370,7 @@ export class ClientStream {
     this.#lineSequence = sequence;
     this.#parse = parse;
     this.receivedDigest = digest;
+    this.#chunkStreamDigest = streamDigest;
     this.lines += lines;
     this.#keepPartial(chunk, lineStart, end);
 
@@ -425,33 +436,29 @@ export class ClientStream {
     return `|${this.#lastResumed}|${this.#epoch}`;
   }
 
-  // Folds the `count` matched lines from ring position `from` on into `streamDigest`, and
-  // records their latency, read at the ledger's clock: one call per run of lines of one batch.
+  // Records the latency of the `count` matched lines from ring position `from` on, read at
+  // the ledger's clock: one call per run of lines of one batch. The ring is in sequence
+  // order, so each run's end is found by a binary search, not line by line.
   #recordMatched(from: number, count: number): void {
-    if (count === 0) return;
     const sequences = this.#sequences;
-    const batches = this.#batches;
     const mask = this.#mask;
     const latency = this.#latency;
     const readAt = this.context.ledger.clock;
-    const warmupSent = this.context.warmupSent;
-    let digest = this.streamDigest;
-    let runBatch = batches[from] as number;
-    let runLines = 0;
-    for (let n = 0; n < count; n++) {
-      const at = (from + n) & mask;
-      const position = (sequences[at] as number) - warmupSent;
-      if (position > 0) digest = Math.imul(digest ^ position, PRIME);
-      const batch = batches[at] as number;
-      if (batch !== runBatch) {
-        latency.record(runBatch, readAt, runLines);
-        runBatch = batch;
-        runLines = 0;
+    let n = 0;
+    while (n < count) {
+      const batch = latency.batchOf(sequences[(from + n) & mask] as number);
+      const runEnd = latency.endOf(batch);
+      // The first line at or after `runEnd`, or `count`.
+      let low = n + 1;
+      let high = count;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if ((sequences[(from + middle) & mask] as number) >= runEnd) high = middle;
+        else low = middle + 1;
       }
-      runLines++;
+      latency.record(batch, readAt, low - n);
+      n = low;
     }
-    latency.record(runBatch, readAt, runLines);
-    this.streamDigest = digest;
   }
 
   /** The failure for a client that waited too long for `nextExpected`. */
@@ -601,8 +608,12 @@ export class ClientStream {
     const sequences = this.#sequences;
     const hashes = this.#hashes;
     const mask = this.#mask;
+    const warmupSent = this.context.warmupSent;
     let skipped = 0;
     while (this.#length > 0 && (sequences[this.#head] as number) < next) {
+      // The stream digest counts the lines a gap skipped as it always did: by position.
+      const position = (sequences[this.#head] as number) - warmupSent;
+      if (position > 0) this.#chunkStreamDigest = foldDigest(this.#chunkStreamDigest, position);
       this.#head = (this.#head + 1) & mask;
       this.#length--;
       skipped++;
@@ -689,16 +700,13 @@ export class ClientStream {
     const size = this.#sequences.length * 2;
     const sequences = new Float64Array(size);
     const hashes = new Int32Array(size);
-    const batches = new Float64Array(size);
     for (let i = 0; i < this.#length; i++) {
       const from = (this.#head + i) & this.#mask;
       sequences[i] = this.#sequences[from] as number;
       hashes[i] = this.#hashes[from] as number;
-      batches[i] = this.#batches[from] as number;
     }
     this.#sequences = sequences;
     this.#hashes = hashes;
-    this.#batches = batches;
     this.#mask = size - 1;
     this.#head = 0;
   }

@@ -198,6 +198,7 @@ export class EventGenerator implements StreamContext {
     const output = this.#output;
     const start = this.#outputLength;
     const sequence = this.#nextSequence;
+    this.ledger.latency.mark(sequence);
     const end = this.#writeTerminator(output, this.#writeHead(output, start, BROADCAST));
     this.#outputLength = end;
     this.#remember(sequence, BROADCAST, 0, 0);
@@ -210,6 +211,7 @@ export class EventGenerator implements StreamContext {
   nextBatch(): void {
     const random = this.#random;
     const size = Math.min(1 + random.below(this.#maxBatch), this.#totalEvents - this.generated);
+    this.ledger.latency.mark(this.#nextSequence);
     const lines = this.#lines;
     const starts = this.#lineStarts;
     const order = this.#order;

@@ -7,9 +7,11 @@
  *
  * Invariants:
  * - Every write to the event source is a numbered batch: `batch` is the number of the write
- *   being assembled, and an expected line is tagged with it when it is owed (the generator
- *   owes a line before the bytes that cause it are written). `wrote(now)` stamps that batch
- *   and moves on to the next.
+ *   being assembled. The generator `mark()`s the sequence number it goes on from before it
+ *   generates events into it (a line is owed before the bytes that cause it are written), so
+ *   a batch is a range of sequence numbers and an expected line's batch follows from its
+ *   number (`batchOf()`): nothing is stored per line. `wrote(now)` stamps that batch and
+ *   moves on to the next.
  * - Memory is fixed: the write times live in a ring of WRITE_TIMES slots, and the latencies
  *   in an HDR histogram of fixed size (microseconds, 3 significant digits, up to an hour).
  *   A line whose batch has left the ring (more than WRITE_TIMES writes ago, which the
@@ -64,6 +66,9 @@ export class LatencyRecorder {
   count = 0;
 
   readonly #writtenAt = new Float64Array(WRITE_TIMES);
+  // The first sequence number of each of the last WRITE_TIMES batches, up to #marked.
+  readonly #firstSequence = new Float64Array(WRITE_TIMES);
+  #marked = -1;
   readonly #fast = new Uint32Array(FAST_RANGE_US);
   #first = Number.POSITIVE_INFINITY;
   /** Batches written before this time (ms) are not recorded. */
@@ -90,6 +95,47 @@ export class LatencyRecorder {
     if (now < this.#recordFrom) this.#first = this.batch + 1;
     this.#writtenAt[this.batch & (WRITE_TIMES - 1)] = now;
     this.batch++;
+  }
+
+  /**
+   * Events from `sequence` on go into the current batch (unless it was marked already);
+   * batches written without events are empty ranges.
+   */
+  mark(sequence: number): void {
+    const batch = this.batch;
+    if (this.#marked === batch) return;
+    const first = this.#firstSequence;
+    for (let b = Math.max(this.#marked + 1, batch - WRITE_TIMES + 1); b <= batch; b++) {
+      first[b & (WRITE_TIMES - 1)] = sequence;
+    }
+    this.#marked = batch;
+  }
+
+  /**
+   * The batch event `sequence` went into, or -1 (never recorded) when that batch is no
+   * longer remembered or was never marked.
+   */
+  batchOf(sequence: number): number {
+    const first = this.#firstSequence;
+    let low = Math.max(0, this.#marked - WRITE_TIMES + 1);
+    let high = this.#marked;
+    if (high < low || sequence < (first[low & (WRITE_TIMES - 1)] as number)) return -1;
+    // The last batch that starts at or below `sequence` (an empty batch starts where the
+    // next one does, so the one holding it is found).
+    while (low < high) {
+      const middle = (low + high + 1) >>> 1;
+      if ((first[middle & (WRITE_TIMES - 1)] as number) <= sequence) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  /** The first sequence number after batch `batch` (from `batchOf()`), or Infinity. */
+  endOf(batch: number): number {
+    if (batch >= this.#marked) return Number.POSITIVE_INFINITY;
+    // Before the batches remembered: up to the first of them.
+    const next = batch < 0 ? Math.max(0, this.#marked - WRITE_TIMES + 1) : batch + 1;
+    return this.#firstSequence[next & (WRITE_TIMES - 1)] as number;
   }
 
   /** `count` lines of batch `batch` were read at `readAt` (ms). */
