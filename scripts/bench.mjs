@@ -482,9 +482,10 @@ async function runTlsProfile(options, profileDir) {
 
 /**
  * --profile c100k or c19k: every client connected at once, each owed every broadcast.
+ * @param {string} profileDir where --cpu-prof writes the profiles
  * @returns {Promise<object>} the case
  */
-async function runManyConnectionsProfile(options) {
+async function runManyConnectionsProfile(options, profileDir) {
   const load = options.loads[options.profile];
   const { engine } = options.many;
   const servers = engine === 'cluster' ? `${options.gateways} gateways` : 'one serve';
@@ -497,6 +498,9 @@ async function runManyConnectionsProfile(options) {
       gateways: options.gateways,
       load,
       timeoutMs: simulationTimeoutMs(load.events) + 120_000,
+      cpuProfiles: options['cpu-prof']
+        ? { dir: profileDir, name: `${options.profile}-${index}` }
+        : undefined,
     });
     runs.push(run);
     process.stdout.write(
@@ -575,7 +579,7 @@ async function main() {
   if (options.cluster) {
     cases.push(...(await runClusterProfile(options, profileDir)));
   } else if (options.many !== undefined) {
-    cases.push(await runManyConnectionsProfile(options));
+    cases.push(await runManyConnectionsProfile(options, profileDir));
   } else if (options.tls) {
     cases.push(...(await runTlsProfile(options, profileDir)));
   } else {

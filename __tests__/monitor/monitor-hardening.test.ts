@@ -9,10 +9,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { describe, expect, it } from '@jest/globals';
 import { ErrorCode, type Problem } from '../../lib/errors.js';
 import { serveMonitorSources } from '../../lib/monitor/maze-sources.js';
 import { MONITOR_MAX_CONNECTIONS } from '../../lib/monitor/monitor-connections.js';
+import { MONITOR_HANDSHAKE_TIMEOUT_MS } from '../../lib/monitor/monitor-handshakes.js';
 import { type MonitorServer, startMonitor } from '../../lib/monitor/monitor-server.js';
 import { readMonitorTokenFile } from '../../lib/monitor/monitor-token.js';
 import type { MonitorSources } from '../../lib/monitor/sources.js';
@@ -357,6 +359,42 @@ describe('HTTPS handshakes', () => {
       // Those not closed to make room are closed after a second without a byte.
       await closedByServer(silent[silent.length - 1] as TcpPeer, 2_500);
     } finally {
+      await monitor.close();
+    }
+  });
+
+  it('count one whose last flight arrived while the loop was busy past its deadline as done', async () => {
+    const monitor = await startMonitor({
+      sources: countingSources(),
+      host: '127.0.0.1',
+      tls: new ServerTls({ cert: pem('server.pem'), key: pem('server-key.pem') }),
+    });
+    const connectedAt = performance.now();
+    const socket = tlsConnect({ host: '127.0.0.1', port: monitor.address.port, ca: pem('ca.pem') });
+    try {
+      let received = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (text: string) => {
+        received += text;
+      });
+      socket.on('error', () => {});
+      // On the client's side the handshake is done once its last flight is handed to the
+      // kernel; the monitor reads that flight only after the busy spell, past its deadline.
+      socket.once('secureConnect', () => {
+        socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
+        const until = connectedAt + MONITOR_HANDSHAKE_TIMEOUT_MS + 300;
+        while (performance.now() < until) {
+          // Busy past the handshake deadline: nothing is read meanwhile.
+        }
+      });
+      await withTimeout(
+        new Promise((resolve) => socket.once('close', resolve)),
+        MONITOR_HANDSHAKE_TIMEOUT_MS + 5_000,
+        'the answer',
+      );
+      expect(received).toMatch(/^HTTP\/1\.1 200 /);
+    } finally {
+      socket.destroy();
       await monitor.close();
     }
   });

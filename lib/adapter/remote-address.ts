@@ -5,22 +5,40 @@
  *
  * Invariants:
  * - The address is read when a connection is attached, while the socket still knows it (a
- *   destroyed socket may have forgotten its peer).
+ *   destroyed socket may have forgotten its peer), and is not cached on the socket.
  * - `connectionDropped()` asks the kernel each call (getpeername(2), which fails once the
  *   connection is closed); it is `false` for anything but an open TCP socket.
  */
 import { Socket } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 
-export function remoteAddressOf(stream: Readable | Duplex): string | null {
-  if (!(stream instanceof Socket) || stream.remoteAddress === undefined) return null;
-  const host = stream.remoteFamily === 'IPv6' ? `[${stream.remoteAddress}]` : stream.remoteAddress;
-  return `${host}:${stream.remotePort}`;
+/** What getpeername(2) fills in, as a socket's libuv handle reports it. */
+interface PeerName {
+  address?: string;
+  family?: string;
+  port?: number;
 }
 
-/** The part of a socket's libuv handle `connectionDropped()` uses; `remoteAddress` caches its answer. */
+/** The part of a socket's libuv handle these functions use. */
 interface PeerNameHandle {
-  getpeername?(out: object): number;
+  getpeername?(out: PeerName): number;
+}
+
+export function remoteAddressOf(stream: Readable | Duplex): string | null {
+  if (!(stream instanceof Socket)) return null;
+  const socket = stream as Socket & { _handle?: PeerNameHandle | null; _peername?: PeerName };
+  // Asked of the handle, not of `remoteAddress`: that caches the answer on the socket, an
+  // object of about 150 bytes kept for each idle connection.
+  const handle = socket._handle;
+  let peer: PeerName = {};
+  if (socket._peername !== undefined || handle?.getpeername === undefined) {
+    peer = { address: socket.remoteAddress, family: socket.remoteFamily, port: socket.remotePort };
+  } else if (handle.getpeername(peer) !== 0) {
+    return null;
+  }
+  if (peer.address === undefined) return null;
+  const host = peer.family === 'IPv6' ? `[${peer.address}]` : peer.address;
+  return `${host}:${peer.port}`;
 }
 
 /**

@@ -8,13 +8,19 @@
  *   oldest handshake that has sent no byte (else the oldest) is closed for it, so holding
  *   them takes a steady flood, not a few idle connections.
  * - A peer that has sent no byte `FIRST_RECORD_TIMEOUT_MS` after connecting is closed (a
- *   real client sends its hello at once); the whole handshake has the server's deadline.
+ *   real client sends its hello at once); the whole handshake has
+ *   `MONITOR_HANDSHAKE_TIMEOUT_MS`, decided as on the other TLS ports (`HandshakeDeadline`):
+ *   a last flight that arrived while the loop was busy past the deadline still counts.
  * - A handshake is tracked from its TCP connection until that closes or its handshake
  *   finishes, whichever comes first; its timer goes with it.
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { FIRST_RECORD_TIMEOUT_MS, peerOf } from '../net/tls-handshakes.js';
+import { HandshakeDeadline } from '../net/handshake-deadline.js';
+import { peerOf } from '../net/tls-handshakes.js';
+
+/** Milliseconds a monitor connection has to finish its TLS handshake. */
+export const MONITOR_HANDSHAKE_TIMEOUT_MS = 5_000;
 
 /**
  * Handshakes in progress at once. Each holds a descriptor from the reserve that `maxClients`
@@ -23,8 +29,8 @@ import { FIRST_RECORD_TIMEOUT_MS, peerOf } from '../net/tls-handshakes.js';
 export const MONITOR_MAX_HANDSHAKES = 8;
 
 export class MonitorHandshakes {
-  /** TCP connections in their handshake, oldest first, with their first-byte timers. */
-  readonly #handshaking = new Map<Socket, NodeJS.Timeout>();
+  /** TCP connections in their handshake, oldest first, with their deadlines. */
+  readonly #handshaking = new Map<Socket, HandshakeDeadline>();
   /** The same by peer address: the finished handshake hands over the TLS socket. */
   readonly #byPeer = new Map<string, Socket>();
 
@@ -38,10 +44,10 @@ export class MonitorHandshakes {
       const givesWay = held.find((other) => other.bytesRead === 0) ?? held[0];
       if (givesWay !== undefined) this.#close(givesWay);
     }
-    const firstByte = setTimeout(() => {
-      if (socket.bytesRead === 0) this.#close(socket);
-    }, FIRST_RECORD_TIMEOUT_MS).unref();
-    this.#handshaking.set(socket, firstByte);
+    const deadline = new HandshakeDeadline(socket, MONITOR_HANDSHAKE_TIMEOUT_MS, () =>
+      this.#close(socket),
+    );
+    this.#handshaking.set(socket, deadline);
     this.#byPeer.set(peer, socket);
     socket.once('close', () => this.#forget(socket));
   }
@@ -60,9 +66,9 @@ export class MonitorHandshakes {
   }
 
   #forget(socket: Socket): void {
-    const firstByte = this.#handshaking.get(socket);
-    if (firstByte === undefined) return;
-    clearTimeout(firstByte);
+    const deadline = this.#handshaking.get(socket);
+    if (deadline === undefined) return;
+    deadline.cancel();
     this.#handshaking.delete(socket);
     const peer = peerOf(socket);
     if (peer !== undefined && this.#byPeer.get(peer) === socket) this.#byPeer.delete(peer);

@@ -30,9 +30,6 @@ import type { MonitorSources } from './sources.js';
 /** Port of `startMonitor()` unless told otherwise: 0 picks a free one (the CLI's is off unless given). */
 const DEFAULT_MONITOR_PORT = 0;
 
-/** Milliseconds a monitor connection has to finish its TLS handshake. */
-const MONITOR_HANDSHAKE_TIMEOUT_MS = 5_000;
-
 const log = createDebug('follower-maze:monitor');
 
 /** Where the monitor listens and what it watches. */
@@ -123,7 +120,9 @@ function createHttps(
     {
       ...tls.monitorOptions(),
       ...MONITOR_HTTP_OPTIONS,
-      handshakeTimeout: MONITOR_HANDSHAKE_TIMEOUT_MS,
+      // The deadline is `MonitorHandshakes`': Node's would close a handshake whose last
+      // flight arrived but was not read yet.
+      handshakeTimeout: 0,
     },
     handler,
   );

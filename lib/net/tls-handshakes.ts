@@ -3,12 +3,10 @@
  * and their bound, between the accepted TCP connection and its finished handshake.
  *
  * Invariants:
- * - A handshake has a deadline: the caller's (the identify timeout on the client port, which
- *   then covers the handshake and the id line together), `EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS`
- *   on the event port; a peer that has sent no byte by `FIRST_RECORD_TIMEOUT_MS` is closed
- *   then. Both deadlines are decided after the poll phase of the loop turn they expire in, so
- *   bytes that arrived by then count as sent (Node's own `handshakeTimeout` is not used: it
- *   decides before that poll phase).
+ * - A handshake has a deadline (`HandshakeDeadline`): the caller's (the identify timeout on
+ *   the client port, which then covers the handshake and the id line together),
+ *   `EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS` on the event port; a peer that has sent no byte by
+ *   `FIRST_RECORD_TIMEOUT_MS` is closed then.
  * - Handshakes in progress are bounded by the caller (`HandshakeBound`; on the client port
  *   they count against `maxClients` with the clients attached, `roomForClients()`), so a
  *   flood of connections that never finish theirs cannot take every descriptor. At the bound
@@ -20,6 +18,7 @@
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { HandshakeDeadline } from './handshake-deadline.js';
 import type { FailureReport, HandshakeFailure } from './tls-failures.js';
 
 /**
@@ -32,12 +31,6 @@ export const EVENT_SOURCE_HANDSHAKE_TIMEOUT_MS = 5_000;
  * holds a descriptor taken from the reserve that `maxClients` leaves (64 at least).
  */
 export const EVENT_SOURCE_MAX_HANDSHAKES = 16;
-/**
- * A peer that has sent no byte of its handshake this long after its connection is closed:
- * a real client sends its hello at once, and silent connections must not hold the
- * handshake slots until the handshake deadline (docs/security.md).
- */
-export const FIRST_RECORD_TIMEOUT_MS = 1_000;
 /**
  * Handshakes looked at, oldest first, for a silent one to close when a connection arrives at
  * the bound; with none among them, the oldest is closed.
@@ -72,8 +65,7 @@ export interface Handshake {
 }
 
 interface Tracked extends Handshake {
-  // The first-record deadline, then the handshake's.
-  timer: NodeJS.Timeout;
+  readonly deadline: HandshakeDeadline;
 }
 
 /** The handshakes in progress on one port (see the module header). */
@@ -120,15 +112,10 @@ export class HandshakesInProgress {
       // never finish theirs keep everyone out (docs/security.md).
       this.#close(oldest, 'limit');
     }
-    const handshake: Tracked = {
-      started: performance.now(),
-      peer,
-      // A peer that has sent nothing at all is closed long before the handshake deadline.
-      timer: setTimeout(
-        () => this.#deadlinePassed(socket),
-        Math.min(FIRST_RECORD_TIMEOUT_MS, this.#handshakeTimeout),
-      ).unref(),
-    };
+    const deadline = new HandshakeDeadline(socket, this.#handshakeTimeout, () =>
+      this.#close(socket, 'timeout'),
+    );
+    const handshake: Tracked = { started: deadline.started, peer, deadline };
     this.#handshaking.set(socket, handshake);
     this.#byPeer.set(peer, socket);
     socket.once('close', () => this.#forget(socket));
@@ -152,22 +139,6 @@ export class HandshakesInProgress {
       : undefined;
   }
 
-  // Decided after this loop turn's poll phase, as the identify timeout is: a first record, or
-  // a handshake's last flight, that has arrived but is not read yet counts as sent. (Node's
-  // own `handshakeTimeout` decides before that poll phase, so it is not used.)
-  #deadlinePassed(socket: Socket): void {
-    setImmediate(() => {
-      const handshake = this.#handshaking.get(socket);
-      if (handshake === undefined) return;
-      const left = handshake.started + this.#handshakeTimeout - performance.now();
-      if (socket.bytesRead === 0 || left <= 0) {
-        this.#close(socket, 'timeout');
-        return;
-      }
-      handshake.timer = setTimeout(() => this.#deadlinePassed(socket), left).unref();
-    });
-  }
-
   #close(socket: Socket, kind: HandshakeFailure): void {
     if (this.#closedHere.length === MAX_CLOSE_REASONS_PENDING) this.#closedHere.shift();
     this.#closedHere.push(kind);
@@ -177,7 +148,7 @@ export class HandshakesInProgress {
   #forget(socket: Socket): Handshake | undefined {
     const handshake = this.#handshaking.get(socket);
     if (handshake === undefined) return undefined;
-    clearTimeout(handshake.timer);
+    handshake.deadline.cancel();
     this.#handshaking.delete(socket);
     this.#byPeer.delete(handshake.peer);
     return handshake;

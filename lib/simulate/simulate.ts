@@ -73,7 +73,8 @@ import {
 } from './options.js';
 import { TokenBucket } from './pacer.js';
 import type { ReconnectSummary, SimulationProgress, SimulationResult } from './result.js';
-import type { FromWorker, ToWorker, WorkerState } from './worker-messages.js';
+import type { ToWorker } from './worker-messages.js';
+import { type WorkerRole, WorkerShard } from './worker-shard.js';
 import { WorkerPool, type WorkerReport } from './workers.js';
 
 /** Receive buffer shared by the client sockets, reused for every read. */
@@ -156,18 +157,9 @@ export async function runSimulation(
 }
 
 /**
- * A worker's part of a spread run: the clients whose index modulo `workers` is `shard`, and
- * how it speaks to the coordinator.
- */
-export interface WorkerRole {
-  readonly shard: number;
-  readonly send: (message: FromWorker) => void;
-}
-
-/**
  * One run. With `workers` > 1 it is the coordinator: the event source, the warm-up and the
- * stream here, the clients in worker processes (`WorkerPool`), each a `Simulation` with a
- * `WorkerRole` that follows the coordinator's writes (`receive()`).
+ * stream here, the clients in worker processes (`WorkerPool`), each a `Simulation` whose
+ * `WorkerShard` follows the coordinator's writes (`receive()`).
  */
 export class Simulation {
   readonly #options: ResolvedSimulateOptions;
@@ -177,16 +169,10 @@ export class Simulation {
   readonly #clientSockets: (Socket | undefined)[] = [];
   // By client index, with `reconnectEvery`.
   readonly #drops: readonly DropSchedule[] | undefined;
-  // The coordinator's workers; the role of a worker.
+  // The coordinator's workers; a worker's shard of the clients.
   readonly #pool: WorkerPool | undefined;
-  readonly #worker: WorkerRole | undefined;
+  readonly #worker: WorkerShard | undefined;
   #reports: readonly (WorkerReport | undefined)[] = [];
-  // A worker: the stream is over (`finish`), the coordinator asked to close, the last state
-  // sent, and whether latency is being recorded.
-  #finishing = false;
-  #closeAsked = false;
-  #lastState: WorkerState | undefined;
-  #recording = false;
   // When the run started, every client was connected, and every one was registered (ms).
   #runStartedAt = 0;
   #connectedAt = 0;
@@ -227,7 +213,6 @@ export class Simulation {
   constructor(options: ResolvedSimulateOptions, idField: IdField, worker?: WorkerRole) {
     this.#options = options;
     this.#idField = idField;
-    this.#worker = worker;
     const { workers } = options;
     const perClientLimit = Math.min(
       MAX_PENDING_PER_CLIENT,
@@ -242,6 +227,13 @@ export class Simulation {
         owns: (index: number) => worker !== undefined && index % workers === worker.shard,
       }),
     });
+    if (worker !== undefined) {
+      this.#worker = new WorkerShard(worker, this.#generator, options.latencyWarmup, {
+        away: () => this.#away,
+        fail: (failure) => this.#fail(failure),
+        poke: () => this.#poke(),
+      });
+    }
     if (spread && worker === undefined) {
       this.#pool = new WorkerPool(
         options,
@@ -276,8 +268,9 @@ export class Simulation {
       pool === undefined
         ? [() => this.#connectClients(), () => this.#connectStalledClients()]
         : [() => pool.connected()];
+    const shard = this.#worker;
     const phases =
-      this.#worker === undefined
+      shard === undefined
         ? [
             ...connect,
             () => this.#connectEventSource(),
@@ -294,13 +287,7 @@ export class Simulation {
             },
             () => this.#until(() => false, this.#options.linger),
           ]
-        : [
-            ...connect,
-            async () => {
-              this.#send({ type: 'connected' });
-            },
-            () => this.#until(() => this.#closeAsked),
-          ];
+        : [...connect, async () => shard.connected(), () => this.#until(() => shard.closeAsked)];
     try {
       for (const phase of phases) {
         if (this.#failure !== undefined) break;
@@ -328,25 +315,7 @@ export class Simulation {
 
   /** A worker: what the coordinator says. */
   receive(message: ToWorker): void {
-    switch (message.type) {
-      case 'advance':
-        this.#advance(message.warmupSent, message.generated, message.streaming);
-        break;
-      case 'finish':
-        this.#finishing = true;
-        this.#report(false);
-        break;
-      case 'close':
-        this.#closeAsked = true;
-        // The run failed: stop connecting too (its own failure is the coordinator's to report).
-        if (message.abandon) {
-          this.#fail(simulationFailure(Code.Interrupted, 'the run failed in another process'));
-        }
-        this.#poke();
-        break;
-      default:
-        break;
-    }
+    this.#worker?.receive(message);
   }
 
   /** A worker: its clients' stream digests, in index order, and their latencies. */
@@ -355,62 +324,6 @@ export class Simulation {
       streamDigests: this.#generator.clients.map((client) => client.streamDigest),
       latencies: this.#generator.ledger.latency.encoded(),
     };
-  }
-
-  // A worker: generates what the coordinator generated for its next write (the same seed
-  // gives the same events), so its clients are owed their lines before the write.
-  #advance(warmupSent: number, generated: number, streaming: boolean): void {
-    const generator = this.#generator;
-    const ledger = generator.ledger;
-    const now = performance.now();
-    ledger.clock = now;
-    if (streaming && !this.#recording) {
-      this.#recording = true;
-      ledger.latency.startRecording(now, this.#options.latencyWarmup);
-    }
-    while (generator.warmupSent < warmupSent) generator.warmupBroadcast();
-    while (generator.generated < generated) generator.nextBatch();
-    generator.takeOutput();
-    generator.reuseOutput();
-    // On its clock, just before the coordinator's write: the latency counts the message's
-    // trip too.
-    ledger.latency.wrote(now);
-    const state = this.#state();
-    this.#lastState = state;
-    this.#send({ type: 'advanced', state });
-  }
-
-  #state(): WorkerState {
-    const ledger = this.#generator.ledger;
-    return {
-      registered: ledger.registered,
-      received: ledger.received,
-      pending: ledger.pending,
-      mustPause: ledger.mustPause,
-      mayResume: ledger.mayResume,
-      drained: this.#finishing && ledger.pending === 0 && this.#away === 0,
-    };
-  }
-
-  // A worker: tells the coordinator what its pacing, warm-up and end wait for as soon as it
-  // changes; the counters for its progress only with `periodic` (every tick).
-  #report(periodic: boolean): void {
-    const last = this.#lastState;
-    const ledger = this.#generator.ledger;
-    const clients = this.#generator.clients.length;
-    const changed =
-      last === undefined ||
-      (last.mustPause && ledger.mayResume) ||
-      (last.registered < clients && ledger.registered === clients) ||
-      (!last.drained && this.#finishing && ledger.pending === 0 && this.#away === 0);
-    if (!changed && !(periodic && last.received !== ledger.received)) return;
-    const state = this.#state();
-    this.#lastState = state;
-    this.#send({ type: 'state', state });
-  }
-
-  #send(message: FromWorker): void {
-    this.#worker?.send(message);
   }
 
   async #connectClients(): Promise<void> {
@@ -632,7 +545,7 @@ export class Simulation {
       return;
     }
     if (cut !== NO_DROP) this.#drop(client, socket);
-    if (this.#worker !== undefined) this.#report(false);
+    this.#worker?.changed();
     if (this.#wake !== undefined) this.#poke();
   }
 
@@ -669,7 +582,7 @@ export class Simulation {
     // A token takes the user id's place in the resume line too (docs/protocol.md §12).
     socket.write(`${idField}${client.resumePart()}${idTerminator}`);
     this.#away--;
-    if (this.#worker !== undefined) this.#report(false);
+    this.#worker?.changed();
     this.#poke();
   }
 
@@ -849,7 +762,7 @@ export class Simulation {
   #fail(failure: SimulationFailure | undefined): void {
     if (failure === undefined || this.#failure !== undefined) return;
     this.#failure = failure;
-    this.#send({ type: 'failed', failure });
+    this.#worker?.failed(failure);
     this.#finishedAt = performance.now();
     this.#wakeUp();
   }
@@ -886,7 +799,7 @@ export class Simulation {
       const interval = now - this.#lastProgressAt;
       if (interval >= logInterval) this.#progress(onProgress, now, interval);
     }
-    if (this.#worker !== undefined && this.#lastState !== undefined) this.#report(true);
+    this.#worker?.tick();
     this.#poke();
   }
 

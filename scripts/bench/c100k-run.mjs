@@ -36,7 +36,7 @@ import {
   withTimeout,
 } from './children.mjs';
 import { watchServerUsage } from './server-usage.mjs';
-import { HOST, runSimulator, simulationFigures } from './simulator-run.mjs';
+import { cpuProfileFlags, HOST, runSimulator, simulationFigures } from './simulator-run.mjs';
 
 const BENCH_STREAM = 'FOLLOWER_MAZE_C100K';
 const NATS_STOP_MS = 10_000;
@@ -74,9 +74,10 @@ export function sourceAddresses(clients) {
  * Runs one simulation of `load` (its `clients` all connected at once) against a fresh
  * `serve`, or a fresh cluster of `gateways` gateways, and returns its figures.
  * @param {{ bin: string, engine: 'serve' | 'cluster', gateways: number,
- *   load: import('./simulator-run.mjs').LoadSettings, timeoutMs: number }} options
+ *   load: import('./simulator-run.mjs').LoadSettings, timeoutMs: number,
+ *   cpuProfiles?: import('./simulator-run.mjs').CpuProfiles }} options
  */
-export async function runManyClientsOnce({ bin, engine, gateways, load, timeoutMs }) {
+export async function runManyClientsOnce({ bin, engine, gateways, load, timeoutMs, cpuProfiles }) {
   const storeDir = engine === 'cluster' ? mkdtempSync(join(tmpdir(), 'follower-maze-c100k-')) : '';
   /** @type {RunningProcess[]} */
   const processes = [];
@@ -92,6 +93,7 @@ export async function runManyClientsOnce({ bin, engine, gateways, load, timeoutM
     if (engine === 'serve') {
       const started = startServer({
         bin,
+        nodeArgs: cpuProfileFlags(cpuProfiles, 'serve'),
         serverArgs: ['--host', HOST, ...statsArgs],
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -110,15 +112,17 @@ export async function runManyClientsOnce({ bin, engine, gateways, load, timeoutM
       const ingest = startClusterProcess({
         role: 'ingest',
         bin,
+        nodeArgs: cpuProfileFlags(cpuProfiles, 'ingest'),
         serverArgs: natsArgs,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       processes.push(running('ingest', ingest.child));
       eventPort = await withTimeout(ingest.port, STARTUP_TIMEOUT_MS, 'ingest startup');
-      const started = Array.from({ length: gateways }, () =>
+      const started = Array.from({ length: gateways }, (_, index) =>
         startClusterProcess({
           role: 'gateway',
           bin,
+          nodeArgs: cpuProfileFlags(cpuProfiles, `gateway-${index + 1}`),
           serverArgs: [...natsArgs, ...statsArgs],
           stdio: ['ignore', 'pipe', 'pipe'],
         }),
@@ -145,6 +149,7 @@ export async function runManyClientsOnce({ bin, engine, gateways, load, timeoutM
       clientPorts,
       load,
       timeoutMs,
+      cpuProfiles,
       extraArgs: [
         '--source-addresses',
         sourceAddresses(load.clients).join(','),
