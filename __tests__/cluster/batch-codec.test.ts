@@ -7,17 +7,30 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
   BATCH_FORMAT_VERSION,
+  bodyOf,
   checkBatch,
   decodeBatch,
   encodeBatch,
   encodedSize,
+  logBatchOf,
 } from '../../lib/cluster/batch-codec.js';
-import type { EventBatch } from '../../lib/cluster/event-log.js';
+import type { BatchBody, EventBatch } from '../../lib/cluster/event-log.js';
 import { MAX_ID } from '../../lib/core/constants.js';
 import { ErrorCode } from '../../lib/errors.js';
 
 const latin1 = (text: string): Uint8Array => Buffer.from(text, 'latin1');
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');
+
+// The text of each line of `body`, read from its ranges.
+function rangesOf({ bytes, start, ends }: BatchBody): string[] {
+  const lines: string[] = [];
+  let from = start;
+  for (const end of ends) {
+    lines.push(text(bytes.subarray(from, end)));
+    from = end;
+  }
+  return lines;
+}
 
 function reasonOf(payload: string): string {
   const result = decodeBatch(latin1(payload));
@@ -68,6 +81,31 @@ describe('decodeBatch', () => {
     expect(decodeBatch(framed.subarray(4, 4 + payload.length))).toEqual({ ok: true, batch });
   });
 
+  it('keeps the lines where they lie in the payload (body), decoding them only when asked', () => {
+    const batch = { firstSequence: 3, lastSequence: 5, lines: ['3|B\n', '5|F|1|2\r\n'] };
+    const payload = encodeBatch(batch);
+    const framed = new Uint8Array(payload.length + 8);
+    framed.set(payload, 4);
+    const result = decodeBatch(framed.subarray(4, 4 + payload.length));
+    if (!result.ok) throw new Error(result.reason);
+    const body = result.batch.body;
+    // Not copied: ranges of the buffer the payload came in.
+    expect(body?.bytes.buffer).toBe(framed.buffer);
+    expect(rangesOf(bodyOf(result.batch))).toEqual(batch.lines);
+    expect(result.batch.lines).toEqual(batch.lines);
+    // Not enumerable, kept at a position.
+    expect(Object.keys(result.batch)).not.toContain('body');
+    const atPosition = logBatchOf(9, result.batch);
+    expect(atPosition.body).toBe(body);
+    expect(atPosition).toEqual({ position: 9, ...batch });
+  });
+
+  it('gives a batch built in memory as one body of its lines (bodyOf)', () => {
+    const batch = { firstSequence: 3, lastSequence: 5, lines: ['3|B\n', '5|F|1|2\r\n'] };
+    expect(rangesOf(bodyOf(batch))).toEqual(batch.lines);
+    expect(logBatchOf(2, batch)).toEqual({ position: 2, ...batch });
+  });
+
   it('round-trips any valid batch (property)', () => {
     const line = fc
       .tuple(
@@ -88,7 +126,9 @@ describe('decodeBatch', () => {
             lastSequence: Math.min(MAX_ID, first + span),
             lines,
           };
-          expect(decodeBatch(encodeBatch(batch))).toEqual({ ok: true, batch });
+          const result = decodeBatch(encodeBatch(batch));
+          expect(result).toEqual({ ok: true, batch });
+          if (result.ok) expect(rangesOf(bodyOf(result.batch))).toEqual(lines);
         },
       ),
     );
@@ -102,6 +142,7 @@ describe('decodeBatch', () => {
     ['a leading zero in the header', 'FMB1 01 1 1\n1|B\n', /first sequence "01" is not canonical/],
     ['a count beyond MAX_ID', `FMB1 1 1 ${MAX_ID}0\n1|B\n`, /line count .* is not canonical/],
     ['fewer lines than counted', 'FMB1 1 2 2\n1|B\n', /says 2 lines, the payload has 1/],
+    ['a count far beyond the payload', `FMB1 1 1 ${MAX_ID}\n1|B\n`, /the payload has 1$/],
     ['more lines than counted', 'FMB1 1 2 1\n1|B\n2|B\n', /says 1 lines, the payload has 2/],
     ['a cut last line', 'FMB1 1 2 2\n1|B\n2|B', /line 2 has no terminator/],
     ['first after last', 'FMB1 2 1 1\n2|B\n', /first <= last/],

@@ -27,7 +27,7 @@ import { MAX_ID } from '../core/constants.js';
 import { CORE_OPTIONS } from '../core/options.js';
 import { ErrorCode, MazeError } from '../errors.js';
 import { acceptsValue } from '../options/option.js';
-import type { EventBatch } from './event-log.js';
+import type { BatchBody, EventBatch, LogBatch } from './event-log.js';
 import { hasLogTag, LOG_TAG_LENGTH, type LogKey, logTagOf } from './log-key.js';
 
 /** The version of the format written by `encodeBatch()`. */
@@ -38,6 +38,7 @@ const HEADER = /^FMB(\d+) (\d+) (\d+) (\d+)(?: (\d+))?( hmac=([0-9a-f]{64}))?\n/
 const TAG_FIELD = ' hmac=';
 const CANONICAL = /^(0|[1-9]\d*)$/;
 const LF = '\n';
+const LF_BYTE = 0x0a;
 // A UTF-16 code unit that no latin1 byte stands for.
 const NOT_LATIN1 = /[\u0100-\uffff]/;
 
@@ -71,13 +72,14 @@ function fieldsOf(batch: EventBatch): string {
 
 /**
  * The batch a payload holds, or why it holds none. With `key`, a batch holds one only when
- * it carries the tag of its bytes under that key.
+ * it carries the tag of its bytes under that key. The batch's lines stay in `payload`
+ * (`EventBatch.body`) and are decoded to text only when `lines` is read.
  */
 export function decodeBatch(payload: Uint8Array, key?: LogKey): DecodedBatch {
-  const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString(
-    'latin1',
-  );
-  const header = HEADER.exec(text);
+  const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  // The header is the first line: no field of it holds a line feed.
+  const headEnd = bytes.indexOf(LF_BYTE);
+  const header = headEnd === -1 ? null : HEADER.exec(bytes.toString('latin1', 0, headEnd + 1));
   if (header === null) {
     return { ok: false, reason: `not an event batch (no "FMB<version> …" header)` };
   }
@@ -125,7 +127,6 @@ export function decodeBatch(payload: Uint8Array, key?: LogKey): DecodedBatch {
     if (tag === undefined || tagField === undefined) {
       return { ok: false, reason: 'the batch is not signed, and this log needs the log key' };
     }
-    const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     const tagStart = head.length - 1 - tagField.length;
     const signed = [bytes.subarray(0, tagStart), bytes.subarray(head.length - 1)];
     if (!hasLogTag(key, signed, tag)) {
@@ -135,25 +136,84 @@ export function decodeBatch(payload: Uint8Array, key?: LogKey): DecodedBatch {
       };
     }
   }
-  const lines: string[] = [];
-  let start = head.length;
-  while (start < text.length) {
-    const end = text.indexOf(LF, start);
-    if (end === -1) return { ok: false, reason: `line ${lines.length + 1} has no terminator` };
-    lines.push(text.slice(start, end + 1));
-    start = end + 1;
+  // Lines beyond the header's count are counted, not kept: the batch is refused below. A
+  // line takes a byte at least, so a forged count allocates no more than the payload's size.
+  const expected = Number(count);
+  const ends = new Uint32Array(Math.min(expected, bytes.length - head.length));
+  let found = 0;
+  let bodyEnd = head.length;
+  for (let i = head.length; i < bytes.length; i++) {
+    if (bytes[i] !== LF_BYTE) continue;
+    if (found < ends.length) ends[found] = i + 1;
+    found++;
+    bodyEnd = i + 1;
   }
-  if (lines.length !== Number(count)) {
-    return { ok: false, reason: `the header says ${count} lines, the payload has ${lines.length}` };
+  if (bodyEnd !== bytes.length) return { ok: false, reason: `line ${found + 1} has no terminator` };
+  if (found !== expected) {
+    return { ok: false, reason: `the header says ${count} lines, the payload has ${found}` };
   }
-  const batch: EventBatch = {
-    firstSequence: Number(first),
-    lastSequence: Number(last),
-    lines,
-    ...(delimiter === undefined ? {} : { delimiter }),
+  const fields = { firstSequence: Number(first), lastSequence: Number(last), delimiter };
+  // Each line ends with its only LF, and latin1 text is any bytes: only the fields to check.
+  const invalid = checkFields(fields.firstSequence, fields.lastSequence, expected, delimiter);
+  if (invalid !== undefined) return { ok: false, reason: invalid };
+  return { ok: true, batch: batchOfBody(fields, { bytes, start: head.length, ends }) };
+}
+
+/**
+ * `batch` (read back from the log) at `position`; its lines stay in their payload if they
+ * are (`EventBatch.body`).
+ */
+export function logBatchOf(position: number, batch: EventBatch): LogBatch {
+  const { body } = batch;
+  if (body === undefined) return { position, ...batch };
+  return batchOfBody(batch, body, position, () => batch.lines) as LogBatch;
+}
+
+function batchOfBody(
+  fields: Pick<EventBatch, 'firstSequence' | 'lastSequence' | 'delimiter'>,
+  body: BatchBody,
+  position?: number,
+  linesOf: () => readonly string[] = () => textOf(body),
+): EventBatch & { position?: number } {
+  let lines: readonly string[] | undefined;
+  const batch = {
+    ...(position === undefined ? {} : { position }),
+    firstSequence: fields.firstSequence,
+    lastSequence: fields.lastSequence,
+    get lines(): readonly string[] {
+      lines ??= linesOf();
+      return lines;
+    },
+    ...(fields.delimiter === undefined ? {} : { delimiter: fields.delimiter }),
   };
-  const invalid = checkBatch(batch);
-  return invalid === undefined ? { ok: true, batch } : { ok: false, reason: invalid };
+  return Object.defineProperty(batch, 'body', { value: body, enumerable: false });
+}
+
+/**
+ * Where the lines of `batch` lie as bytes: its `body`, or for a batch built in memory its
+ * lines encoded once, together.
+ */
+export function bodyOf(batch: EventBatch): BatchBody {
+  if (batch.body !== undefined) return batch.body;
+  const ends = new Uint32Array(batch.lines.length);
+  let end = 0;
+  batch.lines.forEach((line, index) => {
+    end += line.length;
+    ends[index] = end;
+  });
+  return { bytes: Buffer.from(batch.lines.join(''), 'latin1'), start: 0, ends };
+}
+
+/** The lines of `body` as text. */
+function textOf(body: BatchBody): readonly string[] {
+  const bytes = Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength);
+  const lines: string[] = [];
+  let start = body.start;
+  for (const end of body.ends) {
+    lines.push(bytes.toString('latin1', start, end));
+    start = end;
+  }
+  return Object.freeze(lines);
 }
 
 /** The bytes `encodeBatch(batch, key)` takes, without encoding it. */
@@ -166,14 +226,10 @@ export function encodedSize(batch: EventBatch, key?: LogKey): number {
 
 /** Why `batch` cannot be in the log, or `undefined` if it can. */
 export function checkBatch(batch: EventBatch): string | undefined {
-  const { firstSequence: first, lastSequence: last, lines } = batch;
-  if (!isSequence(first) || !isSequence(last) || first > last) {
-    return `a batch needs sequence numbers 1 <= first <= last <= ${MAX_ID}, got ${first}..${last}`;
-  }
-  if (!Array.isArray(lines) || lines.length === 0) return 'a batch needs at least one line';
-  if (batch.delimiter !== undefined && !acceptsValue(DELIMITER, batch.delimiter)) {
-    return `the delimiter of a batch must be what the delimiter option accepts, got ${JSON.stringify(batch.delimiter)}`;
-  }
+  const { lines } = batch;
+  const count = Array.isArray(lines) ? lines.length : 0;
+  const invalid = checkFields(batch.firstSequence, batch.lastSequence, count, batch.delimiter);
+  if (invalid !== undefined) return invalid;
   for (let index = 0; index < lines.length; index += 1) {
     const line = lines[index];
     if (
@@ -184,6 +240,22 @@ export function checkBatch(batch: EventBatch): string | undefined {
     ) {
       return `line ${index + 1} of the batch must be latin1 text ending with its only LF`;
     }
+  }
+  return undefined;
+}
+
+function checkFields(
+  first: number,
+  last: number,
+  lineCount: number,
+  delimiter: string | undefined,
+): string | undefined {
+  if (!isSequence(first) || !isSequence(last) || first > last) {
+    return `a batch needs sequence numbers 1 <= first <= last <= ${MAX_ID}, got ${first}..${last}`;
+  }
+  if (lineCount === 0) return 'a batch needs at least one line';
+  if (delimiter !== undefined && !acceptsValue(DELIMITER, delimiter)) {
+    return `the delimiter of a batch must be what the delimiter option accepts, got ${JSON.stringify(delimiter)}`;
   }
   return undefined;
 }
