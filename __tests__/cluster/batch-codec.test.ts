@@ -7,14 +7,17 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
   BATCH_FORMAT_VERSION,
+  batchOfBody,
   bodyOf,
   checkBatch,
   decodeBatch,
   encodeBatch,
   encodedSize,
   logBatchOf,
+  withMessageId,
 } from '../../lib/cluster/batch-codec.js';
 import type { BatchBody, EventBatch } from '../../lib/cluster/event-log.js';
+import { logKeyOf } from '../../lib/cluster/log-key.js';
 import { MAX_ID } from '../../lib/core/constants.js';
 import { ErrorCode } from '../../lib/errors.js';
 
@@ -56,6 +59,48 @@ describe('encodeBatch', () => {
     ['an LF inside a line', { firstSequence: 1, lastSequence: 2, lines: ['1|B\n2|B\n'] }],
     ['a character over 0xFF', { firstSequence: 1, lastSequence: 1, lines: ['1|B\u20ac\n'] }],
   ])('refuses a batch with %s (ERR_LOG_BAD_BATCH)', (_name, batch) => {
+    expect(checkBatch(batch)).toEqual(expect.any(String));
+    expect(() => encodeBatch(batch)).toThrow(
+      expect.objectContaining({ code: ErrorCode.LogBadBatch }),
+    );
+  });
+});
+
+describe('a batch whose lines are a body of bytes (batchOfBody, as the ingest builds them)', () => {
+  const lines = ['7|B\n', '9|F|1|2\r\n'];
+  const fields = { firstSequence: 7, lastSequence: 9, delimiter: undefined };
+  const body = (text: string, ends: number[]): BatchBody => ({
+    bytes: latin1(`xx${text}`),
+    start: 2,
+    ends: Uint32Array.from(ends, (end) => end + 2),
+  });
+  const ok = body(lines.join(''), [4, 13]);
+
+  it('encodes as the same batch of text lines, signed or not', () => {
+    const textBatch = { firstSequence: 7, lastSequence: 9, lines };
+    const batch = batchOfBody(fields, ok);
+    expect(batch.lines).toEqual(lines);
+    expect(text(encodeBatch(batch))).toBe(text(encodeBatch(textBatch)));
+    expect(encodedSize(batch)).toBe(encodeBatch(batch).length);
+    const key = logKeyOf(Buffer.alloc(32, 7));
+    expect(text(encodeBatch(batch, key))).toBe(text(encodeBatch(textBatch, key)));
+    expect(encodedSize(batch, key)).toBe(encodeBatch(batch, key).length);
+  });
+
+  it('keeps its body with a message id', () => {
+    const batch = withMessageId(batchOfBody(fields, ok), 'id-1');
+    expect(batch.body).toBe(ok);
+    expect(batch).toEqual({ firstSequence: 7, lastSequence: 9, lines, messageId: 'id-1' });
+  });
+
+  it.each([
+    ['a line without LF', body('7|B\n9|B', [4, 7])],
+    ['an LF inside a line', body('7|B\n9|B\n', [8])],
+    ['an empty line', body('7|B\n', [4, 4])],
+    ['no lines', body('', [])],
+    ['a range beyond its bytes', body('7|B\n', [4, 9])],
+  ])('refuses %s (ERR_LOG_BAD_BATCH)', (_name, bad) => {
+    const batch = batchOfBody(fields, bad);
     expect(checkBatch(batch)).toEqual(expect.any(String));
     expect(() => encodeBatch(batch)).toThrow(
       expect.objectContaining({ code: ErrorCode.LogBadBatch }),

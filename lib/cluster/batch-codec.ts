@@ -55,11 +55,25 @@ export function encodeBatch(batch: EventBatch, key?: LogKey): Uint8Array {
   const invalid = checkBatch(batch);
   if (invalid !== undefined) throw new MazeError(ErrorCode.LogBadBatch, invalid);
   const fields = fieldsOf(batch);
-  if (key === undefined) return Buffer.from(`${fields}\n${batch.lines.join('')}`, 'latin1');
+  const { body } = batch;
+  if (body === undefined && key === undefined) {
+    return Buffer.from(`${fields}\n${batch.lines.join('')}`, 'latin1');
+  }
+  const lines = body === undefined ? Buffer.from(batch.lines.join(''), 'latin1') : bodyBytes(body);
+  if (key === undefined) return Buffer.concat([Buffer.from(`${fields}\n`, 'latin1'), lines]);
   const head = Buffer.from(`${fields}\n`, 'latin1');
-  const body = Buffer.from(batch.lines.join(''), 'latin1');
-  const tag = logTagOf(key, [head, body]);
-  return Buffer.concat([Buffer.from(`${fields}${TAG_FIELD}${tag}\n`, 'latin1'), body]);
+  const tag = logTagOf(key, [head, lines]);
+  return Buffer.concat([Buffer.from(`${fields}${TAG_FIELD}${tag}\n`, 'latin1'), lines]);
+}
+
+/** The lines of `body`, together. */
+function bodyBytes({ bytes, start, ends }: BatchBody): Uint8Array {
+  return bytes.subarray(start, ends.length === 0 ? start : ends[ends.length - 1]);
+}
+
+/** How many lines `batch` holds (without decoding a body). */
+export function lineCountOf(batch: EventBatch): number {
+  return batch.body === undefined ? batch.lines.length : batch.body.ends.length;
 }
 
 /** The header of `batch` without its tag and line feed. */
@@ -67,7 +81,7 @@ function fieldsOf(batch: EventBatch): string {
   const { delimiter } = batch;
   const recorded =
     delimiter === undefined || delimiter === DELIMITER.default ? '' : ` ${delimiter.charCodeAt(0)}`;
-  return `FMB${BATCH_FORMAT_VERSION} ${batch.firstSequence} ${batch.lastSequence} ${batch.lines.length}${recorded}`;
+  return `FMB${BATCH_FORMAT_VERSION} ${batch.firstSequence} ${batch.lastSequence} ${lineCountOf(batch)}${recorded}`;
 }
 
 /**
@@ -156,7 +170,14 @@ export function decodeBatch(payload: Uint8Array, key?: LogKey): DecodedBatch {
   // Each line ends with its only LF, and latin1 text is any bytes: only the fields to check.
   const invalid = checkFields(fields.firstSequence, fields.lastSequence, expected, delimiter);
   if (invalid !== undefined) return { ok: false, reason: invalid };
-  return { ok: true, batch: batchOfBody(fields, { bytes, start: head.length, ends }) };
+  const { firstSequence, lastSequence } = fields;
+  return {
+    ok: true,
+    batch: batchOfBody(
+      { firstSequence, lastSequence, delimiter },
+      { bytes, start: head.length, ends },
+    ),
+  };
 }
 
 /**
@@ -166,27 +187,52 @@ export function decodeBatch(payload: Uint8Array, key?: LogKey): DecodedBatch {
 export function logBatchOf(position: number, batch: EventBatch): LogBatch {
   const { body } = batch;
   if (body === undefined) return { position, ...batch };
-  return batchOfBody(batch, body, position, () => batch.lines) as LogBatch;
+  return batchOfBody({ ...fieldsOfBatch(batch), position }, body);
 }
 
-function batchOfBody(
-  fields: Pick<EventBatch, 'firstSequence' | 'lastSequence' | 'delimiter'>,
+/** `batch` with the message id `messageId`, its lines kept as they are. */
+export function withMessageId(batch: EventBatch, messageId: string): EventBatch {
+  const { body } = batch;
+  if (body === undefined) return { ...batch, messageId };
+  return batchOfBody({ ...fieldsOfBatch(batch), messageId }, body);
+}
+
+/** The fields of `batch` but its lines. */
+function fieldsOfBatch(batch: EventBatch): BatchFields {
+  return {
+    firstSequence: batch.firstSequence,
+    lastSequence: batch.lastSequence,
+    delimiter: batch.delimiter,
+    messageId: batch.messageId,
+  };
+}
+
+type BatchFields = Pick<EventBatch, 'firstSequence' | 'lastSequence' | 'delimiter' | 'messageId'>;
+
+/**
+ * A batch whose lines are the ranges of `body` (the ingest copies its lines into one); its
+ * `lines` are decoded from them when first read.
+ */
+export function batchOfBody<F extends BatchFields & { position?: number }>(
+  fields: F,
   body: BatchBody,
-  position?: number,
-  linesOf: () => readonly string[] = () => textOf(body),
-): EventBatch & { position?: number } {
+): EventBatch & F {
   let lines: readonly string[] | undefined;
-  const batch = {
-    ...(position === undefined ? {} : { position }),
-    firstSequence: fields.firstSequence,
-    lastSequence: fields.lastSequence,
-    get lines(): readonly string[] {
-      lines ??= linesOf();
+  const batch: Record<string, unknown> = {};
+  if (fields.position !== undefined) batch.position = fields.position;
+  batch.firstSequence = fields.firstSequence;
+  batch.lastSequence = fields.lastSequence;
+  Object.defineProperty(batch, 'lines', {
+    get: (): readonly string[] => {
+      lines ??= textOf(body);
       return lines;
     },
-    ...(fields.delimiter === undefined ? {} : { delimiter: fields.delimiter }),
-  };
-  return Object.defineProperty(batch, 'body', { value: body, enumerable: false });
+    enumerable: true,
+  });
+  if (fields.delimiter !== undefined) batch.delimiter = fields.delimiter;
+  if (fields.messageId !== undefined) batch.messageId = fields.messageId;
+  Object.defineProperty(batch, 'body', { value: body, enumerable: false });
+  return batch as unknown as EventBatch & F;
 }
 
 /**
@@ -220,12 +266,23 @@ function textOf(body: BatchBody): readonly string[] {
 export function encodedSize(batch: EventBatch, key?: LogKey): number {
   let size = fieldsOf(batch).length + 1;
   if (key !== undefined) size += TAG_FIELD.length + LOG_TAG_LENGTH;
+  if (batch.body !== undefined) return size + bodyBytes(batch.body).length;
   for (const line of batch.lines) size += line.length;
   return size;
 }
 
 /** Why `batch` cannot be in the log, or `undefined` if it can. */
 export function checkBatch(batch: EventBatch): string | undefined {
+  const { body } = batch;
+  if (body !== undefined) {
+    const invalid = checkFields(
+      batch.firstSequence,
+      batch.lastSequence,
+      body.ends.length,
+      batch.delimiter,
+    );
+    return invalid ?? checkBody(body);
+  }
   const { lines } = batch;
   const count = Array.isArray(lines) ? lines.length : 0;
   const invalid = checkFields(batch.firstSequence, batch.lastSequence, count, batch.delimiter);
@@ -240,6 +297,21 @@ export function checkBatch(batch: EventBatch): string | undefined {
     ) {
       return `line ${index + 1} of the batch must be latin1 text ending with its only LF`;
     }
+  }
+  return undefined;
+}
+
+// A body's lines hold the same checks as text lines (latin1: any byte is one).
+function checkBody({ bytes, start, ends }: BatchBody): string | undefined {
+  let from = start;
+  for (let index = 0; index < ends.length; index += 1) {
+    const end = ends[index] as number;
+    let lf = from;
+    while (lf < end && bytes[lf] !== LF_BYTE) lf++;
+    if (end > bytes.length || lf !== end - 1) {
+      return `line ${index + 1} of the batch must be latin1 text ending with its only LF`;
+    }
+    from = end;
   }
   return undefined;
 }
