@@ -156,11 +156,11 @@ export function decodeBatch(payload: Uint8Array, key?: LogKey): DecodedBatch {
   const ends = new Uint32Array(Math.min(expected, bytes.length - head.length));
   let found = 0;
   let bodyEnd = head.length;
-  for (let i = head.length; i < bytes.length; i++) {
-    if (bytes[i] !== LF_BYTE) continue;
-    if (found < ends.length) ends[found] = i + 1;
+  // indexOf() (memchr) finds a line's end faster than a loop over its bytes.
+  for (let lf = bytes.indexOf(LF_BYTE, bodyEnd); lf !== -1; lf = bytes.indexOf(LF_BYTE, bodyEnd)) {
+    if (found < ends.length) ends[found] = lf + 1;
     found++;
-    bodyEnd = i + 1;
+    bodyEnd = lf + 1;
   }
   if (bodyEnd !== bytes.length) return { ok: false, reason: `line ${found + 1} has no terminator` };
   if (found !== expected) {
