@@ -171,11 +171,14 @@ export function decodeBatch(payload: Uint8Array, key?: LogKey): DecodedBatch {
   const invalid = checkFields(fields.firstSequence, fields.lastSequence, expected, delimiter);
   if (invalid !== undefined) return { ok: false, reason: invalid };
   const { firstSequence, lastSequence } = fields;
+  // A payload that is a view of a larger buffer (a network read holding many messages) gets
+  // a copy of its own: a batch that waits to be applied pins no more than its own bytes.
+  const own = 2 * bytes.length < bytes.buffer.byteLength ? Buffer.from(bytes) : bytes;
   return {
     ok: true,
     batch: batchOfBody(
       { firstSequence, lastSequence, delimiter },
-      { bytes, start: head.length, ends },
+      { bytes: own, start: head.length, ends },
     ),
   };
 }
