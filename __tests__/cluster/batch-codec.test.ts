@@ -7,17 +7,33 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
   BATCH_FORMAT_VERSION,
+  batchOfBody,
+  bodyOf,
   checkBatch,
   decodeBatch,
   encodeBatch,
   encodedSize,
+  logBatchOf,
+  withMessageId,
 } from '../../lib/cluster/batch-codec.js';
-import type { EventBatch } from '../../lib/cluster/event-log.js';
+import type { BatchBody, EventBatch } from '../../lib/cluster/event-log.js';
+import { logKeyOf } from '../../lib/cluster/log-key.js';
 import { MAX_ID } from '../../lib/core/constants.js';
 import { ErrorCode } from '../../lib/errors.js';
 
 const latin1 = (text: string): Uint8Array => Buffer.from(text, 'latin1');
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('latin1');
+
+// The text of each line of `body`, read from its ranges.
+function rangesOf({ bytes, start, ends }: BatchBody): string[] {
+  const lines: string[] = [];
+  let from = start;
+  for (const end of ends) {
+    lines.push(text(bytes.subarray(from, end)));
+    from = end;
+  }
+  return lines;
+}
 
 function reasonOf(payload: string): string {
   const result = decodeBatch(latin1(payload));
@@ -50,6 +66,48 @@ describe('encodeBatch', () => {
   });
 });
 
+describe('a batch whose lines are a body of bytes (batchOfBody, as the ingest builds them)', () => {
+  const lines = ['7|B\n', '9|F|1|2\r\n'];
+  const fields = { firstSequence: 7, lastSequence: 9, delimiter: undefined };
+  const body = (text: string, ends: number[]): BatchBody => ({
+    bytes: latin1(`xx${text}`),
+    start: 2,
+    ends: Uint32Array.from(ends, (end) => end + 2),
+  });
+  const ok = body(lines.join(''), [4, 13]);
+
+  it('encodes as the same batch of text lines, signed or not', () => {
+    const textBatch = { firstSequence: 7, lastSequence: 9, lines };
+    const batch = batchOfBody(fields, ok);
+    expect(batch.lines).toEqual(lines);
+    expect(text(encodeBatch(batch))).toBe(text(encodeBatch(textBatch)));
+    expect(encodedSize(batch)).toBe(encodeBatch(batch).length);
+    const key = logKeyOf(Buffer.alloc(32, 7));
+    expect(text(encodeBatch(batch, key))).toBe(text(encodeBatch(textBatch, key)));
+    expect(encodedSize(batch, key)).toBe(encodeBatch(batch, key).length);
+  });
+
+  it('keeps its body with a message id', () => {
+    const batch = withMessageId(batchOfBody(fields, ok), 'id-1');
+    expect(batch.body).toBe(ok);
+    expect(batch).toEqual({ firstSequence: 7, lastSequence: 9, lines, messageId: 'id-1' });
+  });
+
+  it.each([
+    ['a line without LF', body('7|B\n9|B', [4, 7])],
+    ['an LF inside a line', body('7|B\n9|B\n', [8])],
+    ['an empty line', body('7|B\n', [4, 4])],
+    ['no lines', body('', [])],
+    ['a range beyond its bytes', body('7|B\n', [4, 9])],
+  ])('refuses %s (ERR_LOG_BAD_BATCH)', (_name, bad) => {
+    const batch = batchOfBody(fields, bad);
+    expect(checkBatch(batch)).toEqual(expect.any(String));
+    expect(() => encodeBatch(batch)).toThrow(
+      expect.objectContaining({ code: ErrorCode.LogBadBatch }),
+    );
+  });
+});
+
 describe('decodeBatch', () => {
   it('round-trips CRLF lines, leading zeros and every byte but LF, exactly', () => {
     const everyByte = Array.from({ length: 256 }, (_, byte) => String.fromCharCode(byte))
@@ -66,6 +124,43 @@ describe('decodeBatch', () => {
     const framed = new Uint8Array(payload.length + 8);
     framed.set(payload, 4);
     expect(decodeBatch(framed.subarray(4, 4 + payload.length))).toEqual({ ok: true, batch });
+  });
+
+  it('keeps the lines where they lie in the payload (body), decoding them only when asked', () => {
+    const batch = { firstSequence: 3, lastSequence: 5, lines: ['3|B\n', '5|F|1|2\r\n'] };
+    const payload = encodeBatch(batch);
+    const framed = new Uint8Array(payload.length + 8);
+    framed.set(payload, 4);
+    const result = decodeBatch(framed.subarray(4, 4 + payload.length));
+    if (!result.ok) throw new Error(result.reason);
+    const body = result.batch.body;
+    // Not copied: ranges of the buffer the payload came in.
+    expect(body?.bytes.buffer).toBe(framed.buffer);
+    expect(rangesOf(bodyOf(result.batch))).toEqual(batch.lines);
+    expect(result.batch.lines).toEqual(batch.lines);
+    // Not enumerable, kept at a position.
+    expect(Object.keys(result.batch)).not.toContain('body');
+    const atPosition = logBatchOf(9, result.batch);
+    expect(atPosition.body).toBe(body);
+    expect(atPosition).toEqual({ position: 9, ...batch });
+  });
+
+  it('copies a payload that is a small view of a larger buffer, so it pins no more', () => {
+    const batch = { firstSequence: 3, lastSequence: 3, lines: ['3|B\n'] };
+    const payload = encodeBatch(batch);
+    const read = new Uint8Array(64 * 1024);
+    read.set(payload, 100);
+    const result = decodeBatch(read.subarray(100, 100 + payload.length));
+    if (!result.ok) throw new Error(result.reason);
+    expect(result.batch.body?.bytes.buffer).not.toBe(read.buffer);
+    expect(result.batch.body?.bytes.buffer.byteLength).toBeLessThan(read.byteLength);
+    expect(result.batch).toEqual(batch);
+  });
+
+  it('gives a batch built in memory as one body of its lines (bodyOf)', () => {
+    const batch = { firstSequence: 3, lastSequence: 5, lines: ['3|B\n', '5|F|1|2\r\n'] };
+    expect(rangesOf(bodyOf(batch))).toEqual(batch.lines);
+    expect(logBatchOf(2, batch)).toEqual({ position: 2, ...batch });
   });
 
   it('round-trips any valid batch (property)', () => {
@@ -88,7 +183,9 @@ describe('decodeBatch', () => {
             lastSequence: Math.min(MAX_ID, first + span),
             lines,
           };
-          expect(decodeBatch(encodeBatch(batch))).toEqual({ ok: true, batch });
+          const result = decodeBatch(encodeBatch(batch));
+          expect(result).toEqual({ ok: true, batch });
+          if (result.ok) expect(rangesOf(bodyOf(result.batch))).toEqual(lines);
         },
       ),
     );
@@ -102,6 +199,7 @@ describe('decodeBatch', () => {
     ['a leading zero in the header', 'FMB1 01 1 1\n1|B\n', /first sequence "01" is not canonical/],
     ['a count beyond MAX_ID', `FMB1 1 1 ${MAX_ID}0\n1|B\n`, /line count .* is not canonical/],
     ['fewer lines than counted', 'FMB1 1 2 2\n1|B\n', /says 2 lines, the payload has 1/],
+    ['a count far beyond the payload', `FMB1 1 1 ${MAX_ID}\n1|B\n`, /the payload has 1$/],
     ['more lines than counted', 'FMB1 1 2 1\n1|B\n2|B\n', /says 1 lines, the payload has 2/],
     ['a cut last line', 'FMB1 1 2 2\n1|B\n2|B', /line 2 has no terminator/],
     ['first after last', 'FMB1 2 1 1\n2|B\n', /first <= last/],

@@ -3,6 +3,7 @@
  * bounds (count and bytes, the last batch always kept), the dedupe window that is its
  * retention, its own option checks, and use after close.
  */
+import { Buffer } from 'node:buffer';
 import { describe, expect, it } from '@jest/globals';
 import { encodedSize } from '../../lib/cluster/batch-codec.js';
 import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
@@ -51,6 +52,20 @@ describe('MemoryEventLog', () => {
     await log.append({ firstSequence: 1, lastSequence: 1, lines }, { position: 0 });
     lines[0] = '2|B\n';
     expect((await take(log.read(1), 1))[0]?.lines).toEqual(['1|B\n']);
+  });
+
+  it('reads a batch back as from JetStream: its lines as bytes of its payload', async () => {
+    const log = new MemoryEventLog();
+    await log.append(
+      { firstSequence: 1, lastSequence: 2, lines: ['1|B\n', '2|B\n'] },
+      { position: 0 },
+    );
+    const body = (await take(log.read(1), 1))[0]?.body;
+    expect(body === undefined ? undefined : Buffer.from(body.bytes).toString('latin1')).toBe(
+      'FMB1 1 2 2\n1|B\n2|B\n',
+    );
+    expect(body?.start).toBe('FMB1 1 2 2\n'.length);
+    expect([...(body?.ends ?? [])]).toEqual([15, 19]);
   });
 
   it('refuses bounds that are not positive integers', () => {

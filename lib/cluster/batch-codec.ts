@@ -27,7 +27,7 @@ import { MAX_ID } from '../core/constants.js';
 import { CORE_OPTIONS } from '../core/options.js';
 import { ErrorCode, MazeError } from '../errors.js';
 import { acceptsValue } from '../options/option.js';
-import type { EventBatch } from './event-log.js';
+import type { BatchBody, EventBatch, LogBatch } from './event-log.js';
 import { hasLogTag, LOG_TAG_LENGTH, type LogKey, logTagOf } from './log-key.js';
 
 /** The version of the format written by `encodeBatch()`. */
@@ -38,6 +38,7 @@ const HEADER = /^FMB(\d+) (\d+) (\d+) (\d+)(?: (\d+))?( hmac=([0-9a-f]{64}))?\n/
 const TAG_FIELD = ' hmac=';
 const CANONICAL = /^(0|[1-9]\d*)$/;
 const LF = '\n';
+const LF_BYTE = 0x0a;
 // A UTF-16 code unit that no latin1 byte stands for.
 const NOT_LATIN1 = /[\u0100-\uffff]/;
 
@@ -54,11 +55,25 @@ export function encodeBatch(batch: EventBatch, key?: LogKey): Uint8Array {
   const invalid = checkBatch(batch);
   if (invalid !== undefined) throw new MazeError(ErrorCode.LogBadBatch, invalid);
   const fields = fieldsOf(batch);
-  if (key === undefined) return Buffer.from(`${fields}\n${batch.lines.join('')}`, 'latin1');
+  const { body } = batch;
+  if (body === undefined && key === undefined) {
+    return Buffer.from(`${fields}\n${batch.lines.join('')}`, 'latin1');
+  }
+  const lines = body === undefined ? Buffer.from(batch.lines.join(''), 'latin1') : bodyBytes(body);
+  if (key === undefined) return Buffer.concat([Buffer.from(`${fields}\n`, 'latin1'), lines]);
   const head = Buffer.from(`${fields}\n`, 'latin1');
-  const body = Buffer.from(batch.lines.join(''), 'latin1');
-  const tag = logTagOf(key, [head, body]);
-  return Buffer.concat([Buffer.from(`${fields}${TAG_FIELD}${tag}\n`, 'latin1'), body]);
+  const tag = logTagOf(key, [head, lines]);
+  return Buffer.concat([Buffer.from(`${fields}${TAG_FIELD}${tag}\n`, 'latin1'), lines]);
+}
+
+/** The lines of `body`, together. */
+function bodyBytes({ bytes, start, ends }: BatchBody): Uint8Array {
+  return bytes.subarray(start, ends.length === 0 ? start : ends[ends.length - 1]);
+}
+
+/** How many lines `batch` holds (without decoding a body). */
+export function lineCountOf(batch: EventBatch): number {
+  return batch.body === undefined ? batch.lines.length : batch.body.ends.length;
 }
 
 /** The header of `batch` without its tag and line feed. */
@@ -66,18 +81,19 @@ function fieldsOf(batch: EventBatch): string {
   const { delimiter } = batch;
   const recorded =
     delimiter === undefined || delimiter === DELIMITER.default ? '' : ` ${delimiter.charCodeAt(0)}`;
-  return `FMB${BATCH_FORMAT_VERSION} ${batch.firstSequence} ${batch.lastSequence} ${batch.lines.length}${recorded}`;
+  return `FMB${BATCH_FORMAT_VERSION} ${batch.firstSequence} ${batch.lastSequence} ${lineCountOf(batch)}${recorded}`;
 }
 
 /**
  * The batch a payload holds, or why it holds none. With `key`, a batch holds one only when
- * it carries the tag of its bytes under that key.
+ * it carries the tag of its bytes under that key. The batch's lines stay in `payload`
+ * (`EventBatch.body`) and are decoded to text only when `lines` is read.
  */
 export function decodeBatch(payload: Uint8Array, key?: LogKey): DecodedBatch {
-  const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString(
-    'latin1',
-  );
-  const header = HEADER.exec(text);
+  const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  // The header is the first line: no field of it holds a line feed.
+  const headEnd = bytes.indexOf(LF_BYTE);
+  const header = headEnd === -1 ? null : HEADER.exec(bytes.toString('latin1', 0, headEnd + 1));
   if (header === null) {
     return { ok: false, reason: `not an event batch (no "FMB<version> …" header)` };
   }
@@ -125,7 +141,6 @@ export function decodeBatch(payload: Uint8Array, key?: LogKey): DecodedBatch {
     if (tag === undefined || tagField === undefined) {
       return { ok: false, reason: 'the batch is not signed, and this log needs the log key' };
     }
-    const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     const tagStart = head.length - 1 - tagField.length;
     const signed = [bytes.subarray(0, tagStart), bytes.subarray(head.length - 1)];
     if (!hasLogTag(key, signed, tag)) {
@@ -135,45 +150,146 @@ export function decodeBatch(payload: Uint8Array, key?: LogKey): DecodedBatch {
       };
     }
   }
-  const lines: string[] = [];
-  let start = head.length;
-  while (start < text.length) {
-    const end = text.indexOf(LF, start);
-    if (end === -1) return { ok: false, reason: `line ${lines.length + 1} has no terminator` };
-    lines.push(text.slice(start, end + 1));
-    start = end + 1;
+  // Lines beyond the header's count are counted, not kept: the batch is refused below. A
+  // line takes a byte at least, so a forged count allocates no more than the payload's size.
+  const expected = Number(count);
+  const ends = new Uint32Array(Math.min(expected, bytes.length - head.length));
+  let found = 0;
+  let bodyEnd = head.length;
+  // indexOf() (memchr) finds a line's end faster than a loop over its bytes.
+  for (let lf = bytes.indexOf(LF_BYTE, bodyEnd); lf !== -1; lf = bytes.indexOf(LF_BYTE, bodyEnd)) {
+    if (found < ends.length) ends[found] = lf + 1;
+    found++;
+    bodyEnd = lf + 1;
   }
-  if (lines.length !== Number(count)) {
-    return { ok: false, reason: `the header says ${count} lines, the payload has ${lines.length}` };
+  if (bodyEnd !== bytes.length) return { ok: false, reason: `line ${found + 1} has no terminator` };
+  if (found !== expected) {
+    return { ok: false, reason: `the header says ${count} lines, the payload has ${found}` };
   }
-  const batch: EventBatch = {
-    firstSequence: Number(first),
-    lastSequence: Number(last),
-    lines,
-    ...(delimiter === undefined ? {} : { delimiter }),
+  const fields = { firstSequence: Number(first), lastSequence: Number(last), delimiter };
+  // Each line ends with its only LF, and latin1 text is any bytes: only the fields to check.
+  const invalid = checkFields(fields.firstSequence, fields.lastSequence, expected, delimiter);
+  if (invalid !== undefined) return { ok: false, reason: invalid };
+  const { firstSequence, lastSequence } = fields;
+  // A payload that is a view of a larger buffer (a network read holding many messages) gets
+  // a copy of its own: a batch that waits to be applied pins no more than its own bytes.
+  const own = 2 * bytes.length < bytes.buffer.byteLength ? Buffer.from(bytes) : bytes;
+  return {
+    ok: true,
+    batch: batchOfBody(
+      { firstSequence, lastSequence, delimiter },
+      { bytes: own, start: head.length, ends },
+    ),
   };
-  const invalid = checkBatch(batch);
-  return invalid === undefined ? { ok: true, batch } : { ok: false, reason: invalid };
+}
+
+/**
+ * `batch` (read back from the log) at `position`; its lines stay in their payload if they
+ * are (`EventBatch.body`).
+ */
+export function logBatchOf(position: number, batch: EventBatch): LogBatch {
+  const { body } = batch;
+  if (body === undefined) return { position, ...batch };
+  return batchOfBody({ ...fieldsOfBatch(batch), position }, body);
+}
+
+/** `batch` with the message id `messageId`, its lines kept as they are. */
+export function withMessageId(batch: EventBatch, messageId: string): EventBatch {
+  const { body } = batch;
+  if (body === undefined) return { ...batch, messageId };
+  return batchOfBody({ ...fieldsOfBatch(batch), messageId }, body);
+}
+
+/** The fields of `batch` but its lines. */
+function fieldsOfBatch(batch: EventBatch): BatchFields {
+  return {
+    firstSequence: batch.firstSequence,
+    lastSequence: batch.lastSequence,
+    delimiter: batch.delimiter,
+    messageId: batch.messageId,
+  };
+}
+
+type BatchFields = Pick<EventBatch, 'firstSequence' | 'lastSequence' | 'delimiter' | 'messageId'>;
+
+/**
+ * A batch whose lines are the ranges of `body` (the ingest copies its lines into one); its
+ * `lines` are decoded from them when first read.
+ */
+export function batchOfBody<F extends BatchFields & { position?: number }>(
+  fields: F,
+  body: BatchBody,
+): EventBatch & F {
+  let lines: readonly string[] | undefined;
+  const batch: Record<string, unknown> = {};
+  if (fields.position !== undefined) batch.position = fields.position;
+  batch.firstSequence = fields.firstSequence;
+  batch.lastSequence = fields.lastSequence;
+  Object.defineProperty(batch, 'lines', {
+    get: (): readonly string[] => {
+      lines ??= textOf(body);
+      return lines;
+    },
+    enumerable: true,
+  });
+  if (fields.delimiter !== undefined) batch.delimiter = fields.delimiter;
+  if (fields.messageId !== undefined) batch.messageId = fields.messageId;
+  Object.defineProperty(batch, 'body', { value: body, enumerable: false });
+  return batch as unknown as EventBatch & F;
+}
+
+/**
+ * Where the lines of `batch` lie as bytes: its `body`, or for a batch built in memory its
+ * lines encoded once, together.
+ */
+export function bodyOf(batch: EventBatch): BatchBody {
+  if (batch.body !== undefined) return batch.body;
+  const ends = new Uint32Array(batch.lines.length);
+  let end = 0;
+  batch.lines.forEach((line, index) => {
+    end += line.length;
+    ends[index] = end;
+  });
+  return { bytes: Buffer.from(batch.lines.join(''), 'latin1'), start: 0, ends };
+}
+
+/** The lines of `body` as text. */
+function textOf(body: BatchBody): readonly string[] {
+  const bytes = Buffer.from(body.bytes.buffer, body.bytes.byteOffset, body.bytes.byteLength);
+  const lines: string[] = [];
+  let start = body.start;
+  for (const end of body.ends) {
+    lines.push(bytes.toString('latin1', start, end));
+    start = end;
+  }
+  return Object.freeze(lines);
 }
 
 /** The bytes `encodeBatch(batch, key)` takes, without encoding it. */
 export function encodedSize(batch: EventBatch, key?: LogKey): number {
   let size = fieldsOf(batch).length + 1;
   if (key !== undefined) size += TAG_FIELD.length + LOG_TAG_LENGTH;
+  if (batch.body !== undefined) return size + bodyBytes(batch.body).length;
   for (const line of batch.lines) size += line.length;
   return size;
 }
 
 /** Why `batch` cannot be in the log, or `undefined` if it can. */
 export function checkBatch(batch: EventBatch): string | undefined {
-  const { firstSequence: first, lastSequence: last, lines } = batch;
-  if (!isSequence(first) || !isSequence(last) || first > last) {
-    return `a batch needs sequence numbers 1 <= first <= last <= ${MAX_ID}, got ${first}..${last}`;
+  const { body } = batch;
+  if (body !== undefined) {
+    const invalid = checkFields(
+      batch.firstSequence,
+      batch.lastSequence,
+      body.ends.length,
+      batch.delimiter,
+    );
+    return invalid ?? checkBody(body);
   }
-  if (!Array.isArray(lines) || lines.length === 0) return 'a batch needs at least one line';
-  if (batch.delimiter !== undefined && !acceptsValue(DELIMITER, batch.delimiter)) {
-    return `the delimiter of a batch must be what the delimiter option accepts, got ${JSON.stringify(batch.delimiter)}`;
-  }
+  const { lines } = batch;
+  const count = Array.isArray(lines) ? lines.length : 0;
+  const invalid = checkFields(batch.firstSequence, batch.lastSequence, count, batch.delimiter);
+  if (invalid !== undefined) return invalid;
   for (let index = 0; index < lines.length; index += 1) {
     const line = lines[index];
     if (
@@ -184,6 +300,37 @@ export function checkBatch(batch: EventBatch): string | undefined {
     ) {
       return `line ${index + 1} of the batch must be latin1 text ending with its only LF`;
     }
+  }
+  return undefined;
+}
+
+// A body's lines hold the same checks as text lines (latin1: any byte is one).
+function checkBody({ bytes, start, ends }: BatchBody): string | undefined {
+  let from = start;
+  for (let index = 0; index < ends.length; index += 1) {
+    const end = ends[index] as number;
+    let lf = from;
+    while (lf < end && bytes[lf] !== LF_BYTE) lf++;
+    if (end > bytes.length || lf !== end - 1) {
+      return `line ${index + 1} of the batch must be latin1 text ending with its only LF`;
+    }
+    from = end;
+  }
+  return undefined;
+}
+
+function checkFields(
+  first: number,
+  last: number,
+  lineCount: number,
+  delimiter: string | undefined,
+): string | undefined {
+  if (!isSequence(first) || !isSequence(last) || first > last) {
+    return `a batch needs sequence numbers 1 <= first <= last <= ${MAX_ID}, got ${first}..${last}`;
+  }
+  if (lineCount === 0) return 'a batch needs at least one line';
+  if (delimiter !== undefined && !acceptsValue(DELIMITER, delimiter)) {
+    return `the delimiter of a batch must be what the delimiter option accepts, got ${JSON.stringify(delimiter)}`;
   }
   return undefined;
 }

@@ -5,7 +5,8 @@
  * `MazeCore`, so clients may connect to any of them.
  *
  * Invariants:
- * - Batches are applied in position order, each line with `MazeCore.applyInOrder()`: the
+ * - Batches are applied in position order, each line with `MazeCore.applyInOrder()` as the
+ *   bytes of the payload it was read in (never decoded to text): the
  *   ingest sequenced them and left out what it discarded, so numbers between two lines were
  *   consumed there and are not waited for. A client gets exactly the events applied after it
  *   identified, as from `serve`.
@@ -52,6 +53,7 @@ import { type CoreStats, MazeCore } from '../core/maze-core.js';
 import { CORE_OPTIONS } from '../core/options.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { pickRows, resolveOptions } from '../options/option.js';
+import { bodyOf } from './batch-codec.js';
 import {
   checkLogDelimiter,
   checkLogEpoch,
@@ -403,14 +405,17 @@ export class Gateway extends EventEmitter<GatewayEventMap> {
   async #applyBatch(batch: LogBatch): Promise<boolean> {
     // Thrown: the follower stops the gateway, which cannot deliver this log exactly.
     checkLogDelimiter(batch, this.options.delimiter, 'this gateway');
-    const lines = batch.lines;
-    for (let i = 0; i < lines.length; i++) {
+    const { bytes, start, ends } = bodyOf(batch);
+    let from = start;
+    for (let i = 0; i < ends.length; i++) {
       if (this.#output.inputHeld) {
         this.#output.flush();
         await this.#follower.whileHeld();
         if (this.#closing !== undefined) return false;
       }
-      const result = this.#core.applyInOrder(lines[i] as string);
+      const end = ends[i] as number;
+      const result = this.#core.applyInOrder(bytes, from, end);
+      from = end;
       if (result.problems.length !== 0) {
         for (const problem of result.problems) {
           this.#report({

@@ -17,6 +17,7 @@ export type { NatsSettings } from './connect.js';
 export { connectEventLog } from './connect-on-demand.js';
 export type {
   AppendResult,
+  BatchBody,
   EventBatch,
   EventLog,
   LogBatch,

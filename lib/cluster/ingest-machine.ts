@@ -55,11 +55,12 @@
  *   queues its timer).
  */
 
+import { Buffer } from 'node:buffer';
 import type { SequenceSlot } from '../core/event-sequencer.js';
-import { lineOf } from '../core/events.js';
 import { CORE_OPTIONS } from '../core/options.js';
 import { isEvent } from '../core/parser.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
+import { batchOfBody, lineCountOf, withMessageId } from './batch-codec.js';
 import {
   type AppendResult,
   type EventBatch,
@@ -76,6 +77,9 @@ import {
  * (`maxLineLength` above it) makes a batch of its own.
  */
 export const INGEST_BATCH_BYTES = 64 * 1024;
+
+// What a batch's buffer starts at: a quiet source's batches of a few lines stay small.
+const FIRST_BATCH_BUFFER = 4 * 1024;
 /** Appends an ingest has in flight at once (pipelined); while they are, the source is paused. */
 export const INGEST_APPEND_WINDOW = 8;
 
@@ -196,7 +200,10 @@ interface Outgoing {
 /** The batch being filled. */
 interface OpenBatch {
   readonly firstSequence: number;
-  readonly lines: string[];
+  /** Its lines, copied together; grown by doubling. */
+  buffer: Buffer;
+  /** Where each line ends in `buffer`. */
+  readonly ends: number[];
   bytes: number;
 }
 
@@ -335,21 +342,33 @@ export class IngestMachine {
     }
     if (this.#stopped) return;
     this.#sequenced++;
-    // Text of its own: the batch outlives the input chunk the slot's range lies in.
-    const line = lineOf(slot);
-    if (this.#open !== undefined && this.#open.bytes + line.length > this.#batchBytes) {
+    const length = slot.end - slot.start;
+    if (this.#open !== undefined && this.#open.bytes + length > this.#batchBytes) {
       this.#consumedThrough = slot.sequence - 1;
       this.#closeBatch();
       this.#consumedThrough = slot.sequence;
     }
     if (this.#open === undefined) {
-      this.#open = { firstSequence: this.#batchedThrough + 1, lines: [], bytes: 0 };
+      this.#open = {
+        firstSequence: this.#batchedThrough + 1,
+        buffer: Buffer.allocUnsafe(Math.min(this.#batchBytes, FIRST_BATCH_BUFFER)),
+        ends: [],
+        bytes: 0,
+      };
       this.#batchTimer = true;
       this.#actions.push(START_BATCH_TIMER);
     }
-    this.#open.lines.push(line);
-    this.#open.bytes += line.length;
-    if (this.#open.bytes >= this.#batchBytes) this.#closeBatch();
+    // A copy of its own: the batch outlives the input chunk the slot's range lies in.
+    const open = this.#open;
+    if (open.bytes + length > open.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * open.buffer.length, open.bytes + length));
+      open.buffer.copy(grown, 0, 0, open.bytes);
+      open.buffer = grown;
+    }
+    open.buffer.set(slot.bytes.subarray(slot.start, slot.end), open.bytes);
+    open.bytes += length;
+    open.ends.push(open.bytes);
+    if (open.bytes >= this.#batchBytes) this.#closeBatch();
   }
 
   /**
@@ -596,12 +615,16 @@ export class IngestMachine {
     this.#batchedThrough = this.#consumedThrough;
     if (this.#stopped) return;
     this.#outgoing.push({
-      batch: this.#withNewId({
-        firstSequence: open.firstSequence,
-        lastSequence: this.#consumedThrough,
-        lines: open.lines,
-        ...this.#recorded,
-      }),
+      batch: this.#withNewId(
+        batchOfBody(
+          {
+            firstSequence: open.firstSequence,
+            lastSequence: this.#consumedThrough,
+            ...this.#recorded,
+          },
+          { bytes: ownedBytes(open), start: 0, ends: Uint32Array.from(open.ends) },
+        ),
+      ),
       state: 'queued',
       sent: undefined,
       duplicate: false,
@@ -612,10 +635,10 @@ export class IngestMachine {
   /** `batch` with a new message id, if this machine gives ids (see the header). */
   #withNewId(batch: EventBatch): EventBatch {
     if (this.#newMessageId === undefined) return batch;
-    return {
-      ...batch,
-      messageId: `seq-${batch.firstSequence}-${batch.lastSequence}-${this.#newMessageId()}`,
-    };
+    return withMessageId(
+      batch,
+      `seq-${batch.firstSequence}-${batch.lastSequence}-${this.#newMessageId()}`,
+    );
   }
 
   // Sends what the window has room for, in order, then pauses or resumes the input.
@@ -642,7 +665,7 @@ export class IngestMachine {
 
   // `outgoing` is in the log at `position`, after every batch this machine appended before it.
   #confirm(outgoing: Outgoing, position: number): void {
-    this.#eventsAppended += outgoing.batch.lines.length;
+    this.#eventsAppended += lineCountOf(outgoing.batch);
     this.#batchesAppended++;
     const { firstSequence, lastSequence } = outgoing.batch;
     this.#known = { position, firstSequence, lastSequence };
@@ -730,7 +753,7 @@ export class IngestMachine {
     this.#stopped = true;
     this.#recovering = false;
     this.#clearTimers();
-    const dropped = this.#outgoing.reduce((sum, outgoing) => sum + outgoing.batch.lines.length, 0);
+    const dropped = this.#outgoing.reduce((sum, outgoing) => sum + lineCountOf(outgoing.batch), 0);
     this.#outgoing.length = 0;
     this.#open = undefined;
     this.#actions.push({
@@ -774,6 +797,13 @@ export class IngestMachine {
     this.#retryTimer = false;
     this.#actions.push(CLEAR_RETRY_TIMER);
   }
+}
+
+// The bytes of `open`'s lines, in a buffer of their size when the buffer's spare room
+// would be more than they are (a queued batch holds no more than its bytes' worth).
+function ownedBytes(open: OpenBatch): Uint8Array {
+  const used = open.buffer.subarray(0, open.bytes);
+  return 2 * open.bytes >= open.buffer.length ? used : Buffer.from(used);
 }
 
 function sameBatch(stored: EventBatch, ours: EventBatch): boolean {

@@ -28,7 +28,7 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ErrorCode, MazeError } from '../errors.js';
-import { decodeBatch } from './batch-codec.js';
+import { decodeBatch, logBatchOf } from './batch-codec.js';
 import {
   checkLogEpoch,
   isForeign,
@@ -243,6 +243,6 @@ function delay(ms: number): Promise<void> {
 function entryOf(data: Uint8Array, position: number, key: LogKey | undefined): LogEntry {
   const result = decodeBatch(data, key);
   return result.ok
-    ? { position, ...result.batch }
+    ? logBatchOf(position, result.batch)
     : { position, foreign: `not a follower-maze batch: ${result.reason}` };
 }

@@ -20,7 +20,7 @@
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, MazeError } from '../errors.js';
-import { checkBatch, decodeBatch, encodedSize } from './batch-codec.js';
+import { checkBatch, decodeBatch, encodeBatch, logBatchOf } from './batch-codec.js';
 import {
   type AppendResult,
   checkFromPosition,
@@ -120,12 +120,12 @@ export class MemoryEventLog implements EventLog {
     if (expected !== undefined && this.#stored.at(-1)?.messageId !== expected) {
       throw fenced(fence, 'another batch');
     }
+    // Read back as from JetStream: the lines stay in the payload.
+    const payload = encodeBatch(batch, this.#key);
+    const stored = decodeBatch(payload, this.#key);
+    if (!stored.ok) throw new MazeError(ErrorCode.LogBadBatch, stored.reason);
     return {
-      position: this.#push(
-        frozen(this.#lastPosition + 1, batch),
-        messageId,
-        encodedSize(batch, this.#key),
-      ),
+      position: this.#push(frozen(this.#lastPosition + 1, stored.batch), messageId, payload.length),
       duplicate: false,
     };
   }
@@ -343,13 +343,7 @@ class MemoryLogReader implements LogReader {
 }
 
 function frozen(position: number, batch: EventBatch): LogBatch {
-  return Object.freeze({
-    position,
-    firstSequence: batch.firstSequence,
-    lastSequence: batch.lastSequence,
-    lines: Object.freeze([...batch.lines]),
-    ...(batch.delimiter === undefined ? {} : { delimiter: batch.delimiter }),
-  });
+  return Object.freeze(logBatchOf(position, batch));
 }
 
 function checkBound(name: string, value: number): number {

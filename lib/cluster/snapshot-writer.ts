@@ -31,6 +31,7 @@ import { encodeGraphSnapshot } from '../core/graph-snapshot.js';
 import { MazeCore } from '../core/maze-core.js';
 import { ErrorCode, MazeError, type Problem } from '../errors.js';
 import { resolveOptions, type SettingsOf } from '../options/option.js';
+import { bodyOf } from './batch-codec.js';
 import {
   checkLogDelimiter,
   checkLogEpoch,
@@ -222,8 +223,13 @@ export class SnapshotWriter extends EventEmitter<SnapshotWriterEventMap> {
   #apply(batch: LogBatch): boolean {
     // Thrown: the follower stops the writer rather than let it snapshot a misparsed graph.
     checkLogDelimiter(batch, this.#delimiter, 'the snapshot writer');
-    for (const line of batch.lines) this.#core.applyInOrder(line);
-    this.#eventsSince += batch.lines.length;
+    const { bytes, start, ends } = bodyOf(batch);
+    let from = start;
+    for (const end of ends) {
+      this.#core.applyInOrder(bytes, from, end);
+      from = end;
+    }
+    this.#eventsSince += ends.length;
     const due = this.#eventsSince >= this.#every || this.#now() - this.#lastAt >= this.#interval;
     if (due && this.#saving === undefined) this.#save(batch);
     return true;
