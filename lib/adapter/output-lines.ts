@@ -30,7 +30,8 @@ const MAX_CARVED_BYTES = 32 * 1024;
  * Slabs a socket still queues a piece of, at most, for all clients together. A queued piece
  * keeps its whole slab alive, which the output budget does not see (it counts the piece):
  * past this, outputs get exact buffers of their own until pieces are written, so what
- * slabs hold beyond the budget stays under 4 MiB whatever clients stall.
+ * slabs hold beyond the budget is at most 17 slabs (these and the current one, 4.25 MiB)
+ * whatever clients stall.
  */
 const MAX_HELD_SLABS = 16;
 /** Below this, `Buffer.allocUnsafe()` carves from Node's shared pool, which a queued piece would pin. */
@@ -84,11 +85,6 @@ export class OutputLines {
     this.#bytes.length = 0;
     this.#starts.length = 0;
     this.#ends.length = 0;
-  }
-
-  /** Retired slabs a socket still queues a piece of (for tests and stats). */
-  get heldSlabs(): number {
-    return this.#slabs.held;
   }
 
   /**

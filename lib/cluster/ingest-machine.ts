@@ -351,7 +351,7 @@ export class IngestMachine {
     if (this.#open === undefined) {
       this.#open = {
         firstSequence: this.#batchedThrough + 1,
-        buffer: Buffer.allocUnsafe(Math.min(this.#batchBytes, FIRST_BATCH_BUFFER)),
+        buffer: Buffer.allocUnsafeSlow(Math.min(this.#batchBytes, FIRST_BATCH_BUFFER)),
         ends: [],
         bytes: 0,
       };
@@ -361,7 +361,7 @@ export class IngestMachine {
     // A copy of its own: the batch outlives the input chunk the slot's range lies in.
     const open = this.#open;
     if (open.bytes + length > open.buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(2 * open.buffer.length, open.bytes + length));
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * open.buffer.length, open.bytes + length));
       open.buffer.copy(grown, 0, 0, open.bytes);
       open.buffer = grown;
     }
@@ -800,10 +800,11 @@ export class IngestMachine {
 }
 
 // The bytes of `open`'s lines, in a buffer of their size when the buffer's spare room
-// would be more than they are (a queued batch holds no more than its bytes' worth).
+// would be more than they are (a queued batch holds no more than its bytes' worth). Batch
+// buffers are never from Node's shared pool, which a queued batch would keep alive.
 function ownedBytes(open: OpenBatch): Uint8Array {
   const used = open.buffer.subarray(0, open.bytes);
-  return 2 * open.bytes >= open.buffer.length ? used : Buffer.from(used);
+  return 2 * open.bytes >= open.buffer.length ? used : new Uint8Array(used);
 }
 
 function sameBatch(stored: EventBatch, ours: EventBatch): boolean {

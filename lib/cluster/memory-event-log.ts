@@ -120,8 +120,9 @@ export class MemoryEventLog implements EventLog {
     if (expected !== undefined && this.#stored.at(-1)?.messageId !== expected) {
       throw fenced(fence, 'another batch');
     }
-    // Read back as from JetStream: the lines stay in the payload.
-    const payload = encodeBatch(batch, this.#key);
+    // Read back as from JetStream: the lines stay in the payload, a copy of exactly its size
+    // (a small encoded batch is a view of Node's shared pool, which it would keep alive).
+    const payload = new Uint8Array(encodeBatch(batch, this.#key));
     const stored = decodeBatch(payload, this.#key);
     if (!stored.ok) throw new MazeError(ErrorCode.LogBadBatch, stored.reason);
     return {

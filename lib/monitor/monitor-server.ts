@@ -16,6 +16,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import createDebug from 'debug';
+import { NODE_HANDSHAKE_TIMEOUT } from '../net/handshake-deadline.js';
 import { bind } from '../net/ports.js';
 import type { ServerTls } from '../net/tls.js';
 import { checkOptionValue } from '../options/option.js';
@@ -122,7 +123,7 @@ function createHttps(
       ...MONITOR_HTTP_OPTIONS,
       // The deadline is `MonitorHandshakes`': Node's would close a handshake whose last
       // flight arrived but was not read yet.
-      handshakeTimeout: 0,
+      handshakeTimeout: NODE_HANDSHAKE_TIMEOUT,
     },
     handler,
   );

@@ -9,10 +9,18 @@
  * - Both are decided after the poll phase of the loop turn they expire in, so bytes that had
  *   arrived by then count as sent: a last flight that arrived while the loop was busy past
  *   the deadline finishes its handshake. (Node's own `handshakeTimeout` decides before that
- *   poll phase, so the ports do not use it.)
+ *   poll phase, so the ports set it past every deadline: `NODE_HANDSHAKE_TIMEOUT`.)
  * - Once cancelled (the handshake finished or its connection closed), it never fires.
  */
 import type { Socket } from 'node:net';
+import { MAX_TIMER_MS } from '../options/option.js';
+
+/**
+ * The `handshakeTimeout` the TLS servers are given: the longest timer Node takes, so it
+ * never comes before a deadline here (every timeout option is at most that). Not 0, which
+ * Node reads as its default of 120 s.
+ */
+export const NODE_HANDSHAKE_TIMEOUT = MAX_TIMER_MS;
 
 /**
  * A peer that has sent no byte of its handshake this long after its connection is closed:

@@ -23,6 +23,7 @@ import {
   type Server as TlsServer,
 } from 'node:tls';
 import { ErrorCode, MazeError } from '../errors.js';
+import { NODE_HANDSHAKE_TIMEOUT } from './handshake-deadline.js';
 import { checkCertificateList } from './pem.js';
 import {
   classify,
@@ -132,7 +133,7 @@ export class ServerTls {
       ...contextOptions(this.#material, role),
       // The deadline is `handshakes`' (see tls-handshakes.ts): Node's would close a handshake
       // whose last flight arrived but was not read yet.
-      handshakeTimeout: 0,
+      handshakeTimeout: NODE_HANDSHAKE_TIMEOUT,
       requestCert: requireCertificate,
       // Checked below instead, so that an untrusted certificate is counted like any failure.
       rejectUnauthorized: false,
