@@ -12,7 +12,7 @@ const core = new followerMaze.MazeCore();
 core.connect(5);
 const result = core.push('1|F|4|5\n');
 assert.deepEqual(result.deliveries[0].recipients, [5]);
-assert.equal(result.deliveries[0].event.line, '1|F|4|5\n');
+assert.equal(followerMaze.lineOf(result.deliveries[0].event), '1|F|4|5\n');
 
 assert.equal(typeof cluster.createIngest, 'function');
 assert.equal(typeof cluster.createGateway, 'function');
