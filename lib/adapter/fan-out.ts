@@ -329,7 +329,6 @@ export class FanOut {
   #deliverFrom(deliveries: readonly Delivery[], first: number): void {
     const withOutput = this.#withOutput;
     const clientsByUser = this.#clientsByUser;
-    const late = this.#lateClients;
     const lines = this.#lines;
     for (let d = first; d < deliveries.length; d++) {
       const delivery = deliveries[d];
@@ -342,25 +341,11 @@ export class FanOut {
         // Every connected user: every registered client, without a lookup per user
         // (measured: the lookup was the costliest line of this loop; with 2,000 clients
         // nearly every notification is a broadcast).
-        notifications = this.#enqueueAll(line, length);
+        notifications = this.#enqueueOn(this.#registered, line, length);
       } else {
         for (let r = 0; r < recipients.length; r++) {
           const clients = clientsByUser.get(recipients[r]);
-          if (clients === undefined) continue;
-          if (late === undefined) {
-            for (let c = 0; c < clients.length; c++) {
-              const client = clients[c];
-              if (client.enqueue(line, length)) withOutput.push(client);
-            }
-            notifications += clients.length;
-            continue;
-          }
-          for (let c = 0; c < clients.length; c++) {
-            const client = clients[c];
-            if (late.has(client)) continue;
-            if (client.enqueue(line, length)) withOutput.push(client);
-            notifications++;
-          }
+          if (clients !== undefined) notifications += this.#enqueueOn(clients, line, length);
         }
       }
       this.#notificationsSent += notifications;
@@ -382,21 +367,20 @@ export class FanOut {
     }
   }
 
-  // Queues line `line` on every registered client but the late ones; returns how many.
-  #enqueueAll(line: number, length: number): number {
-    const registered = this.#registered;
+  // Queues line `line` on each of `clients` but the late ones; returns how many.
+  #enqueueOn(clients: readonly ClientConnection[], line: number, length: number): number {
     const withOutput = this.#withOutput;
     const late = this.#lateClients;
     if (late === undefined) {
-      for (let c = 0; c < registered.length; c++) {
-        const client = registered[c] as ClientConnection;
+      for (let c = 0; c < clients.length; c++) {
+        const client = clients[c] as ClientConnection;
         if (client.enqueue(line, length)) withOutput.push(client);
       }
-      return registered.length;
+      return clients.length;
     }
     let notifications = 0;
-    for (let c = 0; c < registered.length; c++) {
-      const client = registered[c] as ClientConnection;
+    for (let c = 0; c < clients.length; c++) {
+      const client = clients[c] as ClientConnection;
       if (late.has(client)) continue;
       if (client.enqueue(line, length)) withOutput.push(client);
       notifications++;

@@ -179,7 +179,8 @@ export class EventSequencer {
   // them, and a view would keep its whole input chunk alive). A loop: a line is too short
   // for a native copy, and the view it needs, to pay.
   #keepable(slot: SequenceSlot): SequenceSlot {
-    if (slot.sequence === this.#sequencer.nextSequence || !isEvent(slot)) return slot;
+    // Released at once, or stale (discarded): nothing keeps it.
+    if (slot.sequence <= this.#sequencer.nextSequence || !isEvent(slot)) return slot;
     const { bytes, start, end } = slot;
     const own = new Uint8Array(end - start);
     for (let at = start; at < end; at++) own[at - start] = bytes[at] as number;
