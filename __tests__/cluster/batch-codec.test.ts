@@ -7,6 +7,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import {
   BATCH_FORMAT_VERSION,
+  type BatchBody,
   batchOfBody,
   bodyOf,
   checkBatch,
@@ -16,7 +17,7 @@ import {
   logBatchOf,
   withMessageId,
 } from '../../lib/cluster/batch-codec.js';
-import type { BatchBody, EventBatch } from '../../lib/cluster/event-log.js';
+import type { EventBatch } from '../../lib/cluster/event-log.js';
 import { logKeyOf } from '../../lib/cluster/log-key.js';
 import { MAX_ID } from '../../lib/core/constants.js';
 import { ErrorCode } from '../../lib/errors.js';
@@ -89,8 +90,24 @@ describe('a batch whose lines are a body of bytes (batchOfBody, as the ingest bu
 
   it('keeps its body with a message id', () => {
     const batch = withMessageId(batchOfBody(fields, ok), 'id-1');
-    expect(batch.body).toBe(ok);
+    expect(bodyOf(batch)).toBe(ok);
     expect(batch).toEqual({ firstSequence: 7, lastSequence: 9, lines, messageId: 'id-1' });
+  });
+
+  it('is a plain value: its documented fields only, and a copy is a batch of its lines', () => {
+    const batch = batchOfBody(fields, ok);
+    expect(Reflect.ownKeys(batch)).toEqual(['firstSequence', 'lastSequence', 'lines']);
+    const copy = { ...batch };
+    expect(copy).toEqual({ firstSequence: 7, lastSequence: 9, lines });
+    expect(bodyOf(copy)).not.toBe(ok);
+    expect(rangesOf(bodyOf(copy))).toEqual(lines);
+  });
+
+  it('takes no body from a field of the batch: its lines are what it holds', () => {
+    const other = body('1|B\n', [4]);
+    const batch = { firstSequence: 7, lastSequence: 9, lines, body: other } as EventBatch;
+    expect(text(encodeBatch(batch))).toBe(`FMB${BATCH_FORMAT_VERSION} 7 9 2\n${lines.join('')}`);
+    expect(rangesOf(bodyOf(batch))).toEqual(lines);
   });
 
   it.each([
@@ -133,15 +150,15 @@ describe('decodeBatch', () => {
     framed.set(payload, 4);
     const result = decodeBatch(framed.subarray(4, 4 + payload.length));
     if (!result.ok) throw new Error(result.reason);
-    const body = result.batch.body;
+    const body = bodyOf(result.batch);
     // Not copied: ranges of the buffer the payload came in.
-    expect(body?.bytes.buffer).toBe(framed.buffer);
-    expect(rangesOf(bodyOf(result.batch))).toEqual(batch.lines);
+    expect(body.bytes.buffer).toBe(framed.buffer);
+    expect(rangesOf(body)).toEqual(batch.lines);
     expect(result.batch.lines).toEqual(batch.lines);
-    // Not enumerable, kept at a position.
-    expect(Object.keys(result.batch)).not.toContain('body');
+    // Not a field of the batch, kept at a position.
+    expect(Reflect.ownKeys(result.batch)).toEqual(['firstSequence', 'lastSequence', 'lines']);
     const atPosition = logBatchOf(9, result.batch);
-    expect(atPosition.body).toBe(body);
+    expect(bodyOf(atPosition)).toBe(body);
     expect(atPosition).toEqual({ position: 9, ...batch });
   });
 
@@ -152,7 +169,7 @@ describe('decodeBatch', () => {
     read.set(payload, 100);
     const result = decodeBatch(read.subarray(100, 100 + payload.length));
     if (!result.ok) throw new Error(result.reason);
-    expect(result.batch.body?.bytes.buffer).toBe(read.buffer);
+    expect(bodyOf(result.batch).bytes.buffer).toBe(read.buffer);
     expect(result.batch).toEqual(batch);
   });
 

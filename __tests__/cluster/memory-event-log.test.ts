@@ -5,7 +5,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from '@jest/globals';
-import { encodedSize } from '../../lib/cluster/batch-codec.js';
+import { bodyOf, encodedSize } from '../../lib/cluster/batch-codec.js';
 import { MemoryEventLog } from '../../lib/cluster/memory-event-log.js';
 import { ErrorCode } from '../../lib/errors.js';
 import { appendRange, batchOf, take } from '../helpers/event-log-contract.js';
@@ -60,12 +60,12 @@ describe('MemoryEventLog', () => {
       { firstSequence: 1, lastSequence: 2, lines: ['1|B\n', '2|B\n'] },
       { position: 0 },
     );
-    const body = (await take(log.read(1), 1))[0]?.body;
-    expect(body === undefined ? undefined : Buffer.from(body.bytes).toString('latin1')).toBe(
-      'FMB1 1 2 2\n1|B\n2|B\n',
-    );
-    expect(body?.start).toBe('FMB1 1 2 2\n'.length);
-    expect([...(body?.ends ?? [])]).toEqual([15, 19]);
+    const [batch] = await take(log.read(1), 1);
+    if (batch === undefined) throw new Error('no batch at position 1');
+    const body = bodyOf(batch);
+    expect(Buffer.from(body.bytes).toString('latin1')).toBe('FMB1 1 2 2\n1|B\n2|B\n');
+    expect(body.start).toBe('FMB1 1 2 2\n'.length);
+    expect([...body.ends]).toEqual([15, 19]);
   });
 
   it('refuses bounds that are not positive integers', () => {

@@ -27,7 +27,7 @@ import { MAX_ID } from '../core/constants.js';
 import { CORE_OPTIONS } from '../core/options.js';
 import { ErrorCode, MazeError } from '../errors.js';
 import { acceptsValue } from '../options/option.js';
-import type { BatchBody, EventBatch, LogBatch } from './event-log.js';
+import type { EventBatch, LogBatch } from './event-log.js';
 import { hasLogTag, LOG_TAG_LENGTH, type LogKey, logTagOf } from './log-key.js';
 
 /** The version of the format written by `encodeBatch()`. */
@@ -42,6 +42,21 @@ const LF_BYTE = 0x0a;
 // A UTF-16 code unit that no latin1 byte stands for.
 const NOT_LATIN1 = /[\u0100-\uffff]/;
 
+/**
+ * The lines of a batch as ranges of its bytes: line `i` is `bytes[start(i), ends[i])` with
+ * `start(0) = start` and `start(i) = ends[i - 1]`, its terminator included.
+ */
+export interface BatchBody {
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  readonly ends: Uint32Array;
+}
+
+// The body of each batch decoded from a payload or built by the ingest, beside the batch
+// rather than on it: `EventBatch` stays a plain value, and a copy of a batch (`{ ...batch }`)
+// is a batch of its `lines`.
+const bodies = new WeakMap<EventBatch, BatchBody>();
+
 /** What `decodeBatch()` found. */
 export type DecodedBatch =
   | { readonly ok: true; readonly batch: EventBatch }
@@ -55,7 +70,7 @@ export function encodeBatch(batch: EventBatch, key?: LogKey): Uint8Array {
   const invalid = checkBatch(batch);
   if (invalid !== undefined) throw new MazeError(ErrorCode.LogBadBatch, invalid);
   const fields = fieldsOf(batch);
-  const { body } = batch;
+  const body = bodies.get(batch);
   if (body === undefined && key === undefined) {
     return Buffer.from(`${fields}\n${batch.lines.join('')}`, 'latin1');
   }
@@ -73,7 +88,8 @@ function bodyBytes({ bytes, start, ends }: BatchBody): Uint8Array {
 
 /** How many lines `batch` holds (without decoding a body). */
 export function lineCountOf(batch: EventBatch): number {
-  return batch.body === undefined ? batch.lines.length : batch.body.ends.length;
+  const body = bodies.get(batch);
+  return body === undefined ? batch.lines.length : body.ends.length;
 }
 
 /** The header of `batch` without its tag and line feed. */
@@ -87,7 +103,7 @@ function fieldsOf(batch: EventBatch): string {
 /**
  * The batch a payload holds, or why it holds none. With `key`, a batch holds one only when
  * it carries the tag of its bytes under that key. The batch's lines stay in `payload`
- * (`EventBatch.body`) and are decoded to text only when `lines` is read.
+ * (`bodyOf()` gives their ranges) and are decoded to text only when `lines` is read.
  */
 export function decodeBatch(payload: Uint8Array, key?: LogKey): DecodedBatch {
   const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
@@ -184,17 +200,17 @@ export function decodeBatch(payload: Uint8Array, key?: LogKey): DecodedBatch {
 
 /**
  * `batch` (read back from the log) at `position`; its lines stay in their payload if they
- * are (`EventBatch.body`).
+ * are.
  */
 export function logBatchOf(position: number, batch: EventBatch): LogBatch {
-  const { body } = batch;
+  const body = bodies.get(batch);
   if (body === undefined) return { position, ...batch };
   return batchOfBody({ ...fieldsOfBatch(batch), position }, body);
 }
 
 /** `batch` with the message id `messageId`, its lines kept as they are. */
 export function withMessageId(batch: EventBatch, messageId: string): EventBatch {
-  const { body } = batch;
+  const body = bodies.get(batch);
   if (body === undefined) return { ...batch, messageId };
   return batchOfBody({ ...fieldsOfBatch(batch), messageId }, body);
 }
@@ -233,16 +249,18 @@ export function batchOfBody<F extends BatchFields & { position?: number }>(
   });
   if (fields.delimiter !== undefined) batch.delimiter = fields.delimiter;
   if (fields.messageId !== undefined) batch.messageId = fields.messageId;
-  Object.defineProperty(batch, 'body', { value: body, enumerable: false });
-  return batch as unknown as EventBatch & F;
+  const result = batch as unknown as EventBatch & F;
+  bodies.set(result, body);
+  return result;
 }
 
 /**
- * Where the lines of `batch` lie as bytes: its `body`, or for a batch built in memory its
- * lines encoded once, together.
+ * Where the lines of `batch` lie as bytes: in its payload (or the ingest's buffer) for a
+ * batch this module built, else its lines encoded once, together.
  */
 export function bodyOf(batch: EventBatch): BatchBody {
-  if (batch.body !== undefined) return batch.body;
+  const body = bodies.get(batch);
+  if (body !== undefined) return body;
   const ends = new Uint32Array(batch.lines.length);
   let end = 0;
   batch.lines.forEach((line, index) => {
@@ -268,14 +286,15 @@ function textOf(body: BatchBody): readonly string[] {
 export function encodedSize(batch: EventBatch, key?: LogKey): number {
   let size = fieldsOf(batch).length + 1;
   if (key !== undefined) size += TAG_FIELD.length + LOG_TAG_LENGTH;
-  if (batch.body !== undefined) return size + bodyBytes(batch.body).length;
+  const body = bodies.get(batch);
+  if (body !== undefined) return size + bodyBytes(body).length;
   for (const line of batch.lines) size += line.length;
   return size;
 }
 
 /** Why `batch` cannot be in the log, or `undefined` if it can. */
 export function checkBatch(batch: EventBatch): string | undefined {
-  const { body } = batch;
+  const body = bodies.get(batch);
   if (body !== undefined) {
     const invalid = checkFields(
       batch.firstSequence,

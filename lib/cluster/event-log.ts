@@ -176,7 +176,10 @@ export interface EventBatch {
    * numbers skipped over a gap have no line.
    */
   readonly lastSequence: number;
-  /** Event lines in sequence order, each with its terminator (`\n` or `\r\n`), latin1 text. */
+  /**
+   * Event lines in sequence order, each with its terminator (`\n` or `\r\n`), latin1 text. A
+   * batch read back from the log decodes them from its payload when first read.
+   */
   readonly lines: readonly string[];
   /**
    * The byte the ingest split the lines' fields on (its `delimiter`); absent: `|`. A reader
@@ -189,22 +192,6 @@ export interface EventBatch {
    * Not stored in the batch: a batch read back has none.
    */
   readonly messageId?: string;
-  /**
-   * A batch read back from the log: where its lines lie in the payload, so a reader applies
-   * them as bytes instead of decoding each (`lines` then decodes them when first asked).
-   * Not enumerable: a batch compares by its lines. Absent on a batch built in memory.
-   */
-  readonly body?: BatchBody;
-}
-
-/**
- * The lines of a batch as ranges of its payload: line `i` is `bytes[start(i), ends[i])`
- * with `start(0) = start` and `start(i) = ends[i - 1]`, its terminator included.
- */
-export interface BatchBody {
-  readonly bytes: Uint8Array;
-  readonly start: number;
-  readonly ends: Uint32Array;
 }
 
 /** A batch read back from the log. */

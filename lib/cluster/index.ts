@@ -17,7 +17,6 @@ export type { NatsSettings } from './connect.js';
 export { connectEventLog } from './connect-on-demand.js';
 export type {
   AppendResult,
-  BatchBody,
   EventBatch,
   EventLog,
   LogBatch,
