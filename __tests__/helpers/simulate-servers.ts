@@ -39,6 +39,11 @@ export type Fault =
   | { readonly kind: 'extra'; readonly at: number }
   /** Clients are registered only after `ms` ms. */
   | { readonly kind: 'late-register'; readonly ms: number }
+  /**
+   * A slow server: every line is written `ms` ms late, and the first client to identify is
+   * registered only `lateMs` ms after it did (the others at once).
+   */
+  | { readonly kind: 'slow'; readonly ms: number; readonly lateMs: number }
   /** The event source is never read. */
   | { readonly kind: 'deaf' }
   /** The event source is no longer read after `lines` event lines. */
@@ -91,6 +96,7 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
   let sent = 0;
   let strayDone = false;
   let epochs = 0;
+  let identified = 0;
 
   const later = (ms: number, run: () => void): NodeJS.Timeout => {
     const timer = setTimeout(() => {
@@ -102,7 +108,9 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
   };
 
   const write = (client: Client, line: string): void => {
-    if (client.delayedUntil > 0) client.backlog.push(line);
+    // Every line the same time late: they stay in order.
+    if (fault?.kind === 'slow') later(fault.ms, () => client.socket.write(line, 'latin1'));
+    else if (client.delayedUntil > 0) client.backlog.push(line);
     else client.socket.write(line, 'latin1');
   };
 
@@ -267,7 +275,9 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
         }
       }
       if (fault?.kind === 'late-register') later(fault.ms, () => clients.set(id, client));
-      else clients.set(id, client);
+      else if (fault?.kind === 'slow' && identified++ === 0) {
+        later(fault.lateMs, () => clients.set(id, client));
+      } else clients.set(id, client);
     });
   });
 

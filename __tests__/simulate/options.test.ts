@@ -173,13 +173,13 @@ describe('resolveSimulateOptions', () => {
     });
   });
 
-  it('spreads the clients over one worker per 16,000, or as many as given', () => {
+  it('spreads the clients over one worker per 17,000, or as many as given', () => {
     expect(resolveSimulateOptions({})).toMatchObject({ workers: 1, sourceAddresses: [] });
-    expect(resolveSimulateOptions({ concurrencyLevel: 16_000 })).toMatchObject({ workers: 1 });
-    expect(resolveSimulateOptions({ concurrencyLevel: 16_000, stalledClients: 1 })).toMatchObject({
+    expect(resolveSimulateOptions({ concurrencyLevel: 17_000 })).toMatchObject({ workers: 1 });
+    expect(resolveSimulateOptions({ concurrencyLevel: 17_000, stalledClients: 1 })).toMatchObject({
       workers: 2,
     });
-    expect(resolveSimulateOptions({ concurrencyLevel: 100_000 })).toMatchObject({ workers: 7 });
+    expect(resolveSimulateOptions({ concurrencyLevel: 100_000 })).toMatchObject({ workers: 6 });
     expect(
       resolveSimulateOptions({ workers: '3', sourceAddresses: ' 127.0.0.2, 127.0.0.3 ' }),
     ).toMatchObject({ workers: 3, sourceAddresses: ['127.0.0.2', '127.0.0.3'] });

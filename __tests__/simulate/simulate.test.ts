@@ -100,6 +100,17 @@ describe('simulate against a correct naive server', () => {
     expect(result.warmupEvents).toBeGreaterThan(2);
   });
 
+  it('sends no warm-up broadcast while the last one is still on its way to registered clients', async () => {
+    // Every line 100 ms late; one client registered only after 600 ms.
+    const result = await againstNaive({ totalEvents: 100 }, { kind: 'slow', ms: 100, lateMs: 600 });
+    expectSuccess(result);
+    const warmupMs = (result.registerSeconds as number) * 1000;
+    // Every 20 ms until the first one arrives (100 ms), then one per delivery (100 ms or more);
+    // without waiting for deliveries, one every 20 ms all along.
+    expect(result.warmupEvents).toBeLessThanOrEqual(100 / 20 + warmupMs / 100 + 2);
+    expect(result.warmupEvents).toBeGreaterThan(1);
+  });
+
   it('reports progress every logInterval', async () => {
     const progress: SimulationProgress[] = [];
     const result = await againstNaive({

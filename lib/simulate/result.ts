@@ -59,8 +59,9 @@ export interface SimulationSummary {
   /** Ms at the start of the stream left out of `latency` (`latencyWarmup`). */
   readonly latencyWarmup: number;
   /**
-   * Seconds from the start until every client (stalled ones included) was connected and had
-   * sent its id: the connect storm. Null when the run failed before.
+   * Seconds from the first connect (with `workers` > 1: once every worker process had
+   * started) until every client (stalled ones included) was connected and had sent its id:
+   * the connect storm. Null when the run failed before.
    */
   readonly connectSeconds: number | null;
   /**

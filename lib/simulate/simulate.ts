@@ -13,8 +13,8 @@
  *    would. With `waitForPorts`, a port that refuses is tried again until that many ms
  *    after the start (servers started together with the simulator may still be starting).
  * 2. Connect the event source.
- * 3. Warm up: send broadcasts 1, 2, … (one every WARMUP_INTERVAL_MS, or less often when many
- *    clients are registered: WARMUP_NOTIFICATIONS_PER_MS) until every client has
+ * 3. Warm up: send broadcasts 1, 2, … (one every WARMUP_INTERVAL_MS, or less often when a
+ *    server has many clients: WARMUP_NOTIFICATIONS_PER_MS) until every client has
  *    received one. A client that receives a broadcast was registered before the server
  *    applied it, so after the warm-up every client is known to be registered, whatever the
  *    server's timing: no guessed sleep, no handshake outside the protocol. A client that
@@ -41,7 +41,9 @@
  * With `workers` > 1 the clients run in worker processes (`WorkerPool`), each verifying
  * those whose index modulo `workers` is its shard with the same generator from the same seed;
  * this process keeps the event source, and before each write every worker is owed the write's
- * lines (`worker-messages.ts`). `sourceAddresses` spreads the clients' source addresses.
+ * lines (`worker-messages.ts`). The workers connect once every one of them has started, so
+ * the connect storm is timed from its first connect. `sourceAddresses` spreads the clients'
+ * source addresses.
  *
  * An abort signal (`SimulationControl`, Ctrl-C in the CLI) stops the run as a failure
  * (ERR_SIM_INTERRUPTED), so the result carries the partial figures.
@@ -95,10 +97,13 @@ const CONNECTS_PER_SECOND_PER_PORT = 4_000;
 /** Wait between warm-up broadcasts while some client has not received one yet, in ms... */
 const WARMUP_INTERVAL_MS = 20;
 /**
- * ...or longer, so that the warm-up owes the registered clients at most this many
- * notifications per ms: 17,000 clients registered while 2,000 still connected took every
- * broadcast every 20 ms (850,000 notifications/s), which kept the server too busy to accept
- * the rest within 20 s.
+ * ...or longer, so that the warm-up owes each server (client port) at most this many
+ * notifications per ms, counting every client (each is connected, so soon registered): 17,000
+ * clients registered while 2,000 still connected took every broadcast every 20 ms (850,000
+ * notifications/s), which kept the server too busy to accept the rest within 20 s. Counting
+ * only the clients registered so far sent broadcasts every 20 ms until the first one had
+ * reached them: 100,000 clients were owed 5-10 broadcasts at once, and the last few
+ * registered waited a second more for the next one.
  */
 const WARMUP_NOTIFICATIONS_PER_MS = 100;
 /** Wait before trying again a connection a port refused, while `waitForPorts` lasts, in ms. */
@@ -175,6 +180,8 @@ export class Simulation {
   #reports: readonly (WorkerReport | undefined)[] = [];
   // When the run started, every client was connected, and every one was registered (ms).
   #runStartedAt = 0;
+  // When the clients started connecting: at the start, or once every worker had started.
+  #connectStartedAt = 0;
   #connectedAt = 0;
   #registeredAt = 0;
   // Dropped clients not connected again yet, their pauses, and their connects under way.
@@ -256,6 +263,7 @@ export class Simulation {
     if (signal?.aborted === true) interrupt();
     signal?.addEventListener('abort', interrupt, { once: true });
     this.#runStartedAt = performance.now();
+    this.#connectStartedAt = this.#runStartedAt;
     this.#portsDeadline = this.#runStartedAt + this.#options.waitForPorts;
     this.#tick();
     const tickMs = Math.max(
@@ -267,7 +275,13 @@ export class Simulation {
     const connect =
       pool === undefined
         ? [() => this.#connectClients(), () => this.#connectStalledClients()]
-        : [() => pool.connected()];
+        : [
+            async () => {
+              await pool.started();
+              this.#connectStartedAt = performance.now();
+            },
+            () => pool.connected(),
+          ];
     const shard = this.#worker;
     const phases =
       shard === undefined
@@ -287,7 +301,15 @@ export class Simulation {
             },
             () => this.#until(() => false, this.#options.linger),
           ]
-        : [...connect, async () => shard.connected(), () => this.#until(() => shard.closeAsked)];
+        : [
+            async () => {
+              shard.ready();
+              await this.#until(() => shard.connectAsked || shard.closeAsked);
+            },
+            ...connect,
+            async () => shard.connected(),
+            () => this.#until(() => shard.closeAsked),
+          ];
     try {
       for (const phase of phases) {
         if (this.#failure !== undefined) break;
@@ -594,6 +616,11 @@ export class Simulation {
     const { timeout } = this.#options;
     const clients = pool?.clients ?? generator.clients.length;
     const registered = (): number => pool?.registered ?? generator.ledger.registered;
+    const pending = (): number => pool?.pending ?? generator.ledger.pending;
+    const interval = Math.max(
+      WARMUP_INTERVAL_MS,
+      clients / (WARMUP_NOTIFICATIONS_PER_MS * this.#options.clientPorts.length),
+    );
     const deadline = performance.now() + timeout;
     // Only when it comes before the deadline: a short `timeout` keeps its own failure.
     const silenceDeadline =
@@ -646,9 +673,12 @@ export class Simulation {
       await pool?.advance(generator.warmupSent, generator.generated, false);
       if (this.#failure !== undefined) return;
       this.#writeEvents(generator.takeOutput());
+      await this.#until(() => registered() === clients, interval);
+      // Not while the last one is still on its way to the clients registered so far: with
+      // many clients one broadcast takes seconds to deliver, and the next would only slow it.
       await this.#until(
-        () => registered() === clients,
-        Math.max(WARMUP_INTERVAL_MS, registered() / WARMUP_NOTIFICATIONS_PER_MS),
+        () => registered() === clients || pending() === 0,
+        Math.max(0, deadline - performance.now()),
       );
     }
     this.#registeredAt = performance.now();
@@ -940,7 +970,7 @@ export class Simulation {
       latency: ledger.latency.summary() ?? null,
       latencyWarmup: this.#options.latencyWarmup,
       connectSeconds:
-        this.#connectedAt === 0 ? null : (this.#connectedAt - this.#runStartedAt) / 1000,
+        this.#connectedAt === 0 ? null : (this.#connectedAt - this.#connectStartedAt) / 1000,
       registerSeconds:
         this.#registeredAt === 0 ? null : (this.#registeredAt - this.#startedAt) / 1000,
       stalledClients: this.#options.stalledClients,

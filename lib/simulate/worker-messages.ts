@@ -42,6 +42,8 @@ export type ToWorker =
       /** The worker verifies the clients whose index modulo `workers` is `shard`. */
       readonly shard: number;
     }
+  /** Every worker has started: connect the clients now, all at once. */
+  | { readonly type: 'connect' }
   | {
       readonly type: 'advance';
       /** Generate up to here: warm-up broadcasts sent, events generated after them. */
@@ -59,6 +61,8 @@ export type ToWorker =
 
 /** Worker to coordinator. */
 export type FromWorker =
+  /** Started, its generator built: it connects its clients once told (`connect`). */
+  | { readonly type: 'ready' }
   | { readonly type: 'connected' }
   | { readonly type: 'advanced'; readonly state: WorkerState }
   | { readonly type: 'state'; readonly state: WorkerState }

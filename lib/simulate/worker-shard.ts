@@ -48,6 +48,7 @@ export class WorkerShard {
   // The stream is over (`finish`), the coordinator asked to close, the last state sent, and
   // whether latency is being recorded.
   #finishing = false;
+  #connectAsked = false;
   #closeAsked = false;
   #lastState: WorkerState | undefined;
   #recording = false;
@@ -63,6 +64,11 @@ export class WorkerShard {
     return this.#role.shard;
   }
 
+  /** The coordinator said every worker has started: connect now. */
+  get connectAsked(): boolean {
+    return this.#connectAsked;
+  }
+
   /** The coordinator asked to close: the run is over. */
   get closeAsked(): boolean {
     return this.#closeAsked;
@@ -71,6 +77,10 @@ export class WorkerShard {
   /** What the coordinator says. */
   receive(message: ToWorker): void {
     switch (message.type) {
+      case 'connect':
+        this.#connectAsked = true;
+        this.#host.poke();
+        break;
       case 'advance':
         this.#advance(message.warmupSent, message.generated, message.streaming);
         break;
@@ -89,6 +99,11 @@ export class WorkerShard {
       default:
         break;
     }
+  }
+
+  /** Started: it waits for `connect`. */
+  ready(): void {
+    this.#role.send({ type: 'ready' });
   }
 
   /** Every client of the shard is connected and has sent its id. */

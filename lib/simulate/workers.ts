@@ -42,6 +42,7 @@ const NO_STATE: WorkerState = {
 interface Worker {
   readonly child: ChildProcess;
   state: WorkerState;
+  ready: boolean;
   connected: boolean;
   // Acknowledged advances, against those sent.
   acknowledged: number;
@@ -80,6 +81,15 @@ export class WorkerPool {
     for (let shard = 0; shard < options.workers; shard++) {
       this.#workers.push(this.#start(shard, workerOptions));
     }
+  }
+
+  /**
+   * Resolves once every worker has started, then tells them all to connect (or once the run
+   * failed): the storm starts at once, not staggered by the workers' start-up.
+   */
+  async started(): Promise<void> {
+    await this.#until(() => this.#workers.every((worker) => worker.ready));
+    if (!this.#failed) this.#sendAll({ type: 'connect' });
   }
 
   /** Resolves once every worker connected its clients, or the run failed. */
@@ -156,6 +166,7 @@ export class WorkerPool {
     const worker: Worker = {
       child,
       state: NO_STATE,
+      ready: false,
       connected: false,
       acknowledged: 0,
       result: undefined,
@@ -188,6 +199,9 @@ export class WorkerPool {
 
   #receive(worker: Worker, message: FromWorker): void {
     switch (message.type) {
+      case 'ready':
+        worker.ready = true;
+        break;
       case 'connected':
         worker.connected = true;
         break;

@@ -2,7 +2,7 @@
  * One run of the many-connections profiles: `clients` clients at once on one `serve`
  * (`engine: 'serve'`), or spread over `gateways` gateways of a cluster (a fresh nats-server,
  * one ingest; `engine: 'cluster'`), every one owed every broadcast of a short run. The
- * simulator spreads its clients over worker processes (one per 16,000) and over loopback
+ * simulator spreads its clients over worker processes (one per 17,000) and over loopback
  * source addresses (one per SOURCE_ADDRESS_CLIENTS clients), since every process here has
  * at most 20,000 descriptors and every source address about 28,000 ephemeral ports.
  *
