@@ -72,7 +72,7 @@ export class OutputLines {
 
   /** Registers the line `bytes[start, end)`; returns its index until the next `clear()`. */
   add(bytes: Uint8Array, start: number, end: number): number {
-    // A line kept by the reorder buffer is its own array already.
+    // A line that spanned two chunks is its own array already.
     this.#views.push(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
     this.#bytes.push(bytes);
     this.#starts.push(start);
