@@ -69,6 +69,23 @@ describe('LineStore', () => {
     expect(textOf(long)).toBe('3|P|123456|7\n');
   });
 
+  it('gives a line over 128 bytes an array of its own with blocks of the default size', () => {
+    const waiting = new Set<StoredLine>();
+    const store = new LineStore((visit) => {
+      for (const line of waiting) visit(line);
+    });
+    const shared = inChunk(`1|${'x'.repeat(125)}\n`);
+    const own = inChunk(`2|${'x'.repeat(126)}\n`);
+    for (const line of [shared, own]) {
+      waiting.add(line);
+      store.keep(line, 255);
+    }
+    expect(shared.end - shared.start).toBe(128);
+    expect(shared.bytes.length).toBeGreaterThan(128);
+    expect(own.bytes.length).toBe(129);
+    expect(textOf(own)).toBe(`2|${'x'.repeat(126)}\n`);
+  });
+
   it('compacts the waiting lines into fresh blocks, never rewriting bytes a released line holds', () => {
     const owner = new Owner(64);
     const kept: StoredLine[] = [];

@@ -7,12 +7,12 @@
  * - Bytes once written are never overwritten: a block is filled from its start and then
  *   left to the collector, never reused. So a kept range stays valid for as long as anyone
  *   holds it, as an own copy would (the fan-out reads released lines until its flush).
- * - `keep()` rewrites the line's `bytes`, `start` and `end` to its copy. A line longer than an eighth of
- *   a block gets an exact array of its own, so a block is never mostly one line, and the
- *   end of a block left empty is less than that.
+ * - `keep()` points the line's `bytes`, `start` and `end` at its copy. A line longer than
+ *   `MAX_SHARED_LINE_BYTES` (or an eighth of a block) gets an exact array of its own, so the
+ *   end of a block left empty is short, and the worst case below, per line, costs at most
+ *   about what an array of its own would.
  * - Right after each `keep()`, the blocks made since the last compaction (the only ones a
- *   waiting line can lie in) are at most 2 × the waiting bytes + 2 blocks: past
- *   that, the waiting lines (as the owner lists them) are copied into fresh blocks, and the
+ *   waiting line can lie in) are at most 2 × the waiting bytes + 2 blocks: past that, the waiting lines (as the owner lists them) are copied into fresh blocks, and the
  *   old blocks are left to the collector once nothing released still reads them. Waiting
  *   bytes only fall between two `keep()`s, so the blocks stay under 2 × the reorder bytes
  *   bound + 2 blocks. A compaction costs the waiting bytes, at most what was written or
@@ -22,8 +22,12 @@
 
 /** Bytes of one block: a few hundred lines of the usual 10-30 bytes. */
 const BLOCK_BYTES = 16 * 1024;
-/** A line longer than this share of a block gets its own array. */
-const MAX_SHARED_SHARE = 8;
+/**
+ * A longer line gets an exact array of its own (as does one longer than an eighth of a
+ * block). An array costs about 200 bytes of heap beyond its line, so for a longer line it is
+ * cheap, and the worst case of the blocks (twice the waiting bytes, below) would cost more.
+ */
+const MAX_SHARED_LINE_BYTES = 128;
 
 /** A line as a range of bytes, which `LineStore.keep()` moves. */
 export interface StoredLine {
@@ -52,7 +56,7 @@ export class LineStore {
   ) {
     this.#forEachWaiting = forEachWaiting;
     this.#blockBytes = blockBytes;
-    this.#maxSharedLine = Math.floor(blockBytes / MAX_SHARED_SHARE);
+    this.#maxSharedLine = Math.min(MAX_SHARED_LINE_BYTES, Math.floor(blockBytes / 8));
   }
 
   /** Compactions so far, for tests. */
