@@ -1,8 +1,10 @@
 import { once } from 'node:events';
 import { connect, createServer, Socket } from 'node:net';
-import { Writable } from 'node:stream';
+import { duplexPair, Writable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
+import { ClientConnection } from '../../lib/adapter/client-connection.js';
 import { OutputLines } from '../../lib/adapter/output-lines.js';
+import { waitUntil } from '../helpers/sockets.js';
 
 const bytesOf = (text: string): Buffer => Buffer.from(text, 'latin1');
 
@@ -28,11 +30,11 @@ describe('OutputLines', () => {
     const three = lines.add(chunk, 12, 18);
     const four = lines.add(spanning, 0, 4);
     const out = collector();
-    lines.write(out.stream, [three, one, four], 14);
+    lines.write(out.stream, [three, one, four], 3, 14);
     expect(out.text()).toBe('3|S|7\n1|B\n4|B\n');
     // Lines that follow each other in their bytes are copied as one range.
     const whole = collector();
-    lines.write(whole.stream, [one, two, three], 18);
+    lines.write(whole.stream, [one, two, three], 3, 18);
     expect(whole.text()).toBe(chunk.toString('latin1'));
   });
 
@@ -43,8 +45,57 @@ describe('OutputLines', () => {
     const a = lines.add(long, 0, long.length);
     const b = lines.add(short, 0, short.length);
     const out = collector();
-    lines.write(out.stream, [b, a, b], long.length + 2 * short.length);
+    lines.write(out.stream, [b, a, b], 3, long.length + 2 * short.length);
     expect(out.text()).toBe(Buffer.concat([short, long, short]).toString('latin1'));
+  });
+
+  it('writes only the first `count` indices: the rest of a reused array is stale', () => {
+    const lines = new OutputLines();
+    const chunk = bytesOf('1|B\n2|B\n');
+    const one = lines.add(chunk, 0, 4);
+    const two = lines.add(chunk, 4, 8);
+    const out = collector();
+    lines.write(out.stream, [two, one, two], 2, 8);
+    expect(out.text()).toBe('2|B\n1|B\n');
+  });
+
+  it('refills its arrays after clear() with the new lines, however many flushes reuse them', () => {
+    const lines = new OutputLines();
+    for (let flush = 0; flush < 3; flush++) {
+      const count = [5_000, 3, 20_000][flush] as number;
+      const text = Array.from({ length: count }, (_, i) => `${flush}${i}|B\n`).join('');
+      const chunk = bytesOf(text);
+      const indices: number[] = [];
+      for (let at = 0, end = 0; at < chunk.length; at = end) {
+        end = chunk.indexOf(10, at) + 1;
+        indices.push(lines.add(chunk, at, end));
+      }
+      // Every other line, so no two follow each other in the chunk.
+      const picked = indices.filter((index) => index % 2 === 0);
+      const expected = text
+        .split(/(?<=\n)/)
+        .filter((_, i) => i % 2 === 0)
+        .join('');
+      const out = collector();
+      lines.write(out.stream, picked, picked.length, expected.length);
+      expect(out.text()).toBe(expected);
+      lines.clear();
+    }
+  });
+
+  it('keeps index arrays for clients within one budget for all of them', () => {
+    const lines = new OutputLines();
+    // The budget is 256 Ki slots.
+    expect(lines.keep(0, 200_000)).toBe(true);
+    expect(lines.keep(0, 62_144)).toBe(true);
+    expect(lines.keptIndexSlots).toBe(262_144);
+    expect(lines.keep(0, 1)).toBe(false);
+    // A client growing what it keeps counts only the growth.
+    expect(lines.keep(62_144, 62_145)).toBe(false);
+    expect(lines.keep(62_144, 62_000)).toBe(true);
+    lines.releaseKept(200_000);
+    expect(lines.keptIndexSlots).toBe(62_000);
+    expect(lines.keep(0, 1)).toBe(true);
   });
 
   it('numbers lines from 0 again after clear()', () => {
@@ -54,7 +105,7 @@ describe('OutputLines', () => {
     const again = lines.add(bytesOf('2|B\n'), 0, 4);
     expect(again).toBe(0);
     const out = collector();
-    lines.write(out.stream, [again], 4);
+    lines.write(out.stream, [again], 1, 4);
     expect(out.text()).toBe('2|B\n');
   });
 
@@ -84,7 +135,7 @@ describe('OutputLines', () => {
         const text = `${flush}|B\n`.repeat(1 + (flush % 3000));
         const chunk = bytesOf(text);
         const line = lines.add(chunk, 0, chunk.length);
-        lines.write(writer, [line], chunk.length);
+        lines.write(writer, [line], 1, chunk.length);
         lines.clear();
         if (writer.writableLength > 0) queuedWrites++;
         // The output is a copy: what happens to the input afterwards is not sent.
@@ -138,10 +189,10 @@ describe('OutputLines', () => {
     const stallOne = (client: number): StalledSocket => {
       const socket = new StalledSocket();
       const text = bytesOf(`${client}|B\n`);
-      lines.write(socket, [lines.add(text, 0, text.length)], text.length);
+      lines.write(socket, [lines.add(text, 0, text.length)], 1, text.length);
       expect(socket.writableLength).toBe(text.length);
       // A slab's worth through a socket that takes it at once: the slab rolls over.
-      for (let i = 0; i < 8; i++) lines.write(fast, [fill], filler.length);
+      for (let i = 0; i < 8; i++) lines.write(fast, [fill], 1, filler.length);
       return socket;
     };
     const stalled = Array.from({ length: 40 }, (_, client) => stallOne(client));
@@ -152,5 +203,56 @@ describe('OutputLines', () => {
     // Node calls back writes that completed at once in a later tick; then slabs are carved again.
     await new Promise((resolve) => setImmediate(resolve));
     expect(carved(stallOne(40))).toBe(true);
+  });
+});
+
+describe('ClientConnection with OutputLines', () => {
+  it('refills its index array in place across flushes and gives its kept slots back when it closes', async () => {
+    const [ours, peer] = duplexPair();
+    let identified = false;
+    let closed = false;
+    const client = new ClientConnection(
+      'client#1',
+      ours,
+      {
+        clientIdentified: () => {
+          identified = true;
+        },
+        clientDrained: () => {},
+        clientHalfClosed: () => {},
+        clientReauthenticated: () => {},
+        clientClosed: () => {
+          closed = true;
+        },
+        report: () => {},
+      },
+      { maxIdLineLength: 32, identifyTimeout: 5_000, shutdownTimeout: 1_000 },
+    );
+    client.start();
+    const received: Buffer[] = [];
+    peer.on('data', (chunk: Buffer) => received.push(chunk));
+    peer.write('7\n');
+    await waitUntil(() => identified, 'the client identified');
+    const lines = new OutputLines();
+    const chunk = bytesOf('1|B\n2|B\n3|B\n');
+    let expected = '';
+    for (const count of [3, 1, 2]) {
+      for (let i = 0; i < count; i++) {
+        expect(client.enqueue(lines.add(chunk, 4 * i, 4 * i + 4), 4)).toBe(i === 0);
+      }
+      expect(client.flush(lines)).toBe(4 * count);
+      expected += chunk.toString('latin1', 0, 4 * count);
+      lines.clear();
+      // The array of the largest flush so far stays counted.
+      expect(lines.keptIndexSlots).toBeGreaterThanOrEqual(3);
+    }
+    await waitUntil(
+      () => Buffer.concat(received).toString('latin1') === expected,
+      'every flush received',
+    );
+    client.destroy();
+    await waitUntil(() => closed, 'the client closed');
+    expect(lines.keptIndexSlots).toBe(0);
+    peer.destroy();
   });
 });

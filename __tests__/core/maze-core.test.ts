@@ -229,8 +229,11 @@ describe('MazeCore: lines given as bytes', () => {
       '000002|P|0001|3\n',
       '3|P|0001|3\n',
     ]);
+    // Its copy lies in the reorder buffer's own store, not in the caller's chunk.
     const kept = released.deliveries[2]?.event;
-    expect(kept?.bytes.byteLength).toBe(line.length);
+    expect(kept?.bytes.buffer).not.toBe(chunk.buffer);
+    expect(kept?.bytes.buffer).not.toBe(record.buffer);
+    expect((kept?.end ?? 0) - (kept?.start ?? 0)).toBe(line.length);
   });
 
   it('delivers a line released at once as a range of the bytes given, without a copy', () => {

@@ -86,6 +86,20 @@ describe('Sequencer ordering', () => {
   });
 });
 
+describe('Sequencer forEachWaiting', () => {
+  it('visits every waiting item, in the ring and far ahead, and none released', () => {
+    const sequencer = new Sequencer<Item>({ capacity: 100_000 });
+    feed(sequencer, [item(3), item(2), item(5_000), item(1)]);
+    const visited: number[] = [];
+    sequencer.forEachWaiting((waiting) => visited.push(waiting.sequence));
+    expect(visited).toEqual([5_000]);
+    feed(sequencer, [item(7), item(9_000)]);
+    visited.length = 0;
+    sequencer.forEachWaiting((waiting) => visited.push(waiting.sequence));
+    expect(visited.sort((a, b) => a - b)).toEqual([7, 5_000, 9_000]);
+  });
+});
+
 describe('Sequencer advanceTo (numbers consumed elsewhere)', () => {
   it('moves the next number up without counting a skip, and never down', () => {
     const sequencer = new Sequencer<Item>();

@@ -152,7 +152,12 @@ export class ClientConnection implements LineSink, FlowClient {
   /** When its credential expires (ms since the epoch), for a client that authenticated with one that does. */
   expiresAt: number | undefined;
   /** Notifications queued since the last flush, as indices of the caller's `OutputLines`. */
-  readonly #pending: number[] = [];
+  #pending: number[] = [];
+  /** Notifications in `#pending` (its entries from there on are stale). */
+  #pendingCount = 0;
+  /** The `OutputLines` whose budget counts `#pending` as kept, and for how many slots. */
+  #keptBy: OutputLines | undefined;
+  #keptSlots = 0;
   /** Bytes of the lines in `#pending`. */
   #queuedBytes = 0;
 
@@ -220,7 +225,11 @@ export class ClientConnection implements LineSink, FlowClient {
    */
   enqueue(line: number, length: number): boolean {
     this.#queuedBytes += length;
-    return this.#pending.push(line) === 1;
+    const count = this.#pendingCount++;
+    const pending = this.#pending;
+    if (count < pending.length) pending[count] = line;
+    else pending.push(line);
+    return count === 0;
   }
 
   /**
@@ -230,21 +239,34 @@ export class ClientConnection implements LineSink, FlowClient {
   flush(lines: OutputLines): number {
     const stream = this.stream;
     const pending = this.#pending;
+    const count = this.#pendingCount;
+    this.#pendingCount = 0;
     const bytes = this.#queuedBytes;
     this.#queuedBytes = 0;
-    if (
-      pending.length === 0 ||
-      this.#state !== 'identified' ||
-      stream.destroyed ||
-      stream.writableEnded
-    ) {
-      pending.length = 0;
+    if (count === 0 || this.#state !== 'identified' || stream.destroyed || stream.writableEnded) {
       return 0;
     }
-    lines.write(stream, pending, bytes);
-    this.#notificationsSent += pending.length;
-    pending.length = 0;
+    lines.write(stream, pending, count, bytes);
+    this.#notificationsSent += count;
+    this.#keepPending(lines);
     return bytes;
+  }
+
+  // Keeps the array of indices for the next flush, refilled in place rather than regrown
+  // from empty (allocation the young generation would have to collect), as far as the
+  // budget of `lines` for all clients together allows; otherwise lets it go.
+  #keepPending(lines: OutputLines): void {
+    const slots = this.#pending.length;
+    if (slots === this.#keptSlots) return;
+    if (lines.keep(this.#keptSlots, slots)) {
+      this.#keptBy = lines;
+      this.#keptSlots = slots;
+      return;
+    }
+    lines.releaseKept(this.#keptSlots);
+    this.#keptBy = undefined;
+    this.#keptSlots = 0;
+    this.#pending = [];
   }
 
   /**
@@ -557,7 +579,11 @@ export class ClientConnection implements LineSink, FlowClient {
       clearTimeout(this.#identifyTimer);
       this.#identifyTimer = undefined;
     }
-    this.#pending.length = 0;
+    this.#pending = [];
+    this.#pendingCount = 0;
+    this.#keptBy?.releaseKept(this.#keptSlots);
+    this.#keptBy = undefined;
+    this.#keptSlots = 0;
     this.#queuedBytes = 0;
     this.#host.clientClosed(this);
   }

@@ -10,10 +10,10 @@
  *   place, unreported (the invalid line, already reported, counts as discarded). Any other
  *   second arrival of a waiting number is a duplicate.
  * - Slots (valid events, or invalid bodies) come out of `next()` strictly in order.
- * - A slot that has to wait gets its own copy of its line (just its bytes), so the reorder
- *   buffer never pins the caller's input chunks: a 20-byte line must not keep a 64 KiB chunk
- *   alive (measured on text views: 2,000 waiting lines pinned 131 MB). One released at once
- *   keeps the caller's range; a line already alone in its memory is not copied again.
+ * - An event that has to wait gets a copy of its line (just its bytes) in the `LineStore`,
+ *   so the reorder buffer never pins the caller's input chunks: a 20-byte line must not keep
+ *   a 64 KiB chunk alive (measured on text views: 2,000 waiting lines pinned 131 MB). One
+ *   released at once keeps the caller's range. A duplicate or stale line is not copied.
  * - Lines come as bytes (`offer(bytes, start, end)`, the adapter's framed input, parsed where
  *   they lie) or as text (tests, embedders: converted to bytes once).
  * - `reset()` goes back to the start number; what was waiting counts as discarded, and
@@ -22,6 +22,7 @@
 import { ErrorCode, type Problem } from '../errors.js';
 import { checkOptionValue } from '../options/option.js';
 import type { MazeEvent } from './events.js';
+import { LineStore, type StoredLine } from './line-store.js';
 import { CORE_OPTIONS } from './options.js';
 import { type InvalidEventBody, isEvent, parseEvent, parseEventBytes } from './parser.js';
 import { Sequencer } from './sequencer.js';
@@ -50,6 +51,8 @@ export interface EventSequencerOptions {
 
 export class EventSequencer {
   readonly #sequencer: Sequencer<SequenceSlot>;
+  /** The copies of the waiting events' lines. */
+  readonly #store: LineStore;
   readonly #delimiter: string;
   readonly #delimiterCode: number;
   #discarded = 0;
@@ -69,6 +72,11 @@ export class EventSequencer {
       sizeOf: sequenceSlotBytes,
       replaces: validReplacesInvalid,
     });
+    this.#store = new LineStore((visit) =>
+      this.#sequencer.forEachWaiting((slot) => {
+        if (isEvent(slot)) visit(slot as unknown as StoredLine);
+      }),
+    );
   }
 
   /**
@@ -115,8 +123,17 @@ export class EventSequencer {
       this.#discarded++;
       return [parsed];
     }
-    if (isEvent(parsed)) this.#wellFormed++;
-    return this.#accepted(parsed, this.#sequencer.offer(this.#keepable(parsed)));
+    if (!isEvent(parsed)) return this.#accepted(parsed, this.#sequencer.offer(parsed));
+    this.#wellFormed++;
+    // Whether it waits: released at once or stale, nothing keeps it.
+    const waits = parsed.sequence > this.#sequencer.nextSequence;
+    const outcome = this.#sequencer.offer(parsed);
+    const problems = this.#accepted(parsed, outcome);
+    // Accepted (taken, or a gap skipped for it): it waits, or a skip made it ready.
+    if (waits && !isDiscard(outcome)) {
+      this.#store.keep(parsed as unknown as StoredLine, this.#sequencer.pendingBytes);
+    }
+    return problems;
   }
 
   /**
@@ -160,7 +177,7 @@ export class EventSequencer {
 
   // What to report once the sequencer has answered an offer of `slot`.
   #accepted(slot: SequenceSlot, outcome: readonly Problem[]): Problem[] | undefined {
-    if (outcome.length === 1 && outcome[0]?.code !== ErrorCode.SequenceGap) {
+    if (isDiscard(outcome)) {
       this.#discarded++;
       return [...outcome];
     }
@@ -174,25 +191,11 @@ export class EventSequencer {
       ? parseEvent(line, this.#delimiter)
       : parseEventBytes(line, start, end, this.#delimiterCode);
   }
-
-  // A slot that waits gets a copy of its line: the caller's bytes are only lent (it may reuse
-  // them, and a view would keep its whole input chunk alive). A loop: a line is too short
-  // for a native copy, and the view it needs, to pay.
-  #keepable(slot: SequenceSlot): SequenceSlot {
-    // Released at once, or stale (discarded): nothing keeps it.
-    if (slot.sequence <= this.#sequencer.nextSequence || !isEvent(slot)) return slot;
-    const { bytes, start, end } = slot;
-    const own = new Uint8Array(end - start);
-    for (let at = start; at < end; at++) own[at - start] = bytes[at] as number;
-    return withBytes(slot, own);
-  }
 }
 
-// `event` with its line in `bytes` (the whole array). Every event has the parser's one
-// shape (`from` and `to` are 0 where the type has none), so the hot path sees one kind.
-function withBytes(event: MazeEvent, bytes: Uint8Array): MazeEvent {
-  const { sequence, type, from, to } = event as MazeEvent & { from: number; to: number };
-  return { sequence, type, from, to, bytes, start: 0, end: bytes.length } as MazeEvent;
+// Whether the sequencer's answer to an offer discards the item (a duplicate or stale one).
+function isDiscard(outcome: readonly Problem[]): boolean {
+  return outcome.length === 1 && outcome[0]?.code !== ErrorCode.SequenceGap;
 }
 
 // The sequencer's `replaces`: a valid event takes the number an invalid body holds.

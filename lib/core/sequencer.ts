@@ -175,6 +175,17 @@ export class Sequencer<T extends Sequenced> {
   }
 
   /**
+   * Calls `visit` with every item waiting in the buffer (not the ready queue), in no
+   * particular order. O(window + items far ahead).
+   */
+  forEachWaiting(visit: (item: T) => void): void {
+    if (this.#ringCount > 0) {
+      for (const item of this.#ring) if (item !== undefined) visit(item);
+    }
+    for (const item of this.#farAhead.values()) visit(item);
+  }
+
+  /**
    * Moves `nextSequence` up to `sequence` without counting the numbers in between as
    * skipped: someone else consumed them (the cluster's ingest, which logs only valid events).
    * Only with nothing pending, so nothing waiting is passed over; throws `ERR_INVALID_STATE`
