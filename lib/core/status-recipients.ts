@@ -21,7 +21,10 @@ import type { UserId } from './events.js';
 import type { FollowGraph } from './follow-graph.js';
 import { IdTable } from './id-table.js';
 
-/** 2^18 slots (1 MiB). */
+/**
+ * 2^18 slots (1 MiB); an entry takes one at least, so the author table stays within 2^19
+ * slots (6 MiB) even with every entry empty.
+ */
 const KEPT_SLOTS = 2 ** 18;
 /** Largest id a slot holds. */
 const MAX_KEPT_ID = 2 ** 31 - 1;
