@@ -38,6 +38,34 @@ describe('OutputLines', () => {
     expect(whole.text()).toBe(chunk.toString('latin1'));
   });
 
+  it('copies lines of every length at every offset of their bytes, in any order', () => {
+    const lines = new OutputLines();
+    // A view at an odd offset of a larger buffer, as a pooled input chunk can be.
+    const backing = Buffer.alloc(4_000);
+    for (let i = 0; i < backing.length; i++) backing[i] = (i * 7 + 3) & 255;
+    const bytes = backing.subarray(3, 3_997);
+    const indices: number[] = [];
+    const expected: Buffer[] = [];
+    let at = 0;
+    for (let length = 1; length <= 70; length++) {
+      indices.push(lines.add(bytes, at, at + length));
+      expected.push(bytes.subarray(at, at + length));
+      at += length + (length % 3);
+    }
+    const order = indices.map((_, i) => (i * 37) % indices.length);
+    const out = collector();
+    const total = expected.reduce((sum, line) => sum + line.length, 0);
+    lines.write(
+      out.stream,
+      order.map((i) => indices[i] as number),
+      order.length,
+      total,
+    );
+    expect(out.text()).toBe(
+      Buffer.concat(order.map((i) => expected[i] as Buffer)).toString('latin1'),
+    );
+  });
+
   it('copies long lines as exactly as short ones, high bytes included', () => {
     const lines = new OutputLines();
     const long = bytesOf(`${'x\u00e9'.repeat(200)}\n`);

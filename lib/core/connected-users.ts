@@ -8,6 +8,8 @@
  *   held across a change stays a valid picture of the moment it was taken.
  * - `bitset()` has the bit of every connected user with an id up to `MAX_DENSE_ID`, so
  *   membership is one array load and a status update can AND it with a follower bitset.
+ * - `version` changes whenever a user comes or goes (never for a second connection of a
+ *   user), so what was computed from the set can be kept until it does.
  * - Connection counts live in an `IdTable`, not a `Map`: the adapter bounds connections,
  *   but no V8 collection limit (2^24 entries) should depend on that bound.
  */
@@ -21,6 +23,7 @@ export class ConnectedUsers implements UserLookup {
   readonly #connections = new IdTable();
   #list: readonly UserId[] | undefined;
   #bits = new Uint32Array(0);
+  #version = 0;
 
   /** Builds a set of users with one connection each (handy in tests and tools). */
   static of(users: Iterable<UserId>): ConnectedUsers {
@@ -36,6 +39,11 @@ export class ConnectedUsers implements UserLookup {
 
   has(user: UserId): boolean {
     return user <= MAX_DENSE_ID ? hasBit(this.#bits, user) : this.#connections.get(user) !== -1;
+  }
+
+  /** Changes whenever a user comes or goes (see the invariants). */
+  get version(): number {
+    return this.#version;
   }
 
   bitset(): Uint32Array {
@@ -58,6 +66,7 @@ export class ConnectedUsers implements UserLookup {
     const count = Math.max(0, this.#connections.get(user));
     this.#connections.set(user, count + 1);
     if (count !== 0) return;
+    this.#version++;
     this.#list = undefined;
     if (user <= MAX_DENSE_ID) this.#setBit(user);
   }
@@ -73,6 +82,7 @@ export class ConnectedUsers implements UserLookup {
       return;
     }
     this.#connections.delete(user);
+    this.#version++;
     this.#list = undefined;
     if (user <= MAX_DENSE_ID) {
       this.#bits[user >>> 5] = (this.#bits[user >>> 5] as number) & ~(1 << (user & 31));

@@ -32,6 +32,7 @@ import { CORE_OPTIONS } from './options.js';
 import { isEvent, quoteBytes } from './parser.js';
 import { ResumeGap, ResumeHistory, type ResumeOutcome } from './resume-history.js';
 import { recipientsOf } from './router.js';
+import { StatusRecipients } from './status-recipients.js';
 
 /** The core's options: one field per row of `CORE_OPTIONS`, and the stream's epoch. */
 export interface MazeCoreOptions extends GivenOf<typeof CORE_OPTIONS> {
@@ -128,6 +129,8 @@ export class MazeCore {
   readonly #sequencer: EventSequencer;
   readonly #graph: FollowGraph;
   readonly #connected = new ConnectedUsers();
+  /** Status updates' recipients, kept per author between changes. */
+  readonly #statusRecipients: StatusRecipients;
   readonly #history: ResumeHistory;
   readonly #startSequence: number;
   readonly #delimiter: string;
@@ -142,6 +145,7 @@ export class MazeCore {
   constructor(options: MazeCoreOptions = {}) {
     this.#sequencer = new EventSequencer(options);
     this.#graph = new FollowGraph({ maxEdges: options.maxFollowEdges });
+    this.#statusRecipients = new StatusRecipients(this.#graph, this.#connected);
     this.#startSequence = this.#sequencer.nextSequence;
     const row = CORE_OPTIONS.resumeBytes;
     const resumeBytes = checkOptionValue(row, options.resumeBytes ?? row.default, 'resumeBytes');
@@ -164,7 +168,7 @@ export class MazeCore {
     return this.#sequencer.nextSequence - 1;
   }
 
-  /** The follow graph, for inspection. */
+  /** The follow graph, for inspection only: change it through `push()`. */
   get graph(): FollowGraph {
     return this.#graph;
   }
@@ -270,6 +274,7 @@ export class MazeCore {
     snapshot.forEachFollowee((followee, followers) => {
       for (const follower of followers) this.#graph.follow(follower, followee);
     });
+    this.#statusRecipients.clear();
     this.#sequencer.advanceTo(snapshot.lastSequence + 1);
     this.#history.restart(snapshot.lastSequence + 1);
   }
@@ -284,6 +289,7 @@ export class MazeCore {
   reset(epoch?: string): void {
     if (epoch !== undefined) this.#epoch = checkEpoch(epoch, this.#delimiter);
     this.#graph.clear();
+    this.#statusRecipients.clear();
     this.#sequencer.reset();
     this.#history.restart(this.#startSequence);
   }
@@ -343,11 +349,19 @@ export class MazeCore {
         return NO_RECIPIENTS;
       }
       changedGraph = outcome === FollowOutcome.Added;
+      if (changedGraph) this.#edgeChanged(event.from, event.to);
     } else if (event.type === EventType.Unfollow) {
       changedGraph = this.#graph.unfollow(event.from, event.to);
+      if (changedGraph) this.#edgeChanged(event.from, event.to);
     }
     this.#history.record(event, changedGraph);
     this.#applied++;
+    if (event.type === EventType.StatusUpdate) return this.#statusRecipients.of(event.from);
     return recipientsOf(event, this.#graph, this.#connected);
+  }
+
+  // Only a connected follower's edge changes what a status update of `followee` reaches.
+  #edgeChanged(follower: UserId, followee: UserId): void {
+    if (this.#connected.has(follower)) this.#statusRecipients.changed(followee);
   }
 }
