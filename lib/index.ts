@@ -41,6 +41,7 @@ export {
   type Followers,
   FollowGraph,
   type FollowGraphOptions,
+  type FollowGraphView,
   FollowOutcome,
 } from './core/follow-graph.js';
 export type { GraphSnapshot } from './core/graph-snapshot.js';

@@ -69,6 +69,16 @@ describe('MazeCore: docs/protocol.md §3 notifications', () => {
     expect(core.graph.edgeCount).toBe(0);
   });
 
+  it('hands out its follow graph to read, not to change', () => {
+    const core = coreWith([2]);
+    core.push('1|F|2|3\n');
+    // Typechecked: status updates keep recipients that only events may change.
+    // @ts-expect-error the graph is read-only through the core
+    const follow: unknown = core.graph.follow;
+    expect(typeof follow).toBe('function');
+    expect(core.graph.isFollowing(2, 3)).toBe(true);
+  });
+
   it('notifies a self-follower of its own status update', () => {
     const core = coreWith([4]);
     expect(received(core.push('1|F|4|4\n'), core.push('2|S|4\n'))).toEqual({

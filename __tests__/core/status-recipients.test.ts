@@ -68,14 +68,51 @@ describe('StatusRecipients', () => {
     expect(statusRecipients(core, '1|S|9\n')).toEqual([]);
   });
 
-  it('keeps ids beyond int32 right without keeping them', () => {
+  it('keeps an entry whose ids fit int32, and not one with a larger id, both right', () => {
     const core = new MazeCore();
-    core.connect(2 ** 40);
-    core.connect(3);
-    core.push(`1|F|${2 ** 40}|9\n`);
-    core.push('2|F|3|9\n');
-    expect(statusRecipients(core, '3|S|9\n')).toEqual([3, 2 ** 40]);
-    expect(statusRecipients(core, '4|S|9\n')).toEqual([3, 2 ** 40]);
+    const computed = jest.spyOn(core.graph, 'followersAmong');
+    for (const user of [3, 2 ** 31 - 1, 2 ** 31]) core.connect(user);
+    core.push(`1|F|${2 ** 31 - 1}|8\n`);
+    core.push('2|F|3|8\n');
+    expect(statusRecipients(core, '3|S|8\n')).toEqual([3, 2 ** 31 - 1]);
+    expect(statusRecipients(core, '4|S|8\n')).toEqual([3, 2 ** 31 - 1]);
+    expect(computed).toHaveBeenCalledTimes(1);
+    core.push(`5|F|${2 ** 31}|9\n`);
+    core.push('6|F|3|9\n');
+    expect(statusRecipients(core, '7|S|9\n')).toEqual([3, 2 ** 31]);
+    expect(statusRecipients(core, '8|S|9\n')).toEqual([3, 2 ** 31]);
+    expect(computed).toHaveBeenCalledTimes(3);
+  });
+
+  it('changes nothing for a follow the edge bound refuses', () => {
+    const core = new MazeCore({ maxFollowEdges: 1 });
+    const computed = jest.spyOn(core.graph, 'followersAmong');
+    core.connect(1);
+    core.connect(2);
+    core.push('1|F|1|9\n');
+    expect(statusRecipients(core, '2|S|9\n')).toEqual([1]);
+    const refused = core.push('3|F|2|9\n');
+    expect(refused.problems.length).toBeGreaterThan(0);
+    expect(statusRecipients(core, '4|S|9\n')).toEqual([1]);
+    expect(computed).toHaveBeenCalledTimes(1);
+  });
+
+  it('does not keep an entry too large to share the slots, nor drop the others for it', () => {
+    const many = Array.from({ length: 2 ** 15 + 1 }, (_, index) => index + 100);
+    const connected = ConnectedUsers.of([5, ...many]);
+    const graph = new FollowGraph();
+    const cache = new StatusRecipients(graph, connected);
+    graph.follow(5, 1);
+    for (const user of many) graph.follow(user, 2);
+    expect(cache.of(1)).toEqual([5]);
+    const computed = jest.spyOn(graph, 'followersAmong');
+    for (let round = 0; round < 3; round++) {
+      expect(cache.of(2)).toHaveLength(many.length);
+      expect(cache.of(1)).toEqual([5]);
+    }
+    expect(computed.mock.calls.filter(([author]) => author === 1)).toHaveLength(0);
+    expect(computed.mock.calls.filter(([author]) => author === 2)).toHaveLength(3);
+    expect(cache.usedSlots).toBe(2);
   });
 
   it('keeps at most 2^18 slots whatever the number of authors', () => {

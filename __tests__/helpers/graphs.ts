@@ -6,11 +6,11 @@
 
 import { openSnapshot } from '../../lib/cluster/snapshot-checksum.js';
 import type { SnapshotStore } from '../../lib/cluster/snapshot-store.js';
-import type { FollowGraph } from '../../lib/core/follow-graph.js';
+import type { FollowGraphView } from '../../lib/core/follow-graph.js';
 import { decodeGraphSnapshot, type GraphSnapshot } from '../../lib/core/graph-snapshot.js';
 
 /** Every edge of `graph` as sorted `followee>follower` strings. */
-export function edgesOf(graph: FollowGraph): string[] {
+export function edgesOf(graph: FollowGraphView): string[] {
   return graph
     .followees()
     .flatMap((followee) =>

@@ -65,6 +65,9 @@ const MIN_DENSE_FOLLOWERS = 16;
 const DENSE_WORDS_PER_FOLLOWER = 2;
 /** A bitset goes back to the list once it has more words than this per small-id follower. */
 const SPARSE_WORDS_PER_FOLLOWER = 8;
+/** A follow graph to read: what `MazeCore.graph` hands out, so that only events change it. */
+export type FollowGraphView = Omit<FollowGraph, 'follow' | 'unfollow' | 'clear'>;
+
 /** Largest retry mark: keeps the negative encoding in an int32. */
 const MAX_RETRY_MARK = 2 ** 30;
 

@@ -20,7 +20,7 @@
  */
 import { MAX_ID } from './constants.js';
 import type { UserId } from './events.js';
-import type { FollowGraph } from './follow-graph.js';
+import type { FollowGraphView } from './follow-graph.js';
 
 /** The version of the format written by `encodeGraphSnapshot()`. */
 const GRAPH_SNAPSHOT_VERSION = 1;
@@ -55,7 +55,7 @@ const ID_BYTES = 8;
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** The bytes of `graph` as the state after `point`. */
-export function encodeGraphSnapshot(graph: FollowGraph, point: SnapshotPoint): Uint8Array {
+export function encodeGraphSnapshot(graph: FollowGraphView, point: SnapshotPoint): Uint8Array {
   const followees = graph.followeeCount;
   const header = new TextEncoder().encode(
     `FMS${GRAPH_SNAPSHOT_VERSION} ${point.position} ${point.lastSequence} ${followees} ${graph.edgeCount} ${graph.maxEdges}\n`,

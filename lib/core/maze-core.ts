@@ -26,7 +26,7 @@ import { ConnectedUsers } from './connected-users.js';
 import { checkEpoch } from './epoch.js';
 import { EventSequencer } from './event-sequencer.js';
 import { EventType, type MazeEvent, type Sequence, type UserId } from './events.js';
-import { FollowGraph, FollowOutcome } from './follow-graph.js';
+import { FollowGraph, type FollowGraphView, FollowOutcome } from './follow-graph.js';
 import type { GraphSnapshot } from './graph-snapshot.js';
 import { CORE_OPTIONS } from './options.js';
 import { isEvent, quoteBytes } from './parser.js';
@@ -168,8 +168,8 @@ export class MazeCore {
     return this.#sequencer.nextSequence - 1;
   }
 
-  /** The follow graph, for inspection only: change it through `push()`. */
-  get graph(): FollowGraph {
+  /** The follow graph, to read: only the events `push()` applies change it. */
+  get graph(): FollowGraphView {
     return this.#graph;
   }
 
@@ -274,7 +274,6 @@ export class MazeCore {
     snapshot.forEachFollowee((followee, followers) => {
       for (const follower of followers) this.#graph.follow(follower, followee);
     });
-    this.#statusRecipients.clear();
     this.#sequencer.advanceTo(snapshot.lastSequence + 1);
     this.#history.restart(snapshot.lastSequence + 1);
   }

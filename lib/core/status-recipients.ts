@@ -6,15 +6,17 @@
  * busy time).
  *
  * Invariants:
- * - An entry is exactly `graph.followersAmong(author, connected)` as they are now: the owner
- *   calls `changed(author)` after every graph change of an edge from a connected follower
- *   to `author`, and `clear()` when the graph is cleared or restored; every entry goes when
- *   the connected users change (`ConnectedUsers.version`).
+ * - An entry holds the same users as `graph.followersAmong(author, connected)` now (in the
+ *   order they were computed in): the owner calls `changed(author)` after every graph change
+ *   of an edge from a connected follower to `author`, and `clear()` when the graph is
+ *   cleared; every entry goes when the connected users change (`ConnectedUsers.version`).
  * - Entries sit in one typed array (the length, then the ids), filled from its start and
  *   emptied at once when full, and each call hands out a fresh array: arrays kept on the
  *   JS heap survive collections, which makes V8 grow its young generation (measured: 17 MB
  *   more peak RSS), while a fresh array dies young as the computed one did.
- * - At most `KEPT_SLOTS` ids and lengths are kept, for the whole core, whatever the users.
+ * - At most `KEPT_SLOTS` ids and lengths are kept, for the whole core, whatever the users;
+ *   an entry of more than `MAX_ENTRY_IDS` ids, or with an id beyond int32, is not kept, so one
+ *   author with very many connected followers does not empty the array on every miss.
  */
 import type { ConnectedUsers } from './connected-users.js';
 import type { UserId } from './events.js';
@@ -28,6 +30,8 @@ import { IdTable } from './id-table.js';
 const KEPT_SLOTS = 2 ** 18;
 /** Largest id a slot holds. */
 const MAX_KEPT_ID = 2 ** 31 - 1;
+/** Largest entry kept: an eighth of the slots, so that at least eight entries fit. */
+const MAX_ENTRY_IDS = KEPT_SLOTS / 8;
 
 export class StatusRecipients {
   readonly #graph: FollowGraph;
@@ -66,13 +70,17 @@ export class StatusRecipients {
     }
     const found = this.#graph.followersAmong(author, this.#connected);
     const count = found.length;
-    // Ids beyond int32 are not kept (they would not fit a slot), nor are entries too large.
-    if (count + 1 > KEPT_SLOTS) return found;
-    for (let i = 0; i < count; i++) if ((found[i] as number) > MAX_KEPT_ID) return found;
+    if (count > MAX_ENTRY_IDS) return found;
     if (this.#used + count + 1 > KEPT_SLOTS) this.clear();
     const start = this.#used;
+    // Copied in one pass; an id beyond int32 (it would not fit a slot) abandons the entry
+    // before it is counted, so the slots written are free again.
+    for (let i = 0; i < count; i++) {
+      const id = found[i] as number;
+      if (id > MAX_KEPT_ID) return found;
+      slots[start + 1 + i] = id;
+    }
     slots[start] = count;
-    for (let i = 0; i < count; i++) slots[start + 1 + i] = found[i] as number;
     this.#used = start + count + 1;
     this.#at.set(author, start);
     return found;
