@@ -44,6 +44,11 @@ export type Fault =
    * registered only `lateMs` ms after it did (the others at once).
    */
   | { readonly kind: 'slow'; readonly ms: number; readonly lateMs: number }
+  /**
+   * A client starved in the warm-up: the first client to identify is sent only its first
+   * `keep` lines, and the second is registered only `lateMs` ms after it identified.
+   */
+  | { readonly kind: 'starve'; readonly keep: number; readonly lateMs: number }
   /** The event source is never read. */
   | { readonly kind: 'deaf' }
   /** The event source is no longer read after `lines` event lines. */
@@ -74,6 +79,8 @@ export interface NaiveServer {
 
 interface Client {
   readonly socket: Socket;
+  // Lines it is still sent (`starve`); Infinity for every other client.
+  keep: number;
   held: string | undefined;
   delayedUntil: number;
   backlog: string[];
@@ -109,6 +116,7 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
 
   const write = (client: Client, line: string): void => {
     // Every line the same time late: they stay in order.
+    if (client.keep-- <= 0) return;
     if (fault?.kind === 'slow') later(fault.ms, () => client.socket.write(line, 'latin1'));
     else if (client.delayedUntil > 0) client.backlog.push(line);
     else client.socket.write(line, 'latin1');
@@ -244,7 +252,14 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
       const [idField, lastField, epochField] = line.trim().split('|') as [string, string?, string?];
       const id = Number(idField);
       user = id;
-      const client: Client = { socket, held: undefined, delayedUntil: 0, backlog: [] };
+      const starved = fault?.kind === 'starve' && identified === 0;
+      const client: Client = {
+        socket,
+        keep: starved ? fault.keep : Number.POSITIVE_INFINITY,
+        held: undefined,
+        delayedUntil: 0,
+        backlog: [],
+      };
       if (!owed.has(id)) owed.set(id, []);
       const epoch =
         fault?.kind === 'epoch' && fault.fault === 'changing' ? String(++epochs) : EPOCH;
@@ -276,6 +291,8 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
       }
       if (fault?.kind === 'late-register') later(fault.ms, () => clients.set(id, client));
       else if (fault?.kind === 'slow' && identified++ === 0) {
+        later(fault.lateMs, () => clients.set(id, client));
+      } else if (fault?.kind === 'starve' && identified++ === 1) {
         later(fault.lateMs, () => clients.set(id, client));
       } else clients.set(id, client);
     });
