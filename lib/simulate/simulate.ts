@@ -288,7 +288,8 @@ export class Simulation {
         ? [() => this.#connectClients(), () => this.#connectStalledClients()]
         : [
             async () => {
-              await pool.started();
+              // Bounded by the pool's start timeout; a failure (Ctrl-C included) ends it.
+              await this.#until(() => pool.started);
               this.#connectStartedAt = performance.now();
             },
             () => pool.connected(),
@@ -817,6 +818,7 @@ export class Simulation {
     if (failure === undefined || this.#failure !== undefined) return;
     this.#failure = failure;
     this.#worker?.failed(failure);
+    this.#pool?.abandon();
     this.#finishedAt = performance.now();
     this.#wakeUp();
   }
