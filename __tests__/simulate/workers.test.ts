@@ -57,6 +57,8 @@ describe('simulate over worker processes', () => {
       p50: expect.any(Number),
       max: expect.any(Number),
     });
+    expect(spread.summary.workersStartSeconds).toBeGreaterThan(0);
+    expect(single.summary.workersStartSeconds).toBeNull();
     expect(spread.summary.connectSeconds).toEqual(expect.any(Number));
     expect(spread.summary.registerSeconds).toEqual(expect.any(Number));
     expect([...spreadServer.clientSources()].sort()).toEqual(['127.0.0.2', '127.0.0.3']);

@@ -191,8 +191,10 @@ export class Simulation {
   #reports: readonly (WorkerReport | undefined)[] = [];
   // When the run started, every client was connected, and every one was registered (ms).
   #runStartedAt = 0;
-  // When the clients started connecting: at the start, or once every worker had started.
+  // When the clients started connecting: at the start, or once every worker had started
+  // (then #workersStartedAt too).
   #connectStartedAt = 0;
+  #workersStartedAt = 0;
   #connectedAt = 0;
   #registeredAt = 0;
   // Dropped clients not connected again yet, their pauses, and their connects under way.
@@ -290,7 +292,9 @@ export class Simulation {
             async () => {
               // Bounded by the pool's start timeout; a failure (Ctrl-C included) ends it.
               await this.#until(() => pool.started);
-              this.#connectStartedAt = performance.now();
+              if (this.#failure !== undefined) return;
+              this.#workersStartedAt = performance.now();
+              this.#connectStartedAt = this.#workersStartedAt;
             },
             () => pool.connected(),
           ];
@@ -995,6 +999,8 @@ export class Simulation {
       sendRate: this.#sendRate(),
       latency: ledger.latency.summary() ?? null,
       latencyWarmup: this.#options.latencyWarmup,
+      workersStartSeconds:
+        this.#workersStartedAt === 0 ? null : (this.#workersStartedAt - this.#runStartedAt) / 1000,
       connectSeconds:
         this.#connectedAt === 0 ? null : (this.#connectedAt - this.#connectStartedAt) / 1000,
       registerSeconds:
