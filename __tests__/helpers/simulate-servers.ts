@@ -11,6 +11,7 @@
  * Every listener binds 127.0.0.1 on port 0; `close()` destroys every socket it accepted.
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { PassThrough } from 'node:stream';
 import { createMaze, type Maze } from '../../lib/adapter/maze.js';
 import { useClosing } from './closing.js';
@@ -74,6 +75,8 @@ export interface NaiveServer {
   readonly notifications: () => number;
   /** The addresses client connections came from. */
   readonly clientSources: () => ReadonlySet<string>;
+  /** When it applied each broadcast, in ms (`performance.now()`). */
+  readonly broadcastTimes: () => readonly number[];
   close(): Promise<void>;
 }
 
@@ -104,6 +107,7 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
   let strayDone = false;
   let epochs = 0;
   let identified = 0;
+  const broadcastTimes: number[] = [];
 
   const later = (ms: number, run: () => void): NodeJS.Timeout => {
     const timer = setTimeout(() => {
@@ -203,6 +207,7 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
     } else if (type === 'U') {
       followers.get(to)?.delete(from);
     } else if (type === 'B') {
+      broadcastTimes.push(performance.now());
       for (const user of [...owed.keys()]) notify(user, line, type);
     } else if (type === 'P') {
       notify(to, line, type);
@@ -305,6 +310,7 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
     clientPort,
     notifications: () => sent,
     clientSources: () => clientSources,
+    broadcastTimes: () => broadcastTimes,
     close: async () => {
       for (const timer of timers) clearTimeout(timer);
       for (const socket of sockets) socket.destroy();
