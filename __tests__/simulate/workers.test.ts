@@ -74,6 +74,25 @@ describe('simulate over worker processes', () => {
     });
   });
 
+  it('names the client a server starved in the warm-up, not those it never registered', async () => {
+    const server = await startServer({ kind: 'starve', keep: 10, lateMs: 60_000 });
+    const { code, summary } = await simulateJson(server, [
+      ...RUN,
+      '--workers',
+      '2',
+      '--timeout',
+      '1000',
+    ]);
+    expect(code).toBe(1);
+    expect(summary).toMatchObject({
+      ok: false,
+      failure: {
+        code: 'ERR_SIM_TIMEOUT',
+        context: { connection: expect.stringMatching(/^client#\d+$/), lineNumber: 11 },
+      },
+    });
+  });
+
   it('resumes dropped clients in every worker', async () => {
     const spread = await simulateJson(await startServer(), [
       ...RUN,

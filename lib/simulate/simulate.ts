@@ -21,7 +21,8 @@
  *    client is known to be registered, whatever the server's timing: no guessed sleep, no
  *    handshake outside the protocol. A client that
  *    receives none within `timeout` ms fails the run (ERR_SIM_NOT_REGISTERED), unless a
- *    registered client still waits for one (ERR_SIM_TIMEOUT, that client); when no client
+ *    registered client still waits for one (ERR_SIM_TIMEOUT, that client; with workers,
+ *    which alone know it, once its own wait ran out, at most `timeout` later); when no client
  *    at all has received one after WARMUP_SILENCE_MS, the run fails at once
  *    (ERR_SIM_NO_WARMUP: the server most likely applied these sequence numbers already).
  * 4. Stream `totalEvents` events in shuffled batches, gathered into large writes. The
@@ -638,6 +639,7 @@ export class Simulation {
       clients / (WARMUP_NOTIFICATIONS_PER_MS * this.#options.clientPorts.length),
     );
     const deliveryWait = interval * WARMUP_DELIVERY_WAIT_INTERVALS;
+    let graced = false;
     const deadline = performance.now() + timeout;
     // Only when it comes before the deadline: a short `timeout` keeps its own failure.
     const silenceDeadline =
@@ -674,6 +676,13 @@ export class Simulation {
       if (starved !== undefined) {
         this.#fail(starved.timedOut(performance.now() - starved.waitingSince));
         return;
+      }
+      if (performance.now() > deadline && pool !== undefined && pool.pending > 0 && !graced) {
+        // The same in a worker, which alone knows the client: its own wait, begun before the
+        // deadline, ends within `timeout` and fails the run.
+        graced = true;
+        await this.#until(() => false, timeout);
+        continue;
       }
       if (performance.now() > deadline && pool !== undefined) {
         this.#fail(
