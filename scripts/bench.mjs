@@ -520,8 +520,10 @@ async function runManyConnectionsProfile(options, profileDir) {
 /** What the many-connections profiles report per run, medians in their table. */
 const MANY_CONNECTIONS_FIGURES = [
   { key: 'notificationsPerSecond', label: 'notifications/s', decimals: 0 },
+  { key: 'workersStartSeconds', label: 'simulator workers start s', decimals: 2 },
   { key: 'connectSeconds', label: 'connect s', decimals: 2 },
   { key: 'registerSeconds', label: 'identify s', decimals: 2 },
+  { key: 'connectIdentifySeconds', label: 'connect + identify s', decimals: 2 },
   { key: 'idleRssMb', label: 'idle RSS MB', decimals: 1 },
   { key: 'connectedRssMb', label: 'RSS with clients MB', decimals: 1 },
   { key: 'kibPerConnection', label: 'KiB per connection', decimals: 2 },

@@ -148,6 +148,7 @@ describe('result formatting', () => {
     sendRate: 2_100,
     latency: null,
     latencyWarmup: 0,
+    workersStartSeconds: null,
     connectSeconds: 0.1,
     registerSeconds: 0.02,
     stalledClients: 0,

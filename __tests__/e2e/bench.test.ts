@@ -482,6 +482,9 @@ describeWithNats('bench --profile c100k on nats-server', () => {
       expect(run.notifications).toBe(run.expectedNotifications);
       expect(run.connectSeconds).toBeGreaterThan(0);
       expect(run.registerSeconds).toBeGreaterThan(0);
+      expect(run.connectIdentifySeconds).toBeCloseTo(run.connectSeconds + run.registerSeconds);
+      expect(run.workersStartSeconds === null || run.workersStartSeconds > 0).toBe(true);
+      expect(result.stdout).toMatch(/^\| connect \+ identify s \| [\d.,]+ \|$/m);
       expect(run.connectedRssMb).toBeGreaterThan(0);
     },
     BENCH_LIMIT_MS,

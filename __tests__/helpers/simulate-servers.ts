@@ -11,6 +11,7 @@
  * Every listener binds 127.0.0.1 on port 0; `close()` destroys every socket it accepted.
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { PassThrough } from 'node:stream';
 import { createMaze, type Maze } from '../../lib/adapter/maze.js';
 import { useClosing } from './closing.js';
@@ -44,6 +45,11 @@ export type Fault =
    * registered only `lateMs` ms after it did (the others at once).
    */
   | { readonly kind: 'slow'; readonly ms: number; readonly lateMs: number }
+  /**
+   * A client starved in the warm-up: the first client to identify is sent only its first
+   * `keep` lines, and the second is registered only `lateMs` ms after it identified.
+   */
+  | { readonly kind: 'starve'; readonly keep: number; readonly lateMs: number }
   /** The event source is never read. */
   | { readonly kind: 'deaf' }
   /** The event source is no longer read after `lines` event lines. */
@@ -69,11 +75,15 @@ export interface NaiveServer {
   readonly notifications: () => number;
   /** The addresses client connections came from. */
   readonly clientSources: () => ReadonlySet<string>;
+  /** When it applied each broadcast, in ms (`performance.now()`). */
+  readonly broadcastTimes: () => readonly number[];
   close(): Promise<void>;
 }
 
 interface Client {
   readonly socket: Socket;
+  // Lines it is still sent (`starve`); Infinity for every other client.
+  keep: number;
   held: string | undefined;
   delayedUntil: number;
   backlog: string[];
@@ -97,6 +107,7 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
   let strayDone = false;
   let epochs = 0;
   let identified = 0;
+  const broadcastTimes: number[] = [];
 
   const later = (ms: number, run: () => void): NodeJS.Timeout => {
     const timer = setTimeout(() => {
@@ -109,6 +120,7 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
 
   const write = (client: Client, line: string): void => {
     // Every line the same time late: they stay in order.
+    if (client.keep-- <= 0) return;
     if (fault?.kind === 'slow') later(fault.ms, () => client.socket.write(line, 'latin1'));
     else if (client.delayedUntil > 0) client.backlog.push(line);
     else client.socket.write(line, 'latin1');
@@ -195,6 +207,7 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
     } else if (type === 'U') {
       followers.get(to)?.delete(from);
     } else if (type === 'B') {
+      broadcastTimes.push(performance.now());
       for (const user of [...owed.keys()]) notify(user, line, type);
     } else if (type === 'P') {
       notify(to, line, type);
@@ -244,7 +257,14 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
       const [idField, lastField, epochField] = line.trim().split('|') as [string, string?, string?];
       const id = Number(idField);
       user = id;
-      const client: Client = { socket, held: undefined, delayedUntil: 0, backlog: [] };
+      const starved = fault?.kind === 'starve' && identified === 0;
+      const client: Client = {
+        socket,
+        keep: starved ? fault.keep : Number.POSITIVE_INFINITY,
+        held: undefined,
+        delayedUntil: 0,
+        backlog: [],
+      };
       if (!owed.has(id)) owed.set(id, []);
       const epoch =
         fault?.kind === 'epoch' && fault.fault === 'changing' ? String(++epochs) : EPOCH;
@@ -277,6 +297,8 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
       if (fault?.kind === 'late-register') later(fault.ms, () => clients.set(id, client));
       else if (fault?.kind === 'slow' && identified++ === 0) {
         later(fault.lateMs, () => clients.set(id, client));
+      } else if (fault?.kind === 'starve' && identified++ === 1) {
+        later(fault.lateMs, () => clients.set(id, client));
       } else clients.set(id, client);
     });
   });
@@ -288,6 +310,7 @@ export async function startNaiveServer(fault?: Fault): Promise<NaiveServer> {
     clientPort,
     notifications: () => sent,
     clientSources: () => clientSources,
+    broadcastTimes: () => broadcastTimes,
     close: async () => {
       for (const timer of timers) clearTimeout(timer);
       for (const socket of sockets) socket.destroy();

@@ -36,6 +36,9 @@ async function failureWith(
 }
 
 const CLIENT_LINE = /^client#\d+ \(user \d+\), line \d+: /;
+// The client of a `starve` fault, waiting for line `keep + 1`.
+const starved = (line: number): RegExp =>
+  new RegExp(`^client#\\d+ \\(user \\d+\\), waited more than \\d+ ms for line ${line}: `);
 
 describe('simulate fails against a faulty server', () => {
   it('that drops a notification: ERR_SIM_MISSING names the missing event', async () => {
@@ -112,6 +115,31 @@ describe('simulate fails against a faulty server', () => {
     const failure = await failureWith({ kind: 'late-register', ms: 60_000 }, { timeout: 300 });
     expect(failure.code).toBe(SimulationErrorCode.NotRegistered);
     expect(failure.message).toMatch(/received none of the \d+ warm-up broadcasts sent in 300 ms/);
+  });
+
+  it('that starves a registered client in the warm-up: ERR_SIM_TIMEOUT for it, not the client registered late', async () => {
+    // The starved client gets broadcasts 1-3 only (every 20 ms, the others registered at
+    // once); another is registered 300 ms late, after the last of them: the warm-up, still
+    // waiting for the starved one's broadcast, must send it one all the same.
+    const server = await startServer({ kind: 'starve', keep: 3, lateMs: 300 });
+    const timeout = 2_000;
+    const result = await simulate({ ...portsOf(server), ...OPTIONS, timeout });
+    if (result.ok) throw new Error('the simulator passed a server that starves a client');
+    expect(result.failure.code).toBe(SimulationErrorCode.Timeout);
+    expect(result.failure.message).toMatch(starved(4));
+    // Every client was registered, long before the warm-up's deadline (waiting for the
+    // starved client's broadcast until then, at best one more went out at the deadline).
+    expect(result.events).toBeGreaterThan(result.warmupEvents);
+    expect((result.registerSeconds as number) * 1000).toBeLessThan(timeout / 2);
+  });
+
+  it('that starves a registered client and never registers another: ERR_SIM_TIMEOUT for the starved one', async () => {
+    // Starved from broadcast 11 on (about 200 ms in), so its own wait ends after the
+    // warm-up's: the warm-up must name it.
+    const failure = await failureWith({ kind: 'starve', keep: 10, lateMs: 60_000 });
+    expect(failure.code).toBe(SimulationErrorCode.Timeout);
+    expect(failure.message).toMatch(starved(11));
+    expect(failure.context.lineNumber).toBe(11);
   });
 
   it('that never reads events: ERR_SIM_NOT_REGISTERED (no warm-up broadcast arrives)', async () => {

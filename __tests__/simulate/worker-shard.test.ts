@@ -9,7 +9,12 @@ import { resolveSimulateOptions } from '../../lib/simulate/options.js';
 import type { FromWorker } from '../../lib/simulate/worker-messages.js';
 import { WorkerShard } from '../../lib/simulate/worker-shard.js';
 
-function shard(): { shard: WorkerShard; sent: FromWorker[]; pokes: () => number } {
+function shard(): {
+  shard: WorkerShard;
+  generator: EventGenerator;
+  sent: FromWorker[];
+  pokes: () => number;
+} {
   const sent: FromWorker[] = [];
   let pokes = 0;
   const generator = new EventGenerator(
@@ -28,7 +33,7 @@ function shard(): { shard: WorkerShard; sent: FromWorker[]; pokes: () => number 
       },
     },
   );
-  return { shard: worker, sent, pokes: () => pokes };
+  return { shard: worker, generator, sent, pokes: () => pokes };
 }
 
 describe('WorkerShard', () => {
@@ -45,5 +50,23 @@ describe('WorkerShard', () => {
     // The run waits on it: woken at once.
     expect(pokes()).toBe(before + 1);
     expect(worker.closeAsked).toBe(false);
+  });
+
+  it('tells the coordinator at once when its clients owe nothing any more, not only when they received lines', () => {
+    const { shard: worker, generator, sent } = shard();
+    // Its two clients registered by broadcast 1, then owed broadcast 2.
+    generator.warmupBroadcast();
+    const first = Buffer.from('1|B\n');
+    for (const client of generator.clients) expect(client.receive(first, first.length)).toBe(true);
+    generator.warmupBroadcast();
+    worker.receive({ type: 'advance', warmupSent: 2, generated: 0, streaming: false });
+    expect(sent.at(-1)).toMatchObject({ type: 'advanced', state: { pending: 2 } });
+    worker.changed();
+    expect(sent).toHaveLength(1);
+    // Lines a gap line says are lost: nothing received, nothing owed any more.
+    generator.ledger.pending = 0;
+    worker.changed();
+    expect(sent).toHaveLength(2);
+    expect(sent.at(-1)).toMatchObject({ type: 'state', state: { pending: 0, received: 2 } });
   });
 });

@@ -57,6 +57,8 @@ describe('simulate over worker processes', () => {
       p50: expect.any(Number),
       max: expect.any(Number),
     });
+    expect(spread.summary.workersStartSeconds).toBeGreaterThan(0);
+    expect(single.summary.workersStartSeconds).toBeNull();
     expect(spread.summary.connectSeconds).toEqual(expect.any(Number));
     expect(spread.summary.registerSeconds).toEqual(expect.any(Number));
     expect([...spreadServer.clientSources()].sort()).toEqual(['127.0.0.2', '127.0.0.3']);
@@ -69,6 +71,25 @@ describe('simulate over worker processes', () => {
     expect(summary).toMatchObject({
       ok: false,
       failure: { code: 'ERR_SIM_MISSING', context: { connection: expect.any(String) } },
+    });
+  });
+
+  it('names the client a server starved in the warm-up, not those it never registered', async () => {
+    const server = await startServer({ kind: 'starve', keep: 10, lateMs: 60_000 });
+    const { code, summary } = await simulateJson(server, [
+      ...RUN,
+      '--workers',
+      '2',
+      '--timeout',
+      '1000',
+    ]);
+    expect(code).toBe(1);
+    expect(summary).toMatchObject({
+      ok: false,
+      failure: {
+        code: 'ERR_SIM_TIMEOUT',
+        context: { connection: expect.stringMatching(/^client#\d+$/), lineNumber: 11 },
+      },
     });
   });
 

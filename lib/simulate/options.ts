@@ -46,8 +46,8 @@ const MAX_WORKERS = 64;
 /**
  * Clients (stalled ones included) per worker process when `workers` is 0: room under a
  * 20,000-descriptor limit for the sockets, Node's own descriptors and a margin. No more
- * processes than that: on a 2-core machine 100,000 clients in 6 workers connected faster
- * than in 7.
+ * processes than that: on a 2-core machine 100,000 clients in 6 workers connected and
+ * identified faster than in 7 (docs/performance.md, the c100k section).
  */
 const CLIENTS_PER_WORKER = 17_000;
 const PORT_TEXT = 'a port from 1 to 65535 or a comma-separated list of distinct ones';

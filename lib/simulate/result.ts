@@ -59,6 +59,12 @@ export interface SimulationSummary {
   /** Ms at the start of the stream left out of `latency` (`latencyWarmup`). */
   readonly latencyWarmup: number;
   /**
+   * With `workers` > 1: seconds from the start of the run until every worker process had
+   * started, before the first connect (not counted in `connectSeconds`). Null without
+   * workers, or when the run failed before.
+   */
+  readonly workersStartSeconds: number | null;
+  /**
    * Seconds from the first connect (with `workers` > 1: once every worker process had
    * started) until every client (stalled ones included) was connected and had sent its id:
    * the connect storm. Null when the run failed before.

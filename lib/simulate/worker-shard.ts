@@ -8,8 +8,9 @@
  *   position (the same seed gives the same events), so its clients are owed the write's
  *   lines before they can arrive; only then is the write acknowledged (`advanced`).
  * - A change the coordinator waits for (the ledger may resume, every client registered,
- *   drained after `finish`) is sent as soon as it happens; the counters for its progress at
- *   most once per tick.
+ *   nothing owed any more, drained after `finish`) is sent as soon as it happens, whatever
+ *   made it (a line received, or lines a gap line said are lost); the counters for its
+ *   progress at most once per tick.
  */
 import { performance } from 'node:perf_hooks';
 import {
@@ -175,6 +176,8 @@ export class WorkerShard {
       last === undefined ||
       (last.mustPause && ledger.mayResume) ||
       (last.registered < clients && ledger.registered === clients) ||
+      // The warm-up's next broadcast waits for it.
+      (last.pending > 0 && ledger.pending === 0) ||
       (!last.drained && this.#drained());
     if (!changed && !(periodic && last.received !== ledger.received)) return;
     const state = this.#state();

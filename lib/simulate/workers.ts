@@ -5,6 +5,8 @@
  * `Simulation`, which asks the pool where it would ask its own ledger.
  *
  * Invariants:
+ * - No worker is told to connect before every worker has started, nor once the run failed;
+ *   a worker that has not started within WORKER_START_TIMEOUT_MS fails the run.
  * - `advance()` resolves once every live worker holds the expectations of the next write
  *   (see `worker-messages.ts`), or once the run failed.
  * - The first failure of any worker (a verification failure, or a worker that exits before
@@ -27,8 +29,23 @@ import type { FromWorker, ToWorker, WorkerOptions, WorkerState } from './worker-
 /** Longest wait for the workers' results once asked to close, in ms. */
 const CLOSE_WAIT_MS = 10_000;
 
+/**
+ * Longest wait for a worker to start (load the simulator, build its generator), in ms: 6
+ * workers started in 0.84 s together on a shared 2-core machine; one silent for this long
+ * is stuck, and the run, which waits for every worker before connecting, would wait forever.
+ */
+export const WORKER_START_TIMEOUT_MS = 30_000;
+
 /** The built worker entry, beside this module. */
 const WORKER_ENTRY = fileURLToPath(new URL('./worker.js', import.meta.url));
+
+/** How the pool starts its workers: the entry module and how long each may take. */
+export interface WorkerStart {
+  readonly entry: string;
+  readonly timeoutMs: number;
+}
+
+const WORKER_START: WorkerStart = { entry: WORKER_ENTRY, timeoutMs: WORKER_START_TIMEOUT_MS };
 
 const NO_STATE: WorkerState = {
   registered: 0,
@@ -66,6 +83,7 @@ export class WorkerPool {
   #advances = 0;
   #failed = false;
   #closing = false;
+  readonly #startTimer: NodeJS.Timeout;
   // Waits on the pool, each woken when its condition holds or the run failed.
   readonly #waiters = new Set<{ ready: () => boolean; resolve: () => void }>();
 
@@ -73,23 +91,40 @@ export class WorkerPool {
     options: ResolvedSimulateOptions,
     onChange: () => void,
     onFailure: (failure: SimulationFailure) => void,
+    start: WorkerStart = WORKER_START,
   ) {
     this.clients = options.concurrencyLevel;
     this.#onChange = onChange;
     this.#onFailure = onFailure;
     const { onProgress: _, ...workerOptions } = options;
     for (let shard = 0; shard < options.workers; shard++) {
-      this.#workers.push(this.#start(shard, workerOptions));
+      this.#workers.push(this.#start(shard, workerOptions, start.entry));
     }
+    this.#startTimer = setTimeout(() => {
+      const shard = this.#workers.findIndex((worker) => !worker.ready);
+      this.#fail(
+        simulationFailure(
+          Code.Worker,
+          `worker #${shard} did not start within ${start.timeoutMs} ms`,
+          { connection: `worker#${shard}` },
+        ),
+      );
+    }, start.timeoutMs);
   }
 
   /**
-   * Resolves once every worker has started, then tells them all to connect (or once the run
-   * failed): the storm starts at once, not staggered by the workers' start-up.
+   * Every worker has started; they were all told to connect then, at once (unless the run
+   * had failed): the storm is not staggered by the workers' start-up.
    */
-  async started(): Promise<void> {
-    await this.#until(() => this.#workers.every((worker) => worker.ready));
-    if (!this.#failed) this.#sendAll({ type: 'connect' });
+  get started(): boolean {
+    return this.#workers.every((worker) => worker.ready);
+  }
+
+  /** The run failed: no worker is told to connect any more, and every wait on it ends. */
+  abandon(): void {
+    this.#failed = true;
+    clearTimeout(this.#startTimer);
+    this.#settle();
   }
 
   /** Resolves once every worker connected its clients, or the run failed. */
@@ -140,6 +175,7 @@ export class WorkerPool {
    */
   async close(abandon: boolean): Promise<(WorkerReport | undefined)[]> {
     this.#closing = true;
+    clearTimeout(this.#startTimer);
     this.#sendAll({ type: 'close', abandon });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -161,8 +197,8 @@ export class WorkerPool {
     return this.#workers.map((worker) => worker.result);
   }
 
-  #start(shard: number, options: WorkerOptions): Worker {
-    const child = fork(WORKER_ENTRY, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  #start(shard: number, options: WorkerOptions, entry: string): Worker {
+    const child = fork(entry, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const worker: Worker = {
       child,
       state: NO_STATE,
@@ -201,6 +237,10 @@ export class WorkerPool {
     switch (message.type) {
       case 'ready':
         worker.ready = true;
+        if (this.started) {
+          clearTimeout(this.#startTimer);
+          if (!this.#failed && !this.#closing) this.#sendAll({ type: 'connect' });
+        }
         break;
       case 'connected':
         worker.connected = true;
@@ -231,6 +271,7 @@ export class WorkerPool {
     // Once closing, a worker's end is the pool's doing, not a failure.
     if (this.#failed || this.#closing) return;
     this.#failed = true;
+    clearTimeout(this.#startTimer);
     this.#onFailure(failure);
     this.#settle();
   }

@@ -193,8 +193,14 @@ export async function runManyClientsOnce({ bin, engine, gateways, load, timeoutM
       clients: summary.clients,
       expectedNotifications: summary.expectedNotifications,
       everyNotification: summary.ok && summary.notifications === summary.expectedNotifications,
+      // The simulator's own start-up, before the first connect: not the servers' doing.
+      workersStartSeconds: summary.workersStartSeconds,
       connectSeconds: summary.connectSeconds,
       registerSeconds: summary.registerSeconds,
+      connectIdentifySeconds:
+        summary.connectSeconds === null || summary.registerSeconds === null
+          ? null
+          : summary.connectSeconds + summary.registerSeconds,
       idleRssMb: sum(idleKiB) / 1024,
       connectedRssMb: connectedKiB === undefined ? null : sum(connectedKiB) / 1024,
       // Idle memory per identified connection: what the clients added to the servers' RSS.
