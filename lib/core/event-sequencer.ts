@@ -14,6 +14,7 @@
  *   so the reorder buffer never pins the caller's input chunks: a 20-byte line must not keep
  *   a 64 KiB chunk alive (measured on text views: 2,000 waiting lines pinned 131 MB). One
  *   released at once keeps the caller's range. A duplicate or stale line is not copied.
+ *   The store hears of every kept line that `next()` hands out, and of `reset()`.
  * - Lines come as bytes (`offer(bytes, start, end)`, the adapter's framed input, parsed where
  *   they lie) or as text (tests, embedders: converted to bytes once).
  * - `reset()` goes back to the start number; what was waiting counts as discarded, and
@@ -59,6 +60,12 @@ export class EventSequencer {
   #wellFormed = 0;
   // The sequencer forgets its skipped count on reset; this count must not.
   #skippedBeforeReset = 0;
+  /**
+   * The line of the current offer when the store did not keep it (released at once, or
+   * discarded): `next()` tells the store of every other event it hands out. Cleared once
+   * handed out or when `next()` runs dry, so it never holds the caller's chunk longer.
+   */
+  #unkept: SequenceSlot | undefined;
 
   /** Throws `ERR_INVALID_OPTION` for an option its row refuses. */
   constructor(options: EventSequencerOptions = {}) {
@@ -125,13 +132,15 @@ export class EventSequencer {
     }
     if (!isEvent(parsed)) return this.#accepted(parsed, this.#sequencer.offer(parsed));
     this.#wellFormed++;
+    this.#unkept = parsed;
     // Whether it waits: released at once or stale, nothing keeps it.
     const waits = parsed.sequence > this.#sequencer.nextSequence;
     const outcome = this.#sequencer.offer(parsed);
     const problems = this.#accepted(parsed, outcome);
     // Accepted (taken, or a gap skipped for it): it waits, or a skip made it ready.
     if (waits && !isDiscard(outcome)) {
-      this.#store.keep(parsed as unknown as StoredLine, this.#sequencer.pendingBytes);
+      this.#unkept = undefined;
+      this.#store.keep(parsed as unknown as StoredLine, this.#sequencer.pending);
     }
     return problems;
   }
@@ -150,6 +159,7 @@ export class EventSequencer {
       return [parsed];
     }
     if (isEvent(parsed)) this.#wellFormed++;
+    this.#unkept = parsed;
     if (parsed.sequence >= this.#sequencer.nextSequence) {
       this.#sequencer.advanceTo(parsed.sequence);
     }
@@ -166,13 +176,18 @@ export class EventSequencer {
 
   /** The slot carrying `nextSequence`, or `undefined` while it is missing. */
   next(): SequenceSlot | undefined {
-    return this.#sequencer.next();
+    const slot = this.#sequencer.next();
+    if (slot === this.#unkept || slot === undefined) this.#unkept = undefined;
+    else if (isEvent(slot)) this.#store.release(slot as unknown as StoredLine);
+    return slot;
   }
 
   reset(): void {
     this.#discarded += this.#sequencer.pending + this.#sequencer.replaced;
     this.#skippedBeforeReset += this.#sequencer.skipped;
     this.#sequencer.reset();
+    this.#store.reset();
+    this.#unkept = undefined;
   }
 
   // What to report once the sequencer has answered an offer of `slot`.
