@@ -225,6 +225,22 @@ describe('EventSequencer with the LineStore', () => {
     expect(released).toEqual(['1|B\n', '2|B\n', '3|B\n']);
   });
 
+  it('copies no line that a gap skipped in its own offer releases', () => {
+    const sequencer = new EventSequencer({ reorderCapacity: 1 });
+    const chunk = latin1Bytes('3|B\n4|B\n', 0x3f);
+    expect(sequencer.offer(chunk, 0, 4)).toBeUndefined();
+    expect(sequencer.next()).toBeUndefined();
+    // Two waiting: over the capacity, so 1..2 are skipped and both are released.
+    expect(sequencer.offer(chunk, 4, 8)?.map((p) => p.code)).toEqual(['ERR_SEQUENCE_GAP']);
+    const three = sequencer.next() as MazeEvent;
+    const four = sequencer.next() as MazeEvent;
+    expect(sequencer.next()).toBeUndefined();
+    expect(three.bytes).not.toBe(chunk);
+    expect(four.bytes).toBe(chunk);
+    chunk.fill(0x30);
+    expect(lineOf(three)).toBe('3|B\n');
+  });
+
   it('delivers every line of a shuffled stream exactly, however many wait', () => {
     const core = new MazeCore({ reorderCapacity: 100_000 });
     core.connect(7);

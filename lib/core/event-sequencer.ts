@@ -13,7 +13,8 @@
  * - An event that has to wait gets a copy of its line (just its bytes) in the `LineStore`,
  *   so the reorder buffer never pins the caller's input chunks: a 20-byte line must not keep
  *   a 64 KiB chunk alive (measured on text views: 2,000 waiting lines pinned 131 MB). One
- *   released at once keeps the caller's range. A duplicate or stale line is not copied.
+ *   released at once, or by a gap skipped in its own offer, keeps the caller's range. A
+ *   duplicate or stale line is not copied.
  *   The store hears of every kept line that `next()` hands out, and of `reset()`.
  * - Lines come as bytes (`offer(bytes, start, end)`, the adapter's framed input, parsed where
  *   they lie) or as text (tests, embedders: converted to bytes once).
@@ -137,8 +138,9 @@ export class EventSequencer {
     const waits = parsed.sequence > this.#sequencer.nextSequence;
     const outcome = this.#sequencer.offer(parsed);
     const problems = this.#accepted(parsed, outcome);
-    // Accepted (taken, or a gap skipped for it): it waits, or a skip made it ready.
-    if (waits && !isDiscard(outcome)) {
+    // Accepted and still waiting: a gap skipped for it may have made it ready, and then it
+    // is handed out in this offer, like a line released at once.
+    if (waits && !isDiscard(outcome) && parsed.sequence >= this.#sequencer.waitingFrom) {
       this.#unkept = undefined;
       this.#store.keep(parsed as unknown as StoredLine, this.#sequencer.pending);
     }

@@ -107,6 +107,11 @@ export class Sequencer<T extends Sequenced> {
       : this.#nextSequence;
   }
 
+  /** The first number neither released nor ready: items from there on wait in the buffer. */
+  get waitingFrom(): number {
+    return this.#nextSequence;
+  }
+
   /** Items accepted but not yet released. */
   get pending(): number {
     return this.#ringCount + this.#farAhead.size + this.#ready.length - this.#readyHead;
