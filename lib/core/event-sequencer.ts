@@ -81,7 +81,7 @@ export class EventSequencer {
       replaces: validReplacesInvalid,
     });
     this.#store = new LineStore((visit) =>
-      this.#sequencer.forEachWaiting((slot) => {
+      this.#sequencer.forEachPending((slot) => {
         if (isEvent(slot)) visit(slot as unknown as StoredLine);
       }),
     );

@@ -12,9 +12,10 @@
  *   `MAX_SHARED_LINE_BYTES` (or an eighth of a block) gets an exact array of its own: it
  *   costs its bytes plus an array, outside the blocks, and the end of a block left empty
  *   is short.
- * - The store counts the waiting bytes that lie in its blocks: added by a shared `keep()`,
- *   taken off by `release()` when the owner lets such a line go, counted anew at each
- *   compaction. A line released from a block of an earlier compaction was not counted.
+ * - A line waits from its `keep()` until the owner hands it out and says so with
+ *   `release()`; the owner lists every waiting line for a compaction. So every waiting line
+ *   in a block lies in one made since the last compaction, and the store counts the bytes
+ *   of those lines: added by a shared `keep()`, taken off by `release()`.
  * - Right after each `keep()`, the blocks made since the last compaction (the only ones a
  *   waiting line can lie in) hold at most 2 × the waiting bytes in blocks + 8 bytes per
  *   waiting line + 2 blocks: past that, the waiting lines (as the owner lists them) are
@@ -56,16 +57,14 @@ export class LineStore {
   #used = 0;
   /** Bytes of the blocks made since the last compaction (the current one included). */
   #written = 0;
-  /** The blocks made since the last compaction: a waiting line in a block lies in one. */
-  #current = new WeakSet<Uint8Array>();
-  /** Bytes of the waiting lines in `#current` blocks. */
+  /** Bytes of the waiting lines that lie in blocks. */
   #sharedWaiting = 0;
   #compactions = 0;
   #moved = 0;
 
   /**
-   * `forEachWaiting` lists every line kept here that still waits (a released line is never
-   * moved again; its copy stays where it is). `blockBytes`: the size of a block, in bytes.
+   * `forEachWaiting` lists every line kept here and not released yet (a released line is
+   * never moved again; its copy stays where it is). `blockBytes`: the size of a block, in bytes.
    */
   constructor(
     forEachWaiting: (visit: (line: StoredLine) => void) => void,
@@ -106,9 +105,10 @@ export class LineStore {
     if (this.#written > limit) this.#compact();
   }
 
-  /** The owner no longer lists `line` (kept here earlier) as waiting. */
+  /** The owner hands out `line` (kept here earlier): from now on it no longer lists it. */
   release(line: StoredLine): void {
-    if (this.#current.has(line.bytes)) this.#sharedWaiting -= line.end - line.start;
+    const length = line.end - line.start;
+    if (length <= this.#maxSharedLine) this.#sharedWaiting -= length;
   }
 
   /** Nothing waits any more. */
@@ -133,7 +133,6 @@ export class LineStore {
     if (block === undefined || at + length > block.length) {
       block = new Uint8Array(this.#blockBytes);
       this.#block = block;
-      this.#current.add(block);
       this.#written += block.length;
       at = 0;
     }
@@ -150,7 +149,6 @@ export class LineStore {
     this.#block = undefined;
     this.#used = 0;
     this.#written = 0;
-    this.#current = new WeakSet();
     this.#sharedWaiting = 0;
   }
 
