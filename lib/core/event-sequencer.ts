@@ -62,11 +62,12 @@ export class EventSequencer {
   // The sequencer forgets its skipped count on reset; this count must not.
   #skippedBeforeReset = 0;
   /**
-   * The line of the current offer when the store did not keep it (released at once, or
-   * discarded): `next()` tells the store of every other event it hands out. Cleared once
-   * handed out or when `next()` runs dry, so it never holds the caller's chunk longer.
+   * The number of the current offer's line when the store did not keep it (released at
+   * once, or discarded), else -1: `next()` tells the store of every other event it hands
+   * out. A number, not the event: nothing here holds the caller's chunk. Reset when `next()`
+   * hands that line out or runs dry, so no later line with the number is taken for it.
    */
-  #unkept: SequenceSlot | undefined;
+  #unkept = -1;
 
   /** Throws `ERR_INVALID_OPTION` for an option its row refuses. */
   constructor(options: EventSequencerOptions = {}) {
@@ -133,7 +134,7 @@ export class EventSequencer {
     }
     if (!isEvent(parsed)) return this.#accepted(parsed, this.#sequencer.offer(parsed));
     this.#wellFormed++;
-    this.#unkept = parsed;
+    this.#unkept = parsed.sequence;
     // Whether it waits: released at once or stale, nothing keeps it.
     const waits = parsed.sequence > this.#sequencer.nextSequence;
     const outcome = this.#sequencer.offer(parsed);
@@ -141,7 +142,7 @@ export class EventSequencer {
     // Accepted and still waiting: a gap skipped for it may have made it ready, and then it
     // is handed out in this offer, like a line released at once.
     if (waits && !isDiscard(outcome) && parsed.sequence >= this.#sequencer.waitingFrom) {
-      this.#unkept = undefined;
+      this.#unkept = -1;
       this.#store.keep(parsed as unknown as StoredLine, this.#sequencer.pending);
     }
     return problems;
@@ -161,7 +162,7 @@ export class EventSequencer {
       return [parsed];
     }
     if (isEvent(parsed)) this.#wellFormed++;
-    this.#unkept = parsed;
+    this.#unkept = parsed.sequence;
     if (parsed.sequence >= this.#sequencer.nextSequence) {
       this.#sequencer.advanceTo(parsed.sequence);
     }
@@ -179,7 +180,7 @@ export class EventSequencer {
   /** The slot carrying `nextSequence`, or `undefined` while it is missing. */
   next(): SequenceSlot | undefined {
     const slot = this.#sequencer.next();
-    if (slot === this.#unkept || slot === undefined) this.#unkept = undefined;
+    if (slot === undefined || slot.sequence === this.#unkept) this.#unkept = -1;
     else if (isEvent(slot)) this.#store.release(slot as unknown as StoredLine);
     return slot;
   }
@@ -189,7 +190,7 @@ export class EventSequencer {
     this.#skippedBeforeReset += this.#sequencer.skipped;
     this.#sequencer.reset();
     this.#store.reset();
-    this.#unkept = undefined;
+    this.#unkept = -1;
   }
 
   // What to report once the sequencer has answered an offer of `slot`.
