@@ -296,15 +296,15 @@ describe('ClientConnection with OutputLines', () => {
   it('gives back the slots of an array that a flush used less than a quarter of', async () => {
     const lines = new OutputLines();
     const { client, received, closed } = await identifiedClient('7');
-    const chunk = bytesOf(Array.from({ length: 100 }, (_, i) => `${i + 1}|B\n`).join(''));
+    const chunk = bytesOf('1|B\n');
     let expected = '';
-    for (const count of [100, 30, 24, 3]) {
-      for (let i = 0; i < count; i++) client.enqueue(lines.add(chunk, 4 * i, 4 * i + 4), 4);
+    for (const count of [5_000, 1_250, 1_249, 3]) {
+      for (let i = 0; i < count; i++) client.enqueue(lines.add(chunk, 0, 4), 4);
       client.flush(lines);
-      expected += chunk.toString('latin1', 0, 4 * count);
+      expected += '1|B\n'.repeat(count);
       lines.clear();
-      // 100 kept while a flush uses a quarter of them; after 24, the array goes.
-      expect(lines.keptIndexSlots).toBe(count >= 25 ? 100 : count === 24 ? 0 : 17);
+      // 5,000 kept while a flush uses a quarter of them; after 1,249, the array goes.
+      expect(lines.keptIndexSlots).toBe(count >= 1_250 ? 5_000 : count === 1_249 ? 0 : 17);
     }
     await received(expected);
     client.destroy();
