@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { describe, expect, it } from '@jest/globals';
 import { MAX_ID } from '../../lib/core/constants.js';
 import { lineOf } from '../../lib/core/events.js';
@@ -90,6 +91,18 @@ describe('MazeCore: docs/protocol.md §3 notifications', () => {
     const core = coreWith([1]);
     const results = ['1|B\r\n', '2|P|3|1\n', '3|B'].map((line) => core.push(line));
     expect(received(...results)).toEqual({ 1: ['1|B\r\n', '2|P|3|1\n', '3|B\n'] });
+  });
+
+  it('delivers a long waiting line pushed from a Buffer intact after the Buffer is reused', () => {
+    const core = coreWith([7]);
+    // Over 128 bytes, so it waits in an array of its own; leading zeros keep it valid.
+    const long = `2|P|${'0'.repeat(130)}1|7\n`;
+    const chunk = Buffer.from(long, 'latin1');
+    expect(core.push(chunk, 0, chunk.length).deliveries).toEqual([]);
+    chunk.fill(0x21);
+    const { deliveries } = core.push(Buffer.from('1|B\n', 'latin1'), 0, 4);
+    expect(deliveries.map(({ event }) => lineOf(event))).toEqual(['1|B\n', long]);
+    expect(deliveries[1]?.event.bytes.buffer).not.toBe(chunk.buffer);
   });
 
   it('handles user ids and sequence numbers at MAX_SAFE_INTEGER', () => {

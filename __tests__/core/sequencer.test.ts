@@ -86,17 +86,30 @@ describe('Sequencer ordering', () => {
   });
 });
 
-describe('Sequencer forEachWaiting', () => {
+describe('Sequencer forEachPending', () => {
   it('visits every waiting item, in the ring and far ahead, and none released', () => {
     const sequencer = new Sequencer<Item>({ capacity: 100_000 });
     feed(sequencer, [item(3), item(2), item(5_000), item(1)]);
     const visited: number[] = [];
-    sequencer.forEachWaiting((waiting) => visited.push(waiting.sequence));
+    sequencer.forEachPending((waiting) => visited.push(waiting.sequence));
     expect(visited).toEqual([5_000]);
     feed(sequencer, [item(7), item(9_000)]);
     visited.length = 0;
-    sequencer.forEachWaiting((waiting) => visited.push(waiting.sequence));
+    sequencer.forEachPending((waiting) => visited.push(waiting.sequence));
     expect(visited.sort((a, b) => a - b)).toEqual([7, 5_000, 9_000]);
+  });
+
+  it('visits the items a skip made ready until next() hands them out', () => {
+    const sequencer = new Sequencer<Item>({ capacity: 1 });
+    expect(sequencer.offer(item(3))).toEqual([]);
+    expect(sequencer.offer(item(4))[0]?.code).toBe(ErrorCode.SequenceGap);
+    const visited: number[] = [];
+    sequencer.forEachPending((pending) => visited.push(pending.sequence));
+    expect(visited).toEqual([3, 4]);
+    expect(sequencer.next()?.sequence).toBe(3);
+    visited.length = 0;
+    sequencer.forEachPending((pending) => visited.push(pending.sequence));
+    expect(visited).toEqual([4]);
   });
 });
 

@@ -95,6 +95,14 @@ export type ClientState = 'identifying' | 'identified' | 'closed';
  * quarter of a core (docs/protocol.md §5).
  */
 const MIN_REFRESH_INTERVAL_MS = 10_000;
+/** Slots V8 gives an array on its first push: what the budget counts for a shorter one. */
+const MIN_ARRAY_SLOTS = 17;
+/**
+ * Arrays of line indices up to this long are kept however little a flush used: flushes vary
+ * with the input chunks, and letting go of arrays over 64 brought back the allocation that
+ * grows the young generation (3 of 9 default-profile runs peaked at about 100 MB, not 80).
+ */
+const KEPT_INDEX_SLOTS_ANYWAY = 4096;
 
 /** A plain, read-only view of one client connection (for monitoring). */
 export interface ClientSummary {
@@ -244,26 +252,40 @@ export class ClientConnection implements LineSink, FlowClient {
     const bytes = this.#queuedBytes;
     this.#queuedBytes = 0;
     if (count === 0 || this.#state !== 'identified' || stream.destroyed || stream.writableEnded) {
+      // Nothing will be written to it again: what it queued may have grown its array.
+      if (count > 0) this.#dropPending();
       return 0;
     }
     lines.write(stream, pending, count, bytes);
     this.#notificationsSent += count;
-    this.#keepPending(lines);
+    this.#keepPending(lines, count);
     return bytes;
   }
 
   // Keeps the array of indices for the next flush, refilled in place rather than regrown
   // from empty (allocation the young generation would have to collect), as far as the
-  // budget of `lines` for all clients together allows; otherwise lets it go.
-  #keepPending(lines: OutputLines): void {
-    const slots = this.#pending.length;
+  // budget of `lines` for all clients together allows; otherwise lets it go. An array of
+  // more than `KEPT_INDEX_SLOTS_ANYWAY` that this flush (`count`) used less than a quarter
+  // of is let go too, so a burst does not hold its slots for good.
+  #keepPending(lines: OutputLines, count: number): void {
+    const length = this.#pending.length;
+    if (length > KEPT_INDEX_SLOTS_ANYWAY && count * 4 < length) {
+      this.#dropPending();
+      return;
+    }
+    const slots = Math.max(length, MIN_ARRAY_SLOTS);
     if (slots === this.#keptSlots) return;
     if (lines.keep(this.#keptSlots, slots)) {
       this.#keptBy = lines;
       this.#keptSlots = slots;
       return;
     }
-    lines.releaseKept(this.#keptSlots);
+    this.#dropPending();
+  }
+
+  // Lets go of the array of indices and of the slots the budget counts for it.
+  #dropPending(): void {
+    this.#keptBy?.releaseKept(this.#keptSlots);
     this.#keptBy = undefined;
     this.#keptSlots = 0;
     this.#pending = [];
@@ -579,11 +601,8 @@ export class ClientConnection implements LineSink, FlowClient {
       clearTimeout(this.#identifyTimer);
       this.#identifyTimer = undefined;
     }
-    this.#pending = [];
+    this.#dropPending();
     this.#pendingCount = 0;
-    this.#keptBy?.releaseKept(this.#keptSlots);
-    this.#keptBy = undefined;
-    this.#keptSlots = 0;
     this.#queuedBytes = 0;
     this.#host.clientClosed(this);
   }

@@ -46,7 +46,8 @@ const LOOP_COPY_BYTES = 64;
 const KEPT_LINE_SLOTS = 4096;
 /**
  * Slots of clients' arrays of line indices kept from one flush to the next, for all clients
- * together (8 bytes a slot: 2 MiB). The default profile's 100 clients keep about 80,000.
+ * together (8 bytes a slot: 2 MiB), by default. The default profile's 100 clients keep about
+ * 80,000.
  */
 const MAX_KEPT_INDEX_SLOTS = 256 * 1024;
 /** Below this, `Buffer.allocUnsafe()` carves from Node's shared pool, which a queued piece would pin. */
@@ -98,6 +99,12 @@ export class OutputLines {
   readonly #slabs = { held: 0 };
   /** Whether a socket queued a piece of the current slab: then it is never reused. */
   #slabQueued = false;
+  readonly #maxKeptIndexSlots: number;
+
+  /** `maxKeptIndexSlots`: the budget of `keep()`, for all clients together. */
+  constructor(maxKeptIndexSlots = MAX_KEPT_INDEX_SLOTS) {
+    this.#maxKeptIndexSlots = maxKeptIndexSlots;
+  }
 
   /** Registers the line `bytes[start, end)`; returns its index until the next `clear()`. */
   add(bytes: Uint8Array, start: number, end: number): number {
@@ -125,12 +132,12 @@ export class OutputLines {
 
   /**
    * Whether a client may keep its array of `slots` line indices for its next flush, having
-   * kept `kept` slots until now: within `MAX_KEPT_INDEX_SLOTS` for all clients together.
+   * kept `kept` slots until now: within the budget for all clients together.
    * When it may, they are counted; a client lets go of what it keeps with `releaseKept()`.
    */
   keep(kept: number, slots: number): boolean {
     const total = this.#keptIndexSlots - kept + slots;
-    if (total > MAX_KEPT_INDEX_SLOTS) return false;
+    if (total > this.#maxKeptIndexSlots) return false;
     this.#keptIndexSlots = total;
     return true;
   }
@@ -140,7 +147,7 @@ export class OutputLines {
     this.#keptIndexSlots -= kept;
   }
 
-  /** Slots of index arrays clients keep (at most `MAX_KEPT_INDEX_SLOTS`), for tests. */
+  /** Slots of index arrays clients keep (within the budget), for tests. */
   get keptIndexSlots(): number {
     return this.#keptIndexSlots;
   }

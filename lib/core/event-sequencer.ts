@@ -13,7 +13,9 @@
  * - An event that has to wait gets a copy of its line (just its bytes) in the `LineStore`,
  *   so the reorder buffer never pins the caller's input chunks: a 20-byte line must not keep
  *   a 64 KiB chunk alive (measured on text views: 2,000 waiting lines pinned 131 MB). One
- *   released at once keeps the caller's range. A duplicate or stale line is not copied.
+ *   released at once, or by a gap skipped in its own offer, keeps the caller's range. A
+ *   duplicate or stale line is not copied.
+ *   The store hears of every kept line that `next()` hands out, and of `reset()`.
  * - Lines come as bytes (`offer(bytes, start, end)`, the adapter's framed input, parsed where
  *   they lie) or as text (tests, embedders: converted to bytes once).
  * - `reset()` goes back to the start number; what was waiting counts as discarded, and
@@ -59,6 +61,13 @@ export class EventSequencer {
   #wellFormed = 0;
   // The sequencer forgets its skipped count on reset; this count must not.
   #skippedBeforeReset = 0;
+  /**
+   * The number of the current offer's line when the store did not keep it (released at
+   * once, or discarded), else -1: `next()` tells the store of every other event it hands
+   * out. A number, not the event: nothing here holds the caller's chunk. Reset when `next()`
+   * hands that line out or runs dry, so no later line with the number is taken for it.
+   */
+  #unkept = -1;
 
   /** Throws `ERR_INVALID_OPTION` for an option its row refuses. */
   constructor(options: EventSequencerOptions = {}) {
@@ -73,7 +82,7 @@ export class EventSequencer {
       replaces: validReplacesInvalid,
     });
     this.#store = new LineStore((visit) =>
-      this.#sequencer.forEachWaiting((slot) => {
+      this.#sequencer.forEachPending((slot) => {
         if (isEvent(slot)) visit(slot as unknown as StoredLine);
       }),
     );
@@ -125,13 +134,16 @@ export class EventSequencer {
     }
     if (!isEvent(parsed)) return this.#accepted(parsed, this.#sequencer.offer(parsed));
     this.#wellFormed++;
+    this.#unkept = parsed.sequence;
     // Whether it waits: released at once or stale, nothing keeps it.
     const waits = parsed.sequence > this.#sequencer.nextSequence;
     const outcome = this.#sequencer.offer(parsed);
     const problems = this.#accepted(parsed, outcome);
-    // Accepted (taken, or a gap skipped for it): it waits, or a skip made it ready.
-    if (waits && !isDiscard(outcome)) {
-      this.#store.keep(parsed as unknown as StoredLine, this.#sequencer.pendingBytes);
+    // Accepted and still waiting: a gap skipped for it may have made it ready, and then it
+    // is handed out in this offer, like a line released at once.
+    if (waits && !isDiscard(outcome) && parsed.sequence >= this.#sequencer.waitingFrom) {
+      this.#unkept = -1;
+      this.#store.keep(parsed as unknown as StoredLine, this.#sequencer.pending);
     }
     return problems;
   }
@@ -150,6 +162,7 @@ export class EventSequencer {
       return [parsed];
     }
     if (isEvent(parsed)) this.#wellFormed++;
+    this.#unkept = parsed.sequence;
     if (parsed.sequence >= this.#sequencer.nextSequence) {
       this.#sequencer.advanceTo(parsed.sequence);
     }
@@ -166,13 +179,18 @@ export class EventSequencer {
 
   /** The slot carrying `nextSequence`, or `undefined` while it is missing. */
   next(): SequenceSlot | undefined {
-    return this.#sequencer.next();
+    const slot = this.#sequencer.next();
+    if (slot === undefined || slot.sequence === this.#unkept) this.#unkept = -1;
+    else if (isEvent(slot)) this.#store.release(slot as unknown as StoredLine);
+    return slot;
   }
 
   reset(): void {
     this.#discarded += this.#sequencer.pending + this.#sequencer.replaced;
     this.#skippedBeforeReset += this.#sequencer.skipped;
     this.#sequencer.reset();
+    this.#store.reset();
+    this.#unkept = -1;
   }
 
   // What to report once the sequencer has answered an offer of `slot`.

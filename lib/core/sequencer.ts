@@ -107,6 +107,11 @@ export class Sequencer<T extends Sequenced> {
       : this.#nextSequence;
   }
 
+  /** The first number neither released nor ready: items from there on wait in the buffer. */
+  get waitingFrom(): number {
+    return this.#nextSequence;
+  }
+
   /** Items accepted but not yet released. */
   get pending(): number {
     return this.#ringCount + this.#farAhead.size + this.#ready.length - this.#readyHead;
@@ -175,14 +180,15 @@ export class Sequencer<T extends Sequenced> {
   }
 
   /**
-   * Calls `visit` with every item waiting in the buffer (not the ready queue), in no
-   * particular order. O(window + items far ahead).
+   * Calls `visit` with every pending item: waiting in the buffer, or ready and not yet handed
+   * out by `next()`; in no particular order. O(window + items far ahead + items ready).
    */
-  forEachWaiting(visit: (item: T) => void): void {
+  forEachPending(visit: (item: T) => void): void {
     if (this.#ringCount > 0) {
       for (const item of this.#ring) if (item !== undefined) visit(item);
     }
     for (const item of this.#farAhead.values()) visit(item);
+    for (let i = this.#readyHead; i < this.#ready.length; i++) visit(this.#ready[i] as T);
   }
 
   /**
