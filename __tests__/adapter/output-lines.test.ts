@@ -66,6 +66,39 @@ describe('OutputLines', () => {
     );
   });
 
+  it('copies lines interleaved from three buffers right, with a view per switch of two', () => {
+    const lines = new OutputLines();
+    const buffers = ['a', 'b', 'c'].map((letter) => bytesOf(`${letter.repeat(7)}\n`.repeat(40)));
+    // Two buffers alternating (the input chunk and a block of waiting lines), then a third.
+    const pattern = [0, 1, 0, 1, 0, 0, 1, 1, 0, 1, 2, 0, 2, 1, 2, 2, 0];
+    const real = globalThis.DataView;
+    type ViewConstructor = new (
+      buffer: ArrayBuffer,
+      byteOffset?: number,
+      length?: number,
+    ) => DataView;
+    let views = 0;
+    class CountedView extends (real as ViewConstructor) {
+      constructor(buffer: ArrayBuffer, byteOffset?: number, byteLength?: number) {
+        super(buffer, byteOffset, byteLength);
+        views++;
+      }
+    }
+    Reflect.set(globalThis, 'DataView', CountedView);
+    let indices: number[];
+    try {
+      indices = pattern.map((which, i) => lines.add(buffers[which] as Buffer, i * 8, i * 8 + 8));
+    } finally {
+      Reflect.set(globalThis, 'DataView', real);
+    }
+    // a and b once each while they alternate; then c, a, b, a again as each comes back
+    // after two others (a view per line switch would be 14).
+    expect(views).toBe(6);
+    const out = collector();
+    lines.write(out.stream, indices, indices.length, indices.length * 8);
+    expect(out.text()).toBe(pattern.map((which) => `${'abc'[which]?.repeat(7)}\n`).join(''));
+  });
+
   it('copies long lines as exactly as short ones, high bytes included', () => {
     const lines = new OutputLines();
     const long = bytesOf(`${'x\u00e9'.repeat(200)}\n`);

@@ -11,8 +11,8 @@
  * - `write()` copies a client's lines, in its order, into one buffer of exactly their
  *   length and writes it: one `write()` per client per flush. Lines that follow each other
  *   in the same bytes are copied as one range. A short range is copied by a loop, four
- *   bytes at a time through a `DataView` of its bytes (one per distinct bytes, not per
- *   line), a long one by a native `set()` of a view; no view is made per line: a view is a
+ *   bytes at a time through a `DataView` of its bytes (made when its bytes differ from the
+ *   last two lines' bytes, not per line), a long one by a native `set()` of a view; no view is made per line: a view is a
  *   heap object that lives until the flush, and those objects were most of what each
  *   young-generation collection had to keep (measured: the young generation then stays
  *   smaller, and the loop costs the same as a native copy on lines of 10-30 bytes).
@@ -84,11 +84,19 @@ function viewOf(bytes: Uint8Array): DataView {
 
 export class OutputLines {
   readonly #bytes: Uint8Array[] = [];
-  /** A view of each line's bytes: copies go four bytes at a time (measured: ~20% faster). */
+  /**
+   * A view of each line's bytes: copies go four bytes at a time (measured: about 4% less
+   * server CPU on the bench's default profile than a byte loop).
+   */
   readonly #views: DataView[] = [];
-  /** The bytes of the last line added and their view: lines come a chunk at a time. */
+  /**
+   * The bytes of the last two distinct lines added and their views: lines come from the
+   * input chunk, interleaved with lines released from the reorder buffer's blocks.
+   */
   #lastBytes: Uint8Array = EMPTY;
   #lastView: DataView = EMPTY_VIEW;
+  #otherBytes: Uint8Array = EMPTY;
+  #otherView: DataView = EMPTY_VIEW;
   readonly #starts: number[] = [];
   readonly #ends: number[] = [];
   /** Lines registered since the last `clear()`: the arrays' entries from there on are stale. */
@@ -110,8 +118,11 @@ export class OutputLines {
   add(bytes: Uint8Array, start: number, end: number): number {
     const line = this.#count++;
     if (bytes !== this.#lastBytes) {
+      const view = bytes === this.#otherBytes ? this.#otherView : viewOf(bytes);
+      this.#otherBytes = this.#lastBytes;
+      this.#otherView = this.#lastView;
       this.#lastBytes = bytes;
-      this.#lastView = viewOf(bytes);
+      this.#lastView = view;
     }
     if (line < this.#ends.length) {
       this.#bytes[line] = bytes;
@@ -169,6 +180,8 @@ export class OutputLines {
     }
     this.#lastBytes = EMPTY;
     this.#lastView = EMPTY_VIEW;
+    this.#otherBytes = EMPTY;
+    this.#otherView = EMPTY_VIEW;
   }
 
   /**
