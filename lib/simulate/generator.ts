@@ -7,8 +7,9 @@
  *   seed alone. Warm-up broadcasts take the first sequence numbers; how many there are
  *   depends on how fast the server registers clients, and only shifts the numbers after.
  * - Events are generated in sequence order and applied to the model at once: every
- *   notification a connected client is owed is handed to its `ClientStream` before the
- *   event is written, so a notification can never arrive before it is expected.
+ *   notification a connected client is owed is handed to its `ClientStream` (a broadcast to
+ *   the `BroadcastLog` all of them read) before the event is written, so a notification can
+ *   never arrive before it is expected.
  * - The model only tracks what can notify a connected client: for each user, the set of
  *   connected clients that follow it (a bitset). Follows by users without a client change
  *   no notification and are not stored, so memory is bounded by users x clients bits.
@@ -20,6 +21,7 @@
  *   verify per second.
  */
 
+import { BroadcastLog } from './broadcast-log.js';
 import { ClientStream, Ledger, type StreamContext } from './client-stream.js';
 import { EVENT_WRITE_SIZE } from './constants.js';
 import { MAX_DECIMAL_DIGITS, writeDecimal } from './decimal.js';
@@ -57,6 +59,7 @@ export interface GeneratorLimits {
 
 export class EventGenerator implements StreamContext {
   readonly ledger: Ledger;
+  readonly broadcasts: BroadcastLog;
   /** One stream per connected client this process verifies, in connection order. */
   readonly clients: readonly ClientStream[];
   // By client index: the stream, or undefined for a client verified elsewhere.
@@ -103,6 +106,7 @@ export class EventGenerator implements StreamContext {
 
   constructor(options: ResolvedSimulateOptions, limits: GeneratorLimits) {
     this.ledger = new Ledger(limits.perClientLimit, limits.totalLimit);
+    this.broadcasts = new BroadcastLog(limits.perClientLimit);
     this.#totalEvents = options.totalEvents;
     this.#numberOfUsers = options.numberOfUsers;
     this.#maxBatch = options.maxEventSourceBatchSize;
@@ -313,9 +317,9 @@ export class EventGenerator implements StreamContext {
     const line = this.#lines;
     const end = this.#writeTerminator(line, at);
     this.#remember(sequence, BROADCAST, 0, 0);
-    const hash = hashBytes(line, start, end);
-    const clients = this.clients;
-    for (let i = 0; i < clients.length; i++) clients[i]?.expect(sequence, hash);
+    // Owed once for every client: each reads it from the log.
+    const ledger = this.ledger;
+    this.broadcasts.owe(sequence, hashBytes(line, start, end), ledger.clock, ledger);
     return end;
   }
 
