@@ -4,17 +4,13 @@
  * sequence order; the socket layer hands every received chunk to `receive()`.
  *
  * Invariants:
- * - The expected lines wait as (sequence number, line hash) pairs (the write to the event
- *   source that carried a line, for its latency, follows from its number:
- *   `LatencyRecorder.batchOf`) in two places: the lines owed to this client alone in its
- *   own ring, the stream's broadcasts in the `BroadcastLog` every stream of the generator
- *   reads with a cursor of its own (a broadcast is owed once, not once per client). The
- *   line owed next is whichever head has the lower number. Nothing else is kept per line,
- *   and the generator pauses while a client owes more than its limit, both together (see
+ * - The expected lines wait in a ring of (sequence number, line hash) pairs (the write to
+ *   the event source that carried a line, for its latency, follows from its number:
+ *   `LatencyRecorder.batchOf`): nothing else is kept per line, and the generator pauses while a ring is over its limit (see
  *   `Ledger`), so memory is bounded however long the stream is.
  * - Every received line is checked the moment its LF arrives: it must carry the sequence
- *   number owed next and hash to the same FNV-1a value (so the same bytes, terminator
- *   included). The first mismatch stops the stream with a failure that names
+ *   number at the head of the ring and hash to the same FNV-1a value (so the same bytes,
+ *   terminator included). The first mismatch stops the stream with a failure that names
  *   the line; nothing after it is judged.
  * - The receive path is a byte loop over the chunk: no string is built for a good line.
  *   Latency is recorded once per run of matched lines of one batch in a chunk, read at the
@@ -27,20 +23,17 @@
  *   §12), the same epoch each time: another would mean the server's stream started again
  *   during the run (`ERR_SIM_EPOCH`). LAST is the number the connection's notifications
  *   start after.
- * - A dropped connection (`dropped()`) loses the line it was receiving; the ring and the
- *   broadcasts after the cursor stay owed, and the next connection identifies as
- *   `USERID|LASTSEQ|EPOCH` (`resumePart()`), LASTSEQ the greater of the number of the last
- *   line received whole and its latest epoch line's LAST: a connection that received nothing
- *   resumes where its notifications would have started. After its epoch line, its stream
- *   must go on with the line owed next exactly, unless its next line is
- *   `!GAP|REASON|NEXT`: then the lines numbered below NEXT are no longer owed (from both),
- *   and after `!GAP|ahead|…` lines numbered up to LASTSEQ are repeats, ignored until a line
- *   above LASTSEQ arrives. Expected and received digests then leave the skipped lines out:
- *   what was received, then what is still owed. LAST must be LASTSEQ, unless a gap line
- *   follows whose NEXT is LAST + 1 (`ERR_SIM_EPOCH`).
+ * - A dropped connection (`dropped()`) loses the line it was receiving; the ring stays
+ *   owed, and the next connection identifies as `USERID|LASTSEQ|EPOCH` (`resumePart()`),
+ *   LASTSEQ the greater of the number of the last line received whole and its latest epoch
+ *   line's LAST: a connection that received nothing resumes where its notifications would
+ *   have started. After its epoch line, its stream must go on with the ring's head
+ *   exactly, unless its next line is `!GAP|REASON|NEXT`: then the lines numbered below NEXT
+ *   are no longer owed, and after `!GAP|ahead|…` lines numbered up to LASTSEQ are repeats,
+ *   ignored until a line above LASTSEQ arrives. Expected and received digests then leave the
+ *   skipped lines out: what was received, then the ring. LAST must be LASTSEQ, unless a gap
+ *   line follows whose NEXT is LAST + 1 (`ERR_SIM_EPOCH`).
  */
-
-import { BroadcastLog, type BroadcastReader } from './broadcast-log.js';
 import {
   SimulationErrorCode as Code,
   type SimulationErrorCode,
@@ -147,17 +140,21 @@ export interface StreamContext {
   readonly delimiterByte: number;
   /** The line event `sequence` was sent as (terminator included), if still remembered. */
   lineOf(sequence: number): string | undefined;
-  /** The stream's broadcasts, owed to every client stream of the context; one of its own when absent. */
-  readonly broadcasts?: BroadcastLog;
 }
 
-export class ClientStream implements BroadcastReader {
+export class ClientStream {
   /** Lines received (and accepted). */
   lines = 0;
+  /** Lines this client was owed so far. */
+  expectedLines = 0;
   /** Set once the client received a warm-up broadcast. */
   registered = false;
+  /** The ledger clock when the client last received a line or became owed one. */
+  waitingSince = 0;
   /** Why the stream stopped, once `receive()` returned false. */
   failure: SimulationFailure | undefined;
+  /** Digest of the lines owed, in order. */
+  expectedDigest = FNV_OFFSET;
   /** Digest of the lines received, in order. */
   receivedDigest = FNV_OFFSET;
   /**
@@ -175,18 +172,6 @@ export class ClientStream implements BroadcastReader {
   #head = 0;
   #length = 0;
   #overLimit = false;
-  // The shared broadcasts: the next one this client expects, and where its count of owed
-  // broadcasts starts (`expectedLines`).
-  readonly #log: BroadcastLog;
-  #cursor: number;
-  #broadcastBase: number;
-  // Lines owed from the own ring so far, plus the registering line (`expectedLines`).
-  #expectedOwn = 0;
-  // Set when the client last received a line or became owed one from its own ring; a
-  // broadcast owed when nothing was, from the log (`waitingSince`).
-  #waitingSince = 0;
-  // Broadcasts from this index on may have started a wait (before it, a gap skipped lines).
-  #waitFrom = 0;
 
   // The line being received, carried across chunks.
   #lineHash = FNV_OFFSET;
@@ -225,65 +210,6 @@ export class ClientStream implements BroadcastReader {
   ) {
     this.#latency = context.ledger.latency;
     this.#delimiterByte = context.delimiterByte;
-    this.#log = context.broadcasts ?? new BroadcastLog(context.ledger.perClientLimit);
-    this.#cursor = this.#log.end;
-    this.#broadcastBase = this.#cursor;
-    this.#waitFrom = this.#cursor;
-    this.#log.add(this);
-  }
-
-  /** The next broadcast of the shared log this client expects. */
-  get broadcastCursor(): number {
-    return this.#cursor;
-  }
-
-  /** Lines this client was owed so far. */
-  get expectedLines(): number {
-    return this.#expectedOwn + this.#log.end - this.#broadcastBase;
-  }
-
-  /**
-   * Digest of the lines owed, in order: those received (each matched an owed line, or was
-   * the registering one, owed as received), then those still owed.
-   */
-  get expectedDigest(): number {
-    let digest = this.receivedDigest;
-    const log = this.#log;
-    let head = this.#head;
-    let left = this.#length;
-    for (let cursor = this.#cursor; left > 0 || cursor < log.end; ) {
-      const own = left > 0 ? (this.#sequences[head] as number) : Number.POSITIVE_INFINITY;
-      if (cursor < log.end && (log.sequences[cursor & log.mask] as number) < own) {
-        digest = foldDigest(digest, log.hashes[cursor & log.mask] as number);
-        cursor++;
-      } else {
-        digest = foldDigest(digest, this.#hashes[head] as number);
-        head = (head + 1) & this.#mask;
-        left--;
-      }
-    }
-    return digest;
-  }
-
-  /** The ledger clock when the client last received a line or became owed one. */
-  get waitingSince(): number {
-    return this.#waitingAt(this.#cursor, this.#head, this.#length);
-  }
-
-  // `waitingSince` when the log's cursor and the ring stood at `cursor`, `head`, `length`.
-  #waitingAt(cursor: number, head: number, length: number): number {
-    const log = this.#log;
-    // A broadcast at the head that was owed after the last receive found nothing owed: the
-    // wait started with it.
-    if (
-      cursor >= this.#waitFrom &&
-      cursor < log.end &&
-      (length === 0 ||
-        (log.sequences[cursor & log.mask] as number) < (this.#sequences[head] as number))
-    ) {
-      return Math.max(this.#waitingSince, log.owedAt[cursor & log.mask] as number);
-    }
-    return this.#waitingSince;
   }
 
   /** `client#3 (user 517)` */
@@ -293,17 +219,12 @@ export class ClientStream implements BroadcastReader {
 
   /** Expected lines not received yet. */
   get pending(): number {
-    return this.#length + this.#log.end - this.#cursor;
+    return this.#length;
   }
 
   /** The sequence number the client is waiting for, or 0. */
   get nextExpected(): number {
-    const log = this.#log;
-    const broadcast =
-      this.#cursor < log.end ? (log.sequences[this.#cursor & log.mask] as number) : 0;
-    if (this.#length === 0) return broadcast;
-    const own = this.#sequences[this.#head] as number;
-    return broadcast !== 0 && broadcast < own ? broadcast : own;
+    return this.#length === 0 ? 0 : (this.#sequences[this.#head] as number);
   }
 
   /** The client is owed the line of event `sequence`, whose FNV-1a hash is `lineHash`. */
@@ -315,30 +236,20 @@ export class ClientStream implements BroadcastReader {
     this.#hashes[at] = lineHash;
     const ledger = this.context.ledger;
     this.#length = length + 1;
-    this.#expectedOwn++;
+    this.expectedLines++;
+    this.expectedDigest = Math.imul(this.expectedDigest ^ lineHash, PRIME);
     ledger.pending++;
-    const log = this.#log;
-    const owed = length + 1 + log.end - this.#cursor;
     // The rare cases out of line: the rest is what every notification pays.
-    if (owed === 1 || ledger.perClientLimit - owed < log.headroom) this.#owedMore(ledger, owed);
+    if (length === 0 || length + 1 === ledger.perClientLimit) this.#owedMore(ledger);
   }
 
-  // The client just became owed a line, or is the closest to its limit.
-  #owedMore(ledger: Ledger, owed: number): void {
-    if (owed === 1) this.#waitingSince = ledger.clock;
-    const headroom = ledger.perClientLimit - owed;
-    if (headroom <= 0) this.checkLimit();
-    else if (headroom < this.#log.headroom && !this.#overLimit) this.#log.headroom = headroom;
-  }
-
-  checkLimit(): number {
-    const ledger = this.context.ledger;
-    if (this.#overLimit) return ledger.perClientLimit;
-    const headroom = ledger.perClientLimit - this.pending;
-    if (headroom > 0) return headroom;
-    this.#overLimit = true;
-    ledger.clientsOverLimit++;
-    return ledger.perClientLimit;
+  // The ring just became non-empty, or reached the per-client limit.
+  #owedMore(ledger: Ledger): void {
+    if (this.#length === 1) this.waitingSince = ledger.clock;
+    if (this.#length === ledger.perClientLimit && !this.#overLimit) {
+      this.#overLimit = true;
+      ledger.clientsOverLimit++;
+    }
   }
 
   /**
@@ -348,17 +259,14 @@ export class ClientStream implements BroadcastReader {
   receive(chunk: Uint8Array, end: number): boolean {
     const from = this.#head;
     const owed = this.#length;
-    const cursor = this.#cursor;
     const registered = this.registered;
     const verified = this.#verify(chunk, end);
-    // The matched lines are the ring's first `owed - length` and the log's from `cursor` on
-    // (before a failure too), unless the chunk registered the client (which appends to the
-    // ring and may move it): a warm-up chunk, whose lines are not recorded anyway.
+    // The matched lines are the ring's first `owed - length` (before a failure too), unless
+    // the chunk registered the client (which appends to the ring and may move it): a warm-up
+    // chunk, whose lines are not recorded anyway.
     if (this.registered === registered) {
       this.streamDigest = this.#chunkStreamDigest;
-      this.#recordMatched(this.#sequences, this.#mask, from, owed - this.#length);
-      const log = this.#log;
-      this.#recordMatched(log.sequences, log.mask, cursor, this.#cursor - cursor);
+      this.#recordMatched(from, owed - this.#length);
     }
     return verified;
   }
@@ -372,18 +280,6 @@ export class ClientStream implements BroadcastReader {
     let mask = this.#mask;
     let head = this.#head;
     let length = this.#length;
-    const log = this.#log;
-    const logSequences = log.sequences;
-    const logHashes = log.hashes;
-    const logMask = log.mask;
-    const logEnd = log.end;
-    let cursor = this.#cursor;
-    const startCursor = cursor;
-    const startHead = head;
-    const startLength = length;
-    // The number of the next broadcast owed, above every number when none is.
-    let nextBroadcast =
-      cursor < logEnd ? (logSequences[cursor & logMask] as number) : Number.POSITIVE_INFINITY;
     let hash = this.#lineHash;
     let sequence = this.#lineSequence;
     let parse = this.#parse;
@@ -421,24 +317,15 @@ export class ClientStream implements BroadcastReader {
       }
       if (byte !== LF) break;
 
-      // The line owed next is the lower of the two heads (their numbers never coincide).
       if (
         parse === SEQUENCE_READ &&
         !openingDue &&
-        (sequence < nextBroadcast
-          ? length !== 0 && sequences[head] === sequence && hashes[head] === hash
-          : sequence === nextBroadcast &&
-            logHashes[cursor & logMask] === hash &&
-            (length === 0 || (sequences[head] as number) > sequence))
+        length !== 0 &&
+        sequences[head] === sequence &&
+        hashes[head] === hash
       ) {
-        if (sequence < nextBroadcast) {
-          head = (head + 1) & mask;
-          length--;
-        } else {
-          cursor++;
-          nextBroadcast =
-            cursor < logEnd ? (logSequences[cursor & logMask] as number) : Number.POSITIVE_INFINITY;
-        }
+        head = (head + 1) & mask;
+        length--;
         matched++;
         // By its position in the stream: the warm-up is left out.
         if (sequence > warmupSent)
@@ -446,27 +333,18 @@ export class ClientStream implements BroadcastReader {
       } else {
         this.#head = head;
         this.#length = length;
-        this.#cursor = cursor;
         this.#lastSequence = lastSequence;
         this.receivedDigest = digest;
         this.#chunkStreamDigest = streamDigest;
         const lineNumber = this.lines + lines + 1;
         const line = { chunk, start: lineStart, end: i };
         const verdict = this.#unmatched(lineNumber, line, sequence, hash, parse);
-        if (verdict === REJECTED) {
-          // The wait as it stood before the chunk: its matched lines were not counted.
-          this.#waitingSince = this.#waitingAt(startCursor, startHead, startLength);
-          this.#waitFrom = logEnd;
-          return false;
-        }
+        if (verdict === REJECTED) return false;
         sequences = this.#sequences;
         hashes = this.#hashes;
         mask = this.#mask;
         head = this.#head;
         length = this.#length;
-        cursor = this.#cursor;
-        nextBroadcast =
-          cursor < logEnd ? (logSequences[cursor & logMask] as number) : Number.POSITIVE_INFINITY;
         streamDigest = this.#chunkStreamDigest;
         openingDue = this.#epochDue || this.#gapDue;
         if (verdict === NOT_COUNTED) {
@@ -487,7 +365,6 @@ export class ClientStream implements BroadcastReader {
     }
     this.#head = head;
     this.#length = length;
-    this.#cursor = cursor;
     this.#lastSequence = lastSequence;
     this.#lineHash = hash;
     this.#lineSequence = sequence;
@@ -500,18 +377,16 @@ export class ClientStream implements BroadcastReader {
     const ledger = this.context.ledger;
     ledger.pending -= matched;
     ledger.received += lines;
-    if (lines > 0) this.#waitingSince = ledger.clock;
+    if (lines > 0) this.waitingSince = ledger.clock;
     this.#drained(ledger);
     return true;
   }
 
   // The ring shrank: the client is no longer over its limit once at half of it.
   #drained(ledger: Ledger): void {
-    if (this.#overLimit && this.pending <= ledger.perClientLimit / 2) {
+    if (this.#overLimit && this.#length <= ledger.perClientLimit / 2) {
       this.#overLimit = false;
       ledger.clientsOverLimit--;
-      const headroom = ledger.perClientLimit - this.pending;
-      if (headroom < this.#log.headroom) this.#log.headroom = headroom;
     }
   }
 
@@ -549,11 +424,11 @@ export class ClientStream implements BroadcastReader {
   resumePart(): string {
     const ledger = this.context.ledger;
     ledger.reconnects.resumes++;
-    ledger.reconnects.owedOnResume += this.pending;
+    ledger.reconnects.owedOnResume += this.#length;
     this.#gapAllowed = true;
     this.#linesAtResume = this.lines;
     this.#repeatsUpTo = 0;
-    this.#waitingSince = ledger.clock;
+    this.waitingSince = ledger.clock;
     this.#epochDue = true;
     // The greater: what the connection received is above its epoch line's number, and
     // after `!GAP|ahead` that number is below what the client already had.
@@ -564,7 +439,9 @@ export class ClientStream implements BroadcastReader {
   // Records the latency of the `count` matched lines from ring position `from` on, read at
   // the ledger's clock: one call per run of lines of one batch. The ring is in sequence
   // order, so each run's end is found by a binary search, not line by line.
-  #recordMatched(sequences: Float64Array, mask: number, from: number, count: number): void {
+  #recordMatched(from: number, count: number): void {
+    const sequences = this.#sequences;
+    const mask = this.#mask;
     const latency = this.#latency;
     const readAt = this.context.ledger.clock;
     let n = 0;
@@ -590,7 +467,7 @@ export class ClientStream implements BroadcastReader {
     return this.#failure(
       Code.Timeout,
       `waited more than ${Math.round(waitedMs)} ms for line ${this.lines + 1}: expected ${expected}` +
-        ` (${this.lines} lines received, ${this.pending} still owed)`,
+        ` (${this.lines} lines received, ${this.#length} still owed)`,
       { lineNumber: this.lines + 1, expected },
     );
   }
@@ -633,10 +510,10 @@ export class ClientStream implements BroadcastReader {
       context.ledger.reconnects.repeats++;
       return NOT_COUNTED;
     }
-    if (!this.registered && this.pending === 0) {
+    if (!this.registered && this.#length === 0) {
       const warmupLine = sequence <= context.warmupSent ? context.lineOf(sequence) : undefined;
       if (warmupLine !== undefined && hashLine(warmupLine) === hash) {
-        this.#register(sequence);
+        this.#register(sequence, hash);
         return COUNTED;
       }
       return this.#reject(
@@ -654,7 +531,7 @@ export class ClientStream implements BroadcastReader {
         { lineNumber, got, expected: `a number above ${this.#lastSequence}` },
       );
     }
-    if (this.pending === 0) {
+    if (this.#length === 0) {
       return this.#reject(
         Code.Unexpected,
         `line ${lineNumber}: got ${gotEvent}, which user ${this.userId} must not receive` +
@@ -728,43 +605,38 @@ export class ClientStream implements BroadcastReader {
     this.#gapAllowed = false;
     this.#gapDue = false;
     if (reason === 'ahead') this.#repeatsUpTo = this.#lastResumed;
-    // The wait as it stood: the lines skipped may have been what started it.
-    this.#waitingSince = this.waitingSince;
     const sequences = this.#sequences;
+    const hashes = this.#hashes;
     const mask = this.#mask;
-    const log = this.#log;
     const warmupSent = this.context.warmupSent;
     let skipped = 0;
-    for (;;) {
-      // The lower of the two heads, in order: the stream digest is order-sensitive.
-      const nextSequence = this.nextExpected;
-      if (nextSequence === 0 || nextSequence >= next) break;
+    while (this.#length > 0 && (sequences[this.#head] as number) < next) {
       // The stream digest counts the lines a gap skipped as it always did: by position.
-      const position = nextSequence - warmupSent;
+      const position = (sequences[this.#head] as number) - warmupSent;
       if (position > 0) this.#chunkStreamDigest = foldDigest(this.#chunkStreamDigest, position);
-      if (this.#length > 0 && (sequences[this.#head] as number) === nextSequence) {
-        this.#head = (this.#head + 1) & mask;
-        this.#length--;
-      } else {
-        this.#cursor++;
-      }
+      this.#head = (this.#head + 1) & mask;
+      this.#length--;
       skipped++;
     }
-    this.#waitFrom = log.end;
     ledger.pending -= skipped;
     ledger.reconnects.skipped += skipped;
-    // Owed so far: what was received, then what the ring and the log still hold.
-    this.#expectedOwn = received + this.#length;
-    this.#broadcastBase = this.#cursor;
+    // Owed so far: what was received, then what the ring still holds.
+    let digest = this.receivedDigest;
+    for (let n = 0; n < this.#length; n++) {
+      digest = foldDigest(digest, hashes[(this.#head + n) & mask] as number);
+    }
+    this.expectedDigest = digest;
+    this.expectedLines = received + this.#length;
     this.#drained(ledger);
   }
 
   // The first warm-up broadcast received: the server registered the client before it, so
   // the client is owed every later warm-up broadcast already sent.
-  #register(sequence: number): void {
+  #register(sequence: number, hash: number): void {
     this.registered = true;
     this.context.ledger.registered++;
-    this.#expectedOwn++;
+    this.expectedLines++;
+    this.expectedDigest = foldDigest(this.expectedDigest, hash);
     for (let later = sequence + 1; later <= this.context.warmupSent; later++) {
       this.expect(later, hashLine(this.context.lineOf(later) ?? ''));
     }

@@ -7,9 +7,8 @@
  *   seed alone. Warm-up broadcasts take the first sequence numbers; how many there are
  *   depends on how fast the server registers clients, and only shifts the numbers after.
  * - Events are generated in sequence order and applied to the model at once: every
- *   notification a connected client is owed is handed to its `ClientStream` (a broadcast to
- *   the `BroadcastLog` all of them read) before the event is written, so a notification can
- *   never arrive before it is expected.
+ *   notification a connected client is owed is handed to its `ClientStream` before the
+ *   event is written, so a notification can never arrive before it is expected.
  * - The model only tracks what can notify a connected client: for each user, the set of
  *   connected clients that follow it (a bitset). Follows by users without a client change
  *   no notification and are not stored, so memory is bounded by users x clients bits.
@@ -21,7 +20,6 @@
  *   verify per second.
  */
 
-import { BroadcastLog } from './broadcast-log.js';
 import { ClientStream, Ledger, type StreamContext } from './client-stream.js';
 import { EVENT_WRITE_SIZE } from './constants.js';
 import { MAX_DECIMAL_DIGITS, writeDecimal } from './decimal.js';
@@ -59,7 +57,6 @@ export interface GeneratorLimits {
 
 export class EventGenerator implements StreamContext {
   readonly ledger: Ledger;
-  readonly broadcasts: BroadcastLog;
   /** One stream per connected client this process verifies, in connection order. */
   readonly clients: readonly ClientStream[];
   // By client index: the stream, or undefined for a client verified elsewhere.
@@ -90,10 +87,6 @@ export class EventGenerator implements StreamContext {
   // The batch being generated: its lines in sequence order, line i at
   // #lines[#lineStarts[i] .. #lineStarts[i + 1] - 1], and the order they are sent in.
   readonly #lines: Uint8Array;
-  readonly #linesView: DataView;
-  // A view of #output for four-byte copies, remade when #output is another array.
-  #outputView = new DataView(NO_OUTPUT.buffer);
-  #viewed = NO_OUTPUT;
   readonly #lineStarts: Int32Array;
   readonly #order: number[];
   // Event bytes generated and not taken yet: #output[0 .. #outputLength - 1].
@@ -110,7 +103,6 @@ export class EventGenerator implements StreamContext {
 
   constructor(options: ResolvedSimulateOptions, limits: GeneratorLimits) {
     this.ledger = new Ledger(limits.perClientLimit, limits.totalLimit);
-    this.broadcasts = new BroadcastLog(limits.perClientLimit);
     this.#totalEvents = options.totalEvents;
     this.#numberOfUsers = options.numberOfUsers;
     this.#maxBatch = options.maxEventSourceBatchSize;
@@ -133,7 +125,6 @@ export class EventGenerator implements StreamContext {
     this.clientCount = users.length;
     this.#bitsetWords = Math.ceil(users.length / 32);
     this.#lines = new Uint8Array(this.#maxBatch * MAX_LINE_BYTES);
-    this.#linesView = new DataView(this.#lines.buffer);
     this.#lineStarts = new Int32Array(this.#maxBatch + 1);
     this.#order = new Array<number>(this.#maxBatch).fill(0);
   }
@@ -238,22 +229,13 @@ export class EventGenerator implements StreamContext {
     // The model applies the events in sequence order; the server gets them shuffled.
     this.#reserve(end);
     const output = this.#output;
-    if (this.#viewed !== output) {
-      this.#outputView = new DataView(output.buffer, output.byteOffset, output.byteLength);
-      this.#viewed = output;
-    }
-    const outputView = this.#outputView;
-    const linesView = this.#linesView;
     let at = this.#outputLength;
-    // Four bytes at a time, then the rest: lines are 5-30 bytes.
     for (let i = 0; i < size; i++) {
       const line = order[i] as number;
       const lineEnd = starts[line + 1] as number;
-      let from = starts[line] as number;
-      for (; from + 4 <= lineEnd; from += 4, at += 4) {
-        outputView.setUint32(at, linesView.getUint32(from));
+      for (let from = starts[line] as number; from < lineEnd; from++) {
+        output[at++] = lines[from] as number;
       }
-      while (from < lineEnd) output[at++] = lines[from++] as number;
     }
     this.#outputLength = at;
   }
@@ -331,9 +313,9 @@ export class EventGenerator implements StreamContext {
     const line = this.#lines;
     const end = this.#writeTerminator(line, at);
     this.#remember(sequence, BROADCAST, 0, 0);
-    // Owed once for every client: each reads it from the log.
-    const ledger = this.ledger;
-    this.broadcasts.owe(sequence, hashBytes(line, start, end), ledger.clock, ledger);
+    const hash = hashBytes(line, start, end);
+    const clients = this.clients;
+    for (let i = 0; i < clients.length; i++) clients[i]?.expect(sequence, hash);
     return end;
   }
 
