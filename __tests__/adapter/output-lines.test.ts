@@ -269,31 +269,7 @@ describe('OutputLines', () => {
 
 describe('ClientConnection with OutputLines', () => {
   it('refills its index array in place across flushes and gives its kept slots back when it closes', async () => {
-    const [ours, peer] = duplexPair();
-    let identified = false;
-    let closed = false;
-    const client = new ClientConnection(
-      'client#1',
-      ours,
-      {
-        clientIdentified: () => {
-          identified = true;
-        },
-        clientDrained: () => {},
-        clientHalfClosed: () => {},
-        clientReauthenticated: () => {},
-        clientClosed: () => {
-          closed = true;
-        },
-        report: () => {},
-      },
-      { maxIdLineLength: 32, identifyTimeout: 5_000, shutdownTimeout: 1_000 },
-    );
-    client.start();
-    const received: Buffer[] = [];
-    peer.on('data', (chunk: Buffer) => received.push(chunk));
-    peer.write('7\n');
-    await waitUntil(() => identified, 'the client identified');
+    const { client, peer, received, closed } = await identifiedClient('7');
     const lines = new OutputLines();
     const chunk = bytesOf('1|B\n2|B\n3|B\n');
     let expected = '';
@@ -307,12 +283,9 @@ describe('ClientConnection with OutputLines', () => {
       // The array stays counted, as the 17 slots V8 gives an array on its first push.
       expect(lines.keptIndexSlots).toBe(17);
     }
-    await waitUntil(
-      () => Buffer.concat(received).toString('latin1') === expected,
-      'every flush received',
-    );
+    await received(expected);
     client.destroy();
-    await waitUntil(() => closed, 'the client closed');
+    await closed();
     expect(lines.keptIndexSlots).toBe(0);
     peer.destroy();
   });
