@@ -157,15 +157,9 @@ export function contentEnd(line: string): number {
  * (-1) for an empty range, any non-digit (a delimiter included) or overflow.
  */
 export function readId(text: string, start: number, end: number): number {
-  if (start === end) return NOT_A_NUMBER;
-  let value = 0;
-  for (let at = start; at < end; at++) {
-    const code = text.charCodeAt(at);
-    if (code < DIGIT_0 || code > DIGIT_9) return NOT_A_NUMBER;
-    value = value * 10 + (code - DIGIT_0);
-    if (value > MAX_ID) return NOT_A_NUMBER;
-  }
-  return value;
+  // Off the hot path (id lines, credentials): the text is converted, a character above 0xFF
+  // to 0, which is no digit either.
+  return readIdBytes(latin1Bytes(text.slice(start, end), 0), 0, end - start);
 }
 
 /** `readId()` over the bytes `[start, end)`. */
